@@ -1,0 +1,103 @@
+/**
+ * COBS (Consistent Overhead Byte Stuffing) framing: a frame on the wire is the COBS encoding of
+ * its bytes followed by one 0x00 delimiter. The encoding has no zero bytes and grows by at most
+ * one byte per 254 bytes of input, plus one.
+ */
+
+/** Longest encoding of n bytes, with the delimiter. */
+export function cobsMaxEncoded(n: number): number {
+    return n + Math.floor(n / 254) + 2
+}
+
+/** Encodes src[0..len) into dst at offset 0 with the trailing delimiter; returns bytes written.
+ * dst must hold cobsMaxEncoded(len). */
+export function cobsEncodeInto(src: Buffer, len: number, dst: Buffer): number {
+    let codeAt = 0
+    let out = 1
+    let code = 1
+    for (let i = 0; i < len; i++) {
+        const b = src[i]
+        if (b === 0) {
+            dst[codeAt] = code
+            codeAt = out++
+            code = 1
+        } else {
+            dst[out++] = b
+            code++
+            if (code === 0xff) {
+                dst[codeAt] = code
+                codeAt = out++
+                code = 1
+            }
+        }
+    }
+    dst[codeAt] = code
+    dst[out++] = 0
+    return out
+}
+
+export function cobsEncode(src: Buffer): Buffer {
+    const dst = Buffer.alloc(cobsMaxEncoded(src.length))
+    const n = cobsEncodeInto(src, src.length, dst)
+    return dst.slice(0, n)
+}
+
+/**
+ * Streaming decoder: feed it received bytes; it calls `onFrame(buf, len)` for every complete,
+ * well-formed frame (buf is reused: copy what you keep) and counts what it drops: frames longer
+ * than `maxFrame` and malformed encodings. Its buffer is allocated once.
+ */
+export class CobsDecoder {
+    private buf: Buffer
+    private len = 0
+    private code = 0
+    private left = 0
+    private overflow = false
+    /** Frames dropped because they were longer than the buffer. */
+    droppedOversize = 0
+    /** Frames dropped because their encoding was malformed. */
+    droppedMalformed = 0
+
+    constructor(private maxFrame: number, private onFrame: (buf: Buffer, len: number) => void) {
+        this.buf = Buffer.alloc(maxFrame)
+    }
+
+    push(data: Buffer, start: number, end: number): void {
+        for (let i = start; i < end; i++) {
+            const b = data[i]
+            if (b === 0) {
+                this.endFrame()
+                continue
+            }
+            if (this.overflow) continue
+            if (this.left === 0) {
+                // a code byte: the previous group ended with an implied zero unless it was 0xFF
+                if (this.code !== 0 && this.code !== 0xff) this.put(0)
+                this.code = b
+                this.left = b - 1
+            } else {
+                this.put(b)
+                this.left--
+            }
+        }
+    }
+
+    private put(b: number): void {
+        if (this.len >= this.maxFrame) {
+            this.overflow = true
+            return
+        }
+        this.buf[this.len++] = b
+    }
+
+    private endFrame(): void {
+        const empty = this.len === 0 && this.code === 0
+        if (this.overflow) this.droppedOversize++
+        else if (this.left !== 0) this.droppedMalformed++
+        else if (!empty) this.onFrame(this.buf, this.len)
+        this.len = 0
+        this.code = 0
+        this.left = 0
+        this.overflow = false
+    }
+}

@@ -1,0 +1,45 @@
+/**
+ * Flash: an SPI NOR flash chip (W25Q128JV class), seen as bytes, pages and sectors.
+ *
+ * Contract
+ * - Geometry: `pageSize` bytes per page (256), `sectorSize` bytes per erase sector (4096),
+ *   `capacity` bytes in all. Addresses run from 0 to capacity-1.
+ * - `read(addr, len, done)`: reads `len` bytes starting at `addr` (may cross pages and sectors);
+ *   `done(err, data)`. Reading never changes the chip.
+ * - `program(addr, data, done)`: programs `data` at `addr`. NOR programming can only clear bits
+ *   (1→0): the cell becomes `old & new`. A bit that is already 0 cannot be set back to 1 by a
+ *   program; only an erase can. The range must lie within one page; a program that would cross a
+ *   page boundary is refused with `FlashError.CrossesPage` and changes nothing (the chip itself
+ *   would wrap around inside the page and corrupt data, so the driver refuses before sending).
+ *   Datasheet time: 0.7 ms typical, 3 ms max for a full page.
+ * - `eraseSector(addr, done)`: sets the 4 KB sector that holds `addr` to 0xFF.
+ *   Datasheet time: 45 ms typical, 400 ms max.
+ * - One operation at a time: a call while another is in flight is refused with `FlashError.Busy`.
+ * - Errors come back through `done`, never as an exception. `FlashError.NoDevice` means the chip
+ *   did not answer (JEDEC ID FF FF FF or 00 00 00); `FlashError.Timeout` means the chip stayed
+ *   busy past the datasheet maximum (the operation may or may not have happened).
+ * - Power loss: an interrupted program leaves any subset of the page's intended 1→0 changes
+ *   applied; an interrupted erase leaves the sector with arbitrary contents. Software above
+ *   must detect both (checksums), never assume.
+ */
+export const enum FlashError {
+    None = 0,
+    Busy = 1,
+    OutOfRange = 2,
+    CrossesPage = 3,
+    Timeout = 4,
+    NoDevice = 5,
+}
+
+export interface FlashGeometry {
+    pageSize: number
+    sectorSize: number
+    capacity: number
+}
+
+export interface Flash {
+    geometry(): FlashGeometry
+    read(addr: number, len: number, done: (err: FlashError, data: Buffer) => void): void
+    program(addr: number, data: Buffer, done: (err: FlashError) => void): void
+    eraseSector(addr: number, done: (err: FlashError) => void): void
+}
