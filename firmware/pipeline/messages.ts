@@ -1,0 +1,113 @@
+import { getU32, putU32 } from "../codec/bytes"
+
+/**
+ * Replication messages, carried by the link channel (which makes them reliable and ordered).
+ * Layouts are little-endian and listed byte by byte in docs/FORMAT.md.
+ *
+ * primary → remote
+ *   PORTION    0x01 | seq u32 | lba u32 | data[n]
+ *   SEQ_DONE   0x02 | seq u32 | sent u32 | bytes u32 | flags u8
+ *              the member has sent, in this session, every portion it will send for seq:
+ *              `sent` portions holding `bytes` of data. Flag 0x01 (SHORT): some write stamped
+ *              seq never became durable (a power cut or a flash error interrupted it), so
+ *              `sent` may be below the manifest; such a write was never acknowledged, so no
+ *              other write can depend on it.
+ *   MANIFEST   0x03 | seq u32 | prevSeq u32 | n u8 | n × (member u8 | portions u32 | bytes u32)
+ *              the final group totals of seq, per member: portions are distinct lbas written
+ *              with seq (after write folding), bytes their data; prevSeq is the seq the group
+ *              closed before it (seqs can be skipped when a lost shuttle is regenerated)
+ * remote → primary
+ *   APPLIED    0x81 | appliedSeq u32
+ *              the remote has applied every seq up to appliedSeq; the primary may unpin them
+ */
+export const enum Msg {
+    Portion = 0x01,
+    SeqDone = 0x02,
+    Manifest = 0x03,
+    Applied = 0x81,
+}
+
+export const PORTION_HEADER = 9
+
+export class ManifestEntry {
+    constructor(public member: number, public portions: number, public bytes: number) {}
+}
+
+export class Manifest {
+    constructor(public seq: number, public prevSeq: number, public entries: ManifestEntry[]) {}
+
+    totalPortions(): number {
+        let n = 0
+        for (let i = 0; i < this.entries.length; i++) n += this.entries[i].portions
+        return n
+    }
+
+    entryFor(member: number): ManifestEntry | null {
+        for (let i = 0; i < this.entries.length; i++) if (this.entries[i].member === member) return this.entries[i]
+        return null
+    }
+}
+
+export function encodePortionHeader(dst: Buffer, seq: number, lba: number): void {
+    dst[0] = Msg.Portion
+    putU32(dst, 1, seq)
+    putU32(dst, 5, lba)
+}
+
+export const SEQ_DONE_SHORT = 0x01
+
+export class SeqDone {
+    constructor(public seq: number, public sent: number, public bytes: number, public flags: number) {}
+}
+
+export function encodeSeqDone(d: SeqDone): Buffer {
+    const b = Buffer.alloc(14)
+    b[0] = Msg.SeqDone
+    putU32(b, 1, d.seq)
+    putU32(b, 5, d.sent)
+    putU32(b, 9, d.bytes)
+    b[13] = d.flags
+    return b
+}
+
+export function decodeSeqDone(b: Buffer, len: number): SeqDone | null {
+    if (len !== 14 || b[0] !== Msg.SeqDone || (b[13] & ~SEQ_DONE_SHORT) !== 0) return null
+    return new SeqDone(getU32(b, 1), getU32(b, 5), getU32(b, 9), b[13])
+}
+
+export function encodeManifest(m: Manifest): Buffer {
+    const b = Buffer.alloc(10 + 9 * m.entries.length)
+    b[0] = Msg.Manifest
+    putU32(b, 1, m.seq)
+    putU32(b, 5, m.prevSeq)
+    b[9] = m.entries.length
+    for (let i = 0; i < m.entries.length; i++) {
+        const e = m.entries[i]
+        const o = 10 + 9 * i
+        b[o] = e.member
+        putU32(b, o + 1, e.portions)
+        putU32(b, o + 5, e.bytes)
+    }
+    return b
+}
+
+/** Decodes a MANIFEST message; null when it is malformed. */
+export function decodeManifest(b: Buffer, len: number): Manifest | null {
+    if (len < 10 || b[0] !== Msg.Manifest) return null
+    const n = b[9]
+    if (n > 32 || len !== 10 + 9 * n) return null
+    const entries: ManifestEntry[] = []
+    for (let i = 0; i < n; i++) {
+        const o = 10 + 9 * i
+        for (let j = 0; j < entries.length; j++) if (entries[j].member === b[o]) return null
+        entries.push(new ManifestEntry(b[o], getU32(b, o + 1), getU32(b, o + 5)))
+    }
+    return new Manifest(getU32(b, 1), getU32(b, 5), entries)
+}
+
+export function encodeApplied(appliedSeq: number): Buffer {
+    const b = Buffer.alloc(5)
+    b[0] = Msg.Applied
+    putU32(b, 1, appliedSeq)
+    return b
+}

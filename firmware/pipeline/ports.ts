@@ -1,0 +1,40 @@
+/**
+ * What the replication pipeline needs from the parts below it: the block store on the board's
+ * flash and the reliable link channel to the remote. Each is implemented in its own folder
+ * (firmware/store, firmware/link); the pipeline sees only these contracts.
+ */
+
+/** A version of a block kept on flash until the remote confirms its seq. */
+export interface PinnedPortion {
+    member: number
+    lba: number
+    seq: number
+}
+
+export interface PipelineStore {
+    /** Stores a block durably; done(0) once it is on flash, done(code) on failure. */
+    write(member: number, lba: number, seq: number, data: Buffer, done: (err: number) => void): void
+    /** Seqs after the confirmed seq that still have pinned versions of `member`, oldest first. */
+    pinnedSeqs(member: number): number[]
+    /** The newest version of each lba of `member` written with `seq`. */
+    pinned(member: number, seq: number): PinnedPortion[]
+    /** Reads a pinned version's data. */
+    readPinned(p: PinnedPortion, done: (err: number, data: Buffer | null) => void): void
+    /** The remote has applied every seq up to `seq`: those versions need not stay pinned. */
+    confirm(seq: number): void
+}
+
+/** Reliable, ordered delivery of messages between one primary and the remote. */
+export interface PipelineChannel {
+    /** Queues a message (the channel copies it); false when the channel is full for now. */
+    send(msg: Buffer): boolean
+    isUp(): boolean
+    /** Room opened up after `send` returned false. */
+    onWritable(handler: () => void): void
+    /** A message from the other end, exactly once and in order within a session. */
+    onMessage(handler: (msg: Buffer, len: number) => void): void
+    /** A session came up. `resumed` is false for a new session, in which the other end knows
+     * nothing of earlier messages; `resume` carries the other end's state (for the primary:
+     * the remote's applied seq, u32). */
+    onSessionUp(handler: (resumed: boolean, resume: Buffer) => void): void
+}

@@ -1,0 +1,482 @@
+import { Clock } from "../../hal/clock"
+import { getU32 } from "../codec/bytes"
+import { seqAfter, seqAtOrBefore, seqNext } from "../seq"
+import { AuxRing, RingPut } from "./auxRing"
+import { LbaTable } from "./lbaTable"
+import {
+    encodeManifest,
+    encodePortionHeader,
+    encodeSeqDone,
+    Manifest,
+    Msg,
+    PORTION_HEADER,
+    SEQ_DONE_SHORT,
+    SeqDone,
+} from "./messages"
+import { PinnedPortion, PipelineChannel, PipelineStore } from "./ports"
+
+/** Result codes of `PrimaryBoard.write` (0 = acknowledged). */
+export const enum WriteError {
+    None = 0,
+    BadLba = 1,
+    BadLength = 2,
+    /** The store could not make the write durable (flash error or store full). */
+    Store = 3,
+    /** The board lost power before the write was durable (simulator only reports it). */
+    PowerLost = 4,
+}
+
+export const enum AckMode {
+    /** Acknowledge a write only once its seq is released by the whole group. */
+    Consistent = 0,
+    /** Acknowledge once durable on local flash: per-board consistency only. */
+    None = 1,
+}
+
+export interface PrimaryOptions {
+    /** This board's member id (its index in the group, 0..7). */
+    member: number
+    blockSize: number
+    /** Number of lbas the app may write (0..lbaCount-1). */
+    lbaCount: number
+    auxRingBytes: number
+    /** Distinct lbas one seq may hold; writes to more wait for the next seq. */
+    maxLbasPerSeq: number
+    mode: AckMode
+    minCycleMs: number
+    maxClosedSeqs: number
+}
+
+/** Totals of one seq on one board: distinct lbas written (portions) and their bytes. */
+export class SeqTotals {
+    constructor(public seq: number, public portions: number, public bytes: number) {}
+}
+
+const enum SendState {
+    Waiting = 0,
+    Sending = 1,
+    Sent = 2,
+}
+
+/** What the board knows of one of its seqs, from capture until the remote confirms it. */
+class SeqState {
+    portions = 0
+    bytes = 0
+    inflight = 0
+    /** Some write stamped with this seq never became durable. */
+    short = false
+    /** Sent from the flash log rather than from the aux ring. */
+    spilled = false
+    closed = false
+    sendState = SendState.Waiting
+    sentPortions = 0
+    sentBytes = 0
+    /** Pinned versions still to send (spill path) and the next one to read. */
+    fromFlash: PinnedPortion[] | null = null
+    fromFlashNext = 0
+    openedAt: number
+    closedAt = -1
+    /** When the newest write that was acknowledged with this seq was issued. */
+    newestWriteAt = -1
+    constructor(public seq: number, now: number) {
+        this.openedAt = now
+    }
+}
+
+class PendingWrite {
+    seq = 0
+    issuedAt = 0
+    constructor(public lba: number, public data: Buffer, public done: (err: number, seq: number) => void) {}
+}
+
+/**
+ * A primary board's replication pipeline: capture (stamp each write with the capture seq and
+ * make it durable), acknowledgement (only once the seq is released, in mode consistent), the aux
+ * ring with write folding and the spill path, and transmission of closed seqs over the channel
+ * in seq order.
+ *
+ * The cycle is driven from outside through captureSeq/hasDataToSend/mayClose/adopt/release/
+ * manifestFinal: by the shuttle agent in a group, or by SoloCycle for a single board.
+ */
+export class PrimaryBoard {
+    readonly ring: AuxRing
+    private seqs: SeqState[] = []
+    private current: SeqState
+    private adopted = false
+    private released = 0
+    private hasReleased = false
+    private lbasInSeq: LbaTable
+    private unstamped: PendingWrite[] = []
+    private unacked: PendingWrite[] = []
+    private manifests: Manifest[] = []
+    private portionBuf: Buffer
+    private pendingMsg: Buffer | null = null
+    private reading = false
+    private remoteApplied = 0
+    private lastAdoptAt = -1
+
+    // counters
+    writesIssued = 0
+    writesAcked = 0
+    writesFailed = 0
+    portionsSent = 0
+    bytesSent = 0
+    portionsFromFlash = 0
+    seqsSpilled = 0
+    /** Sum and count of acknowledged writes' latency, for averages; the simulator keeps the
+     * distribution. */
+    onAck: ((lba: number, seq: number, issuedAt: number) => void) | null = null
+
+    constructor(
+        readonly opts: PrimaryOptions,
+        private clock: Clock,
+        private store: PipelineStore,
+        private channel: PipelineChannel
+    ) {
+        this.ring = new AuxRing(opts.auxRingBytes, opts.blockSize)
+        this.lbasInSeq = new LbaTable(opts.maxLbasPerSeq)
+        this.portionBuf = Buffer.alloc(PORTION_HEADER + opts.blockSize)
+        this.current = new SeqState(1, clock.millis())
+        channel.onWritable(() => this.pump())
+        channel.onMessage((msg, len) => this.onRemoteMessage(msg, len))
+        channel.onSessionUp((resumed, resume) => this.onSessionUp(resumed, resume))
+    }
+
+    /**
+     * Restores what the board's flash holds after a boot: every pinned seq of this member is
+     * not yet confirmed by the remote and will be sent again from flash. The newest of them
+     * is the seq the board was capturing when it stopped; it stays the capture seq until the
+     * cycle adopts a seq (new writes wait for that).
+     */
+    recover(maxSeqSeen: number): void {
+        const seqs = this.store.pinnedSeqs(this.opts.member)
+        this.seqs = []
+        for (let i = 0; i < seqs.length; i++) {
+            const st = new SeqState(seqs[i], this.clock.millis())
+            const pins = this.store.pinned(this.opts.member, seqs[i])
+            st.portions = pins.length
+            st.bytes = pins.length * this.opts.blockSize
+            st.spilled = true
+            st.short = true
+            st.closed = true
+            this.seqs.push(st)
+        }
+        const last = this.seqs.length > 0 ? this.seqs[this.seqs.length - 1] : null
+        if (last && !seqAfter(maxSeqSeen, last.seq)) {
+            last.closed = false
+            this.current = last
+            const pins = this.store.pinned(this.opts.member, last.seq)
+            for (let i = 0; i < pins.length; i++) this.lbasInSeq.set(pins[i].lba, 1)
+        } else {
+            // the newest seq used is confirmed (or none was used): never stamp with it again
+            this.current = new SeqState(seqNext(maxSeqSeen), this.clock.millis())
+            this.seqs.push(this.current)
+        }
+        this.adopted = false
+    }
+
+    // ---- the app's side
+
+    /** Writes one block. `done(0, seq)` is the acknowledgement; `done(code, seq)` a failure. */
+    write(lba: number, data: Buffer, done: (err: number, seq: number) => void): void {
+        if (lba < 0 || lba >= this.opts.lbaCount || Math.floor(lba) !== lba) {
+            done(WriteError.BadLba, 0)
+            return
+        }
+        if (data.length !== this.opts.blockSize) {
+            done(WriteError.BadLength, 0)
+            return
+        }
+        this.writesIssued++
+        const w = new PendingWrite(lba, data, done)
+        w.issuedAt = this.clock.millis()
+        if (this.unstamped.length > 0 || !this.stamp(w)) this.unstamped.push(w)
+    }
+
+    /** Stamps a write with the capture seq and sends it to flash; false if it must wait for
+     * the next seq (before the first adopt, or the seq's lba table is full). */
+    private stamp(w: PendingWrite): boolean {
+        if (!this.adopted) return false
+        const st = this.current
+        if (this.lbasInSeq.get(w.lba) < 0) {
+            if (!this.lbasInSeq.set(w.lba, 1)) return false
+            st.portions++
+            st.bytes += w.data.length
+        }
+        w.seq = st.seq
+        st.inflight++
+        this.store.write(this.opts.member, w.lba, st.seq, w.data, (err) => this.durable(st, w, err))
+        return true
+    }
+
+    private durable(st: SeqState, w: PendingWrite, err: number): void {
+        st.inflight--
+        if (err !== 0) {
+            st.short = true
+            this.writesFailed++
+            w.done(WriteError.Store, w.seq)
+            this.pump()
+            return
+        }
+        if (!st.spilled) {
+            const newest = this.ring.isEmpty() ? st.seq : this.ring.seqAt(this.ring.used() - 1)
+            if (newest !== st.seq || this.ring.put(st.seq, w.lba, w.data) === RingPut.Full) {
+                st.spilled = true
+                this.seqsSpilled++
+                this.ring.dropTailSeq(st.seq)
+            }
+        }
+        if (this.opts.mode === AckMode.None || (this.hasReleased && seqAtOrBefore(w.seq, this.released)))
+            this.ack(w)
+        else this.unacked.push(w)
+        this.pump()
+    }
+
+    private ack(w: PendingWrite): void {
+        this.writesAcked++
+        const st = this.stateOf(w.seq)
+        if (st) st.newestWriteAt = w.issuedAt
+        if (this.onAck) this.onAck(w.lba, w.seq, w.issuedAt)
+        w.done(WriteError.None, w.seq)
+    }
+
+    // ---- the cycle's side (shuttle agent or SoloCycle)
+
+    captureSeq(): number {
+        return this.current.seq
+    }
+
+    releasedSeq(): number {
+        return this.released
+    }
+
+    isAdopted(): boolean {
+        return this.adopted
+    }
+
+    hasDataToSend(): boolean {
+        return this.current.portions > 0 || this.unstamped.length > 0
+    }
+
+    /** The minimum cycle time has passed and not too many closed seqs wait for transmission. */
+    mayClose(): boolean {
+        if (this.lastAdoptAt >= 0 && this.clock.millis() - this.lastAdoptAt < this.opts.minCycleMs) return false
+        return this.closedWaiting() < this.opts.maxClosedSeqs
+    }
+
+    /** Closed seqs not yet fully handed to the link. */
+    closedWaiting(): number {
+        let n = 0
+        for (let i = 0; i < this.seqs.length; i++)
+            if (this.seqs[i].closed && this.seqs[i].sendState !== SendState.Sent) n++
+        return n
+    }
+
+    /**
+     * Starts stamping writes with `seq`. When `seq` is newer than the capture seq, this closes
+     * the capture seq and returns its final totals (they cannot change any more: later writes
+     * get `seq`); adopting the capture seq again closes nothing and returns zero totals.
+     */
+    adopt(seq: number): SeqTotals {
+        const now = this.clock.millis()
+        const cur = this.current
+        if (seqAfter(cur.seq, seq)) throw new Error("capture seq would decrease: " + cur.seq + " to " + seq)
+        this.adopted = true
+        if (seq === cur.seq) {
+            this.flushUnstamped()
+            return new SeqTotals(seq, 0, 0)
+        }
+        cur.closed = true
+        cur.closedAt = now
+        const totals = new SeqTotals(cur.seq, cur.portions, cur.bytes)
+        if (cur.portions === 0 && cur.inflight === 0 && !cur.short) this.dropState(cur)
+        this.current = new SeqState(seq, now)
+        this.seqs.push(this.current)
+        this.lbasInSeq.clear()
+        this.lastAdoptAt = now
+        this.flushUnstamped()
+        this.pump()
+        return totals
+    }
+
+    /** Every member has adopted `seq`: writes stamped with it or earlier may be acknowledged. */
+    release(seq: number): void {
+        if (this.hasReleased && !seqAfter(seq, this.released)) return
+        this.released = seq
+        this.hasReleased = true
+        while (this.unacked.length > 0 && seqAtOrBefore(this.unacked[0].seq, seq)) {
+            const w = this.unacked.shift() as PendingWrite
+            this.ack(w)
+        }
+    }
+
+    /** The final group totals of a seq: forwarded to the remote over this board's link. */
+    manifestFinal(m: Manifest): void {
+        this.manifests.push(m)
+        this.pump()
+    }
+
+    /** Totals of the closed seqs the remote has not confirmed, oldest first. */
+    closedSeqs(): SeqTotals[] {
+        const out: SeqTotals[] = []
+        for (let i = 0; i < this.seqs.length; i++) {
+            const st = this.seqs[i]
+            if (st.closed) out.push(new SeqTotals(st.seq, st.portions, st.bytes))
+        }
+        return out
+    }
+
+    private flushUnstamped(): void {
+        while (this.unstamped.length > 0) {
+            if (!this.stamp(this.unstamped[0])) break
+            this.unstamped.shift()
+        }
+    }
+
+    // ---- transmission
+
+    /** Hands as much as the channel takes to it: manifests first (they are small and let the
+     * remote apply), then closed seqs in seq order, each from the ring or from flash. */
+    pump(): void {
+        if (!this.channel.isUp()) return
+        if (this.pendingMsg) {
+            if (!this.channel.send(this.pendingMsg)) return
+            this.pendingMsg = null
+        }
+        while (this.manifests.length > 0) {
+            if (!this.channel.send(encodeManifest(this.manifests[0]))) return
+            this.manifests.shift()
+        }
+        for (let i = 0; i < this.seqs.length; i++) {
+            const st = this.seqs[i]
+            if (st.sendState === SendState.Sent) continue
+            if (!st.closed || st.inflight > 0) return
+            st.sendState = SendState.Sending
+            if (!st.spilled) {
+                while (!this.ring.isEmpty() && this.ring.seqAt(0) === st.seq) {
+                    encodePortionHeader(this.portionBuf, st.seq, this.ring.lbaAt(0))
+                    const n = this.ring.copyDataAt(0, this.portionBuf, PORTION_HEADER)
+                    if (!this.channel.send(this.portionBuf.slice(0, PORTION_HEADER + n))) return
+                    this.ring.shift()
+                    this.countSent(st, n)
+                }
+            } else {
+                if (!st.fromFlash) {
+                    // portions of this seq still in the ring go again from flash
+                    while (!this.ring.isEmpty() && this.ring.seqAt(0) === st.seq) this.ring.shift()
+                    st.fromFlash = this.store.pinned(this.opts.member, st.seq)
+                    st.fromFlashNext = 0
+                }
+                if (st.fromFlashNext < st.fromFlash.length) {
+                    this.readNextFromFlash(st)
+                    return
+                }
+            }
+            const done = new SeqDone(st.seq, st.sentPortions, st.sentBytes, st.short ? SEQ_DONE_SHORT : 0)
+            st.sendState = SendState.Sent
+            st.fromFlash = null
+            if (!this.channel.send(encodeSeqDone(done))) {
+                this.pendingMsg = encodeSeqDone(done)
+                return
+            }
+        }
+    }
+
+    private readNextFromFlash(st: SeqState): void {
+        if (this.reading || !st.fromFlash) return
+        const p = st.fromFlash[st.fromFlashNext]
+        this.reading = true
+        this.store.readPinned(p, (err, data) => {
+            this.reading = false
+            if (err !== 0 || !data) {
+                // the version is unreadable: the seq goes out short, the remote holds at the
+                // previous seq and the console reports it
+                st.short = true
+            } else {
+                const msg = Buffer.alloc(PORTION_HEADER + data.length)
+                encodePortionHeader(msg, st.seq, p.lba)
+                msg.set(data, PORTION_HEADER)
+                this.countSent(st, data.length)
+                this.portionsFromFlash++
+                this.pendingMsg = msg
+            }
+            st.fromFlashNext++
+            this.pump()
+        })
+    }
+
+    private countSent(st: SeqState, n: number): void {
+        st.sentPortions++
+        st.sentBytes += n
+        this.portionsSent++
+        this.bytesSent += n
+    }
+
+    private onRemoteMessage(msg: Buffer, len: number): void {
+        if (len === 5 && msg[0] === Msg.Applied) this.remoteConfirmed(getU32(msg, 1))
+    }
+
+    private remoteConfirmed(applied: number): void {
+        if (seqAfter(this.remoteApplied, applied)) return
+        this.remoteApplied = applied
+        this.store.confirm(applied)
+        while (this.seqs.length > 0) {
+            const st = this.seqs[0]
+            if (st === this.current || !seqAtOrBefore(st.seq, applied)) break
+            this.seqs.shift()
+        }
+    }
+
+    private onSessionUp(resumed: boolean, resume: Buffer): void {
+        if (!resumed) {
+            // the remote knows nothing of this session's earlier messages: every closed seq
+            // it has not applied goes again, from flash
+            if (resume.length >= 4) this.remoteConfirmed(getU32(resume, 0))
+            this.pendingMsg = null
+            for (let i = 0; i < this.seqs.length; i++) {
+                const st = this.seqs[i]
+                if (st.sendState === SendState.Waiting && !st.spilled) continue
+                st.sendState = SendState.Waiting
+                st.spilled = true
+                st.fromFlash = null
+                st.sentPortions = 0
+                st.sentBytes = 0
+            }
+        }
+        this.pump()
+    }
+
+    private stateOf(seq: number): SeqState | null {
+        for (let i = this.seqs.length - 1; i >= 0; i--) if (this.seqs[i].seq === seq) return this.seqs[i]
+        return null
+    }
+
+    private dropState(st: SeqState): void {
+        const i = this.seqs.indexOf(st)
+        if (i >= 0) this.seqs.splice(i, 1)
+    }
+
+    // ---- status
+
+    /** Newest seq the remote confirmed applied. */
+    remoteAppliedSeq(): number {
+        return this.remoteApplied
+    }
+
+    writesWaiting(): number {
+        return this.unstamped.length + this.unacked.length
+    }
+
+    /** Closed seqs not yet confirmed by the remote (the RPO lag in seqs). */
+    seqsBehind(): number {
+        let n = 0
+        for (let i = 0; i < this.seqs.length; i++) if (this.seqs[i].closed) n++
+        return n
+    }
+
+    /** Issue time of the oldest acknowledged write the remote has not applied, or -1. */
+    oldestUnappliedWriteAt(): number {
+        for (let i = 0; i < this.seqs.length; i++) if (this.seqs[i].newestWriteAt >= 0) return this.seqs[i].openedAt
+        return -1
+    }
+}

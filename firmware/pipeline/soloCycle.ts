@@ -1,0 +1,58 @@
+import { Clock, Timer } from "../../hal/clock"
+import { seqNext } from "../seq"
+import { Manifest, ManifestEntry } from "./messages"
+import { PrimaryBoard, SeqTotals } from "./primary"
+
+/**
+ * The cycle of a board that replicates alone (a group of one): it is the whole group, so it
+ * closes its capture seq itself, every `minCycleMs`, when it has data and not too many closed
+ * seqs wait for transmission; the seq it adopts is released at once and the manifest of the
+ * closed seq is its own totals. Seqs are consecutive: seq s follows s-1.
+ */
+export class SoloCycle {
+    private timer: Timer | null = null
+    private running = false
+
+    constructor(private board: PrimaryBoard, private clock: Clock) {}
+
+    start(): void {
+        const b = this.board
+        // seqs recovered from flash that the remote may not have: manifest them again (the
+        // remote ignores manifests of seqs it has applied)
+        const recovered = b.closedSeqs()
+        for (let i = 0; i < recovered.length; i++) this.manifest(recovered[i])
+        const cur = b.captureSeq()
+        b.adopt(cur)
+        b.release(cur)
+        this.running = true
+        this.arm()
+    }
+
+    stop(): void {
+        this.running = false
+        if (this.timer) this.clock.clearTimer(this.timer)
+        this.timer = null
+    }
+
+    private manifest(t: SeqTotals): void {
+        const entries = [new ManifestEntry(this.board.opts.member, t.portions, t.bytes)]
+        this.board.manifestFinal(new Manifest(t.seq, (t.seq - 1) >>> 0, entries))
+    }
+
+    private arm(): void {
+        this.timer = this.clock.setTimer(this.board.opts.minCycleMs, () => this.tick())
+    }
+
+    private tick(): void {
+        this.timer = null
+        if (!this.running) return
+        const b = this.board
+        if (b.hasDataToSend() && b.mayClose()) {
+            const next = seqNext(b.captureSeq())
+            const closed = b.adopt(next)
+            b.release(next)
+            this.manifest(closed)
+        }
+        this.arm()
+    }
+}

@@ -1,0 +1,239 @@
+import { getU32, putU32 } from "../codec/bytes"
+import {
+    decodeManifest,
+    decodeSeqDone,
+    encodeApplied,
+    Manifest,
+    Msg,
+    PORTION_HEADER,
+    SEQ_DONE_SHORT,
+    SeqDone,
+} from "../pipeline/messages"
+import { PipelineChannel } from "../pipeline/ports"
+import { seqAfter, seqNext } from "../seq"
+
+/** What the remote needs from its block store: staging and the atomic apply. */
+export interface RemoteStore {
+    /** Stages a portion durably (not visible until its seq is applied). */
+    write(member: number, lba: number, seq: number, data: Buffer, done: (err: number) => void): void
+    /** Makes every staged version with seq ≤ `seq` visible at once (one commit record). */
+    commit(seq: number, done: (err: number) => void): void
+    appliedSeq(): number
+}
+
+/** Portions of one seq received from one member in its current session. */
+class Arrivals {
+    received = 0
+    bytes = 0
+    staging = 0
+    done: SeqDone | null = null
+    constructor(public seq: number) {}
+}
+
+class MemberState {
+    /** Counts sessions, so that a staging write of an earlier session is not counted. */
+    session = 0
+    arrivals: Arrivals[] = []
+    portionsReceived = 0
+    dropped = 0
+    constructor(public member: number, public channel: PipelineChannel) {}
+
+    arrivalsFor(seq: number, create: boolean): Arrivals | null {
+        for (let i = 0; i < this.arrivals.length; i++) if (this.arrivals[i].seq === seq) return this.arrivals[i]
+        if (!create) return null
+        const a = new Arrivals(seq)
+        this.arrivals.push(a)
+        return a
+    }
+}
+
+/** Why the remote has not applied the next seq (for the console). */
+export const enum HoldReason {
+    None = 0,
+    NoManifest = 1,
+    MissingPortions = 2,
+    Applying = 3,
+}
+
+/**
+ * The remote board: stages each member's portions per seq as they arrive over that member's
+ * link, and applies seq s, atomically on its flash, only when
+ *   - the manifest of s is final (it came from the group's shuttle, through any member),
+ *   - every member of the manifest has sent all its portions of s (SEQ_DONE, and the count of
+ *     staged portions matches both SEQ_DONE and the manifest), and
+ *   - the seq before s in the group's chain (the manifest's prevSeq) is applied.
+ * So the remote image is always every write up to some seq, for every board at once.
+ */
+export class RemoteBoard {
+    private members: MemberState[] = []
+    private manifests: Manifest[] = []
+    private applying = false
+    /** Seqs applied, in order, with the time of each apply (the simulator's checker reads it). */
+    onApplied: ((seq: number, manifest: Manifest) => void) | null = null
+    seqsApplied = 0
+    manifestsRejected = 0
+    messagesRejected = 0
+    lastHold = HoldReason.None
+
+    constructor(private store: RemoteStore, channels: PipelineChannel[]) {
+        for (let i = 0; i < channels.length; i++) {
+            const ms = new MemberState(i, channels[i])
+            this.members.push(ms)
+            const ch = channels[i]
+            ch.onMessage((msg, len) => this.onMessage(ms, msg, len))
+            ch.onSessionUp((resumed, _resume) => this.onSessionUp(ms, resumed))
+        }
+    }
+
+    appliedSeq(): number {
+        return this.store.appliedSeq()
+    }
+
+    /** Resume state for a new session: the applied seq, u32. */
+    resumeState(): Buffer {
+        const b = Buffer.alloc(4)
+        putU32(b, 0, this.appliedSeq())
+        return b
+    }
+
+    private onSessionUp(ms: MemberState, resumed: boolean): void {
+        if (resumed) return
+        // a new session: the member sends every unapplied seq again from the start
+        ms.session++
+        ms.arrivals = []
+        ms.channel.send(encodeApplied(this.appliedSeq()))
+    }
+
+    private onMessage(ms: MemberState, msg: Buffer, len: number): void {
+        if (len < 1) return
+        const type = msg[0]
+        if (type === Msg.Portion && len > PORTION_HEADER) this.onPortion(ms, msg, len)
+        else if (type === Msg.SeqDone) {
+            const d = decodeSeqDone(msg, len)
+            if (!d) this.messagesRejected++
+            else if (seqAfter(d.seq, this.appliedSeq())) {
+                const a = ms.arrivalsFor(d.seq, true) as Arrivals
+                a.done = d
+                this.tryApply()
+            }
+        } else if (type === Msg.Manifest) {
+            const m = decodeManifest(msg, len)
+            if (!m) this.manifestsRejected++
+            else this.onManifest(m)
+        } else this.messagesRejected++
+    }
+
+    private onPortion(ms: MemberState, msg: Buffer, len: number): void {
+        const seq = getU32(msg, 1)
+        const lba = getU32(msg, 5)
+        if (!seqAfter(seq, this.appliedSeq())) return // already applied: a resend
+        const a = ms.arrivalsFor(seq, true) as Arrivals
+        const data = Buffer.alloc(len - PORTION_HEADER)
+        data.set(msg.slice(PORTION_HEADER, len), 0)
+        const session = ms.session
+        a.staging++
+        this.store.write(ms.member, lba, seq, data, (err) => {
+            a.staging--
+            if (session !== ms.session) return
+            if (err !== 0) {
+                ms.dropped++
+                return
+            }
+            a.received++
+            a.bytes += data.length
+            ms.portionsReceived++
+            this.tryApply()
+        })
+    }
+
+    private onManifest(m: Manifest): void {
+        if (!seqAfter(m.seq, this.appliedSeq())) return
+        for (let i = 0; i < this.manifests.length; i++) if (this.manifests[i].seq === m.seq) return
+        for (let i = 0; i < m.entries.length; i++)
+            if (m.entries[i].member >= this.members.length) {
+                this.manifestsRejected++
+                return
+            }
+        this.manifests.push(m)
+        this.tryApply()
+    }
+
+    /** The manifest that follows the applied seq in the group's chain, if it has arrived. */
+    private nextManifest(): Manifest | null {
+        const applied = this.appliedSeq()
+        for (let i = 0; i < this.manifests.length; i++) {
+            const m = this.manifests[i]
+            if (m.prevSeq === applied || (m.seq === seqNext(applied) && !seqAfter(m.prevSeq, applied))) return m
+        }
+        return null
+    }
+
+    private complete(m: Manifest): boolean {
+        for (let i = 0; i < m.entries.length; i++) {
+            const e = m.entries[i]
+            if (e.portions === 0) continue
+            const a = this.members[e.member].arrivalsFor(m.seq, false)
+            if (!a || !a.done || a.staging > 0) return false
+            if (a.received !== a.done.sent) return false
+            const short = (a.done.flags & SEQ_DONE_SHORT) !== 0
+            if (a.done.sent !== e.portions && !(short && a.done.sent < e.portions)) return false
+        }
+        return true
+    }
+
+    private tryApply(): void {
+        if (this.applying) return
+        const m = this.nextManifest()
+        if (!m) {
+            this.lastHold = this.manifests.length > 0 || this.anyArrivals() ? HoldReason.NoManifest : HoldReason.None
+            return
+        }
+        if (!this.complete(m)) {
+            this.lastHold = HoldReason.MissingPortions
+            return
+        }
+        this.applying = true
+        this.lastHold = HoldReason.Applying
+        this.store.commit(m.seq, (err) => {
+            this.applying = false
+            if (err !== 0) return
+            this.seqsApplied++
+            this.forget(m.seq)
+            if (this.onApplied) this.onApplied(m.seq, m)
+            const applied = encodeApplied(m.seq)
+            for (let i = 0; i < this.members.length; i++) this.members[i].channel.send(applied)
+            this.tryApply()
+        })
+    }
+
+    private forget(applied: number): void {
+        const keep: Manifest[] = []
+        for (let i = 0; i < this.manifests.length; i++)
+            if (seqAfter(this.manifests[i].seq, applied)) keep.push(this.manifests[i])
+        this.manifests = keep
+        for (let i = 0; i < this.members.length; i++) {
+            const ms = this.members[i]
+            const left: Arrivals[] = []
+            for (let j = 0; j < ms.arrivals.length; j++)
+                if (seqAfter(ms.arrivals[j].seq, applied)) left.push(ms.arrivals[j])
+            ms.arrivals = left
+        }
+    }
+
+    private anyArrivals(): boolean {
+        for (let i = 0; i < this.members.length; i++) if (this.members[i].arrivals.length > 0) return true
+        return false
+    }
+
+    /** Staged portions waiting for their seq to be applied, over all members. */
+    stagedPortions(): number {
+        let n = 0
+        for (let i = 0; i < this.members.length; i++)
+            for (let j = 0; j < this.members[i].arrivals.length; j++) n += this.members[i].arrivals[j].received
+        return n
+    }
+
+    portionsReceived(member: number): number {
+        return this.members[member].portionsReceived
+    }
+}
