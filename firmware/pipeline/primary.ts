@@ -137,9 +137,10 @@ export class PrimaryBoard {
         this.lbasInSeq = new LbaTable(opts.maxLbasPerSeq)
         this.portionBuf = Buffer.alloc(PORTION_HEADER + opts.blockSize)
         this.current = new SeqState(1, clock.millis())
-        channel.onWritable(() => this.pump())
-        channel.onMessage((msg, len) => this.onRemoteMessage(msg, len))
-        channel.onSessionUp((resumed, resume) => this.onSessionUp(resumed, resume))
+        const self = this
+        channel.onWritable(() => self.pump())
+        channel.onMessage((msg, len) => self.onRemoteMessage(msg, len))
+        channel.onSessionUp((resumed, resume) => self.onSessionUp(resumed, resume))
     }
 
     /**
@@ -205,7 +206,8 @@ export class PrimaryBoard {
         }
         w.seq = st.seq
         st.inflight++
-        this.store.write(this.opts.member, w.lba, st.seq, w.data, (err) => this.durable(st, w, err))
+        const self = this
+        this.store.write(this.opts.member, w.lba, st.seq, w.data, (err) => self.durable(st, w, err))
         return true
     }
 
@@ -386,8 +388,9 @@ export class PrimaryBoard {
         if (this.reading || !st.fromFlash) return
         const p = st.fromFlash[st.fromFlashNext]
         this.reading = true
+        const self = this
         this.store.readPinned(p, (err, data) => {
-            this.reading = false
+            self.reading = false
             if (err !== 0 || !data) {
                 // the version is unreadable: the seq goes out short, the remote holds at the
                 // previous seq and the console reports it
@@ -396,12 +399,12 @@ export class PrimaryBoard {
                 const msg = Buffer.alloc(PORTION_HEADER + data.length)
                 encodePortionHeader(msg, st.seq, p.lba)
                 msg.set(data, PORTION_HEADER)
-                this.countSent(st, data.length)
-                this.portionsFromFlash++
-                this.pendingMsg = msg
+                self.countSent(st, data.length)
+                self.portionsFromFlash++
+                self.pendingMsg = msg
             }
             st.fromFlashNext++
-            this.pump()
+            self.pump()
         })
     }
 
@@ -453,7 +456,10 @@ export class PrimaryBoard {
 
     private dropState(st: SeqState): void {
         const i = this.seqs.indexOf(st)
-        if (i >= 0) this.seqs.splice(i, 1)
+        if (i < 0) return
+        const keep: SeqState[] = []
+        for (let j = 0; j < this.seqs.length; j++) if (j !== i) keep.push(this.seqs[j])
+        this.seqs = keep
     }
 
     // ---- status

@@ -40,7 +40,8 @@ export class SoloCycle {
     }
 
     private arm(): void {
-        this.timer = this.clock.setTimer(this.board.opts.minCycleMs, () => this.tick())
+        const self = this
+        this.timer = this.clock.setTimer(this.board.opts.minCycleMs, () => self.tick())
     }
 
     private tick(): void {

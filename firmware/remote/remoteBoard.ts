@@ -80,9 +80,14 @@ export class RemoteBoard {
             const ms = new MemberState(i, channels[i])
             this.members.push(ms)
             const ch = channels[i]
-            ch.onMessage((msg, len) => this.onMessage(ms, msg, len))
-            ch.onSessionUp((resumed, _resume) => this.onSessionUp(ms, resumed))
+            this.listen(ms)
         }
+    }
+
+    private listen(ms: MemberState): void {
+        const self = this
+        ms.channel.onMessage((msg, len) => self.onMessage(ms, msg, len))
+        ms.channel.onSessionUp((resumed, _resume) => self.onSessionUp(ms, resumed))
     }
 
     appliedSeq(): number {
@@ -131,6 +136,7 @@ export class RemoteBoard {
         const data = Buffer.alloc(len - PORTION_HEADER)
         data.set(msg.slice(PORTION_HEADER, len), 0)
         const session = ms.session
+        const self = this
         a.staging++
         this.store.write(ms.member, lba, seq, data, (err) => {
             a.staging--
@@ -142,7 +148,7 @@ export class RemoteBoard {
             a.received++
             a.bytes += data.length
             ms.portionsReceived++
-            this.tryApply()
+            self.tryApply()
         })
     }
 
@@ -194,15 +200,16 @@ export class RemoteBoard {
         }
         this.applying = true
         this.lastHold = HoldReason.Applying
+        const self = this
         this.store.commit(m.seq, (err) => {
-            this.applying = false
+            self.applying = false
             if (err !== 0) return
-            this.seqsApplied++
-            this.forget(m.seq)
-            if (this.onApplied) this.onApplied(m.seq, m)
+            self.seqsApplied++
+            self.forget(m.seq)
+            if (self.onApplied) self.onApplied(m.seq, m)
             const applied = encodeApplied(m.seq)
-            for (let i = 0; i < this.members.length; i++) this.members[i].channel.send(applied)
-            this.tryApply()
+            for (let i = 0; i < self.members.length; i++) self.members[i].channel.send(applied)
+            self.tryApply()
         })
     }
 

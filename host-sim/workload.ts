@@ -1,0 +1,238 @@
+import { getU32, putU32 } from "../firmware/codec/bytes"
+import { Prng } from "./prng"
+
+/**
+ * The apps on the primary boards and the history of what they wrote.
+ *
+ * Every write carries its board, lba, a per-board write counter and its dependency vector D:
+ * for each board, the highest counter acknowledged there when this write was issued. The apps
+ * behave as if they talked to each other (one app waits for another's acknowledgement before
+ * writing), which is the case dependent-write consistency exists for.
+ *
+ * The data of a block names the write: bytes 0..3 "SMW1", 4 board, 5..7 zero, 8..11 lba,
+ * 12..15 counter, then bytes drawn from (board, counter), so a block on either side can be
+ * traced back to the write in the history.
+ */
+export class WriteRecord {
+    seq = -1
+    ackedAt = -1
+    failed = false
+    constructor(
+        public board: number,
+        public lba: number,
+        public counter: number,
+        public deps: number[],
+        public issuedAt: number
+    ) {}
+}
+
+export class WorkloadOptions {
+    /** Writes per second per board (average). */
+    rate = 50
+    /** Writes a board may have outstanding (issued, not yet acknowledged). */
+    queueDepth = 4
+    lbaCount = 256
+    blockSize = 256
+    /** Share of writes that go to the hot spot, and the hot spot's share of the lbas. */
+    hotShare = 0.5
+    hotFraction = 0.05
+    /** Every burstEveryMs, a burst of burstWrites writes arrives at once (0 = none). */
+    burstEveryMs = 0
+    burstWrites = 0
+}
+
+const MAGIC = 0x31574d53 // "SMW1"
+
+export function encodeBlock(dst: Buffer, board: number, lba: number, counter: number): void {
+    putU32(dst, 0, MAGIC)
+    dst[4] = board
+    dst[5] = 0
+    dst[6] = 0
+    dst[7] = 0
+    putU32(dst, 8, lba)
+    putU32(dst, 12, counter)
+    let x = (Math.imul(board + 1, 0x9e3779b1) ^ Math.imul(counter, 0x85ebca6b)) >>> 0
+    for (let i = 16; i < dst.length; i++) {
+        x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x6b) >>> 0
+        dst[i] = x & 0xff
+    }
+}
+
+/** The write a block holds, or null when the block is not one (or is damaged). */
+export class BlockId {
+    constructor(public board: number, public lba: number, public counter: number) {}
+}
+
+export function decodeBlock(b: Buffer): BlockId | null {
+    if (b.length < 16 || getU32(b, 0) !== MAGIC) return null
+    const id = new BlockId(b[4], getU32(b, 8), getU32(b, 12))
+    const check = Buffer.alloc(b.length)
+    encodeBlock(check, id.board, id.lba, id.counter)
+    for (let i = 0; i < b.length; i++) if (check[i] !== b[i]) return null
+    return id
+}
+
+/** A board's app: the port it writes through. */
+export interface AppPort {
+    write(lba: number, data: Buffer, done: (err: number, seq: number) => void): void
+    isUp(): boolean
+}
+
+export class History {
+    /** writes[b][c-1] is write counter c of board b. */
+    writes: WriteRecord[][] = []
+    /** ackedHigh[b]: the highest counter acknowledged on board b. */
+    ackedHigh: number[] = []
+    /** ackedByLba[b][lba]: counters of the acknowledged writes to lba, in increasing order. */
+    ackedByLba: number[][][] = []
+
+    constructor(public boards: number, lbaCount: number) {
+        for (let b = 0; b < boards; b++) {
+            this.writes.push([])
+            this.ackedHigh.push(0)
+            const rows: number[][] = []
+            for (let l = 0; l < lbaCount; l++) rows.push([])
+            this.ackedByLba.push(rows)
+        }
+    }
+
+    /** Newest acknowledged write counter of `board` to `lba` among counters ≤ upTo (0 if none). */
+    newestAcked(board: number, lba: number, upTo: number): number {
+        const list = this.ackedByLba[board][lba]
+        let lo = 0
+        let hi = list.length
+        while (lo < hi) {
+            const mid = (lo + hi) >> 1
+            if (list[mid] <= upTo) lo = mid + 1
+            else hi = mid
+        }
+        return lo > 0 ? list[lo - 1] : 0
+    }
+
+    issue(board: number, lba: number, now: number): WriteRecord {
+        const deps: number[] = []
+        for (let b = 0; b < this.boards; b++) deps.push(this.ackedHigh[b])
+        const w = new WriteRecord(board, lba, this.writes[board].length + 1, deps, now)
+        this.writes[board].push(w)
+        return w
+    }
+
+    acked(w: WriteRecord, seq: number, now: number): void {
+        w.seq = seq
+        w.ackedAt = now
+        if (w.counter > this.ackedHigh[w.board]) this.ackedHigh[w.board] = w.counter
+        const list = this.ackedByLba[w.board][w.lba]
+        let i = list.length
+        list.push(w.counter)
+        while (i > 0 && list[i - 1] > w.counter) {
+            list[i] = list[i - 1]
+            list[i - 1] = w.counter
+            i--
+        }
+    }
+
+    get(board: number, counter: number): WriteRecord | null {
+        const list = this.writes[board]
+        return counter >= 1 && counter <= list.length ? list[counter - 1] : null
+    }
+
+    totalAcked(): number {
+        let n = 0
+        for (let b = 0; b < this.boards; b++)
+            for (let i = 0; i < this.writes[b].length; i++) if (this.writes[b][i].ackedAt >= 0) n++
+        return n
+    }
+}
+
+/**
+ * Drives one board's app: writes at `rate` per second on average (uniform random gaps), at most
+ * `queueDepth` outstanding, lbas from a hot spot or uniformly, plus periodic bursts.
+ */
+export class App {
+    private outstanding = 0
+    private block: Buffer
+    private running = false
+    private backlog = 0
+    writesRejected = 0
+
+    constructor(
+        private board: number,
+        private opts: WorkloadOptions,
+        private rng: Prng,
+        private history: History,
+        private port: AppPort,
+        private schedule: (delayMs: number, fire: () => void) => void,
+        private now: () => number
+    ) {
+        this.block = Buffer.alloc(opts.blockSize)
+    }
+
+    start(): void {
+        this.running = true
+        this.next()
+        if (this.opts.burstEveryMs > 0) this.burst()
+    }
+
+    stop(): void {
+        this.running = false
+    }
+
+    private next(): void {
+        if (!this.running) return
+        // uniform gaps in whole microseconds, mean 1/rate: integer draws give the same run on
+        // Node and in the DeviceScript VM, whose Math.log may differ in the last bit
+        const gap = this.rng.int(Math.floor(2000000 / this.opts.rate)) / 1000
+        const self = this
+        this.schedule(gap, () => {
+            self.backlog++
+            self.issue()
+            self.next()
+        })
+    }
+
+    private burst(): void {
+        const self = this
+        this.schedule(this.opts.burstEveryMs, () => {
+            if (!self.running) return
+            self.backlog += self.opts.burstWrites
+            self.issue()
+            self.burst()
+        })
+    }
+
+    private pickLba(): number {
+        const o = this.opts
+        const hot = Math.max(1, Math.floor(o.lbaCount * o.hotFraction))
+        if (this.rng.chance(o.hotShare)) return this.rng.int(hot)
+        return this.rng.int(o.lbaCount)
+    }
+
+    /** Issues waiting writes while the queue depth allows (a write that cannot be issued now
+     * waits: the app does not drop work). */
+    issue(): void {
+        while (this.running && this.backlog > 0 && this.outstanding < this.opts.queueDepth && this.port.isUp()) {
+            this.backlog--
+            const lba = this.pickLba()
+            const w = this.history.issue(this.board, lba, this.now())
+            encodeBlock(this.block, this.board, lba, w.counter)
+            const data = Buffer.alloc(this.opts.blockSize)
+            data.set(this.block, 0)
+            this.outstanding++
+            const self = this
+            this.port.write(lba, data, (err, seq) => {
+                self.outstanding--
+                if (err === 0) self.history.acked(w, seq, self.now())
+                else {
+                    w.failed = true
+                    self.writesRejected++
+                }
+                self.issue()
+            })
+        }
+    }
+
+    /** The board lost power: outstanding writes are never answered. */
+    powerLost(): void {
+        this.outstanding = 0
+    }
+}
