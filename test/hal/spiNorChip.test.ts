@@ -1,0 +1,190 @@
+import { describe, expect, it } from "vitest"
+import { SimKernel } from "../../host-sim/kernel"
+import { NorOpKind, PartialMode, SlowMode, SpiNorChip } from "../../host-sim/models/spiNorChip"
+import { Prng } from "../../host-sim/prng"
+
+/** Runs one raw transfer on the chip and returns what came back, with the time it took. */
+function xfer(k: SimKernel, chip: SpiNorChip, tx: number[], rxLen: number): { rx: number[]; ms: number } {
+    const t0 = k.millis()
+    let out: number[] | null = null
+    chip.transfer(Buffer.from(tx), rxLen, (rx) => {
+        out = Array.from(rx)
+    })
+    while (out === null && k.step(Infinity)) {}
+    if (out === null) throw new Error("transfer never completed")
+    return { rx: out, ms: k.millis() - t0 }
+}
+
+function status(k: SimKernel, chip: SpiNorChip): number {
+    return xfer(k, chip, [0x05], 1).rx[0]
+}
+
+function read(k: SimKernel, chip: SpiNorChip, addr: number, n: number): number[] {
+    return xfer(k, chip, [0x03, (addr >> 16) & 0xff, (addr >> 8) & 0xff, addr & 0xff], n).rx
+}
+
+function program(k: SimKernel, chip: SpiNorChip, addr: number, data: number[]): void {
+    xfer(k, chip, [0x06], 0)
+    xfer(k, chip, [0x02, (addr >> 16) & 0xff, (addr >> 8) & 0xff, addr & 0xff, ...data], 0)
+}
+
+function waitReady(k: SimKernel, chip: SpiNorChip): number {
+    const t0 = k.millis()
+    while (status(k, chip) & 1) k.run(k.millis() + 0.01, 1000)
+    return k.millis() - t0
+}
+
+describe("SPI NOR chip model (W25Q128JV class)", () => {
+    it("answers the JEDEC ID EF 40 18 and reads erased memory as FF", () => {
+        const k = new SimKernel()
+        const chip = new SpiNorChip(k, { capacity: 65536 })
+        expect(xfer(k, chip, [0x9f], 3).rx).toEqual([0xef, 0x40, 0x18])
+        expect(read(k, chip, 0x1234, 4)).toEqual([0xff, 0xff, 0xff, 0xff])
+    })
+
+    it("takes bytes*8/clockHz plus the fixed overhead per transfer", () => {
+        const k = new SimKernel()
+        const chip = new SpiNorChip(k, { capacity: 65536, clockHz: 8_000_000, transferOverheadMs: 0.002 })
+        const r = xfer(k, chip, [0x03, 0, 0, 0], 256)
+        expect(r.ms).toBeCloseTo((260 * 8) / 8000 + 0.002, 9)
+    })
+
+    it("programs only clear bits: a program that would set a bit leaves it unchanged", () => {
+        const k = new SimKernel()
+        const chip = new SpiNorChip(k, { capacity: 65536 })
+        program(k, chip, 0x100, [0x0f, 0xf0])
+        waitReady(k, chip)
+        program(k, chip, 0x100, [0xf3, 0x3f])
+        waitReady(k, chip)
+        expect(read(k, chip, 0x100, 2)).toEqual([0x03, 0x30])
+    })
+
+    it("ignores program and erase without write enable", () => {
+        const k = new SimKernel()
+        const chip = new SpiNorChip(k, { capacity: 65536 })
+        xfer(k, chip, [0x02, 0, 0, 0, 0x00], 0)
+        expect(status(k, chip)).toBe(0)
+        expect(read(k, chip, 0, 1)).toEqual([0xff])
+        expect(chip.ignoredCommands).toBe(1)
+    })
+
+    it("wraps a page program within its 256-byte page, as the real chip does", () => {
+        const k = new SimKernel()
+        const chip = new SpiNorChip(k, { capacity: 65536 })
+        program(k, chip, 0x2fe, [1, 2, 3, 4])
+        waitReady(k, chip)
+        expect(read(k, chip, 0x2fe, 2)).toEqual([1, 2])
+        expect(read(k, chip, 0x200, 2)).toEqual([3, 4])
+        expect(read(k, chip, 0x300, 1)).toEqual([0xff])
+    })
+
+    it("is busy for the datasheet program time and sets BUSY and WEL meanwhile", () => {
+        const k = new SimKernel()
+        const chip = new SpiNorChip(k, { capacity: 65536 })
+        program(k, chip, 0, new Array(256).fill(0))
+        expect(status(k, chip)).toBe(0x03)
+        const t0 = k.millis()
+        k.run(t0 + 0.69, 100)
+        expect(status(k, chip) & 1).toBe(1)
+        k.run(t0 + 0.72, 100)
+        expect(status(k, chip)).toBe(0)
+    })
+
+    it("erases a 4 KB sector to FF in 45 ms and ignores reads while busy", () => {
+        const k = new SimKernel()
+        const chip = new SpiNorChip(k, { capacity: 65536 })
+        program(k, chip, 0x1000, [0])
+        waitReady(k, chip)
+        xfer(k, chip, [0x06], 0)
+        xfer(k, chip, [0x20, 0, 0x10, 0x80], 0)
+        expect(read(k, chip, 0x1000, 1)).toEqual([0xff])
+        expect(chip.ignoredWhileBusy).toBe(1)
+        const t = waitReady(k, chip)
+        expect(t).toBeGreaterThan(44.9)
+        expect(t).toBeLessThan(45.1)
+        expect(read(k, chip, 0x1000, 1)).toEqual([0xff])
+        expect(chip.sectorEraseCounts[1]).toBe(1)
+        expect(chip.erases).toBe(1)
+    })
+
+    it("takes the datasheet maximum in slow mode", () => {
+        const k = new SimKernel()
+        const chip = new SpiNorChip(k, { capacity: 65536 })
+        chip.setSlow(SlowMode.Max, null)
+        xfer(k, chip, [0x06], 0)
+        xfer(k, chip, [0x20, 0, 0, 0], 0)
+        const t = waitReady(k, chip)
+        expect(t).toBeGreaterThan(399.9)
+        expect(t).toBeLessThan(400.1)
+    })
+
+    it("leaves a subset of the intended bit changes when power is cut mid-program", () => {
+        for (let seed = 1; seed <= 20; seed++) {
+            const k = new SimKernel()
+            const chip = new SpiNorChip(k, { capacity: 65536 })
+            const data = Array.from({ length: 256 }, (_, i) => (i * 77 + seed) & 0xff)
+            program(k, chip, 0x400, data)
+            chip.powerCut(new Prng(seed), PartialMode.RandomBits)
+            chip.powerOn()
+            const got = read(k, chip, 0x400, 256)
+            for (let i = 0; i < 256; i++) {
+                // every cell is between "untouched" (FF) and "done" (data): only intended 0s
+                expect(got[i] & data[i]).toBe(data[i])
+            }
+            expect(status(k, chip)).toBe(0)
+        }
+    })
+
+    it("answers FF to everything and ignores commands while unpowered", () => {
+        const k = new SimKernel()
+        const chip = new SpiNorChip(k, { capacity: 65536 })
+        chip.powerCut(new Prng(1))
+        expect(xfer(k, chip, [0x9f], 3).rx).toEqual([0xff, 0xff, 0xff])
+        program(k, chip, 0, [0])
+        chip.powerOn()
+        expect(read(k, chip, 0, 1)).toEqual([0xff])
+    })
+
+    it("cuts power at the chosen operation and reports each one to the hook", () => {
+        const k = new SimKernel()
+        const chip = new SpiNorChip(k, { capacity: 65536 })
+        const seen: string[] = []
+        chip.onOperation = (kind, index, addr) => seen.push(`${kind === NorOpKind.Program ? "P" : "E"}${index}@${addr}`)
+        chip.cutAtOperation = 2
+        chip.cutPrng = new Prng(3)
+        chip.cutMode = PartialMode.Nothing
+        program(k, chip, 0x10, [0])
+        waitReady(k, chip)
+        program(k, chip, 0x20, [0])
+        expect(chip.isPowered()).toBe(false)
+        expect(seen).toEqual(["P1@0", "P2@0"])
+        chip.powerOn()
+        expect(read(k, chip, 0x10, 1)).toEqual([0])
+        expect(read(k, chip, 0x20, 1)).toEqual([0xff])
+    })
+
+    it("leaves an interrupted erase with arbitrary contents, and a board handle dies with the power", () => {
+        const k = new SimKernel()
+        const chip = new SpiNorChip(k, { capacity: 65536 })
+        for (let i = 0; i < 4096; i++) chip.image()[i] = 0
+        const bus = chip.boardBus()
+        let completed = 0
+        bus.transfer(Buffer.from([0x06]), 0, () => completed++)
+        k.run(1, 100)
+        bus.transfer(Buffer.from([0x20, 0, 0, 0]), 0, () => completed++)
+        k.run(2, 100)
+        chip.powerCut(new Prng(9), PartialMode.RandomBits)
+        chip.powerOn()
+        const img = chip.image()
+        let ff = 0, zero = 0
+        for (let i = 0; i < 4096; i++) {
+            if (img[i] === 0xff) ff++
+            if (img[i] === 0) zero++
+        }
+        expect(ff).toBeGreaterThan(500)
+        expect(zero).toBeGreaterThan(500)
+        bus.transfer(Buffer.from([0x9f]), 3, () => completed++)
+        k.run(100, 100)
+        expect(completed).toBe(2)
+    })
+})
