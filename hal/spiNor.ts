@@ -1,6 +1,10 @@
+import { Clock } from "./clock"
+import { Flash, FlashError, FlashGeometry } from "./flash"
+import { SpiBus } from "./spi"
+
 /**
  * SPI NOR flash (W25Q128JV class): the command set and datasheet figures shared by the JEDEC
- * driver below and the simulator's chip model.
+ * driver below and the simulator's chip model, and the driver itself. Portable.
  */
 export const enum NorCmd {
     WriteEnable = 0x06,
@@ -38,4 +42,366 @@ export function norProgramTypMs(n: number): number {
 export function norProgramMaxMs(n: number): number {
     if (n <= 1) return NOR_PROGRAM_FIRST_BYTE_MAX_MS
     return NOR_PROGRAM_FIRST_BYTE_MAX_MS + ((NOR_PROGRAM_MAX_MS - NOR_PROGRAM_FIRST_BYTE_MAX_MS) * (n - 1)) / 255
+}
+
+
+export interface SpiNorFlashOptions {
+    /** Bytes of the chip to use, from address 0 (default: the size the JEDEC ID gives). */
+    capacity?: number
+    /** Largest read in one transfer; longer reads are split (default 256: one event of the
+     * simulator copies that many bytes, well inside the VM's loop budget). */
+    readChunk?: number
+    /** Status poll interval while a program runs, after the first poll (default 0.05 ms). */
+    programPollMs?: number
+    /** Status poll interval while an erase runs, after the first poll (default 1 ms). */
+    erasePollMs?: number
+}
+
+const enum DriverOp {
+    Idle = 0,
+    Init = 1,
+    Read = 2,
+    Program = 3,
+    Erase = 4,
+}
+
+const enum Phase {
+    ReadyCheck = 0,
+    WriteEnable = 1,
+    CheckWel = 2,
+    Command = 3,
+    Wait = 4,
+}
+
+/** Attempts at WREN (each after the chip is found ready) before giving up. */
+const WREN_ATTEMPTS = 3
+
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * The JEDEC SPI NOR driver: `Flash` over one `SpiBus` and a `Clock`.
+ *
+ * `init` reads the JEDEC ID (0x9F) and fails with NoDevice on FF FF FF (nothing answering) or
+ * 00 00 00 (MISO stuck low). A program or erase is WREN (0x06), the command, then status polls
+ * (0x05): the first after the datasheet typical time, then every poll interval, until BUSY
+ * clears; a chip still busy past the datasheet maximum gives Timeout. Between WREN and the
+ * command, one status read checks that WEL is set and BUSY clear: a busy chip ignores WREN and
+ * would ignore the command too, which must not pass for success. After a Timeout the chip
+ * may still be busy (and would ignore commands), so the next operation first polls until it is
+ * ready. Reads (0x03) longer than `readChunk` are split into several transfers.
+ */
+export class SpiNorFlash implements Flash {
+    private geo: FlashGeometry
+    private readChunk: number
+    private programPollMs: number
+    private erasePollMs: number
+    private id = -1
+    private op: DriverOp = DriverOp.Idle
+    private phase: Phase = Phase.Command
+    /** The last program or erase timed out: poll until ready before the next command. */
+    private suspect = false
+    private cmd: Buffer
+    private wren: Buffer
+    private rdsr: Buffer
+    private txByLen: Buffer[] = []
+    private opAddr = 0
+    private opLen = 0
+    private opData: Buffer = EMPTY
+    private opOffset = 0
+    private opStart = 0
+    private opMaxMs = 0
+    private opPollMs = 0
+    private wrenAttempts = 0
+    private readDone: ((err: FlashError, data: Buffer) => void) | null = null
+    private writeDone: ((err: FlashError) => void) | null = null
+    private initDone: ((err: FlashError, jedecId: number) => void) | null = null
+    private readonly onIdRx: (rx: Buffer) => void
+    private readonly onReadRx: (rx: Buffer) => void
+    private readonly onSent: (rx: Buffer) => void
+    private readonly onStatusRx: (rx: Buffer) => void
+    private readonly pollNow: () => void
+
+    /** Status polls sent, timeouts seen. */
+    polls = 0
+    timeouts = 0
+
+    constructor(private bus: SpiBus, private clock: Clock, private opts: SpiNorFlashOptions = {}) {
+        this.geo = { pageSize: NOR_PAGE_SIZE, sectorSize: NOR_SECTOR_SIZE, capacity: opts.capacity !== undefined ? opts.capacity : 0 }
+        this.readChunk = opts.readChunk !== undefined && opts.readChunk > 0 ? opts.readChunk : 256
+        this.programPollMs = opts.programPollMs !== undefined ? opts.programPollMs : 0.05
+        this.erasePollMs = opts.erasePollMs !== undefined ? opts.erasePollMs : 1
+        this.cmd = Buffer.alloc(4)
+        this.wren = Buffer.alloc(1)
+        this.wren[0] = NorCmd.WriteEnable
+        this.rdsr = Buffer.alloc(1)
+        this.rdsr[0] = NorCmd.ReadStatus1
+        for (let i = 0; i <= NOR_PAGE_SIZE + 4; i++) this.txByLen.push(EMPTY)
+        const self = this
+        this.onIdRx = (rx) => self.idDone(rx)
+        this.onReadRx = (rx) => self.chunkDone(rx)
+        this.onSent = (rx) => self.sent()
+        this.onStatusRx = (rx) => self.statusDone(rx)
+        this.pollNow = () => self.poll()
+    }
+
+    /** Probes the chip: done(None, id) with the 24-bit JEDEC ID, or done(NoDevice, id). */
+    init(done: (err: FlashError, jedecId: number) => void): void {
+        if (this.op !== DriverOp.Idle) {
+            this.later2(done, FlashError.Busy, -1)
+            return
+        }
+        this.op = DriverOp.Init
+        this.initDone = done
+        this.cmd[0] = NorCmd.JedecId
+        this.bus.transfer(this.cmdOf(1), 3, this.onIdRx)
+    }
+
+    /** The JEDEC ID read at init (-1 before a successful init). */
+    jedecId(): number {
+        return this.id
+    }
+
+    geometry(): FlashGeometry {
+        return this.geo
+    }
+
+    read(addr: number, len: number, done: (err: FlashError, data: Buffer) => void): void {
+        const err = this.check(addr, len)
+        if (err !== FlashError.None) {
+            this.clock.setTimer(0, () => done(err, EMPTY))
+            return
+        }
+        this.op = DriverOp.Read
+        this.readDone = done
+        this.opAddr = addr
+        this.opLen = len
+        this.opOffset = 0
+        this.opData = len > this.readChunk ? Buffer.alloc(len) : EMPTY
+        if (this.suspect) this.startReadyCheck()
+        else this.nextChunk()
+    }
+
+    program(addr: number, data: Buffer, done: (err: FlashError) => void): void {
+        let err = this.check(addr, data.length)
+        if (err === FlashError.None && data.length > 0) {
+            const page = this.geo.pageSize
+            if (Math.floor(addr / page) !== Math.floor((addr + data.length - 1) / page)) err = FlashError.CrossesPage
+        }
+        if (err !== FlashError.None || data.length === 0) {
+            this.later1(done, err)
+            return
+        }
+        this.op = DriverOp.Program
+        this.writeDone = done
+        this.opAddr = addr
+        this.opLen = data.length
+        // the command and data go out in one transfer: copy into a buffer kept per length
+        let tx = this.txByLen[data.length + 4]
+        if (tx.length === 0) {
+            tx = Buffer.alloc(data.length + 4)
+            this.txByLen[data.length + 4] = tx
+        }
+        tx[0] = NorCmd.PageProgram
+        tx[1] = (addr >>> 16) & 0xff
+        tx[2] = (addr >>> 8) & 0xff
+        tx[3] = addr & 0xff
+        tx.set(data, 4)
+        this.opData = tx
+        this.opMaxMs = NOR_PROGRAM_MAX_MS
+        this.opPollMs = this.programPollMs
+        this.startWrite()
+    }
+
+    eraseSector(addr: number, done: (err: FlashError) => void): void {
+        const err = this.check(addr, 1)
+        if (err !== FlashError.None) {
+            this.later1(done, err)
+            return
+        }
+        this.op = DriverOp.Erase
+        this.writeDone = done
+        this.opAddr = addr - (addr % this.geo.sectorSize)
+        this.opLen = 0
+        this.opMaxMs = NOR_ERASE_MAX_MS
+        this.opPollMs = this.erasePollMs
+        this.startWrite()
+    }
+
+    // ---- internals
+
+    private check(addr: number, len: number): FlashError {
+        if (this.op !== DriverOp.Idle) return FlashError.Busy
+        if (this.id < 0) return FlashError.NoDevice
+        if (!(addr >= 0) || !(len >= 0) || Math.floor(addr) !== addr || Math.floor(len) !== len) return FlashError.OutOfRange
+        if (addr + len > this.geo.capacity || (len === 0 && addr >= this.geo.capacity)) return FlashError.OutOfRange
+        return FlashError.None
+    }
+
+    private later1(done: (err: FlashError) => void, err: FlashError): void {
+        this.clock.setTimer(0, () => done(err))
+    }
+
+    private later2(done: (err: FlashError, id: number) => void, err: FlashError, v: number): void {
+        this.clock.setTimer(0, () => done(err, v))
+    }
+
+    /** The command buffer holding the first n bytes of `cmd`. */
+    private cmdOf(n: number): Buffer {
+        if (n === 4) return this.cmd
+        let b = this.txByLen[n]
+        if (b.length === 0) {
+            b = Buffer.alloc(n)
+            this.txByLen[n] = b
+        }
+        for (let i = 0; i < n; i++) b[i] = this.cmd[i]
+        return b
+    }
+
+    private idDone(rx: Buffer): void {
+        const id = (rx[0] << 16) | (rx[1] << 8) | rx[2]
+        const done = this.initDone
+        this.initDone = null
+        this.op = DriverOp.Idle
+        let err = FlashError.None
+        if (id === 0xffffff || id === 0) err = FlashError.NoDevice
+        else if (this.opts.capacity === undefined) {
+            // the third ID byte is log2 of the size in bytes (0x18: 16 MB)
+            const log2 = rx[2]
+            if (log2 >= 16 && log2 <= 28) this.geo.capacity = Math.pow(2, log2)
+            else err = FlashError.NoDevice
+        }
+        if (err === FlashError.None) this.id = id
+        if (done) done(err, id)
+    }
+
+    private nextChunk(): void {
+        const n = Math.min(this.readChunk, this.opLen - this.opOffset)
+        const a = this.opAddr + this.opOffset
+        this.cmd[0] = NorCmd.Read
+        this.cmd[1] = (a >>> 16) & 0xff
+        this.cmd[2] = (a >>> 8) & 0xff
+        this.cmd[3] = a & 0xff
+        this.bus.transfer(this.cmd, n, this.onReadRx)
+    }
+
+    private chunkDone(rx: Buffer): void {
+        if (this.opLen <= this.readChunk) {
+            this.finishRead(rx)
+            return
+        }
+        this.opData.set(rx, this.opOffset)
+        this.opOffset += rx.length
+        if (this.opOffset < this.opLen) this.nextChunk()
+        else this.finishRead(this.opData)
+    }
+
+    private finishRead(data: Buffer): void {
+        const done = this.readDone
+        this.readDone = null
+        this.opData = EMPTY
+        this.op = DriverOp.Idle
+        if (done) done(FlashError.None, data)
+    }
+
+    private startWrite(): void {
+        this.wrenAttempts = 0
+        if (this.suspect) this.startReadyCheck()
+        else this.writeEnable()
+    }
+
+    private writeEnable(): void {
+        this.wrenAttempts++
+        this.phase = Phase.WriteEnable
+        this.bus.transfer(this.wren, 0, this.onSent)
+    }
+
+    /** Polls until a chip that timed out earlier is ready again. */
+    private startReadyCheck(): void {
+        this.phase = Phase.ReadyCheck
+        this.opStart = this.clock.millis()
+        this.poll()
+    }
+
+    private sent(): void {
+        if (this.phase === Phase.WriteEnable) {
+            this.phase = Phase.CheckWel
+            this.poll()
+            return
+        }
+        if (this.phase === Phase.CheckWel) {
+            this.phase = Phase.Command
+            if (this.op === DriverOp.Program) this.bus.transfer(this.opData, 0, this.onSent)
+            else {
+                this.cmd[0] = NorCmd.SectorErase
+                this.cmd[1] = (this.opAddr >>> 16) & 0xff
+                this.cmd[2] = (this.opAddr >>> 8) & 0xff
+                this.cmd[3] = this.opAddr & 0xff
+                this.bus.transfer(this.cmd, 0, this.onSent)
+            }
+            return
+        }
+        // the command went out: the chip is busy from chip-select rise
+        this.phase = Phase.Wait
+        this.opStart = this.clock.millis()
+        const first = this.op === DriverOp.Program ? norProgramTypMs(this.opLen) : NOR_ERASE_TYP_MS
+        this.clock.setTimer(first, this.pollNow)
+    }
+
+    private poll(): void {
+        this.polls++
+        this.bus.transfer(this.rdsr, 1, this.onStatusRx)
+    }
+
+    private statusDone(rx: Buffer): void {
+        const busy = (rx[0] & NOR_STATUS_BUSY) !== 0
+        if (this.phase === Phase.CheckWel) {
+            const wel = (rx[0] & NOR_STATUS_WEL) !== 0
+            if (!busy && wel) this.sent()
+            else if (this.wrenAttempts >= WREN_ATTEMPTS) {
+                this.timeouts++
+                this.suspect = true
+                this.fail(busy ? FlashError.Timeout : FlashError.NoDevice)
+            } else if (busy) this.startReadyCheck()
+            else this.writeEnable()
+            return
+        }
+        if (busy) {
+            const maxMs = this.phase === Phase.ReadyCheck ? NOR_ERASE_MAX_MS : this.opMaxMs
+            const interval = this.phase === Phase.ReadyCheck ? this.erasePollMs : this.opPollMs
+            if (this.clock.millis() - this.opStart > maxMs + interval) {
+                this.timeouts++
+                this.suspect = true
+                this.fail(FlashError.Timeout)
+                return
+            }
+            this.clock.setTimer(interval, this.pollNow)
+            return
+        }
+        if (this.phase === Phase.ReadyCheck) {
+            this.suspect = false
+            if (this.op === DriverOp.Read) this.nextChunk()
+            else this.writeEnable()
+            return
+        }
+        const done = this.writeDone
+        this.writeDone = null
+        this.opData = EMPTY
+        this.op = DriverOp.Idle
+        if (done) done(FlashError.None)
+    }
+
+    private fail(err: FlashError): void {
+        const op = this.op
+        this.op = DriverOp.Idle
+        this.opData = EMPTY
+        if (op === DriverOp.Read) {
+            const done = this.readDone
+            this.readDone = null
+            if (done) done(err, EMPTY)
+        } else {
+            const done = this.writeDone
+            this.writeDone = null
+            if (done) done(err)
+        }
+    }
 }

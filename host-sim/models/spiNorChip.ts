@@ -11,6 +11,7 @@ import {
     norProgramMaxMs,
     norProgramTypMs,
 } from "../../hal/spiNor"
+import { crc32cUpdate } from "../../firmware/codec/crc32c"
 import { Prng } from "../prng"
 
 /**
@@ -88,7 +89,14 @@ export class PowerCutInfo {
 }
 
 export class SpiNorChip implements SpiBus {
-    private mem: Buffer
+    /**
+     * The cells, one Buffer per 4 KB sector (the VM refuses Buffers of 64 KB), stored inverted
+     * (0 = erased 0xFF) so that a new zeroed Buffer is an erased sector. null: erased and never
+     * programmed since. An erase drops the sector's Buffer, so no loop ever fills 4 KB (the VM
+     * aborts long loops).
+     */
+    private sectors: (Buffer | null)[] = []
+    private cap: number
     private clock: Clock
     private hz: number
     private overheadMs: number
@@ -139,8 +147,8 @@ export class SpiNorChip implements SpiBus {
         if (opts.capacity <= 0 || opts.capacity % NOR_SECTOR_SIZE !== 0)
             throw new Error("SpiNorChip: capacity must be a multiple of 4096")
         this.clock = clock
-        this.mem = Buffer.alloc(opts.capacity)
-        for (let i = 0; i < opts.capacity; i++) this.mem[i] = 0xff
+        this.cap = opts.capacity
+        for (let s = 0; s < opts.capacity / NOR_SECTOR_SIZE; s++) this.sectors.push(null)
         this.hz = opts.clockHz !== undefined ? opts.clockHz : 8000000
         this.overheadMs = opts.transferOverheadMs !== undefined ? opts.transferOverheadMs : 0.002
         this.id = opts.jedecId ? opts.jedecId : [0xef, 0x40, 0x18]
@@ -152,7 +160,7 @@ export class SpiNorChip implements SpiBus {
     }
 
     capacity(): number {
-        return this.mem.length
+        return this.cap
     }
 
     clockHz(): number {
@@ -264,22 +272,50 @@ export class SpiNorChip implements SpiBus {
 
     // ---- image access for tests and digests
 
-    /** The live memory (tests may corrupt it directly). */
-    image(): Buffer {
-        return this.mem
+    /** The byte at addr. */
+    peek(addr: number): number {
+        const b = this.sectors[Math.floor(addr / NOR_SECTOR_SIZE)]
+        return b ? ~b[addr % NOR_SECTOR_SIZE] & 0xff : 0xff
     }
 
-    /** A copy of the memory. */
+    /** Sets the byte at addr, bypassing the NOR rules (for tests that corrupt the image). */
+    poke(addr: number, v: number): void {
+        this.cells(Math.floor(addr / NOR_SECTOR_SIZE))[addr % NOR_SECTOR_SIZE] = ~v & 0xff
+    }
+
+    /** A copy of the whole memory in one Buffer (for Node tests: loops over every byte). */
     snapshot(): Buffer {
-        const out = Buffer.alloc(this.mem.length)
-        out.set(this.mem, 0)
+        const out = Buffer.alloc(this.cap)
+        for (let a = 0; a < this.cap; a++) out[a] = this.peek(a)
         return out
     }
 
-    /** Replaces the memory with `img` (same length). */
+    /** Replaces the memory with `img` (same length; for Node tests: loops over every byte). */
     loadImage(img: Buffer): void {
-        if (img.length !== this.mem.length) throw new Error("SpiNorChip: image size")
-        this.mem.set(img, 0)
+        if (img.length !== this.cap) throw new Error("SpiNorChip: image size")
+        for (let s = 0; s < this.sectors.length; s++) this.sectors[s] = null
+        for (let a = 0; a < this.cap; a++) if (img[a] !== 0xff) this.poke(a, img[a])
+    }
+
+    /** CRC-32C of the whole memory, for comparing images (for Node tests: one pass over all). */
+    digest(): number {
+        let c = 0
+        const one = Buffer.alloc(1)
+        for (let a = 0; a < this.cap; a++) {
+            one[0] = this.peek(a)
+            c = crc32cUpdate(c, one, 0, 1)
+        }
+        return c
+    }
+
+    /** Sector s's cell Buffer (inverted), allocated zeroed (= erased) on first use. */
+    private cells(s: number): Buffer {
+        let b = this.sectors[s]
+        if (!b) {
+            b = Buffer.alloc(NOR_SECTOR_SIZE)
+            this.sectors[s] = b
+        }
+        return b
     }
 
     // ---- command execution (at chip-select rise)
@@ -313,11 +349,18 @@ export class SpiNorChip implements SpiBus {
                 return
             case NorCmd.Read: {
                 if (tx.length < 4) break
-                const cap = this.mem.length
+                const cap = this.cap
                 let a = this.addrOf(tx) % cap
+                let sec = this.sectors[Math.floor(a / NOR_SECTOR_SIZE)]
+                let off = a % NOR_SECTOR_SIZE
                 for (let i = 0; i < rx.length; i++) {
-                    rx[i] = this.mem[a]
+                    rx[i] = sec ? ~sec[off] & 0xff : 0xff
                     a = a + 1 === cap ? 0 : a + 1
+                    off++
+                    if (off === NOR_SECTOR_SIZE) {
+                        off = 0
+                        sec = this.sectors[Math.floor(a / NOR_SECTOR_SIZE)]
+                    }
                 }
                 this.reads++
                 this.bytesRead += rx.length
@@ -341,7 +384,7 @@ export class SpiNorChip implements SpiBus {
     }
 
     private startProgram(tx: Buffer): void {
-        const addr = this.addrOf(tx) % this.mem.length
+        const addr = this.addrOf(tx) % this.cap
         const base = addr - (addr % NOR_PAGE_SIZE)
         for (let i = 0; i < NOR_PAGE_SIZE; i++) {
             this.latch[i] = 0xff
@@ -362,7 +405,7 @@ export class SpiNorChip implements SpiBus {
     }
 
     private startErase(tx: Buffer): void {
-        const addr = this.addrOf(tx) % this.mem.length
+        const addr = this.addrOf(tx) % this.cap
         const base = addr - (addr % NOR_SECTOR_SIZE)
         this.erases++
         this.sectorEraseCounts[base / NOR_SECTOR_SIZE]++
@@ -390,17 +433,18 @@ export class SpiNorChip implements SpiBus {
 
     /** Applies the latched program to the page, fully or in part; returns bits cleared. */
     private partialProgram(prng: Prng | null, mode: PartialMode): number {
-        const base = this.opAddr
+        const sec = this.cells(Math.floor(this.opAddr / NOR_SECTOR_SIZE))
+        const base = this.opAddr % NOR_SECTOR_SIZE
         const cut = prng && mode === PartialMode.Prefix ? prng.int(NOR_PAGE_SIZE + 1) : NOR_PAGE_SIZE
         let changed = 0
         if (mode === PartialMode.Nothing) return 0
         for (let off = 0; off < NOR_PAGE_SIZE; off++) {
             if (!this.latchUsed[off]) continue
-            const old = this.mem[base + off]
+            const old = ~sec[base + off] & 0xff
             let clear = old & ~this.latch[off] & 0xff
             if (mode === PartialMode.Prefix && off >= cut) clear = 0
             if (mode === PartialMode.RandomBits && prng) clear = clear & prng.next() & 0xff
-            this.mem[base + off] = old & ~clear & 0xff
+            sec[base + off] = sec[base + off] | clear
             for (let b = clear; b !== 0; b = b & (b - 1)) changed++
         }
         return changed
@@ -408,12 +452,19 @@ export class SpiNorChip implements SpiBus {
 
     /** Applies an erase to the sector, fully or in part; returns bytes changed. */
     private partialErase(prng: Prng | null, mode: PartialMode): number {
-        const base = this.opAddr
+        const s = Math.floor(this.opAddr / NOR_SECTOR_SIZE)
+        if (mode === PartialMode.Nothing) return 0
+        const was = this.sectors[s]
+        if (mode === PartialMode.Everything || !was) {
+            // a complete erase drops the cells: no loop over 4 KB (the VM's loop budget)
+            this.sectors[s] = null
+            return was ? NOR_SECTOR_SIZE : 0
+        }
+        const sec = was
         const cut = prng && mode === PartialMode.Prefix ? prng.int(NOR_SECTOR_SIZE + 1) : NOR_SECTOR_SIZE
         let changed = 0
-        if (mode === PartialMode.Nothing) return 0
         for (let i = 0; i < NOR_SECTOR_SIZE; i++) {
-            const old = this.mem[base + i]
+            const old = ~sec[i] & 0xff
             let v = 0xff
             if (mode === PartialMode.Prefix && i >= cut) v = old
             if (mode === PartialMode.RandomBits && prng) {
@@ -422,7 +473,7 @@ export class SpiNorChip implements SpiBus {
                 v = r === 0 ? 0xff : r === 1 ? old : (old | prng.next()) & 0xff
             }
             if (v !== old) changed++
-            this.mem[base + i] = v
+            sec[i] = ~v & 0xff
         }
         return changed
     }
