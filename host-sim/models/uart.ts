@@ -70,8 +70,11 @@ const NEVER = 0x7fffffff
 function drawGap(prng: Prng, p: number): number {
     if (!(p > 0)) return NEVER
     if (p >= 1) return 0
+    const l = Math.log(1 - p)
+    if (!(l < 0)) return NEVER // p too small to tell from 0 in floating point
     const u = 1 - prng.float() // (0, 1]
-    const g = Math.floor(Math.log(u) / Math.log(1 - p))
+    const g = Math.floor(Math.log(u) / l)
+    if (!(g >= 0)) return 0
     return g > NEVER ? NEVER : g
 }
 

@@ -1,0 +1,183 @@
+import { Clock } from "../../hal/clock"
+import { Link } from "../../hal/link"
+import { getU16, getU32, putU16, putU32 } from "../codec/bytes"
+import {
+    FrameType,
+    HANDSHAKE_BYTES,
+    OFF_GENERATION,
+    OFF_MAX_PAYLOAD,
+    OFF_MEMBER,
+    OFF_NONCE,
+    OFF_REASON,
+    OFF_SESSION,
+    OFF_VERSION,
+    PROTOCOL_VERSION,
+    RefuseReason,
+} from "./frame"
+import { ReconnectBackoff } from "./backoff"
+import { ChannelConfig, LinkChannel } from "./channel"
+
+/**
+ * The primary board's end of the link channel: it opens the session. It sends HELLO with its
+ * generation (a u32 that the board raises at every boot, persisted by the owner) and member id;
+ * the remote answers WELCOME (with its resume state) or REFUSE.
+ *
+ * - States: "connecting" (a HELLO is out), "up", "down" (waiting out the reconnect backoff),
+ *   "refused" (the remote knows a newer generation of this member: this board is stale and
+ *   stops for good, so there is never a split brain).
+ * - A HELLO unanswered for handshakeTimeoutMs, a link silent for deadMs, or a RESET from the
+ *   remote (it no longer knows the session) sends it "down" for ReconnectBackoff's delay.
+ * - Reconnecting asks to resume the current session: if the remote still has it, sending
+ *   continues from the remote's cumulative ack and nothing is sent twice or lost
+ *   (onSessionUp(true, ...)); if not, both ends start a new, empty session
+ *   (onSessionUp(false, remoteResumeState)).
+ * - It starts connecting on the first turn of the run loop after construction.
+ */
+export class PrimaryChannel extends LinkChannel {
+    private backoff: ReconnectBackoff
+    /** Nonce of the current connecting phase (kept across its attempts), 0 when up. */
+    private nonce = 0
+    private handshakeAt = -1
+    private reconnectAt = -1
+    private refusedHandler: ((reason: number, highestGeneration: number) => void) | null = null
+    private stateHandler: ((state: string) => void) | null = null
+
+    constructor(link: Link, clock: Clock, random: () => number, cfg: ChannelConfig, readonly generation: number, readonly member: number) {
+        super(link, clock, random, cfg)
+        if (!(member >= 0 && member <= 0xffff)) throw new Error("link: member must be 0..65535")
+        this.backoff = new ReconnectBackoff(cfg.backoffBaseMs, cfg.backoffCapMs, random)
+        this.reconnectAt = clock.millis()
+        this.schedule()
+    }
+
+    /** The remote refused this board: `reason` is a RefuseReason; for a stale generation,
+     * `highestGeneration` is the newest the remote has accepted for this member. */
+    onRefused(handler: (reason: number, highestGeneration: number) => void): void {
+        this.refusedHandler = handler
+    }
+
+    /** Called on every change of state() (for the console and the simulator's log). */
+    onStateChange(handler: (state: string) => void): void {
+        this.stateHandler = handler
+    }
+
+    /** Failed attempts since the link was last up. */
+    reconnectAttempts(): number {
+        return this.backoff.attempts
+    }
+
+    protected override roleDeadline(): number {
+        if (this.st === "connecting") return this.handshakeAt
+        if (this.st === "down") return this.reconnectAt
+        return -1
+    }
+
+    protected override onRoleTimers(now: number): void {
+        if (this.st === "connecting" && this.handshakeAt >= 0 && this.handshakeAt <= now) {
+            this.counters.handshakeTimeouts++
+            this.goDown()
+        } else if (this.st === "down" && this.reconnectAt >= 0 && this.reconnectAt <= now) {
+            this.connect()
+        }
+    }
+
+    protected override onDead(): void {
+        this.goDown()
+    }
+
+    protected override onReset(session: number): void {
+        if (session !== this.sessionId || this.sessionId === 0) {
+            this.counters.droppedStale++
+            return
+        }
+        this.counters.framesReceived++
+        this.counters.resetsReceived++
+        if (this.st === "up") {
+            this.counters.linkDeaths++
+            this.goDown()
+        }
+    }
+
+    protected override onHandshake(type: number, buf: Buffer, n: number): void {
+        if (type === FrameType.Hello) {
+            this.counters.droppedUnexpected++
+            return
+        }
+        if (
+            this.st !== "connecting" ||
+            getU32(buf, OFF_NONCE) !== this.nonce ||
+            buf[OFF_VERSION] !== PROTOCOL_VERSION ||
+            getU16(buf, OFF_MEMBER) !== this.member
+        ) {
+            this.counters.droppedStale++
+            return
+        }
+        this.counters.framesReceived++
+        if (type === FrameType.Refuse) {
+            this.refuse(buf[OFF_REASON], getU32(buf, OFF_GENERATION))
+            return
+        }
+        const session = getU32(buf, OFF_SESSION)
+        if (getU32(buf, OFF_GENERATION) !== this.generation || session === 0) {
+            this.counters.droppedStale++
+            return
+        }
+        if (getU16(buf, OFF_MAX_PAYLOAD) !== this.cfg.maxPayload) {
+            this.refuse(RefuseReason.MaxPayload, 0)
+            return
+        }
+        const resumed = session === this.sessionId
+        if (!resumed) {
+            this.resetSession()
+            this.sessionId = session
+        }
+        this.takeHandshakeAck(buf, resumed)
+        this.handshakeAt = -1
+        this.nonce = 0
+        this.backoff.reset()
+        const resume = Buffer.alloc(n - HANDSHAKE_BYTES)
+        for (let i = 0; i < resume.length; i++) resume[i] = buf[HANDSHAKE_BYTES + i]
+        this.sessionUp(resumed, resume)
+        this.changed()
+    }
+
+    private refuse(reason: number, highest: number): void {
+        this.counters.refusals++
+        this.st = "refused"
+        this.handshakeAt = -1
+        this.reconnectAt = -1
+        this.changed()
+        if (this.refusedHandler) this.refusedHandler(reason, highest)
+    }
+
+    private connect(): void {
+        this.reconnectAt = -1
+        while (this.nonce === 0) this.nonce = this.randomU32()
+        this.st = "connecting"
+        const b = this.ctrl
+        // the ack block tells the remote what this end has of the session it resumes
+        this.putHeader(b, FrameType.Hello, 0, this.sessionId)
+        b[OFF_VERSION] = PROTOCOL_VERSION
+        b[OFF_REASON] = 0
+        putU16(b, OFF_MEMBER, this.member)
+        putU32(b, OFF_GENERATION, this.generation)
+        putU32(b, OFF_NONCE, this.nonce)
+        putU16(b, OFF_MAX_PAYLOAD, this.cfg.maxPayload)
+        const n = HANDSHAKE_BYTES + this.putResumeState(b, HANDSHAKE_BYTES)
+        this.queueControl(n)
+        this.handshakeAt = this.clock.millis() + this.cfg.handshakeTimeoutMs
+        this.changed()
+    }
+
+    private goDown(): void {
+        this.st = "down"
+        this.handshakeAt = -1
+        this.reconnectAt = this.clock.millis() + this.backoff.next()
+        this.changed()
+    }
+
+    private changed(): void {
+        this.schedule()
+        if (this.stateHandler) this.stateHandler(this.st)
+    }
+}
