@@ -250,8 +250,10 @@ export class LinkChannel {
         const err = checkChannelConfig(cfg)
         if (err !== null) throw new Error("link config: " + err)
         this.cfg = cfg
-        this.rtt = new RttEstimator(cfg.minRtoMs, cfg.maxRtoMs, cfg.initialRtoMs)
         const dataMax = DATA_HEADER_BYTES + cfg.maxPayload + CRC_BYTES
+        const bitRate = link.bitRate()
+        const frameMs = bitRate > 0 ? (cobsMaxEncoded(dataMax) * 10000) / bitRate : 0
+        this.rtt = new RttEstimator(cfg.minRtoMs, cfg.maxRtoMs, cfg.initialRtoMs, frameMs)
         const ctrlMax = HANDSHAKE_BYTES + cfg.maxResumeBytes + CRC_BYTES
         const frameMax = dataMax > ctrlMax ? dataMax : ctrlMax
         this.wire = Buffer.alloc(cobsMaxEncoded(frameMax))
@@ -510,9 +512,11 @@ export class LinkChannel {
         }
         putU32(b, OFF_SACK, sack)
         putU16(b, OFF_WINDOW, this.cfg.rxWindow - seqDiff(this.rxNext, this.rxDeliver))
-        // each echo goes out once, in the first frame after the DATA it names, so that an RTT
-        // sample never includes the time an ack waited for a later chance
-        putU16(b, OFF_ECHO, this.rxEcho)
+        // Each echo goes out once, in the first DATA or ACK after the DATA it names, so that an
+        // RTT sample never includes the time an ack waited for a later chance (a handshake
+        // after an outage would measure the outage).
+        const live = type === FrameType.Data || type === FrameType.Ack
+        putU16(b, OFF_ECHO, live ? this.rxEcho : 0)
         this.rxEcho = 0
         this.ackPending = false
     }
@@ -615,6 +619,7 @@ export class LinkChannel {
         if (this.st === "up") {
             if (this.lastRxAt + this.cfg.deadMs <= now) {
                 this.counters.linkDeaths++
+                this.rxEcho = 0
                 this.onDead()
             } else if (this.cfg.keepaliveMs > 0 && this.probeBase() + this.cfg.keepaliveMs <= now) {
                 this.lastProbeAt = this.clock.millis()
@@ -626,19 +631,39 @@ export class LinkChannel {
         this.schedule()
     }
 
+    /** Send time of transmission x; long ago when it is out of the ring. */
+    private sentAt(x: number): number {
+        if (x <= 0 || this.xmitCount - x >= XMIT_RING) return -1e12
+        return this.xmitSentAt[x % XMIT_RING]
+    }
+
     private onRto(): void {
         this.rtoAt = -1
         if (!this.dataAllowed() || this.txBase === this.txSentNext) return
-        this.counters.timeouts++
         const now = this.clock.millis()
         if (this.lastRxAt > this.lastRtoAt) {
             // The other end was heard since the last timeout: the line works and our frames
-            // were corrupted. Send every unacknowledged frame again, without backing off.
+            // were corrupted. Send again every frame unacknowledged for a whole RTO, without
+            // backing off; frames sent more recently keep their own deadline.
+            const rto = this.rtt.rto()
+            let marked = false
+            let next = -1
             let s = this.txBase
             while (s !== this.txSentNext) {
                 const i = this.txIdx(s)
-                if ((this.txFlags[i] & SLOT_SACKED) === 0) this.txFlags[i] |= SLOT_LOST
+                if ((this.txFlags[i] & (SLOT_SACKED | SLOT_LOST)) === 0) {
+                    const due = this.sentAt(this.txXmit[i]) + rto
+                    if (due <= now + TIME_EPS) {
+                        this.txFlags[i] |= SLOT_LOST
+                        marked = true
+                    } else if (next < 0 || due < next) next = due
+                }
                 s = seqNext(s)
+            }
+            if (!marked) {
+                // nothing due yet: the timer ran from an older ack
+                this.rtoAt = next
+                return
             }
         } else {
             // Silence: probably an outage. Probe with the oldest frame only and wait twice as
@@ -646,6 +671,7 @@ export class LinkChannel {
             this.txFlags[this.txBaseIdx] |= SLOT_LOST
             this.rtt.backoff()
         }
+        this.counters.timeouts++
         this.lastRtoAt = now
         this.rtoAt = now + this.rtt.rto()
         this.kick()

@@ -1,6 +1,9 @@
 /**
  * Retransmission timeout from measured round-trip times (RFC 6298): smoothed RTT and its mean
- * deviation, RTO = SRTT + 4 * RTTVAR, kept within [minMs, maxMs]. Each timeout doubles the RTO
+ * deviation, RTO = SRTT + 4 * RTTVAR + slack, kept within [minMs, maxMs]. The slack is the time
+ * of one longest frame on the line: a lost frame shows as soon as the frame after it is
+ * acknowledged (RACK), about one frame time after its own ack was due, and the timer should
+ * not beat that cheaper and more precise signal. Each timeout doubles the RTO
  * (up to maxMs). The doubling ends with the next RTT sample, and also as soon as the other end
  * acknowledges new data: on a point-to-point link a delivered retransmission shows that the
  * line works again, and keeping a backed-off RTO would leave a lossy link idle for seconds
@@ -13,7 +16,7 @@ export class RttEstimator {
     private backoffs = 0
     private samples = 0
 
-    constructor(private minMs: number, private maxMs: number, initialMs: number) {
+    constructor(private minMs: number, private maxMs: number, initialMs: number, private slackMs: number) {
         this.baseMs = initialMs
     }
 
@@ -29,7 +32,7 @@ export class RttEstimator {
             this.srttMs = 0.875 * this.srttMs + 0.125 * ms
         }
         this.samples++
-        this.baseMs = this.srttMs + 4 * this.rttvarMs
+        this.baseMs = this.srttMs + 4 * this.rttvarMs + this.slackMs
         this.backoffs = 0
     }
 

@@ -175,6 +175,17 @@ describe("UART link model", () => {
         expect(Buffer.from(got.bytes.slice(before)).equals(data.subarray(resumeAt, resumeAt + tail))).toBe(true)
     })
 
+    it("treats rates too small for floating point as zero instead of hanging", () => {
+        const k = new SimKernel()
+        const wire = new UartWire(k, new Prng(10), { baud: 921600, txFifoBytes: 4096, propagationMs: 0 })
+        wire.setFaults({ byteLoss: 5e-324, bitError: 1e-300, duplication: Number.MIN_VALUE })
+        streamer(wire.a, pattern(10_000, 10))
+        collector(wire.b)
+        k.run(1000, 1_000_000)
+        expect(wire.a.counters.delivered).toBe(10_000)
+        expect(wire.a.counters.corrupted).toBe(0)
+    })
+
     it("changes faults at run time", () => {
         const k = new SimKernel()
         const wire = new UartWire(k, new Prng(9), { baud: 921600, txFifoBytes: 4096, propagationMs: 0 })
