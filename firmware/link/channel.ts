@@ -839,6 +839,10 @@ export class LinkChannel {
             }
             s = seqNext(s)
         }
+        // invariant: acknowledged <= sent <= closed, all within the send buffer
+        if (seqDiff(this.txSentNext, this.txBase) < 0 || seqDiff(this.txNext, this.txSentNext) < 0 || seqDiff(this.txNext, this.txBase) > this.cfg.txWindow) {
+            throw new Error("link: send window out of order")
+        }
         if (progressed) {
             this.rtt.resetBackoff()
             this.rtoAt = this.txBase !== this.txSentNext ? now + this.rtt.rto() : -1
@@ -867,6 +871,8 @@ export class LinkChannel {
             if (this.messageHandler) this.messageHandler(out, mlen)
             if (this.sessionId !== session) return
         }
+        // invariant: a frame is delivered whole (its lengths were checked when it arrived)
+        if (this.rxDeliverOff !== len) throw new Error("link: frame delivered in part")
         this.rxHave[i] = false
         this.rxLen[i] = 0
         this.rxDeliverOff = 0
