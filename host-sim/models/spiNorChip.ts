@@ -109,9 +109,11 @@ export class SpiNorChip implements SpiBus {
     private busyTimer: Timer | null = null
     private opKind = 0
     private opAddr = 0
-    /** Page program latch: the intended byte per page offset and which offsets were sent. */
+    /** Page program latch: latchLen bytes for page offsets latchStart, latchStart+1, ... (mod
+     * 256). Only the bytes sent are touched, so an event costs O(bytes sent). */
     private latch: Buffer
-    private latchUsed: Buffer
+    private latchStart = 0
+    private latchLen = 0
     private slow: SlowMode = SlowMode.Typical
     private slowPrng: Prng | null = null
     private readonly completeOp: () => void
@@ -153,7 +155,6 @@ export class SpiNorChip implements SpiBus {
         this.overheadMs = opts.transferOverheadMs !== undefined ? opts.transferOverheadMs : 0.002
         this.id = opts.jedecId ? opts.jedecId : [0xef, 0x40, 0x18]
         this.latch = Buffer.alloc(NOR_PAGE_SIZE)
-        this.latchUsed = Buffer.alloc(NOR_PAGE_SIZE)
         for (let s = 0; s < opts.capacity / NOR_SECTOR_SIZE; s++) this.sectorEraseCounts.push(0)
         const self = this
         this.completeOp = () => self.finishOp()
@@ -386,22 +387,16 @@ export class SpiNorChip implements SpiBus {
     private startProgram(tx: Buffer): void {
         const addr = this.addrOf(tx) % this.cap
         const base = addr - (addr % NOR_PAGE_SIZE)
-        for (let i = 0; i < NOR_PAGE_SIZE; i++) {
-            this.latch[i] = 0xff
-            this.latchUsed[i] = 0
-        }
         const n = tx.length - 4
-        // the page buffer wraps: byte i goes to offset (start + i) mod 256, later bytes win
-        let off = addr - base
-        for (let i = 0; i < n; i++) {
-            this.latch[off] = tx[4 + i]
-            this.latchUsed[off] = 1
-            off = (off + 1) % NOR_PAGE_SIZE
-        }
-        const sent = n < NOR_PAGE_SIZE ? n : NOR_PAGE_SIZE
+        // the page buffer wraps: byte i goes to offset (start + i) mod 256, so of more than 256
+        // bytes only the last 256 count, starting at offset (start + n - 256) mod 256
+        const kept = n < NOR_PAGE_SIZE ? n : NOR_PAGE_SIZE
+        this.latchStart = (addr - base + n - kept) % NOR_PAGE_SIZE
+        this.latchLen = kept
+        for (let i = 0; i < kept; i++) this.latch[i] = tx[4 + n - kept + i]
         this.programs++
         this.bytesProgrammed += n
-        this.begin(NorOpKind.Program, base, this.busyMs(norProgramTypMs(sent), norProgramMaxMs(sent)))
+        this.begin(NorOpKind.Program, base, this.busyMs(norProgramTypMs(kept), norProgramMaxMs(kept)))
     }
 
     private startErase(tx: Buffer): void {
@@ -431,21 +426,24 @@ export class SpiNorChip implements SpiBus {
         this.busyTimer = null
     }
 
-    /** Applies the latched program to the page, fully or in part; returns bits cleared. */
+    /** Applies the latched program to the page, fully or in part; returns bits cleared (counted
+     * for a power cut only: the normal path stays cheap for the VM's loop budget). */
     private partialProgram(prng: Prng | null, mode: PartialMode): number {
+        if (mode === PartialMode.Nothing) return 0
         const sec = this.cells(Math.floor(this.opAddr / NOR_SECTOR_SIZE))
         const base = this.opAddr % NOR_SECTOR_SIZE
-        const cut = prng && mode === PartialMode.Prefix ? prng.int(NOR_PAGE_SIZE + 1) : NOR_PAGE_SIZE
+        const cut = prng && mode === PartialMode.Prefix ? prng.int(this.latchLen + 1) : this.latchLen
         let changed = 0
-        if (mode === PartialMode.Nothing) return 0
-        for (let off = 0; off < NOR_PAGE_SIZE; off++) {
-            if (!this.latchUsed[off]) continue
-            const old = ~sec[base + off] & 0xff
-            let clear = old & ~this.latch[off] & 0xff
-            if (mode === PartialMode.Prefix && off >= cut) clear = 0
+        let off = this.latchStart
+        for (let i = 0; i < this.latchLen; i++) {
+            // stored inverted: a set stored bit is a programmed (0) cell
+            const cur = sec[base + off]
+            let clear = ~cur & ~this.latch[i] & 0xff
+            if (i >= cut) clear = 0
             if (mode === PartialMode.RandomBits && prng) clear = clear & prng.next() & 0xff
-            sec[base + off] = sec[base + off] | clear
-            for (let b = clear; b !== 0; b = b & (b - 1)) changed++
+            sec[base + off] = cur | clear
+            if (prng) for (let b = clear; b !== 0; b = b & (b - 1)) changed++
+            off = off + 1 === NOR_PAGE_SIZE ? 0 : off + 1
         }
         return changed
     }

@@ -1,0 +1,1765 @@
+import { Clock } from "../../hal/clock"
+import { Flash, FlashError } from "../../hal/flash"
+import { getU32 } from "../codec/bytes"
+import { crc32cUpdate } from "../codec/crc32c"
+import { seqAfter } from "../seq"
+import {
+    allErased,
+    encodeDataEntry,
+    encodeHeaderA,
+    encodeHeaderB,
+    encodeSmallEntry,
+    ENTRY_SIZE,
+    entryLba,
+    entryLen,
+    EntryType,
+    headerAEraseCount,
+    headerBValid,
+    LBA_LIMIT,
+    log2Exact,
+    MAGIC_0,
+    MAGIC_1,
+    MAX_ENTRIES,
+    MEMBER_LIMIT,
+    META_KEYS,
+    SECTOR_HEADER_SIZE,
+} from "./format"
+import { MountReport, PinnedEntry, StoreError, StoreOptions, StoreRole, StoreStats } from "./types"
+import { storeInvariant, VersionIndex } from "./versionIndex"
+
+const enum SecState {
+    /** Erased (header part A may be programmed): ready to open. */
+    Free = 0,
+    /** The append point. */
+    Open = 1,
+    /** Holds records; no more appends. */
+    Used = 2,
+    /** Neither valid nor known erased: erase before use. Holds nothing live. */
+    Dirty = 3,
+}
+
+const enum Op {
+    Write = 1,
+    Read = 2,
+    ReadPinned = 3,
+    Commit = 4,
+    Confirm = 5,
+    Discard = 6,
+    SetMeta = 7,
+    Collect = 8,
+}
+
+/** Who needs room: each class may not take the last `reserveFor(class)` free sectors. */
+const enum RoomClass {
+    User = 0,
+    Control = 1,
+    Gc = 2,
+}
+
+type Done = (err: StoreError, data: Buffer | null) => void
+type K = (err: StoreError) => void
+
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * The block store: a log-structured, power-loss-safe store of blocks over a `Flash`, used by
+ * the primary boards (local storage device) and the remote board (remote storage device).
+ * The on-flash format is in docs/FORMAT-flash.md; the RAM index in versionIndex.ts.
+ *
+ * Contract
+ * - Calls that touch flash complete through `done`, always from the run loop (never from
+ *   inside the call), one at a time in call order; up to `queueDepth` calls wait.
+ * - `write(member, lba, seq, data, done)`: done(None) only once the record is durable on
+ *   flash. A write that fails (or is cut by power loss) may or may not be found after the next
+ *   mount, whole or not at all, never torn.
+ * - Versions: the newest version of (member, lba) is the one with the highest seq (wrap-safe),
+ *   then the latest written. On a primary, versions with seq above the confirmed seq stay
+ *   pinned (the newest of each seq) until `confirm`; on the remote, versions above the applied
+ *   seq are staged until `commit` makes every one at or below it visible at once.
+ * - A power cut at any program or erase loses no write whose done fired, and the remote shows
+ *   exactly its applied seqs after mount. Flash contents never make mount throw: bad records
+ *   are counted (stats, MountReport) and skipped.
+ * - Long work (the mount scan, pruning after a commit) yields to the run loop every
+ *   `stepBytes` bytes of checking, so the DeviceScript VM never runs too long.
+ */
+export class BlockStore {
+    readonly stats = new StoreStats()
+    private report = new MountReport()
+    private role: StoreRole
+    private configError = StoreError.None
+    private B: number
+    private blockLog2: number
+    private S: number
+    private first: number
+    private n: number
+    private spS: number
+    private qDepth: number
+    private reserve: number
+    private wearSpread: number
+    private stepBytes: number
+
+    private mounted = false
+    private busy = false
+    private kickScheduled = false
+
+    // ---- sectors (index 0..n-1 within the store)
+    private secState: number[] = []
+    private secHasA: number[] = []
+    private secErase: number[] = []
+    private secSeq: number[] = []
+    private secEntries: number[] = []
+    private secData: number[] = []
+    /** Live small records (commit, confirm, meta, discard) per sector. */
+    private secSmall: number[] = []
+    private open = -1
+    /** Sectors in state Free (kept by setState). */
+    private freeCount = 0
+    private nextSectorSeq = 1
+    private lastOpened = -1
+    private idx: VersionIndex
+
+    // ---- small records: where the live one is (sector × 256 + entry, or -1)
+    private horizonLoc = -1
+    private metaVal: number[] = []
+    private metaLoc: number[] = []
+    private dSeq: number[] = []
+    private dPosSeq: number[] = []
+    private dPosEntry: number[] = []
+    private dLoc: number[] = []
+    private maxSeq = 0
+    private hasMaxSeq = false
+
+    // ---- the call queue (a ring, allocated once)
+    private qKind: number[] = []
+    private qMember: number[] = []
+    private qLba: number[] = []
+    private qSeq: number[] = []
+    private qLen: number[] = []
+    private qBuf: Buffer[] = []
+    private qDone: (Done | null)[] = []
+    private qHead = 0
+    private qCount = 0
+
+    private entryBuf: Buffer
+    private hdrBuf: Buffer
+    private hdrB: Buffer
+
+    // ---- layer registers
+    private flashK: K
+    private flashReadK: Done
+    private roomCls: RoomClass = RoomClass.User
+    private roomIsData = false
+    private roomRounds = 0
+    private roomDidStatic = false
+    private roomK: K
+    private openK: K
+    private openS = -1
+    private apK: (err: StoreError, g: number) => void
+    private apS = 0
+    private apSlot = 0
+    private apEntry = 0
+    private apMember = 0
+    private apLba = 0
+    private apSeq = 0
+    private apLen = 0
+    private apData: Buffer = EMPTY
+    private apLoc = -1
+    private apSmallK: K
+    private gcV = -1
+    private gcSlot = 0
+    private gcG = -1
+    private gcEntry: Buffer = EMPTY
+    private gcK: K
+    private gcSmallKind = 0
+    private gcSmallKey = 0
+    private rvG = -1
+    private rvEntry: Buffer = EMPTY
+    private rvK: Done
+    private opValue = 0
+
+    // ---- mount registers
+    private mountDone: ((err: StoreError, report: MountReport) => void) | null = null
+    private mS = 0
+    private mBuf: Buffer = EMPTY
+    private mEntry = 0
+    private mPhase = 0
+    private mCheckAt = 0
+    private mDataUsed = 0
+    private mLastBad: number[] = []
+    private mEntryEnd: number[] = []
+    private mClosed: number[] = []
+    private mHorizonPos = -1
+    private mHorizon = 0
+    private mMetaPos: number[] = []
+    private mDPos: number[] = []
+    private mG = 0
+    private mStartMs = 0
+    private formatDone: K | null = null
+
+    // ---- continuations, bound once
+    private readonly onFlashWrite: (err: FlashError) => void
+    private readonly onFlashRead: (err: FlashError, data: Buffer) => void
+    private readonly kick: () => void
+    private readonly kRoomLoop: K
+    private readonly kWriteRoom: K
+    private readonly kWriteAppended: (err: StoreError, g: number) => void
+    private readonly kSmallRoom: K
+    private readonly kSmallAppended: K
+    private readonly kPruneStep: () => void
+    private readonly kOpened: K
+    private readonly kApData: K
+    private readonly kApEntry: K
+    private readonly kApSmall: K
+    private readonly kGcEntry: Done
+    private readonly kGcData: Done
+    private readonly kGcRoom: K
+    private readonly kGcAppended: (err: StoreError, g: number) => void
+    private readonly kGcSmallRoom: K
+    private readonly kGcSmallAppended: K
+    private readonly kGcErased: K
+    private readonly kGcHeader: K
+    private readonly kRvEntry: Done
+    private readonly kRvData: Done
+    private readonly kReadDone: Done
+    private readonly kCollected: K
+    private readonly kMountRead: Done
+    private readonly kMountStep: () => void
+    private readonly kIndexStep: () => void
+    private readonly kFormatErased: K
+
+    /**
+     * Options are checked here; a bad set makes every call fail with StoreError.Config (mount
+     * says so first). Block size: a power of two from 16 to the page size. Sectors: at least
+     * reserveSectors + 2, at most 65534 data slots in all (the RAM index uses 16-bit links).
+     */
+    constructor(private flash: Flash, private clock: Clock, opts: StoreOptions) {
+        const geo = flash.geometry()
+        this.role = opts.role
+        this.S = geo.sectorSize
+        this.B = opts.blockSize !== undefined ? opts.blockSize : 256
+        this.blockLog2 = log2Exact(this.B)
+        this.first = opts.firstSector !== undefined ? opts.firstSector : 0
+        const total = Math.floor(geo.capacity / geo.sectorSize)
+        this.n = opts.sectorCount !== undefined ? opts.sectorCount : total - this.first
+        this.qDepth = opts.queueDepth !== undefined ? opts.queueDepth : 16
+        this.reserve = opts.reserveSectors !== undefined ? opts.reserveSectors : 2
+        this.wearSpread = opts.wearSpread !== undefined ? opts.wearSpread : 16
+        this.stepBytes = opts.stepBytes !== undefined ? opts.stepBytes : 512
+        this.spS = Math.floor((this.S - SECTOR_HEADER_SIZE) / (ENTRY_SIZE + this.B))
+        if (this.blockLog2 < 4 || this.B > geo.pageSize || geo.pageSize % this.B !== 0) this.configError = StoreError.Config
+        if (this.spS < 1 || this.spS > MAX_ENTRIES) this.configError = StoreError.Config
+        if (this.reserve < 2 || this.n < this.reserve + 2 || this.first < 0 || this.first + this.n > total) this.configError = StoreError.Config
+        if (this.n * this.spS >= 65535 || this.qDepth < 1 || this.stepBytes < 64) this.configError = StoreError.Config
+        if (this.role !== StoreRole.Primary && this.role !== StoreRole.Remote) this.configError = StoreError.Config
+        if (this.configError !== StoreError.None) {
+            this.n = this.reserve + 2
+            this.spS = 1
+        }
+        for (let s = 0; s < this.n; s++) {
+            this.secState.push(SecState.Dirty)
+            this.secHasA.push(0)
+            this.secErase.push(0)
+            this.secSeq.push(0)
+            this.secEntries.push(0)
+            this.secData.push(0)
+            this.secSmall.push(0)
+            this.mLastBad.push(-1)
+            this.mEntryEnd.push(0)
+            this.mClosed.push(0)
+        }
+        for (let k = 0; k < META_KEYS; k++) {
+            this.metaVal.push(0)
+            this.metaLoc.push(-1)
+            this.mMetaPos.push(-1)
+        }
+        for (let i = 0; i < this.qDepth; i++) {
+            this.qKind.push(0)
+            this.qMember.push(0)
+            this.qLba.push(0)
+            this.qSeq.push(0)
+            this.qLen.push(0)
+            this.qBuf.push(Buffer.alloc(this.B))
+            this.qDone.push(null)
+        }
+        this.idx = new VersionIndex(this.n * this.spS, this.spS, this.secSeq, this.role === StoreRole.Primary)
+        // builds the CRC table now (2,048 loop steps) rather than inside a run-loop event
+        crc32cUpdate(0, EMPTY, 0, 0)
+        this.entryBuf = Buffer.alloc(ENTRY_SIZE)
+        this.hdrBuf = Buffer.alloc(SECTOR_HEADER_SIZE)
+        this.hdrB = Buffer.alloc(SECTOR_HEADER_SIZE / 2)
+
+        const self = this
+        const nop: K = (err) => {}
+        this.flashK = nop
+        this.flashReadK = (err, data) => {}
+        this.roomK = nop
+        this.openK = nop
+        this.gcK = nop
+        this.apK = (err, g) => {}
+        this.apSmallK = nop
+        this.rvK = this.flashReadK
+        this.onFlashWrite = (err) => self.flashWritten(err)
+        this.onFlashRead = (err, data) => self.flashRead(err, data)
+        this.kick = () => self.startNext()
+        this.kRoomLoop = (err) => self.roomLoop(err)
+        this.kWriteRoom = (err) => self.writeRoomReady(err)
+        this.kWriteAppended = (err, g) => self.writeAppended(err, g)
+        this.kSmallRoom = (err) => self.smallRoomReady(err)
+        this.kSmallAppended = (err) => self.smallAppended(err)
+        this.kPruneStep = () => self.pruneStep()
+        this.kOpened = (err) => self.opened(err)
+        this.kApData = (err) => self.apDataProgrammed(err)
+        this.kApEntry = (err) => self.apEntryProgrammed(err)
+        this.kApSmall = (err) => self.apSmallProgrammed(err)
+        this.kGcEntry = (err, data) => self.gcEntryRead(err, data)
+        this.kGcData = (err, data) => self.gcDataRead(err, data)
+        this.kGcRoom = (err) => self.gcRoomReady(err)
+        this.kGcAppended = (err, g) => self.gcAppended(err, g)
+        this.kGcSmallRoom = (err) => self.gcSmallRoomReady(err)
+        this.kGcSmallAppended = (err) => self.gcSmallAppended(err)
+        this.kGcErased = (err) => self.gcErased(err)
+        this.kGcHeader = (err) => self.gcHeaderProgrammed(err)
+        this.kRvEntry = (err, data) => self.rvEntryRead(err, data)
+        this.kRvData = (err, data) => self.rvDataRead(err, data)
+        this.kReadDone = (err, data) => self.finish(err, data)
+        this.kCollected = (err) => self.finish(err, null)
+        this.kMountRead = (err, data) => self.mountRead(err, data)
+        this.kMountStep = () => self.mountStep()
+        this.kIndexStep = () => self.indexStep()
+        this.kFormatErased = (err) => self.formatErased(err)
+    }
+
+    // =====================================================================================
+    // Public API
+
+    /**
+     * Scans the flash and rebuilds the RAM index. done(None, report) when the store is usable
+     * (a blank or garbage chip gives an empty store); done(IncompatibleFormat) when the flash
+     * holds a store of another format version or block size (use `format`); done(Flash) when the
+     * flash failed; done(Config) for bad options. Calls made before mount fail with NotMounted.
+     */
+    mount(done: (err: StoreError, report: MountReport) => void): void {
+        const self = this
+        if (this.configError !== StoreError.None || this.busy) {
+            const err = this.configError !== StoreError.None ? this.configError : StoreError.NotMounted
+            const rep = this.report
+            this.clock.setTimer(0, () => done(err, rep))
+            return
+        }
+        this.resetState()
+        this.busy = true
+        this.mountDone = done
+        this.report = new MountReport()
+        this.report.sectors = this.n
+        this.mStartMs = this.clock.millis()
+        this.mS = 0
+        this.mountNextSector()
+    }
+
+    /** Erases every sector of the store, then mounts the empty store. */
+    format(done: (err: StoreError) => void): void {
+        if (this.configError !== StoreError.None || this.busy) {
+            const err = this.configError !== StoreError.None ? this.configError : StoreError.NotMounted
+            this.clock.setTimer(0, () => done(err))
+            return
+        }
+        this.resetState()
+        this.busy = true
+        this.formatDone = done
+        this.mS = 0
+        this.eraseSector(0, this.kFormatErased)
+    }
+
+    isMounted(): boolean {
+        return this.mounted
+    }
+
+    /** Stores one block durably (see the class contract). data: 1..blockSize bytes; copied. */
+    write(member: number, lba: number, seq: number, data: Buffer, done: (err: StoreError) => void): void {
+        if (!validMember(member) || !validLba(lba) || !validU32(seq) || data.length < 1 || data.length > this.B) {
+            this.refuse(done, StoreError.BadArgument)
+            return
+        }
+        this.enqueue(Op.Write, member, lba, seq, data, done)
+    }
+
+    /** The newest version (primary) or the newest applied version (remote) of (member, lba):
+     * done(None, data), done(None, null) when there is none, done(Corrupt) when the record no
+     * longer matches its CRC. */
+    read(member: number, lba: number, done: (err: StoreError, data: Buffer | null) => void): void {
+        if (!validMember(member) || !validLba(lba)) {
+            this.refuse(done, StoreError.BadArgument)
+            return
+        }
+        this.enqueue(Op.Read, member, lba, 0, null, done)
+    }
+
+    /**
+     * Seqs above the horizon that have pinned (primary) or staged (remote) versions, oldest
+     * first; of one member when `member` is given.
+     */
+    pinnedSeqs(member?: number): number[] {
+        const all = this.idx.seqsAbove()
+        if (member === undefined || member < 0) return all
+        const out: number[] = []
+        for (let i = 0; i < all.length; i++) {
+            for (let g = this.idx.firstOfSeq(all[i]); g >= 0; g = this.idx.nextOfSeq(g)) {
+                if (this.idx.memberOf(g) === member) {
+                    out.push(all[i])
+                    break
+                }
+            }
+        }
+        return out
+    }
+
+    /** The pinned (staged) versions of `seq`: the newest of each lba; of every member when
+     * member < 0. `addr` is where the data is now; garbage collection may move it later, so
+     * `readPinned` looks the version up again. */
+    pinned(member: number, seq: number): PinnedEntry[] {
+        const out: PinnedEntry[] = []
+        if (this.idx.hasHorizon && !seqAfter(seq, this.idx.horizon)) return out
+        for (let g = this.idx.firstOfSeq(seq); g >= 0; g = this.idx.nextOfSeq(g)) {
+            const m = this.idx.memberOf(g)
+            if (member >= 0 && m !== member) continue
+            out.push({ member: m, lba: this.idx.lbaOf(g), seq: seq, addr: this.slotAddr(this.sectorOf(g), g % this.spS) })
+        }
+        return out
+    }
+
+    /** The data of the version (member, lba, seq): done(NotFound) when it is no longer held. */
+    readPinned(entry: { member: number; lba: number; seq: number }, done: (err: StoreError, data: Buffer | null) => void): void {
+        if (!validMember(entry.member) || !validLba(entry.lba) || !validU32(entry.seq)) {
+            this.refuse(done, StoreError.BadArgument)
+            return
+        }
+        this.enqueue(Op.ReadPinned, entry.member, entry.lba, entry.seq, null, done)
+    }
+
+    /** Primary: the remote has applied every seq up to `seq`. Its versions are unpinned once a
+     * confirm record is durable; an older or equal seq changes nothing. */
+    confirm(seq: number, done?: (err: StoreError) => void): void {
+        const d = done ? done : null
+        if (!validU32(seq)) {
+            this.refuse(d, StoreError.BadArgument)
+            return
+        }
+        if (this.role !== StoreRole.Primary) {
+            this.refuse(d, StoreError.WrongRole)
+            return
+        }
+        this.enqueue(Op.Confirm, 0, 0, seq, null, d)
+    }
+
+    /** Primary: the highest seq the remote confirmed (0 before the first). */
+    confirmedSeq(): number {
+        return this.idx.hasHorizon ? this.idx.horizon : 0
+    }
+
+    /** Remote: one commit record makes every staged version with seq ≤ `seq` visible at once.
+     * done(SeqTooOld) for a seq below the applied one; the applied one again is a no-op. */
+    commit(seq: number, done: (err: StoreError) => void): void {
+        if (!validU32(seq)) {
+            this.refuse(done, StoreError.BadArgument)
+            return
+        }
+        if (this.role !== StoreRole.Remote) {
+            this.refuse(done, StoreError.WrongRole)
+            return
+        }
+        this.enqueue(Op.Commit, 0, 0, seq, null, done)
+    }
+
+    /** Remote: the applied seq (0 before the first commit). */
+    appliedSeq(): number {
+        return this.idx.hasHorizon ? this.idx.horizon : 0
+    }
+
+    /** Remote: drops every staged version with seq above `seq` (for a resync), durably.
+     * done(SeqTooOld) if `seq` is below the applied seq. */
+    discardAbove(seq: number, done: (err: StoreError) => void): void {
+        if (!validU32(seq)) {
+            this.refuse(done, StoreError.BadArgument)
+            return
+        }
+        if (this.role !== StoreRole.Remote) {
+            this.refuse(done, StoreError.WrongRole)
+            return
+        }
+        this.enqueue(Op.Discard, 0, 0, seq, null, done)
+    }
+
+    /** A persistent metadata value (key 0..31), or -1 when never set. */
+    meta(key: number): number {
+        if (!(key >= 0 && key < META_KEYS) || Math.floor(key) !== key) return -1
+        return this.metaLoc[key] >= 0 ? this.metaVal[key] : -1
+    }
+
+    /** Sets a persistent metadata value (u32) durably; the latest valid record wins at mount. */
+    setMeta(key: number, value: number, done: (err: StoreError) => void): void {
+        if (!(key >= 0 && key < META_KEYS) || Math.floor(key) !== key || !validU32(value)) {
+            this.refuse(done, StoreError.BadArgument)
+            return
+        }
+        this.enqueue(Op.SetMeta, key, 0, value, null, done)
+    }
+
+    /** The highest seq found on flash at mount or written since (0 when none): a rebooted
+     * board never captures at a lower seq than it used before. */
+    maxSeqSeen(): number {
+        return this.maxSeq
+    }
+
+    /** Runs one garbage collection pass on the best victim sector (if any has garbage). */
+    collect(done: (err: StoreError) => void): void {
+        this.enqueue(Op.Collect, 0, 0, 0, null, done)
+    }
+
+    blockSize(): number {
+        return this.B
+    }
+
+    /** Erase count of each sector of the store. */
+    eraseCounts(): number[] {
+        const out: number[] = []
+        for (let s = 0; s < this.n; s++) out.push(this.secErase[s])
+        return out
+    }
+
+    /** Flash bytes programmed per user byte written (0 before the first write). */
+    writeAmplification(): number {
+        return this.stats.userBytes > 0 ? this.stats.flashBytesProgrammed / this.stats.userBytes : 0
+    }
+
+    freeSectors(): number {
+        return this.freeCount
+    }
+
+    /** Live data versions (newest, visible, pinned, staged). */
+    liveVersions(): number {
+        return this.idx.liveCount
+    }
+
+    /** Data records the store can hold in all, and bytes of RAM its index uses. */
+    capacityRecords(): number {
+        return this.n * this.spS
+    }
+
+    ramBytes(): number {
+        return this.idx.ramBytes() + this.qDepth * this.B
+    }
+
+    lastMountReport(): MountReport {
+        return this.report
+    }
+
+    // =====================================================================================
+    // Queue
+
+    private failLater(done: Done, err: StoreError): void {
+        this.clock.setTimer(0, () => done(err, null))
+    }
+
+    private refuse(done: ((err: StoreError, data: Buffer | null) => void) | null, err: StoreError): void {
+        this.stats.refused++
+        if (done) this.clock.setTimer(0, () => done(err, null))
+    }
+
+    private enqueue(kind: Op, member: number, lba: number, seq: number, data: Buffer | null, done: Done | null): void {
+        if (!this.mounted) {
+            const err = this.configError !== StoreError.None ? this.configError : StoreError.NotMounted
+            if (done) this.clock.setTimer(0, () => done(err, null))
+            return
+        }
+        if (this.qCount === this.qDepth) {
+            this.stats.queueFull++
+            if (done) this.clock.setTimer(0, () => done(StoreError.QueueFull, null))
+            return
+        }
+        const i = (this.qHead + this.qCount) % this.qDepth
+        this.qKind[i] = kind
+        this.qMember[i] = member
+        this.qLba[i] = lba
+        this.qSeq[i] = seq
+        this.qDone[i] = done
+        if (data) {
+            this.qBuf[i].set(data, 0)
+            this.qLen[i] = data.length
+        } else this.qLen[i] = 0
+        this.qCount++
+        if (!this.busy && !this.kickScheduled) {
+            this.kickScheduled = true
+            this.clock.setTimer(0, this.kick)
+        }
+    }
+
+    private startNext(): void {
+        this.kickScheduled = false
+        if (this.busy || this.qCount === 0 || !this.mounted) return
+        this.busy = true
+        const i = this.qHead
+        switch (this.qKind[i]) {
+            case Op.Write:
+                this.startWrite(i)
+                return
+            case Op.Read:
+            case Op.ReadPinned:
+                this.startRead(i)
+                return
+            case Op.Commit:
+            case Op.Confirm:
+            case Op.Discard:
+            case Op.SetMeta:
+                this.startSmall(i)
+                return
+            case Op.Collect: {
+                const v = this.pickVictim(false)
+                if (v < 0) this.finish(StoreError.None, null)
+                else this.collectSector(v, this.kCollected)
+                return
+            }
+        }
+        this.finish(StoreError.BadArgument, null)
+    }
+
+    /** Ends the running call: pops it, calls its done, starts the next. */
+    private finish(err: StoreError, data: Buffer | null): void {
+        storeInvariant(this.busy && this.qCount > 0, "finish of a running call")
+        const i = this.qHead
+        const done = this.qDone[i]
+        this.qDone[i] = null
+        this.qHead = (this.qHead + 1) % this.qDepth
+        this.qCount--
+        this.busy = false
+        if (err === StoreError.Full) this.stats.full++
+        if (done) done(err, data)
+        this.startNext()
+    }
+
+    // =====================================================================================
+    // Calls
+
+    private startWrite(i: number): void {
+        if (this.idx.hasHorizon && !seqAfter(this.qSeq[i], this.idx.horizon)) {
+            this.stats.refused++
+            this.finish(StoreError.SeqTooOld, null)
+            return
+        }
+        this.ensureRoom(RoomClass.User, true, this.kWriteRoom)
+    }
+
+    private writeRoomReady(err: StoreError): void {
+        if (err !== StoreError.None) {
+            this.finish(err, null)
+            return
+        }
+        const i = this.qHead
+        const len = this.qLen[i]
+        // a block shorter than blockSize is programmed as is (slice: read-only use)
+        const data = len === this.B ? this.qBuf[i] : this.qBuf[i].slice(0, len)
+        this.appendData(this.qMember[i], this.qLba[i], this.qSeq[i], data, len, this.kWriteAppended)
+    }
+
+    private writeAppended(err: StoreError, g: number): void {
+        if (err !== StoreError.None) {
+            this.finish(err, null)
+            return
+        }
+        const i = this.qHead
+        this.idx.insert(g)
+        this.stats.writes++
+        this.stats.userBytes += this.qLen[i]
+        this.finish(StoreError.None, null)
+    }
+
+    private startRead(i: number): void {
+        const m = this.qMember[i]
+        const lba = this.qLba[i]
+        let g = -1
+        if (this.qKind[i] === Op.ReadPinned) {
+            g = this.idx.version(m, lba, this.qSeq[i])
+            if (g < 0) {
+                this.finish(StoreError.NotFound, null)
+                return
+            }
+        } else {
+            g = this.role === StoreRole.Primary ? this.idx.newest(m, lba) : this.idx.visible(m, lba)
+            if (g < 0) {
+                this.stats.reads++
+                this.finish(StoreError.None, null)
+                return
+            }
+        }
+        this.stats.reads++
+        this.readVersion(g, this.kReadDone)
+    }
+
+    private startSmall(i: number): void {
+        const kind = this.qKind[i]
+        const seq = this.qSeq[i]
+        const h = this.idx.horizon
+        const hasH = this.idx.hasHorizon
+        if (kind === Op.Commit) {
+            if (hasH && seq === h) return this.finish(StoreError.None, null)
+            if (hasH && !seqAfter(seq, h)) {
+                this.stats.refused++
+                return this.finish(StoreError.SeqTooOld, null)
+            }
+        } else if (kind === Op.Confirm) {
+            if (hasH && !seqAfter(seq, h)) return this.finish(StoreError.None, null)
+        } else if (kind === Op.Discard) {
+            if (hasH && seqAfter(h, seq)) {
+                this.stats.refused++
+                return this.finish(StoreError.SeqTooOld, null)
+            }
+            // nothing staged above seq: nothing to record
+            const seqs = this.idx.seqsAbove()
+            if (seqs.length === 0 || !seqAfter(seqs[seqs.length - 1], seq)) return this.finish(StoreError.None, null)
+        } else if (kind === Op.SetMeta) {
+            const key = this.qMember[i]
+            if (this.metaLoc[key] >= 0 && this.metaVal[key] === seq) return this.finish(StoreError.None, null)
+        }
+        this.ensureRoom(RoomClass.Control, false, this.kSmallRoom)
+    }
+
+    private smallRoomReady(err: StoreError): void {
+        if (err !== StoreError.None) {
+            this.finish(err, null)
+            return
+        }
+        const i = this.qHead
+        const kind = this.qKind[i]
+        const seq = this.qSeq[i]
+        if (kind === Op.Commit) this.appendSmall(EntryType.Commit, 0xff, 0xffffffff, seq, this.kSmallAppended)
+        else if (kind === Op.Confirm) this.appendSmall(EntryType.Confirm, 0xff, 0xffffffff, seq, this.kSmallAppended)
+        else if (kind === Op.SetMeta) this.appendSmall(EntryType.Meta, this.qMember[i], 0xffffffff, seq, this.kSmallAppended)
+        else {
+            // a discard names its own position: versions written before it are dropped
+            const s = this.open
+            this.appendSmall(EntryType.Discard, this.secEntries[s], this.secSeq[s], seq, this.kSmallAppended)
+        }
+    }
+
+    private smallAppended(err: StoreError): void {
+        if (err !== StoreError.None) {
+            this.finish(err, null)
+            return
+        }
+        const i = this.qHead
+        const kind = this.qKind[i]
+        const seq = this.qSeq[i]
+        const loc = this.apLoc
+        if (kind === Op.Commit || kind === Op.Confirm) {
+            this.moveLoc(this.horizonLoc, loc)
+            this.horizonLoc = loc
+            this.idx.setHorizon(seq)
+            this.noteSeq(seq)
+            if (kind === Op.Commit) this.stats.commits++
+            else this.stats.confirms++
+            this.pruneStep()
+        } else if (kind === Op.SetMeta) {
+            const key = this.qMember[i]
+            this.moveLoc(this.metaLoc[key], loc)
+            this.metaLoc[key] = loc
+            this.metaVal[key] = seq
+            this.stats.metaWrites++
+            this.finish(StoreError.None, null)
+        } else {
+            this.dSeq.push(seq)
+            this.dPosSeq.push(this.secSeq[Math.floor(loc / 256)])
+            this.dPosEntry.push(loc % 256)
+            this.dLoc.push(loc)
+            this.secSmall[Math.floor(loc / 256)]++
+            this.stats.discards++
+            this.pruneStep()
+        }
+    }
+
+    /** After a commit, confirm or discard: updates the index in steps, then finishes. */
+    private pruneStep(): void {
+        const i = this.qHead
+        const budget = this.stepBytes >> 4
+        const doneNow = this.qKind[i] === Op.Discard ? this.idx.discardStep(this.qSeq[i], budget) : this.idx.pruneStep(budget)
+        if (doneNow) this.finish(StoreError.None, null)
+        else this.clock.setTimer(0, this.kPruneStep)
+    }
+
+    private moveLoc(from: number, to: number): void {
+        if (from >= 0) this.secSmall[Math.floor(from / 256)]--
+        if (to >= 0) this.secSmall[Math.floor(to / 256)]++
+    }
+
+    private noteSeq(seq: number): void {
+        if (!this.hasMaxSeq || seqAfter(seq, this.maxSeq)) this.maxSeq = seq
+        this.hasMaxSeq = true
+    }
+
+    // =====================================================================================
+    // Reading a version: entry, then data, checked against the entry's CRC
+
+    private readVersion(g: number, k: Done): void {
+        this.rvG = g
+        this.rvK = k
+        const s = this.sectorOf(g)
+        this.readAt(this.entryAddr(s, this.idx.entryOf(g)), ENTRY_SIZE, this.kRvEntry)
+    }
+
+    private rvEntryRead(err: StoreError, e: Buffer | null): void {
+        if (err !== StoreError.None || !e) {
+            this.rvK(err, null)
+            return
+        }
+        const g = this.rvG
+        const len = entryLen(e, 0)
+        const ok =
+            e[0] === EntryType.Data &&
+            e[1] === this.idx.memberOf(g) &&
+            e[2] === g % this.spS &&
+            entryLba(e, 0) === this.idx.lbaOf(g) &&
+            getU32(e, 8) === this.idx.seqOf(g) &&
+            len >= 1 &&
+            len <= this.B
+        if (!ok) {
+            this.stats.corruptOnRead++
+            this.rvK(StoreError.Corrupt, null)
+            return
+        }
+        this.rvEntry = e
+        this.readAt(this.slotAddr(this.sectorOf(g), g % this.spS), len, this.kRvData)
+    }
+
+    private rvDataRead(err: StoreError, d: Buffer | null): void {
+        const e = this.rvEntry
+        this.rvEntry = EMPTY
+        if (err !== StoreError.None || !d) {
+            this.rvK(err, null)
+            return
+        }
+        if (crc32cUpdate(crc32cUpdate(0, e, 0, 12), d, 0, d.length) !== getU32(e, 12)) {
+            this.stats.corruptOnRead++
+            this.rvK(StoreError.Corrupt, null)
+            return
+        }
+        this.rvK(StoreError.None, d)
+    }
+
+    // =====================================================================================
+    // Room: the open sector must fit the record; else open a free sector (outside the reserve
+    // of this class) or collect garbage
+
+    private reserveFor(cls: RoomClass): number {
+        return cls === RoomClass.User ? this.reserve : cls === RoomClass.Control ? 1 : 0
+    }
+
+    private fits(s: number, isData: boolean): boolean {
+        if (s < 0 || this.secState[s] !== SecState.Open) return false
+        const e = this.secEntries[s]
+        const d = this.secData[s] + (isData ? 1 : 0)
+        return e < MAX_ENTRIES && SECTOR_HEADER_SIZE + ENTRY_SIZE * (e + 1) + this.B * d <= this.S && d <= this.spS
+    }
+
+    private ensureRoom(cls: RoomClass, isData: boolean, k: K): void {
+        this.roomCls = cls
+        this.roomIsData = isData
+        this.roomK = k
+        this.roomRounds = 0
+        this.roomDidStatic = false
+        this.roomLoop(StoreError.None)
+    }
+
+    private roomLoop(err: StoreError): void {
+        if (err !== StoreError.None) {
+            this.roomK(err)
+            return
+        }
+        if (this.fits(this.open, this.roomIsData)) {
+            this.roomK(StoreError.None)
+            return
+        }
+        if (this.freeSectors() > this.reserveFor(this.roomCls)) {
+            this.openSector(this.pickFree(), this.kRoomLoop)
+            return
+        }
+        if (this.roomRounds++ > 2 * this.n + 4) {
+            this.roomK(StoreError.Full)
+            return
+        }
+        let v = -1
+        if (!this.roomDidStatic && this.spread() > this.wearSpread) {
+            v = this.pickVictim(true)
+            if (v >= 0) {
+                this.roomDidStatic = true
+                this.stats.gcStaticRuns++
+            }
+        }
+        if (v < 0) v = this.pickVictim(false)
+        if (v < 0) {
+            this.roomK(StoreError.Full)
+            return
+        }
+        this.collectSector(v, this.kRoomLoop)
+    }
+
+    /** The free sector with the lowest erase count (from after the last one opened, so equal
+     * counts take turns). */
+    private pickFree(): number {
+        let best = -1
+        for (let j = 1; j <= this.n; j++) {
+            const s = (this.lastOpened + j) % this.n
+            if (this.secState[s] !== SecState.Free) continue
+            if (best < 0 || this.secErase[s] < this.secErase[best]) best = s
+        }
+        storeInvariant(best >= 0, "a free sector to open")
+        return best
+    }
+
+    private spread(): number {
+        let lo = -1
+        let hi = 0
+        for (let s = 0; s < this.n; s++) {
+            const e = this.secErase[s]
+            if (lo < 0 || e < lo) lo = e
+            if (e > hi) hi = e
+        }
+        return hi - lo
+    }
+
+    private liveBytes(s: number): number {
+        return this.idx.sectorLive[s] * (ENTRY_SIZE + this.B) + this.secSmall[s] * ENTRY_SIZE
+    }
+
+    /** Data records and bytes that relocation can place without new erases. */
+    private relocationFits(s: number): boolean {
+        const o = this.open
+        let roomData = 0
+        let roomBytes = 0
+        if (o >= 0 && this.secState[o] === SecState.Open) {
+            const free = this.S - SECTOR_HEADER_SIZE - ENTRY_SIZE * this.secEntries[o] - this.B * this.secData[o]
+            roomData = Math.min(Math.floor(free / (ENTRY_SIZE + this.B)), this.spS - this.secData[o])
+            roomBytes = free
+        }
+        const f = this.freeSectors()
+        roomData += f * this.spS
+        // each sector switch may strand up to one record's worth of bytes
+        roomBytes += f * (this.S - SECTOR_HEADER_SIZE) - (f + 1) * (ENTRY_SIZE + this.B)
+        return this.idx.sectorLive[s] <= roomData && this.liveBytes(s) <= roomBytes
+    }
+
+    /**
+     * Garbage collection victim: a used or dirty sector (never the open one) whose live data
+     * fits the room left. Greedy: most reclaimable bytes, ties to the lower erase count. With
+     * `coldest`: static wear levelling, the used sector with the lowest erase count.
+     */
+    private pickVictim(coldest: boolean): number {
+        let best = -1
+        let bestScore = 0
+        for (let s = 0; s < this.n; s++) {
+            const st = this.secState[s]
+            if (st !== SecState.Used && st !== SecState.Dirty) continue
+            if (!this.relocationFits(s)) continue
+            if (coldest) {
+                if (st !== SecState.Used) continue
+                if (best < 0 || this.secErase[s] < this.secErase[best]) best = s
+                continue
+            }
+            const reclaim = st === SecState.Dirty ? this.S : this.S - SECTOR_HEADER_SIZE - this.liveBytes(s)
+            if (reclaim <= 0) continue
+            if (best < 0 || reclaim > bestScore || (reclaim === bestScore && this.secErase[s] < this.secErase[best])) {
+                best = s
+                bestScore = reclaim
+            }
+        }
+        return best
+    }
+
+    // =====================================================================================
+    // Opening a sector: stamp its header (part A too if the sector has none)
+
+    private openSector(s: number, k: K): void {
+        storeInvariant(this.secState[s] === SecState.Free, "open a free sector")
+        if (this.open >= 0) this.setState(this.open, SecState.Used)
+        this.open = -1
+        this.openS = s
+        this.openK = k
+        this.secSeq[s] = this.nextSectorSeq++
+        this.secEntries[s] = 0
+        this.secData[s] = 0
+        this.secSmall[s] = 0
+        this.lastOpened = s
+        encodeHeaderA(this.hdrBuf, 0, this.blockLog2, this.secErase[s])
+        encodeHeaderB(this.hdrBuf, 0, this.secSeq[s])
+        if (this.secHasA[s]) {
+            for (let i = 0; i < 8; i++) this.hdrB[i] = this.hdrBuf[8 + i]
+            this.program(this.sectorAddr(s) + 8, this.hdrB, this.kOpened)
+        } else this.program(this.sectorAddr(s), this.hdrBuf, this.kOpened)
+    }
+
+    private opened(err: StoreError): void {
+        const s = this.openS
+        if (err !== StoreError.None) {
+            // the header may be half there: erase before reuse
+            this.setState(s, SecState.Dirty)
+            this.openK(err)
+            return
+        }
+        this.setState(s, SecState.Open)
+        this.secHasA[s] = 1
+        this.open = s
+        this.openK(StoreError.None)
+    }
+
+    // =====================================================================================
+    // Appending records to the open sector (room already ensured)
+
+    /** Data slot first, entry last: the entry's CRC covers both, so a torn write is detected. */
+    private appendData(member: number, lba: number, seq: number, data: Buffer, len: number, k: (err: StoreError, g: number) => void): void {
+        const s = this.open
+        storeInvariant(this.fits(s, true), "room for a data record")
+        this.apK = k
+        this.apS = s
+        this.apSlot = this.secData[s]
+        this.apEntry = this.secEntries[s]
+        this.apMember = member
+        this.apLba = lba
+        this.apSeq = seq
+        this.apData = data
+        this.apLen = len
+        // the slot is used from now on, whatever happens
+        this.secData[s]++
+        this.program(this.slotAddr(s, this.apSlot), data, this.kApData)
+    }
+
+    private apDataProgrammed(err: StoreError): void {
+        const s = this.apS
+        if (err !== StoreError.None) {
+            this.apData = EMPTY
+            this.apK(err, -1)
+            return
+        }
+        encodeDataEntry(this.entryBuf, this.apMember, this.apSlot, this.apLba, this.apSeq, this.apData, this.apLen)
+        this.apData = EMPTY
+        this.secEntries[s]++
+        this.program(this.entryAddr(s, this.apEntry), this.entryBuf, this.kApEntry)
+    }
+
+    private apEntryProgrammed(err: StoreError): void {
+        if (err !== StoreError.None) {
+            this.apK(err, -1)
+            return
+        }
+        const g = this.apS * this.spS + this.apSlot
+        this.idx.setRecord(g, this.apMember, this.apLba, this.apSeq, this.apEntry, false)
+        this.noteSeq(this.apSeq)
+        this.apK(StoreError.None, g)
+    }
+
+    private appendSmall(type: EntryType, b1: number, word: number, value: number, k: K): void {
+        const s = this.open
+        storeInvariant(this.fits(s, false), "room for a small record")
+        this.apSmallK = k
+        this.apS = s
+        this.apEntry = this.secEntries[s]
+        this.apLoc = s * 256 + this.apEntry
+        this.secEntries[s]++
+        encodeSmallEntry(this.entryBuf, type, b1, word, value)
+        this.program(this.entryAddr(s, this.apEntry), this.entryBuf, this.kApSmall)
+    }
+
+    private apSmallProgrammed(err: StoreError): void {
+        this.apSmallK(err)
+    }
+
+    // =====================================================================================
+    // Garbage collection of one sector: relocate what is live, erase, stamp part A
+
+    private collectSector(v: number, k: K): void {
+        storeInvariant(v !== this.open && this.secState[v] !== SecState.Free, "victim is used or dirty")
+        this.gcV = v
+        this.gcK = k
+        this.gcSlot = 0
+        this.stats.gcRuns++
+        this.gcNext()
+    }
+
+    private gcNext(): void {
+        const v = this.gcV
+        if (this.secState[v] === SecState.Used) {
+            while (this.gcSlot < this.secData[v]) {
+                const g = v * this.spS + this.gcSlot
+                this.gcSlot++
+                if (this.idx.isLive(g)) {
+                    this.gcG = g
+                    this.readAt(this.entryAddr(v, this.idx.entryOf(g)), ENTRY_SIZE, this.kGcEntry)
+                    return
+                }
+            }
+            if (this.secSmall[v] > 0 && this.gcNextSmall()) return
+        }
+        storeInvariant(this.idx.sectorLive[v] === 0 && this.secSmall[v] === 0, "victim emptied before erase")
+        this.eraseSector(v, this.kGcErased)
+    }
+
+    /** Starts relocating the next live small record of the victim; false when none is left. */
+    private gcNextSmall(): boolean {
+        const v = this.gcV
+        if (this.horizonLoc >= 0 && Math.floor(this.horizonLoc / 256) === v) return this.gcSmall(1, 0)
+        for (let key = 0; key < META_KEYS; key++) {
+            const loc = this.metaLoc[key]
+            if (loc >= 0 && Math.floor(loc / 256) === v) return this.gcSmall(2, key)
+        }
+        for (let i = 0; i < this.dLoc.length; i++) {
+            if (Math.floor(this.dLoc[i] / 256) !== v) continue
+            if (this.discardNeeded(i, v)) return this.gcSmall(3, i)
+            // no sector that could hold what it dropped is left: the record goes with the victim
+            this.secSmall[v]--
+            this.removeDiscard(i)
+            i--
+        }
+        return false
+    }
+
+    private gcSmall(kind: number, key: number): boolean {
+        this.gcSmallKind = kind
+        this.gcSmallKey = key
+        this.gcRoom(false, this.kGcSmallRoom)
+        return true
+    }
+
+    private gcSmallRoomReady(err: StoreError): void {
+        if (err !== StoreError.None) {
+            this.gcK(err)
+            return
+        }
+        const key = this.gcSmallKey
+        if (this.gcSmallKind === 1) {
+            const t = this.role === StoreRole.Remote ? EntryType.Commit : EntryType.Confirm
+            this.appendSmall(t, 0xff, 0xffffffff, this.idx.horizon, this.kGcSmallAppended)
+        } else if (this.gcSmallKind === 2) this.appendSmall(EntryType.Meta, key, 0xffffffff, this.metaVal[key], this.kGcSmallAppended)
+        else this.appendSmall(EntryType.Discard, this.dPosEntry[key], this.dPosSeq[key], this.dSeq[key], this.kGcSmallAppended)
+    }
+
+    private gcSmallAppended(err: StoreError): void {
+        if (err !== StoreError.None) {
+            this.gcK(err)
+            return
+        }
+        const key = this.gcSmallKey
+        const loc = this.apLoc
+        if (this.gcSmallKind === 1) {
+            this.moveLoc(this.horizonLoc, loc)
+            this.horizonLoc = loc
+        } else if (this.gcSmallKind === 2) {
+            this.moveLoc(this.metaLoc[key], loc)
+            this.metaLoc[key] = loc
+        } else {
+            this.moveLoc(this.dLoc[key], loc)
+            this.dLoc[key] = loc
+        }
+        this.gcNext()
+    }
+
+    /** A discard record must stay while a sector that may hold a version it dropped exists. */
+    private discardNeeded(i: number, victim: number): boolean {
+        for (let s = 0; s < this.n; s++) {
+            if (s === victim) continue
+            const st = this.secState[s]
+            if (st === SecState.Dirty) return true
+            if ((st === SecState.Used || st === SecState.Open) && this.secSeq[s] <= this.dPosSeq[i]) return true
+        }
+        return false
+    }
+
+    private removeDiscard(i: number): void {
+        const last = this.dLoc.length - 1
+        this.dSeq[i] = this.dSeq[last]
+        this.dPosSeq[i] = this.dPosSeq[last]
+        this.dPosEntry[i] = this.dPosEntry[last]
+        this.dLoc[i] = this.dLoc[last]
+        this.dSeq.pop()
+        this.dPosSeq.pop()
+        this.dPosEntry.pop()
+        this.dLoc.pop()
+    }
+
+    private gcEntryRead(err: StoreError, e: Buffer | null): void {
+        if (err !== StoreError.None || !e) {
+            this.gcK(err)
+            return
+        }
+        const g = this.gcG
+        const len = entryLen(e, 0)
+        const ok =
+            e[0] === EntryType.Data &&
+            e[1] === this.idx.memberOf(g) &&
+            e[2] === g % this.spS &&
+            entryLba(e, 0) === this.idx.lbaOf(g) &&
+            getU32(e, 8) === this.idx.seqOf(g) &&
+            len >= 1 &&
+            len <= this.B
+        if (!ok) {
+            this.dropCorrupt(g)
+            return
+        }
+        this.gcEntry = e
+        this.readAt(this.slotAddr(this.gcV, g % this.spS), len, this.kGcData)
+    }
+
+    private gcDataRead(err: StoreError, d: Buffer | null): void {
+        if (err !== StoreError.None || !d) {
+            this.gcK(err)
+            return
+        }
+        const e = this.gcEntry
+        if (crc32cUpdate(crc32cUpdate(0, e, 0, 12), d, 0, d.length) !== getU32(e, 12)) {
+            this.dropCorrupt(this.gcG)
+            return
+        }
+        // d stays referenced by apData until its entry is programmed
+        this.apData = d
+        this.gcRoom(true, this.kGcRoom)
+    }
+
+    /** A live record no longer matches its CRC: copying it would launder the corruption. */
+    private dropCorrupt(g: number): void {
+        this.stats.corruptDropped++
+        this.idx.kill(g)
+        this.gcNext()
+    }
+
+    /** Room for a relocation: garbage collection may take every free sector. */
+    private gcRoom(isData: boolean, k: K): void {
+        if (this.fits(this.open, isData)) {
+            k(StoreError.None)
+            return
+        }
+        if (this.freeSectors() === 0) {
+            // victim selection checked the room, so this is a bug, not a full store
+            storeInvariant(false, "relocation room")
+            return
+        }
+        this.openSector(this.pickFree(), k)
+    }
+
+    private gcRoomReady(err: StoreError): void {
+        if (err !== StoreError.None) {
+            this.gcK(err)
+            return
+        }
+        const g = this.gcG
+        const d = this.apData
+        this.appendData(this.idx.memberOf(g), this.idx.lbaOf(g), this.idx.seqOf(g), d, d.length, this.kGcAppended)
+    }
+
+    private gcAppended(err: StoreError, gNew: number): void {
+        this.gcEntry = EMPTY
+        if (err !== StoreError.None) {
+            this.gcK(err)
+            return
+        }
+        this.idx.replace(this.gcG, gNew)
+        this.stats.gcRelocated++
+        this.gcNext()
+    }
+
+    private gcErased(err: StoreError): void {
+        const v = this.gcV
+        if (err !== StoreError.None) {
+            this.setState(v, SecState.Dirty)
+            this.gcK(err)
+            return
+        }
+        this.idx.clearSector(v)
+        this.secErase[v]++
+        this.secEntries[v] = 0
+        this.secData[v] = 0
+        this.secSmall[v] = 0
+        this.secHasA[v] = 0
+        // erased, but free only once part A (the erase count) is on it
+        this.setState(v, SecState.Dirty)
+        encodeHeaderA(this.hdrB, 0, this.blockLog2, this.secErase[v])
+        this.program(this.sectorAddr(v), this.hdrB, this.kGcHeader)
+    }
+
+    private gcHeaderProgrammed(err: StoreError): void {
+        const v = this.gcV
+        if (err !== StoreError.None) {
+            this.gcK(err)
+            return
+        }
+        this.setState(v, SecState.Free)
+        this.secHasA[v] = 1
+        this.gcK(StoreError.None)
+    }
+
+    // =====================================================================================
+    // Flash access with accounting
+
+    private sectorAddr(s: number): number {
+        return (this.first + s) * this.S
+    }
+
+    private entryAddr(s: number, entry: number): number {
+        return this.sectorAddr(s) + SECTOR_HEADER_SIZE + ENTRY_SIZE * entry
+    }
+
+    private slotAddr(s: number, slot: number): number {
+        return this.sectorAddr(s) + this.S - (slot + 1) * this.B
+    }
+
+    private sectorOf(g: number): number {
+        return Math.floor(g / this.spS)
+    }
+
+    private program(addr: number, data: Buffer, k: K): void {
+        this.flashK = k
+        this.stats.programs++
+        this.stats.flashBytesProgrammed += data.length
+        this.flash.program(addr, data, this.onFlashWrite)
+    }
+
+    private eraseSector(s: number, k: K): void {
+        this.flashK = k
+        this.stats.erases++
+        this.flash.eraseSector(this.sectorAddr(s), this.onFlashWrite)
+    }
+
+    private readAt(addr: number, len: number, k: Done): void {
+        this.flashReadK = k
+        this.stats.flashReads++
+        this.stats.flashBytesRead += len
+        this.flash.read(addr, len, this.onFlashRead)
+    }
+
+    private flashWritten(err: FlashError): void {
+        this.flashK(this.mapFlashError(err))
+    }
+
+    private flashRead(err: FlashError, data: Buffer): void {
+        const e = this.mapFlashError(err)
+        this.flashReadK(e, e === StoreError.None ? data : null)
+    }
+
+    private mapFlashError(err: FlashError): StoreError {
+        if (err === FlashError.None) return StoreError.None
+        this.stats.flashErrors++
+        this.stats.lastFlashError = err
+        return StoreError.Flash
+    }
+
+    // =====================================================================================
+    // Format
+
+    private formatErased(err: StoreError): void {
+        const done = this.formatDone
+        if (err !== StoreError.None) {
+            this.busy = false
+            this.formatDone = null
+            if (done) done(err)
+            return
+        }
+        this.mS++
+        if (this.mS < this.n) {
+            this.eraseSector(this.mS, this.kFormatErased)
+            return
+        }
+        this.busy = false
+        this.formatDone = null
+        this.mount((e) => {
+            if (done) done(e)
+        })
+    }
+
+    // =====================================================================================
+    // Mount: read every sector, parse it in steps, then build the index in steps
+
+    private resetState(): void {
+        this.mounted = false
+        // calls still queued from before fail
+        while (this.qCount > 0) {
+            const done = this.qDone[this.qHead]
+            this.qDone[this.qHead] = null
+            this.qHead = (this.qHead + 1) % this.qDepth
+            this.qCount--
+            if (done) this.failLater(done, StoreError.NotMounted)
+        }
+        this.qHead = 0
+        for (let s = 0; s < this.n; s++) {
+            this.setState(s, SecState.Dirty)
+            this.secHasA[s] = 0
+            this.secErase[s] = -1
+            this.secSeq[s] = 0
+            this.secEntries[s] = 0
+            this.secData[s] = 0
+            this.secSmall[s] = 0
+            this.mLastBad[s] = -1
+            this.mEntryEnd[s] = 0
+            this.mClosed[s] = 0
+        }
+        for (let k = 0; k < META_KEYS; k++) {
+            this.metaVal[k] = 0
+            this.metaLoc[k] = -1
+            this.mMetaPos[k] = -1
+        }
+        this.dSeq = []
+        this.dPosSeq = []
+        this.dPosEntry = []
+        this.dLoc = []
+        this.mDPos = []
+        this.horizonLoc = -1
+        this.mHorizonPos = -1
+        this.mHorizon = 0
+        this.open = -1
+        this.nextSectorSeq = 1
+        this.lastOpened = -1
+        this.maxSeq = 0
+        this.hasMaxSeq = false
+        this.idx = new VersionIndex(this.n * this.spS, this.spS, this.secSeq, this.role === StoreRole.Primary)
+    }
+
+    private mountNextSector(): void {
+        if (this.mS >= this.n) {
+            this.mountScanned()
+            return
+        }
+        this.readAt(this.sectorAddr(this.mS), this.S, this.kMountRead)
+    }
+
+    private mountFail(err: StoreError): void {
+        this.busy = false
+        this.mBuf = EMPTY
+        const done = this.mountDone
+        this.mountDone = null
+        this.report.durationMs = this.clock.millis() - this.mStartMs
+        if (done) done(err, this.report)
+    }
+
+    private mountRead(err: StoreError, buf: Buffer | null): void {
+        if (err !== StoreError.None || !buf) {
+            this.mountFail(err !== StoreError.None ? err : StoreError.Flash)
+            return
+        }
+        const s = this.mS
+        this.mBuf = buf
+        const aErased = allErased(buf, 0, 8)
+        const bErased = allErased(buf, 8, 16)
+        const ec = headerAEraseCount(buf, 0)
+        if (ec >= 0) this.secErase[s] = ec
+        if ((aErased || (ec >= 0 && buf[3] === this.blockLog2)) && bErased) {
+            // erased (part A may be stamped): free if everything after the header is erased
+            this.secHasA[s] = aErased ? 0 : 1
+            this.mPhase = 1
+            this.mCheckAt = SECTOR_HEADER_SIZE
+            this.mountStep()
+            return
+        }
+        if (ec >= 0 && headerBValid(buf, 0)) {
+            if (buf[3] !== this.blockLog2) {
+                this.report.incompatible++
+                this.mountFail(StoreError.IncompatibleFormat)
+                return
+            }
+            this.setState(s, SecState.Used)
+            this.secHasA[s] = 1
+            this.secSeq[s] = getU32(buf, 8)
+            if (this.secSeq[s] >= this.nextSectorSeq) this.nextSectorSeq = this.secSeq[s] + 1
+            this.mPhase = 0
+            this.mEntry = 0
+            this.mDataUsed = 0
+            this.mountStep()
+            return
+        }
+        // torn header (a cut while opening), torn erase, foreign data
+        this.markDirty(s)
+        this.mS++
+        this.mountNextSector()
+    }
+
+    private setState(s: number, st: SecState): void {
+        if (this.secState[s] === SecState.Free) this.freeCount--
+        if (st === SecState.Free) this.freeCount++
+        this.secState[s] = st
+    }
+
+    private markDirty(s: number): void {
+        this.setState(s, SecState.Dirty)
+        this.report.dirtySectors++
+        this.stats.dirtySectors++
+    }
+
+    /** One step of the sector being parsed: entries (phase 0) or an erased check (1, 2). */
+    private mountStep(): void {
+        const s = this.mS
+        const buf = this.mBuf
+        let budget = this.stepBytes
+        if (this.mPhase === 0) {
+            while (budget > 0) {
+                const i = this.mEntry
+                const off = SECTOR_HEADER_SIZE + ENTRY_SIZE * i
+                // entries end at the first erased one, or where the data slots begin
+                if (i >= MAX_ENTRIES || off + ENTRY_SIZE > this.S - this.B * this.mDataUsed || allErased(buf, off, off + ENTRY_SIZE)) {
+                    this.mEntryEnd[s] = i
+                    this.secEntries[s] = i
+                    this.mountSectorEntriesDone()
+                    return
+                }
+                budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
+                this.mEntry++
+            }
+            this.clock.setTimer(0, this.kMountStep)
+            return
+        }
+        // erased check of [mCheckAt, end): phase 1 = a free sector, 2 = the free room of a used one
+        const end = this.mPhase === 1 ? this.S : this.S - this.B * this.secData[s]
+        const stop = Math.min(end, this.mCheckAt + budget)
+        if (!allErased(buf, this.mCheckAt, stop)) {
+            if (this.mPhase === 1) this.markDirty(s)
+            else {
+                // stray bytes in the free room: no more appends here
+                this.mClosed[s] = 1
+                this.report.strayAreas++
+                this.stats.strayAreas++
+            }
+            this.mountSectorDone()
+            return
+        }
+        this.mCheckAt = stop
+        if (stop < end) {
+            this.clock.setTimer(0, this.kMountStep)
+            return
+        }
+        if (this.mPhase === 1) {
+            this.setState(s, SecState.Free)
+            this.report.erasedBytes += this.S - SECTOR_HEADER_SIZE
+        } else this.report.erasedBytes += end - (SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s])
+        this.mountSectorDone()
+    }
+
+    private mountSectorDone(): void {
+        this.mBuf = EMPTY
+        this.mS++
+        // every sector read is its own run-loop event already; no timer needed
+        this.mountNextSector()
+    }
+
+    /** Parses entry i of sector s; returns the data bytes it checked. */
+    private parseEntry(s: number, i: number, off: number): number {
+        const buf = this.mBuf
+        const type = buf[off]
+        const pos = this.secSeq[s] * 256 + i
+        if (type === EntryType.Data) {
+            const slot = buf[off + 2]
+            const len = entryLen(buf, off)
+            const lba = entryLba(buf, off)
+            const seq = getU32(buf, off + 8)
+            const dataOff = this.S - (slot + 1) * this.B
+            const fits = slot < this.spS && len >= 1 && len <= this.B && off + ENTRY_SIZE <= dataOff
+            if (fits) {
+                const crc = crc32cUpdate(crc32cUpdate(0, buf, off, off + 12), buf, dataOff, dataOff + len)
+                const g = s * this.spS + slot
+                if (crc === getU32(buf, off + 12) && !this.idx.isCandidate(g)) {
+                    this.idx.setRecord(g, buf[off + 1], lba, seq, i, true)
+                    if (slot + 1 > this.mDataUsed) this.mDataUsed = slot + 1
+                    this.report.records++
+                    this.report.dataRecords++
+                    this.noteSeq(seq)
+                    return len
+                }
+            }
+            this.badEntry(s, i)
+            return fits ? len : 0
+        }
+        if (crc32cUpdate(0, buf, off, off + 12) !== getU32(buf, off + 12)) {
+            this.badEntry(s, i)
+            return 0
+        }
+        const value = getU32(buf, off + 8)
+        const loc = s * 256 + i
+        if ((type === EntryType.Commit && this.role === StoreRole.Remote) || (type === EntryType.Confirm && this.role === StoreRole.Primary)) {
+            this.report.records++
+            this.noteSeq(value)
+            if (pos > this.mHorizonPos) {
+                this.mHorizonPos = pos
+                this.mHorizon = value
+                this.horizonLoc = loc
+            }
+            return 0
+        }
+        if (type === EntryType.Meta && buf[off + 1] < META_KEYS) {
+            this.report.records++
+            const key = buf[off + 1]
+            if (pos > this.mMetaPos[key]) {
+                this.mMetaPos[key] = pos
+                this.metaVal[key] = value
+                this.metaLoc[key] = loc
+            }
+            return 0
+        }
+        if (type === EntryType.Discard && this.role === StoreRole.Remote) {
+            this.report.records++
+            const pEntry = buf[off + 1]
+            const pSeq = getU32(buf, off + 2)
+            for (let j = 0; j < this.dSeq.length; j++) {
+                if (this.dSeq[j] === value && this.dPosSeq[j] === pSeq && this.dPosEntry[j] === pEntry) {
+                    // another copy (left behind by a relocation): the latest is the live one
+                    if (pos > this.mDPos[j]) {
+                        this.mDPos[j] = pos
+                        this.dLoc[j] = loc
+                    }
+                    return 0
+                }
+            }
+            this.dSeq.push(value)
+            this.dPosSeq.push(pSeq)
+            this.dPosEntry.push(pEntry)
+            this.dLoc.push(loc)
+            this.mDPos.push(pos)
+            return 0
+        }
+        // a valid record of a type this store does not use: count it as bad
+        this.badEntry(s, i)
+        return 0
+    }
+
+    private badEntry(s: number, i: number): void {
+        this.report.badCrc++
+        this.stats.badCrc++
+        this.mLastBad[s] = i
+    }
+
+    private mountSectorEntriesDone(): void {
+        const s = this.mS
+        this.secData[s] = this.mDataUsed
+        // the slot after the last one used must be erased: else a data program was cut before
+        // its entry (or its entry was torn). The sector takes no more appends.
+        const entriesEnd = SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s]
+        const next = this.mDataUsed
+        if (next < this.spS) {
+            const lo = this.S - (next + 1) * this.B
+            if (lo >= entriesEnd && !allErased(this.mBuf, lo, lo + this.B)) {
+                this.report.tornData++
+                this.stats.tornData++
+                this.mClosed[s] = 1
+                this.secData[s] = next + 1
+                this.mountSectorDone()
+                return
+            }
+        }
+        if (this.S - this.B * this.secData[s] < entriesEnd) {
+            this.mClosed[s] = 1
+            this.mountSectorDone()
+            return
+        }
+        this.mPhase = 2
+        this.mCheckAt = entriesEnd
+        this.mountStep()
+    }
+
+    /** Every sector is read: settle the horizon, torn records, the open sector, erase counts. */
+    private mountScanned(): void {
+        const rep = this.report
+        let newest = -1
+        let known = 0
+        let sum = 0
+        for (let s = 0; s < this.n; s++) {
+            const st = this.secState[s]
+            if (st === SecState.Free) rep.freeSectors++
+            if (st === SecState.Used) {
+                rep.usedSectors++
+                if (newest < 0 || this.secSeq[s] > this.secSeq[newest]) newest = s
+            }
+            if (this.secErase[s] >= 0) {
+                known++
+                sum += this.secErase[s]
+            }
+        }
+        // sectors never stamped (blank) or unreadable: estimate their erase count
+        const estimate = known > 0 ? Math.round(sum / known) : 0
+        for (let s = 0; s < this.n; s++) {
+            if (this.secErase[s] < 0) {
+                this.secErase[s] = estimate
+                rep.unknownEraseCounts++
+            }
+        }
+        rep.blank = rep.freeSectors === this.n && rep.records === 0
+        // the last bad entry of the newest sector is the record a power cut tore
+        if (newest >= 0 && this.mLastBad[newest] >= 0 && this.mLastBad[newest] === this.mEntryEnd[newest] - 1) rep.torn = 1
+        rep.corruptedOld = rep.badCrc - rep.torn
+        this.stats.torn += rep.torn
+        this.stats.corruptedOld += rep.corruptedOld
+        // appends go on in the newest sector when its free room is clean
+        if (newest >= 0 && !this.mClosed[newest]) {
+            this.setState(newest, SecState.Open)
+            this.open = newest
+            this.lastOpened = newest
+            if (!this.fits(newest, false)) {
+                this.setState(newest, SecState.Used)
+                this.open = -1
+            }
+        }
+        if (this.mHorizonPos >= 0) this.idx.setHorizon(this.mHorizon)
+        if (this.horizonLoc >= 0) this.secSmall[Math.floor(this.horizonLoc / 256)]++
+        for (let k = 0; k < META_KEYS; k++) if (this.metaLoc[k] >= 0) this.secSmall[Math.floor(this.metaLoc[k] / 256)]++
+        for (let j = 0; j < this.dLoc.length; j++) this.secSmall[Math.floor(this.dLoc[j] / 256)]++
+        this.mG = 0
+        this.indexStep()
+    }
+
+    /** Places the data records found into the index, a few per step. */
+    private indexStep(): void {
+        const total = this.n * this.spS
+        // a slot looked at costs 1, a version placed 8
+        let budget = this.stepBytes >> 1
+        while (this.mG < total && budget > 0) {
+            const g = this.mG++
+            budget--
+            if (!this.idx.isCandidate(g)) continue
+            budget -= 8
+            if (this.isVoid(g)) {
+                this.idx.dropCandidate(g)
+                this.report.voided++
+                continue
+            }
+            this.idx.dropCandidate(g)
+            this.idx.insert(g)
+        }
+        if (this.mG < total) {
+            this.clock.setTimer(0, this.kIndexStep)
+            return
+        }
+        const rep = this.report
+        rep.liveRecords = this.idx.liveCount
+        rep.superseded = rep.dataRecords - rep.voided - rep.liveRecords
+        rep.maxSeqSeen = this.maxSeq
+        rep.horizon = this.idx.hasHorizon ? this.idx.horizon : 0
+        rep.durationMs = this.clock.millis() - this.mStartMs
+        this.mBuf = EMPTY
+        this.mounted = true
+        this.busy = false
+        const done = this.mountDone
+        this.mountDone = null
+        if (done) done(StoreError.None, rep)
+        this.startNext()
+    }
+
+    /** A staged version written before a discard record, with a seq above the discard's. */
+    private isVoid(g: number): boolean {
+        const seq = this.idx.seqOf(g)
+        const pos = this.idx.position(g)
+        for (let j = 0; j < this.dSeq.length; j++) {
+            if (seqAfter(seq, this.dSeq[j]) && pos < this.dPosSeq[j] * 256 + this.dPosEntry[j]) return true
+        }
+        return false
+    }
+}
+
+function validU32(v: number): boolean {
+    return v >= 0 && v <= 0xffffffff && Math.floor(v) === v
+}
+
+function validMember(m: number): boolean {
+    return m >= 0 && m < MEMBER_LIMIT && Math.floor(m) === m
+}
+
+function validLba(l: number): boolean {
+    return l >= 0 && l < LBA_LIMIT && Math.floor(l) === l
+}

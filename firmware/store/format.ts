@@ -1,0 +1,130 @@
+import { putU16, putU32, getU32 } from "../codec/bytes"
+import { crc32cUpdate } from "../codec/crc32c"
+import { crc8Update } from "../codec/crc8"
+
+/**
+ * The block store's on-flash format (docs/FORMAT-flash.md describes it byte by byte).
+ *
+ * A sector (4 KB) starts with a 16-byte header; 16-byte entries grow up from there and data
+ * slots of one block grow down from the end of the sector. A data record is its data slot,
+ * programmed first, and its entry, programmed last: the entry's CRC covers the entry and the
+ * data, so a torn data or entry program never passes for a record.
+ */
+export const SECTOR_HEADER_SIZE = 16
+export const ENTRY_SIZE = 16
+export const FORMAT_VERSION = 1
+export const MAGIC_0 = 0x53 // 'S'
+export const MAGIC_1 = 0x51 // 'Q'
+/** Entry indices are one byte; so are data slot indices. */
+export const MAX_ENTRIES = 255
+/** Keys of the persistent metadata values (0..31). */
+export const META_KEYS = 32
+export const LBA_LIMIT = 0x1000000
+export const MEMBER_LIMIT = 256
+
+export const enum EntryType {
+    Data = 0x3c,
+    Commit = 0x5a,
+    Confirm = 0x66,
+    Meta = 0x96,
+    Discard = 0xa5,
+}
+
+/** log2 of a power of two, or -1. */
+export function log2Exact(n: number): number {
+    let l = 0
+    while (l < 31 && 1 << l < n) l++
+    return 1 << l === n ? l : -1
+}
+
+/** True when b[start..end) is all 0xFF. */
+export function allErased(b: Buffer, start: number, end: number): boolean {
+    for (let i = start; i < end; i++) if (b[i] !== 0xff) return false
+    return true
+}
+
+// ---- sector header: part A (after erase) and part B (when the sector is opened)
+
+/** Part A, bytes 0..7: magic, version, log2(block size), erase count (u24), CRC-8 of 0..6. */
+export function encodeHeaderA(b: Buffer, off: number, blockLog2: number, eraseCount: number): void {
+    b[off] = MAGIC_0
+    b[off + 1] = MAGIC_1
+    b[off + 2] = FORMAT_VERSION
+    b[off + 3] = blockLog2
+    const ec = eraseCount > 0xffffff ? 0xffffff : eraseCount
+    b[off + 4] = ec & 0xff
+    b[off + 5] = (ec >>> 8) & 0xff
+    b[off + 6] = (ec >>> 16) & 0xff
+    b[off + 7] = crc8Update(0, b, off, off + 7)
+}
+
+/** The erase count in a valid part A, or -1 (bad magic, version or check byte). */
+export function headerAEraseCount(b: Buffer, off: number): number {
+    if (b[off] !== MAGIC_0 || b[off + 1] !== MAGIC_1 || b[off + 2] !== FORMAT_VERSION) return -1
+    if (crc8Update(0, b, off, off + 7) !== b[off + 7]) return -1
+    return b[off + 4] | (b[off + 5] << 8) | (b[off + 6] << 16)
+}
+
+/** Part B, bytes 8..15: sector seq (u32), CRC-32C of bytes 0..11 (so it also covers part A). */
+export function encodeHeaderB(b: Buffer, off: number, sectorSeq: number): void {
+    putU32(b, off + 8, sectorSeq)
+    putU32(b, off + 12, crc32cUpdate(0, b, off, off + 12))
+}
+
+export function headerBValid(b: Buffer, off: number): boolean {
+    return crc32cUpdate(0, b, off, off + 12) === getU32(b, off + 12)
+}
+
+// ---- entries
+
+/**
+ * Data entry: type, member, slot, lba (u24), length (u16), seq (u32), CRC-32C over entry
+ * bytes 0..11 then the `length` data bytes. Returns the CRC.
+ */
+export function encodeDataEntry(
+    e: Buffer,
+    member: number,
+    slot: number,
+    lba: number,
+    seq: number,
+    data: Buffer,
+    len: number
+): number {
+    e[0] = EntryType.Data
+    e[1] = member
+    e[2] = slot
+    e[3] = lba & 0xff
+    e[4] = (lba >>> 8) & 0xff
+    e[5] = (lba >>> 16) & 0xff
+    putU16(e, 6, len)
+    putU32(e, 8, seq)
+    const crc = crc32cUpdate(crc32cUpdate(0, e, 0, 12), data, 0, len)
+    putU32(e, 12, crc)
+    return crc
+}
+
+/**
+ * Small entry (commit, confirm, meta, discard): type, b1, then u32 at 2..5, 0xFF at 6..7,
+ * value (u32) at 8..11, CRC-32C of bytes 0..11.
+ * - Commit / Confirm: value = applied / confirmed seq; b1 = 0xFF, 2..5 = 0xFF.
+ * - Meta: b1 = key, value = the value.
+ * - Discard: value = the seq above which staged versions are dropped; b1 and 2..5 are the
+ *   entry index and sector seq of the position where the discard was first written.
+ */
+export function encodeSmallEntry(e: Buffer, type: EntryType, b1: number, word: number, value: number): void {
+    e[0] = type
+    e[1] = b1
+    putU32(e, 2, word)
+    e[6] = 0xff
+    e[7] = 0xff
+    putU32(e, 8, value)
+    putU32(e, 12, crc32cUpdate(0, e, 0, 12))
+}
+
+export function entryLba(b: Buffer, off: number): number {
+    return b[off + 3] | (b[off + 4] << 8) | (b[off + 5] << 16)
+}
+
+export function entryLen(b: Buffer, off: number): number {
+    return b[off + 6] | (b[off + 7] << 8)
+}

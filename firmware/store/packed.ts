@@ -1,0 +1,45 @@
+import { getU16, getU32, putU16, putU32 } from "../codec/bytes"
+
+/** Largest Buffer a segment uses: the DeviceScript VM refuses Buffers of 64 KB. */
+const SEGMENT_BYTES = 16384
+
+/**
+ * A fixed-length array of unsigned integers, 1, 2 or 4 bytes each, kept in Buffers of at most
+ * 16 KB: a compact RAM table (a number[] costs 8 bytes or more per element on the board).
+ * Starts zeroed; allocated once.
+ */
+export class PackedArray {
+    private segs: Buffer[] = []
+    private perSeg: number
+
+    constructor(public length: number, private width: number) {
+        this.perSeg = SEGMENT_BYTES / width
+        let left = length
+        while (left > 0) {
+            const n = left < this.perSeg ? left : this.perSeg
+            this.segs.push(Buffer.alloc(n * width))
+            left -= n
+        }
+    }
+
+    get(i: number): number {
+        const seg = this.segs[Math.floor(i / this.perSeg)]
+        const off = (i % this.perSeg) * this.width
+        if (this.width === 1) return seg[off]
+        if (this.width === 2) return getU16(seg, off)
+        return getU32(seg, off)
+    }
+
+    set(i: number, v: number): void {
+        const seg = this.segs[Math.floor(i / this.perSeg)]
+        const off = (i % this.perSeg) * this.width
+        if (this.width === 1) seg[off] = v & 0xff
+        else if (this.width === 2) putU16(seg, off, v)
+        else putU32(seg, off, v)
+    }
+
+    /** RAM used, in bytes. */
+    bytes(): number {
+        return this.length * this.width
+    }
+}

@@ -1,0 +1,459 @@
+import { seqAfter, seqDiff } from "../seq"
+import { PackedArray } from "./packed"
+
+/** Slot flags. */
+const LIVE = 1
+const IN_SEQ = 2
+/** Parsed at mount, not yet placed in the index. */
+const CANDIDATE = 4
+
+export function storeInvariant(ok: boolean, what: string): void {
+    if (!ok) throw new Error("store invariant: " + what)
+}
+
+/**
+ * The block store's RAM index: which version of each (member, lba) is where, and which versions
+ * are pinned (primary) or staged (remote) per seq. Everything is addressed by data slot number
+ * g = sector × slotsPerSector + slot, and kept in fixed tables allocated once (about 16 bytes
+ * per data slot of the store, plus 2 bytes per hash bucket).
+ *
+ * Per key (member, lba) a version chain, newest first (by seq, then by position in the log),
+ * that obeys the retention rule against the horizon H (the confirmed seq on a primary, the
+ * applied seq on the remote; before the first one, every version counts as above H):
+ * - above H: the newest version of each seq (pinned / staged), and each sits in its seq's list;
+ * - at or below H: only the newest such version; on a primary, not even that one when a version
+ *   above H exists (the newest version is then the pinned one).
+ * Every other version is dead: its slot is garbage for the collector.
+ */
+export class VersionIndex {
+    private key: PackedArray
+    private seq: PackedArray
+    private entry: PackedArray
+    private flags: PackedArray
+    /** Links are stored plus one (0 = none). */
+    private next: PackedArray
+    private seqNext: PackedArray
+    private seqPrev: PackedArray
+    private buckets: PackedArray
+    private nBuckets: number
+    /** Seqs above the horizon that have versions: value, list head and tail (slot+1), count. */
+    private seqVal: number[] = []
+    private seqHead: number[] = []
+    private seqTail: number[] = []
+    private seqCount: number[] = []
+    hasHorizon = false
+    horizon = 0
+    /** Live versions per sector. */
+    sectorLive: number[] = []
+    liveCount = 0
+
+    constructor(
+        public slots: number,
+        private slotsPerSector: number,
+        /** Sector seq of each sector: a version's position in the log is (sector seq, entry). */
+        private sectorSeq: number[],
+        private primary: boolean
+    ) {
+        storeInvariant(slots > 0 && slots < 65535, "slot count fits u16 links")
+        this.key = new PackedArray(slots, 4)
+        this.seq = new PackedArray(slots, 4)
+        this.entry = new PackedArray(slots, 1)
+        this.flags = new PackedArray(slots, 1)
+        this.next = new PackedArray(slots, 2)
+        this.seqNext = new PackedArray(slots, 2)
+        this.seqPrev = new PackedArray(slots, 2)
+        // about 1.5 buckets per slot, odd so that the modulo mixes well
+        this.nBuckets = Math.floor(slots * 1.5) | 1
+        this.buckets = new PackedArray(this.nBuckets, 2)
+        for (let s = 0; s < slots / slotsPerSector; s++) this.sectorLive.push(0)
+    }
+
+    ramBytes(): number {
+        return this.slots * 15 + this.buckets.bytes()
+    }
+
+    static keyOf(member: number, lba: number): number {
+        return member * 0x1000000 + lba
+    }
+
+    memberOf(g: number): number {
+        return Math.floor(this.key.get(g) / 0x1000000)
+    }
+
+    lbaOf(g: number): number {
+        // not key % 2^24: the VM's % treats values of 2^31 and more as negative int32
+        const key = this.key.get(g)
+        return key - Math.floor(key / 0x1000000) * 0x1000000
+    }
+
+    seqOf(g: number): number {
+        return this.seq.get(g)
+    }
+
+    entryOf(g: number): number {
+        return this.entry.get(g)
+    }
+
+    isLive(g: number): boolean {
+        return (this.flags.get(g) & LIVE) !== 0
+    }
+
+    isCandidate(g: number): boolean {
+        return (this.flags.get(g) & CANDIDATE) !== 0
+    }
+
+    /** Order in the log: (sector seq, entry index). */
+    position(g: number): number {
+        return this.sectorSeq[Math.floor(g / this.slotsPerSector)] * 256 + this.entry.get(g)
+    }
+
+    /** Describes slot g (not yet in the index). */
+    setRecord(g: number, member: number, lba: number, seq: number, entry: number, candidate: boolean): void {
+        storeInvariant(this.flags.get(g) === 0, "slot reused while live")
+        this.key.set(g, VersionIndex.keyOf(member, lba))
+        this.seq.set(g, seq)
+        this.entry.set(g, entry)
+        this.next.set(g, 0)
+        this.seqNext.set(g, 0)
+        this.seqPrev.set(g, 0)
+        this.flags.set(g, candidate ? CANDIDATE : 0)
+    }
+
+    /** Forgets a mount candidate that will not be placed (void or duplicate). */
+    dropCandidate(g: number): void {
+        this.flags.set(g, 0)
+    }
+
+    /** Forgets every slot of a sector that is being erased (all must be dead already). */
+    clearSector(sector: number): void {
+        const base = sector * this.slotsPerSector
+        for (let k = 0; k < this.slotsPerSector; k++) {
+            storeInvariant((this.flags.get(base + k) & LIVE) === 0, "erasing a live version")
+            this.flags.set(base + k, 0)
+        }
+    }
+
+    // ---- lookups
+
+    /** The newest version of (member, lba), or -1. */
+    newest(member: number, lba: number): number {
+        const b = this.find(VersionIndex.keyOf(member, lba))
+        return b < 0 ? -1 : this.buckets.get(b) - 1
+    }
+
+    /** The newest version at or below the horizon, or -1. */
+    visible(member: number, lba: number): number {
+        if (!this.hasHorizon) return -1
+        const b = this.find(VersionIndex.keyOf(member, lba))
+        if (b < 0) return -1
+        for (let g = this.buckets.get(b) - 1; g >= 0; g = this.next.get(g) - 1)
+            if (!seqAfter(this.seq.get(g), this.horizon)) return g
+        return -1
+    }
+
+    /** The version of (member, lba) with exactly this seq, or -1. */
+    version(member: number, lba: number, seq: number): number {
+        const b = this.find(VersionIndex.keyOf(member, lba))
+        if (b < 0) return -1
+        for (let g = this.buckets.get(b) - 1; g >= 0; g = this.next.get(g) - 1) if (this.seq.get(g) === seq) return g
+        return -1
+    }
+
+    /** Seqs above the horizon with versions, oldest first. */
+    seqsAbove(): number[] {
+        const out: number[] = []
+        for (let i = 0; i < this.seqVal.length; i++) {
+            const s = this.seqVal[i]
+            let j = out.length
+            out.push(s)
+            while (j > 0 && seqAfter(out[j - 1], s)) {
+                out[j] = out[j - 1]
+                j--
+            }
+            out[j] = s
+        }
+        return out
+    }
+
+    /** First version in seq's list, or -1. */
+    firstOfSeq(seq: number): number {
+        const i = this.seqIndex(seq)
+        return i < 0 ? -1 : this.seqHead[i] - 1
+    }
+
+    nextOfSeq(g: number): number {
+        return this.seqNext.get(g) - 1
+    }
+
+    seqVersions(seq: number): number {
+        const i = this.seqIndex(seq)
+        return i < 0 ? 0 : this.seqCount[i]
+    }
+
+    // ---- changes
+
+    /** Places version g (described by setRecord) and applies the retention rule to its key.
+     * Returns the versions that died (g itself included if it lost). */
+    insert(g: number): number {
+        storeInvariant((this.flags.get(g) & LIVE) === 0, "insert of a live slot")
+        const key = this.key.get(g)
+        this.flags.set(g, LIVE)
+        this.sectorLive[Math.floor(g / this.slotsPerSector)]++
+        this.liveCount++
+        let b = this.find(key)
+        if (b < 0) {
+            b = this.freeBucket(key)
+            this.buckets.set(b, g + 1)
+            this.next.set(g, 0)
+        } else {
+            let prev = -1
+            let cur = this.buckets.get(b) - 1
+            while (cur >= 0 && this.newer(cur, g)) {
+                prev = cur
+                cur = this.next.get(cur) - 1
+            }
+            this.next.set(g, cur + 1)
+            if (prev < 0) this.buckets.set(b, g + 1)
+            else this.next.set(prev, g + 1)
+        }
+        if (!this.hasHorizon || seqAfter(this.seq.get(g), this.horizon)) this.seqAdd(g)
+        return this.normalize(key)
+    }
+
+    /** Slot gNew (described by setRecord with the same key and seq) takes g's place. */
+    replace(g: number, gNew: number): void {
+        storeInvariant((this.flags.get(g) & LIVE) !== 0, "replace of a dead slot")
+        storeInvariant(this.key.get(g) === this.key.get(gNew) && this.seq.get(g) === this.seq.get(gNew), "replace keeps identity")
+        const b = this.find(this.key.get(g))
+        storeInvariant(b >= 0, "live version has a bucket")
+        this.next.set(gNew, this.next.get(g))
+        if (this.buckets.get(b) === g + 1) this.buckets.set(b, gNew + 1)
+        else {
+            let p = this.buckets.get(b) - 1
+            while (this.next.get(p) !== g + 1) p = this.next.get(p) - 1
+            this.next.set(p, gNew + 1)
+        }
+        const f = this.flags.get(g)
+        if ((f & IN_SEQ) !== 0) {
+            const i = this.seqIndex(this.seq.get(g))
+            const pv = this.seqPrev.get(g)
+            const nx = this.seqNext.get(g)
+            this.seqPrev.set(gNew, pv)
+            this.seqNext.set(gNew, nx)
+            if (pv === 0) this.seqHead[i] = gNew + 1
+            else this.seqNext.set(pv - 1, gNew + 1)
+            if (nx === 0) this.seqTail[i] = gNew + 1
+            else this.seqPrev.set(nx - 1, gNew + 1)
+        }
+        this.flags.set(gNew, f & (LIVE | IN_SEQ))
+        this.flags.set(g, 0)
+        this.sectorLive[Math.floor(g / this.slotsPerSector)]--
+        this.sectorLive[Math.floor(gNew / this.slotsPerSector)]++
+    }
+
+    /** Removes version g (it dies). */
+    kill(g: number): void {
+        storeInvariant((this.flags.get(g) & LIVE) !== 0, "kill of a dead slot")
+        const key = this.key.get(g)
+        const b = this.find(key)
+        storeInvariant(b >= 0, "live version has a bucket")
+        const nx = this.next.get(g)
+        if (this.buckets.get(b) === g + 1) {
+            if (nx === 0) this.deleteBucket(b)
+            else this.buckets.set(b, nx)
+        } else {
+            let p = this.buckets.get(b) - 1
+            while (this.next.get(p) !== g + 1) p = this.next.get(p) - 1
+            this.next.set(p, nx)
+        }
+        if ((this.flags.get(g) & IN_SEQ) !== 0) this.seqRemove(g)
+        this.flags.set(g, 0)
+        this.sectorLive[Math.floor(g / this.slotsPerSector)]--
+        this.liveCount--
+    }
+
+    /** Sets a new horizon. Versions of seqs at or below it stay in their seq lists until
+     * `pruneStep` has passed over them. */
+    setHorizon(h: number): void {
+        this.hasHorizon = true
+        this.horizon = h
+    }
+
+    /**
+     * Takes up to `budget` versions out of the lists of seqs at or below the horizon and applies
+     * the retention rule to their keys. Returns false while there is more to do.
+     */
+    pruneStep(budget: number): boolean {
+        if (!this.hasHorizon) return true
+        let n = 0
+        for (let i = 0; i < this.seqVal.length && n < budget; ) {
+            if (seqAfter(this.seqVal[i], this.horizon)) {
+                i++
+                continue
+            }
+            const g = this.seqHead[i] - 1
+            storeInvariant(g >= 0, "seq list has a head")
+            this.seqRemove(g)
+            this.normalize(this.key.get(g))
+            n++
+            // seqRemove may have dropped entry i: look at the same index again
+        }
+        for (let i = 0; i < this.seqVal.length; i++) if (!seqAfter(this.seqVal[i], this.horizon)) return false
+        return true
+    }
+
+    /** Kills up to `budget` versions of seqs after `seq`. Returns false while there is more. */
+    discardStep(seq: number, budget: number): boolean {
+        let n = 0
+        for (let i = 0; i < this.seqVal.length && n < budget; ) {
+            if (!seqAfter(this.seqVal[i], seq)) {
+                i++
+                continue
+            }
+            this.kill(this.seqHead[i] - 1)
+            n++
+        }
+        for (let i = 0; i < this.seqVal.length; i++) if (seqAfter(this.seqVal[i], seq)) return false
+        return true
+    }
+
+    // ---- internals
+
+    /** a is newer than b: higher seq, or same seq later in the log. */
+    private newer(a: number, b: number): boolean {
+        const d = seqDiff(this.seq.get(a), this.seq.get(b))
+        return d > 0 || (d === 0 && this.position(a) > this.position(b))
+    }
+
+    /** Applies the retention rule to key's chain; returns how many versions died. */
+    private normalize(key: number): number {
+        const b = this.find(key)
+        if (b < 0) return 0
+        let died = 0
+        let prev = -1
+        let below = -1
+        let g = this.buckets.get(b) - 1
+        while (g >= 0) {
+            const nx = this.next.get(g) - 1
+            const s = this.seq.get(g)
+            const atOrBelow = this.hasHorizon && !seqAfter(s, this.horizon)
+            const sameSeq = prev >= 0 && this.seq.get(prev) === s
+            if (sameSeq || (atOrBelow && below >= 0)) {
+                this.kill(g)
+                died++
+            } else {
+                if (atOrBelow) below = g
+                prev = g
+            }
+            g = nx
+        }
+        if (this.primary && below >= 0) {
+            const bb = this.find(key)
+            if (bb >= 0 && this.buckets.get(bb) - 1 !== below) {
+                this.kill(below)
+                died++
+            }
+        }
+        return died
+    }
+
+    private seqIndex(seq: number): number {
+        for (let i = 0; i < this.seqVal.length; i++) if (this.seqVal[i] === seq) return i
+        return -1
+    }
+
+    private seqAdd(g: number): void {
+        const s = this.seq.get(g)
+        let i = this.seqIndex(s)
+        if (i < 0) {
+            i = this.seqVal.length
+            this.seqVal.push(s)
+            this.seqHead.push(0)
+            this.seqTail.push(0)
+            this.seqCount.push(0)
+        }
+        const t = this.seqTail[i]
+        this.seqPrev.set(g, t)
+        this.seqNext.set(g, 0)
+        if (t === 0) this.seqHead[i] = g + 1
+        else this.seqNext.set(t - 1, g + 1)
+        this.seqTail[i] = g + 1
+        this.seqCount[i]++
+        this.flags.set(g, this.flags.get(g) | IN_SEQ)
+    }
+
+    private seqRemove(g: number): void {
+        const i = this.seqIndex(this.seq.get(g))
+        storeInvariant(i >= 0, "version in a known seq list")
+        const pv = this.seqPrev.get(g)
+        const nx = this.seqNext.get(g)
+        if (pv === 0) this.seqHead[i] = nx
+        else this.seqNext.set(pv - 1, nx)
+        if (nx === 0) this.seqTail[i] = pv
+        else this.seqPrev.set(nx - 1, pv)
+        this.seqCount[i]--
+        this.flags.set(g, this.flags.get(g) & ~IN_SEQ)
+        if (this.seqCount[i] === 0) {
+            storeInvariant(this.seqHead[i] === 0, "empty seq list has no head")
+            const last = this.seqVal.length - 1
+            this.seqVal[i] = this.seqVal[last]
+            this.seqHead[i] = this.seqHead[last]
+            this.seqTail[i] = this.seqTail[last]
+            this.seqCount[i] = this.seqCount[last]
+            this.seqVal.pop()
+            this.seqHead.pop()
+            this.seqTail.pop()
+            this.seqCount.pop()
+        }
+    }
+
+    private hash(key: number): number {
+        let h = Math.imul(key ^ (key >>> 16), 0x45d9f3b)
+        h = Math.imul(h ^ (h >>> 16), 0x45d9f3b)
+        // >>> 1 keeps the value below 2^31: the VM's % treats larger values as negative int32
+        return ((h ^ (h >>> 16)) >>> 1) % this.nBuckets
+    }
+
+    /** The bucket holding key, or -1. */
+    private find(key: number): number {
+        let i = this.hash(key)
+        for (let n = 0; n < this.nBuckets; n++) {
+            const v = this.buckets.get(i)
+            if (v === 0) return -1
+            if (this.key.get(v - 1) === key) return i
+            i = i + 1 === this.nBuckets ? 0 : i + 1
+        }
+        return -1
+    }
+
+    private freeBucket(key: number): number {
+        let i = this.hash(key)
+        for (let n = 0; n < this.nBuckets; n++) {
+            if (this.buckets.get(i) === 0) return i
+            i = i + 1 === this.nBuckets ? 0 : i + 1
+        }
+        storeInvariant(false, "hash table has room")
+        return -1
+    }
+
+    /** Linear-probing delete with backward shift (no tombstones). */
+    private deleteBucket(i: number): void {
+        const n = this.nBuckets
+        let hole = i
+        let j = i
+        this.buckets.set(hole, 0)
+        for (let step = 0; step < n; step++) {
+            j = j + 1 === n ? 0 : j + 1
+            const v = this.buckets.get(j)
+            if (v === 0) return
+            const home = this.hash(this.key.get(v - 1))
+            // v may move into the hole unless its home lies cyclically in (hole, j]
+            const stays = hole <= j ? home > hole && home <= j : home > hole || home <= j
+            if (!stays) {
+                this.buckets.set(hole, v)
+                this.buckets.set(j, 0)
+                hole = j
+            }
+        }
+    }
+}
