@@ -11,10 +11,11 @@ import { Prng } from "../prng"
  * ends the transfer after the byte that was not acknowledged.
  *
  * Arbitration: transfers are serialized. A master that asks while the bus is busy waits for the
- * STOP; all masters waiting then start together and the wired-AND arbitration lets the one
- * whose bits (address byte, then data) are lowest win; equal frames go in the order asked.
- * A request made while the bus is idle also waits for the end of the current event, so requests
- * made at the same instant arbitrate too.
+ * STOP; all masters waiting then start together, before any target has reacted to the frame
+ * that just ended, and the wired-AND arbitration lets the one whose bits (address byte, then
+ * data) are lowest win; equal frames go in the order asked. A request made while the bus is
+ * idle waits for the end of the current event, so requests made at the same instant arbitrate.
+ * Losers try again at the next STOP (I2C promises no fairness).
  *
  * Delivery: a target's receive handler runs `deliveryDelayMs` after the STOP (the target's
  * interrupt and run-loop latency); the master's `done` runs at the STOP.
@@ -326,6 +327,9 @@ export class I2cBus {
     private finish(req: Request, ack: boolean, targets: Member[], payload: Buffer | null, start: number): void {
         this.busy = false
         const end = this.clock.millis()
+        // masters that waited for this STOP start at once (after the bus-free time, which is
+        // negligible), before a target that is only now receiving could react to the frame
+        if (this.waiting.length > 0) this.arbitrate()
         if (payload) {
             for (let i = 0; i < targets.length; i++) this.deliver(targets[i], payload, req.to === 0)
         }
@@ -333,8 +337,8 @@ export class I2cBus {
             const t = new I2cTransaction(req.from.addr, req.to, req.data, ack, start, end)
             for (let i = 0; i < this.observers.length; i++) this.observers[i](t)
         }
-        this.schedule()
         if (req.from.endpoint === req.endpoint) req.done(ack)
+        this.schedule()
     }
 
     private deliver(m: Member, payload: Buffer, gc: boolean): void {

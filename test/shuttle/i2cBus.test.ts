@@ -78,6 +78,25 @@ describe("I2C bus timing", () => {
     })
 })
 
+describe("I2C bus hand-off", () => {
+    it("a master that waited for the STOP starts before the target that just received can answer", () => {
+        const k = new SimKernel()
+        const bus = new I2cBus(k, { bitRate: 100000 })
+        const a = bus.attach(0x10)
+        const b = bus.attach(0x11)
+        const c = bus.attach(0x12)
+        bus.attach(0x70)
+        const order: string[] = []
+        // b answers a at once, to a low address; c has been waiting to write to a high one
+        b.onReceive(() => b.write(0x10, Buffer.from([1]), () => order.push("b->10")))
+        a.write(0x11, bytes(8), () => order.push("a->11"))
+        k.run(0.05, 100)
+        c.write(0x70, Buffer.from([1]), () => order.push("c->70"))
+        k.run(100, 1000)
+        expect(order).toEqual(["a->11", "c->70", "b->10"])
+    })
+})
+
 describe("I2C addressing", () => {
     it("NACKs a write to an address with no member, after the address byte only", () => {
         const k = new SimKernel()
