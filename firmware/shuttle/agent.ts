@@ -128,6 +128,9 @@ export class ShuttleCounters {
     staleDropped = 0
     /** A second shuttle of the current epoch while this member held one. */
     duplicateDropped = 0
+    /** Shuttles whose S is more than one away from this member's seq (never so when all is
+     * well: S stays within one of every member's seq), dropped unless they keep coming. */
+    implausibleDropped = 0
     /** Shuttles that list a member this member knows is evicted, or that lack this member. */
     membershipDropped = 0
     noticesSent = 0
@@ -199,6 +202,9 @@ export class ShuttleAgent {
     /** Incremented whenever a held shuttle is given up, so late callbacks can tell. */
     private holdToken = 0
     private lapStartMs = -1
+    private implausibleEpoch = -1
+    private implausibleOrigin = -1
+    private implausibleCount = 0
     private txShuttle: Buffer
     private txRelease: Buffer
     private txEvicted: Buffer
@@ -385,6 +391,7 @@ export class ShuttleAgent {
             return
         }
         const cmp = this.hasEpoch ? compareEpoch(f.epoch, f.origin, this.epoch, this.origin) : 1
+        if (cmp >= 0 && this.hasEpoch && !this.plausible(f)) return
         if (cmp < 0) {
             this.counters.staleDropped++
             return
@@ -409,6 +416,35 @@ export class ShuttleAgent {
         }
         this.frame.copyFrom(f)
         this.visit(false)
+    }
+
+    /**
+     * S is within one of this member's highest seq whenever all is well (S cannot pass the seq
+     * after any member's, and a regenerated shuttle starts at its maker's). A frame far off is
+     * corrupt in a way the PEC missed, or forged: dropped, so that one bad frame cannot make a
+     * member jump. The same epoch's shuttle coming back a third time in a row is taken anyway
+     * (the live shuttle comes every lap; a board restored with a wrong seq must not lock out).
+     */
+    private plausible(f: ShuttleFrame): boolean {
+        const c = this.host.captureSeq()
+        const ref = seqAfter(this.highestSeq, c) ? this.highestSeq : c
+        const d = seqDiff(f.seq, ref)
+        if (d <= 1 && d >= -1) {
+            this.implausibleCount = 0
+            return true
+        }
+        if (f.epoch === this.implausibleEpoch && f.origin === this.implausibleOrigin) this.implausibleCount++
+        else {
+            this.implausibleEpoch = f.epoch
+            this.implausibleOrigin = f.origin
+            this.implausibleCount = 1
+        }
+        if (this.implausibleCount >= 3) {
+            this.implausibleCount = 0
+            return true
+        }
+        this.counters.implausibleDropped++
+        return false
     }
 
     private onRelease(data: Buffer): void {
