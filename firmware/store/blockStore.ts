@@ -930,6 +930,7 @@ export class BlockStore {
 
     /** Data records and bytes that relocation can place without new erases. */
     private relocationFits(s: number): boolean {
+        if (this.idx.sectorLive[s] === 0 && this.secSmall[s] === 0) return true
         const o = this.open
         let roomData = 0
         let roomBytes = 0
