@@ -151,7 +151,7 @@ const KEPT_FINALS = 2
  *
  * At each visit the member
  *  1. delivers the final manifests it has not seen to its board (and drops them from the
- *     shuttle once every present member has them);
+ *     shuttle once every member has them);
  *  2. applies a pending operator eviction;
  *  3. raises S to its capture seq if it is ahead (only after a regeneration);
  *  4. if it had adopted S before this visit, every member has adopted S, and it has data and
@@ -185,6 +185,7 @@ export class ShuttleAgent {
     private lastFinal: number
     private lastDelivered: number
     private adoptedOnce = false
+    private selfEvicted = false
 
     private histSeq: number[] = []
     private histPortions: number[] = []
@@ -265,7 +266,8 @@ export class ShuttleAgent {
         this.released = (c - 1) >>> 0
         this.historyFloor = c
         this.buildRing()
-        if (this.ring.indexOf(this.addr) < 0) throw new Error("this board was evicted from the group")
+        // a board evicted for good stays out: it never starts (isEvicted says so)
+        this.selfEvicted = this.ring.indexOf(this.addr) < 0
         const self = this
         bus.onReceive((data, gc) => self.receive(data, gc))
     }
@@ -274,7 +276,7 @@ export class ShuttleAgent {
 
     /** Starts taking part: the lowest member creates the first shuttle if none comes. */
     start(): void {
-        if (this.running) return
+        if (this.running || this.selfEvicted) return
         this.running = true
         this.armLapTimer(this.opts.restored ? -1 : this.hopSlackMs)
     }
@@ -289,6 +291,11 @@ export class ShuttleAgent {
 
     isRunning(): boolean {
         return this.running
+    }
+
+    /** This board was evicted from the group: it takes no part any more. */
+    isEvicted(): boolean {
+        return this.selfEvicted
     }
 
     /** The newest seq every member is known to have adopted. */
@@ -313,10 +320,11 @@ export class ShuttleAgent {
     }
 
     /**
-     * Operator eviction: removes the member at `address` from the group for good. It takes
-     * effect at this member's next visit where no final manifest is still going round; from
-     * then on seqs are final without that member, its writes from that seq on never reach the
-     * remote, and the evicted board is told to stop if it speaks again. Returns null when
+     * Operator eviction: removes the member at `address` from the group for good (docs/
+     * FORMAT-shuttle.md, "Eviction"). It takes effect at a visit of this member once every
+     * other member has the final manifests the shuttle carries; from then on seqs become final
+     * without that member, its totals leave every seq that was not yet final, and the evicted
+     * board is told to stop (at once, and again whenever it speaks). Returns null when
      * accepted, or why not.
      */
     evict(address: number): string | null {
@@ -496,6 +504,7 @@ export class ShuttleAgent {
         }
         if (e.target === this.addr) {
             this.evicted |= 1 << this.idOf(this.addr)
+            this.selfEvicted = true
             this.save()
             this.stop()
             if (this.onEvicted) this.onEvicted(this.addr, true)

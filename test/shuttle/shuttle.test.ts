@@ -419,6 +419,12 @@ describe("eviction", () => {
         expect(g.violations).toEqual([])
         for (const i of [0, 1, 2]) expect(g.agents[i].members()).toEqual([0x10, 0x11, 0x12])
         expect(g.states[0]!.evicted).toBe(1 << 3)
+        // it knows for good: after another restart it stays out
+        expect(g.states[3]!.evicted & (1 << 3)).toBe(1 << 3)
+        g.powerOff(3)
+        g.powerOn(3)
+        expect(g.agents[3].isEvicted()).toBe(true)
+        expect(g.agents[3].isRunning()).toBe(false)
     })
 
     it("a group keeps at least two members", () => {
