@@ -778,7 +778,7 @@ export class BlockStore {
     /** After a commit, confirm or discard: updates the index in steps, then finishes. */
     private pruneStep(): void {
         const i = this.qHead
-        const budget = this.stepBytes >> 4
+        const budget = this.stepBytes >> 6
         const doneNow = this.qKind[i] === Op.Discard ? this.idx.discardStep(this.qSeq[i], budget) : this.idx.pruneStep(budget)
         if (doneNow) this.finish(StoreError.None, null)
         else this.clock.setTimer(0, this.kPruneStep)
@@ -1708,8 +1708,8 @@ export class BlockStore {
     /** Places the data records found into the index, a few per step. */
     private indexStep(): void {
         const total = this.n * this.spS
-        // a slot looked at costs 1, a version placed 8
-        let budget = this.stepBytes >> 1
+        // a slot looked at costs 1, a version placed 8 (hash probe, chain walk, retention rule)
+        let budget = this.stepBytes >> 3
         while (this.mG < total && budget > 0) {
             const g = this.mG++
             budget--

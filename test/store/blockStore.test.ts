@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest"
+import { PipelineStore } from "../../firmware/pipeline/ports"
+import { RemoteStore } from "../../firmware/remote/remoteBoard"
 import { BlockStore } from "../../firmware/store/blockStore"
 import { MetaKey, StoreError, StoreRole } from "../../firmware/store/types"
 import { SpiNorFlash } from "../../hal/spiNor"
@@ -410,6 +412,26 @@ describe("block store: detection and recovery", () => {
 })
 
 describe("block store: a store object is a plain firmware object", () => {
+    it("serves as the pipeline's store on a primary and as the remote's store", () => {
+        const r = Rig.blank(65536, PRIMARY)
+        const primaryPort: PipelineStore = r.store
+        const remotePort: RemoteStore = Rig.blank(65536, REMOTE).store
+        r.mount()
+        r.write(2, 9, 4, block(B, 2, 9, 4, 0))
+        expect(primaryPort.pinnedSeqs(2)).toEqual([4])
+        expect(primaryPort.pinnedSeqs(1)).toEqual([])
+        const pins = primaryPort.pinned(2, 4)
+        expect(pins.map((p) => [p.member, p.lba, p.seq])).toEqual([[2, 9, 4]])
+        let got: Buffer | null = null
+        primaryPort.readPinned(pins[0], (err, data) => (got = data))
+        r.runUntil(() => got !== null)
+        expect(got!.equals(block(B, 2, 9, 4, 0))).toBe(true)
+        primaryPort.confirm(4)
+        r.drain()
+        expect(primaryPort.pinnedSeqs(2)).toEqual([])
+        expect(remotePort.appliedSeq()).toBe(0)
+    })
+
     it("uses fixed RAM: index and queue sized at construction", () => {
         const k = new SimKernel()
         const chip = new SpiNorChip(k, { capacity: 1 << 20 })

@@ -1,0 +1,164 @@
+/**
+ * Block store figures: write amplification, boot scan time of a full store, erase-count spread.
+ * Run: npx tsx test/store/bench.ts [--quick]
+ * Times are the chip model's virtual (datasheet) time: SPI at the given clock, W25Q128JV
+ * program/erase times; processor time is not modelled.
+ */
+import { SpiNorFlash } from "../../hal/spiNor"
+import { BlockStore } from "../../firmware/store/blockStore"
+import { StoreError, StoreOptions, StoreRole } from "../../firmware/store/types"
+import { SimKernel } from "../../host-sim/kernel"
+import { SpiNorChip } from "../../host-sim/models/spiNorChip"
+import { Prng } from "../../host-sim/prng"
+
+const quick = process.argv.includes("--quick")
+
+interface Setup {
+    k: SimKernel
+    chip: SpiNorChip
+    store: BlockStore
+}
+
+function setup(capacity: number, opts: StoreOptions, clockHz = 8_000_000, chip?: SpiNorChip): Setup {
+    const k = new SimKernel()
+    const c = chip ?? new SpiNorChip(k, { capacity, clockHz })
+    c.powerOn(k)
+    const flash = new SpiNorFlash(c.boardBus(), k, { capacity })
+    let ok = false
+    flash.init(() => (ok = true))
+    while (!ok && k.step(Infinity)) {}
+    const store = new BlockStore(flash, k, opts)
+    let mounted = false
+    store.mount((err) => {
+        if (err !== StoreError.None) throw new Error("mount " + err)
+        mounted = true
+    })
+    while (!mounted && k.step(Infinity)) {}
+    return { k, chip: c, store }
+}
+
+function call(s: Setup, fn: (done: (e: StoreError) => void) => void): StoreError {
+    let err = -1
+    fn((e) => (err = e))
+    while (err < 0 && s.k.step(Infinity)) {}
+    return err
+}
+
+/**
+ * A primary under a random write workload: `lbas` blocks (a fill ratio of the capacity), hot
+ * ones taking `hotShare` of the writes, a seq closed every `perSeq` writes and confirmed one
+ * seq later (the remote keeps up).
+ */
+function primaryWorkload(
+    s: Setup,
+    writes: number,
+    lbas: number,
+    hotLbas: number,
+    hotShare: number,
+    perSeq: number,
+    seed: number,
+    fillFirst = false
+): number {
+    const p = new Prng(seed)
+    const data = Buffer.alloc(s.store.blockSize())
+    let seq = 1
+    const t0 = s.k.millis()
+    for (let i = 0; i < writes; i++) {
+        // with fillFirst, every lba is written once first: data outside the hot set stays cold
+        if (i > 0 && i % perSeq === 0) {
+            seq++
+            if (seq > 2) call(s, (d) => s.store.confirm(seq - 2, d))
+        }
+        const lba = fillFirst && i < lbas ? i : p.chance(hotShare) ? p.int(hotLbas) : hotLbas + p.int(lbas - hotLbas)
+        data[0] = i & 0xff
+        data[1] = lba & 0xff
+        const err = call(s, (d) => s.store.write(0, lba, seq, data, d))
+        if (err !== StoreError.None) throw new Error(`write ${i} failed: ${err}`)
+    }
+    return s.k.millis() - t0
+}
+
+function spread(counts: number[]): { min: number; max: number; mean: number; sd: number } {
+    const min = Math.min(...counts)
+    const max = Math.max(...counts)
+    const mean = counts.reduce((a, b) => a + b, 0) / counts.length
+    const sd = Math.sqrt(counts.reduce((a, b) => a + (b - mean) ** 2, 0) / counts.length)
+    return { min, max, mean, sd }
+}
+
+function pad(v: string | number, n: number): string {
+    const s = typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : v
+    return s.length >= n ? s : " ".repeat(n - s.length) + s
+}
+
+function table(title: string, head: string[], rows: (string | number)[][]): void {
+    console.log("\n" + title)
+    const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => pad(r[i], 0).length)) + 1)
+    console.log(head.map((h, i) => pad(h, w[i])).join(" |"))
+    console.log(w.map((n) => "-".repeat(n)).join("-|"))
+    for (const r of rows) console.log(r.map((v, i) => pad(v, w[i])).join(" |"))
+}
+
+// ---- write amplification
+{
+    const rows: (string | number)[][] = []
+    const cap = 1 << 20
+    for (const B of [256, 128, 64]) {
+        for (const fill of [0.25, 0.5, 0.75]) {
+            const slots = 256 * Math.floor(4080 / (16 + B))
+            const lbas = Math.floor(slots * fill)
+            const writes = quick ? lbas * 4 : lbas * 10
+            const s = setup(cap, { role: StoreRole.Primary, blockSize: B })
+            const ms = primaryWorkload(s, writes, lbas, 1, 0, 64, B + fill * 100)
+            const st = s.store.stats
+            rows.push([B, `${fill * 100}%`, writes, s.store.writeAmplification(), st.gcRuns, st.gcRelocated, st.erases, ms / writes])
+        }
+    }
+    table(
+        "Write amplification, 1 MB primary store, uniform random writes (flash bytes programmed / user bytes)",
+        ["block", "live fill", "writes", "WA", "gc runs", "relocated", "erases", "ms/write"],
+        rows
+    )
+}
+
+// ---- boot scan of a full 1 MB store
+{
+    const rows: (string | number)[][] = []
+    for (const hz of [8_000_000, 20_000_000, 50_000_000]) {
+        const cap = 1 << 20
+        const s = setup(cap, { role: StoreRole.Primary }, hz)
+        // fill every slot: writes over 75% of the capacity, then overwrite until the log has wrapped
+        primaryWorkload(s, quick ? 6000 : 9000, 2800, 1, 0, 64, 1)
+        const s2 = setup(cap, { role: StoreRole.Primary }, hz, s.chip)
+        const rep = s2.store.lastMountReport()
+        rows.push([hz / 1e6, rep.usedSectors, rep.freeSectors, rep.records, rep.liveRecords, rep.durationMs])
+    }
+    table(
+        "Boot scan (mount) of a full 1 MB store, virtual time (SPI read 0x03 in 256-byte transfers; CPU not modelled)",
+        ["SPI MHz", "used sectors", "free sectors", "records", "live", "mount ms"],
+        rows
+    )
+}
+
+// ---- erase-count spread after a long workload
+{
+    const rows: (string | number)[][] = []
+    const cap = 256 * 1024
+    const slots = 64 * 15
+    const writes = quick ? 40_000 : 150_000
+    for (const [name, hot, share, wear] of [
+        ["uniform", 1, 0, 16],
+        ["10% of lbas hot, rest cold, static WL (spread 16)", Math.floor(slots * 0.06), 1, 16],
+        ["10% of lbas hot, rest cold, no static WL", Math.floor(slots * 0.06), 1, 1e9],
+    ] as [string, number, number, number][]) {
+        const s = setup(cap, { role: StoreRole.Primary, wearSpread: wear })
+        primaryWorkload(s, writes, Math.floor(slots * 0.6), hot, share, 64, 3, share === 1)
+        const c = spread(s.store.eraseCounts())
+        rows.push([name, writes, c.min, c.max, c.mean, c.sd, s.store.stats.gcStaticRuns, s.store.writeAmplification()])
+    }
+    table(
+        "Erase counts across the 64 sectors of a 256 KB store after a long random workload (60% live fill)",
+        ["workload", "writes", "min", "max", "mean", "sd", "static runs", "WA"],
+        rows
+    )
+}
