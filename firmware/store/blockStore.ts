@@ -17,8 +17,6 @@ import {
     headerBValid,
     LBA_LIMIT,
     log2Exact,
-    MAGIC_0,
-    MAGIC_1,
     MAX_ENTRIES,
     MEMBER_LIMIT,
     META_KEYS,
@@ -81,6 +79,10 @@ const EMPTY = Buffer.alloc(0)
  *   are counted (stats, MountReport) and skipped.
  * - Long work (the mount scan, pruning after a commit) yields to the run loop every
  *   `stepBytes` bytes of checking, so the DeviceScript VM never runs too long.
+ * - Garbage collection runs inside the write (or control call) that needs room: such a call
+ *   takes one or more sector erases longer (45 ms typical each).
+ * - The store is the only user of its `Flash` (and of its sectors); it allocates its RAM index
+ *   and queue at construction (and again at each mount), not per call.
  */
 export class BlockStore {
     readonly stats = new StoreStats()
@@ -175,7 +177,6 @@ export class BlockStore {
     private rvG = -1
     private rvEntry: Buffer = EMPTY
     private rvK: Done
-    private opValue = 0
 
     // ---- mount registers
     private mountDone: ((err: StoreError, report: MountReport) => void) | null = null
@@ -339,7 +340,6 @@ export class BlockStore {
      * flash failed; done(Config) for bad options. Calls made before mount fail with NotMounted.
      */
     mount(done: (err: StoreError, report: MountReport) => void): void {
-        const self = this
         if (this.configError !== StoreError.None || this.busy) {
             const err = this.configError !== StoreError.None ? this.configError : StoreError.NotMounted
             const rep = this.report
