@@ -1,0 +1,193 @@
+import * as ds from "@devicescript/core"
+import { BootCheck, checkBoot } from "../../firmware/boot/bootCheck"
+import { deviceScriptCapabilities, RuntimeCapabilities } from "../../firmware/boot/capabilities"
+import { hex32 } from "../../firmware/codec/bytes"
+import { SeqmirrorConfig } from "../../firmware/config"
+import { FlashError } from "../flash"
+import { SpiNorFlash } from "../spiNor"
+import { RunLoop } from "./clock"
+import { BoardConsole } from "./console"
+import { SocketLink } from "./socketLink"
+import { DsSpiBus, SpiPort } from "./spiBus"
+
+/**
+ * The board's drivers, constructed and probed, for firmware/main.ts to wire into the firmware.
+ * Every callback of every driver runs from `loop`.
+ */
+export interface BoardDrivers {
+    config: SeqmirrorConfig
+    /** For a primary: its index in group.members (the member id); -1 on a remote. */
+    memberIndex: number
+    /** The Clock: the board's run loop. */
+    loop: RunLoop
+    console: BoardConsole
+    /** The SPI bus of the flash (its counters: transfers, failedTransfers). */
+    spi: DsSpiBus
+    /** The NOR flash, initialised; its capacity is store.flashBytes (the store's part). */
+    flash: SpiNorFlash
+    /** JEDEC ID and full size of the chip found. */
+    jedecId: number
+    chipBytes: number
+    /** For a primary: the link to the remote, not started (call `link.start()` once its
+     * handlers are wired). Null on a remote. */
+    link: SocketLink | null
+    /** Always null: this runtime cannot implement GroupBus, so a board runs a group of one
+     * (the boot refuses a group member). */
+    groupBus: null
+    /** Uniform in [0, 1), for backoff jitter and session nonces. */
+    random: () => number
+}
+
+export interface BoardStart {
+    ok: boolean
+    /** Null when the board must not start (then `problems` says why). */
+    drivers: BoardDrivers | null
+    /** One line per problem, without the "seqmirror: " prefix. */
+    problems: string[]
+    /** What the board does, one line each, without the prefix. */
+    notes: string[]
+}
+
+export interface StartOptions {
+    /** Name of the configuration for error lines (default "devicescript.json"). */
+    source?: string
+    /** Default: deviceScriptCapabilities(). */
+    caps?: RuntimeCapabilities
+    /** Where boot lines go (default console.log). */
+    print?: (line: string) => void
+    /** How long the flash may take to answer its JEDEC ID (default 2000 ms). */
+    flashTimeoutMs?: number
+    /** The byte-level SPI under the flash (default: the runtime's, on board.pins); the tests
+     * put a chip model here. */
+    spiPort?: SpiPort
+    /** The run loop to use (default: a new one). */
+    loop?: RunLoop
+}
+
+/**
+ * Starts a board from its configuration text (firmware/boot/boardConfig.ts, generated from
+ * devicescript.json at build time):
+ * 1. parses and validates it (validateConfig) and checks the runtime can do what it asks
+ *    (checkBoot): a group member, a remote, a missing link are refused here;
+ * 2. opens the SPI bus (pins, clock) and probes the NOR flash (JEDEC ID, size against
+ *    store.flashBytes);
+ * 3. constructs the link (a primary's TCP socket to link.remoteHost:remotePort).
+ * It prints what it found: one line per note, one line per problem, then either
+ * "seqmirror: board ready" or "seqmirror: board not started: N problem(s)". On failure
+ * `drivers` is null and the run loop is stopped; it never throws.
+ */
+export async function startBoard(configText: string, opts?: StartOptions): Promise<BoardStart> {
+    const o: StartOptions = opts !== undefined ? opts : {}
+    const source = o.source !== undefined ? o.source : "devicescript.json"
+    const caps = o.caps !== undefined ? o.caps : deviceScriptCapabilities()
+    const print = o.print !== undefined ? o.print : (line: string) => console.log(line)
+    const flashTimeoutMs = o.flashTimeoutMs !== undefined ? o.flashTimeoutMs : 2000
+
+    const check: BootCheck = checkBoot(configText, source, caps)
+    const problems = check.problems
+    const notes = check.notes
+    const cfg = check.config
+    if (cfg === null) return finish(print, problems, notes, null)
+
+    const loop = o.loop !== undefined ? o.loop : new RunLoop()
+    const bus = new DsSpiBus(loop, {
+        sck: cfg.board.pins.sck,
+        mosi: cfg.board.pins.mosi,
+        miso: cfg.board.pins.miso,
+        cs: cfg.board.pins.cs,
+        hz: cfg.board.spiHz,
+    }, o.spiPort)
+    let flash: SpiNorFlash | null = null
+    let jedecId = -1
+    let chipBytes = 0
+    const spiProblems = bus.open()
+    for (let i = 0; i < spiProblems.length; i++) problems.push(spiProblems[i])
+    if (spiProblems.length > 0) problems.push("the SPI NOR flash was not probed: its bus is not available")
+    else {
+        // first the whole chip, to learn its size; then the store's part of it
+        const probe = new SpiNorFlash(bus, loop)
+        const r = await initFlash(probe, flashTimeoutMs)
+        const csPin = "GPIO " + cfg.board.pins.cs
+        if (r.err === FlashError.Timeout) problems.push("SPI NOR flash: no answer within " + flashTimeoutMs + " ms (SPI driver stuck?)")
+        else if (r.err !== FlashError.None)
+            problems.push("no SPI NOR flash answers on chip select " + csPin + " (JEDEC ID " + hex24(r.id) + "): check its wiring and power (docs/HARDWARE.md)")
+        else {
+            jedecId = r.id
+            chipBytes = probe.geometry().capacity
+            if (chipBytes < cfg.store.flashBytes)
+                problems.push("store.flashBytes: " + cfg.store.flashBytes + " is more than the flash chip holds (" + chipBytes + " bytes, JEDEC ID " + hex24(r.id) + ")")
+            else {
+                const f = new SpiNorFlash(bus, loop, { capacity: cfg.store.flashBytes })
+                const r2 = await initFlash(f, flashTimeoutMs)
+                if (r2.err !== FlashError.None) problems.push("SPI NOR flash: second probe failed (JEDEC ID " + hex24(r2.id) + ")")
+                else {
+                    flash = f
+                    notes.push("flash: JEDEC ID " + hex24(r.id) + ", " + chipBytes + " bytes; the store uses the first " + cfg.store.flashBytes)
+                }
+            }
+        }
+    }
+
+    let link: SocketLink | null = null
+    if (cfg.board.role === "primary" && !caps.uart && caps.tcpClient)
+        link = new SocketLink(loop, { host: cfg.link.remoteHost, port: cfg.link.remotePort, nominalBitRate: cfg.link.baud })
+
+    if (problems.length > 0 || flash === null) {
+        loop.stop()
+        return finish(print, problems, notes, null)
+    }
+    const drivers: BoardDrivers = {
+        config: cfg,
+        memberIndex: check.memberIndex,
+        loop: loop,
+        console: new BoardConsole(),
+        spi: bus,
+        flash: flash,
+        jedecId: jedecId,
+        chipBytes: chipBytes,
+        link: link,
+        groupBus: null,
+        random: () => Math.random(),
+    }
+    return finish(print, problems, notes, drivers)
+}
+
+function finish(print: (line: string) => void, problems: string[], notes: string[], drivers: BoardDrivers | null): BoardStart {
+    for (let i = 0; i < notes.length; i++) print("seqmirror: " + notes[i])
+    for (let i = 0; i < problems.length; i++) print("seqmirror: " + problems[i])
+    if (drivers !== null) print("seqmirror: board ready")
+    else print("seqmirror: board not started: " + problems.length + (problems.length === 1 ? " problem" : " problems"))
+    return { ok: drivers !== null, drivers: drivers, problems: problems, notes: notes }
+}
+
+function hex24(id: number): string {
+    return hex32(id >>> 0).slice(2)
+}
+
+class InitResult {
+    err = FlashError.Timeout
+    id = -1
+    done = false
+}
+
+/** Awaits `flash.init`, whose callback comes from the run loop, for at most timeoutMs. */
+async function initFlash(flash: SpiNorFlash, timeoutMs: number): Promise<InitResult> {
+    const r = new InitResult()
+    const me = ds.Fiber.self()
+    let waiting = false
+    flash.init((err, id) => {
+        r.err = err
+        r.id = id
+        r.done = true
+        if (waiting && me.suspended) me.resume(null)
+    })
+    const until = ds.millis() + timeoutMs
+    while (!r.done) {
+        const left = until - ds.millis()
+        if (left <= 0) break
+        waiting = true
+        await ds.suspend(left)
+        waiting = false
+    }
+    return r
+}

@@ -1,0 +1,159 @@
+import * as ds from "@devicescript/core"
+import { Clock, Timer } from "../clock"
+import { errorText } from "./errorText"
+
+/**
+ * The board's run loop: `Clock` on `ds.millis()`, with one fiber that fires every timer.
+ *
+ * Why not `setTimeout` directly: the runtime's `setTimeout` rounds a delay of 0 up to 1 ms
+ * (zero-delay steps, which the firmware uses to split long work, would each cost a
+ * millisecond) and starts every callback as a fiber of its own. This loop keeps one ordered
+ * queue instead: zero-delay timers run as soon as the current event ends, timers with the
+ * same due time fire in the order they were set, and every event runs on this one fiber.
+ *
+ * The loop budget: the VM aborts a fiber that runs too long without suspending (DEVICESCRIPT.md),
+ * so the loop suspends after `batch` events even when more are due.
+ *
+ * Failure: an exception thrown by an event is a bug (the firmware reports bad input through
+ * return values, not exceptions; invariant assertions throw). The loop then halts: it prints
+ * one line `seqmirror: halted: MESSAGE` and fires nothing more, so the board stops
+ * acknowledging writes instead of running on in an unknown state. `halted()` says so.
+ *
+ * Other fibers (the SPI and socket drivers) hand their completions to the loop with
+ * `setTimer(0, ...)`, which wakes it: callbacks of every driver run from the run loop.
+ */
+class LoopTimer implements Timer {
+    cancelled = false
+    fired = false
+    constructor(public due: number, public fire: () => void) {}
+}
+
+/** Events fired between two suspensions of the loop fiber. */
+const DEFAULT_BATCH = 64
+/** Longest suspension when nothing is queued (any new timer wakes the loop at once). */
+const IDLE_MS = 60000
+
+export class RunLoop implements Clock {
+    private queue: LoopTimer[] = []
+    private fiber: ds.Fiber | null = null
+    private sleeping = false
+    private stopped = false
+    private haltMessage = ""
+    private batch: number
+
+    /** Events fired; suspensions forced by the loop budget. */
+    events = 0
+    budgetYields = 0
+
+    constructor(batch?: number) {
+        this.batch = batch !== undefined && batch > 0 ? batch : DEFAULT_BATCH
+    }
+
+    millis(): number {
+        return ds.millis()
+    }
+
+    setTimer(delayMs: number, fire: () => void): Timer {
+        const d = delayMs > 0 ? delayMs : 0
+        const t = new LoopTimer(ds.millis() + d, fire)
+        if (this.stopped) {
+            t.cancelled = true
+            return t
+        }
+        // after every timer due at or before t: same due time fires in the order set
+        let lo = 0
+        let hi = this.queue.length
+        while (lo < hi) {
+            const mid = (lo + hi) >> 1
+            if (this.queue[mid].due <= t.due) lo = mid + 1
+            else hi = mid
+        }
+        this.queue.insert(lo, 1)
+        this.queue[lo] = t
+        if (this.fiber === null) this.fiber = runLoopFiber.start(this)
+        else if (lo === 0) this.wake()
+        return t
+    }
+
+    clearTimer(timer: Timer): void {
+        if (timer.cancelled) return
+        timer.cancelled = true
+        const i = this.queue.indexOf(timer as LoopTimer)
+        if (i >= 0) this.queue.insert(i, -1)
+    }
+
+    /** Timers waiting to fire. */
+    pending(): number {
+        return this.queue.length
+    }
+
+    /** The message of the exception that halted the loop, or "" while it runs. */
+    halted(): string {
+        return this.haltMessage
+    }
+
+    /** Stops the loop for good: no timer fires after this (a test's end, or a halt). */
+    stop(): void {
+        this.stopped = true
+        for (let i = 0; i < this.queue.length; i++) this.queue[i].cancelled = true
+        this.queue = []
+        this.wake()
+    }
+
+    private wake(): void {
+        const f = this.fiber
+        if (f !== null && this.sleeping && f.suspended) f.resume(null)
+    }
+
+    /** Runs due events; returns how long to sleep (0: suspend briefly, more are due). */
+    _step(): number {
+        if (this.stopped) return -1
+        const now = ds.millis()
+        let n = 0
+        while (this.queue.length > 0 && this.queue[0].due <= now) {
+            if (n >= this.batch) {
+                this.budgetYields++
+                return 0
+            }
+            const t = this.queue.shift()
+            if (t.cancelled) continue
+            t.fired = true
+            t.cancelled = true // clearing a fired timer is a no-op
+            n++
+            this.events++
+            try {
+                t.fire()
+            } catch (e) {
+                this.halt(e)
+                return -1
+            }
+            if (this.stopped) return -1
+        }
+        if (this.queue.length === 0) return IDLE_MS
+        const wait = this.queue[0].due - ds.millis()
+        return wait > 0 ? wait : 0
+    }
+
+    _setSleeping(v: boolean): void {
+        this.sleeping = v
+    }
+
+    private halt(e: any): void {
+        const msg = errorText(e)
+        this.haltMessage = msg
+        console.log("seqmirror: halted: " + msg)
+        if (e !== null && e !== undefined && typeof e.print === "function") e.print()
+        this.stop()
+    }
+}
+
+async function runLoopFiber(loop: RunLoop) {
+    while (true) {
+        const wait = loop._step()
+        if (wait < 0) return
+        loop._setSleeping(true)
+        if (wait === 0) await ds.sleep(0)
+        else await ds.suspend(wait)
+        loop._setSleeping(false)
+    }
+}

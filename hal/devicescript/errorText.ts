@@ -1,0 +1,7 @@
+/** The message of a caught exception, whatever was thrown (the runtime throws Errors whose
+ * message is the only useful part; a thrown non-Error gives a fixed word). */
+export function errorText(e: any): string {
+    if (e !== null && e !== undefined && typeof e.message === "string") return e.message
+    if (typeof e === "string") return e
+    return "unknown error"
+}
