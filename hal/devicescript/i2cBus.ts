@@ -1,13 +1,9 @@
-import * as ds from "@devicescript/core"
 import { i2c } from "@devicescript/i2c"
-import { configureHardware } from "@devicescript/servers"
 import { Clock } from "../clock"
 import { errorText } from "./errorText"
 
 export interface I2cMasterOptions {
-    sda: number
-    scl: number
-    /** 100000, 400000 or 1000000 (group.busBitRate). */
+    /** What bitRate() reports: the rate the board definition sets (its i2c.kHz). */
     bitRate: number
 }
 
@@ -27,37 +23,19 @@ export interface I2cMasterOptions {
  *
  * `I2cMaster` is the honest remainder: master writes with ACK/NACK, for a runtime that gains
  * target mode later, or for tools on the bench (probing which addresses answer).
+ *
+ * Pins and clock: the runtime takes them from the board definition chosen at flash time
+ * (its `i2c` section: pinSDA, pinSCL, kHz) or from a `configureHardware({ i2c: ... })` call
+ * that the compiler evaluates at build time (it must be a literal: "expecting JSON literal
+ * here"), so board.pins.sda/scl and group.busBitRate cannot be applied at run time.
  */
 export class I2cMaster {
-    private ready = false
-
     writes = 0
     nacks = 0
+    /** The last error the runtime gave ("I2C not supported (yet)" on a board without I2C). */
+    lastError = ""
 
     constructor(private clock: Clock, private opts: I2cMasterOptions) {}
-
-    /** Sets the pins and the bus clock. Null when ready, else what failed. */
-    open(): string | null {
-        let sda: ds.IOPin
-        let scl: ds.IOPin
-        try {
-            sda = ds.gpio(this.opts.sda)
-        } catch (e) {
-            return "board.pins.sda: GPIO " + this.opts.sda + " is not available on this board: " + errorText(e)
-        }
-        try {
-            scl = ds.gpio(this.opts.scl)
-        } catch (e) {
-            return "board.pins.scl: GPIO " + this.opts.scl + " is not available on this board: " + errorText(e)
-        }
-        try {
-            configureHardware({ i2c: { pinSDA: sda, pinSCL: scl, kHz: Math.floor(this.opts.bitRate / 1000) } })
-        } catch (e) {
-            return "I2C: " + errorText(e)
-        }
-        this.ready = true
-        return null
-    }
 
     /**
      * One master write `ST SAD+W SAK B0 SAK … SP`; `done(true)` when the target acknowledged
@@ -66,7 +44,6 @@ export class I2cMaster {
      * call) is refused by the runtime and completes with `false`.
      */
     write(addr: number, data: Buffer, done: (ack: boolean) => void): void {
-        if (!this.ready) throw new Error("i2c: write before open()")
         i2cWriteFiber.start(this, addr, data, done)
     }
 
@@ -83,6 +60,7 @@ export class I2cMaster {
                 ack = true
             } catch (e) {
                 ack = false
+                this.lastError = errorText(e)
             }
         }
         this.writes++

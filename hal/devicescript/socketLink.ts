@@ -48,6 +48,8 @@ export const enum SocketLinkState {
  *   socket is down the buffer keeps its bytes and fills; they go out after the next connect
  *   (the channel above resynchronises on its frame delimiters whatever arrives). `onTxReady`
  *   fires when the buffer drains below half after a write left it above.
+ * - Bytes handed to the socket count as sent: the ones in flight when a connection dies are
+ *   lost with it (TCP does not say what arrived), and the channel above retransmits.
  * - A send the runtime cannot queue (its send queue is full: `send error -1`) is retried with
  *   the same bytes; any other send error, a receive error or a close by the peer drops the
  *   connection, and the link reconnects.
@@ -217,7 +219,8 @@ export class SocketLink implements Link {
                 this.writerIdle = false
                 continue
             }
-            const n = Math.min(this.used, this.chunkBytes, this.ring.length - this.tail)
+            // contiguous bytes from tail (Math.min takes two arguments in DeviceScript)
+            const n = Math.min(Math.min(this.used, this.chunkBytes), this.ring.length - this.tail)
             let chunk: Buffer
             if (n === this.chunkBytes) {
                 chunk = this.chunkFull
@@ -227,7 +230,7 @@ export class SocketLink implements Link {
                 await s.send(chunk)
             } catch (e) {
                 const msg = errorText(e)
-                if (msg.indexOf("send error -1") >= 0 && this.sock === s) {
+                if (isQueueFull(msg) && this.sock === s) {
                     // the runtime's send queue is full (the library has waited 10 ms): again
                     this.sendRetries++
                     continue
@@ -242,6 +245,9 @@ export class SocketLink implements Link {
                 this.aboveHalf = false
                 this.clock.setTimer(0, this.deliverTxReady)
             }
+            // the runtime's send returns at once: yield so that the run loop and the
+            // receiver run between chunks (and the VM's loop budget holds)
+            await ds.sleep(0)
         }
     }
 
@@ -284,6 +290,14 @@ export class SocketLink implements Link {
             if (this.rxHandler !== null) this.rxHandler(b)
         }
     }
+}
+
+/** The runtime's send queue was full: `send` threw "socket NAME: send error -1" (other codes,
+ * such as -100 for a socket the runtime has already closed, end the connection). */
+function isQueueFull(msg: string): boolean {
+    const tail = "send error -1"
+    const at = msg.indexOf(tail)
+    return at >= 0 && at + tail.length === msg.length
 }
 
 async function closeQuietly(s: Socket) {
