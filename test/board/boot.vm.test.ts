@@ -1,0 +1,129 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import { defaultConfig } from "../../firmware/config"
+import { devs, DevsResult, ROOT, TempDir } from "./devs"
+
+// The board entry in the DeviceScript VM, which has no SPI, no I2C and no GPIO pins: the boot
+// must get as far as validating the configuration and then say what is missing, line by line.
+
+function groupOfOne(): any {
+    const c: any = defaultConfig()
+    c.group.members = [c.group.members[0]]
+    return c
+}
+
+const SHIPPED = readFileSync(join(ROOT, "devicescript.json"), "utf8")
+
+const CASES: [string, string][] = []
+CASES.push(["sample", JSON.stringify(groupOfOne())])
+CASES.push(["shipped", SHIPPED])
+{
+    const c = groupOfOne()
+    c.board.spiHz = 5
+    c.board.pins.cs = c.board.pins.sck
+    CASES.push(["spi", JSON.stringify(c)])
+}
+{
+    const c = groupOfOne()
+    c.group.members = []
+    c.link.remotePort = 70000
+    c.group.mode = "eventual"
+    CASES.push(["group", JSON.stringify(c)])
+}
+CASES.push(["notjson", SHIPPED.slice(0, 40)])
+{
+    const c = groupOfOne()
+    c.board.role = "remote"
+    CASES.push(["remote", JSON.stringify(c)])
+}
+
+const PIN_LINES = [
+    'seqmirror: board.pins.sck: GPIO 18 is not available on this board: pin 18 not exposed; available: ["prototype"]',
+    'seqmirror: board.pins.mosi: GPIO 23 is not available on this board: pin 23 not exposed; available: ["prototype"]',
+    'seqmirror: board.pins.miso: GPIO 19 is not available on this board: pin 19 not exposed; available: ["prototype"]',
+    'seqmirror: board.pins.cs: GPIO 5 is not available on this board: pin 5 not exposed; available: ["prototype"]',
+    "seqmirror: the SPI NOR flash was not probed: its bus is not available",
+]
+
+describe("board boot in the DeviceScript VM", () => {
+    const dir = new TempDir("boot")
+    let run: DevsResult
+    const sections: Record<string, string[]> = {}
+
+    beforeAll(async () => {
+        let src = `import { startBoard } from "${dir.importOf("hal/devicescript/board")}"\n`
+        src += `import { BOARD_CONFIG_JSON } from "${dir.importOf("firmware/boot/boardConfig")}"\n`
+        src += `console.log("=== generated " + (BOARD_CONFIG_JSON === ${JSON.stringify(SHIPPED)}))\n`
+        for (const [name, text] of CASES) {
+            src += `console.log("=== ${name}")\n`
+            src += `console.log("ok " + (await startBoard(${JSON.stringify(text)})).ok)\n`
+        }
+        src += `console.log("=== end")\n`
+        run = await devs(["run", dir.write("boot.ts", src), "--test", "-T", "10000"])
+        let current = ""
+        for (const line of run.lines) {
+            if (line.startsWith("=== ")) {
+                current = line.slice(4)
+                sections[current] = []
+            } else if (current !== "") sections[current].push(line)
+        }
+    })
+    afterAll(() => dir.remove())
+
+    it("runs to the end in the VM", () => {
+        expect(run.stdout).toContain("test OK")
+        expect(run.code).toBe(0)
+        expect(Object.keys(sections)).toEqual(["generated true", ...CASES.map((c) => c[0]), "end"])
+    })
+
+    it("a group of one validates, then names each missing peripheral in one line and does not start", () => {
+        expect(sections["sample"]).toEqual([
+            'seqmirror: board: primary "primary-a", member 0 of group 1 (1 member), mode consistent',
+            "seqmirror: group of one: no shuttle; the I2C pins are not used",
+            "seqmirror: link: TCP to 192.168.4.1:7400 (no UART driver on DeviceScript 2.16.4); 115200 bit/s taken as its nominal rate",
+            "seqmirror: console: output only (DeviceScript 2.16.4 gives programs no serial input)",
+            ...PIN_LINES,
+            "seqmirror: board not started: 5 problems",
+            "ok false",
+        ])
+    })
+
+    it("the shipped three-board configuration adds the line about I2C target mode", () => {
+        const lines = sections["shipped"]
+        expect(lines).toContain(
+            "seqmirror: this runtime has no I2C target mode and no I2C general call: a member of a group of 3 must receive the shuttle" +
+                " as an I2C target and the release as a general call; on DeviceScript 2.16.4 a board runs only a group of one" +
+                ' (group.members holding just "primary-a")'
+        )
+        expect(lines.slice(-2)).toEqual(["seqmirror: board not started: 6 problems", "ok false"])
+    })
+
+    it("broken configurations: every problem is reported, and nothing is probed", () => {
+        expect(sections["spi"]).toEqual([
+            "seqmirror: devicescript.json: board.spiHz: 5 is out of range 100000..80000000",
+            "seqmirror: devicescript.json: board.pins.cs: pin 18 is used twice",
+            "seqmirror: board not started: 2 problems",
+            "ok false",
+        ])
+        expect(sections["group"]).toEqual([
+            'seqmirror: devicescript.json: group.mode: must be "consistent" or "none"',
+            "seqmirror: devicescript.json: group.members: a group has 1 to 8 members, not 0",
+            'seqmirror: devicescript.json: board.member: "primary-a" is not in group.members',
+            "seqmirror: devicescript.json: link.remotePort: 70000 is out of range 1..65535",
+            "seqmirror: board not started: 4 problems",
+            "ok false",
+        ])
+        expect(sections["notjson"].length).toBe(3)
+        expect(sections["notjson"][0]).toMatch(/^seqmirror: devicescript\.json: not valid JSON: /)
+        expect(sections["notjson"].slice(1)).toEqual(["seqmirror: board not started: 1 problem", "ok false"])
+    })
+
+    it("a remote is refused: its sockets cannot listen", () => {
+        expect(sections["remote"]).toContain(
+            "seqmirror: this runtime has no UART driver and its sockets are client-only: a remote must accept a link from its primary," +
+                " so the remote cannot run on DeviceScript 2.16.4"
+        )
+        expect(sections["remote"].slice(-2)).toEqual(["seqmirror: board not started: 6 problems", "ok false"])
+    })
+})

@@ -1,0 +1,71 @@
+// Running the DeviceScript compiler and VM from the board tests (Node only).
+import { spawn } from "node:child_process"
+import { mkdirSync, rmSync, writeFileSync } from "node:fs"
+import { join, relative } from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url))
+const CLI = join(ROOT, "node_modules", "@devicescript", "cli", "built", "devicescript-cli.cjs")
+
+export interface DevsResult {
+    code: number
+    stdout: string
+    stderr: string
+    /** The VM's console lines ("WASM> " removed, colours removed). */
+    lines: string[]
+}
+
+const ANSI = /\x1b\[[0-9;]*m/g
+
+/** Runs `devs ARGS` from the project root; `onLine` sees each VM line as it comes. */
+export function devs(args: string[], onLine?: (line: string) => void): Promise<DevsResult> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" } })
+        let stdout = ""
+        let stderr = ""
+        let partial = ""
+        const lines: string[] = []
+        child.stdout.on("data", (d: Buffer) => {
+            const s = d.toString("utf8")
+            stdout += s
+            partial += s
+            const parts = partial.split("\n")
+            partial = parts.pop() ?? ""
+            for (const p of parts) {
+                const clean = p.replace(ANSI, "")
+                const at = clean.indexOf("WASM> ")
+                if (at < 0) continue
+                const line = clean.slice(at + 6).replace(/\r$/, "")
+                lines.push(line)
+                if (onLine) onLine(line)
+            }
+        })
+        child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")))
+        child.on("error", reject)
+        child.on("close", (code) => resolve({ code: code ?? -1, stdout: stdout.replace(ANSI, ""), stderr: stderr.replace(ANSI, ""), lines }))
+    })
+}
+
+/** A temporary folder inside the project (entries must sit under devsconfig.json's root). */
+export class TempDir {
+    readonly path: string
+    constructor(tag: string) {
+        this.path = join(ROOT, "test", "board", ".tmp-" + tag + "-" + process.pid)
+        rmSync(this.path, { recursive: true, force: true })
+        mkdirSync(this.path, { recursive: true })
+    }
+    /** Writes a file and returns its path relative to the project root. */
+    write(name: string, text: string): string {
+        const p = join(this.path, name)
+        writeFileSync(p, text)
+        return relative(ROOT, p)
+    }
+    /** An import specifier from a file in this folder to a project path ("hal/devicescript/board"). */
+    importOf(projectPath: string): string {
+        const r = relative(this.path, join(ROOT, projectPath)).split("\\").join("/")
+        return r.startsWith(".") ? r : "./" + r
+    }
+    remove(): void {
+        rmSync(this.path, { recursive: true, force: true })
+    }
+}
