@@ -30,6 +30,19 @@ class Arrivals {
     constructor(public seq: number) {}
 }
 
+class StagingWrite {
+    constructor(
+        public ms: MemberState,
+        public session: number,
+        public arrivals: Arrivals,
+        public lba: number,
+        public seq: number,
+        public data: Buffer
+    ) {}
+}
+
+const STAGING_IN_FLIGHT = 8
+
 class MemberState {
     /** Counts sessions, so that a staging write of an earlier session is not counted. */
     session = 0
@@ -68,8 +81,12 @@ export class RemoteBoard {
     private members: MemberState[] = []
     private manifests: Manifest[] = []
     private applying = false
+    private stagingQueue: StagingWrite[] = []
+    private stagingInFlight = 0
     /** Seqs applied, in order, with the time of each apply (the simulator's checker reads it). */
     onApplied: ((seq: number, manifest: Manifest) => void) | null = null
+    /** Called when a portion is staged durably (the simulator's checker follows it). */
+    onStaged: ((member: number, lba: number, seq: number, data: Buffer) => void) | null = null
     seqsApplied = 0
     manifestsRejected = 0
     messagesRejected = 0
@@ -135,21 +152,40 @@ export class RemoteBoard {
         const a = ms.arrivalsFor(seq, true) as Arrivals
         const data = Buffer.alloc(len - PORTION_HEADER)
         data.set(msg.slice(PORTION_HEADER, len), 0)
-        const session = ms.session
-        const self = this
         a.staging++
-        this.store.write(ms.member, lba, seq, data, (err) => {
-            a.staging--
-            if (session !== ms.session) return
-            if (err !== 0) {
-                ms.dropped++
-                return
-            }
-            a.received++
-            a.bytes += data.length
-            ms.portionsReceived++
-            self.tryApply()
-        })
+        this.stagingQueue.push(new StagingWrite(ms, ms.session, a, lba, seq, data))
+        this.stageNext()
+    }
+
+    /** Feeds staging writes to the store, at most STAGING_IN_FLIGHT at a time (the store's
+     * queue is bounded; the links of all members share it). */
+    private stageNext(): void {
+        const self = this
+        while (this.stagingInFlight < STAGING_IN_FLIGHT && this.stagingQueue.length > 0) {
+            const w = this.stagingQueue.shift() as StagingWrite
+            this.stagingInFlight++
+            this.store.write(w.ms.member, w.lba, w.seq, w.data, (err) => {
+                self.stagingInFlight--
+                self.staged(w, err)
+                self.stageNext()
+            })
+        }
+    }
+
+    private staged(w: StagingWrite, err: number): void {
+        const a = w.arrivals
+        const ms = w.ms
+        a.staging--
+        if (w.session !== ms.session) return
+        if (err !== 0) {
+            ms.dropped++
+            return
+        }
+        a.received++
+        a.bytes += w.data.length
+        if (this.onStaged) this.onStaged(ms.member, w.lba, w.seq, w.data)
+        ms.portionsReceived++
+        this.tryApply()
     }
 
     private onManifest(m: Manifest): void {

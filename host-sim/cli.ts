@@ -1,0 +1,162 @@
+// The seqmirror command line (Node only).
+import { parseArgs } from "node:util"
+import { readFileSync } from "node:fs"
+import { validateConfig } from "../firmware/config"
+import { runSim, SimOptions, defaultSimOptions, replayCommand } from "./sim"
+
+class UsageError extends Error {}
+
+const HELP = `seqmirror — asynchronous, group-consistent replication of SPI-flash stores between boards
+
+Usage: seqmirror <command> [options]
+
+Commands
+  sim                 run a simulated group in virtual time, as fast as possible
+  config check FILE   validate a board configuration (devicescript.json)
+  help                this text
+
+Options of sim
+  --boards N          primary boards in the group, 1..8 (default 1)
+  --seed N            seed of the run (default 1)
+  --duration T        virtual time to run, e.g. 500ms, 10s, 2m (default 10s)
+  --mode M            consistent | none (default consistent)
+  --baud N            link baud rate (default 115200)
+  --faults LIST       none | all | comma list of power,link,bus,reboot,slow (default none)
+  --rate N            writes per second per board (default 20)
+  --json              print one JSON object (last line of stdout)
+`
+
+function fail(msg: string): never {
+    throw new UsageError(msg)
+}
+
+export function parseDuration(s: string): number {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim())
+    if (!m) fail(`bad duration "${s}" (use e.g. 500ms, 10s, 2m)`)
+    const v = parseFloat(m[1])
+    const unit = m[2] ?? "s"
+    return v * (unit === "ms" ? 1 : unit === "s" ? 1000 : unit === "m" ? 60000 : 3600000)
+}
+
+function parseIntOpt(name: string, s: string | undefined, def: number, min: number, max: number): number {
+    if (s === undefined) return def
+    if (!/^\d+$/.test(s)) fail(`--${name} must be a whole number, not "${s}"`)
+    const v = Number(s)
+    if (v < min || v > max) fail(`--${name} must be between ${min} and ${max}, not ${v}`)
+    return v
+}
+
+const FAULT_CLASSES = ["power", "link", "bus", "reboot", "slow"]
+
+export function parseFaults(s: string | undefined): string[] {
+    if (s === undefined || s === "none") return []
+    if (s === "all") return FAULT_CLASSES.slice()
+    const list = s.split(",").map((x) => x.trim())
+    for (const f of list) if (!FAULT_CLASSES.includes(f)) fail(`unknown fault class "${f}" (use all, none or ${FAULT_CLASSES.join(",")})`)
+    return list
+}
+
+function simOptions(values: Record<string, string | boolean | undefined>): SimOptions {
+    const o = defaultSimOptions()
+    o.boards = parseIntOpt("boards", values.boards as string | undefined, o.boards, 1, 8)
+    o.seed = parseIntOpt("seed", values.seed as string | undefined, o.seed, 0, 0xffffffff)
+    if (values.duration !== undefined) o.durationMs = parseDuration(values.duration as string)
+    if (o.durationMs <= 0) fail("--duration must be positive")
+    const mode = (values.mode as string | undefined) ?? "consistent"
+    if (mode !== "consistent" && mode !== "none") fail(`--mode must be consistent or none, not "${mode}"`)
+    o.mode = mode
+    o.baud = parseIntOpt("baud", values.baud as string | undefined, o.baud, 1200, 4000000)
+    o.faults = parseFaults(values.faults as string | undefined)
+    o.rate = parseIntOpt("rate", values.rate as string | undefined, o.rate, 1, 100000)
+    return o
+}
+
+const SIM_OPTIONS = {
+    boards: { type: "string" },
+    seed: { type: "string" },
+    duration: { type: "string" },
+    mode: { type: "string" },
+    baud: { type: "string" },
+    faults: { type: "string" },
+    rate: { type: "string" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+} as const
+
+function cmdSim(args: string[]): number {
+    const { values, positionals } = parseArgs({ args, options: SIM_OPTIONS, allowPositionals: true, strict: true })
+    if (values.help) {
+        process.stdout.write(HELP)
+        return 0
+    }
+    if (positionals.length > 0) fail(`unexpected argument "${positionals[0]}"`)
+    const opts = simOptions(values)
+    const result = runSim(opts)
+    if (values.json) process.stdout.write(JSON.stringify(result) + "\n")
+    else {
+        const r = result
+        process.stdout.write(
+            `seed ${r.seed}: ${r.boards} board(s), ${(r.virtualMs / 1000).toFixed(1)} s virtual, ` +
+                `${r.writesAcked} writes acknowledged, ${r.portionsApplied} portions applied, applied seq ${r.appliedSeq}\n` +
+                `verdict: ${r.consistent ? "consistent" : "NOT CONSISTENT"}\n`
+        )
+        for (const v of r.violations.slice(0, 20)) process.stdout.write(`  violation: ${v}\n`)
+    }
+    if (!result.consistent) {
+        process.stderr.write(`replay: ${replayCommand(opts)}\n`)
+        return 1
+    }
+    return 0
+}
+
+function cmdConfig(args: string[]): number {
+    if (args[0] !== "check" || args.length !== 2) fail("usage: seqmirror config check FILE")
+    let text: string
+    try {
+        text = readFileSync(args[1], "utf8")
+    } catch (e) {
+        fail(`cannot read ${args[1]}: ${(e as Error).message}`)
+    }
+    let cfg: unknown
+    try {
+        cfg = JSON.parse(text)
+    } catch (e) {
+        process.stdout.write(`${args[1]}: not valid JSON: ${(e as Error).message}\n`)
+        return 1
+    }
+    const errors = validateConfig(cfg)
+    if (errors.length === 0) {
+        process.stdout.write(`${args[1]}: ok\n`)
+        return 0
+    }
+    for (const e of errors) process.stdout.write(`${args[1]}: ${e}\n`)
+    return 1
+}
+
+export function main(argv: string[]): number {
+    const [cmd, ...rest] = argv
+    try {
+        switch (cmd) {
+            case undefined:
+            case "help":
+            case "--help":
+            case "-h":
+                process.stdout.write(HELP)
+                return 0
+            case "sim":
+                return cmdSim(rest)
+            case "config":
+                return cmdConfig(rest)
+            default:
+                fail(`unknown command "${cmd}" (try seqmirror --help)`)
+        }
+    } catch (e) {
+        if (e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+            process.stderr.write(`seqmirror: ${(e as Error).message}\n`)
+            return 2
+        }
+        throw e
+    }
+}
+
+process.exitCode = main(process.argv.slice(2))

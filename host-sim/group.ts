@@ -1,0 +1,327 @@
+import { Clock } from "../hal/clock"
+import { SpiNorFlash } from "../hal/spiNor"
+import { ChannelConfig, defaultChannelConfig } from "../firmware/link/channel"
+import { PrimaryChannel } from "../firmware/link/primary"
+import { RemoteChannel } from "../firmware/link/remote"
+import { AckMode, PrimaryBoard } from "../firmware/pipeline/primary"
+import { SoloCycle } from "../firmware/pipeline/soloCycle"
+import { PipelineChannel } from "../firmware/pipeline/ports"
+import { RemoteBoard } from "../firmware/remote/remoteBoard"
+import { ShuttleAgent, ShuttleState } from "../firmware/shuttle/agent"
+import { BlockStore } from "../firmware/store/blockStore"
+import { MetaKey, StoreRole } from "../firmware/store/types"
+import { BoardClock } from "./boardClock"
+import { SimKernel } from "./kernel"
+import { I2cBus } from "./models/i2cBus"
+import { SpiNorChip } from "./models/spiNorChip"
+import { UartWire } from "./models/uart"
+import { PoweredBus, PoweredLink } from "./powered"
+import { Prng } from "./prng"
+
+/**
+ * A simulated group: primary boards with their flash chips, one link each to the remote, the
+ * I2C bus between them (for groups of two or more), and the remote board with its flash. The
+ * firmware on each board is the same code that runs on a real board; only the hardware is
+ * modelled. Portable: the VM self-test runs it inside the DeviceScript VM.
+ */
+export class GroupOptions {
+    boards = 1
+    seed = 1
+    mode = AckMode.Consistent
+    baud = 115200
+    busBitRate = 400000
+    blockSize = 256
+    lbaCount = 256
+    auxRingBytes = 16384
+    flashBytes = 262144
+    minCycleMs = 100
+    maxClosedSeqs = 8
+    /** Frame payload of the link channel (both ends). */
+    maxPayload = 1096
+    txFifoBytes = 1024
+    /** Bus faults: chance that a transfer is NACKed, and that a byte is glitched. */
+    busNackChance = 0
+    busGlitchChancePerByte = 0
+}
+
+/** Meta keys beyond the store's own: the shuttle's state and the remote's highest generations. */
+const META_SHUTTLE_EVICTED = 3
+const META_REMOTE_GENERATION = 8
+const GROUP_ID = 1
+
+export class SimPrimary {
+    clock: BoardClock | null = null
+    board: PrimaryBoard | null = null
+    store: BlockStore | null = null
+    channel: PrimaryChannel | null = null
+    agent: ShuttleAgent | null = null
+    solo: SoloCycle | null = null
+    link: PoweredLink | null = null
+    bus: PoweredBus | null = null
+    up = false
+    boots = 0
+    powerCuts = 0
+    /** Called when the board is up after a boot. */
+    onUp: (() => void) | null = null
+    constructor(public member: number, public address: number, public chip: SpiNorChip, public wire: UartWire) {}
+}
+
+export class SimRemote {
+    clock: BoardClock | null = null
+    store: BlockStore | null = null
+    board: RemoteBoard | null = null
+    channels: RemoteChannel[] = []
+    links: PoweredLink[] = []
+    up = false
+    boots = 0
+    powerCuts = 0
+    onUp: (() => void) | null = null
+    constructor(public chip: SpiNorChip) {}
+}
+
+export class SimGroup {
+    readonly primaries: SimPrimary[] = []
+    readonly remote: SimRemote
+    readonly wires: UartWire[] = []
+    readonly bus: I2cBus | null
+    readonly rng: Prng
+    /** Called with (seq) after every apply on the remote. */
+    onApplied: ((seq: number) => void) | null = null
+    onStaged: ((member: number, lba: number, seq: number, data: Buffer) => void) | null = null
+    /** Problems the boards reported while booting (flash errors and the like). */
+    bootErrors: string[] = []
+
+    constructor(public kernel: SimKernel, public opts: GroupOptions) {
+        this.rng = new Prng(opts.seed)
+        this.bus = opts.boards > 1 ? new I2cBus(kernel, {
+                      bitRate: opts.busBitRate,
+                      prng: this.rng.fork(90),
+                      nackChance: opts.busNackChance,
+                      glitchChancePerByte: opts.busGlitchChancePerByte,
+                  }) : null
+        for (let b = 0; b < opts.boards; b++) {
+            const wire = new UartWire(kernel, this.rng.fork(100 + b), {
+                baud: opts.baud,
+                txFifoBytes: opts.txFifoBytes,
+                propagationMs: 0.05,
+            })
+            this.wires.push(wire)
+            const chip = new SpiNorChip(kernel, { capacity: opts.flashBytes })
+            this.primaries.push(new SimPrimary(b, 0x10 + b, chip, wire))
+        }
+        // the remote holds every member's blocks
+        this.remote = new SimRemote(new SpiNorChip(kernel, { capacity: opts.flashBytes * opts.boards }))
+    }
+
+    start(): void {
+        this.bootRemote()
+        for (let b = 0; b < this.primaries.length; b++) this.bootPrimary(this.primaries[b])
+    }
+
+    channelConfig(remote: boolean): ChannelConfig {
+        const c = defaultChannelConfig()
+        c.maxPayload = this.opts.maxPayload
+        if (remote) {
+            c.keepaliveMs = 0
+            c.txWindow = 4
+        } else c.rxWindow = 4
+        return c
+    }
+
+    private members(): number[] {
+        const out: number[] = []
+        for (let i = 0; i < this.primaries.length; i++) out.push(this.primaries[i].address)
+        return out
+    }
+
+    bootPrimary(p: SimPrimary): void {
+        const self = this
+        const clock = new BoardClock(this.kernel)
+        p.clock = clock
+        p.boots++
+        p.chip.powerOn(this.kernel)
+        const flash = new SpiNorFlash(p.chip.boardBus(), clock, { capacity: this.opts.flashBytes })
+        flash.init((err) => {
+            if (err !== 0) {
+                self.bootErrors.push("primary " + p.member + ": flash init error " + err)
+                return
+            }
+            const store = new BlockStore(flash, clock, { role: StoreRole.Primary, blockSize: self.opts.blockSize })
+            p.store = store
+            store.mount((err2) => {
+                if (err2 !== 0) {
+                    self.bootErrors.push("primary " + p.member + ": mount error " + err2)
+                    return
+                }
+                const gen = (store.meta(MetaKey.Generation) < 0 ? 0 : store.meta(MetaKey.Generation)) + 1
+                store.setMeta(MetaKey.Generation, gen, (err3) => {
+                    if (err3 !== 0) {
+                        self.bootErrors.push("primary " + p.member + ": meta error " + err3)
+                        return
+                    }
+                    self.startPrimaryFirmware(p, clock, store, gen)
+                })
+            })
+        })
+    }
+
+    private startPrimaryFirmware(p: SimPrimary, clock: Clock, store: BlockStore, generation: number): void {
+        const o = this.opts
+        const link = new PoweredLink(p.wire.a)
+        p.link = link
+        const rng = this.rng.fork(200 + p.member * 16 + p.boots)
+        const channel = new PrimaryChannel(link, clock, () => rng.float(), this.channelConfig(false), generation, p.member)
+        p.channel = channel
+        const board = new PrimaryBoard(
+            {
+                member: p.member,
+                blockSize: o.blockSize,
+                lbaCount: o.lbaCount,
+                auxRingBytes: o.auxRingBytes,
+                maxLbasPerSeq: o.lbaCount,
+                mode: o.mode,
+                minCycleMs: o.minCycleMs,
+                maxClosedSeqs: o.maxClosedSeqs,
+            },
+            clock,
+            store,
+            channel
+        )
+        p.board = board
+        board.recover(store.maxSeqSeen())
+        if (this.bus) {
+            const ep = this.bus.attach(p.address, {})
+            this.bus.setPowered(p.address, true)
+            const pb = new PoweredBus(ep)
+            p.bus = pb
+            const epochWord = store.meta(MetaKey.ShuttleEpoch)
+            const restored =
+                epochWord < 0
+                    ? null
+                    : new ShuttleState(
+                          epochWord & 0xffff,
+                          (epochWord >>> 16) & 0xff,
+                          store.meta(MetaKey.HighestSeq) < 0 ? 0 : store.meta(MetaKey.HighestSeq),
+                          store.meta(META_SHUTTLE_EVICTED) < 0 ? 0 : store.meta(META_SHUTTLE_EVICTED)
+                      )
+            const agent = new ShuttleAgent(pb, clock, board, {
+                group: GROUP_ID,
+                members: this.members(),
+                restored: restored,
+                persist: (s) => {
+                    store.setMeta(MetaKey.ShuttleEpoch, ((s.origin & 0xff) << 16) | (s.epoch & 0xffff), noop)
+                    store.setMeta(MetaKey.HighestSeq, s.seq >>> 0, noop)
+                    store.setMeta(META_SHUTTLE_EVICTED, s.evicted >>> 0, noop)
+                },
+            })
+            p.agent = agent
+            agent.start()
+        } else {
+            const solo = new SoloCycle(board, clock)
+            p.solo = solo
+            solo.start()
+        }
+        p.up = true
+        if (p.onUp) p.onUp()
+    }
+
+    bootRemote(): void {
+        const self = this
+        const r = this.remote
+        const clock = new BoardClock(this.kernel)
+        r.clock = clock
+        r.boots++
+        r.chip.powerOn(this.kernel)
+        const flash = new SpiNorFlash(r.chip.boardBus(), clock, { capacity: this.opts.flashBytes * this.opts.boards })
+        flash.init((err) => {
+            if (err !== 0) {
+                self.bootErrors.push("remote: flash init error " + err)
+                return
+            }
+            const store = new BlockStore(flash, clock, { role: StoreRole.Remote, blockSize: self.opts.blockSize })
+            r.store = store
+            store.mount((err2) => {
+                if (err2 !== 0) {
+                    self.bootErrors.push("remote: mount error " + err2)
+                    return
+                }
+                self.startRemoteFirmware(r, clock, store)
+            })
+        })
+    }
+
+    private startRemoteFirmware(r: SimRemote, clock: Clock, store: BlockStore): void {
+        const self = this
+        r.channels = []
+        r.links = []
+        const chans: PipelineChannel[] = []
+        for (let b = 0; b < this.primaries.length; b++) {
+            const link = new PoweredLink(this.wires[b].b)
+            r.links.push(link)
+            const rng = this.rng.fork(300 + b * 16 + r.boots)
+            const key = META_REMOTE_GENERATION + b
+            const highest = store.meta(key) < 0 ? 0 : store.meta(key)
+            const ch = new RemoteChannel(link, clock, () => rng.float(), this.channelConfig(true), b, highest, (g, done) => {
+                store.setMeta(key, g, (_e) => done())
+            })
+            r.channels.push(ch)
+            chans.push(ch)
+        }
+        const board = new RemoteBoard(store, chans)
+        r.board = board
+        for (let b = 0; b < r.channels.length; b++) r.channels[b].setResumeState(() => board.resumeState())
+        board.onApplied = (seq, _m) => {
+            if (self.onApplied) self.onApplied(seq)
+        }
+        board.onStaged = (m, lba, seq, data) => {
+            if (self.onStaged) self.onStaged(m, lba, seq, data)
+        }
+        r.up = true
+        if (r.onUp) r.onUp()
+    }
+
+    /** Cuts a primary's power now (during whatever flash operation is in progress) and boots
+     * it again after `offMs`. */
+    powerCycle(p: SimPrimary, prng: Prng, offMs: number): void {
+        if (!p.up) return
+        p.up = false
+        p.powerCuts++
+        p.chip.powerCut(prng)
+        if (p.clock) p.clock.powerOff()
+        if (p.link) p.link.powerOff()
+        if (p.bus) p.bus.powerOff()
+        if (this.bus) this.bus.setPowered(p.address, false)
+        p.board = null
+        const self = this
+        this.kernel.setTimer(offMs, () => self.bootPrimary(p))
+    }
+
+    powerCycleRemote(prng: Prng, offMs: number): void {
+        const r = this.remote
+        if (!r.up) return
+        r.up = false
+        r.powerCuts++
+        r.chip.powerCut(prng)
+        if (r.clock) r.clock.powerOff()
+        for (let i = 0; i < r.links.length; i++) r.links[i].powerOff()
+        r.board = null
+        const self = this
+        this.kernel.setTimer(offMs, () => self.bootRemote())
+    }
+
+    /** Reads one visible block of the remote (all members' blocks share its store). */
+    readRemote(member: number, lba: number, done: (data: Buffer | null) => void): void {
+        const st = this.remote.store
+        if (!st || !this.remote.up) {
+            done(null)
+            return
+        }
+        st.read(member, lba, (err, data) => done(err === 0 ? data : null))
+    }
+
+    appliedSeq(): number {
+        return this.remote.store && this.remote.up ? this.remote.store.appliedSeq() : 0
+    }
+}
+
+function noop(_e: number): void {}

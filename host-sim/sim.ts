@@ -1,0 +1,349 @@
+// Runs a simulated group in virtual time and judges the outcome (Node only).
+import { AckMode } from "../firmware/pipeline/primary"
+import { checkCaughtUp, checkPrimary, checkRemote, decodeImage } from "./checker"
+import { GroupOptions, SimGroup } from "./group"
+import { SimKernel } from "./kernel"
+import { Prng } from "./prng"
+import { App, BlockId, decodeBlock, History, WorkloadOptions } from "./workload"
+
+export interface SimOptions {
+    boards: number
+    seed: number
+    durationMs: number
+    mode: "consistent" | "none"
+    baud: number
+    faults: string[]
+    rate: number
+    /** Virtual time allowed after the workload stops for the remote to catch up. */
+    drainMs: number
+}
+
+export function defaultSimOptions(): SimOptions {
+    return { boards: 1, seed: 1, durationMs: 10000, mode: "consistent", baud: 115200, faults: [], rate: 20, drainMs: 60000 }
+}
+
+/** The one command that repeats a run. */
+export function replayCommand(o: SimOptions): string {
+    const parts = ["npx seqmirror sim", `--boards ${o.boards}`, `--seed ${o.seed}`, `--duration ${o.durationMs}ms`]
+    if (o.mode !== "consistent") parts.push(`--mode ${o.mode}`)
+    if (o.baud !== 115200) parts.push(`--baud ${o.baud}`)
+    if (o.faults.length > 0) parts.push(`--faults ${o.faults.join(",")}`)
+    if (o.rate !== 20) parts.push(`--rate ${o.rate}`)
+    return parts.join(" ")
+}
+
+export interface Percentiles {
+    p50: number
+    p99: number
+    max: number
+}
+
+export interface SimResult {
+    seed: number
+    boards: number
+    mode: string
+    faults: string[]
+    virtualMs: number
+    writesIssued: number
+    writesAcked: number
+    portionsApplied: number
+    appliedSeq: number
+    consistent: boolean
+    violations: string[]
+    ackLatencyMs: Percentiles
+    rpoLagMs: Percentiles
+    rpoLagSeqs: Percentiles
+    linkEfficiency: number
+    faultsInjected: Record<string, number>
+    replay: string
+}
+
+export function percentiles(values: number[]): Percentiles {
+    if (values.length === 0) return { p50: 0, p99: 0, max: 0 }
+    const v = values.slice().sort((a, b) => a - b)
+    const at = (q: number) => v[Math.min(v.length - 1, Math.floor(q * v.length))]
+    const r = (x: number) => Math.round(x * 1000) / 1000
+    return { p50: r(at(0.5)), p99: r(at(0.99)), max: r(v[v.length - 1]) }
+}
+
+/** A simulation run with its group, apps and measurements, stepped by the caller or by run(). */
+export class Simulation {
+    readonly kernel = new SimKernel()
+    readonly group: SimGroup
+    readonly history: History
+    readonly apps: App[] = []
+    readonly violations: string[] = []
+    readonly faultsInjected: Record<string, number> = { power: 0, link: 0, bus: 0, reboot: 0, remotePower: 0 }
+    private rpoSamples: number[] = []
+    private rpoSeqSamples: number[] = []
+    private portionsApplied = 0
+    /** Per board: acknowledged writes (seq, issue time) the remote has not applied yet. */
+    private unapplied: Array<Array<[number, number]>> = []
+    private faultRng: Prng
+    private workloadStopped = false
+
+    constructor(readonly opts: SimOptions, groupOpts?: Partial<GroupOptions>) {
+        const g = new GroupOptions()
+        g.boards = opts.boards
+        g.seed = opts.seed
+        g.baud = opts.baud
+        g.mode = opts.mode === "none" ? AckMode.None : AckMode.Consistent
+        if (opts.faults.includes("bus")) {
+            g.busNackChance = 0.01
+            g.busGlitchChancePerByte = 0.0005
+        }
+        Object.assign(g, groupOpts ?? {})
+        this.group = new SimGroup(this.kernel, g)
+        this.history = new History(opts.boards, g.lbaCount)
+        this.faultRng = new Prng(opts.seed ^ 0x5eed)
+        const w = new WorkloadOptions()
+        w.rate = opts.rate
+        w.lbaCount = g.lbaCount
+        w.blockSize = g.blockSize
+        w.burstEveryMs = 2000
+        w.burstWrites = 20
+        for (let b = 0; b < opts.boards; b++) {
+            this.unapplied.push([])
+            const p = this.group.primaries[b]
+            const app = new App(
+                b,
+                w,
+                this.group.rng.fork(500 + b),
+                this.history,
+                {
+                    write: (lba, data, done) => {
+                        if (!p.board || !p.up) return done(255, 0)
+                        p.board.write(lba, data, done)
+                    },
+                    isUp: () => p.up && p.board !== null && p.board.isAdopted(),
+                },
+                (d, f) => {
+                    this.kernel.setTimer(d, f)
+                },
+                () => this.kernel.millis()
+            )
+            this.apps.push(app)
+            p.onUp = () => {
+                const board = p.board!
+                board.onAck = (_lba, seq, issuedAt) => this.unapplied[b].push([seq, issuedAt])
+                this.kernel.setTimer(0, () => app.issue())
+            }
+        }
+        this.group.onApplied = (seq) => this.applied(seq)
+        this.group.onStaged = (m, lba, seq, data) => {
+            const id = decodeBlock(data)
+            if (!id) this.violations.push(`remote: staged a block no write produced (member ${m} lba ${lba} seq ${seq})`)
+            else this.staged.push([m, lba, seq, id.counter])
+        }
+        for (let b = 0; b < opts.boards; b++) {
+            const row: BlockId[] = []
+            const seqs: number[] = []
+            for (let l = 0; l < g.lbaCount; l++) {
+                row.push(new BlockId(b, l, 0))
+                seqs.push(0)
+            }
+            this.shadow.push(row)
+            this.shadowSeq.push(seqs)
+        }
+    }
+
+    /** Staged portions (member, lba, seq, write counter) not yet applied, and the image they
+     * make visible when the remote applies their seq: the checker runs on it after every apply. */
+    private staged: Array<[number, number, number, number]> = []
+    private shadow: BlockId[][] = []
+    private shadowSeq: number[][] = []
+    checksAfterApply = 0
+
+    private checkAfterApply(seq: number): void {
+        const keep: Array<[number, number, number, number]> = []
+        for (const e of this.staged) {
+            const [m, lba, s, counter] = e
+            if (((s - seq) | 0) > 0) {
+                keep.push(e)
+                continue
+            }
+            const cur = this.shadowSeq[m][lba]
+            if (((s - cur) | 0) > 0 || (s === cur && counter > this.shadow[m][lba].counter)) {
+                this.shadow[m][lba] = new BlockId(m, lba, counter)
+                this.shadowSeq[m][lba] = s
+            }
+        }
+        this.staged = keep
+        this.checksAfterApply++
+        if (this.violations.length < 50) for (const v of checkRemote(this.history, this.shadow, `remote after apply of seq ${seq}`)) this.violations.push(v)
+    }
+
+    private applied(seq: number): void {
+        this.checkAfterApply(seq)
+        for (let b = 0; b < this.unapplied.length; b++) {
+            const q = this.unapplied[b]
+            let i = 0
+            while (i < q.length && ((q[i][0] - seq) | 0) <= 0) i++
+            this.portionsApplied += 0
+            if (i > 0) q.splice(0, i)
+        }
+        this.portionsApplied = this.group.remote.board ? this.sumReceived() : this.portionsApplied
+    }
+
+    private sumReceived(): number {
+        let n = 0
+        const r = this.group.remote.board!
+        for (let b = 0; b < this.opts.boards; b++) n += r.portionsReceived(b)
+        return n
+    }
+
+    private sampleRpo(): void {
+        const now = this.kernel.millis()
+        let lag = 0
+        let seqs = 0
+        for (let b = 0; b < this.unapplied.length; b++) {
+            const q = this.unapplied[b]
+            if (q.length > 0) lag = Math.max(lag, now - q[0][1])
+            const p = this.group.primaries[b]
+            if (p.board) seqs = Math.max(seqs, p.board.seqsBehind())
+        }
+        this.rpoSamples.push(lag)
+        this.rpoSeqSamples.push(seqs)
+    }
+
+    private scheduleFaults(): void {
+        const f = this.opts.faults
+        const end = this.opts.durationMs
+        const rng = this.faultRng
+        const self = this
+        if (f.includes("link"))
+            for (const w of this.group.wires) {
+                w.setFaults({ byteLoss: 2e-5, bitError: 2e-6, duplication: 1e-5 })
+                for (let t = rng.int(5000) + 1000; t < end; t += 3000 + rng.int(12000)) {
+                    w.schedulePartition(t, 100 + rng.int(4000))
+                    this.faultsInjected.link++
+                }
+            }
+        if (f.includes("power") || f.includes("reboot"))
+            for (const p of this.group.primaries)
+                for (let t = rng.int(4000) + 500; t < end; t += 2000 + rng.int(8000)) {
+                    this.kernel.setTimer(t, () => {
+                        if (self.workloadStopped) return
+                        self.group.powerCycle(p, rng.fork(t), 5 + rng.int(200))
+                        self.faultsInjected.power++
+                    })
+                }
+        if (f.includes("power"))
+            for (let t = rng.int(6000) + 1000; t < end; t += 4000 + rng.int(10000))
+                this.kernel.setTimer(t, () => {
+                    if (self.workloadStopped) return
+                    self.group.powerCycleRemote(rng.fork(t + 1), 5 + rng.int(300))
+                    self.faultsInjected.remotePower++
+                })
+        if (f.includes("slow")) for (const p of this.group.primaries) p.chip.setSlow(2, rng.fork(77))
+        if (f.includes("bus") && this.group.bus) this.faultsInjected.bus = 1
+    }
+
+    /** Runs the workload for the duration, then lets the remote catch up, then judges. */
+    run(): SimResult {
+        const o = this.opts
+        this.group.start()
+        for (const a of this.apps) a.start()
+        this.scheduleFaults()
+        const sample = () => {
+            this.sampleRpo()
+            if (this.kernel.millis() < o.durationMs) this.kernel.setTimer(100, sample)
+        }
+        this.kernel.setTimer(100, sample)
+        this.kernel.run(o.durationMs, Number.MAX_SAFE_INTEGER)
+        // the faults stop and the apps stop issuing: the remote must catch up (liveness)
+        this.workloadStopped = true
+        for (const a of this.apps) a.stop()
+        for (const w of this.group.wires) {
+            w.setFaults({ byteLoss: 0, bitError: 0, duplication: 0 })
+            w.setUp(true)
+        }
+        const deadline = o.durationMs + o.drainMs
+        while (this.kernel.millis() < deadline && !this.caughtUp()) this.kernel.run(this.kernel.millis() + 100, Number.MAX_SAFE_INTEGER)
+        const virtualMs = this.kernel.millis()
+        this.judge()
+        const latencies: number[] = []
+        for (const list of this.history.writes) for (const w of list) if (w.ackedAt >= 0) latencies.push(w.ackedAt - w.issuedAt)
+        let payload = 0
+        let capacity = 0
+        for (const w of this.group.wires) {
+            payload += w.a.counters.delivered
+            capacity += (w.a.counters.busyMs * o.baud) / 10000
+        }
+        let delivered = 0
+        for (const ch of this.group.remote.channels) delivered += ch.counters.payloadBytesDelivered
+        return {
+            seed: o.seed,
+            boards: o.boards,
+            mode: o.mode,
+            faults: o.faults,
+            virtualMs: Math.round(virtualMs),
+            writesIssued: this.history.writes.reduce((n, l) => n + l.length, 0),
+            writesAcked: this.history.totalAcked(),
+            portionsApplied: this.portionsApplied,
+            appliedSeq: this.group.appliedSeq(),
+            consistent: this.violations.length === 0,
+            violations: this.violations.slice(0, 50),
+            ackLatencyMs: percentiles(latencies),
+            rpoLagMs: percentiles(this.rpoSamples),
+            rpoLagSeqs: percentiles(this.rpoSeqSamples),
+            linkEfficiency: capacity > 0 ? Math.round((Math.min(delivered, payload) / capacity) * 10000) / 10000 : 0,
+            faultsInjected: this.faultsInjected,
+            replay: replayCommand(o),
+        }
+    }
+
+    private caughtUp(): boolean {
+        if (!this.group.remote.up) return false
+        for (let b = 0; b < this.unapplied.length; b++) {
+            if (this.unapplied[b].length > 0) return false
+            const p = this.group.primaries[b]
+            if (!p.up || !p.board || p.board.writesWaiting() > 0) return false
+        }
+        return true
+    }
+
+    /** Reads a store's image through the firmware, in virtual time. */
+    readImage(read: (b: number, lba: number, done: (d: Buffer | null) => void) => void): (Buffer | null)[][] {
+        const lbaCount = this.group.opts.lbaCount
+        const image: (Buffer | null)[][] = []
+        for (let b = 0; b < this.opts.boards; b++) {
+            const row: (Buffer | null)[] = []
+            for (let lba = 0; lba < lbaCount; lba++) {
+                let got = false
+                let out: Buffer | null = null
+                read(b, lba, (d) => {
+                    got = true
+                    out = d ? Buffer.from(d) : null
+                })
+                let guard = 0
+                while (!got && guard++ < 100000) if (!this.kernel.step(Number.MAX_SAFE_INTEGER)) break
+                row.push(out)
+            }
+            image.push(row)
+        }
+        return image
+    }
+
+    judge(): void {
+        const v = this.violations
+        for (const e of this.group.bootErrors) v.push(e)
+        const remoteImg = this.readImage((b, lba, done) => this.group.readRemote(b, lba, done))
+        const remote = decodeImage(this.history, this.group.opts.lbaCount, (b, l) => remoteImg[b][l], decodeBlock, v, "remote")
+        for (const x of checkRemote(this.history, remote, "remote")) v.push(x)
+        for (const x of checkCaughtUp(this.history, remote)) v.push(x)
+        for (let b = 0; b < this.opts.boards; b++) {
+            const p = this.group.primaries[b]
+            const img = this.readImage((bb, lba, done) => {
+                if (bb !== b || !p.store) return done(null)
+                p.store.read(b, lba, (err, data) => done(err === 0 ? data : null))
+            })
+            const ids: BlockId[][] = decodeImage(this.history, this.group.opts.lbaCount, (bb, l) => img[bb][l], decodeBlock, [], "primary")
+            for (const x of checkPrimary(this.history, b, ids, "primary " + b)) v.push(x)
+        }
+    }
+}
+
+export function runSim(opts: SimOptions): SimResult {
+    return new Simulation(opts).run()
+}
