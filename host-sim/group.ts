@@ -7,15 +7,13 @@ import { AckMode, PrimaryBoard } from "../firmware/pipeline/primary"
 import { SoloCycle } from "../firmware/pipeline/soloCycle"
 import { PipelineChannel } from "../firmware/pipeline/ports"
 import { RemoteBoard } from "../firmware/remote/remoteBoard"
-import { ShuttleAgent, ShuttleState } from "../firmware/shuttle/agent"
 import { BlockStore } from "../firmware/store/blockStore"
 import { MetaKey, StoreRole } from "../firmware/store/types"
 import { BoardClock } from "./boardClock"
 import { SimKernel } from "./kernel"
-import { I2cBus } from "./models/i2cBus"
 import { SpiNorChip } from "./models/spiNorChip"
 import { UartWire } from "./models/uart"
-import { PoweredBus, PoweredLink } from "./powered"
+import { PoweredLink } from "./powered"
 import { Prng } from "./prng"
 
 /**
@@ -39,25 +37,25 @@ export class GroupOptions {
     /** Frame payload of the link channel (both ends). */
     maxPayload = 1096
     txFifoBytes = 1024
+    storeQueueDepth = 16
     /** Bus faults: chance that a transfer is NACKed, and that a byte is glitched. */
     busNackChance = 0
     busGlitchChancePerByte = 0
 }
 
-/** Meta keys beyond the store's own: the shuttle's state and the remote's highest generations. */
-const META_SHUTTLE_EVICTED = 3
+/** Meta key of the remote's highest accepted generation of member 0 (member b: +b). */
 const META_REMOTE_GENERATION = 8
-const GROUP_ID = 1
 
 export class SimPrimary {
     clock: BoardClock | null = null
     board: PrimaryBoard | null = null
     store: BlockStore | null = null
     channel: PrimaryChannel | null = null
-    agent: ShuttleAgent | null = null
     solo: SoloCycle | null = null
     link: PoweredLink | null = null
-    bus: PoweredBus | null = null
+    /** Set by the group's cycle when it is not a SoloCycle (the shuttle): stops the board's
+     * part of it at a power cut. */
+    cycleOff: (() => void) | null = null
     up = false
     boots = 0
     powerCuts = 0
@@ -83,7 +81,11 @@ export class SimGroup {
     readonly primaries: SimPrimary[] = []
     readonly remote: SimRemote
     readonly wires: UartWire[] = []
-    readonly bus: I2cBus | null
+    /** How a group of two or more runs its cycle (the shuttle over the I2C bus model): set by
+     * host-sim/shuttleGroup.ts. Kept out of this file so the VM self-test image stays small. */
+    startCycle: ((p: SimPrimary, board: PrimaryBoard, clock: Clock, store: BlockStore) => void) | null = null
+    /** Called at a primary's power cut, for the cycle's hardware (the bus model). */
+    cyclePowerCut: ((p: SimPrimary) => void) | null = null
     readonly rng: Prng
     /** Called with (seq) after every apply on the remote. */
     onApplied: ((seq: number) => void) | null = null
@@ -93,12 +95,6 @@ export class SimGroup {
 
     constructor(public kernel: SimKernel, public opts: GroupOptions) {
         this.rng = new Prng(opts.seed)
-        this.bus = opts.boards > 1 ? new I2cBus(kernel, {
-                      bitRate: opts.busBitRate,
-                      prng: this.rng.fork(90),
-                      nackChance: opts.busNackChance,
-                      glitchChancePerByte: opts.busGlitchChancePerByte,
-                  }) : null
         for (let b = 0; b < opts.boards; b++) {
             const wire = new UartWire(kernel, this.rng.fork(100 + b), {
                 baud: opts.baud,
@@ -128,7 +124,7 @@ export class SimGroup {
         return c
     }
 
-    private members(): number[] {
+    members(): number[] {
         const out: number[] = []
         for (let i = 0; i < this.primaries.length; i++) out.push(this.primaries[i].address)
         return out
@@ -146,7 +142,11 @@ export class SimGroup {
                 self.bootErrors.push("primary " + p.member + ": flash init error " + err)
                 return
             }
-            const store = new BlockStore(flash, clock, { role: StoreRole.Primary, blockSize: self.opts.blockSize })
+            const store = new BlockStore(flash, clock, {
+                role: StoreRole.Primary,
+                blockSize: self.opts.blockSize,
+                queueDepth: self.opts.storeQueueDepth,
+            })
             p.store = store
             store.mount((err2) => {
                 if (err2 !== 0) {
@@ -189,33 +189,8 @@ export class SimGroup {
         )
         p.board = board
         board.recover(store.maxSeqSeen())
-        if (this.bus) {
-            const ep = this.bus.attach(p.address, {})
-            this.bus.setPowered(p.address, true)
-            const pb = new PoweredBus(ep)
-            p.bus = pb
-            const epochWord = store.meta(MetaKey.ShuttleEpoch)
-            const restored =
-                epochWord < 0
-                    ? null
-                    : new ShuttleState(
-                          epochWord & 0xffff,
-                          (epochWord >>> 16) & 0xff,
-                          store.meta(MetaKey.HighestSeq) < 0 ? 0 : store.meta(MetaKey.HighestSeq),
-                          store.meta(META_SHUTTLE_EVICTED) < 0 ? 0 : store.meta(META_SHUTTLE_EVICTED)
-                      )
-            const agent = new ShuttleAgent(pb, clock, board, {
-                group: GROUP_ID,
-                members: this.members(),
-                restored: restored,
-                persist: (s) => {
-                    store.setMeta(MetaKey.ShuttleEpoch, ((s.origin & 0xff) << 16) | (s.epoch & 0xffff), noop)
-                    store.setMeta(MetaKey.HighestSeq, s.seq >>> 0, noop)
-                    store.setMeta(META_SHUTTLE_EVICTED, s.evicted >>> 0, noop)
-                },
-            })
-            p.agent = agent
-            agent.start()
+        if (this.startCycle) {
+            this.startCycle(p, board, clock, store)
         } else {
             const solo = new SoloCycle(board, clock)
             p.solo = solo
@@ -238,7 +213,11 @@ export class SimGroup {
                 self.bootErrors.push("remote: flash init error " + err)
                 return
             }
-            const store = new BlockStore(flash, clock, { role: StoreRole.Remote, blockSize: self.opts.blockSize })
+            const store = new BlockStore(flash, clock, {
+                role: StoreRole.Remote,
+                blockSize: self.opts.blockSize,
+                queueDepth: self.opts.storeQueueDepth,
+            })
             r.store = store
             store.mount((err2) => {
                 if (err2 !== 0) {
@@ -256,14 +235,7 @@ export class SimGroup {
         r.links = []
         const chans: PipelineChannel[] = []
         for (let b = 0; b < this.primaries.length; b++) {
-            const link = new PoweredLink(this.wires[b].b)
-            r.links.push(link)
-            const rng = this.rng.fork(300 + b * 16 + r.boots)
-            const key = META_REMOTE_GENERATION + b
-            const highest = store.meta(key) < 0 ? 0 : store.meta(key)
-            const ch = new RemoteChannel(link, clock, () => rng.float(), this.channelConfig(true), b, highest, (g, done) => {
-                store.setMeta(key, g, (_e) => done())
-            })
+            const ch = this.remoteChannel(r, clock, store, b)
             r.channels.push(ch)
             chans.push(ch)
         }
@@ -280,6 +252,17 @@ export class SimGroup {
         if (r.onUp) r.onUp()
     }
 
+    private remoteChannel(r: SimRemote, clock: Clock, store: BlockStore, b: number): RemoteChannel {
+        const link = new PoweredLink(this.wires[b].b)
+        r.links.push(link)
+        const rng = this.rng.fork(300 + b * 16 + r.boots)
+        const key = META_REMOTE_GENERATION + b
+        const highest = store.meta(key) < 0 ? 0 : store.meta(key)
+        return new RemoteChannel(link, clock, () => rng.float(), this.channelConfig(true), b, highest, (g, done) => {
+            store.setMeta(key, g, (_e) => done())
+        })
+    }
+
     /** Cuts a primary's power now (during whatever flash operation is in progress) and boots
      * it again after `offMs`. */
     powerCycle(p: SimPrimary, prng: Prng, offMs: number): void {
@@ -289,8 +272,8 @@ export class SimGroup {
         p.chip.powerCut(prng)
         if (p.clock) p.clock.powerOff()
         if (p.link) p.link.powerOff()
-        if (p.bus) p.bus.powerOff()
-        if (this.bus) this.bus.setPowered(p.address, false)
+        if (p.cycleOff) p.cycleOff()
+        if (this.cyclePowerCut) this.cyclePowerCut(p)
         p.board = null
         const self = this
         this.kernel.setTimer(offMs, () => self.bootPrimary(p))
@@ -324,4 +307,3 @@ export class SimGroup {
     }
 }
 
-function noop(_e: number): void {}

@@ -2,6 +2,7 @@
 import { AckMode } from "../firmware/pipeline/primary"
 import { checkCaughtUp, checkPrimary, checkRemote, decodeImage } from "./checker"
 import { GroupOptions, SimGroup } from "./group"
+import { attachShuttle } from "./shuttleGroup"
 import { SimKernel } from "./kernel"
 import { Prng } from "./prng"
 import { App, BlockId, decodeBlock, History, WorkloadOptions } from "./workload"
@@ -94,6 +95,7 @@ export class Simulation {
         }
         Object.assign(g, groupOpts ?? {})
         this.group = new SimGroup(this.kernel, g)
+        if (opts.boards > 1) attachShuttle(this.group)
         this.history = new History(opts.boards, g.lbaCount)
         this.faultRng = new Prng(opts.seed ^ 0x5eed)
         const w = new WorkloadOptions()
@@ -236,7 +238,7 @@ export class Simulation {
                     self.faultsInjected.remotePower++
                 })
         if (f.includes("slow")) for (const p of this.group.primaries) p.chip.setSlow(2, rng.fork(77))
-        if (f.includes("bus") && this.group.bus) this.faultsInjected.bus = 1
+        if (f.includes("bus") && this.opts.boards > 1) this.faultsInjected.bus = 1
     }
 
     /** Runs the workload for the duration, then lets the remote catch up, then judges. */

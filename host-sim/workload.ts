@@ -212,23 +212,26 @@ export class App {
     issue(): void {
         while (this.running && this.backlog > 0 && this.outstanding < this.opts.queueDepth && this.port.isUp()) {
             this.backlog--
-            const lba = this.pickLba()
-            const w = this.history.issue(this.board, lba, this.now())
-            encodeBlock(this.block, this.board, lba, w.counter)
-            const data = Buffer.alloc(this.opts.blockSize)
-            data.set(this.block, 0)
-            this.outstanding++
-            const self = this
-            this.port.write(lba, data, (err, seq) => {
-                self.outstanding--
-                if (err === 0) self.history.acked(w, seq, self.now())
-                else {
-                    w.failed = true
-                    self.writesRejected++
-                }
-                self.issue()
-            })
+            this.send(this.pickLba())
         }
+    }
+
+    private send(lba: number): void {
+        const w = this.history.issue(this.board, lba, this.now())
+        encodeBlock(this.block, this.board, lba, w.counter)
+        const data = Buffer.alloc(this.opts.blockSize)
+        data.set(this.block, 0)
+        this.outstanding++
+        const self = this
+        this.port.write(lba, data, (err, seq) => {
+            self.outstanding--
+            if (err === 0) self.history.acked(w, seq, self.now())
+            else {
+                w.failed = true
+                self.writesRejected++
+            }
+            self.issue()
+        })
     }
 
     /** The board lost power: outstanding writes are never answered. */

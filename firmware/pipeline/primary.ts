@@ -76,8 +76,6 @@ class SeqState {
     fromFlashNext = 0
     openedAt: number
     closedAt = -1
-    /** When the newest write that was acknowledged with this seq was issued. */
-    newestWriteAt = -1
     constructor(public seq: number, now: number) {
         this.openedAt = now
     }
@@ -123,8 +121,7 @@ export class PrimaryBoard {
     bytesSent = 0
     portionsFromFlash = 0
     seqsSpilled = 0
-    /** Sum and count of acknowledged writes' latency, for averages; the simulator keeps the
-     * distribution. */
+    /** Called at every acknowledgement (the simulator measures latency and RPO with it). */
     onAck: ((lba: number, seq: number, issuedAt: number) => void) | null = null
 
     constructor(
@@ -236,8 +233,6 @@ export class PrimaryBoard {
 
     private ack(w: PendingWrite): void {
         this.writesAcked++
-        const st = this.stateOf(w.seq)
-        if (st) st.newestWriteAt = w.issuedAt
         if (this.onAck) this.onAck(w.lba, w.seq, w.issuedAt)
         w.done(WriteError.None, w.seq)
     }
@@ -291,7 +286,6 @@ export class PrimaryBoard {
         cur.closed = true
         cur.closedAt = now
         const totals = new SeqTotals(cur.seq, cur.portions, cur.bytes)
-        if (cur.portions === 0 && cur.inflight === 0 && !cur.short) this.dropState(cur)
         this.current = new SeqState(seq, now)
         this.seqs.push(this.current)
         this.lbasInSeq.clear()
@@ -449,25 +443,7 @@ export class PrimaryBoard {
         this.pump()
     }
 
-    private stateOf(seq: number): SeqState | null {
-        for (let i = this.seqs.length - 1; i >= 0; i--) if (this.seqs[i].seq === seq) return this.seqs[i]
-        return null
-    }
-
-    private dropState(st: SeqState): void {
-        const i = this.seqs.indexOf(st)
-        if (i < 0) return
-        const keep: SeqState[] = []
-        for (let j = 0; j < this.seqs.length; j++) if (j !== i) keep.push(this.seqs[j])
-        this.seqs = keep
-    }
-
     // ---- status
-
-    /** Newest seq the remote confirmed applied. */
-    remoteAppliedSeq(): number {
-        return this.remoteApplied
-    }
 
     writesWaiting(): number {
         return this.unstamped.length + this.unacked.length
@@ -478,11 +454,5 @@ export class PrimaryBoard {
         let n = 0
         for (let i = 0; i < this.seqs.length; i++) if (this.seqs[i].closed) n++
         return n
-    }
-
-    /** Issue time of the oldest acknowledged write the remote has not applied, or -1. */
-    oldestUnappliedWriteAt(): number {
-        for (let i = 0; i < this.seqs.length; i++) if (this.seqs[i].newestWriteAt >= 0) return this.seqs[i].openedAt
-        return -1
     }
 }

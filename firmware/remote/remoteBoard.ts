@@ -160,16 +160,18 @@ export class RemoteBoard {
     /** Feeds staging writes to the store, at most STAGING_IN_FLIGHT at a time (the store's
      * queue is bounded; the links of all members share it). */
     private stageNext(): void {
+        while (this.stagingInFlight < STAGING_IN_FLIGHT && this.stagingQueue.length > 0)
+            this.submit(this.stagingQueue.shift() as StagingWrite)
+    }
+
+    private submit(w: StagingWrite): void {
         const self = this
-        while (this.stagingInFlight < STAGING_IN_FLIGHT && this.stagingQueue.length > 0) {
-            const w = this.stagingQueue.shift() as StagingWrite
-            this.stagingInFlight++
-            this.store.write(w.ms.member, w.lba, w.seq, w.data, (err) => {
-                self.stagingInFlight--
-                self.staged(w, err)
-                self.stageNext()
-            })
-        }
+        this.stagingInFlight++
+        this.store.write(w.ms.member, w.lba, w.seq, w.data, (err) => {
+            self.stagingInFlight--
+            self.staged(w, err)
+            self.stageNext()
+        })
     }
 
     private staged(w: StagingWrite, err: number): void {

@@ -1,0 +1,53 @@
+import { ShuttleAgent, ShuttleState } from "../firmware/shuttle/agent"
+import { MetaKey } from "../firmware/store/types"
+import { SimGroup } from "./group"
+import { I2cBus } from "./models/i2cBus"
+import { PoweredBus } from "./powered"
+
+/** Meta key for the shuttle's evicted-members mask (epoch and seq use the store's own keys). */
+const META_SHUTTLE_EVICTED = 3
+const GROUP_ID = 1
+
+function noop(_e: number): void {}
+
+/**
+ * Gives a simulated group of two or more primaries its I2C bus and a shuttle agent on every
+ * board. The agent's state (epoch, origin, highest seq, evicted members) is kept in the board's
+ * store metadata, so a rebooted board rejoins where it was.
+ */
+export function attachShuttle(group: SimGroup): I2cBus {
+    const o = group.opts
+    const bus = new I2cBus(group.kernel, {
+        bitRate: o.busBitRate,
+        prng: group.rng.fork(90),
+        nackChance: o.busNackChance,
+        glitchChancePerByte: o.busGlitchChancePerByte,
+    })
+    const members = group.members()
+    group.cyclePowerCut = (p) => bus.setPowered(p.address, false)
+    group.startCycle = (p, board, clock, store) => {
+        const ep = bus.attach(p.address, {})
+        bus.setPowered(p.address, true)
+        const pb = new PoweredBus(ep)
+        const epochWord = store.meta(MetaKey.ShuttleEpoch)
+        const seq = store.meta(MetaKey.HighestSeq)
+        const evicted = store.meta(META_SHUTTLE_EVICTED)
+        const restored =
+            epochWord < 0
+                ? null
+                : new ShuttleState(epochWord & 0xffff, (epochWord >>> 16) & 0xff, seq < 0 ? 0 : seq, evicted < 0 ? 0 : evicted)
+        const agent = new ShuttleAgent(pb, clock, board, {
+            group: GROUP_ID,
+            members: members,
+            restored: restored,
+            persist: (s) => {
+                store.setMeta(MetaKey.ShuttleEpoch, ((s.origin & 0xff) << 16) | (s.epoch & 0xffff), noop)
+                store.setMeta(MetaKey.HighestSeq, s.seq >>> 0, noop)
+                store.setMeta(META_SHUTTLE_EVICTED, s.evicted >>> 0, noop)
+            },
+        })
+        p.cycleOff = () => pb.powerOff()
+        agent.start()
+    }
+    return bus
+}
