@@ -38,10 +38,18 @@ describe("group consistency", () => {
         expect(s.checksAfterApply).toBeGreaterThan(50)
         expect(r.appliedSeq).toBeGreaterThan(50)
     })
-    it("the same workload in mode none exposes writes without those they depend on (the checker can fail)", () => {
-        const r = runSim({ ...defaultSimOptions(), boards: 4, seed: 5, durationMs: 60000, mode: "none" })
-        expect(r.consistent).toBe(false)
-        expect(r.violations.some((v) => v.includes("is visible but the write"))).toBe(true)
+    it("the same workloads in mode none expose writes without those they depend on (the checker can fail)", () => {
+        let violatingRuns = 0
+        for (let seed = 1; seed <= 6; seed++) {
+            const o = { ...defaultSimOptions(), boards: 4, seed, durationMs: 30000, rate: 40 }
+            expect(runSim(o).violations).toEqual([])
+            const none = runSim({ ...o, mode: "none" })
+            if (!none.consistent) {
+                violatingRuns++
+                expect(none.violations.some((v) => v.includes("is visible but the write"))).toBe(true)
+            }
+        }
+        expect(violatingRuns).toBeGreaterThan(0)
     })
     it("a link with bit errors, lost bytes and outages ends with the remote equal to the primary", () => {
         const r = runSim({ ...defaultSimOptions(), boards: 1, seed: 3, durationMs: 30000, faults: ["link"] })
