@@ -12,6 +12,7 @@ Usage: seqmirror <command> [options]
 
 Commands
   sim                 run a simulated group in virtual time, as fast as possible
+  sweep               run many seeds with faults and report every failure with its replay command
   config check FILE   validate a board configuration (devicescript.json)
   help                this text
 
@@ -24,6 +25,9 @@ Options of sim
   --faults LIST       none | all | comma list of power,link,bus,reboot,slow (default none)
   --rate N            writes per second per board (default 20)
   --json              print one JSON object (last line of stdout)
+
+Options of sweep: those of sim, and
+  --seeds A..B        the seeds to run (default 1..50); --duration defaults to 10s
 `
 
 function fail(msg: string): never {
@@ -109,6 +113,53 @@ function cmdSim(args: string[]): number {
     return 0
 }
 
+export function parseSeeds(s: string | undefined): [number, number] {
+    if (s === undefined) return [1, 50]
+    const m = /^(\d+)\.\.(\d+)$/.exec(s)
+    if (!m) fail(`--seeds must look like A..B, not "${s}"`)
+    const a = Number(m[1])
+    const b = Number(m[2])
+    if (b < a) fail(`--seeds ${s}: the range is empty`)
+    return [a, b]
+}
+
+function cmdSweep(args: string[]): number {
+    const { values, positionals } = parseArgs({
+        args,
+        options: { ...SIM_OPTIONS, seeds: { type: "string" } },
+        allowPositionals: true,
+        strict: true,
+    })
+    if (positionals.length > 0) fail(`unexpected argument "${positionals[0]}"`)
+    const [first, last] = parseSeeds(values.seeds as string | undefined)
+    const base = simOptions(values)
+    if (values.seed !== undefined) fail("sweep takes --seeds A..B, not --seed")
+    const failedSeeds: number[] = []
+    let unsafeRuns = 0
+    const failures: { seed: number; replay: string; violations: string[] }[] = []
+    let violations = 0
+    let runs = 0
+    const faultsInjected: Record<string, number> = {}
+    const started = Date.now()
+    for (let seed = first; seed <= last; seed++) {
+        const o = { ...base, seed }
+        const r = runSim(o)
+        runs++
+        for (const [k, v] of Object.entries(r.faultsInjected)) faultsInjected[k] = (faultsInjected[k] ?? 0) + v
+        if (!r.safe) unsafeRuns++
+        if (!r.consistent) {
+            violations += r.violations.length
+            failedSeeds.push(seed)
+            failures.push({ seed, replay: replayCommand(o), violations: r.violations.slice(0, 5) })
+            if (!values.json) process.stdout.write(`seed ${seed}: ${r.violations[0]}\n  replay: ${replayCommand(o)}\n`)
+        }
+    }
+    const summary = { runs, violations, failedSeeds, unsafeRuns, failures, faultsInjected, wallMs: Date.now() - started }
+    if (values.json) process.stdout.write(JSON.stringify(summary) + "\n")
+    else process.stdout.write(`${runs} runs, ${failedSeeds.length} failed, ${violations} violations\n`)
+    return failedSeeds.length > 0 ? 1 : 0
+}
+
 function cmdConfig(args: string[]): number {
     if (args[0] !== "check" || args.length !== 2) fail("usage: seqmirror config check FILE")
     let text: string
@@ -145,6 +196,8 @@ export function main(argv: string[]): number {
                 return 0
             case "sim":
                 return cmdSim(rest)
+            case "sweep":
+                return cmdSweep(rest)
             case "config":
                 return cmdConfig(rest)
             default:

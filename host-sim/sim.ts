@@ -49,7 +49,13 @@ export interface SimResult {
     writesAcked: number
     portionsApplied: number
     appliedSeq: number
+    /** No safety violation and the remote caught up with every acknowledged write. */
     consistent: boolean
+    /** No safety violation: the remote never showed a state that breaks a dependency, and no
+     * acknowledged write was lost on a primary. */
+    safe: boolean
+    /** After the faults stopped, the remote caught up with every acknowledged write. */
+    caughtUp: boolean
     violations: string[]
     ackLatencyMs: Percentiles
     rpoLagMs: Percentiles
@@ -74,6 +80,7 @@ export class Simulation {
     readonly history: History
     readonly apps: App[] = []
     readonly violations: string[] = []
+    readonly livenessViolations: string[] = []
     readonly faultsInjected: Record<string, number> = { power: 0, link: 0, bus: 0, reboot: 0, remotePower: 0 }
     private rpoSamples: number[] = []
     private rpoSeqSamples: number[] = []
@@ -262,6 +269,9 @@ export class Simulation {
         }
         const deadline = o.durationMs + o.drainMs
         while (this.kernel.millis() < deadline && !this.caughtUp()) this.kernel.run(this.kernel.millis() + 100, Number.MAX_SAFE_INTEGER)
+        // writes still in flight when the apps stopped are acknowledged a little later
+        this.kernel.run(this.kernel.millis() + 2000, Number.MAX_SAFE_INTEGER)
+        while (this.kernel.millis() < deadline && !this.caughtUp()) this.kernel.run(this.kernel.millis() + 100, Number.MAX_SAFE_INTEGER)
         const virtualMs = this.kernel.millis()
         this.judge()
         const latencies: number[] = []
@@ -284,8 +294,10 @@ export class Simulation {
             writesAcked: this.history.totalAcked(),
             portionsApplied: this.portionsApplied,
             appliedSeq: this.group.appliedSeq(),
-            consistent: this.violations.length === 0,
-            violations: this.violations.slice(0, 50),
+            consistent: this.violations.length === 0 && this.livenessViolations.length === 0,
+            safe: this.violations.length === 0,
+            caughtUp: this.livenessViolations.length === 0,
+            violations: this.violations.concat(this.livenessViolations).slice(0, 50),
             ackLatencyMs: percentiles(latencies),
             rpoLagMs: percentiles(this.rpoSamples),
             rpoLagSeqs: percentiles(this.rpoSeqSamples),
@@ -333,7 +345,7 @@ export class Simulation {
         const remoteImg = this.readImage((b, lba, done) => this.group.readRemote(b, lba, done))
         const remote = decodeImage(this.history, this.group.opts.lbaCount, (b, l) => remoteImg[b][l], decodeBlock, v, "remote")
         for (const x of checkRemote(this.history, remote, "remote")) v.push(x)
-        for (const x of checkCaughtUp(this.history, remote)) v.push(x)
+        for (const x of checkCaughtUp(this.history, remote)) this.livenessViolations.push(x)
         for (let b = 0; b < this.opts.boards; b++) {
             const p = this.group.primaries[b]
             const img = this.readImage((bb, lba, done) => {

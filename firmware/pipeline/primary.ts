@@ -106,7 +106,10 @@ export class PrimaryBoard {
     private lbasInSeq: LbaTable
     private unstamped: PendingWrite[] = []
     private unacked: PendingWrite[] = []
+    /** Manifests waiting to go out, and every manifest the remote has not applied yet (a new
+     * session, after the remote rebooted, gets them again: the remote keeps them in RAM). */
     private manifests: Manifest[] = []
+    private manifestsKept: Manifest[] = []
     private portionBuf: Buffer
     private pendingMsg: Buffer | null = null
     private reading = false
@@ -309,6 +312,7 @@ export class PrimaryBoard {
     /** The final group totals of a seq: forwarded to the remote over this board's link. */
     manifestFinal(m: Manifest): void {
         this.manifests.push(m)
+        this.manifestsKept.push(m)
         this.pump()
     }
 
@@ -417,6 +421,10 @@ export class PrimaryBoard {
         if (seqAfter(this.remoteApplied, applied)) return
         this.remoteApplied = applied
         this.store.confirm(applied)
+        const kept: Manifest[] = []
+        for (let i = 0; i < this.manifestsKept.length; i++)
+            if (seqAfter(this.manifestsKept[i].seq, applied)) kept.push(this.manifestsKept[i])
+        this.manifestsKept = kept
         while (this.seqs.length > 0) {
             const st = this.seqs[0]
             if (st === this.current || !seqAtOrBefore(st.seq, applied)) break
@@ -430,6 +438,7 @@ export class PrimaryBoard {
             // it has not applied goes again, from flash
             if (resume.length >= 4) this.remoteConfirmed(getU32(resume, 0))
             this.pendingMsg = null
+            this.manifests = this.manifestsKept.slice(0)
             for (let i = 0; i < this.seqs.length; i++) {
                 const st = this.seqs[i]
                 if (st.sendState === SendState.Waiting && !st.spilled) continue
