@@ -57,11 +57,11 @@ export class SelfTest {
         const pflash = new SpiNorFlash(pchip, k, { capacity: FLASH })
         const pstore = new BlockStore(pflash, k, { role: StoreRole.Primary, blockSize: BLOCK, queueDepth: 4 })
         const pcfg = defaultChannelConfig()
-        pcfg.maxPayload = 280
+        pcfg.maxPayload = 200
         pcfg.txWindow = 4
         pcfg.rxWindow = 2
         const rcfg = defaultChannelConfig()
-        rcfg.maxPayload = 280
+        rcfg.maxPayload = 200
         rcfg.txWindow = 2
         rcfg.rxWindow = 4
         const prng = this.rng.fork(2)
@@ -75,7 +75,7 @@ export class SelfTest {
                         member: 0,
                         blockSize: BLOCK,
                         lbaCount: LBAS,
-                        auxRingBytes: 1536,
+                        auxRingBytes: 1024,
                         maxLbasPerSeq: LBAS,
                         mode: AckMode.Consistent,
                         minCycleMs: 200,

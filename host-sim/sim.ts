@@ -209,7 +209,7 @@ export class Simulation {
             const q = this.unapplied[b]
             if (q.length > 0) lag = Math.max(lag, now - q[0][1])
             const p = this.group.primaries[b]
-            if (p.board) seqs = Math.max(seqs, p.board.seqsBehind())
+            if (p.board) seqs = Math.max(seqs, p.board.closedSeqs().length)
         }
         this.rpoSamples.push(lag)
         this.rpoSeqSamples.push(seqs)

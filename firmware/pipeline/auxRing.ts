@@ -33,8 +33,6 @@ export class AuxRing {
     private foldSeqValid = false
     /** Portions replaced in place by a newer write to the same lba in the same seq. */
     folded = 0
-    /** Highest number of slots in use at once. */
-    highWater = 0
 
     constructor(capacityBytes: number, readonly blockSize: number) {
         this.slotSize = SLOT_HEADER + blockSize
@@ -42,11 +40,6 @@ export class AuxRing {
         if (this.slots < 1) throw new Error("aux ring: " + capacityBytes + " bytes hold no portion")
         this.mem = Buffer.alloc(this.slots * this.slotSize)
         this.foldIndex = new LbaTable(this.slots)
-    }
-
-    /** RAM reserved by the ring, in bytes (the slot memory and the folding table). */
-    reservedBytes(): number {
-        return this.mem.length + this.foldIndex.reservedBytes()
     }
 
     used(): number {
@@ -71,7 +64,6 @@ export class AuxRing {
         const slot = (this.head + this.count) % this.slots
         this.writeSlot(slot, seq, lba, data)
         this.count++
-        if (this.count > this.highWater) this.highWater = this.count
         this.foldIndex.set(lba, slot)
         return RingPut.Added
     }

@@ -66,11 +66,6 @@ export class LbaTable {
         return true
     }
 
-    /** RAM the table reserves, in bytes (three 32-bit words per slot). */
-    reservedBytes(): number {
-        return (this.mask + 1) * 12
-    }
-
     private slotOf(lba: number): number {
         return (Math.imul(lba, 0x9e3779b1) >>> 16) & this.mask
     }

@@ -458,10 +458,4 @@ export class PrimaryBoard {
         return this.unstamped.length + this.unacked.length
     }
 
-    /** Closed seqs not yet confirmed by the remote (the RPO lag in seqs). */
-    seqsBehind(): number {
-        let n = 0
-        for (let i = 0; i < this.seqs.length; i++) if (this.seqs[i].closed) n++
-        return n
-    }
 }
