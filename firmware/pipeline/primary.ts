@@ -145,9 +145,8 @@ export class PrimaryBoard {
 
     /**
      * Restores what the board's flash holds after a boot: every pinned seq of this member is
-     * not yet confirmed by the remote and will be sent again from flash. The newest of them
-     * is the seq the board was capturing when it stopped; it stays the capture seq until the
-     * cycle adopts a seq (new writes wait for that).
+     * not yet confirmed by the remote and will be sent again from flash. New writes wait until
+     * the cycle adopts a seq.
      */
     recover(maxSeqSeen: number): void {
         const seqs = this.store.pinnedSeqs(this.opts.member)
@@ -162,17 +161,10 @@ export class PrimaryBoard {
             st.closed = true
             this.seqs.push(st)
         }
-        const last = this.seqs.length > 0 ? this.seqs[this.seqs.length - 1] : null
-        if (last && !seqAfter(maxSeqSeen, last.seq)) {
-            last.closed = false
-            this.current = last
-            const pins = this.store.pinned(this.opts.member, last.seq)
-            for (let i = 0; i < pins.length; i++) this.lbasInSeq.set(pins[i].lba, 1)
-        } else {
-            // the newest seq used is confirmed (or none was used): never stamp with it again
-            this.current = new SeqState(seqNext(maxSeqSeen), this.clock.millis())
-            this.seqs.push(this.current)
-        }
+        // new writes never get a seq used before the power cut; the newest recovered seq
+        // opens again only if the group's cycle says it is still the capture seq (adopt)
+        this.current = new SeqState(seqNext(maxSeqSeen), this.clock.millis())
+        this.seqs.push(this.current)
         this.adopted = false
     }
 
@@ -280,7 +272,18 @@ export class PrimaryBoard {
     adopt(seq: number): SeqTotals {
         const now = this.clock.millis()
         const cur = this.current
-        if (seqAfter(cur.seq, seq)) throw new Error("capture seq would decrease: " + cur.seq + " to " + seq)
+        if (seqAfter(cur.seq, seq)) {
+            // after a boot the group may still be capturing the newest recovered seq: reopen it
+            const last = this.seqs.length > 1 ? this.seqs[this.seqs.length - 2] : null
+            if (this.adopted || !last || last.seq !== seq || cur.portions > 0)
+                throw new Error("capture seq would decrease: " + cur.seq + " to " + seq)
+            this.seqs.pop()
+            last.closed = false
+            this.current = last
+            const pins = this.store.pinned(this.opts.member, seq)
+            for (let i = 0; i < pins.length; i++) this.lbasInSeq.set(pins[i].lba, 1)
+            return this.adopt(seq)
+        }
         this.adopted = true
         if (seq === cur.seq) {
             this.flushUnstamped()

@@ -15,6 +15,21 @@ describe("seqmirror sweep", () => {
             expect(r.status).toBe(0)
         }
     })
+    it("power cuts of the primary and the remote at any flash operation: 50 runs of one board, no violation", () => {
+        const r = sweep(["--seeds", "1..50", "--boards", "1", "--faults", "power,link"])
+        expect(r.summary.runs).toBe(50)
+        expect(r.summary.faultsInjected.power).toBeGreaterThan(50)
+        expect(r.summary.faultsInjected.remotePower).toBeGreaterThan(20)
+        expect(r.summary.failedSeeds).toEqual([])
+    })
+    it("power cuts and reboots in groups of two and three: 60 runs, never an unsafe remote state or a lost acknowledged write", () => {
+        for (const boards of ["2", "3"]) {
+            const r = sweep(["--seeds", "1..30", "--boards", boards, "--faults", "power,reboot"])
+            expect(r.summary.runs).toBe(30)
+            expect(r.summary.unsafeRuns).toBe(0)
+            for (const f of r.summary.failures) expect(f.replay).toContain(`--seed ${f.seed} `)
+        }
+    })
     it("prints one JSON object with the replay command of every failure, and fails on violations", () => {
         const r = sweep(["--seeds", "1..3", "--boards", "4", "--mode", "none", "--rate", "60", "--duration", "30s"])
         expect(r.summary.runs).toBe(3)
