@@ -439,16 +439,20 @@ export class BlockStore {
     /** Primary: the remote has applied every seq up to `seq`. Its versions are unpinned once a
      * confirm record is durable; an older or equal seq changes nothing. */
     confirm(seq: number, done?: (err: StoreError) => void): void {
-        const d = done ? done : null
+        this.seqRecord(Op.Confirm, StoreRole.Primary, seq, done ? done : null)
+    }
+
+    /** Queues a confirm, commit or discard record after checking the seq and the role. */
+    private seqRecord(op: Op, role: StoreRole, seq: number, done: ((err: StoreError) => void) | null): void {
         if (!validU32(seq)) {
-            this.refuse(d, StoreError.BadArgument)
+            this.refuse(done, StoreError.BadArgument)
             return
         }
-        if (this.role !== StoreRole.Primary) {
-            this.refuse(d, StoreError.WrongRole)
+        if (this.role !== role) {
+            this.refuse(done, StoreError.WrongRole)
             return
         }
-        this.enqueue(Op.Confirm, 0, 0, seq, null, d)
+        this.enqueue(op, 0, 0, seq, null, done)
     }
 
     /** Primary: the highest seq the remote confirmed (0 before the first). */
@@ -459,15 +463,7 @@ export class BlockStore {
     /** Remote: one commit record makes every staged version with seq ≤ `seq` visible at once.
      * done(SeqTooOld) for a seq below the applied one; the applied one again is a no-op. */
     commit(seq: number, done: (err: StoreError) => void): void {
-        if (!validU32(seq)) {
-            this.refuse(done, StoreError.BadArgument)
-            return
-        }
-        if (this.role !== StoreRole.Remote) {
-            this.refuse(done, StoreError.WrongRole)
-            return
-        }
-        this.enqueue(Op.Commit, 0, 0, seq, null, done)
+        this.seqRecord(Op.Commit, StoreRole.Remote, seq, done)
     }
 
     /** Remote: the applied seq (0 before the first commit). */
@@ -478,15 +474,7 @@ export class BlockStore {
     /** Remote: drops every staged version with seq above `seq` (for a resync), durably.
      * done(SeqTooOld) if `seq` is below the applied seq. */
     discardAbove(seq: number, done: (err: StoreError) => void): void {
-        if (!validU32(seq)) {
-            this.refuse(done, StoreError.BadArgument)
-            return
-        }
-        if (this.role !== StoreRole.Remote) {
-            this.refuse(done, StoreError.WrongRole)
-            return
-        }
-        this.enqueue(Op.Discard, 0, 0, seq, null, done)
+        this.seqRecord(Op.Discard, StoreRole.Remote, seq, done)
     }
 
     /** A persistent metadata value (key 0..31), or -1 when never set. */
