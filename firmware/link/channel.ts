@@ -17,12 +17,19 @@ import {
     OFF_ACK,
     OFF_ECHO,
     OFF_FLAGS,
+    OFF_GENERATION,
+    OFF_MAX_PAYLOAD,
+    OFF_MEMBER,
+    OFF_NONCE,
+    OFF_REASON,
     OFF_SACK,
     OFF_SEQ,
     OFF_SESSION,
     OFF_TYPE,
     OFF_WINDOW,
+    OFF_VERSION,
     OFF_XMIT,
+    PROTOCOL_VERSION,
     SACK_BITS,
 } from "./frame"
 import { RttEstimator } from "./rtt"
@@ -519,6 +526,19 @@ export class LinkChannel {
         putU16(b, OFF_ECHO, live ? this.rxEcho : 0)
         this.rxEcho = 0
         this.ackPending = false
+    }
+
+    /** Builds a HELLO or WELCOME in ctrl (with this end's resume state) and queues it. */
+    protected queueHandshake(type: number, member: number, generation: number, nonce: number): void {
+        const b = this.ctrl
+        this.putHeader(b, type, 0, this.sessionId)
+        b[OFF_VERSION] = PROTOCOL_VERSION
+        b[OFF_REASON] = 0
+        putU16(b, OFF_MEMBER, member)
+        putU32(b, OFF_GENERATION, generation)
+        putU32(b, OFF_NONCE, nonce)
+        putU16(b, OFF_MAX_PAYLOAD, this.cfg.maxPayload)
+        this.queueControl(HANDSHAKE_BYTES + this.putResumeState(b, HANDSHAKE_BYTES))
     }
 
     /** Queues a handshake frame of n bytes (CRC excluded) built in ctrl. */

@@ -154,17 +154,8 @@ export class PrimaryChannel extends LinkChannel {
         this.reconnectAt = -1
         while (this.nonce === 0) this.nonce = this.randomU32()
         this.st = "connecting"
-        const b = this.ctrl
         // the ack block tells the remote what this end has of the session it resumes
-        this.putHeader(b, FrameType.Hello, 0, this.sessionId)
-        b[OFF_VERSION] = PROTOCOL_VERSION
-        b[OFF_REASON] = 0
-        putU16(b, OFF_MEMBER, this.member)
-        putU32(b, OFF_GENERATION, this.generation)
-        putU32(b, OFF_NONCE, this.nonce)
-        putU16(b, OFF_MAX_PAYLOAD, this.cfg.maxPayload)
-        const n = HANDSHAKE_BYTES + this.putResumeState(b, HANDSHAKE_BYTES)
-        this.queueControl(n)
+        this.queueHandshake(FrameType.Hello, this.member, this.generation, this.nonce)
         this.handshakeAt = this.clock.millis() + this.cfg.handshakeTimeoutMs
         this.changed()
     }

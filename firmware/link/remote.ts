@@ -166,16 +166,7 @@ export class RemoteChannel extends LinkChannel {
     }
 
     private welcome(): void {
-        const b = this.ctrl
-        this.putHeader(b, FrameType.Welcome, 0, this.sessionId)
-        b[OFF_VERSION] = PROTOCOL_VERSION
-        b[OFF_REASON] = 0
-        putU16(b, OFF_MEMBER, this.member)
-        putU32(b, OFF_GENERATION, this.sessionGeneration)
-        putU32(b, OFF_NONCE, this.sessionNonce)
-        putU16(b, OFF_MAX_PAYLOAD, this.cfg.maxPayload)
-        const n = HANDSHAKE_BYTES + this.putResumeState(b, HANDSHAKE_BYTES)
-        this.queueControl(n)
+        this.queueHandshake(FrameType.Welcome, this.member, this.sessionGeneration, this.sessionNonce)
     }
 
     /** Answers a HELLO with REFUSE; it echoes the HELLO's member and nonce so that the primary
