@@ -87,8 +87,8 @@ export class SimGroup {
     /** Called at a primary's power cut, for the cycle's hardware (the bus model). */
     cyclePowerCut: ((p: SimPrimary) => void) | null = null
     readonly rng: Prng
-    /** Called with (seq) after every apply on the remote. */
-    onApplied: ((seq: number) => void) | null = null
+    /** Called after every apply on the remote with the seq and the portions it made visible. */
+    onApplied: ((seq: number, portions: number) => void) | null = null
     onStaged: ((member: number, lba: number, seq: number, data: Buffer) => void) | null = null
     /** Problems the boards reported while booting (flash errors and the like). */
     bootErrors: string[] = []
@@ -242,8 +242,8 @@ export class SimGroup {
         const board = new RemoteBoard(store, chans)
         r.board = board
         for (let b = 0; b < r.channels.length; b++) r.channels[b].setResumeState(() => board.resumeState())
-        board.onApplied = (seq, _m) => {
-            if (self.onApplied) self.onApplied(seq)
+        board.onApplied = (seq, m) => {
+            if (self.onApplied) self.onApplied(seq, m.totalPortions())
         }
         board.onStaged = (m, lba, seq, data) => {
             if (self.onStaged) self.onStaged(m, lba, seq, data)

@@ -138,7 +138,7 @@ export class Simulation {
                 this.kernel.setTimer(0, () => app.issue())
             }
         }
-        this.group.onApplied = (seq) => this.applied(seq)
+        this.group.onApplied = (seq, portions) => this.applied(seq, portions)
         this.group.onStaged = (m, lba, seq, data) => {
             const id = decodeBlock(data)
             if (!id) this.violations.push(`remote: staged a block no write produced (member ${m} lba ${lba} seq ${seq})`)
@@ -182,23 +182,15 @@ export class Simulation {
         if (this.violations.length < 50) for (const v of checkRemote(this.history, this.shadow, `remote after apply of seq ${seq}`)) this.violations.push(v)
     }
 
-    private applied(seq: number): void {
+    private applied(seq: number, portions: number): void {
         this.checkAfterApply(seq)
+        this.portionsApplied += portions
         for (let b = 0; b < this.unapplied.length; b++) {
             const q = this.unapplied[b]
             let i = 0
             while (i < q.length && ((q[i][0] - seq) | 0) <= 0) i++
-            this.portionsApplied += 0
             if (i > 0) q.splice(0, i)
         }
-        this.portionsApplied = this.group.remote.board ? this.sumReceived() : this.portionsApplied
-    }
-
-    private sumReceived(): number {
-        let n = 0
-        const r = this.group.remote.board!
-        for (let b = 0; b < this.opts.boards; b++) n += r.portionsReceived(b)
-        return n
     }
 
     private sampleRpo(): void {
@@ -234,6 +226,8 @@ export class Simulation {
                     this.kernel.setTimer(t, () => {
                         if (self.workloadStopped) return
                         self.group.powerCycle(p, rng.fork(t), 5 + rng.int(200))
+                        // the app's outstanding writes die with the board: never answered
+                        self.apps[p.member].powerLost()
                         self.faultsInjected.power++
                     })
                 }

@@ -32,12 +32,6 @@ export function fill(b: Buffer, v: number, start: number, end: number): void {
     for (let i = start; i < end; i++) b[i] = v
 }
 
-export function equalBytes(a: Buffer, b: Buffer): boolean {
-    if (a.length !== b.length) return false
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-    return true
-}
-
 const HEX = "0123456789abcdef"
 
 /** Lower-case hex of a 32-bit unsigned number, 8 digits (the VM lacks number.toString(16)). */
