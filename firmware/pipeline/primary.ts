@@ -358,8 +358,10 @@ export class PrimaryBoard {
             if (!st.spilled) {
                 while (!this.ring.isEmpty() && this.ring.seqAt(0) === st.seq) {
                     encodePortionHeader(this.portionBuf, st.seq, this.ring.lbaAt(0))
+                    // every portion is one whole block, so the buffer is exactly one message and
+                    // no slice (a copy on the board) is needed on this path
                     const n = this.ring.copyDataAt(0, this.portionBuf, PORTION_HEADER)
-                    if (!this.channel.send(this.portionBuf.slice(0, PORTION_HEADER + n))) return
+                    if (!this.channel.send(this.portionBuf)) return
                     this.ring.shift()
                     this.countSent(st, n)
                 }
