@@ -5,6 +5,7 @@ import { PrimaryChannel } from "../firmware/link/primary"
 import { RemoteChannel } from "../firmware/link/remote"
 import { AckMode, PrimaryBoard } from "../firmware/pipeline/primary"
 import { SoloCycle } from "../firmware/pipeline/soloCycle"
+import { ManifestKeeper } from "../firmware/pipeline/manifestKeeper"
 import { PipelineChannel } from "../firmware/pipeline/ports"
 import { RemoteBoard } from "../firmware/remote/remoteBoard"
 import { BlockStore } from "../firmware/store/blockStore"
@@ -52,6 +53,7 @@ export class SimPrimary {
     store: BlockStore | null = null
     channel: PrimaryChannel | null = null
     solo: SoloCycle | null = null
+    keeper: ManifestKeeper | null = null
     link: PoweredLink | null = null
     /** Set by the group's cycle when it is not a SoloCycle (the shuttle): stops the board's
      * part of it at a power cut. */
@@ -188,6 +190,9 @@ export class SimGroup {
             channel
         )
         p.board = board
+        // a group member keeps its final manifests on flash (a board of its own makes them)
+        p.keeper = this.startCycle ? new ManifestKeeper(store, clock, o.blockSize) : null
+        board.keeper = p.keeper
         board.recover(store.maxSeqSeen())
         if (this.startCycle) {
             this.startCycle(p, board, clock, store)

@@ -13,7 +13,7 @@ import {
     SEQ_DONE_SHORT,
     SeqDone,
 } from "./messages"
-import { PinnedPortion, PipelineChannel, PipelineStore } from "./ports"
+import { ManifestKeeperPort, PinnedPortion, PipelineChannel, PipelineStore } from "./ports"
 
 /** Result codes of `PrimaryBoard.write` (0 = acknowledged). */
 export const enum WriteError {
@@ -115,6 +115,8 @@ export class PrimaryBoard {
     private reading = false
     private remoteApplied = 0
     private lastAdoptAt = -1
+    /** Keeps final manifests on flash until the remote applies their seqs (in a group). */
+    keeper: ManifestKeeperPort | null = null
 
     // counters
     writesIssued = 0
@@ -166,6 +168,13 @@ export class PrimaryBoard {
         this.current = new SeqState(seqNext(maxSeqSeen), this.clock.millis())
         this.seqs.push(this.current)
         this.adopted = false
+        // a group member's final manifests come back from flash, to be sent again
+        const self = this
+        if (this.keeper)
+            this.keeper.load(
+                (m) => self.keepManifest(m),
+                () => self.pump()
+            )
     }
 
     // ---- the app's side
@@ -314,9 +323,14 @@ export class PrimaryBoard {
 
     /** The final group totals of a seq: forwarded to the remote over this board's link. */
     manifestFinal(m: Manifest): void {
+        this.keepManifest(m)
+        if (this.keeper) this.keeper.keep(m)
+        this.pump()
+    }
+
+    private keepManifest(m: Manifest): void {
         this.manifests.push(m)
         this.manifestsKept.push(m)
-        this.pump()
     }
 
     /** Totals of the closed seqs the remote has not confirmed, oldest first. */

@@ -72,7 +72,11 @@ export class ShuttleState {
         /** Highest seq this member adopted. */
         public seq: number,
         /** Bit per member id: members evicted from the group, for good. */
-        public evicted: number
+        public evicted: number,
+        /** The newest seq this board knows is final for sure: the remote confirmed it as
+         * applied, or its final manifest is kept on the board's flash (the board reads it at
+         * boot; the agent does not save it). */
+        public confirmed: number
     ) {}
 }
 
@@ -256,8 +260,13 @@ export class ShuttleAgent {
             this.hasEpoch = true
             this.evicted = r.evicted & ((1 << ms.length) - 1)
             this.highestSeq = seqAfter(r.seq, c) ? r.seq : c
-            // having adopted seq h means the group had adopted h-1 and closed h-2
+            // having adopted seq h means the group had adopted h-1 and closed h-2; but the final
+            // manifest of a seq after the one the board knows final for sure may be lost with
+            // the power, so such seqs are taken as open again: the members write their totals
+            // of them once more (from the data still pinned on their flash) and they become final
+            // with the same totals, instead of waiting for a manifest nobody holds
             this.lastFinal = (this.highestSeq - 2) >>> 0
+            if (seqAfter(this.lastFinal, r.confirmed)) this.lastFinal = r.confirmed >>> 0
         } else {
             this.highestSeq = c
             this.lastFinal = (c - 1) >>> 0
@@ -579,6 +588,16 @@ export class ShuttleAgent {
         if (seqAfter(c, f.seq)) {
             if (!this.growWindow(seqDiff(c, f.seq))) {
                 c0.windowFull++
+                if ((f.adopted | bit) === all && f.finalLag > 0) {
+                    // every other member adopted S and this one is past it, so every seq of the
+                    // window is closed everywhere: make them final now, and the window moves on
+                    // once the members have delivered them (after a whole group restarted, the
+                    // window reopens every seq the remote had not confirmed, and may be full)
+                    this.finalizeWindow(me)
+                    f.flags |= FLAG_BUSY
+                    this.handOver(me, me, 0)
+                    return
+                }
                 this.dropHeld()
                 this.armLapTimer(-1)
                 return
@@ -615,8 +634,7 @@ export class ShuttleAgent {
         f.adopted |= bit
         // running totals: this member's totals of every open (not final) seq of the window
         for (let w = f.windowLen - f.finalLag; w < f.windowLen; w++) {
-            const s = f.windowSeq(w)
-            this.totalsOf(s)
+            this.totalsOf(f.windowSeq(w))
             f.portions[w * 8 + me] = this.tP
             f.bytes[w * 8 + me] = this.tB
         }
@@ -626,9 +644,7 @@ export class ShuttleAgent {
         if (f.adopted === all) {
             this.raiseReleased(f.seq)
             if (f.finalLag > 0) {
-                f.finalLag = 0
-                f.delivered = 0
-                this.deliverFinals()
+                this.finalizeWindow(me)
                 acted = true
             }
             if (!(fullOnArrival && seqOnArrival === f.seq)) this.sendRelease(f.seq)
@@ -640,6 +656,19 @@ export class ShuttleAgent {
             c0.idlePauses++
             this.pause(me)
         } else this.handOver(me, me, 0)
+    }
+
+    /** Writes this member's totals of the open seqs of the window and makes them final. */
+    private finalizeWindow(me: number): void {
+        const f = this.frame
+        for (let w = f.windowLen - f.finalLag; w < f.windowLen; w++) {
+            this.totalsOf(f.windowSeq(w))
+            f.portions[w * 8 + me] = this.tP
+            f.bytes[w * 8 + me] = this.tB
+        }
+        f.finalLag = 0
+        f.delivered = 0
+        this.deliverFinals()
     }
 
     /** The idle pause: at its end, a board that got data meanwhile takes its turn again
@@ -1075,6 +1104,6 @@ export class ShuttleAgent {
     }
 
     private save(): void {
-        if (this.opts.persist) this.opts.persist(new ShuttleState(this.epoch, this.origin, this.highestSeq, this.evicted))
+        if (this.opts.persist) this.opts.persist(new ShuttleState(this.epoch, this.origin, this.highestSeq, this.evicted, 0))
     }
 }
