@@ -207,8 +207,7 @@ export class ShuttleAgent {
     /** Incremented whenever a held shuttle is given up, so late callbacks can tell. */
     private holdToken = 0
     private lapStartMs = -1
-    private implausibleEpoch = -1
-    private implausibleOrigin = -1
+    private implausibleSeq = 0
     private implausibleCount = 0
     private txShuttle: Buffer
     private txRelease: Buffer
@@ -439,8 +438,8 @@ export class ShuttleAgent {
      * S is within one of this member's highest seq whenever all is well (S cannot pass the seq
      * after any member's, and a regenerated shuttle starts at its maker's). A frame far off is
      * corrupt in a way the PEC missed, or forged: dropped, so that one bad frame cannot make a
-     * member jump. The same epoch's shuttle coming back a third time in a row is taken anyway
-     * (the live shuttle comes every lap; a board restored with a wrong seq must not lock out).
+     * member jump. A shuttle with about the same S coming a third time in a row is taken anyway
+     * (the live shuttle comes every lap; a board restored far behind must not lock out).
      */
     private plausible(f: ShuttleFrame): boolean {
         const c = this.host.captureSeq()
@@ -450,10 +449,12 @@ export class ShuttleAgent {
             this.implausibleCount = 0
             return true
         }
-        if (f.epoch === this.implausibleEpoch && f.origin === this.implausibleOrigin) this.implausibleCount++
+        // counted by S, not by epoch: after a whole group restarted, members far apart each
+        // regenerate in turn, so the shuttles that keep coming have new epochs but about one S
+        const e = seqDiff(f.seq, this.implausibleSeq)
+        if (this.implausibleCount > 0 && e <= 1 && e >= -1) this.implausibleCount++
         else {
-            this.implausibleEpoch = f.epoch
-            this.implausibleOrigin = f.origin
+            this.implausibleSeq = f.seq
             this.implausibleCount = 1
         }
         if (this.implausibleCount >= 3) {
