@@ -12,7 +12,7 @@ import { BlockStore } from "../firmware/store/blockStore"
 import { MetaKey, StoreRole } from "../firmware/store/types"
 import { BoardClock } from "./boardClock"
 import { SimKernel } from "./kernel"
-import { SpiNorChip } from "./models/spiNorChip"
+import { PartialMode, SpiNorChip } from "./models/spiNorChip"
 import { UartWire } from "./models/uart"
 import { PoweredLink } from "./powered"
 import { Prng } from "./prng"
@@ -270,11 +270,12 @@ export class SimGroup {
 
     /** Cuts a primary's power now (during whatever flash operation is in progress) and boots
      * it again after `offMs`. */
-    powerCycle(p: SimPrimary, prng: Prng, offMs: number): void {
+    /** Cuts a primary's power for offMs (mode Everything: a reset, the chip finishes its operation). */
+    powerCycle(p: SimPrimary, prng: Prng, offMs: number, mode: PartialMode = PartialMode.Any): void {
         if (!p.up) return
         p.up = false
         p.powerCuts++
-        p.chip.powerCut(prng)
+        p.chip.powerCut(prng, mode)
         if (p.clock) p.clock.powerOff()
         if (p.link) p.link.powerOff()
         if (p.cycleOff) p.cycleOff()

@@ -15,6 +15,7 @@ import {
     EVICTED_BYTES,
     EvictedFrame,
     FLAG_BUSY,
+    FLAG_RAISED,
     FrameError,
     FrameType,
     MAX_MEMBERS,
@@ -605,6 +606,9 @@ export class ShuttleAgent {
             }
             f.seq = c
             f.adopted = 0
+            // a restarted member's capture seq is one it never adopted (the seq after the newest
+            // on its flash): S-1 was not adopted by every member, so it is not released by this S
+            if (!this.adoptedOnce) f.flags |= FLAG_RAISED
             c0.raises++
             acted = true
         }
@@ -615,6 +619,7 @@ export class ShuttleAgent {
             if (this.growWindow(1)) {
                 f.seq = seqNext(f.seq)
                 f.adopted = 0
+                f.flags &= ~FLAG_RAISED
                 c0.increments++
                 acted = true
             } else c0.windowFull++
@@ -641,8 +646,9 @@ export class ShuttleAgent {
         }
 
         // 6. release and final manifests
-        this.raiseReleased((f.seq - 1) >>> 0)
+        if ((f.flags & FLAG_RAISED) === 0) this.raiseReleased((f.seq - 1) >>> 0)
         if (f.adopted === all) {
+            f.flags &= ~FLAG_RAISED
             this.raiseReleased(f.seq)
             if (f.finalLag > 0) {
                 this.finalizeWindow(me)
