@@ -193,7 +193,8 @@ export class SimGroup {
         // a group member keeps its final manifests on flash (a board of its own makes them)
         p.keeper = this.startCycle ? new ManifestKeeper(store, clock, o.blockSize) : null
         board.keeper = p.keeper
-        board.recover(store.maxSeqSeen())
+        const highest = store.meta(MetaKey.HighestSeq)
+        board.recover(store.maxSeqSeen(), store.confirmedSeq(), highest < 0 ? 0 : highest)
         if (this.startCycle) {
             this.startCycle(p, board, clock, store)
         } else {

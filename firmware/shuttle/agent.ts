@@ -1035,7 +1035,9 @@ export class ShuttleAgent {
         f.holder = this.addr
         const c = this.host.captureSeq()
         f.seq = seqAfter(this.highestSeq, c) ? this.highestSeq : c
-        f.flags = FLAG_BUSY
+        // this member adopted S, but S may itself have been raised: not every member need have
+        // adopted S-1, so nothing is released until every member adopts S
+        f.flags = FLAG_BUSY | FLAG_RAISED
         f.count = this.ring.length
         for (let i = 0; i < f.count; i++) f.members[i] = this.ring[i]
         f.adopted = 0
