@@ -55,7 +55,40 @@ const enum RoomClass {
 }
 
 type Done = (err: StoreError, data: Buffer | null) => void
-type K = (err: StoreError) => void
+
+/**
+ * Continuations: the step that runs when a flash operation or a lower layer (room, append,
+ * collection, version read) completes. A register holds one of these and `go` runs it, so the
+ * store needs no closure per step (each would be a function of its own in the board image).
+ */
+const enum K {
+    None = 0,
+    RoomLoop = 1,
+    WriteRoom = 2,
+    WriteAppended = 3,
+    SmallRoom = 4,
+    SmallAppended = 5,
+    PruneStep = 6,
+    Opened = 7,
+    ApData = 8,
+    ApEntry = 9,
+    GcEntry = 10,
+    GcData = 11,
+    GcRoom = 12,
+    GcAppended = 13,
+    GcSmallRoom = 14,
+    GcSmallAppended = 15,
+    GcErased = 16,
+    GcHeader = 17,
+    RvEntry = 18,
+    RvData = 19,
+    ReadDone = 20,
+    Collected = 21,
+    MountRead = 22,
+    MountStep = 23,
+    IndexStep = 24,
+    FormatErased = 25,
+}
 
 const EMPTY = Buffer.alloc(0)
 
@@ -83,6 +116,7 @@ const EMPTY = Buffer.alloc(0)
  *   takes one or more sector erases longer (45 ms typical each).
  * - The store is the only user of its `Flash` (and of its sectors); it allocates its RAM index
  *   and queue at construction (and again at each mount), not per call.
+ * @devsWhenUsed
  */
 export class BlockStore {
     readonly stats = new StoreStats()
@@ -147,16 +181,17 @@ export class BlockStore {
     private hdrB: Buffer
 
     // ---- layer registers
-    private flashK: K
-    private flashReadK: Done
+    private flashK = K.None
     private roomCls: RoomClass = RoomClass.User
     private roomIsData = false
     private roomRounds = 0
     private roomDidStatic = false
-    private roomK: K
-    private openK: K
+    private roomK = K.None
+    private openK = K.None
     private openS = -1
-    private apK: (err: StoreError, g: number) => void
+    private apK = K.None
+    /** The slot of the data record just appended. */
+    private apG = -1
     private apS = 0
     private apSlot = 0
     private apEntry = 0
@@ -166,17 +201,16 @@ export class BlockStore {
     private apLen = 0
     private apData: Buffer = EMPTY
     private apLoc = -1
-    private apSmallK: K
     private gcV = -1
     private gcSlot = 0
     private gcG = -1
     private gcEntry: Buffer = EMPTY
-    private gcK: K
+    private gcK = K.None
     private gcSmallKind = 0
     private gcSmallKey = 0
     private rvG = -1
     private rvEntry: Buffer = EMPTY
-    private rvK: Done
+    private rvK = K.None
 
     // ---- mount registers
     private mountDone: ((err: StoreError, report: MountReport) => void) | null = null
@@ -195,38 +229,14 @@ export class BlockStore {
     private mDPos: number[] = []
     private mG = 0
     private mStartMs = 0
-    private formatDone: K | null = null
+    private formatDone: ((err: StoreError) => void) | null = null
 
-    // ---- continuations, bound once
+    // ---- the only closures: flash completions, the queue's kick, and timer steps
     private readonly onFlashWrite: (err: FlashError) => void
     private readonly onFlashRead: (err: FlashError, data: Buffer) => void
     private readonly kick: () => void
-    private readonly kRoomLoop: K
-    private readonly kWriteRoom: K
-    private readonly kWriteAppended: (err: StoreError, g: number) => void
-    private readonly kSmallRoom: K
-    private readonly kSmallAppended: K
-    private readonly kPruneStep: () => void
-    private readonly kOpened: K
-    private readonly kApData: K
-    private readonly kApEntry: K
-    private readonly kApSmall: K
-    private readonly kGcEntry: Done
-    private readonly kGcData: Done
-    private readonly kGcRoom: K
-    private readonly kGcAppended: (err: StoreError, g: number) => void
-    private readonly kGcSmallRoom: K
-    private readonly kGcSmallAppended: K
-    private readonly kGcErased: K
-    private readonly kGcHeader: K
-    private readonly kRvEntry: Done
-    private readonly kRvData: Done
-    private readonly kReadDone: Done
-    private readonly kCollected: K
-    private readonly kMountRead: Done
-    private readonly kMountStep: () => void
-    private readonly kIndexStep: () => void
-    private readonly kFormatErased: K
+    private readonly kStep: () => void
+    private stepK = K.None
 
     /**
      * Options are checked here; a bad set makes every call fail with StoreError.Config (mount
@@ -290,44 +300,10 @@ export class BlockStore {
         this.hdrB = Buffer.alloc(SECTOR_HEADER_SIZE / 2)
 
         const self = this
-        const nop: K = (err) => {}
-        this.flashK = nop
-        this.flashReadK = (err, data) => {}
-        this.roomK = nop
-        this.openK = nop
-        this.gcK = nop
-        this.apK = (err, g) => {}
-        this.apSmallK = nop
-        this.rvK = this.flashReadK
-        this.onFlashWrite = (err) => self.flashWritten(err)
-        this.onFlashRead = (err, data) => self.flashRead(err, data)
+        this.onFlashWrite = (err) => self.flashDone(err, null)
+        this.onFlashRead = (err, data) => self.flashDone(err, data)
         this.kick = () => self.startNext()
-        this.kRoomLoop = (err) => self.roomLoop(err)
-        this.kWriteRoom = (err) => self.writeRoomReady(err)
-        this.kWriteAppended = (err, g) => self.writeAppended(err, g)
-        this.kSmallRoom = (err) => self.smallRoomReady(err)
-        this.kSmallAppended = (err) => self.smallAppended(err)
-        this.kPruneStep = () => self.pruneStep()
-        this.kOpened = (err) => self.opened(err)
-        this.kApData = (err) => self.apDataProgrammed(err)
-        this.kApEntry = (err) => self.apEntryProgrammed(err)
-        this.kApSmall = (err) => self.apSmallProgrammed(err)
-        this.kGcEntry = (err, data) => self.gcEntryRead(err, data)
-        this.kGcData = (err, data) => self.gcDataRead(err, data)
-        this.kGcRoom = (err) => self.gcRoomReady(err)
-        this.kGcAppended = (err, g) => self.gcAppended(err, g)
-        this.kGcSmallRoom = (err) => self.gcSmallRoomReady(err)
-        this.kGcSmallAppended = (err) => self.gcSmallAppended(err)
-        this.kGcErased = (err) => self.gcErased(err)
-        this.kGcHeader = (err) => self.gcHeaderProgrammed(err)
-        this.kRvEntry = (err, data) => self.rvEntryRead(err, data)
-        this.kRvData = (err, data) => self.rvDataRead(err, data)
-        this.kReadDone = (err, data) => self.finish(err, data)
-        this.kCollected = (err) => self.finish(err, null)
-        this.kMountRead = (err, data) => self.mountRead(err, data)
-        this.kMountStep = () => self.mountStep()
-        this.kIndexStep = () => self.indexStep()
-        this.kFormatErased = (err) => self.formatErased(err)
+        this.kStep = () => self.go(self.stepK, StoreError.None, null)
     }
 
     // =====================================================================================
@@ -367,7 +343,7 @@ export class BlockStore {
         this.busy = true
         this.formatDone = done
         this.mS = 0
-        this.eraseSector(0, this.kFormatErased)
+        this.eraseSector(0, K.FormatErased)
     }
 
     isMounted(): boolean {
@@ -603,7 +579,7 @@ export class BlockStore {
             case Op.Collect: {
                 const v = this.pickVictim(false)
                 if (v < 0) this.finish(StoreError.None, null)
-                else this.collectSector(v, this.kCollected)
+                else this.collectSector(v, K.Collected)
                 return
             }
         }
@@ -633,7 +609,7 @@ export class BlockStore {
             this.finish(StoreError.SeqTooOld, null)
             return
         }
-        this.ensureRoom(RoomClass.User, true, this.kWriteRoom)
+        this.ensureRoom(RoomClass.User, true, K.WriteRoom)
     }
 
     private writeRoomReady(err: StoreError): void {
@@ -645,16 +621,16 @@ export class BlockStore {
         const len = this.qLen[i]
         // a block shorter than blockSize is programmed as is (slice: read-only use)
         const data = len === this.B ? this.qBuf[i] : this.qBuf[i].slice(0, len)
-        this.appendData(this.qMember[i], this.qLba[i], this.qSeq[i], data, len, this.kWriteAppended)
+        this.appendData(this.qMember[i], this.qLba[i], this.qSeq[i], data, len, K.WriteAppended)
     }
 
-    private writeAppended(err: StoreError, g: number): void {
+    private writeAppended(err: StoreError): void {
         if (err !== StoreError.None) {
             this.finish(err, null)
             return
         }
         const i = this.qHead
-        this.idx.insert(g)
+        this.idx.insert(this.apG)
         this.stats.writes++
         this.stats.userBytes += this.qLen[i]
         this.finish(StoreError.None, null)
@@ -679,7 +655,7 @@ export class BlockStore {
             }
         }
         this.stats.reads++
-        this.readVersion(g, this.kReadDone)
+        this.readVersion(g, K.ReadDone)
     }
 
     private startSmall(i: number): void {
@@ -707,7 +683,7 @@ export class BlockStore {
             const key = this.qMember[i]
             if (this.metaLoc[key] >= 0 && this.metaVal[key] === seq) return this.finish(StoreError.None, null)
         }
-        this.ensureRoom(RoomClass.Control, false, this.kSmallRoom)
+        this.ensureRoom(RoomClass.Control, false, K.SmallRoom)
     }
 
     private smallRoomReady(err: StoreError): void {
@@ -718,13 +694,13 @@ export class BlockStore {
         const i = this.qHead
         const kind = this.qKind[i]
         const seq = this.qSeq[i]
-        if (kind === Op.Commit) this.appendSmall(EntryType.Commit, 0xff, 0xffffffff, seq, this.kSmallAppended)
-        else if (kind === Op.Confirm) this.appendSmall(EntryType.Confirm, 0xff, 0xffffffff, seq, this.kSmallAppended)
-        else if (kind === Op.SetMeta) this.appendSmall(EntryType.Meta, this.qMember[i], 0xffffffff, seq, this.kSmallAppended)
+        if (kind === Op.Commit) this.appendSmall(EntryType.Commit, 0xff, 0xffffffff, seq, K.SmallAppended)
+        else if (kind === Op.Confirm) this.appendSmall(EntryType.Confirm, 0xff, 0xffffffff, seq, K.SmallAppended)
+        else if (kind === Op.SetMeta) this.appendSmall(EntryType.Meta, this.qMember[i], 0xffffffff, seq, K.SmallAppended)
         else {
             // a discard names its own position: versions written before it are dropped
             const s = this.open
-            this.appendSmall(EntryType.Discard, this.secEntries[s], this.secSeq[s], seq, this.kSmallAppended)
+            this.appendSmall(EntryType.Discard, this.secEntries[s], this.secSeq[s], seq, K.SmallAppended)
         }
     }
 
@@ -769,7 +745,7 @@ export class BlockStore {
         const budget = this.stepBytes >> 6
         const doneNow = this.qKind[i] === Op.Discard ? this.idx.discardStep(this.qSeq[i], budget) : this.idx.pruneStep(budget)
         if (doneNow) this.finish(StoreError.None, null)
-        else this.clock.setTimer(0, this.kPruneStep)
+        else this.later(K.PruneStep)
     }
 
     private moveLoc(from: number, to: number): void {
@@ -785,16 +761,16 @@ export class BlockStore {
     // =====================================================================================
     // Reading a version: entry, then data, checked against the entry's CRC
 
-    private readVersion(g: number, k: Done): void {
+    private readVersion(g: number, k: K): void {
         this.rvG = g
         this.rvK = k
         const s = this.sectorOf(g)
-        this.readAt(this.entryAddr(s, this.idx.entryOf(g)), ENTRY_SIZE, this.kRvEntry)
+        this.readAt(this.entryAddr(s, this.idx.entryOf(g)), ENTRY_SIZE, K.RvEntry)
     }
 
     private rvEntryRead(err: StoreError, e: Buffer | null): void {
         if (err !== StoreError.None || !e) {
-            this.rvK(err, null)
+            this.go(this.rvK, err, null)
             return
         }
         const g = this.rvG
@@ -809,26 +785,26 @@ export class BlockStore {
             len <= this.B
         if (!ok) {
             this.stats.corruptOnRead++
-            this.rvK(StoreError.Corrupt, null)
+            this.go(this.rvK, StoreError.Corrupt, null)
             return
         }
         this.rvEntry = e
-        this.readAt(this.slotAddr(this.sectorOf(g), g % this.spS), len, this.kRvData)
+        this.readAt(this.slotAddr(this.sectorOf(g), g % this.spS), len, K.RvData)
     }
 
     private rvDataRead(err: StoreError, d: Buffer | null): void {
         const e = this.rvEntry
         this.rvEntry = EMPTY
         if (err !== StoreError.None || !d) {
-            this.rvK(err, null)
+            this.go(this.rvK, err, null)
             return
         }
         if (crc32cUpdate(crc32cUpdate(0, e, 0, 12), d, 0, d.length) !== getU32(e, 12)) {
             this.stats.corruptOnRead++
-            this.rvK(StoreError.Corrupt, null)
+            this.go(this.rvK, StoreError.Corrupt, null)
             return
         }
-        this.rvK(StoreError.None, d)
+        this.go(this.rvK, StoreError.None, d)
     }
 
     // =====================================================================================
@@ -857,19 +833,19 @@ export class BlockStore {
 
     private roomLoop(err: StoreError): void {
         if (err !== StoreError.None) {
-            this.roomK(err)
+            this.go(this.roomK, err, null)
             return
         }
         if (this.fits(this.open, this.roomIsData)) {
-            this.roomK(StoreError.None)
+            this.go(this.roomK, StoreError.None, null)
             return
         }
         if (this.freeSectors() > this.reserveFor(this.roomCls)) {
-            this.openSector(this.pickFree(), this.kRoomLoop)
+            this.openSector(this.pickFree(), K.RoomLoop)
             return
         }
         if (this.roomRounds++ > 2 * this.n + 4) {
-            this.roomK(StoreError.Full)
+            this.go(this.roomK, StoreError.Full, null)
             return
         }
         let v = -1
@@ -882,10 +858,10 @@ export class BlockStore {
         }
         if (v < 0) v = this.pickVictim(false)
         if (v < 0) {
-            this.roomK(StoreError.Full)
+            this.go(this.roomK, StoreError.Full, null)
             return
         }
-        this.collectSector(v, this.kRoomLoop)
+        this.collectSector(v, K.RoomLoop)
     }
 
     /** The free sector with the lowest erase count (from after the last one opened, so equal
@@ -979,8 +955,8 @@ export class BlockStore {
         encodeHeaderB(this.hdrBuf, 0, this.secSeq[s])
         if (this.secHasA[s]) {
             for (let i = 0; i < 8; i++) this.hdrB[i] = this.hdrBuf[8 + i]
-            this.program(this.sectorAddr(s) + 8, this.hdrB, this.kOpened)
-        } else this.program(this.sectorAddr(s), this.hdrBuf, this.kOpened)
+            this.program(this.sectorAddr(s) + 8, this.hdrB, K.Opened)
+        } else this.program(this.sectorAddr(s), this.hdrBuf, K.Opened)
     }
 
     private opened(err: StoreError): void {
@@ -988,20 +964,20 @@ export class BlockStore {
         if (err !== StoreError.None) {
             // the header may be half there: erase before reuse
             this.setState(s, SecState.Dirty)
-            this.openK(err)
+            this.go(this.openK, err, null)
             return
         }
         this.setState(s, SecState.Open)
         this.secHasA[s] = 1
         this.open = s
-        this.openK(StoreError.None)
+        this.go(this.openK, StoreError.None, null)
     }
 
     // =====================================================================================
     // Appending records to the open sector (room already ensured)
 
     /** Data slot first, entry last: the entry's CRC covers both, so a torn write is detected. */
-    private appendData(member: number, lba: number, seq: number, data: Buffer, len: number, k: (err: StoreError, g: number) => void): void {
+    private appendData(member: number, lba: number, seq: number, data: Buffer, len: number, k: K): void {
         const s = this.open
         storeInvariant(this.fits(s, true), "room for a data record")
         this.apK = k
@@ -1015,47 +991,43 @@ export class BlockStore {
         this.apLen = len
         // the slot is used from now on, whatever happens
         this.secData[s]++
-        this.program(this.slotAddr(s, this.apSlot), data, this.kApData)
+        this.program(this.slotAddr(s, this.apSlot), data, K.ApData)
     }
 
     private apDataProgrammed(err: StoreError): void {
         const s = this.apS
         if (err !== StoreError.None) {
             this.apData = EMPTY
-            this.apK(err, -1)
+            this.go(this.apK, err, null)
             return
         }
         encodeDataEntry(this.entryBuf, this.apMember, this.apSlot, this.apLba, this.apSeq, this.apData, this.apLen)
         this.apData = EMPTY
         this.secEntries[s]++
-        this.program(this.entryAddr(s, this.apEntry), this.entryBuf, this.kApEntry)
+        this.program(this.entryAddr(s, this.apEntry), this.entryBuf, K.ApEntry)
     }
 
     private apEntryProgrammed(err: StoreError): void {
         if (err !== StoreError.None) {
-            this.apK(err, -1)
+            this.go(this.apK, err, null)
             return
         }
         const g = this.apS * this.spS + this.apSlot
         this.idx.setRecord(g, this.apMember, this.apLba, this.apSeq, this.apEntry, false)
         this.noteSeq(this.apSeq)
-        this.apK(StoreError.None, g)
+        this.apG = g
+        this.go(this.apK, StoreError.None, null)
     }
 
     private appendSmall(type: EntryType, b1: number, word: number, value: number, k: K): void {
         const s = this.open
         storeInvariant(this.fits(s, false), "room for a small record")
-        this.apSmallK = k
         this.apS = s
         this.apEntry = this.secEntries[s]
         this.apLoc = s * 256 + this.apEntry
         this.secEntries[s]++
         encodeSmallEntry(this.entryBuf, type, b1, word, value)
-        this.program(this.entryAddr(s, this.apEntry), this.entryBuf, this.kApSmall)
-    }
-
-    private apSmallProgrammed(err: StoreError): void {
-        this.apSmallK(err)
+        this.program(this.entryAddr(s, this.apEntry), this.entryBuf, k)
     }
 
     // =====================================================================================
@@ -1078,14 +1050,14 @@ export class BlockStore {
                 this.gcSlot++
                 if (this.idx.isLive(g)) {
                     this.gcG = g
-                    this.readAt(this.entryAddr(v, this.idx.entryOf(g)), ENTRY_SIZE, this.kGcEntry)
+                    this.readAt(this.entryAddr(v, this.idx.entryOf(g)), ENTRY_SIZE, K.GcEntry)
                     return
                 }
             }
             if (this.secSmall[v] > 0 && this.gcNextSmall()) return
         }
         storeInvariant(this.idx.sectorLive[v] === 0 && this.secSmall[v] === 0, "victim emptied before erase")
-        this.eraseSector(v, this.kGcErased)
+        this.eraseSector(v, K.GcErased)
     }
 
     /** Starts relocating the next live small record of the victim; false when none is left. */
@@ -1110,26 +1082,26 @@ export class BlockStore {
     private gcSmall(kind: number, key: number): boolean {
         this.gcSmallKind = kind
         this.gcSmallKey = key
-        this.gcRoom(false, this.kGcSmallRoom)
+        this.gcRoom(false, K.GcSmallRoom)
         return true
     }
 
     private gcSmallRoomReady(err: StoreError): void {
         if (err !== StoreError.None) {
-            this.gcK(err)
+            this.go(this.gcK, err, null)
             return
         }
         const key = this.gcSmallKey
         if (this.gcSmallKind === 1) {
             const t = this.role === StoreRole.Remote ? EntryType.Commit : EntryType.Confirm
-            this.appendSmall(t, 0xff, 0xffffffff, this.idx.horizon, this.kGcSmallAppended)
-        } else if (this.gcSmallKind === 2) this.appendSmall(EntryType.Meta, key, 0xffffffff, this.metaVal[key], this.kGcSmallAppended)
-        else this.appendSmall(EntryType.Discard, this.dPosEntry[key], this.dPosSeq[key], this.dSeq[key], this.kGcSmallAppended)
+            this.appendSmall(t, 0xff, 0xffffffff, this.idx.horizon, K.GcSmallAppended)
+        } else if (this.gcSmallKind === 2) this.appendSmall(EntryType.Meta, key, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
+        else this.appendSmall(EntryType.Discard, this.dPosEntry[key], this.dPosSeq[key], this.dSeq[key], K.GcSmallAppended)
     }
 
     private gcSmallAppended(err: StoreError): void {
         if (err !== StoreError.None) {
-            this.gcK(err)
+            this.go(this.gcK, err, null)
             return
         }
         const key = this.gcSmallKey
@@ -1172,7 +1144,7 @@ export class BlockStore {
 
     private gcEntryRead(err: StoreError, e: Buffer | null): void {
         if (err !== StoreError.None || !e) {
-            this.gcK(err)
+            this.go(this.gcK, err, null)
             return
         }
         const g = this.gcG
@@ -1190,12 +1162,12 @@ export class BlockStore {
             return
         }
         this.gcEntry = e
-        this.readAt(this.slotAddr(this.gcV, g % this.spS), len, this.kGcData)
+        this.readAt(this.slotAddr(this.gcV, g % this.spS), len, K.GcData)
     }
 
     private gcDataRead(err: StoreError, d: Buffer | null): void {
         if (err !== StoreError.None || !d) {
-            this.gcK(err)
+            this.go(this.gcK, err, null)
             return
         }
         const e = this.gcEntry
@@ -1205,7 +1177,7 @@ export class BlockStore {
         }
         // d stays referenced by apData until its entry is programmed
         this.apData = d
-        this.gcRoom(true, this.kGcRoom)
+        this.gcRoom(true, K.GcRoom)
     }
 
     /** A live record no longer matches its CRC: copying it would launder the corruption. */
@@ -1218,7 +1190,7 @@ export class BlockStore {
     /** Room for a relocation: garbage collection may take every free sector. */
     private gcRoom(isData: boolean, k: K): void {
         if (this.fits(this.open, isData)) {
-            k(StoreError.None)
+            this.go(k, StoreError.None, null)
             return
         }
         if (this.freeSectors() === 0) {
@@ -1231,21 +1203,21 @@ export class BlockStore {
 
     private gcRoomReady(err: StoreError): void {
         if (err !== StoreError.None) {
-            this.gcK(err)
+            this.go(this.gcK, err, null)
             return
         }
         const g = this.gcG
         const d = this.apData
-        this.appendData(this.idx.memberOf(g), this.idx.lbaOf(g), this.idx.seqOf(g), d, d.length, this.kGcAppended)
+        this.appendData(this.idx.memberOf(g), this.idx.lbaOf(g), this.idx.seqOf(g), d, d.length, K.GcAppended)
     }
 
-    private gcAppended(err: StoreError, gNew: number): void {
+    private gcAppended(err: StoreError): void {
         this.gcEntry = EMPTY
         if (err !== StoreError.None) {
-            this.gcK(err)
+            this.go(this.gcK, err, null)
             return
         }
-        this.idx.replace(this.gcG, gNew)
+        this.idx.replace(this.gcG, this.apG)
         this.stats.gcRelocated++
         this.gcNext()
     }
@@ -1254,7 +1226,7 @@ export class BlockStore {
         const v = this.gcV
         if (err !== StoreError.None) {
             this.setState(v, SecState.Dirty)
-            this.gcK(err)
+            this.go(this.gcK, err, null)
             return
         }
         this.idx.clearSector(v)
@@ -1266,18 +1238,83 @@ export class BlockStore {
         // erased, but free only once part A (the erase count) is on it
         this.setState(v, SecState.Dirty)
         encodeHeaderA(this.hdrB, 0, this.blockLog2, this.secErase[v])
-        this.program(this.sectorAddr(v), this.hdrB, this.kGcHeader)
+        this.program(this.sectorAddr(v), this.hdrB, K.GcHeader)
     }
 
     private gcHeaderProgrammed(err: StoreError): void {
         const v = this.gcV
         if (err !== StoreError.None) {
-            this.gcK(err)
+            this.go(this.gcK, err, null)
             return
         }
         this.setState(v, SecState.Free)
         this.secHasA[v] = 1
-        this.gcK(StoreError.None)
+        this.go(this.gcK, StoreError.None, null)
+    }
+
+    // =====================================================================================
+    // Continuations
+
+    /** Runs continuation k with the result of the step that finished. */
+    private go(k: K, err: StoreError, data: Buffer | null): void {
+        switch (k) {
+            case K.RoomLoop:
+                return this.roomLoop(err)
+            case K.WriteRoom:
+                return this.writeRoomReady(err)
+            case K.WriteAppended:
+                return this.writeAppended(err)
+            case K.SmallRoom:
+                return this.smallRoomReady(err)
+            case K.SmallAppended:
+                return this.smallAppended(err)
+            case K.PruneStep:
+                return this.pruneStep()
+            case K.Opened:
+                return this.opened(err)
+            case K.ApData:
+                return this.apDataProgrammed(err)
+            case K.ApEntry:
+                return this.apEntryProgrammed(err)
+            case K.GcEntry:
+                return this.gcEntryRead(err, data)
+            case K.GcData:
+                return this.gcDataRead(err, data)
+            case K.GcRoom:
+                return this.gcRoomReady(err)
+            case K.GcAppended:
+                return this.gcAppended(err)
+            case K.GcSmallRoom:
+                return this.gcSmallRoomReady(err)
+            case K.GcSmallAppended:
+                return this.gcSmallAppended(err)
+            case K.GcErased:
+                return this.gcErased(err)
+            case K.GcHeader:
+                return this.gcHeaderProgrammed(err)
+            case K.RvEntry:
+                return this.rvEntryRead(err, data)
+            case K.RvData:
+                return this.rvDataRead(err, data)
+            case K.ReadDone:
+                return this.finish(err, data)
+            case K.Collected:
+                return this.finish(err, null)
+            case K.MountRead:
+                return this.mountRead(err, data)
+            case K.MountStep:
+                return this.mountStep()
+            case K.IndexStep:
+                return this.indexStep()
+            case K.FormatErased:
+                return this.formatErased(err)
+        }
+    }
+
+    /** Runs step k from the run loop (long work yields between steps). */
+    private later(k: K): void {
+        this.stepK = k
+        this.clock.setTimer(0, this.kStep)
     }
 
     // =====================================================================================
@@ -1312,20 +1349,16 @@ export class BlockStore {
         this.flash.eraseSector(this.sectorAddr(s), this.onFlashWrite)
     }
 
-    private readAt(addr: number, len: number, k: Done): void {
-        this.flashReadK = k
+    private readAt(addr: number, len: number, k: K): void {
+        this.flashK = k
         this.stats.flashReads++
         this.stats.flashBytesRead += len
         this.flash.read(addr, len, this.onFlashRead)
     }
 
-    private flashWritten(err: FlashError): void {
-        this.flashK(this.mapFlashError(err))
-    }
-
-    private flashRead(err: FlashError, data: Buffer): void {
+    private flashDone(err: FlashError, data: Buffer | null): void {
         const e = this.mapFlashError(err)
-        this.flashReadK(e, e === StoreError.None ? data : null)
+        this.go(this.flashK, e, e === StoreError.None ? data : null)
     }
 
     private mapFlashError(err: FlashError): StoreError {
@@ -1348,7 +1381,7 @@ export class BlockStore {
         }
         this.mS++
         if (this.mS < this.n) {
-            this.eraseSector(this.mS, this.kFormatErased)
+            this.eraseSector(this.mS, K.FormatErased)
             return
         }
         this.busy = false
@@ -1410,7 +1443,7 @@ export class BlockStore {
             this.mountScanned()
             return
         }
-        this.readAt(this.sectorAddr(this.mS), this.S, this.kMountRead)
+        this.readAt(this.sectorAddr(this.mS), this.S, K.MountRead)
     }
 
     private mountFail(err: StoreError): void {
@@ -1494,7 +1527,7 @@ export class BlockStore {
                 budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
                 this.mEntry++
             }
-            this.clock.setTimer(0, this.kMountStep)
+            this.later(K.MountStep)
             return
         }
         // erased check of [mCheckAt, end): phase 1 = a free sector, 2 = the free room of a used one
@@ -1513,7 +1546,7 @@ export class BlockStore {
         }
         this.mCheckAt = stop
         if (stop < end) {
-            this.clock.setTimer(0, this.kMountStep)
+            this.later(K.MountStep)
             return
         }
         if (this.mPhase === 1) {
@@ -1712,7 +1745,7 @@ export class BlockStore {
             this.idx.insert(g)
         }
         if (this.mG < total) {
-            this.clock.setTimer(0, this.kIndexStep)
+            this.later(K.IndexStep)
             return
         }
         const rep = this.report

@@ -60,6 +60,7 @@ export const enum SocketLinkState {
  * - `bitRate()` is nominal: a TCP connection over Wi-Fi has no fixed line rate. It returns the
  *   configured figure (link.baud), which the channel uses for its timing estimates; what the
  *   link really carries depends on the radio, the network and the runtime's socket task.
+ * @devsWhenUsed
  */
 export class SocketLink implements Link {
     private ring: Buffer
