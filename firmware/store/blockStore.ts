@@ -47,7 +47,8 @@ const enum Op {
     Collect = 8,
 }
 
-/** Who needs room: each class may not take the last `reserveFor(class)` free sectors. */
+/** Who needs room: each class may not take the last free sectors kept for the classes after
+ * it (user writes leave `reserveSectors`, control records leave 1, collection takes all). */
 const enum RoomClass {
     User = 0,
     Control = 1,
@@ -82,12 +83,11 @@ const enum K {
     GcHeader = 17,
     RvEntry = 18,
     RvData = 19,
-    ReadDone = 20,
-    Collected = 21,
-    MountRead = 22,
-    MountStep = 23,
-    IndexStep = 24,
-    FormatErased = 25,
+    Collected = 20,
+    MountRead = 21,
+    MountStep = 22,
+    IndexStep = 23,
+    FormatErased = 24,
 }
 
 const EMPTY = Buffer.alloc(0)
@@ -210,7 +210,6 @@ export class BlockStore {
     private gcSmallKey = 0
     private rvG = -1
     private rvEntry: Buffer = EMPTY
-    private rvK = K.None
 
     // ---- mount registers
     private mountDone: ((err: StoreError, report: MountReport) => void) | null = null
@@ -612,29 +611,7 @@ export class BlockStore {
         this.ensureRoom(RoomClass.User, true, K.WriteRoom)
     }
 
-    private writeRoomReady(err: StoreError): void {
-        if (err !== StoreError.None) {
-            this.finish(err, null)
-            return
-        }
-        const i = this.qHead
-        const len = this.qLen[i]
-        // a block shorter than blockSize is programmed as is (slice: read-only use)
-        const data = len === this.B ? this.qBuf[i] : this.qBuf[i].slice(0, len)
-        this.appendData(this.qMember[i], this.qLba[i], this.qSeq[i], data, len, K.WriteAppended)
-    }
 
-    private writeAppended(err: StoreError): void {
-        if (err !== StoreError.None) {
-            this.finish(err, null)
-            return
-        }
-        const i = this.qHead
-        this.idx.insert(this.apG)
-        this.stats.writes++
-        this.stats.userBytes += this.qLen[i]
-        this.finish(StoreError.None, null)
-    }
 
     private startRead(i: number): void {
         const m = this.qMember[i]
@@ -655,7 +632,8 @@ export class BlockStore {
             }
         }
         this.stats.reads++
-        this.readVersion(g, K.ReadDone)
+        this.rvG = g
+        this.readAt(this.entryAddr(this.sectorOf(g), this.idx.entryOf(g)), ENTRY_SIZE, K.RvEntry)
     }
 
     private startSmall(i: number): void {
@@ -686,58 +664,7 @@ export class BlockStore {
         this.ensureRoom(RoomClass.Control, false, K.SmallRoom)
     }
 
-    private smallRoomReady(err: StoreError): void {
-        if (err !== StoreError.None) {
-            this.finish(err, null)
-            return
-        }
-        const i = this.qHead
-        const kind = this.qKind[i]
-        const seq = this.qSeq[i]
-        if (kind === Op.Commit) this.appendSmall(EntryType.Commit, 0xff, 0xffffffff, seq, K.SmallAppended)
-        else if (kind === Op.Confirm) this.appendSmall(EntryType.Confirm, 0xff, 0xffffffff, seq, K.SmallAppended)
-        else if (kind === Op.SetMeta) this.appendSmall(EntryType.Meta, this.qMember[i], 0xffffffff, seq, K.SmallAppended)
-        else {
-            // a discard names its own position: versions written before it are dropped
-            const s = this.open
-            this.appendSmall(EntryType.Discard, this.secEntries[s], this.secSeq[s], seq, K.SmallAppended)
-        }
-    }
 
-    private smallAppended(err: StoreError): void {
-        if (err !== StoreError.None) {
-            this.finish(err, null)
-            return
-        }
-        const i = this.qHead
-        const kind = this.qKind[i]
-        const seq = this.qSeq[i]
-        const loc = this.apLoc
-        if (kind === Op.Commit || kind === Op.Confirm) {
-            this.moveLoc(this.horizonLoc, loc)
-            this.horizonLoc = loc
-            this.idx.setHorizon(seq)
-            this.noteSeq(seq)
-            if (kind === Op.Commit) this.stats.commits++
-            else this.stats.confirms++
-            this.pruneStep()
-        } else if (kind === Op.SetMeta) {
-            const key = this.qMember[i]
-            this.moveLoc(this.metaLoc[key], loc)
-            this.metaLoc[key] = loc
-            this.metaVal[key] = seq
-            this.stats.metaWrites++
-            this.finish(StoreError.None, null)
-        } else {
-            this.dSeq.push(seq)
-            this.dPosSeq.push(this.secSeq[Math.floor(loc / 256)])
-            this.dPosEntry.push(loc % 256)
-            this.dLoc.push(loc)
-            this.secSmall[Math.floor(loc / 256)]++
-            this.stats.discards++
-            this.pruneStep()
-        }
-    }
 
     /** After a commit, confirm or discard: updates the index in steps, then finishes. */
     private pruneStep(): void {
@@ -761,59 +688,9 @@ export class BlockStore {
     // =====================================================================================
     // Reading a version: entry, then data, checked against the entry's CRC
 
-    private readVersion(g: number, k: K): void {
-        this.rvG = g
-        this.rvK = k
-        const s = this.sectorOf(g)
-        this.readAt(this.entryAddr(s, this.idx.entryOf(g)), ENTRY_SIZE, K.RvEntry)
-    }
-
-    private rvEntryRead(err: StoreError, e: Buffer | null): void {
-        if (err !== StoreError.None || !e) {
-            this.go(this.rvK, err, null)
-            return
-        }
-        const g = this.rvG
-        const len = entryLen(e, 0)
-        const ok =
-            e[0] === EntryType.Data &&
-            e[1] === this.idx.memberOf(g) &&
-            e[2] === g % this.spS &&
-            entryLba(e, 0) === this.idx.lbaOf(g) &&
-            getU32(e, 8) === this.idx.seqOf(g) &&
-            len >= 1 &&
-            len <= this.B
-        if (!ok) {
-            this.stats.corruptOnRead++
-            this.go(this.rvK, StoreError.Corrupt, null)
-            return
-        }
-        this.rvEntry = e
-        this.readAt(this.slotAddr(this.sectorOf(g), g % this.spS), len, K.RvData)
-    }
-
-    private rvDataRead(err: StoreError, d: Buffer | null): void {
-        const e = this.rvEntry
-        this.rvEntry = EMPTY
-        if (err !== StoreError.None || !d) {
-            this.go(this.rvK, err, null)
-            return
-        }
-        if (crc32cUpdate(crc32cUpdate(0, e, 0, 12), d, 0, d.length) !== getU32(e, 12)) {
-            this.stats.corruptOnRead++
-            this.go(this.rvK, StoreError.Corrupt, null)
-            return
-        }
-        this.go(this.rvK, StoreError.None, d)
-    }
-
     // =====================================================================================
     // Room: the open sector must fit the record; else open a free sector (outside the reserve
     // of this class) or collect garbage
-
-    private reserveFor(cls: RoomClass): number {
-        return cls === RoomClass.User ? this.reserve : cls === RoomClass.Control ? 1 : 0
-    }
 
     private fits(s: number, isData: boolean): boolean {
         if (s < 0 || this.secState[s] !== SecState.Open) return false
@@ -840,7 +717,9 @@ export class BlockStore {
             this.go(this.roomK, StoreError.None, null)
             return
         }
-        if (this.freeSectors() > this.reserveFor(this.roomCls)) {
+        // each class may not take the last free sectors kept for the classes after it
+        const reserve = this.roomCls === RoomClass.User ? this.reserve : this.roomCls === RoomClass.Control ? 1 : 0
+        if (this.freeSectors() > reserve) {
             this.openSector(this.pickFree(), K.RoomLoop)
             return
         }
@@ -959,19 +838,6 @@ export class BlockStore {
         } else this.program(this.sectorAddr(s), this.hdrBuf, K.Opened)
     }
 
-    private opened(err: StoreError): void {
-        const s = this.openS
-        if (err !== StoreError.None) {
-            // the header may be half there: erase before reuse
-            this.setState(s, SecState.Dirty)
-            this.go(this.openK, err, null)
-            return
-        }
-        this.setState(s, SecState.Open)
-        this.secHasA[s] = 1
-        this.open = s
-        this.go(this.openK, StoreError.None, null)
-    }
 
     // =====================================================================================
     // Appending records to the open sector (room already ensured)
@@ -994,30 +860,7 @@ export class BlockStore {
         this.program(this.slotAddr(s, this.apSlot), data, K.ApData)
     }
 
-    private apDataProgrammed(err: StoreError): void {
-        const s = this.apS
-        if (err !== StoreError.None) {
-            this.apData = EMPTY
-            this.go(this.apK, err, null)
-            return
-        }
-        encodeDataEntry(this.entryBuf, this.apMember, this.apSlot, this.apLba, this.apSeq, this.apData, this.apLen)
-        this.apData = EMPTY
-        this.secEntries[s]++
-        this.program(this.entryAddr(s, this.apEntry), this.entryBuf, K.ApEntry)
-    }
 
-    private apEntryProgrammed(err: StoreError): void {
-        if (err !== StoreError.None) {
-            this.go(this.apK, err, null)
-            return
-        }
-        const g = this.apS * this.spS + this.apSlot
-        this.idx.setRecord(g, this.apMember, this.apLba, this.apSeq, this.apEntry, false)
-        this.noteSeq(this.apSeq)
-        this.apG = g
-        this.go(this.apK, StoreError.None, null)
-    }
 
     private appendSmall(type: EntryType, b1: number, word: number, value: number, k: K): void {
         const s = this.open
@@ -1086,38 +929,7 @@ export class BlockStore {
         return true
     }
 
-    private gcSmallRoomReady(err: StoreError): void {
-        if (err !== StoreError.None) {
-            this.go(this.gcK, err, null)
-            return
-        }
-        const key = this.gcSmallKey
-        if (this.gcSmallKind === 1) {
-            const t = this.role === StoreRole.Remote ? EntryType.Commit : EntryType.Confirm
-            this.appendSmall(t, 0xff, 0xffffffff, this.idx.horizon, K.GcSmallAppended)
-        } else if (this.gcSmallKind === 2) this.appendSmall(EntryType.Meta, key, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
-        else this.appendSmall(EntryType.Discard, this.dPosEntry[key], this.dPosSeq[key], this.dSeq[key], K.GcSmallAppended)
-    }
 
-    private gcSmallAppended(err: StoreError): void {
-        if (err !== StoreError.None) {
-            this.go(this.gcK, err, null)
-            return
-        }
-        const key = this.gcSmallKey
-        const loc = this.apLoc
-        if (this.gcSmallKind === 1) {
-            this.moveLoc(this.horizonLoc, loc)
-            this.horizonLoc = loc
-        } else if (this.gcSmallKind === 2) {
-            this.moveLoc(this.metaLoc[key], loc)
-            this.metaLoc[key] = loc
-        } else {
-            this.moveLoc(this.dLoc[key], loc)
-            this.dLoc[key] = loc
-        }
-        this.gcNext()
-    }
 
     /** A discard record must stay while a sector that may hold a version it dropped exists. */
     private discardNeeded(i: number, victim: number): boolean {
@@ -1142,43 +954,7 @@ export class BlockStore {
         this.dLoc.pop()
     }
 
-    private gcEntryRead(err: StoreError, e: Buffer | null): void {
-        if (err !== StoreError.None || !e) {
-            this.go(this.gcK, err, null)
-            return
-        }
-        const g = this.gcG
-        const len = entryLen(e, 0)
-        const ok =
-            e[0] === EntryType.Data &&
-            e[1] === this.idx.memberOf(g) &&
-            e[2] === g % this.spS &&
-            entryLba(e, 0) === this.idx.lbaOf(g) &&
-            getU32(e, 8) === this.idx.seqOf(g) &&
-            len >= 1 &&
-            len <= this.B
-        if (!ok) {
-            this.dropCorrupt(g)
-            return
-        }
-        this.gcEntry = e
-        this.readAt(this.slotAddr(this.gcV, g % this.spS), len, K.GcData)
-    }
 
-    private gcDataRead(err: StoreError, d: Buffer | null): void {
-        if (err !== StoreError.None || !d) {
-            this.go(this.gcK, err, null)
-            return
-        }
-        const e = this.gcEntry
-        if (crc32cUpdate(crc32cUpdate(0, e, 0, 12), d, 0, d.length) !== getU32(e, 12)) {
-            this.dropCorrupt(this.gcG)
-            return
-        }
-        // d stays referenced by apData until its entry is programmed
-        this.apData = d
-        this.gcRoom(true, K.GcRoom)
-    }
 
     /** A live record no longer matches its CRC: copying it would launder the corruption. */
     private dropCorrupt(g: number): void {
@@ -1201,56 +977,9 @@ export class BlockStore {
         this.openSector(this.pickFree(), k)
     }
 
-    private gcRoomReady(err: StoreError): void {
-        if (err !== StoreError.None) {
-            this.go(this.gcK, err, null)
-            return
-        }
-        const g = this.gcG
-        const d = this.apData
-        this.appendData(this.idx.memberOf(g), this.idx.lbaOf(g), this.idx.seqOf(g), d, d.length, K.GcAppended)
-    }
 
-    private gcAppended(err: StoreError): void {
-        this.gcEntry = EMPTY
-        if (err !== StoreError.None) {
-            this.go(this.gcK, err, null)
-            return
-        }
-        this.idx.replace(this.gcG, this.apG)
-        this.stats.gcRelocated++
-        this.gcNext()
-    }
 
-    private gcErased(err: StoreError): void {
-        const v = this.gcV
-        if (err !== StoreError.None) {
-            this.setState(v, SecState.Dirty)
-            this.go(this.gcK, err, null)
-            return
-        }
-        this.idx.clearSector(v)
-        this.secErase[v]++
-        this.secEntries[v] = 0
-        this.secData[v] = 0
-        this.secSmall[v] = 0
-        this.secHasA[v] = 0
-        // erased, but free only once part A (the erase count) is on it
-        this.setState(v, SecState.Dirty)
-        encodeHeaderA(this.hdrB, 0, this.blockLog2, this.secErase[v])
-        this.program(this.sectorAddr(v), this.hdrB, K.GcHeader)
-    }
 
-    private gcHeaderProgrammed(err: StoreError): void {
-        const v = this.gcV
-        if (err !== StoreError.None) {
-            this.go(this.gcK, err, null)
-            return
-        }
-        this.setState(v, SecState.Free)
-        this.secHasA[v] = 1
-        this.go(this.gcK, StoreError.None, null)
-    }
 
     // =====================================================================================
     // Continuations
@@ -1260,55 +989,376 @@ export class BlockStore {
         switch (k) {
             case K.RoomLoop:
                 return this.roomLoop(err)
-            case K.WriteRoom:
-                return this.writeRoomReady(err)
-            case K.WriteAppended:
-                return this.writeAppended(err)
-            case K.SmallRoom:
-                return this.smallRoomReady(err)
-            case K.SmallAppended:
-                return this.smallAppended(err)
+            case K.WriteRoom: {
+                // room for a write: append its data record
+                if (err !== StoreError.None) {
+                    this.finish(err, null)
+                    return
+                }
+                const i = this.qHead
+                const len = this.qLen[i]
+                // a block shorter than blockSize is programmed as is (slice: read-only use)
+                const block = len === this.B ? this.qBuf[i] : this.qBuf[i].slice(0, len)
+                this.appendData(this.qMember[i], this.qLba[i], this.qSeq[i], block, len, K.WriteAppended)
+                return
+            }
+            case K.WriteAppended: {
+                // the write is durable: index it
+                if (err !== StoreError.None) {
+                    this.finish(err, null)
+                    return
+                }
+                const i = this.qHead
+                this.idx.insert(this.apG)
+                this.stats.writes++
+                this.stats.userBytes += this.qLen[i]
+                this.finish(StoreError.None, null)
+                return
+            }
+            case K.SmallRoom: {
+                // room for a commit, confirm, meta or discard record: append it
+                if (err !== StoreError.None) {
+                    this.finish(err, null)
+                    return
+                }
+                const i = this.qHead
+                const kind = this.qKind[i]
+                const seq = this.qSeq[i]
+                if (kind === Op.Commit) this.appendSmall(EntryType.Commit, 0xff, 0xffffffff, seq, K.SmallAppended)
+                else if (kind === Op.Confirm) this.appendSmall(EntryType.Confirm, 0xff, 0xffffffff, seq, K.SmallAppended)
+                else if (kind === Op.SetMeta) this.appendSmall(EntryType.Meta, this.qMember[i], 0xffffffff, seq, K.SmallAppended)
+                else {
+                    // a discard names its own position: versions written before it are dropped
+                    const s = this.open
+                    this.appendSmall(EntryType.Discard, this.secEntries[s], this.secSeq[s], seq, K.SmallAppended)
+                }
+                return
+            }
+            case K.SmallAppended: {
+                // the small record is durable: apply it
+                if (err !== StoreError.None) {
+                    this.finish(err, null)
+                    return
+                }
+                const i = this.qHead
+                const kind = this.qKind[i]
+                const seq = this.qSeq[i]
+                const loc = this.apLoc
+                if (kind === Op.Commit || kind === Op.Confirm) {
+                    this.moveLoc(this.horizonLoc, loc)
+                    this.horizonLoc = loc
+                    this.idx.setHorizon(seq)
+                    this.noteSeq(seq)
+                    if (kind === Op.Commit) this.stats.commits++
+                    else this.stats.confirms++
+                    this.pruneStep()
+                } else if (kind === Op.SetMeta) {
+                    const key = this.qMember[i]
+                    this.moveLoc(this.metaLoc[key], loc)
+                    this.metaLoc[key] = loc
+                    this.metaVal[key] = seq
+                    this.stats.metaWrites++
+                    this.finish(StoreError.None, null)
+                } else {
+                    this.dSeq.push(seq)
+                    this.dPosSeq.push(this.secSeq[Math.floor(loc / 256)])
+                    this.dPosEntry.push(loc % 256)
+                    this.dLoc.push(loc)
+                    this.secSmall[Math.floor(loc / 256)]++
+                    this.stats.discards++
+                    this.pruneStep()
+                }
+                return
+            }
             case K.PruneStep:
                 return this.pruneStep()
-            case K.Opened:
-                return this.opened(err)
-            case K.ApData:
-                return this.apDataProgrammed(err)
-            case K.ApEntry:
-                return this.apEntryProgrammed(err)
-            case K.GcEntry:
-                return this.gcEntryRead(err, data)
-            case K.GcData:
-                return this.gcDataRead(err, data)
-            case K.GcRoom:
-                return this.gcRoomReady(err)
-            case K.GcAppended:
-                return this.gcAppended(err)
-            case K.GcSmallRoom:
-                return this.gcSmallRoomReady(err)
-            case K.GcSmallAppended:
-                return this.gcSmallAppended(err)
-            case K.GcErased:
-                return this.gcErased(err)
-            case K.GcHeader:
-                return this.gcHeaderProgrammed(err)
-            case K.RvEntry:
-                return this.rvEntryRead(err, data)
-            case K.RvData:
-                return this.rvDataRead(err, data)
-            case K.ReadDone:
-                return this.finish(err, data)
+            case K.Opened: {
+                // a sector header is programmed: the sector is the append point
+                const s = this.openS
+                if (err !== StoreError.None) {
+                    // the header may be half there: erase before reuse
+                    this.setState(s, SecState.Dirty)
+                    this.go(this.openK, err, null)
+                    return
+                }
+                this.setState(s, SecState.Open)
+                this.secHasA[s] = 1
+                this.open = s
+                this.go(this.openK, StoreError.None, null)
+                return
+            }
+            case K.ApData: {
+                // the data slot is programmed: now its entry (the entry's CRC covers both)
+                const s = this.apS
+                if (err !== StoreError.None) {
+                    this.apData = EMPTY
+                    this.go(this.apK, err, null)
+                    return
+                }
+                encodeDataEntry(this.entryBuf, this.apMember, this.apSlot, this.apLba, this.apSeq, this.apData, this.apLen)
+                this.apData = EMPTY
+                this.secEntries[s]++
+                this.program(this.entryAddr(s, this.apEntry), this.entryBuf, K.ApEntry)
+                return
+            }
+            case K.ApEntry: {
+                // the data record is complete
+                if (err !== StoreError.None) {
+                    this.go(this.apK, err, null)
+                    return
+                }
+                const g = this.apS * this.spS + this.apSlot
+                this.idx.setRecord(g, this.apMember, this.apLba, this.apSeq, this.apEntry, false)
+                this.noteSeq(this.apSeq)
+                this.apG = g
+                this.go(this.apK, StoreError.None, null)
+                return
+            }
+            case K.GcEntry: {
+                // collection read the entry of a live version: read its data
+                const e = data
+                if (err !== StoreError.None || !e) {
+                    this.go(this.gcK, err, null)
+                    return
+                }
+                const g = this.gcG
+                const len = this.entryOfSlot(e, g)
+                if (len < 0) {
+                    this.dropCorrupt(g)
+                    return
+                }
+                this.gcEntry = e
+                this.readAt(this.slotAddr(this.gcV, g % this.spS), len, K.GcData)
+                return
+            }
+            case K.GcData: {
+                // collection read the data: find room to copy the version
+                const d = data
+                if (err !== StoreError.None || !d) {
+                    this.go(this.gcK, err, null)
+                    return
+                }
+                const e = this.gcEntry
+                if (!dataMatches(e, d)) {
+                    this.dropCorrupt(this.gcG)
+                    return
+                }
+                // d stays referenced by apData until its entry is programmed
+                this.apData = d
+                this.gcRoom(true, K.GcRoom)
+                return
+            }
+            case K.GcRoom: {
+                // room for the copy: append it
+                if (err !== StoreError.None) {
+                    this.go(this.gcK, err, null)
+                    return
+                }
+                const g = this.gcG
+                const d = this.apData
+                this.appendData(this.idx.memberOf(g), this.idx.lbaOf(g), this.idx.seqOf(g), d, d.length, K.GcAppended)
+                return
+            }
+            case K.GcAppended: {
+                // the copy is durable: it replaces the version in the index
+                this.gcEntry = EMPTY
+                if (err !== StoreError.None) {
+                    this.go(this.gcK, err, null)
+                    return
+                }
+                this.idx.replace(this.gcG, this.apG)
+                this.stats.gcRelocated++
+                this.gcNext()
+                return
+            }
+            case K.GcSmallRoom: {
+                // room to copy a live small record of the victim
+                if (err !== StoreError.None) {
+                    this.go(this.gcK, err, null)
+                    return
+                }
+                const key = this.gcSmallKey
+                if (this.gcSmallKind === 1) {
+                    const t = this.role === StoreRole.Remote ? EntryType.Commit : EntryType.Confirm
+                    this.appendSmall(t, 0xff, 0xffffffff, this.idx.horizon, K.GcSmallAppended)
+                } else if (this.gcSmallKind === 2) this.appendSmall(EntryType.Meta, key, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
+                else this.appendSmall(EntryType.Discard, this.dPosEntry[key], this.dPosSeq[key], this.dSeq[key], K.GcSmallAppended)
+                return
+            }
+            case K.GcSmallAppended: {
+                // the small record is copied
+                if (err !== StoreError.None) {
+                    this.go(this.gcK, err, null)
+                    return
+                }
+                const key = this.gcSmallKey
+                const loc = this.apLoc
+                if (this.gcSmallKind === 1) {
+                    this.moveLoc(this.horizonLoc, loc)
+                    this.horizonLoc = loc
+                } else if (this.gcSmallKind === 2) {
+                    this.moveLoc(this.metaLoc[key], loc)
+                    this.metaLoc[key] = loc
+                } else {
+                    this.moveLoc(this.dLoc[key], loc)
+                    this.dLoc[key] = loc
+                }
+                this.gcNext()
+                return
+            }
+            case K.GcErased: {
+                // the victim is erased: stamp part A of its header (its erase count)
+                const v = this.gcV
+                if (err !== StoreError.None) {
+                    this.setState(v, SecState.Dirty)
+                    this.go(this.gcK, err, null)
+                    return
+                }
+                this.idx.clearSector(v)
+                this.secErase[v]++
+                this.secEntries[v] = 0
+                this.secData[v] = 0
+                this.secSmall[v] = 0
+                this.secHasA[v] = 0
+                // erased, but free only once part A (the erase count) is on it
+                this.setState(v, SecState.Dirty)
+                encodeHeaderA(this.hdrB, 0, this.blockLog2, this.secErase[v])
+                this.program(this.sectorAddr(v), this.hdrB, K.GcHeader)
+                return
+            }
+            case K.GcHeader: {
+                // part A is on the victim: it is free
+                const v = this.gcV
+                if (err !== StoreError.None) {
+                    this.go(this.gcK, err, null)
+                    return
+                }
+                this.setState(v, SecState.Free)
+                this.secHasA[v] = 1
+                this.go(this.gcK, StoreError.None, null)
+                return
+            }
+            case K.RvEntry: {
+                // a version read: its entry, then its data
+                const e = data
+                if (err !== StoreError.None || !e) {
+                    this.finish(err, null)
+                    return
+                }
+                const g = this.rvG
+                const len = this.entryOfSlot(e, g)
+                if (len < 0) {
+                    this.stats.corruptOnRead++
+                    this.finish(StoreError.Corrupt, null)
+                    return
+                }
+                this.rvEntry = e
+                this.readAt(this.slotAddr(this.sectorOf(g), g % this.spS), len, K.RvData)
+                return
+            }
+            case K.RvData: {
+                // a version read: the data, checked against the entry's CRC
+                const d = data
+                const e = this.rvEntry
+                this.rvEntry = EMPTY
+                if (err !== StoreError.None || !d) {
+                    this.finish(err, null)
+                    return
+                }
+                if (!dataMatches(e, d)) {
+                    this.stats.corruptOnRead++
+                    this.finish(StoreError.Corrupt, null)
+                    return
+                }
+                this.finish(StoreError.None, d)
+                return
+            }
             case K.Collected:
                 return this.finish(err, null)
-            case K.MountRead:
-                return this.mountRead(err, data)
+            case K.MountRead: {
+                // mount read a whole sector: classify it by its header
+                const buf = data
+                if (err !== StoreError.None || !buf) {
+                    this.mountFail(err !== StoreError.None ? err : StoreError.Flash)
+                    return
+                }
+                const s = this.mS
+                this.mBuf = buf
+                const aErased = allErased(buf, 0, 8)
+                const bErased = allErased(buf, 8, 16)
+                const ec = headerAEraseCount(buf, 0)
+                if (ec >= 0) this.secErase[s] = ec
+                if ((aErased || (ec >= 0 && buf[3] === this.blockLog2)) && bErased) {
+                    // erased (part A may be stamped): free if everything after the header is erased
+                    this.secHasA[s] = aErased ? 0 : 1
+                    this.mPhase = 1
+                    this.mCheckAt = SECTOR_HEADER_SIZE
+                    this.mountStep()
+                    return
+                }
+                if (ec >= 0 && headerBValid(buf, 0)) {
+                    if (buf[3] !== this.blockLog2) {
+                        this.report.incompatible++
+                        this.mountFail(StoreError.IncompatibleFormat)
+                        return
+                    }
+                    this.setState(s, SecState.Used)
+                    this.secHasA[s] = 1
+                    this.secSeq[s] = getU32(buf, 8)
+                    if (this.secSeq[s] >= this.nextSectorSeq) this.nextSectorSeq = this.secSeq[s] + 1
+                    this.mPhase = 0
+                    this.mEntry = 0
+                    this.mDataUsed = 0
+                    this.mountStep()
+                    return
+                }
+                // torn header (a cut while opening), torn erase, foreign data
+                this.markDirty(s)
+                this.mS++
+                this.mountNextSector()
+                return
+            }
             case K.MountStep:
                 return this.mountStep()
             case K.IndexStep:
                 return this.indexStep()
-            case K.FormatErased:
-                return this.formatErased(err)
+            case K.FormatErased: {
+                // format: the next sector, or mount the erased store
+                const done = this.formatDone
+                if (err !== StoreError.None) {
+                    this.busy = false
+                    this.formatDone = null
+                    if (done) done(err)
+                    return
+                }
+                this.mS++
+                if (this.mS < this.n) {
+                    this.eraseSector(this.mS, K.FormatErased)
+                    return
+                }
+                this.busy = false
+                this.formatDone = null
+                this.mount((e) => {
+                    if (done) done(e)
+                })
+                return
+            }
         }
+    }
+
+    /** The length of data entry e when it describes slot g as the index has it, else -1 (the
+     * record changed since: corruption, never a version to use). */
+    private entryOfSlot(e: Buffer, g: number): number {
+        const len = entryLen(e, 0)
+        const ok =
+            e[0] === EntryType.Data &&
+            e[1] === this.idx.memberOf(g) &&
+            e[2] === g % this.spS &&
+            entryLba(e, 0) === this.idx.lbaOf(g) &&
+            getU32(e, 8) === this.idx.seqOf(g) &&
+            len >= 1 &&
+            len <= this.B
+        return ok ? len : -1
     }
 
     /** Runs step k from the run loop (long work yields between steps). */
@@ -1357,39 +1407,16 @@ export class BlockStore {
     }
 
     private flashDone(err: FlashError, data: Buffer | null): void {
-        const e = this.mapFlashError(err)
-        this.go(this.flashK, e, e === StoreError.None ? data : null)
-    }
-
-    private mapFlashError(err: FlashError): StoreError {
-        if (err === FlashError.None) return StoreError.None
-        this.stats.flashErrors++
-        this.stats.lastFlashError = err
-        return StoreError.Flash
+        if (err !== FlashError.None) {
+            this.stats.flashErrors++
+            this.stats.lastFlashError = err
+            this.go(this.flashK, StoreError.Flash, null)
+        } else this.go(this.flashK, StoreError.None, data)
     }
 
     // =====================================================================================
     // Format
 
-    private formatErased(err: StoreError): void {
-        const done = this.formatDone
-        if (err !== StoreError.None) {
-            this.busy = false
-            this.formatDone = null
-            if (done) done(err)
-            return
-        }
-        this.mS++
-        if (this.mS < this.n) {
-            this.eraseSector(this.mS, K.FormatErased)
-            return
-        }
-        this.busy = false
-        this.formatDone = null
-        this.mount((e) => {
-            if (done) done(e)
-        })
-    }
 
     // =====================================================================================
     // Mount: read every sector, parse it in steps, then build the index in steps
@@ -1455,46 +1482,6 @@ export class BlockStore {
         if (done) done(err, this.report)
     }
 
-    private mountRead(err: StoreError, buf: Buffer | null): void {
-        if (err !== StoreError.None || !buf) {
-            this.mountFail(err !== StoreError.None ? err : StoreError.Flash)
-            return
-        }
-        const s = this.mS
-        this.mBuf = buf
-        const aErased = allErased(buf, 0, 8)
-        const bErased = allErased(buf, 8, 16)
-        const ec = headerAEraseCount(buf, 0)
-        if (ec >= 0) this.secErase[s] = ec
-        if ((aErased || (ec >= 0 && buf[3] === this.blockLog2)) && bErased) {
-            // erased (part A may be stamped): free if everything after the header is erased
-            this.secHasA[s] = aErased ? 0 : 1
-            this.mPhase = 1
-            this.mCheckAt = SECTOR_HEADER_SIZE
-            this.mountStep()
-            return
-        }
-        if (ec >= 0 && headerBValid(buf, 0)) {
-            if (buf[3] !== this.blockLog2) {
-                this.report.incompatible++
-                this.mountFail(StoreError.IncompatibleFormat)
-                return
-            }
-            this.setState(s, SecState.Used)
-            this.secHasA[s] = 1
-            this.secSeq[s] = getU32(buf, 8)
-            if (this.secSeq[s] >= this.nextSectorSeq) this.nextSectorSeq = this.secSeq[s] + 1
-            this.mPhase = 0
-            this.mEntry = 0
-            this.mDataUsed = 0
-            this.mountStep()
-            return
-        }
-        // torn header (a cut while opening), torn erase, foreign data
-        this.markDirty(s)
-        this.mS++
-        this.mountNextSector()
-    }
 
     private setState(s: number, st: SecState): void {
         if (this.secState[s] === SecState.Free) this.freeCount--
@@ -1772,6 +1759,11 @@ export class BlockStore {
         }
         return false
     }
+}
+
+/** Data d matches the CRC in its entry e (which covers the entry's first 12 bytes and the data). */
+function dataMatches(e: Buffer, d: Buffer): boolean {
+    return crc32cUpdate(crc32cUpdate(0, e, 0, 12), d, 0, d.length) === getU32(e, 12)
 }
 
 function validU32(v: number): boolean {
