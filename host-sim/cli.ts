@@ -3,7 +3,7 @@ import { parseArgs } from "node:util"
 import { readFileSync } from "node:fs"
 import { validateConfig } from "../firmware/config"
 import { availableParallelism } from "node:os"
-import { runSim, SimOptions, defaultSimOptions, replayCommand } from "./sim"
+import { runSim, SimOptions, defaultSimOptions, replayCommand, MUTATIONS } from "./sim"
 import { runSweep } from "./sweep"
 
 class UsageError extends Error {}
@@ -27,6 +27,8 @@ Options of sim
   --faults LIST       none | all | comma list of power,link,bus,reboot,slow (default none)
   --rate N            writes per second per board (default 20)
   --json              print one JSON object (last line of stdout)
+  --mutate M          switch off one safety mechanism to see the checker catch it:
+                      ack-gating | manifest-check | atomic-apply (testing only)
 
 Options of sweep: those of sim, and
   --seeds A..B        the seeds to run (default 1..50); --duration defaults to 10s
@@ -76,6 +78,9 @@ function simOptions(values: Record<string, string | boolean | undefined>): SimOp
     o.baud = parseIntOpt("baud", values.baud as string | undefined, o.baud, 1200, 4000000)
     o.faults = parseFaults(values.faults as string | undefined)
     o.rate = parseIntOpt("rate", values.rate as string | undefined, o.rate, 1, 100000)
+    const mut = values.mutate as string | undefined
+    if (mut !== undefined && !MUTATIONS.includes(mut)) fail(`--mutate must be one of ${MUTATIONS.join(", ")}, not "${mut}"`)
+    o.mutation = mut ?? ""
     return o
 }
 
@@ -87,6 +92,7 @@ const SIM_OPTIONS = {
     baud: { type: "string" },
     faults: { type: "string" },
     rate: { type: "string" },
+    mutate: { type: "string" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
 } as const

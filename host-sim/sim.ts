@@ -3,6 +3,8 @@ import { AckMode } from "../firmware/pipeline/primary"
 import { checkCaughtUp, checkPrimary, checkRemote, decodeImage } from "./checker"
 import { GroupOptions, SimGroup, SimPrimary } from "./group"
 import { I2cBus } from "./models/i2cBus"
+import { readFlashImage } from "./flashImage"
+import { StoreRole } from "../firmware/store/types"
 import { PartialMode } from "./models/spiNorChip"
 import { FrameType } from "../firmware/shuttle/frames"
 import { attachShuttle } from "./shuttleGroup"
@@ -20,10 +22,24 @@ export interface SimOptions {
     rate: number
     /** Virtual time allowed after the workload stops for the remote to catch up. */
     drainMs: number
+    /** Switches off one safety mechanism, to show that the checker finds the harm: "" (none),
+     * "ack-gating", "manifest-check" or "atomic-apply" (see MUTATIONS). */
+    mutation: string
 }
 
+/**
+ * The safety mechanisms a run can switch off, one at a time (the simulator changes the boards'
+ * behaviour from outside; the firmware has no switch for them):
+ * - ack-gating: writes are acknowledged once durable, without waiting for their seq's release;
+ * - manifest-check: the remote applies a seq as soon as its manifest is there, whether or not
+ *   every member's portions of it have arrived;
+ * - atomic-apply: the remote makes each portion visible as soon as it is stored, instead of a
+ *   whole seq at once by one commit record.
+ */
+export const MUTATIONS = ["ack-gating", "manifest-check", "atomic-apply"]
+
 export function defaultSimOptions(): SimOptions {
-    return { boards: 1, seed: 1, durationMs: 10000, mode: "consistent", baud: 115200, faults: [], rate: 20, drainMs: 60000 }
+    return { boards: 1, seed: 1, durationMs: 10000, mode: "consistent", baud: 115200, faults: [], rate: 20, drainMs: 60000, mutation: "" }
 }
 
 /** The one command that repeats a run. */
@@ -33,6 +49,7 @@ export function replayCommand(o: SimOptions): string {
     if (o.baud !== 115200) parts.push(`--baud ${o.baud}`)
     if (o.faults.length > 0) parts.push(`--faults ${o.faults.join(",")}`)
     if (o.rate !== 20) parts.push(`--rate ${o.rate}`)
+    if (o.mutation) parts.push(`--mutate ${o.mutation}`)
     return parts.join(" ")
 }
 
@@ -113,7 +130,7 @@ export class Simulation {
         g.boards = opts.boards
         g.seed = opts.seed
         g.baud = opts.baud
-        g.mode = opts.mode === "none" ? AckMode.None : AckMode.Consistent
+        g.mode = opts.mode === "none" || opts.mutation === "ack-gating" ? AckMode.None : AckMode.Consistent
         if (opts.faults.includes("bus")) {
             g.busNackChance = 0.01
             g.busGlitchChancePerByte = 0.0005
@@ -156,6 +173,18 @@ export class Simulation {
                 this.kernel.setTimer(0, () => app.issue())
             }
         }
+        if (opts.mutation === "manifest-check" || opts.mutation === "atomic-apply") {
+            const r = this.group.remote
+            r.onUp = () => {
+                if (opts.mutation === "manifest-check") (r.board as unknown as { complete: () => boolean }).complete = () => true
+                else {
+                    const st = r.store!
+                    const write = st.write.bind(st)
+                    st.write = (m, lba, seq, data, done) =>
+                        write(m, lba, seq, data, (err) => (err !== 0 ? done(err) : st.commit(seq, () => done(err))))
+                }
+            }
+        }
         this.group.onApplied = (seq, portions) => this.applied(seq, portions)
         this.group.onStaged = (m, lba, seq, data) => {
             const id = decodeBlock(data)
@@ -180,6 +209,8 @@ export class Simulation {
     private shadow: BlockId[][] = []
     private shadowSeq: number[][] = []
     checksAfterApply = 0
+    /** Flash images checked at power cuts. */
+    flashChecks = 0
 
     private checkAfterApply(seq: number): void {
         const keep: Array<[number, number, number, number]> = []
@@ -272,9 +303,10 @@ export class Simulation {
         if (f.includes("power"))
             for (let t = rng.int(6000) + 1000; t < end; t += 4000 + rng.int(10000))
                 this.kernel.setTimer(t, () => {
-                    if (self.workloadStopped) return
+                    if (self.workloadStopped || !self.group.remote.up) return
                     self.group.powerCycleRemote(rng.fork(t + 1), 5 + rng.int(300))
                     self.faultsInjected.remotePower++
+                    self.checkFlashAtCut(-1)
                 })
         if (f.includes("slow"))
             for (const p of this.group.primaries) {
@@ -297,6 +329,33 @@ export class Simulation {
         // the app's outstanding writes die with the board: never answered
         this.apps[p.member].powerLost()
         this.faultsInjected[kind]++
+        this.checkFlashAtCut(p.member)
+    }
+
+    /**
+     * The checker on the flash itself, as the cut left it: a copy is mounted with the store and
+     * read. A primary's flash must hold every write acknowledged so far; the remote's applied
+     * image must be consistent (what a failover to it would serve).
+     */
+    private checkFlashAtCut(member: number): void {
+        if (this.violations.length >= 50) return
+        this.flashChecks++
+        const g = this.group.opts
+        const t = Math.round(this.kernel.millis())
+        if (member < 0) {
+            const img = readFlashImage(this.group.remote.chip, { role: StoreRole.Remote, blockSize: g.blockSize, boards: this.opts.boards, lbaCount: g.lbaCount })
+            const where = "remote flash at its power cut at " + t + " ms"
+            if (!img) return void this.violations.push(where + ": the store does not mount")
+            const ids = decodeImage(this.history, g.lbaCount, (b, l) => img[b][l], decodeBlock, this.violations, where)
+            for (const v of checkRemote(this.history, ids, where)) this.violations.push(v)
+            return
+        }
+        const p = this.group.primaries[member]
+        const img = readFlashImage(p.chip, { role: StoreRole.Primary, blockSize: g.blockSize, boards: this.opts.boards, lbaCount: g.lbaCount, only: member })
+        const where = "primary " + member + " flash at its power cut at " + t + " ms"
+        if (!img) return void this.violations.push(where + ": the store does not mount")
+        const ids = decodeImage(this.history, g.lbaCount, (b, l) => (b === member ? img[b][l] : null), decodeBlock, this.violations, where)
+        for (const v of checkPrimary(this.history, member, ids, where)) this.violations.push(v)
     }
 
     /** Adds the faults the models injected at their rates (link bytes, bus NACKs and glitches). */
