@@ -27,6 +27,8 @@ Options of sim
   --faults LIST       none | all | comma list of power,link,bus,reboot,slow (default none)
   --rate N            writes per second per board (default 20)
   --json              print one JSON object (last line of stdout)
+  --rpo-target T      bounded-RPO pacing: hold acknowledgements while the oldest write the
+                      remote has not applied is older than T (default off)
   --mutate M          switch off one safety mechanism to see the checker catch it:
                       ack-gating | manifest-check | atomic-apply (testing only)
 
@@ -78,6 +80,7 @@ function simOptions(values: Record<string, string | boolean | undefined>): SimOp
     o.baud = parseIntOpt("baud", values.baud as string | undefined, o.baud, 1200, 4000000)
     o.faults = parseFaults(values.faults as string | undefined)
     o.rate = parseIntOpt("rate", values.rate as string | undefined, o.rate, 1, 100000)
+    if (values["rpo-target"] !== undefined) o.rpoTargetMs = parseDuration(values["rpo-target"] as string)
     const mut = values.mutate as string | undefined
     if (mut !== undefined && !MUTATIONS.includes(mut)) fail(`--mutate must be one of ${MUTATIONS.join(", ")}, not "${mut}"`)
     o.mutation = mut ?? ""
@@ -93,6 +96,7 @@ const SIM_OPTIONS = {
     faults: { type: "string" },
     rate: { type: "string" },
     mutate: { type: "string" },
+    "rpo-target": { type: "string" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
 } as const

@@ -35,6 +35,8 @@ export class GroupOptions {
     flashBytes = 262144
     minCycleMs = 100
     maxClosedSeqs = 8
+    /** Bounded-RPO pacing target of every primary, ms (0: off). */
+    rpoTargetMs = 0
     /** Frame payload of the link channel (both ends). */
     maxPayload = 1096
     txFifoBytes = 1024
@@ -184,6 +186,7 @@ export class SimGroup {
                 mode: o.mode,
                 minCycleMs: o.minCycleMs,
                 maxClosedSeqs: o.maxClosedSeqs,
+                rpoTargetMs: o.rpoTargetMs,
             },
             clock,
             store,

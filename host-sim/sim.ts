@@ -25,6 +25,8 @@ export interface SimOptions {
     /** Switches off one safety mechanism, to show that the checker finds the harm: "" (none),
      * "ack-gating", "manifest-check" or "atomic-apply" (see MUTATIONS). */
     mutation: string
+    /** Bounded-RPO pacing target of every primary, ms (0: off). */
+    rpoTargetMs: number
 }
 
 /**
@@ -39,7 +41,7 @@ export interface SimOptions {
 export const MUTATIONS = ["ack-gating", "manifest-check", "atomic-apply"]
 
 export function defaultSimOptions(): SimOptions {
-    return { boards: 1, seed: 1, durationMs: 10000, mode: "consistent", baud: 115200, faults: [], rate: 20, drainMs: 60000, mutation: "" }
+    return { boards: 1, seed: 1, durationMs: 10000, mode: "consistent", baud: 115200, faults: [], rate: 20, drainMs: 60000, mutation: "", rpoTargetMs: 0 }
 }
 
 /** The one command that repeats a run. */
@@ -49,6 +51,7 @@ export function replayCommand(o: SimOptions): string {
     if (o.baud !== 115200) parts.push(`--baud ${o.baud}`)
     if (o.faults.length > 0) parts.push(`--faults ${o.faults.join(",")}`)
     if (o.rate !== 20) parts.push(`--rate ${o.rate}`)
+    if (o.rpoTargetMs > 0) parts.push(`--rpo-target ${o.rpoTargetMs}ms`)
     if (o.mutation) parts.push(`--mutate ${o.mutation}`)
     return parts.join(" ")
 }
@@ -135,6 +138,7 @@ export class Simulation {
             g.busNackChance = 0.01
             g.busGlitchChancePerByte = 0.0005
         }
+        g.rpoTargetMs = opts.rpoTargetMs
         Object.assign(g, groupOpts ?? {})
         this.group = new SimGroup(this.kernel, g)
         if (opts.boards > 1) this.bus = attachShuttle(this.group)
@@ -169,7 +173,9 @@ export class Simulation {
             this.apps.push(app)
             p.onUp = () => {
                 const board = p.board!
-                board.onAck = (_lba, seq, issuedAt) => this.unapplied[b].push([seq, issuedAt])
+                // RPO lag counts from the acknowledgement: from then on the app holds the write
+                // for safe, and it is lost if the primary fails before the remote applies it
+                board.onAck = (_lba, seq) => this.unapplied[b].push([seq, this.kernel.millis()])
                 this.kernel.setTimer(0, () => app.issue())
             }
         }
