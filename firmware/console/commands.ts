@@ -61,7 +61,7 @@ export function addPrimaryCommands(shell: Shell, out: Console, parts: () => Prim
         new ShellCommand("status", "status", "the board at a glance", (args) => {
             noArgs("status", args)
             const p = parts()
-            return p ? primaryStatus(p).concat(more()) : [NOT_RUNNING].concat(more())
+            return append(p ? primaryStatus(p) : [NOT_RUNNING], more())
         })
     )
     shell.add(
@@ -138,7 +138,7 @@ export function addRemoteCommands(shell: Shell, out: Console, parts: () => Remot
         new ShellCommand("status", "status", "the remote at a glance", (args) => {
             noArgs("status", args)
             const r = parts()
-            return r ? remoteStatus(r).concat(more()) : [NOT_RUNNING].concat(more())
+            return append(r ? remoteStatus(r) : [NOT_RUNNING], more())
         })
     )
     shell.add(
@@ -465,6 +465,12 @@ function jsonFlag(name: string, args: string[]): boolean {
     if (args.length === 0) return false
     if (args.length === 1 && args[0] === "--json") return true
     throw new ShellError(name + " takes only --json, not \"" + args[0] + "\"")
+}
+
+/** a followed by b (DeviceScript arrays have no concat). */
+function append(a: string[], b: string[]): string[] {
+    for (let i = 0; i < b.length; i++) a.push(b[i])
+    return a
 }
 
 function noLines(): string[] {

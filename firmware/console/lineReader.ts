@@ -5,7 +5,9 @@
  * - Backspace (0x08) and DEL (0x7f) remove the last character: raw terminals such as picocom
  *   send them as typed.
  * - Telnet commands (IAC 0xff and what follows it) are dropped, so a telnet client that
- *   negotiates options does not put garbage into the first line.
+ *   negotiates options does not put garbage into the first line. A subnegotiation (IAC SB)
+ *   ends at IAC SE or after SUB_MAX bytes, so a stray IAC SB in garbage cannot swallow the
+ *   input for good.
  * - A line longer than `maxLine` is not buffered further: the reader keeps `maxLine + 1`
  *   characters and drops the rest up to the line end, so the shell sees an over-long line and
  *   says so, and memory stays bounded.
@@ -17,6 +19,8 @@
 const IAC = 0xff
 const SB = 0xfa
 const SE = 0xf0
+/** Longest telnet subnegotiation taken (terminal type and window size need far fewer). */
+const SUB_MAX = 64
 
 const enum TelnetState {
     Data = 0,
@@ -31,6 +35,7 @@ export class LineReader {
     private cut = false
     private lastCr = false
     private telnet = TelnetState.Data
+    private subBytes = 0
     /** Lines passed on. */
     lines = 0
     /** Lines that were longer than maxLine (passed on cut). */
@@ -99,14 +104,23 @@ export class LineReader {
                 return
             }
             if (c >= 251 && c <= 254) this.telnet = TelnetState.Option
-            else if (c === SB) this.telnet = TelnetState.Sub
+            else if (c === SB) {
+                this.telnet = TelnetState.Sub
+                this.subBytes = 0
+            }
             else this.telnet = TelnetState.Data
         } else if (this.telnet === TelnetState.Option) {
             this.telnet = TelnetState.Data
-        } else if (this.telnet === TelnetState.Sub) {
-            if (c === IAC) this.telnet = TelnetState.SubIac
-        } else if (this.telnet === TelnetState.SubIac) {
-            this.telnet = c === SE ? TelnetState.Data : TelnetState.Sub
+        } else {
+            this.subBytes++
+            if (this.subBytes > SUB_MAX) {
+                // not a real subnegotiation: this byte is data again
+                this.telnet = TelnetState.Data
+                this.telnetBytes--
+                this.byte(c)
+            } else if (this.telnet === TelnetState.Sub) {
+                if (c === IAC) this.telnet = TelnetState.SubIac
+            } else this.telnet = c === SE ? TelnetState.Data : TelnetState.Sub
         }
     }
 }

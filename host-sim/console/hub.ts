@@ -108,9 +108,9 @@ export class BoardConsole {
 
 /** Parses a fault duration: 500, 500ms, 2s, 1.5s; at most 10 minutes. */
 export function parseFaultTime(s: string): number {
-    const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(s)
-    if (!m) throw new ShellError(`bad time "${s}" (use e.g. 500ms or 2s)`)
-    const ms = parseFloat(m[1]) * (m[2] === "s" ? 1000 : 1)
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(s)
+    if (!m) throw new ShellError(`bad time "${s}" (use e.g. 500ms, 2s or 1m)`)
+    const ms = parseFloat(m[1]) * (m[2] === "s" ? 1000 : m[2] === "m" ? 60000 : 1)
     if (!(ms >= 1) || ms > 600000) throw new ShellError(`time ${s} is out of range 1ms..600s`)
     return ms
 }
