@@ -119,7 +119,7 @@ export async function runLive(o: SimOptions, live: LiveSettings, outputs: SimOut
     const server = hub ? new ConsoleServer(hub) : null
     if (server) {
         await server.listen(live.consolePort ?? DEFAULT_CONSOLE_PORT, !live.consolePortGiven)
-        if (live.pty) server.openPtys()
+        if (live.pty) await server.openPtys()
     }
     for (const l of banner(o, live, hub)) out.write(l + "\n")
     if (live.dashboard !== "tty") out.write("Ctrl-C stops the run and prints the summary\n")

@@ -2,6 +2,7 @@
 // board simulators expose a UART, and optionally on a pseudo-terminal through socat (picocom,
 // screen). Listens on 127.0.0.1 only: the consoles can inject faults (Node only).
 import { ChildProcess, spawn, spawnSync } from "node:child_process"
+import { existsSync, lstatSync, unlinkSync } from "node:fs"
 import { createServer, Server, Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -101,29 +102,55 @@ export class ConsoleServer {
 
     /**
      * Opens a pseudo-terminal per board through socat, linked at
-     * <tmpdir>/seqmirror-<board> (e.g. /tmp/seqmirror-primary0). Typed characters are echoed.
-     * Returns the paths.
+     * <tmpdir>/seqmirror-<board> (e.g. /tmp/seqmirror-primary0), and resolves once every link
+     * is in place. Typed characters are echoed. A stale link of an earlier run is replaced.
      */
-    openPtys(): string[] {
+    async openPtys(): Promise<string[]> {
         const paths: string[] = []
         for (const board of this.hub.boards) {
             const path = join(tmpdir(), "seqmirror-" + board.name.replace(" ", ""))
-            const child = spawn("socat", [`PTY,link=${path},raw,echo=0`, "STDIO"], { stdio: ["pipe", "pipe", "ignore"] })
-            this.children.push(child)
-            const sink = {
-                write: (text: string) => {
-                    if (child.stdin && child.stdin.writable) child.stdin.write(Buffer.from(text, "latin1"))
-                },
-            }
-            const conn = board.console.connect(sink, true)
-            child.stdout?.on("data", (data: Buffer) => conn.feed(data))
-            child.stdin?.on("error", () => {})
-            child.on("error", () => conn.close())
-            child.on("exit", () => conn.close())
+            await this.openPty(board, path)
             board.pty = path
             paths.push(path)
         }
         return paths
+    }
+
+    private openPty(board: BoardConsole, path: string): Promise<void> {
+        try {
+            if (lstatSync(path).isSymbolicLink()) unlinkSync(path)
+        } catch {
+            // no such link
+        }
+        const child = spawn("socat", [`PTY,link=${path},raw,echo=0`, "STDIO"], { stdio: ["pipe", "pipe", "ignore"] })
+        this.children.push(child)
+        const sink = {
+            write: (text: string) => {
+                if (child.stdin && child.stdin.writable) child.stdin.write(Buffer.from(text, "latin1"))
+            },
+        }
+        const conn = board.console.connect(sink, true)
+        child.stdout?.on("data", (data: Buffer) => conn.feed(data))
+        child.stdin?.on("error", () => {})
+        child.on("exit", () => conn.close())
+        return new Promise((resolve, reject) => {
+            let tries = 0
+            const failed = (why: string) => {
+                clearInterval(poll)
+                reject(new ConsolePortError(`socat could not open a pseudo-terminal at ${path}: ${why}`))
+            }
+            // socat makes the link a moment after it starts
+            const poll = setInterval(() => {
+                if (existsSync(path)) {
+                    clearInterval(poll)
+                    resolve()
+                } else if (++tries > 300) failed("no link after 3 s")
+            }, 10)
+            child.on("error", (e) => failed(e.message))
+            child.on("exit", (code) => {
+                if (!existsSync(path)) failed("socat exited with code " + code)
+            })
+        })
     }
 
     /** Says goodbye to every client and stops listening. */

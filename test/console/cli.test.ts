@@ -1,10 +1,28 @@
-import { describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import { ChildProcess, spawn, spawnSync } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { constants, createReadStream, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
 const TSX = ["node_modules/.bin/tsx", "host-sim/cli.ts"]
+
+const temps: string[] = []
+function tempDir(): string {
+    const d = mkdtempSync(join(tmpdir(), "seqmirror-cli-"))
+    temps.push(d)
+    return d
+}
+afterAll(() => {
+    for (const d of temps) rmSync(d, { recursive: true, force: true })
+})
+
+const socat = spawnSync("socat", ["-V"]).status === 0
+
+/** Processes the tests started: ended at the end even when a test fails. */
+const started: ChildProcess[] = []
+afterAll(() => {
+    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL")
+})
 
 function cli(args: string[]) {
     return spawnSync(TSX[0], [TSX[1], ...args], { encoding: "utf8" })
@@ -13,6 +31,7 @@ function cli(args: string[]) {
 /** Starts the CLI; `waitFor(re)` resolves when stdout has a match (no sleeps: output events). */
 function start(args: string[]) {
     const child: ChildProcess = spawn(TSX[0], [TSX[1], ...args], { stdio: ["ignore", "pipe", "pipe"] })
+    started.push(child)
     let out = ""
     let err = ""
     const waiters: Array<() => void> = []
@@ -48,7 +67,7 @@ describe("seqmirror --help and option checks", () => {
     })
 
     it("bad live options, report and export paths give one line and exit code 2", () => {
-        const dir = mkdtempSync(join(tmpdir(), "seqmirror-cli-"))
+        const dir = tempDir()
         writeFileSync(join(dir, "a-file"), "")
         const cases: Array<[string[], RegExp]> = [
             [["sim", "--speed", "fast"], /--speed must be a positive number \(1 = real time\) or max, not "fast"/],
@@ -76,7 +95,7 @@ describe("seqmirror --help and option checks", () => {
     })
 
     it("--report and --export do not change the run", () => {
-        const dir = mkdtempSync(join(tmpdir(), "seqmirror-cli-"))
+        const dir = tempDir()
         const plain = cli(["sim", "--boards", "2", "--seed", "3", "--duration", "5s", "--json"])
         const withOutputs = cli(["sim", "--boards", "2", "--seed", "3", "--duration", "5s", "--json", "--report", join(dir, "r.html"), "--export", join(dir, "x")])
         expect(withOutputs.status).toBe(0)
@@ -88,7 +107,7 @@ describe("seqmirror --help and option checks", () => {
 
 describe("a live run from the command line", () => {
     it("prints the console ports, runs to its end at --speed max, and writes the report and the export", async () => {
-        const dir = mkdtempSync(join(tmpdir(), "seqmirror-cli-"))
+        const dir = tempDir()
         const p = start(["sim", "--boards", "3", "--speed", "max", "--duration", "10s", "--console-port", "0", "--report", join(dir, "run.html"), "--export", join(dir, "out")])
         expect(await p.exited).toBe(0)
         const out = p.output()
@@ -119,5 +138,38 @@ describe("a live run from the command line", () => {
         expect(out).toMatch(/seed 1: 3 board\(s\), [\d.]+ s virtual/)
         // stopped well before the two minutes
         expect(Number(/seed 1: 3 board\(s\), ([\d.]+) s virtual/.exec(out)![1])).toBeLessThan(60)
+    })
+
+    it("--pty gives each board a pseudo-terminal through socat that echoes and answers (or says socat is missing)", async () => {
+        if (!socat) {
+            const r = cli(["sim", "--speed", "1", "--pty"])
+            expect(r.status).toBe(2)
+            expect(r.stderr).toBe("seqmirror: --pty needs socat, which is not installed (e.g. apt install socat); the TCP consoles work without it\n")
+            return
+        }
+        const p = start(["sim", "--boards", "2", "--speed", "1", "--duration", "2m", "--console-port", "0", "--pty"])
+        const m = await p.waitFor(/^ {2}primary 1 +port \d+ +pty (\S+)$/m)
+        const fd = openSync(m[1], constants.O_RDWR | constants.O_NOCTTY)
+        const stream = createReadStream("", { fd })
+        let seen = ""
+        const waiters: Array<() => void> = []
+        stream.on("data", (d) => {
+            seen += d
+            waiters.splice(0).forEach((f) => f())
+        })
+        const until = async (re: RegExp) => {
+            while (!re.test(seen)) await new Promise<void>((r) => waiters.push(r))
+        }
+        stream.on("error", () => {}) // EIO once socat has gone
+        // the board boots in virtual time; its boot line waits in the terminal until read
+        await until(/info: boot 1: primary 1 up/)
+        // a raw terminal sends each key as typed, with backspace, and CR for Enter
+        writeSync(fd, "grp\x7foup\r")
+        await until(/group of 2: 0x10 0x11\(this\)\r\n/)
+        expect(seen).toContain("grp\b \boup\r\n")
+        p.child.kill("SIGINT")
+        expect(await p.exited).toBe(0)
+        stream.destroy() // closes the terminal
+        expect(p.output()).toMatch(/^verdict: consistent$/m)
     })
 })
