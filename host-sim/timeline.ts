@@ -2,14 +2,24 @@
 // fill, spill, link goodput and RPO lag; for the remote its applied seq. The dashboard reads
 // the newest values, the report draws the series, the summary quotes them (Node only).
 import { FaultEvent, FaultLog } from "./faultLog"
+import { BoardClock } from "./boardClock"
 import { Simulation } from "./sim"
 import { ShuttleAgent } from "../firmware/shuttle/agent"
 
 /** One primary board's state at one moment. */
+/** up: the firmware runs; boot: powered, still booting (mounting its flash); off: no power. */
+export type PowerState = "up" | "boot" | "off"
+
+function powerState(up: boolean, clock: BoardClock | null): PowerState {
+    if (up) return "up"
+    return clock && clock.isAlive() ? "boot" : "off"
+}
+
 export interface BoardSnapshot {
     member: number
     address: number
     up: boolean
+    state: PowerState
     captureSeq: number
     releasedSeq: number
     ringUsed: number
@@ -26,6 +36,7 @@ export interface BoardSnapshot {
 
 export interface RemoteSnapshot {
     up: boolean
+    state: PowerState
     appliedSeq: number
     stagedPortions: number
     /** Safety violations found so far (the checker runs after every apply). */
@@ -153,6 +164,7 @@ export class TimelineSampler {
                 member: p.member,
                 address: p.address,
                 up: p.up && b !== null,
+                state: powerState(p.up && b !== null, p.clock),
                 captureSeq: b ? b.captureSeq() : 0,
                 releasedSeq: b ? b.releasedSeq() : 0,
                 ringUsed: b ? b.ring.used() : 0,
@@ -172,6 +184,7 @@ export class TimelineSampler {
             boards,
             remote: {
                 up: r.up,
+                state: powerState(r.up, r.clock),
                 appliedSeq: this.lastRemoteApplied,
                 stagedPortions: r.board ? r.board.stagedPortions() : 0,
                 violations: sim.violations.length,

@@ -80,14 +80,14 @@ export function renderDashboard(v: DashboardView): string[] {
     lines.push("")
     lines.push(
         pad("board", 11) + pad("state", 6) + padLeft("capture", 8) + padLeft("released", 9) + "  " + pad("aux ring", 20) +
-            padLeft("spill", 6) + padLeft("goodput", 11) + "  " + pad("RPO lag", 16) + "console"
+            padLeft("spill", 6) + padLeft("goodput", 11) + "  " + pad("RPO lag", 18) + "console"
     )
     for (const b of s.boards) {
         const ring = b.ringSlots > 0 ? `${padLeft(String(b.ringUsed), 3)}/${b.ringSlots} ${bar(b.ringUsed / b.ringSlots, 10)}` : "-"
         const port = v.ports[b.member] >= 0 ? `port ${v.ports[b.member]}` : ""
         lines.push(
             pad("primary " + b.member, 11) +
-                pad(b.up ? "up" : "off", 6) +
+                pad(b.state, 6) +
                 padLeft(b.up ? String(b.captureSeq) : "-", 8) +
                 padLeft(b.up ? String(b.releasedSeq) : "-", 9) +
                 "  " +
@@ -95,14 +95,14 @@ export function renderDashboard(v: DashboardView): string[] {
                 padLeft(String(b.spill), 6) +
                 padLeft(formatBytesPerSecond(v.goodput[b.member] ?? 0), 11) +
                 "  " +
-                pad(`${b.rpoLagMs} ms, ${b.rpoLagSeqs} seq`, 16) +
+                pad(`${b.rpoLagMs} ms, ${b.rpoLagSeqs} seq`, 18) +
                 port
         )
     }
     const r = s.remote
     const rport = v.ports[s.boards.length] >= 0 ? `port ${v.ports[s.boards.length]}` : ""
     const verdict = r.violations === 0 ? `consistent so far (${r.checks} applies checked)` : `NOT CONSISTENT (${r.violations} violations)`
-    lines.push(pad("remote", 11) + pad(r.up ? "up" : "off", 6) + pad(`applied seq ${r.appliedSeq}, staged ${r.stagedPortions}`, 37) + pad(verdict, 43) + rport)
+    lines.push(pad("remote", 11) + pad(r.state, 6) + pad(`applied seq ${r.appliedSeq}, staged ${r.stagedPortions}`, 37) + pad(verdict, 43) + rport)
     lines.push("")
     lines.push(`writes acknowledged ${v.writesAcked}   faults injected: ${faultCounts(v.faultsInjected)}`)
     const lf = v.lastFault
@@ -121,10 +121,10 @@ export function renderPlainLine(v: DashboardView): string {
         parts.push(
             b.up
                 ? `p${b.member} seq ${b.captureSeq}/${b.releasedSeq} ring ${b.ringSlots > 0 ? Math.round((b.ringUsed * 100) / b.ringSlots) : 0}% spill ${b.spill} ${formatBytesPerSecond(v.goodput[b.member] ?? 0)} rpo ${b.rpoLagMs} ms`
-                : `p${b.member} off`
+                : `p${b.member} ${b.state}`
         )
     const r = s.remote
-    parts.push(`remote ${r.up ? "applied " + r.appliedSeq : "off"} ${r.violations === 0 ? "consistent" : "NOT CONSISTENT"}`)
+    parts.push(`remote ${r.up ? "applied " + r.appliedSeq : r.state} ${r.violations === 0 ? "consistent" : "NOT CONSISTENT"}`)
     return parts.join(" | ")
 }
 

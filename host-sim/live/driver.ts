@@ -154,6 +154,7 @@ export class LiveRun {
 
 const GREEN = "\x1b[32m"
 const RED = "\x1b[31;1m"
+const YELLOW = "\x1b[33m"
 const BOLD = "\x1b[1m"
 const RESET = "\x1b[0m"
 
@@ -162,6 +163,6 @@ function colourLine(line: string, i: number): string {
     return line
         .replace(/consistent so far/, GREEN + "consistent so far" + RESET)
         .replace(/NOT CONSISTENT/, RED + "NOT CONSISTENT" + RESET)
-        .replace(/^(primary \d+ +)off/, "$1" + RED + "off" + RESET)
-        .replace(/^(remote +)off/, "$1" + RED + "off" + RESET)
+        .replace(/^((primary \d+|remote) +)off/, "$1" + RED + "off" + RESET)
+        .replace(/^((primary \d+|remote) +)boot/, "$1" + YELLOW + "boot" + RESET)
 }

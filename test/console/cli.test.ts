@@ -128,7 +128,7 @@ describe("a live run from the command line", () => {
         await p.waitFor(/remote +up +applied seq \d+/)
         const frame = p.output()
         expect(frame).toMatch(/board +state +capture +released +aux ring +spill +goodput +RPO lag +console/)
-        for (const b of [0, 1, 2]) expect(frame).toMatch(new RegExp(`primary ${b} +(up|off) `))
+        for (const b of [0, 1, 2]) expect(frame).toMatch(new RegExp(`primary ${b} +(up|boot|off) `))
         expect(frame).toContain("\x1b[?25l") // drawn in place: the cursor is hidden while it runs
         p.child.kill("SIGINT")
         expect(await p.exited).toBe(0)
