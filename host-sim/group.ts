@@ -96,6 +96,8 @@ export class SimGroup {
     onStaged: ((member: number, lba: number, seq: number, data: Buffer) => void) | null = null
     /** Problems the boards reported while booting (flash errors and the like). */
     bootErrors: string[] = []
+    /** Called at every power cut, with the primary (null: the remote) and its time off. */
+    onPowerCut: ((p: SimPrimary | null, offMs: number) => void) | null = null
 
     constructor(public kernel: SimKernel, public opts: GroupOptions) {
         this.rng = new Prng(opts.seed)
@@ -285,6 +287,7 @@ export class SimGroup {
         if (p.cycleOff) p.cycleOff()
         if (this.cyclePowerCut) this.cyclePowerCut(p)
         p.board = null
+        if (this.onPowerCut) this.onPowerCut(p, offMs)
         const self = this
         this.kernel.setTimer(offMs, () => self.bootPrimary(p))
     }
@@ -298,6 +301,7 @@ export class SimGroup {
         if (r.clock) r.clock.powerOff()
         for (let i = 0; i < r.links.length; i++) r.links[i].powerOff()
         r.board = null
+        if (this.onPowerCut) this.onPowerCut(null, offMs)
         const self = this
         this.kernel.setTimer(offMs, () => self.bootRemote())
     }

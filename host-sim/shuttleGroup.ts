@@ -1,6 +1,6 @@
 import { ShuttleAgent, ShuttleState } from "../firmware/shuttle/agent"
 import { MetaKey } from "../firmware/store/types"
-import { SimGroup } from "./group"
+import { SimGroup, SimPrimary } from "./group"
 import { I2cBus } from "./models/i2cBus"
 import { PoweredBus } from "./powered"
 
@@ -13,9 +13,10 @@ function noop(_e: number): void {}
 /**
  * Gives a simulated group of two or more primaries its I2C bus and a shuttle agent on every
  * board. The agent's state (epoch, origin, highest seq, evicted members) is kept in the board's
- * store metadata, so a rebooted board rejoins where it was.
+ * store metadata, so a rebooted board rejoins where it was. `onAgent` is told of each boot's
+ * agent (the console and the live view read it).
  */
-export function attachShuttle(group: SimGroup): I2cBus {
+export function attachShuttle(group: SimGroup, onAgent?: (p: SimPrimary, agent: ShuttleAgent) => void): I2cBus {
     const o = group.opts
     const bus = new I2cBus(group.kernel, {
         bitRate: o.busBitRate,
@@ -49,6 +50,7 @@ export function attachShuttle(group: SimGroup): I2cBus {
             },
         })
         p.cycleOff = () => pb.powerOff()
+        if (onAgent) onAgent(p, agent)
         agent.start()
     }
     return bus

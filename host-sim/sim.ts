@@ -2,12 +2,13 @@
 import { AckMode } from "../firmware/pipeline/primary"
 import { checkCaughtUp, checkPrimary, checkRemote, decodeImage } from "./checker"
 import { GroupOptions, SimGroup, SimPrimary } from "./group"
-import { I2cBus } from "./models/i2cBus"
 import { readFlashImage } from "./flashImage"
 import { StoreRole } from "../firmware/store/types"
 import { PartialMode } from "./models/spiNorChip"
 import { FrameType } from "../firmware/shuttle/frames"
 import { attachShuttle } from "./shuttleGroup"
+import { I2cBus } from "./models/i2cBus"
+import { ShuttleAgent } from "../firmware/shuttle/agent"
 import { SimKernel } from "./kernel"
 import { Prng } from "./prng"
 import { App, BlockId, decodeBlock, History, WorkloadOptions } from "./workload"
@@ -119,7 +120,7 @@ export class Simulation {
         shuttleLost: 0,
         slowFlash: 0,
     }
-    readonly bus: I2cBus | null = null
+
     private rpoSamples: number[] = []
     private rpoSeqSamples: number[] = []
     private portionsApplied = 0
@@ -127,6 +128,10 @@ export class Simulation {
     private unapplied: Array<Array<[number, number]>> = []
     private faultRng: Prng
     private workloadStopped = false
+    /** The group's I2C bus and each primary's shuttle agent of its current boot (groups of two
+     * or more; for the console and the live view). */
+    readonly shuttleBus: I2cBus | null = null
+    readonly agents: (ShuttleAgent | null)[] = []
 
     constructor(readonly opts: SimOptions, groupOpts?: Partial<GroupOptions>) {
         const g = new GroupOptions()
@@ -141,7 +146,7 @@ export class Simulation {
         g.rpoTargetMs = opts.rpoTargetMs
         Object.assign(g, groupOpts ?? {})
         this.group = new SimGroup(this.kernel, g)
-        if (opts.boards > 1) this.bus = attachShuttle(this.group)
+        if (opts.boards > 1) this.shuttleBus = attachShuttle(this.group, (p, agent) => (this.agents[p.member] = agent))
         this.history = new History(opts.boards, g.lbaCount)
         this.faultRng = new Prng(opts.seed ^ 0x5eed)
         const w = new WorkloadOptions()
@@ -280,7 +285,13 @@ export class Simulation {
             for (const w of this.group.wires) {
                 w.setFaults({ byteLoss: 2e-5, bitError: 2e-6, duplication: 1e-5 })
                 for (let t = rng.int(5000) + 1000; t < end; t += 3000 + rng.int(12000)) {
-                    w.schedulePartition(t, 100 + rng.int(4000))
+                    const d = 100 + rng.int(4000)
+                    // as UartWire.schedulePartition, but none begins once the workload stopped
+                    this.kernel.setTimer(t, () => {
+                        if (self.workloadStopped) return
+                        w.setUp(false)
+                        self.kernel.setTimer(d, () => w.setUp(true))
+                    })
                     this.faultsInjected.linkOutage++
                 }
             }
@@ -319,7 +330,7 @@ export class Simulation {
                 p.chip.setSlow(2, rng.fork(77))
                 this.faultsInjected.slowFlash++
             }
-        const bus = this.bus
+        const bus = this.shuttleBus
         if (f.includes("bus") && bus)
             for (let t = rng.int(3000) + 500; t < end; t += 1000 + rng.int(5000))
                 this.kernel.setTimer(t, () => {
@@ -373,24 +384,37 @@ export class Simulation {
                 fi.linkBitErrors += end.counters.corrupted
                 fi.linkDuplicates += end.counters.duplicated
             }
-        if (this.bus) {
-            fi.busNacks += this.bus.counters.injectedNacks
-            fi.busGlitches += this.bus.counters.glitches
+        if (this.shuttleBus) {
+            fi.busNacks += this.shuttleBus.counters.injectedNacks
+            fi.busGlitches += this.shuttleBus.counters.glitches
         }
     }
 
     /** Runs the workload for the duration, then lets the remote catch up, then judges. */
     run(): SimResult {
+        this.start()
+        this.kernel.run(this.opts.durationMs, Number.MAX_SAFE_INTEGER)
+        return this.finish()
+    }
+
+    /** Boots the group and starts the workload and the faults; the caller then runs the kernel
+     * (run() does it in one go, the live view in step with wall time). */
+    start(): void {
         const o = this.opts
         this.group.start()
         for (const a of this.apps) a.start()
         this.scheduleFaults()
         const sample = () => {
             this.sampleRpo()
-            if (this.kernel.millis() < o.durationMs) this.kernel.setTimer(100, sample)
+            if (this.kernel.millis() < o.durationMs && !this.workloadStopped) this.kernel.setTimer(100, sample)
         }
         this.kernel.setTimer(100, sample)
-        this.kernel.run(o.durationMs, Number.MAX_SAFE_INTEGER)
+    }
+
+    /** Stops the workload and the faults (now, or at the end of the duration), lets the remote
+     * catch up, and judges. */
+    finish(): SimResult {
+        const o = this.opts
         // the faults stop and the apps stop issuing: the remote must catch up (liveness)
         this.workloadStopped = true
         for (const a of this.apps) a.stop()
@@ -398,7 +422,7 @@ export class Simulation {
             w.setFaults({ byteLoss: 0, bitError: 0, duplication: 0 })
             w.setUp(true)
         }
-        const deadline = o.durationMs + o.drainMs
+        const deadline = this.kernel.millis() + o.drainMs
         while (this.kernel.millis() < deadline && !this.caughtUp()) this.kernel.run(this.kernel.millis() + 100, Number.MAX_SAFE_INTEGER)
         // writes still in flight when the apps stopped are acknowledged a little later
         this.kernel.run(this.kernel.millis() + 2000, Number.MAX_SAFE_INTEGER)
@@ -437,6 +461,23 @@ export class Simulation {
             faultsInjected: this.faultsInjected,
             replay: replayCommand(o),
         }
+    }
+
+    /** RPO lag of board b now: age of its oldest acknowledged write the remote has not applied
+     * (ms, 0 when none), and its closed seqs the remote has not confirmed. */
+    rpoLagMs(b: number): number {
+        const q = this.unapplied[b]
+        return q.length > 0 ? this.kernel.millis() - q[0][1] : 0
+    }
+
+    rpoLagSeqs(b: number): number {
+        const p = this.group.primaries[b]
+        return p.board ? p.board.closedSeqs().length : 0
+    }
+
+    /** Whether the workload and the faults have stopped (finish() was called). */
+    stopped(): boolean {
+        return this.workloadStopped
     }
 
     private caughtUp(): boolean {
