@@ -3,6 +3,7 @@ import { parseArgs } from "node:util"
 import { readFileSync } from "node:fs"
 import { validateConfig } from "../firmware/config"
 import { runSim, SimOptions, defaultSimOptions, replayCommand } from "./sim"
+import { cmdBench } from "./bench/bench"
 
 class UsageError extends Error {}
 
@@ -14,6 +15,8 @@ Commands
   sim                 run a simulated group in virtual time, as fast as possible
   sweep               run many seeds with faults and report every failure with its replay command
   config check FILE   validate a board configuration (devicescript.json)
+  bench               measure how close seqmirror comes to what the hardware allows
+                      (about 2 minutes; docs/PERFORMANCE.md explains every figure)
   help                this text
 
 Options of sim
@@ -28,6 +31,10 @@ Options of sim
 
 Options of sweep: those of sim, and
   --seeds A..B        the seeds to run (default 1..50); --duration defaults to 10s
+
+Options of bench
+  --json              print one JSON object instead of the table
+  --quick             shortened runs (a few seconds; figures indicative only)
 `
 
 function fail(msg: string): never {
@@ -200,6 +207,8 @@ export function main(argv: string[]): number {
                 return cmdSweep(rest)
             case "config":
                 return cmdConfig(rest)
+            case "bench":
+                return cmdBench(rest)
             default:
                 fail(`unknown command "${cmd}" (try seqmirror --help)`)
         }
