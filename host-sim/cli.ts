@@ -16,7 +16,7 @@ Commands
   sweep               run many seeds with faults and report every failure with its replay command
   config check FILE   validate a board configuration (devicescript.json)
   bench               measure how close seqmirror comes to what the hardware allows
-                      (about 2 minutes; docs/PERFORMANCE.md explains every figure)
+                      (about a minute; docs/PERFORMANCE.md explains every figure)
   help                this text
 
 Options of sim

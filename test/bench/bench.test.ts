@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { spawnSync } from "node:child_process"
 import type { BenchReport } from "../../host-sim/bench/bench"
 
@@ -6,10 +6,13 @@ function cli(args: string[]) {
     return spawnSync("npx", ["tsx", "host-sim/cli.ts", ...args], { encoding: "utf8", maxBuffer: 16 * 1024 * 1024 })
 }
 
-// The full bench (about two minutes) stays out of the test suite; its quick mode runs every
+// The full bench (about a minute) stays out of the test suite; its quick mode runs every
 // measurement on short runs, so the figures are not the published ones, but their relations hold.
 describe("seqmirror bench --quick --json", () => {
-    const run = cli(["bench", "--quick", "--json"])
+    let run: ReturnType<typeof cli>
+    beforeAll(() => {
+        run = cli(["bench", "--quick", "--json"])
+    })
 
     it("prints one JSON object with every section", () => {
         expect(run.stderr).toBe("")
