@@ -89,6 +89,7 @@ const EMPTY = Buffer.alloc(0)
  * would ignore the command too, which must not pass for success. After a Timeout the chip
  * may still be busy (and would ignore commands), so the next operation first polls until it is
  * ready. Reads (0x03) longer than `readChunk` are split into several transfers.
+ * @devsWhenUsed
  */
 export class SpiNorFlash implements Flash {
     private geo: FlashGeometry

@@ -2,7 +2,9 @@
 import { parseArgs } from "node:util"
 import { readFileSync } from "node:fs"
 import { validateConfig } from "../firmware/config"
+import { availableParallelism } from "node:os"
 import { runSim, SimOptions, defaultSimOptions, replayCommand } from "./sim"
+import { runSweep } from "./sweep"
 import { cmdBench } from "./bench/bench"
 
 class UsageError extends Error {}
@@ -31,10 +33,12 @@ Options of sim
 
 Options of sweep: those of sim, and
   --seeds A..B        the seeds to run (default 1..50); --duration defaults to 10s
+  --workers N         worker threads running seeds in parallel (default: the cores available)
+  prints each failure with the one command that replays it; exits 1 on any violation
 
 Options of bench
   --json              print one JSON object instead of the table
-  --quick             shortened runs (a few seconds; figures indicative only)
+  --quick             shortened runs (about 10 s; figures indicative only)
 `
 
 function fail(msg: string): never {
@@ -130,10 +134,10 @@ export function parseSeeds(s: string | undefined): [number, number] {
     return [a, b]
 }
 
-function cmdSweep(args: string[]): number {
+async function cmdSweep(args: string[]): Promise<number> {
     const { values, positionals } = parseArgs({
         args,
-        options: { ...SIM_OPTIONS, seeds: { type: "string" } },
+        options: { ...SIM_OPTIONS, seeds: { type: "string" }, workers: { type: "string" } },
         allowPositionals: true,
         strict: true,
     })
@@ -141,30 +145,23 @@ function cmdSweep(args: string[]): number {
     const [first, last] = parseSeeds(values.seeds as string | undefined)
     const base = simOptions(values)
     if (values.seed !== undefined) fail("sweep takes --seeds A..B, not --seed")
-    const failedSeeds: number[] = []
-    let unsafeRuns = 0
-    const failures: { seed: number; replay: string; violations: string[] }[] = []
-    let violations = 0
-    let runs = 0
-    const faultsInjected: Record<string, number> = {}
-    const started = Date.now()
-    for (let seed = first; seed <= last; seed++) {
-        const o = { ...base, seed }
-        const r = runSim(o)
-        runs++
-        for (const [k, v] of Object.entries(r.faultsInjected)) faultsInjected[k] = (faultsInjected[k] ?? 0) + v
-        if (!r.safe) unsafeRuns++
-        if (!r.consistent) {
-            violations += r.violations.length
-            failedSeeds.push(seed)
-            failures.push({ seed, replay: replayCommand(o), violations: r.violations.slice(0, 5) })
-            if (!values.json) process.stdout.write(`seed ${seed}: ${r.violations[0]}\n  replay: ${replayCommand(o)}\n`)
-        }
-    }
-    const summary = { runs, violations, failedSeeds, unsafeRuns, failures, faultsInjected, wallMs: Date.now() - started }
+    const workers = parseIntOpt("workers", values.workers as string | undefined, availableParallelism(), 1, 64)
+    const summary = await runSweep({
+        base,
+        first,
+        last,
+        workers,
+        onFailure: (f) => {
+            if (!values.json) process.stdout.write(`seed ${f.seed}: ${f.violations[0]}\n  replay: ${f.replay}\n`)
+        },
+    })
     if (values.json) process.stdout.write(JSON.stringify(summary) + "\n")
-    else process.stdout.write(`${runs} runs, ${failedSeeds.length} failed, ${violations} violations\n`)
-    return failedSeeds.length > 0 ? 1 : 0
+    else
+        process.stdout.write(
+            `${summary.runs} runs, ${summary.failedSeeds.length} failed (${summary.unsafeRuns} unsafe), ${summary.violations} violations, ` +
+                `${(summary.wallMs / 1000).toFixed(1)} s on ${summary.workers} worker(s)\n`
+        )
+    return summary.failedSeeds.length > 0 ? 1 : 0
 }
 
 function cmdConfig(args: string[]): number {
@@ -191,7 +188,7 @@ function cmdConfig(args: string[]): number {
     return 1
 }
 
-export function main(argv: string[]): number {
+export async function main(argv: string[]): Promise<number> {
     const [cmd, ...rest] = argv
     try {
         switch (cmd) {
@@ -204,7 +201,7 @@ export function main(argv: string[]): number {
             case "sim":
                 return cmdSim(rest)
             case "sweep":
-                return cmdSweep(rest)
+                return await cmdSweep(rest)
             case "config":
                 return cmdConfig(rest)
             case "bench":
@@ -221,4 +218,4 @@ export function main(argv: string[]): number {
     }
 }
 
-process.exitCode = main(process.argv.slice(2))
+process.exitCode = await main(process.argv.slice(2))

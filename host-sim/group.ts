@@ -5,13 +5,14 @@ import { PrimaryChannel } from "../firmware/link/primary"
 import { RemoteChannel } from "../firmware/link/remote"
 import { AckMode, PrimaryBoard } from "../firmware/pipeline/primary"
 import { SoloCycle } from "../firmware/pipeline/soloCycle"
+import { ManifestKeeper } from "../firmware/pipeline/manifestKeeper"
 import { PipelineChannel } from "../firmware/pipeline/ports"
 import { RemoteBoard } from "../firmware/remote/remoteBoard"
 import { BlockStore } from "../firmware/store/blockStore"
 import { MetaKey, StoreRole } from "../firmware/store/types"
 import { BoardClock } from "./boardClock"
 import { SimKernel } from "./kernel"
-import { SpiNorChip } from "./models/spiNorChip"
+import { PartialMode, SpiNorChip } from "./models/spiNorChip"
 import { UartWire } from "./models/uart"
 import { PoweredLink } from "./powered"
 import { Prng } from "./prng"
@@ -52,6 +53,7 @@ export class SimPrimary {
     store: BlockStore | null = null
     channel: PrimaryChannel | null = null
     solo: SoloCycle | null = null
+    keeper: ManifestKeeper | null = null
     link: PoweredLink | null = null
     /** Set by the group's cycle when it is not a SoloCycle (the shuttle): stops the board's
      * part of it at a power cut. */
@@ -188,7 +190,11 @@ export class SimGroup {
             channel
         )
         p.board = board
-        board.recover(store.maxSeqSeen())
+        // a group member keeps its final manifests on flash (a board of its own makes them)
+        p.keeper = this.startCycle ? new ManifestKeeper(store, clock, o.blockSize) : null
+        board.keeper = p.keeper
+        const highest = store.meta(MetaKey.HighestSeq)
+        board.recover(store.maxSeqSeen(), store.confirmedSeq(), highest < 0 ? 0 : highest)
         if (this.startCycle) {
             this.startCycle(p, board, clock, store)
         } else {
@@ -265,11 +271,12 @@ export class SimGroup {
 
     /** Cuts a primary's power now (during whatever flash operation is in progress) and boots
      * it again after `offMs`. */
-    powerCycle(p: SimPrimary, prng: Prng, offMs: number): void {
+    /** Cuts a primary's power for offMs (mode Everything: a reset, the chip finishes its operation). */
+    powerCycle(p: SimPrimary, prng: Prng, offMs: number, mode: PartialMode = PartialMode.Any): void {
         if (!p.up) return
         p.up = false
         p.powerCuts++
-        p.chip.powerCut(prng)
+        p.chip.powerCut(prng, mode)
         if (p.clock) p.clock.powerOff()
         if (p.link) p.link.powerOff()
         if (p.cycleOff) p.cycleOff()

@@ -85,7 +85,7 @@ export class SelfTest {
                     pstore,
                     ch
                 )
-                board.recover(pstore.maxSeqSeen())
+                board.recover(pstore.maxSeqSeen(), pstore.confirmedSeq(), 0)
                 new SoloCycle(board, k).start()
                 self.primary = board
                 self.booted++

@@ -32,10 +32,12 @@ export function attachShuttle(group: SimGroup): I2cBus {
         const epochWord = store.meta(MetaKey.ShuttleEpoch)
         const seq = store.meta(MetaKey.HighestSeq)
         const evicted = store.meta(META_SHUTTLE_EVICTED)
+        // the newest seq known final for sure: confirmed by the remote, or its manifest on flash
+        const finalHeld = p.keeper ? p.keeper.newestFinal() : store.confirmedSeq()
         const restored =
             epochWord < 0
                 ? null
-                : new ShuttleState(epochWord & 0xffff, (epochWord >>> 16) & 0xff, seq < 0 ? 0 : seq, evicted < 0 ? 0 : evicted)
+                : new ShuttleState(epochWord & 0xffff, (epochWord >>> 16) & 0xff, seq < 0 ? 0 : seq, evicted < 0 ? 0 : evicted, finalHeld)
         const agent = new ShuttleAgent(pb, clock, board, {
             group: GROUP_ID,
             members: members,

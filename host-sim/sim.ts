@@ -1,7 +1,10 @@
 // Runs a simulated group in virtual time and judges the outcome (Node only).
 import { AckMode } from "../firmware/pipeline/primary"
 import { checkCaughtUp, checkPrimary, checkRemote, decodeImage } from "./checker"
-import { GroupOptions, SimGroup } from "./group"
+import { GroupOptions, SimGroup, SimPrimary } from "./group"
+import { I2cBus } from "./models/i2cBus"
+import { PartialMode } from "./models/spiNorChip"
+import { FrameType } from "../firmware/shuttle/frames"
 import { attachShuttle } from "./shuttleGroup"
 import { SimKernel } from "./kernel"
 import { Prng } from "./prng"
@@ -81,7 +84,22 @@ export class Simulation {
     readonly apps: App[] = []
     readonly violations: string[] = []
     readonly livenessViolations: string[] = []
-    readonly faultsInjected: Record<string, number> = { power: 0, link: 0, bus: 0, reboot: 0, remotePower: 0 }
+    /** Faults injected, by class: scheduled ones as they happen, the models' rate-based ones at
+     * the end of the run. */
+    readonly faultsInjected: Record<string, number> = {
+        power: 0,
+        remotePower: 0,
+        reboot: 0,
+        linkOutage: 0,
+        linkBytesLost: 0,
+        linkBitErrors: 0,
+        linkDuplicates: 0,
+        busNacks: 0,
+        busGlitches: 0,
+        shuttleLost: 0,
+        slowFlash: 0,
+    }
+    readonly bus: I2cBus | null = null
     private rpoSamples: number[] = []
     private rpoSeqSamples: number[] = []
     private portionsApplied = 0
@@ -102,7 +120,7 @@ export class Simulation {
         }
         Object.assign(g, groupOpts ?? {})
         this.group = new SimGroup(this.kernel, g)
-        if (opts.boards > 1) attachShuttle(this.group)
+        if (opts.boards > 1) this.bus = attachShuttle(this.group)
         this.history = new History(opts.boards, g.lbaCount)
         this.faultRng = new Prng(opts.seed ^ 0x5eed)
         const w = new WorkloadOptions()
@@ -208,6 +226,15 @@ export class Simulation {
         this.rpoSeqSamples.push(seqs)
     }
 
+    /**
+     * Faults, each class on its own schedule drawn from the seed:
+     * - power: a primary loses power, half the time at the start of a flash program or erase
+     *   (part of it lands), else wherever it is; the remote loses power too;
+     * - reboot: a primary restarts (RAM lost; a flash operation under way completes);
+     * - link: byte loss, bit errors and duplicated bytes at low rates, and outages;
+     * - bus: NACKs and glitches on the I2C bus, and lost shuttles;
+     * - slow: every flash operation takes up to its datasheet maximum.
+     */
     private scheduleFaults(): void {
         const f = this.opts.faults
         const end = this.opts.durationMs
@@ -218,19 +245,30 @@ export class Simulation {
                 w.setFaults({ byteLoss: 2e-5, bitError: 2e-6, duplication: 1e-5 })
                 for (let t = rng.int(5000) + 1000; t < end; t += 3000 + rng.int(12000)) {
                     w.schedulePartition(t, 100 + rng.int(4000))
-                    this.faultsInjected.link++
+                    this.faultsInjected.linkOutage++
                 }
             }
-        if (f.includes("power") || f.includes("reboot"))
+        if (f.includes("power"))
             for (const p of this.group.primaries)
                 for (let t = rng.int(4000) + 500; t < end; t += 2000 + rng.int(8000)) {
+                    const atOperation = rng.chance(0.5)
+                    const prng = rng.fork(t)
+                    const offMs = 5 + rng.int(200)
                     this.kernel.setTimer(t, () => {
-                        if (self.workloadStopped) return
-                        self.group.powerCycle(p, rng.fork(t), 5 + rng.int(200))
-                        // the app's outstanding writes die with the board: never answered
-                        self.apps[p.member].powerLost()
-                        self.faultsInjected.power++
+                        if (!atOperation) return self.cutPrimary(p, prng, offMs, PartialMode.Any, "power")
+                        // at the start of the board's next program or erase
+                        p.chip.onOperation = () => {
+                            p.chip.onOperation = null
+                            self.kernel.setTimer(0.01, () => self.cutPrimary(p, prng, offMs, PartialMode.Any, "power"))
+                        }
                     })
+                }
+        if (f.includes("reboot"))
+            for (const p of this.group.primaries)
+                for (let t = rng.int(5000) + 700; t < end; t += 3000 + rng.int(9000)) {
+                    const prng = rng.fork(t + 7)
+                    const offMs = 1 + rng.int(50)
+                    this.kernel.setTimer(t, () => self.cutPrimary(p, prng, offMs, PartialMode.Everything, "reboot"))
                 }
         if (f.includes("power"))
             for (let t = rng.int(6000) + 1000; t < end; t += 4000 + rng.int(10000))
@@ -239,8 +277,42 @@ export class Simulation {
                     self.group.powerCycleRemote(rng.fork(t + 1), 5 + rng.int(300))
                     self.faultsInjected.remotePower++
                 })
-        if (f.includes("slow")) for (const p of this.group.primaries) p.chip.setSlow(2, rng.fork(77))
-        if (f.includes("bus") && this.opts.boards > 1) this.faultsInjected.bus = 1
+        if (f.includes("slow"))
+            for (const p of this.group.primaries) {
+                p.chip.setSlow(2, rng.fork(77))
+                this.faultsInjected.slowFlash++
+            }
+        const bus = this.bus
+        if (f.includes("bus") && bus)
+            for (let t = rng.int(3000) + 500; t < end; t += 1000 + rng.int(5000))
+                this.kernel.setTimer(t, () => {
+                    if (self.workloadStopped) return
+                    bus.dropNext((_from, to, data) => to !== 0 && data.length > 0 && data[0] === FrameType.Shuttle)
+                    self.faultsInjected.shuttleLost++
+                })
+    }
+
+    private cutPrimary(p: SimPrimary, prng: Prng, offMs: number, mode: PartialMode, kind: "power" | "reboot"): void {
+        if (this.workloadStopped || !p.up) return
+        this.group.powerCycle(p, prng, offMs, mode)
+        // the app's outstanding writes die with the board: never answered
+        this.apps[p.member].powerLost()
+        this.faultsInjected[kind]++
+    }
+
+    /** Adds the faults the models injected at their rates (link bytes, bus NACKs and glitches). */
+    private countModelFaults(): void {
+        const fi = this.faultsInjected
+        for (const w of this.group.wires)
+            for (const end of [w.a, w.b]) {
+                fi.linkBytesLost += end.counters.lost - end.counters.lostInOutage
+                fi.linkBitErrors += end.counters.corrupted
+                fi.linkDuplicates += end.counters.duplicated
+            }
+        if (this.bus) {
+            fi.busNacks += this.bus.counters.injectedNacks
+            fi.busGlitches += this.bus.counters.glitches
+        }
     }
 
     /** Runs the workload for the duration, then lets the remote catch up, then judges. */
@@ -268,6 +340,7 @@ export class Simulation {
         this.kernel.run(this.kernel.millis() + 2000, Number.MAX_SAFE_INTEGER)
         while (this.kernel.millis() < deadline && !this.caughtUp()) this.kernel.run(this.kernel.millis() + 100, Number.MAX_SAFE_INTEGER)
         const virtualMs = this.kernel.millis()
+        this.countModelFaults()
         this.judge()
         const latencies: number[] = []
         for (const list of this.history.writes) for (const w of list) if (w.ackedAt >= 0) latencies.push(w.ackedAt - w.issuedAt)

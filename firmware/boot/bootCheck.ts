@@ -8,6 +8,7 @@ import { RuntimeCapabilities } from "./capabilities"
  *
  * Lines are plain text without a prefix (the board prints them after "seqmirror: ").
  * Configuration errors are `SOURCE: ERROR`, the same lines as `seqmirror config check SOURCE`.
+ * @devsWhenUsed
  */
 export class BootCheck {
     /** The parsed configuration, when it is valid JSON that passes validateConfig. */

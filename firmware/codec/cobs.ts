@@ -46,6 +46,7 @@ export function cobsEncode(src: Buffer): Buffer {
  * Streaming decoder: feed it received bytes; it calls `onFrame(buf, len)` for every complete,
  * well-formed frame (buf is reused: copy what you keep) and counts what it drops: frames longer
  * than `maxFrame` and malformed encodings. Its buffer is allocated once.
+ * @devsWhenUsed
  */
 export class CobsDecoder {
     private buf: Buffer

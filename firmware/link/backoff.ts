@@ -3,6 +3,7 @@
  * attempts the ceiling is d = min(capMs, baseMs * 2^n) and the delay is uniform in [d/2, d), so
  * delays grow, stay bounded, and boards that lost the link at the same moment do not retry in
  * step (no reconnect storm). `random()` is injected (uniform in [0, 1)).
+ * @devsWhenUsed
  */
 export class ReconnectBackoff {
     /** Consecutive failed attempts since the link was last up. */

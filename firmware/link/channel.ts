@@ -95,6 +95,7 @@ export function checkChannelConfig(c: ChannelConfig): string | null {
     return null
 }
 
+/** @devsWhenUsed */
 export class ChannelCounters {
     /** Frames handed to the link, of every type. */
     framesSent = 0
@@ -182,6 +183,7 @@ const XMIT_RING = 64
  *   Delivery stops at 0; frames then wait in the receive window, which closes, and the sender
  *   stops: this is how the remote holds the primary when its staging is full.
  * - Bad input (CRC, garbage, oversize, unknown type, stale session) is a counted drop.
+ * @devsWhenUsed
  */
 export class LinkChannel {
     readonly counters = new ChannelCounters()

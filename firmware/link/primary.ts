@@ -32,6 +32,7 @@ import { ChannelConfig, LinkChannel } from "./channel"
  *   (onSessionUp(true, ...)); if not, both ends start a new, empty session
  *   (onSessionUp(false, remoteResumeState)).
  * - It starts connecting on the first turn of the run loop after construction.
+ * @devsWhenUsed
  */
 export class PrimaryChannel extends LinkChannel {
     private backoff: ReconnectBackoff

@@ -8,6 +8,7 @@
  * acknowledges new data: on a point-to-point link a delivered retransmission shows that the
  * line works again, and keeping a backed-off RTO would leave a lossy link idle for seconds
  * (retransmitted frames give no samples, after Karn).
+ * @devsWhenUsed
  */
 export class RttEstimator {
     srttMs = 0

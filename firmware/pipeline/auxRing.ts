@@ -21,6 +21,7 @@ export const enum RingPut {
 
 const SLOT_HEADER = 10
 
+/** @devsWhenUsed */
 export class AuxRing {
     readonly slots: number
     private mem: Buffer

@@ -2,6 +2,7 @@
  * A fixed-size hash table from lba to a small non-negative number, allocated once. Entries are
  * stamped with a generation, so `clear()` costs nothing: a new generation hides every entry.
  * There is no single-entry removal; users clear and re-insert.
+ * @devsWhenUsed
  */
 export class LbaTable {
     private keys: number[] = []

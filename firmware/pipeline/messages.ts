@@ -29,10 +29,12 @@ export const enum Msg {
 
 export const PORTION_HEADER = 9
 
+/** @devsWhenUsed */
 export class ManifestEntry {
     constructor(public member: number, public portions: number, public bytes: number) {}
 }
 
+/** @devsWhenUsed */
 export class Manifest {
     constructor(public seq: number, public prevSeq: number, public entries: ManifestEntry[]) {}
 
@@ -56,6 +58,7 @@ export function encodePortionHeader(dst: Buffer, seq: number, lba: number): void
 
 export const SEQ_DONE_SHORT = 0x01
 
+/** @devsWhenUsed */
 export class SeqDone {
     constructor(public seq: number, public sent: number, public bytes: number, public flags: number) {}
 }

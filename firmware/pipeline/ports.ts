@@ -1,3 +1,4 @@
+import { Manifest } from "./messages"
 /**
  * What the replication pipeline needs from the parts below it: the block store on the board's
  * flash and the reliable link channel to the remote. Each is implemented in its own folder
@@ -37,4 +38,13 @@ export interface PipelineChannel {
      * nothing of earlier messages; `resume` carries the other end's state (for the primary:
      * the remote's applied seq, u32). */
     onSessionUp(handler: (resumed: boolean, resume: Buffer) => void): void
+}
+
+/** Keeps a primary's final manifests across power cuts until the remote applies their seqs. */
+export interface ManifestKeeperPort {
+    /** Makes the final manifest durable (in the background; a failure is counted, the manifest
+     * then lives in RAM only). */
+    keep(m: Manifest): void
+    /** After a boot: gives every kept manifest (oldest first), then calls done. */
+    load(each: (m: Manifest) => void, done: () => void): void
 }

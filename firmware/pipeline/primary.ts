@@ -13,7 +13,7 @@ import {
     SEQ_DONE_SHORT,
     SeqDone,
 } from "./messages"
-import { PinnedPortion, PipelineChannel, PipelineStore } from "./ports"
+import { ManifestKeeperPort, PinnedPortion, PipelineChannel, PipelineStore } from "./ports"
 
 /** Result codes of `PrimaryBoard.write` (0 = acknowledged). */
 export const enum WriteError {
@@ -81,6 +81,9 @@ class SeqState {
     }
 }
 
+/** Seqs before the newest a rebooted board adopted that it reports to the remote at most. */
+const MAX_RECOVERED = 64
+
 class PendingWrite {
     seq = 0
     issuedAt = 0
@@ -101,6 +104,8 @@ export class PrimaryBoard {
     private seqs: SeqState[] = []
     private current: SeqState
     private adopted = false
+    /** Started and not yet released at its capture seq: holds new writes unstamped. */
+    private rejoining = true
     private released = 0
     private hasReleased = false
     private lbasInSeq: LbaTable
@@ -115,6 +120,8 @@ export class PrimaryBoard {
     private reading = false
     private remoteApplied = 0
     private lastAdoptAt = -1
+    /** Keeps final manifests on flash until the remote applies their seqs (in a group). */
+    keeper: ManifestKeeperPort | null = null
 
     // counters
     writesIssued = 0
@@ -148,24 +155,45 @@ export class PrimaryBoard {
      * not yet confirmed by the remote and will be sent again from flash. New writes wait until
      * the cycle adopts a seq.
      */
-    recover(maxSeqSeen: number): void {
+    recover(maxSeqSeen: number, confirmed: number, highestAdopted: number): void {
         const seqs = this.store.pinnedSeqs(this.opts.member)
+        const top = seqAfter(highestAdopted, maxSeqSeen) ? highestAdopted : maxSeqSeen
         this.seqs = []
-        for (let i = 0; i < seqs.length; i++) {
-            const st = new SeqState(seqs[i], this.clock.millis())
-            const pins = this.store.pinned(this.opts.member, seqs[i])
-            st.portions = pins.length
-            st.bytes = pins.length * this.opts.blockSize
-            st.spilled = true
-            st.short = true
-            st.closed = true
-            this.seqs.push(st)
+        // every seq after the confirmed one up to the newest this board adopted goes to the
+        // remote again, marked short: what survived on flash, or nothing where all was lost (it
+        // was never acknowledged), so the remote never waits for portions that cannot come
+        let s = seqAfter(top, (confirmed + MAX_RECOVERED) >>> 0) ? (top - MAX_RECOVERED) >>> 0 : seqNext(confirmed)
+        let k = 0
+        while (k < seqs.length && seqAfter(s, seqs[k])) this.recoverSeq(seqs[k++])
+        for (; !seqAfter(s, top); s = seqNext(s)) {
+            const st = this.recoverSeq(s)
+            if (k < seqs.length && seqs[k] === s) k++
+            else st.portions = st.bytes = 0
         }
-        // new writes never get a seq used before the power cut; the newest recovered seq
-        // opens again only if the group's cycle says it is still the capture seq (adopt)
-        this.current = new SeqState(seqNext(maxSeqSeen), this.clock.millis())
+        while (k < seqs.length) this.recoverSeq(seqs[k++])
+        // new writes never get a seq used before the power cut, and none at all until the
+        // group has released the seq this board adopts: while it was off, the group may have
+        // released seqs after its own (see release)
+        this.current = new SeqState(seqNext(top), this.clock.millis())
         this.seqs.push(this.current)
         this.adopted = false
+        this.rejoining = true
+        // a group member's final manifests come back from flash, to be sent again
+        const self = this
+        if (this.keeper)
+            this.keeper.load(
+                (m) => self.keepManifest(m),
+                () => self.pump()
+            )
+    }
+
+    private recoverSeq(seq: number): SeqState {
+        const st = new SeqState(seq, this.clock.millis())
+        st.portions = this.store.pinned(this.opts.member, seq).length
+        st.bytes = st.portions * this.opts.blockSize
+        st.spilled = st.short = st.closed = true
+        this.seqs.push(st)
+        return st
     }
 
     // ---- the app's side
@@ -189,7 +217,7 @@ export class PrimaryBoard {
     /** Stamps a write with the capture seq and sends it to flash; false if it must wait for
      * the next seq (before the first adopt, or the seq's lba table is full). */
     private stamp(w: PendingWrite): boolean {
-        if (!this.adopted) return false
+        if (!this.adopted || this.rejoining) return false
         const st = this.current
         if (this.lbasInSeq.get(w.lba) < 0) {
             if (!this.lbasInSeq.set(w.lba, 1)) return false
@@ -303,6 +331,11 @@ export class PrimaryBoard {
 
     /** Every member has adopted `seq`: writes stamped with it or earlier may be acknowledged. */
     release(seq: number): void {
+        if (this.rejoining && !seqAfter(this.current.seq, seq)) {
+            // the first release of this board's capture seq since it started: stamping begins
+            this.rejoining = false
+            this.flushUnstamped()
+        }
         if (this.hasReleased && !seqAfter(seq, this.released)) return
         this.released = seq
         this.hasReleased = true
@@ -314,9 +347,14 @@ export class PrimaryBoard {
 
     /** The final group totals of a seq: forwarded to the remote over this board's link. */
     manifestFinal(m: Manifest): void {
+        this.keepManifest(m)
+        if (this.keeper) this.keeper.keep(m)
+        this.pump()
+    }
+
+    private keepManifest(m: Manifest): void {
         this.manifests.push(m)
         this.manifestsKept.push(m)
-        this.pump()
     }
 
     /** Totals of the closed seqs the remote has not confirmed, oldest first. */

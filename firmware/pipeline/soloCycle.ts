@@ -8,6 +8,7 @@ import { PrimaryBoard, SeqTotals } from "./primary"
  * closes its capture seq itself, every `minCycleMs`, when it has data and not too many closed
  * seqs wait for transmission; the seq it adopts is released at once and the manifest of the
  * closed seq is its own totals. Seqs are consecutive: seq s follows s-1.
+ * @devsWhenUsed
  */
 export class SoloCycle {
     private timer: Timer | null = null

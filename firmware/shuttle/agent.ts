@@ -15,6 +15,7 @@ import {
     EVICTED_BYTES,
     EvictedFrame,
     FLAG_BUSY,
+    FLAG_RAISED,
     FrameError,
     FrameType,
     MAX_MEMBERS,
@@ -72,7 +73,11 @@ export class ShuttleState {
         /** Highest seq this member adopted. */
         public seq: number,
         /** Bit per member id: members evicted from the group, for good. */
-        public evicted: number
+        public evicted: number,
+        /** The newest seq this board knows is final for sure: the remote confirmed it as
+         * applied, or its final manifest is kept on the board's flash (the board reads it at
+         * boot; the agent does not save it). */
+        public confirmed: number
     ) {}
 }
 
@@ -203,8 +208,7 @@ export class ShuttleAgent {
     /** Incremented whenever a held shuttle is given up, so late callbacks can tell. */
     private holdToken = 0
     private lapStartMs = -1
-    private implausibleEpoch = -1
-    private implausibleOrigin = -1
+    private implausibleSeq = 0
     private implausibleCount = 0
     private txShuttle: Buffer
     private txRelease: Buffer
@@ -256,8 +260,13 @@ export class ShuttleAgent {
             this.hasEpoch = true
             this.evicted = r.evicted & ((1 << ms.length) - 1)
             this.highestSeq = seqAfter(r.seq, c) ? r.seq : c
-            // having adopted seq h means the group had adopted h-1 and closed h-2
+            // having adopted seq h means the group had adopted h-1 and closed h-2; but the final
+            // manifest of a seq after the one the board knows final for sure may be lost with
+            // the power, so such seqs are taken as open again: the members write their totals
+            // of them once more (from the data still pinned on their flash) and they become final
+            // with the same totals, instead of waiting for a manifest nobody holds
             this.lastFinal = (this.highestSeq - 2) >>> 0
+            if (seqAfter(this.lastFinal, r.confirmed)) this.lastFinal = r.confirmed >>> 0
         } else {
             this.highestSeq = c
             this.lastFinal = (c - 1) >>> 0
@@ -430,8 +439,8 @@ export class ShuttleAgent {
      * S is within one of this member's highest seq whenever all is well (S cannot pass the seq
      * after any member's, and a regenerated shuttle starts at its maker's). A frame far off is
      * corrupt in a way the PEC missed, or forged: dropped, so that one bad frame cannot make a
-     * member jump. The same epoch's shuttle coming back a third time in a row is taken anyway
-     * (the live shuttle comes every lap; a board restored with a wrong seq must not lock out).
+     * member jump. A shuttle with about the same S coming a third time in a row is taken anyway
+     * (the live shuttle comes every lap; a board restored far behind must not lock out).
      */
     private plausible(f: ShuttleFrame): boolean {
         const c = this.host.captureSeq()
@@ -441,10 +450,12 @@ export class ShuttleAgent {
             this.implausibleCount = 0
             return true
         }
-        if (f.epoch === this.implausibleEpoch && f.origin === this.implausibleOrigin) this.implausibleCount++
+        // counted by S, not by epoch: after a whole group restarted, members far apart each
+        // regenerate in turn, so the shuttles that keep coming have new epochs but about one S
+        const e = seqDiff(f.seq, this.implausibleSeq)
+        if (this.implausibleCount > 0 && e <= 1 && e >= -1) this.implausibleCount++
         else {
-            this.implausibleEpoch = f.epoch
-            this.implausibleOrigin = f.origin
+            this.implausibleSeq = f.seq
             this.implausibleCount = 1
         }
         if (this.implausibleCount >= 3) {
@@ -579,12 +590,25 @@ export class ShuttleAgent {
         if (seqAfter(c, f.seq)) {
             if (!this.growWindow(seqDiff(c, f.seq))) {
                 c0.windowFull++
+                if ((f.adopted | bit) === all && f.finalLag > 0) {
+                    // every other member adopted S and this one is past it, so every seq of the
+                    // window is closed everywhere: make them final now, and the window moves on
+                    // once the members have delivered them (after a whole group restarted, the
+                    // window reopens every seq the remote had not confirmed, and may be full)
+                    this.finalizeWindow(me)
+                    f.flags |= FLAG_BUSY
+                    this.handOver(me, me, 0)
+                    return
+                }
                 this.dropHeld()
                 this.armLapTimer(-1)
                 return
             }
             f.seq = c
             f.adopted = 0
+            // a restarted member's capture seq is one it never adopted (the seq after the newest
+            // on its flash): S-1 was not adopted by every member, so it is not released by this S
+            if (!this.adoptedOnce) f.flags |= FLAG_RAISED
             c0.raises++
             acted = true
         }
@@ -595,6 +619,7 @@ export class ShuttleAgent {
             if (this.growWindow(1)) {
                 f.seq = seqNext(f.seq)
                 f.adopted = 0
+                f.flags &= ~FLAG_RAISED
                 c0.increments++
                 acted = true
             } else c0.windowFull++
@@ -615,20 +640,18 @@ export class ShuttleAgent {
         f.adopted |= bit
         // running totals: this member's totals of every open (not final) seq of the window
         for (let w = f.windowLen - f.finalLag; w < f.windowLen; w++) {
-            const s = f.windowSeq(w)
-            this.totalsOf(s)
+            this.totalsOf(f.windowSeq(w))
             f.portions[w * 8 + me] = this.tP
             f.bytes[w * 8 + me] = this.tB
         }
 
         // 6. release and final manifests
-        this.raiseReleased((f.seq - 1) >>> 0)
+        if ((f.flags & FLAG_RAISED) === 0) this.raiseReleased((f.seq - 1) >>> 0)
         if (f.adopted === all) {
+            f.flags &= ~FLAG_RAISED
             this.raiseReleased(f.seq)
             if (f.finalLag > 0) {
-                f.finalLag = 0
-                f.delivered = 0
-                this.deliverFinals()
+                this.finalizeWindow(me)
                 acted = true
             }
             if (!(fullOnArrival && seqOnArrival === f.seq)) this.sendRelease(f.seq)
@@ -640,6 +663,19 @@ export class ShuttleAgent {
             c0.idlePauses++
             this.pause(me)
         } else this.handOver(me, me, 0)
+    }
+
+    /** Writes this member's totals of the open seqs of the window and makes them final. */
+    private finalizeWindow(me: number): void {
+        const f = this.frame
+        for (let w = f.windowLen - f.finalLag; w < f.windowLen; w++) {
+            this.totalsOf(f.windowSeq(w))
+            f.portions[w * 8 + me] = this.tP
+            f.bytes[w * 8 + me] = this.tB
+        }
+        f.finalLag = 0
+        f.delivered = 0
+        this.deliverFinals()
     }
 
     /** The idle pause: at its end, a board that got data meanwhile takes its turn again
@@ -999,7 +1035,9 @@ export class ShuttleAgent {
         f.holder = this.addr
         const c = this.host.captureSeq()
         f.seq = seqAfter(this.highestSeq, c) ? this.highestSeq : c
-        f.flags = FLAG_BUSY
+        // this member adopted S, but S may itself have been raised: not every member need have
+        // adopted S-1, so nothing is released until every member adopts S
+        f.flags = FLAG_BUSY | FLAG_RAISED
         f.count = this.ring.length
         for (let i = 0; i < f.count; i++) f.members[i] = this.ring[i]
         f.adopted = 0
@@ -1075,6 +1113,6 @@ export class ShuttleAgent {
     }
 
     private save(): void {
-        if (this.opts.persist) this.opts.persist(new ShuttleState(this.epoch, this.origin, this.highestSeq, this.evicted))
+        if (this.opts.persist) this.opts.persist(new ShuttleState(this.epoch, this.origin, this.highestSeq, this.evicted, 0))
     }
 }

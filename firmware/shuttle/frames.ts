@@ -42,7 +42,10 @@ export const MAX_MEMBERS = 8
 export const MAX_WINDOW = 8
 /** Flag in the count byte: something happened during the current lap (see ShuttleAgent). */
 export const FLAG_BUSY = 0x10
-const FLAGS_KNOWN = FLAG_BUSY
+/** S was raised to the capture seq of a member that restarted and has not adopted a seq since:
+ * unlike a seq reached by the seed's update, it does not mean every member adopted S-1. */
+export const FLAG_RAISED = 0x20
+const FLAGS_KNOWN = FLAG_BUSY | FLAG_RAISED
 
 const SHUTTLE_FIXED = 11 + 4 + 1
 export const SHUTTLE_MIN_BYTES = SHUTTLE_FIXED + 2 + 0

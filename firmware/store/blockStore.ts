@@ -47,7 +47,8 @@ const enum Op {
     Collect = 8,
 }
 
-/** Who needs room: each class may not take the last `reserveFor(class)` free sectors. */
+/** Who needs room: each class may not take the last free sectors kept for the classes after
+ * it (user writes leave `reserveSectors`, control records leave 1, collection takes all). */
 const enum RoomClass {
     User = 0,
     Control = 1,
@@ -55,7 +56,39 @@ const enum RoomClass {
 }
 
 type Done = (err: StoreError, data: Buffer | null) => void
-type K = (err: StoreError) => void
+
+/**
+ * Continuations: the step that runs when a flash operation or a lower layer (room, append,
+ * collection, version read) completes. A register holds one of these and `go` runs it, so the
+ * store needs no closure per step (each would be a function of its own in the board image).
+ */
+const enum K {
+    None = 0,
+    RoomLoop = 1,
+    WriteRoom = 2,
+    WriteAppended = 3,
+    SmallRoom = 4,
+    SmallAppended = 5,
+    PruneStep = 6,
+    Opened = 7,
+    ApData = 8,
+    ApEntry = 9,
+    GcEntry = 10,
+    GcData = 11,
+    GcRoom = 12,
+    GcAppended = 13,
+    GcSmallRoom = 14,
+    GcSmallAppended = 15,
+    GcErased = 16,
+    GcHeader = 17,
+    RvEntry = 18,
+    RvData = 19,
+    Collected = 20,
+    MountRead = 21,
+    MountStep = 22,
+    IndexStep = 23,
+    FormatErased = 24,
+}
 
 const EMPTY = Buffer.alloc(0)
 
@@ -83,6 +116,7 @@ const EMPTY = Buffer.alloc(0)
  *   takes one or more sector erases longer (45 ms typical each).
  * - The store is the only user of its `Flash` (and of its sectors); it allocates its RAM index
  *   and queue at construction (and again at each mount), not per call.
+ * @devsWhenUsed
  */
 export class BlockStore {
     readonly stats = new StoreStats()
@@ -147,16 +181,17 @@ export class BlockStore {
     private hdrB: Buffer
 
     // ---- layer registers
-    private flashK: K
-    private flashReadK: Done
+    private flashK = K.None
     private roomCls: RoomClass = RoomClass.User
     private roomIsData = false
     private roomRounds = 0
     private roomDidStatic = false
-    private roomK: K
-    private openK: K
+    private roomK = K.None
+    private openK = K.None
     private openS = -1
-    private apK: (err: StoreError, g: number) => void
+    private apK = K.None
+    /** The slot of the data record just appended. */
+    private apG = -1
     private apS = 0
     private apSlot = 0
     private apEntry = 0
@@ -166,17 +201,15 @@ export class BlockStore {
     private apLen = 0
     private apData: Buffer = EMPTY
     private apLoc = -1
-    private apSmallK: K
     private gcV = -1
     private gcSlot = 0
     private gcG = -1
     private gcEntry: Buffer = EMPTY
-    private gcK: K
+    private gcK = K.None
     private gcSmallKind = 0
     private gcSmallKey = 0
     private rvG = -1
     private rvEntry: Buffer = EMPTY
-    private rvK: Done
 
     // ---- mount registers
     private mountDone: ((err: StoreError, report: MountReport) => void) | null = null
@@ -195,38 +228,14 @@ export class BlockStore {
     private mDPos: number[] = []
     private mG = 0
     private mStartMs = 0
-    private formatDone: K | null = null
+    private formatDone: ((err: StoreError) => void) | null = null
 
-    // ---- continuations, bound once
+    // ---- the only closures: flash completions, the queue's kick, and timer steps
     private readonly onFlashWrite: (err: FlashError) => void
     private readonly onFlashRead: (err: FlashError, data: Buffer) => void
     private readonly kick: () => void
-    private readonly kRoomLoop: K
-    private readonly kWriteRoom: K
-    private readonly kWriteAppended: (err: StoreError, g: number) => void
-    private readonly kSmallRoom: K
-    private readonly kSmallAppended: K
-    private readonly kPruneStep: () => void
-    private readonly kOpened: K
-    private readonly kApData: K
-    private readonly kApEntry: K
-    private readonly kApSmall: K
-    private readonly kGcEntry: Done
-    private readonly kGcData: Done
-    private readonly kGcRoom: K
-    private readonly kGcAppended: (err: StoreError, g: number) => void
-    private readonly kGcSmallRoom: K
-    private readonly kGcSmallAppended: K
-    private readonly kGcErased: K
-    private readonly kGcHeader: K
-    private readonly kRvEntry: Done
-    private readonly kRvData: Done
-    private readonly kReadDone: Done
-    private readonly kCollected: K
-    private readonly kMountRead: Done
-    private readonly kMountStep: () => void
-    private readonly kIndexStep: () => void
-    private readonly kFormatErased: K
+    private readonly kStep: () => void
+    private stepK = K.None
 
     /**
      * Options are checked here; a bad set makes every call fail with StoreError.Config (mount
@@ -290,44 +299,10 @@ export class BlockStore {
         this.hdrB = Buffer.alloc(SECTOR_HEADER_SIZE / 2)
 
         const self = this
-        const nop: K = (err) => {}
-        this.flashK = nop
-        this.flashReadK = (err, data) => {}
-        this.roomK = nop
-        this.openK = nop
-        this.gcK = nop
-        this.apK = (err, g) => {}
-        this.apSmallK = nop
-        this.rvK = this.flashReadK
-        this.onFlashWrite = (err) => self.flashWritten(err)
-        this.onFlashRead = (err, data) => self.flashRead(err, data)
+        this.onFlashWrite = (err) => self.flashDone(err, null)
+        this.onFlashRead = (err, data) => self.flashDone(err, data)
         this.kick = () => self.startNext()
-        this.kRoomLoop = (err) => self.roomLoop(err)
-        this.kWriteRoom = (err) => self.writeRoomReady(err)
-        this.kWriteAppended = (err, g) => self.writeAppended(err, g)
-        this.kSmallRoom = (err) => self.smallRoomReady(err)
-        this.kSmallAppended = (err) => self.smallAppended(err)
-        this.kPruneStep = () => self.pruneStep()
-        this.kOpened = (err) => self.opened(err)
-        this.kApData = (err) => self.apDataProgrammed(err)
-        this.kApEntry = (err) => self.apEntryProgrammed(err)
-        this.kApSmall = (err) => self.apSmallProgrammed(err)
-        this.kGcEntry = (err, data) => self.gcEntryRead(err, data)
-        this.kGcData = (err, data) => self.gcDataRead(err, data)
-        this.kGcRoom = (err) => self.gcRoomReady(err)
-        this.kGcAppended = (err, g) => self.gcAppended(err, g)
-        this.kGcSmallRoom = (err) => self.gcSmallRoomReady(err)
-        this.kGcSmallAppended = (err) => self.gcSmallAppended(err)
-        this.kGcErased = (err) => self.gcErased(err)
-        this.kGcHeader = (err) => self.gcHeaderProgrammed(err)
-        this.kRvEntry = (err, data) => self.rvEntryRead(err, data)
-        this.kRvData = (err, data) => self.rvDataRead(err, data)
-        this.kReadDone = (err, data) => self.finish(err, data)
-        this.kCollected = (err) => self.finish(err, null)
-        this.kMountRead = (err, data) => self.mountRead(err, data)
-        this.kMountStep = () => self.mountStep()
-        this.kIndexStep = () => self.indexStep()
-        this.kFormatErased = (err) => self.formatErased(err)
+        this.kStep = () => self.go(self.stepK, StoreError.None, null)
     }
 
     // =====================================================================================
@@ -367,7 +342,7 @@ export class BlockStore {
         this.busy = true
         this.formatDone = done
         this.mS = 0
-        this.eraseSector(0, this.kFormatErased)
+        this.eraseSector(0, K.FormatErased)
     }
 
     isMounted(): boolean {
@@ -603,7 +578,7 @@ export class BlockStore {
             case Op.Collect: {
                 const v = this.pickVictim(false)
                 if (v < 0) this.finish(StoreError.None, null)
-                else this.collectSector(v, this.kCollected)
+                else this.collectSector(v, K.Collected)
                 return
             }
         }
@@ -633,32 +608,10 @@ export class BlockStore {
             this.finish(StoreError.SeqTooOld, null)
             return
         }
-        this.ensureRoom(RoomClass.User, true, this.kWriteRoom)
+        this.ensureRoom(RoomClass.User, true, K.WriteRoom)
     }
 
-    private writeRoomReady(err: StoreError): void {
-        if (err !== StoreError.None) {
-            this.finish(err, null)
-            return
-        }
-        const i = this.qHead
-        const len = this.qLen[i]
-        // a block shorter than blockSize is programmed as is (slice: read-only use)
-        const data = len === this.B ? this.qBuf[i] : this.qBuf[i].slice(0, len)
-        this.appendData(this.qMember[i], this.qLba[i], this.qSeq[i], data, len, this.kWriteAppended)
-    }
 
-    private writeAppended(err: StoreError, g: number): void {
-        if (err !== StoreError.None) {
-            this.finish(err, null)
-            return
-        }
-        const i = this.qHead
-        this.idx.insert(g)
-        this.stats.writes++
-        this.stats.userBytes += this.qLen[i]
-        this.finish(StoreError.None, null)
-    }
 
     private startRead(i: number): void {
         const m = this.qMember[i]
@@ -679,7 +632,8 @@ export class BlockStore {
             }
         }
         this.stats.reads++
-        this.readVersion(g, this.kReadDone)
+        this.rvG = g
+        this.readAt(this.entryAddr(this.sectorOf(g), this.idx.entryOf(g)), ENTRY_SIZE, K.RvEntry)
     }
 
     private startSmall(i: number): void {
@@ -707,61 +661,10 @@ export class BlockStore {
             const key = this.qMember[i]
             if (this.metaLoc[key] >= 0 && this.metaVal[key] === seq) return this.finish(StoreError.None, null)
         }
-        this.ensureRoom(RoomClass.Control, false, this.kSmallRoom)
+        this.ensureRoom(RoomClass.Control, false, K.SmallRoom)
     }
 
-    private smallRoomReady(err: StoreError): void {
-        if (err !== StoreError.None) {
-            this.finish(err, null)
-            return
-        }
-        const i = this.qHead
-        const kind = this.qKind[i]
-        const seq = this.qSeq[i]
-        if (kind === Op.Commit) this.appendSmall(EntryType.Commit, 0xff, 0xffffffff, seq, this.kSmallAppended)
-        else if (kind === Op.Confirm) this.appendSmall(EntryType.Confirm, 0xff, 0xffffffff, seq, this.kSmallAppended)
-        else if (kind === Op.SetMeta) this.appendSmall(EntryType.Meta, this.qMember[i], 0xffffffff, seq, this.kSmallAppended)
-        else {
-            // a discard names its own position: versions written before it are dropped
-            const s = this.open
-            this.appendSmall(EntryType.Discard, this.secEntries[s], this.secSeq[s], seq, this.kSmallAppended)
-        }
-    }
 
-    private smallAppended(err: StoreError): void {
-        if (err !== StoreError.None) {
-            this.finish(err, null)
-            return
-        }
-        const i = this.qHead
-        const kind = this.qKind[i]
-        const seq = this.qSeq[i]
-        const loc = this.apLoc
-        if (kind === Op.Commit || kind === Op.Confirm) {
-            this.moveLoc(this.horizonLoc, loc)
-            this.horizonLoc = loc
-            this.idx.setHorizon(seq)
-            this.noteSeq(seq)
-            if (kind === Op.Commit) this.stats.commits++
-            else this.stats.confirms++
-            this.pruneStep()
-        } else if (kind === Op.SetMeta) {
-            const key = this.qMember[i]
-            this.moveLoc(this.metaLoc[key], loc)
-            this.metaLoc[key] = loc
-            this.metaVal[key] = seq
-            this.stats.metaWrites++
-            this.finish(StoreError.None, null)
-        } else {
-            this.dSeq.push(seq)
-            this.dPosSeq.push(this.secSeq[Math.floor(loc / 256)])
-            this.dPosEntry.push(loc % 256)
-            this.dLoc.push(loc)
-            this.secSmall[Math.floor(loc / 256)]++
-            this.stats.discards++
-            this.pruneStep()
-        }
-    }
 
     /** After a commit, confirm or discard: updates the index in steps, then finishes. */
     private pruneStep(): void {
@@ -769,7 +672,7 @@ export class BlockStore {
         const budget = this.stepBytes >> 6
         const doneNow = this.qKind[i] === Op.Discard ? this.idx.discardStep(this.qSeq[i], budget) : this.idx.pruneStep(budget)
         if (doneNow) this.finish(StoreError.None, null)
-        else this.clock.setTimer(0, this.kPruneStep)
+        else this.later(K.PruneStep)
     }
 
     private moveLoc(from: number, to: number): void {
@@ -785,59 +688,9 @@ export class BlockStore {
     // =====================================================================================
     // Reading a version: entry, then data, checked against the entry's CRC
 
-    private readVersion(g: number, k: Done): void {
-        this.rvG = g
-        this.rvK = k
-        const s = this.sectorOf(g)
-        this.readAt(this.entryAddr(s, this.idx.entryOf(g)), ENTRY_SIZE, this.kRvEntry)
-    }
-
-    private rvEntryRead(err: StoreError, e: Buffer | null): void {
-        if (err !== StoreError.None || !e) {
-            this.rvK(err, null)
-            return
-        }
-        const g = this.rvG
-        const len = entryLen(e, 0)
-        const ok =
-            e[0] === EntryType.Data &&
-            e[1] === this.idx.memberOf(g) &&
-            e[2] === g % this.spS &&
-            entryLba(e, 0) === this.idx.lbaOf(g) &&
-            getU32(e, 8) === this.idx.seqOf(g) &&
-            len >= 1 &&
-            len <= this.B
-        if (!ok) {
-            this.stats.corruptOnRead++
-            this.rvK(StoreError.Corrupt, null)
-            return
-        }
-        this.rvEntry = e
-        this.readAt(this.slotAddr(this.sectorOf(g), g % this.spS), len, this.kRvData)
-    }
-
-    private rvDataRead(err: StoreError, d: Buffer | null): void {
-        const e = this.rvEntry
-        this.rvEntry = EMPTY
-        if (err !== StoreError.None || !d) {
-            this.rvK(err, null)
-            return
-        }
-        if (crc32cUpdate(crc32cUpdate(0, e, 0, 12), d, 0, d.length) !== getU32(e, 12)) {
-            this.stats.corruptOnRead++
-            this.rvK(StoreError.Corrupt, null)
-            return
-        }
-        this.rvK(StoreError.None, d)
-    }
-
     // =====================================================================================
     // Room: the open sector must fit the record; else open a free sector (outside the reserve
     // of this class) or collect garbage
-
-    private reserveFor(cls: RoomClass): number {
-        return cls === RoomClass.User ? this.reserve : cls === RoomClass.Control ? 1 : 0
-    }
 
     private fits(s: number, isData: boolean): boolean {
         if (s < 0 || this.secState[s] !== SecState.Open) return false
@@ -857,19 +710,21 @@ export class BlockStore {
 
     private roomLoop(err: StoreError): void {
         if (err !== StoreError.None) {
-            this.roomK(err)
+            this.go(this.roomK, err, null)
             return
         }
         if (this.fits(this.open, this.roomIsData)) {
-            this.roomK(StoreError.None)
+            this.go(this.roomK, StoreError.None, null)
             return
         }
-        if (this.freeSectors() > this.reserveFor(this.roomCls)) {
-            this.openSector(this.pickFree(), this.kRoomLoop)
+        // each class may not take the last free sectors kept for the classes after it
+        const reserve = this.roomCls === RoomClass.User ? this.reserve : this.roomCls === RoomClass.Control ? 1 : 0
+        if (this.freeSectors() > reserve) {
+            this.openSector(this.pickFree(), K.RoomLoop)
             return
         }
         if (this.roomRounds++ > 2 * this.n + 4) {
-            this.roomK(StoreError.Full)
+            this.go(this.roomK, StoreError.Full, null)
             return
         }
         let v = -1
@@ -882,10 +737,10 @@ export class BlockStore {
         }
         if (v < 0) v = this.pickVictim(false)
         if (v < 0) {
-            this.roomK(StoreError.Full)
+            this.go(this.roomK, StoreError.Full, null)
             return
         }
-        this.collectSector(v, this.kRoomLoop)
+        this.collectSector(v, K.RoomLoop)
     }
 
     /** The free sector with the lowest erase count (from after the last one opened, so equal
@@ -979,29 +834,16 @@ export class BlockStore {
         encodeHeaderB(this.hdrBuf, 0, this.secSeq[s])
         if (this.secHasA[s]) {
             for (let i = 0; i < 8; i++) this.hdrB[i] = this.hdrBuf[8 + i]
-            this.program(this.sectorAddr(s) + 8, this.hdrB, this.kOpened)
-        } else this.program(this.sectorAddr(s), this.hdrBuf, this.kOpened)
+            this.program(this.sectorAddr(s) + 8, this.hdrB, K.Opened)
+        } else this.program(this.sectorAddr(s), this.hdrBuf, K.Opened)
     }
 
-    private opened(err: StoreError): void {
-        const s = this.openS
-        if (err !== StoreError.None) {
-            // the header may be half there: erase before reuse
-            this.setState(s, SecState.Dirty)
-            this.openK(err)
-            return
-        }
-        this.setState(s, SecState.Open)
-        this.secHasA[s] = 1
-        this.open = s
-        this.openK(StoreError.None)
-    }
 
     // =====================================================================================
     // Appending records to the open sector (room already ensured)
 
     /** Data slot first, entry last: the entry's CRC covers both, so a torn write is detected. */
-    private appendData(member: number, lba: number, seq: number, data: Buffer, len: number, k: (err: StoreError, g: number) => void): void {
+    private appendData(member: number, lba: number, seq: number, data: Buffer, len: number, k: K): void {
         const s = this.open
         storeInvariant(this.fits(s, true), "room for a data record")
         this.apK = k
@@ -1015,47 +857,20 @@ export class BlockStore {
         this.apLen = len
         // the slot is used from now on, whatever happens
         this.secData[s]++
-        this.program(this.slotAddr(s, this.apSlot), data, this.kApData)
+        this.program(this.slotAddr(s, this.apSlot), data, K.ApData)
     }
 
-    private apDataProgrammed(err: StoreError): void {
-        const s = this.apS
-        if (err !== StoreError.None) {
-            this.apData = EMPTY
-            this.apK(err, -1)
-            return
-        }
-        encodeDataEntry(this.entryBuf, this.apMember, this.apSlot, this.apLba, this.apSeq, this.apData, this.apLen)
-        this.apData = EMPTY
-        this.secEntries[s]++
-        this.program(this.entryAddr(s, this.apEntry), this.entryBuf, this.kApEntry)
-    }
 
-    private apEntryProgrammed(err: StoreError): void {
-        if (err !== StoreError.None) {
-            this.apK(err, -1)
-            return
-        }
-        const g = this.apS * this.spS + this.apSlot
-        this.idx.setRecord(g, this.apMember, this.apLba, this.apSeq, this.apEntry, false)
-        this.noteSeq(this.apSeq)
-        this.apK(StoreError.None, g)
-    }
 
     private appendSmall(type: EntryType, b1: number, word: number, value: number, k: K): void {
         const s = this.open
         storeInvariant(this.fits(s, false), "room for a small record")
-        this.apSmallK = k
         this.apS = s
         this.apEntry = this.secEntries[s]
         this.apLoc = s * 256 + this.apEntry
         this.secEntries[s]++
         encodeSmallEntry(this.entryBuf, type, b1, word, value)
-        this.program(this.entryAddr(s, this.apEntry), this.entryBuf, this.kApSmall)
-    }
-
-    private apSmallProgrammed(err: StoreError): void {
-        this.apSmallK(err)
+        this.program(this.entryAddr(s, this.apEntry), this.entryBuf, k)
     }
 
     // =====================================================================================
@@ -1078,14 +893,14 @@ export class BlockStore {
                 this.gcSlot++
                 if (this.idx.isLive(g)) {
                     this.gcG = g
-                    this.readAt(this.entryAddr(v, this.idx.entryOf(g)), ENTRY_SIZE, this.kGcEntry)
+                    this.readAt(this.entryAddr(v, this.idx.entryOf(g)), ENTRY_SIZE, K.GcEntry)
                     return
                 }
             }
             if (this.secSmall[v] > 0 && this.gcNextSmall()) return
         }
         storeInvariant(this.idx.sectorLive[v] === 0 && this.secSmall[v] === 0, "victim emptied before erase")
-        this.eraseSector(v, this.kGcErased)
+        this.eraseSector(v, K.GcErased)
     }
 
     /** Starts relocating the next live small record of the victim; false when none is left. */
@@ -1110,42 +925,11 @@ export class BlockStore {
     private gcSmall(kind: number, key: number): boolean {
         this.gcSmallKind = kind
         this.gcSmallKey = key
-        this.gcRoom(false, this.kGcSmallRoom)
+        this.gcRoom(false, K.GcSmallRoom)
         return true
     }
 
-    private gcSmallRoomReady(err: StoreError): void {
-        if (err !== StoreError.None) {
-            this.gcK(err)
-            return
-        }
-        const key = this.gcSmallKey
-        if (this.gcSmallKind === 1) {
-            const t = this.role === StoreRole.Remote ? EntryType.Commit : EntryType.Confirm
-            this.appendSmall(t, 0xff, 0xffffffff, this.idx.horizon, this.kGcSmallAppended)
-        } else if (this.gcSmallKind === 2) this.appendSmall(EntryType.Meta, key, 0xffffffff, this.metaVal[key], this.kGcSmallAppended)
-        else this.appendSmall(EntryType.Discard, this.dPosEntry[key], this.dPosSeq[key], this.dSeq[key], this.kGcSmallAppended)
-    }
 
-    private gcSmallAppended(err: StoreError): void {
-        if (err !== StoreError.None) {
-            this.gcK(err)
-            return
-        }
-        const key = this.gcSmallKey
-        const loc = this.apLoc
-        if (this.gcSmallKind === 1) {
-            this.moveLoc(this.horizonLoc, loc)
-            this.horizonLoc = loc
-        } else if (this.gcSmallKind === 2) {
-            this.moveLoc(this.metaLoc[key], loc)
-            this.metaLoc[key] = loc
-        } else {
-            this.moveLoc(this.dLoc[key], loc)
-            this.dLoc[key] = loc
-        }
-        this.gcNext()
-    }
 
     /** A discard record must stay while a sector that may hold a version it dropped exists. */
     private discardNeeded(i: number, victim: number): boolean {
@@ -1170,43 +954,7 @@ export class BlockStore {
         this.dLoc.pop()
     }
 
-    private gcEntryRead(err: StoreError, e: Buffer | null): void {
-        if (err !== StoreError.None || !e) {
-            this.gcK(err)
-            return
-        }
-        const g = this.gcG
-        const len = entryLen(e, 0)
-        const ok =
-            e[0] === EntryType.Data &&
-            e[1] === this.idx.memberOf(g) &&
-            e[2] === g % this.spS &&
-            entryLba(e, 0) === this.idx.lbaOf(g) &&
-            getU32(e, 8) === this.idx.seqOf(g) &&
-            len >= 1 &&
-            len <= this.B
-        if (!ok) {
-            this.dropCorrupt(g)
-            return
-        }
-        this.gcEntry = e
-        this.readAt(this.slotAddr(this.gcV, g % this.spS), len, this.kGcData)
-    }
 
-    private gcDataRead(err: StoreError, d: Buffer | null): void {
-        if (err !== StoreError.None || !d) {
-            this.gcK(err)
-            return
-        }
-        const e = this.gcEntry
-        if (crc32cUpdate(crc32cUpdate(0, e, 0, 12), d, 0, d.length) !== getU32(e, 12)) {
-            this.dropCorrupt(this.gcG)
-            return
-        }
-        // d stays referenced by apData until its entry is programmed
-        this.apData = d
-        this.gcRoom(true, this.kGcRoom)
-    }
 
     /** A live record no longer matches its CRC: copying it would launder the corruption. */
     private dropCorrupt(g: number): void {
@@ -1218,7 +966,7 @@ export class BlockStore {
     /** Room for a relocation: garbage collection may take every free sector. */
     private gcRoom(isData: boolean, k: K): void {
         if (this.fits(this.open, isData)) {
-            k(StoreError.None)
+            this.go(k, StoreError.None, null)
             return
         }
         if (this.freeSectors() === 0) {
@@ -1229,55 +977,394 @@ export class BlockStore {
         this.openSector(this.pickFree(), k)
     }
 
-    private gcRoomReady(err: StoreError): void {
-        if (err !== StoreError.None) {
-            this.gcK(err)
-            return
+
+
+
+
+    // =====================================================================================
+    // Continuations
+
+    /** Runs continuation k with the result of the step that finished. */
+    private go(k: K, err: StoreError, data: Buffer | null): void {
+        switch (k) {
+            case K.RoomLoop:
+                return this.roomLoop(err)
+            case K.WriteRoom: {
+                // room for a write: append its data record
+                if (err !== StoreError.None) {
+                    this.finish(err, null)
+                    return
+                }
+                const i = this.qHead
+                const len = this.qLen[i]
+                // a block shorter than blockSize is programmed as is (slice: read-only use)
+                const block = len === this.B ? this.qBuf[i] : this.qBuf[i].slice(0, len)
+                this.appendData(this.qMember[i], this.qLba[i], this.qSeq[i], block, len, K.WriteAppended)
+                return
+            }
+            case K.WriteAppended: {
+                // the write is durable: index it
+                if (err !== StoreError.None) {
+                    this.finish(err, null)
+                    return
+                }
+                const i = this.qHead
+                this.idx.insert(this.apG)
+                this.stats.writes++
+                this.stats.userBytes += this.qLen[i]
+                this.finish(StoreError.None, null)
+                return
+            }
+            case K.SmallRoom: {
+                // room for a commit, confirm, meta or discard record: append it
+                if (err !== StoreError.None) {
+                    this.finish(err, null)
+                    return
+                }
+                const i = this.qHead
+                const kind = this.qKind[i]
+                const seq = this.qSeq[i]
+                if (kind === Op.Commit) this.appendSmall(EntryType.Commit, 0xff, 0xffffffff, seq, K.SmallAppended)
+                else if (kind === Op.Confirm) this.appendSmall(EntryType.Confirm, 0xff, 0xffffffff, seq, K.SmallAppended)
+                else if (kind === Op.SetMeta) this.appendSmall(EntryType.Meta, this.qMember[i], 0xffffffff, seq, K.SmallAppended)
+                else {
+                    // a discard names its own position: versions written before it are dropped
+                    const s = this.open
+                    this.appendSmall(EntryType.Discard, this.secEntries[s], this.secSeq[s], seq, K.SmallAppended)
+                }
+                return
+            }
+            case K.SmallAppended: {
+                // the small record is durable: apply it
+                if (err !== StoreError.None) {
+                    this.finish(err, null)
+                    return
+                }
+                const i = this.qHead
+                const kind = this.qKind[i]
+                const seq = this.qSeq[i]
+                const loc = this.apLoc
+                if (kind === Op.Commit || kind === Op.Confirm) {
+                    this.moveLoc(this.horizonLoc, loc)
+                    this.horizonLoc = loc
+                    this.idx.setHorizon(seq)
+                    this.noteSeq(seq)
+                    if (kind === Op.Commit) this.stats.commits++
+                    else this.stats.confirms++
+                    this.pruneStep()
+                } else if (kind === Op.SetMeta) {
+                    const key = this.qMember[i]
+                    this.moveLoc(this.metaLoc[key], loc)
+                    this.metaLoc[key] = loc
+                    this.metaVal[key] = seq
+                    this.stats.metaWrites++
+                    this.finish(StoreError.None, null)
+                } else {
+                    this.dSeq.push(seq)
+                    this.dPosSeq.push(this.secSeq[Math.floor(loc / 256)])
+                    this.dPosEntry.push(loc % 256)
+                    this.dLoc.push(loc)
+                    this.secSmall[Math.floor(loc / 256)]++
+                    this.stats.discards++
+                    this.pruneStep()
+                }
+                return
+            }
+            case K.PruneStep:
+                return this.pruneStep()
+            case K.Opened: {
+                // a sector header is programmed: the sector is the append point
+                const s = this.openS
+                if (err !== StoreError.None) {
+                    // the header may be half there: erase before reuse
+                    this.setState(s, SecState.Dirty)
+                    this.go(this.openK, err, null)
+                    return
+                }
+                this.setState(s, SecState.Open)
+                this.secHasA[s] = 1
+                this.open = s
+                this.go(this.openK, StoreError.None, null)
+                return
+            }
+            case K.ApData: {
+                // the data slot is programmed: now its entry (the entry's CRC covers both)
+                const s = this.apS
+                if (err !== StoreError.None) {
+                    this.apData = EMPTY
+                    this.go(this.apK, err, null)
+                    return
+                }
+                encodeDataEntry(this.entryBuf, this.apMember, this.apSlot, this.apLba, this.apSeq, this.apData, this.apLen)
+                this.apData = EMPTY
+                this.secEntries[s]++
+                this.program(this.entryAddr(s, this.apEntry), this.entryBuf, K.ApEntry)
+                return
+            }
+            case K.ApEntry: {
+                // the data record is complete
+                if (err !== StoreError.None) {
+                    this.go(this.apK, err, null)
+                    return
+                }
+                const g = this.apS * this.spS + this.apSlot
+                this.idx.setRecord(g, this.apMember, this.apLba, this.apSeq, this.apEntry, false)
+                this.noteSeq(this.apSeq)
+                this.apG = g
+                this.go(this.apK, StoreError.None, null)
+                return
+            }
+            case K.GcEntry: {
+                // collection read the entry of a live version: read its data
+                const e = data
+                if (err !== StoreError.None || !e) {
+                    this.go(this.gcK, err, null)
+                    return
+                }
+                const g = this.gcG
+                const len = this.entryOfSlot(e, g)
+                if (len < 0) {
+                    this.dropCorrupt(g)
+                    return
+                }
+                this.gcEntry = e
+                this.readAt(this.slotAddr(this.gcV, g % this.spS), len, K.GcData)
+                return
+            }
+            case K.GcData: {
+                // collection read the data: find room to copy the version
+                const d = data
+                if (err !== StoreError.None || !d) {
+                    this.go(this.gcK, err, null)
+                    return
+                }
+                const e = this.gcEntry
+                if (!dataMatches(e, d)) {
+                    this.dropCorrupt(this.gcG)
+                    return
+                }
+                // d stays referenced by apData until its entry is programmed
+                this.apData = d
+                this.gcRoom(true, K.GcRoom)
+                return
+            }
+            case K.GcRoom: {
+                // room for the copy: append it
+                if (err !== StoreError.None) {
+                    this.go(this.gcK, err, null)
+                    return
+                }
+                const g = this.gcG
+                const d = this.apData
+                this.appendData(this.idx.memberOf(g), this.idx.lbaOf(g), this.idx.seqOf(g), d, d.length, K.GcAppended)
+                return
+            }
+            case K.GcAppended: {
+                // the copy is durable: it replaces the version in the index
+                this.gcEntry = EMPTY
+                if (err !== StoreError.None) {
+                    this.go(this.gcK, err, null)
+                    return
+                }
+                this.idx.replace(this.gcG, this.apG)
+                this.stats.gcRelocated++
+                this.gcNext()
+                return
+            }
+            case K.GcSmallRoom: {
+                // room to copy a live small record of the victim
+                if (err !== StoreError.None) {
+                    this.go(this.gcK, err, null)
+                    return
+                }
+                const key = this.gcSmallKey
+                if (this.gcSmallKind === 1) {
+                    const t = this.role === StoreRole.Remote ? EntryType.Commit : EntryType.Confirm
+                    this.appendSmall(t, 0xff, 0xffffffff, this.idx.horizon, K.GcSmallAppended)
+                } else if (this.gcSmallKind === 2) this.appendSmall(EntryType.Meta, key, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
+                else this.appendSmall(EntryType.Discard, this.dPosEntry[key], this.dPosSeq[key], this.dSeq[key], K.GcSmallAppended)
+                return
+            }
+            case K.GcSmallAppended: {
+                // the small record is copied
+                if (err !== StoreError.None) {
+                    this.go(this.gcK, err, null)
+                    return
+                }
+                const key = this.gcSmallKey
+                const loc = this.apLoc
+                if (this.gcSmallKind === 1) {
+                    this.moveLoc(this.horizonLoc, loc)
+                    this.horizonLoc = loc
+                } else if (this.gcSmallKind === 2) {
+                    this.moveLoc(this.metaLoc[key], loc)
+                    this.metaLoc[key] = loc
+                } else {
+                    this.moveLoc(this.dLoc[key], loc)
+                    this.dLoc[key] = loc
+                }
+                this.gcNext()
+                return
+            }
+            case K.GcErased: {
+                // the victim is erased: stamp part A of its header (its erase count)
+                const v = this.gcV
+                if (err !== StoreError.None) {
+                    this.setState(v, SecState.Dirty)
+                    this.go(this.gcK, err, null)
+                    return
+                }
+                this.idx.clearSector(v)
+                this.secErase[v]++
+                this.secEntries[v] = 0
+                this.secData[v] = 0
+                this.secSmall[v] = 0
+                this.secHasA[v] = 0
+                // erased, but free only once part A (the erase count) is on it
+                this.setState(v, SecState.Dirty)
+                encodeHeaderA(this.hdrB, 0, this.blockLog2, this.secErase[v])
+                this.program(this.sectorAddr(v), this.hdrB, K.GcHeader)
+                return
+            }
+            case K.GcHeader: {
+                // part A is on the victim: it is free
+                const v = this.gcV
+                if (err !== StoreError.None) {
+                    this.go(this.gcK, err, null)
+                    return
+                }
+                this.setState(v, SecState.Free)
+                this.secHasA[v] = 1
+                this.go(this.gcK, StoreError.None, null)
+                return
+            }
+            case K.RvEntry: {
+                // a version read: its entry, then its data
+                const e = data
+                if (err !== StoreError.None || !e) {
+                    this.finish(err, null)
+                    return
+                }
+                const g = this.rvG
+                const len = this.entryOfSlot(e, g)
+                if (len < 0) {
+                    this.stats.corruptOnRead++
+                    this.finish(StoreError.Corrupt, null)
+                    return
+                }
+                this.rvEntry = e
+                this.readAt(this.slotAddr(this.sectorOf(g), g % this.spS), len, K.RvData)
+                return
+            }
+            case K.RvData: {
+                // a version read: the data, checked against the entry's CRC
+                const d = data
+                const e = this.rvEntry
+                this.rvEntry = EMPTY
+                if (err !== StoreError.None || !d) {
+                    this.finish(err, null)
+                    return
+                }
+                if (!dataMatches(e, d)) {
+                    this.stats.corruptOnRead++
+                    this.finish(StoreError.Corrupt, null)
+                    return
+                }
+                this.finish(StoreError.None, d)
+                return
+            }
+            case K.Collected:
+                return this.finish(err, null)
+            case K.MountRead: {
+                // mount read a whole sector: classify it by its header
+                const buf = data
+                if (err !== StoreError.None || !buf) {
+                    this.mountFail(err !== StoreError.None ? err : StoreError.Flash)
+                    return
+                }
+                const s = this.mS
+                this.mBuf = buf
+                const aErased = allErased(buf, 0, 8)
+                const bErased = allErased(buf, 8, 16)
+                const ec = headerAEraseCount(buf, 0)
+                if (ec >= 0) this.secErase[s] = ec
+                if ((aErased || (ec >= 0 && buf[3] === this.blockLog2)) && bErased) {
+                    // erased (part A may be stamped): free if everything after the header is erased
+                    this.secHasA[s] = aErased ? 0 : 1
+                    this.mPhase = 1
+                    this.mCheckAt = SECTOR_HEADER_SIZE
+                    this.mountStep()
+                    return
+                }
+                if (ec >= 0 && headerBValid(buf, 0)) {
+                    if (buf[3] !== this.blockLog2) {
+                        this.report.incompatible++
+                        this.mountFail(StoreError.IncompatibleFormat)
+                        return
+                    }
+                    this.setState(s, SecState.Used)
+                    this.secHasA[s] = 1
+                    this.secSeq[s] = getU32(buf, 8)
+                    if (this.secSeq[s] >= this.nextSectorSeq) this.nextSectorSeq = this.secSeq[s] + 1
+                    this.mPhase = 0
+                    this.mEntry = 0
+                    this.mDataUsed = 0
+                    this.mountStep()
+                    return
+                }
+                // torn header (a cut while opening), torn erase, foreign data
+                this.markDirty(s)
+                this.mS++
+                this.mountNextSector()
+                return
+            }
+            case K.MountStep:
+                return this.mountStep()
+            case K.IndexStep:
+                return this.indexStep()
+            case K.FormatErased: {
+                // format: the next sector, or mount the erased store
+                const done = this.formatDone
+                if (err !== StoreError.None) {
+                    this.busy = false
+                    this.formatDone = null
+                    if (done) done(err)
+                    return
+                }
+                this.mS++
+                if (this.mS < this.n) {
+                    this.eraseSector(this.mS, K.FormatErased)
+                    return
+                }
+                this.busy = false
+                this.formatDone = null
+                this.mount((e) => {
+                    if (done) done(e)
+                })
+                return
+            }
         }
-        const g = this.gcG
-        const d = this.apData
-        this.appendData(this.idx.memberOf(g), this.idx.lbaOf(g), this.idx.seqOf(g), d, d.length, this.kGcAppended)
     }
 
-    private gcAppended(err: StoreError, gNew: number): void {
-        this.gcEntry = EMPTY
-        if (err !== StoreError.None) {
-            this.gcK(err)
-            return
-        }
-        this.idx.replace(this.gcG, gNew)
-        this.stats.gcRelocated++
-        this.gcNext()
+    /** The length of data entry e when it describes slot g as the index has it, else -1 (the
+     * record changed since: corruption, never a version to use). */
+    private entryOfSlot(e: Buffer, g: number): number {
+        const len = entryLen(e, 0)
+        const ok =
+            e[0] === EntryType.Data &&
+            e[1] === this.idx.memberOf(g) &&
+            e[2] === g % this.spS &&
+            entryLba(e, 0) === this.idx.lbaOf(g) &&
+            getU32(e, 8) === this.idx.seqOf(g) &&
+            len >= 1 &&
+            len <= this.B
+        return ok ? len : -1
     }
 
-    private gcErased(err: StoreError): void {
-        const v = this.gcV
-        if (err !== StoreError.None) {
-            this.setState(v, SecState.Dirty)
-            this.gcK(err)
-            return
-        }
-        this.idx.clearSector(v)
-        this.secErase[v]++
-        this.secEntries[v] = 0
-        this.secData[v] = 0
-        this.secSmall[v] = 0
-        this.secHasA[v] = 0
-        // erased, but free only once part A (the erase count) is on it
-        this.setState(v, SecState.Dirty)
-        encodeHeaderA(this.hdrB, 0, this.blockLog2, this.secErase[v])
-        this.program(this.sectorAddr(v), this.hdrB, this.kGcHeader)
-    }
-
-    private gcHeaderProgrammed(err: StoreError): void {
-        const v = this.gcV
-        if (err !== StoreError.None) {
-            this.gcK(err)
-            return
-        }
-        this.setState(v, SecState.Free)
-        this.secHasA[v] = 1
-        this.gcK(StoreError.None)
+    /** Runs step k from the run loop (long work yields between steps). */
+    private later(k: K): void {
+        this.stepK = k
+        this.clock.setTimer(0, this.kStep)
     }
 
     // =====================================================================================
@@ -1312,51 +1399,24 @@ export class BlockStore {
         this.flash.eraseSector(this.sectorAddr(s), this.onFlashWrite)
     }
 
-    private readAt(addr: number, len: number, k: Done): void {
-        this.flashReadK = k
+    private readAt(addr: number, len: number, k: K): void {
+        this.flashK = k
         this.stats.flashReads++
         this.stats.flashBytesRead += len
         this.flash.read(addr, len, this.onFlashRead)
     }
 
-    private flashWritten(err: FlashError): void {
-        this.flashK(this.mapFlashError(err))
-    }
-
-    private flashRead(err: FlashError, data: Buffer): void {
-        const e = this.mapFlashError(err)
-        this.flashReadK(e, e === StoreError.None ? data : null)
-    }
-
-    private mapFlashError(err: FlashError): StoreError {
-        if (err === FlashError.None) return StoreError.None
-        this.stats.flashErrors++
-        this.stats.lastFlashError = err
-        return StoreError.Flash
+    private flashDone(err: FlashError, data: Buffer | null): void {
+        if (err !== FlashError.None) {
+            this.stats.flashErrors++
+            this.stats.lastFlashError = err
+            this.go(this.flashK, StoreError.Flash, null)
+        } else this.go(this.flashK, StoreError.None, data)
     }
 
     // =====================================================================================
     // Format
 
-    private formatErased(err: StoreError): void {
-        const done = this.formatDone
-        if (err !== StoreError.None) {
-            this.busy = false
-            this.formatDone = null
-            if (done) done(err)
-            return
-        }
-        this.mS++
-        if (this.mS < this.n) {
-            this.eraseSector(this.mS, this.kFormatErased)
-            return
-        }
-        this.busy = false
-        this.formatDone = null
-        this.mount((e) => {
-            if (done) done(e)
-        })
-    }
 
     // =====================================================================================
     // Mount: read every sector, parse it in steps, then build the index in steps
@@ -1410,7 +1470,7 @@ export class BlockStore {
             this.mountScanned()
             return
         }
-        this.readAt(this.sectorAddr(this.mS), this.S, this.kMountRead)
+        this.readAt(this.sectorAddr(this.mS), this.S, K.MountRead)
     }
 
     private mountFail(err: StoreError): void {
@@ -1422,46 +1482,6 @@ export class BlockStore {
         if (done) done(err, this.report)
     }
 
-    private mountRead(err: StoreError, buf: Buffer | null): void {
-        if (err !== StoreError.None || !buf) {
-            this.mountFail(err !== StoreError.None ? err : StoreError.Flash)
-            return
-        }
-        const s = this.mS
-        this.mBuf = buf
-        const aErased = allErased(buf, 0, 8)
-        const bErased = allErased(buf, 8, 16)
-        const ec = headerAEraseCount(buf, 0)
-        if (ec >= 0) this.secErase[s] = ec
-        if ((aErased || (ec >= 0 && buf[3] === this.blockLog2)) && bErased) {
-            // erased (part A may be stamped): free if everything after the header is erased
-            this.secHasA[s] = aErased ? 0 : 1
-            this.mPhase = 1
-            this.mCheckAt = SECTOR_HEADER_SIZE
-            this.mountStep()
-            return
-        }
-        if (ec >= 0 && headerBValid(buf, 0)) {
-            if (buf[3] !== this.blockLog2) {
-                this.report.incompatible++
-                this.mountFail(StoreError.IncompatibleFormat)
-                return
-            }
-            this.setState(s, SecState.Used)
-            this.secHasA[s] = 1
-            this.secSeq[s] = getU32(buf, 8)
-            if (this.secSeq[s] >= this.nextSectorSeq) this.nextSectorSeq = this.secSeq[s] + 1
-            this.mPhase = 0
-            this.mEntry = 0
-            this.mDataUsed = 0
-            this.mountStep()
-            return
-        }
-        // torn header (a cut while opening), torn erase, foreign data
-        this.markDirty(s)
-        this.mS++
-        this.mountNextSector()
-    }
 
     private setState(s: number, st: SecState): void {
         if (this.secState[s] === SecState.Free) this.freeCount--
@@ -1494,7 +1514,7 @@ export class BlockStore {
                 budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
                 this.mEntry++
             }
-            this.clock.setTimer(0, this.kMountStep)
+            this.later(K.MountStep)
             return
         }
         // erased check of [mCheckAt, end): phase 1 = a free sector, 2 = the free room of a used one
@@ -1513,7 +1533,7 @@ export class BlockStore {
         }
         this.mCheckAt = stop
         if (stop < end) {
-            this.clock.setTimer(0, this.kMountStep)
+            this.later(K.MountStep)
             return
         }
         if (this.mPhase === 1) {
@@ -1712,7 +1732,7 @@ export class BlockStore {
             this.idx.insert(g)
         }
         if (this.mG < total) {
-            this.clock.setTimer(0, this.kIndexStep)
+            this.later(K.IndexStep)
             return
         }
         const rep = this.report
@@ -1739,6 +1759,11 @@ export class BlockStore {
         }
         return false
     }
+}
+
+/** Data d matches the CRC in its entry e (which covers the entry's first 12 bytes and the data). */
+function dataMatches(e: Buffer, d: Buffer): boolean {
+    return crc32cUpdate(crc32cUpdate(0, e, 0, 12), d, 0, d.length) === getU32(e, 12)
 }
 
 function validU32(v: number): boolean {

@@ -7,6 +7,7 @@ const SEGMENT_BYTES = 16384
  * A fixed-length array of unsigned integers, 1, 2 or 4 bytes each, kept in Buffers of at most
  * 16 KB: a compact RAM table (a number[] costs 8 bytes or more per element on the board).
  * Starts zeroed; allocated once.
+ * @devsWhenUsed
  */
 export class PackedArray {
     private segs: Buffer[] = []

@@ -107,7 +107,10 @@ export interface PinnedEntry {
     addr: number
 }
 
-/** Counters of everything the store did and detected; the console prints them. */
+/**
+ * Counters of everything the store did and detected; the console prints them.
+ * @devsWhenUsed
+ */
 export class StoreStats {
     writes = 0
     userBytes = 0
@@ -152,7 +155,10 @@ export class StoreStats {
     lastFlashError = 0
 }
 
-/** What `mount` found. */
+/**
+ * What `mount` found.
+ * @devsWhenUsed
+ */
 export class MountReport {
     sectors = 0
     /** Erased sectors, ready for use. */

@@ -24,6 +24,7 @@ export function storeInvariant(ok: boolean, what: string): void {
  * - at or below H: only the newest such version; on a primary, not even that one when a version
  *   above H exists (the newest version is then the pinned one).
  * Every other version is dead: its slot is garbage for the collector.
+ * @devsWhenUsed
  */
 export class VersionIndex {
     private key: PackedArray

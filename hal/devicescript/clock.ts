@@ -21,6 +21,7 @@ import { errorText } from "./errorText"
  *
  * Other fibers (the SPI and socket drivers) hand their completions to the loop with
  * `setTimer(0, ...)`, which wakes it: callbacks of every driver run from the run loop.
+ * @devsWhenUsed
  */
 class LoopTimer implements Timer {
     cancelled = false
@@ -33,6 +34,7 @@ const DEFAULT_BATCH = 64
 /** Longest suspension when nothing is queued (any new timer wakes the loop at once). */
 const IDLE_MS = 60000
 
+/** @devsWhenUsed */
 export class RunLoop implements Clock {
     private queue: LoopTimer[] = []
     private fiber: ds.Fiber | null = null

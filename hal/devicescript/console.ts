@@ -12,6 +12,7 @@ import { Console } from "../console"
  * the handler and never calls it. `hasInput()` says so, and the boot prints it once. A
  * line console on a board would need a Jacdac service of our own on the board and a host tool
  * that sends it lines; there is none.
+ * @devsWhenUsed
  */
 export class BoardConsole implements Console {
     private handler: ((line: string) => void) | null = null

@@ -28,6 +28,7 @@ export interface I2cMasterOptions {
  * (its `i2c` section: pinSDA, pinSCL, kHz) or from a `configureHardware({ i2c: ... })` call
  * that the compiler evaluates at build time (it must be a literal: "expecting JSON literal
  * here"), so board.pins.sda/scl and group.busBitRate cannot be applied at run time.
+ * @devsWhenUsed
  */
 export class I2cMaster {
     writes = 0

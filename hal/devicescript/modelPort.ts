@@ -11,6 +11,7 @@ import { SpiPort } from "./spiBus"
  * high, for a command without a read) is one `transfer` of the model, awaited on the calling
  * fiber until its callback comes from the run loop. `dead` makes the port answer 0xFF, as a
  * bus without a chip does.
+ * @devsWhenUsed
  */
 export class ModelSpiPort implements SpiPort {
     private tx: Buffer
@@ -68,6 +69,7 @@ export class ModelSpiPort implements SpiPort {
     }
 }
 
+/** @devsWhenUsed */
 class RxBox {
     rx: Buffer = Buffer.alloc(0)
     done = false

@@ -1,7 +1,6 @@
 import * as ds from "@devicescript/core"
-import { connect, Socket } from "@devicescript/net"
 import { ReconnectBackoff } from "../../firmware/link/backoff"
-import { Clock } from "../clock"
+import { Clock, Timer } from "../clock"
 import { Link } from "../link"
 import { errorText } from "./errorText"
 
@@ -37,21 +36,40 @@ export const enum SocketLinkState {
 }
 
 /**
- * `Link` over one TCP socket of `@devicescript/net`, for boards whose link to the remote is
- * Wi-Fi (the runtime has no UART driver).
+ * The runtime's socket builtins, which `@devicescript/net` wraps: one client socket at a time;
+ * `_socketOpen` starts connecting (0, or an error code), then the runtime calls
+ * `_socketOnEvent` with "open", "data" (a Buffer), "error" (its message) or "close".
+ * `_socketWrite` queues a copy of the bytes: 0, -1 when its queue is full, another negative
+ * code when the socket is gone.
+ */
+interface SocketBuiltins {
+    _socketOpen(host: string, port: number): number
+    _socketClose(): number
+    _socketWrite(buf: Buffer): number
+    _socketOnEvent: (event: string, arg?: Buffer | string) => void
+}
+
+/** Pause before offering bytes again to a full send queue. */
+const QUEUE_FULL_RETRY_MS = 10
+
+/**
+ * `Link` over one TCP socket of the runtime, for boards whose link to the remote is Wi-Fi (the
+ * runtime has no UART driver).
  *
  * - The board connects to host:port (the runtime's sockets are client-only, one at a time: the
  *   link owns the board's only socket, so nothing else may use `@devicescript/net`, fetch or
- *   MQTT while it runs).
+ *   MQTT while it runs). It uses the runtime's socket builtins directly, driven from the run
+ *   loop: no fiber, no event emitter (the library's wrappers cost more image space than this
+ *   whole driver).
  * - TX buffer: `write` copies into a ring of `txBytes`, allocated here, and returns how much
- *   it took; a sender fiber hands it to the socket in chunks of up to `chunkBytes`. While the
- *   socket is down the buffer keeps its bytes and fills; they go out after the next connect
- *   (the channel above resynchronises on its frame delimiters whatever arrives). `onTxReady`
- *   fires when the buffer drains below half after a write left it above.
+ *   it took; the run loop hands it to the socket in chunks of up to `chunkBytes`, one chunk per
+ *   run-loop event. While the socket is down the buffer keeps its bytes and fills; they go out
+ *   after the next connect (the channel above resynchronises on its frame delimiters whatever
+ *   arrives). `onTxReady` fires when the buffer drains below half after a write left it above.
  * - Bytes handed to the socket count as sent: the ones in flight when a connection dies are
  *   lost with it (TCP does not say what arrived), and the channel above retransmits.
- * - A send the runtime cannot queue (its send queue is full: `send error -1`) is retried with
- *   the same bytes; any other send error, a receive error or a close by the peer drops the
+ * - A send the runtime cannot queue (its send queue is full: -1) is retried with the same
+ *   bytes after 10 ms; any other send error, a socket error or a close by the peer drops the
  *   connection, and the link reconnects.
  * - Reconnect: exponential backoff with equal jitter (`ReconnectBackoff`, the same rule as the
  *   link channel), from `backoffBaseMs` up to `backoffCapMs`, reset when a connection opens.
@@ -60,6 +78,7 @@ export const enum SocketLinkState {
  * - `bitRate()` is nominal: a TCP connection over Wi-Fi has no fixed line rate. It returns the
  *   configured figure (link.baud), which the channel uses for its timing estimates; what the
  *   link really carries depends on the radio, the network and the runtime's socket task.
+ * @devsWhenUsed
  */
 export class SocketLink implements Link {
     private ring: Buffer
@@ -72,17 +91,19 @@ export class SocketLink implements Link {
     private backoff: ReconnectBackoff
     private connectTimeoutMs: number
     private log: (line: string) => void
-    private sock: Socket | null = null
-    private worker: ds.Fiber | null = null
-    private writerIdle = false
-    private stopped = true
     private st = SocketLinkState.Stopped
+    /** The connect timeout, the backoff wait or a send retry. */
+    private timer: Timer | null = null
+    private pumpPosted = false
     private rxQueue: Buffer[] = []
     private rxPosted = false
     private rxHandler: ((data: Buffer) => void) | null = null
     private txReadyHandler: (() => void) | null = null
-    private readonly deliverRx: () => void
-    private readonly deliverTxReady: () => void
+    private readonly kPump: () => void
+    private readonly kFlushRx: () => void
+    private readonly kConnect: () => void
+    private readonly kTimeout: () => void
+    private readonly onEvent: (event: string, arg?: Buffer | string) => void
 
     /** Connections opened, attempts that failed, connections lost. */
     connects = 0
@@ -108,27 +129,32 @@ export class SocketLink implements Link {
         this.connectTimeoutMs = opts.connectTimeoutMs !== undefined ? opts.connectTimeoutMs : 10000
         this.log = opts.log !== undefined ? opts.log : (line: string) => console.log(line)
         const self = this
-        this.deliverRx = () => self.flushRx()
-        this.deliverTxReady = () => {
-            if (self.txReadyHandler !== null) self.txReadyHandler()
+        this.kPump = () => self.pump()
+        this.kFlushRx = () => {
+            self.rxPosted = false
+            while (self.rxQueue.length > 0) {
+                const b = self.rxQueue.shift()
+                if (self.rxHandler !== null) self.rxHandler(b)
+            }
         }
+        this.kConnect = () => self.connect()
+        this.kTimeout = () => self.fail("no answer within " + self.connectTimeoutMs + " ms")
+        this.onEvent = (event, arg) => self.socketEvent(event, arg)
     }
 
     /** Starts connecting (and reconnecting, until stop). */
     start(): void {
-        if (!this.stopped) return
-        this.stopped = false
-        this.worker = socketLinkWorker.start(this)
+        if (this.st !== SocketLinkState.Stopped) return
+        this.connect()
     }
 
     /** Closes the socket and stops reconnecting. Buffered bytes are kept. */
     stop(): void {
-        this.stopped = true
-        if (this.st !== SocketLinkState.Unsupported) this.st = SocketLinkState.Stopped
-        const s = this.sock
-        this.sock = null
-        if (s !== null) closeQuietly.start(s)
-        this.wakeWriter()
+        if (this.st === SocketLinkState.Unsupported) return
+        const open = this.st === SocketLinkState.Connecting || this.st === SocketLinkState.Up
+        this.st = SocketLinkState.Stopped
+        this.setTimer(-1, this.kPump)
+        if (open) closeSocket()
     }
 
     state(): SocketLinkState {
@@ -148,7 +174,7 @@ export class SocketLink implements Link {
         this.head = (this.head + n) % cap
         this.used += n
         if (this.used > cap / 2) this.aboveHalf = true
-        this.wakeWriter()
+        this.postPump()
         return n
     }
 
@@ -168,174 +194,137 @@ export class SocketLink implements Link {
         return this.opts.nominalBitRate
     }
 
-    // ---- worker side (called from the link's fibers)
+    // ---- the connection
 
-    _stopped(): boolean {
-        return this.stopped
-    }
-
-    async _connect(): Promise<Socket | null> {
+    private connect(): void {
+        this.timer = null
+        const sys = ds as any as SocketBuiltins
         this.st = SocketLinkState.Connecting
+        sys._socketOnEvent = this.onEvent
+        let r = 0
         try {
-            const s = await connect({ host: this.opts.host, port: this.opts.port, proto: "tcp", timeout: this.connectTimeoutMs })
-            if (this.stopped) {
-                await s.close()
-                return null
-            }
-            this.sock = s
-            this.st = SocketLinkState.Up
-            this.connects++
-            this.backoff.reset()
-            this.log("seqmirror: link up: tcp://" + this.opts.host + ":" + this.opts.port)
-            return s
+            r = sys._socketOpen(this.opts.host, this.opts.port)
         } catch (e) {
             const msg = errorText(e)
-            this.connectFailures++
             if (msg.indexOf("not supported") >= 0) {
                 this.st = SocketLinkState.Unsupported
-                this.stopped = true
                 this.log("seqmirror: link: this runtime has no networking (" + msg + "): the link to the remote needs a Wi-Fi board")
-                return null
-            }
-            // say it once per outage, not on every attempt
-            if (this.connectFailures === 1 || this.lastError !== msg) this.log("seqmirror: link: cannot connect: " + msg)
-            this.lastError = msg
-            return null
-        }
-    }
-
-    /** The pause before the next attempt (counts one more failed attempt). */
-    _backoffMs(): number {
-        this.st = SocketLinkState.Waiting
-        return this.backoff.next()
-    }
-
-    /** Sends buffered bytes while the socket `s` is current; returns when it is not. */
-    async _pump(s: Socket) {
-        while (this.sock === s && !this.stopped) {
-            if (this.used === 0) {
-                this.writerIdle = true
-                await ds.suspend(1000)
-                this.writerIdle = false
-                continue
-            }
-            // contiguous bytes from tail (Math.min takes two arguments in DeviceScript)
-            const n = Math.min(Math.min(this.used, this.chunkBytes), this.ring.length - this.tail)
-            let chunk: Buffer
-            if (n === this.chunkBytes) {
-                chunk = this.chunkFull
-                chunk.blitAt(0, this.ring, this.tail, n)
-            } else chunk = this.ring.slice(this.tail, this.tail + n) // the runtime's slice copies
-            try {
-                await s.send(chunk)
-            } catch (e) {
-                const msg = errorText(e)
-                if (isQueueFull(msg) && this.sock === s) {
-                    // the runtime's send queue is full (the library has waited 10 ms): again
-                    this.sendRetries++
-                    continue
-                }
-                this._lost(s, "send: " + msg)
                 return
             }
-            this.bytesSent += n
-            this.tail = (this.tail + n) % this.ring.length
-            this.used -= n
-            if (this.aboveHalf && this.used < this.ring.length / 2) {
-                this.aboveHalf = false
-                this.clock.setTimer(0, this.deliverTxReady)
+            this.fail(msg)
+            return
+        }
+        if (r !== 0) this.fail("cannot open a socket (" + r + ")")
+        else this.setTimer(this.connectTimeoutMs, this.kTimeout)
+    }
+
+    /** An event of the runtime's socket (the runtime calls it; not from the run loop). */
+    private socketEvent(event: string, arg?: Buffer | string): void {
+        if (this.st === SocketLinkState.Connecting) {
+            if (event === "open") {
+                this.st = SocketLinkState.Up
+                this.connects++
+                this.backoff.reset()
+                this.setTimer(-1, this.kPump)
+                this.log("seqmirror: link up: tcp://" + this.opts.host + ":" + this.opts.port)
+                this.postPump()
+            } else if (event !== "data") this.fail(event === "error" ? arg + "" : "closed")
+            return
+        }
+        if (this.st !== SocketLinkState.Up) return
+        if (event === "data") {
+            const b = arg as Buffer
+            this.bytesReceived += b.length
+            this.rxQueue.push(b)
+            if (!this.rxPosted) {
+                this.rxPosted = true
+                this.clock.setTimer(0, this.kFlushRx)
             }
-            // the runtime's send returns at once: yield so that the run loop and the
-            // receiver run between chunks (and the VM's loop budget holds)
-            await ds.sleep(0)
-        }
+        } else if (event === "error") this.lost(arg + "")
+        else if (event === "close") this.lost("closed by the remote")
     }
 
-    /** Socket `s` is the link's current connection. */
-    _current(s: Socket): boolean {
-        return this.sock === s
+    /** A connection attempt failed: say so once per outage, then wait out the backoff. */
+    private fail(msg: string): void {
+        closeSocket()
+        this.connectFailures++
+        if (this.connectFailures === 1 || this.lastError !== msg) this.log("seqmirror: link: cannot connect: " + msg)
+        this.lastError = msg
+        this.waitAndRetry()
     }
 
-    /** Bytes arrived on socket `s`. */
-    _received(s: Socket, data: Buffer): void {
-        if (this.sock !== s) return
-        this.bytesReceived += data.length
-        this.rxQueue.push(data)
-        if (!this.rxPosted) {
-            this.rxPosted = true
-            this.clock.setTimer(0, this.deliverRx)
-        }
-    }
-
-    /** Socket `s` failed or was closed: drop it (the worker reconnects). */
-    _lost(s: Socket, why: string): void {
-        if (this.sock !== s) return
-        this.sock = null
+    /** The connection died: drop it and reconnect after the backoff. */
+    private lost(why: string): void {
+        closeSocket()
         this.drops++
         this.lastError = why
         this.log("seqmirror: link down: " + why)
-        closeQuietly.start(s)
-        this.wakeWriter()
+        this.waitAndRetry()
     }
 
-    private wakeWriter(): void {
-        const w = this.worker
-        if (w !== null && this.writerIdle && w.suspended) w.resume(null)
+    private waitAndRetry(): void {
+        this.st = SocketLinkState.Waiting
+        this.setTimer(this.backoff.next(), this.kConnect)
     }
 
-    private flushRx(): void {
-        this.rxPosted = false
-        while (this.rxQueue.length > 0) {
-            const b = this.rxQueue.shift()
-            if (this.rxHandler !== null) this.rxHandler(b)
+    /** Replaces the pending timer (none when delay < 0). */
+    private setTimer(delay: number, fire: () => void): void {
+        if (this.timer !== null) this.clock.clearTimer(this.timer)
+        this.timer = delay >= 0 ? this.clock.setTimer(delay, fire) : null
+    }
+
+    // ---- sending, from the run loop
+
+    private postPump(): void {
+        if (this.pumpPosted || this.st !== SocketLinkState.Up) return
+        this.pumpPosted = true
+        this.clock.setTimer(0, this.kPump)
+    }
+
+    /** Hands one chunk to the socket, then lets the run loop go on before the next. */
+    private pump(): void {
+        this.pumpPosted = false
+        this.timer = null
+        if (this.st !== SocketLinkState.Up || this.used === 0) return
+        // contiguous bytes from tail (Math.min takes two arguments in DeviceScript)
+        const n = Math.min(Math.min(this.used, this.chunkBytes), this.ring.length - this.tail)
+        let chunk: Buffer
+        if (n === this.chunkBytes) {
+            chunk = this.chunkFull
+            chunk.blitAt(0, this.ring, this.tail, n)
+        } else chunk = this.ring.slice(this.tail, this.tail + n) // the runtime's slice copies
+        let r = 0
+        try {
+            r = (ds as any as SocketBuiltins)._socketWrite(chunk)
+        } catch (e) {
+            r = -100
+            this.lastError = errorText(e)
         }
+        if (r === -1) {
+            // the runtime's send queue is full: the same bytes again, a little later
+            this.sendRetries++
+            this.setTimer(QUEUE_FULL_RETRY_MS, this.kPump)
+            return
+        }
+        if (r !== 0) {
+            this.lost("send error " + r)
+            return
+        }
+        this.bytesSent += n
+        this.tail = (this.tail + n) % this.ring.length
+        this.used -= n
+        if (this.aboveHalf && this.used < this.ring.length / 2) {
+            this.aboveHalf = false
+            if (this.txReadyHandler !== null) this.txReadyHandler()
+        }
+        this.postPump()
     }
 }
 
-/** The runtime's send queue was full: `send` threw "socket NAME: send error -1" (other codes,
- * such as -100 for a socket the runtime has already closed, end the connection). */
-function isQueueFull(msg: string): boolean {
-    const tail = "send error -1"
-    const at = msg.indexOf(tail)
-    return at >= 0 && at + tail.length === msg.length
-}
-
-async function closeQuietly(s: Socket) {
+function closeSocket(): void {
     try {
-        await s.close()
+        ;(ds as any as SocketBuiltins)._socketClose()
     } catch (e) {
         // already closed
-    }
-}
-
-/** Receives on `s` until it closes or stops being the link's socket. The runtime's close
- * does not wake a waiting receive, so the wait is bounded and the socket checked each time. */
-async function socketLinkReader(link: SocketLink, s: Socket) {
-    while (link._current(s)) {
-        let b: Buffer
-        try {
-            b = await s.recv(1000)
-        } catch (e) {
-            link._lost(s, "receive: " + errorText(e))
-            return
-        }
-        if (b === null) {
-            link._lost(s, "closed by the remote")
-            return
-        }
-        if (b === undefined) continue
-        link._received(s, b)
-    }
-}
-
-async function socketLinkWorker(link: SocketLink) {
-    while (!link._stopped()) {
-        const s = await link._connect()
-        if (s !== null) {
-            socketLinkReader.start(link, s)
-            await link._pump(s)
-        }
-        if (link._stopped()) return
-        await ds.sleep(link._backoffMs())
     }
 }

@@ -1,9 +1,16 @@
 import * as ds from "@devicescript/core"
-import "@devicescript/gpio"
 import { spi } from "@devicescript/spi"
 import { Clock } from "../clock"
 import { SpiBus } from "../spi"
 import { errorText } from "./errorText"
+
+// The pin's mode setter is native; importing @devicescript/gpio for its type would also
+// compile in that package's pin helpers (a 100 ms polling interval and the timers behind it).
+declare module "@devicescript/core" {
+    interface PinBase {
+        setMode(mode: GPIOMode): void
+    }
+}
 
 export interface DsSpiOptions {
     sck: number
@@ -32,7 +39,10 @@ export interface SpiPort {
     deselect(): Promise<void>
 }
 
-/** The runtime's SPI master (`@devicescript/spi`, mode 0) with chip select on a GPIO. */
+/**
+ * The runtime's SPI master (`@devicescript/spi`, mode 0) with chip select on a GPIO.
+ * @devsWhenUsed
+ */
 export class DsSpiPort implements SpiPort {
     private csPin: ds.IOPin | null = null
 
@@ -98,6 +108,7 @@ const EMPTY = Buffer.alloc(0)
  * 0xFF bytes, which is what a device that does not answer gives, and is counted in
  * `failedTransfers`; the first failure is logged. The flash driver above then sees a missing
  * chip or a timeout, never an exception from the bus.
+ * @devsWhenUsed
  */
 export class DsSpiBus implements SpiBus {
     private port: SpiPort

@@ -4,13 +4,19 @@ import { join } from "node:path"
 import { devs, ROOT, TempDir } from "./devs"
 
 // The DeviceScript compiler only compiles what an entry uses: a bare `import "./x"` checks
-// nothing, so the entry names every exported class, function and constant.
+// nothing, so the entry names every exported class, function and constant, and the build
+// compiles every method (`-F allPrototypes`), since a class marked @devsWhenUsed otherwise
+// gets only the methods something calls. The image is not verified: together the files are
+// larger than the VM's 64 KB limit, which only the board image must meet.
 function exportedValues(source: string): string[] {
     const names: string[] = []
     const re = /^export\s+(?:async\s+)?(class|function|const|let)\s+(enum\s+)?([A-Za-z_$][\w$]*)/gm
     for (const m of source.matchAll(re)) if (!m[2]) names.push(m[3])
     return names
 }
+
+/** Every method compiled, the image not verified. */
+const COMPILE_ALL = ["-F", "allPrototypes", "--no-verify"]
 
 function entryFor(dir: TempDir, files: string[]): string {
     let text = ""
@@ -35,15 +41,31 @@ describe("board drivers compile with the DeviceScript compiler", () => {
             .map((f) => "hal/devicescript/" + f)
         expect(files).toContain("hal/devicescript/board.ts")
         const entry = dir.write("all.ts", entryFor(dir, files))
-        const r = await devs(["build", entry])
+        const r = await devs(["build", entry, ...COMPILE_ALL])
+        expect(r.stdout + r.stderr).not.toMatch(/error/i)
+        expect(r.code).toBe(0)
+    })
+
+    it("compiles every method of the portable firmware and hardware layer", async () => {
+        const files: string[] = []
+        for (const d of ["firmware", "hal"]) {
+            for (const f of readdirSync(join(ROOT, d), { recursive: true }) as string[]) {
+                if (f.endsWith(".ts") && !f.startsWith("devicescript")) files.push(d + "/" + f.split("\\").join("/"))
+            }
+        }
+        expect(files).toContain("firmware/store/blockStore.ts")
+        expect(files).toContain("firmware/main.ts")
+        const entry = dir.write("portable.ts", entryFor(dir, files.filter((f) => f !== "firmware/main.ts")))
+        const r = await devs(["build", entry, ...COMPILE_ALL])
         expect(r.stdout + r.stderr).not.toMatch(/error/i)
         expect(r.code).toBe(0)
     })
 
     it("would catch code the DeviceScript compiler rejects (the check is not vacuous)", async () => {
-        const bad = dir.write("bad.ts", "export class Bad {\n    m(a: number): boolean { return a == 3 }\n}\n")
+        // a method nothing calls, in a class marked @devsWhenUsed: compiled only with allPrototypes
+        const bad = dir.write("bad.ts", "/** @devsWhenUsed */\nexport class Bad {\n    m(a: number): boolean { return a == 3 }\n}\n")
         const entry = dir.write("badEntry.ts", entryFor(dir, [bad]))
-        const r = await devs(["build", entry])
+        const r = await devs(["build", entry, ...COMPILE_ALL])
         expect(r.stdout + r.stderr).toMatch(/please use ===/)
         expect(r.code).not.toBe(0)
     })
