@@ -3,6 +3,7 @@
 import { percentiles, Percentiles, SimOptions, Simulation, defaultSimOptions } from "../sim"
 import { GroupOptions } from "../group"
 import { WorkloadOptions } from "../workload"
+import { NOR_ERASE_TYP_MS } from "../../hal/spiNor"
 
 /**
  * Measurements of one run inside a window of virtual time [fromMs, toMs): the start-up (boot,
@@ -14,6 +15,10 @@ import { WorkloadOptions } from "../workload"
 export class WindowedRun {
     readonly sim: Simulation
     readonly ackLatencyMs: number[] = []
+    /** From durable on the board's flash to acknowledged: the wait for the seq's release. */
+    readonly releaseWaitMs: number[] = []
+    /** From issued to durable: the block store's write, queueing and garbage collection included. */
+    readonly storeWriteMs: number[] = []
     readonly rpoLagMs: number[] = []
     readonly rpoLagSeqs: number[] = []
     private newestAckedSeq: number[] = []
@@ -40,10 +45,26 @@ export class WindowedRun {
             p.onUp = () => {
                 if (onUp) onUp()
                 const board = p.board!
+                const store = p.store!
+                const k = self.sim.kernel
+                // when each write became durable, by lba and seq in order: writes of one lba and
+                // seq become durable and are acknowledged in the order they were issued
+                const durableAt: Record<string, number[]> = {}
+                const write = store.write.bind(store)
+                store.write = (member, lba, seq, data, done) =>
+                    write(member, lba, seq, data, (err) => {
+                        if (err === 0) (durableAt[lba + ":" + seq] ??= []).push(k.millis())
+                        done(err)
+                    })
                 const onAck = board.onAck
                 board.onAck = (lba, seq, issuedAt) => {
                     if (onAck) onAck(lba, seq, issuedAt)
                     if (self.newestAckedSeq[b] < 0 || ((seq - self.newestAckedSeq[b]) | 0) > 0) self.newestAckedSeq[b] = seq
+                    const at = durableAt[lba + ":" + seq]?.shift()
+                    if (at !== undefined && issuedAt >= self.fromMs && issuedAt < self.opts.durationMs) {
+                        self.releaseWaitMs.push(k.millis() - at)
+                        self.storeWriteMs.push(at - issuedAt)
+                    }
                 }
             }
         }
@@ -142,6 +163,14 @@ export interface AckLatencyRow {
     /** The remote image stayed dependent-write consistent (mode none may break it). */
     groupConsistent: boolean
     latencyMs: Percentiles
+    /** The part of the latency after the write was durable: the wait for its seq's release
+     * (mode consistent; zero in mode none). */
+    releaseWaitMs: Percentiles
+    /** The part before: the block store's write, from issued to durable on flash. */
+    storeWriteMs: Percentiles
+    /** Share of writes whose store write took longer than a sector erase's typical half
+     * (they waited for an erase of the garbage collection). */
+    eraseWaitShare: number
     /** p50 and p99 over the flash page-program time. */
     p50Ratio: number
     p99Ratio: number
@@ -163,10 +192,14 @@ export function measureAckLatency(
 ): AckLatencyRow {
     const rate = 20
     const latencies: number[] = []
+    const waits: number[] = []
+    const stores: number[] = []
     let safe = true
     for (const seed of seeds) {
         const run = new WindowedRun(simOptions(boards, mode, rate, durationMs, seed), warmupMs, { busBitRate }, { burstEveryMs: 0 }).run()
         for (const x of run.ackLatencyMs) latencies.push(x)
+        for (const x of run.releaseWaitMs) waits.push(x)
+        for (const x of run.storeWriteMs) stores.push(x)
         safe = safe && run.safe
     }
     const lat = percentiles(latencies)
@@ -179,6 +212,9 @@ export function measureAckLatency(
         writes: latencies.length,
         groupConsistent: safe,
         latencyMs: lat,
+        releaseWaitMs: percentiles(waits),
+        storeWriteMs: percentiles(stores),
+        eraseWaitShare: r3(stores.filter((x) => x > NOR_ERASE_TYP_MS / 2).length / Math.max(1, stores.length)),
         p50Ratio: r3(lat.p50 / pageProgramMs),
         p99Ratio: r3(lat.p99 / pageProgramMs),
     }
