@@ -8,6 +8,7 @@ import { runSweep } from "./sweep"
 import { ConsolePortError, DEFAULT_CONSOLE_PORT, socatAvailable } from "./console/tcp"
 import { DashboardMode } from "./live/driver"
 import { checkOutputs, formatSummary, LiveSettings, runBatch, runLive, SimOutputs } from "./simRun"
+import { cmdBench } from "./bench/bench"
 
 class UsageError extends Error {}
 
@@ -20,6 +21,8 @@ Commands
                       (--speed) with a dashboard and a serial console per board
   sweep               run many seeds with faults and report every failure with its replay command
   config check FILE   validate a board configuration (devicescript.json)
+  bench               measure how close seqmirror comes to what the hardware allows
+                      (about a minute; docs/PERFORMANCE.md explains every figure)
   help                this text
 
 Options of sim
@@ -56,6 +59,10 @@ Options of sweep: those of sim without the live ones, and
   --seeds A..B        the seeds to run (default 1..50); --duration defaults to 10s
   --workers N         worker threads running seeds in parallel (default: the cores available)
   prints each failure with the one command that replays it; exits 1 on any violation
+
+Options of bench
+  --json              print one JSON object instead of the table
+  --quick             shortened runs (about 10 s; figures indicative only)
 `
 
 function fail(msg: string): never {
@@ -296,6 +303,8 @@ export async function main(argv: string[]): Promise<number> {
                 return await cmdSweep(rest)
             case "config":
                 return cmdConfig(rest)
+            case "bench":
+                return cmdBench(rest)
             default:
                 fail(`unknown command "${cmd}" (try seqmirror --help)`)
         }

@@ -133,7 +133,7 @@ export class Simulation {
     readonly shuttleBus: I2cBus | null = null
     readonly agents: (ShuttleAgent | null)[] = []
 
-    constructor(readonly opts: SimOptions, groupOpts?: Partial<GroupOptions>) {
+    constructor(readonly opts: SimOptions, groupOpts?: Partial<GroupOptions>, workloadOpts?: Partial<WorkloadOptions>) {
         const g = new GroupOptions()
         g.boards = opts.boards
         g.seed = opts.seed
@@ -155,6 +155,7 @@ export class Simulation {
         w.blockSize = g.blockSize
         w.burstEveryMs = 2000
         w.burstWrites = 20
+        Object.assign(w, workloadOpts ?? {})
         for (let b = 0; b < opts.boards; b++) {
             this.unapplied.push([])
             const p = this.group.primaries[b]

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
-import { measureIdle, measureLap } from "./lapBench"
+import { measureIdle, measureLap } from "../../host-sim/bench/lapTime"
 
-// Figures: `npx tsx test/shuttle/lapBench.ts` prints the whole table (virtual time, so they are
+// Figures: `npx tsx host-sim/bench/lapTime.ts` prints the whole table (virtual time, so they are
 // exact and repeatable); here the goal is pinned.
 describe("lap time under load against the bus's physical time", () => {
     for (const rate of [100000, 400000]) {

@@ -1,17 +1,15 @@
 /**
  * Block store figures: write amplification, boot scan time of a full store, erase-count spread.
- * Run: npx tsx test/store/bench.ts [--quick]
+ * Run: npx tsx host-sim/bench/storeFigures.ts [--quick] (`seqmirror bench` shows a part).
  * Times are the chip model's virtual (datasheet) time: SPI at the given clock, W25Q128JV
  * program/erase times; processor time is not modelled.
  */
 import { SpiNorFlash } from "../../hal/spiNor"
 import { BlockStore } from "../../firmware/store/blockStore"
 import { StoreError, StoreOptions, StoreRole } from "../../firmware/store/types"
-import { SimKernel } from "../../host-sim/kernel"
-import { SpiNorChip } from "../../host-sim/models/spiNorChip"
-import { Prng } from "../../host-sim/prng"
-
-const quick = process.argv.includes("--quick")
+import { SimKernel } from "../kernel"
+import { SpiNorChip } from "../models/spiNorChip"
+import { Prng } from "../prng"
 
 interface Setup {
     k: SimKernel
@@ -92,12 +90,12 @@ function spread(counts: number[]): { min: number; max: number; mean: number; sd:
     return { min, max, mean, sd }
 }
 
-function pad(v: string | number, n: number): string {
+export function pad(v: string | number, n: number): string {
     const s = typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : v
     return s.length >= n ? s : " ".repeat(n - s.length) + s
 }
 
-function table(title: string, head: string[], rows: (string | number)[][]): void {
+export function table(title: string, head: string[], rows: (string | number)[][]): void {
     console.log("\n" + title)
     const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => pad(r[i], 0).length)) + 1)
     console.log(head.map((h, i) => pad(h, w[i])).join(" |"))
@@ -105,53 +103,51 @@ function table(title: string, head: string[], rows: (string | number)[][]): void
     for (const r of rows) console.log(r.map((v, i) => pad(v, w[i])).join(" |"))
 }
 
-// ---- write amplification
-{
-    const rows: (string | number)[][] = []
+export type Cell = string | number
+
+/** Write amplification of a 1 MB primary store under uniform random writes, for each block size
+ * and live fill; `writesPerLba` writes per live lba (10 for the full table). */
+export function writeAmplificationRows(blockSizes: number[], fills: number[], writesPerLba: number): Cell[][] {
+    const rows: Cell[][] = []
     const cap = 1 << 20
-    for (const B of [256, 128, 64]) {
-        for (const fill of [0.25, 0.5, 0.75]) {
+    for (const B of blockSizes) {
+        for (const fill of fills) {
             const slots = 256 * Math.floor(4080 / (16 + B))
             const lbas = Math.floor(slots * fill)
-            const writes = quick ? lbas * 4 : lbas * 10
+            const writes = lbas * writesPerLba
             const s = setup(cap, { role: StoreRole.Primary, blockSize: B })
             const ms = primaryWorkload(s, writes, lbas, 1, 0, 64, B + fill * 100)
             const st = s.store.stats
             rows.push([B, `${fill * 100}%`, writes, s.store.writeAmplification(), st.gcRuns, st.gcRelocated, st.erases, ms / writes, maxWriteMs])
         }
     }
-    table(
-        "Write amplification, 1 MB primary store, uniform random writes (flash bytes programmed / user bytes)",
-        ["block", "live fill", "writes", "WA", "gc runs", "relocated", "erases", "ms/write", "max ms"],
-        rows
-    )
+    return rows
 }
 
-// ---- boot scan of a full 1 MB store
-{
-    const rows: (string | number)[][] = []
-    for (const hz of [8_000_000, 20_000_000, 50_000_000]) {
+export const WRITE_AMPLIFICATION_HEAD = ["block", "live fill", "writes", "WA", "gc runs", "relocated", "erases", "ms/write", "max ms"]
+
+/** Boot scan (mount) of a full 1 MB store at each SPI clock. */
+export function mountRows(clocksHz: number[], fillWrites: number): Cell[][] {
+    const rows: Cell[][] = []
+    for (const hz of clocksHz) {
         const cap = 1 << 20
         const s = setup(cap, { role: StoreRole.Primary }, hz)
         // fill every slot: writes over 75% of the capacity, then overwrite until the log has wrapped
-        primaryWorkload(s, quick ? 6000 : 9000, 2800, 1, 0, 64, 1)
+        primaryWorkload(s, fillWrites, 2800, 1, 0, 64, 1)
         const s2 = setup(cap, { role: StoreRole.Primary }, hz, s.chip)
         const rep = s2.store.lastMountReport()
         rows.push([hz / 1e6, rep.usedSectors, rep.freeSectors, rep.records, rep.liveRecords, rep.durationMs])
     }
-    table(
-        "Boot scan (mount) of a full 1 MB store, virtual time (SPI read 0x03 in 256-byte transfers; CPU not modelled)",
-        ["SPI MHz", "used sectors", "free sectors", "records", "live", "mount ms"],
-        rows
-    )
+    return rows
 }
 
-// ---- erase-count spread after a long workload
-{
-    const rows: (string | number)[][] = []
+export const MOUNT_HEAD = ["SPI MHz", "used sectors", "free sectors", "records", "live", "mount ms"]
+
+/** Erase counts across the 64 sectors of a 256 KB store after `writes` random writes. */
+export function eraseSpreadRows(writes: number): Cell[][] {
+    const rows: Cell[][] = []
     const cap = 256 * 1024
     const slots = 64 * 15
-    const writes = quick ? 40_000 : 150_000
     for (const [name, hot, share, wear] of [
         ["uniform", 1, 0, 16],
         ["10% of lbas hot, rest cold, static WL (spread 16)", Math.floor(slots * 0.06), 1, 16],
@@ -162,9 +158,27 @@ function table(title: string, head: string[], rows: (string | number)[][]): void
         const c = spread(s.store.eraseCounts())
         rows.push([name, writes, c.min, c.max, c.mean, c.sd, s.store.stats.gcStaticRuns, s.store.writeAmplification()])
     }
+    return rows
+}
+
+export const ERASE_SPREAD_HEAD = ["workload", "writes", "min", "max", "mean", "sd", "static runs", "WA"]
+
+// `npx tsx host-sim/bench/storeFigures.ts [--quick]` prints the tables
+if (typeof process !== "undefined" && process.argv[1] && process.argv[1].endsWith("storeFigures.ts")) {
+    const quick = process.argv.includes("--quick")
+    table(
+        "Write amplification, 1 MB primary store, uniform random writes (flash bytes programmed / user bytes)",
+        WRITE_AMPLIFICATION_HEAD,
+        writeAmplificationRows([256, 128, 64], [0.25, 0.5, 0.75], quick ? 4 : 10)
+    )
+    table(
+        "Boot scan (mount) of a full 1 MB store, virtual time (SPI read 0x03 in 256-byte transfers; CPU not modelled)",
+        MOUNT_HEAD,
+        mountRows([8_000_000, 20_000_000, 50_000_000], quick ? 6000 : 9000)
+    )
     table(
         "Erase counts across the 64 sectors of a 256 KB store after a long random workload (60% live fill)",
-        ["workload", "writes", "min", "max", "mean", "sd", "static runs", "WA"],
-        rows
+        ERASE_SPREAD_HEAD,
+        eraseSpreadRows(quick ? 40_000 : 150_000)
     )
 }

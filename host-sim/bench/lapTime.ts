@@ -1,10 +1,10 @@
-import { i2cTransferMs } from "../../host-sim/models/i2cBus"
+import { i2cTransferMs } from "../models/i2cBus"
 import { FrameType } from "../../firmware/shuttle/frames"
-import { TestGroup } from "./harness"
+import { TestGroup } from "./shuttleRig"
 
 /**
  * Lap time of the shuttle under load against the bus's physical time for the same bytes.
- * Run `npx tsx test/shuttle/lapBench.ts` for the table.
+ * Run `npx tsx host-sim/bench/lapTime.ts` for the table.
  *
  * Load: every member writes a portion every `writeEveryMs`, so every member has data at every
  * visit and S moves once per lap. A lap is measured between two visits of the lap's first
@@ -114,8 +114,8 @@ export function lapTable(latencies: number[]): string[] {
     return lines
 }
 
-// `npx tsx test/shuttle/lapBench.ts` prints the table
-if (typeof process !== "undefined" && process.argv[1] && process.argv[1].endsWith("lapBench.ts")) {
+// `npx tsx host-sim/bench/lapTime.ts` prints the table
+if (typeof process !== "undefined" && process.argv[1] && process.argv[1].endsWith("lapTime.ts")) {
     console.log(lapTable([0, 0.05, 0.2, 1]).join("\n"))
     console.log("")
     console.log("| idle group | bus | lap time | bus busy |")

@@ -1,0 +1,118 @@
+import { beforeAll, describe, expect, it } from "vitest"
+import { spawnSync } from "node:child_process"
+import type { BenchReport } from "../../host-sim/bench/bench"
+
+function cli(args: string[]) {
+    return spawnSync("npx", ["tsx", "host-sim/cli.ts", ...args], { encoding: "utf8", maxBuffer: 16 * 1024 * 1024 })
+}
+
+// The full bench (about a minute) stays out of the test suite; its quick mode runs every
+// measurement on short runs, so the figures are not the published ones, but their relations hold.
+describe("seqmirror bench --quick --json", () => {
+    let run: ReturnType<typeof cli>
+    beforeAll(() => {
+        run = cli(["bench", "--quick", "--json"])
+    })
+
+    it("prints one JSON object with every section", () => {
+        expect(run.stderr).toBe("")
+        expect(run.status).toBe(0)
+        const b = JSON.parse(run.stdout) as BenchReport
+        for (const k of ["linkEfficiency", "ackLatency", "shuttleLap", "rpoLag", "writeFolding", "simSpeed", "vm", "image", "store", "goals"]) expect(b).toHaveProperty(k)
+        expect(b.quick).toBe(true)
+    })
+
+    it("holds figures that relate as the hardware says they must", () => {
+        const b = JSON.parse(run.stdout) as BenchReport
+
+        // link: both rates, clean and lossy; a lossy line never beats a clean one
+        expect(b.linkEfficiency.map((l) => [l.baud, l.targetFrameLoss])).toEqual([
+            [115200, 0],
+            [115200, 0.01],
+            [921600, 0],
+            [921600, 0.01],
+        ])
+        for (const l of b.linkEfficiency) {
+            expect(l.efficiency).toBeGreaterThan(0.5)
+            expect(l.efficiency).toBeLessThanOrEqual(1)
+            expect(l.dataEfficiency).toBeLessThan(l.efficiency)
+        }
+        for (const i of [0, 2]) expect(b.linkEfficiency[i + 1].efficiency).toBeLessThanOrEqual(b.linkEfficiency[i].efficiency + 1e-9)
+
+        // a write is not acknowledged before the flash has programmed it
+        const page = b.ackLatency.pageProgramMs
+        expect(page).toBeGreaterThan(0)
+        expect(new Set(b.ackLatency.rows.map((a) => a.mode))).toEqual(new Set(["consistent", "none"]))
+        for (const a of b.ackLatency.rows) {
+            expect(a.writes).toBeGreaterThan(50)
+            expect(a.latencyMs.p50).toBeGreaterThanOrEqual(page)
+            expect(a.latencyMs.p99).toBeGreaterThanOrEqual(a.latencyMs.p50)
+            expect(a.p99Ratio).toBeCloseTo(a.latencyMs.p99 / page, 2)
+            expect(a.goalMs).toBeCloseTo(page + 1.5 * a.lapMs, 2)
+            // the wait for the release comes after the write is durable, so it is below the whole
+            expect(a.releaseWaitMs.p99).toBeLessThanOrEqual(a.latencyMs.p99)
+            expect(a.storeWriteMs.p50).toBeGreaterThanOrEqual(page)
+            expect(a.storeWriteMs.p99).toBeLessThanOrEqual(a.latencyMs.p99)
+            if (a.mode === "none") expect(a.releaseWaitMs.max).toBe(0)
+        }
+        // mode none never waits for the release
+        for (const n of b.ackLatency.rows.filter((a) => a.mode === "none")) {
+            const c = b.ackLatency.rows.find((a) => a.mode === "consistent" && a.boards === n.boards && a.busBitRate === n.busBitRate)!
+            expect(n.latencyMs.p99).toBeLessThanOrEqual(c.latencyMs.p99 + 1e-9)
+        }
+
+        // a lap cannot be shorter than the bus time of its frames
+        expect(b.shuttleLap).toHaveLength(12)
+        for (const l of b.shuttleLap) {
+            expect(l.laps).toBeGreaterThan(3)
+            expect(l.ratio).toBeGreaterThanOrEqual(0.999)
+            if (l.boardLatencyMs > 0) expect(l.lapMs).toBeGreaterThan(l.physicalMs)
+        }
+
+        // RPO rows at every offered load, paced and not
+        expect(b.rpoLag.rpoTargetMs).toBeGreaterThan(0)
+        expect(b.rpoLag.rows).toHaveLength(8)
+        expect(new Set(b.rpoLag.rows.map((x) => x.offeredLoad))).toEqual(new Set([0.5, 0.8, 1, 1.5]))
+        for (const x of b.rpoLag.rows) {
+            expect(x.writesPerSecPerBoard).toBeCloseTo((x.offeredLoad * b.rpoLag.linkCapacityBytesPerSec) / b.rpoLag.blockSize, 2)
+            expect(x.rpoLagMs.p99).toBeGreaterThanOrEqual(x.rpoLagMs.p50)
+            expect(x.rpoLagSeqs.p99).toBeGreaterThanOrEqual(x.rpoLagSeqs.p50)
+            expect(x.writesAcked).toBeGreaterThan(0)
+        }
+
+        // folding sends at most what was written, and saves more on a hotter spot
+        const [def, hot, uniform] = b.writeFolding
+        for (const f of b.writeFolding) {
+            expect(f.portionBytesSent).toBeLessThanOrEqual(f.bytesWritten)
+            expect(f.bytesWritten).toBe(f.writesAcked * 256)
+        }
+        expect(hot.savedShare).toBeGreaterThan(def.savedShare)
+        expect(def.savedShare).toBeGreaterThan(uniform.savedShare)
+
+        // the simulator runs faster than real time
+        for (const s of b.simSpeed) expect(s.speed).toBeGreaterThan(1)
+
+        // the VM computes the same frames as Node, more slowly
+        expect(b.vm.sameResult).toBe(true)
+        expect(b.vm.vmSlowdown.encode).toBeGreaterThan(1)
+        expect(b.vm.vmSlowdown.decode).toBeGreaterThan(1)
+        expect(b.vm.links.map((l) => l.baud)).toEqual([115200, 921600])
+        for (const l of b.vm.links) expect(typeof l.keepsUp).toBe("boolean")
+
+        // the image and the RAM
+        const img = b.image.board
+        expect(img.functionBytes).toBeGreaterThan(1000)
+        expect(img.totalBytes).toBeGreaterThan(img.functionBytes)
+        expect(img.limitBytes).toBe(65536)
+        expect(b.image.fixedRam.totalBytes).toBeGreaterThan(b.image.fixedRam.auxRingBytes)
+
+        expect(b.goals.length).toBeGreaterThan(5)
+        for (const g of b.goals) expect([true, false, null]).toContain(g.met)
+    })
+
+    it("rejects unknown options with exit code 2", () => {
+        const r = cli(["bench", "--bogus"])
+        expect(r.status).toBe(2)
+        expect(r.stderr).toMatch(/^seqmirror: /)
+    })
+})
