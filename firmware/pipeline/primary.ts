@@ -261,7 +261,8 @@ export class PrimaryBoard {
         }
         if (!st.spilled) {
             const newest = this.ring.isEmpty() ? st.seq : this.ring.seqAt(this.ring.used() - 1)
-            if (newest !== st.seq || this.ring.put(st.seq, w.lba, w.data) === RingPut.Full) {
+            // the ring holds seqs in order: a portion of an older seq than its newest cannot go in
+            if (seqAfter(newest, st.seq) || this.ring.put(st.seq, w.lba, w.data) === RingPut.Full) {
                 st.spilled = true
                 this.seqsSpilled++
                 this.ring.dropTailSeq(st.seq)
