@@ -49,6 +49,11 @@ export function attachShuttle(group: SimGroup, onAgent?: (p: SimPrimary, agent: 
                 store.setMeta(META_SHUTTLE_EVICTED, s.evicted >>> 0, noop)
             },
         })
+        // the remote learns of every eviction from every member, again after each boot
+        agent.onEvicted = (addr, self) => {
+            if (!self) board.memberEvicted(members.indexOf(addr))
+        }
+        if (restored) for (let id = 0; id < members.length; id++) if ((restored.evicted & (1 << id)) !== 0) board.memberEvicted(id)
         p.cycleOff = () => pb.powerOff()
         if (onAgent) onAgent(p, agent)
         agent.start()

@@ -130,6 +130,9 @@ export class PrimaryBoard {
     private reading = false
     private remoteApplied = 0
     private paced: PendingWrite[] = []
+    /** EVICTED messages: every one, and those still to send in this session. */
+    private evictions: Buffer[] = []
+    private pendingEvictions: Buffer[] = []
     private drainRate = 0
     private drainBytes = 0
     private drainSince = -1
@@ -451,6 +454,20 @@ export class PrimaryBoard {
         this.manifestsKept.push(m)
     }
 
+    /**
+     * The group evicted `member` for good: the remote is told (now and at every new session),
+     * so that it stops waiting for that member's portions of seqs finalized with its totals.
+     */
+    memberEvicted(member: number): void {
+        for (let i = 0; i < this.evictions.length; i++) if (this.evictions[i][1] === member) return
+        const m = Buffer.alloc(2)
+        m[0] = Msg.Evicted
+        m[1] = member
+        this.evictions.push(m)
+        this.pendingEvictions = this.evictions.slice(0)
+        this.pump()
+    }
+
     /** Totals of the closed seqs the remote has not confirmed, oldest first. */
     closedSeqs(): SeqTotals[] {
         const out: SeqTotals[] = []
@@ -477,6 +494,10 @@ export class PrimaryBoard {
         if (this.pendingMsg) {
             if (!this.channel.send(this.pendingMsg)) return
             this.pendingMsg = null
+        }
+        while (this.pendingEvictions.length > 0) {
+            if (!this.channel.send(this.pendingEvictions[0])) return
+            this.pendingEvictions.shift()
         }
         while (this.manifests.length > 0) {
             if (!this.channel.send(encodeManifest(this.manifests[0]))) return
@@ -579,6 +600,7 @@ export class PrimaryBoard {
             // it has not applied goes again, from flash
             if (resume.length >= 4) this.remoteConfirmed(getU32(resume, 0))
             this.pendingMsg = null
+            this.pendingEvictions = this.evictions.slice(0)
             this.manifests = this.manifestsKept.slice(0)
             for (let i = 0; i < this.seqs.length; i++) {
                 const st = this.seqs[i]
