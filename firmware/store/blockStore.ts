@@ -145,15 +145,16 @@ export class PrimaryBlockStore {
     private busy = false
     private kickScheduled = false
 
-    // ---- sectors (index 0..n-1 within the store)
-    private secState: number[] = []
-    private secHasA: number[] = []
+    // ---- sectors (index 0..n-1 within the store): values that fit a byte are kept in
+    // Buffers (1 byte per sector instead of 8 or more in a number[]: a board's heap is small)
+    private secState: Buffer
+    private secHasA: Buffer
     private secErase: number[] = []
     private secSeq: number[] = []
-    private secEntries: number[] = []
-    private secData: number[] = []
+    private secEntries: Buffer
+    private secData: Buffer
     /** Live small records (commit, confirm, meta, discard) per sector. */
-    private secSmall: number[] = []
+    private secSmall: Buffer
     private open = -1
     /** Sectors in state Free (kept by setState). */
     private freeCount = 0
@@ -224,9 +225,10 @@ export class PrimaryBlockStore {
     private mPhase = 0
     private mCheckAt = 0
     private mDataUsed = 0
-    private mLastBad: number[] = []
-    private mEntryEnd: number[] = []
-    private mClosed: number[] = []
+    /** Per sector: 1 + the index of the last bad entry found, 0 for none. */
+    private mLastBad: Buffer
+    private mEntryEnd: Buffer
+    private mClosed: Buffer
     private mHorizonPos = -1
     private mHorizon = 0
     private mMetaPos: number[] = []
@@ -270,17 +272,20 @@ export class PrimaryBlockStore {
             this.n = this.reserve + 2
             this.spS = 1
         }
-        for (let s = 0; s < this.n; s++) {
-            this.secState.push(SecState.Dirty)
-            this.secHasA.push(0)
+        const n = this.n
+        this.secState = Buffer.alloc(n)
+        this.secHasA = Buffer.alloc(n)
+        this.secEntries = Buffer.alloc(n)
+        this.secData = Buffer.alloc(n)
+        this.secSmall = Buffer.alloc(n)
+        this.mLastBad = Buffer.alloc(n)
+        this.mEntryEnd = Buffer.alloc(n)
+        this.mClosed = Buffer.alloc(n)
+        for (let s = 0; s < n; s++) {
+            // not Free (0): setState counts the free sectors from the state it replaces
+            this.secState[s] = SecState.Dirty
             this.secErase.push(0)
             this.secSeq.push(0)
-            this.secEntries.push(0)
-            this.secData.push(0)
-            this.secSmall.push(0)
-            this.mLastBad.push(-1)
-            this.mEntryEnd.push(0)
-            this.mClosed.push(0)
         }
         for (let k = 0; k < META_KEYS; k++) {
             this.metaVal.push(0)
@@ -1391,7 +1396,7 @@ export class PrimaryBlockStore {
             this.secEntries[s] = 0
             this.secData[s] = 0
             this.secSmall[s] = 0
-            this.mLastBad[s] = -1
+            this.mLastBad[s] = 0
             this.mEntryEnd[s] = 0
             this.mClosed[s] = 0
         }
@@ -1562,7 +1567,7 @@ export class PrimaryBlockStore {
     private badEntry(s: number, i: number): void {
         this.report.badCrc++
         this.stats.badCrc++
-        this.mLastBad[s] = i
+        this.mLastBad[s] = i + 1
     }
 
     private mountSectorEntriesDone(): void {
@@ -1621,7 +1626,7 @@ export class PrimaryBlockStore {
         }
         rep.blank = rep.freeSectors === this.n && rep.records === 0
         // the last bad entry of the newest sector is the record a power cut tore
-        if (newest >= 0 && this.mLastBad[newest] >= 0 && this.mLastBad[newest] === this.mEntryEnd[newest] - 1) rep.torn = 1
+        if (newest >= 0 && this.mLastBad[newest] > 0 && this.mLastBad[newest] === this.mEntryEnd[newest]) rep.torn = 1
         rep.corruptedOld = rep.badCrc - rep.torn
         this.stats.torn += rep.torn
         this.stats.corruptedOld += rep.corruptedOld
@@ -1799,7 +1804,7 @@ export class RemoteRole {
      * -1. A record must stay while a sector that may hold a version it dropped exists; one that
      * need not stay goes with the victim (dropped here, and from v's count of small records).
      */
-    nextToCopy(v: number, n: number, secState: number[], secSeq: number[], secSmall: number[]): number {
+    nextToCopy(v: number, n: number, secState: Buffer, secSeq: number[], secSmall: Buffer): number {
         for (let i = 0; i < this.dLoc.length; i++) {
             if (Math.floor(this.dLoc[i] / 256) !== v) continue
             for (let s = 0; s < n; s++) {
