@@ -2,7 +2,7 @@ import { Clock } from "../../hal/clock"
 import { Flash } from "../../hal/flash"
 import { Link } from "../../hal/link"
 import { SeqmirrorConfig } from "../config"
-import { ChannelConfig, defaultChannelConfig } from "../link/channel"
+import { ChannelConfig, channelRamBytes, defaultChannelConfig } from "../link/channel"
 import { PrimaryChannel } from "../link/primary"
 import { AckMode, PrimaryBoard } from "../pipeline/primary"
 import { SoloCycle } from "../pipeline/soloCycle"
@@ -92,7 +92,8 @@ export class PrimaryFirmware {
 
     private run(): void {
         const cfg = this.config
-        const ch = new PrimaryChannel(this.link, this.clock, this.random, boardChannelConfig(), this.generation, this.member)
+        const chCfg = boardChannelConfig()
+        const ch = new PrimaryChannel(this.link, this.clock, this.random, chCfg, this.generation, this.member)
         const self = this
         // up and down only: while the link is out, HELLOs and their timeouts come and go
         let wasUp = false
@@ -105,6 +106,7 @@ export class PrimaryFirmware {
             self.print("link channel: the remote refused this board (reason " + reason + ", generation " + highest + " known): it sends no more")
         )
         const ringSlots = Math.floor(cfg.store.auxRingBytes / (10 + cfg.store.blockSize))
+        const maxLbasPerSeq = Math.max(16, Math.min(this.lbaCount, ringSlots))
         const board = new PrimaryBoard(
             {
                 member: this.member,
@@ -112,7 +114,7 @@ export class PrimaryFirmware {
                 lbaCount: this.lbaCount,
                 auxRingBytes: cfg.store.auxRingBytes,
                 // writes to more lbas than the aux ring holds wait for the next seq
-                maxLbasPerSeq: Math.max(16, Math.min(this.lbaCount, ringSlots)),
+                maxLbasPerSeq: maxLbasPerSeq,
                 mode: cfg.group.mode === "none" ? AckMode.None : AckMode.Consistent,
                 minCycleMs: cfg.group.minCycleMs,
                 maxClosedSeqs: cfg.group.maxClosedSeqs,
@@ -128,6 +130,11 @@ export class PrimaryFirmware {
         this.board = board
         this.cycle = cycle
         this.print("replicating: member " + this.member + ", generation " + this.generation + ", " + this.lbaCount + " blocks of " + cfg.store.blockSize + " bytes")
+        // the aux ring's slots and two lba tables (3 numbers per slot, twice the entries, a power of 2)
+        const pipeline = ringSlots * (10 + cfg.store.blockSize) + lbaTableBytes(ringSlots) + lbaTableBytes(maxLbasPerSeq)
+        this.print(
+            "RAM held: store " + kb(this.store.ramBytes()) + ", aux ring and lba tables " + kb(pipeline) + ", link channel " + kb(channelRamBytes(chCfg))
+        )
     }
 
     /** One line: the cycle, the writes, what went to the remote, the link and the store. */
@@ -140,4 +147,14 @@ export class PrimaryFirmware {
             " portions sent (" + b.portionsFromFlash + " from flash), link " + ch.state() + ", " + this.store.freeSectors() + " free sectors"
         )
     }
+}
+
+function lbaTableBytes(capacity: number): number {
+    let size = 8
+    while (size < capacity * 2) size *= 2
+    return size * 24
+}
+
+function kb(bytes: number): string {
+    return Math.round(bytes / 1024) + " KB"
 }

@@ -496,13 +496,16 @@ export class PrimaryBlockStore {
         return this.idx.liveCount
     }
 
-    /** Data records the store can hold in all, and bytes of RAM its index uses. */
+    /** Data records the store can hold in all. */
     capacityRecords(): number {
         return this.n * this.spS
     }
 
+    /** Bytes of RAM the store holds between calls (a number is 8 bytes on the board): the
+     * index, 8 bytes and 2 numbers per sector, the metadata tables and the call queue (a block
+     * and 6 numbers per call). Mount also reads one sector at a time into a buffer of its own. */
     ramBytes(): number {
-        return this.idx.ramBytes() + this.qDepth * this.B
+        return this.idx.ramBytes() + this.n * 24 + META_KEYS * 3 * 8 + this.qDepth * (this.B + 48)
     }
 
     lastMountReport(): MountReport {

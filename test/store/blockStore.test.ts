@@ -438,8 +438,8 @@ describe("block store: a store object is a plain firmware object", () => {
         const r = new Rig(chip, PRIMARY)
         const st: BlockStore = r.store
         expect(st.capacityRecords()).toBe(256 * 15)
-        // about 19 bytes of index per record, plus the queue's block buffers
-        expect(st.ramBytes()).toBeLessThan(256 * 15 * 20 + 16 * 256)
+        // about 19.5 bytes of index per record, 24 per sector, the meta tables and the queue
+        expect(st.ramBytes()).toBe(256 * 15 * 16 + 5761 * 2 + 256 * 8 + 256 * 24 + 32 * 24 + 16 * (256 + 48))
     })
 
     it("PrimaryBlockStore (the board's store, without the remote's part) reads and writes the same store as a primary", () => {
