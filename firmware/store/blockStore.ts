@@ -87,7 +87,8 @@ const enum K {
     MountRead = 21,
     MountStep = 22,
     IndexStep = 23,
-    FormatErased = 24,
+    /** Runs `then`, a closure of the call that set it (format). */
+    Then = 24,
 }
 
 const EMPTY = Buffer.alloc(0)
@@ -234,7 +235,7 @@ export class PrimaryBlockStore {
     private mMetaPos: number[] = []
     private mG = 0
     private mStartMs = 0
-    private formatDone: ((err: StoreError) => void) | null = null
+    private then: ((err: StoreError) => void) | null = null
 
     // ---- the only closures: flash completions, the queue's kick, and timer steps
     private readonly onFlashWrite: (err: FlashError) => void
@@ -350,9 +351,22 @@ export class PrimaryBlockStore {
         }
         this.resetState()
         this.busy = true
-        this.formatDone = done
         this.mS = 0
-        this.eraseSector(0, K.FormatErased)
+        // erases sector mS, the next, and so on, then mounts; a closure of format's own, so that
+        // an image that never formats (the board's) does not compile it
+        const self = this
+        this.then = (err) => {
+            if (err !== StoreError.None || self.mS + 1 >= self.n) {
+                self.busy = false
+                self.then = null
+                if (err !== StoreError.None) done(err)
+                else self.mount((e) => done(e))
+                return
+            }
+            self.mS++
+            self.eraseSector(self.mS, K.Then)
+        }
+        this.eraseSector(0, K.Then)
     }
 
     isMounted(): boolean {
@@ -1282,27 +1296,9 @@ export class PrimaryBlockStore {
                 return this.mountStep()
             case K.IndexStep:
                 return this.indexStep()
-            case K.FormatErased: {
-                // format: the next sector, or mount the erased store
-                const done = this.formatDone
-                if (err !== StoreError.None) {
-                    this.busy = false
-                    this.formatDone = null
-                    if (done) done(err)
-                    return
-                }
-                this.mS++
-                if (this.mS < this.n) {
-                    this.eraseSector(this.mS, K.FormatErased)
-                    return
-                }
-                this.busy = false
-                this.formatDone = null
-                this.mount((e) => {
-                    if (done) done(e)
-                })
+            case K.Then:
+                if (this.then !== null) this.then(err)
                 return
-            }
         }
     }
 
