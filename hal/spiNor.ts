@@ -104,7 +104,9 @@ export class SpiNorFlash implements Flash {
     private cmd: Buffer
     private wren: Buffer
     private rdsr: Buffer
-    private txByLen: Buffer[] = []
+    /** Transmit buffers kept for reuse, one per length used (a handful: commands, entries,
+     * headers, blocks). */
+    private txBufs: Buffer[] = []
     private opAddr = 0
     private opLen = 0
     private opData: Buffer = EMPTY
@@ -136,7 +138,6 @@ export class SpiNorFlash implements Flash {
         this.wren[0] = NorCmd.WriteEnable
         this.rdsr = Buffer.alloc(1)
         this.rdsr[0] = NorCmd.ReadStatus1
-        for (let i = 0; i <= NOR_PAGE_SIZE + 4; i++) this.txByLen.push(EMPTY)
         const self = this
         this.onIdRx = (rx) => self.idDone(rx)
         this.onReadRx = (rx) => self.chunkDone(rx)
@@ -197,11 +198,7 @@ export class SpiNorFlash implements Flash {
         this.opAddr = addr
         this.opLen = data.length
         // the command and data go out in one transfer: copy into a buffer kept per length
-        let tx = this.txByLen[data.length + 4]
-        if (tx.length === 0) {
-            tx = Buffer.alloc(data.length + 4)
-            this.txByLen[data.length + 4] = tx
-        }
+        const tx = this.txBuf(data.length + 4)
         tx[0] = NorCmd.PageProgram
         tx[1] = (addr >>> 16) & 0xff
         tx[2] = (addr >>> 8) & 0xff
@@ -249,12 +246,16 @@ export class SpiNorFlash implements Flash {
     /** The command buffer holding the first n bytes of `cmd`. */
     private cmdOf(n: number): Buffer {
         if (n === 4) return this.cmd
-        let b = this.txByLen[n]
-        if (b.length === 0) {
-            b = Buffer.alloc(n)
-            this.txByLen[n] = b
-        }
+        const b = this.txBuf(n)
         for (let i = 0; i < n; i++) b[i] = this.cmd[i]
+        return b
+    }
+
+    /** The kept transmit buffer of n bytes. */
+    private txBuf(n: number): Buffer {
+        for (let i = 0; i < this.txBufs.length; i++) if (this.txBufs[i].length === n) return this.txBufs[i]
+        const b = Buffer.alloc(n)
+        this.txBufs.push(b)
         return b
     }
 

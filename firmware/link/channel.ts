@@ -82,6 +82,19 @@ export function defaultChannelConfig(): ChannelConfig {
     }
 }
 
+/** Bytes of RAM one end of the channel allocates for its buffers with this configuration (a
+ * number is 8 bytes on the board): the send and receive windows, the wire and decoder
+ * buffers, the delivery buffer and the transmission times kept for RTT samples. */
+export function channelRamBytes(c: ChannelConfig): number {
+    const dataMax = DATA_HEADER_BYTES + c.maxPayload + CRC_BYTES
+    const ctrlMax = HANDSHAKE_BYTES + c.maxResumeBytes + CRC_BYTES
+    const frameMax = dataMax > ctrlMax ? dataMax : ctrlMax
+    return (
+        c.txWindow * (dataMax + 32) + c.rxWindow * (c.maxPayload + 16) + cobsMaxEncoded(frameMax) + frameMax + ctrlMax + c.maxPayload +
+        XMIT_RING * 8
+    )
+}
+
 /** Null when the configuration is usable, else what is wrong with it. */
 export function checkChannelConfig(c: ChannelConfig): string | null {
     if (!(c.maxPayload >= 16 && c.maxPayload <= 65535 - DATA_HEADER_BYTES)) return "maxPayload out of range"

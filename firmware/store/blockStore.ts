@@ -87,7 +87,8 @@ const enum K {
     MountRead = 21,
     MountStep = 22,
     IndexStep = 23,
-    FormatErased = 24,
+    /** Runs `then`, a closure of the call that set it (format). */
+    Then = 24,
 }
 
 const EMPTY = Buffer.alloc(0)
@@ -116,9 +117,16 @@ const EMPTY = Buffer.alloc(0)
  *   takes one or more sector erases longer (45 ms typical each).
  * - The store is the only user of its `Flash` (and of its sectors); it allocates its RAM index
  *   and queue at construction (and again at each mount), not per call.
+ *
+ * Two classes: `BlockStore` (below) takes both roles. `PrimaryBlockStore` is the same store
+ * without the remote's part (commit and discard calls, discard records, visible versions):
+ * it takes role Primary only (Remote gives StoreError.Config), and a primary board's image
+ * uses it so that the remote's code stays out of the image (the DeviceScript VM's 64 KB
+ * limit: the remote's part, `RemoteRole`, is compiled only where `BlockStore` is used). Both
+ * read and write the same flash format.
  * @devsWhenUsed
  */
-export class BlockStore {
+export class PrimaryBlockStore {
     readonly stats = new StoreStats()
     private report = new MountReport()
     private role: StoreRole
@@ -138,15 +146,16 @@ export class BlockStore {
     private busy = false
     private kickScheduled = false
 
-    // ---- sectors (index 0..n-1 within the store)
-    private secState: number[] = []
-    private secHasA: number[] = []
+    // ---- sectors (index 0..n-1 within the store): values that fit a byte are kept in
+    // Buffers (1 byte per sector instead of 8 or more in a number[]: a board's heap is small)
+    private secState: Buffer
+    private secHasA: Buffer
     private secErase: number[] = []
     private secSeq: number[] = []
-    private secEntries: number[] = []
-    private secData: number[] = []
+    private secEntries: Buffer
+    private secData: Buffer
     /** Live small records (commit, confirm, meta, discard) per sector. */
-    private secSmall: number[] = []
+    private secSmall: Buffer
     private open = -1
     /** Sectors in state Free (kept by setState). */
     private freeCount = 0
@@ -158,10 +167,8 @@ export class BlockStore {
     private horizonLoc = -1
     private metaVal: number[] = []
     private metaLoc: number[] = []
-    private dSeq: number[] = []
-    private dPosSeq: number[] = []
-    private dPosEntry: number[] = []
-    private dLoc: number[] = []
+    /** The remote role's discard records and visible versions; null on a primary. */
+    private remote: RemoteRole | null
     private maxSeq = 0
     private hasMaxSeq = false
 
@@ -219,16 +226,16 @@ export class BlockStore {
     private mPhase = 0
     private mCheckAt = 0
     private mDataUsed = 0
-    private mLastBad: number[] = []
-    private mEntryEnd: number[] = []
-    private mClosed: number[] = []
+    /** Per sector: 1 + the index of the last bad entry found, 0 for none. */
+    private mLastBad: Buffer
+    private mEntryEnd: Buffer
+    private mClosed: Buffer
     private mHorizonPos = -1
     private mHorizon = 0
     private mMetaPos: number[] = []
-    private mDPos: number[] = []
     private mG = 0
     private mStartMs = 0
-    private formatDone: ((err: StoreError) => void) | null = null
+    private then: ((err: StoreError) => void) | null = null
 
     // ---- the only closures: flash completions, the queue's kick, and timer steps
     private readonly onFlashWrite: (err: FlashError) => void
@@ -242,9 +249,10 @@ export class BlockStore {
      * says so first). Block size: a power of two from 16 to the page size. Sectors: at least
      * reserveSectors + 2, at most 65534 data slots in all (the RAM index uses 16-bit links).
      */
-    constructor(private flash: Flash, private clock: Clock, opts: StoreOptions) {
+    constructor(private flash: Flash, private clock: Clock, opts: StoreOptions, remote?: RemoteRole) {
         const geo = flash.geometry()
         this.role = opts.role
+        this.remote = remote !== undefined ? remote : null
         this.S = geo.sectorSize
         this.B = opts.blockSize !== undefined ? opts.blockSize : 256
         this.blockLog2 = log2Exact(this.B)
@@ -260,22 +268,25 @@ export class BlockStore {
         if (this.spS < 1 || this.spS > MAX_ENTRIES) this.configError = StoreError.Config
         if (this.reserve < 2 || this.n < this.reserve + 2 || this.first < 0 || this.first + this.n > total) this.configError = StoreError.Config
         if (this.n * this.spS >= 65535 || this.qDepth < 1 || this.stepBytes < 64) this.configError = StoreError.Config
-        if (this.role !== StoreRole.Primary && this.role !== StoreRole.Remote) this.configError = StoreError.Config
+        if (this.role !== StoreRole.Primary && (this.role !== StoreRole.Remote || this.remote === null)) this.configError = StoreError.Config
         if (this.configError !== StoreError.None) {
             this.n = this.reserve + 2
             this.spS = 1
         }
-        for (let s = 0; s < this.n; s++) {
-            this.secState.push(SecState.Dirty)
-            this.secHasA.push(0)
+        const n = this.n
+        this.secState = Buffer.alloc(n)
+        this.secHasA = Buffer.alloc(n)
+        this.secEntries = Buffer.alloc(n)
+        this.secData = Buffer.alloc(n)
+        this.secSmall = Buffer.alloc(n)
+        this.mLastBad = Buffer.alloc(n)
+        this.mEntryEnd = Buffer.alloc(n)
+        this.mClosed = Buffer.alloc(n)
+        for (let s = 0; s < n; s++) {
+            // not Free (0): setState counts the free sectors from the state it replaces
+            this.secState[s] = SecState.Dirty
             this.secErase.push(0)
             this.secSeq.push(0)
-            this.secEntries.push(0)
-            this.secData.push(0)
-            this.secSmall.push(0)
-            this.mLastBad.push(-1)
-            this.mEntryEnd.push(0)
-            this.mClosed.push(0)
         }
         for (let k = 0; k < META_KEYS; k++) {
             this.metaVal.push(0)
@@ -340,9 +351,22 @@ export class BlockStore {
         }
         this.resetState()
         this.busy = true
-        this.formatDone = done
         this.mS = 0
-        this.eraseSector(0, K.FormatErased)
+        // erases sector mS, the next, and so on, then mounts; a closure of format's own, so that
+        // an image that never formats (the board's) does not compile it
+        const self = this
+        this.then = (err) => {
+            if (err !== StoreError.None || self.mS + 1 >= self.n) {
+                self.busy = false
+                self.then = null
+                if (err !== StoreError.None) done(err)
+                else self.mount((e) => done(e))
+                return
+            }
+            self.mS++
+            self.eraseSector(self.mS, K.Then)
+        }
+        this.eraseSector(0, K.Then)
     }
 
     isMounted(): boolean {
@@ -418,7 +442,7 @@ export class BlockStore {
     }
 
     /** Queues a confirm, commit or discard record after checking the seq and the role. */
-    private seqRecord(op: Op, role: StoreRole, seq: number, done: ((err: StoreError) => void) | null): void {
+    protected seqRecord(op: Op, role: StoreRole, seq: number, done: ((err: StoreError) => void) | null): void {
         if (!validU32(seq)) {
             this.refuse(done, StoreError.BadArgument)
             return
@@ -433,23 +457,6 @@ export class BlockStore {
     /** Primary: the highest seq the remote confirmed (0 before the first). */
     confirmedSeq(): number {
         return this.idx.hasHorizon ? this.idx.horizon : 0
-    }
-
-    /** Remote: one commit record makes every staged version with seq ≤ `seq` visible at once.
-     * done(SeqTooOld) for a seq below the applied one; the applied one again is a no-op. */
-    commit(seq: number, done: (err: StoreError) => void): void {
-        this.seqRecord(Op.Commit, StoreRole.Remote, seq, done)
-    }
-
-    /** Remote: the applied seq (0 before the first commit). */
-    appliedSeq(): number {
-        return this.idx.hasHorizon ? this.idx.horizon : 0
-    }
-
-    /** Remote: drops every staged version with seq above `seq` (for a resync), durably.
-     * done(SeqTooOld) if `seq` is below the applied seq. */
-    discardAbove(seq: number, done: (err: StoreError) => void): void {
-        this.seqRecord(Op.Discard, StoreRole.Remote, seq, done)
     }
 
     /** A persistent metadata value (key 0..31), or -1 when never set. */
@@ -503,13 +510,16 @@ export class BlockStore {
         return this.idx.liveCount
     }
 
-    /** Data records the store can hold in all, and bytes of RAM its index uses. */
+    /** Data records the store can hold in all. */
     capacityRecords(): number {
         return this.n * this.spS
     }
 
+    /** Bytes of RAM the store holds between calls (a number is 8 bytes on the board): the
+     * index, 8 bytes and 2 numbers per sector, the metadata tables and the call queue (a block
+     * and 6 numbers per call). Mount also reads one sector at a time into a buffer of its own. */
     ramBytes(): number {
-        return this.idx.ramBytes() + this.qDepth * this.B
+        return this.idx.ramBytes() + this.n * 24 + META_KEYS * 3 * 8 + this.qDepth * (this.B + 48)
     }
 
     lastMountReport(): MountReport {
@@ -611,8 +621,6 @@ export class BlockStore {
         this.ensureRoom(RoomClass.User, true, K.WriteRoom)
     }
 
-
-
     private startRead(i: number): void {
         const m = this.qMember[i]
         const lba = this.qLba[i]
@@ -624,7 +632,7 @@ export class BlockStore {
                 return
             }
         } else {
-            g = this.role === StoreRole.Primary ? this.idx.newest(m, lba) : this.idx.visible(m, lba)
+            g = this.remote === null ? this.idx.newest(m, lba) : this.remote.visible(this.idx, m, lba)
             if (g < 0) {
                 this.stats.reads++
                 this.finish(StoreError.None, null)
@@ -664,13 +672,12 @@ export class BlockStore {
         this.ensureRoom(RoomClass.Control, false, K.SmallRoom)
     }
 
-
-
     /** After a commit, confirm or discard: updates the index in steps, then finishes. */
     private pruneStep(): void {
         const i = this.qHead
         const budget = this.stepBytes >> 6
-        const doneNow = this.qKind[i] === Op.Discard ? this.idx.discardStep(this.qSeq[i], budget) : this.idx.pruneStep(budget)
+        const r = this.remote
+        const doneNow = this.qKind[i] === Op.Discard && r !== null ? r.discardStep(this.idx, this.qSeq[i], budget) : this.idx.pruneStep(budget)
         if (doneNow) this.finish(StoreError.None, null)
         else this.later(K.PruneStep)
     }
@@ -838,7 +845,6 @@ export class BlockStore {
         } else this.program(this.sectorAddr(s), this.hdrBuf, K.Opened)
     }
 
-
     // =====================================================================================
     // Appending records to the open sector (room already ensured)
 
@@ -859,8 +865,6 @@ export class BlockStore {
         this.secData[s]++
         this.program(this.slotAddr(s, this.apSlot), data, K.ApData)
     }
-
-
 
     private appendSmall(type: EntryType, b1: number, word: number, value: number, k: K): void {
         const s = this.open
@@ -911,13 +915,9 @@ export class BlockStore {
             const loc = this.metaLoc[key]
             if (loc >= 0 && Math.floor(loc / 256) === v) return this.gcSmall(2, key)
         }
-        for (let i = 0; i < this.dLoc.length; i++) {
-            if (Math.floor(this.dLoc[i] / 256) !== v) continue
-            if (this.discardNeeded(i, v)) return this.gcSmall(3, i)
-            // no sector that could hold what it dropped is left: the record goes with the victim
-            this.secSmall[v]--
-            this.removeDiscard(i)
-            i--
+        if (this.remote !== null) {
+            const i = this.remote.nextToCopy(v, this.n, this.secState, this.secSeq, this.secSmall)
+            if (i >= 0) return this.gcSmall(3, i)
         }
         return false
     }
@@ -928,33 +928,6 @@ export class BlockStore {
         this.gcRoom(false, K.GcSmallRoom)
         return true
     }
-
-
-
-    /** A discard record must stay while a sector that may hold a version it dropped exists. */
-    private discardNeeded(i: number, victim: number): boolean {
-        for (let s = 0; s < this.n; s++) {
-            if (s === victim) continue
-            const st = this.secState[s]
-            if (st === SecState.Dirty) return true
-            if ((st === SecState.Used || st === SecState.Open) && this.secSeq[s] <= this.dPosSeq[i]) return true
-        }
-        return false
-    }
-
-    private removeDiscard(i: number): void {
-        const last = this.dLoc.length - 1
-        this.dSeq[i] = this.dSeq[last]
-        this.dPosSeq[i] = this.dPosSeq[last]
-        this.dPosEntry[i] = this.dPosEntry[last]
-        this.dLoc[i] = this.dLoc[last]
-        this.dSeq.pop()
-        this.dPosSeq.pop()
-        this.dPosEntry.pop()
-        this.dLoc.pop()
-    }
-
-
 
     /** A live record no longer matches its CRC: copying it would launder the corruption. */
     private dropCorrupt(g: number): void {
@@ -976,10 +949,6 @@ export class BlockStore {
         }
         this.openSector(this.pickFree(), k)
     }
-
-
-
-
 
     // =====================================================================================
     // Continuations
@@ -1060,10 +1029,11 @@ export class BlockStore {
                     this.stats.metaWrites++
                     this.finish(StoreError.None, null)
                 } else {
-                    this.dSeq.push(seq)
-                    this.dPosSeq.push(this.secSeq[Math.floor(loc / 256)])
-                    this.dPosEntry.push(loc % 256)
-                    this.dLoc.push(loc)
+                    const r = this.remote as RemoteRole
+                    r.dSeq.push(seq)
+                    r.dPosSeq.push(this.secSeq[Math.floor(loc / 256)])
+                    r.dPosEntry.push(loc % 256)
+                    r.dLoc.push(loc)
                     this.secSmall[Math.floor(loc / 256)]++
                     this.stats.discards++
                     this.pruneStep()
@@ -1182,7 +1152,10 @@ export class BlockStore {
                     const t = this.role === StoreRole.Remote ? EntryType.Commit : EntryType.Confirm
                     this.appendSmall(t, 0xff, 0xffffffff, this.idx.horizon, K.GcSmallAppended)
                 } else if (this.gcSmallKind === 2) this.appendSmall(EntryType.Meta, key, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
-                else this.appendSmall(EntryType.Discard, this.dPosEntry[key], this.dPosSeq[key], this.dSeq[key], K.GcSmallAppended)
+                else {
+                    const r = this.remote as RemoteRole
+                    this.appendSmall(EntryType.Discard, r.dPosEntry[key], r.dPosSeq[key], r.dSeq[key], K.GcSmallAppended)
+                }
                 return
             }
             case K.GcSmallAppended: {
@@ -1200,8 +1173,9 @@ export class BlockStore {
                     this.moveLoc(this.metaLoc[key], loc)
                     this.metaLoc[key] = loc
                 } else {
-                    this.moveLoc(this.dLoc[key], loc)
-                    this.dLoc[key] = loc
+                    const r = this.remote as RemoteRole
+                    this.moveLoc(r.dLoc[key], loc)
+                    r.dLoc[key] = loc
                 }
                 this.gcNext()
                 return
@@ -1322,27 +1296,9 @@ export class BlockStore {
                 return this.mountStep()
             case K.IndexStep:
                 return this.indexStep()
-            case K.FormatErased: {
-                // format: the next sector, or mount the erased store
-                const done = this.formatDone
-                if (err !== StoreError.None) {
-                    this.busy = false
-                    this.formatDone = null
-                    if (done) done(err)
-                    return
-                }
-                this.mS++
-                if (this.mS < this.n) {
-                    this.eraseSector(this.mS, K.FormatErased)
-                    return
-                }
-                this.busy = false
-                this.formatDone = null
-                this.mount((e) => {
-                    if (done) done(e)
-                })
+            case K.Then:
+                if (this.then !== null) this.then(err)
                 return
-            }
         }
     }
 
@@ -1417,7 +1373,6 @@ export class BlockStore {
     // =====================================================================================
     // Format
 
-
     // =====================================================================================
     // Mount: read every sector, parse it in steps, then build the index in steps
 
@@ -1440,7 +1395,7 @@ export class BlockStore {
             this.secEntries[s] = 0
             this.secData[s] = 0
             this.secSmall[s] = 0
-            this.mLastBad[s] = -1
+            this.mLastBad[s] = 0
             this.mEntryEnd[s] = 0
             this.mClosed[s] = 0
         }
@@ -1449,11 +1404,7 @@ export class BlockStore {
             this.metaLoc[k] = -1
             this.mMetaPos[k] = -1
         }
-        this.dSeq = []
-        this.dPosSeq = []
-        this.dPosEntry = []
-        this.dLoc = []
-        this.mDPos = []
+        if (this.remote !== null) this.remote.reset()
         this.horizonLoc = -1
         this.mHorizonPos = -1
         this.mHorizon = 0
@@ -1481,7 +1432,6 @@ export class BlockStore {
         this.report.durationMs = this.clock.millis() - this.mStartMs
         if (done) done(err, this.report)
     }
-
 
     private setState(s: number, st: SecState): void {
         if (this.secState[s] === SecState.Free) this.freeCount--
@@ -1603,25 +1553,9 @@ export class BlockStore {
             }
             return 0
         }
-        if (type === EntryType.Discard && this.role === StoreRole.Remote) {
+        if (type === EntryType.Discard && this.remote !== null) {
             this.report.records++
-            const pEntry = buf[off + 1]
-            const pSeq = getU32(buf, off + 2)
-            for (let j = 0; j < this.dSeq.length; j++) {
-                if (this.dSeq[j] === value && this.dPosSeq[j] === pSeq && this.dPosEntry[j] === pEntry) {
-                    // another copy (left behind by a relocation): the latest is the live one
-                    if (pos > this.mDPos[j]) {
-                        this.mDPos[j] = pos
-                        this.dLoc[j] = loc
-                    }
-                    return 0
-                }
-            }
-            this.dSeq.push(value)
-            this.dPosSeq.push(pSeq)
-            this.dPosEntry.push(pEntry)
-            this.dLoc.push(loc)
-            this.mDPos.push(pos)
+            this.remote.found(value, getU32(buf, off + 2), buf[off + 1], loc, pos)
             return 0
         }
         // a valid record of a type this store does not use: count it as bad
@@ -1632,7 +1566,7 @@ export class BlockStore {
     private badEntry(s: number, i: number): void {
         this.report.badCrc++
         this.stats.badCrc++
-        this.mLastBad[s] = i
+        this.mLastBad[s] = i + 1
     }
 
     private mountSectorEntriesDone(): void {
@@ -1691,7 +1625,7 @@ export class BlockStore {
         }
         rep.blank = rep.freeSectors === this.n && rep.records === 0
         // the last bad entry of the newest sector is the record a power cut tore
-        if (newest >= 0 && this.mLastBad[newest] >= 0 && this.mLastBad[newest] === this.mEntryEnd[newest] - 1) rep.torn = 1
+        if (newest >= 0 && this.mLastBad[newest] > 0 && this.mLastBad[newest] === this.mEntryEnd[newest]) rep.torn = 1
         rep.corruptedOld = rep.badCrc - rep.torn
         this.stats.torn += rep.torn
         this.stats.corruptedOld += rep.corruptedOld
@@ -1708,7 +1642,10 @@ export class BlockStore {
         if (this.mHorizonPos >= 0) this.idx.setHorizon(this.mHorizon)
         if (this.horizonLoc >= 0) this.secSmall[Math.floor(this.horizonLoc / 256)]++
         for (let k = 0; k < META_KEYS; k++) if (this.metaLoc[k] >= 0) this.secSmall[Math.floor(this.metaLoc[k] / 256)]++
-        for (let j = 0; j < this.dLoc.length; j++) this.secSmall[Math.floor(this.dLoc[j] / 256)]++
+        if (this.remote !== null) {
+            const locs = this.remote.dLoc
+            for (let j = 0; j < locs.length; j++) this.secSmall[Math.floor(locs[j] / 256)]++
+        }
         this.mG = 0
         this.indexStep()
     }
@@ -1723,7 +1660,7 @@ export class BlockStore {
             budget--
             if (!this.idx.isCandidate(g)) continue
             budget -= 8
-            if (this.isVoid(g)) {
+            if (this.remote !== null && this.remote.voids(this.idx.seqOf(g), this.idx.position(g))) {
                 this.idx.dropCandidate(g)
                 this.report.voided++
                 continue
@@ -1750,15 +1687,6 @@ export class BlockStore {
         this.startNext()
     }
 
-    /** A staged version written before a discard record, with a seq above the discard's. */
-    private isVoid(g: number): boolean {
-        const seq = this.idx.seqOf(g)
-        const pos = this.idx.position(g)
-        for (let j = 0; j < this.dSeq.length; j++) {
-            if (seqAfter(seq, this.dSeq[j]) && pos < this.dPosSeq[j] * 256 + this.dPosEntry[j]) return true
-        }
-        return false
-    }
 }
 
 /** Data d matches the CRC in its entry e (which covers the entry's first 12 bytes and the data). */
@@ -1776,4 +1704,127 @@ function validMember(m: number): boolean {
 
 function validLba(l: number): boolean {
     return l >= 0 && l < LBA_LIMIT && Math.floor(l) === l
+}
+
+/**
+ * The block store for both roles (see PrimaryBlockStore for the contract): the simulator, the
+ * remote board and the tests use it. On the remote it adds commit, discardAbove and appliedSeq,
+ * and reads give the newest applied version.
+ * @devsWhenUsed
+ */
+export class BlockStore extends PrimaryBlockStore {
+    constructor(flash: Flash, clock: Clock, opts: StoreOptions) {
+        super(flash, clock, opts, opts.role === StoreRole.Remote ? new RemoteRole() : undefined)
+    }
+
+    /** Remote: one commit record makes every staged version with seq ≤ `seq` visible at once.
+     * done(SeqTooOld) for a seq below the applied one; the applied one again is a no-op. */
+    commit(seq: number, done: (err: StoreError) => void): void {
+        this.seqRecord(Op.Commit, StoreRole.Remote, seq, done)
+    }
+
+    /** Remote: the applied seq (0 before the first commit). */
+    appliedSeq(): number {
+        return this.confirmedSeq()
+    }
+
+    /** Remote: drops every staged version with seq above `seq` (for a resync), durably.
+     * done(SeqTooOld) if `seq` is below the applied seq. */
+    discardAbove(seq: number, done: (err: StoreError) => void): void {
+        this.seqRecord(Op.Discard, StoreRole.Remote, seq, done)
+    }
+}
+
+/**
+ * What only the remote role of the store keeps: its live discard records (a discard record
+ * voids every staged version with a seq above its own that was written before it, at log
+ * position (sector seq, entry)), and the visible versions reads return. The store owns one
+ * when its role is Remote; PrimaryBlockStore only calls it through a field that is null on a
+ * primary, so a primary's image never compiles it.
+ * @devsWhenUsed
+ */
+export class RemoteRole {
+    dSeq: number[] = []
+    dPosSeq: number[] = []
+    dPosEntry: number[] = []
+    /** Where each live discard record is: sector × 256 + entry. */
+    dLoc: number[] = []
+    /** Mount: the log position of the copy found of each. */
+    private mPos: number[] = []
+
+    reset(): void {
+        this.dSeq = []
+        this.dPosSeq = []
+        this.dPosEntry = []
+        this.dLoc = []
+        this.mPos = []
+    }
+
+    /** Mount found a discard record at loc (log position pos). */
+    found(seq: number, pSeq: number, pEntry: number, loc: number, pos: number): void {
+        for (let j = 0; j < this.dSeq.length; j++) {
+            if (this.dSeq[j] === seq && this.dPosSeq[j] === pSeq && this.dPosEntry[j] === pEntry) {
+                // another copy (left behind by a relocation): the latest is the live one
+                if (pos > this.mPos[j]) {
+                    this.mPos[j] = pos
+                    this.dLoc[j] = loc
+                }
+                return
+            }
+        }
+        this.dSeq.push(seq)
+        this.dPosSeq.push(pSeq)
+        this.dPosEntry.push(pEntry)
+        this.dLoc.push(loc)
+        this.mPos.push(pos)
+    }
+
+    /** A staged version (its seq, its log position) written before a discard record, with a
+     * seq above the discard's. */
+    voids(seq: number, pos: number): boolean {
+        for (let j = 0; j < this.dSeq.length; j++) {
+            if (seqAfter(seq, this.dSeq[j]) && pos < this.dPosSeq[j] * 256 + this.dPosEntry[j]) return true
+        }
+        return false
+    }
+
+    /** The newest version at or below the applied seq. */
+    visible(idx: VersionIndex, member: number, lba: number): number {
+        return idx.visible(member, lba)
+    }
+
+    /** Drops the staged versions above seq, a budget at a time; false while there is more. */
+    discardStep(idx: VersionIndex, seq: number, budget: number): boolean {
+        return idx.discardStep(seq, budget)
+    }
+
+    /**
+     * Collection of sector v: the next discard record in it that must be copied elsewhere, or
+     * -1. A record must stay while a sector that may hold a version it dropped exists; one that
+     * need not stay goes with the victim (dropped here, and from v's count of small records).
+     */
+    nextToCopy(v: number, n: number, secState: Buffer, secSeq: number[], secSmall: Buffer): number {
+        for (let i = 0; i < this.dLoc.length; i++) {
+            if (Math.floor(this.dLoc[i] / 256) !== v) continue
+            for (let s = 0; s < n; s++) {
+                if (s === v) continue
+                const st = secState[s]
+                if (st === SecState.Dirty) return i
+                if ((st === SecState.Used || st === SecState.Open) && secSeq[s] <= this.dPosSeq[i]) return i
+            }
+            // no sector that could hold what it dropped is left: the record goes with the victim
+            secSmall[v]--
+            const last = this.dLoc.length - 1
+            this.dSeq[i] = this.dSeq[last]
+            this.dPosSeq[i] = this.dPosSeq[last]
+            this.dPosEntry[i] = this.dPosEntry[last]
+            this.dLoc[i] = this.dLoc[last]
+            this.dSeq.pop()
+            this.dPosSeq.pop()
+            this.dPosEntry.pop()
+            this.dLoc.pop()
+            i--
+        }
+        return -1
+    }
 }

@@ -69,8 +69,10 @@ export class VersionIndex {
         for (let s = 0; s < slots / slotsPerSector; s++) this.sectorLive.push(0)
     }
 
+    /** Bytes of RAM the index holds: 16 per slot (key, seq, entry, flags, three links), 2 per
+     * bucket, and a number (8 bytes on the board) per sector. */
     ramBytes(): number {
-        return this.slots * 15 + this.buckets.bytes()
+        return this.slots * 16 + this.buckets.bytes() + this.sectorLive.length * 8
     }
 
     static keyOf(member: number, lba: number): number {

@@ -3,6 +3,7 @@ import { BootCheck, checkBoot } from "../../firmware/boot/bootCheck"
 import { deviceScriptCapabilities, RuntimeCapabilities } from "../../firmware/boot/capabilities"
 import { hex32 } from "../../firmware/codec/bytes"
 import { SeqmirrorConfig } from "../../firmware/config"
+import { PrimaryFirmware } from "../../firmware/boot/primaryFirmware"
 import { FlashError } from "../flash"
 import { SpiNorFlash } from "../spiNor"
 import { RunLoop } from "./clock"
@@ -164,6 +165,7 @@ function hex24(id: number): string {
     return hex32(id >>> 0).slice(2)
 }
 
+/** @devsWhenUsed */
 class InitResult {
     err = FlashError.Timeout
     id = -1
@@ -190,4 +192,48 @@ async function initFlash(flash: SpiNorFlash, timeoutMs: number): Promise<InitRes
         waiting = false
     }
     return r
+}
+
+/** How often a replicating board prints its status line. */
+const STATUS_EVERY_MS = 60000
+
+/**
+ * The board entry's whole start (firmware/main.ts is this call with the configuration embedded
+ * at build time): startBoard, then, when the drivers are up, startReplication. Resolves with
+ * the firmware once replication is starting, or null when the board does not start (after
+ * the lines saying why). `ready(fw)` is called once replication runs: the application's
+ * writes then go to `fw.board`.
+ */
+export async function runBoard(configText: string, opts?: StartOptions, ready?: (fw: PrimaryFirmware) => void): Promise<PrimaryFirmware | null> {
+    const started = await startBoard(configText, opts)
+    if (started.drivers === null) return null
+    return startReplication(started.drivers, ready)
+}
+
+/**
+ * Runs a primary's replication on started drivers: the PrimaryFirmware (block store on the
+ * flash, link channel on the link, pipeline, SoloCycle), started from the run loop; the link
+ * starts once the firmware listens to it. On failure the firmware has printed why and the run
+ * loop stops. While it runs, a status line every minute. Returns the firmware at once.
+ */
+export function startReplication(d: BoardDrivers, ready?: (fw: PrimaryFirmware) => void): PrimaryFirmware {
+    const link = d.link as SocketLink
+    const loop = d.loop
+    const fw = new PrimaryFirmware(d.config, d.memberIndex, loop, link, d.random, (line) => console.log("seqmirror: " + line), d.flash)
+    loop.setTimer(0, () => {
+        fw.start((ok) => {
+            if (!ok) {
+                loop.stop()
+                return
+            }
+            link.start()
+            const status = () => {
+                console.log("seqmirror: " + fw.statusLine())
+                loop.setTimer(STATUS_EVERY_MS, status)
+            }
+            loop.setTimer(STATUS_EVERY_MS, status)
+            if (ready !== undefined) ready(fw)
+        })
+    })
+    return fw
 }

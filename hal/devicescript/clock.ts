@@ -11,8 +11,10 @@ import { errorText } from "./errorText"
  * queue instead: zero-delay timers run as soon as the current event ends, timers with the
  * same due time fire in the order they were set, and every event runs on this one fiber.
  *
- * The loop budget: the VM aborts a fiber that runs too long without suspending (DEVICESCRIPT.md),
- * so the loop suspends after `batch` events even when more are due.
+ * The loop budget: the VM aborts a fiber that runs too long without suspending (128 K bytecode
+ * steps; DEVICESCRIPT.md), so the loop suspends after `batch` events, or after 10 ms of events,
+ * even when more are due. Every event must stay well inside the budget on its own (the store's
+ * mount steps, for example, check 512 bytes each); the loop only keeps their sum inside it.
  *
  * Failure: an exception thrown by an event is a bug (the firmware reports bad input through
  * return values, not exceptions; invariant assertions throw). The loop then halts: it prints
@@ -29,8 +31,10 @@ class LoopTimer implements Timer {
     constructor(public due: number, public fire: () => void) {}
 }
 
-/** Events fired between two suspensions of the loop fiber. */
-const DEFAULT_BATCH = 64
+/** Events fired between two suspensions of the loop fiber, at most. */
+const DEFAULT_BATCH = 16
+/** Time spent in events between two suspensions, at most (ms). */
+const BATCH_MS = 10
 /** Longest suspension when nothing is queued (any new timer wakes the loop at once). */
 const IDLE_MS = 60000
 
@@ -113,7 +117,7 @@ export class RunLoop implements Clock {
         const now = ds.millis()
         let n = 0
         while (this.queue.length > 0 && this.queue[0].due <= now) {
-            if (n >= this.batch) {
+            if (n >= this.batch || (n > 0 && ds.millis() - now >= BATCH_MS)) {
                 this.budgetYields++
                 return 0
             }

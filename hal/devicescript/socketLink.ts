@@ -10,7 +10,8 @@ export interface SocketLinkOptions {
     port: number
     /** What bitRate() reports (link.baud): a nominal figure, see the class comment. */
     nominalBitRate: number
-    /** Transmit buffer in bytes (default 4096). */
+    /** Transmit buffer in bytes (default 2048: the link channel keeps its frames itself until
+     * they are acknowledged, and the runtime's socket queues what it was handed). */
     txBytes?: number
     /** Most bytes handed to the socket in one send (default 512). */
     chunkBytes?: number
@@ -116,7 +117,7 @@ export class SocketLink implements Link {
     lastError = ""
 
     constructor(private clock: Clock, private opts: SocketLinkOptions) {
-        const txBytes = opts.txBytes !== undefined && opts.txBytes >= 64 ? opts.txBytes : 4096
+        const txBytes = opts.txBytes !== undefined && opts.txBytes >= 64 ? opts.txBytes : 2048
         this.ring = Buffer.alloc(txBytes)
         this.chunkBytes = opts.chunkBytes !== undefined && opts.chunkBytes > 0 ? Math.min(opts.chunkBytes, txBytes) : 512
         this.chunkFull = Buffer.alloc(this.chunkBytes)

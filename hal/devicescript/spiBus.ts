@@ -121,7 +121,8 @@ export class DsSpiBus implements SpiBus {
     private pendingRxLen = 0
     private pendingDone: ((rx: Buffer) => void) | null = null
     private doneRx: Buffer = EMPTY
-    private zerosByLen: Buffer[] = []
+    /** Zero buffers kept for reuse, one per read length (a handful). */
+    private zeroBufs: Buffer[] = []
     private readonly deliver: () => void
 
     transfers = 0
@@ -206,12 +207,9 @@ export class DsSpiBus implements SpiBus {
 
     /** A buffer of n zero bytes, kept per length (reads use a handful of lengths). */
     private zeros(n: number): Buffer {
-        while (this.zerosByLen.length <= n) this.zerosByLen.push(EMPTY)
-        let z = this.zerosByLen[n]
-        if (z.length === 0) {
-            z = Buffer.alloc(n)
-            this.zerosByLen[n] = z
-        }
+        for (let i = 0; i < this.zeroBufs.length; i++) if (this.zeroBufs[i].length === n) return this.zeroBufs[i]
+        const z = Buffer.alloc(n)
+        this.zeroBufs.push(z)
         return z
     }
 }

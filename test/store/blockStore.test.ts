@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { PipelineStore } from "../../firmware/pipeline/ports"
 import { RemoteStore } from "../../firmware/remote/remoteBoard"
-import { BlockStore } from "../../firmware/store/blockStore"
+import { BlockStore, PrimaryBlockStore } from "../../firmware/store/blockStore"
 import { MetaKey, StoreError, StoreRole } from "../../firmware/store/types"
 import { SpiNorFlash } from "../../hal/spiNor"
 import { SimKernel } from "../../host-sim/kernel"
@@ -438,7 +438,49 @@ describe("block store: a store object is a plain firmware object", () => {
         const r = new Rig(chip, PRIMARY)
         const st: BlockStore = r.store
         expect(st.capacityRecords()).toBe(256 * 15)
-        // about 19 bytes of index per record, plus the queue's block buffers
-        expect(st.ramBytes()).toBeLessThan(256 * 15 * 20 + 16 * 256)
+        // about 19.5 bytes of index per record, 24 per sector, the meta tables and the queue
+        expect(st.ramBytes()).toBe(256 * 15 * 16 + 5761 * 2 + 256 * 8 + 256 * 24 + 32 * 24 + 16 * (256 + 48))
+    })
+
+    it("PrimaryBlockStore (the board's store, without the remote's part) reads and writes the same store as a primary", () => {
+        const r = Rig.blank(65536, PRIMARY)
+        r.mount()
+        r.write(0, 3, 5, block(B, 0, 3, 5, 1))
+        r.write(0, 4, 6, block(B, 0, 4, 6, 2))
+        expect(r.call((d) => r.store.setMeta(MetaKey.Generation, 7, d))).toBe(StoreError.None)
+        expect(r.call((d) => r.store.confirm(5, d))).toBe(StoreError.None)
+        // the same chip mounted by a PrimaryBlockStore: same versions, pins, meta and horizon
+        const p = new PrimaryBlockStore(r.flash, r.k, PRIMARY)
+        let mounted = -1
+        p.mount((err) => (mounted = err))
+        r.runUntil(() => mounted >= 0)
+        expect(mounted).toBe(StoreError.None)
+        expect(p.meta(MetaKey.Generation)).toBe(7)
+        expect(p.confirmedSeq()).toBe(5)
+        expect(p.pinnedSeqs(0)).toEqual([6])
+        let got: Buffer | null = null
+        p.read(0, 3, (_e, data) => (got = data))
+        r.runUntil(() => got !== null)
+        expect(got!.equals(block(B, 0, 3, 5, 1))).toBe(true)
+        let err = -1
+        p.write(0, 3, 7, block(B, 0, 3, 7, 3), (e) => (err = e))
+        r.runUntil(() => err >= 0)
+        expect(err).toBe(StoreError.None)
+        expect(remount(r).read(0, 3).data!.equals(block(B, 0, 3, 7, 3))).toBe(true)
+    })
+
+    it("PrimaryBlockStore refuses the remote role: every call fails with Config", () => {
+        const r = Rig.blank(65536, REMOTE)
+        r.init()
+        const p = new PrimaryBlockStore(r.flash, r.k, REMOTE)
+        let mounted = -1
+        p.mount((err) => (mounted = err))
+        r.runUntil(() => mounted >= 0)
+        expect(mounted).toBe(StoreError.Config)
+        let err = -1
+        p.write(0, 1, 1, block(B, 0, 1, 1, 0), (e) => (err = e))
+        r.runUntil(() => err >= 0)
+        expect(err).toBe(StoreError.Config)
+        expect(r.chip.programs).toBe(0)
     })
 })

@@ -1,0 +1,161 @@
+import { Clock } from "../../hal/clock"
+import { Flash } from "../../hal/flash"
+import { Link } from "../../hal/link"
+import { SeqmirrorConfig } from "../config"
+import { ChannelConfig, channelRamBytes, defaultChannelConfig } from "../link/channel"
+import { PrimaryChannel } from "../link/primary"
+import { AckMode, PrimaryBoard } from "../pipeline/primary"
+import { SoloCycle } from "../pipeline/soloCycle"
+import { PrimaryBlockStore } from "../store/blockStore"
+import { MetaKey, StoreError, storeErrorName, StoreRole } from "../store/types"
+
+/** Calls the store may queue behind the running one. */
+const STORE_QUEUE = 8
+
+/**
+ * The link channel of a board: the shared defaults (maxPayload must match the remote's), with
+ * smaller windows to save RAM (each frame slot holds maxPayload bytes): 4 frames in flight are
+ * about 4.4 KB, more than a TCP link needs at the link's nominal rate, and 2 frames to receive,
+ * since what comes back from the remote is small (applied seqs).
+ */
+export function boardChannelConfig(): ChannelConfig {
+    const c = defaultChannelConfig()
+    c.txWindow = 4
+    c.rxWindow = 2
+    return c
+}
+
+/**
+ * The replication firmware of a primary that is a group of one: the block store on `flash`,
+ * the link channel on `link`, the pipeline (PrimaryBoard) and its SoloCycle. The board entry
+ * (firmware/main.ts, through hal/devicescript/board.ts) builds it from the validated
+ * configuration and its drivers; the tests build it over the simulator's models. Everything
+ * it calls back runs from `clock`.
+ *
+ * `start(done)` mounts the store (a blank chip is an empty store), raises the generation kept
+ * in the store's metadata, builds the channel and the pipeline, recovers what the flash holds
+ * and starts the cycle; done(true) when replication runs (the caller then starts its link
+ * driver), done(false) after one line saying why not. `board` then takes the application's
+ * writes: `board.write(lba, data, done)` with lba in 0..lbaCount-1 and one block of data.
+ * @devsWhenUsed
+ */
+export class PrimaryFirmware {
+    readonly store: PrimaryBlockStore
+    channel: PrimaryChannel | null = null
+    board: PrimaryBoard | null = null
+    cycle: SoloCycle | null = null
+    generation = 0
+    /** Blocks the application may write (lbas 0..lbaCount-1). */
+    readonly lbaCount: number
+
+    constructor(
+        readonly config: SeqmirrorConfig,
+        readonly member: number,
+        private clock: Clock,
+        private link: Link,
+        private random: () => number,
+        private print: (line: string) => void,
+        flash: Flash
+    ) {
+        this.store = new PrimaryBlockStore(flash, clock, { role: StoreRole.Primary, blockSize: config.store.blockSize, queueDepth: STORE_QUEUE })
+        // a quarter of the store's slots: the rest holds pinned versions while the link is
+        // down, and gives garbage collection its room
+        this.lbaCount = Math.floor(this.store.capacityRecords() / 4)
+    }
+
+    start(done: (ok: boolean) => void): void {
+        const self = this
+        this.store.mount((err, report) => {
+            if (err !== StoreError.None) {
+                self.print(
+                    err === StoreError.IncompatibleFormat
+                        ? "store: the flash holds a store of another format or block size; it is left untouched (erase the chip, or set store.blockSize back)"
+                        : "store: mount failed: " + storeErrorName(err)
+                )
+                done(false)
+                return
+            }
+            self.print("store: " + report.sectors + " sectors, " + report.liveRecords + " blocks held, " + report.freeSectors + " free sectors")
+            const g = self.store.meta(MetaKey.Generation)
+            self.generation = (g < 0 ? 0 : g) + 1
+            self.store.setMeta(MetaKey.Generation, self.generation, (err2) => {
+                if (err2 !== StoreError.None) {
+                    self.print("store: cannot record the generation: " + storeErrorName(err2))
+                    done(false)
+                    return
+                }
+                self.run()
+                done(true)
+            })
+        })
+    }
+
+    private run(): void {
+        const cfg = this.config
+        const chCfg = boardChannelConfig()
+        const ch = new PrimaryChannel(this.link, this.clock, this.random, chCfg, this.generation, this.member)
+        const self = this
+        // up and down only: while the link is out, HELLOs and their timeouts come and go
+        let wasUp = false
+        ch.onStateChange((state) => {
+            const up = state === "up"
+            if (up !== wasUp) self.print("link channel: " + (up ? "session up" : "session down (" + state + ")"))
+            wasUp = up
+        })
+        ch.onRefused((reason, highest) =>
+            self.print("link channel: the remote refused this board (reason " + reason + ", generation " + highest + " known): it sends no more")
+        )
+        const ringSlots = Math.floor(cfg.store.auxRingBytes / (10 + cfg.store.blockSize))
+        const maxLbasPerSeq = Math.max(16, Math.min(this.lbaCount, ringSlots))
+        const board = new PrimaryBoard(
+            {
+                member: this.member,
+                blockSize: cfg.store.blockSize,
+                lbaCount: this.lbaCount,
+                auxRingBytes: cfg.store.auxRingBytes,
+                // writes to more lbas than the aux ring holds wait for the next seq
+                maxLbasPerSeq: maxLbasPerSeq,
+                mode: cfg.group.mode === "none" ? AckMode.None : AckMode.Consistent,
+                minCycleMs: cfg.group.minCycleMs,
+                maxClosedSeqs: cfg.group.maxClosedSeqs,
+                rpoTargetMs: cfg.group.rpoTargetMs,
+            },
+            this.clock,
+            this.store,
+            ch
+        )
+        board.recover(this.store.maxSeqSeen(), this.store.confirmedSeq(), 0)
+        const cycle = new SoloCycle(board, this.clock)
+        cycle.start()
+        this.channel = ch
+        this.board = board
+        this.cycle = cycle
+        this.print("replicating: member " + this.member + ", generation " + this.generation + ", " + this.lbaCount + " blocks of " + cfg.store.blockSize + " bytes")
+        // the aux ring's slots and two lba tables (3 numbers per slot, twice the entries, a power of 2)
+        const pipeline = ringSlots * (10 + cfg.store.blockSize) + lbaTableBytes(ringSlots) + lbaTableBytes(maxLbasPerSeq)
+        this.print(
+            "RAM held: store " + kb(this.store.ramBytes()) + ", aux ring and lba tables " + kb(pipeline) + ", link channel " + kb(channelRamBytes(chCfg))
+        )
+    }
+
+    /** One line: the cycle, the writes, what went to the remote, the link and the store. */
+    statusLine(): string {
+        const b = this.board
+        const ch = this.channel
+        if (b === null || ch === null) return "status: not replicating"
+        return (
+            "status: seq " + b.captureSeq() + ", " + b.writesAcked + " writes acknowledged, " + b.portionsSent +
+            " portions sent (" + b.portionsFromFlash + " from flash), link " + ch.state() + ", " + this.store.freeSectors() + " free sectors"
+        )
+    }
+}
+
+function lbaTableBytes(capacity: number): number {
+    let size = 8
+    while (size < capacity * 2) size *= 2
+    return size * 24
+}
+
+function kb(bytes: number): string {
+    return Math.round(bytes / 1024) + " KB"
+}
