@@ -296,7 +296,8 @@ function goals(b: BenchReport): Goal[] {
 // ---- the table
 
 function mdTable(head: string[], rows: (string | number)[][]): string {
-    const lines = ["| " + head.join(" | ") + " |", "|" + head.map(() => "---").join("|") + "|"]
+    // a blank line first: a Markdown table does not start inside a paragraph
+    const lines = ["", "| " + head.join(" | ") + " |", "|" + head.map(() => "---").join("|") + "|"]
     for (const row of rows) lines.push("| " + row.map((c) => (typeof c === "number" && !Number.isInteger(c) ? String(r(c)) : String(c))).join(" | ") + " |")
     return lines.join("\n")
 }
