@@ -3,8 +3,11 @@ import { parseArgs } from "node:util"
 import { readFileSync } from "node:fs"
 import { validateConfig } from "../firmware/config"
 import { availableParallelism } from "node:os"
-import { runSim, SimOptions, defaultSimOptions, replayCommand } from "./sim"
+import { runSim, SimOptions, SimResult, defaultSimOptions, replayCommand, MUTATIONS } from "./sim"
 import { runSweep } from "./sweep"
+import { ConsolePortError, DEFAULT_CONSOLE_PORT, socatAvailable } from "./console/tcp"
+import { DashboardMode } from "./live/driver"
+import { checkOutputs, formatSummary, LiveSettings, runBatch, runLive, SimOutputs } from "./simRun"
 import { cmdBench } from "./bench/bench"
 
 class UsageError extends Error {}
@@ -14,7 +17,8 @@ const HELP = `seqmirror — asynchronous, group-consistent replication of SPI-fl
 Usage: seqmirror <command> [options]
 
 Commands
-  sim                 run a simulated group in virtual time, as fast as possible
+  sim                 run a simulated group: in virtual time as fast as possible, or live
+                      (--speed) with a dashboard and a serial console per board
   sweep               run many seeds with faults and report every failure with its replay command
   config check FILE   validate a board configuration (devicescript.json)
   bench               measure how close seqmirror comes to what the hardware allows
@@ -24,14 +28,34 @@ Commands
 Options of sim
   --boards N          primary boards in the group, 1..8 (default 1)
   --seed N            seed of the run (default 1)
-  --duration T        virtual time to run, e.g. 500ms, 10s, 2m (default 10s)
+  --duration T        virtual time of workload, e.g. 500ms, 10s, 2m (default 10s); then the
+                      remote catches up and the run is judged
   --mode M            consistent | none (default consistent)
   --baud N            link baud rate (default 115200)
   --faults LIST       none | all | comma list of power,link,bus,reboot,slow (default none)
   --rate N            writes per second per board (default 20)
   --json              print one JSON object (last line of stdout)
+  --rpo-target T      bounded-RPO pacing: hold acknowledgements while the oldest write the
+                      remote has not applied is older than T (default off)
+  --mutate M          switch off one safety mechanism to see the checker catch it:
+                      ack-gating | manifest-check | atomic-apply (testing only)
+  --report FILE.html  write a self-contained HTML report with charts over time
+  --export DIR        write the write history and the final images as JSON lines
+                      (docs/EXPORT.md; check them with node bin/check-export.mjs DIR)
 
-Options of sweep: those of sim, and
+Live runs (sim with --speed)
+  --speed N|max       run live at N times real time (1 = real time), or as fast as it goes;
+                      Ctrl-C stops the run, lets the remote catch up and prints the summary
+  --console-port P    first TCP port of the board consoles (default ${DEFAULT_CONSOLE_PORT}, or the next free
+                      block); the boards take consecutive ports in the order printed; 0: any
+                      free ports
+  --no-console        no board consoles
+  --pty               also a pseudo-terminal per board (needs socat): /tmp/seqmirror-primary0, ...
+  --dashboard         redraw the dashboard in place (default when stdout is a terminal)
+  --no-dashboard      no dashboard; when stdout is not a terminal, one status line per 5 s
+                      of virtual time is printed instead of the dashboard
+
+Options of sweep: those of sim without the live ones, and
   --seeds A..B        the seeds to run (default 1..50); --duration defaults to 10s
   --workers N         worker threads running seeds in parallel (default: the cores available)
   prints each failure with the one command that replays it; exits 1 on any violation
@@ -83,6 +107,10 @@ function simOptions(values: Record<string, string | boolean | undefined>): SimOp
     o.baud = parseIntOpt("baud", values.baud as string | undefined, o.baud, 1200, 4000000)
     o.faults = parseFaults(values.faults as string | undefined)
     o.rate = parseIntOpt("rate", values.rate as string | undefined, o.rate, 1, 100000)
+    if (values["rpo-target"] !== undefined) o.rpoTargetMs = parseDuration(values["rpo-target"] as string)
+    const mut = values.mutate as string | undefined
+    if (mut !== undefined && !MUTATIONS.includes(mut)) fail(`--mutate must be one of ${MUTATIONS.join(", ")}, not "${mut}"`)
+    o.mutation = mut ?? ""
     return o
 }
 
@@ -94,34 +122,105 @@ const SIM_OPTIONS = {
     baud: { type: "string" },
     faults: { type: "string" },
     rate: { type: "string" },
+    mutate: { type: "string" },
+    "rpo-target": { type: "string" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
 } as const
 
-function cmdSim(args: string[]): number {
-    const { values, positionals } = parseArgs({ args, options: SIM_OPTIONS, allowPositionals: true, strict: true })
+const LIVE_OPTIONS = {
+    speed: { type: "string" },
+    "console-port": { type: "string" },
+    "no-console": { type: "boolean" },
+    pty: { type: "boolean" },
+    dashboard: { type: "boolean" },
+    "no-dashboard": { type: "boolean" },
+    report: { type: "string" },
+    export: { type: "string" },
+} as const
+
+export function parseSpeed(s: string): number {
+    if (s === "max") return Infinity
+    if (!/^\d+(\.\d+)?$/.test(s) || !(Number(s) > 0) || Number(s) > 1e6) fail(`--speed must be a positive number (1 = real time) or max, not "${s}"`)
+    return Number(s)
+}
+
+type Values = Record<string, string | boolean | undefined>
+
+function liveSettings(values: Values, boards: number): LiveSettings | null {
+    const liveOnly = ["console-port", "no-console", "pty", "dashboard", "no-dashboard"].filter((k) => values[k] !== undefined)
+    if (values.speed === undefined) {
+        if (liveOnly.length > 0) fail(`--${liveOnly[0]} needs a live run: add --speed 1 (real time) or --speed max`)
+        return null
+    }
+    const speed = parseSpeed(values.speed as string)
+    if (values["no-console"] && values["console-port"] !== undefined) fail("--console-port and --no-console exclude each other")
+    if (values.dashboard && values["no-dashboard"]) fail("--dashboard and --no-dashboard exclude each other")
+    let consolePort: number | null = DEFAULT_CONSOLE_PORT
+    if (values["no-console"]) consolePort = null
+    else if (values["console-port"] !== undefined) {
+        consolePort = parseIntOpt("console-port", values["console-port"] as string, 0, 0, 65535)
+        if (consolePort !== 0 && consolePort + boards > 65535) fail(`--console-port ${consolePort}: ${boards + 1} consecutive ports do not fit below 65536`)
+        if (consolePort !== 0 && consolePort < 1024) fail(`--console-port must be 1024 or above (or 0), not ${consolePort}`)
+    }
+    if (values.pty) {
+        if (consolePort === null) fail("--pty needs the consoles: drop --no-console")
+        if (!socatAvailable()) fail("--pty needs socat, which is not installed (e.g. apt install socat); the TCP consoles work without it")
+    }
+    let dashboard: DashboardMode = process.stdout.isTTY ? "tty" : "plain"
+    if (values.dashboard) dashboard = "tty"
+    if (values["no-dashboard"]) dashboard = process.stdout.isTTY ? "off" : "plain"
+    return { speed, consolePort, consolePortGiven: values["console-port"] !== undefined, pty: values.pty === true, dashboard }
+}
+
+function simOutputs(values: Values): SimOutputs {
+    const o: SimOutputs = { reportFile: null, exportDir: null }
+    if (values.report !== undefined) {
+        if (values.report === "") fail("--report needs a file name, e.g. --report run.html")
+        o.reportFile = values.report as string
+    }
+    if (values.export !== undefined) {
+        if (values.export === "") fail("--export needs a directory, e.g. --export out")
+        o.exportDir = values.export as string
+    }
+    const err = checkOutputs(o)
+    if (err !== null) fail(err)
+    return o
+}
+
+function cmdSim(args: string[]): number | Promise<number> {
+    const { values, positionals } = parseArgs({ args, options: { ...SIM_OPTIONS, ...LIVE_OPTIONS }, allowPositionals: true, strict: true })
     if (values.help) {
         process.stdout.write(HELP)
         return 0
     }
     if (positionals.length > 0) fail(`unexpected argument "${positionals[0]}"`)
     const opts = simOptions(values)
-    const result = runSim(opts)
-    if (values.json) process.stdout.write(JSON.stringify(result) + "\n")
-    else {
-        const r = result
-        process.stdout.write(
-            `seed ${r.seed}: ${r.boards} board(s), ${(r.virtualMs / 1000).toFixed(1)} s virtual, ` +
-                `${r.writesAcked} writes acknowledged, ${r.portionsApplied} portions applied, applied seq ${r.appliedSeq}\n` +
-                `verdict: ${r.consistent ? "consistent" : "NOT CONSISTENT"}\n`
-        )
-        for (const v of r.violations.slice(0, 20)) process.stdout.write(`  violation: ${v}\n`)
+    const live = liveSettings(values, opts.boards)
+    const outputs = simOutputs(values)
+    const finish = (result: SimResult, notes: string[]): number => {
+        if (values.json) process.stdout.write(JSON.stringify(result) + "\n")
+        else for (const l of formatSummary(result).concat(notes)) process.stdout.write(l + "\n")
+        if (!result.consistent) {
+            process.stderr.write(`replay: ${replayCommand(opts)}\n`)
+            return 1
+        }
+        return 0
     }
-    if (!result.consistent) {
-        process.stderr.write(`replay: ${replayCommand(opts)}\n`)
-        return 1
+    if (live === null) {
+        const { result, notes } = runBatch(opts, outputs)
+        return finish(result, notes)
     }
-    return 0
+    return runLive(opts, live, outputs, process.stdout).then(
+        ({ result, notes }) => finish(result, notes),
+        (e) => {
+            if (e instanceof ConsolePortError) {
+                process.stderr.write(`seqmirror: ${e.message}\n`)
+                return 2
+            }
+            throw e
+        }
+    )
 }
 
 export function parseSeeds(s: string | undefined): [number, number] {
@@ -218,4 +317,17 @@ export async function main(argv: string[]): Promise<number> {
     }
 }
 
-process.exitCode = await main(process.argv.slice(2))
+// a reader that goes away (seqmirror ... | head) is not an error
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0)
+    throw e
+})
+main(process.argv.slice(2)).then(
+    (c) => {
+        process.exitCode = c
+    },
+    (e) => {
+        process.stderr.write(`seqmirror: ${(e as Error).stack ?? e}\n`)
+        process.exitCode = 3
+    }
+)

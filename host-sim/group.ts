@@ -35,6 +35,8 @@ export class GroupOptions {
     flashBytes = 262144
     minCycleMs = 100
     maxClosedSeqs = 8
+    /** Bounded-RPO pacing target of every primary, ms (0: off). */
+    rpoTargetMs = 0
     /** Frame payload of the link channel (both ends). */
     maxPayload = 1096
     txFifoBytes = 1024
@@ -94,6 +96,8 @@ export class SimGroup {
     onStaged: ((member: number, lba: number, seq: number, data: Buffer) => void) | null = null
     /** Problems the boards reported while booting (flash errors and the like). */
     bootErrors: string[] = []
+    /** Called at every power cut, with the primary (null: the remote) and its time off. */
+    onPowerCut: ((p: SimPrimary | null, offMs: number) => void) | null = null
 
     constructor(public kernel: SimKernel, public opts: GroupOptions) {
         this.rng = new Prng(opts.seed)
@@ -184,6 +188,7 @@ export class SimGroup {
                 mode: o.mode,
                 minCycleMs: o.minCycleMs,
                 maxClosedSeqs: o.maxClosedSeqs,
+                rpoTargetMs: o.rpoTargetMs,
             },
             clock,
             store,
@@ -282,6 +287,7 @@ export class SimGroup {
         if (p.cycleOff) p.cycleOff()
         if (this.cyclePowerCut) this.cyclePowerCut(p)
         p.board = null
+        if (this.onPowerCut) this.onPowerCut(p, offMs)
         const self = this
         this.kernel.setTimer(offMs, () => self.bootPrimary(p))
     }
@@ -295,6 +301,7 @@ export class SimGroup {
         if (r.clock) r.clock.powerOff()
         for (let i = 0; i < r.links.length; i++) r.links[i].powerOff()
         r.board = null
+        if (this.onPowerCut) this.onPowerCut(null, offMs)
         const self = this
         this.kernel.setTimer(offMs, () => self.bootRemote())
     }

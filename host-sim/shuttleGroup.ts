@@ -1,6 +1,6 @@
 import { ShuttleAgent, ShuttleState } from "../firmware/shuttle/agent"
 import { MetaKey } from "../firmware/store/types"
-import { SimGroup } from "./group"
+import { SimGroup, SimPrimary } from "./group"
 import { I2cBus } from "./models/i2cBus"
 import { PoweredBus } from "./powered"
 
@@ -13,9 +13,10 @@ function noop(_e: number): void {}
 /**
  * Gives a simulated group of two or more primaries its I2C bus and a shuttle agent on every
  * board. The agent's state (epoch, origin, highest seq, evicted members) is kept in the board's
- * store metadata, so a rebooted board rejoins where it was.
+ * store metadata, so a rebooted board rejoins where it was. `onAgent` is told of each boot's
+ * agent (the console and the live view read it).
  */
-export function attachShuttle(group: SimGroup): I2cBus {
+export function attachShuttle(group: SimGroup, onAgent?: (p: SimPrimary, agent: ShuttleAgent) => void): I2cBus {
     const o = group.opts
     const bus = new I2cBus(group.kernel, {
         bitRate: o.busBitRate,
@@ -48,7 +49,13 @@ export function attachShuttle(group: SimGroup): I2cBus {
                 store.setMeta(META_SHUTTLE_EVICTED, s.evicted >>> 0, noop)
             },
         })
+        // the remote learns of every eviction from every member, again after each boot
+        agent.onEvicted = (addr, self) => {
+            if (!self) board.memberEvicted(members.indexOf(addr))
+        }
+        if (restored) for (let id = 0; id < members.length; id++) if ((restored.evicted & (1 << id)) !== 0) board.memberEvicted(id)
         p.cycleOff = () => pb.powerOff()
+        if (onAgent) onAgent(p, agent)
         agent.start()
     }
     return bus

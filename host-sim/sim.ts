@@ -2,10 +2,13 @@
 import { AckMode } from "../firmware/pipeline/primary"
 import { checkCaughtUp, checkPrimary, checkRemote, decodeImage } from "./checker"
 import { GroupOptions, SimGroup, SimPrimary } from "./group"
-import { I2cBus } from "./models/i2cBus"
+import { readFlashImage } from "./flashImage"
+import { StoreRole } from "../firmware/store/types"
 import { PartialMode } from "./models/spiNorChip"
 import { FrameType } from "../firmware/shuttle/frames"
 import { attachShuttle } from "./shuttleGroup"
+import { I2cBus } from "./models/i2cBus"
+import { ShuttleAgent } from "../firmware/shuttle/agent"
 import { SimKernel } from "./kernel"
 import { Prng } from "./prng"
 import { App, BlockId, decodeBlock, History, WorkloadOptions } from "./workload"
@@ -20,10 +23,26 @@ export interface SimOptions {
     rate: number
     /** Virtual time allowed after the workload stops for the remote to catch up. */
     drainMs: number
+    /** Switches off one safety mechanism, to show that the checker finds the harm: "" (none),
+     * "ack-gating", "manifest-check" or "atomic-apply" (see MUTATIONS). */
+    mutation: string
+    /** Bounded-RPO pacing target of every primary, ms (0: off). */
+    rpoTargetMs: number
 }
 
+/**
+ * The safety mechanisms a run can switch off, one at a time (the simulator changes the boards'
+ * behaviour from outside; the firmware has no switch for them):
+ * - ack-gating: writes are acknowledged once durable, without waiting for their seq's release;
+ * - manifest-check: the remote applies a seq as soon as its manifest is there, whether or not
+ *   every member's portions of it have arrived;
+ * - atomic-apply: the remote makes each portion visible as soon as it is stored, instead of a
+ *   whole seq at once by one commit record.
+ */
+export const MUTATIONS = ["ack-gating", "manifest-check", "atomic-apply"]
+
 export function defaultSimOptions(): SimOptions {
-    return { boards: 1, seed: 1, durationMs: 10000, mode: "consistent", baud: 115200, faults: [], rate: 20, drainMs: 60000 }
+    return { boards: 1, seed: 1, durationMs: 10000, mode: "consistent", baud: 115200, faults: [], rate: 20, drainMs: 60000, mutation: "", rpoTargetMs: 0 }
 }
 
 /** The one command that repeats a run. */
@@ -33,6 +52,8 @@ export function replayCommand(o: SimOptions): string {
     if (o.baud !== 115200) parts.push(`--baud ${o.baud}`)
     if (o.faults.length > 0) parts.push(`--faults ${o.faults.join(",")}`)
     if (o.rate !== 20) parts.push(`--rate ${o.rate}`)
+    if (o.rpoTargetMs > 0) parts.push(`--rpo-target ${o.rpoTargetMs}ms`)
+    if (o.mutation) parts.push(`--mutate ${o.mutation}`)
     return parts.join(" ")
 }
 
@@ -99,7 +120,7 @@ export class Simulation {
         shuttleLost: 0,
         slowFlash: 0,
     }
-    readonly bus: I2cBus | null = null
+
     private rpoSamples: number[] = []
     private rpoSeqSamples: number[] = []
     private portionsApplied = 0
@@ -107,20 +128,25 @@ export class Simulation {
     private unapplied: Array<Array<[number, number]>> = []
     private faultRng: Prng
     private workloadStopped = false
+    /** The group's I2C bus and each primary's shuttle agent of its current boot (groups of two
+     * or more; for the console and the live view). */
+    readonly shuttleBus: I2cBus | null = null
+    readonly agents: (ShuttleAgent | null)[] = []
 
     constructor(readonly opts: SimOptions, groupOpts?: Partial<GroupOptions>, workloadOpts?: Partial<WorkloadOptions>) {
         const g = new GroupOptions()
         g.boards = opts.boards
         g.seed = opts.seed
         g.baud = opts.baud
-        g.mode = opts.mode === "none" ? AckMode.None : AckMode.Consistent
+        g.mode = opts.mode === "none" || opts.mutation === "ack-gating" ? AckMode.None : AckMode.Consistent
         if (opts.faults.includes("bus")) {
             g.busNackChance = 0.01
             g.busGlitchChancePerByte = 0.0005
         }
+        g.rpoTargetMs = opts.rpoTargetMs
         Object.assign(g, groupOpts ?? {})
         this.group = new SimGroup(this.kernel, g)
-        if (opts.boards > 1) this.bus = attachShuttle(this.group)
+        if (opts.boards > 1) this.shuttleBus = attachShuttle(this.group, (p, agent) => (this.agents[p.member] = agent))
         this.history = new History(opts.boards, g.lbaCount)
         this.faultRng = new Prng(opts.seed ^ 0x5eed)
         const w = new WorkloadOptions()
@@ -153,8 +179,22 @@ export class Simulation {
             this.apps.push(app)
             p.onUp = () => {
                 const board = p.board!
-                board.onAck = (_lba, seq, issuedAt) => this.unapplied[b].push([seq, issuedAt])
+                // RPO lag counts from the acknowledgement: from then on the app holds the write
+                // for safe, and it is lost if the primary fails before the remote applies it
+                board.onAck = (_lba, seq) => this.unapplied[b].push([seq, this.kernel.millis()])
                 this.kernel.setTimer(0, () => app.issue())
+            }
+        }
+        if (opts.mutation === "manifest-check" || opts.mutation === "atomic-apply") {
+            const r = this.group.remote
+            r.onUp = () => {
+                if (opts.mutation === "manifest-check") (r.board as unknown as { complete: () => boolean }).complete = () => true
+                else {
+                    const st = r.store!
+                    const write = st.write.bind(st)
+                    st.write = (m, lba, seq, data, done) =>
+                        write(m, lba, seq, data, (err) => (err !== 0 ? done(err) : st.commit(seq, () => done(err))))
+                }
             }
         }
         this.group.onApplied = (seq, portions) => this.applied(seq, portions)
@@ -181,6 +221,8 @@ export class Simulation {
     private shadow: BlockId[][] = []
     private shadowSeq: number[][] = []
     checksAfterApply = 0
+    /** Flash images checked at power cuts. */
+    flashChecks = 0
 
     private checkAfterApply(seq: number): void {
         const keep: Array<[number, number, number, number]> = []
@@ -244,7 +286,13 @@ export class Simulation {
             for (const w of this.group.wires) {
                 w.setFaults({ byteLoss: 2e-5, bitError: 2e-6, duplication: 1e-5 })
                 for (let t = rng.int(5000) + 1000; t < end; t += 3000 + rng.int(12000)) {
-                    w.schedulePartition(t, 100 + rng.int(4000))
+                    const d = 100 + rng.int(4000)
+                    // as UartWire.schedulePartition, but none begins once the workload stopped
+                    this.kernel.setTimer(t, () => {
+                        if (self.workloadStopped) return
+                        w.setUp(false)
+                        self.kernel.setTimer(d, () => w.setUp(true))
+                    })
                     this.faultsInjected.linkOutage++
                 }
             }
@@ -273,16 +321,17 @@ export class Simulation {
         if (f.includes("power"))
             for (let t = rng.int(6000) + 1000; t < end; t += 4000 + rng.int(10000))
                 this.kernel.setTimer(t, () => {
-                    if (self.workloadStopped) return
+                    if (self.workloadStopped || !self.group.remote.up) return
                     self.group.powerCycleRemote(rng.fork(t + 1), 5 + rng.int(300))
                     self.faultsInjected.remotePower++
+                    self.checkFlashAtCut(-1)
                 })
         if (f.includes("slow"))
             for (const p of this.group.primaries) {
                 p.chip.setSlow(2, rng.fork(77))
                 this.faultsInjected.slowFlash++
             }
-        const bus = this.bus
+        const bus = this.shuttleBus
         if (f.includes("bus") && bus)
             for (let t = rng.int(3000) + 500; t < end; t += 1000 + rng.int(5000))
                 this.kernel.setTimer(t, () => {
@@ -298,6 +347,33 @@ export class Simulation {
         // the app's outstanding writes die with the board: never answered
         this.apps[p.member].powerLost()
         this.faultsInjected[kind]++
+        this.checkFlashAtCut(p.member)
+    }
+
+    /**
+     * The checker on the flash itself, as the cut left it: a copy is mounted with the store and
+     * read. A primary's flash must hold every write acknowledged so far; the remote's applied
+     * image must be consistent (what a failover to it would serve).
+     */
+    private checkFlashAtCut(member: number): void {
+        if (this.violations.length >= 50) return
+        this.flashChecks++
+        const g = this.group.opts
+        const t = Math.round(this.kernel.millis())
+        if (member < 0) {
+            const img = readFlashImage(this.group.remote.chip, { role: StoreRole.Remote, blockSize: g.blockSize, boards: this.opts.boards, lbaCount: g.lbaCount })
+            const where = "remote flash at its power cut at " + t + " ms"
+            if (!img) return void this.violations.push(where + ": the store does not mount")
+            const ids = decodeImage(this.history, g.lbaCount, (b, l) => img[b][l], decodeBlock, this.violations, where)
+            for (const v of checkRemote(this.history, ids, where)) this.violations.push(v)
+            return
+        }
+        const p = this.group.primaries[member]
+        const img = readFlashImage(p.chip, { role: StoreRole.Primary, blockSize: g.blockSize, boards: this.opts.boards, lbaCount: g.lbaCount, only: member })
+        const where = "primary " + member + " flash at its power cut at " + t + " ms"
+        if (!img) return void this.violations.push(where + ": the store does not mount")
+        const ids = decodeImage(this.history, g.lbaCount, (b, l) => (b === member ? img[b][l] : null), decodeBlock, this.violations, where)
+        for (const v of checkPrimary(this.history, member, ids, where)) this.violations.push(v)
     }
 
     /** Adds the faults the models injected at their rates (link bytes, bus NACKs and glitches). */
@@ -309,24 +385,37 @@ export class Simulation {
                 fi.linkBitErrors += end.counters.corrupted
                 fi.linkDuplicates += end.counters.duplicated
             }
-        if (this.bus) {
-            fi.busNacks += this.bus.counters.injectedNacks
-            fi.busGlitches += this.bus.counters.glitches
+        if (this.shuttleBus) {
+            fi.busNacks += this.shuttleBus.counters.injectedNacks
+            fi.busGlitches += this.shuttleBus.counters.glitches
         }
     }
 
     /** Runs the workload for the duration, then lets the remote catch up, then judges. */
     run(): SimResult {
+        this.start()
+        this.kernel.run(this.opts.durationMs, Number.MAX_SAFE_INTEGER)
+        return this.finish()
+    }
+
+    /** Boots the group and starts the workload and the faults; the caller then runs the kernel
+     * (run() does it in one go, the live view in step with wall time). */
+    start(): void {
         const o = this.opts
         this.group.start()
         for (const a of this.apps) a.start()
         this.scheduleFaults()
         const sample = () => {
             this.sampleRpo()
-            if (this.kernel.millis() < o.durationMs) this.kernel.setTimer(100, sample)
+            if (this.kernel.millis() < o.durationMs && !this.workloadStopped) this.kernel.setTimer(100, sample)
         }
         this.kernel.setTimer(100, sample)
-        this.kernel.run(o.durationMs, Number.MAX_SAFE_INTEGER)
+    }
+
+    /** Stops the workload and the faults (now, or at the end of the duration), lets the remote
+     * catch up, and judges. */
+    finish(): SimResult {
+        const o = this.opts
         // the faults stop and the apps stop issuing: the remote must catch up (liveness)
         this.workloadStopped = true
         for (const a of this.apps) a.stop()
@@ -334,7 +423,7 @@ export class Simulation {
             w.setFaults({ byteLoss: 0, bitError: 0, duplication: 0 })
             w.setUp(true)
         }
-        const deadline = o.durationMs + o.drainMs
+        const deadline = this.kernel.millis() + o.drainMs
         while (this.kernel.millis() < deadline && !this.caughtUp()) this.kernel.run(this.kernel.millis() + 100, Number.MAX_SAFE_INTEGER)
         // writes still in flight when the apps stopped are acknowledged a little later
         this.kernel.run(this.kernel.millis() + 2000, Number.MAX_SAFE_INTEGER)
@@ -373,6 +462,23 @@ export class Simulation {
             faultsInjected: this.faultsInjected,
             replay: replayCommand(o),
         }
+    }
+
+    /** RPO lag of board b now: age of its oldest acknowledged write the remote has not applied
+     * (ms, 0 when none), and its closed seqs the remote has not confirmed. */
+    rpoLagMs(b: number): number {
+        const q = this.unapplied[b]
+        return q.length > 0 ? this.kernel.millis() - q[0][1] : 0
+    }
+
+    rpoLagSeqs(b: number): number {
+        const p = this.group.primaries[b]
+        return p.board ? p.board.closedSeqs().length : 0
+    }
+
+    /** Whether the workload and the faults have stopped (finish() was called). */
+    stopped(): boolean {
+        return this.workloadStopped
     }
 
     private caughtUp(): boolean {

@@ -24,6 +24,8 @@ export const enum Msg {
     Portion = 0x01,
     SeqDone = 0x02,
     Manifest = 0x03,
+    /** The group evicted a member for good: [type, member id]. */
+    Evicted = 0x04,
     Applied = 0x81,
 }
 

@@ -1,4 +1,4 @@
-import { Clock } from "../../hal/clock"
+import { Clock, Timer } from "../../hal/clock"
 import { getU32 } from "../codec/bytes"
 import { seqAfter, seqAtOrBefore, seqNext } from "../seq"
 import { AuxRing, RingPut } from "./auxRing"
@@ -45,6 +45,12 @@ export interface PrimaryOptions {
     mode: AckMode
     minCycleMs: number
     maxClosedSeqs: number
+    /** Bounded-RPO pacing: while the oldest write the remote has not applied is older than
+     * this, acknowledgements wait (0 or absent: off). */
+    rpoTargetMs?: number
+    /** Longest a paced acknowledgement waits before it goes anyway (0 or absent: as long as the
+     * lag stays above the target, so the target holds for acknowledged writes). */
+    rpoMaxHoldMs?: number
 }
 
 /** Totals of one seq on one board: distinct lbas written (portions) and their bytes. */
@@ -75,6 +81,8 @@ class SeqState {
     fromFlash: PinnedPortion[] | null = null
     fromFlashNext = 0
     openedAt: number
+    /** When its first write was stamped (-1: none yet; after a boot: the boot). */
+    firstWriteAt = -1
     closedAt = -1
     constructor(public seq: number, now: number) {
         this.openedAt = now
@@ -87,6 +95,8 @@ const MAX_RECOVERED = 64
 class PendingWrite {
     seq = 0
     issuedAt = 0
+    /** When it became ready to acknowledge (bounded-RPO pacing holds it from then). */
+    readyAt = 0
     constructor(public lba: number, public data: Buffer, public done: (err: number, seq: number) => void) {}
 }
 
@@ -119,6 +129,14 @@ export class PrimaryBoard {
     private pendingMsg: Buffer | null = null
     private reading = false
     private remoteApplied = 0
+    private paced: PendingWrite[] = []
+    /** EVICTED messages: every one, and those still to send in this session. */
+    private evictions: Buffer[] = []
+    private pendingEvictions: Buffer[] = []
+    private drainRate = 0
+    private drainBytes = 0
+    private drainSince = -1
+    private paceTimer: Timer | null = null
     private lastAdoptAt = -1
     /** Keeps final manifests on flash until the remote applies their seqs (in a group). */
     keeper: ManifestKeeperPort | null = null
@@ -127,6 +145,8 @@ export class PrimaryBoard {
     writesIssued = 0
     writesAcked = 0
     writesFailed = 0
+    /** Acknowledgements held back by bounded-RPO pacing. */
+    writesPaced = 0
     portionsSent = 0
     bytesSent = 0
     portionsFromFlash = 0
@@ -192,6 +212,7 @@ export class PrimaryBoard {
         st.portions = this.store.pinned(this.opts.member, seq).length
         st.bytes = st.portions * this.opts.blockSize
         st.spilled = st.short = st.closed = true
+        if (st.portions > 0) st.firstWriteAt = st.openedAt
         this.seqs.push(st)
         return st
     }
@@ -225,6 +246,7 @@ export class PrimaryBoard {
             st.bytes += w.data.length
         }
         w.seq = st.seq
+        if (st.firstWriteAt < 0) st.firstWriteAt = this.clock.millis()
         st.inflight++
         const self = this
         this.store.write(this.opts.member, w.lba, st.seq, w.data, (err) => self.durable(st, w, err))
@@ -242,7 +264,8 @@ export class PrimaryBoard {
         }
         if (!st.spilled) {
             const newest = this.ring.isEmpty() ? st.seq : this.ring.seqAt(this.ring.used() - 1)
-            if (newest !== st.seq || this.ring.put(st.seq, w.lba, w.data) === RingPut.Full) {
+            // the ring holds seqs in order: a portion of an older seq than its newest cannot go in
+            if (seqAfter(newest, st.seq) || this.ring.put(st.seq, w.lba, w.data) === RingPut.Full) {
                 st.spilled = true
                 this.seqsSpilled++
                 this.ring.dropTailSeq(st.seq)
@@ -255,6 +278,80 @@ export class PrimaryBoard {
     }
 
     private ack(w: PendingWrite): void {
+        if (this.paced.length > 0 || this.paceHolds(this.clock.millis())) {
+            w.readyAt = this.clock.millis()
+            this.paced.push(w)
+            this.writesPaced++
+            this.armPace()
+            return
+        }
+        this.ackNow(w)
+    }
+
+    // ---- bounded-RPO pacing
+
+    /** How long ago the oldest write the remote has not confirmed was stamped (0: none). */
+    rpoLagMs(): number {
+        for (let i = 0; i < this.seqs.length; i++) {
+            const at = this.seqs[i].firstWriteAt
+            if (at >= 0) return this.clock.millis() - at
+        }
+        return 0
+    }
+
+    /**
+     * Pacing holds an acknowledgement while the remote would apply it, or the oldest write it
+     * has not applied, later than the target from now: the lag so far plus the time to drain
+     * every byte not yet confirmed at the rate the remote has been confirming them.
+     */
+    private paceHolds(now: number): boolean {
+        const target = this.opts.rpoTargetMs
+        if (target === undefined || target <= 0) return false
+        let bytes = 0
+        for (let i = 0; i < this.seqs.length; i++) bytes += this.seqs[i].bytes
+        const drain = this.drainRate > 0 ? bytes / this.drainRate : 0
+        return this.rpoLagMs() + drain > target
+    }
+
+    /** Measures the rate (bytes per ms) at which the remote confirms this board's data. */
+    private measureDrain(bytes: number): void {
+        const now = this.clock.millis()
+        this.drainBytes += bytes
+        if (this.drainSince < 0) this.drainSince = now
+        const dt = now - this.drainSince
+        if (dt < 250) return
+        const r = this.drainBytes / dt
+        this.drainRate = this.drainRate > 0 ? 0.7 * this.drainRate + 0.3 * r : r
+        this.drainBytes = 0
+        this.drainSince = now
+    }
+
+    private armPace(): void {
+        if (this.paceTimer) return
+        const self = this
+        const t = this.opts.rpoTargetMs as number
+        this.paceTimer = this.clock.setTimer(t < 100 ? 5 : t / 20, () => {
+            self.paceTimer = null
+            self.releasePaced()
+        })
+    }
+
+    /** Acknowledges the held writes, oldest first, once the lag is back under the target (or a
+     * write has waited the longest hold). */
+    private releasePaced(): void {
+        const now = this.clock.millis()
+        const hold = this.opts.rpoMaxHoldMs
+        const holds = this.paceHolds(now)
+        while (this.paced.length > 0) {
+            const w = this.paced[0]
+            if (holds && !(hold !== undefined && hold > 0 && now - w.readyAt >= hold)) break
+            this.paced.shift()
+            this.ackNow(w)
+        }
+        if (this.paced.length > 0) this.armPace()
+    }
+
+    private ackNow(w: PendingWrite): void {
         this.writesAcked++
         if (this.onAck) this.onAck(w.lba, w.seq, w.issuedAt)
         w.done(WriteError.None, w.seq)
@@ -357,6 +454,20 @@ export class PrimaryBoard {
         this.manifestsKept.push(m)
     }
 
+    /**
+     * The group evicted `member` for good: the remote is told (now and at every new session),
+     * so that it stops waiting for that member's portions of seqs finalized with its totals.
+     */
+    memberEvicted(member: number): void {
+        for (let i = 0; i < this.evictions.length; i++) if (this.evictions[i][1] === member) return
+        const m = Buffer.alloc(2)
+        m[0] = Msg.Evicted
+        m[1] = member
+        this.evictions.push(m)
+        this.pendingEvictions = this.evictions.slice(0)
+        this.pump()
+    }
+
     /** Totals of the closed seqs the remote has not confirmed, oldest first. */
     closedSeqs(): SeqTotals[] {
         const out: SeqTotals[] = []
@@ -383,6 +494,10 @@ export class PrimaryBoard {
         if (this.pendingMsg) {
             if (!this.channel.send(this.pendingMsg)) return
             this.pendingMsg = null
+        }
+        while (this.pendingEvictions.length > 0) {
+            if (!this.channel.send(this.pendingEvictions[0])) return
+            this.pendingEvictions.shift()
         }
         while (this.manifests.length > 0) {
             if (!this.channel.send(encodeManifest(this.manifests[0]))) return
@@ -468,11 +583,15 @@ export class PrimaryBoard {
         for (let i = 0; i < this.manifestsKept.length; i++)
             if (seqAfter(this.manifestsKept[i].seq, applied)) kept.push(this.manifestsKept[i])
         this.manifestsKept = kept
+        let bytes = 0
         while (this.seqs.length > 0) {
             const st = this.seqs[0]
             if (st === this.current || !seqAtOrBefore(st.seq, applied)) break
+            bytes += st.bytes
             this.seqs.shift()
         }
+        if (this.opts.rpoTargetMs) this.measureDrain(bytes)
+        if (this.paced.length > 0) this.releasePaced()
     }
 
     private onSessionUp(resumed: boolean, resume: Buffer): void {
@@ -481,6 +600,7 @@ export class PrimaryBoard {
             // it has not applied goes again, from flash
             if (resume.length >= 4) this.remoteConfirmed(getU32(resume, 0))
             this.pendingMsg = null
+            this.pendingEvictions = this.evictions.slice(0)
             this.manifests = this.manifestsKept.slice(0)
             for (let i = 0; i < this.seqs.length; i++) {
                 const st = this.seqs[i]
@@ -498,7 +618,7 @@ export class PrimaryBoard {
     // ---- status
 
     writesWaiting(): number {
-        return this.unstamped.length + this.unacked.length
+        return this.unstamped.length + this.unacked.length + this.paced.length
     }
 
 }

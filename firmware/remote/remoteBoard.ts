@@ -49,6 +49,8 @@ class MemberState {
     arrivals: Arrivals[] = []
     portionsReceived = 0
     dropped = 0
+    /** The group evicted this member for good (a member told the remote). */
+    evicted = false
     constructor(public member: number, public channel: PipelineChannel) {}
 
     arrivalsFor(seq: number, create: boolean): Arrivals | null {
@@ -138,6 +140,9 @@ export class RemoteBoard {
                 a.done = d
                 this.tryApply()
             }
+        } else if (type === Msg.Evicted && len === 2 && msg[1] < this.members.length) {
+            this.members[msg[1]].evicted = true
+            this.tryApply()
         } else if (type === Msg.Manifest) {
             const m = decodeManifest(msg, len)
             if (!m) this.manifestsRejected++
@@ -217,6 +222,9 @@ export class RemoteBoard {
             const e = m.entries[i]
             if (e.portions === 0) continue
             const a = this.members[e.member].arrivalsFor(m.seq, false)
+            // an evicted member's portions may never come: what arrived of them is applied,
+            // its writes after that are lost (docs/FORMAT-shuttle.md, "Eviction")
+            if (this.members[e.member].evicted && (!a || (a.staging === 0 && !a.done))) continue
             if (!a || !a.done || a.staging > 0) return false
             if (a.received !== a.done.sent) return false
             const short = (a.done.flags & SEQ_DONE_SHORT) !== 0

@@ -12,6 +12,7 @@ import {
     norProgramTypMs,
 } from "../../hal/spiNor"
 import { crc32cUpdate } from "../../firmware/codec/crc32c"
+import { copyOf } from "../../firmware/codec/bytes"
 import { Prng } from "../prng"
 
 /**
@@ -289,6 +290,16 @@ export class SpiNorChip implements SpiBus {
         const out = Buffer.alloc(this.cap)
         for (let a = 0; a < this.cap; a++) out[a] = this.peek(a)
         return out
+    }
+
+    /** Makes this chip's memory a copy of `other`'s (same capacity), e.g. to mount a power-cut
+     * image elsewhere; sector by sector, so cheap enough to do at every cut. */
+    copyMemory(other: SpiNorChip): void {
+        if (other.cap !== this.cap) throw new Error("SpiNorChip: capacity differs")
+        for (let s = 0; s < this.sectors.length; s++) {
+            const b = other.sectors[s]
+            this.sectors[s] = b ? copyOf(b, 0, b.length) : null
+        }
     }
 
     /** Replaces the memory with `img` (same length; for Node tests: loops over every byte). */

@@ -254,6 +254,8 @@ export class UartWire {
     private chunkBytes: number
     private outages: Outage[] = []
     private up = true
+    /** Called whenever the link goes down or comes back up (the simulator's fault log). */
+    onUpChange: ((up: boolean) => void) | null = null
 
     constructor(private clock: Clock, prng: Prng, options: UartOptions) {
         const chunk = options.chunkBytes !== undefined ? options.chunkBytes : 64
@@ -287,6 +289,7 @@ export class UartWire {
         // Forget outages that ended before any chunk now on the line began.
         const horizon = now - 2 * this.chunkBytes * this.byteMs - 1
         while (this.outages.length > 0 && this.outages[0].to < horizon) this.outages.shift()
+        if (this.onUpChange) this.onUpChange(up)
     }
 
     isUp(): boolean {

@@ -53,7 +53,7 @@ describe("group consistency", () => {
     })
     it("a link with bit errors, lost bytes and outages ends with the remote equal to the primary", () => {
         const r = runSim({ ...defaultSimOptions(), boards: 1, seed: 3, durationMs: 30000, faults: ["link"] })
-        expect(r.faultsInjected.link).toBeGreaterThan(0)
+        expect(r.faultsInjected.linkOutage).toBeGreaterThan(0)
         expect(r.violations).toEqual([])
     })
 })

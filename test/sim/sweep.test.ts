@@ -1,39 +1,63 @@
 import { describe, expect, it } from "vitest"
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 
-function sweep(args: string[]) {
-    const r = spawnSync("npx", ["tsx", "host-sim/cli.ts", "sweep", "--json", ...args], { encoding: "utf8" })
-    return { status: r.status, summary: JSON.parse(r.stdout.trim().split("\n").pop()!) }
+/** Runs a sweep in a child process without blocking this one (the runs take a while). */
+function sweep(args: string[]): Promise<{ status: number | null; summary: any }> {
+    return new Promise((resolve, reject) => {
+        const child = spawn("npx", ["tsx", "host-sim/cli.ts", "sweep", "--json", ...args])
+        let out = ""
+        child.stdout.on("data", (d) => (out += d))
+        child.on("error", reject)
+        child.on("close", (status) => resolve({ status, summary: JSON.parse(out.trim().split("\n").pop()!) }))
+    })
 }
 
 describe("seqmirror sweep", () => {
-    it("link faults, slow flash and bus faults: 120 runs of groups of one to three, no violation", () => {
-        for (const boards of ["1", "2", "3"]) {
-            const r = sweep(["--seeds", "1..40", "--boards", boards, "--faults", "link,slow,bus"])
-            expect(r.summary.runs).toBe(40)
+    it("every fault class in groups of one to eight boards: 240 seeded runs, no violation", async () => {
+        const injected: Record<string, number> = {}
+        let runs = 0
+        for (let boards = 1; boards <= 8; boards++) {
+            const r = await sweep(["--seeds", "1..30", "--boards", String(boards), "--faults", "all"])
+            runs += r.summary.runs
+            for (const [k, v] of Object.entries(r.summary.faultsInjected as Record<string, number>)) injected[k] = (injected[k] ?? 0) + v
+            // a failure names its seed and the command that replays it
+            expect(r.summary.failures.map((f: { replay: string }) => f.replay)).toEqual([])
             expect(r.summary.failedSeeds).toEqual([])
             expect(r.status).toBe(0)
         }
+        expect(runs).toBe(240)
+        // every class was really injected
+        for (const k of ["power", "remotePower", "reboot", "linkOutage", "linkBytesLost", "linkBitErrors", "linkDuplicates", "busNacks", "busGlitches", "shuttleLost", "slowFlash"])
+            expect(injected[k], k).toBeGreaterThan(20)
+    }, 300_000)
+
+    // a checker that cannot fail proves nothing: with one safety mechanism switched off, a few
+    // seeds must show the harm
+    it.each([
+        ["ack-gating", ["--boards", "4", "--rate", "60", "--faults", "bus"]],
+        ["manifest-check", ["--boards", "3", "--faults", "power,link"]],
+        ["atomic-apply", ["--boards", "3", "--faults", "power,link"]],
+    ])("without %s the sweep finds unsafe states within a few seeds", async (mutation, args) => {
+        const r = await sweep(["--seeds", "1..6", "--mutate", mutation, ...args])
+        expect(r.summary.unsafeRuns).toBeGreaterThan(0)
+        expect(r.status).toBe(1)
+        for (const f of r.summary.failures) expect(f.replay).toContain(`--seed ${f.seed} `)
+        for (const f of r.summary.failures) expect(f.replay).toContain(`--mutate ${mutation}`)
     })
-    it("power cuts of the primary and the remote at any flash operation: 50 runs of one board, no violation", () => {
-        const r = sweep(["--seeds", "1..50", "--boards", "1", "--faults", "power,link"])
-        expect(r.summary.runs).toBe(50)
-        expect(r.summary.faultsInjected.power).toBeGreaterThan(50)
-        expect(r.summary.faultsInjected.remotePower).toBeGreaterThan(20)
-        expect(r.summary.failedSeeds).toEqual([])
-    })
-    it("power cuts and reboots in groups of two and three: 60 runs, never an unsafe remote state or a lost acknowledged write", () => {
-        for (const boards of ["2", "3"]) {
-            const r = sweep(["--seeds", "1..30", "--boards", boards, "--faults", "power,reboot"])
-            expect(r.summary.runs).toBe(30)
-            expect(r.summary.unsafeRuns).toBe(0)
-            for (const f of r.summary.failures) expect(f.replay).toContain(`--seed ${f.seed} `)
-        }
-    })
-    it("prints one JSON object with the replay command of every failure, and fails on violations", () => {
-        const r = sweep(["--seeds", "1..3", "--boards", "4", "--mode", "none", "--rate", "60", "--duration", "30s"])
+
+    it("prints one JSON object with the replay command of every failure, and fails on violations", async () => {
+        const r = await sweep(["--seeds", "1..3", "--boards", "4", "--mode", "none", "--rate", "60", "--duration", "30s"])
         expect(r.summary.runs).toBe(3)
         for (const f of r.summary.failures) expect(f.replay).toBe(`npx seqmirror sim --boards 4 --seed ${f.seed} --duration 30000ms --mode none --rate 60`)
         expect(r.status).toBe(r.summary.failedSeeds.length > 0 ? 1 : 0)
+    })
+
+    it("refuses a bad option with one line and exit code 2", () => {
+        const r = spawnSync("npx", ["tsx", "host-sim/cli.ts", "sweep", "--seeds", "5..1"], { encoding: "utf8" })
+        expect(r.status).toBe(2)
+        expect(r.stderr.trim().split("\n")).toHaveLength(1)
+        const m = spawnSync("npx", ["tsx", "host-sim/cli.ts", "sim", "--mutate", "everything"], { encoding: "utf8" })
+        expect(m.status).toBe(2)
+        expect(m.stderr).toContain("--mutate must be one of")
     })
 })

@@ -39,20 +39,23 @@ describe("power loss at every program and erase", () => {
     })
 })
 
+// 1000 runs per role, in parts of 250: no test holds the worker for long
+const PARTS = [0, 1, 2, 3]
+
 describe("power loss at seeded random points, twice per run", () => {
-    it("primary: 1000 runs on a larger workload", () => {
+    it.each(PARTS)("primary: 1000 runs on a larger workload, part %i of 4", (part) => {
         const opts: StoreOptions = { role: StoreRole.Primary, blockSize: 128 }
         const ops = primaryOps(7, 600, 40, 128)
         const n = countOps(40960, opts, ops)
-        const p = new Prng(11)
-        for (let i = 0; i < 1000; i++) runWithCut(40960, opts, ops, 1 + p.int(n), PartialMode.Any, i, 1 + p.int(200))
+        const p = new Prng(11 + part * 1000)
+        for (let i = part * 250; i < (part + 1) * 250; i++) runWithCut(40960, opts, ops, 1 + p.int(n), PartialMode.Any, i, 1 + p.int(200))
     })
 
-    it("remote: 1000 runs on a larger workload", () => {
+    it.each(PARTS)("remote: 1000 runs on a larger workload, part %i of 4", (part) => {
         const opts: StoreOptions = { role: StoreRole.Remote }
         const ops = remoteOps(8, 120, 20, 256)
         const n = countOps(40960, opts, ops)
-        const p = new Prng(12)
-        for (let i = 0; i < 1000; i++) runWithCut(40960, opts, ops, 1 + p.int(n), PartialMode.Any, i, 1 + p.int(200))
+        const p = new Prng(12 + part * 1000)
+        for (let i = part * 250; i < (part + 1) * 250; i++) runWithCut(40960, opts, ops, 1 + p.int(n), PartialMode.Any, i, 1 + p.int(200))
     })
 })

@@ -1,0 +1,490 @@
+import { Clock } from "../../hal/clock"
+import { Console } from "../../hal/console"
+import { hex32 } from "../codec/bytes"
+import { crc32c } from "../codec/crc32c"
+import { PrimaryChannel } from "../link/primary"
+import { RemoteChannel } from "../link/remote"
+import { PrimaryBoard } from "../pipeline/primary"
+import { HoldReason, RemoteBoard } from "../remote/remoteBoard"
+import { ShuttleAgent } from "../shuttle/agent"
+import { BlockStore } from "../store/blockStore"
+import { storeErrorName } from "../store/types"
+import { parseNumberArg, Shell, ShellCommand, ShellError } from "./shell"
+
+/**
+ * The board commands of the serial console: what an operator asks a primary board or the
+ * remote board. The same code runs on a board and in the simulator; the simulator adds its
+ * fault commands next to these (host-sim/console/hub.ts).
+ *
+ * Output is short and stable: a few lines of `word value` text, so a person reads it and a
+ * script can match it; `stats --json` prints one JSON line for scripts. A board whose firmware
+ * is not running (booting, or powered off in the simulator) answers one line saying so.
+ */
+
+/** What the console reads of a running primary board. */
+export interface PrimaryParts {
+    member: number
+    /** The board's group bus address. */
+    address: number
+    clock: Clock
+    board: PrimaryBoard
+    store: BlockStore
+    channel: PrimaryChannel
+    /** The shuttle agent, or null for a group of one (its cycle needs no shuttle). */
+    agent: ShuttleAgent | null
+}
+
+/** What the console reads of the running remote board. */
+export interface RemoteParts {
+    clock: Clock
+    board: RemoteBoard
+    store: BlockStore
+    /** One channel per member, in member order. */
+    channels: RemoteChannel[]
+}
+
+/** Answer of every board command while the firmware is not running. */
+export const NOT_RUNNING = "board not running (booting or powered off)"
+
+/** Longest block read prints in hex. */
+const READ_HEX_BYTES = 16
+
+/**
+ * Registers help-level board commands of a primary on `shell`: status, stats [--json], seq,
+ * ring, link, shuttle, group, read <lba>, evict <address>. `parts()` gives the running board's
+ * parts, or null while it is not running. `extraStatus()`, when given, adds lines to `status`
+ * (the simulator tells of the faults it holds).
+ */
+export function addPrimaryCommands(shell: Shell, out: Console, parts: () => PrimaryParts | null, extraStatus?: () => string[]): void {
+    const more = extraStatus ? extraStatus : noLines
+    shell.add(
+        new ShellCommand("status", "status", "the board at a glance", (args) => {
+            noArgs("status", args)
+            const p = parts()
+            return append(p ? primaryStatus(p) : [NOT_RUNNING], more())
+        })
+    )
+    shell.add(
+        new ShellCommand("stats", "stats [--json]", "every counter; --json: one JSON line", (args) => {
+            const json = jsonFlag("stats", args)
+            const p = parts()
+            if (!p) return [NOT_RUNNING]
+            return statsLines(primaryStats(p), json)
+        })
+    )
+    shell.add(
+        new ShellCommand("seq", "seq", "capture, released and unconfirmed seqs", (args) => {
+            noArgs("seq", args)
+            const p = parts()
+            return p ? primarySeq(p) : [NOT_RUNNING]
+        })
+    )
+    shell.add(
+        new ShellCommand("ring", "ring", "the aux ring: fill, seqs waiting, folding, spill", (args) => {
+            noArgs("ring", args)
+            const p = parts()
+            return p ? primaryRing(p) : [NOT_RUNNING]
+        })
+    )
+    shell.add(
+        new ShellCommand("link", "link", "the link channel to the remote", (args) => {
+            noArgs("link", args)
+            const p = parts()
+            return p ? primaryLink(p) : [NOT_RUNNING]
+        })
+    )
+    shell.add(
+        new ShellCommand("shuttle", "shuttle", "the shuttle as this board last saw it", (args) => {
+            noArgs("shuttle", args)
+            const p = parts()
+            return p ? primaryShuttle(p) : [NOT_RUNNING]
+        })
+    )
+    shell.add(
+        new ShellCommand("group", "group", "the members of the consistency group", (args) => {
+            noArgs("group", args)
+            const p = parts()
+            return p ? primaryGroup(p) : [NOT_RUNNING]
+        })
+    )
+    shell.add(
+        new ShellCommand("read", "read <lba>", "read one block of this board's store", (args) => {
+            if (args.length !== 1) throw new ShellError("read takes one lba")
+            const p = parts()
+            if (!p) return [NOT_RUNNING]
+            const lba = parseNumberArg("lba", args[0], p.board.opts.lbaCount - 1)
+            readBlock(out, p.store, p.member, lba, "lba " + lba)
+            return []
+        })
+    )
+    shell.add(
+        new ShellCommand("evict", "evict <address>", "remove a member from the group for good", (args) => {
+            if (args.length !== 1) throw new ShellError("evict takes one member address, e.g. 0x12")
+            const p = parts()
+            if (!p) return [NOT_RUNNING]
+            if (!p.agent) throw new ShellError("this board runs alone: there is no group to evict from")
+            const addr = parseNumberArg("address", args[0], 0x7f)
+            const why = p.agent.evict(addr)
+            if (why !== null) throw new ShellError("cannot evict " + addrText(addr) + ": " + why)
+            return ["evicting " + addrText(addr) + ": takes effect at this board's next shuttle visit"]
+        })
+    )
+}
+
+/** Registers the remote's commands: status, stats [--json], seq, link, group, read <member> <lba>. */
+export function addRemoteCommands(shell: Shell, out: Console, parts: () => RemoteParts | null, extraStatus?: () => string[]): void {
+    const more = extraStatus ? extraStatus : noLines
+    shell.add(
+        new ShellCommand("status", "status", "the remote at a glance", (args) => {
+            noArgs("status", args)
+            const r = parts()
+            return append(r ? remoteStatus(r) : [NOT_RUNNING], more())
+        })
+    )
+    shell.add(
+        new ShellCommand("stats", "stats [--json]", "every counter; --json: one JSON line", (args) => {
+            const json = jsonFlag("stats", args)
+            const r = parts()
+            if (!r) return [NOT_RUNNING]
+            return statsLines(remoteStats(r), json)
+        })
+    )
+    shell.add(
+        new ShellCommand("seq", "seq", "the applied seq and what waits to be applied", (args) => {
+            noArgs("seq", args)
+            const r = parts()
+            return r ? remoteSeq(r) : [NOT_RUNNING]
+        })
+    )
+    shell.add(
+        new ShellCommand("link", "link", "the link channel of every member", (args) => {
+            noArgs("link", args)
+            const r = parts()
+            if (!r) return [NOT_RUNNING]
+            const lines: string[] = []
+            for (let m = 0; m < r.channels.length; m++) lines.push("member " + m + ": " + channelLine(r.channels[m]))
+            return lines
+        })
+    )
+    shell.add(
+        new ShellCommand("group", "group", "the members this remote mirrors", (args) => {
+            noArgs("group", args)
+            const r = parts()
+            if (!r) return [NOT_RUNNING]
+            return ["mirrors " + r.channels.length + " member(s): 0.." + (r.channels.length - 1) + ", applied seq " + r.store.appliedSeq()]
+        })
+    )
+    shell.add(
+        new ShellCommand("read", "read <member> <lba>", "read one applied block of a member", (args) => {
+            if (args.length !== 2) throw new ShellError("read takes a member and an lba")
+            const r = parts()
+            if (!r) return [NOT_RUNNING]
+            const m = parseNumberArg("member", args[0], r.channels.length - 1)
+            const lba = parseNumberArg("lba", args[1], 0xffffff)
+            readBlock(out, r.store, m, lba, "member " + m + " lba " + lba)
+            return []
+        })
+    )
+}
+
+// ---- primary
+
+function primaryStatus(p: PrimaryParts): string[] {
+    const b = p.board
+    const lines: string[] = []
+    lines.push("primary " + p.member + " addr " + addrText(p.address) + ", clock " + seconds(p.clock.millis()))
+    lines.push("seq capture " + b.captureSeq() + " released " + b.releasedSeq() + (b.isAdopted() ? "" : " (not adopted yet)"))
+    lines.push("ring " + b.ring.used() + "/" + b.ring.slots + " (" + percent(b.ring.used(), b.ring.slots) + "), closed seqs waiting " + b.closedWaiting() + ", writes waiting " + b.writesWaiting())
+    lines.push("link " + p.channel.state() + ", " + p.channel.unacknowledged() + " unacknowledged")
+    if (p.agent) lines.push("shuttle epoch " + p.agent.epochOf() + ", " + p.agent.members().length + " members" + (p.agent.isEvicted() ? ", this board is evicted" : ""))
+    else lines.push("shuttle none (group of one)")
+    return lines
+}
+
+function primarySeq(p: PrimaryParts): string[] {
+    const b = p.board
+    const closed = b.closedSeqs()
+    let list = ""
+    const show = closed.length < 8 ? closed.length : 8
+    for (let i = 0; i < show; i++) list += " " + closed[i].seq + "(" + closed[i].portions + ")"
+    if (closed.length > show) list += " ..."
+    return [
+        "capture " + b.captureSeq() + ", released " + b.releasedSeq() + ", confirmed by the remote " + p.store.confirmedSeq(),
+        "closed, not confirmed: " + closed.length + (closed.length > 0 ? ":" + list : ""),
+    ]
+}
+
+function primaryRing(p: PrimaryParts): string[] {
+    const ring = p.board.ring
+    let seqs = ""
+    let n = 0
+    let cur = -1
+    let count = 0
+    for (let i = 0; i < ring.used(); i++) {
+        const s = ring.seqAt(i)
+        if (s !== cur) {
+            if (count > 0) seqs += " " + cur + "x" + count
+            if (count > 0) n++
+            cur = s
+            count = 0
+        }
+        count++
+    }
+    if (count > 0) {
+        seqs += " " + cur + "x" + count
+        n++
+    }
+    return [
+        "ring " + ring.used() + "/" + ring.slots + " portions (" + percent(ring.used(), ring.slots) + "), block " + ring.blockSize + " B",
+        "waiting by seq:" + (n > 0 ? seqs : " none"),
+        "folded " + ring.folded + ", seqs spilled " + p.board.seqsSpilled + ", portions sent from flash " + p.board.portionsFromFlash,
+    ]
+}
+
+function primaryLink(p: PrimaryParts): string[] {
+    const ch = p.channel
+    return [channelLine(ch), "generation " + ch.generation + ", reconnect attempts " + ch.reconnectAttempts() + ", rto " + Math.round(ch.rto()) + " ms"]
+}
+
+function channelLine(ch: PrimaryChannel | RemoteChannel): string {
+    const c = ch.counters
+    return (
+        ch.state() + ", session " + ch.session() + ", frames sent " + c.framesSent + " retransmitted " + c.retransmissions +
+        ", dropped crc " + c.droppedCrc + " malformed " + c.droppedMalformed + ", deaths " + c.linkDeaths
+    )
+}
+
+function primaryShuttle(p: PrimaryParts): string[] {
+    const a = p.agent
+    if (!a) return ["no shuttle: a group of one closes its seqs by itself"]
+    const f = a.lastShuttle()
+    const c = a.counters
+    const lap = a.lastLapMs >= 0 ? Math.round(a.lastLapMs * 10) / 10 + " ms" : "not measured"
+    return [
+        "epoch " + a.epochOf() + ", S " + f.seq + ", released " + a.releasedSeq() + (a.isRunning() ? "" : " (stopped)"),
+        "last lap " + lap + ", estimate " + Math.round(a.lapEstimateMs() * 10) / 10 + " ms",
+        "visits " + c.visits + ", laps " + c.laps + ", increments " + c.increments + ", regenerations " + c.regenerations + ", bad frames " + c.badFrames,
+    ]
+}
+
+function primaryGroup(p: PrimaryParts): string[] {
+    const a = p.agent
+    if (!a) return ["group of one: " + addrText(p.address) + " (this board)"]
+    const ms = a.members()
+    const f = a.lastShuttle()
+    let list = ""
+    for (let i = 0; i < ms.length; i++) {
+        list += " " + addrText(ms[i])
+        if (ms[i] === p.address) list += "(this)"
+        const k = f.indexOf(ms[i])
+        if (k >= 0 && (f.absent & (1 << k)) !== 0) list += "(absent)"
+    }
+    return ["group of " + ms.length + ":" + list + (a.isEvicted() ? "; this board is evicted" : "")]
+}
+
+function primaryStats(p: PrimaryParts): StatList {
+    const s = new StatList()
+    const b = p.board
+    s.add("member", p.member)
+    s.add("captureSeq", b.captureSeq())
+    s.add("releasedSeq", b.releasedSeq())
+    s.add("confirmedSeq", p.store.confirmedSeq())
+    s.add("closedSeqs", b.closedSeqs().length)
+    s.add("writesIssued", b.writesIssued)
+    s.add("writesAcked", b.writesAcked)
+    s.add("writesFailed", b.writesFailed)
+    s.add("writesWaiting", b.writesWaiting())
+    s.add("ringUsed", b.ring.used())
+    s.add("ringSlots", b.ring.slots)
+    s.add("ringFolded", b.ring.folded)
+    s.add("seqsSpilled", b.seqsSpilled)
+    s.add("portionsSent", b.portionsSent)
+    s.add("bytesSent", b.bytesSent)
+    s.add("portionsFromFlash", b.portionsFromFlash)
+    addChannelStats(s, p.channel)
+    addStoreStats(s, p.store)
+    const a = p.agent
+    if (a) {
+        s.add("shuttleEpoch", a.epochOf())
+        s.add("shuttleMembers", a.members().length)
+        s.add("shuttleVisits", a.counters.visits)
+        s.add("shuttleLaps", a.counters.laps)
+        s.add("shuttleIncrements", a.counters.increments)
+        s.add("shuttleRegenerations", a.counters.regenerations)
+        s.add("shuttleBadFrames", a.counters.badFrames)
+        s.add("lastLapMs", a.lastLapMs)
+    }
+    return s
+}
+
+// ---- remote
+
+function holdText(h: HoldReason): string {
+    if (h === HoldReason.NoManifest) return "waiting for a manifest"
+    if (h === HoldReason.MissingPortions) return "waiting for portions"
+    if (h === HoldReason.Applying) return "applying"
+    return "idle"
+}
+
+function remoteStatus(r: RemoteParts): string[] {
+    let up = 0
+    for (let m = 0; m < r.channels.length; m++) if (r.channels[m].isUp()) up++
+    return [
+        "remote, clock " + seconds(r.clock.millis()),
+        "applied seq " + r.store.appliedSeq() + ", staged portions " + r.board.stagedPortions() + ", " + holdText(r.board.lastHold),
+        "links up " + up + "/" + r.channels.length,
+    ]
+}
+
+function remoteSeq(r: RemoteParts): string[] {
+    const staged = r.store.pinnedSeqs()
+    let list = ""
+    const show = staged.length < 8 ? staged.length : 8
+    for (let i = 0; i < show; i++) list += " " + staged[i]
+    if (staged.length > show) list += " ..."
+    return ["applied " + r.store.appliedSeq() + ", seqs applied since boot " + r.board.seqsApplied, "staged seqs:" + (show > 0 ? list : " none")]
+}
+
+function remoteStats(r: RemoteParts): StatList {
+    const s = new StatList()
+    s.add("appliedSeq", r.store.appliedSeq())
+    s.add("seqsApplied", r.board.seqsApplied)
+    s.add("stagedPortions", r.board.stagedPortions())
+    s.add("manifestsRejected", r.board.manifestsRejected)
+    s.add("messagesRejected", r.board.messagesRejected)
+    let received = 0
+    let up = 0
+    for (let m = 0; m < r.channels.length; m++) {
+        received += r.board.portionsReceived(m)
+        if (r.channels[m].isUp()) up++
+    }
+    s.add("portionsReceived", received)
+    s.add("linksUp", up)
+    let frames = 0
+    let retx = 0
+    let crc = 0
+    let delivered = 0
+    for (let m = 0; m < r.channels.length; m++) {
+        const c = r.channels[m].counters
+        frames += c.framesSent
+        retx += c.retransmissions
+        crc += c.droppedCrc
+        delivered += c.payloadBytesDelivered
+    }
+    s.add("framesSent", frames)
+    s.add("retransmissions", retx)
+    s.add("droppedCrc", crc)
+    s.add("payloadBytesDelivered", delivered)
+    addStoreStats(s, r.store)
+    return s
+}
+
+// ---- shared
+
+/** Named counters in a fixed order: printed as text or as one JSON object. */
+class StatList {
+    keys: string[] = []
+    values: number[] = []
+    add(key: string, value: number): void {
+        this.keys.push(key)
+        this.values.push(value)
+    }
+}
+
+function addChannelStats(s: StatList, ch: PrimaryChannel): void {
+    const c = ch.counters
+    s.add("linkUp", ch.isUp() ? 1 : 0)
+    s.add("linkSession", ch.session())
+    s.add("framesSent", c.framesSent)
+    s.add("framesReceived", c.framesReceived)
+    s.add("retransmissions", c.retransmissions)
+    s.add("droppedCrc", c.droppedCrc)
+    s.add("droppedMalformed", c.droppedMalformed)
+    s.add("linkDeaths", c.linkDeaths)
+    s.add("payloadBytesSent", c.payloadBytesSent)
+    s.add("messagesAcked", c.messagesAcked)
+}
+
+function addStoreStats(s: StatList, st: BlockStore): void {
+    const t = st.stats
+    s.add("storeWrites", t.writes)
+    s.add("storeReads", t.reads)
+    s.add("flashPrograms", t.programs)
+    s.add("flashErases", t.erases)
+    s.add("gcRuns", t.gcRuns)
+    s.add("freeSectors", st.freeSectors())
+    s.add("storeFull", t.full)
+    s.add("flashErrors", t.flashErrors)
+}
+
+function statsLines(s: StatList, json: boolean): string[] {
+    if (json) {
+        const o: Record<string, number> = {}
+        for (let i = 0; i < s.keys.length; i++) o[s.keys[i]] = s.values[i]
+        return [JSON.stringify(o)]
+    }
+    const lines: string[] = []
+    let line = ""
+    for (let i = 0; i < s.keys.length; i++) {
+        const item = s.keys[i] + " " + s.values[i]
+        if (line.length > 0 && line.length + item.length > 76) {
+            lines.push(line)
+            line = ""
+        }
+        line += (line.length > 0 ? ", " : "") + item
+    }
+    if (line.length > 0) lines.push(line)
+    return lines
+}
+
+function readBlock(out: Console, store: BlockStore, member: number, lba: number, what: string): void {
+    store.read(member, lba, (err, data) => {
+        if (err !== 0) out.writeLine("error: read " + what + ": " + storeErrorName(err))
+        else if (!data) out.writeLine(what + ": never written")
+        else {
+            let hex = ""
+            const n = data.length < READ_HEX_BYTES ? data.length : READ_HEX_BYTES
+            for (let i = 0; i < n; i += 4) hex += " " + hex32(word(data, i)).slice(0, 2 * (n - i < 4 ? n - i : 4))
+            out.writeLine(what + ": " + data.length + " B, crc32c " + hex32(crc32c(data)) + ", begins" + hex)
+        }
+    })
+}
+
+/** Big-endian word at i (bytes past the end read as 0), for printing bytes in order. */
+function word(b: Buffer, i: number): number {
+    let v = 0
+    for (let k = 0; k < 4; k++) v = v * 256 + (i + k < b.length ? b[i + k] : 0)
+    return v
+}
+
+function noArgs(name: string, args: string[]): void {
+    if (args.length > 0) throw new ShellError(name + " takes no argument, not \"" + args[0] + "\"")
+}
+
+function jsonFlag(name: string, args: string[]): boolean {
+    if (args.length === 0) return false
+    if (args.length === 1 && args[0] === "--json") return true
+    throw new ShellError(name + " takes only --json, not \"" + args[0] + "\"")
+}
+
+/** a followed by b (DeviceScript arrays have no concat). */
+function append(a: string[], b: string[]): string[] {
+    for (let i = 0; i < b.length; i++) a.push(b[i])
+    return a
+}
+
+function noLines(): string[] {
+    return []
+}
+
+function addrText(a: number): string {
+    return "0x" + hex32(a).slice(6)
+}
+
+function seconds(ms: number): string {
+    return Math.round(ms / 100) / 10 + " s"
+}
+
+function percent(n: number, of: number): string {
+    return (of > 0 ? Math.round((n * 100) / of) : 0) + "%"
+}

@@ -1,0 +1,240 @@
+// Samples a running simulation every few virtual milliseconds: per board its seqs, aux ring
+// fill, spill, link goodput and RPO lag; for the remote its applied seq. The dashboard reads
+// the newest values, the report draws the series, the summary quotes them (Node only).
+import { FaultEvent, FaultLog } from "./faultLog"
+import { BoardClock } from "./boardClock"
+import { Simulation } from "./sim"
+import { ShuttleAgent } from "../firmware/shuttle/agent"
+
+/** One primary board's state at one moment. */
+/** up: the firmware runs; boot: powered, still booting (mounting its flash); off: no power. */
+export type PowerState = "up" | "boot" | "off"
+
+function powerState(up: boolean, clock: BoardClock | null): PowerState {
+    if (up) return "up"
+    return clock && clock.isAlive() ? "boot" : "off"
+}
+
+export interface BoardSnapshot {
+    member: number
+    address: number
+    up: boolean
+    state: PowerState
+    captureSeq: number
+    releasedSeq: number
+    ringUsed: number
+    ringSlots: number
+    /** Portions sent from the flash log because they did not fit the aux ring (all boots). */
+    spill: number
+    /** Payload bytes the remote received from this board (all boots). */
+    bytesDelivered: number
+    rpoLagMs: number
+    rpoLagSeqs: number
+    writesAcked: number
+    boots: number
+}
+
+export interface RemoteSnapshot {
+    up: boolean
+    state: PowerState
+    appliedSeq: number
+    stagedPortions: number
+    /** Safety violations found so far (the checker runs after every apply). */
+    violations: number
+    checks: number
+}
+
+export interface Snapshot {
+    t: number
+    boards: BoardSnapshot[]
+    remote: RemoteSnapshot
+}
+
+/** Columns of one board's series; index i belongs to Timeline.t[i]. */
+export interface BoardSeries {
+    member: number
+    address: number
+    ringSlots: number
+    captureSeq: number[]
+    releasedSeq: number[]
+    /** Aux ring fill, % of its slots. */
+    ringFill: number[]
+    spill: number[]
+    /** Link goodput over the last sample interval, payload bytes per second. */
+    goodput: number[]
+    rpoLagMs: number[]
+    rpoLagSeqs: number[]
+    up: number[]
+}
+
+export interface Timeline {
+    sampleMs: number
+    t: number[]
+    boards: BoardSeries[]
+    remote: { appliedSeq: number[]; up: number[]; violations: number[] }
+    marks: FaultEvent[]
+}
+
+/** A counter that firmware instances reset at every boot, summed over all of them. */
+class AcrossBoots {
+    private inst: unknown = null
+    private last = 0
+    private base = 0
+    value(inst: unknown, v: number): number {
+        if (inst !== this.inst) {
+            this.base += this.last
+            this.inst = inst
+            this.last = 0
+        }
+        this.last = v
+        return this.base + v
+    }
+}
+
+/** Picks a sample interval that keeps a run near 3,000 samples, at least 100 ms. */
+export function sampleIntervalFor(durationMs: number): number {
+    const raw = durationMs / 3000
+    return raw <= 100 ? 100 : Math.ceil(raw / 100) * 100
+}
+
+export class TimelineSampler {
+    readonly timeline: Timeline
+    private spill: AcrossBoots[] = []
+    private delivered: AcrossBoots[] = []
+    private lastRemoteApplied = 0
+    private regenerations: number[] = []
+    private regenAgent: (ShuttleAgent | null)[] = []
+    private prevDelivered: number[] = []
+    private prevT = 0
+    private running = false
+    private hadShuttle = false
+
+    constructor(private sim: Simulation, readonly faults: FaultLog, sampleMs: number) {
+        const g = sim.group
+        this.timeline = { sampleMs, t: [], boards: [], remote: { appliedSeq: [], up: [], violations: [] }, marks: faults.events }
+        for (const p of g.primaries) {
+            this.spill.push(new AcrossBoots())
+            this.delivered.push(new AcrossBoots())
+            this.regenerations.push(0)
+            this.regenAgent.push(null)
+            this.prevDelivered.push(0)
+            this.timeline.boards.push({
+                member: p.member,
+                address: p.address,
+                ringSlots: 0,
+                captureSeq: [],
+                releasedSeq: [],
+                ringFill: [],
+                spill: [],
+                goodput: [],
+                rpoLagMs: [],
+                rpoLagSeqs: [],
+                up: [],
+            })
+        }
+    }
+
+    /** Samples now and then every sampleMs of virtual time until stop(). */
+    start(): void {
+        if (this.running) return
+        this.running = true
+        this.prevT = this.sim.kernel.millis()
+        const tick = () => {
+            if (!this.running) return
+            this.sample()
+            this.sim.kernel.setTimer(this.timeline.sampleMs, tick)
+        }
+        tick()
+    }
+
+    stop(): void {
+        if (this.running) this.sample()
+        this.running = false
+    }
+
+    /** The state of the group now (cheap: the dashboard calls it several times a second). */
+    snapshot(): Snapshot {
+        const sim = this.sim
+        const g = sim.group
+        const boards: BoardSnapshot[] = []
+        for (const p of g.primaries) {
+            const b = p.board
+            const remoteCh = g.remote.channels[p.member]
+            boards.push({
+                member: p.member,
+                address: p.address,
+                up: p.up && b !== null,
+                state: powerState(p.up && b !== null, p.clock),
+                captureSeq: b ? b.captureSeq() : 0,
+                releasedSeq: b ? b.releasedSeq() : 0,
+                ringUsed: b ? b.ring.used() : 0,
+                ringSlots: b ? b.ring.slots : 0,
+                spill: this.spill[p.member].value(b, b ? b.portionsFromFlash : 0),
+                bytesDelivered: this.delivered[p.member].value(remoteCh ?? null, remoteCh ? remoteCh.counters.payloadBytesDelivered : 0),
+                rpoLagMs: Math.round(sim.rpoLagMs(p.member)),
+                rpoLagSeqs: sim.rpoLagSeqs(p.member),
+                writesAcked: sim.history.ackedHigh[p.member],
+                boots: p.boots,
+            })
+        }
+        const r = g.remote
+        if (r.up && r.store) this.lastRemoteApplied = r.store.appliedSeq()
+        return {
+            t: sim.kernel.millis(),
+            boards,
+            remote: {
+                up: r.up,
+                state: powerState(r.up, r.clock),
+                appliedSeq: this.lastRemoteApplied,
+                stagedPortions: r.board ? r.board.stagedPortions() : 0,
+                violations: sim.violations.length,
+                checks: sim.checksAfterApply,
+            },
+        }
+    }
+
+    /** Appends the current state to the series. */
+    sample(): Snapshot {
+        const s = this.snapshot()
+        const tl = this.timeline
+        const dt = (s.t - this.prevT) / 1000
+        for (const b of s.boards) {
+            const col = tl.boards[b.member]
+            if (b.ringSlots > 0) col.ringSlots = b.ringSlots
+            col.captureSeq.push(b.captureSeq)
+            col.releasedSeq.push(b.releasedSeq)
+            col.ringFill.push(b.ringSlots > 0 ? Math.round((b.ringUsed * 1000) / b.ringSlots) / 10 : 0)
+            col.spill.push(b.spill)
+            col.goodput.push(dt > 0 ? Math.round((b.bytesDelivered - this.prevDelivered[b.member]) / dt) : 0)
+            this.prevDelivered[b.member] = b.bytesDelivered
+            col.rpoLagMs.push(b.rpoLagMs)
+            col.rpoLagSeqs.push(b.rpoLagSeqs)
+            col.up.push(b.up ? 1 : 0)
+            const agent = this.sim.agents[b.member] ?? null
+            if (agent !== this.regenAgent[b.member]) {
+                this.regenAgent[b.member] = agent
+                this.regenerations[b.member] = 0
+            }
+            if (agent && b.up) {
+                const n = agent.counters.regenerations
+                // the group's very first shuttle is made the same way: not an event
+                if (n > this.regenerations[b.member] && this.hadShuttle)
+                    this.faults.add("shuttle regenerated", "primary " + b.member, "shuttle regenerated, epoch " + agent.epochOf())
+                this.regenerations[b.member] = n
+            }
+        }
+        for (const a of this.sim.agents) if (a && a.epochOf() > 0) this.hadShuttle = true
+        tl.t.push(Math.round(s.t))
+        tl.remote.appliedSeq.push(s.remote.appliedSeq)
+        tl.remote.up.push(s.remote.up ? 1 : 0)
+        tl.remote.violations.push(s.remote.violations)
+        this.prevT = s.t
+        return s
+    }
+
+    /** Goodput of the newest sample, per board (bytes per second). */
+    latestGoodput(member: number): number {
+        const g = this.timeline.boards[member].goodput
+        return g.length > 0 ? g[g.length - 1] : 0
+    }
+}
