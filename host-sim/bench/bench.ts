@@ -412,6 +412,7 @@ export function formatBench(b: BenchReport): string {
             v.links.map((l) => [l.baud + " baud", l.lineBytesPerSec, pct(l.encodeCpuShare), pct(l.decodeCpuShare), l.keepsUp ? "yes" : "no"])
         )
     )
+    out.push("")
     out.push("same frames in the VM and on Node: " + (v.sameResult ? "yes" : "NO"))
     out.push("")
     const im = b.image
@@ -423,6 +424,7 @@ export function formatBench(b: BenchReport): string {
         )
     )
     const fr = im.fixedRam
+    out.push("")
     out.push(
         "Fixed RAM of a primary (" + fr.config + ": aux ring " + fr.auxRingBytes + " B, flash " + fr.flashBytes + " B, block " + fr.blockSize + " B; link payload " +
             fr.linkMaxPayload + " B, windows " + fr.txWindow + "/" + fr.rxWindow + "; " + fr.lbaCount + " lbas)"
