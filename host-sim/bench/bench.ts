@@ -296,7 +296,8 @@ function goals(b: BenchReport): Goal[] {
 // ---- the table
 
 function mdTable(head: string[], rows: (string | number)[][]): string {
-    const lines = ["| " + head.join(" | ") + " |", "|" + head.map(() => "---").join("|") + "|"]
+    // a blank line first: a Markdown table does not start inside a paragraph
+    const lines = ["", "| " + head.join(" | ") + " |", "|" + head.map(() => "---").join("|") + "|"]
     for (const row of rows) lines.push("| " + row.map((c) => (typeof c === "number" && !Number.isInteger(c) ? String(r(c)) : String(c))).join(" | ") + " |")
     return lines.join("\n")
 }
@@ -411,6 +412,7 @@ export function formatBench(b: BenchReport): string {
             v.links.map((l) => [l.baud + " baud", l.lineBytesPerSec, pct(l.encodeCpuShare), pct(l.decodeCpuShare), l.keepsUp ? "yes" : "no"])
         )
     )
+    out.push("")
     out.push("same frames in the VM and on Node: " + (v.sameResult ? "yes" : "NO"))
     out.push("")
     const im = b.image
@@ -422,6 +424,7 @@ export function formatBench(b: BenchReport): string {
         )
     )
     const fr = im.fixedRam
+    out.push("")
     out.push(
         "Fixed RAM of a primary (" + fr.config + ": aux ring " + fr.auxRingBytes + " B, flash " + fr.flashBytes + " B, block " + fr.blockSize + " B; link payload " +
             fr.linkMaxPayload + " B, windows " + fr.txWindow + "/" + fr.rxWindow + "; " + fr.lbaCount + " lbas)"

@@ -8,9 +8,10 @@ import { NOR_ERASE_TYP_MS } from "../../hal/spiNor"
 /**
  * Measurements of one run inside a window of virtual time [fromMs, toMs): the start-up (boot,
  * mount, link handshake, first shuttle) is left out, and so is the drain after the workload.
- * RPO lag is sampled every `sampleMs`: in ms, now minus the issue time of the oldest write that
- * is acknowledged and not yet applied on the remote (the simulator's definition); in seqs, the
- * newest acknowledged seq minus the remote's applied seq, over the group.
+ * RPO lag is sampled every `sampleMs`: in ms, now minus the acknowledgement time of the oldest
+ * write that is acknowledged and not yet applied on the remote (the simulator's definition: from
+ * its acknowledgement the app counts on the write, and a failed primary would lose it); in seqs,
+ * the newest acknowledged seq minus the remote's applied seq, over the group.
  */
 export class WindowedRun {
     readonly sim: Simulation
@@ -102,13 +103,14 @@ export class WindowedRun {
         for (let b = 0; b < this.opts.boards; b++) {
             const writes = this.sim.history.writes[b]
             let i = this.scanFrom[b]
-            // writes before i are applied or failed; find the oldest acknowledged, unapplied one
+            // writes before i are applied or failed; find the oldest acknowledged, unapplied one (a
+            // board acknowledges its writes in the order it took them)
             while (i < writes.length && (writes[i].failed || (writes[i].ackedAt >= 0 && ((writes[i].seq - applied) | 0) <= 0))) i++
             this.scanFrom[b] = i
             for (; i < writes.length; i++) {
                 const w = writes[i]
                 if (w.ackedAt >= 0 && ((w.seq - applied) | 0) > 0) {
-                    lagMs = Math.max(lagMs, now - w.issuedAt)
+                    lagMs = Math.max(lagMs, now - w.ackedAt)
                     break
                 }
             }
@@ -231,10 +233,11 @@ export interface RpoRow {
     writesPerSecPerBoard: number
     /** Runs pooled (seeds 1, 2, ...). */
     seeds: number
-    /** Writes issued in the window and acknowledged. */
+    /** Writes acknowledged in the window. */
     writesAcked: number
-    /** Writes issued in the window and acknowledged, or refused (the store had no room:
-     * versions pinned for the remote fill its log), over the writes offered in the window. */
+    /** Writes acknowledged in the window (throughput), and writes issued in it and refused (the
+     * store had no room: versions pinned for the remote fill its log), over the writes offered
+     * in the window. */
     ackedShare: number
     failedShare: number
     rpoLagMs: Percentiles
@@ -274,9 +277,8 @@ export function measureRpo(
         for (const x of run.rpoLagSeqs) lagSeqs.push(x)
         for (const list of run.sim.history.writes)
             for (const w of list) {
-                if (w.issuedAt < warmupMs || w.issuedAt >= durationMs) continue
-                if (w.ackedAt >= 0) acked++
-                else if (w.failed) failed++
+                if (w.ackedAt >= warmupMs && w.ackedAt < durationMs) acked++
+                else if (w.failed && w.issuedAt >= warmupMs && w.issuedAt < durationMs) failed++
             }
         efficiency += linkEfficiencyOf(run) / seeds.length
     }
