@@ -28,8 +28,6 @@ export class ManifestKeeper implements ManifestKeeperPort {
     private queue: Manifest[] = []
     private buf: Buffer | null = null
     private piece = 0
-    private newest = 0
-    private hasNewest = false
     kept = 0
     recovered = 0
     /** Manifests that could not be written or read back. */
@@ -37,19 +35,27 @@ export class ManifestKeeper implements ManifestKeeperPort {
 
     constructor(private store: KeeperStore, private clock: Clock, private blockSize: number) {}
 
-    /** The newest seq known final for sure: confirmed by the remote, or its manifest kept. */
+    /**
+     * The newest seq known final for sure: the remote confirmed every seq up to it, or their
+     * manifests are kept, with no gap (a power cut may take the newest manifests before they
+     * reach the flash; a seq after a gap is then taken as open again).
+     */
     newestFinal(): number {
-        const c = this.store.confirmedSeq()
+        let n = this.store.confirmedSeq()
         const seqs = this.store.pinnedSeqs(MANIFEST_MEMBER)
-        const k = seqs.length > 0 ? seqs[seqs.length - 1] : 0
-        return seqAfter(k, c) ? k : c
+        for (let i = 0; i < seqs.length; i++) {
+            if (seqs[i] === ((n + 1) >>> 0)) n = seqs[i]
+            else if (seqAfter(seqs[i], n)) break
+        }
+        return n
     }
 
     keep(m: Manifest): void {
-        // a manifest may come again after a restart: once on flash is enough
-        if (this.hasNewest && !seqAfter(m.seq, this.newest)) return
-        this.newest = m.seq
-        this.hasNewest = true
+        // a manifest may come again (after a restart, or when a regenerated shuttle finalizes a
+        // seq again): once on flash is enough
+        for (let i = 0; i < this.queue.length; i++) if (this.queue[i].seq === m.seq) return
+        const seqs = this.store.pinnedSeqs(MANIFEST_MEMBER)
+        for (let i = 0; i < seqs.length; i++) if (seqs[i] === m.seq) return
         this.queue.push(m)
         this.next()
     }
@@ -121,8 +127,6 @@ export class ManifestKeeper implements ManifestKeeperPort {
             const m = decodeManifest(buf, len)
             if (m && m.seq === seqs[i]) {
                 this.recovered++
-                this.newest = m.seq
-                this.hasNewest = true
                 each(m)
             } else this.errors++
             this.loadSeq(seqs, i + 1, each, done)
