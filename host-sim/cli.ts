@@ -51,9 +51,9 @@ Live runs (sim with --speed)
                       free ports
   --no-console        no board consoles
   --pty               also a pseudo-terminal per board (needs socat): /tmp/seqmirror-primary0, ...
-  --dashboard         redraw the dashboard in place (default when stdout is a terminal)
-  --no-dashboard      no dashboard; when stdout is not a terminal, one status line per 5 s
-                      of virtual time is printed instead of the dashboard
+  --dashboard         redraw the dashboard in place (default when stdout is a terminal;
+                      otherwise one status line per 5 s of virtual time)
+  --no-dashboard      neither the dashboard nor the status lines
 
 Options of sweep: those of sim without the live ones, and
   --seeds A..B        the seeds to run (default 1..50); --duration defaults to 10s
@@ -169,7 +169,7 @@ function liveSettings(values: Values, boards: number): LiveSettings | null {
     }
     let dashboard: DashboardMode = process.stdout.isTTY ? "tty" : "plain"
     if (values.dashboard) dashboard = "tty"
-    if (values["no-dashboard"]) dashboard = process.stdout.isTTY ? "off" : "plain"
+    if (values["no-dashboard"]) dashboard = "off"
     return { speed, consolePort, consolePortGiven: values["console-port"] !== undefined, pty: values.pty === true, dashboard }
 }
 

@@ -201,8 +201,10 @@ export class TimelineSampler {
         for (const b of s.boards) {
             const col = tl.boards[b.member]
             if (b.ringSlots > 0) col.ringSlots = b.ringSlots
-            col.captureSeq.push(b.captureSeq)
-            col.releasedSeq.push(b.releasedSeq)
+            // a board without power has no seqs: the chart keeps its last ones
+            const n = col.captureSeq.length
+            col.captureSeq.push(b.up || n === 0 ? b.captureSeq : col.captureSeq[n - 1])
+            col.releasedSeq.push(b.up || n === 0 ? b.releasedSeq : col.releasedSeq[n - 1])
             col.ringFill.push(b.ringSlots > 0 ? Math.round((b.ringUsed * 1000) / b.ringSlots) / 10 : 0)
             col.spill.push(b.spill)
             col.goodput.push(dt > 0 ? Math.round((b.bytesDelivered - this.prevDelivered[b.member]) / dt) : 0)

@@ -1,10 +1,20 @@
-import { describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import { spawnSync } from "node:child_process"
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { defaultSimOptions, SimOptions } from "../../host-sim/sim"
 import { runBatch } from "../../host-sim/simRun"
+
+const temps: string[] = []
+function tempDir(): string {
+    const d = mkdtempSync(join(tmpdir(), "seqmirror-export-"))
+    temps.push(d)
+    return d
+}
+afterAll(() => {
+    for (const d of temps) rmSync(d, { recursive: true, force: true })
+})
 
 /** The independent checker, run as its own process on the files only. */
 function check(dir: string) {
@@ -13,7 +23,7 @@ function check(dir: string) {
 }
 
 function exported(o: Partial<SimOptions>) {
-    const dir = mkdtempSync(join(tmpdir(), "seqmirror-export-"))
+    const dir = tempDir()
     const { result } = runBatch({ ...defaultSimOptions(), ...o }, { reportFile: null, exportDir: dir })
     return { dir, result }
 }
@@ -94,7 +104,7 @@ describe("export and the independent checker", () => {
     })
 
     it("unreadable input exits 2 with one line", () => {
-        const empty = mkdtempSync(join(tmpdir(), "seqmirror-export-"))
+        const empty = tempDir()
         const r = spawnSync("node", ["bin/check-export.mjs", empty], { encoding: "utf8" })
         expect(r.status).toBe(2)
         expect(r.stderr.trim().split("\n")).toHaveLength(1)
