@@ -87,7 +87,7 @@ const enum K {
     MountRead = 21,
     MountStep = 22,
     IndexStep = 23,
-    /** Runs `then`, a closure of the call that set it (format). */
+    /** Runs `formatStep`, a closure of the call that set it (format). */
     Then = 24,
 }
 
@@ -235,7 +235,7 @@ export class PrimaryBlockStore {
     private mMetaPos: number[] = []
     private mG = 0
     private mStartMs = 0
-    private then: ((err: StoreError) => void) | null = null
+    private formatStep: ((err: StoreError) => void) | null = null
 
     // ---- the only closures: flash completions, the queue's kick, and timer steps
     private readonly onFlashWrite: (err: FlashError) => void
@@ -355,10 +355,10 @@ export class PrimaryBlockStore {
         // erases sector mS, the next, and so on, then mounts; a closure of format's own, so that
         // an image that never formats (the board's) does not compile it
         const self = this
-        this.then = (err) => {
+        this.formatStep = (err) => {
             if (err !== StoreError.None || self.mS + 1 >= self.n) {
                 self.busy = false
-                self.then = null
+                self.formatStep = null
                 if (err !== StoreError.None) done(err)
                 else self.mount((e) => done(e))
                 return
@@ -1297,7 +1297,7 @@ export class PrimaryBlockStore {
             case K.IndexStep:
                 return this.indexStep()
             case K.Then:
-                if (this.then !== null) this.then(err)
+                if (this.formatStep !== null) this.formatStep(err)
                 return
         }
     }
