@@ -278,7 +278,7 @@ export class PrimaryBoard {
     }
 
     private ack(w: PendingWrite): void {
-        if (this.paced.length > 0 || this.paceHolds(this.clock.millis())) {
+        if (this.paced.length > 0 || this.paceHolds()) {
             w.readyAt = this.clock.millis()
             this.paced.push(w)
             this.writesPaced++
@@ -304,7 +304,7 @@ export class PrimaryBoard {
      * has not applied, later than the target from now: the lag so far plus the time to drain
      * every byte not yet confirmed at the rate the remote has been confirming them.
      */
-    private paceHolds(now: number): boolean {
+    private paceHolds(): boolean {
         const target = this.opts.rpoTargetMs
         if (target === undefined || target <= 0) return false
         let bytes = 0
@@ -341,7 +341,7 @@ export class PrimaryBoard {
     private releasePaced(): void {
         const now = this.clock.millis()
         const hold = this.opts.rpoMaxHoldMs
-        const holds = this.paceHolds(now)
+        const holds = this.paceHolds()
         while (this.paced.length > 0) {
             const w = this.paced[0]
             if (holds && !(hold !== undefined && hold > 0 && now - w.readyAt >= hold)) break
