@@ -4,7 +4,7 @@ import { checkCaughtUp, checkPrimary, checkRemote, decodeImage } from "./checker
 import { GroupOptions, SimGroup, SimPrimary } from "./group"
 import { readFlashImage } from "./flashImage"
 import { StoreRole } from "../firmware/store/types"
-import { PartialMode } from "./models/spiNorChip"
+import { PartialMode, SlowMode } from "./models/spiNorChip"
 import { FrameType } from "../firmware/shuttle/frames"
 import { attachShuttle } from "./shuttleGroup"
 import { I2cBus } from "./models/i2cBus"
@@ -326,11 +326,16 @@ export class Simulation {
                     self.faultsInjected.remotePower++
                     self.checkFlashAtCut(-1)
                 })
-        if (f.includes("slow"))
-            for (const p of this.group.primaries) {
-                p.chip.setSlow(2, rng.fork(77))
+        if (f.includes("slow")) {
+            // each chip, the remote's too, at the datasheet's maximum times or anywhere between
+            // typical and maximum
+            const chips = this.group.primaries.map((p) => p.chip)
+            chips.push(this.group.remote.chip)
+            for (const chip of chips) {
+                chip.setSlow(rng.chance(0.5) ? SlowMode.Max : SlowMode.Random, rng.fork(77))
                 this.faultsInjected.slowFlash++
             }
+        }
         const bus = this.shuttleBus
         if (f.includes("bus") && bus)
             for (let t = rng.int(3000) + 500; t < end; t += 1000 + rng.int(5000))
