@@ -275,7 +275,8 @@ export class Simulation {
      * - reboot: a primary restarts (RAM lost; a flash operation under way completes);
      * - link: byte loss, bit errors and duplicated bytes at low rates, and outages;
      * - bus: NACKs and glitches on the I2C bus, and lost shuttles;
-     * - slow: every flash operation takes up to its datasheet maximum.
+     * - slow: each flash chip (the remote's too) at its datasheet maximum times, or anywhere
+     *   between typical and maximum.
      */
     private scheduleFaults(): void {
         const f = this.opts.faults
