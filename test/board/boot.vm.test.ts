@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { defaultConfig } from "../../firmware/config"
-import { devs, DevsResult, ROOT, TempDir } from "./devs"
+import { devs, DevsResult, ROOT, TempDir, sectionsOf } from "./devs"
 
 // The board entry in the DeviceScript VM, which has no SPI, no I2C and no GPIO pins: the boot
 // must get as far as validating the configuration and then say what is missing, line by line.
@@ -63,13 +63,7 @@ describe("board boot in the DeviceScript VM", () => {
         }
         src += `console.log("=== end")\n`
         run = await devs(["run", dir.write("boot.ts", src), "--test", "-T", "10000"])
-        let current = ""
-        for (const line of run.lines) {
-            if (line.startsWith("=== ")) {
-                current = line.slice(4)
-                sections[current] = []
-            } else if (current !== "") sections[current].push(line)
-        }
+        Object.assign(sections, sectionsOf(run.lines))
     })
     afterAll(() => dir.remove())
 

@@ -1,5 +1,6 @@
 // Running the DeviceScript compiler and VM from the board tests (Node only).
 import { spawn } from "node:child_process"
+import { createServer } from "node:net"
 import { mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -68,4 +69,28 @@ export class TempDir {
     remove(): void {
         rmSync(this.path, { recursive: true, force: true })
     }
+}
+
+/** Splits a VM run's lines into the sections its script opens with "=== NAME" lines. */
+export function sectionsOf(lines: string[]): Record<string, string[]> {
+    const sections: Record<string, string[]> = {}
+    let current = ""
+    for (const line of lines) {
+        if (line.startsWith("=== ")) {
+            current = line.slice(4)
+            sections[current] = []
+        } else if (current !== "") sections[current].push(line)
+    }
+    return sections
+}
+
+/** A TCP port on 127.0.0.1 that is free now. */
+export function freePort(): Promise<number> {
+    return new Promise((resolve) => {
+        const s = createServer()
+        s.listen(0, "127.0.0.1", () => {
+            const port = (s.address() as { port: number }).port
+            s.close(() => resolve(port))
+        })
+    })
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { defaultConfig } from "../../firmware/config"
-import { devs, DevsResult, TempDir } from "./devs"
+import { devs, DevsResult, TempDir, sectionsOf } from "./devs"
 
 // The board's SPI bus, its fiber, the run loop and the JEDEC flash driver, together in the
 // DeviceScript VM. The VM has no SPI, so the bytes go to the simulator's chip model through
@@ -123,13 +123,7 @@ console.log("halted " + l.halted() + " after " + after + " pending " + l.pending
 console.log("=== end")
 `
         run = await devs(["run", dir.write("flash.ts", src), "--test", "-T", "15000"])
-        let current = ""
-        for (const line of run.lines) {
-            if (line.startsWith("=== ")) {
-                current = line.slice(4)
-                sections[current] = []
-            } else if (current !== "") sections[current].push(line)
-        }
+        Object.assign(sections, sectionsOf(run.lines))
     })
     afterAll(() => dir.remove())
 

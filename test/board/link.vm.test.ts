@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createServer, Server, Socket } from "node:net"
-import { devs, DevsResult, TempDir } from "./devs"
+import { devs, DevsResult, freePort, TempDir } from "./devs"
 
 // The board's TCP link (SocketLink over @devicescript/net) in the DeviceScript VM, whose
 // sockets are real TCP sockets of the host: a test server refuses the first attempt, takes a
@@ -15,16 +15,6 @@ const DROP_AFTER = 1500
 
 function pattern(i: number): number {
     return (i * 13 + (i >> 8)) & 0xff
-}
-
-function freePort(): Promise<number> {
-    return new Promise((resolve) => {
-        const s = createServer()
-        s.listen(0, "127.0.0.1", () => {
-            const port = (s.address() as { port: number }).port
-            s.close(() => resolve(port))
-        })
-    })
 }
 
 describe("board TCP link in the DeviceScript VM", () => {

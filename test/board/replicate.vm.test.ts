@@ -7,7 +7,7 @@ import { defaultChannelConfig } from "../../firmware/link/channel"
 import { RemoteChannel } from "../../firmware/link/remote"
 import { decodeManifest, decodeSeqDone, encodeApplied, Msg } from "../../firmware/pipeline/messages"
 import { getU32 } from "../../firmware/codec/bytes"
-import { devs, DevsResult, TempDir } from "./devs"
+import { devs, DevsResult, freePort, TempDir } from "./devs"
 
 // The board's whole replication path in the DeviceScript VM: runBoard (as firmware/main.ts)
 // validates a group-of-one configuration, probes the SPI NOR flash through the board's SPI bus
@@ -81,16 +81,6 @@ class ServerLink implements Link {
     bitRate(): number {
         return 115200
     }
-}
-
-function freePort(): Promise<number> {
-    return new Promise((resolve) => {
-        const s = createServer()
-        s.listen(0, "127.0.0.1", () => {
-            const port = (s.address() as { port: number }).port
-            s.close(() => resolve(port))
-        })
-    })
 }
 
 describe("board replication in the DeviceScript VM, to a remote channel on Node", () => {
