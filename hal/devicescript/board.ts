@@ -79,12 +79,15 @@ export interface StartOptions {
  */
 export async function startBoard(configText: string, opts?: StartOptions): Promise<BoardStart> {
     const o: StartOptions = opts !== undefined ? opts : {}
-    const source = o.source !== undefined ? o.source : "devicescript.json"
     const caps = o.caps !== undefined ? o.caps : deviceScriptCapabilities()
+    return await startChecked(checkBoot(configText, o.source !== undefined ? o.source : "devicescript.json", caps), caps, o)
+}
+
+/** Steps 2 and 3 of startBoard, on the result of step 1 (checkBoot). */
+export async function startChecked(check: BootCheck, caps: RuntimeCapabilities, opts?: StartOptions): Promise<BoardStart> {
+    const o: StartOptions = opts !== undefined ? opts : {}
     const print = o.print !== undefined ? o.print : (line: string) => console.log(line)
     const flashTimeoutMs = o.flashTimeoutMs !== undefined ? o.flashTimeoutMs : 2000
-
-    const check: BootCheck = checkBoot(configText, source, caps)
     const problems = check.problems
     const notes = check.notes
     const cfg = check.config
@@ -205,9 +208,12 @@ const STATUS_EVERY_MS = 60000
  * writes then go to `fw.board`.
  */
 export async function runBoard(configText: string, opts?: StartOptions, ready?: (fw: PrimaryFirmware) => void): Promise<PrimaryFirmware | null> {
-    const started = await startBoard(configText, opts)
-    if (started.drivers === null) return null
-    return startReplication(started.drivers, ready)
+    return runStarted(await startBoard(configText, opts), ready)
+}
+
+/** startReplication on a board that started; null when it did not. */
+export function runStarted(started: BoardStart, ready?: (fw: PrimaryFirmware) => void): PrimaryFirmware | null {
+    return started.drivers === null ? null : startReplication(started.drivers, ready)
 }
 
 /**

@@ -138,18 +138,18 @@ import * as ds from "@devicescript/core"
 import { runBoard } from ${imp("hal/devicescript/board")}
 import { RunLoop } from ${imp("hal/devicescript/clock")}
 import { SpiPort } from ${imp("hal/devicescript/spiBus")}
-import { PrimaryFirmware } from ${imp("firmware/boot/primaryFirmware")}
 
 /** A 1 MB NOR chip (JEDEC ID ef4014) that is never busy: WREN sets WEL, a page program or a
- * sector erase runs when chip select rises and clears WEL. Only the pages programmed since
- * their erase are kept (inverted: a new zeroed page is erased), to spare the VM's heap. */
+ * sector erase runs when chip select rises and clears WEL. Only the store's first 64 KB hold
+ * data, one Buffer per page programmed since its erase (inverted: a new zeroed page is
+ * erased), to spare the VM's heap. */
 class InstantNor implements SpiPort {
     private cmd = Buffer.alloc(264)
     private n = 0
     private wel = false
-    private pageNo: number[] = []
     private pages: Buffer[] = []
     open(): string[] {
+        for (let i = 0; i < 256; i++) this.pages.push(null)
         return []
     }
     async select() {
@@ -162,96 +162,62 @@ class InstantNor implements SpiPort {
     async exchange(out: Buffer): Promise<Buffer> {
         const rx = Buffer.alloc(out.length)
         const c = this.cmd[0]
+        const a = (this.cmd[1] << 16) | (this.cmd[2] << 8) | this.cmd[3]
         if (c === 0x9f) {
             rx[0] = 0xef
             rx[1] = 0x40
             rx[2] = 0x14
         } else if (c === 0x05) rx[0] = this.wel ? 2 : 0
-        else if (c === 0x03) {
-            const a = this.addr()
-            let no = -1
-            let p: Buffer = null
+        else if (c === 0x03)
             for (let i = 0; i < rx.length; i++) {
-                if ((a + i) >> 8 !== no) {
-                    no = (a + i) >> 8
-                    p = this.page(no)
-                }
-                rx[i] = p === null ? 0xff : p[(a + i) & 255] ^ 0xff
+                const p = this.pages[(a + i) >> 8]
+                rx[i] = p ? p[(a + i) & 255] ^ 0xff : 0xff
             }
-        }
         return rx
     }
     async deselect() {
         const c = this.cmd[0]
+        const a = (this.cmd[1] << 16) | (this.cmd[2] << 8) | this.cmd[3]
         if (c === 0x06) this.wel = true
         else if ((c === 0x02 || c === 0x20) && this.wel) {
             this.wel = false
-            const a = this.addr()
-            if (c === 0x20) this.erase(a >> 12)
+            if (c === 0x20) for (let i = 0; i < 16; i++) this.pages[((a >> 12) << 4) + i] = null
             else {
-                let p = this.page(a >> 8)
-                if (p === null) {
+                let p = this.pages[a >> 8]
+                if (!p) {
                     p = Buffer.alloc(256)
-                    this.pageNo.push(a >> 8)
-                    this.pages.push(p)
+                    this.pages[a >> 8] = p
                 }
                 // programming only clears bits (sets bits of the inverted cells), wrapping in the page
                 for (let i = 4; i < this.n; i++) p[(a + i - 4) & 255] = p[(a + i - 4) & 255] | (this.cmd[i] ^ 0xff)
             }
         }
     }
-    private page(no: number): Buffer {
-        for (let i = 0; i < this.pageNo.length; i++) if (this.pageNo[i] === no) return this.pages[i]
-        return null
-    }
-    private erase(sector: number) {
-        const no: number[] = []
-        const pages: Buffer[] = []
-        for (let i = 0; i < this.pageNo.length; i++) {
-            if (this.pageNo[i] >> 4 === sector) continue
-            no.push(this.pageNo[i])
-            pages.push(this.pages[i])
-        }
-        this.pageNo = no
-        this.pages = pages
-    }
-    private addr(): number {
-        return (this.cmd[1] << 16) | (this.cmd[2] << 8) | this.cmd[3]
-    }
 }
 
-async function until(cond: () => boolean, ms: number) {
-    const end = ds.millis() + ms
-    while (!cond() && ds.millis() < end) await ds.sleep(10)
-}
 const loop = new RunLoop()
-let fw: PrimaryFirmware = null
-let issued = 0
+let up = false
 let acked = 0
 let failed = 0
-let outstanding = 0
-function writeNext() {
-    while (issued < ${WRITES} && outstanding < 2) {
-        const i = issued++
-        const b = Buffer.alloc(${BLOCK})
-        for (let j = 0; j < ${BLOCK}; j++) b[j] = (i * 7 + j) & 0xff
-        b[0] = i
-        b[1] = i % ${LBAS}
-        outstanding++
-        fw.board.write(i % ${LBAS}, b, (err, seq) => {
-            outstanding--
-            if (err === 0) acked++
-            else failed++
-            loop.setTimer(15, writeNext)
-        })
-    }
-}
-const started = await runBoard(${JSON.stringify(JSON.stringify(c))}, { loop: loop, spiPort: new InstantNor() }, (f) => {
-    fw = f
-    writeNext()
+const fw = await runBoard(${JSON.stringify(JSON.stringify(c))}, { loop: loop, spiPort: new InstantNor() }, (f) => {
+    up = true
 })
-console.log("started " + (started !== null))
-await until(() => acked + failed === ${WRITES} && fw.board.closedWaiting() === 0 && fw.store.pinnedSeqs(0).length === 0, 15000)
+console.log("started " + (fw !== null))
+let t = ds.millis() + 5000
+while (!up && ds.millis() < t) await ds.sleep(10)
+for (let i = 0; i < ${WRITES} && up; i++) {
+    const b = Buffer.alloc(${BLOCK})
+    for (let j = 0; j < ${BLOCK}; j++) b[j] = (i * 7 + j) & 0xff
+    b[0] = i
+    b[1] = i % ${LBAS}
+    fw.board.write(i % ${LBAS}, b, (err, seq) => {
+        if (err === 0) acked++
+        else failed++
+    })
+    await ds.sleep(15)
+}
+t = ds.millis() + 15000
+while (!(acked + failed === ${WRITES} && fw.board.closedWaiting() === 0 && fw.store.pinnedSeqs(0).length === 0) && ds.millis() < t) await ds.sleep(10)
 console.log("acked " + acked + " failed " + failed + " pinned " + fw.store.pinnedSeqs(0).length + " confirmed " + fw.store.confirmedSeq())
 console.log(fw.statusLine())
 console.log("=== end")
