@@ -16,9 +16,19 @@ import { getU32, putU32 } from "../codec/bytes"
  *              the final group totals of seq, per member: portions are distinct lbas written
  *              with seq (after write folding), bytes their data; prevSeq is the seq the group
  *              closed before it (seqs can be skipped when a lost shuttle is regenerated)
+ *   EVICTED    0x04 | member u8
+ *              the group evicted member for good
+ *   RESYNC     0x05 | base u32 | from u32 | to u32 | flags u8
+ *              the member is copying every block it holds into new seqs (a full resync): base
+ *              is its confirmed seq (its history starts after it); with flag 0x01 (DONE) the
+ *              copy is complete, and seqs from..to hold the member's whole image, so that its
+ *              image as of any final seq at or after `to` is those seqs' portions, newest first
  * remote → primary
  *   APPLIED    0x81 | appliedSeq u32
  *              the remote has applied every seq up to appliedSeq; the primary may unpin them
+ *   RESYNC_REQUEST 0x82
+ *              the remote is in a full resync: the member copies its image (or announces the
+ *              copy it has made again)
  */
 export const enum Msg {
     Portion = 0x01,
@@ -26,7 +36,22 @@ export const enum Msg {
     Manifest = 0x03,
     /** The group evicted a member for good: [type, member id]. */
     Evicted = 0x04,
+    Resync = 0x05,
     Applied = 0x81,
+    ResyncRequest = 0x82,
+}
+
+export const RESYNC_DONE = 0x01
+export const RESYNC_LEN = 14
+
+export function encodeResync(base: number, from: number, to: number, flags: number): Buffer {
+    const b = Buffer.alloc(RESYNC_LEN)
+    b[0] = Msg.Resync
+    putU32(b, 1, base)
+    putU32(b, 5, from)
+    putU32(b, 9, to)
+    b[13] = flags
+    return b
 }
 
 export const PORTION_HEADER = 9

@@ -23,6 +23,10 @@ export interface PipelineStore {
     readPinned(p: PinnedPortion, done: (err: number, data: Buffer | null) => void): void
     /** The remote has applied every seq up to `seq`: those versions need not stay pinned. */
     confirm(seq: number): void
+    /** The highest seq the remote confirmed, as the store holds it (0 before the first). */
+    confirmedSeq(): number
+    /** The newest version of an lba: done(0, null) when it was never written. */
+    read(member: number, lba: number, done: (err: number, data: Buffer | null) => void): void
 }
 
 /** Reliable, ordered delivery of messages between one primary and the remote. */

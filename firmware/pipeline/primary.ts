@@ -8,8 +8,10 @@ import {
     encodePortionHeader,
     encodeSeqDone,
     Manifest,
+    encodeResync,
     Msg,
     PORTION_HEADER,
+    RESYNC_DONE,
     SEQ_DONE_SHORT,
     SeqDone,
 } from "./messages"
@@ -89,11 +91,21 @@ class SeqState {
     }
 }
 
+export const enum Resync {
+    Off = 0,
+    /** Copying every block into new seqs. */
+    Copying = 1,
+    /** Every block is copied; announced to the remote, waiting for it to apply the copy. */
+    Done = 2,
+}
+
 /** Seqs before the newest a rebooted board adopted that it reports to the remote at most. */
 const MAX_RECOVERED = 64
 
 class PendingWrite {
     seq = 0
+    /** A full resync's copy of a block, not the app's write: done fires once it is durable. */
+    internal = false
     issuedAt = 0
     /** When it became ready to acknowledge (bounded-RPO pacing holds it from then). */
     readyAt = 0
@@ -130,9 +142,25 @@ export class PrimaryBoard {
     private reading = false
     private remoteApplied = 0
     private paced: PendingWrite[] = []
-    /** EVICTED messages: every one, and those still to send in this session. */
+    /** EVICTED messages: every one. */
     private evictions: Buffer[] = []
-    private pendingEvictions: Buffer[] = []
+    /** Control messages (EVICTED, RESYNC) still to send in this session. */
+    private pendingCtrl: Buffer[] = []
+    /** The full resync's state (for the console too). */
+    resync = Resync.Off
+    /** The lba being copied (the next one once its read is done), whether its read is under
+     * way, and whether the app wrote it during the read (it is then read again). */
+    resyncLba = 0
+    private resyncBusy = false
+    private resyncHit = false
+    /** The first and the last seq a copy was stamped with, once resyncCopied > 0. */
+    private resyncFrom = 0
+    private resyncTo = 0
+    /** Blocks copied by the full resync under way. */
+    resyncCopied = 0
+    resyncsStarted = 0
+    /** Blocks a full resync could not read (their flash record is corrupt): not copied. */
+    resyncUnreadable = 0
     private drainRate = 0
     private drainBytes = 0
     private drainSince = -1
@@ -230,6 +258,7 @@ export class PrimaryBoard {
             return
         }
         this.writesIssued++
+        if (this.resyncBusy && lba === this.resyncLba) this.resyncHit = true
         const w = new PendingWrite(lba, data, done)
         w.issuedAt = this.clock.millis()
         if (this.unstamped.length > 0 || !this.stamp(w)) this.unstamped.push(w)
@@ -271,7 +300,8 @@ export class PrimaryBoard {
                 this.ring.dropTailSeq(st.seq)
             }
         }
-        if (this.opts.mode === AckMode.None || (this.hasReleased && seqAtOrBefore(w.seq, this.released)))
+        if (w.internal) w.done(WriteError.None, w.seq)
+        else if (this.opts.mode === AckMode.None || (this.hasReleased && seqAtOrBefore(w.seq, this.released)))
             this.ack(w)
         else this.unacked.push(w)
         this.pump()
@@ -306,7 +336,8 @@ export class PrimaryBoard {
      */
     private paceHolds(): boolean {
         const target = this.opts.rpoTargetMs
-        if (target === undefined || target <= 0) return false
+        // during a full resync the remote has no image to bound the lag of: no pacing
+        if (target === undefined || target <= 0 || this.resync !== Resync.Off) return false
         let bytes = 0
         for (let i = 0; i < this.seqs.length; i++) bytes += this.seqs[i].bytes
         const drain = this.drainRate > 0 ? bytes / this.drainRate : 0
@@ -464,7 +495,7 @@ export class PrimaryBoard {
         m[0] = Msg.Evicted
         m[1] = member
         this.evictions.push(m)
-        this.pendingEvictions = this.evictions.slice(0)
+        this.pendingCtrl.push(m)
         this.pump()
     }
 
@@ -483,6 +514,77 @@ export class PrimaryBoard {
             if (!this.stamp(this.unstamped[0])) break
             this.unstamped.shift()
         }
+        this.resyncStep()
+    }
+
+    // ---- full resync
+
+    /**
+     * A full resync: the remote lacks seqs this board no longer holds (it was replaced, or
+     * restored from an older image), or it asked for one. Every block the board holds is read
+     * and written again as a copy, stamped with the capture seq like an app write, so that the
+     * seqs from the first copy to the last hold the board's whole image and go to the remote
+     * the normal way; the remote applies them, with every other member's copy, in one commit
+     * (docs/FORMAT.md, "Full resync"). A resync under way is only announced again.
+     */
+    private startResync(): void {
+        if (this.resync === Resync.Off) {
+            this.resync = Resync.Copying
+            this.resyncLba = 0
+            this.resyncCopied = 0
+            this.resyncsStarted++
+        }
+        const done = this.resync === Resync.Done
+        this.pendingCtrl.push(encodeResync(this.store.confirmedSeq(), this.resyncFrom, this.resyncTo, done ? RESYNC_DONE : 0))
+        this.pump()
+        this.resyncStep()
+    }
+
+    /** Copies the next block: one at a time, and only while no write waits for a seq (a
+     * write the read would not see). */
+    private resyncStep(): void {
+        if (this.resync !== Resync.Copying || this.resyncBusy || this.unstamped.length > 0) return
+        if (this.resyncLba >= this.opts.lbaCount) {
+            this.resync = Resync.Done
+            if (this.resyncCopied === 0) this.resyncFrom = this.resyncTo = this.current.seq
+            // announced with its seqs
+            this.startResync()
+            return
+        }
+        this.resyncBusy = true
+        this.resyncHit = false
+        const self = this
+        this.store.read(this.opts.member, this.resyncLba, (err, data) => self.resyncRead(err, data))
+    }
+
+    private resyncRead(err: number, data: Buffer | null): void {
+        if (!this.resyncHit && err === 0 && data) {
+            // from here on an app write to this lba is stamped after the copy
+            const self = this
+            const w = new PendingWrite(this.resyncLba, data, (e, seq) => self.resyncCopy(e, seq))
+            w.internal = true
+            if (!this.stamp(w)) this.unstamped.push(w)
+            return
+        }
+        // the app wrote the lba during the read: read it again (the copy must not be older than
+        // that write); never written: nothing to copy; unreadable: counted, not copied
+        if (!this.resyncHit) {
+            if (err !== 0) this.resyncUnreadable++
+            this.resyncLba++
+        }
+        this.resyncBusy = false
+        this.resyncStep()
+    }
+
+    private resyncCopy(err: number, seq: number): void {
+        this.resyncBusy = false
+        // the store could not take the copy: the same block again at the next adopt or release
+        if (err !== 0) return
+        if (this.resyncCopied === 0) this.resyncFrom = seq
+        this.resyncTo = seq
+        this.resyncCopied++
+        this.resyncLba++
+        this.resyncStep()
     }
 
     // ---- transmission
@@ -495,9 +597,9 @@ export class PrimaryBoard {
             if (!this.channel.send(this.pendingMsg)) return
             this.pendingMsg = null
         }
-        while (this.pendingEvictions.length > 0) {
-            if (!this.channel.send(this.pendingEvictions[0])) return
-            this.pendingEvictions.shift()
+        while (this.pendingCtrl.length > 0) {
+            if (!this.channel.send(this.pendingCtrl[0])) return
+            this.pendingCtrl.shift()
         }
         while (this.manifests.length > 0) {
             if (!this.channel.send(encodeManifest(this.manifests[0]))) return
@@ -573,12 +675,14 @@ export class PrimaryBoard {
 
     private onRemoteMessage(msg: Buffer, len: number): void {
         if (len === 5 && msg[0] === Msg.Applied) this.remoteConfirmed(getU32(msg, 1))
+        else if (len === 1 && msg[0] === Msg.ResyncRequest) this.startResync()
     }
 
     private remoteConfirmed(applied: number): void {
         if (seqAfter(this.remoteApplied, applied)) return
         this.remoteApplied = applied
         this.store.confirm(applied)
+        if (this.resync === Resync.Done && seqAtOrBefore(this.resyncTo, applied)) this.resync = Resync.Off
         const kept: Manifest[] = []
         for (let i = 0; i < this.manifestsKept.length; i++)
             if (seqAfter(this.manifestsKept[i].seq, applied)) kept.push(this.manifestsKept[i])
@@ -598,9 +702,10 @@ export class PrimaryBoard {
         if (!resumed) {
             // the remote knows nothing of this session's earlier messages: every closed seq
             // it has not applied goes again, from flash
-            if (resume.length >= 4) this.remoteConfirmed(getU32(resume, 0))
+            const applied = resume.length >= 4 ? getU32(resume, 0) : this.remoteApplied
+            this.remoteConfirmed(applied)
             this.pendingMsg = null
-            this.pendingEvictions = this.evictions.slice(0)
+            this.pendingCtrl = this.evictions.slice(0)
             this.manifests = this.manifestsKept.slice(0)
             for (let i = 0; i < this.seqs.length; i++) {
                 const st = this.seqs[i]
@@ -611,6 +716,9 @@ export class PrimaryBoard {
                 st.sentPortions = 0
                 st.sentBytes = 0
             }
+            // the remote's history ends before this board's flash history begins (the store
+            // unpins a seq's versions only once its confirm record is durable): no resume
+            if (this.resync !== Resync.Off || seqAfter(this.store.confirmedSeq(), applied)) this.startResync()
         }
         this.pump()
     }

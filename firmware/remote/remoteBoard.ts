@@ -6,6 +6,8 @@ import {
     Manifest,
     Msg,
     PORTION_HEADER,
+    RESYNC_DONE,
+    RESYNC_LEN,
     SEQ_DONE_SHORT,
     SeqDone,
 } from "../pipeline/messages"
@@ -51,6 +53,10 @@ class MemberState {
     dropped = 0
     /** The group evicted this member for good (a member told the remote). */
     evicted = false
+    /** Full resync: the member's copy is complete, in seqs resyncFrom..resyncTo. */
+    resyncDone = false
+    resyncFrom = 0
+    resyncTo = 0
     constructor(public member: number, public channel: PipelineChannel) {}
 
     arrivalsFor(seq: number, create: boolean): Arrivals | null {
@@ -62,12 +68,16 @@ class MemberState {
     }
 }
 
+const RESYNC_REQUEST = Buffer.from([Msg.ResyncRequest])
+
 /** Why the remote has not applied the next seq (for the console). */
 export const enum HoldReason {
     None = 0,
     NoManifest = 1,
     MissingPortions = 2,
     Applying = 3,
+    /** A full resync waits for members' copies of their images. */
+    Resync = 4,
 }
 
 /**
@@ -93,6 +103,11 @@ export class RemoteBoard {
     manifestsRejected = 0
     messagesRejected = 0
     lastHold = HoldReason.None
+    /** A full resync is under way: the remote stays at its applied seq until every member's
+     * copy of its image has arrived, then applies them all in one commit. */
+    private resyncing = false
+    resyncsStarted = 0
+    resyncsApplied = 0
 
     constructor(private store: RemoteStore, channels: PipelineChannel[]) {
         for (let i = 0; i < channels.length; i++) {
@@ -126,6 +141,41 @@ export class RemoteBoard {
         ms.session++
         ms.arrivals = []
         ms.channel.send(encodeApplied(this.appliedSeq()))
+        if (this.resyncing) {
+            // the member may have restarted: its copy is announced again or made again
+            ms.resyncDone = false
+            ms.channel.send(RESYNC_REQUEST)
+        }
+    }
+
+    isResyncing(): boolean {
+        return this.resyncing
+    }
+
+    /**
+     * RESYNC from a member. A member whose confirmed seq is after the applied seq cannot send the
+     * seqs between (its flash no longer holds them): the remote enters a full resync and asks
+     * every member for a copy of its image. A member's DONE gives the seqs its copy is in.
+     */
+    private onResync(ms: MemberState, msg: Buffer): void {
+        const from = getU32(msg, 5)
+        const to = getU32(msg, 9)
+        if (!this.resyncing) {
+            // from a member that has its history (or a stale announcement): nothing to do
+            if (!seqAfter(getU32(msg, 1), this.appliedSeq())) return
+            this.resyncing = true
+            this.resyncsStarted++
+            this.lastHold = HoldReason.Resync
+            for (let i = 0; i < this.members.length; i++) {
+                this.members[i].resyncDone = false
+                this.members[i].channel.send(RESYNC_REQUEST)
+            }
+        }
+        if ((msg[13] & RESYNC_DONE) === 0 || seqAfter(from, to) || !seqAfter(from, this.appliedSeq())) return
+        ms.resyncDone = true
+        ms.resyncFrom = from
+        ms.resyncTo = to
+        this.tryApply()
     }
 
     private onMessage(ms: MemberState, msg: Buffer, len: number): void {
@@ -140,7 +190,8 @@ export class RemoteBoard {
                 a.done = d
                 this.tryApply()
             }
-        } else if (type === Msg.Evicted && len === 2 && msg[1] < this.members.length) {
+        } else if (type === Msg.Resync && len === RESYNC_LEN) this.onResync(ms, msg)
+        else if (type === Msg.Evicted && len === 2 && msg[1] < this.members.length) {
             this.members[msg[1]].evicted = true
             this.tryApply()
         } else if (type === Msg.Manifest) {
@@ -217,10 +268,14 @@ export class RemoteBoard {
         return null
     }
 
+    /** Every member's portions of m have arrived (in a full resync: of the members whose copy
+     * starts at or before m). */
     private complete(m: Manifest): boolean {
         for (let i = 0; i < m.entries.length; i++) {
             const e = m.entries[i]
             if (e.portions === 0) continue
+            // a member's seqs before its copy are superseded by the copy
+            if (this.resyncing && seqAfter(this.members[e.member].resyncFrom, m.seq)) continue
             const a = this.members[e.member].arrivalsFor(m.seq, false)
             // an evicted member's portions may never come: what arrived of them is applied,
             // its writes after that are lost (docs/FORMAT-shuttle.md, "Eviction")
@@ -235,8 +290,9 @@ export class RemoteBoard {
 
     private tryApply(): void {
         if (this.applying) return
-        const m = this.nextManifest()
+        const m = this.resyncing ? this.resyncTarget() : this.nextManifest()
         if (!m) {
+            if (this.resyncing) return
             this.lastHold = this.manifests.length > 0 || this.anyArrivals() ? HoldReason.NoManifest : HoldReason.None
             return
         }
@@ -250,6 +306,10 @@ export class RemoteBoard {
         this.store.commit(m.seq, (err) => {
             self.applying = false
             if (err !== 0) return
+            if (self.resyncing) {
+                self.resyncing = false
+                self.resyncsApplied++
+            }
             self.seqsApplied++
             self.forget(m.seq)
             if (self.onApplied) self.onApplied(m.seq, m)
@@ -257,6 +317,51 @@ export class RemoteBoard {
             for (let i = 0; i < self.members.length; i++) self.members[i].channel.send(applied)
             self.tryApply()
         })
+    }
+
+    /**
+     * In a full resync: the seq to apply, once every member (but evicted ones) has copied its
+     * image: the first final seq at or after the newest copy whose chain of manifests reaches back
+     * before the oldest copy, every seq of it complete (checked by the caller for the seq itself,
+     * here for the ones before it). Null while that is not so (lastHold says why).
+     */
+    private resyncTarget(): Manifest | null {
+        let target = 0
+        let low = 0
+        let any = false
+        for (let i = 0; i < this.members.length; i++) {
+            const ms = this.members[i]
+            if (ms.evicted) continue
+            if (!ms.resyncDone) {
+                this.lastHold = HoldReason.Resync
+                return null
+            }
+            if (!any || seqAfter(ms.resyncTo, target)) target = ms.resyncTo
+            if (!any || seqAfter(low, ms.resyncFrom)) low = ms.resyncFrom
+            any = true
+        }
+        let best: Manifest | null = null
+        for (let i = 0; i < this.manifests.length; i++) {
+            const m = this.manifests[i]
+            if (!seqAfter(target, m.seq) && (!best || seqAfter(best.seq, m.seq))) best = m
+        }
+        this.lastHold = HoldReason.NoManifest
+        if (!best || !any) return null
+        let m = best
+        for (let n = 0; n < this.manifests.length; n++) {
+            if (n > 0 && !this.complete(m)) {
+                this.lastHold = HoldReason.MissingPortions
+                return null
+            }
+            const prev = m.prevSeq
+            if (!seqAfter(m.seq, prev)) return null
+            if (seqAfter(low, prev)) return best
+            let found: Manifest | null = null
+            for (let j = 0; j < this.manifests.length; j++) if (this.manifests[j].seq === prev) found = this.manifests[j]
+            if (!found) return null
+            m = found
+        }
+        return null
     }
 
     private forget(applied: number): void {

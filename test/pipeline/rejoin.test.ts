@@ -21,6 +21,12 @@ class InstantStore implements PipelineStore {
         done(1, null)
     }
     confirm(): void {}
+    confirmedSeq(): number {
+        return 0
+    }
+    read(_m: number, _lba: number, done: (err: number, data: Buffer | null) => void): void {
+        done(0, null)
+    }
 }
 
 /** A link that never comes up. */

@@ -28,6 +28,12 @@ class MemStore implements PipelineStore {
         done(0, Buffer.alloc(256))
     }
     confirm(_seq: number): void {}
+    confirmedSeq(): number {
+        return 0
+    }
+    read(_m: number, _lba: number, done: (err: number, data: Buffer | null) => void): void {
+        done(0, null)
+    }
 }
 
 /** A link to the remote that is always up and takes everything. */
