@@ -32,7 +32,8 @@ Options of sim
                       remote catches up and the run is judged
   --mode M            consistent | none (default consistent)
   --baud N            link baud rate (default 115200)
-  --faults LIST       none | all | comma list of power,link,bus,reboot,slow (default none)
+  --faults LIST       none | all | comma list of power,link,bus,reboot,slow,replace
+                      (default none)
   --rate N            writes per second per board (default 20)
   --json              print one JSON object (last line of stdout)
   --rpo-target T      bounded-RPO pacing: hold acknowledgements while the oldest write the
@@ -85,7 +86,7 @@ function parseIntOpt(name: string, s: string | undefined, def: number, min: numb
     return v
 }
 
-const FAULT_CLASSES = ["power", "link", "bus", "reboot", "slow"]
+const FAULT_CLASSES = ["power", "link", "bus", "reboot", "slow", "replace"]
 
 export function parseFaults(s: string | undefined): string[] {
     if (s === undefined || s === "none") return []

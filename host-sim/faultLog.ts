@@ -23,9 +23,10 @@ export class FaultLog {
     constructor(private sim: Simulation) {
         const g = sim.group
         const prevCut = g.onPowerCut
-        g.onPowerCut = (p, offMs) => {
-            if (prevCut) prevCut(p, offMs)
-            this.add("power", p ? "primary " + p.member : "remote", "power cut, off for " + Math.round(offMs) + " ms")
+        g.onPowerCut = (p, offMs, replaced) => {
+            if (prevCut) prevCut(p, offMs, replaced)
+            const off = "off for " + Math.round(offMs) + " ms"
+            this.add("power", p ? "primary " + p.member : "remote", replaced ? "replaced by a new board with a blank flash, " + off : "power cut, " + off)
         }
         g.wires.forEach((w, b) => {
             const prev = w.onUpChange

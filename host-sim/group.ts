@@ -97,7 +97,7 @@ export class SimGroup {
     /** Problems the boards reported while booting (flash errors and the like). */
     bootErrors: string[] = []
     /** Called at every power cut, with the primary (null: the remote) and its time off. */
-    onPowerCut: ((p: SimPrimary | null, offMs: number) => void) | null = null
+    onPowerCut: ((p: SimPrimary | null, offMs: number, replaced: boolean) => void) | null = null
 
     constructor(public kernel: SimKernel, public opts: GroupOptions) {
         this.rng = new Prng(opts.seed)
@@ -287,21 +287,25 @@ export class SimGroup {
         if (p.cycleOff) p.cycleOff()
         if (this.cyclePowerCut) this.cyclePowerCut(p)
         p.board = null
-        if (this.onPowerCut) this.onPowerCut(p, offMs)
+        if (this.onPowerCut) this.onPowerCut(p, offMs, false)
         const self = this
         this.kernel.setTimer(offMs, () => self.bootPrimary(p))
     }
 
-    powerCycleRemote(prng: Prng, offMs: number): void {
+    /** Cuts the remote's power for offMs; with `replace`, a new board with a blank flash
+     * comes up in its place (the group must resync it in full). */
+    powerCycleRemote(prng: Prng, offMs: number, replace = false): void {
         const r = this.remote
         if (!r.up) return
         r.up = false
         r.powerCuts++
         r.chip.powerCut(prng)
+        // a new chip comes erased
+        if (replace) r.chip.copyMemory(new SpiNorChip(this.kernel, { capacity: r.chip.capacity() }))
         if (r.clock) r.clock.powerOff()
         for (let i = 0; i < r.links.length; i++) r.links[i].powerOff()
         r.board = null
-        if (this.onPowerCut) this.onPowerCut(null, offMs)
+        if (this.onPowerCut) this.onPowerCut(null, offMs, replace)
         const self = this
         this.kernel.setTimer(offMs, () => self.bootRemote())
     }

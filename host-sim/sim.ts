@@ -4,7 +4,7 @@ import { checkCaughtUp, checkPrimary, checkRemote, decodeImage } from "./checker
 import { GroupOptions, SimGroup, SimPrimary } from "./group"
 import { readFlashImage } from "./flashImage"
 import { StoreRole } from "../firmware/store/types"
-import { PartialMode, SlowMode } from "./models/spiNorChip"
+import { PartialMode, SlowMode, SpiNorChip } from "./models/spiNorChip"
 import { FrameType } from "../firmware/shuttle/frames"
 import { attachShuttle } from "./shuttleGroup"
 import { I2cBus } from "./models/i2cBus"
@@ -119,6 +119,7 @@ export class Simulation {
         busGlitches: 0,
         shuttleLost: 0,
         slowFlash: 0,
+        remoteReplaced: 0,
     }
 
     private rpoSamples: number[] = []
@@ -203,10 +204,17 @@ export class Simulation {
             if (!id) this.violations.push(`remote: staged a block no write produced (member ${m} lba ${lba} seq ${seq})`)
             else this.staged.push([m, lba, seq, id.counter])
         }
-        for (let b = 0; b < opts.boards; b++) {
+        this.resetShadow()
+    }
+
+    /** The checker's image of the remote: nothing written. */
+    private resetShadow(): void {
+        this.shadow = []
+        this.shadowSeq = []
+        for (let b = 0; b < this.opts.boards; b++) {
             const row: BlockId[] = []
             const seqs: number[] = []
-            for (let l = 0; l < g.lbaCount; l++) {
+            for (let l = 0; l < this.group.opts.lbaCount; l++) {
                 row.push(new BlockId(b, l, 0))
                 seqs.push(0)
             }
@@ -276,7 +284,10 @@ export class Simulation {
      * - link: byte loss, bit errors and duplicated bytes at low rates, and outages;
      * - bus: NACKs and glitches on the I2C bus, and lost shuttles;
      * - slow: each flash chip (the remote's too) at its datasheet maximum times, or anywhere
-     *   between typical and maximum.
+     *   between typical and maximum;
+     * - replace: the remote is replaced by a new board with a blank flash, which the group must
+     *   resync in full (drawn from a generator of its own, so the other classes' schedules stay
+     *   as they are).
      */
     private scheduleFaults(): void {
         const f = this.opts.faults
@@ -337,6 +348,16 @@ export class Simulation {
                 this.faultsInjected.slowFlash++
             }
         }
+        if (f.includes("replace")) {
+            const rr = new Prng(this.opts.seed ^ 0x7e91ace)
+            for (let t = rr.int(6000) + 1500; t < end; t += 20000 + rr.int(20000)) {
+                const prng = rr.fork(t)
+                const offMs = 50 + rr.int(1000)
+                this.kernel.setTimer(t, () => {
+                    if (!self.workloadStopped) self.replaceRemote(prng, offMs, null)
+                })
+            }
+        }
         const bus = this.shuttleBus
         if (f.includes("bus") && bus)
             for (let t = rng.int(3000) + 500; t < end; t += 1000 + rng.int(5000))
@@ -345,6 +366,27 @@ export class Simulation {
                     bus.dropNext((_from, to, data) => to !== 0 && data.length > 0 && data[0] === FrameType.Shuttle)
                     self.faultsInjected.shuttleLost++
                 })
+    }
+
+    /**
+     * Replaces the remote by a new board: its flash blank, or (with `image`) a copy of an older
+     * remote's flash, as a remote restored from a backup. Either way it lacks history the
+     * primaries no longer hold, and the group resyncs it in full.
+     */
+    replaceRemote(prng: Prng, offMs: number, image: SpiNorChip | null): void {
+        if (!this.group.remote.up) return
+        this.group.powerCycleRemote(prng, offMs, true)
+        this.faultsInjected.remoteReplaced++
+        // what the new board shows: nothing, or the older image; nothing staged counts (a
+        // version staged on the older image is older than the resync's copies)
+        this.staged = []
+        this.resetShadow()
+        if (!image) return
+        this.group.remote.chip.copyMemory(image)
+        const g = this.group.opts
+        const img = readFlashImage(image, { role: StoreRole.Remote, blockSize: g.blockSize, boards: this.opts.boards, lbaCount: g.lbaCount })
+        if (!img) return void this.violations.push("the remote image to restore does not mount")
+        this.shadow = decodeImage(this.history, g.lbaCount, (b, l) => img[b][l], decodeBlock, this.violations, "restored remote image")
     }
 
     private cutPrimary(p: SimPrimary, prng: Prng, offMs: number, mode: PartialMode, kind: "power" | "reboot"): void {

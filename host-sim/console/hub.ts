@@ -136,8 +136,8 @@ export class ConsoleHub {
         this.bootAt.push(0)
         this.boards.push(this.remoteConsole())
         const prevCut = g.onPowerCut
-        g.onPowerCut = (p, offMs) => {
-            if (prevCut) prevCut(p, offMs)
+        g.onPowerCut = (p, offMs, replaced) => {
+            if (prevCut) prevCut(p, offMs, replaced)
             this.bootAt[p ? p.member : g.primaries.length] = sim.kernel.millis() + offMs
         }
         faults.listen((e) => {
@@ -193,7 +193,7 @@ export class ConsoleHub {
         }
         addRemoteCommands(shell, con, parts, () => this.remoteSimStatus())
         shell.add(
-            new ShellCommand("fault", "fault link <time> | fault power [time]", "simulator: cut every member's link, power-cycle the remote", (args) => this.remoteFault(args))
+            new ShellCommand("fault", "fault link <time> | fault power [time] | fault replace [time]", "simulator: cut every member's link, power-cycle the remote, replace it by a blank board", (args) => this.remoteFault(args))
         )
         shell.add(
             new ShellCommand("verdict", "verdict", "simulator: the consistency checker's verdict so far", (args) => {
@@ -288,8 +288,16 @@ export class ConsoleHub {
             sim.faultsInjected.remotePower++
             return ["power cut; the remote boots again in " + ms + " ms"]
         }
+        if (what === "replace") {
+            if (args.length > 2) throw new ShellError("fault replace takes at most a time off")
+            const ms = args.length === 2 ? parseFaultTime(args[1]) : DEFAULT_POWER_OFF_MS
+            this.ensureRunning()
+            if (!sim.group.remote.up) throw new ShellError("the remote is powered off")
+            sim.replaceRemote(new Prng((sim.opts.seed ^ 0xc0de) + this.faultSeed++), ms, null)
+            return ["the remote is replaced by a new board with a blank flash, up in " + ms + " ms; the group resyncs it in full"]
+        }
         if (what === "shuttle") throw new ShellError("the remote is not on the group bus: give fault shuttle on a primary's console")
-        throw new ShellError(what === undefined ? "fault needs a kind: link or power" : `unknown fault "${what}" (link or power)`)
+        throw new ShellError(what === undefined ? "fault needs a kind: link, power or replace" : `unknown fault "${what}" (link, power or replace)`)
     }
 
     private cutLink(b: number, ms: number): void {

@@ -27,7 +27,7 @@ describe("seqmirror sweep", () => {
         }
         expect(runs).toBe(240)
         // every class was really injected
-        for (const k of ["power", "remotePower", "reboot", "linkOutage", "linkBytesLost", "linkBitErrors", "linkDuplicates", "busNacks", "busGlitches", "shuttleLost", "slowFlash"])
+        for (const k of ["power", "remotePower", "reboot", "linkOutage", "linkBytesLost", "linkBitErrors", "linkDuplicates", "busNacks", "busGlitches", "shuttleLost", "slowFlash", "remoteReplaced"])
             expect(injected[k], k).toBeGreaterThan(20)
     }, 300_000)
 

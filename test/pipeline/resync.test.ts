@@ -1,0 +1,323 @@
+import { describe, expect, it } from "vitest"
+import { getU32, putU32 } from "../../firmware/codec/bytes"
+import { Msg, RESYNC_DONE } from "../../firmware/pipeline/messages"
+import { AckMode, PrimaryBoard, Resync } from "../../firmware/pipeline/primary"
+import { PinnedPortion, PipelineChannel, PipelineStore } from "../../firmware/pipeline/ports"
+import { SoloCycle } from "../../firmware/pipeline/soloCycle"
+import { seqDiff } from "../../firmware/seq"
+import { SimKernel } from "../../host-sim/kernel"
+import { SpiNorChip } from "../../host-sim/models/spiNorChip"
+import { Prng } from "../../host-sim/prng"
+import { defaultSimOptions, Simulation } from "../../host-sim/sim"
+
+interface Watch {
+    /** Applied seqs the remote showed after the replacement, before the resync was applied. */
+    heldAt: Set<number>
+    /** The remote's applied seq right after the resync's apply. */
+    resyncAppliedAt: number
+}
+
+/** Steps the run in 5 ms slices, watching the remote's applied seq during the resync. */
+function watchResync(sim: Simulation, from: number, to: number, w: Watch): void {
+    const k = sim.kernel
+    for (let t = from; t < to; t += 5) {
+        k.run(t, Number.MAX_SAFE_INTEGER)
+        const rb = sim.group.remote.board
+        if (!rb) continue
+        if (rb.resyncsApplied === 0) w.heldAt.add(sim.group.appliedSeq())
+        else if (w.resyncAppliedAt < 0) w.resyncAppliedAt = sim.group.appliedSeq()
+    }
+}
+
+function group(boards: number, seed: number, durationMs: number): Simulation {
+    const o = defaultSimOptions()
+    o.boards = boards
+    o.seed = seed
+    o.durationMs = durationMs
+    return new Simulation(o)
+}
+
+describe("full resync", () => {
+    it("a new remote with a blank flash shows nothing until every member's whole image has arrived, then all of it at once", () => {
+        const sim = group(3, 7, 14000)
+        sim.start()
+        sim.kernel.run(4000, Number.MAX_SAFE_INTEGER)
+        const before = sim.group.appliedSeq()
+        expect(before).toBeGreaterThan(10)
+        sim.replaceRemote(new Prng(1), 200, null)
+        const w: Watch = { heldAt: new Set(), resyncAppliedAt: -1 }
+        watchResync(sim, 4000, 14000, w)
+        const r = sim.finish()
+        expect(r.violations).toEqual([])
+        expect(r.consistent).toBe(true)
+        // the new board stayed at seq 0 (nothing visible) for the whole resync...
+        expect([...w.heldAt]).toEqual([0])
+        // ...then applied one seq past the old board's, with every member's blocks
+        expect(w.resyncAppliedAt).toBeGreaterThan(before)
+        const rb = sim.group.remote.board!
+        expect(rb.resyncsStarted).toBe(1)
+        expect(rb.resyncsApplied).toBe(1)
+        for (const p of sim.group.primaries) {
+            expect(p.board!.resyncsStarted).toBe(1)
+            expect(p.board!.resyncCopied).toBeGreaterThan(50)
+            expect(p.board!.resync).toBe(Resync.Off)
+        }
+        expect(sim.checksAfterApply).toBeGreaterThan(20)
+    })
+
+    it("a remote restored from an older image keeps showing that image until the resync replaces it in one commit", () => {
+        const sim = group(2, 11, 16000)
+        sim.start()
+        sim.kernel.run(3000, Number.MAX_SAFE_INTEGER)
+        const backup = new SpiNorChip(new SimKernel(), { capacity: sim.group.remote.chip.capacity() })
+        backup.copyMemory(sim.group.remote.chip)
+        const old = sim.group.appliedSeq()
+        expect(old).toBeGreaterThan(5)
+        sim.kernel.run(7000, Number.MAX_SAFE_INTEGER)
+        sim.replaceRemote(new Prng(2), 150, backup)
+        const w: Watch = { heldAt: new Set(), resyncAppliedAt: -1 }
+        watchResync(sim, 7000, 16000, w)
+        const r = sim.finish()
+        expect(r.violations).toEqual([])
+        expect(r.consistent).toBe(true)
+        // 0 only while the restored board was off; then the backup's seq until the resync
+        w.heldAt.delete(0)
+        expect([...w.heldAt]).toEqual([old])
+        expect(w.resyncAppliedAt).toBeGreaterThan(old)
+        expect(sim.group.remote.board!.resyncsApplied).toBe(1)
+    })
+
+    it("members cut off during the resync copy their images again, and the remote waits for them", () => {
+        const sim = group(3, 5, 14000)
+        sim.start()
+        sim.kernel.run(3000, Number.MAX_SAFE_INTEGER)
+        sim.replaceRemote(new Prng(3), 100, null)
+        const cut = (member: number, at: number) =>
+            sim.kernel.setTimer(at - sim.kernel.millis(), () => {
+                sim.apps[member].powerLost()
+                sim.group.powerCycle(sim.group.primaries[member], new Prng(at), 80)
+            })
+        cut(1, 3400)
+        cut(2, 3900)
+        cut(1, 5000)
+        const w: Watch = { heldAt: new Set(), resyncAppliedAt: -1 }
+        watchResync(sim, 3000, 14000, w)
+        const r = sim.finish()
+        expect(r.violations).toEqual([])
+        expect(r.consistent).toBe(true)
+        expect([...w.heldAt]).toEqual([0])
+        const rb = sim.group.remote.board!
+        expect(rb.resyncsApplied).toBe(1)
+        // the members that restarted began a new copy after their boot
+        expect(sim.group.primaries[1].board!.resyncsStarted).toBe(1)
+        expect(sim.group.primaries[1].boots).toBe(3)
+    })
+
+    it("a replaced remote in one-board runs with every fault: consistent and caught up", () => {
+        for (const seed of [1, 2, 3, 4]) {
+            const o = defaultSimOptions()
+            o.seed = seed
+            o.durationMs = 15000
+            o.faults = ["power", "link", "reboot", "slow", "replace"]
+            const r = new Simulation(o).run()
+            expect(r.violations, r.replay).toEqual([])
+            expect(r.consistent, r.replay).toBe(true)
+            // caught up: the new board holds every acknowledged write, those from before it came
+            // too, which only the resync brings
+            expect(r.caughtUp, r.replay).toBe(true)
+            expect(r.faultsInjected.remoteReplaced, r.replay).toBe(1)
+        }
+    })
+})
+
+/** A store that runs its calls one at a time in call order, as the block store does. */
+class FifoStore implements PipelineStore {
+    versions: Array<{ lba: number; seq: number; n: number; data: Buffer }> = []
+    private queue: Array<() => void> = []
+    private busy = false
+    private n = 0
+    constructor(private k: SimKernel, private confirmedAt: number) {}
+
+    private op(ms: number, f: () => void): void {
+        this.queue.push(() =>
+            this.k.setTimer(ms, () => {
+                f()
+                this.busy = false
+                this.next()
+            })
+        )
+        this.next()
+    }
+
+    private next(): void {
+        if (this.busy || this.queue.length === 0) return
+        this.busy = true
+        this.queue.shift()!()
+    }
+
+    put(lba: number, seq: number, data: Buffer): void {
+        this.versions.push({ lba, seq, n: this.n++, data: Buffer.from(data) })
+    }
+
+    newest(lba: number): { lba: number; seq: number; n: number; data: Buffer } | null {
+        let best: { lba: number; seq: number; n: number; data: Buffer } | null = null
+        for (const v of this.versions)
+            if (v.lba === lba && (!best || seqDiff(v.seq, best.seq) > 0 || (v.seq === best.seq && v.n > best.n))) best = v
+        return best
+    }
+
+    write(_m: number, lba: number, seq: number, data: Buffer, done: (err: number) => void): void {
+        const copy = Buffer.from(data)
+        this.op(0.7, () => {
+            this.put(lba, seq, copy)
+            done(0)
+        })
+    }
+    read(_m: number, lba: number, done: (err: number, data: Buffer | null) => void): void {
+        this.op(0.3, () => {
+            const v = this.newest(lba)
+            done(0, v ? Buffer.from(v.data) : null)
+        })
+    }
+    pinnedSeqs(): number[] {
+        const out: number[] = []
+        for (const v of this.versions) if (seqDiff(v.seq, this.confirmedAt) > 0 && !out.includes(v.seq)) out.push(v.seq)
+        return out.sort((a, b) => seqDiff(a, b))
+    }
+    pinned(member: number, seq: number): PinnedPortion[] {
+        const out: PinnedPortion[] = []
+        for (const v of this.versions) if (v.seq === seq && !out.some((p) => p.lba === v.lba)) out.push({ member, lba: v.lba, seq })
+        return out
+    }
+    readPinned(p: PinnedPortion, done: (err: number, data: Buffer | null) => void): void {
+        this.op(0.3, () => {
+            let best: Buffer | null = null
+            for (const v of this.versions) if (v.lba === p.lba && v.seq === p.seq) best = v.data
+            done(best ? 0 : 1, best)
+        })
+    }
+    confirm(): void {}
+    confirmedSeq(): number {
+        return this.confirmedAt
+    }
+}
+
+/** A link that is up, takes every message and lets the test bring a session up. */
+class TestChannel implements PipelineChannel {
+    sent: Buffer[] = []
+    sessionUp: (resumed: boolean, resume: Buffer) => void = () => {}
+    send(msg: Buffer): boolean {
+        this.sent.push(Buffer.from(msg))
+        return true
+    }
+    isUp(): boolean {
+        return true
+    }
+    onWritable(): void {}
+    onMessage(): void {}
+    onSessionUp(h: (resumed: boolean, resume: Buffer) => void): void {
+        this.sessionUp = h
+    }
+}
+
+function block(v: number): Buffer {
+    return Buffer.alloc(16, v)
+}
+
+describe("a member's copy of its image", () => {
+    function boardWithHistory(): { k: SimKernel; store: FifoStore; ch: TestChannel; board: PrimaryBoard } {
+        const k = new SimKernel()
+        // lbas 0..3 written long ago; the remote confirmed seq 5
+        const store = new FifoStore(k, 5)
+        for (let lba = 0; lba < 4; lba++) store.put(lba, 3, block(0x10 + lba))
+        const ch = new TestChannel()
+        const board = new PrimaryBoard(
+            { member: 0, blockSize: 16, lbaCount: 6, auxRingBytes: 1024, maxLbasPerSeq: 6, mode: AckMode.Consistent, minCycleMs: 10, maxClosedSeqs: 8 },
+            k,
+            store,
+            ch
+        )
+        board.recover(5, 5, 5)
+        new SoloCycle(board, k).start()
+        return { k, store, ch, board }
+    }
+
+    function session(ch: TestChannel, remoteApplied: number): void {
+        const resume = Buffer.alloc(4)
+        putU32(resume, 0, remoteApplied)
+        ch.sessionUp(false, resume)
+    }
+
+    function resyncMessages(ch: TestChannel): Array<{ base: number; from: number; to: number; done: boolean }> {
+        return ch.sent
+            .filter((m) => m[0] === Msg.Resync)
+            .map((m) => ({ base: getU32(m, 1), from: getU32(m, 5), to: getU32(m, 9), done: (m[13] & RESYNC_DONE) !== 0 }))
+    }
+
+    it("starts when the remote's applied seq is before the board's confirmed one, and copies every block it holds", () => {
+        const { k, store, ch, board } = boardWithHistory()
+        session(ch, 0)
+        k.run(500, Number.MAX_SAFE_INTEGER)
+        const msgs = resyncMessages(ch)
+        expect(msgs[0]).toEqual({ base: 5, from: 0, to: 0, done: false })
+        const done = msgs[msgs.length - 1]
+        expect(done.done).toBe(true)
+        expect(seqDiff(done.from, 5)).toBeGreaterThan(0)
+        expect(seqDiff(done.to, done.from)).toBeGreaterThanOrEqual(0)
+        // every block written has a copy in from..to, with its data; lbas 4 and 5 were never written
+        for (let lba = 0; lba < 4; lba++) {
+            const v = store.newest(lba)!
+            expect(seqDiff(v.seq, done.from)).toBeGreaterThanOrEqual(0)
+            expect(seqDiff(done.to, v.seq)).toBeGreaterThanOrEqual(0)
+            expect(v.data).toEqual(block(0x10 + lba))
+        }
+        expect(store.newest(4)).toBeNull()
+        expect(board.resyncCopied).toBe(4)
+        // the copies are sent like writes: a portion of each
+        const portions = ch.sent.filter((m) => m[0] === Msg.Portion).map((m) => getU32(m, 5))
+        expect(portions.sort()).toEqual([0, 1, 2, 3])
+        // the remote applies a seq at or after the copy's last: the board is done with it
+        const applied = Buffer.from([Msg.Applied, 0, 0, 0, 0])
+        putU32(applied, 1, done.to)
+        ;(board as unknown as { onRemoteMessage(m: Buffer, l: number): void }).onRemoteMessage(applied, 5)
+        expect(board.resync).toBe(Resync.Off)
+    })
+
+    it("does not start when the remote has the board's history", () => {
+        const { k, ch, board } = boardWithHistory()
+        session(ch, 5)
+        k.run(500, Number.MAX_SAFE_INTEGER)
+        expect(resyncMessages(ch)).toEqual([])
+        expect(board.resyncsStarted).toBe(0)
+    })
+
+    it("an app write to the block being read is never overwritten by the older copy", () => {
+        const { k, store, ch, board } = boardWithHistory()
+        session(ch, 0)
+        // the copy of lba 0 is being read: the app writes lba 0 now, so its write reaches the
+        // store after the read; a copy of the old data written after it would undo it
+        let acked = -1
+        board.write(0, block(0xee), (err) => (acked = err))
+        k.run(500, Number.MAX_SAFE_INTEGER)
+        expect(acked).toBe(0)
+        expect(store.newest(0)!.data).toEqual(block(0xee))
+        expect(board.resyncCopied).toBe(4)
+        expect(resyncMessages(ch).pop()!.done).toBe(true)
+    })
+
+    it("a resync request from the remote starts it too, and a second request only announces it again", () => {
+        const { k, ch, board } = boardWithHistory()
+        session(ch, 5)
+        const request = Buffer.from([Msg.ResyncRequest])
+        const deliver = (board as unknown as { onRemoteMessage(m: Buffer, l: number): void }).onRemoteMessage.bind(board)
+        deliver(request, 1)
+        k.run(500, Number.MAX_SAFE_INTEGER)
+        deliver(request, 1)
+        k.run(600, Number.MAX_SAFE_INTEGER)
+        expect(board.resyncsStarted).toBe(1)
+        const msgs = resyncMessages(ch)
+        expect(msgs.length).toBe(3)
+        expect(msgs[1].done && msgs[2].done).toBe(true)
+        expect(msgs[2]).toEqual(msgs[1])
+    })
+})
