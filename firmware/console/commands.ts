@@ -4,7 +4,7 @@ import { hex32 } from "../codec/bytes"
 import { crc32c } from "../codec/crc32c"
 import { PrimaryChannel } from "../link/primary"
 import { RemoteChannel } from "../link/remote"
-import { PrimaryBoard } from "../pipeline/primary"
+import { PrimaryBoard, Resync } from "../pipeline/primary"
 import { HoldReason, RemoteBoard } from "../remote/remoteBoard"
 import { ShuttleAgent } from "../shuttle/agent"
 import { BlockStore } from "../store/blockStore"
@@ -196,6 +196,8 @@ function primaryStatus(p: PrimaryParts): string[] {
     lines.push("seq capture " + b.captureSeq() + " released " + b.releasedSeq() + (b.isAdopted() ? "" : " (not adopted yet)"))
     lines.push("ring " + b.ring.used() + "/" + b.ring.slots + " (" + percent(b.ring.used(), b.ring.slots) + "), closed seqs waiting " + b.closedWaiting() + ", writes waiting " + b.writesWaiting())
     lines.push("link " + p.channel.state() + ", " + p.channel.unacknowledged() + " unacknowledged")
+    if (b.resync === Resync.Copying) lines.push("full resync: copying block " + b.resyncLba + " of " + b.opts.lbaCount + ", " + b.resyncCopied + " copied")
+    else if (b.resync === Resync.Done) lines.push("full resync: " + b.resyncCopied + " blocks copied, waiting for the remote to apply them")
     if (p.agent) lines.push("shuttle epoch " + p.agent.epochOf() + ", " + p.agent.members().length + " members" + (p.agent.isEvicted() ? ", this board is evicted" : ""))
     else lines.push("shuttle none (group of one)")
     return lines
@@ -301,6 +303,9 @@ function primaryStats(p: PrimaryParts): StatList {
     s.add("portionsSent", b.portionsSent)
     s.add("bytesSent", b.bytesSent)
     s.add("portionsFromFlash", b.portionsFromFlash)
+    s.add("resyncsStarted", b.resyncsStarted)
+    s.add("resyncCopied", b.resyncCopied)
+    s.add("resyncUnreadable", b.resyncUnreadable)
     addChannelStats(s, p.channel)
     addStoreStats(s, p.store)
     const a = p.agent
@@ -323,6 +328,7 @@ function holdText(h: HoldReason): string {
     if (h === HoldReason.NoManifest) return "waiting for a manifest"
     if (h === HoldReason.MissingPortions) return "waiting for portions"
     if (h === HoldReason.Applying) return "applying"
+    if (h === HoldReason.Resync) return "full resync: waiting for members' copies"
     return "idle"
 }
 
@@ -349,6 +355,8 @@ function remoteStats(r: RemoteParts): StatList {
     const s = new StatList()
     s.add("appliedSeq", r.store.appliedSeq())
     s.add("seqsApplied", r.board.seqsApplied)
+    s.add("resyncsStarted", r.board.resyncsStarted)
+    s.add("resyncsApplied", r.board.resyncsApplied)
     s.add("stagedPortions", r.board.stagedPortions())
     s.add("manifestsRejected", r.board.manifestsRejected)
     s.add("messagesRejected", r.board.messagesRejected)

@@ -152,6 +152,37 @@ describe("simulator fault commands", () => {
         expect(r.consistent).toBe(true)
     })
 
+    it("fault replace puts a blank remote in; the consoles show the full resync until it is applied", () => {
+        const rig = new ConsoleRig({ boards: 2 })
+        rig.advance(3000)
+        const remote = 2
+        expect(rig.type(remote, "fault replace 200ms")).toEqual([
+            "info: sim: replaced by a new board with a blank flash, off for 200 ms",
+            "the remote is replaced by a new board with a blank flash, up in 200 ms; the group resyncs it in full",
+        ])
+        expect(rig.until(0, /^info: sim: /, 10)).toBeNull()
+        // a member copies its blocks, then waits for the remote to apply the copy
+        const member = new Set<string>()
+        const mirror = new Set<string>()
+        for (let t = 0; t < 4000; t += 5) {
+            rig.advance(5)
+            const line = rig.type(0, "status").find((l) => l.startsWith("full resync: "))
+            if (line) member.add(line.replace(/\d+/g, "N"))
+            mirror.add(rig.type(remote, "status")[1].replace(/\d+/g, "N"))
+        }
+        expect([...member].sort()).toEqual(["full resync: N blocks copied, waiting for the remote to apply them", "full resync: copying block N of N, N copied"])
+        expect(mirror).toContain("applied seq N, staged portions N, full resync: waiting for members' copies")
+        expect(mirror).toContain("applied seq N, staged portions N, waiting for portions")
+        rig.advance(15000)
+        const s = JSON.parse(rig.type(remote, "stats --json")[0])
+        expect(s.resyncsApplied).toBe(1)
+        expect(s.appliedSeq).toBeGreaterThan(0)
+        expect(JSON.parse(rig.type(0, "stats --json")[0]).resyncsStarted).toBe(1)
+        expect(rig.type(0, "status").some((l) => l.startsWith("full resync"))).toBe(false)
+        expect(rig.sim.faultsInjected.remoteReplaced).toBe(1)
+        expect(rig.sim.finish().consistent).toBe(true)
+    })
+
     it("a group of one has no shuttle to lose", () => {
         const rig = new ConsoleRig({ boards: 1 })
         rig.advance(1000)
