@@ -22,6 +22,7 @@ import {
     SimSpeedRow,
 } from "./simFigures"
 import { measureVmSpeed, VmSpeed } from "./vmSpeed"
+import { measureResync, ResyncRow } from "./resync"
 
 /** What one run measures; the quick plan (for the test suite) is the same with less of each. */
 export interface BenchPlan {
@@ -41,14 +42,16 @@ export interface BenchPlan {
     speedReps: number
     vmNodeFrames: number
     storeWritesPerLba: number
+    /** Workload time before the remote is replaced, in the full resync rows. */
+    resyncFillMs: number
     /** Seeds pooled in the latency and RPO rows. */
     seeds: number
 }
 
 export function benchPlan(quick: boolean): BenchPlan {
     return quick
-        ? { quick, linkMessages: 800, ackRunMs: 6000, ackWarmupMs: 2000, warmupMs: 2000, lapRunMs: 300, rpoRunMs: 5000, foldingRunMs: 5000, speedRunMs: 5000, speedReps: 1, vmNodeFrames: 300, storeWritesPerLba: 1, seeds: 1 }
-        : { quick, linkMessages: 0, ackRunMs: 180000, ackWarmupMs: 60000, warmupMs: 5000, lapRunMs: 4000, rpoRunMs: 65000, foldingRunMs: 60000, speedRunMs: 60000, speedReps: 3, vmNodeFrames: 3000, storeWritesPerLba: 10, seeds: 3 }
+        ? { quick, linkMessages: 800, ackRunMs: 6000, ackWarmupMs: 2000, warmupMs: 2000, lapRunMs: 300, rpoRunMs: 5000, foldingRunMs: 5000, speedRunMs: 5000, speedReps: 1, vmNodeFrames: 300, storeWritesPerLba: 1, resyncFillMs: 5000, seeds: 1 }
+        : { quick, linkMessages: 0, ackRunMs: 180000, ackWarmupMs: 60000, warmupMs: 5000, lapRunMs: 4000, rpoRunMs: 65000, foldingRunMs: 60000, speedRunMs: 60000, speedReps: 3, vmNodeFrames: 3000, storeWritesPerLba: 10, resyncFillMs: 30000, seeds: 3 }
 }
 
 export const BAUDS = [115200, 921600]
@@ -121,6 +124,8 @@ export interface BenchReport {
         rows: RpoRow[]
     }
     writeFolding: FoldingRow[]
+    /** A new remote with a blank flash, resynced in full by an idle group. */
+    resync: ResyncRow[]
     simSpeed: SimSpeedRow[]
     vm: VmSpeed
     image: { board: ImageSize; configUpToDate: boolean; fixedRam: FixedRam }
@@ -209,6 +214,10 @@ export function runBench(plan: BenchPlan, onProgress: (what: string) => void = (
         measureFolding("uniform: no hot spot", 0, 0.05, 4, plan.foldingRunMs),
     ]
 
+    progress("full resync")
+    const resync: ResyncRow[] = []
+    for (const baud of BAUDS) for (const boards of [1, RPO_BOARDS]) resync.push(measureResync(boards, baud, plan.resyncFillMs))
+
     progress("simulator speed")
     const simSpeed = [
         measureSimSpeed("sim default: 20 writes/s per board + bursts", 4, 20, {}, plan.speedRunMs, plan.speedReps),
@@ -243,6 +252,7 @@ export function runBench(plan: BenchPlan, onProgress: (what: string) => void = (
             rows: rpoRows,
         },
         writeFolding,
+        resync,
         simSpeed,
         vm,
         image,
@@ -384,6 +394,17 @@ export function formatBench(b: BenchReport): string {
         mdTable(
             ["workload", "writes", "bytes written", "portion bytes sent", "saved", "folded in the aux ring"],
             b.writeFolding.map((f) => [f.workload, f.writesAcked, f.bytesWritten, f.portionBytesSent, pct(f.savedShare), f.ringFolds])
+        )
+    )
+    out.push("")
+    out.push(
+        "Full resync of a new remote with a blank flash, the group idle, from the first RESYNC to the commit (before it the new remote mounts its blank flash and the links reconnect), " +
+            "against its two physical limits: the busiest member's copy at the link's byte rate (baud / 10), and the flash's datasheet time for the erases and programs of the slowest member's copy"
+    )
+    out.push(
+        mdTable(
+            ["boards", "baud", "blocks copied", "image bytes", "boot + reconnect ms", "copy ms", "its erases + programs, datasheet ms", "link limit ms", "resync ms", "link used", "resync / slower limit", "consistent"],
+            b.resync.map((x) => [x.boards, x.baud, x.blocks, x.imageBytes, x.startMs, x.copyMs, x.copyFlashMs, x.linkMs, x.resyncMs, x.efficiency.toFixed(3), x.overLimit.toFixed(3), x.consistent ? "yes" : "NO"])
         )
     )
     out.push("")

@@ -18,7 +18,7 @@ describe("seqmirror bench --quick --json", () => {
         expect(run.stderr).toBe("")
         expect(run.status).toBe(0)
         const b = JSON.parse(run.stdout) as BenchReport
-        for (const k of ["linkEfficiency", "ackLatency", "shuttleLap", "rpoLag", "writeFolding", "simSpeed", "vm", "image", "store", "goals"]) expect(b).toHaveProperty(k)
+        for (const k of ["linkEfficiency", "ackLatency", "shuttleLap", "rpoLag", "writeFolding", "resync", "simSpeed", "vm", "image", "store", "goals"]) expect(b).toHaveProperty(k)
         expect(b.quick).toBe(true)
     })
 
@@ -88,6 +88,24 @@ describe("seqmirror bench --quick --json", () => {
         }
         expect(hot.savedShare).toBeGreaterThan(def.savedShare)
         expect(def.savedShare).toBeGreaterThan(uniform.savedShare)
+
+        // a resync carries every block copied, never faster than the links allow, and ends
+        // with the new remote consistent
+        expect(b.resync.map((x) => [x.boards, x.baud])).toEqual([
+            [1, 115200],
+            [4, 115200],
+            [1, 921600],
+            [4, 921600],
+        ])
+        for (const x of b.resync) {
+            expect(x.consistent).toBe(true)
+            expect(x.blocks).toBeGreaterThan(0)
+            expect(x.imageBytes).toBe(x.blocks * 256)
+            expect(x.efficiency).toBeGreaterThan(0)
+            expect(x.efficiency).toBeLessThanOrEqual(1)
+            expect(x.resyncMs).toBeGreaterThanOrEqual(x.linkMs)
+            expect(x.overLimit).toBeGreaterThanOrEqual(1)
+        }
 
         // the simulator runs faster than real time
         for (const s of b.simSpeed) expect(s.speed).toBeGreaterThan(1)
