@@ -19,10 +19,10 @@ import { getU32, putU32 } from "../codec/bytes"
  *   EVICTED    0x04 | member u8
  *              the group evicted member for good
  *   RESYNC     0x05 | base u32 | from u32 | to u32 | flags u8
- *              the member is copying every block it holds into new seqs (a full resync): base
- *              is its confirmed seq (its history starts after it); with flag 0x01 (DONE) the
- *              copy is complete, and seqs from..to hold the member's whole image, so that its
- *              image as of any final seq at or after `to` is those seqs' portions, newest first
+ *              a full resync: the member copies the blocks the remote lacks into new seqs.
+ *              base is its confirmed seq C, from = C + 1; with flag 0x01 (DONE) the copy is
+ *              complete, and its image as of any final seq at or after `to` is the remote's
+ *              image of it overlaid with its portions of seqs from.. that seq
  * remote → primary
  *   APPLIED    0x81 | appliedSeq u32
  *              the remote has applied every seq up to appliedSeq; the primary may unpin them

@@ -27,6 +27,9 @@ export interface PipelineStore {
     confirmedSeq(): number
     /** The newest version of an lba: done(0, null) when it was never written. */
     read(member: number, lba: number, done: (err: number, data: Buffer | null) => void): void
+    /** The seq of the newest version of an lba on flash now (writes under way not counted),
+     * -1 when there is none. */
+    newestSeq(member: number, lba: number): number
 }
 
 /** Reliable, ordered delivery of messages between one primary and the remote. */

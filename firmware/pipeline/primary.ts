@@ -153,9 +153,12 @@ export class PrimaryBoard {
     resyncLba = 0
     private resyncBusy = false
     private resyncHit = false
-    /** The first and the last seq a copy was stamped with, once resyncCopied > 0. */
-    private resyncFrom = 0
+    /** The remote's applied seq when the resync began, and the newest seq of a version the
+     * remote gets from this board (a copy or a version after the confirmed seq). */
+    private resyncApplied = 0
     private resyncTo = 0
+    /** The remote's applied seq as the current session began. */
+    private sessionApplied = 0
     /** Blocks copied by the full resync under way. */
     resyncCopied = 0
     resyncsStarted = 0
@@ -488,6 +491,7 @@ export class PrimaryBoard {
     /**
      * The group evicted `member` for good: the remote is told (now and at every new session),
      * so that it stops waiting for that member's portions of seqs finalized with its totals.
+     * @devsWhenUsed
      */
     memberEvicted(member: number): void {
         for (let i = 0; i < this.evictions.length; i++) if (this.evictions[i][1] === member) return
@@ -521,44 +525,76 @@ export class PrimaryBoard {
 
     /**
      * A full resync: the remote lacks seqs this board no longer holds (it was replaced, or
-     * restored from an older image), or it asked for one. Every block the board holds is read
-     * and written again as a copy, stamped with the capture seq like an app write, so that the
-     * seqs from the first copy to the last hold the board's whole image and go to the remote
-     * the normal way; the remote applies them, with every other member's copy, in one commit
-     * (docs/FORMAT.md, "Full resync"). A resync under way is only announced again.
+     * restored from an older image), or it asked for one. The board copies every block whose
+     * newest version is in those seqs (after the remote's applied seq, at or before the
+     * confirmed one): read and written again, stamped with the capture seq like an app write, and
+     * sent the normal way. Its image as of any final seq at or after `to` is then the remote's
+     * image of it overlaid with its seqs after the confirmed one, which it still holds; the
+     * remote applies that for every member in one commit (docs/FORMAT.md, "Full resync"). A
+     * resync under way is only announced again.
      */
     private startResync(): void {
+        const c = this.store.confirmedSeq()
         if (this.resync === Resync.Off) {
             this.resync = Resync.Copying
             this.resyncLba = 0
             this.resyncCopied = 0
+            this.resyncApplied = this.sessionApplied
+            this.resyncTo = c
             this.resyncsStarted++
         }
         const done = this.resync === Resync.Done
-        this.pendingCtrl.push(encodeResync(this.store.confirmedSeq(), this.resyncFrom, this.resyncTo, done ? RESYNC_DONE : 0))
+        this.pendingCtrl.push(encodeResync(c, (c + 1) >>> 0, this.resyncTo, done ? RESYNC_DONE : 0))
         this.pump()
         this.resyncStep()
     }
 
-    /** Copies the next block: one at a time, and only while no write waits for a seq (a
-     * write the read would not see). */
+    /** Finds the next block to copy (a few lbas per run-loop turn), and reads it: one copy at a
+     * time, and only while no write waits for a seq (a write the read would not see). */
     private resyncStep(): void {
         if (this.resync !== Resync.Copying || this.resyncBusy || this.unstamped.length > 0) return
-        if (this.resyncLba >= this.opts.lbaCount) {
-            this.resync = Resync.Done
-            if (this.resyncCopied === 0) this.resyncFrom = this.resyncTo = this.current.seq
-            // announced with its seqs
-            this.startResync()
+        const m = this.opts.member
+        let found = false
+        for (let n = 0; n < 32 && this.resyncLba < this.opts.lbaCount; n++) {
+            const s = this.store.newestSeq(m, this.resyncLba)
+            found = s >= 0 && seqAfter(s, this.resyncApplied) && !this.resyncNote(s)
+            if (found) break
+            this.resyncLba++
+        }
+        const self = this
+        if (found) {
+            this.resyncBusy = true
+            this.resyncHit = false
+            this.store.read(m, this.resyncLba, (err, data) => self.resyncRead(err, data))
             return
         }
-        this.resyncBusy = true
-        this.resyncHit = false
-        const self = this
-        this.store.read(this.opts.member, this.resyncLba, (err, data) => self.resyncRead(err, data))
+        if (this.resyncLba < this.opts.lbaCount) {
+            this.resyncBusy = true
+            this.clock.setTimer(0, () => {
+                self.resyncBusy = false
+                self.resyncStep()
+            })
+            return
+        }
+        this.resync = Resync.Done
+        // no version after the confirmed seq: the image is the remote's, as of the next seq
+        if (!seqAfter(this.resyncTo, this.store.confirmedSeq())) this.resyncTo = seqNext(this.resyncTo)
+        this.startResync()
+    }
+
+    /** A version with seq s after the confirmed seq is held and sent: the copy must reach at
+     * least its seq (true). At or before it: the block needs a copy (false). */
+    private resyncNote(s: number): boolean {
+        if (!seqAfter(s, this.store.confirmedSeq())) return false
+        if (seqAfter(s, this.resyncTo)) this.resyncTo = s
+        return true
     }
 
     private resyncRead(err: number, data: Buffer | null): void {
-        if (!this.resyncHit && err === 0 && data) {
+        // the app wrote the lba during the read: read it again (the copy must not be older than
+        // that write); a newer version landed meanwhile: no copy; unreadable: counted, not copied
+        const newer = this.resyncNote(this.store.newestSeq(this.opts.member, this.resyncLba))
+        if (!this.resyncHit && err === 0 && data && !newer) {
             // from here on an app write to this lba is stamped after the copy
             const self = this
             const w = new PendingWrite(this.resyncLba, data, (e, seq) => self.resyncCopy(e, seq))
@@ -566,8 +602,6 @@ export class PrimaryBoard {
             if (!this.stamp(w)) this.unstamped.push(w)
             return
         }
-        // the app wrote the lba during the read: read it again (the copy must not be older than
-        // that write); never written: nothing to copy; unreadable: counted, not copied
         if (!this.resyncHit) {
             if (err !== 0) this.resyncUnreadable++
             this.resyncLba++
@@ -580,8 +614,7 @@ export class PrimaryBoard {
         this.resyncBusy = false
         // the store could not take the copy: the same block again at the next adopt or release
         if (err !== 0) return
-        if (this.resyncCopied === 0) this.resyncFrom = seq
-        this.resyncTo = seq
+        this.resyncNote(seq)
         this.resyncCopied++
         this.resyncLba++
         this.resyncStep()
@@ -703,6 +736,7 @@ export class PrimaryBoard {
             // the remote knows nothing of this session's earlier messages: every closed seq
             // it has not applied goes again, from flash
             const applied = resume.length >= 4 ? getU32(resume, 0) : this.remoteApplied
+            this.sessionApplied = applied
             this.remoteConfirmed(applied)
             this.pendingMsg = null
             this.pendingCtrl = this.evictions.slice(0)

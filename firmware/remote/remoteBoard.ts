@@ -55,6 +55,8 @@ class MemberState {
     evicted = false
     /** Full resync: the member's copy is complete, in seqs resyncFrom..resyncTo. */
     resyncDone = false
+    /** A RESYNC_REQUEST the channel could not take yet. */
+    requestPending = false
     resyncFrom = 0
     resyncTo = 0
     constructor(public member: number, public channel: PipelineChannel) {}
@@ -122,6 +124,12 @@ export class RemoteBoard {
         const self = this
         ms.channel.onMessage((msg, len) => self.onMessage(ms, msg, len))
         ms.channel.onSessionUp((resumed, _resume) => self.onSessionUp(ms, resumed))
+        ms.channel.onWritable(() => self.request(ms))
+    }
+
+    /** Asks a member for its copy while the resync waits for it, once the channel takes it. */
+    private request(ms: MemberState): void {
+        ms.requestPending = this.resyncing && !ms.resyncDone && !ms.channel.send(RESYNC_REQUEST)
     }
 
     appliedSeq(): number {
@@ -136,16 +144,15 @@ export class RemoteBoard {
     }
 
     private onSessionUp(ms: MemberState, resumed: boolean): void {
-        if (resumed) return
-        // a new session: the member sends every unapplied seq again from the start
-        ms.session++
-        ms.arrivals = []
-        ms.channel.send(encodeApplied(this.appliedSeq()))
-        if (this.resyncing) {
-            // the member may have restarted: its copy is announced again or made again
+        if (!resumed) {
+            // a new session: the member sends every unapplied seq again from the start; it may
+            // have restarted, so its copy is announced again or made again
+            ms.session++
+            ms.arrivals = []
             ms.resyncDone = false
-            ms.channel.send(RESYNC_REQUEST)
+            ms.channel.send(encodeApplied(this.appliedSeq()))
         }
+        this.request(ms)
     }
 
     isResyncing(): boolean {
@@ -168,7 +175,7 @@ export class RemoteBoard {
             this.lastHold = HoldReason.Resync
             for (let i = 0; i < this.members.length; i++) {
                 this.members[i].resyncDone = false
-                this.members[i].channel.send(RESYNC_REQUEST)
+                this.request(this.members[i])
             }
         }
         if ((msg[13] & RESYNC_DONE) === 0 || seqAfter(from, to) || !seqAfter(from, this.appliedSeq())) return
@@ -268,13 +275,13 @@ export class RemoteBoard {
         return null
     }
 
-    /** Every member's portions of m have arrived (in a full resync: of the members whose copy
-     * starts at or before m). */
+    /** Every member's portions of m have arrived (in a full resync: of the members that hold
+     * their seq m, the ones after their confirmed seq). */
     private complete(m: Manifest): boolean {
         for (let i = 0; i < m.entries.length; i++) {
             const e = m.entries[i]
             if (e.portions === 0) continue
-            // a member's seqs before its copy are superseded by the copy
+            // a member's seqs at or before its confirmed seq are gone from it: its copy has them
             if (this.resyncing && seqAfter(this.members[e.member].resyncFrom, m.seq)) continue
             const a = this.members[e.member].arrivalsFor(m.seq, false)
             // an evicted member's portions may never come: what arrived of them is applied,
@@ -320,10 +327,11 @@ export class RemoteBoard {
     }
 
     /**
-     * In a full resync: the seq to apply, once every member (but evicted ones) has copied its
-     * image: the first final seq at or after the newest copy whose chain of manifests reaches back
-     * before the oldest copy, every seq of it complete (checked by the caller for the seq itself,
-     * here for the ones before it). Null while that is not so (lastHold says why).
+     * In a full resync: the seq to apply, once every member (but evicted ones) has made its
+     * copy: the first final seq at or after the newest `to` whose chain of manifests reaches back
+     * to the oldest `from` (or to the applied seq), every seq of it complete (checked by the
+     * caller for the seq itself, here for the ones before it). Null while that is not so
+     * (lastHold says why).
      */
     private resyncTarget(): Manifest | null {
         let target = 0
@@ -355,7 +363,8 @@ export class RemoteBoard {
             }
             const prev = m.prevSeq
             if (!seqAfter(m.seq, prev)) return null
-            if (seqAfter(low, prev)) return best
+            // below every member's first needed seq, or at the applied one: the chain is whole
+            if (seqAfter(low, prev) || !seqAfter(prev, this.appliedSeq())) return best
             let found: Manifest | null = null
             for (let j = 0; j < this.manifests.length; j++) if (this.manifests[j].seq === prev) found = this.manifests[j]
             if (!found) return null

@@ -485,6 +485,12 @@ export class PrimaryBlockStore {
         this.enqueue(Op.Collect, 0, 0, 0, null, done)
     }
 
+    /** The seq of the newest version of (member, lba) on flash now (primary), -1 when none. */
+    newestSeq(member: number, lba: number): number {
+        const g = this.idx.newest(member, lba)
+        return g < 0 ? -1 : this.idx.seqOf(g)
+    }
+
     blockSize(): number {
         return this.B
     }

@@ -218,7 +218,8 @@ export class SpiNorChip implements SpiBus {
 
     // ---- timing faults
 
-    /** Program and erase times: typical, maximum, or drawn between them from `prng`. */
+    /** Program and erase times: typical, maximum, or drawn between them from `prng`.
+     * @devsWhenUsed */
     setSlow(mode: SlowMode, prng: Prng | null): void {
         this.slow = mode
         this.slowPrng = prng
@@ -236,7 +237,7 @@ export class SpiNorChip implements SpiBus {
      * Cuts power now. A program in progress leaves a subset of its 1→0 changes on the cells and
      * an erase in progress leaves its sector with arbitrary contents (`mode`, drawn from `prng`
      * when `Any`); neither completes. Until `powerOn`, the chip answers 0xFF and ignores commands.
-     */
+     * @devsWhenUsed */
     powerCut(prng: Prng, mode: PartialMode = PartialMode.Any): void {
         const info = this.lastCut
         info.kind = 0
@@ -285,7 +286,8 @@ export class SpiNorChip implements SpiBus {
         this.cells(Math.floor(addr / NOR_SECTOR_SIZE))[addr % NOR_SECTOR_SIZE] = ~v & 0xff
     }
 
-    /** A copy of the whole memory in one Buffer (for Node tests: loops over every byte). */
+    /** A copy of the whole memory in one Buffer (for Node tests: loops over every byte).
+     * @devsWhenUsed */
     snapshot(): Buffer {
         const out = Buffer.alloc(this.cap)
         for (let a = 0; a < this.cap; a++) out[a] = this.peek(a)
@@ -293,7 +295,8 @@ export class SpiNorChip implements SpiBus {
     }
 
     /** Makes this chip's memory a copy of `other`'s (same capacity), e.g. to mount a power-cut
-     * image elsewhere; sector by sector, so cheap enough to do at every cut. */
+     * image elsewhere; sector by sector, so cheap enough to do at every cut.
+     * @devsWhenUsed */
     copyMemory(other: SpiNorChip): void {
         if (other.cap !== this.cap) throw new Error("SpiNorChip: capacity differs")
         for (let s = 0; s < this.sectors.length; s++) {
@@ -302,14 +305,16 @@ export class SpiNorChip implements SpiBus {
         }
     }
 
-    /** Replaces the memory with `img` (same length; for Node tests: loops over every byte). */
+    /** Replaces the memory with `img` (same length; for Node tests: loops over every byte).
+     * @devsWhenUsed */
     loadImage(img: Buffer): void {
         if (img.length !== this.cap) throw new Error("SpiNorChip: image size")
         for (let s = 0; s < this.sectors.length; s++) this.sectors[s] = null
         for (let a = 0; a < this.cap; a++) if (img[a] !== 0xff) this.poke(a, img[a])
     }
 
-    /** CRC-32C of the whole memory, for comparing images (for Node tests: one pass over all). */
+    /** CRC-32C of the whole memory, for comparing images (for Node tests: one pass over all).
+     * @devsWhenUsed */
     digest(): number {
         let c = 0
         const one = Buffer.alloc(1)
@@ -438,7 +443,8 @@ export class SpiNorChip implements SpiBus {
     }
 
     /** Applies the latched program to the page, fully or in part; returns bits cleared (counted
-     * for a power cut only: the normal path stays cheap for the VM's loop budget). */
+     * for a power cut only: the normal path stays cheap for the VM's loop budget).
+     * @devsWhenUsed */
     private partialProgram(prng: Prng | null, mode: PartialMode): number {
         if (mode === PartialMode.Nothing) return 0
         const sec = this.cells(Math.floor(this.opAddr / NOR_SECTOR_SIZE))
@@ -459,7 +465,8 @@ export class SpiNorChip implements SpiBus {
         return changed
     }
 
-    /** Applies an erase to the sector, fully or in part; returns bytes changed. */
+    /** Applies an erase to the sector, fully or in part; returns bytes changed.
+     * @devsWhenUsed */
     private partialErase(prng: Prng | null, mode: PartialMode): number {
         const s = Math.floor(this.opAddr / NOR_SECTOR_SIZE)
         if (mode === PartialMode.Nothing) return 0

@@ -296,7 +296,8 @@ export class UartWire {
         return this.up
     }
 
-    /** Takes the link down at `atMs` (absolute virtual time) for `durationMs`. */
+    /** Takes the link down at `atMs` (absolute virtual time) for `durationMs`.
+     * @devsWhenUsed */
     schedulePartition(atMs: number, durationMs: number): void {
         const now = this.clock.millis()
         const self = this
@@ -324,7 +325,8 @@ export class UartWire {
         return false
     }
 
-    /** Payload efficiency of one direction: useful bytes over what the busy line could carry. */
+    /** Payload efficiency of one direction: useful bytes over what the busy line could carry.
+     * @devsWhenUsed */
     efficiency(end: UartEnd, payloadBytes: number): number {
         const capacity = (end.counters.busyMs / 1000) * (this.baud / 10)
         return capacity > 0 ? payloadBytes / capacity : 0

@@ -24,6 +24,9 @@ class InstantStore implements PipelineStore {
     confirmedSeq(): number {
         return 0
     }
+    newestSeq(): number {
+        return -1
+    }
     read(_m: number, _lba: number, done: (err: number, data: Buffer | null) => void): void {
         done(0, null)
     }

@@ -59,7 +59,9 @@ describe("full resync", () => {
         expect(rb.resyncsApplied).toBe(1)
         for (const p of sim.group.primaries) {
             expect(p.board!.resyncsStarted).toBe(1)
-            expect(p.board!.resyncCopied).toBeGreaterThan(50)
+            // the blocks whose newest version the old remote had confirmed: every lba written
+            // only before the replacement
+            expect(p.board!.resyncCopied).toBeGreaterThan(20)
             expect(p.board!.resync).toBe(Resync.Off)
         }
         expect(sim.checksAfterApply).toBeGreaterThan(20)
@@ -200,6 +202,10 @@ class FifoStore implements PipelineStore {
     confirmedSeq(): number {
         return this.confirmedAt
     }
+    newestSeq(_m: number, lba: number): number {
+        const v = this.newest(lba)
+        return v ? v.seq : -1
+    }
 }
 
 /** A link that is up, takes every message and lets the test bring a session up. */
@@ -259,7 +265,7 @@ describe("a member's copy of its image", () => {
         session(ch, 0)
         k.run(500, Number.MAX_SAFE_INTEGER)
         const msgs = resyncMessages(ch)
-        expect(msgs[0]).toEqual({ base: 5, from: 0, to: 0, done: false })
+        expect(msgs[0]).toEqual({ base: 5, from: 6, to: 5, done: false })
         const done = msgs[msgs.length - 1]
         expect(done.done).toBe(true)
         expect(seqDiff(done.from, 5)).toBeGreaterThan(0)
@@ -283,6 +289,33 @@ describe("a member's copy of its image", () => {
         expect(board.resync).toBe(Resync.Off)
     })
 
+    it("copies only the blocks the remote lacks: newest version after its applied seq and at or before the confirmed one", () => {
+        const k = new SimKernel()
+        const store = new FifoStore(k, 5)
+        store.put(0, 2, block(0xa0)) // the remote, at seq 3, has it
+        store.put(1, 4, block(0xa1)) // confirmed by a remote that is gone: copied
+        store.put(2, 4, block(0xa2))
+        store.put(2, 7, block(0xb2)) // after the confirmed seq: held and sent as it is
+        const ch = new TestChannel()
+        const board = new PrimaryBoard(
+            { member: 0, blockSize: 16, lbaCount: 6, auxRingBytes: 1024, maxLbasPerSeq: 6, mode: AckMode.Consistent, minCycleMs: 10, maxClosedSeqs: 8 },
+            k,
+            store,
+            ch
+        )
+        board.recover(7, 5, 7)
+        new SoloCycle(board, k).start()
+        session(ch, 3)
+        k.run(500, Number.MAX_SAFE_INTEGER)
+        expect(board.resyncCopied).toBe(1)
+        const copies = store.versions.filter((v) => seqDiff(v.seq, 7) > 0)
+        expect(copies.map((v) => [v.lba, v.data[0]])).toEqual([[1, 0xa1]])
+        const done = resyncMessages(ch).pop()!
+        expect(done).toEqual({ base: 5, from: 6, to: copies[0].seq, done: true })
+        // seq 7 goes to the remote again, with lba 2
+        expect(ch.sent.some((m) => m[0] === Msg.Portion && getU32(m, 1) === 7 && getU32(m, 5) === 2)).toBe(true)
+    })
+
     it("does not start when the remote has the board's history", () => {
         const { k, ch, board } = boardWithHistory()
         session(ch, 5)
@@ -301,8 +334,11 @@ describe("a member's copy of its image", () => {
         k.run(500, Number.MAX_SAFE_INTEGER)
         expect(acked).toBe(0)
         expect(store.newest(0)!.data).toEqual(block(0xee))
-        expect(board.resyncCopied).toBe(4)
-        expect(resyncMessages(ch).pop()!.done).toBe(true)
+        // lba 0 needs no copy any more: the app's write, after the confirmed seq, goes instead
+        expect(board.resyncCopied).toBe(3)
+        const done = resyncMessages(ch).pop()!
+        expect(done.done).toBe(true)
+        expect(seqDiff(done.to, store.newest(0)!.seq)).toBeGreaterThanOrEqual(0)
     })
 
     it("a resync request from the remote starts it too, and a second request only announces it again", () => {
