@@ -53,7 +53,8 @@ class MemberState {
     dropped = 0
     /** The group evicted this member for good (a member told the remote). */
     evicted = false
-    /** Full resync: the member's copy is complete, in seqs resyncFrom..resyncTo. */
+    /** Full resync: the member has copied what the remote lacked (DONE). It holds its seqs from
+     * resyncFrom on (its confirmed seq + 1), and the resync applies at resyncTo or after. */
     resyncDone = false
     /** A RESYNC_REQUEST the channel could not take yet. */
     requestPending = false
@@ -106,7 +107,7 @@ export class RemoteBoard {
     messagesRejected = 0
     lastHold = HoldReason.None
     /** A full resync is under way: the remote stays at its applied seq until every member's
-     * copy of its image has arrived, then applies them all in one commit. */
+     * copy has arrived, then applies the group's image in one commit. */
     private resyncing = false
     resyncsStarted = 0
     resyncsApplied = 0
@@ -162,7 +163,7 @@ export class RemoteBoard {
     /**
      * RESYNC from a member. A member whose confirmed seq is after the applied seq cannot send the
      * seqs between (its flash no longer holds them): the remote enters a full resync and asks
-     * every member for a copy of its image. A member's DONE gives the seqs its copy is in.
+     * every member to copy what the remote lacks. A member's DONE gives its `from` and `to`.
      */
     private onResync(ms: MemberState, msg: Buffer): void {
         const from = getU32(msg, 5)
