@@ -93,9 +93,9 @@ class SeqState {
 
 export const enum Resync {
     Off = 0,
-    /** Copying every block into new seqs. */
+    /** Copying the blocks the remote lacks into new seqs. */
     Copying = 1,
-    /** Every block is copied; announced to the remote, waiting for it to apply the copy. */
+    /** The copy is made and announced; waiting for the remote to apply it. */
     Done = 2,
 }
 
