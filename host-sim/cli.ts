@@ -39,7 +39,7 @@ Options of sim
   --rpo-target T      bounded-RPO pacing: hold acknowledgements while the oldest write the
                       remote has not applied is older than T (default off)
   --mutate M          switch off one safety mechanism to see the checker catch it:
-                      ack-gating | manifest-check | atomic-apply (testing only)
+                      ack-gating | manifest-check | atomic-apply | resync-copy (testing only)
   --report FILE.html  write a self-contained HTML report with charts over time
   --export DIR        write the write history and the final images as JSON lines
                       (docs/EXPORT.md; check them with node bin/check-export.mjs DIR)

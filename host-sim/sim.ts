@@ -24,7 +24,7 @@ export interface SimOptions {
     /** Virtual time allowed after the workload stops for the remote to catch up. */
     drainMs: number
     /** Switches off one safety mechanism, to show that the checker finds the harm: "" (none),
-     * "ack-gating", "manifest-check" or "atomic-apply" (see MUTATIONS). */
+     * "ack-gating", "manifest-check", "atomic-apply" or "resync-copy" (see MUTATIONS). */
     mutation: string
     /** Bounded-RPO pacing target of every primary, ms (0: off). */
     rpoTargetMs: number
@@ -37,9 +37,11 @@ export interface SimOptions {
  * - manifest-check: the remote applies a seq as soon as its manifest is there, whether or not
  *   every member's portions of it have arrived;
  * - atomic-apply: the remote makes each portion visible as soon as it is stored, instead of a
- *   whole seq at once by one commit record.
+ *   whole seq at once by one commit record;
+ * - resync-copy: in a full resync a member copies nothing (its store reports no version of any
+ *   block to the copy), so a new remote gets only what the members still hold pinned.
  */
-export const MUTATIONS = ["ack-gating", "manifest-check", "atomic-apply"]
+export const MUTATIONS = ["ack-gating", "manifest-check", "atomic-apply", "resync-copy"]
 
 export function defaultSimOptions(): SimOptions {
     return { boards: 1, seed: 1, durationMs: 10000, mode: "consistent", baud: 115200, faults: [], rate: 20, drainMs: 60000, mutation: "", rpoTargetMs: 0 }
@@ -180,6 +182,7 @@ export class Simulation {
             this.apps.push(app)
             p.onUp = () => {
                 const board = p.board!
+                if (opts.mutation === "resync-copy") p.store!.newestSeq = () => -1
                 // RPO lag counts from the acknowledgement: from then on the app holds the write
                 // for safe, and it is lost if the primary fails before the remote applies it
                 board.onAck = (_lba, seq) => this.unapplied[b].push([seq, this.kernel.millis()])
