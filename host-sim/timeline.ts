@@ -39,6 +39,8 @@ export interface RemoteSnapshot {
     state: PowerState
     appliedSeq: number
     stagedPortions: number
+    /** A full resync is under way (the remote holds at its applied seq until it is in). */
+    resyncing: boolean
     /** Safety violations found so far (the checker runs after every apply). */
     violations: number
     checks: number
@@ -187,6 +189,7 @@ export class TimelineSampler {
                 state: powerState(r.up, r.clock),
                 appliedSeq: this.lastRemoteApplied,
                 stagedPortions: r.board ? r.board.stagedPortions() : 0,
+                resyncing: r.board !== null && r.up && r.board.isResyncing(),
                 violations: sim.violations.length,
                 checks: sim.checksAfterApply,
             },

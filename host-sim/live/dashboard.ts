@@ -102,7 +102,8 @@ export function renderDashboard(v: DashboardView): string[] {
     const r = s.remote
     const rport = v.ports[s.boards.length] >= 0 ? `port ${v.ports[s.boards.length]}` : ""
     const verdict = r.violations === 0 ? `consistent so far (${r.checks} applies checked)` : `NOT CONSISTENT (${r.violations} violations)`
-    lines.push(pad("remote", 11) + pad(r.state, 6) + pad(`applied seq ${r.appliedSeq}, staged ${r.stagedPortions}`, 37) + pad(verdict, 43) + rport)
+    const mirror = `applied seq ${r.appliedSeq}, staged ${r.stagedPortions}` + (r.resyncing ? ", full resync" : "")
+    lines.push(pad("remote", 11) + pad(r.state, 6) + pad(mirror, 37) + pad(verdict, 43) + rport)
     lines.push("")
     lines.push(`writes acknowledged ${v.writesAcked}   faults injected: ${faultCounts(v.faultsInjected)}`)
     const lf = v.lastFault

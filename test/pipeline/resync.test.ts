@@ -9,6 +9,9 @@ import { SimKernel } from "../../host-sim/kernel"
 import { SpiNorChip } from "../../host-sim/models/spiNorChip"
 import { Prng } from "../../host-sim/prng"
 import { defaultSimOptions, Simulation } from "../../host-sim/sim"
+import { FaultLog } from "../../host-sim/faultLog"
+import { renderDashboard } from "../../host-sim/live/dashboard"
+import { TimelineSampler } from "../../host-sim/timeline"
 
 interface Watch {
     /** Applied seqs the remote showed after the replacement, before the resync was applied. */
@@ -113,6 +116,42 @@ describe("full resync", () => {
         // the members that restarted began a new copy after their boot
         expect(sim.group.primaries[1].board!.resyncsStarted).toBe(1)
         expect(sim.group.primaries[1].boots).toBe(3)
+    })
+
+    it("the live dashboard says so on the remote's row while the resync lasts", () => {
+        const sim = group(2, 3, 10000)
+        const faults = new FaultLog(sim)
+        const sampler = new TimelineSampler(sim, faults, 100)
+        sim.start()
+        sim.kernel.run(3000, Number.MAX_SAFE_INTEGER)
+        sim.replaceRemote(new Prng(4), 100, null)
+        const rows = new Set<string>()
+        for (let t = 3000; t < 9000; t += 20) {
+            sim.kernel.run(t, Number.MAX_SAFE_INTEGER)
+            const snapshot = sampler.snapshot()
+            const lines = renderDashboard({
+                snapshot,
+                goodput: [0, 0],
+                seed: 3,
+                mode: "consistent",
+                faults: [],
+                durationMs: 10000,
+                speed: Infinity,
+                wallMs: 0,
+                behindMs: 0,
+                ports: [-1, -1, -1],
+                writesAcked: 0,
+                faultsInjected: sim.faultsInjected,
+                lastFault: faults.events.length > 0 ? faults.events[faults.events.length - 1] : null,
+                phase: "running",
+            })
+            const row = lines.find((l) => l.startsWith("remote"))!
+            expect(row.includes("full resync")).toBe(snapshot.remote.resyncing)
+            rows.add(snapshot.remote.resyncing ? "resync" : "normal")
+            if (t === 3000) expect(lines.join("\n")).toContain("remote: replaced by a new board with a blank flash, off for 100 ms")
+        }
+        expect([...rows].sort()).toEqual(["normal", "resync"])
+        expect(sim.finish().consistent).toBe(true)
     })
 
     it("a replaced remote in one-board runs with every fault: consistent and caught up", () => {
