@@ -573,11 +573,20 @@ export class Simulation {
         for (const x of checkCaughtUp(this.history, remote)) this.livenessViolations.push(x)
         for (let b = 0; b < this.opts.boards; b++) {
             const p = this.group.primaries[b]
-            const img = this.readImage((bb, lba, done) => {
-                if (bb !== b || !p.store) return done(null)
-                p.store.read(b, lba, (err, data) => done(err === 0 ? data : null))
-            })
-            const ids: BlockId[][] = decodeImage(this.history, this.group.opts.lbaCount, (bb, l) => img[bb][l], decodeBlock, [], "primary")
+            const g = this.group.opts
+            // a board that is off (gone for good) is judged by its flash, mounted as a copy
+            const img =
+                p.up && p.store
+                    ? this.readImage((bb, lba, done) => {
+                          if (bb !== b || !p.store) return done(null)
+                          p.store.read(b, lba, (err, data) => done(err === 0 ? data : null))
+                      })
+                    : readFlashImage(p.chip, { role: StoreRole.Primary, blockSize: g.blockSize, boards: this.opts.boards, lbaCount: g.lbaCount, only: b })
+            if (!img) {
+                v.push("primary " + b + ": its flash does not mount")
+                continue
+            }
+            const ids: BlockId[][] = decodeImage(this.history, this.group.opts.lbaCount, (bb, l) => (bb === b ? img[bb][l] : null), decodeBlock, [], "primary")
             for (const x of checkPrimary(this.history, b, ids, "primary " + b)) v.push(x)
         }
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { getU32, putU32 } from "../../firmware/codec/bytes"
 import { Msg, RESYNC_DONE } from "../../firmware/pipeline/messages"
+import { HoldReason } from "../../firmware/remote/remoteBoard"
 import { AckMode, PrimaryBoard, Resync } from "../../firmware/pipeline/primary"
 import { PinnedPortion, PipelineChannel, PipelineStore } from "../../firmware/pipeline/ports"
 import { SoloCycle } from "../../firmware/pipeline/soloCycle"
@@ -116,6 +117,48 @@ describe("full resync", () => {
         // the members that restarted began a new copy after their boot
         expect(sim.group.primaries[1].board!.resyncsStarted).toBe(1)
         expect(sim.group.primaries[1].boots).toBe(3)
+    })
+
+    it("a member that is gone for good holds the resync until the group evicts it", () => {
+        const sim = group(3, 4, 12000)
+        sim.opts.drainMs = 10000
+        const k = sim.kernel
+        const dead = sim.group.primaries[2]
+        sim.start()
+        k.setTimer(2500, () => {
+            sim.apps[2].stop()
+            sim.apps[2].powerLost()
+            sim.group.powerCycle(dead, new Prng(1), 1e9)
+        })
+        k.setTimer(3000, () => sim.replaceRemote(new Prng(2), 100, null))
+        k.run(7000, Number.MAX_SAFE_INTEGER)
+        const rb = sim.group.remote.board!
+        // the others' copies are in, the dead member's never comes
+        expect(rb.isResyncing()).toBe(true)
+        expect(rb.lastHold).toBe(HoldReason.Resync)
+        expect(sim.group.appliedSeq()).toBe(0)
+        expect(sim.agents[0]!.evict(dead.address)).toBeNull()
+        k.run(12000, Number.MAX_SAFE_INTEGER)
+        expect(rb.resyncsApplied).toBe(1)
+        expect(sim.group.appliedSeq()).toBeGreaterThan(0)
+        const r = sim.finish()
+        // the evicted member's writes are lost to the remote, as an eviction says (so writes of
+        // the others that came after them show without them); nothing else is missing
+        expect(r.violations.length).toBeGreaterThan(0)
+        for (const v of r.violations) expect(v).toMatch(/(board 2 shows up to 0\)|^remote: board 2 lba \d+ never received)/)
+        // the two live members' blocks are all there
+        const image = sim.readImage((b, lba, done) => sim.group.readRemote(b, lba, done))
+        for (const m of [0, 1]) {
+            const p = sim.group.primaries[m]
+            let held = 0
+            let shown = 0
+            for (let lba = 0; lba < sim.group.opts.lbaCount; lba++) {
+                if (p.store!.newestSeq(m, lba) >= 0) held++
+                if (image[m][lba]) shown++
+            }
+            expect(held).toBeGreaterThan(50)
+            expect(shown).toBe(held)
+        }
     })
 
     it("the live dashboard says so on the remote's row while the resync lasts", () => {
