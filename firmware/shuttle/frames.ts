@@ -39,7 +39,7 @@ export const enum FrameError {
 
 export const MAX_MEMBERS = 8
 /** Seqs whose per-member totals one shuttle can carry. */
-export const MAX_WINDOW = 8
+export const MAX_WINDOW = 15
 /** Flag in the count byte: something happened during the current lap (see ShuttleAgent). */
 export const FLAG_BUSY = 0x10
 /** S was raised to the capture seq of a member that restarted and has not adopted a seq since:
