@@ -279,22 +279,20 @@ export class ConsoleHub {
             for (let b = 0; b < sim.group.wires.length; b++) this.cutLink(b, ms)
             return ["every member's link cut for " + ms + " ms"]
         }
-        if (what === "power") {
-            if (args.length > 2) throw new ShellError("fault power takes at most a time off")
+        if (what === "power" || what === "replace") {
+            // both take the remote off for a time; replace brings a new board with a blank flash
+            if (args.length > 2) throw new ShellError("fault " + what + " takes at most a time off")
             const ms = args.length === 2 ? parseFaultTime(args[1]) : DEFAULT_POWER_OFF_MS
             this.ensureRunning()
             if (!sim.group.remote.up) throw new ShellError("the remote is already powered off")
-            sim.group.powerCycleRemote(new Prng((sim.opts.seed ^ 0xc0de) + this.faultSeed++), ms)
+            const prng = new Prng((sim.opts.seed ^ 0xc0de) + this.faultSeed++)
+            if (what === "replace") {
+                sim.replaceRemote(prng, ms, null)
+                return ["the remote is replaced by a new board with a blank flash, up in " + ms + " ms; the group resyncs it in full"]
+            }
+            sim.group.powerCycleRemote(prng, ms)
             sim.faultsInjected.remotePower++
             return ["power cut; the remote boots again in " + ms + " ms"]
-        }
-        if (what === "replace") {
-            if (args.length > 2) throw new ShellError("fault replace takes at most a time off")
-            const ms = args.length === 2 ? parseFaultTime(args[1]) : DEFAULT_POWER_OFF_MS
-            this.ensureRunning()
-            if (!sim.group.remote.up) throw new ShellError("the remote is powered off")
-            sim.replaceRemote(new Prng((sim.opts.seed ^ 0xc0de) + this.faultSeed++), ms, null)
-            return ["the remote is replaced by a new board with a blank flash, up in " + ms + " ms; the group resyncs it in full"]
         }
         if (what === "shuttle") throw new ShellError("the remote is not on the group bus: give fault shuttle on a primary's console")
         throw new ShellError(what === undefined ? "fault needs a kind: link, power or replace" : `unknown fault "${what}" (link, power or replace)`)
