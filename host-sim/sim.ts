@@ -381,7 +381,8 @@ export class Simulation {
         this.group.powerCycleRemote(prng, offMs, true)
         this.faultsInjected.remoteReplaced++
         // what the new board shows: nothing, or the older image; nothing staged counts (a
-        // version staged on the older image is older than the resync's copies)
+        // version staged on the older image has a version at least as new on its member, which
+        // the resync sends again or copies)
         this.staged = []
         this.resetShadow()
         if (!image) return
