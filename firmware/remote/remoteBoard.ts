@@ -125,7 +125,9 @@ export class RemoteBoard {
         const self = this
         ms.channel.onMessage((msg, len) => self.onMessage(ms, msg, len))
         ms.channel.onSessionUp((resumed, _resume) => self.onSessionUp(ms, resumed))
-        ms.channel.onWritable(() => self.request(ms))
+        ms.channel.onWritable(() => {
+            if (ms.requestPending) self.request(ms)
+        })
     }
 
     /** Asks a member for its copy while the resync waits for it, once the channel takes it. */
