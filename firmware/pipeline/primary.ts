@@ -737,6 +737,8 @@ export class PrimaryBoard {
             // it has not applied goes again, from flash
             const applied = resume.length >= 4 ? getU32(resume, 0) : this.remoteApplied
             this.sessionApplied = applied
+            // a remote with less than the copy took it to have (replaced again): copy anew
+            if (this.resync !== Resync.Off && seqAfter(this.resyncApplied, applied)) this.resync = Resync.Off
             this.remoteConfirmed(applied)
             this.pendingMsg = null
             this.pendingCtrl = this.evictions.slice(0)

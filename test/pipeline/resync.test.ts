@@ -396,6 +396,13 @@ describe("a member's copy of its image", () => {
         expect(done).toEqual({ base: 5, from: 6, to: copies[0].seq, done: true })
         // seq 7 goes to the remote again, with lba 2
         expect(ch.sent.some((m) => m[0] === Msg.Portion && getU32(m, 1) === 7 && getU32(m, 5) === 2)).toBe(true)
+        // before it applies, the remote is replaced by a blank one: lba 0, which the old one had,
+        // is copied too
+        session(ch, 0)
+        k.run(1000, Number.MAX_SAFE_INTEGER)
+        expect(board.resyncsStarted).toBe(2)
+        expect(store.versions.filter((v) => v.lba === 0 && seqDiff(v.seq, 7) > 0).map((v) => v.data[0])).toEqual([0xa0])
+        expect(resyncMessages(ch).pop()!.done).toBe(true)
     })
 
     it("does not start when the remote has the board's history", () => {
