@@ -3,7 +3,7 @@ import { SpiNorFlash } from "../hal/spiNor"
 import { ChannelConfig, defaultChannelConfig } from "../firmware/link/channel"
 import { PrimaryChannel } from "../firmware/link/primary"
 import { RemoteChannel } from "../firmware/link/remote"
-import { AckMode, PrimaryBoard } from "../firmware/pipeline/primary"
+import { AckMode, Congestion, PrimaryBoard } from "../firmware/pipeline/primary"
 import { SoloCycle } from "../firmware/pipeline/soloCycle"
 import { ManifestKeeper } from "../firmware/pipeline/manifestKeeper"
 import { PipelineChannel } from "../firmware/pipeline/ports"
@@ -37,6 +37,13 @@ export class GroupOptions {
     maxClosedSeqs = 8
     /** Bounded-RPO pacing target of every primary, ms (0: off). */
     rpoTargetMs = 0
+    /** A write waiting this long, or a link down this long, suspends replication (0: never). */
+    suspendAfterMs = 5000
+    /** Percent of the store's records, beyond one per block, replication history may use. */
+    historyShare = 50
+    /** Seq records and kept manifests a primary holds in RAM before it suspends. */
+    maxHistorySeqs = 256
+    congestion = Congestion.PullAhead
     /** Frame payload of the link channel (both ends). */
     maxPayload = 1096
     txFifoBytes = 1024
@@ -44,6 +51,12 @@ export class GroupOptions {
     /** Bus faults: chance that a transfer is NACKed, and that a byte is glitched. */
     busNackChance = 0
     busGlitchChancePerByte = 0
+}
+
+/** Live versions a primary's store may hold before its replication history is at its bound:
+ * one per block, plus `sharePercent` of the rest of the store's records. */
+export function historyLimit(capacityRecords: number, lbaCount: number, sharePercent: number): number {
+    return lbaCount + Math.floor(((capacityRecords - lbaCount) * sharePercent) / 100)
 }
 
 /** Meta key of the remote's highest accepted generation of member 0 (member b: +b). */
@@ -189,6 +202,11 @@ export class SimGroup {
                 minCycleMs: o.minCycleMs,
                 maxClosedSeqs: o.maxClosedSeqs,
                 rpoTargetMs: o.rpoTargetMs,
+                suspendAfterMs: o.suspendAfterMs,
+                historyLimit: historyLimit(store.capacityRecords(), o.lbaCount, o.historyShare),
+                maxHistorySeqs: o.maxHistorySeqs,
+                congestion: o.congestion,
+                grouped: this.startCycle !== null,
             },
             clock,
             store,
@@ -250,7 +268,7 @@ export class SimGroup {
             r.channels.push(ch)
             chans.push(ch)
         }
-        const board = new RemoteBoard(store, chans)
+        const board = new RemoteBoard(store, chans, clock)
         r.board = board
         for (let b = 0; b < r.channels.length; b++) r.channels[b].setResumeState(() => board.resumeState())
         board.onApplied = (seq, m) => {

@@ -27,8 +27,10 @@ import { getU32, putU32 } from "../codec/bytes"
  *   APPLIED    0x81 | appliedSeq u32
  *              the remote has applied every seq up to appliedSeq; the primary may unpin them
  *   RESYNC_REQUEST 0x82
- *              the remote is in a full resync: the member copies its image (or announces the
- *              copy it has made again)
+ *              the remote is in a full resync and every member's link is up: the member copies
+ *              its image (or announces the copy it has made again); a suspended member resumes
+ *   RESYNC_WAIT 0x83
+ *              the resync waits for a member whose link is down
  */
 export const enum Msg {
     Portion = 0x01,
@@ -39,9 +41,17 @@ export const enum Msg {
     Resync = 0x05,
     Applied = 0x81,
     ResyncRequest = 0x82,
+    /** The resync waits for a member whose link is down: a member that holds its app's
+     * acknowledgements for the resync suspends instead. */
+    ResyncWait = 0x83,
 }
 
 export const RESYNC_DONE = 0x01
+/** The suspension's reason in a RESYNC's flags (bits 4..7; 0: not suspended). */
+export const RESYNC_REASON_SHIFT = 4
+/** A member's portions of a seq in a manifest when the member suspended replication and
+ * tracks that seq: the remote never applies the seq alone, only through a resync. */
+export const TRACKED = 0xffffffff
 export const RESYNC_LEN = 14
 
 export function encodeResync(base: number, from: number, to: number, flags: number): Buffer {

@@ -21,8 +21,9 @@ export interface PipelineStore {
     pinned(member: number, seq: number): PinnedPortion[]
     /** Reads a pinned version's data. */
     readPinned(p: PinnedPortion, done: (err: number, data: Buffer | null) => void): void
-    /** The remote has applied every seq up to `seq`: those versions need not stay pinned. */
-    confirm(seq: number): void
+    /** The remote has applied every seq up to `seq` (or the board suspended and tracks them):
+     * those versions need not stay pinned; done once the confirmation is durable. */
+    confirm(seq: number, done?: (err: number) => void): void
     /** The highest seq the remote confirmed, as the store holds it (0 before the first). */
     confirmedSeq(): number
     /** The newest version of an lba: done(0, null) when it was never written. */
@@ -30,6 +31,8 @@ export interface PipelineStore {
     /** The seq of the newest version of an lba on flash now (writes under way not counted),
      * -1 when there is none. */
     newestSeq(member: number, lba: number): number
+    /** Live versions on flash: the newest of each block plus the pinned history. */
+    liveVersions(): number
 }
 
 /** Reliable, ordered delivery of messages between one primary and the remote. */

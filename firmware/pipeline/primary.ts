@@ -14,7 +14,9 @@ import {
     RESYNC_DONE,
     SEQ_DONE_SHORT,
     SeqDone,
+    TRACKED,
 } from "./messages"
+import { StoreError } from "../store/types"
 import { ManifestKeeperPort, PinnedPortion, PipelineChannel, PipelineStore } from "./ports"
 
 /** Result codes of `PrimaryBoard.write` (0 = acknowledged). */
@@ -26,6 +28,26 @@ export const enum WriteError {
     Store = 3,
     /** The board lost power before the write was durable (simulator only reports it). */
     PowerLost = 4,
+}
+
+/** Why a member suspended replication (shown on the consoles, sent to the remote). */
+export const enum SuspendReason {
+    None = 0,
+    /** Replication history reached its bound (store share, seq records or kept manifests). */
+    History = 1,
+    /** A write waited longer than the suspend time: the group cannot release (a member is
+     * absent or off, the congestion policy held it, the cycle stalled). */
+    Stalled = 2,
+    /** The link to the remote was down longer than the suspend time. */
+    Link = 3,
+}
+
+/** What a member does when its replication history reaches its bound. */
+export const enum Congestion {
+    /** Suspend at once, track, and resync when the cause clears (DRBD's pull-ahead). */
+    PullAhead = 0,
+    /** Hold acknowledgements until the history shrinks; suspend if one waits the suspend time. */
+    Block = 1,
 }
 
 export const enum AckMode {
@@ -53,6 +75,18 @@ export interface PrimaryOptions {
     /** Longest a paced acknowledgement waits before it goes anyway (0 or absent: as long as the
      * lag stays above the target, so the target holds for acknowledged writes). */
     rpoMaxHoldMs?: number
+    /** A write that waits this long for its acknowledgement, or a link down this long, makes
+     * the member suspend replication (0 or absent: never for those causes). */
+    suspendAfterMs?: number
+    /** Live versions the store may hold (newest blocks plus replication history) before the
+     * history bound is reached (0 or absent: no bound). */
+    historyLimit?: number
+    /** Seq records and kept manifests in RAM before the history bound is reached (0 or
+     * absent: no bound). */
+    maxHistorySeqs?: number
+    congestion?: Congestion
+    /** A member of a group (the shuttle marks its tracked seqs); false for a group of one. */
+    grouped?: boolean
 }
 
 /** Totals of one seq on one board: distinct lbas written (portions) and their bytes. */
@@ -157,6 +191,8 @@ export class PrimaryBoard {
      * remote gets from this board (a copy or a version after the confirmed seq). */
     private resyncApplied = 0
     private resyncTo = 0
+    /** The newest seq whose blocks the copy takes (the confirmed seq, or later: extendCopy). */
+    private resyncBase = 0
     /** The remote's applied seq as the current session began. */
     private sessionApplied = 0
     /** Blocks copied by the full resync under way. */
@@ -171,6 +207,25 @@ export class PrimaryBoard {
     private lastAdoptAt = -1
     /** Keeps final manifests on flash until the remote applies their seqs (in a group). */
     keeper: ManifestKeeperPort | null = null
+    /** Replication is suspended: writes are acknowledged once durable, their seqs are tracked
+     * (confirmed locally, so the store keeps only the newest version of each block and its seq
+     * says the block is dirty), nothing more goes to the remote until a resync. */
+    suspended = false
+    suspendReason = SuspendReason.None
+    /** The capture seq when replication last suspended. */
+    suspendedSeq = 0
+    private suspendedAt = -1
+    /** Writes stamped at or before this seq may be acknowledged before their release: every
+     * open seq up to it carries TRACKED in the shuttle (or the board is a group of one). */
+    private markedThrough = 0
+    /** Resumed: the resync starts at the first adopt of a seq after the tracked ones. */
+    private resumePending = false
+    /** The remote asked for this board's copy since it suspended. */
+    private resyncAsked = false
+    /** The remote said its resync waits for a member whose link is down. */
+    private remoteWaits = false
+    private linkUpAt = 0
+    private watchTimer: Timer | null = null
 
     // counters
     writesIssued = 0
@@ -178,6 +233,9 @@ export class PrimaryBoard {
     writesFailed = 0
     /** Acknowledgements held back by bounded-RPO pacing. */
     writesPaced = 0
+    suspensions = 0
+    /** Writes acknowledged before their release, while replication was suspended. */
+    ackedDuringSuspension = 0
     portionsSent = 0
     bytesSent = 0
     portionsFromFlash = 0
@@ -199,6 +257,8 @@ export class PrimaryBoard {
         channel.onWritable(() => self.pump())
         channel.onMessage((msg, len) => self.onRemoteMessage(msg, len))
         channel.onSessionUp((resumed, resume) => self.onSessionUp(resumed, resume))
+        this.linkUpAt = clock.millis()
+        if (opts.suspendAfterMs || opts.historyLimit || opts.maxHistorySeqs) this.armWatch()
     }
 
     /**
@@ -208,7 +268,9 @@ export class PrimaryBoard {
      */
     recover(maxSeqSeen: number, confirmed: number, highestAdopted: number): void {
         const seqs = this.store.pinnedSeqs(this.opts.member)
-        const top = seqAfter(highestAdopted, maxSeqSeen) ? highestAdopted : maxSeqSeen
+        let top = seqAfter(highestAdopted, maxSeqSeen) ? highestAdopted : maxSeqSeen
+        // a board that suspended confirmed its tracked seqs itself: never stamp one again
+        if (seqAfter(confirmed, top)) top = confirmed
         this.seqs = []
         // every seq after the confirmed one up to the newest this board adopted goes to the
         // remote again, marked short: what survived on flash, or nothing where all was lost (it
@@ -226,6 +288,9 @@ export class PrimaryBoard {
         // group has released the seq this board adopts: while it was off, the group may have
         // released seqs after its own (see release)
         this.current = new SeqState(seqNext(top), this.clock.millis())
+        // the board may have stamped writes with this seq too before the cut (its adoption was
+        // not saved yet) and reported their totals: they never became durable
+        this.current.short = true
         this.seqs.push(this.current)
         this.adopted = false
         this.rejoining = true
@@ -270,9 +335,10 @@ export class PrimaryBoard {
     /** Stamps a write with the capture seq and sends it to flash; false if it must wait for
      * the next seq (before the first adopt, or the seq's lba table is full). */
     private stamp(w: PendingWrite): boolean {
-        if (!this.adopted || this.rejoining) return false
+        // while suspended nothing waits for the group: the seq only says when the block changed
+        if (!this.suspended && (!this.adopted || this.rejoining)) return false
         const st = this.current
-        if (this.lbasInSeq.get(w.lba) < 0) {
+        if (!this.suspended && !this.isTracked(st.seq) && this.lbasInSeq.get(w.lba) < 0) {
             if (!this.lbasInSeq.set(w.lba, 1)) return false
             st.portions++
             st.bytes += w.data.length
@@ -294,7 +360,7 @@ export class PrimaryBoard {
             this.pump()
             return
         }
-        if (!st.spilled) {
+        if (!st.spilled && !this.suspended && !this.isTracked(st.seq)) {
             const newest = this.ring.isEmpty() ? st.seq : this.ring.seqAt(this.ring.used() - 1)
             // the ring holds seqs in order: a portion of an older seq than its newest cannot go in
             if (seqAfter(newest, st.seq) || this.ring.put(st.seq, w.lba, w.data) === RingPut.Full) {
@@ -306,8 +372,182 @@ export class PrimaryBoard {
         if (w.internal) w.done(WriteError.None, w.seq)
         else if (this.opts.mode === AckMode.None || (this.hasReleased && seqAtOrBefore(w.seq, this.released)))
             this.ack(w)
+        else if (this.mayAckEarly(w.seq)) this.ackEarly(w)
         else this.unacked.push(w)
+        if (!this.suspended && this.historyFull() && !this.historyHolds()) this.suspend(SuspendReason.History)
         this.pump()
+    }
+
+    // ---- suspend, track, resume
+
+    /** A seq at or before the store's confirmed seq that is still open in the group was
+     * confirmed by this board itself when it suspended: the shuttle carries TRACKED for it, so
+     * the remote never applies it alone, only through a resync. */
+    isTracked(seq: number): boolean {
+        const c = this.store.confirmedSeq()
+        return c !== 0 && !seqAfter(seq, c)
+    }
+
+    /** The shuttle visited and took this board's totals: every open seq up to the confirmed
+     * one now carries TRACKED. */
+    visited(): void {
+        this.markedThrough = this.store.confirmedSeq()
+        this.ackWaiting()
+    }
+
+    /** A write stamped `seq` may be acknowledged before its release: the seq is tracked and the
+     * group knows it (a group of one needs no shuttle to know). */
+    private mayAckEarly(seq: number): boolean {
+        const c = this.store.confirmedSeq()
+        if (c === 0 || seqAfter(seq, c)) return false
+        return !this.opts.grouped || (this.markedThrough !== 0 && !seqAfter(seq, this.markedThrough))
+    }
+
+    private ackEarly(w: PendingWrite): void {
+        this.ackedDuringSuspension++
+        this.ackNow(w)
+    }
+
+    /** Acknowledges the waiting writes that may go now (released, or tracked and known). */
+    private ackWaiting(): void {
+        if (this.unacked.length === 0) return
+        const left: PendingWrite[] = []
+        for (let i = 0; i < this.unacked.length; i++) {
+            const w = this.unacked[i]
+            if (this.hasReleased && seqAtOrBefore(w.seq, this.released)) this.ack(w)
+            else if (this.mayAckEarly(w.seq)) this.ackEarly(w)
+            else left.push(w)
+        }
+        this.unacked = left
+    }
+
+    /**
+     * Acknowledgements wait while the history is at its bound: always with the congestion
+     * policy block, and during a resync with either policy (a suspension would throw the copy
+     * away and start it again, so under a load the remote cannot take the resync would never
+     * end; the history shrinks at its commit).
+     */
+    private historyHolds(): boolean {
+        return (this.opts.congestion === Congestion.Block || this.resync !== Resync.Off) && this.historyFull()
+    }
+
+    /** Replication history has reached its bound: store share, seq records or kept manifests. */
+    historyFull(): boolean {
+        const lim = this.opts.historyLimit
+        if (lim && this.store.liveVersions() >= lim) return true
+        const n = this.opts.maxHistorySeqs
+        return n ? this.seqs.length >= n || this.manifestsKept.length >= n : false
+    }
+
+    /**
+     * Suspends replication: the capture seq and everything before it are confirmed locally, so
+     * the store frees their history (only the newest version of each block stays, its seq
+     * marking it dirty) and the board keeps no seq records for them; the remote is told and
+     * holds its last consistent image; writes are acknowledged once durable, as soon as the
+     * group knows the seq is tracked. Normal replication resumes by a delta resync.
+     */
+    suspend(reason: SuspendReason): void {
+        if (this.suspended || this.opts.mode === AckMode.None) return
+        this.suspended = true
+        this.suspendReason = reason
+        this.suspendedAt = this.clock.millis()
+        this.suspendedSeq = this.current.seq
+        this.suspensions++
+        this.resumePending = false
+        this.resyncAsked = false
+        this.remoteWaits = false
+        // a copy under way would land in tracked seqs: it starts again after the resume
+        this.resync = Resync.Off
+        this.track()
+        this.announceResync()
+        // the paced and stamped-but-waiting writes are acknowledged as their seqs are marked
+        while (this.paced.length > 0) this.ackNow(this.paced.shift() as PendingWrite)
+        this.flushUnstamped()
+        this.ackWaiting()
+    }
+
+    /** Drops the history of every seq up to the capture seq: confirmed locally, not sent. */
+    private track(): void {
+        const cur = this.current
+        this.seqs = [cur]
+        this.pendingMsg = null
+        while (!this.ring.isEmpty()) this.ring.shift()
+        this.lbasInSeq.clear()
+        cur.portions = cur.bytes = 0
+        cur.firstWriteAt = -1
+        this.trimKept()
+        const self = this
+        // once the local confirmation is durable, a group of one acknowledges at once; a group
+        // member when the shuttle next takes its totals
+        this.store.confirm(cur.seq, () => self.ackWaiting())
+    }
+
+    /** The cause has cleared: the board leaves suspension; its resync starts once it adopts a
+     * seq after the tracked ones (writes stamped until then are still tracked). */
+    private resume(): void {
+        this.suspended = false
+        this.resumePending = true
+        this.suspendReason = SuspendReason.None
+    }
+
+    private canResume(): boolean {
+        const now = this.clock.millis()
+        const t = this.opts.suspendAfterMs ? this.opts.suspendAfterMs : 1000
+        // the remote asks for the copies only once every member's link is up: before that a
+        // resync could not end, and this board's history would fill while it waits
+        if (!this.channel.isUp() || !this.resyncAsked || now - this.suspendedAt < t) return false
+        // the capture seq's local confirmation must be durable: its writes are tracked only
+        if (!this.isTracked(this.current.seq)) return false
+        // the group releases again: every member has adopted this board's capture seq
+        if (!this.hasReleased || seqAfter(this.current.seq, this.released)) return false
+        return !this.historyFull()
+    }
+
+    /** The oldest write waiting for a seq, its release or pacing: when it was issued, or -1. */
+    private oldestWaiting(paced: boolean): number {
+        let at = -1
+        // the resync's copies are the board's own writes: not counted
+        for (let i = 0; i < this.unstamped.length && at < 0; i++) if (!this.unstamped[i].internal) at = this.unstamped[i].issuedAt
+        for (let k = 0; k < (paced ? 2 : 1); k++) {
+            const q = k === 0 ? this.unacked : this.paced
+            if (q.length > 0 && (at < 0 || q[0].issuedAt < at)) at = q[0].issuedAt
+        }
+        return at
+    }
+
+    private armWatch(): void {
+        const t = this.opts.suspendAfterMs
+        const self = this
+        this.watchTimer = this.clock.setTimer(t && t < 2000 ? t / 4 : 500, () => {
+            self.watchTimer = null
+            self.watch()
+            self.armWatch()
+        })
+    }
+
+    /** Suspends when a cause holds for the suspend time (or the history bound is reached);
+     * resumes when the causes have cleared. */
+    private watch(): void {
+        const now = this.clock.millis()
+        if (this.channel.isUp()) this.linkUpAt = now
+        if (this.suspended) {
+            if (this.canResume()) this.resume()
+            return
+        }
+        if (this.historyFull() && !this.historyHolds()) return this.suspend(SuspendReason.History)
+        const t = this.opts.suspendAfterMs
+        if (!t) return
+        // a resync's own hold counts only while the remote waits for a member whose link is
+        // down (under a load the remote cannot take, the hold ends with the resync's commit)
+        const w = this.oldestWaiting(this.resync === Resync.Off || this.remoteWaits)
+        if (w >= 0 && now - w >= t) return this.suspend(SuspendReason.Stalled)
+        if (now - this.linkUpAt >= t && (this.seqs.length > 1 || this.current.portions > 0)) this.suspend(SuspendReason.Link)
+    }
+
+    /** Stops the watch timer (the board is powered off or its firmware stops). */
+    stop(): void {
+        if (this.watchTimer) this.clock.clearTimer(this.watchTimer)
+        this.watchTimer = null
     }
 
     private ack(w: PendingWrite): void {
@@ -338,6 +578,8 @@ export class PrimaryBoard {
      * every byte not yet confirmed at the rate the remote has been confirming them.
      */
     private paceHolds(): boolean {
+        if (this.suspended) return false
+        if (this.historyHolds()) return true
         const target = this.opts.rpoTargetMs
         // during a full resync the remote has no image to bound the lag of: no pacing
         if (target === undefined || target <= 0 || this.resync !== Resync.Off) return false
@@ -363,7 +605,7 @@ export class PrimaryBoard {
     private armPace(): void {
         if (this.paceTimer) return
         const self = this
-        const t = this.opts.rpoTargetMs as number
+        const t = this.opts.rpoTargetMs ? this.opts.rpoTargetMs : 100
         this.paceTimer = this.clock.setTimer(t < 100 ? 5 : t / 20, () => {
             self.paceTimer = null
             self.releasePaced()
@@ -406,7 +648,8 @@ export class PrimaryBoard {
     }
 
     hasDataToSend(): boolean {
-        return this.current.portions > 0 || this.unstamped.length > 0
+        // a board that resumes needs a seq after its tracked ones
+        return this.current.portions > 0 || this.unstamped.length > 0 || this.resumePending
     }
 
     /** The minimum cycle time has passed and not too many closed seqs wait for transmission. */
@@ -451,10 +694,19 @@ export class PrimaryBoard {
         cur.closed = true
         cur.closedAt = now
         const totals = new SeqTotals(cur.seq, cur.portions, cur.bytes)
+        // a tracked seq is never sent: the resync carries what it changed
+        if (this.isTracked(cur.seq)) this.seqs.pop()
         this.current = new SeqState(seq, now)
         this.seqs.push(this.current)
         this.lbasInSeq.clear()
         this.lastAdoptAt = now
+        if (this.suspended) this.track()
+        else if (this.resumePending && seqAfter(seq, this.store.confirmedSeq())) {
+            // the first seq after the tracked ones: replication is normal again from it, and
+            // the delta resync copies the blocks the tracked seqs changed
+            this.resumePending = false
+            this.startResync()
+        }
         this.flushUnstamped()
         this.pump()
         return totals
@@ -483,9 +735,24 @@ export class PrimaryBoard {
         this.pump()
     }
 
+    /** While suspended the board keeps at most half the history bound of final manifests:
+     * the oldest go (a resync's copy then extends past them, see extendCopy). */
+    private trimKept(): void {
+        const n = this.opts.maxHistorySeqs
+        if (this.suspended && n) while (this.manifestsKept.length > n >> 1) this.manifestsKept.shift()
+    }
+
     private keepManifest(m: Manifest): void {
         this.manifests.push(m)
+        // the remote may still need it (another member's history, a resync's chain of seqs)
         this.manifestsKept.push(m)
+        this.trimKept()
+        if (this.resync === Resync.Done && this.extendCopy()) {
+            // the copy is not done after all: the remote waits for it again
+            this.resync = Resync.Copying
+            this.announceResync()
+            this.resyncStep()
+        }
     }
 
     /**
@@ -534,19 +801,71 @@ export class PrimaryBoard {
      * resync under way is only announced again.
      */
     private startResync(): void {
-        const c = this.store.confirmedSeq()
+        // suspended: the copy waits for the resume; the remote only hears of the suspension
+        if (this.suspended || this.resumePending) return this.announceResync()
         if (this.resync === Resync.Off) {
+            // the copy covers the seqs up to the confirmed one, or later (extendCopy)
+            const c = this.store.confirmedSeq()
             this.resync = Resync.Copying
             this.resyncLba = 0
             this.resyncCopied = 0
-            this.resyncApplied = this.sessionApplied
+            this.resyncApplied = this.remoteApplied
+            this.resyncBase = c
             this.resyncTo = c
             this.resyncsStarted++
         }
-        const done = this.resync === Resync.Done
-        this.pendingCtrl.push(encodeResync(c, (c + 1) >>> 0, this.resyncTo, done ? RESYNC_DONE : 0))
-        this.pump()
+        this.announceResync()
         this.resyncStep()
+    }
+
+
+    /** RESYNC to the remote: the copy is under way, done, or (suspended) not started yet, with
+     * the reason of the suspension in the flags' high bits. */
+    private announceResync(): void {
+        const c = this.suspended ? this.current.seq : this.resync !== Resync.Off ? this.resyncBase : this.store.confirmedSeq()
+        const flags = (this.resync === Resync.Done ? RESYNC_DONE : 0) | (this.suspendReason << 4)
+        this.pendingCtrl.push(encodeResync(c, this.heldFrom(c), this.suspended ? c : this.resyncTo, flags))
+        this.pump()
+    }
+
+    /**
+     * The chain of final manifests this board holds (each names the seq before it), followed
+     * down from the newest: where it breaks after the copy's base, the manifest of that seq is
+     * lost to this board (it was away while it went round, or the group lost it when a
+     * regenerated shuttle could not carry every open seq; the other members may have dropped
+     * it too), so the remote could never walk from this board's seqs to the resync's target.
+     * The copy then extends to that seq and scans again (only blocks whose newest version is
+     * in the seqs added are copied: the copies made so far are newer). True when it did.
+     */
+    private extendCopy(): boolean {
+        const kept = this.manifestsKept
+        let m: Manifest | null = null
+        for (let k = 0; k < kept.length; k++) if (!m || seqAfter(kept[k].seq, m.seq)) m = kept[k]
+        for (let n = 0; m && n <= kept.length; n++) {
+            const prev: number = m.prevSeq
+            if (!seqAfter(prev, this.resyncBase)) return false
+            let found: Manifest | null = null
+            for (let k = 0; k < kept.length; k++) if (kept[k].seq === prev) found = kept[k]
+            if (!found) {
+                this.resyncBase = prev
+                this.resyncLba = 0
+                if (seqAfter(prev, this.resyncTo)) this.resyncTo = prev
+                return true
+            }
+            m = found
+        }
+        return false
+    }
+
+    /** The first seq after `base` in which this board holds data, or its capture seq: the
+     * remote needs nothing of this board from the seqs between (it was off while the group
+     * used them, or wrote nothing), nor their manifests, which the group may have lost. */
+    private heldFrom(base: number): number {
+        for (let i = 0; i < this.seqs.length; i++) {
+            const st = this.seqs[i]
+            if (seqAfter(st.seq, base) && (st.portions > 0 || st === this.current)) return st.seq
+        }
+        return seqAfter(this.current.seq, base) ? this.current.seq : (base + 1) >>> 0
     }
 
     /** Finds the next block to copy (a few lbas per run-loop turn), and reads it: one copy at a
@@ -576,16 +895,17 @@ export class PrimaryBoard {
             })
             return
         }
+        if (this.extendCopy()) return this.resyncStep()
         this.resync = Resync.Done
         // no version after the confirmed seq: the image is the remote's, as of the next seq
-        if (!seqAfter(this.resyncTo, this.store.confirmedSeq())) this.resyncTo = seqNext(this.resyncTo)
+        if (!seqAfter(this.resyncTo, this.resyncBase)) this.resyncTo = seqNext(this.resyncTo)
         this.startResync()
     }
 
     /** A version with seq s after the confirmed seq is held and sent: the copy must reach at
      * least its seq (true). At or before it: the block needs a copy (false). */
     private resyncNote(s: number): boolean {
-        if (!seqAfter(s, this.store.confirmedSeq())) return false
+        if (!seqAfter(s, this.resyncBase)) return false
         if (seqAfter(s, this.resyncTo)) this.resyncTo = s
         return true
     }
@@ -599,7 +919,17 @@ export class PrimaryBoard {
             const self = this
             const w = new PendingWrite(this.resyncLba, data, (e, seq) => self.resyncCopy(e, seq))
             w.internal = true
+            w.issuedAt = this.clock.millis()
             if (!this.stamp(w)) this.unstamped.push(w)
+            return
+        }
+        if (err !== 0 && err !== StoreError.Corrupt) {
+            // the store is busy (queue full) or the flash failed for now: read it again later
+            const self = this
+            this.clock.setTimer(5, () => {
+                self.resyncBusy = false
+                self.resyncStep()
+            })
             return
         }
         if (!this.resyncHit) {
@@ -641,6 +971,7 @@ export class PrimaryBoard {
         for (let i = 0; i < this.seqs.length; i++) {
             const st = this.seqs[i]
             if (st.sendState === SendState.Sent) continue
+            if (this.isTracked(st.seq)) continue
             if (!st.closed || st.inflight > 0) return
             st.sendState = SendState.Sending
             if (!st.spilled) {
@@ -708,7 +1039,11 @@ export class PrimaryBoard {
 
     private onRemoteMessage(msg: Buffer, len: number): void {
         if (len === 5 && msg[0] === Msg.Applied) this.remoteConfirmed(getU32(msg, 1))
-        else if (len === 1 && msg[0] === Msg.ResyncRequest) this.startResync()
+        else if (len === 1 && msg[0] === Msg.ResyncRequest) {
+            this.resyncAsked = true
+            this.remoteWaits = false
+            this.startResync()
+        } else if (len === 1 && msg[0] === Msg.ResyncWait) this.remoteWaits = true
     }
 
     private remoteConfirmed(applied: number): void {
@@ -737,6 +1072,8 @@ export class PrimaryBoard {
             // it has not applied goes again, from flash
             const applied = resume.length >= 4 ? getU32(resume, 0) : this.remoteApplied
             this.sessionApplied = applied
+            // a remote replaced (or restored) since may hold less than the last one confirmed
+            this.remoteApplied = applied
             // a remote with less than the copy took it to have (replaced again): copy anew
             if (this.resync !== Resync.Off && seqAfter(this.resyncApplied, applied)) this.resync = Resync.Off
             this.remoteConfirmed(applied)
@@ -754,7 +1091,7 @@ export class PrimaryBoard {
             }
             // the remote's history ends before this board's flash history begins (the store
             // unpins a seq's versions only once its confirm record is durable): no resume
-            if (this.resync !== Resync.Off || seqAfter(this.store.confirmedSeq(), applied)) this.startResync()
+            if (this.suspended || this.resync !== Resync.Off || seqAfter(this.store.confirmedSeq(), applied)) this.startResync()
         }
         this.pump()
     }

@@ -1,6 +1,6 @@
 import { Clock, Timer } from "../../hal/clock"
 import { seqNext } from "../seq"
-import { Manifest, ManifestEntry } from "./messages"
+import { Manifest, ManifestEntry, TRACKED } from "./messages"
 import { PrimaryBoard, SeqTotals } from "./primary"
 
 /**
@@ -36,7 +36,9 @@ export class SoloCycle {
     }
 
     private manifest(t: SeqTotals): void {
-        const entries = [new ManifestEntry(this.board.opts.member, t.portions, t.bytes)]
+        // a seq tracked while replication was suspended reaches the remote only by a resync
+        const tracked = this.board.isTracked(t.seq)
+        const entries = [new ManifestEntry(this.board.opts.member, tracked ? TRACKED : t.portions, tracked ? 0 : t.bytes)]
         this.board.manifestFinal(new Manifest(t.seq, (t.seq - 1) >>> 0, entries))
     }
 

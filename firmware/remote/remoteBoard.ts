@@ -8,11 +8,14 @@ import {
     PORTION_HEADER,
     RESYNC_DONE,
     RESYNC_LEN,
+    RESYNC_REASON_SHIFT,
     SEQ_DONE_SHORT,
     SeqDone,
+    TRACKED,
 } from "../pipeline/messages"
 import { PipelineChannel } from "../pipeline/ports"
 import { seqAfter, seqNext } from "../seq"
+import { Clock } from "../../hal/clock"
 
 /** What the remote needs from its block store: staging and the atomic apply. */
 export interface RemoteStore {
@@ -21,6 +24,8 @@ export interface RemoteStore {
     /** Makes every staged version with seq ≤ `seq` visible at once (one commit record). */
     commit(seq: number, done: (err: number) => void): void
     appliedSeq(): number
+    /** Forgets `member`'s staged versions with seqs at or before `upTo` (RAM only). */
+    dropStaged(member: number, upTo: number, done: (err: number) => void): void
 }
 
 /** Portions of one seq received from one member in its current session. */
@@ -44,13 +49,16 @@ class StagingWrite {
 }
 
 const STAGING_IN_FLIGHT = 8
+/** Pause before a staging write the store refused is tried again. */
+const STAGING_RETRY_MS = 20
 
 class MemberState {
     /** Counts sessions, so that a staging write of an earlier session is not counted. */
     session = 0
     arrivals: Arrivals[] = []
     portionsReceived = 0
-    dropped = 0
+    /** Staging writes the store refused (each is tried again). */
+    stagingRetries = 0
     /** The group evicted this member for good (a member told the remote). */
     evicted = false
     /** Full resync: the member has copied what the remote lacked (DONE). It holds its seqs from
@@ -72,6 +80,9 @@ class MemberState {
 }
 
 const RESYNC_REQUEST = Buffer.from([Msg.ResyncRequest])
+const RESYNC_WAIT = Buffer.from([Msg.ResyncWait])
+/** How often the remote looks at its members' links during a resync. */
+const WATCH_MS = 250
 
 /** Why the remote has not applied the next seq (for the console). */
 export const enum HoldReason {
@@ -111,13 +122,42 @@ export class RemoteBoard {
     private resyncing = false
     resyncsStarted = 0
     resyncsApplied = 0
+    /** The member that last said it suspended replication (-1: none since the last resync's
+     * commit), and its reason (SuspendReason of firmware/pipeline/primary.ts). */
+    suspendedMember = -1
+    suspendReason = 0
 
-    constructor(private store: RemoteStore, channels: PipelineChannel[]) {
+    /** The resync waits for a member whose link is down, and the members know. */
+    private waiting = false
+
+    constructor(private store: RemoteStore, channels: PipelineChannel[], private clock: Clock | null = null) {
         for (let i = 0; i < channels.length; i++) {
             const ms = new MemberState(i, channels[i])
             this.members.push(ms)
-            const ch = channels[i]
             this.listen(ms)
+        }
+        if (clock) this.armWatch()
+    }
+
+    private armWatch(): void {
+        const self = this
+        ;(this.clock as Clock).setTimer(WATCH_MS, () => {
+            self.watch()
+            self.armWatch()
+        })
+    }
+
+    /** During a resync: tells the members when it waits for a member whose link is down (a
+     * member holding its app's acknowledgements for the resync suspends), and asks for the
+     * copies again once every link is up. */
+    private watch(): void {
+        const up = this.allUp()
+        if (this.resyncing && !up && !this.waiting) {
+            this.waiting = true
+            for (let i = 0; i < this.members.length; i++) if (this.members[i].channel.isUp()) this.members[i].channel.send(RESYNC_WAIT)
+        } else if (up && this.waiting) {
+            this.waiting = false
+            for (let i = 0; i < this.members.length; i++) if (!this.members[i].resyncDone) this.request(this.members[i])
         }
     }
 
@@ -130,9 +170,21 @@ export class RemoteBoard {
         })
     }
 
-    /** Asks a member for its copy while the resync waits for it, once the channel takes it. */
+    /** Asks a member for its copy while the resync waits for it, once every member's link is
+     * up (a suspended member resumes when asked: before all are there, the resync could not
+     * end) and the channel takes it. */
     private request(ms: MemberState): void {
-        ms.requestPending = this.resyncing && !ms.resyncDone && !ms.channel.send(RESYNC_REQUEST)
+        ms.requestPending = this.resyncing && !ms.resyncDone && (!this.allUp() || !ms.channel.send(RESYNC_REQUEST))
+    }
+
+    private requestAll(): void {
+        for (let i = 0; i < this.members.length; i++) if (this.members[i].requestPending) this.request(this.members[i])
+    }
+
+    /** Every member's link is up, but those of evicted members. */
+    private allUp(): boolean {
+        for (let i = 0; i < this.members.length; i++) if (!this.members[i].evicted && !this.members[i].channel.isUp()) return false
+        return true
     }
 
     appliedSeq(): number {
@@ -156,6 +208,7 @@ export class RemoteBoard {
             ms.channel.send(encodeApplied(this.appliedSeq()))
         }
         this.request(ms)
+        this.requestAll()
     }
 
     isResyncing(): boolean {
@@ -170,22 +223,42 @@ export class RemoteBoard {
     private onResync(ms: MemberState, msg: Buffer): void {
         const from = getU32(msg, 5)
         const to = getU32(msg, 9)
+        const reason = msg[13] >> RESYNC_REASON_SHIFT
+        if (reason !== 0) {
+            this.suspendedMember = ms.member
+            this.suspendReason = reason
+        }
         if (!this.resyncing) {
             // from a member that has its history (or a stale announcement): nothing to do
             if (!seqAfter(getU32(msg, 1), this.appliedSeq())) return
-            this.resyncing = true
-            this.resyncsStarted++
-            this.lastHold = HoldReason.Resync
-            for (let i = 0; i < this.members.length; i++) {
-                this.members[i].resyncDone = false
-                this.request(this.members[i])
-            }
+            this.startResync()
         }
-        if ((msg[13] & RESYNC_DONE) === 0 || seqAfter(from, to) || !seqAfter(from, this.appliedSeq())) return
+        if ((msg[13] & RESYNC_DONE) === 0) {
+            // the member copies (again), or suspended: its earlier copy no longer stands, and
+            // what it staged up to its base is copied again (superseded at the commit anyway)
+            ms.resyncDone = false
+            const base = getU32(msg, 1)
+            if (seqAfter(base, this.appliedSeq())) this.store.dropStaged(ms.member, base, () => {})
+            this.request(ms)
+            return
+        }
+        if (seqAfter(from, to) || !seqAfter(from, this.appliedSeq())) return
         ms.resyncDone = true
         ms.resyncFrom = from
         ms.resyncTo = to
         this.tryApply()
+    }
+
+    /** Holds at the applied seq (the gold image) until every member's copy is in, and asks
+     * every member for its copy. */
+    private startResync(): void {
+        this.resyncing = true
+        this.resyncsStarted++
+        this.lastHold = HoldReason.Resync
+        for (let i = 0; i < this.members.length; i++) {
+            this.members[i].resyncDone = false
+            this.request(this.members[i])
+        }
     }
 
     private onMessage(ms: MemberState, msg: Buffer, len: number): void {
@@ -243,12 +316,21 @@ export class RemoteBoard {
     private staged(w: StagingWrite, err: number): void {
         const a = w.arrivals
         const ms = w.ms
-        a.staging--
-        if (w.session !== ms.session) return
-        if (err !== 0) {
-            ms.dropped++
+        if (w.session !== ms.session) {
+            a.staging--
             return
         }
+        if (err !== 0) {
+            // the store is busy, full until its collector or a commit frees room, or its flash
+            // failed for now: the portion is staged again later, never dropped (the seq could
+            // never complete without it)
+            ms.stagingRetries++
+            const self = this
+            if (this.clock) this.clock.setTimer(STAGING_RETRY_MS, () => self.retryStaging(w))
+            else this.retryStaging(w)
+            return
+        }
+        a.staging--
         a.received++
         a.bytes += w.data.length
         if (this.onStaged) this.onStaged(ms.member, w.lba, w.seq, w.data)
@@ -256,15 +338,25 @@ export class RemoteBoard {
         this.tryApply()
     }
 
+    private retryStaging(w: StagingWrite): void {
+        this.stagingQueue.push(w)
+        this.stageNext()
+    }
+
     private onManifest(m: Manifest): void {
         if (!seqAfter(m.seq, this.appliedSeq())) return
         for (let i = 0; i < this.manifests.length; i++) if (this.manifests[i].seq === m.seq) return
-        for (let i = 0; i < m.entries.length; i++)
+        let tracked = false
+        for (let i = 0; i < m.entries.length; i++) {
             if (m.entries[i].member >= this.members.length) {
                 this.manifestsRejected++
                 return
             }
+            if (m.entries[i].portions === TRACKED) tracked = true
+        }
         this.manifests.push(m)
+        // a member tracks this seq (it suspended): only a resync can bring the group past it
+        if (tracked && !this.resyncing) this.startResync()
         this.tryApply()
     }
 
@@ -285,7 +377,9 @@ export class RemoteBoard {
             const e = m.entries[i]
             if (e.portions === 0) continue
             // a member's seqs at or before its confirmed seq are gone from it: its copy has them
-            if (this.resyncing && seqAfter(this.members[e.member].resyncFrom, m.seq)) continue
+            if (this.resyncing && this.members[e.member].resyncDone && seqAfter(this.members[e.member].resyncFrom, m.seq)) continue
+            // tracked by a member that suspended: never applied but through its resync
+            if (e.portions === TRACKED) return false
             const a = this.members[e.member].arrivalsFor(m.seq, false)
             // an evicted member's portions may never come: what arrived of them is applied,
             // its writes after that are lost (docs/FORMAT-shuttle.md, "Eviction")
@@ -319,6 +413,8 @@ export class RemoteBoard {
             if (self.resyncing) {
                 self.resyncing = false
                 self.resyncsApplied++
+                self.suspendedMember = -1
+                self.suspendReason = 0
             }
             self.seqsApplied++
             self.forget(m.seq)

@@ -1,7 +1,7 @@
 import { Clock, Timer } from "../../hal/clock"
 import { GroupBus } from "../../hal/groupBus"
 import { copyOf } from "../codec/bytes"
-import { Manifest, ManifestEntry } from "../pipeline/messages"
+import { Manifest, ManifestEntry, TRACKED } from "../pipeline/messages"
 import { SeqTotals } from "../pipeline/primary"
 import { seqAfter, seqDiff, seqNext } from "../seq"
 import {
@@ -48,6 +48,9 @@ import {
  *   Called once per seq in seq order; after a restart a manifest may come again (identical).
  * - `closedSeqs()`: totals of the closed seqs the remote has not confirmed (used to report
  *   them again into a regenerated shuttle after a restart).
+ * - `isTracked(seq)`: the board suspended replication and tracks `seq`: its totals of it are
+ *   TRACKED, so the remote never applies the seq alone.
+ * - `visited()`: the shuttle has just taken the board's totals of every open seq.
  */
 export interface ShuttleHost {
     captureSeq(): number
@@ -57,6 +60,8 @@ export interface ShuttleHost {
     release(seq: number): void
     manifestFinal(m: Manifest): void
     closedSeqs(): SeqTotals[]
+    isTracked(seq: number): boolean
+    visited(): void
 }
 
 /**
@@ -644,6 +649,7 @@ export class ShuttleAgent {
             f.portions[w * 8 + me] = this.tP
             f.bytes[w * 8 + me] = this.tB
         }
+        this.host.visited()
 
         // 6. release and final manifests
         if ((f.flags & FLAG_RAISED) === 0) this.raiseReleased((f.seq - 1) >>> 0)
@@ -675,6 +681,7 @@ export class ShuttleAgent {
         }
         f.finalLag = 0
         f.delivered = 0
+        this.host.visited()
         this.deliverFinals()
     }
 
@@ -865,6 +872,11 @@ export class ShuttleAgent {
 
     /** Sets tP/tB to this member's totals of a seq before its capture seq. */
     private totalsOf(seq: number): void {
+        if (this.host.isTracked(seq)) {
+            this.tP = TRACKED
+            this.tB = 0
+            return
+        }
         for (let i = this.histSeq.length - 1; i >= 0; i--) {
             if (this.histSeq[i] === seq) {
                 this.tP = this.histPortions[i]

@@ -45,6 +45,7 @@ const enum Op {
     Discard = 6,
     SetMeta = 7,
     Collect = 8,
+    DropStaged = 9,
 }
 
 /** Who needs room: each class may not take the last free sectors kept for the classes after
@@ -544,7 +545,7 @@ export class PrimaryBlockStore {
         if (done) this.clock.setTimer(0, () => done(err, null))
     }
 
-    private enqueue(kind: Op, member: number, lba: number, seq: number, data: Buffer | null, done: Done | null): void {
+    protected enqueue(kind: Op, member: number, lba: number, seq: number, data: Buffer | null, done: Done | null): void {
         if (!this.mounted) {
             const err = this.configError !== StoreError.None ? this.configError : StoreError.NotMounted
             if (done) this.clock.setTimer(0, () => done(err, null))
@@ -591,6 +592,10 @@ export class PrimaryBlockStore {
             case Op.SetMeta:
                 this.startSmall(i)
                 return
+            case Op.DropStaged:
+                if (this.remote !== null) this.stats.stagedDropped += this.idx.dropStaged(this.qMember[i], this.qSeq[i])
+                this.finish(StoreError.None, null)
+                return
             case Op.Collect: {
                 const v = this.pickVictim(false)
                 if (v < 0) this.finish(StoreError.None, null)
@@ -619,7 +624,10 @@ export class PrimaryBlockStore {
     // Calls
 
     private startWrite(i: number): void {
-        if (this.idx.hasHorizon && !seqAfter(this.qSeq[i], this.idx.horizon)) {
+        // a primary that suspended replication confirmed its capture seq itself and goes on
+        // writing with it (only the newest version is kept); the remote stages above its
+        // applied seq only
+        if (this.role === StoreRole.Remote && this.idx.hasHorizon && !seqAfter(this.qSeq[i], this.idx.horizon)) {
             this.stats.refused++
             this.finish(StoreError.SeqTooOld, null)
             return
@@ -1738,6 +1746,13 @@ export class BlockStore extends PrimaryBlockStore {
      * done(SeqTooOld) if `seq` is below the applied seq. */
     discardAbove(seq: number, done: (err: StoreError) => void): void {
         this.seqRecord(Op.Discard, StoreRole.Remote, seq, done)
+    }
+
+    /** Remote: forgets the staged versions of `member` with seqs at or before `upTo`, in RAM
+     * only (after a mount they are back, and superseded at the commit by the member's copy):
+     * their room is garbage for the collector. */
+    dropStaged(member: number, upTo: number, done: (err: StoreError) => void): void {
+        this.enqueue(Op.DropStaged, member, 0, upTo, null, done)
     }
 }
 

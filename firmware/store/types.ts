@@ -151,6 +151,8 @@ export class StoreStats {
     /** Writes refused with Full. */
     full = 0
     queueFull = 0
+    /** Remote: staged versions forgotten because their member copies those blocks again. */
+    stagedDropped = 0
     flashErrors = 0
     lastFlashError = 0
 }

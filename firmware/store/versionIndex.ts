@@ -305,6 +305,34 @@ export class VersionIndex {
         return true
     }
 
+    /** Remote: kills every staged version of `member` with a seq at or before `upTo` (the
+     * member copies those blocks again: the versions would only be superseded at the commit).
+     * Returns how many died. */
+    dropStaged(member: number, upTo: number): number {
+        let n = 0
+        let i = 0
+        while (i < this.seqVal.length) {
+            const s = this.seqVal[i]
+            if (seqAfter(s, upTo)) {
+                i++
+                continue
+            }
+            const before = this.seqVal.length
+            let g = this.seqHead[i] - 1
+            while (g >= 0) {
+                const nx = this.seqNext.get(g) - 1
+                if (this.memberOf(g) === member) {
+                    this.kill(g)
+                    n++
+                }
+                g = nx
+            }
+            // a seq left empty is taken out: entry i now holds another seq
+            if (this.seqVal.length === before) i++
+        }
+        return n
+    }
+
     /** Kills up to `budget` versions of seqs after `seq`. Returns false while there is more. */
     discardStep(seq: number, budget: number): boolean {
         let n = 0

@@ -80,6 +80,12 @@ export class TestHost implements ShuttleHost {
     closedSeqs(): SeqTotals[] {
         return this.closed.map((s) => new SeqTotals(s, this.portions[s] || 0, this.bytes[s] || 0))
     }
+
+    isTracked(_seq: number): boolean {
+        return false
+    }
+
+    visited(): void {}
 }
 
 export interface GroupOptions {

@@ -21,6 +21,9 @@ class InstantStore implements PipelineStore {
         done(1, null)
     }
     confirm(): void {}
+    liveVersions(): number {
+        return 0
+    }
     confirmedSeq(): number {
         return 0
     }

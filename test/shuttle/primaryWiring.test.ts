@@ -28,6 +28,9 @@ class MemStore implements PipelineStore {
         done(0, Buffer.alloc(256))
     }
     confirm(_seq: number): void {}
+    liveVersions(): number {
+        return 0
+    }
     confirmedSeq(): number {
         return 0
     }

@@ -172,13 +172,18 @@ describe("block store: primary pinning", () => {
         // the newest version stays, confirmed or not
         expect(r.read(0, 2).data!.equals(block(B, 0, 2, 1, 2))).toBe(true)
         expect(r.read(1, 2).data!.equals(block(B, 1, 2, 2, 3))).toBe(true)
-        // an older confirm changes nothing; a write at or below the confirmed seq is refused
+        // an older confirm changes nothing; a write at or below the confirmed seq (a board that
+        // suspended replication confirmed its capture seq itself) is kept, newest only, unpinned
         expect(r.confirm(1)).toBe(StoreError.None)
         expect(st.confirmedSeq()).toBe(2)
-        expect(r.write(0, 9, 2, block(B, 0, 9, 2, 6))).toBe(StoreError.SeqTooOld)
+        expect(r.write(0, 9, 2, block(B, 0, 9, 2, 6))).toBe(StoreError.None)
+        expect(r.write(0, 9, 2, block(B, 0, 9, 2, 7))).toBe(StoreError.None)
+        expect(st.pinned(0, 2)).toEqual([])
+        expect(r.read(0, 9).data!.equals(block(B, 0, 9, 2, 7))).toBe(true)
         const r2 = remount(r)
         expect(r2.store.confirmedSeq()).toBe(2)
         expect(r2.store.pinnedSeqs()).toEqual([3])
+        expect(r2.read(0, 9).data!.equals(block(B, 0, 9, 2, 7))).toBe(true)
         expect(r2.store.maxSeqSeen()).toBe(3)
     })
 
