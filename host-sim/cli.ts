@@ -9,6 +9,7 @@ import { ConsolePortError, DEFAULT_CONSOLE_PORT, socatAvailable } from "./consol
 import { DashboardMode } from "./live/driver"
 import { checkOutputs, formatSummary, LiveSettings, runBatch, runLive, SimOutputs } from "./simRun"
 import { cmdBench } from "./bench/bench"
+import { OptionError, parseDurationMs, parseDurationRange, parseLinkDown, parsePowerOff } from "./simEvents"
 
 class UsageError extends Error {}
 
@@ -32,8 +33,13 @@ Options of sim
                       remote catches up and the run is judged
   --mode M            consistent | none (default consistent)
   --baud N            link baud rate (default 115200)
-  --faults LIST       none | all | comma list of power,link,bus,reboot,slow,replace
+  --faults LIST       none | all | comma list of power,link,bus,reboot,slow,replace,death
                       (default none)
+  --power-off M@T[+D] power member M (0-based; remote: the remote board) off at virtual time
+                      T for D, or for good without +D; e.g. 2@10s+60s, remote@5s+2s;
+                      repeat the option or give a comma list
+  --link-down M@T+D   take member M's link (remote: every link) down at T for D; repeat the
+                      option or give a comma list
   --rate N            writes per second per board (default 20)
   --json              print one JSON object (last line of stdout)
   --rpo-target T      bounded-RPO pacing: hold acknowledgements while the oldest write the
@@ -58,12 +64,16 @@ Live runs (sim with --speed)
 
 Options of sweep: those of sim without the live ones, and
   --seeds A..B        the seeds to run (default 1..50); --duration defaults to 10s
+  --duration A..B     also a range, e.g. 10s..10m: each seed draws its duration from it
+                      (the same for the same seed; its replay command carries it)
   --workers N         worker threads running seeds in parallel (default: the cores available)
   prints each failure with the one command that replays it; exits 1 on any violation
 
 Options of bench
   --json              print one JSON object instead of the table
   --quick             shortened runs (about 10 s; figures indicative only)
+
+Every command takes --help (-h): this text.
 `
 
 function fail(msg: string): never {
@@ -71,11 +81,7 @@ function fail(msg: string): never {
 }
 
 export function parseDuration(s: string): number {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim())
-    if (!m) fail(`bad duration "${s}" (use e.g. 500ms, 10s, 2m)`)
-    const v = parseFloat(m[1])
-    const unit = m[2] ?? "s"
-    return v * (unit === "ms" ? 1 : unit === "s" ? 1000 : unit === "m" ? 60000 : 3600000)
+    return parseDurationMs(s)
 }
 
 function parseIntOpt(name: string, s: string | undefined, def: number, min: number, max: number): number {
@@ -86,7 +92,7 @@ function parseIntOpt(name: string, s: string | undefined, def: number, min: numb
     return v
 }
 
-const FAULT_CLASSES = ["power", "link", "bus", "reboot", "slow", "replace"]
+const FAULT_CLASSES = ["power", "link", "bus", "reboot", "slow", "replace", "death"]
 
 export function parseFaults(s: string | undefined): string[] {
     if (s === undefined || s === "none") return []
@@ -96,12 +102,17 @@ export function parseFaults(s: string | undefined): string[] {
     return list
 }
 
-function simOptions(values: Record<string, string | boolean | undefined>): SimOptions {
+/** The options of a run; `durationEnd`: the end of the workload the scheduled events must
+ * begin before (a sweep's longest duration when it draws them from a range). */
+function simOptions(values: Values, durationEnd?: number): SimOptions {
     const o = defaultSimOptions()
     o.boards = parseIntOpt("boards", values.boards as string | undefined, o.boards, 1, 8)
     o.seed = parseIntOpt("seed", values.seed as string | undefined, o.seed, 0, 0xffffffff)
-    if (values.duration !== undefined) o.durationMs = parseDuration(values.duration as string)
-    if (o.durationMs <= 0) fail("--duration must be positive")
+    if (values.duration !== undefined && durationEnd === undefined) {
+        if ((values.duration as string).includes("..")) fail(`--duration ${values.duration}: a range is for sweep; sim takes one duration`)
+        o.durationMs = parseDuration(values.duration as string)
+    }
+    if (!(o.durationMs > 0)) fail("--duration must be positive")
     const mode = (values.mode as string | undefined) ?? "consistent"
     if (mode !== "consistent" && mode !== "none") fail(`--mode must be consistent or none, not "${mode}"`)
     o.mode = mode
@@ -112,6 +123,9 @@ function simOptions(values: Record<string, string | boolean | undefined>): SimOp
     const mut = values.mutate as string | undefined
     if (mut !== undefined && !MUTATIONS.includes(mut)) fail(`--mutate must be one of ${MUTATIONS.join(", ")}, not "${mut}"`)
     o.mutation = mut ?? ""
+    const end = durationEnd ?? o.durationMs
+    o.powerOff = parsePowerOff(values["power-off"] as string[] | undefined, o.boards, end)
+    o.linkDown = parseLinkDown(values["link-down"] as string[] | undefined, o.boards, end)
     return o
 }
 
@@ -125,6 +139,8 @@ const SIM_OPTIONS = {
     rate: { type: "string" },
     mutate: { type: "string" },
     "rpo-target": { type: "string" },
+    "power-off": { type: "string", multiple: true },
+    "link-down": { type: "string", multiple: true },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
 } as const
@@ -146,7 +162,13 @@ export function parseSpeed(s: string): number {
     return Number(s)
 }
 
-type Values = Record<string, string | boolean | undefined>
+type Values = Record<string, string | boolean | string[] | undefined>
+
+/** --help or -h anywhere among a command's arguments (before the options are checked, so it
+ * never runs anything). */
+function wantsHelp(args: string[]): boolean {
+    return args.includes("--help") || args.includes("-h")
+}
 
 function liveSettings(values: Values, boards: number): LiveSettings | null {
     const liveOnly = ["console-port", "no-console", "pty", "dashboard", "no-dashboard"].filter((k) => values[k] !== undefined)
@@ -190,11 +212,8 @@ function simOutputs(values: Values): SimOutputs {
 }
 
 function cmdSim(args: string[]): number | Promise<number> {
+    if (wantsHelp(args)) return help()
     const { values, positionals } = parseArgs({ args, options: { ...SIM_OPTIONS, ...LIVE_OPTIONS }, allowPositionals: true, strict: true })
-    if (values.help) {
-        process.stdout.write(HELP)
-        return 0
-    }
     if (positionals.length > 0) fail(`unexpected argument "${positionals[0]}"`)
     const opts = simOptions(values)
     const live = liveSettings(values, opts.boards)
@@ -235,6 +254,7 @@ export function parseSeeds(s: string | undefined): [number, number] {
 }
 
 async function cmdSweep(args: string[]): Promise<number> {
+    if (wantsHelp(args)) return help()
     const { values, positionals } = parseArgs({
         args,
         options: { ...SIM_OPTIONS, seeds: { type: "string" }, workers: { type: "string" } },
@@ -243,14 +263,18 @@ async function cmdSweep(args: string[]): Promise<number> {
     })
     if (positionals.length > 0) fail(`unexpected argument "${positionals[0]}"`)
     const [first, last] = parseSeeds(values.seeds as string | undefined)
-    const base = simOptions(values)
     if (values.seed !== undefined) fail("sweep takes --seeds A..B, not --seed")
+    let durationRange: [number, number] | undefined
+    if (values.duration !== undefined) durationRange = parseDurationRange(values.duration as string)
+    const base = simOptions(values, durationRange ? durationRange[1] : undefined)
+    if (durationRange) base.durationMs = durationRange[0]
     const workers = parseIntOpt("workers", values.workers as string | undefined, availableParallelism(), 1, 64)
     const summary = await runSweep({
         base,
         first,
         last,
         workers,
+        durationRange: durationRange && durationRange[1] > durationRange[0] ? durationRange : undefined,
         onFailure: (f) => {
             if (!values.json) process.stdout.write(`seed ${f.seed}: ${f.violations[0]}\n  replay: ${f.replay}\n`)
         },
@@ -259,12 +283,22 @@ async function cmdSweep(args: string[]): Promise<number> {
     else
         process.stdout.write(
             `${summary.runs} runs, ${summary.failedSeeds.length} failed (${summary.unsafeRuns} unsafe), ${summary.violations} violations, ` +
-                `${(summary.wallMs / 1000).toFixed(1)} s on ${summary.workers} worker(s)\n`
+                `${(summary.wallMs / 1000).toFixed(1)} s on ${summary.workers} worker(s)\n` +
+                (summary.writesFailed + summary.suspensions + summary.resyncs + summary.ackedDuringSuspension > 0
+                    ? `writes failed ${summary.writesFailed}; replication suspended ${summary.suspensions} time(s), ` +
+                      `${summary.ackedDuringSuspension} writes acknowledged while suspended; full resyncs ${summary.resyncs}\n`
+                    : "")
         )
     return summary.failedSeeds.length > 0 ? 1 : 0
 }
 
+function help(): number {
+    process.stdout.write(HELP)
+    return 0
+}
+
 function cmdConfig(args: string[]): number {
+    if (wantsHelp(args)) return help()
     if (args[0] !== "check" || args.length !== 2) fail("usage: seqmirror config check FILE")
     let text: string
     try {
@@ -305,12 +339,13 @@ export async function main(argv: string[]): Promise<number> {
             case "config":
                 return cmdConfig(rest)
             case "bench":
+                if (wantsHelp(rest)) return help()
                 return cmdBench(rest)
             default:
                 fail(`unknown command "${cmd}" (try seqmirror --help)`)
         }
     } catch (e) {
-        if (e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+        if (e instanceof UsageError || e instanceof OptionError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
             process.stderr.write(`seqmirror: ${(e as Error).message}\n`)
             return 2
         }

@@ -1,7 +1,7 @@
 // What happened to the simulated hardware, and when: power cuts, link outages, a lost shuttle,
 // a regenerated shuttle. The timeline marks them on the report's charts, the dashboard shows
 // the last one and the consoles log them (Node only).
-import { Simulation } from "./sim"
+import { FOREVER_MS, Simulation } from "./sim"
 
 export type FaultKind = "power" | "link down" | "link up" | "shuttle drop" | "shuttle regenerated"
 
@@ -25,7 +25,7 @@ export class FaultLog {
         const prevCut = g.onPowerCut
         g.onPowerCut = (p, offMs, replaced) => {
             if (prevCut) prevCut(p, offMs, replaced)
-            const off = "off for " + Math.round(offMs) + " ms"
+            const off = offMs >= FOREVER_MS ? "off for good" : "off for " + Math.round(offMs) + " ms"
             this.add("power", p ? "primary " + p.member : "remote", replaced ? "replaced by a new board with a blank flash, " + off : "power cut, " + off)
         }
         g.wires.forEach((w, b) => {

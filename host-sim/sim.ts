@@ -1,5 +1,5 @@
 // Runs a simulated group in virtual time and judges the outcome (Node only).
-import { AckMode } from "../firmware/pipeline/primary"
+import { AckMode, PrimaryBoard } from "../firmware/pipeline/primary"
 import { checkCaughtUp, checkPrimary, checkRemote, decodeImage } from "./checker"
 import { GroupOptions, SimGroup, SimPrimary } from "./group"
 import { readFlashImage } from "./flashImage"
@@ -12,6 +12,11 @@ import { ShuttleAgent } from "../firmware/shuttle/agent"
 import { SimKernel } from "./kernel"
 import { Prng } from "./prng"
 import { App, BlockId, decodeBlock, History, WorkloadOptions } from "./workload"
+import { RemoteBoard } from "../firmware/remote/remoteBoard"
+import { formatEvents, formatMs, LinkDownEvent, PowerOffEvent } from "./simEvents"
+import { UartWire } from "./models/uart"
+
+export type { LinkDownEvent, PowerOffEvent } from "./simEvents"
 
 export interface SimOptions {
     boards: number
@@ -28,6 +33,46 @@ export interface SimOptions {
     mutation: string
     /** Bounded-RPO pacing target of every primary, ms (0: off). */
     rpoTargetMs: number
+    /** Boards powered off at a given time, for a while or for good (--power-off). */
+    powerOff?: PowerOffEvent[]
+    /** Links taken down at a given time for a while (--link-down). */
+    linkDown?: LinkDownEvent[]
+}
+
+/** Time off of a board powered off for good: it never comes back within a run. */
+export const FOREVER_MS = 1e12
+
+/** The `death` class: each primary, one after another while the workload runs, is off for 10
+ * to 120 s (uniform). Drawn from a generator of its own, so the other classes' schedules stay
+ * as they are. */
+export interface Death {
+    member: number
+    atMs: number
+    forMs: number
+}
+
+export const DEATH_MIN_MS = 10000
+export const DEATH_MAX_MS = 120000
+
+export function deathSchedule(seed: number, boards: number, durationMs: number): Death[] {
+    const rr = new Prng((seed ^ 0xdea7b0d) >>> 0)
+    const order: number[] = []
+    for (let b = 0; b < boards; b++) order.push(b)
+    for (let i = order.length - 1; i > 0; i--) {
+        const j = rr.int(i + 1)
+        const t = order[i]
+        order[i] = order[j]
+        order[j] = t
+    }
+    const out: Death[] = []
+    let t = 1000 + rr.int(Math.max(1, Math.floor(durationMs / 4)))
+    for (const member of order) {
+        const forMs = DEATH_MIN_MS + rr.int(DEATH_MAX_MS - DEATH_MIN_MS + 1)
+        if (t < durationMs) out.push({ member, atMs: t, forMs })
+        // the next one dies a while after this one is back: one member dead at a time
+        t += forMs + 2000 + rr.int(8000)
+    }
+    return out
 }
 
 /**
@@ -49,13 +94,15 @@ export function defaultSimOptions(): SimOptions {
 
 /** The one command that repeats a run. */
 export function replayCommand(o: SimOptions): string {
-    const parts = ["npx seqmirror sim", `--boards ${o.boards}`, `--seed ${o.seed}`, `--duration ${o.durationMs}ms`]
+    const parts = ["npx seqmirror sim", `--boards ${o.boards}`, `--seed ${o.seed}`, `--duration ${formatMs(o.durationMs)}`]
     if (o.mode !== "consistent") parts.push(`--mode ${o.mode}`)
     if (o.baud !== 115200) parts.push(`--baud ${o.baud}`)
     if (o.faults.length > 0) parts.push(`--faults ${o.faults.join(",")}`)
     if (o.rate !== 20) parts.push(`--rate ${o.rate}`)
     if (o.rpoTargetMs > 0) parts.push(`--rpo-target ${o.rpoTargetMs}ms`)
     if (o.mutation) parts.push(`--mutate ${o.mutation}`)
+    if (o.powerOff && o.powerOff.length > 0) parts.push(`--power-off ${formatEvents(o.powerOff)}`)
+    if (o.linkDown && o.linkDown.length > 0) parts.push(`--link-down ${formatEvents(o.linkDown)}`)
     return parts.join(" ")
 }
 
@@ -88,6 +135,14 @@ export interface SimResult {
     rpoLagSeqs: Percentiles
     linkEfficiency: number
     faultsInjected: Record<string, number>
+    /** Writes the apps saw fail (an error answer), over every board. */
+    writesFailed: number
+    /** Times the primaries suspended replication, over every board and boot. */
+    suspensions: number
+    /** Full resyncs the remote committed, over its boots. */
+    resyncs: number
+    /** Writes the primaries acknowledged while replication was suspended, over every boot. */
+    ackedDuringSuspension: number
     replay: string
 }
 
@@ -122,6 +177,9 @@ export class Simulation {
         shuttleLost: 0,
         slowFlash: 0,
         remoteReplaced: 0,
+        death: 0,
+        powerOff: 0,
+        linkDown: 0,
     }
 
     private rpoSamples: number[] = []
@@ -131,6 +189,21 @@ export class Simulation {
     private unapplied: Array<Array<[number, number]>> = []
     private faultRng: Prng
     private workloadStopped = false
+    /** Primaries powered off for good (--power-off without a duration), and the remote. */
+    private readonly goneForGood = new Set<number>()
+    private remoteGone = false
+    /** Latest time a board powered off by a scheduled event comes back: the remote's catch-up
+     * after the workload counts from then. */
+    private returnsAt = 0
+    /** Called once when a board is up again (index: member; last: the remote). */
+    private upWaiters: Array<Array<() => void>> = []
+    /** Outages of each wire under way from --link-down (a wire is down while any lasts). */
+    private linkDowns: number[] = []
+    /** Counters of the boards' earlier boots, and the board of the current boot. */
+    private primaryTotals: Array<{ suspensions: number; acked: number }> = []
+    private lastBoards: (PrimaryBoard | null)[] = []
+    private remoteResyncs = 0
+    private lastRemoteBoard: RemoteBoard | null = null
     /** The group's I2C bus and each primary's shuttle agent of its current boot (groups of two
      * or more; for the console and the live view). */
     readonly shuttleBus: I2cBus | null = null
@@ -180,8 +253,14 @@ export class Simulation {
                 () => this.kernel.millis()
             )
             this.apps.push(app)
+            this.primaryTotals.push({ suspensions: 0, acked: 0 })
+            this.lastBoards.push(null)
+            this.upWaiters.push([])
+            this.linkDowns.push(0)
             p.onUp = () => {
                 const board = p.board!
+                this.countBoot(b, board)
+                this.wakeUpWaiters(b)
                 if (opts.mutation === "resync-copy") p.store!.newestSeq = () => -1
                 // RPO lag counts from the acknowledgement: from then on the app holds the write
                 // for safe, and it is lost if the primary fails before the remote applies it
@@ -189,9 +268,15 @@ export class Simulation {
                 this.kernel.setTimer(0, () => app.issue())
             }
         }
-        if (opts.mutation === "manifest-check" || opts.mutation === "atomic-apply") {
+        this.upWaiters.push([])
+        {
             const r = this.group.remote
             r.onUp = () => {
+                const rb = r.board!
+                if (this.lastRemoteBoard && this.lastRemoteBoard !== rb) this.remoteResyncs += this.lastRemoteBoard.resyncsApplied
+                this.lastRemoteBoard = rb
+                this.wakeUpWaiters(opts.boards)
+                if (opts.mutation !== "manifest-check" && opts.mutation !== "atomic-apply") return
                 if (opts.mutation === "manifest-check") (r.board as unknown as { complete: () => boolean }).complete = () => true
                 else {
                     const st = r.store!
@@ -208,6 +293,111 @@ export class Simulation {
             else this.staged.push([m, lba, seq, id.counter])
         }
         this.resetShadow()
+    }
+
+    /** A primary's new boot: the counters of its board of the boot before go to the totals. */
+    private countBoot(b: number, board: PrimaryBoard): void {
+        const prev = this.lastBoards[b]
+        if (prev && prev !== board) {
+            this.primaryTotals[b].suspensions += prev.suspensions
+            this.primaryTotals[b].acked += prev.ackedDuringSuspension
+        }
+        this.lastBoards[b] = board
+    }
+
+    /** Counters over every boot: writes the apps saw fail, suspensions, full resyncs the remote
+     * committed, writes acknowledged while replication was suspended. */
+    longEventCounters(): { writesFailed: number; suspensions: number; resyncs: number; ackedDuringSuspension: number } {
+        let writesFailed = 0
+        let suspensions = 0
+        let acked = 0
+        for (let b = 0; b < this.opts.boards; b++) {
+            writesFailed += this.apps[b].writesRejected
+            const last = this.lastBoards[b]
+            suspensions += this.primaryTotals[b].suspensions + (last ? last.suspensions : 0)
+            acked += this.primaryTotals[b].acked + (last ? last.ackedDuringSuspension : 0)
+        }
+        const resyncs = this.remoteResyncs + (this.lastRemoteBoard ? this.lastRemoteBoard.resyncsApplied : 0)
+        return { writesFailed, suspensions, resyncs, ackedDuringSuspension: acked }
+    }
+
+    private wakeUpWaiters(i: number): void {
+        const list = this.upWaiters[i]
+        if (list.length === 0) return
+        this.upWaiters[i] = []
+        for (const f of list) this.kernel.setTimer(0, f)
+    }
+
+    /** Runs `f` now if the board is up, else once it is up again (a fault has it off or
+     * booting); never for a board gone for good. */
+    private whenUp(target: number | "remote", f: () => void): void {
+        if (target === "remote") {
+            if (this.remoteGone) return
+            if (this.group.remote.up) f()
+            else this.upWaiters[this.opts.boards].push(f)
+            return
+        }
+        if (this.goneForGood.has(target)) return
+        if (this.group.primaries[target].up) f()
+        else this.upWaiters[target].push(f)
+    }
+
+    /**
+     * Powers a board off now for `offMs`, or for good (null): its power is cut wherever it is
+     * (part of a flash program under way may land), its app's outstanding writes die with it,
+     * and its flash is checked as the cut left it. `kind` is the class counted.
+     */
+    powerOffBoard(target: number | "remote", offMs: number | null, prng: Prng, kind: string): void {
+        if (this.workloadStopped) return
+        const ms = offMs === null ? FOREVER_MS : offMs
+        if (target === "remote") {
+            if (!this.group.remote.up) return
+            if (offMs === null) this.remoteGone = true
+            else this.returnsAt = Math.max(this.returnsAt, this.kernel.millis() + ms)
+            this.group.powerCycleRemote(prng, ms)
+            this.faultsInjected[kind] = (this.faultsInjected[kind] ?? 0) + 1
+            this.checkFlashAtCut(-1)
+            return
+        }
+        const p = this.group.primaries[target]
+        if (!p.up) return
+        if (offMs === null) this.goneForGood.add(target)
+        else this.returnsAt = Math.max(this.returnsAt, this.kernel.millis() + ms)
+        this.cutPrimary(p, prng, ms, PartialMode.Any, kind)
+    }
+
+    /** Takes a member's link (`remote`: every link) down now for `forMs`. A link stays down
+     * while any such outage of it lasts. */
+    linkDownFor(target: number | "remote", forMs: number): void {
+        if (this.workloadStopped) return
+        const wires: number[] = []
+        if (target === "remote") for (let b = 0; b < this.opts.boards; b++) wires.push(b)
+        else wires.push(target)
+        for (const b of wires) {
+            this.linkDowns[b]++
+            this.group.wires[b].setUp(false)
+        }
+        this.faultsInjected.linkDown++
+        const self = this
+        this.kernel.setTimer(forMs, () => {
+            for (const b of wires) {
+                if (self.linkDowns[b] === 0) continue // the faults stopped meanwhile
+                if (--self.linkDowns[b] === 0) self.group.wires[b].setUp(true)
+            }
+        })
+    }
+
+    /** The scheduled events of the options (--power-off, --link-down). */
+    private scheduleEvents(): void {
+        const self = this
+        const pr = new Prng((this.opts.seed ^ 0x0ff0ff) >>> 0)
+        for (const e of this.opts.powerOff ?? []) {
+            const prng = pr.fork(e.atMs)
+            this.kernel.setTimer(e.atMs, () => {
+                if (!self.workloadStopped) self.whenUp(e.target, () => self.powerOffBoard(e.target, e.forMs, prng, "powerOff"))
+            })
+        }
+        for (const e of this.opts.linkDown ?? []) this.kernel.setTimer(e.atMs, () => self.linkDownFor(e.target, e.forMs))
     }
 
     /** The checker's image of the remote: nothing written. */
@@ -290,7 +480,10 @@ export class Simulation {
      *   between typical and maximum;
      * - replace: the remote is replaced by a new board with a blank flash, which the group must
      *   resync in full (drawn from a generator of its own, so the other classes' schedules stay
-     *   as they are).
+     *   as they are);
+     * - death: each primary, one after another while the workload runs, is off for 10 to 120 s
+     *   (uniform; its power is cut wherever it is), so the group must carry on without it and
+     *   take it back (a generator of its own too: deathSchedule).
      */
     private scheduleFaults(): void {
         const f = this.opts.faults
@@ -306,7 +499,10 @@ export class Simulation {
                     this.kernel.setTimer(t, () => {
                         if (self.workloadStopped) return
                         w.setUp(false)
-                        self.kernel.setTimer(d, () => w.setUp(true))
+                        self.kernel.setTimer(d, () => {
+                            // an outage of --link-down still under way keeps the link down
+                            if (!self.linkHeldDown(w)) w.setUp(true)
+                        })
                     })
                     this.faultsInjected.linkOutage++
                 }
@@ -361,6 +557,13 @@ export class Simulation {
                 })
             }
         }
+        if (f.includes("death"))
+            for (const d of deathSchedule(this.opts.seed, this.opts.boards, end)) {
+                const prng = new Prng((this.opts.seed ^ 0xdea7b0d ^ Math.imul(d.member + 1, 0x9e3779b1)) >>> 0)
+                this.kernel.setTimer(d.atMs, () => {
+                    if (!self.workloadStopped) self.whenUp(d.member, () => self.powerOffBoard(d.member, d.forMs, prng, "death"))
+                })
+            }
         const bus = this.shuttleBus
         if (f.includes("bus") && bus)
             for (let t = rng.int(3000) + 500; t < end; t += 1000 + rng.int(5000))
@@ -393,12 +596,17 @@ export class Simulation {
         this.shadow = decodeImage(this.history, g.lbaCount, (b, l) => img[b][l], decodeBlock, this.violations, "restored remote image")
     }
 
-    private cutPrimary(p: SimPrimary, prng: Prng, offMs: number, mode: PartialMode, kind: "power" | "reboot"): void {
+    private linkHeldDown(w: UartWire): boolean {
+        const b = this.group.wires.indexOf(w)
+        return b >= 0 && this.linkDowns[b] > 0
+    }
+
+    private cutPrimary(p: SimPrimary, prng: Prng, offMs: number, mode: PartialMode, kind: string): void {
         if (this.workloadStopped || !p.up) return
         this.group.powerCycle(p, prng, offMs, mode)
         // the app's outstanding writes die with the board: never answered
         this.apps[p.member].powerLost()
-        this.faultsInjected[kind]++
+        this.faultsInjected[kind] = (this.faultsInjected[kind] ?? 0) + 1
         this.checkFlashAtCut(p.member)
     }
 
@@ -457,6 +665,7 @@ export class Simulation {
         this.group.start()
         for (const a of this.apps) a.start()
         this.scheduleFaults()
+        this.scheduleEvents()
         const sample = () => {
             this.sampleRpo()
             if (this.kernel.millis() < o.durationMs && !this.workloadStopped) this.kernel.setTimer(100, sample)
@@ -471,15 +680,22 @@ export class Simulation {
         // the faults stop and the apps stop issuing: the remote must catch up (liveness)
         this.workloadStopped = true
         for (const a of this.apps) a.stop()
-        for (const w of this.group.wires) {
+        for (let b = 0; b < this.group.wires.length; b++) {
+            const w = this.group.wires[b]
             w.setFaults({ byteLoss: 0, bitError: 0, duplication: 0 })
+            this.linkDowns[b] = 0
             w.setUp(true)
         }
-        const deadline = this.kernel.millis() + o.drainMs
-        while (this.kernel.millis() < deadline && !this.caughtUp()) this.kernel.run(this.kernel.millis() + 100, Number.MAX_SAFE_INTEGER)
+        // a board off for a while (--power-off, death) comes back even after the workload: the
+        // catch-up counts from then; a remote gone for good never catches up
+        const deadline = Math.max(this.kernel.millis(), this.returnsAt) + o.drainMs
+        const drain = () => {
+            while (this.kernel.millis() < deadline && !this.remoteGone && !this.caughtUp()) this.kernel.run(this.kernel.millis() + 100, Number.MAX_SAFE_INTEGER)
+        }
+        drain()
         // writes still in flight when the apps stopped are acknowledged a little later
         this.kernel.run(this.kernel.millis() + 2000, Number.MAX_SAFE_INTEGER)
-        while (this.kernel.millis() < deadline && !this.caughtUp()) this.kernel.run(this.kernel.millis() + 100, Number.MAX_SAFE_INTEGER)
+        drain()
         const virtualMs = this.kernel.millis()
         this.countModelFaults()
         this.judge()
@@ -512,6 +728,7 @@ export class Simulation {
             rpoLagSeqs: percentiles(this.rpoSeqSamples),
             linkEfficiency: capacity > 0 ? Math.round((Math.min(delivered, payload) / capacity) * 10000) / 10000 : 0,
             faultsInjected: this.faultsInjected,
+            ...this.longEventCounters(),
             replay: replayCommand(o),
         }
     }
@@ -536,6 +753,9 @@ export class Simulation {
     private caughtUp(): boolean {
         if (!this.group.remote.up) return false
         for (let b = 0; b < this.unapplied.length; b++) {
+            // a member gone for good has nothing more to send: its writes the remote lacks are
+            // the judgement's business, not a reason to wait
+            if (this.goneForGood.has(b)) continue
             if (this.unapplied[b].length > 0) return false
             const p = this.group.primaries[b]
             if (!p.up || !p.board || p.board.writesWaiting() > 0) return false

@@ -158,6 +158,10 @@ export function formatSummary(r: SimResult): string[] {
     ]
     const f = Object.entries(r.faultsInjected).filter(([, v]) => v > 0)
     if (f.length > 0) lines.push("faults injected: " + f.map(([k, v]) => `${k} ${v}`).join(", "))
+    if (r.writesFailed + r.suspensions + r.resyncs + r.ackedDuringSuspension > 0)
+        lines.push(
+            `writes failed ${r.writesFailed}; replication suspended ${r.suspensions} time(s), ${r.ackedDuringSuspension} writes acknowledged while suspended; full resyncs ${r.resyncs}`
+        )
     for (const v of r.violations.slice(0, 20)) lines.push(`  violation: ${v}`)
     return lines
 }

@@ -1,7 +1,8 @@
 // Runs many seeded simulations, in parallel worker threads, and gathers their verdicts (Node only).
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
-import { replayCommand, runSim, SimOptions, SimResult } from "./sim"
+import { runSim, SimOptions, SimResult } from "./sim"
+import { drawDuration } from "./simEvents"
 
 export interface SweepFailure {
     seed: number
@@ -22,6 +23,12 @@ export interface SweepSummary {
     faultsInjected: Record<string, number>
     /** Virtual time simulated over all runs, ms. */
     virtualMs: number
+    /** Totals over all runs: writes the apps saw fail, suspensions of replication, full
+     * resyncs the remote committed, writes acknowledged while replication was suspended. */
+    writesFailed: number
+    suspensions: number
+    resyncs: number
+    ackedDuringSuspension: number
     workers: number
     wallMs: number
 }
@@ -35,11 +42,22 @@ export interface SeedOutcome {
     violationCount: number
     faultsInjected: Record<string, number>
     virtualMs: number
+    writesFailed: number
+    suspensions: number
+    resyncs: number
+    ackedDuringSuspension: number
+    /** The command that replays this seed's run. */
+    replay: string
 }
 
 export function outcomeOf(r: SimResult): SeedOutcome {
     return {
         seed: r.seed,
+        writesFailed: r.writesFailed,
+        suspensions: r.suspensions,
+        resyncs: r.resyncs,
+        ackedDuringSuspension: r.ackedDuringSuspension,
+        replay: r.replay,
         consistent: r.consistent,
         safe: r.safe,
         violations: r.violations.slice(0, 5),
@@ -49,8 +67,30 @@ export function outcomeOf(r: SimResult): SeedOutcome {
     }
 }
 
-export function runSeed(base: SimOptions, seed: number): SeedOutcome {
-    return outcomeOf(runSim({ ...base, seed }))
+/**
+ * The options of one seed's run: the base options with the seed, and with `durationRange` a
+ * duration drawn for the seed uniformly in the range (the same every time). Scheduled events
+ * that would begin after the drawn duration are left out: they would not happen (and the
+ * replay command must be one sim accepts).
+ */
+export function seedOptions(base: SimOptions, seed: number, durationRange?: [number, number]): SimOptions {
+    const o: SimOptions = { ...base, seed }
+    if (durationRange) {
+        o.durationMs = drawDuration(seed, durationRange[0], durationRange[1])
+        if (o.powerOff) o.powerOff = o.powerOff.filter((e) => e.atMs < o.durationMs)
+        if (o.linkDown) o.linkDown = o.linkDown.filter((e) => e.atMs < o.durationMs)
+    }
+    return o
+}
+
+export function runSeed(base: SimOptions, seed: number, durationRange?: [number, number]): SeedOutcome {
+    return outcomeOf(runSim(seedOptions(base, seed, durationRange)))
+}
+
+/** What a sweep worker thread is given (sweepWorker.ts). */
+export interface SweepWorkerData {
+    base: SimOptions
+    durationRange?: [number, number]
 }
 
 export interface SweepOptions {
@@ -59,6 +99,8 @@ export interface SweepOptions {
     last: number
     /** Worker threads; 1 runs the seeds in this thread. Default: the cores available. */
     workers?: number
+    /** Each seed's duration is drawn in [min, max] ms (see seedOptions); absent: base's. */
+    durationRange?: [number, number]
     /** Called for every failed seed as soon as it is known. */
     onFailure?: (f: SweepFailure) => void
 }
@@ -73,7 +115,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
         if (out.consistent) return
         const f: SweepFailure = {
             seed: out.seed,
-            replay: replayCommand({ ...o.base, seed: out.seed }),
+            replay: out.replay,
             unsafe: !out.safe,
             violations: out.violations,
         }
@@ -81,7 +123,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
     }
     if (workers === 1) {
         for (let seed = o.first; seed <= o.last; seed++) {
-            const out = runSeed(o.base, seed)
+            const out = runSeed(o.base, seed, o.durationRange)
             outcomes.push(out)
             failed(out)
         }
@@ -90,7 +132,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
         await new Promise<void>((resolve, reject) => {
             let running = workers
             for (let i = 0; i < workers; i++) {
-                const w = new Worker(new URL("./sweepWorker.mjs", import.meta.url), { workerData: o.base })
+                const w = new Worker(new URL("./sweepWorker.mjs", import.meta.url), { workerData: { base: o.base, durationRange: o.durationRange } satisfies SweepWorkerData })
                 const feed = () => {
                     if (next > o.last) {
                         w.postMessage(null)
@@ -122,17 +164,25 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
         failures: [],
         faultsInjected: {},
         virtualMs: 0,
+        writesFailed: 0,
+        suspensions: 0,
+        resyncs: 0,
+        ackedDuringSuspension: 0,
         workers,
         wallMs: 0,
     }
     for (const out of outcomes) {
         for (const [k, v] of Object.entries(out.faultsInjected)) s.faultsInjected[k] = (s.faultsInjected[k] ?? 0) + v
         s.virtualMs += out.virtualMs
+        s.writesFailed += out.writesFailed
+        s.suspensions += out.suspensions
+        s.resyncs += out.resyncs
+        s.ackedDuringSuspension += out.ackedDuringSuspension
         if (!out.safe) s.unsafeRuns++
         if (!out.consistent) {
             s.violations += out.violationCount
             s.failedSeeds.push(out.seed)
-            s.failures.push({ seed: out.seed, replay: replayCommand({ ...o.base, seed: out.seed }), unsafe: !out.safe, violations: out.violations })
+            s.failures.push({ seed: out.seed, replay: out.replay, unsafe: !out.safe, violations: out.violations })
         }
     }
     s.wallMs = Date.now() - started
