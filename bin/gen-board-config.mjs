@@ -10,6 +10,7 @@
 //                                                    exit 1 if OUT is not up to date
 import { readFileSync, writeFileSync, existsSync } from "node:fs"
 import { basename } from "node:path"
+import { register } from "tsx/esm/api"
 
 const args = process.argv.slice(2)
 const check = args[0] === "--check"
@@ -24,11 +25,25 @@ try {
     process.stderr.write(`gen-board-config: cannot read ${configPath}: ${e.message}\n`)
     process.exit(2)
 }
+// the board image carries no validation of its own (firmware/boot/bootCheck.ts, checkBuilt):
+// a configuration that fails validateConfig is never embedded
+let parsed
 try {
-    JSON.parse(text)
+    parsed = JSON.parse(text)
 } catch (e) {
-    // still embedded: the board reports it at boot; say it here too
-    process.stderr.write(`gen-board-config: ${configPath}: not valid JSON: ${e.message}\n`)
+    process.stderr.write(`${basename(configPath)}: not valid JSON: ${e.message}\n`)
+    process.exit(1)
+}
+register()
+const { validateConfig } = await import("../firmware/config.ts")
+const errors = validateConfig(parsed)
+// the board image runs a primary: a remote runs on a host (DeviceScript sockets cannot listen)
+if (errors.length === 0 && parsed.board.role !== "primary")
+    errors.push('board.role: the board image runs a primary ("remote": a remote runs on a host, docs/HARDWARE.md)')
+if (errors.length > 0) {
+    for (const line of errors) process.stderr.write(`${basename(configPath)}: ${line}\n`)
+    process.stderr.write(`gen-board-config: ${configPath} is not valid: the board image is not built (docs/CONFIG.md)\n`)
+    process.exit(1)
 }
 
 const out =

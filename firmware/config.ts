@@ -31,6 +31,15 @@ export interface GroupConfig {
     maxClosedSeqs: number
     /** Target for the RPO lag in ms; 0 turns bounded-RPO pacing off. */
     rpoTargetMs: number
+    /** A write waiting this long for its acknowledgement, or the link down this long, suspends
+     * replication (docs/CONFIG.md, "Suspension"). */
+    suspendAfterMs: number
+    /** Percent of the store's records beyond one per block that replication history (pinned
+     * versions, kept manifests) may hold. */
+    historyShare: number
+    /** At the history bound: "pull-ahead" (suspend, track, resync later) or "block" (hold
+     * acknowledgements; suspend if one waits suspendAfterMs). */
+    congestion: string
     members: MemberConfig[]
 }
 
@@ -79,6 +88,9 @@ export function defaultConfig(): SeqmirrorConfig {
             minCycleMs: 100,
             maxClosedSeqs: 8,
             rpoTargetMs: 0,
+            suspendAfterMs: 5000,
+            historyShare: 50,
+            congestion: "pull-ahead",
             members: [
                 { name: "primary-a", address: 0x10 },
                 { name: "primary-b", address: 0x11 },
@@ -151,6 +163,10 @@ export function validateConfig(cfg: any): string[] {
         checkInt(errors, "group.minCycleMs", group.minCycleMs, 1, 3600000)
         checkInt(errors, "group.maxClosedSeqs", group.maxClosedSeqs, 1, 64)
         checkInt(errors, "group.rpoTargetMs", group.rpoTargetMs, 0, 3600000)
+        checkInt(errors, "group.suspendAfterMs", group.suspendAfterMs, 500, 3600000)
+        checkInt(errors, "group.historyShare", group.historyShare, 10, 90)
+        if (group.congestion !== "pull-ahead" && group.congestion !== "block")
+            errors.push("group.congestion: must be \"pull-ahead\" or \"block\"")
         const members = group.members
         if (!Array.isArray(members)) errors.push("group.members: must be a list")
         else {

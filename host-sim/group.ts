@@ -1,10 +1,11 @@
 import { Clock } from "../hal/clock"
 import { SpiNorFlash } from "../hal/spiNor"
-import { ChannelConfig, defaultChannelConfig } from "../firmware/link/channel"
+import { ChannelConfig, checkChannelConfig, defaultChannelConfig } from "../firmware/link/channel"
 import { PrimaryChannel } from "../firmware/link/primary"
 import { RemoteChannel } from "../firmware/link/remote"
-import { AckMode, Congestion, PrimaryBoard } from "../firmware/pipeline/primary"
+import { AckMode, Congestion, historyLimit, PrimaryBoard } from "../firmware/pipeline/primary"
 import { SoloCycle } from "../firmware/pipeline/soloCycle"
+import { GroupPrimaryBoard } from "../firmware/pipeline/groupPrimary"
 import { ManifestKeeper } from "../firmware/pipeline/manifestKeeper"
 import { PipelineChannel } from "../firmware/pipeline/ports"
 import { RemoteBoard } from "../firmware/remote/remoteBoard"
@@ -53,12 +54,6 @@ export class GroupOptions {
     busGlitchChancePerByte = 0
 }
 
-/** Live versions a primary's store may hold before its replication history is at its bound:
- * one per block, plus `sharePercent` of the rest of the store's records. */
-export function historyLimit(capacityRecords: number, lbaCount: number, sharePercent: number): number {
-    return lbaCount + Math.floor(((capacityRecords - lbaCount) * sharePercent) / 100)
-}
-
 /** Meta key of the remote's highest accepted generation of member 0 (member b: +b). */
 const META_REMOTE_GENERATION = 8
 
@@ -100,7 +95,7 @@ export class SimGroup {
     readonly wires: UartWire[] = []
     /** How a group of two or more runs its cycle (the shuttle over the I2C bus model): set by
      * host-sim/shuttleGroup.ts. Kept out of this file so the VM self-test image stays small. */
-    startCycle: ((p: SimPrimary, board: PrimaryBoard, clock: Clock, store: BlockStore) => void) | null = null
+    startCycle: ((p: SimPrimary, board: GroupPrimaryBoard, clock: Clock, store: BlockStore) => void) | null = null
     /** Called at a primary's power cut, for the cycle's hardware (the bus model). */
     cyclePowerCut: ((p: SimPrimary) => void) | null = null
     readonly rng: Prng
@@ -140,6 +135,8 @@ export class SimGroup {
             c.keepaliveMs = 0
             c.txWindow = 4
         } else c.rxWindow = 4
+        const err = checkChannelConfig(c)
+        if (err !== null) throw new Error("link config: " + err)
         return c
     }
 
@@ -191,7 +188,8 @@ export class SimGroup {
         const rng = this.rng.fork(200 + p.member * 16 + p.boots)
         const channel = new PrimaryChannel(link, clock, () => rng.float(), this.channelConfig(false), generation, p.member)
         p.channel = channel
-        const board = new PrimaryBoard(
+        // a member of a group of two or more is a GroupPrimaryBoard (its shuttle drives it)
+        const board = new (this.startCycle ? GroupPrimaryBoard : PrimaryBoard)(
             {
                 member: p.member,
                 blockSize: o.blockSize,
@@ -206,7 +204,6 @@ export class SimGroup {
                 historyLimit: historyLimit(store.capacityRecords(), o.lbaCount, o.historyShare),
                 maxHistorySeqs: o.maxHistorySeqs,
                 congestion: o.congestion,
-                grouped: this.startCycle !== null,
             },
             clock,
             store,
@@ -215,11 +212,11 @@ export class SimGroup {
         p.board = board
         // a group member keeps its final manifests on flash (a board of its own makes them)
         p.keeper = this.startCycle ? new ManifestKeeper(store, clock, o.blockSize) : null
-        board.keeper = p.keeper
+        if (board instanceof GroupPrimaryBoard) board.keeper = p.keeper
         const highest = store.meta(MetaKey.HighestSeq)
         board.recover(store.maxSeqSeen(), store.confirmedSeq(), highest < 0 ? 0 : highest)
         if (this.startCycle) {
-            this.startCycle(p, board, clock, store)
+            this.startCycle(p, board as GroupPrimaryBoard, clock, store)
         } else {
             const solo = new SoloCycle(board, clock)
             p.solo = solo

@@ -4,7 +4,7 @@ import { PrimaryChannel } from "../firmware/link/primary"
 import { RemoteChannel } from "../firmware/link/remote"
 import { AckMode, PrimaryBoard } from "../firmware/pipeline/primary"
 import { SoloCycle } from "../firmware/pipeline/soloCycle"
-import { BlockStore } from "../firmware/store/blockStore"
+import { PrimaryBlockStore } from "../firmware/store/blockStore"
 import { StoreRole } from "../firmware/store/types"
 import { SpiNorFlash } from "../hal/spiNor"
 import { SimKernel } from "./kernel"
@@ -55,7 +55,7 @@ export class SelfTest {
         const wire = new UartWire(k, this.rng.fork(1), { baud: 115200, txFifoBytes: 256, propagationMs: 0.05 })
         const pchip = new SpiNorChip(k, { capacity: FLASH })
         const pflash = new SpiNorFlash(pchip, k, { capacity: FLASH })
-        const pstore = new BlockStore(pflash, k, { role: StoreRole.Primary, blockSize: BLOCK, queueDepth: 4 })
+        const pstore = new PrimaryBlockStore(pflash, k, { role: StoreRole.Primary, blockSize: BLOCK, queueDepth: 4 })
         const pcfg = defaultChannelConfig()
         pcfg.maxPayload = 200
         pcfg.txWindow = 4

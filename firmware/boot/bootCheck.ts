@@ -28,30 +28,50 @@ export class BootCheck {
 /** Parses and validates `configText`, then checks the runtime can do what it asks. */
 export function checkBoot(configText: string, source: string, caps: RuntimeCapabilities): BootCheck {
     const r = new BootCheck()
-    let parsed: any = null
-    try {
-        parsed = JSON.parse(configText)
-    } catch (e) {
-        r.problems.push(source + ": not valid JSON: " + messageOf(e))
-        return r
-    }
+    const parsed = parse(r, configText, source)
+    if (r.problems.length > 0) return r
     const errors = validateConfig(parsed)
     for (let i = 0; i < errors.length; i++) r.problems.push(source + ": " + errors[i])
     if (errors.length > 0) return r
     const cfg = parsed as SeqmirrorConfig
-    r.config = cfg
-    const members = cfg.group.members
-    if (cfg.board.role === "primary") {
-        for (let i = 0; i < members.length; i++) if (members[i].name === cfg.board.member) r.memberIndex = i
-        checkPrimary(r, cfg, caps)
-    } else checkRemote(r, cfg, caps)
+    if (cfg.board.role === "primary") checkPrimary(r, cfg, caps)
+    else checkRemote(r, cfg, caps)
+    return checkCommon(r, caps)
+}
+
+/**
+ * checkBoot for a configuration the build has validated: the board image's own, which
+ * `npm run build` (bin/gen-board-config.mjs) refuses to embed unless validateConfig passes, so
+ * the board carries no validation code of its own.
+ */
+export function checkBuilt(configText: string, source: string, caps: RuntimeCapabilities): BootCheck {
+    const r = new BootCheck()
+    const parsed = parse(r, configText, source)
+    if (r.problems.length > 0) return r
+    checkPrimary(r, parsed as SeqmirrorConfig, caps)
+    return checkCommon(r, caps)
+}
+
+function parse(r: BootCheck, configText: string, source: string): any {
+    try {
+        return JSON.parse(configText)
+    } catch (e) {
+        r.problems.push(source + ": not valid JSON: " + messageOf(e))
+        return null
+    }
+}
+
+function checkCommon(r: BootCheck, caps: RuntimeCapabilities): BootCheck {
     if (!caps.spiMaster) r.problems.push("this runtime has no SPI master: the store needs an SPI NOR flash")
     if (!caps.consoleInput) r.notes.push("console: output only (" + caps.name + " gives programs no serial input)")
     return r
 }
 
 function checkPrimary(r: BootCheck, cfg: SeqmirrorConfig, caps: RuntimeCapabilities): void {
-    const n = cfg.group.members.length
+    r.config = cfg
+    const members = cfg.group.members
+    for (let i = 0; i < members.length; i++) if (members[i].name === cfg.board.member) r.memberIndex = i
+    const n = members.length
     r.notes.push(
         "board: primary \"" + cfg.board.member + "\", member " + r.memberIndex + " of group " + cfg.group.id +
             " (" + n + (n === 1 ? " member" : " members") + "), mode " + cfg.group.mode
@@ -78,6 +98,7 @@ function checkPrimary(r: BootCheck, cfg: SeqmirrorConfig, caps: RuntimeCapabilit
 }
 
 function checkRemote(r: BootCheck, cfg: SeqmirrorConfig, caps: RuntimeCapabilities): void {
+    r.config = cfg
     const n = cfg.group.members.length
     r.notes.push("board: remote of group " + cfg.group.id + " (" + n + (n === 1 ? " primary)" : " primaries)"))
     if (caps.uart) return

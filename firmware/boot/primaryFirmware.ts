@@ -4,13 +4,15 @@ import { Link } from "../../hal/link"
 import { SeqmirrorConfig } from "../config"
 import { ChannelConfig, channelRamBytes, defaultChannelConfig } from "../link/channel"
 import { PrimaryChannel } from "../link/primary"
-import { AckMode, PrimaryBoard } from "../pipeline/primary"
+import { AckMode, Congestion, historyLimit, PrimaryBoard } from "../pipeline/primary"
 import { SoloCycle } from "../pipeline/soloCycle"
 import { PrimaryBlockStore } from "../store/blockStore"
 import { MetaKey, StoreError, storeErrorName, StoreRole } from "../store/types"
 
 /** Calls the store may queue behind the running one. */
 const STORE_QUEUE = 8
+/** Seq records and kept manifests a board holds in RAM before it suspends replication. */
+const MAX_HISTORY_SEQS = 128
 
 /**
  * The link channel of a board: the shared defaults (maxPayload must match the remote's), with
@@ -57,7 +59,9 @@ export class PrimaryFirmware {
         private print: (line: string) => void,
         flash: Flash
     ) {
-        this.store = new PrimaryBlockStore(flash, clock, { role: StoreRole.Primary, blockSize: config.store.blockSize, queueDepth: STORE_QUEUE })
+        // the store takes the first store.flashBytes of the chip
+        const sectors = Math.floor(config.store.flashBytes / flash.geometry().sectorSize)
+        this.store = new PrimaryBlockStore(flash, clock, { role: StoreRole.Primary, blockSize: config.store.blockSize, queueDepth: STORE_QUEUE, sectorCount: sectors })
         // a quarter of the store's slots: the rest holds pinned versions while the link is
         // down, and gives garbage collection its room
         this.lbaCount = Math.floor(this.store.capacityRecords() / 4)
@@ -119,6 +123,10 @@ export class PrimaryFirmware {
                 minCycleMs: cfg.group.minCycleMs,
                 maxClosedSeqs: cfg.group.maxClosedSeqs,
                 rpoTargetMs: cfg.group.rpoTargetMs,
+                suspendAfterMs: cfg.group.suspendAfterMs,
+                historyLimit: historyLimit(this.store.capacityRecords(), this.lbaCount, cfg.group.historyShare),
+                maxHistorySeqs: MAX_HISTORY_SEQS,
+                congestion: cfg.group.congestion === "block" ? Congestion.Block : Congestion.PullAhead,
             },
             this.clock,
             this.store,

@@ -17,7 +17,7 @@ import {
     TRACKED,
 } from "./messages"
 import { StoreError } from "../store/types"
-import { ManifestKeeperPort, PinnedPortion, PipelineChannel, PipelineStore } from "./ports"
+import { PinnedPortion, PipelineChannel, PipelineStore } from "./ports"
 
 /** Result codes of `PrimaryBoard.write` (0 = acknowledged). */
 export const enum WriteError {
@@ -85,8 +85,12 @@ export interface PrimaryOptions {
      * absent: no bound). */
     maxHistorySeqs?: number
     congestion?: Congestion
-    /** A member of a group (the shuttle marks its tracked seqs); false for a group of one. */
-    grouped?: boolean
+}
+
+/** Live versions a primary's store may hold before its replication history is at its bound:
+ * one per block, plus `sharePercent` of the rest of the store's records. */
+export function historyLimit(capacityRecords: number, lbaCount: number, sharePercent: number): number {
+    return lbaCount + Math.floor(((capacityRecords - lbaCount) * sharePercent) / 100)
 }
 
 /** Totals of one seq on one board: distinct lbas written (portions) and their bytes. */
@@ -119,7 +123,6 @@ class SeqState {
     openedAt: number
     /** When its first write was stamped (-1: none yet; after a boot: the boot). */
     firstWriteAt = -1
-    closedAt = -1
     constructor(public seq: number, now: number) {
         this.openedAt = now
     }
@@ -154,32 +157,33 @@ class PendingWrite {
  *
  * The cycle is driven from outside through captureSeq/hasDataToSend/mayClose/adopt/release/
  * manifestFinal: by the shuttle agent in a group, or by SoloCycle for a single board.
+ * @devsWhenUsed
  */
 export class PrimaryBoard {
     readonly ring: AuxRing
-    private seqs: SeqState[] = []
-    private current: SeqState
-    private adopted = false
+    protected seqs: SeqState[] = []
+    protected current: SeqState
+    protected adopted = false
     /** Started and not yet released at its capture seq: holds new writes unstamped. */
     private rejoining = true
     private released = 0
     private hasReleased = false
-    private lbasInSeq: LbaTable
+    protected lbasInSeq: LbaTable
     private unstamped: PendingWrite[] = []
     private unacked: PendingWrite[] = []
     /** Manifests waiting to go out, and every manifest the remote has not applied yet (a new
      * session, after the remote rebooted, gets them again: the remote keeps them in RAM). */
     private manifests: Manifest[] = []
-    private manifestsKept: Manifest[] = []
+    protected manifestsKept: Manifest[] = []
     private portionBuf: Buffer
     private pendingMsg: Buffer | null = null
     private reading = false
     private remoteApplied = 0
     private paced: PendingWrite[] = []
     /** EVICTED messages: every one. */
-    private evictions: Buffer[] = []
+    protected evictions: Buffer[] = []
     /** Control messages (EVICTED, RESYNC) still to send in this session. */
-    private pendingCtrl: Buffer[] = []
+    protected pendingCtrl: Buffer[] = []
     /** The full resync's state (for the console too). */
     resync = Resync.Off
     /** The lba being copied (the next one once its read is done), whether its read is under
@@ -190,11 +194,9 @@ export class PrimaryBoard {
     /** The remote's applied seq when the resync began, and the newest seq of a version the
      * remote gets from this board (a copy or a version after the confirmed seq). */
     private resyncApplied = 0
-    private resyncTo = 0
+    protected resyncTo = 0
     /** The newest seq whose blocks the copy takes (the confirmed seq, or later: extendCopy). */
-    private resyncBase = 0
-    /** The remote's applied seq as the current session began. */
-    private sessionApplied = 0
+    protected resyncBase = 0
     /** Blocks copied by the full resync under way. */
     resyncCopied = 0
     resyncsStarted = 0
@@ -205,8 +207,6 @@ export class PrimaryBoard {
     private drainSince = -1
     private paceTimer: Timer | null = null
     private lastAdoptAt = -1
-    /** Keeps final manifests on flash until the remote applies their seqs (in a group). */
-    keeper: ManifestKeeperPort | null = null
     /** Replication is suspended: writes are acknowledged once durable, their seqs are tracked
      * (confirmed locally, so the store keeps only the newest version of each block and its seq
      * says the block is dirty), nothing more goes to the remote until a resync. */
@@ -215,24 +215,17 @@ export class PrimaryBoard {
     /** The capture seq when replication last suspended. */
     suspendedSeq = 0
     private suspendedAt = -1
-    /** Writes stamped at or before this seq may be acknowledged before their release: every
-     * open seq up to it carries TRACKED in the shuttle (or the board is a group of one). */
-    private markedThrough = 0
     /** Resumed: the resync starts at the first adopt of a seq after the tracked ones. */
     private resumePending = false
-    /** The remote asked for this board's copy since it suspended. */
+    /** The remote asked for this board's copy (every member's link was up), and has not said
+     * since that its resync waits for a member whose link is down. */
     private resyncAsked = false
-    /** The remote said its resync waits for a member whose link is down. */
-    private remoteWaits = false
     private linkUpAt = 0
-    private watchTimer: Timer | null = null
 
     // counters
     writesIssued = 0
     writesAcked = 0
     writesFailed = 0
-    /** Acknowledgements held back by bounded-RPO pacing. */
-    writesPaced = 0
     suspensions = 0
     /** Writes acknowledged before their release, while replication was suspended. */
     ackedDuringSuspension = 0
@@ -246,7 +239,7 @@ export class PrimaryBoard {
     constructor(
         readonly opts: PrimaryOptions,
         private clock: Clock,
-        private store: PipelineStore,
+        protected store: PipelineStore,
         private channel: PipelineChannel
     ) {
         this.ring = new AuxRing(opts.auxRingBytes, opts.blockSize)
@@ -258,7 +251,6 @@ export class PrimaryBoard {
         channel.onMessage((msg, len) => self.onRemoteMessage(msg, len))
         channel.onSessionUp((resumed, resume) => self.onSessionUp(resumed, resume))
         this.linkUpAt = clock.millis()
-        if (opts.suspendAfterMs || opts.historyLimit || opts.maxHistorySeqs) this.armWatch()
     }
 
     /**
@@ -294,14 +286,12 @@ export class PrimaryBoard {
         this.seqs.push(this.current)
         this.adopted = false
         this.rejoining = true
-        // a group member's final manifests come back from flash, to be sent again
-        const self = this
-        if (this.keeper)
-            this.keeper.load(
-                (m) => self.keepManifest(m),
-                () => self.pump()
-            )
+        this.recovered()
     }
+
+    /** After recover: a group member's final manifests come back from flash (GroupPrimaryBoard);
+     * a group of one makes its manifests again from its recovered seqs (SoloCycle). */
+    protected recovered(): void {}
 
     private recoverSeq(seq: number): SeqState {
         const st = new SeqState(seq, this.clock.millis())
@@ -372,8 +362,11 @@ export class PrimaryBoard {
         if (w.internal) w.done(WriteError.None, w.seq)
         else if (this.opts.mode === AckMode.None || (this.hasReleased && seqAtOrBefore(w.seq, this.released)))
             this.ack(w)
-        else if (this.mayAckEarly(w.seq)) this.ackEarly(w)
-        else this.unacked.push(w)
+        // a write stamped with a tracked seq the group knows is tracked: acknowledged now
+        else if (this.isTracked(w.seq) && this.trackedKnown(w.seq)) {
+            this.ackedDuringSuspension++
+            this.ackNow(w)
+        } else this.unacked.push(w)
         if (!this.suspended && this.historyFull() && !this.historyHolds()) this.suspend(SuspendReason.History)
         this.pump()
     }
@@ -388,35 +381,23 @@ export class PrimaryBoard {
         return c !== 0 && !seqAfter(seq, c)
     }
 
-    /** The shuttle visited and took this board's totals: every open seq up to the confirmed
-     * one now carries TRACKED. */
-    visited(): void {
-        this.markedThrough = this.store.confirmedSeq()
-        this.ackWaiting()
-    }
-
-    /** A write stamped `seq` may be acknowledged before its release: the seq is tracked and the
-     * group knows it (a group of one needs no shuttle to know). */
-    private mayAckEarly(seq: number): boolean {
-        const c = this.store.confirmedSeq()
-        if (c === 0 || seqAfter(seq, c)) return false
-        return !this.opts.grouped || (this.markedThrough !== 0 && !seqAfter(seq, this.markedThrough))
-    }
-
-    private ackEarly(w: PendingWrite): void {
-        this.ackedDuringSuspension++
-        this.ackNow(w)
+    /** The group knows `seq` is tracked: a group of one needs no shuttle to know (a group
+     * member: GroupPrimaryBoard). */
+    protected trackedKnown(_seq: number): boolean {
+        return true
     }
 
     /** Acknowledges the waiting writes that may go now (released, or tracked and known). */
-    private ackWaiting(): void {
+    protected ackWaiting(): void {
         if (this.unacked.length === 0) return
         const left: PendingWrite[] = []
         for (let i = 0; i < this.unacked.length; i++) {
             const w = this.unacked[i]
             if (this.hasReleased && seqAtOrBefore(w.seq, this.released)) this.ack(w)
-            else if (this.mayAckEarly(w.seq)) this.ackEarly(w)
-            else left.push(w)
+            else if (this.isTracked(w.seq) && this.trackedKnown(w.seq)) {
+                this.ackedDuringSuspension++
+                this.ackNow(w)
+            } else left.push(w)
         }
         this.unacked = left
     }
@@ -455,7 +436,6 @@ export class PrimaryBoard {
         this.suspensions++
         this.resumePending = false
         this.resyncAsked = false
-        this.remoteWaits = false
         // a copy under way would land in tracked seqs: it starts again after the resume
         this.resync = Resync.Off
         this.track()
@@ -482,79 +462,53 @@ export class PrimaryBoard {
         this.store.confirm(cur.seq, () => self.ackWaiting())
     }
 
-    /** The cause has cleared: the board leaves suspension; its resync starts once it adopts a
-     * seq after the tracked ones (writes stamped until then are still tracked). */
-    private resume(): void {
-        this.suspended = false
-        this.resumePending = true
-        this.suspendReason = SuspendReason.None
+    /** A write has waited `t` ms or more for a seq or its release (or, with `paced`, for
+     * pacing): the queues are in issue order. */
+    private waited(t: number, paced: boolean): boolean {
+        const at = this.clock.millis() - t
+        const u = this.unstamped.length > 0 && this.unstamped[0].issuedAt <= at
+        return u || (this.unacked.length > 0 && this.unacked[0].issuedAt <= at) || (paced && this.paced.length > 0 && this.paced[0].issuedAt <= at)
     }
 
-    private canResume(): boolean {
-        const now = this.clock.millis()
-        const t = this.opts.suspendAfterMs ? this.opts.suspendAfterMs : 1000
-        // the remote asks for the copies only once every member's link is up: before that a
-        // resync could not end, and this board's history would fill while it waits
-        if (!this.channel.isUp() || !this.resyncAsked || now - this.suspendedAt < t) return false
-        // the capture seq's local confirmation must be durable: its writes are tracked only
-        if (!this.isTracked(this.current.seq)) return false
-        // the group releases again: every member has adopted this board's capture seq
-        if (!this.hasReleased || seqAfter(this.current.seq, this.released)) return false
-        return !this.historyFull()
-    }
-
-    /** The oldest write waiting for a seq, its release or pacing: when it was issued, or -1. */
-    private oldestWaiting(paced: boolean): number {
-        let at = -1
-        // the resync's copies are the board's own writes: not counted
-        for (let i = 0; i < this.unstamped.length && at < 0; i++) if (!this.unstamped[i].internal) at = this.unstamped[i].issuedAt
-        for (let k = 0; k < (paced ? 2 : 1); k++) {
-            const q = k === 0 ? this.unacked : this.paced
-            if (q.length > 0 && (at < 0 || q[0].issuedAt < at)) at = q[0].issuedAt
-        }
-        return at
-    }
-
-    private armWatch(): void {
-        const t = this.opts.suspendAfterMs
-        const self = this
-        this.watchTimer = this.clock.setTimer(t && t < 2000 ? t / 4 : 500, () => {
-            self.watchTimer = null
-            self.watch()
-            self.armWatch()
-        })
-    }
-
-    /** Suspends when a cause holds for the suspend time (or the history bound is reached);
-     * resumes when the causes have cleared. */
-    private watch(): void {
+    /**
+     * Suspends when a cause holds for the suspend time (or the history bound is reached);
+     * resumes when the causes have cleared. The cycle calls it often: SoloCycle at every tick,
+     * a group member at every shuttle visit (a member the shuttle does not reach regenerates
+     * one within the lap timeout).
+     */
+    watch(): void {
         const now = this.clock.millis()
         if (this.channel.isUp()) this.linkUpAt = now
+        const t = this.opts.suspendAfterMs ? this.opts.suspendAfterMs : 1000
         if (this.suspended) {
-            if (this.canResume()) this.resume()
+            // the cause has cleared: the remote asks for the copies (only once every member's
+            // link is up: before that a resync could not end), the capture seq's local
+            // confirmation is durable (its writes are tracked), the group releases it again
+            // (every member adopted it), and the suspend time has passed. The resync starts once
+            // the board adopts a seq after the tracked ones (writes stamped until then are
+            // still tracked).
+            if (this.channel.isUp() && this.resyncAsked && now - this.suspendedAt >= t && this.isTracked(this.current.seq) &&
+                this.hasReleased && !seqAfter(this.current.seq, this.released) && !this.historyFull()) {
+                this.suspended = false
+                this.resumePending = true
+                this.suspendReason = SuspendReason.None
+            }
             return
         }
         if (this.historyFull() && !this.historyHolds()) return this.suspend(SuspendReason.History)
-        const t = this.opts.suspendAfterMs
-        if (!t) return
-        // a resync's own hold counts only while the remote waits for a member whose link is
-        // down (under a load the remote cannot take, the hold ends with the resync's commit)
-        const w = this.oldestWaiting(this.resync === Resync.Off || this.remoteWaits)
-        if (w >= 0 && now - w >= t) return this.suspend(SuspendReason.Stalled)
+        if (!this.opts.suspendAfterMs) return
+        // a resync's own hold counts only while the remote has not asked for the copies or waits
+        // for a member whose link is down (under a load the remote cannot take, the hold ends
+        // with the resync's commit)
+        if (this.waited(t, this.resync === Resync.Off || !this.resyncAsked)) return this.suspend(SuspendReason.Stalled)
         if (now - this.linkUpAt >= t && (this.seqs.length > 1 || this.current.portions > 0)) this.suspend(SuspendReason.Link)
     }
 
-    /** Stops the watch timer (the board is powered off or its firmware stops). */
-    stop(): void {
-        if (this.watchTimer) this.clock.clearTimer(this.watchTimer)
-        this.watchTimer = null
-    }
 
     private ack(w: PendingWrite): void {
         if (this.paced.length > 0 || this.paceHolds()) {
             w.readyAt = this.clock.millis()
             this.paced.push(w)
-            this.writesPaced++
             this.armPace()
             return
         }
@@ -674,25 +628,13 @@ export class PrimaryBoard {
     adopt(seq: number): SeqTotals {
         const now = this.clock.millis()
         const cur = this.current
-        if (seqAfter(cur.seq, seq)) {
-            // after a boot the group may still be capturing the newest recovered seq: reopen it
-            const last = this.seqs.length > 1 ? this.seqs[this.seqs.length - 2] : null
-            if (this.adopted || !last || last.seq !== seq || cur.portions > 0)
-                throw new Error("capture seq would decrease: " + cur.seq + " to " + seq)
-            this.seqs.pop()
-            last.closed = false
-            this.current = last
-            const pins = this.store.pinned(this.opts.member, seq)
-            for (let i = 0; i < pins.length; i++) this.lbasInSeq.set(pins[i].lba, 1)
-            return this.adopt(seq)
-        }
+        if (seqAfter(cur.seq, seq)) return this.adoptEarlier(seq)
         this.adopted = true
         if (seq === cur.seq) {
             this.flushUnstamped()
             return new SeqTotals(seq, 0, 0)
         }
         cur.closed = true
-        cur.closedAt = now
         const totals = new SeqTotals(cur.seq, cur.portions, cur.bytes)
         // a tracked seq is never sent: the resync carries what it changed
         if (this.isTracked(cur.seq)) this.seqs.pop()
@@ -712,6 +654,12 @@ export class PrimaryBoard {
         return totals
     }
 
+    /** A seq before the capture seq: invariant 1 says never (a group member may reopen its
+     * newest recovered seq: GroupPrimaryBoard). */
+    protected adoptEarlier(seq: number): SeqTotals {
+        throw new Error("capture seq would decrease: " + this.current.seq + " to " + seq)
+    }
+
     /** Every member has adopted `seq`: writes stamped with it or earlier may be acknowledged. */
     release(seq: number): void {
         if (this.rejoining && !seqAfter(this.current.seq, seq)) {
@@ -722,16 +670,12 @@ export class PrimaryBoard {
         if (this.hasReleased && !seqAfter(seq, this.released)) return
         this.released = seq
         this.hasReleased = true
-        while (this.unacked.length > 0 && seqAtOrBefore(this.unacked[0].seq, seq)) {
-            const w = this.unacked.shift() as PendingWrite
-            this.ack(w)
-        }
+        this.ackWaiting()
     }
 
     /** The final group totals of a seq: forwarded to the remote over this board's link. */
     manifestFinal(m: Manifest): void {
         this.keepManifest(m)
-        if (this.keeper) this.keeper.keep(m)
         this.pump()
     }
 
@@ -742,7 +686,7 @@ export class PrimaryBoard {
         if (this.suspended && n) while (this.manifestsKept.length > n >> 1) this.manifestsKept.shift()
     }
 
-    private keepManifest(m: Manifest): void {
+    protected keepManifest(m: Manifest): void {
         this.manifests.push(m)
         // the remote may still need it (another member's history, a resync's chain of seqs)
         this.manifestsKept.push(m)
@@ -755,20 +699,6 @@ export class PrimaryBoard {
         }
     }
 
-    /**
-     * The group evicted `member` for good: the remote is told (now and at every new session),
-     * so that it stops waiting for that member's portions of seqs finalized with its totals.
-     * @devsWhenUsed
-     */
-    memberEvicted(member: number): void {
-        for (let i = 0; i < this.evictions.length; i++) if (this.evictions[i][1] === member) return
-        const m = Buffer.alloc(2)
-        m[0] = Msg.Evicted
-        m[1] = member
-        this.evictions.push(m)
-        this.pendingCtrl.push(m)
-        this.pump()
-    }
 
     /** Totals of the closed seqs the remote has not confirmed, oldest first. */
     closedSeqs(): SeqTotals[] {
@@ -828,44 +758,21 @@ export class PrimaryBoard {
         this.pump()
     }
 
+
+
     /**
-     * The chain of final manifests this board holds (each names the seq before it), followed
-     * down from the newest: where it breaks after the copy's base, the manifest of that seq is
-     * lost to this board (it was away while it went round, or the group lost it when a
-     * regenerated shuttle could not carry every open seq; the other members may have dropped
-     * it too), so the remote could never walk from this board's seqs to the resync's target.
-     * The copy then extends to that seq and scans again (only blocks whose newest version is
-     * in the seqs added are copied: the copies made so far are newer). True when it did.
+     * The copy extends past the seqs it covers when the remote could not complete them (a
+     * group member whose manifests were lost: GroupPrimaryBoard); true when it did and the scan
+     * starts again. A group of one makes every manifest itself: never.
      */
-    private extendCopy(): boolean {
-        const kept = this.manifestsKept
-        let m: Manifest | null = null
-        for (let k = 0; k < kept.length; k++) if (!m || seqAfter(kept[k].seq, m.seq)) m = kept[k]
-        for (let n = 0; m && n <= kept.length; n++) {
-            const prev: number = m.prevSeq
-            if (!seqAfter(prev, this.resyncBase)) return false
-            let found: Manifest | null = null
-            for (let k = 0; k < kept.length; k++) if (kept[k].seq === prev) found = kept[k]
-            if (!found) {
-                this.resyncBase = prev
-                this.resyncLba = 0
-                if (seqAfter(prev, this.resyncTo)) this.resyncTo = prev
-                return true
-            }
-            m = found
-        }
+    protected extendCopy(): boolean {
         return false
     }
 
-    /** The first seq after `base` in which this board holds data, or its capture seq: the
-     * remote needs nothing of this board from the seqs between (it was off while the group
-     * used them, or wrote nothing), nor their manifests, which the group may have lost. */
-    private heldFrom(base: number): number {
-        for (let i = 0; i < this.seqs.length; i++) {
-            const st = this.seqs[i]
-            if (seqAfter(st.seq, base) && (st.portions > 0 || st === this.current)) return st.seq
-        }
-        return seqAfter(this.current.seq, base) ? this.current.seq : (base + 1) >>> 0
+    /** The first seq after `base` whose data the remote needs from this board (`from` of its
+     * RESYNC): a group of one holds every seq after its base. */
+    protected heldFrom(base: number): number {
+        return (base + 1) >>> 0
     }
 
     /** Finds the next block to copy (a few lbas per run-loop turn), and reads it: one copy at a
@@ -887,19 +794,23 @@ export class PrimaryBoard {
             this.store.read(m, this.resyncLba, (err, data) => self.resyncRead(err, data))
             return
         }
-        if (this.resyncLba < this.opts.lbaCount) {
-            this.resyncBusy = true
-            this.clock.setTimer(0, () => {
-                self.resyncBusy = false
-                self.resyncStep()
-            })
-            return
-        }
+        if (this.resyncLba < this.opts.lbaCount) return this.resyncLater(0)
         if (this.extendCopy()) return this.resyncStep()
         this.resync = Resync.Done
         // no version after the confirmed seq: the image is the remote's, as of the next seq
         if (!seqAfter(this.resyncTo, this.resyncBase)) this.resyncTo = seqNext(this.resyncTo)
         this.startResync()
+    }
+
+    /** The copy goes on after `ms` (a few lbas per run-loop turn, or a read the store refused
+     * for now). */
+    private resyncLater(ms: number): void {
+        this.resyncBusy = true
+        const self = this
+        this.clock.setTimer(ms, () => {
+            self.resyncBusy = false
+            self.resyncStep()
+        })
     }
 
     /** A version with seq s after the confirmed seq is held and sent: the copy must reach at
@@ -925,12 +836,7 @@ export class PrimaryBoard {
         }
         if (err !== 0 && err !== StoreError.Corrupt) {
             // the store is busy (queue full) or the flash failed for now: read it again later
-            const self = this
-            this.clock.setTimer(5, () => {
-                self.resyncBusy = false
-                self.resyncStep()
-            })
-            return
+            return this.resyncLater(5)
         }
         if (!this.resyncHit) {
             if (err !== 0) this.resyncUnreadable++
@@ -1012,6 +918,14 @@ export class PrimaryBoard {
         this.reading = true
         const self = this
         this.store.readPinned(p, (err, data) => {
+            if (err === StoreError.QueueFull || err === StoreError.Flash) {
+                // the store is busy, or its flash failed for now: the same version again later
+                self.clock.setTimer(5, () => {
+                    self.reading = false
+                    self.pump()
+                })
+                return
+            }
             self.reading = false
             if (err !== 0 || !data) {
                 // the version is unreadable: the seq goes out short, the remote holds at the
@@ -1041,9 +955,8 @@ export class PrimaryBoard {
         if (len === 5 && msg[0] === Msg.Applied) this.remoteConfirmed(getU32(msg, 1))
         else if (len === 1 && msg[0] === Msg.ResyncRequest) {
             this.resyncAsked = true
-            this.remoteWaits = false
             this.startResync()
-        } else if (len === 1 && msg[0] === Msg.ResyncWait) this.remoteWaits = true
+        } else if (len === 1 && msg[0] === Msg.ResyncWait) this.resyncAsked = false
     }
 
     private remoteConfirmed(applied: number): void {
@@ -1071,7 +984,6 @@ export class PrimaryBoard {
             // the remote knows nothing of this session's earlier messages: every closed seq
             // it has not applied goes again, from flash
             const applied = resume.length >= 4 ? getU32(resume, 0) : this.remoteApplied
-            this.sessionApplied = applied
             // a remote replaced (or restored) since may hold less than the last one confirmed
             this.remoteApplied = applied
             // a remote with less than the copy took it to have (replaced again): copy anew

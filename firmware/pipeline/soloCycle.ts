@@ -51,6 +51,7 @@ export class SoloCycle {
         this.timer = null
         if (!this.running) return
         const b = this.board
+        b.watch()
         if (b.hasDataToSend() && b.mayClose()) {
             const next = seqNext(b.captureSeq())
             const closed = b.adopt(next)

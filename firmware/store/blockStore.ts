@@ -593,7 +593,7 @@ export class PrimaryBlockStore {
                 this.startSmall(i)
                 return
             case Op.DropStaged:
-                if (this.remote !== null) this.stats.stagedDropped += this.idx.dropStaged(this.qMember[i], this.qSeq[i])
+                if (this.remote !== null) this.remote.dropStaged(this.idx, this.qMember[i], this.qSeq[i], this.stats)
                 this.finish(StoreError.None, null)
                 return
             case Op.Collect: {
@@ -661,24 +661,11 @@ export class PrimaryBlockStore {
     private startSmall(i: number): void {
         const kind = this.qKind[i]
         const seq = this.qSeq[i]
-        const h = this.idx.horizon
-        const hasH = this.idx.hasHorizon
-        if (kind === Op.Commit) {
-            if (hasH && seq === h) return this.finish(StoreError.None, null)
-            if (hasH && !seqAfter(seq, h)) {
-                this.stats.refused++
-                return this.finish(StoreError.SeqTooOld, null)
-            }
+        if (kind === Op.Commit || kind === Op.Discard) {
+            const e = (this.remote as RemoteRole).precheck(kind === Op.Commit, seq, this.idx, this.stats)
+            if (e >= 0) return this.finish(e, null)
         } else if (kind === Op.Confirm) {
-            if (hasH && !seqAfter(seq, h)) return this.finish(StoreError.None, null)
-        } else if (kind === Op.Discard) {
-            if (hasH && seqAfter(h, seq)) {
-                this.stats.refused++
-                return this.finish(StoreError.SeqTooOld, null)
-            }
-            // nothing staged above seq: nothing to record
-            const seqs = this.idx.seqsAbove()
-            if (seqs.length === 0 || !seqAfter(seqs[seqs.length - 1], seq)) return this.finish(StoreError.None, null)
+            if (this.idx.hasHorizon && !seqAfter(seq, this.idx.horizon)) return this.finish(StoreError.None, null)
         } else if (kind === Op.SetMeta) {
             const key = this.qMember[i]
             if (this.metaLoc[key] >= 0 && this.metaVal[key] === seq) return this.finish(StoreError.None, null)
@@ -1043,13 +1030,7 @@ export class PrimaryBlockStore {
                     this.stats.metaWrites++
                     this.finish(StoreError.None, null)
                 } else {
-                    const r = this.remote as RemoteRole
-                    r.dSeq.push(seq)
-                    r.dPosSeq.push(this.secSeq[Math.floor(loc / 256)])
-                    r.dPosEntry.push(loc % 256)
-                    r.dLoc.push(loc)
-                    this.secSmall[Math.floor(loc / 256)]++
-                    this.stats.discards++
+                    ;(this.remote as RemoteRole).recorded(seq, loc, this.secSeq, this.secSmall, this.stats)
                     this.pruneStep()
                 }
                 return
@@ -1812,6 +1793,40 @@ export class RemoteRole {
     /** The newest version at or below the applied seq. */
     visible(idx: VersionIndex, member: number, lba: number): number {
         return idx.visible(member, lba)
+    }
+
+    /**
+     * Before a commit (true) or a discard record: StoreError.None when there is nothing to
+     * record, SeqTooOld when the seq is below the applied one, -1 when the record is to be
+     * written.
+     */
+    precheck(commit: boolean, seq: number, idx: VersionIndex, stats: StoreStats): number {
+        const h = idx.horizon
+        const hasH = idx.hasHorizon
+        if (commit && hasH && seq === h) return StoreError.None
+        if (hasH && (commit ? !seqAfter(seq, h) : seqAfter(h, seq))) {
+            stats.refused++
+            return StoreError.SeqTooOld
+        }
+        if (commit) return -1
+        // nothing staged above seq: nothing to record
+        const seqs = idx.seqsAbove()
+        return seqs.length === 0 || !seqAfter(seqs[seqs.length - 1], seq) ? StoreError.None : -1
+    }
+
+    /** A discard record is durable at loc. */
+    recorded(seq: number, loc: number, secSeq: number[], secSmall: Buffer, stats: StoreStats): void {
+        this.dSeq.push(seq)
+        this.dPosSeq.push(secSeq[Math.floor(loc / 256)])
+        this.dPosEntry.push(loc % 256)
+        this.dLoc.push(loc)
+        secSmall[Math.floor(loc / 256)]++
+        stats.discards++
+    }
+
+    /** Forgets `member`'s staged versions with seqs at or before `upTo` (RAM only). */
+    dropStaged(idx: VersionIndex, member: number, upTo: number, stats: StoreStats): void {
+        stats.stagedDropped += idx.dropStaged(member, upTo)
     }
 
     /** Drops the staged versions above seq, a budget at a time; false while there is more. */

@@ -108,7 +108,7 @@ export async function startChecked(check: BootCheck, caps: RuntimeCapabilities, 
     for (let i = 0; i < spiProblems.length; i++) problems.push(spiProblems[i])
     if (spiProblems.length > 0) problems.push("the SPI NOR flash was not probed: its bus is not available")
     else {
-        // first the whole chip, to learn its size; then the store's part of it
+        // the whole chip, to learn its size (the store takes its first store.flashBytes)
         const probe = new SpiNorFlash(bus, loop)
         const r = await initFlash(probe, flashTimeoutMs)
         const csPin = "GPIO " + cfg.board.pins.cs
@@ -121,13 +121,8 @@ export async function startChecked(check: BootCheck, caps: RuntimeCapabilities, 
             if (chipBytes < cfg.store.flashBytes)
                 problems.push("store.flashBytes: " + cfg.store.flashBytes + " is more than the flash chip holds (" + chipBytes + " bytes, JEDEC ID " + hex24(r.id) + ")")
             else {
-                const f = new SpiNorFlash(bus, loop, { capacity: cfg.store.flashBytes })
-                const r2 = await initFlash(f, flashTimeoutMs)
-                if (r2.err !== FlashError.None) problems.push("SPI NOR flash: second probe failed (JEDEC ID " + hex24(r2.id) + ")")
-                else {
-                    flash = f
-                    notes.push("flash: JEDEC ID " + hex24(r.id) + ", " + chipBytes + " bytes; the store uses the first " + cfg.store.flashBytes)
-                }
+                flash = probe
+                notes.push("flash: JEDEC ID " + hex24(r.id) + ", " + chipBytes + " bytes; the store uses the first " + cfg.store.flashBytes)
             }
         }
     }

@@ -5,7 +5,8 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { defaultChannelConfig } from "../../firmware/link/channel"
 import { PrimaryChannel } from "../../firmware/link/primary"
-import { AckMode, PrimaryBoard } from "../../firmware/pipeline/primary"
+import { AckMode } from "../../firmware/pipeline/primary"
+import { GroupPrimaryBoard } from "../../firmware/pipeline/groupPrimary"
 import { ShuttleAgent } from "../../firmware/shuttle/agent"
 import { BlockStore } from "../../firmware/store/blockStore"
 import { StoreRole } from "../../firmware/store/types"
@@ -109,7 +110,7 @@ export function measureFixedRam(): FixedRam {
     cc.maxPayload = g.maxPayload
     cc.rxWindow = 4
     const channel = new PrimaryChannel(wire.a, k, () => 0.5, cc, 1, 0)
-    const board = new PrimaryBoard(
+    const board = new GroupPrimaryBoard(
         {
             member: 0,
             blockSize: cfg.store.blockSize,

@@ -1,7 +1,7 @@
 import { SimKernel } from "../kernel"
 import { Prng } from "../prng"
 import { UartWire } from "../models/uart"
-import { ChannelConfig, defaultChannelConfig } from "../../firmware/link/channel"
+import { ChannelConfig, checkChannelConfig, defaultChannelConfig } from "../../firmware/link/channel"
 import { PrimaryChannel } from "../../firmware/link/primary"
 import { RemoteChannel } from "../../firmware/link/remote"
 import { getU32, putU32 } from "../../firmware/codec/bytes"
@@ -29,7 +29,10 @@ export function config(over: Partial<ChannelConfig> | undefined, remote: boolean
     } else {
         c.rxWindow = 4
     }
-    return Object.assign(c, over || {})
+    Object.assign(c, over || {})
+    const err = checkChannelConfig(c)
+    if (err !== null) throw new Error("link config: " + err)
+    return c
 }
 
 /** A primary and a remote channel over a simulated UART, with the remote's generation store. */

@@ -4,10 +4,11 @@ import { join } from "node:path"
 import { defaultConfig } from "../../firmware/config"
 import { devs, DevsResult, ROOT, TempDir, sectionsOf } from "./devs"
 
-// The board entry in the DeviceScript VM, which has no SPI, no I2C and no GPIO pins: the boot
+// The board's start in the DeviceScript VM, which has no SPI, no I2C and no GPIO pins: the boot
 // must get as far as validating the configuration and then say what is missing, line by line.
-// The entries call runBoard, as firmware/main.ts does, so they compile the whole board image
-// (store, link channel, pipeline, drivers): the VM refuses to load an image over its limit.
+// The entries call startBoard (validation, runtime checks, drivers); the board image itself,
+// whose configuration the build validated, is firmware/main.ts, loaded whole below (the VM
+// refuses to load an image over its limit).
 
 function groupOfOne(): any {
     const c: any = defaultConfig()
@@ -54,12 +55,12 @@ describe("board boot in the DeviceScript VM", () => {
     const sections: Record<string, string[]> = {}
 
     beforeAll(async () => {
-        let src = `import { runBoard } from "${dir.importOf("hal/devicescript/board")}"\n`
+        let src = `import { startBoard } from "${dir.importOf("hal/devicescript/board")}"\n`
         src += `import { BOARD_CONFIG_JSON } from "${dir.importOf("firmware/boot/boardConfig")}"\n`
         src += `console.log("=== generated " + (BOARD_CONFIG_JSON === ${JSON.stringify(SHIPPED)}))\n`
         for (const [name, text] of CASES) {
             src += `console.log("=== ${name}")\n`
-            src += `console.log("ok " + ((await runBoard(${JSON.stringify(text)})) !== null))\n`
+            src += `console.log("ok " + ((await startBoard(${JSON.stringify(text)})).drivers !== null))\n`
         }
         src += `console.log("=== end")\n`
         run = await devs(["run", dir.write("boot.ts", src), "--test", "-T", "10000"])
@@ -137,7 +138,7 @@ describe("the board entry, firmware/main.ts, in the DeviceScript VM", () => {
         expect(run.code).toBe(0)
     })
 
-    it("validates the embedded configuration (the shipped one: a group of three) and refuses to start, one line per problem", () => {
+    it("checks the embedded configuration (the shipped one: a group of three, validated by the build) against the runtime and refuses to start, one line per problem", () => {
         // the VM adds lines of its own (its version, the program's start, the restart)
         const lines = run.lines.filter((l) => l.startsWith("seqmirror: "))
         expect(lines[0]).toBe('seqmirror: board: primary "primary-a", member 0 of group 1 (3 members), mode consistent')

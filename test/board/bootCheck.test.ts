@@ -127,7 +127,7 @@ describe("board configuration module (bin/gen-board-config.mjs)", () => {
         expect(mod.BOARD_CONFIG_JSON).toBe(text)
         expect(mod.BOARD_CONFIG_SOURCE).toBe("my.json")
         expect(spawnSync(process.execPath, ["bin/gen-board-config.mjs", "--check", cfg, out], { cwd: ROOT }).status).toBe(0)
-        dir.write("my.json", text.replace("primary-a", "primary-z"))
+        dir.write("my.json", text.replace("8000000", "4000000"))
         const stale = spawnSync(process.execPath, ["bin/gen-board-config.mjs", "--check", cfg, out], { cwd: ROOT, encoding: "utf8" })
         expect(stale.status).toBe(1)
         expect(stale.stderr).toMatch(/is not up to date/)

@@ -132,10 +132,10 @@ console.log("=== end")
         expect(Object.keys(sections)).toEqual(["ready", "roundtrip", "small", "dead", "loop", "end"])
     })
 
-    it("starts a board when the flash answers, with the store's part of the chip as its capacity", () => {
+    it("starts a board when the flash answers, probed whole (the store takes its first store.flashBytes)", () => {
         expect(sections["ready"]).toContain("seqmirror: flash: JEDEC ID ef4015, 2097152 bytes; the store uses the first 1048576")
         expect(sections["ready"]).toContain("seqmirror: board ready")
-        expect(sections["ready"]).toContain("ok true member 0 capacity 1048576 chip 2097152 link true groupBus null")
+        expect(sections["ready"]).toContain("ok true member 0 capacity 2097152 chip 2097152 link true groupBus null")
     })
 
     it("erases, programs and reads back through the SPI fiber and the run loop", () => {

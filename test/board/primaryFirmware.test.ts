@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest"
-import { PrimaryFirmware } from "../../firmware/boot/primaryFirmware"
+import { boardChannelConfig, PrimaryFirmware } from "../../firmware/boot/primaryFirmware"
 import { defaultConfig, SeqmirrorConfig } from "../../firmware/config"
 import { getU32 } from "../../firmware/codec/bytes"
-import { defaultChannelConfig } from "../../firmware/link/channel"
+import { checkChannelConfig, defaultChannelConfig } from "../../firmware/link/channel"
 import { RemoteChannel } from "../../firmware/link/remote"
 import { decodeManifest, decodeSeqDone, encodeApplied, Msg } from "../../firmware/pipeline/messages"
 import { BlockStore } from "../../firmware/store/blockStore"
@@ -23,6 +23,15 @@ function groupOfOne(flashBytes: number): SeqmirrorConfig {
     c.store.flashBytes = flashBytes
     return c
 }
+
+describe("the board's link channel configuration", () => {
+    it("passes the channel's check: the board image carries no check of its own", () => {
+        expect(checkChannelConfig(boardChannelConfig())).toBeNull()
+        const bad = boardChannelConfig()
+        bad.txWindow = 0
+        expect(checkChannelConfig(bad)).toMatch(/txWindow/)
+    })
+})
 
 class Rig {
     readonly k = new SimKernel()
@@ -64,7 +73,8 @@ class Rig {
 
     /** Boots the firmware on the chip; returns it once start has called back. */
     boot(): { fw: PrimaryFirmware; ok: boolean } {
-        const flash = new SpiNorFlash(this.chip.boardBus(), this.k, { capacity: this.cfg.store.flashBytes })
+        // the whole chip, as the board probes it: the store takes its first store.flashBytes
+        const flash = new SpiNorFlash(this.chip.boardBus(), this.k, { capacity: this.chip.capacity() })
         let inited = -1
         flash.init((e) => (inited = e))
         this.run(() => inited >= 0)
@@ -99,6 +109,14 @@ describe("the board's replication firmware (PrimaryFirmware) on the simulator's 
             "replicating: member 0, generation 1, 960 blocks of 256 bytes",
             "RAM held: store 82 KB, aux ring and lba tables 22 KB, link channel 11 KB",
         ])
+    })
+
+    it("takes only the first store.flashBytes of a larger chip", () => {
+        const k = new SimKernel()
+        const r = new Rig(groupOfOne(1048576), new SpiNorChip(k, { capacity: 2097152 }))
+        const { ok } = r.boot()
+        expect(ok).toBe(true)
+        expect(r.lines[0]).toBe("store: 256 sectors, 0 blocks held, 256 free sectors")
     })
 
     it("replicates the application's writes, the remote applies them, the board unpins them; a reboot raises the generation", () => {

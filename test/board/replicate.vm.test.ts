@@ -2,15 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createServer, Server, Socket } from "node:net"
 import { Clock, Timer } from "../../hal/clock"
 import { Link } from "../../hal/link"
-import { defaultConfig } from "../../firmware/config"
+import { defaultConfig, validateConfig } from "../../firmware/config"
 import { defaultChannelConfig } from "../../firmware/link/channel"
 import { RemoteChannel } from "../../firmware/link/remote"
 import { decodeManifest, decodeSeqDone, encodeApplied, Msg } from "../../firmware/pipeline/messages"
 import { getU32 } from "../../firmware/codec/bytes"
 import { devs, DevsResult, freePort, TempDir } from "./devs"
 
-// The board's whole replication path in the DeviceScript VM: runBoard (as firmware/main.ts)
-// validates a group-of-one configuration, probes the SPI NOR flash through the board's SPI bus
+// The board's whole replication path in the DeviceScript VM, entered as firmware/main.ts enters
+// it: a group-of-one configuration (validated here, as the build validates the board's own) is
+// checked against the runtime, the board probes the SPI NOR flash through the board's SPI bus
 // and the JEDEC driver, mounts the block store, and runs the pipeline, its SoloCycle and the
 // link channel over the board's TCP link. The remote's end of the channel runs here, on Node, on
 // a real socket: it checks every portion, and answers each complete seq with APPLIED, which
@@ -132,10 +133,14 @@ describe("board replication in the DeviceScript VM, to a remote channel on Node"
         c.link.remoteHost = "127.0.0.1"
         c.link.remotePort = port
         c.store = { blockSize: BLOCK, auxRingBytes: 1024, flashBytes: 65536 }
+        // the board carries no validation: the build (here, the test) does it
+        expect(validateConfig(c)).toEqual([])
         const imp = (p: string) => JSON.stringify(dir.importOf(p))
         const src = `
 import * as ds from "@devicescript/core"
-import { runBoard } from ${imp("hal/devicescript/board")}
+import { runStarted, startChecked } from ${imp("hal/devicescript/board")}
+import { checkBuilt } from ${imp("firmware/boot/bootCheck")}
+import { deviceScriptCapabilities } from ${imp("firmware/boot/capabilities")}
 import { RunLoop } from ${imp("hal/devicescript/clock")}
 import { SpiPort } from ${imp("hal/devicescript/spiBus")}
 
@@ -199,7 +204,9 @@ const loop = new RunLoop()
 let up = false
 let acked = 0
 let failed = 0
-const fw = await runBoard(${JSON.stringify(JSON.stringify(c))}, { loop: loop, spiPort: new InstantNor() }, (f) => {
+const caps = deviceScriptCapabilities()
+const checked = checkBuilt(${JSON.stringify(JSON.stringify(c))}, "devicescript.json", caps)
+const fw = runStarted(await startChecked(checked, caps, { loop: loop, spiPort: new InstantNor() }), (f) => {
     up = true
 })
 console.log("started " + (fw !== null))

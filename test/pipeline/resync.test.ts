@@ -396,8 +396,7 @@ describe("a member's copy of its image", () => {
         const copies = store.versions.filter((v) => seqDiff(v.seq, 7) > 0)
         expect(copies.map((v) => [v.lba, v.data[0]])).toEqual([[1, 0xa1]])
         const done = resyncMessages(ch).pop()!
-        // from: the first seq after the base in which the board holds data (none in seq 6)
-        expect(done).toEqual({ base: 5, from: 7, to: copies[0].seq, done: true })
+        expect(done).toEqual({ base: 5, from: 6, to: copies[0].seq, done: true })
         // seq 7 goes to the remote again, with lba 2
         expect(ch.sent.some((m) => m[0] === Msg.Portion && getU32(m, 1) === 7 && getU32(m, 5) === 2)).toBe(true)
         // before it applies, the remote is replaced by a blank one: lba 0, which the old one had,

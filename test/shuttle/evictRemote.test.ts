@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { PrimaryBoard } from "../../firmware/pipeline/primary"
+import { GroupPrimaryBoard } from "../../firmware/pipeline/groupPrimary"
 import { defaultSimOptions, Simulation } from "../../host-sim/sim"
 import { Prng } from "../../host-sim/prng"
 
@@ -16,8 +16,8 @@ function deadMemberEvicted(tellRemote: boolean): { atDeath: number; atEnd: numbe
     const sim = new Simulation(o)
     const k = sim.kernel
     const dead = sim.group.primaries[2]
-    const original = PrimaryBoard.prototype.memberEvicted
-    if (!tellRemote) PrimaryBoard.prototype.memberEvicted = () => {}
+    const original = GroupPrimaryBoard.prototype.memberEvicted
+    if (!tellRemote) GroupPrimaryBoard.prototype.memberEvicted = () => {}
     let atDeath = 0
     try {
         sim.start()
@@ -33,7 +33,7 @@ function deadMemberEvicted(tellRemote: boolean): { atDeath: number; atEnd: numbe
         })
         k.run(o.durationMs, Number.MAX_SAFE_INTEGER)
     } finally {
-        PrimaryBoard.prototype.memberEvicted = original
+        GroupPrimaryBoard.prototype.memberEvicted = original
     }
     return { atDeath, atEnd: sim.group.appliedSeq(), violations: sim.violations }
 }

@@ -6,6 +6,7 @@ import { PinnedPortion, PipelineChannel, PipelineStore } from "../../firmware/pi
 import { PrimaryBoard } from "../../firmware/pipeline/primary"
 import { decodeManifest } from "../../firmware/pipeline/messages"
 import { seqAfter } from "../../firmware/seq"
+import { GroupPrimaryBoard } from "../../firmware/pipeline/groupPrimary"
 import { ShuttleAgent, ShuttleHost } from "../../firmware/shuttle/agent"
 
 /** Flash as a list of pinned versions; a program takes 0.7 ms. */
@@ -67,7 +68,7 @@ describe("the shuttle driving the replication pipeline", () => {
         const agents: ShuttleAgent[] = []
         for (let id = 0; id < addrs.length; id++) {
             const ch = new RecordingChannel()
-            const b = new PrimaryBoard(
+            const b = new GroupPrimaryBoard(
                 { member: id, blockSize: 256, lbaCount: 512, auxRingBytes: 16384, maxLbasPerSeq: 512, mode: 0, minCycleMs: 10, maxClosedSeqs: 8 },
                 k,
                 new MemStore(k),
