@@ -1,9 +1,10 @@
 // What happened to the simulated hardware, and when: power cuts, link outages, a lost shuttle,
-// a regenerated shuttle. The timeline marks them on the report's charts, the dashboard shows
-// the last one and the consoles log them (Node only).
+// a regenerated shuttle; and what replication did about it: a member suspended or resumed, the
+// remote committed a resync (the timeline's sampler notes those). The timeline marks them on
+// the report's charts, the dashboard shows the last one and the consoles log them (Node only).
 import { FOREVER_MS, Simulation } from "./sim"
 
-export type FaultKind = "power" | "link down" | "link up" | "shuttle drop" | "shuttle regenerated"
+export type FaultKind = "power" | "link down" | "link up" | "shuttle drop" | "shuttle regenerated" | "suspend" | "resume" | "resync commit"
 
 export interface FaultEvent {
     /** Virtual time (ms). */

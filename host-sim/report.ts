@@ -21,6 +21,9 @@ const MARK_COLOUR: Record<FaultKind, string> = {
     "link up": "#2ca02c",
     "shuttle drop": "#9467bd",
     "shuttle regenerated": "#8c564b",
+    suspend: "#c71585",
+    resume: "#17becf",
+    "resync commit": "#1a6b1a",
 }
 
 /** Points of a series above which a chart draws the min and max of buckets instead. */
@@ -246,7 +249,9 @@ ${summary}
 <h2>Over time</h2>
 <p>Dashed vertical lines mark events: <span style="color:${MARK_COLOUR.power}">power cut</span>,
 <span style="color:${MARK_COLOUR["link down"]}">link down</span>, <span style="color:${MARK_COLOUR["link up"]}">link up</span>,
-<span style="color:${MARK_COLOUR["shuttle drop"]}">shuttle lost</span>, <span style="color:${MARK_COLOUR["shuttle regenerated"]}">shuttle regenerated</span>.</p>
+<span style="color:${MARK_COLOUR["shuttle drop"]}">shuttle lost</span>, <span style="color:${MARK_COLOUR["shuttle regenerated"]}">shuttle regenerated</span>;
+and what replication did: <span style="color:${MARK_COLOUR.suspend}">suspend</span> (a member acknowledges writes locally, the remote holds its image),
+<span style="color:${MARK_COLOUR.resume}">resume</span>, <span style="color:${MARK_COLOUR["resync commit"]}">resync commit</span> (the remote applies the group's resync in one commit).</p>
 ${charts.map((c) => renderChart(c, tl.t, tl.marks)).join("\n")}
 <h2>Events</h2>
 ${events}

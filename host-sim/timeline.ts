@@ -1,10 +1,15 @@
 // Samples a running simulation every few virtual milliseconds: per board its seqs, aux ring
-// fill, spill, link goodput and RPO lag; for the remote its applied seq. The dashboard reads
-// the newest values, the report draws the series, the summary quotes them (Node only).
+// fill, spill, link goodput, RPO lag and whether it suspended replication; for the remote its
+// applied seq. The dashboard reads the newest values, the report draws the series, the summary
+// quotes them (Node only). A member that suspended or resumed since the last sample, and a
+// resync the remote committed, are events of the fault log, marked like the faults.
 import { FaultEvent, FaultLog } from "./faultLog"
 import { BoardClock } from "./boardClock"
 import { Simulation } from "./sim"
 import { ShuttleAgent } from "../firmware/shuttle/agent"
+import { PrimaryBoard } from "../firmware/pipeline/primary"
+import { RemoteBoard } from "../firmware/remote/remoteBoard"
+import { reasonText } from "../firmware/console/commands"
 
 /** One primary board's state at one moment. */
 /** up: the firmware runs; boot: powered, still booting (mounting its flash); off: no power. */
@@ -32,6 +37,10 @@ export interface BoardSnapshot {
     rpoLagSeqs: number
     writesAcked: number
     boots: number
+    /** Replication is suspended: the board acknowledges writes locally (false while off). */
+    suspended: boolean
+    /** Why (SuspendReason of firmware/pipeline/primary.ts; 0 when not suspended). */
+    suspendReason: number
 }
 
 export interface RemoteSnapshot {
@@ -41,6 +50,11 @@ export interface RemoteSnapshot {
     stagedPortions: number
     /** A full resync is under way (the remote holds at its applied seq until it is in). */
     resyncing: boolean
+    /** The member whose suspension the remote last heard of since its last resync's commit
+     * (-1: none): the remote holds its image (its applied seq) until the delta resync commits. */
+    suspendedMember: number
+    /** Why that member suspended (SuspendReason). */
+    suspendReason: number
     /** Safety violations found so far (the checker runs after every apply). */
     violations: number
     checks: number
@@ -67,6 +81,8 @@ export interface BoardSeries {
     rpoLagMs: number[]
     rpoLagSeqs: number[]
     up: number[]
+    /** 1 while replication is suspended on the board. */
+    suspended: number[]
 }
 
 export interface Timeline {
@@ -110,6 +126,13 @@ export class TimelineSampler {
     private prevT = 0
     private running = false
     private hadShuttle = false
+    /** Per primary: the board (boot) last sampled, its suspensions then and whether it was
+     * suspended; for the remote, its board and the resyncs it had committed. */
+    private suspBoard: (PrimaryBoard | null)[] = []
+    private suspCount: number[] = []
+    private wasSuspended: boolean[] = []
+    private resyncBoard: RemoteBoard | null = null
+    private resyncsApplied = 0
 
     constructor(private sim: Simulation, readonly faults: FaultLog, sampleMs: number) {
         const g = sim.group
@@ -120,6 +143,9 @@ export class TimelineSampler {
             this.regenerations.push(0)
             this.regenAgent.push(null)
             this.prevDelivered.push(0)
+            this.suspBoard.push(null)
+            this.suspCount.push(0)
+            this.wasSuspended.push(false)
             this.timeline.boards.push({
                 member: p.member,
                 address: p.address,
@@ -132,6 +158,7 @@ export class TimelineSampler {
                 rpoLagMs: [],
                 rpoLagSeqs: [],
                 up: [],
+                suspended: [],
             })
         }
     }
@@ -177,6 +204,8 @@ export class TimelineSampler {
                 rpoLagSeqs: sim.rpoLagSeqs(p.member),
                 writesAcked: sim.history.ackedHigh[p.member],
                 boots: p.boots,
+                suspended: p.up && b !== null && b.suspended,
+                suspendReason: p.up && b !== null && b.suspended ? b.suspendReason : 0,
             })
         }
         const r = g.remote
@@ -190,6 +219,8 @@ export class TimelineSampler {
                 appliedSeq: this.lastRemoteApplied,
                 stagedPortions: r.board ? r.board.stagedPortions() : 0,
                 resyncing: r.board !== null && r.up && r.board.isResyncing(),
+                suspendedMember: r.board !== null && r.up ? r.board.suspendedMember : -1,
+                suspendReason: r.board !== null && r.up ? r.board.suspendReason : 0,
                 violations: sim.violations.length,
                 checks: sim.checksAfterApply,
             },
@@ -215,6 +246,8 @@ export class TimelineSampler {
             col.rpoLagMs.push(b.rpoLagMs)
             col.rpoLagSeqs.push(b.rpoLagSeqs)
             col.up.push(b.up ? 1 : 0)
+            col.suspended.push(b.suspended ? 1 : 0)
+            this.noteSuspension(b.member)
             const agent = this.sim.agents[b.member] ?? null
             if (agent !== this.regenAgent[b.member]) {
                 this.regenAgent[b.member] = agent
@@ -229,12 +262,56 @@ export class TimelineSampler {
             }
         }
         for (const a of this.sim.agents) if (a && a.epochOf() > 0) this.hadShuttle = true
+        this.noteResync()
         tl.t.push(Math.round(s.t))
         tl.remote.appliedSeq.push(s.remote.appliedSeq)
         tl.remote.up.push(s.remote.up ? 1 : 0)
         tl.remote.violations.push(s.remote.violations)
         this.prevT = s.t
         return s
+    }
+
+    /**
+     * A suspension or a resume of the member's replication since the last sample (a board's
+     * suspensions count them; a resume ends one). A new boot starts afresh: its power cut is
+     * the event, and the resync it takes part in ends with the remote's commit.
+     */
+    private noteSuspension(member: number): void {
+        const p = this.sim.group.primaries[member]
+        const board = p.up ? p.board : null
+        if (!board) return
+        if (board !== this.suspBoard[member]) {
+            this.suspBoard[member] = board
+            this.suspCount[member] = board.suspensions
+            this.wasSuspended[member] = board.suspended
+            return
+        }
+        const name = "primary " + member
+        const more = board.suspensions > this.suspCount[member]
+        if (this.wasSuspended[member] && (!board.suspended || more)) this.faults.add("resume", name, "replication resumes: the group resyncs the blocks that changed")
+        if (more) {
+            const why = reasonText(board.suspendReason, this.sim.group.opts.suspendAfterMs)
+            this.faults.add("suspend", name, "replication suspended at seq " + board.suspendedSeq + " (" + why + ")")
+            // suspended and resumed between two samples (a long sample interval)
+            if (!board.suspended) this.faults.add("resume", name, "replication resumes: the group resyncs the blocks that changed")
+        }
+        this.suspCount[member] = board.suspensions
+        this.wasSuspended[member] = board.suspended
+    }
+
+    /** A resync (full, or delta after a suspension) the remote committed since the last sample. */
+    private noteResync(): void {
+        const r = this.sim.group.remote
+        const board = r.up ? r.board : null
+        if (!board) return
+        if (board !== this.resyncBoard) {
+            this.resyncBoard = board
+            this.resyncsApplied = board.resyncsApplied
+            return
+        }
+        if (board.resyncsApplied > this.resyncsApplied)
+            this.faults.add("resync commit", "remote", "resync committed: the remote's image moves to seq " + board.appliedSeq() + " for every member")
+        this.resyncsApplied = board.resyncsApplied
     }
 
     /** Goodput of the newest sample, per board (bytes per second). */

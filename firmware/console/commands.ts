@@ -4,7 +4,7 @@ import { hex32 } from "../codec/bytes"
 import { crc32c } from "../codec/crc32c"
 import { PrimaryChannel } from "../link/primary"
 import { RemoteChannel } from "../link/remote"
-import { PrimaryBoard, Resync } from "../pipeline/primary"
+import { PrimaryBoard, Resync, SuspendReason } from "../pipeline/primary"
 import { HoldReason, RemoteBoard } from "../remote/remoteBoard"
 import { ShuttleAgent } from "../shuttle/agent"
 import { BlockStore } from "../store/blockStore"
@@ -41,6 +41,9 @@ export interface RemoteParts {
     store: BlockStore
     /** One channel per member, in member order. */
     channels: RemoteChannel[]
+    /** The group's suspend time (group.suspendAfterMs), for the reason a member suspended
+     * (0: not known). */
+    suspendAfterMs: number
 }
 
 /** Answer of every board command while the firmware is not running. */
@@ -196,6 +199,11 @@ function primaryStatus(p: PrimaryParts): string[] {
     lines.push("seq capture " + b.captureSeq() + " released " + b.releasedSeq() + (b.isAdopted() ? "" : " (not adopted yet)"))
     lines.push("ring " + b.ring.used() + "/" + b.ring.slots + " (" + percent(b.ring.used(), b.ring.slots) + "), closed seqs waiting " + b.closedWaiting() + ", writes waiting " + b.writesWaiting())
     lines.push("link " + p.channel.state() + ", " + p.channel.unacknowledged() + " unacknowledged")
+    if (b.suspended)
+        lines.push(
+            "replication suspended since seq " + b.suspendedSeq + " (" + reasonText(b.suspendReason, b.opts.suspendAfterMs ? b.opts.suspendAfterMs : 0) + "), " +
+                b.ackedDuringSuspension + " writes acknowledged while suspended"
+        )
     if (b.resync === Resync.Copying) lines.push("full resync: copying block " + b.resyncLba + " of " + b.opts.lbaCount + ", " + b.resyncCopied + " copied")
     else if (b.resync === Resync.Done) lines.push("full resync: " + b.resyncCopied + " blocks copied, waiting for the remote to apply them")
     if (p.agent) lines.push("shuttle epoch " + p.agent.epochOf() + ", " + p.agent.members().length + " members" + (p.agent.isEvicted() ? ", this board is evicted" : ""))
@@ -295,6 +303,11 @@ function primaryStats(p: PrimaryParts): StatList {
     s.add("writesIssued", b.writesIssued)
     s.add("writesAcked", b.writesAcked)
     s.add("writesFailed", b.writesFailed)
+    s.flag("suspended", b.suspended)
+    s.add("suspendReason", b.suspendReason)
+    s.add("suspendedSeq", b.suspendedSeq)
+    s.add("suspensions", b.suspensions)
+    s.add("ackedDuringSuspension", b.ackedDuringSuspension)
     s.add("writesWaiting", b.writesWaiting())
     s.add("ringUsed", b.ring.used())
     s.add("ringSlots", b.ring.slots)
@@ -324,22 +337,32 @@ function primaryStats(p: PrimaryParts): StatList {
 
 // ---- remote
 
-function holdText(h: HoldReason): string {
+/** What the remote waits for; `delta`: a member suspended, so the resync under way copies
+ * only what changed since the remote's image. */
+function holdText(h: HoldReason, delta: boolean): string {
     if (h === HoldReason.NoManifest) return "waiting for a manifest"
     if (h === HoldReason.MissingPortions) return "waiting for portions"
     if (h === HoldReason.Applying) return "applying"
-    if (h === HoldReason.Resync) return "full resync: waiting for members' copies"
+    if (h === HoldReason.Resync) return (delta ? "delta" : "full") + " resync: waiting for members' copies"
     return "idle"
 }
 
 function remoteStatus(r: RemoteParts): string[] {
     let up = 0
     for (let m = 0; m < r.channels.length; m++) if (r.channels[m].isUp()) up++
-    return [
+    const b = r.board
+    const held = b.suspendedMember >= 0
+    const lines = [
         "remote, clock " + seconds(r.clock.millis()),
-        "applied seq " + r.store.appliedSeq() + ", staged portions " + r.board.stagedPortions() + ", " + holdText(r.board.lastHold),
-        "links up " + up + "/" + r.channels.length,
+        "applied seq " + r.store.appliedSeq() + ", staged portions " + b.stagedPortions() + ", " + holdText(b.lastHold, held),
     ]
+    if (held)
+        lines.push(
+            "holding its image at seq " + r.store.appliedSeq() + ": member " + b.suspendedMember + " suspended replication (" +
+                reasonText(b.suspendReason, r.suspendAfterMs) + ")"
+        )
+    lines.push("links up " + up + "/" + r.channels.length)
+    return lines
 }
 
 function remoteSeq(r: RemoteParts): string[] {
@@ -357,6 +380,8 @@ function remoteStats(r: RemoteParts): StatList {
     s.add("seqsApplied", r.board.seqsApplied)
     s.add("resyncsStarted", r.board.resyncsStarted)
     s.add("resyncsApplied", r.board.resyncsApplied)
+    s.add("suspendedMember", r.board.suspendedMember)
+    s.add("suspendReason", r.board.suspendReason)
     s.add("stagedPortions", r.board.stagedPortions())
     s.add("manifestsRejected", r.board.manifestsRejected)
     s.add("messagesRejected", r.board.messagesRejected)
@@ -389,13 +414,37 @@ function remoteStats(r: RemoteParts): StatList {
 
 // ---- shared
 
-/** Named counters in a fixed order: printed as text or as one JSON object. */
+/**
+ * Why a member suspended replication (SuspendReason), as the consoles print it; `afterMs`, the
+ * group's suspend time, is said when known (> 0).
+ */
+export function reasonText(r: number, afterMs: number): string {
+    const t = afterMs > 0 ? " " + seconds(afterMs) + " or more" : ""
+    if (r === SuspendReason.History) return "replication history at its bound"
+    if (r === SuspendReason.Stalled) return "a write waited" + t + ": the group cannot release"
+    if (r === SuspendReason.Link) return "link down" + t
+    return "reason " + r
+}
+
+/** Named counters (and yes/no flags) in a fixed order: printed as text or as one JSON object. */
 class StatList {
     keys: string[] = []
     values: number[] = []
+    /** Per key: a flag, printed true or false. */
+    flags: boolean[] = []
     add(key: string, value: number): void {
         this.keys.push(key)
         this.values.push(value)
+        this.flags.push(false)
+    }
+    flag(key: string, on: boolean): void {
+        this.keys.push(key)
+        this.values.push(on ? 1 : 0)
+        this.flags.push(true)
+    }
+    text(i: number): string {
+        if (this.flags[i]) return this.values[i] !== 0 ? "true" : "false"
+        return "" + this.values[i]
     }
 }
 
@@ -427,14 +476,14 @@ function addStoreStats(s: StatList, st: BlockStore): void {
 
 function statsLines(s: StatList, json: boolean): string[] {
     if (json) {
-        const o: Record<string, number> = {}
-        for (let i = 0; i < s.keys.length; i++) o[s.keys[i]] = s.values[i]
+        const o: Record<string, number | boolean> = {}
+        for (let i = 0; i < s.keys.length; i++) o[s.keys[i]] = s.flags[i] ? s.values[i] !== 0 : s.values[i]
         return [JSON.stringify(o)]
     }
     const lines: string[] = []
     let line = ""
     for (let i = 0; i < s.keys.length; i++) {
-        const item = s.keys[i] + " " + s.values[i]
+        const item = s.keys[i] + " " + s.text(i)
         if (line.length > 0 && line.length + item.length > 76) {
             lines.push(line)
             line = ""

@@ -754,7 +754,10 @@ export class PrimaryBoard {
     private announceResync(): void {
         const c = this.suspended ? this.current.seq : this.resync !== Resync.Off ? this.resyncBase : this.store.confirmedSeq()
         const flags = (this.resync === Resync.Done ? RESYNC_DONE : 0) | (this.suspendReason << 4)
-        this.pendingCtrl.push(encodeResync(c, this.heldFrom(c), this.suspended ? c : this.resyncTo, flags))
+        const from = this.heldFrom(c)
+        // the image holds as of any final seq at or after `to`, which is never before `from`
+        const to = this.suspended ? c : seqAfter(from, this.resyncTo) ? from : this.resyncTo
+        this.pendingCtrl.push(encodeResync(c, from, to, flags))
         this.pump()
     }
 
@@ -848,8 +851,12 @@ export class PrimaryBoard {
 
     private resyncCopy(err: number, seq: number): void {
         this.resyncBusy = false
-        // the store could not take the copy: the same block again at the next adopt or release
-        if (err !== 0) return
+        // the store could not take the copy: the same block again at the next adopt or release;
+        // with the history at its bound the copy could never end: suspending frees it
+        if (err !== 0) {
+            if (this.historyFull()) this.suspend(SuspendReason.History)
+            return
+        }
         this.resyncNote(seq)
         this.resyncCopied++
         this.resyncLba++
@@ -1003,6 +1010,8 @@ export class PrimaryBoard {
             }
             // the remote's history ends before this board's flash history begins (the store
             // unpins a seq's versions only once its confirm record is durable): no resume
+            // a new session: the remote says so again if its resync waits for another member
+            if (!this.suspended) this.resyncAsked = true
             if (this.suspended || this.resync !== Resync.Off || seqAfter(this.store.confirmedSeq(), applied)) this.startResync()
         }
         this.pump()

@@ -206,6 +206,7 @@ export class RemoteBoard {
             ms.arrivals = []
             ms.resyncDone = false
             ms.channel.send(encodeApplied(this.appliedSeq()))
+            if (this.waiting) ms.channel.send(RESYNC_WAIT)
         }
         this.request(ms)
         this.requestAll()
@@ -229,8 +230,9 @@ export class RemoteBoard {
             this.suspendReason = reason
         }
         if (!this.resyncing) {
-            // from a member that has its history (or a stale announcement): nothing to do
-            if (!seqAfter(getU32(msg, 1), this.appliedSeq())) return
+            // from a member that has its history (or a stale announcement): nothing to do; a
+            // member that suspended needs the resync to resume, whatever its base
+            if (!seqAfter(getU32(msg, 1), this.appliedSeq()) && reason === 0) return
             this.startResync()
         }
         if ((msg[13] & RESYNC_DONE) === 0) {
@@ -242,7 +244,9 @@ export class RemoteBoard {
             this.request(ms)
             return
         }
-        if (seqAfter(from, to) || !seqAfter(from, this.appliedSeq())) return
+        // a copy stays good while the image grows: the blocks it skipped are on the remote as
+        // of its base, and newer versions only came from this member
+        if (seqAfter(from, to)) return
         ms.resyncDone = true
         ms.resyncFrom = from
         ms.resyncTo = to
@@ -415,6 +419,12 @@ export class RemoteBoard {
                 self.resyncsApplied++
                 self.suspendedMember = -1
                 self.suspendReason = 0
+                // a member started its copy again while the commit was under way (it suspended):
+                // the next resync begins at once
+                for (let i = 0; i < self.members.length; i++) {
+                    const ms = self.members[i]
+                    if (!ms.evicted && !ms.resyncDone && !self.resyncing) self.startResync()
+                }
             }
             self.seqsApplied++
             self.forget(m.seq)

@@ -189,7 +189,7 @@ export class ConsoleHub {
         const shell = new Shell(con, CONSOLE_MAX_LINE)
         const parts = (): RemoteParts | null => {
             if (!r.up || !r.board || !r.store || !r.clock) return null
-            return { clock: r.clock, board: r.board, store: r.store, channels: r.channels }
+            return { clock: r.clock, board: r.board, store: r.store, channels: r.channels, suspendAfterMs: sim.group.opts.suspendAfterMs }
         }
         addRemoteCommands(shell, con, parts, () => this.remoteSimStatus())
         shell.add(

@@ -1,7 +1,8 @@
 // The live run's terminal dashboard: one row per board, redrawn in place on a terminal, or
 // one plain line per period when stdout is not a terminal (Node only).
+import { reasonText } from "../../firmware/console/commands"
 import { FaultEvent } from "../faultLog"
-import { Snapshot } from "../timeline"
+import { BoardSnapshot, RemoteSnapshot, Snapshot } from "../timeline"
 
 export interface DashboardView {
     snapshot: Snapshot
@@ -66,6 +67,19 @@ export const COLUMNS_HELP = [
     "RPO lag: age of the oldest acknowledged write the remote has not applied, and closed seqs not yet confirmed",
 ]
 
+/** A primary's state column: `susp` while it runs with replication suspended. */
+function stateWord(b: BoardSnapshot): string {
+    return b.up && b.suspended ? "susp" : b.state
+}
+
+/** The remote's mirror column: applied seq, staged portions, and whether it holds its image
+ * for a suspended member (said in full on the line below) or for a full resync. */
+function mirrorText(r: RemoteSnapshot): string {
+    const base = `applied seq ${r.appliedSeq}, staged ${r.stagedPortions}`
+    if (r.suspendedMember >= 0) return base + ", held"
+    return base + (r.resyncing ? ", full resync" : "")
+}
+
 /** The dashboard's lines (without colour). */
 export function renderDashboard(v: DashboardView): string[] {
     const s = v.snapshot
@@ -87,7 +101,7 @@ export function renderDashboard(v: DashboardView): string[] {
         const port = v.ports[b.member] >= 0 ? `port ${v.ports[b.member]}` : ""
         lines.push(
             pad("primary " + b.member, 11) +
-                pad(b.state, 6) +
+                pad(stateWord(b), 6) +
                 padLeft(b.up ? String(b.captureSeq) : "-", 8) +
                 padLeft(b.up ? String(b.releasedSeq) : "-", 9) +
                 "  " +
@@ -102,8 +116,9 @@ export function renderDashboard(v: DashboardView): string[] {
     const r = s.remote
     const rport = v.ports[s.boards.length] >= 0 ? `port ${v.ports[s.boards.length]}` : ""
     const verdict = r.violations === 0 ? `consistent so far (${r.checks} applies checked)` : `NOT CONSISTENT (${r.violations} violations)`
-    const mirror = `applied seq ${r.appliedSeq}, staged ${r.stagedPortions}` + (r.resyncing ? ", full resync" : "")
-    lines.push(pad("remote", 11) + pad(r.state, 6) + pad(mirror, 37) + pad(verdict, 43) + rport)
+    lines.push(pad("remote", 11) + pad(r.state, 6) + pad(mirrorText(r), 37) + pad(verdict, 43) + rport)
+    if (r.up && r.suspendedMember >= 0)
+        lines.push(" ".repeat(17) + `holding its image: suspended by member ${r.suspendedMember} (${reasonText(r.suspendReason, 0)})`)
     lines.push("")
     lines.push(`writes acknowledged ${v.writesAcked}   faults injected: ${faultCounts(v.faultsInjected)}`)
     const lf = v.lastFault
@@ -121,11 +136,12 @@ export function renderPlainLine(v: DashboardView): string {
     for (const b of s.boards)
         parts.push(
             b.up
-                ? `p${b.member} seq ${b.captureSeq}/${b.releasedSeq} ring ${b.ringSlots > 0 ? Math.round((b.ringUsed * 100) / b.ringSlots) : 0}% spill ${b.spill} ${formatBytesPerSecond(v.goodput[b.member] ?? 0)} rpo ${b.rpoLagMs} ms`
+                ? `p${b.member}${b.suspended ? " suspended" : ""} seq ${b.captureSeq}/${b.releasedSeq} ring ${b.ringSlots > 0 ? Math.round((b.ringUsed * 100) / b.ringSlots) : 0}% spill ${b.spill} ${formatBytesPerSecond(v.goodput[b.member] ?? 0)} rpo ${b.rpoLagMs} ms`
                 : `p${b.member} ${b.state}`
         )
     const r = s.remote
-    parts.push(`remote ${r.up ? "applied " + r.appliedSeq : r.state} ${r.violations === 0 ? "consistent" : "NOT CONSISTENT"}`)
+    const held = r.up && r.suspendedMember >= 0 ? ` held (member ${r.suspendedMember} suspended)` : ""
+    parts.push(`remote ${r.up ? "applied " + r.appliedSeq : r.state}${held} ${r.violations === 0 ? "consistent" : "NOT CONSISTENT"}`)
     return parts.join(" | ")
 }
 

@@ -165,4 +165,5 @@ function colourLine(line: string, i: number): string {
         .replace(/NOT CONSISTENT/, RED + "NOT CONSISTENT" + RESET)
         .replace(/^((primary \d+|remote) +)off/, "$1" + RED + "off" + RESET)
         .replace(/^((primary \d+|remote) +)boot/, "$1" + YELLOW + "boot" + RESET)
+        .replace(/^(primary \d+ +)susp/, "$1" + YELLOW + "susp" + RESET)
 }

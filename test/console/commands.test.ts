@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import fc from "fast-check"
-import { NOT_RUNNING } from "../../firmware/console/commands"
+import { NOT_RUNNING, reasonText } from "../../firmware/console/commands"
 import { ConsoleRig } from "./harness"
 
 const ERROR_WITH_HINT = /^error: .*(; try help|; usage: .+)$/
@@ -29,6 +29,12 @@ describe("board commands on a primary's console", () => {
         expect(s.ringSlots).toBe(board.ring.slots)
         expect(s.shuttleMembers).toBe(3)
         expect(s.linkUp).toBe(1)
+        // replication runs: not suspended, and a flag prints as a JSON boolean
+        expect(s.suspended).toBe(false)
+        expect(s.suspendReason).toBe(0)
+        expect(s.suspensions).toBe(0)
+        expect(s.ackedDuringSuspension).toBe(0)
+        expect(rig.type(1, "status").some((l) => l.startsWith("replication suspended"))).toBe(false)
         // plain stats lists the same counters
         const plain = rig.type(1, "stats").join(", ")
         for (const k of Object.keys(s)) expect(plain).toContain(k + " ")
@@ -96,6 +102,9 @@ describe("the remote's console", () => {
         const s = JSON.parse(rig.type(remote, "stats --json")[0])
         expect(s.appliedSeq).toBe(rig.sim.group.appliedSeq())
         expect(s.linksUp).toBe(2)
+        expect(s.suspendedMember).toBe(-1)
+        expect(s.suspendReason).toBe(0)
+        expect(st.some((l) => l.startsWith("holding its image"))).toBe(false)
     })
 
     it("read <member> <lba> reads an applied block; ring and shuttle are not remote commands", () => {
@@ -104,6 +113,69 @@ describe("the remote's console", () => {
         expect(rig.type(remote, "read 2 0")[0]).toMatch(/^error: member 2 is out of range 0\.\.1/)
         expect(rig.type(remote, "ring")).toEqual(['error: unknown command "ring"; try help'])
         expect(rig.type(remote, "fault shuttle")[0]).toMatch(/^error: the remote is not on the group bus/)
+    })
+})
+
+describe("a suspended group on the consoles", () => {
+    // primary 2 is off for 12 s: the others' writes wait for a release that cannot come, so
+    // they suspend after the suspend time (5 s) and acknowledge locally; the remote holds its
+    // image until primary 2 is back and the group's delta resync commits
+    const rig = new ConsoleRig({ boards: 3, powerOff: [{ target: 2, atMs: 3000, forMs: 12000 }] })
+    const remote = 3
+    rig.advance(10000)
+    const STALLED = "a write waited 5 s or more: the group cannot release"
+
+    it("a suspended primary's status says since which seq, why, and what it acknowledged alone", () => {
+        const b = rig.sim.group.primaries[0].board!
+        expect(b.suspended).toBe(true)
+        const line = rig.type(0, "status").find((l) => l.startsWith("replication suspended"))
+        expect(line).toBe(`replication suspended since seq ${b.suspendedSeq} (${STALLED}), ${b.ackedDuringSuspension} writes acknowledged while suspended`)
+        expect(b.ackedDuringSuspension).toBeGreaterThan(0)
+        const s = JSON.parse(rig.type(0, "stats --json")[0])
+        expect(s.suspended).toBe(true)
+        expect(s.suspendReason).toBe(2)
+        expect(s.suspendedSeq).toBe(b.suspendedSeq)
+        expect(s.suspensions).toBe(1)
+        expect(s.ackedDuringSuspension).toBe(b.ackedDuringSuspension)
+        expect(rig.type(0, "stats").join(", ")).toContain("suspended true, suspendReason 2, suspendedSeq " + b.suspendedSeq)
+    })
+
+    it("the remote says it holds its image, for which member and why", () => {
+        const st = rig.type(remote, "status")
+        const s = JSON.parse(rig.type(remote, "stats --json")[0])
+        expect(s.suspendedMember === 0 || s.suspendedMember === 1).toBe(true)
+        expect(s.suspendReason).toBe(2)
+        expect(s.resyncsApplied).toBe(0)
+        expect(st[1]).toMatch(new RegExp("^applied seq " + s.appliedSeq + ", staged portions \\d+, "))
+        expect(st[2]).toBe(`holding its image at seq ${s.appliedSeq}: member ${s.suspendedMember} suspended replication (${STALLED})`)
+        expect(st[3]).toBe("links up 2/3")
+    })
+
+    it("once the member is back, the delta resync commits and every console says replication runs again", () => {
+        const applied = JSON.parse(rig.type(remote, "stats --json")[0]).appliedSeq
+        rig.advance(20000)
+        const r = JSON.parse(rig.type(remote, "stats --json")[0])
+        expect(r.resyncsApplied).toBe(1)
+        expect(r.suspendedMember).toBe(-1)
+        expect(r.suspendReason).toBe(0)
+        expect(r.appliedSeq).toBeGreaterThan(applied)
+        expect(rig.type(remote, "status").some((l) => l.startsWith("holding its image"))).toBe(false)
+        for (const m of [0, 1]) {
+            const s = JSON.parse(rig.type(m, "stats --json")[0])
+            expect(s.suspended, "primary " + m).toBe(false)
+            expect(s.suspendReason).toBe(0)
+            expect(s.suspensions).toBe(1)
+            expect(rig.type(m, "status").some((l) => l.startsWith("replication suspended"))).toBe(false)
+        }
+        expect(rig.sim.finish().consistent).toBe(true)
+    })
+
+    it("the reasons read the same everywhere, with the suspend time when known", () => {
+        expect(reasonText(1, 5000)).toBe("replication history at its bound")
+        expect(reasonText(2, 5000)).toBe(STALLED)
+        expect(reasonText(3, 5000)).toBe("link down 5 s or more")
+        expect(reasonText(3, 1500)).toBe("link down 1.5 s or more")
+        expect(reasonText(3, 0)).toBe("link down")
     })
 })
 

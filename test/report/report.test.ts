@@ -141,6 +141,58 @@ describe("the HTML report", () => {
     })
 })
 
+describe("suspension on the report", () => {
+    // primary 2 is off for 8 s: the others suspend after the suspend time (5 s), resume once it
+    // is back, and the remote commits the group's delta resync
+    const o = { ...defaultSimOptions(), boards: 3, seed: 1, durationMs: 20000, powerOff: [{ target: 2 as const, atMs: 3000, forMs: 8000 }] }
+    const sim = new Simulation(o)
+    const faults = new FaultLog(sim)
+    const sampler = new TimelineSampler(sim, faults, 100)
+    sampler.start()
+    const result = sim.run()
+    sampler.stop()
+    const timeline = sampler.timeline
+    const html = renderReport({ options: o, result, timeline })
+    const charts = parseCharts(html)
+    const kinds = ["suspend", "resume", "resync commit"]
+    const events = timeline.marks.filter((m) => kinds.includes(m.kind))
+
+    it("records each member's suspend and resume, then the remote's resync commit, in order", () => {
+        expect(result.consistent).toBe(true)
+        expect(events.map((e) => e.kind + " " + e.target)).toEqual([
+            "suspend primary 0",
+            "suspend primary 1",
+            "resume primary 0",
+            "resume primary 1",
+            "resync commit remote",
+        ])
+        expect(result.suspensions).toBe(2)
+        expect(result.resyncs).toBe(1)
+        const suspend = events[0]
+        // the suspend time after the power cut, to a sample
+        expect(suspend.t).toBeGreaterThanOrEqual(8000)
+        expect(suspend.t).toBeLessThanOrEqual(8000 + 2 * timeline.sampleMs)
+        expect(suspend.detail).toMatch(/^replication suspended at seq \d+ \(a write waited 5 s or more: the group cannot release\)$/)
+        // they resume only once the board is back (at 11 s)
+        expect(events[2].t).toBeGreaterThan(11000)
+        expect(events[4].detail).toMatch(/^resync committed: the remote's image moves to seq \d+ for every member$/)
+        // the series says suspended between the two events, and only then
+        const col = timeline.boards[0]
+        timeline.t.forEach((t, i) => {
+            if (t >= suspend.t && t < events[2].t) expect(col.suspended[i], "t " + t).toBe(1)
+            if (t < suspend.t - timeline.sampleMs || t > events[2].t) expect(col.suspended[i], "t " + t).toBe(0)
+        })
+        expect(timeline.boards[2].suspended.every((v) => v === 0)).toBe(true)
+    })
+
+    it("marks them on every chart and lists them with the events", () => {
+        for (const [id, c] of charts) expect(c.marks.filter((k) => kinds.includes(k)), id).toEqual(events.map((e) => e.kind))
+        expect(html).toContain(`<td>primary 1</td><td style="color:#c71585">suspend</td><td>${events[1].detail}</td>`)
+        expect(html).toContain(`<td>remote</td><td style="color:#1a6b1a">resync commit</td><td>${events[4].detail}</td>`)
+        expect(html).toMatch(/<span style="color:#17becf">resume<\/span>/)
+    })
+})
+
 describe("report rendering details", () => {
     it("a failing run shows NOT CONSISTENT and its violations, escaped", () => {
         const { result, timeline } = recordedRun()

@@ -31,6 +31,29 @@ describe("seqmirror sweep", () => {
             expect(injected[k], k).toBeGreaterThan(20)
     }, 300_000)
 
+    it("60 s runs with every fault class (deaths of 10 to 120 s included): groups of two, four and eight boards", async () => {
+        let runs = 0
+        let suspensions = 0
+        let resyncs = 0
+        for (const [boards, seeds] of [
+            [2, "1..8"],
+            [4, "1..8"],
+            [8, "1..6"],
+        ]) {
+            const r = await sweep(["--seeds", String(seeds), "--boards", String(boards), "--faults", "all", "--duration", "60s"])
+            runs += r.summary.runs
+            suspensions += r.summary.suspensions
+            resyncs += r.summary.resyncs
+            expect(r.summary.failures.map((f: { replay: string }) => f.replay)).toEqual([])
+            expect(r.status).toBe(0)
+            expect(r.summary.writesFailed).toBe(0)
+        }
+        expect(runs).toBe(22)
+        // the long events happened and the group came back from them
+        expect(suspensions).toBeGreaterThan(10)
+        expect(resyncs).toBeGreaterThan(10)
+    }, 300_000)
+
     // a checker that cannot fail proves nothing: with one safety mechanism switched off, a few
     // seeds must show the harm
     it.each([

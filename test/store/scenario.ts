@@ -40,6 +40,9 @@ export class StoreModel {
                 if (seqAfter(op.seq, this.maxSeq) || this.maxSeq === 0) this.maxSeq = op.seq
                 if (this.role === StoreRole.Primary) {
                     this.newest.set(key(op.member, op.lba), { seq: op.seq, data: op.data, member: op.member, lba: op.lba })
+                    // at or below the confirmed seq (a primary that suspended replication writes
+                    // there): the newest version only, not pinned
+                    if (this.hasHorizon && !seqAfter(op.seq, this.horizon)) return
                 }
                 this.held.set(kseq(op.member, op.lba, op.seq), { member: op.member, lba: op.lba, seq: op.seq, data: op.data })
                 return
@@ -170,6 +173,9 @@ export function resolveAndCheck(rig: Rig, model: StoreModel, inFlight: StoreOp |
         const got = rig.read(m, l)
         expect(got.err, `${where}: read ${m}:${l}`).toBe(StoreError.None)
         if (!sameData(got.data, want)) throw new Error(`${where}: read ${m}:${l} shows the wrong version`)
+        // a primary's newest version carries its seq: what a resync copies (changed since the
+        // remote's image) is read from it
+        if (model.role === StoreRole.Primary && want) expect(st.newestSeq(m, l), `${where}: newest seq ${m}:${l}`).toBe(model.newest.get(k)!.seq)
     }
     // every pinned / staged version, and the list of seqs
     const seqs = new Set<number>()
@@ -201,6 +207,47 @@ export function primaryOps(seed: number, count: number, lbas: number, blockSize:
         const member = p.int(2)
         const lba = p.int(lbas)
         ops.push({ kind: "write", member, lba, seq, data: block(blockSize, member, lba, seq, v) })
+    }
+    return ops
+}
+
+/**
+ * A primary that suspends replication and resumes: writes in rising seqs with confirms lagging
+ * behind; then, suspended, it confirms its capture seq itself before writing on with it (and
+ * each seq it adopts after), so the store keeps the newest version of each block only, its seq
+ * marking the block changed; then it resumes (writes pinned again), and suspends once more.
+ */
+export function trackedOps(seed: number, count: number, lbas: number, blockSize: number): StoreOp[] {
+    const p = new Prng(seed)
+    const ops: StoreOp[] = []
+    let seq = 1
+    let confirmed = 0
+    let suspended = false
+    for (let v = 0; v < count; v++) {
+        // suspend at a third and at five sixths, resume at two thirds
+        const phase = Math.floor((v * 6) / count)
+        const want = phase === 2 || phase === 3 || phase === 5
+        if (want !== suspended) {
+            suspended = want
+            if (suspended) {
+                confirmed = seq
+                ops.push({ kind: "confirm", seq })
+            } else seq++
+        }
+        if (p.chance(0.08)) {
+            seq++
+            if (suspended) {
+                confirmed = seq
+                ops.push({ kind: "confirm", seq })
+            }
+        }
+        if (!suspended && confirmed < seq - 1 && p.chance(0.05)) {
+            confirmed = confirmed + 1 + p.int(seq - 1 - confirmed)
+            ops.push({ kind: "confirm", seq: confirmed })
+        }
+        if (p.chance(0.02)) ops.push({ kind: "meta", key: p.int(3), value: p.next() })
+        const lba = p.int(lbas)
+        ops.push({ kind: "write", member: 0, lba, seq, data: block(blockSize, 0, lba, seq, v) })
     }
     return ops
 }
