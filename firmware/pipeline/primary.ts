@@ -336,9 +336,17 @@ export class PrimaryBoard {
         w.seq = st.seq
         if (st.firstWriteAt < 0) st.firstWriteAt = this.clock.millis()
         st.inflight++
-        const self = this
-        this.store.write(this.opts.member, w.lba, st.seq, w.data, (err) => self.durable(st, w, err))
+        this.toStore(st, w)
         return true
+    }
+
+    private toStore(st: SeqState, w: PendingWrite): void {
+        const self = this
+        this.store.write(this.opts.member, w.lba, st.seq, w.data, (err) => {
+            // the store's queue is full for now: the write waits and goes again, never fails
+            if (err === StoreError.QueueFull) self.clock.setTimer(2, () => self.toStore(st, w))
+            else self.durable(st, w, err)
+        })
     }
 
     private durable(st: SeqState, w: PendingWrite, err: number): void {
