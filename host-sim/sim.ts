@@ -1,5 +1,5 @@
 // Runs a simulated group in virtual time and judges the outcome (Node only).
-import { AckMode, PrimaryBoard } from "../firmware/pipeline/primary"
+import { AckMode, Congestion, PrimaryBoard } from "../firmware/pipeline/primary"
 import { checkCaughtUp, checkPrimary, checkRemote, decodeImage } from "./checker"
 import { GroupOptions, SimGroup, SimPrimary } from "./group"
 import { readFlashImage } from "./flashImage"
@@ -33,6 +33,9 @@ export interface SimOptions {
     mutation: string
     /** Bounded-RPO pacing target of every primary, ms (0: off). */
     rpoTargetMs: number
+    /** What a primary does at its replication history's bound (group.congestion): "pull-ahead"
+     * (suspend, track, resync; the default) or "block" (hold acknowledgements first). */
+    congestion?: "pull-ahead" | "block"
     /** Boards powered off at a given time, for a while or for good (--power-off). */
     powerOff?: PowerOffEvent[]
     /** Links taken down at a given time for a while (--link-down). */
@@ -100,6 +103,7 @@ export function replayCommand(o: SimOptions): string {
     if (o.faults.length > 0) parts.push(`--faults ${o.faults.join(",")}`)
     if (o.rate !== 20) parts.push(`--rate ${o.rate}`)
     if (o.rpoTargetMs > 0) parts.push(`--rpo-target ${o.rpoTargetMs}ms`)
+    if (o.congestion === "block") parts.push("--congestion block")
     if (o.mutation) parts.push(`--mutate ${o.mutation}`)
     if (o.powerOff && o.powerOff.length > 0) parts.push(`--power-off ${formatEvents(o.powerOff)}`)
     if (o.linkDown && o.linkDown.length > 0) parts.push(`--link-down ${formatEvents(o.linkDown)}`)
@@ -220,6 +224,7 @@ export class Simulation {
             g.busGlitchChancePerByte = 0.0005
         }
         g.rpoTargetMs = opts.rpoTargetMs
+        g.congestion = opts.congestion === "block" ? Congestion.Block : Congestion.PullAhead
         Object.assign(g, groupOpts ?? {})
         this.group = new SimGroup(this.kernel, g)
         if (opts.boards > 1) this.shuttleBus = attachShuttle(this.group, (p, agent) => (this.agents[p.member] = agent))

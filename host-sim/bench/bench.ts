@@ -205,7 +205,11 @@ export function runBench(plan: BenchPlan, onProgress: (what: string) => void = (
     progress("RPO lag under offered load")
     const rpoRows: RpoRow[] = []
     for (const target of [0, RPO_TARGET_MS])
-        for (const load of OFFERED_LOADS) rpoRows.push(measureRpo(load, target, RPO_BOARDS, RPO_BAUD, 256, plan.rpoRunMs, plan.warmupMs, seeds))
+        for (const load of OFFERED_LOADS) rpoRows.push(measureRpo(load, target, "pull-ahead", RPO_BOARDS, RPO_BAUD, 256, plan.rpoRunMs, plan.warmupMs, seeds))
+    // the other congestion policy where the history bound is reached: the overloads
+    for (const target of [0, RPO_TARGET_MS])
+        for (const load of OFFERED_LOADS)
+            if (load > 1) rpoRows.push(measureRpo(load, target, "block", RPO_BOARDS, RPO_BAUD, 256, plan.rpoRunMs, plan.warmupMs, seeds))
 
     progress("write folding")
     const writeFolding = [
@@ -373,13 +377,16 @@ export function formatBench(b: BenchReport): string {
     )
     out.push(
         mdTable(
-            ["offered", "pacing", "writes/s per board", "acked", "refused", "RPO p50 ms", "RPO p99 ms", "RPO p50 seqs", "RPO p99 seqs", "link efficiency"],
+            ["offered", "pacing", "congestion", "writes/s per board", "acked", "refused", "suspensions", "acked suspended", "RPO p50 ms", "RPO p99 ms", "RPO p50 seqs", "RPO p99 seqs", "link efficiency"],
             rp.rows.map((x) => [
                 pct(x.offeredLoad),
                 x.pacing ? x.rpoTargetMs + " ms" : "off",
+                x.congestion,
                 x.writesPerSecPerBoard,
                 pct(x.ackedShare),
                 pct(x.failedShare),
+                x.suspensions,
+                x.ackedDuringSuspension,
                 x.rpoLagMs.p50,
                 x.rpoLagMs.p99,
                 x.rpoLagSeqs.p50,

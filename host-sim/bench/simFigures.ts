@@ -230,6 +230,11 @@ export interface RpoRow {
     offeredLoad: number
     pacing: boolean
     rpoTargetMs: number
+    /** At the history bound: "pull-ahead" (suspend, track, resync) or "block". */
+    congestion: string
+    /** Suspensions over the runs, and writes acknowledged while suspended. */
+    suspensions: number
+    ackedDuringSuspension: number
     writesPerSecPerBoard: number
     /** Runs pooled (seeds 1, 2, ...). */
     seeds: number
@@ -254,6 +259,7 @@ export interface RpoRow {
 export function measureRpo(
     load: number,
     rpoTargetMs: number,
+    congestion: "pull-ahead" | "block",
     boards: number,
     baud: number,
     blockSize: number,
@@ -267,12 +273,20 @@ export function measureRpo(
     let acked = 0
     let failed = 0
     let efficiency = 0
+    let suspensions = 0
+    let early = 0
     for (const seed of seeds) {
         const o = simOptions(boards, "consistent", rate, durationMs, seed)
         o.baud = baud
         // bounded-RPO pacing: 0 = off (a simulator without the option ignores it)
         ;(o as SimOptions & { rpoTargetMs: number }).rpoTargetMs = rpoTargetMs
+        o.congestion = congestion
         const run = new WindowedRun(o, warmupMs, { blockSize }, { burstEveryMs: 0, hotShare: 0 }).run()
+        for (const p of run.sim.group.primaries)
+            if (p.board) {
+                suspensions += p.board.suspensions
+                early += p.board.ackedDuringSuspension
+            }
         for (const x of run.rpoLagMs) lagMs.push(x)
         for (const x of run.rpoLagSeqs) lagSeqs.push(x)
         for (const list of run.sim.history.writes)
@@ -287,6 +301,9 @@ export function measureRpo(
         offeredLoad: load,
         pacing: rpoTargetMs > 0,
         rpoTargetMs,
+        congestion,
+        suspensions,
+        ackedDuringSuspension: early,
         writesPerSecPerBoard: r3(rate),
         seeds: seeds.length,
         writesAcked: acked,

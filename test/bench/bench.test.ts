@@ -69,9 +69,12 @@ describe("seqmirror bench --quick --json", () => {
             if (l.boardLatencyMs > 0) expect(l.lapMs).toBeGreaterThan(l.physicalMs)
         }
 
-        // RPO rows at every offered load, paced and not
+        // RPO rows at every offered load, paced and not; the overload under both congestion
+        // policies, where no write may fail
         expect(b.rpoLag.rpoTargetMs).toBeGreaterThan(0)
-        expect(b.rpoLag.rows).toHaveLength(8)
+        expect(b.rpoLag.rows).toHaveLength(10)
+        expect(b.rpoLag.rows.filter((x) => x.congestion === "block").map((x) => x.offeredLoad)).toEqual([1.5, 1.5])
+        for (const x of b.rpoLag.rows) if (x.offeredLoad > 1) expect(x.failedShare, x.congestion).toBe(0)
         expect(new Set(b.rpoLag.rows.map((x) => x.offeredLoad))).toEqual(new Set([0.5, 0.8, 1, 1.5]))
         for (const x of b.rpoLag.rows) {
             expect(x.writesPerSecPerBoard).toBeCloseTo((x.offeredLoad * b.rpoLag.linkCapacityBytesPerSec) / b.rpoLag.blockSize, 2)
