@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Turns a board configuration (devicescript.json) into firmware/boot/boardConfig.ts, a module
-// the board image imports: the DeviceScript compiler has no JSON imports. The text is embedded
-// as it is, so the board validates exactly what the file says (bootCheck.ts), with the same
-// lines as `seqmirror config check FILE`.
+// the board image imports: the DeviceScript compiler has no JSON imports. The configuration is
+// validated here (firmware/config.ts, validateConfig: the same lines as `seqmirror config check
+// FILE`), and one that fails is not embedded, so the board image carries no validation code: the
+// board checks only what its runtime can do (firmware/boot/bootCheck.ts, checkBuilt). The text
+// is embedded as it is.
 //
 //   node bin/gen-board-config.mjs [CONFIG] [OUT]     write OUT (defaults: devicescript.json,
 //                                                    firmware/boot/boardConfig.ts)

@@ -397,17 +397,16 @@ export class PrimaryBoard {
 
     /** Acknowledges the waiting writes that may go now (released, or tracked and known). */
     protected ackWaiting(): void {
-        if (this.unacked.length === 0) return
-        const left: PendingWrite[] = []
-        for (let i = 0; i < this.unacked.length; i++) {
-            const w = this.unacked[i]
+        // the writes wait in seq order, and both conditions hold for every seq up to one
+        while (this.unacked.length > 0) {
+            const w = this.unacked[0]
             if (this.hasReleased && seqAtOrBefore(w.seq, this.released)) this.ack(w)
             else if (this.isTracked(w.seq) && this.trackedKnown(w.seq)) {
                 this.ackedDuringSuspension++
                 this.ackNow(w)
-            } else left.push(w)
+            } else return
+            this.unacked.shift()
         }
-        this.unacked = left
     }
 
     /**

@@ -141,10 +141,8 @@ export class SpiNorChip implements SpiBus {
     // ---- fault hooks
     /** Called when a program or erase starts (1-based count of both); it may call `powerCut`. */
     onOperation: ((kind: NorOpKind, index: number, addr: number) => void) | null = null
-    /** When > 0: cut power during the program or erase with this 1-based index. */
-    cutAtOperation = 0
-    cutPrng: Prng | null = null
-    cutMode: PartialMode = PartialMode.Any
+    /** Set by cutAt: cuts power at its operation. */
+    private cutHook: ((index: number) => void) | null = null
 
     constructor(clock: Clock, opts: SpiNorChipOptions) {
         if (opts.capacity <= 0 || opts.capacity % NOR_SECTOR_SIZE !== 0)
@@ -430,7 +428,18 @@ export class SpiNorChip implements SpiBus {
         this.busyTimer = this.clock.setTimer(ms, this.completeOp)
         const index = this.programs + this.erases
         if (this.onOperation) this.onOperation(kind, index, addr)
-        if (this.busy && this.cutAtOperation === index && this.cutPrng) this.powerCut(this.cutPrng, this.cutMode)
+        if (this.cutHook) this.cutHook(index)
+    }
+
+    /**
+     * Cuts power during the program or erase with this 1-based index (0: no cut), in `mode`
+     * (the power-loss tests; an image that never cuts power leaves it out).
+     * @devsWhenUsed */
+    cutAt(index: number, prng: Prng, mode: PartialMode): void {
+        const self = this
+        this.cutHook = index <= 0 ? null : (i) => {
+            if (i === index && self.busy) self.powerCut(prng, mode)
+        }
     }
 
     private finishOp(): void {

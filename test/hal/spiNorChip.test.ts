@@ -150,9 +150,7 @@ describe("SPI NOR chip model (W25Q128JV class)", () => {
         const chip = new SpiNorChip(k, { capacity: 65536 })
         const seen: string[] = []
         chip.onOperation = (kind, index, addr) => seen.push(`${kind === NorOpKind.Program ? "P" : "E"}${index}@${addr}`)
-        chip.cutAtOperation = 2
-        chip.cutPrng = new Prng(3)
-        chip.cutMode = PartialMode.Nothing
+        chip.cutAt(2, new Prng(3), PartialMode.Nothing)
         program(k, chip, 0x10, [0])
         waitReady(k, chip)
         program(k, chip, 0x20, [0])

@@ -346,9 +346,7 @@ describe("block store: detection and recovery", () => {
         r.mount()
         r.write(0, 1, 1, block(B, 0, 1, 1, 0))
         // the next write's entry is its second program: cut during it
-        r.chip.cutAtOperation = r.chip.operations() + 2
-        r.chip.cutPrng = new Prng(3)
-        r.chip.cutMode = 4 // RandomBits
+        r.chip.cutAt(r.chip.operations() + 2, new Prng(3), 4) // RandomBits
         r.store.write(0, 2, 1, block(B, 0, 2, 1, 1), () => {})
         r.runUntil(() => !r.chip.isPowered())
         const r2 = new Rig(r.chip, PRIMARY)

@@ -324,19 +324,18 @@ export function runWithCut(
     let rig = new Rig(chip, opts)
     expect(rig.mount().err).toBe(StoreError.None)
     const model = new StoreModel(opts.role)
-    chip.cutAtOperation = cutAt
-    chip.cutPrng = new Prng(seed)
-    chip.cutMode = mode
+    const cutPrng = new Prng(seed)
+    chip.cutAt(cutAt, cutPrng, mode)
     const first = runOps(rig, ops, 0, model)
-    chip.cutAtOperation = 0
+    chip.cutAt(0, cutPrng, mode)
     rig = new Rig(chip, opts)
     expect(rig.mount().err, where).toBe(StoreError.None)
     resolveAndCheck(rig, model, first.inFlight, where)
     if (first.next >= ops.length || (again === 0 && tail === 0)) return
-    if (again > 0) chip.cutAtOperation = chip.operations() + again
+    if (again > 0) chip.cutAt(chip.operations() + again, cutPrng, mode)
     const last = tail > 0 && again === 0 ? Math.min(ops.length, first.next + tail) : ops.length
     const second = runOps(rig, ops.slice(0, last), first.next, model)
-    chip.cutAtOperation = 0
+    chip.cutAt(0, cutPrng, mode)
     rig = new Rig(chip, opts)
     expect(rig.mount().err, where + " second boot").toBe(StoreError.None)
     resolveAndCheck(rig, model, second.inFlight, where + " second boot")
