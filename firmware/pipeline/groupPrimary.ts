@@ -47,7 +47,7 @@ export class GroupPrimaryBoard extends PrimaryBoard {
         const cur = this.current
         const last = this.seqs.length > 1 ? this.seqs[this.seqs.length - 2] : null
         if (this.adopted || !last || last.seq !== seq || cur.portions > 0)
-            throw new Error("capture seq would decrease: " + cur.seq + " to " + seq)
+            throw new Error("capture seq would decrease")
         this.seqs.pop()
         last.closed = false
         this.current = last

@@ -120,12 +120,9 @@ class SeqState {
     /** Pinned versions still to send (spill path) and the next one to read. */
     fromFlash: PinnedPortion[] | null = null
     fromFlashNext = 0
-    openedAt: number
     /** When its first write was stamped (-1: none yet; after a boot: the boot). */
     firstWriteAt = -1
-    constructor(public seq: number, now: number) {
-        this.openedAt = now
-    }
+    constructor(public seq: number) {}
 }
 
 export const enum Resync {
@@ -245,7 +242,7 @@ export class PrimaryBoard {
         this.ring = new AuxRing(opts.auxRingBytes, opts.blockSize)
         this.lbasInSeq = new LbaTable(opts.maxLbasPerSeq)
         this.portionBuf = Buffer.alloc(PORTION_HEADER + opts.blockSize)
-        this.current = new SeqState(1, clock.millis())
+        this.current = new SeqState(1)
         const self = this
         channel.onWritable(() => self.pump())
         channel.onMessage((msg, len) => self.onRemoteMessage(msg, len))
@@ -279,7 +276,7 @@ export class PrimaryBoard {
         // new writes never get a seq used before the power cut, and none at all until the
         // group has released the seq this board adopts: while it was off, the group may have
         // released seqs after its own (see release)
-        this.current = new SeqState(seqNext(top), this.clock.millis())
+        this.current = new SeqState(seqNext(top))
         // the board may have stamped writes with this seq too before the cut (its adoption was
         // not saved yet) and reported their totals: they never became durable
         this.current.short = true
@@ -294,11 +291,11 @@ export class PrimaryBoard {
     protected recovered(): void {}
 
     private recoverSeq(seq: number): SeqState {
-        const st = new SeqState(seq, this.clock.millis())
+        const st = new SeqState(seq)
         st.portions = this.store.pinned(this.opts.member, seq).length
         st.bytes = st.portions * this.opts.blockSize
         st.spilled = st.short = st.closed = true
-        if (st.portions > 0) st.firstWriteAt = st.openedAt
+        if (st.portions > 0) st.firstWriteAt = this.clock.millis()
         this.seqs.push(st)
         return st
     }
@@ -413,18 +410,25 @@ export class PrimaryBoard {
      * Acknowledgements wait while the history is at its bound: always with the congestion
      * policy block, and during a resync with either policy (a suspension would throw the copy
      * away and start it again, so under a load the remote cannot take the resync would never
-     * end; the history shrinks at its commit).
+     * end; the history shrinks at its commit). A quarter past the bound nothing holds: the
+     * board suspends, so a long hold never fills the store or RAM.
      */
     private historyHolds(): boolean {
-        return (this.opts.congestion === Congestion.Block || this.resync !== Resync.Off) && this.historyFull()
+        return (this.opts.congestion === Congestion.Block || this.resync !== Resync.Off) && this.over(4) && !this.over(5)
     }
 
     /** Replication history has reached its bound: store share, seq records or kept manifests. */
     historyFull(): boolean {
+        return this.over(4)
+    }
+
+    /** The store's live versions, the seq records or the kept manifests are at `q` quarters of
+     * their bound. */
+    private over(q: number): boolean {
         const lim = this.opts.historyLimit
-        if (lim && this.store.liveVersions() >= lim) return true
         const n = this.opts.maxHistorySeqs
-        return n ? this.seqs.length >= n || this.manifestsKept.length >= n : false
+        if (lim && this.store.liveVersions() * 4 >= lim * q) return true
+        return n ? this.seqs.length * 4 >= n * q || this.manifestsKept.length * 4 >= n * q : false
     }
 
     /**
@@ -645,7 +649,7 @@ export class PrimaryBoard {
         const totals = new SeqTotals(cur.seq, cur.portions, cur.bytes)
         // a tracked seq is never sent: the resync carries what it changed
         if (this.isTracked(cur.seq)) this.seqs.pop()
-        this.current = new SeqState(seq, now)
+        this.current = new SeqState(seq)
         this.seqs.push(this.current)
         this.lbasInSeq.clear()
         this.lastAdoptAt = now
@@ -663,8 +667,8 @@ export class PrimaryBoard {
 
     /** A seq before the capture seq: invariant 1 says never (a group member may reopen its
      * newest recovered seq: GroupPrimaryBoard). */
-    protected adoptEarlier(seq: number): SeqTotals {
-        throw new Error("capture seq would decrease: " + this.current.seq + " to " + seq)
+    protected adoptEarlier(_seq: number): SeqTotals {
+        throw new Error("capture seq would decrease")
     }
 
     /** Every member has adopted `seq`: writes stamped with it or earlier may be acknowledged. */

@@ -244,6 +244,8 @@ export class PrimaryBlockStore {
     private readonly kick: () => void
     private readonly kStep: () => void
     private stepK = K.None
+    /** finish calls nested in one run-loop turn. */
+    private depth = 0
 
     /**
      * Options are checked here; a bad set makes every call fail with StoreError.Config (mount
@@ -617,7 +619,14 @@ export class PrimaryBlockStore {
         this.busy = false
         if (err === StoreError.Full) this.stats.full++
         if (done) done(err, data)
-        this.startNext()
+        // calls that end at once (refused) and whose done queues the next must not nest
+        // without bound: every few, the next starts from the run loop
+        if (++this.depth < 8) this.startNext()
+        else if (!this.kickScheduled) {
+            this.kickScheduled = true
+            this.clock.setTimer(0, this.kick)
+        }
+        this.depth--
     }
 
     // =====================================================================================
