@@ -439,7 +439,7 @@ export class PrimaryBoard {
      * group knows the seq is tracked. Normal replication resumes by a delta resync.
      */
     suspend(reason: SuspendReason): void {
-        if (this.suspended || this.opts.mode === AckMode.None) return
+        if (this.suspended) return
         this.suspended = true
         this.suspendReason = reason
         this.suspendedAt = this.clock.millis()
