@@ -3,6 +3,7 @@ import { GroupPrimaryBoard } from "../../firmware/pipeline/groupPrimary"
 import { Manifest, ManifestEntry, TRACKED } from "../../firmware/pipeline/messages"
 import { SuspendReason } from "../../firmware/pipeline/primary"
 import { defaultSimOptions, SimOptions, Simulation } from "../../host-sim/sim"
+import { Prng } from "../../host-sim/prng"
 
 // Suspend, track and resync, end to end on the simulated group: the same firmware as the
 // boards, virtual time, every acknowledgement and apply judged by the checker.
@@ -123,5 +124,23 @@ describe("a member that tracks a seq marks it TRACKED in the shuttle", () => {
         expect(early).toBeGreaterThan(0)
         expect(result.violations).toEqual([])
         expect(result.consistent).toBe(true)
+    })
+})
+
+describe("a resync that waits for a member whose link is down", () => {
+    it("the others do not hold their applications for it: told RESYNC_WAIT, they suspend once a write waited the suspend time", () => {
+        const o = options({ boards: 3, seed: 9, durationMs: 90000, linkDown: [{ target: 1, atMs: 6000, forMs: 60000 }] })
+        const sim = new Simulation(o)
+        sim.start()
+        // a new remote with a blank flash: a full resync, which member 1 (link down) holds up
+        sim.kernel.setTimer(5000, () => sim.replaceRemote(new Prng(3), 100, null))
+        sim.kernel.run(o.durationMs, Number.MAX_SAFE_INTEGER)
+        const result = sim.finish()
+        expect(result.violations).toEqual([])
+        expect(result.consistent).toBe(true)
+        expect(result.writesFailed).toBe(0)
+        expect(result.suspensions).toBeGreaterThan(0)
+        // no write waited anything like the outage: at most the suspend time and a little
+        expect(result.ackLatencyMs.max).toBeLessThan(12000)
     })
 })
