@@ -12,6 +12,7 @@ import {
     Msg,
     PORTION_HEADER,
     RESYNC_DONE,
+    RESYNC_REASON_SHIFT,
     SEQ_DONE_SHORT,
     SeqDone,
     TRACKED,
@@ -764,7 +765,7 @@ export class PrimaryBoard {
      * the reason of the suspension in the flags' high bits. */
     private announceResync(): void {
         const c = this.suspended ? this.current.seq : this.resync !== Resync.Off ? this.resyncBase : this.store.confirmedSeq()
-        const flags = (this.resync === Resync.Done ? RESYNC_DONE : 0) | (this.suspendReason << 4)
+        const flags = (this.resync === Resync.Done ? RESYNC_DONE : 0) | (this.suspendReason << RESYNC_REASON_SHIFT)
         const from = this.heldFrom(c)
         // the image holds as of any final seq at or after `to`, which is never before `from`
         const to = this.suspended ? c : seqAfter(from, this.resyncTo) ? from : this.resyncTo
