@@ -7,9 +7,9 @@ import { AckMode, Congestion, historyLimit, PrimaryBoard } from "../firmware/pip
 import { SoloCycle } from "../firmware/pipeline/soloCycle"
 import { GroupPrimaryBoard } from "../firmware/pipeline/groupPrimary"
 import { ManifestKeeper } from "../firmware/pipeline/manifestKeeper"
-import { PipelineChannel } from "../firmware/pipeline/ports"
 import { RemoteBoard } from "../firmware/remote/remoteBoard"
 import { BlockStore } from "../firmware/store/blockStore"
+import { RemoteFirmware } from "../firmware/boot/remoteFirmware"
 import { MetaKey, StoreRole } from "../firmware/store/types"
 import { BoardClock } from "./boardClock"
 import { SimKernel } from "./kernel"
@@ -53,9 +53,6 @@ export class GroupOptions {
     busNackChance = 0
     busGlitchChancePerByte = 0
 }
-
-/** Meta key of the remote's highest accepted generation of member 0 (member b: +b). */
-const META_REMOTE_GENERATION = 8
 
 export class SimPrimary {
     clock: BoardClock | null = null
@@ -239,35 +236,38 @@ export class SimGroup {
                 self.bootErrors.push("remote: flash init error " + err)
                 return
             }
-            const store = new BlockStore(flash, clock, {
-                role: StoreRole.Remote,
-                blockSize: self.opts.blockSize,
-                queueDepth: self.opts.storeQueueDepth,
-            })
-            r.store = store
-            store.mount((err2) => {
+            const opts = { members: self.primaries.length, blockSize: self.opts.blockSize, queueDepth: self.opts.storeQueueDepth, channel: self.channelConfig(true) }
+            r.channels = []
+            r.links = []
+            const fw = new RemoteFirmware(
+                opts,
+                clock,
+                flash,
+                (b) => {
+                    const link = new PoweredLink(self.wires[b].b)
+                    r.links.push(link)
+                    return link
+                },
+                (b) => {
+                    const rng = self.rng.fork(300 + b * 16 + r.boots)
+                    return () => rng.float()
+                }
+            )
+            r.store = fw.store
+            fw.start((err2) => {
                 if (err2 !== 0) {
                     self.bootErrors.push("remote: mount error " + err2)
                     return
                 }
-                self.startRemoteFirmware(r, clock, store)
+                self.remoteUp(r, fw.channels, fw.board as RemoteBoard)
             })
         })
     }
 
-    private startRemoteFirmware(r: SimRemote, clock: Clock, store: BlockStore): void {
+    private remoteUp(r: SimRemote, channels: RemoteChannel[], board: RemoteBoard): void {
         const self = this
-        r.channels = []
-        r.links = []
-        const chans: PipelineChannel[] = []
-        for (let b = 0; b < this.primaries.length; b++) {
-            const ch = this.remoteChannel(r, clock, store, b)
-            r.channels.push(ch)
-            chans.push(ch)
-        }
-        const board = new RemoteBoard(store, chans, clock)
+        r.channels = channels
         r.board = board
-        for (let b = 0; b < r.channels.length; b++) r.channels[b].setResumeState(() => board.resumeState())
         board.onApplied = (seq, m) => {
             if (self.onApplied) self.onApplied(seq, m.totalPortions())
         }
@@ -276,17 +276,6 @@ export class SimGroup {
         }
         r.up = true
         if (r.onUp) r.onUp()
-    }
-
-    private remoteChannel(r: SimRemote, clock: Clock, store: BlockStore, b: number): RemoteChannel {
-        const link = new PoweredLink(this.wires[b].b)
-        r.links.push(link)
-        const rng = this.rng.fork(300 + b * 16 + r.boots)
-        const key = META_REMOTE_GENERATION + b
-        const highest = store.meta(key) < 0 ? 0 : store.meta(key)
-        return new RemoteChannel(link, clock, () => rng.float(), this.channelConfig(true), b, highest, (g, done) => {
-            store.setMeta(key, g, (_e) => done())
-        })
     }
 
     /** Cuts a primary's power now (during whatever flash operation is in progress) and boots
