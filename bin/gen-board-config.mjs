@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Turns a board configuration (devicescript.json) into firmware/boot/boardConfig.ts, a module
-// the board image imports: the DeviceScript compiler has no JSON imports. The configuration is
-// validated here (firmware/config.ts, validateConfig: the same lines as `seqmirror config check
-// FILE`), and one that fails is not embedded, so the board image carries no validation code: the
-// board checks only what its runtime can do (firmware/boot/bootCheck.ts, checkBuilt). The text
-// is embedded as it is.
+// the board image imports: the DeviceScript compiler has no JSON imports. The whole boot check
+// runs here, against the runtime the image is built for (firmware/boot/bootCheck.ts, checkBoot
+// with deviceScriptCapabilities): validateConfig (the same lines as `seqmirror config check
+// FILE`) and what the runtime can do (a group member, a remote). A configuration with a problem
+// is not embedded, so the board image carries no checking code: it prints the check's notes,
+// embedded with the text, and probes its peripherals. The text is embedded as it is.
 //
 //   node bin/gen-board-config.mjs [CONFIG] [OUT]     write OUT (defaults: devicescript.json,
 //                                                    firmware/boot/boardConfig.ts)
@@ -37,14 +38,16 @@ try {
     process.exit(1)
 }
 register()
-const { validateConfig } = await import("../firmware/config.ts")
-const errors = validateConfig(parsed)
+const { checkBoot } = await import("../firmware/boot/bootCheck.ts")
+const { deviceScriptCapabilities } = await import("../firmware/boot/capabilities.ts")
+const checked = checkBoot(text, basename(configPath), deviceScriptCapabilities())
+const problems = checked.problems
 // the board image runs a primary: a remote runs on a host (DeviceScript sockets cannot listen)
-if (errors.length === 0 && parsed.board.role !== "primary")
-    errors.push('board.role: the board image runs a primary ("remote": a remote runs on a host, docs/HARDWARE.md)')
-if (errors.length > 0) {
-    for (const line of errors) process.stderr.write(`${basename(configPath)}: ${line}\n`)
-    process.stderr.write(`gen-board-config: ${configPath} is not valid: the board image is not built (docs/CONFIG.md)\n`)
+if (checked.config !== null && parsed.board.role !== "primary")
+    problems.unshift(`${basename(configPath)}: board.role: the board image runs a primary ("remote": run \`seqmirror remote\` on a host, docs/HARDWARE.md)`)
+if (problems.length > 0) {
+    for (const line of problems) process.stderr.write(`${line}\n`)
+    process.stderr.write(`gen-board-config: ${configPath} cannot run on a board: the board image is not built (docs/CONFIG.md)\n`)
     process.exit(1)
 }
 
@@ -54,7 +57,11 @@ const out =
     "/** Name of the configuration file, for the boot's lines. */\n" +
     "export const BOARD_CONFIG_SOURCE = " + JSON.stringify(basename(configPath)) + "\n\n" +
     "/** The configuration file's text, as it was at build time. */\n" +
-    "export const BOARD_CONFIG_JSON = " + JSON.stringify(text) + "\n"
+    "export const BOARD_CONFIG_JSON = " + JSON.stringify(text) + "\n\n" +
+    "/** The board's index in group.members (its member id). */\n" +
+    "export const BOARD_MEMBER_INDEX = " + checked.memberIndex + "\n\n" +
+    "/** What the boot check found the board will do, one line each (printed at start). */\n" +
+    "export const BOARD_NOTES = " + JSON.stringify(checked.notes) + "\n"
 
 if (check) {
     const current = existsSync(outPath) ? readFileSync(outPath, "utf8") : ""

@@ -5,4 +5,10 @@
 export const BOARD_CONFIG_SOURCE = "devicescript.json"
 
 /** The configuration file's text, as it was at build time. */
-export const BOARD_CONFIG_JSON = "{\n  \"board\": {\n    \"role\": \"primary\",\n    \"member\": \"primary-a\",\n    \"pins\": { \"sck\": 18, \"mosi\": 23, \"miso\": 19, \"cs\": 5, \"sda\": 21, \"scl\": 22 },\n    \"spiHz\": 8000000\n  },\n  \"group\": {\n    \"id\": 1,\n    \"mode\": \"consistent\",\n    \"busBitRate\": 400000,\n    \"minCycleMs\": 100,\n    \"maxClosedSeqs\": 8,\n    \"rpoTargetMs\": 0,\n    \"suspendAfterMs\": 5000,\n    \"historyShare\": 50,\n    \"congestion\": \"pull-ahead\",\n    \"members\": [\n      { \"name\": \"primary-a\", \"address\": 16 },\n      { \"name\": \"primary-b\", \"address\": 17 },\n      { \"name\": \"primary-c\", \"address\": 18 }\n    ]\n  },\n  \"link\": { \"baud\": 115200, \"remoteHost\": \"192.168.4.1\", \"remotePort\": 7400 },\n  \"store\": { \"blockSize\": 256, \"auxRingBytes\": 16384, \"flashBytes\": 1048576 }\n}\n"
+export const BOARD_CONFIG_JSON = "{\n  \"board\": {\n    \"role\": \"primary\",\n    \"member\": \"primary-a\",\n    \"pins\": { \"sck\": 18, \"mosi\": 23, \"miso\": 19, \"cs\": 5, \"sda\": 21, \"scl\": 22 },\n    \"spiHz\": 8000000\n  },\n  \"group\": {\n    \"id\": 1,\n    \"mode\": \"consistent\",\n    \"busBitRate\": 400000,\n    \"minCycleMs\": 100,\n    \"maxClosedSeqs\": 8,\n    \"rpoTargetMs\": 0,\n    \"suspendAfterMs\": 5000,\n    \"historyShare\": 50,\n    \"congestion\": \"pull-ahead\",\n    \"members\": [\n      { \"name\": \"primary-a\", \"address\": 16 }\n    ]\n  },\n  \"link\": { \"baud\": 115200, \"remoteHost\": \"192.168.4.1\", \"remotePort\": 7400 },\n  \"store\": { \"blockSize\": 256, \"auxRingBytes\": 4096, \"flashBytes\": 262144 }\n}\n"
+
+/** The board's index in group.members (its member id). */
+export const BOARD_MEMBER_INDEX = 0
+
+/** What the boot check found the board will do, one line each (printed at start). */
+export const BOARD_NOTES = ["board: primary \"primary-a\", member 0 of group 1 (1 member), mode consistent","group of one: no shuttle; the I2C pins are not used","link: TCP to 192.168.4.1:7400 (no UART driver on DeviceScript 2.16.4); 115200 bit/s taken as its nominal rate","console: output only (DeviceScript 2.16.4 gives programs no serial input)"]

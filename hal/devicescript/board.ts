@@ -1,5 +1,5 @@
 import * as ds from "@devicescript/core"
-import { BootCheck, checkBoot } from "../../firmware/boot/bootCheck"
+import { checkBoot } from "../../firmware/boot/bootCheck"
 import { deviceScriptCapabilities, RuntimeCapabilities } from "../../firmware/boot/capabilities"
 import { hex32 } from "../../firmware/codec/bytes"
 import { SeqmirrorConfig } from "../../firmware/config"
@@ -83,8 +83,20 @@ export async function startBoard(configText: string, opts?: StartOptions): Promi
     return await startChecked(checkBoot(configText, o.source !== undefined ? o.source : "devicescript.json", caps), caps, o)
 }
 
-/** Steps 2 and 3 of startBoard, on the result of step 1 (checkBoot). */
-export async function startChecked(check: BootCheck, caps: RuntimeCapabilities, opts?: StartOptions): Promise<BoardStart> {
+/** What startChecked needs of a boot check (a BootCheck, or what the build embedded of one). */
+export interface CheckedConfig {
+    config: SeqmirrorConfig | null
+    memberIndex: number
+    problems: string[]
+    notes: string[]
+}
+
+/**
+ * Steps 2 and 3 of startBoard, on the result of step 1 (checkBoot). Without `caps`, the
+ * runtime is DeviceScript's (the link is a TCP socket): the board image, whose check ran at
+ * build time, passes none.
+ */
+export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilities, opts?: StartOptions): Promise<BoardStart> {
     const o: StartOptions = opts !== undefined ? opts : {}
     const print = o.print !== undefined ? o.print : (line: string) => console.log(line)
     const flashTimeoutMs = o.flashTimeoutMs !== undefined ? o.flashTimeoutMs : 2000
@@ -128,7 +140,7 @@ export async function startChecked(check: BootCheck, caps: RuntimeCapabilities, 
     }
 
     let link: SocketLink | null = null
-    if (cfg.board.role === "primary" && !caps.uart && caps.tcpClient)
+    if (cfg.board.role === "primary" && (caps === undefined || (!caps.uart && caps.tcpClient)))
         link = new SocketLink(loop, { host: cfg.link.remoteHost, port: cfg.link.remotePort, nominalBitRate: cfg.link.baud })
 
     if (problems.length > 0 || flash === null) {

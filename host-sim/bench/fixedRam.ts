@@ -127,7 +127,8 @@ export function measureFixedRam(): FixedRam {
     )
     const bus = new I2cBus(k, { bitRate: cfg.group.busBitRate })
     const members = cfg.group.members.map((m) => m.address)
-    const agent = new ShuttleAgent(bus.attach(members[0]), k, board, { group: cfg.group.id, members })
+    // a group of one has no shuttle
+    const agent = members.length > 1 ? new ShuttleAgent(bus.attach(members[0]), k, board, { group: cfg.group.id, members }) : null
     // parts that others hold come first, so each part counts what it alone holds
     const seen = new Set<object>()
     const parts = [
@@ -136,8 +137,8 @@ export function measureFixedRam(): FixedRam {
         footprint("flash driver", flash, seen),
         footprint("block store", store, seen),
         footprint("pipeline (rest)", board, seen),
-        footprint("shuttle agent", agent, seen),
     ]
+    if (agent !== null) parts.push(footprint("shuttle agent", agent, seen))
     return {
         config: source,
         auxRingBytes: cfg.store.auxRingBytes,

@@ -17,6 +17,9 @@ function groupOfOne(): any {
     return c
 }
 
+/** The defaults: a group of three. */
+const GROUP_OF_THREE = JSON.stringify(defaultConfig())
+
 describe("boot check: configuration against the runtime", () => {
     it("lets a primary in a group of one start on DeviceScript, with its link over TCP", () => {
         const r = checkBoot(JSON.stringify(groupOfOne()), "devicescript.json", DS)
@@ -31,7 +34,7 @@ describe("boot check: configuration against the runtime", () => {
     })
 
     it("refuses a member of a larger group in one line naming the missing I2C capabilities", () => {
-        const r = checkBoot(readFileSync(join(ROOT, "devicescript.json"), "utf8"), "devicescript.json", DS)
+        const r = checkBoot(GROUP_OF_THREE, "devicescript.json", DS)
         expect(r.ok()).toBe(false)
         expect(r.problems).toEqual([
             "this runtime has no I2C target mode and no I2C general call: a member of a group of 3 must receive the shuttle" +
@@ -39,14 +42,14 @@ describe("boot check: configuration against the runtime", () => {
                 ' (group.members holding just "primary-a")',
         ])
         // the same configuration is fine where the bus can be a target
-        const full = checkBoot(readFileSync(join(ROOT, "devicescript.json"), "utf8"), "devicescript.json", FULL)
+        const full = checkBoot(GROUP_OF_THREE, "devicescript.json", FULL)
         expect(full.problems).toEqual([])
         expect(full.notes).toContain("group bus: I2C at 400000 bit/s, address 16")
         expect(full.notes).toContain("link: UART at 115200 baud")
     })
 
     it("names only the capability that is missing", () => {
-        const r = checkBoot(readFileSync(join(ROOT, "devicescript.json"), "utf8"), "cfg.json", { ...FULL, i2cGeneralCall: false })
+        const r = checkBoot(GROUP_OF_THREE, "cfg.json", { ...FULL, i2cGeneralCall: false })
         expect(r.problems.length).toBe(1)
         expect(r.problems[0]).toMatch(/^this runtime has no I2C general call: a member of a group of 3/)
     })
@@ -118,7 +121,22 @@ describe("board configuration module (bin/gen-board-config.mjs)", () => {
         expect(r.status).toBe(0)
     })
 
-    it("embeds the file's text exactly, and --check notices a stale module", async () => {
+    it("refuses a configuration the board cannot run, with the boot check's lines, and builds nothing", () => {
+        const cfg = dir.write("three.json", GROUP_OF_THREE)
+        const out = dir.write("refused.ts", "")
+        const r = spawnSync(process.execPath, ["bin/gen-board-config.mjs", cfg, out], { cwd: ROOT, encoding: "utf8" })
+        expect(r.status).toBe(1)
+        expect(r.stderr.split("\n")[0]).toMatch(/^this runtime has no I2C target mode and no I2C general call: a member of a group of 3/)
+        expect(r.stderr).toMatch(/three\.json cannot run on a board: the board image is not built/)
+        expect(readFileSync(out, "utf8")).toBe("")
+        const remote: any = groupOfOne()
+        remote.board.role = "remote"
+        const r2 = spawnSync(process.execPath, ["bin/gen-board-config.mjs", dir.write("remote.json", JSON.stringify(remote)), out], { cwd: ROOT, encoding: "utf8" })
+        expect(r2.status).toBe(1)
+        expect(r2.stderr).toMatch(/^remote\.json: board\.role: the board image runs a primary/)
+    })
+
+    it("embeds the file's text exactly, the member index and the boot notes, and --check notices a stale module", async () => {
         const text = JSON.stringify(groupOfOne(), null, 2) + "\n"
         const cfg = dir.write("my.json", text)
         const out = dir.write("boardConfig.ts", "")
@@ -126,6 +144,9 @@ describe("board configuration module (bin/gen-board-config.mjs)", () => {
         const mod = await import(join(ROOT, out))
         expect(mod.BOARD_CONFIG_JSON).toBe(text)
         expect(mod.BOARD_CONFIG_SOURCE).toBe("my.json")
+        expect(mod.BOARD_MEMBER_INDEX).toBe(0)
+        expect(mod.BOARD_NOTES).toEqual(checkBoot(text, "my.json", DS).notes)
+        expect(mod.BOARD_NOTES.length).toBe(4)
         expect(spawnSync(process.execPath, ["bin/gen-board-config.mjs", "--check", cfg, out], { cwd: ROOT }).status).toBe(0)
         dir.write("my.json", text.replace("8000000", "4000000"))
         const stale = spawnSync(process.execPath, ["bin/gen-board-config.mjs", "--check", cfg, out], { cwd: ROOT, encoding: "utf8" })
