@@ -10,6 +10,7 @@ import { DashboardMode } from "./live/driver"
 import { checkOutputs, formatSummary, LiveSettings, runBatch, runLive, SimOutputs } from "./simRun"
 import { cmdBench } from "./bench/bench"
 import { OptionError, parseDurationMs, parseDurationRange, parseLinkDown, parsePowerOff } from "./simEvents"
+import { cmdPrimary, cmdRemote } from "./host/commands"
 
 class UsageError extends Error {}
 
@@ -22,6 +23,11 @@ Commands
                       (--speed) with a dashboard and a serial console per board
   sweep               run many seeds with faults and report every failure with its replay command
   config check FILE   validate a board configuration (devicescript.json)
+  remote              run the remote on this machine, over TCP: boards and host primaries
+                      replicate to it (seqmirror remote --help)
+  remote export       print the image a remote's data directory holds
+  primary             run a primary's firmware on this machine, replicating to a remote
+                      over TCP, with a workload (seqmirror primary --help)
   bench               measure how close seqmirror comes to what the hardware allows
                       (about a minute; docs/PERFORMANCE.md explains every figure)
   help                this text
@@ -75,7 +81,7 @@ Options of bench
   --json              print one JSON object instead of the table
   --quick             shortened runs (about 10 s; figures indicative only)
 
-Every command takes --help (-h): this text.
+Every command takes --help (-h): this text; remote and primary print their own.
 `
 
 function fail(msg: string): never {
@@ -347,6 +353,10 @@ export async function main(argv: string[]): Promise<number> {
             case "bench":
                 if (wantsHelp(rest)) return help()
                 return cmdBench(rest)
+            case "remote":
+                return await cmdRemote(rest)
+            case "primary":
+                return await cmdPrimary(rest)
             default:
                 fail(`unknown command "${cmd}" (try seqmirror --help)`)
         }

@@ -1,12 +1,13 @@
-// Serves every simulated board's console on a TCP port of its own (nc, telnet, socat), the way
-// board simulators expose a UART, and optionally on a pseudo-terminal through socat (picocom,
-// screen). Listens on 127.0.0.1 only: the consoles can inject faults (Node only).
+// Serves every simulated board's console (and a host remote's) on a TCP port of its own (nc,
+// telnet, socat), the way board simulators expose a UART, and optionally on a pseudo-terminal
+// through socat (picocom, screen). Listens on 127.0.0.1 only: the consoles can inject faults
+// (Node only).
 import { ChildProcess, spawn, spawnSync } from "node:child_process"
 import { existsSync, lstatSync, unlinkSync } from "node:fs"
 import { createServer, Server, Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { BoardConsole, ConsoleHub } from "./hub"
+import { BoardConsole } from "./hub"
 
 export const DEFAULT_CONSOLE_PORT = 7001
 const HOST = "127.0.0.1"
@@ -24,7 +25,9 @@ export class ConsoleServer {
     private sockets = new Set<Socket>()
     private children: ChildProcess[] = []
 
-    constructor(private hub: ConsoleHub) {}
+    /** `hub`: the consoles to serve (the simulator's ConsoleHub, or a host's one board);
+     * `kind`: what the greeting calls the board ("simulated", "host"). */
+    constructor(private hub: { boards: BoardConsole[] }, private kind = "simulated") {}
 
     /**
      * Listens for every board, in the hub's order, on consecutive ports from `base` (0: ports
@@ -89,7 +92,7 @@ export class ConsoleServer {
                 if (!socket.destroyed && socket.writable) socket.write(Buffer.from(text, "latin1"))
             },
         }
-        sink.write("seqmirror console: " + board.name + " (simulated); type help\r\n")
+        sink.write("seqmirror console: " + board.name + " (" + this.kind + "); type help\r\n")
         const conn = board.console.connect(sink, false)
         socket.on("data", (data: Buffer) => conn.feed(data))
         const end = () => {

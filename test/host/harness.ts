@@ -1,0 +1,207 @@
+// Real `seqmirror remote` and `seqmirror primary` processes for the host tests: started from
+// bin/seqmirror.mjs, awaited on their output lines with timeouts (no sleeps), and the checks
+// their outputs must pass (Node only).
+import { ChildProcess, spawn, spawnSync } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { expect } from "vitest"
+import { defaultConfig } from "../../firmware/config"
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url))
+const BIN = join(ROOT, "bin", "seqmirror.mjs")
+
+/** A child process of the CLI; its stdout lines, awaited by pattern. */
+export class Proc {
+    readonly child: ChildProcess
+    readonly lines: string[] = []
+    stderr = ""
+    private partial = ""
+    private waiters: Array<() => void> = []
+    readonly exited: Promise<{ code: number | null; signal: string | null }>
+
+    constructor(readonly args: string[], stdin: "pipe" | "ignore" = "pipe") {
+        this.child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: [stdin, "pipe", "pipe"] })
+        this.child.stdout!.on("data", (d: Buffer) => {
+            this.partial += d.toString("utf8")
+            const parts = this.partial.split("\n")
+            this.partial = parts.pop() ?? ""
+            this.lines.push(...parts)
+            this.wake()
+        })
+        this.child.stderr!.on("data", (d: Buffer) => (this.stderr += d.toString("utf8")))
+        this.exited = new Promise((resolve) =>
+            this.child.on("exit", (code, signal) => {
+                this.wake()
+                resolve({ code, signal })
+            })
+        )
+        running.push(this)
+    }
+
+    private wake(): void {
+        for (const w of this.waiters.splice(0)) w()
+    }
+
+    isRunning(): boolean {
+        return this.child.exitCode === null && this.child.signalCode === null
+    }
+
+    /** Waits until `test` holds for the output so far (checked at every new line), or fails
+     * after `timeoutMs` saying what it waited for. */
+    async until<T>(what: string, test: () => T | null | undefined | false, timeoutMs = 30000): Promise<T> {
+        const deadline = Date.now() + timeoutMs
+        for (;;) {
+            const v = test()
+            if (v) return v
+            if (!this.isRunning()) throw new Error(`${what}: the process ended (${this.child.exitCode ?? this.child.signalCode}); stderr: ${this.stderr.slice(-500)}; last lines: ${this.lines.slice(-5).join(" | ")}`)
+            const left = deadline - Date.now()
+            if (left <= 0) throw new Error(`${what}: not within ${timeoutMs} ms; last lines: ${this.lines.slice(-5).join(" | ")}`)
+            await new Promise<void>((resolve) => {
+                const t = setTimeout(resolve, left)
+                this.waiters.push(() => {
+                    clearTimeout(t)
+                    resolve()
+                })
+            })
+        }
+    }
+
+    /** The first line matching `re` (from line `from` on). */
+    async line(re: RegExp, timeoutMs = 30000, from = 0): Promise<RegExpExecArray> {
+        return this.until("a line matching " + re, () => {
+            for (let i = from; i < this.lines.length; i++) {
+                const m = re.exec(this.lines[i])
+                if (m) return m
+            }
+            return null
+        }, timeoutMs)
+    }
+
+    /** Ends the process by signal and waits for it. */
+    async kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: string | null }> {
+        if (this.isRunning()) this.child.kill(signal)
+        return this.exited
+    }
+}
+
+const running: Proc[] = []
+/** Ends every process a test started that still runs (after a failure). */
+export function killAll(): void {
+    for (const p of running) if (p.isRunning()) p.child.kill("SIGKILL")
+}
+
+const temps: string[] = []
+export function tempDir(): string {
+    const d = mkdtempSync(join(tmpdir(), "seqmirror-host-"))
+    temps.push(d)
+    return d
+}
+export function removeTemps(): void {
+    for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true })
+}
+
+/** A group of one with a small store (64 KB: quick to make and to export), written to DIR. */
+export function groupOfOne(dir: string, edit?: (c: any) => void): string {
+    const c: any = defaultConfig()
+    c.group.members = [c.group.members[0]]
+    c.board.member = c.group.members[0].name
+    c.store = { blockSize: 256, auxRingBytes: 4096, flashBytes: 65536 }
+    if (edit) edit(c)
+    const path = join(dir, "config.json")
+    writeFileSync(path, JSON.stringify(c, null, 2))
+    return path
+}
+
+/** Starts a remote on 127.0.0.1 (port 0: any free one) and waits until it listens. */
+export async function startRemote(dataDir: string, config: string, port = 0, extra: string[] = []): Promise<{ proc: Proc; port: number }> {
+    const proc = new Proc(["remote", "--data", dataDir, "--config", config, "--listen", "127.0.0.1:" + port, ...extra])
+    const m = await proc.line(/listening on 127\.0\.0\.1:(\d+)/)
+    return { proc, port: Number(m[1]) }
+}
+
+export function startPrimary(port: number, dataFile: string, config: string, extra: string[]): Proc {
+    return new Proc(["primary", "--connect", "127.0.0.1:" + port, "--data", dataFile, "--config", config, "--json", ...extra], "ignore")
+}
+
+/** What a `seqmirror primary --json` printed, by event. */
+export interface PrimaryEvent {
+    event: string
+    n?: number
+    lba?: number
+    seq?: number
+    digest?: string
+    line?: string
+    [k: string]: unknown
+}
+
+export function eventsOf(p: Proc): PrimaryEvent[] {
+    return p.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as PrimaryEvent)
+}
+
+export interface WriteRecord {
+    n: number
+    lba: number
+    digest: string
+    /** Its seq, once acknowledged. */
+    seq: number | null
+    confirmed: boolean
+}
+
+/** The writes a primary run reported, by n. */
+export function writesOf(events: PrimaryEvent[]): Map<number, WriteRecord> {
+    const w = new Map<number, WriteRecord>()
+    for (const e of events) {
+        if (e.event === "write") w.set(e.n!, { n: e.n!, lba: e.lba!, digest: e.digest!, seq: null, confirmed: false })
+        else if (e.event === "ack") w.get(e.n!)!.seq = e.seq!
+        else if (e.event === "confirmed") w.get(e.n!)!.confirmed = true
+    }
+    return w
+}
+
+export interface ImageBlock {
+    lba: number
+    seq: number
+    digest: string
+    crc32c: string
+    base64: string
+}
+
+export interface Image {
+    appliedSeq: number
+    blockSize: number
+    lbaCount: number
+    members: { member: number; name: string; blocks: ImageBlock[] }[]
+}
+
+/** `seqmirror remote export --data DIR --json` (it reads a copy: the remote may run). */
+export function exportImage(dir: string): Image {
+    const r = spawnSync(process.execPath, [BIN, "remote", "export", "--data", dir, "--json"], { cwd: ROOT, encoding: "utf8" })
+    if (r.status !== 0) throw new Error("export failed: " + r.stderr)
+    return JSON.parse(r.stdout) as Image
+}
+
+/** Member 0's blocks by lba. */
+export function blocksOf(image: Image): Map<number, ImageBlock> {
+    return new Map(image.members[0].blocks.map((b) => [b.lba, b]))
+}
+
+/**
+ * A group of one's image is consistent at its applied seq A when every lba holds the last
+ * write (in issue order) stamped with a seq at or before A, and lbas no such write went to
+ * hold nothing. `writes` must hold every write stamped at or before A with its seq.
+ */
+export function expectPrefixImage(image: Image, writes: WriteRecord[]): void {
+    const A = image.appliedSeq
+    const want = new Map<number, WriteRecord>()
+    for (const w of writes) if (w.seq !== null && w.seq <= A) want.set(w.lba, w)
+    const got = blocksOf(image)
+    for (const [lba, w] of want) {
+        const b = got.get(lba)
+        expect(b, `lba ${lba}: write ${w.n} (seq ${w.seq}) is applied (seq ${A})`).toBeDefined()
+        expect(b!.digest, `lba ${lba} holds write ${w.n}`).toBe(w.digest)
+        expect(b!.seq).toBe(w.seq)
+    }
+    for (const lba of got.keys()) expect(want.has(lba), `lba ${lba} holds a write after seq ${A}`).toBe(true)
+}
