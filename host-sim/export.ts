@@ -1,54 +1,162 @@
-// Writes a run's history and final images as JSON lines, so that a checker written without
-// this code base can repeat the consistency verdict (format: docs/EXPORT.md) (Node only).
+// Writes a run's history, events and final images as JSON lines, so that a checker written
+// without this code base can repeat the consistency verdict (format: docs/EXPORT.md) (Node only).
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { hex32 } from "../firmware/codec/bytes"
 import { crc32c } from "../firmware/codec/crc32c"
-import { Simulation, SimResult } from "./sim"
-import { decodeBlock, encodeBlock } from "./workload"
+import { PrimaryBoard } from "../firmware/pipeline/primary"
+import { RemoteBoard } from "../firmware/remote/remoteBoard"
+import { ShuttleAgent } from "../firmware/shuttle/agent"
+import { FOREVER_MS, Simulation, SimResult } from "./sim"
+import { decodeBlock, encodeBlock, WriteRecord } from "./workload"
 
 export const EXPORT_FORMAT = "seqmirror-export"
-export const EXPORT_VERSION = 1
+export const EXPORT_VERSION = 2
 
 export interface ExportFiles {
     run: string
     writes: string
     applies: string
+    events: string
     remote: string
     primaries: string
 }
 
+/** A board in the events: a member index, or "remote". */
+type Board = number | "remote"
+
 /**
- * Records, from the start of a run, what every apply on the remote made visible: the portions
- * staged for the applied seq or earlier since the previous apply (as board, lba, seq, write
- * counter). With it a checker can repeat the check after every apply, not only the final one.
- * Create it before the run starts.
+ * Records, from the start of a run, what the export needs beyond the simulator's own history:
+ * - one step counter over every issue, acknowledgement, apply and event, so that records with
+ *   the same time have a defined order (docs/EXPORT.md, "Order");
+ * - what every apply on the remote made visible (the simulator's own list, so the files and
+ *   `portionsApplied` count the same portions);
+ * - the events: power cuts, replacements, boards up again, link outages, suspensions and
+ *   resumptions, resyncs started and committed, evictions.
+ * It only listens: the run is the same with it or without it. Create it before the run starts.
  */
 export class ApplyRecorder {
     readonly lines: string[] = []
-    private staged: Array<[number, number, number, number | null]> = []
+    readonly events: string[] = []
+    private step = 0
+    private readonly issueStep = new Map<WriteRecord, number>()
+    private readonly ackStep = new Map<WriteRecord, number>()
 
     constructor(private sim: Simulation) {
-        const g = sim.group
-        const prevStaged = g.onStaged
-        g.onStaged = (m, lba, seq, data) => {
-            if (prevStaged) prevStaged(m, lba, seq, data)
-            const id = decodeBlock(data)
-            this.staged.push([m, lba, seq, id && id.board === m && id.lba === lba ? id.counter : null])
+        const h = sim.history
+        const issue = h.issue.bind(h)
+        h.issue = (board, lba, now) => {
+            const w = issue(board, lba, now)
+            this.issueStep.set(w, ++this.step)
+            return w
         }
-        const prevApplied = g.onApplied
-        g.onApplied = (seq, portions) => {
-            if (prevApplied) prevApplied(seq, portions)
-            this.applied(seq)
+        const acked = h.acked.bind(h)
+        h.acked = (w, seq, now) => {
+            acked(w, seq, now)
+            this.ackStep.set(w, ++this.step)
+        }
+        const prevApply = sim.onApply
+        sim.onApply = (seq, visible) => {
+            if (prevApply) prevApply(seq, visible)
+            this.lines.push(JSON.stringify({ seq, t: this.now(), step: ++this.step, portions: visible }))
+        }
+        this.followGroup()
+    }
+
+    /** The step of a write's issue and acknowledgement (null: never acknowledged). */
+    stepsOf(w: WriteRecord): { issueStep: number; ackStep: number | null } {
+        return { issueStep: this.issueStep.get(w) ?? 0, ackStep: this.ackStep.get(w) ?? null }
+    }
+
+    private now(): number {
+        return round3(this.sim.kernel.millis())
+    }
+
+    private event(kind: string, board: Board, more: Record<string, unknown> = {}): void {
+        this.events.push(JSON.stringify({ t: this.now(), step: ++this.step, kind, board, ...more }))
+    }
+
+    private followGroup(): void {
+        const sim = this.sim
+        const g = sim.group
+        const prevCut = g.onPowerCut
+        g.onPowerCut = (p, offMs, replaced) => {
+            if (prevCut) prevCut(p, offMs, replaced)
+            const off = offMs >= FOREVER_MS ? null : round3(offMs)
+            this.event(replaced ? "replace" : "power-cut", p ? p.member : "remote", { offMs: off })
+        }
+        g.wires.forEach((w, b) => {
+            const prev = w.onUpChange
+            w.onUpChange = (up) => {
+                if (prev) prev(up)
+                this.event(up ? "link-up" : "link-down", b)
+            }
+        })
+        for (const p of g.primaries) {
+            const prev = p.onUp
+            p.onUp = () => {
+                if (prev) prev()
+                this.event("up", p.member, { boot: p.boots })
+                if (p.board) this.followPrimary(p.member, p.board)
+            }
+        }
+        const r = g.remote
+        const prevUp = r.onUp
+        r.onUp = () => {
+            if (prevUp) prevUp()
+            this.event("up", "remote", { boot: r.boots, appliedSeq: r.board ? r.board.appliedSeq() : 0 })
+            if (r.board) this.followRemote(r.board)
+        }
+        const prevAgent = sim.onAgent
+        sim.onAgent = (member, agent) => {
+            if (prevAgent) prevAgent(member, agent)
+            this.followAgent(member, agent)
         }
     }
 
-    private applied(seq: number): void {
-        const visible: Array<[number, number, number, number | null]> = []
-        const keep: Array<[number, number, number, number | null]> = []
-        for (const e of this.staged) (((e[2] - seq) | 0) > 0 ? keep : visible).push(e)
-        this.staged = keep
-        this.lines.push(JSON.stringify({ seq, t: round3(this.sim.kernel.millis()), portions: visible }))
+    /** Suspensions and resumptions of one boot of a primary: its suspend() and the end of a
+     * suspension in watch(). */
+    private followPrimary(member: number, board: PrimaryBoard): void {
+        const suspend = board.suspend.bind(board)
+        board.suspend = (reason) => {
+            const was = board.suspended
+            suspend(reason)
+            if (!was && board.suspended) this.event("suspend", member, { seq: board.suspendedSeq, reason: board.suspendReason })
+        }
+        const watch = board.watch.bind(board)
+        board.watch = () => {
+            const was = board.suspended
+            watch()
+            if (was && !board.suspended) this.event("resume", member)
+        }
+    }
+
+    /** Resyncs of one boot of the remote: started, and committed (with the seq). */
+    private followRemote(board: RemoteBoard): void {
+        const b = board as unknown as { startResync: () => void }
+        const start = b.startResync.bind(board)
+        b.startResync = () => {
+            start()
+            this.event("resync-start", "remote", { appliedSeq: board.appliedSeq() })
+        }
+        let committed = board.resyncsApplied
+        const prev = board.onApplied
+        board.onApplied = (seq, m) => {
+            if (board.resyncsApplied > committed) this.event("resync-commit", "remote", { seq })
+            committed = board.resyncsApplied
+            if (prev) prev(seq, m)
+        }
+    }
+
+    /** Evictions a member's agent carries out or learns of. */
+    private followAgent(member: number, agent: ShuttleAgent): void {
+        const prev = agent.onEvicted
+        const members = this.sim.group.primaries
+        agent.onEvicted = (address, self) => {
+            if (prev) prev(address, self)
+            const target = members.find((p) => p.address === address)
+            this.event("evict", member, { target: target ? target.member : null, address, self })
+        }
     }
 }
 
@@ -64,18 +172,23 @@ function blockLine(board: number, lba: number, data: Buffer | null): string {
     return JSON.stringify({ kind: "block", board, lba, counter, digest: digest(data) })
 }
 
+function jsonLines(lines: string[]): string {
+    return lines.join("\n") + (lines.length > 0 ? "\n" : "")
+}
+
 /**
  * Exports a finished run into `dir` (created if needed): run.json, writes.jsonl, applies.jsonl,
- * remote.jsonl, primaries.jsonl. Reads the final images through the firmware (in virtual
- * time), so call it after the run finished.
+ * events.jsonl, remote.jsonl, primaries.jsonl. Reads the final images through the firmware
+ * (in virtual time), so call it after the run finished.
  */
-export function exportRun(sim: Simulation, result: SimResult, applies: ApplyRecorder, dir: string): ExportFiles {
+export function exportRun(sim: Simulation, result: SimResult, rec: ApplyRecorder, dir: string): ExportFiles {
     mkdirSync(dir, { recursive: true })
     const g = sim.group.opts
     const files: ExportFiles = {
         run: join(dir, "run.json"),
         writes: join(dir, "writes.jsonl"),
         applies: join(dir, "applies.jsonl"),
+        events: join(dir, "events.jsonl"),
         remote: join(dir, "remote.jsonl"),
         primaries: join(dir, "primaries.jsonl"),
     }
@@ -97,6 +210,15 @@ export function exportRun(sim: Simulation, result: SimResult, applies: ApplyReco
                 blockSize: g.blockSize,
                 virtualMs: result.virtualMs,
                 appliedSeq: result.appliedSeq,
+                counters: {
+                    writesIssued: result.writesIssued,
+                    writesAcked: result.writesAcked,
+                    writesFailed: result.writesFailed,
+                    portionsApplied: result.portionsApplied,
+                    manifestPortionsApplied: result.manifestPortionsApplied,
+                    applies: rec.lines.length,
+                    events: rec.events.length,
+                },
                 verdict: { consistent: result.consistent, safe: result.safe, caughtUp: result.caughtUp, violations: result.violations },
                 replay: result.replay,
             },
@@ -110,6 +232,7 @@ export function exportRun(sim: Simulation, result: SimResult, applies: ApplyReco
         for (const w of sim.history.writes[b]) {
             encodeBlock(block, w.board, w.lba, w.counter)
             const acked = w.ackedAt >= 0
+            const steps = rec.stepsOf(w)
             lines.push(
                 JSON.stringify({
                     board: w.board,
@@ -118,14 +241,17 @@ export function exportRun(sim: Simulation, result: SimResult, applies: ApplyReco
                     deps: w.deps,
                     seq: acked ? w.seq : null,
                     issuedAt: round3(w.issuedAt),
+                    issueStep: steps.issueStep,
                     ackedAt: acked ? round3(w.ackedAt) : null,
+                    ackStep: acked ? steps.ackStep : null,
                     failed: w.failed,
                     digest: digest(block),
                 })
             )
         }
-    writeFileSync(files.writes, lines.join("\n") + (lines.length > 0 ? "\n" : ""))
-    writeFileSync(files.applies, applies.lines.join("\n") + (applies.lines.length > 0 ? "\n" : ""))
+    writeFileSync(files.writes, jsonLines(lines))
+    writeFileSync(files.applies, jsonLines(rec.lines))
+    writeFileSync(files.events, jsonLines(rec.events))
 
     const remote = sim.readImage((b, lba, done) => sim.group.readRemote(b, lba, done))
     const appliedSeq = sim.group.appliedSeq()

@@ -124,7 +124,14 @@ export interface SimResult {
     virtualMs: number
     writesIssued: number
     writesAcked: number
+    /** Portions the remote made visible at its applies: every portion staged on the remote
+     * board (each staging counts, a resend staged twice twice) whose seq the remote then
+     * applied. The export's applies.jsonl lists exactly these. */
     portionsApplied: number
+    /** The totals of the final manifests the remote applied (docs/EXPORT.md, "Counters"):
+     * at each commit, the portions of the seq committed, per its manifest (a resync's one
+     * commit brings many seqs, but counts only the seq it commits at). */
+    manifestPortionsApplied: number
     appliedSeq: number
     /** No safety violation and the remote caught up with every acknowledged write. */
     consistent: boolean
@@ -189,6 +196,14 @@ export class Simulation {
     private rpoSamples: number[] = []
     private rpoSeqSamples: number[] = []
     private portionsApplied = 0
+    private manifestPortionsApplied = 0
+    /** Called at every apply with the portions it made visible (member, lba, seq, the write's
+     * counter or null for a block that is not a write of that member and lba); the export
+     * listens. */
+    onApply: ((seq: number, visible: Array<[number, number, number, number | null]>) => void) | null = null
+    /** Called with each primary's shuttle agent as its board starts (the export follows
+     * evictions). */
+    onAgent: ((member: number, agent: ShuttleAgent) => void) | null = null
     /** Per board: acknowledged writes (seq, issue time) the remote has not applied yet. */
     private unapplied: Array<Array<[number, number]>> = []
     private faultRng: Prng
@@ -227,7 +242,11 @@ export class Simulation {
         g.congestion = opts.congestion === "block" ? Congestion.Block : Congestion.PullAhead
         Object.assign(g, groupOpts ?? {})
         this.group = new SimGroup(this.kernel, g)
-        if (opts.boards > 1) this.shuttleBus = attachShuttle(this.group, (p, agent) => (this.agents[p.member] = agent))
+        if (opts.boards > 1)
+            this.shuttleBus = attachShuttle(this.group, (p, agent) => {
+                this.agents[p.member] = agent
+                if (this.onAgent) this.onAgent(p.member, agent)
+            })
         this.history = new History(opts.boards, g.lbaCount)
         this.faultRng = new Prng(opts.seed ^ 0x5eed)
         const w = new WorkloadOptions()
@@ -295,7 +314,7 @@ export class Simulation {
         this.group.onStaged = (m, lba, seq, data) => {
             const id = decodeBlock(data)
             if (!id) this.violations.push(`remote: staged a block no write produced (member ${m} lba ${lba} seq ${seq})`)
-            else this.staged.push([m, lba, seq, id.counter])
+            this.staged.push([m, lba, seq, id ? id.counter : -1, id && id.board === m && id.lba === lba ? id.counter : null])
         }
         this.resetShadow()
     }
@@ -421,9 +440,10 @@ export class Simulation {
         }
     }
 
-    /** Staged portions (member, lba, seq, write counter) not yet applied, and the image they
-     * make visible when the remote applies their seq: the checker runs on it after every apply. */
-    private staged: Array<[number, number, number, number]> = []
+    /** Staged portions (member, lba, seq, write counter or -1 for a block that is no write,
+     * the counter the export shows) not yet applied, and the image they make visible when the
+     * remote applies their seq: the checker runs on it after every apply. */
+    private staged: Array<[number, number, number, number, number | null]> = []
     private shadow: BlockId[][] = []
     private shadowSeq: number[][] = []
     checksAfterApply = 0
@@ -431,13 +451,16 @@ export class Simulation {
     flashChecks = 0
 
     private checkAfterApply(seq: number): void {
-        const keep: Array<[number, number, number, number]> = []
+        const keep: Array<[number, number, number, number, number | null]> = []
+        const visible: Array<[number, number, number, number | null]> = []
         for (const e of this.staged) {
-            const [m, lba, s, counter] = e
+            const [m, lba, s, counter, shown] = e
             if (((s - seq) | 0) > 0) {
                 keep.push(e)
                 continue
             }
+            visible.push([m, lba, s, shown])
+            if (counter < 0) continue
             const cur = this.shadowSeq[m][lba]
             if (((s - cur) | 0) > 0 || (s === cur && counter > this.shadow[m][lba].counter)) {
                 this.shadow[m][lba] = new BlockId(m, lba, counter)
@@ -445,13 +468,15 @@ export class Simulation {
             }
         }
         this.staged = keep
+        this.portionsApplied += visible.length
+        if (this.onApply) this.onApply(seq, visible)
         this.checksAfterApply++
         if (this.violations.length < 50) for (const v of checkRemote(this.history, this.shadow, `remote after apply of seq ${seq}`)) this.violations.push(v)
     }
 
     private applied(seq: number, portions: number): void {
         this.checkAfterApply(seq)
-        this.portionsApplied += portions
+        this.manifestPortionsApplied += portions
         for (let b = 0; b < this.unapplied.length; b++) {
             const q = this.unapplied[b]
             let i = 0
@@ -723,6 +748,7 @@ export class Simulation {
             writesIssued: this.history.writes.reduce((n, l) => n + l.length, 0),
             writesAcked: this.history.totalAcked(),
             portionsApplied: this.portionsApplied,
+            manifestPortionsApplied: this.manifestPortionsApplied,
             appliedSeq: this.group.appliedSeq(),
             consistent: this.violations.length === 0 && this.livenessViolations.length === 0,
             safe: this.violations.length === 0,
