@@ -730,7 +730,10 @@ export class PrimaryBlockStore {
             this.go(this.roomK, err, null)
             return
         }
-        if (this.fits(this.open, this.roomIsData)) {
+        // while no sector is free, what is left of the open sector belongs to garbage collection
+        // (a power cut in a collection that had taken the last free sector leaves the store so):
+        // the call first collects a victim into it, which frees a sector
+        if (this.freeCount > 0 && this.fits(this.open, this.roomIsData)) {
             this.go(this.roomK, StoreError.None, null)
             return
         }
@@ -800,7 +803,9 @@ export class PrimaryBlockStore {
             roomBytes = free
         }
         const f = this.freeSectors()
-        roomData += f * this.spS
+        // a power cut may leave one torn slot in each sector the relocation opens: what is left
+        // of the victim after it still fits the rest of that sector
+        roomData += f * (this.spS - 1)
         // each sector switch may strand up to one record's worth of bytes
         roomBytes += f * (this.S - SECTOR_HEADER_SIZE) - (f + 1) * (ENTRY_SIZE + this.B)
         return this.idx.sectorLive[s] <= roomData && this.liveBytes(s) <= roomBytes
@@ -1417,7 +1422,7 @@ export class PrimaryBlockStore {
         this.lastOpened = -1
         this.maxSeq = 0
         this.hasMaxSeq = false
-        this.idx = new VersionIndex(this.n * this.spS, this.spS, this.secSeq, this.role === StoreRole.Primary)
+        this.idx.clear()
     }
 
     private mountNextSector(): void {
@@ -1577,7 +1582,10 @@ export class PrimaryBlockStore {
         const s = this.mS
         this.secData[s] = this.mDataUsed
         // the slot after the last one used must be erased: else a data program was cut before
-        // its entry (or its entry was torn). The sector takes no more appends.
+        // its entry (or its entry was torn). That slot is skipped (entries name their slot), and
+        // appends go on after it if the rest of the free room is erased: the newest sector of a
+        // store cut in the middle of a garbage collection that took the last free sector must
+        // take the rest of that collection's records, or no victim would fit after the mount.
         const entriesEnd = SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s]
         const next = this.mDataUsed
         if (next < this.spS) {
@@ -1585,10 +1593,7 @@ export class PrimaryBlockStore {
             if (lo >= entriesEnd && !allErased(this.mBuf, lo, lo + this.B)) {
                 this.report.tornData++
                 this.stats.tornData++
-                this.mClosed[s] = 1
                 this.secData[s] = next + 1
-                this.mountSectorDone()
-                return
             }
         }
         if (this.S - this.B * this.secData[s] < entriesEnd) {

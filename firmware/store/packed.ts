@@ -1,12 +1,14 @@
 import { getU16, getU32, putU16, putU32 } from "../codec/bytes"
 
+const EMPTY = Buffer.alloc(0)
+
 /** Largest Buffer a segment uses: the DeviceScript VM refuses Buffers of 64 KB. */
 const SEGMENT_BYTES = 16384
 
 /**
  * A fixed-length array of unsigned integers, 1, 2 or 4 bytes each, kept in Buffers of at most
  * 16 KB: a compact RAM table (a number[] costs 8 bytes or more per element on the board).
- * Starts zeroed; allocated once.
+ * Starts zeroed; allocated once (`clear` zeroes it in place).
  * @devsWhenUsed
  */
 export class PackedArray {
@@ -37,6 +39,16 @@ export class PackedArray {
         if (this.width === 1) seg[off] = v & 0xff
         else if (this.width === 2) putU16(seg, off, v)
         else putU32(seg, off, v)
+    }
+
+    /** Zeroes every element. Each segment is dropped before it is allocated again, so the RAM
+     * held never doubles (a second table beside the first would not fit a board's heap). */
+    clear(): void {
+        for (let i = 0; i < this.segs.length; i++) {
+            const n = this.segs[i].length
+            this.segs[i] = EMPTY
+            this.segs[i] = Buffer.alloc(n)
+        }
     }
 
     /** RAM used, in bytes. */

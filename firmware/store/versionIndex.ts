@@ -69,6 +69,26 @@ export class VersionIndex {
         for (let s = 0; s < slots / slotsPerSector; s++) this.sectorLive.push(0)
     }
 
+    /** Empties the index in place, for a new mount: the RAM it holds is allocated once. */
+    clear(): void {
+        this.key.clear()
+        this.seq.clear()
+        this.entry.clear()
+        this.flags.clear()
+        this.next.clear()
+        this.seqNext.clear()
+        this.seqPrev.clear()
+        this.buckets.clear()
+        this.seqVal = []
+        this.seqHead = []
+        this.seqTail = []
+        this.seqCount = []
+        this.hasHorizon = false
+        this.horizon = 0
+        this.liveCount = 0
+        for (let s = 0; s < this.sectorLive.length; s++) this.sectorLive[s] = 0
+    }
+
     /** Bytes of RAM the index holds: 16 per slot (key, seq, entry, flags, three links), 2 per
      * bucket, and a number (8 bytes on the board) per sector. */
     ramBytes(): number {

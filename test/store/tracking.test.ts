@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest"
 import { historyLimit } from "../../firmware/pipeline/primary"
 import { MetaKey, StoreError, StoreOptions, StoreRole } from "../../firmware/store/types"
 import { PartialMode } from "../../host-sim/models/spiNorChip"
-import { block } from "./harness"
+import { block, Rig } from "./harness"
 import { countOps, kinds, runWithCut, StoreOp, trackedOps } from "./scenario"
 
 const MODES = [PartialMode.RandomBits, PartialMode.Prefix, PartialMode.Everything, PartialMode.Nothing]
@@ -74,5 +74,62 @@ describe("a store whose replication history is at its bound always boots", () =>
         let v = 0
         for (let seq = 1; seq < 200; seq++) ops.push({ kind: "write", member: 0, lba: seq % LBAS, seq, data: block(256, 0, seq % LBAS, seq, v++) })
         expect(() => countOps(CAPACITY, opts, ops)).toThrow(new RegExp("failed with " + StoreError.Full))
+    })
+})
+
+describe("a power cut in a garbage collection that took the last free sector", () => {
+    // 8 sectors of 15 blocks, 45 blocks written over and over, five writes a seq, each seq
+    // confirmed 15 seqs later and a metadata record every other seq: pinned versions and small
+    // records take the free sectors down to the one that only garbage collection may take, and
+    // collections then take it
+    const CAPACITY = 32768
+    const LBAS = 45
+    const opts: StoreOptions = { role: StoreRole.Primary }
+
+    function workload(): StoreOp[] {
+        const ops: StoreOp[] = []
+        let v = 0
+        for (let seq = 1; seq <= 300; seq++) {
+            for (let j = 0; j < 5; j++) {
+                const lba = (seq * 7 + j * 13) % LBAS
+                ops.push({ kind: "write", member: 0, lba, seq, data: block(256, 0, lba, seq, v++) })
+            }
+            if (seq > 15) ops.push({ kind: "confirm", seq: seq - 15 })
+            if (seq % 2 === 0) ops.push({ kind: "meta", key: MetaKey.Generation, value: seq })
+        }
+        return ops
+    }
+
+    /** The flash operations during which the store had no free sector. */
+    function withNoFreeSector(ops: StoreOp[]): number[] {
+        const rig = Rig.blank(CAPACITY, opts)
+        expect(rig.mount().err).toBe(StoreError.None)
+        const at = new Set<number>()
+        const st = rig.store
+        for (const op of ops) {
+            let err = -1
+            const done = (e: StoreError) => (err = e)
+            if (op.kind === "write") st.write(op.member, op.lba, op.seq, op.data, done)
+            else if (op.kind === "confirm") st.confirm(op.seq, done)
+            else if (op.kind === "meta") st.setMeta(op.key, op.value, done)
+            rig.runUntil(() => {
+                if (st.freeSectors() === 0) at.add(rig.chip.operations() + 1)
+                return err >= 0
+            })
+            expect(err).toBe(StoreError.None)
+        }
+        return [...at].sort((a, b) => a - b)
+    }
+
+    it("the store boots, takes its metadata and goes on writing, wherever the cut lands", () => {
+        const ops = workload()
+        const cuts = withNoFreeSector(ops)
+        // the situation arises, many times: cut in 60 of them, spread over the run
+        expect(cuts.length).toBeGreaterThan(60)
+        const step = cuts.length / 60
+        for (let i = 0; i < 60; i++) {
+            const cut = cuts[Math.floor(i * step)]
+            for (const mode of [PartialMode.RandomBits, PartialMode.Prefix]) runWithCut(CAPACITY, opts, ops, cut, mode, cut * 7 + mode, 0, ops.length)
+        }
     })
 })
