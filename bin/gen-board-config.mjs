@@ -3,8 +3,8 @@
 // the board image imports: the DeviceScript compiler has no JSON imports. The whole boot check
 // runs here, against the runtime the image is built for (firmware/boot/bootCheck.ts, checkBoot
 // with deviceScriptCapabilities): validateConfig (the same lines as `seqmirror config check
-// FILE`) and what the runtime can do (a group member, a remote). A configuration with a problem
-// is not embedded, so the board image carries no checking code: it prints the check's notes,
+// FILE`), what the runtime can do (a group member, a remote) and the RAM the firmware would
+// hold against the board's heap. A configuration with a problem is not embedded, so the board image carries no checking code: it prints the check's notes,
 // embedded with the text, and probes its peripherals. The text is embedded as it is.
 //
 //   node bin/gen-board-config.mjs [CONFIG] [OUT]     write OUT (defaults: devicescript.json,
@@ -45,6 +45,15 @@ const problems = checked.problems
 // the board image runs a primary: a remote runs on a host (DeviceScript sockets cannot listen)
 if (checked.config !== null && parsed.board.role !== "primary")
     problems.unshift(`${basename(configPath)}: board.role: the board image runs a primary ("remote": run \`seqmirror remote\` on a host, docs/HARDWARE.md)`)
+// the RAM the firmware holds from its start must leave a margin of the board's heap
+// (host-sim/bench/fixedRam.ts: counted as the board builds it, calibrated in the VM)
+if (problems.length === 0) {
+    const { boardFixedRam, boardRamLine, boardRamProblem } = await import("../host-sim/bench/fixedRam.ts")
+    const ram = boardFixedRam(checked.config)
+    const tooMuch = boardRamProblem(ram)
+    if (tooMuch !== null) problems.push(`${basename(configPath)}: ${tooMuch}`)
+    else checked.notes.push(boardRamLine(ram))
+}
 if (problems.length > 0) {
     for (const line of problems) process.stderr.write(`${line}\n`)
     process.stderr.write(`gen-board-config: ${configPath} cannot run on a board: the board image is not built (docs/CONFIG.md)\n`)

@@ -1,7 +1,8 @@
 // The seqmirror command line (Node only).
 import { parseArgs } from "node:util"
 import { readFileSync } from "node:fs"
-import { validateConfig } from "../firmware/config"
+import { SeqmirrorConfig, validateConfig } from "../firmware/config"
+import { boardFixedRam, boardRamLine, boardRamProblem } from "./bench/fixedRam"
 import { availableParallelism } from "node:os"
 import { runSim, SimOptions, SimResult, defaultSimOptions, replayCommand, MUTATIONS } from "./sim"
 import { runSweep } from "./sweep"
@@ -327,6 +328,18 @@ function cmdConfig(args: string[]): number {
     }
     const errors = validateConfig(cfg)
     if (errors.length === 0) {
+        // a primary that is a group of one is what a board runs: its RAM must fit a board's heap
+        const c = cfg as SeqmirrorConfig
+        if (c.board.role === "primary" && c.group.members.length === 1) {
+            const ram = boardFixedRam(c)
+            const problem = boardRamProblem(ram)
+            if (problem !== null) {
+                process.stdout.write(`${args[1]}: ${problem}\n`)
+                return 1
+            }
+            process.stdout.write(`${args[1]}: ok; on a board: ${boardRamLine(ram)}\n`)
+            return 0
+        }
         process.stdout.write(`${args[1]}: ok\n`)
         return 0
     }

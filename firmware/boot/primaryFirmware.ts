@@ -2,7 +2,7 @@ import { Clock } from "../../hal/clock"
 import { Flash } from "../../hal/flash"
 import { Link } from "../../hal/link"
 import { SeqmirrorConfig } from "../config"
-import { ChannelConfig, channelRamBytes, defaultChannelConfig } from "../link/channel"
+import { ChannelConfig, defaultChannelConfig } from "../link/channel"
 import { PrimaryChannel } from "../link/primary"
 import { AckMode, Congestion, historyLimit, PrimaryBoard } from "../pipeline/primary"
 import { SoloCycle } from "../pipeline/soloCycle"
@@ -139,11 +139,6 @@ export class PrimaryFirmware {
         this.board = board
         this.cycle = cycle
         this.print("replicating: member " + this.member + ", generation " + this.generation + ", " + this.lbaCount + " blocks of " + cfg.store.blockSize + " bytes")
-        // the aux ring's slots and two lba tables (3 numbers per slot, twice the entries, a power of 2)
-        const pipeline = ringSlots * (10 + cfg.store.blockSize) + lbaTableBytes(ringSlots) + lbaTableBytes(maxLbasPerSeq)
-        this.print(
-            "RAM held: store " + kb(this.store.ramBytes()) + ", aux ring and lba tables " + kb(pipeline) + ", link channel " + kb(channelRamBytes(chCfg))
-        )
     }
 
     /** One line: the cycle, the writes, what went to the remote, the link and the store. */
@@ -156,14 +151,4 @@ export class PrimaryFirmware {
             " portions sent (" + b.portionsFromFlash + " from flash), link " + ch.state() + ", " + this.store.freeSectors() + " free sectors"
         )
     }
-}
-
-function lbaTableBytes(capacity: number): number {
-    let size = 8
-    while (size < capacity * 2) size *= 2
-    return size * 24
-}
-
-function kb(bytes: number): string {
-    return Math.round(bytes / 1024) + " KB"
 }

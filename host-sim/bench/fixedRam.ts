@@ -3,6 +3,7 @@
 // counted by walking what they hold.
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
+import { boardChannelConfig, PrimaryFirmware } from "../../firmware/boot/primaryFirmware"
 import { defaultChannelConfig } from "../../firmware/link/channel"
 import { PrimaryChannel } from "../../firmware/link/primary"
 import { AckMode } from "../../firmware/pipeline/primary"
@@ -151,4 +152,97 @@ export function measureFixedRam(): FixedRam {
         parts,
         totalBytes: parts.reduce((n, p) => n + p.bytes, 0),
     }
+}
+
+/**
+ * The heap of a DeviceScript board and what the firmware may hold of it, as measured in the VM
+ * (test/board/ram.vm.test.ts allocates 1 KB Buffers until the VM runs out, alone and after the
+ * firmware's start):
+ * - BOARD_HEAP_BYTES: what a program gets, 60 KB in 2.16.4;
+ * - BOARD_RUNTIME_BYTES: what the firmware holds beyond the Buffers and array elements that
+ *   boardFixedRam counts: its objects' fields, method tables, closures, fibers and timers. The
+ *   VM measures 27 to 28.5 KB more than the count for every configuration tried (store 64 to
+ *   192 KB, aux ring 1 to 8 KB): it does not grow with the configuration;
+ * - BOARD_HEAP_MARGIN_BYTES: left free for what the firmware allocates as it runs (frames and
+ *   messages in flight, the mount's sector buffer).
+ * A configuration whose count exceeds the budget, heap less runtime less margin, is refused by
+ * the build and by `seqmirror config check`.
+ */
+export const BOARD_HEAP_BYTES = 60 * 1024
+export const BOARD_RUNTIME_BYTES = 28 * 1024
+export const BOARD_HEAP_MARGIN_BYTES = 8 * 1024
+export const BOARD_RAM_BUDGET_BYTES = BOARD_HEAP_BYTES - BOARD_RUNTIME_BYTES - BOARD_HEAP_MARGIN_BYTES
+
+/**
+ * The RAM a board's firmware holds once it has started with `cfg`: the PrimaryFirmware the board
+ * builds (store mounted on a blank chip, generation recorded, channel, pipeline and cycle), over
+ * the simulator's chip and a UART end as its link, counted by walking what it holds (Buffers at
+ * their length, array elements at ARRAY_SLOT_BYTES). Parts: store, aux ring, link channel, the
+ * rest of the pipeline.
+ */
+export function boardFixedRam(cfg: SeqmirrorConfig): FixedRam {
+    const k = new SimKernel()
+    const chip = new SpiNorChip(k, { capacity: cfg.store.flashBytes })
+    chip.powerOn(k)
+    const flash = new SpiNorFlash(chip, k, { capacity: cfg.store.flashBytes })
+    let ready = false
+    flash.init((err) => {
+        if (err !== 0) throw new Error("board RAM: flash init error " + err)
+        ready = true
+    })
+    while (!ready && k.step(Infinity)) {}
+    const wire = new UartWire(k, new Prng(1), { baud: cfg.link.baud, txFifoBytes: 256, propagationMs: 0.05 })
+    const member = Math.max(0, cfg.group.members.findIndex((m) => m.name === cfg.board.member))
+    const lines: string[] = []
+    const fw = new PrimaryFirmware(cfg, member, k, wire.a, () => 0.5, (l) => lines.push(l), flash)
+    let started: boolean | null = null
+    fw.start((ok) => (started = ok))
+    while (started === null && k.step(Infinity)) {}
+    if (!started || fw.board === null || fw.channel === null) throw new Error("board RAM: the firmware did not start: " + lines.join("; "))
+    const seen = new Set<object>()
+    const parts = [
+        footprint("aux ring", fw.board.ring, seen),
+        footprint("link channel", fw.channel, seen),
+        footprint("flash driver", flash, seen),
+        footprint("block store", fw.store, seen),
+        footprint("pipeline (rest)", fw.board, seen),
+    ]
+    const cc = boardChannelConfig()
+    return {
+        config: cfg.board.member,
+        auxRingBytes: cfg.store.auxRingBytes,
+        blockSize: cfg.store.blockSize,
+        flashBytes: cfg.store.flashBytes,
+        linkMaxPayload: cc.maxPayload,
+        txWindow: cc.txWindow,
+        rxWindow: cc.rxWindow,
+        lbaCount: fw.lbaCount,
+        parts,
+        totalBytes: parts.reduce((n, p) => n + p.bytes, 0),
+    }
+}
+
+const kbOf = (bytes: number) => Math.round(bytes / 1024)
+
+/** The line a board prints at start about its RAM (the build embeds it with the boot notes). */
+export function boardRamLine(r: FixedRam): string {
+    const part = (name: string) => kbOf(r.parts.find((p) => p.part === name)?.bytes ?? 0)
+    return (
+        "RAM held: about " + kbOf(r.totalBytes + BOARD_RUNTIME_BYTES) + " KB of the " + kbOf(BOARD_HEAP_BYTES) + " KB heap (store " +
+        part("block store") + " KB, aux ring " + part("aux ring") + " KB, link channel " + part("link channel") + " KB, pipeline " +
+        part("pipeline (rest)") + " KB, objects and runtime " + kbOf(BOARD_RUNTIME_BYTES) + " KB)"
+    )
+}
+
+/** Null when the firmware's fixed RAM leaves the board's margin of its heap, else one line
+ * saying what to change. */
+export function boardRamProblem(r: FixedRam): string | null {
+    if (r.totalBytes <= BOARD_RAM_BUDGET_BYTES) return null
+    const store = r.parts.find((p) => p.part === "block store")?.bytes ?? 0
+    return (
+        "store: the firmware would hold about " + kbOf(r.totalBytes + BOARD_RUNTIME_BYTES) + " KB of RAM from its start (the store " +
+        kbOf(store) + " KB, the aux ring " + kbOf(r.parts.find((p) => p.part === "aux ring")?.bytes ?? 0) + " KB), more than a board's " +
+        kbOf(BOARD_HEAP_BYTES) + " KB heap less an " + kbOf(BOARD_HEAP_MARGIN_BYTES) + " KB margin: lower store.flashBytes " +
+        "(about 5 KB of RAM per 64 KB of store with 256-byte blocks) or store.auxRingBytes"
+    )
 }

@@ -6,6 +6,7 @@ import { checkBoot } from "../../firmware/boot/bootCheck"
 import { deviceScriptCapabilities, RuntimeCapabilities } from "../../firmware/boot/capabilities"
 import { defaultConfig, validateConfig } from "../../firmware/config"
 import { ROOT, TempDir } from "./devs"
+import { boardFixedRam, boardRamLine } from "../../host-sim/bench/fixedRam"
 
 const DS = deviceScriptCapabilities()
 /** A runtime with everything (the host simulator's models). */
@@ -136,8 +137,27 @@ describe("board configuration module (bin/gen-board-config.mjs)", () => {
         expect(r2.stderr).toMatch(/^remote\.json: board\.role: the board image runs a primary/)
     })
 
+    it("refuses a configuration whose RAM does not leave the board's margin of its heap, saying what to change", () => {
+        const big = groupOfOne()
+        big.store.flashBytes = 262144
+        const cfg = dir.write("big.json", JSON.stringify(big))
+        const out = dir.write("big.ts", "")
+        const r = spawnSync(process.execPath, ["bin/gen-board-config.mjs", cfg, out], { cwd: ROOT, encoding: "utf8" })
+        expect(r.status).toBe(1)
+        expect(r.stderr.split("\n")[0]).toMatch(
+            /^big\.json: store: the firmware would hold about \d+ KB of RAM from its start \(the store 2\d KB, the aux ring \d+ KB\), more than a board's 60 KB heap less an 8 KB margin: lower store\.flashBytes/
+        )
+        // seqmirror config check says the same
+        const c = spawnSync(process.execPath, ["bin/seqmirror.mjs", "config", "check", cfg], { cwd: ROOT, encoding: "utf8" })
+        expect(c.status).toBe(1)
+        expect(c.stdout).toBe(cfg + r.stderr.split("\n")[0].slice("big.json".length) + "\n")
+    })
+
     it("embeds the file's text exactly, the member index and the boot notes, and --check notices a stale module", async () => {
-        const text = JSON.stringify(groupOfOne(), null, 2) + "\n"
+        const small = groupOfOne()
+        small.store.flashBytes = 65536
+        small.store.auxRingBytes = 2048
+        const text = JSON.stringify(small, null, 2) + "\n"
         const cfg = dir.write("my.json", text)
         const out = dir.write("boardConfig.ts", "")
         execFileSync(process.execPath, ["bin/gen-board-config.mjs", cfg, out], { cwd: ROOT })
@@ -145,8 +165,9 @@ describe("board configuration module (bin/gen-board-config.mjs)", () => {
         expect(mod.BOARD_CONFIG_JSON).toBe(text)
         expect(mod.BOARD_CONFIG_SOURCE).toBe("my.json")
         expect(mod.BOARD_MEMBER_INDEX).toBe(0)
-        expect(mod.BOARD_NOTES).toEqual(checkBoot(text, "my.json", DS).notes)
-        expect(mod.BOARD_NOTES.length).toBe(4)
+        // the boot check's notes, then the firmware's RAM against the board's heap
+        expect(mod.BOARD_NOTES).toEqual([...checkBoot(text, "my.json", DS).notes, boardRamLine(boardFixedRam(small))])
+        expect(mod.BOARD_NOTES[4]).toMatch(/^RAM held: about \d+ KB of the 60 KB heap \(store 8 KB, /)
         expect(spawnSync(process.execPath, ["bin/gen-board-config.mjs", "--check", cfg, out], { cwd: ROOT }).status).toBe(0)
         dir.write("my.json", text.replace("8000000", "4000000"))
         const stale = spawnSync(process.execPath, ["bin/gen-board-config.mjs", "--check", cfg, out], { cwd: ROOT, encoding: "utf8" })

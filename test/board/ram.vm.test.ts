@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import { BOARD_HEAP_BYTES, BOARD_HEAP_MARGIN_BYTES, BOARD_RUNTIME_BYTES, boardFixedRam } from "../../host-sim/bench/fixedRam"
+import { devs, DevsResult, ROOT, TempDir } from "./devs"
+
+// The RAM of the shipped configuration, measured in the DeviceScript VM rather than counted: a
+// program allocates 1 KB Buffers, printing a line after each, until the VM runs out of memory
+// (which it cannot survive: the run ends with OutOfMemory). Run once with nothing else, it gives
+// the heap a program has; run after the board's firmware has started with the shipped
+// devicescript.json (store mounted, generation recorded, channel, pipeline and cycle built, the
+// link trying to connect), what the firmware leaves. The difference is what the firmware holds.
+//
+// Under the flash sits a NOR chip that keeps only the pages programmed since their erase, in a
+// dictionary, so that the chip costs the heap next to nothing.
+
+const SHIPPED = readFileSync(join(ROOT, "devicescript.json"), "utf8")
+
+/** Allocates 1 KB at a time, for ever, saying how many so far. */
+const PROBE = `
+const held: Buffer[] = []
+for (let i = 1; i < 100000; i++) {
+    held.push(Buffer.alloc(1024))
+    console.log("heap probe " + i)
+}
+`
+
+function probed(run: DevsResult): number {
+    let kb = 0
+    for (const l of run.lines) {
+        const m = /^heap probe (\d+)$/.exec(l)
+        if (m) kb = Number(m[1])
+    }
+    return kb
+}
+
+describe("RAM of the shipped configuration, measured in the DeviceScript VM", () => {
+    const dir = new TempDir("ram")
+    let empty: DevsResult
+    let board: DevsResult
+
+    beforeAll(async () => {
+        empty = await devs(["run", dir.write("empty.ts", PROBE), "--test", "-T", "20000"])
+        const imp = (p: string) => JSON.stringify(dir.importOf(p))
+        const cfg = JSON.parse(SHIPPED)
+        // nobody listens there: the link keeps trying, as a board whose remote is away
+        cfg.link.remoteHost = "127.0.0.1"
+        cfg.link.remotePort = 9
+        const src = `
+import * as ds from "@devicescript/core"
+import { runStarted, startChecked } from ${imp("hal/devicescript/board")}
+import { BOARD_MEMBER_INDEX, BOARD_NOTES } from ${imp("firmware/boot/boardConfig")}
+import { RunLoop } from ${imp("hal/devicescript/clock")}
+import { SpiPort } from ${imp("hal/devicescript/spiBus")}
+
+/** A 16 MB NOR chip (JEDEC ID ef4018) that is never busy, keeping each page programmed since
+ * its erase (inverted: a new zeroed page is erased) in a dictionary. */
+class SparseNor implements SpiPort {
+    private cmd = Buffer.alloc(264)
+    private n = 0
+    private wel = false
+    private pages: any = {}
+    open(): string[] {
+        return []
+    }
+    async select() {
+        this.n = 0
+    }
+    async write(tx: Buffer) {
+        this.cmd.blitAt(this.n, tx, 0, tx.length)
+        this.n += tx.length
+    }
+    async exchange(out: Buffer): Promise<Buffer> {
+        const rx = Buffer.alloc(out.length)
+        const c = this.cmd[0]
+        const a = (this.cmd[1] << 16) | (this.cmd[2] << 8) | this.cmd[3]
+        if (c === 0x9f) {
+            rx[0] = 0xef
+            rx[1] = 0x40
+            rx[2] = 0x18
+        } else if (c === 0x05) rx[0] = this.wel ? 2 : 0
+        else if (c === 0x03)
+            for (let i = 0; i < rx.length; i++) {
+                const p = this.pages["" + ((a + i) >> 8)]
+                rx[i] = p ? p[(a + i) & 255] ^ 0xff : 0xff
+            }
+        return rx
+    }
+    async deselect() {
+        const c = this.cmd[0]
+        const a = (this.cmd[1] << 16) | (this.cmd[2] << 8) | this.cmd[3]
+        if (c === 0x06) this.wel = true
+        else if ((c === 0x02 || c === 0x20) && this.wel) {
+            this.wel = false
+            if (c === 0x20) for (let i = 0; i < 16; i++) this.pages["" + (((a >> 12) << 4) + i)] = null
+            else {
+                let p = this.pages["" + (a >> 8)]
+                if (!p) {
+                    p = Buffer.alloc(256)
+                    this.pages["" + (a >> 8)] = p
+                }
+                for (let i = 4; i < this.n; i++) p[(a + i - 4) & 255] = p[(a + i - 4) & 255] | (this.cmd[i] ^ 0xff)
+            }
+        }
+    }
+}
+
+const loop = new RunLoop()
+let up = false
+const fw = runStarted(
+    await startChecked(
+        { config: JSON.parse(${JSON.stringify(JSON.stringify(cfg))}), memberIndex: BOARD_MEMBER_INDEX, problems: [], notes: BOARD_NOTES },
+        undefined,
+        { loop: loop, spiPort: new SparseNor() }
+    ),
+    (f) => {
+        up = true
+    }
+)
+const t = ds.millis() + 5000
+while (!up && ds.millis() < t) await ds.sleep(10)
+await ds.sleep(200)
+console.log("firmware up " + up)
+${PROBE}
+`
+        board = await devs(["run", dir.write("board.ts", src), "--test", "-T", "20000"])
+    })
+    afterAll(() => dir.remove())
+
+    it("the probe ends by running out of memory, both times", () => {
+        expect(empty.stdout).toContain("OutOfMemory")
+        expect(board.stdout).toContain("OutOfMemory")
+        expect(board.lines).toContain("firmware up true")
+        expect(board.lines.some((l) => l.startsWith("seqmirror: replicating: member 0"))).toBe(true)
+    })
+
+    it("the firmware of the shipped configuration leaves the board's margin of the VM's heap", () => {
+        const heapKb = probed(empty)
+        const freeKb = probed(board)
+        const heldKb = heapKb - freeKb
+        const counted = boardFixedRam(JSON.parse(SHIPPED)).totalBytes
+        console.log(
+            `VM heap ${heapKb} KB; after the firmware's start ${freeKb} KB free: it holds ${heldKb} KB ` +
+                `(the build's count ${(counted / 1024).toFixed(1)} KB plus ${BOARD_RUNTIME_BYTES / 1024} KB of objects and runtime)`
+        )
+        // the heap the build's budget assumes is there, and the shipped configuration leaves the margin
+        expect(heapKb * 1024).toBeGreaterThanOrEqual(BOARD_HEAP_BYTES)
+        expect(freeKb * 1024).toBeGreaterThanOrEqual(BOARD_HEAP_MARGIN_BYTES)
+        // the build's figure (count plus runtime) is within 2 KB of what the VM measures: the
+        // budget it checks configurations against is neither optimistic nor loose
+        expect(Math.abs(counted + BOARD_RUNTIME_BYTES - heldKb * 1024)).toBeLessThanOrEqual(2048)
+    })
+})
