@@ -198,7 +198,7 @@ const XMIT_RING = 64
  * - Bad input (CRC, garbage, oversize, unknown type, stale session) is a counted drop.
  * @devsWhenUsed
  */
-export class LinkChannel {
+export abstract class LinkChannel {
     readonly counters = new ChannelCounters()
     protected cfg: ChannelConfig
     protected rtt: RttEstimator
@@ -423,29 +423,27 @@ export class LinkChannel {
         return this.sessionId !== 0 && this.st !== "refused" && !this.stopped
     }
 
-    protected onHandshake(type: number, buf: Buffer, n: number): void {
-        this.counters.droppedUnexpected++
-    }
+    // each role implements every hook (abstract: an image holds only its own role's)
 
-    protected onReset(session: number): void {
-        this.counters.droppedUnexpected++
-    }
+    /** A HELLO, WELCOME or REFUSE arrived. */
+    protected abstract onHandshake(type: number, buf: Buffer, n: number): void
+
+    /** A RESET of `session` arrived. */
+    protected abstract onReset(session: number): void
 
     /** A DATA or ACK frame of another session arrived. */
-    protected onStaleFrame(session: number): void {}
+    protected abstract onStaleFrame(session: number): void
 
     /** The link has been silent for deadMs. */
-    protected onDead(): void {}
+    protected abstract onDead(): void
 
     /** A valid frame of the current session arrived. */
-    protected onAlive(): void {}
+    protected abstract onAlive(): void
 
     /** Earliest deadline of the role's own timers, or -1. */
-    protected roleDeadline(): number {
-        return -1
-    }
+    protected abstract roleDeadline(): number
 
-    protected onRoleTimers(now: number): void {}
+    protected abstract onRoleTimers(now: number): void
 
     // ---- session lifecycle, for the roles ----
 

@@ -67,6 +67,10 @@ export class PrimaryChannel extends LinkChannel {
         return this.backoff.attempts
     }
 
+    protected override onAlive(): void {}
+
+    protected override onStaleFrame(session: number): void {}
+
     protected override roleDeadline(): number {
         if (this.st === "connecting") return this.handshakeAt
         if (this.st === "down") return this.reconnectAt

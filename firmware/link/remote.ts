@@ -69,6 +69,16 @@ export class RemoteChannel extends LinkChannel {
         return this.sessionGeneration
     }
 
+    protected override onReset(session: number): void {
+        this.counters.droppedUnexpected++
+    }
+
+    protected override roleDeadline(): number {
+        return -1
+    }
+
+    protected override onRoleTimers(now: number): void {}
+
     protected override onDead(): void {
         // the session stays: the primary resumes it when it reconnects
         this.st = "down"
