@@ -19,6 +19,21 @@ export function fail(msg: string): never {
 }
 
 /**
+ * As a board's run loop halts when an event throws (a broken invariant: the firmware must not
+ * run on in a state it does not know), a host command stops at once: one line on stderr with
+ * what was thrown, exit code 3, nothing more done (the flash keeps what its completed
+ * operations wrote, as after a power cut).
+ */
+export function haltOnThrow(): void {
+    const halt = (e: unknown) => {
+        process.stderr.write("seqmirror: halted: " + ((e as Error)?.stack ?? String(e)) + "\n")
+        process.exit(3)
+    }
+    process.on("uncaughtException", halt)
+    process.on("unhandledRejection", halt)
+}
+
+/**
  * What a host offers the firmware: the flash is a file, the link a TCP connection (a remote
  * listens), the console reads lines; there is no group bus, so a primary on a host runs a
  * group of one, as a DeviceScript board does.

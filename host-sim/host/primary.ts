@@ -9,7 +9,7 @@ import { PrimaryBoard } from "../../firmware/pipeline/primary"
 import { seqAtOrBefore } from "../../firmware/seq"
 import { Prng } from "../prng"
 import { FileFlash, FlashFileError } from "./fileFlash"
-import { digestOf, fail, hostCapabilities, loadConfig } from "./hostConfig"
+import { digestOf, fail, haltOnThrow, hostCapabilities, loadConfig } from "./hostConfig"
 import { NodeClock } from "./nodeClock"
 import { TcpClientLink } from "./tcpLink"
 
@@ -112,6 +112,7 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
         await flash.close()
         fail(`--data ${o.dataFile}: the store cannot be used (see the line above)`)
     }
+    haltOnThrow()
     link.start()
     const board = fw.board!
     const member = check.memberIndex
@@ -136,24 +137,31 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
     let workloadDone = false
     let finishing = false
 
+    // an lba with a write outstanding gets no other until that one is answered: two writes to
+    // one block in flight at once may land in either order, as on any block device
+    const busy = new Set<number>()
+    let onAnswered: (() => void) | null = null
     const issue = (lba: number, block: Buffer, line: number): void => {
         const w = new Write(writes.length + 1, lba, digestOf(block))
         writes.push(w)
+        busy.add(lba)
         if (o.json) emit({ event: "write", n: w.n, lba, digest: w.digest })
         board.write(lba, block, (err, seq) => {
+            busy.delete(lba)
             if (err !== 0) {
                 w.failed = true
                 failed++
                 if (o.json) emit({ event: "fail", n: w.n, lba, err })
                 else say("write " + w.n + " (lba " + lba + ") failed: error " + err)
-                return
+            } else {
+                w.acked = true
+                w.seq = seq
+                acked++
+                unconfirmed.push(w)
+                if (o.json) emit({ event: "ack", n: w.n, lba, seq, digest: w.digest })
+                else if (line > 0) say("line " + line + ": lba " + lba + " acknowledged, seq " + seq)
             }
-            w.acked = true
-            w.seq = seq
-            acked++
-            unconfirmed.push(w)
-            if (o.json) emit({ event: "ack", n: w.n, lba, seq, digest: w.digest })
-            else if (line > 0) say("line " + line + ": lba " + lba + " acknowledged, seq " + seq)
+            if (onAnswered) onAnswered()
         })
     }
 
@@ -232,31 +240,55 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
     process.on("SIGINT", () => finish("signal"))
     process.on("SIGTERM", () => finish("signal"))
 
+    const complain = (line: number, why: string) => {
+        if (o.json) emit({ event: "error", line, error: why })
+        else process.stderr.write(`seqmirror: line ${line}: ${why}; not written\n`)
+    }
     if (o.rate !== null) {
         const rate = o.rate
         const rng = new Prng(o.seed ^ Math.imul(member + 1, 0x27d4eb2f))
         const t0 = clock.millis()
         let n = 0
+        // the drawn lba, or the next one without a write in flight (-1: every one has one; the
+        // write is left out)
+        const freeLba = (drawn: number): number => {
+            for (let i = 0; i < fw.lbaCount; i++) {
+                const lba = (drawn + i) % fw.lbaCount
+                if (!busy.has(lba)) return lba
+            }
+            return -1
+        }
         const tick = () => {
             if (workloadDone) return
             const now = clock.millis()
             if (o.durationMs !== null && now - t0 >= o.durationMs) return endWorkload("done")
             // catch up when the event loop was late, one write per period
             while (t0 + (n * 1000) / rate <= now) {
-                const lba = rng.int(fw.lbaCount)
-                issue(lba, workloadBlock(blockSize, member, fw.generation, writes.length + 1, lba, o.seed), 0)
+                const lba = freeLba(rng.int(fw.lbaCount))
+                if (lba >= 0) issue(lba, workloadBlock(blockSize, member, fw.generation, writes.length + 1, lba, o.seed), 0)
                 n++
             }
             clock.setTimer(Math.max(0, t0 + (n * 1000) / rate - clock.millis()), tick)
         }
         tick()
     } else {
+        // lines are written in their order; one whose lba has a write in flight waits for it
         let lineNo = 0
+        let ended = false
+        const queue: { lba: number; block: Buffer; line: number }[] = []
+        const pump = () => {
+            while (queue.length > 0 && !busy.has(queue[0].lba) && !workloadDone) {
+                const q = queue.shift()!
+                issue(q.lba, q.block, q.line)
+            }
+            if (ended && queue.length === 0) endWorkload("ended (end of input)")
+        }
+        onAnswered = pump
         const rl = createInterface({ input: process.stdin, crlfDelay: Infinity })
         rl.on("line", (raw) => {
             lineNo++
             const line = raw.trim()
-            if (line === "" || line.startsWith("#") || workloadDone) return
+            if (line === "" || line.startsWith("#")) return
             const m = /^(\d+)\s+(.*)$/.exec(line) ?? /^(\d+)()$/.exec(line)
             if (!m) return complain(lineNo, `"${line.slice(0, 40)}" is not "LBA TEXT"`)
             const lba = Number(m[1])
@@ -265,13 +297,13 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
             if (text.length > blockSize) return complain(lineNo, `the text is ${text.length} bytes, longer than a ${blockSize}-byte block`)
             const block = Buffer.alloc(blockSize)
             text.copy(block)
-            issue(lba, block, lineNo)
+            queue.push({ lba, block, line: lineNo })
+            pump()
         })
-        rl.on("close", () => endWorkload("ended (end of input)"))
-    }
-    const complain = (line: number, why: string) => {
-        if (o.json) emit({ event: "error", line, error: why })
-        else process.stderr.write(`seqmirror: line ${line}: ${why}; not written\n`)
+        rl.on("close", () => {
+            ended = true
+            pump()
+        })
     }
     return exited
 }

@@ -10,7 +10,7 @@ import { StoreError, storeErrorName } from "../../firmware/store/types"
 import { BoardConsole, CONSOLE_MAX_LINE, SimConsole } from "../console/hub"
 import { ConsoleServer } from "../console/tcp"
 import { FileFlash, FlashFileError } from "./fileFlash"
-import { fail, groupFileOf, groupMismatch, loadConfig, readGroupFile, REMOTE_FLASH_FILE, writeGroupFile } from "./hostConfig"
+import { fail, groupFileOf, haltOnThrow, groupMismatch, loadConfig, readGroupFile, REMOTE_FLASH_FILE, writeGroupFile } from "./hostConfig"
 import { NodeClock } from "./nodeClock"
 import { RemoteListener } from "./tcpLink"
 
@@ -28,18 +28,20 @@ export interface RemoteHostOptions {
 /** How often the remote prints a status line, when something changed. */
 const STATUS_EVERY_MS = 5000
 
-/** Prepares DIR: made if missing, a writable directory; its group file made or checked. */
+/** Prepares DIR: made if missing, a writable directory; its group file, if any, for this
+ * group. */
 function prepareDataDir(dir: string, group: ReturnType<typeof groupFileOf>): void {
-    try {
-        mkdirSync(dir, { recursive: true })
-    } catch (e) {
-        fail(`--data ${dir}: cannot make the directory: ${(e as Error).message}`)
-    }
     let st
     try {
         st = statSync(dir)
     } catch (e) {
-        fail(`--data ${dir}: ${(e as Error).message}`)
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") fail(`--data ${dir}: ${(e as Error).message}`)
+        try {
+            mkdirSync(dir, { recursive: true })
+            st = statSync(dir)
+        } catch (e2) {
+            fail(`--data ${dir}: cannot make the directory: ${(e2 as Error).message}`)
+        }
     }
     if (!st.isDirectory()) fail(`--data ${dir} is not a directory (the remote keeps its flash file and group file in one)`)
     try {
@@ -52,7 +54,6 @@ function prepareDataDir(dir: string, group: ReturnType<typeof groupFileOf>): voi
         const why = groupMismatch(had, group)
         if (why !== "") fail(`--data ${dir}: ${why}; use another directory for this group`)
     }
-    writeGroupFile(dir, group)
 }
 
 /**
@@ -77,6 +78,8 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
         if (e instanceof FlashFileError) fail(`--data ${o.dataDir}: ${e.message}`)
         throw e
     }
+    // the group the flash is for, with this configuration's names
+    writeGroupFile(o.dataDir, group)
     const out = (line: string) => process.stdout.write("seqmirror remote: " + line + "\n")
     out(
         "group " + config.group.id + ", " + members.length + (members.length === 1 ? " member" : " members") + " (" +
@@ -142,6 +145,7 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
         const port = bc.port
         out("console on 127.0.0.1:" + port + " (nc 127.0.0.1 " + port + ")" + (o.stdinConsole ? " and on stdin" : "") + "; type help")
     } else if (o.stdinConsole) out("console on stdin; type help")
+    haltOnThrow()
     if (o.stdinConsole) {
         // a remote started in the background of a terminal must not be stopped by reading it
         process.on("SIGTTIN", () => {})
