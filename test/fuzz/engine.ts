@@ -2,6 +2,7 @@ import fc from "fast-check"
 import { performance } from "node:perf_hooks"
 import { mutate } from "./mutate"
 import { mix, Rng } from "./rng"
+import { isKnown } from "./known"
 import { FuzzFailure, hex, Target } from "./target"
 
 /** Inputs drawn from the valid arbitrary per batch. */
@@ -58,15 +59,19 @@ export function runOne(t: Target, input: Buffer): string | null {
     }
     const ms = performance.now() - started
     if (ms > t.timeLimitMs) {
-        // a slow run may be the machine: it counts only if it is slow again
-        const again = performance.now()
-        try {
-            t.run(input)
-        } catch {
-            /* reported above on the first run if it failed */
+        // a slow run may be the machine (another process, a garbage collection): it counts
+        // only if two more runs are slow too
+        const times = [ms]
+        for (let k = 0; k < 2; k++) {
+            const again = performance.now()
+            try {
+                t.run(input)
+            } catch {
+                /* it passed the first time: only the time counts here */
+            }
+            times.push(performance.now() - again)
         }
-        const ms2 = performance.now() - again
-        if (ms2 > t.timeLimitMs) return `slow: ${ms.toFixed(1)} ms and ${ms2.toFixed(1)} ms, over the bound of ${t.timeLimitMs} ms`
+        if (Math.min(...times) > t.timeLimitMs) return `slow: ${times.map((x) => x.toFixed(1)).join(", ")} ms, over the bound of ${t.timeLimitMs} ms`
     }
     return null
 }
@@ -80,7 +85,8 @@ export interface CampaignStats {
 
 /**
  * Runs inputs [from, to) of a campaign. `progress(i)` is called every 256 inputs (the
- * watchdog follows it). Stops early after `maxFailures` distinct failure messages.
+ * watchdog follows it). Stops early after `maxFailures` distinct failure messages (known
+ * failures, test/fuzz/known.ts, are reported but do not stop it).
  */
 export function campaign(t: Target, seed: number, corpus: readonly Buffer[], from: number, to: number, progress?: (i: number) => void, maxFailures = 5): CampaignStats {
     const src = new InputSource(t, seed, corpus)
@@ -90,14 +96,22 @@ export function campaign(t: Target, seed: number, corpus: readonly Buffer[], fro
     let i = from
     for (; i < to; i++) {
         if (progress && (i & 255) === 0) progress(i)
-        const input = src.input(i)
-        const msg = runOne(t, input)
+        let input: Buffer
+        let msg: string | null
+        try {
+            input = src.input(i)
+            msg = runOne(t, input)
+        } catch (e) {
+            // the campaign's own generator failed: a bug of the campaign, reported as such
+            input = Buffer.alloc(0)
+            msg = "the input generator threw: " + (e as Error).message
+        }
         if (msg === null) continue
         const key = msg.replace(/\d+/g, "#").slice(0, 120)
         if (seen.has(key)) continue
         seen.add(key)
         failures.push({ target: t.name, index: i, input: hex(input), message: msg })
-        if (failures.length >= maxFailures) {
+        if (failures.filter((f) => !isKnown(t.name, f.message)).length >= maxFailures) {
             i++
             break
         }

@@ -79,6 +79,12 @@ const validConfig = fc
         return c
     })
 
+/** An edge value, fresh each time: the lists and objects among them are not shared between
+ * trees. */
+function edge(rng: Rng): any {
+    return JSON.parse(JSON.stringify(EDGES[rng.int(EDGES.length)]) ?? "null")
+}
+
 /** Every path to a value in a parsed JSON tree. */
 function paths(v: any, at: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
     out.push(at)
@@ -91,26 +97,26 @@ function paths(v: any, at: (string | number)[] = [], out: (string | number)[][] 
 function mutateTree(rng: Rng, root: any): any {
     const ps = paths(root)
     const p = rng.pick(ps)
-    if (p.length === 0) return rng.chance(0.5) ? rng.pick(EDGES) : root
+    if (p.length === 0) return rng.chance(0.5) ? edge(rng) : root
     let parent = root
     for (const k of p.slice(0, -1)) parent = parent[k]
     const key = p[p.length - 1]
     switch (rng.int(6)) {
         case 0:
         case 1:
-            parent[key] = rng.pick(EDGES)
+            parent[key] = edge(rng)
             break
         case 2:
             if (typeof parent[key] === "number") parent[key] += rng.int(3) - 1
-            else parent[key] = rng.pick(EDGES)
+            else parent[key] = edge(rng)
             break
         case 3:
             if (Array.isArray(parent)) parent.splice(key as number, 1)
             else delete parent[key]
             break
         case 4:
-            if (Array.isArray(parent[key])) parent[key].push(rng.chance(0.5) ? JSON.parse(JSON.stringify(rng.pick(parent[key]) ?? {})) : rng.pick(EDGES))
-            else if (parent[key] !== null && typeof parent[key] === "object") parent[key][rng.pick(["name", "address", "role", "extra", "sck"])] = rng.pick(EDGES)
+            if (Array.isArray(parent[key])) parent[key].push(rng.chance(0.5) ? JSON.parse(JSON.stringify(rng.pick(parent[key]) ?? {})) : edge(rng))
+            else if (parent[key] !== null && typeof parent[key] === "object") parent[key][rng.pick(["name", "address", "role", "extra", "sck"])] = edge(rng)
             else parent[key] = [parent[key]]
             break
         default: {
