@@ -1,21 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { createServer, Server, Socket } from "node:net"
-import { Clock, Timer } from "../../hal/clock"
-import { Link } from "../../hal/link"
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
 import { defaultConfig, validateConfig } from "../../firmware/config"
-import { defaultChannelConfig } from "../../firmware/link/channel"
-import { RemoteChannel } from "../../firmware/link/remote"
-import { decodeManifest, decodeSeqDone, encodeApplied, Msg } from "../../firmware/pipeline/messages"
-import { getU32 } from "../../firmware/codec/bytes"
-import { devs, DevsResult, freePort, TempDir } from "./devs"
+import { blocksOf, exportImage, Image, killAll, Proc, removeTemps, startRemote, tempDir } from "../host/harness"
+import { devs, DevsResult, TempDir } from "./devs"
 
 // The board's whole replication path in the DeviceScript VM, entered as firmware/main.ts enters
 // it: a group-of-one configuration (validated here, as the build validates the board's own) is
 // checked against the runtime, the board probes the SPI NOR flash through the board's SPI bus
 // and the JEDEC driver, mounts the block store, and runs the pipeline, its SoloCycle and the
-// link channel over the board's TCP link. The remote's end of the channel runs here, on Node, on
-// a real socket: it checks every portion, and answers each complete seq with APPLIED, which
-// unpins it on the board.
+// link channel over the board's TCP link, to a `seqmirror remote` process on this machine (the
+// remote users run: its firmware on Node, its flash in a file): the remote stages every
+// portion, applies each complete seq and answers APPLIED, which unpins it on the board; its
+// exported image then holds what the board had acknowledged.
 //
 // The VM has no SPI: under the bus sits a minimal NOR chip (an SpiPort answering the JEDEC
 // commands at once, no timing), written in the entry below rather than the simulator's chip
@@ -37,102 +34,28 @@ function blockOf(i: number): Buffer {
     return b
 }
 
-/** Real time for the remote's channel on Node. */
-class NodeClock implements Clock {
-    millis(): number {
-        return performance.now()
-    }
-    setTimer(delayMs: number, fire: () => void): Timer {
-        const t = { cancelled: false, handle: null as unknown as ReturnType<typeof setTimeout> }
-        t.handle = setTimeout(() => {
-            if (t.cancelled) return
-            t.cancelled = true
-            fire()
-        }, Math.max(0, delayMs))
-        return t
-    }
-    clearTimer(timer: Timer): void {
-        if (timer.cancelled) return
-        timer.cancelled = true
-        clearTimeout((timer as unknown as { handle: ReturnType<typeof setTimeout> }).handle)
-    }
-}
-
-/** The remote's Link: whatever socket the board is connected on. */
-class ServerLink implements Link {
-    sock: Socket | null = null
-    private rx: ((data: Buffer) => void) | null = null
-    attach(s: Socket): void {
-        this.sock = s
-        s.on("data", (d: Buffer) => {
-            if (this.sock === s && this.rx) this.rx(Buffer.from(d))
-        })
-    }
-    write(data: Buffer): number {
-        if (this.sock) this.sock.write(Buffer.from(data))
-        return data.length
-    }
-    txFree(): number {
-        return 1 << 20
-    }
-    onTxReady(_handler: () => void): void {}
-    onReceive(handler: (data: Buffer) => void): void {
-        this.rx = handler
-    }
-    bitRate(): number {
-        return 115200
-    }
-}
-
-describe("board replication in the DeviceScript VM, to a remote channel on Node", () => {
+describe("board replication in the DeviceScript VM, to a seqmirror remote over TCP", () => {
     const dir = new TempDir("replicate")
     let run: DevsResult
-    let server: Server | null = null
-    const sockets: Socket[] = []
-    /** Remote side: portions by seq, seq-done and manifests seen, seqs applied. */
-    const portions: { seq: number; lba: number; data: Buffer }[] = []
-    const seqDone: number[] = []
-    const manifests: { seq: number; portions: number }[] = []
-    const applied: number[] = []
-    let channel: RemoteChannel | null = null
+    let remote: Proc
+    let data = ""
+    /** The remote's image once the board is done, and its counters. */
+    let image: Image
+    let stats: Record<string, number>
 
     beforeAll(async () => {
-        const port = await freePort()
-        const clock = new NodeClock()
-        const link = new ServerLink()
-        const cfg = defaultChannelConfig()
-        cfg.keepaliveMs = 0
-        const ch = new RemoteChannel(link, clock, () => Math.random(), cfg, 0, 0, (_g, done) => done())
-        channel = ch
-        ch.onMessage((msg, len) => {
-            const m = Buffer.from(msg.subarray(0, len))
-            if (m[0] === Msg.Portion) portions.push({ seq: getU32(m, 1), lba: getU32(m, 5), data: m.subarray(9) })
-            else if (m[0] === Msg.SeqDone) seqDone.push(decodeSeqDone(m, len)!.seq)
-            else if (m[0] === Msg.Manifest) {
-                const man = decodeManifest(m, len)!
-                manifests.push({ seq: man.seq, portions: man.totalPortions() })
-            }
-            // apply, in order, every seq whose manifest, SEQ_DONE and portions are all in
-            for (const man of manifests) {
-                if (applied.includes(man.seq)) continue
-                const got = portions.filter((p) => p.seq === man.seq).length
-                if (!seqDone.includes(man.seq) || got !== man.portions) break
-                applied.push(man.seq)
-                ch.send(encodeApplied(man.seq))
-            }
-        })
-        server = createServer((s) => {
-            sockets.push(s)
-            s.on("error", () => {})
-            link.attach(s)
-        })
-        await new Promise<void>((resolve) => server!.listen(port, "127.0.0.1", () => resolve()))
-
         const c: any = defaultConfig()
         c.group.members = [c.group.members[0]]
         c.link.remoteHost = "127.0.0.1"
-        c.link.remotePort = port
         c.store = { blockSize: BLOCK, auxRingBytes: 1024, flashBytes: 65536 }
+        // the remote's group: the board's configuration (it listens where --listen says)
+        const host = tempDir()
+        data = join(host, "remote")
+        const remoteConfig = join(host, "config.json")
+        writeFileSync(remoteConfig, JSON.stringify(c))
+        const started = await startRemote(data, remoteConfig)
+        remote = started.proc
+        c.link.remotePort = started.port
         // the board carries no validation: the build (here, the test) does it
         expect(validateConfig(c)).toEqual([])
         const imp = (p: string) => JSON.stringify(dir.importOf(p))
@@ -231,11 +154,13 @@ console.log("=== end")
 `
         run = await devs(["run", dir.write("replicate.ts", src), "--test", "-T", "30000"])
         if (!run.stdout.includes("test OK")) console.log(run.stdout.slice(-3000), run.stderr.slice(-2000))
+        image = await exportImage(data)
+        remote.child.stdin!.write("stats --json\n")
+        stats = JSON.parse((await remote.line(/^\{"appliedSeq".*$/))[0])
     })
     afterAll(() => {
-        channel?.stop()
-        for (const s of sockets) s.destroy()
-        server?.close()
+        killAll()
+        removeTemps()
         dir.remove()
     })
 
@@ -263,19 +188,28 @@ console.log("=== end")
         expect(Number(m[1])).toBe(WRITES)
         expect(Number(m[2])).toBe(0)
         expect(Number(m[3])).toBe(0)
-        expect(Number(m[4])).toBe(applied[applied.length - 1])
-        // seqs arrive whole and in order, each announced by SEQ_DONE and a manifest
-        expect(manifests.map((x) => x.seq)).toEqual(applied)
-        expect(seqDone).toEqual(applied)
-        for (let k = 1; k < applied.length; k++) expect(applied[k]).toBe(applied[k - 1] + 1)
-        // the remote's image, applying seq by seq: each lba holds its last write
-        const image = new Map<number, Buffer>()
-        for (const p of portions) image.set(p.lba, p.data)
-        expect(image.size).toBe(LBAS)
-        for (let lba = 0; lba < LBAS; lba++) expect(image.get(lba)!.equals(blockOf(WRITES - LBAS + lba))).toBe(true)
-        // write folding: no more portions than writes, and every portion a write's content
-        expect(portions.length).toBeLessThanOrEqual(WRITES)
-        for (const p of portions) expect(p.data.equals(blockOf(p.data[0]))).toBe(true)
+        // the board's confirmed seq is the remote's applied seq, each seq applied in turn
+        expect(Number(m[4])).toBe(image.appliedSeq)
+        expect(image.appliedSeq).toBeGreaterThan(0)
+        expect(stats.appliedSeq).toBe(image.appliedSeq)
+        expect(stats.seqsApplied).toBe(image.appliedSeq)
+        expect(stats.manifestsRejected).toBe(0)
+        expect(stats.messagesRejected).toBe(0)
+        // the remote's image: each lba holds its last write, applied at or before the seq
+        const blocks = blocksOf(image)
+        expect([...blocks.keys()].sort((x, y) => x - y)).toEqual([...Array(LBAS).keys()])
+        for (const [lba, b] of blocks) {
+            expect(Buffer.from(b.base64, "base64").equals(blockOf(WRITES - LBAS + lba)), "lba " + lba).toBe(true)
+            expect(b.seq).toBeLessThanOrEqual(image.appliedSeq)
+        }
+        // write folding: no more portions than writes, at least one per lba
+        expect(stats.portionsReceived).toBeGreaterThanOrEqual(LBAS)
+        expect(stats.portionsReceived).toBeLessThanOrEqual(WRITES)
+    })
+
+    it("the remote stops cleanly, and its flash holds the same image", async () => {
+        expect(await remote.kill("SIGTERM")).toEqual({ code: 0, signal: null })
+        expect(await exportImage(data)).toEqual(image)
     })
 
     it("reports its status in one line", () => {
