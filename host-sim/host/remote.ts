@@ -156,9 +156,9 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
     // a status line when something changed
     let last = ""
     const status = () => {
-        let up = 0
-        for (const ch of remote.channels) if (ch.isUp()) up++
-        const line = "applied seq " + store.appliedSeq() + ", links up " + up + "/" + remote.channels.length + ", staged portions " + board.stagedPortions()
+        let connected = 0
+        for (const l of listener.links) if (l.socket) connected++
+        const line = "applied seq " + store.appliedSeq() + ", members connected " + connected + "/" + listener.links.length + ", staged portions " + board.stagedPortions()
         if (line !== last) log(line)
         last = line
         clock.setTimer(STATUS_EVERY_MS, status)
