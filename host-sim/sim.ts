@@ -289,6 +289,8 @@ export class Simulation {
                 // RPO lag counts from the acknowledgement: from then on the app holds the write
                 // for safe, and it is lost if the primary fails before the remote applies it
                 board.onAck = (_lba, seq) => this.unapplied[b].push([seq, this.kernel.millis()])
+                // the operator accepted the loss of a damaged block: the checker excuses it
+                board.onLossAccepted = (lba) => this.history.acceptLoss(b, lba)
                 this.kernel.setTimer(0, () => app.issue())
             }
         }

@@ -96,6 +96,23 @@ export class History {
         }
     }
 
+    /** lossAccepted[b][lba]: the newest write counter of that block acknowledged when the
+     * operator accepted the loss of its damaged version (0: none). */
+    lossAccepted: number[][] = []
+
+    /** The operator accepted the loss of `board`'s damaged block `lba`: the writes to it
+     * acknowledged so far may be missing from the remote (and the board's flash). */
+    acceptLoss(board: number, lba: number): void {
+        while (this.lossAccepted.length <= board) this.lossAccepted.push([])
+        this.lossAccepted[board][lba] = this.newestAcked(board, lba, this.writes[board].length)
+    }
+
+    /** Write `counter` of `board` to `lba` may be missing: its loss was accepted. */
+    excused(board: number, lba: number, counter: number): boolean {
+        const row = this.lossAccepted[board]
+        return row !== undefined && row[lba] !== undefined && counter <= row[lba]
+    }
+
     /** Newest acknowledged write counter of `board` to `lba` among counters ≤ upTo (0 if none). */
     newestAcked(board: number, lba: number, upTo: number): number {
         const list = this.ackedByLba[board][lba]

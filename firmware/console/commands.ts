@@ -121,6 +121,21 @@ export function addPrimaryCommands(shell: Shell, out: Console, parts: () => Prim
         })
     )
     shell.add(
+        new ShellCommand("damage", "damage [accept]", "a damaged block that holds replication; accept: give it up and resync", (args) => {
+            if (args.length > 1 || (args.length === 1 && args[0] !== "accept")) throw new ShellError("damage takes no argument, or accept")
+            const p = parts()
+            if (!p) return [NOT_RUNNING]
+            const b = p.board
+            if (b.damagedLba < 0) return ["no damaged block" + (b.damagedReads > 0 ? " (" + b.damagedReads + " found before)" : "")]
+            const what = "lba " + b.damagedLba + (b.damagedSeq !== 0 ? ", seq " + b.damagedSeq + " waits for it" : ", the resync's copy waits for it")
+            if (args.length === 0)
+                return ["damaged: " + what, "write the lba again (the resync copies the new data), or `damage accept`: the remote keeps its older copy of it"]
+            const lba = b.damagedLba
+            b.acceptDamage()
+            return ["lba " + lba + " given up: replication suspends and resyncs the rest; the remote keeps its older copy of it"]
+        })
+    )
+    shell.add(
         new ShellCommand("evict", "evict <address>", "remove a member from the group for good", (args) => {
             if (args.length !== 1) throw new ShellError("evict takes one member address, e.g. 0x12")
             const p = parts()
@@ -204,6 +219,7 @@ function primaryStatus(p: PrimaryParts): string[] {
             "replication suspended since seq " + b.suspendedSeq + " (" + reasonText(b.suspendReason, b.opts.suspendAfterMs ? b.opts.suspendAfterMs : 0) + "), " +
                 b.ackedDuringSuspension + " writes acknowledged while suspended"
         )
+    if (b.damagedLba >= 0) lines.push("ALARM: lba " + b.damagedLba + " is damaged on flash; replication waits for the operator (`damage`)")
     if (b.resync === Resync.Copying) lines.push("full resync: copying block " + b.resyncLba + " of " + b.opts.lbaCount + ", " + b.resyncCopied + " copied")
     else if (b.resync === Resync.Done) lines.push("full resync: " + b.resyncCopied + " blocks copied, waiting for the remote to apply them")
     if (p.agent) lines.push("shuttle epoch " + p.agent.epochOf() + ", " + p.agent.members().length + " members" + (p.agent.isEvicted() ? ", this board is evicted" : ""))
@@ -319,6 +335,9 @@ function primaryStats(p: PrimaryParts): StatList {
     s.add("resyncsStarted", b.resyncsStarted)
     s.add("resyncCopied", b.resyncCopied)
     s.add("resyncUnreadable", b.resyncUnreadable)
+    s.add("damagedLba", b.damagedLba)
+    s.add("damagedSeq", b.damagedSeq)
+    s.add("damagedReads", b.damagedReads)
     addChannelStats(s, p.channel)
     addStoreStats(s, p.store)
     const a = p.agent
@@ -423,6 +442,7 @@ export function reasonText(r: number, afterMs: number): string {
     if (r === SuspendReason.History) return "replication history at its bound"
     if (r === SuspendReason.Stalled) return "a write waited" + t + ": the group cannot release"
     if (r === SuspendReason.Link) return "link down" + t
+    if (r === SuspendReason.Damage) return "the loss of a damaged block was accepted"
     return "reason " + r
 }
 

@@ -41,7 +41,13 @@ export const enum SuspendReason {
     Stalled = 2,
     /** The link to the remote was down longer than the suspend time. */
     Link = 3,
+    /** The operator accepted the loss of a damaged block (acceptDamage): the board resyncs
+     * its current data without it. */
+    Damage = 4,
 }
+
+/** Reads of a durable version that fails its CRC before it counts as damaged. */
+const READ_TRIES = 3
 
 /** What a member does when its replication history reaches its bound. */
 export const enum Congestion {
@@ -198,8 +204,25 @@ export class PrimaryBoard {
     /** Blocks copied by the full resync under way. */
     resyncCopied = 0
     resyncsStarted = 0
-    /** Blocks a full resync could not read (their flash record is corrupt): not copied. */
+    /** Blocks a full resync left out: damaged, their loss accepted (acceptDamage). */
     resyncUnreadable = 0
+    /**
+     * A durable version that reads back damaged (its CRC still fails after READ_TRIES reads)
+     * is never left out of its seq: the lba, and the seq that waits for it (0: a resync's copy
+     * waits), until the operator decides (acceptDamage, or a new write of the lba); -1: none.
+     * The remote stays at its last consistent image meanwhile.
+     */
+    damagedLba = -1
+    damagedSeq = 0
+    /** Times a version was found damaged. */
+    damagedReads = 0
+    /** The lba whose loss the operator accepted: a resync leaves it out (-1: none). */
+    lossAccepted = -1
+    /** Told when the operator accepts a loss (the simulator's checker excuses that block). */
+    onLossAccepted: ((lba: number) => void) | null = null
+    private readTries = 0
+    /** The damaged version's seq: a newer version of its lba (a new write) ends the wait. */
+    private damagedAt = -1
     private drainRate = 0
     private drainBytes = 0
     private drainSince = -1
@@ -462,6 +485,9 @@ export class PrimaryBoard {
     private track(): void {
         const cur = this.current
         this.seqs = [cur]
+        // a seq that waited for a damaged block is dropped with the others (the resync reads
+        // the block's newest version again)
+        if (this.damagedSeq !== 0) this.damagedLba = -1
         this.pendingMsg = null
         while (!this.ring.isEmpty()) this.ring.shift()
         this.lbasInSeq.clear()
@@ -794,6 +820,8 @@ export class PrimaryBoard {
      * time, and only while no write waits for a seq (a write the read would not see). */
     private resyncStep(): void {
         if (this.resync !== Resync.Copying || this.resyncBusy || this.unstamped.length > 0) return
+        // a damaged block holds the copy until the operator decides; a new write of it ends that
+        if (this.damagedLba >= 0 && this.damagedSeq === 0 && this.store.newestSeq(this.opts.member, this.damagedLba) === this.damagedAt) return
         const m = this.opts.member
         let found = false
         for (let n = 0; n < 32 && this.resyncLba < this.opts.lbaCount; n++) {
@@ -812,6 +840,7 @@ export class PrimaryBoard {
         if (this.resyncLba < this.opts.lbaCount) return this.resyncLater(0)
         if (this.extendCopy()) return this.resyncStep()
         this.resync = Resync.Done
+        this.lossAccepted = -1
         // no version after the confirmed seq: the image is the remote's, as of the next seq
         if (!seqAfter(this.resyncTo, this.resyncBase)) this.resyncTo = seqNext(this.resyncTo)
         this.startResync()
@@ -849,12 +878,18 @@ export class PrimaryBoard {
             if (!this.stamp(w)) this.unstamped.push(w)
             return
         }
-        if (err !== 0 && err !== StoreError.Corrupt) {
-            // the store is busy (queue full) or the flash failed for now: read it again later
-            return this.resyncLater(5)
+        const lost = err === StoreError.Corrupt && this.resyncLba === this.lossAccepted
+        if (err !== 0 && !lost) {
+            // the store is busy (queue full) or the flash failed for now, or the record did
+            // not check: read it again later; still damaged, the copy waits for the operator
+            if (err !== StoreError.Corrupt || ++this.readTries < READ_TRIES) return this.resyncLater(5)
+            this.resyncBusy = false
+            return this.damaged(this.resyncLba, 0)
         }
+        this.readTries = 0
+        if (this.damagedLba === this.resyncLba) this.damagedLba = -1
         if (!this.resyncHit) {
-            if (err !== 0) this.resyncUnreadable++
+            if (lost) this.resyncUnreadable++
             this.resyncLba++
         }
         this.resyncBusy = false
@@ -932,13 +967,14 @@ export class PrimaryBoard {
     }
 
     private readNextFromFlash(st: SeqState): void {
-        if (this.reading || !st.fromFlash) return
+        if (this.reading || !st.fromFlash || this.damagedLba >= 0) return
         const p = st.fromFlash[st.fromFlashNext]
         this.reading = true
         const self = this
         this.store.readPinned(p, (err, data) => {
-            if (err === StoreError.QueueFull || err === StoreError.Flash) {
-                // the store is busy, or its flash failed for now: the same version again later
+            if (err === StoreError.QueueFull || err === StoreError.Flash || (err === StoreError.Corrupt && ++self.readTries < READ_TRIES)) {
+                // the store is busy, or its flash failed for now, or the record did not check:
+                // the same version again later
                 self.clock.setTimer(5, () => {
                     self.reading = false
                     self.pump()
@@ -946,9 +982,14 @@ export class PrimaryBoard {
                 return
             }
             self.reading = false
+            self.readTries = 0
+            if (err === StoreError.Corrupt) {
+                // acknowledged and durable, now damaged: the seq waits for the operator
+                self.damaged(p.lba, st.seq)
+                return
+            }
             if (err !== 0 || !data) {
-                // the version is unreadable: the seq goes out short, the remote holds at the
-                // previous seq and the console reports it
+                // the version is gone (the seq was confirmed or tracked meanwhile): nothing to send
                 st.short = true
             } else {
                 const msg = Buffer.alloc(PORTION_HEADER + data.length)
@@ -961,6 +1002,30 @@ export class PrimaryBoard {
             st.fromFlashNext++
             self.pump()
         })
+    }
+
+    private damaged(lba: number, seq: number): void {
+        this.damagedReads++
+        this.damagedLba = lba
+        this.damagedSeq = seq
+        this.damagedAt = this.store.newestSeq(this.opts.member, lba)
+        this.readTries = 0
+    }
+
+    /**
+     * The operator accepts the loss of the damaged block: the board suspends (if it has not)
+     * and resyncs its current data without that block, so the remote's image goes on
+     * consistent but for it (it keeps its older copy). False when no block is damaged.
+     */
+    acceptDamage(): boolean {
+        const lba = this.damagedLba
+        if (lba < 0) return false
+        this.lossAccepted = lba
+        this.damagedLba = -1
+        if (this.onLossAccepted) this.onLossAccepted(lba)
+        if (!this.suspended) this.suspend(SuspendReason.Damage)
+        else this.resyncStep()
+        return true
     }
 
     private countSent(st: SeqState, n: number): void {

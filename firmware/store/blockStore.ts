@@ -1,6 +1,6 @@
 import { Clock } from "../../hal/clock"
 import { Flash, FlashError } from "../../hal/flash"
-import { getU32 } from "../codec/bytes"
+import { getU32, putU32 } from "../codec/bytes"
 import { crc32cUpdate } from "../codec/crc32c"
 import { seqAfter } from "../seq"
 import {
@@ -209,6 +209,8 @@ export class PrimaryBlockStore {
     private apLen = 0
     private apData: Buffer = EMPTY
     private apLoc = -1
+    /** The record being copied is damaged: its copy keeps a CRC that does not match. */
+    private apDamaged = false
     private gcV = -1
     private gcSlot = 0
     private gcG = -1
@@ -944,13 +946,6 @@ export class PrimaryBlockStore {
         return true
     }
 
-    /** A live record no longer matches its CRC: copying it would launder the corruption. */
-    private dropCorrupt(g: number): void {
-        this.stats.corruptDropped++
-        this.idx.kill(g)
-        this.gcNext()
-    }
-
     /** Room for a relocation: garbage collection may take every free sector. */
     private gcRoom(isData: boolean, k: K): void {
         if (this.fits(this.open, isData)) {
@@ -1074,7 +1069,9 @@ export class PrimaryBlockStore {
                     this.go(this.apK, err, null)
                     return
                 }
-                encodeDataEntry(this.entryBuf, this.apMember, this.apSlot, this.apLba, this.apSeq, this.apData, this.apLen)
+                const crc = encodeDataEntry(this.entryBuf, this.apMember, this.apSlot, this.apLba, this.apSeq, this.apData, this.apLen)
+                if (this.apDamaged) putU32(this.entryBuf, 12, ~crc >>> 0)
+                this.apDamaged = false
                 this.apData = EMPTY
                 this.secEntries[s]++
                 this.program(this.entryAddr(s, this.apEntry), this.entryBuf, K.ApEntry)
@@ -1101,11 +1098,10 @@ export class PrimaryBlockStore {
                     return
                 }
                 const g = this.gcG
-                const len = this.entryOfSlot(e, g)
-                if (len < 0) {
-                    this.dropCorrupt(g)
-                    return
-                }
+                let len = this.entryOfSlot(e, g)
+                // an entry that no longer reads as the version's: its data is copied whole, as
+                // damaged (below)
+                if (len < 0) len = this.B
                 this.gcEntry = e
                 this.readAt(this.slotAddr(this.gcV, g % this.spS), len, K.GcData)
                 return
@@ -1117,10 +1113,11 @@ export class PrimaryBlockStore {
                     this.go(this.gcK, err, null)
                     return
                 }
-                const e = this.gcEntry
-                if (!dataMatches(e, d)) {
-                    this.dropCorrupt(this.gcG)
-                    return
+                // a live version that no longer checks is copied as it is, with a CRC that does
+                // not match: dropping it would hide its loss, and a fresh CRC would launder it
+                if (this.entryOfSlot(this.gcEntry, this.gcG) < 0 || !dataMatches(this.gcEntry, d)) {
+                    this.apDamaged = true
+                    this.stats.corruptCopied++
                 }
                 // d stays referenced by apData until its entry is programmed
                 this.apData = d

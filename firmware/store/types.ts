@@ -144,8 +144,9 @@ export class StoreStats {
     strayAreas = 0
     /** Reads that found a record not matching its CRC. */
     corruptOnRead = 0
-    /** Records garbage collection found corrupt and did not copy. */
-    corruptDropped = 0
+    /** Live records garbage collection found damaged and copied as they are, still failing
+     * their CRC (a read of the version still says Corrupt). */
+    corruptCopied = 0
     /** Calls refused for bad arguments, wrong role or an old seq. */
     refused = 0
     /** Writes refused with Full. */

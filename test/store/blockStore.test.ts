@@ -341,6 +341,27 @@ describe("block store: detection and recovery", () => {
         expect(r2.read(0, 2).data!.equals(block(B, 0, 2, 1, 1))).toBe(true)
     })
 
+    it("garbage collection copies a damaged live version as damaged: it is neither dropped nor laundered", () => {
+        const r = Rig.blank(65536, PRIMARY)
+        r.mount()
+        // a pinned version of lba 1 in the first sector, then enough overwrites of another lba
+        // that the first sector is the best victim
+        r.write(0, 1, 1, block(B, 0, 1, 1, 0))
+        for (let i = 0; i < 20; i++) r.write(0, 2, 1, block(B, 0, 2, 1, i + 1))
+        const v = r.store.pinned(0, 1).find((e) => e.lba === 1)!
+        r.chip.poke(v.addr + 10, r.chip.peek(v.addr + 10) ^ 4)
+        const before = r.store.stats.gcRuns
+        expect(r.call((d) => r.store.collect(d))).toBe(StoreError.None)
+        expect(r.store.stats.gcRuns).toBe(before + 1)
+        expect(r.store.stats.corruptCopied).toBe(1)
+        // the version moved and is still there, pinned, and still reads as damaged
+        const moved = r.store.pinned(0, 1).find((e) => e.lba === 1)!
+        expect(moved.addr).not.toBe(v.addr)
+        expect(r.readPinned(0, 1, 1)).toEqual({ err: StoreError.Corrupt, data: null })
+        expect(r.read(0, 1)).toEqual({ err: StoreError.Corrupt, data: null })
+        expect(r.read(0, 2).data!.equals(block(B, 0, 2, 1, 20))).toBe(true)
+    })
+
     it("counts a write torn by a power cut as torn, not as corruption, and goes on appending", () => {
         const r = Rig.blank(65536, PRIMARY)
         r.mount()
