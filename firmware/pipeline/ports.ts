@@ -48,6 +48,9 @@ export interface PipelineChannel {
      * nothing of earlier messages; `resume` carries the other end's state (for the primary:
      * the remote's applied seq, u32). */
     onSessionUp(handler: (resumed: boolean, resume: Buffer) => void): void
+    /** The receiving end takes n more messages (negative: no limit); at 0 delivery stops and
+     * the other end's window closes (flow control). */
+    setReceiveCredit(n: number): void
 }
 
 /** Keeps a primary's final manifests across power cuts until the remote applies their seqs. */

@@ -49,6 +49,9 @@ class StagingWrite {
 }
 
 const STAGING_IN_FLIGHT = 8
+/** Portions of one member that may wait to be staged: its link's receive credit is what is left
+ * (flow control), so the remote's RAM for staging is bounded whatever the load. */
+export const STAGING_PER_MEMBER = 8
 /** Pause before a staging write the store refused is tried again. */
 const STAGING_RETRY_MS = 20
 
@@ -59,6 +62,8 @@ class MemberState {
     portionsReceived = 0
     /** Staging writes the store refused (each is tried again). */
     stagingRetries = 0
+    /** This member's portions waiting to be staged: queued, or in the store's hands. */
+    staging = 0
     /** The group evicted this member for good (a member told the remote). */
     evicted = false
     /** Full resync: the member has copied what the remote lacked (DONE). It holds its seqs from
@@ -117,6 +122,8 @@ export class RemoteBoard {
     manifestsRejected = 0
     messagesRejected = 0
     lastHold = HoldReason.None
+    /** Most portions of one member ever waiting to be staged (at most STAGING_PER_MEMBER). */
+    stagingPeak = 0
     /** A full resync is under way: the remote stays at its applied seq until every member's
      * copy has arrived, then applies the group's image in one commit. */
     private resyncing = false
@@ -163,7 +170,11 @@ export class RemoteBoard {
 
     private listen(ms: MemberState): void {
         const self = this
-        ms.channel.onMessage((msg, len) => self.onMessage(ms, msg, len))
+        ms.channel.onMessage((msg, len) => {
+            self.onMessage(ms, msg, len)
+            self.grant(ms)
+        })
+        this.grant(ms)
         ms.channel.onSessionUp((resumed, _resume) => self.onSessionUp(ms, resumed))
         ms.channel.onWritable(() => {
             if (ms.requestPending) self.request(ms)
@@ -296,6 +307,7 @@ export class RemoteBoard {
         const data = Buffer.alloc(len - PORTION_HEADER)
         data.set(msg.slice(PORTION_HEADER, len), 0)
         a.staging++
+        if (++ms.staging > this.stagingPeak) this.stagingPeak = ms.staging
         this.stagingQueue.push(new StagingWrite(ms, ms.session, a, lba, seq, data))
         this.stageNext()
     }
@@ -322,6 +334,7 @@ export class RemoteBoard {
         const ms = w.ms
         if (w.session !== ms.session) {
             a.staging--
+            this.unstage(ms)
             return
         }
         if (err !== 0) {
@@ -335,11 +348,23 @@ export class RemoteBoard {
             return
         }
         a.staging--
+        this.unstage(ms)
         a.received++
         a.bytes += w.data.length
         if (this.onStaged) this.onStaged(ms.member, w.lba, w.seq, w.data)
         ms.portionsReceived++
         this.tryApply()
+    }
+
+    /** Receive credit: the room left for the member's portions (messages wait in its link,
+     * and the member stops sending, while there is none). */
+    private grant(ms: MemberState): void {
+        ms.channel.setReceiveCredit(ms.staging < STAGING_PER_MEMBER ? STAGING_PER_MEMBER - ms.staging : 0)
+    }
+
+    private unstage(ms: MemberState): void {
+        ms.staging--
+        this.grant(ms)
     }
 
     private retryStaging(w: StagingWrite): void {

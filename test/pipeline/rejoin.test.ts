@@ -42,6 +42,7 @@ const noLink: PipelineChannel = {
     onWritable: () => {},
     onMessage: () => {},
     onSessionUp: () => {},
+    setReceiveCredit: () => {},
 }
 
 function boardAfterBoot(k: SimKernel, store: InstantStore): PrimaryBoard {

@@ -309,6 +309,7 @@ class TestChannel implements PipelineChannel {
     onSessionUp(h: (resumed: boolean, resume: Buffer) => void): void {
         this.sessionUp = h
     }
+    setReceiveCredit(): void {}
 }
 
 function block(v: number): Buffer {

@@ -73,9 +73,11 @@ describe("a member's link down for two minutes", () => {
 })
 
 describe("more load than the remote can take", () => {
-    it("eight boards at 30 writes/s for 5 minutes: no write fails, histories stay bounded, the remote ends consistent", () => {
+    // (with the remote's flow control, 30 writes/s on each of eight boards is a load the remote
+    // keeps up with, its lag steady at about 15 s: 60 is more than it can take)
+    it("eight boards at 60 writes/s for 5 minutes: no write fails, histories stay bounded, the remote ends consistent", () => {
         let maxLive = 0
-        const { sim, result } = run(options({ boards: 8, rate: 30, durationMs: 300000 }), 10000, (s) => {
+        const { sim, result } = run(options({ boards: 8, rate: 60, durationMs: 300000 }), 10000, (s) => {
             for (const p of s.group.primaries) if (p.store) maxLive = Math.max(maxLive, p.store.liveVersions())
         })
         expect(result.violations).toEqual([])

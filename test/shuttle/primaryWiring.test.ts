@@ -56,6 +56,7 @@ class RecordingChannel implements PipelineChannel {
     onWritable(_h: () => void): void {}
     onMessage(_h: (msg: Buffer, len: number) => void): void {}
     onSessionUp(_h: (resumed: boolean, resume: Buffer) => void): void {}
+    setReceiveCredit(_n: number): void {}
 }
 
 describe("the shuttle driving the replication pipeline", () => {

@@ -80,6 +80,7 @@ class FakeChannel implements PipelineChannel {
     onSessionUp(h: (resumed: boolean, resume: Buffer) => void): void {
         this.up = h
     }
+    setReceiveCredit(_n: number): void {}
 }
 
 function record(who: number, msg: Buffer | null): Buffer {
