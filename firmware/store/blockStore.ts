@@ -965,15 +965,25 @@ export class PrimaryBlockStore {
 
     /** Runs continuation k with the result of the step that finished. */
     private go(k: K, err: StoreError, data: Buffer | null): void {
+        // a failed step ends its layer: a call's own step finishes the call, a collection's
+        // step returns to what asked for the collection, an append's entry to what asked for
+        // the append (the steps that must do more on a failure are left out here)
+        if (err !== StoreError.None) {
+            if (k === K.WriteRoom || k === K.WriteAppended || k === K.SmallRoom || k === K.SmallAppended || k === K.RvEntry || k === K.RvData) {
+                this.rvEntry = EMPTY
+                return this.finish(err, null)
+            }
+            if (k >= K.GcEntry && k <= K.GcHeader && k !== K.GcErased) {
+                this.gcEntry = EMPTY
+                return this.go(this.gcK, err, null)
+            }
+            if (k === K.ApEntry) return this.go(this.apK, err, null)
+        }
         switch (k) {
             case K.RoomLoop:
                 return this.roomLoop(err)
             case K.WriteRoom: {
                 // room for a write: append its data record
-                if (err !== StoreError.None) {
-                    this.finish(err, null)
-                    return
-                }
                 const i = this.qHead
                 const len = this.qLen[i]
                 // a block shorter than blockSize is programmed as is (slice: read-only use)
@@ -983,10 +993,6 @@ export class PrimaryBlockStore {
             }
             case K.WriteAppended: {
                 // the write is durable: index it
-                if (err !== StoreError.None) {
-                    this.finish(err, null)
-                    return
-                }
                 const i = this.qHead
                 this.idx.insert(this.apG)
                 this.stats.writes++
@@ -996,10 +1002,6 @@ export class PrimaryBlockStore {
             }
             case K.SmallRoom: {
                 // room for a commit, confirm, meta or discard record: append it
-                if (err !== StoreError.None) {
-                    this.finish(err, null)
-                    return
-                }
                 const i = this.qHead
                 const kind = this.qKind[i]
                 const seq = this.qSeq[i]
@@ -1015,10 +1017,6 @@ export class PrimaryBlockStore {
             }
             case K.SmallAppended: {
                 // the small record is durable: apply it
-                if (err !== StoreError.None) {
-                    this.finish(err, null)
-                    return
-                }
                 const i = this.qHead
                 const kind = this.qKind[i]
                 const seq = this.qSeq[i]
@@ -1079,10 +1077,6 @@ export class PrimaryBlockStore {
             }
             case K.ApEntry: {
                 // the data record is complete
-                if (err !== StoreError.None) {
-                    this.go(this.apK, err, null)
-                    return
-                }
                 const g = this.apS * this.spS + this.apSlot
                 this.idx.setRecord(g, this.apMember, this.apLba, this.apSeq, this.apEntry, false)
                 this.noteSeq(this.apSeq)
@@ -1092,11 +1086,7 @@ export class PrimaryBlockStore {
             }
             case K.GcEntry: {
                 // collection read the entry of a live version: read its data
-                const e = data
-                if (err !== StoreError.None || !e) {
-                    this.go(this.gcK, err, null)
-                    return
-                }
+                const e = data as Buffer
                 const g = this.gcG
                 let len = this.entryOfSlot(e, g)
                 // an entry that no longer reads as the version's: its data is copied whole, as
@@ -1108,11 +1098,7 @@ export class PrimaryBlockStore {
             }
             case K.GcData: {
                 // collection read the data: find room to copy the version
-                const d = data
-                if (err !== StoreError.None || !d) {
-                    this.go(this.gcK, err, null)
-                    return
-                }
+                const d = data as Buffer
                 // a live version that no longer checks is copied as it is, with a CRC that does
                 // not match: dropping it would hide its loss, and a fresh CRC would launder it
                 if (this.entryOfSlot(this.gcEntry, this.gcG) < 0 || !dataMatches(this.gcEntry, d)) {
@@ -1126,10 +1112,6 @@ export class PrimaryBlockStore {
             }
             case K.GcRoom: {
                 // room for the copy: append it
-                if (err !== StoreError.None) {
-                    this.go(this.gcK, err, null)
-                    return
-                }
                 const g = this.gcG
                 const d = this.apData
                 this.appendData(this.idx.memberOf(g), this.idx.lbaOf(g), this.idx.seqOf(g), d, d.length, K.GcAppended)
@@ -1138,10 +1120,6 @@ export class PrimaryBlockStore {
             case K.GcAppended: {
                 // the copy is durable: it replaces the version in the index
                 this.gcEntry = EMPTY
-                if (err !== StoreError.None) {
-                    this.go(this.gcK, err, null)
-                    return
-                }
                 this.idx.replace(this.gcG, this.apG)
                 this.stats.gcRelocated++
                 this.gcNext()
@@ -1149,10 +1127,6 @@ export class PrimaryBlockStore {
             }
             case K.GcSmallRoom: {
                 // room to copy a live small record of the victim
-                if (err !== StoreError.None) {
-                    this.go(this.gcK, err, null)
-                    return
-                }
                 const key = this.gcSmallKey
                 if (this.gcSmallKind === 1) {
                     const t = this.role === StoreRole.Remote ? EntryType.Commit : EntryType.Confirm
@@ -1166,10 +1140,6 @@ export class PrimaryBlockStore {
             }
             case K.GcSmallAppended: {
                 // the small record is copied
-                if (err !== StoreError.None) {
-                    this.go(this.gcK, err, null)
-                    return
-                }
                 const key = this.gcSmallKey
                 const loc = this.apLoc
                 if (this.gcSmallKind === 1) {
@@ -1209,10 +1179,6 @@ export class PrimaryBlockStore {
             case K.GcHeader: {
                 // part A is on the victim: it is free
                 const v = this.gcV
-                if (err !== StoreError.None) {
-                    this.go(this.gcK, err, null)
-                    return
-                }
                 this.setState(v, SecState.Free)
                 this.secHasA[v] = 1
                 this.go(this.gcK, StoreError.None, null)
@@ -1220,11 +1186,7 @@ export class PrimaryBlockStore {
             }
             case K.RvEntry: {
                 // a version read: its entry, then its data
-                const e = data
-                if (err !== StoreError.None || !e) {
-                    this.finish(err, null)
-                    return
-                }
+                const e = data as Buffer
                 const g = this.rvG
                 const len = this.entryOfSlot(e, g)
                 if (len < 0) {
@@ -1238,13 +1200,9 @@ export class PrimaryBlockStore {
             }
             case K.RvData: {
                 // a version read: the data, checked against the entry's CRC
-                const d = data
+                const d = data as Buffer
                 const e = this.rvEntry
                 this.rvEntry = EMPTY
-                if (err !== StoreError.None || !d) {
-                    this.finish(err, null)
-                    return
-                }
                 if (!dataMatches(e, d)) {
                     this.stats.corruptOnRead++
                     this.finish(StoreError.Corrupt, null)
