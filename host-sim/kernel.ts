@@ -5,6 +5,7 @@ import { Clock, Timer } from "../hal/clock"
  * (due time, order of scheduling), so a run is a pure function of its seed and options.
  * Portable: it runs on Node and inside the DeviceScript VM (the VM's run loop calls `step`
  * in slices and suspends between them).
+ * @devsWhenUsed
  */
 export class SimEvent implements Timer {
     cancelled = false
@@ -15,6 +16,7 @@ function before(x: SimEvent, y: SimEvent): boolean {
     return x.at < y.at || (x.at === y.at && x.order < y.order)
 }
 
+/** @devsWhenUsed */
 export class SimKernel implements Clock {
     private heap: SimEvent[] = []
     private nextOrder = 0

@@ -10,6 +10,7 @@ function splitmix32(x: number): number {
     return (z ^ (z >>> 16)) >>> 0
 }
 
+/** @devsWhenUsed */
 export class Prng {
     private a: number
     private b: number

@@ -29,6 +29,7 @@ const FLASH = 16384
  *
  * `step(n)` runs up to n events and returns false when the digest is ready; the VM's run
  * loop suspends between steps (its loop budget), Node just loops.
+ * @devsWhenUsed
  */
 export class SelfTest {
     readonly kernel = new SimKernel()

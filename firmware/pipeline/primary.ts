@@ -100,7 +100,10 @@ export function historyLimit(capacityRecords: number, lbaCount: number, sharePer
     return lbaCount + Math.floor(((capacityRecords - lbaCount) * sharePercent) / 100)
 }
 
-/** Totals of one seq on one board: distinct lbas written (portions) and their bytes. */
+/**
+ * Totals of one seq on one board: distinct lbas written (portions) and their bytes.
+ * @devsWhenUsed
+ */
 export class SeqTotals {
     constructor(public seq: number, public portions: number, public bytes: number) {}
 }
@@ -111,7 +114,10 @@ const enum SendState {
     Sent = 2,
 }
 
-/** What the board knows of one of its seqs, from capture until the remote confirms it. */
+/**
+ * What the board knows of one of its seqs, from capture until the remote confirms it.
+ * @devsWhenUsed
+ */
 class SeqState {
     portions = 0
     bytes = 0
@@ -143,6 +149,7 @@ export const enum Resync {
 /** Seqs before the newest a rebooted board adopted that it reports to the remote at most. */
 const MAX_RECOVERED = 64
 
+/** @devsWhenUsed */
 class PendingWrite {
     seq = 0
     /** A full resync's copy of a block, not the app's write: done fires once it is durable. */

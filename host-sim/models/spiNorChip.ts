@@ -80,7 +80,10 @@ export interface SpiNorChipOptions {
     jedecId?: number[]
 }
 
-/** What the last power cut interrupted, for test diagnostics. */
+/**
+ * What the last power cut interrupted, for test diagnostics.
+ * @devsWhenUsed
+ */
 export class PowerCutInfo {
     kind = 0
     addr = -1
@@ -89,6 +92,7 @@ export class PowerCutInfo {
     changed = 0
 }
 
+/** @devsWhenUsed */
 export class SpiNorChip implements SpiBus {
     /**
      * The cells, one Buffer per 4 KB sector (the VM refuses Buffers of 64 KB), stored inverted
@@ -504,7 +508,10 @@ export class SpiNorChip implements SpiBus {
     }
 }
 
-/** One boot's view of the chip: dead after the next power cut (see `SpiNorChip.boardBus`). */
+/**
+ * One boot's view of the chip: dead after the next power cut (see `SpiNorChip.boardBus`).
+ * @devsWhenUsed
+ */
 class BoardSpiHandle implements SpiBus {
     constructor(private chip: SpiNorChip, private epoch: number) {}
 

@@ -42,7 +42,10 @@ export function cleanFaults(): UartFaults {
     return { byteLoss: 0, bitError: 0, duplication: 0 }
 }
 
-/** Counters of one direction (kept by the transmitting end). */
+/**
+ * Counters of one direction (kept by the transmitting end).
+ * @devsWhenUsed
+ */
 export class UartCounters {
     /** Bytes passed to write(), taken or not. */
     offered = 0
@@ -78,7 +81,10 @@ function drawGap(prng: Prng, p: number): number {
     return g > NEVER ? NEVER : g
 }
 
-/** One end of a UartWire: the transmitter of its direction and the receiver of the other. */
+/**
+ * One end of a UartWire: the transmitter of its direction and the receiver of the other.
+ * @devsWhenUsed
+ */
 export class UartEnd implements Link {
     readonly counters = new UartCounters()
     /** Set by the wire: the end at the other side. */
@@ -92,10 +98,10 @@ export class UartEnd implements Link {
     private chunkStart = 0
     private txReadyHandler: (() => void) | null = null
     private receiveHandler: ((data: Buffer) => void) | null = null
-    private faults: UartFaults = cleanFaults()
-    private untilLoss = NEVER
-    private untilBitError = NEVER
-    private untilDup = NEVER
+    /** The faults of this direction (setFaults): passes byte b, appending what arrives to the
+     * chunk at len, and returns the new length. A closure of setFaults, so that an image that
+     * never sets faults (the VM self-test) leaves the fault code out. */
+    private pass: ((b: number, out: Buffer, len: number) => number) | null = null
     private scratch: Buffer
 
     constructor(private wire: UartWire, private clock: Clock, private prng: Prng, private fifoBytes: number, private chunkBytes: number) {
@@ -147,10 +153,44 @@ export class UartEnd implements Link {
 
     /** Sets the faults of the direction this end transmits. */
     setFaults(f: UartFaults): void {
-        this.faults = { byteLoss: f.byteLoss, bitError: f.bitError, duplication: f.duplication }
-        this.untilLoss = drawGap(this.prng, f.byteLoss)
-        this.untilBitError = drawGap(this.prng, f.bitError)
-        this.untilDup = drawGap(this.prng, f.duplication)
+        const prng = this.prng
+        const c = this.counters
+        const byteLoss = f.byteLoss
+        const bitError = f.bitError
+        const duplication = f.duplication
+        // events are drawn as gaps: bytes (bits for bit errors) until the next one
+        let untilLoss = drawGap(prng, byteLoss)
+        let untilBitError = drawGap(prng, bitError)
+        let untilDup = drawGap(prng, duplication)
+        this.pass = (b, out, len) => {
+            if (untilLoss === 0) {
+                untilLoss = drawGap(prng, byteLoss)
+                c.lost++
+                return len
+            }
+            if (untilLoss !== NEVER) untilLoss--
+            if (untilBitError < 8) {
+                let bit = untilBitError
+                while (bit < 8) {
+                    b ^= 1 << bit
+                    bit += 1 + drawGap(prng, bitError)
+                    if (bit > NEVER) bit = NEVER
+                }
+                untilBitError = bit === NEVER ? NEVER : bit - 8
+                c.corrupted++
+            } else if (untilBitError !== NEVER) {
+                untilBitError -= 8
+            }
+            out[len++] = b
+            if (untilDup === 0) {
+                untilDup = drawGap(prng, duplication)
+                out[len++] = b
+                c.duplicated++
+            } else if (untilDup !== NEVER) {
+                untilDup--
+            }
+            return len
+        }
     }
 
     /** Bytes waiting in the TX FIFO (the chunk on the line included). */
@@ -177,7 +217,7 @@ export class UartEnd implements Link {
         const out = this.scratch
         let len = 0
         for (let i = 0; i < n; i++) {
-            let b = this.fifo[this.head]
+            const b = this.fifo[this.head]
             this.head++
             if (this.head === this.fifoBytes) this.head = 0
             if (outage && this.wire.downAt(this.chunkStart + (i + 1) * byteMs)) {
@@ -185,32 +225,8 @@ export class UartEnd implements Link {
                 c.lostInOutage++
                 continue
             }
-            if (this.untilLoss === 0) {
-                this.untilLoss = drawGap(this.prng, this.faults.byteLoss)
-                c.lost++
-                continue
-            }
-            if (this.untilLoss !== NEVER) this.untilLoss--
-            if (this.untilBitError < 8) {
-                let bit = this.untilBitError
-                while (bit < 8) {
-                    b ^= 1 << bit
-                    bit += 1 + drawGap(this.prng, this.faults.bitError)
-                    if (bit > NEVER) bit = NEVER
-                }
-                this.untilBitError = bit === NEVER ? NEVER : bit - 8
-                c.corrupted++
-            } else if (this.untilBitError !== NEVER) {
-                this.untilBitError -= 8
-            }
-            out[len++] = b
-            if (this.untilDup === 0) {
-                this.untilDup = drawGap(this.prng, this.faults.duplication)
-                out[len++] = b
-                c.duplicated++
-            } else if (this.untilDup !== NEVER) {
-                this.untilDup--
-            }
+            if (this.pass) len = this.pass(b, out, len)
+            else out[len++] = b
         }
         this.queued -= n
         this.sending = 0
@@ -243,6 +259,7 @@ interface Outage {
     to: number
 }
 
+/** @devsWhenUsed */
 export class UartWire {
     /** The two ends; bytes written at `a` arrive at `b` and the other way round. */
     readonly a: UartEnd

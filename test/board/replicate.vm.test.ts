@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { defaultConfig, validateConfig } from "../../firmware/config"
+import { checkBoot } from "../../firmware/boot/bootCheck"
+import { deviceScriptCapabilities } from "../../firmware/boot/capabilities"
+import { defaultConfig } from "../../firmware/config"
 import { blocksOf, exportImage, Image, killAll, Proc, removeTemps, startRemote, tempDir } from "../host/harness"
 import { devs, DevsResult, TempDir } from "./devs"
 
@@ -56,14 +58,13 @@ describe("board replication in the DeviceScript VM, to a seqmirror remote over T
         const started = await startRemote(data, remoteConfig)
         remote = started.proc
         c.link.remotePort = started.port
-        // the board carries no validation: the build (here, the test) does it
-        expect(validateConfig(c)).toEqual([])
+        // the board carries no checking code: the build (here, the test) runs the boot check
+        const checked = checkBoot(JSON.stringify(c), "devicescript.json", deviceScriptCapabilities())
+        expect(checked.problems).toEqual([])
         const imp = (p: string) => JSON.stringify(dir.importOf(p))
         const src = `
 import * as ds from "@devicescript/core"
 import { runStarted, startChecked } from ${imp("hal/devicescript/board")}
-import { checkBuilt } from ${imp("firmware/boot/bootCheck")}
-import { deviceScriptCapabilities } from ${imp("firmware/boot/capabilities")}
 import { RunLoop } from ${imp("hal/devicescript/clock")}
 import { SpiPort } from ${imp("hal/devicescript/spiBus")}
 
@@ -127,9 +128,8 @@ const loop = new RunLoop()
 let up = false
 let acked = 0
 let failed = 0
-const caps = deviceScriptCapabilities()
-const checked = checkBuilt(${JSON.stringify(JSON.stringify(c))}, "devicescript.json", caps)
-const fw = runStarted(await startChecked(checked, caps, { loop: loop, spiPort: new InstantNor() }), (f) => {
+// as firmware/main.ts starts: the check ran at build time (here, checkBoot above), its notes embedded
+const fw = runStarted(await startChecked({ config: JSON.parse(${JSON.stringify(JSON.stringify(c))}), memberIndex: 0, problems: [], notes: ${JSON.stringify(checked.notes)} }, undefined, { loop: loop, spiPort: new InstantNor() }), (f) => {
     up = true
 })
 console.log("started " + (fw !== null))
