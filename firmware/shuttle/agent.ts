@@ -130,7 +130,7 @@ export class ShuttleCounters {
     handoverNacks = 0
     /** Members this member found absent (not acknowledging a hand-over). */
     absentMarked = 0
-    /** Frames with a bad PEC, length or field. */
+    /** Frames with a bad CRC, length or field. */
     badFrames = 0
     /** Frames of another group, or listing addresses not configured. */
     foreignFrames = 0
@@ -443,7 +443,7 @@ export class ShuttleAgent {
     /**
      * S is within one of this member's highest seq whenever all is well (S cannot pass the seq
      * after any member's, and a regenerated shuttle starts at its maker's). A frame far off is
-     * corrupt in a way the PEC missed, or forged: dropped, so that one bad frame cannot make a
+     * corrupt in a way the CRC missed, or forged: dropped, so that one bad frame cannot make a
      * member jump. A shuttle with about the same S coming a third time in a row is taken anyway
      * (the live shuttle comes every lap; a board restored far behind must not lock out).
      */

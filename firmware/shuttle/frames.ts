@@ -1,18 +1,20 @@
 import { getU16, getU32, putU16, putU32 } from "../codec/bytes"
-import { smbusPec } from "../codec/crc8"
+import { crc16 } from "../codec/crc16"
 
 /**
  * The frames of the shuttle protocol on the group bus (I2C), byte by byte in
- * docs/FORMAT-shuttle.md. Every frame ends with an SMBus PEC (CRC-8) over all bytes before it.
+ * docs/FORMAT-shuttle.md. Every frame ends with a CRC-16 (CCITT) over all bytes before it:
+ * the group's decisions rest on these bits (an adopted bit or a member list that an 8-bit
+ * check let through would release a seq early or evict a member).
  *
  * SHUTTLE (0x53), written by the member that holds the shuttle to the next member:
  *   type | group | epoch u16 | origin | holder | S u32 | count+flags | count × address |
- *   adopted | absent | delivered | window | records | PEC
+ *   adopted | absent | delivered | window | records | CRC u16
  * RELEASE (0x52), sent as a general call: every member has adopted `seq`; with the final
  * manifests of the seqs just before it.
- *   type | group | epoch u16 | origin | sender | seq u32 | member ids | count | totals | PEC
+ *   type | group | epoch u16 | origin | sender | seq u32 | member ids | count | totals | CRC u16
  * EVICTED (0x58), written to a member that sent a frame after it was evicted.
- *   type | group | epoch u16 | origin | sender | target | PEC
+ *   type | group | epoch u16 | origin | sender | target | CRC u16
  *
  * Decoders never throw: they return a FrameError and leave the output object in an
  * unspecified state, so decode into a scratch object and keep it only on FrameError.None.
@@ -29,12 +31,28 @@ export const enum FrameError {
     Short = 1,
     /** Unknown type byte. */
     Type = 2,
-    /** The PEC does not match: corrupted on the bus. */
-    Pec = 3,
+    /** The CRC does not match: corrupted on the bus. */
+    Crc = 3,
     /** A field is out of range (member count, address order, masks, window, totals). */
     Field = 4,
     /** The length does not match what the fields say. */
     Length = 5,
+}
+
+/** Bytes after a frame's body: its CRC-16. */
+const TRAILER = 2
+
+/** Ends a frame whose body is out[0..o) with its CRC; returns the frame's length. Exported for
+ * tests that forge frames with a good CRC. */
+export function seal(out: Buffer, o: number): number {
+    putU16(out, o, crc16(out, 0, o))
+    return o + TRAILER
+}
+
+/** Checks the CRC of a frame of `len` bytes. */
+function checkSeal(b: Buffer, len: number): number {
+    const end = len - TRAILER
+    return getU16(b, end) === crc16(b, 0, end) ? FrameError.None : FrameError.Crc
 }
 
 export const MAX_MEMBERS = 8
@@ -47,11 +65,11 @@ export const FLAG_BUSY = 0x10
 export const FLAG_RAISED = 0x20
 const FLAGS_KNOWN = FLAG_BUSY | FLAG_RAISED
 
-const SHUTTLE_FIXED = 11 + 4 + 1
+const SHUTTLE_FIXED = 11 + 4 + TRAILER
 export const SHUTTLE_MIN_BYTES = SHUTTLE_FIXED + 2 + 0
 /** Largest shuttle frame: 8 members, a full window, every total at its 5-byte maximum. */
 export const SHUTTLE_MAX_BYTES = SHUTTLE_FIXED + MAX_MEMBERS + MAX_WINDOW * MAX_MEMBERS * 10
-export const EVICTED_BYTES = 8
+export const EVICTED_BYTES = 7 + TRAILER
 
 /** Decoded SHUTTLE frame. Arrays are allocated once; `count` and `windowLen` say how much of
  * them is in use. Totals of window seq w (0 = oldest) and member i are at [w * 8 + i]. */
@@ -199,8 +217,7 @@ export function encodeShuttle(f: ShuttleFrame, out: Buffer): number {
             o = putLeb(out, o, f.bytes[w * 8 + i] >>> 0)
         }
     }
-    out[o] = smbusPec(out, 0, o)
-    return o + 1
+    return seal(out, o)
 }
 
 function validAddress(a: number): boolean {
@@ -214,8 +231,9 @@ export function decodeShuttle(b: Buffer, len: number, f: ShuttleFrame): number {
     if (b[0] !== FrameType.Shuttle) return FrameError.Type
     if (len < SHUTTLE_MIN_BYTES) return FrameError.Short
     if (len > SHUTTLE_MAX_BYTES) return FrameError.Length
-    if (smbusPec(b, 0, len - 1) !== b[len - 1]) return FrameError.Pec
-    const end = len - 1
+    const sealed = checkSeal(b, len)
+    if (sealed !== FrameError.None) return sealed
+    const end = len - TRAILER
     f.group = b[1]
     f.epoch = getU16(b, 2)
     f.origin = b[4]
@@ -280,8 +298,8 @@ export class ReleaseFrame {
     }
 }
 
-export const RELEASE_MIN_BYTES = 13
-export const RELEASE_MAX_BYTES = 12 + MAX_WINDOW * MAX_MEMBERS * 10 + 1
+export const RELEASE_MIN_BYTES = 12 + TRAILER
+export const RELEASE_MAX_BYTES = 12 + MAX_WINDOW * MAX_MEMBERS * 10 + TRAILER
 
 export function encodeRelease(r: ReleaseFrame, out: Buffer): number {
     out[0] = FrameType.Release
@@ -300,8 +318,7 @@ export function encodeRelease(r: ReleaseFrame, out: Buffer): number {
             o = putLeb(out, o, r.bytes[w * 8 + m] >>> 0)
         }
     }
-    out[o] = smbusPec(out, 0, o)
-    return o + 1
+    return seal(out, o)
 }
 
 export function decodeRelease(b: Buffer, len: number, r: ReleaseFrame): number {
@@ -310,8 +327,9 @@ export function decodeRelease(b: Buffer, len: number, r: ReleaseFrame): number {
     if (b[0] !== FrameType.Release) return FrameError.Type
     if (len < RELEASE_MIN_BYTES) return FrameError.Short
     if (len > RELEASE_MAX_BYTES) return FrameError.Length
-    if (smbusPec(b, 0, len - 1) !== b[len - 1]) return FrameError.Pec
-    const end = len - 1
+    const sealed = checkSeal(b, len)
+    if (sealed !== FrameError.None) return sealed
+    const end = len - TRAILER
     r.group = b[1]
     r.epoch = getU16(b, 2)
     r.origin = b[4]
@@ -355,8 +373,7 @@ export function encodeEvicted(e: EvictedFrame, out: Buffer): number {
     out[4] = e.origin & 0x7f
     out[5] = e.sender & 0x7f
     out[6] = e.target & 0x7f
-    out[7] = smbusPec(out, 0, 7)
-    return EVICTED_BYTES
+    return seal(out, 7)
 }
 
 export function decodeEvicted(b: Buffer, len: number, e: EvictedFrame): number {
@@ -365,7 +382,8 @@ export function decodeEvicted(b: Buffer, len: number, e: EvictedFrame): number {
     if (b[0] !== FrameType.Evicted) return FrameError.Type
     if (len < EVICTED_BYTES) return FrameError.Short
     if (len > EVICTED_BYTES) return FrameError.Length
-    if (smbusPec(b, 0, 7) !== b[7]) return FrameError.Pec
+    const sealed = checkSeal(b, len)
+    if (sealed !== FrameError.None) return sealed
     e.group = b[1]
     e.epoch = getU16(b, 2)
     e.origin = b[4]

@@ -21,8 +21,9 @@ import { Prng } from "../prng"
  * interrupt and run-loop latency); the master's `done` runs at the STOP.
  *
  * Faults (drawn from the Prng given in the options, so a run is a function of its seed):
- * NACK injection (the addressed target does not acknowledge its address), glitches (a bit
- * flipped in a transferred byte: the target still acknowledges, the data it gets is wrong),
+ * NACK injection (the addressed target does not acknowledge its address), glitches (one to
+ * three bits flipped in a transferred byte, sometimes in the next one too: the target still
+ * acknowledges, the data it gets is wrong),
  * members powered off (they NACK their address and send nothing), and `dropNext` to lose one
  * chosen transaction (the master sees ACK, the target never gets it).
  */
@@ -302,8 +303,16 @@ export class I2cBus {
                             payload = Buffer.alloc(n)
                             payload.set(req.data, 0)
                         }
-                        payload[i] = payload[i] ^ (1 << p.int(8))
-                        c.glitches++
+                        // a burst of noise: one to three bits of the byte, and one time in four
+                        // one to three bits of the next one too (what an 8-bit check can miss)
+                        const burst = i + 1 < n && p.chance(0.25) ? 2 : 1
+                        for (let j = 0; j < burst; j++) {
+                            let mask = 0
+                            const bits = 1 + p.int(3)
+                            for (let k = 0; k < bits; k++) mask ^= 1 << p.int(8)
+                            payload[i + j] = payload[i + j] ^ mask
+                            for (; mask !== 0; mask >>= 1) c.glitches += mask & 1
+                        }
                     }
                 }
             }

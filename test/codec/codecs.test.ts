@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest"
 import fc from "fast-check"
 import { crc32c } from "../../firmware/codec/crc32c"
 import { smbusPec } from "../../firmware/codec/crc8"
+import { crc16 } from "../../firmware/codec/crc16"
 import { CobsDecoder, cobsEncode, cobsMaxEncoded } from "../../firmware/codec/cobs"
 
 const check = Buffer.from("123456789", "ascii")
@@ -25,6 +26,7 @@ describe("CRC-32C", () => {
 describe("SMBus PEC (CRC-8)", () => {
     it("matches the CRC-8/SMBUS check value", () => {
         expect(smbusPec(check, 0, check.length)).toBe(0xf4)
+        expect(crc16(check, 0, check.length)).toBe(0x29b1)
     })
 })
 

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest"
 import fc from "fast-check"
-import { smbusPec } from "../../firmware/codec/crc8"
 import {
     compareEpoch,
     decodeEvicted,
@@ -15,6 +14,7 @@ import {
     FrameType,
     RELEASE_MAX_BYTES,
     ReleaseFrame,
+    seal,
     SHUTTLE_MAX_BYTES,
     SHUTTLE_MIN_BYTES,
     shuttleLength,
@@ -90,17 +90,17 @@ describe("SHUTTLE frame", () => {
         )
     })
 
-    it("is small: an idle shuttle of 2 members is 18 bytes, of 8 members 24", () => {
+    it("is small: an idle shuttle of 2 members is 19 bytes, of 8 members 25", () => {
         const f = new ShuttleFrame()
         f.origin = f.holder = 0x10
         f.count = 2
         f.members[0] = 0x10
         f.members[1] = 0x11
         expect(shuttleLength(f)).toBe(SHUTTLE_MIN_BYTES)
-        expect(SHUTTLE_MIN_BYTES).toBe(18)
+        expect(SHUTTLE_MIN_BYTES).toBe(19)
         f.count = 8
         for (let i = 0; i < 8; i++) f.members[i] = 0x10 + i
-        expect(shuttleLength(f)).toBe(24)
+        expect(shuttleLength(f)).toBe(25)
         // with one open and one final seq of small totals (under 128 portions, under 16 KiB)
         f.windowLen = 2
         f.finalLag = 1
@@ -108,22 +108,35 @@ describe("SHUTTLE frame", () => {
             f.portions[i] = 40
             f.bytes[i] = 40 * 256
         }
-        expect(shuttleLength(f)).toBe(24 + 2 * 8 * 3)
+        expect(shuttleLength(f)).toBe(25 + 2 * 8 * 3)
     })
 
-    it("detects every single-bit flip (PEC)", () => {
+    it("detects every flip of up to three bits, and every burst of up to 16 bits (CRC-16)", () => {
         fc.assert(
-            fc.property(shuttleArb, fc.nat(), (f, bitSeed) => {
+            fc.property(shuttleArb, fc.array(fc.nat(), { minLength: 1, maxLength: 3 }), (f, bitSeeds) => {
                 const out = Buffer.alloc(SHUTTLE_MAX_BYTES)
                 const n = encodeShuttle(f, out)
-                const bit = bitSeed % (n * 8)
-                out[bit >> 3] ^= 1 << (bit & 7)
+                const bits = new Set(bitSeeds.map((b) => b % (n * 8)))
+                for (const bit of bits) out[bit >> 3] ^= 1 << (bit & 7)
                 expect(decodeShuttle(out, n, new ShuttleFrame())).not.toBe(FrameError.None)
-            })
+            }),
+            { numRuns: 3000 }
+        )
+        fc.assert(
+            fc.property(shuttleArb, fc.nat(), fc.integer({ min: 1, max: 0xffff }), (f, at, pattern) => {
+                const out = Buffer.alloc(SHUTTLE_MAX_BYTES)
+                const n = encodeShuttle(f, out)
+                // a burst: a nonzero 16-bit pattern over two adjacent bytes
+                const i = at % (n - 1)
+                out[i] ^= pattern >> 8
+                out[i + 1] ^= pattern & 0xff
+                expect(decodeShuttle(out, n, new ShuttleFrame())).not.toBe(FrameError.None)
+            }),
+            { numRuns: 3000 }
         )
     })
 
-    it("rejects bad fields even with a good PEC", () => {
+    it("rejects bad fields even with a good CRC", () => {
         const f = new ShuttleFrame()
         f.origin = f.holder = 0x10
         f.count = 2
@@ -133,7 +146,7 @@ describe("SHUTTLE frame", () => {
         const mutate = (at: number, v: number): number => {
             const n = encodeShuttle(f, out)
             out[at] = v
-            out[n - 1] = smbusPec(out, 0, n - 1)
+            seal(out, n - 2)
             return decodeShuttle(out, n, new ShuttleFrame())
         }
         expect(mutate(10, 1)).toBe(FrameError.Field) // one member
@@ -186,15 +199,15 @@ describe("RELEASE frame", () => {
         )
     })
 
-    it("a bare release (no manifests) is 13 bytes", () => {
+    it("a bare release (no manifests) is 14 bytes", () => {
         const r = new ReleaseFrame()
         r.origin = r.sender = 0x10
-        expect(encodeRelease(r, Buffer.alloc(RELEASE_MAX_BYTES))).toBe(13)
+        expect(encodeRelease(r, Buffer.alloc(RELEASE_MAX_BYTES))).toBe(14)
     })
 })
 
 describe("EVICTED frame", () => {
-    it("round-trips and checks its PEC", () => {
+    it("round-trips and checks its CRC", () => {
         const e = new EvictedFrame()
         e.group = 9
         e.epoch = 7
@@ -207,7 +220,7 @@ describe("EVICTED frame", () => {
         expect(decodeEvicted(out, EVICTED_BYTES, d)).toBe(FrameError.None)
         expect([d.group, d.epoch, d.origin, d.sender, d.target]).toEqual([9, 7, 0x10, 0x11, 0x15])
         out[6] ^= 1
-        expect(decodeEvicted(out, EVICTED_BYTES, d)).toBe(FrameError.Pec)
+        expect(decodeEvicted(out, EVICTED_BYTES, d)).toBe(FrameError.Crc)
     })
 })
 
@@ -224,9 +237,9 @@ describe("epoch order", () => {
 describe("bad input never throws", () => {
     it("random bytes through every decoder", () => {
         fc.assert(
-            fc.property(fc.uint8Array({ maxLength: 700 }), fc.boolean(), (bytes, fixPec) => {
+            fc.property(fc.uint8Array({ maxLength: 700 }), fc.boolean(), (bytes, fixCrc) => {
                 const b = Buffer.from(bytes)
-                if (fixPec && b.length > 1) b[b.length - 1] = smbusPec(b, 0, b.length - 1)
+                if (fixCrc && b.length > 2) seal(b, b.length - 2)
                 for (const t of [FrameType.Shuttle, FrameType.Release, FrameType.Evicted]) {
                     if (b.length > 0) b[0] = t
                     decodeShuttle(b, b.length, new ShuttleFrame())
@@ -238,7 +251,7 @@ describe("bad input never throws", () => {
         )
     })
 
-    it("random frames (raw, with a good PEC, or well-formed with random fields) written to running members", () => {
+    it("random frames (raw, with a good CRC, or well-formed with random fields) written to running members", () => {
         fc.assert(
             fc.property(
                 fc.array(
@@ -247,8 +260,8 @@ describe("bad input never throws", () => {
                         fc.tuple(fc.constantFrom(0x53, 0x52, 0x58), fc.uint8Array({ minLength: 1, maxLength: 120 })).map(([t, u]) => {
                             const b = Buffer.from(u)
                             b[0] = t
-                            b[b.length - 1] = smbusPec(b, 0, b.length - 1)
-                            return { kind: "pec", b }
+                            if (b.length > 2) seal(b, b.length - 2)
+                            return { kind: "crc", b }
                         }),
                         shuttleArb.map((f) => {
                             // make it plausible for this group: its members and group id

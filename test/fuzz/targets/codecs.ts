@@ -1,6 +1,5 @@
 import fc from "fast-check"
 import { cobsEncode, CobsDecoder } from "../../../firmware/codec/cobs"
-import { smbusPec } from "../../../firmware/codec/crc8"
 import {
     decodeManifest,
     decodeSeqDone,
@@ -21,6 +20,7 @@ import {
     encodeEvicted,
     encodeRelease,
     encodeShuttle,
+    EVICTED_BYTES,
     EvictedFrame,
     FrameError,
     FrameType,
@@ -28,6 +28,7 @@ import {
     MAX_WINDOW,
     RELEASE_MAX_BYTES,
     ReleaseFrame,
+    seal,
     SHUTTLE_MAX_BYTES,
     ShuttleFrame,
 } from "../../../firmware/shuttle/frames"
@@ -275,9 +276,9 @@ const shuttle: Target = {
     maxLen: SHUTTLE_MAX_BYTES + 40,
     timeLimitMs: 50,
     reseal(b: Buffer): Buffer {
-        if (b.length < 2) return b
+        if (b.length < 3) return b
         const c = Buffer.from(b)
-        c[c.length - 1] = smbusPec(c, 0, c.length - 1)
+        seal(c, c.length - 2)
         return c
     },
     run(input: Buffer): void {
@@ -314,9 +315,9 @@ const shuttle: Target = {
         }
         const ee = decodeEvicted(input, len, scratchE)
         if (ee === FrameError.None) {
-            check(input[0] === FrameType.Evicted && len === 8, "EVICTED accepted with another type or length")
+            check(input[0] === FrameType.Evicted && len === EVICTED_BYTES, "EVICTED accepted with another type or length")
             check(validAddress(scratchE.origin) && validAddress(scratchE.sender) && validAddress(scratchE.target), "EVICTED accepted with a reserved address")
-            const out = Buffer.alloc(8)
+            const out = Buffer.alloc(EVICTED_BYTES)
             encodeEvicted(scratchE, out)
             check(out.equals(input), "EVICTED: its re-encoding differs from the frame")
         }
