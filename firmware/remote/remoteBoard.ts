@@ -15,6 +15,7 @@ import {
 } from "../pipeline/messages"
 import { PipelineChannel } from "../pipeline/ports"
 import { seqAfter, seqNext } from "../seq"
+import { StoreError } from "../store/types"
 import { Clock } from "../../hal/clock"
 
 /** What the remote needs from its block store: staging and the atomic apply. */
@@ -335,6 +336,15 @@ export class RemoteBoard {
         if (w.session !== ms.session) {
             a.staging--
             this.unstage(ms)
+            return
+        }
+        if (err === StoreError.BadArgument) {
+            // a portion no store takes (longer than a block, an lba out of range): it came
+            // corrupt past the link's CRC, or from a broken primary; retrying cannot help, and
+            // its seq never completes (the resync of a new session brings the member's data)
+            a.staging--
+            this.unstage(ms)
+            this.messagesRejected++
             return
         }
         if (err !== 0) {

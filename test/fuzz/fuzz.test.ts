@@ -28,6 +28,9 @@ describe("fuzz smoke: a short campaign per decoder finds nothing new", () => {
 })
 
 describe("known failures outside the decoders still reproduce as described", () => {
+    it("lists each with its reproducer and where the fix belongs", () => {
+        for (const k of KNOWN) expect(k.input.length > 0 && k.where.length > 0).toBe(true)
+    })
     for (const k of KNOWN)
         it(`${k.target}: ${k.where}`, () => {
             const t = TARGETS.find((x) => x.name === k.target)!

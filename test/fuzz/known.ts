@@ -11,17 +11,7 @@ export interface KnownFailure {
     where: string
 }
 
-export const KNOWN: KnownFailure[] = [
-    {
-        // a PORTION whose data is longer than a block (or whose lba is 2^24 or more): the store
-        // refuses the staging write with BadArgument, and RemoteBoard.staged() tries it again
-        // every STAGING_RETRY_MS for as long as the session lasts; the seq can never complete
-        target: "remote",
-        pattern: /^a portion the store refused for good \(bad argument, /,
-        input: "0203000000c00000000149000103000000062d2d2d2d010e070707070707070707070707070707070707070707070707070707070707070707070707070707070707070707070707070707000e0002020000000400",
-        where: "firmware/remote/remoteBoard.ts (staged: a write refused for a bad argument is retried)",
-    },
-]
+export const KNOWN: KnownFailure[] = []
 
 export function isKnown(target: string, message: string): boolean {
     return KNOWN.some((k) => k.target === target && k.pattern.test(message))
