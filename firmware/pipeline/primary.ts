@@ -634,6 +634,13 @@ export class PrimaryBoard {
 
     // ---- the cycle's side (shuttle agent or SoloCycle)
 
+    /** The newest seq the remote said it applied (its APPLIED messages): every write stamped
+     * with it or earlier is in the remote's image. Not the store's confirmed seq, which a
+     * board that suspends raises itself. */
+    remoteAppliedSeq(): number {
+        return this.remoteApplied
+    }
+
     captureSeq(): number {
         return this.current.seq
     }

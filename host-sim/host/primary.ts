@@ -63,15 +63,6 @@ function primaryConfig(config: SeqmirrorConfig, o: PrimaryHostOptions): Seqmirro
     return c
 }
 
-/** The remote's applied seq as this board last heard it (APPLIED, or a new session's resume
- * state): the pipeline keeps it; the store's confirmed seq may be ahead of it, since a board
- * that suspends replication confirms its own seqs. */
-function remoteApplied(board: PrimaryBoard): number {
-    const v = (board as unknown as { remoteApplied: unknown }).remoteApplied
-    if (typeof v !== "number") throw new Error("PrimaryBoard no longer keeps remoteApplied: the host primary cannot tell confirmed writes")
-    return v
-}
-
 /**
  * The content of write n: a line saying whose write it is (member, generation, n, lba), then
  * bytes drawn from a generator seeded with them, so that every write of every boot differs.
@@ -167,7 +158,7 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
 
     // confirmations: every acknowledged write whose seq the remote has applied
     const poll = () => {
-        const applied = remoteApplied(board)
+        const applied = board.remoteAppliedSeq()
         if (unconfirmed.length > 0) {
             const still: Write[] = []
             let newest = -1
@@ -223,7 +214,7 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
                 confirmed,
                 generation: fw.generation,
                 captureSeq: board.captureSeq(),
-                appliedSeq: remoteApplied(board),
+                appliedSeq: board.remoteAppliedSeq(),
                 suspensions: board.suspensions,
                 drained,
             }
