@@ -62,9 +62,11 @@ describe("a bit flips in a pinned version on a primary's flash", () => {
         sim.kernel.run(11900, Number.MAX_SAFE_INTEGER)
         const hit = flip(sim)
         let held = 0
+        let rewritten = false
         // the seq waits; the board suspends for the write that waited and resyncs, and its copy
-        // of the block waits too, until the app writes the lba again (then the copy takes the
-        // new data): at no point does the remote apply past the damaged version's seq meanwhile
+        // of the block waits too, until the app writes the lba again (at 25 s: then the copy
+        // takes the new data): at no point does the remote apply past the damaged version's
+        // seq meanwhile
         for (let t = 12000; t <= 60000; t += 250) {
             sim.kernel.run(t, Number.MAX_SAFE_INTEGER)
             const b = sim.group.primaries[0].board!
@@ -72,8 +74,13 @@ describe("a bit flips in a pinned version on a primary's flash", () => {
                 held++
                 expect(sim.group.appliedSeq()).toBeLessThan(hit.seq)
             }
+            if (t >= 25000 && !rewritten) {
+                expect(b.damagedLba).toBe(hit.lba)
+                sim.apps[0].writeNow(hit.lba)
+                rewritten = true
+            }
         }
-        expect(held).toBeGreaterThan(4)
+        expect(held).toBeGreaterThan(20)
         const board = sim.group.primaries[0].board!
         expect(board.damagedLba).toBe(-1)
         expect(board.resyncUnreadable).toBe(0)
