@@ -86,19 +86,25 @@ function footprint(part: string, root: object, seen: Set<object>): RamPart {
     return { part, bufferBytes, arraySlots, bytes: bufferBytes + arraySlots * ARRAY_SLOT_BYTES }
 }
 
+/** The JEDEC driver over a powered chip model of `capacity` bytes, initialised. */
+function flashReady(k: SimKernel, capacity: number): SpiNorFlash {
+    const chip = new SpiNorChip(k, { capacity })
+    chip.powerOn(k)
+    const flash = new SpiNorFlash(chip, k, { capacity })
+    let ready = false
+    flash.init((err) => {
+        if (err !== 0) throw new Error("RAM count: flash init error " + err)
+        ready = true
+    })
+    while (!ready && k.step(Infinity)) {}
+    return flash
+}
+
 export function measureFixedRam(): FixedRam {
     const { cfg, source } = projectConfig()
     const g = new GroupOptions()
     const k = new SimKernel()
-    const chip = new SpiNorChip(k, { capacity: cfg.store.flashBytes })
-    chip.powerOn(k)
-    const flash = new SpiNorFlash(chip, k, { capacity: cfg.store.flashBytes })
-    let ready = false
-    flash.init((err) => {
-        if (err !== 0) throw new Error("fixed RAM: flash init error " + err)
-        ready = true
-    })
-    while (!ready && k.step(Infinity)) {}
+    const flash = flashReady(k, cfg.store.flashBytes)
     const store = new BlockStore(flash, k, { role: StoreRole.Primary, blockSize: cfg.store.blockSize, queueDepth: g.storeQueueDepth })
     let mounted = false
     store.mount((err) => {
@@ -182,15 +188,7 @@ export const BOARD_RAM_BUDGET_BYTES = BOARD_HEAP_BYTES - BOARD_RUNTIME_BYTES - B
  */
 export function boardFixedRam(cfg: SeqmirrorConfig): FixedRam {
     const k = new SimKernel()
-    const chip = new SpiNorChip(k, { capacity: cfg.store.flashBytes })
-    chip.powerOn(k)
-    const flash = new SpiNorFlash(chip, k, { capacity: cfg.store.flashBytes })
-    let ready = false
-    flash.init((err) => {
-        if (err !== 0) throw new Error("board RAM: flash init error " + err)
-        ready = true
-    })
-    while (!ready && k.step(Infinity)) {}
+    const flash = flashReady(k, cfg.store.flashBytes)
     const wire = new UartWire(k, new Prng(1), { baud: cfg.link.baud, txFifoBytes: 256, propagationMs: 0.05 })
     const member = Math.max(0, cfg.group.members.findIndex((m) => m.name === cfg.board.member))
     const lines: string[] = []

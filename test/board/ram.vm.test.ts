@@ -12,7 +12,7 @@ import { devs, DevsResult, ROOT, TempDir } from "./devs"
 // link trying to connect), what the firmware leaves. The difference is what the firmware holds.
 //
 // Under the flash sits a NOR chip that keeps only the pages programmed since their erase, in a
-// dictionary, so that the chip costs the heap next to nothing.
+// dictionary (host-sim/vm/sparseNor.ts), so that the chip costs the heap next to nothing.
 
 const SHIPPED = readFileSync(join(ROOT, "devicescript.json"), "utf8")
 
@@ -51,59 +51,7 @@ import * as ds from "@devicescript/core"
 import { runStarted, startChecked } from ${imp("hal/devicescript/board")}
 import { BOARD_MEMBER_INDEX, BOARD_NOTES } from ${imp("firmware/boot/boardConfig")}
 import { RunLoop } from ${imp("hal/devicescript/clock")}
-import { SpiPort } from ${imp("hal/devicescript/spiBus")}
-
-/** A 16 MB NOR chip (JEDEC ID ef4018) that is never busy, keeping each page programmed since
- * its erase (inverted: a new zeroed page is erased) in a dictionary. */
-class SparseNor implements SpiPort {
-    private cmd = Buffer.alloc(264)
-    private n = 0
-    private wel = false
-    private pages: any = {}
-    open(): string[] {
-        return []
-    }
-    async select() {
-        this.n = 0
-    }
-    async write(tx: Buffer) {
-        this.cmd.blitAt(this.n, tx, 0, tx.length)
-        this.n += tx.length
-    }
-    async exchange(out: Buffer): Promise<Buffer> {
-        const rx = Buffer.alloc(out.length)
-        const c = this.cmd[0]
-        const a = (this.cmd[1] << 16) | (this.cmd[2] << 8) | this.cmd[3]
-        if (c === 0x9f) {
-            rx[0] = 0xef
-            rx[1] = 0x40
-            rx[2] = 0x18
-        } else if (c === 0x05) rx[0] = this.wel ? 2 : 0
-        else if (c === 0x03)
-            for (let i = 0; i < rx.length; i++) {
-                const p = this.pages["" + ((a + i) >> 8)]
-                rx[i] = p ? p[(a + i) & 255] ^ 0xff : 0xff
-            }
-        return rx
-    }
-    async deselect() {
-        const c = this.cmd[0]
-        const a = (this.cmd[1] << 16) | (this.cmd[2] << 8) | this.cmd[3]
-        if (c === 0x06) this.wel = true
-        else if ((c === 0x02 || c === 0x20) && this.wel) {
-            this.wel = false
-            if (c === 0x20) for (let i = 0; i < 16; i++) this.pages["" + (((a >> 12) << 4) + i)] = null
-            else {
-                let p = this.pages["" + (a >> 8)]
-                if (!p) {
-                    p = Buffer.alloc(256)
-                    this.pages["" + (a >> 8)] = p
-                }
-                for (let i = 4; i < this.n; i++) p[(a + i - 4) & 255] = p[(a + i - 4) & 255] | (this.cmd[i] ^ 0xff)
-            }
-        }
-    }
-}
+import { SparseNor } from ${imp("host-sim/vm/sparseNor")}
 
 const loop = new RunLoop()
 let up = false
@@ -111,7 +59,7 @@ const fw = runStarted(
     await startChecked(
         { config: JSON.parse(${JSON.stringify(JSON.stringify(cfg))}), memberIndex: BOARD_MEMBER_INDEX, problems: [], notes: BOARD_NOTES },
         undefined,
-        { loop: loop, spiPort: new SparseNor() }
+        { loop: loop, spiPort: new SparseNor(0x18) }
     ),
     (f) => {
         up = true

@@ -16,9 +16,9 @@ import { devs, DevsResult, TempDir } from "./devs"
 // portion, applies each complete seq and answers APPLIED, which unpins it on the board; its
 // exported image then holds what the board had acknowledged.
 //
-// The VM has no SPI: under the bus sits a minimal NOR chip (an SpiPort answering the JEDEC
-// commands at once, no timing), written in the entry below rather than the simulator's chip
-// model, because the board image, the test's code and the chip must fit the VM's 64 KB image
+// The VM has no SPI: under the bus sits a minimal NOR chip (host-sim/vm/sparseNor.ts: an SpiPort
+// answering the JEDEC commands at once, no timing) rather than the simulator's chip model,
+// because the board image, the test's code and the chip must fit the VM's 64 KB image
 // limit together (the simulator's model alone is 4 KB). If this test stops loading with
 // "verification error 1051", the board image has grown into that margin: see
 // `npm run build`, which prints what is left.
@@ -66,70 +66,14 @@ describe("board replication in the DeviceScript VM, to a seqmirror remote over T
 import * as ds from "@devicescript/core"
 import { runStarted, startChecked } from ${imp("hal/devicescript/board")}
 import { RunLoop } from ${imp("hal/devicescript/clock")}
-import { SpiPort } from ${imp("hal/devicescript/spiBus")}
-
-/** A 1 MB NOR chip (JEDEC ID ef4014) that is never busy: WREN sets WEL, a page program or a
- * sector erase runs when chip select rises and clears WEL. Only the store's first 64 KB hold
- * data, one Buffer per page programmed since its erase (inverted: a new zeroed page is
- * erased), to spare the VM's heap. */
-class InstantNor implements SpiPort {
-    private cmd = Buffer.alloc(264)
-    private n = 0
-    private wel = false
-    private pages: Buffer[] = []
-    open(): string[] {
-        for (let i = 0; i < 256; i++) this.pages.push(null)
-        return []
-    }
-    async select() {
-        this.n = 0
-    }
-    async write(tx: Buffer) {
-        this.cmd.blitAt(this.n, tx, 0, tx.length)
-        this.n += tx.length
-    }
-    async exchange(out: Buffer): Promise<Buffer> {
-        const rx = Buffer.alloc(out.length)
-        const c = this.cmd[0]
-        const a = (this.cmd[1] << 16) | (this.cmd[2] << 8) | this.cmd[3]
-        if (c === 0x9f) {
-            rx[0] = 0xef
-            rx[1] = 0x40
-            rx[2] = 0x14
-        } else if (c === 0x05) rx[0] = this.wel ? 2 : 0
-        else if (c === 0x03)
-            for (let i = 0; i < rx.length; i++) {
-                const p = this.pages[(a + i) >> 8]
-                rx[i] = p ? p[(a + i) & 255] ^ 0xff : 0xff
-            }
-        return rx
-    }
-    async deselect() {
-        const c = this.cmd[0]
-        const a = (this.cmd[1] << 16) | (this.cmd[2] << 8) | this.cmd[3]
-        if (c === 0x06) this.wel = true
-        else if ((c === 0x02 || c === 0x20) && this.wel) {
-            this.wel = false
-            if (c === 0x20) for (let i = 0; i < 16; i++) this.pages[((a >> 12) << 4) + i] = null
-            else {
-                let p = this.pages[a >> 8]
-                if (!p) {
-                    p = Buffer.alloc(256)
-                    this.pages[a >> 8] = p
-                }
-                // programming only clears bits (sets bits of the inverted cells), wrapping in the page
-                for (let i = 4; i < this.n; i++) p[(a + i - 4) & 255] = p[(a + i - 4) & 255] | (this.cmd[i] ^ 0xff)
-            }
-        }
-    }
-}
+import { SparseNor } from ${imp("host-sim/vm/sparseNor")}
 
 const loop = new RunLoop()
 let up = false
 let acked = 0
 let failed = 0
 // as firmware/main.ts starts: the check ran at build time (here, checkBoot above), its notes embedded
-const fw = runStarted(await startChecked({ config: JSON.parse(${JSON.stringify(JSON.stringify(c))}), memberIndex: 0, problems: [], notes: ${JSON.stringify(checked.notes)} }, undefined, { loop: loop, spiPort: new InstantNor() }), (f) => {
+const fw = runStarted(await startChecked({ config: JSON.parse(${JSON.stringify(JSON.stringify(c))}), memberIndex: 0, problems: [], notes: ${JSON.stringify(checked.notes)} }, undefined, { loop: loop, spiPort: new SparseNor(0x14) }), (f) => {
     up = true
 })
 console.log("started " + (fw !== null))
