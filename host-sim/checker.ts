@@ -1,7 +1,7 @@
 import { BlockId, History } from "./workload"
 
 /**
- * The consistency checker (DESIGN.md, "Checking consistency").
+ * The consistency checker (docs/DESIGN.md, "Checking consistency").
  *
  * With A[b] = the highest write counter of board b that the remote shows, the remote image is
  * consistent iff

@@ -156,8 +156,8 @@ const HISTORY = 8
 const KEPT_FINALS = 2
 
 /**
- * One member's part in the shuttle protocol (DESIGN.md "The cycle protocol", "Dependent-write
- * consistency across boards"). Event-driven: frames from the group bus, timers from the clock.
+ * One member's part in the shuttle protocol (docs/DESIGN.md, "The shuttle: one token decides";
+ * docs/FORMAT-shuttle.md). Event-driven: frames from the group bus, timers from the clock.
  *
  * At each visit the member
  *  1. delivers the final manifests it has not seen to its board (and drops them from the
@@ -165,9 +165,9 @@ const KEPT_FINALS = 2
  *  2. applies a pending operator eviction;
  *  3. raises S to its capture seq if it is ahead (only after a regeneration);
  *  4. if it had adopted S before this visit, every member has adopted S, and it has data and
- *     may close: moves S to S+1 (claims 1, 3, 4) — with no data anywhere S never moves;
+ *     may close: moves S to S+1 — with no data anywhere S never moves;
  *  5. adopts S, which closes its previous seq, and writes the totals of every open seq it has
- *     closed into the shuttle (claims 5-7);
+ *     closed into the shuttle (its running totals);
  *  6. when every member has now adopted S: the manifests up to S-1 are final, S is released,
  *     and this member sends the release as a general call;
  *  7. passes the shuttle to the next member in address order, skipping (and marking absent)
@@ -618,7 +618,7 @@ export class ShuttleAgent {
             acted = true
         }
 
-        // 4. the seq update of claims 1, 3 and 4
+        // 4. the seq update
         const hadAdopted = (f.adopted & bit) !== 0 && c === f.seq && this.adoptedOnce
         if (hadAdopted && f.adopted === all && this.host.hasDataToSend() && this.host.mayClose()) {
             if (this.growWindow(1)) {

@@ -12,7 +12,7 @@ import { errorText } from "./errorText"
  * same due time fire in the order they were set, and every event runs on this one fiber.
  *
  * The loop budget: the VM aborts a fiber that runs too long without suspending (128 K bytecode
- * steps; DEVICESCRIPT.md), so the loop suspends after `batch` events, or after 10 ms of events,
+ * steps; docs/PORTABLE.md), so the loop suspends after `batch` events, or after 10 ms of events,
  * even when more are due. Every event must stay well inside the budget on its own (the store's
  * mount steps, for example, check 512 bytes each); the loop only keeps their sum inside it.
  *
