@@ -82,7 +82,7 @@ Options of bench
   --json              print one JSON object instead of the table
   --quick             shortened runs (about 10 s; figures indicative only)
 
-Every command takes --help (-h): this text; remote and primary print their own.
+Every command takes --help (-h): its usage and options; seqmirror --help: this text.
 `
 
 function fail(msg: string): never {
@@ -225,7 +225,7 @@ function simOutputs(values: Values): SimOutputs {
 }
 
 function cmdSim(args: string[]): number | Promise<number> {
-    if (wantsHelp(args)) return help()
+    if (wantsHelp(args)) return help("sim")
     const { values, positionals } = parseArgs({ args, options: { ...SIM_OPTIONS, ...LIVE_OPTIONS }, allowPositionals: true, strict: true })
     if (positionals.length > 0) fail(`unexpected argument "${positionals[0]}"`)
     const opts = simOptions(values)
@@ -267,7 +267,7 @@ export function parseSeeds(s: string | undefined): [number, number] {
 }
 
 async function cmdSweep(args: string[]): Promise<number> {
-    if (wantsHelp(args)) return help()
+    if (wantsHelp(args)) return help("sweep")
     const { values, positionals } = parseArgs({
         args,
         options: { ...SIM_OPTIONS, seeds: { type: "string" }, workers: { type: "string" } },
@@ -305,13 +305,41 @@ async function cmdSweep(args: string[]): Promise<number> {
     return summary.failedSeeds.length > 0 ? 1 : 0
 }
 
-function help(): number {
-    process.stdout.write(HELP)
+/** The section of HELP that starts with the line `title` (up to the next unindented line). */
+function helpSection(title: string): string {
+    const lines = HELP.split("\n")
+    const at = lines.findIndex((l) => l.startsWith(title))
+    if (at < 0) return ""
+    let end = at + 1
+    while (end < lines.length && (lines[end] === "" || lines[end].startsWith(" "))) end++
+    return lines.slice(at, end).join("\n").trimEnd() + "\n\n"
+}
+
+/** `seqmirror --help`: everything; `seqmirror CMD --help`: that command's usage and options. */
+function help(cmd?: string): number {
+    if (cmd === undefined) {
+        process.stdout.write(HELP)
+        return 0
+    }
+    // the command's line of the command list, with its continuation lines
+    const lines = HELP.split("\n")
+    let at = lines.findIndex((l) => l.startsWith("  " + cmd + " "))
+    let about = ""
+    if (at >= 0) {
+        about = lines[at].trim().replace(/^\S+(?: \S+)*\s{2,}/, "")
+        while (++at < lines.length && /^ {6,}\S/.test(lines[at])) about += " " + lines[at].trim()
+    }
+    let out = "Usage: seqmirror " + cmd + " [options]\n" + (about ? "\n" + about + "\n" : "") + "\n"
+    if (cmd === "sim") out += helpSection("Options of sim") + helpSection("Live runs")
+    else if (cmd === "sweep") out += helpSection("Options of sweep") + helpSection("Options of sim")
+    else if (cmd === "bench") out += helpSection("Options of bench")
+    else if (cmd === "config") out = "Usage: seqmirror config check FILE\n\nValidates a board configuration (devicescript.json); a primary that is a group of one is also\nchecked against a board's heap. Exit 0 when it is valid, 1 when not.\n"
+    process.stdout.write(out)
     return 0
 }
 
 function cmdConfig(args: string[]): number {
-    if (wantsHelp(args)) return help()
+    if (wantsHelp(args)) return help("config")
     if (args[0] !== "check" || args.length !== 2) fail("usage: seqmirror config check FILE")
     let text: string
     try {
@@ -364,7 +392,7 @@ export async function main(argv: string[]): Promise<number> {
             case "config":
                 return cmdConfig(rest)
             case "bench":
-                if (wantsHelp(rest)) return help()
+                if (wantsHelp(rest)) return help("bench")
                 return cmdBench(rest)
             case "remote":
                 return await cmdRemote(rest)
