@@ -162,6 +162,17 @@ const looseRecord = fc.tuple(
 const looseStream = fc.array(looseRecord, { maxLength: 24 }).map((rs) => Buffer.concat([Buffer.from("V\0\0\0\0\0", "latin1"), ...rs.map(([w, m]) => record(w, w & 0x80 ? null : m))]))
 
 /** The records of an input; a record cut short ends the list. */
+/** Where the records of `input` end: its length when they fill it exactly. */
+function recordsEnd(input: Buffer): number {
+    let at = 6
+    while (at + 3 <= input.length) {
+        const len = input.readUInt16LE(at + 1)
+        if (at + 3 + len > input.length) return -1
+        at += 3 + len
+    }
+    return at
+}
+
 function records(input: Buffer): Array<{ who: number; msg: Buffer | null }> {
     const out: Array<{ who: number; msg: Buffer | null }> = []
     let at = 6
@@ -246,7 +257,15 @@ const remote: Target = {
             const sent = arrivals.get(k.slice(k.indexOf("member:"))) ?? 1
             check(n <= sent, `a portion the store refused for good (${k}) was written ${n} times in 2 s, sent ${sent} times`)
         }
-        const whole = input.length > 6 && input[0] === 0x56 && input[1] > 0 && input.readUInt32LE(2) === crc32c(Buffer.concat([input.subarray(1, 2), input.subarray(6)]))
+        // (the CRC alone is not enough: four 0xFF bytes have CRC 0xFFFFFFFF, and so would
+        // pass as a stream of every seq with nothing in it)
+        const whole =
+            input.length > 6 &&
+            input[0] === 0x56 &&
+            input[1] > 0 &&
+            recordsEnd(input) === input.length &&
+            records(input).some((r) => r.msg !== null) &&
+            input.readUInt32LE(2) === crc32c(Buffer.concat([input.subarray(1, 2), input.subarray(6)]))
         if (whole) check(store.applied === input[1], `a whole stream of seqs 1..${input[1]} left the remote at seq ${store.applied}`)
     },
 }
