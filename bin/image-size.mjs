@@ -4,7 +4,9 @@
 // (verification error 1051): each function costs its bytecode plus a 16-byte descriptor, after
 // a 112-byte header. Strings and other data come after the functions and do not count.
 //
-//   node bin/image-size.mjs [DBG_JSON] [--top N]     default .devicescript/bin/bytecode-dbg.json
+//   node bin/image-size.mjs [DBG_JSON] [--top N] [--min-left BYTES]
+//                                       default .devicescript/bin/bytecode-dbg.json; exits 1 when
+//                                       fewer than BYTES are left (default 0: over the limit)
 import { readFileSync } from "node:fs"
 
 const LIMIT = 0x10000
@@ -14,6 +16,12 @@ const at = args.indexOf("--top")
 if (at >= 0) {
     top = Number(args[at + 1])
     args.splice(at, 2)
+}
+let minLeft = 1
+const ml = args.indexOf("--min-left")
+if (ml >= 0) {
+    minLeft = Number(args[ml + 1])
+    args.splice(ml, 2)
 }
 const file = args[0] ?? ".devicescript/bin/bytecode-dbg.json"
 
@@ -68,4 +76,11 @@ if (rows.length > top) {
     const rest = rows.slice(top).reduce((a, r) => a + r[1], 0)
     console.log(`  ${String(rest).padStart(6)}  ${rows.length - top} more modules`)
 }
-if (end >= LIMIT) process.exit(1)
+if (LIMIT - end < minLeft) {
+    process.stderr.write(
+        end >= LIMIT
+            ? `image-size: the image is over the VM's limit: it would not load\n`
+            : `image-size: ${LIMIT - end} bytes left, fewer than the ${minLeft} required: the VM test entries (the board's code plus a chip and a harness) would not load; make room (docs/HARDWARE.md, "Image size")\n`
+    )
+    process.exit(1)
+}
