@@ -157,8 +157,9 @@ describe("the replay command", () => {
         for (const args of [["sim", "--help"], ["sweep", "--help", "--seeds", "1..100000"], ["config", "--help"], ["bench", "-h"]]) {
             const r = cli(args)
             expect(r.status, args.join(" ")).toBe(0)
-            expect(r.stdout).toContain("Usage: seqmirror")
-            expect(r.stdout).toContain("--power-off")
+            expect(r.stdout).toContain("Usage: seqmirror " + args[0])
+            // the scheduled events are options of sim, and of sweep through sim's
+            if (args[0] === "sim" || args[0] === "sweep") expect(r.stdout).toContain("--power-off")
         }
     })
 })
