@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import fc from "fast-check"
+import { shuttleFrames } from "./arbitraries"
 import {
     compareEpoch,
     decodeEvicted,
@@ -25,44 +26,7 @@ import { seqAfter } from "../../firmware/seq"
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff })
 
-const shuttleArb = fc
-    .record({
-        group: fc.integer({ min: 0, max: 255 }),
-        epoch: fc.integer({ min: 0, max: 0xffff }),
-        origin: fc.integer({ min: 0x08, max: 0x77 }),
-        holder: fc.integer({ min: 0x08, max: 0x77 }),
-        seq: u32,
-        busy: fc.boolean(),
-        members: fc.uniqueArray(fc.integer({ min: 0x08, max: 0x77 }), { minLength: 2, maxLength: 8 }),
-        masks: fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255)),
-        windowLen: fc.integer({ min: 0, max: 8 }),
-        lagSeed: fc.nat(8),
-        totals: fc.array(fc.tuple(u32, u32), { minLength: 64, maxLength: 64 }),
-    })
-    .map((r) => {
-        const f = new ShuttleFrame()
-        f.group = r.group
-        f.epoch = r.epoch
-        f.origin = r.origin
-        f.holder = r.holder
-        f.seq = r.seq
-        f.flags = r.busy ? 0x10 : 0
-        const ms = [...r.members].sort((a, b) => a - b)
-        f.count = ms.length
-        ms.forEach((m, i) => (f.members[i] = m))
-        const all = (1 << f.count) - 1
-        f.adopted = r.masks[0] & all
-        f.absent = r.masks[1] & all
-        f.delivered = r.masks[2] & all
-        f.windowLen = r.windowLen
-        f.finalLag = r.lagSeed % (r.windowLen + 1)
-        for (let w = 0; w < f.windowLen; w++)
-            for (let i = 0; i < f.count; i++) {
-                f.portions[w * 8 + i] = r.totals[w * 8 + i][0]
-                f.bytes[w * 8 + i] = r.totals[w * 8 + i][1]
-            }
-        return f
-    })
+const shuttleArb = shuttleFrames(8)
 
 function sameShuttle(a: ShuttleFrame, b: ShuttleFrame): void {
     expect([a.group, a.epoch, a.origin, a.holder, a.seq, a.flags, a.count]).toEqual([b.group, b.epoch, b.origin, b.holder, b.seq, b.flags, b.count])

@@ -32,6 +32,7 @@ import {
     SHUTTLE_MAX_BYTES,
     ShuttleFrame,
 } from "../../../firmware/shuttle/frames"
+import { shuttleFrames } from "../../shuttle/arbitraries"
 import { mix } from "../rng"
 import { check, Target } from "../target"
 
@@ -182,45 +183,10 @@ const messages: Target = {
 // ---- shuttle frames
 
 const addr = fc.integer({ min: 0x08, max: 0x77 })
-const shuttleArb = fc
-    .record({
-        group: fc.nat(255),
-        epoch: fc.nat(0xffff),
-        origin: addr,
-        holder: addr,
-        seq: u32,
-        flags: fc.constantFrom(0, 0x10, 0x20, 0x30),
-        members: fc.uniqueArray(addr, { minLength: 2, maxLength: MAX_MEMBERS }),
-        masks: fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255)),
-        windowLen: fc.integer({ min: 0, max: MAX_WINDOW }),
-        lag: fc.nat(MAX_WINDOW),
-        totals: fc.array(fc.tuple(u32, u32), { minLength: MAX_WINDOW * MAX_MEMBERS, maxLength: MAX_WINDOW * MAX_MEMBERS }),
-    })
-    .map((r) => {
-        const f = new ShuttleFrame()
-        f.group = r.group
-        f.epoch = r.epoch
-        f.origin = r.origin
-        f.holder = r.holder
-        f.seq = r.seq
-        f.flags = r.flags
-        const ms = [...r.members].sort((a, b) => a - b)
-        f.count = ms.length
-        ms.forEach((m, i) => (f.members[i] = m))
-        const all = (1 << f.count) - 1
-        f.adopted = r.masks[0] & all
-        f.absent = r.masks[1] & all
-        f.delivered = r.masks[2] & all
-        f.windowLen = r.windowLen
-        f.finalLag = r.lag % (r.windowLen + 1)
-        for (let w = 0; w < f.windowLen; w++)
-            for (let i = 0; i < f.count; i++) {
-                f.portions[w * 8 + i] = r.totals[w * 8 + i][0]
-                f.bytes[w * 8 + i] = r.totals[w * 8 + i][1]
-            }
-        const out = Buffer.alloc(SHUTTLE_MAX_BYTES)
-        return Buffer.from(out.subarray(0, encodeShuttle(f, out)))
-    })
+const shuttleArb = shuttleFrames().map((f) => {
+    const out = Buffer.alloc(SHUTTLE_MAX_BYTES)
+    return Buffer.from(out.subarray(0, encodeShuttle(f, out)))
+})
 const releaseArb = fc
     .record({ group: fc.nat(255), epoch: fc.nat(0xffff), origin: addr, sender: addr, seq: u32, mask: fc.nat(255), count: fc.nat(MAX_WINDOW), totals: fc.array(fc.tuple(u32, u32), { minLength: 120, maxLength: 120 }) })
     .map((r) => {
@@ -242,7 +208,7 @@ const releaseArb = fc
 const evictedArb = fc.record({ group: fc.nat(255), epoch: fc.nat(0xffff), origin: addr, sender: addr, target: addr }).map((r) => {
     const e = new EvictedFrame()
     Object.assign(e, r)
-    const out = Buffer.alloc(8)
+    const out = Buffer.alloc(EVICTED_BYTES)
     encodeEvicted(e, out)
     return out
 })
