@@ -141,7 +141,7 @@ export class SpiNorFlash implements Flash {
         const self = this
         this.onIdRx = (rx) => self.idDone(rx)
         this.onReadRx = (rx) => self.chunkDone(rx)
-        this.onSent = (rx) => self.sent()
+        this.onSent = (_rx) => self.sent()
         this.onStatusRx = (rx) => self.statusDone(rx)
         this.pollNow = () => self.poll()
     }

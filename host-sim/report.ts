@@ -156,7 +156,7 @@ export function renderChart(chart: Chart, t: number[], marks: FaultEvent[]): str
 /** The charts of a timeline: RPO lag, aux ring fill, link goodput, seqs, spill. */
 export function chartsOf(tl: Timeline): Chart[] {
     const colour = (b: number) => PALETTE[b % PALETTE.length]
-    const per = (name: string, pick: (b: Timeline["boards"][number]) => number[]) =>
+    const per = (_name: string, pick: (b: Timeline["boards"][number]) => number[]) =>
         tl.boards.map((b) => ({ name: "primary " + b.member, colour: colour(b.member), values: pick(b) }))
     const seqs: ChartSeries[] = tl.boards.map((b) => ({ name: "primary " + b.member, colour: colour(b.member), values: b.captureSeq }))
     seqs.push({ name: "remote applied", colour: REMOTE_COLOUR, values: tl.remote.appliedSeq, dashed: true })

@@ -1,6 +1,6 @@
 import { Clock } from "../../hal/clock"
 import { Link } from "../../hal/link"
-import { getU16, getU32, putU16, putU32 } from "../codec/bytes"
+import { getU16, getU32 } from "../codec/bytes"
 import {
     FrameType,
     HANDSHAKE_BYTES,
@@ -69,7 +69,7 @@ export class PrimaryChannel extends LinkChannel {
 
     protected override onAlive(): void {}
 
-    protected override onStaleFrame(session: number): void {}
+    protected override onStaleFrame(_session: number): void {}
 
     protected override roleDeadline(): number {
         if (this.st === "connecting") return this.handshakeAt

@@ -69,7 +69,7 @@ export class RemoteChannel extends LinkChannel {
         return this.sessionGeneration
     }
 
-    protected override onReset(session: number): void {
+    protected override onReset(_session: number): void {
         this.counters.droppedUnexpected++
     }
 
@@ -77,7 +77,7 @@ export class RemoteChannel extends LinkChannel {
         return -1
     }
 
-    protected override onRoleTimers(now: number): void {}
+    protected override onRoleTimers(_now: number): void {}
 
     protected override onDead(): void {
         // the session stays: the primary resumes it when it reconnects

@@ -15,7 +15,6 @@ import {
     RESYNC_REASON_SHIFT,
     SEQ_DONE_SHORT,
     SeqDone,
-    TRACKED,
 } from "./messages"
 import { StoreError } from "../store/types"
 import { PinnedPortion, PipelineChannel, PipelineStore } from "./ports"

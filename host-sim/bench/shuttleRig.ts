@@ -144,7 +144,7 @@ export class TestGroup {
             ...(this.opts.agent || {}),
             ...(this.opts.agentFor ? this.opts.agentFor(i) : {}),
         })
-        a.onEvicted = (addr, me) => {
+        a.onEvicted = (_addr, me) => {
             if (me) self.evicted[i] = true
         }
         return a

@@ -42,7 +42,6 @@ class Rig {
     readonly portions: { seq: number; lba: number; data: Buffer }[] = []
     private seqDone: number[] = []
     private manifests: { seq: number; portions: number }[] = []
-    private remote: RemoteChannel
     private prng = new Prng(5)
 
     constructor(readonly cfg: SeqmirrorConfig, chip?: SpiNorChip) {
@@ -52,7 +51,6 @@ class Rig {
         const rcfg = defaultChannelConfig()
         rcfg.keepaliveMs = 0
         const ch = new RemoteChannel(this.wire.b, this.k, () => this.prng.float(), rcfg, 0, 0, (_g, done) => done())
-        this.remote = ch
         ch.onMessage((msg, len) => {
             const m = Buffer.from(msg.subarray(0, len))
             if (m[0] === Msg.Portion) this.portions.push({ seq: getU32(m, 1), lba: getU32(m, 5), data: m.subarray(9) })

@@ -44,7 +44,7 @@ describe("SPI NOR driver (JEDEC)", () => {
         const f1 = new SpiNorFlash(chip, k, { capacity: 65536 })
         expect(wait<number>(k, (d) => f1.init((err) => d(err))).v).toBe(FlashError.NoDevice)
         const zeros: SpiBus = {
-            transfer: (tx, n, done) => k.setTimer(0.01, () => done(Buffer.alloc(n))),
+            transfer: (_tx, n, done) => k.setTimer(0.01, () => done(Buffer.alloc(n))),
             clockHz: () => 8e6,
         }
         const f2 = new SpiNorFlash(zeros, k, { capacity: 65536 })
@@ -62,7 +62,7 @@ describe("SPI NOR driver (JEDEC)", () => {
         const wire = (1 * 8) / 8000 + 0.002 + (2 * 8) / 8000 + 0.002 + (260 * 8) / 8000 + 0.002 + (2 * 8) / 8000 + 0.002
         expect(r.ms).toBeGreaterThanOrEqual(0.7 + wire - 1e-9)
         expect(r.ms).toBeLessThan(0.7 + wire + 0.06)
-        const back = wait<Buffer>(k, (d) => flash.read(0x300, 256, (err, b) => d(b)))
+        const back = wait<Buffer>(k, (d) => flash.read(0x300, 256, (_err, b) => d(b)))
         expect(back.v.equals(data)).toBe(true)
     })
 
@@ -73,7 +73,7 @@ describe("SPI NOR driver (JEDEC)", () => {
         expect(r.v).toBe(FlashError.None)
         expect(r.ms).toBeGreaterThan(45)
         expect(r.ms).toBeLessThan(46.2)
-        expect(wait<Buffer>(k, (d) => flash.read(0x1010, 1, (e, b) => d(b))).v[0]).toBe(0xff)
+        expect(wait<Buffer>(k, (d) => flash.read(0x1010, 1, (_e, b) => d(b))).v[0]).toBe(0xff)
     })
 
     it("refuses page-crossing programs, out-of-range calls and overlapping calls", () => {
@@ -96,7 +96,7 @@ describe("SPI NOR driver (JEDEC)", () => {
         const { k, chip, flash } = setup(65536, { readChunk: 512 })
         chip.poke(4095, 0x5a)
         chip.poke(4096, 0xa5)
-        const r = wait<Buffer>(k, (d) => flash.read(0, 8192, (e, b) => d(b)))
+        const r = wait<Buffer>(k, (d) => flash.read(0, 8192, (_e, b) => d(b)))
         expect(r.v.length).toBe(8192)
         expect(r.v[4095]).toBe(0x5a)
         expect(r.v[4096]).toBe(0xa5)
@@ -130,7 +130,7 @@ describe("SPI NOR driver (JEDEC)", () => {
         chip.powerOn()
         const p = wait<number>(k, (d) => flash.program(0x10, Buffer.from([0x12]), d))
         expect(p.v).toBe(FlashError.None)
-        expect(wait<Buffer>(k, (d) => flash.read(0x10, 1, (e, b) => d(b))).v[0]).toBe(0x12)
+        expect(wait<Buffer>(k, (d) => flash.read(0x10, 1, (_e, b) => d(b))).v[0]).toBe(0x12)
     })
 
     it("never reports success for a program that a busy chip ignored: it waits, then programs", () => {

@@ -93,11 +93,11 @@ describe("link handshake and generations", () => {
             done()
         })
         const from: number[] = []
-        remote.onMessage((m, len) => from.push(m[0]))
+        remote.onMessage((m, _len) => from.push(m[0]))
         const po = prng.fork(4)
         const oldPrimary = new PrimaryChannel(wireOld.a, k, () => po.float(), config(undefined, false), 1, 0)
         let oldRefused = -1
-        oldPrimary.onRefused((reason, highest) => (oldRefused = highest))
+        oldPrimary.onRefused((_reason, highest) => (oldRefused = highest))
         // the old primary keeps sending a trickle (a flood would jam the shared receiver)
         const oldMsg = Buffer.alloc(20, 0x0a)
         const trickle = () => {

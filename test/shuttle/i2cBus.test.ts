@@ -168,7 +168,7 @@ describe("I2C addressing", () => {
         const bus = new I2cBus(k, { bitRate: 100000 })
         const eps = [0x10, 0x11, 0x12, 0x13].map((a, i) => bus.attach(a, { generalCall: i !== 2 }))
         const got: string[] = []
-        eps.forEach((ep) => ep.onReceive((d, gc) => got.push(ep.address().toString(16) + (gc ? ":gc" : ":w"))))
+        eps.forEach((ep) => ep.onReceive((_d, gc) => got.push(ep.address().toString(16) + (gc ? ":gc" : ":w"))))
         bus.setPowered(0x13, false)
         let res: boolean | null = null
         eps[0].generalCall(Buffer.from([7, 7]), (ack) => (res = ack))

@@ -447,7 +447,7 @@ describe("block store: a store object is a plain firmware object", () => {
         const pins = primaryPort.pinned(2, 4)
         expect(pins.map((p) => [p.member, p.lba, p.seq])).toEqual([[2, 9, 4]])
         let got: Buffer | null = null
-        primaryPort.readPinned(pins[0], (err, data) => (got = data))
+        primaryPort.readPinned(pins[0], (_err, data) => (got = data))
         r.runUntil(() => got !== null)
         expect(got!.equals(block(B, 2, 9, 4, 0))).toBe(true)
         primaryPort.confirm(4)
