@@ -4,9 +4,9 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { boardChannelConfig, PrimaryFirmware } from "../../firmware/boot/primaryFirmware"
-import { defaultChannelConfig } from "../../firmware/link/channel"
+import { ChannelConfig, defaultChannelConfig } from "../../firmware/link/channel"
 import { PrimaryChannel } from "../../firmware/link/primary"
-import { AckMode } from "../../firmware/pipeline/primary"
+import { AckMode, PrimaryBoard } from "../../firmware/pipeline/primary"
 import { GroupPrimaryBoard } from "../../firmware/pipeline/groupPrimary"
 import { ShuttleAgent } from "../../firmware/shuttle/agent"
 import { BlockStore } from "../../firmware/store/blockStore"
@@ -137,6 +137,24 @@ export function measureFixedRam(): FixedRam {
     // a group of one has no shuttle
     const agent = members.length > 1 ? new ShuttleAgent(bus.attach(members[0]), k, board, { group: cfg.group.id, members }) : null
     // parts that others hold come first, so each part counts what it alone holds
+    return counted(source, cfg, cc, g.lbaCount, board, channel, flash, store, agent)
+}
+
+/**
+ * Counts what a primary's parts hold. Parts that others hold come first, so each part counts
+ * what it alone holds; the agent (a group member's) last.
+ */
+function counted(
+    source: string,
+    cfg: SeqmirrorConfig,
+    cc: ChannelConfig,
+    lbaCount: number,
+    board: PrimaryBoard,
+    channel: object,
+    flash: object,
+    store: object,
+    agent: object | null
+): FixedRam {
     const seen = new Set<object>()
     const parts = [
         footprint("aux ring", board.ring, seen),
@@ -154,7 +172,7 @@ export function measureFixedRam(): FixedRam {
         linkMaxPayload: cc.maxPayload,
         txWindow: cc.txWindow,
         rxWindow: cc.rxWindow,
-        lbaCount: g.lbaCount,
+        lbaCount,
         parts,
         totalBytes: parts.reduce((n, p) => n + p.bytes, 0),
     }
@@ -197,38 +215,18 @@ export function boardFixedRam(cfg: SeqmirrorConfig): FixedRam {
     fw.start((ok) => (started = ok))
     while (started === null && k.step(Infinity)) {}
     if (!started || fw.board === null || fw.channel === null) throw new Error("board RAM: the firmware did not start: " + lines.join("; "))
-    const seen = new Set<object>()
-    const parts = [
-        footprint("aux ring", fw.board.ring, seen),
-        footprint("link channel", fw.channel, seen),
-        footprint("flash driver", flash, seen),
-        footprint("block store", fw.store, seen),
-        footprint("pipeline (rest)", fw.board, seen),
-    ]
-    const cc = boardChannelConfig()
-    return {
-        config: cfg.board.member,
-        auxRingBytes: cfg.store.auxRingBytes,
-        blockSize: cfg.store.blockSize,
-        flashBytes: cfg.store.flashBytes,
-        linkMaxPayload: cc.maxPayload,
-        txWindow: cc.txWindow,
-        rxWindow: cc.rxWindow,
-        lbaCount: fw.lbaCount,
-        parts,
-        totalBytes: parts.reduce((n, p) => n + p.bytes, 0),
-    }
+    return counted(cfg.board.member, cfg, boardChannelConfig(), fw.lbaCount, fw.board, fw.channel, flash, fw.store, null)
 }
 
 const kbOf = (bytes: number) => Math.round(bytes / 1024)
+const partKb = (r: FixedRam, name: string) => kbOf(r.parts.find((p) => p.part === name)?.bytes ?? 0)
 
 /** The line a board prints at start about its RAM (the build embeds it with the boot notes). */
 export function boardRamLine(r: FixedRam): string {
-    const part = (name: string) => kbOf(r.parts.find((p) => p.part === name)?.bytes ?? 0)
     return (
         "RAM held: about " + kbOf(r.totalBytes + BOARD_RUNTIME_BYTES) + " KB of the " + kbOf(BOARD_HEAP_BYTES) + " KB heap (store " +
-        part("block store") + " KB, aux ring " + part("aux ring") + " KB, link channel " + part("link channel") + " KB, pipeline " +
-        part("pipeline (rest)") + " KB, objects and runtime " + kbOf(BOARD_RUNTIME_BYTES) + " KB)"
+        partKb(r, "block store") + " KB, aux ring " + partKb(r, "aux ring") + " KB, link channel " + partKb(r, "link channel") +
+        " KB, pipeline " + partKb(r, "pipeline (rest)") + " KB, objects and runtime " + kbOf(BOARD_RUNTIME_BYTES) + " KB)"
     )
 }
 
@@ -236,10 +234,9 @@ export function boardRamLine(r: FixedRam): string {
  * saying what to change. */
 export function boardRamProblem(r: FixedRam): string | null {
     if (r.totalBytes <= BOARD_RAM_BUDGET_BYTES) return null
-    const store = r.parts.find((p) => p.part === "block store")?.bytes ?? 0
     return (
         "store: the firmware would hold about " + kbOf(r.totalBytes + BOARD_RUNTIME_BYTES) + " KB of RAM from its start (the store " +
-        kbOf(store) + " KB, the aux ring " + kbOf(r.parts.find((p) => p.part === "aux ring")?.bytes ?? 0) + " KB), more than a board's " +
+        partKb(r, "block store") + " KB, the aux ring " + partKb(r, "aux ring") + " KB), more than a board's " +
         kbOf(BOARD_HEAP_BYTES) + " KB heap less an " + kbOf(BOARD_HEAP_MARGIN_BYTES) + " KB margin: lower store.flashBytes " +
         "(about 5 KB of RAM per 64 KB of store with 256-byte blocks) or store.auxRingBytes"
     )
