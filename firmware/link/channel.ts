@@ -156,6 +156,8 @@ export class ChannelCounters {
     /** Times the link was declared dead (no frame for deadMs, or a RESET from the remote). */
     linkDeaths = 0
     resetsReceived = 0
+    /** Sessions the remote ended itself to have the primary send again (RemoteChannel.renew). */
+    sessionsRenewed = 0
 }
 
 export type ChannelState = "down" | "connecting" | "up" | "refused"

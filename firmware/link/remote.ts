@@ -69,6 +69,24 @@ export class RemoteChannel extends LinkChannel {
         return this.sessionGeneration
     }
 
+    /**
+     * Ends the current session (its messages not yet delivered are dropped) and tells the
+     * primary with a RESET: it reconnects, and the new session starts empty, so the primary
+     * sends everything the remote has not applied again (from its flash). The remote asks for
+     * portions again this way (one that failed its end-to-end CRC, one staged and damaged).
+     */
+    renew(): void {
+        const old = this.sessionId
+        if (old === 0) return
+        this.resetSession()
+        this.sessionId = 0
+        this.sessionNonce = 0
+        this.st = "down"
+        this.counters.sessionsRenewed++
+        this.resetSentAt = this.clock.millis()
+        this.queueReset(old)
+    }
+
     protected override onReset(_session: number): void {
         this.counters.droppedUnexpected++
     }

@@ -11,7 +11,8 @@ import { LbaTable } from "./lbaTable"
  * open (newest) seq, a second write to an lba replaces the waiting portion in place, so only the
  * newest version of an lba is sent per seq. A fixed LbaTable finds the waiting slot of an lba.
  *
- * Slot layout: seq u32 | lba u32 | length u16 | data[blockSize].
+ * Slot layout: seq u32 | lba u32 | length u16 | crc u32 | data[blockSize]; crc is the block's
+ * CRC-32C from the capture, sent with the portion (the remote checks it).
  */
 export const enum RingPut {
     Added = 0,
@@ -19,7 +20,7 @@ export const enum RingPut {
     Full = 2,
 }
 
-const SLOT_HEADER = 10
+const SLOT_HEADER = 14
 
 /** @devsWhenUsed */
 export class AuxRing {
@@ -52,18 +53,18 @@ export class AuxRing {
     }
 
     /** Queues a portion (or folds it into the waiting one of the same seq and lba). */
-    put(seq: number, lba: number, data: Buffer): RingPut {
+    put(seq: number, lba: number, data: Buffer, crc: number): RingPut {
         if (data.length > this.blockSize) throw new Error("aux ring: portion larger than a block")
         if (!this.foldSeqValid || this.foldSeq !== seq) this.startFoldSeq(seq)
         const waiting = this.foldIndex.get(lba)
         if (waiting >= 0) {
-            this.writeSlot(waiting, seq, lba, data)
+            this.writeSlot(waiting, seq, lba, data, crc)
             this.folded++
             return RingPut.Folded
         }
         if (this.count === this.slots) return RingPut.Full
         const slot = (this.head + this.count) % this.slots
-        this.writeSlot(slot, seq, lba, data)
+        this.writeSlot(slot, seq, lba, data, crc)
         this.count++
         this.foldIndex.set(lba, slot)
         return RingPut.Added
@@ -88,6 +89,10 @@ export class AuxRing {
 
     lbaAt(i: number): number {
         return getU32(this.mem, this.offsetAt(i) + 4)
+    }
+
+    crcAt(i: number): number {
+        return getU32(this.mem, this.offsetAt(i) + 10)
     }
 
     lengthAt(i: number): number {
@@ -117,11 +122,12 @@ export class AuxRing {
         return ((this.head + i) % this.slots) * this.slotSize
     }
 
-    private writeSlot(slot: number, seq: number, lba: number, data: Buffer): void {
+    private writeSlot(slot: number, seq: number, lba: number, data: Buffer, crc: number): void {
         const off = slot * this.slotSize
         putU32(this.mem, off, seq)
         putU32(this.mem, off + 4, lba)
         putU16(this.mem, off + 8, data.length)
+        putU32(this.mem, off + 10, crc)
         this.mem.set(data, off + SLOT_HEADER)
     }
 

@@ -5,7 +5,8 @@ import { getU32, putU32 } from "../codec/bytes"
  * Layouts are little-endian and listed byte by byte in docs/FORMAT.md.
  *
  * primary → remote
- *   PORTION    0x01 | seq u32 | lba u32 | data[n]
+ *   PORTION    0x01 | seq u32 | lba u32 | crc u32 | data[n]
+ *              crc: the CRC-32C of the data, computed once when the app's write was captured
  *   SEQ_DONE   0x02 | seq u32 | sent u32 | bytes u32 | flags u8
  *              the member has sent, in this session, every portion it will send for seq:
  *              `sent` portions holding `bytes` of data. Flag 0x01 (SHORT): some write stamped
@@ -64,7 +65,9 @@ export function encodeResync(base: number, from: number, to: number, flags: numb
     return b
 }
 
-export const PORTION_HEADER = 9
+/** PORTION: type, seq, lba, the block's CRC-32C (computed once, when the write was captured),
+ * then the data. */
+export const PORTION_HEADER = 13
 
 /** @devsWhenUsed */
 export class ManifestEntry {
@@ -87,10 +90,11 @@ export class Manifest {
     }
 }
 
-export function encodePortionHeader(dst: Buffer, seq: number, lba: number): void {
+export function encodePortionHeader(dst: Buffer, seq: number, lba: number, crc: number): void {
     dst[0] = Msg.Portion
     putU32(dst, 1, seq)
     putU32(dst, 5, lba)
+    putU32(dst, 9, crc)
 }
 
 export const SEQ_DONE_SHORT = 0x01

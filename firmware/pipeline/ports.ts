@@ -13,12 +13,16 @@ export interface PinnedPortion {
 }
 
 export interface PipelineStore {
-    /** Stores a block durably; done(0) once it is on flash, done(code) on failure. */
-    write(member: number, lba: number, seq: number, data: Buffer, done: (err: number) => void): void
+    /** Stores a block durably; done(0) once it is on flash, done(code) on failure. `crc`: the
+     * block's CRC-32C from the capture (docs/FORMAT-flash.md, DATA). */
+    write(member: number, lba: number, seq: number, data: Buffer, done: (err: number) => void, crc?: number): void
     /** Seqs after the confirmed seq that still have pinned versions of `member`, oldest first. */
     pinnedSeqs(member: number): number[]
     /** The newest version of each lba of `member` written with `seq`. */
     pinned(member: number, seq: number): PinnedPortion[]
+    /** The block CRC-32C of the version the last successful read returned (checked against its
+     * record: the CRC its write was captured with). */
+    readCrc: number
     /** Reads a pinned version's data. */
     readPinned(p: PinnedPortion, done: (err: number, data: Buffer | null) => void): void
     /** The remote has applied every seq up to `seq` (or the board suspended and tracks them):
@@ -51,6 +55,9 @@ export interface PipelineChannel {
     /** The receiving end takes n more messages (negative: no limit); at 0 delivery stops and
      * the other end's window closes (flow control). */
     setReceiveCredit(n: number): void
+    /** The remote's end only: ends the session, so that the member starts a new one and sends
+     * every seq the remote has not applied again, from its flash. */
+    renew?(): void
 }
 
 /** Keeps a primary's final manifests across power cuts until the remote applies their seqs. */

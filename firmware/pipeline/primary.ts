@@ -1,5 +1,6 @@
 import { Clock, Timer } from "../../hal/clock"
 import { getU32 } from "../codec/bytes"
+import { crc32cUpdate } from "../codec/crc32c"
 import { seqAfter, seqAtOrBefore, seqNext } from "../seq"
 import { AuxRing, RingPut } from "./auxRing"
 import { LbaTable } from "./lbaTable"
@@ -156,7 +157,12 @@ class PendingWrite {
     issuedAt = 0
     /** When it became ready to acknowledge (bounded-RPO pacing holds it from then). */
     readyAt = 0
-    constructor(public lba: number, public data: Buffer, public done: (err: number, seq: number) => void) {}
+    /** The block's CRC-32C, computed once at capture: it goes with the block to flash and to
+     * the remote. */
+    crc: number
+    constructor(public lba: number, public data: Buffer, public done: (err: number, seq: number) => void) {
+        this.crc = crc32cUpdate(0, data, 0, data.length)
+    }
 }
 
 /**
@@ -373,7 +379,7 @@ export class PrimaryBoard {
             // the store's queue is full for now: the write waits and goes again, never fails
             if (err === StoreError.QueueFull) self.clock.setTimer(2, () => self.toStore(st, w))
             else self.durable(st, w, err)
-        })
+        }, w.crc)
     }
 
     private durable(st: SeqState, w: PendingWrite, err: number): void {
@@ -388,7 +394,7 @@ export class PrimaryBoard {
         if (!st.spilled && !this.suspended && !this.isTracked(st.seq)) {
             const newest = this.ring.isEmpty() ? st.seq : this.ring.seqAt(this.ring.used() - 1)
             // the ring holds seqs in order: a portion of an older seq than its newest cannot go in
-            if (seqAfter(newest, st.seq) || this.ring.put(st.seq, w.lba, w.data) === RingPut.Full) {
+            if (seqAfter(newest, st.seq) || this.ring.put(st.seq, w.lba, w.data, w.crc) === RingPut.Full) {
                 st.spilled = true
                 this.seqsSpilled++
                 this.ring.dropTailSeq(st.seq)
@@ -949,7 +955,7 @@ export class PrimaryBoard {
             st.sendState = SendState.Sending
             if (!st.spilled) {
                 while (!this.ring.isEmpty() && this.ring.seqAt(0) === st.seq) {
-                    encodePortionHeader(this.portionBuf, st.seq, this.ring.lbaAt(0))
+                    encodePortionHeader(this.portionBuf, st.seq, this.ring.lbaAt(0), this.ring.crcAt(0))
                     // every portion is one whole block, so the buffer is exactly one message and
                     // no slice (a copy on the board) is needed on this path
                     const n = this.ring.copyDataAt(0, this.portionBuf, PORTION_HEADER)
@@ -1006,7 +1012,7 @@ export class PrimaryBoard {
                 st.short = true
             } else {
                 const msg = Buffer.alloc(PORTION_HEADER + data.length)
-                encodePortionHeader(msg, st.seq, p.lba)
+                encodePortionHeader(msg, st.seq, p.lba, self.store.readCrc)
                 msg.set(data, PORTION_HEADER)
                 self.countSent(st, data.length)
                 self.portionsFromFlash++

@@ -1,4 +1,5 @@
 import { getU32, putU32 } from "../codec/bytes"
+import { crc32cUpdate } from "../codec/crc32c"
 import {
     decodeManifest,
     decodeSeqDone,
@@ -20,13 +21,20 @@ import { Clock } from "../../hal/clock"
 
 /** What the remote needs from its block store: staging and the atomic apply. */
 export interface RemoteStore {
-    /** Stages a portion durably (not visible until its seq is applied). */
-    write(member: number, lba: number, seq: number, data: Buffer, done: (err: number) => void): void
+    /** Stages a portion durably (not visible until its seq is applied). `crc`: the block's
+     * CRC-32C as its PORTION carried it (the record's CRC goes on from it). */
+    write(member: number, lba: number, seq: number, data: Buffer, done: (err: number) => void, crc?: number): void
     /** Makes every staged version with seq ≤ `seq` visible at once (one commit record). */
     commit(seq: number, done: (err: number) => void): void
     appliedSeq(): number
     /** Forgets `member`'s staged versions with seqs at or before `upTo` (RAM only). */
     dropStaged(member: number, upTo: number, done: (err: number) => void): void
+    /** Seqs above the applied one with staged versions, oldest first (absent: no checks). */
+    pinnedSeqs?(): number[]
+    /** The staged versions of `seq` (member < 0: of every member). */
+    pinned?(member: number, seq: number): { member: number; lba: number; seq: number }[]
+    /** Reads a staged version back, checked against its record's CRC (Corrupt when not). */
+    readPinned?(p: { member: number; lba: number; seq: number }, done: (err: number, data: Buffer | null) => void): void
 }
 
 /** Portions of one seq received from one member in its current session. */
@@ -45,7 +53,8 @@ class StagingWrite {
         public arrivals: Arrivals,
         public lba: number,
         public seq: number,
-        public data: Buffer
+        public data: Buffer,
+        public crc: number
     ) {}
 }
 
@@ -55,6 +64,12 @@ const STAGING_IN_FLIGHT = 8
 export const STAGING_PER_MEMBER = 8
 /** Pause before a staging write the store refused is tried again. */
 const STAGING_RETRY_MS = 20
+/** Flash failures in a row (staging writes and commits) after which the remote says its flash
+ * failed for good; it goes on trying, slower, and holds its image meanwhile. */
+const FLASH_FAILED_AFTER = 50
+const FLASH_FAILED_RETRY_MS = 1000
+/** Pause before a commit that failed is tried again. */
+const COMMIT_RETRY_MS = 50
 
 class MemberState {
     /** Counts sessions, so that a staging write of an earlier session is not counted. */
@@ -130,6 +145,19 @@ export class RemoteBoard {
     private resyncing = false
     resyncsStarted = 0
     resyncsApplied = 0
+    /** PORTIONs whose data did not match their CRC (a bit flipped after the capture): dropped,
+     * and the member asked to send again. */
+    portionsBadCrc = 0
+    /** Staged versions that read back damaged before their apply: the member sends again. */
+    stagedDamaged = 0
+    /** Times a member's session was ended to have it send its unapplied seqs again. */
+    resends = 0
+    /** Store errors in a row; the flash has failed for good past FLASH_FAILED_AFTER (the
+     * console and stats say so; the image stays as applied). */
+    flashErrorsInRow = 0
+    flashFailed = false
+    /** Told when the remote's flash is found failed for good (the console prints it). */
+    onFlashFailed: (() => void) | null = null
     /** The member that last said it suspended replication (-1: none since the last resync's
      * commit), and its reason (SuspendReason of firmware/pipeline/primary.ts). */
     suspendedMember = -1
@@ -304,12 +332,19 @@ export class RemoteBoard {
         const seq = getU32(msg, 1)
         const lba = getU32(msg, 5)
         if (!seqAfter(seq, this.appliedSeq())) return // already applied: a resend
+        const crc = getU32(msg, 9)
+        if (crc32cUpdate(0, msg, PORTION_HEADER, len) !== crc) {
+            // changed after its capture (RAM): never staged; the member sends it again from flash
+            this.portionsBadCrc++
+            this.resend(ms)
+            return
+        }
         const a = ms.arrivalsFor(seq, true) as Arrivals
         const data = Buffer.alloc(len - PORTION_HEADER)
         data.set(msg.slice(PORTION_HEADER, len), 0)
         a.staging++
         if (++ms.staging > this.stagingPeak) this.stagingPeak = ms.staging
-        this.stagingQueue.push(new StagingWrite(ms, ms.session, a, lba, seq, data))
+        this.stagingQueue.push(new StagingWrite(ms, ms.session, a, lba, seq, data, crc))
         this.stageNext()
     }
 
@@ -322,12 +357,46 @@ export class RemoteBoard {
 
     private submit(w: StagingWrite): void {
         const self = this
+        if (w.session === w.ms.session && crc32cUpdate(0, w.data, 0, w.data.length) !== w.crc) {
+            // the staging buffer changed in RAM while it waited: not staged, sent again
+            this.portionsBadCrc++
+            w.arrivals.staging--
+            this.unstage(w.ms)
+            this.resend(w.ms)
+            return
+        }
         this.stagingInFlight++
         this.store.write(w.ms.member, w.lba, w.seq, w.data, (err) => {
             self.stagingInFlight--
             self.staged(w, err)
             self.stageNext()
-        })
+        }, w.crc)
+    }
+
+    /**
+     * Has the member send every seq the remote has not applied again, from its flash: its
+     * session ends (RemoteChannel.renew), and the new one starts from the applied seq. What the
+     * member staged before stays on flash, superseded by the new copies of the same versions.
+     */
+    private resend(ms: MemberState): void {
+        this.resends++
+        // what arrived in this session no longer counts (nor do its staging writes under way)
+        ms.session++
+        ms.arrivals = []
+        if (ms.channel.renew) ms.channel.renew()
+    }
+
+    /** A store error: counted in a row; past FLASH_FAILED_AFTER the flash has failed for good. */
+    private flashError(): void {
+        if (++this.flashErrorsInRow >= FLASH_FAILED_AFTER && !this.flashFailed) {
+            this.flashFailed = true
+            if (this.onFlashFailed) this.onFlashFailed()
+        }
+    }
+
+    private flashOk(): void {
+        this.flashErrorsInRow = 0
+        this.flashFailed = false
     }
 
     private staged(w: StagingWrite, err: number): void {
@@ -352,11 +421,13 @@ export class RemoteBoard {
             // failed for now: the portion is staged again later, never dropped (the seq could
             // never complete without it)
             ms.stagingRetries++
+            if (err !== StoreError.Full && err !== StoreError.QueueFull) this.flashError()
             const self = this
-            if (this.clock) this.clock.setTimer(STAGING_RETRY_MS, () => self.retryStaging(w))
+            if (this.clock) this.clock.setTimer(this.flashFailed ? FLASH_FAILED_RETRY_MS : STAGING_RETRY_MS, () => self.retryStaging(w))
             else this.retryStaging(w)
             return
         }
+        this.flashOk()
         a.staging--
         this.unstage(ms)
         a.received++
@@ -446,9 +517,75 @@ export class RemoteBoard {
         this.applying = true
         this.lastHold = HoldReason.Applying
         const self = this
+        this.verify(m.seq, (ok) => {
+            if (ok) self.commit(m)
+            else self.applying = false
+        })
+    }
+
+    /**
+     * Reads back every staged version the commit at `upTo` makes visible (of seq `upTo`; in a
+     * resync, of every seq up to it) and checks it against its record's CRC, the CRC its PORTION
+     * carried: a version damaged on the remote's flash (a bit flipped at rest, a write that went
+     * wrong) is never applied. Its member sends its unapplied seqs again (the new copy supersedes
+     * the damaged one) and done(false); done(true) when every version checks.
+     */
+    private verify(upTo: number, done: (ok: boolean) => void): void {
+        const st = this.store
+        if (!st.pinned || !st.readPinned || !st.pinnedSeqs) return done(true)
+        const list: { member: number; lba: number; seq: number }[] = []
+        const seqs = this.resyncing ? st.pinnedSeqs() : [upTo]
+        for (let i = 0; i < seqs.length; i++) {
+            if (seqAfter(seqs[i], upTo)) break
+            const vs = st.pinned(-1, seqs[i])
+            for (let j = 0; j < vs.length; j++) list.push(vs[j])
+        }
+        this.verifyNext(list, 0, 0, done)
+    }
+
+    private verifyNext(list: { member: number; lba: number; seq: number }[], i: number, tries: number, done: (ok: boolean) => void): void {
+        if (i >= list.length) return done(true)
+        const self = this
+        const read = this.store.readPinned as (p: { member: number; lba: number; seq: number }, d: (err: number, data: Buffer | null) => void) => void
+        read.call(this.store, list[i], (err: number) => {
+            if (err === 0 || err === StoreError.NotFound) return self.verifyNext(list, i + 1, 0, done)
+            // a read that failed once may be a bad read, not damage: read it again
+            if (err === StoreError.Corrupt && tries < 1) return self.verifyNext(list, i, tries + 1, done)
+            if (err === StoreError.Corrupt) {
+                const ms = self.members[list[i].member]
+                self.stagedDamaged++
+                // an evicted member cannot send it again: its seqs apply with what arrived
+                if (ms && !ms.evicted) {
+                    self.resend(ms)
+                    return done(false)
+                }
+                return self.verifyNext(list, i + 1, 0, done)
+            }
+            // the store is busy or its flash failed for now: the apply is tried again later
+            self.flashError()
+            self.retryApply()
+            done(false)
+        })
+    }
+
+    /** The apply is tried again after a pause (a commit or a check the flash failed). */
+    private retryApply(): void {
+        if (!this.clock) return
+        const self = this
+        this.clock.setTimer(this.flashFailed ? FLASH_FAILED_RETRY_MS : COMMIT_RETRY_MS, () => self.tryApply())
+    }
+
+    private commit(m: Manifest): void {
+        const self = this
         this.store.commit(m.seq, (err) => {
             self.applying = false
-            if (err !== 0) return
+            if (err !== 0) {
+                // not applied (the flash failed, for now or for good): the image stays as it was
+                self.flashError()
+                self.retryApply()
+                return
+            }
+            self.flashOk()
             if (self.resyncing) {
                 self.resyncing = false
                 self.resyncsApplied++

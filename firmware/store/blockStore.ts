@@ -90,9 +90,12 @@ const enum K {
     IndexStep = 23,
     /** Runs `formatStep`, a closure of the call that set it (format). */
     Then = 24,
+    /** The torn entry is zeroed (or not): the calls go on. */
+    Voided = 25,
 }
 
 const EMPTY = Buffer.alloc(0)
+const ZERO_ENTRY = Buffer.alloc(16)
 
 /**
  * The block store: a log-structured, power-loss-safe store of blocks over a `Flash`, used by
@@ -179,6 +182,11 @@ export class PrimaryBlockStore {
     private qLba: number[] = []
     private qSeq: number[] = []
     private qLen: number[] = []
+    /** The block CRC-32C of each queued write (docs/FORMAT-flash.md, DATA). */
+    private qCrc: number[] = []
+    private nextCrc = 0
+    /** The block CRC-32C of the version the last successful read returned. */
+    readCrc = 0
     private qBuf: Buffer[] = []
     private qDone: (Done | null)[] = []
     private qHead = 0
@@ -208,6 +216,8 @@ export class PrimaryBlockStore {
     private apSeq = 0
     private apLen = 0
     private apData: Buffer = EMPTY
+    /** The block CRC-32C of the data record being appended. */
+    private apCrc = 0
     private apLoc = -1
     /** The record being copied is damaged: its copy keeps a CRC that does not match. */
     private apDamaged = false
@@ -231,6 +241,12 @@ export class PrimaryBlockStore {
     private mDataUsed = 0
     /** Per sector: 1 + the index of the last bad entry found, 0 for none. */
     private mLastBad: Buffer
+    /** Per sector: 1 + the slot of the last bad entry when it is a damaged data record kept as a
+     * version, 0 otherwise. */
+    private mLastKept: Buffer
+    /** Where the entry a power cut tore lies, zeroed before the next append (-1: none). */
+    private voidAddr = -1
+    private voidS = -1
     private mEntryEnd: Buffer
     private mClosed: Buffer
     private mHorizonPos = -1
@@ -285,6 +301,7 @@ export class PrimaryBlockStore {
         this.secData = Buffer.alloc(n)
         this.secSmall = Buffer.alloc(n)
         this.mLastBad = Buffer.alloc(n)
+        this.mLastKept = Buffer.alloc(n)
         this.mEntryEnd = Buffer.alloc(n)
         this.mClosed = Buffer.alloc(n)
         for (let s = 0; s < n; s++) {
@@ -304,6 +321,7 @@ export class PrimaryBlockStore {
             this.qLba.push(0)
             this.qSeq.push(0)
             this.qLen.push(0)
+            this.qCrc.push(0)
             this.qBuf.push(Buffer.alloc(this.B))
             this.qDone.push(null)
         }
@@ -378,12 +396,15 @@ export class PrimaryBlockStore {
         return this.mounted
     }
 
-    /** Stores one block durably (see the class contract). data: 1..blockSize bytes; copied. */
-    write(member: number, lba: number, seq: number, data: Buffer, done: (err: StoreError) => void): void {
+    /** Stores one block durably (see the class contract). data: 1..blockSize bytes; copied.
+     * `crc`: the data's CRC-32C as computed when the write was captured (computed here when
+     * absent); the record's CRC goes on from it, so data changed in RAM since never checks. */
+    write(member: number, lba: number, seq: number, data: Buffer, done: (err: StoreError) => void, crc?: number): void {
         if (!validMember(member) || !validLba(lba) || !validU32(seq) || data.length < 1 || data.length > this.B) {
             this.refuse(done, StoreError.BadArgument)
             return
         }
+        this.nextCrc = crc === undefined ? crc32cUpdate(0, data, 0, data.length) : crc
         this.enqueue(Op.Write, member, lba, seq, data, done)
     }
 
@@ -565,6 +586,7 @@ export class PrimaryBlockStore {
         this.qMember[i] = member
         this.qLba[i] = lba
         this.qSeq[i] = seq
+        this.qCrc[i] = this.nextCrc
         this.qDone[i] = done
         if (data) {
             this.qBuf[i].set(data, 0)
@@ -581,6 +603,11 @@ export class PrimaryBlockStore {
         this.kickScheduled = false
         if (this.busy || this.qCount === 0 || !this.mounted) return
         this.busy = true
+        if (this.voidAddr >= 0) {
+            this.program(this.voidAddr, ZERO_ENTRY, K.Voided)
+            this.voidAddr = -1
+            return
+        }
         const i = this.qHead
         switch (this.qKind[i]) {
             case Op.Write:
@@ -980,6 +1007,14 @@ export class PrimaryBlockStore {
             if (k === K.ApEntry) return this.go(this.apK, err, null)
         }
         switch (k) {
+            case K.Voided:
+                // not zeroed (the flash failed): no more appends after it in its sector
+                if (err !== StoreError.None && this.open === this.voidS) {
+                    this.setState(this.voidS, SecState.Used)
+                    this.open = -1
+                }
+                this.busy = false
+                return this.startNext()
             case K.RoomLoop:
                 return this.roomLoop(err)
             case K.WriteRoom: {
@@ -988,6 +1023,7 @@ export class PrimaryBlockStore {
                 const len = this.qLen[i]
                 // a block shorter than blockSize is programmed as is (slice: read-only use)
                 const block = len === this.B ? this.qBuf[i] : this.qBuf[i].slice(0, len)
+                this.apCrc = this.qCrc[i]
                 this.appendData(this.qMember[i], this.qLba[i], this.qSeq[i], block, len, K.WriteAppended)
                 return
             }
@@ -1067,7 +1103,7 @@ export class PrimaryBlockStore {
                     this.go(this.apK, err, null)
                     return
                 }
-                const crc = encodeDataEntry(this.entryBuf, this.apMember, this.apSlot, this.apLba, this.apSeq, this.apData, this.apLen)
+                const crc = encodeDataEntry(this.entryBuf, this.apMember, this.apSlot, this.apLba, this.apSeq, this.apLen, this.apCrc)
                 if (this.apDamaged) putU32(this.entryBuf, 12, ~crc >>> 0)
                 this.apDamaged = false
                 this.apData = EMPTY
@@ -1101,7 +1137,8 @@ export class PrimaryBlockStore {
                 const d = data as Buffer
                 // a live version that no longer checks is copied as it is, with a CRC that does
                 // not match: dropping it would hide its loss, and a fresh CRC would launder it
-                if (this.entryOfSlot(this.gcEntry, this.gcG) < 0 || !dataMatches(this.gcEntry, d)) {
+                this.apCrc = crc32cUpdate(0, d, 0, d.length)
+                if (this.entryOfSlot(this.gcEntry, this.gcG) < 0 || crc32cUpdate(this.apCrc, this.gcEntry, 0, 12) !== getU32(this.gcEntry, 12)) {
                     this.apDamaged = true
                     this.stats.corruptCopied++
                 }
@@ -1203,7 +1240,8 @@ export class PrimaryBlockStore {
                 const d = data as Buffer
                 const e = this.rvEntry
                 this.rvEntry = EMPTY
-                if (!dataMatches(e, d)) {
+                this.readCrc = crc32cUpdate(0, d, 0, d.length)
+                if (crc32cUpdate(this.readCrc, e, 0, 12) !== getU32(e, 12)) {
                     this.stats.corruptOnRead++
                     this.finish(StoreError.Corrupt, null)
                     return
@@ -1360,6 +1398,7 @@ export class PrimaryBlockStore {
             this.secData[s] = 0
             this.secSmall[s] = 0
             this.mLastBad[s] = 0
+            this.mLastKept[s] = 0
             this.mEntryEnd[s] = 0
             this.mClosed[s] = 0
         }
@@ -1370,6 +1409,7 @@ export class PrimaryBlockStore {
         }
         if (this.remote !== null) this.remote.reset()
         this.horizonLoc = -1
+        this.voidAddr = -1
         this.mHorizonPos = -1
         this.mHorizon = 0
         this.open = -1
@@ -1476,21 +1516,29 @@ export class PrimaryBlockStore {
             const seq = getU32(buf, off + 8)
             const dataOff = this.S - (slot + 1) * this.B
             const fits = slot < this.spS && len >= 1 && len <= this.B && off + ENTRY_SIZE <= dataOff
-            if (fits) {
-                const crc = crc32cUpdate(crc32cUpdate(0, buf, off, off + 12), buf, dataOff, dataOff + len)
-                const g = s * this.spS + slot
-                if (crc === getU32(buf, off + 12) && !this.idx.isCandidate(g)) {
-                    this.idx.setRecord(g, buf[off + 1], lba, seq, i, true)
-                    if (slot + 1 > this.mDataUsed) this.mDataUsed = slot + 1
+            const g = s * this.spS + slot
+            if (fits && !this.idx.isCandidate(g)) {
+                const ok = crc32cUpdate(crc32cUpdate(0, buf, dataOff, dataOff + len), buf, off, off + 12) === getU32(buf, off + 12)
+                // a record that fails its CRC is kept as a version all the same (its reads say
+                // Corrupt): damage at rest is never dropped, only the record a power cut tore
+                // (mountScanned) is; docs/FORMAT-flash.md, "Damage and tears"
+                this.idx.setRecord(g, buf[off + 1], lba, seq, i, true)
+                if (slot + 1 > this.mDataUsed) this.mDataUsed = slot + 1
+                this.report.dataRecords++
+                if (ok) {
                     this.report.records++
-                    this.report.dataRecords++
                     this.noteSeq(seq)
                     return len
                 }
+                this.badEntry(s, i)
+                this.mLastKept[s] = slot + 1
+                return len
             }
             this.badEntry(s, i)
             return fits ? len : 0
         }
+        // an entry a power cut tore, zeroed since (mountScanned): nothing
+        if (zeroEntry(buf, off)) return 0
         if (crc32cUpdate(0, buf, off, off + 12) !== getU32(buf, off + 12)) {
             this.badEntry(s, i)
             return 0
@@ -1531,6 +1579,7 @@ export class PrimaryBlockStore {
         this.report.badCrc++
         this.stats.badCrc++
         this.mLastBad[s] = i + 1
+        this.mLastKept[s] = 0
     }
 
     private mountSectorEntriesDone(): void {
@@ -1589,7 +1638,18 @@ export class PrimaryBlockStore {
         }
         rep.blank = rep.freeSectors === this.n && rep.records === 0
         // the last bad entry of the newest sector is the record a power cut tore
-        if (newest >= 0 && this.mLastBad[newest] > 0 && this.mLastBad[newest] === this.mEntryEnd[newest]) rep.torn = 1
+        if (newest >= 0 && this.mLastBad[newest] > 0 && this.mLastBad[newest] === this.mEntryEnd[newest]) {
+            rep.torn = 1
+            // its data record (if it was kept) is no version: the write never finished; the
+            // entry is zeroed before the next append, so that it never reads as damage later
+            const k = this.mLastKept[newest]
+            if (k > 0) {
+                this.idx.dropCandidate(newest * this.spS + k - 1)
+                rep.dataRecords--
+            }
+            this.voidAddr = this.entryAddr(newest, this.mLastBad[newest] - 1)
+            this.voidS = newest
+        }
         rep.corruptedOld = rep.badCrc - rep.torn
         this.stats.torn += rep.torn
         this.stats.corruptedOld += rep.corruptedOld
@@ -1653,9 +1713,11 @@ export class PrimaryBlockStore {
 
 }
 
-/** Data d matches the CRC in its entry e (which covers the entry's first 12 bytes and the data). */
-function dataMatches(e: Buffer, d: Buffer): boolean {
-    return crc32cUpdate(crc32cUpdate(0, e, 0, 12), d, 0, d.length) === getU32(e, 12)
+
+/** The 16-byte entry at off is all zeros: a torn entry the store zeroed. */
+function zeroEntry(b: Buffer, off: number): boolean {
+    for (let i = 0; i < 16; i++) if (b[off + i] !== 0) return false
+    return true
 }
 
 function validU32(v: number): boolean {

@@ -78,18 +78,12 @@ export function headerBValid(b: Buffer, off: number): boolean {
 // ---- entries
 
 /**
- * Data entry: type, member, slot, lba (u24), length (u16), seq (u32), CRC-32C over entry
- * bytes 0..11 then the `length` data bytes. Returns the CRC.
+ * Data entry: type, member, slot, lba (u24), length (u16), seq (u32), and the record's CRC:
+ * CRC-32C over the `length` data bytes, then entry bytes 0..11. The data's part is the block's
+ * own CRC-32C, `blockCrc`, computed once when the write was captured: the record's CRC goes on
+ * from it, so data that changed in RAM after the capture never checks. Returns the CRC.
  */
-export function encodeDataEntry(
-    e: Buffer,
-    member: number,
-    slot: number,
-    lba: number,
-    seq: number,
-    data: Buffer,
-    len: number
-): number {
+export function encodeDataEntry(e: Buffer, member: number, slot: number, lba: number, seq: number, len: number, blockCrc: number): number {
     e[0] = EntryType.Data
     e[1] = member
     e[2] = slot
@@ -98,7 +92,7 @@ export function encodeDataEntry(
     e[5] = (lba >>> 16) & 0xff
     putU16(e, 6, len)
     putU32(e, 8, seq)
-    const crc = crc32cUpdate(crc32cUpdate(0, e, 0, 12), data, 0, len)
+    const crc = crc32cUpdate(blockCrc, e, 0, 12)
     putU32(e, 12, crc)
     return crc
 }

@@ -75,7 +75,7 @@ export class FramePath {
         let at = DATA_HEADER_BYTES
         for (let i = 0; i < this.portionsPerFrame; i++) {
             const lba = (this.seq * this.portionsPerFrame + i) & 0xff
-            encodePortionHeader(this.portion, this.seq, lba)
+            encodePortionHeader(this.portion, this.seq, lba, 0)
             this.portion.set(this.blocks[lba % BLOCKS], PORTION_HEADER)
             putU16(f, at, this.portion.length)
             f.set(this.portion, at + MESSAGE_PREFIX_BYTES)

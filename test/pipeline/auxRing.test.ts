@@ -18,14 +18,15 @@ function drain(r: AuxRing): Array<[number, number, number]> {
     return out
 }
 
+// a slot: 14 bytes of header (seq, lba, length, CRC) and a 16-byte block
 describe("aux ring", () => {
     it("keeps portions in seq order and folds rewrites of an lba within one seq", () => {
-        const r = new AuxRing(26 * 8, 16)
+        const r = new AuxRing(30 * 8, 16)
         expect(r.slots).toBe(8)
-        expect(r.put(1, 5, block(1))).toBe(RingPut.Added)
-        expect(r.put(1, 6, block(2))).toBe(RingPut.Added)
-        expect(r.put(1, 5, block(3))).toBe(RingPut.Folded)
-        expect(r.put(2, 5, block(4))).toBe(RingPut.Added)
+        expect(r.put(1, 5, block(1), 0)).toBe(RingPut.Added)
+        expect(r.put(1, 6, block(2), 0)).toBe(RingPut.Added)
+        expect(r.put(1, 5, block(3), 0)).toBe(RingPut.Folded)
+        expect(r.put(2, 5, block(4), 0)).toBe(RingPut.Added)
         expect(drain(r)).toEqual([
             [1, 5, 3],
             [1, 6, 2],
@@ -34,20 +35,20 @@ describe("aux ring", () => {
         expect(r.folded).toBe(1)
     })
     it("reports Full without losing what it holds, and drops the tail seq for the spill path", () => {
-        const r = new AuxRing(26 * 3, 16)
-        expect(r.put(1, 1, block(1))).toBe(RingPut.Added)
-        expect(r.put(2, 2, block(2))).toBe(RingPut.Added)
-        expect(r.put(2, 3, block(3))).toBe(RingPut.Added)
-        expect(r.put(2, 4, block(4))).toBe(RingPut.Full)
-        expect(r.put(2, 3, block(9))).toBe(RingPut.Folded)
+        const r = new AuxRing(30 * 3, 16)
+        expect(r.put(1, 1, block(1), 0)).toBe(RingPut.Added)
+        expect(r.put(2, 2, block(2), 0)).toBe(RingPut.Added)
+        expect(r.put(2, 3, block(3), 0)).toBe(RingPut.Added)
+        expect(r.put(2, 4, block(4), 0)).toBe(RingPut.Full)
+        expect(r.put(2, 3, block(9), 0)).toBe(RingPut.Folded)
         expect(r.dropTailSeq(2)).toBe(2)
         expect(drain(r)).toEqual([[1, 1, 1]])
     })
     it("never folds across seqs or into a portion that has left the ring", () => {
-        const r = new AuxRing(26 * 4, 16)
-        r.put(1, 7, block(1))
+        const r = new AuxRing(30 * 4, 16)
+        r.put(1, 7, block(1), 0)
         r.shift()
-        expect(r.put(1, 7, block(2))).toBe(RingPut.Added)
+        expect(r.put(1, 7, block(2), 0)).toBe(RingPut.Added)
         expect(r.used()).toBe(1)
     })
     it("matches a simple model under random use", () => {
@@ -57,7 +58,7 @@ describe("aux ring", () => {
         )
         fc.assert(
             fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
-                const r = new AuxRing(26 * 6, 16)
+                const r = new AuxRing(30 * 6, 16)
                 const model: Array<[number, number, number]> = []
                 let seq = 1
                 for (const o of ops) {
@@ -69,7 +70,7 @@ describe("aux ring", () => {
                     }
                     if (o.bump) seq++
                     const i = model.findIndex((p) => p[0] === seq && p[1] === o.lba)
-                    const res = r.put(seq, o.lba, block(o.v))
+                    const res = r.put(seq, o.lba, block(o.v), 0)
                     if (i >= 0) {
                         expect(res).toBe(RingPut.Folded)
                         model[i][2] = o.v

@@ -5,6 +5,7 @@ import { SimKernel } from "../../host-sim/kernel"
 
 /** A store that keeps nothing pinned and makes every write durable on the next turn. */
 class InstantStore implements PipelineStore {
+    readCrc = 0
     writes: Array<[number, number]> = []
     constructor(private k: SimKernel) {}
     write(_m: number, lba: number, seq: number, _d: Buffer, done: (err: number) => void): void {

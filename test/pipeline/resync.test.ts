@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { getU32, putU32 } from "../../firmware/codec/bytes"
+import { crc32c } from "../../firmware/codec/crc32c"
 import { Msg, RESYNC_DONE } from "../../firmware/pipeline/messages"
 import { HoldReason } from "../../firmware/remote/remoteBoard"
 import { AckMode, PrimaryBoard, Resync } from "../../firmware/pipeline/primary"
@@ -216,6 +217,7 @@ describe("full resync", () => {
 
 /** A store that runs its calls one at a time in call order, as the block store does. */
 class FifoStore implements PipelineStore {
+    readCrc = 0
     versions: Array<{ lba: number; seq: number; n: number; data: Buffer }> = []
     private queue: Array<() => void> = []
     private busy = false
@@ -277,6 +279,7 @@ class FifoStore implements PipelineStore {
         this.op(0.3, () => {
             let best: Buffer | null = null
             for (const v of this.versions) if (v.lba === p.lba && v.seq === p.seq) best = v.data
+            if (best) this.readCrc = crc32c(best)
             done(best ? 0 : 1, best)
         })
     }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { SimKernel } from "../../host-sim/kernel"
+import { crc32c } from "../../firmware/codec/crc32c"
 import { Prng } from "../../host-sim/prng"
 import { I2cBus } from "../../host-sim/models/i2cBus"
 import { PinnedPortion, PipelineChannel, PipelineStore } from "../../firmware/pipeline/ports"
@@ -11,6 +12,8 @@ import { ShuttleAgent, ShuttleHost } from "../../firmware/shuttle/agent"
 
 /** Flash as a list of pinned versions; a program takes 0.7 ms. */
 class MemStore implements PipelineStore {
+    /** The CRC-32C of the 256 zero bytes readPinned returns. */
+    readCrc = crc32c(Buffer.alloc(256))
     pins: PinnedPortion[] = []
     constructor(private k: SimKernel) {}
     write(member: number, lba: number, seq: number, _data: Buffer, done: (err: number) => void): void {

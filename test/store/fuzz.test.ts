@@ -169,8 +169,10 @@ describe("mount fuzz: any flash contents give recovery or a clear error, never a
                         const slot = img[off + 2]
                         const dataOff = base + 4096 - (slot + 1) * 256
                         if (e.type === EntryType.Data && slot < 15) for (let a = 0; a < 256; a++) img[dataOff + a] = (sd.dataByte + a) & 0xff
-                        let crc = crc32cUpdate(0, img, off, off + 12)
+                        // a data record's CRC: its data, then entry bytes 0..11
+                        let crc = 0
                         if (e.type === EntryType.Data && slot < 15 && e.len <= 256) crc = crc32cUpdate(crc, img, dataOff, dataOff + (e.len % 257))
+                        crc = crc32cUpdate(crc, img, off, off + 12)
                         putU32(img, off + 12, e.crcOk ? crc : crc ^ 1)
                     })
                 })

@@ -247,13 +247,15 @@ function sealEntry(img: Buffer, off: number): void {
     if (rel < 16) return
     const e = s + 16 + Math.floor((rel - 16) / 16) * 16
     if (e + 16 > s + SECTOR) return
-    let crc = crc32cUpdate(0, img, e, e + 12)
+    // a data record's CRC: its data, then entry bytes 0..11
+    let crc = 0
     if (img[e] === 0x3c) {
         const slot = img[e + 2]
         const len = img.readUInt16LE(e + 6)
         const d = s + SECTOR - (slot + 1) * B
         if (len >= 1 && len <= B && d >= s) crc = crc32cUpdate(crc, img, d, d + len)
     }
+    crc = crc32cUpdate(crc, img, e, e + 12)
     img.writeUInt32LE(crc >>> 0, e + 12)
 }
 
