@@ -40,8 +40,8 @@ Options of sim
                       remote catches up and the run is judged
   --mode M            consistent | none (default consistent)
   --baud N            link baud rate (default 115200)
-  --faults LIST       none | all | comma list of power,link,bus,reboot,slow,replace,death
-                      (default none)
+  --faults LIST       none | all | comma list of power,link,bus,reboot,slow,replace,death,
+                      rot,remotefail,ram (default none)
   --power-off M@T[+D] power member M (0-based; remote: the remote board) off at virtual time
                       T for D, or for good without +D; e.g. 2@10s+60s, remote@5s+2s;
                       repeat the option or give a comma list
@@ -101,7 +101,7 @@ function parseIntOpt(name: string, s: string | undefined, def: number, min: numb
     return v
 }
 
-const FAULT_CLASSES = ["power", "link", "bus", "reboot", "slow", "replace", "death"]
+const FAULT_CLASSES = ["power", "link", "bus", "reboot", "slow", "replace", "death", "rot", "remotefail", "ram"]
 
 export function parseFaults(s: string | undefined): string[] {
     if (s === undefined || s === "none") return []

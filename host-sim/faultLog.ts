@@ -4,7 +4,7 @@
 // the report's charts, the dashboard shows the last one and the consoles log them (Node only).
 import { FOREVER_MS, Simulation } from "./sim"
 
-export type FaultKind = "power" | "link down" | "link up" | "shuttle drop" | "shuttle regenerated" | "suspend" | "resume" | "resync commit"
+export type FaultKind = "power" | "link down" | "link up" | "shuttle drop" | "shuttle regenerated" | "suspend" | "resume" | "resync commit" | "storage"
 
 export interface FaultEvent {
     /** Virtual time (ms). */
@@ -28,6 +28,12 @@ export class FaultLog {
             if (prevCut) prevCut(p, offMs, replaced)
             const off = offMs >= FOREVER_MS ? "off for good" : "off for " + Math.round(offMs) + " ms"
             this.add("power", p ? "primary " + p.member : "remote", replaced ? "replaced by a new board with a blank flash, " + off : "power cut, " + off)
+        }
+        // the rot, remotefail and ram classes, and the operator's decisions
+        const prevFault = sim.onFault
+        sim.onFault = (target, detail) => {
+            if (prevFault) prevFault(target, detail)
+            this.add("storage", target, detail)
         }
         g.wires.forEach((w, b) => {
             const prev = w.onUpChange

@@ -1,7 +1,7 @@
 // Reads the blocks a flash image holds, the way a board would after booting from it (Node only).
 import { SpiNorFlash } from "../hal/spiNor"
 import { BlockStore } from "../firmware/store/blockStore"
-import { StoreRole } from "../firmware/store/types"
+import { StoreError, StoreRole } from "../firmware/store/types"
 import { SimKernel } from "./kernel"
 import { SpiNorChip } from "./models/spiNorChip"
 
@@ -21,7 +21,7 @@ export interface ImageShape {
  * that flash would serve, the primary's newest versions or the remote's applied image. Returns
  * null when the store does not mount.
  */
-export function readFlashImage(source: SpiNorChip, shape: ImageShape): (Buffer | null)[][] | null {
+export function readFlashImage(source: SpiNorChip, shape: ImageShape, damaged?: Array<[number, number]>): (Buffer | null)[][] | null {
     const kernel = new SimKernel()
     const chip = new SpiNorChip(kernel, { capacity: source.capacity() })
     chip.copyMemory(source)
@@ -54,6 +54,8 @@ export function readFlashImage(source: SpiNorChip, shape: ImageShape): (Buffer |
                 if (shape.only !== undefined && b !== shape.only) return next(b + 1, 0)
                 store.read(b, lba, (e, data) => {
                     image[b].push(e === 0 && data ? Buffer.from(data) : null)
+                    // a block whose record reads back damaged: the store says so (no data)
+                    if (e === StoreError.Corrupt && damaged) damaged.push([b, lba])
                     next(b, lba + 1)
                 })
             }

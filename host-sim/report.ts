@@ -24,6 +24,7 @@ const MARK_COLOUR: Record<FaultKind, string> = {
     suspend: "#c71585",
     resume: "#17becf",
     "resync commit": "#1a6b1a",
+    storage: "#7f7f7f",
 }
 
 /** Points of a series above which a chart draws the min and max of buckets instead. */

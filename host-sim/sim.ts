@@ -3,7 +3,7 @@ import { AckMode, Congestion, PrimaryBoard } from "../firmware/pipeline/primary"
 import { checkCaughtUp, checkPrimary, checkRemote, decodeImage } from "./checker"
 import { GroupOptions, SimGroup, SimPrimary } from "./group"
 import { readFlashImage } from "./flashImage"
-import { StoreRole } from "../firmware/store/types"
+import { StoreError, StoreRole } from "../firmware/store/types"
 import { PartialMode, SlowMode, SpiNorChip } from "./models/spiNorChip"
 import { FrameType } from "../firmware/shuttle/frames"
 import { attachShuttle } from "./shuttleGroup"
@@ -53,6 +53,11 @@ export interface Death {
     atMs: number
     forMs: number
 }
+
+/** The operator's delay (the simulator plays the operator): a primary that holds a damaged
+ * block with its alarm this long has its loss accepted (`damage accept`); a remote that says its
+ * flash failed for good this long is replaced by a new board. */
+export const OPERATOR_MS = 3000
 
 export const DEATH_MIN_MS = 10000
 export const DEATH_MAX_MS = 120000
@@ -189,10 +194,22 @@ export class Simulation {
         slowFlash: 0,
         remoteReplaced: 0,
         death: 0,
+        rot: 0,
+        badReads: 0,
+        remoteFlashFail: 0,
+        remoteFlashDead: 0,
+        ramFlips: 0,
+        damageAccepted: 0,
         powerOff: 0,
         linkDown: 0,
     }
 
+    /** Told of each fault of the rot, remotefail and ram classes and of the operator's
+     * decisions (the fault log listens). */
+    onFault: ((target: string, detail: string) => void) | null = null
+    /** Blocks that read back damaged on the remote at the judgement (its store says Corrupt):
+     * reported damage, not a silent loss. */
+    remoteDamaged = 0
     private rpoSamples: number[] = []
     private rpoSeqSamples: number[] = []
     private portionsApplied = 0
@@ -653,19 +670,200 @@ export class Simulation {
         const g = this.group.opts
         const t = Math.round(this.kernel.millis())
         if (member < 0) {
-            const img = readFlashImage(this.group.remote.chip, { role: StoreRole.Remote, blockSize: g.blockSize, boards: this.opts.boards, lbaCount: g.lbaCount })
+            const damaged: Array<[number, number]> = []
+            const img = readFlashImage(this.group.remote.chip, { role: StoreRole.Remote, blockSize: g.blockSize, boards: this.opts.boards, lbaCount: g.lbaCount }, damaged)
             const where = "remote flash at its power cut at " + t + " ms"
             if (!img) return void this.violations.push(where + ": the store does not mount")
             const ids = decodeImage(this.history, g.lbaCount, (b, l) => img[b][l], decodeBlock, this.violations, where)
+            this.reported(ids, damaged, this.shadow)
             for (const v of checkRemote(this.history, ids, where)) this.violations.push(v)
             return
         }
         const p = this.group.primaries[member]
-        const img = readFlashImage(p.chip, { role: StoreRole.Primary, blockSize: g.blockSize, boards: this.opts.boards, lbaCount: g.lbaCount, only: member })
+        const damaged: Array<[number, number]> = []
+        const img = readFlashImage(p.chip, { role: StoreRole.Primary, blockSize: g.blockSize, boards: this.opts.boards, lbaCount: g.lbaCount, only: member }, damaged)
         const where = "primary " + member + " flash at its power cut at " + t + " ms"
         if (!img) return void this.violations.push(where + ": the store does not mount")
         const ids = decodeImage(this.history, g.lbaCount, (b, l) => (b === member ? img[b][l] : null), decodeBlock, this.violations, where)
+        this.reported(ids, damaged, null)
         for (const v of checkPrimary(this.history, member, ids, where)) this.violations.push(v)
+    }
+
+    /**
+     * Blocks whose records read back damaged (the store says Corrupt, it returns no data): the
+     * damage is reported, not a silent loss, so the checker takes such a block as holding what
+     * it last held: on the remote, what the checker saw applied (`shadow`); on a primary, its
+     * newest acknowledged write. The primary holds such a block with its alarm until the
+     * operator accepts its loss (then the checker excuses that block on the remote).
+     */
+    private reported(ids: BlockId[][], damaged: Array<[number, number]>, shadow: BlockId[][] | null): void {
+        for (const [b, lba] of damaged) {
+            if (shadow) ids[b][lba] = shadow[b][lba]
+            else ids[b][lba] = new BlockId(b, lba, this.history.newestAcked(b, lba, this.history.writes[b].length))
+        }
+    }
+
+    /** The simulator plays the operator (OPERATOR_MS after the alarm): it accepts the loss of a
+     * damaged block a primary holds, and replaces a remote whose flash failed for good. */
+    private operate(): void {
+        const now = this.kernel.millis()
+        for (let b = 0; b < this.opts.boards; b++) {
+            const p = this.group.primaries[b]
+            const board = p.up ? p.board : null
+            if (!board || board.damagedLba < 0) {
+                this.damagedSince[b] = -1
+                continue
+            }
+            if (this.damagedSince[b] < 0) this.damagedSince[b] = now
+            else if (now - this.damagedSince[b] >= OPERATOR_MS) {
+                const lba = board.damagedLba
+                this.damagedSince[b] = -1
+                if (board.acceptDamage()) {
+                    this.faultsInjected.damageAccepted++
+                    this.fault("primary " + b, "operator accepts the loss of damaged lba " + lba)
+                }
+            }
+        }
+        const r = this.group.remote
+        const rb = r.up ? r.board : null
+        if (!rb || !rb.flashFailed) this.remoteFailedSince = -1
+        else if (this.remoteFailedSince < 0) this.remoteFailedSince = now
+        else if (now - this.remoteFailedSince >= OPERATOR_MS) {
+            this.remoteFailedSince = -1
+            this.group.remote.chip.failWrites(0)
+            this.fault("remote", "operator replaces the remote whose flash failed")
+            this.replaceRemote(new Prng((this.opts.seed ^ Math.floor(now)) >>> 0), 500, null)
+        }
+        this.kernel.setTimer(500, () => this.operate())
+    }
+
+    private damagedSince: number[] = []
+    private remoteFailedSince = -1
+
+    private fault(target: string, detail: string): void {
+        if (this.onFault) this.onFault(target, detail)
+    }
+
+    /** A programmed byte of a record (entry or data slot; not a sector header) of a used
+     * sector of `chip`, or -1 when none was found. */
+    private rotAddress(chip: SpiNorChip, pr: Prng): number {
+        const sectors = chip.capacity() / 4096
+        for (let n = 0; n < 40; n++) {
+            const base = pr.int(sectors) * 4096
+            if (chip.peek(base) !== 0x53 || chip.peek(base + 1) !== 0x51) continue
+            const a = base + 16 + pr.int(4096 - 16)
+            if (chip.peek(a) !== 0xff) return a
+        }
+        return -1
+    }
+
+    /**
+     * The rot, remotefail and ram classes (each from a generator of its own, so the other
+     * classes' schedules stay as they were).
+     */
+    private scheduleStorageFaults(): void {
+        const f = this.opts.faults
+        const end = this.opts.durationMs
+        const self = this
+        const fi = this.faultsInjected
+        const boards = this.opts.boards
+        if (f.includes("rot")) {
+            const rr = new Prng((this.opts.seed ^ 0x7077ed) >>> 0)
+            for (let t = 1000 + rr.int(3000); t < end; t += 1500 + rr.int(5000)) {
+                const target = rr.int(boards + 1)
+                const bad = rr.chance(0.3)
+                const pr = rr.fork(t)
+                this.kernel.setTimer(t, () => {
+                    if (self.workloadStopped) return
+                    const chip = target === boards ? self.group.remote.chip : self.group.primaries[target].chip
+                    const name = target === boards ? "remote" : "primary " + target
+                    if (bad) {
+                        chip.failReads(1)
+                        fi.badReads++
+                        self.fault(name, "the next flash read comes back with a bit flipped")
+                        return
+                    }
+                    const a = self.rotAddress(chip, pr)
+                    if (a < 0) return
+                    chip.flipBit(a, pr.int(8))
+                    fi.rot++
+                    self.fault(name, "a bit flips at rest at flash address " + a)
+                })
+            }
+        }
+        if (f.includes("remotefail")) {
+            const rr = new Prng((this.opts.seed ^ 0x4e3f1a) >>> 0)
+            for (let t = 1500 + rr.int(4000); t < end; t += 3000 + rr.int(8000)) {
+                const n = 1 + rr.int(40)
+                this.kernel.setTimer(t, () => {
+                    if (self.workloadStopped || !self.group.remote.up) return
+                    self.group.remote.chip.failWrites(n)
+                    fi.remoteFlashFail++
+                    self.fault("remote", "flash programs and erases fail (" + n + " write enables ignored)")
+                })
+            }
+            // the remote's flash fails for good in a third of the runs: the operator replaces it
+            if (rr.chance(1 / 3)) {
+                const t = 2000 + rr.int(Math.max(1, end - 2000))
+                this.kernel.setTimer(t, () => {
+                    if (self.workloadStopped || !self.group.remote.up) return
+                    self.group.remote.chip.failWrites(-1)
+                    fi.remoteFlashDead++
+                    self.fault("remote", "flash programs and erases fail for good")
+                })
+            }
+        }
+        if (f.includes("ram")) {
+            const rr = new Prng((this.opts.seed ^ 0x4a3b17) >>> 0)
+            for (let t = 800 + rr.int(2000); t < end; t += 700 + rr.int(3000)) {
+                const pr = rr.fork(t)
+                this.kernel.setTimer(t, () => {
+                    if (self.workloadStopped) return
+                    if (pr.chance(0.5)) {
+                        const b = pr.int(boards)
+                        const p = self.group.primaries[b]
+                        if (p.up && p.board && self.flipInRing(p.board, pr)) {
+                            fi.ramFlips++
+                            self.fault("primary " + b, "a bit flips in a waiting portion of the aux ring")
+                        }
+                    } else if (self.group.remote.up && self.group.remote.board && self.flipInStaging(self.group.remote.board, pr)) {
+                        fi.ramFlips++
+                        self.fault("remote", "a bit flips in a staging buffer")
+                    }
+                })
+            }
+        }
+        if (f.includes("rot") || f.includes("remotefail")) this.kernel.setTimer(500, () => self.operate())
+    }
+
+    /** Flips one bit of the block or CRC of a portion waiting in the board's aux ring (the
+     * CRC-32C covers the block; the slot's seq and lba are not flipped). */
+    private flipInRing(board: PrimaryBoard, pr: Prng): boolean {
+        const ring = board.ring as unknown as { used(): number; lengthAt(i: number): number; offsetAt(i: number): number; mem: Buffer }
+        if (ring.used() === 0) return false
+        const i = pr.int(ring.used())
+        const off = ring.offsetAt(i) + 10 + pr.int(4 + ring.lengthAt(i))
+        ring.mem[off] ^= 1 << pr.int(8)
+        return true
+    }
+
+    /** Flips one bit of a portion the remote holds in RAM to stage: waiting in its staging
+     * queue, or in its store's call queue. */
+    private flipInStaging(rb: RemoteBoard, pr: Prng): boolean {
+        const q = (rb as unknown as { stagingQueue: Array<{ data: Buffer }> }).stagingQueue
+        const st = this.group.remote.store as unknown as { qCount: number; qHead: number; qDepth: number; qKind: number[]; qLen: number[]; qBuf: Buffer[] } | null
+        const bufs: Array<[Buffer, number]> = []
+        for (const w of q) bufs.push([w.data, w.data.length])
+        if (st)
+            for (let k = 0; k < st.qCount; k++) {
+                const i = (st.qHead + k) % st.qDepth
+                // waiting writes only (the running one may be on its way to the flash already)
+                if (k > 0 && st.qLen[i] > 0) bufs.push([st.qBuf[i], st.qLen[i]])
+            }
+        if (bufs.length === 0) return false
+        const [buf, len] = bufs[pr.int(bufs.length)]
+        buf[pr.int(len)] ^= 1 << pr.int(8)
+        return true
     }
 
     /** Adds the faults the models injected at their rates (link bytes, bus NACKs and glitches). */
@@ -697,6 +895,7 @@ export class Simulation {
         this.group.start()
         for (const a of this.apps) a.start()
         this.scheduleFaults()
+        this.scheduleStorageFaults()
         this.scheduleEvents()
         const sample = () => {
             this.sampleRpo()
@@ -821,26 +1020,41 @@ export class Simulation {
     judge(): void {
         const v = this.violations
         for (const e of this.group.bootErrors) v.push(e)
-        const remoteImg = this.readImage((b, lba, done) => this.group.readRemote(b, lba, done))
+        const damaged: Array<[number, number]> = []
+        const remoteImg = this.readImage((b, lba, done) => {
+            const st = this.group.remote.store
+            if (!st || !this.group.remote.up) return done(null)
+            st.read(b, lba, (err, data) => {
+                if (err === StoreError.Corrupt) damaged.push([b, lba])
+                done(err === 0 ? data : null)
+            })
+        })
         const remote = decodeImage(this.history, this.group.opts.lbaCount, (b, l) => remoteImg[b][l], decodeBlock, v, "remote")
+        this.remoteDamaged = damaged.length
+        this.reported(remote, damaged, this.shadow)
         for (const x of checkRemote(this.history, remote, "remote")) v.push(x)
         for (const x of checkCaughtUp(this.history, remote)) this.livenessViolations.push(x)
         for (let b = 0; b < this.opts.boards; b++) {
             const p = this.group.primaries[b]
             const g = this.group.opts
             // a board that is off (gone for good) is judged by its flash, mounted as a copy
+            const dmg: Array<[number, number]> = []
             const img =
                 p.up && p.store
                     ? this.readImage((bb, lba, done) => {
                           if (bb !== b || !p.store) return done(null)
-                          p.store.read(b, lba, (err, data) => done(err === 0 ? data : null))
+                          p.store.read(b, lba, (err, data) => {
+                              if (err === StoreError.Corrupt) dmg.push([b, lba])
+                              done(err === 0 ? data : null)
+                          })
                       })
-                    : readFlashImage(p.chip, { role: StoreRole.Primary, blockSize: g.blockSize, boards: this.opts.boards, lbaCount: g.lbaCount, only: b })
+                    : readFlashImage(p.chip, { role: StoreRole.Primary, blockSize: g.blockSize, boards: this.opts.boards, lbaCount: g.lbaCount, only: b }, dmg)
             if (!img) {
                 v.push("primary " + b + ": its flash does not mount")
                 continue
             }
             const ids: BlockId[][] = decodeImage(this.history, this.group.opts.lbaCount, (bb, l) => (bb === b ? img[bb][l] : null), decodeBlock, [], "primary")
+            this.reported(ids, dmg, null)
             for (const x of checkPrimary(this.history, b, ids, "primary " + b)) v.push(x)
         }
     }

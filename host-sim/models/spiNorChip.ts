@@ -141,6 +141,10 @@ export class SpiNorChip implements SpiBus {
     sectorEraseCounts: number[] = []
     powerCuts = 0
     readonly lastCut = new PowerCutInfo()
+    /** Read commands still to come back with one bit flipped (a bad read, transient). */
+    private badReads = 0
+    /** Write enables still to be ignored (so programs and erases fail); -1: all, for good. */
+    private refusedWrites = 0
 
     // ---- fault hooks
     /** Called when a program or erase starts (1-based count of both); it may call `powerCut`. */
@@ -275,6 +279,27 @@ export class SpiNorChip implements SpiBus {
         this.epoch++
     }
 
+    // ---- faults at rest (the simulator's rot and remotefail classes)
+
+    /** Flips one bit of the cells at addr: a bit that changed at rest.
+     * @devsWhenUsed */
+    flipBit(addr: number, bit: number): void {
+        this.cells(Math.floor(addr / NOR_SECTOR_SIZE))[addr % NOR_SECTOR_SIZE] ^= 1 << (bit & 7)
+    }
+
+    /** The next `n` read commands each return one bit flipped (the cells stay as they are).
+     * @devsWhenUsed */
+    failReads(n: number): void {
+        this.badReads += n
+    }
+
+    /** The next `n` write enables are ignored, so programs and erases fail (-1: for good; 0:
+     * they work again).
+     * @devsWhenUsed */
+    failWrites(n: number): void {
+        this.refusedWrites = n
+    }
+
     // ---- image access for tests and digests
 
     /** The byte at addr. */
@@ -361,6 +386,12 @@ export class SpiNorChip implements SpiBus {
                 for (let i = 0; i < rx.length; i++) rx[i] = i < this.id.length ? this.id[i] : 0xff
                 return
             case NorCmd.WriteEnable:
+                // a chip whose program and erase fail (worn out, or failing for now) never
+                // sets WEL: the driver's check after WREN sees it
+                if (this.refusedWrites !== 0) {
+                    if (this.refusedWrites > 0) this.refusedWrites--
+                    return
+                }
                 this.wel = true
                 return
             case NorCmd.WriteDisable:
@@ -383,6 +414,10 @@ export class SpiNorChip implements SpiBus {
                 }
                 this.reads++
                 this.bytesRead += rx.length
+                if (this.badReads > 0 && rx.length > 0) {
+                    this.badReads--
+                    rx[(this.reads * 7) % rx.length] ^= 1 << (this.reads & 7)
+                }
                 return
             }
             case NorCmd.PageProgram:
