@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest"
+import { defaultSimOptions, Simulation } from "../../host-sim/sim"
+
+// The remote's own storage faults: its flash refusing programs and erases (for a while, or for
+// good), and a bit flipped in RAM after a write was captured. Each run is judged by the checker
+// after every apply.
+
+function retries(sim: Simulation): number {
+    const members = (sim.group.remote.board as unknown as { members: Array<{ stagingRetries: number }> }).members
+    return members.reduce((n, m) => n + m.stagingRetries, 0)
+}
+
+describe("the remote's flash fails", () => {
+    it("for a while: staging writes and commits are tried again, and the remote catches up", () => {
+        const sim = new Simulation({ ...defaultSimOptions(), boards: 2, seed: 4, durationMs: 8000 })
+        sim.start()
+        sim.kernel.run(3000, Number.MAX_SAFE_INTEGER)
+        const before = sim.group.appliedSeq()
+        sim.group.remote.chip.failWrites(60)
+        sim.kernel.run(4000, Number.MAX_SAFE_INTEGER)
+        expect(retries(sim)).toBeGreaterThan(0)
+        const r = sim.finish()
+        expect(r.violations).toEqual([])
+        expect(r.caughtUp).toBe(true)
+        expect(r.appliedSeq).toBeGreaterThan(before + 10)
+        expect(sim.group.remote.board!.flashFailed).toBe(false)
+    })
+
+    it("for good: the remote says so and holds its consistent image", () => {
+        const sim = new Simulation({ ...defaultSimOptions(), boards: 2, seed: 4, durationMs: 20000 })
+        sim.start()
+        sim.kernel.run(3000, Number.MAX_SAFE_INTEGER)
+        sim.group.remote.chip.failWrites(-1)
+        sim.kernel.run(6000, Number.MAX_SAFE_INTEGER)
+        const rb = sim.group.remote.board!
+        expect(rb.flashFailed).toBe(true)
+        const held = sim.group.appliedSeq()
+        sim.kernel.run(12000, Number.MAX_SAFE_INTEGER)
+        expect(sim.group.appliedSeq()).toBe(held)
+        expect(sim.violations).toEqual([])
+        // the flash works again: the remote goes on from its image
+        sim.group.remote.chip.failWrites(0)
+        const r = sim.finish()
+        expect(r.violations).toEqual([])
+        expect(r.caughtUp).toBe(true)
+        expect(r.appliedSeq).toBeGreaterThan(held)
+    })
+})
+
+describe("a bit flips in RAM after the capture", () => {
+    it("in an aux ring slot: the remote finds the PORTION's CRC wrong, the member sends again from flash, nothing damaged is applied", () => {
+        const sim = new Simulation({ ...defaultSimOptions(), boards: 1, seed: 2, durationMs: 10000, rate: 200 })
+        sim.start()
+        const board = () => sim.group.primaries[0].board!
+        let flipped = false
+        for (let t = 1000; t < 9000 && !flipped; t += 1) {
+            sim.kernel.run(t, Number.MAX_SAFE_INTEGER)
+            const ring = board().ring as unknown as { used(): number; offsetAt(i: number): number; mem: Buffer }
+            if (ring.used() > 0) {
+                // a data byte of the newest waiting portion
+                ring.mem[ring.offsetAt(ring.used() - 1) + 14 + 5] ^= 0x08
+                flipped = true
+            }
+        }
+        expect(flipped).toBe(true)
+        const r = sim.finish()
+        const rb = sim.group.remote.board!
+        expect(rb.portionsBadCrc).toBe(1)
+        expect(rb.resends).toBe(1)
+        expect(board().portionsFromFlash).toBeGreaterThan(0)
+        expect(r.violations).toEqual([])
+        expect(r.consistent).toBe(true)
+    })
+})
