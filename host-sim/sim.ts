@@ -532,7 +532,8 @@ export class Simulation {
      *   as they are);
      * - death: each primary, one after another while the workload runs, is off for 10 to 120 s
      *   (uniform; its power is cut wherever it is), so the group must carry on without it and
-     *   take it back (a generator of its own too: deathSchedule).
+     *   take it back (a generator of its own too: deathSchedule);
+     * - rot, remotefail, ram: scheduleStorageFaults.
      */
     private scheduleFaults(): void {
         const f = this.opts.faults
