@@ -148,14 +148,22 @@ export class ApplyRecorder {
         }
     }
 
-    /** Evictions a member's agent carries out or learns of. */
+    /** Evictions and admissions a member's agent carries out or learns of. */
     private followAgent(member: number, agent: ShuttleAgent): void {
-        const prev = agent.onEvicted
+        const prevEvicted = agent.onEvicted
+        const prevAdmitted = agent.onAdmitted
         const members = this.sim.group.primaries
-        agent.onEvicted = (address, self) => {
-            if (prev) prev(address, self)
-            const target = members.find((p) => p.address === address)
-            this.event("evict", member, { target: target ? target.member : null, address, self })
+        const targetOf = (address: number) => {
+            const t = members.find((p) => p.address === address)
+            return t ? t.member : null
+        }
+        agent.onEvicted = (address, self, seq) => {
+            if (prevEvicted) prevEvicted(address, self, seq)
+            this.event("evict", member, { target: targetOf(address), address, self })
+        }
+        agent.onAdmitted = (address, self, seq) => {
+            if (prevAdmitted) prevAdmitted(address, self, seq)
+            this.event("admit", member, { target: targetOf(address), address, self })
         }
     }
 }

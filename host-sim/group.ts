@@ -209,7 +209,13 @@ export class SimGroup {
         p.board = board
         // a group member keeps its final manifests on flash (a board of its own makes them)
         p.keeper = this.startCycle ? new ManifestKeeper(store, clock, o.blockSize) : null
-        if (board instanceof GroupPrimaryBoard) board.keeper = p.keeper
+        if (board instanceof GroupPrimaryBoard) {
+            board.keeper = p.keeper
+            board.copyOwed = {
+                owed: () => store.meta(MetaKey.FullCopy) === 1,
+                set: (owed) => store.setMeta(MetaKey.FullCopy, owed ? 1 : 0, () => {}),
+            }
+        }
         const highest = store.meta(MetaKey.HighestSeq)
         board.recover(store.maxSeqSeen(), store.confirmedSeq(), highest < 0 ? 0 : highest)
         if (this.startCycle) {

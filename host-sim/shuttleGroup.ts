@@ -4,8 +4,6 @@ import { SimGroup, SimPrimary } from "./group"
 import { I2cBus } from "./models/i2cBus"
 import { PoweredBus } from "./powered"
 
-/** Meta key for the shuttle's evicted-members mask (epoch and seq use the store's own keys). */
-const META_SHUTTLE_EVICTED = 3
 const GROUP_ID = 1
 
 function noop(_e: number): void {}
@@ -32,7 +30,7 @@ export function attachShuttle(group: SimGroup, onAgent?: (p: SimPrimary, agent: 
         const pb = new PoweredBus(ep)
         const epochWord = store.meta(MetaKey.ShuttleEpoch)
         const seq = store.meta(MetaKey.HighestSeq)
-        const evicted = store.meta(META_SHUTTLE_EVICTED)
+        const evicted = store.meta(MetaKey.ShuttleEvicted)
         // the newest seq known final for sure: confirmed by the remote, or its manifest on flash
         const finalHeld = p.keeper ? p.keeper.newestFinal() : store.confirmedSeq()
         const restored =
@@ -46,14 +44,24 @@ export function attachShuttle(group: SimGroup, onAgent?: (p: SimPrimary, agent: 
             persist: (s) => {
                 store.setMeta(MetaKey.ShuttleEpoch, ((s.origin & 0xff) << 16) | (s.epoch & 0xffff), noop)
                 store.setMeta(MetaKey.HighestSeq, s.seq >>> 0, noop)
-                store.setMeta(META_SHUTTLE_EVICTED, s.evicted >>> 0, noop)
+                store.setMeta(MetaKey.ShuttleEvicted, s.evicted >>> 0, noop)
             },
         })
         // the remote learns of every eviction from every member, again after each boot
-        agent.onEvicted = (addr, self) => {
-            if (!self) board.memberEvicted(members.indexOf(addr))
+        agent.onEvicted = (addr, self, seq) => {
+            if (self) board.leaveGroup()
+            else board.memberEvicted(members.indexOf(addr), seq)
         }
-        if (restored) for (let id = 0; id < members.length; id++) if ((restored.evicted & (1 << id)) !== 0) board.memberEvicted(id)
+        agent.onAdmitted = (addr, self, seq) => {
+            if (self) board.joinGroup(members.indexOf(addr), seq)
+            else board.memberAdmitted(members.indexOf(addr), seq)
+        }
+        if (restored)
+            for (let id = 0; id < members.length; id++)
+                if ((restored.evicted & (1 << id)) !== 0) {
+                    if (members[id] === p.address) board.leaveGroup()
+                    else board.memberEvicted(id, 0)
+                }
         p.cycleOff = () => pb.powerOff()
         if (onAgent) onAgent(p, agent)
         agent.start()

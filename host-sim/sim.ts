@@ -262,6 +262,7 @@ export class Simulation {
         if (opts.boards > 1)
             this.shuttleBus = attachShuttle(this.group, (p, agent) => {
                 this.agents[p.member] = agent
+                this.followMembership(p.member, agent)
                 if (this.onAgent) this.onAgent(p.member, agent)
             })
         this.history = new History(opts.boards, g.lbaCount)
@@ -469,7 +470,38 @@ export class Simulation {
     /** Flash images checked at power cuts. */
     flashChecks = 0
 
+    /** Boards admitted again whose whole image the remote has not applied yet. */
+    private rejoining = new Set<number>()
+    private resyncsSeen = 0
+
+    /** An evicted board is out of the group's promise (the checker excuses its writes after what
+     * the remote held of it) until the resync commit that applies its whole image. */
+    private followMembership(member: number, agent: ShuttleAgent): void {
+        const evicted = agent.onEvicted
+        const admitted = agent.onAdmitted
+        agent.onEvicted = (address, self, seq) => {
+            if (evicted) evicted(address, self, seq)
+            if (!self) return
+            let held = 0
+            for (const id of this.shadow[member]) if (id.counter > held) held = id.counter
+            this.history.leave(member, held)
+            this.rejoining.delete(member)
+        }
+        agent.onAdmitted = (address, self, seq) => {
+            if (admitted) admitted(address, self, seq)
+            if (self) this.rejoining.add(member)
+        }
+    }
+
     private checkAfterApply(seq: number): void {
+        const rb = this.group.remote.board
+        if (rb && this.rejoining.size > 0 && rb.resyncsApplied !== this.resyncsSeen)
+            for (const b of [...this.rejoining])
+                if (rb.memberCopied(b)) {
+                    this.history.rejoin(b)
+                    this.rejoining.delete(b)
+                }
+        if (rb) this.resyncsSeen = rb.resyncsApplied
         const keep: Array<[number, number, number, number, number | null]> = []
         const visible: Array<[number, number, number, number | null]> = []
         for (const e of this.staged) {

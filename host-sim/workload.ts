@@ -107,10 +107,31 @@ export class History {
         this.lossAccepted[board][lba] = this.newestAcked(board, lba, this.writes[board].length)
     }
 
-    /** Write `counter` of `board` to `lba` may be missing: its loss was accepted. */
+    /** Write `counter` of `board` to `lba` may be missing: its loss was accepted, or the board
+     * is out of the group (evicted) and the write came after what the remote held of it. */
     excused(board: number, lba: number, counter: number): boolean {
+        if (this.isOut(board, counter)) return true
         const row = this.lossAccepted[board]
         return row !== undefined && row[lba] !== undefined && counter <= row[lba]
+    }
+
+    /** outFrom[b] > 0: board b is out of the group (evicted); its writes from that counter on
+     * are not part of the group's promise until it is back (rejoin). */
+    outFrom: number[] = []
+
+    /** The group evicted `board`: the remote holds its writes up to `held` at most. */
+    leave(board: number, held: number): void {
+        if (!this.outFrom[board]) this.outFrom[board] = held + 1
+    }
+
+    /** `board` is back: the remote applied its whole image (a resync's commit). */
+    rejoin(board: number): void {
+        this.outFrom[board] = 0
+    }
+
+    isOut(board: number, counter: number): boolean {
+        const o = this.outFrom[board]
+        return o !== undefined && o > 0 && counter >= o
     }
 
     /** Newest acknowledged write counter of `board` to `lba` among counters ≤ upTo (0 if none). */
@@ -127,8 +148,9 @@ export class History {
     }
 
     issue(board: number, lba: number, now: number): WriteRecord {
+        // a board out of the group: the others' writes do not depend on its writes since
         const deps: number[] = []
-        for (let b = 0; b < this.boards; b++) deps.push(this.ackedHigh[b])
+        for (let b = 0; b < this.boards; b++) deps.push(this.isOut(b, this.ackedHigh[b]) ? this.outFrom[b] - 1 : this.ackedHigh[b])
         const w = new WriteRecord(board, lba, this.writes[board].length + 1, deps, now)
         this.writes[board].push(w)
         return w

@@ -54,7 +54,7 @@ const READ_HEX_BYTES = 16
 
 /**
  * Registers help-level board commands of a primary on `shell`: status, stats [--json], seq,
- * ring, link, shuttle, group, read <lba>, evict <address>. `parts()` gives the running board's
+ * ring, link, shuttle, group, read <lba>, evict <address>, admit <address>. `parts()` gives the running board's
  * parts, or null while it is not running. `extraStatus()`, when given, adds lines to `status`
  * (the simulator tells of the faults it holds).
  */
@@ -136,7 +136,7 @@ export function addPrimaryCommands(shell: Shell, out: Console, parts: () => Prim
         })
     )
     shell.add(
-        new ShellCommand("evict", "evict <address>", "remove a member from the group for good", (args) => {
+        new ShellCommand("evict", "evict <address>", "remove a member from the group (until admitted again)", (args) => {
             if (args.length !== 1) throw new ShellError("evict takes one member address, e.g. 0x12")
             const p = parts()
             if (!p) return [NOT_RUNNING]
@@ -145,6 +145,18 @@ export function addPrimaryCommands(shell: Shell, out: Console, parts: () => Prim
             const why = p.agent.evict(addr)
             if (why !== null) throw new ShellError("cannot evict " + addrText(addr) + ": " + why)
             return ["evicting " + addrText(addr) + ": takes effect at this board's next shuttle visit"]
+        })
+    )
+    shell.add(
+        new ShellCommand("admit", "admit <address>", "take an evicted member back into the group; it copies its whole image to the remote", (args) => {
+            if (args.length !== 1) throw new ShellError("admit takes one member address, e.g. 0x12")
+            const p = parts()
+            if (!p) return [NOT_RUNNING]
+            if (!p.agent) throw new ShellError("this board runs alone: there is no group to admit to")
+            const addr = parseNumberArg("address", args[0], 0x7f)
+            const why = p.agent.admit(addr)
+            if (why !== null) throw new ShellError("cannot admit " + addrText(addr) + ": " + why)
+            return ["admitting " + addrText(addr) + ": takes effect at this board's next shuttle visit; the group then resyncs with its whole image"]
         })
     )
 }
@@ -443,6 +455,8 @@ export function reasonText(r: number, afterMs: number): string {
     if (r === SuspendReason.Stalled) return "a write waited" + t + ": the group cannot release"
     if (r === SuspendReason.Link) return "link down" + t
     if (r === SuspendReason.Damage) return "the loss of a damaged block was accepted"
+    if (r === SuspendReason.Evicted) return "this board was evicted from the group"
+    if (r === SuspendReason.Admitted) return "admitted again: copying its whole image"
     return "reason " + r
 }
 

@@ -1,7 +1,7 @@
 import { seqAfter } from "../seq"
-import { Manifest, Msg } from "./messages"
-import { ManifestKeeperPort } from "./ports"
-import { PrimaryBoard, SeqTotals } from "./primary"
+import { encodeMembership, Manifest, Msg } from "./messages"
+import { CopyOwedPort, ManifestKeeperPort } from "./ports"
+import { PrimaryBoard, SeqTotals, SuspendReason } from "./primary"
 
 /**
  * A primary that is a member of a group of two or more: the pipeline of PrimaryBoard, driven by
@@ -13,7 +13,8 @@ import { PrimaryBoard, SeqTotals } from "./primary"
  *   shuttle has taken its totals since the seq was confirmed locally (`visited`): from then on
  *   every open seq up to it carries TRACKED, so no member's later write can land in a seq the
  *   remote applies before it (docs/FORMAT.md, "Suspend, track and resync").
- * - Evictions are told to the remote.
+ * - Evictions and admissions are told to the remote. An evicted board stays suspended and
+ *   acknowledges its app's writes once durable; admitted again, it copies its whole image.
  * - A resync's copy covers seqs whose final manifests the group lost, and the remote needs
  *   nothing of this board from seqs it never held.
  * @devsWhenUsed
@@ -21,11 +22,17 @@ import { PrimaryBoard, SeqTotals } from "./primary"
 export class GroupPrimaryBoard extends PrimaryBoard {
     /** Keeps final manifests on flash until the remote applies their seqs. */
     keeper: ManifestKeeperPort | null = null
+    /** Keeps the owed copy of the whole image across restarts (null: in RAM only). */
+    copyOwed: CopyOwedPort | null = null
     /** Every open seq up to this one carries TRACKED in the shuttle (0: none yet). */
     private markedThrough = 0
+    /** The group evicted this board (it acknowledges alone until admitted again). */
+    private out = false
 
     /** After a boot the final manifests kept on flash come back, to be sent again. */
     protected override recovered(): void {
+        // admitted again before a restart, and the copy not yet applied: it is made again
+        if (this.copyOwed && this.copyOwed.owed()) this.copyAll = true
         const self = this
         if (this.keeper)
             this.keeper.load(
@@ -59,26 +66,76 @@ export class GroupPrimaryBoard extends PrimaryBoard {
     /** The shuttle visited and took this board's totals of every open seq. */
     visited(): void {
         this.markedThrough = this.store.confirmedSeq()
+        // the remote applied the copy of the whole image: it is owed no more
+        if (!this.copyAll && this.copyOwed && this.copyOwed.owed()) this.copyOwed.set(false)
         this.ackWaiting()
         this.watch()
     }
 
     protected override trackedKnown(seq: number): boolean {
-        return this.markedThrough !== 0 && !seqAfter(seq, this.markedThrough)
+        // out of the group, no other member's write can depend on this board's
+        return this.out || (this.markedThrough !== 0 && !seqAfter(seq, this.markedThrough))
     }
 
     /**
-     * The group evicted `member` for good: the remote is told (now and at every new session),
-     * so that it stops waiting for that member's portions of seqs finalized with its totals.
+     * The group evicted `member` (at `seq`, 0 when restored at boot): the remote is told (now and
+     * at every new session), so that it stops waiting for that member's portions of seqs
+     * finalized with its totals.
      */
-    memberEvicted(member: number): void {
-        for (let i = 0; i < this.evictions.length; i++) if (this.evictions[i][1] === member) return
-        const m = Buffer.alloc(2)
-        m[0] = Msg.Evicted
-        m[1] = member
-        this.evictions.push(m)
+    memberEvicted(member: number, seq: number): void {
+        this.tellMembership(Msg.Evicted, member, seq)
+    }
+
+    /** The group admitted `member` again at `seq`: the remote is told (now and at every new
+     * session), so that it waits for that member's portions again. */
+    memberAdmitted(member: number, seq: number): void {
+        this.tellMembership(Msg.Admitted, member, seq)
+    }
+
+    /** The newest membership news of each member, kept to be told again at every session. */
+    private tellMembership(type: number, member: number, seq: number): void {
+        const kept: Buffer[] = []
+        for (let i = 0; i < this.evictions.length; i++) {
+            const e = this.evictions[i]
+            if (e[1] !== member) kept.push(e)
+            else if (e[0] === type) return
+        }
+        const m = encodeMembership(type, member, seq)
+        kept.push(m)
+        this.evictions = kept
         this.pendingCtrl.push(m)
         this.pump()
+    }
+
+    /**
+     * This board was evicted: it is out of the group. It suspends (the remote, told why, holds
+     * nothing for it) and acknowledges its app's writes once durable, as a board alone would;
+     * they reach the remote when the group admits it again.
+     */
+    leaveGroup(): void {
+        this.out = true
+        if (!this.suspended) return this.suspend(SuspendReason.Evicted)
+        this.suspendReason = SuspendReason.Evicted
+        this.announceResync()
+        this.ackWaiting()
+    }
+
+    /**
+     * The group admitted this board (member id `member`) again at `seq`: it tells the remote
+     * first (on its own link, before anything else of this session), then copies its whole
+     * image, which the remote applies with the group's next resync; until that commit the
+     * remote's image of it is the one from before the eviction. The copy is owed across
+     * restarts until the remote applied it.
+     */
+    joinGroup(member: number, seq: number): void {
+        this.out = false
+        this.markedThrough = 0
+        this.copyAll = true
+        if (this.copyOwed) this.copyOwed.set(true)
+        this.memberAdmitted(member, seq)
+        if (!this.suspended) return this.suspend(SuspendReason.Admitted)
+        this.suspendReason = SuspendReason.Admitted
+        this.announceResync()
     }
 
     /**

@@ -17,8 +17,13 @@ import { getU32, putU32 } from "../codec/bytes"
  *              the final group totals of seq, per member: portions are distinct lbas written
  *              with seq (after write folding), bytes their data; prevSeq is the seq the group
  *              closed before it (seqs can be skipped when a lost shuttle is regenerated)
- *   EVICTED    0x04 | member u8
- *              the group evicted member for good
+ *   EVICTED    0x04 | member u8 | seq u32
+ *              the group evicted member; seq: the group's seq when the sender learned it (0:
+ *              the sender restored it at boot and does not know)
+ *   ADMITTED   0x06 | member u8 | seq u32
+ *              the group admitted member again at seq. The remote keeps, per member, the
+ *              newest of these it heard: an ADMITTED wins over an EVICTED of the same seq, and
+ *              an EVICTED with seq 0 counts only when it heard neither
  *   RESYNC     0x05 | base u32 | from u32 | to u32 | flags u8
  *              a full resync: the member copies the blocks the remote lacks into new seqs.
  *              base is its confirmed seq C, from = C + 1; with flag 0x01 (DONE) the copy is
@@ -37,9 +42,11 @@ export const enum Msg {
     Portion = 0x01,
     SeqDone = 0x02,
     Manifest = 0x03,
-    /** The group evicted a member for good: [type, member id]. */
+    /** The group evicted a member: [type, member id, seq u32]. */
     Evicted = 0x04,
     Resync = 0x05,
+    /** The group admitted an evicted member again: [type, member id, seq u32]. */
+    Admitted = 0x06,
     Applied = 0x81,
     ResyncRequest = 0x82,
     /** The resync waits for a member whose link is down: a member that holds its app's
@@ -54,6 +61,20 @@ export const RESYNC_REASON_SHIFT = 4
  * tracks that seq: the remote never applies the seq alone, only through a resync. */
 export const TRACKED = 0xffffffff
 export const RESYNC_LEN = 14
+/** Reasons in a RESYNC's flags that the remote treats apart: the member was evicted (it is out
+ * of the group: no resync for it), or admitted again (it copies its whole image). */
+export const REASON_EVICTED = 5
+export const REASON_ADMITTED = 6
+export const MEMBERSHIP_LEN = 6
+
+/** EVICTED or ADMITTED of `member` at `seq`. */
+export function encodeMembership(type: number, member: number, seq: number): Buffer {
+    const b = Buffer.alloc(MEMBERSHIP_LEN)
+    b[0] = type
+    b[1] = member
+    putU32(b, 2, seq)
+    return b
+}
 
 export function encodeResync(base: number, from: number, to: number, flags: number): Buffer {
     const b = Buffer.alloc(RESYNC_LEN)

@@ -68,3 +68,10 @@ export interface ManifestKeeperPort {
     /** After a boot: gives every kept manifest (oldest first), then calls done. */
     load(each: (m: Manifest) => void, done: () => void): void
 }
+
+/** Keeps across power cuts that a board admitted again owes the remote a copy of its whole
+ * image (a flag in the store's metadata). */
+export interface CopyOwedPort {
+    owed(): boolean
+    set(owed: boolean): void
+}

@@ -44,6 +44,11 @@ export const enum SuspendReason {
     /** The operator accepted the loss of a damaged block (acceptDamage): the board resyncs
      * its current data without it. */
     Damage = 4,
+    /** The group evicted this board: it is out of the group, and acknowledges its app's writes
+     * once durable (REASON_EVICTED). */
+    Evicted = 5,
+    /** The group admitted this board again: it copies its whole image (REASON_ADMITTED). */
+    Admitted = 6,
 }
 
 /** Reads of a durable version that fails its CRC before it counts as damaged. */
@@ -213,6 +218,9 @@ export class PrimaryBoard {
     protected resyncTo = 0
     /** The newest seq whose blocks the copy takes (the confirmed seq, or later: extendCopy). */
     protected resyncBase = 0
+    /** The next resync copies every block this board holds, not only those after the remote's
+     * applied seq (a board admitted again: the remote's image of it is from before). */
+    protected copyAll = false
     /** Blocks copied by the full resync under way. */
     resyncCopied = 0
     resyncsStarted = 0
@@ -808,7 +816,7 @@ export class PrimaryBoard {
 
     /** RESYNC to the remote: the copy is under way, done, or (suspended) not started yet, with
      * the reason of the suspension in the flags' high bits. */
-    private announceResync(): void {
+    protected announceResync(): void {
         const c = this.suspended ? this.current.seq : this.resync !== Resync.Off ? this.resyncBase : this.store.confirmedSeq()
         const flags = (this.resync === Resync.Done ? RESYNC_DONE : 0) | (this.suspendReason << RESYNC_REASON_SHIFT)
         const from = this.heldFrom(c)
@@ -845,7 +853,7 @@ export class PrimaryBoard {
         let found = false
         for (let n = 0; n < 32 && this.resyncLba < this.opts.lbaCount; n++) {
             const s = this.store.newestSeq(m, this.resyncLba)
-            found = s >= 0 && seqAfter(s, this.resyncApplied) && !this.resyncNote(s)
+            found = s >= 0 && (this.copyAll || seqAfter(s, this.resyncApplied)) && !this.resyncNote(s)
             if (found) break
             this.resyncLba++
         }
@@ -1066,7 +1074,10 @@ export class PrimaryBoard {
         if (seqAfter(this.remoteApplied, applied)) return
         this.remoteApplied = applied
         this.store.confirm(applied)
-        if (this.resync === Resync.Done && seqAtOrBefore(this.resyncTo, applied)) this.resync = Resync.Off
+        if (this.resync === Resync.Done && seqAtOrBefore(this.resyncTo, applied)) {
+            this.resync = Resync.Off
+            this.copyAll = false
+        }
         const kept: Manifest[] = []
         for (let i = 0; i < this.manifestsKept.length; i++)
             if (seqAfter(this.manifestsKept[i].seq, applied)) kept.push(this.manifestsKept[i])

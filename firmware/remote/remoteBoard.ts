@@ -6,7 +6,9 @@ import {
     encodeApplied,
     Manifest,
     Msg,
+    MEMBERSHIP_LEN,
     PORTION_HEADER,
+    REASON_EVICTED,
     RESYNC_DONE,
     RESYNC_LEN,
     RESYNC_REASON_SHIFT,
@@ -80,8 +82,10 @@ class MemberState {
     stagingRetries = 0
     /** This member's portions waiting to be staged: queued, or in the store's hands. */
     staging = 0
-    /** The group evicted this member for good (a member told the remote). */
+    /** The group evicted this member (a member told the remote), and has not admitted it again. */
     evicted = false
+    /** The seq of the newest EVICTED or ADMITTED of this member heard (-1: none). */
+    membershipSeq = -1
     /** Full resync: the member has copied what the remote lacked (DONE). It holds its seqs from
      * resyncFrom on (its confirmed seq + 1), and the resync applies at resyncTo or after. */
     resyncDone = false
@@ -227,6 +231,12 @@ export class RemoteBoard {
         return true
     }
 
+    /** The member is in the group and its copy is in (DONE): a resync's commit applies it. */
+    memberCopied(member: number): boolean {
+        const ms = this.members[member]
+        return ms !== undefined && !ms.evicted && ms.resyncDone
+    }
+
     appliedSeq(): number {
         return this.store.appliedSeq()
     }
@@ -265,6 +275,8 @@ export class RemoteBoard {
         const from = getU32(msg, 5)
         const to = getU32(msg, 9)
         const reason = msg[13] >> RESYNC_REASON_SHIFT
+        // an evicted member is out of the group: it holds nothing up
+        if (ms.evicted || reason === REASON_EVICTED) return
         if (reason !== 0) {
             this.suspendedMember = ms.member
             this.suspendReason = reason
@@ -293,6 +305,24 @@ export class RemoteBoard {
         this.tryApply()
     }
 
+    /**
+     * EVICTED or ADMITTED of a member, from any member's link: the newest news wins (an
+     * ADMITTED over an EVICTED of the same seq; an EVICTED restored at boot, seq 0, only over
+     * none), whatever order the links bring them in.
+     */
+    private onMembership(ms: MemberState, admitted: boolean, seq: number): void {
+        const h = ms.membershipSeq
+        const newer = h < 0 || (admitted ? !seqAfter(h, seq) : seq !== 0 && seqAfter(seq, h))
+        if (!newer) return
+        ms.membershipSeq = seq
+        if (ms.evicted === !admitted) return
+        ms.evicted = !admitted
+        // an evicted member's portions may never come; an admitted one copies its whole image,
+        // which the group's next resync applies
+        if (admitted) ms.resyncDone = false
+        else this.tryApply()
+    }
+
     /** Holds at the applied seq (the gold image) until every member's copy is in, and asks
      * every member for its copy. */
     private startResync(): void {
@@ -318,10 +348,9 @@ export class RemoteBoard {
                 this.tryApply()
             }
         } else if (type === Msg.Resync && len === RESYNC_LEN) this.onResync(ms, msg)
-        else if (type === Msg.Evicted && len === 2 && msg[1] < this.members.length) {
-            this.members[msg[1]].evicted = true
-            this.tryApply()
-        } else if (type === Msg.Manifest) {
+        else if ((type === Msg.Evicted || type === Msg.Admitted) && len === MEMBERSHIP_LEN && msg[1] < this.members.length)
+            this.onMembership(this.members[msg[1]], type === Msg.Admitted, getU32(msg, 2))
+        else if (type === Msg.Manifest) {
             const m = decodeManifest(msg, len)
             if (!m) this.manifestsRejected++
             else this.onManifest(m)

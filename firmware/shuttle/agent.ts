@@ -15,6 +15,7 @@ import {
     EVICTED_BYTES,
     EvictedFrame,
     FLAG_BUSY,
+    FLAG_ADMIT,
     FLAG_RAISED,
     FrameError,
     FrameType,
@@ -175,8 +176,12 @@ const KEPT_FINALS = 2
  */
 export class ShuttleAgent {
     readonly counters = new ShuttleCounters()
-    /** Called with the member's own eviction (it stops) and with other members' evictions. */
-    onEvicted: ((address: number, self: boolean) => void) | null = null
+    /** Called with the member's own eviction (it stops) and with other members' evictions;
+     * `seq` is the group's seq when this member learned it (0: restored at boot). */
+    onEvicted: ((address: number, self: boolean, seq: number) => void) | null = null
+    /** Called with the member's own admission (it takes part again: its board copies its whole
+     * image to the remote) and with other members' admissions, at the group's seq `seq`. */
+    onAdmitted: ((address: number, self: boolean, seq: number) => void) | null = null
     /** Duration of the last lap, measured by the member that starts laps (ms), or -1. */
     lastLapMs = -1
 
@@ -186,6 +191,14 @@ export class ShuttleAgent {
     private ring: number[] = []
     private evicted = 0
     private pendingEvict: number[] = []
+    /** Addresses the operator admitted here, until the shuttle shows them adopting. */
+    private pendingAdmit: number[] = []
+    /** Frames this member passes on carry FLAG_ADMIT, until it sees every listed member adopt
+     * (S moved twice since admitSeq, or every adopted bit set). */
+    private admitFlag = false
+    private admitSeq = 0
+    /** Evicted: the board listens for the shuttle that admits it again, and for nothing else. */
+    private listening = false
 
     private epoch = 0
     private origin = 0
@@ -290,7 +303,9 @@ export class ShuttleAgent {
 
     /** Starts taking part: the lowest member creates the first shuttle if none comes. */
     start(): void {
-        if (this.running || this.selfEvicted) return
+        if (this.running) return
+        this.listening = this.selfEvicted
+        if (this.selfEvicted) return
         this.running = true
         this.armLapTimer(this.opts.restored ? -1 : this.hopSlackMs)
     }
@@ -298,6 +313,7 @@ export class ShuttleAgent {
     /** Stops for good (power off, eviction): no more timers, frames are ignored. */
     stop(): void {
         this.running = false
+        this.listening = false
         this.dropHeld()
         if (this.lapTimer) this.clock.clearTimer(this.lapTimer)
         this.lapTimer = null
@@ -346,6 +362,25 @@ export class ShuttleAgent {
         if (this.ring.indexOf(address) < 0) return "not a current member"
         if (this.ring.length - this.pendingEvict.length <= 2) return "a group keeps at least 2 members"
         if (this.pendingEvict.indexOf(address) < 0) this.pendingEvict.push(address)
+        this.pendingAdmit = without(this.pendingAdmit, address)
+        return null
+    }
+
+    /**
+     * Operator admission: takes a member evicted earlier back into the group (docs/
+     * FORMAT-shuttle.md, "Admission"). At the next visit of this member, the member goes back
+     * into the shuttle's list with zero totals, and every adopted bit is cleared: no seq is released again until every member, the
+     * admitted one included, has taken a shuttle that lists it. The evicted board, which
+     * listens for just that, wakes, and its board copies its whole image to the remote, which
+     * applies it with the group's next resync. Returns null when accepted, or why not.
+     */
+    admit(address: number): string | null {
+        const id = this.idOf(address)
+        if (id < 0) return "not a member of the group's configuration"
+        if (this.selfEvicted) return "this board is evicted itself"
+        if (this.pendingAdmit.indexOf(address) >= 0) return "already being admitted"
+        if ((this.evicted & (1 << id)) === 0) return "not evicted"
+        this.pendingAdmit.push(address)
         return null
     }
 
@@ -371,7 +406,11 @@ export class ShuttleAgent {
     // ---- frames in
 
     private receive(data: Buffer, gc: boolean): void {
-        if (!this.running) return
+        if (!this.running) {
+            // an evicted board listens for the shuttle that admits it again
+            if (this.listening && !gc && data.length > 0 && data[0] === FrameType.Shuttle) this.onShuttle(data)
+            return
+        }
         if (data.length < 1) {
             this.counters.badFrames++
             return
@@ -393,7 +432,9 @@ export class ShuttleAgent {
             this.counters.foreignFrames++
             return
         }
-        // membership: the frame's list must be the ring, or the ring less members evicted since
+        // membership: the frame's list must be the ring, or the ring less members evicted since,
+        // or (FLAG_ADMIT) plus members admitted again
+        let admits = 0
         for (let i = 0; i < f.count; i++) {
             const a = f.members[i]
             const id = this.idOf(a)
@@ -401,7 +442,8 @@ export class ShuttleAgent {
                 this.counters.foreignFrames++
                 return
             }
-            if ((this.evicted & (1 << id)) !== 0) {
+            if ((this.evicted & (1 << id)) !== 0 && (f.flags & FLAG_ADMIT) !== 0) admits |= 1 << id
+            else if ((this.evicted & (1 << id)) !== 0) {
                 this.counters.membershipDropped++
                 // whoever sent it does not know: tell it (an evicted board then stops)
                 this.sendNotice(f.holder, a)
@@ -411,6 +453,15 @@ export class ShuttleAgent {
         if (f.indexOf(this.addr) < 0) {
             this.counters.membershipDropped++
             return
+        }
+        if (!this.running) {
+            // evicted: only the shuttle that admits this board again wakes it, whatever its
+            // epoch and seq (the group went on without it)
+            if ((admits & (1 << this.idOf(this.addr))) === 0) return
+            this.selfEvicted = false
+            this.listening = false
+            this.running = true
+            this.hasEpoch = false
         }
         const cmp = this.hasEpoch ? compareEpoch(f.epoch, f.origin, this.epoch, this.origin) : 1
         if (cmp >= 0 && this.hasEpoch && !this.plausible(f)) return
@@ -432,6 +483,8 @@ export class ShuttleAgent {
             this.hasEpoch = true
             this.save()
         }
+        if ((f.flags & FLAG_ADMIT) !== 0 && !this.admitFlag) this.flagAdmit(f.seq)
+        if (admits !== 0) this.learnAdmitted(admits, f.seq)
         for (let i = 0; i < this.ring.length; i++) {
             const a = this.ring[i]
             if (f.indexOf(a) < 0) this.learnEvicted(a)
@@ -523,7 +576,8 @@ export class ShuttleAgent {
             this.selfEvicted = true
             this.save()
             this.stop()
-            if (this.onEvicted) this.onEvicted(this.addr, true)
+            this.listening = true
+            if (this.onEvicted) this.onEvicted(this.addr, true, this.highestSeq)
             return
         }
         if (this.ring.indexOf(e.target) >= 0 && this.ring.length > 2) this.learnEvicted(e.target)
@@ -582,6 +636,11 @@ export class ShuttleAgent {
                 }
             }
             this.pendingEvict = []
+            me = f.indexOf(this.addr)
+        }
+        // 2b. operator admission; it stays pending until the admitted member adopts
+        if (this.pendingAdmit.length > 0 && this.admitPending(f)) {
+            acted = true
             me = f.indexOf(this.addr)
         }
         const all = f.allMask()
@@ -664,6 +723,11 @@ export class ShuttleAgent {
         }
 
         if (acted) f.flags |= FLAG_BUSY
+        // every member has taken a shuttle that lists the members admitted (S moves only when
+        // every member adopted it, and nobody had adopted S when they went in): the flag has done
+        if (f.adopted === all || seqDiff(f.seq, this.admitSeq) >= 2) this.admitFlag = false
+        if (this.admitFlag) f.flags |= FLAG_ADMIT
+        else f.flags &= ~FLAG_ADMIT
         // 7. pass it on, after a pause if a whole lap found nothing to do
         if (anchor && !again && !wasBusy && !acted && this.idlePauseMs > 0) {
             c0.idlePauses++
@@ -1049,7 +1113,7 @@ export class ShuttleAgent {
         f.seq = seqAfter(this.highestSeq, c) ? this.highestSeq : c
         // this member adopted S, but S may itself have been raised: not every member need have
         // adopted S-1, so nothing is released until every member adopts S
-        f.flags = FLAG_BUSY | FLAG_RAISED
+        f.flags = FLAG_BUSY | FLAG_RAISED | (this.admitFlag ? FLAG_ADMIT : 0)
         f.count = this.ring.length
         for (let i = 0; i < f.count; i++) f.members[i] = this.ring[i]
         f.adopted = 0
@@ -1117,14 +1181,73 @@ export class ShuttleAgent {
         if (id < 0 || (this.evicted & (1 << id)) !== 0) return
         this.evicted |= 1 << id
         this.buildRing()
-        const left: number[] = []
-        for (let i = 0; i < this.pendingEvict.length; i++) if (this.pendingEvict[i] !== addr) left.push(this.pendingEvict[i])
-        this.pendingEvict = left
+        this.pendingEvict = without(this.pendingEvict, addr)
         this.save()
-        if (this.onEvicted) this.onEvicted(addr, false)
+        if (this.onEvicted) this.onEvicted(addr, false, this.highestSeq)
+    }
+
+    /** Members of `mask` (by id) are admitted again, at the group's seq `seq`. */
+    private learnAdmitted(mask: number, seq: number): void {
+        this.evicted &= ~mask
+        this.flagAdmit(seq)
+        this.buildRing()
+        this.save()
+        for (let id = 0; id < this.ids.length; id++)
+            if ((mask & (1 << id)) !== 0 && this.onAdmitted) this.onAdmitted(this.ids[id], this.ids[id] === this.addr, seq)
+    }
+
+    private flagAdmit(seq: number): void {
+        this.admitFlag = true
+        this.admitSeq = seq
+    }
+
+    /** The operator's pending admissions at this visit: a member listed and adopting is done;
+     * one not listed goes in. True when the list changed. */
+    private admitPending(f: ShuttleFrame): boolean {
+        const left: number[] = []
+        let changed = false
+        for (let k = 0; k < this.pendingAdmit.length; k++) {
+            const a = this.pendingAdmit[k]
+            const i = f.indexOf(a)
+            if (i >= 0 && (f.adopted & (1 << i)) !== 0) continue
+            left.push(a)
+            if (i < 0 && f.count < MAX_MEMBERS) {
+                this.insertMember(f, a)
+                this.learnAdmitted(1 << this.idOf(a), f.seq)
+                changed = true
+            }
+        }
+        this.pendingAdmit = left
+        return changed
+    }
+
+    /** Puts `addr` into the list at its place with zero totals (the final seqs of the window
+     * were made without it, and their manifests list only members with data: they do not
+     * change), counted as having delivered them; nobody has adopted S since. */
+    private insertMember(f: ShuttleFrame, addr: number): void {
+        let idx = 0
+        while (idx < f.count && f.members[idx] < addr) idx++
+        for (let i = f.count; i >= idx; i--) {
+            if (i > idx) f.members[i] = f.members[i - 1]
+            for (let w = 0; w < f.windowLen; w++) {
+                f.portions[w * 8 + i] = i > idx ? f.portions[w * 8 + i - 1] : 0
+                f.bytes[w * 8 + i] = i > idx ? f.bytes[w * 8 + i - 1] : 0
+            }
+        }
+        f.members[idx] = addr
+        f.count++
+        f.adopted = 0
+        f.absent = (f.absent & ((1 << idx) - 1)) | ((f.absent >> idx) << (idx + 1))
+        f.delivered = (f.delivered & ((1 << idx) - 1)) | ((f.delivered >> idx) << (idx + 1)) | (1 << idx)
     }
 
     private save(): void {
         if (this.opts.persist) this.opts.persist(new ShuttleState(this.epoch, this.origin, this.highestSeq, this.evicted, 0))
     }
+}
+
+function without(list: number[], v: number): number[] {
+    const out: number[] = []
+    for (let i = 0; i < list.length; i++) if (list[i] !== v) out.push(list[i])
+    return out
 }

@@ -63,7 +63,10 @@ export const FLAG_BUSY = 0x10
 /** S was raised to the capture seq of a member that restarted and has not adopted a seq since:
  * unlike a seq reached by the seed's update, it does not mean every member adopted S-1. */
 export const FLAG_RAISED = 0x20
-const FLAGS_KNOWN = FLAG_BUSY | FLAG_RAISED
+/** The list holds a member admitted again after an eviction: a member that still knows it as
+ * evicted takes the frame and learns the admission (see ShuttleAgent.admit). */
+export const FLAG_ADMIT = 0x40
+const FLAGS_KNOWN = FLAG_BUSY | FLAG_RAISED | FLAG_ADMIT
 
 const SHUTTLE_FIXED = 11 + 4 + TRAILER
 export const SHUTTLE_MIN_BYTES = SHUTTLE_FIXED + 2 + 0

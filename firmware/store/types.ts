@@ -76,6 +76,10 @@ export const enum MetaKey {
     Generation = 0,
     ShuttleEpoch = 1,
     HighestSeq = 2,
+    /** The shuttle's evicted-members mask. */
+    ShuttleEvicted = 3,
+    /** 1 while a board admitted again owes the remote a copy of its whole image. */
+    FullCopy = 4,
 }
 
 export interface StoreOptions {

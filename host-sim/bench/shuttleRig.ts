@@ -54,6 +54,11 @@ export class TestHost implements ShuttleHost {
         const old = this.capture
         this.capture = seq
         this.closed.push(old)
+        // a member admitted again is back in the group once it adopts the group's seq
+        if (this.group.admitted[this.id]) {
+            this.group.admitted[this.id] = false
+            this.group.evicted[this.id] = false
+        }
         this.group.afterAdopt(this)
         return new SeqTotals(old, this.portions[old] || 0, this.bytes[old] || 0)
     }
@@ -112,6 +117,8 @@ export class TestGroup {
     states: (ShuttleState | null)[] = []
     /** Members currently evicted (not checked for invariant 1). */
     evicted: boolean[] = []
+    /** Members told of their admission that have not adopted a seq since (still out). */
+    admitted: boolean[] = []
     /** Members powered off (their capture seq is frozen, still checked). */
     off: boolean[] = []
     violations: string[] = []
@@ -127,6 +134,7 @@ export class TestGroup {
             this.hosts.push(new TestHost(this, i, opts.startSeq ?? 1))
             this.states.push(null)
             this.evicted.push(false)
+            this.admitted.push(false)
             this.off.push(false)
             this.agents.push(this.makeAgent(i))
         }
@@ -146,6 +154,9 @@ export class TestGroup {
         })
         a.onEvicted = (_addr, me) => {
             if (me) self.evicted[i] = true
+        }
+        a.onAdmitted = (_addr, me) => {
+            if (me) self.admitted[i] = true
         }
         return a
     }

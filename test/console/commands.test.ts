@@ -55,7 +55,7 @@ describe("board commands on a primary's console", () => {
     })
 
     it("an unknown command, a bad argument or a bad count gets one error line with a hint", () => {
-        for (const bad of ["bogus", "read", "read 99999", "read x", "status now", "stats --xml", "log loud", "evict", "evict 0x10", "evict zz", "fault", "fault link", "fault link soon", "fault flood"]) {
+        for (const bad of ["bogus", "read", "read 99999", "read x", "status now", "stats --xml", "log loud", "evict", "evict 0x10", "evict zz", "admit", "admit 0x11", "admit zz", "fault", "fault link", "fault link soon", "fault flood"]) {
             const lines = rig.type(0, bad)
             expect(lines, bad).toHaveLength(1)
             expect(lines[0], bad).toMatch(ERROR_WITH_HINT)
@@ -66,7 +66,7 @@ describe("board commands on a primary's console", () => {
 
     it("help lists every command with its usage", () => {
         const help = rig.type(0, "help").join("\n")
-        for (const c of ["help", "log", "status", "stats", "seq", "ring", "link", "shuttle", "group", "read <lba>", "evict <address>", "fault link <time>"]) expect(help).toContain(c)
+        for (const c of ["help", "log", "status", "stats", "seq", "ring", "link", "shuttle", "group", "read <lba>", "evict <address>", "admit <address>", "fault link <time>"]) expect(help).toContain(c)
         expect(rig.type(0, "help read")).toEqual(["read <lba>  —  read one block of this board's store"])
     })
 
@@ -81,6 +81,15 @@ describe("board commands on a primary's console", () => {
         expect(rig.type(0, "group")[0]).toBe("group of 2: 0x10(this) 0x11")
         // a group keeps two members
         expect(rig.type(0, "evict 0x11")[0]).toMatch(/^error: cannot evict 0x11: a group keeps at least 2 members/)
+        // the evicted board says why it suspended, and admitted again it is back in the group
+        expect(rig.type(2, "status").join("\n")).toContain("this board was evicted from the group")
+        expect(rig.type(1, "admit 0x11")[0]).toMatch(/^error: cannot admit 0x11: not evicted/)
+        expect(rig.type(1, "admit 0x12")).toEqual([
+            "admitting 0x12: takes effect at this board's next shuttle visit; the group then resyncs with its whole image",
+        ])
+        rig.advance(2000)
+        expect(rig.type(0, "group")[0]).toBe("group of 3: 0x10(this) 0x11 0x12")
+        expect(rig.type(2, "group")[0]).toBe("group of 3: 0x10 0x11 0x12(this)")
     })
 })
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { Prng } from "../../host-sim/prng"
 import { seqAfter, seqDiff } from "../../firmware/seq"
-import { decodeShuttle, FrameType, ShuttleFrame } from "../../firmware/shuttle/frames"
+import { decodeShuttle, FLAG_ADMIT, FrameType, ShuttleFrame } from "../../firmware/shuttle/frames"
 import { TestGroup } from "./harness"
 
 /** Every member writes now and then (about `perMs` writes per ms over the group). */
@@ -443,6 +443,108 @@ describe("eviction", () => {
         expect(g.agents[1].members()).toEqual([0x10, 0x11])
         expect(g.violations).toEqual([])
         expect(seqAfter(g.hosts[0].capture, g.hosts[2].capture + 5)).toBe(true)
+    })
+})
+
+describe("admission", () => {
+    /** Every member's view of the group, and what each saved. */
+    function expectMembers(g: TestGroup, want: number[]): void {
+        for (let i = 0; i < g.agents.length; i++) {
+            expect({ i, members: g.agents[i].members() }).toEqual({ i, members: want })
+            expect({ i, evicted: g.states[i]!.evicted }).toEqual({ i, evicted: 0 })
+        }
+    }
+
+    it("a live member evicted and admitted again takes part as before: its manifests are exact, the group never breaks its invariants", () => {
+        const g = new TestGroup({ size: 3, seed: 22 }).start()
+        const prng = new Prng(23)
+        load(g, prng, 500)
+        expect(g.agents[0].evict(0x12)).toBeNull()
+        load(g, prng, 2000)
+        expect(g.evicted[2]).toBe(true)
+        expect(g.agents[2].isRunning()).toBe(false)
+        const outAt = g.hosts[2].capture
+        expect(g.agents[1].admit(0x11)).toBe("not evicted")
+        expect(g.agents[1].admit(0x55)).toBe("not a member of the group's configuration")
+        expect(g.agents[2].admit(0x12)).toBe("this board is evicted itself")
+        const told: string[] = []
+        for (let i = 0; i < 3; i++) {
+            const rig = g.agents[i].onAdmitted
+            g.agents[i].onAdmitted = (addr, self, seq) => {
+                told.push(i + ":" + addr.toString(16) + (self ? ":self" : ""))
+                if (rig) rig(addr, self, seq)
+            }
+        }
+        expect(g.agents[1].admit(0x12)).toBeNull()
+        expect(g.agents[1].admit(0x12)).toBe("already being admitted")
+        const admitAt = g.hosts[0].capture
+        load(g, prng, 3000)
+        g.run(500)
+        expect(g.violations).toEqual([])
+        expect(g.evicted[2]).toBe(false)
+        expect(g.agents[2].isRunning()).toBe(true)
+        expect(g.agents[2].isEvicted()).toBe(false)
+        expectMembers(g, [0x10, 0x11, 0x12])
+        // the admitter, the other member and the admitted board itself each learned it once
+        expect(told.sort()).toEqual(["0:12", "1:12", "2:12:self"])
+        // it adopted the group's seq and wrote again: seqs after its admission carry its totals
+        expect(seqAfter(g.hosts[2].capture, admitAt + 5)).toBe(true)
+        let withIt = 0
+        for (const m of g.hosts[0].manifests) if (seqAfter(m.seq, admitAt) && m.entryFor(2)) withIt++
+        expect(withIt).toBeGreaterThan(3)
+        // exact for every member after the admission (while out, its writes were stamped with
+        // its old seq, which no manifest holds)
+        expect(checkManifests(g, (id, seq) => id === 2 && !seqAfter(seq, admitAt + 1))).toBeGreaterThan(0)
+        for (const h of g.hosts) for (const m of h.manifests) if (seqAfter(m.seq, outAt + 1) && !seqAfter(m.seq, admitAt)) expect(m.entryFor(2)).toBeNull()
+    })
+
+    it("an evicted board that restarts still listens: admitted, it wakes and takes part", () => {
+        const g = new TestGroup({ size: 4, seed: 24 }).start()
+        const prng = new Prng(25)
+        load(g, prng, 600)
+        g.powerOff(3)
+        load(g, prng, 600)
+        expect(g.agents[0].evict(0x13)).toBeNull()
+        load(g, prng, 1500)
+        // it comes back with its old view, is told, and stops; then restarts knowing it
+        g.powerOn(3)
+        load(g, prng, 3000)
+        expect(g.evicted[3]).toBe(true)
+        g.powerOff(3)
+        g.powerOn(3)
+        expect(g.agents[3].isEvicted()).toBe(true)
+        expect(g.agents[3].isRunning()).toBe(false)
+        load(g, prng, 1000)
+        expect(g.agents[3].isRunning()).toBe(false)
+        expect(g.agents[2].admit(0x13)).toBeNull()
+        const admitAt = g.hosts[0].capture
+        load(g, prng, 3000)
+        g.run(500)
+        expect(g.violations).toEqual([])
+        expect(g.agents[3].isRunning()).toBe(true)
+        expectMembers(g, [0x10, 0x11, 0x12, 0x13])
+        expect(seqAfter(g.hosts[3].capture, admitAt + 5)).toBe(true)
+    })
+
+    it("an admission holds on a bus that drops and damages frames", () => {
+        for (let seed = 1; seed <= 6; seed++) {
+            const g = new TestGroup({ size: 3 + (seed % 4), seed, bus: { nackChance: 0.02, glitchChancePerByte: 0.0005 } }).start()
+            const prng = new Prng(100 + seed)
+            const last = g.addrs.length - 1
+            load(g, prng, 500)
+            expect(g.agents[0].evict(g.addrs[last])).toBeNull()
+            // told at once, or when it next speaks with its old view
+            for (let n = 0; n < 20 && !g.evicted[last]; n++) load(g, prng, 500)
+            expect({ seed, evicted: g.evicted[last] }).toEqual({ seed, evicted: true })
+            expect(g.agents[1].admit(g.addrs[last])).toBeNull()
+            load(g, prng, 4000)
+            g.run(1000)
+            expect({ seed, violations: g.violations }).toEqual({ seed, violations: [] })
+            expect({ seed, running: g.agents[last].isRunning() }).toEqual({ seed, running: true })
+            expectMembers(g, g.addrs)
+            // the flag that lets the list name a member evicted in someone's view has done
+            for (const a of g.agents) expect({ seed, admitFlag: a.lastShuttle().flags & FLAG_ADMIT }).toEqual({ seed, admitFlag: 0 })
+        }
     })
 })
 
