@@ -103,6 +103,8 @@ export class History {
     /** The operator accepted the loss of `board`'s damaged block `lba`: the writes to it
      * acknowledged so far may be missing from the remote (and the board's flash). */
     acceptLoss(board: number, lba: number): void {
+        // a record whose damaged header names an lba the board does not have excuses nothing
+        if (board >= this.boards || !(lba >= 0 && lba < this.ackedByLba[board].length)) return
         while (this.lossAccepted.length <= board) this.lossAccepted.push([])
         this.lossAccepted[board][lba] = this.newestAcked(board, lba, this.writes[board].length)
     }
