@@ -230,8 +230,9 @@ export class PrimaryBoard {
     damagedSeq = 0
     /** Times a version was found damaged. */
     damagedReads = 0
-    /** The lba whose loss the operator accepted: a resync leaves it out (-1: none). */
-    lossAccepted = -1
+    /** Bit per lba: the operator accepted the loss of its damaged version; a resync leaves it
+     * out until the app writes the lba again. */
+    private lost: Buffer
     /** Told when the operator accepts a loss (the simulator's checker excuses that block). */
     onLossAccepted: ((lba: number) => void) | null = null
     private readTries = 0
@@ -279,6 +280,7 @@ export class PrimaryBoard {
     ) {
         this.ring = new AuxRing(opts.auxRingBytes, opts.blockSize)
         this.lbasInSeq = new LbaTable(opts.maxLbasPerSeq)
+        this.lost = Buffer.alloc((opts.lbaCount + 7) >> 3)
         this.portionBuf = Buffer.alloc(PORTION_HEADER + opts.blockSize)
         this.current = new SeqState(1)
         const self = this
@@ -352,6 +354,7 @@ export class PrimaryBoard {
         }
         this.writesIssued++
         if (this.resyncBusy && lba === this.resyncLba) this.resyncHit = true
+        this.lost[lba >> 3] &= ~(1 << (lba & 7))
         const w = new PendingWrite(lba, data, done)
         w.issuedAt = this.clock.millis()
         if (this.unstamped.length > 0 || !this.stamp(w)) this.unstamped.push(w)
@@ -861,7 +864,6 @@ export class PrimaryBoard {
         if (this.resyncLba < this.opts.lbaCount) return this.resyncLater(0)
         if (this.extendCopy()) return this.resyncStep()
         this.resync = Resync.Done
-        this.lossAccepted = -1
         // no version after the confirmed seq: the image is the remote's, as of the next seq
         if (!seqAfter(this.resyncTo, this.resyncBase)) this.resyncTo = seqNext(this.resyncTo)
         this.startResync()
@@ -899,7 +901,8 @@ export class PrimaryBoard {
             if (!this.stamp(w)) this.unstamped.push(w)
             return
         }
-        const lost = err === StoreError.Corrupt && this.resyncLba === this.lossAccepted
+        const lba = this.resyncLba
+        const lost = err === StoreError.Corrupt && (this.lost[lba >> 3] & (1 << (lba & 7))) !== 0
         if (err !== 0 && !lost) {
             // the store is busy (queue full) or the flash failed for now, or the record did
             // not check: read it again later; still damaged, the copy waits for the operator
@@ -1041,7 +1044,7 @@ export class PrimaryBoard {
     acceptDamage(): boolean {
         const lba = this.damagedLba
         if (lba < 0) return false
-        this.lossAccepted = lba
+        this.lost[lba >> 3] |= 1 << (lba & 7)
         this.damagedLba = -1
         if (this.onLossAccepted) this.onLossAccepted(lba)
         if (!this.suspended) this.suspend(SuspendReason.Damage)

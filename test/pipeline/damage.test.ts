@@ -56,6 +56,32 @@ describe("a bit flips in a pinned version on a primary's flash", () => {
         expect(board.damagedLba).toBe(-1)
     })
 
+    it("two damaged blocks given up one after the other: each stays given up, and the group goes on", () => {
+        const sim = new Simulation(o)
+        sim.start()
+        sim.kernel.run(11900, Number.MAX_SAFE_INTEGER)
+        const p = sim.group.primaries[0]
+        const store = p.store!
+        const seqs = store.pinnedSeqs(0)
+        const vs = store.pinned(0, seqs[seqs.length - 2])
+        expect(vs.length).toBeGreaterThan(1)
+        for (const v of vs.slice(0, 2)) p.chip.poke(v.addr + 100, p.chip.peek(v.addr + 100) ^ 0x10)
+        const board = p.board!
+        const given: number[] = []
+        for (let t = 12000; t < 60000 && given.length < 4; t += 250) {
+            sim.kernel.run(t, Number.MAX_SAFE_INTEGER)
+            if (board.damagedLba >= 0) {
+                given.push(board.damagedLba)
+                expect(board.acceptDamage()).toBe(true)
+            }
+        }
+        // each block is given up once: a later copy leaves the first one out too
+        expect(given.sort((a, b) => a - b)).toEqual([vs[0].lba, vs[1].lba].sort((a, b) => a - b))
+        const result = sim.finish()
+        expect(result.violations).toEqual([])
+        expect(result.caughtUp).toBe(true)
+    })
+
     it("without the operator nothing is applied around the damaged block; the app writing it again ends the wait", () => {
         const sim = new Simulation(o)
         sim.start()
