@@ -115,7 +115,6 @@ export class ChannelCounters {
     dataFramesSent = 0
     /** DATA frames sent again. */
     retransmissions = 0
-    acksSent = 0
     probesSent = 0
     hellosSent = 0
     resetsSent = 0
@@ -136,7 +135,6 @@ export class ChannelCounters {
     droppedOutOfWindow = 0
     /** Ack blocks that acknowledged frames never sent (ignored). */
     badAcks = 0
-    messagesSent = 0
     payloadBytesSent = 0
     /** Messages the other end has acknowledged. */
     messagesAcked = 0
@@ -148,7 +146,6 @@ export class ChannelCounters {
     timeouts = 0
     /** Frames found lost because a frame sent after them was acknowledged. */
     lossesDetected = 0
-    rttSamples = 0
     sessionsStarted = 0
     sessionsResumed = 0
     refusals = 0
@@ -336,7 +333,6 @@ export abstract class LinkChannel {
         slot.set(msg, at + MESSAGE_PREFIX_BYTES)
         this.txLen[i] += need
         this.txMsgs[i]++
-        this.counters.messagesSent++
         this.counters.payloadBytesSent += msg.length
         this.kick()
         return true
@@ -860,7 +856,6 @@ export abstract class LinkChannel {
             const x = this.xmitCount - ((this.xmitCount - echo) & 0xffff)
             if (x > 0 && this.xmitCount - x < XMIT_RING) {
                 this.rtt.sample(now - this.xmitSentAt[x % XMIT_RING])
-                this.counters.rttSamples++
             }
             if (x > this.rackXmit) this.rackXmit = x
         }
@@ -990,7 +985,6 @@ export abstract class LinkChannel {
             this.probePending = false
             this.putHeader(this.small, FrameType.Ack, probe ? FLAG_ACK_NOW : 0, this.sessionId)
             if (probe) this.counters.probesSent++
-            else this.counters.acksSent++
             this.seal(this.small, HEADER_BYTES)
             return CONTROL
         }

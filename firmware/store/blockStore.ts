@@ -1027,14 +1027,12 @@ export class PrimaryBlockStore {
                     this.idx.setHorizon(seq)
                     this.noteSeq(seq)
                     if (kind === Op.Commit) this.stats.commits++
-                    else this.stats.confirms++
                     this.pruneStep()
                 } else if (kind === Op.SetMeta) {
                     const key = this.qMember[i]
                     this.moveLoc(this.metaLoc[key], loc)
                     this.metaLoc[key] = loc
                     this.metaVal[key] = seq
-                    this.stats.metaWrites++
                     this.finish(StoreError.None, null)
                 } else {
                     ;(this.remote as RemoteRole).recorded(seq, loc, this.secSeq, this.secSmall, this.stats)
@@ -1321,8 +1319,6 @@ export class PrimaryBlockStore {
 
     private readAt(addr: number, len: number, k: K): void {
         this.flashK = k
-        this.stats.flashReads++
-        this.stats.flashBytesRead += len
         this.flash.read(addr, len, this.onFlashRead)
     }
 

@@ -120,15 +120,11 @@ export class StoreStats {
     userBytes = 0
     reads = 0
     commits = 0
-    confirms = 0
     discards = 0
-    metaWrites = 0
     /** Bytes programmed on flash, headers, entries and relocations included. */
     flashBytesProgrammed = 0
     programs = 0
     erases = 0
-    flashReads = 0
-    flashBytesRead = 0
     gcRuns = 0
     /** Of gcRuns, runs picked by static wear levelling. */
     gcStaticRuns = 0
