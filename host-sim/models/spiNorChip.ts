@@ -103,10 +103,9 @@ export class PowerCutInfo {
 /** @devsWhenUsed */
 export class SpiNorChip implements SpiBus {
     /**
-     * The cells, one Buffer per 4 KB sector (the VM refuses Buffers of 64 KB), stored inverted
-     * (0 = erased 0xFF) so that a new zeroed Buffer is an erased sector. null: erased and never
-     * programmed since. An erase drops the sector's Buffer, so no loop ever fills 4 KB (the VM
-     * aborts long loops).
+     * The cells, one Buffer per 4 KB sector (the VM refuses Buffers of 64 KB). null: never
+     * programmed. An erase sets a sector's Buffer to 0xFF, as a new one is set, by doubling
+     * copies, so no loop ever steps through 4 KB (the VM aborts long loops); a read is a copy.
      */
     private sectors: (Buffer | null)[] = []
     private cap: number
@@ -130,21 +129,8 @@ export class SpiNorChip implements SpiBus {
     private slow: SlowMode = SlowMode.Typical
     private slowPrng: Prng | null = null
     private readonly completeOp: () => void
-    /** The fast face's operation under way (see fastWrite): 0, or the NorOpKind of a program
-     * or an erase; chip select rises on its command at fastStartMs (then it is begun: counted,
-     * BUSY) and the chip is ready again at fastEndMs (then its cells change). */
-    private fastKind = 0
-    private fastLen = 0
-    private fastStartMs = 0
-    private fastEndMs = 0
-    private fastBegun = false
-    private fastTypMs = 0
-    private fastMaxMs = 0
-    /** The fast face's completion event (of any operation, reads too), and the event at the
-     * start of a program or erase that a hook needs. */
-    private fastTimer: Timer | null = null
-    private fastHookTimer: Timer | null = null
-    private lookahead: Prng | null = null
+    /** The fast face's state (FastNorFlash), made at its first operation. */
+    private fast: FastState | null = null
 
     // ---- counters
     /** Program commands started (accepted by the chip). */
@@ -318,13 +304,13 @@ export class SpiNorChip implements SpiBus {
     peek(addr: number): number {
         this.settleFast()
         const b = this.sectors[Math.floor(addr / NOR_SECTOR_SIZE)]
-        return b ? ~b[addr % NOR_SECTOR_SIZE] & 0xff : 0xff
+        return b ? b[addr % NOR_SECTOR_SIZE] : 0xff
     }
 
     /** Sets the byte at addr, bypassing the NOR rules (for tests that corrupt the image). */
     poke(addr: number, v: number): void {
         this.settleFast()
-        this.cells(Math.floor(addr / NOR_SECTOR_SIZE))[addr % NOR_SECTOR_SIZE] = ~v & 0xff
+        this.cells(Math.floor(addr / NOR_SECTOR_SIZE))[addr % NOR_SECTOR_SIZE] = v & 0xff
     }
 
     /** A copy of the whole memory in one Buffer (for Node tests: loops over every byte).
@@ -369,11 +355,12 @@ export class SpiNorChip implements SpiBus {
         return c
     }
 
-    /** Sector s's cell Buffer (inverted), allocated zeroed (= erased) on first use. */
+    /** Sector s's cell Buffer, allocated erased (0xFF) on first use. */
     private cells(s: number): Buffer {
         let b = this.sectors[s]
         if (!b) {
             b = Buffer.alloc(NOR_SECTOR_SIZE)
+            fillFF(b, 0, NOR_SECTOR_SIZE)
             this.sectors[s] = b
         }
         return b
@@ -431,16 +418,18 @@ export class SpiNorChip implements SpiBus {
     /** The cells from `a` on into `out` (the address wraps at the capacity). */
     private readInto(a: number, out: Buffer): void {
         const cap = this.cap
-        let sec = this.sectors[Math.floor(a / NOR_SECTOR_SIZE)]
-        let off = a % NOR_SECTOR_SIZE
-        for (let i = 0; i < out.length; i++) {
-            out[i] = sec ? ~sec[off] & 0xff : 0xff
-            a = a + 1 === cap ? 0 : a + 1
-            off++
-            if (off === NOR_SECTOR_SIZE) {
-                off = 0
-                sec = this.sectors[Math.floor(a / NOR_SECTOR_SIZE)]
-            }
+        let at = 0
+        while (at < out.length) {
+            // the part of the read in one sector (and before the wrap)
+            const off = a % NOR_SECTOR_SIZE
+            let n = NOR_SECTOR_SIZE - off
+            if (n > out.length - at) n = out.length - at
+            if (n > cap - a) n = cap - a
+            const sec = this.sectors[Math.floor(a / NOR_SECTOR_SIZE)]
+            if (sec) out.set(sec.slice(off, off + n), at)
+            else fillFF(out, at, n)
+            at += n
+            a = a + n === cap ? 0 : a + n
         }
     }
 
@@ -516,29 +505,28 @@ export class SpiNorChip implements SpiBus {
      * at the chip-select rise. `done(statusReads)` at the completion.
      * @devsWhenUsed */
     fastWrite(kind: NorOpKind, addr: number, data: Buffer | null, firstPollMs: number, pollMs: number, done: (statusReads: number) => void): void {
-        if (this.inFlight || this.fastTimer) throw new Error("SpiNorChip: overlapping transfer")
+        const f = this.fastState()
         const now = this.clock.millis()
         const n = data ? data.length : 0
         const t1 = now + this.transferMs(1)
         const t2 = t1 + this.transferMs(2)
         const start = t2 + this.transferMs(data ? n + 4 : 4)
+        const a = addr % this.cap
         if (kind === NorOpKind.Program && data) {
             // the page latch as startProgram fills it
-            const a = addr % this.cap
             const kept = n < NOR_PAGE_SIZE ? n : NOR_PAGE_SIZE
-            this.latchStart = (a % NOR_PAGE_SIZE + n - kept) % NOR_PAGE_SIZE
+            this.latchStart = ((a % NOR_PAGE_SIZE) + n - kept) % NOR_PAGE_SIZE
             this.latchLen = kept
             for (let i = 0; i < kept; i++) this.latch[i] = data[n - kept + i]
-            this.fastTypMs = norProgramTypMs(kept)
-            this.fastMaxMs = norProgramMaxMs(kept)
+            f.typMs = norProgramTypMs(kept)
+            f.maxMs = norProgramMaxMs(kept)
             this.opAddr = a - (a % NOR_PAGE_SIZE)
         } else {
-            const a = addr % this.cap
-            this.fastTypMs = NOR_ERASE_TYP_MS
-            this.fastMaxMs = NOR_ERASE_MAX_MS
+            f.typMs = NOR_ERASE_TYP_MS
+            f.maxMs = NOR_ERASE_MAX_MS
             this.opAddr = a - (a % NOR_SECTOR_SIZE)
         }
-        const end = start + this.nextBusyMs(this.fastTypMs, this.fastMaxMs)
+        const end = start + this.nextBusyMs(f)
         const statusMs = this.transferMs(2)
         let at = start + firstPollMs + statusMs
         let reads = 2
@@ -546,17 +534,17 @@ export class SpiNorChip implements SpiBus {
             at = at + pollMs + statusMs
             reads++
         }
-        this.fastKind = kind
-        this.fastLen = n
-        this.fastStartMs = start
-        this.fastEndMs = end
-        this.fastBegun = false
+        f.kind = kind
+        f.len = n
+        f.startMs = start
+        f.endMs = end
+        f.begun = false
         const self = this
-        this.fastAt(at, false, () => {
-            self.fastTimer = null
-            if (!self.fastBegun) self.fastBegin()
+        f.timer = setTimerAt(this.clock, at, () => {
+            f.timer = null
+            if (!f.begun) self.fastBegin(f)
             if (self.busy) self.finishOp()
-            self.fastKind = 0
+            f.kind = 0
             self.transfers += reads - 1
             done(reads)
         })
@@ -567,19 +555,18 @@ export class SpiNorChip implements SpiBus {
      * cut before.
      * @devsWhenUsed */
     fastLater(atMs: number, then: () => void): void {
-        if (this.inFlight || this.fastTimer) throw new Error("SpiNorChip: overlapping transfer")
-        const self = this
-        this.fastAt(atMs, false, () => {
-            self.fastTimer = null
+        const f = this.fastState()
+        f.timer = setTimerAt(this.clock, atMs, () => {
+            f.timer = null
             then()
         })
     }
 
-    /** Sets the fast face's completion timer (`hook`: the hook timer) to fire at exactly `at`. */
-    private fastAt(at: number, hook: boolean, fire: () => void): void {
-        const t = setTimerAt(this.clock, at, fire)
-        if (hook) this.fastHookTimer = t
-        else this.fastTimer = t
+    /** The fast face's state, idle (one operation at a time, and none of the command level). */
+    private fastState(): FastState {
+        if (!this.fast) this.fast = new FastState()
+        if (this.inFlight || this.fast.timer) throw new Error("SpiNorChip: overlapping transfer")
+        return this.fast
     }
 
     /** For FastNorFlash: what `transfers` 0x03 commands read from `addr` on (0xFF while
@@ -587,7 +574,7 @@ export class SpiNorChip implements SpiBus {
      * @devsWhenUsed */
     fastRead(addr: number, out: Buffer, transfers: number): void {
         if (this.powered) this.readInto(addr % this.cap, out)
-        else for (let i = 0; i < out.length; i++) out[i] = 0xff
+        else fillFF(out, 0, out.length)
         this.transfers += transfers
         if (this.powered) {
             this.reads += transfers
@@ -603,32 +590,32 @@ export class SpiNorChip implements SpiBus {
     }
 
     /** The busy time the next program or erase will draw, without drawing it. */
-    private nextBusyMs(typ: number, max: number): number {
+    private nextBusyMs(f: FastState): number {
         if (this.slow === SlowMode.Random && this.slowPrng) {
-            if (!this.lookahead) this.lookahead = new Prng(0)
-            this.lookahead.copyFrom(this.slowPrng)
-            return typ + this.lookahead.float() * (max - typ)
+            if (!f.lookahead) f.lookahead = new Prng(0)
+            f.lookahead.copyFrom(this.slowPrng)
+            return f.typMs + f.lookahead.float() * (f.maxMs - f.typMs)
         }
-        return this.busyMs(typ, max)
+        return this.busyMs(f.typMs, f.maxMs)
     }
 
     /** The fast operation's command has gone out: counted and BUSY, as startProgram and
      * startErase do. */
-    private fastBegin(): void {
-        this.fastBegun = true
+    private fastBegin(f: FastState): void {
+        f.begun = true
         this.transfers += 3
-        if (this.fastKind === NorOpKind.Program) {
+        if (f.kind === NorOpKind.Program) {
             this.programs++
-            this.bytesProgrammed += this.fastLen
+            this.bytesProgrammed += f.len
         } else {
             this.erases++
             this.sectorEraseCounts[this.opAddr / NOR_SECTOR_SIZE]++
         }
         // the draw nextBusyMs looked ahead at
-        this.busyMs(this.fastTypMs, this.fastMaxMs)
+        this.busyMs(f.typMs, f.maxMs)
         this.busy = true
         this.wel = true
-        this.opKind = this.fastKind
+        this.opKind = f.kind
         this.busyTimer = null
     }
 
@@ -638,20 +625,22 @@ export class SpiNorChip implements SpiBus {
      * command-level event set before the operation began would: not begun yet, still busy.
      */
     private settleFast(): void {
-        if (this.fastKind === 0) return
+        const f = this.fast
+        if (!f || f.kind === 0) return
         const now = this.clock.millis()
-        if (!this.fastBegun && now > this.fastStartMs) this.fastBegin()
-        if (this.fastBegun && this.busy && now > this.fastEndMs) this.finishOp()
+        if (!f.begun && now > f.startMs) this.fastBegin(f)
+        if (f.begun && this.busy && now > f.endMs) this.finishOp()
     }
 
     /** An event at the fast operation's chip-select rise, for the hooks (once). */
     private armFastHooks(): void {
-        if (this.fastKind === 0 || this.fastBegun || this.fastHookTimer) return
+        const f = this.fast
+        if (!f || f.kind === 0 || f.begun || f.hookTimer) return
         const self = this
-        this.fastAt(this.fastStartMs, true, () => {
-            self.fastHookTimer = null
-            if (self.fastBegun) return
-            self.fastBegin()
+        f.hookTimer = setTimerAt(this.clock, f.startMs, () => {
+            f.hookTimer = null
+            if (f.begun) return
+            self.fastBegin(f)
             const index = self.programs + self.erases
             if (self.onOperation) self.onOperation(self.opKind, index, self.opAddr)
             if (self.cutHook) self.cutHook(index)
@@ -660,11 +649,13 @@ export class SpiNorChip implements SpiBus {
 
     /** Power is gone: the fast face's events with it. */
     private dropFast(): void {
-        if (this.fastTimer) this.clock.clearTimer(this.fastTimer)
-        if (this.fastHookTimer) this.clock.clearTimer(this.fastHookTimer)
-        this.fastTimer = null
-        this.fastHookTimer = null
-        this.fastKind = 0
+        const f = this.fast
+        if (!f) return
+        if (f.timer) this.clock.clearTimer(f.timer)
+        if (f.hookTimer) this.clock.clearTimer(f.hookTimer)
+        f.timer = null
+        f.hookTimer = null
+        f.kind = 0
     }
 
     private finishOp(): void {
@@ -687,12 +678,12 @@ export class SpiNorChip implements SpiBus {
         let changed = 0
         let off = this.latchStart
         for (let i = 0; i < this.latchLen; i++) {
-            // stored inverted: a set stored bit is a programmed (0) cell
+            // the bits still 1 that the program clears
             const cur = sec[base + off]
-            let clear = ~cur & ~this.latch[i] & 0xff
+            let clear = cur & ~this.latch[i] & 0xff
             if (i >= cut) clear = 0
             if (mode === PartialMode.RandomBits && prng) clear = clear & prng.next() & 0xff
-            sec[base + off] = cur | clear
+            sec[base + off] = cur & ~clear & 0xff
             if (prng) for (let b = clear; b !== 0; b = b & (b - 1)) changed++
             off = off + 1 === NOR_PAGE_SIZE ? 0 : off + 1
         }
@@ -706,15 +697,16 @@ export class SpiNorChip implements SpiBus {
         if (mode === PartialMode.Nothing) return 0
         const was = this.sectors[s]
         if (mode === PartialMode.Everything || !was) {
-            // a complete erase drops the cells: no loop over 4 KB (the VM's loop budget)
-            this.sectors[s] = null
+            // a complete erase sets the cells back to 0xFF in a few copies, no loop over 4 KB
+            // (the VM's loop budget); the Buffer stays for the next program
+            if (was) fillFF(was, 0, NOR_SECTOR_SIZE)
             return was ? NOR_SECTOR_SIZE : 0
         }
         const sec = was
         const cut = prng && mode === PartialMode.Prefix ? prng.int(NOR_SECTOR_SIZE + 1) : NOR_SECTOR_SIZE
         let changed = 0
         for (let i = 0; i < NOR_SECTOR_SIZE; i++) {
-            const old = ~sec[i] & 0xff
+            const old = sec[i]
             let v = 0xff
             if (mode === PartialMode.Prefix && i >= cut) v = old
             if (mode === PartialMode.RandomBits && prng) {
@@ -723,7 +715,7 @@ export class SpiNorChip implements SpiBus {
                 v = r === 0 ? 0xff : r === 1 ? old : (old | prng.next()) & 0xff
             }
             if (v !== old) changed++
-            sec[i] = ~v & 0xff
+            sec[i] = v
         }
         return changed
     }
@@ -750,6 +742,38 @@ class BoardSpiHandle implements SpiBus {
 }
 
 const EMPTY = Buffer.alloc(0)
+
+/** Sets n bytes of `b` from `at` on to 0xFF: one byte, then copies that double what is set
+ * (a few native copies instead of a loop over every byte). */
+function fillFF(b: Buffer, at: number, n: number): void {
+    if (n <= 0) return
+    b[at] = 0xff
+    let k = 1
+    while (k < n) {
+        const m = k < n - k ? k : n - k
+        b.set(b.slice(at, at + m), at + k)
+        k += m
+    }
+}
+
+/**
+ * The fast face's operation under way: 0 (none) or the NorOpKind of a program or an erase, its
+ * data bytes and times (chip select rises on its command at startMs: then it is begun, counted
+ * and BUSY; the chip is ready again at endMs: then its cells change), its events.
+ * @devsWhenUsed
+ */
+class FastState {
+    kind = 0
+    len = 0
+    startMs = 0
+    endMs = 0
+    begun = false
+    typMs = 0
+    maxMs = 0
+    timer: Timer | null = null
+    hookTimer: Timer | null = null
+    lookahead: Prng | null = null
+}
 
 /**
  * A board's flash as the JEDEC driver (`SpiNorFlash`, hal/spiNor.ts) over the chip's
