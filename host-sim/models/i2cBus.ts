@@ -351,16 +351,15 @@ export class I2cBus {
     }
 
     private deliver(m: Member, payload: Buffer, gc: boolean): void {
-        const ep = m.endpoint
         // each target gets its own copy, so one handler cannot change what another sees
         const copy = Buffer.alloc(payload.length)
         copy.set(payload, 0)
-        const run = () => {
-            if (!m.powered || m.endpoint !== ep || !m.handler) return
-            m.handler(copy, gc)
-        }
-        if (this.deliveryDelayMs > 0) this.clock.setTimer(this.deliveryDelayMs, run)
-        else run()
+        if (this.deliveryDelayMs > 0) {
+            const ep = m.endpoint
+            this.clock.setTimer(this.deliveryDelayMs, () => {
+                if (m.powered && m.endpoint === ep && m.handler) m.handler(copy, gc)
+            })
+        } else if (m.powered && m.handler) m.handler(copy, gc)
     }
 }
 
