@@ -743,6 +743,9 @@ class BoardSpiHandle implements SpiBus {
 
 const EMPTY = Buffer.alloc(0)
 
+/** The size of the Buffers the fast face's reads are cut from. */
+const SLAB_BYTES = 262144
+
 /** Sets n bytes of `b` from `at` on to 0xFF: one byte, then copies that double what is set
  * (a few native copies instead of a loop over every byte). */
 function fillFF(b: Buffer, at: number, n: number): void {
@@ -794,6 +797,8 @@ export class FastNorFlash implements Flash {
     private erasePollMs: number
     private id = -1
     private busy = false
+    private slab: Buffer = EMPTY
+    private slabAt = 0
     /** Status polls the driver would have sent (its WEL checks included), as SpiNorFlash
      * counts them. */
     polls = 0
@@ -861,10 +866,26 @@ export class FastNorFlash implements Flash {
         const self = this
         chip.fastLater(at, () => {
             self.busy = false
-            const data = Buffer.alloc(len)
+            const data = self.fresh(len)
             chip.fastRead(addr, data, chunks)
             done(FlashError.None, data)
         })
+    }
+
+    /**
+     * A Buffer of n bytes that nothing else holds, as the driver's reads give: a part of a
+     * larger Buffer never handed out before (on Node a view, so that the mount's many 4 KB
+     * reads do not each allocate and clear memory of their own), or a Buffer of its own.
+     */
+    private fresh(n: number): Buffer {
+        if (n > SLAB_BYTES / 16) return Buffer.alloc(n)
+        if (this.slabAt + n > this.slab.length) {
+            this.slab = Buffer.alloc(SLAB_BYTES)
+            this.slabAt = 0
+        }
+        const b = this.slab.slice(this.slabAt, this.slabAt + n)
+        this.slabAt += n
+        return b
     }
 
     program(addr: number, data: Buffer, done: (err: FlashError) => void): void {
