@@ -4,6 +4,7 @@ import { SpiNorFlash } from "../../hal/spiNor"
 import { SimKernel } from "../../host-sim/kernel"
 import { FastNorFlash, NorOpKind, PartialMode, SlowMode, SpiNorChip } from "../../host-sim/models/spiNorChip"
 import { Prng } from "../../host-sim/prng"
+import { defaultSimOptions, Simulation } from "../../host-sim/sim"
 
 /**
  * The chip's fast face (one event per operation) against the reference: the JEDEC driver over
@@ -220,5 +221,25 @@ describe("the chip's fast face against the JEDEC driver over the command-level c
         expect(got.slice(3)).toEqual([`crosses ${FlashError.CrossesPage}`, `after the cut ${FlashError.Busy}`])
         expect(chip.lastCut.kind).toBe(0)
         expect(chip.peek(0)).toBe(0xff)
+    })
+})
+
+describe("a simulated group on either flash model", () => {
+    it("runs to the same result with the fast face as with the driver over the command-level chip", () => {
+        const results: string[] = []
+        const events: number[] = []
+        for (const commandLevelFlash of [true, false]) {
+            const o = defaultSimOptions()
+            o.boards = 3
+            o.seed = 2
+            o.durationMs = 3000
+            const sim = new Simulation(o, { commandLevelFlash })
+            const r = sim.run()
+            expect(r.consistent).toBe(true)
+            results.push(JSON.stringify(r))
+            events.push(sim.kernel.eventsRun)
+        }
+        expect(results[1]).toBe(results[0])
+        expect(events[1] * 1.5).toBeLessThan(events[0])
     })
 })
