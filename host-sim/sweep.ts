@@ -207,25 +207,8 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
         })
     }
     outcomes.sort((a, b) => a.seed - b.seed)
-    const s: SweepSummary = {
-        options: sweepOptions(o.base, o.durationRange),
-        seeds: [[o.first, o.last]],
-        shard: o.shard ?? null,
-        parts: 1,
-        runs: outcomes.length,
-        violations: 0,
-        failedSeeds: [],
-        unsafeRuns: 0,
-        failures: [],
-        faultsInjected: {},
-        virtualMs: 0,
-        writesFailed: 0,
-        suspensions: 0,
-        resyncs: 0,
-        ackedDuringSuspension: 0,
-        workers,
-        wallMs: 0,
-    }
+    const s = emptySummary(sweepOptions(o.base, o.durationRange), [[o.first, o.last]], o.shard ?? null, 1, workers)
+    s.runs = outcomes.length
     for (const out of outcomes) {
         for (const [k, v] of Object.entries(out.faultsInjected)) s.faultsInjected[k] = (s.faultsInjected[k] ?? 0) + v
         s.virtualMs += out.virtualMs
@@ -279,25 +262,13 @@ export function combineSummaries(parts: SweepSummary[]): SweepSummary {
         if (prev && r[0] === prev[1] + 1) prev[1] = r[1]
         else seeds.push([r[0], r[1]])
     }
-    const s: SweepSummary = {
+    const s = emptySummary(
         options,
         seeds,
-        shard: null,
-        parts: parts.reduce((n, p) => n + p.parts, 0),
-        runs: 0,
-        violations: 0,
-        failedSeeds: [],
-        unsafeRuns: 0,
-        failures: [],
-        faultsInjected: {},
-        virtualMs: 0,
-        writesFailed: 0,
-        suspensions: 0,
-        resyncs: 0,
-        ackedDuringSuspension: 0,
-        workers: 0,
-        wallMs: 0,
-    }
+        null,
+        parts.reduce((n, p) => n + p.parts, 0),
+        0
+    )
     for (const p of parts) {
         s.runs += p.runs
         s.violations += p.violations
@@ -316,4 +287,27 @@ export function combineSummaries(parts: SweepSummary[]): SweepSummary {
     s.failedSeeds.sort((a, b) => a - b)
     s.failures.sort((a, b) => a.seed - b.seed)
     return s
+}
+
+/** A summary with nothing counted yet. */
+function emptySummary(options: string, seeds: Array<[number, number]>, shard: SweepSummary["shard"], parts: number, workers: number): SweepSummary {
+    return {
+        options,
+        seeds,
+        shard,
+        parts,
+        runs: 0,
+        violations: 0,
+        failedSeeds: [],
+        unsafeRuns: 0,
+        failures: [],
+        faultsInjected: {},
+        virtualMs: 0,
+        writesFailed: 0,
+        suspensions: 0,
+        resyncs: 0,
+        ackedDuringSuspension: 0,
+        workers,
+        wallMs: 0,
+    }
 }
