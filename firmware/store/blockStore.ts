@@ -238,6 +238,10 @@ export class PrimaryBlockStore {
     private mMetaPos: number[] = []
     private mG = 0
     private mStartMs = 0
+    /** The scan is running a second time (the first found a bad entry or sector header). */
+    private mAgain = false
+    /** Bad entries and sector headers this scan found. */
+    private mSuspect = 0
     private formatStep: ((err: StoreError) => void) | null = null
 
     // ---- the only closures: flash completions, the queue's kick, and timer steps
@@ -338,6 +342,12 @@ export class PrimaryBlockStore {
             return
         }
         this.resetState()
+        this.mAgain = false
+        this.scanAll(done)
+    }
+
+    /** The mount's scan of every sector, from a reset state. */
+    private scanAll(done: (err: StoreError, report: MountReport) => void): void {
         this.busy = true
         this.mountDone = done
         this.report = new MountReport()
@@ -1249,6 +1259,7 @@ export class PrimaryBlockStore {
                     return
                 }
                 // torn header (a cut while opening), torn erase, foreign data
+                this.mSuspect++
                 this.markDirty(s)
                 this.mS++
                 this.mountNextSector()
@@ -1336,17 +1347,18 @@ export class PrimaryBlockStore {
     // =====================================================================================
     // Mount: read every sector, parse it in steps, then build the index in steps
 
-    private resetState(): void {
+    private resetState(failQueued = true): void {
         this.mounted = false
+        this.mSuspect = 0
         // calls still queued from before fail
-        while (this.qCount > 0) {
+        while (failQueued && this.qCount > 0) {
             const done = this.qDone[this.qHead]
             this.qDone[this.qHead] = null
             this.qHead = (this.qHead + 1) % this.qDepth
             this.qCount--
             if (done) this.failLater(done, StoreError.NotMounted)
         }
-        this.qHead = 0
+        if (failQueued) this.qHead = 0
         for (let s = 0; s < this.n; s++) {
             this.setState(s, SecState.Dirty)
             this.secHasA[s] = 0
@@ -1525,7 +1537,7 @@ export class PrimaryBlockStore {
 
     private badEntry(s: number, i: number): void {
         this.report.badCrc++
-        this.stats.badCrc++
+        this.mSuspect++
         this.mLastBad[s] = i + 1
     }
 
@@ -1559,7 +1571,19 @@ export class PrimaryBlockStore {
 
     /** Every sector is read: settle the horizon, torn records, the open sector, erase counts. */
     private mountScanned(): void {
+        // a bad entry or sector header may be a read that failed once: the whole scan runs
+        // again, and only what it finds again counts (a torn entry, a damaged record, a sector
+        // to erase); docs/FORMAT-flash.md, "How a boot decides what is valid"
+        if (this.mSuspect > 0 && !this.mAgain) {
+            this.mAgain = true
+            const started = this.mStartMs
+            this.resetState(false)
+            this.scanAll(this.mountDone as (err: StoreError, report: MountReport) => void)
+            this.mStartMs = started
+            return
+        }
         const rep = this.report
+        this.stats.badCrc += rep.badCrc
         let newest = -1
         let known = 0
         let sum = 0
