@@ -74,7 +74,7 @@ const enum Phase {
 }
 
 /** Attempts at WREN (each after the chip is found ready) before giving up. */
-const WREN_ATTEMPTS = 3
+export const WREN_ATTEMPTS = 3
 
 const EMPTY = Buffer.alloc(0)
 

@@ -5,7 +5,7 @@ import { SeqmirrorConfig, validateConfig } from "../firmware/config"
 import { boardFixedRam, boardRamLine, boardRamProblem } from "./bench/fixedRam"
 import { availableParallelism } from "node:os"
 import { SimOptions, SimResult, defaultSimOptions, replayCommand, MUTATIONS } from "./sim"
-import { runSweep } from "./sweep"
+import { combineSummaries, runSweep, shardRange, SweepSummary } from "./sweep"
 import { ConsolePortError, DEFAULT_CONSOLE_PORT, socatAvailable } from "./console/tcp"
 import { DashboardMode } from "./live/driver"
 import { checkOutputs, formatSummary, LiveSettings, runBatch, runLive, SimOutputs } from "./simRun"
@@ -76,7 +76,13 @@ Options of sweep: those of sim without the live ones, and
   --duration A..B     also a range, e.g. 10s..10m: each seed draws its duration from it
                       (the same for the same seed; its replay command carries it)
   --workers N         worker threads running seeds in parallel (default: the cores available)
-  prints each failure with the one command that replays it; exits 1 on any violation
+  --shard I/N         run part I of N of the seeds (consecutive parts, sizes within one), e.g.
+                      --shard 2/4 on the second of four machines; the summary says which part
+  --combine FILE...   no runs: one summary of the --json summaries in the FILEs, the shards of
+                      one sweep (all of them) or runs of the same options over seed ranges that
+                      do not overlap; with --json, one JSON object as a sweep prints
+  prints each failure with the one command that replays it; exits 1 on any violation; on a
+  terminal, a progress line on stderr (runs done, failures, time left)
 
 Options of bench
   --json              print one JSON object instead of the table
@@ -266,42 +272,141 @@ export function parseSeeds(s: string | undefined): [number, number] {
     return [a, b]
 }
 
+export function parseShard(s: string): [number, number] {
+    const m = /^(\d+)\/(\d+)$/.exec(s)
+    if (!m) fail(`--shard must look like I/N, e.g. 2/4, not "${s}"`)
+    const i = Number(m[1])
+    const n = Number(m[2])
+    if (n < 1 || i < 1 || i > n) fail(`--shard ${s}: I must be between 1 and N`)
+    return [i, n]
+}
+
+/** The lines a sweep's summary prints without --json (after the failures). */
+function sweepLines(s: SweepSummary): string {
+    const seeds = s.seeds.map((r) => r[0] + ".." + r[1]).join(", ")
+    const part = s.shard ? `shard ${s.shard.index}/${s.shard.count} of seeds ${s.shard.of[0]}..${s.shard.of[1]}: ` : s.parts > 1 ? `${s.parts} parts combined: ` : ""
+    return (
+        `${part}seeds ${seeds}: ${s.runs} runs, ${s.failedSeeds.length} failed (${s.unsafeRuns} unsafe), ${s.violations} violations, ` +
+        `${(s.wallMs / 1000).toFixed(1)} s on ${s.workers} worker(s)\n` +
+        (s.writesFailed + s.suspensions + s.resyncs + s.ackedDuringSuspension > 0
+            ? `writes failed ${s.writesFailed}; replication suspended ${s.suspensions} time(s), ` +
+              `${s.ackedDuringSuspension} writes acknowledged while suspended; full resyncs ${s.resyncs}\n`
+            : "")
+    )
+}
+
+/** The progress line of a sweep on a terminal: rewritten in place, at most five times a second. */
+function progressLine(total: number): { update: (done: number, failed: number) => void; clear: () => void } {
+    const started = Date.now()
+    let last = 0
+    let shown = false
+    return {
+        update: (done, failed) => {
+            const now = Date.now()
+            if (done < total && now - last < 200) return
+            last = now
+            const leftMs = done > 0 ? ((now - started) / done) * (total - done) : 0
+            const left = done > 0 ? formatLeft(leftMs) + " left" : "starting"
+            process.stderr.write(`\r\x1b[Ksweep: ${done}/${total} runs, ${failed} failed, ${left}`)
+            shown = true
+        },
+        clear: () => {
+            if (shown) process.stderr.write("\r\x1b[K")
+        },
+    }
+}
+
+function formatLeft(ms: number): string {
+    const s = Math.round(ms / 1000)
+    if (s < 60) return s + " s"
+    const m = Math.floor(s / 60)
+    if (m < 60) return m + " min " + (s % 60) + " s"
+    return Math.floor(m / 60) + " h " + (m % 60) + " min"
+}
+
+/** `sweep --combine FILE...`: reads the --json summaries and prints one. */
+function cmdCombine(files: string[], json: boolean): number {
+    if (files.length === 0) fail("--combine needs the summaries to combine: sweep --combine a.json b.json ...")
+    const parts: SweepSummary[] = []
+    for (const f of files) {
+        let text: string
+        try {
+            text = readFileSync(f, "utf8")
+        } catch (e) {
+            fail(`cannot read ${f}: ${(e as Error).message}`)
+        }
+        // the summary is the last line that is a JSON object (what sweep --json prints last)
+        const line = text.split("\n").filter((l) => l.trim().startsWith("{")).pop()
+        let v: SweepSummary | null = null
+        try {
+            v = line ? (JSON.parse(line) as SweepSummary) : null
+        } catch {
+            v = null
+        }
+        if (!v || typeof v.options !== "string" || !Array.isArray(v.seeds) || typeof v.runs !== "number") fail(`${f}: not the --json summary of a sweep`)
+        parts.push(v)
+    }
+    let s: SweepSummary
+    try {
+        s = combineSummaries(parts)
+    } catch (e) {
+        fail((e as Error).message)
+    }
+    if (json) process.stdout.write(JSON.stringify(s) + "\n")
+    else {
+        for (const f of s.failures) process.stdout.write(`seed ${f.seed}: ${f.violations[0]}\n  replay: ${f.replay}\n`)
+        process.stdout.write(sweepLines(s))
+    }
+    return s.failedSeeds.length > 0 ? 1 : 0
+}
+
 async function cmdSweep(args: string[]): Promise<number> {
     if (wantsHelp(args)) return help("sweep")
     const { values, positionals } = parseArgs({
         args,
-        options: { ...SIM_OPTIONS, seeds: { type: "string" }, workers: { type: "string" } },
+        options: { ...SIM_OPTIONS, seeds: { type: "string" }, workers: { type: "string" }, shard: { type: "string" }, combine: { type: "boolean" } },
         allowPositionals: true,
         strict: true,
     })
+    if (values.combine) {
+        const others = Object.keys(values).filter((k) => k !== "combine" && k !== "json")
+        if (others.length > 0) fail(`--combine takes only files and --json, not --${others[0]}`)
+        return cmdCombine(positionals, values.json === true)
+    }
     if (positionals.length > 0) fail(`unexpected argument "${positionals[0]}"`)
-    const [first, last] = parseSeeds(values.seeds as string | undefined)
+    let [first, last] = parseSeeds(values.seeds as string | undefined)
     if (values.seed !== undefined) fail("sweep takes --seeds A..B, not --seed")
+    let shard: { index: number; count: number; of: [number, number] } | undefined
+    if (values.shard !== undefined) {
+        const [i, n] = parseShard(values.shard as string)
+        const r = shardRange(first, last, i, n)
+        if (!r) fail(`--shard ${i}/${n}: ${last - first + 1} seeds cannot make ${n} parts`)
+        shard = { index: i, count: n, of: [first, last] }
+        ;[first, last] = r
+    }
     let durationRange: [number, number] | undefined
     if (values.duration !== undefined) durationRange = parseDurationRange(values.duration as string)
     const base = simOptions(values, durationRange ? durationRange[1] : undefined)
     if (durationRange) base.durationMs = durationRange[0]
     const workers = parseIntOpt("workers", values.workers as string | undefined, availableParallelism(), 1, 64)
+    const progress = process.stderr.isTTY ? progressLine(last - first + 1) : null
     const summary = await runSweep({
         base,
         first,
         last,
         workers,
+        shard,
         durationRange: durationRange && durationRange[1] > durationRange[0] ? durationRange : undefined,
         onFailure: (f) => {
-            if (!values.json) process.stdout.write(`seed ${f.seed}: ${f.violations[0]}\n  replay: ${f.replay}\n`)
+            if (values.json) return
+            if (progress) progress.clear()
+            process.stdout.write(`seed ${f.seed}: ${f.violations[0]}\n  replay: ${f.replay}\n`)
         },
+        onProgress: progress ? progress.update : undefined,
     })
+    if (progress) progress.clear()
     if (values.json) process.stdout.write(JSON.stringify(summary) + "\n")
-    else
-        process.stdout.write(
-            `${summary.runs} runs, ${summary.failedSeeds.length} failed (${summary.unsafeRuns} unsafe), ${summary.violations} violations, ` +
-                `${(summary.wallMs / 1000).toFixed(1)} s on ${summary.workers} worker(s)\n` +
-                (summary.writesFailed + summary.suspensions + summary.resyncs + summary.ackedDuringSuspension > 0
-                    ? `writes failed ${summary.writesFailed}; replication suspended ${summary.suspensions} time(s), ` +
-                      `${summary.ackedDuringSuspension} writes acknowledged while suspended; full resyncs ${summary.resyncs}\n`
-                    : "")
-        )
+    else process.stdout.write(sweepLines(summary))
     return summary.failedSeeds.length > 0 ? 1 : 0
 }
 

@@ -13,7 +13,7 @@ import { RemoteFirmware } from "../firmware/boot/remoteFirmware"
 import { MetaKey, StoreRole } from "../firmware/store/types"
 import { BoardClock } from "./boardClock"
 import { SimKernel } from "./kernel"
-import { PartialMode, SpiNorChip } from "./models/spiNorChip"
+import { FastNorFlash, PartialMode, SpiNorChip } from "./models/spiNorChip"
 import { UartWire } from "./models/uart"
 import { PoweredLink } from "./powered"
 import { Prng } from "./prng"
@@ -52,6 +52,10 @@ export class GroupOptions {
     /** Bus faults: chance that a transfer is NACKed, and that a byte is glitched. */
     busNackChance = 0
     busGlitchChancePerByte = 0
+    /** Each board drives its chip with the JEDEC driver over the command-level model (one event
+     * per SPI command and status poll) instead of the chip's fast face (one event per flash
+     * operation, the same times and bytes): slower, for comparing the two. */
+    commandLevelFlash = false
 }
 
 export class SimPrimary {
@@ -143,13 +147,18 @@ export class SimGroup {
         return out
     }
 
+    /** A board's flash for this boot: the chip's fast face, or the driver over its bus. */
+    private flashOf(chip: SpiNorChip, clock: Clock, capacity: number): SpiNorFlash | FastNorFlash {
+        return this.opts.commandLevelFlash ? new SpiNorFlash(chip.boardBus(), clock, { capacity }) : chip.boardFlash(clock, { capacity })
+    }
+
     bootPrimary(p: SimPrimary): void {
         const self = this
         const clock = new BoardClock(this.kernel)
         p.clock = clock
         p.boots++
         p.chip.powerOn(this.kernel)
-        const flash = new SpiNorFlash(p.chip.boardBus(), clock, { capacity: this.opts.flashBytes })
+        const flash = this.flashOf(p.chip, clock, this.opts.flashBytes)
         flash.init((err) => {
             if (err !== 0) {
                 self.bootErrors.push("primary " + p.member + ": flash init error " + err)
@@ -236,7 +245,7 @@ export class SimGroup {
         r.clock = clock
         r.boots++
         r.chip.powerOn(this.kernel)
-        const flash = new SpiNorFlash(r.chip.boardBus(), clock, { capacity: this.opts.flashBytes * this.opts.boards })
+        const flash = this.flashOf(r.chip, clock, this.opts.flashBytes * this.opts.boards)
         flash.init((err) => {
             if (err !== 0) {
                 self.bootErrors.push("remote: flash init error " + err)

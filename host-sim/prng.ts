@@ -26,6 +26,15 @@ export class Prng {
         for (let i = 0; i < 12; i++) this.next()
     }
 
+    /** Makes this generator's state a copy of `other`'s: it draws what `other` would draw next
+     * (a look ahead that leaves `other` as it is). */
+    copyFrom(other: Prng): void {
+        this.a = other.a
+        this.b = other.b
+        this.c = other.c
+        this.d = other.d
+    }
+
     /** A uniform 32-bit unsigned integer. */
     next(): number {
         const t = (((this.a + this.b) | 0) + this.d) | 0

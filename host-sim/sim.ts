@@ -598,10 +598,10 @@ export class Simulation {
                     this.kernel.setTimer(t, () => {
                         if (!atOperation) return self.cutPrimary(p, prng, offMs, PartialMode.Any, "power")
                         // at the start of the board's next program or erase
-                        p.chip.onOperation = () => {
-                            p.chip.onOperation = null
+                        p.chip.watchOperations(() => {
+                            p.chip.watchOperations(null)
                             self.kernel.setTimer(0.01, () => self.cutPrimary(p, prng, offMs, PartialMode.Any, "power"))
-                        }
+                        })
                     })
                 }
         if (f.includes("reboot"))

@@ -1,8 +1,8 @@
 // Runs many seeded simulations, in parallel worker threads, and gathers their verdicts (Node only).
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
-import { runSim, SimOptions, SimResult } from "./sim"
-import { drawDuration } from "./simEvents"
+import { replayCommand, runSim, SimOptions, SimResult } from "./sim"
+import { drawDuration, formatMs } from "./simEvents"
 
 export interface SweepFailure {
     seed: number
@@ -13,7 +13,24 @@ export interface SweepFailure {
     violations: string[]
 }
 
+/** Part `index` (1-based) of `count` of a sweep over the seeds `of` (see shardRange). */
+export interface SweepShard {
+    index: number
+    count: number
+    of: [number, number]
+}
+
 export interface SweepSummary {
+    /** The options every seed ran with (those of sim, as a command line without --seed): parts
+     * of one sweep have the same. */
+    options: string
+    /** The seeds this summary covers, as ranges first..last (one, but for a combined summary
+     * of parts that leave gaps). */
+    seeds: Array<[number, number]>
+    /** The part of a sweep this is (--shard), or null. */
+    shard: SweepShard | null
+    /** Summaries combined into this one (--combine); 1 for a sweep run. */
+    parts: number
     runs: number
     violations: number
     failedSeeds: number[]
@@ -29,7 +46,9 @@ export interface SweepSummary {
     suspensions: number
     resyncs: number
     ackedDuringSuspension: number
+    /** Worker threads (over every part, combined). */
     workers: number
+    /** Wall time of the run (combined: of the longest part, as parts run side by side). */
     wallMs: number
 }
 
@@ -103,6 +122,34 @@ export interface SweepOptions {
     durationRange?: [number, number]
     /** Called for every failed seed as soon as it is known. */
     onFailure?: (f: SweepFailure) => void
+    /** Called after every seed with the runs done so far and the failures among them. */
+    onProgress?: (done: number, failed: number) => void
+    /** The part of a larger sweep these seeds are (recorded in the summary). */
+    shard?: SweepShard
+}
+
+/**
+ * The seeds of part `index` (1-based) of `count` of the sweep over first..last: the range cut
+ * into `count` consecutive parts whose sizes differ by one at most (the first ones larger), as
+ * vitest's --shard cuts its list of test files. The parts together are the whole range, each
+ * seed in exactly one. Null when a part would be empty.
+ */
+export function shardRange(first: number, last: number, index: number, count: number): [number, number] | null {
+    const total = last - first + 1
+    if (!(count >= 1 && index >= 1 && index <= count) || total < count) return null
+    const size = Math.floor(total / count)
+    const extra = total % count
+    const from = first + (index - 1) * size + Math.min(index - 1, extra)
+    return [from, from + size - 1 + (index <= extra ? 1 : 0)]
+}
+
+/** The options of a sweep's runs as a command line (sim's options, without --seed; a drawn
+ * duration as its range). */
+export function sweepOptions(base: SimOptions, durationRange?: [number, number]): string {
+    let cmd = replayCommand({ ...base, seed: 0 }).replace(/^npx seqmirror sim /, "").replace(/ ?--seed 0\b/, "")
+    if (durationRange && durationRange[1] > durationRange[0])
+        cmd = cmd.replace(/--duration \S+/, `--duration ${formatMs(durationRange[0])}..${formatMs(durationRange[1])}`)
+    return cmd
 }
 
 /** Runs seeds first..last with the base options; each failure carries its replay command. */
@@ -111,15 +158,19 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
     const total = o.last - o.first + 1
     const workers = Math.max(1, Math.min(o.workers ?? availableParallelism(), total))
     const outcomes: SeedOutcome[] = []
+    let failures = 0
     const failed = (out: SeedOutcome) => {
-        if (out.consistent) return
-        const f: SweepFailure = {
-            seed: out.seed,
-            replay: out.replay,
-            unsafe: !out.safe,
-            violations: out.violations,
+        if (!out.consistent) {
+            failures++
+            const f: SweepFailure = {
+                seed: out.seed,
+                replay: out.replay,
+                unsafe: !out.safe,
+                violations: out.violations,
+            }
+            if (o.onFailure) o.onFailure(f)
         }
-        if (o.onFailure) o.onFailure(f)
+        if (o.onProgress) o.onProgress(outcomes.length, failures)
     }
     if (workers === 1) {
         for (let seed = o.first; seed <= o.last; seed++) {
@@ -156,21 +207,8 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
         })
     }
     outcomes.sort((a, b) => a.seed - b.seed)
-    const s: SweepSummary = {
-        runs: outcomes.length,
-        violations: 0,
-        failedSeeds: [],
-        unsafeRuns: 0,
-        failures: [],
-        faultsInjected: {},
-        virtualMs: 0,
-        writesFailed: 0,
-        suspensions: 0,
-        resyncs: 0,
-        ackedDuringSuspension: 0,
-        workers,
-        wallMs: 0,
-    }
+    const s = emptySummary(sweepOptions(o.base, o.durationRange), [[o.first, o.last]], o.shard ?? null, 1, workers)
+    s.runs = outcomes.length
     for (const out of outcomes) {
         for (const [k, v] of Object.entries(out.faultsInjected)) s.faultsInjected[k] = (s.faultsInjected[k] ?? 0) + v
         s.virtualMs += out.virtualMs
@@ -187,4 +225,89 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
     }
     s.wallMs = Date.now() - started
     return s
+}
+
+/**
+ * One summary of the parts of a sweep: the shards of one (every one of them), or runs of the
+ * same options over seed ranges that do not overlap. Counts and totals add up, failures are
+ * listed by seed, the wall time is the longest part's (parts run side by side, on other
+ * machines). Throws an Error saying what does not fit: other options, a seed in two parts, a
+ * shard missing or twice.
+ */
+export function combineSummaries(parts: SweepSummary[]): SweepSummary {
+    if (parts.length === 0) throw new Error("nothing to combine")
+    const options = parts[0].options
+    for (const p of parts) if (p.options !== options) throw new Error(`the parts ran different options: "${options}" and "${p.options}"`)
+    const sharded = parts.filter((p) => p.shard !== null)
+    if (sharded.length > 0) {
+        if (sharded.length !== parts.length) throw new Error("some parts are shards of a sweep and some are not")
+        const { count, of } = sharded[0].shard!
+        const seen = new Set<number>()
+        for (const p of sharded) {
+            const sh = p.shard!
+            if (sh.count !== count || sh.of[0] !== of[0] || sh.of[1] !== of[1]) throw new Error(`the parts are shards of different sweeps (${of[0]}..${of[1]} in ${count} and ${sh.of[0]}..${sh.of[1]} in ${sh.count})`)
+            if (seen.has(sh.index)) throw new Error(`shard ${sh.index}/${count} is given twice`)
+            seen.add(sh.index)
+        }
+        const missing: number[] = []
+        for (let i = 1; i <= count; i++) if (!seen.has(i)) missing.push(i)
+        if (missing.length > 0) throw new Error(`shard${missing.length > 1 ? "s" : ""} ${missing.map((i) => i + "/" + count).join(", ")} of seeds ${of[0]}..${of[1]} missing`)
+    }
+    // the seed ranges, sorted and merged where they touch; an overlap counts a seed twice
+    const ranges = parts.flatMap((p) => p.seeds.map((r) => [r[0], r[1]] as [number, number])).sort((a, b) => a[0] - b[0])
+    const seeds: Array<[number, number]> = []
+    for (const r of ranges) {
+        const prev = seeds[seeds.length - 1]
+        if (prev && r[0] <= prev[1]) throw new Error(`seeds ${Math.max(r[0], prev[0])}..${Math.min(r[1], prev[1])} are in two parts`)
+        if (prev && r[0] === prev[1] + 1) prev[1] = r[1]
+        else seeds.push([r[0], r[1]])
+    }
+    const s = emptySummary(
+        options,
+        seeds,
+        null,
+        parts.reduce((n, p) => n + p.parts, 0),
+        0
+    )
+    for (const p of parts) {
+        s.runs += p.runs
+        s.violations += p.violations
+        s.failedSeeds.push(...p.failedSeeds)
+        s.unsafeRuns += p.unsafeRuns
+        s.failures.push(...p.failures)
+        for (const [k, v] of Object.entries(p.faultsInjected)) s.faultsInjected[k] = (s.faultsInjected[k] ?? 0) + v
+        s.virtualMs += p.virtualMs
+        s.writesFailed += p.writesFailed
+        s.suspensions += p.suspensions
+        s.resyncs += p.resyncs
+        s.ackedDuringSuspension += p.ackedDuringSuspension
+        s.workers += p.workers
+        s.wallMs = Math.max(s.wallMs, p.wallMs)
+    }
+    s.failedSeeds.sort((a, b) => a - b)
+    s.failures.sort((a, b) => a.seed - b.seed)
+    return s
+}
+
+/** A summary with nothing counted yet. */
+function emptySummary(options: string, seeds: Array<[number, number]>, shard: SweepSummary["shard"], parts: number, workers: number): SweepSummary {
+    return {
+        options,
+        seeds,
+        shard,
+        parts,
+        runs: 0,
+        violations: 0,
+        failedSeeds: [],
+        unsafeRuns: 0,
+        failures: [],
+        faultsInjected: {},
+        virtualMs: 0,
+        writesFailed: 0,
+        suspensions: 0,
+        resyncs: 0,
+        ackedDuringSuspension: 0,
+        workers,
+        wallMs: 0,
+    }
 }

@@ -135,30 +135,39 @@ export function addPrimaryCommands(shell: Shell, out: Console, parts: () => Prim
             return ["lba " + lba + " given up: replication suspends and resyncs the rest; the remote keeps its older copy of it"]
         })
     )
+    shell.add(membershipCommand("evict", "remove a member from the group (until admitted again)", parts, (agent, addr) => agent.evict(addr), "evicting", ""))
     shell.add(
-        new ShellCommand("evict", "evict <address>", "remove a member from the group (until admitted again)", (args) => {
-            if (args.length !== 1) throw new ShellError("evict takes one member address, e.g. 0x12")
-            const p = parts()
-            if (!p) return [NOT_RUNNING]
-            if (!p.agent) throw new ShellError("this board runs alone: there is no group to evict from")
-            const addr = parseNumberArg("address", args[0], 0x7f)
-            const why = p.agent.evict(addr)
-            if (why !== null) throw new ShellError("cannot evict " + addrText(addr) + ": " + why)
-            return ["evicting " + addrText(addr) + ": takes effect at this board's next shuttle visit"]
-        })
+        membershipCommand(
+            "admit",
+            "take an evicted member back into the group; it copies its whole image to the remote",
+            parts,
+            (agent, addr) => agent.admit(addr),
+            "admitting",
+            "; the group then resyncs with its whole image"
+        )
     )
-    shell.add(
-        new ShellCommand("admit", "admit <address>", "take an evicted member back into the group; it copies its whole image to the remote", (args) => {
-            if (args.length !== 1) throw new ShellError("admit takes one member address, e.g. 0x12")
-            const p = parts()
-            if (!p) return [NOT_RUNNING]
-            if (!p.agent) throw new ShellError("this board runs alone: there is no group to admit to")
-            const addr = parseNumberArg("address", args[0], 0x7f)
-            const why = p.agent.admit(addr)
-            if (why !== null) throw new ShellError("cannot admit " + addrText(addr) + ": " + why)
-            return ["admitting " + addrText(addr) + ": takes effect at this board's next shuttle visit; the group then resyncs with its whole image"]
-        })
-    )
+}
+
+/** `evict <address>` or `admit <address>`: the operator's change of the group, carried out by
+ * the agent at this board's next shuttle visit. */
+function membershipCommand(
+    name: string,
+    help: string,
+    parts: () => PrimaryParts | null,
+    act: (agent: ShuttleAgent, address: number) => string | null,
+    doing: string,
+    then: string
+): ShellCommand {
+    return new ShellCommand(name, name + " <address>", help, (args) => {
+        if (args.length !== 1) throw new ShellError(name + " takes one member address, e.g. 0x12")
+        const p = parts()
+        if (!p) return [NOT_RUNNING]
+        if (!p.agent) throw new ShellError("this board runs alone: there is no group to " + name + (name === "evict" ? " from" : " to"))
+        const addr = parseNumberArg("address", args[0], 0x7f)
+        const why = act(p.agent, addr)
+        if (why !== null) throw new ShellError("cannot " + name + " " + addrText(addr) + ": " + why)
+        return [doing + " " + addrText(addr) + ": takes effect at this board's next shuttle visit" + then]
+    })
 }
 
 /** Registers the remote's commands: status, stats [--json], seq, link, group, read <member> <lba>. */

@@ -95,14 +95,14 @@ export class GroupPrimaryBoard extends PrimaryBoard {
     /** The newest membership news of each member, kept to be told again at every session. */
     private tellMembership(type: number, member: number, seq: number): void {
         const kept: Buffer[] = []
-        for (let i = 0; i < this.evictions.length; i++) {
-            const e = this.evictions[i]
+        for (let i = 0; i < this.membership.length; i++) {
+            const e = this.membership[i]
             if (e[1] !== member) kept.push(e)
             else if (e[0] === type) return
         }
         const m = encodeMembership(type, member, seq)
         kept.push(m)
-        this.evictions = kept
+        this.membership = kept
         this.pendingCtrl.push(m)
         this.pump()
     }

@@ -201,9 +201,9 @@ export class PrimaryBoard {
     private reading = false
     private remoteApplied = 0
     private paced: PendingWrite[] = []
-    /** EVICTED messages: every one. */
-    protected evictions: Buffer[] = []
-    /** Control messages (EVICTED, RESYNC) still to send in this session. */
+    /** The newest EVICTED or ADMITTED of each member, told again at every new session. */
+    protected membership: Buffer[] = []
+    /** Control messages (EVICTED, ADMITTED, RESYNC) still to send in this session. */
     protected pendingCtrl: Buffer[] = []
     /** The full resync's state (for the console too). */
     resync = Resync.Off
@@ -1107,7 +1107,7 @@ export class PrimaryBoard {
             if (this.resync !== Resync.Off && seqAfter(this.resyncApplied, applied)) this.resync = Resync.Off
             this.remoteConfirmed(applied)
             this.pendingMsg = null
-            this.pendingCtrl = this.evictions.slice(0)
+            this.pendingCtrl = this.membership.slice(0)
             this.manifests = this.manifestsKept.slice(0)
             for (let i = 0; i < this.seqs.length; i++) {
                 const st = this.seqs[i]

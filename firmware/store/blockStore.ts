@@ -254,7 +254,7 @@ export class PrimaryBlockStore {
     private mMetaPos: number[] = []
     private mG = 0
     private mStartMs = 0
-    /** The scan is running a second time (it found a bad entry the first time). */
+    /** The scan is running a second time (the first found a bad entry or sector header). */
     private mAgain = false
     /** Bad entries and sector headers this scan found. */
     private mSuspect = 0
@@ -1620,8 +1620,9 @@ export class PrimaryBlockStore {
 
     /** Every sector is read: settle the horizon, torn records, the open sector, erase counts. */
     private mountScanned(): void {
-        // a bad entry may be a read that failed once: the whole scan runs again, and only what
-        // it finds again counts (the torn entry is zeroed, a damaged record held as damage)
+        // a bad entry or sector header may be a read that failed once: the whole scan runs
+        // again, and only what it finds again counts (a torn entry, a damaged record, a sector
+        // to erase); docs/FORMAT-flash.md, "How a boot decides what is valid"
         if (this.mSuspect > 0 && !this.mAgain) {
             this.mAgain = true
             const started = this.mStartMs

@@ -295,8 +295,11 @@ function goals(b: BenchReport): Goal[] {
             met: a.releaseWaitMs.p99 <= 1.5 * a.lapMs,
         })
     }
-    const speed = b.simSpeed[0]
-    out.push({ goal: "simulator speed, 4+1 boards (" + speed.workload + ")", target: ">= 1000x real time", measured: speed.speed + "x", met: speed.speed >= 1000 })
+    for (let i = 0; i < b.simSpeed.length; i++) {
+        const speed = b.simSpeed[i]
+        const target = i === 0 ? 2000 : 5000
+        out.push({ goal: "simulator speed, 4+1 boards (" + speed.workload + ")", target: ">= " + target + "x real time", measured: speed.speed + "x", met: speed.speed >= target })
+    }
     for (const l of b.vm.links)
         out.push({
             goal: "DeviceScript VM keeps up with a " + l.baud + " baud link",

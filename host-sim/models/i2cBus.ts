@@ -340,7 +340,9 @@ export class I2cBus {
         // negligible), before a target that is only now receiving could react to the frame
         if (this.waiting.length > 0) this.arbitrate()
         if (payload) {
-            for (let i = 0; i < targets.length; i++) this.deliver(targets[i], payload, req.to === 0)
+            // the bus's copy can go to a lone target when no observer looks at it after
+            const own = targets.length === 1 && this.observers.length === 0
+            for (let i = 0; i < targets.length; i++) this.deliver(targets[i], payload, req.to === 0, own)
         }
         if (this.observers.length > 0) {
             const t = new I2cTransaction(req.from.addr, req.to, req.data, ack, start, end)
@@ -350,17 +352,19 @@ export class I2cBus {
         this.schedule()
     }
 
-    private deliver(m: Member, payload: Buffer, gc: boolean): void {
-        const ep = m.endpoint
+    private deliver(m: Member, payload: Buffer, gc: boolean, own: boolean): void {
         // each target gets its own copy, so one handler cannot change what another sees
-        const copy = Buffer.alloc(payload.length)
-        copy.set(payload, 0)
-        const run = () => {
-            if (!m.powered || m.endpoint !== ep || !m.handler) return
-            m.handler(copy, gc)
+        let copy = payload
+        if (!own) {
+            copy = Buffer.alloc(payload.length)
+            copy.set(payload, 0)
         }
-        if (this.deliveryDelayMs > 0) this.clock.setTimer(this.deliveryDelayMs, run)
-        else run()
+        if (this.deliveryDelayMs > 0) {
+            const ep = m.endpoint
+            this.clock.setTimer(this.deliveryDelayMs, () => {
+                if (m.powered && m.endpoint === ep && m.handler) m.handler(copy, gc)
+            })
+        } else if (m.powered && m.handler) m.handler(copy, gc)
     }
 }
 

@@ -1,4 +1,5 @@
 import { Clock, Timer } from "../../hal/clock"
+import { Flash, FlashError, FlashGeometry } from "../../hal/flash"
 import { SpiBus } from "../../hal/spi"
 import {
     NorCmd,
@@ -10,10 +11,13 @@ import {
     NOR_STATUS_WEL,
     norProgramMaxMs,
     norProgramTypMs,
+    SpiNorFlashOptions,
+    WREN_ATTEMPTS,
 } from "../../hal/spiNor"
 import { crc32cUpdate } from "../../firmware/codec/crc32c"
 import { copyOf } from "../../firmware/codec/bytes"
 import { Prng } from "../prng"
+import { setTimerAt } from "./timerAt"
 
 /**
  * A W25Q128JV-class SPI NOR chip at the command level, for the simulator. Portable: it also
@@ -37,8 +41,13 @@ import { Prng } from "../prng"
  *
  * Faults: `powerCut` interrupts a running program (a random subset of its bit changes lands)
  * or erase (the sector is left with arbitrary contents) and leaves the chip unpowered: every
- * byte reads 0xFF and commands are ignored until `powerOn`. `cutAtOperation` and `onOperation`
- * let a harness cut at any chosen program or erase.
+ * byte reads 0xFF and commands are ignored until `powerOn`. `cutAt` and `onOperation` (or
+ * `watchOperations`) let a harness cut at any chosen program or erase.
+ *
+ * Two faces: `boardBus()` is the chip on its SPI bus, one event per command, for the JEDEC
+ * driver (hal/spiNor.ts) to drive; `boardFlash()` is the chip and that driver together as a
+ * board's `Flash`, one event per operation (FastNorFlash below), with the same times, bytes
+ * and power cuts.
  */
 
 /** How much of an interrupted program or erase lands on the cells. */
@@ -95,10 +104,9 @@ export class PowerCutInfo {
 /** @devsWhenUsed */
 export class SpiNorChip implements SpiBus {
     /**
-     * The cells, one Buffer per 4 KB sector (the VM refuses Buffers of 64 KB), stored inverted
-     * (0 = erased 0xFF) so that a new zeroed Buffer is an erased sector. null: erased and never
-     * programmed since. An erase drops the sector's Buffer, so no loop ever fills 4 KB (the VM
-     * aborts long loops).
+     * The cells, one Buffer per 4 KB sector (the VM refuses Buffers of 64 KB). null: never
+     * programmed. An erase sets a sector's Buffer to 0xFF, as a new one is set, by doubling
+     * copies, so no loop ever steps through 4 KB (the VM aborts long loops); a read is a copy.
      */
     private sectors: (Buffer | null)[] = []
     private cap: number
@@ -122,6 +130,8 @@ export class SpiNorChip implements SpiBus {
     private slow: SlowMode = SlowMode.Typical
     private slowPrng: Prng | null = null
     private readonly completeOp: () => void
+    /** The fast face's state (FastNorFlash), made at its first operation. */
+    private fast: FastState | null = null
 
     // ---- counters
     /** Program commands started (accepted by the chip). */
@@ -147,7 +157,9 @@ export class SpiNorChip implements SpiBus {
     private refusedWrites = 0
 
     // ---- fault hooks
-    /** Called when a program or erase starts (1-based count of both); it may call `powerCut`. */
+    /** Called when a program or erase starts (1-based count of both); it may call `powerCut`.
+     * Under the fast face, set it with `watchOperations` while an operation may be under way
+     * (a hook set directly then applies from the next operation on). */
     onOperation: ((kind: NorOpKind, index: number, addr: number) => void) | null = null
     /** Set by cutAt: cuts power at its operation. */
     private cutHook: ((index: number) => void) | null = null
@@ -180,11 +192,13 @@ export class SpiNorChip implements SpiBus {
     }
 
     isBusy(): boolean {
+        this.settleFast()
         return this.busy
     }
 
     /** Program or erase commands started so far (the index the next one gets, minus one). */
     operations(): number {
+        this.settleFast()
         return this.programs + this.erases
     }
 
@@ -217,6 +231,14 @@ export class SpiNorChip implements SpiBus {
         return new BoardSpiHandle(this, this.epoch)
     }
 
+    /**
+     * The same boot's handle as a `Flash`: the JEDEC driver over `boardBus()`, in one event per
+     * operation (FastNorFlash). `clock` is the board's clock; `opts` the driver's options.
+     * @devsWhenUsed */
+    boardFlash(clock: Clock, opts?: SpiNorFlashOptions): FastNorFlash {
+        return new FastNorFlash(this, clock, this.epoch, opts ? opts : {})
+    }
+
     /** The power epoch (bumped by every cut and power-on). */
     powerEpoch(): number {
         return this.epoch
@@ -245,6 +267,7 @@ export class SpiNorChip implements SpiBus {
      * when `Any`); neither completes. Until `powerOn`, the chip answers 0xFF and ignores commands.
      * @devsWhenUsed */
     powerCut(prng: Prng, mode: PartialMode = PartialMode.Any): void {
+        this.settleFast()
         const info = this.lastCut
         info.kind = 0
         info.addr = -1
@@ -261,6 +284,7 @@ export class SpiNorChip implements SpiBus {
             if (this.busyTimer) this.clock.clearTimer(this.busyTimer)
             this.busyTimer = null
         }
+        this.dropFast()
         this.busy = false
         this.wel = false
         this.powered = false
@@ -304,13 +328,15 @@ export class SpiNorChip implements SpiBus {
 
     /** The byte at addr. */
     peek(addr: number): number {
+        this.settleFast()
         const b = this.sectors[Math.floor(addr / NOR_SECTOR_SIZE)]
-        return b ? ~b[addr % NOR_SECTOR_SIZE] & 0xff : 0xff
+        return b ? b[addr % NOR_SECTOR_SIZE] : 0xff
     }
 
     /** Sets the byte at addr, bypassing the NOR rules (for tests that corrupt the image). */
     poke(addr: number, v: number): void {
-        this.cells(Math.floor(addr / NOR_SECTOR_SIZE))[addr % NOR_SECTOR_SIZE] = ~v & 0xff
+        this.settleFast()
+        this.cells(Math.floor(addr / NOR_SECTOR_SIZE))[addr % NOR_SECTOR_SIZE] = v & 0xff
     }
 
     /** A copy of the whole memory in one Buffer (for Node tests: loops over every byte).
@@ -326,6 +352,8 @@ export class SpiNorChip implements SpiBus {
      * @devsWhenUsed */
     copyMemory(other: SpiNorChip): void {
         if (other.cap !== this.cap) throw new Error("SpiNorChip: capacity differs")
+        other.settleFast()
+        this.settleFast()
         for (let s = 0; s < this.sectors.length; s++) {
             const b = other.sectors[s]
             this.sectors[s] = b ? copyOf(b, 0, b.length) : null
@@ -336,6 +364,7 @@ export class SpiNorChip implements SpiBus {
      * @devsWhenUsed */
     loadImage(img: Buffer): void {
         if (img.length !== this.cap) throw new Error("SpiNorChip: image size")
+        this.settleFast()
         for (let s = 0; s < this.sectors.length; s++) this.sectors[s] = null
         for (let a = 0; a < this.cap; a++) if (img[a] !== 0xff) this.poke(a, img[a])
     }
@@ -352,11 +381,12 @@ export class SpiNorChip implements SpiBus {
         return c
     }
 
-    /** Sector s's cell Buffer (inverted), allocated zeroed (= erased) on first use. */
+    /** Sector s's cell Buffer, allocated erased (0xFF) on first use. */
     private cells(s: number): Buffer {
         let b = this.sectors[s]
         if (!b) {
             b = Buffer.alloc(NOR_SECTOR_SIZE)
+            fillFF(b, 0, NOR_SECTOR_SIZE)
             this.sectors[s] = b
         }
         return b
@@ -399,19 +429,7 @@ export class SpiNorChip implements SpiBus {
                 return
             case NorCmd.Read: {
                 if (tx.length < 4) break
-                const cap = this.cap
-                let a = this.addrOf(tx) % cap
-                let sec = this.sectors[Math.floor(a / NOR_SECTOR_SIZE)]
-                let off = a % NOR_SECTOR_SIZE
-                for (let i = 0; i < rx.length; i++) {
-                    rx[i] = sec ? ~sec[off] & 0xff : 0xff
-                    a = a + 1 === cap ? 0 : a + 1
-                    off++
-                    if (off === NOR_SECTOR_SIZE) {
-                        off = 0
-                        sec = this.sectors[Math.floor(a / NOR_SECTOR_SIZE)]
-                    }
-                }
+                this.readInto(this.addrOf(tx) % this.cap, rx)
                 this.reads++
                 this.bytesRead += rx.length
                 if (this.badReads > 0 && rx.length > 0) {
@@ -431,6 +449,24 @@ export class SpiNorChip implements SpiBus {
         }
         this.ignoredCommands++
         for (let i = 0; i < rx.length; i++) rx[i] = 0xff
+    }
+
+    /** The cells from `a` on into `out` (the address wraps at the capacity). */
+    private readInto(a: number, out: Buffer): void {
+        const cap = this.cap
+        let at = 0
+        while (at < out.length) {
+            // the part of the read in one sector (and before the wrap)
+            const off = a % NOR_SECTOR_SIZE
+            let n = NOR_SECTOR_SIZE - off
+            if (n > out.length - at) n = out.length - at
+            if (n > cap - a) n = cap - a
+            const sec = this.sectors[Math.floor(a / NOR_SECTOR_SIZE)]
+            if (sec) out.set(sec.slice(off, off + n), at)
+            else fillFF(out, at, n)
+            at += n
+            a = a + n === cap ? 0 : a + n
+        }
     }
 
     private addrOf(tx: Buffer): number {
@@ -479,6 +515,211 @@ export class SpiNorChip implements SpiBus {
         this.cutHook = index <= 0 ? null : (i) => {
             if (i === index && self.busy) self.powerCut(prng, mode)
         }
+        if (this.cutHook) this.armFastHooks()
+    }
+
+    /** Sets `onOperation` (null: none); a program or erase of the fast face that has not begun
+     * yet is reported too.
+     * @devsWhenUsed */
+    watchOperations(hook: ((kind: NorOpKind, index: number, addr: number) => void) | null): void {
+        this.onOperation = hook
+        if (hook) this.armFastHooks()
+    }
+
+    // ---- the fast face (FastNorFlash): one event per operation
+
+    /**
+     * For FastNorFlash: a program of `data` at `addr`, or an erase of the sector at `addr`, as
+     * the JEDEC driver runs it over `boardBus()` — WREN, a status read that finds WEL set, the
+     * command, then status reads `firstPollMs` after the command and every `pollMs` after the
+     * one before until BUSY is clear — in one event at the end of that last status read. Every
+     * time is added up exactly as the command-level events would have added it, so the
+     * completion comes at the same instant. Nothing happens at the command's chip-select rise:
+     * the operation is begun (counted, BUSY, its slow time drawn) and ended (its cells written)
+     * when something looks (the completion, a power cut, `peek`, `isBusy`, ...), by comparing
+     * the time with the command's times; a harness hook (`onOperation`, `cutAt`) adds an event
+     * at the chip-select rise. `done(statusReads)` at the completion.
+     * @devsWhenUsed */
+    fastWrite(kind: NorOpKind, addr: number, data: Buffer | null, firstPollMs: number, pollMs: number, fromMs: number, done: (statusReads: number) => void): void {
+        const f = this.fastState()
+        const now = fromMs
+        const n = data ? data.length : 0
+        const t1 = now + this.transferMs(1)
+        const t2 = t1 + this.transferMs(2)
+        const start = t2 + this.transferMs(data ? n + 4 : 4)
+        const a = addr % this.cap
+        if (kind === NorOpKind.Program && data) {
+            // the page latch as startProgram fills it
+            const kept = n < NOR_PAGE_SIZE ? n : NOR_PAGE_SIZE
+            this.latchStart = ((a % NOR_PAGE_SIZE) + n - kept) % NOR_PAGE_SIZE
+            this.latchLen = kept
+            for (let i = 0; i < kept; i++) this.latch[i] = data[n - kept + i]
+            f.typMs = norProgramTypMs(kept)
+            f.maxMs = norProgramMaxMs(kept)
+            this.opAddr = a - (a % NOR_PAGE_SIZE)
+        } else {
+            f.typMs = NOR_ERASE_TYP_MS
+            f.maxMs = NOR_ERASE_MAX_MS
+            this.opAddr = a - (a % NOR_SECTOR_SIZE)
+        }
+        const end = start + this.nextBusyMs(f)
+        const statusMs = this.transferMs(2)
+        let at = start + firstPollMs + statusMs
+        let reads = 2
+        while (end > at) {
+            at = at + pollMs + statusMs
+            reads++
+        }
+        f.kind = kind
+        f.len = n
+        f.startMs = start
+        f.endMs = end
+        f.begun = false
+        const self = this
+        f.timer = setTimerAt(this.clock, at, () => {
+            f.timer = null
+            if (!f.begun) self.fastBegin(f)
+            if (self.busy) self.finishOp()
+            f.kind = 0
+            self.transfers += reads - 1
+            done(reads)
+        })
+        if (this.onOperation || this.cutHook) this.armFastHooks()
+    }
+
+    /** For FastNorFlash: `then` at `atMs` (the end of a read or an ID read), unless power is
+     * cut before.
+     * @devsWhenUsed */
+    fastLater(atMs: number, then: () => void): void {
+        const f = this.fastState()
+        f.timer = setTimerAt(this.clock, atMs, () => {
+            f.timer = null
+            then()
+        })
+    }
+
+    /** The fast face's state, idle (one operation at a time, and none of the command level). */
+    private fastState(): FastState {
+        if (!this.fast) this.fast = new FastState()
+        if (this.inFlight || this.fast.timer) throw new Error("SpiNorChip: overlapping transfer")
+        return this.fast
+    }
+
+    /** For FastNorFlash: what `transfers` 0x03 commands read from `addr` on (0xFF while
+     * unpowered), counted as they would be.
+     * @devsWhenUsed */
+    fastRead(addr: number, out: Buffer, transfers: number, chunk: number): void {
+        if (this.powered) this.readInto(addr % this.cap, out)
+        else fillFF(out, 0, out.length)
+        this.transfers += transfers
+        if (this.powered) {
+            this.reads += transfers
+            this.bytesRead += out.length
+            // `failReads`: each 0x03 command of the read flips one bit of its chunk, as the
+            // command level does
+            for (let i = 0; i < transfers && this.badReads > 0; i++) {
+                this.badReads--
+                const at = i * chunk
+                const len = (i === transfers - 1 ? out.length : at + chunk) - at
+                const r = this.reads - transfers + i + 1
+                if (len > 0) out[at + ((r * 7) % len)] ^= 1 << (r & 7)
+            }
+        }
+    }
+
+    /** For FastNorFlash: how many of up to `attempts` write enables in a row the chip ignores
+     * (`failWrites`), each counted as the WREN and the status read that finds WEL clear.
+     * @devsWhenUsed */
+    fastRefusals(attempts: number): number {
+        let n = 0
+        while (n < attempts && this.refusedWrites !== 0) {
+            if (this.refusedWrites > 0) this.refusedWrites--
+            n++
+        }
+        this.transfers += 2 * n
+        return n
+    }
+
+    /** For FastNorFlash: one more SPI transfer (a status read) in the counters.
+     * @devsWhenUsed */
+    countTransfer(): void {
+        this.transfers++
+    }
+
+    /** For FastNorFlash: byte i of the answer to 0x9F.
+     * @devsWhenUsed */
+    fastIdByte(i: number): number {
+        if (i === 0) this.transfers++
+        return this.powered && i < this.id.length ? this.id[i] : 0xff
+    }
+
+    /** The busy time the next program or erase will draw, without drawing it. */
+    private nextBusyMs(f: FastState): number {
+        if (this.slow === SlowMode.Random && this.slowPrng) {
+            if (!f.lookahead) f.lookahead = new Prng(0)
+            f.lookahead.copyFrom(this.slowPrng)
+            return f.typMs + f.lookahead.float() * (f.maxMs - f.typMs)
+        }
+        return this.busyMs(f.typMs, f.maxMs)
+    }
+
+    /** The fast operation's command has gone out: counted and BUSY, as startProgram and
+     * startErase do. */
+    private fastBegin(f: FastState): void {
+        f.begun = true
+        this.transfers += 3
+        if (f.kind === NorOpKind.Program) {
+            this.programs++
+            this.bytesProgrammed += f.len
+        } else {
+            this.erases++
+            this.sectorEraseCounts[this.opAddr / NOR_SECTOR_SIZE]++
+        }
+        // the draw nextBusyMs looked ahead at
+        this.busyMs(f.typMs, f.maxMs)
+        this.busy = true
+        this.wel = true
+        this.opKind = f.kind
+        this.busyTimer = null
+    }
+
+    /**
+     * Brings the fast operation up to now: begun once its command's chip select has risen,
+     * ended once the chip is ready. A look at the very instant of either edge finds it as a
+     * command-level event set before the operation began would: not begun yet, still busy.
+     */
+    private settleFast(): void {
+        const f = this.fast
+        if (!f || f.kind === 0) return
+        const now = this.clock.millis()
+        if (!f.begun && now > f.startMs) this.fastBegin(f)
+        if (f.begun && this.busy && now > f.endMs) this.finishOp()
+    }
+
+    /** An event at the fast operation's chip-select rise, for the hooks (once). */
+    private armFastHooks(): void {
+        const f = this.fast
+        if (!f || f.kind === 0 || f.begun || f.hookTimer) return
+        const self = this
+        f.hookTimer = setTimerAt(this.clock, f.startMs, () => {
+            f.hookTimer = null
+            if (f.begun) return
+            self.fastBegin(f)
+            const index = self.programs + self.erases
+            if (self.onOperation) self.onOperation(self.opKind, index, self.opAddr)
+            if (self.cutHook) self.cutHook(index)
+        })
+    }
+
+    /** Power is gone: the fast face's events with it. */
+    private dropFast(): void {
+        const f = this.fast
+        if (!f) return
+        if (f.timer) this.clock.clearTimer(f.timer)
+        if (f.hookTimer) this.clock.clearTimer(f.hookTimer)
+        f.timer = null
+        f.hookTimer = null
+        f.kind = 0
     }
 
     private finishOp(): void {
@@ -501,12 +742,12 @@ export class SpiNorChip implements SpiBus {
         let changed = 0
         let off = this.latchStart
         for (let i = 0; i < this.latchLen; i++) {
-            // stored inverted: a set stored bit is a programmed (0) cell
+            // the bits still 1 that the program clears
             const cur = sec[base + off]
-            let clear = ~cur & ~this.latch[i] & 0xff
+            let clear = cur & ~this.latch[i] & 0xff
             if (i >= cut) clear = 0
             if (mode === PartialMode.RandomBits && prng) clear = clear & prng.next() & 0xff
-            sec[base + off] = cur | clear
+            sec[base + off] = cur & ~clear & 0xff
             if (prng) for (let b = clear; b !== 0; b = b & (b - 1)) changed++
             off = off + 1 === NOR_PAGE_SIZE ? 0 : off + 1
         }
@@ -520,15 +761,16 @@ export class SpiNorChip implements SpiBus {
         if (mode === PartialMode.Nothing) return 0
         const was = this.sectors[s]
         if (mode === PartialMode.Everything || !was) {
-            // a complete erase drops the cells: no loop over 4 KB (the VM's loop budget)
-            this.sectors[s] = null
+            // a complete erase sets the cells back to 0xFF in a few copies, no loop over 4 KB
+            // (the VM's loop budget); the Buffer stays for the next program
+            if (was) fillFF(was, 0, NOR_SECTOR_SIZE)
             return was ? NOR_SECTOR_SIZE : 0
         }
         const sec = was
         const cut = prng && mode === PartialMode.Prefix ? prng.int(NOR_SECTOR_SIZE + 1) : NOR_SECTOR_SIZE
         let changed = 0
         for (let i = 0; i < NOR_SECTOR_SIZE; i++) {
-            const old = ~sec[i] & 0xff
+            const old = sec[i]
             let v = 0xff
             if (mode === PartialMode.Prefix && i >= cut) v = old
             if (mode === PartialMode.RandomBits && prng) {
@@ -537,7 +779,7 @@ export class SpiNorChip implements SpiBus {
                 v = r === 0 ? 0xff : r === 1 ? old : (old | prng.next()) & 0xff
             }
             if (v !== old) changed++
-            sec[i] = ~v & 0xff
+            sec[i] = v
         }
         return changed
     }
@@ -560,5 +802,229 @@ class BoardSpiHandle implements SpiBus {
 
     clockHz(): number {
         return this.chip.clockHz()
+    }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/** The size of the Buffers the fast face's reads are cut from (the VM refuses 64 KB ones). */
+const SLAB_BYTES = 16384
+
+/** Sets n bytes of `b` from `at` on to 0xFF: one byte, then copies that double what is set
+ * (a few native copies instead of a loop over every byte). */
+function fillFF(b: Buffer, at: number, n: number): void {
+    if (n <= 0) return
+    b[at] = 0xff
+    let k = 1
+    while (k < n) {
+        const m = k < n - k ? k : n - k
+        b.set(b.slice(at, at + m), at + k)
+        k += m
+    }
+}
+
+/**
+ * The fast face's operation under way: 0 (none) or the NorOpKind of a program or an erase, its
+ * data bytes and times (chip select rises on its command at startMs: then it is begun, counted
+ * and BUSY; the chip is ready again at endMs: then its cells change), its events.
+ * @devsWhenUsed
+ */
+class FastState {
+    kind = 0
+    len = 0
+    startMs = 0
+    endMs = 0
+    begun = false
+    typMs = 0
+    maxMs = 0
+    timer: Timer | null = null
+    hookTimer: Timer | null = null
+    lookahead: Prng | null = null
+}
+
+/**
+ * A board's flash as the JEDEC driver (`SpiNorFlash`, hal/spiNor.ts) over the chip's
+ * `boardBus()` gives it, in one event per operation instead of one per SPI command and status
+ * poll: the same checks and errors, the same completion times (see `SpiNorChip.fastWrite`),
+ * the same bytes, the same counters on the chip, and the same power cuts (an operation cut
+ * before its command's chip-select rise changes nothing, one cut while the chip is busy lands
+ * in part as the chip model's `powerCut` draws it, one cut later has landed in full; the
+ * completion never comes). Like the board's bus handle, it dies with the next power cut. The
+ * driver's timeout path never runs over this chip model (its busy times stay within the
+ * datasheet maximum), so this face has none; its refused writes (`failWrites`: WREN ignored,
+ * NoDevice after the driver's attempts, a ready check before the next operation) and flipped
+ * reads (`failReads`) are the driver's.
+ * @devsWhenUsed
+ */
+export class FastNorFlash implements Flash {
+    private geo: FlashGeometry
+    private readChunk: number
+    private programPollMs: number
+    private erasePollMs: number
+    private id = -1
+    private busy = false
+    /** A write failed: the next operation begins with a ready check, as the driver's does. */
+    private suspect = false
+    private slab: Buffer = EMPTY
+    private slabAt = 0
+    /** Status polls the driver would have sent (its WEL checks included), as SpiNorFlash
+     * counts them. */
+    polls = 0
+
+    constructor(private chip: SpiNorChip, private clock: Clock, private epoch: number, private opts: SpiNorFlashOptions) {
+        this.geo = { pageSize: NOR_PAGE_SIZE, sectorSize: NOR_SECTOR_SIZE, capacity: opts.capacity !== undefined ? opts.capacity : 0 }
+        this.readChunk = opts.readChunk !== undefined && opts.readChunk > 0 ? opts.readChunk : 256
+        this.programPollMs = opts.programPollMs !== undefined ? opts.programPollMs : 0.05
+        this.erasePollMs = opts.erasePollMs !== undefined ? opts.erasePollMs : 1
+    }
+
+    /** Probes the chip: done(None, id) with the 24-bit JEDEC ID, or done(NoDevice, id). */
+    init(done: (err: FlashError, jedecId: number) => void): void {
+        if (this.busy) {
+            this.clock.setTimer(0, () => done(FlashError.Busy, -1))
+            return
+        }
+        if (this.dead()) return
+        this.busy = true
+        const self = this
+        const chip = this.chip
+        chip.fastLater(this.clock.millis() + chip.transferMs(4), () => {
+            self.busy = false
+            const b2 = chip.fastIdByte(2)
+            const id = (chip.fastIdByte(0) << 16) | (chip.fastIdByte(1) << 8) | b2
+            let err = FlashError.None
+            if (id === 0xffffff || id === 0) err = FlashError.NoDevice
+            else if (self.opts.capacity === undefined) {
+                if (b2 >= 16 && b2 <= 28) self.geo.capacity = Math.pow(2, b2)
+                else err = FlashError.NoDevice
+            }
+            if (err === FlashError.None) self.id = id
+            done(err, id)
+        })
+    }
+
+    /** The JEDEC ID read at init (-1 before a successful init). */
+    jedecId(): number {
+        return this.id
+    }
+
+    geometry(): FlashGeometry {
+        return this.geo
+    }
+
+    read(addr: number, len: number, done: (err: FlashError, data: Buffer) => void): void {
+        const err = this.check(addr, len)
+        if (err !== FlashError.None) {
+            this.clock.setTimer(0, () => done(err, EMPTY))
+            return
+        }
+        if (this.dead()) return
+        this.busy = true
+        // one 0x03 command per chunk, back to back (after a status read if an earlier write
+        // failed, as the driver's ready check does)
+        const chip = this.chip
+        let at = this.afterReadyCheck(this.clock.millis())
+        let off = 0
+        let chunks = 0
+        while (chunks === 0 || off < len) {
+            const n = len - off < this.readChunk ? len - off : this.readChunk
+            at = at + chip.transferMs(4 + n)
+            off += n
+            chunks++
+        }
+        const self = this
+        chip.fastLater(at, () => {
+            self.busy = false
+            const data = self.fresh(len)
+            chip.fastRead(addr, data, chunks, self.readChunk)
+            done(FlashError.None, data)
+        })
+    }
+
+    /**
+     * A Buffer of n bytes that nothing else holds, as the driver's reads give: a part of a
+     * larger Buffer never handed out before (on Node a view, so that the mount's many 4 KB
+     * reads allocate and clear memory a quarter as often), or a Buffer of its own.
+     */
+    private fresh(n: number): Buffer {
+        if (n > SLAB_BYTES / 4) return Buffer.alloc(n)
+        if (this.slabAt + n > this.slab.length) {
+            this.slab = Buffer.alloc(SLAB_BYTES)
+            this.slabAt = 0
+        }
+        const b = this.slab.slice(this.slabAt, this.slabAt + n)
+        this.slabAt += n
+        return b
+    }
+
+    program(addr: number, data: Buffer, done: (err: FlashError) => void): void {
+        let err = this.check(addr, data.length)
+        if (err === FlashError.None && data.length > 0) {
+            const page = this.geo.pageSize
+            if (Math.floor(addr / page) !== Math.floor((addr + data.length - 1) / page)) err = FlashError.CrossesPage
+        }
+        if (err !== FlashError.None || data.length === 0) {
+            this.clock.setTimer(0, () => done(err))
+            return
+        }
+        this.write(NorOpKind.Program, addr, data, norProgramTypMs(data.length), this.programPollMs, done)
+    }
+
+    eraseSector(addr: number, done: (err: FlashError) => void): void {
+        const err = this.check(addr, 1)
+        if (err !== FlashError.None) {
+            this.clock.setTimer(0, () => done(err))
+            return
+        }
+        this.write(NorOpKind.Erase, addr - (addr % this.geo.sectorSize), null, NOR_ERASE_TYP_MS, this.erasePollMs, done)
+    }
+
+    private write(kind: NorOpKind, addr: number, data: Buffer | null, firstPollMs: number, pollMs: number, done: (err: FlashError) => void): void {
+        if (this.dead()) return
+        this.busy = true
+        const self = this
+        const chip = this.chip
+        let at = this.afterReadyCheck(this.clock.millis())
+        // a chip that fails its writes never sets WEL: the driver tries WREN a few times, then
+        // gives up with NoDevice and checks the chip is ready before its next operation
+        const refused = chip.fastRefusals(WREN_ATTEMPTS)
+        for (let i = 0; i < refused; i++) at = at + chip.transferMs(1) + chip.transferMs(2)
+        this.polls += refused
+        if (refused >= WREN_ATTEMPTS) {
+            chip.fastLater(at, () => {
+                self.busy = false
+                self.suspect = true
+                done(FlashError.NoDevice)
+            })
+            return
+        }
+        chip.fastWrite(kind, addr, data, firstPollMs, pollMs, at, (statusReads) => {
+            self.busy = false
+            self.polls += statusReads
+            done(FlashError.None)
+        })
+    }
+
+    /** When an operation begun at `atMs` sends its first command: after the driver's ready
+     * check (one status read) if a write failed before. */
+    private afterReadyCheck(atMs: number): number {
+        if (!this.suspect) return atMs
+        this.suspect = false
+        this.polls++
+        this.chip.countTransfer()
+        return atMs + this.chip.transferMs(2)
+    }
+
+    /** The power was cut since this face was made: the board is gone, nothing answers. */
+    private dead(): boolean {
+        return this.chip.powerEpoch() !== this.epoch
+    }
+
+    private check(addr: number, len: number): FlashError {
+        if (this.busy) return FlashError.Busy
+        if (this.id < 0) return FlashError.NoDevice
+        if (!(addr >= 0) || !(len >= 0) || Math.floor(addr) !== addr || Math.floor(len) !== len) return FlashError.OutOfRange
+        if (addr + len > this.geo.capacity || (len === 0 && addr >= this.geo.capacity)) return FlashError.OutOfRange
+        return FlashError.None
     }
 }

@@ -1,6 +1,7 @@
-import { Clock } from "../../hal/clock"
+import { Clock, Timer } from "../../hal/clock"
 import { Link } from "../../hal/link"
 import { Prng } from "../prng"
+import { setTimerAt } from "./timerAt"
 
 /**
  * A full-duplex UART (or radio) link between two boards, for the simulator. Portable: it also
@@ -8,12 +9,16 @@ import { Prng } from "../prng"
  *
  * Timing: 8N1, so one byte takes 10 bit times and the line carries baud/10 bytes per second.
  * Each direction has its own transmitter: a TX FIFO (`txFifoBytes`) drained back to back onto
- * the line. Bytes travel in chunks of up to `chunkBytes`: one event per chunk when its last
- * byte has left the transmitter, and the chunk reaches the receiver `propagationMs` later, at the
- * time its last byte would have arrived. A chunk starts exactly when the previous one ended, so
- * the timing is that of a byte-by-byte model. FIFO room of a chunk frees when the chunk ends.
+ * the line. A run of bytes starts when a write finds the line idle; byte k of the run leaves
+ * the transmitter (and frees its FIFO room) k byte times after the run started, and reaches the
+ * receiver `propagationMs` later. The model computes these times instead of stepping through
+ * them: one event per write, when its last byte arrives, hands the receiver the write's bytes
+ * (a frame of the link channel, which writes one frame per call, arrives whole exactly when a
+ * byte-by-byte model would complete it); the FIFO's room is worked out from the time when it
+ * is asked; `onTxReady` is one event at the very byte end that takes the FIFO below half.
  *
- * Faults, drawn from a Prng (skip-sampled, so a clean link costs nothing per byte):
+ * Faults, drawn from a Prng (skip-sampled, so a clean link costs nothing per byte) when a
+ * write's bytes arrive, in the order they were sent:
  * - byteLoss: probability that a byte is lost (an overrun or framing error drops it);
  * - bitError: probability that each of the 8 data bits of a byte is flipped;
  * - duplication: probability that a byte is delivered twice (some radios do this);
@@ -34,8 +39,6 @@ export interface UartOptions {
     txFifoBytes: number
     /** Time from the end of a byte at the transmitter to its arrival at the receiver. */
     propagationMs: number
-    /** Largest chunk delivered by one event (default 64). */
-    chunkBytes?: number
 }
 
 export function cleanFaults(): UartFaults {
@@ -81,6 +84,9 @@ function drawGap(prng: Prng, p: number): number {
     return g > NEVER ? NEVER : g
 }
 
+/** A run's byte count may be off this much when time is turned into bytes (floating point). */
+const BYTE_SLACK = 1e-6
+
 /**
  * One end of a UartWire: the transmitter of its direction and the receiver of the other.
  * @devsWhenUsed
@@ -89,54 +95,66 @@ export class UartEnd implements Link {
     readonly counters = new UartCounters()
     /** Set by the wire: the end at the other side. */
     peer: UartEnd | null = null
-    private fifo: Buffer
-    private head = 0
-    private queued = 0
-    private sending = 0
-    private kickArmed = false
+    /** The current run of the line: it started at runStart and carries runBytes bytes back to
+     * back (those that left and those still in the FIFO). */
+    private runStart = 0
+    private runBytes = 0
     private readyArmed = false
-    private chunkStart = 0
+    private readyTimer: Timer | null = null
+    private readyAt = 0
     private txReadyHandler: (() => void) | null = null
     private receiveHandler: ((data: Buffer) => void) | null = null
     /** The faults of this direction (setFaults): passes byte b, appending what arrives to the
-     * chunk at len, and returns the new length. A closure of setFaults, so that an image that
+     * buffer at len, and returns the new length. A closure of setFaults, so that an image that
      * never sets faults (the VM self-test) leaves the fault code out. */
     private pass: ((b: number, out: Buffer, len: number) => number) | null = null
     private scratch: Buffer
 
-    constructor(private wire: UartWire, private clock: Clock, private prng: Prng, private fifoBytes: number, private chunkBytes: number) {
-        this.fifo = Buffer.alloc(fifoBytes)
-        this.scratch = Buffer.alloc(2 * chunkBytes)
+    constructor(private wire: UartWire, private clock: Clock, private prng: Prng, private fifoBytes: number) {
+        this.scratch = Buffer.alloc(2 * fifoBytes)
     }
 
     write(data: Buffer): number {
         const c = this.counters
         c.offered += data.length
-        const room = this.fifoBytes - this.queued
+        let queued = this.queuedNow()
+        const room = this.fifoBytes - queued
         const n = data.length < room ? data.length : room
-        let at = (this.head + this.queued) % this.fifoBytes
-        for (let i = 0; i < n; i++) {
-            this.fifo[at] = data[i]
-            at++
-            if (at === this.fifoBytes) at = 0
+        if (n > 0) {
+            // the bytes travel together: one event when the last of them arrives
+            const bytes = Buffer.alloc(n)
+            for (let i = 0; i < n; i++) bytes[i] = data[i]
+            if (queued === 0) {
+                // the line was idle: a new run starts now
+                this.runStart = this.clock.millis()
+                this.runBytes = 0
+            }
+            const first = this.runBytes
+            const start = this.runStart
+            this.runBytes += n
+            queued += n
+            c.accepted += n
+            const byteMs = this.wire.byteMs
+            c.busyMs += n * byteMs
+            const self = this
+            setTimerAt(this.clock, start + (first + n) * byteMs + this.wire.propagationMs, () => self.arrive(bytes, start, first))
         }
-        this.queued += n
-        c.accepted += n
-        if (this.queued * 2 >= this.fifoBytes) this.readyArmed = true
-        // Start on a zero-delay timer so that all writes of the current event share a chunk.
-        if (this.sending === 0 && !this.kickArmed && this.queued > 0) {
-            this.kickArmed = true
-            const self = this // the DeviceScript compiler rejects `this` inside arrow functions
-            this.clock.setTimer(0, () => {
-                self.kickArmed = false
-                if (self.sending === 0) self.startChunk()
-            })
+        if (queued * 2 >= this.fifoBytes) {
+            this.readyArmed = true
+            // the FIFO goes below half at the end of the byte that leaves fewer than half queued
+            const at = this.runStart + (this.runBytes - Math.floor((this.fifoBytes - 1) / 2)) * this.wire.byteMs
+            if (!this.readyTimer || at !== this.readyAt) {
+                if (this.readyTimer) this.clock.clearTimer(this.readyTimer)
+                const self = this
+                this.readyAt = at
+                this.readyTimer = setTimerAt(this.clock, at, () => self.drained())
+            }
         }
         return n
     }
 
     txFree(): number {
-        return this.fifoBytes - this.queued
+        return this.fifoBytes - this.queuedNow()
     }
 
     onTxReady(handler: () => void): void {
@@ -193,63 +211,63 @@ export class UartEnd implements Link {
         }
     }
 
-    /** Bytes waiting in the TX FIFO (the chunk on the line included). */
+    /** Bytes waiting in the TX FIFO (the byte on the line included). */
     txQueued(): number {
-        return this.queued
+        return this.queuedNow()
     }
 
-    private startChunk(): void {
-        if (this.queued === 0) return
-        const n = this.queued < this.chunkBytes ? this.queued : this.chunkBytes
-        const ms = n * this.wire.byteMs
-        this.sending = n
-        this.chunkStart = this.clock.millis()
-        this.counters.busyMs += ms
-        const self = this
-        this.clock.setTimer(ms, () => self.endChunk())
+    /** Bytes of the run that have not left the transmitter by now. */
+    private queuedNow(): number {
+        if (this.runBytes === 0) return 0
+        const left = Math.floor((this.clock.millis() - this.runStart) / this.wire.byteMs + BYTE_SLACK)
+        if (left >= this.runBytes) {
+            this.runBytes = 0
+            return 0
+        }
+        return left > 0 ? this.runBytes - left : this.runBytes
     }
 
-    private endChunk(): void {
-        const n = this.sending
+    /** The FIFO went below half full after a write had left it at half or more. */
+    private drained(): void {
+        this.readyTimer = null
+        if (!this.readyArmed || this.queuedNow() * 2 >= this.fifoBytes) return
+        this.readyArmed = false
+        if (this.txReadyHandler) this.txReadyHandler()
+    }
+
+    /** The last byte of a write arrived: its bytes, byte `first` on of the run that started at
+     * `start`, pass the faults and go to the receiver. */
+    private arrive(bytes: Buffer, start: number, first: number): void {
+        const n = bytes.length
         const c = this.counters
         const byteMs = this.wire.byteMs
-        const outage = this.wire.downDuring(this.chunkStart, this.clock.millis())
-        const out = this.scratch
-        let len = 0
-        for (let i = 0; i < n; i++) {
-            const b = this.fifo[this.head]
-            this.head++
-            if (this.head === this.fifoBytes) this.head = 0
-            if (outage && this.wire.downAt(this.chunkStart + (i + 1) * byteMs)) {
-                c.lost++
-                c.lostInOutage++
-                continue
+        const outage = this.wire.downDuring(start + first * byteMs, start + (first + n) * byteMs)
+        let got = bytes
+        if (outage || this.pass) {
+            const out = this.scratch
+            let len = 0
+            for (let i = 0; i < n; i++) {
+                if (outage && this.wire.downAt(start + (first + i + 1) * byteMs)) {
+                    c.lost++
+                    c.lostInOutage++
+                    continue
+                }
+                if (this.pass) len = this.pass(bytes[i], out, len)
+                else out[len++] = bytes[i]
             }
-            if (this.pass) len = this.pass(b, out, len)
-            else out[len++] = b
+            got = Buffer.alloc(len)
+            for (let i = 0; i < len; i++) got[i] = out[i]
         }
-        this.queued -= n
-        this.sending = 0
         c.sent += n
-        if (len > 0) {
-            const chunk = Buffer.alloc(len)
-            for (let i = 0; i < len; i++) chunk[i] = out[i]
-            const peer = this.peer
-            this.clock.setTimer(this.wire.propagationMs, () => {
-                c.delivered += chunk.length
-                if (peer) peer.deliver(chunk)
-            })
-        }
-        if (this.queued > 0) this.startChunk()
-        if (this.readyArmed && this.queued * 2 < this.fifoBytes) {
-            this.readyArmed = false
-            if (this.txReadyHandler) this.txReadyHandler()
+        if (got.length > 0) {
+            c.delivered += got.length
+            if (this.peer) this.peer.deliver(got)
         }
     }
 
-    /** Called by the peer's transmitter when a chunk arrives here. */
-    deliver(chunk: Buffer): void {
-        if (this.receiveHandler) this.receiveHandler(chunk)
+    /** Called by the peer's transmitter when a write's bytes arrive here. */
+    deliver(bytes: Buffer): void {
+        if (this.receiveHandler) this.receiveHandler(bytes)
     }
 }
 
@@ -268,21 +286,21 @@ export class UartWire {
     /** Time of one byte on the line: 10 bit times. */
     readonly byteMs: number
     readonly propagationMs: number
-    private chunkBytes: number
+    /** How long an outage must be kept: a write's bytes are judged when its last one arrives. */
+    private keepMs: number
     private outages: Outage[] = []
     private up = true
     /** Called whenever the link goes down or comes back up (the simulator's fault log). */
     onUpChange: ((up: boolean) => void) | null = null
 
     constructor(private clock: Clock, prng: Prng, options: UartOptions) {
-        const chunk = options.chunkBytes !== undefined ? options.chunkBytes : 64
-        if (!(options.baud > 0) || !(options.txFifoBytes > 0) || !(chunk > 0)) throw new Error("uart: bad baud, fifo or chunk size")
+        if (!(options.baud > 0) || !(options.txFifoBytes > 0)) throw new Error("uart: bad baud or fifo size")
         this.baud = options.baud
         this.byteMs = 10000 / options.baud
         this.propagationMs = options.propagationMs > 0 ? options.propagationMs : 0
-        this.chunkBytes = chunk
-        this.a = new UartEnd(this, clock, prng.fork(1), options.txFifoBytes, chunk)
-        this.b = new UartEnd(this, clock, prng.fork(2), options.txFifoBytes, chunk)
+        this.keepMs = (options.txFifoBytes + 1) * this.byteMs + this.propagationMs + 1
+        this.a = new UartEnd(this, clock, prng.fork(1), options.txFifoBytes)
+        this.b = new UartEnd(this, clock, prng.fork(2), options.txFifoBytes)
         this.a.peer = this.b
         this.b.peer = this.a
     }
@@ -303,8 +321,8 @@ export class UartWire {
         } else {
             this.outages[this.outages.length - 1].to = now
         }
-        // Forget outages that ended before any chunk now on the line began.
-        const horizon = now - 2 * this.chunkBytes * this.byteMs - 1
+        // Forget outages that ended before any byte still to arrive left the transmitter.
+        const horizon = now - this.keepMs
         while (this.outages.length > 0 && this.outages[0].to < horizon) this.outages.shift()
         if (this.onUpChange) this.onUpChange(up)
     }

@@ -77,7 +77,8 @@ const fw = runStarted(await startChecked({ config: JSON.parse(${JSON.stringify(J
     up = true
 })
 console.log("started " + (fw !== null))
-let t = ds.millis() + 5000
+// the VM runs at the host's pace: on a loaded machine the boot (mount, link) takes longer
+let t = ds.millis() + 30000
 while (!up && ds.millis() < t) await ds.sleep(10)
 for (let i = 0; i < ${WRITES} && up; i++) {
     const b = Buffer.alloc(${BLOCK})
@@ -96,7 +97,7 @@ console.log("acked " + acked + " failed " + failed + " pinned " + fw.store.pinne
 console.log(fw.statusLine())
 console.log("=== end")
 `
-        run = await devs(["run", dir.write("replicate.ts", src), "--test", "-T", "30000"])
+        run = await devs(["run", dir.write("replicate.ts", src), "--test", "-T", "60000"])
         if (!run.stdout.includes("test OK")) console.log(run.stdout.slice(-3000), run.stderr.slice(-2000))
         image = await exportImage(data)
         remote.child.stdin!.write("stats --json\n")

@@ -163,9 +163,9 @@ describe("export and the independent checker", () => {
     })
 
     it("a run that breaks dependent-write consistency (mode none) fails the checker as it failed the run", () => {
-        // mode none breaks it within a few seeds (which ones moves with any change of timing)
-        let bad = exported({ boards: 4, seed: 1, durationMs: 10000, rate: 40, mode: "none" })
-        for (let seed = 2; seed <= 8 && bad.result.safe; seed++) bad = exported({ boards: 4, seed, durationMs: 10000, rate: 40, mode: "none" })
+        // mode none breaks it within some seeds (which ones moves with any change of timing)
+        let bad = exported({ boards: 4, seed: 1, durationMs: 10000, rate: 100, mode: "none" })
+        for (let seed = 2; seed <= 20 && bad.result.safe; seed++) bad = exported({ boards: 4, seed, durationMs: 10000, rate: 100, mode: "none" })
         expect(bad.result.safe).toBe(false)
         const c = check(bad.dir)
         expect(c.status).toBe(1)
