@@ -27,3 +27,33 @@ export function crc32cUpdate(crc: number, buf: Buffer, start: number, end: numbe
 export function crc32c(buf: Buffer): number {
     return crc32cUpdate(0, buf, 0, buf.length)
 }
+
+/**
+ * The one flipped bit that explains a CRC-32C mismatch, if there is one. `syndrome` is the CRC
+ * computed over an n-byte message XOR the CRC stored with it. CRC-32C is linear: a message
+ * with bit b of byte j flipped changes the CRC by the CRC (from zero, without the final
+ * inversion) of that bit alone, the state 1 << b shifted through the 8·(n - j) bit steps left.
+ * Running the shift backwards from the syndrome, a byte at a time, finds that state when the
+ * flip is in the message. Returns 8·j + b for a flipped message bit, 8·n + k for bit k of the
+ * stored CRC (a syndrome of one bit), or -1. Over the lengths the store checks (up to 268
+ * bytes), CRC-32C's Hamming distance is 6: one flipped bit is always found, and errors of two to
+ * four bits are never taken for one (docs/FORMAT-flash.md, "Damage and tears").
+ */
+export function crc32cFlippedBit(syndrome: number, n: number): number {
+    let s = syndrome >>> 0
+    if (s === 0) return -1
+    if ((s & (s - 1)) === 0) {
+        let k = 0
+        while (s >>> k !== 1) k++
+        return 8 * n + k
+    }
+    for (let j = n - 1; j >= 0; j--) {
+        for (let i = 0; i < 8; i++) s = (s & 0x80000000 ? ((s ^ 0x82f63b78) << 1) | 1 : s << 1) >>> 0
+        if (s < 256 && (s & (s - 1)) === 0) {
+            let b = 0
+            while (s >>> b !== 1) b++
+            return 8 * j + b
+        }
+    }
+    return -1
+}

@@ -1,7 +1,7 @@
 import { Clock } from "../../hal/clock"
 import { Flash, FlashError } from "../../hal/flash"
 import { getU32, putU32 } from "../codec/bytes"
-import { crc32cUpdate } from "../codec/crc32c"
+import { crc32cFlippedBit, crc32cUpdate } from "../codec/crc32c"
 import { seqAfter } from "../seq"
 import {
     allErased,
@@ -19,6 +19,8 @@ import {
     log2Exact,
     MAX_ENTRIES,
     MEMBER_LIMIT,
+    MENDED,
+    mendRecord,
     META_KEYS,
     SECTOR_HEADER_SIZE,
 } from "./format"
@@ -1129,27 +1131,27 @@ export class PrimaryBlockStore {
                 return
             }
             case K.GcEntry: {
-                // collection read the entry of a live version: read its data
-                const e = data as Buffer
-                const g = this.gcG
-                let len = this.entryOfSlot(e, g)
-                // an entry that no longer reads as the version's: its data is copied whole, as
-                // damaged (below)
-                if (len < 0) len = this.B
-                this.gcEntry = e
-                this.readAt(this.slotAddr(this.gcV, g % this.spS), len, K.GcData)
+                // collection read the entry of a live version: read its whole slot
+                this.gcEntry = data as Buffer
+                this.readAt(this.slotAddr(this.gcV, this.gcG % this.spS), this.B, K.GcData)
                 return
             }
             case K.GcData: {
                 // collection read the data: find room to copy the version
-                const d = data as Buffer
-                // a live version that no longer checks is copied as it is, with a CRC that does
-                // not match: dropping it would hide its loss, and a fresh CRC would launder it
-                this.apCrc = crc32cUpdate(0, d, 0, d.length)
-                if (this.entryOfSlot(this.gcEntry, this.gcG) < 0 || crc32cUpdate(this.apCrc, this.gcEntry, 0, 12) !== getU32(this.gcEntry, 12)) {
+                let d = data as Buffer
+                const e = this.gcEntry
+                // one flipped bit is mended and the copy is clean; a live version that still
+                // does not check is copied as it is, with a CRC that does not match: dropping it
+                // would hide its loss, and a fresh CRC would launder it
+                let len = this.mended(mendRecord(e, 0, d, 0, this.B, true))
+                if (len < 0 || this.entryOfSlot(e, this.gcG) < 0) {
+                    len = this.entryOfSlot(e, this.gcG)
+                    if (len < 0) len = this.B
                     this.apDamaged = true
                     this.stats.corruptCopied++
                 }
+                if (len < d.length) d = d.slice(0, len)
+                this.apCrc = crc32cUpdate(0, d, 0, len)
                 // d stays referenced by apData until its entry is programmed
                 this.apData = d
                 this.gcRoom(true, K.GcRoom)
@@ -1230,31 +1232,27 @@ export class PrimaryBlockStore {
                 return
             }
             case K.RvEntry: {
-                // a version read: its entry, then its data
-                const e = data as Buffer
+                // a version read: its entry, then its whole slot
+                this.rvEntry = data as Buffer
                 const g = this.rvG
-                const len = this.entryOfSlot(e, g)
-                if (len < 0) {
-                    this.stats.corruptOnRead++
-                    this.finish(StoreError.Corrupt, null)
-                    return
-                }
-                this.rvEntry = e
-                this.readAt(this.slotAddr(this.sectorOf(g), g % this.spS), len, K.RvData)
+                this.readAt(this.slotAddr(this.sectorOf(g), g % this.spS), this.B, K.RvData)
                 return
             }
             case K.RvData: {
-                // a version read: the data, checked against the entry's CRC
+                // a version read: the data, checked against the entry's CRC (one flipped bit
+                // mended) and the entry against the index
                 const d = data as Buffer
                 const e = this.rvEntry
                 this.rvEntry = EMPTY
-                this.readCrc = crc32cUpdate(0, d, 0, d.length)
-                if (crc32cUpdate(this.readCrc, e, 0, 12) !== getU32(e, 12)) {
+                const len = this.mended(mendRecord(e, 0, d, 0, this.B, true))
+                if (len < 0 || this.entryOfSlot(e, this.rvG) < 0) {
                     this.stats.corruptOnRead++
                     this.finish(StoreError.Corrupt, null)
                     return
                 }
-                this.finish(StoreError.None, d)
+                const out = len < d.length ? d.slice(0, len) : d
+                this.readCrc = crc32cUpdate(0, out, 0, len)
+                this.finish(StoreError.None, out)
                 return
             }
             case K.Collected:
@@ -1515,41 +1513,45 @@ export class PrimaryBlockStore {
     /** Parses entry i of sector s; returns the data bytes it checked. */
     private parseEntry(s: number, i: number, off: number): number {
         const buf = this.mBuf
-        const type = buf[off]
-        const pos = this.secSeq[s] * 256 + i
-        if (type === EntryType.Data) {
-            const slot = buf[off + 2]
-            const len = entryLen(buf, off)
-            const lba = entryLba(buf, off)
-            const seq = getU32(buf, off + 8)
-            const dataOff = this.S - (slot + 1) * this.B
-            const fits = slot < this.spS && len >= 1 && len <= this.B && off + ENTRY_SIZE <= dataOff
-            const g = s * this.spS + slot
-            if (fits && !this.idx.isCandidate(g)) {
-                const ok = crc32cUpdate(crc32cUpdate(0, buf, dataOff, dataOff + len), buf, off, off + 12) === getU32(buf, off + 12)
-                // a record that fails its CRC is kept as a version all the same (its reads say
-                // Corrupt): damage at rest is never dropped, only the record a power cut tore
-                // (mountScanned) is; docs/FORMAT-flash.md, "Damage and tears"
-                this.idx.setRecord(g, buf[off + 1], lba, seq, i, true)
-                if (slot + 1 > this.mDataUsed) this.mDataUsed = slot + 1
-                this.report.dataRecords++
-                if (ok) {
-                    this.report.records++
-                    this.noteSeq(seq)
-                    return len
-                }
-                this.badEntry(s, i)
-                this.mLastKept[s] = slot + 1
-                return len
-            }
-            this.badEntry(s, i)
-            return fits ? len : 0
-        }
         // an entry a power cut tore, zeroed since (mountScanned): nothing
         if (zeroEntry(buf, off)) return 0
-        if (crc32cUpdate(0, buf, off, off + 12) !== getU32(buf, off + 12)) {
-            this.badEntry(s, i)
-            return 0
+        const pos = this.secSeq[s] * 256 + i
+        const type = buf[off]
+        const small = crc32cUpdate(0, buf, off, off + 12) ^ getU32(buf, off + 12)
+        const t = type ^ EntryType.Data
+        if (small !== 0 && (t & (t - 1)) === 0) {
+            // a data record, or one whose type, slot or length bit flipped: each is tried
+            buf[off] = EntryType.Data
+            const slot0 = buf[off + 2]
+            for (let v = -1; v < 8; v++) {
+                const slot = v < 0 ? slot0 : slot0 ^ (1 << v)
+                const dataOff = this.S - (slot + 1) * this.B
+                if (slot >= this.spS || off + ENTRY_SIZE > dataOff) continue
+                buf[off + 2] = slot
+                const len = mendRecord(buf, off, buf, dataOff, this.B, v < 0 && t === 0)
+                if (len > 0) return this.dataEntry(s, i, off, slot, this.mended(len), true)
+            }
+            buf[off + 2] = slot0
+            buf[off] = type
+            if (t === 0) {
+                // damage one flipped bit does not explain: kept as a version all the same (its
+                // reads say Corrupt) when its fields still describe a slot; only the record a
+                // power cut tore (mountScanned) is dropped; docs/FORMAT-flash.md, "Damage and tears"
+                const len = entryLen(buf, off)
+                if (slot0 < this.spS && len >= 1 && len <= this.B && off + ENTRY_SIZE <= this.S - (slot0 + 1) * this.B) return this.dataEntry(s, i, off, slot0, len, false)
+                this.badEntry(s, i)
+                return 0
+            }
+        }
+        if (small !== 0) {
+            // one flipped bit of a small record is mended; more is damage
+            const k = crc32cFlippedBit(small, 12)
+            if (k < 0) {
+                this.badEntry(s, i)
+                return 0
+            }
+            this.stats.mended++
+            if (k < 96) buf[off + (k >> 3)] ^= 1 << (k & 7)
         }
         const value = getU32(buf, off + 8)
         const loc = s * 256 + i
@@ -1581,6 +1583,35 @@ export class PrimaryBlockStore {
         // a valid record of a type this store does not use: count it as bad
         this.badEntry(s, i)
         return 0
+    }
+
+    /** The length mendRecord found, counting a mended bit. */
+    private mended(len: number): number {
+        if (len < MENDED) return len
+        this.stats.mended++
+        return len - MENDED
+    }
+
+    /** A data entry at mount (its record checks when `ok`): a version in the index. */
+    private dataEntry(s: number, i: number, off: number, slot: number, len: number, ok: boolean): number {
+        const buf = this.mBuf
+        const g = s * this.spS + slot
+        if (this.idx.isCandidate(g)) {
+            this.badEntry(s, i)
+            return len
+        }
+        const seq = getU32(buf, off + 8)
+        this.idx.setRecord(g, buf[off + 1], entryLba(buf, off), seq, i, true)
+        if (slot + 1 > this.mDataUsed) this.mDataUsed = slot + 1
+        this.report.dataRecords++
+        if (ok) {
+            this.report.records++
+            this.noteSeq(seq)
+            return len
+        }
+        this.badEntry(s, i)
+        this.mLastKept[s] = slot + 1
+        return len
     }
 
     private badEntry(s: number, i: number): void {

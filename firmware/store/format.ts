@@ -1,5 +1,5 @@
 import { putU16, putU32, getU32 } from "../codec/bytes"
-import { crc32cUpdate } from "../codec/crc32c"
+import { crc32cFlippedBit, crc32cUpdate } from "../codec/crc32c"
 import { crc8Update } from "../codec/crc8"
 
 /**
@@ -121,4 +121,37 @@ export function entryLba(b: Buffer, off: number): number {
 
 export function entryLen(b: Buffer, off: number): number {
     return b[off + 6] | (b[off + 7] << 8)
+}
+
+/** Added to mendRecord's length when it mended a bit. */
+export const MENDED = 0x10000
+
+/**
+ * Checks a data record, its entry at e[eo..eo+16) and its data at d[dOff..], and mends one
+ * flipped bit anywhere in it (data, entry bytes 0..11 or the CRC) in place: a bit that flipped
+ * at rest or in a read. The length field decides how much data the CRC covers, so a flip there
+ * is found by trying each length one bit away (those of 1..maxLen). Returns the data length
+ * when the record checks (plus MENDED when a bit was mended), or -1 when it does not: damage of more than one bit,
+ * which CRC-32C detects but does not place (crc32cFlippedBit). With `place` false only the
+ * record as it is and its lengths one bit away are tried (no search for the flipped bit).
+ */
+export function mendRecord(e: Buffer, eo: number, d: Buffer, dOff: number, maxLen: number, place: boolean): number {
+    const read = entryLen(e, eo)
+    const stored = getU32(e, eo + 12)
+    for (let v = -1; v < 16; v++) {
+        const len = v < 0 ? read : read ^ (1 << v)
+        if (len < 1 || len > maxLen || dOff + len > d.length) continue
+        putU16(e, eo + 6, len)
+        const c = crc32cUpdate(crc32cUpdate(0, d, dOff, dOff + len), e, eo, eo + 12)
+        if (c === stored) return v < 0 ? len : len + MENDED
+        if (v >= 0 || !place) continue
+        const k = crc32cFlippedBit(c ^ stored, len + 12)
+        if (k < 0) continue
+        if (k < 8 * len) d[dOff + (k >> 3)] ^= 1 << (k & 7)
+        else if (k < 8 * (len + 12)) e[eo + (k >> 3) - len] ^= 1 << (k & 7)
+        else putU32(e, eo + 12, stored ^ (1 << (k - 8 * (len + 12))))
+        return entryLen(e, eo) + MENDED
+    }
+    putU16(e, eo + 6, read)
+    return -1
 }

@@ -142,6 +142,8 @@ export class StoreStats {
     dirtySectors = 0
     /** Sectors whose erased area held stray bytes: closed for appends, erased by GC. */
     strayAreas = 0
+    /** Records with one flipped bit (at rest or in a read), mended where they were read. */
+    mended = 0
     /** Reads that found a record not matching its CRC. */
     corruptOnRead = 0
     /** Live records garbage collection found damaged and copied as they are, still failing

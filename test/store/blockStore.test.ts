@@ -329,9 +329,11 @@ describe("block store: detection and recovery", () => {
         r.mount()
         r.write(0, 1, 1, block(B, 0, 1, 1, 0))
         r.write(0, 2, 1, block(B, 0, 2, 1, 1))
-        // flip one bit of lba 1's data (slot 0 of the first sector used: its last 256 bytes)
+        // flip two bits of lba 1's data (slot 0 of the first sector used: its last 256 bytes),
+        // more than a read mends
         const sector = r.store.pinned(0, 1).find((e) => e.lba === 1)!.addr
         r.chip.poke(sector + 10, r.chip.peek(sector + 10) ^ 4)
+        r.chip.poke(sector + 77, r.chip.peek(sector + 77) ^ 0x80)
         expect(r.read(0, 1)).toEqual({ err: StoreError.Corrupt, data: null })
         expect(r.store.stats.corruptOnRead).toBe(1)
         const r2 = remount(r)
@@ -350,6 +352,7 @@ describe("block store: detection and recovery", () => {
         for (let i = 0; i < 20; i++) r.write(0, 2, 1, block(B, 0, 2, 1, i + 1))
         const v = r.store.pinned(0, 1).find((e) => e.lba === 1)!
         r.chip.poke(v.addr + 10, r.chip.peek(v.addr + 10) ^ 4)
+        r.chip.poke(v.addr + 11, r.chip.peek(v.addr + 11) ^ 1)
         const before = r.store.stats.gcRuns
         expect(r.call((d) => r.store.collect(d))).toBe(StoreError.None)
         expect(r.store.stats.gcRuns).toBe(before + 1)

@@ -18,7 +18,9 @@ describe("a damaged record found at mount", () => {
         expect(rig.write(0, 3, 9, block(256, 0, 3, 9, 0))).toBe(StoreError.None)
         const v = rig.store.pinned(0, 13)[0]
         expect(v.lba).toBe(3)
+        // two bits: more than the store mends
         rig.chip.flipBit(v.addr + 77, 2)
+        rig.chip.flipBit(v.addr + 140, 5)
         const again = new Rig(rig.chip, PRIMARY)
         const m = again.mount()
         expect(m.err).toBe(StoreError.None)

@@ -6,8 +6,8 @@ import { MountReport, StoreError, StoreRole } from "../../firmware/store/types"
 import { Prng } from "../../host-sim/prng"
 import { Rig } from "./harness"
 
-/** The flash below, but read number `at` (counted from 1) comes back with one bit flipped, as
- * an SPI read that failed once would. */
+/** The flash below, but read number `at` (counted from 1) comes back with two bits of a byte flipped, as
+ * an SPI read that failed once would (one flipped bit the store mends where it reads it). */
 class OneBadRead implements Flash {
     reads = 0
     constructor(private inner: SpiNorFlash, private at: number, private prng: Prng) {}
@@ -19,7 +19,7 @@ class OneBadRead implements Flash {
         this.inner.read(addr, len, (err, data) => {
             if (n === this.at && err === FlashError.None && data.length > 0) {
                 const copy = Buffer.from(data)
-                copy[this.prng.int(copy.length)] ^= 1 << this.prng.int(8)
+                copy[this.prng.int(copy.length)] ^= 3 << this.prng.int(7)
                 return done(err, copy)
             }
             done(err, data)

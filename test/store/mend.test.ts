@@ -1,0 +1,136 @@
+import { describe, expect, it } from "vitest"
+import { crc32cFlippedBit, crc32cUpdate } from "../../firmware/codec/crc32c"
+import { StoreError } from "../../firmware/store/types"
+import { Prng } from "../../host-sim/prng"
+import { block, PRIMARY, Rig } from "./harness"
+
+// One bit that flips at rest (or in a read) is mended where the record is read: at mount, on
+// a read and in a garbage collection's copy. Two bits are damage, detected and never mended
+// into other data. docs/FORMAT-flash.md, "Damage and tears".
+
+const B = 256
+
+/** The address of the entry of the data record whose slot starts at `slotAddr`. */
+function entryOf(r: Rig, slotAddr: number): number {
+    const sector = slotAddr - (slotAddr % 4096)
+    const slot = (4096 - (slotAddr % 4096)) / B - 1
+    for (let a = sector + 16; a < slotAddr; a += 16) if (r.chip.peek(a) === 0x3c && r.chip.peek(a + 2) === slot) return a
+    throw new Error("no entry for the slot at " + slotAddr)
+}
+
+/** A store with lbas 0..5 written (lba 3 twice: its newest version is what a read must give). */
+function written(): { r: Rig; slot: number; entry: number } {
+    const r = Rig.blank(64 * 1024, PRIMARY)
+    expect(r.mount().err).toBe(StoreError.None)
+    for (let lba = 0; lba < 6; lba++) expect(r.write(0, lba, 1, block(B, 0, lba, 1, 0))).toBe(StoreError.None)
+    expect(r.write(0, 3, 2, block(B, 0, 3, 2, 1))).toBe(StoreError.None)
+    // lba 6 after it, so lba 3's record is not the newest sector's last (a tear)
+    expect(r.write(0, 6, 2, block(B, 0, 6, 2, 0))).toBe(StoreError.None)
+    const slot = r.store.pinned(0, 2).find((e) => e.lba === 3)!.addr
+    return { r, slot, entry: entryOf(r, slot) }
+}
+
+function flip(r: Rig, addr: number, bit: number): void {
+    r.chip.poke(addr, r.chip.peek(addr) ^ (1 << bit))
+}
+
+describe("a record with one flipped bit", () => {
+    it("reads back whole at mount and on a read, wherever the bit is: data, type, member, slot, lba, length, seq or CRC", () => {
+        const want = block(B, 0, 3, 2, 1)
+        // every bit of the entry, and bits spread over the data slot
+        const spots: [boolean, number, number][] = []
+        for (let i = 0; i < 16; i++) for (let b = 0; b < 8; b++) spots.push([true, i, b])
+        for (let i = 0; i < B; i += 17) spots.push([false, i, i % 8])
+        for (const [inEntry, i, b] of spots) {
+            for (const atMount of [false, true]) {
+                const { r, slot, entry } = written()
+                flip(r, (inEntry ? entry : slot) + i, b)
+                const rr = atMount ? new Rig(r.chip, PRIMARY) : r
+                if (atMount) {
+                    const m = rr.mount()
+                    expect(m.err).toBe(StoreError.None)
+                    expect(m.report.badCrc, `entry ${inEntry} byte ${i} bit ${b}`).toBe(0)
+                }
+                const got = rr.read(0, 3)
+                expect(got.err, `entry ${inEntry} byte ${i} bit ${b} mount ${atMount}`).toBe(StoreError.None)
+                expect(got.data!.equals(want)).toBe(true)
+                expect(rr.readPinned(0, 3, 2).data!.equals(want)).toBe(true)
+                expect(rr.store.stats.mended).toBeGreaterThan(0)
+                // the other blocks are as written
+                expect(rr.read(0, 6).data!.equals(block(B, 0, 6, 2, 0))).toBe(true)
+            }
+        }
+    })
+
+    it("is copied clean by garbage collection", () => {
+        const r = Rig.blank(65536, PRIMARY)
+        r.mount()
+        r.write(0, 1, 1, block(B, 0, 1, 1, 0))
+        for (let i = 0; i < 20; i++) r.write(0, 2, 1, block(B, 0, 2, 1, i + 1))
+        const v = r.store.pinned(0, 1).find((e) => e.lba === 1)!
+        flip(r, v.addr + 10, 2)
+        expect(r.call((d) => r.store.collect(d))).toBe(StoreError.None)
+        expect(r.store.stats.corruptCopied).toBe(0)
+        const moved = r.store.pinned(0, 1).find((e) => e.lba === 1)!
+        expect(moved.addr).not.toBe(v.addr)
+        const mended = r.store.stats.mended
+        expect(mended).toBeGreaterThan(0)
+        // the copy checks as it is: reading it mends nothing
+        expect(r.read(0, 1).data!.equals(block(B, 0, 1, 1, 0))).toBe(true)
+        expect(r.store.stats.mended).toBe(mended)
+    })
+})
+
+describe("a record with two flipped bits", () => {
+    it("is damage: a read says Corrupt, never other data, and a mount keeps it as damaged", () => {
+        const p = new Prng(5)
+        for (let n = 0; n < 40; n++) {
+            const { r, slot, entry } = written()
+            // two bits of the data slot, or one there and one in the entry's CRC or seq
+            const a = slot + p.int(B)
+            flip(r, a, p.int(8))
+            const second = p.int(3) === 0 ? entry + 8 + p.int(8) : slot + ((a - slot + 1 + p.int(B - 1)) % B)
+            flip(r, second, p.int(8))
+            expect(r.read(0, 3).err).toBe(StoreError.Corrupt)
+            const again = new Rig(r.chip, PRIMARY)
+            expect(again.mount().err).toBe(StoreError.None)
+            expect(again.read(0, 3).err).toBe(StoreError.Corrupt)
+            expect(again.read(0, 6).err).toBe(StoreError.None)
+        }
+    })
+})
+
+describe("crc32cFlippedBit", () => {
+    it("places every single flipped bit, and never takes two to four flipped bits for one", () => {
+        const p = new Prng(9)
+        for (const n of [13, 76, 140, 268]) {
+            const m = Buffer.alloc(n)
+            for (let i = 0; i < n; i++) m[i] = p.next() & 0xff
+            const c = crc32cUpdate(0, m, 0, n)
+            for (let bit = 0; bit < 8 * n; bit++) {
+                m[bit >> 3] ^= 1 << (bit & 7)
+                expect(crc32cFlippedBit(crc32cUpdate(0, m, 0, n) ^ c, n)).toBe(bit)
+                m[bit >> 3] ^= 1 << (bit & 7)
+            }
+            for (let k = 0; k < 32; k++) expect(crc32cFlippedBit((c ^ (c ^ (1 << k))) >>> 0, n)).toBe(8 * n + k)
+            for (let t = 0; t < 3000; t++) {
+                const flips = 2 + p.int(3)
+                const at: number[] = []
+                while (at.length < flips) {
+                    const x = p.int(8 * n + 32)
+                    if (!at.includes(x)) at.push(x)
+                }
+                let syn = 0
+                for (const x of at) {
+                    if (x >= 8 * n) syn ^= 1 << (x - 8 * n)
+                    else {
+                        m[x >> 3] ^= 1 << (x & 7)
+                        syn ^= crc32cUpdate(0, m, 0, n) ^ c
+                        m[x >> 3] ^= 1 << (x & 7)
+                    }
+                }
+                expect(crc32cFlippedBit(syn >>> 0, n)).toBe(-1)
+            }
+        }
+    })
+})
