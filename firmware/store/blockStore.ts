@@ -1008,6 +1008,12 @@ export class PrimaryBlockStore {
         // step returns to what asked for the collection, an append's entry to what asked for
         // the append (the steps that must do more on a failure are left out here)
         if (err !== StoreError.None) {
+            // an entry whose program failed may be left erased: a mount reads a sector's entries
+            // only up to the first erased one, so nothing more is appended in that sector
+            if ((k === K.ApEntry || k === K.SmallAppended || k === K.GcSmallAppended) && this.open === this.apS) {
+                this.setState(this.apS, SecState.Used)
+                this.open = -1
+            }
             if (k === K.WriteRoom || k === K.WriteAppended || k === K.SmallRoom || k === K.SmallAppended || k === K.RvEntry || k === K.RvData) {
                 this.rvEntry = EMPTY
                 return this.finish(err, null)
