@@ -13,6 +13,7 @@ import {
     entryLba,
     entryLen,
     EntryType,
+    headerIntact,
     headerAEraseCount,
     headerBValid,
     LBA_LIMIT,
@@ -1534,17 +1535,19 @@ export class PrimaryBlockStore {
                 const dataOff = this.S - (slot + 1) * this.B
                 if (slot >= this.spS || off + ENTRY_SIZE > dataOff) continue
                 buf[off + 2] = slot
-                const len = mendRecord(buf, off, buf, dataOff, this.B, v < 0 && t === 0)
-                if (len > 0) return this.dataEntry(s, i, off, slot, this.mended(len), true)
+                const len = mendRecord(buf, off, buf, dataOff, this.B, v < 0)
+                if (len > 0) return this.dataEntry(s, i, off, slot, this.mended(t !== 0 || v >= 0 ? len | MENDED : len), true)
             }
             buf[off + 2] = slot0
             buf[off] = type
             if (t === 0) {
-                // damage one flipped bit does not explain: kept as a version all the same (its
-                // reads say Corrupt) when its fields still describe a slot; only the record a
-                // power cut tore (mountScanned) is dropped; docs/FORMAT-flash.md, "Damage and tears"
+                // damage that cannot be mended: kept as a version all the same (its reads say
+                // Corrupt) when its fields match their check and describe a slot; only the
+                // record a power cut tore (mountScanned) is dropped; docs/FORMAT-flash.md,
+                // "Damage and tears"
                 const len = entryLen(buf, off)
-                if (slot0 < this.spS && len >= 1 && len <= this.B && off + ENTRY_SIZE <= this.S - (slot0 + 1) * this.B) return this.dataEntry(s, i, off, slot0, len, false)
+                if (headerIntact(buf, off) && slot0 < this.spS && len >= 1 && len <= this.B && off + ENTRY_SIZE <= this.S - (slot0 + 1) * this.B)
+                    return this.dataEntry(s, i, off, slot0, len, false)
                 this.badEntry(s, i)
                 return 0
             }

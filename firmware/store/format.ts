@@ -12,7 +12,7 @@ import { crc8Update } from "../codec/crc8"
  */
 export const SECTOR_HEADER_SIZE = 16
 export const ENTRY_SIZE = 16
-export const FORMAT_VERSION = 1
+export const FORMAT_VERSION = 2
 export const MAGIC_0 = 0x53 // 'S'
 export const MAGIC_1 = 0x51 // 'Q'
 /** Entry indices are one byte; so are data slot indices. */
@@ -78,10 +78,12 @@ export function headerBValid(b: Buffer, off: number): boolean {
 // ---- entries
 
 /**
- * Data entry: type, member, slot, lba (u24), length (u16), seq (u32), and the record's CRC:
- * CRC-32C over the `length` data bytes, then entry bytes 0..11. The data's part is the block's
- * own CRC-32C, `blockCrc`, computed once when the write was captured: the record's CRC goes on
- * from it, so data that changed in RAM after the capture never checks. Returns the CRC.
+ * Data entry: type, member, slot, lba (u24), length (9 bits) and the entry's own check (7 bits)
+ * in u16 6..7, seq (u32), and the record's CRC: CRC-32C over the `length` data bytes, then entry
+ * bytes 0..11. The data's part is the block's own CRC-32C, `blockCrc`, computed once when the
+ * write was captured: the record's CRC goes on from it, so data that changed in RAM after the
+ * capture never checks. The check (headerCheck) lets a record damaged in two places still be
+ * mended when one of them is in the entry's fields (mendRecord). Returns the CRC.
  */
 export function encodeDataEntry(e: Buffer, member: number, slot: number, lba: number, seq: number, len: number, blockCrc: number): number {
     e[0] = EntryType.Data
@@ -92,9 +94,50 @@ export function encodeDataEntry(e: Buffer, member: number, slot: number, lba: nu
     e[5] = (lba >>> 16) & 0xff
     putU16(e, 6, len)
     putU32(e, 8, seq)
+    e[7] |= headerCheck(e, 0) << 1
     const crc = crc32cUpdate(blockCrc, e, 0, 12)
     putU32(e, 12, crc)
     return crc
+}
+
+/**
+ * CRC-7 (x^7 + x^3 + 1, as SD cards use) of a data entry's fields: bytes 0..11 with the check's
+ * own 7 bits (byte 7, bits 1..7) taken as zero, most significant bit first. Its Hamming distance
+ * is 3 over these 96 bits, so one flipped bit of the fields or of the check is placed by
+ * headerFlippedBit.
+ */
+export function headerCheck(e: Buffer, eo: number): number {
+    let r = 0
+    for (let i = 0; i < 12; i++) {
+        const b = i === 7 ? e[eo + 7] & 1 : e[eo + i]
+        for (let k = 7; k >= 0; k--) {
+            const fb = ((r >> 6) ^ (b >> k)) & 1
+            r = (r << 1) & 0x7f
+            if (fb) r ^= 0x09
+        }
+    }
+    return r
+}
+
+/** The one flipped bit of a data entry's fields or check that explains its check's mismatch
+ * (as bit 8·byte + bit of the entry), or -1. */
+function headerFlippedBit(e: Buffer, eo: number): number {
+    const s = headerCheck(e, eo) ^ (e[eo + 7] >> 1)
+    if (s === 0) return -1
+    // a flip in the check itself: one bit of the syndrome
+    if ((s & (s - 1)) === 0) {
+        let k = 0
+        while (s >>> k !== 1) k++
+        return 57 + k
+    }
+    // the last message bit (byte 11, bit 0) gives x^7 mod P; each bit before it one more x
+    let r = 0x09
+    for (let p = 95; p >= 0; p--) {
+        // byte 7's bits 1..7 are the check's, not the message's
+        if (r === s && (p >> 3 !== 7 || (p & 7) === 7)) return (p & ~7) | (7 - (p & 7))
+        r = r & 0x40 ? ((r << 1) & 0x7f) ^ 0x09 : (r << 1) & 0x7f
+    }
+    return -1
 }
 
 /**
@@ -120,28 +163,28 @@ export function entryLba(b: Buffer, off: number): number {
 }
 
 export function entryLen(b: Buffer, off: number): number {
-    return b[off + 6] | (b[off + 7] << 8)
+    return b[off + 6] | ((b[off + 7] & 1) << 8)
 }
 
 /** Added to mendRecord's length when it mended a bit. */
 export const MENDED = 0x10000
 
 /**
- * Checks a data record, its entry at e[eo..eo+16) and its data at d[dOff..], and mends one
- * flipped bit anywhere in it (data, entry bytes 0..11 or the CRC) in place: a bit that flipped
+ * mendRecord's first try: checks a data record, its entry at e[eo..eo+16) and its data at
+ * d[dOff..], and mends one flipped bit anywhere in it (data, entry bytes 0..11 or the CRC) in place: a bit that flipped
  * at rest or in a read. The length field decides how much data the CRC covers, so a flip there
  * is found by trying each length one bit away (those of 1..maxLen). Returns the data length
  * when the record checks (plus MENDED when a bit was mended), or -1 when it does not: damage of more than one bit,
  * which CRC-32C detects but does not place (crc32cFlippedBit). With `place` false only the
  * record as it is and its lengths one bit away are tried (no search for the flipped bit).
  */
-export function mendRecord(e: Buffer, eo: number, d: Buffer, dOff: number, maxLen: number, place: boolean): number {
+function mendOne(e: Buffer, eo: number, d: Buffer, dOff: number, maxLen: number, place: boolean): number {
     const read = entryLen(e, eo)
     const stored = getU32(e, eo + 12)
-    for (let v = -1; v < 16; v++) {
+    for (let v = -1; v < 9; v++) {
         const len = v < 0 ? read : read ^ (1 << v)
         if (len < 1 || len > maxLen || dOff + len > d.length) continue
-        putU16(e, eo + 6, len)
+        setLen(e, eo, len)
         const c = crc32cUpdate(crc32cUpdate(0, d, dOff, dOff + len), e, eo, eo + 12)
         if (c === stored) return v < 0 ? len : len + MENDED
         if (v >= 0 || !place) continue
@@ -152,6 +195,37 @@ export function mendRecord(e: Buffer, eo: number, d: Buffer, dOff: number, maxLe
         else putU32(e, eo + 12, stored ^ (1 << (k - 8 * (len + 12))))
         return entryLen(e, eo) + MENDED
     }
-    putU16(e, eo + 6, read)
+    setLen(e, eo, read)
     return -1
+}
+
+/**
+ * Checks a data record, its entry at e[eo..eo+16) and its data at d[dOff..], and mends what
+ * CRC-32C and the entry's check can place, in place: one flipped bit anywhere (data, fields,
+ * check or CRC), or two when one of them is in the entry's fields or check (the check places
+ * that one, then the CRC the other). Returns the data length when the record checks (plus
+ * MENDED when a bit was mended), or -1: damage they detect but do not place. With `place`
+ * false only the record as it is and its lengths one bit away are tried.
+ */
+export function mendRecord(e: Buffer, eo: number, d: Buffer, dOff: number, maxLen: number, place: boolean): number {
+    const r = mendOne(e, eo, d, dOff, maxLen, place)
+    if (r >= 0 || !place) return r
+    const h = headerFlippedBit(e, eo)
+    if (h < 0) return -1
+    e[eo + (h >> 3)] ^= 1 << (h & 7)
+    const r2 = mendOne(e, eo, d, dOff, maxLen, true)
+    if (r2 >= 0) return r2 < MENDED ? r2 + MENDED : r2
+    e[eo + (h >> 3)] ^= 1 << (h & 7)
+    return -1
+}
+
+/** Sets a data entry's length field, leaving its check as it is. */
+function setLen(e: Buffer, eo: number, len: number): void {
+    e[eo + 6] = len & 0xff
+    e[eo + 7] = (e[eo + 7] & 0xfe) | (len >> 8)
+}
+
+/** True when a data entry's fields match its check (damage, if any, is elsewhere). */
+export function headerIntact(e: Buffer, eo: number): boolean {
+    return headerCheck(e, eo) === e[eo + 7] >> 1
 }

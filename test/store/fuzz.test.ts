@@ -2,7 +2,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { putU32 } from "../../firmware/codec/bytes"
 import { crc32cUpdate } from "../../firmware/codec/crc32c"
-import { encodeHeaderA, encodeHeaderB, EntryType } from "../../firmware/store/format"
+import { encodeHeaderA, encodeHeaderB, EntryType, headerCheck } from "../../firmware/store/format"
 import { StoreError, StoreOptions, StoreRole } from "../../firmware/store/types"
 import { SimKernel } from "../../host-sim/kernel"
 import { SpiNorChip } from "../../host-sim/models/spiNorChip"
@@ -164,7 +164,8 @@ describe("mount fuzz: any flash contents give recovery or a clear error, never a
                         img[off + 4] = (e.lba >> 8) & 0xff
                         img[off + 5] = (e.lba >> 16) & 0xff
                         img[off + 6] = e.len & 0xff
-                        img[off + 7] = e.len >> 8
+                        img[off + 7] = (e.len >> 8) & 1
+                        if (e.type === EntryType.Data) img[off + 7] |= headerCheck(img, off) << 1
                         putU32(img, off + 8, e.seq)
                         const slot = img[off + 2]
                         const dataOff = base + 4096 - (slot + 1) * 256
@@ -173,7 +174,8 @@ describe("mount fuzz: any flash contents give recovery or a clear error, never a
                         let crc = 0
                         if (e.type === EntryType.Data && slot < 15 && e.len <= 256) crc = crc32cUpdate(crc, img, dataOff, dataOff + (e.len % 257))
                         crc = crc32cUpdate(crc, img, off, off + 12)
-                        putU32(img, off + 12, e.crcOk ? crc : crc ^ 1)
+                        // a bad CRC: more than the store mends (two bits of it)
+                        putU32(img, off + 12, e.crcOk ? crc : crc ^ 0x00030000)
                     })
                 })
                 const chip = new SpiNorChip(new SimKernel(), { capacity: CAP })
