@@ -1025,6 +1025,17 @@ export class Simulation {
             const p = this.group.primaries[b]
             if (!p.up || !p.board || p.board.writesWaiting() > 0) return false
         }
+        // and the remote holds them: a remote that replaced an older one since those writes
+        // were applied holds nothing until its full resync
+        const h = this.history
+        for (let b = 0; b < this.unapplied.length; b++) {
+            if (this.goneForGood.has(b)) continue
+            const row = this.shadow[b]
+            for (let lba = 0; lba < row.length; lba++) {
+                const e = h.newestAcked(b, lba, h.writes[b].length)
+                if (row[lba].counter < e && !h.excused(b, lba, e)) return false
+            }
+        }
         return true
     }
 
