@@ -790,6 +790,23 @@ export class Simulation {
         return -1
     }
 
+    /** A byte of a data slot an entry of its used sector names (a data record's data), or -1. */
+    private dataSlotAddress(chip: SpiNorChip, pr: Prng): number {
+        const B = this.group.opts.blockSize
+        const sectors = chip.capacity() / 4096
+        for (let n = 0; n < 40; n++) {
+            const base = pr.int(sectors) * 4096
+            if (chip.peek(base) !== 0x53 || chip.peek(base + 1) !== 0x51) continue
+            const slots: number[] = []
+            for (let e = base + 16; e + 16 <= base + 4096 && chip.peek(e) !== 0xff; e += 16) if (chip.peek(e) === 0x3c) slots.push(chip.peek(e + 2))
+            if (slots.length === 0) continue
+            const slot = slots[pr.int(slots.length)]
+            const a = base + 4096 - (slot + 1) * B + pr.int(B)
+            if (a >= base + 16) return a
+        }
+        return -1
+    }
+
     /**
      * The rot, remotefail and ram classes (each from a generator of its own, so the other
      * classes' schedules stay as they were).
@@ -816,11 +833,17 @@ export class Simulation {
                         self.fault(name, "the next flash read comes back with a bit flipped")
                         return
                     }
-                    const a = self.rotAddress(chip, pr)
+                    // one event in four is a worn pair of cells in a data slot: two bits of a
+                    // byte, more than the store mends (damage, held with its alarm); any other
+                    // is one bit anywhere in a record (mended where it is read)
+                    const pair = pr.chance(0.25)
+                    const a = pair ? self.dataSlotAddress(chip, pr) : self.rotAddress(chip, pr)
                     if (a < 0) return
-                    chip.flipBit(a, pr.int(8))
+                    const bit = pr.int(8)
+                    chip.flipBit(a, bit)
+                    if (pair) chip.flipBit(a, (bit + 1 + pr.int(7)) & 7)
                     fi.rot++
-                    self.fault(name, "a bit flips at rest at flash address " + a)
+                    self.fault(name, (pair ? "two bits flip" : "a bit flips") + " at rest at flash address " + a)
                 })
             }
         }

@@ -11,20 +11,21 @@ function options(o: Partial<SimOptions>): SimOptions {
     return { ...defaultSimOptions(), ...o }
 }
 
-describe("a bit flips in a pinned version on a primary's flash", () => {
+describe("bits flip in a pinned version on a primary's flash", () => {
     // member 0's link is down from 8 s to 12 s: its aux ring fills and its later seqs wait on
-    // flash (spilled); at 11.9 s one bit of a version it has not sent flips
+    // flash (spilled); at 11.9 s bits of a version it has not sent flip
     const o = options({ boards: 2, seed: 5, durationMs: 60000, linkDown: [{ target: 0, atMs: 8000, forMs: 4000 }] })
 
-    function flip(sim: Simulation): { lba: number; seq: number } {
+    /** Flips two bits of a version's data (more than a read mends), or one with `once`. */
+    function flip(sim: Simulation, once = false): { lba: number; seq: number } {
         const p = sim.group.primaries[0]
         const store = p.store!
         const seqs = store.pinnedSeqs(0)
         expect(seqs.length).toBeGreaterThan(2)
         const seq = seqs[seqs.length - 2]
         const v = store.pinned(0, seq)[0]
-        const at = v.addr + 100
-        p.chip.poke(at, p.chip.peek(at) ^ 0x10)
+        p.chip.poke(v.addr + 100, p.chip.peek(v.addr + 100) ^ 0x10)
+        if (!once) p.chip.poke(v.addr + 180, p.chip.peek(v.addr + 180) ^ 0x01)
         return { lba: v.lba, seq }
     }
 
@@ -56,6 +57,23 @@ describe("a bit flips in a pinned version on a primary's flash", () => {
         expect(board.damagedLba).toBe(-1)
     })
 
+    it("one flipped bit is mended where the version is read: no alarm, nothing held, the remote applies the write whole", () => {
+        const sim = new Simulation(o)
+        sim.start()
+        sim.kernel.run(11900, Number.MAX_SAFE_INTEGER)
+        const hit = flip(sim, true)
+        const p = sim.group.primaries[0]
+        const board = p.board!
+        sim.kernel.run(30000, Number.MAX_SAFE_INTEGER)
+        expect(board.damagedReads).toBe(0)
+        expect(board.damagedLba).toBe(-1)
+        expect(p.store!.stats.mended).toBeGreaterThan(0)
+        expect(sim.group.appliedSeq()).toBeGreaterThan(hit.seq)
+        const result = sim.finish()
+        expect(result.violations).toEqual([])
+        expect(result.consistent).toBe(true)
+    })
+
     it("two damaged blocks given up one after the other: each stays given up, and the group goes on", () => {
         const sim = new Simulation(o)
         sim.start()
@@ -65,7 +83,10 @@ describe("a bit flips in a pinned version on a primary's flash", () => {
         const seqs = store.pinnedSeqs(0)
         const vs = store.pinned(0, seqs[seqs.length - 2])
         expect(vs.length).toBeGreaterThan(1)
-        for (const v of vs.slice(0, 2)) p.chip.poke(v.addr + 100, p.chip.peek(v.addr + 100) ^ 0x10)
+        for (const v of vs.slice(0, 2)) {
+            p.chip.poke(v.addr + 100, p.chip.peek(v.addr + 100) ^ 0x10)
+            p.chip.poke(v.addr + 180, p.chip.peek(v.addr + 180) ^ 0x01)
+        }
         const board = p.board!
         const given: number[] = []
         for (let t = 12000; t < 60000 && given.length < 4; t += 250) {
