@@ -31,6 +31,9 @@ export interface GroupConfig {
     maxClosedSeqs: number
     /** Target for the RPO lag in ms; 0 turns bounded-RPO pacing off. */
     rpoTargetMs: number
+    /** A verify pass against the remote's image this often, ms (0: only on the console's
+     * `verify`; docs/FORMAT.md, "Verify and repair"). */
+    verifyEveryMs: number
     /** A write waiting this long for its acknowledgement, or the link down this long, suspends
      * replication (docs/CONFIG.md, "Suspension"). */
     suspendAfterMs: number
@@ -88,6 +91,7 @@ export function defaultConfig(): SeqmirrorConfig {
             minCycleMs: 100,
             maxClosedSeqs: 8,
             rpoTargetMs: 0,
+            verifyEveryMs: 0,
             suspendAfterMs: 5000,
             historyShare: 50,
             congestion: "pull-ahead",
@@ -163,6 +167,7 @@ export function validateConfig(cfg: any): string[] {
         checkInt(errors, "group.minCycleMs", group.minCycleMs, 1, 3600000)
         checkInt(errors, "group.maxClosedSeqs", group.maxClosedSeqs, 1, 64)
         checkInt(errors, "group.rpoTargetMs", group.rpoTargetMs, 0, 3600000)
+        checkInt(errors, "group.verifyEveryMs", group.verifyEveryMs, 0, 604800000)
         checkInt(errors, "group.suspendAfterMs", group.suspendAfterMs, 500, 3600000)
         checkInt(errors, "group.historyShare", group.historyShare, 10, 90)
         if (group.congestion !== "pull-ahead" && group.congestion !== "block")

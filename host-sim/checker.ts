@@ -60,7 +60,7 @@ export function checkRemote(history: History, image: BlockId[][], where: string)
                 const w = history.get(b, v)
                 if (w)
                     for (let d = 0; d < history.boards; d++)
-                        if (w.deps[d] > applied[d] && !history.isOut(d, w.deps[d])) {
+                        if (w.deps[d] > applied[d] && !history.isOut(d, w.deps[d]) && !history.lostAfter(d, applied[d], w.deps[d])) {
                             violations.push(
                                 where + ": write " + b + ":" + v + " (lba " + lba + ") is visible but the write " +
                                     d + ":" + w.deps[d] + " it depends on is not (board " + d + " shows up to " + applied[d] + ")"

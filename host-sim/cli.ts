@@ -51,6 +51,8 @@ Options of sim
   --json              print one JSON object (last line of stdout)
   --rpo-target T      bounded-RPO pacing: hold acknowledgements while the oldest write the
                       remote has not applied is older than T (default off)
+  --verify-every T    each primary verifies its image against the remote's this often; any
+                      block found different is a violation (default off)
   --congestion P      at a primary's replication history bound: pull-ahead (suspend, track,
                       resync; default) or block (hold acknowledgements, suspend after 5 s)
   --mutate M          switch off one safety mechanism to see the checker catch it:
@@ -135,6 +137,7 @@ function simOptions(values: Values, durationEnd?: number): SimOptions {
     o.faults = parseFaults(values.faults as string | undefined)
     o.rate = parseIntOpt("rate", values.rate as string | undefined, o.rate, 1, 100000)
     if (values["rpo-target"] !== undefined) o.rpoTargetMs = parseDuration(values["rpo-target"] as string)
+    if (values["verify-every"] !== undefined) o.verifyEveryMs = parseDuration(values["verify-every"] as string)
     const congestion = (values.congestion as string | undefined) ?? "pull-ahead"
     if (congestion !== "pull-ahead" && congestion !== "block") fail(`--congestion must be pull-ahead or block, not "${congestion}"`)
     o.congestion = congestion
@@ -157,6 +160,7 @@ const SIM_OPTIONS = {
     rate: { type: "string" },
     mutate: { type: "string" },
     "rpo-target": { type: "string" },
+    "verify-every": { type: "string" },
     congestion: { type: "string" },
     "power-off": { type: "string", multiple: true },
     "link-down": { type: "string", multiple: true },

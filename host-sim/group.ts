@@ -38,6 +38,8 @@ export class GroupOptions {
     maxClosedSeqs = 8
     /** Bounded-RPO pacing target of every primary, ms (0: off). */
     rpoTargetMs = 0
+    /** Each primary verifies its image against the remote's this often (0: never). */
+    verifyEveryMs = 0
     /** A write waiting this long, or a link down this long, suspends replication (0: never). */
     suspendAfterMs = 5000
     /** Percent of the store's records, beyond one per block, replication history may use. */
@@ -206,6 +208,7 @@ export class SimGroup {
                 minCycleMs: o.minCycleMs,
                 maxClosedSeqs: o.maxClosedSeqs,
                 rpoTargetMs: o.rpoTargetMs,
+                verifyEveryMs: o.verifyEveryMs,
                 suspendAfterMs: o.suspendAfterMs,
                 historyLimit: historyLimit(store.capacityRecords(), o.lbaCount, o.historyShare),
                 maxHistorySeqs: o.maxHistorySeqs,

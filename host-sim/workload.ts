@@ -117,6 +117,16 @@ export class History {
         return row !== undefined && row[lba] !== undefined && counter <= row[lba]
     }
 
+    /** Every write of `board` after `from` up to `to` is excused (each one's loss was
+     * accepted): a write that depends on them may be visible without them. */
+    lostAfter(board: number, from: number, to: number): boolean {
+        for (let c = from + 1; c <= to; c++) {
+            const w = this.get(board, c)
+            if (!w || !this.excused(board, w.lba, c)) return false
+        }
+        return true
+    }
+
     /** outFrom[b] > 0: board b is out of the group (evicted); its writes from that counter on
      * are not part of the group's promise until it is back (rejoin). */
     outFrom: number[] = []

@@ -123,6 +123,7 @@ export class PrimaryFirmware {
                 minCycleMs: cfg.group.minCycleMs,
                 maxClosedSeqs: cfg.group.maxClosedSeqs,
                 rpoTargetMs: cfg.group.rpoTargetMs,
+                verifyEveryMs: cfg.group.verifyEveryMs,
                 suspendAfterMs: cfg.group.suspendAfterMs,
                 historyLimit: historyLimit(this.store.capacityRecords(), this.lbaCount, cfg.group.historyShare),
                 maxHistorySeqs: MAX_HISTORY_SEQS,

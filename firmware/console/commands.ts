@@ -5,6 +5,7 @@ import { crc32c } from "../codec/crc32c"
 import { PrimaryChannel } from "../link/primary"
 import { RemoteChannel } from "../link/remote"
 import { PrimaryBoard, Resync, SuspendReason } from "../pipeline/primary"
+import { Verifier } from "../pipeline/verify"
 import { HoldReason, RemoteBoard } from "../remote/remoteBoard"
 import { ShuttleAgent } from "../shuttle/agent"
 import { BlockStore } from "../store/blockStore"
@@ -135,6 +136,27 @@ export function addPrimaryCommands(shell: Shell, out: Console, parts: () => Prim
             return ["lba " + lba + " given up: replication suspends and resyncs the rest; the remote keeps its older copy of it"]
         })
     )
+    shell.add(
+        new ShellCommand("verify", "verify", "compare this board's image with the remote's (in the background; again: its progress)", (args) => {
+            noArgs("verify", args)
+            const p = parts()
+            if (!p) return [NOT_RUNNING]
+            const v = p.board.verifier
+            if (p.board.verify()) return ["verify started: " + p.board.opts.lbaCount + " lbas, compared with the remote's applied image"]
+            return [verifyLine(v)]
+        })
+    )
+    shell.add(
+        new ShellCommand("repair", "repair", "resync the blocks the last verify found different", (args) => {
+            noArgs("repair", args)
+            const p = parts()
+            if (!p) return [NOT_RUNNING]
+            const v = p.board.verifier
+            if (v.running) return ["verify is still running: " + verifyLine(v)]
+            if (!p.board.repair()) return ["nothing to repair: " + verifyLine(v)]
+            return ["repairing " + v.mismatched + " block(s): replication suspends and resyncs them with the writes since, in one commit on the remote"]
+        })
+    )
     shell.add(membershipCommand("evict", "remove a member from the group (until admitted again)", parts, (agent, addr) => agent.evict(addr), "evicting", ""))
     shell.add(
         membershipCommand(
@@ -146,6 +168,12 @@ export function addPrimaryCommands(shell: Shell, out: Console, parts: () => Prim
             "; the group then resyncs with its whole image"
         )
     )
+}
+
+/** A verify pass's figures, as `verify` prints them. */
+function verifyLine(v: Verifier): string {
+    const what = v.checked + " compared, " + v.mismatched + " different, " + v.skipped + " not compared (in flight or written since)"
+    return (v.running ? "verify running: " : v.passes > 0 ? "last verify: " : "no verify yet: ") + what
 }
 
 /** `evict <address>` or `admit <address>`: the operator's change of the group, carried out by
@@ -359,6 +387,11 @@ function primaryStats(p: PrimaryParts): StatList {
     s.add("damagedLba", b.damagedLba)
     s.add("damagedSeq", b.damagedSeq)
     s.add("damagedReads", b.damagedReads)
+    s.flag("verifyRunning", b.verifier.running)
+    s.add("verifyPasses", b.verifier.passes)
+    s.add("verifyChecked", b.verifier.checked)
+    s.add("verifyMismatched", b.verifier.mismatched)
+    s.add("verifySkipped", b.verifier.skipped)
     addChannelStats(s, p.channel)
     addStoreStats(s, p.store)
     const a = p.agent
@@ -466,6 +499,7 @@ export function reasonText(r: number, afterMs: number): string {
     if (r === SuspendReason.Damage) return "the loss of a damaged block was accepted"
     if (r === SuspendReason.Evicted) return "this board was evicted from the group"
     if (r === SuspendReason.Admitted) return "admitted again: copying its whole image"
+    if (r === SuspendReason.Repair) return "repairing the blocks a verify found different"
     return "reason " + r
 }
 

@@ -24,6 +24,9 @@ import { getU32, putU32 } from "../codec/bytes"
  *              the group admitted member again at seq. The remote keeps, per member, the
  *              newest of these it heard: an ADMITTED wins over an EVICTED of the same seq, and
  *              an EVICTED with seq 0 counts only when it heard neither
+ *   VERIFY     0x07 | from u32 | n u8
+ *              online verify: the remote answers what it holds of the member's lbas from..
+ *              from + n - 1 (n ≤ 64)
  *   RESYNC     0x05 | base u32 | from u32 | to u32 | flags u8
  *              a full resync: the member copies the blocks the remote lacks into new seqs.
  *              base is its confirmed seq C, from = C + 1; with flag 0x01 (DONE) the copy is
@@ -37,6 +40,9 @@ import { getU32, putU32 } from "../codec/bytes"
  *              its image (or announces the copy it has made again); a suspended member resumes
  *   RESYNC_WAIT 0x83
  *              the resync waits for a member whose link is down
+ *   VERIFIED   0x84 | from u32 | n u8 | n × (state u8 | crc u32)
+ *              the answer to VERIFY: per lba, what the remote's applied image holds (state 0:
+ *              no block, 1: a block whose CRC-32C follows, 2: a block that reads back damaged)
  */
 export const enum Msg {
     Portion = 0x01,
@@ -47,11 +53,15 @@ export const enum Msg {
     Resync = 0x05,
     /** The group admitted an evicted member again: [type, member id, seq u32]. */
     Admitted = 0x06,
+    /** Online verify: [type, from lba u32, count u8]. */
+    Verify = 0x07,
     Applied = 0x81,
     ResyncRequest = 0x82,
     /** The resync waits for a member whose link is down: a member that holds its app's
      * acknowledgements for the resync suspends instead. */
     ResyncWait = 0x83,
+    /** The answer to VERIFY. */
+    Verified = 0x84,
 }
 
 export const RESYNC_DONE = 0x01

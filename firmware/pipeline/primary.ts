@@ -19,6 +19,7 @@ import {
 } from "./messages"
 import { StoreError } from "../store/types"
 import { PinnedPortion, PipelineChannel, PipelineStore } from "./ports"
+import { Verifier } from "./verify"
 
 /** Result codes of `PrimaryBoard.write` (0 = acknowledged). */
 export const enum WriteError {
@@ -49,6 +50,8 @@ export const enum SuspendReason {
     Evicted = 5,
     /** The group admitted this board again: it copies its whole image (REASON_ADMITTED). */
     Admitted = 6,
+    /** The operator repairs what a verify found different: the board resyncs those blocks. */
+    Repair = 7,
 }
 
 /** Reads of a durable version that fails its CRC before it counts as damaged. */
@@ -90,6 +93,8 @@ export interface PrimaryOptions {
     /** A write that waits this long for its acknowledgement, or a link down this long, makes
      * the member suspend replication (0 or absent: never for those causes). */
     suspendAfterMs?: number
+    /** A verify pass this often, ms (0 or absent: only when asked). */
+    verifyEveryMs?: number
     /** Live versions the store may hold (newest blocks plus replication history) before the
      * history bound is reached (0 or absent: no bound). */
     historyLimit?: number
@@ -239,6 +244,9 @@ export class PrimaryBoard {
     /** Bit per lba: the operator accepted the loss of its damaged version; a resync leaves it
      * out until the app writes the lba again. */
     private lost: Buffer
+    /** Online verify against the remote's image (`verify`, `repair`). */
+    readonly verifier: Verifier
+    private verifiedAt = 0
     /** Told when the operator accepts a loss (the simulator's checker excuses that block). */
     onLossAccepted: ((lba: number) => void) | null = null
     private readTries = 0
@@ -287,6 +295,8 @@ export class PrimaryBoard {
         this.ring = new AuxRing(opts.auxRingBytes, opts.blockSize)
         this.lbasInSeq = new LbaTable(opts.maxLbasPerSeq)
         this.lost = Buffer.alloc((opts.lbaCount + 7) >> 3)
+        const lost = this.lost
+        this.verifier = new Verifier(opts.member, opts.lbaCount, store, (lba) => (lost[lba >> 3] & (1 << (lba & 7))) !== 0)
         this.portionBuf = Buffer.alloc(PORTION_HEADER + opts.blockSize)
         this.current = new SeqState(1)
         const self = this
@@ -539,6 +549,8 @@ export class PrimaryBoard {
      */
     watch(): void {
         const now = this.clock.millis()
+        const ve = this.opts.verifyEveryMs
+        if (ve && now - this.verifiedAt >= ve && this.verify()) this.verifiedAt = now
         if (this.channel.isUp()) this.linkUpAt = now
         const t = this.opts.suspendAfterMs ? this.opts.suspendAfterMs : 1000
         if (this.suspended) {
@@ -856,7 +868,7 @@ export class PrimaryBoard {
         let found = false
         for (let n = 0; n < 32 && this.resyncLba < this.opts.lbaCount; n++) {
             const s = this.store.newestSeq(m, this.resyncLba)
-            found = s >= 0 && (this.copyAll || seqAfter(s, this.resyncApplied)) && !this.resyncNote(s)
+            found = s >= 0 && (this.copyAll || seqAfter(s, this.resyncApplied) || this.verifier.differs(this.resyncLba)) && !this.resyncNote(s)
             if (found) break
             this.resyncLba++
         }
@@ -954,6 +966,8 @@ export class PrimaryBoard {
             if (!this.channel.send(this.pendingCtrl[0])) return
             this.pendingCtrl.shift()
         }
+        const v = this.verifier.request(this.remoteApplied)
+        if (v && this.channel.send(v)) this.verifier.sent()
         while (this.manifests.length > 0) {
             if (!this.channel.send(encodeManifest(this.manifests[0]))) return
             this.manifests.shift()
@@ -1071,6 +1085,29 @@ export class PrimaryBoard {
             this.resyncAsked = true
             this.startResync()
         } else if (len === 1 && msg[0] === Msg.ResyncWait) this.resyncAsked = false
+        else if (msg[0] === Msg.Verified) {
+            const self = this
+            this.verifier.onVerified(msg, len, () => self.pump())
+        }
+    }
+
+    /** Starts a verify pass (false when one runs). */
+    verify(): boolean {
+        const started = this.verifier.start()
+        this.pump()
+        return started
+    }
+
+    /**
+     * Repairs what the last verify found different: the board suspends and resyncs its current
+     * data of those blocks with its tracked writes, in one consistent commit on the remote.
+     * False when the last pass found nothing (or one runs).
+     */
+    repair(): boolean {
+        const v = this.verifier
+        if (v.running || v.mismatched === 0) return false
+        if (!this.suspended) this.suspend(SuspendReason.Repair)
+        return true
     }
 
     private remoteConfirmed(applied: number): void {
@@ -1098,6 +1135,7 @@ export class PrimaryBoard {
 
     private onSessionUp(resumed: boolean, resume: Buffer): void {
         if (!resumed) {
+            this.verifier.reset()
             // the remote knows nothing of this session's earlier messages: every closed seq
             // it has not applied goes again, from flash
             const applied = resume.length >= 4 ? getU32(resume, 0) : this.remoteApplied

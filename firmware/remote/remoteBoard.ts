@@ -17,6 +17,7 @@ import {
     TRACKED,
 } from "../pipeline/messages"
 import { PipelineChannel } from "../pipeline/ports"
+import { Held, VERIFY_LEN, VERIFY_SPAN } from "../pipeline/verify"
 import { seqAfter, seqNext } from "../seq"
 import { StoreError } from "../store/types"
 import { Clock } from "../../hal/clock"
@@ -37,6 +38,9 @@ export interface RemoteStore {
     pinned?(member: number, seq: number): { member: number; lba: number; seq: number }[]
     /** Reads a staged version back, checked against its record's CRC (Corrupt when not). */
     readPinned?(p: { member: number; lba: number; seq: number }, done: (err: number, data: Buffer | null) => void): void
+    /** Reads the applied version of an lba: done(0, null) when there is none, Corrupt when it
+     * reads back damaged (absent: no online verify). */
+    read?(member: number, lba: number, done: (err: number, data: Buffer | null) => void): void
 }
 
 /** Portions of one seq received from one member in its current session. */
@@ -93,7 +97,16 @@ class MemberState {
     requestPending = false
     resyncFrom = 0
     resyncTo = 0
-    constructor(public member: number, public channel: PipelineChannel) {}
+    /** Online verify: the span asked for (verifyN 0: none), how far the answer is, and the
+     * answer itself (VERIFIED); verifyJob tells an earlier request's reads from this one's. */
+    verifyFrom = 0
+    verifyN = 0
+    verifyAt = 0
+    verifyJob = 0
+    verifyBuf: Buffer
+    constructor(public member: number, public channel: PipelineChannel) {
+        this.verifyBuf = Buffer.alloc(VERIFY_LEN + 5 * VERIFY_SPAN)
+    }
 
     arrivalsFor(seq: number, create: boolean): Arrivals | null {
         for (let i = 0; i < this.arrivals.length; i++) if (this.arrivals[i].seq === seq) return this.arrivals[i]
@@ -348,6 +361,14 @@ export class RemoteBoard {
                 this.tryApply()
             }
         } else if (type === Msg.Resync && len === RESYNC_LEN) this.onResync(ms, msg)
+        else if (type === Msg.Verify && len === VERIFY_LEN && msg[5] <= VERIFY_SPAN && this.store.read) {
+            // a new request replaces one under way (the member asks again after a new session)
+            ms.verifyJob++
+            ms.verifyFrom = getU32(msg, 1)
+            ms.verifyN = msg[5]
+            ms.verifyAt = 0
+            this.answerVerify(ms, ms.verifyJob)
+        }
         else if ((type === Msg.Evicted || type === Msg.Admitted) && len === MEMBERSHIP_LEN && msg[1] < this.members.length)
             this.onMembership(this.members[msg[1]], type === Msg.Admitted, getU32(msg, 2))
         else if (type === Msg.Manifest) {
@@ -355,6 +376,40 @@ export class RemoteBoard {
             if (!m) this.manifestsRejected++
             else this.onManifest(m)
         } else this.messagesRejected++
+    }
+
+    /** Online verify: reads the applied version of each lba asked for, then answers VERIFIED
+     * (docs/FORMAT.md, "Verify and repair"). */
+    private answerVerify(ms: MemberState, job: number): void {
+        if (job !== ms.verifyJob) return
+        const b = ms.verifyBuf
+        const self = this
+        if (ms.verifyAt < ms.verifyN) {
+            const read = this.store.read as (member: number, lba: number, done: (err: number, data: Buffer | null) => void) => void
+            read.call(this.store, ms.member, ms.verifyFrom + ms.verifyAt, (err: number, data: Buffer | null) => {
+                if (job !== ms.verifyJob) return
+                if (err !== 0 && err !== StoreError.Corrupt) {
+                    // the store is busy or its flash failed for now: the same lba again
+                    if (self.clock) self.clock.setTimer(STAGING_RETRY_MS, () => self.answerVerify(ms, job))
+                    return
+                }
+                const o = VERIFY_LEN + 5 * ms.verifyAt
+                b[o] = err !== 0 ? Held.Damaged : data ? Held.Block : Held.None
+                putU32(b, o + 1, err === 0 && data ? crc32cUpdate(0, data, 0, data.length) : 0)
+                ms.verifyAt++
+                self.answerVerify(ms, job)
+            })
+            return
+        }
+        const len = VERIFY_LEN + 5 * ms.verifyN
+        b[0] = Msg.Verified
+        putU32(b, 1, ms.verifyFrom)
+        b[5] = ms.verifyN
+        if (!ms.channel.send(len === b.length ? b : b.slice(0, len))) {
+            if (this.clock) this.clock.setTimer(STAGING_RETRY_MS, () => self.answerVerify(ms, job))
+            return
+        }
+        ms.verifyN = 0
     }
 
     private onPortion(ms: MemberState, msg: Buffer, len: number): void {

@@ -1546,8 +1546,16 @@ export class PrimaryBlockStore {
                 // record a power cut tore (mountScanned) is dropped; docs/FORMAT-flash.md,
                 // "Damage and tears"
                 const len = entryLen(buf, off)
-                if (headerIntact(buf, off) && slot0 < this.spS && len >= 1 && len <= this.B && off + ENTRY_SIZE <= this.S - (slot0 + 1) * this.B)
-                    return this.dataEntry(s, i, off, slot0, len, false)
+                const dataOff = this.S - (slot0 + 1) * this.B
+                if (headerIntact(buf, off) && slot0 < this.spS && len >= 1 && len <= this.B && off + ENTRY_SIZE <= dataOff) {
+                    this.dataEntry(s, i, off, slot0, len, false)
+                    // a power cut in the entry's program leaves bits of its CRC at 1 that
+                    // should be 0, never the reverse: a CRC with a 0 where the data's has a 1
+                    // was programmed whole, and the data changed since (damage, not a tear)
+                    const c = crc32cUpdate(crc32cUpdate(0, buf, dataOff, dataOff + len), buf, off, off + 12)
+                    if ((c & ~getU32(buf, off + 12)) !== 0) this.mLastKept[s] = NOT_TORN
+                    return len
+                }
                 this.badEntry(s, i)
                 return 0
             }
@@ -1698,7 +1706,7 @@ export class PrimaryBlockStore {
         }
         rep.blank = rep.freeSectors === this.n && rep.records === 0
         // the last bad entry of the newest sector is the record a power cut tore
-        if (newest >= 0 && this.mLastBad[newest] > 0 && this.mLastBad[newest] === this.mEntryEnd[newest]) {
+        if (newest >= 0 && this.mLastBad[newest] > 0 && this.mLastBad[newest] === this.mEntryEnd[newest] && this.mLastKept[newest] !== NOT_TORN) {
             rep.torn = 1
             // its data record (if it was kept) is no version: the write never finished; the
             // entry is zeroed before the next append, so that it never reads as damage later
@@ -1775,6 +1783,9 @@ export class PrimaryBlockStore {
 
 
 /** The 16-byte entry at off is all zeros: a torn entry the store zeroed. */
+/** mLastKept: the sector's last bad entry is damage a power cut cannot have made. */
+const NOT_TORN = 0xff
+
 function zeroEntry(b: Buffer, off: number): boolean {
     for (let i = 0; i < 16; i++) if (b[off + i] !== 0) return false
     return true

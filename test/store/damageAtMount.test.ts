@@ -34,6 +34,24 @@ describe("a damaged record found at mount", () => {
         expect(again.read(0, 4).err).toBe(StoreError.None)
     })
 
+    it("as the last record of the newest sector, damaged at rest, is held as damage: a power cut cannot have made it", () => {
+        const rig = Rig.blank(64 * 1024, PRIMARY)
+        expect(rig.mount().err).toBe(StoreError.None)
+        for (let i = 0; i < 5; i++) expect(rig.write(0, i, 10 + i, block(256, 0, i, 10 + i, 1))).toBe(StoreError.None)
+        const v = rig.store.pinned(0, 14)[0]
+        expect(v.lba).toBe(4)
+        // the newest record's data, two bits: not mended, and its entry is whole
+        rig.chip.flipBit(v.addr + 30, 1)
+        rig.chip.flipBit(v.addr + 200, 6)
+        const again = new Rig(rig.chip, PRIMARY)
+        const m = again.mount()
+        expect(m.err).toBe(StoreError.None)
+        expect(m.report.torn).toBe(0)
+        expect(m.report.corruptedOld).toBe(1)
+        expect(again.read(0, 4).err).toBe(StoreError.Corrupt)
+        expect(again.store.pinned(0, 14).map((p) => p.lba)).toEqual([4])
+    })
+
     it("torn by a power cut as the last record is still dropped, and is zeroed before the next append", () => {
         let tried = 0
         for (let seed = 1; seed < 40; seed++) {

@@ -1,0 +1,167 @@
+import { getU32, putU32 } from "../codec/bytes"
+import { crc32cUpdate } from "../codec/crc32c"
+import { seqAfter } from "../seq"
+import { Msg } from "./messages"
+import { PipelineStore } from "./ports"
+
+/** Lbas one VERIFY asks for. */
+export const VERIFY_SPAN = 64
+/** VERIFY: type, from lba u32, count u8. */
+export const VERIFY_LEN = 6
+/** The remote's answer per lba (VERIFIED): state u8, then the block's CRC-32C u32. */
+export const enum Held {
+    /** The remote holds no block of that lba. */
+    None = 0,
+    Block = 1,
+    /** Its block reads back damaged. */
+    Damaged = 2,
+}
+
+/** A newest seq recorded at the request that is not compared (data in flight, or given up). */
+const SKIP = -2
+
+/**
+ * Online verify (docs/FORMAT.md, "Verify and repair"): compares this member's image with the
+ * remote's applied image, VERIFY_SPAN lbas at a time, over the link. For each span the member
+ * notes the seq of each lba's newest version and sends VERIFY; the remote answers VERIFIED with
+ * what it holds of each (nothing, a block and its CRC-32C, or damage). An lba is compared only
+ * when its newest version is one the remote has applied (no seq after the applied one the
+ * member last heard) and is still the newest when the answer comes: data in flight, a write
+ * since the request and a block whose loss was accepted are skipped, so a pass over a group
+ * that replicates never reports a false mismatch. Mismatched lbas are kept in a bitmap; `repair`
+ * on the primary resyncs just those. Fixed memory: the bitmap and the span's buffers, sized at
+ * start.
+ * @devsWhenUsed
+ */
+export class Verifier {
+    running = false
+    /** Passes completed. */
+    passes = 0
+    /** Of the current or last pass: lbas compared, found different, not compared. */
+    checked = 0
+    mismatched = 0
+    skipped = 0
+    /** Lbas found different over every pass. */
+    found = 0
+    /** A VERIFY is out; the next waits for its answer. */
+    waiting = false
+    private from = 0
+    private n = 0
+    private at = 0
+    private asked: number[] = []
+    private mismatch: Buffer
+    private answer: Buffer
+    private req: Buffer
+    private onRead: (err: number, data: Buffer | null) => void
+    private then: () => void = () => {}
+
+    constructor(private member: number, private lbaCount: number, private store: PipelineStore, private given: (lba: number) => boolean) {
+        for (let i = 0; i < VERIFY_SPAN; i++) this.asked.push(SKIP)
+        this.mismatch = Buffer.alloc((lbaCount + 7) >> 3)
+        this.answer = Buffer.alloc(VERIFY_LEN + 5 * VERIFY_SPAN)
+        this.req = Buffer.alloc(VERIFY_LEN)
+        const self = this
+        this.onRead = (err, data) => self.compared(err, data)
+    }
+
+    /** Starts a pass (false when one runs); the last pass's mismatches are forgotten. */
+    start(): boolean {
+        if (this.running) return false
+        this.running = true
+        this.from = 0
+        this.checked = this.mismatched = this.skipped = 0
+        this.mismatch.fill(0)
+        return true
+    }
+
+    /** The lba was found different in the last pass. */
+    differs(lba: number): boolean {
+        return (this.mismatch[lba >> 3] & (1 << (lba & 7))) !== 0
+    }
+
+    /** The next VERIFY to send, or null (none due). `applied`: the remote's applied seq as the
+     * member last heard it. Call `sent` once the channel took it. */
+    request(applied: number): Buffer | null {
+        if (!this.running || this.waiting) return null
+        if (this.from >= this.lbaCount) {
+            this.running = false
+            this.passes++
+            return null
+        }
+        const n = this.lbaCount - this.from < VERIFY_SPAN ? this.lbaCount - this.from : VERIFY_SPAN
+        for (let i = 0; i < n; i++) {
+            const lba = this.from + i
+            const s = this.store.newestSeq(this.member, lba)
+            this.asked[i] = (s >= 0 && seqAfter(s, applied)) || this.given(lba) ? SKIP : s
+        }
+        this.n = n
+        const r = this.req
+        r[0] = Msg.Verify
+        putU32(r, 1, this.from)
+        r[5] = n
+        return r
+    }
+
+    sent(): void {
+        this.waiting = true
+    }
+
+    /** The link went down: the span is asked again. */
+    reset(): void {
+        this.waiting = false
+    }
+
+    /** VERIFIED from the remote; `then` once the span is compared. */
+    onVerified(msg: Buffer, len: number, then: () => void): void {
+        if (!this.waiting || len !== VERIFY_LEN + 5 * this.n || getU32(msg, 1) !== this.from || msg[5] !== this.n) return
+        this.answer.set(msg.slice(0, len), 0)
+        this.then = then
+        this.at = 0
+        this.next()
+    }
+
+    /** Compares the span's lbas one by one (a read each). */
+    private next(): void {
+        while (this.at < this.n) {
+            const i = this.at
+            const s = this.asked[i]
+            if (s === SKIP || this.store.newestSeq(this.member, this.from + i) !== s) {
+                this.skipped++
+                this.at++
+                continue
+            }
+            if (s < 0) {
+                // the member holds no block: neither must the remote
+                this.result(this.answer[VERIFY_LEN + 5 * i] === Held.None)
+                continue
+            }
+            this.store.read(this.member, this.from + i, this.onRead)
+            return
+        }
+        this.from += this.n
+        this.waiting = false
+        this.then()
+    }
+
+    private compared(err: number, data: Buffer | null): void {
+        const i = this.at
+        const o = VERIFY_LEN + 5 * i
+        // a write since: not compared; a block the member cannot read is not the remote's fault
+        if (err !== 0 || !data || this.store.newestSeq(this.member, this.from + i) !== this.asked[i]) {
+            this.skipped++
+            this.at++
+        } else this.result(this.answer[o] === Held.Block && getU32(this.answer, o + 1) === crc32cUpdate(0, data, 0, data.length))
+        this.next()
+    }
+
+    private result(same: boolean): void {
+        const lba = this.from + this.at
+        this.checked++
+        if (!same) {
+            this.mismatched++
+            this.found++
+            this.mismatch[lba >> 3] |= 1 << (lba & 7)
+        }
+        this.at++
+    }
+}
