@@ -167,6 +167,8 @@ export function validateConfig(cfg: any): string[] {
         checkInt(errors, "group.minCycleMs", group.minCycleMs, 1, 3600000)
         checkInt(errors, "group.maxClosedSeqs", group.maxClosedSeqs, 1, 64)
         checkInt(errors, "group.rpoTargetMs", group.rpoTargetMs, 0, 3600000)
+        // absent: 0 (a configuration from before the option)
+        if (group.verifyEveryMs === undefined) group.verifyEveryMs = 0
         checkInt(errors, "group.verifyEveryMs", group.verifyEveryMs, 0, 604800000)
         checkInt(errors, "group.suspendAfterMs", group.suspendAfterMs, 500, 3600000)
         checkInt(errors, "group.historyShare", group.historyShare, 10, 90)

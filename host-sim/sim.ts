@@ -3,6 +3,7 @@ import { AckMode, Congestion, PrimaryBoard } from "../firmware/pipeline/primary"
 import { checkCaughtUp, checkPrimary, checkRemote, decodeImage } from "./checker"
 import { GroupOptions, SimGroup, SimPrimary } from "./group"
 import { readFlashImage } from "./flashImage"
+import { Verifier } from "../firmware/pipeline/verify"
 import { StoreError, StoreRole } from "../firmware/store/types"
 import { PartialMode, SlowMode, SpiNorChip } from "./models/spiNorChip"
 import { FrameType } from "../firmware/shuttle/frames"
@@ -306,6 +307,8 @@ export class Simulation {
             this.linkDowns.push(0)
             p.onUp = () => {
                 const board = p.board!
+                // every simulated primary verifies when asked (or every --verify-every)
+                board.attachVerifier(new Verifier(b, this.group.opts.lbaCount, p.store!, board.lost))
                 this.countBoot(b, board)
                 this.wakeUpWaiters(b)
                 if (opts.mutation === "resync-copy") p.store!.newestSeq = () => -1
@@ -690,7 +693,7 @@ export class Simulation {
 
     private cutPrimary(p: SimPrimary, prng: Prng, offMs: number, mode: PartialMode, kind: string): void {
         if (this.workloadStopped || !p.up) return
-        if (p.board) this.verifyFound[p.member] += p.board.verifier.found
+        if (p.board && p.board.verifier) this.verifyFound[p.member] += p.board.verifier.found
         this.group.powerCycle(p, prng, offMs, mode)
         // the app's outstanding writes die with the board: never answered
         this.apps[p.member].powerLost()
@@ -1096,7 +1099,7 @@ export class Simulation {
         // a verify that found a block different: nothing in a run makes one, so it is a false
         // alarm (or a real difference the other checks missed)
         for (const p of this.group.primaries) {
-            const found = this.verifyFound[p.member] + (p.board ? p.board.verifier.found : 0)
+            const found = this.verifyFound[p.member] + (p.board && p.board.verifier ? p.board.verifier.found : 0)
             if (found > 0) this.violations.push("primary " + p.member + ": verify found " + found + " block(s) different from the remote's image")
         }
         const v = this.violations

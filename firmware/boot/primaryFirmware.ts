@@ -5,6 +5,7 @@ import { SeqmirrorConfig } from "../config"
 import { ChannelConfig, defaultChannelConfig } from "../link/channel"
 import { PrimaryChannel } from "../link/primary"
 import { AckMode, Congestion, historyLimit, PrimaryBoard } from "../pipeline/primary"
+import { PipelineStore } from "../pipeline/ports"
 import { SoloCycle } from "../pipeline/soloCycle"
 import { PrimaryBlockStore } from "../store/blockStore"
 import { MetaKey, StoreError, storeErrorName, StoreRole } from "../store/types"
@@ -45,6 +46,9 @@ export class PrimaryFirmware {
     readonly store: PrimaryBlockStore
     channel: PrimaryChannel | null = null
     board: PrimaryBoard | null = null
+    /** Called with the board once it is made, before it runs: a boot that gives it more (the
+     * online verifier) sets it. */
+    onBoard: ((board: PrimaryBoard, store: PipelineStore) => void) | null = null
     cycle: SoloCycle | null = null
     generation = 0
     /** Blocks the application may write (lbas 0..lbaCount-1). */
@@ -133,6 +137,7 @@ export class PrimaryFirmware {
             this.store,
             ch
         )
+        if (this.onBoard) this.onBoard(board, this.store)
         board.recover(this.store.maxSeqSeen(), this.store.confirmedSeq(), 0)
         const cycle = new SoloCycle(board, this.clock)
         cycle.start()

@@ -142,6 +142,7 @@ export function addPrimaryCommands(shell: Shell, out: Console, parts: () => Prim
             const p = parts()
             if (!p) return [NOT_RUNNING]
             const v = p.board.verifier
+            if (!v) return [NO_VERIFY]
             if (p.board.verify()) return ["verify started: " + p.board.opts.lbaCount + " lbas, compared with the remote's applied image"]
             return [verifyLine(v)]
         })
@@ -152,6 +153,7 @@ export function addPrimaryCommands(shell: Shell, out: Console, parts: () => Prim
             const p = parts()
             if (!p) return [NOT_RUNNING]
             const v = p.board.verifier
+            if (!v) return [NO_VERIFY]
             if (v.running) return ["verify is still running: " + verifyLine(v)]
             if (!p.board.repair()) return ["nothing to repair: " + verifyLine(v)]
             return ["repairing " + v.mismatched + " block(s): replication suspends and resyncs them with the writes since, in one commit on the remote"]
@@ -169,6 +171,8 @@ export function addPrimaryCommands(shell: Shell, out: Console, parts: () => Prim
         )
     )
 }
+
+const NO_VERIFY = "this board has no online verify (a board image has it when group.verifyEveryMs is set)"
 
 /** A verify pass's figures, as `verify` prints them. */
 function verifyLine(v: Verifier): string {
@@ -387,11 +391,14 @@ function primaryStats(p: PrimaryParts): StatList {
     s.add("damagedLba", b.damagedLba)
     s.add("damagedSeq", b.damagedSeq)
     s.add("damagedReads", b.damagedReads)
-    s.flag("verifyRunning", b.verifier.running)
-    s.add("verifyPasses", b.verifier.passes)
-    s.add("verifyChecked", b.verifier.checked)
-    s.add("verifyMismatched", b.verifier.mismatched)
-    s.add("verifySkipped", b.verifier.skipped)
+    const v = b.verifier
+    if (v) {
+        s.flag("verifyRunning", v.running)
+        s.add("verifyPasses", v.passes)
+        s.add("verifyChecked", v.checked)
+        s.add("verifyMismatched", v.mismatched)
+        s.add("verifySkipped", v.skipped)
+    }
     addChannelStats(s, p.channel)
     addStoreStats(s, p.store)
     const a = p.agent

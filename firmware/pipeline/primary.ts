@@ -243,9 +243,11 @@ export class PrimaryBoard {
     damagedReads = 0
     /** Bit per lba: the operator accepted the loss of its damaged version; a resync leaves it
      * out until the app writes the lba again. */
-    private lost: Buffer
-    /** Online verify against the remote's image (`verify`, `repair`). */
-    readonly verifier: Verifier
+    /** Blocks given up (acceptDamage): a bit per lba. */
+    readonly lost: Buffer
+    /** Online verify against the remote's image (`verify`, `repair`): null unless the boot
+     * attached one (attachVerifier). */
+    verifier: Verifier | null = null
     private verifiedAt = 0
     /** Told when the operator accepts a loss (the simulator's checker excuses that block). */
     onLossAccepted: ((lba: number) => void) | null = null
@@ -295,8 +297,6 @@ export class PrimaryBoard {
         this.ring = new AuxRing(opts.auxRingBytes, opts.blockSize)
         this.lbasInSeq = new LbaTable(opts.maxLbasPerSeq)
         this.lost = Buffer.alloc((opts.lbaCount + 7) >> 3)
-        const lost = this.lost
-        this.verifier = new Verifier(opts.member, opts.lbaCount, store, (lba) => (lost[lba >> 3] & (1 << (lba & 7))) !== 0)
         this.portionBuf = Buffer.alloc(PORTION_HEADER + opts.blockSize)
         this.current = new SeqState(1)
         const self = this
@@ -868,7 +868,7 @@ export class PrimaryBoard {
         let found = false
         for (let n = 0; n < 32 && this.resyncLba < this.opts.lbaCount; n++) {
             const s = this.store.newestSeq(m, this.resyncLba)
-            found = s >= 0 && (this.copyAll || seqAfter(s, this.resyncApplied) || this.verifier.differs(this.resyncLba)) && !this.resyncNote(s)
+            found = s >= 0 && (this.copyAll || seqAfter(s, this.resyncApplied) || (this.verifier !== null && this.verifier.differs(this.resyncLba))) && !this.resyncNote(s)
             if (found) break
             this.resyncLba++
         }
@@ -966,8 +966,11 @@ export class PrimaryBoard {
             if (!this.channel.send(this.pendingCtrl[0])) return
             this.pendingCtrl.shift()
         }
-        const v = this.verifier.request(this.remoteApplied)
-        if (v && this.channel.send(v)) this.verifier.sent()
+        const vr = this.verifier
+        if (vr) {
+            const v = vr.request(this.remoteApplied)
+            if (v && this.channel.send(v)) vr.sent()
+        }
         while (this.manifests.length > 0) {
             if (!this.channel.send(encodeManifest(this.manifests[0]))) return
             this.manifests.shift()
@@ -1085,17 +1088,22 @@ export class PrimaryBoard {
             this.resyncAsked = true
             this.startResync()
         } else if (len === 1 && msg[0] === Msg.ResyncWait) this.resyncAsked = false
-        else if (msg[0] === Msg.Verified) {
+        else if (msg[0] === Msg.Verified && this.verifier) {
             const self = this
             this.verifier.onVerified(msg, len, () => self.pump())
         }
     }
 
-    /** Starts a verify pass (false when one runs). */
+    /** Gives the board online verify (docs/FORMAT.md, "Verify and repair"). */
+    attachVerifier(v: Verifier): void {
+        this.verifier = v
+    }
+
+    /** Starts a verify pass (false when one runs, or the board has no verifier). */
     verify(): boolean {
-        const started = this.verifier.start()
+        if (!this.verifier || !this.verifier.start()) return false
         this.pump()
-        return started
+        return true
     }
 
     /**
@@ -1105,7 +1113,7 @@ export class PrimaryBoard {
      */
     repair(): boolean {
         const v = this.verifier
-        if (v.running || v.mismatched === 0) return false
+        if (!v || v.running || v.mismatched === 0) return false
         if (!this.suspended) this.suspend(SuspendReason.Repair)
         return true
     }
@@ -1135,7 +1143,7 @@ export class PrimaryBoard {
 
     private onSessionUp(resumed: boolean, resume: Buffer): void {
         if (!resumed) {
-            this.verifier.reset()
+            if (this.verifier) this.verifier.reset()
             // the remote knows nothing of this session's earlier messages: every closed seq
             // it has not applied goes again, from flash
             const applied = resume.length >= 4 ? getU32(resume, 0) : this.remoteApplied

@@ -30,7 +30,9 @@ const SKIP = -2
  * since the request and a block whose loss was accepted are skipped, so a pass over a group
  * that replicates never reports a false mismatch. Mismatched lbas are kept in a bitmap; `repair`
  * on the primary resyncs just those. Fixed memory: the bitmap and the span's buffers, sized at
- * start.
+ * start. A primary has one when its boot attaches it (PrimaryBoard.attachVerifier): hosts and
+ * the simulator always, a board's image only when its configuration asks for periodic verify
+ * (bin/gen-board-config.mjs), so that a board that never verifies carries none of this code.
  * @devsWhenUsed
  */
 export class Verifier {
@@ -55,7 +57,8 @@ export class Verifier {
     private onRead: (err: number, data: Buffer | null) => void
     private then: () => void = () => {}
 
-    constructor(private member: number, private lbaCount: number, private store: PipelineStore, private given: (lba: number) => boolean) {
+    /** `lost`: the primary's bitmap of blocks given up (not compared). */
+    constructor(private member: number, private lbaCount: number, private store: PipelineStore, private lost: Buffer) {
         for (let i = 0; i < VERIFY_SPAN; i++) this.asked.push(SKIP)
         this.mismatch = Buffer.alloc((lbaCount + 7) >> 3)
         this.answer = Buffer.alloc(VERIFY_LEN + 5 * VERIFY_SPAN)
@@ -70,7 +73,7 @@ export class Verifier {
         this.running = true
         this.from = 0
         this.checked = this.mismatched = this.skipped = 0
-        this.mismatch.fill(0)
+        for (let i = 0; i < this.mismatch.length; i++) this.mismatch[i] = 0
         return true
     }
 
@@ -92,7 +95,7 @@ export class Verifier {
         for (let i = 0; i < n; i++) {
             const lba = this.from + i
             const s = this.store.newestSeq(this.member, lba)
-            this.asked[i] = (s >= 0 && seqAfter(s, applied)) || this.given(lba) ? SKIP : s
+            this.asked[i] = (s >= 0 && seqAfter(s, applied)) || (this.lost[lba >> 3] & (1 << (lba & 7))) !== 0 ? SKIP : s
         }
         this.n = n
         const r = this.req

@@ -3,6 +3,7 @@ import { checkBoot } from "../../firmware/boot/bootCheck"
 import { deviceScriptCapabilities, RuntimeCapabilities } from "../../firmware/boot/capabilities"
 import { hex32 } from "../../firmware/codec/bytes"
 import { SeqmirrorConfig } from "../../firmware/config"
+import { boardVerifier } from "../../firmware/boot/boardConfig"
 import { PrimaryFirmware } from "../../firmware/boot/primaryFirmware"
 import { FlashError } from "../flash"
 import { SpiNorFlash } from "../spiNor"
@@ -233,6 +234,7 @@ export function startReplication(d: BoardDrivers, ready?: (fw: PrimaryFirmware) 
     const link = d.link as SocketLink
     const loop = d.loop
     const fw = new PrimaryFirmware(d.config, d.memberIndex, loop, link, d.random, (line) => console.log("seqmirror: " + line), d.flash)
+    fw.onBoard = boardVerifier
     loop.setTimer(0, () => {
         fw.start((ok) => {
             if (!ok) {

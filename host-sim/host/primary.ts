@@ -4,6 +4,7 @@
 import { createInterface } from "node:readline"
 import { checkBoot } from "../../firmware/boot/bootCheck"
 import { PrimaryFirmware } from "../../firmware/boot/primaryFirmware"
+import { Verifier } from "../../firmware/pipeline/verify"
 import { SeqmirrorConfig } from "../../firmware/config"
 import { seqAtOrBefore } from "../../firmware/seq"
 import { Prng } from "../prng"
@@ -96,6 +97,8 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
     const clock = new NodeClock()
     const link = new TcpClientLink(clock, { host: o.connectHost, port: o.connectPort, nominalBitRate: config.link.baud, log: say })
     const fw = new PrimaryFirmware(config, check.memberIndex, clock, link, Math.random, say, flash)
+    // a primary on a host verifies when asked on its console (and every group.verifyEveryMs)
+    fw.onBoard = (board, store) => board.attachVerifier(new Verifier(board.opts.member, board.opts.lbaCount, store, board.lost))
     const started = await new Promise<boolean>((resolve) => fw.start(resolve))
     if (!started) {
         clock.stop()

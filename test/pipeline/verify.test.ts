@@ -16,7 +16,7 @@ function options(o: Partial<SimOptions>): SimOptions {
 /** Runs until every primary's verify pass is over (or `untilMs`). */
 function runVerify(sim: Simulation, untilMs: number): void {
     let t = sim.kernel.millis()
-    const busy = () => sim.group.primaries.some((p) => p.up && p.board && p.board.verifier.running)
+    const busy = () => sim.group.primaries.some((p) => p.up && p.board && p.board.verifier!.running)
     while (busy() && t < untilMs) sim.kernel.run((t += 100), Number.MAX_SAFE_INTEGER)
 }
 
@@ -68,7 +68,7 @@ describe("online verify", () => {
                 runVerify(sim, at + 6000)
                 for (const p of sim.group.primaries) {
                     if (!p.up || !p.board) continue
-                    const v = p.board.verifier
+                    const v = p.board.verifier!
                     expect({ seed, at, mismatched: v.mismatched }).toEqual({ seed, at, mismatched: 0 })
                     passes += v.passes
                     if (v.passes > 0) expect(v.checked + v.skipped).toBe(sim.group.opts.lbaCount)
@@ -100,7 +100,7 @@ describe("online verify", () => {
         expect(plant(sim, 0, lba)).toBe(true)
         expect(board.verify()).toBe(true)
         runVerify(sim, 20000)
-        const v = board.verifier
+        const v = board.verifier!
         expect(v.passes).toBe(1)
         expect(v.mismatched).toBe(1)
         expect(v.differs(lba)).toBe(true)
@@ -109,7 +109,7 @@ describe("online verify", () => {
         const other = sim.group.primaries[1].board!
         other.verify()
         runVerify(sim, 26000)
-        expect(other.verifier.mismatched).toBe(0)
+        expect(other.verifier!.mismatched).toBe(0)
         expect(board.repair()).toBe(true)
         expect(board.suspended).toBe(true)
         expect(board.suspendReason).toBe(SuspendReason.Repair)
