@@ -602,8 +602,13 @@ export class RemoteBoard {
         this.lastHold = HoldReason.Applying
         const self = this
         this.verify(m.seq, (ok) => {
-            if (ok) self.commit(m)
-            else self.applying = false
+            // the reads take a while: a member's copy may have stopped standing meanwhile (it
+            // suspended, its session ended), and what it staged been dropped; the commit
+            // happens only if the same seq still may be applied, else the apply is chosen again
+            const again = ok ? (self.resyncing ? self.resyncTarget() : self.nextManifest()) : null
+            if (again === m && self.complete(m)) return self.commit(m)
+            self.applying = false
+            if (ok) self.tryApply()
         })
     }
 

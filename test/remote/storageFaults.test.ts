@@ -72,3 +72,19 @@ describe("a bit flips in RAM after the capture", () => {
         expect(r.consistent).toBe(true)
     })
 })
+
+describe("a resync's apply", () => {
+    // Found by the sweep (npx seqmirror sim --boards 4 --seed 160 --duration 60000ms --faults
+    // rot,remotefail,ram,bus): the remote's flash fails for good and is replaced; in the full
+    // resync that follows, member 2 suspends while the remote reads the staged versions back
+    // before the commit. Its copy no longer stands (what it staged is dropped), so the commit
+    // must wait for its new copy instead of applying without it.
+    it("does not commit when a member's copy stops standing while the staged versions are read back", () => {
+        const sim = new Simulation({ ...defaultSimOptions(), boards: 4, seed: 160, durationMs: 60000, faults: ["rot", "remotefail", "ram", "bus"] })
+        const r = sim.run()
+        expect(r.faultsInjected.remoteFlashDead).toBe(1)
+        expect(r.suspensions).toBeGreaterThan(0)
+        expect(r.violations).toEqual([])
+        expect(r.consistent).toBe(true)
+    })
+})
