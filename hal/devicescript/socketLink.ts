@@ -1,5 +1,5 @@
 import * as ds from "@devicescript/core"
-import { ReconnectBackoff } from "../../firmware/link/backoff"
+import { ReconnectBackoff } from "../backoff"
 import { Clock, Timer } from "../clock"
 import { Link } from "../link"
 import { errorText } from "./errorText"
