@@ -1,12 +1,12 @@
 // The board entry: brings up the drivers and runs a primary's replication on them: the block
 // store on the SPI NOR flash, the link channel over the TCP link, the pipeline and its cycle
-// (hal/devicescript/board.ts). The whole boot check ran when the image was built
+// (firmware/boot/boardStart.ts). The whole boot check ran when the image was built
 // (bin/gen-board-config.mjs runs firmware/boot/bootCheck.ts on the configuration against the
 // DeviceScript runtime and refuses to embed one with a problem), so the image carries no
 // checking code: it prints the check's notes, probes the flash, and says in one line per
 // problem what it did not find. An application's writes go to the firmware's `board`
 // (PrimaryBoard.write), from the callback runStarted takes as its second argument.
-import { runStarted, startChecked } from "../hal/devicescript/board"
+import { runStarted, startChecked } from "./boot/boardStart"
 import { BOARD_CONFIG_JSON, BOARD_MEMBER_INDEX, BOARD_NOTES } from "./boot/boardConfig"
 
 runStarted(await startChecked({ config: JSON.parse(BOARD_CONFIG_JSON), memberIndex: BOARD_MEMBER_INDEX, problems: [], notes: BOARD_NOTES }))

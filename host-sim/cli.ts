@@ -31,7 +31,7 @@ Commands
                       over TCP, with a workload (seqmirror primary --help)
   bench               measure how close seqmirror comes to what the hardware allows
                       (about a minute; docs/PERFORMANCE.md explains every figure)
-  help                this text
+  help [COMMAND]      this text, or a command's usage (the same as COMMAND --help)
 
 Options of sim
   --boards N          primary boards in the group, 1..8 (default 1)
@@ -484,12 +484,20 @@ function cmdConfig(args: string[]): number {
     return 1
 }
 
+/** The commands main runs (help COMMAND takes one of these). */
+const COMMANDS = ["sim", "sweep", "config", "bench", "remote", "primary"]
+
 export async function main(argv: string[]): Promise<number> {
     const [cmd, ...rest] = argv
     try {
         switch (cmd) {
-            case undefined:
             case "help":
+                // help COMMAND: that command's usage, as COMMAND --help prints it
+                if (rest.length > 0 && COMMANDS.includes(rest[0])) return await main([...rest, "--help"])
+                if (rest.length > 0) fail(`unknown command "${rest[0]}" (try seqmirror --help)`)
+                process.stdout.write(HELP)
+                return 0
+            case undefined:
             case "--help":
             case "-h":
                 process.stdout.write(HELP)

@@ -40,6 +40,8 @@ export function attachShuttle(group: SimGroup, onAgent?: (p: SimPrimary, agent: 
         const agent = new ShuttleAgent(pb, clock, board, {
             group: GROUP_ID,
             members: members,
+            // a quiet group's shuttle slows down to at most one hand-over round per cycle time
+            idlePauseMaxMs: o.minCycleMs,
             restored: restored,
             persist: (s) => {
                 store.setMeta(MetaKey.ShuttleEpoch, ((s.origin & 0xff) << 16) | (s.epoch & 0xffff), noop)

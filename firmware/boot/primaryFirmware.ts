@@ -31,7 +31,7 @@ export function boardChannelConfig(): ChannelConfig {
 /**
  * The replication firmware of a primary that is a group of one: the block store on `flash`,
  * the link channel on `link`, the pipeline (PrimaryBoard) and its SoloCycle. The board entry
- * (firmware/main.ts, through hal/devicescript/board.ts) builds it from the validated
+ * (firmware/main.ts, through firmware/boot/boardStart.ts) builds it from the validated
  * configuration and its drivers; the tests build it over the simulator's models. Everything
  * it calls back runs from `clock`.
  *

@@ -14,7 +14,7 @@ import {
     PROTOCOL_VERSION,
     RefuseReason,
 } from "./frame"
-import { ReconnectBackoff } from "./backoff"
+import { ReconnectBackoff } from "../../hal/backoff"
 import { ChannelConfig, LinkChannel } from "./channel"
 
 /**

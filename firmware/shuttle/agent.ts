@@ -16,6 +16,7 @@ import {
     EvictedFrame,
     FLAG_BUSY,
     FLAG_ADMIT,
+    FLAG_DATA,
     FLAG_RAISED,
     FrameError,
     FrameType,
@@ -96,9 +97,17 @@ export interface ShuttleOptions {
     /** Pause at the lap's first member before passing on a shuttle that found nothing to do
      * during a whole lap, so an idle group does not keep the bus busy (default 20 ms). */
     idlePauseMs?: number
+    /** Bound of the idle pause while the group is quiet: after a lap in which no member did
+     * anything or had data to send, the pause doubles, from `idlePauseMs` up to this (default
+     * 100 ms). Keep it at most the group's minimum cycle time (`minCycleMs`): the first seq
+     * after a quiet spell then closes within one cycle time and two laps of its first write. */
+    idlePauseMaxMs?: number
     /** Time without a visit after which the shuttle is taken as lost. Default: 3 × the
      * estimated lap time at the bus rate for the group's size, plus the idle pause. Members
-     * wait one more estimated lap per rank, so the lowest live member regenerates first. */
+     * wait one more estimated lap per rank, so the lowest live member regenerates first. Every
+     * member but the lap's first waits the idle pause's growth (`idlePauseMaxMs` -
+     * `idlePauseMs`) more: the lap's first member may pause that much longer between two of
+     * their visits (its own pause comes before it passes the shuttle on, so not in its wait). */
     lapTimeoutMs?: number
     /** Hand-overs tried again after a NACK before the next member is marked absent (default 1). */
     handoverRetries?: number
@@ -149,6 +158,8 @@ export class ShuttleCounters {
     windowFull = 0
     /** Idle pauses taken. */
     idlePauses = 0
+    /** Of those, pauses longer than `idlePauseMs`: the group was quiet for more than a lap. */
+    longPauses = 0
 }
 
 const HISTORY = 8
@@ -240,6 +251,15 @@ export class ShuttleAgent {
     private running = false
 
     private idlePauseMs: number
+    private idlePauseMaxMs: number
+    /** The last idle pause this member took as the lap's first member, while the group stays
+     * quiet (0: the last lap it started was not quiet, or it was not the lap's first member). */
+    private quietPauseMs = 0
+    /** This member was the lap's first member at its current visit. */
+    private visitFirst = false
+    /** The last shuttle this member passed on, it passed as the lap's first member: the next
+     * visit comes after a lap without a long pause (false: after up to idlePauseMaxMs). */
+    private passedFirst = false
     private retries: number
     private hopSlackMs: number
 
@@ -260,6 +280,8 @@ export class ShuttleAgent {
         }
         if (this.idOf(this.addr) < 0) throw new Error("this board's address is not a member")
         this.idlePauseMs = opts.idlePauseMs !== undefined ? opts.idlePauseMs : 20
+        this.idlePauseMaxMs = opts.idlePauseMaxMs !== undefined ? opts.idlePauseMaxMs : 100
+        if (this.idlePauseMaxMs < this.idlePauseMs) this.idlePauseMaxMs = this.idlePauseMs
         this.retries = opts.handoverRetries !== undefined ? opts.handoverRetries : 1
         this.hopSlackMs = opts.hopSlackMs !== undefined ? opts.hopSlackMs : 1
         this.txShuttle = Buffer.alloc(SHUTTLE_MAX_BYTES)
@@ -384,12 +406,15 @@ export class ShuttleAgent {
         return null
     }
 
-    /** The lap timeout for this member's rank, with the current group size and frame size. */
+    /** The lap timeout for this member's rank, with the current group size and frame size;
+     * longer by the idle pause's growth unless this member passed the shuttle on as the lap's
+     * first member (or before the first visit after a restart: it cannot know). */
     lapTimeoutMs(): number {
         const est = this.lapEstimateMs()
         const base = this.opts.lapTimeoutMs !== undefined ? this.opts.lapTimeoutMs : 3 * est
         const rank = this.ring.indexOf(this.addr)
-        return base + (rank > 0 ? rank : 0) * est
+        const growth = this.passedFirst ? 0 : this.idlePauseMaxMs - this.idlePauseMs
+        return base + (rank > 0 ? rank : 0) * est + growth
     }
 
     /** Estimated time of one busy lap on this bus (ms). */
@@ -597,7 +622,13 @@ export class ShuttleAgent {
         let me = f.indexOf(this.addr)
         f.absent &= ~(1 << me)
         const wasBusy = (f.flags & FLAG_BUSY) !== 0
+        const hadData = (f.flags & FLAG_DATA) !== 0
         const anchor = this.isAnchor(f, me)
+        if (!again) {
+            this.visitFirst = anchor
+            // a member that becomes the lap's first member starts again from the base pause
+            if (!anchor) this.quietPauseMs = 0
+        }
         if (anchor && !again) {
             const now = this.clock.millis()
             if (this.lapStartMs >= 0) {
@@ -605,7 +636,7 @@ export class ShuttleAgent {
                 c0.laps++
             }
             this.lapStartMs = now
-            f.flags &= ~FLAG_BUSY
+            f.flags &= ~(FLAG_BUSY | FLAG_DATA)
         }
         let acted = false
 
@@ -723,15 +754,26 @@ export class ShuttleAgent {
         }
 
         if (acted) f.flags |= FLAG_BUSY
+        // data waiting for the minimum cycle time (or for the link): the lap is not quiet
+        if (this.host.hasDataToSend()) f.flags |= FLAG_DATA
         // every member has taken a shuttle that lists the members admitted (S moves only when
         // every member adopted it, and nobody had adopted S when they went in): the flag has done
         if (f.adopted === all || seqDiff(f.seq, this.admitSeq) >= 2) this.admitFlag = false
         if (this.admitFlag) f.flags |= FLAG_ADMIT
         else f.flags &= ~FLAG_ADMIT
-        // 7. pass it on, after a pause if a whole lap found nothing to do
+        // 7. pass it on, after a pause if a whole lap found nothing to do; the pause doubles
+        // with every further lap in which no member had data either (up to idlePauseMaxMs)
+        if (anchor && !again) {
+            const quiet = !wasBusy && !acted && !hadData && (f.flags & FLAG_DATA) === 0
+            if (!quiet) this.quietPauseMs = 0
+            else this.quietPauseMs = this.quietPauseMs > 0 ? this.quietPauseMs * 2 : this.idlePauseMs
+            if (this.quietPauseMs > this.idlePauseMaxMs) this.quietPauseMs = this.idlePauseMaxMs
+        }
         if (anchor && !again && !wasBusy && !acted && this.idlePauseMs > 0) {
             c0.idlePauses++
-            this.pause(me)
+            const ms = this.quietPauseMs > this.idlePauseMs ? this.quietPauseMs : this.idlePauseMs
+            if (ms > this.idlePauseMs) c0.longPauses++
+            this.pause(me, ms)
         } else this.handOver(me, me, 0)
     }
 
@@ -751,10 +793,10 @@ export class ShuttleAgent {
 
     /** The idle pause: at its end, a board that got data meanwhile takes its turn again
      * (so a write during the pause does not wait a whole extra lap). */
-    private pause(me: number): void {
+    private pause(me: number, ms: number): void {
         const self = this
         const token = this.holdToken
-        this.holdTimer = this.clock.setTimer(this.idlePauseMs, () => {
+        this.holdTimer = this.clock.setTimer(ms, () => {
             self.holdTimer = null
             if (!self.running || !self.holding || self.holdToken !== token) return
             if (self.host.hasDataToSend() && self.host.mayClose()) self.visit(true)
@@ -1036,6 +1078,7 @@ export class ShuttleAgent {
             return
         }
         f.holder = this.addr
+        this.passedFirst = this.visitFirst
         const len = encodeShuttle(f, this.txShuttle)
         this.lastFrameLen = len
         const target = f.members[next]

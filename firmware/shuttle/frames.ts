@@ -66,7 +66,10 @@ export const FLAG_RAISED = 0x20
 /** The list holds a member admitted again after an eviction: a member that still knows it as
  * evicted takes the frame and learns the admission (see ShuttleAgent.admit). */
 export const FLAG_ADMIT = 0x40
-const FLAGS_KNOWN = FLAG_BUSY | FLAG_RAISED | FLAG_ADMIT
+/** A member's board had data to send at its visit during the current lap (see ShuttleAgent):
+ * a lap with neither this nor BUSY was quiet, and the idle pause may grow. */
+export const FLAG_DATA = 0x80
+const FLAGS_KNOWN = FLAG_BUSY | FLAG_RAISED | FLAG_ADMIT | FLAG_DATA
 
 const SHUTTLE_FIXED = 11 + 4 + TRAILER
 export const SHUTTLE_MIN_BYTES = SHUTTLE_FIXED + 2 + 0

@@ -121,7 +121,7 @@ export class RunLoop implements Clock {
                 this.budgetYields++
                 return 0
             }
-            const t = this.queue.shift()
+            const t = this.queue.shift() as LoopTimer // the loop checked the queue is not empty
             if (t.cancelled) continue
             t.fired = true
             t.cancelled = true // clearing a fired timer is a no-op

@@ -8,15 +8,13 @@ import { Console } from "../console"
  *
  * Input: the runtime gives a program no way to read lines from the serial port. Its builtins
  * have no serial or stdin read (the `Serial` service client talks to a separate Jacdac serial
- * module, not to the board's own port, and the runtime has no UART driver), so `onLine` keeps
- * the handler and never calls it. `hasInput()` says so, and the boot prints it once. A
+ * module, not to the board's own port, and the runtime has no UART driver), so `onLine` drops
+ * the handler: nothing would call it. `hasInput()` says so, and the boot prints it once. A
  * line console on a board would need a Jacdac service of our own on the board and a host tool
  * that sends it lines; there is none.
  * @devsWhenUsed
  */
 export class BoardConsole implements Console {
-    private handler: ((line: string) => void) | null = null
-
     /** Lines written. */
     lines = 0
 
@@ -25,9 +23,7 @@ export class BoardConsole implements Console {
         console.log(text)
     }
 
-    onLine(handler: (line: string) => void): void {
-        this.handler = handler
-    }
+    onLine(_handler: (line: string) => void): void {}
 
     /** False: no line ever arrives on this runtime. */
     hasInput(): boolean {

@@ -1,5 +1,5 @@
 import * as ds from "@devicescript/core"
-import { ReconnectBackoff } from "../../firmware/link/backoff"
+import { ReconnectBackoff } from "../backoff"
 import { Clock, Timer } from "../clock"
 import { Link } from "../link"
 import { errorText } from "./errorText"
@@ -134,7 +134,7 @@ export class SocketLink implements Link {
         this.kFlushRx = () => {
             self.rxPosted = false
             while (self.rxQueue.length > 0) {
-                const b = self.rxQueue.shift()
+                const b = self.rxQueue.shift() as Buffer
                 if (self.rxHandler !== null) self.rxHandler(b)
             }
         }

@@ -74,7 +74,7 @@ export class DsSpiPort implements SpiPort {
     }
 
     async select() {
-        this.csPin.setMode(ds.GPIOMode.OutputLow)
+        (this.csPin as ds.IOPin).setMode(ds.GPIOMode.OutputLow) // open() succeeded before any transfer
     }
 
     async write(tx: Buffer) {
@@ -86,7 +86,7 @@ export class DsSpiPort implements SpiPort {
     }
 
     async deselect() {
-        this.csPin.setMode(ds.GPIOMode.OutputHigh)
+        (this.csPin as ds.IOPin).setMode(ds.GPIOMode.OutputHigh)
     }
 }
 

@@ -9,7 +9,7 @@ import { defaultSimOptions } from "../sim"
 import { Cell, WRITE_AMPLIFICATION_HEAD, writeAmplificationRows } from "./storeFigures"
 import { imageSize, ImageSize, PROJECT_ROOT } from "./devs"
 import { FixedRam, measureFixedRam } from "./fixedRam"
-import { LapFigures, measureLap } from "./lapTime"
+import { BusShare, LapFigures, measureBusShare, measureLap } from "./lapTime"
 import { defaultMessageCount, LinkEfficiencyRow, measureLinkEfficiency } from "./linkEfficiency"
 import {
     AckLatencyRow,
@@ -36,6 +36,8 @@ export interface BenchPlan {
     /** Start-up left out of the RPO figures. */
     warmupMs: number
     lapRunMs: number
+    /** Window of the bus busy share rows (after 3 s of boot and warm-up). */
+    busShareRunMs: number
     rpoRunMs: number
     foldingRunMs: number
     speedRunMs: number
@@ -50,8 +52,8 @@ export interface BenchPlan {
 
 export function benchPlan(quick: boolean): BenchPlan {
     return quick
-        ? { quick, linkMessages: 800, ackRunMs: 6000, ackWarmupMs: 2000, warmupMs: 2000, lapRunMs: 300, rpoRunMs: 5000, foldingRunMs: 5000, speedRunMs: 5000, speedReps: 1, vmNodeFrames: 300, storeWritesPerLba: 1, resyncFillMs: 5000, seeds: 1 }
-        : { quick, linkMessages: 0, ackRunMs: 180000, ackWarmupMs: 60000, warmupMs: 5000, lapRunMs: 4000, rpoRunMs: 65000, foldingRunMs: 60000, speedRunMs: 60000, speedReps: 3, vmNodeFrames: 3000, storeWritesPerLba: 10, resyncFillMs: 30000, seeds: 3 }
+        ? { quick, linkMessages: 800, ackRunMs: 6000, ackWarmupMs: 2000, warmupMs: 2000, lapRunMs: 300, busShareRunMs: 2000, rpoRunMs: 5000, foldingRunMs: 5000, speedRunMs: 5000, speedReps: 1, vmNodeFrames: 300, storeWritesPerLba: 1, resyncFillMs: 5000, seeds: 1 }
+        : { quick, linkMessages: 0, ackRunMs: 180000, ackWarmupMs: 60000, warmupMs: 5000, lapRunMs: 4000, busShareRunMs: 20000, rpoRunMs: 65000, foldingRunMs: 60000, speedRunMs: 60000, speedReps: 3, vmNodeFrames: 3000, storeWritesPerLba: 10, resyncFillMs: 30000, seeds: 3 }
 }
 
 export const BAUDS = [115200, 921600]
@@ -96,6 +98,20 @@ export interface LapRow {
     ratio: number
 }
 
+export interface BusShareRow {
+    boards: number
+    bitRate: number
+    /** "idle" (no writes) or "default" (the simulator's default workload). */
+    workload: string
+    /** Bits on the wire over bit rate × time. */
+    busBusy: number
+    handoversPerSec: number
+    seqsPerSec: number
+}
+
+/** The idle group's busy share the goals ask for at the simulator's default bus rate. */
+export const IDLE_BUS_GOAL = 0.05
+
 export interface Goal {
     goal: string
     target: string
@@ -112,6 +128,7 @@ export interface BenchReport {
     linkEfficiency: LinkRow[]
     ackLatency: { pageProgramMs: number; fromMs: number; toMs: number; rows: (AckLatencyRow & { lapMs: number; goalMs: number })[] }
     shuttleLap: LapRow[]
+    busShare: BusShareRow[]
     rpoLag: {
         boards: number
         baud: number
@@ -156,6 +173,10 @@ function lapRow(f: LapFigures): LapRow {
     return { boards: f.size, bitRate: f.bitRate, boardLatencyMs: f.boardLatencyMs, laps: f.laps, lapMs: r(f.lapMs), physicalMs: r(f.physicalMs), ratio: r(f.ratio()) }
 }
 
+function busShareRow(f: BusShare): BusShareRow {
+    return { boards: f.boards, bitRate: f.bitRate, workload: f.workload, busBusy: r(f.busBusy, 4), handoversPerSec: r(f.handoversPerSec, 1), seqsPerSec: r(f.seqsPerSec, 2) }
+}
+
 function configUpToDate(): boolean {
     const res = spawnSync(process.execPath, [join(PROJECT_ROOT, "bin", "gen-board-config.mjs"), "--check"], { cwd: PROJECT_ROOT, encoding: "utf8" })
     return res.status === 0
@@ -188,6 +209,11 @@ export function runBench(plan: BenchPlan, onProgress: (what: string) => void = (
         const row = shuttleLap.find((l) => l.boards === size && l.bitRate === rate && l.boardLatencyMs === 0)
         return row ? row.lapMs : measureLap(size, rate, 0, 1, plan.lapRunMs).lapMs
     }
+
+    progress("bus busy share, idle and loaded")
+    const busShare: BusShareRow[] = []
+    for (const rate of BUS_RATES)
+        for (const size of GROUP_SIZES) for (const w of ["idle", "default"] as const) busShare.push(busShareRow(measureBusShare(size, rate, w, plan.busShareRunMs)))
 
     const seeds: number[] = []
     for (let i = 1; i <= plan.seeds; i++) seeds.push(i)
@@ -245,6 +271,7 @@ export function runBench(plan: BenchPlan, onProgress: (what: string) => void = (
         linkEfficiency,
         ackLatency: { pageProgramMs, fromMs: plan.ackWarmupMs, toMs: plan.ackRunMs, rows: ackRows },
         shuttleLap,
+        busShare,
         rpoLag: {
             boards: RPO_BOARDS,
             baud: RPO_BAUD,
@@ -279,6 +306,16 @@ function goals(b: BenchReport): Goal[] {
     for (const latency of BOARD_LATENCIES_MS) {
         const ratios = b.shuttleLap.filter((l) => l.boardLatencyMs === latency).map((l) => l.ratio)
         out.push({ goal: "lap time / bus physical time, board latency " + latency * 1000 + " µs", target: "<= 1.5", measured: max(ratios).toFixed(3) + " (highest)", met: max(ratios) <= 1.5 })
+    }
+    for (const rate of BUS_RATES) {
+        const idle = b.busShare.filter((x) => x.workload === "idle" && x.bitRate === rate).map((x) => x.busBusy)
+        const target = rate === 400000 ? IDLE_BUS_GOAL : null
+        out.push({
+            goal: "bus busy share of an idle group, 2 to 8 boards at " + rate / 1000 + " kHz",
+            target: target === null ? "(no target)" : "<= " + target,
+            measured: max(idle).toFixed(4) + " (highest)",
+            met: target === null ? null : max(idle) <= target,
+        })
     }
     for (const a of b.ackLatency.rows.filter((x) => x.mode === "consistent")) {
         const group = a.boards + " boards at " + a.busBitRate / 1000 + " kHz"
@@ -370,6 +407,14 @@ export function formatBench(b: BenchReport): string {
         mdTable(
             ["boards", "bus", "board latency", "laps", "lap ms", "physical ms", "ratio"],
             b.shuttleLap.map((l) => [l.boards, l.bitRate / 1000 + " kHz", l.boardLatencyMs * 1000 + " µs", l.laps, l.lapMs, l.physicalMs, l.ratio.toFixed(3)])
+        )
+    )
+    out.push("")
+    out.push("Group bus busy share (bits on the wire / (bit rate x time)), a whole simulated group idle and under the simulator's default workload (20 writes/s per board + bursts)")
+    out.push(
+        mdTable(
+            ["boards", "bus", "workload", "bus busy", "hand-overs/s", "seqs/s"],
+            b.busShare.map((x) => [x.boards, x.bitRate / 1000 + " kHz", x.workload, x.busBusy.toFixed(4), x.handoversPerSec, x.seqsPerSec])
         )
     )
     out.push("")

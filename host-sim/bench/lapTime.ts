@@ -1,5 +1,6 @@
 import { i2cTransferMs } from "../models/i2cBus"
 import { FrameType } from "../../firmware/shuttle/frames"
+import { defaultSimOptions, Simulation } from "../sim"
 import { TestGroup } from "./shuttleRig"
 
 /**
@@ -96,6 +97,62 @@ export function measureIdle(size: number, bitRate: number, runMs = 5000): { lapM
     return { lapMs: runMs / laps, busyFraction: (g.bus.counters.busyMs - busy0) / runMs, seqMoves: g.hosts[0].capture - seq0 }
 }
 
+/** How busy the group bus is in a whole simulated group (boards, links, remote), idle or under
+ * the simulator's default workload. */
+export class BusShare {
+    constructor(
+        public boards: number,
+        public bitRate: number,
+        /** "idle": no writes at all; "default": the simulator's default workload (20 writes/s
+         * per board, a burst of 20 writes every 2 s). */
+        public workload: "idle" | "default",
+        public windowMs: number,
+        /** Bits on the wire (START, address, data, ACKs, STOP) over bit rate × time. */
+        public busBusy: number,
+        public handoversPerSec: number,
+        /** Seqs released per second (the group's seq throughput). */
+        public seqsPerSec: number,
+        /** Idle pauses longer than the base pause, per second (the group was quiet). */
+        public longPausesPerSec: number
+    ) {}
+}
+
+/** Runs a simulated group of `boards` primaries on a bus at `bitRate`, idle or under the default
+ * workload, and measures the bus from `warmupMs` (boot, mounts, first shuttle) for `windowMs`. */
+export function measureBusShare(boards: number, bitRate: number, workload: "idle" | "default", windowMs = 20000, warmupMs = 3000): BusShare {
+    const o = defaultSimOptions()
+    o.boards = boards
+    o.durationMs = warmupMs + windowMs
+    // idle: one write per board in about a million seconds, no bursts
+    const sim = new Simulation(o, { busBitRate: bitRate }, workload === "idle" ? { rate: 1e-6, burstEveryMs: 0 } : {})
+    const k = sim.kernel
+    sim.start()
+    k.run(warmupMs, Number.MAX_SAFE_INTEGER)
+    const bus = sim.shuttleBus!
+    const sum = (f: (c: { handovers: number; longPauses: number }) => number) => {
+        let n = 0
+        for (const a of sim.agents) if (a) n += f(a.counters)
+        return n
+    }
+    const busy0 = bus.counters.busyMs
+    const hand0 = sum((c) => c.handovers)
+    const long0 = sum((c) => c.longPauses)
+    const seq0 = sim.agents[0]!.releasedSeq()
+    const t0 = k.millis()
+    k.run(warmupMs + windowMs, Number.MAX_SAFE_INTEGER)
+    const s = (k.millis() - t0) / 1000
+    return new BusShare(
+        boards,
+        bitRate,
+        workload,
+        k.millis() - t0,
+        (bus.counters.busyMs - busy0) / (1000 * s),
+        (sum((c) => c.handovers) - hand0) / s,
+        ((sim.agents[0]!.releasedSeq() - seq0) >>> 0) / s,
+        (sum((c) => c.longPauses) - long0) / s
+    )
+}
+
 function fmt(v: number, d: number): string {
     return v.toFixed(d)
 }
@@ -114,6 +171,19 @@ export function lapTable(latencies: number[]): string[] {
     return lines
 }
 
+export function busShareTable(windowMs: number): string[] {
+    const lines = ["| boards | bus | workload | bus busy | hand-overs/s | seqs/s | long pauses/s |", "|---|---|---|---|---|---|---|"]
+    for (const rate of [100000, 400000])
+        for (const size of [2, 4, 8])
+            for (const w of ["idle", "default"] as const) {
+                const f = measureBusShare(size, rate, w, windowMs)
+                lines.push(
+                    "| " + size + " | " + rate / 1000 + " kHz | " + w + " | " + fmt(f.busBusy, 4) + " | " + fmt(f.handoversPerSec, 1) + " | " + fmt(f.seqsPerSec, 2) + " | " + fmt(f.longPausesPerSec, 2) + " |"
+                )
+            }
+    return lines
+}
+
 // `npx tsx host-sim/bench/lapTime.ts` prints the table
 if (typeof process !== "undefined" && process.argv[1] && process.argv[1].endsWith("lapTime.ts")) {
     console.log(lapTable([0, 0.05, 0.2, 1]).join("\n"))
@@ -125,4 +195,6 @@ if (typeof process !== "undefined" && process.argv[1] && process.argv[1].endsWit
             const f = measureIdle(size, rate)
             console.log("| " + size + " boards | " + rate / 1000 + " kHz | " + fmt(f.lapMs, 2) + " ms | " + fmt(100 * f.busyFraction, 1) + " % |")
         }
+    console.log("")
+    console.log(busShareTable(20000).join("\n"))
 }

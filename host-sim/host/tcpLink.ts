@@ -6,7 +6,7 @@ import { Link } from "../../hal/link"
 import { getU16, getU32, putU16, putU32 } from "../../firmware/codec/bytes"
 import { CobsDecoder, cobsEncode } from "../../firmware/codec/cobs"
 import { crc32c, crc32cUpdate } from "../../firmware/codec/crc32c"
-import { ReconnectBackoff } from "../../firmware/link/backoff"
+import { ReconnectBackoff } from "../../hal/backoff"
 import {
     CRC_BYTES,
     FrameType,

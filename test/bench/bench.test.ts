@@ -18,7 +18,7 @@ describe("seqmirror bench --quick --json", () => {
         expect(run.stderr).toBe("")
         expect(run.status).toBe(0)
         const b = JSON.parse(run.stdout) as BenchReport
-        for (const k of ["linkEfficiency", "ackLatency", "shuttleLap", "rpoLag", "writeFolding", "resync", "simSpeed", "vm", "image", "store", "goals"]) expect(b).toHaveProperty(k)
+        for (const k of ["linkEfficiency", "ackLatency", "shuttleLap", "busShare", "rpoLag", "writeFolding", "resync", "simSpeed", "vm", "image", "store", "goals"]) expect(b).toHaveProperty(k)
         expect(b.quick).toBe(true)
     })
 
@@ -67,6 +67,22 @@ describe("seqmirror bench --quick --json", () => {
             expect(l.laps).toBeGreaterThan(3)
             expect(l.ratio).toBeGreaterThanOrEqual(0.999)
             if (l.boardLatencyMs > 0) expect(l.lapMs).toBeGreaterThan(l.physicalMs)
+        }
+
+        // the bus idle and loaded, at both rates and every size: an idle group leaves the bus
+        // mostly free (its shuttle slows down) and moves no seq; a loaded one moves seqs and
+        // keeps the bus busier
+        expect(b.busShare).toHaveLength(12)
+        for (const x of b.busShare) {
+            expect(x.busBusy).toBeGreaterThan(0)
+            expect(x.busBusy).toBeLessThan(1)
+            if (x.workload === "idle") {
+                expect(x.seqsPerSec).toBe(0)
+                const loaded = b.busShare.find((y) => y.workload === "default" && y.boards === x.boards && y.bitRate === x.bitRate)!
+                expect(loaded.seqsPerSec).toBeGreaterThan(0)
+                expect(loaded.busBusy).toBeGreaterThan(x.busBusy)
+                if (x.bitRate === 400000) expect(x.busBusy).toBeLessThan(0.05)
+            }
         }
 
         // RPO rows at every offered load, paced and not; the overload under both congestion

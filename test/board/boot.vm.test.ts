@@ -55,7 +55,7 @@ describe("board boot in the DeviceScript VM", () => {
     const sections: Record<string, string[]> = {}
 
     beforeAll(async () => {
-        let src = `import { startBoard } from "${dir.importOf("hal/devicescript/board")}"\n`
+        let src = `import { startBoard } from "${dir.importOf("firmware/boot/boardStart")}"\n`
         src += `import { BOARD_CONFIG_JSON } from "${dir.importOf("firmware/boot/boardConfig")}"\n`
         src += `console.log("=== generated " + (BOARD_CONFIG_JSON === ${JSON.stringify(SHIPPED)}))\n`
         for (const [name, text] of CASES) {

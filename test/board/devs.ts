@@ -61,7 +61,7 @@ export class TempDir {
         writeFileSync(p, text)
         return relative(ROOT, p)
     }
-    /** An import specifier from a file in this folder to a project path ("hal/devicescript/board"). */
+    /** An import specifier from a file in this folder to a project path ("firmware/boot/boardStart"). */
     importOf(projectPath: string): string {
         const r = relative(this.path, join(ROOT, projectPath)).split("\\").join("/")
         return r.startsWith(".") ? r : "./" + r

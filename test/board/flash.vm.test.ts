@@ -22,7 +22,7 @@ describe("board flash path in the DeviceScript VM (chip model under the SPI port
         const imp = (p: string) => JSON.stringify(dir.importOf(p))
         const src = `
 import * as ds from "@devicescript/core"
-import { startBoard } from ${imp("hal/devicescript/board")}
+import { startBoard } from ${imp("firmware/boot/boardStart")}
 import { RunLoop } from ${imp("hal/devicescript/clock")}
 import { ModelSpiPort } from ${imp("hal/devicescript/modelPort")}
 import { SpiNorChip } from ${imp("host-sim/models/spiNorChip")}

@@ -48,7 +48,7 @@ describe("RAM of the shipped configuration, measured in the DeviceScript VM", ()
         cfg.link.remotePort = 9
         const src = `
 import * as ds from "@devicescript/core"
-import { runStarted, startChecked } from ${imp("hal/devicescript/board")}
+import { runStarted, startChecked } from ${imp("firmware/boot/boardStart")}
 import { BOARD_MEMBER_INDEX, BOARD_NOTES } from ${imp("firmware/boot/boardConfig")}
 import { RunLoop } from ${imp("hal/devicescript/clock")}
 import { SparseNor } from ${imp("host-sim/vm/sparseNor")}

@@ -64,7 +64,7 @@ describe("board replication in the DeviceScript VM, to a seqmirror remote over T
         const imp = (p: string) => JSON.stringify(dir.importOf(p))
         const src = `
 import * as ds from "@devicescript/core"
-import { runStarted, startChecked } from ${imp("hal/devicescript/board")}
+import { runStarted, startChecked } from ${imp("firmware/boot/boardStart")}
 import { RunLoop } from ${imp("hal/devicescript/clock")}
 import { SparseNor } from ${imp("host-sim/vm/sparseNor")}
 

@@ -1,5 +1,5 @@
 import fc from "fast-check"
-import { FLAG_ADMIT, FLAG_BUSY, FLAG_RAISED, MAX_MEMBERS, MAX_WINDOW, ShuttleFrame } from "../../firmware/shuttle/frames"
+import { FLAG_ADMIT, FLAG_BUSY, FLAG_DATA, FLAG_RAISED, MAX_MEMBERS, MAX_WINDOW, ShuttleFrame } from "../../firmware/shuttle/frames"
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff })
 const address = fc.integer({ min: 0x08, max: 0x77 })
@@ -17,7 +17,7 @@ export function shuttleFrames(maxWindow: number = MAX_WINDOW): fc.Arbitrary<Shut
             origin: address,
             holder: address,
             seq: u32,
-            flags: fc.constantFrom(0, FLAG_BUSY, FLAG_RAISED, FLAG_BUSY | FLAG_RAISED, FLAG_ADMIT, FLAG_BUSY | FLAG_ADMIT),
+            flags: fc.constantFrom(0, FLAG_BUSY, FLAG_RAISED, FLAG_BUSY | FLAG_RAISED, FLAG_ADMIT, FLAG_BUSY | FLAG_ADMIT, FLAG_DATA, FLAG_BUSY | FLAG_DATA | FLAG_RAISED),
             members: fc.uniqueArray(address, { minLength: 2, maxLength: MAX_MEMBERS }),
             masks: fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255)),
             windowLen: fc.integer({ min: 0, max: maxWindow }),

@@ -115,7 +115,7 @@ describe("SHUTTLE frame", () => {
         }
         expect(mutate(10, 1)).toBe(FrameError.Field) // one member
         expect(mutate(10, 9)).toBe(FrameError.Field) // nine members
-        expect(mutate(10, 0x82)).toBe(FrameError.Field) // unknown flag
+        expect(mutate(10, 0x82)).toBe(FrameError.None) // DATA: every bit of the count byte's high nibble is a flag
         expect(mutate(11, 0x11)).toBe(FrameError.Field) // addresses not ascending
         expect(mutate(12, 0x78)).toBe(FrameError.Field) // reserved address
         expect(mutate(13, 0x04)).toBe(FrameError.Field) // adopted bit of a member that is not there

@@ -22,9 +22,11 @@ describe("lap time under load against the bus's physical time", () => {
 
 describe("an idle group", () => {
     it("pauses between laps, so the bus is mostly free, and S does not move", () => {
+        // the pause has grown to its bound (100 ms): a lap is that plus 8 hand-overs of 2.4 ms
         const f = measureIdle(8, 100000)
-        expect(f.lapMs).toBeGreaterThan(20)
-        expect(f.busyFraction).toBeLessThan(0.5)
+        expect(f.lapMs).toBeGreaterThan(100)
+        expect(f.lapMs).toBeLessThan(125)
+        expect(f.busyFraction).toBeLessThan(0.2)
         expect(f.seqMoves).toBe(0)
     })
 })

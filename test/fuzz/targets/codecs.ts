@@ -22,6 +22,10 @@ import {
     encodeShuttle,
     EVICTED_BYTES,
     EvictedFrame,
+    FLAG_ADMIT,
+    FLAG_BUSY,
+    FLAG_DATA,
+    FLAG_RAISED,
     FrameError,
     FrameType,
     MAX_MEMBERS,
@@ -261,7 +265,7 @@ const shuttle: Target = {
             const all = (1 << f.count) - 1
             check(((f.adopted | f.absent | f.delivered) & ~all) === 0, "SHUTTLE accepted with mask bits above the member count")
             check(f.windowLen <= MAX_WINDOW && f.finalLag <= f.windowLen, "SHUTTLE accepted with a bad window")
-            check((f.flags & ~0x70) === 0, "SHUTTLE accepted with unknown flags")
+            check((f.flags & ~(FLAG_BUSY | FLAG_RAISED | FLAG_ADMIT | FLAG_DATA)) === 0, "SHUTTLE accepted with unknown flags")
             const n = encodeShuttle(f, outS)
             check(n <= len, `SHUTTLE re-encodes longer (${n}) than the frame (${len})`)
             check(decodeShuttle(outS, n, scratchS2) === FrameError.None, "SHUTTLE: its re-encoding is refused")

@@ -240,7 +240,7 @@ function edited(input: Buffer): { role: StoreRole; sealed: boolean; foreign: boo
     return { role, sealed, foreign, base: b, image: img }
 }
 
-/** Makes the CRC of the entry holding `off` good (FORMAT-flash.md, "Entries"). */
+/** Makes the CRC of the entry holding `off` good (docs/FORMAT-flash.md, "Entries"). */
 function sealEntry(img: Buffer, off: number): void {
     const s = Math.floor(off / SECTOR) * SECTOR
     const rel = off - s

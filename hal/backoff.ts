@@ -3,6 +3,11 @@
  * attempts the ceiling is d = min(capMs, baseMs * 2^n) and the delay is uniform in [d/2, d), so
  * delays grow, stay bounded, and boards that lost the link at the same moment do not retry in
  * step (no reconnect storm). `random()` is injected (uniform in [0, 1)).
+ *
+ * One policy for every layer that reconnects: the link drivers that open connections (the
+ * board's socket, `hal/devicescript/socketLink.ts`; the host's, `host-sim/host/tcpLink.ts`) and
+ * the link channel's session (`firmware/link/primary.ts`). It lives in hal/ so that the drivers
+ * need nothing from firmware/.
  * @devsWhenUsed
  */
 export class ReconnectBackoff {

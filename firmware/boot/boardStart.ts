@@ -1,16 +1,22 @@
-import * as ds from "@devicescript/core"
-import { checkBoot } from "../../firmware/boot/bootCheck"
-import { deviceScriptCapabilities, RuntimeCapabilities } from "../../firmware/boot/capabilities"
-import { hex32 } from "../../firmware/codec/bytes"
-import { SeqmirrorConfig } from "../../firmware/config"
-import { boardVerifier } from "../../firmware/boot/boardConfig"
-import { PrimaryFirmware } from "../../firmware/boot/primaryFirmware"
-import { FlashError } from "../flash"
-import { SpiNorFlash } from "../spiNor"
-import { RunLoop } from "./clock"
-import { BoardConsole } from "./console"
-import { SocketLink } from "./socketLink"
-import { DsSpiBus, SpiPort } from "./spiBus"
+import { FlashError } from "../../hal/flash"
+import { SpiNorFlash } from "../../hal/spiNor"
+import { RunLoop } from "../../hal/devicescript/clock"
+import { BoardConsole } from "../../hal/devicescript/console"
+import { initFlash } from "../../hal/devicescript/flashProbe"
+import { SocketLink } from "../../hal/devicescript/socketLink"
+import { DsSpiBus, SpiPort } from "../../hal/devicescript/spiBus"
+import { hex32 } from "../codec/bytes"
+import { SeqmirrorConfig } from "../config"
+import { checkBoot } from "./bootCheck"
+import { deviceScriptCapabilities, RuntimeCapabilities } from "./capabilities"
+import { boardVerifier } from "./boardConfig"
+import { PrimaryFirmware } from "./primaryFirmware"
+
+// A board's start on the DeviceScript runtime: the drivers of hal/devicescript/ brought up from
+// a validated configuration, then a primary's firmware on them. The board entry
+// (firmware/main.ts) calls it, and so do the VM tests of test/board/. Like the entry, this file
+// is DeviceScript-side: it imports the runtime's drivers, so it is type-checked with the
+// DeviceScript types (tsconfig.devicescript.json), not Node's.
 
 /**
  * The board's drivers, constructed and probed, for firmware/main.ts to wire into the firmware.
@@ -174,35 +180,6 @@ function finish(print: (line: string) => void, problems: string[], notes: string
 
 function hex24(id: number): string {
     return hex32(id >>> 0).slice(2)
-}
-
-/** @devsWhenUsed */
-class InitResult {
-    err = FlashError.Timeout
-    id = -1
-    done = false
-}
-
-/** Awaits `flash.init`, whose callback comes from the run loop, for at most timeoutMs. */
-async function initFlash(flash: SpiNorFlash, timeoutMs: number): Promise<InitResult> {
-    const r = new InitResult()
-    const me = ds.Fiber.self()
-    let waiting = false
-    flash.init((err, id) => {
-        r.err = err
-        r.id = id
-        r.done = true
-        if (waiting && me.suspended) me.resume(null)
-    })
-    const until = ds.millis() + timeoutMs
-    while (!r.done) {
-        const left = until - ds.millis()
-        if (left <= 0) break
-        waiting = true
-        await ds.suspend(left)
-        waiting = false
-    }
-    return r
 }
 
 /** How often a replicating board prints its status line. */
