@@ -66,26 +66,29 @@ type Done = (err: StoreError, data: Buffer | null) => void
  * store needs no closure per step (each would be a function of its own in the board image).
  */
 const enum K {
-    None = 0,
-    RoomLoop = 1,
-    WriteRoom = 2,
-    WriteAppended = 3,
-    SmallRoom = 4,
-    SmallAppended = 5,
-    PruneStep = 6,
-    Opened = 7,
-    ApData = 8,
-    ApEntry = 9,
-    GcEntry = 10,
-    GcData = 11,
-    GcRoom = 12,
-    GcAppended = 13,
-    GcSmallRoom = 14,
-    GcSmallAppended = 15,
-    GcErased = 16,
-    GcHeader = 17,
-    RvEntry = 18,
-    RvData = 19,
+    // a call's own steps: a failure finishes the call
+    WriteRoom = 1,
+    WriteAppended = 2,
+    SmallRoom = 3,
+    SmallAppended = 4,
+    RvEntry = 5,
+    RvData = 6,
+    // an append's entry: a failure returns to what asked for the append
+    ApEntry = 7,
+    // a collection's steps: a failure returns to what asked for the collection
+    GcEntry = 8,
+    GcData = 9,
+    GcRoom = 10,
+    GcAppended = 11,
+    GcSmallRoom = 12,
+    GcSmallAppended = 13,
+    GcHeader = 14,
+    // the steps that handle a failure themselves
+    GcErased = 15,
+    RoomLoop = 16,
+    PruneStep = 17,
+    Opened = 18,
+    ApData = 19,
     Collected = 20,
     MountRead = 21,
     MountStep = 22,
@@ -162,21 +165,21 @@ export class PrimaryBlockStore {
     private secData: Buffer
     /** Live small records (commit, confirm, meta, discard) per sector. */
     private secSmall: Buffer
-    private open = -1
+    private open!: number
     /** Sectors in state Free (kept by setState). */
     private freeCount = 0
-    private nextSectorSeq = 1
-    private lastOpened = -1
+    private nextSectorSeq!: number
+    private lastOpened!: number
     private idx: VersionIndex
 
     // ---- small records: where the live one is (sector × 256 + entry, or -1)
-    private horizonLoc = -1
+    private horizonLoc!: number
     private metaVal: number[] = []
     private metaLoc: number[] = []
     /** The remote role's discard records and visible versions; null on a primary. */
     private remote: RemoteRole | null
     private maxSeq = 0
-    private hasMaxSeq = false
+    private hasMaxSeq!: boolean
 
     // ---- the call queue (a ring, allocated once)
     private qKind: number[] = []
@@ -198,76 +201,78 @@ export class PrimaryBlockStore {
     private hdrBuf: Buffer
     private hdrB: Buffer
 
-    // ---- layer registers
-    private flashK = K.None
-    private roomCls: RoomClass = RoomClass.User
-    private roomIsData = false
-    private roomRounds = 0
-    private roomDidStatic = false
-    private roomK = K.None
-    private openK = K.None
-    private openS = -1
-    private apK = K.None
+    // ---- layer registers. Registers (here and below, declared with `!`) have no initial
+    // value: each is set before it is read (at mount, by resetState, or by the step that
+    // starts a layer), and an initializer would cost the board's image bytecode per field
+    private flashK!: K
+    private roomCls!: RoomClass
+    private roomIsData!: boolean
+    private roomRounds!: number
+    private roomDidStatic!: boolean
+    private roomK!: K
+    private openK!: K
+    private openS!: number
+    private apK!: K
     /** The slot of the data record just appended. */
-    private apG = -1
-    private apS = 0
-    private apSlot = 0
-    private apEntry = 0
-    private apMember = 0
-    private apLba = 0
-    private apSeq = 0
-    private apLen = 0
-    private apData: Buffer = EMPTY
+    private apG!: number
+    private apS!: number
+    private apSlot!: number
+    private apEntry!: number
+    private apMember!: number
+    private apLba!: number
+    private apSeq!: number
+    private apLen!: number
+    private apData!: Buffer
     /** The block CRC-32C of the data record being appended. */
-    private apCrc = 0
-    private apLoc = -1
+    private apCrc!: number
+    private apLoc!: number
     /** The record being copied is damaged: its copy keeps a CRC that does not match. */
-    private apDamaged = false
-    private gcV = -1
-    private gcSlot = 0
-    private gcG = -1
-    private gcEntry: Buffer = EMPTY
-    private gcK = K.None
-    private gcSmallKind = 0
-    private gcSmallKey = 0
-    private rvG = -1
-    private rvEntry: Buffer = EMPTY
+    private apDamaged!: boolean
+    private gcV!: number
+    private gcSlot!: number
+    private gcG!: number
+    private gcEntry!: Buffer
+    private gcK!: K
+    private gcSmallKind!: number
+    private gcSmallKey!: number
+    private rvG!: number
+    private rvEntry!: Buffer
 
     // ---- mount registers
-    private mountDone: ((err: StoreError, report: MountReport) => void) | null = null
-    private mS = 0
-    private mBuf: Buffer = EMPTY
-    private mEntry = 0
-    private mPhase = 0
-    private mCheckAt = 0
-    private mDataUsed = 0
+    private mountDone!: ((err: StoreError, report: MountReport) => void) | null
+    private mS!: number
+    private mBuf!: Buffer
+    private mEntry!: number
+    private mPhase!: number
+    private mCheckAt!: number
+    private mDataUsed!: number
     /** Per sector: 1 + the index of the last bad entry found, 0 for none. */
     private mLastBad: Buffer
     /** Per sector: 1 + the slot of the last bad entry when it is a damaged data record kept as a
      * version, 0 otherwise. */
     private mLastKept: Buffer
     /** Where the entry a power cut tore lies, zeroed before the next append (-1: none). */
-    private voidAddr = -1
-    private voidS = -1
+    private voidAddr!: number
+    private voidS!: number
     private mEntryEnd: Buffer
     private mClosed: Buffer
-    private mHorizonPos = -1
-    private mHorizon = 0
+    private mHorizonPos!: number
+    private mHorizon!: number
     private mMetaPos: number[] = []
-    private mG = 0
-    private mStartMs = 0
+    private mG!: number
+    private mStartMs!: number
     /** The scan is running a second time (the first found a bad entry or sector header). */
-    private mAgain = false
+    private mAgain!: boolean
     /** Bad entries and sector headers this scan found. */
-    private mSuspect = 0
-    private formatStep: ((err: StoreError) => void) | null = null
+    private mSuspect!: number
+    private formatStep!: ((err: StoreError) => void) | null
 
     // ---- the only closures: flash completions, the queue's kick, and timer steps
     private readonly onFlashWrite: (err: FlashError) => void
     private readonly onFlashRead: (err: FlashError, data: Buffer) => void
     private readonly kick: () => void
     private readonly kStep: () => void
-    private stepK = K.None
+    private stepK!: K
     /** finish calls nested in one run-loop turn. */
     private depth = 0
 
@@ -621,32 +626,49 @@ export class PrimaryBlockStore {
             return
         }
         const i = this.qHead
-        switch (this.qKind[i]) {
-            case Op.Write:
-                this.startWrite(i)
-                return
-            case Op.Read:
-            case Op.ReadPinned:
-                this.startRead(i)
-                return
-            case Op.Commit:
-            case Op.Confirm:
-            case Op.Discard:
-            case Op.SetMeta:
-                this.startSmall(i)
-                return
-            case Op.DropStaged:
-                if (this.remote !== null) this.remote.dropStaged(this.idx, this.qMember[i], this.qSeq[i], this.stats)
-                this.finish(StoreError.None, null)
-                return
-            case Op.Collect: {
-                const v = this.pickVictim(false)
-                if (v < 0) this.finish(StoreError.None, null)
-                else this.collectSector(v, K.Collected)
-                return
+        const kind = this.qKind[i]
+        const seq = this.qSeq[i]
+        const idx = this.idx
+        // the remote's checks of its writes, commits and discards, and its calls in RAM only
+        const r = this.remote
+        const e = r !== null ? r.precheck(kind, seq, this.qMember[i], idx, this.stats) : -1
+        if (e >= 0) return this.finish(e, null)
+        if (kind === Op.Write) return this.ensureRoom(RoomClass.User, true, K.WriteRoom)
+        if (kind === Op.Read || kind === Op.ReadPinned) {
+            // a version read: its entry, then its whole slot (RvEntry, RvData)
+            const m = this.qMember[i]
+            const lba = this.qLba[i]
+            let g = -1
+            if (kind === Op.ReadPinned) {
+                g = idx.version(m, lba, seq)
+                if (g < 0) return this.finish(StoreError.NotFound, null)
+            } else {
+                g = r === null ? idx.newest(m, lba) : r.visible(idx, m, lba)
+                if (g < 0) {
+                    this.stats.reads++
+                    return this.finish(StoreError.None, null)
+                }
             }
+            this.stats.reads++
+            this.rvG = g
+            return this.readAt(this.entryAddr(this.sectorOf(g), idx.entryOf(g)), ENTRY_SIZE, K.RvEntry)
         }
-        this.finish(StoreError.BadArgument, null)
+        if (kind === Op.Collect) {
+            const v = this.pickVictim(false)
+            if (v < 0) return this.finish(StoreError.None, null)
+            return this.collectSector(v, K.Collected)
+        }
+        // a primary's dropStaged (BlockStore) has nothing to drop
+        if (kind === Op.DropStaged) return this.finish(StoreError.None, null)
+        // a commit, confirm, meta or discard record; a confirm of a seq already confirmed and a
+        // meta value already held change nothing
+        if (kind === Op.Confirm) {
+            if (idx.hasHorizon && !seqAfter(seq, idx.horizon)) return this.finish(StoreError.None, null)
+        } else if (kind === Op.SetMeta) {
+            const key = this.qMember[i]
+            if (this.metaLoc[key] >= 0 && this.metaVal[key] === seq) return this.finish(StoreError.None, null)
+        }
+        this.ensureRoom(RoomClass.Control, false, K.SmallRoom)
     }
 
     /** Ends the running call: pops it, calls its done, starts the next. */
@@ -672,56 +694,6 @@ export class PrimaryBlockStore {
 
     // =====================================================================================
     // Calls
-
-    private startWrite(i: number): void {
-        // a primary that suspended replication confirmed its capture seq itself and goes on
-        // writing with it (only the newest version is kept); the remote stages above its
-        // applied seq only
-        if (this.role === StoreRole.Remote && this.idx.hasHorizon && !seqAfter(this.qSeq[i], this.idx.horizon)) {
-            this.stats.refused++
-            this.finish(StoreError.SeqTooOld, null)
-            return
-        }
-        this.ensureRoom(RoomClass.User, true, K.WriteRoom)
-    }
-
-    private startRead(i: number): void {
-        const m = this.qMember[i]
-        const lba = this.qLba[i]
-        let g = -1
-        if (this.qKind[i] === Op.ReadPinned) {
-            g = this.idx.version(m, lba, this.qSeq[i])
-            if (g < 0) {
-                this.finish(StoreError.NotFound, null)
-                return
-            }
-        } else {
-            g = this.remote === null ? this.idx.newest(m, lba) : this.remote.visible(this.idx, m, lba)
-            if (g < 0) {
-                this.stats.reads++
-                this.finish(StoreError.None, null)
-                return
-            }
-        }
-        this.stats.reads++
-        this.rvG = g
-        this.readAt(this.entryAddr(this.sectorOf(g), this.idx.entryOf(g)), ENTRY_SIZE, K.RvEntry)
-    }
-
-    private startSmall(i: number): void {
-        const kind = this.qKind[i]
-        const seq = this.qSeq[i]
-        if (kind === Op.Commit || kind === Op.Discard) {
-            const e = (this.remote as RemoteRole).precheck(kind === Op.Commit, seq, this.idx, this.stats)
-            if (e >= 0) return this.finish(e, null)
-        } else if (kind === Op.Confirm) {
-            if (this.idx.hasHorizon && !seqAfter(seq, this.idx.horizon)) return this.finish(StoreError.None, null)
-        } else if (kind === Op.SetMeta) {
-            const key = this.qMember[i]
-            if (this.metaLoc[key] >= 0 && this.metaVal[key] === seq) return this.finish(StoreError.None, null)
-        }
-        this.ensureRoom(RoomClass.Control, false, K.SmallRoom)
-    }
 
     /** After a commit, confirm or discard: updates the index in steps, then finishes. */
     private pruneStep(): void {
@@ -780,7 +752,7 @@ export class PrimaryBlockStore {
         }
         // each class may not take the last free sectors kept for the classes after it
         const reserve = this.roomCls === RoomClass.User ? this.reserve : this.roomCls === RoomClass.Control ? 1 : 0
-        if (this.freeSectors() > reserve) {
+        if (this.freeCount > reserve) {
             this.openSector(this.pickFree(), K.RoomLoop)
             return
         }
@@ -789,7 +761,15 @@ export class PrimaryBlockStore {
             return
         }
         let v = -1
-        if (!this.roomDidStatic && this.spread() > this.wearSpread) {
+        // static wear levelling when the erase counts spread too far
+        let lo = -1
+        let hi = 0
+        for (let s = 0; s < this.n; s++) {
+            const ec = this.secErase[s]
+            if (lo < 0 || ec < lo) lo = ec
+            if (ec > hi) hi = ec
+        }
+        if (!this.roomDidStatic && hi - lo > this.wearSpread) {
             v = this.pickVictim(true)
             if (v >= 0) {
                 this.roomDidStatic = true
@@ -817,17 +797,6 @@ export class PrimaryBlockStore {
         return best
     }
 
-    private spread(): number {
-        let lo = -1
-        let hi = 0
-        for (let s = 0; s < this.n; s++) {
-            const e = this.secErase[s]
-            if (lo < 0 || e < lo) lo = e
-            if (e > hi) hi = e
-        }
-        return hi - lo
-    }
-
     private liveBytes(s: number): number {
         return this.idx.sectorLive[s] * (ENTRY_SIZE + this.B) + this.secSmall[s] * ENTRY_SIZE
     }
@@ -843,7 +812,7 @@ export class PrimaryBlockStore {
             roomData = Math.min(Math.floor(free / (ENTRY_SIZE + this.B)), this.spS - this.secData[o])
             roomBytes = free
         }
-        const f = this.freeSectors()
+        const f = this.freeCount
         // a power cut may leave one torn slot in each sector the relocation opens: what is left
         // of the victim after it still fits the rest of that sector
         roomData += f * (this.spS - 1)
@@ -991,7 +960,7 @@ export class PrimaryBlockStore {
             this.go(k, StoreError.None, null)
             return
         }
-        if (this.freeSectors() === 0) {
+        if (this.freeCount === 0) {
             // victim selection checked the room, so this is a bug, not a full store
             storeInvariant(false, "relocation room")
             return
@@ -1007,16 +976,14 @@ export class PrimaryBlockStore {
         // a failed step ends its layer: a call's own step finishes the call, a collection's
         // step returns to what asked for the collection, an append's entry to what asked for
         // the append (the steps that must do more on a failure are left out here)
-        if (err !== StoreError.None) {
-            if (k === K.WriteRoom || k === K.WriteAppended || k === K.SmallRoom || k === K.SmallAppended || k === K.RvEntry || k === K.RvData) {
+        if (err !== StoreError.None && k <= K.GcHeader) {
+            if (k <= K.RvData) {
                 this.rvEntry = EMPTY
                 return this.finish(err, null)
             }
-            if (k >= K.GcEntry && k <= K.GcHeader && k !== K.GcErased) {
-                this.gcEntry = EMPTY
-                return this.go(this.gcK, err, null)
-            }
             if (k === K.ApEntry) return this.go(this.apK, err, null)
+            this.gcEntry = EMPTY
+            return this.go(this.gcK, err, null)
         }
         switch (k) {
             case K.Voided:
@@ -1878,19 +1845,27 @@ export class RemoteRole {
     }
 
     /**
-     * Before a commit (true) or a discard record: StoreError.None when there is nothing to
-     * record, SeqTooOld when the seq is below the applied one, -1 when the record is to be
-     * written.
+     * Before the store runs a queued call of the remote role: StoreError.None when the call is
+     * done (a commit of the applied seq, a discard with nothing staged above its seq, a
+     * dropStaged, which changes RAM only), SeqTooOld for a write, commit or discard below the
+     * applied seq, -1 when the store runs the call.
      */
-    precheck(commit: boolean, seq: number, idx: VersionIndex, stats: StoreStats): number {
+    precheck(kind: number, seq: number, member: number, idx: VersionIndex, stats: StoreStats): number {
         const h = idx.horizon
         const hasH = idx.hasHorizon
+        if (kind === Op.DropStaged) {
+            // forgets `member`'s staged versions with seqs at or before `seq` (RAM only)
+            stats.stagedDropped += idx.dropStaged(member, seq)
+            return StoreError.None
+        }
+        const commit = kind === Op.Commit
         if (commit && hasH && seq === h) return StoreError.None
-        if (hasH && (commit ? !seqAfter(seq, h) : seqAfter(h, seq))) {
+        // the remote stages above its applied seq only
+        if (kind === Op.Write ? hasH && !seqAfter(seq, h) : (commit || kind === Op.Discard) && hasH && (commit ? !seqAfter(seq, h) : seqAfter(h, seq))) {
             stats.refused++
             return StoreError.SeqTooOld
         }
-        if (commit) return -1
+        if (kind !== Op.Discard) return -1
         // nothing staged above seq: nothing to record
         const seqs = idx.seqsAbove()
         return seqs.length === 0 || !seqAfter(seqs[seqs.length - 1], seq) ? StoreError.None : -1
@@ -1904,11 +1879,6 @@ export class RemoteRole {
         this.dLoc.push(loc)
         secSmall[Math.floor(loc / 256)]++
         stats.discards++
-    }
-
-    /** Forgets `member`'s staged versions with seqs at or before `upTo` (RAM only). */
-    dropStaged(idx: VersionIndex, member: number, upTo: number, stats: StoreStats): void {
-        stats.stagedDropped += idx.dropStaged(member, upTo)
     }
 
     /** Drops the staged versions above seq, a budget at a time; false while there is more. */
