@@ -100,6 +100,8 @@ const enum K {
 }
 
 const EMPTY = Buffer.alloc(0)
+/** The small-record slot of the horizon record (meta value `key` has slot 1 + key). */
+const HORIZON = 0
 const ZERO_ENTRY = Buffer.alloc(16)
 
 /**
@@ -172,10 +174,13 @@ export class PrimaryBlockStore {
     private lastOpened!: number
     private idx: VersionIndex
 
-    // ---- small records: where the live one is (sector × 256 + entry, or -1)
-    private horizonLoc!: number
+    // ---- small records, slot HORIZON (the horizon record: a confirm on a primary, a commit on
+    // the remote) and slot 1 + key (meta value `key`): where the live one is (sector × 256 +
+    // entry, or -1) and its value (the horizon's is idx.horizon, kept here too)
     private metaVal: number[] = []
     private metaLoc: number[] = []
+    /** The type of this role's horizon records. */
+    private horizonType: EntryType
     /** The remote role's discard records and visible versions; null on a primary. */
     private remote: RemoteRole | null
     private maxSeq = 0
@@ -233,7 +238,7 @@ export class PrimaryBlockStore {
     private gcG!: number
     private gcEntry!: Buffer
     private gcK!: K
-    private gcSmallKind!: number
+    /** The small record being copied: its slot (metaLoc), or -1 - i for the remote's discard i. */
     private gcSmallKey!: number
     private rvG!: number
     private rvEntry!: Buffer
@@ -256,8 +261,7 @@ export class PrimaryBlockStore {
     private voidS!: number
     private mEntryEnd: Buffer
     private mClosed: Buffer
-    private mHorizonPos!: number
-    private mHorizon!: number
+    /** Per small-record slot: the log position of the live copy found. */
     private mMetaPos: number[] = []
     private mG!: number
     private mStartMs!: number
@@ -321,7 +325,8 @@ export class PrimaryBlockStore {
             this.secErase.push(0)
             this.secSeq.push(0)
         }
-        for (let k = 0; k < META_KEYS; k++) {
+        this.horizonType = this.role === StoreRole.Remote ? EntryType.Commit : EntryType.Confirm
+        for (let k = 0; k <= META_KEYS; k++) {
             this.metaVal.push(0)
             this.metaLoc.push(-1)
             this.mMetaPos.push(-1)
@@ -505,7 +510,7 @@ export class PrimaryBlockStore {
     /** A persistent metadata value (key 0..31), or -1 when never set. */
     meta(key: number): number {
         if (!(key >= 0 && key < META_KEYS) || Math.floor(key) !== key) return -1
-        return this.metaLoc[key] >= 0 ? this.metaVal[key] : -1
+        return this.metaLoc[key + 1] >= 0 ? this.metaVal[key + 1] : -1
     }
 
     /** Sets a persistent metadata value (u32) durably; the latest valid record wins at mount. */
@@ -665,8 +670,8 @@ export class PrimaryBlockStore {
         if (kind === Op.Confirm) {
             if (idx.hasHorizon && !seqAfter(seq, idx.horizon)) return this.finish(StoreError.None, null)
         } else if (kind === Op.SetMeta) {
-            const key = this.qMember[i]
-            if (this.metaLoc[key] >= 0 && this.metaVal[key] === seq) return this.finish(StoreError.None, null)
+            const slot = this.qMember[i] + 1
+            if (this.metaLoc[slot] >= 0 && this.metaVal[slot] === seq) return this.finish(StoreError.None, null)
         }
         this.ensureRoom(RoomClass.Control, false, K.SmallRoom)
     }
@@ -926,32 +931,26 @@ export class PrimaryBlockStore {
                     return
                 }
             }
-            if (this.secSmall[v] > 0 && this.gcNextSmall()) return
+            if (this.secSmall[v] > 0) {
+                // the next live small record of the victim: the horizon, meta values, then the
+                // remote's discards
+                let key = 0
+                for (; key <= META_KEYS; key++) {
+                    const loc = this.metaLoc[key]
+                    if (loc >= 0 && Math.floor(loc / 256) === v) break
+                }
+                if (key > META_KEYS && this.remote !== null) {
+                    const i = this.remote.nextToCopy(v, this.n, this.secState, this.secSeq, this.secSmall)
+                    if (i >= 0) key = -1 - i
+                }
+                if (key <= META_KEYS) {
+                    this.gcSmallKey = key
+                    return this.gcRoom(false, K.GcSmallRoom)
+                }
+            }
         }
         storeInvariant(this.idx.sectorLive[v] === 0 && this.secSmall[v] === 0, "victim emptied before erase")
         this.eraseSector(v, K.GcErased)
-    }
-
-    /** Starts relocating the next live small record of the victim; false when none is left. */
-    private gcNextSmall(): boolean {
-        const v = this.gcV
-        if (this.horizonLoc >= 0 && Math.floor(this.horizonLoc / 256) === v) return this.gcSmall(1, 0)
-        for (let key = 0; key < META_KEYS; key++) {
-            const loc = this.metaLoc[key]
-            if (loc >= 0 && Math.floor(loc / 256) === v) return this.gcSmall(2, key)
-        }
-        if (this.remote !== null) {
-            const i = this.remote.nextToCopy(v, this.n, this.secState, this.secSeq, this.secSmall)
-            if (i >= 0) return this.gcSmall(3, i)
-        }
-        return false
-    }
-
-    private gcSmall(kind: number, key: number): boolean {
-        this.gcSmallKind = kind
-        this.gcSmallKey = key
-        this.gcRoom(false, K.GcSmallRoom)
-        return true
     }
 
     /** Room for a relocation: garbage collection may take every free sector. */
@@ -1020,14 +1019,12 @@ export class PrimaryBlockStore {
                 const i = this.qHead
                 const kind = this.qKind[i]
                 const seq = this.qSeq[i]
-                if (kind === Op.Commit) this.appendSmall(EntryType.Commit, 0xff, 0xffffffff, seq, K.SmallAppended)
-                else if (kind === Op.Confirm) this.appendSmall(EntryType.Confirm, 0xff, 0xffffffff, seq, K.SmallAppended)
-                else if (kind === Op.SetMeta) this.appendSmall(EntryType.Meta, this.qMember[i], 0xffffffff, seq, K.SmallAppended)
-                else {
+                if (kind === Op.SetMeta) this.appendSmall(EntryType.Meta, this.qMember[i], 0xffffffff, seq, K.SmallAppended)
+                else if (kind === Op.Discard) {
                     // a discard names its own position: versions written before it are dropped
                     const s = this.open
                     this.appendSmall(EntryType.Discard, this.secEntries[s], this.secSeq[s], seq, K.SmallAppended)
-                }
+                } else this.appendSmall(this.horizonType, 0xff, 0xffffffff, seq, K.SmallAppended)
                 return
             }
             case K.SmallAppended: {
@@ -1035,25 +1032,19 @@ export class PrimaryBlockStore {
                 const i = this.qHead
                 const kind = this.qKind[i]
                 const seq = this.qSeq[i]
-                const loc = this.apLoc
-                if (kind === Op.Commit || kind === Op.Confirm) {
-                    this.moveLoc(this.horizonLoc, loc)
-                    this.horizonLoc = loc
-                    this.idx.setHorizon(seq)
-                    this.noteSeq(seq)
-                    if (kind === Op.Commit) this.stats.commits++
-                    this.pruneStep()
-                } else if (kind === Op.SetMeta) {
-                    const key = this.qMember[i]
-                    this.moveLoc(this.metaLoc[key], loc)
-                    this.metaLoc[key] = loc
-                    this.metaVal[key] = seq
-                    this.finish(StoreError.None, null)
-                } else {
-                    ;(this.remote as RemoteRole).recorded(seq, loc, this.secSeq, this.secSmall, this.stats)
-                    this.pruneStep()
+                if (kind === Op.Discard) {
+                    ;(this.remote as RemoteRole).recorded(seq, this.apLoc, this.secSeq, this.secSmall, this.stats)
+                    return this.pruneStep()
                 }
-                return
+                const slot = kind === Op.SetMeta ? this.qMember[i] + 1 : HORIZON
+                this.moveLoc(this.metaLoc[slot], this.apLoc)
+                this.metaLoc[slot] = this.apLoc
+                this.metaVal[slot] = seq
+                if (slot !== HORIZON) return this.finish(StoreError.None, null)
+                this.idx.setHorizon(seq)
+                this.noteSeq(seq)
+                if (kind === Op.Commit) this.stats.commits++
+                return this.pruneStep()
             }
             case K.PruneStep:
                 return this.pruneStep()
@@ -1142,31 +1133,21 @@ export class PrimaryBlockStore {
             case K.GcSmallRoom: {
                 // room to copy a live small record of the victim
                 const key = this.gcSmallKey
-                if (this.gcSmallKind === 1) {
-                    const t = this.role === StoreRole.Remote ? EntryType.Commit : EntryType.Confirm
-                    this.appendSmall(t, 0xff, 0xffffffff, this.idx.horizon, K.GcSmallAppended)
-                } else if (this.gcSmallKind === 2) this.appendSmall(EntryType.Meta, key, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
-                else {
+                if (key < 0) {
                     const r = this.remote as RemoteRole
-                    this.appendSmall(EntryType.Discard, r.dPosEntry[key], r.dPosSeq[key], r.dSeq[key], K.GcSmallAppended)
-                }
+                    const d = -1 - key
+                    this.appendSmall(EntryType.Discard, r.dPosEntry[d], r.dPosSeq[d], r.dSeq[d], K.GcSmallAppended)
+                } else if (key === HORIZON) this.appendSmall(this.horizonType, 0xff, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
+                else this.appendSmall(EntryType.Meta, key - 1, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
                 return
             }
             case K.GcSmallAppended: {
                 // the small record is copied
                 const key = this.gcSmallKey
-                const loc = this.apLoc
-                if (this.gcSmallKind === 1) {
-                    this.moveLoc(this.horizonLoc, loc)
-                    this.horizonLoc = loc
-                } else if (this.gcSmallKind === 2) {
-                    this.moveLoc(this.metaLoc[key], loc)
-                    this.metaLoc[key] = loc
-                } else {
-                    const r = this.remote as RemoteRole
-                    this.moveLoc(r.dLoc[key], loc)
-                    r.dLoc[key] = loc
-                }
+                const locs = key < 0 ? (this.remote as RemoteRole).dLoc : this.metaLoc
+                const j = key < 0 ? -1 - key : key
+                this.moveLoc(locs[j], this.apLoc)
+                locs[j] = this.apLoc
                 this.gcNext()
                 return
             }
@@ -1375,16 +1356,13 @@ export class PrimaryBlockStore {
             this.mEntryEnd[s] = 0
             this.mClosed[s] = 0
         }
-        for (let k = 0; k < META_KEYS; k++) {
+        for (let k = 0; k <= META_KEYS; k++) {
             this.metaVal[k] = 0
             this.metaLoc[k] = -1
             this.mMetaPos[k] = -1
         }
         if (this.remote !== null) this.remote.reset()
-        this.horizonLoc = -1
         this.voidAddr = -1
-        this.mHorizonPos = -1
-        this.mHorizon = 0
         this.open = -1
         this.nextSectorSeq = 1
         this.lastOpened = -1
@@ -1522,23 +1500,15 @@ export class PrimaryBlockStore {
         }
         const value = getU32(buf, off + 8)
         const loc = s * 256 + i
-        if ((type === EntryType.Commit && this.role === StoreRole.Remote) || (type === EntryType.Confirm && this.role === StoreRole.Primary)) {
+        // this role's horizon record, or a meta value: the one latest in the log is live
+        const slot = type === this.horizonType ? HORIZON : type === EntryType.Meta && buf[off + 1] < META_KEYS ? buf[off + 1] + 1 : -1
+        if (slot >= 0) {
             this.report.records++
-            this.noteSeq(value)
-            if (pos > this.mHorizonPos) {
-                this.mHorizonPos = pos
-                this.mHorizon = value
-                this.horizonLoc = loc
-            }
-            return 0
-        }
-        if (type === EntryType.Meta && buf[off + 1] < META_KEYS) {
-            this.report.records++
-            const key = buf[off + 1]
-            if (pos > this.mMetaPos[key]) {
-                this.mMetaPos[key] = pos
-                this.metaVal[key] = value
-                this.metaLoc[key] = loc
+            if (slot === HORIZON) this.noteSeq(value)
+            if (pos > this.mMetaPos[slot]) {
+                this.mMetaPos[slot] = pos
+                this.metaVal[slot] = value
+                this.metaLoc[slot] = loc
             }
             return 0
         }
@@ -1681,9 +1651,8 @@ export class PrimaryBlockStore {
                 this.open = -1
             }
         }
-        if (this.mHorizonPos >= 0) this.idx.setHorizon(this.mHorizon)
-        if (this.horizonLoc >= 0) this.secSmall[Math.floor(this.horizonLoc / 256)]++
-        for (let k = 0; k < META_KEYS; k++) if (this.metaLoc[k] >= 0) this.secSmall[Math.floor(this.metaLoc[k] / 256)]++
+        if (this.metaLoc[HORIZON] >= 0) this.idx.setHorizon(this.metaVal[HORIZON])
+        for (let k = 0; k <= META_KEYS; k++) if (this.metaLoc[k] >= 0) this.secSmall[Math.floor(this.metaLoc[k] / 256)]++
         if (this.remote !== null) {
             const locs = this.remote.dLoc
             for (let j = 0; j < locs.length; j++) this.secSmall[Math.floor(locs[j] / 256)]++
