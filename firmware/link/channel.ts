@@ -205,7 +205,7 @@ export abstract class LinkChannel {
     /** The current session, 0 for none. */
     protected sessionId = 0
     protected lastRxAt = 0
-    protected resumeProvider: (() => Buffer) | null = null
+    protected resumeProvider!: (() => Buffer) | null
 
     private decoder: CobsDecoder
     private wire: Buffer
@@ -257,15 +257,15 @@ export abstract class LinkChannel {
     private rxEcho = 0
     private msgBuf: Buffer
 
-    private timer: Timer | null = null
+    private timer!: Timer | null
     private timerArmed = false
-    private timerAt = 0
+    private timerAt!: number
     private kickArmed = false
     private stopped = false
 
-    private messageHandler: ((msg: Buffer, len: number) => void) | null = null
-    private writableHandler: (() => void) | null = null
-    private sessionHandler: ((resumed: boolean, resume: Buffer) => void) | null = null
+    private messageHandler!: ((msg: Buffer, len: number) => void) | null
+    private writableHandler!: (() => void) | null
+    private sessionHandler!: ((resumed: boolean, resume: Buffer) => void) | null
 
     /** `cfg` must pass checkChannelConfig: whoever builds a configuration from outside input
      * checks it (the simulator's and the bench's options); a board's is a constant that a test
@@ -299,7 +299,11 @@ export abstract class LinkChannel {
         const self = this // the DeviceScript compiler rejects `this` inside arrow functions
         this.decoder = new CobsDecoder(frameMax, (buf, len) => self.onFrame(buf, len))
         link.onReceive((data) => {
-            if (!self.stopped) self.onBytes(data)
+            if (self.stopped) return
+            const d = self.decoder
+            d.push(data, 0, data.length)
+            self.counters.droppedOversize = d.droppedOversize
+            self.counters.droppedMalformed = d.droppedMalformed + self.malformed
         })
         link.onTxReady(() => {
             if (self.stopped) return
@@ -576,7 +580,14 @@ export abstract class LinkChannel {
         const self = this
         this.clock.setTimer(0, () => {
             self.kickArmed = false
-            self.onKick()
+            if (self.stopped) return
+            self.deliver()
+            if (self.wantWritable && self.hasRoom()) {
+                self.wantWritable = false
+                if (self.writableHandler) self.writableHandler()
+            }
+            self.pump()
+            self.schedule()
         })
     }
 
@@ -627,17 +638,6 @@ export abstract class LinkChannel {
         return this.lastRxAt > this.lastProbeAt ? this.lastRxAt : this.lastProbeAt
     }
 
-    private onKick(): void {
-        if (this.stopped) return
-        this.deliver()
-        if (this.wantWritable && this.hasRoom()) {
-            this.wantWritable = false
-            if (this.writableHandler) this.writableHandler()
-        }
-        this.pump()
-        this.schedule()
-    }
-
     /** A whole free frame: any message fits. */
     private hasRoom(): boolean {
         if (!this.acceptsMessages()) return false
@@ -664,12 +664,6 @@ export abstract class LinkChannel {
         this.schedule()
     }
 
-    /** Send time of transmission x; long ago when it is out of the ring. */
-    private sentAt(x: number): number {
-        if (x <= 0 || this.xmitCount - x >= XMIT_RING) return -1e12
-        return this.xmitSentAt[x % XMIT_RING]
-    }
-
     private onRto(): void {
         this.rtoAt = -1
         if (!this.dataAllowed() || this.txBase === this.txSentNext) return
@@ -685,7 +679,9 @@ export abstract class LinkChannel {
             while (s !== this.txSentNext) {
                 const i = this.txIdx(s)
                 if ((this.txFlags[i] & (SLOT_SACKED | SLOT_LOST)) === 0) {
-                    const due = this.sentAt(this.txXmit[i]) + rto
+                    // the send time of its latest transmission; long ago when out of the ring
+                    const x = this.txXmit[i]
+                    const due = (x <= 0 || this.xmitCount - x >= XMIT_RING ? -1e12 : this.xmitSentAt[x % XMIT_RING]) + rto
                     if (due <= now + TIME_EPS) {
                         this.txFlags[i] |= SLOT_LOST
                         marked = true
@@ -710,12 +706,6 @@ export abstract class LinkChannel {
         this.kick()
     }
 
-    private onBytes(data: Buffer): void {
-        this.decoder.push(data, 0, data.length)
-        this.counters.droppedOversize = this.decoder.droppedOversize
-        this.counters.droppedMalformed = this.decoder.droppedMalformed + this.malformed
-    }
-
     /** Malformed frames found after COBS decoding (the decoder counts its own). */
     private malformed = 0
 
@@ -737,7 +727,11 @@ export abstract class LinkChannel {
         if (type === FrameType.Data) {
             if (this.inSession(buf)) this.onData(buf, n)
         } else if (type === FrameType.Ack) {
-            if (this.inSession(buf)) this.onAckFrame(buf)
+            if (this.inSession(buf)) {
+                this.applyAck(buf)
+                if ((buf[OFF_FLAGS] & FLAG_ACK_NOW) !== 0) this.ackPending = true
+                this.kick()
+            }
         } else if (type === FrameType.Reset) {
             this.onReset(getU32(buf, OFF_SESSION))
         } else {
@@ -745,25 +739,23 @@ export abstract class LinkChannel {
         }
     }
 
-    /** Known type and flags, and the length the type needs. */
+    /** Known type and flags, and the length the type needs; a DATA frame's messages exactly
+     * fill its payload, which is not empty and not over maxPayload. */
     private wellFormed(type: number, buf: Buffer, n: number): boolean {
         if ((buf[OFF_FLAGS] & ~KNOWN_FLAGS) !== 0) return false
-        if (type === FrameType.Data) return this.validData(buf, n)
+        if (type === FrameType.Data) {
+            if (n <= DATA_HEADER_BYTES || n - DATA_HEADER_BYTES > this.cfg.maxPayload) return false
+            let off = DATA_HEADER_BYTES
+            while (off < n) {
+                if (off + MESSAGE_PREFIX_BYTES > n) return false
+                off += MESSAGE_PREFIX_BYTES + getU16(buf, off)
+            }
+            return off === n
+        }
         if (type === FrameType.Ack || type === FrameType.Reset) return n === HEADER_BYTES
         if (type === FrameType.Hello || type === FrameType.Welcome) return n >= HANDSHAKE_BYTES && n - HANDSHAKE_BYTES <= this.cfg.maxResumeBytes
         if (type === FrameType.Refuse) return n === HANDSHAKE_BYTES
         return false
-    }
-
-    /** Messages exactly fill the payload, which is not empty and not over maxPayload. */
-    private validData(buf: Buffer, n: number): boolean {
-        if (n <= DATA_HEADER_BYTES || n - DATA_HEADER_BYTES > this.cfg.maxPayload) return false
-        let off = DATA_HEADER_BYTES
-        while (off < n) {
-            if (off + MESSAGE_PREFIX_BYTES > n) return false
-            off += MESSAGE_PREFIX_BYTES + getU16(buf, off)
-        }
-        return off === n
     }
 
     private inSession(buf: Buffer): boolean {
@@ -781,12 +773,6 @@ export abstract class LinkChannel {
         if (this.rtoAt > rtoAt) this.rtoAt = rtoAt
         this.onAlive()
         return true
-    }
-
-    private onAckFrame(buf: Buffer): void {
-        this.applyAck(buf)
-        if ((buf[OFF_FLAGS] & FLAG_ACK_NOW) !== 0) this.ackPending = true
-        this.kick()
     }
 
     private onData(buf: Buffer, n: number): void {

@@ -40,8 +40,8 @@ export class PrimaryChannel extends LinkChannel {
     private nonce = 0
     private handshakeAt = -1
     private reconnectAt = -1
-    private refusedHandler: ((reason: number, highestGeneration: number) => void) | null = null
-    private stateHandler: ((state: string) => void) | null = null
+    private refusedHandler!: ((reason: number, highestGeneration: number) => void) | null
+    private stateHandler!: ((state: string) => void) | null
 
     constructor(link: Link, clock: Clock, random: () => number, cfg: ChannelConfig, readonly generation: number, readonly member: number) {
         super(link, clock, random, cfg)
