@@ -197,7 +197,7 @@ export class PrimaryBoard {
     private manifests: Manifest[] = []
     protected manifestsKept: Manifest[] = []
     private portionBuf: Buffer
-    private pendingMsg: Buffer | null = null
+    private pendingMsg!: Buffer | null
     private reading = false
     private remoteApplied = 0
     private paced: PendingWrite[] = []
@@ -211,10 +211,10 @@ export class PrimaryBoard {
      * way, and whether the app wrote it during the read (it is then read again). */
     resyncLba = 0
     private resyncBusy = false
-    private resyncHit = false
+    private resyncHit!: boolean
     /** The remote's applied seq when the resync began, and the newest seq of a version the
      * remote gets from this board (a copy or a version after the confirmed seq). */
-    private resyncApplied = 0
+    private resyncApplied!: number
     protected resyncTo = 0
     /** The newest seq whose blocks the copy takes (the confirmed seq, or later: extendCopy). */
     protected resyncBase = 0
@@ -243,11 +243,11 @@ export class PrimaryBoard {
     onLossAccepted: ((lba: number) => void) | null = null
     private readTries = 0
     /** The damaged version's seq: a newer version of its lba (a new write) ends the wait. */
-    private damagedAt = -1
+    private damagedAt!: number
     private drainRate = 0
     private drainBytes = 0
     private drainSince = -1
-    private paceTimer: Timer | null = null
+    private paceTimer!: Timer | null
     private lastAdoptAt = -1
     /** Replication is suspended: writes are acknowledged once durable, their seqs are tracked
      * (confirmed locally, so the store keeps only the newest version of each block and its seq
@@ -256,7 +256,7 @@ export class PrimaryBoard {
     suspendReason = SuspendReason.None
     /** The capture seq when replication last suspended. */
     suspendedSeq = 0
-    private suspendedAt = -1
+    private suspendedAt!: number
     /** Resumed: the resync starts at the first adopt of a seq after the tracked ones. */
     private resumePending = false
     /** The remote asked for this board's copy (every member's link was up), and has not said
@@ -523,14 +523,6 @@ export class PrimaryBoard {
         this.store.confirm(cur.seq, () => self.ackWaiting())
     }
 
-    /** A write has waited `t` ms or more for a seq or its release (or, with `paced`, for
-     * pacing): the queues are in issue order. */
-    private waited(t: number, paced: boolean): boolean {
-        const at = this.clock.millis() - t
-        const u = this.unstamped.length > 0 && this.unstamped[0].issuedAt <= at
-        return u || (this.unacked.length > 0 && this.unacked[0].issuedAt <= at) || (paced && this.paced.length > 0 && this.paced[0].issuedAt <= at)
-    }
-
     /**
      * Suspends when a cause holds for the suspend time (or the history bound is reached);
      * resumes when the causes have cleared. The cycle calls it often: SoloCycle at every tick,
@@ -561,7 +553,13 @@ export class PrimaryBoard {
         // a resync's own hold counts only while the remote has not asked for the copies or waits
         // for a member whose link is down (under a load the remote cannot take, the hold ends
         // with the resync's commit)
-        if (this.waited(t, this.resync === Resync.Off || !this.resyncAsked)) return this.suspend(SuspendReason.Stalled)
+        // a write has waited the suspend time or more for a seq or its release (or for pacing:
+        // the queues are in issue order)
+        const at = now - t
+        const paced = this.resync === Resync.Off || !this.resyncAsked
+        const u = this.unstamped.length > 0 && this.unstamped[0].issuedAt <= at
+        if (u || (this.unacked.length > 0 && this.unacked[0].issuedAt <= at) || (paced && this.paced.length > 0 && this.paced[0].issuedAt <= at))
+            return this.suspend(SuspendReason.Stalled)
         if (now - this.linkUpAt >= t && (this.seqs.length > 1 || this.current.portions > 0)) this.suspend(SuspendReason.Link)
     }
 
@@ -602,19 +600,6 @@ export class PrimaryBoard {
         for (let i = 0; i < this.seqs.length; i++) bytes += this.seqs[i].bytes
         const drain = this.drainRate > 0 ? bytes / this.drainRate : 0
         return this.rpoLagMs() + drain > target
-    }
-
-    /** Measures the rate (bytes per ms) at which the remote confirms this board's data. */
-    private measureDrain(bytes: number): void {
-        const now = this.clock.millis()
-        this.drainBytes += bytes
-        if (this.drainSince < 0) this.drainSince = now
-        const dt = now - this.drainSince
-        if (dt < 250) return
-        const r = this.drainBytes / dt
-        this.drainRate = this.drainRate > 0 ? 0.7 * this.drainRate + 0.3 * r : r
-        this.drainBytes = 0
-        this.drainSince = now
     }
 
     private armPace(): void {
@@ -1092,7 +1077,19 @@ export class PrimaryBoard {
             bytes += st.bytes
             this.seqs.shift()
         }
-        if (this.opts.rpoTargetMs) this.measureDrain(bytes)
+        if (this.opts.rpoTargetMs) {
+            // the rate (bytes per ms) at which the remote confirms this board's data
+            const now = this.clock.millis()
+            this.drainBytes += bytes
+            if (this.drainSince < 0) this.drainSince = now
+            const dt = now - this.drainSince
+            if (dt >= 250) {
+                const r = this.drainBytes / dt
+                this.drainRate = this.drainRate > 0 ? 0.7 * this.drainRate + 0.3 * r : r
+                this.drainBytes = 0
+                this.drainSince = now
+            }
+        }
         if (this.paced.length > 0) this.releasePaced()
     }
 
