@@ -78,6 +78,14 @@ export const WREN_ATTEMPTS = 3
 
 const EMPTY = Buffer.alloc(0)
 
+/** A command with a 24-bit address, in b[0..4). */
+function putCommand(b: Buffer, cmd: number, addr: number): void {
+    b[0] = cmd
+    b[1] = (addr >>> 16) & 0xff
+    b[2] = (addr >>> 8) & 0xff
+    b[3] = addr & 0xff
+}
+
 /**
  * The JEDEC SPI NOR driver: `Flash` over one `SpiBus` and a `Clock`.
  *
@@ -98,26 +106,27 @@ export class SpiNorFlash implements Flash {
     private erasePollMs: number
     private id = -1
     private op: DriverOp = DriverOp.Idle
-    private phase: Phase = Phase.Command
+    private phase!: Phase
     /** The last program or erase timed out: poll until ready before the next command. */
     private suspect = false
     private cmd: Buffer
+    // registers of the operation under way (declared with `!`): each is set before it is read
     private wren: Buffer
     private rdsr: Buffer
     /** Transmit buffers kept for reuse, one per length used (a handful: commands, entries,
      * headers, blocks). */
     private txBufs: Buffer[] = []
-    private opAddr = 0
-    private opLen = 0
-    private opData: Buffer = EMPTY
-    private opOffset = 0
-    private opStart = 0
-    private opMaxMs = 0
-    private opPollMs = 0
-    private wrenAttempts = 0
-    private readDone: ((err: FlashError, data: Buffer) => void) | null = null
-    private writeDone: ((err: FlashError) => void) | null = null
-    private initDone: ((err: FlashError, jedecId: number) => void) | null = null
+    private opAddr!: number
+    private opLen!: number
+    private opData!: Buffer
+    private opOffset!: number
+    private opStart!: number
+    private opMaxMs!: number
+    private opPollMs!: number
+    private wrenAttempts!: number
+    private readDone!: ((err: FlashError, data: Buffer) => void) | null
+    private writeDone!: ((err: FlashError) => void) | null
+    private initDone!: ((err: FlashError, jedecId: number) => void) | null
     private readonly onIdRx: (rx: Buffer) => void
     private readonly onReadRx: (rx: Buffer) => void
     private readonly onSent: (rx: Buffer) => void
@@ -149,13 +158,15 @@ export class SpiNorFlash implements Flash {
     /** Probes the chip: done(None, id) with the 24-bit JEDEC ID, or done(NoDevice, id). */
     init(done: (err: FlashError, jedecId: number) => void): void {
         if (this.op !== DriverOp.Idle) {
-            this.later2(done, FlashError.Busy, -1)
+            this.later(done, FlashError.Busy, -1)
             return
         }
         this.op = DriverOp.Init
         this.initDone = done
-        this.cmd[0] = NorCmd.JedecId
-        this.bus.transfer(this.cmdOf(1), 3, this.onIdRx)
+        // a buffer of the command's length (kept: no other command has one byte and a reply)
+        const b = this.txBuf(1)
+        b[0] = NorCmd.JedecId
+        this.bus.transfer(b, 3, this.onIdRx)
     }
 
     /** The JEDEC ID read at init (-1 before a successful init). */
@@ -190,7 +201,7 @@ export class SpiNorFlash implements Flash {
             if (Math.floor(addr / page) !== Math.floor((addr + data.length - 1) / page)) err = FlashError.CrossesPage
         }
         if (err !== FlashError.None || data.length === 0) {
-            this.later1(done, err)
+            this.later(done, err, 0)
             return
         }
         this.op = DriverOp.Program
@@ -199,10 +210,7 @@ export class SpiNorFlash implements Flash {
         this.opLen = data.length
         // the command and data go out in one transfer: copy into a buffer kept per length
         const tx = this.txBuf(data.length + 4)
-        tx[0] = NorCmd.PageProgram
-        tx[1] = (addr >>> 16) & 0xff
-        tx[2] = (addr >>> 8) & 0xff
-        tx[3] = addr & 0xff
+        putCommand(tx, NorCmd.PageProgram, addr)
         tx.set(data, 4)
         this.opData = tx
         this.opMaxMs = NOR_PROGRAM_MAX_MS
@@ -213,7 +221,7 @@ export class SpiNorFlash implements Flash {
     eraseSector(addr: number, done: (err: FlashError) => void): void {
         const err = this.check(addr, 1)
         if (err !== FlashError.None) {
-            this.later1(done, err)
+            this.later(done, err, 0)
             return
         }
         this.op = DriverOp.Erase
@@ -235,20 +243,9 @@ export class SpiNorFlash implements Flash {
         return FlashError.None
     }
 
-    private later1(done: (err: FlashError) => void, err: FlashError): void {
-        this.clock.setTimer(0, () => done(err))
-    }
-
-    private later2(done: (err: FlashError, id: number) => void, err: FlashError, v: number): void {
+    /** Calls done(err, v) from the run loop (a write's done takes err only). */
+    private later(done: (err: FlashError, v: number) => void, err: FlashError, v: number): void {
         this.clock.setTimer(0, () => done(err, v))
-    }
-
-    /** The command buffer holding the first n bytes of `cmd`. */
-    private cmdOf(n: number): Buffer {
-        if (n === 4) return this.cmd
-        const b = this.txBuf(n)
-        for (let i = 0; i < n; i++) b[i] = this.cmd[i]
-        return b
     }
 
     /** The kept transmit buffer of n bytes. */
@@ -279,10 +276,7 @@ export class SpiNorFlash implements Flash {
     private nextChunk(): void {
         const n = Math.min(this.readChunk, this.opLen - this.opOffset)
         const a = this.opAddr + this.opOffset
-        this.cmd[0] = NorCmd.Read
-        this.cmd[1] = (a >>> 16) & 0xff
-        this.cmd[2] = (a >>> 8) & 0xff
-        this.cmd[3] = a & 0xff
+        putCommand(this.cmd, NorCmd.Read, a)
         this.bus.transfer(this.cmd, n, this.onReadRx)
     }
 
@@ -334,10 +328,7 @@ export class SpiNorFlash implements Flash {
             this.phase = Phase.Command
             if (this.op === DriverOp.Program) this.bus.transfer(this.opData, 0, this.onSent)
             else {
-                this.cmd[0] = NorCmd.SectorErase
-                this.cmd[1] = (this.opAddr >>> 16) & 0xff
-                this.cmd[2] = (this.opAddr >>> 8) & 0xff
-                this.cmd[3] = this.opAddr & 0xff
+                putCommand(this.cmd, NorCmd.SectorErase, this.opAddr)
                 this.bus.transfer(this.cmd, 0, this.onSent)
             }
             return
