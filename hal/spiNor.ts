@@ -196,7 +196,7 @@ export class SpiNorFlash implements Flash {
 
     program(addr: number, data: Buffer, done: (err: FlashError) => void): void {
         let err = this.check(addr, data.length)
-        if (err === FlashError.None && data.length > 0) {
+        if (err === FlashError.None) if (data.length > 0) {
             const page = this.geo.pageSize
             if (Math.floor(addr / page) !== Math.floor((addr + data.length - 1) / page)) err = FlashError.CrossesPage
         }
@@ -238,8 +238,12 @@ export class SpiNorFlash implements Flash {
     private check(addr: number, len: number): FlashError {
         if (this.op !== DriverOp.Idle) return FlashError.Busy
         if (this.id < 0) return FlashError.NoDevice
-        if (!(addr >= 0) || !(len >= 0) || Math.floor(addr) !== addr || Math.floor(len) !== len) return FlashError.OutOfRange
-        if (addr + len > this.geo.capacity || (len === 0 && addr >= this.geo.capacity)) return FlashError.OutOfRange
+        if (!(addr >= 0)) return FlashError.OutOfRange
+        if (!(len >= 0)) return FlashError.OutOfRange
+        if (Math.floor(addr) !== addr) return FlashError.OutOfRange
+        if (Math.floor(len) !== len) return FlashError.OutOfRange
+        if (addr + len > this.geo.capacity) return FlashError.OutOfRange
+        if (len === 0 && addr >= this.geo.capacity) return FlashError.OutOfRange
         return FlashError.None
     }
 

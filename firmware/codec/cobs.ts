@@ -88,7 +88,7 @@ export class CobsDecoder {
             if (overflow) continue
             if (left === 0) {
                 // a code byte: the previous group ended with an implied zero unless it was 0xFF
-                if (code !== 0 && code !== 0xff) {
+                if (code !== 0) if (code !== 0xff) {
                     if (len >= max) overflow = true
                     else buf[len++] = 0
                 }

@@ -388,7 +388,7 @@ export abstract class LinkChannel {
     stop(): void {
         this.stopped = true
         this.st = "down"
-        if (this.timerArmed && this.timer) this.clock.clearTimer(this.timer)
+        if (this.timerArmed) if (this.timer) this.clock.clearTimer(this.timer)
         this.timerArmed = false
     }
 
@@ -582,7 +582,7 @@ export abstract class LinkChannel {
             self.kickArmed = false
             if (self.stopped) return
             self.deliver()
-            if (self.wantWritable && self.hasRoom()) {
+            if (self.wantWritable) if (self.hasRoom()) {
                 self.wantWritable = false
                 if (self.writableHandler) self.writableHandler()
             }
@@ -595,7 +595,7 @@ export abstract class LinkChannel {
     protected schedule(): void {
         if (this.stopped) return
         // invariant: frames in flight while data may flow always have a retransmission timer
-        if (this.rtoAt < 0 && this.txBase !== this.txSentNext && this.dataAllowed()) this.rtoAt = this.clock.millis() + this.rtt.rto()
+        if (this.rtoAt < 0) if (this.txBase !== this.txSentNext) if (this.dataAllowed()) this.rtoAt = this.clock.millis() + this.rtt.rto()
         let at = this.rtoAt
         if (this.st === "up") {
             const dead = this.lastRxAt + this.cfg.deadMs
@@ -606,11 +606,11 @@ export abstract class LinkChannel {
             }
         }
         const role = this.roleDeadline()
-        if (role >= 0 && (at < 0 || role < at)) at = role
+        if (role >= 0) if (at < 0 || role < at) at = role
         if (at < 0) return
         // a timer that fires early is harmless: service() re-arms for what is left
-        if (this.timerArmed && this.timerAt <= at) return
-        if (this.timerArmed && this.timer) this.clock.clearTimer(this.timer)
+        if (this.timerArmed) if (this.timerAt <= at) return
+        if (this.timerArmed) if (this.timer) this.clock.clearTimer(this.timer)
         const now = this.clock.millis()
         this.timerAt = at
         this.timerArmed = true
@@ -648,13 +648,13 @@ export abstract class LinkChannel {
     private service(): void {
         if (this.stopped) return
         const now = this.clock.millis() + TIME_EPS
-        if (this.rtoAt >= 0 && this.rtoAt <= now) this.onRto()
+        if (this.rtoAt >= 0) if (this.rtoAt <= now) this.onRto()
         if (this.st === "up") {
             if (this.lastRxAt + this.cfg.deadMs <= now) {
                 this.counters.linkDeaths++
                 this.rxEcho = 0
                 this.onDead()
-            } else if (this.cfg.keepaliveMs > 0 && this.probeBase() + this.cfg.keepaliveMs <= now) {
+            } else if (this.cfg.keepaliveMs > 0) if (this.probeBase() + this.cfg.keepaliveMs <= now) {
                 this.lastProbeAt = this.clock.millis()
                 this.probePending = true
                 this.kick()
@@ -666,7 +666,8 @@ export abstract class LinkChannel {
 
     private onRto(): void {
         this.rtoAt = -1
-        if (!this.dataAllowed() || this.txBase === this.txSentNext) return
+        if (!this.dataAllowed()) return
+        if (this.txBase === this.txSentNext) return
         const now = this.clock.millis()
         if (this.lastRxAt > this.lastRtoAt) {
             // The other end was heard since the last timeout: the line works and our frames
@@ -744,7 +745,8 @@ export abstract class LinkChannel {
     private wellFormed(type: number, buf: Buffer, n: number): boolean {
         if ((buf[OFF_FLAGS] & ~KNOWN_FLAGS) !== 0) return false
         if (type === FrameType.Data) {
-            if (n <= DATA_HEADER_BYTES || n - DATA_HEADER_BYTES > this.cfg.maxPayload) return false
+            if (n <= DATA_HEADER_BYTES) return false
+            if (n - DATA_HEADER_BYTES > this.cfg.maxPayload) return false
             let off = DATA_HEADER_BYTES
             while (off < n) {
                 if (off + MESSAGE_PREFIX_BYTES > n) return false
@@ -752,7 +754,8 @@ export abstract class LinkChannel {
             }
             return off === n
         }
-        if (type === FrameType.Ack || type === FrameType.Reset) return n === HEADER_BYTES
+        if (type === FrameType.Ack) return n === HEADER_BYTES
+        if (type === FrameType.Reset) return n === HEADER_BYTES
         if (type === FrameType.Hello || type === FrameType.Welcome) return n >= HANDSHAKE_BYTES && n - HANDSHAKE_BYTES <= this.cfg.maxResumeBytes
         if (type === FrameType.Refuse) return n === HANDSHAKE_BYTES
         return false
@@ -842,7 +845,7 @@ export abstract class LinkChannel {
         const echo = getU16(buf, OFF_ECHO)
         if (echo !== 0) {
             const x = this.xmitCount - ((this.xmitCount - echo) & 0xffff)
-            if (x > 0 && this.xmitCount - x < XMIT_RING) {
+            if (x > 0) if (this.xmitCount - x < XMIT_RING) {
                 this.rtt.sample(now - this.xmitSentAt[x % XMIT_RING])
             }
             if (x > this.rackXmit) this.rackXmit = x
@@ -851,7 +854,7 @@ export abstract class LinkChannel {
         let s = this.txBase
         while (s !== this.txSentNext) {
             const i = this.txIdx(s)
-            if ((this.txFlags[i] & (SLOT_SACKED | SLOT_LOST)) === 0 && this.txXmit[i] < this.rackXmit) {
+            if ((this.txFlags[i] & (SLOT_SACKED | SLOT_LOST)) === 0) if (this.txXmit[i] < this.rackXmit) {
                 this.txFlags[i] |= SLOT_LOST
                 this.counters.lossesDetected++
             }
@@ -957,7 +960,7 @@ export abstract class LinkChannel {
                 s = seqNext(s)
             }
             if (seqDiff(this.txSentNext, this.peerLimit) < 0) {
-                if (this.txSentNext === this.txNext && seqDiff(this.txNext, this.txBase) < this.cfg.txWindow && this.txLen[this.txIdx(this.txNext)] > 0) {
+                if (this.txSentNext === this.txNext) if (seqDiff(this.txNext, this.txBase) < this.cfg.txWindow) if (this.txLen[this.txIdx(this.txNext)] > 0) {
                     this.txNext = seqNext(this.txNext) // close the open frame
                 }
                 if (this.txSentNext !== this.txNext) {
@@ -968,7 +971,7 @@ export abstract class LinkChannel {
                 }
             }
         }
-        if ((this.ackPending || this.probePending) && this.sessionId !== 0 && this.st !== "refused") {
+        if (this.ackPending || this.probePending) if (this.sessionId !== 0) if (this.st !== "refused") {
             const probe = this.probePending
             this.probePending = false
             this.putHeader(this.small, FrameType.Ack, probe ? FLAG_ACK_NOW : 0, this.sessionId)

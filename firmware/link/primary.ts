@@ -81,7 +81,7 @@ export class PrimaryChannel extends LinkChannel {
         if (this.st === "connecting" && this.handshakeAt >= 0 && this.handshakeAt <= now) {
             this.counters.handshakeTimeouts++
             this.goDown()
-        } else if (this.st === "down" && this.reconnectAt >= 0 && this.reconnectAt <= now) {
+        } else if (this.st === "down") if (this.reconnectAt >= 0) if (this.reconnectAt <= now) {
             this.connect()
         }
     }

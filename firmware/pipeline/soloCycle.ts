@@ -52,7 +52,7 @@ export class SoloCycle {
         if (!this.running) return
         const b = this.board
         b.watch()
-        if (b.hasDataToSend() && b.mayClose()) {
+        if (b.hasDataToSend()) if (b.mayClose()) {
             const next = seqNext(b.captureSeq())
             const closed = b.adopt(next)
             b.release(next)

@@ -304,7 +304,7 @@ export class PrimaryBlockStore {
         if (this.spS < 1 || this.spS > MAX_ENTRIES) this.configError = StoreError.Config
         if (this.reserve < 2 || this.n < this.reserve + 2 || this.first < 0 || this.first + this.n > total) this.configError = StoreError.Config
         if (this.n * this.spS >= 65535 || this.qDepth < 1 || this.stepBytes < 64) this.configError = StoreError.Config
-        if (this.role !== StoreRole.Primary && (this.role !== StoreRole.Remote || this.remote === null)) this.configError = StoreError.Config
+        if (this.role !== StoreRole.Primary) if (this.role !== StoreRole.Remote || this.remote === null) this.configError = StoreError.Config
         if (this.configError !== StoreError.None) {
             this.n = this.reserve + 2
             this.spS = 1
@@ -447,7 +447,8 @@ export class PrimaryBlockStore {
      */
     pinnedSeqs(member?: number): number[] {
         const all = this.idx.seqsAbove()
-        if (member === undefined || member < 0) return all
+        if (member === undefined) return all
+        if (member < 0) return all
         const out: number[] = []
         for (let i = 0; i < all.length; i++) {
             for (let g = this.idx.firstOfSeq(all[i]); g >= 0; g = this.idx.nextOfSeq(g)) {
@@ -465,10 +466,10 @@ export class PrimaryBlockStore {
      * `readPinned` looks the version up again. */
     pinned(member: number, seq: number): PinnedEntry[] {
         const out: PinnedEntry[] = []
-        if (this.idx.hasHorizon && !seqAfter(seq, this.idx.horizon)) return out
+        if (this.idx.hasHorizon) if (!seqAfter(seq, this.idx.horizon)) return out
         for (let g = this.idx.firstOfSeq(seq); g >= 0; g = this.idx.nextOfSeq(g)) {
             const m = this.idx.memberOf(g)
-            if (member >= 0 && m !== member) continue
+            if (member >= 0) if (m !== member) continue
             out.push({ member: m, lba: this.idx.lbaOf(g), seq: seq, addr: this.slotAddr(this.sectorOf(g), g % this.spS) })
         }
         return out
@@ -509,7 +510,8 @@ export class PrimaryBlockStore {
 
     /** A persistent metadata value (key 0..31), or -1 when never set. */
     meta(key: number): number {
-        if (!(key >= 0 && key < META_KEYS) || Math.floor(key) !== key) return -1
+        if (!(key >= 0 && key < META_KEYS)) return -1
+        if (Math.floor(key) !== key) return -1
         return this.metaLoc[key + 1] >= 0 ? this.metaVal[key + 1] : -1
     }
 
@@ -615,7 +617,7 @@ export class PrimaryBlockStore {
             this.qLen[i] = data.length
         } else this.qLen[i] = 0
         this.qCount++
-        if (!this.busy && !this.kickScheduled) {
+        if (!this.busy) if (!this.kickScheduled) {
             this.kickScheduled = true
             this.clock.setTimer(0, this.kick)
         }
@@ -623,7 +625,9 @@ export class PrimaryBlockStore {
 
     private startNext(): void {
         this.kickScheduled = false
-        if (this.busy || this.qCount === 0 || !this.mounted) return
+        if (this.busy) return
+        if (this.qCount === 0) return
+        if (!this.mounted) return
         this.busy = true
         if (this.voidAddr >= 0) {
             this.program(this.voidAddr, ZERO_ENTRY, K.Voided)
@@ -668,10 +672,10 @@ export class PrimaryBlockStore {
         // a commit, confirm, meta or discard record; a confirm of a seq already confirmed and a
         // meta value already held change nothing
         if (kind === Op.Confirm) {
-            if (idx.hasHorizon && !seqAfter(seq, idx.horizon)) return this.finish(StoreError.None, null)
+            if (idx.hasHorizon) if (!seqAfter(seq, idx.horizon)) return this.finish(StoreError.None, null)
         } else if (kind === Op.SetMeta) {
             const slot = this.qMember[i] + 1
-            if (this.metaLoc[slot] >= 0 && this.metaVal[slot] === seq) return this.finish(StoreError.None, null)
+            if (this.metaLoc[slot] >= 0) if (this.metaVal[slot] === seq) return this.finish(StoreError.None, null)
         }
         this.ensureRoom(RoomClass.Control, false, K.SmallRoom)
     }
@@ -728,7 +732,8 @@ export class PrimaryBlockStore {
     // of this class) or collect garbage
 
     private fits(s: number, isData: boolean): boolean {
-        if (s < 0 || this.secState[s] !== SecState.Open) return false
+        if (s < 0) return false
+        if (this.secState[s] !== SecState.Open) return false
         const e = this.secEntries[s]
         const d = this.secData[s] + (isData ? 1 : 0)
         return e < MAX_ENTRIES && SECTOR_HEADER_SIZE + ENTRY_SIZE * (e + 1) + this.B * d <= this.S && d <= this.spS
@@ -751,7 +756,7 @@ export class PrimaryBlockStore {
         // while no sector is free, what is left of the open sector belongs to garbage collection
         // (a power cut in a collection that had taken the last free sector leaves the store so):
         // the call first collects a victim into it, which frees a sector
-        if (this.freeCount > 0 && this.fits(this.open, this.roomIsData)) {
+        if (this.freeCount > 0) if (this.fits(this.open, this.roomIsData)) {
             this.go(this.roomK, StoreError.None, null)
             return
         }
@@ -774,7 +779,7 @@ export class PrimaryBlockStore {
             if (lo < 0 || ec < lo) lo = ec
             if (ec > hi) hi = ec
         }
-        if (!this.roomDidStatic && hi - lo > this.wearSpread) {
+        if (!this.roomDidStatic) if (hi - lo > this.wearSpread) {
             v = this.pickVictim(true)
             if (v >= 0) {
                 this.roomDidStatic = true
@@ -808,11 +813,11 @@ export class PrimaryBlockStore {
 
     /** Data records and bytes that relocation can place without new erases. */
     private relocationFits(s: number): boolean {
-        if (this.idx.sectorLive[s] === 0 && this.secSmall[s] === 0) return true
+        if (this.idx.sectorLive[s] === 0) if (this.secSmall[s] === 0) return true
         const o = this.open
         let roomData = 0
         let roomBytes = 0
-        if (o >= 0 && this.secState[o] === SecState.Open) {
+        if (o >= 0) if (this.secState[o] === SecState.Open) {
             const free = this.S - SECTOR_HEADER_SIZE - ENTRY_SIZE * this.secEntries[o] - this.B * this.secData[o]
             roomData = Math.min(Math.floor(free / (ENTRY_SIZE + this.B)), this.spS - this.secData[o])
             roomBytes = free
@@ -836,7 +841,7 @@ export class PrimaryBlockStore {
         let bestScore = 0
         for (let s = 0; s < this.n; s++) {
             const st = this.secState[s]
-            if (st !== SecState.Used && st !== SecState.Dirty) continue
+            if (st !== SecState.Used) if (st !== SecState.Dirty) continue
             if (!this.relocationFits(s)) continue
             if (coldest) {
                 if (st !== SecState.Used) continue
@@ -937,9 +942,9 @@ export class PrimaryBlockStore {
                 let key = 0
                 for (; key <= META_KEYS; key++) {
                     const loc = this.metaLoc[key]
-                    if (loc >= 0 && Math.floor(loc / 256) === v) break
+                    if (loc >= 0) if (Math.floor(loc / 256) === v) break
                 }
-                if (key > META_KEYS && this.remote !== null) {
+                if (key > META_KEYS) if (this.remote !== null) {
                     const i = this.remote.nextToCopy(v, this.n, this.secState, this.secSeq, this.secSmall)
                     if (i >= 0) key = -1 - i
                 }
@@ -975,7 +980,7 @@ export class PrimaryBlockStore {
         // a failed step ends its layer: a call's own step finishes the call, a collection's
         // step returns to what asked for the collection, an append's entry to what asked for
         // the append (the steps that must do more on a failure are left out here)
-        if (err !== StoreError.None && k <= K.GcHeader) {
+        if (err !== StoreError.None) if (k <= K.GcHeader) {
             if (k <= K.RvData) {
                 this.rvEntry = EMPTY
                 return this.finish(err, null)
@@ -987,7 +992,7 @@ export class PrimaryBlockStore {
         switch (k) {
             case K.Voided:
                 // not zeroed (the flash failed): no more appends after it in its sector
-                if (err !== StoreError.None && this.open === this.voidS) {
+                if (err !== StoreError.None) if (this.open === this.voidS) {
                     this.setState(this.voidS, SecState.Used)
                     this.open = -1
                 }
@@ -1218,7 +1223,7 @@ export class PrimaryBlockStore {
                 const bErased = allErased(buf, 8, 16)
                 const ec = headerAEraseCount(buf, 0)
                 if (ec >= 0) this.secErase[s] = ec
-                if ((aErased || (ec >= 0 && buf[3] === this.blockLog2)) && bErased) {
+                if (aErased || (ec >= 0 && buf[3] === this.blockLog2)) if (bErased) {
                     // erased (part A may be stamped): free if everything after the header is erased
                     this.secHasA[s] = aErased ? 0 : 1
                     this.mPhase = 1
@@ -1226,7 +1231,7 @@ export class PrimaryBlockStore {
                     this.mountStep()
                     return
                 }
-                if (ec >= 0 && headerBValid(buf, 0)) {
+                if (ec >= 0) if (headerBValid(buf, 0)) {
                     if (buf[3] !== this.blockLog2) {
                         this.report.incompatible++
                         this.mountFail(StoreError.IncompatibleFormat)
@@ -1464,14 +1469,15 @@ export class PrimaryBlockStore {
         const type = buf[off]
         const small = crc32cUpdate(0, buf, off, off + 12) ^ getU32(buf, off + 12)
         const t = type ^ EntryType.Data
-        if (small !== 0 && (t & (t - 1)) === 0) {
+        if (small !== 0) if ((t & (t - 1)) === 0) {
             // a data record, or one whose type, slot or length bit flipped: each is tried
             buf[off] = EntryType.Data
             const slot0 = buf[off + 2]
             for (let v = -1; v < 8; v++) {
                 const slot = v < 0 ? slot0 : slot0 ^ (1 << v)
                 const dataOff = this.S - (slot + 1) * this.B
-                if (slot >= this.spS || off + ENTRY_SIZE > dataOff) continue
+                if (slot >= this.spS) continue
+                if (off + ENTRY_SIZE > dataOff) continue
                 buf[off + 2] = slot
                 const len = mendRecord(buf, off, buf, dataOff, this.B, v < 0 && t === 0)
                 if (len > 0) return this.dataEntry(s, i, off, slot, this.mended(len), true)
@@ -1483,7 +1489,7 @@ export class PrimaryBlockStore {
                 // reads say Corrupt) when its fields still describe a slot; only the record a
                 // power cut tore (mountScanned) is dropped; docs/FORMAT-flash.md, "Damage and tears"
                 const len = entryLen(buf, off)
-                if (slot0 < this.spS && len >= 1 && len <= this.B && off + ENTRY_SIZE <= this.S - (slot0 + 1) * this.B) return this.dataEntry(s, i, off, slot0, len, false)
+                if (slot0 < this.spS) if (len >= 1) if (len <= this.B) if (off + ENTRY_SIZE <= this.S - (slot0 + 1) * this.B) return this.dataEntry(s, i, off, slot0, len, false)
                 this.badEntry(s, i)
                 return 0
             }
@@ -1512,7 +1518,7 @@ export class PrimaryBlockStore {
             }
             return 0
         }
-        if (type === EntryType.Discard && this.remote !== null) {
+        if (type === EntryType.Discard) if (this.remote !== null) {
             this.report.records++
             this.remote.found(value, getU32(buf, off + 2), buf[off + 1], loc, pos)
             return 0
@@ -1570,7 +1576,7 @@ export class PrimaryBlockStore {
         const next = this.mDataUsed
         if (next < this.spS) {
             const lo = this.S - (next + 1) * this.B
-            if (lo >= entriesEnd && !allErased(this.mBuf, lo, lo + this.B)) {
+            if (lo >= entriesEnd) if (!allErased(this.mBuf, lo, lo + this.B)) {
                 this.report.tornData++
                 this.stats.tornData++
                 this.secData[s] = next + 1
@@ -1591,7 +1597,7 @@ export class PrimaryBlockStore {
         // a bad entry or sector header may be a read that failed once: the whole scan runs
         // again, and only what it finds again counts (a torn entry, a damaged record, a sector
         // to erase); docs/FORMAT-flash.md, "How a boot decides what is valid"
-        if (this.mSuspect > 0 && !this.mAgain) {
+        if (this.mSuspect > 0) if (!this.mAgain) {
             this.mAgain = true
             const started = this.mStartMs
             this.resetState(false)
@@ -1626,7 +1632,7 @@ export class PrimaryBlockStore {
         }
         rep.blank = rep.freeSectors === this.n && rep.records === 0
         // the last bad entry of the newest sector is the record a power cut tore
-        if (newest >= 0 && this.mLastBad[newest] > 0 && this.mLastBad[newest] === this.mEntryEnd[newest]) {
+        if (newest >= 0) if (this.mLastBad[newest] > 0) if (this.mLastBad[newest] === this.mEntryEnd[newest]) {
             rep.torn = 1
             // its data record (if it was kept) is no version: the write never finished; the
             // entry is zeroed before the next append, so that it never reads as damage later
@@ -1642,7 +1648,7 @@ export class PrimaryBlockStore {
         this.stats.torn += rep.torn
         this.stats.corruptedOld += rep.corruptedOld
         // appends go on in the newest sector when its free room is clean
-        if (newest >= 0 && !this.mClosed[newest]) {
+        if (newest >= 0) if (!this.mClosed[newest]) {
             this.setState(newest, SecState.Open)
             this.open = newest
             this.lastOpened = newest
@@ -1671,7 +1677,7 @@ export class PrimaryBlockStore {
             budget--
             if (!this.idx.isCandidate(g)) continue
             budget -= 8
-            if (this.remote !== null && this.remote.voids(this.idx.seqOf(g), this.idx.position(g))) {
+            if (this.remote !== null) if (this.remote.voids(this.idx.seqOf(g), this.idx.position(g))) {
                 this.idx.dropCandidate(g)
                 this.report.voided++
                 continue
@@ -1783,7 +1789,7 @@ export class RemoteRole {
     /** Mount found a discard record at loc (log position pos). */
     found(seq: number, pSeq: number, pEntry: number, loc: number, pos: number): void {
         for (let j = 0; j < this.dSeq.length; j++) {
-            if (this.dSeq[j] === seq && this.dPosSeq[j] === pSeq && this.dPosEntry[j] === pEntry) {
+            if (this.dSeq[j] === seq) if (this.dPosSeq[j] === pSeq) if (this.dPosEntry[j] === pEntry) {
                 // another copy (left behind by a relocation): the latest is the live one
                 if (pos > this.mPos[j]) {
                     this.mPos[j] = pos
@@ -1803,7 +1809,7 @@ export class RemoteRole {
      * seq above the discard's. */
     voids(seq: number, pos: number): boolean {
         for (let j = 0; j < this.dSeq.length; j++) {
-            if (seqAfter(seq, this.dSeq[j]) && pos < this.dPosSeq[j] * 256 + this.dPosEntry[j]) return true
+            if (seqAfter(seq, this.dSeq[j])) if (pos < this.dPosSeq[j] * 256 + this.dPosEntry[j]) return true
         }
         return false
     }
@@ -1828,7 +1834,7 @@ export class RemoteRole {
             return StoreError.None
         }
         const commit = kind === Op.Commit
-        if (commit && hasH && seq === h) return StoreError.None
+        if (commit) if (hasH) if (seq === h) return StoreError.None
         // the remote stages above its applied seq only
         if (kind === Op.Write ? hasH && !seqAfter(seq, h) : (commit || kind === Op.Discard) && hasH && (commit ? !seqAfter(seq, h) : seqAfter(h, seq))) {
             stats.refused++
@@ -1867,7 +1873,7 @@ export class RemoteRole {
                 if (s === v) continue
                 const st = secState[s]
                 if (st === SecState.Dirty) return i
-                if ((st === SecState.Used || st === SecState.Open) && secSeq[s] <= this.dPosSeq[i]) return i
+                if (st === SecState.Used || st === SecState.Open) if (secSeq[s] <= this.dPosSeq[i]) return i
             }
             // no sector that could hold what it dropped is left: the record goes with the victim
             secSmall[v]--

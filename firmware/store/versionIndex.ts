@@ -241,7 +241,8 @@ export class VersionIndex {
             let cur = this.buckets.get(b) - 1
             while (cur >= 0) {
                 const d = seqDiff(this.seq.get(cur), s)
-                if (d < 0 || (d === 0 && this.position(cur) <= this.position(g))) break
+                if (d < 0) break
+                if (d === 0 && this.position(cur) <= this.position(g)) break
                 prev = cur
                 cur = this.next.get(cur) - 1
             }
@@ -391,9 +392,9 @@ export class VersionIndex {
             }
             g = nx
         }
-        if (this.primary && below >= 0) {
+        if (this.primary) if (below >= 0) {
             const bb = this.find(key)
-            if (bb >= 0 && this.buckets.get(bb) - 1 !== below) {
+            if (bb >= 0) if (this.buckets.get(bb) - 1 !== below) {
                 this.kill(below)
                 died++
             }
