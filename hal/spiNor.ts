@@ -148,10 +148,70 @@ export class SpiNorFlash implements Flash {
         this.rdsr = Buffer.alloc(1)
         this.rdsr[0] = NorCmd.ReadStatus1
         const self = this
-        this.onIdRx = (rx) => self.idDone(rx)
-        this.onReadRx = (rx) => self.chunkDone(rx)
+        this.onIdRx = (rx) => {
+            const id = (rx[0] << 16) | (rx[1] << 8) | rx[2]
+            const done = self.initDone
+            self.initDone = null
+            self.op = DriverOp.Idle
+            let err = FlashError.None
+            if (id === 0xffffff || id === 0) err = FlashError.NoDevice
+            else if (self.opts.capacity === undefined) {
+                // the third ID byte is log2 of the size in bytes (0x18: 16 MB)
+                const log2 = rx[2]
+                if (log2 >= 16 && log2 <= 28) self.geo.capacity = Math.pow(2, log2)
+                else err = FlashError.NoDevice
+            }
+            if (err === FlashError.None) self.id = id
+            if (done) done(err, id)
+        }
+        this.onReadRx = (rx) => {
+            if (self.opLen <= self.readChunk) {
+                self.finishRead(rx)
+                return
+            }
+            self.opData.set(rx, self.opOffset)
+            self.opOffset += rx.length
+            if (self.opOffset < self.opLen) self.nextChunk()
+            else self.finishRead(self.opData)
+        }
         this.onSent = (_rx) => self.sent()
-        this.onStatusRx = (rx) => self.statusDone(rx)
+        this.onStatusRx = (rx) => {
+            const busy = (rx[0] & NOR_STATUS_BUSY) !== 0
+            if (self.phase === Phase.CheckWel) {
+                const wel = (rx[0] & NOR_STATUS_WEL) !== 0
+                if (!busy && wel) self.sent()
+                else if (self.wrenAttempts >= WREN_ATTEMPTS) {
+                    self.timeouts++
+                    self.suspect = true
+                    self.fail(busy ? FlashError.Timeout : FlashError.NoDevice)
+                } else if (busy) self.startReadyCheck()
+                else self.writeEnable()
+                return
+            }
+            if (busy) {
+                const maxMs = self.phase === Phase.ReadyCheck ? NOR_ERASE_MAX_MS : self.opMaxMs
+                const interval = self.phase === Phase.ReadyCheck ? self.erasePollMs : self.opPollMs
+                if (self.clock.millis() - self.opStart > maxMs + interval) {
+                    self.timeouts++
+                    self.suspect = true
+                    self.fail(FlashError.Timeout)
+                    return
+                }
+                self.clock.setTimer(interval, self.pollNow)
+                return
+            }
+            if (self.phase === Phase.ReadyCheck) {
+                self.suspect = false
+                if (self.op === DriverOp.Read) self.nextChunk()
+                else self.writeEnable()
+                return
+            }
+            const done = self.writeDone
+            self.writeDone = null
+            self.opData = EMPTY
+            self.op = DriverOp.Idle
+            if (done) done(FlashError.None)
+        }
         this.pollNow = () => self.poll()
     }
 
@@ -260,39 +320,11 @@ export class SpiNorFlash implements Flash {
         return b
     }
 
-    private idDone(rx: Buffer): void {
-        const id = (rx[0] << 16) | (rx[1] << 8) | rx[2]
-        const done = this.initDone
-        this.initDone = null
-        this.op = DriverOp.Idle
-        let err = FlashError.None
-        if (id === 0xffffff || id === 0) err = FlashError.NoDevice
-        else if (this.opts.capacity === undefined) {
-            // the third ID byte is log2 of the size in bytes (0x18: 16 MB)
-            const log2 = rx[2]
-            if (log2 >= 16 && log2 <= 28) this.geo.capacity = Math.pow(2, log2)
-            else err = FlashError.NoDevice
-        }
-        if (err === FlashError.None) this.id = id
-        if (done) done(err, id)
-    }
-
     private nextChunk(): void {
         const n = Math.min(this.readChunk, this.opLen - this.opOffset)
         const a = this.opAddr + this.opOffset
         putCommand(this.cmd, NorCmd.Read, a)
         this.bus.transfer(this.cmd, n, this.onReadRx)
-    }
-
-    private chunkDone(rx: Buffer): void {
-        if (this.opLen <= this.readChunk) {
-            this.finishRead(rx)
-            return
-        }
-        this.opData.set(rx, this.opOffset)
-        this.opOffset += rx.length
-        if (this.opOffset < this.opLen) this.nextChunk()
-        else this.finishRead(this.opData)
     }
 
     private finishRead(data: Buffer): void {
@@ -347,44 +379,6 @@ export class SpiNorFlash implements Flash {
     private poll(): void {
         this.polls++
         this.bus.transfer(this.rdsr, 1, this.onStatusRx)
-    }
-
-    private statusDone(rx: Buffer): void {
-        const busy = (rx[0] & NOR_STATUS_BUSY) !== 0
-        if (this.phase === Phase.CheckWel) {
-            const wel = (rx[0] & NOR_STATUS_WEL) !== 0
-            if (!busy && wel) this.sent()
-            else if (this.wrenAttempts >= WREN_ATTEMPTS) {
-                this.timeouts++
-                this.suspect = true
-                this.fail(busy ? FlashError.Timeout : FlashError.NoDevice)
-            } else if (busy) this.startReadyCheck()
-            else this.writeEnable()
-            return
-        }
-        if (busy) {
-            const maxMs = this.phase === Phase.ReadyCheck ? NOR_ERASE_MAX_MS : this.opMaxMs
-            const interval = this.phase === Phase.ReadyCheck ? this.erasePollMs : this.opPollMs
-            if (this.clock.millis() - this.opStart > maxMs + interval) {
-                this.timeouts++
-                this.suspect = true
-                this.fail(FlashError.Timeout)
-                return
-            }
-            this.clock.setTimer(interval, this.pollNow)
-            return
-        }
-        if (this.phase === Phase.ReadyCheck) {
-            this.suspect = false
-            if (this.op === DriverOp.Read) this.nextChunk()
-            else this.writeEnable()
-            return
-        }
-        const done = this.writeDone
-        this.writeDone = null
-        this.opData = EMPTY
-        this.op = DriverOp.Idle
-        if (done) done(FlashError.None)
     }
 
     private fail(err: FlashError): void {

@@ -297,7 +297,35 @@ export abstract class LinkChannel {
             this.rxHave.push(false)
         }
         const self = this // the DeviceScript compiler rejects `this` inside arrow functions
-        this.decoder = new CobsDecoder(frameMax, (buf, len) => self.onFrame(buf, len))
+        this.decoder = new CobsDecoder(frameMax, (buf, len) => {
+            if (len < HEADER_BYTES + CRC_BYTES) {
+                self.malformed++
+                return
+            }
+            const n = len - CRC_BYTES
+            if (crc32cUpdate(0, buf, 0, n) !== getU32(buf, n)) {
+                self.counters.droppedCrc++
+                return
+            }
+            const type = buf[OFF_TYPE]
+            if (!self.wellFormed(type, buf, n)) {
+                self.malformed++
+                return
+            }
+            if (type === FrameType.Data) {
+                if (self.inSession(buf)) self.onData(buf, n)
+            } else if (type === FrameType.Ack) {
+                if (self.inSession(buf)) {
+                    self.applyAck(buf)
+                    if ((buf[OFF_FLAGS] & FLAG_ACK_NOW) !== 0) self.ackPending = true
+                    self.kick()
+                }
+            } else if (type === FrameType.Reset) {
+                self.onReset(getU32(buf, OFF_SESSION))
+            } else {
+                self.onHandshake(type, buf, n)
+            }
+        })
         link.onReceive((data) => {
             if (self.stopped) return
             const d = self.decoder
@@ -709,36 +737,6 @@ export abstract class LinkChannel {
 
     /** Malformed frames found after COBS decoding (the decoder counts its own). */
     private malformed = 0
-
-    private onFrame(buf: Buffer, len: number): void {
-        if (len < HEADER_BYTES + CRC_BYTES) {
-            this.malformed++
-            return
-        }
-        const n = len - CRC_BYTES
-        if (crc32cUpdate(0, buf, 0, n) !== getU32(buf, n)) {
-            this.counters.droppedCrc++
-            return
-        }
-        const type = buf[OFF_TYPE]
-        if (!this.wellFormed(type, buf, n)) {
-            this.malformed++
-            return
-        }
-        if (type === FrameType.Data) {
-            if (this.inSession(buf)) this.onData(buf, n)
-        } else if (type === FrameType.Ack) {
-            if (this.inSession(buf)) {
-                this.applyAck(buf)
-                if ((buf[OFF_FLAGS] & FLAG_ACK_NOW) !== 0) this.ackPending = true
-                this.kick()
-            }
-        } else if (type === FrameType.Reset) {
-            this.onReset(getU32(buf, OFF_SESSION))
-        } else {
-            this.onHandshake(type, buf, n)
-        }
-    }
 
     /** Known type and flags, and the length the type needs; a DATA frame's messages exactly
      * fill its payload, which is not empty and not over maxPayload. */

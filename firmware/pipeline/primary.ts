@@ -292,7 +292,36 @@ export class PrimaryBoard {
         const self = this
         channel.onWritable(() => self.pump())
         channel.onMessage((msg, len) => self.onRemoteMessage(msg, len))
-        channel.onSessionUp((resumed, resume) => self.onSessionUp(resumed, resume))
+        channel.onSessionUp((resumed, resume) => {
+            if (!resumed) {
+                // the remote knows nothing of this session's earlier messages: every closed seq
+                // it has not applied goes again, from flash
+                const applied = resume.length >= 4 ? getU32(resume, 0) : self.remoteApplied
+                // a remote replaced (or restored) since may hold less than the last one confirmed
+                self.remoteApplied = applied
+                // a remote with less than the copy took it to have (replaced again): copy anew
+                if (self.resync !== Resync.Off) if (seqAfter(self.resyncApplied, applied)) self.resync = Resync.Off
+                self.remoteConfirmed(applied)
+                self.pendingMsg = null
+                self.pendingCtrl = self.membership.slice(0)
+                self.manifests = self.manifestsKept.slice(0)
+                for (let i = 0; i < self.seqs.length; i++) {
+                    const st = self.seqs[i]
+                    if (st.sendState === SendState.Waiting) if (!st.spilled) continue
+                    st.sendState = SendState.Waiting
+                    st.spilled = true
+                    st.fromFlash = null
+                    st.sentPortions = 0
+                    st.sentBytes = 0
+                }
+                // the remote's history ends before this board's flash history begins (the store
+                // unpins a seq's versions only once its confirm record is durable): no resume
+                // a new session: the remote says so again if its resync waits for another member
+                if (!self.suspended) self.resyncAsked = true
+                if (self.suspended || self.resync !== Resync.Off || seqAfter(self.store.confirmedSeq(), applied)) self.startResync()
+            }
+            self.pump()
+        })
         this.linkUpAt = clock.millis()
     }
 
@@ -891,7 +920,19 @@ export class PrimaryBoard {
         if (!this.resyncHit) if (err === 0) if (data) if (!newer) {
             // from here on an app write to this lba is stamped after the copy
             const self = this
-            const w = new PendingWrite(this.resyncLba, data, (e, seq) => self.resyncCopy(e, seq))
+            const w = new PendingWrite(this.resyncLba, data, (e, seq) => {
+                self.resyncBusy = false
+                // the store could not take the copy: the same block again at the next adopt or release;
+                // with the history at its bound the copy could never end: suspending frees it
+                if (e !== 0) {
+                    if (self.historyFull()) self.suspend(SuspendReason.History)
+                    return
+                }
+                self.resyncNote(seq)
+                self.resyncCopied++
+                self.resyncLba++
+                self.resyncStep()
+            })
             w.internal = true
             w.issuedAt = this.clock.millis()
             if (!this.stamp(w)) this.unstamped.push(w)
@@ -914,20 +955,6 @@ export class PrimaryBoard {
             this.resyncLba++
         }
         this.resyncBusy = false
-        this.resyncStep()
-    }
-
-    private resyncCopy(err: number, seq: number): void {
-        this.resyncBusy = false
-        // the store could not take the copy: the same block again at the next adopt or release;
-        // with the history at its bound the copy could never end: suspending frees it
-        if (err !== 0) {
-            if (this.historyFull()) this.suspend(SuspendReason.History)
-            return
-        }
-        this.resyncNote(seq)
-        this.resyncCopied++
-        this.resyncLba++
         this.resyncStep()
     }
 
@@ -1101,37 +1128,6 @@ export class PrimaryBoard {
             }
         }
         if (this.paced.length > 0) this.releasePaced()
-    }
-
-    private onSessionUp(resumed: boolean, resume: Buffer): void {
-        if (!resumed) {
-            // the remote knows nothing of this session's earlier messages: every closed seq
-            // it has not applied goes again, from flash
-            const applied = resume.length >= 4 ? getU32(resume, 0) : this.remoteApplied
-            // a remote replaced (or restored) since may hold less than the last one confirmed
-            this.remoteApplied = applied
-            // a remote with less than the copy took it to have (replaced again): copy anew
-            if (this.resync !== Resync.Off) if (seqAfter(this.resyncApplied, applied)) this.resync = Resync.Off
-            this.remoteConfirmed(applied)
-            this.pendingMsg = null
-            this.pendingCtrl = this.membership.slice(0)
-            this.manifests = this.manifestsKept.slice(0)
-            for (let i = 0; i < this.seqs.length; i++) {
-                const st = this.seqs[i]
-                if (st.sendState === SendState.Waiting) if (!st.spilled) continue
-                st.sendState = SendState.Waiting
-                st.spilled = true
-                st.fromFlash = null
-                st.sentPortions = 0
-                st.sentBytes = 0
-            }
-            // the remote's history ends before this board's flash history begins (the store
-            // unpins a seq's versions only once its confirm record is durable): no resume
-            // a new session: the remote says so again if its resync waits for another member
-            if (!this.suspended) this.resyncAsked = true
-            if (this.suspended || this.resync !== Resync.Off || seqAfter(this.store.confirmedSeq(), applied)) this.startResync()
-        }
-        this.pump()
     }
 
     // ---- status
