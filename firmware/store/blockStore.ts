@@ -811,9 +811,13 @@ export class PrimaryBlockStore {
         return this.idx.sectorLive[s] * (ENTRY_SIZE + this.B) + this.secSmall[s] * ENTRY_SIZE
     }
 
-    /** Data records and bytes that relocation can place without new erases. */
-    private relocationFits(s: number): boolean {
-        if (this.idx.sectorLive[s] === 0) if (this.secSmall[s] === 0) return true
+    /**
+     * Garbage collection victim: a used or dirty sector (never the open one) whose live data
+     * fits the room left. Greedy: most reclaimable bytes, ties to the lower erase count. With
+     * `coldest`: static wear levelling, the used sector with the lowest erase count.
+     */
+    private pickVictim(coldest: boolean): number {
+        // the data records and bytes that relocation can place without new erases
         const o = this.open
         let roomData = 0
         let roomBytes = 0
@@ -828,21 +832,14 @@ export class PrimaryBlockStore {
         roomData += f * (this.spS - 1)
         // each sector switch may strand up to one record's worth of bytes
         roomBytes += f * (this.S - SECTOR_HEADER_SIZE) - (f + 1) * (ENTRY_SIZE + this.B)
-        return this.idx.sectorLive[s] <= roomData && this.liveBytes(s) <= roomBytes
-    }
-
-    /**
-     * Garbage collection victim: a used or dirty sector (never the open one) whose live data
-     * fits the room left. Greedy: most reclaimable bytes, ties to the lower erase count. With
-     * `coldest`: static wear levelling, the used sector with the lowest erase count.
-     */
-    private pickVictim(coldest: boolean): number {
         let best = -1
         let bestScore = 0
         for (let s = 0; s < this.n; s++) {
             const st = this.secState[s]
             if (st !== SecState.Used) if (st !== SecState.Dirty) continue
-            if (!this.relocationFits(s)) continue
+            // a victim whose live records do not fit the room left is passed over
+            const live = this.idx.sectorLive[s]
+            if (live !== 0 || this.secSmall[s] !== 0) if (live > roomData || this.liveBytes(s) > roomBytes) continue
             if (coldest) {
                 if (st !== SecState.Used) continue
                 if (best < 0 || this.secErase[s] < this.secErase[best]) best = s

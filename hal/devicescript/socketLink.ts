@@ -274,7 +274,8 @@ export class SocketLink implements Link {
     // ---- sending, from the run loop
 
     private postPump(): void {
-        if (this.pumpPosted || this.st !== SocketLinkState.Up) return
+        if (this.pumpPosted) return
+        if (this.st !== SocketLinkState.Up) return
         this.pumpPosted = true
         this.clock.setTimer(0, this.kPump)
     }
@@ -283,7 +284,8 @@ export class SocketLink implements Link {
     private pump(): void {
         this.pumpPosted = false
         this.timer = null
-        if (this.st !== SocketLinkState.Up || this.used === 0) return
+        if (this.st !== SocketLinkState.Up) return
+        if (this.used === 0) return
         // contiguous bytes from tail (Math.min takes two arguments in DeviceScript)
         const n = Math.min(Math.min(this.used, this.chunkBytes), this.ring.length - this.tail)
         let chunk: Buffer
@@ -311,7 +313,7 @@ export class SocketLink implements Link {
         this.bytesSent += n
         this.tail = (this.tail + n) % this.ring.length
         this.used -= n
-        if (this.aboveHalf && this.used < this.ring.length / 2) {
+        if (this.aboveHalf) if (this.used < this.ring.length / 2) {
             this.aboveHalf = false
             if (this.txReadyHandler !== null) this.txReadyHandler()
         }

@@ -154,7 +154,7 @@ export class DsSpiBus implements SpiBus {
         this.pendingRxLen = rxLen
         this.pendingDone = done
         if (this.worker === null) this.worker = spiWorker.start(this)
-        else if (this.workerIdle && this.worker.suspended) this.worker.resume(null)
+        else if (this.workerIdle) if (this.worker.suspended) this.worker.resume(null)
     }
 
     // ---- worker side (called from the bus's fiber)
