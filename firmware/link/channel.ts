@@ -446,11 +446,14 @@ export abstract class LinkChannel {
 
     /** Data frames may flow. */
     protected dataAllowed(): boolean {
-        return this.st === "up" && this.sessionId !== 0
+        if (this.st !== "up") return false
+        return this.sessionId !== 0
     }
 
     protected acceptsMessages(): boolean {
-        return this.sessionId !== 0 && this.st !== "refused" && !this.stopped
+        if (this.sessionId === 0) return false
+        if (this.st === "refused") return false
+        return !this.stopped
     }
 
     // each role implements every hook (abstract: an image holds only its own role's)
@@ -670,7 +673,8 @@ export abstract class LinkChannel {
     private hasRoom(): boolean {
         if (!this.acceptsMessages()) return false
         const used = seqDiff(this.txNext, this.txBase)
-        return used < this.cfg.txWindow - 1 || (used < this.cfg.txWindow && this.txLen[this.txIdx(this.txNext)] === 0)
+        if (used < this.cfg.txWindow - 1) return true
+        return used < this.cfg.txWindow && this.txLen[this.txIdx(this.txNext)] === 0
     }
 
     private service(): void {

@@ -82,7 +82,14 @@ export class PrimaryChannel extends LinkChannel {
             this.counters.handshakeTimeouts++
             this.goDown()
         } else if (this.st === "down") if (this.reconnectAt >= 0) if (this.reconnectAt <= now) {
-            this.connect()
+            // the backoff has passed: a new attempt
+            this.reconnectAt = -1
+            while (this.nonce === 0) this.nonce = this.randomU32()
+            this.st = "connecting"
+            // the ack block tells the remote what this end has of the session it resumes
+            this.queueHandshake(FrameType.Hello, this.member, this.generation, this.nonce)
+            this.handshakeAt = this.clock.millis() + this.cfg.handshakeTimeoutMs
+            this.changed()
         }
     }
 
@@ -153,16 +160,6 @@ export class PrimaryChannel extends LinkChannel {
         this.reconnectAt = -1
         this.changed()
         if (this.refusedHandler) this.refusedHandler(reason, highest)
-    }
-
-    private connect(): void {
-        this.reconnectAt = -1
-        while (this.nonce === 0) this.nonce = this.randomU32()
-        this.st = "connecting"
-        // the ack block tells the remote what this end has of the session it resumes
-        this.queueHandshake(FrameType.Hello, this.member, this.generation, this.nonce)
-        this.handshakeAt = this.clock.millis() + this.cfg.handshakeTimeoutMs
-        this.changed()
     }
 
     private goDown(): void {

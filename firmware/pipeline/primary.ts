@@ -459,7 +459,8 @@ export class PrimaryBoard {
      * the remote never applies it alone, only through a resync. */
     isTracked(seq: number): boolean {
         const c = this.store.confirmedSeq()
-        return c !== 0 && !seqAfter(seq, c)
+        if (c === 0) return false
+        return !seqAfter(seq, c)
     }
 
     /** The group knows `seq` is tracked: a group of one needs no shuttle to know (a group
@@ -490,7 +491,9 @@ export class PrimaryBoard {
      * board suspends, so a long hold never fills the store or RAM.
      */
     private historyHolds(): boolean {
-        return (this.opts.congestion === Congestion.Block || this.resync !== Resync.Off) && this.over(4) && !this.over(5)
+        if (!(this.opts.congestion === Congestion.Block || this.resync !== Resync.Off)) return false
+        if (!this.over(4)) return false
+        return !this.over(5)
     }
 
     /** Replication history has reached its bound: store share, seq records or kept manifests. */
@@ -687,7 +690,9 @@ export class PrimaryBoard {
 
     hasDataToSend(): boolean {
         // a board that resumes needs a seq after its tracked ones
-        return this.current.portions > 0 || this.unstamped.length > 0 || this.resumePending
+        if (this.current.portions > 0) return true
+        if (this.unstamped.length > 0) return true
+        return this.resumePending
     }
 
     /** The minimum cycle time has passed and not too many closed seqs wait for transmission. */

@@ -736,7 +736,9 @@ export class PrimaryBlockStore {
         if (this.secState[s] !== SecState.Open) return false
         const e = this.secEntries[s]
         const d = this.secData[s] + (isData ? 1 : 0)
-        return e < MAX_ENTRIES && SECTOR_HEADER_SIZE + ENTRY_SIZE * (e + 1) + this.B * d <= this.S && d <= this.spS
+        if (!(e < MAX_ENTRIES)) return false
+        if (!(SECTOR_HEADER_SIZE + ENTRY_SIZE * (e + 1) + this.B * d <= this.S)) return false
+        return d <= this.spS
     }
 
     private ensureRoom(cls: RoomClass, isData: boolean, k: K): void {
@@ -1415,8 +1417,30 @@ export class PrimaryBlockStore {
                 if (i >= MAX_ENTRIES || off + ENTRY_SIZE > this.S - this.B * this.mDataUsed || allErased(buf, off, off + ENTRY_SIZE)) {
                     this.mEntryEnd[s] = i
                     this.secEntries[s] = i
-                    this.mountSectorEntriesDone()
-                    return
+                    this.secData[s] = this.mDataUsed
+                    // the slot after the last one used must be erased: else a data program was cut before
+                    // its entry (or its entry was torn). That slot is skipped (entries name their slot), and
+                    // appends go on after it if the rest of the free room is erased: the newest sector of a
+                    // store cut in the middle of a garbage collection that took the last free sector must
+                    // take the rest of that collection's records, or no victim would fit after the mount.
+                    const entriesEnd = SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s]
+                    const next = this.mDataUsed
+                    if (next < this.spS) {
+                        const lo = this.S - (next + 1) * this.B
+                        if (lo >= entriesEnd) if (!allErased(this.mBuf, lo, lo + this.B)) {
+                            this.report.tornData++
+                            this.stats.tornData++
+                            this.secData[s] = next + 1
+                        }
+                    }
+                    if (this.S - this.B * this.secData[s] < entriesEnd) {
+                        this.mClosed[s] = 1
+                        return this.mountSectorDone()
+                    }
+                    this.mPhase = 2
+                    this.mCheckAt = entriesEnd
+                    // the erased check of its free room (phase 2)
+                    return this.mountStep()
                 }
                 budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
                 this.mEntry++
@@ -1561,34 +1585,6 @@ export class PrimaryBlockStore {
         this.mLastKept[s] = 0
     }
 
-    private mountSectorEntriesDone(): void {
-        const s = this.mS
-        this.secData[s] = this.mDataUsed
-        // the slot after the last one used must be erased: else a data program was cut before
-        // its entry (or its entry was torn). That slot is skipped (entries name their slot), and
-        // appends go on after it if the rest of the free room is erased: the newest sector of a
-        // store cut in the middle of a garbage collection that took the last free sector must
-        // take the rest of that collection's records, or no victim would fit after the mount.
-        const entriesEnd = SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s]
-        const next = this.mDataUsed
-        if (next < this.spS) {
-            const lo = this.S - (next + 1) * this.B
-            if (lo >= entriesEnd) if (!allErased(this.mBuf, lo, lo + this.B)) {
-                this.report.tornData++
-                this.stats.tornData++
-                this.secData[s] = next + 1
-            }
-        }
-        if (this.S - this.B * this.secData[s] < entriesEnd) {
-            this.mClosed[s] = 1
-            this.mountSectorDone()
-            return
-        }
-        this.mPhase = 2
-        this.mCheckAt = entriesEnd
-        this.mountStep()
-    }
-
     /** Every sector is read: settle the horizon, torn records, the open sector, erase counts. */
     private mountScanned(): void {
         // a bad entry or sector header may be a read that failed once: the whole scan runs
@@ -1711,15 +1707,21 @@ function zeroEntry(b: Buffer, off: number): boolean {
 }
 
 function validU32(v: number): boolean {
-    return v >= 0 && v <= 0xffffffff && Math.floor(v) === v
+    if (!(v >= 0)) return false
+    if (!(v <= 0xffffffff)) return false
+    return Math.floor(v) === v
 }
 
 function validMember(m: number): boolean {
-    return m >= 0 && m < MEMBER_LIMIT && Math.floor(m) === m
+    if (!(m >= 0)) return false
+    if (!(m < MEMBER_LIMIT)) return false
+    return Math.floor(m) === m
 }
 
 function validLba(l: number): boolean {
-    return l >= 0 && l < LBA_LIMIT && Math.floor(l) === l
+    if (!(l >= 0)) return false
+    if (!(l < LBA_LIMIT)) return false
+    return Math.floor(l) === l
 }
 
 /**

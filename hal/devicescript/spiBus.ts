@@ -160,7 +160,8 @@ export class DsSpiBus implements SpiBus {
     // ---- worker side (called from the bus's fiber)
 
     _hasWork(): boolean {
-        return this.busy && !this.resultReady
+        if (!this.busy) return false
+        return !this.resultReady
     }
 
     _setIdle(v: boolean): void {
