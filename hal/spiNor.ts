@@ -78,6 +78,14 @@ export const WREN_ATTEMPTS = 3
 
 const EMPTY = Buffer.alloc(0)
 
+/** A command with a 24-bit address, in b[0..4). */
+function putCommand(b: Buffer, cmd: number, addr: number): void {
+    b[0] = cmd
+    b[1] = (addr >>> 16) & 0xff
+    b[2] = (addr >>> 8) & 0xff
+    b[3] = addr & 0xff
+}
+
 /**
  * The JEDEC SPI NOR driver: `Flash` over one `SpiBus` and a `Clock`.
  *
@@ -98,26 +106,27 @@ export class SpiNorFlash implements Flash {
     private erasePollMs: number
     private id = -1
     private op: DriverOp = DriverOp.Idle
-    private phase: Phase = Phase.Command
+    private phase!: Phase
     /** The last program or erase timed out: poll until ready before the next command. */
     private suspect = false
     private cmd: Buffer
+    // registers of the operation under way (declared with `!`): each is set before it is read
     private wren: Buffer
     private rdsr: Buffer
     /** Transmit buffers kept for reuse, one per length used (a handful: commands, entries,
      * headers, blocks). */
     private txBufs: Buffer[] = []
-    private opAddr = 0
-    private opLen = 0
-    private opData: Buffer = EMPTY
-    private opOffset = 0
-    private opStart = 0
-    private opMaxMs = 0
-    private opPollMs = 0
-    private wrenAttempts = 0
-    private readDone: ((err: FlashError, data: Buffer) => void) | null = null
-    private writeDone: ((err: FlashError) => void) | null = null
-    private initDone: ((err: FlashError, jedecId: number) => void) | null = null
+    private opAddr!: number
+    private opLen!: number
+    private opData!: Buffer
+    private opOffset!: number
+    private opStart!: number
+    private opMaxMs!: number
+    private opPollMs!: number
+    private wrenAttempts!: number
+    private readDone!: ((err: FlashError, data: Buffer) => void) | null
+    private writeDone!: ((err: FlashError) => void) | null
+    private initDone!: ((err: FlashError, jedecId: number) => void) | null
     private readonly onIdRx: (rx: Buffer) => void
     private readonly onReadRx: (rx: Buffer) => void
     private readonly onSent: (rx: Buffer) => void
@@ -139,23 +148,85 @@ export class SpiNorFlash implements Flash {
         this.rdsr = Buffer.alloc(1)
         this.rdsr[0] = NorCmd.ReadStatus1
         const self = this
-        this.onIdRx = (rx) => self.idDone(rx)
-        this.onReadRx = (rx) => self.chunkDone(rx)
+        this.onIdRx = (rx) => {
+            const id = (rx[0] << 16) | (rx[1] << 8) | rx[2]
+            const done = self.initDone
+            self.initDone = null
+            self.op = DriverOp.Idle
+            let err = FlashError.None
+            if (id === 0xffffff || id === 0) err = FlashError.NoDevice
+            else if (self.opts.capacity === undefined) {
+                // the third ID byte is log2 of the size in bytes (0x18: 16 MB)
+                const log2 = rx[2]
+                if (log2 >= 16 && log2 <= 28) self.geo.capacity = Math.pow(2, log2)
+                else err = FlashError.NoDevice
+            }
+            if (err === FlashError.None) self.id = id
+            if (done) done(err, id)
+        }
+        this.onReadRx = (rx) => {
+            if (self.opLen <= self.readChunk) {
+                self.finishRead(rx)
+                return
+            }
+            self.opData.set(rx, self.opOffset)
+            self.opOffset += rx.length
+            if (self.opOffset < self.opLen) self.nextChunk()
+            else self.finishRead(self.opData)
+        }
         this.onSent = (_rx) => self.sent()
-        this.onStatusRx = (rx) => self.statusDone(rx)
+        this.onStatusRx = (rx) => {
+            const busy = (rx[0] & NOR_STATUS_BUSY) !== 0
+            if (self.phase === Phase.CheckWel) {
+                const wel = (rx[0] & NOR_STATUS_WEL) !== 0
+                if (!busy && wel) self.sent()
+                else if (self.wrenAttempts >= WREN_ATTEMPTS) {
+                    self.timeouts++
+                    self.suspect = true
+                    self.fail(busy ? FlashError.Timeout : FlashError.NoDevice)
+                } else if (busy) self.startReadyCheck()
+                else self.writeEnable()
+                return
+            }
+            if (busy) {
+                const maxMs = self.phase === Phase.ReadyCheck ? NOR_ERASE_MAX_MS : self.opMaxMs
+                const interval = self.phase === Phase.ReadyCheck ? self.erasePollMs : self.opPollMs
+                if (self.clock.millis() - self.opStart > maxMs + interval) {
+                    self.timeouts++
+                    self.suspect = true
+                    self.fail(FlashError.Timeout)
+                    return
+                }
+                self.clock.setTimer(interval, self.pollNow)
+                return
+            }
+            if (self.phase === Phase.ReadyCheck) {
+                self.suspect = false
+                if (self.op === DriverOp.Read) self.nextChunk()
+                else self.writeEnable()
+                return
+            }
+            const done = self.writeDone
+            self.writeDone = null
+            self.opData = EMPTY
+            self.op = DriverOp.Idle
+            if (done) done(FlashError.None)
+        }
         this.pollNow = () => self.poll()
     }
 
     /** Probes the chip: done(None, id) with the 24-bit JEDEC ID, or done(NoDevice, id). */
     init(done: (err: FlashError, jedecId: number) => void): void {
         if (this.op !== DriverOp.Idle) {
-            this.later2(done, FlashError.Busy, -1)
+            this.later(done, FlashError.Busy, -1)
             return
         }
         this.op = DriverOp.Init
         this.initDone = done
-        this.cmd[0] = NorCmd.JedecId
-        this.bus.transfer(this.cmdOf(1), 3, this.onIdRx)
+        // a buffer of the command's length (kept: no other command has one byte and a reply)
+        const b = this.txBuf(1)
+        b[0] = NorCmd.JedecId
+        this.bus.transfer(b, 3, this.onIdRx)
     }
 
     /** The JEDEC ID read at init (-1 before a successful init). */
@@ -185,12 +256,12 @@ export class SpiNorFlash implements Flash {
 
     program(addr: number, data: Buffer, done: (err: FlashError) => void): void {
         let err = this.check(addr, data.length)
-        if (err === FlashError.None && data.length > 0) {
+        if (err === FlashError.None) if (data.length > 0) {
             const page = this.geo.pageSize
             if (Math.floor(addr / page) !== Math.floor((addr + data.length - 1) / page)) err = FlashError.CrossesPage
         }
         if (err !== FlashError.None || data.length === 0) {
-            this.later1(done, err)
+            this.later(done, err, 0)
             return
         }
         this.op = DriverOp.Program
@@ -199,10 +270,7 @@ export class SpiNorFlash implements Flash {
         this.opLen = data.length
         // the command and data go out in one transfer: copy into a buffer kept per length
         const tx = this.txBuf(data.length + 4)
-        tx[0] = NorCmd.PageProgram
-        tx[1] = (addr >>> 16) & 0xff
-        tx[2] = (addr >>> 8) & 0xff
-        tx[3] = addr & 0xff
+        putCommand(tx, NorCmd.PageProgram, addr)
         tx.set(data, 4)
         this.opData = tx
         this.opMaxMs = NOR_PROGRAM_MAX_MS
@@ -213,7 +281,7 @@ export class SpiNorFlash implements Flash {
     eraseSector(addr: number, done: (err: FlashError) => void): void {
         const err = this.check(addr, 1)
         if (err !== FlashError.None) {
-            this.later1(done, err)
+            this.later(done, err, 0)
             return
         }
         this.op = DriverOp.Erase
@@ -230,25 +298,18 @@ export class SpiNorFlash implements Flash {
     private check(addr: number, len: number): FlashError {
         if (this.op !== DriverOp.Idle) return FlashError.Busy
         if (this.id < 0) return FlashError.NoDevice
-        if (!(addr >= 0) || !(len >= 0) || Math.floor(addr) !== addr || Math.floor(len) !== len) return FlashError.OutOfRange
-        if (addr + len > this.geo.capacity || (len === 0 && addr >= this.geo.capacity)) return FlashError.OutOfRange
+        if (!(addr >= 0)) return FlashError.OutOfRange
+        if (!(len >= 0)) return FlashError.OutOfRange
+        if (Math.floor(addr) !== addr) return FlashError.OutOfRange
+        if (Math.floor(len) !== len) return FlashError.OutOfRange
+        if (addr + len > this.geo.capacity) return FlashError.OutOfRange
+        if (len === 0 && addr >= this.geo.capacity) return FlashError.OutOfRange
         return FlashError.None
     }
 
-    private later1(done: (err: FlashError) => void, err: FlashError): void {
-        this.clock.setTimer(0, () => done(err))
-    }
-
-    private later2(done: (err: FlashError, id: number) => void, err: FlashError, v: number): void {
+    /** Calls done(err, v) from the run loop (a write's done takes err only). */
+    private later(done: (err: FlashError, v: number) => void, err: FlashError, v: number): void {
         this.clock.setTimer(0, () => done(err, v))
-    }
-
-    /** The command buffer holding the first n bytes of `cmd`. */
-    private cmdOf(n: number): Buffer {
-        if (n === 4) return this.cmd
-        const b = this.txBuf(n)
-        for (let i = 0; i < n; i++) b[i] = this.cmd[i]
-        return b
     }
 
     /** The kept transmit buffer of n bytes. */
@@ -259,42 +320,11 @@ export class SpiNorFlash implements Flash {
         return b
     }
 
-    private idDone(rx: Buffer): void {
-        const id = (rx[0] << 16) | (rx[1] << 8) | rx[2]
-        const done = this.initDone
-        this.initDone = null
-        this.op = DriverOp.Idle
-        let err = FlashError.None
-        if (id === 0xffffff || id === 0) err = FlashError.NoDevice
-        else if (this.opts.capacity === undefined) {
-            // the third ID byte is log2 of the size in bytes (0x18: 16 MB)
-            const log2 = rx[2]
-            if (log2 >= 16 && log2 <= 28) this.geo.capacity = Math.pow(2, log2)
-            else err = FlashError.NoDevice
-        }
-        if (err === FlashError.None) this.id = id
-        if (done) done(err, id)
-    }
-
     private nextChunk(): void {
         const n = Math.min(this.readChunk, this.opLen - this.opOffset)
         const a = this.opAddr + this.opOffset
-        this.cmd[0] = NorCmd.Read
-        this.cmd[1] = (a >>> 16) & 0xff
-        this.cmd[2] = (a >>> 8) & 0xff
-        this.cmd[3] = a & 0xff
+        putCommand(this.cmd, NorCmd.Read, a)
         this.bus.transfer(this.cmd, n, this.onReadRx)
-    }
-
-    private chunkDone(rx: Buffer): void {
-        if (this.opLen <= this.readChunk) {
-            this.finishRead(rx)
-            return
-        }
-        this.opData.set(rx, this.opOffset)
-        this.opOffset += rx.length
-        if (this.opOffset < this.opLen) this.nextChunk()
-        else this.finishRead(this.opData)
     }
 
     private finishRead(data: Buffer): void {
@@ -334,10 +364,7 @@ export class SpiNorFlash implements Flash {
             this.phase = Phase.Command
             if (this.op === DriverOp.Program) this.bus.transfer(this.opData, 0, this.onSent)
             else {
-                this.cmd[0] = NorCmd.SectorErase
-                this.cmd[1] = (this.opAddr >>> 16) & 0xff
-                this.cmd[2] = (this.opAddr >>> 8) & 0xff
-                this.cmd[3] = this.opAddr & 0xff
+                putCommand(this.cmd, NorCmd.SectorErase, this.opAddr)
                 this.bus.transfer(this.cmd, 0, this.onSent)
             }
             return
@@ -352,44 +379,6 @@ export class SpiNorFlash implements Flash {
     private poll(): void {
         this.polls++
         this.bus.transfer(this.rdsr, 1, this.onStatusRx)
-    }
-
-    private statusDone(rx: Buffer): void {
-        const busy = (rx[0] & NOR_STATUS_BUSY) !== 0
-        if (this.phase === Phase.CheckWel) {
-            const wel = (rx[0] & NOR_STATUS_WEL) !== 0
-            if (!busy && wel) this.sent()
-            else if (this.wrenAttempts >= WREN_ATTEMPTS) {
-                this.timeouts++
-                this.suspect = true
-                this.fail(busy ? FlashError.Timeout : FlashError.NoDevice)
-            } else if (busy) this.startReadyCheck()
-            else this.writeEnable()
-            return
-        }
-        if (busy) {
-            const maxMs = this.phase === Phase.ReadyCheck ? NOR_ERASE_MAX_MS : this.opMaxMs
-            const interval = this.phase === Phase.ReadyCheck ? this.erasePollMs : this.opPollMs
-            if (this.clock.millis() - this.opStart > maxMs + interval) {
-                this.timeouts++
-                this.suspect = true
-                this.fail(FlashError.Timeout)
-                return
-            }
-            this.clock.setTimer(interval, this.pollNow)
-            return
-        }
-        if (this.phase === Phase.ReadyCheck) {
-            this.suspect = false
-            if (this.op === DriverOp.Read) this.nextChunk()
-            else this.writeEnable()
-            return
-        }
-        const done = this.writeDone
-        this.writeDone = null
-        this.opData = EMPTY
-        this.op = DriverOp.Idle
-        if (done) done(FlashError.None)
     }
 
     private fail(err: FlashError): void {

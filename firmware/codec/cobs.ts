@@ -75,21 +75,20 @@ export class CobsDecoder {
         for (let i = start; i < end; i++) {
             const b = data[i]
             if (b === 0) {
-                this.len = len
-                this.code = code
-                this.left = left
-                this.overflow = overflow
-                this.endFrame()
-                len = this.len
-                code = this.code
-                left = this.left
-                overflow = this.overflow
+                // the delimiter: the frame ends (an empty one is nothing)
+                if (overflow) this.droppedOversize++
+                else if (left !== 0) this.droppedMalformed++
+                else if (len !== 0 || code !== 0) this.onFrame(buf, len)
+                len = 0
+                code = 0
+                left = 0
+                overflow = false
                 continue
             }
             if (overflow) continue
             if (left === 0) {
                 // a code byte: the previous group ended with an implied zero unless it was 0xFF
-                if (code !== 0 && code !== 0xff) {
+                if (code !== 0) if (code !== 0xff) {
                     if (len >= max) overflow = true
                     else buf[len++] = 0
                 }
@@ -105,16 +104,5 @@ export class CobsDecoder {
         this.code = code
         this.left = left
         this.overflow = overflow
-    }
-
-    private endFrame(): void {
-        const empty = this.len === 0 && this.code === 0
-        if (this.overflow) this.droppedOversize++
-        else if (this.left !== 0) this.droppedMalformed++
-        else if (!empty) this.onFrame(this.buf, this.len)
-        this.len = 0
-        this.code = 0
-        this.left = 0
-        this.overflow = false
     }
 }

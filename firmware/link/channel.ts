@@ -205,7 +205,7 @@ export abstract class LinkChannel {
     /** The current session, 0 for none. */
     protected sessionId = 0
     protected lastRxAt = 0
-    protected resumeProvider: (() => Buffer) | null = null
+    protected resumeProvider!: (() => Buffer) | null
 
     private decoder: CobsDecoder
     private wire: Buffer
@@ -257,15 +257,15 @@ export abstract class LinkChannel {
     private rxEcho = 0
     private msgBuf: Buffer
 
-    private timer: Timer | null = null
+    private timer!: Timer | null
     private timerArmed = false
-    private timerAt = 0
+    private timerAt!: number
     private kickArmed = false
     private stopped = false
 
-    private messageHandler: ((msg: Buffer, len: number) => void) | null = null
-    private writableHandler: (() => void) | null = null
-    private sessionHandler: ((resumed: boolean, resume: Buffer) => void) | null = null
+    private messageHandler!: ((msg: Buffer, len: number) => void) | null
+    private writableHandler!: (() => void) | null
+    private sessionHandler!: ((resumed: boolean, resume: Buffer) => void) | null
 
     /** `cfg` must pass checkChannelConfig: whoever builds a configuration from outside input
      * checks it (the simulator's and the bench's options); a board's is a constant that a test
@@ -297,9 +297,41 @@ export abstract class LinkChannel {
             this.rxHave.push(false)
         }
         const self = this // the DeviceScript compiler rejects `this` inside arrow functions
-        this.decoder = new CobsDecoder(frameMax, (buf, len) => self.onFrame(buf, len))
+        this.decoder = new CobsDecoder(frameMax, (buf, len) => {
+            if (len < HEADER_BYTES + CRC_BYTES) {
+                self.malformed++
+                return
+            }
+            const n = len - CRC_BYTES
+            if (crc32cUpdate(0, buf, 0, n) !== getU32(buf, n)) {
+                self.counters.droppedCrc++
+                return
+            }
+            const type = buf[OFF_TYPE]
+            if (!self.wellFormed(type, buf, n)) {
+                self.malformed++
+                return
+            }
+            if (type === FrameType.Data) {
+                if (self.inSession(buf)) self.onData(buf, n)
+            } else if (type === FrameType.Ack) {
+                if (self.inSession(buf)) {
+                    self.applyAck(buf)
+                    if ((buf[OFF_FLAGS] & FLAG_ACK_NOW) !== 0) self.ackPending = true
+                    self.kick()
+                }
+            } else if (type === FrameType.Reset) {
+                self.onReset(getU32(buf, OFF_SESSION))
+            } else {
+                self.onHandshake(type, buf, n)
+            }
+        })
         link.onReceive((data) => {
-            if (!self.stopped) self.onBytes(data)
+            if (self.stopped) return
+            const d = self.decoder
+            d.push(data, 0, data.length)
+            self.counters.droppedOversize = d.droppedOversize
+            self.counters.droppedMalformed = d.droppedMalformed + self.malformed
         })
         link.onTxReady(() => {
             if (self.stopped) return
@@ -384,7 +416,7 @@ export abstract class LinkChannel {
     stop(): void {
         this.stopped = true
         this.st = "down"
-        if (this.timerArmed && this.timer) this.clock.clearTimer(this.timer)
+        if (this.timerArmed) if (this.timer) this.clock.clearTimer(this.timer)
         this.timerArmed = false
     }
 
@@ -414,11 +446,14 @@ export abstract class LinkChannel {
 
     /** Data frames may flow. */
     protected dataAllowed(): boolean {
-        return this.st === "up" && this.sessionId !== 0
+        if (this.st !== "up") return false
+        return this.sessionId !== 0
     }
 
     protected acceptsMessages(): boolean {
-        return this.sessionId !== 0 && this.st !== "refused" && !this.stopped
+        if (this.sessionId === 0) return false
+        if (this.st === "refused") return false
+        return !this.stopped
     }
 
     // each role implements every hook (abstract: an image holds only its own role's)
@@ -576,7 +611,14 @@ export abstract class LinkChannel {
         const self = this
         this.clock.setTimer(0, () => {
             self.kickArmed = false
-            self.onKick()
+            if (self.stopped) return
+            self.deliver()
+            if (self.wantWritable) if (self.hasRoom()) {
+                self.wantWritable = false
+                if (self.writableHandler) self.writableHandler()
+            }
+            self.pump()
+            self.schedule()
         })
     }
 
@@ -584,7 +626,7 @@ export abstract class LinkChannel {
     protected schedule(): void {
         if (this.stopped) return
         // invariant: frames in flight while data may flow always have a retransmission timer
-        if (this.rtoAt < 0 && this.txBase !== this.txSentNext && this.dataAllowed()) this.rtoAt = this.clock.millis() + this.rtt.rto()
+        if (this.rtoAt < 0) if (this.txBase !== this.txSentNext) if (this.dataAllowed()) this.rtoAt = this.clock.millis() + this.rtt.rto()
         let at = this.rtoAt
         if (this.st === "up") {
             const dead = this.lastRxAt + this.cfg.deadMs
@@ -595,11 +637,11 @@ export abstract class LinkChannel {
             }
         }
         const role = this.roleDeadline()
-        if (role >= 0 && (at < 0 || role < at)) at = role
+        if (role >= 0) if (at < 0 || role < at) at = role
         if (at < 0) return
         // a timer that fires early is harmless: service() re-arms for what is left
-        if (this.timerArmed && this.timerAt <= at) return
-        if (this.timerArmed && this.timer) this.clock.clearTimer(this.timer)
+        if (this.timerArmed) if (this.timerAt <= at) return
+        if (this.timerArmed) if (this.timer) this.clock.clearTimer(this.timer)
         const now = this.clock.millis()
         this.timerAt = at
         this.timerArmed = true
@@ -627,34 +669,24 @@ export abstract class LinkChannel {
         return this.lastRxAt > this.lastProbeAt ? this.lastRxAt : this.lastProbeAt
     }
 
-    private onKick(): void {
-        if (this.stopped) return
-        this.deliver()
-        if (this.wantWritable && this.hasRoom()) {
-            this.wantWritable = false
-            if (this.writableHandler) this.writableHandler()
-        }
-        this.pump()
-        this.schedule()
-    }
-
     /** A whole free frame: any message fits. */
     private hasRoom(): boolean {
         if (!this.acceptsMessages()) return false
         const used = seqDiff(this.txNext, this.txBase)
-        return used < this.cfg.txWindow - 1 || (used < this.cfg.txWindow && this.txLen[this.txIdx(this.txNext)] === 0)
+        if (used < this.cfg.txWindow - 1) return true
+        return used < this.cfg.txWindow && this.txLen[this.txIdx(this.txNext)] === 0
     }
 
     private service(): void {
         if (this.stopped) return
         const now = this.clock.millis() + TIME_EPS
-        if (this.rtoAt >= 0 && this.rtoAt <= now) this.onRto()
+        if (this.rtoAt >= 0) if (this.rtoAt <= now) this.onRto()
         if (this.st === "up") {
             if (this.lastRxAt + this.cfg.deadMs <= now) {
                 this.counters.linkDeaths++
                 this.rxEcho = 0
                 this.onDead()
-            } else if (this.cfg.keepaliveMs > 0 && this.probeBase() + this.cfg.keepaliveMs <= now) {
+            } else if (this.cfg.keepaliveMs > 0) if (this.probeBase() + this.cfg.keepaliveMs <= now) {
                 this.lastProbeAt = this.clock.millis()
                 this.probePending = true
                 this.kick()
@@ -664,15 +696,10 @@ export abstract class LinkChannel {
         this.schedule()
     }
 
-    /** Send time of transmission x; long ago when it is out of the ring. */
-    private sentAt(x: number): number {
-        if (x <= 0 || this.xmitCount - x >= XMIT_RING) return -1e12
-        return this.xmitSentAt[x % XMIT_RING]
-    }
-
     private onRto(): void {
         this.rtoAt = -1
-        if (!this.dataAllowed() || this.txBase === this.txSentNext) return
+        if (!this.dataAllowed()) return
+        if (this.txBase === this.txSentNext) return
         const now = this.clock.millis()
         if (this.lastRxAt > this.lastRtoAt) {
             // The other end was heard since the last timeout: the line works and our frames
@@ -685,7 +712,9 @@ export abstract class LinkChannel {
             while (s !== this.txSentNext) {
                 const i = this.txIdx(s)
                 if ((this.txFlags[i] & (SLOT_SACKED | SLOT_LOST)) === 0) {
-                    const due = this.sentAt(this.txXmit[i]) + rto
+                    // the send time of its latest transmission; long ago when out of the ring
+                    const x = this.txXmit[i]
+                    const due = (x <= 0 || this.xmitCount - x >= XMIT_RING ? -1e12 : this.xmitSentAt[x % XMIT_RING]) + rto
                     if (due <= now + TIME_EPS) {
                         this.txFlags[i] |= SLOT_LOST
                         marked = true
@@ -710,60 +739,28 @@ export abstract class LinkChannel {
         this.kick()
     }
 
-    private onBytes(data: Buffer): void {
-        this.decoder.push(data, 0, data.length)
-        this.counters.droppedOversize = this.decoder.droppedOversize
-        this.counters.droppedMalformed = this.decoder.droppedMalformed + this.malformed
-    }
-
     /** Malformed frames found after COBS decoding (the decoder counts its own). */
     private malformed = 0
 
-    private onFrame(buf: Buffer, len: number): void {
-        if (len < HEADER_BYTES + CRC_BYTES) {
-            this.malformed++
-            return
-        }
-        const n = len - CRC_BYTES
-        if (crc32cUpdate(0, buf, 0, n) !== getU32(buf, n)) {
-            this.counters.droppedCrc++
-            return
-        }
-        const type = buf[OFF_TYPE]
-        if (!this.wellFormed(type, buf, n)) {
-            this.malformed++
-            return
-        }
-        if (type === FrameType.Data) {
-            if (this.inSession(buf)) this.onData(buf, n)
-        } else if (type === FrameType.Ack) {
-            if (this.inSession(buf)) this.onAckFrame(buf)
-        } else if (type === FrameType.Reset) {
-            this.onReset(getU32(buf, OFF_SESSION))
-        } else {
-            this.onHandshake(type, buf, n)
-        }
-    }
-
-    /** Known type and flags, and the length the type needs. */
+    /** Known type and flags, and the length the type needs; a DATA frame's messages exactly
+     * fill its payload, which is not empty and not over maxPayload. */
     private wellFormed(type: number, buf: Buffer, n: number): boolean {
         if ((buf[OFF_FLAGS] & ~KNOWN_FLAGS) !== 0) return false
-        if (type === FrameType.Data) return this.validData(buf, n)
-        if (type === FrameType.Ack || type === FrameType.Reset) return n === HEADER_BYTES
+        if (type === FrameType.Data) {
+            if (n <= DATA_HEADER_BYTES) return false
+            if (n - DATA_HEADER_BYTES > this.cfg.maxPayload) return false
+            let off = DATA_HEADER_BYTES
+            while (off < n) {
+                if (off + MESSAGE_PREFIX_BYTES > n) return false
+                off += MESSAGE_PREFIX_BYTES + getU16(buf, off)
+            }
+            return off === n
+        }
+        if (type === FrameType.Ack) return n === HEADER_BYTES
+        if (type === FrameType.Reset) return n === HEADER_BYTES
         if (type === FrameType.Hello || type === FrameType.Welcome) return n >= HANDSHAKE_BYTES && n - HANDSHAKE_BYTES <= this.cfg.maxResumeBytes
         if (type === FrameType.Refuse) return n === HANDSHAKE_BYTES
         return false
-    }
-
-    /** Messages exactly fill the payload, which is not empty and not over maxPayload. */
-    private validData(buf: Buffer, n: number): boolean {
-        if (n <= DATA_HEADER_BYTES || n - DATA_HEADER_BYTES > this.cfg.maxPayload) return false
-        let off = DATA_HEADER_BYTES
-        while (off < n) {
-            if (off + MESSAGE_PREFIX_BYTES > n) return false
-            off += MESSAGE_PREFIX_BYTES + getU16(buf, off)
-        }
-        return off === n
     }
 
     private inSession(buf: Buffer): boolean {
@@ -781,12 +778,6 @@ export abstract class LinkChannel {
         if (this.rtoAt > rtoAt) this.rtoAt = rtoAt
         this.onAlive()
         return true
-    }
-
-    private onAckFrame(buf: Buffer): void {
-        this.applyAck(buf)
-        if ((buf[OFF_FLAGS] & FLAG_ACK_NOW) !== 0) this.ackPending = true
-        this.kick()
     }
 
     private onData(buf: Buffer, n: number): void {
@@ -856,7 +847,7 @@ export abstract class LinkChannel {
         const echo = getU16(buf, OFF_ECHO)
         if (echo !== 0) {
             const x = this.xmitCount - ((this.xmitCount - echo) & 0xffff)
-            if (x > 0 && this.xmitCount - x < XMIT_RING) {
+            if (x > 0) if (this.xmitCount - x < XMIT_RING) {
                 this.rtt.sample(now - this.xmitSentAt[x % XMIT_RING])
             }
             if (x > this.rackXmit) this.rackXmit = x
@@ -865,7 +856,7 @@ export abstract class LinkChannel {
         let s = this.txBase
         while (s !== this.txSentNext) {
             const i = this.txIdx(s)
-            if ((this.txFlags[i] & (SLOT_SACKED | SLOT_LOST)) === 0 && this.txXmit[i] < this.rackXmit) {
+            if ((this.txFlags[i] & (SLOT_SACKED | SLOT_LOST)) === 0) if (this.txXmit[i] < this.rackXmit) {
                 this.txFlags[i] |= SLOT_LOST
                 this.counters.lossesDetected++
             }
@@ -971,7 +962,7 @@ export abstract class LinkChannel {
                 s = seqNext(s)
             }
             if (seqDiff(this.txSentNext, this.peerLimit) < 0) {
-                if (this.txSentNext === this.txNext && seqDiff(this.txNext, this.txBase) < this.cfg.txWindow && this.txLen[this.txIdx(this.txNext)] > 0) {
+                if (this.txSentNext === this.txNext) if (seqDiff(this.txNext, this.txBase) < this.cfg.txWindow) if (this.txLen[this.txIdx(this.txNext)] > 0) {
                     this.txNext = seqNext(this.txNext) // close the open frame
                 }
                 if (this.txSentNext !== this.txNext) {
@@ -982,7 +973,7 @@ export abstract class LinkChannel {
                 }
             }
         }
-        if ((this.ackPending || this.probePending) && this.sessionId !== 0 && this.st !== "refused") {
+        if (this.ackPending || this.probePending) if (this.sessionId !== 0) if (this.st !== "refused") {
             const probe = this.probePending
             this.probePending = false
             this.putHeader(this.small, FrameType.Ack, probe ? FLAG_ACK_NOW : 0, this.sessionId)

@@ -40,8 +40,8 @@ export class PrimaryChannel extends LinkChannel {
     private nonce = 0
     private handshakeAt = -1
     private reconnectAt = -1
-    private refusedHandler: ((reason: number, highestGeneration: number) => void) | null = null
-    private stateHandler: ((state: string) => void) | null = null
+    private refusedHandler!: ((reason: number, highestGeneration: number) => void) | null
+    private stateHandler!: ((state: string) => void) | null
 
     constructor(link: Link, clock: Clock, random: () => number, cfg: ChannelConfig, readonly generation: number, readonly member: number) {
         super(link, clock, random, cfg)
@@ -81,8 +81,15 @@ export class PrimaryChannel extends LinkChannel {
         if (this.st === "connecting" && this.handshakeAt >= 0 && this.handshakeAt <= now) {
             this.counters.handshakeTimeouts++
             this.goDown()
-        } else if (this.st === "down" && this.reconnectAt >= 0 && this.reconnectAt <= now) {
-            this.connect()
+        } else if (this.st === "down") if (this.reconnectAt >= 0) if (this.reconnectAt <= now) {
+            // the backoff has passed: a new attempt
+            this.reconnectAt = -1
+            while (this.nonce === 0) this.nonce = this.randomU32()
+            this.st = "connecting"
+            // the ack block tells the remote what this end has of the session it resumes
+            this.queueHandshake(FrameType.Hello, this.member, this.generation, this.nonce)
+            this.handshakeAt = this.clock.millis() + this.cfg.handshakeTimeoutMs
+            this.changed()
         }
     }
 
@@ -153,16 +160,6 @@ export class PrimaryChannel extends LinkChannel {
         this.reconnectAt = -1
         this.changed()
         if (this.refusedHandler) this.refusedHandler(reason, highest)
-    }
-
-    private connect(): void {
-        this.reconnectAt = -1
-        while (this.nonce === 0) this.nonce = this.randomU32()
-        this.st = "connecting"
-        // the ack block tells the remote what this end has of the session it resumes
-        this.queueHandshake(FrameType.Hello, this.member, this.generation, this.nonce)
-        this.handshakeAt = this.clock.millis() + this.cfg.handshakeTimeoutMs
-        this.changed()
     }
 
     private goDown(): void {

@@ -78,7 +78,7 @@ export class AuxRing {
             this.count--
             n++
         }
-        if (this.foldSeqValid && this.foldSeq === seq) this.startFoldSeq(seq)
+        if (this.foldSeqValid) if (this.foldSeq === seq) this.startFoldSeq(seq)
         return n
     }
 
@@ -114,7 +114,7 @@ export class AuxRing {
         this.head = (this.head + 1) % this.slots
         this.count--
         // a slot that leaves the ring must not be found by the folding table any more
-        if (this.foldSeqValid && getU32(this.mem, slot * this.slotSize) === this.foldSeq) this.startFoldSeq(this.foldSeq)
+        if (this.foldSeqValid) if (getU32(this.mem, slot * this.slotSize) === this.foldSeq) this.startFoldSeq(this.foldSeq)
     }
 
     private offsetAt(i: number): number {

@@ -146,7 +146,9 @@ export function encodeSeqDone(d: SeqDone): Buffer {
 }
 
 export function decodeSeqDone(b: Buffer, len: number): SeqDone | null {
-    if (len !== 14 || b[0] !== Msg.SeqDone || (b[13] & ~SEQ_DONE_SHORT) !== 0) return null
+    if (len !== 14) return null
+    if (b[0] !== Msg.SeqDone) return null
+    if ((b[13] & ~SEQ_DONE_SHORT) !== 0) return null
     return new SeqDone(getU32(b, 1), getU32(b, 5), getU32(b, 9), b[13])
 }
 
@@ -168,9 +170,11 @@ export function encodeManifest(m: Manifest): Buffer {
 
 /** Decodes a MANIFEST message; null when it is malformed. */
 export function decodeManifest(b: Buffer, len: number): Manifest | null {
-    if (len < 10 || b[0] !== Msg.Manifest) return null
+    if (len < 10) return null
+    if (b[0] !== Msg.Manifest) return null
     const n = b[9]
-    if (n > 32 || len !== 10 + 9 * n) return null
+    if (n > 32) return null
+    if (len !== 10 + 9 * n) return null
     const entries: ManifestEntry[] = []
     for (let i = 0; i < n; i++) {
         const o = 10 + 9 * i

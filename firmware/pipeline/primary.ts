@@ -202,7 +202,7 @@ export class PrimaryBoard {
     private manifests: Manifest[] = []
     protected manifestsKept: Manifest[] = []
     private portionBuf: Buffer
-    private pendingMsg: Buffer | null = null
+    private pendingMsg!: Buffer | null
     private reading = false
     private remoteApplied = 0
     private paced: PendingWrite[] = []
@@ -216,10 +216,10 @@ export class PrimaryBoard {
      * way, and whether the app wrote it during the read (it is then read again). */
     resyncLba = 0
     private resyncBusy = false
-    private resyncHit = false
+    private resyncHit!: boolean
     /** The remote's applied seq when the resync began, and the newest seq of a version the
      * remote gets from this board (a copy or a version after the confirmed seq). */
-    private resyncApplied = 0
+    private resyncApplied!: number
     protected resyncTo = 0
     /** The newest seq whose blocks the copy takes (the confirmed seq, or later: extendCopy). */
     protected resyncBase = 0
@@ -253,11 +253,11 @@ export class PrimaryBoard {
     onLossAccepted: ((lba: number) => void) | null = null
     private readTries = 0
     /** The damaged version's seq: a newer version of its lba (a new write) ends the wait. */
-    private damagedAt = -1
+    private damagedAt!: number
     private drainRate = 0
     private drainBytes = 0
     private drainSince = -1
-    private paceTimer: Timer | null = null
+    private paceTimer!: Timer | null
     private lastAdoptAt = -1
     /** Replication is suspended: writes are acknowledged once durable, their seqs are tracked
      * (confirmed locally, so the store keeps only the newest version of each block and its seq
@@ -266,7 +266,7 @@ export class PrimaryBoard {
     suspendReason = SuspendReason.None
     /** The capture seq when replication last suspended. */
     suspendedSeq = 0
-    private suspendedAt = -1
+    private suspendedAt!: number
     /** Resumed: the resync starts at the first adopt of a seq after the tracked ones. */
     private resumePending = false
     /** The remote asked for this board's copy (every member's link was up), and has not said
@@ -302,7 +302,37 @@ export class PrimaryBoard {
         const self = this
         channel.onWritable(() => self.pump())
         channel.onMessage((msg, len) => self.onRemoteMessage(msg, len))
-        channel.onSessionUp((resumed, resume) => self.onSessionUp(resumed, resume))
+        channel.onSessionUp((resumed, resume) => {
+            if (!resumed) {
+                if (self.verifier) self.verifier.reset()
+                // the remote knows nothing of this session's earlier messages: every closed seq
+                // it has not applied goes again, from flash
+                const applied = resume.length >= 4 ? getU32(resume, 0) : self.remoteApplied
+                // a remote replaced (or restored) since may hold less than the last one confirmed
+                self.remoteApplied = applied
+                // a remote with less than the copy took it to have (replaced again): copy anew
+                if (self.resync !== Resync.Off) if (seqAfter(self.resyncApplied, applied)) self.resync = Resync.Off
+                self.remoteConfirmed(applied)
+                self.pendingMsg = null
+                self.pendingCtrl = self.membership.slice(0)
+                self.manifests = self.manifestsKept.slice(0)
+                for (let i = 0; i < self.seqs.length; i++) {
+                    const st = self.seqs[i]
+                    if (st.sendState === SendState.Waiting) if (!st.spilled) continue
+                    st.sendState = SendState.Waiting
+                    st.spilled = true
+                    st.fromFlash = null
+                    st.sentPortions = 0
+                    st.sentBytes = 0
+                }
+                // the remote's history ends before this board's flash history begins (the store
+                // unpins a seq's versions only once its confirm record is durable): no resume
+                // a new session: the remote says so again if its resync waits for another member
+                if (!self.suspended) self.resyncAsked = true
+                if (self.suspended || self.resync !== Resync.Off || seqAfter(self.store.confirmedSeq(), applied)) self.startResync()
+            }
+            self.pump()
+        })
         this.linkUpAt = clock.millis()
     }
 
@@ -369,7 +399,7 @@ export class PrimaryBoard {
             return
         }
         this.writesIssued++
-        if (this.resyncBusy && lba === this.resyncLba) this.resyncHit = true
+        if (this.resyncBusy) if (lba === this.resyncLba) this.resyncHit = true
         this.lost[lba >> 3] &= ~(1 << (lba & 7))
         const w = new PendingWrite(lba, data, done)
         w.issuedAt = this.clock.millis()
@@ -380,9 +410,9 @@ export class PrimaryBoard {
      * the next seq (before the first adopt, or the seq's lba table is full). */
     private stamp(w: PendingWrite): boolean {
         // while suspended nothing waits for the group: the seq only says when the block changed
-        if (!this.suspended && (!this.adopted || this.rejoining)) return false
+        if (!this.suspended) if (!this.adopted || this.rejoining) return false
         const st = this.current
-        if (!this.suspended && !this.isTracked(st.seq) && this.lbasInSeq.get(w.lba) < 0) {
+        if (!this.suspended) if (!this.isTracked(st.seq)) if (this.lbasInSeq.get(w.lba) < 0) {
             if (!this.lbasInSeq.set(w.lba, 1)) return false
             st.portions++
             st.bytes += w.data.length
@@ -412,7 +442,7 @@ export class PrimaryBoard {
             this.pump()
             return
         }
-        if (!st.spilled && !this.suspended && !this.isTracked(st.seq)) {
+        if (!st.spilled) if (!this.suspended) if (!this.isTracked(st.seq)) {
             const newest = this.ring.isEmpty() ? st.seq : this.ring.seqAt(this.ring.used() - 1)
             // the ring holds seqs in order: a portion of an older seq than its newest cannot go in
             if (seqAfter(newest, st.seq) || this.ring.put(st.seq, w.lba, w.data, w.crc) === RingPut.Full) {
@@ -429,7 +459,7 @@ export class PrimaryBoard {
             this.ackedDuringSuspension++
             this.ackNow(w)
         } else this.unacked.push(w)
-        if (!this.suspended && this.historyFull() && !this.historyHolds()) this.suspend(SuspendReason.History)
+        if (!this.suspended) if (this.historyFull()) if (!this.historyHolds()) this.suspend(SuspendReason.History)
         this.pump()
     }
 
@@ -440,7 +470,8 @@ export class PrimaryBoard {
      * the remote never applies it alone, only through a resync. */
     isTracked(seq: number): boolean {
         const c = this.store.confirmedSeq()
-        return c !== 0 && !seqAfter(seq, c)
+        if (c === 0) return false
+        return !seqAfter(seq, c)
     }
 
     /** The group knows `seq` is tracked: a group of one needs no shuttle to know (a group
@@ -471,7 +502,9 @@ export class PrimaryBoard {
      * board suspends, so a long hold never fills the store or RAM.
      */
     private historyHolds(): boolean {
-        return (this.opts.congestion === Congestion.Block || this.resync !== Resync.Off) && this.over(4) && !this.over(5)
+        if (!(this.opts.congestion === Congestion.Block || this.resync !== Resync.Off)) return false
+        if (!this.over(4)) return false
+        return !this.over(5)
     }
 
     /** Replication history has reached its bound: store share, seq records or kept manifests. */
@@ -484,7 +517,7 @@ export class PrimaryBoard {
     private over(q: number): boolean {
         const lim = this.opts.historyLimit
         const n = this.opts.maxHistorySeqs
-        if (lim && this.store.liveVersions() * 4 >= lim * q) return true
+        if (lim) if (this.store.liveVersions() * 4 >= lim * q) return true
         return n ? this.seqs.length * 4 >= n * q || this.manifestsKept.length * 4 >= n * q : false
     }
 
@@ -533,14 +566,6 @@ export class PrimaryBoard {
         this.store.confirm(cur.seq, () => self.ackWaiting())
     }
 
-    /** A write has waited `t` ms or more for a seq or its release (or, with `paced`, for
-     * pacing): the queues are in issue order. */
-    private waited(t: number, paced: boolean): boolean {
-        const at = this.clock.millis() - t
-        const u = this.unstamped.length > 0 && this.unstamped[0].issuedAt <= at
-        return u || (this.unacked.length > 0 && this.unacked[0].issuedAt <= at) || (paced && this.paced.length > 0 && this.paced[0].issuedAt <= at)
-    }
-
     /**
      * Suspends when a cause holds for the suspend time (or the history bound is reached);
      * resumes when the causes have cleared. The cycle calls it often: SoloCycle at every tick,
@@ -560,21 +585,27 @@ export class PrimaryBoard {
             // (every member adopted it), and the suspend time has passed. The resync starts once
             // the board adopts a seq after the tracked ones (writes stamped until then are
             // still tracked).
-            if (this.channel.isUp() && this.resyncAsked && now - this.suspendedAt >= t && this.isTracked(this.current.seq) &&
-                this.hasReleased && !seqAfter(this.current.seq, this.released) && !this.historyFull()) {
+            if (this.channel.isUp()) if (this.resyncAsked) if (now - this.suspendedAt >= t) if (this.isTracked(this.current.seq)) if (this.hasReleased) if (!seqAfter(this.current.seq, this.released)) if (!this.historyFull()) {
                 this.suspended = false
                 this.resumePending = true
                 this.suspendReason = SuspendReason.None
             }
             return
         }
-        if (this.historyFull() && !this.historyHolds()) return this.suspend(SuspendReason.History)
+        if (this.historyFull()) if (!this.historyHolds()) return this.suspend(SuspendReason.History)
         if (!this.opts.suspendAfterMs) return
         // a resync's own hold counts only while the remote has not asked for the copies or waits
         // for a member whose link is down (under a load the remote cannot take, the hold ends
         // with the resync's commit)
-        if (this.waited(t, this.resync === Resync.Off || !this.resyncAsked)) return this.suspend(SuspendReason.Stalled)
-        if (now - this.linkUpAt >= t && (this.seqs.length > 1 || this.current.portions > 0)) this.suspend(SuspendReason.Link)
+        // a write has waited the suspend time or more for a seq or its release (or for pacing:
+        // the queues are in issue order)
+        const at = now - t
+        const paced = this.resync === Resync.Off || !this.resyncAsked
+        const u = this.unstamped.length > 0 && this.unstamped[0].issuedAt <= at
+        if (u) return this.suspend(SuspendReason.Stalled)
+        if (this.unacked.length > 0 && this.unacked[0].issuedAt <= at) return this.suspend(SuspendReason.Stalled)
+        if (paced && this.paced.length > 0 && this.paced[0].issuedAt <= at) return this.suspend(SuspendReason.Stalled)
+        if (now - this.linkUpAt >= t) if (this.seqs.length > 1 || this.current.portions > 0) this.suspend(SuspendReason.Link)
     }
 
 
@@ -609,24 +640,13 @@ export class PrimaryBoard {
         if (this.historyHolds()) return true
         const target = this.opts.rpoTargetMs
         // during a full resync the remote has no image to bound the lag of: no pacing
-        if (target === undefined || target <= 0 || this.resync !== Resync.Off) return false
+        if (target === undefined) return false
+        if (target <= 0) return false
+        if (this.resync !== Resync.Off) return false
         let bytes = 0
         for (let i = 0; i < this.seqs.length; i++) bytes += this.seqs[i].bytes
         const drain = this.drainRate > 0 ? bytes / this.drainRate : 0
         return this.rpoLagMs() + drain > target
-    }
-
-    /** Measures the rate (bytes per ms) at which the remote confirms this board's data. */
-    private measureDrain(bytes: number): void {
-        const now = this.clock.millis()
-        this.drainBytes += bytes
-        if (this.drainSince < 0) this.drainSince = now
-        const dt = now - this.drainSince
-        if (dt < 250) return
-        const r = this.drainBytes / dt
-        this.drainRate = this.drainRate > 0 ? 0.7 * this.drainRate + 0.3 * r : r
-        this.drainBytes = 0
-        this.drainSince = now
     }
 
     private armPace(): void {
@@ -647,7 +667,7 @@ export class PrimaryBoard {
         const holds = this.paceHolds()
         while (this.paced.length > 0) {
             const w = this.paced[0]
-            if (holds && !(hold !== undefined && hold > 0 && now - w.readyAt >= hold)) break
+            if (holds) if (!(hold !== undefined && hold > 0 && now - w.readyAt >= hold)) break
             this.paced.shift()
             this.ackNow(w)
         }
@@ -683,12 +703,14 @@ export class PrimaryBoard {
 
     hasDataToSend(): boolean {
         // a board that resumes needs a seq after its tracked ones
-        return this.current.portions > 0 || this.unstamped.length > 0 || this.resumePending
+        if (this.current.portions > 0) return true
+        if (this.unstamped.length > 0) return true
+        return this.resumePending
     }
 
     /** The minimum cycle time has passed and not too many closed seqs wait for transmission. */
     mayClose(): boolean {
-        if (this.lastAdoptAt >= 0 && this.clock.millis() - this.lastAdoptAt < this.opts.minCycleMs) return false
+        if (this.lastAdoptAt >= 0) if (this.clock.millis() - this.lastAdoptAt < this.opts.minCycleMs) return false
         return this.closedWaiting() < this.opts.maxClosedSeqs
     }
 
@@ -696,7 +718,7 @@ export class PrimaryBoard {
     closedWaiting(): number {
         let n = 0
         for (let i = 0; i < this.seqs.length; i++)
-            if (this.seqs[i].closed && this.seqs[i].sendState !== SendState.Sent) n++
+            if (this.seqs[i].closed) if (this.seqs[i].sendState !== SendState.Sent) n++
         return n
     }
 
@@ -723,7 +745,7 @@ export class PrimaryBoard {
         this.lbasInSeq.clear()
         this.lastAdoptAt = now
         if (this.suspended) this.track()
-        else if (this.resumePending && seqAfter(seq, this.store.confirmedSeq())) {
+        else if (this.resumePending) if (seqAfter(seq, this.store.confirmedSeq())) {
             // the first seq after the tracked ones: replication is normal again from it, and
             // the delta resync copies the blocks the tracked seqs changed
             this.resumePending = false
@@ -742,12 +764,12 @@ export class PrimaryBoard {
 
     /** Every member has adopted `seq`: writes stamped with it or earlier may be acknowledged. */
     release(seq: number): void {
-        if (this.rejoining && !seqAfter(this.current.seq, seq)) {
+        if (this.rejoining) if (!seqAfter(this.current.seq, seq)) {
             // the first release of this board's capture seq since it started: stamping begins
             this.rejoining = false
             this.flushUnstamped()
         }
-        if (this.hasReleased && !seqAfter(seq, this.released)) return
+        if (this.hasReleased) if (!seqAfter(seq, this.released)) return
         this.released = seq
         this.hasReleased = true
         this.ackWaiting()
@@ -763,7 +785,7 @@ export class PrimaryBoard {
      * the oldest go (a resync's copy then extends past them, see extendCopy). */
     private trimKept(): void {
         const n = this.opts.maxHistorySeqs
-        if (this.suspended && n) while (this.manifestsKept.length > n >> 1) this.manifestsKept.shift()
+        if (this.suspended) if (n) while (this.manifestsKept.length > n >> 1) this.manifestsKept.shift()
     }
 
     protected keepManifest(m: Manifest): void {
@@ -771,7 +793,7 @@ export class PrimaryBoard {
         // the remote may still need it (another member's history, a resync's chain of seqs)
         this.manifestsKept.push(m)
         this.trimKept()
-        if (this.resync === Resync.Done && this.extendCopy()) {
+        if (this.resync === Resync.Done) if (this.extendCopy()) {
             // the copy is not done after all: the remote waits for it again
             this.resync = Resync.Copying
             this.announceResync()
@@ -812,7 +834,8 @@ export class PrimaryBoard {
      */
     private startResync(): void {
         // suspended: the copy waits for the resume; the remote only hears of the suspension
-        if (this.suspended || this.resumePending) return this.announceResync()
+        if (this.suspended) return this.announceResync()
+        if (this.resumePending) return this.announceResync()
         if (this.resync === Resync.Off) {
             // the copy covers the seqs up to the confirmed one, or later (extendCopy)
             const c = this.store.confirmedSeq()
@@ -861,9 +884,11 @@ export class PrimaryBoard {
     /** Finds the next block to copy (a few lbas per run-loop turn), and reads it: one copy at a
      * time, and only while no write waits for a seq (a write the read would not see). */
     private resyncStep(): void {
-        if (this.resync !== Resync.Copying || this.resyncBusy || this.unstamped.length > 0) return
+        if (this.resync !== Resync.Copying) return
+        if (this.resyncBusy) return
+        if (this.unstamped.length > 0) return
         // a damaged block holds the copy until the operator decides; a new write of it ends that
-        if (this.damagedLba >= 0 && this.damagedSeq === 0 && this.store.newestSeq(this.opts.member, this.damagedLba) === this.damagedAt) return
+        if (this.damagedLba >= 0) if (this.damagedSeq === 0) if (this.store.newestSeq(this.opts.member, this.damagedLba) === this.damagedAt) return
         const m = this.opts.member
         let found = false
         for (let n = 0; n < 32 && this.resyncLba < this.opts.lbaCount; n++) {
@@ -910,10 +935,22 @@ export class PrimaryBoard {
         // the app wrote the lba during the read: read it again (the copy must not be older than
         // that write); a newer version landed meanwhile: no copy; unreadable: counted, not copied
         const newer = this.resyncNote(this.store.newestSeq(this.opts.member, this.resyncLba))
-        if (!this.resyncHit && err === 0 && data && !newer) {
+        if (!this.resyncHit) if (err === 0) if (data) if (!newer) {
             // from here on an app write to this lba is stamped after the copy
             const self = this
-            const w = new PendingWrite(this.resyncLba, data, (e, seq) => self.resyncCopy(e, seq))
+            const w = new PendingWrite(this.resyncLba, data, (e, seq) => {
+                self.resyncBusy = false
+                // the store could not take the copy: the same block again at the next adopt or release;
+                // with the history at its bound the copy could never end: suspending frees it
+                if (e !== 0) {
+                    if (self.historyFull()) self.suspend(SuspendReason.History)
+                    return
+                }
+                self.resyncNote(seq)
+                self.resyncCopied++
+                self.resyncLba++
+                self.resyncStep()
+            })
             w.internal = true
             w.issuedAt = this.clock.millis()
             if (!this.stamp(w)) this.unstamped.push(w)
@@ -921,10 +958,11 @@ export class PrimaryBoard {
         }
         const lba = this.resyncLba
         const lost = err === StoreError.Corrupt && (this.lost[lba >> 3] & (1 << (lba & 7))) !== 0
-        if (err !== 0 && !lost) {
+        if (err !== 0) if (!lost) {
             // the store is busy (queue full) or the flash failed for now, or the record did
             // not check: read it again later; still damaged, the copy waits for the operator
-            if (err !== StoreError.Corrupt || ++this.readTries < READ_TRIES) return this.resyncLater(5)
+            if (err !== StoreError.Corrupt) return this.resyncLater(5)
+            if (++this.readTries < READ_TRIES) return this.resyncLater(5)
             this.resyncBusy = false
             return this.damaged(this.resyncLba, 0)
         }
@@ -935,20 +973,6 @@ export class PrimaryBoard {
             this.resyncLba++
         }
         this.resyncBusy = false
-        this.resyncStep()
-    }
-
-    private resyncCopy(err: number, seq: number): void {
-        this.resyncBusy = false
-        // the store could not take the copy: the same block again at the next adopt or release;
-        // with the history at its bound the copy could never end: suspending frees it
-        if (err !== 0) {
-            if (this.historyFull()) this.suspend(SuspendReason.History)
-            return
-        }
-        this.resyncNote(seq)
-        this.resyncCopied++
-        this.resyncLba++
         this.resyncStep()
     }
 
@@ -979,7 +1003,8 @@ export class PrimaryBoard {
             const st = this.seqs[i]
             if (st.sendState === SendState.Sent) continue
             if (this.isTracked(st.seq)) continue
-            if (!st.closed || st.inflight > 0) return
+            if (!st.closed) return
+            if (st.inflight > 0) return
             st.sendState = SendState.Sending
             if (!st.spilled) {
                 while (!this.ring.isEmpty() && this.ring.seqAt(0) === st.seq) {
@@ -1014,7 +1039,9 @@ export class PrimaryBoard {
     }
 
     private readNextFromFlash(st: SeqState): void {
-        if (this.reading || !st.fromFlash || this.damagedLba >= 0) return
+        if (this.reading) return
+        if (!st.fromFlash) return
+        if (this.damagedLba >= 0) return
         const p = st.fromFlash[st.fromFlashNext]
         this.reading = true
         const self = this
@@ -1087,8 +1114,9 @@ export class PrimaryBoard {
         else if (len === 1 && msg[0] === Msg.ResyncRequest) {
             this.resyncAsked = true
             this.startResync()
-        } else if (len === 1 && msg[0] === Msg.ResyncWait) this.resyncAsked = false
-        else if (msg[0] === Msg.Verified && this.verifier) {
+        } else if (len === 1) {
+            if (msg[0] === Msg.ResyncWait) this.resyncAsked = false
+        } else if (msg[0] === Msg.Verified) if (this.verifier) {
             const self = this
             this.verifier.onVerified(msg, len, () => self.pump())
         }
@@ -1122,7 +1150,7 @@ export class PrimaryBoard {
         if (seqAfter(this.remoteApplied, applied)) return
         this.remoteApplied = applied
         this.store.confirm(applied)
-        if (this.resync === Resync.Done && seqAtOrBefore(this.resyncTo, applied)) {
+        if (this.resync === Resync.Done) if (seqAtOrBefore(this.resyncTo, applied)) {
             this.resync = Resync.Off
             this.copyAll = false
         }
@@ -1133,44 +1161,25 @@ export class PrimaryBoard {
         let bytes = 0
         while (this.seqs.length > 0) {
             const st = this.seqs[0]
-            if (st === this.current || !seqAtOrBefore(st.seq, applied)) break
+            if (st === this.current) break
+            if (!seqAtOrBefore(st.seq, applied)) break
             bytes += st.bytes
             this.seqs.shift()
         }
-        if (this.opts.rpoTargetMs) this.measureDrain(bytes)
-        if (this.paced.length > 0) this.releasePaced()
-    }
-
-    private onSessionUp(resumed: boolean, resume: Buffer): void {
-        if (!resumed) {
-            if (this.verifier) this.verifier.reset()
-            // the remote knows nothing of this session's earlier messages: every closed seq
-            // it has not applied goes again, from flash
-            const applied = resume.length >= 4 ? getU32(resume, 0) : this.remoteApplied
-            // a remote replaced (or restored) since may hold less than the last one confirmed
-            this.remoteApplied = applied
-            // a remote with less than the copy took it to have (replaced again): copy anew
-            if (this.resync !== Resync.Off && seqAfter(this.resyncApplied, applied)) this.resync = Resync.Off
-            this.remoteConfirmed(applied)
-            this.pendingMsg = null
-            this.pendingCtrl = this.membership.slice(0)
-            this.manifests = this.manifestsKept.slice(0)
-            for (let i = 0; i < this.seqs.length; i++) {
-                const st = this.seqs[i]
-                if (st.sendState === SendState.Waiting && !st.spilled) continue
-                st.sendState = SendState.Waiting
-                st.spilled = true
-                st.fromFlash = null
-                st.sentPortions = 0
-                st.sentBytes = 0
+        if (this.opts.rpoTargetMs) {
+            // the rate (bytes per ms) at which the remote confirms this board's data
+            const now = this.clock.millis()
+            this.drainBytes += bytes
+            if (this.drainSince < 0) this.drainSince = now
+            const dt = now - this.drainSince
+            if (dt >= 250) {
+                const r = this.drainBytes / dt
+                this.drainRate = this.drainRate > 0 ? 0.7 * this.drainRate + 0.3 * r : r
+                this.drainBytes = 0
+                this.drainSince = now
             }
-            // the remote's history ends before this board's flash history begins (the store
-            // unpins a seq's versions only once its confirm record is durable): no resume
-            // a new session: the remote says so again if its resync waits for another member
-            if (!this.suspended) this.resyncAsked = true
-            if (this.suspended || this.resync !== Resync.Off || seqAfter(this.store.confirmedSeq(), applied)) this.startResync()
         }
-        this.pump()
+        if (this.paced.length > 0) this.releasePaced()
     }
 
     // ---- status

@@ -44,20 +44,19 @@ export class SoloCycle {
 
     private arm(): void {
         const self = this
-        this.timer = this.clock.setTimer(this.board.opts.minCycleMs, () => self.tick())
+        this.timer = this.clock.setTimer(this.board.opts.minCycleMs, () => {
+            self.timer = null
+            if (!self.running) return
+            const b = self.board
+            b.watch()
+            if (b.hasDataToSend()) if (b.mayClose()) {
+                const next = seqNext(b.captureSeq())
+                const closed = b.adopt(next)
+                b.release(next)
+                self.manifest(closed)
+            }
+            self.arm()
+        })
     }
 
-    private tick(): void {
-        this.timer = null
-        if (!this.running) return
-        const b = this.board
-        b.watch()
-        if (b.hasDataToSend() && b.mayClose()) {
-            const next = seqNext(b.captureSeq())
-            const closed = b.adopt(next)
-            b.release(next)
-            this.manifest(closed)
-        }
-        this.arm()
-    }
 }

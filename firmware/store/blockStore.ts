@@ -67,26 +67,29 @@ type Done = (err: StoreError, data: Buffer | null) => void
  * store needs no closure per step (each would be a function of its own in the board image).
  */
 const enum K {
-    None = 0,
-    RoomLoop = 1,
-    WriteRoom = 2,
-    WriteAppended = 3,
-    SmallRoom = 4,
-    SmallAppended = 5,
-    PruneStep = 6,
-    Opened = 7,
-    ApData = 8,
-    ApEntry = 9,
-    GcEntry = 10,
-    GcData = 11,
-    GcRoom = 12,
-    GcAppended = 13,
-    GcSmallRoom = 14,
-    GcSmallAppended = 15,
-    GcErased = 16,
-    GcHeader = 17,
-    RvEntry = 18,
-    RvData = 19,
+    // a call's own steps: a failure finishes the call
+    WriteRoom = 1,
+    WriteAppended = 2,
+    SmallRoom = 3,
+    SmallAppended = 4,
+    RvEntry = 5,
+    RvData = 6,
+    // an append's entry: a failure returns to what asked for the append
+    ApEntry = 7,
+    // a collection's steps: a failure returns to what asked for the collection
+    GcEntry = 8,
+    GcData = 9,
+    GcRoom = 10,
+    GcAppended = 11,
+    GcSmallRoom = 12,
+    GcSmallAppended = 13,
+    GcHeader = 14,
+    // the steps that handle a failure themselves
+    GcErased = 15,
+    RoomLoop = 16,
+    PruneStep = 17,
+    Opened = 18,
+    ApData = 19,
     Collected = 20,
     MountRead = 21,
     MountStep = 22,
@@ -98,6 +101,8 @@ const enum K {
 }
 
 const EMPTY = Buffer.alloc(0)
+/** The small-record slot of the horizon record (meta value `key` has slot 1 + key). */
+const HORIZON = 0
 const ZERO_ENTRY = Buffer.alloc(16)
 
 /**
@@ -163,21 +168,24 @@ export class PrimaryBlockStore {
     private secData: Buffer
     /** Live small records (commit, confirm, meta, discard) per sector. */
     private secSmall: Buffer
-    private open = -1
+    private open!: number
     /** Sectors in state Free (kept by setState). */
     private freeCount = 0
-    private nextSectorSeq = 1
-    private lastOpened = -1
+    private nextSectorSeq!: number
+    private lastOpened!: number
     private idx: VersionIndex
 
-    // ---- small records: where the live one is (sector × 256 + entry, or -1)
-    private horizonLoc = -1
+    // ---- small records, slot HORIZON (the horizon record: a confirm on a primary, a commit on
+    // the remote) and slot 1 + key (meta value `key`): where the live one is (sector × 256 +
+    // entry, or -1) and its value (the horizon's is idx.horizon, kept here too)
     private metaVal: number[] = []
     private metaLoc: number[] = []
+    /** The type of this role's horizon records. */
+    private horizonType: EntryType
     /** The remote role's discard records and visible versions; null on a primary. */
     private remote: RemoteRole | null
     private maxSeq = 0
-    private hasMaxSeq = false
+    private hasMaxSeq!: boolean
 
     // ---- the call queue (a ring, allocated once)
     private qKind: number[] = []
@@ -199,76 +207,77 @@ export class PrimaryBlockStore {
     private hdrBuf: Buffer
     private hdrB: Buffer
 
-    // ---- layer registers
-    private flashK = K.None
-    private roomCls: RoomClass = RoomClass.User
-    private roomIsData = false
-    private roomRounds = 0
-    private roomDidStatic = false
-    private roomK = K.None
-    private openK = K.None
-    private openS = -1
-    private apK = K.None
+    // ---- layer registers. Registers (here and below, declared with `!`) have no initial
+    // value: each is set before it is read (at mount, by resetState, or by the step that
+    // starts a layer), and an initializer would cost the board's image bytecode per field
+    private flashK!: K
+    private roomCls!: RoomClass
+    private roomIsData!: boolean
+    private roomRounds!: number
+    private roomDidStatic!: boolean
+    private roomK!: K
+    private openK!: K
+    private openS!: number
+    private apK!: K
     /** The slot of the data record just appended. */
-    private apG = -1
-    private apS = 0
-    private apSlot = 0
-    private apEntry = 0
-    private apMember = 0
-    private apLba = 0
-    private apSeq = 0
-    private apLen = 0
-    private apData: Buffer = EMPTY
+    private apG!: number
+    private apS!: number
+    private apSlot!: number
+    private apEntry!: number
+    private apMember!: number
+    private apLba!: number
+    private apSeq!: number
+    private apLen!: number
+    private apData!: Buffer
     /** The block CRC-32C of the data record being appended. */
-    private apCrc = 0
-    private apLoc = -1
+    private apCrc!: number
+    private apLoc!: number
     /** The record being copied is damaged: its copy keeps a CRC that does not match. */
-    private apDamaged = false
-    private gcV = -1
-    private gcSlot = 0
-    private gcG = -1
-    private gcEntry: Buffer = EMPTY
-    private gcK = K.None
-    private gcSmallKind = 0
-    private gcSmallKey = 0
-    private rvG = -1
-    private rvEntry: Buffer = EMPTY
+    private apDamaged!: boolean
+    private gcV!: number
+    private gcSlot!: number
+    private gcG!: number
+    private gcEntry!: Buffer
+    private gcK!: K
+    /** The small record being copied: its slot (metaLoc), or -1 - i for the remote's discard i. */
+    private gcSmallKey!: number
+    private rvG!: number
+    private rvEntry!: Buffer
 
     // ---- mount registers
-    private mountDone: ((err: StoreError, report: MountReport) => void) | null = null
-    private mS = 0
-    private mBuf: Buffer = EMPTY
-    private mEntry = 0
-    private mPhase = 0
-    private mCheckAt = 0
-    private mDataUsed = 0
+    private mountDone!: ((err: StoreError, report: MountReport) => void) | null
+    private mS!: number
+    private mBuf!: Buffer
+    private mEntry!: number
+    private mPhase!: number
+    private mCheckAt!: number
+    private mDataUsed!: number
     /** Per sector: 1 + the index of the last bad entry found, 0 for none. */
     private mLastBad: Buffer
     /** Per sector: 1 + the slot of the last bad entry when it is a damaged data record kept as a
      * version, 0 otherwise. */
     private mLastKept: Buffer
     /** Where the entry a power cut tore lies, zeroed before the next append (-1: none). */
-    private voidAddr = -1
-    private voidS = -1
+    private voidAddr!: number
+    private voidS!: number
     private mEntryEnd: Buffer
     private mClosed: Buffer
-    private mHorizonPos = -1
-    private mHorizon = 0
+    /** Per small-record slot: the log position of the live copy found. */
     private mMetaPos: number[] = []
-    private mG = 0
-    private mStartMs = 0
+    private mG!: number
+    private mStartMs!: number
     /** The scan is running a second time (the first found a bad entry or sector header). */
-    private mAgain = false
+    private mAgain!: boolean
     /** Bad entries and sector headers this scan found. */
-    private mSuspect = 0
-    private formatStep: ((err: StoreError) => void) | null = null
+    private mSuspect!: number
+    private formatStep!: ((err: StoreError) => void) | null
 
     // ---- the only closures: flash completions, the queue's kick, and timer steps
     private readonly onFlashWrite: (err: FlashError) => void
     private readonly onFlashRead: (err: FlashError, data: Buffer) => void
     private readonly kick: () => void
     private readonly kStep: () => void
-    private stepK = K.None
+    private stepK!: K
     /** finish calls nested in one run-loop turn. */
     private depth = 0
 
@@ -296,7 +305,7 @@ export class PrimaryBlockStore {
         if (this.spS < 1 || this.spS > MAX_ENTRIES) this.configError = StoreError.Config
         if (this.reserve < 2 || this.n < this.reserve + 2 || this.first < 0 || this.first + this.n > total) this.configError = StoreError.Config
         if (this.n * this.spS >= 65535 || this.qDepth < 1 || this.stepBytes < 64) this.configError = StoreError.Config
-        if (this.role !== StoreRole.Primary && (this.role !== StoreRole.Remote || this.remote === null)) this.configError = StoreError.Config
+        if (this.role !== StoreRole.Primary) if (this.role !== StoreRole.Remote || this.remote === null) this.configError = StoreError.Config
         if (this.configError !== StoreError.None) {
             this.n = this.reserve + 2
             this.spS = 1
@@ -317,7 +326,8 @@ export class PrimaryBlockStore {
             this.secErase.push(0)
             this.secSeq.push(0)
         }
-        for (let k = 0; k < META_KEYS; k++) {
+        this.horizonType = this.role === StoreRole.Remote ? EntryType.Commit : EntryType.Confirm
+        for (let k = 0; k <= META_KEYS; k++) {
             this.metaVal.push(0)
             this.metaLoc.push(-1)
             this.mMetaPos.push(-1)
@@ -438,7 +448,8 @@ export class PrimaryBlockStore {
      */
     pinnedSeqs(member?: number): number[] {
         const all = this.idx.seqsAbove()
-        if (member === undefined || member < 0) return all
+        if (member === undefined) return all
+        if (member < 0) return all
         const out: number[] = []
         for (let i = 0; i < all.length; i++) {
             for (let g = this.idx.firstOfSeq(all[i]); g >= 0; g = this.idx.nextOfSeq(g)) {
@@ -456,10 +467,10 @@ export class PrimaryBlockStore {
      * `readPinned` looks the version up again. */
     pinned(member: number, seq: number): PinnedEntry[] {
         const out: PinnedEntry[] = []
-        if (this.idx.hasHorizon && !seqAfter(seq, this.idx.horizon)) return out
+        if (this.idx.hasHorizon) if (!seqAfter(seq, this.idx.horizon)) return out
         for (let g = this.idx.firstOfSeq(seq); g >= 0; g = this.idx.nextOfSeq(g)) {
             const m = this.idx.memberOf(g)
-            if (member >= 0 && m !== member) continue
+            if (member >= 0) if (m !== member) continue
             out.push({ member: m, lba: this.idx.lbaOf(g), seq: seq, addr: this.slotAddr(this.sectorOf(g), g % this.spS) })
         }
         return out
@@ -500,8 +511,9 @@ export class PrimaryBlockStore {
 
     /** A persistent metadata value (key 0..31), or -1 when never set. */
     meta(key: number): number {
-        if (!(key >= 0 && key < META_KEYS) || Math.floor(key) !== key) return -1
-        return this.metaLoc[key] >= 0 ? this.metaVal[key] : -1
+        if (!(key >= 0 && key < META_KEYS)) return -1
+        if (Math.floor(key) !== key) return -1
+        return this.metaLoc[key + 1] >= 0 ? this.metaVal[key + 1] : -1
     }
 
     /** Sets a persistent metadata value (u32) durably; the latest valid record wins at mount. */
@@ -606,7 +618,7 @@ export class PrimaryBlockStore {
             this.qLen[i] = data.length
         } else this.qLen[i] = 0
         this.qCount++
-        if (!this.busy && !this.kickScheduled) {
+        if (!this.busy) if (!this.kickScheduled) {
             this.kickScheduled = true
             this.clock.setTimer(0, this.kick)
         }
@@ -614,7 +626,9 @@ export class PrimaryBlockStore {
 
     private startNext(): void {
         this.kickScheduled = false
-        if (this.busy || this.qCount === 0 || !this.mounted) return
+        if (this.busy) return
+        if (this.qCount === 0) return
+        if (!this.mounted) return
         this.busy = true
         if (this.voidAddr >= 0) {
             this.program(this.voidAddr, ZERO_ENTRY, K.Voided)
@@ -622,32 +636,49 @@ export class PrimaryBlockStore {
             return
         }
         const i = this.qHead
-        switch (this.qKind[i]) {
-            case Op.Write:
-                this.startWrite(i)
-                return
-            case Op.Read:
-            case Op.ReadPinned:
-                this.startRead(i)
-                return
-            case Op.Commit:
-            case Op.Confirm:
-            case Op.Discard:
-            case Op.SetMeta:
-                this.startSmall(i)
-                return
-            case Op.DropStaged:
-                if (this.remote !== null) this.remote.dropStaged(this.idx, this.qMember[i], this.qSeq[i], this.stats)
-                this.finish(StoreError.None, null)
-                return
-            case Op.Collect: {
-                const v = this.pickVictim(false)
-                if (v < 0) this.finish(StoreError.None, null)
-                else this.collectSector(v, K.Collected)
-                return
+        const kind = this.qKind[i]
+        const seq = this.qSeq[i]
+        const idx = this.idx
+        // the remote's checks of its writes, commits and discards, and its calls in RAM only
+        const r = this.remote
+        const e = r !== null ? r.precheck(kind, seq, this.qMember[i], idx, this.stats) : -1
+        if (e >= 0) return this.finish(e, null)
+        if (kind === Op.Write) return this.ensureRoom(RoomClass.User, true, K.WriteRoom)
+        if (kind === Op.Read || kind === Op.ReadPinned) {
+            // a version read: its entry, then its whole slot (RvEntry, RvData)
+            const m = this.qMember[i]
+            const lba = this.qLba[i]
+            let g = -1
+            if (kind === Op.ReadPinned) {
+                g = idx.version(m, lba, seq)
+                if (g < 0) return this.finish(StoreError.NotFound, null)
+            } else {
+                g = r === null ? idx.newest(m, lba) : r.visible(idx, m, lba)
+                if (g < 0) {
+                    this.stats.reads++
+                    return this.finish(StoreError.None, null)
+                }
             }
+            this.stats.reads++
+            this.rvG = g
+            return this.readAt(this.entryAddr(this.sectorOf(g), idx.entryOf(g)), ENTRY_SIZE, K.RvEntry)
         }
-        this.finish(StoreError.BadArgument, null)
+        if (kind === Op.Collect) {
+            const v = this.pickVictim(false)
+            if (v < 0) return this.finish(StoreError.None, null)
+            return this.collectSector(v, K.Collected)
+        }
+        // a primary's dropStaged (BlockStore) has nothing to drop
+        if (kind === Op.DropStaged) return this.finish(StoreError.None, null)
+        // a commit, confirm, meta or discard record; a confirm of a seq already confirmed and a
+        // meta value already held change nothing
+        if (kind === Op.Confirm) {
+            if (idx.hasHorizon) if (!seqAfter(seq, idx.horizon)) return this.finish(StoreError.None, null)
+        } else if (kind === Op.SetMeta) {
+            const slot = this.qMember[i] + 1
+            if (this.metaLoc[slot] >= 0) if (this.metaVal[slot] === seq) return this.finish(StoreError.None, null)
+        }
+        this.ensureRoom(RoomClass.Control, false, K.SmallRoom)
     }
 
     /** Ends the running call: pops it, calls its done, starts the next. */
@@ -673,56 +704,6 @@ export class PrimaryBlockStore {
 
     // =====================================================================================
     // Calls
-
-    private startWrite(i: number): void {
-        // a primary that suspended replication confirmed its capture seq itself and goes on
-        // writing with it (only the newest version is kept); the remote stages above its
-        // applied seq only
-        if (this.role === StoreRole.Remote && this.idx.hasHorizon && !seqAfter(this.qSeq[i], this.idx.horizon)) {
-            this.stats.refused++
-            this.finish(StoreError.SeqTooOld, null)
-            return
-        }
-        this.ensureRoom(RoomClass.User, true, K.WriteRoom)
-    }
-
-    private startRead(i: number): void {
-        const m = this.qMember[i]
-        const lba = this.qLba[i]
-        let g = -1
-        if (this.qKind[i] === Op.ReadPinned) {
-            g = this.idx.version(m, lba, this.qSeq[i])
-            if (g < 0) {
-                this.finish(StoreError.NotFound, null)
-                return
-            }
-        } else {
-            g = this.remote === null ? this.idx.newest(m, lba) : this.remote.visible(this.idx, m, lba)
-            if (g < 0) {
-                this.stats.reads++
-                this.finish(StoreError.None, null)
-                return
-            }
-        }
-        this.stats.reads++
-        this.rvG = g
-        this.readAt(this.entryAddr(this.sectorOf(g), this.idx.entryOf(g)), ENTRY_SIZE, K.RvEntry)
-    }
-
-    private startSmall(i: number): void {
-        const kind = this.qKind[i]
-        const seq = this.qSeq[i]
-        if (kind === Op.Commit || kind === Op.Discard) {
-            const e = (this.remote as RemoteRole).precheck(kind === Op.Commit, seq, this.idx, this.stats)
-            if (e >= 0) return this.finish(e, null)
-        } else if (kind === Op.Confirm) {
-            if (this.idx.hasHorizon && !seqAfter(seq, this.idx.horizon)) return this.finish(StoreError.None, null)
-        } else if (kind === Op.SetMeta) {
-            const key = this.qMember[i]
-            if (this.metaLoc[key] >= 0 && this.metaVal[key] === seq) return this.finish(StoreError.None, null)
-        }
-        this.ensureRoom(RoomClass.Control, false, K.SmallRoom)
-    }
 
     /** After a commit, confirm or discard: updates the index in steps, then finishes. */
     private pruneStep(): void {
@@ -752,10 +733,13 @@ export class PrimaryBlockStore {
     // of this class) or collect garbage
 
     private fits(s: number, isData: boolean): boolean {
-        if (s < 0 || this.secState[s] !== SecState.Open) return false
+        if (s < 0) return false
+        if (this.secState[s] !== SecState.Open) return false
         const e = this.secEntries[s]
         const d = this.secData[s] + (isData ? 1 : 0)
-        return e < MAX_ENTRIES && SECTOR_HEADER_SIZE + ENTRY_SIZE * (e + 1) + this.B * d <= this.S && d <= this.spS
+        if (!(e < MAX_ENTRIES)) return false
+        if (!(SECTOR_HEADER_SIZE + ENTRY_SIZE * (e + 1) + this.B * d <= this.S)) return false
+        return d <= this.spS
     }
 
     private ensureRoom(cls: RoomClass, isData: boolean, k: K): void {
@@ -775,13 +759,13 @@ export class PrimaryBlockStore {
         // while no sector is free, what is left of the open sector belongs to garbage collection
         // (a power cut in a collection that had taken the last free sector leaves the store so):
         // the call first collects a victim into it, which frees a sector
-        if (this.freeCount > 0 && this.fits(this.open, this.roomIsData)) {
+        if (this.freeCount > 0) if (this.fits(this.open, this.roomIsData)) {
             this.go(this.roomK, StoreError.None, null)
             return
         }
         // each class may not take the last free sectors kept for the classes after it
         const reserve = this.roomCls === RoomClass.User ? this.reserve : this.roomCls === RoomClass.Control ? 1 : 0
-        if (this.freeSectors() > reserve) {
+        if (this.freeCount > reserve) {
             this.openSector(this.pickFree(), K.RoomLoop)
             return
         }
@@ -790,7 +774,15 @@ export class PrimaryBlockStore {
             return
         }
         let v = -1
-        if (!this.roomDidStatic && this.spread() > this.wearSpread) {
+        // static wear levelling when the erase counts spread too far
+        let lo = -1
+        let hi = 0
+        for (let s = 0; s < this.n; s++) {
+            const ec = this.secErase[s]
+            if (lo < 0 || ec < lo) lo = ec
+            if (ec > hi) hi = ec
+        }
+        if (!this.roomDidStatic) if (hi - lo > this.wearSpread) {
             v = this.pickVictim(true)
             if (v >= 0) {
                 this.roomDidStatic = true
@@ -818,39 +810,8 @@ export class PrimaryBlockStore {
         return best
     }
 
-    private spread(): number {
-        let lo = -1
-        let hi = 0
-        for (let s = 0; s < this.n; s++) {
-            const e = this.secErase[s]
-            if (lo < 0 || e < lo) lo = e
-            if (e > hi) hi = e
-        }
-        return hi - lo
-    }
-
     private liveBytes(s: number): number {
         return this.idx.sectorLive[s] * (ENTRY_SIZE + this.B) + this.secSmall[s] * ENTRY_SIZE
-    }
-
-    /** Data records and bytes that relocation can place without new erases. */
-    private relocationFits(s: number): boolean {
-        if (this.idx.sectorLive[s] === 0 && this.secSmall[s] === 0) return true
-        const o = this.open
-        let roomData = 0
-        let roomBytes = 0
-        if (o >= 0 && this.secState[o] === SecState.Open) {
-            const free = this.S - SECTOR_HEADER_SIZE - ENTRY_SIZE * this.secEntries[o] - this.B * this.secData[o]
-            roomData = Math.min(Math.floor(free / (ENTRY_SIZE + this.B)), this.spS - this.secData[o])
-            roomBytes = free
-        }
-        const f = this.freeSectors()
-        // a power cut may leave one torn slot in each sector the relocation opens: what is left
-        // of the victim after it still fits the rest of that sector
-        roomData += f * (this.spS - 1)
-        // each sector switch may strand up to one record's worth of bytes
-        roomBytes += f * (this.S - SECTOR_HEADER_SIZE) - (f + 1) * (ENTRY_SIZE + this.B)
-        return this.idx.sectorLive[s] <= roomData && this.liveBytes(s) <= roomBytes
     }
 
     /**
@@ -859,12 +820,29 @@ export class PrimaryBlockStore {
      * `coldest`: static wear levelling, the used sector with the lowest erase count.
      */
     private pickVictim(coldest: boolean): number {
+        // the data records and bytes that relocation can place without new erases
+        const o = this.open
+        let roomData = 0
+        let roomBytes = 0
+        if (o >= 0) if (this.secState[o] === SecState.Open) {
+            const free = this.S - SECTOR_HEADER_SIZE - ENTRY_SIZE * this.secEntries[o] - this.B * this.secData[o]
+            roomData = Math.min(Math.floor(free / (ENTRY_SIZE + this.B)), this.spS - this.secData[o])
+            roomBytes = free
+        }
+        const f = this.freeCount
+        // a power cut may leave one torn slot in each sector the relocation opens: what is left
+        // of the victim after it still fits the rest of that sector
+        roomData += f * (this.spS - 1)
+        // each sector switch may strand up to one record's worth of bytes
+        roomBytes += f * (this.S - SECTOR_HEADER_SIZE) - (f + 1) * (ENTRY_SIZE + this.B)
         let best = -1
         let bestScore = 0
         for (let s = 0; s < this.n; s++) {
             const st = this.secState[s]
-            if (st !== SecState.Used && st !== SecState.Dirty) continue
-            if (!this.relocationFits(s)) continue
+            if (st !== SecState.Used) if (st !== SecState.Dirty) continue
+            // a victim whose live records do not fit the room left is passed over
+            const live = this.idx.sectorLive[s]
+            if (live !== 0 || this.secSmall[s] !== 0) if (live > roomData || this.liveBytes(s) > roomBytes) continue
             if (coldest) {
                 if (st !== SecState.Used) continue
                 if (best < 0 || this.secErase[s] < this.secErase[best]) best = s
@@ -958,32 +936,26 @@ export class PrimaryBlockStore {
                     return
                 }
             }
-            if (this.secSmall[v] > 0 && this.gcNextSmall()) return
+            if (this.secSmall[v] > 0) {
+                // the next live small record of the victim: the horizon, meta values, then the
+                // remote's discards
+                let key = 0
+                for (; key <= META_KEYS; key++) {
+                    const loc = this.metaLoc[key]
+                    if (loc >= 0) if (Math.floor(loc / 256) === v) break
+                }
+                if (key > META_KEYS) if (this.remote !== null) {
+                    const i = this.remote.nextToCopy(v, this.n, this.secState, this.secSeq, this.secSmall)
+                    if (i >= 0) key = -1 - i
+                }
+                if (key <= META_KEYS) {
+                    this.gcSmallKey = key
+                    return this.gcRoom(false, K.GcSmallRoom)
+                }
+            }
         }
         storeInvariant(this.idx.sectorLive[v] === 0 && this.secSmall[v] === 0, "victim emptied before erase")
         this.eraseSector(v, K.GcErased)
-    }
-
-    /** Starts relocating the next live small record of the victim; false when none is left. */
-    private gcNextSmall(): boolean {
-        const v = this.gcV
-        if (this.horizonLoc >= 0 && Math.floor(this.horizonLoc / 256) === v) return this.gcSmall(1, 0)
-        for (let key = 0; key < META_KEYS; key++) {
-            const loc = this.metaLoc[key]
-            if (loc >= 0 && Math.floor(loc / 256) === v) return this.gcSmall(2, key)
-        }
-        if (this.remote !== null) {
-            const i = this.remote.nextToCopy(v, this.n, this.secState, this.secSeq, this.secSmall)
-            if (i >= 0) return this.gcSmall(3, i)
-        }
-        return false
-    }
-
-    private gcSmall(kind: number, key: number): boolean {
-        this.gcSmallKind = kind
-        this.gcSmallKey = key
-        this.gcRoom(false, K.GcSmallRoom)
-        return true
     }
 
     /** Room for a relocation: garbage collection may take every free sector. */
@@ -992,7 +964,7 @@ export class PrimaryBlockStore {
             this.go(k, StoreError.None, null)
             return
         }
-        if (this.freeSectors() === 0) {
+        if (this.freeCount === 0) {
             // victim selection checked the room, so this is a bug, not a full store
             storeInvariant(false, "relocation room")
             return
@@ -1008,27 +980,25 @@ export class PrimaryBlockStore {
         // a failed step ends its layer: a call's own step finishes the call, a collection's
         // step returns to what asked for the collection, an append's entry to what asked for
         // the append (the steps that must do more on a failure are left out here)
-        if (err !== StoreError.None) {
+        if (err !== StoreError.None) if (k <= K.GcHeader) {
             // an entry whose program failed may be left erased: a mount reads a sector's entries
             // only up to the first erased one, so nothing more is appended in that sector
-            if ((k === K.ApEntry || k === K.SmallAppended || k === K.GcSmallAppended) && this.open === this.apS) {
+            if (k === K.ApEntry || k === K.SmallAppended || k === K.GcSmallAppended) if (this.open === this.apS) {
                 this.setState(this.apS, SecState.Used)
                 this.open = -1
             }
-            if (k === K.WriteRoom || k === K.WriteAppended || k === K.SmallRoom || k === K.SmallAppended || k === K.RvEntry || k === K.RvData) {
+            if (k <= K.RvData) {
                 this.rvEntry = EMPTY
                 return this.finish(err, null)
             }
-            if (k >= K.GcEntry && k <= K.GcHeader && k !== K.GcErased) {
-                this.gcEntry = EMPTY
-                return this.go(this.gcK, err, null)
-            }
             if (k === K.ApEntry) return this.go(this.apK, err, null)
+            this.gcEntry = EMPTY
+            return this.go(this.gcK, err, null)
         }
         switch (k) {
             case K.Voided:
                 // not zeroed (the flash failed): no more appends after it in its sector
-                if (err !== StoreError.None && this.open === this.voidS) {
+                if (err !== StoreError.None) if (this.open === this.voidS) {
                     this.setState(this.voidS, SecState.Used)
                     this.open = -1
                 }
@@ -1060,14 +1030,12 @@ export class PrimaryBlockStore {
                 const i = this.qHead
                 const kind = this.qKind[i]
                 const seq = this.qSeq[i]
-                if (kind === Op.Commit) this.appendSmall(EntryType.Commit, 0xff, 0xffffffff, seq, K.SmallAppended)
-                else if (kind === Op.Confirm) this.appendSmall(EntryType.Confirm, 0xff, 0xffffffff, seq, K.SmallAppended)
-                else if (kind === Op.SetMeta) this.appendSmall(EntryType.Meta, this.qMember[i], 0xffffffff, seq, K.SmallAppended)
-                else {
+                if (kind === Op.SetMeta) this.appendSmall(EntryType.Meta, this.qMember[i], 0xffffffff, seq, K.SmallAppended)
+                else if (kind === Op.Discard) {
                     // a discard names its own position: versions written before it are dropped
                     const s = this.open
                     this.appendSmall(EntryType.Discard, this.secEntries[s], this.secSeq[s], seq, K.SmallAppended)
-                }
+                } else this.appendSmall(this.horizonType, 0xff, 0xffffffff, seq, K.SmallAppended)
                 return
             }
             case K.SmallAppended: {
@@ -1075,25 +1043,19 @@ export class PrimaryBlockStore {
                 const i = this.qHead
                 const kind = this.qKind[i]
                 const seq = this.qSeq[i]
-                const loc = this.apLoc
-                if (kind === Op.Commit || kind === Op.Confirm) {
-                    this.moveLoc(this.horizonLoc, loc)
-                    this.horizonLoc = loc
-                    this.idx.setHorizon(seq)
-                    this.noteSeq(seq)
-                    if (kind === Op.Commit) this.stats.commits++
-                    this.pruneStep()
-                } else if (kind === Op.SetMeta) {
-                    const key = this.qMember[i]
-                    this.moveLoc(this.metaLoc[key], loc)
-                    this.metaLoc[key] = loc
-                    this.metaVal[key] = seq
-                    this.finish(StoreError.None, null)
-                } else {
-                    ;(this.remote as RemoteRole).recorded(seq, loc, this.secSeq, this.secSmall, this.stats)
-                    this.pruneStep()
+                if (kind === Op.Discard) {
+                    ;(this.remote as RemoteRole).recorded(seq, this.apLoc, this.secSeq, this.secSmall, this.stats)
+                    return this.pruneStep()
                 }
-                return
+                const slot = kind === Op.SetMeta ? this.qMember[i] + 1 : HORIZON
+                this.moveLoc(this.metaLoc[slot], this.apLoc)
+                this.metaLoc[slot] = this.apLoc
+                this.metaVal[slot] = seq
+                if (slot !== HORIZON) return this.finish(StoreError.None, null)
+                this.idx.setHorizon(seq)
+                this.noteSeq(seq)
+                if (kind === Op.Commit) this.stats.commits++
+                return this.pruneStep()
             }
             case K.PruneStep:
                 return this.pruneStep()
@@ -1182,31 +1144,21 @@ export class PrimaryBlockStore {
             case K.GcSmallRoom: {
                 // room to copy a live small record of the victim
                 const key = this.gcSmallKey
-                if (this.gcSmallKind === 1) {
-                    const t = this.role === StoreRole.Remote ? EntryType.Commit : EntryType.Confirm
-                    this.appendSmall(t, 0xff, 0xffffffff, this.idx.horizon, K.GcSmallAppended)
-                } else if (this.gcSmallKind === 2) this.appendSmall(EntryType.Meta, key, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
-                else {
+                if (key < 0) {
                     const r = this.remote as RemoteRole
-                    this.appendSmall(EntryType.Discard, r.dPosEntry[key], r.dPosSeq[key], r.dSeq[key], K.GcSmallAppended)
-                }
+                    const d = -1 - key
+                    this.appendSmall(EntryType.Discard, r.dPosEntry[d], r.dPosSeq[d], r.dSeq[d], K.GcSmallAppended)
+                } else if (key === HORIZON) this.appendSmall(this.horizonType, 0xff, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
+                else this.appendSmall(EntryType.Meta, key - 1, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
                 return
             }
             case K.GcSmallAppended: {
                 // the small record is copied
                 const key = this.gcSmallKey
-                const loc = this.apLoc
-                if (this.gcSmallKind === 1) {
-                    this.moveLoc(this.horizonLoc, loc)
-                    this.horizonLoc = loc
-                } else if (this.gcSmallKind === 2) {
-                    this.moveLoc(this.metaLoc[key], loc)
-                    this.metaLoc[key] = loc
-                } else {
-                    const r = this.remote as RemoteRole
-                    this.moveLoc(r.dLoc[key], loc)
-                    r.dLoc[key] = loc
-                }
+                const locs = key < 0 ? (this.remote as RemoteRole).dLoc : this.metaLoc
+                const j = key < 0 ? -1 - key : key
+                this.moveLoc(locs[j], this.apLoc)
+                locs[j] = this.apLoc
                 this.gcNext()
                 return
             }
@@ -1277,7 +1229,7 @@ export class PrimaryBlockStore {
                 const bErased = allErased(buf, 8, 16)
                 const ec = headerAEraseCount(buf, 0)
                 if (ec >= 0) this.secErase[s] = ec
-                if ((aErased || (ec >= 0 && buf[3] === this.blockLog2)) && bErased) {
+                if (aErased || (ec >= 0 && buf[3] === this.blockLog2)) if (bErased) {
                     // erased (part A may be stamped): free if everything after the header is erased
                     this.secHasA[s] = aErased ? 0 : 1
                     this.mPhase = 1
@@ -1285,7 +1237,7 @@ export class PrimaryBlockStore {
                     this.mountStep()
                     return
                 }
-                if (ec >= 0 && headerBValid(buf, 0)) {
+                if (ec >= 0) if (headerBValid(buf, 0)) {
                     if (buf[3] !== this.blockLog2) {
                         this.report.incompatible++
                         this.mountFail(StoreError.IncompatibleFormat)
@@ -1415,16 +1367,13 @@ export class PrimaryBlockStore {
             this.mEntryEnd[s] = 0
             this.mClosed[s] = 0
         }
-        for (let k = 0; k < META_KEYS; k++) {
+        for (let k = 0; k <= META_KEYS; k++) {
             this.metaVal[k] = 0
             this.metaLoc[k] = -1
             this.mMetaPos[k] = -1
         }
         if (this.remote !== null) this.remote.reset()
-        this.horizonLoc = -1
         this.voidAddr = -1
-        this.mHorizonPos = -1
-        this.mHorizon = 0
         this.open = -1
         this.nextSectorSeq = 1
         this.lastOpened = -1
@@ -1475,8 +1424,30 @@ export class PrimaryBlockStore {
                 if (i >= MAX_ENTRIES || off + ENTRY_SIZE > this.S - this.B * this.mDataUsed || allErased(buf, off, off + ENTRY_SIZE)) {
                     this.mEntryEnd[s] = i
                     this.secEntries[s] = i
-                    this.mountSectorEntriesDone()
-                    return
+                    this.secData[s] = this.mDataUsed
+                    // the slot after the last one used must be erased: else a data program was cut before
+                    // its entry (or its entry was torn). That slot is skipped (entries name their slot), and
+                    // appends go on after it if the rest of the free room is erased: the newest sector of a
+                    // store cut in the middle of a garbage collection that took the last free sector must
+                    // take the rest of that collection's records, or no victim would fit after the mount.
+                    const entriesEnd = SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s]
+                    const next = this.mDataUsed
+                    if (next < this.spS) {
+                        const lo = this.S - (next + 1) * this.B
+                        if (lo >= entriesEnd) if (!allErased(this.mBuf, lo, lo + this.B)) {
+                            this.report.tornData++
+                            this.stats.tornData++
+                            this.secData[s] = next + 1
+                        }
+                    }
+                    if (this.S - this.B * this.secData[s] < entriesEnd) {
+                        this.mClosed[s] = 1
+                        return this.mountSectorDone()
+                    }
+                    this.mPhase = 2
+                    this.mCheckAt = entriesEnd
+                    // the erased check of its free room (phase 2)
+                    return this.mountStep()
                 }
                 budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
                 this.mEntry++
@@ -1526,14 +1497,15 @@ export class PrimaryBlockStore {
         const type = buf[off]
         const small = crc32cUpdate(0, buf, off, off + 12) ^ getU32(buf, off + 12)
         const t = type ^ EntryType.Data
-        if (small !== 0 && (t & (t - 1)) === 0) {
+        if (small !== 0) if ((t & (t - 1)) === 0) {
             // a data record, or one whose type, slot or length bit flipped: each is tried
             buf[off] = EntryType.Data
             const slot0 = buf[off + 2]
             for (let v = -1; v < 8; v++) {
                 const slot = v < 0 ? slot0 : slot0 ^ (1 << v)
                 const dataOff = this.S - (slot + 1) * this.B
-                if (slot >= this.spS || off + ENTRY_SIZE > dataOff) continue
+                if (slot >= this.spS) continue
+                if (off + ENTRY_SIZE > dataOff) continue
                 buf[off + 2] = slot
                 const len = mendRecord(buf, off, buf, dataOff, this.B, v < 0)
                 if (len > 0) return this.dataEntry(s, i, off, slot, this.mended(t !== 0 || v >= 0 ? len | MENDED : len), true)
@@ -1547,7 +1519,7 @@ export class PrimaryBlockStore {
                 // "Damage and tears"
                 const len = entryLen(buf, off)
                 const dataOff = this.S - (slot0 + 1) * this.B
-                if (headerIntact(buf, off) && slot0 < this.spS && len >= 1 && len <= this.B && off + ENTRY_SIZE <= dataOff) {
+                if (headerIntact(buf, off)) if (slot0 < this.spS) if (len >= 1) if (len <= this.B) if (off + ENTRY_SIZE <= dataOff) {
                     this.dataEntry(s, i, off, slot0, len, false)
                     // a power cut in the entry's program leaves bits of its CRC at 1 that
                     // should be 0, never the reverse: a CRC with a 0 where the data's has a 1
@@ -1572,27 +1544,19 @@ export class PrimaryBlockStore {
         }
         const value = getU32(buf, off + 8)
         const loc = s * 256 + i
-        if ((type === EntryType.Commit && this.role === StoreRole.Remote) || (type === EntryType.Confirm && this.role === StoreRole.Primary)) {
+        // this role's horizon record, or a meta value: the one latest in the log is live
+        const slot = type === this.horizonType ? HORIZON : type === EntryType.Meta && buf[off + 1] < META_KEYS ? buf[off + 1] + 1 : -1
+        if (slot >= 0) {
             this.report.records++
-            this.noteSeq(value)
-            if (pos > this.mHorizonPos) {
-                this.mHorizonPos = pos
-                this.mHorizon = value
-                this.horizonLoc = loc
+            if (slot === HORIZON) this.noteSeq(value)
+            if (pos > this.mMetaPos[slot]) {
+                this.mMetaPos[slot] = pos
+                this.metaVal[slot] = value
+                this.metaLoc[slot] = loc
             }
             return 0
         }
-        if (type === EntryType.Meta && buf[off + 1] < META_KEYS) {
-            this.report.records++
-            const key = buf[off + 1]
-            if (pos > this.mMetaPos[key]) {
-                this.mMetaPos[key] = pos
-                this.metaVal[key] = value
-                this.metaLoc[key] = loc
-            }
-            return 0
-        }
-        if (type === EntryType.Discard && this.remote !== null) {
+        if (type === EntryType.Discard) if (this.remote !== null) {
             this.report.records++
             this.remote.found(value, getU32(buf, off + 2), buf[off + 1], loc, pos)
             return 0
@@ -1638,40 +1602,12 @@ export class PrimaryBlockStore {
         this.mLastKept[s] = 0
     }
 
-    private mountSectorEntriesDone(): void {
-        const s = this.mS
-        this.secData[s] = this.mDataUsed
-        // the slot after the last one used must be erased: else a data program was cut before
-        // its entry (or its entry was torn). That slot is skipped (entries name their slot), and
-        // appends go on after it if the rest of the free room is erased: the newest sector of a
-        // store cut in the middle of a garbage collection that took the last free sector must
-        // take the rest of that collection's records, or no victim would fit after the mount.
-        const entriesEnd = SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s]
-        const next = this.mDataUsed
-        if (next < this.spS) {
-            const lo = this.S - (next + 1) * this.B
-            if (lo >= entriesEnd && !allErased(this.mBuf, lo, lo + this.B)) {
-                this.report.tornData++
-                this.stats.tornData++
-                this.secData[s] = next + 1
-            }
-        }
-        if (this.S - this.B * this.secData[s] < entriesEnd) {
-            this.mClosed[s] = 1
-            this.mountSectorDone()
-            return
-        }
-        this.mPhase = 2
-        this.mCheckAt = entriesEnd
-        this.mountStep()
-    }
-
     /** Every sector is read: settle the horizon, torn records, the open sector, erase counts. */
     private mountScanned(): void {
         // a bad entry or sector header may be a read that failed once: the whole scan runs
         // again, and only what it finds again counts (a torn entry, a damaged record, a sector
         // to erase); docs/FORMAT-flash.md, "How a boot decides what is valid"
-        if (this.mSuspect > 0 && !this.mAgain) {
+        if (this.mSuspect > 0) if (!this.mAgain) {
             this.mAgain = true
             const started = this.mStartMs
             this.resetState(false)
@@ -1706,7 +1642,7 @@ export class PrimaryBlockStore {
         }
         rep.blank = rep.freeSectors === this.n && rep.records === 0
         // the last bad entry of the newest sector is the record a power cut tore
-        if (newest >= 0 && this.mLastBad[newest] > 0 && this.mLastBad[newest] === this.mEntryEnd[newest] && this.mLastKept[newest] !== NOT_TORN) {
+        if (newest >= 0) if (this.mLastBad[newest] > 0) if (this.mLastBad[newest] === this.mEntryEnd[newest]) if (this.mLastKept[newest] !== NOT_TORN) {
             rep.torn = 1
             // its data record (if it was kept) is no version: the write never finished; the
             // entry is zeroed before the next append, so that it never reads as damage later
@@ -1722,7 +1658,7 @@ export class PrimaryBlockStore {
         this.stats.torn += rep.torn
         this.stats.corruptedOld += rep.corruptedOld
         // appends go on in the newest sector when its free room is clean
-        if (newest >= 0 && !this.mClosed[newest]) {
+        if (newest >= 0) if (!this.mClosed[newest]) {
             this.setState(newest, SecState.Open)
             this.open = newest
             this.lastOpened = newest
@@ -1731,9 +1667,8 @@ export class PrimaryBlockStore {
                 this.open = -1
             }
         }
-        if (this.mHorizonPos >= 0) this.idx.setHorizon(this.mHorizon)
-        if (this.horizonLoc >= 0) this.secSmall[Math.floor(this.horizonLoc / 256)]++
-        for (let k = 0; k < META_KEYS; k++) if (this.metaLoc[k] >= 0) this.secSmall[Math.floor(this.metaLoc[k] / 256)]++
+        if (this.metaLoc[HORIZON] >= 0) this.idx.setHorizon(this.metaVal[HORIZON])
+        for (let k = 0; k <= META_KEYS; k++) if (this.metaLoc[k] >= 0) this.secSmall[Math.floor(this.metaLoc[k] / 256)]++
         if (this.remote !== null) {
             const locs = this.remote.dLoc
             for (let j = 0; j < locs.length; j++) this.secSmall[Math.floor(locs[j] / 256)]++
@@ -1752,7 +1687,7 @@ export class PrimaryBlockStore {
             budget--
             if (!this.idx.isCandidate(g)) continue
             budget -= 8
-            if (this.remote !== null && this.remote.voids(this.idx.seqOf(g), this.idx.position(g))) {
+            if (this.remote !== null) if (this.remote.voids(this.idx.seqOf(g), this.idx.position(g))) {
                 this.idx.dropCandidate(g)
                 this.report.voided++
                 continue
@@ -1792,15 +1727,21 @@ function zeroEntry(b: Buffer, off: number): boolean {
 }
 
 function validU32(v: number): boolean {
-    return v >= 0 && v <= 0xffffffff && Math.floor(v) === v
+    if (!(v >= 0)) return false
+    if (!(v <= 0xffffffff)) return false
+    return Math.floor(v) === v
 }
 
 function validMember(m: number): boolean {
-    return m >= 0 && m < MEMBER_LIMIT && Math.floor(m) === m
+    if (!(m >= 0)) return false
+    if (!(m < MEMBER_LIMIT)) return false
+    return Math.floor(m) === m
 }
 
 function validLba(l: number): boolean {
-    return l >= 0 && l < LBA_LIMIT && Math.floor(l) === l
+    if (!(l >= 0)) return false
+    if (!(l < LBA_LIMIT)) return false
+    return Math.floor(l) === l
 }
 
 /**
@@ -1867,7 +1808,7 @@ export class RemoteRole {
     /** Mount found a discard record at loc (log position pos). */
     found(seq: number, pSeq: number, pEntry: number, loc: number, pos: number): void {
         for (let j = 0; j < this.dSeq.length; j++) {
-            if (this.dSeq[j] === seq && this.dPosSeq[j] === pSeq && this.dPosEntry[j] === pEntry) {
+            if (this.dSeq[j] === seq) if (this.dPosSeq[j] === pSeq) if (this.dPosEntry[j] === pEntry) {
                 // another copy (left behind by a relocation): the latest is the live one
                 if (pos > this.mPos[j]) {
                     this.mPos[j] = pos
@@ -1887,7 +1828,7 @@ export class RemoteRole {
      * seq above the discard's. */
     voids(seq: number, pos: number): boolean {
         for (let j = 0; j < this.dSeq.length; j++) {
-            if (seqAfter(seq, this.dSeq[j]) && pos < this.dPosSeq[j] * 256 + this.dPosEntry[j]) return true
+            if (seqAfter(seq, this.dSeq[j])) if (pos < this.dPosSeq[j] * 256 + this.dPosEntry[j]) return true
         }
         return false
     }
@@ -1898,19 +1839,27 @@ export class RemoteRole {
     }
 
     /**
-     * Before a commit (true) or a discard record: StoreError.None when there is nothing to
-     * record, SeqTooOld when the seq is below the applied one, -1 when the record is to be
-     * written.
+     * Before the store runs a queued call of the remote role: StoreError.None when the call is
+     * done (a commit of the applied seq, a discard with nothing staged above its seq, a
+     * dropStaged, which changes RAM only), SeqTooOld for a write, commit or discard below the
+     * applied seq, -1 when the store runs the call.
      */
-    precheck(commit: boolean, seq: number, idx: VersionIndex, stats: StoreStats): number {
+    precheck(kind: number, seq: number, member: number, idx: VersionIndex, stats: StoreStats): number {
         const h = idx.horizon
         const hasH = idx.hasHorizon
-        if (commit && hasH && seq === h) return StoreError.None
-        if (hasH && (commit ? !seqAfter(seq, h) : seqAfter(h, seq))) {
+        if (kind === Op.DropStaged) {
+            // forgets `member`'s staged versions with seqs at or before `seq` (RAM only)
+            stats.stagedDropped += idx.dropStaged(member, seq)
+            return StoreError.None
+        }
+        const commit = kind === Op.Commit
+        if (commit) if (hasH) if (seq === h) return StoreError.None
+        // the remote stages above its applied seq only
+        if (kind === Op.Write ? hasH && !seqAfter(seq, h) : (commit || kind === Op.Discard) && hasH && (commit ? !seqAfter(seq, h) : seqAfter(h, seq))) {
             stats.refused++
             return StoreError.SeqTooOld
         }
-        if (commit) return -1
+        if (kind !== Op.Discard) return -1
         // nothing staged above seq: nothing to record
         const seqs = idx.seqsAbove()
         return seqs.length === 0 || !seqAfter(seqs[seqs.length - 1], seq) ? StoreError.None : -1
@@ -1924,11 +1873,6 @@ export class RemoteRole {
         this.dLoc.push(loc)
         secSmall[Math.floor(loc / 256)]++
         stats.discards++
-    }
-
-    /** Forgets `member`'s staged versions with seqs at or before `upTo` (RAM only). */
-    dropStaged(idx: VersionIndex, member: number, upTo: number, stats: StoreStats): void {
-        stats.stagedDropped += idx.dropStaged(member, upTo)
     }
 
     /** Drops the staged versions above seq, a budget at a time; false while there is more. */
@@ -1948,7 +1892,7 @@ export class RemoteRole {
                 if (s === v) continue
                 const st = secState[s]
                 if (st === SecState.Dirty) return i
-                if ((st === SecState.Used || st === SecState.Open) && secSeq[s] <= this.dPosSeq[i]) return i
+                if (st === SecState.Used || st === SecState.Open) if (secSeq[s] <= this.dPosSeq[i]) return i
             }
             // no sector that could hold what it dropped is left: the record goes with the victim
             secSmall[v]--

@@ -60,7 +60,9 @@ export function encodeHeaderA(b: Buffer, off: number, blockLog2: number, eraseCo
 
 /** The erase count in a valid part A, or -1 (bad magic, version or check byte). */
 export function headerAEraseCount(b: Buffer, off: number): number {
-    if (b[off] !== MAGIC_0 || b[off + 1] !== MAGIC_1 || b[off + 2] !== FORMAT_VERSION) return -1
+    if (b[off] !== MAGIC_0) return -1
+    if (b[off + 1] !== MAGIC_1) return -1
+    if (b[off + 2] !== FORMAT_VERSION) return -1
     if (crc8Update(0, b, off, off + 7) !== b[off + 7]) return -1
     return b[off + 4] | (b[off + 5] << 8) | (b[off + 6] << 16)
 }
@@ -183,11 +185,14 @@ function mendOne(e: Buffer, eo: number, d: Buffer, dOff: number, maxLen: number,
     const stored = getU32(e, eo + 12)
     for (let v = -1; v < 9; v++) {
         const len = v < 0 ? read : read ^ (1 << v)
-        if (len < 1 || len > maxLen || dOff + len > d.length) continue
+        if (len < 1) continue
+        if (len > maxLen) continue
+        if (dOff + len > d.length) continue
         setLen(e, eo, len)
         const c = crc32cUpdate(crc32cUpdate(0, d, dOff, dOff + len), e, eo, eo + 12)
         if (c === stored) return v < 0 ? len : len + MENDED
-        if (v >= 0 || !place) continue
+        if (v >= 0) continue
+        if (!place) continue
         const k = crc32cFlippedBit(c ^ stored, len + 12)
         if (k < 0) continue
         if (k < 8 * len) d[dOff + (k >> 3)] ^= 1 << (k & 7)

@@ -52,7 +52,7 @@ export class PackedArray {
     }
 
     /** RAM used, in bytes. */
-    bytes(): number {
+    ramBytes(): number {
         return this.length * this.width
     }
 }

@@ -92,7 +92,7 @@ export class VersionIndex {
     /** Bytes of RAM the index holds: 16 per slot (key, seq, entry, flags, three links), 2 per
      * bucket, and a number (8 bytes on the board) per sector. */
     ramBytes(): number {
-        return this.slots * 16 + this.buckets.bytes() + this.sectorLive.length * 8
+        return this.slots * 16 + this.buckets.ramBytes() + this.sectorLive.length * 8
     }
 
     static keyOf(member: number, lba: number): number {
@@ -225,13 +225,24 @@ export class VersionIndex {
         this.liveCount++
         let b = this.find(key)
         if (b < 0) {
-            b = this.freeBucket(key)
+            // a free bucket
+            b = this.hash(key)
+            let n = 0
+            while (this.buckets.get(b) !== 0) {
+                storeInvariant(++n < this.nBuckets, "hash table has room")
+                b = b + 1 === this.nBuckets ? 0 : b + 1
+            }
             this.buckets.set(b, g + 1)
             this.next.set(g, 0)
         } else {
+            // after the versions newer than g: a higher seq, or the same seq later in the log
+            const s = this.seq.get(g)
             let prev = -1
             let cur = this.buckets.get(b) - 1
-            while (cur >= 0 && this.newer(cur, g)) {
+            while (cur >= 0) {
+                const d = seqDiff(this.seq.get(cur), s)
+                if (d < 0) break
+                if (d === 0 && this.position(cur) <= this.position(g)) break
                 prev = cur
                 cur = this.next.get(cur) - 1
             }
@@ -250,12 +261,7 @@ export class VersionIndex {
         const b = this.find(this.key.get(g))
         storeInvariant(b >= 0, "live version has a bucket")
         this.next.set(gNew, this.next.get(g))
-        if (this.buckets.get(b) === g + 1) this.buckets.set(b, gNew + 1)
-        else {
-            let p = this.buckets.get(b) - 1
-            while (this.next.get(p) !== g + 1) p = this.next.get(p) - 1
-            this.next.set(p, gNew + 1)
-        }
+        this.relink(b, g, gNew + 1)
         const f = this.flags.get(g)
         if ((f & IN_SEQ) !== 0) {
             const i = this.seqIndex(this.seq.get(g))
@@ -281,14 +287,8 @@ export class VersionIndex {
         const b = this.find(key)
         storeInvariant(b >= 0, "live version has a bucket")
         const nx = this.next.get(g)
-        if (this.buckets.get(b) === g + 1) {
-            if (nx === 0) this.deleteBucket(b)
-            else this.buckets.set(b, nx)
-        } else {
-            let p = this.buckets.get(b) - 1
-            while (this.next.get(p) !== g + 1) p = this.next.get(p) - 1
-            this.next.set(p, nx)
-        }
+        if (nx === 0 && this.buckets.get(b) === g + 1) this.deleteBucket(b)
+        else this.relink(b, g, nx)
         if ((this.flags.get(g) & IN_SEQ) !== 0) this.seqRemove(g)
         this.flags.set(g, 0)
         this.sectorLive[Math.floor(g / this.slotsPerSector)]--
@@ -370,12 +370,6 @@ export class VersionIndex {
 
     // ---- internals
 
-    /** a is newer than b: higher seq, or same seq later in the log. */
-    private newer(a: number, b: number): boolean {
-        const d = seqDiff(this.seq.get(a), this.seq.get(b))
-        return d > 0 || (d === 0 && this.position(a) > this.position(b))
-    }
-
     /** Applies the retention rule to key's chain; returns how many versions died. */
     private normalize(key: number): number {
         const b = this.find(key)
@@ -398,9 +392,9 @@ export class VersionIndex {
             }
             g = nx
         }
-        if (this.primary && below >= 0) {
+        if (this.primary) if (below >= 0) {
             const bb = this.find(key)
-            if (bb >= 0 && this.buckets.get(bb) - 1 !== below) {
+            if (bb >= 0) if (this.buckets.get(bb) - 1 !== below) {
                 this.kill(below)
                 died++
             }
@@ -477,14 +471,13 @@ export class VersionIndex {
         return -1
     }
 
-    private freeBucket(key: number): number {
-        let i = this.hash(key)
-        for (let n = 0; n < this.nBuckets; n++) {
-            if (this.buckets.get(i) === 0) return i
-            i = i + 1 === this.nBuckets ? 0 : i + 1
-        }
-        storeInvariant(false, "hash table has room")
-        return -1
+    /** The link to version g in bucket b's chain (the bucket's head or the version before g)
+     * takes `to` (a link: slot + 1, 0 for none). */
+    private relink(b: number, g: number, to: number): void {
+        if (this.buckets.get(b) === g + 1) return this.buckets.set(b, to)
+        let p = this.buckets.get(b) - 1
+        while (this.next.get(p) !== g + 1) p = this.next.get(p) - 1
+        this.next.set(p, to)
     }
 
     /** Linear-probing delete with backward shift (no tombstones). */

@@ -108,7 +108,7 @@ export class RunLoop implements Clock {
 
     private wake(): void {
         const f = this.fiber
-        if (f !== null && this.sleeping && f.suspended) f.resume(null)
+        if (f !== null) if (this.sleeping) if (f.suspended) f.resume(null)
     }
 
     /** Runs due events; returns how long to sleep (0: suspend briefly, more are due). */
@@ -148,7 +148,7 @@ export class RunLoop implements Clock {
         const msg = errorText(e)
         this.haltMessage = msg
         console.log("seqmirror: halted: " + msg)
-        if (e !== null && e !== undefined && typeof e.print === "function") e.print()
+        if (e !== null) if (e !== undefined) if (typeof e.print === "function") e.print()
         this.stop()
     }
 }

@@ -140,7 +140,30 @@ export class SocketLink implements Link {
         }
         this.kConnect = () => self.connect()
         this.kTimeout = () => self.fail("no answer within " + self.connectTimeoutMs + " ms")
-        this.onEvent = (event, arg) => self.socketEvent(event, arg)
+        this.onEvent = (event, arg) => {
+            if (self.st === SocketLinkState.Connecting) {
+                if (event === "open") {
+                    self.st = SocketLinkState.Up
+                    self.connects++
+                    self.backoff.reset()
+                    self.setTimer(-1, self.kPump)
+                    self.log("seqmirror: link up: tcp://" + self.opts.host + ":" + self.opts.port)
+                    self.postPump()
+                } else if (event !== "data") self.fail(event === "error" ? arg + "" : "closed")
+                return
+            }
+            if (self.st !== SocketLinkState.Up) return
+            if (event === "data") {
+                const b = arg as Buffer
+                self.bytesReceived += b.length
+                self.rxQueue.push(b)
+                if (!self.rxPosted) {
+                    self.rxPosted = true
+                    self.clock.setTimer(0, self.kFlushRx)
+                }
+            } else if (event === "error") self.lost(arg + "")
+            else if (event === "close") self.lost("closed by the remote")
+        }
     }
 
     /** Starts connecting (and reconnecting, until stop). */
@@ -219,32 +242,6 @@ export class SocketLink implements Link {
         else this.setTimer(this.connectTimeoutMs, this.kTimeout)
     }
 
-    /** An event of the runtime's socket (the runtime calls it; not from the run loop). */
-    private socketEvent(event: string, arg?: Buffer | string): void {
-        if (this.st === SocketLinkState.Connecting) {
-            if (event === "open") {
-                this.st = SocketLinkState.Up
-                this.connects++
-                this.backoff.reset()
-                this.setTimer(-1, this.kPump)
-                this.log("seqmirror: link up: tcp://" + this.opts.host + ":" + this.opts.port)
-                this.postPump()
-            } else if (event !== "data") this.fail(event === "error" ? arg + "" : "closed")
-            return
-        }
-        if (this.st !== SocketLinkState.Up) return
-        if (event === "data") {
-            const b = arg as Buffer
-            this.bytesReceived += b.length
-            this.rxQueue.push(b)
-            if (!this.rxPosted) {
-                this.rxPosted = true
-                this.clock.setTimer(0, this.kFlushRx)
-            }
-        } else if (event === "error") this.lost(arg + "")
-        else if (event === "close") this.lost("closed by the remote")
-    }
-
     /** A connection attempt failed: say so once per outage, then wait out the backoff. */
     private fail(msg: string): void {
         closeSocket()
@@ -277,7 +274,8 @@ export class SocketLink implements Link {
     // ---- sending, from the run loop
 
     private postPump(): void {
-        if (this.pumpPosted || this.st !== SocketLinkState.Up) return
+        if (this.pumpPosted) return
+        if (this.st !== SocketLinkState.Up) return
         this.pumpPosted = true
         this.clock.setTimer(0, this.kPump)
     }
@@ -286,7 +284,8 @@ export class SocketLink implements Link {
     private pump(): void {
         this.pumpPosted = false
         this.timer = null
-        if (this.st !== SocketLinkState.Up || this.used === 0) return
+        if (this.st !== SocketLinkState.Up) return
+        if (this.used === 0) return
         // contiguous bytes from tail (Math.min takes two arguments in DeviceScript)
         const n = Math.min(Math.min(this.used, this.chunkBytes), this.ring.length - this.tail)
         let chunk: Buffer
@@ -314,7 +313,7 @@ export class SocketLink implements Link {
         this.bytesSent += n
         this.tail = (this.tail + n) % this.ring.length
         this.used -= n
-        if (this.aboveHalf && this.used < this.ring.length / 2) {
+        if (this.aboveHalf) if (this.used < this.ring.length / 2) {
             this.aboveHalf = false
             if (this.txReadyHandler !== null) this.txReadyHandler()
         }

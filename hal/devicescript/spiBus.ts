@@ -154,13 +154,14 @@ export class DsSpiBus implements SpiBus {
         this.pendingRxLen = rxLen
         this.pendingDone = done
         if (this.worker === null) this.worker = spiWorker.start(this)
-        else if (this.workerIdle && this.worker.suspended) this.worker.resume(null)
+        else if (this.workerIdle) if (this.worker.suspended) this.worker.resume(null)
     }
 
     // ---- worker side (called from the bus's fiber)
 
     _hasWork(): boolean {
-        return this.busy && !this.resultReady
+        if (!this.busy) return false
+        return !this.resultReady
     }
 
     _setIdle(v: boolean): void {
