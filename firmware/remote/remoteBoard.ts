@@ -385,8 +385,8 @@ export class RemoteBoard {
         const b = ms.verifyBuf
         const self = this
         if (ms.verifyAt < ms.verifyN) {
-            const read = this.store.read as (member: number, lba: number, done: (err: number, data: Buffer | null) => void) => void
-            read.call(this.store, ms.member, ms.verifyFrom + ms.verifyAt, (err: number, data: Buffer | null) => {
+            const st = this.store as Required<RemoteStore>
+            st.read(ms.member, ms.verifyFrom + ms.verifyAt, (err: number, data: Buffer | null) => {
                 if (job !== ms.verifyJob) return
                 if (err !== 0 && err !== StoreError.Corrupt) {
                     // the store is busy or its flash failed for now: the same lba again
@@ -635,8 +635,8 @@ export class RemoteBoard {
     private verifyNext(list: { member: number; lba: number; seq: number }[], i: number, tries: number, done: (ok: boolean) => void): void {
         if (i >= list.length) return done(true)
         const self = this
-        const read = this.store.readPinned as (p: { member: number; lba: number; seq: number }, d: (err: number, data: Buffer | null) => void) => void
-        read.call(this.store, list[i], (err: number) => {
+        const st = this.store as Required<RemoteStore>
+        st.readPinned(list[i], (err: number) => {
             if (err === 0 || err === StoreError.NotFound) return self.verifyNext(list, i + 1, 0, done)
             // a read that failed once may be a bad read, not damage: read it again
             if (err === StoreError.Corrupt && tries < 1) return self.verifyNext(list, i, tries + 1, done)

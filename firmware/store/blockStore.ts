@@ -13,7 +13,6 @@ import {
     entryLba,
     entryLen,
     EntryType,
-    headerIntact,
     headerAEraseCount,
     headerBValid,
     LBA_LIMIT,
@@ -21,6 +20,8 @@ import {
     MAX_ENTRIES,
     MEMBER_LIMIT,
     MENDED,
+    mendData,
+    mendFields,
     mendRecord,
     META_KEYS,
     SECTOR_HEADER_SIZE,
@@ -1112,7 +1113,7 @@ export class PrimaryBlockStore {
                 // one flipped bit is mended and the copy is clean; a live version that still
                 // does not check is copied as it is, with a CRC that does not match: dropping it
                 // would hide its loss, and a fresh CRC would launder it
-                let len = this.mended(mendRecord(e, 0, d, 0, this.B, true))
+                let len = this.mended(mendRecord(e, 0, d, 0, this.B))
                 if (len < 0 || this.entryOfSlot(e, this.gcG) < 0) {
                     len = this.entryOfSlot(e, this.gcG)
                     if (len < 0) len = this.B
@@ -1203,7 +1204,7 @@ export class PrimaryBlockStore {
                 const d = data as Buffer
                 const e = this.rvEntry
                 this.rvEntry = EMPTY
-                const len = this.mended(mendRecord(e, 0, d, 0, this.B, true))
+                const len = this.mended(mendRecord(e, 0, d, 0, this.B))
                 if (len < 0 || this.entryOfSlot(e, this.rvG) < 0) {
                     this.stats.corruptOnRead++
                     this.finish(StoreError.Corrupt, null)
@@ -1498,29 +1499,20 @@ export class PrimaryBlockStore {
         const small = crc32cUpdate(0, buf, off, off + 12) ^ getU32(buf, off + 12)
         const t = type ^ EntryType.Data
         if (small !== 0) if ((t & (t - 1)) === 0) {
-            // a data record, or one whose type, slot or length bit flipped: each is tried
-            buf[off] = EntryType.Data
-            const slot0 = buf[off + 2]
-            for (let v = -1; v < 8; v++) {
-                const slot = v < 0 ? slot0 : slot0 ^ (1 << v)
-                const dataOff = this.S - (slot + 1) * this.B
-                if (slot >= this.spS) continue
-                if (off + ENTRY_SIZE > dataOff) continue
-                buf[off + 2] = slot
-                const len = mendRecord(buf, off, buf, dataOff, this.B, v < 0)
-                if (len > 0) return this.dataEntry(s, i, off, slot, this.mended(t !== 0 || v >= 0 ? len | MENDED : len), true)
-            }
-            buf[off + 2] = slot0
-            buf[off] = type
-            if (t === 0) {
-                // damage that cannot be mended: kept as a version all the same (its reads say
-                // Corrupt) when its fields match their check and describe a slot; only the
-                // record a power cut tore (mountScanned) is dropped; docs/FORMAT-flash.md,
-                // "Damage and tears"
-                const len = entryLen(buf, off)
-                const dataOff = this.S - (slot0 + 1) * this.B
-                if (headerIntact(buf, off)) if (slot0 < this.spS) if (len >= 1) if (len <= this.B) if (off + ENTRY_SIZE <= dataOff) {
-                    this.dataEntry(s, i, off, slot0, len, false)
+            // a data record (or one whose type bit flipped): its fields first (their check
+            // mends one flipped bit of them, slot and length included), then its data and CRC
+            const h = mendFields(buf, off)
+            const slot = buf[off + 2]
+            const len = entryLen(buf, off)
+            const dataOff = this.S - (slot + 1) * this.B
+            if (h !== -2) if (buf[off] === EntryType.Data) if (slot < this.spS) if (len >= 1) if (len <= this.B) if (off + ENTRY_SIZE <= dataOff) {
+                const r = mendData(buf, off, buf, dataOff, this.B)
+                if (r >= 0) return this.dataEntry(s, i, off, slot, this.mended(h >= 0 ? r | MENDED : r), true)
+                if (h === -1) {
+                    // damage that cannot be mended, in a record whose fields are right: kept as
+                    // a version all the same (its reads say Corrupt); only the record a power
+                    // cut tore (mountScanned) is dropped; docs/FORMAT-flash.md, "Damage and tears"
+                    this.dataEntry(s, i, off, slot, len, false)
                     // a power cut in the entry's program leaves bits of its CRC at 1 that
                     // should be 0, never the reverse: a CRC with a 0 where the data's has a 1
                     // was programmed whole, and the data changed since (damage, not a tear)
@@ -1528,6 +1520,10 @@ export class PrimaryBlockStore {
                     if ((c & ~getU32(buf, off + 12)) !== 0) this.mLastKept[s] = NOT_TORN
                     return len
                 }
+            }
+            // fields that cannot be trusted: not a version
+            if (h >= 0) buf[off + (h >> 3)] ^= 1 << (h & 7)
+            if (t === 0) {
                 this.badEntry(s, i)
                 return 0
             }

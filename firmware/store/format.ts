@@ -168,66 +168,60 @@ export function entryLen(b: Buffer, off: number): number {
     return b[off + 6] | ((b[off + 7] & 1) << 8)
 }
 
-/** Added to mendRecord's length when it mended a bit. */
+/** Added to a mended length (mendData, mendRecord) when a bit was mended. */
 export const MENDED = 0x10000
 
 /**
- * mendRecord's first try: checks a data record, its entry at e[eo..eo+16) and its data at
- * d[dOff..], and mends one flipped bit anywhere in it (data, entry bytes 0..11 or the CRC) in place: a bit that flipped
- * at rest or in a read. The length field decides how much data the CRC covers, so a flip there
- * is found by trying each length one bit away (those of 1..maxLen). Returns the data length
- * when the record checks (plus MENDED when a bit was mended), or -1 when it does not: damage of more than one bit,
- * which CRC-32C detects but does not place (crc32cFlippedBit). With `place` false only the
- * record as it is and its lengths one bit away are tried (no search for the flipped bit).
+ * Checks a data record whose fields are right (their check matches), its entry at
+ * e[eo..eo+16) and its data at d[dOff..], and mends one flipped bit of its data or CRC in place
+ * (CRC-32C's syndrome places it: crc32cFlippedBit). Returns the data length when the record
+ * checks (plus MENDED when a bit was mended), or -1: damage of more than one bit, which CRC-32C
+ * detects but does not place.
  */
-function mendOne(e: Buffer, eo: number, d: Buffer, dOff: number, maxLen: number, place: boolean): number {
-    const read = entryLen(e, eo)
+export function mendData(e: Buffer, eo: number, d: Buffer, dOff: number, maxLen: number): number {
+    const len = entryLen(e, eo)
+    if (len < 1) return -1
+    if (len > maxLen) return -1
+    if (dOff + len > d.length) return -1
     const stored = getU32(e, eo + 12)
-    for (let v = -1; v < 9; v++) {
-        const len = v < 0 ? read : read ^ (1 << v)
-        if (len < 1) continue
-        if (len > maxLen) continue
-        if (dOff + len > d.length) continue
-        setLen(e, eo, len)
-        const c = crc32cUpdate(crc32cUpdate(0, d, dOff, dOff + len), e, eo, eo + 12)
-        if (c === stored) return v < 0 ? len : len + MENDED
-        if (v >= 0) continue
-        if (!place) continue
-        const k = crc32cFlippedBit(c ^ stored, len + 12)
-        if (k < 0) continue
-        if (k < 8 * len) d[dOff + (k >> 3)] ^= 1 << (k & 7)
-        else if (k < 8 * (len + 12)) e[eo + (k >> 3) - len] ^= 1 << (k & 7)
-        else putU32(e, eo + 12, stored ^ (1 << (k - 8 * (len + 12))))
-        return entryLen(e, eo) + MENDED
-    }
-    setLen(e, eo, read)
-    return -1
+    const c = crc32cUpdate(crc32cUpdate(0, d, dOff, dOff + len), e, eo, eo + 12)
+    if (c === stored) return len
+    const k = crc32cFlippedBit(c ^ stored, len + 12)
+    if (k < 0) return -1
+    // the fields check, so the flipped bit is in the data or the CRC
+    if (k < 8 * len) d[dOff + (k >> 3)] ^= 1 << (k & 7)
+    else if (k >= 8 * (len + 12)) putU32(e, eo + 12, stored ^ (1 << (k - 8 * (len + 12))))
+    else return -1
+    return len + MENDED
 }
 
 /**
- * Checks a data record, its entry at e[eo..eo+16) and its data at d[dOff..], and mends what
- * CRC-32C and the entry's check can place, in place: one flipped bit anywhere (data, fields,
- * check or CRC), or two when one of them is in the entry's fields or check (the check places
- * that one, then the CRC the other). Returns the data length when the record checks (plus
- * MENDED when a bit was mended), or -1: damage they detect but do not place. With `place`
- * false only the record as it is and its lengths one bit away are tried.
+ * Mends a data entry's fields in place when their check places one flipped bit (it covers
+ * type, member, slot, lba, length and seq). Returns the bit mended (8·byte + bit), -1 when the
+ * fields were right, or -2 when they cannot be trusted.
  */
-export function mendRecord(e: Buffer, eo: number, d: Buffer, dOff: number, maxLen: number, place: boolean): number {
-    const r = mendOne(e, eo, d, dOff, maxLen, place)
-    if (r >= 0 || !place) return r
+export function mendFields(e: Buffer, eo: number): number {
+    if (headerIntact(e, eo)) return -1
     const h = headerFlippedBit(e, eo)
-    if (h < 0) return -1
+    if (h < 0) return -2
     e[eo + (h >> 3)] ^= 1 << (h & 7)
-    const r2 = mendOne(e, eo, d, dOff, maxLen, true)
-    if (r2 >= 0) return r2 < MENDED ? r2 + MENDED : r2
-    e[eo + (h >> 3)] ^= 1 << (h & 7)
-    return -1
+    return h
 }
 
-/** Sets a data entry's length field, leaving its check as it is. */
-function setLen(e: Buffer, eo: number, len: number): void {
-    e[eo + 6] = len & 0xff
-    e[eo + 7] = (e[eo + 7] & 0xfe) | (len >> 8)
+/**
+ * Checks a data record, its entry at e[eo..eo+16) and its data at d[dOff..] (where the slot
+ * the caller knows puts it), and mends what the entry's check and CRC-32C place, in place: one
+ * flipped bit of the fields (the check), and one of the data or CRC (the CRC). Returns the data
+ * length when the record checks (plus MENDED when a bit was mended), or -1: damage they detect
+ * but do not place; the entry is then as it was read.
+ */
+export function mendRecord(e: Buffer, eo: number, d: Buffer, dOff: number, maxLen: number): number {
+    const h = mendFields(e, eo)
+    if (h === -2) return -1
+    const r = mendData(e, eo, d, dOff, maxLen)
+    if (r >= 0) return h >= 0 ? r | MENDED : r
+    if (h >= 0) e[eo + (h >> 3)] ^= 1 << (h & 7)
+    return -1
 }
 
 /** True when a data entry's fields match its check (damage, if any, is elsewhere). */

@@ -4,7 +4,7 @@ import { defaultConfig, SeqmirrorConfig } from "../../firmware/config"
 import { getU32 } from "../../firmware/codec/bytes"
 import { checkChannelConfig, defaultChannelConfig } from "../../firmware/link/channel"
 import { RemoteChannel } from "../../firmware/link/remote"
-import { decodeManifest, decodeSeqDone, encodeApplied, Msg } from "../../firmware/pipeline/messages"
+import { decodeManifest, decodeSeqDone, encodeApplied, Msg, PORTION_HEADER } from "../../firmware/pipeline/messages"
 import { BlockStore } from "../../firmware/store/blockStore"
 import { StoreError, StoreRole } from "../../firmware/store/types"
 import { SpiNorFlash } from "../../hal/spiNor"
@@ -53,7 +53,7 @@ class Rig {
         const ch = new RemoteChannel(this.wire.b, this.k, () => this.prng.float(), rcfg, 0, 0, (_g, done) => done())
         ch.onMessage((msg, len) => {
             const m = Buffer.from(msg.subarray(0, len))
-            if (m[0] === Msg.Portion) this.portions.push({ seq: getU32(m, 1), lba: getU32(m, 5), data: m.subarray(9) })
+            if (m[0] === Msg.Portion) this.portions.push({ seq: getU32(m, 1), lba: getU32(m, 5), data: m.subarray(PORTION_HEADER) })
             else if (m[0] === Msg.SeqDone) this.seqDone.push(decodeSeqDone(m, len)!.seq)
             else if (m[0] === Msg.Manifest) {
                 const man = decodeManifest(m, len)!
