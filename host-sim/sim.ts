@@ -693,7 +693,7 @@ export class Simulation {
 
     private cutPrimary(p: SimPrimary, prng: Prng, offMs: number, mode: PartialMode, kind: string): void {
         if (this.workloadStopped || !p.up) return
-        if (p.board && p.board.verifier) this.verifyFound[p.member] += p.board.verifier.found
+        if (p.board && p.board.verifier) this.verifyFound[p.member] += p.board.verifier.found - p.board.verifier.foundDamaged
         this.group.powerCycle(p, prng, offMs, mode)
         // the app's outstanding writes die with the board: never answered
         this.apps[p.member].powerLost()
@@ -1097,9 +1097,11 @@ export class Simulation {
 
     judge(): void {
         // a verify that found a block different: nothing in a run makes one, so it is a false
-        // alarm (or a real difference the other checks missed)
+        // alarm (or a real difference the other checks missed); a block the remote reports
+        // damaged (the rot class) is damage it reports, not a difference it hides
         for (const p of this.group.primaries) {
-            const found = this.verifyFound[p.member] + (p.board && p.board.verifier ? p.board.verifier.found : 0)
+            const v = p.board ? p.board.verifier : null
+            const found = this.verifyFound[p.member] + (v ? v.found - v.foundDamaged : 0)
             if (found > 0) this.violations.push("primary " + p.member + ": verify found " + found + " block(s) different from the remote's image")
         }
         const v = this.violations

@@ -43,8 +43,10 @@ export class Verifier {
     checked = 0
     mismatched = 0
     skipped = 0
-    /** Lbas found different over every pass. */
+    /** Lbas found different over every pass, and of those, blocks the remote said read back
+     * damaged (damage it reports, which repair mends too). */
     found = 0
+    foundDamaged = 0
     /** A VERIFY is out; the next waits for its answer. */
     waiting = false
     private from = 0
@@ -163,6 +165,7 @@ export class Verifier {
         if (!same) {
             this.mismatched++
             this.found++
+            if (this.answer[VERIFY_LEN + 5 * this.at] === Held.Damaged) this.foundDamaged++
             this.mismatch[lba >> 3] |= 1 << (lba & 7)
         }
         this.at++
