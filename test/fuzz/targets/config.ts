@@ -25,6 +25,7 @@ export function configValidByDocs(c: any): boolean {
     if (![100000, 400000, 1000000].includes(group.busBitRate)) return false
     if (!int(group.minCycleMs, 1, 3600000) || !int(group.maxClosedSeqs, 1, 64) || !int(group.rpoTargetMs, 0, 3600000)) return false
     if (!int(group.suspendAfterMs, 500, 3600000) || !int(group.historyShare, 10, 90)) return false
+    if (group.verifyEveryMs !== undefined && !int(group.verifyEveryMs, 0, 604800000)) return false
     if (group.congestion !== "pull-ahead" && group.congestion !== "block") return false
     const ms = group.members
     if (!Array.isArray(ms) || ms.length < 1 || ms.length > 8) return false

@@ -1,6 +1,6 @@
 import fc from "fast-check"
 import { crc32c } from "../../../firmware/codec/crc32c"
-import { encodeManifest, encodeResync, encodeSeqDone, Manifest, ManifestEntry, Msg, SeqDone } from "../../../firmware/pipeline/messages"
+import { encodeManifest, encodePortionHeader, encodeResync, encodeSeqDone, Manifest, ManifestEntry, Msg, PORTION_HEADER, SeqDone } from "../../../firmware/pipeline/messages"
 import { PipelineChannel } from "../../../firmware/pipeline/ports"
 import { RemoteBoard, RemoteStore } from "../../../firmware/remote/remoteBoard"
 import { seqAfter } from "../../../firmware/seq"
@@ -101,11 +101,9 @@ function withHeader(k: number, records: Buffer): Buffer {
 }
 
 function portion(seq: number, lba: number, data: Buffer): Buffer {
-    const b = Buffer.alloc(9 + data.length)
-    b[0] = Msg.Portion
-    b.writeUInt32LE(seq >>> 0, 1)
-    b.writeUInt32LE(lba >>> 0, 5)
-    data.copy(b, 9)
+    const b = Buffer.alloc(PORTION_HEADER + data.length)
+    encodePortionHeader(b, seq >>> 0, lba >>> 0, crc32c(data))
+    data.copy(b, PORTION_HEADER)
     return b
 }
 
@@ -236,8 +234,8 @@ const remote: Target = {
             if (r.msg === null) ch.up!(false, Buffer.alloc(4))
             else {
                 if (r.msg.length >= 10 && r.msg[0] === Msg.Manifest) manifests.add(r.msg.readUInt32LE(1))
-                if (r.msg.length > 9 && r.msg[0] === Msg.Portion) {
-                    const k = `member:lba:seq:bytes ${(r.who & 3) % MEMBERS}:${r.msg.readUInt32LE(5)}:${r.msg.readUInt32LE(1)}:${r.msg.length - 9}`
+                if (r.msg.length > PORTION_HEADER && r.msg[0] === Msg.Portion) {
+                    const k = `member:lba:seq:bytes ${(r.who & 3) % MEMBERS}:${r.msg.readUInt32LE(5)}:${r.msg.readUInt32LE(1)}:${r.msg.length - PORTION_HEADER}`
                     arrivals.set(k, (arrivals.get(k) ?? 0) + 1)
                 }
                 ch.msg!(r.msg, r.msg.length)
