@@ -700,8 +700,10 @@ export class ShuttleAgent {
                     this.handOver(me, me, 0)
                     return
                 }
-                this.dropHeld()
-                this.armLapTimer(-1)
+                // a member behind S has not taken it yet: this shuttle cannot go on here, and a
+                // shuttle regenerated below this member's seq would stop here again, so this
+                // member makes the next one, at its own seq
+                this.regenerate()
                 return
             }
             f.seq = c
