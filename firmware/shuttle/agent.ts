@@ -620,14 +620,19 @@ export class ShuttleAgent {
         this.lapTimer = null
 
         let me = f.indexOf(this.addr)
+        // this member was skipped (marked absent) since it last passed the shuttle on: another
+        // member was the lap's first meanwhile
+        const skipped = (f.absent & (1 << me)) !== 0
         f.absent &= ~(1 << me)
         const wasBusy = (f.flags & FLAG_BUSY) !== 0
         const hadData = (f.flags & FLAG_DATA) !== 0
         const anchor = this.isAnchor(f, me)
         if (!again) {
             this.visitFirst = anchor
-            // a member that becomes the lap's first member starts again from the base pause
-            if (!anchor) this.quietPauseMs = 0
+            // the pause grows only over laps this member started one after the other: a member
+            // that becomes the lap's first member (or is again, after others were) starts from
+            // the base pause, which every member's timeout covers
+            if (!anchor || skipped || !this.passedFirst) this.quietPauseMs = 0
         }
         if (anchor && !again) {
             const now = this.clock.millis()
@@ -695,8 +700,10 @@ export class ShuttleAgent {
                     this.handOver(me, me, 0)
                     return
                 }
-                this.dropHeld()
-                this.armLapTimer(-1)
+                // a member behind S has not taken it yet: this shuttle cannot go on here, and a
+                // shuttle regenerated below this member's seq would stop here again, so this
+                // member makes the next one, at its own seq
+                this.regenerate()
                 return
             }
             f.seq = c

@@ -77,6 +77,43 @@ describe("an idle group's bus", () => {
         expect(g.violations).toEqual([])
     })
 
+    it("a first member skipped for a lap starts its pause again from the base (its successor's timeout has no growth)", () => {
+        // 3 boards at 1 MHz with a 150 ms bound: the lap estimate is about 26 ms, so a member
+        // that passed the shuttle on as the lap's first waits 4 estimates (about 105 ms) at
+        // rank 1, less than one pause at the bound
+        const g = new TestGroup({ size: 3, bitRate: 1000000, agent: { idlePauseMaxMs: 150 } }).start()
+        g.run(3000)
+        expect(g.totalCounter("longPauses")).toBeGreaterThan(10)
+        expect(g.agents[1].lapTimeoutMs() - g.agents[1].lapEstimateMs() * 4).toBeLessThan(150)
+        // member 0, the lap's first with its pause grown to the bound, does not answer one
+        // hand-over (and its retry): member 2 marks it absent and member 1 starts the lap; then
+        // member 0 answers again and is the lap's first once more
+        let phase = 0
+        let heldFrom = -1
+        let firstHold = -1
+        g.bus.observe((t) => {
+            if (t.to === 0 || t.data[0] !== FrameType.Shuttle) return
+            if (phase === 2 && t.to === g.addrs[0] && t.ack && heldFrom < 0) heldFrom = t.endMs
+            if (phase === 2 && t.from === g.addrs[0] && t.ack && heldFrom >= 0 && firstHold < 0) firstHold = t.endMs - heldFrom
+            if (phase === 0 && t.from === g.addrs[0] && t.ack) {
+                g.bus.setPowered(g.addrs[0], false)
+                phase = 1
+            } else if (phase === 1 && t.from === g.addrs[2] && t.to === g.addrs[1] && t.ack) {
+                g.bus.setPowered(g.addrs[0], true)
+                phase = 2
+            }
+        })
+        g.run(3000)
+        expect(phase).toBe(2)
+        expect(g.totalCounter("absentMarked")).toBe(1)
+        // member 1 passed the shuttle on as the lap's first and waits without the pause's growth:
+        // member 0, back as the lap's first, does not resume its grown pause
+        expect(g.totalCounter("regenerations")).toBe(1)
+        expect(firstHold).toBeGreaterThanOrEqual(0)
+        expect(firstHold).toBeLessThan(30)
+        expect(g.violations).toEqual([])
+    })
+
     it("the first write after a quiet spell closes its seq within one cycle time and two laps", () => {
         const g = new TestGroup({ size: 8, bitRate: 100000, agent: { idlePauseMaxMs: MIN_CYCLE_MS } }).start()
         g.run(5000)
