@@ -173,6 +173,9 @@ export class RemoteBoard {
      * console and stats say so; the image stays as applied). */
     flashErrorsInRow = 0
     flashFailed = false
+    /** Applies whose seq could no longer be applied once their staged versions were read back
+     * (a member's copy stopped standing meanwhile): chosen again. */
+    appliesRechosen = 0
     /** Told when the remote's flash is found failed for good (the console prints it). */
     onFlashFailed: (() => void) | null = null
     /** The member that last said it suspended replication (-1: none since the last resync's
@@ -608,7 +611,10 @@ export class RemoteBoard {
             const again = ok ? (self.resyncing ? self.resyncTarget() : self.nextManifest()) : null
             if (again === m && self.complete(m)) return self.commit(m)
             self.applying = false
-            if (ok) self.tryApply()
+            if (ok) {
+                self.appliesRechosen++
+                self.tryApply()
+            }
         })
     }
 
