@@ -57,7 +57,7 @@ export class Verifier {
     private answer: Buffer
     private req: Buffer
     private onRead: (err: number, data: Buffer | null) => void
-    private then: () => void = () => {}
+    private whenDone: () => void = () => {}
 
     /** `lost`: the primary's bitmap of blocks given up (not compared). */
     constructor(private member: number, private lbaCount: number, private store: PipelineStore, private lost: Buffer) {
@@ -120,7 +120,7 @@ export class Verifier {
     onVerified(msg: Buffer, len: number, then: () => void): void {
         if (!this.waiting || len !== VERIFY_LEN + 5 * this.n || getU32(msg, 1) !== this.from || msg[5] !== this.n) return
         this.answer.set(msg.slice(0, len), 0)
-        this.then = then
+        this.whenDone = then
         this.at = 0
         this.next()
     }
@@ -145,7 +145,7 @@ export class Verifier {
         }
         this.from += this.n
         this.waiting = false
-        this.then()
+        this.whenDone()
     }
 
     private compared(err: number, data: Buffer | null): void {
