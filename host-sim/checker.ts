@@ -94,14 +94,20 @@ export function checkPrimary(history: History, board: number, image: BlockId[][]
     return violations
 }
 
+/** The newest acknowledged write of board b to lba that `image` lacks (it shows an older one
+ * and the loss is not excused), or 0 when it holds it or a newer one. */
+export function lacksAcked(history: History, image: BlockId[][], b: number, lba: number): number {
+    const e = history.newestAcked(b, lba, history.writes[b].length)
+    return image[b][lba].counter < e && !history.excused(b, lba, e) ? e : 0
+}
+
 /** Once replication has caught up: every acknowledged write is on the remote (or a newer one). */
 export function checkCaughtUp(history: History, image: BlockId[][]): string[] {
     const violations: string[] = []
     for (let b = 0; b < history.boards; b++)
         for (let lba = 0; lba < image[b].length; lba++) {
-            const e = history.newestAcked(b, lba, history.writes[b].length)
-            const v = image[b][lba].counter
-            if (v < e && !history.excused(b, lba, e)) violations.push("remote: board " + b + " lba " + lba + " never received acknowledged write " + e + " (shows " + v + ")")
+            const e = lacksAcked(history, image, b, lba)
+            if (e > 0) violations.push("remote: board " + b + " lba " + lba + " never received acknowledged write " + e + " (shows " + image[b][lba].counter + ")")
         }
     return violations
 }

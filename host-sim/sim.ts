@@ -1,6 +1,6 @@
 // Runs a simulated group in virtual time and judges the outcome (Node only).
 import { AckMode, Congestion, PrimaryBoard } from "../firmware/pipeline/primary"
-import { checkCaughtUp, checkPrimary, checkRemote, decodeImage } from "./checker"
+import { checkCaughtUp, checkPrimary, checkRemote, decodeImage, lacksAcked } from "./checker"
 import { GroupOptions, SimGroup, SimPrimary } from "./group"
 import { readFlashImage } from "./flashImage"
 import { Verifier } from "../firmware/pipeline/verify"
@@ -1061,14 +1061,9 @@ export class Simulation {
         }
         // and the remote holds them: a remote that replaced an older one since those writes
         // were applied holds nothing until its full resync
-        const h = this.history
         for (let b = 0; b < this.unapplied.length; b++) {
             if (this.goneForGood.has(b)) continue
-            const row = this.shadow[b]
-            for (let lba = 0; lba < row.length; lba++) {
-                const e = h.newestAcked(b, lba, h.writes[b].length)
-                if (row[lba].counter < e && !h.excused(b, lba, e)) return false
-            }
+            for (let lba = 0; lba < this.shadow[b].length; lba++) if (lacksAcked(this.history, this.shadow, b, lba) > 0) return false
         }
         return true
     }
