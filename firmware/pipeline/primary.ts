@@ -1042,10 +1042,17 @@ export class PrimaryBoard {
         if (this.reading) return
         if (!st.fromFlash) return
         if (this.damagedLba >= 0) return
-        const p = st.fromFlash[st.fromFlashNext]
+        const list = st.fromFlash
+        const p = list[st.fromFlashNext]
         this.reading = true
         const self = this
         this.store.readPinned(p, (err, data) => {
+            // a new session started the seq again while the read was under way: the version
+            // goes in its turn of the new pass, never in this one's
+            if (st.fromFlash !== list) {
+                self.reading = false
+                return self.pump()
+            }
             if (err === StoreError.QueueFull || err === StoreError.Flash || (err === StoreError.Corrupt && ++self.readTries < READ_TRIES)) {
                 // the store is busy, or its flash failed for now, or the record did not check:
                 // the same version again later
