@@ -15,6 +15,7 @@ import {
     EntryType,
     headerAEraseCount,
     headerBValid,
+    mendHeader,
     LBA_LIMIT,
     log2Exact,
     MAX_ENTRIES,
@@ -1238,7 +1239,12 @@ export class PrimaryBlockStore {
                     this.mountStep()
                     return
                 }
-                if (ec >= 0) if (headerBValid(buf, 0)) {
+                // one flipped bit of a header (at rest, or a read that failed) is mended: a sector
+                // taken for torn would be erased with every version in it
+                const whole = headerBValid(buf, 0)
+                if (!bErased) if (mendHeader(buf, 0)) {
+                    if (!whole) this.stats.mended++
+                    this.secErase[s] = headerAEraseCount(buf, 0)
                     if (buf[3] !== this.blockLog2) {
                         this.report.incompatible++
                         this.mountFail(StoreError.IncompatibleFormat)

@@ -77,6 +77,14 @@ export function headerBValid(b: Buffer, off: number): boolean {
     return crc32cUpdate(0, b, off, off + 12) === getU32(b, off + 12)
 }
 
+/** A sector header whose part B does not check is mended when one bit of its 16 bytes flipped
+ * (part B's CRC covers them all; its syndrome places the bit): true when it checks now. */
+export function mendHeader(b: Buffer, off: number): boolean {
+    const r = crc32cFlippedBit(crc32cUpdate(0, b, off, off + 12) ^ getU32(b, off + 12), 12)
+    if (r >= 0) b[off + (r >> 3)] ^= 1 << (r & 7)
+    return headerBValid(b, off)
+}
+
 // ---- entries
 
 /**

@@ -156,3 +156,25 @@ describe("crc32cFlippedBit", () => {
         }
     })
 })
+
+describe("a sector header with one flipped bit", () => {
+    it("is mended at mount, wherever the bit is: the sector and every version in it stay", () => {
+        for (let i = 0; i < 16; i++) {
+            for (let b = 0; b < 8; b++) {
+                const { r, slot } = written()
+                const sector = slot - (slot % 4096)
+                flip(r, sector + i, b)
+                const rr = new Rig(r.chip, PRIMARY)
+                const m = rr.mount()
+                expect(m.err, `header byte ${i} bit ${b}`).toBe(StoreError.None)
+                expect(rr.store.stats.mended, `header byte ${i} bit ${b}`).toBeGreaterThan(0)
+                for (let lba = 0; lba < 7; lba++) {
+                    const want = lba === 3 ? block(B, 0, 3, 2, 1) : lba === 6 ? block(B, 0, 6, 2, 0) : block(B, 0, lba, 1, 0)
+                    const got = rr.read(0, lba)
+                    expect(got.err, `header byte ${i} bit ${b}, lba ${lba}`).toBe(StoreError.None)
+                    expect(got.data!.equals(want), `header byte ${i} bit ${b}, lba ${lba}`).toBe(true)
+                }
+            }
+        }
+    })
+})
