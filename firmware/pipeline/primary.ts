@@ -30,7 +30,13 @@ export const enum WriteError {
     Store = 3,
     /** The board lost power before the write was durable (simulator only reports it). */
     PowerLost = 4,
+    /** The board already holds its bound of writes not yet answered (`maxWritesWaiting`):
+     * nothing was written; the app writes again once one of its writes is answered. */
+    Busy = 5,
 }
+
+/** Writes not yet answered a board holds when its options give no bound. */
+export const WRITES_WAITING = 64
 
 /** Why a member suspended replication (shown on the consoles, sent to the remote). */
 export const enum SuspendReason {
@@ -101,6 +107,9 @@ export interface PrimaryOptions {
     /** Seq records and kept manifests in RAM before the history bound is reached (0 or
      * absent: no bound). */
     maxHistorySeqs?: number
+    /** App writes the board holds before they are answered (waiting for a seq, their release
+     * or pacing); more are refused with WriteError.Busy (0 or absent: WRITES_WAITING). */
+    maxWritesWaiting?: number
     congestion?: Congestion
 }
 
@@ -187,7 +196,16 @@ class PendingWrite {
  */
 export class PrimaryBoard {
     readonly ring: AuxRing
-    protected seqs: SeqState[] = []
+    /*
+     * What the board holds grows with nothing but its configuration (docs/DESIGN.md, "Fixed
+     * memory"); the bounded-memory test reads these lengths:
+     * - seqs and manifestsKept: maxHistorySeqs, a quarter more while acknowledgements hold
+     *   (then the board suspends and drops them);
+     * - unstamped, unacked and paced: maxWritesWaiting app writes between them, and one copy
+     *   of a resync;
+     * - manifests: maxHistorySeqs; pendingCtrl: one RESYNC and one membership message per member.
+     */
+    seqs: SeqState[] = []
     protected current: SeqState
     protected adopted = false
     /** Started and not yet released at its capture seq: holds new writes unstamped. */
@@ -195,21 +213,22 @@ export class PrimaryBoard {
     private released = 0
     private hasReleased = false
     protected lbasInSeq: LbaTable
-    private unstamped: PendingWrite[] = []
-    private unacked: PendingWrite[] = []
+    unstamped: PendingWrite[] = []
+    unacked: PendingWrite[] = []
     /** Manifests waiting to go out, and every manifest the remote has not applied yet (a new
      * session, after the remote rebooted, gets them again: the remote keeps them in RAM). */
-    private manifests: Manifest[] = []
-    protected manifestsKept: Manifest[] = []
+    manifests: Manifest[] = []
+    manifestsKept: Manifest[] = []
     private portionBuf: Buffer
+    private flashBuf: Buffer
     private pendingMsg!: Buffer | null
     private reading = false
     private remoteApplied = 0
-    private paced: PendingWrite[] = []
+    paced: PendingWrite[] = []
     /** The newest EVICTED or ADMITTED of each member, told again at every new session. */
     protected membership: Buffer[] = []
     /** Control messages (EVICTED, ADMITTED, RESYNC) still to send in this session. */
-    protected pendingCtrl: Buffer[] = []
+    pendingCtrl: Buffer[] = []
     /** The full resync's state (for the console too). */
     resync = Resync.Off
     /** The lba being copied (the next one once its read is done), whether its read is under
@@ -278,6 +297,8 @@ export class PrimaryBoard {
     writesIssued = 0
     writesAcked = 0
     writesFailed = 0
+    /** Writes refused because the board held its bound of writes not yet answered. */
+    writesBusy = 0
     suspensions = 0
     /** Writes acknowledged before their release, while replication was suspended. */
     ackedDuringSuspension = 0
@@ -298,6 +319,7 @@ export class PrimaryBoard {
         this.lbasInSeq = new LbaTable(opts.maxLbasPerSeq)
         this.lost = Buffer.alloc((opts.lbaCount + 7) >> 3)
         this.portionBuf = Buffer.alloc(PORTION_HEADER + opts.blockSize)
+        this.flashBuf = Buffer.alloc(PORTION_HEADER + opts.blockSize)
         this.current = new SeqState(1)
         const self = this
         channel.onWritable(() => self.pump())
@@ -398,6 +420,12 @@ export class PrimaryBoard {
             done(WriteError.BadLength, 0)
             return
         }
+        const most = this.opts.maxWritesWaiting ? this.opts.maxWritesWaiting : WRITES_WAITING
+        if (this.writesWaiting() >= most) {
+            this.writesBusy++
+            done(WriteError.Busy, 0)
+            return
+        }
         this.writesIssued++
         if (this.resyncBusy) if (lba === this.resyncLba) this.resyncHit = true
         this.lost[lba >> 3] &= ~(1 << (lba & 7))
@@ -459,8 +487,13 @@ export class PrimaryBoard {
             this.ackedDuringSuspension++
             this.ackNow(w)
         } else this.unacked.push(w)
-        if (!this.suspended) if (this.historyFull()) if (!this.historyHolds()) this.suspend(SuspendReason.History)
+        this.checkHistory()
         this.pump()
+    }
+
+    /** At the history bound (and not holding acknowledgements below its hard limit): suspends. */
+    private checkHistory(): void {
+        if (!this.suspended) if (this.historyFull()) if (!this.historyHolds()) this.suspend(SuspendReason.History)
     }
 
     // ---- suspend, track, resume
@@ -745,7 +778,10 @@ export class PrimaryBoard {
         this.lbasInSeq.clear()
         this.lastAdoptAt = now
         if (this.suspended) this.track()
-        else if (this.resumePending) if (seqAfter(seq, this.store.confirmedSeq())) {
+        // seqs the group adopts while this board's history waits count too (with no write of
+        // its own, a member's seq records still grow while the remote does not confirm them)
+        else this.checkHistory()
+        if (this.resumePending) if (seqAfter(seq, this.store.confirmedSeq())) {
             // the first seq after the tracked ones: replication is normal again from it, and
             // the delta resync copies the blocks the tracked seqs changed
             this.resumePending = false
@@ -789,6 +825,10 @@ export class PrimaryBoard {
     }
 
     protected keepManifest(m: Manifest): void {
+        // manifests waiting to go out are bounded like the kept ones: the oldest go first (a
+        // resync's copy extends past a manifest the remote never got, see extendCopy)
+        const n = this.opts.maxHistorySeqs
+        if (n) if (this.manifests.length >= n) this.manifests.shift()
         this.manifests.push(m)
         // the remote may still need it (another member's history, a resync's chain of seqs)
         this.manifestsKept.push(m)
@@ -860,7 +900,12 @@ export class PrimaryBoard {
         const from = this.heldFrom(c)
         // the image holds as of any final seq at or after `to`, which is never before `from`
         const to = this.suspended ? c : seqAfter(from, this.resyncTo) ? from : this.resyncTo
-        this.pendingCtrl.push(encodeResync(c, from, to, flags))
+        // the newest RESYNC says it all: one not sent yet is replaced (a long outage never
+        // piles them up)
+        const q: Buffer[] = []
+        for (let i = 0; i < this.pendingCtrl.length; i++) if (this.pendingCtrl[i][0] !== Msg.Resync) q.push(this.pendingCtrl[i])
+        q.push(encodeResync(c, from, to, flags))
+        this.pendingCtrl = q
         this.pump()
     }
 
@@ -1073,7 +1118,9 @@ export class PrimaryBoard {
                 // the version is gone (the seq was confirmed or tracked meanwhile): nothing to send
                 st.short = true
             } else {
-                const msg = Buffer.alloc(PORTION_HEADER + data.length)
+                // the channel copies a message it takes, and no read starts before this one is
+                // sent: one buffer serves every portion from flash
+                const msg = self.flashBuf
                 encodePortionHeader(msg, st.seq, p.lba, self.store.readCrc)
                 msg.set(data, PORTION_HEADER)
                 self.countSent(st, data.length)
