@@ -58,6 +58,8 @@ export class GroupOptions {
      * per SPI command and status poll) instead of the chip's fast face (one event per flash
      * operation, the same times and bytes): slower, for comparing the two. */
     commandLevelFlash = false
+    /** The remote's flash, bytes (0: every member's flashBytes together). */
+    remoteFlashBytes = 0
 }
 
 export class SimPrimary {
@@ -123,7 +125,11 @@ export class SimGroup {
             this.primaries.push(new SimPrimary(b, 0x10 + b, chip, wire))
         }
         // the remote holds every member's blocks
-        this.remote = new SimRemote(new SpiNorChip(kernel, { capacity: opts.flashBytes * opts.boards }))
+        this.remote = new SimRemote(new SpiNorChip(kernel, { capacity: this.remoteFlashBytes() }))
+    }
+
+    remoteFlashBytes(): number {
+        return this.opts.remoteFlashBytes > 0 ? this.opts.remoteFlashBytes : this.opts.flashBytes * this.opts.boards
     }
 
     start(): void {
@@ -248,7 +254,7 @@ export class SimGroup {
         r.clock = clock
         r.boots++
         r.chip.powerOn(this.kernel)
-        const flash = this.flashOf(r.chip, clock, this.opts.flashBytes * this.opts.boards)
+        const flash = this.flashOf(r.chip, clock, this.remoteFlashBytes())
         flash.init((err) => {
             if (err !== 0) {
                 self.bootErrors.push("remote: flash init error " + err)

@@ -32,6 +32,12 @@ export interface RemoteStore {
     appliedSeq(): number
     /** Forgets `member`'s staged versions with seqs at or before `upTo` (RAM only). */
     dropStaged(member: number, upTo: number, done: (err: number) => void): void
+    /** Drops every staged version with seq above `seq`, durably (absent: a full store waits). */
+    discardAbove?(seq: number, done: (err: number) => void): void
+    /** Versions the store holds (visible and staged), and the records it can hold in all
+     * (absent: the remote stages until the store says it is full). */
+    liveVersions?(): number
+    capacityRecords?(): number
     /** Seqs above the applied one with staged versions, oldest first (absent: no checks). */
     pinnedSeqs?(): number[]
     /** The staged versions of `seq` (member < 0: of every member). */
@@ -65,6 +71,9 @@ class StagingWrite {
 }
 
 const STAGING_IN_FLIGHT = 8
+/** Unapplied seqs the remote keeps track of when not told otherwise: arrivals per member, and
+ * final manifests. It must be more than the members' history bound (they suspend at theirs). */
+export const REMOTE_SEQS = 512
 /** Portions of one member that may wait to be staged: its link's receive credit is what is left
  * (flow control), so the remote's RAM for staging is bounded whatever the load. */
 export const STAGING_PER_MEMBER = 8
@@ -74,6 +83,11 @@ const STAGING_RETRY_MS = 20
  * failed for good; it goes on trying, slower, and holds its image meanwhile. */
 const FLASH_FAILED_AFTER = 50
 const FLASH_FAILED_RETRY_MS = 1000
+/** Eighths of the store's records the remote fills before staging waits for room (an apply, or
+ * discarded later seqs: makeRoom). */
+const STAGE_SHARE = 7
+/** While the store is full, a staging write tries it once in this long (the others wait). */
+const FULL_TRY_MS = 1000
 /** Pause before a commit that failed is tried again. */
 const COMMIT_RETRY_MS = 50
 
@@ -108,9 +122,11 @@ class MemberState {
         this.verifyBuf = Buffer.alloc(VERIFY_LEN + 5 * VERIFY_SPAN)
     }
 
-    arrivalsFor(seq: number, create: boolean): Arrivals | null {
+    /** The arrivals of `seq`; with `create`, new ones unless `max` are kept already (null). */
+    arrivalsFor(seq: number, create: boolean, max = 0): Arrivals | null {
         for (let i = 0; i < this.arrivals.length; i++) if (this.arrivals[i].seq === seq) return this.arrivals[i]
         if (!create) return null
+        if (max > 0 && this.arrivals.length >= max) return null
         const a = new Arrivals(seq)
         this.arrivals.push(a)
         return a
@@ -176,6 +192,19 @@ export class RemoteBoard {
     /** Applies whose seq could no longer be applied once their staged versions were read back
      * (a member's copy stopped standing meanwhile): chosen again. */
     appliesRechosen = 0
+    /** Times a member's data or a manifest came past the bound of unapplied seqs (maxSeqs):
+     * not kept, and the member's session renewed (it sends them again from the applied seq). */
+    overBound = 0
+    /** Times the store was full of staged versions of seqs after one that must apply first:
+     * those were discarded and the members send them again. */
+    discardsForRoom = 0
+    private discarding = false
+    /** The store refused a staging write as full, and no apply or discard has freed room since:
+     * staging writes wait rather than have the store look for room it does not have, but for
+     * one try a second (its collector may find room after all). */
+    private storeFull = false
+    private fullSince = 0
+    private probing = false
     /** Told when the remote's flash is found failed for good (the console prints it). */
     onFlashFailed: (() => void) | null = null
     /** The member that last said it suspended replication (-1: none since the last resync's
@@ -186,7 +215,12 @@ export class RemoteBoard {
     /** The resync waits for a member whose link is down, and the members know. */
     private waiting = false
 
-    constructor(private store: RemoteStore, channels: PipelineChannel[], private clock: Clock | null = null) {
+    /**
+     * What the remote holds in RAM is bounded by its configuration: per member, STAGING_PER_MEMBER
+     * portions waiting to be staged (its link's credit) and `maxSeqs` seqs' arrivals; `maxSeqs`
+     * final manifests (docs/DESIGN.md, "Fixed memory").
+     */
+    constructor(private store: RemoteStore, channels: PipelineChannel[], private clock: Clock | null = null, readonly maxSeqs = REMOTE_SEQS) {
         for (let i = 0; i < channels.length; i++) {
             const ms = new MemberState(i, channels[i])
             this.members.push(ms)
@@ -359,7 +393,8 @@ export class RemoteBoard {
             const d = decodeSeqDone(msg, len)
             if (!d) this.messagesRejected++
             else if (seqAfter(d.seq, this.appliedSeq())) {
-                const a = ms.arrivalsFor(d.seq, true) as Arrivals
+                const a = ms.arrivalsFor(d.seq, true, this.maxSeqs)
+                if (!a) return this.overflow(ms)
                 a.done = d
                 this.tryApply()
             }
@@ -377,7 +412,7 @@ export class RemoteBoard {
         else if (type === Msg.Manifest) {
             const m = decodeManifest(msg, len)
             if (!m) this.manifestsRejected++
-            else this.onManifest(m)
+            else this.onManifest(ms, m)
         } else this.messagesRejected++
     }
 
@@ -426,7 +461,8 @@ export class RemoteBoard {
             this.resend(ms)
             return
         }
-        const a = ms.arrivalsFor(seq, true) as Arrivals
+        const a = ms.arrivalsFor(seq, true, this.maxSeqs)
+        if (!a) return this.overflow(ms)
         const data = Buffer.alloc(len - PORTION_HEADER)
         data.set(msg.slice(PORTION_HEADER, len), 0)
         a.staging++
@@ -444,6 +480,14 @@ export class RemoteBoard {
 
     private submit(w: StagingWrite): void {
         const self = this
+        const clock = this.clock
+        if (clock) if (w.session === w.ms.session) if (this.storeFull ? this.probing || clock.millis() - this.fullSince < FULL_TRY_MS : !this.roomLeft()) {
+            // a portion of a seq before staged ones may free their room (makeRoom); any other
+            // waits for an apply
+            this.makeRoom(w.seq)
+            clock.setTimer(STAGING_RETRY_MS, () => self.retryStaging(w))
+            return
+        }
         if (w.session === w.ms.session && crc32cUpdate(0, w.data, 0, w.data.length) !== w.crc) {
             // the staging buffer changed in RAM while it waited: not staged, sent again
             this.portionsBadCrc++
@@ -453,8 +497,10 @@ export class RemoteBoard {
             return
         }
         this.stagingInFlight++
+        if (this.storeFull) this.probing = true
         this.store.write(w.ms.member, w.lba, w.seq, w.data, (err) => {
             self.stagingInFlight--
+            self.probing = false
             self.staged(w, err)
             self.stageNext()
         }, w.crc)
@@ -471,6 +517,44 @@ export class RemoteBoard {
         ms.session++
         ms.arrivals = []
         if (ms.channel.renew) ms.channel.renew()
+    }
+
+    /** The store holds less than STAGE_SHARE eighths of the records it can: a staging write may
+     * go (past it, the collector would move live data round and round to find room). */
+    private roomLeft(): boolean {
+        const st = this.store
+        // a full resync's one commit needs every copy: it stages until the store is full
+        if (this.resyncing || !st.liveVersions || !st.capacityRecords) return true
+        return st.liveVersions() * 8 < st.capacityRecords() * STAGE_SHARE
+    }
+
+    /** More unapplied seqs than the remote keeps: what came is not kept, and the member sends
+     * every unapplied seq again in a new session (never more RAM). */
+    private overflow(ms: MemberState): void {
+        this.overBound++
+        this.resend(ms)
+    }
+
+    /**
+     * The store is full while staging a portion of `seq`: if versions of later seqs take the
+     * room, they are discarded (durably) and every member sends its unapplied seqs again, in
+     * seq order, so the seqs that apply first are staged first and their apply frees room. Not
+     * in a full resync, whose one commit needs every copy (the remote's flash must hold one).
+     */
+    private makeRoom(seq: number): void {
+        const st = this.store
+        if (this.discarding || this.resyncing || !st.discardAbove || !st.pinnedSeqs) return
+        const staged = st.pinnedSeqs()
+        if (staged.length === 0 || !seqAfter(staged[staged.length - 1], seq)) return
+        this.discarding = true
+        const self = this
+        st.discardAbove(seq, (err) => {
+            self.discarding = false
+            if (err !== 0) return
+            self.storeFull = false
+            self.discardsForRoom++
+            for (let i = 0; i < self.members.length; i++) if (!self.members[i].evicted) self.resend(self.members[i])
+        })
     }
 
     /** A store error: counted in a row; past FLASH_FAILED_AFTER the flash has failed for good. */
@@ -508,13 +592,19 @@ export class RemoteBoard {
             // failed for now: the portion is staged again later, never dropped (the seq could
             // never complete without it)
             ms.stagingRetries++
-            if (err !== StoreError.Full && err !== StoreError.QueueFull) this.flashError()
+            if (err === StoreError.Full) {
+                this.storeFull = true
+                if (this.clock) this.fullSince = this.clock.millis()
+                this.makeRoom(w.seq)
+            }
+            else if (err !== StoreError.QueueFull) this.flashError()
             const self = this
             if (this.clock) this.clock.setTimer(this.flashFailed ? FLASH_FAILED_RETRY_MS : STAGING_RETRY_MS, () => self.retryStaging(w))
             else this.retryStaging(w)
             return
         }
         this.flashOk()
+        this.storeFull = false
         a.staging--
         this.unstage(ms)
         a.received++
@@ -540,9 +630,10 @@ export class RemoteBoard {
         this.stageNext()
     }
 
-    private onManifest(m: Manifest): void {
+    private onManifest(ms: MemberState, m: Manifest): void {
         if (!seqAfter(m.seq, this.appliedSeq())) return
         for (let i = 0; i < this.manifests.length; i++) if (this.manifests[i].seq === m.seq) return
+        if (this.manifests.length >= this.maxSeqs) return this.overflow(ms)
         let tracked = false
         for (let i = 0; i < m.entries.length; i++) {
             if (m.entries[i].member >= this.members.length) {
@@ -681,6 +772,7 @@ export class RemoteBoard {
                 return
             }
             self.flashOk()
+            self.storeFull = false
             if (self.resyncing) {
                 self.resyncing = false
                 self.resyncsApplied++
@@ -774,6 +866,14 @@ export class RemoteBoard {
         for (let i = 0; i < this.members.length; i++)
             for (let j = 0; j < this.members[i].arrivals.length; j++) n += this.members[i].arrivals[j].received
         return n
+    }
+
+    /** What the remote holds in RAM now, to compare with its bounds: portions waiting to be
+     * staged, the most arrivals one member has, and the final manifests kept. */
+    held(): { stagingQueue: number; arrivals: number; manifests: number } {
+        let arrivals = 0
+        for (let i = 0; i < this.members.length; i++) arrivals = Math.max(arrivals, this.members[i].arrivals.length)
+        return { stagingQueue: this.stagingQueue.length, arrivals: arrivals, manifests: this.manifests.length }
     }
 
     portionsReceived(member: number): number {

@@ -104,7 +104,7 @@ describe("a member that tracks a seq marks it TRACKED in the shuttle", () => {
         // tracks it: the remote enters a resync, and nothing more applies until its commit
         const later = (before + 1000) >>> 0
         const m = new Manifest(later, (later - 1) >>> 0, [new ManifestEntry(0, 0, 0), new ManifestEntry(1, TRACKED, 0)])
-        ;(remote as any).onManifest(m)
+        ;(remote as any).onManifest((remote as any).members[0], m)
         expect(remote.isResyncing()).toBe(true)
         expect(remote.appliedSeq()).toBe(before)
         expect((remote as any).complete(m)).toBe(false)
