@@ -179,6 +179,8 @@ class PendingWrite {
     /** The block's CRC-32C, computed once at capture: it goes with the block to flash and to
      * the remote. */
     crc: number
+    /** Its seq's record, once stamped. */
+    st: SeqState | null = null
     constructor(public lba: number, public data: Buffer, public done: (err: number, seq: number) => void) {
         this.crc = crc32cUpdate(0, data, 0, data.length)
     }
@@ -299,6 +301,11 @@ export class PrimaryBoard {
     writesFailed = 0
     /** Writes refused because the board held its bound of writes not yet answered. */
     writesBusy = 0
+    /** Bit per lba: a write of it is in the store's hands; later ones wait in storeWait. */
+    private storing: Buffer
+    private storeWait: PendingWrite[] = []
+    /** App writes taken and not yet answered (in the store's hands, or waiting in a list). */
+    private writesHeld = 0
     suspensions = 0
     /** Writes acknowledged before their release, while replication was suspended. */
     ackedDuringSuspension = 0
@@ -318,6 +325,7 @@ export class PrimaryBoard {
         this.ring = new AuxRing(opts.auxRingBytes, opts.blockSize)
         this.lbasInSeq = new LbaTable(opts.maxLbasPerSeq)
         this.lost = Buffer.alloc((opts.lbaCount + 7) >> 3)
+        this.storing = Buffer.alloc((opts.lbaCount + 7) >> 3)
         this.portionBuf = Buffer.alloc(PORTION_HEADER + opts.blockSize)
         this.flashBuf = Buffer.alloc(PORTION_HEADER + opts.blockSize)
         this.current = new SeqState(1)
@@ -421,11 +429,12 @@ export class PrimaryBoard {
             return
         }
         const most = this.opts.maxWritesWaiting ? this.opts.maxWritesWaiting : WRITES_WAITING
-        if (this.writesWaiting() >= most) {
+        if (this.writesHeld >= most) {
             this.writesBusy++
             done(WriteError.Busy, 0)
             return
         }
+        this.writesHeld++
         this.writesIssued++
         if (this.resyncBusy) if (lba === this.resyncLba) this.resyncHit = true
         this.lost[lba >> 3] &= ~(1 << (lba & 7))
@@ -452,13 +461,45 @@ export class PrimaryBoard {
         return true
     }
 
+    /** Hands a write to the store, after any earlier write of the same lba the store has not
+     * finished: a later version must never land before an earlier one (the earlier would then
+     * stand as the block's newest). */
     private toStore(st: SeqState, w: PendingWrite): void {
+        const lba = w.lba
+        const bit = 1 << (lba & 7)
+        w.st = st
+        if (this.storing[lba >> 3] & bit) {
+            this.storeWait.push(w)
+            return
+        }
+        this.storing[lba >> 3] |= bit
+        this.storeNow(w)
+    }
+
+    private storeNow(w: PendingWrite): void {
         const self = this
+        const st = w.st as SeqState
         this.store.write(this.opts.member, w.lba, st.seq, w.data, (err) => {
             // the store's queue is full for now: the write waits and goes again, never fails
-            if (err === StoreError.QueueFull) self.clock.setTimer(2, () => self.toStore(st, w))
-            else self.durable(st, w, err)
+            if (err === StoreError.QueueFull) self.clock.setTimer(2, () => self.storeNow(w))
+            else {
+                self.storeNext(w.lba)
+                self.durable(st, w, err)
+            }
         }, w.crc)
+    }
+
+    /** The store finished a write of `lba`: the next one waiting for it goes. */
+    private storeNext(lba: number): void {
+        const q = this.storeWait
+        for (let i = 0; i < q.length; i++) {
+            if (q[i].lba !== lba) continue
+            const w = q[i]
+            for (let j = i; j + 1 < q.length; j++) q[j] = q[j + 1]
+            q.pop()
+            return this.storeNow(w)
+        }
+        this.storing[lba >> 3] &= ~(1 << (lba & 7))
     }
 
     private durable(st: SeqState, w: PendingWrite, err: number): void {
@@ -466,6 +507,7 @@ export class PrimaryBoard {
         if (err !== 0) {
             st.short = true
             this.writesFailed++
+            if (!w.internal) this.writesHeld--
             w.done(WriteError.Store, w.seq)
             this.pump()
             return
@@ -709,6 +751,7 @@ export class PrimaryBoard {
 
     private ackNow(w: PendingWrite): void {
         this.writesAcked++
+        this.writesHeld--
         if (this.onAck) this.onAck(w.lba, w.seq, w.issuedAt)
         w.done(WriteError.None, w.seq)
     }
@@ -944,6 +987,9 @@ export class PrimaryBoard {
         }
         const self = this
         if (found) {
+            // a write of the block the store has not taken yet: the copy reads it once it has
+            // (a copy read before it would land after it, older data over newer)
+            if (this.storing[this.resyncLba >> 3] & (1 << (this.resyncLba & 7))) return this.resyncLater(2)
             this.resyncBusy = true
             this.resyncHit = false
             this.store.read(m, this.resyncLba, (err, data) => self.resyncRead(err, data))
