@@ -46,6 +46,8 @@ export class GroupOptions {
     historyShare = 50
     /** Seq records and kept manifests a primary holds in RAM before it suspends. */
     maxHistorySeqs = 256
+    /** App writes a primary holds before they are answered; more are refused (busy). */
+    maxWritesWaiting = 64
     congestion = Congestion.PullAhead
     /** Frame payload of the link channel (both ends). */
     maxPayload = 1096
@@ -218,6 +220,7 @@ export class SimGroup {
                 suspendAfterMs: o.suspendAfterMs,
                 historyLimit: historyLimit(store.capacityRecords(), o.lbaCount, o.historyShare),
                 maxHistorySeqs: o.maxHistorySeqs,
+                maxWritesWaiting: o.maxWritesWaiting,
                 congestion: o.congestion,
             },
             clock,

@@ -633,7 +633,16 @@ export class RemoteBoard {
     private onManifest(ms: MemberState, m: Manifest): void {
         if (!seqAfter(m.seq, this.appliedSeq())) return
         for (let i = 0; i < this.manifests.length; i++) if (this.manifests[i].seq === m.seq) return
-        if (this.manifests.length >= this.maxSeqs) return this.overflow(ms)
+        if (this.manifests.length >= this.maxSeqs) {
+            if (!this.resyncing) return this.overflow(ms)
+            // in a full resync the oldest goes: the group has moved on past it (the members'
+            // copies extend past the manifests they no longer hold, and so no longer need it)
+            let o = 0
+            for (let i = 1; i < this.manifests.length; i++) if (seqAfter(this.manifests[o].seq, this.manifests[i].seq)) o = i
+            this.manifests[o] = this.manifests[this.manifests.length - 1]
+            this.manifests.pop()
+            this.overBound++
+        }
         let tracked = false
         for (let i = 0; i < m.entries.length; i++) {
             if (m.entries[i].member >= this.members.length) {
