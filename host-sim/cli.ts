@@ -48,6 +48,8 @@ Options of sim
   --link-down M@T+D   take member M's link (remote: every link) down at T for D; repeat the
                       option or give a comma list
   --rate N            writes per second per board (default 20)
+  --depth N           writes each board's app keeps outstanding, 1..1000 (default 4); deeper
+                      than the boards take, writes are refused busy and the store's queue fills
   --json              print one JSON object (last line of stdout)
   --rpo-target T      bounded-RPO pacing: hold acknowledgements while the oldest write the
                       remote has not applied is older than T (default off)
@@ -136,6 +138,7 @@ function simOptions(values: Values, durationEnd?: number): SimOptions {
     o.baud = parseIntOpt("baud", values.baud as string | undefined, o.baud, 1200, 4000000)
     o.faults = parseFaults(values.faults as string | undefined)
     o.rate = parseIntOpt("rate", values.rate as string | undefined, o.rate, 1, 100000)
+    if (values.depth !== undefined) o.depth = parseIntOpt("depth", values.depth as string, 4, 1, 1000)
     if (values["rpo-target"] !== undefined) o.rpoTargetMs = parseDuration(values["rpo-target"] as string)
     if (values["verify-every"] !== undefined) o.verifyEveryMs = parseDuration(values["verify-every"] as string)
     const congestion = (values.congestion as string | undefined) ?? "pull-ahead"
@@ -158,6 +161,7 @@ const SIM_OPTIONS = {
     baud: { type: "string" },
     faults: { type: "string" },
     rate: { type: "string" },
+    depth: { type: "string" },
     mutate: { type: "string" },
     "rpo-target": { type: "string" },
     "verify-every": { type: "string" },

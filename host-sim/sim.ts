@@ -27,6 +27,8 @@ export interface SimOptions {
     baud: number
     faults: string[]
     rate: number
+    /** Writes each board's app keeps outstanding (issued, not yet answered); absent: 4. */
+    depth?: number
     /** Virtual time allowed after the workload stops for the remote to catch up. */
     drainMs: number
     /** Switches off one safety mechanism, to show that the checker finds the harm: "" (none),
@@ -111,6 +113,7 @@ export function replayCommand(o: SimOptions): string {
     if (o.baud !== 115200) parts.push(`--baud ${o.baud}`)
     if (o.faults.length > 0) parts.push(`--faults ${o.faults.join(",")}`)
     if (o.rate !== 20) parts.push(`--rate ${o.rate}`)
+    if (o.depth !== undefined && o.depth !== 4) parts.push(`--depth ${o.depth}`)
     if (o.rpoTargetMs > 0) parts.push(`--rpo-target ${o.rpoTargetMs}ms`)
     if (o.verifyEveryMs) parts.push(`--verify-every ${formatMs(o.verifyEveryMs)}`)
     if (o.congestion === "block") parts.push("--congestion block")
@@ -275,6 +278,7 @@ export class Simulation {
         this.faultRng = new Prng(opts.seed ^ 0x5eed)
         const w = new WorkloadOptions()
         w.rate = opts.rate
+        if (opts.depth !== undefined) w.queueDepth = opts.depth
         w.lbaCount = g.lbaCount
         w.blockSize = g.blockSize
         w.burstEveryMs = 2000
