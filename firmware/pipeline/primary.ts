@@ -622,6 +622,17 @@ export class PrimaryBoard {
         this.ackWaiting()
     }
 
+    /** Records `seq` as confirmed in the store, which then frees the history up to it. The
+     * store's queue full of writes, or its flash failing for now: again shortly (a confirm
+     * lost would keep the history, and a suspended board's seqs untracked, for good). */
+    private confirmStore(seq: number, then: (() => void) | null): void {
+        const self = this
+        this.store.confirm(seq, (err) => {
+            if (err === StoreError.QueueFull || err === StoreError.Flash) self.clock.setTimer(5, () => self.confirmStore(seq, then))
+            else if (then) then()
+        })
+    }
+
     /** Drops the history of every seq up to the capture seq: confirmed locally, not sent. */
     private track(): void {
         const cur = this.current
@@ -638,7 +649,7 @@ export class PrimaryBoard {
         const self = this
         // once the local confirmation is durable, a group of one acknowledges at once; a group
         // member when the shuttle next takes its totals
-        this.store.confirm(cur.seq, () => self.ackWaiting())
+        this.confirmStore(cur.seq, () => self.ackWaiting())
     }
 
     /**
@@ -1249,7 +1260,7 @@ export class PrimaryBoard {
     private remoteConfirmed(applied: number): void {
         if (seqAfter(this.remoteApplied, applied)) return
         this.remoteApplied = applied
-        this.store.confirm(applied)
+        this.confirmStore(applied, null)
         if (this.resync === Resync.Done) if (seqAtOrBefore(this.resyncTo, applied)) {
             this.resync = Resync.Off
             this.copyAll = false

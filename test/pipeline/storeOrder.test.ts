@@ -16,3 +16,15 @@ describe("writes the store's queue refuses for now", () => {
         expect(result.consistent).toBe(true)
     })
 })
+
+describe("a store whose queue is full of the app's writes", () => {
+    it("still takes the board's confirm records (they go again until taken): a suspended board's history is freed and the group catches up", () => {
+        const o = { ...defaultSimOptions(), boards: 4, seed: 1, durationMs: 60000, rate: 200 }
+        const sim = new Simulation(o, {}, { queueDepth: 40 })
+        const result = sim.run()
+        expect(result.suspensions).toBeGreaterThan(0)
+        expect(result.writesFailed).toBe(0)
+        expect(result.violations).toEqual([])
+        expect(result.consistent).toBe(true)
+    })
+})
