@@ -1,4 +1,5 @@
 import { getU32, putU32 } from "../firmware/codec/bytes"
+import { WriteError } from "../firmware/pipeline/primary"
 import { Prng } from "./prng"
 
 /**
@@ -204,7 +205,11 @@ export class App {
     private block: Buffer
     private running = false
     private backlog = 0
+    /** The board said busy: the app writes again once one of its writes is answered. */
+    private busy = false
     writesRejected = 0
+    /** Writes the board refused as busy (not taken; the app wrote them again later). */
+    writesBusy = 0
 
     constructor(
         private board: number,
@@ -261,7 +266,7 @@ export class App {
     /** Issues waiting writes while the queue depth allows (a write that cannot be issued now
      * waits: the app does not drop work). */
     issue(): void {
-        while (this.running && this.backlog > 0 && this.outstanding < this.opts.queueDepth && this.port.isUp()) {
+        while (this.running && !this.busy && this.backlog > 0 && this.outstanding < this.opts.queueDepth && this.port.isUp()) {
             this.backlog--
             this.send(this.pickLba())
         }
@@ -276,6 +281,21 @@ export class App {
         const self = this
         this.port.write(lba, data, (err, seq) => {
             self.outstanding--
+            if (err === WriteError.Busy) {
+                // not taken: the write goes again once an earlier one is answered (or shortly,
+                // when none is outstanding)
+                w.failed = true
+                self.writesBusy++
+                self.backlog++
+                self.busy = true
+                if (self.outstanding === 0)
+                    self.schedule(1, () => {
+                        self.busy = false
+                        self.issue()
+                    })
+                return
+            }
+            self.busy = false
             if (err === 0) self.history.acked(w, seq, self.now())
             else {
                 w.failed = true
