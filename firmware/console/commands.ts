@@ -507,6 +507,7 @@ export function reasonText(r: number, afterMs: number): string {
     if (r === SuspendReason.Evicted) return "this board was evicted from the group"
     if (r === SuspendReason.Admitted) return "admitted again: copying its whole image"
     if (r === SuspendReason.Repair) return "repairing the blocks a verify found different"
+    if (r === SuspendReason.Manifests) return "final manifests the remote needs were lost to the group"
     return "reason " + r
 }
 

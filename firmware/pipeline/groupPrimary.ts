@@ -1,7 +1,8 @@
 import { seqAfter } from "../seq"
 import { encodeMembership, Manifest, Msg } from "./messages"
 import { CopyOwedPort, ManifestKeeperPort } from "./ports"
-import { PrimaryBoard, SeqTotals, SuspendReason } from "./primary"
+import { PrimaryBoard, Resync, SeqTotals, SuspendReason } from "./primary"
+import { MAX_WINDOW } from "../shuttle/frames"
 
 /**
  * A primary that is a member of a group of two or more: the pipeline of PrimaryBoard, driven by
@@ -28,6 +29,9 @@ export class GroupPrimaryBoard extends PrimaryBoard {
     private markedThrough = 0
     /** The group evicted this board (it acknowledges alone until admitted again). */
     private out = false
+    /** Since when the final manifest of the oldest seq the remote has not applied can no longer
+     * reach this board (-1: it can, or it is here). */
+    private lostSince = -1
 
     /** After a boot the final manifests kept on flash come back, to be sent again. */
     protected override recovered(): void {
@@ -70,6 +74,38 @@ export class GroupPrimaryBoard extends PrimaryBoard {
         if (!this.copyAll && this.copyOwed && this.copyOwed.owed()) this.copyOwed.set(false)
         this.ackWaiting()
         this.watch()
+        this.watchLost()
+    }
+
+    /**
+     * The final manifest of the oldest seq the remote has not applied comes in the shuttle's
+     * window or a release, which carry the newest MAX_WINDOW seqs: once the capture seq is
+     * further on, a manifest this board lacks was lost to it (a regenerated shuttle could not
+     * carry it). If the remote has not applied past that seq in the suspend time, no member
+     * had it to send, and the remote would wait for it for good: the board suspends, and the
+     * resync brings the remote past the lost seqs (docs/FORMAT.md, "Suspend, track and resync").
+     */
+    private watchLost(): void {
+        const now = this.clock.millis()
+        const applied = this.remoteAppliedSeq()
+        let lacking = false
+        if (!this.suspended) if (this.resync === Resync.Off)
+            for (let i = 0; i < this.seqs.length; i++) {
+                const st = this.seqs[i]
+                if (!st.closed || !seqAfter(st.seq, applied)) continue
+                if (seqAfter(this.current.seq, (st.seq + MAX_WINDOW + 1) >>> 0)) {
+                    lacking = true
+                    for (let k = 0; k < this.manifestsKept.length; k++) if (this.manifestsKept[k].seq === st.seq) lacking = false
+                }
+                break
+            }
+        if (!lacking) {
+            this.lostSince = -1
+            return
+        }
+        if (this.lostSince < 0) this.lostSince = now
+        const t = this.opts.suspendAfterMs ? this.opts.suspendAfterMs : 1000
+        if (now - this.lostSince >= t) this.suspend(SuspendReason.Manifests)
     }
 
     protected override trackedKnown(seq: number): boolean {

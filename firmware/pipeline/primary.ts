@@ -58,6 +58,9 @@ export const enum SuspendReason {
     Admitted = 6,
     /** The operator repairs what a verify found different: the board resyncs those blocks. */
     Repair = 7,
+    /** The final manifests of seqs the remote needs were lost to the group (a regenerated
+     * shuttle could not carry them): only a resync brings the remote past them. */
+    Manifests = 8,
 }
 
 /** Reads of a durable version that fails its CRC before it counts as damaged. */
@@ -318,7 +321,7 @@ export class PrimaryBoard {
 
     constructor(
         readonly opts: PrimaryOptions,
-        private clock: Clock,
+        protected clock: Clock,
         protected store: PipelineStore,
         private channel: PipelineChannel
     ) {
