@@ -1,7 +1,8 @@
 import { seqAfter } from "../seq"
-import { encodeMembership, Manifest, Msg } from "./messages"
-import { CopyOwedPort, ManifestKeeperPort } from "./ports"
-import { PrimaryBoard, SeqTotals, SuspendReason } from "./primary"
+import { encodeMembership, Manifest, Msg } from "../protocol/messages"
+import { CopyOwedPort, ManifestKeeperPort } from "../protocol/ports"
+import { PrimaryBoard, SuspendReason } from "./primary"
+import { SeqTotals } from "../protocol/seqTotals"
 
 /**
  * A primary that is a member of a group of two or more: the pipeline of PrimaryBoard, driven by

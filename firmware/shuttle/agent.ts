@@ -1,8 +1,8 @@
 import { Clock, Timer } from "../../hal/clock"
 import { GroupBus } from "../../hal/groupBus"
 import { copyOf } from "../codec/bytes"
-import { Manifest, ManifestEntry, TRACKED } from "../pipeline/messages"
-import { SeqTotals } from "../pipeline/primary"
+import { Manifest, ManifestEntry, TRACKED } from "../protocol/messages"
+import { SeqTotals } from "../protocol/seqTotals"
 import { seqAfter, seqDiff, seqNext } from "../seq"
 import {
     compareEpoch,
