@@ -8,7 +8,8 @@ import { PrimaryBoard } from "../../firmware/pipeline/primary"
 import { decodeManifest } from "../../firmware/protocol/messages"
 import { seqAfter } from "../../firmware/seq"
 import { GroupPrimaryBoard } from "../../firmware/pipeline/groupPrimary"
-import { ShuttleAgent, ShuttleHost } from "../../firmware/shuttle/agent"
+import { ShuttleAgent } from "../../firmware/shuttle/agent"
+import { ShuttleHost } from "../../firmware/shuttle/host"
 
 /** Flash as a list of pinned versions; a program takes 0.7 ms. */
 class MemStore implements PipelineStore {
