@@ -1,6 +1,6 @@
 import { Clock } from "../hal/clock"
 import { SpiNorFlash } from "../hal/spiNor"
-import { ChannelConfig, checkChannelConfig, defaultChannelConfig } from "../firmware/link/channel"
+import { ChannelConfig, checkChannelConfig, defaultChannelConfig } from "../firmware/link/config"
 import { PrimaryChannel } from "../firmware/link/primary"
 import { RemoteChannel } from "../firmware/link/remote"
 import { AckMode, Congestion, historyLimit, PrimaryBoard } from "../firmware/pipeline/primary"

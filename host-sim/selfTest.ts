@@ -1,5 +1,5 @@
 import { crc32cUpdate } from "../firmware/codec/crc32c"
-import { defaultChannelConfig } from "../firmware/link/channel"
+import { defaultChannelConfig } from "../firmware/link/config"
 import { PrimaryChannel } from "../firmware/link/primary"
 import { RemoteChannel } from "../firmware/link/remote"
 import { AckMode, PrimaryBoard } from "../firmware/pipeline/primary"

@@ -1,4 +1,5 @@
-import { ShuttleAgent, ShuttleState } from "../firmware/shuttle/agent"
+import { ShuttleAgent } from "../firmware/shuttle/agent"
+import { ShuttleState } from "../firmware/shuttle/host"
 import { MetaKey } from "../firmware/store/types"
 import { SimGroup, SimPrimary } from "./group"
 import { I2cBus } from "./models/i2cBus"

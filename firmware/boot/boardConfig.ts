@@ -2,7 +2,7 @@
 // Run `node bin/gen-board-config.mjs` after changing the configuration.
 
 import { PrimaryBoard } from "../pipeline/primary"
-import { PipelineStore } from "../pipeline/ports"
+import { PipelineStore } from "../protocol/ports"
 
 /** Name of the configuration file, for the boot's lines. */
 export const BOARD_CONFIG_SOURCE = "devicescript.json"

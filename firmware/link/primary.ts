@@ -15,7 +15,8 @@ import {
     RefuseReason,
 } from "./frame"
 import { ReconnectBackoff } from "../../hal/backoff"
-import { ChannelConfig, LinkChannel } from "./channel"
+import { LinkChannel } from "./channel"
+import { ChannelConfig } from "./config"
 
 /**
  * The primary board's end of the link channel: it opens the session. It sends HELLO with its

@@ -16,7 +16,8 @@ import {
     PROTOCOL_VERSION,
     RefuseReason,
 } from "./frame"
-import { ChannelConfig, LinkChannel } from "./channel"
+import { LinkChannel } from "./channel"
+import { ChannelConfig } from "./config"
 
 /**
  * The remote board's end of the link channel of one member: it answers HELLOs and never

@@ -1,7 +1,8 @@
 import { seqAfter } from "../seq"
-import { encodeMembership, Manifest, Msg } from "./messages"
-import { CopyOwedPort, ManifestKeeperPort } from "./ports"
-import { PrimaryBoard, Resync, SeqTotals, SuspendReason } from "./primary"
+import { encodeMembership, Manifest, Msg } from "../protocol/messages"
+import { CopyOwedPort, ManifestKeeperPort } from "../protocol/ports"
+import { PrimaryBoard, Resync, SuspendReason } from "./primary"
+import { SeqTotals } from "../protocol/seqTotals"
 import { MAX_WINDOW } from "../shuttle/frames"
 
 /**

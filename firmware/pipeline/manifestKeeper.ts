@@ -1,8 +1,8 @@
 import { Clock } from "../../hal/clock"
 import { seqAfter, seqAtOrBefore } from "../seq"
 import { StoreError } from "../store/types"
-import { decodeManifest, encodeManifest, Manifest } from "./messages"
-import { ManifestKeeperPort, PinnedPortion, PipelineStore } from "./ports"
+import { decodeManifest, encodeManifest, Manifest } from "../protocol/messages"
+import { ManifestKeeperPort, PinnedPortion, PipelineStore } from "../protocol/ports"
 
 /**
  * The store member id under which a primary keeps each final manifest until the remote confirms

@@ -16,9 +16,10 @@ import {
     RESYNC_REASON_SHIFT,
     SEQ_DONE_SHORT,
     SeqDone,
-} from "./messages"
+} from "../protocol/messages"
 import { StoreError } from "../store/types"
-import { PinnedPortion, PipelineChannel, PipelineStore } from "./ports"
+import { PinnedPortion, PipelineChannel, PipelineStore } from "../protocol/ports"
+import { SeqTotals } from "../protocol/seqTotals"
 import { Verifier } from "./verify"
 
 /** Result codes of `PrimaryBoard.write` (0 = acknowledged). */
@@ -120,14 +121,6 @@ export interface PrimaryOptions {
  * one per block, plus `sharePercent` of the rest of the store's records. */
 export function historyLimit(capacityRecords: number, lbaCount: number, sharePercent: number): number {
     return lbaCount + Math.floor(((capacityRecords - lbaCount) * sharePercent) / 100)
-}
-
-/**
- * Totals of one seq on one board: distinct lbas written (portions) and their bytes.
- * @devsWhenUsed
- */
-export class SeqTotals {
-    constructor(public seq: number, public portions: number, public bytes: number) {}
 }
 
 const enum SendState {

@@ -1,7 +1,8 @@
 import { Clock, Timer } from "../../hal/clock"
 import { seqNext } from "../seq"
-import { Manifest, ManifestEntry, TRACKED } from "./messages"
-import { PrimaryBoard, SeqTotals } from "./primary"
+import { Manifest, ManifestEntry, TRACKED } from "../protocol/messages"
+import { PrimaryBoard } from "./primary"
+import { SeqTotals } from "../protocol/seqTotals"
 
 /**
  * The cycle of a board that replicates alone (a group of one): it is the whole group, so it

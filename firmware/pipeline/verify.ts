@@ -1,8 +1,8 @@
 import { getU32, putU32 } from "../codec/bytes"
 import { crc32cUpdate } from "../codec/crc32c"
 import { seqAfter } from "../seq"
-import { Msg } from "./messages"
-import { PipelineStore } from "./ports"
+import { Msg } from "../protocol/messages"
+import { PipelineStore } from "../protocol/ports"
 
 /** Lbas one VERIFY asks for. */
 export const VERIFY_SPAN = 64

@@ -15,8 +15,8 @@ import {
     SEQ_DONE_SHORT,
     SeqDone,
     TRACKED,
-} from "../pipeline/messages"
-import { PipelineChannel } from "../pipeline/ports"
+} from "../protocol/messages"
+import { PipelineChannel } from "../protocol/ports"
 import { Held, VERIFY_LEN, VERIFY_SPAN } from "../pipeline/verify"
 import { seqAfter, seqNext } from "../seq"
 import { StoreError } from "../store/types"

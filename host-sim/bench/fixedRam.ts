@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { boardChannelConfig, PrimaryFirmware } from "../../firmware/boot/primaryFirmware"
-import { ChannelConfig, defaultChannelConfig } from "../../firmware/link/channel"
+import { ChannelConfig, defaultChannelConfig } from "../../firmware/link/config"
 import { PrimaryChannel } from "../../firmware/link/primary"
 import { AckMode, PrimaryBoard } from "../../firmware/pipeline/primary"
 import { GroupPrimaryBoard } from "../../firmware/pipeline/groupPrimary"

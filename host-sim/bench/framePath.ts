@@ -2,7 +2,7 @@ import { putU16, putU32, getU32 } from "../../firmware/codec/bytes"
 import { CobsDecoder, cobsEncodeInto, cobsMaxEncoded } from "../../firmware/codec/cobs"
 import { crc32cUpdate } from "../../firmware/codec/crc32c"
 import { CRC_BYTES, DATA_HEADER_BYTES, FrameType, MESSAGE_PREFIX_BYTES, OFF_SEQ } from "../../firmware/link/frame"
-import { encodePortionHeader, PORTION_HEADER } from "../../firmware/pipeline/messages"
+import { encodePortionHeader, PORTION_HEADER } from "../../firmware/protocol/messages"
 import { encodeBlock } from "../workload"
 
 /**

@@ -1,5 +1,5 @@
 import { cobsMaxEncoded } from "../../firmware/codec/cobs"
-import { ChannelConfig, DEFAULT_MAX_PAYLOAD } from "../../firmware/link/channel"
+import { ChannelConfig, DEFAULT_MAX_PAYLOAD } from "../../firmware/link/config"
 import { CRC_BYTES, DATA_HEADER_BYTES } from "../../firmware/link/frame"
 import { LinkPair, Stream } from "./linkPair"
 

@@ -1,7 +1,7 @@
 import { SimKernel } from "../kernel"
 import { Prng } from "../prng"
 import { UartWire } from "../models/uart"
-import { ChannelConfig, checkChannelConfig, defaultChannelConfig } from "../../firmware/link/channel"
+import { ChannelConfig, checkChannelConfig, defaultChannelConfig } from "../../firmware/link/config"
 import { PrimaryChannel } from "../../firmware/link/primary"
 import { RemoteChannel } from "../../firmware/link/remote"
 import { getU32, putU32 } from "../../firmware/codec/bytes"

@@ -1,10 +1,11 @@
 import { SimKernel } from "../kernel"
 import { Prng } from "../prng"
 import { I2cBus, I2cBusOptions, I2cEndpoint } from "../models/i2cBus"
-import { Manifest } from "../../firmware/pipeline/messages"
-import { SeqTotals } from "../../firmware/pipeline/primary"
+import { Manifest } from "../../firmware/protocol/messages"
+import { SeqTotals } from "../../firmware/protocol/seqTotals"
 import { seqAfter, seqAtOrBefore, seqDiff } from "../../firmware/seq"
-import { ShuttleAgent, ShuttleHost, ShuttleOptions, ShuttleState } from "../../firmware/shuttle/agent"
+import { ShuttleAgent } from "../../firmware/shuttle/agent"
+import { ShuttleHost, ShuttleOptions, ShuttleState } from "../../firmware/shuttle/host"
 
 /** A board as the shuttle sees it: counts of portions per seq, and a record of every call. */
 export class TestHost implements ShuttleHost {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import fc from "fast-check"
 import { getU32, putU32 } from "../../firmware/codec/bytes"
-import { PipelineChannel } from "../../firmware/pipeline/ports"
+import { PipelineChannel } from "../../firmware/protocol/ports"
 import { LinkPair, makeMessage, Stream } from "./harness"
 
 describe("link channel delivery", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { MANIFEST_MEMBER, ManifestKeeper } from "../../firmware/pipeline/manifestKeeper"
-import { Manifest, ManifestEntry } from "../../firmware/pipeline/messages"
+import { Manifest, ManifestEntry } from "../../firmware/protocol/messages"
 import { StoreError, StoreRole } from "../../firmware/store/types"
 import { Rig } from "../store/harness"
 

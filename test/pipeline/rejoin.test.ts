@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { AckMode, PrimaryBoard } from "../../firmware/pipeline/primary"
-import { PinnedPortion, PipelineChannel, PipelineStore } from "../../firmware/pipeline/ports"
+import { PinnedPortion, PipelineChannel, PipelineStore } from "../../firmware/protocol/ports"
 import { SimKernel } from "../../host-sim/kernel"
 
 /** A store that keeps nothing pinned and makes every write durable on the next turn. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { GroupPrimaryBoard } from "../../firmware/pipeline/groupPrimary"
-import { Manifest, ManifestEntry, TRACKED } from "../../firmware/pipeline/messages"
+import { Manifest, ManifestEntry, TRACKED } from "../../firmware/protocol/messages"
 import { SuspendReason } from "../../firmware/pipeline/primary"
 import { defaultSimOptions, SimOptions, Simulation } from "../../host-sim/sim"
 import { Prng } from "../../host-sim/prng"

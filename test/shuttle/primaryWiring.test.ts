@@ -3,12 +3,13 @@ import { SimKernel } from "../../host-sim/kernel"
 import { crc32c } from "../../firmware/codec/crc32c"
 import { Prng } from "../../host-sim/prng"
 import { I2cBus } from "../../host-sim/models/i2cBus"
-import { PinnedPortion, PipelineChannel, PipelineStore } from "../../firmware/pipeline/ports"
+import { PinnedPortion, PipelineChannel, PipelineStore } from "../../firmware/protocol/ports"
 import { PrimaryBoard } from "../../firmware/pipeline/primary"
-import { decodeManifest } from "../../firmware/pipeline/messages"
+import { decodeManifest } from "../../firmware/protocol/messages"
 import { seqAfter } from "../../firmware/seq"
 import { GroupPrimaryBoard } from "../../firmware/pipeline/groupPrimary"
-import { ShuttleAgent, ShuttleHost } from "../../firmware/shuttle/agent"
+import { ShuttleAgent } from "../../firmware/shuttle/agent"
+import { ShuttleHost } from "../../firmware/shuttle/host"
 
 /** Flash as a list of pinned versions; a program takes 0.7 ms. */
 class MemStore implements PipelineStore {

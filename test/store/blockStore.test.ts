@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { PipelineStore } from "../../firmware/pipeline/ports"
+import { PipelineStore } from "../../firmware/protocol/ports"
 import { RemoteStore } from "../../firmware/remote/remoteBoard"
 import { BlockStore, PrimaryBlockStore } from "../../firmware/store/blockStore"
 import { MetaKey, StoreError, StoreRole } from "../../firmware/store/types"

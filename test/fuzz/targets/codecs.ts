@@ -12,7 +12,7 @@ import {
     Msg,
     SeqDone,
     TRACKED,
-} from "../../../firmware/pipeline/messages"
+} from "../../../firmware/protocol/messages"
 import {
     decodeEvicted,
     decodeRelease,
