@@ -350,8 +350,10 @@ export class ShuttleAgent extends ShuttleRelay {
         const f = this.frame
         let changed = false
         if (this.pendingEvict.length > 0 && f.finalLag === f.windowLen) {
-            for (let k = 0; k < this.pendingEvict.length; k++) {
-                const a = this.pendingEvict[k]
+            // learnEvicted takes each from the pending list: the loop walks what was pending
+            const pending = this.pendingEvict
+            for (let k = 0; k < pending.length; k++) {
+                const a = pending[k]
                 const i = f.indexOf(a)
                 if (i >= 0 && f.count > 2) {
                     removeMember(f, i)

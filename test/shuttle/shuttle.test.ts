@@ -438,6 +438,19 @@ describe("eviction", () => {
         expect(g.agents[0].evict(0x12)).toBe("a group keeps at least 2 members")
     })
 
+    it("two evictions asked at once: both members leave", () => {
+        const g = new TestGroup({ size: 5, seed: 22 }).start()
+        const prng = new Prng(23)
+        load(g, prng, 500)
+        g.powerOff(3)
+        g.powerOff(4)
+        expect(g.agents[0].evict(0x13)).toBeNull()
+        expect(g.agents[0].evict(0x14)).toBeNull()
+        load(g, prng, 3000)
+        for (const i of [0, 1, 2]) expect(g.agents[i].members()).toEqual([0x10, 0x11, 0x12])
+        expect(g.violations).toEqual([])
+    })
+
     it("evicting a live member: it is told and stops, the others carry on", () => {
         const g = new TestGroup({ size: 3, seed: 20 }).start()
         const prng = new Prng(21)
