@@ -73,33 +73,41 @@ const enum K {
     WriteRoom = 1,
     WriteAppended = 2,
     SmallRoom = 3,
-    SmallAppended = 4,
-    RvEntry = 5,
-    RvData = 6,
+    RvEntry = 4,
+    RvData = 5,
+    DiscardRoom = 6,
+    // the programs of an entry (SmallAppended .. GcDiscardAppended): a failure also ends
+    // appends in the entry's sector
+    SmallAppended = 7,
+    DiscardAppended = 8,
     // an append's entry: a failure returns to what asked for the append
-    ApEntry = 7,
+    ApEntry = 9,
     // a collection's steps: a failure returns to what asked for the collection
-    GcEntry = 8,
-    GcData = 9,
-    GcRoom = 10,
-    GcAppended = 11,
-    GcSmallRoom = 12,
-    GcSmallAppended = 13,
-    GcHeader = 14,
+    GcSmallAppended = 10,
+    GcDiscardAppended = 11,
+    GcEntry = 12,
+    GcData = 13,
+    GcRoom = 14,
+    GcAppended = 15,
+    GcSmallRoom = 16,
+    GcDiscardRoom = 17,
+    GcHeader = 18,
     // the steps that handle a failure themselves
-    GcErased = 15,
-    RoomLoop = 16,
-    PruneStep = 17,
-    Opened = 18,
-    ApData = 19,
-    Collected = 20,
-    MountRead = 21,
-    MountStep = 22,
-    IndexStep = 23,
-    /** Runs `formatStep`, a closure of the call that set it (format). */
-    Then = 24,
+    GcErased = 19,
+    RoomLoop = 20,
+    PruneStep = 21,
+    Opened = 22,
+    ApData = 23,
+    MountRead = 24,
+    MountStep = 25,
+    IndexStep = 26,
     /** The torn entry is zeroed (or not): the calls go on. */
-    Voided = 25,
+    Voided = 27,
+    // steps of BlockStore only (run by its `toolStep`)
+    DiscardPrune = 28,
+    Collected = 29,
+    /** Runs `formatStep`, a closure of the call that set it (format). */
+    Then = 30,
 }
 
 const EMPTY = Buffer.alloc(0)
@@ -133,49 +141,51 @@ const ZERO_ENTRY = Buffer.alloc(16)
  *   and queue at construction (and again at each mount), not per call.
  *
  * Two classes: `BlockStore` (below) takes both roles. `PrimaryBlockStore` is the same store
- * without the remote's part (commit and discard calls, discard records, visible versions):
- * it takes role Primary only (Remote gives StoreError.Config), and a primary board's image
- * uses it so that the remote's code stays out of the image (the DeviceScript VM's 64 KB
- * limit: the remote's part, `RemoteRole`, is compiled only where `BlockStore` is used). Both
- * read and write the same flash format.
+ * without the remote's part (commit and discard calls, discard records, visible versions) and
+ * without format and collect: it takes role Primary only (Remote gives StoreError.Config),
+ * and a primary board's image uses it so that the rest stays out of the image (the
+ * DeviceScript VM's 64 KB limit). `BlockStore` adds its part by overriding hooks
+ * (`takes`, `toolStep`, ...) that do nothing here; a class only the simulator, the remote and
+ * the tests construct is not compiled into a primary's image. Both read and write the same
+ * flash format.
  * @devsWhenUsed
  */
 export class PrimaryBlockStore {
     readonly stats = new StoreStats()
-    private report = new MountReport()
+    protected report = new MountReport()
     private role: StoreRole
-    private configError = StoreError.None
+    protected configError = StoreError.None
     private B: number
     private blockLog2: number
     private S: number
     private first: number
-    private n: number
+    protected n: number
     private spS: number
     private qDepth: number
     private reserve: number
     private wearSpread: number
-    private stepBytes: number
+    protected stepBytes: number
 
     private mounted = false
-    private busy = false
+    protected busy = false
     private kickScheduled = false
 
     // ---- sectors (index 0..n-1 within the store): values that fit a byte are kept in
     // Buffers (1 byte per sector instead of 8 or more in a number[]: a board's heap is small)
-    private secState: Buffer
+    protected secState: Buffer
     private secHasA: Buffer
     private secErase: number[] = []
-    private secSeq: number[] = []
-    private secEntries: Buffer
+    protected secSeq: number[] = []
+    protected secEntries: Buffer
     private secData: Buffer
     /** Live small records (commit, confirm, meta, discard) per sector. */
-    private secSmall: Buffer
-    private open!: number
+    protected secSmall: Buffer
+    protected open!: number
     /** Sectors in state Free (kept by setState). */
     private freeCount = 0
     private nextSectorSeq!: number
     private lastOpened!: number
-    private idx: VersionIndex
+    protected idx: VersionIndex
 
     // ---- small records, slot HORIZON (the horizon record: a confirm on a primary, a commit on
     // the remote) and slot 1 + key (meta value `key`): where the live one is (sector × 256 +
@@ -184,16 +194,14 @@ export class PrimaryBlockStore {
     private metaLoc: number[] = []
     /** The type of this role's horizon records. */
     private horizonType: EntryType
-    /** The remote role's discard records and visible versions; null on a primary. */
-    private remote: RemoteRole | null
     private maxSeq = 0
     private hasMaxSeq!: boolean
 
     // ---- the call queue (a ring, allocated once)
     private qKind: number[] = []
-    private qMember: number[] = []
+    protected qMember: number[] = []
     private qLba: number[] = []
-    private qSeq: number[] = []
+    protected qSeq: number[] = []
     private qLen: number[] = []
     /** The block CRC-32C of each queued write (docs/FORMAT-flash.md, DATA). */
     private qCrc: number[] = []
@@ -202,7 +210,7 @@ export class PrimaryBlockStore {
     readCrc = 0
     private qBuf: Buffer[] = []
     private qDone: (Done | null)[] = []
-    private qHead = 0
+    protected qHead = 0
     private qCount = 0
 
     private entryBuf: Buffer
@@ -233,7 +241,7 @@ export class PrimaryBlockStore {
     private apData!: Buffer
     /** The block CRC-32C of the data record being appended. */
     private apCrc!: number
-    private apLoc!: number
+    protected apLoc!: number
     /** The record being copied is damaged: its copy keeps a CRC that does not match. */
     private apDamaged!: boolean
     private gcV!: number
@@ -241,15 +249,15 @@ export class PrimaryBlockStore {
     private gcG!: number
     private gcEntry!: Buffer
     private gcK!: K
-    /** The small record being copied: its slot (metaLoc), or -1 - i for the remote's discard i. */
-    private gcSmallKey!: number
+    /** The small record being copied: its slot (metaLoc), or the remote's discard record. */
+    protected gcSmallKey!: number
     private rvG!: number
     private rvEntry!: Buffer
 
     // ---- mount registers
     private mountDone!: ((err: StoreError, report: MountReport) => void) | null
-    private mS!: number
-    private mBuf!: Buffer
+    protected mS!: number
+    protected mBuf!: Buffer
     private mEntry!: number
     private mPhase!: number
     private mCheckAt!: number
@@ -272,7 +280,6 @@ export class PrimaryBlockStore {
     private mAgain!: boolean
     /** Bad entries and sector headers this scan found. */
     private mSuspect!: number
-    private formatStep!: ((err: StoreError) => void) | null
 
     // ---- the only closures: flash completions, the queue's kick, and timer steps
     private readonly onFlashWrite: (err: FlashError) => void
@@ -288,10 +295,9 @@ export class PrimaryBlockStore {
      * says so first). Block size: a power of two from 16 to the page size. Sectors: at least
      * reserveSectors + 2, at most 65534 data slots in all (the RAM index uses 16-bit links).
      */
-    constructor(private flash: Flash, private clock: Clock, opts: StoreOptions, remote?: RemoteRole) {
+    constructor(private flash: Flash, protected clock: Clock, opts: StoreOptions, remoteOk?: boolean) {
         const geo = flash.geometry()
         this.role = opts.role
-        this.remote = remote !== undefined ? remote : null
         this.S = geo.sectorSize
         this.B = opts.blockSize !== undefined ? opts.blockSize : 256
         this.blockLog2 = log2Exact(this.B)
@@ -307,7 +313,7 @@ export class PrimaryBlockStore {
         if (this.spS < 1 || this.spS > MAX_ENTRIES) this.configError = StoreError.Config
         if (this.reserve < 2 || this.n < this.reserve + 2 || this.first < 0 || this.first + this.n > total) this.configError = StoreError.Config
         if (this.n * this.spS >= 65535 || this.qDepth < 1 || this.stepBytes < 64) this.configError = StoreError.Config
-        if (this.role !== StoreRole.Primary) if (this.role !== StoreRole.Remote || this.remote === null) this.configError = StoreError.Config
+        if (this.role !== StoreRole.Primary) if (this.role !== StoreRole.Remote || !remoteOk) this.configError = StoreError.Config
         if (this.configError !== StoreError.None) {
             this.n = this.reserve + 2
             this.spS = 1
@@ -388,33 +394,6 @@ export class PrimaryBlockStore {
         this.mStartMs = this.clock.millis()
         this.mS = 0
         this.mountNextSector()
-    }
-
-    /** Erases every sector of the store, then mounts the empty store. */
-    format(done: (err: StoreError) => void): void {
-        if (this.configError !== StoreError.None || this.busy) {
-            const err = this.configError !== StoreError.None ? this.configError : StoreError.NotMounted
-            this.clock.setTimer(0, () => done(err))
-            return
-        }
-        this.resetState()
-        this.busy = true
-        this.mS = 0
-        // erases sector mS, the next, and so on, then mounts; a closure of format's own, so that
-        // an image that never formats (the board's) does not compile it
-        const self = this
-        this.formatStep = (err) => {
-            if (err !== StoreError.None || self.mS + 1 >= self.n) {
-                self.busy = false
-                self.formatStep = null
-                if (err !== StoreError.None) done(err)
-                else self.mount((e) => done(e))
-                return
-            }
-            self.mS++
-            self.eraseSector(self.mS, K.Then)
-        }
-        this.eraseSector(0, K.Then)
     }
 
     isMounted(): boolean {
@@ -533,11 +512,6 @@ export class PrimaryBlockStore {
         return this.maxSeq
     }
 
-    /** Runs one garbage collection pass on the best victim sector (if any has garbage). */
-    collect(done: (err: StoreError) => void): void {
-        this.enqueue(Op.Collect, 0, 0, 0, null, done)
-    }
-
     /** The seq of the newest version of (member, lba) on flash now (primary), -1 when none. */
     newestSeq(member: number, lba: number): number {
         const g = this.idx.newest(member, lba)
@@ -641,10 +615,8 @@ export class PrimaryBlockStore {
         const kind = this.qKind[i]
         const seq = this.qSeq[i]
         const idx = this.idx
-        // the remote's checks of its writes, commits and discards, and its calls in RAM only
-        const r = this.remote
-        const e = r !== null ? r.precheck(kind, seq, this.qMember[i], idx, this.stats) : -1
-        if (e >= 0) return this.finish(e, null)
+        // BlockStore's calls (the remote role's, collect) and its checks of the remote's writes
+        if (this.takes(kind, i)) return
         if (kind === Op.Write) return this.ensureRoom(RoomClass.User, true, K.WriteRoom)
         if (kind === Op.Read || kind === Op.ReadPinned) {
             // a version read: its entry, then its whole slot (RvEntry, RvData)
@@ -655,7 +627,7 @@ export class PrimaryBlockStore {
                 g = idx.version(m, lba, seq)
                 if (g < 0) return this.finish(StoreError.NotFound, null)
             } else {
-                g = r === null ? idx.newest(m, lba) : r.visible(idx, m, lba)
+                g = this.readable(m, lba)
                 if (g < 0) {
                     this.stats.reads++
                     return this.finish(StoreError.None, null)
@@ -665,14 +637,7 @@ export class PrimaryBlockStore {
             this.rvG = g
             return this.readAt(this.entryAddr(this.sectorOf(g), idx.entryOf(g)), ENTRY_SIZE, K.RvEntry)
         }
-        if (kind === Op.Collect) {
-            const v = this.pickVictim(false)
-            if (v < 0) return this.finish(StoreError.None, null)
-            return this.collectSector(v, K.Collected)
-        }
-        // a primary's dropStaged (BlockStore) has nothing to drop
-        if (kind === Op.DropStaged) return this.finish(StoreError.None, null)
-        // a commit, confirm, meta or discard record; a confirm of a seq already confirmed and a
+        // a commit, confirm or meta record; a confirm of a seq already confirmed and a
         // meta value already held change nothing
         if (kind === Op.Confirm) {
             if (idx.hasHorizon) if (!seqAfter(seq, idx.horizon)) return this.finish(StoreError.None, null)
@@ -684,7 +649,7 @@ export class PrimaryBlockStore {
     }
 
     /** Ends the running call: pops it, calls its done, starts the next. */
-    private finish(err: StoreError, data: Buffer | null): void {
+    protected finish(err: StoreError, data: Buffer | null): void {
         storeInvariant(this.busy && this.qCount > 0, "finish of a running call")
         const i = this.qHead
         const done = this.qDone[i]
@@ -705,19 +670,53 @@ export class PrimaryBlockStore {
     }
 
     // =====================================================================================
+    // What BlockStore adds (the remote role, collect, format): hooks that a primary board's
+    // store leaves as they are here, so that its image has none of that code
+
+    /** Runs the call at the head of the queue (entry i) if it is one of BlockStore's; false
+     * when the store runs it. */
+    protected takes(_kind: Op, _i: number): boolean {
+        return false
+    }
+
+    /** The version a read returns: the newest (on the remote: the newest applied). */
+    protected readable(member: number, lba: number): number {
+        return this.idx.newest(member, lba)
+    }
+
+    /** Runs one of BlockStore's steps. */
+    protected toolStep(_k: K, _err: StoreError, _data: Buffer | null): void {}
+
+    /** Collection of sector v: copies the next of BlockStore's small records in it (true), or
+     * finds none (false). */
+    protected copyMore(_v: number): boolean {
+        return false
+    }
+
+    /** Mount: a valid small record of a type this store does not use (at entry `off` of mBuf,
+     * location `loc`, log position `pos`); true when BlockStore keeps it. */
+    protected foundMore(_type: number, _off: number, _loc: number, _pos: number): boolean {
+        return false
+    }
+
+    /** Mount: the candidate data record g is void (BlockStore dropped it). */
+    protected voided(_g: number): boolean {
+        return false
+    }
+
+    /** A mount's scan starts over: BlockStore forgets what the last one found. */
+    protected resetMore(): void {}
+
+    // =====================================================================================
     // Calls
 
-    /** After a commit, confirm or discard: updates the index in steps, then finishes. */
+    /** After a commit or confirm: updates the index in steps, then finishes. */
     private pruneStep(): void {
-        const i = this.qHead
-        const budget = this.stepBytes >> 6
-        const r = this.remote
-        const doneNow = this.qKind[i] === Op.Discard && r !== null ? r.discardStep(this.idx, this.qSeq[i], budget) : this.idx.pruneStep(budget)
-        if (doneNow) this.finish(StoreError.None, null)
+        if (this.idx.pruneStep(this.stepBytes >> 6)) this.finish(StoreError.None, null)
         else this.later(K.PruneStep)
     }
 
-    private moveLoc(from: number, to: number): void {
+    protected moveLoc(from: number, to: number): void {
         if (from >= 0) this.secSmall[Math.floor(from / 256)]--
         if (to >= 0) this.secSmall[Math.floor(to / 256)]++
     }
@@ -744,7 +743,7 @@ export class PrimaryBlockStore {
         return d <= this.spS
     }
 
-    private ensureRoom(cls: RoomClass, isData: boolean, k: K): void {
+    protected ensureRoom(cls: RoomClass, isData: boolean, k: K): void {
         this.roomCls = cls
         this.roomIsData = isData
         this.roomK = k
@@ -821,7 +820,7 @@ export class PrimaryBlockStore {
      * fits the room left. Greedy: most reclaimable bytes, ties to the lower erase count. With
      * `coldest`: static wear levelling, the used sector with the lowest erase count.
      */
-    private pickVictim(coldest: boolean): number {
+    protected pickVictim(coldest: boolean): number {
         // the data records and bytes that relocation can place without new erases
         const o = this.open
         let roomData = 0
@@ -903,7 +902,7 @@ export class PrimaryBlockStore {
         this.program(this.slotAddr(s, this.apSlot), data, K.ApData)
     }
 
-    private appendSmall(type: EntryType, b1: number, word: number, value: number, k: K): void {
+    protected appendSmall(type: EntryType, b1: number, word: number, value: number, k: K): void {
         const s = this.open
         storeInvariant(this.fits(s, false), "room for a small record")
         this.apS = s
@@ -917,7 +916,7 @@ export class PrimaryBlockStore {
     // =====================================================================================
     // Garbage collection of one sector: relocate what is live, erase, stamp part A
 
-    private collectSector(v: number, k: K): void {
+    protected collectSector(v: number, k: K): void {
         storeInvariant(v !== this.open && this.secState[v] !== SecState.Free, "victim is used or dirty")
         this.gcV = v
         this.gcK = k
@@ -926,7 +925,7 @@ export class PrimaryBlockStore {
         this.gcNext()
     }
 
-    private gcNext(): void {
+    protected gcNext(): void {
         const v = this.gcV
         if (this.secState[v] === SecState.Used) {
             while (this.gcSlot < this.secData[v]) {
@@ -946,14 +945,11 @@ export class PrimaryBlockStore {
                     const loc = this.metaLoc[key]
                     if (loc >= 0) if (Math.floor(loc / 256) === v) break
                 }
-                if (key > META_KEYS) if (this.remote !== null) {
-                    const i = this.remote.nextToCopy(v, this.n, this.secState, this.secSeq, this.secSmall)
-                    if (i >= 0) key = -1 - i
-                }
                 if (key <= META_KEYS) {
                     this.gcSmallKey = key
                     return this.gcRoom(false, K.GcSmallRoom)
                 }
+                if (this.copyMore(v)) return
             }
         }
         storeInvariant(this.idx.sectorLive[v] === 0 && this.secSmall[v] === 0, "victim emptied before erase")
@@ -961,7 +957,7 @@ export class PrimaryBlockStore {
     }
 
     /** Room for a relocation: garbage collection may take every free sector. */
-    private gcRoom(isData: boolean, k: K): void {
+    protected gcRoom(isData: boolean, k: K): void {
         if (this.fits(this.open, isData)) {
             this.go(k, StoreError.None, null)
             return
@@ -985,11 +981,11 @@ export class PrimaryBlockStore {
         if (err !== StoreError.None) if (k <= K.GcHeader) {
             // an entry whose program failed may be left erased: a mount reads a sector's entries
             // only up to the first erased one, so nothing more is appended in that sector
-            if (k === K.ApEntry || k === K.SmallAppended || k === K.GcSmallAppended) if (this.open === this.apS) {
+            if (k >= K.SmallAppended) if (k <= K.GcDiscardAppended) if (this.open === this.apS) {
                 this.setState(this.apS, SecState.Used)
                 this.open = -1
             }
-            if (k <= K.RvData) {
+            if (k < K.ApEntry) {
                 this.rvEntry = EMPTY
                 return this.finish(err, null)
             }
@@ -1028,16 +1024,11 @@ export class PrimaryBlockStore {
                 return
             }
             case K.SmallRoom: {
-                // room for a commit, confirm, meta or discard record: append it
+                // room for a commit, confirm or meta record: append it
                 const i = this.qHead
-                const kind = this.qKind[i]
                 const seq = this.qSeq[i]
-                if (kind === Op.SetMeta) this.appendSmall(EntryType.Meta, this.qMember[i], 0xffffffff, seq, K.SmallAppended)
-                else if (kind === Op.Discard) {
-                    // a discard names its own position: versions written before it are dropped
-                    const s = this.open
-                    this.appendSmall(EntryType.Discard, this.secEntries[s], this.secSeq[s], seq, K.SmallAppended)
-                } else this.appendSmall(this.horizonType, 0xff, 0xffffffff, seq, K.SmallAppended)
+                if (this.qKind[i] === Op.SetMeta) this.appendSmall(EntryType.Meta, this.qMember[i], 0xffffffff, seq, K.SmallAppended)
+                else this.appendSmall(this.horizonType, 0xff, 0xffffffff, seq, K.SmallAppended)
                 return
             }
             case K.SmallAppended: {
@@ -1045,10 +1036,6 @@ export class PrimaryBlockStore {
                 const i = this.qHead
                 const kind = this.qKind[i]
                 const seq = this.qSeq[i]
-                if (kind === Op.Discard) {
-                    ;(this.remote as RemoteRole).recorded(seq, this.apLoc, this.secSeq, this.secSmall, this.stats)
-                    return this.pruneStep()
-                }
                 const slot = kind === Op.SetMeta ? this.qMember[i] + 1 : HORIZON
                 this.moveLoc(this.metaLoc[slot], this.apLoc)
                 this.metaLoc[slot] = this.apLoc
@@ -1146,21 +1133,15 @@ export class PrimaryBlockStore {
             case K.GcSmallRoom: {
                 // room to copy a live small record of the victim
                 const key = this.gcSmallKey
-                if (key < 0) {
-                    const r = this.remote as RemoteRole
-                    const d = -1 - key
-                    this.appendSmall(EntryType.Discard, r.dPosEntry[d], r.dPosSeq[d], r.dSeq[d], K.GcSmallAppended)
-                } else if (key === HORIZON) this.appendSmall(this.horizonType, 0xff, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
+                if (key === HORIZON) this.appendSmall(this.horizonType, 0xff, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
                 else this.appendSmall(EntryType.Meta, key - 1, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
                 return
             }
             case K.GcSmallAppended: {
                 // the small record is copied
                 const key = this.gcSmallKey
-                const locs = key < 0 ? (this.remote as RemoteRole).dLoc : this.metaLoc
-                const j = key < 0 ? -1 - key : key
-                this.moveLoc(locs[j], this.apLoc)
-                locs[j] = this.apLoc
+                this.moveLoc(this.metaLoc[key], this.apLoc)
+                this.metaLoc[key] = this.apLoc
                 this.gcNext()
                 return
             }
@@ -1216,8 +1197,6 @@ export class PrimaryBlockStore {
                 this.finish(StoreError.None, out)
                 return
             }
-            case K.Collected:
-                return this.finish(err, null)
             case K.MountRead: {
                 // mount read a whole sector: classify it by its header
                 const buf = data
@@ -1271,9 +1250,8 @@ export class PrimaryBlockStore {
                 return this.mountStep()
             case K.IndexStep:
                 return this.indexStep()
-            case K.Then:
-                if (this.formatStep !== null) this.formatStep(err)
-                return
+            default:
+                return this.toolStep(k, err, data)
         }
     }
 
@@ -1293,7 +1271,7 @@ export class PrimaryBlockStore {
     }
 
     /** Runs step k from the run loop (long work yields between steps). */
-    private later(k: K): void {
+    protected later(k: K): void {
         this.stepK = k
         this.clock.setTimer(0, this.kStep)
     }
@@ -1324,7 +1302,7 @@ export class PrimaryBlockStore {
         this.flash.program(addr, data, this.onFlashWrite)
     }
 
-    private eraseSector(s: number, k: K): void {
+    protected eraseSector(s: number, k: K): void {
         this.flashK = k
         this.stats.erases++
         this.flash.eraseSector(this.sectorAddr(s), this.onFlashWrite)
@@ -1349,7 +1327,7 @@ export class PrimaryBlockStore {
     // =====================================================================================
     // Mount: read every sector, parse it in steps, then build the index in steps
 
-    private resetState(failQueued = true): void {
+    protected resetState(failQueued = true): void {
         this.mounted = false
         this.mSuspect = 0
         // calls still queued from before fail
@@ -1379,7 +1357,7 @@ export class PrimaryBlockStore {
             this.metaLoc[k] = -1
             this.mMetaPos[k] = -1
         }
-        if (this.remote !== null) this.remote.reset()
+        this.resetMore()
         this.voidAddr = -1
         this.open = -1
         this.nextSectorSeq = 1
@@ -1558,11 +1536,7 @@ export class PrimaryBlockStore {
             }
             return 0
         }
-        if (type === EntryType.Discard) if (this.remote !== null) {
-            this.report.records++
-            this.remote.found(value, getU32(buf, off + 2), buf[off + 1], loc, pos)
-            return 0
-        }
+        if (this.foundMore(type, off, loc, pos)) return 0
         // a valid record of a type this store does not use: count it as bad
         this.badEntry(s, i)
         return 0
@@ -1671,10 +1645,6 @@ export class PrimaryBlockStore {
         }
         if (this.metaLoc[HORIZON] >= 0) this.idx.setHorizon(this.metaVal[HORIZON])
         for (let k = 0; k <= META_KEYS; k++) if (this.metaLoc[k] >= 0) this.secSmall[Math.floor(this.metaLoc[k] / 256)]++
-        if (this.remote !== null) {
-            const locs = this.remote.dLoc
-            for (let j = 0; j < locs.length; j++) this.secSmall[Math.floor(locs[j] / 256)]++
-        }
         this.mG = 0
         this.indexStep()
     }
@@ -1689,11 +1659,7 @@ export class PrimaryBlockStore {
             budget--
             if (!this.idx.isCandidate(g)) continue
             budget -= 8
-            if (this.remote !== null) if (this.remote.voids(this.idx.seqOf(g), this.idx.position(g))) {
-                this.idx.dropCandidate(g)
-                this.report.voided++
-                continue
-            }
+            if (this.voided(g)) continue
             this.idx.dropCandidate(g)
             this.idx.insert(g)
         }
@@ -1749,12 +1715,17 @@ function validLba(l: number): boolean {
 /**
  * The block store for both roles (see PrimaryBlockStore for the contract): the simulator, the
  * remote board and the tests use it. On the remote it adds commit, discardAbove and appliedSeq,
- * and reads give the newest applied version.
+ * and reads give the newest applied version; in both roles, format and collect.
  * @devsWhenUsed
  */
 export class BlockStore extends PrimaryBlockStore {
+    /** The remote role's discard records; null on a primary. */
+    private remote: RemoteRole | null
+    private formatStep!: ((err: StoreError) => void) | null
+
     constructor(flash: Flash, clock: Clock, opts: StoreOptions) {
-        super(flash, clock, opts, opts.role === StoreRole.Remote ? new RemoteRole() : undefined)
+        super(flash, clock, opts, true)
+        this.remote = opts.role === StoreRole.Remote ? new RemoteRole() : null
     }
 
     /** Remote: one commit record makes every staged version with seq ≤ `seq` visible at once.
@@ -1779,6 +1750,143 @@ export class BlockStore extends PrimaryBlockStore {
      * their room is garbage for the collector. */
     dropStaged(member: number, upTo: number, done: (err: StoreError) => void): void {
         this.enqueue(Op.DropStaged, member, 0, upTo, null, done)
+    }
+
+    /** Erases every sector of the store, then mounts the empty store. */
+    format(done: (err: StoreError) => void): void {
+        if (this.configError !== StoreError.None || this.busy) {
+            const err = this.configError !== StoreError.None ? this.configError : StoreError.NotMounted
+            this.clock.setTimer(0, () => done(err))
+            return
+        }
+        this.resetState()
+        this.busy = true
+        this.mS = 0
+        // erases sector mS, the next, and so on, then mounts; a closure of format's own, so that
+        // an image that never formats (the board's) does not compile it
+        const self = this
+        this.formatStep = (err) => {
+            if (err !== StoreError.None || self.mS + 1 >= self.n) {
+                self.busy = false
+                self.formatStep = null
+                if (err !== StoreError.None) done(err)
+                else self.mount((e) => done(e))
+                return
+            }
+            self.mS++
+            self.eraseSector(self.mS, K.Then)
+        }
+        this.eraseSector(0, K.Then)
+    }
+
+    /** Runs one garbage collection pass on the best victim sector (if any has garbage). */
+    collect(done: (err: StoreError) => void): void {
+        this.enqueue(Op.Collect, 0, 0, 0, null, done)
+    }
+
+
+    protected override takes(kind: Op, i: number): boolean {
+        if (kind === Op.Collect) {
+            const v = this.pickVictim(false)
+            if (v < 0) this.finish(StoreError.None, null)
+            else this.collectSector(v, K.Collected)
+            return true
+        }
+        const r = this.remote
+        if (r === null) {
+            // a primary's dropStaged has nothing to drop
+            if (kind !== Op.DropStaged) return false
+            this.finish(StoreError.None, null)
+            return true
+        }
+        // the remote's checks of its writes, commits and discards, and its calls in RAM only
+        const e = r.precheck(kind, this.qSeq[i], this.qMember[i], this.idx, this.stats)
+        if (e >= 0) {
+            this.finish(e, null)
+            return true
+        }
+        if (kind !== Op.Discard) return false
+        this.ensureRoom(RoomClass.Control, false, K.DiscardRoom)
+        return true
+    }
+
+    protected override readable(member: number, lba: number): number {
+        return this.remote !== null ? this.idx.visible(member, lba) : this.idx.newest(member, lba)
+    }
+
+    protected override toolStep(k: K, err: StoreError, _data: Buffer | null): void {
+        const r = this.remote as RemoteRole
+        switch (k) {
+            case K.DiscardRoom: {
+                // room for a discard record: append it; a discard names its own position, and
+                // versions written before it are dropped
+                const s = this.open
+                this.appendSmall(EntryType.Discard, this.secEntries[s], this.secSeq[s], this.qSeq[this.qHead], K.DiscardAppended)
+                return
+            }
+            case K.DiscardAppended:
+                // the discard record is durable: drop what it discards
+                r.recorded(this.qSeq[this.qHead], this.apLoc, this.secSeq, this.secSmall, this.stats)
+                return this.discardPrune()
+            case K.DiscardPrune:
+                return this.discardPrune()
+            case K.GcDiscardRoom: {
+                // room to copy a live discard record of the victim
+                const d = this.gcSmallKey
+                this.appendSmall(EntryType.Discard, r.dPosEntry[d], r.dPosSeq[d], r.dSeq[d], K.GcDiscardAppended)
+                return
+            }
+            case K.GcDiscardAppended: {
+                // the discard record is copied
+                const d = this.gcSmallKey
+                this.moveLoc(r.dLoc[d], this.apLoc)
+                r.dLoc[d] = this.apLoc
+                this.gcNext()
+                return
+            }
+            case K.Collected:
+                return this.finish(err, null)
+            case K.Then:
+                if (this.formatStep !== null) this.formatStep(err)
+                return
+        }
+    }
+
+    /** After a discard record: drops the staged versions above its seq in steps, then finishes. */
+    private discardPrune(): void {
+        if ((this.remote as RemoteRole).discardStep(this.idx, this.qSeq[this.qHead], this.stepBytes >> 6)) this.finish(StoreError.None, null)
+        else this.later(K.DiscardPrune)
+    }
+
+    protected override copyMore(v: number): boolean {
+        if (this.remote === null) return false
+        const i = this.remote.nextToCopy(v, this.n, this.secState, this.secSeq, this.secSmall)
+        if (i < 0) return false
+        this.gcSmallKey = i
+        this.gcRoom(false, K.GcDiscardRoom)
+        return true
+    }
+
+    protected override foundMore(type: number, off: number, loc: number, pos: number): boolean {
+        if (type !== EntryType.Discard) return false
+        if (this.remote === null) return false
+        const buf = this.mBuf
+        this.report.records++
+        const prev = this.remote.found(getU32(buf, off + 8), getU32(buf, off + 2), buf[off + 1], loc, pos)
+        if (prev >= -1) this.moveLoc(prev, loc)
+        return true
+    }
+
+    protected override voided(g: number): boolean {
+        if (this.remote === null) return false
+        if (!this.remote.voids(this.idx.seqOf(g), this.idx.position(g))) return false
+        this.idx.dropCandidate(g)
+        this.report.voided++
+        return true
+    }
+
+    protected override resetMore(): void {
+        if (this.remote !== null) this.remote.reset()
     }
 }
 
@@ -1807,16 +1915,17 @@ export class RemoteRole {
         this.mPos = []
     }
 
-    /** Mount found a discard record at loc (log position pos). */
-    found(seq: number, pSeq: number, pEntry: number, loc: number, pos: number): void {
+    /** Mount found a discard record at loc (log position pos). Returns where the live copy of
+     * the record was before (-1: nowhere, a new record), or -2 when the live copy stays. */
+    found(seq: number, pSeq: number, pEntry: number, loc: number, pos: number): number {
         for (let j = 0; j < this.dSeq.length; j++) {
             if (this.dSeq[j] === seq) if (this.dPosSeq[j] === pSeq) if (this.dPosEntry[j] === pEntry) {
                 // another copy (left behind by a relocation): the latest is the live one
-                if (pos > this.mPos[j]) {
-                    this.mPos[j] = pos
-                    this.dLoc[j] = loc
-                }
-                return
+                if (pos <= this.mPos[j]) return -2
+                const prev = this.dLoc[j]
+                this.mPos[j] = pos
+                this.dLoc[j] = loc
+                return prev
             }
         }
         this.dSeq.push(seq)
@@ -1824,6 +1933,7 @@ export class RemoteRole {
         this.dPosEntry.push(pEntry)
         this.dLoc.push(loc)
         this.mPos.push(pos)
+        return -1
     }
 
     /** A staged version (its seq, its log position) written before a discard record, with a
@@ -1833,11 +1943,6 @@ export class RemoteRole {
             if (seqAfter(seq, this.dSeq[j])) if (pos < this.dPosSeq[j] * 256 + this.dPosEntry[j]) return true
         }
         return false
-    }
-
-    /** The newest version at or below the applied seq. */
-    visible(idx: VersionIndex, member: number, lba: number): number {
-        return idx.visible(member, lba)
     }
 
     /**
