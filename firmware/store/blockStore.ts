@@ -297,28 +297,47 @@ export class PrimaryBlockStore {
      */
     constructor(private flash: Flash, protected clock: Clock, opts: StoreOptions, remoteOk?: boolean) {
         const geo = flash.geometry()
-        this.role = opts.role
-        this.S = geo.sectorSize
-        this.B = opts.blockSize !== undefined ? opts.blockSize : 256
-        this.blockLog2 = log2Exact(this.B)
-        this.first = opts.firstSector !== undefined ? opts.firstSector : 0
-        const total = Math.floor(geo.capacity / geo.sectorSize)
-        this.n = opts.sectorCount !== undefined ? opts.sectorCount : total - this.first
-        this.qDepth = opts.queueDepth !== undefined ? opts.queueDepth : 16
-        this.reserve = opts.reserveSectors !== undefined ? opts.reserveSectors : 2
+        const role = opts.role
+        this.role = role
+        const S = geo.sectorSize
+        this.S = S
+        const B = opts.blockSize !== undefined ? opts.blockSize : 256
+        this.B = B
+        this.blockLog2 = log2Exact(B)
+        const first = opts.firstSector !== undefined ? opts.firstSector : 0
+        this.first = first
+        const total = Math.floor(geo.capacity / S)
+        let n = opts.sectorCount !== undefined ? opts.sectorCount : total - first
+        const qDepth = opts.queueDepth !== undefined ? opts.queueDepth : 16
+        this.qDepth = qDepth
+        const reserve = opts.reserveSectors !== undefined ? opts.reserveSectors : 2
+        this.reserve = reserve
         this.wearSpread = opts.wearSpread !== undefined ? opts.wearSpread : 16
-        this.stepBytes = opts.stepBytes !== undefined ? opts.stepBytes : 512
-        this.spS = Math.floor((this.S - SECTOR_HEADER_SIZE) / (ENTRY_SIZE + this.B))
-        if (this.blockLog2 < 4 || this.B > geo.pageSize || geo.pageSize % this.B !== 0) this.configError = StoreError.Config
-        if (this.spS < 1 || this.spS > MAX_ENTRIES) this.configError = StoreError.Config
-        if (this.reserve < 2 || this.n < this.reserve + 2 || this.first < 0 || this.first + this.n > total) this.configError = StoreError.Config
-        if (this.n * this.spS >= 65535 || this.qDepth < 1 || this.stepBytes < 64) this.configError = StoreError.Config
-        if (this.role !== StoreRole.Primary) if (this.role !== StoreRole.Remote || !remoteOk) this.configError = StoreError.Config
-        if (this.configError !== StoreError.None) {
-            this.n = this.reserve + 2
-            this.spS = 1
+        const stepBytes = opts.stepBytes !== undefined ? opts.stepBytes : 512
+        this.stepBytes = stepBytes
+        let spS = Math.floor((S - SECTOR_HEADER_SIZE) / (ENTRY_SIZE + B))
+        // one test each: an `||` of them costs the image more
+        let bad = false
+        if (this.blockLog2 < 4) bad = true
+        if (B > geo.pageSize) bad = true
+        if (geo.pageSize % B !== 0) bad = true
+        if (spS < 1) bad = true
+        if (spS > MAX_ENTRIES) bad = true
+        if (reserve < 2) bad = true
+        if (n < reserve + 2) bad = true
+        if (first < 0) bad = true
+        if (first + n > total) bad = true
+        if (n * spS >= 65535) bad = true
+        if (qDepth < 1) bad = true
+        if (stepBytes < 64) bad = true
+        if (role !== StoreRole.Primary) if (role !== StoreRole.Remote || !remoteOk) bad = true
+        if (bad) {
+            this.configError = StoreError.Config
+            n = reserve + 2
+            spS = 1
         }
-        const n = this.n
+        this.n = n
+        this.spS = spS
         this.secState = Buffer.alloc(n)
         this.secHasA = Buffer.alloc(n)
         this.secEntries = Buffer.alloc(n)
