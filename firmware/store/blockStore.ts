@@ -393,8 +393,10 @@ export class PrimaryBlockStore {
      * flash failed; done(Config) for bad options. Calls made before mount fail with NotMounted.
      */
     mount(done: (err: StoreError, report: MountReport) => void): void {
-        if (this.configError !== StoreError.None || this.busy) {
-            const err = this.configError !== StoreError.None ? this.configError : StoreError.NotMounted
+        // (a store whose options are bad is never busy)
+        let err = this.configError
+        if (this.busy) err = StoreError.NotMounted
+        if (err !== StoreError.None) {
             const rep = this.report
             this.clock.setTimer(0, () => done(err, rep))
             return
@@ -423,23 +425,19 @@ export class PrimaryBlockStore {
      * `crc`: the data's CRC-32C as computed when the write was captured (computed here when
      * absent); the record's CRC goes on from it, so data changed in RAM since never checks. */
     write(member: number, lba: number, seq: number, data: Buffer, done: (err: StoreError) => void, crc?: number): void {
-        if (!validMember(member) || !validLba(lba) || !validU32(seq) || data.length < 1 || data.length > this.B) {
-            this.refuse(done, StoreError.BadArgument)
-            return
+        if (validInt(member, MEMBER_LIMIT)) if (validInt(lba, LBA_LIMIT)) if (validInt(seq, U32_LIMIT)) if (data.length >= 1) if (data.length <= this.B) {
+            this.nextCrc = crc === undefined ? crc32cUpdate(0, data, 0, data.length) : crc
+            return this.enqueue(Op.Write, member, lba, seq, data, done)
         }
-        this.nextCrc = crc === undefined ? crc32cUpdate(0, data, 0, data.length) : crc
-        this.enqueue(Op.Write, member, lba, seq, data, done)
+        this.refuse(done, StoreError.BadArgument)
     }
 
     /** The newest version (primary) or the newest applied version (remote) of (member, lba):
      * done(None, data), done(None, null) when there is none, done(Corrupt) when the record no
      * longer matches its CRC. */
     read(member: number, lba: number, done: (err: StoreError, data: Buffer | null) => void): void {
-        if (!validMember(member) || !validLba(lba)) {
-            this.refuse(done, StoreError.BadArgument)
-            return
-        }
-        this.enqueue(Op.Read, member, lba, 0, null, done)
+        if (validInt(member, MEMBER_LIMIT)) if (validInt(lba, LBA_LIMIT)) return this.enqueue(Op.Read, member, lba, 0, null, done)
+        this.refuse(done, StoreError.BadArgument)
     }
 
     /**
@@ -478,11 +476,9 @@ export class PrimaryBlockStore {
 
     /** The data of the version (member, lba, seq): done(NotFound) when it is no longer held. */
     readPinned(entry: { member: number; lba: number; seq: number }, done: (err: StoreError, data: Buffer | null) => void): void {
-        if (!validMember(entry.member) || !validLba(entry.lba) || !validU32(entry.seq)) {
-            this.refuse(done, StoreError.BadArgument)
-            return
-        }
-        this.enqueue(Op.ReadPinned, entry.member, entry.lba, entry.seq, null, done)
+        if (validInt(entry.member, MEMBER_LIMIT)) if (validInt(entry.lba, LBA_LIMIT)) if (validInt(entry.seq, U32_LIMIT))
+            return this.enqueue(Op.ReadPinned, entry.member, entry.lba, entry.seq, null, done)
+        this.refuse(done, StoreError.BadArgument)
     }
 
     /** Primary: the remote has applied every seq up to `seq`. Its versions are unpinned once a
@@ -493,7 +489,7 @@ export class PrimaryBlockStore {
 
     /** Queues a confirm, commit or discard record after checking the seq and the role. */
     protected seqRecord(op: Op, role: StoreRole, seq: number, done: ((err: StoreError) => void) | null): void {
-        if (!validU32(seq)) {
+        if (!validInt(seq, U32_LIMIT)) {
             this.refuse(done, StoreError.BadArgument)
             return
         }
@@ -511,18 +507,14 @@ export class PrimaryBlockStore {
 
     /** A persistent metadata value (key 0..31), or -1 when never set. */
     meta(key: number): number {
-        if (!(key >= 0 && key < META_KEYS)) return -1
-        if (Math.floor(key) !== key) return -1
+        if (!validInt(key, META_KEYS)) return -1
         return this.metaLoc[key + 1] >= 0 ? this.metaVal[key + 1] : -1
     }
 
     /** Sets a persistent metadata value (u32) durably; the latest valid record wins at mount. */
     setMeta(key: number, value: number, done: (err: StoreError) => void): void {
-        if (!(key >= 0 && key < META_KEYS) || Math.floor(key) !== key || !validU32(value)) {
-            this.refuse(done, StoreError.BadArgument)
-            return
-        }
-        this.enqueue(Op.SetMeta, key, 0, value, null, done)
+        if (validInt(key, META_KEYS)) if (validInt(value, U32_LIMIT)) return this.enqueue(Op.SetMeta, key, 0, value, null, done)
+        this.refuse(done, StoreError.BadArgument)
     }
 
     /** The highest seq found on flash at mount or written since (0 when none): a rebooted
@@ -637,7 +629,7 @@ export class PrimaryBlockStore {
         // BlockStore's calls (the remote role's, collect) and its checks of the remote's writes
         if (this.takes(kind, i)) return
         if (kind === Op.Write) return this.ensureRoom(RoomClass.User, true, K.WriteRoom)
-        if (kind === Op.Read || kind === Op.ReadPinned) {
+        if (kind >= Op.Read) if (kind <= Op.ReadPinned) {
             // a version read: its entry, then its whole slot (RvEntry, RvData)
             const m = this.qMember[i]
             const lba = this.qLba[i]
@@ -741,7 +733,8 @@ export class PrimaryBlockStore {
     }
 
     private noteSeq(seq: number): void {
-        if (!this.hasMaxSeq || seqAfter(seq, this.maxSeq)) this.maxSeq = seq
+        if (this.hasMaxSeq) if (!seqAfter(seq, this.maxSeq)) return
+        this.maxSeq = seq
         this.hasMaxSeq = true
     }
 
@@ -795,11 +788,11 @@ export class PrimaryBlockStore {
         }
         let v = -1
         // static wear levelling when the erase counts spread too far
-        let lo = -1
-        let hi = 0
-        for (let s = 0; s < this.n; s++) {
+        let lo = this.secErase[0]
+        let hi = lo
+        for (let s = 1; s < this.n; s++) {
             const ec = this.secErase[s]
-            if (lo < 0 || ec < lo) lo = ec
+            if (ec < lo) lo = ec
             if (ec > hi) hi = ec
         }
         if (!this.roomDidStatic) if (hi - lo > this.wearSpread) {
@@ -824,14 +817,11 @@ export class PrimaryBlockStore {
         for (let j = 1; j <= this.n; j++) {
             const s = (this.lastOpened + j) % this.n
             if (this.secState[s] !== SecState.Free) continue
-            if (best < 0 || this.secErase[s] < this.secErase[best]) best = s
+            if (best >= 0) if (this.secErase[s] >= this.secErase[best]) continue
+            best = s
         }
         storeInvariant(best >= 0, "a free sector to open")
         return best
-    }
-
-    private liveBytes(s: number): number {
-        return this.idx.sectorLive[s] * (ENTRY_SIZE + this.B) + this.secSmall[s] * ENTRY_SIZE
     }
 
     /**
@@ -862,18 +852,27 @@ export class PrimaryBlockStore {
             if (st !== SecState.Used) if (st !== SecState.Dirty) continue
             // a victim whose live records do not fit the room left is passed over
             const live = this.idx.sectorLive[s]
-            if (live !== 0 || this.secSmall[s] !== 0) if (live > roomData || this.liveBytes(s) > roomBytes) continue
+            const liveBytes = live * (ENTRY_SIZE + this.B) + this.secSmall[s] * ENTRY_SIZE
+            if (liveBytes !== 0) {
+                if (live > roomData) continue
+                if (liveBytes > roomBytes) continue
+            }
+            let score = 0
             if (coldest) {
                 if (st !== SecState.Used) continue
-                if (best < 0 || this.secErase[s] < this.secErase[best]) best = s
-                continue
+                // the lowest erase count, the first of equal ones
+                if (best >= 0) if (this.secErase[s] >= this.secErase[best]) continue
+            } else {
+                score = st === SecState.Dirty ? this.S : this.S - SECTOR_HEADER_SIZE - liveBytes
+                if (score <= 0) continue
+                // the most reclaimable bytes, ties to the lower erase count
+                if (best >= 0) {
+                    if (score < bestScore) continue
+                    if (score === bestScore) if (this.secErase[s] >= this.secErase[best]) continue
+                }
             }
-            const reclaim = st === SecState.Dirty ? this.S : this.S - SECTOR_HEADER_SIZE - this.liveBytes(s)
-            if (reclaim <= 0) continue
-            if (best < 0 || reclaim > bestScore || (reclaim === bestScore && this.secErase[s] < this.secErase[best])) {
-                best = s
-                bestScore = reclaim
-            }
+            best = s
+            bestScore = score
         }
         return best
     }
@@ -1121,9 +1120,10 @@ export class PrimaryBlockStore {
                 // does not check is copied as it is, with a CRC that does not match: dropping it
                 // would hide its loss, and a fresh CRC would launder it
                 let len = this.mended(mendRecord(e, 0, d, 0, this.B))
-                if (len < 0 || this.entryOfSlot(e, this.gcG) < 0) {
-                    len = this.entryOfSlot(e, this.gcG)
-                    if (len < 0) len = this.B
+                const fields = this.entryOfSlot(e, this.gcG)
+                if (fields < 0) len = -1
+                if (len < 0) {
+                    len = fields < 0 ? this.B : fields
                     this.apDamaged = true
                     this.stats.corruptCopied++
                 }
@@ -1206,30 +1206,28 @@ export class PrimaryBlockStore {
                 const e = this.rvEntry
                 this.rvEntry = EMPTY
                 const len = this.mended(mendRecord(e, 0, d, 0, this.B))
-                if (len < 0 || this.entryOfSlot(e, this.rvG) < 0) {
-                    this.stats.corruptOnRead++
-                    this.finish(StoreError.Corrupt, null)
-                    return
+                if (len >= 0) if (this.entryOfSlot(e, this.rvG) >= 0) {
+                    const out = len < d.length ? d.slice(0, len) : d
+                    this.readCrc = crc32cUpdate(0, out, 0, len)
+                    return this.finish(StoreError.None, out)
                 }
-                const out = len < d.length ? d.slice(0, len) : d
-                this.readCrc = crc32cUpdate(0, out, 0, len)
-                this.finish(StoreError.None, out)
-                return
+                this.stats.corruptOnRead++
+                return this.finish(StoreError.Corrupt, null)
             }
             case K.MountRead: {
                 // mount read a whole sector: classify it by its header
-                const buf = data
-                if (err !== StoreError.None || !buf) {
-                    this.mountFail(err !== StoreError.None ? err : StoreError.Flash)
-                    return
-                }
+                if (!data) err = StoreError.Flash
+                if (err !== StoreError.None) return this.mountFail(err)
+                const buf = data as Buffer
                 const s = this.mS
                 this.mBuf = buf
                 const aErased = allErased(buf, 0, 8)
                 const bErased = allErased(buf, 8, 16)
                 const ec = headerAEraseCount(buf, 0)
                 if (ec >= 0) this.secErase[s] = ec
-                if (aErased || (ec >= 0 && buf[3] === this.blockLog2)) if (bErased) {
+                let blank = aErased
+                if (ec >= 0) if (buf[3] === this.blockLog2) blank = true
+                if (blank) if (bErased) {
                     // erased (part A may be stamped): free if everything after the header is erased
                     this.secHasA[s] = aErased ? 0 : 1
                     this.mPhase = 1
@@ -1278,15 +1276,14 @@ export class PrimaryBlockStore {
      * record changed since: corruption, never a version to use). */
     private entryOfSlot(e: Buffer, g: number): number {
         const len = entryLen(e, 0)
-        const ok =
-            e[0] === EntryType.Data &&
-            e[1] === this.idx.memberOf(g) &&
-            e[2] === g % this.spS &&
-            entryLba(e, 0) === this.idx.lbaOf(g) &&
-            getU32(e, 8) === this.idx.seqOf(g) &&
-            len >= 1 &&
-            len <= this.B
-        return ok ? len : -1
+        if (e[0] !== EntryType.Data) return -1
+        if (e[1] !== this.idx.memberOf(g)) return -1
+        if (e[2] !== g % this.spS) return -1
+        if (entryLba(e, 0) !== this.idx.lbaOf(g)) return -1
+        if (getU32(e, 8) !== this.idx.seqOf(g)) return -1
+        if (len < 1) return -1
+        if (len > this.B) return -1
+        return len
     }
 
     /** Runs step k from the run loop (long work yields between steps). */
@@ -1350,14 +1347,16 @@ export class PrimaryBlockStore {
         this.mounted = false
         this.mSuspect = 0
         // calls still queued from before fail
-        while (failQueued && this.qCount > 0) {
-            const done = this.qDone[this.qHead]
-            this.qDone[this.qHead] = null
-            this.qHead = (this.qHead + 1) % this.qDepth
-            this.qCount--
-            if (done) this.failLater(done, StoreError.NotMounted)
+        if (failQueued) {
+            while (this.qCount > 0) {
+                const done = this.qDone[this.qHead]
+                this.qDone[this.qHead] = null
+                this.qHead = (this.qHead + 1) % this.qDepth
+                this.qCount--
+                if (done) this.failLater(done, StoreError.NotMounted)
+            }
+            this.qHead = 0
         }
-        if (failQueued) this.qHead = 0
         for (let s = 0; s < this.n; s++) {
             this.setState(s, SecState.Dirty)
             this.secHasA[s] = 0
@@ -1425,36 +1424,37 @@ export class PrimaryBlockStore {
                 const i = this.mEntry
                 const off = SECTOR_HEADER_SIZE + ENTRY_SIZE * i
                 // entries end at the first erased one, or where the data slots begin
-                if (i >= MAX_ENTRIES || off + ENTRY_SIZE > this.S - this.B * this.mDataUsed || allErased(buf, off, off + ENTRY_SIZE)) {
-                    this.mEntryEnd[s] = i
-                    this.secEntries[s] = i
-                    this.secData[s] = this.mDataUsed
-                    // the slot after the last one used must be erased: else a data program was cut before
-                    // its entry (or its entry was torn). That slot is skipped (entries name their slot), and
-                    // appends go on after it if the rest of the free room is erased: the newest sector of a
-                    // store cut in the middle of a garbage collection that took the last free sector must
-                    // take the rest of that collection's records, or no victim would fit after the mount.
-                    const entriesEnd = SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s]
-                    const next = this.mDataUsed
-                    if (next < this.spS) {
-                        const lo = this.S - (next + 1) * this.B
-                        if (lo >= entriesEnd) if (!allErased(this.mBuf, lo, lo + this.B)) {
-                            this.report.tornData++
-                            this.stats.tornData++
-                            this.secData[s] = next + 1
-                        }
-                    }
-                    if (this.S - this.B * this.secData[s] < entriesEnd) {
-                        this.mClosed[s] = 1
-                        return this.mountSectorDone()
-                    }
-                    this.mPhase = 2
-                    this.mCheckAt = entriesEnd
-                    // the erased check of its free room (phase 2)
-                    return this.mountStep()
+                if (i < MAX_ENTRIES) if (off + ENTRY_SIZE <= this.S - this.B * this.mDataUsed) if (!allErased(buf, off, off + ENTRY_SIZE)) {
+                    budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
+                    this.mEntry++
+                    continue
                 }
-                budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
-                this.mEntry++
+                this.mEntryEnd[s] = i
+                this.secEntries[s] = i
+                this.secData[s] = this.mDataUsed
+                // the slot after the last one used must be erased: else a data program was cut before
+                // its entry (or its entry was torn). That slot is skipped (entries name their slot), and
+                // appends go on after it if the rest of the free room is erased: the newest sector of a
+                // store cut in the middle of a garbage collection that took the last free sector must
+                // take the rest of that collection's records, or no victim would fit after the mount.
+                const entriesEnd = SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s]
+                const next = this.mDataUsed
+                if (next < this.spS) {
+                    const lo = this.S - (next + 1) * this.B
+                    if (lo >= entriesEnd) if (!allErased(this.mBuf, lo, lo + this.B)) {
+                        this.report.tornData++
+                        this.stats.tornData++
+                        this.secData[s] = next + 1
+                    }
+                }
+                if (this.S - this.B * this.secData[s] < entriesEnd) {
+                    this.mClosed[s] = 1
+                    return this.mountSectorDone()
+                }
+                this.mPhase = 2
+                this.mCheckAt = entriesEnd
+                // the erased check of its free room (phase 2)
+                return this.mountStep()
             }
             this.later(K.MountStep)
             return
@@ -1544,7 +1544,9 @@ export class PrimaryBlockStore {
         const value = getU32(buf, off + 8)
         const loc = s * 256 + i
         // this role's horizon record, or a meta value: the one latest in the log is live
-        const slot = type === this.horizonType ? HORIZON : type === EntryType.Meta && buf[off + 1] < META_KEYS ? buf[off + 1] + 1 : -1
+        let slot = -1
+        if (type === this.horizonType) slot = HORIZON
+        else if (type === EntryType.Meta) if (buf[off + 1] < META_KEYS) slot = buf[off + 1] + 1
         if (slot >= 0) {
             this.report.records++
             if (slot === HORIZON) this.noteSeq(value)
@@ -1620,7 +1622,8 @@ export class PrimaryBlockStore {
             if (st === SecState.Free) rep.freeSectors++
             if (st === SecState.Used) {
                 rep.usedSectors++
-                if (newest < 0 || this.secSeq[s] > this.secSeq[newest]) newest = s
+                if (newest < 0) newest = s
+                else if (this.secSeq[s] > this.secSeq[newest]) newest = s
             }
             if (this.secErase[s] >= 0) {
                 known++
@@ -1635,7 +1638,7 @@ export class PrimaryBlockStore {
                 rep.unknownEraseCounts++
             }
         }
-        rep.blank = rep.freeSectors === this.n && rep.records === 0
+        if (rep.freeSectors === this.n) if (rep.records === 0) rep.blank = true
         // the last bad entry of the newest sector is the record a power cut tore
         if (newest >= 0) if (this.mLastBad[newest] > 0) if (this.mLastBad[newest] === this.mEntryEnd[newest]) if (this.mLastKept[newest] !== NOT_TORN) {
             rep.torn = 1
@@ -1673,7 +1676,8 @@ export class PrimaryBlockStore {
         const total = this.n * this.spS
         // a slot looked at costs 1, a version placed 8 (hash probe, chain walk, retention rule)
         let budget = this.stepBytes >> 3
-        while (this.mG < total && budget > 0) {
+        while (budget > 0) {
+            if (this.mG >= total) break
             const g = this.mG++
             budget--
             if (!this.idx.isCandidate(g)) continue
@@ -1713,22 +1717,14 @@ function zeroEntry(b: Buffer, off: number): boolean {
     return true
 }
 
-function validU32(v: number): boolean {
+/** Upper bound of a u32 (a seq, a meta value). */
+const U32_LIMIT = 0x100000000
+
+/** v is an integer in 0..limit-1. */
+function validInt(v: number, limit: number): boolean {
     if (!(v >= 0)) return false
-    if (!(v <= 0xffffffff)) return false
+    if (!(v < limit)) return false
     return Math.floor(v) === v
-}
-
-function validMember(m: number): boolean {
-    if (!(m >= 0)) return false
-    if (!(m < MEMBER_LIMIT)) return false
-    return Math.floor(m) === m
-}
-
-function validLba(l: number): boolean {
-    if (!(l >= 0)) return false
-    if (!(l < LBA_LIMIT)) return false
-    return Math.floor(l) === l
 }
 
 /**
