@@ -281,9 +281,9 @@ export class PrimaryBlockStore {
     /** Bad entries and sector headers this scan found. */
     private mSuspect!: number
 
-    // ---- the only closures: flash completions, the queue's kick, and timer steps
-    private readonly onFlashWrite: (err: FlashError) => void
-    private readonly onFlashRead: (err: FlashError, data: Buffer) => void
+    // ---- the only closures: the flash's completion (of reads, programs and erases: a program's
+    // and an erase's bring no data), the queue's kick, and timer steps
+    private readonly onFlash: (err: FlashError, data?: Buffer) => void
     private readonly kick: () => void
     private readonly kStep: () => void
     private stepK!: K
@@ -377,10 +377,15 @@ export class PrimaryBlockStore {
         this.hdrB = Buffer.alloc(SECTOR_HEADER_SIZE / 2)
 
         const self = this
-        this.onFlashWrite = (err) => self.flashDone(err, null)
-        this.onFlashRead = (err, data) => self.flashDone(err, data)
+        this.onFlash = (err, data) => {
+            if (err !== FlashError.None) {
+                self.stats.flashErrors++
+                self.stats.lastFlashError = err
+                self.go(self.flashK, StoreError.Flash)
+            } else self.go(self.flashK, StoreError.None, data)
+        }
         this.kick = () => self.startNext()
-        this.kStep = () => self.go(self.stepK, StoreError.None, null)
+        this.kStep = () => self.go(self.stepK, StoreError.None)
     }
 
     // =====================================================================================
@@ -696,7 +701,7 @@ export class PrimaryBlockStore {
     }
 
     /** Runs one of BlockStore's steps. */
-    protected toolStep(_k: K, _err: StoreError, _data: Buffer | null): void {}
+    protected toolStep(_k: K, _err: StoreError, _data?: Buffer | null): void {}
 
     /** Collection of sector v: copies the next of BlockStore's small records in it (true), or
      * finds none (false). */
@@ -766,14 +771,14 @@ export class PrimaryBlockStore {
 
     private roomLoop(err: StoreError): void {
         if (err !== StoreError.None) {
-            this.go(this.roomK, err, null)
+            this.go(this.roomK, err)
             return
         }
         // while no sector is free, what is left of the open sector belongs to garbage collection
         // (a power cut in a collection that had taken the last free sector leaves the store so):
         // the call first collects a victim into it, which frees a sector
         if (this.freeCount > 0) if (this.fits(this.open, this.roomIsData)) {
-            this.go(this.roomK, StoreError.None, null)
+            this.go(this.roomK, StoreError.None)
             return
         }
         // each class may not take the last free sectors kept for the classes after it
@@ -783,7 +788,7 @@ export class PrimaryBlockStore {
             return
         }
         if (this.roomRounds++ > 2 * this.n + 4) {
-            this.go(this.roomK, StoreError.Full, null)
+            this.go(this.roomK, StoreError.Full)
             return
         }
         let v = -1
@@ -804,7 +809,7 @@ export class PrimaryBlockStore {
         }
         if (v < 0) v = this.pickVictim(false)
         if (v < 0) {
-            this.go(this.roomK, StoreError.Full, null)
+            this.go(this.roomK, StoreError.Full)
             return
         }
         this.collectSector(v, K.RoomLoop)
@@ -977,7 +982,7 @@ export class PrimaryBlockStore {
     /** Room for a relocation: garbage collection may take every free sector. */
     protected gcRoom(isData: boolean, k: K): void {
         if (this.fits(this.open, isData)) {
-            this.go(k, StoreError.None, null)
+            this.go(k, StoreError.None)
             return
         }
         if (this.freeCount === 0) {
@@ -991,8 +996,9 @@ export class PrimaryBlockStore {
     // =====================================================================================
     // Continuations
 
-    /** Runs continuation k with the result of the step that finished. */
-    private go(k: K, err: StoreError, data: Buffer | null): void {
+    /** Runs continuation k with the result of the step that finished (`data`: what a flash read
+     * read; nothing for other steps). */
+    private go(k: K, err: StoreError, data?: Buffer | null): void {
         // a failed step ends its layer: a call's own step finishes the call, a collection's
         // step returns to what asked for the collection, an append's entry to what asked for
         // the append (the steps that must do more on a failure are left out here)
@@ -1007,9 +1013,9 @@ export class PrimaryBlockStore {
                 this.rvEntry = EMPTY
                 return this.finish(err, null)
             }
-            if (k === K.ApEntry) return this.go(this.apK, err, null)
+            if (k === K.ApEntry) return this.go(this.apK, err)
             this.gcEntry = EMPTY
-            return this.go(this.gcK, err, null)
+            return this.go(this.gcK, err)
         }
         switch (k) {
             case K.Voided:
@@ -1072,13 +1078,13 @@ export class PrimaryBlockStore {
                 if (err !== StoreError.None) {
                     // the header may be half there: erase before reuse
                     this.setState(s, SecState.Dirty)
-                    this.go(this.openK, err, null)
+                    this.go(this.openK, err)
                     return
                 }
                 this.setState(s, SecState.Open)
                 this.secHasA[s] = 1
                 this.open = s
-                this.go(this.openK, StoreError.None, null)
+                this.go(this.openK, StoreError.None)
                 return
             }
             case K.ApData: {
@@ -1086,7 +1092,7 @@ export class PrimaryBlockStore {
                 const s = this.apS
                 if (err !== StoreError.None) {
                     this.apData = EMPTY
-                    this.go(this.apK, err, null)
+                    this.go(this.apK, err)
                     return
                 }
                 const crc = encodeDataEntry(this.entryBuf, this.apMember, this.apSlot, this.apLba, this.apSeq, this.apLen, this.apCrc)
@@ -1103,7 +1109,7 @@ export class PrimaryBlockStore {
                 this.idx.setRecord(g, this.apMember, this.apLba, this.apSeq, this.apEntry, false)
                 this.noteSeq(this.apSeq)
                 this.apG = g
-                this.go(this.apK, StoreError.None, null)
+                this.go(this.apK, StoreError.None)
                 return
             }
             case K.GcEntry: {
@@ -1169,7 +1175,7 @@ export class PrimaryBlockStore {
                 const v = this.gcV
                 if (err !== StoreError.None) {
                     this.setState(v, SecState.Dirty)
-                    this.go(this.gcK, err, null)
+                    this.go(this.gcK, err)
                     return
                 }
                 this.idx.clearSector(v)
@@ -1189,7 +1195,7 @@ export class PrimaryBlockStore {
                 const v = this.gcV
                 this.setState(v, SecState.Free)
                 this.secHasA[v] = 1
-                this.go(this.gcK, StoreError.None, null)
+                this.go(this.gcK, StoreError.None)
                 return
             }
             case K.RvEntry: {
@@ -1315,26 +1321,18 @@ export class PrimaryBlockStore {
         this.flashK = k
         this.stats.programs++
         this.stats.flashBytesProgrammed += data.length
-        this.flash.program(addr, data, this.onFlashWrite)
+        this.flash.program(addr, data, this.onFlash)
     }
 
     protected eraseSector(s: number, k: K): void {
         this.flashK = k
         this.stats.erases++
-        this.flash.eraseSector(this.sectorAddr(s), this.onFlashWrite)
+        this.flash.eraseSector(this.sectorAddr(s), this.onFlash)
     }
 
     private readAt(addr: number, len: number, k: K): void {
         this.flashK = k
-        this.flash.read(addr, len, this.onFlashRead)
-    }
-
-    private flashDone(err: FlashError, data: Buffer | null): void {
-        if (err !== FlashError.None) {
-            this.stats.flashErrors++
-            this.stats.lastFlashError = err
-            this.go(this.flashK, StoreError.Flash, null)
-        } else this.go(this.flashK, StoreError.None, data)
+        this.flash.read(addr, len, this.onFlash)
     }
 
     // =====================================================================================
@@ -1829,7 +1827,7 @@ export class BlockStore extends PrimaryBlockStore {
         return this.remote !== null ? this.idx.visible(member, lba) : this.idx.newest(member, lba)
     }
 
-    protected override toolStep(k: K, err: StoreError, _data: Buffer | null): void {
+    protected override toolStep(k: K, err: StoreError, _data?: Buffer | null): void {
         const r = this.remote as RemoteRole
         switch (k) {
             case K.DiscardRoom: {
