@@ -139,7 +139,8 @@ export class SpiNorFlash implements Flash {
 
     constructor(private bus: SpiBus, private clock: Clock, private opts: SpiNorFlashOptions = {}) {
         this.geo = { pageSize: NOR_PAGE_SIZE, sectorSize: NOR_SECTOR_SIZE, capacity: opts.capacity !== undefined ? opts.capacity : 0 }
-        this.readChunk = opts.readChunk !== undefined && opts.readChunk > 0 ? opts.readChunk : 256
+        this.readChunk = 256
+        if (opts.readChunk !== undefined) if (opts.readChunk > 0) this.readChunk = opts.readChunk
         this.programPollMs = opts.programPollMs !== undefined ? opts.programPollMs : 0.05
         this.erasePollMs = opts.erasePollMs !== undefined ? opts.erasePollMs : 1
         this.cmd = Buffer.alloc(4)
@@ -154,12 +155,16 @@ export class SpiNorFlash implements Flash {
             self.initDone = null
             self.op = DriverOp.Idle
             let err = FlashError.None
-            if (id === 0xffffff || id === 0) err = FlashError.NoDevice
+            if (id === 0xffffff) err = FlashError.NoDevice
+            else if (id === 0) err = FlashError.NoDevice
             else if (self.opts.capacity === undefined) {
                 // the third ID byte is log2 of the size in bytes (0x18: 16 MB)
                 const log2 = rx[2]
-                if (log2 >= 16 && log2 <= 28) self.geo.capacity = Math.pow(2, log2)
-                else err = FlashError.NoDevice
+                err = FlashError.NoDevice
+                if (log2 >= 16) if (log2 <= 28) {
+                    self.geo.capacity = Math.pow(2, log2)
+                    err = FlashError.None
+                }
             }
             if (err === FlashError.None) self.id = id
             if (done) done(err, id)
@@ -174,13 +179,34 @@ export class SpiNorFlash implements Flash {
             if (self.opOffset < self.opLen) self.nextChunk()
             else self.finishRead(self.opData)
         }
-        this.onSent = (_rx) => self.sent()
+        // the command sent (WREN, program, erase) went out
+        this.onSent = (_rx) => {
+            if (self.phase === Phase.WriteEnable) {
+                self.phase = Phase.CheckWel
+                self.pollNow()
+                return
+            }
+            if (self.phase === Phase.CheckWel) {
+                self.phase = Phase.Command
+                if (self.op === DriverOp.Program) self.bus.transfer(self.opData, 0, self.onSent)
+                else {
+                    putCommand(self.cmd, NorCmd.SectorErase, self.opAddr)
+                    self.bus.transfer(self.cmd, 0, self.onSent)
+                }
+                return
+            }
+            // the command went out: the chip is busy from chip-select rise
+            self.phase = Phase.Wait
+            self.opStart = self.clock.millis()
+            const first = self.op === DriverOp.Program ? norProgramTypMs(self.opLen) : NOR_ERASE_TYP_MS
+            self.clock.setTimer(first, self.pollNow)
+        }
         this.onStatusRx = (rx) => {
             const busy = (rx[0] & NOR_STATUS_BUSY) !== 0
             if (self.phase === Phase.CheckWel) {
                 const wel = (rx[0] & NOR_STATUS_WEL) !== 0
-                if (!busy && wel) self.sent()
-                else if (self.wrenAttempts >= WREN_ATTEMPTS) {
+                if (!busy) if (wel) return self.onSent(rx)
+                if (self.wrenAttempts >= WREN_ATTEMPTS) {
                     self.timeouts++
                     self.suspect = true
                     self.fail(busy ? FlashError.Timeout : FlashError.NoDevice)
@@ -212,7 +238,10 @@ export class SpiNorFlash implements Flash {
             self.op = DriverOp.Idle
             if (done) done(FlashError.None)
         }
-        this.pollNow = () => self.poll()
+        this.pollNow = () => {
+            self.polls++
+            self.bus.transfer(self.rdsr, 1, self.onStatusRx)
+        }
     }
 
     /** Probes the chip: done(None, id) with the 24-bit JEDEC ID, or done(NoDevice, id). */
@@ -256,26 +285,27 @@ export class SpiNorFlash implements Flash {
 
     program(addr: number, data: Buffer, done: (err: FlashError) => void): void {
         let err = this.check(addr, data.length)
+        // a program of nothing: done at once
         if (err === FlashError.None) if (data.length > 0) {
             const page = this.geo.pageSize
-            if (Math.floor(addr / page) !== Math.floor((addr + data.length - 1) / page)) err = FlashError.CrossesPage
+            if (Math.floor(addr / page) === Math.floor((addr + data.length - 1) / page)) {
+                this.op = DriverOp.Program
+                this.writeDone = done
+                this.opAddr = addr
+                this.opLen = data.length
+                // the command and data go out in one transfer: copy into a buffer kept per length
+                const tx = this.txBuf(data.length + 4)
+                putCommand(tx, NorCmd.PageProgram, addr)
+                tx.set(data, 4)
+                this.opData = tx
+                this.opMaxMs = NOR_PROGRAM_MAX_MS
+                this.opPollMs = this.programPollMs
+                this.startWrite()
+                return
+            }
+            err = FlashError.CrossesPage
         }
-        if (err !== FlashError.None || data.length === 0) {
-            this.later(done, err, 0)
-            return
-        }
-        this.op = DriverOp.Program
-        this.writeDone = done
-        this.opAddr = addr
-        this.opLen = data.length
-        // the command and data go out in one transfer: copy into a buffer kept per length
-        const tx = this.txBuf(data.length + 4)
-        putCommand(tx, NorCmd.PageProgram, addr)
-        tx.set(data, 4)
-        this.opData = tx
-        this.opMaxMs = NOR_PROGRAM_MAX_MS
-        this.opPollMs = this.programPollMs
-        this.startWrite()
+        this.later(done, err, 0)
     }
 
     eraseSector(addr: number, done: (err: FlashError) => void): void {
@@ -303,7 +333,7 @@ export class SpiNorFlash implements Flash {
         if (Math.floor(addr) !== addr) return FlashError.OutOfRange
         if (Math.floor(len) !== len) return FlashError.OutOfRange
         if (addr + len > this.geo.capacity) return FlashError.OutOfRange
-        if (len === 0 && addr >= this.geo.capacity) return FlashError.OutOfRange
+        if (len === 0) if (addr >= this.geo.capacity) return FlashError.OutOfRange
         return FlashError.None
     }
 
@@ -351,34 +381,7 @@ export class SpiNorFlash implements Flash {
     private startReadyCheck(): void {
         this.phase = Phase.ReadyCheck
         this.opStart = this.clock.millis()
-        this.poll()
-    }
-
-    private sent(): void {
-        if (this.phase === Phase.WriteEnable) {
-            this.phase = Phase.CheckWel
-            this.poll()
-            return
-        }
-        if (this.phase === Phase.CheckWel) {
-            this.phase = Phase.Command
-            if (this.op === DriverOp.Program) this.bus.transfer(this.opData, 0, this.onSent)
-            else {
-                putCommand(this.cmd, NorCmd.SectorErase, this.opAddr)
-                this.bus.transfer(this.cmd, 0, this.onSent)
-            }
-            return
-        }
-        // the command went out: the chip is busy from chip-select rise
-        this.phase = Phase.Wait
-        this.opStart = this.clock.millis()
-        const first = this.op === DriverOp.Program ? norProgramTypMs(this.opLen) : NOR_ERASE_TYP_MS
-        this.clock.setTimer(first, this.pollNow)
-    }
-
-    private poll(): void {
-        this.polls++
-        this.bus.transfer(this.rdsr, 1, this.onStatusRx)
+        this.pollNow()
     }
 
     private fail(err: FlashError): void {

@@ -73,33 +73,41 @@ const enum K {
     WriteRoom = 1,
     WriteAppended = 2,
     SmallRoom = 3,
-    SmallAppended = 4,
-    RvEntry = 5,
-    RvData = 6,
+    RvEntry = 4,
+    RvData = 5,
+    DiscardRoom = 6,
+    // the programs of an entry (SmallAppended .. GcDiscardAppended): a failure also ends
+    // appends in the entry's sector
+    SmallAppended = 7,
+    DiscardAppended = 8,
     // an append's entry: a failure returns to what asked for the append
-    ApEntry = 7,
+    ApEntry = 9,
     // a collection's steps: a failure returns to what asked for the collection
-    GcEntry = 8,
-    GcData = 9,
-    GcRoom = 10,
-    GcAppended = 11,
-    GcSmallRoom = 12,
-    GcSmallAppended = 13,
-    GcHeader = 14,
+    GcSmallAppended = 10,
+    GcDiscardAppended = 11,
+    GcEntry = 12,
+    GcData = 13,
+    GcRoom = 14,
+    GcAppended = 15,
+    GcSmallRoom = 16,
+    GcDiscardRoom = 17,
+    GcHeader = 18,
     // the steps that handle a failure themselves
-    GcErased = 15,
-    RoomLoop = 16,
-    PruneStep = 17,
-    Opened = 18,
-    ApData = 19,
-    Collected = 20,
-    MountRead = 21,
-    MountStep = 22,
-    IndexStep = 23,
-    /** Runs `formatStep`, a closure of the call that set it (format). */
-    Then = 24,
+    GcErased = 19,
+    RoomLoop = 20,
+    PruneStep = 21,
+    Opened = 22,
+    ApData = 23,
+    MountRead = 24,
+    MountStep = 25,
+    IndexStep = 26,
     /** The torn entry is zeroed (or not): the calls go on. */
-    Voided = 25,
+    Voided = 27,
+    // steps of BlockStore only (run by its `toolStep`)
+    DiscardPrune = 28,
+    Collected = 29,
+    /** Runs `formatStep`, a closure of the call that set it (format). */
+    Then = 30,
 }
 
 const EMPTY = Buffer.alloc(0)
@@ -133,49 +141,51 @@ const ZERO_ENTRY = Buffer.alloc(16)
  *   and queue at construction (and again at each mount), not per call.
  *
  * Two classes: `BlockStore` (below) takes both roles. `PrimaryBlockStore` is the same store
- * without the remote's part (commit and discard calls, discard records, visible versions):
- * it takes role Primary only (Remote gives StoreError.Config), and a primary board's image
- * uses it so that the remote's code stays out of the image (the DeviceScript VM's 64 KB
- * limit: the remote's part, `RemoteRole`, is compiled only where `BlockStore` is used). Both
- * read and write the same flash format.
+ * without the remote's part (commit and discard calls, discard records, visible versions) and
+ * without format and collect: it takes role Primary only (Remote gives StoreError.Config),
+ * and a primary board's image uses it so that the rest stays out of the image (the
+ * DeviceScript VM's 64 KB limit). `BlockStore` adds its part by overriding hooks
+ * (`takes`, `toolStep`, ...) that do nothing here; a class only the simulator, the remote and
+ * the tests construct is not compiled into a primary's image. Both read and write the same
+ * flash format.
  * @devsWhenUsed
  */
 export class PrimaryBlockStore {
     readonly stats = new StoreStats()
-    private report = new MountReport()
+    protected report = new MountReport()
     private role: StoreRole
-    private configError = StoreError.None
+    protected configError = StoreError.None
     private B: number
     private blockLog2: number
     private S: number
     private first: number
-    private n: number
+    protected n: number
     private spS: number
     private qDepth: number
     private reserve: number
     private wearSpread: number
-    private stepBytes: number
+    protected stepBytes: number
 
     private mounted = false
-    private busy = false
+    protected busy = false
     private kickScheduled = false
 
     // ---- sectors (index 0..n-1 within the store): values that fit a byte are kept in
     // Buffers (1 byte per sector instead of 8 or more in a number[]: a board's heap is small)
-    private secState: Buffer
+    protected secState: Buffer
     private secHasA: Buffer
     private secErase: number[] = []
-    private secSeq: number[] = []
-    private secEntries: Buffer
+    protected secSeq: number[] = []
+    protected secEntries: Buffer
     private secData: Buffer
     /** Live small records (commit, confirm, meta, discard) per sector. */
-    private secSmall: Buffer
-    private open!: number
+    protected secSmall: Buffer
+    protected open!: number
     /** Sectors in state Free (kept by setState). */
     private freeCount = 0
     private nextSectorSeq!: number
     private lastOpened!: number
-    private idx: VersionIndex
+    protected idx: VersionIndex
 
     // ---- small records, slot HORIZON (the horizon record: a confirm on a primary, a commit on
     // the remote) and slot 1 + key (meta value `key`): where the live one is (sector × 256 +
@@ -184,16 +194,14 @@ export class PrimaryBlockStore {
     private metaLoc: number[] = []
     /** The type of this role's horizon records. */
     private horizonType: EntryType
-    /** The remote role's discard records and visible versions; null on a primary. */
-    private remote: RemoteRole | null
     private maxSeq = 0
     private hasMaxSeq!: boolean
 
     // ---- the call queue (a ring, allocated once)
     private qKind: number[] = []
-    private qMember: number[] = []
+    protected qMember: number[] = []
     private qLba: number[] = []
-    private qSeq: number[] = []
+    protected qSeq: number[] = []
     private qLen: number[] = []
     /** The block CRC-32C of each queued write (docs/FORMAT-flash.md, DATA). */
     private qCrc: number[] = []
@@ -202,7 +210,7 @@ export class PrimaryBlockStore {
     readCrc = 0
     private qBuf: Buffer[] = []
     private qDone: (Done | null)[] = []
-    private qHead = 0
+    protected qHead = 0
     private qCount = 0
 
     private entryBuf: Buffer
@@ -233,7 +241,7 @@ export class PrimaryBlockStore {
     private apData!: Buffer
     /** The block CRC-32C of the data record being appended. */
     private apCrc!: number
-    private apLoc!: number
+    protected apLoc!: number
     /** The record being copied is damaged: its copy keeps a CRC that does not match. */
     private apDamaged!: boolean
     private gcV!: number
@@ -241,15 +249,15 @@ export class PrimaryBlockStore {
     private gcG!: number
     private gcEntry!: Buffer
     private gcK!: K
-    /** The small record being copied: its slot (metaLoc), or -1 - i for the remote's discard i. */
-    private gcSmallKey!: number
+    /** The small record being copied: its slot (metaLoc), or the remote's discard record. */
+    protected gcSmallKey!: number
     private rvG!: number
     private rvEntry!: Buffer
 
     // ---- mount registers
     private mountDone!: ((err: StoreError, report: MountReport) => void) | null
-    private mS!: number
-    private mBuf!: Buffer
+    protected mS!: number
+    protected mBuf!: Buffer
     private mEntry!: number
     private mPhase!: number
     private mCheckAt!: number
@@ -272,11 +280,10 @@ export class PrimaryBlockStore {
     private mAgain!: boolean
     /** Bad entries and sector headers this scan found. */
     private mSuspect!: number
-    private formatStep!: ((err: StoreError) => void) | null
 
-    // ---- the only closures: flash completions, the queue's kick, and timer steps
-    private readonly onFlashWrite: (err: FlashError) => void
-    private readonly onFlashRead: (err: FlashError, data: Buffer) => void
+    // ---- the only closures: the flash's completion (of reads, programs and erases: a program's
+    // and an erase's bring no data), the queue's kick, and timer steps
+    private readonly onFlash: (err: FlashError, data?: Buffer) => void
     private readonly kick: () => void
     private readonly kStep: () => void
     private stepK!: K
@@ -288,31 +295,49 @@ export class PrimaryBlockStore {
      * says so first). Block size: a power of two from 16 to the page size. Sectors: at least
      * reserveSectors + 2, at most 65534 data slots in all (the RAM index uses 16-bit links).
      */
-    constructor(private flash: Flash, private clock: Clock, opts: StoreOptions, remote?: RemoteRole) {
+    constructor(private flash: Flash, protected clock: Clock, opts: StoreOptions, remoteOk?: boolean) {
         const geo = flash.geometry()
-        this.role = opts.role
-        this.remote = remote !== undefined ? remote : null
-        this.S = geo.sectorSize
-        this.B = opts.blockSize !== undefined ? opts.blockSize : 256
-        this.blockLog2 = log2Exact(this.B)
-        this.first = opts.firstSector !== undefined ? opts.firstSector : 0
-        const total = Math.floor(geo.capacity / geo.sectorSize)
-        this.n = opts.sectorCount !== undefined ? opts.sectorCount : total - this.first
-        this.qDepth = opts.queueDepth !== undefined ? opts.queueDepth : 16
-        this.reserve = opts.reserveSectors !== undefined ? opts.reserveSectors : 2
+        const role = opts.role
+        this.role = role
+        const S = geo.sectorSize
+        this.S = S
+        const B = opts.blockSize !== undefined ? opts.blockSize : 256
+        this.B = B
+        this.blockLog2 = log2Exact(B)
+        const first = opts.firstSector !== undefined ? opts.firstSector : 0
+        this.first = first
+        const total = Math.floor(geo.capacity / S)
+        let n = opts.sectorCount !== undefined ? opts.sectorCount : total - first
+        const qDepth = opts.queueDepth !== undefined ? opts.queueDepth : 16
+        this.qDepth = qDepth
+        const reserve = opts.reserveSectors !== undefined ? opts.reserveSectors : 2
+        this.reserve = reserve
         this.wearSpread = opts.wearSpread !== undefined ? opts.wearSpread : 16
-        this.stepBytes = opts.stepBytes !== undefined ? opts.stepBytes : 512
-        this.spS = Math.floor((this.S - SECTOR_HEADER_SIZE) / (ENTRY_SIZE + this.B))
-        if (this.blockLog2 < 4 || this.B > geo.pageSize || geo.pageSize % this.B !== 0) this.configError = StoreError.Config
-        if (this.spS < 1 || this.spS > MAX_ENTRIES) this.configError = StoreError.Config
-        if (this.reserve < 2 || this.n < this.reserve + 2 || this.first < 0 || this.first + this.n > total) this.configError = StoreError.Config
-        if (this.n * this.spS >= 65535 || this.qDepth < 1 || this.stepBytes < 64) this.configError = StoreError.Config
-        if (this.role !== StoreRole.Primary) if (this.role !== StoreRole.Remote || this.remote === null) this.configError = StoreError.Config
-        if (this.configError !== StoreError.None) {
-            this.n = this.reserve + 2
-            this.spS = 1
+        const stepBytes = opts.stepBytes !== undefined ? opts.stepBytes : 512
+        this.stepBytes = stepBytes
+        let spS = Math.floor((S - SECTOR_HEADER_SIZE) / (ENTRY_SIZE + B))
+        // one test each: an `||` of them costs the image more
+        let bad = false
+        if (this.blockLog2 < 4) bad = true
+        if (B > geo.pageSize) bad = true
+        if (geo.pageSize % B !== 0) bad = true
+        if (spS < 1) bad = true
+        if (spS > MAX_ENTRIES) bad = true
+        if (reserve < 2) bad = true
+        if (n < reserve + 2) bad = true
+        if (first < 0) bad = true
+        if (first + n > total) bad = true
+        if (n * spS >= 65535) bad = true
+        if (qDepth < 1) bad = true
+        if (stepBytes < 64) bad = true
+        if (role !== StoreRole.Primary) if (role !== StoreRole.Remote || !remoteOk) bad = true
+        if (bad) {
+            this.configError = StoreError.Config
+            n = reserve + 2
+            spS = 1
         }
-        const n = this.n
+        this.n = n
+        this.spS = spS
         this.secState = Buffer.alloc(n)
         this.secHasA = Buffer.alloc(n)
         this.secEntries = Buffer.alloc(n)
@@ -352,10 +377,15 @@ export class PrimaryBlockStore {
         this.hdrB = Buffer.alloc(SECTOR_HEADER_SIZE / 2)
 
         const self = this
-        this.onFlashWrite = (err) => self.flashDone(err, null)
-        this.onFlashRead = (err, data) => self.flashDone(err, data)
+        this.onFlash = (err, data) => {
+            if (err !== FlashError.None) {
+                self.stats.flashErrors++
+                self.stats.lastFlashError = err
+                self.go(self.flashK, StoreError.Flash)
+            } else self.go(self.flashK, StoreError.None, data)
+        }
         this.kick = () => self.startNext()
-        this.kStep = () => self.go(self.stepK, StoreError.None, null)
+        this.kStep = () => self.go(self.stepK, StoreError.None)
     }
 
     // =====================================================================================
@@ -368,8 +398,10 @@ export class PrimaryBlockStore {
      * flash failed; done(Config) for bad options. Calls made before mount fail with NotMounted.
      */
     mount(done: (err: StoreError, report: MountReport) => void): void {
-        if (this.configError !== StoreError.None || this.busy) {
-            const err = this.configError !== StoreError.None ? this.configError : StoreError.NotMounted
+        // (a store whose options are bad is never busy)
+        let err = this.configError
+        if (this.busy) err = StoreError.NotMounted
+        if (err !== StoreError.None) {
             const rep = this.report
             this.clock.setTimer(0, () => done(err, rep))
             return
@@ -390,33 +422,6 @@ export class PrimaryBlockStore {
         this.mountNextSector()
     }
 
-    /** Erases every sector of the store, then mounts the empty store. */
-    format(done: (err: StoreError) => void): void {
-        if (this.configError !== StoreError.None || this.busy) {
-            const err = this.configError !== StoreError.None ? this.configError : StoreError.NotMounted
-            this.clock.setTimer(0, () => done(err))
-            return
-        }
-        this.resetState()
-        this.busy = true
-        this.mS = 0
-        // erases sector mS, the next, and so on, then mounts; a closure of format's own, so that
-        // an image that never formats (the board's) does not compile it
-        const self = this
-        this.formatStep = (err) => {
-            if (err !== StoreError.None || self.mS + 1 >= self.n) {
-                self.busy = false
-                self.formatStep = null
-                if (err !== StoreError.None) done(err)
-                else self.mount((e) => done(e))
-                return
-            }
-            self.mS++
-            self.eraseSector(self.mS, K.Then)
-        }
-        this.eraseSector(0, K.Then)
-    }
-
     isMounted(): boolean {
         return this.mounted
     }
@@ -425,23 +430,19 @@ export class PrimaryBlockStore {
      * `crc`: the data's CRC-32C as computed when the write was captured (computed here when
      * absent); the record's CRC goes on from it, so data changed in RAM since never checks. */
     write(member: number, lba: number, seq: number, data: Buffer, done: (err: StoreError) => void, crc?: number): void {
-        if (!validMember(member) || !validLba(lba) || !validU32(seq) || data.length < 1 || data.length > this.B) {
-            this.refuse(done, StoreError.BadArgument)
-            return
+        if (validInt(member, MEMBER_LIMIT)) if (validInt(lba, LBA_LIMIT)) if (validInt(seq, U32_LIMIT)) if (data.length >= 1) if (data.length <= this.B) {
+            this.nextCrc = crc === undefined ? crc32cUpdate(0, data, 0, data.length) : crc
+            return this.enqueue(Op.Write, member, lba, seq, data, done)
         }
-        this.nextCrc = crc === undefined ? crc32cUpdate(0, data, 0, data.length) : crc
-        this.enqueue(Op.Write, member, lba, seq, data, done)
+        this.refuse(done, StoreError.BadArgument)
     }
 
     /** The newest version (primary) or the newest applied version (remote) of (member, lba):
      * done(None, data), done(None, null) when there is none, done(Corrupt) when the record no
      * longer matches its CRC. */
     read(member: number, lba: number, done: (err: StoreError, data: Buffer | null) => void): void {
-        if (!validMember(member) || !validLba(lba)) {
-            this.refuse(done, StoreError.BadArgument)
-            return
-        }
-        this.enqueue(Op.Read, member, lba, 0, null, done)
+        if (validInt(member, MEMBER_LIMIT)) if (validInt(lba, LBA_LIMIT)) return this.enqueue(Op.Read, member, lba, 0, null, done)
+        this.refuse(done, StoreError.BadArgument)
     }
 
     /**
@@ -480,11 +481,9 @@ export class PrimaryBlockStore {
 
     /** The data of the version (member, lba, seq): done(NotFound) when it is no longer held. */
     readPinned(entry: { member: number; lba: number; seq: number }, done: (err: StoreError, data: Buffer | null) => void): void {
-        if (!validMember(entry.member) || !validLba(entry.lba) || !validU32(entry.seq)) {
-            this.refuse(done, StoreError.BadArgument)
-            return
-        }
-        this.enqueue(Op.ReadPinned, entry.member, entry.lba, entry.seq, null, done)
+        if (validInt(entry.member, MEMBER_LIMIT)) if (validInt(entry.lba, LBA_LIMIT)) if (validInt(entry.seq, U32_LIMIT))
+            return this.enqueue(Op.ReadPinned, entry.member, entry.lba, entry.seq, null, done)
+        this.refuse(done, StoreError.BadArgument)
     }
 
     /** Primary: the remote has applied every seq up to `seq`. Its versions are unpinned once a
@@ -495,7 +494,7 @@ export class PrimaryBlockStore {
 
     /** Queues a confirm, commit or discard record after checking the seq and the role. */
     protected seqRecord(op: Op, role: StoreRole, seq: number, done: ((err: StoreError) => void) | null): void {
-        if (!validU32(seq)) {
+        if (!validInt(seq, U32_LIMIT)) {
             this.refuse(done, StoreError.BadArgument)
             return
         }
@@ -513,29 +512,20 @@ export class PrimaryBlockStore {
 
     /** A persistent metadata value (key 0..31), or -1 when never set. */
     meta(key: number): number {
-        if (!(key >= 0 && key < META_KEYS)) return -1
-        if (Math.floor(key) !== key) return -1
+        if (!validInt(key, META_KEYS)) return -1
         return this.metaLoc[key + 1] >= 0 ? this.metaVal[key + 1] : -1
     }
 
     /** Sets a persistent metadata value (u32) durably; the latest valid record wins at mount. */
     setMeta(key: number, value: number, done: (err: StoreError) => void): void {
-        if (!(key >= 0 && key < META_KEYS) || Math.floor(key) !== key || !validU32(value)) {
-            this.refuse(done, StoreError.BadArgument)
-            return
-        }
-        this.enqueue(Op.SetMeta, key, 0, value, null, done)
+        if (validInt(key, META_KEYS)) if (validInt(value, U32_LIMIT)) return this.enqueue(Op.SetMeta, key, 0, value, null, done)
+        this.refuse(done, StoreError.BadArgument)
     }
 
     /** The highest seq found on flash at mount or written since (0 when none): a rebooted
      * board never captures at a lower seq than it used before. */
     maxSeqSeen(): number {
         return this.maxSeq
-    }
-
-    /** Runs one garbage collection pass on the best victim sector (if any has garbage). */
-    collect(done: (err: StoreError) => void): void {
-        this.enqueue(Op.Collect, 0, 0, 0, null, done)
     }
 
     /** The seq of the newest version of (member, lba) on flash now (primary), -1 when none. */
@@ -641,12 +631,10 @@ export class PrimaryBlockStore {
         const kind = this.qKind[i]
         const seq = this.qSeq[i]
         const idx = this.idx
-        // the remote's checks of its writes, commits and discards, and its calls in RAM only
-        const r = this.remote
-        const e = r !== null ? r.precheck(kind, seq, this.qMember[i], idx, this.stats) : -1
-        if (e >= 0) return this.finish(e, null)
+        // BlockStore's calls (the remote role's, collect) and its checks of the remote's writes
+        if (this.takes(kind, i)) return
         if (kind === Op.Write) return this.ensureRoom(RoomClass.User, true, K.WriteRoom)
-        if (kind === Op.Read || kind === Op.ReadPinned) {
+        if (kind >= Op.Read) if (kind <= Op.ReadPinned) {
             // a version read: its entry, then its whole slot (RvEntry, RvData)
             const m = this.qMember[i]
             const lba = this.qLba[i]
@@ -655,7 +643,7 @@ export class PrimaryBlockStore {
                 g = idx.version(m, lba, seq)
                 if (g < 0) return this.finish(StoreError.NotFound, null)
             } else {
-                g = r === null ? idx.newest(m, lba) : r.visible(idx, m, lba)
+                g = this.readable(m, lba)
                 if (g < 0) {
                     this.stats.reads++
                     return this.finish(StoreError.None, null)
@@ -665,14 +653,7 @@ export class PrimaryBlockStore {
             this.rvG = g
             return this.readAt(this.entryAddr(this.sectorOf(g), idx.entryOf(g)), ENTRY_SIZE, K.RvEntry)
         }
-        if (kind === Op.Collect) {
-            const v = this.pickVictim(false)
-            if (v < 0) return this.finish(StoreError.None, null)
-            return this.collectSector(v, K.Collected)
-        }
-        // a primary's dropStaged (BlockStore) has nothing to drop
-        if (kind === Op.DropStaged) return this.finish(StoreError.None, null)
-        // a commit, confirm, meta or discard record; a confirm of a seq already confirmed and a
+        // a commit, confirm or meta record; a confirm of a seq already confirmed and a
         // meta value already held change nothing
         if (kind === Op.Confirm) {
             if (idx.hasHorizon) if (!seqAfter(seq, idx.horizon)) return this.finish(StoreError.None, null)
@@ -684,7 +665,7 @@ export class PrimaryBlockStore {
     }
 
     /** Ends the running call: pops it, calls its done, starts the next. */
-    private finish(err: StoreError, data: Buffer | null): void {
+    protected finish(err: StoreError, data: Buffer | null): void {
         storeInvariant(this.busy && this.qCount > 0, "finish of a running call")
         const i = this.qHead
         const done = this.qDone[i]
@@ -705,25 +686,60 @@ export class PrimaryBlockStore {
     }
 
     // =====================================================================================
+    // What BlockStore adds (the remote role, collect, format): hooks that a primary board's
+    // store leaves as they are here, so that its image has none of that code
+
+    /** Runs the call at the head of the queue (entry i) if it is one of BlockStore's; false
+     * when the store runs it. */
+    protected takes(_kind: Op, _i: number): boolean {
+        return false
+    }
+
+    /** The version a read returns: the newest (on the remote: the newest applied). */
+    protected readable(member: number, lba: number): number {
+        return this.idx.newest(member, lba)
+    }
+
+    /** Runs one of BlockStore's steps. */
+    protected toolStep(_k: K, _err: StoreError, _data?: Buffer | null): void {}
+
+    /** Collection of sector v: copies the next of BlockStore's small records in it (true), or
+     * finds none (false). */
+    protected copyMore(_v: number): boolean {
+        return false
+    }
+
+    /** Mount: a valid small record of a type this store does not use (at entry `off` of mBuf,
+     * location `loc`, log position `pos`); true when BlockStore keeps it. */
+    protected foundMore(_type: number, _off: number, _loc: number, _pos: number): boolean {
+        return false
+    }
+
+    /** Mount: the candidate data record g is void (BlockStore dropped it). */
+    protected voided(_g: number): boolean {
+        return false
+    }
+
+    /** A mount's scan starts over: BlockStore forgets what the last one found. */
+    protected resetMore(): void {}
+
+    // =====================================================================================
     // Calls
 
-    /** After a commit, confirm or discard: updates the index in steps, then finishes. */
+    /** After a commit or confirm: updates the index in steps, then finishes. */
     private pruneStep(): void {
-        const i = this.qHead
-        const budget = this.stepBytes >> 6
-        const r = this.remote
-        const doneNow = this.qKind[i] === Op.Discard && r !== null ? r.discardStep(this.idx, this.qSeq[i], budget) : this.idx.pruneStep(budget)
-        if (doneNow) this.finish(StoreError.None, null)
+        if (this.idx.pruneStep(this.stepBytes >> 6)) this.finish(StoreError.None, null)
         else this.later(K.PruneStep)
     }
 
-    private moveLoc(from: number, to: number): void {
+    protected moveLoc(from: number, to: number): void {
         if (from >= 0) this.secSmall[Math.floor(from / 256)]--
         if (to >= 0) this.secSmall[Math.floor(to / 256)]++
     }
 
     private noteSeq(seq: number): void {
-        if (!this.hasMaxSeq || seqAfter(seq, this.maxSeq)) this.maxSeq = seq
+        if (this.hasMaxSeq) if (!seqAfter(seq, this.maxSeq)) return
+        this.maxSeq = seq
         this.hasMaxSeq = true
     }
 
@@ -744,7 +760,7 @@ export class PrimaryBlockStore {
         return d <= this.spS
     }
 
-    private ensureRoom(cls: RoomClass, isData: boolean, k: K): void {
+    protected ensureRoom(cls: RoomClass, isData: boolean, k: K): void {
         this.roomCls = cls
         this.roomIsData = isData
         this.roomK = k
@@ -755,14 +771,14 @@ export class PrimaryBlockStore {
 
     private roomLoop(err: StoreError): void {
         if (err !== StoreError.None) {
-            this.go(this.roomK, err, null)
+            this.go(this.roomK, err)
             return
         }
         // while no sector is free, what is left of the open sector belongs to garbage collection
         // (a power cut in a collection that had taken the last free sector leaves the store so):
         // the call first collects a victim into it, which frees a sector
         if (this.freeCount > 0) if (this.fits(this.open, this.roomIsData)) {
-            this.go(this.roomK, StoreError.None, null)
+            this.go(this.roomK, StoreError.None)
             return
         }
         // each class may not take the last free sectors kept for the classes after it
@@ -772,16 +788,16 @@ export class PrimaryBlockStore {
             return
         }
         if (this.roomRounds++ > 2 * this.n + 4) {
-            this.go(this.roomK, StoreError.Full, null)
+            this.go(this.roomK, StoreError.Full)
             return
         }
         let v = -1
         // static wear levelling when the erase counts spread too far
-        let lo = -1
-        let hi = 0
-        for (let s = 0; s < this.n; s++) {
+        let lo = this.secErase[0]
+        let hi = lo
+        for (let s = 1; s < this.n; s++) {
             const ec = this.secErase[s]
-            if (lo < 0 || ec < lo) lo = ec
+            if (ec < lo) lo = ec
             if (ec > hi) hi = ec
         }
         if (!this.roomDidStatic) if (hi - lo > this.wearSpread) {
@@ -793,7 +809,7 @@ export class PrimaryBlockStore {
         }
         if (v < 0) v = this.pickVictim(false)
         if (v < 0) {
-            this.go(this.roomK, StoreError.Full, null)
+            this.go(this.roomK, StoreError.Full)
             return
         }
         this.collectSector(v, K.RoomLoop)
@@ -806,14 +822,11 @@ export class PrimaryBlockStore {
         for (let j = 1; j <= this.n; j++) {
             const s = (this.lastOpened + j) % this.n
             if (this.secState[s] !== SecState.Free) continue
-            if (best < 0 || this.secErase[s] < this.secErase[best]) best = s
+            if (best >= 0) if (this.secErase[s] >= this.secErase[best]) continue
+            best = s
         }
         storeInvariant(best >= 0, "a free sector to open")
         return best
-    }
-
-    private liveBytes(s: number): number {
-        return this.idx.sectorLive[s] * (ENTRY_SIZE + this.B) + this.secSmall[s] * ENTRY_SIZE
     }
 
     /**
@@ -821,7 +834,7 @@ export class PrimaryBlockStore {
      * fits the room left. Greedy: most reclaimable bytes, ties to the lower erase count. With
      * `coldest`: static wear levelling, the used sector with the lowest erase count.
      */
-    private pickVictim(coldest: boolean): number {
+    protected pickVictim(coldest: boolean): number {
         // the data records and bytes that relocation can place without new erases
         const o = this.open
         let roomData = 0
@@ -844,18 +857,27 @@ export class PrimaryBlockStore {
             if (st !== SecState.Used) if (st !== SecState.Dirty) continue
             // a victim whose live records do not fit the room left is passed over
             const live = this.idx.sectorLive[s]
-            if (live !== 0 || this.secSmall[s] !== 0) if (live > roomData || this.liveBytes(s) > roomBytes) continue
+            const liveBytes = live * (ENTRY_SIZE + this.B) + this.secSmall[s] * ENTRY_SIZE
+            if (liveBytes !== 0) {
+                if (live > roomData) continue
+                if (liveBytes > roomBytes) continue
+            }
+            let score = 0
             if (coldest) {
                 if (st !== SecState.Used) continue
-                if (best < 0 || this.secErase[s] < this.secErase[best]) best = s
-                continue
+                // the lowest erase count, the first of equal ones
+                if (best >= 0) if (this.secErase[s] >= this.secErase[best]) continue
+            } else {
+                score = st === SecState.Dirty ? this.S : this.S - SECTOR_HEADER_SIZE - liveBytes
+                if (score <= 0) continue
+                // the most reclaimable bytes, ties to the lower erase count
+                if (best >= 0) {
+                    if (score < bestScore) continue
+                    if (score === bestScore) if (this.secErase[s] >= this.secErase[best]) continue
+                }
             }
-            const reclaim = st === SecState.Dirty ? this.S : this.S - SECTOR_HEADER_SIZE - this.liveBytes(s)
-            if (reclaim <= 0) continue
-            if (best < 0 || reclaim > bestScore || (reclaim === bestScore && this.secErase[s] < this.secErase[best])) {
-                best = s
-                bestScore = reclaim
-            }
+            best = s
+            bestScore = score
         }
         return best
     }
@@ -903,7 +925,7 @@ export class PrimaryBlockStore {
         this.program(this.slotAddr(s, this.apSlot), data, K.ApData)
     }
 
-    private appendSmall(type: EntryType, b1: number, word: number, value: number, k: K): void {
+    protected appendSmall(type: EntryType, b1: number, word: number, value: number, k: K): void {
         const s = this.open
         storeInvariant(this.fits(s, false), "room for a small record")
         this.apS = s
@@ -917,7 +939,7 @@ export class PrimaryBlockStore {
     // =====================================================================================
     // Garbage collection of one sector: relocate what is live, erase, stamp part A
 
-    private collectSector(v: number, k: K): void {
+    protected collectSector(v: number, k: K): void {
         storeInvariant(v !== this.open && this.secState[v] !== SecState.Free, "victim is used or dirty")
         this.gcV = v
         this.gcK = k
@@ -926,7 +948,7 @@ export class PrimaryBlockStore {
         this.gcNext()
     }
 
-    private gcNext(): void {
+    protected gcNext(): void {
         const v = this.gcV
         if (this.secState[v] === SecState.Used) {
             while (this.gcSlot < this.secData[v]) {
@@ -946,14 +968,11 @@ export class PrimaryBlockStore {
                     const loc = this.metaLoc[key]
                     if (loc >= 0) if (Math.floor(loc / 256) === v) break
                 }
-                if (key > META_KEYS) if (this.remote !== null) {
-                    const i = this.remote.nextToCopy(v, this.n, this.secState, this.secSeq, this.secSmall)
-                    if (i >= 0) key = -1 - i
-                }
                 if (key <= META_KEYS) {
                     this.gcSmallKey = key
                     return this.gcRoom(false, K.GcSmallRoom)
                 }
+                if (this.copyMore(v)) return
             }
         }
         storeInvariant(this.idx.sectorLive[v] === 0 && this.secSmall[v] === 0, "victim emptied before erase")
@@ -961,9 +980,9 @@ export class PrimaryBlockStore {
     }
 
     /** Room for a relocation: garbage collection may take every free sector. */
-    private gcRoom(isData: boolean, k: K): void {
+    protected gcRoom(isData: boolean, k: K): void {
         if (this.fits(this.open, isData)) {
-            this.go(k, StoreError.None, null)
+            this.go(k, StoreError.None)
             return
         }
         if (this.freeCount === 0) {
@@ -977,25 +996,26 @@ export class PrimaryBlockStore {
     // =====================================================================================
     // Continuations
 
-    /** Runs continuation k with the result of the step that finished. */
-    private go(k: K, err: StoreError, data: Buffer | null): void {
+    /** Runs continuation k with the result of the step that finished (`data`: what a flash read
+     * read; nothing for other steps). */
+    private go(k: K, err: StoreError, data?: Buffer | null): void {
         // a failed step ends its layer: a call's own step finishes the call, a collection's
         // step returns to what asked for the collection, an append's entry to what asked for
         // the append (the steps that must do more on a failure are left out here)
         if (err !== StoreError.None) if (k <= K.GcHeader) {
             // an entry whose program failed may be left erased: a mount reads a sector's entries
             // only up to the first erased one, so nothing more is appended in that sector
-            if (k === K.ApEntry || k === K.SmallAppended || k === K.GcSmallAppended) if (this.open === this.apS) {
+            if (k >= K.SmallAppended) if (k <= K.GcDiscardAppended) if (this.open === this.apS) {
                 this.setState(this.apS, SecState.Used)
                 this.open = -1
             }
-            if (k <= K.RvData) {
+            if (k < K.ApEntry) {
                 this.rvEntry = EMPTY
                 return this.finish(err, null)
             }
-            if (k === K.ApEntry) return this.go(this.apK, err, null)
+            if (k === K.ApEntry) return this.go(this.apK, err)
             this.gcEntry = EMPTY
-            return this.go(this.gcK, err, null)
+            return this.go(this.gcK, err)
         }
         switch (k) {
             case K.Voided:
@@ -1028,16 +1048,11 @@ export class PrimaryBlockStore {
                 return
             }
             case K.SmallRoom: {
-                // room for a commit, confirm, meta or discard record: append it
+                // room for a commit, confirm or meta record: append it
                 const i = this.qHead
-                const kind = this.qKind[i]
                 const seq = this.qSeq[i]
-                if (kind === Op.SetMeta) this.appendSmall(EntryType.Meta, this.qMember[i], 0xffffffff, seq, K.SmallAppended)
-                else if (kind === Op.Discard) {
-                    // a discard names its own position: versions written before it are dropped
-                    const s = this.open
-                    this.appendSmall(EntryType.Discard, this.secEntries[s], this.secSeq[s], seq, K.SmallAppended)
-                } else this.appendSmall(this.horizonType, 0xff, 0xffffffff, seq, K.SmallAppended)
+                if (this.qKind[i] === Op.SetMeta) this.appendSmall(EntryType.Meta, this.qMember[i], 0xffffffff, seq, K.SmallAppended)
+                else this.appendSmall(this.horizonType, 0xff, 0xffffffff, seq, K.SmallAppended)
                 return
             }
             case K.SmallAppended: {
@@ -1045,10 +1060,6 @@ export class PrimaryBlockStore {
                 const i = this.qHead
                 const kind = this.qKind[i]
                 const seq = this.qSeq[i]
-                if (kind === Op.Discard) {
-                    ;(this.remote as RemoteRole).recorded(seq, this.apLoc, this.secSeq, this.secSmall, this.stats)
-                    return this.pruneStep()
-                }
                 const slot = kind === Op.SetMeta ? this.qMember[i] + 1 : HORIZON
                 this.moveLoc(this.metaLoc[slot], this.apLoc)
                 this.metaLoc[slot] = this.apLoc
@@ -1067,13 +1078,13 @@ export class PrimaryBlockStore {
                 if (err !== StoreError.None) {
                     // the header may be half there: erase before reuse
                     this.setState(s, SecState.Dirty)
-                    this.go(this.openK, err, null)
+                    this.go(this.openK, err)
                     return
                 }
                 this.setState(s, SecState.Open)
                 this.secHasA[s] = 1
                 this.open = s
-                this.go(this.openK, StoreError.None, null)
+                this.go(this.openK, StoreError.None)
                 return
             }
             case K.ApData: {
@@ -1081,7 +1092,7 @@ export class PrimaryBlockStore {
                 const s = this.apS
                 if (err !== StoreError.None) {
                     this.apData = EMPTY
-                    this.go(this.apK, err, null)
+                    this.go(this.apK, err)
                     return
                 }
                 const crc = encodeDataEntry(this.entryBuf, this.apMember, this.apSlot, this.apLba, this.apSeq, this.apLen, this.apCrc)
@@ -1098,7 +1109,7 @@ export class PrimaryBlockStore {
                 this.idx.setRecord(g, this.apMember, this.apLba, this.apSeq, this.apEntry, false)
                 this.noteSeq(this.apSeq)
                 this.apG = g
-                this.go(this.apK, StoreError.None, null)
+                this.go(this.apK, StoreError.None)
                 return
             }
             case K.GcEntry: {
@@ -1115,9 +1126,10 @@ export class PrimaryBlockStore {
                 // does not check is copied as it is, with a CRC that does not match: dropping it
                 // would hide its loss, and a fresh CRC would launder it
                 let len = this.mended(mendRecord(e, 0, d, 0, this.B))
-                if (len < 0 || this.entryOfSlot(e, this.gcG) < 0) {
-                    len = this.entryOfSlot(e, this.gcG)
-                    if (len < 0) len = this.B
+                const fields = this.entryOfSlot(e, this.gcG)
+                if (fields < 0) len = -1
+                if (len < 0) {
+                    len = fields < 0 ? this.B : fields
                     this.apDamaged = true
                     this.stats.corruptCopied++
                 }
@@ -1146,21 +1158,15 @@ export class PrimaryBlockStore {
             case K.GcSmallRoom: {
                 // room to copy a live small record of the victim
                 const key = this.gcSmallKey
-                if (key < 0) {
-                    const r = this.remote as RemoteRole
-                    const d = -1 - key
-                    this.appendSmall(EntryType.Discard, r.dPosEntry[d], r.dPosSeq[d], r.dSeq[d], K.GcSmallAppended)
-                } else if (key === HORIZON) this.appendSmall(this.horizonType, 0xff, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
+                if (key === HORIZON) this.appendSmall(this.horizonType, 0xff, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
                 else this.appendSmall(EntryType.Meta, key - 1, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
                 return
             }
             case K.GcSmallAppended: {
                 // the small record is copied
                 const key = this.gcSmallKey
-                const locs = key < 0 ? (this.remote as RemoteRole).dLoc : this.metaLoc
-                const j = key < 0 ? -1 - key : key
-                this.moveLoc(locs[j], this.apLoc)
-                locs[j] = this.apLoc
+                this.moveLoc(this.metaLoc[key], this.apLoc)
+                this.metaLoc[key] = this.apLoc
                 this.gcNext()
                 return
             }
@@ -1169,7 +1175,7 @@ export class PrimaryBlockStore {
                 const v = this.gcV
                 if (err !== StoreError.None) {
                     this.setState(v, SecState.Dirty)
-                    this.go(this.gcK, err, null)
+                    this.go(this.gcK, err)
                     return
                 }
                 this.idx.clearSector(v)
@@ -1189,7 +1195,7 @@ export class PrimaryBlockStore {
                 const v = this.gcV
                 this.setState(v, SecState.Free)
                 this.secHasA[v] = 1
-                this.go(this.gcK, StoreError.None, null)
+                this.go(this.gcK, StoreError.None)
                 return
             }
             case K.RvEntry: {
@@ -1206,32 +1212,28 @@ export class PrimaryBlockStore {
                 const e = this.rvEntry
                 this.rvEntry = EMPTY
                 const len = this.mended(mendRecord(e, 0, d, 0, this.B))
-                if (len < 0 || this.entryOfSlot(e, this.rvG) < 0) {
-                    this.stats.corruptOnRead++
-                    this.finish(StoreError.Corrupt, null)
-                    return
+                if (len >= 0) if (this.entryOfSlot(e, this.rvG) >= 0) {
+                    const out = len < d.length ? d.slice(0, len) : d
+                    this.readCrc = crc32cUpdate(0, out, 0, len)
+                    return this.finish(StoreError.None, out)
                 }
-                const out = len < d.length ? d.slice(0, len) : d
-                this.readCrc = crc32cUpdate(0, out, 0, len)
-                this.finish(StoreError.None, out)
-                return
+                this.stats.corruptOnRead++
+                return this.finish(StoreError.Corrupt, null)
             }
-            case K.Collected:
-                return this.finish(err, null)
             case K.MountRead: {
                 // mount read a whole sector: classify it by its header
-                const buf = data
-                if (err !== StoreError.None || !buf) {
-                    this.mountFail(err !== StoreError.None ? err : StoreError.Flash)
-                    return
-                }
+                if (!data) err = StoreError.Flash
+                if (err !== StoreError.None) return this.mountFail(err)
+                const buf = data as Buffer
                 const s = this.mS
                 this.mBuf = buf
                 const aErased = allErased(buf, 0, 8)
                 const bErased = allErased(buf, 8, 16)
                 const ec = headerAEraseCount(buf, 0)
                 if (ec >= 0) this.secErase[s] = ec
-                if (aErased || (ec >= 0 && buf[3] === this.blockLog2)) if (bErased) {
+                let blank = aErased
+                if (ec >= 0) if (buf[3] === this.blockLog2) blank = true
+                if (blank) if (bErased) {
                     // erased (part A may be stamped): free if everything after the header is erased
                     this.secHasA[s] = aErased ? 0 : 1
                     this.mPhase = 1
@@ -1271,9 +1273,8 @@ export class PrimaryBlockStore {
                 return this.mountStep()
             case K.IndexStep:
                 return this.indexStep()
-            case K.Then:
-                if (this.formatStep !== null) this.formatStep(err)
-                return
+            default:
+                return this.toolStep(k, err, data)
         }
     }
 
@@ -1281,19 +1282,18 @@ export class PrimaryBlockStore {
      * record changed since: corruption, never a version to use). */
     private entryOfSlot(e: Buffer, g: number): number {
         const len = entryLen(e, 0)
-        const ok =
-            e[0] === EntryType.Data &&
-            e[1] === this.idx.memberOf(g) &&
-            e[2] === g % this.spS &&
-            entryLba(e, 0) === this.idx.lbaOf(g) &&
-            getU32(e, 8) === this.idx.seqOf(g) &&
-            len >= 1 &&
-            len <= this.B
-        return ok ? len : -1
+        if (e[0] !== EntryType.Data) return -1
+        if (e[1] !== this.idx.memberOf(g)) return -1
+        if (e[2] !== g % this.spS) return -1
+        if (entryLba(e, 0) !== this.idx.lbaOf(g)) return -1
+        if (getU32(e, 8) !== this.idx.seqOf(g)) return -1
+        if (len < 1) return -1
+        if (len > this.B) return -1
+        return len
     }
 
     /** Runs step k from the run loop (long work yields between steps). */
-    private later(k: K): void {
+    protected later(k: K): void {
         this.stepK = k
         this.clock.setTimer(0, this.kStep)
     }
@@ -1321,26 +1321,18 @@ export class PrimaryBlockStore {
         this.flashK = k
         this.stats.programs++
         this.stats.flashBytesProgrammed += data.length
-        this.flash.program(addr, data, this.onFlashWrite)
+        this.flash.program(addr, data, this.onFlash)
     }
 
-    private eraseSector(s: number, k: K): void {
+    protected eraseSector(s: number, k: K): void {
         this.flashK = k
         this.stats.erases++
-        this.flash.eraseSector(this.sectorAddr(s), this.onFlashWrite)
+        this.flash.eraseSector(this.sectorAddr(s), this.onFlash)
     }
 
     private readAt(addr: number, len: number, k: K): void {
         this.flashK = k
-        this.flash.read(addr, len, this.onFlashRead)
-    }
-
-    private flashDone(err: FlashError, data: Buffer | null): void {
-        if (err !== FlashError.None) {
-            this.stats.flashErrors++
-            this.stats.lastFlashError = err
-            this.go(this.flashK, StoreError.Flash, null)
-        } else this.go(this.flashK, StoreError.None, data)
+        this.flash.read(addr, len, this.onFlash)
     }
 
     // =====================================================================================
@@ -1349,18 +1341,20 @@ export class PrimaryBlockStore {
     // =====================================================================================
     // Mount: read every sector, parse it in steps, then build the index in steps
 
-    private resetState(failQueued = true): void {
+    protected resetState(failQueued = true): void {
         this.mounted = false
         this.mSuspect = 0
         // calls still queued from before fail
-        while (failQueued && this.qCount > 0) {
-            const done = this.qDone[this.qHead]
-            this.qDone[this.qHead] = null
-            this.qHead = (this.qHead + 1) % this.qDepth
-            this.qCount--
-            if (done) this.failLater(done, StoreError.NotMounted)
+        if (failQueued) {
+            while (this.qCount > 0) {
+                const done = this.qDone[this.qHead]
+                this.qDone[this.qHead] = null
+                this.qHead = (this.qHead + 1) % this.qDepth
+                this.qCount--
+                if (done) this.failLater(done, StoreError.NotMounted)
+            }
+            this.qHead = 0
         }
-        if (failQueued) this.qHead = 0
         for (let s = 0; s < this.n; s++) {
             this.setState(s, SecState.Dirty)
             this.secHasA[s] = 0
@@ -1379,7 +1373,7 @@ export class PrimaryBlockStore {
             this.metaLoc[k] = -1
             this.mMetaPos[k] = -1
         }
-        if (this.remote !== null) this.remote.reset()
+        this.resetMore()
         this.voidAddr = -1
         this.open = -1
         this.nextSectorSeq = 1
@@ -1428,36 +1422,37 @@ export class PrimaryBlockStore {
                 const i = this.mEntry
                 const off = SECTOR_HEADER_SIZE + ENTRY_SIZE * i
                 // entries end at the first erased one, or where the data slots begin
-                if (i >= MAX_ENTRIES || off + ENTRY_SIZE > this.S - this.B * this.mDataUsed || allErased(buf, off, off + ENTRY_SIZE)) {
-                    this.mEntryEnd[s] = i
-                    this.secEntries[s] = i
-                    this.secData[s] = this.mDataUsed
-                    // the slot after the last one used must be erased: else a data program was cut before
-                    // its entry (or its entry was torn). That slot is skipped (entries name their slot), and
-                    // appends go on after it if the rest of the free room is erased: the newest sector of a
-                    // store cut in the middle of a garbage collection that took the last free sector must
-                    // take the rest of that collection's records, or no victim would fit after the mount.
-                    const entriesEnd = SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s]
-                    const next = this.mDataUsed
-                    if (next < this.spS) {
-                        const lo = this.S - (next + 1) * this.B
-                        if (lo >= entriesEnd) if (!allErased(this.mBuf, lo, lo + this.B)) {
-                            this.report.tornData++
-                            this.stats.tornData++
-                            this.secData[s] = next + 1
-                        }
-                    }
-                    if (this.S - this.B * this.secData[s] < entriesEnd) {
-                        this.mClosed[s] = 1
-                        return this.mountSectorDone()
-                    }
-                    this.mPhase = 2
-                    this.mCheckAt = entriesEnd
-                    // the erased check of its free room (phase 2)
-                    return this.mountStep()
+                if (i < MAX_ENTRIES) if (off + ENTRY_SIZE <= this.S - this.B * this.mDataUsed) if (!allErased(buf, off, off + ENTRY_SIZE)) {
+                    budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
+                    this.mEntry++
+                    continue
                 }
-                budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
-                this.mEntry++
+                this.mEntryEnd[s] = i
+                this.secEntries[s] = i
+                this.secData[s] = this.mDataUsed
+                // the slot after the last one used must be erased: else a data program was cut before
+                // its entry (or its entry was torn). That slot is skipped (entries name their slot), and
+                // appends go on after it if the rest of the free room is erased: the newest sector of a
+                // store cut in the middle of a garbage collection that took the last free sector must
+                // take the rest of that collection's records, or no victim would fit after the mount.
+                const entriesEnd = SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s]
+                const next = this.mDataUsed
+                if (next < this.spS) {
+                    const lo = this.S - (next + 1) * this.B
+                    if (lo >= entriesEnd) if (!allErased(this.mBuf, lo, lo + this.B)) {
+                        this.report.tornData++
+                        this.stats.tornData++
+                        this.secData[s] = next + 1
+                    }
+                }
+                if (this.S - this.B * this.secData[s] < entriesEnd) {
+                    this.mClosed[s] = 1
+                    return this.mountSectorDone()
+                }
+                this.mPhase = 2
+                this.mCheckAt = entriesEnd
+                // the erased check of its free room (phase 2)
+                return this.mountStep()
             }
             this.later(K.MountStep)
             return
@@ -1547,7 +1542,9 @@ export class PrimaryBlockStore {
         const value = getU32(buf, off + 8)
         const loc = s * 256 + i
         // this role's horizon record, or a meta value: the one latest in the log is live
-        const slot = type === this.horizonType ? HORIZON : type === EntryType.Meta && buf[off + 1] < META_KEYS ? buf[off + 1] + 1 : -1
+        let slot = -1
+        if (type === this.horizonType) slot = HORIZON
+        else if (type === EntryType.Meta) if (buf[off + 1] < META_KEYS) slot = buf[off + 1] + 1
         if (slot >= 0) {
             this.report.records++
             if (slot === HORIZON) this.noteSeq(value)
@@ -1558,11 +1555,7 @@ export class PrimaryBlockStore {
             }
             return 0
         }
-        if (type === EntryType.Discard) if (this.remote !== null) {
-            this.report.records++
-            this.remote.found(value, getU32(buf, off + 2), buf[off + 1], loc, pos)
-            return 0
-        }
+        if (this.foundMore(type, off, loc, pos)) return 0
         // a valid record of a type this store does not use: count it as bad
         this.badEntry(s, i)
         return 0
@@ -1627,7 +1620,8 @@ export class PrimaryBlockStore {
             if (st === SecState.Free) rep.freeSectors++
             if (st === SecState.Used) {
                 rep.usedSectors++
-                if (newest < 0 || this.secSeq[s] > this.secSeq[newest]) newest = s
+                if (newest < 0) newest = s
+                else if (this.secSeq[s] > this.secSeq[newest]) newest = s
             }
             if (this.secErase[s] >= 0) {
                 known++
@@ -1642,7 +1636,7 @@ export class PrimaryBlockStore {
                 rep.unknownEraseCounts++
             }
         }
-        rep.blank = rep.freeSectors === this.n && rep.records === 0
+        if (rep.freeSectors === this.n) if (rep.records === 0) rep.blank = true
         // the last bad entry of the newest sector is the record a power cut tore
         if (newest >= 0) if (this.mLastBad[newest] > 0) if (this.mLastBad[newest] === this.mEntryEnd[newest]) if (this.mLastKept[newest] !== NOT_TORN) {
             rep.torn = 1
@@ -1671,10 +1665,6 @@ export class PrimaryBlockStore {
         }
         if (this.metaLoc[HORIZON] >= 0) this.idx.setHorizon(this.metaVal[HORIZON])
         for (let k = 0; k <= META_KEYS; k++) if (this.metaLoc[k] >= 0) this.secSmall[Math.floor(this.metaLoc[k] / 256)]++
-        if (this.remote !== null) {
-            const locs = this.remote.dLoc
-            for (let j = 0; j < locs.length; j++) this.secSmall[Math.floor(locs[j] / 256)]++
-        }
         this.mG = 0
         this.indexStep()
     }
@@ -1684,16 +1674,13 @@ export class PrimaryBlockStore {
         const total = this.n * this.spS
         // a slot looked at costs 1, a version placed 8 (hash probe, chain walk, retention rule)
         let budget = this.stepBytes >> 3
-        while (this.mG < total && budget > 0) {
+        while (budget > 0) {
+            if (this.mG >= total) break
             const g = this.mG++
             budget--
             if (!this.idx.isCandidate(g)) continue
             budget -= 8
-            if (this.remote !== null) if (this.remote.voids(this.idx.seqOf(g), this.idx.position(g))) {
-                this.idx.dropCandidate(g)
-                this.report.voided++
-                continue
-            }
+            if (this.voided(g)) continue
             this.idx.dropCandidate(g)
             this.idx.insert(g)
         }
@@ -1728,33 +1715,30 @@ function zeroEntry(b: Buffer, off: number): boolean {
     return true
 }
 
-function validU32(v: number): boolean {
+/** Upper bound of a u32 (a seq, a meta value). */
+const U32_LIMIT = 0x100000000
+
+/** v is an integer in 0..limit-1. */
+function validInt(v: number, limit: number): boolean {
     if (!(v >= 0)) return false
-    if (!(v <= 0xffffffff)) return false
+    if (!(v < limit)) return false
     return Math.floor(v) === v
-}
-
-function validMember(m: number): boolean {
-    if (!(m >= 0)) return false
-    if (!(m < MEMBER_LIMIT)) return false
-    return Math.floor(m) === m
-}
-
-function validLba(l: number): boolean {
-    if (!(l >= 0)) return false
-    if (!(l < LBA_LIMIT)) return false
-    return Math.floor(l) === l
 }
 
 /**
  * The block store for both roles (see PrimaryBlockStore for the contract): the simulator, the
  * remote board and the tests use it. On the remote it adds commit, discardAbove and appliedSeq,
- * and reads give the newest applied version.
+ * and reads give the newest applied version; in both roles, format and collect.
  * @devsWhenUsed
  */
 export class BlockStore extends PrimaryBlockStore {
+    /** The remote role's discard records; null on a primary. */
+    private remote: RemoteRole | null
+    private formatStep!: ((err: StoreError) => void) | null
+
     constructor(flash: Flash, clock: Clock, opts: StoreOptions) {
-        super(flash, clock, opts, opts.role === StoreRole.Remote ? new RemoteRole() : undefined)
+        super(flash, clock, opts, true)
+        this.remote = opts.role === StoreRole.Remote ? new RemoteRole() : null
     }
 
     /** Remote: one commit record makes every staged version with seq ≤ `seq` visible at once.
@@ -1779,6 +1763,143 @@ export class BlockStore extends PrimaryBlockStore {
      * their room is garbage for the collector. */
     dropStaged(member: number, upTo: number, done: (err: StoreError) => void): void {
         this.enqueue(Op.DropStaged, member, 0, upTo, null, done)
+    }
+
+    /** Erases every sector of the store, then mounts the empty store. */
+    format(done: (err: StoreError) => void): void {
+        if (this.configError !== StoreError.None || this.busy) {
+            const err = this.configError !== StoreError.None ? this.configError : StoreError.NotMounted
+            this.clock.setTimer(0, () => done(err))
+            return
+        }
+        this.resetState()
+        this.busy = true
+        this.mS = 0
+        // erases sector mS, the next, and so on, then mounts; a closure of format's own, so that
+        // an image that never formats (the board's) does not compile it
+        const self = this
+        this.formatStep = (err) => {
+            if (err !== StoreError.None || self.mS + 1 >= self.n) {
+                self.busy = false
+                self.formatStep = null
+                if (err !== StoreError.None) done(err)
+                else self.mount((e) => done(e))
+                return
+            }
+            self.mS++
+            self.eraseSector(self.mS, K.Then)
+        }
+        this.eraseSector(0, K.Then)
+    }
+
+    /** Runs one garbage collection pass on the best victim sector (if any has garbage). */
+    collect(done: (err: StoreError) => void): void {
+        this.enqueue(Op.Collect, 0, 0, 0, null, done)
+    }
+
+
+    protected override takes(kind: Op, i: number): boolean {
+        if (kind === Op.Collect) {
+            const v = this.pickVictim(false)
+            if (v < 0) this.finish(StoreError.None, null)
+            else this.collectSector(v, K.Collected)
+            return true
+        }
+        const r = this.remote
+        if (r === null) {
+            // a primary's dropStaged has nothing to drop
+            if (kind !== Op.DropStaged) return false
+            this.finish(StoreError.None, null)
+            return true
+        }
+        // the remote's checks of its writes, commits and discards, and its calls in RAM only
+        const e = r.precheck(kind, this.qSeq[i], this.qMember[i], this.idx, this.stats)
+        if (e >= 0) {
+            this.finish(e, null)
+            return true
+        }
+        if (kind !== Op.Discard) return false
+        this.ensureRoom(RoomClass.Control, false, K.DiscardRoom)
+        return true
+    }
+
+    protected override readable(member: number, lba: number): number {
+        return this.remote !== null ? this.idx.visible(member, lba) : this.idx.newest(member, lba)
+    }
+
+    protected override toolStep(k: K, err: StoreError, _data?: Buffer | null): void {
+        const r = this.remote as RemoteRole
+        switch (k) {
+            case K.DiscardRoom: {
+                // room for a discard record: append it; a discard names its own position, and
+                // versions written before it are dropped
+                const s = this.open
+                this.appendSmall(EntryType.Discard, this.secEntries[s], this.secSeq[s], this.qSeq[this.qHead], K.DiscardAppended)
+                return
+            }
+            case K.DiscardAppended:
+                // the discard record is durable: drop what it discards
+                r.recorded(this.qSeq[this.qHead], this.apLoc, this.secSeq, this.secSmall, this.stats)
+                return this.discardPrune()
+            case K.DiscardPrune:
+                return this.discardPrune()
+            case K.GcDiscardRoom: {
+                // room to copy a live discard record of the victim
+                const d = this.gcSmallKey
+                this.appendSmall(EntryType.Discard, r.dPosEntry[d], r.dPosSeq[d], r.dSeq[d], K.GcDiscardAppended)
+                return
+            }
+            case K.GcDiscardAppended: {
+                // the discard record is copied
+                const d = this.gcSmallKey
+                this.moveLoc(r.dLoc[d], this.apLoc)
+                r.dLoc[d] = this.apLoc
+                this.gcNext()
+                return
+            }
+            case K.Collected:
+                return this.finish(err, null)
+            case K.Then:
+                if (this.formatStep !== null) this.formatStep(err)
+                return
+        }
+    }
+
+    /** After a discard record: drops the staged versions above its seq in steps, then finishes. */
+    private discardPrune(): void {
+        if ((this.remote as RemoteRole).discardStep(this.idx, this.qSeq[this.qHead], this.stepBytes >> 6)) this.finish(StoreError.None, null)
+        else this.later(K.DiscardPrune)
+    }
+
+    protected override copyMore(v: number): boolean {
+        if (this.remote === null) return false
+        const i = this.remote.nextToCopy(v, this.n, this.secState, this.secSeq, this.secSmall)
+        if (i < 0) return false
+        this.gcSmallKey = i
+        this.gcRoom(false, K.GcDiscardRoom)
+        return true
+    }
+
+    protected override foundMore(type: number, off: number, loc: number, pos: number): boolean {
+        if (type !== EntryType.Discard) return false
+        if (this.remote === null) return false
+        const buf = this.mBuf
+        this.report.records++
+        const prev = this.remote.found(getU32(buf, off + 8), getU32(buf, off + 2), buf[off + 1], loc, pos)
+        if (prev >= -1) this.moveLoc(prev, loc)
+        return true
+    }
+
+    protected override voided(g: number): boolean {
+        if (this.remote === null) return false
+        if (!this.remote.voids(this.idx.seqOf(g), this.idx.position(g))) return false
+        this.idx.dropCandidate(g)
+        this.report.voided++
+        return true
+    }
+
+    protected override resetMore(): void {
+        if (this.remote !== null) this.remote.reset()
     }
 }
 
@@ -1807,16 +1928,17 @@ export class RemoteRole {
         this.mPos = []
     }
 
-    /** Mount found a discard record at loc (log position pos). */
-    found(seq: number, pSeq: number, pEntry: number, loc: number, pos: number): void {
+    /** Mount found a discard record at loc (log position pos). Returns where the live copy of
+     * the record was before (-1: nowhere, a new record), or -2 when the live copy stays. */
+    found(seq: number, pSeq: number, pEntry: number, loc: number, pos: number): number {
         for (let j = 0; j < this.dSeq.length; j++) {
             if (this.dSeq[j] === seq) if (this.dPosSeq[j] === pSeq) if (this.dPosEntry[j] === pEntry) {
                 // another copy (left behind by a relocation): the latest is the live one
-                if (pos > this.mPos[j]) {
-                    this.mPos[j] = pos
-                    this.dLoc[j] = loc
-                }
-                return
+                if (pos <= this.mPos[j]) return -2
+                const prev = this.dLoc[j]
+                this.mPos[j] = pos
+                this.dLoc[j] = loc
+                return prev
             }
         }
         this.dSeq.push(seq)
@@ -1824,6 +1946,7 @@ export class RemoteRole {
         this.dPosEntry.push(pEntry)
         this.dLoc.push(loc)
         this.mPos.push(pos)
+        return -1
     }
 
     /** A staged version (its seq, its log position) written before a discard record, with a
@@ -1833,11 +1956,6 @@ export class RemoteRole {
             if (seqAfter(seq, this.dSeq[j])) if (pos < this.dPosSeq[j] * 256 + this.dPosEntry[j]) return true
         }
         return false
-    }
-
-    /** The newest version at or below the applied seq. */
-    visible(idx: VersionIndex, member: number, lba: number): number {
-        return idx.visible(member, lba)
     }
 
     /**

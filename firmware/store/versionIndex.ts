@@ -55,7 +55,8 @@ export class VersionIndex {
         private sectorSeq: number[],
         private primary: boolean
     ) {
-        storeInvariant(slots > 0 && slots < 65535, "slot count fits u16 links")
+        storeInvariant(slots > 0, "slot count fits u16 links")
+        storeInvariant(slots < 65535, "slot count fits u16 links")
         this.key = new PackedArray(slots, 4)
         this.seq = new PackedArray(slots, 4)
         this.entry = new PackedArray(slots, 1)
@@ -95,10 +96,6 @@ export class VersionIndex {
         return this.slots * 16 + this.buckets.ramBytes() + this.sectorLive.length * 8
     }
 
-    static keyOf(member: number, lba: number): number {
-        return member * 0x1000000 + lba
-    }
-
     memberOf(g: number): number {
         return Math.floor(this.key.get(g) / 0x1000000)
     }
@@ -133,7 +130,7 @@ export class VersionIndex {
     /** Describes slot g (not yet in the index). */
     setRecord(g: number, member: number, lba: number, seq: number, entry: number, candidate: boolean): void {
         storeInvariant(this.flags.get(g) === 0, "slot reused while live")
-        this.key.set(g, VersionIndex.keyOf(member, lba))
+        this.key.set(g, member * 0x1000000 + lba)
         this.seq.set(g, seq)
         this.entry.set(g, entry)
         this.next.set(g, 0)
@@ -160,14 +157,14 @@ export class VersionIndex {
 
     /** The newest version of (member, lba), or -1. */
     newest(member: number, lba: number): number {
-        const b = this.find(VersionIndex.keyOf(member, lba))
+        const b = this.find(member * 0x1000000 + lba)
         return b < 0 ? -1 : this.buckets.get(b) - 1
     }
 
     /** The newest version at or below the horizon, or -1. */
     visible(member: number, lba: number): number {
         if (!this.hasHorizon) return -1
-        const b = this.find(VersionIndex.keyOf(member, lba))
+        const b = this.find(member * 0x1000000 + lba)
         if (b < 0) return -1
         for (let g = this.buckets.get(b) - 1; g >= 0; g = this.next.get(g) - 1)
             if (!seqAfter(this.seq.get(g), this.horizon)) return g
@@ -176,7 +173,7 @@ export class VersionIndex {
 
     /** The version of (member, lba) with exactly this seq, or -1. */
     version(member: number, lba: number, seq: number): number {
-        const b = this.find(VersionIndex.keyOf(member, lba))
+        const b = this.find(member * 0x1000000 + lba)
         if (b < 0) return -1
         for (let g = this.buckets.get(b) - 1; g >= 0; g = this.next.get(g) - 1) if (this.seq.get(g) === seq) return g
         return -1
@@ -250,7 +247,8 @@ export class VersionIndex {
             if (prev < 0) this.buckets.set(b, g + 1)
             else this.next.set(prev, g + 1)
         }
-        if (!this.hasHorizon || seqAfter(this.seq.get(g), this.horizon)) this.seqAdd(g)
+        if (this.hasHorizon) if (!seqAfter(this.seq.get(g), this.horizon)) return this.normalize(key)
+        this.seqAdd(g)
         return this.normalize(key)
     }
 
@@ -287,7 +285,10 @@ export class VersionIndex {
         const b = this.find(key)
         storeInvariant(b >= 0, "live version has a bucket")
         const nx = this.next.get(g)
-        if (nx === 0 && this.buckets.get(b) === g + 1) this.deleteBucket(b)
+        // the only version of its key: the bucket goes
+        let only = false
+        if (nx === 0) if (this.buckets.get(b) === g + 1) only = true
+        if (only) this.deleteBucket(b)
         else this.relink(b, g, nx)
         if ((this.flags.get(g) & IN_SEQ) !== 0) this.seqRemove(g)
         this.flags.set(g, 0)
@@ -381,9 +382,13 @@ export class VersionIndex {
         while (g >= 0) {
             const nx = this.next.get(g) - 1
             const s = this.seq.get(g)
-            const atOrBelow = this.hasHorizon && !seqAfter(s, this.horizon)
-            const sameSeq = prev >= 0 && this.seq.get(prev) === s
-            if (sameSeq || (atOrBelow && below >= 0)) {
+            let atOrBelow = false
+            if (this.hasHorizon) if (!seqAfter(s, this.horizon)) atOrBelow = true
+            // dies: a version of the same seq as a newer one, or one more at or below H
+            let dies = false
+            if (prev >= 0) if (this.seq.get(prev) === s) dies = true
+            if (atOrBelow) if (below >= 0) dies = true
+            if (dies) {
                 this.kill(g)
                 died++
             } else {

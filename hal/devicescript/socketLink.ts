@@ -130,7 +130,45 @@ export class SocketLink implements Link {
         this.connectTimeoutMs = opts.connectTimeoutMs !== undefined ? opts.connectTimeoutMs : 10000
         this.log = opts.log !== undefined ? opts.log : (line: string) => console.log(line)
         const self = this
-        this.kPump = () => self.pump()
+        // hands one chunk to the socket, then lets the run loop go on before the next
+        this.kPump = () => {
+            self.pumpPosted = false
+            self.timer = null
+            if (self.st !== SocketLinkState.Up) return
+            if (self.used === 0) return
+            // contiguous bytes from tail (Math.min takes two arguments in DeviceScript)
+            const n = Math.min(Math.min(self.used, self.chunkBytes), self.ring.length - self.tail)
+            let chunk: Buffer
+            if (n === self.chunkBytes) {
+                chunk = self.chunkFull
+                chunk.blitAt(0, self.ring, self.tail, n)
+            } else chunk = self.ring.slice(self.tail, self.tail + n) // the runtime's slice copies
+            let r = 0
+            try {
+                r = (ds as any as SocketBuiltins)._socketWrite(chunk)
+            } catch (e) {
+                r = -100
+                self.lastError = errorText(e)
+            }
+            if (r === -1) {
+                // the runtime's send queue is full: the same bytes again, a little later
+                self.sendRetries++
+                self.setTimer(QUEUE_FULL_RETRY_MS, self.kPump)
+                return
+            }
+            if (r !== 0) {
+                self.lost("send error " + r)
+                return
+            }
+            self.bytesSent += n
+            self.tail = (self.tail + n) % self.ring.length
+            self.used -= n
+            if (self.aboveHalf) if (self.used < self.ring.length / 2) {
+                self.aboveHalf = false
+                if (self.txReadyHandler !== null) self.txReadyHandler()
+            }
+            self.postPump()
+        }
         this.kFlushRx = () => {
             self.rxPosted = false
             while (self.rxQueue.length > 0) {
@@ -138,7 +176,28 @@ export class SocketLink implements Link {
                 if (self.rxHandler !== null) self.rxHandler(b)
             }
         }
-        this.kConnect = () => self.connect()
+        // opens the connection
+        this.kConnect = () => {
+            self.timer = null
+            const sys = ds as any as SocketBuiltins
+            self.st = SocketLinkState.Connecting
+            sys._socketOnEvent = self.onEvent
+            let r = 0
+            try {
+                r = sys._socketOpen(self.opts.host, self.opts.port)
+            } catch (e) {
+                const msg = errorText(e)
+                if (msg.indexOf("not supported") >= 0) {
+                    self.st = SocketLinkState.Unsupported
+                    self.log("seqmirror: link: this runtime has no networking (" + msg + "): the link to the remote needs a Wi-Fi board")
+                    return
+                }
+                self.fail(msg)
+                return
+            }
+            if (r !== 0) self.fail("cannot open a socket (" + r + ")")
+            else self.setTimer(self.connectTimeoutMs, self.kTimeout)
+        }
         this.kTimeout = () => self.fail("no answer within " + self.connectTimeoutMs + " ms")
         this.onEvent = (event, arg) => {
             if (self.st === SocketLinkState.Connecting) {
@@ -169,13 +228,14 @@ export class SocketLink implements Link {
     /** Starts connecting (and reconnecting, until stop). */
     start(): void {
         if (this.st !== SocketLinkState.Stopped) return
-        this.connect()
+        this.kConnect()
     }
 
     /** Closes the socket and stops reconnecting. Buffered bytes are kept. */
     stop(): void {
         if (this.st === SocketLinkState.Unsupported) return
-        const open = this.st === SocketLinkState.Connecting || this.st === SocketLinkState.Up
+        // (a socket is open while connecting or up)
+        const open = this.st === SocketLinkState.Connecting ? true : this.st === SocketLinkState.Up
         this.st = SocketLinkState.Stopped
         this.setTimer(-1, this.kPump)
         if (open) closeSocket()
@@ -220,33 +280,12 @@ export class SocketLink implements Link {
 
     // ---- the connection
 
-    private connect(): void {
-        this.timer = null
-        const sys = ds as any as SocketBuiltins
-        this.st = SocketLinkState.Connecting
-        sys._socketOnEvent = this.onEvent
-        let r = 0
-        try {
-            r = sys._socketOpen(this.opts.host, this.opts.port)
-        } catch (e) {
-            const msg = errorText(e)
-            if (msg.indexOf("not supported") >= 0) {
-                this.st = SocketLinkState.Unsupported
-                this.log("seqmirror: link: this runtime has no networking (" + msg + "): the link to the remote needs a Wi-Fi board")
-                return
-            }
-            this.fail(msg)
-            return
-        }
-        if (r !== 0) this.fail("cannot open a socket (" + r + ")")
-        else this.setTimer(this.connectTimeoutMs, this.kTimeout)
-    }
-
     /** A connection attempt failed: say so once per outage, then wait out the backoff. */
     private fail(msg: string): void {
         closeSocket()
         this.connectFailures++
-        if (this.connectFailures === 1 || this.lastError !== msg) this.log("seqmirror: link: cannot connect: " + msg)
+        if (this.connectFailures === 1) this.log("seqmirror: link: cannot connect: " + msg)
+        else if (this.lastError !== msg) this.log("seqmirror: link: cannot connect: " + msg)
         this.lastError = msg
         this.waitAndRetry()
     }
@@ -278,46 +317,6 @@ export class SocketLink implements Link {
         if (this.st !== SocketLinkState.Up) return
         this.pumpPosted = true
         this.clock.setTimer(0, this.kPump)
-    }
-
-    /** Hands one chunk to the socket, then lets the run loop go on before the next. */
-    private pump(): void {
-        this.pumpPosted = false
-        this.timer = null
-        if (this.st !== SocketLinkState.Up) return
-        if (this.used === 0) return
-        // contiguous bytes from tail (Math.min takes two arguments in DeviceScript)
-        const n = Math.min(Math.min(this.used, this.chunkBytes), this.ring.length - this.tail)
-        let chunk: Buffer
-        if (n === this.chunkBytes) {
-            chunk = this.chunkFull
-            chunk.blitAt(0, this.ring, this.tail, n)
-        } else chunk = this.ring.slice(this.tail, this.tail + n) // the runtime's slice copies
-        let r = 0
-        try {
-            r = (ds as any as SocketBuiltins)._socketWrite(chunk)
-        } catch (e) {
-            r = -100
-            this.lastError = errorText(e)
-        }
-        if (r === -1) {
-            // the runtime's send queue is full: the same bytes again, a little later
-            this.sendRetries++
-            this.setTimer(QUEUE_FULL_RETRY_MS, this.kPump)
-            return
-        }
-        if (r !== 0) {
-            this.lost("send error " + r)
-            return
-        }
-        this.bytesSent += n
-        this.tail = (this.tail + n) % this.ring.length
-        this.used -= n
-        if (this.aboveHalf) if (this.used < this.ring.length / 2) {
-            this.aboveHalf = false
-            if (this.txReadyHandler !== null) this.txReadyHandler()
-        }
-        this.postPump()
     }
 }
 
