@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { defaultConfig } from "../../firmware/config"
+import { boardFixedRam, boardRamLine } from "../../host-sim/bench/fixedRam"
 import { devs, DevsResult, ROOT, TempDir, sectionsOf } from "./devs"
 
 // The board's start in the DeviceScript VM, which has no SPI, no I2C and no GPIO pins: the boot
@@ -140,7 +141,8 @@ describe("the board entry, firmware/main.ts, in the DeviceScript VM", () => {
             "seqmirror: group of one: no shuttle; the I2C pins are not used",
             "seqmirror: link: TCP to 192.168.4.1:7400 (no UART driver on DeviceScript 2.16.4); 115200 bit/s taken as its nominal rate",
             "seqmirror: console: output only (DeviceScript 2.16.4 gives programs no serial input)",
-            "seqmirror: RAM held: about 50 KB of the 60 KB heap (store 8 KB, aux ring 2 KB, link channel 11 KB, pipeline 1 KB, objects and runtime 28 KB)",
+            // the line the build computes for the shipped configuration (host-sim/bench/fixedRam.ts)
+            "seqmirror: " + boardRamLine(boardFixedRam(JSON.parse(readFileSync(join(ROOT, "devicescript.json"), "utf8")))),
             ...PIN_LINES,
             "seqmirror: board not started: 5 problems",
         ])
