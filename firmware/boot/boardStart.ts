@@ -104,15 +104,19 @@ export interface CheckedConfig {
  * build time, passes none.
  */
 export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilities, opts?: StartOptions): Promise<BoardStart> {
-    const o: StartOptions = opts !== undefined ? opts : {}
-    const print = o.print !== undefined ? o.print : (line: string) => console.log(line)
-    const flashTimeoutMs = o.flashTimeoutMs !== undefined ? o.flashTimeoutMs : 2000
+    let o: StartOptions = {}
+    if (opts !== undefined) o = opts
+    let print = (line: string) => console.log(line)
+    if (o.print !== undefined) print = o.print
+    let flashTimeoutMs = 2000
+    if (o.flashTimeoutMs !== undefined) flashTimeoutMs = o.flashTimeoutMs
     const problems = check.problems
     const notes = check.notes
     const cfg = check.config
     if (cfg === null) return finish(print, problems, notes, null)
 
-    const loop = o.loop !== undefined ? o.loop : new RunLoop()
+    let loop = o.loop
+    if (loop === undefined) loop = new RunLoop()
     const bus = new DsSpiBus(loop, {
         sck: cfg.board.pins.sck,
         mosi: cfg.board.pins.mosi,
@@ -147,8 +151,10 @@ export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilit
     }
 
     let link: SocketLink | null = null
-    if (cfg.board.role === "primary" && (caps === undefined || (!caps.uart && caps.tcpClient)))
-        link = new SocketLink(loop, { host: cfg.link.remoteHost, port: cfg.link.remotePort, nominalBitRate: cfg.link.baud })
+    // a board without capabilities given is one of this runtime: TCP, no UART
+    let tcp = true
+    if (caps !== undefined) if (caps.uart || !caps.tcpClient) tcp = false
+    if (tcp) if (cfg.board.role === "primary") link = new SocketLink(loop, { host: cfg.link.remoteHost, port: cfg.link.remotePort, nominalBitRate: cfg.link.baud })
 
     if (problems.length > 0 || flash === null) {
         loop.stop()

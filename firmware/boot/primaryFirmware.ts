@@ -84,8 +84,8 @@ export class PrimaryFirmware {
                 return
             }
             self.print("store: " + report.sectors + " sectors, " + report.liveRecords + " blocks held, " + report.freeSectors + " free sectors")
-            const g = self.store.meta(MetaKey.Generation)
-            self.generation = (g < 0 ? 0 : g) + 1
+            // the generation before this boot (-1: none yet), plus one
+            self.generation = Math.max(self.store.meta(MetaKey.Generation), 0) + 1
             self.store.setMeta(MetaKey.Generation, self.generation, (err2) => {
                 if (err2 !== StoreError.None) {
                     self.print("store: cannot record the generation: " + storeErrorName(err2))

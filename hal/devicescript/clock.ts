@@ -52,7 +52,8 @@ export class RunLoop implements Clock {
     budgetYields = 0
 
     constructor(batch?: number) {
-        this.batch = batch !== undefined && batch > 0 ? batch : DEFAULT_BATCH
+        this.batch = DEFAULT_BATCH
+        if (batch !== undefined) if (batch > 0) this.batch = batch
     }
 
     millis(): number {

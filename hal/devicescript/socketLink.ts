@@ -117,18 +117,25 @@ export class SocketLink implements Link {
     lastError = ""
 
     constructor(private clock: Clock, private opts: SocketLinkOptions) {
-        const txBytes = opts.txBytes !== undefined && opts.txBytes >= 64 ? opts.txBytes : 2048
+        // the defaults, where the options leave them out (one test each: smaller than ?: values)
+        let txBytes = 2048
+        if (opts.txBytes !== undefined) if (opts.txBytes >= 64) txBytes = opts.txBytes
         this.ring = Buffer.alloc(txBytes)
-        this.chunkBytes = opts.chunkBytes !== undefined && opts.chunkBytes > 0 ? Math.min(opts.chunkBytes, txBytes) : 512
-        this.chunkFull = Buffer.alloc(this.chunkBytes)
-        const random = opts.random !== undefined ? opts.random : () => Math.random()
-        this.backoff = new ReconnectBackoff(
-            opts.backoffBaseMs !== undefined ? opts.backoffBaseMs : 500,
-            opts.backoffCapMs !== undefined ? opts.backoffCapMs : 30000,
-            random
-        )
-        this.connectTimeoutMs = opts.connectTimeoutMs !== undefined ? opts.connectTimeoutMs : 10000
-        this.log = opts.log !== undefined ? opts.log : (line: string) => console.log(line)
+        let chunk = 512
+        if (opts.chunkBytes !== undefined) if (opts.chunkBytes > 0) chunk = Math.min(opts.chunkBytes, txBytes)
+        this.chunkBytes = chunk
+        this.chunkFull = Buffer.alloc(chunk)
+        let random = () => Math.random()
+        if (opts.random !== undefined) random = opts.random
+        let base = 500
+        if (opts.backoffBaseMs !== undefined) base = opts.backoffBaseMs
+        let cap = 30000
+        if (opts.backoffCapMs !== undefined) cap = opts.backoffCapMs
+        this.backoff = new ReconnectBackoff(base, cap, random)
+        this.connectTimeoutMs = 10000
+        if (opts.connectTimeoutMs !== undefined) this.connectTimeoutMs = opts.connectTimeoutMs
+        this.log = (line: string) => console.log(line)
+        if (opts.log !== undefined) this.log = opts.log
         const self = this
         // hands one chunk to the socket, then lets the run loop go on before the next
         this.kPump = () => {

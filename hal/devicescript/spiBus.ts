@@ -130,7 +130,8 @@ export class DsSpiBus implements SpiBus {
     lastError = ""
 
     constructor(private clock: Clock, private opts: DsSpiOptions, port?: SpiPort) {
-        this.port = port !== undefined ? port : new DsSpiPort(opts)
+        if (port === undefined) port = new DsSpiPort(opts)
+        this.port = port
         const self = this
         this.deliver = () => self.complete()
     }
