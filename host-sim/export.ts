@@ -133,12 +133,7 @@ export class ApplyRecorder {
 
     /** Resyncs of one boot of the remote: started, and committed (with the seq). */
     private followRemote(board: RemoteBoard): void {
-        const b = board as unknown as { startResync: () => void }
-        const start = b.startResync.bind(board)
-        b.startResync = () => {
-            start()
-            this.event("resync-start", "remote", { appliedSeq: board.appliedSeq() })
-        }
+        board.onResyncStarted = () => this.event("resync-start", "remote", { appliedSeq: board.appliedSeq() })
         let committed = board.resyncsApplied
         const prev = board.onApplied
         board.onApplied = (seq, m) => {

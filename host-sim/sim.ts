@@ -333,7 +333,7 @@ export class Simulation {
                 this.lastRemoteBoard = rb
                 this.wakeUpWaiters(opts.boards)
                 if (opts.mutation !== "manifest-check" && opts.mutation !== "atomic-apply") return
-                if (opts.mutation === "manifest-check") (r.board as unknown as { complete: () => boolean }).complete = () => true
+                if (opts.mutation === "manifest-check") rb.checkPortions = false
                 else {
                     const st = r.store!
                     const write = st.write.bind(st)
@@ -910,7 +910,7 @@ export class Simulation {
     /** Flips one bit of the block or CRC of a portion waiting in the board's aux ring (the
      * CRC-32C covers the block; the slot's seq and lba are not flipped). */
     private flipInRing(board: PrimaryBoard, pr: Prng): boolean {
-        const ring = board.ring as unknown as { used(): number; lengthAt(i: number): number; offsetAt(i: number): number; mem: Buffer }
+        const ring = board.ring
         if (ring.used() === 0) return false
         const i = pr.int(ring.used())
         const off = ring.offsetAt(i) + 10 + pr.int(4 + ring.lengthAt(i))
@@ -921,16 +921,11 @@ export class Simulation {
     /** Flips one bit of a portion the remote holds in RAM to stage: waiting in its staging
      * queue, or in its store's call queue. */
     private flipInStaging(rb: RemoteBoard, pr: Prng): boolean {
-        const q = (rb as unknown as { stagingQueue: Array<{ data: Buffer }> }).stagingQueue
-        const st = this.group.remote.store as unknown as { qCount: number; qHead: number; qDepth: number; qKind: number[]; qLen: number[]; qBuf: Buffer[] } | null
         const bufs: Array<[Buffer, number]> = []
-        for (const w of q) bufs.push([w.data, w.data.length])
-        if (st)
-            for (let k = 0; k < st.qCount; k++) {
-                const i = (st.qHead + k) % st.qDepth
-                // waiting writes only (the running one may be on its way to the flash already)
-                if (k > 0 && st.qLen[i] > 0) bufs.push([st.qBuf[i], st.qLen[i]])
-            }
+        for (const d of rb.stagingData()) bufs.push([d, d.length])
+        // waiting writes only (the running one may be on its way to the flash already)
+        const st = this.group.remote.store
+        if (st) for (const b of st.queuedData()) bufs.push(b)
         if (bufs.length === 0) return false
         const [buf, len] = bufs[pr.int(bufs.length)]
         buf[pr.int(len)] ^= 1 << pr.int(8)

@@ -25,7 +25,8 @@ const SLOT_HEADER = 14
 /** @devsWhenUsed */
 export class AuxRing {
     readonly slots: number
-    private mem: Buffer
+    /** The slots (read by the simulator's ram fault class, which flips bits in them). */
+    readonly mem: Buffer
     private slotSize: number
     private head = 0
     private count = 0
@@ -117,7 +118,7 @@ export class AuxRing {
         if (this.foldSeqValid) if (getU32(this.mem, slot * this.slotSize) === this.foldSeq) this.startFoldSeq(this.foldSeq)
     }
 
-    private offsetAt(i: number): number {
+    offsetAt(i: number): number {
         if (i < 0 || i >= this.count) throw new Error("aux ring: index out of range")
         return ((this.head + i) % this.slots) * this.slotSize
     }

@@ -205,6 +205,12 @@ export class RemoteBoard {
     private storeFull = false
     private fullSince = 0
     private probing = false
+    /** Told when a full resync starts (the simulator's export records it). */
+    onResyncStarted: (() => void) | null = null
+    /** A seq applies only with every portion its manifest counts. Never false on a remote
+     * that runs: the simulator turns the check off (--mutate manifest-check) to show that its
+     * checker catches the harm. */
+    checkPortions = true
     /** Told when the remote's flash is found failed for good (the console prints it). */
     onFlashFailed: (() => void) | null = null
     /** The member that last said it suspended replication (-1: none since the last resync's
@@ -378,6 +384,7 @@ export class RemoteBoard {
     private startResync(): void {
         this.resyncing = true
         this.resyncsStarted++
+        if (this.onResyncStarted) this.onResyncStarted()
         this.lastHold = HoldReason.Resync
         for (let i = 0; i < this.members.length; i++) {
             this.members[i].resyncDone = false
@@ -670,6 +677,7 @@ export class RemoteBoard {
     /** Every member's portions of m have arrived (in a full resync: of the members that hold
      * their seq m, the ones after their confirmed seq). */
     private complete(m: Manifest): boolean {
+        if (!this.checkPortions) return true
         for (let i = 0; i < m.entries.length; i++) {
             const e = m.entries[i]
             if (e.portions === 0) continue
@@ -883,6 +891,14 @@ export class RemoteBoard {
         let arrivals = 0
         for (let i = 0; i < this.members.length; i++) arrivals = Math.max(arrivals, this.members[i].arrivals.length)
         return { stagingQueue: this.stagingQueue.length, arrivals: arrivals, manifests: this.manifests.length }
+    }
+
+    /** The data of the portions waiting to be staged (the simulator's ram fault class flips
+     * bits in them). */
+    stagingData(): Buffer[] {
+        const out: Buffer[] = []
+        for (let i = 0; i < this.stagingQueue.length; i++) out.push(this.stagingQueue[i].data)
+        return out
     }
 
     portionsReceived(member: number): number {

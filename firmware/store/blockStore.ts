@@ -161,7 +161,7 @@ export class PrimaryBlockStore {
     private first: number
     protected n: number
     private spS: number
-    private qDepth: number
+    protected qDepth: number
     private reserve: number
     private wearSpread: number
     protected stepBytes: number
@@ -202,16 +202,16 @@ export class PrimaryBlockStore {
     protected qMember: number[] = []
     private qLba: number[] = []
     protected qSeq: number[] = []
-    private qLen: number[] = []
+    protected qLen: number[] = []
     /** The block CRC-32C of each queued write (docs/FORMAT-flash.md, DATA). */
     private qCrc: number[] = []
     private nextCrc = 0
     /** The block CRC-32C of the version the last successful read returned. */
     readCrc = 0
-    private qBuf: Buffer[] = []
+    protected qBuf: Buffer[] = []
     private qDone: (Done | null)[] = []
     protected qHead = 0
-    private qCount = 0
+    protected qCount = 0
 
     private entryBuf: Buffer
     private hdrBuf: Buffer
@@ -1739,6 +1739,17 @@ export class BlockStore extends PrimaryBlockStore {
     constructor(flash: Flash, clock: Clock, opts: StoreOptions) {
         super(flash, clock, opts, true)
         this.remote = opts.role === StoreRole.Remote ? new RemoteRole() : null
+    }
+
+    /** The data of the writes waiting in the call queue behind the running call, with their
+     * lengths (the simulator's ram fault class flips bits in them). */
+    queuedData(): Array<[Buffer, number]> {
+        const out: Array<[Buffer, number]> = []
+        for (let k = 1; k < this.qCount; k++) {
+            const i = (this.qHead + k) % this.qDepth
+            if (this.qLen[i] > 0) out.push([this.qBuf[i], this.qLen[i]])
+        }
+        return out
     }
 
     /** Remote: one commit record makes every staged version with seq ≤ `seq` visible at once.
