@@ -493,11 +493,15 @@ export class Simulation {
         const admitted = agent.onAdmitted
         agent.onEvicted = (address, self, seq) => {
             if (evicted) evicted(address, self, seq)
-            if (!self) return
+            // the group has evicted the board (whichever member learns it first: the evicted
+            // one may be off, and learn it only when it returns): its writes after what the
+            // remote holds of it are out of the promise from now on
+            const m = self ? member : this.group.primaries.findIndex((p) => p.address === address)
+            if (m < 0) return
             let held = 0
-            for (const id of this.shadow[member]) if (id.counter > held) held = id.counter
-            this.history.leave(member, held)
-            this.rejoining.delete(member)
+            for (const id of this.shadow[m]) if (id.counter > held) held = id.counter
+            this.history.leave(m, held)
+            this.rejoining.delete(m)
         }
         agent.onAdmitted = (address, self, seq) => {
             if (admitted) admitted(address, self, seq)

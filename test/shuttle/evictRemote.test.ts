@@ -46,5 +46,23 @@ describe("eviction reaches the remote", () => {
         expect(notTold.atEnd).toBeLessThan(told.atDeath + 3)
         // told, it goes on with the others' seqs
         expect(told.atEnd).toBeGreaterThan(told.atDeath + 20)
+        expect(told.violations).toEqual([])
+    })
+})
+
+describe("a member evicted while it is off", () => {
+    it("its acknowledged writes the remote never got are out of the promise from the eviction on (not from when it learns it), and the checker finds the group consistent", () => {
+        // member 2 is off from 5 s for 60 s with writes acknowledged that never reached the
+        // remote; the other apps' later writes depend on them. The operator evicts it at 12 s:
+        // the group goes on, and the remote applies those later writes without member 2's
+        const o = { ...defaultSimOptions(), boards: 3, seed: 1, durationMs: 90000, powerOff: [{ target: 2, atMs: 5000, forMs: 60000 }] }
+        const sim = new Simulation(o)
+        sim.start()
+        sim.kernel.setTimer(12000, () => expect(sim.agents[0]!.evict(sim.group.primaries[2].address)).toBeNull())
+        sim.kernel.run(o.durationMs, Number.MAX_SAFE_INTEGER)
+        const result = sim.finish()
+        expect(sim.agents[0]!.members()).toEqual([0x10, 0x11])
+        expect(result.violations).toEqual([])
+        expect(result.consistent).toBe(true)
     })
 })
