@@ -223,18 +223,13 @@ export class PrimaryBoard {
      * their wire encoding (MANIFEST); a manifest in both lists is one Buffer. */
     manifests: Buffer[] = []
     manifestsKept: Buffer[] = []
-    /** The seq being sent and what went of it so far; the versions to send of a seq sent from
-     * flash (the spill path), the seq they are of and the next one. */
-    private sendingSeq!: number
+    /** What went to the link of the seq being sent; the versions to send of it when it goes
+     * from flash (the spill path) and the next one. A read from flash counts only while its
+     * list is still this one (a new session sends the seq again from its start). */
     private sentPortions!: number
     private sentBytes!: number
     private fromFlash!: PinnedPortion[] | null
-    private fromFlashSeq!: number
     private fromFlashNext!: number
-    /** The seq the read from flash under way is for, and whether it still counts (a new
-     * session sends that seq again from its start). */
-    private readFor!: number
-    private readCounts!: boolean
     /** The portion being sent: from the aux ring it goes at once, from flash it waits as the
      * pending message (nothing else writes the buffer before it is sent; the channel copies
      * what it takes). */
@@ -370,11 +365,10 @@ export class PrimaryBoard {
                 self.pendingCtrl = self.membership.slice(0)
                 self.manifests = self.manifestsKept.slice(0)
                 // every seq sent or being sent goes again, from flash
+                const states = self.stateOf
                 for (let i = 0; i < self.seqs; i++) {
-                    const f = self.stateOf[i]
-                    if (!(f & (SeqFlag.Sending | SeqFlag.Sent))) if (!(f & SeqFlag.Spilled)) continue
-                    self.stateOf[i] = (f & ~(SeqFlag.Sending | SeqFlag.Sent)) | SeqFlag.Spilled
-                    if (self.seqOf[i] === self.readFor) self.readCounts = false
+                    const f = states[i]
+                    if (f & (SeqFlag.Sending | SeqFlag.Sent | SeqFlag.Spilled)) states[i] = (f & ~(SeqFlag.Sending | SeqFlag.Sent)) | SeqFlag.Spilled
                 }
                 self.fromFlash = null
                 // the remote's history ends before this board's flash history begins (the store
@@ -1157,9 +1151,10 @@ export class PrimaryBoard {
             if (f >= SeqFlag.Inflight) return
             if (!(f & SeqFlag.Sending)) {
                 this.stateOf[i] = f | SeqFlag.Sending
-                this.sendingSeq = seq
                 this.sentPortions = 0
                 this.sentBytes = 0
+                // a read of a seq before it that was dropped meanwhile counts no more
+                this.fromFlash = null
             }
             if (!(f & SeqFlag.Spilled)) {
                 while (!this.ring.isEmpty() && this.ring.seqAt(0) === seq) {
@@ -1169,14 +1164,13 @@ export class PrimaryBoard {
                     const n = this.ring.copyDataAt(0, this.portionBuf, PORTION_HEADER)
                     if (!this.channel.send(this.portionBuf)) return
                     this.ring.shift()
-                    this.countSent(seq, n)
+                    this.countSent(n)
                 }
             } else {
-                if (!this.fromFlash || this.fromFlashSeq !== seq) {
+                if (!this.fromFlash) {
                     // portions of this seq still in the ring go again from flash
                     while (!this.ring.isEmpty() && this.ring.seqAt(0) === seq) this.ring.shift()
                     this.fromFlash = this.store.pinned(this.opts.member, seq)
-                    this.fromFlashSeq = seq
                     this.fromFlashNext = 0
                 }
                 if (this.fromFlashNext < this.fromFlash.length) {
@@ -1186,7 +1180,7 @@ export class PrimaryBoard {
             }
             const done = new SeqDone(seq, this.sentPortions, this.sentBytes, this.stateOf[i] & SeqFlag.Short ? SEQ_DONE_SHORT : 0)
             this.stateOf[i] = (this.stateOf[i] & ~SeqFlag.Sending) | SeqFlag.Sent
-            if (this.fromFlashSeq === seq) this.fromFlash = null
+            this.fromFlash = null
             if (!this.channel.send(encodeSeqDone(done))) {
                 this.pendingMsg = encodeSeqDone(done)
                 return
@@ -1202,13 +1196,11 @@ export class PrimaryBoard {
         if (this.damagedLba >= 0) return
         const p = list[this.fromFlashNext]
         this.reading = true
-        this.readFor = seq
-        this.readCounts = true
         const self = this
         this.store.readPinned(p, (err, data) => {
             // a new session started the seq again while the read was under way: the version
             // goes in its turn of the new pass, never in this one's
-            if (!self.readCounts) {
+            if (self.fromFlash !== list) {
                 self.reading = false
                 return self.pump()
             }
@@ -1238,11 +1230,11 @@ export class PrimaryBoard {
                 const msg = self.portionBuf
                 encodePortionHeader(msg, seq, p.lba, self.store.readCrc)
                 msg.set(data, PORTION_HEADER)
-                self.countSent(seq, data.length)
+                self.countSent(data.length)
                 self.portionsFromFlash++
                 self.pendingMsg = msg
             }
-            if (self.fromFlashSeq === seq) self.fromFlashNext++
+            self.fromFlashNext++
             self.pump()
         })
     }
@@ -1271,12 +1263,10 @@ export class PrimaryBoard {
         return true
     }
 
-    /** A portion of `seq` went to the link. */
-    private countSent(seq: number, n: number): void {
-        if (seq === this.sendingSeq) {
-            this.sentPortions++
-            this.sentBytes += n
-        }
+    /** A portion of the seq being sent went to the link. */
+    private countSent(n: number): void {
+        this.sentPortions++
+        this.sentBytes += n
         this.portionsSent++
         this.bytesSent += n
     }
