@@ -18,13 +18,14 @@ const MAX_HISTORY_SEQS = 128
 /**
  * The link channel of a board: the shared defaults (maxPayload must match the remote's), with
  * smaller windows to save RAM (each frame slot holds maxPayload bytes): 4 frames in flight are
- * about 4.4 KB, more than a TCP link needs at the link's nominal rate, and 2 frames to receive,
- * since what comes back from the remote is small (applied seqs).
+ * about 4.4 KB, more than a TCP link needs at the link's nominal rate, and 1 frame to receive,
+ * since what comes back from the remote is small (applied seqs, verify answers: a frame holds
+ * many).
  */
 export function boardChannelConfig(): ChannelConfig {
     const c = defaultChannelConfig()
     c.txWindow = 4
-    c.rxWindow = 2
+    c.rxWindow = 1
     return c
 }
 
