@@ -69,9 +69,9 @@ export interface FixedRam {
  *   PendingWrite, the app's callback, the block Buffer's header, a list entry).
  */
 export const SEQ_RECORD_BYTES = 4 * 8
-export const MANIFEST_BYTES = 54
+export const MANIFEST_BYTES = 48
 export const MANIFEST_ENTRY_BYTES = 9
-export const WAITING_WRITE_BYTES = 230
+export const WAITING_WRITE_BYTES = 180
 
 /** The bounds of a configuration (a key left out: its default). */
 function boundsOf(cfg: SeqmirrorConfig): { history: number; writes: number } {
@@ -278,7 +278,7 @@ export function boardRamLine(r: FixedRam): string {
         "RAM held: about " + kbOf(r.totalBytes + BOARD_RUNTIME_BYTES) + " KB of the " + kbOf(BOARD_HEAP_BYTES) + " KB heap (store " +
         partKb(r, "block store") + " KB, aux ring " + partKb(r, "aux ring") + " KB, link channel " + partKb(r, "link channel") +
         " KB, pipeline " + partKb(r, "pipeline (rest)") + " KB, objects and runtime " + kbOf(BOARD_RUNTIME_BYTES) + " KB), at most " +
-        kbOf(r.totalBytes + r.boundBytes + BOARD_RUNTIME_BYTES) + " KB (" + r.maxHistorySeqs + " seqs of history, " + r.maxWritesWaiting + " writes waiting)"
+        kbOf(r.totalBytes + r.boundBytes + BOARD_RUNTIME_BYTES) + " KB (" + r.maxHistorySeqs + " seqs of history, " + r.maxWritesWaiting + (r.maxWritesWaiting === 1 ? " write" : " writes") + " waiting)"
     )
 }
 

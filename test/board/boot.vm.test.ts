@@ -140,7 +140,7 @@ describe("the board entry, firmware/main.ts, in the DeviceScript VM", () => {
             "seqmirror: group of one: no shuttle; the I2C pins are not used",
             "seqmirror: link: TCP to 192.168.4.1:7400 (no UART driver on DeviceScript 2.16.4); 115200 bit/s taken as its nominal rate",
             "seqmirror: console: output only (DeviceScript 2.16.4 gives programs no serial input)",
-            "seqmirror: RAM held: about 50 KB of the 60 KB heap (store 8 KB, aux ring 2 KB, link channel 11 KB, pipeline 1 KB, objects and runtime 28 KB)",
+            "seqmirror: RAM held: about 49 KB of the 60 KB heap (store 8 KB, aux ring 2 KB, link channel 10 KB, pipeline 1 KB, objects and runtime 28 KB), at most 50 KB (8 seqs of history, 1 write waiting)",
             ...PIN_LINES,
             "seqmirror: board not started: 5 problems",
         ])
