@@ -297,7 +297,7 @@ export function boardRamProblem(r: FixedRam): string | null {
     // what 4 more seqs of history bound cost: their records (allocated at start) and manifests
     const perSeq = (historyRoom(8) - historyRoom(4)) * SEQ_RECORD_BYTES + historyBytes(8, r.members, 0, 0) - historyBytes(4, r.members, 0, 0)
     return (
-        "group: with its history at its bound (" + r.maxHistorySeqs + " seqs) and " + r.maxWritesWaiting + " app writes waiting, the firmware would hold about " +
+        "group: with its history at its bound (" + r.maxHistorySeqs + " seqs) and " + r.maxWritesWaiting + (r.maxWritesWaiting === 1 ? " app write" : " app writes") + " waiting, the firmware would hold about " +
         kbOf(r.totalBytes + r.boundBytes + BOARD_RUNTIME_BYTES) + " KB of RAM, more than a board's " + kbOf(BOARD_HEAP_BYTES) + " KB heap less an " +
         kbOf(BOARD_HEAP_MARGIN_BYTES) + " KB margin: lower group.maxHistorySeqs (about " + Math.round(perSeq / 4) +
         " bytes each) or group.maxWritesWaiting (about " + (r.blockSize + WAITING_WRITE_BYTES) + " bytes each)"
