@@ -43,6 +43,11 @@ export interface GroupConfig {
     /** At the history bound: "pull-ahead" (suspend, track, resync later) or "block" (hold
      * acknowledgements; suspend if one waits suspendAfterMs). */
     congestion: string
+    /** Seq records and final manifests a primary keeps in RAM before its replication history
+     * is at its bound (docs/DESIGN.md, "Fixed memory"). */
+    maxHistorySeqs: number
+    /** App writes a primary holds before they are answered; more are refused (busy). */
+    maxWritesWaiting: number
     members: MemberConfig[]
 }
 
@@ -76,6 +81,11 @@ export interface SeqmirrorConfig {
     store: StoreConfig
 }
 
+/** group.maxHistorySeqs and group.maxWritesWaiting when a file leaves them out: what the
+ * shipped board's heap holds (docs/HARDWARE.md, "RAM"). */
+export const DEFAULT_HISTORY_SEQS = 8
+export const DEFAULT_WRITES_WAITING = 1
+
 export function defaultConfig(): SeqmirrorConfig {
     return {
         board: {
@@ -95,6 +105,8 @@ export function defaultConfig(): SeqmirrorConfig {
             suspendAfterMs: 5000,
             historyShare: 50,
             congestion: "pull-ahead",
+            maxHistorySeqs: DEFAULT_HISTORY_SEQS,
+            maxWritesWaiting: DEFAULT_WRITES_WAITING,
             members: [
                 { name: "primary-a", address: 0x10 },
                 { name: "primary-b", address: 0x11 },
@@ -174,6 +186,11 @@ export function validateConfig(cfg: any): string[] {
         checkInt(errors, "group.historyShare", group.historyShare, 10, 90)
         if (group.congestion !== "pull-ahead" && group.congestion !== "block")
             errors.push("group.congestion: must be \"pull-ahead\" or \"block\"")
+        // absent: the defaults (a configuration from before the options)
+        if (group.maxHistorySeqs === undefined) group.maxHistorySeqs = DEFAULT_HISTORY_SEQS
+        checkInt(errors, "group.maxHistorySeqs", group.maxHistorySeqs, 4, 4096)
+        if (group.maxWritesWaiting === undefined) group.maxWritesWaiting = DEFAULT_WRITES_WAITING
+        checkInt(errors, "group.maxWritesWaiting", group.maxWritesWaiting, 1, 1024)
         const members = group.members
         if (!Array.isArray(members)) errors.push("group.members: must be a list")
         else {

@@ -1,7 +1,7 @@
 import { Clock } from "../../hal/clock"
 import { Flash } from "../../hal/flash"
 import { Link } from "../../hal/link"
-import { SeqmirrorConfig } from "../config"
+import { DEFAULT_HISTORY_SEQS, DEFAULT_WRITES_WAITING, SeqmirrorConfig } from "../config"
 import { ChannelConfig, defaultChannelConfig } from "../link/config"
 import { PrimaryChannel } from "../link/primary"
 import { AckMode, Congestion, historyLimit, PrimaryBoard } from "../pipeline/primary"
@@ -12,19 +12,18 @@ import { MetaKey, StoreError, storeErrorName, StoreRole } from "../store/types"
 
 /** Calls the store may queue behind the running one. */
 const STORE_QUEUE = 8
-/** Seq records and kept manifests a board holds in RAM before it suspends replication. */
-const MAX_HISTORY_SEQS = 128
 
 /**
  * The link channel of a board: the shared defaults (maxPayload must match the remote's), with
  * smaller windows to save RAM (each frame slot holds maxPayload bytes): 4 frames in flight are
- * about 4.4 KB, more than a TCP link needs at the link's nominal rate, and 2 frames to receive,
- * since what comes back from the remote is small (applied seqs).
+ * about 4.4 KB, more than a TCP link needs at the link's nominal rate, and 1 frame to receive,
+ * since what comes back from the remote is small (applied seqs, verify answers: a frame holds
+ * many).
  */
 export function boardChannelConfig(): ChannelConfig {
     const c = defaultChannelConfig()
     c.txWindow = 4
-    c.rxWindow = 2
+    c.rxWindow = 1
     return c
 }
 
@@ -130,7 +129,9 @@ export class PrimaryFirmware {
                 verifyEveryMs: cfg.group.verifyEveryMs,
                 suspendAfterMs: cfg.group.suspendAfterMs,
                 historyLimit: historyLimit(this.store.capacityRecords(), this.lbaCount, cfg.group.historyShare),
-                maxHistorySeqs: MAX_HISTORY_SEQS,
+                // the board's file is not validated on the board: a key left out is its default
+                maxHistorySeqs: cfg.group.maxHistorySeqs || DEFAULT_HISTORY_SEQS,
+                maxWritesWaiting: cfg.group.maxWritesWaiting || DEFAULT_WRITES_WAITING,
                 congestion: cfg.group.congestion === "block" ? Congestion.Block : Congestion.PullAhead,
             },
             this.clock,

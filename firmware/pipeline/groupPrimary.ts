@@ -1,7 +1,8 @@
 import { seqAfter } from "../seq"
+import { getU32 } from "../codec/bytes"
 import { encodeMembership, Manifest, Msg } from "../protocol/messages"
 import { CopyOwedPort, ManifestKeeperPort } from "../protocol/ports"
-import { PrimaryBoard, Resync, SuspendReason } from "./primary"
+import { PrimaryBoard, Resync, SeqFlag, SuspendReason } from "./primary"
 import { SeqTotals } from "../protocol/seqTotals"
 import { MAX_WINDOW } from "../shuttle/frames"
 
@@ -56,13 +57,11 @@ export class GroupPrimaryBoard extends PrimaryBoard {
     /** After a boot the group may still be capturing the newest recovered seq: it is reopened
      * (any other seq before the capture seq breaks invariant 1). */
     protected override adoptEarlier(seq: number): SeqTotals {
-        const cur = this.current
-        const last = this.seqs.length > 1 ? this.seqs[this.seqs.length - 2] : null
-        if (this.adopted || !last || last.seq !== seq || cur.portions > 0)
+        const c = this.seqs - 1
+        if (this.adopted || c < 1 || this.seqOf[c - 1] !== seq || this.portionsOf[c] > 0)
             throw new Error("capture seq would decrease")
-        this.seqs.pop()
-        last.closed = false
-        this.current = last
+        this.seqs--
+        this.stateOf[c - 1] &= ~SeqFlag.Closed
         const pins = this.store.pinned(this.opts.member, seq)
         for (let i = 0; i < pins.length; i++) this.lbasInSeq.set(pins[i].lba, 1)
         return this.adopt(seq)
@@ -91,12 +90,12 @@ export class GroupPrimaryBoard extends PrimaryBoard {
         const applied = this.remoteAppliedSeq()
         let lacking = false
         if (!this.suspended) if (this.resync === Resync.Off)
-            for (let i = 0; i < this.seqs.length; i++) {
-                const st = this.seqs[i]
-                if (!st.closed || !seqAfter(st.seq, applied)) continue
-                if (seqAfter(this.current.seq, (st.seq + MAX_WINDOW + 1) >>> 0)) {
+            for (let i = 0; i < this.seqs; i++) {
+                const seq = this.seqOf[i]
+                if (!(this.stateOf[i] & SeqFlag.Closed) || !seqAfter(seq, applied)) continue
+                if (seqAfter(this.captureSeq(), (seq + MAX_WINDOW + 1) >>> 0)) {
                     lacking = true
-                    for (let k = 0; k < this.manifestsKept.length; k++) if (this.manifestsKept[k].seq === st.seq) lacking = false
+                    for (let k = 0; k < this.manifestsKept.length; k++) if (getU32(this.manifestsKept[k], 1) === seq) lacking = false
                 }
                 break
             }
@@ -186,13 +185,13 @@ export class GroupPrimaryBoard extends PrimaryBoard {
      */
     protected override extendCopy(): boolean {
         const kept = this.manifestsKept
-        let m: Manifest | null = null
-        for (let k = 0; k < kept.length; k++) if (!m || seqAfter(kept[k].seq, m.seq)) m = kept[k]
+        let m: Buffer | null = null
+        for (let k = 0; k < kept.length; k++) if (!m || seqAfter(getU32(kept[k], 1), getU32(m, 1))) m = kept[k]
         for (let n = 0; m && n <= kept.length; n++) {
-            const prev: number = m.prevSeq
+            const prev = getU32(m, 5)
             if (!seqAfter(prev, this.resyncBase)) return false
-            let found: Manifest | null = null
-            for (let k = 0; k < kept.length; k++) if (kept[k].seq === prev) found = kept[k]
+            let found: Buffer | null = null
+            for (let k = 0; k < kept.length; k++) if (getU32(kept[k], 1) === prev) found = kept[k]
             if (!found) {
                 this.resyncBase = prev
                 this.resyncLba = 0
@@ -208,10 +207,9 @@ export class GroupPrimaryBoard extends PrimaryBoard {
      * remote needs nothing of this board from the seqs between (it was off while the group
      * used them, or wrote nothing), nor their manifests, which the group may have lost. */
     protected override heldFrom(base: number): number {
-        for (let i = 0; i < this.seqs.length; i++) {
-            const st = this.seqs[i]
-            if (seqAfter(st.seq, base) && (st.portions > 0 || st === this.current)) return st.seq
-        }
-        return seqAfter(this.current.seq, base) ? this.current.seq : (base + 1) >>> 0
+        const c = this.seqs - 1
+        for (let i = 0; i <= c; i++) if (seqAfter(this.seqOf[i], base) && (this.portionsOf[i] > 0 || i === c)) return this.seqOf[i]
+        const cur = this.seqOf[c]
+        return seqAfter(cur, base) ? cur : (base + 1) >>> 0
     }
 }

@@ -1,13 +1,17 @@
+import { getU16, getU32, putU16, putU32 } from "../codec/bytes"
+
+/** Bytes per slot: lba u32 | generation u32 | value u16. */
+const SLOT = 10
+
 /**
- * A fixed-size hash table from lba to a small non-negative number, allocated once. Entries are
- * stamped with a generation, so `clear()` costs nothing: a new generation hides every entry.
- * There is no single-entry removal; users clear and re-insert.
+ * A fixed-size hash table from lba to a small non-negative number (below 65536), allocated once
+ * in one Buffer: per slot the lba (u32), the generation it was stored in (u32) and the value
+ * (u16). Entries are stamped with a generation, so `clear()` costs nothing: a new generation
+ * hides every entry. There is no single-entry removal; users clear and re-insert.
  * @devsWhenUsed
  */
 export class LbaTable {
-    private keys: number[] = []
-    private values: number[] = []
-    private gens: number[] = []
+    private slots: Buffer
     private mask: number
     private gen = 1
     private count = 0
@@ -19,11 +23,7 @@ export class LbaTable {
         while (size < capacity * 2) size *= 2
         this.mask = size - 1
         this.capacity = capacity
-        for (let i = 0; i < size; i++) {
-            this.keys.push(0)
-            this.values.push(0)
-            this.gens.push(0)
-        }
+        this.slots = Buffer.alloc(size * SLOT)
     }
 
     size(): number {
@@ -35,39 +35,54 @@ export class LbaTable {
     }
 
     clear(): void {
-        this.gen++
         this.count = 0
+        // generation 0 marks a slot never used: after 2^32 - 1 clears every slot is so again
+        this.gen = (this.gen + 1) >>> 0
+        if (!this.gen) {
+            this.slots = Buffer.alloc(this.slots.length)
+            this.gen = 1
+        }
     }
 
     /** The value stored for lba, or -1. */
     get(lba: number): number {
-        let h = this.slotOf(lba)
-        while (this.gens[h] === this.gen) {
-            if (this.keys[h] === lba) return this.values[h]
-            h = (h + 1) & this.mask
+        let o = this.slotOf(lba)
+        const b = this.slots
+        while (getU32(b, o + 4) === this.gen) {
+            if (getU32(b, o) === lba) return getU16(b, o + 8)
+            o = this.next(o)
         }
         return -1
     }
 
     /** Stores value for lba; false when lba is new and the table is full. */
     set(lba: number, value: number): boolean {
-        let h = this.slotOf(lba)
-        while (this.gens[h] === this.gen) {
-            if (this.keys[h] === lba) {
-                this.values[h] = value
+        let o = this.slotOf(lba)
+        const b = this.slots
+        while (getU32(b, o + 4) === this.gen) {
+            if (getU32(b, o) === lba) {
+                putU16(b, o + 8, value)
                 return true
             }
-            h = (h + 1) & this.mask
+            o = this.next(o)
         }
         if (this.count >= this.capacity) return false
-        this.gens[h] = this.gen
-        this.keys[h] = lba
-        this.values[h] = value
+        putU32(b, o, lba)
+        putU32(b, o + 4, this.gen)
+        putU16(b, o + 8, value)
         this.count++
         return true
     }
 
+    /** The offset of the slot where lba's probe starts. */
     private slotOf(lba: number): number {
-        return (Math.imul(lba, 0x9e3779b1) >>> 16) & this.mask
+        return ((Math.imul(lba, 0x9e3779b1) >>> 16) & this.mask) * SLOT
+    }
+
+    /** The offset of the slot after the one at o. */
+    private next(o: number): number {
+        o += SLOT
+        return o < this.slots.length ? o : 0
     }
 }
+

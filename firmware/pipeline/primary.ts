@@ -39,6 +39,31 @@ export const enum WriteError {
 /** Writes not yet answered a board holds when its options give no bound. */
 export const WRITES_WAITING = 64
 
+/** Seq records and kept manifests a board holds when its options give no bound. */
+export const HISTORY_SEQS = 256
+
+/** Seq records (and kept manifests, and manifests to send) a board has room for with a history
+ * bound of `n`: a quarter more while acknowledgements hold (see PrimaryBoard.over), one for the
+ * seq an adopt adds before the board suspends, and one to spare. */
+export function historyRoom(n: number): number {
+    return n + ((n + 3) >> 2) + 2
+}
+
+/** A seq record's state: flags, and from Inflight up the writes of the seq handed to the store
+ * and not finished. */
+export const enum SeqFlag {
+    /** Some write stamped with the seq never became durable. */
+    Short = 1,
+    /** Sent from the flash log rather than from the aux ring. */
+    Spilled = 2,
+    Closed = 4,
+    /** Its portions are being handed to the link. */
+    Sending = 8,
+    /** Every portion and its SEQ_DONE went to the link. */
+    Sent = 16,
+    Inflight = 32,
+}
+
 /** Why a member suspended replication (shown on the consoles, sent to the remote). */
 export const enum SuspendReason {
     None = 0,
@@ -109,7 +134,7 @@ export interface PrimaryOptions {
      * history bound is reached (0 or absent: no bound). */
     historyLimit?: number
     /** Seq records and kept manifests in RAM before the history bound is reached (0 or
-     * absent: no bound). */
+     * absent: HISTORY_SEQS). The board allocates room for a quarter more when it starts. */
     maxHistorySeqs?: number
     /** App writes the board holds before they are answered (waiting for a seq, their release
      * or pacing); more are refused with WriteError.Busy (0 or absent: WRITES_WAITING). */
@@ -121,36 +146,6 @@ export interface PrimaryOptions {
  * one per block, plus `sharePercent` of the rest of the store's records. */
 export function historyLimit(capacityRecords: number, lbaCount: number, sharePercent: number): number {
     return lbaCount + Math.floor(((capacityRecords - lbaCount) * sharePercent) / 100)
-}
-
-const enum SendState {
-    Waiting = 0,
-    Sending = 1,
-    Sent = 2,
-}
-
-/**
- * What the board knows of one of its seqs, from capture until the remote confirms it.
- * @devsWhenUsed
- */
-class SeqState {
-    portions = 0
-    bytes = 0
-    inflight = 0
-    /** Some write stamped with this seq never became durable. */
-    short = false
-    /** Sent from the flash log rather than from the aux ring. */
-    spilled = false
-    closed = false
-    sendState = SendState.Waiting
-    sentPortions = 0
-    sentBytes = 0
-    /** Pinned versions still to send (spill path) and the next one to read. */
-    fromFlash: PinnedPortion[] | null = null
-    fromFlashNext = 0
-    /** When its first write was stamped (-1: none yet; after a boot: the boot). */
-    firstWriteAt = -1
-    constructor(public seq: number) {}
 }
 
 export const enum Resync {
@@ -175,8 +170,6 @@ class PendingWrite {
     /** The block's CRC-32C, computed once at capture: it goes with the block to flash and to
      * the remote. */
     crc: number
-    /** Its seq's record, once stamped. */
-    st: SeqState | null = null
     constructor(public lba: number, public data: Buffer, public done: (err: number, seq: number) => void) {
         this.crc = crc32cUpdate(0, data, 0, data.length)
     }
@@ -198,29 +191,51 @@ export class PrimaryBoard {
      * What the board holds grows with nothing but its configuration (docs/DESIGN.md, "Fixed
      * memory"); the bounded-memory test reads these lengths:
      * - seqs and manifestsKept: maxHistorySeqs, a quarter more while acknowledgements hold
-     *   (then the board suspends and drops them);
+     *   (then the board suspends and drops them), in room allocated at start (historyRoom);
      * - unstamped, unacked and paced: maxWritesWaiting app writes between them, and one copy
      *   of a resync;
      * - manifests: maxHistorySeqs; pendingCtrl: one RESYNC and one membership message per member.
      */
-    seqs: SeqState[] = []
-    protected current: SeqState
+    /**
+     * What the board knows of each of its seqs, from capture until the remote confirms it: seq
+     * records, oldest first, the newest the capture seq's. `seqs` records are held in lists of
+     * historyRoom entries each, allocated at start (they keep their length): the seq, its
+     * distinct lbas (portions; its bytes are a block each), its state (SeqFlag) and when its
+     * first write was stamped (-1: none yet; after a boot: the boot).
+     */
+    seqs = 0
+    protected seqOf: number[] = []
+    protected portionsOf: number[] = []
+    protected stateOf: number[] = []
+    private firstWriteOf: number[] = []
+    /** The history bound: seq records and kept manifests (maxHistorySeqs). */
+    private historySeqs: number
     protected adopted = false
     /** Started and not yet released at its capture seq: holds new writes unstamped. */
     private rejoining = true
     private released = 0
-    private hasReleased = false
+    private hasReleased!: boolean
     protected lbasInSeq: LbaTable
     unstamped: PendingWrite[] = []
     unacked: PendingWrite[] = []
     /** Manifests waiting to go out, and every manifest the remote has not applied yet (a new
-     * session, after the remote rebooted, gets them again: the remote keeps them in RAM). */
-    manifests: Manifest[] = []
-    manifestsKept: Manifest[] = []
+     * session, after the remote rebooted, gets them again: the remote keeps them in RAM), in
+     * their wire encoding (MANIFEST); a manifest in both lists is one Buffer. */
+    manifests: Buffer[] = []
+    manifestsKept: Buffer[] = []
+    /** What went to the link of the seq being sent; the versions to send of it when it goes
+     * from flash (the spill path) and the next one. A read from flash counts only while its
+     * list is still this one (a new session sends the seq again from its start). */
+    private sentPortions!: number
+    private sentBytes!: number
+    private fromFlash!: PinnedPortion[] | null
+    private fromFlashNext!: number
+    /** The portion being sent: from the aux ring it goes at once, from flash it waits as the
+     * pending message (nothing else writes the buffer before it is sent; the channel copies
+     * what it takes). */
     private portionBuf: Buffer
-    private flashBuf: Buffer
     private pendingMsg!: Buffer | null
-    private reading = false
+    private reading!: boolean
     private remoteApplied = 0
     paced: PendingWrite[] = []
     /** The newest EVICTED or ADMITTED of each member, told again at every new session. */
@@ -232,7 +247,7 @@ export class PrimaryBoard {
     /** The lba being copied (the next one once its read is done), whether its read is under
      * way, and whether the app wrote it during the read (it is then read again). */
     resyncLba = 0
-    private resyncBusy = false
+    private resyncBusy!: boolean
     private resyncHit!: boolean
     /** The remote's applied seq when the resync began, and the newest seq of a version the
      * remote gets from this board (a copy or a version after the confirmed seq). */
@@ -288,7 +303,7 @@ export class PrimaryBoard {
     private resumePending = false
     /** The remote asked for this board's copy (every member's link was up), and has not said
      * since that its resync waits for a member whose link is down. */
-    private resyncAsked = false
+    private resyncAsked!: boolean
     private linkUpAt = 0
 
     // counters
@@ -323,8 +338,15 @@ export class PrimaryBoard {
         this.lost = Buffer.alloc((opts.lbaCount + 7) >> 3)
         this.storing = Buffer.alloc((opts.lbaCount + 7) >> 3)
         this.portionBuf = Buffer.alloc(PORTION_HEADER + opts.blockSize)
-        this.flashBuf = Buffer.alloc(PORTION_HEADER + opts.blockSize)
-        this.current = new SeqState(1)
+        this.historySeqs = opts.maxHistorySeqs ? opts.maxHistorySeqs : HISTORY_SEQS
+        const room = historyRoom(this.historySeqs)
+        for (let i = 0; i < room; i++) {
+            this.seqOf.push(0)
+            this.portionsOf.push(0)
+            this.stateOf.push(0)
+            this.firstWriteOf.push(-1)
+        }
+        this.addSeq(1)
         const self = this
         channel.onWritable(() => self.pump())
         channel.onMessage((msg, len) => self.onRemoteMessage(msg, len))
@@ -342,15 +364,13 @@ export class PrimaryBoard {
                 self.pendingMsg = null
                 self.pendingCtrl = self.membership.slice(0)
                 self.manifests = self.manifestsKept.slice(0)
-                for (let i = 0; i < self.seqs.length; i++) {
-                    const st = self.seqs[i]
-                    if (st.sendState === SendState.Waiting) if (!st.spilled) continue
-                    st.sendState = SendState.Waiting
-                    st.spilled = true
-                    st.fromFlash = null
-                    st.sentPortions = 0
-                    st.sentBytes = 0
+                // every seq sent or being sent goes again, from flash
+                const states = self.stateOf
+                for (let i = 0; i < self.seqs; i++) {
+                    const f = states[i]
+                    if (f & (SeqFlag.Sending | SeqFlag.Sent | SeqFlag.Spilled)) states[i] = (f & ~(SeqFlag.Sending | SeqFlag.Sent)) | SeqFlag.Spilled
                 }
+                self.fromFlash = null
                 // the remote's history ends before this board's flash history begins (the store
                 // unpins a seq's versions only once its confirm record is durable): no resume
                 // a new session: the remote says so again if its resync waits for another member
@@ -372,7 +392,7 @@ export class PrimaryBoard {
         let top = seqAfter(highestAdopted, maxSeqSeen) ? highestAdopted : maxSeqSeen
         // a board that suspended confirmed its tracked seqs itself: never stamp one again
         if (seqAfter(confirmed, top)) top = confirmed
-        this.seqs = []
+        this.seqs = 0
         // every seq after the confirmed one up to the newest this board adopted goes to the
         // remote again, marked short: what survived on flash, or nothing where all was lost (it
         // was never acknowledged), so the remote never waits for portions that cannot come
@@ -380,19 +400,17 @@ export class PrimaryBoard {
         let k = 0
         while (k < seqs.length && seqAfter(s, seqs[k])) this.recoverSeq(seqs[k++])
         for (; !seqAfter(s, top); s = seqNext(s)) {
-            const st = this.recoverSeq(s)
+            const i = this.recoverSeq(s)
             if (k < seqs.length && seqs[k] === s) k++
-            else st.portions = st.bytes = 0
+            else if (i >= 0) this.portionsOf[i] = 0
         }
         while (k < seqs.length) this.recoverSeq(seqs[k++])
         // new writes never get a seq used before the power cut, and none at all until the
         // group has released the seq this board adopts: while it was off, the group may have
         // released seqs after its own (see release)
-        this.current = new SeqState(seqNext(top))
         // the board may have stamped writes with this seq too before the cut (its adoption was
         // not saved yet) and reported their totals: they never became durable
-        this.current.short = true
-        this.seqs.push(this.current)
+        this.stateOf[this.addSeq(seqNext(top))] = SeqFlag.Short
         this.adopted = false
         this.rejoining = true
         this.recovered()
@@ -402,14 +420,38 @@ export class PrimaryBoard {
      * a group of one makes its manifests again from its recovered seqs (SoloCycle). */
     protected recovered(): void {}
 
-    private recoverSeq(seq: number): SeqState {
-        const st = new SeqState(seq)
-        st.portions = this.store.pinned(this.opts.member, seq).length
-        st.bytes = st.portions * this.opts.blockSize
-        st.spilled = st.short = st.closed = true
-        if (st.portions > 0) st.firstWriteAt = this.clock.millis()
-        this.seqs.push(st)
-        return st
+    /** A recovered seq's record (its index), sent from flash and marked short; -1 when the
+     * records are full: room stays for the capture seq and the next adopt's, at which the board
+     * suspends (its history is past the bound), so the seqs left out are never sent but
+     * resynced. */
+    private recoverSeq(seq: number): number {
+        if (this.seqs + 2 >= this.seqOf.length) return -1
+        const i = this.addSeq(seq)
+        const portions = this.store.pinned(this.opts.member, seq).length
+        this.portionsOf[i] = portions
+        this.stateOf[i] = SeqFlag.Spilled | SeqFlag.Short | SeqFlag.Closed
+        if (portions > 0) this.firstWriteOf[i] = this.clock.millis()
+        return i
+    }
+
+    /** The index of the record of `seq`, -1 when there is none. */
+    private recordOf(seq: number): number {
+        let i = this.seqs - 1
+        while (i >= 0 && this.seqOf[i] !== seq) i--
+        return i
+    }
+
+    /** A record for `seq` after the others (its index). */
+    private addSeq(seq: number): number {
+        const i = this.seqs++
+        // the history bound keeps room for it: the board suspends when the records reach a
+        // quarter past the bound (see over and historyRoom)
+        if (i >= this.seqOf.length) throw new Error("seq records full")
+        this.seqOf[i] = seq
+        this.portionsOf[i] = 0
+        this.stateOf[i] = 0
+        this.firstWriteOf[i] = -1
+        return i
     }
 
     // ---- the app's side
@@ -444,26 +486,25 @@ export class PrimaryBoard {
     private stamp(w: PendingWrite): boolean {
         // while suspended nothing waits for the group: the seq only says when the block changed
         if (!this.suspended) if (!this.adopted || this.rejoining) return false
-        const st = this.current
-        if (!this.suspended) if (!this.isTracked(st.seq)) if (this.lbasInSeq.get(w.lba) < 0) {
+        const c = this.seqs - 1
+        const seq = this.seqOf[c]
+        if (!this.suspended) if (!this.isTracked(seq)) if (this.lbasInSeq.get(w.lba) < 0) {
             if (!this.lbasInSeq.set(w.lba, 1)) return false
-            st.portions++
-            st.bytes += w.data.length
+            this.portionsOf[c]++
         }
-        w.seq = st.seq
-        if (st.firstWriteAt < 0) st.firstWriteAt = this.clock.millis()
-        st.inflight++
-        this.toStore(st, w)
+        w.seq = seq
+        if (this.firstWriteOf[c] < 0) this.firstWriteOf[c] = this.clock.millis()
+        this.stateOf[c] += SeqFlag.Inflight
+        this.toStore(w)
         return true
     }
 
     /** Hands a write to the store, after any earlier write of the same lba the store has not
      * finished: a later version must never land before an earlier one (the earlier would then
      * stand as the block's newest). */
-    private toStore(st: SeqState, w: PendingWrite): void {
+    private toStore(w: PendingWrite): void {
         const lba = w.lba
         const bit = 1 << (lba & 7)
-        w.st = st
         if (this.storing[lba >> 3] & bit) {
             this.storeWait.push(w)
             return
@@ -474,13 +515,12 @@ export class PrimaryBoard {
 
     private storeNow(w: PendingWrite): void {
         const self = this
-        const st = w.st as SeqState
-        this.store.write(this.opts.member, w.lba, st.seq, w.data, (err) => {
+        this.store.write(this.opts.member, w.lba, w.seq, w.data, (err) => {
             // the store's queue is full for now: the write waits and goes again, never fails
             if (err === StoreError.QueueFull) self.clock.setTimer(2, () => self.storeNow(w))
             else {
                 self.storeNext(w.lba)
-                self.durable(st, w, err)
+                self.durable(w, err)
             }
         }, w.crc)
     }
@@ -498,30 +538,34 @@ export class PrimaryBoard {
         this.storing[lba >> 3] &= ~(1 << (lba & 7))
     }
 
-    private durable(st: SeqState, w: PendingWrite, err: number): void {
-        st.inflight--
+    private durable(w: PendingWrite, err: number): void {
+        // its seq's record, unless the seq was confirmed or tracked meanwhile
+        const seq = w.seq
+        const states = this.stateOf
+        const i = this.recordOf(seq)
+        if (i >= 0) if (states[i] >= SeqFlag.Inflight) states[i] -= SeqFlag.Inflight
         if (err !== 0) {
-            st.short = true
+            if (i >= 0) states[i] |= SeqFlag.Short
             this.writesFailed++
             if (!w.internal) this.writesHeld--
-            w.done(WriteError.Store, w.seq)
+            w.done(WriteError.Store, seq)
             this.pump()
             return
         }
-        if (!st.spilled) if (!this.suspended) if (!this.isTracked(st.seq)) {
-            const newest = this.ring.isEmpty() ? st.seq : this.ring.seqAt(this.ring.used() - 1)
+        if (i >= 0) if (!(states[i] & SeqFlag.Spilled)) if (!this.suspended) if (!this.isTracked(seq)) {
+            const newest = this.ring.isEmpty() ? seq : this.ring.seqAt(this.ring.used() - 1)
             // the ring holds seqs in order: a portion of an older seq than its newest cannot go in
-            if (seqAfter(newest, st.seq) || this.ring.put(st.seq, w.lba, w.data, w.crc) === RingPut.Full) {
-                st.spilled = true
+            if (seqAfter(newest, seq) || this.ring.put(seq, w.lba, w.data, w.crc) === RingPut.Full) {
+                states[i] |= SeqFlag.Spilled
                 this.seqsSpilled++
-                this.ring.dropTailSeq(st.seq)
+                this.ring.dropTailSeq(seq)
             }
         }
-        if (w.internal) w.done(WriteError.None, w.seq)
-        else if (this.opts.mode === AckMode.None || (this.hasReleased && seqAtOrBefore(w.seq, this.released)))
+        if (w.internal) w.done(WriteError.None, seq)
+        else if (this.opts.mode === AckMode.None || (this.hasReleased && seqAtOrBefore(seq, this.released)))
             this.ack(w)
         // a write stamped with a tracked seq the group knows is tracked: acknowledged now
-        else if (this.isTracked(w.seq) && this.trackedKnown(w.seq)) {
+        else if (this.isTracked(seq) && this.trackedKnown(seq)) {
             this.ackedDuringSuspension++
             this.ackNow(w)
         } else this.unacked.push(w)
@@ -587,9 +631,9 @@ export class PrimaryBoard {
      * their bound. */
     private over(q: number): boolean {
         const lim = this.opts.historyLimit
-        const n = this.opts.maxHistorySeqs
+        const n = this.historySeqs
         if (lim) if (this.store.liveVersions() * 4 >= lim * q) return true
-        return n ? this.seqs.length * 4 >= n * q || this.manifestsKept.length * 4 >= n * q : false
+        return this.seqs * 4 >= n * q || this.manifestsKept.length * 4 >= n * q
     }
 
     /**
@@ -604,7 +648,7 @@ export class PrimaryBoard {
         this.suspended = true
         this.suspendReason = reason
         this.suspendedAt = this.clock.millis()
-        this.suspendedSeq = this.current.seq
+        this.suspendedSeq = this.captureSeq()
         this.suspensions++
         this.resumePending = false
         this.resyncAsked = false
@@ -631,21 +675,23 @@ export class PrimaryBoard {
 
     /** Drops the history of every seq up to the capture seq: confirmed locally, not sent. */
     private track(): void {
-        const cur = this.current
-        this.seqs = [cur]
+        const c = this.seqs - 1
+        this.seqOf[0] = this.seqOf[c]
+        this.stateOf[0] = this.stateOf[c]
+        this.seqs = 1
         // a seq that waited for a damaged block is dropped with the others (the resync reads
         // the block's newest version again)
         if (this.damagedSeq !== 0) this.damagedLba = -1
         this.pendingMsg = null
         while (!this.ring.isEmpty()) this.ring.shift()
         this.lbasInSeq.clear()
-        cur.portions = cur.bytes = 0
-        cur.firstWriteAt = -1
+        this.portionsOf[0] = 0
+        this.firstWriteOf[0] = -1
         this.trimKept()
         const self = this
         // once the local confirmation is durable, a group of one acknowledges at once; a group
         // member when the shuttle next takes its totals
-        this.confirmStore(cur.seq, () => self.ackWaiting())
+        this.confirmStore(this.seqOf[0], () => self.ackWaiting())
     }
 
     /**
@@ -667,7 +713,7 @@ export class PrimaryBoard {
             // (every member adopted it), and the suspend time has passed. The resync starts once
             // the board adopts a seq after the tracked ones (writes stamped until then are
             // still tracked).
-            if (this.channel.isUp()) if (this.resyncAsked) if (now - this.suspendedAt >= t) if (this.isTracked(this.current.seq)) if (this.hasReleased) if (!seqAfter(this.current.seq, this.released)) if (!this.historyFull()) {
+            if (this.channel.isUp()) if (this.resyncAsked) if (now - this.suspendedAt >= t) if (this.isTracked(this.captureSeq())) if (this.hasReleased) if (!seqAfter(this.captureSeq(), this.released)) if (!this.historyFull()) {
                 this.suspended = false
                 this.resumePending = true
                 this.suspendReason = SuspendReason.None
@@ -687,7 +733,7 @@ export class PrimaryBoard {
         if (u) return this.suspend(SuspendReason.Stalled)
         if (this.unacked.length > 0 && this.unacked[0].issuedAt <= at) return this.suspend(SuspendReason.Stalled)
         if (paced && this.paced.length > 0 && this.paced[0].issuedAt <= at) return this.suspend(SuspendReason.Stalled)
-        if (now - this.linkUpAt >= t) if (this.seqs.length > 1 || this.current.portions > 0) this.suspend(SuspendReason.Link)
+        if (now - this.linkUpAt >= t) if (this.seqs > 1 || this.portionsOf[0] > 0) this.suspend(SuspendReason.Link)
     }
 
 
@@ -705,8 +751,8 @@ export class PrimaryBoard {
 
     /** How long ago the oldest write the remote has not confirmed was stamped (0: none). */
     rpoLagMs(): number {
-        for (let i = 0; i < this.seqs.length; i++) {
-            const at = this.seqs[i].firstWriteAt
+        for (let i = 0; i < this.seqs; i++) {
+            const at = this.firstWriteOf[i]
             if (at >= 0) return this.clock.millis() - at
         }
         return 0
@@ -726,7 +772,7 @@ export class PrimaryBoard {
         if (target <= 0) return false
         if (this.resync !== Resync.Off) return false
         let bytes = 0
-        for (let i = 0; i < this.seqs.length; i++) bytes += this.seqs[i].bytes
+        for (let i = 0; i < this.seqs; i++) bytes += this.portionsOf[i] * this.opts.blockSize
         const drain = this.drainRate > 0 ? bytes / this.drainRate : 0
         return this.rpoLagMs() + drain > target
     }
@@ -773,7 +819,7 @@ export class PrimaryBoard {
     }
 
     captureSeq(): number {
-        return this.current.seq
+        return this.seqOf[this.seqs - 1]
     }
 
     releasedSeq(): number {
@@ -786,7 +832,7 @@ export class PrimaryBoard {
 
     hasDataToSend(): boolean {
         // a board that resumes needs a seq after its tracked ones
-        if (this.current.portions > 0) return true
+        if (this.portionsOf[this.seqs - 1] > 0) return true
         if (this.unstamped.length > 0) return true
         return this.resumePending
     }
@@ -800,8 +846,7 @@ export class PrimaryBoard {
     /** Closed seqs not yet fully handed to the link. */
     closedWaiting(): number {
         let n = 0
-        for (let i = 0; i < this.seqs.length; i++)
-            if (this.seqs[i].closed) if (this.seqs[i].sendState !== SendState.Sent) n++
+        for (let i = 0; i < this.seqs; i++) if ((this.stateOf[i] & (SeqFlag.Closed | SeqFlag.Sent)) === SeqFlag.Closed) n++
         return n
     }
 
@@ -812,19 +857,19 @@ export class PrimaryBoard {
      */
     adopt(seq: number): SeqTotals {
         const now = this.clock.millis()
-        const cur = this.current
-        if (seqAfter(cur.seq, seq)) return this.adoptEarlier(seq)
+        const c = this.seqs - 1
+        const cur = this.seqOf[c]
+        if (seqAfter(cur, seq)) return this.adoptEarlier(seq)
         this.adopted = true
-        if (seq === cur.seq) {
+        if (seq === cur) {
             this.flushUnstamped()
             return new SeqTotals(seq, 0, 0)
         }
-        cur.closed = true
-        const totals = new SeqTotals(cur.seq, cur.portions, cur.bytes)
+        this.stateOf[c] |= SeqFlag.Closed
+        const totals = new SeqTotals(cur, this.portionsOf[c], this.portionsOf[c] * this.opts.blockSize)
         // a tracked seq is never sent: the resync carries what it changed
-        if (this.isTracked(cur.seq)) this.seqs.pop()
-        this.current = new SeqState(seq)
-        this.seqs.push(this.current)
+        if (this.isTracked(cur)) this.seqs--
+        this.addSeq(seq)
         this.lbasInSeq.clear()
         this.lastAdoptAt = now
         if (this.suspended) this.track()
@@ -850,7 +895,7 @@ export class PrimaryBoard {
 
     /** Every member has adopted `seq`: writes stamped with it or earlier may be acknowledged. */
     release(seq: number): void {
-        if (this.rejoining) if (!seqAfter(this.current.seq, seq)) {
+        if (this.rejoining) if (!seqAfter(this.captureSeq(), seq)) {
             // the first release of this board's capture seq since it started: stamping begins
             this.rejoining = false
             this.flushUnstamped()
@@ -870,18 +915,20 @@ export class PrimaryBoard {
     /** While suspended the board keeps at most half the history bound of final manifests:
      * the oldest go (a resync's copy then extends past them, see extendCopy). */
     private trimKept(): void {
-        const n = this.opts.maxHistorySeqs
-        if (this.suspended) if (n) while (this.manifestsKept.length > n >> 1) this.manifestsKept.shift()
+        const n = this.historySeqs
+        if (this.suspended) while (this.manifestsKept.length > n >> 1) this.manifestsKept.shift()
     }
 
     protected keepManifest(m: Manifest): void {
+        const msg = encodeManifest(m)
         // manifests waiting to go out are bounded like the kept ones: the oldest go first (a
         // resync's copy extends past a manifest the remote never got, see extendCopy)
-        const n = this.opts.maxHistorySeqs
-        if (n) if (this.manifests.length >= n) this.manifests.shift()
-        this.manifests.push(m)
-        // the remote may still need it (another member's history, a resync's chain of seqs)
-        this.manifestsKept.push(m)
+        if (this.manifests.length >= this.historySeqs) this.manifests.shift()
+        this.manifests.push(msg)
+        // the remote may still need it (another member's history, a resync's chain of seqs);
+        // the board suspends before they fill their room, or else the oldest goes
+        if (this.manifestsKept.length >= this.seqOf.length) this.manifestsKept.shift()
+        this.manifestsKept.push(msg)
         this.trimKept()
         if (this.resync === Resync.Done) if (this.extendCopy()) {
             // the copy is not done after all: the remote waits for it again
@@ -895,10 +942,8 @@ export class PrimaryBoard {
     /** Totals of the closed seqs the remote has not confirmed, oldest first. */
     closedSeqs(): SeqTotals[] {
         const out: SeqTotals[] = []
-        for (let i = 0; i < this.seqs.length; i++) {
-            const st = this.seqs[i]
-            if (st.closed) out.push(new SeqTotals(st.seq, st.portions, st.bytes))
-        }
+        for (let i = 0; i < this.seqs; i++)
+            if (this.stateOf[i] & SeqFlag.Closed) out.push(new SeqTotals(this.seqOf[i], this.portionsOf[i], this.portionsOf[i] * this.opts.blockSize))
         return out
     }
 
@@ -945,7 +990,7 @@ export class PrimaryBoard {
     /** RESYNC to the remote: the copy is under way, done, or (suspended) not started yet, with
      * the reason of the suspension in the flags' high bits. */
     protected announceResync(): void {
-        const c = this.suspended ? this.current.seq : this.resync !== Resync.Off ? this.resyncBase : this.store.confirmedSeq()
+        const c = this.suspended ? this.captureSeq() : this.resync !== Resync.Off ? this.resyncBase : this.store.confirmedSeq()
         const flags = (this.resync === Resync.Done ? RESYNC_DONE : 0) | (this.suspendReason << RESYNC_REASON_SHIFT)
         const from = this.heldFrom(c)
         // the image holds as of any final seq at or after `to`, which is never before `from`
@@ -1094,41 +1139,48 @@ export class PrimaryBoard {
             if (v && this.channel.send(v)) vr.sent()
         }
         while (this.manifests.length > 0) {
-            if (!this.channel.send(encodeManifest(this.manifests[0]))) return
+            if (!this.channel.send(this.manifests[0])) return
             this.manifests.shift()
         }
-        for (let i = 0; i < this.seqs.length; i++) {
-            const st = this.seqs[i]
-            if (st.sendState === SendState.Sent) continue
-            if (this.isTracked(st.seq)) continue
-            if (!st.closed) return
-            if (st.inflight > 0) return
-            st.sendState = SendState.Sending
-            if (!st.spilled) {
-                while (!this.ring.isEmpty() && this.ring.seqAt(0) === st.seq) {
-                    encodePortionHeader(this.portionBuf, st.seq, this.ring.lbaAt(0), this.ring.crcAt(0))
+        for (let i = 0; i < this.seqs; i++) {
+            const f = this.stateOf[i]
+            if (f & SeqFlag.Sent) continue
+            const seq = this.seqOf[i]
+            if (this.isTracked(seq)) continue
+            if (!(f & SeqFlag.Closed)) return
+            if (f >= SeqFlag.Inflight) return
+            if (!(f & SeqFlag.Sending)) {
+                this.stateOf[i] = f | SeqFlag.Sending
+                this.sentPortions = 0
+                this.sentBytes = 0
+                // a read of a seq before it that was dropped meanwhile counts no more
+                this.fromFlash = null
+            }
+            if (!(f & SeqFlag.Spilled)) {
+                while (!this.ring.isEmpty() && this.ring.seqAt(0) === seq) {
+                    encodePortionHeader(this.portionBuf, seq, this.ring.lbaAt(0), this.ring.crcAt(0))
                     // every portion is one whole block, so the buffer is exactly one message and
                     // no slice (a copy on the board) is needed on this path
                     const n = this.ring.copyDataAt(0, this.portionBuf, PORTION_HEADER)
                     if (!this.channel.send(this.portionBuf)) return
                     this.ring.shift()
-                    this.countSent(st, n)
+                    this.countSent(n)
                 }
             } else {
-                if (!st.fromFlash) {
+                if (!this.fromFlash) {
                     // portions of this seq still in the ring go again from flash
-                    while (!this.ring.isEmpty() && this.ring.seqAt(0) === st.seq) this.ring.shift()
-                    st.fromFlash = this.store.pinned(this.opts.member, st.seq)
-                    st.fromFlashNext = 0
+                    while (!this.ring.isEmpty() && this.ring.seqAt(0) === seq) this.ring.shift()
+                    this.fromFlash = this.store.pinned(this.opts.member, seq)
+                    this.fromFlashNext = 0
                 }
-                if (st.fromFlashNext < st.fromFlash.length) {
-                    this.readNextFromFlash(st)
+                if (this.fromFlashNext < this.fromFlash.length) {
+                    this.readNextFromFlash(seq)
                     return
                 }
             }
-            const done = new SeqDone(st.seq, st.sentPortions, st.sentBytes, st.short ? SEQ_DONE_SHORT : 0)
-            st.sendState = SendState.Sent
-            st.fromFlash = null
+            const done = new SeqDone(seq, this.sentPortions, this.sentBytes, this.stateOf[i] & SeqFlag.Short ? SEQ_DONE_SHORT : 0)
+            this.stateOf[i] = (this.stateOf[i] & ~SeqFlag.Sending) | SeqFlag.Sent
+            this.fromFlash = null
             if (!this.channel.send(encodeSeqDone(done))) {
                 this.pendingMsg = encodeSeqDone(done)
                 return
@@ -1136,18 +1188,19 @@ export class PrimaryBoard {
         }
     }
 
-    private readNextFromFlash(st: SeqState): void {
+    /** Reads the next version of the seq sent from flash (one read at a time). */
+    private readNextFromFlash(seq: number): void {
         if (this.reading) return
-        if (!st.fromFlash) return
+        const list = this.fromFlash
+        if (!list) return
         if (this.damagedLba >= 0) return
-        const list = st.fromFlash
-        const p = list[st.fromFlashNext]
+        const p = list[this.fromFlashNext]
         this.reading = true
         const self = this
         this.store.readPinned(p, (err, data) => {
             // a new session started the seq again while the read was under way: the version
             // goes in its turn of the new pass, never in this one's
-            if (st.fromFlash !== list) {
+            if (self.fromFlash !== list) {
                 self.reading = false
                 return self.pump()
             }
@@ -1164,23 +1217,24 @@ export class PrimaryBoard {
             self.readTries = 0
             if (err === StoreError.Corrupt) {
                 // acknowledged and durable, now damaged: the seq waits for the operator
-                self.damaged(p.lba, st.seq)
+                self.damaged(p.lba, seq)
                 return
             }
             if (err !== 0 || !data) {
                 // the version is gone (the seq was confirmed or tracked meanwhile): nothing to send
-                st.short = true
+                const i = self.recordOf(seq)
+                if (i >= 0) self.stateOf[i] |= SeqFlag.Short
             } else {
                 // the channel copies a message it takes, and no read starts before this one is
-                // sent: one buffer serves every portion from flash
-                const msg = self.flashBuf
-                encodePortionHeader(msg, st.seq, p.lba, self.store.readCrc)
+                // sent: one buffer serves every portion
+                const msg = self.portionBuf
+                encodePortionHeader(msg, seq, p.lba, self.store.readCrc)
                 msg.set(data, PORTION_HEADER)
-                self.countSent(st, data.length)
+                self.countSent(data.length)
                 self.portionsFromFlash++
                 self.pendingMsg = msg
             }
-            st.fromFlashNext++
+            self.fromFlashNext++
             self.pump()
         })
     }
@@ -1209,9 +1263,10 @@ export class PrimaryBoard {
         return true
     }
 
-    private countSent(st: SeqState, n: number): void {
-        st.sentPortions++
-        st.sentBytes += n
+    /** A portion of the seq being sent went to the link. */
+    private countSent(n: number): void {
+        this.sentPortions++
+        this.sentBytes += n
         this.portionsSent++
         this.bytesSent += n
     }
@@ -1261,17 +1316,20 @@ export class PrimaryBoard {
             this.resync = Resync.Off
             this.copyAll = false
         }
-        const kept: Manifest[] = []
+        const kept: Buffer[] = []
         for (let i = 0; i < this.manifestsKept.length; i++)
-            if (seqAfter(this.manifestsKept[i].seq, applied)) kept.push(this.manifestsKept[i])
+            if (seqAfter(getU32(this.manifestsKept[i], 1), applied)) kept.push(this.manifestsKept[i])
         this.manifestsKept = kept
         let bytes = 0
-        while (this.seqs.length > 0) {
-            const st = this.seqs[0]
-            if (st === this.current) break
-            if (!seqAtOrBefore(st.seq, applied)) break
-            bytes += st.bytes
-            this.seqs.shift()
+        // every record but the capture seq's (the newest); the lists keep their length
+        while (this.seqs > 1) {
+            if (!seqAtOrBefore(this.seqOf[0], applied)) break
+            bytes += this.portionsOf[0] * this.opts.blockSize
+            this.seqOf.push(this.seqOf.shift() as number)
+            this.portionsOf.push(this.portionsOf.shift() as number)
+            this.stateOf.push(this.stateOf.shift() as number)
+            this.firstWriteOf.push(this.firstWriteOf.shift() as number)
+            this.seqs--
         }
         if (this.opts.rpoTargetMs) {
             // the rate (bytes per ms) at which the remote confirms this board's data

@@ -6,12 +6,12 @@ import { join } from "node:path"
 import { boardChannelConfig, PrimaryFirmware } from "../../firmware/boot/primaryFirmware"
 import { ChannelConfig, defaultChannelConfig } from "../../firmware/link/config"
 import { PrimaryChannel } from "../../firmware/link/primary"
-import { AckMode, PrimaryBoard } from "../../firmware/pipeline/primary"
+import { AckMode, historyRoom, PrimaryBoard } from "../../firmware/pipeline/primary"
 import { GroupPrimaryBoard } from "../../firmware/pipeline/groupPrimary"
 import { ShuttleAgent } from "../../firmware/shuttle/agent"
 import { BlockStore } from "../../firmware/store/blockStore"
 import { StoreRole } from "../../firmware/store/types"
-import { defaultConfig, SeqmirrorConfig, validateConfig } from "../../firmware/config"
+import { DEFAULT_HISTORY_SEQS, DEFAULT_WRITES_WAITING, defaultConfig, SeqmirrorConfig, validateConfig } from "../../firmware/config"
 import { SpiNorFlash } from "../../hal/spiNor"
 import { GroupOptions } from "../group"
 import { SimKernel } from "../kernel"
@@ -45,7 +45,51 @@ export interface FixedRam {
     /** Distinct lbas the app may write: not in the configuration file; the simulator's default. */
     lbaCount: number
     parts: RamPart[]
+    /** What the parts hold once the firmware has started. */
     totalBytes: number
+    /** What the firmware holds beyond that with its history and the app's waiting writes at
+     * their bounds (historyBytes): the most it ever holds is totalBytes + boundBytes. */
+    boundBytes: number
+    /** The history bound and the writes bound it was counted with. */
+    maxHistorySeqs: number
+    maxWritesWaiting: number
+    /** Members of the group (a final manifest has an entry for each). */
+    members: number
+}
+
+/**
+ * What a primary holds, beyond its state at start, for each seq, manifest and waiting write, as
+ * measured in the DeviceScript VM (test/board/historyRam.vm.test.ts builds many of each the way
+ * the firmware does and probes the heap):
+ * - SEQ_RECORD_BYTES: one seq record, four list entries allocated at start (historyRoom of
+ *   them), which the count at start already holds;
+ * - MANIFEST_BYTES: a final manifest of a group of one, kept and waiting to be sent (its
+ *   encoded Buffer and an entry in each list); MANIFEST_ENTRY_BYTES more per other member;
+ * - WAITING_WRITE_BYTES: an app write not yet answered, beyond its block's data (the
+ *   PendingWrite, the app's callback, the block Buffer's header, a list entry).
+ */
+export const SEQ_RECORD_BYTES = 4 * 8
+export const MANIFEST_BYTES = 48
+export const MANIFEST_ENTRY_BYTES = 9
+export const WAITING_WRITE_BYTES = 180
+
+/** The bounds of a configuration (a key left out: its default). */
+function boundsOf(cfg: SeqmirrorConfig): { history: number; writes: number } {
+    return {
+        history: cfg.group.maxHistorySeqs ? cfg.group.maxHistorySeqs : DEFAULT_HISTORY_SEQS,
+        writes: cfg.group.maxWritesWaiting ? cfg.group.maxWritesWaiting : DEFAULT_WRITES_WAITING,
+    }
+}
+
+/**
+ * What a primary holds beyond its start with its history and the app's writes at their bounds:
+ * the kept manifests (historyRoom of them, each also waiting to be sent) and the manifests still
+ * to send that are kept no more (at most the bound more), and the waiting writes with their
+ * blocks. The seq records are allocated at start.
+ */
+export function historyBytes(maxHistorySeqs: number, members: number, maxWritesWaiting: number, blockSize: number): number {
+    const manifest = MANIFEST_BYTES + MANIFEST_ENTRY_BYTES * (members - 1)
+    return (historyRoom(maxHistorySeqs) + maxHistorySeqs) * manifest + maxWritesWaiting * (blockSize + WAITING_WRITE_BYTES)
 }
 
 /** The board configuration in the project's devicescript.json, or the defaults when it is
@@ -164,6 +208,7 @@ function counted(
         footprint("pipeline (rest)", board, seen),
     ]
     if (agent !== null) parts.push(footprint("shuttle agent", agent, seen))
+    const b = boundsOf(cfg)
     return {
         config: source,
         auxRingBytes: cfg.store.auxRingBytes,
@@ -175,6 +220,10 @@ function counted(
         lbaCount,
         parts,
         totalBytes: parts.reduce((n, p) => n + p.bytes, 0),
+        boundBytes: historyBytes(b.history, cfg.group.members.length, b.writes, cfg.store.blockSize),
+        maxHistorySeqs: b.history,
+        maxWritesWaiting: b.writes,
+        members: cfg.group.members.length,
     }
 }
 
@@ -221,23 +270,36 @@ export function boardFixedRam(cfg: SeqmirrorConfig): FixedRam {
 const kbOf = (bytes: number) => Math.round(bytes / 1024)
 const partKb = (r: FixedRam, name: string) => kbOf(r.parts.find((p) => p.part === name)?.bytes ?? 0)
 
-/** The line a board prints at start about its RAM (the build embeds it with the boot notes). */
+/** The line a board prints at start about its RAM (the build embeds it with the boot notes): what
+ * it holds from its start, and at most, with its history and the app's waiting writes at their
+ * bounds. */
 export function boardRamLine(r: FixedRam): string {
     return (
         "RAM held: about " + kbOf(r.totalBytes + BOARD_RUNTIME_BYTES) + " KB of the " + kbOf(BOARD_HEAP_BYTES) + " KB heap (store " +
         partKb(r, "block store") + " KB, aux ring " + partKb(r, "aux ring") + " KB, link channel " + partKb(r, "link channel") +
-        " KB, pipeline " + partKb(r, "pipeline (rest)") + " KB, objects and runtime " + kbOf(BOARD_RUNTIME_BYTES) + " KB)"
+        " KB, pipeline " + partKb(r, "pipeline (rest)") + " KB, objects and runtime " + kbOf(BOARD_RUNTIME_BYTES) + " KB), at most " +
+        kbOf(r.totalBytes + r.boundBytes + BOARD_RUNTIME_BYTES) + " KB (" + r.maxHistorySeqs + " seqs of history, " + r.maxWritesWaiting + (r.maxWritesWaiting === 1 ? " write" : " writes") + " waiting)"
     )
 }
 
-/** Null when the firmware's fixed RAM leaves the board's margin of its heap, else one line
- * saying what to change. */
+/** Null when the most the firmware holds (from its start, with its history and the app's waiting
+ * writes at their bounds) leaves the board's margin of its heap, else one line saying what to
+ * change. */
 export function boardRamProblem(r: FixedRam): string | null {
-    if (r.totalBytes <= BOARD_RAM_BUDGET_BYTES) return null
+    if (r.totalBytes + r.boundBytes <= BOARD_RAM_BUDGET_BYTES) return null
+    if (r.totalBytes > BOARD_RAM_BUDGET_BYTES)
+        return (
+            "store: the firmware would hold about " + kbOf(r.totalBytes + BOARD_RUNTIME_BYTES) + " KB of RAM from its start (the store " +
+            partKb(r, "block store") + " KB, the aux ring " + partKb(r, "aux ring") + " KB), more than a board's " +
+            kbOf(BOARD_HEAP_BYTES) + " KB heap less an " + kbOf(BOARD_HEAP_MARGIN_BYTES) + " KB margin: lower store.flashBytes " +
+            "(about 5 KB of RAM per 64 KB of store with 256-byte blocks) or store.auxRingBytes"
+        )
+    // what 4 more seqs of history bound cost: their records (allocated at start) and manifests
+    const perSeq = (historyRoom(8) - historyRoom(4)) * SEQ_RECORD_BYTES + historyBytes(8, r.members, 0, 0) - historyBytes(4, r.members, 0, 0)
     return (
-        "store: the firmware would hold about " + kbOf(r.totalBytes + BOARD_RUNTIME_BYTES) + " KB of RAM from its start (the store " +
-        partKb(r, "block store") + " KB, the aux ring " + partKb(r, "aux ring") + " KB), more than a board's " +
-        kbOf(BOARD_HEAP_BYTES) + " KB heap less an " + kbOf(BOARD_HEAP_MARGIN_BYTES) + " KB margin: lower store.flashBytes " +
-        "(about 5 KB of RAM per 64 KB of store with 256-byte blocks) or store.auxRingBytes"
+        "group: with its history at its bound (" + r.maxHistorySeqs + " seqs) and " + r.maxWritesWaiting + (r.maxWritesWaiting === 1 ? " app write" : " app writes") + " waiting, the firmware would hold about " +
+        kbOf(r.totalBytes + r.boundBytes + BOARD_RUNTIME_BYTES) + " KB of RAM, more than a board's " + kbOf(BOARD_HEAP_BYTES) + " KB heap less an " +
+        kbOf(BOARD_HEAP_MARGIN_BYTES) + " KB margin: lower group.maxHistorySeqs (about " + Math.round(perSeq / 4) +
+        " bytes each) or group.maxWritesWaiting (about " + (r.blockSize + WAITING_WRITE_BYTES) + " bytes each)"
     )
 }

@@ -15,6 +15,11 @@ export class SparseNor implements SpiPort {
     /** sizeId: the JEDEC ID's third byte, log2 of the size (0x14: 1 MB, 0x18: 16 MB). */
     constructor(private sizeId: number) {}
 
+    /** Forgets every page written (a RAM probe's start: the chip is not the board's RAM). */
+    forget(): void {
+        this.pages = {}
+    }
+
     open(): string[] {
         return []
     }

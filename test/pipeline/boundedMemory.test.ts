@@ -34,7 +34,7 @@ function drive(linkDown: { target: number | "remote"; atMs: number; forMs: numbe
             const b = p.board
             if (!b) continue
             if (!seen.has(b as GroupPrimaryBoard)) seen.add(b as GroupPrimaryBoard)
-            peaks.seqs = Math.max(peaks.seqs, b.seqs.length)
+            peaks.seqs = Math.max(peaks.seqs, b.seqs)
             peaks.manifestsKept = Math.max(peaks.manifestsKept, b.manifestsKept.length)
             peaks.manifests = Math.max(peaks.manifests, b.manifests.length)
             peaks.writesWaiting = Math.max(peaks.writesWaiting, b.unstamped.length + b.unacked.length + b.paced.length)

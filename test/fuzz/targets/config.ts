@@ -26,6 +26,8 @@ export function configValidByDocs(c: any): boolean {
     if (!int(group.minCycleMs, 1, 3600000) || !int(group.maxClosedSeqs, 1, 64) || !int(group.rpoTargetMs, 0, 3600000)) return false
     if (!int(group.suspendAfterMs, 500, 3600000) || !int(group.historyShare, 10, 90)) return false
     if (group.verifyEveryMs !== undefined && !int(group.verifyEveryMs, 0, 604800000)) return false
+    if (group.maxHistorySeqs !== undefined && !int(group.maxHistorySeqs, 4, 4096)) return false
+    if (group.maxWritesWaiting !== undefined && !int(group.maxWritesWaiting, 1, 1024)) return false
     if (group.congestion !== "pull-ahead" && group.congestion !== "block") return false
     const ms = group.members
     if (!Array.isArray(ms) || ms.length < 1 || ms.length > 8) return false
@@ -55,6 +57,8 @@ const validConfig = fc
         suspend: fc.integer({ min: 500, max: 3600000 }),
         share: fc.integer({ min: 10, max: 90 }),
         congestion: fc.constantFrom("pull-ahead", "block"),
+        history: fc.integer({ min: 4, max: 4096 }),
+        writes: fc.integer({ min: 1, max: 1024 }),
         members: fc.uniqueArray(fc.tuple(fc.string({ minLength: 1, maxLength: 12 }), fc.integer({ min: 8, max: 119 })), { minLength: 1, maxLength: 8, selector: (m) => m[0] }),
         me: fc.nat(7),
         baud: fc.integer({ min: 1200, max: 4000000 }),
@@ -72,7 +76,7 @@ const validConfig = fc
         c.board.member = members[r.me % members.length][0]
         ;["sck", "mosi", "miso", "cs", "sda", "scl"].forEach((k, i) => (c.board.pins[k] = r.pins[i]))
         c.board.spiHz = r.spiHz
-        Object.assign(c.group, { id: r.id, mode: r.mode, busBitRate: r.bus, minCycleMs: r.minCycleMs, maxClosedSeqs: r.maxClosedSeqs, rpoTargetMs: r.rpo, suspendAfterMs: r.suspend, historyShare: r.share, congestion: r.congestion })
+        Object.assign(c.group, { id: r.id, mode: r.mode, busBitRate: r.bus, minCycleMs: r.minCycleMs, maxClosedSeqs: r.maxClosedSeqs, rpoTargetMs: r.rpo, suspendAfterMs: r.suspend, historyShare: r.share, congestion: r.congestion, maxHistorySeqs: r.history, maxWritesWaiting: r.writes })
         c.group.members = members.map(([name, address]) => ({ name, address }))
         c.link = { baud: r.baud, remoteHost: r.host, remotePort: r.port }
         c.store = { blockSize: r.blockSize, auxRingBytes: r.ring, flashBytes: r.flashSectors * 4096 }
