@@ -4,9 +4,11 @@
 import { createInterface } from "node:readline"
 import { checkBoot } from "../../firmware/boot/bootCheck"
 import { PrimaryFirmware } from "../../firmware/boot/primaryFirmware"
-import { Verifier } from "../../firmware/pipeline/verify"
+import { attachVerifier, Verifier } from "../../firmware/pipeline/verify"
+import { attachPacing } from "../../firmware/pipeline/rpoPacing"
 import { SeqmirrorConfig } from "../../firmware/config"
 import { seqAtOrBefore } from "../../firmware/seq"
+import { WriteError } from "../../firmware/pipeline/primary"
 import { Prng } from "../prng"
 import { FileFlash, FlashFileError } from "./fileFlash"
 import { digestOf, fail, haltOnThrow, hostCapabilities, loadConfig } from "./hostConfig"
@@ -98,7 +100,10 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
     const link = new TcpClientLink(clock, { host: o.connectHost, port: o.connectPort, nominalBitRate: config.link.baud, log: say })
     const fw = new PrimaryFirmware(config, check.memberIndex, clock, link, Math.random, say, flash)
     // a primary on a host verifies when asked on its console (and every group.verifyEveryMs)
-    fw.onBoard = (board, store) => board.attachVerifier(new Verifier(board.opts.member, board.opts.lbaCount, store, board.lost))
+    fw.onBoard = (board, store) => {
+        attachVerifier(board, new Verifier(board.opts.member, board.opts.lbaCount, store, board.lost))
+        attachPacing(board)
+    }
     const started = await new Promise<boolean>((resolve) => fw.start(resolve))
     if (!started) {
         clock.stop()
@@ -139,7 +144,22 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
         writes.push(w)
         busy.add(lba)
         if (o.json) emit({ event: "write", n: w.n, lba, digest: w.digest })
+        send(w, lba, block, line)
+    }
+    // the board holds its bound of writes not yet answered (WriteError.Busy): the write goes
+    // again once an earlier one is answered (at once when none is outstanding)
+    let outstanding = 0
+    const refused: (() => void)[] = []
+    const send = (w: Write, lba: number, block: Buffer, line: number): void => {
+        outstanding++
         board.write(lba, block, (err, seq) => {
+            outstanding--
+            if (err === WriteError.Busy) {
+                refused.push(() => send(w, lba, block, line))
+                if (outstanding === 0) clock.setTimer(1, () => refused.length > 0 && refused.shift()!())
+                return
+            }
+            if (refused.length > 0) refused.shift()!()
             busy.delete(lba)
             if (err !== 0) {
                 w.failed = true
