@@ -65,7 +65,8 @@ const out =
     "// Run `node bin/gen-board-config.mjs` after changing the configuration.\n\n" +
     'import { PrimaryBoard } from "../pipeline/primary"\n' +
     'import { PipelineStore } from "../protocol/ports"\n' +
-    (parsed.group.verifyEveryMs > 0 ? 'import { Verifier } from "../pipeline/verify"\n' : "") +
+    (parsed.group.verifyEveryMs > 0 ? 'import { attachVerifier, Verifier } from "../pipeline/verify"\n' : "") +
+    (parsed.group.rpoTargetMs > 0 ? 'import { attachPacing } from "../pipeline/rpoPacing"\n' : "") +
     "\n" +
     "/** Name of the configuration file, for the boot's lines. */\n" +
     "export const BOARD_CONFIG_SOURCE = " + JSON.stringify(basename(configPath)) + "\n\n" +
@@ -75,15 +76,17 @@ const out =
     "export const BOARD_MEMBER_INDEX = " + checked.memberIndex + "\n\n" +
     "/** What the boot check found the board will do, one line each (printed at start). */\n" +
     "export const BOARD_NOTES = " + JSON.stringify(checked.notes) + "\n\n" +
-    // online verify is in the image only when the board verifies by itself (it has no console
-    // input to ask for one): code the board never runs stays out of its image
-    (parsed.group.verifyEveryMs > 0
-        ? "/** The board verifies its image every group.verifyEveryMs: its boot attaches a verifier. */\n" +
-          "export function boardVerifier(board: PrimaryBoard, store: PipelineStore): void {\n" +
-          "    board.attachVerifier(new Verifier(board.opts.member, board.opts.lbaCount, store, board.lost))\n" +
+    // online verify and bounded-RPO pacing are in the image only when the configuration uses
+    // them (the board has no console input to ask for a verify): code the board never runs
+    // stays out of its image
+    "/** What the configuration turns on beyond replication (group.verifyEveryMs: online verify;\n" +
+    " * group.rpoTargetMs: bounded-RPO pacing); the code of what it leaves off is not in the image. */\n" +
+    (parsed.group.verifyEveryMs > 0 || parsed.group.rpoTargetMs > 0
+        ? "export function boardExtras(board: PrimaryBoard, store: PipelineStore): void {\n" +
+          (parsed.group.verifyEveryMs > 0 ? "    attachVerifier(board, new Verifier(board.opts.member, board.opts.lbaCount, store, board.lost))\n" : "") +
+          (parsed.group.rpoTargetMs > 0 ? "    attachPacing(board)\n" : "") +
           "}\n"
-        : "/** group.verifyEveryMs is 0: the board never verifies, and its image carries no verifier. */\n" +
-          "export function boardVerifier(_board: PrimaryBoard, _store: PipelineStore): void {}\n")
+        : "export function boardExtras(_board: PrimaryBoard, _store: PipelineStore): void {}\n")
 
 if (check) {
     const current = existsSync(outPath) ? readFileSync(outPath, "utf8") : ""

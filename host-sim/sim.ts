@@ -3,7 +3,8 @@ import { AckMode, Congestion, PrimaryBoard } from "../firmware/pipeline/primary"
 import { checkCaughtUp, checkPrimary, checkRemote, decodeImage, lacksAcked } from "./checker"
 import { GroupOptions, SimGroup, SimPrimary } from "./group"
 import { readFlashImage } from "./flashImage"
-import { Verifier } from "../firmware/pipeline/verify"
+import { attachVerifier, Verifier } from "../firmware/pipeline/verify"
+import { attachPacing } from "../firmware/pipeline/rpoPacing"
 import { StoreError, StoreRole } from "../firmware/store/types"
 import { PartialMode, SlowMode, SpiNorChip } from "./models/spiNorChip"
 import { FrameType } from "../firmware/shuttle/frames"
@@ -312,7 +313,8 @@ export class Simulation {
             p.onUp = () => {
                 const board = p.board!
                 // every simulated primary verifies when asked (or every --verify-every)
-                board.attachVerifier(new Verifier(b, this.group.opts.lbaCount, p.store!, board.lost))
+                attachVerifier(board, new Verifier(b, this.group.opts.lbaCount, p.store!, board.lost))
+                attachPacing(board)
                 this.countBoot(b, board)
                 this.wakeUpWaiters(b)
                 if (opts.mutation === "resync-copy") p.store!.newestSeq = () => -1

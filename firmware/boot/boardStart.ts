@@ -9,7 +9,7 @@ import { hex32 } from "../codec/bytes"
 import { SeqmirrorConfig } from "../config"
 import { checkBoot } from "./bootCheck"
 import { deviceScriptCapabilities, RuntimeCapabilities } from "./capabilities"
-import { boardVerifier } from "./boardConfig"
+import { boardExtras } from "./boardConfig"
 import { PrimaryFirmware } from "./primaryFirmware"
 
 // A board's start on the DeviceScript runtime: the drivers of hal/devicescript/ brought up from
@@ -217,7 +217,7 @@ export function startReplication(d: BoardDrivers, ready?: (fw: PrimaryFirmware) 
     const link = d.link as SocketLink
     const loop = d.loop
     const fw = new PrimaryFirmware(d.config, d.memberIndex, loop, link, d.random, (line) => console.log("seqmirror: " + line), d.flash)
-    fw.onBoard = boardVerifier
+    fw.onBoard = boardExtras
     loop.setTimer(0, () => {
         fw.start((ok) => {
             if (!ok) {

@@ -5,7 +5,7 @@ import { crc32c } from "../codec/crc32c"
 import { PrimaryChannel } from "../link/primary"
 import { RemoteChannel } from "../link/remote"
 import { PrimaryBoard, Resync, SuspendReason } from "../pipeline/primary"
-import { Verifier } from "../pipeline/verify"
+import { repairBoard, Verifier, verifyBoard } from "../pipeline/verify"
 import { HoldReason, RemoteBoard } from "../remote/remoteBoard"
 import { ShuttleAgent } from "../shuttle/agent"
 import { BlockStore } from "../store/blockStore"
@@ -143,7 +143,7 @@ export function addPrimaryCommands(shell: Shell, out: Console, parts: () => Prim
             if (!p) return [NOT_RUNNING]
             const v = p.board.verifier
             if (!v) return [NO_VERIFY]
-            if (p.board.verify()) return ["verify started: " + p.board.opts.lbaCount + " lbas, compared with the remote's applied image"]
+            if (verifyBoard(p.board)) return ["verify started: " + p.board.opts.lbaCount + " lbas, compared with the remote's applied image"]
             return [verifyLine(v)]
         })
     )
@@ -155,7 +155,7 @@ export function addPrimaryCommands(shell: Shell, out: Console, parts: () => Prim
             const v = p.board.verifier
             if (!v) return [NO_VERIFY]
             if (v.running) return ["verify is still running: " + verifyLine(v)]
-            if (!p.board.repair()) return ["nothing to repair: " + verifyLine(v)]
+            if (!repairBoard(p.board)) return ["nothing to repair: " + verifyLine(v)]
             return ["repairing " + v.mismatched + " block(s): replication suspends and resyncs them with the writes since, in one commit on the remote"]
         })
     )

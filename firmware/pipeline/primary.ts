@@ -21,6 +21,7 @@ import { StoreError } from "../store/types"
 import { PinnedPortion, PipelineChannel, PipelineStore } from "../protocol/ports"
 import { SeqTotals } from "../protocol/seqTotals"
 import { Verifier } from "./verify"
+import type { RpoPacing } from "./rpoPacing"
 
 /** Result codes of `PrimaryBoard.write` (0 = acknowledged). */
 export const enum WriteError {
@@ -280,15 +281,13 @@ export class PrimaryBoard {
     /** Online verify against the remote's image (`verify`, `repair`): null unless the boot
      * attached one (attachVerifier). */
     verifier: Verifier | null = null
-    private verifiedAt = 0
     /** Told when the operator accepts a loss (the simulator's checker excuses that block). */
     onLossAccepted: ((lba: number) => void) | null = null
     private readTries = 0
     /** The damaged version's seq: a newer version of its lba (a new write) ends the wait. */
     private damagedAt!: number
-    private drainRate = 0
-    private drainBytes = 0
-    private drainSince = -1
+    /** Bounded-RPO pacing (attachPacing, when the options set a target). */
+    rpo: RpoPacing | null = null
     private paceTimer!: Timer | null
     private lastAdoptAt = -1
     /** Replication is suspended: writes are acknowledged once durable, their seqs are tracked
@@ -329,7 +328,7 @@ export class PrimaryBoard {
 
     constructor(
         readonly opts: PrimaryOptions,
-        protected clock: Clock,
+        readonly clock: Clock,
         protected store: PipelineStore,
         private channel: PipelineChannel
     ) {
@@ -338,7 +337,8 @@ export class PrimaryBoard {
         this.lost = Buffer.alloc((opts.lbaCount + 7) >> 3)
         this.storing = Buffer.alloc((opts.lbaCount + 7) >> 3)
         this.portionBuf = Buffer.alloc(PORTION_HEADER + opts.blockSize)
-        this.historySeqs = opts.maxHistorySeqs ? opts.maxHistorySeqs : HISTORY_SEQS
+        this.historySeqs = HISTORY_SEQS
+        if (opts.maxHistorySeqs) this.historySeqs = opts.maxHistorySeqs
         const room = historyRoom(this.historySeqs)
         for (let i = 0; i < room; i++) {
             this.seqOf.push(0)
@@ -355,9 +355,9 @@ export class PrimaryBoard {
                 if (self.verifier) self.verifier.reset()
                 // the remote knows nothing of this session's earlier messages: every closed seq
                 // it has not applied goes again, from flash
-                const applied = resume.length >= 4 ? getU32(resume, 0) : self.remoteApplied
                 // a remote replaced (or restored) since may hold less than the last one confirmed
-                self.remoteApplied = applied
+                if (resume.length >= 4) self.remoteApplied = getU32(resume, 0)
+                const applied = self.remoteApplied
                 // a remote with less than the copy took it to have (replaced again): copy anew
                 if (self.resync !== Resync.Off) if (seqAfter(self.resyncApplied, applied)) self.resync = Resync.Off
                 self.remoteConfirmed(applied)
@@ -389,14 +389,16 @@ export class PrimaryBoard {
      */
     recover(maxSeqSeen: number, confirmed: number, highestAdopted: number): void {
         const seqs = this.store.pinnedSeqs(this.opts.member)
-        let top = seqAfter(highestAdopted, maxSeqSeen) ? highestAdopted : maxSeqSeen
+        let top = maxSeqSeen
+        if (seqAfter(highestAdopted, top)) top = highestAdopted
         // a board that suspended confirmed its tracked seqs itself: never stamp one again
         if (seqAfter(confirmed, top)) top = confirmed
         this.seqs = 0
         // every seq after the confirmed one up to the newest this board adopted goes to the
         // remote again, marked short: what survived on flash, or nothing where all was lost (it
         // was never acknowledged), so the remote never waits for portions that cannot come
-        let s = seqAfter(top, (confirmed + MAX_RECOVERED) >>> 0) ? (top - MAX_RECOVERED) >>> 0 : seqNext(confirmed)
+        let s = seqNext(confirmed)
+        if (seqAfter(top, (confirmed + MAX_RECOVERED) >>> 0)) s = (top - MAX_RECOVERED) >>> 0
         let k = 0
         while (k < seqs.length && seqAfter(s, seqs[k])) this.recoverSeq(seqs[k++])
         for (; !seqAfter(s, top); s = seqNext(s)) {
@@ -466,7 +468,8 @@ export class PrimaryBoard {
             done(WriteError.BadLength, 0)
             return
         }
-        const most = this.opts.maxWritesWaiting ? this.opts.maxWritesWaiting : WRITES_WAITING
+        let most = WRITES_WAITING
+        if (this.opts.maxWritesWaiting) most = this.opts.maxWritesWaiting
         if (this.writesHeld >= most) {
             this.writesBusy++
             done(WriteError.Busy, 0)
@@ -553,7 +556,8 @@ export class PrimaryBoard {
             return
         }
         if (i >= 0) if (!(states[i] & SeqFlag.Spilled)) if (!this.suspended) if (!this.isTracked(seq)) {
-            const newest = this.ring.isEmpty() ? seq : this.ring.seqAt(this.ring.used() - 1)
+            let newest = seq
+            if (!this.ring.isEmpty()) newest = this.ring.seqAt(this.ring.used() - 1)
             // the ring holds seqs in order: a portion of an older seq than its newest cannot go in
             if (seqAfter(newest, seq) || this.ring.put(seq, w.lba, w.data, w.crc) === RingPut.Full) {
                 states[i] |= SeqFlag.Spilled
@@ -702,10 +706,9 @@ export class PrimaryBoard {
      */
     watch(): void {
         const now = this.clock.millis()
-        const ve = this.opts.verifyEveryMs
-        if (ve && now - this.verifiedAt >= ve && this.verify()) this.verifiedAt = now
         if (this.channel.isUp()) this.linkUpAt = now
-        const t = this.opts.suspendAfterMs ? this.opts.suspendAfterMs : 1000
+        let t = 1000
+        if (this.opts.suspendAfterMs) t = this.opts.suspendAfterMs
         if (this.suspended) {
             // the cause has cleared: the remote asks for the copies (only once every member's
             // link is up: before that a resync could not end), the capture seq's local
@@ -749,15 +752,6 @@ export class PrimaryBoard {
 
     // ---- bounded-RPO pacing
 
-    /** How long ago the oldest write the remote has not confirmed was stamped (0: none). */
-    rpoLagMs(): number {
-        for (let i = 0; i < this.seqs; i++) {
-            const at = this.firstWriteOf[i]
-            if (at >= 0) return this.clock.millis() - at
-        }
-        return 0
-    }
-
     /**
      * Pacing holds an acknowledgement while the remote would apply it, or the oldest write it
      * has not applied, later than the target from now: the lag so far plus the time to drain
@@ -766,22 +760,28 @@ export class PrimaryBoard {
     private paceHolds(): boolean {
         if (this.suspended) return false
         if (this.historyHolds()) return true
-        const target = this.opts.rpoTargetMs
+        const p = this.rpo
+        if (!p) return false
         // during a full resync the remote has no image to bound the lag of: no pacing
-        if (target === undefined) return false
-        if (target <= 0) return false
         if (this.resync !== Resync.Off) return false
+        // the bytes the remote has not confirmed, and how long ago the oldest write of them was
+        // stamped (the lag)
         let bytes = 0
-        for (let i = 0; i < this.seqs; i++) bytes += this.portionsOf[i] * this.opts.blockSize
-        const drain = this.drainRate > 0 ? bytes / this.drainRate : 0
-        return this.rpoLagMs() + drain > target
+        let lag = -1
+        for (let i = 0; i < this.seqs; i++) {
+            bytes += this.portionsOf[i] * this.opts.blockSize
+            if (lag < 0) if (this.firstWriteOf[i] >= 0) lag = this.clock.millis() - this.firstWriteOf[i]
+        }
+        if (lag < 0) lag = 0
+        return p.holds(lag, bytes)
     }
 
     private armPace(): void {
         if (this.paceTimer) return
         const self = this
-        const t = this.opts.rpoTargetMs ? this.opts.rpoTargetMs : 100
-        this.paceTimer = this.clock.setTimer(t < 100 ? 5 : t / 20, () => {
+        let ms = 5
+        if (this.rpo) if (this.rpo.targetMs >= 100) ms = this.rpo.targetMs / 20
+        this.paceTimer = this.clock.setTimer(ms, () => {
             self.paceTimer = null
             self.releasePaced()
         })
@@ -791,11 +791,12 @@ export class PrimaryBoard {
      * write has waited the longest hold). */
     private releasePaced(): void {
         const now = this.clock.millis()
-        const hold = this.opts.rpoMaxHoldMs
+        let hold = 0
+        if (this.rpo) hold = this.rpo.maxHoldMs
         const holds = this.paceHolds()
         while (this.paced.length > 0) {
             const w = this.paced[0]
-            if (holds) if (!(hold !== undefined && hold > 0 && now - w.readyAt >= hold)) break
+            if (holds) if (!(hold > 0 && now - w.readyAt >= hold)) break
             this.paced.shift()
             this.ackNow(w)
         }
@@ -990,11 +991,16 @@ export class PrimaryBoard {
     /** RESYNC to the remote: the copy is under way, done, or (suspended) not started yet, with
      * the reason of the suspension in the flags' high bits. */
     protected announceResync(): void {
-        const c = this.suspended ? this.captureSeq() : this.resync !== Resync.Off ? this.resyncBase : this.store.confirmedSeq()
-        const flags = (this.resync === Resync.Done ? RESYNC_DONE : 0) | (this.suspendReason << RESYNC_REASON_SHIFT)
+        let c = this.store.confirmedSeq()
+        if (this.resync !== Resync.Off) c = this.resyncBase
+        if (this.suspended) c = this.captureSeq()
+        let flags = this.suspendReason << RESYNC_REASON_SHIFT
+        if (this.resync === Resync.Done) flags |= RESYNC_DONE
         const from = this.heldFrom(c)
         // the image holds as of any final seq at or after `to`, which is never before `from`
-        const to = this.suspended ? c : seqAfter(from, this.resyncTo) ? from : this.resyncTo
+        let to = this.resyncTo
+        if (seqAfter(from, to)) to = from
+        if (this.suspended) to = c
         // the newest RESYNC says it all: one not sent yet is replaced (a long outage never
         // piles them up)
         const q: Buffer[] = []
@@ -1284,30 +1290,6 @@ export class PrimaryBoard {
         }
     }
 
-    /** Gives the board online verify (docs/FORMAT.md, "Verify and repair"). */
-    attachVerifier(v: Verifier): void {
-        this.verifier = v
-    }
-
-    /** Starts a verify pass (false when one runs, or the board has no verifier). */
-    verify(): boolean {
-        if (!this.verifier || !this.verifier.start()) return false
-        this.pump()
-        return true
-    }
-
-    /**
-     * Repairs what the last verify found different: the board suspends and resyncs its current
-     * data of those blocks with its tracked writes, in one consistent commit on the remote.
-     * False when the last pass found nothing (or one runs).
-     */
-    repair(): boolean {
-        const v = this.verifier
-        if (!v || v.running || v.mismatched === 0) return false
-        if (!this.suspended) this.suspend(SuspendReason.Repair)
-        return true
-    }
-
     private remoteConfirmed(applied: number): void {
         if (seqAfter(this.remoteApplied, applied)) return
         this.remoteApplied = applied
@@ -1331,19 +1313,8 @@ export class PrimaryBoard {
             this.firstWriteOf.push(this.firstWriteOf.shift() as number)
             this.seqs--
         }
-        if (this.opts.rpoTargetMs) {
-            // the rate (bytes per ms) at which the remote confirms this board's data
-            const now = this.clock.millis()
-            this.drainBytes += bytes
-            if (this.drainSince < 0) this.drainSince = now
-            const dt = now - this.drainSince
-            if (dt >= 250) {
-                const r = this.drainBytes / dt
-                this.drainRate = this.drainRate > 0 ? 0.7 * this.drainRate + 0.3 * r : r
-                this.drainBytes = 0
-                this.drainSince = now
-            }
-        }
+        // the rate at which the remote confirms this board's data (bounded-RPO pacing)
+        if (this.rpo) this.rpo.confirmed(bytes, this.clock.millis())
         if (this.paced.length > 0) this.releasePaced()
     }
 

@@ -3,6 +3,8 @@ import { crc32cUpdate } from "../codec/crc32c"
 import { seqAfter } from "../seq"
 import { Msg } from "../protocol/messages"
 import { PipelineStore } from "../protocol/ports"
+import type { PrimaryBoard } from "./primary"
+import { SuspendReason } from "./primary"
 
 /** Lbas one VERIFY asks for. */
 export const VERIFY_SPAN = 64
@@ -170,4 +172,45 @@ export class Verifier {
         }
         this.at++
     }
+}
+
+/**
+ * Gives `board` online verify: `v` answers the console's `verify` and `repair`, and with
+ * group.verifyEveryMs set, a pass starts that often (one still running is left to finish).
+ * Hosts and the simulator attach one to every primary; a board image only when its
+ * configuration verifies periodically, so the code stays out of the image otherwise.
+ */
+export function attachVerifier(board: PrimaryBoard, v: Verifier): void {
+    board.verifier = v
+    const every = board.opts.verifyEveryMs
+    if (every) verifyEvery(board, v, every)
+}
+
+function verifyEvery(board: PrimaryBoard, v: Verifier, every: number): void {
+    board.clock.setTimer(every, () => {
+        if (board.verifier === v) {
+            verifyBoard(board)
+            verifyEvery(board, v, every)
+        }
+    })
+}
+
+/** Starts a verify pass on `board` (false when one runs, or the board has no verifier). */
+export function verifyBoard(board: PrimaryBoard): boolean {
+    const v = board.verifier
+    if (!v || !v.start()) return false
+    board.pump()
+    return true
+}
+
+/**
+ * Repairs what the last verify found different: the board suspends and resyncs its current
+ * data of those blocks with its tracked writes, in one consistent commit on the remote.
+ * False when the last pass found nothing (or one runs).
+ */
+export function repairBoard(board: PrimaryBoard): boolean {
+    const v = board.verifier
+    if (!v || v.running || v.mismatched === 0) return false
+    if (!board.suspended) board.suspend(SuspendReason.Repair)
+    return true
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { crc32cUpdate } from "../../firmware/codec/crc32c"
 import { SuspendReason } from "../../firmware/pipeline/primary"
+import { repairBoard, verifyBoard } from "../../firmware/pipeline/verify"
 import { putU32 } from "../../firmware/codec/bytes"
 import { defaultSimOptions, SimOptions, Simulation } from "../../host-sim/sim"
 
@@ -64,7 +65,7 @@ describe("online verify", () => {
             let passes = 0
             for (let at = 5000; at < 28000; at += 7000) {
                 sim.kernel.run(at, Number.MAX_SAFE_INTEGER)
-                for (const p of sim.group.primaries) if (p.up && p.board) p.board.verify()
+                for (const p of sim.group.primaries) if (p.up && p.board) verifyBoard(p.board)
                 runVerify(sim, at + 6000)
                 for (const p of sim.group.primaries) {
                     if (!p.up || !p.board) continue
@@ -98,7 +99,7 @@ describe("online verify", () => {
         }
         expect(lba).toBeGreaterThanOrEqual(0)
         expect(plant(sim, 0, lba)).toBe(true)
-        expect(board.verify()).toBe(true)
+        expect(verifyBoard(board)).toBe(true)
         runVerify(sim, 20000)
         const v = board.verifier!
         expect(v.passes).toBe(1)
@@ -107,17 +108,17 @@ describe("online verify", () => {
         expect(v.checked).toBeGreaterThan(50)
         // the other member's image is the remote's
         const other = sim.group.primaries[1].board!
-        other.verify()
+        verifyBoard(other)
         runVerify(sim, 26000)
         expect(other.verifier!.mismatched).toBe(0)
-        expect(board.repair()).toBe(true)
+        expect(repairBoard(board)).toBe(true)
         expect(board.suspended).toBe(true)
         expect(board.suspendReason).toBe(SuspendReason.Repair)
         // the resync copies the block; a second pass finds nothing
         let t = sim.kernel.millis()
         while ((board.suspended || board.resync !== 0) && t < 29000) sim.kernel.run((t += 250), Number.MAX_SAFE_INTEGER)
         expect(board.suspended).toBe(false)
-        board.verify()
+        verifyBoard(board)
         runVerify(sim, 29500)
         expect(v.passes).toBe(2)
         expect(v.mismatched).toBe(0)
