@@ -32,7 +32,7 @@ const SKIP = -2
  * since the request and a block whose loss was accepted are skipped, so a pass over a group
  * that replicates never reports a false mismatch. Mismatched lbas are kept in a bitmap; `repair`
  * on the primary resyncs just those. Fixed memory: the bitmap and the span's buffers, sized at
- * start. A primary has one when its boot attaches it (PrimaryBoard.attachVerifier): hosts and
+ * start. A primary has one when its boot attaches it (attachVerifier, below): hosts and
  * the simulator always, a board's image only when its configuration asks for periodic verify
  * (bin/gen-board-config.mjs), so that a board that never verifies carries none of this code.
  * @devsWhenUsed
