@@ -4,6 +4,7 @@
 import { createInterface } from "node:readline"
 import { checkBoot } from "../../firmware/boot/bootCheck"
 import { PrimaryFirmware } from "../../firmware/boot/primaryFirmware"
+import { WriteError } from "../../firmware/pipeline/primary"
 import { Verifier } from "../../firmware/pipeline/verify"
 import { SeqmirrorConfig } from "../../firmware/config"
 import { seqAtOrBefore } from "../../firmware/seq"
@@ -134,13 +135,22 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
     // one block in flight at once may land in either order, as on any block device
     const busy = new Set<number>()
     let onAnswered: (() => void) | null = null
+    // writes the board refused as busy (it holds group.maxWritesWaiting): each goes again once
+    // another write is answered
+    const again: (() => void)[] = []
     const issue = (lba: number, block: Buffer, line: number): void => {
         const w = new Write(writes.length + 1, lba, digestOf(block))
         writes.push(w)
         busy.add(lba)
         if (o.json) emit({ event: "write", n: w.n, lba, digest: w.digest })
-        board.write(lba, block, (err, seq) => {
+        const go = () => board.write(lba, block, (err, seq) => {
+            if (err === WriteError.Busy) {
+                again.push(go)
+                return
+            }
             busy.delete(lba)
+            const next = again.shift()
+            if (next) next()
             if (err !== 0) {
                 w.failed = true
                 failed++
@@ -156,6 +166,7 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
             }
             if (onAnswered) onAnswered()
         })
+        go()
     }
 
     // confirmations: every acknowledged write whose seq the remote has applied
