@@ -81,6 +81,8 @@ export class SelfTest {
                         mode: AckMode.Consistent,
                         minCycleMs: 200,
                         maxClosedSeqs: 8,
+                        // the history's room is allocated at start: sized for the VM's heap
+                        maxHistorySeqs: 32,
                     },
                     k,
                     pstore,

@@ -4,11 +4,11 @@
 import { createInterface } from "node:readline"
 import { checkBoot } from "../../firmware/boot/bootCheck"
 import { PrimaryFirmware } from "../../firmware/boot/primaryFirmware"
+import { WriteError } from "../../firmware/pipeline/primary"
 import { attachVerifier, Verifier } from "../../firmware/pipeline/verify"
 import { attachPacing } from "../../firmware/pipeline/rpoPacing"
 import { SeqmirrorConfig } from "../../firmware/config"
 import { seqAtOrBefore } from "../../firmware/seq"
-import { WriteError } from "../../firmware/pipeline/primary"
 import { Prng } from "../prng"
 import { FileFlash, FlashFileError } from "./fileFlash"
 import { digestOf, fail, haltOnThrow, hostCapabilities, loadConfig } from "./hostConfig"
@@ -139,28 +139,22 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
     // one block in flight at once may land in either order, as on any block device
     const busy = new Set<number>()
     let onAnswered: (() => void) | null = null
+    // writes the board refused as busy (it holds group.maxWritesWaiting): each goes again once
+    // another write is answered
+    const again: (() => void)[] = []
     const issue = (lba: number, block: Buffer, line: number): void => {
         const w = new Write(writes.length + 1, lba, digestOf(block))
         writes.push(w)
         busy.add(lba)
         if (o.json) emit({ event: "write", n: w.n, lba, digest: w.digest })
-        send(w, lba, block, line)
-    }
-    // the board holds its bound of writes not yet answered (WriteError.Busy): the write goes
-    // again once an earlier one is answered (at once when none is outstanding)
-    let outstanding = 0
-    const refused: (() => void)[] = []
-    const send = (w: Write, lba: number, block: Buffer, line: number): void => {
-        outstanding++
-        board.write(lba, block, (err, seq) => {
-            outstanding--
+        const go = () => board.write(lba, block, (err, seq) => {
             if (err === WriteError.Busy) {
-                refused.push(() => send(w, lba, block, line))
-                if (outstanding === 0) clock.setTimer(1, () => refused.length > 0 && refused.shift()!())
+                again.push(go)
                 return
             }
-            if (refused.length > 0) refused.shift()!()
             busy.delete(lba)
+            const next = again.shift()
+            if (next) next()
             if (err !== 0) {
                 w.failed = true
                 failed++
@@ -176,6 +170,7 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
             }
             if (onAnswered) onAnswered()
         })
+        go()
     }
 
     // confirmations: every acknowledged write whose seq the remote has applied
