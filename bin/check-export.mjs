@@ -146,7 +146,8 @@ export function checkExport(dir) {
             if (!w) return void integrity.push(`export: board ${b} has no write ${i + 1}`)
             const d = hex8(crc32c(writeBlock(w.board, w.lba, w.counter, run.blockSize)))
             if (w.digest !== d && integrity.length < 20) integrity.push(`export: write ${b}:${w.counter} has digest ${w.digest}, its block's is ${d}`)
-            if (w.ackedAt !== null && before(w.ackedAt, w.ackStep, w.issuedAt, w.issueStep)) integrity.push(`export: write ${b}:${w.counter} is acknowledged before it is issued`)
+            if (w.ackedAt !== null && before(w.ackedAt, w.ackStep, w.issuedAt, w.issueStep))
+                integrity.push(`export: write ${b}:${w.counter} is acknowledged before it is issued`)
         })
     const timed = []
     for (const list of writes)
@@ -193,7 +194,9 @@ export function checkExport(dir) {
         deps[w.board][w.counter - 1] = high.slice()
         const d = high.findIndex((v, b) => v !== w.deps[b])
         if (d >= 0 && depErrors++ < 10)
-            integrity.push(`export: write ${w.board}:${w.counter} lists deps [${w.deps}] but the writes acknowledged before its issue give [${high}] (board ${d})`)
+            integrity.push(
+                `export: write ${w.board}:${w.counter} lists deps [${w.deps}] but the writes acknowledged before its issue give [${high}] (board ${d})`
+            )
     }
     if (depErrors > 10) integrity.push(`export: ${depErrors - 10} more writes list other deps than their times give`)
 
@@ -339,10 +342,16 @@ if (invokedDirectly) {
     }
     if (json) process.stdout.write(JSON.stringify(v) + "\n")
     else {
-        process.stdout.write(`${v.writes} writes (${v.writesAcked} acknowledged), remote applied seq ${v.appliedSeq}, ${v.appliesChecked} applies replayed${v.appliesMatchImage ? "" : " (they do not add up to the final image)"}\n`)
-        const ev = Object.entries(v.events).map(([k, n]) => `${k} ${n}`).join(", ")
+        process.stdout.write(
+            `${v.writes} writes (${v.writesAcked} acknowledged), remote applied seq ${v.appliedSeq}, ${v.appliesChecked} applies replayed${v.appliesMatchImage ? "" : " (they do not add up to the final image)"}\n`
+        )
+        const ev = Object.entries(v.events)
+            .map(([k, n]) => `${k} ${n}`)
+            .join(", ")
         process.stdout.write(`${v.portionsApplied} portions made visible; events: ${ev || "none"}\n`)
-        process.stdout.write(`verdict: ${v.consistent ? "consistent" : "NOT CONSISTENT"} (safe ${v.safe}, caught up ${v.caughtUp}, export intact ${v.intact})\n`)
+        process.stdout.write(
+            `verdict: ${v.consistent ? "consistent" : "NOT CONSISTENT"} (safe ${v.safe}, caught up ${v.caughtUp}, export intact ${v.intact})\n`
+        )
         for (const x of v.violations.slice(0, 20)) process.stdout.write(`  violation: ${x}\n`)
         const agrees = v.intact && v.consistent === v.recorded.consistent && v.safe === v.recorded.safe && v.caughtUp === v.recorded.caughtUp
         process.stdout.write(`the run's own verdict: ${v.recorded.consistent ? "consistent" : "NOT CONSISTENT"} (${agrees ? "agrees" : "DISAGREES"})\n`)

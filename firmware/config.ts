@@ -151,8 +151,7 @@ export function validateConfig(cfg: any): string[] {
     }
     const board = cfg.board
     if (checkSection(errors, board, "board")) {
-        if (board.role !== "primary" && board.role !== "remote")
-            errors.push("board.role: must be \"primary\" or \"remote\"")
+        if (board.role !== "primary" && board.role !== "remote") errors.push('board.role: must be "primary" or "remote"')
         if (board.role === "primary") checkString(errors, "board.member", board.member)
         checkInt(errors, "board.spiHz", board.spiHz, 100000, 80000000)
         const pins = board.pins
@@ -172,8 +171,7 @@ export function validateConfig(cfg: any): string[] {
     const group = cfg.group
     if (checkSection(errors, group, "group")) {
         checkInt(errors, "group.id", group.id, 0, 255)
-        if (group.mode !== "consistent" && group.mode !== "none")
-            errors.push("group.mode: must be \"consistent\" or \"none\"")
+        if (group.mode !== "consistent" && group.mode !== "none") errors.push('group.mode: must be "consistent" or "none"')
         if (group.busBitRate !== 100000 && group.busBitRate !== 400000 && group.busBitRate !== 1000000)
             errors.push("group.busBitRate: must be 100000, 400000 or 1000000")
         checkInt(errors, "group.minCycleMs", group.minCycleMs, 1, 3600000)
@@ -184,8 +182,7 @@ export function validateConfig(cfg: any): string[] {
         checkInt(errors, "group.verifyEveryMs", group.verifyEveryMs, 0, 604800000)
         checkInt(errors, "group.suspendAfterMs", group.suspendAfterMs, 500, 3600000)
         checkInt(errors, "group.historyShare", group.historyShare, 10, 90)
-        if (group.congestion !== "pull-ahead" && group.congestion !== "block")
-            errors.push("group.congestion: must be \"pull-ahead\" or \"block\"")
+        if (group.congestion !== "pull-ahead" && group.congestion !== "block") errors.push('group.congestion: must be "pull-ahead" or "block"')
         // absent: the defaults (a configuration from before the options)
         if (group.maxHistorySeqs === undefined) group.maxHistorySeqs = DEFAULT_HISTORY_SEQS
         checkInt(errors, "group.maxHistorySeqs", group.maxHistorySeqs, 4, 4096)
@@ -194,8 +191,7 @@ export function validateConfig(cfg: any): string[] {
         const members = group.members
         if (!Array.isArray(members)) errors.push("group.members: must be a list")
         else {
-            if (members.length < 1 || members.length > 8)
-                errors.push("group.members: a group has 1 to 8 members, not " + members.length)
+            if (members.length < 1 || members.length > 8) errors.push("group.members: a group has 1 to 8 members, not " + members.length)
             const names: string[] = []
             const addrs: number[] = []
             for (let i = 0; i < members.length; i++) {
@@ -204,13 +200,13 @@ export function validateConfig(cfg: any): string[] {
                 if (!checkSection(errors, m, where)) continue
                 checkString(errors, where + ".name", m.name)
                 checkInt(errors, where + ".address", m.address, 0x08, 0x77)
-                if (names.indexOf(m.name) >= 0) errors.push(where + ".name: \"" + m.name + "\" is used twice")
+                if (names.indexOf(m.name) >= 0) errors.push(where + '.name: "' + m.name + '" is used twice')
                 if (addrs.indexOf(m.address) >= 0) errors.push(where + ".address: " + m.address + " is used twice")
                 names.push(m.name)
                 addrs.push(m.address)
             }
             if (board && board.role === "primary" && typeof board.member === "string" && names.indexOf(board.member) < 0)
-                errors.push("board.member: \"" + board.member + "\" is not in group.members")
+                errors.push('board.member: "' + board.member + '" is not in group.members')
         }
     }
     const link = cfg.link
@@ -225,8 +221,7 @@ export function validateConfig(cfg: any): string[] {
             errors.push("store.blockSize: must be 64, 128 or 256 (one NOR page at most)")
         checkInt(errors, "store.auxRingBytes", store.auxRingBytes, 1024, 1048576)
         checkInt(errors, "store.flashBytes", store.flashBytes, 65536, 16777216)
-        if (isInt(store.flashBytes) && store.flashBytes % 4096 !== 0)
-            errors.push("store.flashBytes: must be a multiple of the 4096-byte sector")
+        if (isInt(store.flashBytes) && store.flashBytes % 4096 !== 0) errors.push("store.flashBytes: must be a multiple of the 4096-byte sector")
     }
     return errors
 }

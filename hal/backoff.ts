@@ -14,7 +14,11 @@ export class ReconnectBackoff {
     /** Consecutive failed attempts since the link was last up. */
     attempts = 0
 
-    constructor(private baseMs: number, private capMs: number, private random: () => number) {}
+    constructor(
+        private baseMs: number,
+        private capMs: number,
+        private random: () => number
+    ) {}
 
     /** The delay before the next attempt; counts one more failed attempt. */
     next(): number {

@@ -44,7 +44,6 @@ export function norProgramMaxMs(n: number): number {
     return NOR_PROGRAM_FIRST_BYTE_MAX_MS + ((NOR_PROGRAM_MAX_MS - NOR_PROGRAM_FIRST_BYTE_MAX_MS) * (n - 1)) / 255
 }
 
-
 export interface SpiNorFlashOptions {
     /** Bytes of the chip to use, from address 0 (default: the size the JEDEC ID gives). */
     capacity?: number
@@ -137,7 +136,11 @@ export class SpiNorFlash implements Flash {
     polls = 0
     timeouts = 0
 
-    constructor(private bus: SpiBus, private clock: Clock, private opts: SpiNorFlashOptions = {}) {
+    constructor(
+        private bus: SpiBus,
+        private clock: Clock,
+        private opts: SpiNorFlashOptions = {}
+    ) {
         this.geo = { pageSize: NOR_PAGE_SIZE, sectorSize: NOR_SECTOR_SIZE, capacity: opts.capacity !== undefined ? opts.capacity : 0 }
         this.readChunk = 256
         if (opts.readChunk !== undefined) if (opts.readChunk > 0) this.readChunk = opts.readChunk
@@ -161,10 +164,11 @@ export class SpiNorFlash implements Flash {
                 // the third ID byte is log2 of the size in bytes (0x18: 16 MB)
                 const log2 = rx[2]
                 err = FlashError.NoDevice
-                if (log2 >= 16) if (log2 <= 28) {
-                    self.geo.capacity = Math.pow(2, log2)
-                    err = FlashError.None
-                }
+                if (log2 >= 16)
+                    if (log2 <= 28) {
+                        self.geo.capacity = Math.pow(2, log2)
+                        err = FlashError.None
+                    }
             }
             if (err === FlashError.None) self.id = id
             if (done) done(err, id)
@@ -286,25 +290,26 @@ export class SpiNorFlash implements Flash {
     program(addr: number, data: Buffer, done: (err: FlashError) => void): void {
         let err = this.check(addr, data.length)
         // a program of nothing: done at once
-        if (err === FlashError.None) if (data.length > 0) {
-            const page = this.geo.pageSize
-            if (Math.floor(addr / page) === Math.floor((addr + data.length - 1) / page)) {
-                this.op = DriverOp.Program
-                this.writeDone = done
-                this.opAddr = addr
-                this.opLen = data.length
-                // the command and data go out in one transfer: copy into a buffer kept per length
-                const tx = this.txBuf(data.length + 4)
-                putCommand(tx, NorCmd.PageProgram, addr)
-                tx.set(data, 4)
-                this.opData = tx
-                this.opMaxMs = NOR_PROGRAM_MAX_MS
-                this.opPollMs = this.programPollMs
-                this.startWrite()
-                return
+        if (err === FlashError.None)
+            if (data.length > 0) {
+                const page = this.geo.pageSize
+                if (Math.floor(addr / page) === Math.floor((addr + data.length - 1) / page)) {
+                    this.op = DriverOp.Program
+                    this.writeDone = done
+                    this.opAddr = addr
+                    this.opLen = data.length
+                    // the command and data go out in one transfer: copy into a buffer kept per length
+                    const tx = this.txBuf(data.length + 4)
+                    putCommand(tx, NorCmd.PageProgram, addr)
+                    tx.set(data, 4)
+                    this.opData = tx
+                    this.opMaxMs = NOR_PROGRAM_MAX_MS
+                    this.opPollMs = this.programPollMs
+                    this.startWrite()
+                    return
+                }
+                err = FlashError.CrossesPage
             }
-            err = FlashError.CrossesPage
-        }
         this.later(done, err, 0)
     }
 

@@ -62,8 +62,22 @@ export function checkRemote(history: History, image: BlockId[][], where: string)
                     for (let d = 0; d < history.boards; d++)
                         if (w.deps[d] > applied[d] && !history.isOut(d, w.deps[d]) && !history.lostAfter(d, applied[d], w.deps[d])) {
                             violations.push(
-                                where + ": write " + b + ":" + v + " (lba " + lba + ") is visible but the write " +
-                                    d + ":" + w.deps[d] + " it depends on is not (board " + d + " shows up to " + applied[d] + ")"
+                                where +
+                                    ": write " +
+                                    b +
+                                    ":" +
+                                    v +
+                                    " (lba " +
+                                    lba +
+                                    ") is visible but the write " +
+                                    d +
+                                    ":" +
+                                    w.deps[d] +
+                                    " it depends on is not (board " +
+                                    d +
+                                    " shows up to " +
+                                    applied[d] +
+                                    ")"
                             )
                             break
                         }
@@ -74,8 +88,18 @@ export function checkRemote(history: History, image: BlockId[][], where: string)
             const e = history.newestAcked(b, lba, applied[b])
             if (v < e && !history.excused(b, lba, e))
                 violations.push(
-                    where + ": board " + b + " lba " + lba + " shows write " + v + " but write " + e +
-                        " to it is acknowledged and older than write " + applied[b] + " that is visible"
+                    where +
+                        ": board " +
+                        b +
+                        " lba " +
+                        lba +
+                        " shows write " +
+                        v +
+                        " but write " +
+                        e +
+                        " to it is acknowledged and older than write " +
+                        applied[b] +
+                        " that is visible"
                 )
         }
     }
@@ -89,7 +113,8 @@ export function checkPrimary(history: History, board: number, image: BlockId[][]
     for (let lba = 0; lba < image[board].length; lba++) {
         const e = history.newestAcked(board, lba, list.length)
         const v = image[board][lba].counter
-        if (v < e && !history.excused(board, lba, e)) violations.push(where + ": board " + board + " lba " + lba + " lost acknowledged write " + e + " (shows " + v + ")")
+        if (v < e && !history.excused(board, lba, e))
+            violations.push(where + ": board " + board + " lba " + lba + " lost acknowledged write " + e + " (shows " + v + ")")
     }
     return violations
 }
@@ -107,7 +132,8 @@ export function checkCaughtUp(history: History, image: BlockId[][]): string[] {
     for (let b = 0; b < history.boards; b++)
         for (let lba = 0; lba < image[b].length; lba++) {
             const e = lacksAcked(history, image, b, lba)
-            if (e > 0) violations.push("remote: board " + b + " lba " + lba + " never received acknowledged write " + e + " (shows " + image[b][lba].counter + ")")
+            if (e > 0)
+                violations.push("remote: board " + b + " lba " + lba + " never received acknowledged write " + e + " (shows " + image[b][lba].counter + ")")
         }
     return violations
 }

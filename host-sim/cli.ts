@@ -292,7 +292,11 @@ export function parseShard(s: string): [number, number] {
 /** The lines a sweep's summary prints without --json (after the failures). */
 function sweepLines(s: SweepSummary): string {
     const seeds = s.seeds.map((r) => r[0] + ".." + r[1]).join(", ")
-    const part = s.shard ? `shard ${s.shard.index}/${s.shard.count} of seeds ${s.shard.of[0]}..${s.shard.of[1]}: ` : s.parts > 1 ? `${s.parts} parts combined: ` : ""
+    const part = s.shard
+        ? `shard ${s.shard.index}/${s.shard.count} of seeds ${s.shard.of[0]}..${s.shard.of[1]}: `
+        : s.parts > 1
+          ? `${s.parts} parts combined: `
+          : ""
     return (
         `${part}seeds ${seeds}: ${s.runs} runs, ${s.failedSeeds.length} failed (${s.unsafeRuns} unsafe), ${s.violations} violations, ` +
         `${(s.wallMs / 1000).toFixed(1)} s on ${s.workers} worker(s)\n` +
@@ -344,7 +348,10 @@ function cmdCombine(files: string[], json: boolean): number {
             fail(`cannot read ${f}: ${(e as Error).message}`)
         }
         // the summary is the last line that is a JSON object (what sweep --json prints last)
-        const line = text.split("\n").filter((l) => l.trim().startsWith("{")).pop()
+        const line = text
+            .split("\n")
+            .filter((l) => l.trim().startsWith("{"))
+            .pop()
         let v: SweepSummary | null = null
         try {
             v = line ? (JSON.parse(line) as SweepSummary) : null
@@ -446,7 +453,9 @@ function help(cmd?: string): number {
     if (cmd === "sim") out += helpSection("Options of sim") + helpSection("Live runs")
     else if (cmd === "sweep") out += helpSection("Options of sweep") + helpSection("Options of sim")
     else if (cmd === "bench") out += helpSection("Options of bench")
-    else if (cmd === "config") out = "Usage: seqmirror config check FILE\n\nValidates a board configuration (devicescript.json); a primary that is a group of one is also\nchecked against a board's heap. Exit 0 when it is valid, 1 when not.\n"
+    else if (cmd === "config")
+        out =
+            "Usage: seqmirror config check FILE\n\nValidates a board configuration (devicescript.json); a primary that is a group of one is also\nchecked against a board's heap. Exit 0 when it is valid, 1 when not.\n"
     process.stdout.write(out)
     return 0
 }

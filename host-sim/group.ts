@@ -80,7 +80,12 @@ export class SimPrimary {
     powerCuts = 0
     /** Called when the board is up after a boot. */
     onUp: (() => void) | null = null
-    constructor(public member: number, public address: number, public chip: SpiNorChip, public wire: UartWire) {}
+    constructor(
+        public member: number,
+        public address: number,
+        public chip: SpiNorChip,
+        public wire: UartWire
+    ) {}
 }
 
 export class SimRemote {
@@ -114,7 +119,10 @@ export class SimGroup {
     /** Called at every power cut, with the primary (null: the remote) and its time off. */
     onPowerCut: ((p: SimPrimary | null, offMs: number, replaced: boolean) => void) | null = null
 
-    constructor(public kernel: SimKernel, public opts: GroupOptions) {
+    constructor(
+        public kernel: SimKernel,
+        public opts: GroupOptions
+    ) {
         this.rng = new Prng(opts.seed)
         for (let b = 0; b < opts.boards; b++) {
             const wire = new UartWire(kernel, this.rng.fork(100 + b), {
@@ -263,7 +271,12 @@ export class SimGroup {
                 self.bootErrors.push("remote: flash init error " + err)
                 return
             }
-            const opts = { members: self.primaries.length, blockSize: self.opts.blockSize, queueDepth: self.opts.storeQueueDepth, channel: self.channelConfig(true) }
+            const opts = {
+                members: self.primaries.length,
+                blockSize: self.opts.blockSize,
+                queueDepth: self.opts.storeQueueDepth,
+                channel: self.channelConfig(true),
+            }
             r.channels = []
             r.links = []
             const fw = new RemoteFirmware(
@@ -355,4 +368,3 @@ export class SimGroup {
         return this.remote.store && this.remote.up ? this.remote.store.appliedSeq() : 0
     }
 }
-

@@ -9,7 +9,11 @@ import { Clock, Timer } from "../hal/clock"
  */
 export class SimEvent implements Timer {
     cancelled = false
-    constructor(public at: number, public order: number, public fire: () => void) {}
+    constructor(
+        public at: number,
+        public order: number,
+        public fire: () => void
+    ) {}
 }
 
 function before(x: SimEvent, y: SimEvent): boolean {

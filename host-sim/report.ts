@@ -148,7 +148,9 @@ export function renderChart(chart: Chart, t: number[], marks: FaultEvent[]): str
         )
         const lx = LEFT + 88 * si
         const ly = TOP + h + 30
-        parts.push(`<rect x="${lx}" y="${ly - 9}" width="10" height="10" fill="${s.colour}"/><text class="legend" x="${lx + 14}" y="${ly}">${esc(s.name)}</text>`)
+        parts.push(
+            `<rect x="${lx}" y="${ly - 9}" width="10" height="10" fill="${s.colour}"/><text class="legend" x="${lx + 14}" y="${ly}">${esc(s.name)}</text>`
+        )
     })
     parts.push("</svg>")
     return parts.join("\n")
@@ -196,7 +198,10 @@ export function renderReport(input: ReportInput): string {
         row("virtual time", `${(r.virtualMs / 1000).toFixed(1)} s (workload ${(o.durationMs / 1000).toFixed(1)} s, then the remote catches up)`),
         ...(input.wallMs !== undefined ? [row("wall time", `${(input.wallMs / 1000).toFixed(1)} s`)] : []),
         row("writes", `${r.writesIssued} issued, ${r.writesAcked} acknowledged, ${r.writesFailed} failed`),
-        row("suspensions", `replication suspended ${r.suspensions} time(s), ${r.ackedDuringSuspension} writes acknowledged while suspended; full resyncs ${r.resyncs}`),
+        row(
+            "suspensions",
+            `replication suspended ${r.suspensions} time(s), ${r.ackedDuringSuspension} writes acknowledged while suspended; full resyncs ${r.resyncs}`
+        ),
         row("portions applied", String(r.portionsApplied)),
         row("applied seq", String(r.appliedSeq)),
         row("acknowledgement latency", pct(r.ackLatencyMs, " ms")),
@@ -206,12 +211,20 @@ export function renderReport(input: ReportInput): string {
         row("replay", r.replay),
     ].join("\n")
     const violations =
-        r.violations.length > 0 ? `<h3>Violations</h3><ul class="violations">${r.violations.slice(0, 50).map((v) => `<li>${esc(v)}</li>`).join("")}</ul>` : ""
+        r.violations.length > 0
+            ? `<h3>Violations</h3><ul class="violations">${r.violations
+                  .slice(0, 50)
+                  .map((v) => `<li>${esc(v)}</li>`)
+                  .join("")}</ul>`
+            : ""
     const events =
         tl.marks.length > 0
             ? `<table class="events"><tr><th>time</th><th>where</th><th>what</th><th>detail</th></tr>${tl.marks
                   .slice(0, 500)
-                  .map((m) => `<tr><td>${(m.t / 1000).toFixed(3)} s</td><td>${esc(m.target)}</td><td style="color:${MARK_COLOUR[m.kind]}">${esc(m.kind)}</td><td>${esc(m.detail)}</td></tr>`)
+                  .map(
+                      (m) =>
+                          `<tr><td>${(m.t / 1000).toFixed(3)} s</td><td>${esc(m.target)}</td><td style="color:${MARK_COLOUR[m.kind]}">${esc(m.kind)}</td><td>${esc(m.detail)}</td></tr>`
+                  )
                   .join("")}</table>${tl.marks.length > 500 ? `<p>(${tl.marks.length - 500} more)</p>` : ""}`
             : "<p>None.</p>"
     const data = JSON.stringify({ result: r, timeline: tl }).replace(/</g, "\\u003c")

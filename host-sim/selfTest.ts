@@ -46,7 +46,10 @@ export class SelfTest {
     /** Boot or write errors seen (0 in a good run). */
     errors = 0
 
-    constructor(readonly seed: number, readonly writes: number) {
+    constructor(
+        readonly seed: number,
+        readonly writes: number
+    ) {
         this.rng = new Prng(seed)
     }
 

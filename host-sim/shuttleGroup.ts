@@ -35,9 +35,7 @@ export function attachShuttle(group: SimGroup, onAgent?: (p: SimPrimary, agent: 
         // the newest seq known final for sure: confirmed by the remote, or its manifest on flash
         const finalHeld = p.keeper ? p.keeper.newestFinal() : store.confirmedSeq()
         const restored =
-            epochWord < 0
-                ? null
-                : new ShuttleState(epochWord & 0xffff, (epochWord >>> 16) & 0xff, seq < 0 ? 0 : seq, evicted < 0 ? 0 : evicted, finalHeld)
+            epochWord < 0 ? null : new ShuttleState(epochWord & 0xffff, (epochWord >>> 16) & 0xff, seq < 0 ? 0 : seq, evicted < 0 ? 0 : evicted, finalHeld)
         const agent = new ShuttleAgent(pb, clock, board, {
             group: GROUP_ID,
             members: members,

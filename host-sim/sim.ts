@@ -254,7 +254,11 @@ export class Simulation {
     readonly shuttleBus: I2cBus | null = null
     readonly agents: (ShuttleAgent | null)[] = []
 
-    constructor(readonly opts: SimOptions, groupOpts?: Partial<GroupOptions>, workloadOpts?: Partial<WorkloadOptions>) {
+    constructor(
+        readonly opts: SimOptions,
+        groupOpts?: Partial<GroupOptions>,
+        workloadOpts?: Partial<WorkloadOptions>
+    ) {
         const g = new GroupOptions()
         g.boards = opts.boards
         g.seed = opts.seed
@@ -339,8 +343,7 @@ export class Simulation {
                 else {
                     const st = r.store!
                     const write = st.write.bind(st)
-                    st.write = (m, lba, seq, data, done) =>
-                        write(m, lba, seq, data, (err) => (err !== 0 ? done(err) : st.commit(seq, () => done(err))))
+                    st.write = (m, lba, seq, data, done) => write(m, lba, seq, data, (err) => (err !== 0 ? done(err) : st.commit(seq, () => done(err))))
                 }
             }
         }
@@ -723,7 +726,11 @@ export class Simulation {
         const t = Math.round(this.kernel.millis())
         if (member < 0) {
             const damaged: Array<[number, number]> = []
-            const img = readFlashImage(this.group.remote.chip, { role: StoreRole.Remote, blockSize: g.blockSize, boards: this.opts.boards, lbaCount: g.lbaCount }, damaged)
+            const img = readFlashImage(
+                this.group.remote.chip,
+                { role: StoreRole.Remote, blockSize: g.blockSize, boards: this.opts.boards, lbaCount: g.lbaCount },
+                damaged
+            )
             const where = "remote flash at its power cut at " + t + " ms"
             if (!img) return void this.violations.push(where + ": the store does not mount")
             const ids = decodeImage(this.history, g.lbaCount, (b, l) => img[b][l], decodeBlock, this.violations, where)
@@ -733,7 +740,11 @@ export class Simulation {
         }
         const p = this.group.primaries[member]
         const damaged: Array<[number, number]> = []
-        const img = readFlashImage(p.chip, { role: StoreRole.Primary, blockSize: g.blockSize, boards: this.opts.boards, lbaCount: g.lbaCount, only: member }, damaged)
+        const img = readFlashImage(
+            p.chip,
+            { role: StoreRole.Primary, blockSize: g.blockSize, boards: this.opts.boards, lbaCount: g.lbaCount, only: member },
+            damaged
+        )
         const where = "primary " + member + " flash at its power cut at " + t + " ms"
         if (!img) return void this.violations.push(where + ": the store does not mount")
         const ids = decodeImage(this.history, g.lbaCount, (b, l) => (b === member ? img[b][l] : null), decodeBlock, this.violations, where)

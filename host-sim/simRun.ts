@@ -67,7 +67,14 @@ function isDir(p: string): boolean {
     }
 }
 
-function writeOutputs(sim: Simulation, sampler: TimelineSampler, applies: ApplyRecorder | null, result: SimResult, outputs: SimOutputs, wallMs: number): string[] {
+function writeOutputs(
+    sim: Simulation,
+    sampler: TimelineSampler,
+    applies: ApplyRecorder | null,
+    result: SimResult,
+    outputs: SimOutputs,
+    wallMs: number
+): string[] {
     const notes: string[] = []
     if (outputs.reportFile !== null) {
         writeFileSync(outputs.reportFile, renderReport({ options: sim.opts, result, timeline: sampler.timeline, wallMs }))

@@ -146,7 +146,9 @@ export function shardRange(first: number, last: number, index: number, count: nu
 /** The options of a sweep's runs as a command line (sim's options, without --seed; a drawn
  * duration as its range). */
 export function sweepOptions(base: SimOptions, durationRange?: [number, number]): string {
-    let cmd = replayCommand({ ...base, seed: 0 }).replace(/^npx seqmirror sim /, "").replace(/ ?--seed 0\b/, "")
+    let cmd = replayCommand({ ...base, seed: 0 })
+        .replace(/^npx seqmirror sim /, "")
+        .replace(/ ?--seed 0\b/, "")
     if (durationRange && durationRange[1] > durationRange[0])
         cmd = cmd.replace(/--duration \S+/, `--duration ${formatMs(durationRange[0])}..${formatMs(durationRange[1])}`)
     return cmd
@@ -183,7 +185,9 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
         await new Promise<void>((resolve, reject) => {
             let running = workers
             for (let i = 0; i < workers; i++) {
-                const w = new Worker(new URL("./sweepWorker.mjs", import.meta.url), { workerData: { base: o.base, durationRange: o.durationRange } satisfies SweepWorkerData })
+                const w = new Worker(new URL("./sweepWorker.mjs", import.meta.url), {
+                    workerData: { base: o.base, durationRange: o.durationRange } satisfies SweepWorkerData,
+                })
                 const feed = () => {
                     if (next > o.last) {
                         w.postMessage(null)
@@ -245,13 +249,15 @@ export function combineSummaries(parts: SweepSummary[]): SweepSummary {
         const seen = new Set<number>()
         for (const p of sharded) {
             const sh = p.shard!
-            if (sh.count !== count || sh.of[0] !== of[0] || sh.of[1] !== of[1]) throw new Error(`the parts are shards of different sweeps (${of[0]}..${of[1]} in ${count} and ${sh.of[0]}..${sh.of[1]} in ${sh.count})`)
+            if (sh.count !== count || sh.of[0] !== of[0] || sh.of[1] !== of[1])
+                throw new Error(`the parts are shards of different sweeps (${of[0]}..${of[1]} in ${count} and ${sh.of[0]}..${sh.of[1]} in ${sh.count})`)
             if (seen.has(sh.index)) throw new Error(`shard ${sh.index}/${count} is given twice`)
             seen.add(sh.index)
         }
         const missing: number[] = []
         for (let i = 1; i <= count; i++) if (!seen.has(i)) missing.push(i)
-        if (missing.length > 0) throw new Error(`shard${missing.length > 1 ? "s" : ""} ${missing.map((i) => i + "/" + count).join(", ")} of seeds ${of[0]}..${of[1]} missing`)
+        if (missing.length > 0)
+            throw new Error(`shard${missing.length > 1 ? "s" : ""} ${missing.map((i) => i + "/" + count).join(", ")} of seeds ${of[0]}..${of[1]} missing`)
     }
     // the seed ranges, sorted and merged where they touch; an overlap counts a seed twice
     const ranges = parts.flatMap((p) => p.seeds.map((r) => [r[0], r[1]] as [number, number])).sort((a, b) => a[0] - b[0])

@@ -134,7 +134,11 @@ export class TimelineSampler {
     private resyncBoard: RemoteBoard | null = null
     private resyncsApplied = 0
 
-    constructor(private sim: Simulation, readonly faults: FaultLog, sampleMs: number) {
+    constructor(
+        private sim: Simulation,
+        readonly faults: FaultLog,
+        sampleMs: number
+    ) {
         const g = sim.group
         this.timeline = { sampleMs, t: [], boards: [], remote: { appliedSeq: [], up: [], violations: [] }, marks: faults.events }
         for (const p of g.primaries) {
@@ -288,7 +292,8 @@ export class TimelineSampler {
         }
         const name = "primary " + member
         const more = board.suspensions > this.suspCount[member]
-        if (this.wasSuspended[member] && (!board.suspended || more)) this.faults.add("resume", name, "replication resumes: the group resyncs the blocks that changed")
+        if (this.wasSuspended[member] && (!board.suspended || more))
+            this.faults.add("resume", name, "replication resumes: the group resyncs the blocks that changed")
         if (more) {
             const why = reasonText(board.suspendReason, this.sim.group.opts.suspendAfterMs)
             this.faults.add("suspend", name, "replication suspended at seq " + board.suspendedSeq + " (" + why + ")")

@@ -61,7 +61,11 @@ export function encodeBlock(dst: Buffer, board: number, lba: number, counter: nu
 
 /** The write a block holds, or null when the block is not one (or is damaged). */
 export class BlockId {
-    constructor(public board: number, public lba: number, public counter: number) {}
+    constructor(
+        public board: number,
+        public lba: number,
+        public counter: number
+    ) {}
 }
 
 export function decodeBlock(b: Buffer): BlockId | null {
@@ -87,7 +91,10 @@ export class History {
     /** ackedByLba[b][lba]: counters of the acknowledged writes to lba, in increasing order. */
     ackedByLba: number[][][] = []
 
-    constructor(public boards: number, lbaCount: number) {
+    constructor(
+        public boards: number,
+        lbaCount: number
+    ) {
         for (let b = 0; b < boards; b++) {
             this.writes.push([])
             this.ackedHigh.push(0)
@@ -190,8 +197,7 @@ export class History {
 
     totalAcked(): number {
         let n = 0
-        for (let b = 0; b < this.boards; b++)
-            for (let i = 0; i < this.writes[b].length; i++) if (this.writes[b][i].ackedAt >= 0) n++
+        for (let b = 0; b < this.boards; b++) for (let i = 0; i < this.writes[b].length; i++) if (this.writes[b][i].ackedAt >= 0) n++
         return n
     }
 }

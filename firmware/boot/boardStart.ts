@@ -117,13 +117,17 @@ export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilit
 
     let loop = o.loop
     if (loop === undefined) loop = new RunLoop()
-    const bus = new DsSpiBus(loop, {
-        sck: cfg.board.pins.sck,
-        mosi: cfg.board.pins.mosi,
-        miso: cfg.board.pins.miso,
-        cs: cfg.board.pins.cs,
-        hz: cfg.board.spiHz,
-    }, o.spiPort)
+    const bus = new DsSpiBus(
+        loop,
+        {
+            sck: cfg.board.pins.sck,
+            mosi: cfg.board.pins.mosi,
+            miso: cfg.board.pins.miso,
+            cs: cfg.board.pins.cs,
+            hz: cfg.board.spiHz,
+        },
+        o.spiPort
+    )
     let flash: SpiNorFlash | null = null
     let jedecId = -1
     let chipBytes = 0
@@ -142,7 +146,9 @@ export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilit
             jedecId = r.id
             chipBytes = probe.geometry().capacity
             if (chipBytes < cfg.store.flashBytes)
-                problems.push("store.flashBytes: " + cfg.store.flashBytes + " is more than the flash chip holds (" + chipBytes + " bytes, JEDEC ID " + hex24(r.id) + ")")
+                problems.push(
+                    "store.flashBytes: " + cfg.store.flashBytes + " is more than the flash chip holds (" + chipBytes + " bytes, JEDEC ID " + hex24(r.id) + ")"
+                )
             else {
                 flash = probe
                 notes.push("flash: JEDEC ID " + hex24(r.id) + ", " + chipBytes + " bytes; the store uses the first " + cfg.store.flashBytes)
@@ -154,7 +160,8 @@ export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilit
     // a board without capabilities given is one of this runtime: TCP, no UART
     let tcp = true
     if (caps !== undefined) if (caps.uart || !caps.tcpClient) tcp = false
-    if (tcp) if (cfg.board.role === "primary") link = new SocketLink(loop, { host: cfg.link.remoteHost, port: cfg.link.remotePort, nominalBitRate: cfg.link.baud })
+    if (tcp)
+        if (cfg.board.role === "primary") link = new SocketLink(loop, { host: cfg.link.remoteHost, port: cfg.link.remotePort, nominalBitRate: cfg.link.baud })
 
     if (problems.length > 0 || flash === null) {
         loop.stop()

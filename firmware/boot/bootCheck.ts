@@ -73,8 +73,17 @@ function checkPrimary(r: BootCheck, cfg: SeqmirrorConfig, caps: RuntimeCapabilit
     for (let i = 0; i < members.length; i++) if (members[i].name === cfg.board.member) r.memberIndex = i
     const n = members.length
     r.notes.push(
-        "board: primary \"" + cfg.board.member + "\", member " + r.memberIndex + " of group " + cfg.group.id +
-            " (" + n + (n === 1 ? " member" : " members") + "), mode " + cfg.group.mode
+        'board: primary "' +
+            cfg.board.member +
+            '", member ' +
+            r.memberIndex +
+            " of group " +
+            cfg.group.id +
+            " (" +
+            n +
+            (n === 1 ? " member" : " members") +
+            "), mode " +
+            cfg.group.mode
     )
     if (n > 1) {
         const missing: string[] = []
@@ -82,10 +91,16 @@ function checkPrimary(r: BootCheck, cfg: SeqmirrorConfig, caps: RuntimeCapabilit
         if (!caps.i2cGeneralCall) missing.push("I2C general call")
         if (missing.length > 0) {
             r.problems.push(
-                "this runtime has no " + missing.join(" and no ") + ": a member of a group of " + n +
+                "this runtime has no " +
+                    missing.join(" and no ") +
+                    ": a member of a group of " +
+                    n +
                     " must receive the shuttle as an I2C target and the release as a general call;" +
-                    " on " + caps.name + " a board runs only a group of one (group.members holding just \"" +
-                    cfg.board.member + "\")"
+                    " on " +
+                    caps.name +
+                    ' a board runs only a group of one (group.members holding just "' +
+                    cfg.board.member +
+                    '")'
             )
         } else if (!caps.i2cMaster) r.problems.push("this runtime has no I2C master: a member of a group of " + n + " must pass the shuttle")
         else r.notes.push("group bus: I2C at " + cfg.group.busBitRate + " bit/s, address " + cfg.group.members[r.memberIndex].address)
@@ -105,7 +120,9 @@ function checkRemote(r: BootCheck, cfg: SeqmirrorConfig, caps: RuntimeCapabiliti
     if (!caps.tcpServer) {
         r.problems.push(
             "this runtime has no UART driver and its sockets are client-only: a remote must accept a link from " +
-                (n === 1 ? "its primary" : "each of its " + n + " primaries") + ", so the remote cannot run on " + caps.name
+                (n === 1 ? "its primary" : "each of its " + n + " primaries") +
+                ", so the remote cannot run on " +
+                caps.name
         )
     }
 }

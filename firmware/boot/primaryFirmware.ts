@@ -64,7 +64,12 @@ export class PrimaryFirmware {
     ) {
         // the store takes the first store.flashBytes of the chip
         const sectors = Math.floor(config.store.flashBytes / flash.geometry().sectorSize)
-        this.store = new PrimaryBlockStore(flash, clock, { role: StoreRole.Primary, blockSize: config.store.blockSize, queueDepth: STORE_QUEUE, sectorCount: sectors })
+        this.store = new PrimaryBlockStore(flash, clock, {
+            role: StoreRole.Primary,
+            blockSize: config.store.blockSize,
+            queueDepth: STORE_QUEUE,
+            sectorCount: sectors,
+        })
         // a quarter of the store's slots: the rest holds pinned versions while the link is
         // down, and gives garbage collection its room
         this.lbaCount = Math.floor(this.store.capacityRecords() / 4)
@@ -145,7 +150,9 @@ export class PrimaryFirmware {
         this.channel = ch
         this.board = board
         this.cycle = cycle
-        this.print("replicating: member " + this.member + ", generation " + this.generation + ", " + this.lbaCount + " blocks of " + cfg.store.blockSize + " bytes")
+        this.print(
+            "replicating: member " + this.member + ", generation " + this.generation + ", " + this.lbaCount + " blocks of " + cfg.store.blockSize + " bytes"
+        )
     }
 
     /** One line: the cycle, the writes, what went to the remote, the link and the store. */
@@ -154,8 +161,19 @@ export class PrimaryFirmware {
         const ch = this.channel
         if (b === null || ch === null) return "status: not replicating"
         return (
-            "status: seq " + b.captureSeq() + ", " + b.writesAcked + " writes acknowledged, " + b.portionsSent +
-            " portions sent (" + b.portionsFromFlash + " from flash), link " + ch.state() + ", " + this.store.freeSectors() + " free sectors"
+            "status: seq " +
+            b.captureSeq() +
+            ", " +
+            b.writesAcked +
+            " writes acknowledged, " +
+            b.portionsSent +
+            " portions sent (" +
+            b.portionsFromFlash +
+            " from flash), link " +
+            ch.state() +
+            ", " +
+            this.store.freeSectors() +
+            " free sectors"
         )
     }
 }

@@ -59,7 +59,10 @@ export class CobsDecoder {
     /** Frames dropped because their encoding was malformed. */
     droppedMalformed = 0
 
-    constructor(private maxFrame: number, private onFrame: (buf: Buffer, len: number) => void) {
+    constructor(
+        private maxFrame: number,
+        private onFrame: (buf: Buffer, len: number) => void
+    ) {
         this.buf = Buffer.alloc(maxFrame)
     }
 
@@ -88,10 +91,11 @@ export class CobsDecoder {
             if (overflow) continue
             if (left === 0) {
                 // a code byte: the previous group ended with an implied zero unless it was 0xFF
-                if (code !== 0) if (code !== 0xff) {
-                    if (len >= max) overflow = true
-                    else buf[len++] = 0
-                }
+                if (code !== 0)
+                    if (code !== 0xff) {
+                        if (len >= max) overflow = true
+                        else buf[len++] = 0
+                    }
                 code = b
                 left = b - 1
             } else {

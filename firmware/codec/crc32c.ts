@@ -49,11 +49,12 @@ export function crc32cFlippedBit(syndrome: number, n: number): number {
     }
     for (let j = n - 1; j >= 0; j--) {
         for (let i = 0; i < 8; i++) s = (s & 0x80000000 ? ((s ^ 0x82f63b78) << 1) | 1 : s << 1) >>> 0
-        if (s < 256) if ((s & (s - 1)) === 0) {
-            let b = 0
-            while (s >>> b !== 1) b++
-            return 8 * j + b
-        }
+        if (s < 256)
+            if ((s & (s - 1)) === 0) {
+                let b = 0
+                while (s >>> b !== 1) b++
+                return 8 * j + b
+            }
     }
     return -1
 }

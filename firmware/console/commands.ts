@@ -265,17 +265,34 @@ function primaryStatus(p: PrimaryParts): string[] {
     const lines: string[] = []
     lines.push("primary " + p.member + " addr " + addrText(p.address) + ", clock " + seconds(p.clock.millis()))
     lines.push("seq capture " + b.captureSeq() + " released " + b.releasedSeq() + (b.isAdopted() ? "" : " (not adopted yet)"))
-    lines.push("ring " + b.ring.used() + "/" + b.ring.slots + " (" + percent(b.ring.used(), b.ring.slots) + "), closed seqs waiting " + b.closedWaiting() + ", writes waiting " + b.writesWaiting())
+    lines.push(
+        "ring " +
+            b.ring.used() +
+            "/" +
+            b.ring.slots +
+            " (" +
+            percent(b.ring.used(), b.ring.slots) +
+            "), closed seqs waiting " +
+            b.closedWaiting() +
+            ", writes waiting " +
+            b.writesWaiting()
+    )
     lines.push("link " + p.channel.state() + ", " + p.channel.unacknowledged() + " unacknowledged")
     if (b.suspended)
         lines.push(
-            "replication suspended since seq " + b.suspendedSeq + " (" + reasonText(b.suspendReason, b.opts.suspendAfterMs ? b.opts.suspendAfterMs : 0) + "), " +
-                b.ackedDuringSuspension + " writes acknowledged while suspended"
+            "replication suspended since seq " +
+                b.suspendedSeq +
+                " (" +
+                reasonText(b.suspendReason, b.opts.suspendAfterMs ? b.opts.suspendAfterMs : 0) +
+                "), " +
+                b.ackedDuringSuspension +
+                " writes acknowledged while suspended"
         )
     if (b.damagedLba >= 0) lines.push("ALARM: lba " + b.damagedLba + " is damaged on flash; replication waits for the operator (`damage`)")
     if (b.resync === Resync.Copying) lines.push("full resync: copying block " + b.resyncLba + " of " + b.opts.lbaCount + ", " + b.resyncCopied + " copied")
     else if (b.resync === Resync.Done) lines.push("full resync: " + b.resyncCopied + " blocks copied, waiting for the remote to apply them")
-    if (p.agent) lines.push("shuttle epoch " + p.agent.epochOf() + ", " + p.agent.members().length + " members" + (p.agent.isEvicted() ? ", this board is evicted" : ""))
+    if (p.agent)
+        lines.push("shuttle epoch " + p.agent.epochOf() + ", " + p.agent.members().length + " members" + (p.agent.isEvicted() ? ", this board is evicted" : ""))
     else lines.push("shuttle none (group of one)")
     return lines
 }
@@ -328,8 +345,19 @@ function primaryLink(p: PrimaryParts): string[] {
 function channelLine(ch: PrimaryChannel | RemoteChannel): string {
     const c = ch.counters
     return (
-        ch.state() + ", session " + ch.session() + ", frames sent " + c.framesSent + " retransmitted " + c.retransmissions +
-        ", dropped crc " + c.droppedCrc + " malformed " + c.droppedMalformed + ", deaths " + c.linkDeaths
+        ch.state() +
+        ", session " +
+        ch.session() +
+        ", frames sent " +
+        c.framesSent +
+        " retransmitted " +
+        c.retransmissions +
+        ", dropped crc " +
+        c.droppedCrc +
+        " malformed " +
+        c.droppedMalformed +
+        ", deaths " +
+        c.linkDeaths
     )
 }
 
@@ -438,8 +466,13 @@ function remoteStatus(r: RemoteParts): string[] {
     ]
     if (held)
         lines.push(
-            "holding its image at seq " + r.store.appliedSeq() + ": member " + b.suspendedMember + " suspended replication (" +
-                reasonText(b.suspendReason, r.suspendAfterMs) + ")"
+            "holding its image at seq " +
+                r.store.appliedSeq() +
+                ": member " +
+                b.suspendedMember +
+                " suspended replication (" +
+                reasonText(b.suspendReason, r.suspendAfterMs) +
+                ")"
         )
     lines.push("links up " + up + "/" + r.channels.length)
     return lines
@@ -600,13 +633,13 @@ function word(b: Buffer, i: number): number {
 }
 
 function noArgs(name: string, args: string[]): void {
-    if (args.length > 0) throw new ShellError(name + " takes no argument, not \"" + args[0] + "\"")
+    if (args.length > 0) throw new ShellError(name + ' takes no argument, not "' + args[0] + '"')
 }
 
 function jsonFlag(name: string, args: string[]): boolean {
     if (args.length === 0) return false
     if (args.length === 1 && args[0] === "--json") return true
-    throw new ShellError(name + " takes only --json, not \"" + args[0] + "\"")
+    throw new ShellError(name + ' takes only --json, not "' + args[0] + '"')
 }
 
 /** a followed by b (DeviceScript arrays have no concat). */

@@ -43,7 +43,10 @@ export class LineReader {
     /** Telnet command bytes dropped. */
     telnetBytes = 0
 
-    constructor(private maxLine: number, private onLine: (line: string) => void) {}
+    constructor(
+        private maxLine: number,
+        private onLine: (line: string) => void
+    ) {}
 
     /** Feeds received bytes; calls onLine for each completed line. */
     feed(data: Buffer): void {
@@ -107,8 +110,7 @@ export class LineReader {
             else if (c === SB) {
                 this.telnet = TelnetState.Sub
                 this.subBytes = 0
-            }
-            else this.telnet = TelnetState.Data
+            } else this.telnet = TelnetState.Data
         } else if (this.telnet === TelnetState.Option) {
             this.telnet = TelnetState.Data
         } else {

@@ -40,14 +40,17 @@ export class Shell {
     linesIn = 0
     errors = 0
 
-    constructor(private out: Console, private maxLine: number) {
+    constructor(
+        private out: Console,
+        private maxLine: number
+    ) {
         const self = this
         this.add(new ShellCommand("help", "help [command]", "list the commands, or show one's usage", (args) => self.help(args)))
         this.add(
             new ShellCommand("log", "log <error|warn|info|debug>", "set how much the board reports", (args) => {
                 if (args.length !== 1) throw new ShellError("log takes one level")
                 const i = LEVEL_NAMES.indexOf(args[0])
-                if (i < 0) throw new ShellError("unknown level \"" + args[0] + "\"")
+                if (i < 0) throw new ShellError('unknown level "' + args[0] + '"')
                 self.level = i
                 return ["log level " + LEVEL_NAMES[i]]
             })
@@ -99,7 +102,7 @@ export class Shell {
         const cmd = this.find(name)
         if (!cmd) {
             this.errors++
-            return ["error: unknown command \"" + name + "\"; try help"]
+            return ['error: unknown command "' + name + '"; try help']
         }
         try {
             return cmd.run(words.slice(1))
@@ -118,7 +121,7 @@ export class Shell {
     private help(args: string[]): string[] {
         if (args.length > 0) {
             const cmd = this.find(args[0])
-            if (!cmd) throw new ShellError("no command \"" + args[0] + "\"")
+            if (!cmd) throw new ShellError('no command "' + args[0] + '"')
             return [cmd.usage + "  —  " + cmd.summary]
         }
         const out: string[] = ["commands:"]
@@ -158,14 +161,14 @@ export function parseNumberArg(what: string, s: string, max: number): number {
     if (s.length > 2 && s[0] === "0" && (s[1] === "x" || s[1] === "X")) {
         for (let i = 2; i < s.length; i++) {
             const d = "0123456789abcdef".indexOf(s[i].toLowerCase())
-            if (d < 0) throw new ShellError(what + " must be a number, not \"" + s + "\"")
+            if (d < 0) throw new ShellError(what + ' must be a number, not "' + s + '"')
             v = v * 16 + d
             digits++
         }
     } else
         for (let i = 0; i < s.length; i++) {
             const d = "0123456789".indexOf(s[i])
-            if (d < 0) throw new ShellError(what + " must be a number, not \"" + s + "\"")
+            if (d < 0) throw new ShellError(what + ' must be a number, not "' + s + '"')
             v = v * 10 + d
             digits++
         }

@@ -90,7 +90,12 @@ export abstract class LinkChannel extends ChannelSender {
      * checks it (the simulator's and the bench's options); a board's is a constant that a test
      * checks (firmware/boot/primaryFirmware.ts, boardChannelConfig), so the board image carries
      * no check. */
-    constructor(protected link: Link, clock: Clock, protected random: () => number, cfg: ChannelConfig) {
+    constructor(
+        protected link: Link,
+        clock: Clock,
+        protected random: () => number,
+        cfg: ChannelConfig
+    ) {
         super(clock, cfg, link.bitRate())
         const dataMax = DATA_HEADER_BYTES + cfg.maxPayload + CRC_BYTES
         const ctrlMax = HANDSHAKE_BYTES + cfg.maxResumeBytes + CRC_BYTES
@@ -307,10 +312,11 @@ export abstract class LinkChannel extends ChannelSender {
             self.kickArmed = false
             if (self.stopped) return
             self.deliver()
-            if (self.wantWritable) if (self.hasRoom()) {
-                self.wantWritable = false
-                if (self.writableHandler) self.writableHandler()
-            }
+            if (self.wantWritable)
+                if (self.hasRoom()) {
+                    self.wantWritable = false
+                    if (self.writableHandler) self.writableHandler()
+                }
             self.pump()
             self.schedule()
         })
@@ -365,11 +371,12 @@ export abstract class LinkChannel extends ChannelSender {
                 this.counters.linkDeaths++
                 this.rxEcho = 0
                 this.onDead()
-            } else if (this.cfg.keepaliveMs > 0) if (this.probeBase() + this.cfg.keepaliveMs <= now) {
-                this.lastProbeAt = this.clock.millis()
-                this.probePending = true
-                this.kick()
-            }
+            } else if (this.cfg.keepaliveMs > 0)
+                if (this.probeBase() + this.cfg.keepaliveMs <= now) {
+                    this.lastProbeAt = this.clock.millis()
+                    this.probePending = true
+                    this.kick()
+                }
         }
         this.onRoleTimers(now)
         this.schedule()
@@ -475,9 +482,11 @@ export abstract class LinkChannel extends ChannelSender {
                 s = seqNext(s)
             }
             if (seqDiff(this.txSentNext, this.peerLimit) < 0) {
-                if (this.txSentNext === this.txNext) if (seqDiff(this.txNext, this.txBase) < this.cfg.txWindow) if (this.txLen[this.txIdx(this.txNext)] > 0) {
-                    this.txNext = seqNext(this.txNext) // close the open frame
-                }
+                if (this.txSentNext === this.txNext)
+                    if (seqDiff(this.txNext, this.txBase) < this.cfg.txWindow)
+                        if (this.txLen[this.txIdx(this.txNext)] > 0) {
+                            this.txNext = seqNext(this.txNext) // close the open frame
+                        }
                 if (this.txSentNext !== this.txNext) {
                     const seq = this.txSentNext
                     this.txSentNext = seqNext(seq)
@@ -486,17 +495,19 @@ export abstract class LinkChannel extends ChannelSender {
                 }
             }
         }
-        if (this.ackPending || this.probePending) if (this.sessionId !== 0) if (this.st !== "refused") {
-            let flags = 0
-            if (this.probePending) {
-                flags = FLAG_ACK_NOW
-                this.counters.probesSent++
-            }
-            this.probePending = false
-            this.putHeader(this.small, FrameType.Ack, flags, this.sessionId)
-            this.seal(this.small, HEADER_BYTES)
-            return CONTROL
-        }
+        if (this.ackPending || this.probePending)
+            if (this.sessionId !== 0)
+                if (this.st !== "refused") {
+                    let flags = 0
+                    if (this.probePending) {
+                        flags = FLAG_ACK_NOW
+                        this.counters.probesSent++
+                    }
+                    this.probePending = false
+                    this.putHeader(this.small, FrameType.Ack, flags, this.sessionId)
+                    this.seal(this.small, HEADER_BYTES)
+                    return CONTROL
+                }
         return NOTHING
     }
 

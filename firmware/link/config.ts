@@ -56,10 +56,7 @@ export function channelRamBytes(c: ChannelConfig): number {
     const dataMax = DATA_HEADER_BYTES + c.maxPayload + CRC_BYTES
     const ctrlMax = HANDSHAKE_BYTES + c.maxResumeBytes + CRC_BYTES
     const frameMax = dataMax > ctrlMax ? dataMax : ctrlMax
-    return (
-        c.txWindow * (dataMax + 32) + c.rxWindow * (c.maxPayload + 16) + cobsMaxEncoded(frameMax) + frameMax + ctrlMax + c.maxPayload +
-        XMIT_RING * 8
-    )
+    return c.txWindow * (dataMax + 32) + c.rxWindow * (c.maxPayload + 16) + cobsMaxEncoded(frameMax) + frameMax + ctrlMax + c.maxPayload + XMIT_RING * 8
 }
 
 /** Null when the configuration is usable, else what is wrong with it. */

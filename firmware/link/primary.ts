@@ -44,7 +44,14 @@ export class PrimaryChannel extends LinkChannel {
     private refusedHandler!: ((reason: number, highestGeneration: number) => void) | null
     private stateHandler!: ((state: string) => void) | null
 
-    constructor(link: Link, clock: Clock, random: () => number, cfg: ChannelConfig, readonly generation: number, readonly member: number) {
+    constructor(
+        link: Link,
+        clock: Clock,
+        random: () => number,
+        cfg: ChannelConfig,
+        readonly generation: number,
+        readonly member: number
+    ) {
         super(link, clock, random, cfg)
         if (!(member >= 0 && member <= 0xffff)) throw new Error("link: member must be 0..65535")
         this.backoff = new ReconnectBackoff(cfg.backoffBaseMs, cfg.backoffCapMs, random)
@@ -82,16 +89,18 @@ export class PrimaryChannel extends LinkChannel {
         if (this.st === "connecting" && this.handshakeAt >= 0 && this.handshakeAt <= now) {
             this.counters.handshakeTimeouts++
             this.goDown()
-        } else if (this.st === "down") if (this.reconnectAt >= 0) if (this.reconnectAt <= now) {
-            // the backoff has passed: a new attempt
-            this.reconnectAt = -1
-            while (this.nonce === 0) this.nonce = this.randomU32()
-            this.st = "connecting"
-            // the ack block tells the remote what this end has of the session it resumes
-            this.queueHandshake(FrameType.Hello, this.member, this.generation, this.nonce)
-            this.handshakeAt = this.clock.millis() + this.cfg.handshakeTimeoutMs
-            this.changed()
-        }
+        } else if (this.st === "down")
+            if (this.reconnectAt >= 0)
+                if (this.reconnectAt <= now) {
+                    // the backoff has passed: a new attempt
+                    this.reconnectAt = -1
+                    while (this.nonce === 0) this.nonce = this.randomU32()
+                    this.st = "connecting"
+                    // the ack block tells the remote what this end has of the session it resumes
+                    this.queueHandshake(FrameType.Hello, this.member, this.generation, this.nonce)
+                    this.handshakeAt = this.clock.millis() + this.cfg.handshakeTimeoutMs
+                    this.changed()
+                }
     }
 
     protected override onDead(): void {

@@ -2,7 +2,21 @@ import { getU16, getU32, putU16, putU32 } from "../codec/bytes"
 import { seqDiff, seqNext } from "../seq"
 import { ChannelConfig } from "./config"
 import { ChannelCounters } from "./counters"
-import { DATA_HEADER_BYTES, FrameType, MESSAGE_PREFIX_BYTES, OFF_ACK, OFF_ECHO, OFF_FLAGS, OFF_SACK, OFF_SEQ, OFF_SESSION, OFF_TYPE, OFF_WINDOW, OFF_XMIT, SACK_BITS } from "./frame"
+import {
+    DATA_HEADER_BYTES,
+    FrameType,
+    MESSAGE_PREFIX_BYTES,
+    OFF_ACK,
+    OFF_ECHO,
+    OFF_FLAGS,
+    OFF_SACK,
+    OFF_SEQ,
+    OFF_SESSION,
+    OFF_TYPE,
+    OFF_WINDOW,
+    OFF_XMIT,
+    SACK_BITS,
+} from "./frame"
 
 export type ChannelState = "down" | "connecting" | "up" | "refused"
 

@@ -17,7 +17,12 @@ export class RttEstimator {
     private backoffs = 0
     private samples = 0
 
-    constructor(private minMs: number, private maxMs: number, initialMs: number, private slackMs: number) {
+    constructor(
+        private minMs: number,
+        private maxMs: number,
+        initialMs: number,
+        private slackMs: number
+    ) {
         this.baseMs = initialMs
     }
 

@@ -52,7 +52,11 @@ export abstract class ChannelSender extends ChannelReceiver {
     protected writableHandler!: (() => void) | null
 
     /** `bitRate`: the link's, in bit/s (0: unknown). */
-    constructor(protected clock: Clock, cfg: ChannelConfig, bitRate: number) {
+    constructor(
+        protected clock: Clock,
+        cfg: ChannelConfig,
+        bitRate: number
+    ) {
         super(cfg)
         const dataMax = DATA_HEADER_BYTES + cfg.maxPayload + CRC_BYTES
         const frameMs = bitRate > 0 ? (cobsMaxEncoded(dataMax) * 10000) / bitRate : 0
@@ -251,19 +255,21 @@ export abstract class ChannelSender extends ChannelReceiver {
         const echo = getU16(buf, OFF_ECHO)
         if (echo !== 0) {
             const x = this.xmitCount - ((this.xmitCount - echo) & 0xffff)
-            if (x > 0) if (this.xmitCount - x < XMIT_RING) {
-                this.rtt.sample(now - this.xmitSentAt[x % XMIT_RING])
-            }
+            if (x > 0)
+                if (this.xmitCount - x < XMIT_RING) {
+                    this.rtt.sample(now - this.xmitSentAt[x % XMIT_RING])
+                }
             if (x > this.rackXmit) this.rackXmit = x
         }
         // RACK without a reordering window: the byte stream keeps frames in order
         let s = this.txBase
         while (s !== this.txSentNext) {
             const i = this.txIdx(s)
-            if ((this.txFlags[i] & (SLOT_SACKED | SLOT_LOST)) === 0) if (this.txXmit[i] < this.rackXmit) {
-                this.txFlags[i] |= SLOT_LOST
-                this.counters.lossesDetected++
-            }
+            if ((this.txFlags[i] & (SLOT_SACKED | SLOT_LOST)) === 0)
+                if (this.txXmit[i] < this.rackXmit) {
+                    this.txFlags[i] |= SLOT_LOST
+                    this.counters.lossesDetected++
+                }
             s = seqNext(s)
         }
         // invariant: acknowledged <= sent <= closed, all within the send buffer

@@ -37,7 +37,10 @@ export class AuxRing {
     /** Portions replaced in place by a newer write to the same lba in the same seq. */
     folded = 0
 
-    constructor(capacityBytes: number, readonly blockSize: number) {
+    constructor(
+        capacityBytes: number,
+        readonly blockSize: number
+    ) {
         this.slotSize = SLOT_HEADER + blockSize
         this.slots = Math.floor(capacityBytes / this.slotSize)
         if (this.slots < 1) throw new Error("aux ring: " + capacityBytes + " bytes hold no portion")
@@ -137,7 +140,6 @@ export class AuxRing {
         this.foldSeqValid = true
         this.foldIndex.clear()
         // re-index portions of `seq` still waiting at the tail
-        for (let i = this.count - 1; i >= 0 && this.seqAt(i) === seq; i--)
-            this.foldIndex.set(this.lbaAt(i), (this.head + i) % this.slots)
+        for (let i = this.count - 1; i >= 0 && this.seqAt(i) === seq; i--) this.foldIndex.set(this.lbaAt(i), (this.head + i) % this.slots)
     }
 }

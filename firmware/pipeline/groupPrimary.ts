@@ -58,8 +58,7 @@ export class GroupPrimaryBoard extends PrimaryBoard {
      * (any other seq before the capture seq breaks invariant 1). */
     protected override adoptEarlier(seq: number): SeqTotals {
         const c = this.seqs - 1
-        if (this.adopted || c < 1 || this.seqOf[c - 1] !== seq || this.portionsOf[c] > 0)
-            throw new Error("capture seq would decrease")
+        if (this.adopted || c < 1 || this.seqOf[c - 1] !== seq || this.portionsOf[c] > 0) throw new Error("capture seq would decrease")
         this.seqs--
         this.stateOf[c - 1] &= ~SeqFlag.Closed
         const pins = this.store.pinned(this.opts.member, seq)
@@ -89,16 +88,17 @@ export class GroupPrimaryBoard extends PrimaryBoard {
         const now = this.clock.millis()
         const applied = this.remoteAppliedSeq()
         let lacking = false
-        if (!this.suspended) if (this.resync === Resync.Off)
-            for (let i = 0; i < this.seqs; i++) {
-                const seq = this.seqOf[i]
-                if (!(this.stateOf[i] & SeqFlag.Closed) || !seqAfter(seq, applied)) continue
-                if (seqAfter(this.captureSeq(), (seq + MAX_WINDOW + 1) >>> 0)) {
-                    lacking = true
-                    for (let k = 0; k < this.manifestsKept.length; k++) if (getU32(this.manifestsKept[k], 1) === seq) lacking = false
+        if (!this.suspended)
+            if (this.resync === Resync.Off)
+                for (let i = 0; i < this.seqs; i++) {
+                    const seq = this.seqOf[i]
+                    if (!(this.stateOf[i] & SeqFlag.Closed) || !seqAfter(seq, applied)) continue
+                    if (seqAfter(this.captureSeq(), (seq + MAX_WINDOW + 1) >>> 0)) {
+                        lacking = true
+                        for (let k = 0; k < this.manifestsKept.length; k++) if (getU32(this.manifestsKept[k], 1) === seq) lacking = false
+                    }
+                    break
                 }
-                break
-            }
         if (!lacking) {
             this.lostSince = -1
             return

@@ -85,4 +85,3 @@ export class LbaTable {
         return o < this.slots.length ? o : 0
     }
 }
-

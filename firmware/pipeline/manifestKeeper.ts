@@ -33,7 +33,11 @@ export class ManifestKeeper implements ManifestKeeperPort {
     /** Manifests that could not be written or read back. */
     errors = 0
 
-    constructor(private store: KeeperStore, private clock: Clock, private blockSize: number) {}
+    constructor(
+        private store: KeeperStore,
+        private clock: Clock,
+        private blockSize: number
+    ) {}
 
     /**
      * The newest seq known final for sure: the remote confirmed every seq up to it, or their
@@ -44,7 +48,7 @@ export class ManifestKeeper implements ManifestKeeperPort {
         let n = this.store.confirmedSeq()
         const seqs = this.store.pinnedSeqs(MANIFEST_MEMBER)
         for (let i = 0; i < seqs.length; i++) {
-            if (seqs[i] === ((n + 1) >>> 0)) n = seqs[i]
+            if (seqs[i] === (n + 1) >>> 0) n = seqs[i]
             else if (seqAfter(seqs[i], n)) break
         }
         return n

@@ -171,7 +171,11 @@ class PendingWrite {
     /** The block's CRC-32C, computed once at capture: it goes with the block to flash and to
      * the remote. */
     crc: number
-    constructor(public lba: number, public data: Buffer, public done: (err: number, seq: number) => void) {
+    constructor(
+        public lba: number,
+        public data: Buffer,
+        public done: (err: number, seq: number) => void
+    ) {
         this.crc = crc32cUpdate(0, data, 0, data.length)
     }
 }
@@ -491,10 +495,12 @@ export class PrimaryBoard {
         if (!this.suspended) if (!this.adopted || this.rejoining) return false
         const c = this.seqs - 1
         const seq = this.seqOf[c]
-        if (!this.suspended) if (!this.isTracked(seq)) if (this.lbasInSeq.get(w.lba) < 0) {
-            if (!this.lbasInSeq.set(w.lba, 1)) return false
-            this.portionsOf[c]++
-        }
+        if (!this.suspended)
+            if (!this.isTracked(seq))
+                if (this.lbasInSeq.get(w.lba) < 0) {
+                    if (!this.lbasInSeq.set(w.lba, 1)) return false
+                    this.portionsOf[c]++
+                }
         w.seq = seq
         if (this.firstWriteOf[c] < 0) this.firstWriteOf[c] = this.clock.millis()
         this.stateOf[c] += SeqFlag.Inflight
@@ -518,14 +524,21 @@ export class PrimaryBoard {
 
     private storeNow(w: PendingWrite): void {
         const self = this
-        this.store.write(this.opts.member, w.lba, w.seq, w.data, (err) => {
-            // the store's queue is full for now: the write waits and goes again, never fails
-            if (err === StoreError.QueueFull) self.clock.setTimer(2, () => self.storeNow(w))
-            else {
-                self.storeNext(w.lba)
-                self.durable(w, err)
-            }
-        }, w.crc)
+        this.store.write(
+            this.opts.member,
+            w.lba,
+            w.seq,
+            w.data,
+            (err) => {
+                // the store's queue is full for now: the write waits and goes again, never fails
+                if (err === StoreError.QueueFull) self.clock.setTimer(2, () => self.storeNow(w))
+                else {
+                    self.storeNext(w.lba)
+                    self.durable(w, err)
+                }
+            },
+            w.crc
+        )
     }
 
     /** The store finished a write of `lba`: the next one waiting for it goes. */
@@ -555,19 +568,21 @@ export class PrimaryBoard {
             this.pump()
             return
         }
-        if (i >= 0) if (!(states[i] & SeqFlag.Spilled)) if (!this.suspended) if (!this.isTracked(seq)) {
-            let newest = seq
-            if (!this.ring.isEmpty()) newest = this.ring.seqAt(this.ring.used() - 1)
-            // the ring holds seqs in order: a portion of an older seq than its newest cannot go in
-            if (seqAfter(newest, seq) || this.ring.put(seq, w.lba, w.data, w.crc) === RingPut.Full) {
-                states[i] |= SeqFlag.Spilled
-                this.seqsSpilled++
-                this.ring.dropTailSeq(seq)
-            }
-        }
+        if (i >= 0)
+            if (!(states[i] & SeqFlag.Spilled))
+                if (!this.suspended)
+                    if (!this.isTracked(seq)) {
+                        let newest = seq
+                        if (!this.ring.isEmpty()) newest = this.ring.seqAt(this.ring.used() - 1)
+                        // the ring holds seqs in order: a portion of an older seq than its newest cannot go in
+                        if (seqAfter(newest, seq) || this.ring.put(seq, w.lba, w.data, w.crc) === RingPut.Full) {
+                            states[i] |= SeqFlag.Spilled
+                            this.seqsSpilled++
+                            this.ring.dropTailSeq(seq)
+                        }
+                    }
         if (w.internal) w.done(WriteError.None, seq)
-        else if (this.opts.mode === AckMode.None || (this.hasReleased && seqAtOrBefore(seq, this.released)))
-            this.ack(w)
+        else if (this.opts.mode === AckMode.None || (this.hasReleased && seqAtOrBefore(seq, this.released))) this.ack(w)
         // a write stamped with a tracked seq the group knows is tracked: acknowledged now
         else if (this.isTracked(seq) && this.trackedKnown(seq)) {
             this.ackedDuringSuspension++
@@ -716,11 +731,17 @@ export class PrimaryBoard {
             // (every member adopted it), and the suspend time has passed. The resync starts once
             // the board adopts a seq after the tracked ones (writes stamped until then are
             // still tracked).
-            if (this.channel.isUp()) if (this.resyncAsked) if (now - this.suspendedAt >= t) if (this.isTracked(this.captureSeq())) if (this.hasReleased) if (!seqAfter(this.captureSeq(), this.released)) if (!this.historyFull()) {
-                this.suspended = false
-                this.resumePending = true
-                this.suspendReason = SuspendReason.None
-            }
+            if (this.channel.isUp())
+                if (this.resyncAsked)
+                    if (now - this.suspendedAt >= t)
+                        if (this.isTracked(this.captureSeq()))
+                            if (this.hasReleased)
+                                if (!seqAfter(this.captureSeq(), this.released))
+                                    if (!this.historyFull()) {
+                                        this.suspended = false
+                                        this.resumePending = true
+                                        this.suspendReason = SuspendReason.None
+                                    }
             return
         }
         if (this.historyFull()) if (!this.historyHolds()) return this.suspend(SuspendReason.History)
@@ -738,7 +759,6 @@ export class PrimaryBoard {
         if (paced && this.paced.length > 0 && this.paced[0].issuedAt <= at) return this.suspend(SuspendReason.Stalled)
         if (now - this.linkUpAt >= t) if (this.seqs > 1 || this.portionsOf[0] > 0) this.suspend(SuspendReason.Link)
     }
-
 
     private ack(w: PendingWrite): void {
         if (this.paced.length > 0 || this.paceHolds()) {
@@ -877,12 +897,13 @@ export class PrimaryBoard {
         // seqs the group adopts while this board's history waits count too (with no write of
         // its own, a member's seq records still grow while the remote does not confirm them)
         else this.checkHistory()
-        if (this.resumePending) if (seqAfter(seq, this.store.confirmedSeq())) {
-            // the first seq after the tracked ones: replication is normal again from it, and
-            // the delta resync copies the blocks the tracked seqs changed
-            this.resumePending = false
-            this.startResync()
-        }
+        if (this.resumePending)
+            if (seqAfter(seq, this.store.confirmedSeq())) {
+                // the first seq after the tracked ones: replication is normal again from it, and
+                // the delta resync copies the blocks the tracked seqs changed
+                this.resumePending = false
+                this.startResync()
+            }
         this.flushUnstamped()
         this.pump()
         return totals
@@ -896,11 +917,12 @@ export class PrimaryBoard {
 
     /** Every member has adopted `seq`: writes stamped with it or earlier may be acknowledged. */
     release(seq: number): void {
-        if (this.rejoining) if (!seqAfter(this.captureSeq(), seq)) {
-            // the first release of this board's capture seq since it started: stamping begins
-            this.rejoining = false
-            this.flushUnstamped()
-        }
+        if (this.rejoining)
+            if (!seqAfter(this.captureSeq(), seq)) {
+                // the first release of this board's capture seq since it started: stamping begins
+                this.rejoining = false
+                this.flushUnstamped()
+            }
         if (this.hasReleased) if (!seqAfter(seq, this.released)) return
         this.released = seq
         this.hasReleased = true
@@ -931,14 +953,14 @@ export class PrimaryBoard {
         if (this.manifestsKept.length >= this.seqOf.length) this.manifestsKept.shift()
         this.manifestsKept.push(msg)
         this.trimKept()
-        if (this.resync === Resync.Done) if (this.extendCopy()) {
-            // the copy is not done after all: the remote waits for it again
-            this.resync = Resync.Copying
-            this.announceResync()
-            this.resyncStep()
-        }
+        if (this.resync === Resync.Done)
+            if (this.extendCopy()) {
+                // the copy is not done after all: the remote waits for it again
+                this.resync = Resync.Copying
+                this.announceResync()
+                this.resyncStep()
+            }
     }
-
 
     /** Totals of the closed seqs the remote has not confirmed, oldest first. */
     closedSeqs(): SeqTotals[] {
@@ -987,7 +1009,6 @@ export class PrimaryBoard {
         this.resyncStep()
     }
 
-
     /** RESYNC to the remote: the copy is under way, done, or (suspended) not started yet, with
      * the reason of the suspension in the flags' high bits. */
     protected announceResync(): void {
@@ -1009,8 +1030,6 @@ export class PrimaryBoard {
         this.pendingCtrl = q
         this.pump()
     }
-
-
 
     /**
      * The copy extends past the seqs it covers when the remote could not complete them (a
@@ -1039,7 +1058,10 @@ export class PrimaryBoard {
         let found = false
         for (let n = 0; n < 32 && this.resyncLba < this.opts.lbaCount; n++) {
             const s = this.store.newestSeq(m, this.resyncLba)
-            found = s >= 0 && (this.copyAll || seqAfter(s, this.resyncApplied) || (this.verifier !== null && this.verifier.differs(this.resyncLba))) && !this.resyncNote(s)
+            found =
+                s >= 0 &&
+                (this.copyAll || seqAfter(s, this.resyncApplied) || (this.verifier !== null && this.verifier.differs(this.resyncLba))) &&
+                !this.resyncNote(s)
             if (found) break
             this.resyncLba++
         }
@@ -1084,37 +1106,41 @@ export class PrimaryBoard {
         // the app wrote the lba during the read: read it again (the copy must not be older than
         // that write); a newer version landed meanwhile: no copy; unreadable: counted, not copied
         const newer = this.resyncNote(this.store.newestSeq(this.opts.member, this.resyncLba))
-        if (!this.resyncHit) if (err === 0) if (data) if (!newer) {
-            // from here on an app write to this lba is stamped after the copy
-            const self = this
-            const w = new PendingWrite(this.resyncLba, data, (e, seq) => {
-                self.resyncBusy = false
-                // the store could not take the copy: the same block again at the next adopt or release;
-                // with the history at its bound the copy could never end: suspending frees it
-                if (e !== 0) {
-                    if (self.historyFull()) self.suspend(SuspendReason.History)
-                    return
-                }
-                self.resyncNote(seq)
-                self.resyncCopied++
-                self.resyncLba++
-                self.resyncStep()
-            })
-            w.internal = true
-            w.issuedAt = this.clock.millis()
-            if (!this.stamp(w)) this.unstamped.push(w)
-            return
-        }
+        if (!this.resyncHit)
+            if (err === 0)
+                if (data)
+                    if (!newer) {
+                        // from here on an app write to this lba is stamped after the copy
+                        const self = this
+                        const w = new PendingWrite(this.resyncLba, data, (e, seq) => {
+                            self.resyncBusy = false
+                            // the store could not take the copy: the same block again at the next adopt or release;
+                            // with the history at its bound the copy could never end: suspending frees it
+                            if (e !== 0) {
+                                if (self.historyFull()) self.suspend(SuspendReason.History)
+                                return
+                            }
+                            self.resyncNote(seq)
+                            self.resyncCopied++
+                            self.resyncLba++
+                            self.resyncStep()
+                        })
+                        w.internal = true
+                        w.issuedAt = this.clock.millis()
+                        if (!this.stamp(w)) this.unstamped.push(w)
+                        return
+                    }
         const lba = this.resyncLba
         const lost = err === StoreError.Corrupt && (this.lost[lba >> 3] & (1 << (lba & 7))) !== 0
-        if (err !== 0) if (!lost) {
-            // the store is busy (queue full) or the flash failed for now, or the record did
-            // not check: read it again later; still damaged, the copy waits for the operator
-            if (err !== StoreError.Corrupt) return this.resyncLater(5)
-            if (++this.readTries < READ_TRIES) return this.resyncLater(5)
-            this.resyncBusy = false
-            return this.damaged(this.resyncLba, 0)
-        }
+        if (err !== 0)
+            if (!lost) {
+                // the store is busy (queue full) or the flash failed for now, or the record did
+                // not check: read it again later; still damaged, the copy waits for the operator
+                if (err !== StoreError.Corrupt) return this.resyncLater(5)
+                if (++this.readTries < READ_TRIES) return this.resyncLater(5)
+                this.resyncBusy = false
+                return this.damaged(this.resyncLba, 0)
+            }
         this.readTries = 0
         if (this.damagedLba === this.resyncLba) this.damagedLba = -1
         if (!this.resyncHit) {
@@ -1284,23 +1310,24 @@ export class PrimaryBoard {
             this.startResync()
         } else if (len === 1) {
             if (msg[0] === Msg.ResyncWait) this.resyncAsked = false
-        } else if (msg[0] === Msg.Verified) if (this.verifier) {
-            const self = this
-            this.verifier.onVerified(msg, len, () => self.pump())
-        }
+        } else if (msg[0] === Msg.Verified)
+            if (this.verifier) {
+                const self = this
+                this.verifier.onVerified(msg, len, () => self.pump())
+            }
     }
 
     private remoteConfirmed(applied: number): void {
         if (seqAfter(this.remoteApplied, applied)) return
         this.remoteApplied = applied
         this.confirmStore(applied, null)
-        if (this.resync === Resync.Done) if (seqAtOrBefore(this.resyncTo, applied)) {
-            this.resync = Resync.Off
-            this.copyAll = false
-        }
+        if (this.resync === Resync.Done)
+            if (seqAtOrBefore(this.resyncTo, applied)) {
+                this.resync = Resync.Off
+                this.copyAll = false
+            }
         const kept: Buffer[] = []
-        for (let i = 0; i < this.manifestsKept.length; i++)
-            if (seqAfter(getU32(this.manifestsKept[i], 1), applied)) kept.push(this.manifestsKept[i])
+        for (let i = 0; i < this.manifestsKept.length; i++) if (seqAfter(getU32(this.manifestsKept[i], 1), applied)) kept.push(this.manifestsKept[i])
         this.manifestsKept = kept
         let bytes = 0
         // every record but the capture seq's (the newest); the lists keep their length
@@ -1323,5 +1350,4 @@ export class PrimaryBoard {
     writesWaiting(): number {
         return this.unstamped.length + this.unacked.length + this.paced.length
     }
-
 }

@@ -13,7 +13,10 @@ export class RpoPacing {
     private bytes = 0
     private since = -1
 
-    constructor(readonly targetMs: number, readonly maxHoldMs: number) {}
+    constructor(
+        readonly targetMs: number,
+        readonly maxHoldMs: number
+    ) {}
 
     /** The remote confirmed `bytes` more of this board's data at `now`. */
     confirmed(bytes: number, now: number): void {

@@ -15,7 +15,10 @@ export class SoloCycle {
     private timer: Timer | null = null
     private running = false
 
-    constructor(private board: PrimaryBoard, private clock: Clock) {}
+    constructor(
+        private board: PrimaryBoard,
+        private clock: Clock
+    ) {}
 
     start(): void {
         const b = this.board
@@ -50,14 +53,14 @@ export class SoloCycle {
             if (!self.running) return
             const b = self.board
             b.watch()
-            if (b.hasDataToSend()) if (b.mayClose()) {
-                const next = seqNext(b.captureSeq())
-                const closed = b.adopt(next)
-                b.release(next)
-                self.manifest(closed)
-            }
+            if (b.hasDataToSend())
+                if (b.mayClose()) {
+                    const next = seqNext(b.captureSeq())
+                    const closed = b.adopt(next)
+                    b.release(next)
+                    self.manifest(closed)
+                }
             self.arm()
         })
     }
-
 }

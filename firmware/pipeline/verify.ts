@@ -62,7 +62,12 @@ export class Verifier {
     private whenDone: () => void = () => {}
 
     /** `lost`: the primary's bitmap of blocks given up (not compared). */
-    constructor(private member: number, private lbaCount: number, private store: PipelineStore, private lost: Buffer) {
+    constructor(
+        private member: number,
+        private lbaCount: number,
+        private store: PipelineStore,
+        private lost: Buffer
+    ) {
         for (let i = 0; i < VERIFY_SPAN; i++) this.asked.push(SKIP)
         this.mismatch = Buffer.alloc((lbaCount + 7) >> 3)
         this.answer = Buffer.alloc(VERIFY_LEN + 5 * VERIFY_SPAN)

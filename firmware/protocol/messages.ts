@@ -102,12 +102,20 @@ export const PORTION_HEADER = 13
 
 /** @devsWhenUsed */
 export class ManifestEntry {
-    constructor(public member: number, public portions: number, public bytes: number) {}
+    constructor(
+        public member: number,
+        public portions: number,
+        public bytes: number
+    ) {}
 }
 
 /** @devsWhenUsed */
 export class Manifest {
-    constructor(public seq: number, public prevSeq: number, public entries: ManifestEntry[]) {}
+    constructor(
+        public seq: number,
+        public prevSeq: number,
+        public entries: ManifestEntry[]
+    ) {}
 
     totalPortions(): number {
         let n = 0
@@ -132,7 +140,12 @@ export const SEQ_DONE_SHORT = 0x01
 
 /** @devsWhenUsed */
 export class SeqDone {
-    constructor(public seq: number, public sent: number, public bytes: number, public flags: number) {}
+    constructor(
+        public seq: number,
+        public sent: number,
+        public bytes: number,
+        public flags: number
+    ) {}
 }
 
 export function encodeSeqDone(d: SeqDone): Buffer {

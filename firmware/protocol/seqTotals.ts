@@ -3,5 +3,9 @@
  * @devsWhenUsed
  */
 export class SeqTotals {
-    constructor(public seq: number, public portions: number, public bytes: number) {}
+    constructor(
+        public seq: number,
+        public portions: number,
+        public bytes: number
+    ) {}
 }

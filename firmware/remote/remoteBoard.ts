@@ -118,7 +118,10 @@ class MemberState {
     verifyAt = 0
     verifyJob = 0
     verifyBuf: Buffer
-    constructor(public member: number, public channel: PipelineChannel) {
+    constructor(
+        public member: number,
+        public channel: PipelineChannel
+    ) {
         this.verifyBuf = Buffer.alloc(VERIFY_LEN + 5 * VERIFY_SPAN)
     }
 
@@ -226,7 +229,12 @@ export class RemoteBoard {
      * portions waiting to be staged (its link's credit) and `maxSeqs` seqs' arrivals; `maxSeqs`
      * final manifests (docs/DESIGN.md, "Fixed memory").
      */
-    constructor(private store: RemoteStore, channels: PipelineChannel[], private clock: Clock | null = null, readonly maxSeqs = REMOTE_SEQS) {
+    constructor(
+        private store: RemoteStore,
+        channels: PipelineChannel[],
+        private clock: Clock | null = null,
+        readonly maxSeqs = REMOTE_SEQS
+    ) {
         for (let i = 0; i < channels.length; i++) {
             const ms = new MemberState(i, channels[i])
             this.members.push(ms)
@@ -413,8 +421,7 @@ export class RemoteBoard {
             ms.verifyN = msg[5]
             ms.verifyAt = 0
             this.answerVerify(ms, ms.verifyJob)
-        }
-        else if ((type === Msg.Evicted || type === Msg.Admitted) && len === MEMBERSHIP_LEN && msg[1] < this.members.length)
+        } else if ((type === Msg.Evicted || type === Msg.Admitted) && len === MEMBERSHIP_LEN && msg[1] < this.members.length)
             this.onMembership(this.members[msg[1]], type === Msg.Admitted, getU32(msg, 2))
         else if (type === Msg.Manifest) {
             const m = decodeManifest(msg, len)
@@ -481,20 +488,21 @@ export class RemoteBoard {
     /** Feeds staging writes to the store, at most STAGING_IN_FLIGHT at a time (the store's
      * queue is bounded; the links of all members share it). */
     private stageNext(): void {
-        while (this.stagingInFlight < STAGING_IN_FLIGHT && this.stagingQueue.length > 0)
-            this.submit(this.stagingQueue.shift() as StagingWrite)
+        while (this.stagingInFlight < STAGING_IN_FLIGHT && this.stagingQueue.length > 0) this.submit(this.stagingQueue.shift() as StagingWrite)
     }
 
     private submit(w: StagingWrite): void {
         const self = this
         const clock = this.clock
-        if (clock) if (w.session === w.ms.session) if (this.storeFull ? this.probing || clock.millis() - this.fullSince < FULL_TRY_MS : !this.roomLeft()) {
-            // a portion of a seq before staged ones may free their room (makeRoom); any other
-            // waits for an apply
-            this.makeRoom(w.seq)
-            clock.setTimer(STAGING_RETRY_MS, () => self.retryStaging(w))
-            return
-        }
+        if (clock)
+            if (w.session === w.ms.session)
+                if (this.storeFull ? this.probing || clock.millis() - this.fullSince < FULL_TRY_MS : !this.roomLeft()) {
+                    // a portion of a seq before staged ones may free their room (makeRoom); any other
+                    // waits for an apply
+                    this.makeRoom(w.seq)
+                    clock.setTimer(STAGING_RETRY_MS, () => self.retryStaging(w))
+                    return
+                }
         if (w.session === w.ms.session && crc32cUpdate(0, w.data, 0, w.data.length) !== w.crc) {
             // the staging buffer changed in RAM while it waited: not staged, sent again
             this.portionsBadCrc++
@@ -505,12 +513,19 @@ export class RemoteBoard {
         }
         this.stagingInFlight++
         if (this.storeFull) this.probing = true
-        this.store.write(w.ms.member, w.lba, w.seq, w.data, (err) => {
-            self.stagingInFlight--
-            self.probing = false
-            self.staged(w, err)
-            self.stageNext()
-        }, w.crc)
+        this.store.write(
+            w.ms.member,
+            w.lba,
+            w.seq,
+            w.data,
+            (err) => {
+                self.stagingInFlight--
+                self.probing = false
+                self.staged(w, err)
+                self.stageNext()
+            },
+            w.crc
+        )
     }
 
     /**
@@ -603,8 +618,7 @@ export class RemoteBoard {
                 this.storeFull = true
                 if (this.clock) this.fullSince = this.clock.millis()
                 this.makeRoom(w.seq)
-            }
-            else if (err !== StoreError.QueueFull) this.flashError()
+            } else if (err !== StoreError.QueueFull) this.flashError()
             const self = this
             if (this.clock) this.clock.setTimer(this.flashFailed ? FLASH_FAILED_RETRY_MS : STAGING_RETRY_MS, () => self.retryStaging(w))
             else this.retryStaging(w)
@@ -860,14 +874,12 @@ export class RemoteBoard {
 
     private forget(applied: number): void {
         const keep: Manifest[] = []
-        for (let i = 0; i < this.manifests.length; i++)
-            if (seqAfter(this.manifests[i].seq, applied)) keep.push(this.manifests[i])
+        for (let i = 0; i < this.manifests.length; i++) if (seqAfter(this.manifests[i].seq, applied)) keep.push(this.manifests[i])
         this.manifests = keep
         for (let i = 0; i < this.members.length; i++) {
             const ms = this.members[i]
             const left: Arrivals[] = []
-            for (let j = 0; j < ms.arrivals.length; j++)
-                if (seqAfter(ms.arrivals[j].seq, applied)) left.push(ms.arrivals[j])
+            for (let j = 0; j < ms.arrivals.length; j++) if (seqAfter(ms.arrivals[j].seq, applied)) left.push(ms.arrivals[j])
             ms.arrivals = left
         }
     }
@@ -880,8 +892,7 @@ export class RemoteBoard {
     /** Staged portions waiting for their seq to be applied, over all members. */
     stagedPortions(): number {
         let n = 0
-        for (let i = 0; i < this.members.length; i++)
-            for (let j = 0; j < this.members[i].arrivals.length; j++) n += this.members[i].arrivals[j].received
+        for (let i = 0; i < this.members.length; i++) for (let j = 0; j < this.members[i].arrivals.length; j++) n += this.members[i].arrivals[j].received
         return n
     }
 

@@ -258,7 +258,6 @@ export class ShuttleAgent extends ShuttleRelay {
         if (this.ring.indexOf(e.target) >= 0 && this.ring.length > 2) this.learnEvicted(e.target)
     }
 
-
     // ---- the visit
 
     protected visit(again: boolean): void {

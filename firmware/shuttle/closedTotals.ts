@@ -20,7 +20,10 @@ export class ClosedTotals {
     private seqBytes: number[] = []
 
     /** `floor`: the capture seq at start; every closure at or after it is remembered. */
-    constructor(private host: ShuttleHost, private floor: number) {}
+    constructor(
+        private host: ShuttleHost,
+        private floor: number
+    ) {}
 
     remember(seq: number, portions: number, bytes: number): void {
         if (this.seqs.length === HISTORY) {

@@ -197,8 +197,7 @@ function getLeb(b: Buffer, o: number, end: number): number {
 /** Length of the frame `f` encodes to. */
 export function shuttleLength(f: ShuttleFrame): number {
     let n = SHUTTLE_FIXED + f.count
-    for (let w = 0; w < f.windowLen; w++)
-        for (let i = 0; i < f.count; i++) n += lebLength(f.portions[w * 8 + i]) + lebLength(f.bytes[w * 8 + i])
+    for (let w = 0; w < f.windowLen; w++) for (let i = 0; i < f.count; i++) n += lebLength(f.portions[w * 8 + i]) + lebLength(f.bytes[w * 8 + i])
     return n
 }
 

@@ -295,7 +295,12 @@ export class PrimaryBlockStore {
      * says so first). Block size: a power of two from 16 to the page size. Sectors: at least
      * reserveSectors + 2, at most 65534 data slots in all (the RAM index uses 16-bit links).
      */
-    constructor(private flash: Flash, protected clock: Clock, opts: StoreOptions, remoteOk?: boolean) {
+    constructor(
+        private flash: Flash,
+        protected clock: Clock,
+        opts: StoreOptions,
+        remoteOk?: boolean
+    ) {
         const geo = flash.geometry()
         const role = opts.role
         this.role = role
@@ -430,10 +435,14 @@ export class PrimaryBlockStore {
      * `crc`: the data's CRC-32C as computed when the write was captured (computed here when
      * absent); the record's CRC goes on from it, so data changed in RAM since never checks. */
     write(member: number, lba: number, seq: number, data: Buffer, done: (err: StoreError) => void, crc?: number): void {
-        if (validInt(member, MEMBER_LIMIT)) if (validInt(lba, LBA_LIMIT)) if (validInt(seq, U32_LIMIT)) if (data.length >= 1) if (data.length <= this.B) {
-            this.nextCrc = crc === undefined ? crc32cUpdate(0, data, 0, data.length) : crc
-            return this.enqueue(Op.Write, member, lba, seq, data, done)
-        }
+        if (validInt(member, MEMBER_LIMIT))
+            if (validInt(lba, LBA_LIMIT))
+                if (validInt(seq, U32_LIMIT))
+                    if (data.length >= 1)
+                        if (data.length <= this.B) {
+                            this.nextCrc = crc === undefined ? crc32cUpdate(0, data, 0, data.length) : crc
+                            return this.enqueue(Op.Write, member, lba, seq, data, done)
+                        }
         this.refuse(done, StoreError.BadArgument)
     }
 
@@ -481,8 +490,9 @@ export class PrimaryBlockStore {
 
     /** The data of the version (member, lba, seq): done(NotFound) when it is no longer held. */
     readPinned(entry: { member: number; lba: number; seq: number }, done: (err: StoreError, data: Buffer | null) => void): void {
-        if (validInt(entry.member, MEMBER_LIMIT)) if (validInt(entry.lba, LBA_LIMIT)) if (validInt(entry.seq, U32_LIMIT))
-            return this.enqueue(Op.ReadPinned, entry.member, entry.lba, entry.seq, null, done)
+        if (validInt(entry.member, MEMBER_LIMIT))
+            if (validInt(entry.lba, LBA_LIMIT))
+                if (validInt(entry.seq, U32_LIMIT)) return this.enqueue(Op.ReadPinned, entry.member, entry.lba, entry.seq, null, done)
         this.refuse(done, StoreError.BadArgument)
     }
 
@@ -610,10 +620,11 @@ export class PrimaryBlockStore {
             this.qLen[i] = data.length
         } else this.qLen[i] = 0
         this.qCount++
-        if (!this.busy) if (!this.kickScheduled) {
-            this.kickScheduled = true
-            this.clock.setTimer(0, this.kick)
-        }
+        if (!this.busy)
+            if (!this.kickScheduled) {
+                this.kickScheduled = true
+                this.clock.setTimer(0, this.kick)
+            }
     }
 
     private startNext(): void {
@@ -634,25 +645,26 @@ export class PrimaryBlockStore {
         // BlockStore's calls (the remote role's, collect) and its checks of the remote's writes
         if (this.takes(kind, i)) return
         if (kind === Op.Write) return this.ensureRoom(RoomClass.User, true, K.WriteRoom)
-        if (kind >= Op.Read) if (kind <= Op.ReadPinned) {
-            // a version read: its entry, then its whole slot (RvEntry, RvData)
-            const m = this.qMember[i]
-            const lba = this.qLba[i]
-            let g = -1
-            if (kind === Op.ReadPinned) {
-                g = idx.version(m, lba, seq)
-                if (g < 0) return this.finish(StoreError.NotFound, null)
-            } else {
-                g = this.readable(m, lba)
-                if (g < 0) {
-                    this.stats.reads++
-                    return this.finish(StoreError.None, null)
+        if (kind >= Op.Read)
+            if (kind <= Op.ReadPinned) {
+                // a version read: its entry, then its whole slot (RvEntry, RvData)
+                const m = this.qMember[i]
+                const lba = this.qLba[i]
+                let g = -1
+                if (kind === Op.ReadPinned) {
+                    g = idx.version(m, lba, seq)
+                    if (g < 0) return this.finish(StoreError.NotFound, null)
+                } else {
+                    g = this.readable(m, lba)
+                    if (g < 0) {
+                        this.stats.reads++
+                        return this.finish(StoreError.None, null)
+                    }
                 }
+                this.stats.reads++
+                this.rvG = g
+                return this.readAt(this.entryAddr(this.sectorOf(g), idx.entryOf(g)), ENTRY_SIZE, K.RvEntry)
             }
-            this.stats.reads++
-            this.rvG = g
-            return this.readAt(this.entryAddr(this.sectorOf(g), idx.entryOf(g)), ENTRY_SIZE, K.RvEntry)
-        }
         // a commit, confirm or meta record; a confirm of a seq already confirmed and a
         // meta value already held change nothing
         if (kind === Op.Confirm) {
@@ -777,10 +789,11 @@ export class PrimaryBlockStore {
         // while no sector is free, what is left of the open sector belongs to garbage collection
         // (a power cut in a collection that had taken the last free sector leaves the store so):
         // the call first collects a victim into it, which frees a sector
-        if (this.freeCount > 0) if (this.fits(this.open, this.roomIsData)) {
-            this.go(this.roomK, StoreError.None)
-            return
-        }
+        if (this.freeCount > 0)
+            if (this.fits(this.open, this.roomIsData)) {
+                this.go(this.roomK, StoreError.None)
+                return
+            }
         // each class may not take the last free sectors kept for the classes after it
         const reserve = this.roomCls === RoomClass.User ? this.reserve : this.roomCls === RoomClass.Control ? 1 : 0
         if (this.freeCount > reserve) {
@@ -800,13 +813,14 @@ export class PrimaryBlockStore {
             if (ec < lo) lo = ec
             if (ec > hi) hi = ec
         }
-        if (!this.roomDidStatic) if (hi - lo > this.wearSpread) {
-            v = this.pickVictim(true)
-            if (v >= 0) {
-                this.roomDidStatic = true
-                this.stats.gcStaticRuns++
+        if (!this.roomDidStatic)
+            if (hi - lo > this.wearSpread) {
+                v = this.pickVictim(true)
+                if (v >= 0) {
+                    this.roomDidStatic = true
+                    this.stats.gcStaticRuns++
+                }
             }
-        }
         if (v < 0) v = this.pickVictim(false)
         if (v < 0) {
             this.go(this.roomK, StoreError.Full)
@@ -839,11 +853,12 @@ export class PrimaryBlockStore {
         const o = this.open
         let roomData = 0
         let roomBytes = 0
-        if (o >= 0) if (this.secState[o] === SecState.Open) {
-            const free = this.S - SECTOR_HEADER_SIZE - ENTRY_SIZE * this.secEntries[o] - this.B * this.secData[o]
-            roomData = Math.min(Math.floor(free / (ENTRY_SIZE + this.B)), this.spS - this.secData[o])
-            roomBytes = free
-        }
+        if (o >= 0)
+            if (this.secState[o] === SecState.Open) {
+                const free = this.S - SECTOR_HEADER_SIZE - ENTRY_SIZE * this.secEntries[o] - this.B * this.secData[o]
+                roomData = Math.min(Math.floor(free / (ENTRY_SIZE + this.B)), this.spS - this.secData[o])
+                roomBytes = free
+            }
         const f = this.freeCount
         // a power cut may leave one torn slot in each sector the relocation opens: what is left
         // of the victim after it still fits the rest of that sector
@@ -1002,28 +1017,32 @@ export class PrimaryBlockStore {
         // a failed step ends its layer: a call's own step finishes the call, a collection's
         // step returns to what asked for the collection, an append's entry to what asked for
         // the append (the steps that must do more on a failure are left out here)
-        if (err !== StoreError.None) if (k <= K.GcHeader) {
-            // an entry whose program failed may be left erased: a mount reads a sector's entries
-            // only up to the first erased one, so nothing more is appended in that sector
-            if (k >= K.SmallAppended) if (k <= K.GcDiscardAppended) if (this.open === this.apS) {
-                this.setState(this.apS, SecState.Used)
-                this.open = -1
+        if (err !== StoreError.None)
+            if (k <= K.GcHeader) {
+                // an entry whose program failed may be left erased: a mount reads a sector's entries
+                // only up to the first erased one, so nothing more is appended in that sector
+                if (k >= K.SmallAppended)
+                    if (k <= K.GcDiscardAppended)
+                        if (this.open === this.apS) {
+                            this.setState(this.apS, SecState.Used)
+                            this.open = -1
+                        }
+                if (k < K.ApEntry) {
+                    this.rvEntry = EMPTY
+                    return this.finish(err, null)
+                }
+                if (k === K.ApEntry) return this.go(this.apK, err)
+                this.gcEntry = EMPTY
+                return this.go(this.gcK, err)
             }
-            if (k < K.ApEntry) {
-                this.rvEntry = EMPTY
-                return this.finish(err, null)
-            }
-            if (k === K.ApEntry) return this.go(this.apK, err)
-            this.gcEntry = EMPTY
-            return this.go(this.gcK, err)
-        }
         switch (k) {
             case K.Voided:
                 // not zeroed (the flash failed): no more appends after it in its sector
-                if (err !== StoreError.None) if (this.open === this.voidS) {
-                    this.setState(this.voidS, SecState.Used)
-                    this.open = -1
-                }
+                if (err !== StoreError.None)
+                    if (this.open === this.voidS) {
+                        this.setState(this.voidS, SecState.Used)
+                        this.open = -1
+                    }
                 this.busy = false
                 return this.startNext()
             case K.RoomLoop:
@@ -1212,11 +1231,12 @@ export class PrimaryBlockStore {
                 const e = this.rvEntry
                 this.rvEntry = EMPTY
                 const len = this.mended(mendRecord(e, 0, d, 0, this.B))
-                if (len >= 0) if (this.entryOfSlot(e, this.rvG) >= 0) {
-                    const out = len < d.length ? d.slice(0, len) : d
-                    this.readCrc = crc32cUpdate(0, out, 0, len)
-                    return this.finish(StoreError.None, out)
-                }
+                if (len >= 0)
+                    if (this.entryOfSlot(e, this.rvG) >= 0) {
+                        const out = len < d.length ? d.slice(0, len) : d
+                        this.readCrc = crc32cUpdate(0, out, 0, len)
+                        return this.finish(StoreError.None, out)
+                    }
                 this.stats.corruptOnRead++
                 return this.finish(StoreError.Corrupt, null)
             }
@@ -1233,35 +1253,37 @@ export class PrimaryBlockStore {
                 if (ec >= 0) this.secErase[s] = ec
                 let blank = aErased
                 if (ec >= 0) if (buf[3] === this.blockLog2) blank = true
-                if (blank) if (bErased) {
-                    // erased (part A may be stamped): free if everything after the header is erased
-                    this.secHasA[s] = aErased ? 0 : 1
-                    this.mPhase = 1
-                    this.mCheckAt = SECTOR_HEADER_SIZE
-                    this.mountStep()
-                    return
-                }
+                if (blank)
+                    if (bErased) {
+                        // erased (part A may be stamped): free if everything after the header is erased
+                        this.secHasA[s] = aErased ? 0 : 1
+                        this.mPhase = 1
+                        this.mCheckAt = SECTOR_HEADER_SIZE
+                        this.mountStep()
+                        return
+                    }
                 // one flipped bit of a header (at rest, or a read that failed) is mended: a sector
                 // taken for torn would be erased with every version in it
                 const whole = headerBValid(buf, 0)
-                if (!bErased) if (mendHeader(buf, 0)) {
-                    if (!whole) this.stats.mended++
-                    this.secErase[s] = headerAEraseCount(buf, 0)
-                    if (buf[3] !== this.blockLog2) {
-                        this.report.incompatible++
-                        this.mountFail(StoreError.IncompatibleFormat)
+                if (!bErased)
+                    if (mendHeader(buf, 0)) {
+                        if (!whole) this.stats.mended++
+                        this.secErase[s] = headerAEraseCount(buf, 0)
+                        if (buf[3] !== this.blockLog2) {
+                            this.report.incompatible++
+                            this.mountFail(StoreError.IncompatibleFormat)
+                            return
+                        }
+                        this.setState(s, SecState.Used)
+                        this.secHasA[s] = 1
+                        this.secSeq[s] = getU32(buf, 8)
+                        if (this.secSeq[s] >= this.nextSectorSeq) this.nextSectorSeq = this.secSeq[s] + 1
+                        this.mPhase = 0
+                        this.mEntry = 0
+                        this.mDataUsed = 0
+                        this.mountStep()
                         return
                     }
-                    this.setState(s, SecState.Used)
-                    this.secHasA[s] = 1
-                    this.secSeq[s] = getU32(buf, 8)
-                    if (this.secSeq[s] >= this.nextSectorSeq) this.nextSectorSeq = this.secSeq[s] + 1
-                    this.mPhase = 0
-                    this.mEntry = 0
-                    this.mDataUsed = 0
-                    this.mountStep()
-                    return
-                }
                 // torn header (a cut while opening), torn erase, foreign data
                 this.mSuspect++
                 this.markDirty(s)
@@ -1422,11 +1444,13 @@ export class PrimaryBlockStore {
                 const i = this.mEntry
                 const off = SECTOR_HEADER_SIZE + ENTRY_SIZE * i
                 // entries end at the first erased one, or where the data slots begin
-                if (i < MAX_ENTRIES) if (off + ENTRY_SIZE <= this.S - this.B * this.mDataUsed) if (!allErased(buf, off, off + ENTRY_SIZE)) {
-                    budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
-                    this.mEntry++
-                    continue
-                }
+                if (i < MAX_ENTRIES)
+                    if (off + ENTRY_SIZE <= this.S - this.B * this.mDataUsed)
+                        if (!allErased(buf, off, off + ENTRY_SIZE)) {
+                            budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
+                            this.mEntry++
+                            continue
+                        }
                 this.mEntryEnd[s] = i
                 this.secEntries[s] = i
                 this.secData[s] = this.mDataUsed
@@ -1439,11 +1463,12 @@ export class PrimaryBlockStore {
                 const next = this.mDataUsed
                 if (next < this.spS) {
                     const lo = this.S - (next + 1) * this.B
-                    if (lo >= entriesEnd) if (!allErased(this.mBuf, lo, lo + this.B)) {
-                        this.report.tornData++
-                        this.stats.tornData++
-                        this.secData[s] = next + 1
-                    }
+                    if (lo >= entriesEnd)
+                        if (!allErased(this.mBuf, lo, lo + this.B)) {
+                            this.report.tornData++
+                            this.stats.tornData++
+                            this.secData[s] = next + 1
+                        }
                 }
                 if (this.S - this.B * this.secData[s] < entriesEnd) {
                     this.mClosed[s] = 1
@@ -1499,36 +1524,42 @@ export class PrimaryBlockStore {
         const type = buf[off]
         const small = crc32cUpdate(0, buf, off, off + 12) ^ getU32(buf, off + 12)
         const t = type ^ EntryType.Data
-        if (small !== 0) if ((t & (t - 1)) === 0) {
-            // a data record (or one whose type bit flipped): its fields first (their check
-            // mends one flipped bit of them, slot and length included), then its data and CRC
-            const h = mendFields(buf, off)
-            const slot = buf[off + 2]
-            const len = entryLen(buf, off)
-            const dataOff = this.S - (slot + 1) * this.B
-            if (h !== -2) if (buf[off] === EntryType.Data) if (slot < this.spS) if (len >= 1) if (len <= this.B) if (off + ENTRY_SIZE <= dataOff) {
-                const r = mendData(buf, off, buf, dataOff, this.B)
-                if (r >= 0) return this.dataEntry(s, i, off, slot, this.mended(h >= 0 ? r | MENDED : r), true)
-                if (h === -1) {
-                    // damage that cannot be mended, in a record whose fields are right: kept as
-                    // a version all the same (its reads say Corrupt); only the record a power
-                    // cut tore (mountScanned) is dropped; docs/FORMAT-flash.md, "Damage and tears"
-                    this.dataEntry(s, i, off, slot, len, false)
-                    // a power cut in the entry's program leaves bits of its CRC at 1 that
-                    // should be 0, never the reverse: a CRC with a 0 where the data's has a 1
-                    // was programmed whole, and the data changed since (damage, not a tear)
-                    const c = crc32cUpdate(crc32cUpdate(0, buf, dataOff, dataOff + len), buf, off, off + 12)
-                    if ((c & ~getU32(buf, off + 12)) !== 0) this.mLastKept[s] = NOT_TORN
-                    return len
+        if (small !== 0)
+            if ((t & (t - 1)) === 0) {
+                // a data record (or one whose type bit flipped): its fields first (their check
+                // mends one flipped bit of them, slot and length included), then its data and CRC
+                const h = mendFields(buf, off)
+                const slot = buf[off + 2]
+                const len = entryLen(buf, off)
+                const dataOff = this.S - (slot + 1) * this.B
+                if (h !== -2)
+                    if (buf[off] === EntryType.Data)
+                        if (slot < this.spS)
+                            if (len >= 1)
+                                if (len <= this.B)
+                                    if (off + ENTRY_SIZE <= dataOff) {
+                                        const r = mendData(buf, off, buf, dataOff, this.B)
+                                        if (r >= 0) return this.dataEntry(s, i, off, slot, this.mended(h >= 0 ? r | MENDED : r), true)
+                                        if (h === -1) {
+                                            // damage that cannot be mended, in a record whose fields are right: kept as
+                                            // a version all the same (its reads say Corrupt); only the record a power
+                                            // cut tore (mountScanned) is dropped; docs/FORMAT-flash.md, "Damage and tears"
+                                            this.dataEntry(s, i, off, slot, len, false)
+                                            // a power cut in the entry's program leaves bits of its CRC at 1 that
+                                            // should be 0, never the reverse: a CRC with a 0 where the data's has a 1
+                                            // was programmed whole, and the data changed since (damage, not a tear)
+                                            const c = crc32cUpdate(crc32cUpdate(0, buf, dataOff, dataOff + len), buf, off, off + 12)
+                                            if ((c & ~getU32(buf, off + 12)) !== 0) this.mLastKept[s] = NOT_TORN
+                                            return len
+                                        }
+                                    }
+                // fields that cannot be trusted: not a version
+                if (h >= 0) buf[off + (h >> 3)] ^= 1 << (h & 7)
+                if (t === 0) {
+                    this.badEntry(s, i)
+                    return 0
                 }
             }
-            // fields that cannot be trusted: not a version
-            if (h >= 0) buf[off + (h >> 3)] ^= 1 << (h & 7)
-            if (t === 0) {
-                this.badEntry(s, i)
-                return 0
-            }
-        }
         if (small !== 0) {
             // one flipped bit of a small record is mended; more is damage
             const k = crc32cFlippedBit(small, 12)
@@ -1602,14 +1633,15 @@ export class PrimaryBlockStore {
         // a bad entry or sector header may be a read that failed once: the whole scan runs
         // again, and only what it finds again counts (a torn entry, a damaged record, a sector
         // to erase); docs/FORMAT-flash.md, "How a boot decides what is valid"
-        if (this.mSuspect > 0) if (!this.mAgain) {
-            this.mAgain = true
-            const started = this.mStartMs
-            this.resetState(false)
-            this.scanAll(this.mountDone as (err: StoreError, report: MountReport) => void)
-            this.mStartMs = started
-            return
-        }
+        if (this.mSuspect > 0)
+            if (!this.mAgain) {
+                this.mAgain = true
+                const started = this.mStartMs
+                this.resetState(false)
+                this.scanAll(this.mountDone as (err: StoreError, report: MountReport) => void)
+                this.mStartMs = started
+                return
+            }
         const rep = this.report
         this.stats.badCrc += rep.badCrc
         let newest = -1
@@ -1638,31 +1670,35 @@ export class PrimaryBlockStore {
         }
         if (rep.freeSectors === this.n) if (rep.records === 0) rep.blank = true
         // the last bad entry of the newest sector is the record a power cut tore
-        if (newest >= 0) if (this.mLastBad[newest] > 0) if (this.mLastBad[newest] === this.mEntryEnd[newest]) if (this.mLastKept[newest] !== NOT_TORN) {
-            rep.torn = 1
-            // its data record (if it was kept) is no version: the write never finished; the
-            // entry is zeroed before the next append, so that it never reads as damage later
-            const k = this.mLastKept[newest]
-            if (k > 0) {
-                this.idx.dropCandidate(newest * this.spS + k - 1)
-                rep.dataRecords--
-            }
-            this.voidAddr = this.entryAddr(newest, this.mLastBad[newest] - 1)
-            this.voidS = newest
-        }
+        if (newest >= 0)
+            if (this.mLastBad[newest] > 0)
+                if (this.mLastBad[newest] === this.mEntryEnd[newest])
+                    if (this.mLastKept[newest] !== NOT_TORN) {
+                        rep.torn = 1
+                        // its data record (if it was kept) is no version: the write never finished; the
+                        // entry is zeroed before the next append, so that it never reads as damage later
+                        const k = this.mLastKept[newest]
+                        if (k > 0) {
+                            this.idx.dropCandidate(newest * this.spS + k - 1)
+                            rep.dataRecords--
+                        }
+                        this.voidAddr = this.entryAddr(newest, this.mLastBad[newest] - 1)
+                        this.voidS = newest
+                    }
         rep.corruptedOld = rep.badCrc - rep.torn
         this.stats.torn += rep.torn
         this.stats.corruptedOld += rep.corruptedOld
         // appends go on in the newest sector when its free room is clean
-        if (newest >= 0) if (!this.mClosed[newest]) {
-            this.setState(newest, SecState.Open)
-            this.open = newest
-            this.lastOpened = newest
-            if (!this.fits(newest, false)) {
-                this.setState(newest, SecState.Used)
-                this.open = -1
+        if (newest >= 0)
+            if (!this.mClosed[newest]) {
+                this.setState(newest, SecState.Open)
+                this.open = newest
+                this.lastOpened = newest
+                if (!this.fits(newest, false)) {
+                    this.setState(newest, SecState.Used)
+                    this.open = -1
+                }
             }
-        }
         if (this.metaLoc[HORIZON] >= 0) this.idx.setHorizon(this.metaVal[HORIZON])
         for (let k = 0; k <= META_KEYS; k++) if (this.metaLoc[k] >= 0) this.secSmall[Math.floor(this.metaLoc[k] / 256)]++
         this.mG = 0
@@ -1702,9 +1738,7 @@ export class PrimaryBlockStore {
         if (done) done(StoreError.None, rep)
         this.startNext()
     }
-
 }
-
 
 /** The 16-byte entry at off is all zeros: a torn entry the store zeroed. */
 /** mLastKept: the sector's last bad entry is damage a power cut cannot have made. */
@@ -1807,7 +1841,6 @@ export class BlockStore extends PrimaryBlockStore {
     collect(done: (err: StoreError) => void): void {
         this.enqueue(Op.Collect, 0, 0, 0, null, done)
     }
-
 
     protected override takes(kind: Op, i: number): boolean {
         if (kind === Op.Collect) {
@@ -1943,14 +1976,16 @@ export class RemoteRole {
      * the record was before (-1: nowhere, a new record), or -2 when the live copy stays. */
     found(seq: number, pSeq: number, pEntry: number, loc: number, pos: number): number {
         for (let j = 0; j < this.dSeq.length; j++) {
-            if (this.dSeq[j] === seq) if (this.dPosSeq[j] === pSeq) if (this.dPosEntry[j] === pEntry) {
-                // another copy (left behind by a relocation): the latest is the live one
-                if (pos <= this.mPos[j]) return -2
-                const prev = this.dLoc[j]
-                this.mPos[j] = pos
-                this.dLoc[j] = loc
-                return prev
-            }
+            if (this.dSeq[j] === seq)
+                if (this.dPosSeq[j] === pSeq)
+                    if (this.dPosEntry[j] === pEntry) {
+                        // another copy (left behind by a relocation): the latest is the live one
+                        if (pos <= this.mPos[j]) return -2
+                        const prev = this.dLoc[j]
+                        this.mPos[j] = pos
+                        this.dLoc[j] = loc
+                        return prev
+                    }
         }
         this.dSeq.push(seq)
         this.dPosSeq.push(pSeq)

@@ -15,7 +15,10 @@ export class PackedArray {
     private segs: Buffer[] = []
     private perSeg: number
 
-    constructor(public length: number, private width: number) {
+    constructor(
+        public length: number,
+        private width: number
+    ) {
         this.perSeg = SEGMENT_BYTES / width
         let left = length
         while (left > 0) {

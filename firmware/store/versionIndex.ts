@@ -166,8 +166,7 @@ export class VersionIndex {
         if (!this.hasHorizon) return -1
         const b = this.find(member * 0x1000000 + lba)
         if (b < 0) return -1
-        for (let g = this.buckets.get(b) - 1; g >= 0; g = this.next.get(g) - 1)
-            if (!seqAfter(this.seq.get(g), this.horizon)) return g
+        for (let g = this.buckets.get(b) - 1; g >= 0; g = this.next.get(g) - 1) if (!seqAfter(this.seq.get(g), this.horizon)) return g
         return -1
     }
 
@@ -310,7 +309,7 @@ export class VersionIndex {
     pruneStep(budget: number): boolean {
         if (!this.hasHorizon) return true
         let n = 0
-        for (let i = 0; i < this.seqVal.length && n < budget; ) {
+        for (let i = 0; i < this.seqVal.length && n < budget;) {
             if (seqAfter(this.seqVal[i], this.horizon)) {
                 i++
                 continue
@@ -357,7 +356,7 @@ export class VersionIndex {
     /** Kills up to `budget` versions of seqs after `seq`. Returns false while there is more. */
     discardStep(seq: number, budget: number): boolean {
         let n = 0
-        for (let i = 0; i < this.seqVal.length && n < budget; ) {
+        for (let i = 0; i < this.seqVal.length && n < budget;) {
             if (!seqAfter(this.seqVal[i], seq)) {
                 i++
                 continue
@@ -397,13 +396,15 @@ export class VersionIndex {
             }
             g = nx
         }
-        if (this.primary) if (below >= 0) {
-            const bb = this.find(key)
-            if (bb >= 0) if (this.buckets.get(bb) - 1 !== below) {
-                this.kill(below)
-                died++
+        if (this.primary)
+            if (below >= 0) {
+                const bb = this.find(key)
+                if (bb >= 0)
+                    if (this.buckets.get(bb) - 1 !== below) {
+                        this.kill(below)
+                        died++
+                    }
             }
-        }
         return died
     }
 

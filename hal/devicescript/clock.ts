@@ -28,7 +28,10 @@ import { errorText } from "./errorText"
 class LoopTimer implements Timer {
     cancelled = false
     fired = false
-    constructor(public due: number, public fire: () => void) {}
+    constructor(
+        public due: number,
+        public fire: () => void
+    ) {}
 }
 
 /** Events fired between two suspensions of the loop fiber, at most. */

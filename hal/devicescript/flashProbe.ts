@@ -34,4 +34,3 @@ export async function initFlash(flash: SpiNorFlash, timeoutMs: number): Promise<
     }
     return r
 }
-

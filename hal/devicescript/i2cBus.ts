@@ -36,7 +36,10 @@ export class I2cMaster {
     /** The last error the runtime gave ("I2C not supported (yet)" on a board without I2C). */
     lastError = ""
 
-    constructor(private clock: Clock, private opts: I2cMasterOptions) {}
+    constructor(
+        private clock: Clock,
+        private opts: I2cMasterOptions
+    ) {}
 
     /**
      * One master write `ST SAD+W SAK B0 SAK … SP`; `done(true)` when the target acknowledged

@@ -19,7 +19,10 @@ export class ModelSpiPort implements SpiPort {
     private exchanged = false
     dead = false
 
-    constructor(private model: SpiBus, maxCommandBytes?: number) {
+    constructor(
+        private model: SpiBus,
+        maxCommandBytes?: number
+    ) {
         this.tx = Buffer.alloc(maxCommandBytes !== undefined ? maxCommandBytes : 264)
     }
 

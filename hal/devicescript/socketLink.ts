@@ -116,7 +116,10 @@ export class SocketLink implements Link {
     sendRetries = 0
     lastError = ""
 
-    constructor(private clock: Clock, private opts: SocketLinkOptions) {
+    constructor(
+        private clock: Clock,
+        private opts: SocketLinkOptions
+    ) {
         // the defaults, where the options leave them out (one test each: smaller than ?: values)
         let txBytes = 2048
         if (opts.txBytes !== undefined) if (opts.txBytes >= 64) txBytes = opts.txBytes
@@ -170,10 +173,11 @@ export class SocketLink implements Link {
             self.bytesSent += n
             self.tail = (self.tail + n) % self.ring.length
             self.used -= n
-            if (self.aboveHalf) if (self.used < self.ring.length / 2) {
-                self.aboveHalf = false
-                if (self.txReadyHandler !== null) self.txReadyHandler()
-            }
+            if (self.aboveHalf)
+                if (self.used < self.ring.length / 2) {
+                    self.aboveHalf = false
+                    if (self.txReadyHandler !== null) self.txReadyHandler()
+                }
             self.postPump()
         }
         this.kFlushRx = () => {

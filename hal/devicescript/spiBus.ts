@@ -74,7 +74,7 @@ export class DsSpiPort implements SpiPort {
     }
 
     async select() {
-        (this.csPin as ds.IOPin).setMode(ds.GPIOMode.OutputLow) // open() succeeded before any transfer
+        ;(this.csPin as ds.IOPin).setMode(ds.GPIOMode.OutputLow) // open() succeeded before any transfer
     }
 
     async write(tx: Buffer) {
@@ -86,7 +86,7 @@ export class DsSpiPort implements SpiPort {
     }
 
     async deselect() {
-        (this.csPin as ds.IOPin).setMode(ds.GPIOMode.OutputHigh)
+        ;(this.csPin as ds.IOPin).setMode(ds.GPIOMode.OutputHigh)
     }
 }
 
@@ -129,7 +129,11 @@ export class DsSpiBus implements SpiBus {
     failedTransfers = 0
     lastError = ""
 
-    constructor(private clock: Clock, private opts: DsSpiOptions, port?: SpiPort) {
+    constructor(
+        private clock: Clock,
+        private opts: DsSpiOptions,
+        port?: SpiPort
+    ) {
         if (port === undefined) port = new DsSpiPort(opts)
         this.port = port
         const self = this

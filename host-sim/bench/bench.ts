@@ -11,16 +11,7 @@ import { imageSize, ImageSize, PROJECT_ROOT } from "./devs"
 import { FixedRam, measureFixedRam } from "./fixedRam"
 import { BusShare, LapFigures, measureBusShare, measureLap } from "./lapTime"
 import { defaultMessageCount, LinkEfficiencyRow, measureLinkEfficiency } from "./linkEfficiency"
-import {
-    AckLatencyRow,
-    FoldingRow,
-    measureAckLatency,
-    measureFolding,
-    measureRpo,
-    measureSimSpeed,
-    RpoRow,
-    SimSpeedRow,
-} from "./simFigures"
+import { AckLatencyRow, FoldingRow, measureAckLatency, measureFolding, measureRpo, measureSimSpeed, RpoRow, SimSpeedRow } from "./simFigures"
 import { measureVmSpeed, VmSpeed } from "./vmSpeed"
 import { measureResync, ResyncRow } from "./resync"
 
@@ -52,8 +43,40 @@ export interface BenchPlan {
 
 export function benchPlan(quick: boolean): BenchPlan {
     return quick
-        ? { quick, linkMessages: 800, ackRunMs: 6000, ackWarmupMs: 2000, warmupMs: 2000, lapRunMs: 300, busShareRunMs: 2000, rpoRunMs: 5000, foldingRunMs: 5000, speedRunMs: 5000, speedReps: 1, vmNodeFrames: 300, storeWritesPerLba: 1, resyncFillMs: 5000, seeds: 1 }
-        : { quick, linkMessages: 0, ackRunMs: 180000, ackWarmupMs: 60000, warmupMs: 5000, lapRunMs: 4000, busShareRunMs: 20000, rpoRunMs: 65000, foldingRunMs: 60000, speedRunMs: 60000, speedReps: 3, vmNodeFrames: 3000, storeWritesPerLba: 10, resyncFillMs: 30000, seeds: 3 }
+        ? {
+              quick,
+              linkMessages: 800,
+              ackRunMs: 6000,
+              ackWarmupMs: 2000,
+              warmupMs: 2000,
+              lapRunMs: 300,
+              busShareRunMs: 2000,
+              rpoRunMs: 5000,
+              foldingRunMs: 5000,
+              speedRunMs: 5000,
+              speedReps: 1,
+              vmNodeFrames: 300,
+              storeWritesPerLba: 1,
+              resyncFillMs: 5000,
+              seeds: 1,
+          }
+        : {
+              quick,
+              linkMessages: 0,
+              ackRunMs: 180000,
+              ackWarmupMs: 60000,
+              warmupMs: 5000,
+              lapRunMs: 4000,
+              busShareRunMs: 20000,
+              rpoRunMs: 65000,
+              foldingRunMs: 60000,
+              speedRunMs: 60000,
+              speedReps: 3,
+              vmNodeFrames: 3000,
+              storeWritesPerLba: 10,
+              resyncFillMs: 30000,
+              seeds: 3,
+          }
 }
 
 export const BAUDS = [115200, 921600]
@@ -170,11 +193,26 @@ function linkRow(e: LinkEfficiencyRow): LinkRow {
 }
 
 function lapRow(f: LapFigures): LapRow {
-    return { boards: f.size, bitRate: f.bitRate, boardLatencyMs: f.boardLatencyMs, laps: f.laps, lapMs: r(f.lapMs), physicalMs: r(f.physicalMs), ratio: r(f.ratio()) }
+    return {
+        boards: f.size,
+        bitRate: f.bitRate,
+        boardLatencyMs: f.boardLatencyMs,
+        laps: f.laps,
+        lapMs: r(f.lapMs),
+        physicalMs: r(f.physicalMs),
+        ratio: r(f.ratio()),
+    }
 }
 
 function busShareRow(f: BusShare): BusShareRow {
-    return { boards: f.boards, bitRate: f.bitRate, workload: f.workload, busBusy: r(f.busBusy, 4), handoversPerSec: r(f.handoversPerSec, 1), seqsPerSec: r(f.seqsPerSec, 2) }
+    return {
+        boards: f.boards,
+        bitRate: f.bitRate,
+        workload: f.workload,
+        busBusy: r(f.busBusy, 4),
+        handoversPerSec: r(f.handoversPerSec, 1),
+        seqsPerSec: r(f.seqsPerSec, 2),
+    }
 }
 
 function configUpToDate(): boolean {
@@ -213,7 +251,8 @@ export function runBench(plan: BenchPlan, onProgress: (what: string) => void = (
     progress("bus busy share, idle and loaded")
     const busShare: BusShareRow[] = []
     for (const rate of BUS_RATES)
-        for (const size of GROUP_SIZES) for (const w of ["idle", "default"] as const) busShare.push(busShareRow(measureBusShare(size, rate, w, plan.busShareRunMs)))
+        for (const size of GROUP_SIZES)
+            for (const w of ["idle", "default"] as const) busShare.push(busShareRow(measureBusShare(size, rate, w, plan.busShareRunMs)))
 
     const seeds: number[] = []
     for (let i = 1; i <= plan.seeds; i++) seeds.push(i)
@@ -301,11 +340,26 @@ function goals(b: BenchReport): Goal[] {
     const lossy = b.linkEfficiency.filter((l) => l.targetFrameLoss > 0)
     const min = (xs: number[]) => xs.reduce((a, x) => Math.min(a, x), Infinity)
     const max = (xs: number[]) => xs.reduce((a, x) => Math.max(a, x), -Infinity)
-    out.push({ goal: "link efficiency, clean line", target: ">= 0.95", measured: min(clean.map((l) => l.efficiency)).toFixed(4) + " (lowest)", met: min(clean.map((l) => l.efficiency)) >= 0.95 })
-    out.push({ goal: "link efficiency, 1% frame loss", target: ">= 0.85", measured: min(lossy.map((l) => l.efficiency)).toFixed(4) + " (lowest)", met: min(lossy.map((l) => l.efficiency)) >= 0.85 })
+    out.push({
+        goal: "link efficiency, clean line",
+        target: ">= 0.95",
+        measured: min(clean.map((l) => l.efficiency)).toFixed(4) + " (lowest)",
+        met: min(clean.map((l) => l.efficiency)) >= 0.95,
+    })
+    out.push({
+        goal: "link efficiency, 1% frame loss",
+        target: ">= 0.85",
+        measured: min(lossy.map((l) => l.efficiency)).toFixed(4) + " (lowest)",
+        met: min(lossy.map((l) => l.efficiency)) >= 0.85,
+    })
     for (const latency of BOARD_LATENCIES_MS) {
         const ratios = b.shuttleLap.filter((l) => l.boardLatencyMs === latency).map((l) => l.ratio)
-        out.push({ goal: "lap time / bus physical time, board latency " + latency * 1000 + " µs", target: "<= 1.5", measured: max(ratios).toFixed(3) + " (highest)", met: max(ratios) <= 1.5 })
+        out.push({
+            goal: "lap time / bus physical time, board latency " + latency * 1000 + " µs",
+            target: "<= 1.5",
+            measured: max(ratios).toFixed(3) + " (highest)",
+            met: max(ratios) <= 1.5,
+        })
     }
     for (const rate of BUS_RATES) {
         const idle = b.busShare.filter((x) => x.workload === "idle" && x.bitRate === rate).map((x) => x.busBusy)
@@ -335,7 +389,12 @@ function goals(b: BenchReport): Goal[] {
     for (let i = 0; i < b.simSpeed.length; i++) {
         const speed = b.simSpeed[i]
         const target = i === 0 ? 2000 : 5000
-        out.push({ goal: "simulator speed, 4+1 boards (" + speed.workload + ")", target: ">= " + target + "x real time", measured: speed.speed + "x", met: speed.speed >= target })
+        out.push({
+            goal: "simulator speed, 4+1 boards (" + speed.workload + ")",
+            target: ">= " + target + "x real time",
+            measured: speed.speed + "x",
+            met: speed.speed >= target,
+        })
     }
     for (const l of b.vm.links)
         out.push({
@@ -372,17 +431,46 @@ export function formatBench(b: BenchReport): string {
     out.push(
         mdTable(
             ["baud", "frame loss (target / measured)", "efficiency", "portion data only", "line busy", "retransmissions"],
-            b.linkEfficiency.map((l) => [l.baud, pct(l.targetFrameLoss) + " / " + pct(l.frameLoss), l.efficiency.toFixed(4), l.dataEfficiency.toFixed(4), l.lineBusy.toFixed(4), l.retransmissions])
+            b.linkEfficiency.map((l) => [
+                l.baud,
+                pct(l.targetFrameLoss) + " / " + pct(l.frameLoss),
+                l.efficiency.toFixed(4),
+                l.dataEfficiency.toFixed(4),
+                l.lineBusy.toFixed(4),
+                l.retransmissions,
+            ])
         )
     )
     out.push("")
     out.push(
-        "Host-write acknowledgement latency, 20 writes/s per board, writes issued from " + b.ackLatency.fromMs / 1000 + " s to " + b.ackLatency.toMs / 1000 + " s, " +
-            b.ackLatency.rows[0].seeds + " seed(s) pooled (page program " + b.ackLatency.pageProgramMs + " ms; lap = loaded lap at that size and bus rate)"
+        "Host-write acknowledgement latency, 20 writes/s per board, writes issued from " +
+            b.ackLatency.fromMs / 1000 +
+            " s to " +
+            b.ackLatency.toMs / 1000 +
+            " s, " +
+            b.ackLatency.rows[0].seeds +
+            " seed(s) pooled (page program " +
+            b.ackLatency.pageProgramMs +
+            " ms; lap = loaded lap at that size and bus rate)"
     )
     out.push(
         mdTable(
-            ["mode", "boards", "bus", "writes", "p50 ms", "p99 ms", "max ms", "p50 / page program", "p99 / page program", "store write p50 / p99 ms", "waited for an erase", "release wait p50 / p99 ms", "lap ms", "remote consistent"],
+            [
+                "mode",
+                "boards",
+                "bus",
+                "writes",
+                "p50 ms",
+                "p99 ms",
+                "max ms",
+                "p50 / page program",
+                "p99 / page program",
+                "store write p50 / p99 ms",
+                "waited for an erase",
+                "release wait p50 / p99 ms",
+                "lap ms",
+                "remote consistent",
+            ],
             b.ackLatency.rows.map((a) => [
                 a.mode,
                 a.boards,
@@ -410,7 +498,9 @@ export function formatBench(b: BenchReport): string {
         )
     )
     out.push("")
-    out.push("Group bus busy share (bits on the wire / (bit rate x time)), a whole simulated group idle and under the simulator's default workload (20 writes/s per board + bursts)")
+    out.push(
+        "Group bus busy share (bits on the wire / (bit rate x time)), a whole simulated group idle and under the simulator's default workload (20 writes/s per board + bursts)"
+    )
     out.push(
         mdTable(
             ["boards", "bus", "workload", "bus busy", "hand-overs/s", "seqs/s"],
@@ -420,12 +510,40 @@ export function formatBench(b: BenchReport): string {
     out.push("")
     const rp = b.rpoLag
     out.push(
-        "RPO lag, " + rp.boards + " boards, " + rp.baud + " baud (" + rp.linkCapacityBytesPerSec + " B/s per link), uniform writes of " + rp.blockSize + " B, " +
-            (rp.windowMs / 1000).toFixed(0) + " s window, " + rp.rows[0].seeds + " seed(s) pooled; pacing target " + rp.rpoTargetMs + " ms" + (rp.pacingSupported ? "" : " (this simulator has no pacing: paced rows run unpaced)")
+        "RPO lag, " +
+            rp.boards +
+            " boards, " +
+            rp.baud +
+            " baud (" +
+            rp.linkCapacityBytesPerSec +
+            " B/s per link), uniform writes of " +
+            rp.blockSize +
+            " B, " +
+            (rp.windowMs / 1000).toFixed(0) +
+            " s window, " +
+            rp.rows[0].seeds +
+            " seed(s) pooled; pacing target " +
+            rp.rpoTargetMs +
+            " ms" +
+            (rp.pacingSupported ? "" : " (this simulator has no pacing: paced rows run unpaced)")
     )
     out.push(
         mdTable(
-            ["offered", "pacing", "congestion", "writes/s per board", "acked", "refused", "suspensions", "acked suspended", "RPO p50 ms", "RPO p99 ms", "RPO p50 seqs", "RPO p99 seqs", "link efficiency"],
+            [
+                "offered",
+                "pacing",
+                "congestion",
+                "writes/s per board",
+                "acked",
+                "refused",
+                "suspensions",
+                "acked suspended",
+                "RPO p50 ms",
+                "RPO p99 ms",
+                "RPO p50 seqs",
+                "RPO p99 seqs",
+                "link efficiency",
+            ],
             rp.rows.map((x) => [
                 pct(x.offeredLoad),
                 x.pacing ? x.rpoTargetMs + " ms" : "off",
@@ -458,8 +576,34 @@ export function formatBench(b: BenchReport): string {
     )
     out.push(
         mdTable(
-            ["boards", "baud", "blocks copied", "image bytes", "boot + reconnect ms", "copy ms", "its erases + programs, datasheet ms", "link limit ms", "resync ms", "link used", "resync / slower limit", "consistent"],
-            b.resync.map((x) => [x.boards, x.baud, x.blocks, x.imageBytes, x.startMs, x.copyMs, x.copyFlashMs, x.linkMs, x.resyncMs, x.efficiency.toFixed(3), x.overLimit.toFixed(3), x.consistent ? "yes" : "NO"])
+            [
+                "boards",
+                "baud",
+                "blocks copied",
+                "image bytes",
+                "boot + reconnect ms",
+                "copy ms",
+                "its erases + programs, datasheet ms",
+                "link limit ms",
+                "resync ms",
+                "link used",
+                "resync / slower limit",
+                "consistent",
+            ],
+            b.resync.map((x) => [
+                x.boards,
+                x.baud,
+                x.blocks,
+                x.imageBytes,
+                x.startMs,
+                x.copyMs,
+                x.copyFlashMs,
+                x.linkMs,
+                x.resyncMs,
+                x.efficiency.toFixed(3),
+                x.overLimit.toFixed(3),
+                x.consistent ? "yes" : "NO",
+            ])
         )
     )
     out.push("")
@@ -467,18 +611,45 @@ export function formatBench(b: BenchReport): string {
     out.push(
         mdTable(
             ["workload", "virtual s", "wall s", "speed", "speed per CPU s", "events per virtual s"],
-            b.simSpeed.map((s) => [s.workload, (s.virtualMs / 1000).toFixed(1), (s.wallMs / 1000).toFixed(2), s.speed + "x", s.speedCpu + "x", s.eventsPerVirtualSecond])
+            b.simSpeed.map((s) => [
+                s.workload,
+                (s.virtualMs / 1000).toFixed(1),
+                (s.wallMs / 1000).toFixed(2),
+                s.speed + "x",
+                s.speedCpu + "x",
+                s.eventsPerVirtualSecond,
+            ])
         )
     )
     out.push("")
     const v = b.vm
-    out.push("Link data path (" + v.frame.portions + " portions, " + v.frame.payloadBytes + " B payload, " + v.frame.wireBytes + " B on the wire per frame), DeviceScript VM (WASM, this machine) against Node")
+    out.push(
+        "Link data path (" +
+            v.frame.portions +
+            " portions, " +
+            v.frame.payloadBytes +
+            " B payload, " +
+            v.frame.wireBytes +
+            " B on the wire per frame), DeviceScript VM (WASM, this machine) against Node"
+    )
     out.push(
         mdTable(
             ["path", "VM ms/frame", "VM payload", "Node payload", "VM slower by"],
             [
-                ["encode: CRC-32C + COBS", v.vm.encode.msPerFrame, kBps(v.vm.encode.payloadBytesPerSec), kBps(v.node.encode.payloadBytesPerSec), v.vmSlowdown.encode + "x"],
-                ["decode: COBS + CRC check", v.vm.decode.msPerFrame, kBps(v.vm.decode.payloadBytesPerSec), kBps(v.node.decode.payloadBytesPerSec), v.vmSlowdown.decode + "x"],
+                [
+                    "encode: CRC-32C + COBS",
+                    v.vm.encode.msPerFrame,
+                    kBps(v.vm.encode.payloadBytesPerSec),
+                    kBps(v.node.encode.payloadBytesPerSec),
+                    v.vmSlowdown.encode + "x",
+                ],
+                [
+                    "decode: COBS + CRC check",
+                    v.vm.decode.msPerFrame,
+                    kBps(v.vm.decode.payloadBytesPerSec),
+                    kBps(v.node.decode.payloadBytesPerSec),
+                    v.vmSlowdown.decode + "x",
+                ],
             ]
         )
     )
@@ -496,22 +667,57 @@ export function formatBench(b: BenchReport): string {
     out.push(
         mdTable(
             ["image", "function bytecode", "VM limit", "data (strings, header)", "total", "fits", "config up to date"],
-            [[im.board.entry, im.board.functionBytes, im.board.limitBytes, im.board.dataBytes, im.board.totalBytes, im.board.fits ? "yes" : "no", im.configUpToDate ? "yes" : "no"]]
+            [
+                [
+                    im.board.entry,
+                    im.board.functionBytes,
+                    im.board.limitBytes,
+                    im.board.dataBytes,
+                    im.board.totalBytes,
+                    im.board.fits ? "yes" : "no",
+                    im.configUpToDate ? "yes" : "no",
+                ],
+            ]
         )
     )
     const fr = im.fixedRam
     out.push("")
     out.push(
-        "Fixed RAM of a primary (" + fr.config + ": aux ring " + fr.auxRingBytes + " B, flash " + fr.flashBytes + " B, block " + fr.blockSize + " B; link payload " +
-            fr.linkMaxPayload + " B, windows " + fr.txWindow + "/" + fr.rxWindow + "; " + fr.lbaCount + " lbas)"
+        "Fixed RAM of a primary (" +
+            fr.config +
+            ": aux ring " +
+            fr.auxRingBytes +
+            " B, flash " +
+            fr.flashBytes +
+            " B, block " +
+            fr.blockSize +
+            " B; link payload " +
+            fr.linkMaxPayload +
+            " B, windows " +
+            fr.txWindow +
+            "/" +
+            fr.rxWindow +
+            "; " +
+            fr.lbaCount +
+            " lbas)"
     )
-    out.push(mdTable(["part", "Buffers B", "array elements", "bytes (elements at 8 B)"], fr.parts.map((p) => [p.part, p.bufferBytes, p.arraySlots, p.bytes]).concat([["total", "", "", fr.totalBytes]])))
+    out.push(
+        mdTable(
+            ["part", "Buffers B", "array elements", "bytes (elements at 8 B)"],
+            fr.parts.map((p) => [p.part, p.bufferBytes, p.arraySlots, p.bytes]).concat([["total", "", "", fr.totalBytes]])
+        )
+    )
     out.push("")
     out.push("Block store, 1 MB primary, uniform random writes (virtual time)")
     out.push(mdTable(b.store.head, b.store.rows))
     out.push("")
     out.push("Goals")
-    out.push(mdTable(["goal", "target", "measured", "met"], b.goals.map((g) => [g.goal, g.target, g.measured, g.met === null ? "-" : g.met ? "yes" : "NO"])))
+    out.push(
+        mdTable(
+            ["goal", "target", "measured", "met"],
+            b.goals.map((g) => [g.goal, g.target, g.measured, g.met === null ? "-" : g.met ? "yes" : "NO"])
+        )
+    )
     return out.join("\n") + "\n"
 }
 

@@ -118,7 +118,15 @@ function footprint(part: string, root: object, seen: Set<object>): RamPart {
             bufferBytes += v.length
             continue
         }
-        if (v instanceof SimKernel || v instanceof SpiNorChip || v instanceof UartWire || v instanceof UartEnd || v instanceof I2cBus || v instanceof I2cEndpoint || v instanceof Prng)
+        if (
+            v instanceof SimKernel ||
+            v instanceof SpiNorChip ||
+            v instanceof UartWire ||
+            v instanceof UartEnd ||
+            v instanceof I2cBus ||
+            v instanceof I2cEndpoint ||
+            v instanceof Prng
+        )
             continue
         if (Array.isArray(v)) {
             arraySlots += v.length
@@ -257,9 +265,20 @@ export function boardFixedRam(cfg: SeqmirrorConfig): FixedRam {
     const k = new SimKernel()
     const flash = flashReady(k, cfg.store.flashBytes)
     const wire = new UartWire(k, new Prng(1), { baud: cfg.link.baud, txFifoBytes: 256, propagationMs: 0.05 })
-    const member = Math.max(0, cfg.group.members.findIndex((m) => m.name === cfg.board.member))
+    const member = Math.max(
+        0,
+        cfg.group.members.findIndex((m) => m.name === cfg.board.member)
+    )
     const lines: string[] = []
-    const fw = new PrimaryFirmware(cfg, member, k, wire.a, () => 0.5, (l) => lines.push(l), flash)
+    const fw = new PrimaryFirmware(
+        cfg,
+        member,
+        k,
+        wire.a,
+        () => 0.5,
+        (l) => lines.push(l),
+        flash
+    )
     let started: boolean | null = null
     fw.start((ok) => (started = ok))
     while (started === null && k.step(Infinity)) {}
@@ -275,10 +294,28 @@ const partKb = (r: FixedRam, name: string) => kbOf(r.parts.find((p) => p.part ==
  * bounds. */
 export function boardRamLine(r: FixedRam): string {
     return (
-        "RAM held: about " + kbOf(r.totalBytes + BOARD_RUNTIME_BYTES) + " KB of the " + kbOf(BOARD_HEAP_BYTES) + " KB heap (store " +
-        partKb(r, "block store") + " KB, aux ring " + partKb(r, "aux ring") + " KB, link channel " + partKb(r, "link channel") +
-        " KB, pipeline " + partKb(r, "pipeline (rest)") + " KB, objects and runtime " + kbOf(BOARD_RUNTIME_BYTES) + " KB), at most " +
-        kbOf(r.totalBytes + r.boundBytes + BOARD_RUNTIME_BYTES) + " KB (" + r.maxHistorySeqs + " seqs of history, " + r.maxWritesWaiting + (r.maxWritesWaiting === 1 ? " write" : " writes") + " waiting)"
+        "RAM held: about " +
+        kbOf(r.totalBytes + BOARD_RUNTIME_BYTES) +
+        " KB of the " +
+        kbOf(BOARD_HEAP_BYTES) +
+        " KB heap (store " +
+        partKb(r, "block store") +
+        " KB, aux ring " +
+        partKb(r, "aux ring") +
+        " KB, link channel " +
+        partKb(r, "link channel") +
+        " KB, pipeline " +
+        partKb(r, "pipeline (rest)") +
+        " KB, objects and runtime " +
+        kbOf(BOARD_RUNTIME_BYTES) +
+        " KB), at most " +
+        kbOf(r.totalBytes + r.boundBytes + BOARD_RUNTIME_BYTES) +
+        " KB (" +
+        r.maxHistorySeqs +
+        " seqs of history, " +
+        r.maxWritesWaiting +
+        (r.maxWritesWaiting === 1 ? " write" : " writes") +
+        " waiting)"
     )
 }
 
@@ -289,17 +326,37 @@ export function boardRamProblem(r: FixedRam): string | null {
     if (r.totalBytes + r.boundBytes <= BOARD_RAM_BUDGET_BYTES) return null
     if (r.totalBytes > BOARD_RAM_BUDGET_BYTES)
         return (
-            "store: the firmware would hold about " + kbOf(r.totalBytes + BOARD_RUNTIME_BYTES) + " KB of RAM from its start (the store " +
-            partKb(r, "block store") + " KB, the aux ring " + partKb(r, "aux ring") + " KB), more than a board's " +
-            kbOf(BOARD_HEAP_BYTES) + " KB heap less an " + kbOf(BOARD_HEAP_MARGIN_BYTES) + " KB margin: lower store.flashBytes " +
+            "store: the firmware would hold about " +
+            kbOf(r.totalBytes + BOARD_RUNTIME_BYTES) +
+            " KB of RAM from its start (the store " +
+            partKb(r, "block store") +
+            " KB, the aux ring " +
+            partKb(r, "aux ring") +
+            " KB), more than a board's " +
+            kbOf(BOARD_HEAP_BYTES) +
+            " KB heap less an " +
+            kbOf(BOARD_HEAP_MARGIN_BYTES) +
+            " KB margin: lower store.flashBytes " +
             "(about 5 KB of RAM per 64 KB of store with 256-byte blocks) or store.auxRingBytes"
         )
     // what 4 more seqs of history bound cost: their records (allocated at start) and manifests
     const perSeq = (historyRoom(8) - historyRoom(4)) * SEQ_RECORD_BYTES + historyBytes(8, r.members, 0, 0) - historyBytes(4, r.members, 0, 0)
     return (
-        "group: with its history at its bound (" + r.maxHistorySeqs + " seqs) and " + r.maxWritesWaiting + (r.maxWritesWaiting === 1 ? " app write" : " app writes") + " waiting, the firmware would hold about " +
-        kbOf(r.totalBytes + r.boundBytes + BOARD_RUNTIME_BYTES) + " KB of RAM, more than a board's " + kbOf(BOARD_HEAP_BYTES) + " KB heap less an " +
-        kbOf(BOARD_HEAP_MARGIN_BYTES) + " KB margin: lower group.maxHistorySeqs (about " + Math.round(perSeq / 4) +
-        " bytes each) or group.maxWritesWaiting (about " + (r.blockSize + WAITING_WRITE_BYTES) + " bytes each)"
+        "group: with its history at its bound (" +
+        r.maxHistorySeqs +
+        " seqs) and " +
+        r.maxWritesWaiting +
+        (r.maxWritesWaiting === 1 ? " app write" : " app writes") +
+        " waiting, the firmware would hold about " +
+        kbOf(r.totalBytes + r.boundBytes + BOARD_RUNTIME_BYTES) +
+        " KB of RAM, more than a board's " +
+        kbOf(BOARD_HEAP_BYTES) +
+        " KB heap less an " +
+        kbOf(BOARD_HEAP_MARGIN_BYTES) +
+        " KB margin: lower group.maxHistorySeqs (about " +
+        Math.round(perSeq / 4) +
+        " bytes each) or group.maxWritesWaiting (about " +
+        (r.blockSize + WAITING_WRITE_BYTES) +
+        " bytes each)"
     )
 }

@@ -50,7 +50,10 @@ export class FramePath {
     /** CRC-32C over the CRCs of every decoded frame: equal on Node and in the VM for the same run. */
     digest = 0
 
-    constructor(readonly maxPayload: number, readonly blockSize: number) {
+    constructor(
+        readonly maxPayload: number,
+        readonly blockSize: number
+    ) {
         const msg = PORTION_HEADER + blockSize
         this.portionsPerFrame = Math.floor(maxPayload / (MESSAGE_PREFIX_BYTES + msg))
         if (this.portionsPerFrame < 1) throw new Error("frame path: a portion does not fit the payload")

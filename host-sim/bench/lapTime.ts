@@ -164,8 +164,23 @@ export function lapTable(latencies: number[]): string[] {
             for (const size of [2, 4, 8]) {
                 const f = measureLap(size, rate, latency)
                 lines.push(
-                    "| " + size + " | " + rate / 1000 + " kHz | " + fmt(latency, 2) + " ms | " + fmt(f.lapMs, 2) + " ms | " + fmt(f.physicalMs, 2) + " ms | " +
-                        fmt(f.ratio(), 3) + " | " + fmt(f.shuttleBytes, 1) + " B | " + fmt(f.releaseBytes, 1) + " B |"
+                    "| " +
+                        size +
+                        " | " +
+                        rate / 1000 +
+                        " kHz | " +
+                        fmt(latency, 2) +
+                        " ms | " +
+                        fmt(f.lapMs, 2) +
+                        " ms | " +
+                        fmt(f.physicalMs, 2) +
+                        " ms | " +
+                        fmt(f.ratio(), 3) +
+                        " | " +
+                        fmt(f.shuttleBytes, 1) +
+                        " B | " +
+                        fmt(f.releaseBytes, 1) +
+                        " B |"
                 )
             }
     return lines
@@ -178,7 +193,21 @@ export function busShareTable(windowMs: number): string[] {
             for (const w of ["idle", "default"] as const) {
                 const f = measureBusShare(size, rate, w, windowMs)
                 lines.push(
-                    "| " + size + " | " + rate / 1000 + " kHz | " + w + " | " + fmt(f.busBusy, 4) + " | " + fmt(f.handoversPerSec, 1) + " | " + fmt(f.seqsPerSec, 2) + " | " + fmt(f.longPausesPerSec, 2) + " |"
+                    "| " +
+                        size +
+                        " | " +
+                        rate / 1000 +
+                        " kHz | " +
+                        w +
+                        " | " +
+                        fmt(f.busBusy, 4) +
+                        " | " +
+                        fmt(f.handoversPerSec, 1) +
+                        " | " +
+                        fmt(f.seqsPerSec, 2) +
+                        " | " +
+                        fmt(f.longPausesPerSec, 2) +
+                        " |"
                 )
             }
     return lines

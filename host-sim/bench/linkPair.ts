@@ -60,10 +60,18 @@ export class LinkPair {
     /** A remote channel as after a boot of the remote board (its session state is gone). */
     makeRemote(): RemoteChannel {
         const rr = this.prng.fork(12)
-        const r = new RemoteChannel(this.wire.b, this.k, () => rr.float(), config(this.o.remote, true), this.o.remoteMember ?? this.o.member ?? 0, this.persistedGeneration, (g, done) => {
-            this.persistedGeneration = g
-            done()
-        })
+        const r = new RemoteChannel(
+            this.wire.b,
+            this.k,
+            () => rr.float(),
+            config(this.o.remote, true),
+            this.o.remoteMember ?? this.o.member ?? 0,
+            this.persistedGeneration,
+            (g, done) => {
+                this.persistedGeneration = g
+                done()
+            }
+        )
         this.remote = r
         return r
     }

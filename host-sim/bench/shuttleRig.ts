@@ -22,7 +22,11 @@ export class TestHost implements ShuttleHost {
     /** Writes waiting for their seq to be released (consistent mode). */
     unacked: { seq: number; issuedAt: number; done: (seq: number) => void }[] = []
 
-    constructor(public group: TestGroup, public id: number, startSeq: number) {
+    constructor(
+        public group: TestGroup,
+        public id: number,
+        startSeq: number
+    ) {
         this.capture = startSeq
     }
 
@@ -207,8 +211,7 @@ export class TestGroup {
         if (this.opts.check === false) return
         this.hosts.forEach((o, i) => {
             if (this.evicted[i] || this.agentsEvicted(i)) return
-            if (seqAfter(seq, o.capture))
-                this.violations.push("member " + h.id + " released " + seq + " while member " + i + " captures " + o.capture)
+            if (seqAfter(seq, o.capture)) this.violations.push("member " + h.id + " released " + seq + " while member " + i + " captures " + o.capture)
         })
     }
 
@@ -217,7 +220,7 @@ export class TestGroup {
         const prev = this.finalManifests[m.seq]
         if (prev === undefined) this.finalManifests[m.seq] = key
         else if (prev !== key) this.violations.push("two manifests for seq " + m.seq + ": " + prev + " and " + key)
-        if (m.prevSeq !== ((m.seq - 1) >>> 0)) this.violations.push("manifest " + m.seq + " prevSeq " + m.prevSeq)
+        if (m.prevSeq !== (m.seq - 1) >>> 0) this.violations.push("manifest " + m.seq + " prevSeq " + m.prevSeq)
     }
 
     /** Power cut: the board stops; its capture seq and data stay (they are on its flash). */

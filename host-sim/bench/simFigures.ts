@@ -381,14 +381,7 @@ export interface SimSpeedRow {
 /** A `seqmirror sim` run, as the command runs it (its workload, the checker after every apply,
  * the catch-up and the final judgement; no measuring hooks of the other sections), best of
  * `reps`. */
-export function measureSimSpeed(
-    workload: string,
-    boards: number,
-    rate: number,
-    over: Partial<WorkloadOptions>,
-    durationMs: number,
-    reps: number
-): SimSpeedRow {
+export function measureSimSpeed(workload: string, boards: number, rate: number, over: Partial<WorkloadOptions>, durationMs: number, reps: number): SimSpeedRow {
     let best: SimSpeedRow | null = null
     for (let i = 0; i < reps; i++) {
         const o = simOptions(boards, "consistent", rate, durationMs)

@@ -47,16 +47,7 @@ function call(s: Setup, fn: (done: (e: StoreError) => void) => void): StoreError
  * ones taking `hotShare` of the writes, a seq closed every `perSeq` writes and confirmed one
  * seq later (the remote keeps up).
  */
-function primaryWorkload(
-    s: Setup,
-    writes: number,
-    lbas: number,
-    hotLbas: number,
-    hotShare: number,
-    perSeq: number,
-    seed: number,
-    fillFirst = false
-): number {
+function primaryWorkload(s: Setup, writes: number, lbas: number, hotLbas: number, hotShare: number, perSeq: number, seed: number, fillFirst = false): number {
     const p = new Prng(seed)
     const data = Buffer.alloc(s.store.blockSize())
     let seq = 1

@@ -65,7 +65,11 @@ export class SimConsole implements Console {
 export class ConsoleConnection {
     private reader: LineReader
 
-    constructor(private console: SimConsole, private sink: ConsoleSink, private echo: boolean) {
+    constructor(
+        private console: SimConsole,
+        private sink: ConsoleSink,
+        private echo: boolean
+    ) {
         this.reader = new LineReader(CONSOLE_MAX_LINE, (line) => console.input(line))
     }
 
@@ -126,7 +130,10 @@ export class ConsoleHub {
     private shuttleDropsArmed = 0
     private faultSeed = 0
 
-    constructor(private sim: Simulation, private faults: FaultLog) {
+    constructor(
+        private sim: Simulation,
+        private faults: FaultLog
+    ) {
         const g = sim.group
         for (const p of g.primaries) {
             this.linkCutUntil.push(0)
@@ -141,9 +148,7 @@ export class ConsoleHub {
             this.bootAt[p ? p.member : g.primaries.length] = sim.kernel.millis() + offMs
         }
         faults.listen((e) => {
-            for (const b of this.boards)
-                if (e.target === b.name || (e.target === "bus" && b.name !== "remote"))
-                    b.shell.log(LogLevel.Info, "sim: " + e.detail)
+            for (const b of this.boards) if (e.target === b.name || (e.target === "bus" && b.name !== "remote")) b.shell.log(LogLevel.Info, "sim: " + e.detail)
         })
     }
 
@@ -164,12 +169,23 @@ export class ConsoleHub {
         const name = "primary " + p.member
         const parts = (): PrimaryParts | null => {
             if (!p.up || !p.board || !p.store || !p.channel || !p.clock) return null
-            return { member: p.member, address: p.address, clock: p.clock, board: p.board, store: p.store, channel: p.channel, agent: sim.agents[p.member] ?? null }
+            return {
+                member: p.member,
+                address: p.address,
+                clock: p.clock,
+                board: p.board,
+                store: p.store,
+                channel: p.channel,
+                agent: sim.agents[p.member] ?? null,
+            }
         }
         addPrimaryCommands(shell, con, parts, () => this.primarySimStatus(p))
         shell.add(
-            new ShellCommand("fault", "fault link <time> | fault power [time] | fault shuttle", "simulator: cut this board's link, power-cycle it, lose the shuttle", (args) =>
-                this.primaryFault(p, args)
+            new ShellCommand(
+                "fault",
+                "fault link <time> | fault power [time] | fault shuttle",
+                "simulator: cut this board's link, power-cycle it, lose the shuttle",
+                (args) => this.primaryFault(p, args)
             )
         )
         const prevUp = p.onUp
@@ -193,7 +209,12 @@ export class ConsoleHub {
         }
         addRemoteCommands(shell, con, parts, () => this.remoteSimStatus())
         shell.add(
-            new ShellCommand("fault", "fault link <time> | fault power [time] | fault replace [time]", "simulator: cut every member's link, power-cycle the remote, replace it by a blank board", (args) => this.remoteFault(args))
+            new ShellCommand(
+                "fault",
+                "fault link <time> | fault power [time] | fault replace [time]",
+                "simulator: cut every member's link, power-cycle the remote, replace it by a blank board",
+                (args) => this.remoteFault(args)
+            )
         )
         shell.add(
             new ShellCommand("verdict", "verdict", "simulator: the consistency checker's verdict so far", (args) => {

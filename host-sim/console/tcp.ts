@@ -27,7 +27,10 @@ export class ConsoleServer {
 
     /** `hub`: the consoles to serve (the simulator's ConsoleHub, or a host's one board);
      * `kind`: what the greeting calls the board ("simulated", "host"). */
-    constructor(private hub: { boards: BoardConsole[] }, private kind = "simulated") {}
+    constructor(
+        private hub: { boards: BoardConsole[] },
+        private kind = "simulated"
+    ) {}
 
     /**
      * Listens for every board, in the hub's order, on consecutive ports from `base` (0: ports

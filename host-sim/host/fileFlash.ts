@@ -40,7 +40,11 @@ export class FileFlash implements Flash {
     syncs = 0
     lastError = ""
 
-    private constructor(private mem: Buffer, private fd: number | null, readonly path: string) {}
+    private constructor(
+        private mem: Buffer,
+        private fd: number | null,
+        readonly path: string
+    ) {}
 
     static open(path: string, capacity: number): FileFlash {
         checkCapacity(capacity)
@@ -202,7 +206,8 @@ export class FileFlash implements Flash {
 }
 
 function checkCapacity(capacity: number): void {
-    if (!(capacity > 0) || capacity % NOR_SECTOR_SIZE !== 0) throw new FlashFileError(`a flash must be a whole number of ${NOR_SECTOR_SIZE}-byte sectors, not ${capacity} bytes`)
+    if (!(capacity > 0) || capacity % NOR_SECTOR_SIZE !== 0)
+        throw new FlashFileError(`a flash must be a whole number of ${NOR_SECTOR_SIZE}-byte sectors, not ${capacity} bytes`)
 }
 
 function readAll(fd: number, into: Buffer): void {

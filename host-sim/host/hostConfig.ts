@@ -74,8 +74,7 @@ export function loadConfig(path: string): LoadedConfig {
         fail(`${path}: not valid JSON: ${(e as Error).message}`)
     }
     const errors = validateConfig(parsed)
-    if (errors.length > 0)
-        fail(`${path}: ${errors[0]}` + (errors.length > 1 ? ` (and ${errors.length - 1} more: seqmirror config check ${path})` : ""))
+    if (errors.length > 0) fail(`${path}: ${errors[0]}` + (errors.length > 1 ? ` (and ${errors.length - 1} more: seqmirror config check ${path})` : ""))
     return { config: parsed as SeqmirrorConfig, text, path }
 }
 
@@ -148,7 +147,15 @@ export function readGroupFile(dir: string): RemoteGroupFile | null {
     } catch (e) {
         fail(`${path}: not valid JSON: ${(e as Error).message}`)
     }
-    if (g === null || typeof g !== "object" || g.format !== GROUP_FORMAT || !Array.isArray(g.members) || !(g.blockSize > 0) || !(g.flashBytes > 0) || !(g.lbaCount > 0))
+    if (
+        g === null ||
+        typeof g !== "object" ||
+        g.format !== GROUP_FORMAT ||
+        !Array.isArray(g.members) ||
+        !(g.blockSize > 0) ||
+        !(g.flashBytes > 0) ||
+        !(g.lbaCount > 0)
+    )
         fail(`${path} is not a seqmirror remote's group file`)
     return g
 }

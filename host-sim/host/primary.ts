@@ -41,7 +41,11 @@ class Write {
     acked = false
     failed = false
     confirmed = false
-    constructor(public n: number, public lba: number, public digest: string) {}
+    constructor(
+        public n: number,
+        public lba: number,
+        public digest: string
+    ) {}
 }
 
 /** The configuration as this primary runs it: member chosen, role primary, the remote where
@@ -147,29 +151,30 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
         writes.push(w)
         busy.add(lba)
         if (o.json) emit({ event: "write", n: w.n, lba, digest: w.digest })
-        const go = () => board.write(lba, block, (err, seq) => {
-            if (err === WriteError.Busy) {
-                again.push(go)
-                return
-            }
-            busy.delete(lba)
-            const next = again.shift()
-            if (next) next()
-            if (err !== 0) {
-                w.failed = true
-                failed++
-                if (o.json) emit({ event: "fail", n: w.n, lba, err })
-                else say("write " + w.n + " (lba " + lba + ") failed: error " + err)
-            } else {
-                w.acked = true
-                w.seq = seq
-                acked++
-                unconfirmed.push(w)
-                if (o.json) emit({ event: "ack", n: w.n, lba, seq, digest: w.digest })
-                else if (line > 0) say("line " + line + ": lba " + lba + " acknowledged, seq " + seq)
-            }
-            if (onAnswered) onAnswered()
-        })
+        const go = () =>
+            board.write(lba, block, (err, seq) => {
+                if (err === WriteError.Busy) {
+                    again.push(go)
+                    return
+                }
+                busy.delete(lba)
+                const next = again.shift()
+                if (next) next()
+                if (err !== 0) {
+                    w.failed = true
+                    failed++
+                    if (o.json) emit({ event: "fail", n: w.n, lba, err })
+                    else say("write " + w.n + " (lba " + lba + ") failed: error " + err)
+                } else {
+                    w.acked = true
+                    w.seq = seq
+                    acked++
+                    unconfirmed.push(w)
+                    if (o.json) emit({ event: "ack", n: w.n, lba, seq, digest: w.digest })
+                    else if (line > 0) say("line " + line + ": lba " + lba + " acknowledged, seq " + seq)
+                }
+                if (onAnswered) onAnswered()
+            })
         go()
     }
 
@@ -238,8 +243,17 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
             if (o.json) emit(summary)
             else
                 say(
-                    writes.length + " writes, " + acked + " acknowledged, " + confirmed + " confirmed by the remote (applied seq " + summary.appliedSeq + "), " +
-                        failed + " failed" + (drained ? "" : "; not everything acknowledged was confirmed (" + why + ")")
+                    writes.length +
+                        " writes, " +
+                        acked +
+                        " acknowledged, " +
+                        confirmed +
+                        " confirmed by the remote (applied seq " +
+                        summary.appliedSeq +
+                        "), " +
+                        failed +
+                        " failed" +
+                        (drained ? "" : "; not everything acknowledged was confirmed (" + why + ")")
                 )
             process.stdin.destroy()
             resolveExit(drained || why === "signal" ? 0 : 1)

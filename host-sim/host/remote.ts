@@ -82,8 +82,20 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
     writeGroupFile(o.dataDir, group)
     const out = (line: string) => process.stdout.write("seqmirror remote: " + line + "\n")
     out(
-        "group " + config.group.id + ", " + members.length + (members.length === 1 ? " member" : " members") + " (" +
-            members.map((m, i) => i + " " + m.name).join(", ") + "), " + config.store.blockSize + "-byte blocks; flash " + flashPath + ", " + capacity + " bytes"
+        "group " +
+            config.group.id +
+            ", " +
+            members.length +
+            (members.length === 1 ? " member" : " members") +
+            " (" +
+            members.map((m, i) => i + " " + m.name).join(", ") +
+            "), " +
+            config.store.blockSize +
+            "-byte blocks; flash " +
+            flashPath +
+            ", " +
+            capacity +
+            " bytes"
     )
 
     const clock = new NodeClock()
@@ -101,15 +113,24 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
         sessionOf: (m) => (fw && fw.channels[m] ? fw.channels[m].session() : 0),
         log,
     })
-    fw = new RemoteFirmware(ropts, clock, flash, (m) => listener.links[m], () => Math.random)
+    fw = new RemoteFirmware(
+        ropts,
+        clock,
+        flash,
+        (m) => listener.links[m],
+        () => Math.random
+    )
     const remote = fw
     const mounted = await new Promise<StoreError>((resolve) => remote.start(resolve))
     if (mounted !== StoreError.None) {
         clock.stop()
         await flash.close()
-        if (mounted === StoreError.IncompatibleFormat) fail(`--data ${o.dataDir}: ${flashPath} holds a store of another format or block size; it is left untouched`)
+        if (mounted === StoreError.IncompatibleFormat)
+            fail(`--data ${o.dataDir}: ${flashPath} holds a store of another format or block size; it is left untouched`)
         if (mounted === StoreError.Config)
-            fail(`the remote's store of ${capacity} bytes (store.flashBytes × ${members.length} members) has more records than one store indexes (65534): lower store.flashBytes`)
+            fail(
+                `the remote's store of ${capacity} bytes (store.flashBytes × ${members.length} members) has more records than one store indexes (65534): lower store.flashBytes`
+            )
         fail(`--data ${o.dataDir}: the store did not mount: ${storeErrorName(mounted)}`)
     }
     const store = remote.store
@@ -127,7 +148,13 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
     }
 
     const parts = (): RemoteParts => ({ clock, board, store, channels: remote.channels, suspendAfterMs: config.group.suspendAfterMs })
-    addRemoteCommands(shell, con, parts, () => hostStatus(listener, o, members.map((m) => m.name)))
+    addRemoteCommands(shell, con, parts, () =>
+        hostStatus(
+            listener,
+            o,
+            members.map((m) => m.name)
+        )
+    )
     board.onApplied = (seq, m) => shell.log(LogLevel.Debug, "applied seq " + seq + ": " + m.totalPortions() + " portions")
 
     let server: ConsoleServer | null = null
@@ -158,7 +185,15 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
     const status = () => {
         let connected = 0
         for (const l of listener.links) if (l.socket) connected++
-        const line = "applied seq " + store.appliedSeq() + ", members connected " + connected + "/" + listener.links.length + ", staged portions " + board.stagedPortions()
+        const line =
+            "applied seq " +
+            store.appliedSeq() +
+            ", members connected " +
+            connected +
+            "/" +
+            listener.links.length +
+            ", staged portions " +
+            board.stagedPortions()
         if (line !== last) log(line)
         last = line
         clock.setTimer(STATUS_EVERY_MS, status)
@@ -190,6 +225,7 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
 /** The host's lines of `status`: where it listens, its data, each member's connection. */
 function hostStatus(listener: RemoteListener, o: RemoteHostOptions, names: string[]): string[] {
     const lines = ["host: data " + o.dataDir + ", listening on " + o.listenHost + ":" + o.listenPort]
-    for (const l of listener.links) lines.push("member " + l.member + " (" + names[l.member] + "): " + (l.socket ? "connected from " + l.peer : "not connected"))
+    for (const l of listener.links)
+        lines.push("member " + l.member + " (" + names[l.member] + "): " + (l.socket ? "connected from " + l.peer : "not connected"))
     return lines
 }

@@ -52,7 +52,8 @@ export async function readRemoteImage(dir: string): Promise<ExportedImage> {
     if (!st.isDirectory()) fail(`--data ${dir} is not a directory`)
     const group = readGroupFile(dir)
     const flashPath = join(dir, REMOTE_FLASH_FILE)
-    if (group === null || !existsSync(flashPath)) fail(`--data ${dir} holds no remote (no ${REMOTE_GROUP_FILE} and ${REMOTE_FLASH_FILE}): start one with seqmirror remote --data ${dir}`)
+    if (group === null || !existsSync(flashPath))
+        fail(`--data ${dir} holds no remote (no ${REMOTE_GROUP_FILE} and ${REMOTE_FLASH_FILE}): start one with seqmirror remote --data ${dir}`)
     let flash: FileFlash
     try {
         flash = FileFlash.copyOf(flashPath, group.flashBytes * group.members.length)
@@ -101,8 +102,19 @@ export async function readRemoteImage(dir: string): Promise<ExportedImage> {
  * bytes (as text when they are printable). */
 export function formatImage(dir: string, image: ExportedImage): string[] {
     const lines = [
-        "remote image in " + dir + ": applied seq " + image.appliedSeq + "; group " + image.group + ", " + image.members.length +
-            (image.members.length === 1 ? " member" : " members") + ", " + image.blockSize + "-byte blocks, lbas 0.." + (image.lbaCount - 1),
+        "remote image in " +
+            dir +
+            ": applied seq " +
+            image.appliedSeq +
+            "; group " +
+            image.group +
+            ", " +
+            image.members.length +
+            (image.members.length === 1 ? " member" : " members") +
+            ", " +
+            image.blockSize +
+            "-byte blocks, lbas 0.." +
+            (image.lbaCount - 1),
     ]
     for (const m of image.members) {
         lines.push("member " + m.member + " (" + m.name + "): " + m.blocks.length + " block(s) written")

@@ -76,7 +76,10 @@ export class TcpClientLink implements Link {
     bytesReceived = 0
     lastError = ""
 
-    constructor(private clock: Clock, private opts: TcpClientOptions) {
+    constructor(
+        private clock: Clock,
+        private opts: TcpClientOptions
+    ) {
         this.ring = Buffer.alloc(opts.txBytes ?? 2048)
         this.backoff = new ReconnectBackoff(opts.backoffBaseMs ?? 200, opts.backoffCapMs ?? 5000, opts.random ?? Math.random)
     }
@@ -233,7 +236,10 @@ export class MemberLink implements Link {
     connects = 0
     private rx: ((data: Buffer) => void) | null = null
 
-    constructor(readonly member: number, private nominalBitRate: number) {}
+    constructor(
+        readonly member: number,
+        private nominalBitRate: number
+    ) {}
 
     /** Takes over `socket` (closing the one before), then delivers `first`, the bytes that
      * came on it from the frame that identified it on; true when it replaced a connection. */
@@ -332,7 +338,10 @@ export class RemoteListener {
     refused = 0
     resets = 0
 
-    constructor(private clock: Clock, private opts: ListenerOptions) {
+    constructor(
+        private clock: Clock,
+        private opts: ListenerOptions
+    ) {
         for (let m = 0; m < opts.members; m++) this.links.push(new MemberLink(m, opts.nominalBitRate))
     }
 
@@ -407,7 +416,9 @@ export class RemoteListener {
             const member = getU16(buf, OFF_MEMBER)
             if (member >= this.opts.members) {
                 this.refused++
-                this.opts.log("a HELLO of member " + member + " from " + (s.remoteAddress ?? "?") + ": the group has " + this.opts.members + " member(s); refused")
+                this.opts.log(
+                    "a HELLO of member " + member + " from " + (s.remoteAddress ?? "?") + ": the group has " + this.opts.members + " member(s); refused"
+                )
                 this.send(s, this.refuseFrame(member, getU32(buf, OFF_NONCE)))
                 return
             }

@@ -93,8 +93,17 @@ export function renderDashboard(v: DashboardView): string[] {
     )
     lines.push("")
     lines.push(
-        pad("board", 11) + pad("state", 6) + padLeft("capture", 8) + padLeft("released", 9) + "  " + pad("aux ring", 20) +
-            padLeft("spill", 6) + padLeft("goodput", 11) + "  " + pad("RPO lag", 18) + "console"
+        pad("board", 11) +
+            pad("state", 6) +
+            padLeft("capture", 8) +
+            padLeft("released", 9) +
+            "  " +
+            pad("aux ring", 20) +
+            padLeft("spill", 6) +
+            padLeft("goodput", 11) +
+            "  " +
+            pad("RPO lag", 18) +
+            "console"
     )
     for (const b of s.boards) {
         const ring = b.ringSlots > 0 ? `${padLeft(String(b.ringUsed), 3)}/${b.ringSlots} ${bar(b.ringUsed / b.ringSlots, 10)}` : "-"
@@ -125,7 +134,10 @@ export function renderDashboard(v: DashboardView): string[] {
     lines.push(lf ? `last event at ${formatSeconds(lf.t)}: ${lf.target}: ${lf.detail}` : "last event: none")
     const firstPort = v.ports.find((p) => p >= 0)
     if (v.phase !== "running") lines.push("the run is over: the summary follows")
-    else lines.push(firstPort !== undefined ? `consoles: nc 127.0.0.1 PORT (type help)   Ctrl-C stops and prints the summary` : "Ctrl-C stops and prints the summary")
+    else
+        lines.push(
+            firstPort !== undefined ? `consoles: nc 127.0.0.1 PORT (type help)   Ctrl-C stops and prints the summary` : "Ctrl-C stops and prints the summary"
+        )
     return lines
 }
 

@@ -94,7 +94,11 @@ class Member {
     powered = true
     handler: ((data: Buffer, generalCall: boolean) => void) | null = null
     endpoint: I2cEndpoint | null = null
-    constructor(public addr: number, public generalCall: boolean, public rxBufferSize: number) {}
+    constructor(
+        public addr: number,
+        public generalCall: boolean,
+        public rxBufferSize: number
+    ) {}
 }
 
 class Request {
@@ -136,15 +140,16 @@ export class I2cBus {
     private deliveryDelayMs: number
     private prng: Prng | null
 
-    constructor(private clock: Clock, private opts: I2cBusOptions) {
-        if (opts.bitRate !== 100000 && opts.bitRate !== 400000 && opts.bitRate !== 1000000)
-            throw new Error("I2C bit rate must be 100000, 400000 or 1000000")
+    constructor(
+        private clock: Clock,
+        private opts: I2cBusOptions
+    ) {
+        if (opts.bitRate !== 100000 && opts.bitRate !== 400000 && opts.bitRate !== 1000000) throw new Error("I2C bit rate must be 100000, 400000 or 1000000")
         this.prng = opts.prng ? opts.prng : null
         this.nackChance = opts.nackChance ? opts.nackChance : 0
         this.glitchChance = opts.glitchChancePerByte ? opts.glitchChancePerByte : 0
         this.deliveryDelayMs = opts.deliveryDelayMs ? opts.deliveryDelayMs : 0
-        if ((this.nackChance > 0 || this.glitchChance > 0) && !this.prng)
-            throw new Error("fault chances need a Prng")
+        if ((this.nackChance > 0 || this.glitchChance > 0) && !this.prng) throw new Error("fault chances need a Prng")
     }
 
     bitRate(): number {
@@ -370,7 +375,10 @@ export class I2cBus {
 
 /** One member's view of the bus: the `GroupBus` the firmware is given. */
 export class I2cEndpoint implements GroupBus {
-    constructor(private bus: I2cBus, private addr: number) {}
+    constructor(
+        private bus: I2cBus,
+        private addr: number
+    ) {}
 
     address(): number {
         return this.addr

@@ -165,8 +165,7 @@ export class SpiNorChip implements SpiBus {
     private cutHook: ((index: number) => void) | null = null
 
     constructor(clock: Clock, opts: SpiNorChipOptions) {
-        if (opts.capacity <= 0 || opts.capacity % NOR_SECTOR_SIZE !== 0)
-            throw new Error("SpiNorChip: capacity must be a multiple of 4096")
+        if (opts.capacity <= 0 || opts.capacity % NOR_SECTOR_SIZE !== 0) throw new Error("SpiNorChip: capacity must be a multiple of 4096")
         this.clock = clock
         this.cap = opts.capacity
         for (let s = 0; s < opts.capacity / NOR_SECTOR_SIZE; s++) this.sectors.push(null)
@@ -512,9 +511,12 @@ export class SpiNorChip implements SpiBus {
      * @devsWhenUsed */
     cutAt(index: number, prng: Prng, mode: PartialMode): void {
         const self = this
-        this.cutHook = index <= 0 ? null : (i) => {
-            if (i === index && self.busy) self.powerCut(prng, mode)
-        }
+        this.cutHook =
+            index <= 0
+                ? null
+                : (i) => {
+                      if (i === index && self.busy) self.powerCut(prng, mode)
+                  }
         if (this.cutHook) this.armFastHooks()
     }
 
@@ -540,7 +542,15 @@ export class SpiNorChip implements SpiBus {
      * the time with the command's times; a harness hook (`onOperation`, `cutAt`) adds an event
      * at the chip-select rise. `done(statusReads)` at the completion.
      * @devsWhenUsed */
-    fastWrite(kind: NorOpKind, addr: number, data: Buffer | null, firstPollMs: number, pollMs: number, fromMs: number, done: (statusReads: number) => void): void {
+    fastWrite(
+        kind: NorOpKind,
+        addr: number,
+        data: Buffer | null,
+        firstPollMs: number,
+        pollMs: number,
+        fromMs: number,
+        done: (statusReads: number) => void
+    ): void {
         const f = this.fastState()
         const now = fromMs
         const n = data ? data.length : 0
@@ -790,7 +800,10 @@ export class SpiNorChip implements SpiBus {
  * @devsWhenUsed
  */
 class BoardSpiHandle implements SpiBus {
-    constructor(private chip: SpiNorChip, private epoch: number) {}
+    constructor(
+        private chip: SpiNorChip,
+        private epoch: number
+    ) {}
 
     transfer(tx: Buffer, rxLen: number, done: (rx: Buffer) => void): void {
         if (this.chip.powerEpoch() !== this.epoch) return
@@ -871,7 +884,12 @@ export class FastNorFlash implements Flash {
      * counts them. */
     polls = 0
 
-    constructor(private chip: SpiNorChip, private clock: Clock, private epoch: number, private opts: SpiNorFlashOptions) {
+    constructor(
+        private chip: SpiNorChip,
+        private clock: Clock,
+        private epoch: number,
+        private opts: SpiNorFlashOptions
+    ) {
         this.geo = { pageSize: NOR_PAGE_SIZE, sectorSize: NOR_SECTOR_SIZE, capacity: opts.capacity !== undefined ? opts.capacity : 0 }
         this.readChunk = opts.readChunk !== undefined && opts.readChunk > 0 ? opts.readChunk : 256
         this.programPollMs = opts.programPollMs !== undefined ? opts.programPollMs : 0.05

@@ -110,7 +110,12 @@ export class UartEnd implements Link {
     private pass: ((b: number, out: Buffer, len: number) => number) | null = null
     private scratch: Buffer
 
-    constructor(private wire: UartWire, private clock: Clock, private prng: Prng, private fifoBytes: number) {
+    constructor(
+        private wire: UartWire,
+        private clock: Clock,
+        private prng: Prng,
+        private fifoBytes: number
+    ) {
         this.scratch = Buffer.alloc(2 * fifoBytes)
     }
 
@@ -293,7 +298,11 @@ export class UartWire {
     /** Called whenever the link goes down or comes back up (the simulator's fault log). */
     onUpChange: ((up: boolean) => void) | null = null
 
-    constructor(private clock: Clock, prng: Prng, options: UartOptions) {
+    constructor(
+        private clock: Clock,
+        prng: Prng,
+        options: UartOptions
+    ) {
         if (!(options.baud > 0) || !(options.txFifoBytes > 0)) throw new Error("uart: bad baud or fifo size")
         this.baud = options.baud
         this.byteMs = 10000 / options.baud

@@ -18,7 +18,21 @@ describe("seqmirror bench --quick --json", () => {
         expect(run.stderr).toBe("")
         expect(run.status).toBe(0)
         const b = JSON.parse(run.stdout) as BenchReport
-        for (const k of ["linkEfficiency", "ackLatency", "shuttleLap", "busShare", "rpoLag", "writeFolding", "resync", "simSpeed", "vm", "image", "store", "goals"]) expect(b).toHaveProperty(k)
+        for (const k of [
+            "linkEfficiency",
+            "ackLatency",
+            "shuttleLap",
+            "busShare",
+            "rpoLag",
+            "writeFolding",
+            "resync",
+            "simSpeed",
+            "vm",
+            "image",
+            "store",
+            "goals",
+        ])
+            expect(b).toHaveProperty(k)
         expect(b.quick).toBe(true)
     })
 

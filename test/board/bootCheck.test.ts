@@ -28,9 +28,7 @@ describe("boot check: configuration against the runtime", () => {
         expect(r.ok()).toBe(true)
         expect(r.memberIndex).toBe(0)
         expect(r.notes).toContain("group of one: no shuttle; the I2C pins are not used")
-        expect(r.notes).toContain(
-            "link: TCP to 192.168.4.1:7400 (no UART driver on DeviceScript 2.16.4); 115200 bit/s taken as its nominal rate"
-        )
+        expect(r.notes).toContain("link: TCP to 192.168.4.1:7400 (no UART driver on DeviceScript 2.16.4); 115200 bit/s taken as its nominal rate")
         expect(r.notes).toContain("console: output only (DeviceScript 2.16.4 gives programs no serial input)")
     })
 
@@ -101,10 +99,10 @@ describe("boot check: configuration against the runtime", () => {
     })
 
     it("reports text that is not JSON, and never throws on odd input", () => {
-        const r = checkBoot("{ \"board\": ", "devicescript.json", DS)
+        const r = checkBoot('{ "board": ', "devicescript.json", DS)
         expect(r.problems.length).toBe(1)
         expect(r.problems[0]).toMatch(/^devicescript\.json: not valid JSON: /)
-        for (const t of ["", "null", "3", "[]", "\"x\"", "{}", "{\"board\":{\"role\":\"primary\",\"member\":7}}", "\u0000\uffff"]) {
+        for (const t of ["", "null", "3", "[]", '"x"', "{}", '{"board":{"role":"primary","member":7}}', "\u0000\uffff"]) {
             const x = checkBoot(t, "f", DS)
             expect(x.ok()).toBe(false)
             expect(x.problems.length).toBeGreaterThan(0)
@@ -132,7 +130,10 @@ describe("board configuration module (bin/gen-board-config.mjs)", () => {
         expect(readFileSync(out, "utf8")).toBe("")
         const remote: any = groupOfOne()
         remote.board.role = "remote"
-        const r2 = spawnSync(process.execPath, ["bin/gen-board-config.mjs", dir.write("remote.json", JSON.stringify(remote)), out], { cwd: ROOT, encoding: "utf8" })
+        const r2 = spawnSync(process.execPath, ["bin/gen-board-config.mjs", dir.write("remote.json", JSON.stringify(remote)), out], {
+            cwd: ROOT,
+            encoding: "utf8",
+        })
         expect(r2.status).toBe(1)
         expect(r2.stderr).toMatch(/^remote\.json: board\.role: the board image runs a primary/)
     })

@@ -59,7 +59,13 @@ describe("board drivers compile with the DeviceScript compiler", () => {
         }
         expect(files).toContain("firmware/store/blockStore.ts")
         expect(files).toContain("firmware/main.ts")
-        const entry = dir.write("portable.ts", entryFor(dir, files.filter((f) => f !== "firmware/main.ts" && !BOARD_SIDE.includes(f))))
+        const entry = dir.write(
+            "portable.ts",
+            entryFor(
+                dir,
+                files.filter((f) => f !== "firmware/main.ts" && !BOARD_SIDE.includes(f))
+            )
+        )
         const r = await devs(["build", entry, ...COMPILE_ALL])
         expect(r.stdout + r.stderr).not.toMatch(/error/i)
         expect(r.code).toBe(0)

@@ -151,9 +151,7 @@ console.log("=== end")
     })
 
     it("refuses a store larger than the chip, naming both sizes", () => {
-        expect(sections["small"]).toContain(
-            "seqmirror: store.flashBytes: 2097152 is more than the flash chip holds (1048576 bytes, JEDEC ID ef4014)"
-        )
+        expect(sections["small"]).toContain("seqmirror: store.flashBytes: 2097152 is more than the flash chip holds (1048576 bytes, JEDEC ID ef4014)")
         expect(sections["small"].slice(-2)).toEqual(["seqmirror: board not started: 1 problem", "ok false"])
     })
 

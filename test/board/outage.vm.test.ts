@@ -122,7 +122,9 @@ ${PROBE}
         const heap = probed(empty) * 1024
         expect(heap).toBeGreaterThanOrEqual(BOARD_HEAP_BYTES)
         const held = heap - free
-        console.log(`at the bounds: ${free / 1024} KB of the heap free, the firmware holds about ${held / 1024} KB; the build's figure ${(figure / 1024).toFixed(1)} KB`)
+        console.log(
+            `at the bounds: ${free / 1024} KB of the heap free, the firmware holds about ${held / 1024} KB; the build's figure ${(figure / 1024).toFixed(1)} KB`
+        )
         expect(free).toBeGreaterThanOrEqual(BOARD_HEAP_MARGIN_BYTES)
         // the build counts the bounds in full (a quarter more seq records than the bound, every
         // manifest to send apart from the kept ones): it may be above the VM's figure, never

@@ -44,13 +44,24 @@ class Rig {
     private manifests: { seq: number; portions: number }[] = []
     private prng = new Prng(5)
 
-    constructor(readonly cfg: SeqmirrorConfig, chip?: SpiNorChip) {
+    constructor(
+        readonly cfg: SeqmirrorConfig,
+        chip?: SpiNorChip
+    ) {
         this.chip = chip ?? new SpiNorChip(this.k, { capacity: cfg.store.flashBytes })
         this.chip.powerOn(this.k)
         this.wire = new UartWire(this.k, this.prng.fork(1), { baud: cfg.link.baud, txFifoBytes: 256, propagationMs: 0.05 })
         const rcfg = defaultChannelConfig()
         rcfg.keepaliveMs = 0
-        const ch = new RemoteChannel(this.wire.b, this.k, () => this.prng.float(), rcfg, 0, 0, (_g, done) => done())
+        const ch = new RemoteChannel(
+            this.wire.b,
+            this.k,
+            () => this.prng.float(),
+            rcfg,
+            0,
+            0,
+            (_g, done) => done()
+        )
         ch.onMessage((msg, len) => {
             const m = Buffer.from(msg.subarray(0, len))
             if (m[0] === Msg.Portion) this.portions.push({ seq: getU32(m, 1), lba: getU32(m, 5), data: m.subarray(PORTION_HEADER) })
@@ -77,7 +88,15 @@ class Rig {
         flash.init((e) => (inited = e))
         this.run(() => inited >= 0)
         expect(inited).toBe(0)
-        const fw = new PrimaryFirmware(this.cfg, 0, this.k, this.wire.a, () => this.prng.float(), (l) => this.lines.push(l), flash)
+        const fw = new PrimaryFirmware(
+            this.cfg,
+            0,
+            this.k,
+            this.wire.a,
+            () => this.prng.float(),
+            (l) => this.lines.push(l),
+            flash
+        )
         let ok: boolean | null = null
         fw.start((r) => (ok = r))
         this.run(() => ok !== null)

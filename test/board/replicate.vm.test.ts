@@ -159,6 +159,8 @@ console.log("=== end")
 
     it("reports its status in one line", () => {
         const status = run.lines.find((l) => l.startsWith("status: "))
-        expect(status).toMatch(new RegExp("^status: seq \\d+, " + WRITES + " writes acknowledged, \\d+ portions sent \\(\\d+ from flash\\), link up, \\d+ free sectors$"))
+        expect(status).toMatch(
+            new RegExp("^status: seq \\d+, " + WRITES + " writes acknowledged, \\d+ portions sent \\(\\d+ from flash\\), link up, \\d+ free sectors$")
+        )
     })
 })

@@ -61,7 +61,28 @@ describe("seqmirror --help and option checks", () => {
     it("--help lists the commands and every option of sim", () => {
         const r = cli(["--help"])
         expect(r.status).toBe(0)
-        for (const w of ["sim", "sweep", "config check", "--boards", "--seed", "--duration", "--mode", "--baud", "--faults", "--rate", "--json", "--report", "--export", "--speed", "--console-port", "--no-console", "--pty", "--dashboard", "--no-dashboard", "--seeds"])
+        for (const w of [
+            "sim",
+            "sweep",
+            "config check",
+            "--boards",
+            "--seed",
+            "--duration",
+            "--mode",
+            "--baud",
+            "--faults",
+            "--rate",
+            "--json",
+            "--report",
+            "--export",
+            "--speed",
+            "--console-port",
+            "--no-console",
+            "--pty",
+            "--dashboard",
+            "--no-dashboard",
+            "--seeds",
+        ])
             expect(r.stdout).toContain(w)
     })
 
@@ -120,7 +141,20 @@ describe("seqmirror --help and option checks", () => {
     it("--report and --export do not change the run", () => {
         const dir = tempDir()
         const plain = cli(["sim", "--boards", "2", "--seed", "3", "--duration", "5s", "--json"])
-        const withOutputs = cli(["sim", "--boards", "2", "--seed", "3", "--duration", "5s", "--json", "--report", join(dir, "r.html"), "--export", join(dir, "x")])
+        const withOutputs = cli([
+            "sim",
+            "--boards",
+            "2",
+            "--seed",
+            "3",
+            "--duration",
+            "5s",
+            "--json",
+            "--report",
+            join(dir, "r.html"),
+            "--export",
+            join(dir, "x"),
+        ])
         expect(withOutputs.status).toBe(0)
         expect(withOutputs.stdout).toBe(plain.stdout)
         expect(existsSync(join(dir, "r.html"))).toBe(true)
@@ -131,7 +165,21 @@ describe("seqmirror --help and option checks", () => {
 describe("a live run from the command line", () => {
     it("prints the console ports, runs to its end at --speed max, and writes the report and the export", async () => {
         const dir = tempDir()
-        const p = start(["sim", "--boards", "3", "--speed", "max", "--duration", "10s", "--console-port", "0", "--report", join(dir, "run.html"), "--export", join(dir, "out")])
+        const p = start([
+            "sim",
+            "--boards",
+            "3",
+            "--speed",
+            "max",
+            "--duration",
+            "10s",
+            "--console-port",
+            "0",
+            "--report",
+            join(dir, "run.html"),
+            "--export",
+            join(dir, "out"),
+        ])
         expect(await p.exited).toBe(0)
         const out = p.output()
         expect(out).toMatch(/^seqmirror: 3 primary board\(s\) and a remote, seed 1, 10 s of workload as fast as it goes$/m)

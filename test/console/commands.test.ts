@@ -55,7 +55,25 @@ describe("board commands on a primary's console", () => {
     })
 
     it("an unknown command, a bad argument or a bad count gets one error line with a hint", () => {
-        for (const bad of ["bogus", "read", "read 99999", "read x", "status now", "stats --xml", "log loud", "evict", "evict 0x10", "evict zz", "admit", "admit 0x11", "admit zz", "fault", "fault link", "fault link soon", "fault flood"]) {
+        for (const bad of [
+            "bogus",
+            "read",
+            "read 99999",
+            "read x",
+            "status now",
+            "stats --xml",
+            "log loud",
+            "evict",
+            "evict 0x10",
+            "evict zz",
+            "admit",
+            "admit 0x11",
+            "admit zz",
+            "fault",
+            "fault link",
+            "fault link soon",
+            "fault flood",
+        ]) {
             const lines = rig.type(0, bad)
             expect(lines, bad).toHaveLength(1)
             expect(lines[0], bad).toMatch(ERROR_WITH_HINT)
@@ -66,7 +84,22 @@ describe("board commands on a primary's console", () => {
 
     it("help lists every command with its usage", () => {
         const help = rig.type(0, "help").join("\n")
-        for (const c of ["help", "log", "status", "stats", "seq", "ring", "link", "shuttle", "group", "read <lba>", "evict <address>", "admit <address>", "fault link <time>"]) expect(help).toContain(c)
+        for (const c of [
+            "help",
+            "log",
+            "status",
+            "stats",
+            "seq",
+            "ring",
+            "link",
+            "shuttle",
+            "group",
+            "read <lba>",
+            "evict <address>",
+            "admit <address>",
+            "fault link <time>",
+        ])
+            expect(help).toContain(c)
         expect(rig.type(0, "help read")).toEqual(["read <lba>  —  read one block of this board's store"])
     })
 
@@ -251,7 +284,10 @@ describe("simulator fault commands", () => {
             if (line) member.add(line.replace(/\d+/g, "N"))
             mirror.add(rig.type(remote, "status")[1].replace(/\d+/g, "N"))
         }
-        expect([...member].sort()).toEqual(["full resync: N blocks copied, waiting for the remote to apply them", "full resync: copying block N of N, N copied"])
+        expect([...member].sort()).toEqual([
+            "full resync: N blocks copied, waiting for the remote to apply them",
+            "full resync: copying block N of N, N copied",
+        ])
         expect(mirror).toContain("applied seq N, staged portions N, full resync: waiting for members' copies")
         expect(mirror).toContain("applied seq N, staged portions N, waiting for portions")
         rig.advance(15000)
@@ -291,7 +327,11 @@ describe("console input is untrusted", () => {
                     fc.oneof(
                         fc.uint8Array({ maxLength: 400 }),
                         fc.string({ maxLength: 300 }).map((s) => Buffer.from(s + "\n", "utf8")),
-                        fc.constantFrom(Buffer.from([0xff, 0xfb, 0x01]), Buffer.from([0xff, 0xfa, 0x18, 0x00, 0x41, 0xff, 0xf0]), Buffer.from("x".repeat(5000) + "\r\n"))
+                        fc.constantFrom(
+                            Buffer.from([0xff, 0xfb, 0x01]),
+                            Buffer.from([0xff, 0xfa, 0x18, 0x00, 0x41, 0xff, 0xf0]),
+                            Buffer.from("x".repeat(5000) + "\r\n")
+                        )
                     ),
                     { maxLength: 8 }
                 ),

@@ -68,7 +68,9 @@ describe("documents cited by code and documents exist in the repository", () => 
         for (const d of ["DESIGN.md", "PORTABLE.md"]) expect(existsSync(join(ROOT, "docs", d)), d).toBe(true)
         // every document in docs/ is reachable: the README or another document names it
         const named = new Set<string>()
-        for (const f of ["README.md", ...filesUnder("docs")]) for (const c of citationsIn(readFileSync(join(ROOT, f), "utf8"))) named.add(relative(ROOT, existsSync(resolve(ROOT, c)) ? resolve(ROOT, c) : resolve(ROOT, dirname(f), c)))
+        for (const f of ["README.md", ...filesUnder("docs")])
+            for (const c of citationsIn(readFileSync(join(ROOT, f), "utf8")))
+                named.add(relative(ROOT, existsSync(resolve(ROOT, c)) ? resolve(ROOT, c) : resolve(ROOT, dirname(f), c)))
         const unnamed = readdirSync(join(ROOT, "docs")).filter((d) => d.endsWith(".md") && !named.has("docs/" + d))
         expect(unnamed).toEqual([])
     })

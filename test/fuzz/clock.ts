@@ -2,7 +2,11 @@ import { Clock, Timer } from "../../hal/clock"
 
 class MiniTimer implements Timer {
     cancelled = false
-    constructor(public at: number, public order: number, public fire: () => void) {}
+    constructor(
+        public at: number,
+        public order: number,
+        public fire: () => void
+    ) {}
 }
 
 /** A bare virtual clock for the fuzz targets: timers in due order, nothing else. */

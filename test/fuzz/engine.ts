@@ -17,7 +17,11 @@ export class InputSource {
     private batchNo = -1
     private batch: Buffer[] = []
 
-    constructor(readonly target: Target, readonly seed: number, readonly corpus: readonly Buffer[]) {}
+    constructor(
+        readonly target: Target,
+        readonly seed: number,
+        readonly corpus: readonly Buffer[]
+    ) {}
 
     private load(no: number): void {
         if (no === this.batchNo) return
@@ -88,7 +92,15 @@ export interface CampaignStats {
  * watchdog follows it). Stops early after `maxFailures` distinct failure messages (known
  * failures, test/fuzz/known.ts, are reported but do not stop it).
  */
-export function campaign(t: Target, seed: number, corpus: readonly Buffer[], from: number, to: number, progress?: (i: number) => void, maxFailures = 5): CampaignStats {
+export function campaign(
+    t: Target,
+    seed: number,
+    corpus: readonly Buffer[],
+    from: number,
+    to: number,
+    progress?: (i: number) => void,
+    maxFailures = 5
+): CampaignStats {
     const src = new InputSource(t, seed, corpus)
     const failures: Failure[] = []
     const seen = new Set<string>()
@@ -133,7 +145,7 @@ export function minimize(t: Target, input: Buffer, budget = 2000): Buffer {
         return key(runOne(t, b)) === want
     }
     for (let chunk = Math.max(1, best.length >> 1); chunk >= 1 && tries < budget; chunk >>= 1) {
-        for (let at = 0; at + chunk <= best.length && tries < budget; ) {
+        for (let at = 0; at + chunk <= best.length && tries < budget;) {
             const cand = Buffer.concat([best.subarray(0, at), best.subarray(at + chunk)])
             if (fails(cand)) best = cand
             else at += chunk

@@ -67,7 +67,14 @@ describe("the campaign's machinery", () => {
     })
 
     it("a run over the time bound is a failure", () => {
-        const slow: Target = { ...planted, timeLimitMs: 1, run: () => { const end = Date.now() + 5; while (Date.now() < end) {} } }
+        const slow: Target = {
+            ...planted,
+            timeLimitMs: 1,
+            run: () => {
+                const end = Date.now() + 5
+                while (Date.now() < end) {}
+            },
+        }
         expect(runOne(slow, Buffer.alloc(1))).toMatch(/^slow: /)
     })
 })

@@ -58,7 +58,11 @@ function parseArgs(argv: string[]): Options | "help" | "list" | "corpus" | { rep
         if (a === "--help" || a === "-h") return "help"
         else if (a === "--list") return "list"
         else if (a === "--write-corpus") return "corpus"
-        else if (a === "--only") o.only = val().split(",").map((s) => s.trim()).filter((s) => s !== "")
+        else if (a === "--only")
+            o.only = val()
+                .split(",")
+                .map((s) => s.trim())
+                .filter((s) => s !== "")
         else if (a === "--count") o.count = parseCount(val())
         else if (a === "--seed") o.seed = parseCount(val()) >>> 0
         else if (a === "--jobs") o.jobs = Math.max(1, parseCount(val()))
@@ -185,7 +189,12 @@ async function runTarget(t: Target, o: Options): Promise<Row> {
         const r = await runChild(t.name, o.seed, from, o.count, false)
         row.ms += r.ms
         if (!r.stats && !r.killed) {
-            row.failures.push({ target: t.name, index: r.last, input: "", message: `the campaign's process ended without a result after input ${r.last} (see its output above)` })
+            row.failures.push({
+                target: t.name,
+                index: r.last,
+                input: "",
+                message: `the campaign's process ended without a result after input ${r.last} (see its output above)`,
+            })
             break
         }
         if (r.stats) {
@@ -213,10 +222,18 @@ async function runTarget(t: Target, o: Options): Promise<Row> {
     return row
 }
 
-function runChild(name: string, seed: number, from: number, to: number, trace: boolean): Promise<{ stats: CampaignStats | null; last: number; ms: number; killed: boolean }> {
+function runChild(
+    name: string,
+    seed: number,
+    from: number,
+    to: number,
+    trace: boolean
+): Promise<{ stats: CampaignStats | null; last: number; ms: number; killed: boolean }> {
     return new Promise((resolve) => {
         const started = Date.now()
-        const c: ChildProcess = fork(SELF, ["--child", name, String(seed), String(from), String(to), trace ? "trace" : ""], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+        const c: ChildProcess = fork(SELF, ["--child", name, String(seed), String(from), String(to), trace ? "trace" : ""], {
+            stdio: ["ignore", "inherit", "inherit", "ipc"],
+        })
         let last = from
         let stats: CampaignStats | null = null
         let killed = false
@@ -292,7 +309,12 @@ async function main(): Promise<number> {
             } catch {
                 /* not a file: the hex itself */
             }
-            input = unhex(text.split("\n").filter((l) => !l.trim().startsWith("#")).join(""))
+            input = unhex(
+                text
+                    .split("\n")
+                    .filter((l) => !l.trim().startsWith("#"))
+                    .join("")
+            )
         } catch (e) {
             process.stderr.write(`fuzz: ${(e as Error).message}\n`)
             return 2

@@ -27,7 +27,9 @@ function importsOf(source: string): string[] {
 /** Project folder ("firmware", "hal", ...) a relative specifier of `file` lands in; null for packages. */
 function landsIn(file: string, spec: string): string | null {
     if (!spec.startsWith(".")) return null
-    const target = relative(ROOT, resolve(ROOT, dirname(file), spec)).split("\\").join("/")
+    const target = relative(ROOT, resolve(ROOT, dirname(file), spec))
+        .split("\\")
+        .join("/")
     return target.split("/")[0]
 }
 

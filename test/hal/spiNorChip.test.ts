@@ -173,7 +173,8 @@ describe("SPI NOR chip model (W25Q128JV class)", () => {
         k.run(2, 100)
         chip.powerCut(new Prng(9), PartialMode.RandomBits)
         chip.powerOn()
-        let ff = 0, zero = 0
+        let ff = 0,
+            zero = 0
         for (let i = 0; i < 4096; i++) {
             if (chip.peek(i) === 0xff) ff++
             if (chip.peek(i) === 0) zero++

@@ -75,8 +75,18 @@ describe("FileFlash", () => {
         const second = call<[FlashError]>((done) => f.eraseSector(0, done))
         expect(await second.result).toEqual([FlashError.Busy])
         expect(await first.result).toEqual([FlashError.None])
-        expect(f.contents().subarray(4, 256).every((b) => b === 0xff)).toBe(true)
-        expect(f.contents().subarray(0, 4).every((b) => b === 0)).toBe(true)
+        expect(
+            f
+                .contents()
+                .subarray(4, 256)
+                .every((b) => b === 0xff)
+        ).toBe(true)
+        expect(
+            f
+                .contents()
+                .subarray(0, 4)
+                .every((b) => b === 0)
+        ).toBe(true)
         // close waits for the operation in flight, then refuses more
         const inFlight = call<[FlashError]>((done) => f.program(8, Buffer.alloc(1), done))
         await f.close()

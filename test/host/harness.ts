@@ -27,7 +27,10 @@ export class Proc {
     private waiters: Array<() => void> = []
     readonly exited: Promise<{ code: number | null; signal: string | null }>
 
-    constructor(readonly args: string[], stdin: "pipe" | "ignore" = "pipe") {
+    constructor(
+        readonly args: string[],
+        stdin: "pipe" | "ignore" = "pipe"
+    ) {
         this.child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: [stdin, "pipe", "pipe"] })
         this.child.stdout!.on("data", (d: Buffer) => {
             this.partial += d.toString("utf8")
@@ -61,7 +64,10 @@ export class Proc {
         for (;;) {
             const v = test()
             if (v) return v
-            if (!this.isRunning()) throw new Error(`${what}: the process ended (${this.child.exitCode ?? this.child.signalCode}); stderr: ${this.stderr.slice(-500)}; last lines: ${this.lines.slice(-5).join(" | ")}`)
+            if (!this.isRunning())
+                throw new Error(
+                    `${what}: the process ended (${this.child.exitCode ?? this.child.signalCode}); stderr: ${this.stderr.slice(-500)}; last lines: ${this.lines.slice(-5).join(" | ")}`
+                )
             const left = deadline - Date.now()
             if (left <= 0) throw new Error(`${what}: not within ${timeoutMs} ms; last lines: ${this.lines.slice(-5).join(" | ")}`)
             await new Promise<void>((resolve) => {
@@ -76,19 +82,26 @@ export class Proc {
 
     /** The first line matching `re` (from line `from` on). */
     async line(re: RegExp, timeoutMs = 30000, from = 0): Promise<RegExpExecArray> {
-        return this.until("a line matching " + re, () => {
-            for (let i = from; i < this.lines.length; i++) {
-                const m = re.exec(this.lines[i])
-                if (m) return m
-            }
-            return null
-        }, timeoutMs)
+        return this.until(
+            "a line matching " + re,
+            () => {
+                for (let i = from; i < this.lines.length; i++) {
+                    const m = re.exec(this.lines[i])
+                    if (m) return m
+                }
+                return null
+            },
+            timeoutMs
+        )
     }
 
     /** Waits for the process to end, and expects it to end by itself with `code`. */
     async endsWith(code: number): Promise<void> {
         const r = await this.exited
-        expect(r, `${this.args[0]} ended so; stderr: ${this.stderr.slice(-1500)}; last lines: ${this.lines.slice(-4).join(" | ")}`).toEqual({ code, signal: null })
+        expect(r, `${this.args[0]} ended so; stderr: ${this.stderr.slice(-1500)}; last lines: ${this.lines.slice(-4).join(" | ")}`).toEqual({
+            code,
+            signal: null,
+        })
     }
 
     /** Ends the process by signal and waits for it. */

@@ -1,6 +1,19 @@
 import { afterAll, describe, expect, it } from "vitest"
 import { join } from "node:path"
-import { blocksOf, eventsOf, expectMirrors, exportImage, groupOfOne, killAll, removeTemps, startPrimary, startRemote, tempDir, WriteRecord, writesOf } from "./harness"
+import {
+    blocksOf,
+    eventsOf,
+    expectMirrors,
+    exportImage,
+    groupOfOne,
+    killAll,
+    removeTemps,
+    startPrimary,
+    startRemote,
+    tempDir,
+    WriteRecord,
+    writesOf,
+} from "./harness"
 
 afterAll(() => {
     killAll()

@@ -1,6 +1,19 @@
 import { afterAll, describe, expect, it } from "vitest"
 import { join } from "node:path"
-import { blocksOf, eventsOf, expectMirrors, expectPrefixImage, exportImage, groupOfOne, killAll, removeTemps, startPrimary, startRemote, tempDir, writesOf } from "./harness"
+import {
+    blocksOf,
+    eventsOf,
+    expectMirrors,
+    expectPrefixImage,
+    exportImage,
+    groupOfOne,
+    killAll,
+    removeTemps,
+    startPrimary,
+    startRemote,
+    tempDir,
+    writesOf,
+} from "./harness"
 
 afterAll(() => {
     killAll()
@@ -34,7 +47,10 @@ describe("a remote killed with SIGKILL mid-run", () => {
         const upAt = primary.lines.indexOf(up.input, downAt)
         // confirmations reported before the session with the new remote came up are the old
         // remote's, all of them at or before the applied seq of its flash
-        const before = primary.lines.slice(0, upAt).filter((l) => l.includes('"event":"confirmed"')).map((l) => JSON.parse(l))
+        const before = primary.lines
+            .slice(0, upAt)
+            .filter((l) => l.includes('"event":"confirmed"'))
+            .map((l) => JSON.parse(l))
         expect(before.length).toBeGreaterThanOrEqual(20)
         for (const c of before) expect(c.seq, `write ${c.n} was confirmed`).toBeLessThanOrEqual(killed.appliedSeq)
 
@@ -55,4 +71,3 @@ describe("a remote killed with SIGKILL mid-run", () => {
         expect(await again.proc.kill("SIGTERM")).toEqual({ code: 0, signal: null })
     })
 })
-

@@ -3,7 +3,18 @@ import { connect, Socket } from "node:net"
 import { getU16, getU32, putU16, putU32 } from "../../firmware/codec/bytes"
 import { CobsDecoder, cobsEncode } from "../../firmware/codec/cobs"
 import { crc32c } from "../../firmware/codec/crc32c"
-import { FrameType, HANDSHAKE_BYTES, HEADER_BYTES, OFF_MEMBER, OFF_NONCE, OFF_REASON, OFF_SESSION, OFF_VERSION, PROTOCOL_VERSION, RefuseReason } from "../../firmware/link/frame"
+import {
+    FrameType,
+    HANDSHAKE_BYTES,
+    HEADER_BYTES,
+    OFF_MEMBER,
+    OFF_NONCE,
+    OFF_REASON,
+    OFF_SESSION,
+    OFF_VERSION,
+    PROTOCOL_VERSION,
+    RefuseReason,
+} from "../../firmware/link/frame"
 import { NodeClock } from "../../host-sim/host/nodeClock"
 import { RemoteListener } from "../../host-sim/host/tcpLink"
 
@@ -52,7 +63,13 @@ describe("RemoteListener", () => {
     it("routes by HELLO and by session, resets unknown sessions, refuses members it does not have", async () => {
         const session = 0x5eed1234
         const logs: string[] = []
-        const l = new RemoteListener(clock, { members: 2, nominalBitRate: 115200, maxPayload: 1096, sessionOf: (m) => (m === 1 ? session : 0), log: (x) => logs.push(x) })
+        const l = new RemoteListener(clock, {
+            members: 2,
+            nominalBitRate: 115200,
+            maxPayload: 1096,
+            sessionOf: (m) => (m === 1 ? session : 0),
+            log: (x) => logs.push(x),
+        })
         const received: Buffer[][] = [[], []]
         l.links.forEach((link, m) => link.onReceive((d) => received[m].push(Buffer.from(d))))
         const { port } = await l.listen("127.0.0.1", 0)

@@ -35,15 +35,28 @@ describe("seqmirror remote and primary: help, bad options and unusable data", ()
         writeFileSync(aFile, "")
         const bad: Array<[string[], RegExp]> = [
             [["remote", "--config", config], /^seqmirror: --data is required, e\.g\. --data remote-data$/],
-            [["remote", "--data", aFile, "--config", config], /^seqmirror: --data .*a-file is not a directory \(the remote keeps its flash file and group file in one\)$/],
-            [["primary", "--data", join(dir, "p.flash"), "--config", three, "--connect", "127.0.0.1:9"], /a member of a group of 3 must receive the shuttle .* on a host a board runs only a group of one/],
+            [
+                ["remote", "--data", aFile, "--config", config],
+                /^seqmirror: --data .*a-file is not a directory \(the remote keeps its flash file and group file in one\)$/,
+            ],
+            [
+                ["primary", "--data", join(dir, "p.flash"), "--config", three, "--connect", "127.0.0.1:9"],
+                /a member of a group of 3 must receive the shuttle .* on a host a board runs only a group of one/,
+            ],
         ]
-        const [remote, primary, all, ...results] = await Promise.all([cli(["remote", "--help"]), cli(["primary", "--help"]), cli(["--help"]), ...bad.map(([args]) => cli(args))])
+        const [remote, primary, all, ...results] = await Promise.all([
+            cli(["remote", "--help"]),
+            cli(["primary", "--help"]),
+            cli(["--help"]),
+            ...bad.map(([args]) => cli(args)),
+        ])
         for (const r of [remote, primary, all]) expect(r.code).toBe(0)
         expect(remote.stdout).toMatch(/^seqmirror remote — /)
-        for (const w of ["--data DIR", "--listen HOST:PORT", "--config FILE", "--console PORT", "seqmirror remote export --data DIR [--json]"]) expect(remote.stdout).toContain(w)
+        for (const w of ["--data DIR", "--listen HOST:PORT", "--config FILE", "--console PORT", "seqmirror remote export --data DIR [--json]"])
+            expect(remote.stdout).toContain(w)
         expect(primary.stdout).toMatch(/^seqmirror primary — /)
-        for (const w of ["--data FILE", "--connect HOST:PORT", "--member N|NAME", "--rate R", "--duration D", "--json", "LBA TEXT"]) expect(primary.stdout).toContain(w)
+        for (const w of ["--data FILE", "--connect HOST:PORT", "--member N|NAME", "--rate R", "--duration D", "--json", "LBA TEXT"])
+            expect(primary.stdout).toContain(w)
         for (const w of ["remote export", "primary", "seqmirror remote --help"]) expect(all.stdout).toContain(w)
         results.forEach((r, i) => {
             const [args, re] = bad[i]
@@ -67,7 +80,18 @@ describe("seqmirror remote and primary: help, bad options and unusable data", ()
         mkdirSync(otherGroup)
         writeFileSync(
             join(otherGroup, "group.json"),
-            JSON.stringify({ format: "seqmirror-remote-data", version: 1, group: 1, members: [{ name: "a", address: 16 }, { name: "b", address: 17 }], blockSize: 256, flashBytes: 65536, lbaCount: 60 })
+            JSON.stringify({
+                format: "seqmirror-remote-data",
+                version: 1,
+                group: 1,
+                members: [
+                    { name: "a", address: 16 },
+                    { name: "b", address: 17 },
+                ],
+                blockSize: 256,
+                flashBytes: 65536,
+                lbaCount: 60,
+            })
         )
         const empty = join(dir, "empty")
         mkdirSync(empty)
@@ -78,8 +102,14 @@ describe("seqmirror remote and primary: help, bad options and unusable data", ()
         const remote = (args: string[]) => () => cmdRemote(args)
         const primary = (args: string[]) => () => cmdPrimary(args)
         const cases: Array<[() => Promise<number>, RegExp]> = [
-            [remote(["--data", wrongSize, "--config", config, "--listen", "127.0.0.1:0"]), /flash\.bin holds 4096 bytes, but this flash is 65536 bytes: it was made for another configuration/],
-            [remote(["--data", otherGroup, "--config", config, "--listen", "127.0.0.1:0"]), /it holds the remote of a group of 2 members, 256-byte blocks, store\.flashBytes 65536; the configuration has 1 member, 256-byte blocks, store\.flashBytes 65536; use another directory/],
+            [
+                remote(["--data", wrongSize, "--config", config, "--listen", "127.0.0.1:0"]),
+                /flash\.bin holds 4096 bytes, but this flash is 65536 bytes: it was made for another configuration/,
+            ],
+            [
+                remote(["--data", otherGroup, "--config", config, "--listen", "127.0.0.1:0"]),
+                /it holds the remote of a group of 2 members, 256-byte blocks, store\.flashBytes 65536; the configuration has 1 member, 256-byte blocks, store\.flashBytes 65536; use another directory/,
+            ],
             [remote(["--data", join(dir, "r"), "--config", config, "--listen", "nowhere"]), /--listen must be HOST:PORT \(or PORT\), not "nowhere"/],
             [remote(["--data", join(dir, "r2"), "--config", config, "--listen", "127.0.0.1:" + takenPort]), /--listen 127\.0\.0\.1:\d+: listen EADDRINUSE/],
             [remote(["--data", join(dir, "r3"), "--config", join(dir, "missing.json")]), /cannot read the configuration .*missing\.json/],
@@ -88,9 +118,18 @@ describe("seqmirror remote and primary: help, bad options and unusable data", ()
             [remote(["export", "--data", empty]), /holds no remote/],
             [remote(["export", "--data", join(dir, "nothing-here")]), /--data .*nothing-here: ENOENT/],
             [primary(["--data", dir, "--config", config, "--connect", "127.0.0.1:9"]), /is not a regular file/],
-            [primary(["--data", join(dir, "p.flash"), "--config", config, "--connect", "127.0.0.1:9", "--member", "5"]), /--member 5: the group has 1 member\(s\), 0\.\.0/],
-            [primary(["--data", join(dir, "p.flash"), "--config", config, "--connect", "127.0.0.1:9", "--member", "nobody"]), /--member nobody: not in group\.members \(primary-a\)/],
-            [primary(["--data", join(dir, "p.flash"), "--config", config, "--connect", "127.0.0.1:0"]), /--connect 127\.0\.0\.1:0: the port must be 1\.\.65535/],
+            [
+                primary(["--data", join(dir, "p.flash"), "--config", config, "--connect", "127.0.0.1:9", "--member", "5"]),
+                /--member 5: the group has 1 member\(s\), 0\.\.0/,
+            ],
+            [
+                primary(["--data", join(dir, "p.flash"), "--config", config, "--connect", "127.0.0.1:9", "--member", "nobody"]),
+                /--member nobody: not in group\.members \(primary-a\)/,
+            ],
+            [
+                primary(["--data", join(dir, "p.flash"), "--config", config, "--connect", "127.0.0.1:0"]),
+                /--connect 127\.0\.0\.1:0: the port must be 1\.\.65535/,
+            ],
             [primary(["--data", join(dir, "p.flash"), "--config", config, "--duration", "5s"]), /--duration needs --rate/],
             [primary(["--data", join(dir, "p.flash"), "--config", config, "--rate", "fast"]), /--rate must be a whole number, not "fast"/],
         ]

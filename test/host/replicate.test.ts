@@ -1,6 +1,21 @@
 import { afterAll, describe, expect, it } from "vitest"
 import { join } from "node:path"
-import { blocksOf, eventsOf, expectMirrors, expectPrefixImage, exportImage, exportImageCli, groupOfOne, killAll, Proc, removeTemps, startPrimary, startRemote, tempDir, writesOf } from "./harness"
+import {
+    blocksOf,
+    eventsOf,
+    expectMirrors,
+    expectPrefixImage,
+    exportImage,
+    exportImageCli,
+    groupOfOne,
+    killAll,
+    Proc,
+    removeTemps,
+    startPrimary,
+    startRemote,
+    tempDir,
+    writesOf,
+} from "./harness"
 
 afterAll(() => {
     killAll()

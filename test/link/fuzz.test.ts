@@ -69,19 +69,23 @@ function buildFrame(f: typeof frameLike extends fc.Arbitrary<infer T> ? T : neve
 describe("link channel fuzzing", () => {
     it("random bytes fed to both ends never throw and are counted as drops", () => {
         fc.assert(
-            fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 3000 }), { minLength: 1, maxLength: 8 }), fc.integer({ min: 1, max: 1e6 }), (chunks, seed) => {
-                const p = new LinkPair({ seed, baud: 921600 })
-                p.run(50) // the session is up
-                for (const c of chunks) {
-                    p.wire.b.deliver(Buffer.from(c))
-                    p.wire.a.deliver(Buffer.from(c))
-                    p.run(1)
+            fc.property(
+                fc.array(fc.uint8Array({ minLength: 1, maxLength: 3000 }), { minLength: 1, maxLength: 8 }),
+                fc.integer({ min: 1, max: 1e6 }),
+                (chunks, seed) => {
+                    const p = new LinkPair({ seed, baud: 921600 })
+                    p.run(50) // the session is up
+                    for (const c of chunks) {
+                        p.wire.b.deliver(Buffer.from(c))
+                        p.wire.a.deliver(Buffer.from(c))
+                        p.run(1)
+                    }
+                    const drops = (c: typeof p.remote.counters) => c.droppedCrc + c.droppedMalformed + c.droppedOversize
+                    const zeros = chunks.reduce((n, c) => n + c.filter((b) => b === 0).length, 0)
+                    if (zeros > 0) expect(drops(p.remote.counters) + drops(p.primary.counters)).toBeGreaterThan(0)
+                    expect(p.primary.state()).toBe("up")
                 }
-                const drops = (c: typeof p.remote.counters) => c.droppedCrc + c.droppedMalformed + c.droppedOversize
-                const zeros = chunks.reduce((n, c) => n + c.filter((b) => b === 0).length, 0)
-                if (zeros > 0) expect(drops(p.remote.counters) + drops(p.primary.counters)).toBeGreaterThan(0)
-                expect(p.primary.state()).toBe("up")
-            }),
+            ),
             { numRuns: 100, seed: 4242 }
         )
     })
@@ -119,36 +123,42 @@ describe("link channel fuzzing", () => {
 
     it("corrupted copies of real frames with recomputed CRCs never throw", () => {
         fc.assert(
-            fc.property(fc.integer({ min: 1, max: 1e6 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }), (seed, edits) => {
-                const p = new LinkPair({ seed, baud: 921600 })
-                // capture what the primary writes
-                const sent: number[] = []
-                const write = p.wire.a.write.bind(p.wire.a)
-                p.wire.a.write = (d: Buffer) => {
-                    const n = write(d)
-                    for (let i = 0; i < n; i++) sent.push(d[i])
-                    return n
+            fc.property(
+                fc.integer({ min: 1, max: 1e6 }),
+                fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+                (seed, edits) => {
+                    const p = new LinkPair({ seed, baud: 921600 })
+                    // capture what the primary writes
+                    const sent: number[] = []
+                    const write = p.wire.a.write.bind(p.wire.a)
+                    p.wire.a.write = (d: Buffer) => {
+                        const n = write(d)
+                        for (let i = 0; i < n; i++) sent.push(d[i])
+                        return n
+                    }
+                    const fwd = new Stream(30, (i) => 8 + i * 20, p.primary, p.remote)
+                    p.run(200)
+                    expect(fwd.done()).toBe(true)
+                    // split the capture into frames, decode, edit, reseal, replay to both ends
+                    const raw: number[][] = [[]]
+                    for (const b of sent)
+                        if (b === 0) raw.push([])
+                        else raw[raw.length - 1].push(b)
+                    for (const enc of raw) {
+                        if (enc.length < 4) continue
+                        const dec = cobsDecodeForTest(Buffer.from(enc))
+                        if (!dec || dec.length < 8) continue
+                        const body = Buffer.from(dec.subarray(0, dec.length - 4))
+                        for (const [at, v] of edits) body[at % body.length] = v
+                        const f = seal(body)
+                        p.wire.b.deliver(f)
+                        p.wire.a.deliver(f)
+                        p.run(2)
+                    }
+                    p.run(1000)
+                    expect(["up", "down", "connecting", "refused"]).toContain(p.primary.state())
                 }
-                const fwd = new Stream(30, (i) => 8 + i * 20, p.primary, p.remote)
-                p.run(200)
-                expect(fwd.done()).toBe(true)
-                // split the capture into frames, decode, edit, reseal, replay to both ends
-                const raw: number[][] = [[]]
-                for (const b of sent) if (b === 0) raw.push([]); else raw[raw.length - 1].push(b)
-                for (const enc of raw) {
-                    if (enc.length < 4) continue
-                    const dec = cobsDecodeForTest(Buffer.from(enc))
-                    if (!dec || dec.length < 8) continue
-                    const body = Buffer.from(dec.subarray(0, dec.length - 4))
-                    for (const [at, v] of edits) body[at % body.length] = v
-                    const f = seal(body)
-                    p.wire.b.deliver(f)
-                    p.wire.a.deliver(f)
-                    p.run(2)
-                }
-                p.run(1000)
-                expect(["up", "down", "connecting", "refused"]).toContain(p.primary.state())
-            }),
+            ),
             { numRuns: 100, seed: 99 }
         )
     })

@@ -37,10 +37,18 @@ describe("link handshake and generations", () => {
         let done: (() => void) | null = null
         const rr = new Prng(77)
         p.remote.stop()
-        p.remote = new RemoteChannel(p.wire.b, p.k, () => rr.float(), config(undefined, true), 0, 5, (g, d) => {
-            p.persistedGeneration = g
-            done = d
-        })
+        p.remote = new RemoteChannel(
+            p.wire.b,
+            p.k,
+            () => rr.float(),
+            config(undefined, true),
+            0,
+            5,
+            (g, d) => {
+                p.persistedGeneration = g
+                done = d
+            }
+        )
         p.run(3000)
         expect(p.persistedGeneration).toBe(9)
         expect(p.remote.highestGeneration()).toBe(5)
@@ -88,10 +96,18 @@ describe("link handshake and generations", () => {
         }
         let persisted = 1
         const r = prng.fork(3)
-        const remote = new RemoteChannel(shared, k, () => r.float(), config(undefined, true), 0, persisted, (g, done) => {
-            persisted = g
-            done()
-        })
+        const remote = new RemoteChannel(
+            shared,
+            k,
+            () => r.float(),
+            config(undefined, true),
+            0,
+            persisted,
+            (g, done) => {
+                persisted = g
+                done()
+            }
+        )
         const from: number[] = []
         remote.onMessage((m, _len) => from.push(m[0]))
         const po = prng.fork(4)

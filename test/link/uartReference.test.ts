@@ -31,7 +31,11 @@ class ByteEnd implements Link {
     lost = 0
     private out = Buffer.alloc(2)
 
-    constructor(private clock: Clock, private wire: { byteMs: number; propagationMs: number; downAt: (t: number) => boolean }, private fifoBytes: number) {}
+    constructor(
+        private clock: Clock,
+        private wire: { byteMs: number; propagationMs: number; downAt: (t: number) => boolean },
+        private fifoBytes: number
+    ) {}
 
     write(data: Buffer): number {
         const n = Math.min(data.length, this.fifoBytes - this.fifo.length)
@@ -209,7 +213,18 @@ describe("UART model against a byte-by-byte reference", () => {
 
     it("loses the same bytes to outages and faults", () => {
         for (const seed of [4, 5]) {
-            const { ref, fast } = both({ baud: 115200, fifo: 1024, faults: true, outages: [[200.123, 150.5], [700.7, 3.3]] }, seed)
+            const { ref, fast } = both(
+                {
+                    baud: 115200,
+                    fifo: 1024,
+                    faults: true,
+                    outages: [
+                        [200.123, 150.5],
+                        [700.7, 3.3],
+                    ],
+                },
+                seed
+            )
             expect(fast.log).toEqual(ref.log)
             expectSameArrivals(ref.atB, fast.atB, true)
             expectSameArrivals(ref.atA, fast.atA, true)

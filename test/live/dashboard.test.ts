@@ -43,7 +43,9 @@ describe("the dashboard while a member is dead", () => {
         expect(lines[i]).toContain(`applied seq ${r.appliedSeq}, staged ${r.stagedPortions}, held`)
         expect(lines[i + 1]).toBe(" ".repeat(17) + `holding its image: suspended by member ${r.suspendedMember} (a write waited: the group cannot release)`)
         const last = lines.find((l) => l.startsWith("last event"))!
-        expect(last).toMatch(/^last event at \d+\.\d s: primary [01]: replication suspended at seq \d+ \(a write waited 5 s or more: the group cannot release\)$/)
+        expect(last).toMatch(
+            /^last event at \d+\.\d s: primary [01]: replication suspended at seq \d+ \(a write waited 5 s or more: the group cannot release\)$/
+        )
         const plain = renderPlainLine(v)
         expect(plain).toContain("p0 suspended seq ")
         expect(plain).toContain(`remote applied ${r.appliedSeq} held (member ${r.suspendedMember} suspended) consistent`)

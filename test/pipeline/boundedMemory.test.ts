@@ -21,7 +21,11 @@ interface Peaks {
     remoteManifests: number
 }
 
-function drive(linkDown: { target: number | "remote"; atMs: number; forMs: number }[], boards: number, seed: number): { peaks: Peaks; busy: number; sim: Simulation } {
+function drive(
+    linkDown: { target: number | "remote"; atMs: number; forMs: number }[],
+    boards: number,
+    seed: number
+): { peaks: Peaks; busy: number; sim: Simulation } {
     const o = { ...defaultSimOptions(), boards, seed, durationMs: 240000, rate: 150, faults: ["power", "link", "reboot"], linkDown }
     const sim = new Simulation(o, { maxHistorySeqs: HISTORY, maxWritesWaiting: WAITING, suspendAfterMs: 0 }, { queueDepth: 40 })
     sim.start()

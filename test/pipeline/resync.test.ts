@@ -222,7 +222,10 @@ class FifoStore implements PipelineStore {
     private queue: Array<() => void> = []
     private busy = false
     private n = 0
-    constructor(private k: SimKernel, private confirmedAt: number) {}
+    constructor(
+        private k: SimKernel,
+        private confirmedAt: number
+    ) {}
 
     private op(ms: number, f: () => void): void {
         this.queue.push(() =>
@@ -247,8 +250,7 @@ class FifoStore implements PipelineStore {
 
     newest(lba: number): { lba: number; seq: number; n: number; data: Buffer } | null {
         let best: { lba: number; seq: number; n: number; data: Buffer } | null = null
-        for (const v of this.versions)
-            if (v.lba === lba && (!best || seqDiff(v.seq, best.seq) > 0 || (v.seq === best.seq && v.n > best.n))) best = v
+        for (const v of this.versions) if (v.lba === lba && (!best || seqDiff(v.seq, best.seq) > 0 || (v.seq === best.seq && v.n > best.n))) best = v
         return best
     }
 

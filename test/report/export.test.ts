@@ -32,7 +32,10 @@ function exported(o: Partial<SimOptions>) {
 }
 
 function lines(path: string): any[] {
-    return readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l))
+    return readFileSync(path, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l))
 }
 
 function writeLines(path: string, rows: any[]): void {
@@ -66,7 +69,12 @@ describe("export and the independent checker", () => {
         expect(applies[applies.length - 1].seq).toBe(result.appliedSeq)
         // the --json counter and the files count the same portions
         expect(applies.reduce((n, a) => n + a.portions.length, 0)).toBe(result.portionsApplied)
-        expect(run.counters).toMatchObject({ writesIssued: result.writesIssued, writesAcked: result.writesAcked, portionsApplied: result.portionsApplied, applies: applies.length })
+        expect(run.counters).toMatchObject({
+            writesIssued: result.writesIssued,
+            writesAcked: result.writesAcked,
+            portionsApplied: result.portionsApplied,
+            applies: applies.length,
+        })
         const remote = lines(join(dir, "remote.jsonl"))
         expect(remote[0]).toEqual({ kind: "image", side: "remote", appliedSeq: result.appliedSeq, boards: 3, lbaCount: 256, blockSize: 256 })
         expect(remote).toHaveLength(1 + 3 * 256)
@@ -100,7 +108,16 @@ describe("export and the independent checker", () => {
         expect(result.consistent).toBe(true)
         const c = check(dir)
         expect(c.status).toBe(0)
-        expect(c.verdict).toMatchObject({ consistent: true, safe: true, caughtUp: true, intact: true, appliedSeq: result.appliedSeq, writesAcked: result.writesAcked, appliesMatchImage: true, portionsApplied: result.portionsApplied })
+        expect(c.verdict).toMatchObject({
+            consistent: true,
+            safe: true,
+            caughtUp: true,
+            intact: true,
+            appliedSeq: result.appliedSeq,
+            writesAcked: result.writesAcked,
+            appliesMatchImage: true,
+            portionsApplied: result.portionsApplied,
+        })
         expect(c.verdict.appliesChecked).toBe(lines(join(dir, "applies.jsonl")).length)
     })
 
@@ -113,7 +130,8 @@ describe("export and the independent checker", () => {
         let pick: [any, any] | null = null
         for (const w of writes)
             for (const x of writes)
-                if (!pick && x.board !== w.board && x.ackedAt !== null && x.issuedAt < w.issuedAt && x.ackedAt > w.issuedAt && w.deps[x.board] < x.counter) pick = [w, x]
+                if (!pick && x.board !== w.board && x.ackedAt !== null && x.issuedAt < w.issuedAt && x.ackedAt > w.issuedAt && w.deps[x.board] < x.counter)
+                    pick = [w, x]
         expect(pick).not.toBeNull()
         const [w, x] = pick!
         // a hair before W's issue, still after its own issue
@@ -148,7 +166,9 @@ describe("export and the independent checker", () => {
         const path = join(d, "remote.jsonl")
         const writes = lines(join(d, "writes.jsonl"))
         const img = lines(path)
-        const i = img.findIndex((b, k) => k > 0 && b.counter > 0 && writes.some((w) => w.board === b.board && w.lba === b.lba && w.counter < b.counter && w.ackedAt !== null))
+        const i = img.findIndex(
+            (b, k) => k > 0 && b.counter > 0 && writes.some((w) => w.board === b.board && w.lba === b.lba && w.counter < b.counter && w.ackedAt !== null)
+        )
         const b = img[i]
         const older = writes.filter((w) => w.board === b.board && w.lba === b.lba && w.counter < b.counter).pop()
         img[i] = { ...b, counter: older.counter, digest: older.digest }
@@ -206,7 +226,11 @@ describe("events and the checker on runs with faults", () => {
             expect(count("power-cut", false) + count("power-cut", true) + count("replace", true)).toBeGreaterThan(0)
             const c = check(dir)
             expect(c.verdict.intact).toBe(true)
-            expect({ consistent: c.verdict.consistent, safe: c.verdict.safe, caughtUp: c.verdict.caughtUp }).toEqual({ consistent: result.consistent, safe: result.safe, caughtUp: result.caughtUp })
+            expect({ consistent: c.verdict.consistent, safe: c.verdict.safe, caughtUp: c.verdict.caughtUp }).toEqual({
+                consistent: result.consistent,
+                safe: result.safe,
+                caughtUp: result.caughtUp,
+            })
             expect(c.verdict.portionsApplied).toBe(result.portionsApplied)
         })
 })

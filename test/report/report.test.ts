@@ -78,7 +78,10 @@ describe("the HTML report", () => {
         expect([...charts.keys()]).toEqual(["rpo", "ring", "goodput", "seq", "spill"])
         for (const [id, c] of charts) {
             const want = id === "seq" ? ["primary 0", "primary 1", "primary 2", "remote applied"] : ["primary 0", "primary 1", "primary 2"]
-            expect(c.lines.map((l) => l.series), id).toEqual(want)
+            expect(
+                c.lines.map((l) => l.series),
+                id
+            ).toEqual(want)
             for (const l of c.lines) {
                 expect(l.samples).toBe(timeline.t.length)
                 expect(l.points).toHaveLength(timeline.t.length)
@@ -186,7 +189,11 @@ describe("suspension on the report", () => {
     })
 
     it("marks them on every chart and lists them with the events", () => {
-        for (const [id, c] of charts) expect(c.marks.filter((k) => kinds.includes(k)), id).toEqual(events.map((e) => e.kind))
+        for (const [id, c] of charts)
+            expect(
+                c.marks.filter((k) => kinds.includes(k)),
+                id
+            ).toEqual(events.map((e) => e.kind))
         expect(html).toContain(`<td>primary 1</td><td style="color:#c71585">suspend</td><td>${events[1].detail}</td>`)
         expect(html).toContain(`<td>remote</td><td style="color:#1a6b1a">resync commit</td><td>${events[4].detail}</td>`)
         expect(html).toMatch(/<span style="color:#17becf">resume<\/span>/)

@@ -17,7 +17,16 @@ export function shuttleFrames(maxWindow: number = MAX_WINDOW): fc.Arbitrary<Shut
             origin: address,
             holder: address,
             seq: u32,
-            flags: fc.constantFrom(0, FLAG_BUSY, FLAG_RAISED, FLAG_BUSY | FLAG_RAISED, FLAG_ADMIT, FLAG_BUSY | FLAG_ADMIT, FLAG_DATA, FLAG_BUSY | FLAG_DATA | FLAG_RAISED),
+            flags: fc.constantFrom(
+                0,
+                FLAG_BUSY,
+                FLAG_RAISED,
+                FLAG_BUSY | FLAG_RAISED,
+                FLAG_ADMIT,
+                FLAG_BUSY | FLAG_ADMIT,
+                FLAG_DATA,
+                FLAG_BUSY | FLAG_DATA | FLAG_RAISED
+            ),
             members: fc.uniqueArray(address, { minLength: 2, maxLength: MAX_MEMBERS }),
             masks: fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255)),
             windowLen: fc.integer({ min: 0, max: maxWindow }),

@@ -158,7 +158,15 @@ function loaded(idlePauseMaxMs: number, size: number, rate: number) {
     g.run(30000)
     latencies.sort((a, b) => a - b)
     const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]
-    return { seqs: g.hosts[0].capture - seq0, writes: latencies.length, p50: p(0.5), p99: p(0.99), max: latencies[latencies.length - 1], busy: (g.bus.counters.busyMs - busy0) / 30000, violations: g.violations }
+    return {
+        seqs: g.hosts[0].capture - seq0,
+        writes: latencies.length,
+        p50: p(0.5),
+        p99: p(0.99),
+        max: latencies[latencies.length - 1],
+        busy: (g.bus.counters.busyMs - busy0) / 30000,
+        violations: g.violations,
+    }
 }
 
 describe("a loaded group is as fast as before", () => {

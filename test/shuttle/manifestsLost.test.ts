@@ -12,7 +12,15 @@ describe("final manifests lost to the whole group", () => {
     it("the members suspend for them, and the remote catches up through the resync", () => {
         // four overloaded boards with every fault: in this run the group loses seqs 12..25's
         // manifests and the apps have stopped writing long before the drain ends
-        const o = { ...defaultSimOptions(), boards: 4, seed: 20, durationMs: 60000, rate: 200, depth: 100, faults: ["power", "link", "bus", "reboot", "slow", "replace", "death", "rot", "remotefail", "ram"] }
+        const o = {
+            ...defaultSimOptions(),
+            boards: 4,
+            seed: 20,
+            durationMs: 60000,
+            rate: 200,
+            depth: 100,
+            faults: ["power", "link", "bus", "reboot", "slow", "replace", "death", "rot", "remotefail", "ram"],
+        }
         const sim = new Simulation(o)
         sim.start()
         // a look at the boards every 100 ms, the drain after the workload included

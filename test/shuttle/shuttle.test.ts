@@ -80,9 +80,7 @@ describe("the seq update rule", () => {
         expect(g.agents[2].counters.increments).toBe(1)
         for (const h of g.hosts) {
             expect(h.releasedSeq).toBe(2)
-            expect(h.manifests.map((m) => [m.seq, m.entries.map((e) => [e.member, e.portions, e.bytes])])).toEqual([
-                [1, [[2, 3, 768]]],
-            ])
+            expect(h.manifests.map((m) => [m.seq, m.entries.map((e) => [e.member, e.portions, e.bytes])])).toEqual([[1, [[2, 3, 768]]]])
         }
         // and then it stays
         g.run(5000)
@@ -338,8 +336,7 @@ describe("absent members", () => {
         // S moved at most one past the absent member's seq, and waits there
         for (const h of g.hosts) expect(seqDiff(h.capture, offSeq)).toBeLessThanOrEqual(1)
         for (const h of g.hosts) expect(seqAfter(h.releasedSeq, offSeq)).toBe(false)
-        for (const h of g.hosts)
-            for (const m of h.manifests) expect(seqAfter(m.seq, offSeq)).toBe(false)
+        for (const h of g.hosts) for (const m of h.manifests) expect(seqAfter(m.seq, offSeq)).toBe(false)
         // the shuttle keeps going round the others, trying member 2 each lap
         const visits = g.agents[0].counters.visits
         g.run(1000)
@@ -412,8 +409,7 @@ describe("eviction", () => {
         expect(g.violations).toEqual([])
         // manifests never list member 3 for seqs it did not close, and are exact for the others
         checkManifests(g, (id, seq) => id === 3 && !seqAfter(offSeq, seq))
-        for (const h of g.hosts.slice(0, 3))
-            for (const m of h.manifests) if (!seqAfter(offSeq, m.seq)) expect(m.entryFor(3)).toBeNull()
+        for (const h of g.hosts.slice(0, 3)) for (const m of h.manifests) if (!seqAfter(offSeq, m.seq)) expect(m.entryFor(3)).toBeNull()
         for (const i of [0, 1, 2]) expectManifestChain(g, i, 0, g.hosts[0].capture - 1)
         // the evicted board comes back with its old view, regenerates, is told, and stops
         g.powerOn(3)

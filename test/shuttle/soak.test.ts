@@ -54,8 +54,7 @@ describe("shuttle soak", () => {
             const caps = g.captures()
             if (new Set(caps).size !== 1) problems.push(where + "captures " + caps.join(","))
             for (let i = 0; i < size; i++) {
-                if (!g.hosts[i].manifests.some((m) => m.seq === caps[0] - 1))
-                    problems.push(where + "member " + i + " lacks manifest " + (caps[0] - 1))
+                if (!g.hosts[i].manifests.some((m) => m.seq === caps[0] - 1)) problems.push(where + "member " + i + " lacks manifest " + (caps[0] - 1))
                 // only a member that was off may have missed a manifest while it was off
                 if (!wasOff.has(i) && g.agents[i].counters.manifestsMissed > 0) problems.push(where + "member " + i + " missed manifests")
             }

@@ -28,7 +28,9 @@ describe("simulation kernel", () => {
 
 describe("seeded PRNG", () => {
     it("gives the same sequence for the same seed and different ones for different seeds", () => {
-        const a = new Prng(42), b = new Prng(42), c = new Prng(43)
+        const a = new Prng(42),
+            b = new Prng(42),
+            c = new Prng(43)
         const sa = Array.from({ length: 16 }, () => a.next())
         expect(Array.from({ length: 16 }, () => b.next())).toEqual(sa)
         expect(Array.from({ length: 16 }, () => c.next())).not.toEqual(sa)

@@ -1,15 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { spawnSync } from "node:child_process"
 import { DEATH_MAX_MS, DEATH_MIN_MS, deathSchedule, defaultSimOptions, replayCommand, SimOptions, Simulation } from "../../host-sim/sim"
-import {
-    drawDuration,
-    formatEvents,
-    OptionError,
-    parseDurationMs,
-    parseDurationRange,
-    parseLinkDown,
-    parsePowerOff,
-} from "../../host-sim/simEvents"
+import { drawDuration, formatEvents, OptionError, parseDurationMs, parseDurationRange, parseLinkDown, parsePowerOff } from "../../host-sim/simEvents"
 import { seedOptions } from "../../host-sim/sweep"
 import { FaultLog } from "../../host-sim/faultLog"
 
@@ -115,9 +107,7 @@ describe("the replay command", () => {
             linkDown: [{ target: 1, atMs: 2500, forMs: 750 }],
         })
         const replay = replayCommand(o)
-        expect(replay).toBe(
-            "npx seqmirror sim --boards 4 --seed 9 --duration 90000ms --power-off 2@10000ms+60000ms,remote@5000ms --link-down 1@2500ms+750ms"
-        )
+        expect(replay).toBe("npx seqmirror sim --boards 4 --seed 9 --duration 90000ms --power-off 2@10000ms+60000ms,remote@5000ms --link-down 1@2500ms+750ms")
         const arg = (name: string) => replay.split(" ")[replay.split(" ").indexOf(name) + 1]
         expect(parsePowerOff(arg("--power-off"), 4, parseDurationMs(arg("--duration")))).toEqual(o.powerOff)
         expect(parseLinkDown(arg("--link-down"), 4, 90000)).toEqual(o.linkDown)
@@ -127,10 +117,27 @@ describe("the replay command", () => {
     })
 
     it("the command line takes the events, runs them and prints the same replay command", () => {
-        const args = ["sim", "--boards", "2", "--seed", "4", "--duration", "3s", "--power-off", "1@1s+500ms", "--power-off", "0@2s+200ms", "--link-down", "remote@1500ms+300ms", "--json"]
+        const args = [
+            "sim",
+            "--boards",
+            "2",
+            "--seed",
+            "4",
+            "--duration",
+            "3s",
+            "--power-off",
+            "1@1s+500ms",
+            "--power-off",
+            "0@2s+200ms",
+            "--link-down",
+            "remote@1500ms+300ms",
+            "--json",
+        ]
         const r = cli(args)
         const out = JSON.parse(r.stdout.trim().split("\n").pop()!)
-        expect(out.replay).toBe("npx seqmirror sim --boards 2 --seed 4 --duration 3000ms --power-off 1@1000ms+500ms,0@2000ms+200ms --link-down remote@1500ms+300ms")
+        expect(out.replay).toBe(
+            "npx seqmirror sim --boards 2 --seed 4 --duration 3000ms --power-off 1@1000ms+500ms,0@2000ms+200ms --link-down remote@1500ms+300ms"
+        )
         expect(out.faultsInjected.powerOff).toBe(2)
         expect(out.faultsInjected.linkDown).toBe(1)
         for (const k of ["writesFailed", "suspensions", "resyncs", "ackedDuringSuspension"]) expect(typeof out[k], k).toBe("number")
@@ -154,7 +161,12 @@ describe("the replay command", () => {
     })
 
     it("--help prints the usage, exits 0 and runs nothing", () => {
-        for (const args of [["sim", "--help"], ["sweep", "--help", "--seeds", "1..100000"], ["config", "--help"], ["bench", "-h"]]) {
+        for (const args of [
+            ["sim", "--help"],
+            ["sweep", "--help", "--seeds", "1..100000"],
+            ["config", "--help"],
+            ["bench", "-h"],
+        ]) {
             const r = cli(args)
             expect(r.status, args.join(" ")).toBe(0)
             expect(r.stdout).toContain("Usage: seqmirror " + args[0])
@@ -249,7 +261,9 @@ describe("scheduled events in a run", () => {
         expect(r.faultsInjected.linkDown).toBe(3)
 
         // with the link class too, a long outage holds for its whole time
-        const withFaults = new Simulation(options({ boards: 1, seed: 8, durationMs: 20000, faults: ["link"], linkDown: [{ target: 0, atMs: 1000, forMs: 15000 }] }))
+        const withFaults = new Simulation(
+            options({ boards: 1, seed: 8, durationMs: 20000, faults: ["link"], linkDown: [{ target: 0, atMs: 1000, forMs: 15000 }] })
+        )
         withFaults.start()
         for (let t = 1100; t < 16000; t += 100) {
             withFaults.kernel.run(t, Number.MAX_SAFE_INTEGER)

@@ -27,7 +27,25 @@ describe("seqmirror sweep", () => {
         }
         expect(runs).toBe(240)
         // every class was really injected
-        for (const k of ["power", "remotePower", "reboot", "linkOutage", "linkBytesLost", "linkBitErrors", "linkDuplicates", "busNacks", "busGlitches", "shuttleLost", "slowFlash", "remoteReplaced", "death", "rot", "badReads", "remoteFlashFail", "ramFlips"])
+        for (const k of [
+            "power",
+            "remotePower",
+            "reboot",
+            "linkOutage",
+            "linkBytesLost",
+            "linkBitErrors",
+            "linkDuplicates",
+            "busNacks",
+            "busGlitches",
+            "shuttleLost",
+            "slowFlash",
+            "remoteReplaced",
+            "death",
+            "rot",
+            "badReads",
+            "remoteFlashFail",
+            "ramFlips",
+        ])
             expect(injected[k], k).toBeGreaterThan(20)
     }, 300_000)
 

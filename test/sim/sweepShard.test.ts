@@ -103,7 +103,22 @@ describe("sweep --shard", () => {
             expect(b.parts).toBe(3)
             expect(b.workers).toBe(3)
             // everything the runs decided is the same as one sweep's
-            for (const k of ["options", "seeds", "shard", "runs", "violations", "failedSeeds", "unsafeRuns", "failures", "faultsInjected", "virtualMs", "writesFailed", "suspensions", "resyncs", "ackedDuringSuspension"] as const)
+            for (const k of [
+                "options",
+                "seeds",
+                "shard",
+                "runs",
+                "violations",
+                "failedSeeds",
+                "unsafeRuns",
+                "failures",
+                "faultsInjected",
+                "virtualMs",
+                "writesFailed",
+                "suspensions",
+                "resyncs",
+                "ackedDuringSuspension",
+            ] as const)
                 expect(b[k], k).toEqual(a[k])
             expect(a.runs).toBe(7)
             // a shard missing is an error that names it

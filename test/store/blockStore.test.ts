@@ -156,7 +156,10 @@ describe("block store: primary pinning", () => {
         const st = r.store
         expect(st.pinnedSeqs()).toEqual([1, 2, 3])
         expect(st.pinnedSeqs(1)).toEqual([2])
-        const p1 = st.pinned(0, 1).map((e) => [e.member, e.lba, e.seq]).sort()
+        const p1 = st
+            .pinned(0, 1)
+            .map((e) => [e.member, e.lba, e.seq])
+            .sort()
         expect(p1).toEqual([
             [0, 1, 1],
             [0, 2, 1],
@@ -282,7 +285,11 @@ describe("block store: remote staging and apply", () => {
         // members 128 and up: keys at and above 2^31
         r.write(200, 0xffffff, 2, block(B, 200, 0xffffff, 2, 9))
         r.commit(2)
-        expect(remount(r).read(200, 0xffffff).data!.equals(block(B, 200, 0xffffff, 2, 9))).toBe(true)
+        expect(
+            remount(r)
+                .read(200, 0xffffff)
+                .data!.equals(block(B, 200, 0xffffff, 2, 9))
+        ).toBe(true)
     })
 })
 
@@ -397,7 +404,11 @@ describe("block store: detection and recovery", () => {
         expect(r2.call((d) => r2.store.format(d))).toBe(StoreError.None)
         expect(r2.store.isMounted()).toBe(true)
         expect(r2.write(0, 1, 1, block(B, 0, 1, 1, 0))).toBe(StoreError.None)
-        expect(remount(r2).read(0, 1).data!.equals(block(B, 0, 1, 1, 0))).toBe(true)
+        expect(
+            remount(r2)
+                .read(0, 1)
+                .data!.equals(block(B, 0, 1, 1, 0))
+        ).toBe(true)
     })
 
     it("uses only its own range of sectors", () => {
@@ -434,7 +445,11 @@ describe("block store: detection and recovery", () => {
         r.runUntil(() => chipBus.isPowered())
         expect(r.write(0, 3, 1, block(B, 0, 3, 1, 2))).toBe(StoreError.None)
         expect(r.read(0, 1).data!.equals(block(B, 0, 1, 1, 0))).toBe(true)
-        expect(remount(r).read(0, 3).data!.equals(block(B, 0, 3, 1, 2))).toBe(true)
+        expect(
+            remount(r)
+                .read(0, 3)
+                .data!.equals(block(B, 0, 3, 1, 2))
+        ).toBe(true)
     })
 })
 
@@ -493,7 +508,11 @@ describe("block store: a store object is a plain firmware object", () => {
         p.write(0, 3, 7, block(B, 0, 3, 7, 3), (e) => (err = e))
         r.runUntil(() => err >= 0)
         expect(err).toBe(StoreError.None)
-        expect(remount(r).read(0, 3).data!.equals(block(B, 0, 3, 7, 3))).toBe(true)
+        expect(
+            remount(r)
+                .read(0, 3)
+                .data!.equals(block(B, 0, 3, 7, 3))
+        ).toBe(true)
     })
 
     it("PrimaryBlockStore refuses the remote role: every call fails with Config", () => {

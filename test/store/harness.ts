@@ -10,7 +10,10 @@ export class Rig {
     flash: SpiNorFlash
     store: BlockStore
 
-    constructor(public chip: SpiNorChip, public opts: StoreOptions) {
+    constructor(
+        public chip: SpiNorChip,
+        public opts: StoreOptions
+    ) {
         this.k = new SimKernel()
         chip.powerOn(this.k)
         this.flash = new SpiNorFlash(chip.boardBus(), this.k, { capacity: chip.capacity() })

@@ -10,7 +10,11 @@ import { Rig } from "./harness"
  * an SPI read that failed once would (one flipped bit the store mends where it reads it). */
 class OneBadRead implements Flash {
     reads = 0
-    constructor(private inner: SpiNorFlash, private at: number, private prng: Prng) {}
+    constructor(
+        private inner: SpiNorFlash,
+        private at: number,
+        private prng: Prng
+    ) {}
     geometry(): FlashGeometry {
         return this.inner.geometry()
     }

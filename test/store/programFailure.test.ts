@@ -9,7 +9,10 @@ import { block, PRIMARY, Rig } from "./harness"
  * as a chip that ignores its write enable does. */
 class OneRefusedProgram implements Flash {
     programs = 0
-    constructor(private inner: SpiNorFlash, private at: number) {}
+    constructor(
+        private inner: SpiNorFlash,
+        private at: number
+    ) {}
     geometry(): FlashGeometry {
         return this.inner.geometry()
     }
@@ -50,7 +53,12 @@ describe("a program the flash refuses", () => {
             for (let lba = 0; lba < 24; lba++) {
                 const i = lba + (lba < 16 ? 24 : 0)
                 const got = again.read(0, lba)
-                expect({ at, lba, err: got.err, same: got.data !== null && got.data.equals(block(256, 0, lba, 1 + i, i)) }).toEqual({ at, lba, err: StoreError.None, same: true })
+                expect({ at, lba, err: got.err, same: got.data !== null && got.data.equals(block(256, 0, lba, 1 + i, i)) }).toEqual({
+                    at,
+                    lba,
+                    err: StoreError.None,
+                    same: true,
+                })
             }
         }
     })

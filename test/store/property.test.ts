@@ -59,9 +59,7 @@ class Definition {
     }
 
     read(member: number, lba: number): Buffer | null {
-        const w = this.remote
-            ? this.latest(member, lba, (x) => this.hasHorizon && !seqAfter(x.seq, this.horizon))
-            : this.latest(member, lba, () => true)
+        const w = this.remote ? this.latest(member, lba, (x) => this.hasHorizon && !seqAfter(x.seq, this.horizon)) : this.latest(member, lba, () => true)
         return w ? w.data : null
     }
 
@@ -219,13 +217,17 @@ function tally(r: Rig): void {
 describe("block store against its definition (random call sequences)", () => {
     it("primary", () => {
         fc.assert(
-            fc.property(fc.constantFrom(1, 0xfffffff0, 0x7ffffff8), fc.array(opArb, { minLength: 100, maxLength: 400, size: "max" }), (base, ops) => runSequence(false, base, ops)),
+            fc.property(fc.constantFrom(1, 0xfffffff0, 0x7ffffff8), fc.array(opArb, { minLength: 100, maxLength: 400, size: "max" }), (base, ops) =>
+                runSequence(false, base, ops)
+            ),
             { numRuns: 120, seed: 7 }
         )
     })
     it("remote", () => {
         fc.assert(
-            fc.property(fc.constantFrom(1, 0xfffffff0, 0x7ffffff8), fc.array(opArb, { minLength: 100, maxLength: 400, size: "max" }), (base, ops) => runSequence(true, base, ops)),
+            fc.property(fc.constantFrom(1, 0xfffffff0, 0x7ffffff8), fc.array(opArb, { minLength: 100, maxLength: 400, size: "max" }), (base, ops) =>
+                runSequence(true, base, ops)
+            ),
             { numRuns: 120, seed: 8 }
         )
     })

@@ -124,13 +124,11 @@ export function resolveAndCheck(rig: Rig, model: StoreModel, inFlight: StoreOp |
             case "write": {
                 // the newest version of the key, or the staged one, is the old one or the new one
                 const got =
-                    model.role === StoreRole.Primary
-                        ? rig.read(inFlight.member, inFlight.lba)
-                        : rig.readPinned(inFlight.member, inFlight.lba, inFlight.seq)
+                    model.role === StoreRole.Primary ? rig.read(inFlight.member, inFlight.lba) : rig.readPinned(inFlight.member, inFlight.lba, inFlight.seq)
                 const old =
                     model.role === StoreRole.Primary
-                        ? model.newest.get(key(inFlight.member, inFlight.lba))?.data ?? null
-                        : model.held.get(kseq(inFlight.member, inFlight.lba, inFlight.seq))?.data ?? null
+                        ? (model.newest.get(key(inFlight.member, inFlight.lba))?.data ?? null)
+                        : (model.held.get(kseq(inFlight.member, inFlight.lba, inFlight.seq))?.data ?? null)
                 const gotData = got.err === StoreError.None ? got.data : null
                 if (sameData(gotData, inFlight.data)) model.apply(inFlight)
                 else if (!sameData(gotData, old)) throw new Error(`${where}: in-flight write shows neither old nor new (err ${got.err})`)
@@ -309,16 +307,7 @@ export function countOps(capacity: number, opts: StoreOptions, ops: StoreOp[]): 
  * more `again` operations into the second boot; else with `tail`, runs `tail` more calls
  * without a cut (they append where the cut left the log); then remounts and checks again.
  */
-export function runWithCut(
-    capacity: number,
-    opts: StoreOptions,
-    ops: StoreOp[],
-    cutAt: number,
-    mode: PartialMode,
-    seed: number,
-    again = 0,
-    tail = 0
-): void {
+export function runWithCut(capacity: number, opts: StoreOptions, ops: StoreOp[], cutAt: number, mode: PartialMode, seed: number, again = 0, tail = 0): void {
     const chip = new SpiNorChip(new SimKernel(), { capacity })
     const where = `cut ${cutAt} mode ${mode} seed ${seed}`
     let rig = new Rig(chip, opts)

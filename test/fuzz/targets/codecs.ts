@@ -40,7 +40,11 @@ import { shuttleFrames } from "../../shuttle/arbitraries"
 import { mix } from "../rng"
 import { check, Target } from "../target"
 
-const u32 = fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.constantFrom(0, 1, 0x7f, 0x80, 0x3fff, 0x4000, 0x7fffffff, 0x80000000, 0xffffffff), fc.integer({ min: 0, max: 300 }))
+const u32 = fc.oneof(
+    fc.integer({ min: 0, max: 0xffffffff }),
+    fc.constantFrom(0, 1, 0x7f, 0x80, 0x3fff, 0x4000, 0x7fffffff, 0x80000000, 0xffffffff),
+    fc.integer({ min: 0, max: 300 })
+)
 
 // ---- COBS
 
@@ -86,7 +90,16 @@ const cobs: Target = {
     name: "cobs",
     about: "the link's streaming COBS decoder against a reference decoder, whole and in chunks",
     valid: fc
-        .tuple(fc.array(fc.oneof(fc.uint8Array({ maxLength: 60 }), fc.uint8Array({ maxLength: 600 }).map((a) => a.map((x) => (x % 3 === 0 ? 0 : x)))), { maxLength: 6 }), fc.boolean())
+        .tuple(
+            fc.array(
+                fc.oneof(
+                    fc.uint8Array({ maxLength: 60 }),
+                    fc.uint8Array({ maxLength: 600 }).map((a) => a.map((x) => (x % 3 === 0 ? 0 : x)))
+                ),
+                { maxLength: 6 }
+            ),
+            fc.boolean()
+        )
         .map(([frames, lead]) => {
             const parts: Buffer[] = lead ? [Buffer.from([0])] : []
             for (const f of frames) parts.push(cobsEncode(Buffer.from(f)))
@@ -118,7 +131,11 @@ const cobs: Target = {
             }
             const how = pass === 0 ? "whole" : "in chunks"
             check(got.length === wantFrames.length, `${how}: ${got.length} frames decoded, the reference finds ${wantFrames.length}`)
-            for (let i = 0; i < got.length; i++) check(got[i].equals(wantFrames[i]), `${how}: frame ${i} decodes to ${got[i].toString("hex")}, the reference to ${wantFrames[i].toString("hex")}`)
+            for (let i = 0; i < got.length; i++)
+                check(
+                    got[i].equals(wantFrames[i]),
+                    `${how}: frame ${i} decodes to ${got[i].toString("hex")}, the reference to ${wantFrames[i].toString("hex")}`
+                )
             check(d.droppedOversize === wantOver, `${how}: ${d.droppedOversize} oversize frames counted, the reference finds ${wantOver}`)
             check(d.droppedMalformed === wantBad, `${how}: ${d.droppedMalformed} malformed frames counted, the reference finds ${wantBad}`)
         }
@@ -127,10 +144,24 @@ const cobs: Target = {
 
 // ---- replication messages
 
-const seqDoneArb = fc.record({ seq: u32, sent: u32, bytes: u32, short: fc.boolean() }).map((r) => encodeSeqDone(new SeqDone(r.seq, r.sent, r.bytes, r.short ? 1 : 0)))
+const seqDoneArb = fc
+    .record({ seq: u32, sent: u32, bytes: u32, short: fc.boolean() })
+    .map((r) => encodeSeqDone(new SeqDone(r.seq, r.sent, r.bytes, r.short ? 1 : 0)))
 const manifestArb = fc
-    .record({ seq: u32, prev: u32, entries: fc.uniqueArray(fc.tuple(fc.nat(255), fc.oneof(u32, fc.constant(TRACKED)), u32), { maxLength: 10, selector: (e) => e[0] }) })
-    .map((r) => encodeManifest(new Manifest(r.seq, r.prev, r.entries.map(([m, p, b]) => new ManifestEntry(m, p, b)))))
+    .record({
+        seq: u32,
+        prev: u32,
+        entries: fc.uniqueArray(fc.tuple(fc.nat(255), fc.oneof(u32, fc.constant(TRACKED)), u32), { maxLength: 10, selector: (e) => e[0] }),
+    })
+    .map((r) =>
+        encodeManifest(
+            new Manifest(
+                r.seq,
+                r.prev,
+                r.entries.map(([m, p, b]) => new ManifestEntry(m, p, b))
+            )
+        )
+    )
 export const messageArb = fc.oneof(
     seqDoneArb,
     manifestArb,
@@ -192,7 +223,16 @@ const shuttleArb = shuttleFrames().map((f) => {
     return Buffer.from(out.subarray(0, encodeShuttle(f, out)))
 })
 const releaseArb = fc
-    .record({ group: fc.nat(255), epoch: fc.nat(0xffff), origin: addr, sender: addr, seq: u32, mask: fc.nat(255), count: fc.nat(MAX_WINDOW), totals: fc.array(fc.tuple(u32, u32), { minLength: 120, maxLength: 120 }) })
+    .record({
+        group: fc.nat(255),
+        epoch: fc.nat(0xffff),
+        origin: addr,
+        sender: addr,
+        seq: u32,
+        mask: fc.nat(255),
+        count: fc.nat(MAX_WINDOW),
+        totals: fc.array(fc.tuple(u32, u32), { minLength: 120, maxLength: 120 }),
+    })
     .map((r) => {
         const f = new ReleaseFrame()
         f.group = r.group
@@ -222,7 +262,21 @@ const validAddress = (a: number) => a >= 0x08 && a <= 0x77
 function shuttleFields(f: ShuttleFrame): string {
     const tot: number[] = []
     for (let w = 0; w < f.windowLen; w++) for (let i = 0; i < f.count; i++) tot.push(f.portions[w * 8 + i], f.bytes[w * 8 + i])
-    return JSON.stringify([f.group, f.epoch, f.origin, f.holder, f.seq, f.flags, f.members.slice(0, f.count), f.adopted, f.absent, f.delivered, f.windowLen, f.finalLag, tot])
+    return JSON.stringify([
+        f.group,
+        f.epoch,
+        f.origin,
+        f.holder,
+        f.seq,
+        f.flags,
+        f.members.slice(0, f.count),
+        f.adopted,
+        f.absent,
+        f.delivered,
+        f.windowLen,
+        f.finalLag,
+        tot,
+    ])
 }
 
 function releaseFields(r: ReleaseFrame): string {
@@ -261,7 +315,8 @@ const shuttle: Target = {
             check(input[0] === FrameType.Shuttle, "SHUTTLE accepted with another type")
             check(f.count >= 2 && f.count <= MAX_MEMBERS, `SHUTTLE accepted with ${f.count} members`)
             check(validAddress(f.origin) && validAddress(f.holder), "SHUTTLE accepted with a reserved origin or holder address")
-            for (let i = 0; i < f.count; i++) check(validAddress(f.members[i]) && (i === 0 || f.members[i] > f.members[i - 1]), "SHUTTLE accepted with members not valid and ascending")
+            for (let i = 0; i < f.count; i++)
+                check(validAddress(f.members[i]) && (i === 0 || f.members[i] > f.members[i - 1]), "SHUTTLE accepted with members not valid and ascending")
             const all = (1 << f.count) - 1
             check(((f.adopted | f.absent | f.delivered) & ~all) === 0, "SHUTTLE accepted with mask bits above the member count")
             check(f.windowLen <= MAX_WINDOW && f.finalLag <= f.windowLen, "SHUTTLE accepted with a bad window")

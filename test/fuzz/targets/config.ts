@@ -40,7 +40,49 @@ export function configValidByDocs(c: any): boolean {
     return true
 }
 
-const EDGES: any[] = [0, -1, 1, 7, 8, 48, 49, 64, 119, 120, 255, 256, 500, 499, 1024, 1023, 65535, 65536, 100000, 400000, 1000000, 3600000, 3600001, 16777216, 16781312, 80000000, 80000001, 1.5, -0, 1e308, "", "x", "16", null, true, [], {}, "primary", "remote", "none", "block"]
+const EDGES: any[] = [
+    0,
+    -1,
+    1,
+    7,
+    8,
+    48,
+    49,
+    64,
+    119,
+    120,
+    255,
+    256,
+    500,
+    499,
+    1024,
+    1023,
+    65535,
+    65536,
+    100000,
+    400000,
+    1000000,
+    3600000,
+    3600001,
+    16777216,
+    16781312,
+    80000000,
+    80000001,
+    1.5,
+    -0,
+    1e308,
+    "",
+    "x",
+    "16",
+    null,
+    true,
+    [],
+    {},
+    "primary",
+    "remote",
+    "none",
+    "block",
+]
 
 /** A valid configuration, varied within the documented ranges. */
 const validConfig = fc
@@ -59,7 +101,11 @@ const validConfig = fc
         congestion: fc.constantFrom("pull-ahead", "block"),
         history: fc.integer({ min: 4, max: 4096 }),
         writes: fc.integer({ min: 1, max: 1024 }),
-        members: fc.uniqueArray(fc.tuple(fc.string({ minLength: 1, maxLength: 12 }), fc.integer({ min: 8, max: 119 })), { minLength: 1, maxLength: 8, selector: (m) => m[0] }),
+        members: fc.uniqueArray(fc.tuple(fc.string({ minLength: 1, maxLength: 12 }), fc.integer({ min: 8, max: 119 })), {
+            minLength: 1,
+            maxLength: 8,
+            selector: (m) => m[0],
+        }),
         me: fc.nat(7),
         baud: fc.integer({ min: 1200, max: 4000000 }),
         host: fc.string({ minLength: 1, maxLength: 20 }),
@@ -76,7 +122,19 @@ const validConfig = fc
         c.board.member = members[r.me % members.length][0]
         ;["sck", "mosi", "miso", "cs", "sda", "scl"].forEach((k, i) => (c.board.pins[k] = r.pins[i]))
         c.board.spiHz = r.spiHz
-        Object.assign(c.group, { id: r.id, mode: r.mode, busBitRate: r.bus, minCycleMs: r.minCycleMs, maxClosedSeqs: r.maxClosedSeqs, rpoTargetMs: r.rpo, suspendAfterMs: r.suspend, historyShare: r.share, congestion: r.congestion, maxHistorySeqs: r.history, maxWritesWaiting: r.writes })
+        Object.assign(c.group, {
+            id: r.id,
+            mode: r.mode,
+            busBitRate: r.bus,
+            minCycleMs: r.minCycleMs,
+            maxClosedSeqs: r.maxClosedSeqs,
+            rpoTargetMs: r.rpo,
+            suspendAfterMs: r.suspend,
+            historyShare: r.share,
+            congestion: r.congestion,
+            maxHistorySeqs: r.history,
+            maxWritesWaiting: r.writes,
+        })
         c.group.members = members.map(([name, address]) => ({ name, address }))
         c.link = { baud: r.baud, remoteHost: r.host, remotePort: r.port }
         c.store = { blockSize: r.blockSize, auxRingBytes: r.ring, flashBytes: r.flashSectors * 4096 }
@@ -161,9 +219,17 @@ const config: Target = {
             return // not JSON: the build's JSON parser refuses it before validation
         }
         const errors = validateConfig(parsed)
-        check(Array.isArray(errors) && errors.every((e) => typeof e === "string" && e.length > 0), "validateConfig returned something other than a list of lines")
+        check(
+            Array.isArray(errors) && errors.every((e) => typeof e === "string" && e.length > 0),
+            "validateConfig returned something other than a list of lines"
+        )
         const byDocs = configValidByDocs(parsed)
-        check((errors.length === 0) === byDocs, errors.length === 0 ? "validateConfig accepts a configuration docs/CONFIG.md refuses" : `validateConfig refuses a configuration docs/CONFIG.md accepts: ${errors[0]}`)
+        check(
+            (errors.length === 0) === byDocs,
+            errors.length === 0
+                ? "validateConfig accepts a configuration docs/CONFIG.md refuses"
+                : `validateConfig refuses a configuration docs/CONFIG.md accepts: ${errors[0]}`
+        )
     },
 }
 

@@ -36,17 +36,61 @@ function boards(): NonNullable<typeof rig> {
     return rig
 }
 
-const WORDS = ["help", "log", "status", "stats", "seq", "ring", "link", "shuttle", "group", "read", "evict", "--json", "debug", "error", "warn", "info", "bogus"]
-const ARGS = ["0", "1", "7", "255", "256", "0x10", "0x12", "0x7f", "0X7F", "0x", "0xg", "16777215", "16777216", "4294967295", "99999999999", "-1", "1.5", "", "x", "\u00ff", "0x0000000011"]
+const WORDS = [
+    "help",
+    "log",
+    "status",
+    "stats",
+    "seq",
+    "ring",
+    "link",
+    "shuttle",
+    "group",
+    "read",
+    "evict",
+    "--json",
+    "debug",
+    "error",
+    "warn",
+    "info",
+    "bogus",
+]
+const ARGS = [
+    "0",
+    "1",
+    "7",
+    "255",
+    "256",
+    "0x10",
+    "0x12",
+    "0x7f",
+    "0X7F",
+    "0x",
+    "0xg",
+    "16777215",
+    "16777216",
+    "4294967295",
+    "99999999999",
+    "-1",
+    "1.5",
+    "",
+    "x",
+    "\u00ff",
+    "0x0000000011",
+]
 
 const lineArb = fc.oneof(
-    fc.tuple(fc.constantFrom(...WORDS), fc.array(fc.constantFrom(...ARGS, ...WORDS), { maxLength: 3 }), fc.constantFrom(" ", "  ", "\t")).map(([w, a, sep]) => [w, ...a].join(sep)),
+    fc
+        .tuple(fc.constantFrom(...WORDS), fc.array(fc.constantFrom(...ARGS, ...WORDS), { maxLength: 3 }), fc.constantFrom(" ", "  ", "\t"))
+        .map(([w, a, sep]) => [w, ...a].join(sep)),
     fc.string({ maxLength: 40 }),
     fc.string({ minLength: 150, maxLength: 200 })
 )
 const chunkArb = fc.oneof(
     lineArb.map((l) => Buffer.from(l, "latin1")),
-    fc.constantFrom([0xff, 0xfb, 0x01], [0xff, 0xfa, 0x18, 0x01, 0xff, 0xf0], [0xff, 0xff], [0xff, 0xf4], [0x08], [0x7f], [0x03], [0x1b, 0x5b, 0x41]).map((a) => Buffer.from(a))
+    fc
+        .constantFrom([0xff, 0xfb, 0x01], [0xff, 0xfa, 0x18, 0x01, 0xff, 0xf0], [0xff, 0xff], [0xff, 0xf4], [0x08], [0x7f], [0x03], [0x1b, 0x5b, 0x41])
+        .map((a) => Buffer.from(a))
 )
 
 function runShell(input: Buffer, kind: "primary" | "remote"): void {
@@ -70,7 +114,8 @@ function runShell(input: Buffer, kind: "primary" | "remote"): void {
             const c = line.charCodeAt(i)
             if ((c < 32 && c !== 9) || c > 126) bad = true
         }
-        if (bad || line.length > CONSOLE_MAX_LINE) check(out.length === 1 && ERROR_WITH_HINT.test(out[0]), `${kind}: a line with a control character or too long got ${JSON.stringify(out)}`)
+        if (bad || line.length > CONSOLE_MAX_LINE)
+            check(out.length === 1 && ERROR_WITH_HINT.test(out[0]), `${kind}: a line with a control character or too long got ${JSON.stringify(out)}`)
         for (const l of out) {
             check(!l.includes("internal error"), `${kind}: a command threw: ${l}`)
             if (l.startsWith("error:")) check(ERROR_WITH_HINT.test(l), `${kind}: an error line without a hint: ${l}`)
@@ -88,7 +133,9 @@ function runShell(input: Buffer, kind: "primary" | "remote"): void {
 const consoleTarget: Target = {
     name: "console",
     about: "serial console bytes through the line reader into the shell with a primary's and the remote's commands",
-    valid: fc.array(fc.tuple(chunkArb, fc.constantFrom("\n", "\r", "\r\n", "")), { maxLength: 6 }).map((parts) => Buffer.concat(parts.flatMap(([c, end]) => [c, Buffer.from(end, "latin1")]))),
+    valid: fc
+        .array(fc.tuple(chunkArb, fc.constantFrom("\n", "\r", "\r\n", "")), { maxLength: 6 })
+        .map((parts) => Buffer.concat(parts.flatMap(([c, end]) => [c, Buffer.from(end, "latin1")]))),
     maxLen: 1200,
     timeLimitMs: 200,
     run(input: Buffer): void {

@@ -134,7 +134,7 @@ function judge(raw: Buffer, maxPayload: number): Verdict {
 function messagesOf(raw: Buffer): string[] {
     const out: string[] = []
     const n = raw.length - 4
-    for (let off = DATA_HEADER; off < n; ) {
+    for (let off = DATA_HEADER; off < n;) {
         const len = raw.readUInt16LE(off)
         out.push(raw.subarray(off + 2, off + 2 + len).toString("hex"))
         off += 2 + len
@@ -145,11 +145,23 @@ function messagesOf(raw: Buffer): string[] {
 // ---- frames as an arbitrary
 
 const u32 = fc.oneof(fc.nat(0xffffffff), fc.constantFrom(0, 1, 0xffffffff, 0x80000000), fc.nat(40))
-const ackBlock = fc.record({ flags: fc.constantFrom(0, 0, 1), ack: fc.oneof(fc.nat(12), u32), sack: fc.oneof(fc.constant(0), u32), window: fc.oneof(fc.nat(33), fc.nat(0xffff)), echo: fc.nat(0xffff) })
+const ackBlock = fc.record({
+    flags: fc.constantFrom(0, 0, 1),
+    ack: fc.oneof(fc.nat(12), u32),
+    sack: fc.oneof(fc.constant(0), u32),
+    window: fc.oneof(fc.nat(33), fc.nat(0xffff)),
+    echo: fc.nat(0xffff),
+})
 
 function dataFrame(session: fc.Arbitrary<number>) {
     return fc
-        .record({ a: ackBlock, session, seq: fc.oneof(fc.nat(10), u32), xmit: fc.nat(0xffff), msgs: fc.array(fc.uint8Array({ minLength: 0, maxLength: 300 }), { minLength: 1, maxLength: 4 }) })
+        .record({
+            a: ackBlock,
+            session,
+            seq: fc.oneof(fc.nat(10), u32),
+            xmit: fc.nat(0xffff),
+            msgs: fc.array(fc.uint8Array({ minLength: 0, maxLength: 300 }), { minLength: 1, maxLength: 4 }),
+        })
         .map((r) => {
             const body = Buffer.concat(r.msgs.flatMap((m) => [Buffer.from([m.length & 0xff, m.length >> 8]), Buffer.from(m)]))
             const b = header(T_DATA, r.a.flags, r.session, r.a.ack, r.a.sack, r.a.window, r.a.echo, 6 + body.length)
@@ -268,8 +280,14 @@ function feedAndCheck(ch: LinkChannel, link: WireLink, clock: MiniClock, stream:
     }
     const c = ch.counters
     check(c.droppedCrc - c0.droppedCrc === crc, `${c.droppedCrc - c0.droppedCrc} frames dropped for their CRC, the reference finds ${crc}`)
-    check(c.droppedMalformed - c0.droppedMalformed === malformed, `${c.droppedMalformed - c0.droppedMalformed} frames dropped as malformed, the reference finds ${malformed}`)
-    check(c.droppedOversize - c0.droppedOversize === oversize, `${c.droppedOversize - c0.droppedOversize} frames dropped as oversize, the reference finds ${oversize}`)
+    check(
+        c.droppedMalformed - c0.droppedMalformed === malformed,
+        `${c.droppedMalformed - c0.droppedMalformed} frames dropped as malformed, the reference finds ${malformed}`
+    )
+    check(
+        c.droppedOversize - c0.droppedOversize === oversize,
+        `${c.droppedOversize - c0.droppedOversize} frames dropped as oversize, the reference finds ${oversize}`
+    )
     check(c.framesReceived - c0.framesReceived <= ok, `${c.framesReceived - c0.framesReceived} frames taken, but only ${ok} are well formed`)
     for (const m of delivered) check(okMessages.has(m), `a message no good DATA frame carried reached the application: ${m.slice(0, 40)}`)
     check(["up", "down", "connecting", "refused"].includes(ch.state()), `state ${ch.state()}`)
@@ -332,7 +350,8 @@ const linkRemote: Target = {
         const r = newRemote()
         feedAndCheck(r.ch, r.link, r.clock, input, REMOTE_CFG, frameMaxOf(REMOTE_CFG), r.delivered)
         // anything it sends is well formed
-        for (const f of wireFrames(Buffer.concat(r.link.sent), 1 << 16)) check(f instanceof Buffer && judge(f, REMOTE_CFG.maxPayload) === "ok", "the remote sent a frame that is not well formed")
+        for (const f of wireFrames(Buffer.concat(r.link.sent), 1 << 16))
+            check(f instanceof Buffer && judge(f, REMOTE_CFG.maxPayload) === "ok", "the remote sent a frame that is not well formed")
     },
 }
 
@@ -360,7 +379,14 @@ const PRIMARY_SESSION = 0x5e5510
 const primarySession = fc.constantFrom(PRIMARY_SESSION, PRIMARY_SESSION, PRIMARY_SESSION, 0, 7)
 const welcomeFirst = fc.oneof(
     { weight: 3, arbitrary: goodHandshake(T_WELCOME, fc.constant(PRIMARY_SESSION), fc.constant(PRIMARY_NONCE)) },
-    { weight: 1, arbitrary: handshakeFrame(T_WELCOME, fc.constantFrom(PRIMARY_SESSION, PRIMARY_SESSION, 0), fc.constantFrom(PRIMARY_NONCE, PRIMARY_NONCE, PRIMARY_NONCE, 1)) },
+    {
+        weight: 1,
+        arbitrary: handshakeFrame(
+            T_WELCOME,
+            fc.constantFrom(PRIMARY_SESSION, PRIMARY_SESSION, 0),
+            fc.constantFrom(PRIMARY_NONCE, PRIMARY_NONCE, PRIMARY_NONCE, 1)
+        ),
+    },
     { weight: 1, arbitrary: handshakeFrame(T_REFUSE, fc.constant(0), fc.constantFrom(PRIMARY_NONCE, 1)) }
 )
 const toPrimary = fc.oneof(
@@ -383,7 +409,8 @@ const linkPrimary: Target = {
         const p = newPrimary()
         const sentBefore = p.link.sent.length
         feedAndCheck(p.ch, p.link, p.clock, input, PRIMARY_CFG, frameMaxOf(PRIMARY_CFG), p.delivered)
-        for (const f of wireFrames(Buffer.concat(p.link.sent.slice(sentBefore)), 1 << 16)) check(f instanceof Buffer && judge(f, PRIMARY_CFG.maxPayload) === "ok", "the primary sent a frame that is not well formed")
+        for (const f of wireFrames(Buffer.concat(p.link.sent.slice(sentBefore)), 1 << 16))
+            check(f instanceof Buffer && judge(f, PRIMARY_CFG.maxPayload) === "ok", "the primary sent a frame that is not well formed")
     },
 }
 

@@ -50,7 +50,8 @@ class RamFlash implements Flash {
     }
     program(addr: number, data: Buffer, done: (err: FlashError) => void): void {
         if (addr < 0 || addr + data.length > IMAGE) return void this.clock.setTimer(0, () => done(FlashError.OutOfRange))
-        if (data.length > 0 && Math.floor(addr / 256) !== Math.floor((addr + data.length - 1) / 256)) return void this.clock.setTimer(0, () => done(FlashError.CrossesPage))
+        if (data.length > 0 && Math.floor(addr / 256) !== Math.floor((addr + data.length - 1) / 256))
+            return void this.clock.setTimer(0, () => done(FlashError.CrossesPage))
         for (let i = 0; i < data.length; i++) this.mem[addr + i] &= data[i]
         this.clock.setTimer(0, () => done(FlashError.None))
     }
@@ -300,12 +301,16 @@ const editArb = fc.oneof(
     fc.tuple(fc.constant(1), fc.nat(IMAGE - 1), fc.nat(255)).map(([o, a, v]) => [o, a & 0xff, a >> 8, v]),
     fc.tuple(fc.constant(2), fc.nat(IMAGE - 1), fc.nat(4096), fc.constantFrom(0xff, 0xff, 0)).map(([o, a, l, v]) => [o, a & 0xff, a >> 8, l & 0xff, l >> 8, v]),
     fc.tuple(fc.constant(3), fc.nat(IMAGE - 1), fc.nat(IMAGE - 1), fc.nat(255)).map(([o, a, s, l]) => [o, a & 0xff, a >> 8, s & 0xff, s >> 8, l]),
-    fc.tuple(fc.constant(4), fc.nat(IMAGE - 1), fc.constantFrom(0, 1, 0xffffffff, 0x7fffffff, 0x80000000, 0xffff)).map(([o, a, v]) => [o, a & 0xff, a >> 8, v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24]),
+    fc
+        .tuple(fc.constant(4), fc.nat(IMAGE - 1), fc.constantFrom(0, 1, 0xffffffff, 0x7fffffff, 0x80000000, 0xffff))
+        .map(([o, a, v]) => [o, a & 0xff, a >> 8, v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24]),
     fc.tuple(fc.constantFrom(5, 6), fc.nat(IMAGE - 1)).map(([o, a]) => [o, a & 0xff, a >> 8]),
     fc.tuple(fc.constant(7), fc.nat(IMAGE - 1), fc.nat(255), fc.nat(4096)).map(([o, a, b, l]) => [o, a & 0xff, a >> 8, b, l & 0xff, l >> 8])
 )
 
-const mountArb = fc.tuple(fc.nat(3), fc.nat(BASES - 1), fc.array(editArb, { maxLength: 6 })).map(([flags, b, edits]) => Buffer.from([flags, b & 0xff, b >> 8, ...edits.flat()]))
+const mountArb = fc
+    .tuple(fc.nat(3), fc.nat(BASES - 1), fc.array(editArb, { maxLength: 6 }))
+    .map(([flags, b, edits]) => Buffer.from([flags, b & 0xff, b >> 8, ...edits.flat()]))
 
 function mountTarget(role: StoreRole): Target {
     const name = role === StoreRole.Primary ? "mount-primary" : "mount-remote"

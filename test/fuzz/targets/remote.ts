@@ -1,6 +1,16 @@
 import fc from "fast-check"
 import { crc32c } from "../../../firmware/codec/crc32c"
-import { encodeManifest, encodePortionHeader, encodeResync, encodeSeqDone, Manifest, ManifestEntry, Msg, PORTION_HEADER, SeqDone } from "../../../firmware/protocol/messages"
+import {
+    encodeManifest,
+    encodePortionHeader,
+    encodeResync,
+    encodeSeqDone,
+    Manifest,
+    ManifestEntry,
+    Msg,
+    PORTION_HEADER,
+    SeqDone,
+} from "../../../firmware/protocol/messages"
 import { PipelineChannel } from "../../../firmware/protocol/ports"
 import { RemoteBoard, RemoteStore } from "../../../firmware/remote/remoteBoard"
 import { seqAfter } from "../../../firmware/seq"
@@ -149,15 +159,25 @@ const looseRecord = fc.tuple(
     fc.oneof(
         fc.tuple(u32, fc.oneof(fc.nat(20), u32), fc.integer({ min: 0, max: 80 })).map(([s, l, n]) => portion(s, l, Buffer.alloc(n, 7))),
         fc.tuple(u32, fc.nat(5), fc.boolean()).map(([s, n, sh]) => encodeSeqDone(new SeqDone(s, n, n * BLOCK, sh ? 1 : 0))),
-        fc.tuple(u32, u32, fc.uniqueArray(fc.tuple(fc.nat(4), fc.oneof(fc.nat(4), fc.constant(0xffffffff))), { maxLength: 4, selector: (e) => e[0] })).map(([s, p, es]) =>
-            encodeManifest(new Manifest(s, p, es.map(([m, n]) => new ManifestEntry(m, n, n * BLOCK))))
-        ),
+        fc
+            .tuple(u32, u32, fc.uniqueArray(fc.tuple(fc.nat(4), fc.oneof(fc.nat(4), fc.constant(0xffffffff))), { maxLength: 4, selector: (e) => e[0] }))
+            .map(([s, p, es]) =>
+                encodeManifest(
+                    new Manifest(
+                        s,
+                        p,
+                        es.map(([m, n]) => new ManifestEntry(m, n, n * BLOCK))
+                    )
+                )
+            ),
         fc.tuple(u32, u32, u32, fc.nat(255)).map(([a, b, c, f]) => encodeResync(a, b, c, f)),
         fc.nat(4).map((m) => Buffer.from([Msg.Evicted, m])),
         fc.uint8Array({ maxLength: 12 }).map((a) => Buffer.from(a))
     )
 )
-const looseStream = fc.array(looseRecord, { maxLength: 24 }).map((rs) => Buffer.concat([Buffer.from("V\0\0\0\0\0", "latin1"), ...rs.map(([w, m]) => record(w, w & 0x80 ? null : m))]))
+const looseStream = fc
+    .array(looseRecord, { maxLength: 24 })
+    .map((rs) => Buffer.concat([Buffer.from("V\0\0\0\0\0", "latin1"), ...rs.map(([w, m]) => record(w, w & 0x80 ? null : m))]))
 
 /** The records of an input; a record cut short ends the list. */
 /** Where the records of `input` end: its length when they fill it exactly. */
