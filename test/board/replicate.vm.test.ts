@@ -85,11 +85,21 @@ for (let i = 0; i < ${WRITES} && up; i++) {
     for (let j = 0; j < ${BLOCK}; j++) b[j] = (i * 7 + j) & 0xff
     b[0] = i
     b[1] = i % ${LBAS}
-    fw.board.write(i % ${LBAS}, b, (err, seq) => {
-        if (err === 0) acked++
-        else failed++
-    })
-    await ds.sleep(15)
+    // an app as the board asks for one: a write refused as busy (the board holds its bound of
+    // writes not yet answered, group.maxWritesWaiting) goes again once an earlier one is answered
+    let err = 5
+    while (err === 5 && up) {
+        let answered = false
+        fw.board.write(i % ${LBAS}, b, (e, seq) => {
+            err = e
+            answered = true
+        })
+        const until = ds.millis() + 5000
+        while (!answered && ds.millis() < until) await ds.sleep(5)
+        if (!answered) err = -1
+    }
+    if (err === 0) acked++
+    else failed++
 }
 t = ds.millis() + 15000
 while (!(acked + failed === ${WRITES} && fw.board.closedWaiting() === 0 && fw.store.pinnedSeqs(0).length === 0) && ds.millis() < t) await ds.sleep(10)
