@@ -94,3 +94,29 @@ export function freePort(): Promise<number> {
         })
     })
 }
+
+/**
+ * The heap probe of the VM RAM tests: a program's tail that allocates `unit`-byte Buffers until
+ * the VM runs out of memory (which it cannot survive), printing a line after each; heapProbes
+ * reads how many it got. Run after nothing, and after what a test builds: the difference is
+ * what that holds.
+ */
+export function heapProbe(unit: number): string {
+    return `
+const held: Buffer[] = []
+for (let i = 1; i < 100000; i++) {
+    held.push(Buffer.alloc(${unit}))
+    console.log("heap probe " + i)
+}
+`
+}
+
+/** How many of the probe's Buffers a run allocated. */
+export function heapProbes(run: DevsResult): number {
+    let n = 0
+    for (const l of run.lines) {
+        const m = /^heap probe (\d+)$/.exec(l)
+        if (m) n = Number(m[1])
+    }
+    return n
+}

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { historyRoom } from "../../firmware/pipeline/primary"
 import { MANIFEST_BYTES, SEQ_RECORD_BYTES, WAITING_WRITE_BYTES } from "../../host-sim/bench/fixedRam"
-import { devs, DevsResult, TempDir } from "./devs"
+import { devs, DevsResult, heapProbe, heapProbes, TempDir } from "./devs"
 
 // What a primary holds per seq record, per final manifest and per app write not yet answered,
 // measured in the DeviceScript VM: each run builds a PrimaryBoard as the board's firmware does
@@ -56,21 +56,7 @@ for (let i = 0; what === "writes" && i < ${WRITES}; i++) {
 }
 await ds.sleep(10)
 console.log("held " + b.manifestsKept.length + " " + b.manifests.length + " " + b.writesWaiting() + " " + answered)
-const held: Buffer[] = []
-for (let i = 1; i < 100000; i++) {
-    held.push(Buffer.alloc(128))
-    console.log("heap probe " + i)
-}
-`
-}
-
-function probes(run: DevsResult): number {
-    let n = 0
-    for (const l of run.lines) {
-        const m = /^heap probe (\d+)$/.exec(l)
-        if (m) n = Number(m[1])
-    }
-    return n
+${heapProbe(128)}`
 }
 
 describe("what a seq record, a final manifest and a waiting write cost, measured in the DeviceScript VM", () => {
@@ -91,11 +77,11 @@ describe("what a seq record, a final manifest and a waiting write cost, measured
     })
 
     it("the build's costs are within a quarter of the VM's", () => {
-        const base = probes(runs.base)
-        const step = 16384 / (base - probes(runs.known))
-        const record = ((base - probes(runs.records)) * step) / (historyRoom(MANY) - historyRoom(4))
-        const manifest = ((probes(runs.records) - probes(runs.manifests)) * step) / MANY
-        const write = ((base - probes(runs.writes)) * step) / WRITES - BLOCK
+        const base = heapProbes(runs.base)
+        const step = 16384 / (base - heapProbes(runs.known))
+        const record = ((base - heapProbes(runs.records)) * step) / (historyRoom(MANY) - historyRoom(4))
+        const manifest = ((heapProbes(runs.records) - heapProbes(runs.manifests)) * step) / MANY
+        const write = ((base - heapProbes(runs.writes)) * step) / WRITES - BLOCK
         console.log(
             `VM: a probe step ${step.toFixed(0)} bytes; a seq record ${record.toFixed(1)} bytes (build ${SEQ_RECORD_BYTES}), a final manifest ` +
                 `${manifest.toFixed(1)} (build ${MANIFEST_BYTES}), a waiting write ${write.toFixed(0)} beyond its block (build ${WAITING_WRITE_BYTES})`

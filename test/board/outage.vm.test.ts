@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { BOARD_HEAP_BYTES, BOARD_HEAP_MARGIN_BYTES, BOARD_RUNTIME_BYTES, boardFixedRam, boardRamProblem } from "../../host-sim/bench/fixedRam"
-import { devs, DevsResult, ROOT, TempDir } from "./devs"
+import { devs, DevsResult, heapProbe, heapProbes, ROOT, TempDir } from "./devs"
 
 // The board's RAM with its history and its app's writes at their bounds, measured in the
 // DeviceScript VM: the board's firmware runs with the shipped configuration but for what makes
@@ -17,22 +17,7 @@ import { devs, DevsResult, ROOT, TempDir } from "./devs"
 
 const SHIPPED = JSON.parse(readFileSync(join(ROOT, "devicescript.json"), "utf8"))
 
-const PROBE = `
-const held: Buffer[] = []
-for (let i = 1; i < 100000; i++) {
-    held.push(Buffer.alloc(1024))
-    console.log("heap probe " + i)
-}
-`
-
-function probed(run: DevsResult): number {
-    let kb = 0
-    for (const l of run.lines) {
-        const m = /^heap probe (\d+)$/.exec(l)
-        if (m) kb = Number(m[1])
-    }
-    return kb
-}
+const PROBE = heapProbe(1024)
 
 describe("RAM with the history and the app's writes at their bounds, measured in the DeviceScript VM", () => {
     const dir = new TempDir("outage")
@@ -115,11 +100,11 @@ ${PROBE}
     })
 
     it("leaves the board's margin of the heap, and the build's figure at the bounds is near the VM's", () => {
-        const free = probed(run) * 1024
+        const free = heapProbes(run) * 1024
         const ram = boardFixedRam(cfg)
         expect(boardRamProblem(ram)).toBeNull()
         const figure = ram.totalBytes + ram.boundBytes + BOARD_RUNTIME_BYTES
-        const heap = probed(empty) * 1024
+        const heap = heapProbes(empty) * 1024
         expect(heap).toBeGreaterThanOrEqual(BOARD_HEAP_BYTES)
         const held = heap - free
         console.log(

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { BOARD_HEAP_BYTES, BOARD_HEAP_MARGIN_BYTES, BOARD_RUNTIME_BYTES, boardFixedRam } from "../../host-sim/bench/fixedRam"
-import { devs, DevsResult, ROOT, TempDir } from "./devs"
+import { devs, DevsResult, heapProbe, heapProbes, ROOT, TempDir } from "./devs"
 
 // The RAM of the shipped configuration, measured in the DeviceScript VM rather than counted: a
 // program allocates 1 KB Buffers, printing a line after each, until the VM runs out of memory
@@ -17,22 +17,7 @@ import { devs, DevsResult, ROOT, TempDir } from "./devs"
 const SHIPPED = readFileSync(join(ROOT, "devicescript.json"), "utf8")
 
 /** Allocates 1 KB at a time, for ever, saying how many so far. */
-const PROBE = `
-const held: Buffer[] = []
-for (let i = 1; i < 100000; i++) {
-    held.push(Buffer.alloc(1024))
-    console.log("heap probe " + i)
-}
-`
-
-function probed(run: DevsResult): number {
-    let kb = 0
-    for (const l of run.lines) {
-        const m = /^heap probe (\d+)$/.exec(l)
-        if (m) kb = Number(m[1])
-    }
-    return kb
-}
+const PROBE = heapProbe(1024)
 
 describe("RAM of the shipped configuration, measured in the DeviceScript VM", () => {
     const dir = new TempDir("ram")
@@ -83,8 +68,8 @@ ${PROBE}
     })
 
     it("the firmware of the shipped configuration leaves the board's margin of the VM's heap", () => {
-        const heapKb = probed(empty)
-        const freeKb = probed(board)
+        const heapKb = heapProbes(empty)
+        const freeKb = heapProbes(board)
         const heldKb = heapKb - freeKb
         const counted = boardFixedRam(JSON.parse(SHIPPED)).totalBytes
         console.log(
