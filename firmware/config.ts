@@ -83,7 +83,7 @@ export interface SeqmirrorConfig {
 
 /** group.maxHistorySeqs and group.maxWritesWaiting when a file leaves them out: what the
  * shipped board's heap holds (docs/HARDWARE.md, "RAM"). */
-export const DEFAULT_HISTORY_SEQS = 8
+export const DEFAULT_HISTORY_SEQS = 6
 export const DEFAULT_WRITES_WAITING = 1
 
 export function defaultConfig(): SeqmirrorConfig {

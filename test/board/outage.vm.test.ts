@@ -73,7 +73,8 @@ while (ds.millis() < t && !(b.seqs >= ${bound} && b.writesWaiting() >= ${writes}
     lba = (lba + 1) % fw.lbaCount
     await ds.sleep(5)
 }
-await ds.sleep(50)
+// what the store has under way ends, and the cycle goes on a few times at the bounds
+await ds.sleep(500)
 console.log("history " + b.seqs + " kept " + b.manifestsKept.length + " to send " + b.manifests.length + " waiting " + b.writesWaiting() + " busy " + busy + " acked " + acked + " suspended " + b.suspended)
 // the pages the store wrote are the chip's, not the board's RAM
 nor.forget()

@@ -50,6 +50,8 @@ describe("board replication in the DeviceScript VM, to a seqmirror remote over T
         c.group.members = [c.group.members[0]]
         c.link.remoteHost = "127.0.0.1"
         c.store = { blockSize: BLOCK, auxRingBytes: 1024, flashBytes: 65536 }
+        // the app below writes without waiting for answers: the board holds every one of its writes
+        c.group.maxWritesWaiting = WRITES
         // the remote's group: the board's configuration (it listens where --listen says)
         const host = tempDir()
         data = join(host, "remote")
