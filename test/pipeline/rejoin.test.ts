@@ -1,40 +1,8 @@
 import { describe, expect, it } from "vitest"
 import { AckMode, PrimaryBoard } from "../../firmware/pipeline/primary"
-import { PinnedPortion, PipelineChannel, PipelineStore } from "../../firmware/protocol/ports"
+import { PipelineChannel } from "../../firmware/protocol/ports"
+import { MemStore } from "../protocol/memStore"
 import { SimKernel } from "../../host-sim/kernel"
-
-/** A store that keeps nothing pinned and makes every write durable on the next turn. */
-class InstantStore implements PipelineStore {
-    readCrc = 0
-    writes: Array<[number, number]> = []
-    constructor(private k: SimKernel) {}
-    write(_m: number, lba: number, seq: number, _d: Buffer, done: (err: number) => void): void {
-        this.writes.push([lba, seq])
-        this.k.setTimer(0, () => done(0))
-    }
-    pinnedSeqs(): number[] {
-        return []
-    }
-    pinned(): PinnedPortion[] {
-        return []
-    }
-    readPinned(_p: PinnedPortion, done: (err: number, data: Buffer | null) => void): void {
-        done(1, null)
-    }
-    confirm(): void {}
-    liveVersions(): number {
-        return 0
-    }
-    confirmedSeq(): number {
-        return 0
-    }
-    newestSeq(): number {
-        return -1
-    }
-    read(_m: number, _lba: number, done: (err: number, data: Buffer | null) => void): void {
-        done(0, null)
-    }
-}
 
 /** A link that never comes up. */
 const noLink: PipelineChannel = {
@@ -46,7 +14,7 @@ const noLink: PipelineChannel = {
     setReceiveCredit: () => {},
 }
 
-function boardAfterBoot(k: SimKernel, store: InstantStore): PrimaryBoard {
+function boardAfterBoot(k: SimKernel, store: MemStore): PrimaryBoard {
     const b = new PrimaryBoard(
         { member: 0, blockSize: 16, lbaCount: 8, auxRingBytes: 1024, maxLbasPerSeq: 8, mode: AckMode.Consistent, minCycleMs: 10, maxClosedSeqs: 8 },
         k,
@@ -61,7 +29,7 @@ function boardAfterBoot(k: SimKernel, store: InstantStore): PrimaryBoard {
 describe("a primary after a boot", () => {
     it("stamps no write until the group has released the seq it adopted", () => {
         const k = new SimKernel()
-        const store = new InstantStore(k)
+        const store = new MemStore(k, { timing: { writeMs: 0, readMs: 0 } })
         const b = boardAfterBoot(k, store)
         // its capture seq is new: after every seq it adopted or holds data of
         expect(b.captureSeq()).toBe(7)
@@ -84,7 +52,7 @@ describe("a primary after a boot", () => {
 
     it("reports every seq after the confirmed one up to the newest it adopted, none of them with data it lost", () => {
         const k = new SimKernel()
-        const b = boardAfterBoot(k, new InstantStore(k))
+        const b = boardAfterBoot(k, new MemStore(k, { timing: { writeMs: 0, readMs: 0 } }))
         expect(b.closedSeqs().map((t) => [t.seq, t.portions])).toEqual([
             [3, 0],
             [4, 0],

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest"
 import { getU32, putU32 } from "../../firmware/codec/bytes"
-import { crc32c } from "../../firmware/codec/crc32c"
 import { Msg, RESYNC_DONE } from "../../firmware/protocol/messages"
 import { HoldReason } from "../../firmware/remote/remoteBoard"
 import { AckMode, PrimaryBoard, Resync } from "../../firmware/pipeline/primary"
-import { PinnedPortion, PipelineChannel, PipelineStore } from "../../firmware/protocol/ports"
+import { PipelineChannel } from "../../firmware/protocol/ports"
+import { MemStore } from "../protocol/memStore"
 import { SoloCycle } from "../../firmware/pipeline/soloCycle"
 import { seqDiff } from "../../firmware/seq"
 import { SimKernel } from "../../host-sim/kernel"
@@ -215,89 +215,6 @@ describe("full resync", () => {
     })
 })
 
-/** A store that runs its calls one at a time in call order, as the block store does. */
-class FifoStore implements PipelineStore {
-    readCrc = 0
-    versions: Array<{ lba: number; seq: number; n: number; data: Buffer }> = []
-    private queue: Array<() => void> = []
-    private busy = false
-    private n = 0
-    constructor(
-        private k: SimKernel,
-        private confirmedAt: number
-    ) {}
-
-    private op(ms: number, f: () => void): void {
-        this.queue.push(() =>
-            this.k.setTimer(ms, () => {
-                f()
-                this.busy = false
-                this.next()
-            })
-        )
-        this.next()
-    }
-
-    private next(): void {
-        if (this.busy || this.queue.length === 0) return
-        this.busy = true
-        this.queue.shift()!()
-    }
-
-    put(lba: number, seq: number, data: Buffer): void {
-        this.versions.push({ lba, seq, n: this.n++, data: Buffer.from(data) })
-    }
-
-    newest(lba: number): { lba: number; seq: number; n: number; data: Buffer } | null {
-        let best: { lba: number; seq: number; n: number; data: Buffer } | null = null
-        for (const v of this.versions) if (v.lba === lba && (!best || seqDiff(v.seq, best.seq) > 0 || (v.seq === best.seq && v.n > best.n))) best = v
-        return best
-    }
-
-    write(_m: number, lba: number, seq: number, data: Buffer, done: (err: number) => void): void {
-        const copy = Buffer.from(data)
-        this.op(0.7, () => {
-            this.put(lba, seq, copy)
-            done(0)
-        })
-    }
-    read(_m: number, lba: number, done: (err: number, data: Buffer | null) => void): void {
-        this.op(0.3, () => {
-            const v = this.newest(lba)
-            done(0, v ? Buffer.from(v.data) : null)
-        })
-    }
-    pinnedSeqs(): number[] {
-        const out: number[] = []
-        for (const v of this.versions) if (seqDiff(v.seq, this.confirmedAt) > 0 && !out.includes(v.seq)) out.push(v.seq)
-        return out.sort((a, b) => seqDiff(a, b))
-    }
-    pinned(member: number, seq: number): PinnedPortion[] {
-        const out: PinnedPortion[] = []
-        for (const v of this.versions) if (v.seq === seq && !out.some((p) => p.lba === v.lba)) out.push({ member, lba: v.lba, seq })
-        return out
-    }
-    readPinned(p: PinnedPortion, done: (err: number, data: Buffer | null) => void): void {
-        this.op(0.3, () => {
-            let best: Buffer | null = null
-            for (const v of this.versions) if (v.lba === p.lba && v.seq === p.seq) best = v.data
-            if (best) this.readCrc = crc32c(best)
-            done(best ? 0 : 1, best)
-        })
-    }
-    confirm(): void {}
-    liveVersions(): number {
-        return 0
-    }
-    confirmedSeq(): number {
-        return this.confirmedAt
-    }
-    newestSeq(_m: number, lba: number): number {
-        const v = this.newest(lba)
-        return v ? v.seq : -1
-    }
-}
-
 /** A link that is up, takes every message and lets the test bring a session up. */
 class TestChannel implements PipelineChannel {
     sent: Buffer[] = []
@@ -322,10 +239,10 @@ function block(v: number): Buffer {
 }
 
 describe("a member's copy of its image", () => {
-    function boardWithHistory(): { k: SimKernel; store: FifoStore; ch: TestChannel; board: PrimaryBoard } {
+    function boardWithHistory(): { k: SimKernel; store: MemStore; ch: TestChannel; board: PrimaryBoard } {
         const k = new SimKernel()
         // lbas 0..3 written long ago; the remote confirmed seq 5
-        const store = new FifoStore(k, 5)
+        const store = new MemStore(k, { confirmedAt: 5 })
         for (let lba = 0; lba < 4; lba++) store.put(lba, 3, block(0x10 + lba))
         const ch = new TestChannel()
         const board = new PrimaryBoard(
@@ -383,7 +300,7 @@ describe("a member's copy of its image", () => {
 
     it("copies only the blocks the remote lacks: newest version after its applied seq and at or before the confirmed one", () => {
         const k = new SimKernel()
-        const store = new FifoStore(k, 5)
+        const store = new MemStore(k, { confirmedAt: 5 })
         store.put(0, 2, block(0xa0)) // the remote, at seq 3, has it
         store.put(1, 4, block(0xa1)) // confirmed by a remote that is gone: copied
         store.put(2, 4, block(0xa2))

@@ -1,51 +1,15 @@
 import { describe, expect, it } from "vitest"
 import { SimKernel } from "../../host-sim/kernel"
-import { crc32c } from "../../firmware/codec/crc32c"
 import { Prng } from "../../host-sim/prng"
 import { I2cBus } from "../../host-sim/models/i2cBus"
-import { PinnedPortion, PipelineChannel, PipelineStore } from "../../firmware/protocol/ports"
+import { PipelineChannel } from "../../firmware/protocol/ports"
+import { MemStore } from "../protocol/memStore"
 import { PrimaryBoard } from "../../firmware/pipeline/primary"
 import { decodeManifest } from "../../firmware/protocol/messages"
 import { seqAfter } from "../../firmware/seq"
 import { GroupPrimaryBoard } from "../../firmware/pipeline/groupPrimary"
 import { ShuttleAgent } from "../../firmware/shuttle/agent"
 import { ShuttleHost } from "../../firmware/shuttle/host"
-
-/** Flash as a list of pinned versions; a program takes 0.7 ms. */
-class MemStore implements PipelineStore {
-    /** The CRC-32C of the 256 zero bytes readPinned returns. */
-    readCrc = crc32c(Buffer.alloc(256))
-    pins: PinnedPortion[] = []
-    constructor(private k: SimKernel) {}
-    write(member: number, lba: number, seq: number, _data: Buffer, done: (err: number) => void): void {
-        this.pins.push({ member, lba, seq })
-        this.k.setTimer(0.7, () => done(0))
-    }
-    pinnedSeqs(member: number): number[] {
-        const out: number[] = []
-        for (const p of this.pins) if (p.member === member && !out.includes(p.seq)) out.push(p.seq)
-        return out
-    }
-    pinned(member: number, seq: number): PinnedPortion[] {
-        return this.pins.filter((p) => p.member === member && p.seq === seq)
-    }
-    readPinned(_p: PinnedPortion, done: (err: number, data: Buffer | null) => void): void {
-        done(0, Buffer.alloc(256))
-    }
-    confirm(_seq: number): void {}
-    liveVersions(): number {
-        return 0
-    }
-    confirmedSeq(): number {
-        return 0
-    }
-    newestSeq(): number {
-        return -1
-    }
-    read(_m: number, _lba: number, done: (err: number, data: Buffer | null) => void): void {
-        done(0, null)
-    }
-}
 
 /** A link to the remote that is always up and takes everything. */
 class RecordingChannel implements PipelineChannel {
