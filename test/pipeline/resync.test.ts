@@ -226,8 +226,12 @@ class TestChannel implements PipelineChannel {
     isUp(): boolean {
         return true
     }
+    /** What the board hears from the remote: the test calls it as the channel would. */
+    deliver: (msg: Buffer, len: number) => void = () => {}
     onWritable(): void {}
-    onMessage(): void {}
+    onMessage(h: (msg: Buffer, len: number) => void): void {
+        this.deliver = h
+    }
     onSessionUp(h: (resumed: boolean, resume: Buffer) => void): void {
         this.sessionUp = h
     }
@@ -294,7 +298,7 @@ describe("a member's copy of its image", () => {
         // the remote applies a seq at or after the copy's last: the board is done with it
         const applied = Buffer.from([Msg.Applied, 0, 0, 0, 0])
         putU32(applied, 1, done.to)
-        ;(board as unknown as { onRemoteMessage(m: Buffer, l: number): void }).onRemoteMessage(applied, 5)
+        ch.deliver(applied, 5)
         expect(board.resync).toBe(Resync.Off)
     })
 
@@ -361,10 +365,9 @@ describe("a member's copy of its image", () => {
         const { k, ch, board } = boardWithHistory()
         session(ch, 5)
         const request = Buffer.from([Msg.ResyncRequest])
-        const deliver = (board as unknown as { onRemoteMessage(m: Buffer, l: number): void }).onRemoteMessage.bind(board)
-        deliver(request, 1)
+        ch.deliver(request, 1)
         k.run(500, Number.MAX_SAFE_INTEGER)
-        deliver(request, 1)
+        ch.deliver(request, 1)
         k.run(600, Number.MAX_SAFE_INTEGER)
         expect(board.resyncsStarted).toBe(1)
         const msgs = resyncMessages(ch)
