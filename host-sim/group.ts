@@ -3,20 +3,23 @@ import { SpiNorFlash } from "../hal/spiNor"
 import { ChannelConfig, checkChannelConfig, defaultChannelConfig } from "../firmware/link/config"
 import { PrimaryChannel } from "../firmware/link/primary"
 import { RemoteChannel } from "../firmware/link/remote"
-import { AckMode, Congestion, historyLimit, PrimaryBoard } from "../firmware/pipeline/primary"
+import { AckMode, Congestion, PrimaryBoard } from "../firmware/pipeline/primary"
 import { SoloCycle } from "../firmware/pipeline/soloCycle"
-import { GroupPrimaryBoard } from "../firmware/pipeline/groupPrimary"
-import { ManifestKeeper } from "../firmware/pipeline/manifestKeeper"
 import { RemoteBoard } from "../firmware/remote/remoteBoard"
 import { BlockStore } from "../firmware/store/blockStore"
 import { RemoteFirmware } from "../firmware/boot/remoteFirmware"
-import { MetaKey, StoreRole } from "../firmware/store/types"
+import { StoreRole } from "../firmware/store/types"
+import { MemberConfig, SeqmirrorConfig } from "../firmware/config"
+import { PrimaryFirmware } from "../firmware/boot/primaryFirmware"
 import { BoardClock } from "./boardClock"
 import { SimKernel } from "./kernel"
 import { FastNorFlash, PartialMode, SpiNorChip } from "./models/spiNorChip"
 import { UartWire } from "./models/uart"
 import { PoweredLink } from "./powered"
 import { Prng } from "./prng"
+
+/** The simulated group's id on its bus. */
+export const GROUP_ID = 1
 
 /**
  * A simulated group: primary boards with their flash chips, one link each to the remote, the
@@ -70,7 +73,6 @@ export class SimPrimary {
     store: BlockStore | null = null
     channel: PrimaryChannel | null = null
     solo: SoloCycle | null = null
-    keeper: ManifestKeeper | null = null
     link: PoweredLink | null = null
     /** Set by the group's cycle when it is not a SoloCycle (the shuttle): stops the board's
      * part of it at a power cut. */
@@ -105,9 +107,9 @@ export class SimGroup {
     readonly primaries: SimPrimary[] = []
     readonly remote: SimRemote
     readonly wires: UartWire[] = []
-    /** How a group of two or more runs its cycle (the shuttle over the I2C bus model): set by
-     * host-sim/shuttleGroup.ts. Kept out of this file so the VM self-test image stays small. */
-    startCycle: ((p: SimPrimary, board: GroupPrimaryBoard, clock: Clock, store: BlockStore) => void) | null = null
+    /** Makes a primary of a group of two or more a group member (its shuttle on the I2C bus
+     * model): set by host-sim/shuttleGroup.ts. */
+    joinMember: ((p: SimPrimary, fw: PrimaryFirmware) => void) | null = null
     /** Called at a primary's power cut, for the cycle's hardware (the bus model). */
     cyclePowerCut: ((p: SimPrimary) => void) | null = null
     readonly rng: Prng
@@ -170,92 +172,78 @@ export class SimGroup {
         return this.opts.commandLevelFlash ? new SpiNorFlash(chip.boardBus(), clock, { capacity }) : chip.boardFlash(clock, { capacity })
     }
 
-    bootPrimary(p: SimPrimary): void {
-        const self = this
-        const clock = new BoardClock(this.kernel)
-        p.clock = clock
-        p.boots++
-        p.chip.powerOn(this.kernel)
-        const flash = this.flashOf(p.chip, clock, this.opts.flashBytes)
-        flash.init((err) => {
-            if (err !== 0) {
-                self.bootErrors.push("primary " + p.member + ": flash init error " + err)
-                return
-            }
-            const store = new BlockStore(flash, clock, {
-                role: StoreRole.Primary,
-                blockSize: self.opts.blockSize,
-                queueDepth: self.opts.storeQueueDepth,
-            })
-            p.store = store
-            store.mount((err2) => {
-                if (err2 !== 0) {
-                    self.bootErrors.push("primary " + p.member + ": mount error " + err2)
-                    return
-                }
-                const gen = (store.meta(MetaKey.Generation) < 0 ? 0 : store.meta(MetaKey.Generation)) + 1
-                store.setMeta(MetaKey.Generation, gen, (err3) => {
-                    if (err3 !== 0) {
-                        self.bootErrors.push("primary " + p.member + ": meta error " + err3)
-                        return
-                    }
-                    self.startPrimaryFirmware(p, clock, store, gen)
-                })
-            })
-        })
-    }
-
-    private startPrimaryFirmware(p: SimPrimary, clock: Clock, store: BlockStore, generation: number): void {
+    /** The configuration a primary of this group boots with, as a board's devicescript.json
+     * would give it. */
+    primaryConfig(): SeqmirrorConfig {
         const o = this.opts
-        const link = new PoweredLink(p.wire.a)
-        p.link = link
-        const rng = this.rng.fork(200 + p.member * 16 + p.boots)
-        const channel = new PrimaryChannel(link, clock, () => rng.float(), this.channelConfig(false), generation, p.member)
-        p.channel = channel
-        // a member of a group of two or more is a GroupPrimaryBoard (its shuttle drives it)
-        const board = new (this.startCycle ? GroupPrimaryBoard : PrimaryBoard)(
-            {
-                member: p.member,
-                blockSize: o.blockSize,
-                lbaCount: o.lbaCount,
-                auxRingBytes: o.auxRingBytes,
-                maxLbasPerSeq: o.lbaCount,
-                mode: o.mode,
+        const members: MemberConfig[] = []
+        for (let i = 0; i < this.primaries.length; i++) members.push({ name: "primary-" + i, address: this.primaries[i].address })
+        return {
+            board: { role: "primary", member: "primary-0", pins: { sck: 0, mosi: 0, miso: 0, cs: 0, sda: 0, scl: 0 }, spiHz: 0 },
+            group: {
+                id: GROUP_ID,
+                mode: o.mode === AckMode.None ? "none" : "consistent",
+                busBitRate: o.busBitRate,
                 minCycleMs: o.minCycleMs,
                 maxClosedSeqs: o.maxClosedSeqs,
                 rpoTargetMs: o.rpoTargetMs,
                 verifyEveryMs: o.verifyEveryMs,
                 suspendAfterMs: o.suspendAfterMs,
-                historyLimit: historyLimit(store.capacityRecords(), o.lbaCount, o.historyShare),
+                historyShare: o.historyShare,
+                congestion: o.congestion === Congestion.Block ? "block" : "pull-ahead",
                 maxHistorySeqs: o.maxHistorySeqs,
                 maxWritesWaiting: o.maxWritesWaiting,
-                congestion: o.congestion,
+                members: members,
             },
-            clock,
-            store,
-            channel
-        )
-        p.board = board
-        // a group member keeps its final manifests on flash (a board of its own makes them)
-        p.keeper = this.startCycle ? new ManifestKeeper(store, clock, o.blockSize) : null
-        if (board instanceof GroupPrimaryBoard) {
-            board.keeper = p.keeper
-            board.copyOwed = {
-                owed: () => store.meta(MetaKey.FullCopy) === 1,
-                set: (owed) => store.setMeta(MetaKey.FullCopy, owed ? 1 : 0, () => {}),
+            link: { baud: o.baud, remoteHost: "", remotePort: 0 },
+            store: { blockSize: o.blockSize, auxRingBytes: o.auxRingBytes, flashBytes: o.flashBytes },
+        }
+    }
+
+    /** Boots a primary: its firmware (firmware/boot/primaryFirmware.ts, and for a group of two
+     * or more firmware/boot/groupMember.ts through `joinMember`) on the board's models, with
+     * the simulator's block store (its test faces) and the scenario's lbas and channel. */
+    bootPrimary(p: SimPrimary): void {
+        const self = this
+        const o = this.opts
+        const clock = new BoardClock(this.kernel)
+        p.clock = clock
+        p.boots++
+        p.chip.powerOn(this.kernel)
+        const flash = this.flashOf(p.chip, clock, o.flashBytes)
+        flash.init((err) => {
+            if (err !== 0) {
+                self.bootErrors.push("primary " + p.member + ": flash init error " + err)
+                return
             }
-        }
-        const highest = store.meta(MetaKey.HighestSeq)
-        board.recover(store.maxSeqSeen(), store.confirmedSeq(), highest < 0 ? 0 : highest)
-        if (this.startCycle) {
-            this.startCycle(p, board as GroupPrimaryBoard, clock, store)
-        } else {
-            const solo = new SoloCycle(board, clock)
-            p.solo = solo
-            solo.start()
-        }
-        p.up = true
-        if (p.onUp) p.onUp()
+            const store = new BlockStore(flash, clock, { role: StoreRole.Primary, blockSize: o.blockSize, queueDepth: o.storeQueueDepth })
+            p.store = store
+            const link = new PoweredLink(p.wire.a)
+            p.link = link
+            // the board's random numbers, from the first draw on
+            let rng: Prng | null = null
+            const random = () => {
+                if (rng === null) rng = self.rng.fork(200 + p.member * 16 + p.boots)
+                return rng.float()
+            }
+            let lastLine = ""
+            const fw = new PrimaryFirmware(self.primaryConfig(), p.member, clock, link, random, (line) => (lastLine = line), flash, store)
+            fw.lbaCount = o.lbaCount
+            fw.maxLbasPerSeq = o.lbaCount
+            fw.channelConfig = self.channelConfig(false)
+            if (self.joinMember) self.joinMember(p, fw)
+            fw.start((ok) => {
+                if (!ok) {
+                    self.bootErrors.push("primary " + p.member + ": " + lastLine)
+                    return
+                }
+                p.channel = fw.channel
+                p.board = fw.board
+                p.solo = fw.cycle
+                p.up = true
+                if (p.onUp) p.onUp()
+            })
+        })
     }
 
     bootRemote(): void {

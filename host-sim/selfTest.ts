@@ -1,9 +1,9 @@
 import { crc32cUpdate } from "../firmware/codec/crc32c"
 import { defaultChannelConfig } from "../firmware/link/config"
-import { PrimaryChannel } from "../firmware/link/primary"
 import { RemoteChannel } from "../firmware/link/remote"
-import { AckMode, PrimaryBoard } from "../firmware/pipeline/primary"
-import { SoloCycle } from "../firmware/pipeline/soloCycle"
+import { PrimaryBoard } from "../firmware/pipeline/primary"
+import { PrimaryFirmware } from "../firmware/boot/primaryFirmware"
+import { SeqmirrorConfig } from "../firmware/config"
 import { PrimaryBlockStore } from "../firmware/store/blockStore"
 import { StoreRole } from "../firmware/store/types"
 import { SpiNorFlash } from "../hal/spiNor"
@@ -17,15 +17,41 @@ const BLOCK = 128
 const LBAS = 16
 const FLASH = 16384
 
+/** The self-test primary's configuration: one member, a 16 KB store of 128-byte blocks. */
+function selfTestConfig(): SeqmirrorConfig {
+    return {
+        board: { role: "primary", member: "self-test", pins: { sck: 0, mosi: 0, miso: 0, cs: 0, sda: 0, scl: 0 }, spiHz: 0 },
+        group: {
+            id: 1,
+            mode: "consistent",
+            busBitRate: 400000,
+            minCycleMs: 200,
+            maxClosedSeqs: 8,
+            rpoTargetMs: 0,
+            verifyEveryMs: 0,
+            suspendAfterMs: 5000,
+            historyShare: 50,
+            congestion: "pull-ahead",
+            // the history's room is allocated at start: sized for the VM's heap
+            maxHistorySeqs: 32,
+            maxWritesWaiting: 2,
+            members: [{ name: "self-test", address: 0x10 }],
+        },
+        link: { baud: 115200, remoteHost: "", remotePort: 0 },
+        store: { blockSize: BLOCK, auxRingBytes: 1024, flashBytes: FLASH },
+    }
+}
+
 /**
  * The self-test scenario: a primary board (pipeline, block store, JEDEC driver over the
  * SPI-command flash model) replicates a fixed seeded workload over the UART model and the link
  * channel to the remote's end of the channel; the result is a digest of every replication
- * message the remote end received, in order.
+ * message the remote end received, in order. The primary is the board's own boot
+ * (firmware/boot/primaryFirmware.ts), with a smaller store, fewer lbas and smaller frames.
  * It runs, unchanged, on Node and inside the DeviceScript VM; equal digests show that the
- * simulator runs the code the board runs. It is wired by hand, without the simulator's group
- * harness, and without the remote's apply, to stay inside the VM's 64 KB limit on bytecode
- * (the remote board's part is checked by the simulator and the unit tests).
+ * simulator runs the code the board runs. It runs without the simulator's group harness and
+ * without the remote's apply, to stay inside the VM's 64 KB limit on bytecode (the remote
+ * board's part is checked by the simulator and the unit tests).
  *
  * `step(n)` runs up to n events and returns false when the digest is ready; the VM's run
  * loop suspends between steps (its loop budget), Node just loops.
@@ -70,43 +96,33 @@ export class SelfTest {
         rcfg.rxWindow = 4
         const prng = this.rng.fork(2)
         const rrng = this.rng.fork(3)
+        const fw = new PrimaryFirmware(
+            selfTestConfig(),
+            0,
+            k,
+            wire.a,
+            () => prng.float(),
+            () => {},
+            pflash,
+            pstore
+        )
+        fw.lbaCount = LBAS
+        fw.maxLbasPerSeq = LBAS
+        fw.channelConfig = pcfg
         pflash.init((e1) => {
-            pstore.mount((e2) => {
-                if (e1 !== 0 || e2 !== 0) self.errors++
-                const ch = new PrimaryChannel(wire.a, k, () => prng.float(), pcfg, 1, 0)
-                const board = new PrimaryBoard(
-                    {
-                        member: 0,
-                        blockSize: BLOCK,
-                        lbaCount: LBAS,
-                        auxRingBytes: 1024,
-                        maxLbasPerSeq: LBAS,
-                        mode: AckMode.Consistent,
-                        minCycleMs: 200,
-                        maxClosedSeqs: 8,
-                        // the history's room is allocated at start: sized for the VM's heap
-                        maxHistorySeqs: 32,
-                    },
-                    k,
-                    pstore,
-                    ch
-                )
-                board.recover(pstore.maxSeqSeen(), pstore.confirmedSeq(), 0)
-                new SoloCycle(board, k).start()
-                self.primary = board
+            if (e1 !== 0) self.errors++
+            fw.start((ok) => {
+                if (!ok) self.errors++
+                self.primary = fw.board
                 self.booted++
             })
         })
-        {
-            {
-                const ch = new RemoteChannel(wire.b, k, () => rrng.float(), rcfg, 0, 0, null)
-                ch.onMessage((msg, len) => {
-                    self.messages++
-                    self.crc = crc32cUpdate(self.crc, msg, 0, len)
-                })
-                self.booted++
-            }
-        }
+        const ch = new RemoteChannel(wire.b, k, () => rrng.float(), rcfg, 0, 0, null)
+        ch.onMessage((msg, len) => {
+            self.messages++
+            self.crc = crc32cUpdate(self.crc, msg, 0, len)
+        })
+        self.booted++
     }
 
     /** One write of the workload every 20 to 120 ms, at most two outstanding. */

@@ -138,20 +138,18 @@ export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilit
         // the whole chip, to learn its size (the store takes its first store.flashBytes)
         const probe = new SpiNorFlash(bus, loop)
         const r = await initFlash(probe, flashTimeoutMs)
-        const csPin = "GPIO " + cfg.board.pins.cs
+        const id = "JEDEC ID " + hex24(r.id)
         if (r.err === FlashError.Timeout) problems.push("SPI NOR flash: no answer within " + flashTimeoutMs + " ms (SPI driver stuck?)")
         else if (r.err !== FlashError.None)
-            problems.push("no SPI NOR flash answers on chip select " + csPin + " (JEDEC ID " + hex24(r.id) + "): check its wiring and power (docs/HARDWARE.md)")
+            problems.push("no SPI NOR flash answers on chip select GPIO " + cfg.board.pins.cs + " (" + id + "): check its wiring and power (docs/HARDWARE.md)")
         else {
             jedecId = r.id
             chipBytes = probe.geometry().capacity
             if (chipBytes < cfg.store.flashBytes)
-                problems.push(
-                    "store.flashBytes: " + cfg.store.flashBytes + " is more than the flash chip holds (" + chipBytes + " bytes, JEDEC ID " + hex24(r.id) + ")"
-                )
+                problems.push("store.flashBytes: " + cfg.store.flashBytes + " is more than the flash chip holds (" + chipBytes + " bytes, " + id + ")")
             else {
                 flash = probe
-                notes.push("flash: JEDEC ID " + hex24(r.id) + ", " + chipBytes + " bytes; the store uses the first " + cfg.store.flashBytes)
+                notes.push("flash: " + id + ", " + chipBytes + " bytes; the store uses the first " + cfg.store.flashBytes)
             }
         }
     }
@@ -224,7 +222,7 @@ export function startReplication(d: BoardDrivers, ready?: (fw: PrimaryFirmware) 
     const link = d.link as SocketLink
     const loop = d.loop
     const fw = new PrimaryFirmware(d.config, d.memberIndex, loop, link, d.random, (line) => console.log("seqmirror: " + line), d.flash)
-    fw.onBoard = boardExtras
+    boardExtras(fw)
     loop.setTimer(0, () => {
         fw.start((ok) => {
             if (!ok) {

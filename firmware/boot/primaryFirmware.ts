@@ -4,8 +4,7 @@ import { Link } from "../../hal/link"
 import { DEFAULT_HISTORY_SEQS, DEFAULT_WRITES_WAITING, SeqmirrorConfig } from "../config"
 import { ChannelConfig, defaultChannelConfig } from "../link/config"
 import { PrimaryChannel } from "../link/primary"
-import { AckMode, Congestion, historyLimit, PrimaryBoard } from "../pipeline/primary"
-import { PipelineStore } from "../protocol/ports"
+import { AckMode, Congestion, historyLimit, PrimaryBoard, PrimaryOptions } from "../pipeline/primary"
 import { SoloCycle } from "../pipeline/soloCycle"
 import { PrimaryBlockStore } from "../store/blockStore"
 import { MetaKey, StoreError, storeErrorName, StoreRole } from "../store/types"
@@ -45,34 +44,48 @@ export class PrimaryFirmware {
     readonly store: PrimaryBlockStore
     channel: PrimaryChannel | null = null
     board: PrimaryBoard | null = null
-    /** Called with the board once it is made, before it runs: a boot that gives it more (the
-     * online verifier) sets it. */
-    onBoard: ((board: PrimaryBoard, store: PipelineStore) => void) | null = null
     cycle: SoloCycle | null = null
     generation = 0
-    /** Blocks the application may write (lbas 0..lbaCount-1). */
-    readonly lbaCount: number
+    /** Blocks the application may write (lbas 0..lbaCount-1): a quarter of the store's slots. */
+    lbaCount: number
+    /** The lbas one seq may hold: what the aux ring holds, at least 16. */
+    maxLbasPerSeq: number
+    /** The link channel's settings: boardChannelConfig(). */
+    channelConfig: ChannelConfig
+    /** Before `start`, a boot may set other values of the three above (the simulator's
+     * scenarios do), and give what the board leaves at its defaults: the board itself (a group
+     * member's, by firmware/boot/groupMember.ts, or one with the online verifier) and its
+     * cycle, which recovers the board first (default: the board recovers, then a SoloCycle). */
+    makeBoard!: ((o: PrimaryOptions, clock: Clock, store: PrimaryBlockStore, ch: PrimaryChannel) => PrimaryBoard) | null
+    startCycle!: ((board: PrimaryBoard) => void) | null
 
     constructor(
         readonly config: SeqmirrorConfig,
         readonly member: number,
-        private clock: Clock,
+        readonly clock: Clock,
         private link: Link,
         private random: () => number,
         private print: (line: string) => void,
-        flash: Flash
+        flash: Flash,
+        /** The store, when the boot makes its own (the simulator's, with its test faces). */
+        store?: PrimaryBlockStore
     ) {
-        // the store takes the first store.flashBytes of the chip
-        const sectors = Math.floor(config.store.flashBytes / flash.geometry().sectorSize)
-        this.store = new PrimaryBlockStore(flash, clock, {
-            role: StoreRole.Primary,
-            blockSize: config.store.blockSize,
-            queueDepth: STORE_QUEUE,
-            sectorCount: sectors,
-        })
+        if (store) this.store = store
+        else {
+            // the store takes the first store.flashBytes of the chip
+            this.store = new PrimaryBlockStore(flash, clock, {
+                role: StoreRole.Primary,
+                blockSize: config.store.blockSize,
+                queueDepth: STORE_QUEUE,
+                sectorCount: Math.floor(config.store.flashBytes / flash.geometry().sectorSize),
+            })
+        }
         // a quarter of the store's slots: the rest holds pinned versions while the link is
         // down, and gives garbage collection its room
         this.lbaCount = Math.floor(this.store.capacityRecords() / 4)
+        // writes to more lbas than the aux ring holds wait for the next seq
+        this.maxLbasPerSeq = Math.max(16, Math.min(this.lbaCount, Math.floor(config.store.auxRingBytes / (10 + config.store.blockSize))))
+        this.channelConfig = boardChannelConfig()
     }
 
     start(done: (ok: boolean) => void): void {
@@ -104,8 +117,7 @@ export class PrimaryFirmware {
 
     private run(): void {
         const cfg = this.config
-        const chCfg = boardChannelConfig()
-        const ch = new PrimaryChannel(this.link, this.clock, this.random, chCfg, this.generation, this.member)
+        const ch = new PrimaryChannel(this.link, this.clock, this.random, this.channelConfig, this.generation, this.member)
         const self = this
         // up and down only: while the link is out, HELLOs and their timeouts come and go
         let wasUp = false
@@ -117,39 +129,37 @@ export class PrimaryFirmware {
         ch.onRefused((reason, highest) =>
             self.print("link channel: the remote refused this board (reason " + reason + ", generation " + highest + " known): it sends no more")
         )
-        const ringSlots = Math.floor(cfg.store.auxRingBytes / (10 + cfg.store.blockSize))
-        const maxLbasPerSeq = Math.max(16, Math.min(this.lbaCount, ringSlots))
-        const board = new PrimaryBoard(
-            {
-                member: this.member,
-                blockSize: cfg.store.blockSize,
-                lbaCount: this.lbaCount,
-                auxRingBytes: cfg.store.auxRingBytes,
-                // writes to more lbas than the aux ring holds wait for the next seq
-                maxLbasPerSeq: maxLbasPerSeq,
-                mode: cfg.group.mode === "none" ? AckMode.None : AckMode.Consistent,
-                minCycleMs: cfg.group.minCycleMs,
-                maxClosedSeqs: cfg.group.maxClosedSeqs,
-                rpoTargetMs: cfg.group.rpoTargetMs,
-                verifyEveryMs: cfg.group.verifyEveryMs,
-                suspendAfterMs: cfg.group.suspendAfterMs,
-                historyLimit: historyLimit(this.store.capacityRecords(), this.lbaCount, cfg.group.historyShare),
-                // the board's file is not validated on the board: a key left out is its default
-                maxHistorySeqs: cfg.group.maxHistorySeqs || DEFAULT_HISTORY_SEQS,
-                maxWritesWaiting: cfg.group.maxWritesWaiting || DEFAULT_WRITES_WAITING,
-                congestion: cfg.group.congestion === "block" ? Congestion.Block : Congestion.PullAhead,
-            },
-            this.clock,
-            this.store,
-            ch
-        )
-        if (this.onBoard) this.onBoard(board, this.store)
-        board.recover(this.store.maxSeqSeen(), this.store.confirmedSeq(), 0)
-        const cycle = new SoloCycle(board, this.clock)
-        cycle.start()
+        const o: PrimaryOptions = {
+            member: this.member,
+            blockSize: cfg.store.blockSize,
+            lbaCount: this.lbaCount,
+            auxRingBytes: cfg.store.auxRingBytes,
+            maxLbasPerSeq: this.maxLbasPerSeq,
+            mode: cfg.group.mode === "none" ? AckMode.None : AckMode.Consistent,
+            minCycleMs: cfg.group.minCycleMs,
+            maxClosedSeqs: cfg.group.maxClosedSeqs,
+            rpoTargetMs: cfg.group.rpoTargetMs,
+            verifyEveryMs: cfg.group.verifyEveryMs,
+            suspendAfterMs: cfg.group.suspendAfterMs,
+            historyLimit: historyLimit(this.store.capacityRecords(), this.lbaCount, cfg.group.historyShare),
+            // the board's file is not validated on the board: a key left out is its default
+            maxHistorySeqs: cfg.group.maxHistorySeqs || DEFAULT_HISTORY_SEQS,
+            maxWritesWaiting: cfg.group.maxWritesWaiting || DEFAULT_WRITES_WAITING,
+            congestion: cfg.group.congestion === "block" ? Congestion.Block : Congestion.PullAhead,
+        }
+        let board: PrimaryBoard
+        if (this.makeBoard) board = this.makeBoard(o, this.clock, this.store, ch)
+        else board = new PrimaryBoard(o, this.clock, this.store, ch)
         this.channel = ch
         this.board = board
-        this.cycle = cycle
+        // a group member's cycle recovers its board with the seqs its shuttle state kept
+        if (this.startCycle) this.startCycle(board)
+        else {
+            board.recover(this.store.maxSeqSeen(), this.store.confirmedSeq(), 0)
+            const cycle = new SoloCycle(board, this.clock)
+            cycle.start()
+            this.cycle = cycle
+        }
         this.print(
             "replicating: member " + this.member + ", generation " + this.generation + ", " + this.lbaCount + " blocks of " + cfg.store.blockSize + " bytes"
         )

@@ -5,9 +5,8 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { boardChannelConfig, PrimaryFirmware } from "../../firmware/boot/primaryFirmware"
 import { ChannelConfig, defaultChannelConfig } from "../../firmware/link/config"
-import { PrimaryChannel } from "../../firmware/link/primary"
-import { AckMode, historyRoom, PrimaryBoard } from "../../firmware/pipeline/primary"
-import { GroupPrimaryBoard } from "../../firmware/pipeline/groupPrimary"
+import { historyRoom, PrimaryBoard } from "../../firmware/pipeline/primary"
+import { joinGroup } from "../../firmware/boot/groupMember"
 import { ShuttleAgent } from "../../firmware/shuttle/agent"
 import { BlockStore } from "../../firmware/store/blockStore"
 import { StoreRole } from "../../firmware/store/types"
@@ -158,38 +157,44 @@ export function measureFixedRam(): FixedRam {
     const k = new SimKernel()
     const flash = flashReady(k, cfg.store.flashBytes)
     const store = new BlockStore(flash, k, { role: StoreRole.Primary, blockSize: cfg.store.blockSize, queueDepth: g.storeQueueDepth })
-    let mounted = false
-    store.mount((err) => {
-        if (err !== 0) throw new Error("fixed RAM: mount error " + err)
-        mounted = true
-    })
-    while (!mounted && k.step(Infinity)) {}
     const wire = new UartWire(k, new Prng(1), { baud: cfg.link.baud, txFifoBytes: g.txFifoBytes, propagationMs: 0.05 })
     const cc = defaultChannelConfig()
     cc.maxPayload = g.maxPayload
     cc.rxWindow = 4
-    const channel = new PrimaryChannel(wire.a, k, () => 0.5, cc, 1, 0)
-    const board = new GroupPrimaryBoard(
-        {
-            member: 0,
-            blockSize: cfg.store.blockSize,
-            lbaCount: g.lbaCount,
-            auxRingBytes: cfg.store.auxRingBytes,
-            maxLbasPerSeq: g.lbaCount,
-            mode: cfg.group.mode === "none" ? AckMode.None : AckMode.Consistent,
-            minCycleMs: cfg.group.minCycleMs,
-            maxClosedSeqs: cfg.group.maxClosedSeqs,
-        },
+    const lines: string[] = []
+    // the simulator's primary: the board's boot with the simulator's lbas, store queue and channel
+    const fw = new PrimaryFirmware(
+        cfg,
+        0,
         k,
-        store,
-        channel
+        wire.a,
+        () => 0.5,
+        (l) => lines.push(l),
+        flash,
+        store
     )
-    const bus = new I2cBus(k, { bitRate: cfg.group.busBitRate })
+    fw.lbaCount = g.lbaCount
+    fw.maxLbasPerSeq = g.lbaCount
+    fw.channelConfig = cc
     const members = cfg.group.members.map((m) => m.address)
+    let agent: ShuttleAgent | null = null
     // a group of one has no shuttle
-    const agent = members.length > 1 ? new ShuttleAgent(bus.attach(members[0]), k, board, { group: cfg.group.id, members }) : null
+    if (members.length > 1) {
+        const bus = new I2cBus(k, { bitRate: cfg.group.busBitRate })
+        const settings = { group: cfg.group.id, members, address: members[0], idlePauseMaxMs: cfg.group.minCycleMs }
+        joinGroup(
+            fw,
+            () => bus.attach(members[0]),
+            settings,
+            (a) => (agent = a)
+        )
+    }
+    let started: boolean | null = null
+    fw.start((ok) => (started = ok))
+    while (started === null && k.step(Infinity)) {}
+    if (!started || fw.board === null || fw.channel === null) throw new Error("fixed RAM: the firmware did not start: " + lines.join("; "))
     // parts that others hold come first, so each part counts what it alone holds
-    return counted(source, cfg, cc, g.lbaCount, board, channel, flash, store, agent)
+    return counted(source, cfg, cc, g.lbaCount, fw.board, fw.channel, flash, store, agent)
 }
 
 /**

@@ -4,7 +4,7 @@
 import { createInterface } from "node:readline"
 import { checkBoot } from "../../firmware/boot/bootCheck"
 import { PrimaryFirmware } from "../../firmware/boot/primaryFirmware"
-import { WriteError } from "../../firmware/pipeline/primary"
+import { PrimaryBoard, WriteError } from "../../firmware/pipeline/primary"
 import { attachVerifier, Verifier } from "../../firmware/pipeline/verify"
 import { attachPacing } from "../../firmware/pipeline/rpoPacing"
 import { SeqmirrorConfig } from "../../firmware/config"
@@ -104,9 +104,11 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
     const link = new TcpClientLink(clock, { host: o.connectHost, port: o.connectPort, nominalBitRate: config.link.baud, log: say })
     const fw = new PrimaryFirmware(config, check.memberIndex, clock, link, Math.random, say, flash)
     // a primary on a host verifies when asked on its console (and every group.verifyEveryMs)
-    fw.onBoard = (board, store) => {
-        attachVerifier(board, new Verifier(board.opts.member, board.opts.lbaCount, store, board.lost))
+    fw.makeBoard = (opts, clk, store, ch) => {
+        const board = new PrimaryBoard(opts, clk, store, ch)
+        attachVerifier(board, new Verifier(opts.member, opts.lbaCount, store, board.lost))
         attachPacing(board)
+        return board
     }
     const started = await new Promise<boolean>((resolve) => fw.start(resolve))
     if (!started) {
