@@ -5,6 +5,9 @@ import { dirname } from "node:path"
 import { Flash, FlashError, FlashGeometry } from "../../hal/flash"
 import { NOR_PAGE_SIZE, NOR_SECTOR_SIZE } from "../../hal/spiNor"
 
+/** Reads of a file being written, at most, before copyOf gives up. */
+const COPY_TRIES = 100
+
 /** Why a flash file cannot be used: one line for the user. */
 export class FlashFileError extends Error {}
 
@@ -78,7 +81,8 @@ export class FileFlash implements Flash {
     }
 
     /** A flash in memory holding a copy of the file at `path` (which must be `capacity`
-     * bytes, when given); programs and erases change the copy only. */
+     * bytes, when given); programs and erases change the copy only. The copy is a state the
+     * file was in, even while a running remote writes it. */
     static copyOf(path: string, capacity?: number): FileFlash {
         let fd: number
         try {
@@ -92,9 +96,18 @@ export class FileFlash implements Flash {
             const size = capacity ?? st.size
             checkCapacity(size)
             if (st.size !== size) throw new FlashFileError(`${path} holds ${st.size} bytes, not the ${size} of this flash`)
-            const mem = Buffer.alloc(size)
+            // a running remote may write while the file is read, and a copy read across a write
+            // can hold a later write without an earlier one (no state the flash was ever in):
+            // read until two reads in a row are equal, so no write fell inside the first
+            let mem = Buffer.alloc(size)
             readAll(fd, mem)
-            return new FileFlash(mem, null, path)
+            for (let tries = 0; tries < COPY_TRIES; tries++) {
+                const again = Buffer.alloc(size)
+                readAll(fd, again)
+                if (again.equals(mem)) return new FileFlash(mem, null, path)
+                mem = again
+            }
+            throw new FlashFileError(`${path} kept changing while it was read (${COPY_TRIES} tries): try again`)
         } finally {
             closeSync(fd)
         }

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest"
+import { Worker } from "node:worker_threads"
 import { readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { FlashError } from "../../hal/flash"
@@ -106,5 +107,65 @@ describe("FileFlash", () => {
         await call<[FlashError]>((done) => copy.program(0, Buffer.alloc(16), done)).result
         expect(copy.contents()[0]).toBe(0)
         expect(readFileSync(path).every((b) => b === 0xff)).toBe(true)
+    })
+})
+
+// A copy taken while another process writes the file: the writer puts a counter at the start,
+// then the same counter at the end, so in every state the file is ever in the start's counter
+// is at least the end's. A copy read across a write could hold the end's newer counter with
+// the start's older one.
+describe("FileFlash.copyOf beside a writer", () => {
+    it("every copy is a state the file was in", async () => {
+        const dir = tempDir()
+        const path = join(dir, "flash.bin")
+        const size = 16 << 20
+        writeFileSync(path, Buffer.alloc(size, 0xff))
+        const writer = new Worker(
+            `const { openSync, writeSync } = require("node:fs")
+            const { workerData, parentPort } = require("node:worker_threads")
+            const fd = openSync(workerData.path, "r+")
+            const b = Buffer.alloc(4)
+            let k = 0
+            parentPort.on("message", () => process.exit(0))
+            // bursts of writes with pauses between them, as a remote's store writes
+            const step = () => {
+                for (let i = 0; i < 50; i++) {
+                    b.writeUInt32LE(++k)
+                    writeSync(fd, b, 0, 4, 0)
+                    writeSync(fd, b, 0, 4, workerData.size - 4)
+                }
+                setTimeout(step, 3)
+            }
+            step()`,
+            { eval: true, workerData: { path, size } }
+        )
+        let copies = 0
+        let changed = 0
+        let last = -1
+        try {
+            for (let i = 0; i < 60; i++) {
+                let flash: FileFlash
+                try {
+                    flash = FileFlash.copyOf(path, size)
+                } catch (e) {
+                    // a copy may give up, and says so
+                    expect((e as Error).message).toMatch(/kept changing while it was read/)
+                    continue
+                }
+                const c = flash.contents()
+                const start = c.readUInt32LE(0)
+                const end = c.readUInt32LE(size - 4)
+                expect(start >= end || start === 0xffffffff).toBe(true)
+                if (end !== last) changed++
+                last = end
+                copies++
+            }
+        } finally {
+            writer.postMessage("stop")
+            await new Promise((r) => writer.once("exit", () => r(null)))
+        }
+        // the writer ran while the copies were taken
+        expect(copies).toBeGreaterThan(10)
+        expect(changed).toBeGreaterThan(1)
     })
 })
