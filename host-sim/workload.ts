@@ -90,6 +90,8 @@ export class History {
     ackedHigh: number[] = []
     /** ackedByLba[b][lba]: counters of the acknowledged writes to lba, in increasing order. */
     ackedByLba: number[][][] = []
+    /** ackedTop[b][lba]: the last of ackedByLba[b][lba] (0 when none), in one flat row per board. */
+    ackedTop: number[][] = []
 
     constructor(
         public boards: number,
@@ -99,8 +101,13 @@ export class History {
             this.writes.push([])
             this.ackedHigh.push(0)
             const rows: number[][] = []
-            for (let l = 0; l < lbaCount; l++) rows.push([])
+            const top: number[] = []
+            for (let l = 0; l < lbaCount; l++) {
+                rows.push([])
+                top.push(0)
+            }
             this.ackedByLba.push(rows)
+            this.ackedTop.push(top)
         }
     }
 
@@ -181,6 +188,8 @@ export class History {
         w.ackedAt = now
         if (w.counter > this.ackedHigh[w.board]) this.ackedHigh[w.board] = w.counter
         const list = this.ackedByLba[w.board][w.lba]
+        const top = this.ackedTop[w.board]
+        if (w.counter > top[w.lba]) top[w.lba] = w.counter
         let i = list.length
         list.push(w.counter)
         while (i > 0 && list[i - 1] > w.counter) {
