@@ -109,6 +109,10 @@ export class SpiNorChip implements SpiBus {
      * copies, so no loop ever steps through 4 KB (the VM aborts long loops); a read is a copy.
      */
     private sectors: (Buffer | null)[] = []
+    /** Per sector: every cell at this offset or after it is erased (0xFF), as far as the model
+     * knows (a sector's log is programmed from its start on): a program there sets its bytes
+     * with one copy, and an erase fills only what is before it. */
+    private ffFrom: number[] = []
     private cap: number
     private clock: Clock
     private hz: number
@@ -168,7 +172,10 @@ export class SpiNorChip implements SpiBus {
         if (opts.capacity <= 0 || opts.capacity % NOR_SECTOR_SIZE !== 0) throw new Error("SpiNorChip: capacity must be a multiple of 4096")
         this.clock = clock
         this.cap = opts.capacity
-        for (let s = 0; s < opts.capacity / NOR_SECTOR_SIZE; s++) this.sectors.push(null)
+        for (let s = 0; s < opts.capacity / NOR_SECTOR_SIZE; s++) {
+            this.sectors.push(null)
+            this.ffFrom.push(0)
+        }
         this.hz = opts.clockHz !== undefined ? opts.clockHz : 8000000
         this.overheadMs = opts.transferOverheadMs !== undefined ? opts.transferOverheadMs : 0.002
         this.id = opts.jedecId ? opts.jedecId : [0xef, 0x40, 0x18]
@@ -307,7 +314,9 @@ export class SpiNorChip implements SpiBus {
     /** Flips one bit of the cells at addr: a bit that changed at rest.
      * @devsWhenUsed */
     flipBit(addr: number, bit: number): void {
-        this.cells(Math.floor(addr / NOR_SECTOR_SIZE))[addr % NOR_SECTOR_SIZE] ^= 1 << (bit & 7)
+        const s = Math.floor(addr / NOR_SECTOR_SIZE)
+        this.cells(s)[addr % NOR_SECTOR_SIZE] ^= 1 << (bit & 7)
+        this.touched(s, (addr % NOR_SECTOR_SIZE) + 1)
     }
 
     /** The next `n` read commands each return one bit flipped (the cells stay as they are).
@@ -335,7 +344,9 @@ export class SpiNorChip implements SpiBus {
     /** Sets the byte at addr, bypassing the NOR rules (for tests that corrupt the image). */
     poke(addr: number, v: number): void {
         this.settleFast()
-        this.cells(Math.floor(addr / NOR_SECTOR_SIZE))[addr % NOR_SECTOR_SIZE] = v & 0xff
+        const s = Math.floor(addr / NOR_SECTOR_SIZE)
+        this.cells(s)[addr % NOR_SECTOR_SIZE] = v & 0xff
+        this.touched(s, (addr % NOR_SECTOR_SIZE) + 1)
     }
 
     /** A copy of the whole memory in one Buffer (for Node tests: loops over every byte).
@@ -356,6 +367,7 @@ export class SpiNorChip implements SpiBus {
         for (let s = 0; s < this.sectors.length; s++) {
             const b = other.sectors[s]
             this.sectors[s] = b ? copyOf(b, 0, b.length) : null
+            this.ffFrom[s] = other.ffFrom[s]
         }
     }
 
@@ -387,8 +399,14 @@ export class SpiNorChip implements SpiBus {
             b = Buffer.alloc(NOR_SECTOR_SIZE)
             fillFF(b, 0, NOR_SECTOR_SIZE)
             this.sectors[s] = b
+            this.ffFrom[s] = 0
         }
         return b
+    }
+
+    /** Sector s's cells before offset `end` may have changed from 0xFF. */
+    private touched(s: number, end: number): void {
+        if (end > this.ffFrom[s]) this.ffFrom[s] = end
     }
 
     // ---- command execution (at chip-select rise)
@@ -563,7 +581,7 @@ export class SpiNorChip implements SpiBus {
             const kept = n < NOR_PAGE_SIZE ? n : NOR_PAGE_SIZE
             this.latchStart = ((a % NOR_PAGE_SIZE) + n - kept) % NOR_PAGE_SIZE
             this.latchLen = kept
-            for (let i = 0; i < kept; i++) this.latch[i] = data[n - kept + i]
+            this.latch.set(kept === n ? data : data.slice(n - kept, n), 0)
             f.typMs = norProgramTypMs(kept)
             f.maxMs = norProgramMaxMs(kept)
             this.opAddr = a - (a % NOR_PAGE_SIZE)
@@ -746,8 +764,18 @@ export class SpiNorChip implements SpiBus {
      * @devsWhenUsed */
     private partialProgram(prng: Prng | null, mode: PartialMode): number {
         if (mode === PartialMode.Nothing) return 0
-        const sec = this.cells(Math.floor(this.opAddr / NOR_SECTOR_SIZE))
+        const s = Math.floor(this.opAddr / NOR_SECTOR_SIZE)
+        const sec = this.cells(s)
         const base = this.opAddr % NOR_SECTOR_SIZE
+        const from = base + this.latchStart
+        if (!prng && mode === PartialMode.Everything && this.latchStart + this.latchLen <= NOR_PAGE_SIZE && from >= this.ffFrom[s]) {
+            // erased cells (old & new = new), and no wrap in the page: one copy
+            const n = this.latchLen
+            sec.set(n === NOR_PAGE_SIZE ? this.latch : this.latch.slice(0, n), from)
+            this.ffFrom[s] = from + n
+            return 0
+        }
+        this.touched(s, base + NOR_PAGE_SIZE)
         const cut = prng && mode === PartialMode.Prefix ? prng.int(this.latchLen + 1) : this.latchLen
         let changed = 0
         let off = this.latchStart
@@ -772,11 +800,14 @@ export class SpiNorChip implements SpiBus {
         const was = this.sectors[s]
         if (mode === PartialMode.Everything || !was) {
             // a complete erase sets the cells back to 0xFF in a few copies, no loop over 4 KB
-            // (the VM's loop budget); the Buffer stays for the next program
-            if (was) fillFF(was, 0, NOR_SECTOR_SIZE)
+            // (the VM's loop budget), and only those before the erased part; the Buffer stays
+            // for the next program
+            if (was) fillFF(was, 0, this.ffFrom[s])
+            this.ffFrom[s] = 0
             return was ? NOR_SECTOR_SIZE : 0
         }
         const sec = was
+        this.ffFrom[s] = NOR_SECTOR_SIZE
         const cut = prng && mode === PartialMode.Prefix ? prng.int(NOR_SECTOR_SIZE + 1) : NOR_SECTOR_SIZE
         let changed = 0
         for (let i = 0; i < NOR_SECTOR_SIZE; i++) {
