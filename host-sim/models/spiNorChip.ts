@@ -109,10 +109,12 @@ export class SpiNorChip implements SpiBus {
      * copies, so no loop ever steps through 4 KB (the VM aborts long loops); a read is a copy.
      */
     private sectors: (Buffer | null)[] = []
-    /** Per sector: every cell at this offset or after it is erased (0xFF), as far as the model
-     * knows (a sector's log is programmed from its start on): a program there sets its bytes
-     * with one copy, and an erase fills only what is before it. */
-    private ffFrom: number[] = []
+    /** Per sector, a range of cells known to be erased (0xFF): offsets ffLo[s] to ffHi[s]
+     * (excluded). A store fills a sector from both ends (records from its start, entries from
+     * its end), so the range is what lies between: a program inside it sets its bytes with one
+     * copy, and an erase fills only what is outside it. */
+    private ffLo: number[] = []
+    private ffHi: number[] = []
     private cap: number
     private clock: Clock
     private hz: number
@@ -174,7 +176,8 @@ export class SpiNorChip implements SpiBus {
         this.cap = opts.capacity
         for (let s = 0; s < opts.capacity / NOR_SECTOR_SIZE; s++) {
             this.sectors.push(null)
-            this.ffFrom.push(0)
+            this.ffLo.push(0)
+            this.ffHi.push(NOR_SECTOR_SIZE)
         }
         this.hz = opts.clockHz !== undefined ? opts.clockHz : 8000000
         this.overheadMs = opts.transferOverheadMs !== undefined ? opts.transferOverheadMs : 0.002
@@ -316,7 +319,7 @@ export class SpiNorChip implements SpiBus {
     flipBit(addr: number, bit: number): void {
         const s = Math.floor(addr / NOR_SECTOR_SIZE)
         this.cells(s)[addr % NOR_SECTOR_SIZE] ^= 1 << (bit & 7)
-        this.touched(s, (addr % NOR_SECTOR_SIZE) + 1)
+        this.used(s, addr % NOR_SECTOR_SIZE, (addr % NOR_SECTOR_SIZE) + 1)
     }
 
     /** The next `n` read commands each return one bit flipped (the cells stay as they are).
@@ -346,7 +349,7 @@ export class SpiNorChip implements SpiBus {
         this.settleFast()
         const s = Math.floor(addr / NOR_SECTOR_SIZE)
         this.cells(s)[addr % NOR_SECTOR_SIZE] = v & 0xff
-        this.touched(s, (addr % NOR_SECTOR_SIZE) + 1)
+        this.used(s, addr % NOR_SECTOR_SIZE, (addr % NOR_SECTOR_SIZE) + 1)
     }
 
     /** A copy of the whole memory in one Buffer (for Node tests: loops over every byte).
@@ -367,7 +370,8 @@ export class SpiNorChip implements SpiBus {
         for (let s = 0; s < this.sectors.length; s++) {
             const b = other.sectors[s]
             this.sectors[s] = b ? copyOf(b, 0, b.length) : null
-            this.ffFrom[s] = other.ffFrom[s]
+            this.ffLo[s] = other.ffLo[s]
+            this.ffHi[s] = other.ffHi[s]
         }
     }
 
@@ -399,14 +403,20 @@ export class SpiNorChip implements SpiBus {
             b = Buffer.alloc(NOR_SECTOR_SIZE)
             fillFF(b, 0, NOR_SECTOR_SIZE)
             this.sectors[s] = b
-            this.ffFrom[s] = 0
+            this.ffLo[s] = 0
+            this.ffHi[s] = NOR_SECTOR_SIZE
         }
         return b
     }
 
-    /** Sector s's cells before offset `end` may have changed from 0xFF. */
-    private touched(s: number, end: number): void {
-        if (end > this.ffFrom[s]) this.ffFrom[s] = end
+    /** Sector s's cells from offset a to b (excluded) may no longer be 0xFF: the erased range
+     * keeps the larger of its parts outside them. */
+    private used(s: number, a: number, b: number): void {
+        const lo = this.ffLo[s]
+        const hi = this.ffHi[s]
+        if (b <= lo || a >= hi) return
+        if (a - lo >= hi - b) this.ffHi[s] = a > lo ? a : lo
+        else this.ffLo[s] = b < hi ? b : hi
     }
 
     // ---- command execution (at chip-select rise)
@@ -768,14 +778,14 @@ export class SpiNorChip implements SpiBus {
         const sec = this.cells(s)
         const base = this.opAddr % NOR_SECTOR_SIZE
         const from = base + this.latchStart
-        if (!prng && mode === PartialMode.Everything && this.latchStart + this.latchLen <= NOR_PAGE_SIZE && from >= this.ffFrom[s]) {
+        const n = this.latchLen
+        if (!prng && mode === PartialMode.Everything && this.latchStart + n <= NOR_PAGE_SIZE && from >= this.ffLo[s] && from + n <= this.ffHi[s]) {
             // erased cells (old & new = new), and no wrap in the page: one copy
-            const n = this.latchLen
             sec.set(n === NOR_PAGE_SIZE ? this.latch : this.latch.slice(0, n), from)
-            this.ffFrom[s] = from + n
+            this.used(s, from, from + n)
             return 0
         }
-        this.touched(s, base + NOR_PAGE_SIZE)
+        this.used(s, base, base + NOR_PAGE_SIZE)
         const cut = prng && mode === PartialMode.Prefix ? prng.int(this.latchLen + 1) : this.latchLen
         let changed = 0
         let off = this.latchStart
@@ -802,12 +812,18 @@ export class SpiNorChip implements SpiBus {
             // a complete erase sets the cells back to 0xFF in a few copies, no loop over 4 KB
             // (the VM's loop budget), and only those before the erased part; the Buffer stays
             // for the next program
-            if (was) fillFF(was, 0, this.ffFrom[s])
-            this.ffFrom[s] = 0
+            if (was) {
+                fillFF(was, 0, this.ffLo[s])
+                fillFF(was, this.ffHi[s], NOR_SECTOR_SIZE - this.ffHi[s])
+            }
+            this.ffLo[s] = 0
+            this.ffHi[s] = NOR_SECTOR_SIZE
             return was ? NOR_SECTOR_SIZE : 0
         }
         const sec = was
-        this.ffFrom[s] = NOR_SECTOR_SIZE
+        // an erase only sets bits, so what was erased stays so; the range is left empty anyway
+        this.ffLo[s] = NOR_SECTOR_SIZE
+        this.ffHi[s] = NOR_SECTOR_SIZE
         const cut = prng && mode === PartialMode.Prefix ? prng.int(NOR_SECTOR_SIZE + 1) : NOR_SECTOR_SIZE
         let changed = 0
         for (let i = 0; i < NOR_SECTOR_SIZE; i++) {

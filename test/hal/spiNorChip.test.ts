@@ -188,20 +188,26 @@ describe("SPI NOR chip model (W25Q128JV class)", () => {
 
     it("holds a reference image under programs (appended, over programmed cells, wrapping), erases, pokes, flipped bits and power cuts", () => {
         const SIZE = 65536
-        for (let seed = 1; seed <= 6; seed++) {
+        for (let seed = 1; seed <= 8; seed++) {
             const k = new SimKernel()
             const chip = new SpiNorChip(k, { capacity: SIZE })
             const ref = Buffer.alloc(SIZE, 0xff)
             const r = new Prng(seed)
-            // where each sector's log goes on, so that most programs land on erased cells
+            // where each sector's records go on (from its start) and its entries (from its
+            // end), so that most programs land on erased cells
             const tail: number[] = []
-            for (let s = 0; s < SIZE / 4096; s++) tail.push(0)
+            const head: number[] = []
+            for (let s = 0; s < SIZE / 4096; s++) {
+                tail.push(0)
+                head.push(4096)
+            }
             for (let op = 0; op < 400; op++) {
                 const sec = r.int(SIZE / 4096)
                 const x = r.int(100)
                 if (x < 55) {
-                    const len = r.chance(0.1) ? 1 + r.int(300) : 1 + r.int(64)
-                    const off = x < 35 ? tail[sec] % 4096 : r.int(4096)
+                    const entry = x >= 25 && x < 40 && head[sec] >= 16
+                    const len = entry ? 16 : r.chance(0.1) ? 1 + r.int(300) : 1 + r.int(64)
+                    const off = entry ? head[sec] - 16 : x < 25 ? tail[sec] % 4096 : r.int(4096)
                     const addr = sec * 4096 + off
                     const data: number[] = []
                     for (let i = 0; i < len; i++) data.push(r.chance(0.2) ? 0xff : r.int(256))
@@ -211,13 +217,15 @@ describe("SPI NOR chip model (W25Q128JV class)", () => {
                     const base = addr - (addr % 256)
                     const start = ((addr % 256) + len - kept) % 256
                     for (let i = 0; i < kept; i++) ref[base + ((start + i) % 256)] &= data[len - kept + i]
-                    tail[sec] = off + Math.min(len, 256 - (off % 256))
+                    if (entry) head[sec] = off
+                    else if (x < 25) tail[sec] = off + Math.min(len, 256 - (off % 256))
                 } else if (x < 65) {
                     xfer(k, chip, [0x06], 0)
                     xfer(k, chip, [0x20, sec >> 4, (sec << 4) & 0xff, 0], 0)
                     waitReady(k, chip)
                     ref.fill(0xff, sec * 4096, sec * 4096 + 4096)
                     tail[sec] = 0
+                    head[sec] = 4096
                 } else if (x < 75) {
                     const a = sec * 4096 + r.int(4096)
                     const v = r.int(256)
