@@ -1,41 +1,28 @@
 import { Clock, Timer } from "../hal/clock"
+import { SimKernel, TimerGate } from "./kernel"
 
 /**
  * One board's view of the simulation clock. A power cut ends the board's life: every timer it
  * set before is dropped, so nothing of the old firmware instance runs after the cut. The next
- * boot gets a new BoardClock.
+ * boot gets a new BoardClock. Its timers are the kernel's own, gated by the board's power (no
+ * wrapper per timer).
  */
-class BoardTimer implements Timer {
-    cancelled = false
-    inner: Timer | null = null
-}
+export class BoardClock implements Clock, TimerGate {
+    alive = true
 
-export class BoardClock implements Clock {
-    private alive = true
-
-    constructor(private base: Clock) {}
+    constructor(private base: SimKernel) {}
 
     millis(): number {
         return this.base.millis()
     }
 
     setTimer(delayMs: number, fire: () => void): Timer {
-        const t = new BoardTimer()
-        if (!this.alive) {
-            t.cancelled = true
-            return t
-        }
-        const self = this
-        t.inner = this.base.setTimer(delayMs, () => {
-            if (self.alive && !t.cancelled) fire()
-        })
-        return t
+        if (!this.alive) return { cancelled: true }
+        return this.base.setGatedTimer(delayMs, fire, this)
     }
 
     clearTimer(timer: Timer): void {
         timer.cancelled = true
-        const inner = (timer as BoardTimer).inner
-        if (inner) this.base.clearTimer(inner)
     }
 
     /** The board lost power: none of its timers fires any more. */

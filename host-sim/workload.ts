@@ -52,11 +52,20 @@ export function encodeBlock(dst: Buffer, board: number, lba: number, counter: nu
     dst[7] = 0
     putU32(dst, 8, lba)
     putU32(dst, 12, counter)
-    let x = (Math.imul(board + 1, 0x9e3779b1) ^ Math.imul(counter, 0x85ebca6b)) >>> 0
+    let x = fillSeed(board, counter)
     for (let i = 16; i < dst.length; i++) {
-        x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x6b) >>> 0
+        x = fillNext(x)
         dst[i] = x & 0xff
     }
+}
+
+/** The generator of a block's bytes after its 16-byte header. */
+function fillSeed(board: number, counter: number): number {
+    return (Math.imul(board + 1, 0x9e3779b1) ^ Math.imul(counter, 0x85ebca6b)) >>> 0
+}
+
+function fillNext(x: number): number {
+    return (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x6b) >>> 0
 }
 
 /** The write a block holds, or null when the block is not one (or is damaged). */
@@ -69,11 +78,14 @@ export class BlockId {
 }
 
 export function decodeBlock(b: Buffer): BlockId | null {
-    if (b.length < 16 || getU32(b, 0) !== MAGIC) return null
+    // the block must be exactly what encodeBlock makes of its header's board, lba and counter
+    if (b.length < 16 || getU32(b, 0) !== MAGIC || b[5] !== 0 || b[6] !== 0 || b[7] !== 0) return null
     const id = new BlockId(b[4], getU32(b, 8), getU32(b, 12))
-    const check = Buffer.alloc(b.length)
-    encodeBlock(check, id.board, id.lba, id.counter)
-    for (let i = 0; i < b.length; i++) if (check[i] !== b[i]) return null
+    let x = fillSeed(id.board, id.counter)
+    for (let i = 16; i < b.length; i++) {
+        x = fillNext(x)
+        if (b[i] !== (x & 0xff)) return null
+    }
     return id
 }
 
@@ -90,6 +102,8 @@ export class History {
     ackedHigh: number[] = []
     /** ackedByLba[b][lba]: counters of the acknowledged writes to lba, in increasing order. */
     ackedByLba: number[][][] = []
+    /** ackedTop[b][lba]: the last of ackedByLba[b][lba] (0 when none), in one flat row per board. */
+    ackedTop: number[][] = []
 
     constructor(
         public boards: number,
@@ -99,8 +113,13 @@ export class History {
             this.writes.push([])
             this.ackedHigh.push(0)
             const rows: number[][] = []
-            for (let l = 0; l < lbaCount; l++) rows.push([])
+            const top: number[] = []
+            for (let l = 0; l < lbaCount; l++) {
+                rows.push([])
+                top.push(0)
+            }
             this.ackedByLba.push(rows)
+            this.ackedTop.push(top)
         }
     }
 
@@ -181,6 +200,8 @@ export class History {
         w.ackedAt = now
         if (w.counter > this.ackedHigh[w.board]) this.ackedHigh[w.board] = w.counter
         const list = this.ackedByLba[w.board][w.lba]
+        const top = this.ackedTop[w.board]
+        if (w.counter > top[w.lba]) top[w.lba] = w.counter
         let i = list.length
         list.push(w.counter)
         while (i > 0 && list[i - 1] > w.counter) {
@@ -208,7 +229,6 @@ export class History {
  */
 export class App {
     private outstanding = 0
-    private block: Buffer
     private running = false
     private backlog = 0
     /** The board said busy: the app writes again once one of its writes is answered. */
@@ -225,9 +245,7 @@ export class App {
         private port: AppPort,
         private schedule: (delayMs: number, fire: () => void) => void,
         private now: () => number
-    ) {
-        this.block = Buffer.alloc(opts.blockSize)
-    }
+    ) {}
 
     start(): void {
         this.running = true
@@ -280,9 +298,8 @@ export class App {
 
     private send(lba: number): void {
         const w = this.history.issue(this.board, lba, this.now())
-        encodeBlock(this.block, this.board, lba, w.counter)
         const data = Buffer.alloc(this.opts.blockSize)
-        data.set(this.block, 0)
+        encodeBlock(data, this.board, lba, w.counter)
         this.outstanding++
         const self = this
         this.port.write(lba, data, (err, seq) => {

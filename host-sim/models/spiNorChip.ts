@@ -109,6 +109,12 @@ export class SpiNorChip implements SpiBus {
      * copies, so no loop ever steps through 4 KB (the VM aborts long loops); a read is a copy.
      */
     private sectors: (Buffer | null)[] = []
+    /** Per sector, a range of cells known to be erased (0xFF): offsets ffLo[s] to ffHi[s]
+     * (excluded). A store fills a sector from both ends (records from its start, entries from
+     * its end), so the range is what lies between: a program inside it sets its bytes with one
+     * copy, and an erase fills only what is outside it. */
+    private ffLo: number[] = []
+    private ffHi: number[] = []
     private cap: number
     private clock: Clock
     private hz: number
@@ -168,7 +174,11 @@ export class SpiNorChip implements SpiBus {
         if (opts.capacity <= 0 || opts.capacity % NOR_SECTOR_SIZE !== 0) throw new Error("SpiNorChip: capacity must be a multiple of 4096")
         this.clock = clock
         this.cap = opts.capacity
-        for (let s = 0; s < opts.capacity / NOR_SECTOR_SIZE; s++) this.sectors.push(null)
+        for (let s = 0; s < opts.capacity / NOR_SECTOR_SIZE; s++) {
+            this.sectors.push(null)
+            this.ffLo.push(0)
+            this.ffHi.push(NOR_SECTOR_SIZE)
+        }
         this.hz = opts.clockHz !== undefined ? opts.clockHz : 8000000
         this.overheadMs = opts.transferOverheadMs !== undefined ? opts.transferOverheadMs : 0.002
         this.id = opts.jedecId ? opts.jedecId : [0xef, 0x40, 0x18]
@@ -307,7 +317,9 @@ export class SpiNorChip implements SpiBus {
     /** Flips one bit of the cells at addr: a bit that changed at rest.
      * @devsWhenUsed */
     flipBit(addr: number, bit: number): void {
-        this.cells(Math.floor(addr / NOR_SECTOR_SIZE))[addr % NOR_SECTOR_SIZE] ^= 1 << (bit & 7)
+        const s = Math.floor(addr / NOR_SECTOR_SIZE)
+        this.cells(s)[addr % NOR_SECTOR_SIZE] ^= 1 << (bit & 7)
+        this.used(s, addr % NOR_SECTOR_SIZE, (addr % NOR_SECTOR_SIZE) + 1)
     }
 
     /** The next `n` read commands each return one bit flipped (the cells stay as they are).
@@ -335,7 +347,9 @@ export class SpiNorChip implements SpiBus {
     /** Sets the byte at addr, bypassing the NOR rules (for tests that corrupt the image). */
     poke(addr: number, v: number): void {
         this.settleFast()
-        this.cells(Math.floor(addr / NOR_SECTOR_SIZE))[addr % NOR_SECTOR_SIZE] = v & 0xff
+        const s = Math.floor(addr / NOR_SECTOR_SIZE)
+        this.cells(s)[addr % NOR_SECTOR_SIZE] = v & 0xff
+        this.used(s, addr % NOR_SECTOR_SIZE, (addr % NOR_SECTOR_SIZE) + 1)
     }
 
     /** A copy of the whole memory in one Buffer (for Node tests: loops over every byte).
@@ -356,6 +370,8 @@ export class SpiNorChip implements SpiBus {
         for (let s = 0; s < this.sectors.length; s++) {
             const b = other.sectors[s]
             this.sectors[s] = b ? copyOf(b, 0, b.length) : null
+            this.ffLo[s] = other.ffLo[s]
+            this.ffHi[s] = other.ffHi[s]
         }
     }
 
@@ -387,8 +403,20 @@ export class SpiNorChip implements SpiBus {
             b = Buffer.alloc(NOR_SECTOR_SIZE)
             fillFF(b, 0, NOR_SECTOR_SIZE)
             this.sectors[s] = b
+            this.ffLo[s] = 0
+            this.ffHi[s] = NOR_SECTOR_SIZE
         }
         return b
+    }
+
+    /** Sector s's cells from offset a to b (excluded) may no longer be 0xFF: the erased range
+     * keeps the larger of its parts outside them. */
+    private used(s: number, a: number, b: number): void {
+        const lo = this.ffLo[s]
+        const hi = this.ffHi[s]
+        if (b <= lo || a >= hi) return
+        if (a - lo >= hi - b) this.ffHi[s] = a > lo ? a : lo
+        else this.ffLo[s] = b < hi ? b : hi
     }
 
     // ---- command execution (at chip-select rise)
@@ -563,7 +591,7 @@ export class SpiNorChip implements SpiBus {
             const kept = n < NOR_PAGE_SIZE ? n : NOR_PAGE_SIZE
             this.latchStart = ((a % NOR_PAGE_SIZE) + n - kept) % NOR_PAGE_SIZE
             this.latchLen = kept
-            for (let i = 0; i < kept; i++) this.latch[i] = data[n - kept + i]
+            this.latch.set(kept === n ? data : data.slice(n - kept, n), 0)
             f.typMs = norProgramTypMs(kept)
             f.maxMs = norProgramMaxMs(kept)
             this.opAddr = a - (a % NOR_PAGE_SIZE)
@@ -746,8 +774,18 @@ export class SpiNorChip implements SpiBus {
      * @devsWhenUsed */
     private partialProgram(prng: Prng | null, mode: PartialMode): number {
         if (mode === PartialMode.Nothing) return 0
-        const sec = this.cells(Math.floor(this.opAddr / NOR_SECTOR_SIZE))
+        const s = Math.floor(this.opAddr / NOR_SECTOR_SIZE)
+        const sec = this.cells(s)
         const base = this.opAddr % NOR_SECTOR_SIZE
+        const from = base + this.latchStart
+        const n = this.latchLen
+        if (!prng && mode === PartialMode.Everything && this.latchStart + n <= NOR_PAGE_SIZE && from >= this.ffLo[s] && from + n <= this.ffHi[s]) {
+            // erased cells (old & new = new), and no wrap in the page: one copy
+            sec.set(n === NOR_PAGE_SIZE ? this.latch : this.latch.slice(0, n), from)
+            this.used(s, from, from + n)
+            return 0
+        }
+        this.used(s, base, base + NOR_PAGE_SIZE)
         const cut = prng && mode === PartialMode.Prefix ? prng.int(this.latchLen + 1) : this.latchLen
         let changed = 0
         let off = this.latchStart
@@ -772,11 +810,20 @@ export class SpiNorChip implements SpiBus {
         const was = this.sectors[s]
         if (mode === PartialMode.Everything || !was) {
             // a complete erase sets the cells back to 0xFF in a few copies, no loop over 4 KB
-            // (the VM's loop budget); the Buffer stays for the next program
-            if (was) fillFF(was, 0, NOR_SECTOR_SIZE)
+            // (the VM's loop budget), and only those before the erased part; the Buffer stays
+            // for the next program
+            if (was) {
+                fillFF(was, 0, this.ffLo[s])
+                fillFF(was, this.ffHi[s], NOR_SECTOR_SIZE - this.ffHi[s])
+            }
+            this.ffLo[s] = 0
+            this.ffHi[s] = NOR_SECTOR_SIZE
             return was ? NOR_SECTOR_SIZE : 0
         }
         const sec = was
+        // an erase only sets bits, so what was erased stays so; the range is left empty anyway
+        this.ffLo[s] = NOR_SECTOR_SIZE
+        this.ffHi[s] = NOR_SECTOR_SIZE
         const cut = prng && mode === PartialMode.Prefix ? prng.int(NOR_SECTOR_SIZE + 1) : NOR_SECTOR_SIZE
         let changed = 0
         for (let i = 0; i < NOR_SECTOR_SIZE; i++) {

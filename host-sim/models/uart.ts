@@ -128,7 +128,7 @@ export class UartEnd implements Link {
         if (n > 0) {
             // the bytes travel together: one event when the last of them arrives
             const bytes = Buffer.alloc(n)
-            for (let i = 0; i < n; i++) bytes[i] = data[i]
+            bytes.set(n === data.length ? data : data.slice(0, n), 0)
             if (queued === 0) {
                 // the line was idle: a new run starts now
                 this.runStart = this.clock.millis()

@@ -185,4 +185,74 @@ describe("SPI NOR chip model (W25Q128JV class)", () => {
         k.run(100, 100)
         expect(completed).toBe(2)
     })
+
+    it("holds a reference image under programs (appended, over programmed cells, wrapping), erases, pokes, flipped bits and power cuts", () => {
+        const SIZE = 65536
+        for (let seed = 1; seed <= 8; seed++) {
+            const k = new SimKernel()
+            const chip = new SpiNorChip(k, { capacity: SIZE })
+            const ref = Buffer.alloc(SIZE, 0xff)
+            const r = new Prng(seed)
+            // where each sector's records go on (from its start) and its entries (from its
+            // end), so that most programs land on erased cells
+            const tail: number[] = []
+            const head: number[] = []
+            for (let s = 0; s < SIZE / 4096; s++) {
+                tail.push(0)
+                head.push(4096)
+            }
+            for (let op = 0; op < 400; op++) {
+                const sec = r.int(SIZE / 4096)
+                const x = r.int(100)
+                if (x < 55) {
+                    const entry = x >= 25 && x < 40 && head[sec] >= 16
+                    const len = entry ? 16 : r.chance(0.1) ? 1 + r.int(300) : 1 + r.int(64)
+                    const off = entry ? head[sec] - 16 : x < 25 ? tail[sec] % 4096 : r.int(4096)
+                    const addr = sec * 4096 + off
+                    const data: number[] = []
+                    for (let i = 0; i < len; i++) data.push(r.chance(0.2) ? 0xff : r.int(256))
+                    program(k, chip, addr, data)
+                    waitReady(k, chip)
+                    const kept = Math.min(len, 256)
+                    const base = addr - (addr % 256)
+                    const start = ((addr % 256) + len - kept) % 256
+                    for (let i = 0; i < kept; i++) ref[base + ((start + i) % 256)] &= data[len - kept + i]
+                    if (entry) head[sec] = off
+                    else if (x < 25) tail[sec] = off + Math.min(len, 256 - (off % 256))
+                } else if (x < 65) {
+                    xfer(k, chip, [0x06], 0)
+                    xfer(k, chip, [0x20, sec >> 4, (sec << 4) & 0xff, 0], 0)
+                    waitReady(k, chip)
+                    ref.fill(0xff, sec * 4096, sec * 4096 + 4096)
+                    tail[sec] = 0
+                    head[sec] = 4096
+                } else if (x < 75) {
+                    const a = sec * 4096 + r.int(4096)
+                    const v = r.int(256)
+                    chip.poke(a, v)
+                    ref[a] = v
+                } else if (x < 85) {
+                    const a = sec * 4096 + r.int(4096)
+                    const bit = r.int(8)
+                    chip.flipBit(a, bit)
+                    ref[a] ^= 1 << bit
+                } else if (x < 90) {
+                    // a cut during a program or an erase: what it left is the chip's to say
+                    xfer(k, chip, [0x06], 0)
+                    if (r.chance(0.5)) xfer(k, chip, [0x20, sec >> 4, (sec << 4) & 0xff, 0], 0)
+                    else xfer(k, chip, [0x02, sec >> 4, ((sec << 4) & 0xff) | r.int(16), r.int(256), 1, 2, 3, 4, 5, 6, 7, 8], 0)
+                    chip.powerCut(r, PartialMode.Any)
+                    chip.powerOn()
+                    chip.snapshot().copy(ref)
+                } else {
+                    const a = sec * 4096 + r.int(4096)
+                    const n = 1 + r.int(600)
+                    expect(read(k, chip, a, n)).toEqual(
+                        Array.from(ref.subarray(a, Math.min(SIZE, a + n))).concat(Array.from(ref.subarray(0, Math.max(0, a + n - SIZE))))
+                    )
+                }
+            }
+            expect(chip.snapshot().equals(ref)).toBe(true)
+        }
+    })
 })
