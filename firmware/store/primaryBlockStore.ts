@@ -1,0 +1,1760 @@
+import { Clock } from "../../hal/clock"
+import { Flash, FlashError } from "../../hal/flash"
+import { getU32, putU32 } from "../codec/bytes"
+import { crc32cFlippedBit, crc32cUpdate } from "../codec/crc32c"
+import { seqAfter } from "../seq"
+import {
+    allErased,
+    encodeDataEntry,
+    encodeHeaderA,
+    encodeHeaderB,
+    encodeSmallEntry,
+    ENTRY_SIZE,
+    entryLba,
+    entryLen,
+    EntryType,
+    headerAEraseCount,
+    headerBValid,
+    mendHeader,
+    LBA_LIMIT,
+    log2Exact,
+    MAX_ENTRIES,
+    MEMBER_LIMIT,
+    MENDED,
+    mendData,
+    mendFields,
+    mendRecord,
+    META_KEYS,
+    SECTOR_HEADER_SIZE,
+} from "./format"
+import { MountReport, PinnedEntry, StoreError, StoreOptions, StoreRole, StoreStats } from "./types"
+import { storeInvariant, VersionIndex } from "./versionIndex"
+
+export const enum SecState {
+    /** Erased (header part A may be programmed): ready to open. */
+    Free = 0,
+    /** The append point. */
+    Open = 1,
+    /** Holds records; no more appends. */
+    Used = 2,
+    /** Neither valid nor known erased: erase before use. Holds nothing live. */
+    Dirty = 3,
+}
+
+export const enum Op {
+    Write = 1,
+    Read = 2,
+    ReadPinned = 3,
+    Commit = 4,
+    Confirm = 5,
+    Discard = 6,
+    SetMeta = 7,
+    Collect = 8,
+    DropStaged = 9,
+}
+
+/** Who needs room: each class may not take the last free sectors kept for the classes after
+ * it (user writes leave `reserveSectors`, control records leave 1, collection takes all). */
+export const enum RoomClass {
+    User = 0,
+    Control = 1,
+    Gc = 2,
+}
+
+type Done = (err: StoreError, data: Buffer | null) => void
+
+/**
+ * Continuations: the step that runs when a flash operation or a lower layer (room, append,
+ * collection, version read) completes. A register holds one of these and `go` runs it, so the
+ * store needs no closure per step (each would be a function of its own in the board image).
+ */
+export const enum K {
+    // a call's own steps: a failure finishes the call
+    WriteRoom = 1,
+    WriteAppended = 2,
+    SmallRoom = 3,
+    RvEntry = 4,
+    RvData = 5,
+    DiscardRoom = 6,
+    // the programs of an entry (SmallAppended .. GcDiscardAppended): a failure also ends
+    // appends in the entry's sector
+    SmallAppended = 7,
+    DiscardAppended = 8,
+    // an append's entry: a failure returns to what asked for the append
+    ApEntry = 9,
+    // a collection's steps: a failure returns to what asked for the collection
+    GcSmallAppended = 10,
+    GcDiscardAppended = 11,
+    GcEntry = 12,
+    GcData = 13,
+    GcRoom = 14,
+    GcAppended = 15,
+    GcSmallRoom = 16,
+    GcDiscardRoom = 17,
+    GcHeader = 18,
+    // the steps that handle a failure themselves
+    GcErased = 19,
+    RoomLoop = 20,
+    PruneStep = 21,
+    Opened = 22,
+    ApData = 23,
+    MountRead = 24,
+    MountStep = 25,
+    IndexStep = 26,
+    /** The torn entry is zeroed (or not): the calls go on. */
+    Voided = 27,
+    // steps of BlockStore only (run by its `toolStep`)
+    DiscardPrune = 28,
+    Collected = 29,
+    /** Runs `formatStep`, a closure of the call that set it (format). */
+    Then = 30,
+}
+
+const EMPTY = Buffer.alloc(0)
+/** The small-record slot of the horizon record (meta value `key` has slot 1 + key). */
+const HORIZON = 0
+const ZERO_ENTRY = Buffer.alloc(16)
+
+/**
+ * The block store: a log-structured, power-loss-safe store of blocks over a `Flash`, used by
+ * the primary boards (local storage device) and the remote board (remote storage device).
+ * The on-flash format is in docs/FORMAT-flash.md; the RAM index in versionIndex.ts.
+ *
+ * Contract
+ * - Calls that touch flash complete through `done`, always from the run loop (never from
+ *   inside the call), one at a time in call order; up to `queueDepth` calls wait.
+ * - `write(member, lba, seq, data, done)`: done(None) only once the record is durable on
+ *   flash. A write that fails (or is cut by power loss) may or may not be found after the next
+ *   mount, whole or not at all, never torn.
+ * - Versions: the newest version of (member, lba) is the one with the highest seq (wrap-safe),
+ *   then the latest written. On a primary, versions with seq above the confirmed seq stay
+ *   pinned (the newest of each seq) until `confirm`; on the remote, versions above the applied
+ *   seq are staged until `commit` makes every one at or below it visible at once.
+ * - A power cut at any program or erase loses no write whose done fired, and the remote shows
+ *   exactly its applied seqs after mount. Flash contents never make mount throw: bad records
+ *   are counted (stats, MountReport) and skipped.
+ * - Long work (the mount scan, pruning after a commit) yields to the run loop every
+ *   `stepBytes` bytes of checking, so the DeviceScript VM never runs too long.
+ * - Garbage collection runs inside the write (or control call) that needs room: such a call
+ *   takes one or more sector erases longer (45 ms typical each).
+ * - The store is the only user of its `Flash` (and of its sectors); it allocates its RAM index
+ *   and queue at construction (and again at each mount), not per call.
+ *
+ * Two classes: `BlockStore` (blockStore.ts) takes both roles. `PrimaryBlockStore` is the same store
+ * without the remote's part (commit and discard calls, discard records, visible versions) and
+ * without format and collect: it takes role Primary only (Remote gives StoreError.Config),
+ * and a primary board's image uses it so that the rest stays out of the image (the
+ * DeviceScript VM's 64 KB limit). `BlockStore` adds its part by overriding hooks
+ * (`takes`, `toolStep`, ...) that do nothing here; a class only the simulator, the remote and
+ * the tests construct is not compiled into a primary's image. Both read and write the same
+ * flash format.
+ * @devsWhenUsed
+ */
+export class PrimaryBlockStore {
+    readonly stats = new StoreStats()
+    protected report = new MountReport()
+    private role: StoreRole
+    protected configError = StoreError.None
+    private B: number
+    private blockLog2: number
+    private S: number
+    private first: number
+    protected n: number
+    private spS: number
+    protected qDepth: number
+    private reserve: number
+    private wearSpread: number
+    protected stepBytes: number
+
+    private mounted = false
+    protected busy = false
+    private kickScheduled = false
+
+    // ---- sectors (index 0..n-1 within the store): values that fit a byte are kept in
+    // Buffers (1 byte per sector instead of 8 or more in a number[]: a board's heap is small)
+    protected secState: Buffer
+    private secHasA: Buffer
+    private secErase: number[] = []
+    protected secSeq: number[] = []
+    protected secEntries: Buffer
+    private secData: Buffer
+    /** Live small records (commit, confirm, meta, discard) per sector. */
+    protected secSmall: Buffer
+    protected open!: number
+    /** Sectors in state Free (kept by setState). */
+    private freeCount = 0
+    private nextSectorSeq!: number
+    private lastOpened!: number
+    protected idx: VersionIndex
+
+    // ---- small records, slot HORIZON (the horizon record: a confirm on a primary, a commit on
+    // the remote) and slot 1 + key (meta value `key`): where the live one is (sector × 256 +
+    // entry, or -1) and its value (the horizon's is idx.horizon, kept here too)
+    private metaVal: number[] = []
+    private metaLoc: number[] = []
+    /** The type of this role's horizon records. */
+    private horizonType: EntryType
+    private maxSeq = 0
+    private hasMaxSeq!: boolean
+
+    // ---- the call queue (a ring, allocated once)
+    private qKind: number[] = []
+    protected qMember: number[] = []
+    private qLba: number[] = []
+    protected qSeq: number[] = []
+    protected qLen: number[] = []
+    /** The block CRC-32C of each queued write (docs/FORMAT-flash.md, DATA). */
+    private qCrc: number[] = []
+    private nextCrc = 0
+    /** The block CRC-32C of the version the last successful read returned. */
+    readCrc = 0
+    protected qBuf: Buffer[] = []
+    private qDone: (Done | null)[] = []
+    protected qHead = 0
+    protected qCount = 0
+
+    private entryBuf: Buffer
+    private hdrBuf: Buffer
+    private hdrB: Buffer
+
+    // ---- layer registers. Registers (here and below, declared with `!`) have no initial
+    // value: each is set before it is read (at mount, by resetState, or by the step that
+    // starts a layer), and an initializer would cost the board's image bytecode per field
+    private flashK!: K
+    private roomCls!: RoomClass
+    private roomIsData!: boolean
+    private roomRounds!: number
+    private roomDidStatic!: boolean
+    private roomK!: K
+    private openK!: K
+    private openS!: number
+    private apK!: K
+    /** The slot of the data record just appended. */
+    private apG!: number
+    private apS!: number
+    private apSlot!: number
+    private apEntry!: number
+    private apMember!: number
+    private apLba!: number
+    private apSeq!: number
+    private apLen!: number
+    private apData!: Buffer
+    /** The block CRC-32C of the data record being appended. */
+    private apCrc!: number
+    protected apLoc!: number
+    /** The record being copied is damaged: its copy keeps a CRC that does not match. */
+    private apDamaged!: boolean
+    private gcV!: number
+    private gcSlot!: number
+    private gcG!: number
+    private gcEntry!: Buffer
+    private gcK!: K
+    /** The small record being copied: its slot (metaLoc), or the remote's discard record. */
+    protected gcSmallKey!: number
+    private rvG!: number
+    private rvEntry!: Buffer
+
+    // ---- mount registers
+    private mountDone!: ((err: StoreError, report: MountReport) => void) | null
+    protected mS!: number
+    protected mBuf!: Buffer
+    private mEntry!: number
+    private mPhase!: number
+    private mCheckAt!: number
+    private mDataUsed!: number
+    /** Per sector: 1 + the index of the last bad entry found, 0 for none. */
+    private mLastBad: Buffer
+    /** Per sector: 1 + the slot of the last bad entry when it is a damaged data record kept as a
+     * version, 0 otherwise. */
+    private mLastKept: Buffer
+    /** Where the entry a power cut tore lies, zeroed before the next append (-1: none). */
+    private voidAddr!: number
+    private voidS!: number
+    private mEntryEnd: Buffer
+    private mClosed: Buffer
+    /** Per small-record slot: the log position of the live copy found. */
+    private mMetaPos: number[] = []
+    private mG!: number
+    private mStartMs!: number
+    /** The scan is running a second time (the first found a bad entry or sector header). */
+    private mAgain!: boolean
+    /** Bad entries and sector headers this scan found. */
+    private mSuspect!: number
+
+    // ---- the only closures: the flash's completion (of reads, programs and erases: a program's
+    // and an erase's bring no data), the queue's kick, and timer steps
+    private readonly onFlash: (err: FlashError, data?: Buffer) => void
+    private readonly kick: () => void
+    private readonly kStep: () => void
+    private stepK!: K
+    /** finish calls nested in one run-loop turn. */
+    private depth = 0
+
+    /**
+     * Options are checked here; a bad set makes every call fail with StoreError.Config (mount
+     * says so first). Block size: a power of two from 16 to the page size. Sectors: at least
+     * reserveSectors + 2, at most 65534 data slots in all (the RAM index uses 16-bit links).
+     */
+    constructor(
+        private flash: Flash,
+        protected clock: Clock,
+        opts: StoreOptions,
+        remoteOk?: boolean
+    ) {
+        const geo = flash.geometry()
+        const role = opts.role
+        this.role = role
+        const S = geo.sectorSize
+        this.S = S
+        const B = opts.blockSize !== undefined ? opts.blockSize : 256
+        this.B = B
+        this.blockLog2 = log2Exact(B)
+        const first = opts.firstSector !== undefined ? opts.firstSector : 0
+        this.first = first
+        const total = Math.floor(geo.capacity / S)
+        let n = opts.sectorCount !== undefined ? opts.sectorCount : total - first
+        const qDepth = opts.queueDepth !== undefined ? opts.queueDepth : 16
+        this.qDepth = qDepth
+        const reserve = opts.reserveSectors !== undefined ? opts.reserveSectors : 2
+        this.reserve = reserve
+        this.wearSpread = opts.wearSpread !== undefined ? opts.wearSpread : 16
+        const stepBytes = opts.stepBytes !== undefined ? opts.stepBytes : 512
+        this.stepBytes = stepBytes
+        let spS = Math.floor((S - SECTOR_HEADER_SIZE) / (ENTRY_SIZE + B))
+        // one test each: an `||` of them costs the image more
+        let bad = false
+        if (this.blockLog2 < 4) bad = true
+        if (B > geo.pageSize) bad = true
+        if (geo.pageSize % B !== 0) bad = true
+        if (spS < 1) bad = true
+        if (spS > MAX_ENTRIES) bad = true
+        if (reserve < 2) bad = true
+        if (n < reserve + 2) bad = true
+        if (first < 0) bad = true
+        if (first + n > total) bad = true
+        if (n * spS >= 65535) bad = true
+        if (qDepth < 1) bad = true
+        if (stepBytes < 64) bad = true
+        if (role !== StoreRole.Primary) if (role !== StoreRole.Remote || !remoteOk) bad = true
+        if (bad) {
+            this.configError = StoreError.Config
+            n = reserve + 2
+            spS = 1
+        }
+        this.n = n
+        this.spS = spS
+        this.secState = Buffer.alloc(n)
+        this.secHasA = Buffer.alloc(n)
+        this.secEntries = Buffer.alloc(n)
+        this.secData = Buffer.alloc(n)
+        this.secSmall = Buffer.alloc(n)
+        this.mLastBad = Buffer.alloc(n)
+        this.mLastKept = Buffer.alloc(n)
+        this.mEntryEnd = Buffer.alloc(n)
+        this.mClosed = Buffer.alloc(n)
+        for (let s = 0; s < n; s++) {
+            // not Free (0): setState counts the free sectors from the state it replaces
+            this.secState[s] = SecState.Dirty
+            this.secErase.push(0)
+            this.secSeq.push(0)
+        }
+        this.horizonType = this.role === StoreRole.Remote ? EntryType.Commit : EntryType.Confirm
+        for (let k = 0; k <= META_KEYS; k++) {
+            this.metaVal.push(0)
+            this.metaLoc.push(-1)
+            this.mMetaPos.push(-1)
+        }
+        for (let i = 0; i < this.qDepth; i++) {
+            this.qKind.push(0)
+            this.qMember.push(0)
+            this.qLba.push(0)
+            this.qSeq.push(0)
+            this.qLen.push(0)
+            this.qCrc.push(0)
+            this.qBuf.push(Buffer.alloc(this.B))
+            this.qDone.push(null)
+        }
+        this.idx = new VersionIndex(this.n * this.spS, this.spS, this.secSeq, this.role === StoreRole.Primary)
+        // builds the CRC table now (2,048 loop steps) rather than inside a run-loop event
+        crc32cUpdate(0, EMPTY, 0, 0)
+        this.entryBuf = Buffer.alloc(ENTRY_SIZE)
+        this.hdrBuf = Buffer.alloc(SECTOR_HEADER_SIZE)
+        this.hdrB = Buffer.alloc(SECTOR_HEADER_SIZE / 2)
+
+        const self = this
+        this.onFlash = (err, data) => {
+            if (err !== FlashError.None) {
+                self.stats.flashErrors++
+                self.stats.lastFlashError = err
+                self.go(self.flashK, StoreError.Flash)
+            } else self.go(self.flashK, StoreError.None, data)
+        }
+        this.kick = () => self.startNext()
+        this.kStep = () => self.go(self.stepK, StoreError.None)
+    }
+
+    // =====================================================================================
+    // Public API
+
+    /**
+     * Scans the flash and rebuilds the RAM index. done(None, report) when the store is usable
+     * (a blank or garbage chip gives an empty store); done(IncompatibleFormat) when the flash
+     * holds a store of another format version or block size (use `format`); done(Flash) when the
+     * flash failed; done(Config) for bad options. Calls made before mount fail with NotMounted.
+     */
+    mount(done: (err: StoreError, report: MountReport) => void): void {
+        // (a store whose options are bad is never busy)
+        let err = this.configError
+        if (this.busy) err = StoreError.NotMounted
+        if (err !== StoreError.None) {
+            const rep = this.report
+            this.clock.setTimer(0, () => done(err, rep))
+            return
+        }
+        this.resetState()
+        this.mAgain = false
+        this.scanAll(done)
+    }
+
+    /** The mount's scan of every sector, from a reset state. */
+    private scanAll(done: (err: StoreError, report: MountReport) => void): void {
+        this.busy = true
+        this.mountDone = done
+        this.report = new MountReport()
+        this.report.sectors = this.n
+        this.mStartMs = this.clock.millis()
+        this.mS = 0
+        this.mountNextSector()
+    }
+
+    isMounted(): boolean {
+        return this.mounted
+    }
+
+    /** Stores one block durably (see the class contract). data: 1..blockSize bytes; copied.
+     * `crc`: the data's CRC-32C as computed when the write was captured (computed here when
+     * absent); the record's CRC goes on from it, so data changed in RAM since never checks. */
+    write(member: number, lba: number, seq: number, data: Buffer, done: (err: StoreError) => void, crc?: number): void {
+        if (validInt(member, MEMBER_LIMIT))
+            if (validInt(lba, LBA_LIMIT))
+                if (validInt(seq, U32_LIMIT))
+                    if (data.length >= 1)
+                        if (data.length <= this.B) {
+                            this.nextCrc = crc === undefined ? crc32cUpdate(0, data, 0, data.length) : crc
+                            return this.enqueue(Op.Write, member, lba, seq, data, done)
+                        }
+        this.refuse(done, StoreError.BadArgument)
+    }
+
+    /** The newest version (primary) or the newest applied version (remote) of (member, lba):
+     * done(None, data), done(None, null) when there is none, done(Corrupt) when the record no
+     * longer matches its CRC. */
+    read(member: number, lba: number, done: (err: StoreError, data: Buffer | null) => void): void {
+        if (validInt(member, MEMBER_LIMIT)) if (validInt(lba, LBA_LIMIT)) return this.enqueue(Op.Read, member, lba, 0, null, done)
+        this.refuse(done, StoreError.BadArgument)
+    }
+
+    /**
+     * Seqs above the horizon that have pinned (primary) or staged (remote) versions, oldest
+     * first; of one member when `member` is given.
+     */
+    pinnedSeqs(member?: number): number[] {
+        const all = this.idx.seqsAbove()
+        if (member === undefined) return all
+        if (member < 0) return all
+        const out: number[] = []
+        for (let i = 0; i < all.length; i++) {
+            for (let g = this.idx.firstOfSeq(all[i]); g >= 0; g = this.idx.nextOfSeq(g)) {
+                if (this.idx.memberOf(g) === member) {
+                    out.push(all[i])
+                    break
+                }
+            }
+        }
+        return out
+    }
+
+    /** The pinned (staged) versions of `seq`: the newest of each lba; of every member when
+     * member < 0. `addr` is where the data is now; garbage collection may move it later, so
+     * `readPinned` looks the version up again. */
+    pinned(member: number, seq: number): PinnedEntry[] {
+        const out: PinnedEntry[] = []
+        if (this.idx.hasHorizon) if (!seqAfter(seq, this.idx.horizon)) return out
+        for (let g = this.idx.firstOfSeq(seq); g >= 0; g = this.idx.nextOfSeq(g)) {
+            const m = this.idx.memberOf(g)
+            if (member >= 0) if (m !== member) continue
+            out.push({ member: m, lba: this.idx.lbaOf(g), seq: seq, addr: this.slotAddr(this.sectorOf(g), g % this.spS) })
+        }
+        return out
+    }
+
+    /** The data of the version (member, lba, seq): done(NotFound) when it is no longer held. */
+    readPinned(entry: { member: number; lba: number; seq: number }, done: (err: StoreError, data: Buffer | null) => void): void {
+        if (validInt(entry.member, MEMBER_LIMIT))
+            if (validInt(entry.lba, LBA_LIMIT))
+                if (validInt(entry.seq, U32_LIMIT)) return this.enqueue(Op.ReadPinned, entry.member, entry.lba, entry.seq, null, done)
+        this.refuse(done, StoreError.BadArgument)
+    }
+
+    /** Primary: the remote has applied every seq up to `seq`. Its versions are unpinned once a
+     * confirm record is durable; an older or equal seq changes nothing. */
+    confirm(seq: number, done?: (err: StoreError) => void): void {
+        this.seqRecord(Op.Confirm, StoreRole.Primary, seq, done ? done : null)
+    }
+
+    /** Queues a confirm, commit or discard record after checking the seq and the role. */
+    protected seqRecord(op: Op, role: StoreRole, seq: number, done: ((err: StoreError) => void) | null): void {
+        if (!validInt(seq, U32_LIMIT)) {
+            this.refuse(done, StoreError.BadArgument)
+            return
+        }
+        if (this.role !== role) {
+            this.refuse(done, StoreError.WrongRole)
+            return
+        }
+        this.enqueue(op, 0, 0, seq, null, done)
+    }
+
+    /** Primary: the highest seq the remote confirmed (0 before the first). */
+    confirmedSeq(): number {
+        return this.idx.hasHorizon ? this.idx.horizon : 0
+    }
+
+    /** A persistent metadata value (key 0..31), or -1 when never set. */
+    meta(key: number): number {
+        if (!validInt(key, META_KEYS)) return -1
+        return this.metaLoc[key + 1] >= 0 ? this.metaVal[key + 1] : -1
+    }
+
+    /** Sets a persistent metadata value (u32) durably; the latest valid record wins at mount. */
+    setMeta(key: number, value: number, done: (err: StoreError) => void): void {
+        if (validInt(key, META_KEYS)) if (validInt(value, U32_LIMIT)) return this.enqueue(Op.SetMeta, key, 0, value, null, done)
+        this.refuse(done, StoreError.BadArgument)
+    }
+
+    /** The highest seq found on flash at mount or written since (0 when none): a rebooted
+     * board never captures at a lower seq than it used before. */
+    maxSeqSeen(): number {
+        return this.maxSeq
+    }
+
+    /** The seq of the newest version of (member, lba) on flash now (primary), -1 when none. */
+    newestSeq(member: number, lba: number): number {
+        const g = this.idx.newest(member, lba)
+        return g < 0 ? -1 : this.idx.seqOf(g)
+    }
+
+    blockSize(): number {
+        return this.B
+    }
+
+    /** Erase count of each sector of the store. */
+    eraseCounts(): number[] {
+        const out: number[] = []
+        for (let s = 0; s < this.n; s++) out.push(this.secErase[s])
+        return out
+    }
+
+    /** Flash bytes programmed per user byte written (0 before the first write). */
+    writeAmplification(): number {
+        return this.stats.userBytes > 0 ? this.stats.flashBytesProgrammed / this.stats.userBytes : 0
+    }
+
+    freeSectors(): number {
+        return this.freeCount
+    }
+
+    /** Live data versions (newest, visible, pinned, staged). */
+    liveVersions(): number {
+        return this.idx.liveCount
+    }
+
+    /** Data records the store can hold in all. */
+    capacityRecords(): number {
+        return this.n * this.spS
+    }
+
+    /** Bytes of RAM the store holds between calls (a number is 8 bytes on the board): the
+     * index, 8 bytes and 2 numbers per sector, the metadata tables and the call queue (a block
+     * and 6 numbers per call). Mount also reads one sector at a time into a buffer of its own. */
+    ramBytes(): number {
+        return this.idx.ramBytes() + this.n * 24 + META_KEYS * 3 * 8 + this.qDepth * (this.B + 48)
+    }
+
+    lastMountReport(): MountReport {
+        return this.report
+    }
+
+    // =====================================================================================
+    // Queue
+
+    private failLater(done: Done, err: StoreError): void {
+        this.clock.setTimer(0, () => done(err, null))
+    }
+
+    private refuse(done: ((err: StoreError, data: Buffer | null) => void) | null, err: StoreError): void {
+        this.stats.refused++
+        if (done) this.clock.setTimer(0, () => done(err, null))
+    }
+
+    protected enqueue(kind: Op, member: number, lba: number, seq: number, data: Buffer | null, done: Done | null): void {
+        if (!this.mounted) {
+            const err = this.configError !== StoreError.None ? this.configError : StoreError.NotMounted
+            if (done) this.clock.setTimer(0, () => done(err, null))
+            return
+        }
+        if (this.qCount === this.qDepth) {
+            this.stats.queueFull++
+            if (done) this.clock.setTimer(0, () => done(StoreError.QueueFull, null))
+            return
+        }
+        const i = (this.qHead + this.qCount) % this.qDepth
+        this.qKind[i] = kind
+        this.qMember[i] = member
+        this.qLba[i] = lba
+        this.qSeq[i] = seq
+        this.qCrc[i] = this.nextCrc
+        this.qDone[i] = done
+        if (data) {
+            this.qBuf[i].set(data, 0)
+            this.qLen[i] = data.length
+        } else this.qLen[i] = 0
+        this.qCount++
+        if (!this.busy)
+            if (!this.kickScheduled) {
+                this.kickScheduled = true
+                this.clock.setTimer(0, this.kick)
+            }
+    }
+
+    private startNext(): void {
+        this.kickScheduled = false
+        if (this.busy) return
+        if (this.qCount === 0) return
+        if (!this.mounted) return
+        this.busy = true
+        if (this.voidAddr >= 0) {
+            this.program(this.voidAddr, ZERO_ENTRY, K.Voided)
+            this.voidAddr = -1
+            return
+        }
+        const i = this.qHead
+        const kind = this.qKind[i]
+        const seq = this.qSeq[i]
+        const idx = this.idx
+        // BlockStore's calls (the remote role's, collect) and its checks of the remote's writes
+        if (this.takes(kind, i)) return
+        if (kind === Op.Write) return this.ensureRoom(RoomClass.User, true, K.WriteRoom)
+        if (kind >= Op.Read)
+            if (kind <= Op.ReadPinned) {
+                // a version read: its entry, then its whole slot (RvEntry, RvData)
+                const m = this.qMember[i]
+                const lba = this.qLba[i]
+                let g = -1
+                if (kind === Op.ReadPinned) {
+                    g = idx.version(m, lba, seq)
+                    if (g < 0) return this.finish(StoreError.NotFound, null)
+                } else {
+                    g = this.readable(m, lba)
+                    if (g < 0) {
+                        this.stats.reads++
+                        return this.finish(StoreError.None, null)
+                    }
+                }
+                this.stats.reads++
+                this.rvG = g
+                return this.readAt(this.entryAddr(this.sectorOf(g), idx.entryOf(g)), ENTRY_SIZE, K.RvEntry)
+            }
+        // a commit, confirm or meta record; a confirm of a seq already confirmed and a
+        // meta value already held change nothing
+        if (kind === Op.Confirm) {
+            if (idx.hasHorizon) if (!seqAfter(seq, idx.horizon)) return this.finish(StoreError.None, null)
+        } else if (kind === Op.SetMeta) {
+            const slot = this.qMember[i] + 1
+            if (this.metaLoc[slot] >= 0) if (this.metaVal[slot] === seq) return this.finish(StoreError.None, null)
+        }
+        this.ensureRoom(RoomClass.Control, false, K.SmallRoom)
+    }
+
+    /** Ends the running call: pops it, calls its done, starts the next. */
+    protected finish(err: StoreError, data: Buffer | null): void {
+        storeInvariant(this.busy && this.qCount > 0, "finish of a running call")
+        const i = this.qHead
+        const done = this.qDone[i]
+        this.qDone[i] = null
+        this.qHead = (this.qHead + 1) % this.qDepth
+        this.qCount--
+        this.busy = false
+        if (err === StoreError.Full) this.stats.full++
+        if (done) done(err, data)
+        // calls that end at once (refused) and whose done queues the next must not nest
+        // without bound: every few, the next starts from the run loop
+        if (++this.depth < 8) this.startNext()
+        else if (!this.kickScheduled) {
+            this.kickScheduled = true
+            this.clock.setTimer(0, this.kick)
+        }
+        this.depth--
+    }
+
+    // =====================================================================================
+    // What BlockStore adds (the remote role, collect, format): hooks that a primary board's
+    // store leaves as they are here, so that its image has none of that code
+
+    /** Runs the call at the head of the queue (entry i) if it is one of BlockStore's; false
+     * when the store runs it. */
+    protected takes(_kind: Op, _i: number): boolean {
+        return false
+    }
+
+    /** The version a read returns: the newest (on the remote: the newest applied). */
+    protected readable(member: number, lba: number): number {
+        return this.idx.newest(member, lba)
+    }
+
+    /** Runs one of BlockStore's steps. */
+    protected toolStep(_k: K, _err: StoreError, _data?: Buffer | null): void {}
+
+    /** Collection of sector v: copies the next of BlockStore's small records in it (true), or
+     * finds none (false). */
+    protected copyMore(_v: number): boolean {
+        return false
+    }
+
+    /** Mount: a valid small record of a type this store does not use (at entry `off` of mBuf,
+     * location `loc`, log position `pos`); true when BlockStore keeps it. */
+    protected foundMore(_type: number, _off: number, _loc: number, _pos: number): boolean {
+        return false
+    }
+
+    /** Mount: the candidate data record g is void (BlockStore dropped it). */
+    protected voided(_g: number): boolean {
+        return false
+    }
+
+    /** A mount's scan starts over: BlockStore forgets what the last one found. */
+    protected resetMore(): void {}
+
+    // =====================================================================================
+    // Calls
+
+    /** After a commit or confirm: updates the index in steps, then finishes. */
+    private pruneStep(): void {
+        if (this.idx.pruneStep(this.stepBytes >> 6)) this.finish(StoreError.None, null)
+        else this.later(K.PruneStep)
+    }
+
+    protected moveLoc(from: number, to: number): void {
+        if (from >= 0) this.secSmall[Math.floor(from / 256)]--
+        if (to >= 0) this.secSmall[Math.floor(to / 256)]++
+    }
+
+    private noteSeq(seq: number): void {
+        if (this.hasMaxSeq) if (!seqAfter(seq, this.maxSeq)) return
+        this.maxSeq = seq
+        this.hasMaxSeq = true
+    }
+
+    // =====================================================================================
+    // Reading a version: entry, then data, checked against the entry's CRC
+
+    // =====================================================================================
+    // Room: the open sector must fit the record; else open a free sector (outside the reserve
+    // of this class) or collect garbage
+
+    private fits(s: number, isData: boolean): boolean {
+        if (s < 0) return false
+        if (this.secState[s] !== SecState.Open) return false
+        const e = this.secEntries[s]
+        const d = this.secData[s] + (isData ? 1 : 0)
+        if (!(e < MAX_ENTRIES)) return false
+        if (!(SECTOR_HEADER_SIZE + ENTRY_SIZE * (e + 1) + this.B * d <= this.S)) return false
+        return d <= this.spS
+    }
+
+    protected ensureRoom(cls: RoomClass, isData: boolean, k: K): void {
+        this.roomCls = cls
+        this.roomIsData = isData
+        this.roomK = k
+        this.roomRounds = 0
+        this.roomDidStatic = false
+        this.roomLoop(StoreError.None)
+    }
+
+    private roomLoop(err: StoreError): void {
+        if (err !== StoreError.None) {
+            this.go(this.roomK, err)
+            return
+        }
+        // while no sector is free, what is left of the open sector belongs to garbage collection
+        // (a power cut in a collection that had taken the last free sector leaves the store so):
+        // the call first collects a victim into it, which frees a sector
+        if (this.freeCount > 0)
+            if (this.fits(this.open, this.roomIsData)) {
+                this.go(this.roomK, StoreError.None)
+                return
+            }
+        // each class may not take the last free sectors kept for the classes after it
+        const reserve = this.roomCls === RoomClass.User ? this.reserve : this.roomCls === RoomClass.Control ? 1 : 0
+        if (this.freeCount > reserve) {
+            this.openSector(this.pickFree(), K.RoomLoop)
+            return
+        }
+        if (this.roomRounds++ > 2 * this.n + 4) {
+            this.go(this.roomK, StoreError.Full)
+            return
+        }
+        let v = -1
+        // static wear levelling when the erase counts spread too far
+        let lo = this.secErase[0]
+        let hi = lo
+        for (let s = 1; s < this.n; s++) {
+            const ec = this.secErase[s]
+            if (ec < lo) lo = ec
+            if (ec > hi) hi = ec
+        }
+        if (!this.roomDidStatic)
+            if (hi - lo > this.wearSpread) {
+                v = this.pickVictim(true)
+                if (v >= 0) {
+                    this.roomDidStatic = true
+                    this.stats.gcStaticRuns++
+                }
+            }
+        if (v < 0) v = this.pickVictim(false)
+        if (v < 0) {
+            this.go(this.roomK, StoreError.Full)
+            return
+        }
+        this.collectSector(v, K.RoomLoop)
+    }
+
+    /** The free sector with the lowest erase count (from after the last one opened, so equal
+     * counts take turns). */
+    private pickFree(): number {
+        let best = -1
+        for (let j = 1; j <= this.n; j++) {
+            const s = (this.lastOpened + j) % this.n
+            if (this.secState[s] !== SecState.Free) continue
+            if (best >= 0) if (this.secErase[s] >= this.secErase[best]) continue
+            best = s
+        }
+        storeInvariant(best >= 0, "a free sector to open")
+        return best
+    }
+
+    /**
+     * Garbage collection victim: a used or dirty sector (never the open one) whose live data
+     * fits the room left. Greedy: most reclaimable bytes, ties to the lower erase count. With
+     * `coldest`: static wear levelling, the used sector with the lowest erase count.
+     */
+    protected pickVictim(coldest: boolean): number {
+        // the data records and bytes that relocation can place without new erases
+        const o = this.open
+        let roomData = 0
+        let roomBytes = 0
+        if (o >= 0)
+            if (this.secState[o] === SecState.Open) {
+                const free = this.S - SECTOR_HEADER_SIZE - ENTRY_SIZE * this.secEntries[o] - this.B * this.secData[o]
+                roomData = Math.min(Math.floor(free / (ENTRY_SIZE + this.B)), this.spS - this.secData[o])
+                roomBytes = free
+            }
+        const f = this.freeCount
+        // a power cut may leave one torn slot in each sector the relocation opens: what is left
+        // of the victim after it still fits the rest of that sector
+        roomData += f * (this.spS - 1)
+        // each sector switch may strand up to one record's worth of bytes
+        roomBytes += f * (this.S - SECTOR_HEADER_SIZE) - (f + 1) * (ENTRY_SIZE + this.B)
+        let best = -1
+        let bestScore = 0
+        for (let s = 0; s < this.n; s++) {
+            const st = this.secState[s]
+            if (st !== SecState.Used) if (st !== SecState.Dirty) continue
+            // a victim whose live records do not fit the room left is passed over
+            const live = this.idx.sectorLive[s]
+            const liveBytes = live * (ENTRY_SIZE + this.B) + this.secSmall[s] * ENTRY_SIZE
+            if (liveBytes !== 0) {
+                if (live > roomData) continue
+                if (liveBytes > roomBytes) continue
+            }
+            let score = 0
+            if (coldest) {
+                if (st !== SecState.Used) continue
+                // the lowest erase count, the first of equal ones
+                if (best >= 0) if (this.secErase[s] >= this.secErase[best]) continue
+            } else {
+                score = st === SecState.Dirty ? this.S : this.S - SECTOR_HEADER_SIZE - liveBytes
+                if (score <= 0) continue
+                // the most reclaimable bytes, ties to the lower erase count
+                if (best >= 0) {
+                    if (score < bestScore) continue
+                    if (score === bestScore) if (this.secErase[s] >= this.secErase[best]) continue
+                }
+            }
+            best = s
+            bestScore = score
+        }
+        return best
+    }
+
+    // =====================================================================================
+    // Opening a sector: stamp its header (part A too if the sector has none)
+
+    private openSector(s: number, k: K): void {
+        storeInvariant(this.secState[s] === SecState.Free, "open a free sector")
+        if (this.open >= 0) this.setState(this.open, SecState.Used)
+        this.open = -1
+        this.openS = s
+        this.openK = k
+        this.secSeq[s] = this.nextSectorSeq++
+        this.secEntries[s] = 0
+        this.secData[s] = 0
+        this.secSmall[s] = 0
+        this.lastOpened = s
+        encodeHeaderA(this.hdrBuf, 0, this.blockLog2, this.secErase[s])
+        encodeHeaderB(this.hdrBuf, 0, this.secSeq[s])
+        if (this.secHasA[s]) {
+            for (let i = 0; i < 8; i++) this.hdrB[i] = this.hdrBuf[8 + i]
+            this.program(this.sectorAddr(s) + 8, this.hdrB, K.Opened)
+        } else this.program(this.sectorAddr(s), this.hdrBuf, K.Opened)
+    }
+
+    // =====================================================================================
+    // Appending records to the open sector (room already ensured)
+
+    /** Data slot first, entry last: the entry's CRC covers both, so a torn write is detected. */
+    private appendData(member: number, lba: number, seq: number, data: Buffer, len: number, k: K): void {
+        const s = this.open
+        storeInvariant(this.fits(s, true), "room for a data record")
+        this.apK = k
+        this.apS = s
+        this.apSlot = this.secData[s]
+        this.apEntry = this.secEntries[s]
+        this.apMember = member
+        this.apLba = lba
+        this.apSeq = seq
+        this.apData = data
+        this.apLen = len
+        // the slot is used from now on, whatever happens
+        this.secData[s]++
+        this.program(this.slotAddr(s, this.apSlot), data, K.ApData)
+    }
+
+    protected appendSmall(type: EntryType, b1: number, word: number, value: number, k: K): void {
+        const s = this.open
+        storeInvariant(this.fits(s, false), "room for a small record")
+        this.apS = s
+        this.apEntry = this.secEntries[s]
+        this.apLoc = s * 256 + this.apEntry
+        this.secEntries[s]++
+        encodeSmallEntry(this.entryBuf, type, b1, word, value)
+        this.program(this.entryAddr(s, this.apEntry), this.entryBuf, k)
+    }
+
+    // =====================================================================================
+    // Garbage collection of one sector: relocate what is live, erase, stamp part A
+
+    protected collectSector(v: number, k: K): void {
+        storeInvariant(v !== this.open && this.secState[v] !== SecState.Free, "victim is used or dirty")
+        this.gcV = v
+        this.gcK = k
+        this.gcSlot = 0
+        this.stats.gcRuns++
+        this.gcNext()
+    }
+
+    protected gcNext(): void {
+        const v = this.gcV
+        if (this.secState[v] === SecState.Used) {
+            while (this.gcSlot < this.secData[v]) {
+                const g = v * this.spS + this.gcSlot
+                this.gcSlot++
+                if (this.idx.isLive(g)) {
+                    this.gcG = g
+                    this.readAt(this.entryAddr(v, this.idx.entryOf(g)), ENTRY_SIZE, K.GcEntry)
+                    return
+                }
+            }
+            if (this.secSmall[v] > 0) {
+                // the next live small record of the victim: the horizon, meta values, then the
+                // remote's discards
+                let key = 0
+                for (; key <= META_KEYS; key++) {
+                    const loc = this.metaLoc[key]
+                    if (loc >= 0) if (Math.floor(loc / 256) === v) break
+                }
+                if (key <= META_KEYS) {
+                    this.gcSmallKey = key
+                    return this.gcRoom(false, K.GcSmallRoom)
+                }
+                if (this.copyMore(v)) return
+            }
+        }
+        storeInvariant(this.idx.sectorLive[v] === 0 && this.secSmall[v] === 0, "victim emptied before erase")
+        this.eraseSector(v, K.GcErased)
+    }
+
+    /** Room for a relocation: garbage collection may take every free sector. */
+    protected gcRoom(isData: boolean, k: K): void {
+        if (this.fits(this.open, isData)) {
+            this.go(k, StoreError.None)
+            return
+        }
+        if (this.freeCount === 0) {
+            // victim selection checked the room, so this is a bug, not a full store
+            storeInvariant(false, "relocation room")
+            return
+        }
+        this.openSector(this.pickFree(), k)
+    }
+
+    // =====================================================================================
+    // Continuations
+
+    /** Runs continuation k with the result of the step that finished (`data`: what a flash read
+     * read; nothing for other steps). */
+    private go(k: K, err: StoreError, data?: Buffer | null): void {
+        // a failed step ends its layer: a call's own step finishes the call, a collection's
+        // step returns to what asked for the collection, an append's entry to what asked for
+        // the append (the steps that must do more on a failure are left out here)
+        if (err !== StoreError.None)
+            if (k <= K.GcHeader) {
+                // an entry whose program failed may be left erased: a mount reads a sector's entries
+                // only up to the first erased one, so nothing more is appended in that sector
+                if (k >= K.SmallAppended)
+                    if (k <= K.GcDiscardAppended)
+                        if (this.open === this.apS) {
+                            this.setState(this.apS, SecState.Used)
+                            this.open = -1
+                        }
+                if (k < K.ApEntry) {
+                    this.rvEntry = EMPTY
+                    return this.finish(err, null)
+                }
+                if (k === K.ApEntry) return this.go(this.apK, err)
+                this.gcEntry = EMPTY
+                return this.go(this.gcK, err)
+            }
+        switch (k) {
+            case K.Voided:
+                // not zeroed (the flash failed): no more appends after it in its sector
+                if (err !== StoreError.None)
+                    if (this.open === this.voidS) {
+                        this.setState(this.voidS, SecState.Used)
+                        this.open = -1
+                    }
+                this.busy = false
+                return this.startNext()
+            case K.RoomLoop:
+                return this.roomLoop(err)
+            case K.WriteRoom: {
+                // room for a write: append its data record
+                const i = this.qHead
+                const len = this.qLen[i]
+                // a block shorter than blockSize is programmed as is (slice: read-only use)
+                const block = len === this.B ? this.qBuf[i] : this.qBuf[i].slice(0, len)
+                this.apCrc = this.qCrc[i]
+                this.appendData(this.qMember[i], this.qLba[i], this.qSeq[i], block, len, K.WriteAppended)
+                return
+            }
+            case K.WriteAppended: {
+                // the write is durable: index it
+                const i = this.qHead
+                this.idx.insert(this.apG)
+                this.stats.writes++
+                this.stats.userBytes += this.qLen[i]
+                this.finish(StoreError.None, null)
+                return
+            }
+            case K.SmallRoom: {
+                // room for a commit, confirm or meta record: append it
+                const i = this.qHead
+                const seq = this.qSeq[i]
+                if (this.qKind[i] === Op.SetMeta) this.appendSmall(EntryType.Meta, this.qMember[i], 0xffffffff, seq, K.SmallAppended)
+                else this.appendSmall(this.horizonType, 0xff, 0xffffffff, seq, K.SmallAppended)
+                return
+            }
+            case K.SmallAppended: {
+                // the small record is durable: apply it
+                const i = this.qHead
+                const kind = this.qKind[i]
+                const seq = this.qSeq[i]
+                const slot = kind === Op.SetMeta ? this.qMember[i] + 1 : HORIZON
+                this.moveLoc(this.metaLoc[slot], this.apLoc)
+                this.metaLoc[slot] = this.apLoc
+                this.metaVal[slot] = seq
+                if (slot !== HORIZON) return this.finish(StoreError.None, null)
+                this.idx.setHorizon(seq)
+                this.noteSeq(seq)
+                if (kind === Op.Commit) this.stats.commits++
+                return this.pruneStep()
+            }
+            case K.PruneStep:
+                return this.pruneStep()
+            case K.Opened: {
+                // a sector header is programmed: the sector is the append point
+                const s = this.openS
+                if (err !== StoreError.None) {
+                    // the header may be half there: erase before reuse
+                    this.setState(s, SecState.Dirty)
+                    this.go(this.openK, err)
+                    return
+                }
+                this.setState(s, SecState.Open)
+                this.secHasA[s] = 1
+                this.open = s
+                this.go(this.openK, StoreError.None)
+                return
+            }
+            case K.ApData: {
+                // the data slot is programmed: now its entry (the entry's CRC covers both)
+                const s = this.apS
+                if (err !== StoreError.None) {
+                    this.apData = EMPTY
+                    this.go(this.apK, err)
+                    return
+                }
+                const crc = encodeDataEntry(this.entryBuf, this.apMember, this.apSlot, this.apLba, this.apSeq, this.apLen, this.apCrc)
+                if (this.apDamaged) putU32(this.entryBuf, 12, ~crc >>> 0)
+                this.apDamaged = false
+                this.apData = EMPTY
+                this.secEntries[s]++
+                this.program(this.entryAddr(s, this.apEntry), this.entryBuf, K.ApEntry)
+                return
+            }
+            case K.ApEntry: {
+                // the data record is complete
+                const g = this.apS * this.spS + this.apSlot
+                this.idx.setRecord(g, this.apMember, this.apLba, this.apSeq, this.apEntry, false)
+                this.noteSeq(this.apSeq)
+                this.apG = g
+                this.go(this.apK, StoreError.None)
+                return
+            }
+            case K.GcEntry: {
+                // collection read the entry of a live version: read its whole slot
+                this.gcEntry = data as Buffer
+                this.readAt(this.slotAddr(this.gcV, this.gcG % this.spS), this.B, K.GcData)
+                return
+            }
+            case K.GcData: {
+                // collection read the data: find room to copy the version
+                let d = data as Buffer
+                const e = this.gcEntry
+                // one flipped bit is mended and the copy is clean; a live version that still
+                // does not check is copied as it is, with a CRC that does not match: dropping it
+                // would hide its loss, and a fresh CRC would launder it
+                let len = this.mended(mendRecord(e, 0, d, 0, this.B))
+                const fields = this.entryOfSlot(e, this.gcG)
+                if (fields < 0) len = -1
+                if (len < 0) {
+                    len = fields < 0 ? this.B : fields
+                    this.apDamaged = true
+                    this.stats.corruptCopied++
+                }
+                if (len < d.length) d = d.slice(0, len)
+                this.apCrc = crc32cUpdate(0, d, 0, len)
+                // d stays referenced by apData until its entry is programmed
+                this.apData = d
+                this.gcRoom(true, K.GcRoom)
+                return
+            }
+            case K.GcRoom: {
+                // room for the copy: append it
+                const g = this.gcG
+                const d = this.apData
+                this.appendData(this.idx.memberOf(g), this.idx.lbaOf(g), this.idx.seqOf(g), d, d.length, K.GcAppended)
+                return
+            }
+            case K.GcAppended: {
+                // the copy is durable: it replaces the version in the index
+                this.gcEntry = EMPTY
+                this.idx.replace(this.gcG, this.apG)
+                this.stats.gcRelocated++
+                this.gcNext()
+                return
+            }
+            case K.GcSmallRoom: {
+                // room to copy a live small record of the victim
+                const key = this.gcSmallKey
+                if (key === HORIZON) this.appendSmall(this.horizonType, 0xff, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
+                else this.appendSmall(EntryType.Meta, key - 1, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
+                return
+            }
+            case K.GcSmallAppended: {
+                // the small record is copied
+                const key = this.gcSmallKey
+                this.moveLoc(this.metaLoc[key], this.apLoc)
+                this.metaLoc[key] = this.apLoc
+                this.gcNext()
+                return
+            }
+            case K.GcErased: {
+                // the victim is erased: stamp part A of its header (its erase count)
+                const v = this.gcV
+                if (err !== StoreError.None) {
+                    this.setState(v, SecState.Dirty)
+                    this.go(this.gcK, err)
+                    return
+                }
+                this.idx.clearSector(v)
+                this.secErase[v]++
+                this.secEntries[v] = 0
+                this.secData[v] = 0
+                this.secSmall[v] = 0
+                this.secHasA[v] = 0
+                // erased, but free only once part A (the erase count) is on it
+                this.setState(v, SecState.Dirty)
+                encodeHeaderA(this.hdrB, 0, this.blockLog2, this.secErase[v])
+                this.program(this.sectorAddr(v), this.hdrB, K.GcHeader)
+                return
+            }
+            case K.GcHeader: {
+                // part A is on the victim: it is free
+                const v = this.gcV
+                this.setState(v, SecState.Free)
+                this.secHasA[v] = 1
+                this.go(this.gcK, StoreError.None)
+                return
+            }
+            case K.RvEntry: {
+                // a version read: its entry, then its whole slot
+                this.rvEntry = data as Buffer
+                const g = this.rvG
+                this.readAt(this.slotAddr(this.sectorOf(g), g % this.spS), this.B, K.RvData)
+                return
+            }
+            case K.RvData: {
+                // a version read: the data, checked against the entry's CRC (one flipped bit
+                // mended) and the entry against the index
+                const d = data as Buffer
+                const e = this.rvEntry
+                this.rvEntry = EMPTY
+                const len = this.mended(mendRecord(e, 0, d, 0, this.B))
+                if (len >= 0)
+                    if (this.entryOfSlot(e, this.rvG) >= 0) {
+                        const out = len < d.length ? d.slice(0, len) : d
+                        this.readCrc = crc32cUpdate(0, out, 0, len)
+                        return this.finish(StoreError.None, out)
+                    }
+                this.stats.corruptOnRead++
+                return this.finish(StoreError.Corrupt, null)
+            }
+            case K.MountRead: {
+                // mount read a whole sector: classify it by its header
+                if (!data) err = StoreError.Flash
+                if (err !== StoreError.None) return this.mountFail(err)
+                const buf = data as Buffer
+                const s = this.mS
+                this.mBuf = buf
+                const aErased = allErased(buf, 0, 8)
+                const bErased = allErased(buf, 8, 16)
+                const ec = headerAEraseCount(buf, 0)
+                if (ec >= 0) this.secErase[s] = ec
+                let blank = aErased
+                if (ec >= 0) if (buf[3] === this.blockLog2) blank = true
+                if (blank)
+                    if (bErased) {
+                        // erased (part A may be stamped): free if everything after the header is erased
+                        this.secHasA[s] = aErased ? 0 : 1
+                        this.mPhase = 1
+                        this.mCheckAt = SECTOR_HEADER_SIZE
+                        this.mountStep()
+                        return
+                    }
+                // one flipped bit of a header (at rest, or a read that failed) is mended: a sector
+                // taken for torn would be erased with every version in it
+                const whole = headerBValid(buf, 0)
+                if (!bErased)
+                    if (mendHeader(buf, 0)) {
+                        if (!whole) this.stats.mended++
+                        this.secErase[s] = headerAEraseCount(buf, 0)
+                        if (buf[3] !== this.blockLog2) {
+                            this.report.incompatible++
+                            this.mountFail(StoreError.IncompatibleFormat)
+                            return
+                        }
+                        this.setState(s, SecState.Used)
+                        this.secHasA[s] = 1
+                        this.secSeq[s] = getU32(buf, 8)
+                        if (this.secSeq[s] >= this.nextSectorSeq) this.nextSectorSeq = this.secSeq[s] + 1
+                        this.mPhase = 0
+                        this.mEntry = 0
+                        this.mDataUsed = 0
+                        this.mountStep()
+                        return
+                    }
+                // torn header (a cut while opening), torn erase, foreign data
+                this.mSuspect++
+                this.markDirty(s)
+                this.mS++
+                this.mountNextSector()
+                return
+            }
+            case K.MountStep:
+                return this.mountStep()
+            case K.IndexStep:
+                return this.indexStep()
+            default:
+                return this.toolStep(k, err, data)
+        }
+    }
+
+    /** The length of data entry e when it describes slot g as the index has it, else -1 (the
+     * record changed since: corruption, never a version to use). */
+    private entryOfSlot(e: Buffer, g: number): number {
+        const len = entryLen(e, 0)
+        if (e[0] !== EntryType.Data) return -1
+        if (e[1] !== this.idx.memberOf(g)) return -1
+        if (e[2] !== g % this.spS) return -1
+        if (entryLba(e, 0) !== this.idx.lbaOf(g)) return -1
+        if (getU32(e, 8) !== this.idx.seqOf(g)) return -1
+        if (len < 1) return -1
+        if (len > this.B) return -1
+        return len
+    }
+
+    /** Runs step k from the run loop (long work yields between steps). */
+    protected later(k: K): void {
+        this.stepK = k
+        this.clock.setTimer(0, this.kStep)
+    }
+
+    // =====================================================================================
+    // Flash access with accounting
+
+    private sectorAddr(s: number): number {
+        return (this.first + s) * this.S
+    }
+
+    private entryAddr(s: number, entry: number): number {
+        return this.sectorAddr(s) + SECTOR_HEADER_SIZE + ENTRY_SIZE * entry
+    }
+
+    private slotAddr(s: number, slot: number): number {
+        return this.sectorAddr(s) + this.S - (slot + 1) * this.B
+    }
+
+    private sectorOf(g: number): number {
+        return Math.floor(g / this.spS)
+    }
+
+    private program(addr: number, data: Buffer, k: K): void {
+        this.flashK = k
+        this.stats.programs++
+        this.stats.flashBytesProgrammed += data.length
+        this.flash.program(addr, data, this.onFlash)
+    }
+
+    protected eraseSector(s: number, k: K): void {
+        this.flashK = k
+        this.stats.erases++
+        this.flash.eraseSector(this.sectorAddr(s), this.onFlash)
+    }
+
+    private readAt(addr: number, len: number, k: K): void {
+        this.flashK = k
+        this.flash.read(addr, len, this.onFlash)
+    }
+
+    // =====================================================================================
+    // Format
+
+    // =====================================================================================
+    // Mount: read every sector, parse it in steps, then build the index in steps
+
+    protected resetState(failQueued = true): void {
+        this.mounted = false
+        this.mSuspect = 0
+        // calls still queued from before fail
+        if (failQueued) {
+            while (this.qCount > 0) {
+                const done = this.qDone[this.qHead]
+                this.qDone[this.qHead] = null
+                this.qHead = (this.qHead + 1) % this.qDepth
+                this.qCount--
+                if (done) this.failLater(done, StoreError.NotMounted)
+            }
+            this.qHead = 0
+        }
+        for (let s = 0; s < this.n; s++) {
+            this.setState(s, SecState.Dirty)
+            this.secHasA[s] = 0
+            this.secErase[s] = -1
+            this.secSeq[s] = 0
+            this.secEntries[s] = 0
+            this.secData[s] = 0
+            this.secSmall[s] = 0
+            this.mLastBad[s] = 0
+            this.mLastKept[s] = 0
+            this.mEntryEnd[s] = 0
+            this.mClosed[s] = 0
+        }
+        for (let k = 0; k <= META_KEYS; k++) {
+            this.metaVal[k] = 0
+            this.metaLoc[k] = -1
+            this.mMetaPos[k] = -1
+        }
+        this.resetMore()
+        this.voidAddr = -1
+        this.open = -1
+        this.nextSectorSeq = 1
+        this.lastOpened = -1
+        this.maxSeq = 0
+        this.hasMaxSeq = false
+        this.idx.clear()
+    }
+
+    private mountNextSector(): void {
+        if (this.mS >= this.n) {
+            this.mountScanned()
+            return
+        }
+        this.readAt(this.sectorAddr(this.mS), this.S, K.MountRead)
+    }
+
+    private mountFail(err: StoreError): void {
+        this.busy = false
+        this.mBuf = EMPTY
+        const done = this.mountDone
+        this.mountDone = null
+        this.report.durationMs = this.clock.millis() - this.mStartMs
+        if (done) done(err, this.report)
+    }
+
+    private setState(s: number, st: SecState): void {
+        if (this.secState[s] === SecState.Free) this.freeCount--
+        if (st === SecState.Free) this.freeCount++
+        this.secState[s] = st
+    }
+
+    private markDirty(s: number): void {
+        this.setState(s, SecState.Dirty)
+        this.report.dirtySectors++
+        this.stats.dirtySectors++
+    }
+
+    /** One step of the sector being parsed: entries (phase 0) or an erased check (1, 2). */
+    private mountStep(): void {
+        const s = this.mS
+        const buf = this.mBuf
+        let budget = this.stepBytes
+        if (this.mPhase === 0) {
+            while (budget > 0) {
+                const i = this.mEntry
+                const off = SECTOR_HEADER_SIZE + ENTRY_SIZE * i
+                // entries end at the first erased one, or where the data slots begin
+                if (i < MAX_ENTRIES)
+                    if (off + ENTRY_SIZE <= this.S - this.B * this.mDataUsed)
+                        if (!allErased(buf, off, off + ENTRY_SIZE)) {
+                            budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
+                            this.mEntry++
+                            continue
+                        }
+                this.mEntryEnd[s] = i
+                this.secEntries[s] = i
+                this.secData[s] = this.mDataUsed
+                // the slot after the last one used must be erased: else a data program was cut before
+                // its entry (or its entry was torn). That slot is skipped (entries name their slot), and
+                // appends go on after it if the rest of the free room is erased: the newest sector of a
+                // store cut in the middle of a garbage collection that took the last free sector must
+                // take the rest of that collection's records, or no victim would fit after the mount.
+                const entriesEnd = SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s]
+                const next = this.mDataUsed
+                if (next < this.spS) {
+                    const lo = this.S - (next + 1) * this.B
+                    if (lo >= entriesEnd)
+                        if (!allErased(this.mBuf, lo, lo + this.B)) {
+                            this.report.tornData++
+                            this.stats.tornData++
+                            this.secData[s] = next + 1
+                        }
+                }
+                if (this.S - this.B * this.secData[s] < entriesEnd) {
+                    this.mClosed[s] = 1
+                    return this.mountSectorDone()
+                }
+                this.mPhase = 2
+                this.mCheckAt = entriesEnd
+                // the erased check of its free room (phase 2)
+                return this.mountStep()
+            }
+            this.later(K.MountStep)
+            return
+        }
+        // erased check of [mCheckAt, end): phase 1 = a free sector, 2 = the free room of a used one
+        const end = this.mPhase === 1 ? this.S : this.S - this.B * this.secData[s]
+        const stop = Math.min(end, this.mCheckAt + budget)
+        if (!allErased(buf, this.mCheckAt, stop)) {
+            if (this.mPhase === 1) this.markDirty(s)
+            else {
+                // stray bytes in the free room: no more appends here
+                this.mClosed[s] = 1
+                this.report.strayAreas++
+                this.stats.strayAreas++
+            }
+            this.mountSectorDone()
+            return
+        }
+        this.mCheckAt = stop
+        if (stop < end) {
+            this.later(K.MountStep)
+            return
+        }
+        if (this.mPhase === 1) {
+            this.setState(s, SecState.Free)
+            this.report.erasedBytes += this.S - SECTOR_HEADER_SIZE
+        } else this.report.erasedBytes += end - (SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s])
+        this.mountSectorDone()
+    }
+
+    private mountSectorDone(): void {
+        this.mBuf = EMPTY
+        this.mS++
+        // every sector read is its own run-loop event already; no timer needed
+        this.mountNextSector()
+    }
+
+    /** Parses entry i of sector s; returns the data bytes it checked. */
+    private parseEntry(s: number, i: number, off: number): number {
+        const buf = this.mBuf
+        // an entry a power cut tore, zeroed since (mountScanned): nothing
+        if (zeroEntry(buf, off)) return 0
+        const pos = this.secSeq[s] * 256 + i
+        const type = buf[off]
+        const small = crc32cUpdate(0, buf, off, off + 12) ^ getU32(buf, off + 12)
+        const t = type ^ EntryType.Data
+        if (small !== 0)
+            if ((t & (t - 1)) === 0) {
+                // a data record (or one whose type bit flipped): its fields first (their check
+                // mends one flipped bit of them, slot and length included), then its data and CRC
+                const h = mendFields(buf, off)
+                const slot = buf[off + 2]
+                const len = entryLen(buf, off)
+                const dataOff = this.S - (slot + 1) * this.B
+                if (h !== -2)
+                    if (buf[off] === EntryType.Data)
+                        if (slot < this.spS)
+                            if (len >= 1)
+                                if (len <= this.B)
+                                    if (off + ENTRY_SIZE <= dataOff) {
+                                        const r = mendData(buf, off, buf, dataOff, this.B)
+                                        if (r >= 0) return this.dataEntry(s, i, off, slot, this.mended(h >= 0 ? r | MENDED : r), true)
+                                        if (h === -1) {
+                                            // damage that cannot be mended, in a record whose fields are right: kept as
+                                            // a version all the same (its reads say Corrupt); only the record a power
+                                            // cut tore (mountScanned) is dropped; docs/FORMAT-flash.md, "Damage and tears"
+                                            this.dataEntry(s, i, off, slot, len, false)
+                                            // a power cut in the entry's program leaves bits of its CRC at 1 that
+                                            // should be 0, never the reverse: a CRC with a 0 where the data's has a 1
+                                            // was programmed whole, and the data changed since (damage, not a tear)
+                                            const c = crc32cUpdate(crc32cUpdate(0, buf, dataOff, dataOff + len), buf, off, off + 12)
+                                            if ((c & ~getU32(buf, off + 12)) !== 0) this.mLastKept[s] = NOT_TORN
+                                            return len
+                                        }
+                                    }
+                // fields that cannot be trusted: not a version
+                if (h >= 0) buf[off + (h >> 3)] ^= 1 << (h & 7)
+                if (t === 0) {
+                    this.badEntry(s, i)
+                    return 0
+                }
+            }
+        if (small !== 0) {
+            // one flipped bit of a small record is mended; more is damage
+            const k = crc32cFlippedBit(small, 12)
+            if (k < 0) {
+                this.badEntry(s, i)
+                return 0
+            }
+            this.stats.mended++
+            if (k < 96) buf[off + (k >> 3)] ^= 1 << (k & 7)
+        }
+        const value = getU32(buf, off + 8)
+        const loc = s * 256 + i
+        // this role's horizon record, or a meta value: the one latest in the log is live
+        let slot = -1
+        if (type === this.horizonType) slot = HORIZON
+        else if (type === EntryType.Meta) if (buf[off + 1] < META_KEYS) slot = buf[off + 1] + 1
+        if (slot >= 0) {
+            this.report.records++
+            if (slot === HORIZON) this.noteSeq(value)
+            if (pos > this.mMetaPos[slot]) {
+                this.mMetaPos[slot] = pos
+                this.metaVal[slot] = value
+                this.metaLoc[slot] = loc
+            }
+            return 0
+        }
+        if (this.foundMore(type, off, loc, pos)) return 0
+        // a valid record of a type this store does not use: count it as bad
+        this.badEntry(s, i)
+        return 0
+    }
+
+    /** The length mendRecord found, counting a mended bit. */
+    private mended(len: number): number {
+        if (len < MENDED) return len
+        this.stats.mended++
+        return len - MENDED
+    }
+
+    /** A data entry at mount (its record checks when `ok`): a version in the index. */
+    private dataEntry(s: number, i: number, off: number, slot: number, len: number, ok: boolean): number {
+        const buf = this.mBuf
+        const g = s * this.spS + slot
+        if (this.idx.isCandidate(g)) {
+            this.badEntry(s, i)
+            return len
+        }
+        const seq = getU32(buf, off + 8)
+        this.idx.setRecord(g, buf[off + 1], entryLba(buf, off), seq, i, true)
+        if (slot + 1 > this.mDataUsed) this.mDataUsed = slot + 1
+        this.report.dataRecords++
+        if (ok) {
+            this.report.records++
+            this.noteSeq(seq)
+            return len
+        }
+        this.badEntry(s, i)
+        this.mLastKept[s] = slot + 1
+        return len
+    }
+
+    private badEntry(s: number, i: number): void {
+        this.report.badCrc++
+        this.mSuspect++
+        this.mLastBad[s] = i + 1
+        this.mLastKept[s] = 0
+    }
+
+    /** Every sector is read: settle the horizon, torn records, the open sector, erase counts. */
+    private mountScanned(): void {
+        // a bad entry or sector header may be a read that failed once: the whole scan runs
+        // again, and only what it finds again counts (a torn entry, a damaged record, a sector
+        // to erase); docs/FORMAT-flash.md, "How a boot decides what is valid"
+        if (this.mSuspect > 0)
+            if (!this.mAgain) {
+                this.mAgain = true
+                const started = this.mStartMs
+                this.resetState(false)
+                this.scanAll(this.mountDone as (err: StoreError, report: MountReport) => void)
+                this.mStartMs = started
+                return
+            }
+        const rep = this.report
+        this.stats.badCrc += rep.badCrc
+        let newest = -1
+        let known = 0
+        let sum = 0
+        for (let s = 0; s < this.n; s++) {
+            const st = this.secState[s]
+            if (st === SecState.Free) rep.freeSectors++
+            if (st === SecState.Used) {
+                rep.usedSectors++
+                if (newest < 0) newest = s
+                else if (this.secSeq[s] > this.secSeq[newest]) newest = s
+            }
+            if (this.secErase[s] >= 0) {
+                known++
+                sum += this.secErase[s]
+            }
+        }
+        // sectors never stamped (blank) or unreadable: estimate their erase count
+        const estimate = known > 0 ? Math.round(sum / known) : 0
+        for (let s = 0; s < this.n; s++) {
+            if (this.secErase[s] < 0) {
+                this.secErase[s] = estimate
+                rep.unknownEraseCounts++
+            }
+        }
+        if (rep.freeSectors === this.n) if (rep.records === 0) rep.blank = true
+        // the last bad entry of the newest sector is the record a power cut tore
+        if (newest >= 0)
+            if (this.mLastBad[newest] > 0)
+                if (this.mLastBad[newest] === this.mEntryEnd[newest])
+                    if (this.mLastKept[newest] !== NOT_TORN) {
+                        rep.torn = 1
+                        // its data record (if it was kept) is no version: the write never finished; the
+                        // entry is zeroed before the next append, so that it never reads as damage later
+                        const k = this.mLastKept[newest]
+                        if (k > 0) {
+                            this.idx.dropCandidate(newest * this.spS + k - 1)
+                            rep.dataRecords--
+                        }
+                        this.voidAddr = this.entryAddr(newest, this.mLastBad[newest] - 1)
+                        this.voidS = newest
+                    }
+        rep.corruptedOld = rep.badCrc - rep.torn
+        this.stats.torn += rep.torn
+        this.stats.corruptedOld += rep.corruptedOld
+        // appends go on in the newest sector when its free room is clean
+        if (newest >= 0)
+            if (!this.mClosed[newest]) {
+                this.setState(newest, SecState.Open)
+                this.open = newest
+                this.lastOpened = newest
+                if (!this.fits(newest, false)) {
+                    this.setState(newest, SecState.Used)
+                    this.open = -1
+                }
+            }
+        if (this.metaLoc[HORIZON] >= 0) this.idx.setHorizon(this.metaVal[HORIZON])
+        for (let k = 0; k <= META_KEYS; k++) if (this.metaLoc[k] >= 0) this.secSmall[Math.floor(this.metaLoc[k] / 256)]++
+        this.mG = 0
+        this.indexStep()
+    }
+
+    /** Places the data records found into the index, a few per step. */
+    private indexStep(): void {
+        const total = this.n * this.spS
+        // a slot looked at costs 1, a version placed 8 (hash probe, chain walk, retention rule)
+        let budget = this.stepBytes >> 3
+        while (budget > 0) {
+            if (this.mG >= total) break
+            const g = this.mG++
+            budget--
+            if (!this.idx.isCandidate(g)) continue
+            budget -= 8
+            if (this.voided(g)) continue
+            this.idx.dropCandidate(g)
+            this.idx.insert(g)
+        }
+        if (this.mG < total) {
+            this.later(K.IndexStep)
+            return
+        }
+        const rep = this.report
+        rep.liveRecords = this.idx.liveCount
+        rep.superseded = rep.dataRecords - rep.voided - rep.liveRecords
+        rep.maxSeqSeen = this.maxSeq
+        rep.horizon = this.idx.hasHorizon ? this.idx.horizon : 0
+        rep.durationMs = this.clock.millis() - this.mStartMs
+        this.mBuf = EMPTY
+        this.mounted = true
+        this.busy = false
+        const done = this.mountDone
+        this.mountDone = null
+        if (done) done(StoreError.None, rep)
+        this.startNext()
+    }
+}
+
+/** The 16-byte entry at off is all zeros: a torn entry the store zeroed. */
+/** mLastKept: the sector's last bad entry is damage a power cut cannot have made. */
+const NOT_TORN = 0xff
+
+function zeroEntry(b: Buffer, off: number): boolean {
+    for (let i = 0; i < 16; i++) if (b[off + i] !== 0) return false
+    return true
+}
+
+/** Upper bound of a u32 (a seq, a meta value). */
+const U32_LIMIT = 0x100000000
+
+/** v is an integer in 0..limit-1. */
+function validInt(v: number, limit: number): boolean {
+    if (!(v >= 0)) return false
+    if (!(v < limit)) return false
+    return Math.floor(v) === v
+}
