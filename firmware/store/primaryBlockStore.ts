@@ -1,5 +1,5 @@
 import { Clock } from "../../hal/clock"
-import { Flash, FlashError } from "../../hal/flash"
+import { Flash } from "../../hal/flash"
 import { getU32, putU32 } from "../codec/bytes"
 import { crc32cFlippedBit, crc32cUpdate } from "../codec/crc32c"
 import { seqAfter } from "../seq"
@@ -17,7 +17,6 @@ import {
     headerBValid,
     mendHeader,
     LBA_LIMIT,
-    log2Exact,
     MAX_ENTRIES,
     MEMBER_LIMIT,
     MENDED,
@@ -27,92 +26,10 @@ import {
     META_KEYS,
     SECTOR_HEADER_SIZE,
 } from "./format"
-import { MountReport, PinnedEntry, StoreError, StoreOptions, StoreRole, StoreStats } from "./types"
-import { storeInvariant, VersionIndex } from "./versionIndex"
+import { Done, EMPTY, HORIZON, K, numbers, Op, RoomClass, SecState, StoreCore } from "./storeCore"
+import { MountReport, PinnedEntry, StoreError, StoreOptions, StoreRole } from "./types"
+import { storeInvariant } from "./versionIndex"
 
-export const enum SecState {
-    /** Erased (header part A may be programmed): ready to open. */
-    Free = 0,
-    /** The append point. */
-    Open = 1,
-    /** Holds records; no more appends. */
-    Used = 2,
-    /** Neither valid nor known erased: erase before use. Holds nothing live. */
-    Dirty = 3,
-}
-
-export const enum Op {
-    Write = 1,
-    Read = 2,
-    ReadPinned = 3,
-    Commit = 4,
-    Confirm = 5,
-    Discard = 6,
-    SetMeta = 7,
-    Collect = 8,
-    DropStaged = 9,
-}
-
-/** Who needs room: each class may not take the last free sectors kept for the classes after
- * it (user writes leave `reserveSectors`, control records leave 1, collection takes all). */
-export const enum RoomClass {
-    User = 0,
-    Control = 1,
-    Gc = 2,
-}
-
-type Done = (err: StoreError, data: Buffer | null) => void
-
-/**
- * Continuations: the step that runs when a flash operation or a lower layer (room, append,
- * collection, version read) completes. A register holds one of these and `go` runs it, so the
- * store needs no closure per step (each would be a function of its own in the board image).
- */
-export const enum K {
-    // a call's own steps: a failure finishes the call
-    WriteRoom = 1,
-    WriteAppended = 2,
-    SmallRoom = 3,
-    RvEntry = 4,
-    RvData = 5,
-    DiscardRoom = 6,
-    // the programs of an entry (SmallAppended .. GcDiscardAppended): a failure also ends
-    // appends in the entry's sector
-    SmallAppended = 7,
-    DiscardAppended = 8,
-    // an append's entry: a failure returns to what asked for the append
-    ApEntry = 9,
-    // a collection's steps: a failure returns to what asked for the collection
-    GcSmallAppended = 10,
-    GcDiscardAppended = 11,
-    GcEntry = 12,
-    GcData = 13,
-    GcRoom = 14,
-    GcAppended = 15,
-    GcSmallRoom = 16,
-    GcDiscardRoom = 17,
-    GcHeader = 18,
-    // the steps that handle a failure themselves
-    GcErased = 19,
-    RoomLoop = 20,
-    PruneStep = 21,
-    Opened = 22,
-    ApData = 23,
-    MountRead = 24,
-    MountStep = 25,
-    IndexStep = 26,
-    /** The torn entry is zeroed (or not): the calls go on. */
-    Voided = 27,
-    // steps of BlockStore only (run by its `toolStep`)
-    DiscardPrune = 28,
-    Collected = 29,
-    /** Runs `formatStep`, a closure of the call that set it (format). */
-    Then = 30,
-}
-
-const EMPTY = Buffer.alloc(0)
-/** The small-record slot of the horizon record (meta value `key` has slot 1 + key). */
-const HORIZON = 0
 const ZERO_ENTRY = Buffer.alloc(16)
 
 /**
@@ -150,66 +67,22 @@ const ZERO_ENTRY = Buffer.alloc(16)
  * flash format.
  * @devsWhenUsed
  */
-export class PrimaryBlockStore {
-    readonly stats = new StoreStats()
-    protected report = new MountReport()
-    private role: StoreRole
-    protected configError = StoreError.None
-    private B: number
-    private blockLog2: number
-    private S: number
-    private first: number
-    protected n: number
-    private spS: number
-    protected qDepth: number
-    private reserve: number
-    private wearSpread: number
-    protected stepBytes: number
-
-    private mounted = false
-    protected busy = false
-    private kickScheduled = false
-
-    // ---- sectors (index 0..n-1 within the store): values that fit a byte are kept in
-    // Buffers (1 byte per sector instead of 8 or more in a number[]: a board's heap is small)
-    protected secState: Buffer
-    private secHasA: Buffer
-    private secErase: number[] = []
-    protected secSeq: number[] = []
-    protected secEntries: Buffer
-    private secData: Buffer
-    /** Live small records (commit, confirm, meta, discard) per sector. */
-    protected secSmall: Buffer
-    protected open!: number
-    /** Sectors in state Free (kept by setState). */
-    private freeCount = 0
-    private nextSectorSeq!: number
-    private lastOpened!: number
-    protected idx: VersionIndex
-
-    // ---- small records, slot HORIZON (the horizon record: a confirm on a primary, a commit on
-    // the remote) and slot 1 + key (meta value `key`): where the live one is (sector × 256 +
-    // entry, or -1) and its value (the horizon's is idx.horizon, kept here too)
-    private metaVal: number[] = []
-    private metaLoc: number[] = []
-    /** The type of this role's horizon records. */
-    private horizonType: EntryType
-    private maxSeq = 0
-    private hasMaxSeq!: boolean
+export class PrimaryBlockStore extends StoreCore {
+    private kickScheduled!: boolean
 
     // ---- the call queue (a ring, allocated once)
-    private qKind: number[] = []
-    protected qMember: number[] = []
-    private qLba: number[] = []
-    protected qSeq: number[] = []
-    protected qLen: number[] = []
+    private qKind: number[]
+    protected qMember: number[]
+    private qLba: number[]
+    protected qSeq: number[]
+    protected qLen: number[]
     /** The block CRC-32C of each queued write (docs/FORMAT-flash.md, DATA). */
-    private qCrc: number[] = []
-    private nextCrc = 0
+    private qCrc: number[]
+    private nextCrc!: number
     /** The block CRC-32C of the version the last successful read returned. */
     readCrc = 0
-    protected qBuf: Buffer[] = []
-    private qDone: (Done | null)[] = []
+    protected qBuf: Buffer[]
+    private qDone: (Done | null)[]
     protected qHead = 0
     protected qCount = 0
 
@@ -217,10 +90,7 @@ export class PrimaryBlockStore {
     private hdrBuf: Buffer
     private hdrB: Buffer
 
-    // ---- layer registers. Registers (here and below, declared with `!`) have no initial
-    // value: each is set before it is read (at mount, by resetState, or by the step that
-    // starts a layer), and an initializer would cost the board's image bytecode per field
-    private flashK!: K
+    // ---- layer registers
     private roomCls!: RoomClass
     private roomIsData!: boolean
     private roomRounds!: number
@@ -273,7 +143,7 @@ export class PrimaryBlockStore {
     private mEntryEnd: Buffer
     private mClosed: Buffer
     /** Per small-record slot: the log position of the live copy found. */
-    private mMetaPos: number[] = []
+    private mMetaPos: number[]
     private mG!: number
     private mStartMs!: number
     /** The scan is running a second time (the first found a bad entry or sector header). */
@@ -281,116 +151,37 @@ export class PrimaryBlockStore {
     /** Bad entries and sector headers this scan found. */
     private mSuspect!: number
 
-    // ---- the only closures: the flash's completion (of reads, programs and erases: a program's
-    // and an erase's bring no data), the queue's kick, and timer steps
-    private readonly onFlash: (err: FlashError, data?: Buffer) => void
+    /** The queue's kick: a closure, allocated once. */
     private readonly kick: () => void
-    private readonly kStep: () => void
-    private stepK!: K
     /** finish calls nested in one run-loop turn. */
     private depth = 0
 
-    /**
-     * Options are checked here; a bad set makes every call fail with StoreError.Config (mount
-     * says so first). Block size: a power of two from 16 to the page size. Sectors: at least
-     * reserveSectors + 2, at most 65534 data slots in all (the RAM index uses 16-bit links).
-     */
-    constructor(
-        private flash: Flash,
-        protected clock: Clock,
-        opts: StoreOptions,
-        remoteOk?: boolean
-    ) {
-        const geo = flash.geometry()
-        const role = opts.role
-        this.role = role
-        const S = geo.sectorSize
-        this.S = S
-        const B = opts.blockSize !== undefined ? opts.blockSize : 256
-        this.B = B
-        this.blockLog2 = log2Exact(B)
-        const first = opts.firstSector !== undefined ? opts.firstSector : 0
-        this.first = first
-        const total = Math.floor(geo.capacity / S)
-        let n = opts.sectorCount !== undefined ? opts.sectorCount : total - first
-        const qDepth = opts.queueDepth !== undefined ? opts.queueDepth : 16
-        this.qDepth = qDepth
-        const reserve = opts.reserveSectors !== undefined ? opts.reserveSectors : 2
-        this.reserve = reserve
-        this.wearSpread = opts.wearSpread !== undefined ? opts.wearSpread : 16
-        const stepBytes = opts.stepBytes !== undefined ? opts.stepBytes : 512
-        this.stepBytes = stepBytes
-        let spS = Math.floor((S - SECTOR_HEADER_SIZE) / (ENTRY_SIZE + B))
-        // one test each: an `||` of them costs the image more
-        let bad = false
-        if (this.blockLog2 < 4) bad = true
-        if (B > geo.pageSize) bad = true
-        if (geo.pageSize % B !== 0) bad = true
-        if (spS < 1) bad = true
-        if (spS > MAX_ENTRIES) bad = true
-        if (reserve < 2) bad = true
-        if (n < reserve + 2) bad = true
-        if (first < 0) bad = true
-        if (first + n > total) bad = true
-        if (n * spS >= 65535) bad = true
-        if (qDepth < 1) bad = true
-        if (stepBytes < 64) bad = true
-        if (role !== StoreRole.Primary) if (role !== StoreRole.Remote || !remoteOk) bad = true
-        if (bad) {
-            this.configError = StoreError.Config
-            n = reserve + 2
-            spS = 1
-        }
-        this.n = n
-        this.spS = spS
-        this.secState = Buffer.alloc(n)
-        this.secHasA = Buffer.alloc(n)
-        this.secEntries = Buffer.alloc(n)
-        this.secData = Buffer.alloc(n)
-        this.secSmall = Buffer.alloc(n)
+    constructor(flash: Flash, clock: Clock, opts: StoreOptions, remoteOk?: boolean) {
+        super(flash, clock, opts, remoteOk)
+        const n = this.n
+        const qDepth = this.qDepth
         this.mLastBad = Buffer.alloc(n)
         this.mLastKept = Buffer.alloc(n)
         this.mEntryEnd = Buffer.alloc(n)
         this.mClosed = Buffer.alloc(n)
-        for (let s = 0; s < n; s++) {
-            // not Free (0): setState counts the free sectors from the state it replaces
-            this.secState[s] = SecState.Dirty
-            this.secErase.push(0)
-            this.secSeq.push(0)
-        }
-        this.horizonType = this.role === StoreRole.Remote ? EntryType.Commit : EntryType.Confirm
-        for (let k = 0; k <= META_KEYS; k++) {
-            this.metaVal.push(0)
-            this.metaLoc.push(-1)
-            this.mMetaPos.push(-1)
-        }
-        for (let i = 0; i < this.qDepth; i++) {
-            this.qKind.push(0)
-            this.qMember.push(0)
-            this.qLba.push(0)
-            this.qSeq.push(0)
-            this.qLen.push(0)
-            this.qCrc.push(0)
+        this.mMetaPos = numbers(META_KEYS + 1, -1)
+        this.qKind = numbers(qDepth, 0)
+        this.qMember = numbers(qDepth, 0)
+        this.qLba = numbers(qDepth, 0)
+        this.qSeq = numbers(qDepth, 0)
+        this.qLen = numbers(qDepth, 0)
+        this.qCrc = numbers(qDepth, 0)
+        this.qBuf = []
+        this.qDone = []
+        for (let i = 0; i < qDepth; i++) {
             this.qBuf.push(Buffer.alloc(this.B))
             this.qDone.push(null)
         }
-        this.idx = new VersionIndex(this.n * this.spS, this.spS, this.secSeq, this.role === StoreRole.Primary)
-        // builds the CRC table now (2,048 loop steps) rather than inside a run-loop event
-        crc32cUpdate(0, EMPTY, 0, 0)
         this.entryBuf = Buffer.alloc(ENTRY_SIZE)
         this.hdrBuf = Buffer.alloc(SECTOR_HEADER_SIZE)
         this.hdrB = Buffer.alloc(SECTOR_HEADER_SIZE / 2)
-
         const self = this
-        this.onFlash = (err, data) => {
-            if (err !== FlashError.None) {
-                self.stats.flashErrors++
-                self.stats.lastFlashError = err
-                self.go(self.flashK, StoreError.Flash)
-            } else self.go(self.flashK, StoreError.None, data)
-        }
         this.kick = () => self.startNext()
-        this.kStep = () => self.go(self.stepK, StoreError.None)
     }
 
     // =====================================================================================
@@ -744,33 +535,9 @@ export class PrimaryBlockStore {
         else this.later(K.PruneStep)
     }
 
-    protected moveLoc(from: number, to: number): void {
-        if (from >= 0) this.secSmall[Math.floor(from / 256)]--
-        if (to >= 0) this.secSmall[Math.floor(to / 256)]++
-    }
-
-    private noteSeq(seq: number): void {
-        if (this.hasMaxSeq) if (!seqAfter(seq, this.maxSeq)) return
-        this.maxSeq = seq
-        this.hasMaxSeq = true
-    }
-
-    // =====================================================================================
-    // Reading a version: entry, then data, checked against the entry's CRC
-
     // =====================================================================================
     // Room: the open sector must fit the record; else open a free sector (outside the reserve
     // of this class) or collect garbage
-
-    private fits(s: number, isData: boolean): boolean {
-        if (s < 0) return false
-        if (this.secState[s] !== SecState.Open) return false
-        const e = this.secEntries[s]
-        const d = this.secData[s] + (isData ? 1 : 0)
-        if (!(e < MAX_ENTRIES)) return false
-        if (!(SECTOR_HEADER_SIZE + ENTRY_SIZE * (e + 1) + this.B * d <= this.S)) return false
-        return d <= this.spS
-    }
 
     protected ensureRoom(cls: RoomClass, isData: boolean, k: K): void {
         this.roomCls = cls
@@ -1013,7 +780,7 @@ export class PrimaryBlockStore {
 
     /** Runs continuation k with the result of the step that finished (`data`: what a flash read
      * read; nothing for other steps). */
-    private go(k: K, err: StoreError, data?: Buffer | null): void {
+    protected go(k: K, err: StoreError, data?: Buffer | null): void {
         // a failed step ends its layer: a call's own step finishes the call, a collection's
         // step returns to what asked for the collection, an append's entry to what asked for
         // the append (the steps that must do more on a failure are left out here)
@@ -1300,66 +1067,6 @@ export class PrimaryBlockStore {
         }
     }
 
-    /** The length of data entry e when it describes slot g as the index has it, else -1 (the
-     * record changed since: corruption, never a version to use). */
-    private entryOfSlot(e: Buffer, g: number): number {
-        const len = entryLen(e, 0)
-        if (e[0] !== EntryType.Data) return -1
-        if (e[1] !== this.idx.memberOf(g)) return -1
-        if (e[2] !== g % this.spS) return -1
-        if (entryLba(e, 0) !== this.idx.lbaOf(g)) return -1
-        if (getU32(e, 8) !== this.idx.seqOf(g)) return -1
-        if (len < 1) return -1
-        if (len > this.B) return -1
-        return len
-    }
-
-    /** Runs step k from the run loop (long work yields between steps). */
-    protected later(k: K): void {
-        this.stepK = k
-        this.clock.setTimer(0, this.kStep)
-    }
-
-    // =====================================================================================
-    // Flash access with accounting
-
-    private sectorAddr(s: number): number {
-        return (this.first + s) * this.S
-    }
-
-    private entryAddr(s: number, entry: number): number {
-        return this.sectorAddr(s) + SECTOR_HEADER_SIZE + ENTRY_SIZE * entry
-    }
-
-    private slotAddr(s: number, slot: number): number {
-        return this.sectorAddr(s) + this.S - (slot + 1) * this.B
-    }
-
-    private sectorOf(g: number): number {
-        return Math.floor(g / this.spS)
-    }
-
-    private program(addr: number, data: Buffer, k: K): void {
-        this.flashK = k
-        this.stats.programs++
-        this.stats.flashBytesProgrammed += data.length
-        this.flash.program(addr, data, this.onFlash)
-    }
-
-    protected eraseSector(s: number, k: K): void {
-        this.flashK = k
-        this.stats.erases++
-        this.flash.eraseSector(this.sectorAddr(s), this.onFlash)
-    }
-
-    private readAt(addr: number, len: number, k: K): void {
-        this.flashK = k
-        this.flash.read(addr, len, this.onFlash)
-    }
-
-    // =====================================================================================
-    // Format
-
     // =====================================================================================
     // Mount: read every sector, parse it in steps, then build the index in steps
 
@@ -1420,12 +1127,6 @@ export class PrimaryBlockStore {
         this.mountDone = null
         this.report.durationMs = this.clock.millis() - this.mStartMs
         if (done) done(err, this.report)
-    }
-
-    private setState(s: number, st: SecState): void {
-        if (this.secState[s] === SecState.Free) this.freeCount--
-        if (st === SecState.Free) this.freeCount++
-        this.secState[s] = st
     }
 
     private markDirty(s: number): void {
@@ -1590,13 +1291,6 @@ export class PrimaryBlockStore {
         // a valid record of a type this store does not use: count it as bad
         this.badEntry(s, i)
         return 0
-    }
-
-    /** The length mendRecord found, counting a mended bit. */
-    private mended(len: number): number {
-        if (len < MENDED) return len
-        this.stats.mended++
-        return len - MENDED
     }
 
     /** A data entry at mount (its record checks when `ok`): a version in the index. */
