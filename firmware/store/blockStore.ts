@@ -4,7 +4,7 @@ import { getU32 } from "../codec/bytes"
 import { seqAfter } from "../seq"
 import { EntryType } from "./format"
 import { PrimaryBlockStore } from "./primaryBlockStore"
-import { K, Op, RoomClass, SecState } from "./storeCore"
+import { K, Op, SecState } from "./storeCore"
 import { StoreError, StoreOptions, StoreRole, StoreStats } from "./types"
 import { VersionIndex } from "./versionIndex"
 
@@ -116,7 +116,7 @@ export class BlockStore extends PrimaryBlockStore {
             return true
         }
         if (kind !== Op.Discard) return false
-        this.ensureRoom(RoomClass.Control, false, K.DiscardRoom)
+        this.ensureRoom(false, K.DiscardRoom)
         return true
     }
 

@@ -1,14 +1,10 @@
 import { Clock } from "../../hal/clock"
 import { Flash } from "../../hal/flash"
-import { getU32, putU32 } from "../codec/bytes"
+import { getU32 } from "../codec/bytes"
 import { crc32cFlippedBit, crc32cUpdate } from "../codec/crc32c"
 import { seqAfter } from "../seq"
 import {
     allErased,
-    encodeDataEntry,
-    encodeHeaderA,
-    encodeHeaderB,
-    encodeSmallEntry,
     ENTRY_SIZE,
     entryLba,
     entryLen,
@@ -22,11 +18,11 @@ import {
     MENDED,
     mendData,
     mendFields,
-    mendRecord,
     META_KEYS,
     SECTOR_HEADER_SIZE,
 } from "./format"
-import { Done, EMPTY, HORIZON, K, numbers, Op, RoomClass, SecState, StoreCore } from "./storeCore"
+import { Done, EMPTY, HORIZON, K, numbers, Op, SecState } from "./storeCore"
+import { StoreSpace } from "./storeSpace"
 import { MountReport, PinnedEntry, StoreError, StoreOptions, StoreRole } from "./types"
 import { storeInvariant } from "./versionIndex"
 
@@ -67,7 +63,7 @@ const ZERO_ENTRY = Buffer.alloc(16)
  * flash format.
  * @devsWhenUsed
  */
-export class PrimaryBlockStore extends StoreCore {
+export class PrimaryBlockStore extends StoreSpace {
     private kickScheduled!: boolean
 
     // ---- the call queue (a ring, allocated once)
@@ -85,44 +81,6 @@ export class PrimaryBlockStore extends StoreCore {
     private qDone: (Done | null)[]
     protected qHead = 0
     protected qCount = 0
-
-    private entryBuf: Buffer
-    private hdrBuf: Buffer
-    private hdrB: Buffer
-
-    // ---- layer registers
-    private roomCls!: RoomClass
-    private roomIsData!: boolean
-    private roomRounds!: number
-    private roomDidStatic!: boolean
-    private roomK!: K
-    private openK!: K
-    private openS!: number
-    private apK!: K
-    /** The slot of the data record just appended. */
-    private apG!: number
-    private apS!: number
-    private apSlot!: number
-    private apEntry!: number
-    private apMember!: number
-    private apLba!: number
-    private apSeq!: number
-    private apLen!: number
-    private apData!: Buffer
-    /** The block CRC-32C of the data record being appended. */
-    private apCrc!: number
-    protected apLoc!: number
-    /** The record being copied is damaged: its copy keeps a CRC that does not match. */
-    private apDamaged!: boolean
-    private gcV!: number
-    private gcSlot!: number
-    private gcG!: number
-    private gcEntry!: Buffer
-    private gcK!: K
-    /** The small record being copied: its slot (metaLoc), or the remote's discard record. */
-    protected gcSmallKey!: number
-    private rvG!: number
-    private rvEntry!: Buffer
 
     // ---- mount registers
     private mountDone!: ((err: StoreError, report: MountReport) => void) | null
@@ -177,9 +135,6 @@ export class PrimaryBlockStore extends StoreCore {
             this.qBuf.push(Buffer.alloc(this.B))
             this.qDone.push(null)
         }
-        this.entryBuf = Buffer.alloc(ENTRY_SIZE)
-        this.hdrBuf = Buffer.alloc(SECTOR_HEADER_SIZE)
-        this.hdrB = Buffer.alloc(SECTOR_HEADER_SIZE / 2)
         const self = this
         this.kick = () => self.startNext()
     }
@@ -435,26 +390,20 @@ export class PrimaryBlockStore extends StoreCore {
         const idx = this.idx
         // BlockStore's calls (the remote role's, collect) and its checks of the remote's writes
         if (this.takes(kind, i)) return
-        if (kind === Op.Write) return this.ensureRoom(RoomClass.User, true, K.WriteRoom)
+        if (kind === Op.Write) return this.ensureRoom(true, K.WriteRoom)
         if (kind >= Op.Read)
             if (kind <= Op.ReadPinned) {
-                // a version read: its entry, then its whole slot (RvEntry, RvData)
+                // a version read (VersionRead)
                 const m = this.qMember[i]
                 const lba = this.qLba[i]
                 let g = -1
                 if (kind === Op.ReadPinned) {
                     g = idx.version(m, lba, seq)
                     if (g < 0) return this.finish(StoreError.NotFound, null)
-                } else {
-                    g = this.readable(m, lba)
-                    if (g < 0) {
-                        this.stats.reads++
-                        return this.finish(StoreError.None, null)
-                    }
-                }
+                } else g = this.readable(m, lba)
                 this.stats.reads++
-                this.rvG = g
-                return this.readAt(this.entryAddr(this.sectorOf(g), idx.entryOf(g)), ENTRY_SIZE, K.RvEntry)
+                if (g < 0) return this.finish(StoreError.None, null)
+                return this.readVersion(g, K.VersionRead)
             }
         // a commit, confirm or meta record; a confirm of a seq already confirmed and a
         // meta value already held change nothing
@@ -464,7 +413,7 @@ export class PrimaryBlockStore extends StoreCore {
             const slot = this.qMember[i] + 1
             if (this.metaLoc[slot] >= 0) if (this.metaVal[slot] === seq) return this.finish(StoreError.None, null)
         }
-        this.ensureRoom(RoomClass.Control, false, K.SmallRoom)
+        this.ensureRoom(false, K.SmallRoom)
     }
 
     /** Ends the running call: pops it, calls its done, starts the next. */
@@ -503,15 +452,6 @@ export class PrimaryBlockStore extends StoreCore {
         return this.idx.newest(member, lba)
     }
 
-    /** Runs one of BlockStore's steps. */
-    protected toolStep(_k: K, _err: StoreError, _data?: Buffer | null): void {}
-
-    /** Collection of sector v: copies the next of BlockStore's small records in it (true), or
-     * finds none (false). */
-    protected copyMore(_v: number): boolean {
-        return false
-    }
-
     /** Mount: a valid small record of a type this store does not use (at entry `off` of mBuf,
      * location `loc`, log position `pos`); true when BlockStore keeps it. */
     protected foundMore(_type: number, _off: number, _loc: number, _pos: number): boolean {
@@ -536,272 +476,35 @@ export class PrimaryBlockStore extends StoreCore {
     }
 
     // =====================================================================================
-    // Room: the open sector must fit the record; else open a free sector (outside the reserve
-    // of this class) or collect garbage
-
-    protected ensureRoom(cls: RoomClass, isData: boolean, k: K): void {
-        this.roomCls = cls
-        this.roomIsData = isData
-        this.roomK = k
-        this.roomRounds = 0
-        this.roomDidStatic = false
-        this.roomLoop(StoreError.None)
-    }
-
-    private roomLoop(err: StoreError): void {
-        if (err !== StoreError.None) {
-            this.go(this.roomK, err)
-            return
-        }
-        // while no sector is free, what is left of the open sector belongs to garbage collection
-        // (a power cut in a collection that had taken the last free sector leaves the store so):
-        // the call first collects a victim into it, which frees a sector
-        if (this.freeCount > 0)
-            if (this.fits(this.open, this.roomIsData)) {
-                this.go(this.roomK, StoreError.None)
-                return
-            }
-        // each class may not take the last free sectors kept for the classes after it
-        const reserve = this.roomCls === RoomClass.User ? this.reserve : this.roomCls === RoomClass.Control ? 1 : 0
-        if (this.freeCount > reserve) {
-            this.openSector(this.pickFree(), K.RoomLoop)
-            return
-        }
-        if (this.roomRounds++ > 2 * this.n + 4) {
-            this.go(this.roomK, StoreError.Full)
-            return
-        }
-        let v = -1
-        // static wear levelling when the erase counts spread too far
-        let lo = this.secErase[0]
-        let hi = lo
-        for (let s = 1; s < this.n; s++) {
-            const ec = this.secErase[s]
-            if (ec < lo) lo = ec
-            if (ec > hi) hi = ec
-        }
-        if (!this.roomDidStatic)
-            if (hi - lo > this.wearSpread) {
-                v = this.pickVictim(true)
-                if (v >= 0) {
-                    this.roomDidStatic = true
-                    this.stats.gcStaticRuns++
-                }
-            }
-        if (v < 0) v = this.pickVictim(false)
-        if (v < 0) {
-            this.go(this.roomK, StoreError.Full)
-            return
-        }
-        this.collectSector(v, K.RoomLoop)
-    }
-
-    /** The free sector with the lowest erase count (from after the last one opened, so equal
-     * counts take turns). */
-    private pickFree(): number {
-        let best = -1
-        for (let j = 1; j <= this.n; j++) {
-            const s = (this.lastOpened + j) % this.n
-            if (this.secState[s] !== SecState.Free) continue
-            if (best >= 0) if (this.secErase[s] >= this.secErase[best]) continue
-            best = s
-        }
-        storeInvariant(best >= 0, "a free sector to open")
-        return best
-    }
-
-    /**
-     * Garbage collection victim: a used or dirty sector (never the open one) whose live data
-     * fits the room left. Greedy: most reclaimable bytes, ties to the lower erase count. With
-     * `coldest`: static wear levelling, the used sector with the lowest erase count.
-     */
-    protected pickVictim(coldest: boolean): number {
-        // the data records and bytes that relocation can place without new erases
-        const o = this.open
-        let roomData = 0
-        let roomBytes = 0
-        if (o >= 0)
-            if (this.secState[o] === SecState.Open) {
-                const free = this.S - SECTOR_HEADER_SIZE - ENTRY_SIZE * this.secEntries[o] - this.B * this.secData[o]
-                roomData = Math.min(Math.floor(free / (ENTRY_SIZE + this.B)), this.spS - this.secData[o])
-                roomBytes = free
-            }
-        const f = this.freeCount
-        // a power cut may leave one torn slot in each sector the relocation opens: what is left
-        // of the victim after it still fits the rest of that sector
-        roomData += f * (this.spS - 1)
-        // each sector switch may strand up to one record's worth of bytes
-        roomBytes += f * (this.S - SECTOR_HEADER_SIZE) - (f + 1) * (ENTRY_SIZE + this.B)
-        let best = -1
-        let bestScore = 0
-        for (let s = 0; s < this.n; s++) {
-            const st = this.secState[s]
-            if (st !== SecState.Used) if (st !== SecState.Dirty) continue
-            // a victim whose live records do not fit the room left is passed over
-            const live = this.idx.sectorLive[s]
-            const liveBytes = live * (ENTRY_SIZE + this.B) + this.secSmall[s] * ENTRY_SIZE
-            if (liveBytes !== 0) {
-                if (live > roomData) continue
-                if (liveBytes > roomBytes) continue
-            }
-            let score = 0
-            if (coldest) {
-                if (st !== SecState.Used) continue
-                // the lowest erase count, the first of equal ones
-                if (best >= 0) if (this.secErase[s] >= this.secErase[best]) continue
-            } else {
-                score = st === SecState.Dirty ? this.S : this.S - SECTOR_HEADER_SIZE - liveBytes
-                if (score <= 0) continue
-                // the most reclaimable bytes, ties to the lower erase count
-                if (best >= 0) {
-                    if (score < bestScore) continue
-                    if (score === bestScore) if (this.secErase[s] >= this.secErase[best]) continue
-                }
-            }
-            best = s
-            bestScore = score
-        }
-        return best
-    }
-
-    // =====================================================================================
-    // Opening a sector: stamp its header (part A too if the sector has none)
-
-    private openSector(s: number, k: K): void {
-        storeInvariant(this.secState[s] === SecState.Free, "open a free sector")
-        if (this.open >= 0) this.setState(this.open, SecState.Used)
-        this.open = -1
-        this.openS = s
-        this.openK = k
-        this.secSeq[s] = this.nextSectorSeq++
-        this.secEntries[s] = 0
-        this.secData[s] = 0
-        this.secSmall[s] = 0
-        this.lastOpened = s
-        encodeHeaderA(this.hdrBuf, 0, this.blockLog2, this.secErase[s])
-        encodeHeaderB(this.hdrBuf, 0, this.secSeq[s])
-        if (this.secHasA[s]) {
-            for (let i = 0; i < 8; i++) this.hdrB[i] = this.hdrBuf[8 + i]
-            this.program(this.sectorAddr(s) + 8, this.hdrB, K.Opened)
-        } else this.program(this.sectorAddr(s), this.hdrBuf, K.Opened)
-    }
-
-    // =====================================================================================
-    // Appending records to the open sector (room already ensured)
-
-    /** Data slot first, entry last: the entry's CRC covers both, so a torn write is detected. */
-    private appendData(member: number, lba: number, seq: number, data: Buffer, len: number, k: K): void {
-        const s = this.open
-        storeInvariant(this.fits(s, true), "room for a data record")
-        this.apK = k
-        this.apS = s
-        this.apSlot = this.secData[s]
-        this.apEntry = this.secEntries[s]
-        this.apMember = member
-        this.apLba = lba
-        this.apSeq = seq
-        this.apData = data
-        this.apLen = len
-        // the slot is used from now on, whatever happens
-        this.secData[s]++
-        this.program(this.slotAddr(s, this.apSlot), data, K.ApData)
-    }
-
-    protected appendSmall(type: EntryType, b1: number, word: number, value: number, k: K): void {
-        const s = this.open
-        storeInvariant(this.fits(s, false), "room for a small record")
-        this.apS = s
-        this.apEntry = this.secEntries[s]
-        this.apLoc = s * 256 + this.apEntry
-        this.secEntries[s]++
-        encodeSmallEntry(this.entryBuf, type, b1, word, value)
-        this.program(this.entryAddr(s, this.apEntry), this.entryBuf, k)
-    }
-
-    // =====================================================================================
-    // Garbage collection of one sector: relocate what is live, erase, stamp part A
-
-    protected collectSector(v: number, k: K): void {
-        storeInvariant(v !== this.open && this.secState[v] !== SecState.Free, "victim is used or dirty")
-        this.gcV = v
-        this.gcK = k
-        this.gcSlot = 0
-        this.stats.gcRuns++
-        this.gcNext()
-    }
-
-    protected gcNext(): void {
-        const v = this.gcV
-        if (this.secState[v] === SecState.Used) {
-            while (this.gcSlot < this.secData[v]) {
-                const g = v * this.spS + this.gcSlot
-                this.gcSlot++
-                if (this.idx.isLive(g)) {
-                    this.gcG = g
-                    this.readAt(this.entryAddr(v, this.idx.entryOf(g)), ENTRY_SIZE, K.GcEntry)
-                    return
-                }
-            }
-            if (this.secSmall[v] > 0) {
-                // the next live small record of the victim: the horizon, meta values, then the
-                // remote's discards
-                let key = 0
-                for (; key <= META_KEYS; key++) {
-                    const loc = this.metaLoc[key]
-                    if (loc >= 0) if (Math.floor(loc / 256) === v) break
-                }
-                if (key <= META_KEYS) {
-                    this.gcSmallKey = key
-                    return this.gcRoom(false, K.GcSmallRoom)
-                }
-                if (this.copyMore(v)) return
-            }
-        }
-        storeInvariant(this.idx.sectorLive[v] === 0 && this.secSmall[v] === 0, "victim emptied before erase")
-        this.eraseSector(v, K.GcErased)
-    }
-
-    /** Room for a relocation: garbage collection may take every free sector. */
-    protected gcRoom(isData: boolean, k: K): void {
-        if (this.fits(this.open, isData)) {
-            this.go(k, StoreError.None)
-            return
-        }
-        if (this.freeCount === 0) {
-            // victim selection checked the room, so this is a bug, not a full store
-            storeInvariant(false, "relocation room")
-            return
-        }
-        this.openSector(this.pickFree(), k)
-    }
-
-    // =====================================================================================
     // Continuations
 
     /** Runs continuation k with the result of the step that finished (`data`: what a flash read
      * read; nothing for other steps). */
     protected go(k: K, err: StoreError, data?: Buffer | null): void {
         // a failed step ends its layer: a call's own step finishes the call, a collection's
-        // step returns to what asked for the collection, an append's entry to what asked for
-        // the append (the steps that must do more on a failure are left out here)
+        // step returns to what asked for the collection, an append's entry and a version read
+        // to what asked for them (the steps that must do more on a failure are left out here)
         if (err !== StoreError.None)
-            if (k <= K.GcHeader) {
-                // an entry whose program failed may be left erased: a mount reads a sector's entries
-                // only up to the first erased one, so nothing more is appended in that sector
-                if (k >= K.SmallAppended)
-                    if (k <= K.GcDiscardAppended)
-                        if (this.open === this.apS) {
-                            this.setState(this.apS, SecState.Used)
-                            this.open = -1
-                        }
-                if (k < K.ApEntry) {
-                    this.rvEntry = EMPTY
-                    return this.finish(err, null)
+            if (k >= K.WriteRoom)
+                if (k <= K.VersionData) {
+                    // an entry whose program failed may be left erased: a mount reads a sector's
+                    // entries only up to the first erased one, so nothing more is appended in
+                    // that sector
+                    if (k >= K.SmallAppended)
+                        if (k <= K.GcDiscardAppended)
+                            if (this.open === this.apS) {
+                                this.setState(this.apS, SecState.Used)
+                                this.open = -1
+                            }
+                    if (k < K.ApEntry) return this.finish(err, null)
+                    if (k === K.ApEntry) return this.go(this.apK, err)
+                    if (k >= K.VersionEntry) {
+                        this.vEntry = EMPTY
+                        return this.go(this.vK, err)
+                    }
+                    return this.go(this.gcK, err)
                 }
-                if (k === K.ApEntry) return this.go(this.apK, err)
-                this.gcEntry = EMPTY
-                return this.go(this.gcK, err)
-            }
+        if (k >= K.ApEntry) if (k <= K.ApData) return this.spaceStep(k, err, data)
         switch (k) {
             case K.Voided:
                 // not zeroed (the flash failed): no more appends after it in its sector
@@ -812,16 +515,13 @@ export class PrimaryBlockStore extends StoreCore {
                     }
                 this.busy = false
                 return this.startNext()
-            case K.RoomLoop:
-                return this.roomLoop(err)
             case K.WriteRoom: {
                 // room for a write: append its data record
                 const i = this.qHead
                 const len = this.qLen[i]
                 // a block shorter than blockSize is programmed as is (slice: read-only use)
                 const block = len === this.B ? this.qBuf[i] : this.qBuf[i].slice(0, len)
-                this.apCrc = this.qCrc[i]
-                this.appendData(this.qMember[i], this.qLba[i], this.qSeq[i], block, len, K.WriteAppended)
+                this.appendData(this.qMember[i], this.qLba[i], this.qSeq[i], block, len, this.qCrc[i], K.WriteAppended)
                 return
             }
             case K.WriteAppended: {
@@ -836,9 +536,7 @@ export class PrimaryBlockStore extends StoreCore {
             case K.SmallRoom: {
                 // room for a commit, confirm or meta record: append it
                 const i = this.qHead
-                const seq = this.qSeq[i]
-                if (this.qKind[i] === Op.SetMeta) this.appendSmall(EntryType.Meta, this.qMember[i], 0xffffffff, seq, K.SmallAppended)
-                else this.appendSmall(this.horizonType, 0xff, 0xffffffff, seq, K.SmallAppended)
+                this.appendSlot(this.qKind[i] === Op.SetMeta ? this.qMember[i] + 1 : HORIZON, this.qSeq[i], K.SmallAppended)
                 return
             }
             case K.SmallAppended: {
@@ -858,155 +556,14 @@ export class PrimaryBlockStore extends StoreCore {
             }
             case K.PruneStep:
                 return this.pruneStep()
-            case K.Opened: {
-                // a sector header is programmed: the sector is the append point
-                const s = this.openS
-                if (err !== StoreError.None) {
-                    // the header may be half there: erase before reuse
-                    this.setState(s, SecState.Dirty)
-                    this.go(this.openK, err)
-                    return
+            case K.VersionRead:
+                // a read call's version
+                if (this.vDamaged) {
+                    this.stats.corruptOnRead++
+                    return this.finish(StoreError.Corrupt, null)
                 }
-                this.setState(s, SecState.Open)
-                this.secHasA[s] = 1
-                this.open = s
-                this.go(this.openK, StoreError.None)
-                return
-            }
-            case K.ApData: {
-                // the data slot is programmed: now its entry (the entry's CRC covers both)
-                const s = this.apS
-                if (err !== StoreError.None) {
-                    this.apData = EMPTY
-                    this.go(this.apK, err)
-                    return
-                }
-                const crc = encodeDataEntry(this.entryBuf, this.apMember, this.apSlot, this.apLba, this.apSeq, this.apLen, this.apCrc)
-                if (this.apDamaged) putU32(this.entryBuf, 12, ~crc >>> 0)
-                this.apDamaged = false
-                this.apData = EMPTY
-                this.secEntries[s]++
-                this.program(this.entryAddr(s, this.apEntry), this.entryBuf, K.ApEntry)
-                return
-            }
-            case K.ApEntry: {
-                // the data record is complete
-                const g = this.apS * this.spS + this.apSlot
-                this.idx.setRecord(g, this.apMember, this.apLba, this.apSeq, this.apEntry, false)
-                this.noteSeq(this.apSeq)
-                this.apG = g
-                this.go(this.apK, StoreError.None)
-                return
-            }
-            case K.GcEntry: {
-                // collection read the entry of a live version: read its whole slot
-                this.gcEntry = data as Buffer
-                this.readAt(this.slotAddr(this.gcV, this.gcG % this.spS), this.B, K.GcData)
-                return
-            }
-            case K.GcData: {
-                // collection read the data: find room to copy the version
-                let d = data as Buffer
-                const e = this.gcEntry
-                // one flipped bit is mended and the copy is clean; a live version that still
-                // does not check is copied as it is, with a CRC that does not match: dropping it
-                // would hide its loss, and a fresh CRC would launder it
-                let len = this.mended(mendRecord(e, 0, d, 0, this.B))
-                const fields = this.entryOfSlot(e, this.gcG)
-                if (fields < 0) len = -1
-                if (len < 0) {
-                    len = fields < 0 ? this.B : fields
-                    this.apDamaged = true
-                    this.stats.corruptCopied++
-                }
-                if (len < d.length) d = d.slice(0, len)
-                this.apCrc = crc32cUpdate(0, d, 0, len)
-                // d stays referenced by apData until its entry is programmed
-                this.apData = d
-                this.gcRoom(true, K.GcRoom)
-                return
-            }
-            case K.GcRoom: {
-                // room for the copy: append it
-                const g = this.gcG
-                const d = this.apData
-                this.appendData(this.idx.memberOf(g), this.idx.lbaOf(g), this.idx.seqOf(g), d, d.length, K.GcAppended)
-                return
-            }
-            case K.GcAppended: {
-                // the copy is durable: it replaces the version in the index
-                this.gcEntry = EMPTY
-                this.idx.replace(this.gcG, this.apG)
-                this.stats.gcRelocated++
-                this.gcNext()
-                return
-            }
-            case K.GcSmallRoom: {
-                // room to copy a live small record of the victim
-                const key = this.gcSmallKey
-                if (key === HORIZON) this.appendSmall(this.horizonType, 0xff, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
-                else this.appendSmall(EntryType.Meta, key - 1, 0xffffffff, this.metaVal[key], K.GcSmallAppended)
-                return
-            }
-            case K.GcSmallAppended: {
-                // the small record is copied
-                const key = this.gcSmallKey
-                this.moveLoc(this.metaLoc[key], this.apLoc)
-                this.metaLoc[key] = this.apLoc
-                this.gcNext()
-                return
-            }
-            case K.GcErased: {
-                // the victim is erased: stamp part A of its header (its erase count)
-                const v = this.gcV
-                if (err !== StoreError.None) {
-                    this.setState(v, SecState.Dirty)
-                    this.go(this.gcK, err)
-                    return
-                }
-                this.idx.clearSector(v)
-                this.secErase[v]++
-                this.secEntries[v] = 0
-                this.secData[v] = 0
-                this.secSmall[v] = 0
-                this.secHasA[v] = 0
-                // erased, but free only once part A (the erase count) is on it
-                this.setState(v, SecState.Dirty)
-                encodeHeaderA(this.hdrB, 0, this.blockLog2, this.secErase[v])
-                this.program(this.sectorAddr(v), this.hdrB, K.GcHeader)
-                return
-            }
-            case K.GcHeader: {
-                // part A is on the victim: it is free
-                const v = this.gcV
-                this.setState(v, SecState.Free)
-                this.secHasA[v] = 1
-                this.go(this.gcK, StoreError.None)
-                return
-            }
-            case K.RvEntry: {
-                // a version read: its entry, then its whole slot
-                this.rvEntry = data as Buffer
-                const g = this.rvG
-                this.readAt(this.slotAddr(this.sectorOf(g), g % this.spS), this.B, K.RvData)
-                return
-            }
-            case K.RvData: {
-                // a version read: the data, checked against the entry's CRC (one flipped bit
-                // mended) and the entry against the index
-                const d = data as Buffer
-                const e = this.rvEntry
-                this.rvEntry = EMPTY
-                const len = this.mended(mendRecord(e, 0, d, 0, this.B))
-                if (len >= 0)
-                    if (this.entryOfSlot(e, this.rvG) >= 0) {
-                        const out = len < d.length ? d.slice(0, len) : d
-                        this.readCrc = crc32cUpdate(0, out, 0, len)
-                        return this.finish(StoreError.None, out)
-                    }
-                this.stats.corruptOnRead++
-                return this.finish(StoreError.Corrupt, null)
-            }
+                this.readCrc = this.vCrc
+                return this.finish(StoreError.None, data as Buffer)
             case K.MountRead: {
                 // mount read a whole sector: classify it by its header
                 if (!data) err = StoreError.Flash

@@ -11,8 +11,9 @@ import { VersionIndex } from "./versionIndex"
  * The block store is one object made of layers, one class and one file each, every one
  * extending the one before:
  * - StoreCore (this file): the options, the sectors and what they hold, flash access;
- * - PrimaryBlockStore (primaryBlockStore.ts): room, appends, garbage collection, the mount,
- *   the calls and their queue, the contract;
+ * - StoreSpace (storeSpace.ts): room for a record, appends, garbage collection, version reads;
+ * - PrimaryBlockStore (primaryBlockStore.ts): the mount, the calls and their queue, the
+ *   contract;
  * - BlockStore (blockStore.ts): the remote role, format and collect.
  */
 
@@ -41,61 +42,60 @@ export const enum Op {
     DropStaged = 9,
 }
 
-/** Who needs room: each class may not take the last free sectors kept for the classes after
- * it (user writes leave `reserveSectors`, control records leave 1, collection takes all). */
-export const enum RoomClass {
-    User = 0,
-    Control = 1,
-    Gc = 2,
-}
-
 export type Done = (err: StoreError, data: Buffer | null) => void
 
 /**
  * Continuations: the step that runs when a flash operation or a lower layer (room, append,
  * collection, version read) completes. A register holds one of these and `go` runs it, so the
  * store needs no closure per step (each would be a function of its own in the board image).
+ * They are numbered by who runs them (PrimaryBlockStore, StoreSpace) and by what a failure
+ * does.
  */
 export const enum K {
-    // a call's own steps: a failure finishes the call
-    WriteRoom = 1,
-    WriteAppended = 2,
-    SmallRoom = 3,
-    RvEntry = 4,
-    RvData = 5,
-    DiscardRoom = 6,
+    // ---- PrimaryBlockStore's steps (and BlockStore's, run by its `toolStep`) that handle a
+    // failure themselves
+    PruneStep = 1,
+    /** The torn entry is zeroed (or not): the calls go on. */
+    Voided = 2,
+    DiscardPrune = 3,
+    Collected = 4,
+    /** Runs `formatStep`, a closure of the call that set it (format). */
+    Then = 5,
+    // ---- a failure of the steps WriteRoom .. VersionData is handled by `go`. A call's own
+    // steps: a failure finishes the call
+    WriteRoom = 6,
+    WriteAppended = 7,
+    SmallRoom = 8,
+    VersionRead = 9,
+    DiscardRoom = 10,
     // the programs of an entry (SmallAppended .. GcDiscardAppended): a failure also ends
     // appends in the entry's sector
-    SmallAppended = 7,
-    DiscardAppended = 8,
-    // an append's entry: a failure returns to what asked for the append
-    ApEntry = 9,
+    SmallAppended = 11,
+    DiscardAppended = 12,
+    // ---- StoreSpace's steps (ApEntry .. ApData). An append's entry: a failure returns to
+    // what asked for the append
+    ApEntry = 13,
     // a collection's steps: a failure returns to what asked for the collection
-    GcSmallAppended = 10,
-    GcDiscardAppended = 11,
-    GcEntry = 12,
-    GcData = 13,
-    GcRoom = 14,
-    GcAppended = 15,
-    GcSmallRoom = 16,
-    GcDiscardRoom = 17,
-    GcHeader = 18,
+    GcSmallAppended = 14,
+    GcDiscardAppended = 15,
+    GcData = 16,
+    GcRoom = 17,
+    GcAppended = 18,
+    GcSmallRoom = 19,
+    GcDiscardRoom = 20,
+    GcHeader = 21,
+    // a version read: a failure returns to what asked for the read
+    VersionEntry = 22,
+    VersionData = 23,
     // the steps that handle a failure themselves
-    GcErased = 19,
-    RoomLoop = 20,
-    PruneStep = 21,
-    Opened = 22,
-    ApData = 23,
-    MountRead = 24,
-    MountStep = 25,
-    IndexStep = 26,
-    /** The torn entry is zeroed (or not): the calls go on. */
-    Voided = 27,
-    // steps of BlockStore only (run by its `toolStep`)
-    DiscardPrune = 28,
-    Collected = 29,
-    /** Runs `formatStep`, a closure of the call that set it (format). */
-    Then = 30,
+    GcErased = 24,
+    RoomLoop = 25,
+    Opened = 26,
+    ApData = 27,
+    // ---- the mount's steps; they handle a failure themselves
+    MountRead = 28,
+    MountStep = 29,
+    IndexStep = 30,
 }
 
 export const EMPTY = Buffer.alloc(0)
