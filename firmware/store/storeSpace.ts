@@ -1,0 +1,481 @@
+import { Clock } from "../../hal/clock"
+import { Flash } from "../../hal/flash"
+import { putU32 } from "../codec/bytes"
+import { crc32cUpdate } from "../codec/crc32c"
+import { encodeDataEntry, encodeHeaderA, encodeHeaderB, encodeSmallEntry, ENTRY_SIZE, EntryType, mendRecord, META_KEYS, SECTOR_HEADER_SIZE } from "./format"
+import { EMPTY, HORIZON, K, SecState, StoreCore } from "./storeCore"
+import { StoreError, StoreOptions } from "./types"
+import { storeInvariant } from "./versionIndex"
+
+/**
+ * The block store's room for records (storeCore.ts has the layers): appends go to the open
+ * sector; when it is full a free sector is opened, and when too few are free, garbage
+ * collection relocates what is live in a victim sector and erases it. Also reads of a version
+ * (for a call and for collection): its entry, then its data, checked.
+ * @devsWhenUsed
+ */
+export abstract class StoreSpace extends StoreCore {
+    private entryBuf: Buffer
+    private hdrBuf: Buffer
+    private hdrB: Buffer
+
+    // ---- room
+    private roomIsData!: boolean
+    private roomRounds!: number
+    private roomDidStatic!: boolean
+    private roomK!: K
+    private openK!: K
+    private openS!: number
+    // ---- the append under way
+    protected apK!: K
+    /** The slot of the data record just appended. */
+    protected apG!: number
+    protected apS!: number
+    private apSlot!: number
+    private apEntry!: number
+    private apMember!: number
+    private apLba!: number
+    private apSeq!: number
+    private apLen!: number
+    private apData!: Buffer
+    /** The block CRC-32C of the data record being appended. */
+    private apCrc!: number
+    /** Where the small record just appended is (sector × 256 + entry). */
+    protected apLoc!: number
+    /** The record being copied is damaged: its copy keeps a CRC that does not match. */
+    private apDamaged!: boolean
+    // ---- the collection under way
+    private gcV!: number
+    private gcSlot!: number
+    protected gcK!: K
+    /** The small record being copied: its slot (metaLoc), or the remote's discard record. */
+    protected gcSmallKey!: number
+    // ---- the version read under way (for a call, or to relocate it)
+    protected vK!: K
+    /** The version read: its slot. */
+    protected vG!: number
+    protected vEntry!: Buffer
+    /** The version read does not check (its data, or its entry against the index). */
+    protected vDamaged!: boolean
+    /** The block CRC-32C of the data the version read gave. */
+    protected vCrc!: number
+
+    constructor(flash: Flash, clock: Clock, opts: StoreOptions, remoteOk?: boolean) {
+        super(flash, clock, opts, remoteOk)
+        this.entryBuf = Buffer.alloc(ENTRY_SIZE)
+        this.hdrBuf = Buffer.alloc(SECTOR_HEADER_SIZE)
+        this.hdrB = Buffer.alloc(SECTOR_HEADER_SIZE / 2)
+    }
+
+    /** Runs one of BlockStore's steps (the remote role's, collect's, format's). */
+    protected toolStep(_k: K, _err: StoreError, _data?: Buffer | null): void {}
+
+    /** Collection of sector v: copies the next of BlockStore's small records in it (true), or
+     * finds none (false). */
+    protected copyMore(_v: number): boolean {
+        return false
+    }
+
+    // =====================================================================================
+    // Room: the open sector must fit the record; else open a free sector (outside the reserve
+    // of the caller) or collect garbage
+
+    /** Room in the open sector for a record, then go(k): a data record (a write) leaves
+     * `reserveSectors` free sectors, a small record (commit, confirm, meta, discard) leaves 1
+     * (garbage collection takes them all: gcRoom). */
+    protected ensureRoom(isData: boolean, k: K): void {
+        this.roomIsData = isData
+        this.roomK = k
+        this.roomRounds = 0
+        this.roomDidStatic = false
+        this.roomLoop(StoreError.None)
+    }
+
+    private roomLoop(err: StoreError): void {
+        if (err !== StoreError.None) {
+            this.go(this.roomK, err)
+            return
+        }
+        // while no sector is free, what is left of the open sector belongs to garbage collection
+        // (a power cut in a collection that had taken the last free sector leaves the store so):
+        // the call first collects a victim into it, which frees a sector
+        if (this.freeCount > 0)
+            if (this.fits(this.open, this.roomIsData)) {
+                this.go(this.roomK, StoreError.None)
+                return
+            }
+        // a call may not take the last free sectors kept for the records after it
+        if (this.freeCount > (this.roomIsData ? this.reserve : 1)) {
+            this.openSector(this.pickFree(), K.RoomLoop)
+            return
+        }
+        if (this.roomRounds++ > 2 * this.n + 4) {
+            this.go(this.roomK, StoreError.Full)
+            return
+        }
+        let v = -1
+        // static wear levelling when the erase counts spread too far
+        let lo = this.secErase[0]
+        let hi = lo
+        for (let s = 1; s < this.n; s++) {
+            const ec = this.secErase[s]
+            if (ec < lo) lo = ec
+            if (ec > hi) hi = ec
+        }
+        if (!this.roomDidStatic)
+            if (hi - lo > this.wearSpread) {
+                v = this.pickVictim(true)
+                if (v >= 0) {
+                    this.roomDidStatic = true
+                    this.stats.gcStaticRuns++
+                }
+            }
+        if (v < 0) v = this.pickVictim(false)
+        if (v < 0) {
+            this.go(this.roomK, StoreError.Full)
+            return
+        }
+        this.collectSector(v, K.RoomLoop)
+    }
+
+    /** The free sector with the lowest erase count (from after the last one opened, so equal
+     * counts take turns). */
+    private pickFree(): number {
+        let best = -1
+        for (let j = 1; j <= this.n; j++) {
+            const s = (this.lastOpened + j) % this.n
+            if (this.secState[s] !== SecState.Free) continue
+            if (best >= 0) if (this.secErase[s] >= this.secErase[best]) continue
+            best = s
+        }
+        storeInvariant(best >= 0, "a free sector to open")
+        return best
+    }
+
+    /**
+     * Garbage collection victim: a used or dirty sector (never the open one) whose live data
+     * fits the room left. Greedy: most reclaimable bytes, ties to the lower erase count. With
+     * `coldest`: static wear levelling, the used sector with the lowest erase count.
+     */
+    protected pickVictim(coldest: boolean): number {
+        // the data records and bytes that relocation can place without new erases
+        const o = this.open
+        let roomData = 0
+        let roomBytes = 0
+        if (o >= 0)
+            if (this.secState[o] === SecState.Open) {
+                const free = this.S - SECTOR_HEADER_SIZE - ENTRY_SIZE * this.secEntries[o] - this.B * this.secData[o]
+                roomData = Math.min(Math.floor(free / (ENTRY_SIZE + this.B)), this.spS - this.secData[o])
+                roomBytes = free
+            }
+        const f = this.freeCount
+        // a power cut may leave one torn slot in each sector the relocation opens: what is left
+        // of the victim after it still fits the rest of that sector
+        roomData += f * (this.spS - 1)
+        // each sector switch may strand up to one record's worth of bytes
+        roomBytes += f * (this.S - SECTOR_HEADER_SIZE) - (f + 1) * (ENTRY_SIZE + this.B)
+        let best = -1
+        let bestScore = 0
+        for (let s = 0; s < this.n; s++) {
+            const st = this.secState[s]
+            if (st !== SecState.Used) if (st !== SecState.Dirty) continue
+            // a victim whose live records do not fit the room left is passed over
+            const live = this.idx.sectorLive[s]
+            const liveBytes = live * (ENTRY_SIZE + this.B) + this.secSmall[s] * ENTRY_SIZE
+            if (liveBytes !== 0) {
+                if (live > roomData) continue
+                if (liveBytes > roomBytes) continue
+            }
+            let score = 0
+            if (coldest) {
+                if (st !== SecState.Used) continue
+                // the lowest erase count, the first of equal ones
+                if (best >= 0) if (this.secErase[s] >= this.secErase[best]) continue
+            } else {
+                score = st === SecState.Dirty ? this.S : this.S - SECTOR_HEADER_SIZE - liveBytes
+                if (score <= 0) continue
+                // the most reclaimable bytes, ties to the lower erase count
+                if (best >= 0) {
+                    if (score < bestScore) continue
+                    if (score === bestScore) if (this.secErase[s] >= this.secErase[best]) continue
+                }
+            }
+            best = s
+            bestScore = score
+        }
+        return best
+    }
+
+    // =====================================================================================
+    // Opening a sector: stamp its header (part A too if the sector has none)
+
+    private openSector(s: number, k: K): void {
+        storeInvariant(this.secState[s] === SecState.Free, "open a free sector")
+        if (this.open >= 0) this.setState(this.open, SecState.Used)
+        this.open = -1
+        this.openS = s
+        this.openK = k
+        this.secSeq[s] = this.nextSectorSeq++
+        this.secEntries[s] = 0
+        this.secData[s] = 0
+        this.secSmall[s] = 0
+        this.lastOpened = s
+        encodeHeaderA(this.hdrBuf, 0, this.blockLog2, this.secErase[s])
+        encodeHeaderB(this.hdrBuf, 0, this.secSeq[s])
+        if (this.secHasA[s]) {
+            for (let i = 0; i < 8; i++) this.hdrB[i] = this.hdrBuf[8 + i]
+            this.program(this.sectorAddr(s) + 8, this.hdrB, K.Opened)
+        } else this.program(this.sectorAddr(s), this.hdrBuf, K.Opened)
+    }
+
+    // =====================================================================================
+    // Appending records to the open sector (room already ensured)
+
+    /** Data slot first, entry last: the entry's CRC covers both, so a torn write is detected.
+     * `crc`: the block CRC-32C of the data. */
+    protected appendData(member: number, lba: number, seq: number, data: Buffer, len: number, crc: number, k: K): void {
+        const s = this.open
+        storeInvariant(this.fits(s, true), "room for a data record")
+        this.apK = k
+        this.apS = s
+        this.apSlot = this.secData[s]
+        this.apEntry = this.secEntries[s]
+        this.apMember = member
+        this.apLba = lba
+        this.apSeq = seq
+        this.apData = data
+        this.apLen = len
+        this.apCrc = crc
+        // the slot is used from now on, whatever happens
+        this.secData[s]++
+        this.program(this.slotAddr(s, this.apSlot), data, K.ApData)
+    }
+
+    protected appendSmall(type: EntryType, b1: number, word: number, value: number, k: K): void {
+        const s = this.open
+        storeInvariant(this.fits(s, false), "room for a small record")
+        this.apS = s
+        this.apEntry = this.secEntries[s]
+        this.apLoc = s * 256 + this.apEntry
+        this.secEntries[s]++
+        encodeSmallEntry(this.entryBuf, type, b1, word, value)
+        this.program(this.entryAddr(s, this.apEntry), this.entryBuf, k)
+    }
+
+    /** Appends the small record of a slot: the horizon record, or meta value slot - 1. */
+    protected appendSlot(slot: number, value: number, k: K): void {
+        if (slot === HORIZON) this.appendSmall(this.horizonType, 0xff, 0xffffffff, value, k)
+        else this.appendSmall(EntryType.Meta, slot - 1, 0xffffffff, value, k)
+    }
+
+    // =====================================================================================
+    // Reading a version: its entry, then its data, checked against the entry's CRC
+
+    /** Reads version g, then go(k, None, data) with vDamaged and vCrc set (see VersionData), or
+     * go(k, err) when the flash failed. */
+    protected readVersion(g: number, k: K): void {
+        this.vG = g
+        this.vK = k
+        this.readAt(this.entryAddr(this.sectorOf(g), this.idx.entryOf(g)), ENTRY_SIZE, K.VersionEntry)
+    }
+
+    // =====================================================================================
+    // Garbage collection of one sector: relocate what is live, erase, stamp part A
+
+    protected collectSector(v: number, k: K): void {
+        storeInvariant(v !== this.open && this.secState[v] !== SecState.Free, "victim is used or dirty")
+        this.gcV = v
+        this.gcK = k
+        this.gcSlot = 0
+        this.stats.gcRuns++
+        this.gcNext()
+    }
+
+    protected gcNext(): void {
+        const v = this.gcV
+        if (this.secState[v] === SecState.Used) {
+            while (this.gcSlot < this.secData[v]) {
+                const g = v * this.spS + this.gcSlot
+                this.gcSlot++
+                if (this.idx.isLive(g)) return this.readVersion(g, K.GcData)
+            }
+            if (this.secSmall[v] > 0) {
+                // the next live small record of the victim: the horizon, meta values, then the
+                // remote's discards
+                let key = 0
+                for (; key <= META_KEYS; key++) {
+                    const loc = this.metaLoc[key]
+                    if (loc >= 0) if (loc >> 8 === v) break
+                }
+                if (key <= META_KEYS) {
+                    this.gcSmallKey = key
+                    return this.gcRoom(false, K.GcSmallRoom)
+                }
+                if (this.copyMore(v)) return
+            }
+        }
+        storeInvariant(this.idx.sectorLive[v] === 0 && this.secSmall[v] === 0, "victim emptied before erase")
+        this.eraseSector(v, K.GcErased)
+    }
+
+    /** Room for a relocation: garbage collection may take every free sector. */
+    protected gcRoom(isData: boolean, k: K): void {
+        if (this.fits(this.open, isData)) {
+            this.go(k, StoreError.None)
+            return
+        }
+        if (this.freeCount === 0) {
+            // victim selection checked the room, so this is a bug, not a full store
+            storeInvariant(false, "relocation room")
+            return
+        }
+        this.openSector(this.pickFree(), k)
+    }
+
+    // =====================================================================================
+    // Steps
+
+    /** Runs one of this layer's steps (ApEntry .. ApData; a failure of ApEntry .. VersionData
+     * was handled by `go`). */
+    protected spaceStep(k: K, err: StoreError, data?: Buffer | null): void {
+        switch (k) {
+            case K.RoomLoop:
+                return this.roomLoop(err)
+            case K.Opened: {
+                // a sector header is programmed: the sector is the append point
+                const s = this.openS
+                if (err !== StoreError.None) {
+                    // the header may be half there: erase before reuse
+                    this.setState(s, SecState.Dirty)
+                    this.go(this.openK, err)
+                    return
+                }
+                this.setState(s, SecState.Open)
+                this.secHasA[s] = 1
+                this.open = s
+                this.go(this.openK, StoreError.None)
+                return
+            }
+            case K.ApData: {
+                // the data slot is programmed: now its entry (the entry's CRC covers both)
+                const s = this.apS
+                if (err !== StoreError.None) {
+                    this.apData = EMPTY
+                    this.go(this.apK, err)
+                    return
+                }
+                const crc = encodeDataEntry(this.entryBuf, this.apMember, this.apSlot, this.apLba, this.apSeq, this.apLen, this.apCrc)
+                if (this.apDamaged) putU32(this.entryBuf, 12, ~crc >>> 0)
+                this.apDamaged = false
+                this.apData = EMPTY
+                this.secEntries[s]++
+                this.program(this.entryAddr(s, this.apEntry), this.entryBuf, K.ApEntry)
+                return
+            }
+            case K.ApEntry: {
+                // the data record is complete
+                const g = this.apS * this.spS + this.apSlot
+                this.idx.setRecord(g, this.apMember, this.apLba, this.apSeq, this.apEntry, false)
+                this.noteSeq(this.apSeq)
+                this.apG = g
+                this.go(this.apK, StoreError.None)
+                return
+            }
+            case K.VersionEntry: {
+                // a version read: its entry, then its whole slot
+                this.vEntry = data as Buffer
+                const g = this.vG
+                this.readAt(this.slotAddr(this.sectorOf(g), g % this.spS), this.B, K.VersionData)
+                return
+            }
+            case K.VersionData: {
+                // a version read: the data, checked against the entry's CRC (one flipped bit
+                // mended) and the entry against the index. One that does not check keeps the
+                // length its entry gives (a whole block when the entry changed), for collection
+                // to copy as it is
+                let d = data as Buffer
+                const e = this.vEntry
+                this.vEntry = EMPTY
+                let len = this.mended(mendRecord(e, 0, d, 0, this.B))
+                const fields = this.entryOfSlot(e, this.vG)
+                if (fields < 0) len = -1
+                this.vDamaged = len < 0
+                if (len < 0) len = fields < 0 ? this.B : fields
+                if (len < d.length) d = d.slice(0, len)
+                this.vCrc = crc32cUpdate(0, d, 0, len)
+                return this.go(this.vK, StoreError.None, d)
+            }
+            case K.GcData: {
+                // collection read a live version: find room to copy it. A damaged one is
+                // copied as it is, with a CRC that does not match: dropping it would hide its
+                // loss, and a fresh CRC would launder it
+                if (this.vDamaged) {
+                    this.apDamaged = true
+                    this.stats.corruptCopied++
+                }
+                // the data stays referenced by apData until its entry is programmed
+                this.apData = data as Buffer
+                this.gcRoom(true, K.GcRoom)
+                return
+            }
+            case K.GcRoom: {
+                // room for the copy: append it
+                const g = this.vG
+                const d = this.apData
+                this.appendData(this.idx.memberOf(g), this.idx.lbaOf(g), this.idx.seqOf(g), d, d.length, this.vCrc, K.GcAppended)
+                return
+            }
+            case K.GcAppended: {
+                // the copy is durable: it replaces the version in the index
+                this.idx.replace(this.vG, this.apG)
+                this.stats.gcRelocated++
+                this.gcNext()
+                return
+            }
+            case K.GcSmallRoom: {
+                // room to copy a live small record of the victim
+                const key = this.gcSmallKey
+                this.appendSlot(key, this.metaVal[key], K.GcSmallAppended)
+                return
+            }
+            case K.GcSmallAppended: {
+                // the small record is copied
+                const key = this.gcSmallKey
+                this.moveLoc(this.metaLoc[key], this.apLoc)
+                this.metaLoc[key] = this.apLoc
+                this.gcNext()
+                return
+            }
+            case K.GcErased: {
+                // the victim is erased: stamp part A of its header (its erase count)
+                const v = this.gcV
+                if (err !== StoreError.None) {
+                    this.setState(v, SecState.Dirty)
+                    this.go(this.gcK, err)
+                    return
+                }
+                this.idx.clearSector(v)
+                this.secErase[v]++
+                this.secEntries[v] = 0
+                this.secData[v] = 0
+                this.secSmall[v] = 0
+                this.secHasA[v] = 0
+                // erased, but free only once part A (the erase count) is on it
+                this.setState(v, SecState.Dirty)
+                encodeHeaderA(this.hdrB, 0, this.blockLog2, this.secErase[v])
+                this.program(this.sectorAddr(v), this.hdrB, K.GcHeader)
+                return
+            }
+            case K.GcHeader: {
+                // part A is on the victim: it is free
+                const v = this.gcV
+                this.setState(v, SecState.Free)
+                this.secHasA[v] = 1
+                this.go(this.gcK, StoreError.None)
+                return
+            }
+            default:
+                return this.toolStep(k, err, data)
+        }
+    }
+}
