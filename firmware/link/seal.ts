@@ -1,0 +1,227 @@
+import { getU32, putU16, putU32 } from "../codec/bytes"
+import { ChannelCounters } from "./counters"
+import { FrameType } from "./frame"
+
+/**
+ * The cryptography the sealed link needs, as a port: the board's runtime has it built in
+ * (hal/devicescript/linkCipher.ts), Node has it in node:crypto (host-sim/nodeCipher.ts).
+ * docs/FORMAT-link.md §11 has the format and its reasons.
+ */
+export interface LinkCipher {
+    /** HMAC-SHA256 under `key` of the parts, in order (strings as UTF-8). */
+    hmac(key: Buffer, parts: (Buffer | string)[]): Buffer
+    /** AES-256-CCM with a 13-byte nonce, no associated data and a SEAL_TAG_BYTES tag: the
+     * ciphertext with the tag appended. */
+    seal(key: Buffer, nonce: Buffer, data: Buffer): Buffer
+    /** The plaintext of `data` (ciphertext and tag), or null when the tag does not match. */
+    open(key: Buffer, nonce: Buffer, data: Buffer): Buffer | null
+    /** n bytes from a cryptographically strong generator. */
+    random(n: number): Buffer
+}
+
+/** What a link channel asks of its sealing layer (PrimarySeal, RemoteSeal). */
+export interface FrameSealer {
+    /** The channel's counters: the layer counts what it drops there. */
+    counters: ChannelCounters
+    /** Seals the plain frame b[0, n) into `out` (CRC not included); returns the sealed length,
+     * 0 when it cannot be sent (no keys yet), -1 when this end's frame counter is spent (the
+     * session needs new keys: a new handshake). */
+    wrap(b: Buffer, n: number, out: Buffer): number
+    /** The plain frame inside the sealed frame buf[0, n) (CRC excluded), or null when it does
+     * not authenticate, is a replay, or is not for this end (counted). */
+    unwrap(buf: Buffer, n: number): Buffer | null
+}
+
+/** Tag length of AES-256-CCM: 8 bytes (docs/FORMAT-link.md §11 says why). */
+export const SEAL_TAG_BYTES = 8
+/** Length of the handshake nonces (the primary's in HELLO, the remote's in its answer). */
+export const SEAL_NONCE_BYTES = 16
+/** First byte of a sealed frame: a frame of the session keys, a HELLO, the remote's answer. */
+export const SEALED_SESSION = 0x80
+export const SEALED_HELLO = 0x81
+export const SEALED_ANSWER = 0x82
+/** Clear bytes before the ciphertext: kind and counter u32; kind, member u16 and nonce; kind
+ * and nonce. */
+export const SESSION_PREFIX = 5
+export const HELLO_PREFIX = 3 + SEAL_NONCE_BYTES
+export const ANSWER_PREFIX = 1 + SEAL_NONCE_BYTES
+/** Most bytes sealing adds to a frame. */
+export const SEAL_OVERHEAD = HELLO_PREFIX + SEAL_TAG_BYTES
+/** A key's frame counters run 0 .. COUNTER_LIMIT - 1; an end whose counter gets there sends
+ * nothing more under that key (the primary starts a new handshake). */
+export const COUNTER_LIMIT = 0xffffffff
+/** Frames a receiver accepts behind the newest it has opened (anti-replay window). */
+export const REPLAY_WINDOW = 32
+
+/** HKDF info labels (the member id follows: the keys of one member are not another's). */
+export const LABEL_HELLO = "seqmirror link 1 hello m"
+export const LABEL_P2R = "seqmirror link 1 p2r m"
+export const LABEL_R2P = "seqmirror link 1 r2p m"
+/** HKDF-Expand's block counter (one block of output: 32 bytes). */
+export const HKDF_ONE = "\x01"
+
+/**
+ * What both ends' sealing layers share: the member key, the session keys of each direction, the
+ * send counter and the receive window. A frame of the session keys is
+ * `80 counter(u32) AES-256-CCM(key of the direction, nonce = counter, plain frame)`.
+ * @devsWhenUsed
+ */
+export abstract class SessionSeal implements FrameSealer {
+    counters!: ChannelCounters
+    protected txKey!: Buffer | null
+    protected rxKey!: Buffer | null
+    protected txCtr = 0
+    /** The newest counter opened under rxKey; bit i of rxMask: counter rxTop - i was opened. */
+    protected rxTop = 0
+    protected rxMask = 0
+    protected iv: Buffer
+
+    /** `key`: the member's 32-byte key (docs/FORMAT-link.md §11); `member`: its id. */
+    constructor(
+        protected cipher: LinkCipher,
+        protected key: Buffer,
+        readonly member: number
+    ) {
+        this.iv = Buffer.alloc(13)
+    }
+
+    wrap(b: Buffer, n: number, out: Buffer): number {
+        const t = b[0]
+        if (t === FrameType.Hello) return this.wrapHandshake(b, n, out)
+        if (t === FrameType.Welcome) return this.wrapHandshake(b, n, out)
+        if (t === FrameType.Refuse) return this.wrapHandshake(b, n, out)
+        if (!this.txKey) return 0
+        if (this.txCtr >= COUNTER_LIMIT) return -1
+        out[0] = SEALED_SESSION
+        putU32(out, 1, this.txCtr)
+        return this.put(out, SESSION_PREFIX, this.txKey, this.txCtr++, b, n)
+    }
+
+    unwrap(buf: Buffer, n: number): Buffer | null {
+        if (buf[0] === SEALED_SESSION) {
+            if (n < SESSION_PREFIX + SEAL_TAG_BYTES) {
+                this.counters.droppedAuth++
+                return null
+            }
+            return this.openSession(buf, n, getU32(buf, 1))
+        }
+        return this.unwrapHandshake(buf, n)
+    }
+
+    /** Seals b[0, n) under key with counter ctr into out at `at`; returns the end. */
+    protected put(out: Buffer, at: number, key: Buffer, ctr: number, b: Buffer, n: number): number {
+        putU32(this.iv, 0, ctr)
+        const ct = this.cipher.seal(key, this.iv, b.slice(0, n))
+        out.set(ct, at)
+        return at + ct.length
+    }
+
+    /** The plain frame of buf[at, n) under key and counter ctr, or null (nothing counted). */
+    protected tryOpen(key: Buffer, ctr: number, buf: Buffer, at: number, n: number): Buffer | null {
+        putU32(this.iv, 0, ctr)
+        return this.cipher.open(key, this.iv, buf.slice(at, n))
+    }
+
+    /** Counter ctr was not opened yet and is not too old for the window. */
+    protected fresh(ctr: number): boolean {
+        const off = this.rxTop - ctr
+        if (off < 0) return true
+        if (off >= REPLAY_WINDOW) return false
+        return ((this.rxMask >>> off) & 1) === 0
+    }
+
+    /** Counter ctr was opened: the window moves on or records it. */
+    protected mark(ctr: number): void {
+        const off = this.rxTop - ctr
+        if (off >= 0) {
+            this.rxMask = (this.rxMask | (1 << off)) >>> 0
+            return
+        }
+        this.rxMask = -off >= REPLAY_WINDOW ? 1 : ((this.rxMask << -off) | 1) >>> 0
+        this.rxTop = ctr
+    }
+
+    /** A frame of the session keys: the receive key, the window, the tag. */
+    protected openSession(buf: Buffer, n: number, ctr: number): Buffer | null {
+        const key = this.rxKey
+        if (!key) {
+            this.counters.droppedAuth++
+            return null
+        }
+        if (!this.fresh(ctr)) {
+            this.counters.droppedReplay++
+            return null
+        }
+        const pt = this.tryOpen(key, ctr, buf, SESSION_PREFIX, n)
+        if (!pt) {
+            this.counters.droppedAuth++
+            return null
+        }
+        this.mark(ctr)
+        return pt
+    }
+
+    /** Seals a HELLO, WELCOME or REFUSE (each role sends its own). */
+    protected abstract wrapHandshake(b: Buffer, n: number, out: Buffer): number
+
+    /** Opens a sealed frame other than a session frame (each role takes its own). */
+    protected abstract unwrapHandshake(buf: Buffer, n: number): Buffer | null
+}
+
+/**
+ * The primary's sealing layer. Each HELLO goes out sealed under a key of its own, derived from
+ * the member key and a fresh nonce Np: `81 member(u16) Np AES-256-CCM(k_hello, 0, HELLO)`. The
+ * remote's answer (WELCOME or REFUSE) is `82 Nr AES-256-CCM(k_r2p, 0, answer)`, sealed under the
+ * new session key of its direction, derived from the member key and both nonces: it opens only
+ * for the end that sent Np and holds the key. The channel takes the new keys (takeKeys) when it
+ * accepts the WELCOME; its first frame under them shows the remote that it holds them.
+ * @devsWhenUsed
+ */
+export class PrimarySeal extends SessionSeal {
+    /** HKDF's PRK of the last HELLO's nonce, until an answer to it opens. */
+    private prk!: Buffer | null
+    private nextTx!: Buffer
+    private nextRx!: Buffer
+
+    protected override wrapHandshake(b: Buffer, n: number, out: Buffer): number {
+        const c = this.cipher
+        const np = c.random(SEAL_NONCE_BYTES)
+        const prk = c.hmac(np, [this.key])
+        this.prk = prk
+        out[0] = SEALED_HELLO
+        putU16(out, 1, this.member)
+        out.set(np, 3)
+        return this.put(out, HELLO_PREFIX, c.hmac(prk, [LABEL_HELLO + this.member, HKDF_ONE]), 0, b, n)
+    }
+
+    protected override unwrapHandshake(buf: Buffer, n: number): Buffer | null {
+        const prk = this.prk
+        if (buf[0] === SEALED_ANSWER)
+            if (prk)
+                if (n >= ANSWER_PREFIX + SEAL_TAG_BYTES) {
+                    const c = this.cipher
+                    const nr = buf.slice(1, ANSWER_PREFIX)
+                    const rx = c.hmac(prk, [LABEL_R2P + this.member, nr, HKDF_ONE])
+                    const pt = this.tryOpen(rx, 0, buf, ANSWER_PREFIX, n)
+                    if (pt) {
+                        // one answer per HELLO: a copy of it opens no more
+                        this.prk = null
+                        this.nextRx = rx
+                        this.nextTx = c.hmac(prk, [LABEL_P2R + this.member, nr, HKDF_ONE])
+                        return pt
+                    }
+                }
+        this.counters.droppedAuth++
+        return null
+    }
+
+    /** The WELCOME was accepted: its keys are the session's (the WELCOME was counter 0 of the
+     * remote's). */
+    takeKeys(): void {
+        this.txKey = this.nextTx
+        this.rxKey = this.nextRx
+        this.txCtr = 0
+        this.rxTop = 0
+        this.rxMask = 1
+    }
+}
