@@ -1,8 +1,10 @@
 import { Clock } from "../hal/clock"
+import { Link } from "../hal/link"
 import { SpiNorFlash } from "../hal/spiNor"
 import { ChannelConfig, checkChannelConfig, defaultChannelConfig } from "../firmware/link/config"
 import { PrimaryChannel } from "../firmware/link/primary"
-import { RemoteChannel } from "../firmware/link/remote"
+import { RemoteChannel, RemoteSealer } from "../firmware/link/remote"
+import { FrameSealer, PrimarySeal } from "../firmware/link/seal"
 import { AckMode, Congestion, historyLimit, PrimaryBoard } from "../firmware/pipeline/primary"
 import { SoloCycle } from "../firmware/pipeline/soloCycle"
 import { GroupPrimaryBoard } from "../firmware/pipeline/groupPrimary"
@@ -118,6 +120,14 @@ export class SimGroup {
     bootErrors: string[] = []
     /** Called at every power cut, with the primary (null: the remote) and its time off. */
     onPowerCut: ((p: SimPrimary | null, offMs: number, replaced: boolean) => void) | null = null
+    /** The sealed link (docs/FORMAT-link.md §11): a new sealing layer for each boot of a
+     * member's primary, and of the remote's link of the member; null: the links are not sealed.
+     * Set by the simulator (its key set and cipher are Node's). */
+    primarySealOf: ((member: number) => PrimarySeal) | null = null
+    remoteSealOf: ((member: number) => FrameSealer & RemoteSealer) | null = null
+    /** Where a board's firmware reaches its end of member `member`'s wire (default: the wire's
+     * end itself); the simulator's adversary listens and talks there. */
+    linkOf: ((member: number, remote: boolean, end: Link) => Link) | null = null
 
     constructor(
         public kernel: SimKernel,
@@ -207,10 +217,11 @@ export class SimGroup {
 
     private startPrimaryFirmware(p: SimPrimary, clock: Clock, store: BlockStore, generation: number): void {
         const o = this.opts
-        const link = new PoweredLink(p.wire.a)
+        const link = new PoweredLink(this.linkOf ? this.linkOf(p.member, false, p.wire.a) : p.wire.a)
         p.link = link
         const rng = this.rng.fork(200 + p.member * 16 + p.boots)
-        const channel = new PrimaryChannel(link, clock, () => rng.float(), this.channelConfig(false), generation, p.member)
+        const seal = this.primarySealOf ? this.primarySealOf(p.member) : null
+        const channel = new PrimaryChannel(link, clock, () => rng.float(), this.channelConfig(false), generation, p.member, seal)
         p.channel = channel
         // a member of a group of two or more is a GroupPrimaryBoard (its shuttle drives it)
         const board = new (this.startCycle ? GroupPrimaryBoard : PrimaryBoard)(
@@ -284,14 +295,16 @@ export class SimGroup {
                 clock,
                 flash,
                 (b) => {
-                    const link = new PoweredLink(self.wires[b].b)
+                    const end = self.wires[b].b
+                    const link = new PoweredLink(self.linkOf ? self.linkOf(b, true, end) : end)
                     r.links.push(link)
                     return link
                 },
                 (b) => {
                     const rng = self.rng.fork(300 + b * 16 + r.boots)
                     return () => rng.float()
-                }
+                },
+                self.remoteSealOf
             )
             r.store = fw.store
             fw.start((err2) => {
