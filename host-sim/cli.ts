@@ -11,7 +11,7 @@ import { DashboardMode } from "./live/driver"
 import { checkOutputs, formatSummary, LiveSettings, runBatch, runLive, SimOutputs } from "./simRun"
 import { cmdBench } from "./bench/bench"
 import { OptionError, parseDurationMs, parseDurationRange, parseLinkDown, parsePowerOff } from "./simEvents"
-import { cmdPrimary, cmdRemote } from "./host/commands"
+import { cmdKeygen, cmdPrimary, cmdRemote } from "./host/commands"
 
 class UsageError extends Error {}
 
@@ -29,6 +29,8 @@ Commands
   remote export       print the image a remote's data directory holds
   primary             run a primary's firmware on this machine, replicating to a remote
                       over TCP, with a workload (seqmirror primary --help)
+  keygen              make a link key for every member of a group: the remote's key file,
+                      each primary's, each board's .env.local line (seqmirror keygen --help)
   bench               measure how close seqmirror comes to what the hardware allows
                       (about a minute; docs/PERFORMANCE.md explains every figure)
   help [COMMAND]      this text, or a command's usage (the same as COMMAND --help)
@@ -512,7 +514,7 @@ function cmdConfig(args: string[]): number {
 }
 
 /** The commands main runs (help COMMAND takes one of these). */
-const COMMANDS = ["sim", "sweep", "config", "bench", "remote", "primary"]
+const COMMANDS = ["sim", "sweep", "config", "bench", "remote", "primary", "keygen"]
 
 export async function main(argv: string[]): Promise<number> {
     const [cmd, ...rest] = argv
@@ -542,6 +544,8 @@ export async function main(argv: string[]): Promise<number> {
                 return await cmdRemote(rest)
             case "primary":
                 return await cmdPrimary(rest)
+            case "keygen":
+                return cmdKeygen(rest)
             default:
                 fail(`unknown command "${cmd}" (try seqmirror --help)`)
         }

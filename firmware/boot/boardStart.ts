@@ -4,6 +4,7 @@ import { RunLoop } from "../../hal/devicescript/clock"
 import { BoardConsole } from "../../hal/devicescript/console"
 import { initFlash } from "../../hal/devicescript/flashProbe"
 import { SocketLink } from "../../hal/devicescript/socketLink"
+import { DsLinkCipher } from "../../hal/devicescript/linkCipher"
 import { DsSpiBus, SpiPort } from "../../hal/devicescript/spiBus"
 import { hex32 } from "../codec/bytes"
 import { SeqmirrorConfig } from "../config"
@@ -11,6 +12,7 @@ import { checkBoot } from "./bootCheck"
 import { deviceScriptCapabilities, RuntimeCapabilities } from "./capabilities"
 import { boardExtras } from "./boardConfig"
 import { PrimaryFirmware } from "./primaryFirmware"
+import { PrimarySeal } from "../link/seal"
 
 // A board's start on the DeviceScript runtime: the drivers of hal/devicescript/ brought up from
 // a validated configuration, then a primary's firmware on them. The board entry
@@ -44,6 +46,8 @@ export interface BoardDrivers {
     groupBus: null
     /** Uniform in [0, 1), for backoff jitter and session nonces. */
     random: () => number
+    /** The member's link key (docs/FORMAT-link.md §11), or null: the link is not sealed. */
+    key: Buffer | null
 }
 
 export interface BoardStart {
@@ -70,6 +74,10 @@ export interface StartOptions {
     spiPort?: SpiPort
     /** The run loop to use (default: a new one). */
     loop?: RunLoop
+    /** The member's 32-byte link key: every frame is sealed with it. The board entry passes
+     * what its settings hold (null when they hold none: the board does not start); left out,
+     * the link is not sealed (tests against a remote without keys). */
+    key?: Buffer | null
 }
 
 /**
@@ -114,6 +122,10 @@ export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilit
     const notes = check.notes
     const cfg = check.config
     if (cfg === null) return finish(print, problems, notes, null)
+    let key: Buffer | null = null
+    if (o.key === null)
+        problems.push("no link key: the setting SEQMIRROR_KEY is missing or is not 64 hex digits (seqmirror keygen makes one for .env.local; docs/HARDWARE.md)")
+    else if (o.key !== undefined) key = o.key
 
     let loop = o.loop
     if (loop === undefined) loop = new RunLoop()
@@ -179,6 +191,7 @@ export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilit
         link: link,
         groupBus: null,
         random: () => Math.random(),
+        key: key,
     }
     return finish(print, problems, notes, drivers)
 }
@@ -225,6 +238,7 @@ export function startReplication(d: BoardDrivers, ready?: (fw: PrimaryFirmware) 
     const loop = d.loop
     const fw = new PrimaryFirmware(d.config, d.memberIndex, loop, link, d.random, (line) => console.log("seqmirror: " + line), d.flash)
     fw.onBoard = boardExtras
+    if (d.key) fw.sealer = new PrimarySeal(new DsLinkCipher(), d.key, d.memberIndex)
     loop.setTimer(0, () => {
         fw.start((ok) => {
             if (!ok) {

@@ -4,6 +4,7 @@ import { Link } from "../../hal/link"
 import { DEFAULT_HISTORY_SEQS, DEFAULT_WRITES_WAITING, SeqmirrorConfig } from "../config"
 import { ChannelConfig, defaultChannelConfig } from "../link/config"
 import { PrimaryChannel } from "../link/primary"
+import { PrimarySeal } from "../link/seal"
 import { AckMode, Congestion, historyLimit, PrimaryBoard } from "../pipeline/primary"
 import { PipelineStore } from "../protocol/ports"
 import { SoloCycle } from "../pipeline/soloCycle"
@@ -48,6 +49,9 @@ export class PrimaryFirmware {
     /** Called with the board once it is made, before it runs: a boot that gives it more (the
      * online verifier) sets it. */
     onBoard: ((board: PrimaryBoard, store: PipelineStore) => void) | null = null
+    /** The sealing layer of the link (docs/FORMAT-link.md §11), set before start; null: the
+     * link is not sealed. */
+    sealer: PrimarySeal | null = null
     cycle: SoloCycle | null = null
     generation = 0
     /** Blocks the application may write (lbas 0..lbaCount-1). */
@@ -105,7 +109,7 @@ export class PrimaryFirmware {
     private run(): void {
         const cfg = this.config
         const chCfg = boardChannelConfig()
-        const ch = new PrimaryChannel(this.link, this.clock, this.random, chCfg, this.generation, this.member)
+        const ch = new PrimaryChannel(this.link, this.clock, this.random, chCfg, this.generation, this.member, this.sealer)
         const self = this
         // up and down only: while the link is out, HELLOs and their timeouts come and go
         let wasUp = false

@@ -86,10 +86,8 @@ export abstract class SessionSeal implements FrameSealer {
     }
 
     wrap(b: Buffer, n: number, out: Buffer): number {
-        const t = b[0]
-        if (t === FrameType.Hello) return this.wrapHandshake(b, n, out)
-        if (t === FrameType.Welcome) return this.wrapHandshake(b, n, out)
-        if (t === FrameType.Refuse) return this.wrapHandshake(b, n, out)
+        // HELLO, WELCOME and REFUSE are types 1..3
+        if (b[0] <= FrameType.Refuse) return this.wrapHandshake(b, n, out)
         if (!this.txKey) return 0
         if (this.txCtr >= COUNTER_LIMIT) return -1
         out[0] = SEALED_SESSION
