@@ -8,11 +8,18 @@
 // (PrimaryBoard.write), from the callback runStarted takes as its second argument. Every frame
 // of the link is sealed with the member's key, read from the board's settings (SEQMIRROR_KEY,
 // deployed from .env.local): without it the board does not start.
+import * as ds from "@devicescript/core"
 import { runStarted, startChecked } from "./boot/boardStart"
 import { BOARD_CONFIG_JSON, BOARD_MEMBER_INDEX, BOARD_NOTES } from "./boot/boardConfig"
 import { KEY_SETTING, readKeySetting } from "../hal/devicescript/settingsKey"
+import { DsLinkCipher } from "../hal/devicescript/linkCipher"
+import { LinkSeal } from "./link/seal"
 
-const key = await readKeySetting(KEY_SETTING, 2000)
+const key = await readKeySetting(new ds.Settings(), KEY_SETTING, 2000)
+let sealer: LinkSeal | null = null
+if (key) sealer = new LinkSeal(new DsLinkCipher(), key, BOARD_MEMBER_INDEX)
 runStarted(
-    await startChecked({ config: JSON.parse(BOARD_CONFIG_JSON), memberIndex: BOARD_MEMBER_INDEX, problems: [], notes: BOARD_NOTES }, undefined, { key: key })
+    await startChecked({ config: JSON.parse(BOARD_CONFIG_JSON), memberIndex: BOARD_MEMBER_INDEX, problems: [], notes: BOARD_NOTES }, undefined, { key: key }),
+    undefined,
+    sealer
 )

@@ -17,7 +17,7 @@ import {
     OFF_VERSION,
     PROTOCOL_VERSION,
 } from "../firmware/link/frame"
-import { LinkCipher, PrimarySeal, SEALED_ANSWER, SEALED_HELLO, SEALED_SESSION } from "../firmware/link/seal"
+import { LinkCipher, LinkSeal, SEALED_ANSWER, SEALED_HELLO, SEALED_SESSION } from "../firmware/link/seal"
 import { ChannelCounters } from "../firmware/link/counters"
 import { LinkTap } from "./models/linkTap"
 import { UartWire } from "./models/uart"
@@ -243,7 +243,7 @@ export class LinkAdversary {
                 member = (this.member + 1 + r.int(p.members - 1)) % p.members
                 key = p.keyOf(member)
             }
-            const seal = new PrimarySeal(p.cipher, key, member)
+            const seal = new LinkSeal(p.cipher, key, member)
             seal.counters = new ChannelCounters()
             const hello = this.plainHandshake(FrameType.Hello, 1 + r.int(1000), 0)
             putU16(hello, OFF_MEMBER, member)

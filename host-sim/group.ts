@@ -4,7 +4,7 @@ import { SpiNorFlash } from "../hal/spiNor"
 import { ChannelConfig, checkChannelConfig, defaultChannelConfig } from "../firmware/link/config"
 import { PrimaryChannel } from "../firmware/link/primary"
 import { RemoteChannel, RemoteSealer } from "../firmware/link/remote"
-import { FrameSealer, PrimarySeal } from "../firmware/link/seal"
+import { FrameSealer, LinkSeal } from "../firmware/link/seal"
 import { AckMode, Congestion, historyLimit, PrimaryBoard } from "../firmware/pipeline/primary"
 import { SoloCycle } from "../firmware/pipeline/soloCycle"
 import { GroupPrimaryBoard } from "../firmware/pipeline/groupPrimary"
@@ -123,7 +123,7 @@ export class SimGroup {
     /** The sealed link (docs/FORMAT-link.md §11): a new sealing layer for each boot of a
      * member's primary, and of the remote's link of the member; null: the links are not sealed.
      * Set by the simulator (its key set and cipher are Node's). */
-    primarySealOf: ((member: number) => PrimarySeal) | null = null
+    primarySealOf: ((member: number) => LinkSeal) | null = null
     remoteSealOf: ((member: number) => FrameSealer & RemoteSealer) | null = null
     /** Where a board's firmware reaches its end of member `member`'s wire (default: the wire's
      * end itself); the simulator's adversary listens and talks there. */

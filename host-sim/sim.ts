@@ -18,7 +18,7 @@ import { RemoteBoard } from "../firmware/remote/remoteBoard"
 import { formatEvents, formatMs, LinkDownEvent, PowerOffEvent } from "./simEvents"
 import { UartWire } from "./models/uart"
 import { createHash } from "node:crypto"
-import { FrameSealer, PrimarySeal, SEALED_ANSWER, SEALED_SESSION } from "../firmware/link/seal"
+import { FrameSealer, LinkSeal, SEALED_ANSWER, SEALED_SESSION } from "../firmware/link/seal"
 import { RemoteSeal } from "../firmware/link/remoteSeal"
 import { ChannelCounters } from "../firmware/link/counters"
 import { NodeCipher, seededBytes, seededKey } from "./nodeCipher"
@@ -409,7 +409,7 @@ export class Simulation {
             this.acceptedFrames.push([new Set(), new Set()])
             this.olderAccepted.push([new Set(), new Set()])
         }
-        g.primarySealOf = (m) => this.audited(new PrimarySeal(cipher, seededKey(seed, m), m), m, 0)
+        g.primarySealOf = (m) => this.audited(new LinkSeal(cipher, seededKey(seed, m), m), m, 0)
         g.remoteSealOf = (m) => this.audited(new RemoteSeal(cipher, seededKey(seed, m), m), m, 1)
         const rotate = () => {
             this.olderSealed = this.sealedFrames

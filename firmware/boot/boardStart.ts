@@ -4,7 +4,6 @@ import { RunLoop } from "../../hal/devicescript/clock"
 import { BoardConsole } from "../../hal/devicescript/console"
 import { initFlash } from "../../hal/devicescript/flashProbe"
 import { SocketLink } from "../../hal/devicescript/socketLink"
-import { DsLinkCipher } from "../../hal/devicescript/linkCipher"
 import { DsSpiBus, SpiPort } from "../../hal/devicescript/spiBus"
 import { hex32 } from "../codec/bytes"
 import { SeqmirrorConfig } from "../config"
@@ -12,7 +11,7 @@ import { checkBoot } from "./bootCheck"
 import { deviceScriptCapabilities, RuntimeCapabilities } from "./capabilities"
 import { boardExtras } from "./boardConfig"
 import { PrimaryFirmware } from "./primaryFirmware"
-import { PrimarySeal } from "../link/seal"
+import { LinkSeal } from "../link/seal"
 
 // A board's start on the DeviceScript runtime: the drivers of hal/devicescript/ brought up from
 // a validated configuration, then a primary's firmware on them. The board entry
@@ -46,8 +45,6 @@ export interface BoardDrivers {
     groupBus: null
     /** Uniform in [0, 1), for backoff jitter and session nonces. */
     random: () => number
-    /** The member's link key (docs/FORMAT-link.md §11), or null: the link is not sealed. */
-    key: Buffer | null
 }
 
 export interface BoardStart {
@@ -74,9 +71,10 @@ export interface StartOptions {
     spiPort?: SpiPort
     /** The run loop to use (default: a new one). */
     loop?: RunLoop
-    /** The member's 32-byte link key: every frame is sealed with it. The board entry passes
-     * what its settings hold (null when they hold none: the board does not start); left out,
-     * the link is not sealed (tests against a remote without keys). */
+    /** The member's 32-byte link key (docs/FORMAT-link.md §11): the board entry passes what its
+     * settings hold, null when they hold none: then the board does not start. Left out, the
+     * check is not made (tests against a remote without keys). The key itself goes to
+     * runStarted, in the link's sealing layer. */
     key?: Buffer | null
 }
 
@@ -122,10 +120,9 @@ export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilit
     const notes = check.notes
     const cfg = check.config
     if (cfg === null) return finish(print, problems, notes, null)
-    let key: Buffer | null = null
     if (o.key === null)
         problems.push("no link key: the setting SEQMIRROR_KEY is missing or is not 64 hex digits (seqmirror keygen makes one for .env.local; docs/HARDWARE.md)")
-    else if (o.key !== undefined) key = o.key
+    else if (o.key !== undefined) notes.push("link: every frame sealed with this member's key (AES-256-CCM)")
 
     let loop = o.loop
     if (loop === undefined) loop = new RunLoop()
@@ -191,7 +188,6 @@ export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilit
         link: link,
         groupBus: null,
         random: () => Math.random(),
-        key: key,
     }
     return finish(print, problems, notes, drivers)
 }
@@ -222,9 +218,11 @@ export async function runBoard(configText: string, opts?: StartOptions, ready?: 
     return runStarted(await startBoard(configText, opts), ready)
 }
 
-/** startReplication on a board that started; null when it did not. */
-export function runStarted(started: BoardStart, ready?: (fw: PrimaryFirmware) => void): PrimaryFirmware | null {
-    return started.drivers === null ? null : startReplication(started.drivers, ready)
+/** startReplication on a board that started; null when it did not. `sealer`: the link's
+ * sealing layer (docs/FORMAT-link.md §11; the board entry makes it with the key from the
+ * board's settings), or none: the link is not sealed. */
+export function runStarted(started: BoardStart, ready?: (fw: PrimaryFirmware) => void, sealer?: LinkSeal | null): PrimaryFirmware | null {
+    return started.drivers === null ? null : startReplication(started.drivers, ready, sealer)
 }
 
 /**
@@ -233,12 +231,12 @@ export function runStarted(started: BoardStart, ready?: (fw: PrimaryFirmware) =>
  * starts once the firmware listens to it. On failure the firmware has printed why and the run
  * loop stops. While it runs, a status line every minute. Returns the firmware at once.
  */
-export function startReplication(d: BoardDrivers, ready?: (fw: PrimaryFirmware) => void): PrimaryFirmware {
+export function startReplication(d: BoardDrivers, ready?: (fw: PrimaryFirmware) => void, sealer?: LinkSeal | null): PrimaryFirmware {
     const link = d.link as SocketLink
     const loop = d.loop
     const fw = new PrimaryFirmware(d.config, d.memberIndex, loop, link, d.random, (line) => console.log("seqmirror: " + line), d.flash)
     fw.onBoard = boardExtras
-    if (d.key) fw.sealer = new PrimarySeal(new DsLinkCipher(), d.key, d.memberIndex)
+    if (sealer) fw.sealer = sealer
     loop.setTimer(0, () => {
         fw.start((ok) => {
             if (!ok) {

@@ -4,7 +4,7 @@ import { Link } from "../../hal/link"
 import { DEFAULT_HISTORY_SEQS, DEFAULT_WRITES_WAITING, SeqmirrorConfig } from "../config"
 import { ChannelConfig, defaultChannelConfig } from "../link/config"
 import { PrimaryChannel } from "../link/primary"
-import { PrimarySeal } from "../link/seal"
+import { LinkSeal } from "../link/seal"
 import { AckMode, Congestion, historyLimit, PrimaryBoard } from "../pipeline/primary"
 import { PipelineStore } from "../protocol/ports"
 import { SoloCycle } from "../pipeline/soloCycle"
@@ -51,7 +51,7 @@ export class PrimaryFirmware {
     onBoard: ((board: PrimaryBoard, store: PipelineStore) => void) | null = null
     /** The sealing layer of the link (docs/FORMAT-link.md §11), set before start; null: the
      * link is not sealed. */
-    sealer: PrimarySeal | null = null
+    sealer: LinkSeal | null = null
     cycle: SoloCycle | null = null
     generation = 0
     /** Blocks the application may write (lbas 0..lbaCount-1). */

@@ -17,7 +17,7 @@ import {
 import { ReconnectBackoff } from "../../hal/backoff"
 import { LinkChannel } from "./channel"
 import { ChannelConfig } from "./config"
-import { PrimarySeal } from "./seal"
+import { LinkSeal } from "./seal"
 
 /**
  * The primary board's end of the link channel: it opens the session. It sends HELLO with its
@@ -47,7 +47,6 @@ export class PrimaryChannel extends LinkChannel {
     private reconnectAt = -1
     private refusedHandler!: ((reason: number, highestGeneration: number) => void) | null
     private stateHandler!: ((state: string) => void) | null
-    private keys!: PrimarySeal | null
 
     constructor(
         link: Link,
@@ -56,10 +55,9 @@ export class PrimaryChannel extends LinkChannel {
         cfg: ChannelConfig,
         readonly generation: number,
         readonly member: number,
-        sealer?: PrimarySeal | null
+        sealer?: LinkSeal | null
     ) {
         super(link, clock, random, cfg, sealer)
-        if (sealer) this.keys = sealer
         if (!(member >= 0 && member <= 0xffff)) throw new Error("link: member must be 0..65535")
         this.backoff = new ReconnectBackoff(cfg.backoffBaseMs, cfg.backoffCapMs, random)
         this.reconnectAt = clock.millis()
@@ -161,8 +159,8 @@ export class PrimaryChannel extends LinkChannel {
             this.sessionId = session
         }
         this.takeHandshakeAck(buf, resumed)
-        if (this.keys) {
-            this.keys.takeKeys()
+        if (this.sealer) {
+            ;(this.sealer as LinkSeal).takeKeys()
             this.ackPending = true
         }
         this.handshakeAt = -1

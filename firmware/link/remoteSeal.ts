@@ -8,13 +8,14 @@ import {
     LABEL_HELLO,
     LABEL_P2R,
     LABEL_R2P,
+    REPLAY_WINDOW,
     SEAL_NONCE_BYTES,
     SEAL_TAG_BYTES,
     SEALED_ANSWER,
     SEALED_HELLO,
     SEALED_SESSION,
     SESSION_PREFIX,
-    SessionSeal,
+    LinkSeal,
 } from "./seal"
 
 /** WELCOMEs whose keys the remote keeps until the primary uses them (the newest ones). */
@@ -31,7 +32,7 @@ export const HELLOS_REMEMBERED = 64
  * it has, and nothing of it changes.
  * @devsWhenUsed
  */
-export class RemoteSeal extends SessionSeal implements RemoteSealer {
+export class RemoteSeal extends LinkSeal implements RemoteSealer {
     /** The channel this layer seals for (set once, after both are made). */
     channel!: RemoteChannel
     private offers: HelloOffer[] = []
@@ -41,6 +42,8 @@ export class RemoteSeal extends SessionSeal implements RemoteSealer {
     /** The nonce of the HELLO opened last. */
     private lastNonce: Buffer | null = null
     private seen: string[] = []
+    /** Bit i: counter rxTop - i was opened (the window of REPLAY_WINDOW frames). */
+    private rxMask = 0
 
     answer(offer: HelloOffer | null): void {
         this.offered = offer
@@ -64,7 +67,6 @@ export class RemoteSeal extends SessionSeal implements RemoteSealer {
     authentic(buf: Buffer, n: number): boolean {
         if (buf[0] === SEALED_HELLO) return this.openHello(buf, n, false) !== null
         if (buf[0] !== SEALED_SESSION) return false
-        if (n < SESSION_PREFIX + SEAL_TAG_BYTES) return false
         const ctr = getU32(buf, 1)
         if (this.rxKey) if (this.fresh(ctr)) if (this.tryOpen(this.rxKey, ctr, buf, SESSION_PREFIX, n)) return true
         for (let i = 0; i < this.offers.length; i++) if (this.tryOpen(this.offers[i].rx as Buffer, ctr, buf, SESSION_PREFIX, n)) return true
@@ -130,6 +132,25 @@ export class RemoteSeal extends SessionSeal implements RemoteSealer {
                 else this.counters.handshakesRefused++
             }
         return pt
+    }
+
+    /** Counter ctr was not opened yet and is not too old for the window. */
+    private fresh(ctr: number): boolean {
+        const off = this.rxTop - ctr
+        if (off < 0) return true
+        if (off >= REPLAY_WINDOW) return false
+        return ((this.rxMask >>> off) & 1) === 0
+    }
+
+    /** Counter ctr was opened: the window moves on or records it. */
+    private mark(ctr: number): void {
+        const off = this.rxTop - ctr
+        if (off >= 0) {
+            this.rxMask = (this.rxMask | (1 << off)) >>> 0
+            return
+        }
+        this.rxMask = -off >= REPLAY_WINDOW ? 1 : ((this.rxMask << -off) | 1) >>> 0
+        this.rxTop = ctr
     }
 
     protected override openSession(buf: Buffer, n: number, ctr: number): Buffer | null {

@@ -50,7 +50,8 @@ export const SEAL_OVERHEAD = HELLO_PREFIX + SEAL_TAG_BYTES
 /** A key's frame counters run 0 .. COUNTER_LIMIT - 1; an end whose counter gets there sends
  * nothing more under that key (the primary starts a new handshake). */
 export const COUNTER_LIMIT = 0xffffffff
-/** Frames a receiver accepts behind the newest it has opened (anti-replay window). */
+/** Frames the remote accepts behind the newest it has opened (its anti-replay window; the
+ * primary's is one frame: LinkSeal.openSession). */
 export const REPLAY_WINDOW = 32
 
 /** HKDF info labels (the member id follows: the keys of one member are not another's). */
@@ -61,20 +62,32 @@ export const LABEL_R2P = "seqmirror link 1 r2p m"
 export const HKDF_ONE = "\x01"
 
 /**
- * What both ends' sealing layers share: the member key, the session keys of each direction, the
- * send counter and the receive window. A frame of the session keys is
- * `80 counter(u32) AES-256-CCM(key of the direction, nonce = counter, plain frame)`.
+ * The sealing layer of a link channel: the member key, the session keys of each direction, the
+ * send counter and the receive window, and the primary's half of the handshake (RemoteSeal,
+ * firmware/link/remoteSeal.ts, is the remote's: it overrides the handshake hooks).
+ *
+ * A frame under the session keys is `80 counter(u32) AES-256-CCM(key of its direction, nonce =
+ * counter, plain frame)`. Each HELLO goes out sealed under a key of its own, derived from the
+ * member key and a fresh nonce Np: `81 member(u16) Np AES-256-CCM(k_hello, 0, HELLO)`. The
+ * remote's answer (WELCOME or REFUSE) is `82 Nr AES-256-CCM(k_r2p, 0, answer)`, sealed under the
+ * new session key of its direction, derived from the member key and both nonces: it opens only
+ * for the end that sent Np and holds the key. The channel takes the new keys (takeKeys) when it
+ * accepts the WELCOME; its first frame under them shows the remote that it holds them.
  * @devsWhenUsed
  */
-export abstract class SessionSeal implements FrameSealer {
+export class LinkSeal implements FrameSealer {
     counters!: ChannelCounters
+    // set by takeKeys (the remote: use) before anything reads them
     protected txKey!: Buffer | null
     protected rxKey!: Buffer | null
-    protected txCtr = 0
-    /** The newest counter opened under rxKey; bit i of rxMask: counter rxTop - i was opened. */
-    protected rxTop = 0
-    protected rxMask = 0
+    protected txCtr!: number
+    /** The newest counter opened under rxKey. */
+    protected rxTop!: number
     protected iv: Buffer
+    /** HKDF's PRK of the last HELLO's nonce, until an answer to it opens. */
+    private prk!: Buffer | null
+    private nextTx!: Buffer
+    private nextRx!: Buffer
 
     /** `key`: the member's 32-byte key (docs/FORMAT-link.md §11); `member`: its id. */
     constructor(
@@ -96,14 +109,18 @@ export abstract class SessionSeal implements FrameSealer {
     }
 
     unwrap(buf: Buffer, n: number): Buffer | null {
-        if (buf[0] === SEALED_SESSION) {
-            if (n < SESSION_PREFIX + SEAL_TAG_BYTES) {
-                this.counters.droppedAuth++
-                return null
-            }
-            return this.openSession(buf, n, getU32(buf, 1))
-        }
+        // a frame too short for its prefix and tag fails to open (the cipher's open)
+        if (buf[0] === SEALED_SESSION) return this.openSession(buf, n, getU32(buf, 1))
         return this.unwrapHandshake(buf, n)
+    }
+
+    /** The WELCOME was accepted: its keys are the session's (the WELCOME was counter 0 of the
+     * remote's). */
+    takeKeys(): void {
+        this.txKey = this.nextTx
+        this.rxKey = this.nextRx
+        this.txCtr = 0
+        this.rxTop = 0
     }
 
     /** Seals b[0, n) under key with counter ctr into out at `at`; returns the end. */
@@ -120,33 +137,16 @@ export abstract class SessionSeal implements FrameSealer {
         return this.cipher.open(key, this.iv, buf.slice(at, n))
     }
 
-    /** Counter ctr was not opened yet and is not too old for the window. */
-    protected fresh(ctr: number): boolean {
-        const off = this.rxTop - ctr
-        if (off < 0) return true
-        if (off >= REPLAY_WINDOW) return false
-        return ((this.rxMask >>> off) & 1) === 0
-    }
-
-    /** Counter ctr was opened: the window moves on or records it. */
-    protected mark(ctr: number): void {
-        const off = this.rxTop - ctr
-        if (off >= 0) {
-            this.rxMask = (this.rxMask | (1 << off)) >>> 0
-            return
-        }
-        this.rxMask = -off >= REPLAY_WINDOW ? 1 : ((this.rxMask << -off) | 1) >>> 0
-        this.rxTop = ctr
-    }
-
-    /** A frame of the session keys: the receive key, the window, the tag. */
+    /** A frame of the session keys: the receive key, the window, the tag. The primary's link
+     * is a byte stream, which never reorders: its window is one frame, a counter above the
+     * newest opened (the remote keeps REPLAY_WINDOW, RemoteSeal). */
     protected openSession(buf: Buffer, n: number, ctr: number): Buffer | null {
         const key = this.rxKey
         if (!key) {
             this.counters.droppedAuth++
             return null
         }
-        if (!this.fresh(ctr)) {
+        if (ctr <= this.rxTop) {
             this.counters.droppedReplay++
             return null
         }
@@ -155,33 +155,12 @@ export abstract class SessionSeal implements FrameSealer {
             this.counters.droppedAuth++
             return null
         }
-        this.mark(ctr)
+        this.rxTop = ctr
         return pt
     }
 
-    /** Seals a HELLO, WELCOME or REFUSE (each role sends its own). */
-    protected abstract wrapHandshake(b: Buffer, n: number, out: Buffer): number
-
-    /** Opens a sealed frame other than a session frame (each role takes its own). */
-    protected abstract unwrapHandshake(buf: Buffer, n: number): Buffer | null
-}
-
-/**
- * The primary's sealing layer. Each HELLO goes out sealed under a key of its own, derived from
- * the member key and a fresh nonce Np: `81 member(u16) Np AES-256-CCM(k_hello, 0, HELLO)`. The
- * remote's answer (WELCOME or REFUSE) is `82 Nr AES-256-CCM(k_r2p, 0, answer)`, sealed under the
- * new session key of its direction, derived from the member key and both nonces: it opens only
- * for the end that sent Np and holds the key. The channel takes the new keys (takeKeys) when it
- * accepts the WELCOME; its first frame under them shows the remote that it holds them.
- * @devsWhenUsed
- */
-export class PrimarySeal extends SessionSeal {
-    /** HKDF's PRK of the last HELLO's nonce, until an answer to it opens. */
-    private prk!: Buffer | null
-    private nextTx!: Buffer
-    private nextRx!: Buffer
-
-    protected override wrapHandshake(b: Buffer, n: number, out: Buffer): number {
+    /** Seals a HELLO (the remote: a WELCOME or REFUSE) under keys of its own. */
+    protected wrapHandshake(b: Buffer, n: number, out: Buffer): number {
         const c = this.cipher
         const np = c.random(SEAL_NONCE_BYTES)
         const prk = c.hmac(np, [this.key])
@@ -192,34 +171,24 @@ export class PrimarySeal extends SessionSeal {
         return this.put(out, HELLO_PREFIX, c.hmac(prk, [LABEL_HELLO + this.member, HKDF_ONE]), 0, b, n)
     }
 
-    protected override unwrapHandshake(buf: Buffer, n: number): Buffer | null {
+    /** Opens the remote's answer to the last HELLO (the remote: a HELLO). */
+    protected unwrapHandshake(buf: Buffer, n: number): Buffer | null {
         const prk = this.prk
         if (buf[0] === SEALED_ANSWER)
-            if (prk)
-                if (n >= ANSWER_PREFIX + SEAL_TAG_BYTES) {
-                    const c = this.cipher
-                    const nr = buf.slice(1, ANSWER_PREFIX)
-                    const rx = c.hmac(prk, [LABEL_R2P + this.member, nr, HKDF_ONE])
-                    const pt = this.tryOpen(rx, 0, buf, ANSWER_PREFIX, n)
-                    if (pt) {
-                        // one answer per HELLO: a copy of it opens no more
-                        this.prk = null
-                        this.nextRx = rx
-                        this.nextTx = c.hmac(prk, [LABEL_P2R + this.member, nr, HKDF_ONE])
-                        return pt
-                    }
+            if (prk) {
+                const c = this.cipher
+                const nr = buf.slice(1, ANSWER_PREFIX)
+                const rx = c.hmac(prk, [LABEL_R2P + this.member, nr, HKDF_ONE])
+                const pt = this.tryOpen(rx, 0, buf, ANSWER_PREFIX, n)
+                if (pt) {
+                    // one answer per HELLO: a copy of it opens no more
+                    this.prk = null
+                    this.nextRx = rx
+                    this.nextTx = c.hmac(prk, [LABEL_P2R + this.member, nr, HKDF_ONE])
+                    return pt
                 }
+            }
         this.counters.droppedAuth++
         return null
-    }
-
-    /** The WELCOME was accepted: its keys are the session's (the WELCOME was counter 0 of the
-     * remote's). */
-    takeKeys(): void {
-        this.txKey = this.nextTx
-        this.rxKey = this.nextRx
-        this.txCtr = 0
-        this.rxTop = 0
-        this.rxMask = 1
     }
 }

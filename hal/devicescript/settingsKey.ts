@@ -6,13 +6,13 @@ import * as ds from "@devicescript/core"
 export const KEY_SETTING = "SEQMIRROR_KEY"
 
 /**
- * Reads a 32-byte key from the runtime's settings: null when the setting is missing, is not 64
- * hex digits in quotes, or no answer comes within `timeoutMs`. It asks the settings service
- * directly (its answer wakes this fiber), without @devicescript/settings: that library's
- * emitters and JSON reading cost the board image twice as much.
+ * Reads a 32-byte key from the runtime's settings, through `s` (a program's one client of the
+ * settings service: a second one never binds to it): null when the setting is missing, is not
+ * 64 hex digits in quotes, or no answer comes within `timeoutMs`. It asks the service directly
+ * (its answer wakes this fiber), without @devicescript/settings, whose emitters and JSON
+ * reading cost the board image twice as much.
  */
-export async function readKeySetting(name: string, timeoutMs: number): Promise<Buffer | null> {
-    const s = new ds.Settings()
+export async function readKeySetting(s: ds.Settings, name: string, timeoutMs: number): Promise<Buffer | null> {
     ;(s as any)._reportHandlers = { get: ds.Fiber.self() }
     await s.get(name)
     const answer = await ds.suspend<ds.Packet>(timeoutMs)

@@ -5,7 +5,7 @@ import { ChannelConfig, checkChannelConfig, defaultChannelConfig } from "../../f
 import { PrimaryChannel } from "../../firmware/link/primary"
 import { RemoteChannel } from "../../firmware/link/remote"
 import { getU32, putU32 } from "../../firmware/codec/bytes"
-import { PrimarySeal } from "../../firmware/link/seal"
+import { LinkSeal } from "../../firmware/link/seal"
 import { RemoteSeal } from "../../firmware/link/remoteSeal"
 import { NodeCipher, seededBytes } from "../nodeCipher"
 import { LinkTap } from "../models/linkTap"
@@ -56,7 +56,7 @@ export class LinkPair {
     persistedGeneration: number
     /** The cipher of both ends (sealed pairs), and each end's sealing layer. */
     readonly cipher: NodeCipher
-    readonly primarySeal: PrimarySeal | null
+    readonly primarySeal: LinkSeal | null
     remoteSeal: RemoteSeal | null = null
     readonly primaryTap: LinkTap
     readonly remoteTap: LinkTap
@@ -72,7 +72,7 @@ export class LinkPair {
         // nonces from a generator of their own: a pair in the clear draws what it always did
         this.cipher = new NodeCipher(seededBytes(new Prng(((o.seed ?? 1) ^ 0x5ea15ea1) >>> 0)))
         const member = o.member ?? 0
-        this.primarySeal = o.key ? new PrimarySeal(this.cipher, o.key, member) : null
+        this.primarySeal = o.key ? new LinkSeal(this.cipher, o.key, member) : null
         this.primaryTap = new LinkTap(this.wire.a)
         this.remoteTap = new LinkTap(this.wire.b)
         this.primary = new PrimaryChannel(

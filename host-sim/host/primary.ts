@@ -15,7 +15,7 @@ import { digestOf, fail, haltOnThrow, hostCapabilities, loadConfig } from "./hos
 import { NodeClock } from "./nodeClock"
 import { TcpClientLink } from "./tcpLink"
 import { primaryKey, readKeyFile } from "./keys"
-import { PrimarySeal } from "../../firmware/link/seal"
+import { LinkSeal } from "../../firmware/link/seal"
 import { NodeCipher } from "../nodeCipher"
 
 export interface PrimaryHostOptions {
@@ -113,7 +113,7 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
     const clock = new NodeClock()
     const link = new TcpClientLink(clock, { host: o.connectHost, port: o.connectPort, nominalBitRate: config.link.baud, log: say })
     const fw = new PrimaryFirmware(config, check.memberIndex, clock, link, Math.random, say, flash)
-    if (key) fw.sealer = new PrimarySeal(new NodeCipher(), key, check.memberIndex)
+    if (key) fw.sealer = new LinkSeal(new NodeCipher(), key, check.memberIndex)
     say(key ? "link: sealed (AES-256-CCM) with " + config.board.member + "'s key from " + o.keyFile : "link: NOT sealed (--insecure)")
     // a primary on a host verifies when asked on its console (and every group.verifyEveryMs)
     fw.onBoard = (board, store) => {

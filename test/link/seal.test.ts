@@ -14,7 +14,7 @@ import {
     OFF_VERSION,
     PROTOCOL_VERSION,
 } from "../../firmware/link/frame"
-import { COUNTER_LIMIT, PrimarySeal, SEALED_ANSWER, SEALED_HELLO, SEALED_SESSION } from "../../firmware/link/seal"
+import { COUNTER_LIMIT, LinkSeal, SEALED_ANSWER, SEALED_HELLO, SEALED_SESSION } from "../../firmware/link/seal"
 import { seededKey } from "../../host-sim/nodeCipher"
 import { LinkPair, makeMessage, Stream } from "./harness"
 
@@ -213,7 +213,7 @@ describe("the sealed link", () => {
         const s = new Stream(800, () => 300, p.primary, p.remote)
         p.run(300)
         expect(p.primary.isUp()).toBe(true)
-        const seal = p.primarySeal as PrimarySeal
+        const seal = p.primarySeal as LinkSeal
         ;(seal as unknown as { txCtr: number }).txCtr = COUNTER_LIMIT - 5
         expect(p.runUntil(() => s.done(), 60_000)).toBe(true)
         expect(s.errors).toEqual([])
