@@ -20,6 +20,7 @@ import {
     RefuseReason,
 } from "./frame"
 import { LinkChannel } from "./channel"
+import { ChannelState } from "./receiver"
 import { ChannelConfig } from "./config"
 import { FrameSealer } from "./seal"
 
@@ -40,10 +41,6 @@ export class HelloOffer {
     /** The session keys of the WELCOME (set when it is sealed). */
     tx: Buffer | null = null
     rx: Buffer | null = null
-    /** Set while the remote persists the offer's generation: its frames wait. */
-    committing = false
-    /** Newest counter of a frame under the offer's keys seen while committing. */
-    top = 0
     constructor(
         readonly action: number,
         /** The HELLO's header: its ack block, the session it asks for. */
@@ -60,17 +57,12 @@ export class HelloOffer {
 export interface RemoteSealer {
     /** The channel it seals for (the channel sets it). */
     channel: RemoteChannel
-    /** The next WELCOME or REFUSE queued answers the HELLO opened last; `offer`: the WELCOME's
-     * (null for a REFUSE). */
-    answer(offer: HelloOffer | null): void
-    /** The offer's keys become the session's (after its generation was persisted). */
-    use(offer: HelloOffer): void
+    /** The nonce of the HELLO opened last (the one the channel is handling). */
+    helloNonce(): Buffer | null
+    /** The next WELCOME or REFUSE queued answers the HELLO of nonce `np`; `offer`: the
+     * WELCOME's (null for a REFUSE). */
+    answer(offer: HelloOffer | null, np: Buffer | null): void
 }
-
-/** HelloOffer's answer to the sealing layer: not now, now, once the generation is durable. */
-export const OFFER_REFUSED = 0
-export const OFFER_NOW = 1
-export const OFFER_LATER = 2
 
 /**
  * The remote board's end of the link channel of one member: it answers HELLOs and never
@@ -105,6 +97,10 @@ export class RemoteChannel extends LinkChannel {
     private pendingNonce = 0
     private pendingWindow = 0
     private pendingResume: Buffer | null = null
+    /** Sealed: the waiting HELLO's header and nonce Np. */
+    private pendingHello: Buffer | null = null
+    private pendingNp: Buffer | null = null
+    private pendingState: ChannelState = "down"
 
     constructor(
         link: Link,
@@ -122,30 +118,13 @@ export class RemoteChannel extends LinkChannel {
     }
 
     /** A frame of the sealed link authenticates under the keys of `offer` (a WELCOME of ours):
-     * whether the offer is taken now, once its generation is persisted (OFFER_LATER: the sealing
-     * layer holds its frames, and use(offer) follows), or not at all. */
-    admit(offer: HelloOffer): number {
-        if (this.persisting) return OFFER_REFUSED
-        if (offer.generation < this.highest) return OFFER_REFUSED
-        // a repeat or resume of a session that has ended since
-        if (offer.action !== HelloAction.New) if (offer.session !== this.sessionId) return OFFER_REFUSED
-        if (offer.action === HelloAction.New)
-            if (offer.generation > this.highest)
-                if (this.persistGeneration) {
-                    this.persisting = true
-                    this.st = "connecting"
-                    const self = this
-                    this.persistGeneration(offer.generation, () => {
-                        if (!self.persisting) return
-                        self.persisting = false
-                        if (self.stopped) return
-                        const seals = self.seals as RemoteSealer
-                        seals.use(offer)
-                        self.take(offer)
-                    })
-                    return OFFER_LATER
-                }
-        return OFFER_NOW
+     * whether it may be taken (take) now. Not while a generation is being persisted, not one
+     * older than the newest accepted since, not a resume of a session that has ended since. */
+    admit(offer: HelloOffer): boolean {
+        if (this.persisting) return false
+        if (offer.generation < this.highest) return false
+        if (offer.action !== HelloAction.New) if (offer.session !== this.sessionId) return false
+        return true
     }
 
     /** The offer's keys are the session's now: it does what the HELLO asked. */
@@ -237,21 +216,28 @@ export class RemoteChannel extends LinkChannel {
         if (current) action = nonce === this.sessionNonce ? HelloAction.Repeat : asked === this.sessionId ? HelloAction.Resume : HelloAction.New
         const resume = Buffer.alloc(n - HANDSHAKE_BYTES)
         for (let i = 0; i < resume.length; i++) resume[i] = buf[HANDSHAKE_BYTES + i]
-        if (this.seals) {
-            this.offer(action, buf, generation, nonce, resume)
-            return
-        }
+        const np = this.seals ? this.seals.helloNonce() : null
         if (action === HelloAction.New)
             if (generation > this.highest && this.persistGeneration) {
+                // the WELCOME waits for the new generation to be durable (sealed: the HELLO
+                // authenticated; a generation only ever goes up, so even a replayed HELLO names
+                // one its member has reached)
                 this.persisting = true
+                this.pendingState = this.st
                 this.st = "connecting"
                 this.pendingNonce = nonce
                 this.pendingWindow = getU16(buf, OFF_WINDOW)
                 this.pendingResume = resume
+                this.pendingHello = copyOf(buf, 0, HEADER_BYTES)
+                this.pendingNp = np
                 const self = this
                 this.persistGeneration(generation, () => self.persisted(generation))
                 return
             }
+        if (this.seals) {
+            this.offer(action, buf, generation, nonce, resume, np)
+            return
+        }
         this.act(action, buf, generation, nonce, resume, 0)
         this.welcome()
     }
@@ -275,7 +261,7 @@ export class RemoteChannel extends LinkChannel {
     /** Sealed: answers an authenticated HELLO with the WELCOME of what it asks for, as the
      * session will be once the primary shows it holds the WELCOME's keys (take); until then
      * nothing of the session changes. */
-    private offer(action: number, hello: Buffer, generation: number, nonce: number, resume: Buffer): void {
+    private offer(action: number, hello: Buffer, generation: number, nonce: number, resume: Buffer, np: Buffer | null): void {
         let session = this.sessionId
         if (action === HelloAction.New) {
             session = 0
@@ -305,7 +291,7 @@ export class RemoteChannel extends LinkChannel {
         putU32(b, OFF_GENERATION, generation)
         putU32(b, OFF_NONCE, nonce)
         putU16(b, OFF_MAX_PAYLOAD, this.cfg.maxPayload)
-        ;(this.seals as RemoteSealer).answer(new HelloOffer(action, copyOf(hello, 0, HEADER_BYTES), generation, nonce, resume, session))
+        ;(this.seals as RemoteSealer).answer(new HelloOffer(action, copyOf(hello, 0, HEADER_BYTES), generation, nonce, resume, session), np)
         this.queueControl(HANDSHAKE_BYTES + this.putResumeState(b, HANDSHAKE_BYTES))
     }
 
@@ -315,6 +301,12 @@ export class RemoteChannel extends LinkChannel {
         if (generation > this.highest) this.highest = generation
         const resume = this.pendingResume as Buffer
         this.pendingResume = null
+        if (this.seals) {
+            // the session goes on as it was until the primary takes the WELCOME's keys
+            this.st = this.pendingState
+            this.offer(HelloAction.New, this.pendingHello as Buffer, generation, this.pendingNonce, resume, this.pendingNp)
+            return
+        }
         this.newSession(generation, this.pendingNonce, this.pendingWindow, resume, 0)
         this.welcome()
     }
@@ -340,7 +332,7 @@ export class RemoteChannel extends LinkChannel {
      * knows it is meant, and carries the highest generation accepted. */
     private refuse(reason: number, member: number, nonce: number): void {
         this.counters.refusals++
-        if (this.seals) this.seals.answer(null)
+        if (this.seals) this.seals.answer(null, this.seals.helloNonce())
         const b = this.ctrl
         b[0] = FrameType.Refuse
         for (let i = 1; i < HEADER_BYTES; i++) b[i] = 0

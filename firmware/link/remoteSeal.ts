@@ -1,6 +1,6 @@
 import { copyOf, getU16, getU32 } from "../codec/bytes"
 import { FrameType } from "./frame"
-import { HelloOffer, OFFER_NOW, OFFER_REFUSED, RemoteChannel, RemoteSealer } from "./remote"
+import { HelloOffer, RemoteChannel, RemoteSealer } from "./remote"
 import {
     ANSWER_PREFIX,
     HELLO_PREFIX,
@@ -45,19 +45,23 @@ export class RemoteSeal extends LinkSeal implements RemoteSealer {
     /** Bit i: counter rxTop - i was opened (the window of REPLAY_WINDOW frames). */
     private rxMask = 0
 
-    answer(offer: HelloOffer | null): void {
-        this.offered = offer
-        this.answerNonce = this.lastNonce
+    helloNonce(): Buffer | null {
+        return this.lastNonce
     }
 
-    use(offer: HelloOffer): void {
+    answer(offer: HelloOffer | null, np: Buffer | null): void {
+        this.offered = offer
+        this.answerNonce = np
+    }
+
+    /** The offer's keys are the session's: the frame of counter ctr was the first under them. */
+    private use(offer: HelloOffer, ctr: number): void {
         this.txKey = offer.tx
         this.rxKey = offer.rx
         // counter 0 of the remote's key was the WELCOME
         this.txCtr = 1
-        this.rxTop = offer.top
-        // a committing offer's frames were dropped: none of them opens again
-        this.rxMask = offer.committing ? 0xffffffff : 1
+        this.rxTop = ctr
+        this.rxMask = 1
         this.offers = []
     }
 
@@ -175,25 +179,14 @@ export class RemoteSeal extends LinkSeal implements RemoteSealer {
         return null
     }
 
-    /** A frame opened under an offer's keys: the primary holds them. */
+    /** A frame opened under an offer's keys: the primary holds them, and the HELLO was fresh
+     * (the keys came from our nonce). The session changes now, if the channel admits it. */
     private confirm(offer: HelloOffer, ctr: number, pt: Buffer): Buffer | null {
-        if (offer.committing) {
-            if (ctr > offer.top) offer.top = ctr
+        if (!this.channel.admit(offer)) {
             this.counters.droppedStale++
             return null
         }
-        // while the channel persists the offer's generation its frames are dropped (the primary
-        // sends them again); use(offer) then takes its keys, with every counter up to here seen
-        offer.top = ctr
-        offer.committing = true
-        const r = this.channel.admit(offer)
-        if (r !== OFFER_NOW) {
-            if (r === OFFER_REFUSED) offer.committing = false
-            this.counters.droppedStale++
-            return null
-        }
-        offer.committing = false
-        this.use(offer)
+        this.use(offer, ctr)
         this.channel.take(offer)
         return pt
     }

@@ -119,6 +119,7 @@ console.log("=== end")
         run = await devs(["run", dir.write("replicate.ts", src), "--test", "-T", "60000"])
         if (!run.stdout.includes("test OK")) console.log(run.stdout.slice(-3000), run.stderr.slice(-2000))
         image = await exportImage(data)
+
         remote.child.stdin!.write("stats --json\n")
         stats = JSON.parse((await remote.line(/^\{"appliedSeq".*$/))[0])
     })

@@ -242,7 +242,7 @@ describe("the sealed link", () => {
         expect(p.primary.counters.droppedAuth).toBeGreaterThanOrEqual(1)
     })
 
-    it("the remote persists a newer generation before the session starts, and only once the primary holds the keys", () => {
+    it("the remote persists a newer generation before it answers, and starts the session only once the primary holds the keys", () => {
         const p = new LinkPair({ key: KEY, generation: 7, highestGeneration: 3 })
         const persistedAtUp: number[] = []
         p.remote.onSessionUp(() => persistedAtUp.push(p.persistedGeneration))
