@@ -11,7 +11,7 @@ import { DashboardMode } from "./live/driver"
 import { checkOutputs, formatSummary, LiveSettings, runBatch, runLive, SimOutputs } from "./simRun"
 import { cmdBench } from "./bench/bench"
 import { OptionError, parseDurationMs, parseDurationRange, parseLinkDown, parsePowerOff } from "./simEvents"
-import { cmdPrimary, cmdRemote } from "./host/commands"
+import { cmdKeygen, cmdPrimary, cmdRemote } from "./host/commands"
 
 class UsageError extends Error {}
 
@@ -29,6 +29,8 @@ Commands
   remote export       print the image a remote's data directory holds
   primary             run a primary's firmware on this machine, replicating to a remote
                       over TCP, with a workload (seqmirror primary --help)
+  keygen              make a link key for every member of a group: the remote's key file,
+                      each primary's, each board's .env.local line (seqmirror keygen --help)
   bench               measure how close seqmirror comes to what the hardware allows
                       (about a minute; docs/PERFORMANCE.md explains every figure)
   help [COMMAND]      this text, or a command's usage (the same as COMMAND --help)
@@ -41,7 +43,11 @@ Options of sim
   --mode M            consistent | none (default consistent)
   --baud N            link baud rate (default 115200)
   --faults LIST       none | all | comma list of power,link,bus,reboot,slow,replace,death,
-                      rot,remotefail,ram (default none)
+                      rot,remotefail,ram,attack (default none); attack: an adversary on every
+                      member's link injects, replays, poses and flips bits; the remote must
+                      take none of it
+  --keys K            seeded (default): every member's link key drawn from the seed, every
+                      frame sealed (docs/FORMAT-link.md §11); none: frames in the clear
   --power-off M@T[+D] power member M (0-based; remote: the remote board) off at virtual time
                       T for D, or for good without +D; e.g. 2@10s+60s, remote@5s+2s;
                       repeat the option or give a comma list
@@ -58,7 +64,8 @@ Options of sim
   --congestion P      at a primary's replication history bound: pull-ahead (suspend, track,
                       resync; default) or block (hold acknowledgements, suspend after 5 s)
   --mutate M          switch off one safety mechanism to see the checker catch it:
-                      ack-gating | manifest-check | atomic-apply | resync-copy (testing only)
+                      ack-gating | manifest-check | atomic-apply | resync-copy |
+                      replay-window (testing only)
   --report FILE.html  write a self-contained HTML report with charts over time
   --export DIR        write the write history and the final images as JSON lines
                       (docs/EXPORT.md; check them with node bin/check-export.mjs DIR)
@@ -111,7 +118,7 @@ function parseIntOpt(name: string, s: string | undefined, def: number, min: numb
     return v
 }
 
-const FAULT_CLASSES = ["power", "link", "bus", "reboot", "slow", "replace", "death", "rot", "remotefail", "ram"]
+const FAULT_CLASSES = ["power", "link", "bus", "reboot", "slow", "replace", "death", "rot", "remotefail", "ram", "attack"]
 
 export function parseFaults(s: string | undefined): string[] {
     if (s === undefined || s === "none") return []
@@ -137,6 +144,12 @@ function simOptions(values: Values, durationEnd?: number): SimOptions {
     o.mode = mode
     o.baud = parseIntOpt("baud", values.baud as string | undefined, o.baud, 1200, 4000000)
     o.faults = parseFaults(values.faults as string | undefined)
+    const keys = (values.keys as string | undefined) ?? "seeded"
+    if (keys !== "seeded" && keys !== "none") fail(`--keys must be seeded or none, not "${keys}"`)
+    if (keys === "none") {
+        if (o.faults.includes("attack")) fail("--faults attack needs sealed links: drop --keys none (or the attack class)")
+        o.keys = "none"
+    }
     o.rate = parseIntOpt("rate", values.rate as string | undefined, o.rate, 1, 100000)
     if (values.depth !== undefined) o.depth = parseIntOpt("depth", values.depth as string, 4, 1, 1000)
     if (values["rpo-target"] !== undefined) o.rpoTargetMs = parseDuration(values["rpo-target"] as string)
@@ -160,6 +173,7 @@ const SIM_OPTIONS = {
     mode: { type: "string" },
     baud: { type: "string" },
     faults: { type: "string" },
+    keys: { type: "string" },
     rate: { type: "string" },
     depth: { type: "string" },
     mutate: { type: "string" },
@@ -297,13 +311,15 @@ function sweepLines(s: SweepSummary): string {
         : s.parts > 1
           ? `${s.parts} parts combined: `
           : ""
+    const rejected = Object.entries(s.framesRejected ?? {}).filter(([, v]) => v > 0)
     return (
         `${part}seeds ${seeds}: ${s.runs} runs, ${s.failedSeeds.length} failed (${s.unsafeRuns} unsafe), ${s.violations} violations, ` +
         `${(s.wallMs / 1000).toFixed(1)} s on ${s.workers} worker(s)\n` +
         (s.writesFailed + s.suspensions + s.resyncs + s.ackedDuringSuspension > 0
             ? `writes failed ${s.writesFailed}; replication suspended ${s.suspensions} time(s), ` +
               `${s.ackedDuringSuspension} writes acknowledged while suspended; full resyncs ${s.resyncs}\n`
-            : "")
+            : "") +
+        (rejected.length > 0 ? "frames rejected by the sealed links: " + rejected.map(([k, v]) => `${k} ${v}`).join(", ") + "\n" : "")
     )
 }
 
@@ -498,7 +514,7 @@ function cmdConfig(args: string[]): number {
 }
 
 /** The commands main runs (help COMMAND takes one of these). */
-const COMMANDS = ["sim", "sweep", "config", "bench", "remote", "primary"]
+const COMMANDS = ["sim", "sweep", "config", "bench", "remote", "primary", "keygen"]
 
 export async function main(argv: string[]): Promise<number> {
     const [cmd, ...rest] = argv
@@ -528,6 +544,8 @@ export async function main(argv: string[]): Promise<number> {
                 return await cmdRemote(rest)
             case "primary":
                 return await cmdPrimary(rest)
+            case "keygen":
+                return cmdKeygen(rest)
             default:
                 fail(`unknown command "${cmd}" (try seqmirror --help)`)
         }

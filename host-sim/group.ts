@@ -1,8 +1,10 @@
 import { Clock } from "../hal/clock"
+import { Link } from "../hal/link"
 import { SpiNorFlash } from "../hal/spiNor"
 import { ChannelConfig, checkChannelConfig, defaultChannelConfig } from "../firmware/link/config"
 import { PrimaryChannel } from "../firmware/link/primary"
-import { RemoteChannel } from "../firmware/link/remote"
+import { RemoteChannel, RemoteSealer } from "../firmware/link/remote"
+import { FrameSealer, LinkSeal } from "../firmware/link/seal"
 import { AckMode, Congestion, PrimaryBoard } from "../firmware/pipeline/primary"
 import { SoloCycle } from "../firmware/pipeline/soloCycle"
 import { RemoteBoard } from "../firmware/remote/remoteBoard"
@@ -120,6 +122,14 @@ export class SimGroup {
     bootErrors: string[] = []
     /** Called at every power cut, with the primary (null: the remote) and its time off. */
     onPowerCut: ((p: SimPrimary | null, offMs: number, replaced: boolean) => void) | null = null
+    /** The sealed link (docs/FORMAT-link.md §11): a new sealing layer for each boot of a
+     * member's primary, and of the remote's link of the member; null: the links are not sealed.
+     * Set by the simulator (its key set and cipher are Node's). */
+    primarySealOf: ((member: number) => LinkSeal) | null = null
+    remoteSealOf: ((member: number) => FrameSealer & RemoteSealer) | null = null
+    /** Where a board's firmware reaches its end of member `member`'s wire (default: the wire's
+     * end itself); the simulator's adversary listens and talks there. */
+    linkOf: ((member: number, remote: boolean, end: Link) => Link) | null = null
 
     constructor(
         public kernel: SimKernel,
@@ -218,7 +228,7 @@ export class SimGroup {
             }
             const store = new BlockStore(flash, clock, { role: StoreRole.Primary, blockSize: o.blockSize, queueDepth: o.storeQueueDepth })
             p.store = store
-            const link = new PoweredLink(p.wire.a)
+            const link = new PoweredLink(self.linkOf ? self.linkOf(p.member, false, p.wire.a) : p.wire.a)
             p.link = link
             // the board's random numbers, from the first draw on
             let rng: Prng | null = null
@@ -231,6 +241,7 @@ export class SimGroup {
             fw.lbaCount = o.lbaCount
             fw.maxLbasPerSeq = o.lbaCount
             fw.channelConfig = self.channelConfig(false)
+            if (self.primarySealOf) fw.sealer = self.primarySealOf(p.member)
             if (self.joinMember) self.joinMember(p, fw)
             fw.start((ok) => {
                 if (!ok) {
@@ -272,14 +283,16 @@ export class SimGroup {
                 clock,
                 flash,
                 (b) => {
-                    const link = new PoweredLink(self.wires[b].b)
+                    const end = self.wires[b].b
+                    const link = new PoweredLink(self.linkOf ? self.linkOf(b, true, end) : end)
                     r.links.push(link)
                     return link
                 },
                 (b) => {
                     const rng = self.rng.fork(300 + b * 16 + r.boots)
                     return () => rng.float()
-                }
+                },
+                self.remoteSealOf
             )
             r.store = fw.store
             fw.start((err2) => {

@@ -17,6 +17,12 @@ import { App, BlockId, decodeBlock, History, WorkloadOptions } from "./workload"
 import { RemoteBoard } from "../firmware/remote/remoteBoard"
 import { formatEvents, formatMs, LinkDownEvent, PowerOffEvent } from "./simEvents"
 import { UartWire } from "./models/uart"
+import { createHash } from "node:crypto"
+import { FrameSealer, LinkSeal, SEALED_ANSWER, SEALED_SESSION } from "../firmware/link/seal"
+import { RemoteSeal } from "../firmware/link/remoteSeal"
+import { ChannelCounters } from "../firmware/link/counters"
+import { NodeCipher, seededBytes, seededKey } from "./nodeCipher"
+import { AttackPool, LinkAdversary } from "./attack"
 
 export type { LinkDownEvent, PowerOffEvent } from "./simEvents"
 
@@ -33,7 +39,8 @@ export interface SimOptions {
     /** Virtual time allowed after the workload stops for the remote to catch up. */
     drainMs: number
     /** Switches off one safety mechanism, to show that the checker finds the harm: "" (none),
-     * "ack-gating", "manifest-check", "atomic-apply" or "resync-copy" (see MUTATIONS). */
+     * "ack-gating", "manifest-check", "atomic-apply", "resync-copy" or "replay-window" (see
+     * MUTATIONS). */
     mutation: string
     /** Bounded-RPO pacing target of every primary, ms (0: off). */
     rpoTargetMs: number
@@ -47,11 +54,18 @@ export interface SimOptions {
     powerOff?: PowerOffEvent[]
     /** Links taken down at a given time for a while (--link-down). */
     linkDown?: LinkDownEvent[]
+    /** The link's keys (--keys): "seeded", each member's key drawn from the seed and every
+     * frame sealed (docs/FORMAT-link.md §11; the default), or "none", frames in the clear. */
+    keys?: "seeded" | "none"
 }
 
 /** A dependency no counter reaches: the checker's quick test leaves a block that names a write
  * the history lacks to checkRemote. */
 const UNKNOWN_WRITE = 0x7fffffff
+
+/** How long the checker of the sealed links remembers the frames sealed and accepted (at least
+ * this long, at most twice). */
+export const AUDIT_SPAN_MS = 30000
 
 /** Time off of a board powered off for good: it never comes back within a run. */
 export const FOREVER_MS = 1e12
@@ -103,9 +117,11 @@ export function deathSchedule(seed: number, boards: number, durationMs: number):
  * - atomic-apply: the remote makes each portion visible as soon as it is stored, instead of a
  *   whole seq at once by one commit record;
  * - resync-copy: in a full resync a member copies nothing (its store reports no version of any
- *   block to the copy), so a new remote gets only what the members still hold pinned.
+ *   block to the copy), so a new remote gets only what the members still hold pinned;
+ * - replay-window: the sealed links' receivers take a frame whatever its counter, so a frame
+ *   replayed by the attack class's adversary is taken again.
  */
-export const MUTATIONS = ["ack-gating", "manifest-check", "atomic-apply", "resync-copy"]
+export const MUTATIONS = ["ack-gating", "manifest-check", "atomic-apply", "resync-copy", "replay-window"]
 
 export function defaultSimOptions(): SimOptions {
     return { boards: 1, seed: 1, durationMs: 10000, mode: "consistent", baud: 115200, faults: [], rate: 20, drainMs: 60000, mutation: "", rpoTargetMs: 0 }
@@ -125,6 +141,7 @@ export function replayCommand(o: SimOptions): string {
     if (o.mutation) parts.push(`--mutate ${o.mutation}`)
     if (o.powerOff && o.powerOff.length > 0) parts.push(`--power-off ${formatEvents(o.powerOff)}`)
     if (o.linkDown && o.linkDown.length > 0) parts.push(`--link-down ${formatEvents(o.linkDown)}`)
+    if (o.keys === "none") parts.push("--keys none")
     return parts.join(" ")
 }
 
@@ -170,6 +187,10 @@ export interface SimResult {
     suspensions: number
     /** Full resyncs the remote committed, over its boots. */
     resyncs: number
+    /** Frames the sealed links dropped, over every end and boot: droppedAuth (did not
+     * authenticate), droppedReplay (seen before, or behind the replay window), handshakesRefused
+     * (HELLOs without the member's key or identity). */
+    framesRejected: Record<string, number>
     /** Writes the primaries acknowledged while replication was suspended, over every boot. */
     ackedDuringSuspension: number
     replay: string
@@ -215,6 +236,10 @@ export class Simulation {
         damageAccepted: 0,
         powerOff: 0,
         linkDown: 0,
+        attackInjected: 0,
+        attackReplayed: 0,
+        attackPosed: 0,
+        attackFlipped: 0,
     }
 
     /** Told of each fault of the rot, remotefail and ram classes and of the operator's
@@ -257,6 +282,15 @@ export class Simulation {
      * or more; for the console and the live view). */
     readonly shuttleBus: I2cBus | null = null
     readonly agents: (ShuttleAgent | null)[] = []
+    /** The adversary on each member's link (the attack class), and every sealing layer made. */
+    readonly adversaries: LinkAdversary[] = []
+    private seals: FrameSealer[] = []
+    /** Digests of the frames each member's primary (0) and the remote's link (1) sealed, and of
+     * those each accepted, in two generations (the older is dropped every AUDIT_SPAN_MS). */
+    private sealedFrames: Array<[Set<string>, Set<string>]> = []
+    private olderSealed: Array<[Set<string>, Set<string>]> = []
+    private acceptedFrames: Array<[Set<string>, Set<string>]> = []
+    private olderAccepted: Array<[Set<string>, Set<string>]> = []
 
     constructor(
         readonly opts: SimOptions,
@@ -277,6 +311,8 @@ export class Simulation {
         g.congestion = opts.congestion === "block" ? Congestion.Block : Congestion.PullAhead
         Object.assign(g, groupOpts ?? {})
         this.group = new SimGroup(this.kernel, g)
+        if (opts.keys !== "none") this.sealLinks()
+        else if (opts.faults.includes("attack")) throw new Error("the attack class needs sealed links (not --keys none)")
         if (opts.boards > 1)
             this.shuttleBus = attachShuttle(this.group, (p, agent) => {
                 this.agents[p.member] = agent
@@ -358,6 +394,86 @@ export class Simulation {
             this.staged.push([m, lba, seq, id ? id.counter : -1, id && id.board === m && id.lba === lba ? id.counter : null])
         }
         this.resetShadow()
+    }
+
+    /**
+     * Seals every link with the seeded key set (docs/FORMAT-link.md §11): member m's key is drawn
+     * from the seed, the nonces from a generator of their own. Every sealing layer is audited:
+     * a session frame (or a remote's answer) an end accepts must be one its peer sealed, and
+     * accepted once; anything else is an effect of someone without the keys, a violation. With
+     * the attack class, an adversary sits on every link.
+     */
+    private sealLinks(): void {
+        const seed = this.opts.seed
+        const cipher = new NodeCipher(seededBytes(new Prng((seed ^ 0x5ea1ed) >>> 0)))
+        const g = this.group
+        for (let m = 0; m < this.opts.boards; m++) {
+            this.sealedFrames.push([new Set(), new Set()])
+            this.olderSealed.push([new Set(), new Set()])
+            this.acceptedFrames.push([new Set(), new Set()])
+            this.olderAccepted.push([new Set(), new Set()])
+        }
+        g.primarySealOf = (m) => this.audited(new LinkSeal(cipher, seededKey(seed, m), m), m, 0)
+        g.remoteSealOf = (m) => this.audited(new RemoteSeal(cipher, seededKey(seed, m), m), m, 1)
+        const rotate = () => {
+            this.olderSealed = this.sealedFrames
+            this.olderAccepted = this.acceptedFrames
+            this.sealedFrames = this.olderSealed.map(() => [new Set<string>(), new Set<string>()])
+            this.acceptedFrames = this.olderAccepted.map(() => [new Set<string>(), new Set<string>()])
+            this.kernel.setTimer(AUDIT_SPAN_MS, rotate)
+        }
+        this.kernel.setTimer(AUDIT_SPAN_MS, rotate)
+        if (!this.opts.faults.includes("attack")) return
+        const pool = new AttackPool(cipher, (m) => seededKey(seed, m), seededKey(seed, 0, 1), this.opts.boards, g.opts.maxPayload)
+        const rr = new Prng((seed ^ 0xa77ac4) >>> 0)
+        for (let m = 0; m < this.opts.boards; m++) this.adversaries.push(new LinkAdversary(m, g.wires[m], pool, rr.fork(m), () => this.kernel.millis()))
+        g.linkOf = (m, remote) => (remote ? this.adversaries[m].remoteSide : this.adversaries[m].primarySide)
+    }
+
+    /** The sealing layer `seal` of member m's link at its primary (end 0) or the remote (1),
+     * watched by the run's checker. */
+    private audited<T extends FrameSealer>(seal: T, m: number, end: number): T {
+        this.seals.push(seal)
+        if (this.opts.mutation === "replay-window") (seal as unknown as { fresh: (ctr: number) => boolean }).fresh = () => true
+        const digest = (b: Buffer, n: number) => createHash("sha1").update(b.subarray(0, n)).digest("base64")
+        const wrap = seal.wrap.bind(seal)
+        seal.wrap = (b, n, out) => {
+            const len = wrap(b, n, out)
+            if (len > 0) this.sealedFrames[m][end].add(digest(out, len))
+            return len
+        }
+        const unwrap = seal.unwrap.bind(seal)
+        seal.unwrap = (buf, n) => {
+            const plain = unwrap(buf, n)
+            if (plain && (buf[0] === SEALED_SESSION || buf[0] === SEALED_ANSWER)) {
+                const d = digest(buf, n)
+                const where = end === 1 ? "remote: member " + m + "'s link" : "primary " + m + "'s link"
+                if (!this.sealedFrames[m][1 - end].has(d) && !this.olderSealed[m][1 - end].has(d))
+                    this.violation(where + " accepted a frame its peer never sealed, at " + Math.round(this.kernel.millis()) + " ms")
+                else if (this.acceptedFrames[m][end].has(d) || this.olderAccepted[m][end].has(d))
+                    this.violation(where + " accepted a frame a second time, at " + Math.round(this.kernel.millis()) + " ms")
+                this.acceptedFrames[m][end].add(d)
+            }
+            return plain
+        }
+        return seal
+    }
+
+    private violation(v: string): void {
+        if (this.violations.length < 50) this.violations.push(v)
+    }
+
+    /** Frames the sealed links dropped, over every end and boot. */
+    private framesRejected(): Record<string, number> {
+        const r: Record<string, number> = { droppedAuth: 0, droppedReplay: 0, handshakesRefused: 0 }
+        for (const s of this.seals) {
+            const c: ChannelCounters | undefined = s.counters
+            if (!c) continue
+            r.droppedAuth += c.droppedAuth
+            r.droppedReplay += c.droppedReplay
+            r.handshakesRefused += c.handshakesRefused
+        }
+        return r
     }
 
     /** A primary's new boot: the counters of its board of the boot before go to the totals. */
@@ -686,6 +802,14 @@ export class Simulation {
                     this.faultsInjected.linkOutage++
                 }
             }
+        // the adversaries act on schedules of their own (AttackPool's generators)
+        for (const a of this.adversaries) {
+            const ar = new Prng((this.opts.seed ^ 0xa77ac5 ^ Math.imul(a.member + 1, 0x9e3779b1)) >>> 0)
+            for (let t = 300 + ar.int(1000); t < end; t += 150 + ar.int(900))
+                this.kernel.setTimer(t, () => {
+                    if (!self.workloadStopped) a.act()
+                })
+        }
         if (f.includes("power"))
             for (const p of this.group.primaries)
                 for (let t = rng.int(4000) + 500; t < end; t += 2000 + rng.int(8000)) {
@@ -1029,6 +1153,12 @@ export class Simulation {
     /** Adds the faults the models injected at their rates (link bytes, bus NACKs and glitches). */
     private countModelFaults(): void {
         const fi = this.faultsInjected
+        for (const a of this.adversaries) {
+            fi.attackInjected += a.counts.attackInjected
+            fi.attackReplayed += a.counts.attackReplayed
+            fi.attackPosed += a.counts.attackPosed
+            fi.attackFlipped += a.counts.attackFlipped
+        }
         for (const w of this.group.wires)
             for (const end of [w.a, w.b]) {
                 fi.linkBytesLost += end.counters.lost - end.counters.lostInOutage
@@ -1071,6 +1201,7 @@ export class Simulation {
         // the faults stop and the apps stop issuing: the remote must catch up (liveness)
         this.workloadStopped = true
         for (const a of this.apps) a.stop()
+        for (const a of this.adversaries) a.stop()
         for (let b = 0; b < this.group.wires.length; b++) {
             const w = this.group.wires[b]
             w.setFaults({ byteLoss: 0, bitError: 0, duplication: 0 })
@@ -1120,6 +1251,7 @@ export class Simulation {
             rpoLagSeqs: percentiles(this.rpoSeqSamples),
             linkEfficiency: capacity > 0 ? Math.round((Math.min(delivered, payload) / capacity) * 10000) / 10000 : 0,
             faultsInjected: this.faultsInjected,
+            framesRejected: this.framesRejected(),
             ...this.longEventCounters(),
             replay: replayCommand(o),
         }

@@ -165,6 +165,8 @@ export function formatSummary(r: SimResult): string[] {
     ]
     const f = Object.entries(r.faultsInjected).filter(([, v]) => v > 0)
     if (f.length > 0) lines.push("faults injected: " + f.map(([k, v]) => `${k} ${v}`).join(", "))
+    const x = Object.entries(r.framesRejected).filter(([, v]) => v > 0)
+    if (x.length > 0) lines.push("frames rejected by the sealed links: " + x.map(([k, v]) => `${k} ${v}`).join(", "))
     if (r.writesFailed + r.suspensions + r.resyncs + r.ackedDuringSuspension > 0)
         lines.push(
             `writes failed ${r.writesFailed}; replication suspended ${r.suspensions} time(s), ${r.ackedDuringSuspension} writes acknowledged while suspended; full resyncs ${r.resyncs}`

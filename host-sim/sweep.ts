@@ -38,6 +38,8 @@ export interface SweepSummary {
     failures: SweepFailure[]
     /** Faults injected over all runs, by class. */
     faultsInjected: Record<string, number>
+    /** Frames the sealed links dropped over all runs (SimResult.framesRejected). */
+    framesRejected: Record<string, number>
     /** Virtual time simulated over all runs, ms. */
     virtualMs: number
     /** Totals over all runs: writes the apps saw fail, suspensions of replication, full
@@ -60,6 +62,7 @@ export interface SeedOutcome {
     violations: string[]
     violationCount: number
     faultsInjected: Record<string, number>
+    framesRejected: Record<string, number>
     virtualMs: number
     writesFailed: number
     suspensions: number
@@ -82,6 +85,7 @@ export function outcomeOf(r: SimResult): SeedOutcome {
         violations: r.violations.slice(0, 5),
         violationCount: r.violations.length,
         faultsInjected: r.faultsInjected,
+        framesRejected: r.framesRejected,
         virtualMs: r.virtualMs,
     }
 }
@@ -215,6 +219,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
     s.runs = outcomes.length
     for (const out of outcomes) {
         for (const [k, v] of Object.entries(out.faultsInjected)) s.faultsInjected[k] = (s.faultsInjected[k] ?? 0) + v
+        for (const [k, v] of Object.entries(out.framesRejected)) s.framesRejected[k] = (s.framesRejected[k] ?? 0) + v
         s.virtualMs += out.virtualMs
         s.writesFailed += out.writesFailed
         s.suspensions += out.suspensions
@@ -282,6 +287,7 @@ export function combineSummaries(parts: SweepSummary[]): SweepSummary {
         s.unsafeRuns += p.unsafeRuns
         s.failures.push(...p.failures)
         for (const [k, v] of Object.entries(p.faultsInjected)) s.faultsInjected[k] = (s.faultsInjected[k] ?? 0) + v
+        for (const [k, v] of Object.entries(p.framesRejected ?? {})) s.framesRejected[k] = (s.framesRejected[k] ?? 0) + v
         s.virtualMs += p.virtualMs
         s.writesFailed += p.writesFailed
         s.suspensions += p.suspensions
@@ -308,6 +314,7 @@ function emptySummary(options: string, seeds: Array<[number, number]>, shard: Sw
         unsafeRuns: 0,
         failures: [],
         faultsInjected: {},
+        framesRejected: {},
         virtualMs: 0,
         writesFailed: 0,
         suspensions: 0,

@@ -11,6 +11,7 @@ import { checkBoot } from "./bootCheck"
 import { deviceScriptCapabilities, RuntimeCapabilities } from "./capabilities"
 import { boardExtras } from "./boardConfig"
 import { PrimaryFirmware } from "./primaryFirmware"
+import { LinkSeal } from "../link/seal"
 
 // A board's start on the DeviceScript runtime: the drivers of hal/devicescript/ brought up from
 // a validated configuration, then a primary's firmware on them. The board entry
@@ -70,6 +71,11 @@ export interface StartOptions {
     spiPort?: SpiPort
     /** The run loop to use (default: a new one). */
     loop?: RunLoop
+    /** The member's 32-byte link key (docs/FORMAT-link.md §11): the board entry passes what its
+     * settings hold, null when they hold none: then the board does not start. Left out, the
+     * check is not made (tests against a remote without keys). The key itself goes to
+     * runStarted, in the link's sealing layer. */
+    key?: Buffer | null
 }
 
 /**
@@ -114,6 +120,9 @@ export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilit
     const notes = check.notes
     const cfg = check.config
     if (cfg === null) return finish(print, problems, notes, null)
+    if (o.key === null)
+        problems.push("no link key: the setting SEQMIRROR_KEY is missing or is not 64 hex digits (seqmirror keygen makes one for .env.local; docs/HARDWARE.md)")
+    else if (o.key !== undefined) notes.push("link: every frame sealed with this member's key (AES-256-CCM)")
 
     let loop = o.loop
     if (loop === undefined) loop = new RunLoop()
@@ -207,9 +216,11 @@ export async function runBoard(configText: string, opts?: StartOptions, ready?: 
     return runStarted(await startBoard(configText, opts), ready)
 }
 
-/** startReplication on a board that started; null when it did not. */
-export function runStarted(started: BoardStart, ready?: (fw: PrimaryFirmware) => void): PrimaryFirmware | null {
-    return started.drivers === null ? null : startReplication(started.drivers, ready)
+/** startReplication on a board that started; null when it did not. `sealer`: the link's
+ * sealing layer (docs/FORMAT-link.md §11; the board entry makes it with the key from the
+ * board's settings), or none: the link is not sealed. */
+export function runStarted(started: BoardStart, ready?: (fw: PrimaryFirmware) => void, sealer?: LinkSeal | null): PrimaryFirmware | null {
+    return started.drivers === null ? null : startReplication(started.drivers, ready, sealer)
 }
 
 /**
@@ -218,11 +229,12 @@ export function runStarted(started: BoardStart, ready?: (fw: PrimaryFirmware) =>
  * starts once the firmware listens to it. On failure the firmware has printed why and the run
  * loop stops. While it runs, a status line every minute. Returns the firmware at once.
  */
-export function startReplication(d: BoardDrivers, ready?: (fw: PrimaryFirmware) => void): PrimaryFirmware {
+export function startReplication(d: BoardDrivers, ready?: (fw: PrimaryFirmware) => void, sealer?: LinkSeal | null): PrimaryFirmware {
     const link = d.link as SocketLink
     const loop = d.loop
     const fw = new PrimaryFirmware(d.config, d.memberIndex, loop, link, d.random, (line) => console.log("seqmirror: " + line), d.flash)
     boardExtras(fw)
+    if (sealer) fw.sealer = sealer
     loop.setTimer(0, () => {
         fw.start((ok) => {
             if (!ok) {

@@ -4,6 +4,7 @@ import { Link } from "../../hal/link"
 import { DEFAULT_HISTORY_SEQS, DEFAULT_WRITES_WAITING, SeqmirrorConfig } from "../config"
 import { ChannelConfig, defaultChannelConfig } from "../link/config"
 import { PrimaryChannel } from "../link/primary"
+import { LinkSeal } from "../link/seal"
 import { AckMode, Congestion, historyLimit, PrimaryBoard, PrimaryOptions } from "../pipeline/primary"
 import { SoloCycle } from "../pipeline/soloCycle"
 import { PrimaryBlockStore } from "../store/blockStore"
@@ -44,6 +45,9 @@ export class PrimaryFirmware {
     readonly store: PrimaryBlockStore
     channel: PrimaryChannel | null = null
     board: PrimaryBoard | null = null
+    /** The sealing layer of the link (docs/FORMAT-link.md §11), set before start; left unset:
+     * the link is not sealed. */
+    sealer!: LinkSeal | null
     cycle: SoloCycle | null = null
     generation = 0
     /** Blocks the application may write (lbas 0..lbaCount-1): a quarter of the store's slots. */
@@ -117,7 +121,7 @@ export class PrimaryFirmware {
 
     private run(): void {
         const cfg = this.config
-        const ch = new PrimaryChannel(this.link, this.clock, this.random, this.channelConfig, this.generation, this.member)
+        const ch = new PrimaryChannel(this.link, this.clock, this.random, this.channelConfig, this.generation, this.member, this.sealer)
         const self = this
         // up and down only: while the link is out, HELLOs and their timeouts come and go
         let wasUp = false

@@ -3,7 +3,8 @@ import { Flash } from "../../hal/flash"
 import { Link } from "../../hal/link"
 import { SeqmirrorConfig } from "../config"
 import { ChannelConfig, defaultChannelConfig } from "../link/config"
-import { RemoteChannel } from "../link/remote"
+import { RemoteChannel, RemoteSealer } from "../link/remote"
+import { FrameSealer } from "../link/seal"
 import { PipelineChannel } from "../protocol/ports"
 import { RemoteBoard } from "../remote/remoteBoard"
 import { BlockStore } from "../store/blockStore"
@@ -63,7 +64,8 @@ export function remoteFlashBytes(config: SeqmirrorConfig): number {
  * remote and the host's (`seqmirror remote`) run it; everything it calls back runs from `clock`.
  *
  * `start(done)` mounts the store, then builds the channels in member order, asking
- * `linkOf(member)` and then `randomOf(member)` for each, and the board; done(None) when the
+ * `linkOf(member)`, `randomOf(member)` and, when given, `sealOf(member)` (the sealing layer of
+ * the member's link, docs/FORMAT-link.md §11) for each, and the board; done(None) when the
  * remote runs (`board`, `channels` set), done(err) when the store did not mount.
  * @devsWhenUsed
  */
@@ -77,7 +79,8 @@ export class RemoteFirmware {
         private clock: Clock,
         flash: Flash,
         private linkOf: (member: number) => Link,
-        private randomOf: (member: number) => () => number
+        private randomOf: (member: number) => () => number,
+        private sealOf?: ((member: number) => FrameSealer & RemoteSealer) | null
     ) {
         this.store = new BlockStore(flash, clock, { role: StoreRole.Remote, blockSize: opts.blockSize, queueDepth: opts.queueDepth })
     }
@@ -113,9 +116,18 @@ export class RemoteFirmware {
         const random = this.randomOf(member)
         const key = META_REMOTE_GENERATION + member
         const highest = store.meta(key) < 0 ? 0 : store.meta(key)
-        return new RemoteChannel(link, this.clock, random, this.opts.channel, member, highest, (g, done) => {
-            store.setMeta(key, g, (_e) => done())
-        })
+        return new RemoteChannel(
+            link,
+            this.clock,
+            random,
+            this.opts.channel,
+            member,
+            highest,
+            (g, done) => {
+                store.setMeta(key, g, (_e) => done())
+            },
+            this.sealOf ? this.sealOf(member) : null
+        )
     }
 
     /** Stops every channel (a shutdown): no more frames in or out. */

@@ -10,7 +10,7 @@ import { HoldReason, RemoteBoard } from "../remote/remoteBoard"
 import { ShuttleAgent } from "../shuttle/agent"
 import { BlockStore } from "../store/blockStore"
 import { storeErrorName } from "../store/types"
-import { parseNumberArg, Shell, ShellCommand, ShellError } from "./shell"
+import { changing, parseNumberArg, Shell, ShellCommand, ShellError } from "./shell"
 
 /**
  * The board commands of the serial console: what an operator asks a primary board or the
@@ -45,6 +45,8 @@ export interface RemoteParts {
     /** The group's suspend time (group.suspendAfterMs), for the reason a member suspended
      * (0: not known). */
     suspendAfterMs: number
+    /** HELLOs refused before they reached a member's channel (a host's listener), if any. */
+    refusedElsewhere?: () => number
 }
 
 /** Answer of every board command while the firmware is not running. */
@@ -122,19 +124,25 @@ export function addPrimaryCommands(shell: Shell, out: Console, parts: () => Prim
         })
     )
     shell.add(
-        new ShellCommand("damage", "damage [accept]", "a damaged block that holds replication; accept: give it up and resync", (args) => {
-            if (args.length > 1 || (args.length === 1 && args[0] !== "accept")) throw new ShellError("damage takes no argument, or accept")
-            const p = parts()
-            if (!p) return [NOT_RUNNING]
-            const b = p.board
-            if (b.damagedLba < 0) return ["no damaged block" + (b.damagedReads > 0 ? " (" + b.damagedReads + " found before)" : "")]
-            const what = "lba " + b.damagedLba + (b.damagedSeq !== 0 ? ", seq " + b.damagedSeq + " waits for it" : ", the resync's copy waits for it")
-            if (args.length === 0)
-                return ["damaged: " + what, "write the lba again (the resync copies the new data), or `damage accept`: the remote keeps its older copy of it"]
-            const lba = b.damagedLba
-            b.acceptDamage()
-            return ["lba " + lba + " given up: replication suspends and resyncs the rest; the remote keeps its older copy of it"]
-        })
+        changing(
+            new ShellCommand("damage", "damage [accept]", "a damaged block that holds replication; accept: give it up and resync", (args) => {
+                if (args.length > 1 || (args.length === 1 && args[0] !== "accept")) throw new ShellError("damage takes no argument, or accept")
+                const p = parts()
+                if (!p) return [NOT_RUNNING]
+                const b = p.board
+                if (b.damagedLba < 0) return ["no damaged block" + (b.damagedReads > 0 ? " (" + b.damagedReads + " found before)" : "")]
+                const what = "lba " + b.damagedLba + (b.damagedSeq !== 0 ? ", seq " + b.damagedSeq + " waits for it" : ", the resync's copy waits for it")
+                if (args.length === 0)
+                    return [
+                        "damaged: " + what,
+                        "write the lba again (the resync copies the new data), or `damage accept`: the remote keeps its older copy of it",
+                    ]
+                const lba = b.damagedLba
+                b.acceptDamage()
+                return ["lba " + lba + " given up: replication suspends and resyncs the rest; the remote keeps its older copy of it"]
+            }),
+            (args) => args.length > 0
+        )
     )
     shell.add(
         new ShellCommand("verify", "verify", "compare this board's image with the remote's (in the background; again: its progress)", (args) => {
@@ -148,26 +156,32 @@ export function addPrimaryCommands(shell: Shell, out: Console, parts: () => Prim
         })
     )
     shell.add(
-        new ShellCommand("repair", "repair", "resync the blocks the last verify found different", (args) => {
-            noArgs("repair", args)
-            const p = parts()
-            if (!p) return [NOT_RUNNING]
-            const v = p.board.verifier
-            if (!v) return [NO_VERIFY]
-            if (v.running) return ["verify is still running: " + verifyLine(v)]
-            if (!repairBoard(p.board)) return ["nothing to repair: " + verifyLine(v)]
-            return ["repairing " + v.mismatched + " block(s): replication suspends and resyncs them with the writes since, in one commit on the remote"]
-        })
+        changing(
+            new ShellCommand("repair", "repair", "resync the blocks the last verify found different", (args) => {
+                noArgs("repair", args)
+                const p = parts()
+                if (!p) return [NOT_RUNNING]
+                const v = p.board.verifier
+                if (!v) return [NO_VERIFY]
+                if (v.running) return ["verify is still running: " + verifyLine(v)]
+                if (!repairBoard(p.board)) return ["nothing to repair: " + verifyLine(v)]
+                return ["repairing " + v.mismatched + " block(s): replication suspends and resyncs them with the writes since, in one commit on the remote"]
+            })
+        )
     )
-    shell.add(membershipCommand("evict", "remove a member from the group (until admitted again)", parts, (agent, addr) => agent.evict(addr), "evicting", ""))
     shell.add(
-        membershipCommand(
-            "admit",
-            "take an evicted member back into the group; it copies its whole image to the remote",
-            parts,
-            (agent, addr) => agent.admit(addr),
-            "admitting",
-            "; the group then resyncs with its whole image"
+        changing(membershipCommand("evict", "remove a member from the group (until admitted again)", parts, (agent, addr) => agent.evict(addr), "evicting", ""))
+    )
+    shell.add(
+        changing(
+            membershipCommand(
+                "admit",
+                "take an evicted member back into the group; it copies its whole image to the remote",
+                parts,
+                (agent, addr) => agent.admit(addr),
+                "admitting",
+                "; the group then resyncs with its whole image"
+            )
         )
     )
 }
@@ -521,6 +535,7 @@ function remoteStats(r: RemoteParts): StatList {
     s.add("retransmissions", retx)
     s.add("droppedCrc", crc)
     s.add("payloadBytesDelivered", delivered)
+    addSealStats(s, r.channels, r.refusedElsewhere ? r.refusedElsewhere() : 0)
     addStoreStats(s, r.store)
     return s
 }
@@ -578,6 +593,23 @@ function addChannelStats(s: StatList, ch: PrimaryChannel): void {
     s.add("linkDeaths", c.linkDeaths)
     s.add("payloadBytesSent", c.payloadBytesSent)
     s.add("messagesAcked", c.messagesAcked)
+    addSealStats(s, [ch], 0)
+}
+
+/** The sealed link's drops (docs/FORMAT-link.md §11): frames that did not authenticate, replays,
+ * HELLOs refused (`more`: those refused before they reached a channel). */
+function addSealStats(s: StatList, chs: (PrimaryChannel | RemoteChannel)[], more: number): void {
+    let auth = 0
+    let replay = 0
+    let refused = more
+    for (let i = 0; i < chs.length; i++) {
+        auth += chs[i].counters.droppedAuth
+        replay += chs[i].counters.droppedReplay
+        refused += chs[i].counters.handshakesRefused
+    }
+    s.add("droppedAuth", auth)
+    s.add("droppedReplay", replay)
+    s.add("handshakesRefused", refused)
 }
 
 function addStoreStats(s: StatList, st: BlockStore): void {

@@ -10,6 +10,9 @@ import { Console } from "../../hal/console"
  * with a hint. A handler that throws is reported as an error line; the shell keeps working.
  */
 export class ShellCommand {
+    /** Whether the command with these arguments changes the board's state (the group, what it
+     * holds, what it replicates), rather than reading it: the shell's guard then decides. */
+    changes: ((args: string[]) => boolean) | null = null
     constructor(
         public name: string,
         public usage: string,
@@ -17,6 +20,12 @@ export class ShellCommand {
         /** Returns the lines to print; throw ShellError for a bad argument. */
         public run: (args: string[]) => string[]
     ) {}
+}
+
+/** `cmd`, marked as changing the board's state (with `when`: for those arguments only). */
+export function changing(cmd: ShellCommand, when?: (args: string[]) => boolean): ShellCommand {
+    cmd.changes = when !== undefined ? when : () => true
+    return cmd
 }
 
 export class ShellError extends Error {
@@ -39,6 +48,9 @@ export class Shell {
     level = LogLevel.Info
     linesIn = 0
     errors = 0
+    /** Asked before a command that changes state runs (ShellCommand.changes): null lets it
+     * run, a reason refuses it (one error line). None: every command runs. */
+    guard: ((cmd: ShellCommand, args: string[]) => string | null) | null = null
 
     constructor(
         private out: Console,
@@ -104,8 +116,16 @@ export class Shell {
             this.errors++
             return ['error: unknown command "' + name + '"; try help']
         }
+        const args = words.slice(1)
+        if (this.guard && cmd.changes && cmd.changes(args)) {
+            const why = this.guard(cmd, args)
+            if (why !== null) {
+                this.errors++
+                return ["error: " + why]
+            }
+        }
         try {
-            return cmd.run(words.slice(1))
+            return cmd.run(args)
         } catch (e) {
             this.errors++
             const msg = e instanceof ShellError ? e.message : "internal error: " + (e as Error).message

@@ -30,6 +30,7 @@ import {
     PROTOCOL_VERSION,
 } from "./frame"
 import { ChannelState } from "./receiver"
+import { FrameSealer, SEAL_OVERHEAD } from "./seal"
 import { ChannelSender, SLOT_LOST, TIME_EPS } from "./sender"
 
 /** What encodeNext put into the wire buffer. */
@@ -85,34 +86,52 @@ export abstract class LinkChannel extends ChannelSender {
     private kickArmed!: boolean
 
     private sessionHandler!: ((resumed: boolean, resume: Buffer) => void) | null
+    /** The sealing layer (docs/FORMAT-link.md §11), or none: frames go in the clear. */
+    protected sealer!: FrameSealer | null
+    /** Where a frame is sealed before its CRC and COBS. */
+    private sealed!: Buffer
 
     /** `cfg` must pass checkChannelConfig: whoever builds a configuration from outside input
      * checks it (the simulator's and the bench's options); a board's is a constant that a test
      * checks (firmware/boot/primaryFirmware.ts, boardChannelConfig), so the board image carries
-     * no check. */
+     * no check. With `sealer`, every frame in and out is sealed. */
     constructor(
         protected link: Link,
         clock: Clock,
         protected random: () => number,
-        cfg: ChannelConfig
+        cfg: ChannelConfig,
+        sealer?: FrameSealer | null
     ) {
         super(clock, cfg, link.bitRate())
         const dataMax = DATA_HEADER_BYTES + cfg.maxPayload + CRC_BYTES
         const ctrlMax = HANDSHAKE_BYTES + cfg.maxResumeBytes + CRC_BYTES
-        const frameMax = dataMax > ctrlMax ? dataMax : ctrlMax
+        let frameMax = dataMax > ctrlMax ? dataMax : ctrlMax
+        if (sealer) {
+            this.sealer = sealer
+            sealer.counters = this.counters
+            frameMax += SEAL_OVERHEAD
+            this.sealed = Buffer.alloc(frameMax)
+        }
         this.wire = Buffer.alloc(cobsMaxEncoded(frameMax))
         this.ctrl = Buffer.alloc(ctrlMax)
         this.small = Buffer.alloc(HEADER_BYTES + CRC_BYTES)
         const self = this // the DeviceScript compiler rejects `this` inside arrow functions
-        this.decoder = new CobsDecoder(frameMax, (buf, len) => {
+        this.decoder = new CobsDecoder(frameMax, (raw, len) => {
             if (len < HEADER_BYTES + CRC_BYTES) {
                 self.malformed++
                 return
             }
-            const n = len - CRC_BYTES
-            if (crc32cUpdate(0, buf, 0, n) !== getU32(buf, n)) {
+            let n = len - CRC_BYTES
+            if (crc32cUpdate(0, raw, 0, n) !== getU32(raw, n)) {
                 self.counters.droppedCrc++
                 return
+            }
+            let buf = raw
+            if (self.sealer) {
+                const plain = self.sealer.unwrap(raw, n)
+                if (!plain) return
+                buf = plain
+                n = plain.length
             }
             const type = buf[OFF_TYPE]
             if (!self.wellFormed(type, buf, n)) {
@@ -511,8 +530,19 @@ export abstract class LinkChannel extends ChannelSender {
         return NOTHING
     }
 
-    /** Appends the CRC to b[0, n) and COBS-encodes the frame into the wire buffer. */
+    /** Seals b[0, n) when the link is sealed, appends the CRC and COBS-encodes the frame into
+     * the wire buffer. */
     protected seal(b: Buffer, n: number): void {
+        if (this.sealer) {
+            n = this.sealer.wrap(b, n, this.sealed)
+            if (n <= 0) {
+                // nothing goes out: no keys yet, or this end's counter is spent (new keys needed)
+                this.wireLen = 0
+                if (n < 0) this.onDead()
+                return
+            }
+            b = this.sealed
+        }
         putU32(b, n, crc32cUpdate(0, b, 0, n))
         this.wireLen = cobsEncodeInto(b, n + CRC_BYTES, this.wire)
         this.wirePos = 0

@@ -48,4 +48,12 @@ export class ChannelCounters {
     resetsReceived = 0
     /** Sessions the remote ended itself to have the primary send again (RemoteChannel.renew). */
     sessionsRenewed = 0
+    /** Sealed link (docs/FORMAT-link.md §11): frames that did not authenticate (forged, altered,
+     * not sealed, under keys this end does not hold). */
+    droppedAuth = 0
+    /** Sealed frames whose counter was opened before or is behind the replay window. */
+    droppedReplay = 0
+    /** HELLOs the remote refused because they did not authenticate: no key, another member's
+     * key or identity. */
+    handshakesRefused = 0
 }

@@ -17,6 +17,7 @@ import {
 import { ReconnectBackoff } from "../../hal/backoff"
 import { LinkChannel } from "./channel"
 import { ChannelConfig } from "./config"
+import { LinkSeal } from "./seal"
 
 /**
  * The primary board's end of the link channel: it opens the session. It sends HELLO with its
@@ -33,6 +34,9 @@ import { ChannelConfig } from "./config"
  *   (onSessionUp(true, ...)); if not, both ends start a new, empty session
  *   (onSessionUp(false, remoteResumeState)).
  * - It starts connecting on the first turn of the run loop after construction.
+ * - With `sealer` (docs/FORMAT-link.md §11) every frame is sealed; the keys of a session come
+ *   with the WELCOME that starts or resumes it, and the first frame under them (an ACK at once)
+ *   shows the remote that this end holds them.
  * @devsWhenUsed
  */
 export class PrimaryChannel extends LinkChannel {
@@ -50,9 +54,10 @@ export class PrimaryChannel extends LinkChannel {
         random: () => number,
         cfg: ChannelConfig,
         readonly generation: number,
-        readonly member: number
+        readonly member: number,
+        sealer?: LinkSeal | null
     ) {
-        super(link, clock, random, cfg)
+        super(link, clock, random, cfg, sealer)
         if (!(member >= 0 && member <= 0xffff)) throw new Error("link: member must be 0..65535")
         this.backoff = new ReconnectBackoff(cfg.backoffBaseMs, cfg.backoffCapMs, random)
         this.reconnectAt = clock.millis()
@@ -154,6 +159,10 @@ export class PrimaryChannel extends LinkChannel {
             this.sessionId = session
         }
         this.takeHandshakeAck(buf, resumed)
+        if (this.sealer) {
+            ;(this.sealer as LinkSeal).takeKeys()
+            this.ackPending = true
+        }
         this.handshakeAt = -1
         this.nonce = 0
         this.backoff.reset()

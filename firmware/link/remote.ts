@@ -1,15 +1,18 @@
 import { Clock } from "../../hal/clock"
 import { Link } from "../../hal/link"
-import { getU16, getU32, putU16, putU32 } from "../codec/bytes"
+import { copyOf, getU16, getU32, putU16, putU32 } from "../codec/bytes"
 import {
     FrameType,
     HANDSHAKE_BYTES,
     HEADER_BYTES,
+    OFF_ACK,
+    OFF_ECHO,
     OFF_GENERATION,
     OFF_MAX_PAYLOAD,
     OFF_MEMBER,
     OFF_NONCE,
     OFF_REASON,
+    OFF_SACK,
     OFF_SESSION,
     OFF_VERSION,
     OFF_WINDOW,
@@ -17,7 +20,49 @@ import {
     RefuseReason,
 } from "./frame"
 import { LinkChannel } from "./channel"
+import { ChannelState } from "./receiver"
 import { ChannelConfig } from "./config"
+import { FrameSealer } from "./seal"
+
+/** What a HELLO asks of the remote: the WELCOME's repeat, a resume, a new session. */
+export const enum HelloAction {
+    Repeat = 1,
+    Resume = 2,
+    New = 3,
+}
+
+/**
+ * A HELLO the sealed remote answered with a WELCOME, and what it does once the primary shows it
+ * holds the WELCOME's keys (firmware/link/remoteSeal.ts): the session state it starts or
+ * resumes is untouched until then.
+ * @devsWhenUsed
+ */
+export class HelloOffer {
+    /** The session keys of the WELCOME (set when it is sealed). */
+    tx: Buffer | null = null
+    rx: Buffer | null = null
+    constructor(
+        readonly action: number,
+        /** The HELLO's header: its ack block, the session it asks for. */
+        readonly hello: Buffer,
+        readonly generation: number,
+        readonly nonce: number,
+        readonly resume: Buffer,
+        /** The session the WELCOME names (a new one's id for HelloAction.New). */
+        readonly session: number
+    ) {}
+}
+
+/** What RemoteChannel needs of its sealing layer beyond framing (firmware/link/remoteSeal.ts). */
+export interface RemoteSealer {
+    /** The channel it seals for (the channel sets it). */
+    channel: RemoteChannel
+    /** The nonce of the HELLO opened last (the one the channel is handling). */
+    helloNonce(): Buffer | null
+    /** The next WELCOME or REFUSE queued answers the HELLO of nonce `np`; `offer`: the
+     * WELCOME's (null for a REFUSE). */
+    answer(offer: HelloOffer | null, np: Buffer | null): void
+}
 
 /**
  * The remote board's end of the link channel of one member: it answers HELLOs and never
@@ -34,6 +79,12 @@ import { ChannelConfig } from "./config"
  *   dropped and answered by a RESET (at most one per minRtoMs) so that the primary reconnects.
  * - States: "down" (no session, or the link silent for deadMs), "connecting" (waiting for the
  *   owner to persist a generation), "up".
+ * - Sealed (with `sealer`, docs/FORMAT-link.md §11): a HELLO that authenticates gets its WELCOME
+ *   at once, with the keys of the session it asks for, but nothing changes (session, receive
+ *   state, generation) until a frame under those keys arrives: the primary holds the member key
+ *   and the HELLO is not a replay. Then the remote persists a newer generation if needed and
+ *   resumes or starts the session as above.
+ * @devsWhenUsed
  */
 export class RemoteChannel extends LinkChannel {
     private highest: number
@@ -46,6 +97,10 @@ export class RemoteChannel extends LinkChannel {
     private pendingNonce = 0
     private pendingWindow = 0
     private pendingResume: Buffer | null = null
+    /** Sealed: the waiting HELLO's header and nonce Np. */
+    private pendingHello: Buffer | null = null
+    private pendingNp: Buffer | null = null
+    private pendingState: ChannelState = "down"
 
     constructor(
         link: Link,
@@ -54,10 +109,27 @@ export class RemoteChannel extends LinkChannel {
         cfg: ChannelConfig,
         readonly member: number,
         highestGeneration: number,
-        private persistGeneration: ((generation: number, done: () => void) => void) | null
+        private persistGeneration: ((generation: number, done: () => void) => void) | null,
+        private seals?: (FrameSealer & RemoteSealer) | null
     ) {
-        super(link, clock, random, cfg)
+        super(link, clock, random, cfg, seals)
         this.highest = highestGeneration >>> 0
+        if (seals) seals.channel = this
+    }
+
+    /** A frame of the sealed link authenticates under the keys of `offer` (a WELCOME of ours):
+     * whether it may be taken (take) now. Not while a generation is being persisted, not one
+     * older than the newest accepted since, not a resume of a session that has ended since. */
+    admit(offer: HelloOffer): boolean {
+        if (this.persisting) return false
+        if (offer.generation < this.highest) return false
+        if (offer.action !== HelloAction.New) if (offer.session !== this.sessionId) return false
+        return true
+    }
+
+    /** The offer's keys are the session's now: it does what the HELLO asked. */
+    take(offer: HelloOffer): void {
+        this.act(offer.action, offer.hello, offer.generation, offer.nonce, offer.resume, offer.session)
     }
 
     /** The newest generation accepted for this link's member. */
@@ -139,36 +211,88 @@ export class RemoteChannel extends LinkChannel {
         this.counters.framesReceived++
         const asked = getU32(buf, OFF_SESSION)
         const current = this.sessionId !== 0 && generation === this.sessionGeneration
-        if (current && nonce === this.sessionNonce) {
-            // a repeat: our WELCOME was lost; the application knows already
-            if (asked === this.sessionId) this.takeHandshakeAck(buf, true)
-            this.st = "up"
-            this.lastRxAt = this.clock.millis()
-            this.welcome()
-            return
-        }
+        let action = HelloAction.New
+        // a repeat: our WELCOME was lost; the application knows already
+        if (current) action = nonce === this.sessionNonce ? HelloAction.Repeat : asked === this.sessionId ? HelloAction.Resume : HelloAction.New
         const resume = Buffer.alloc(n - HANDSHAKE_BYTES)
         for (let i = 0; i < resume.length; i++) resume[i] = buf[HANDSHAKE_BYTES + i]
-        if (current && asked === this.sessionId) {
+        const np = this.seals ? this.seals.helloNonce() : null
+        if (action === HelloAction.New)
+            if (generation > this.highest && this.persistGeneration) {
+                // the WELCOME waits for the new generation to be durable (sealed: the HELLO
+                // authenticated; a generation only ever goes up, so even a replayed HELLO names
+                // one its member has reached)
+                this.persisting = true
+                this.pendingState = this.st
+                this.st = "connecting"
+                this.pendingNonce = nonce
+                this.pendingWindow = getU16(buf, OFF_WINDOW)
+                this.pendingResume = resume
+                this.pendingHello = copyOf(buf, 0, HEADER_BYTES)
+                this.pendingNp = np
+                const self = this
+                this.persistGeneration(generation, () => self.persisted(generation))
+                return
+            }
+        if (this.seals) {
+            this.offer(action, buf, generation, nonce, resume, np)
+            return
+        }
+        this.act(action, buf, generation, nonce, resume, 0)
+        this.welcome()
+    }
+
+    /** What a HELLO asked for (`hello`: its header): the session state changes here. */
+    private act(action: number, hello: Buffer, generation: number, nonce: number, resume: Buffer, id: number): void {
+        if (action === HelloAction.Repeat) {
+            if (getU32(hello, OFF_SESSION) === this.sessionId) this.takeHandshakeAck(hello, true)
+            this.st = "up"
+            this.lastRxAt = this.clock.millis()
+        } else if (action === HelloAction.Resume) {
             this.sessionNonce = nonce
-            this.takeHandshakeAck(buf, true)
+            this.takeHandshakeAck(hello, true)
             this.sessionUp(true, resume)
-            this.welcome()
-            return
+        } else {
+            if (generation > this.highest) this.highest = generation
+            this.newSession(generation, nonce, getU16(hello, OFF_WINDOW), resume, id)
         }
-        const window = getU16(buf, OFF_WINDOW)
-        if (generation > this.highest && this.persistGeneration) {
-            this.persisting = true
-            this.st = "connecting"
-            this.pendingNonce = nonce
-            this.pendingWindow = window
-            this.pendingResume = resume
-            const self = this
-            this.persistGeneration(generation, () => self.persisted(generation))
-            return
+    }
+
+    /** Sealed: answers an authenticated HELLO with the WELCOME of what it asks for, as the
+     * session will be once the primary shows it holds the WELCOME's keys (take); until then
+     * nothing of the session changes. */
+    private offer(action: number, hello: Buffer, generation: number, nonce: number, resume: Buffer, np: Buffer | null): void {
+        let session = this.sessionId
+        if (action === HelloAction.New) {
+            session = 0
+            while (session === 0 || session === this.sessionId) session = this.randomU32()
         }
-        if (generation > this.highest) this.highest = generation
-        this.newSession(generation, nonce, window, resume)
+        const b = this.ctrl
+        if (action === HelloAction.New) {
+            // a new session: it starts empty, every frame buffer free
+            b[0] = FrameType.Welcome
+            b[1] = 0
+            putU32(b, OFF_SESSION, session)
+            putU32(b, OFF_ACK, 0)
+            putU32(b, OFF_SACK, 0)
+            putU16(b, OFF_WINDOW, this.cfg.rxWindow)
+            putU16(b, OFF_ECHO, 0)
+        } else {
+            // this end's ack block as it is; writing it must not change what the session sends
+            const echo = this.rxEcho
+            const pending = this.ackPending
+            this.putHeader(b, FrameType.Welcome, 0, session)
+            this.rxEcho = echo
+            this.ackPending = pending
+        }
+        b[OFF_VERSION] = PROTOCOL_VERSION
+        b[OFF_REASON] = 0
+        putU16(b, OFF_MEMBER, this.member)
+        putU32(b, OFF_GENERATION, generation)
+        putU32(b, OFF_NONCE, nonce)
+        putU16(b, OFF_MAX_PAYLOAD, this.cfg.maxPayload)
+        ;(this.seals as RemoteSealer).answer(new HelloOffer(action, copyOf(hello, 0, HEADER_BYTES), generation, nonce, resume, session), np)
+        this.queueControl(HANDSHAKE_BYTES + this.putResumeState(b, HANDSHAKE_BYTES))
     }
 
     private persisted(generation: number): void {
@@ -177,13 +301,20 @@ export class RemoteChannel extends LinkChannel {
         if (generation > this.highest) this.highest = generation
         const resume = this.pendingResume as Buffer
         this.pendingResume = null
-        this.newSession(generation, this.pendingNonce, this.pendingWindow, resume)
+        if (this.seals) {
+            // the session goes on as it was until the primary takes the WELCOME's keys
+            this.st = this.pendingState
+            this.offer(HelloAction.New, this.pendingHello as Buffer, generation, this.pendingNonce, resume, this.pendingNp)
+            return
+        }
+        this.newSession(generation, this.pendingNonce, this.pendingWindow, resume, 0)
+        this.welcome()
     }
 
-    private newSession(generation: number, nonce: number, window: number, resume: Buffer): void {
+    /** A new session with id `id` (0: a random one other than the current). */
+    private newSession(generation: number, nonce: number, window: number, resume: Buffer, id: number): void {
         const old = this.sessionId
         this.resetSession()
-        let id = 0
         while (id === 0 || id === old) id = this.randomU32()
         this.sessionId = id
         this.sessionGeneration = generation
@@ -191,7 +322,6 @@ export class RemoteChannel extends LinkChannel {
         // a new session: only the window of the HELLO's ack block counts
         this.openPeerWindow(window)
         this.sessionUp(false, resume)
-        this.welcome()
     }
 
     private welcome(): void {
@@ -202,6 +332,7 @@ export class RemoteChannel extends LinkChannel {
      * knows it is meant, and carries the highest generation accepted. */
     private refuse(reason: number, member: number, nonce: number): void {
         this.counters.refusals++
+        if (this.seals) this.seals.answer(null, this.seals.helloNonce())
         const b = this.ctrl
         b[0] = FrameType.Refuse
         for (let i = 1; i < HEADER_BYTES; i++) b[i] = 0

@@ -100,6 +100,8 @@ export const ACK_GROUPS: [number, number][] = [
 
 export interface LinkRow {
     baud: number
+    /** Every frame sealed (docs/FORMAT-link.md §11). */
+    sealed: boolean
     targetFrameLoss: number
     frameLoss: number
     messageBytes: number
@@ -182,6 +184,7 @@ function linkRow(e: LinkEfficiencyRow): LinkRow {
     if (!e.completed || e.errors.length > 0) throw new Error("link measurement at " + e.baud + " baud did not complete: " + e.errors.join("; "))
     return {
         baud: e.baud,
+        sealed: e.sealed,
         targetFrameLoss: e.targetFrameLoss,
         frameLoss: r(e.frameLoss, 4),
         messageBytes: 256 + e.header,
@@ -235,9 +238,10 @@ export function runBench(plan: BenchPlan, onProgress: (what: string) => void = (
 
     progress("link efficiency")
     const linkEfficiency: LinkRow[] = []
-    for (const baud of BAUDS)
-        for (const loss of FRAME_LOSSES)
-            linkEfficiency.push(linkRow(measureLinkEfficiency(baud, loss, PORTION_HEADER, {}, plan.linkMessages || defaultMessageCount(baud))))
+    for (const sealed of [false, true])
+        for (const baud of BAUDS)
+            for (const loss of FRAME_LOSSES)
+                linkEfficiency.push(linkRow(measureLinkEfficiency(baud, loss, PORTION_HEADER, {}, plan.linkMessages || defaultMessageCount(baud), sealed)))
 
     progress("shuttle lap time")
     const shuttleLap: LapRow[] = []
@@ -340,18 +344,13 @@ function goals(b: BenchReport): Goal[] {
     const lossy = b.linkEfficiency.filter((l) => l.targetFrameLoss > 0)
     const min = (xs: number[]) => xs.reduce((a, x) => Math.min(a, x), Infinity)
     const max = (xs: number[]) => xs.reduce((a, x) => Math.max(a, x), -Infinity)
-    out.push({
-        goal: "link efficiency, clean line",
-        target: ">= 0.95",
-        measured: min(clean.map((l) => l.efficiency)).toFixed(4) + " (lowest)",
-        met: min(clean.map((l) => l.efficiency)) >= 0.95,
-    })
-    out.push({
-        goal: "link efficiency, 1% frame loss",
-        target: ">= 0.85",
-        measured: min(lossy.map((l) => l.efficiency)).toFixed(4) + " (lowest)",
-        met: min(lossy.map((l) => l.efficiency)) >= 0.85,
-    })
+    for (const sealed of [false, true]) {
+        const how = sealed ? ", every frame sealed" : ""
+        const c = clean.filter((l) => l.sealed === sealed).map((l) => l.efficiency)
+        const x = lossy.filter((l) => l.sealed === sealed).map((l) => l.efficiency)
+        out.push({ goal: "link efficiency, clean line" + how, target: ">= 0.95", measured: min(c).toFixed(4) + " (lowest)", met: min(c) >= 0.95 })
+        out.push({ goal: "link efficiency, 1% frame loss" + how, target: ">= 0.85", measured: min(x).toFixed(4) + " (lowest)", met: min(x) >= 0.85 })
+    }
     for (const latency of BOARD_LATENCIES_MS) {
         const ratios = b.shuttleLap.filter((l) => l.boardLatencyMs === latency).map((l) => l.ratio)
         out.push({
@@ -403,6 +402,19 @@ function goals(b: BenchReport): Goal[] {
             measured: (l.keepsUp ? "yes" : "no") + " (receive path needs " + (100 * l.decodeCpuShare).toFixed(1) + "% of the VM)",
             met: l.baud === 115200 ? l.keepsUp : null,
         })
+    for (const l of b.vm.sealed.links)
+        out.push({
+            goal: "DeviceScript VM seals and opens every frame of a " + l.baud + " baud link",
+            target: "yes",
+            measured:
+                (l.keepsUp ? "yes" : "no") +
+                " (sealing needs " +
+                (100 * l.encodeCpuShare).toFixed(1) +
+                "%, opening " +
+                (100 * l.decodeCpuShare).toFixed(1) +
+                "% of the VM)",
+            met: l.keepsUp,
+        })
     return out
 }
 
@@ -430,9 +442,10 @@ export function formatBench(b: BenchReport): string {
     out.push("Link efficiency: portion messages (" + b.linkEfficiency[0].messageBytes + " B) delivered / (baud/10 x line busy time)")
     out.push(
         mdTable(
-            ["baud", "frame loss (target / measured)", "efficiency", "portion data only", "line busy", "retransmissions"],
+            ["baud", "sealed", "frame loss (target / measured)", "efficiency", "portion data only", "line busy", "retransmissions"],
             b.linkEfficiency.map((l) => [
                 l.baud,
+                l.sealed ? "yes" : "no",
                 pct(l.targetFrameLoss) + " / " + pct(l.frameLoss),
                 l.efficiency.toFixed(4),
                 l.dataEfficiency.toFixed(4),
@@ -661,6 +674,30 @@ export function formatBench(b: BenchReport): string {
     )
     out.push("")
     out.push("same frames in the VM and on Node: " + (v.sameResult ? "yes" : "NO"))
+    out.push("")
+    const sv = v.sealed
+    out.push(
+        "The same path with every frame sealed (AES-256-CCM, 8-byte tag: " +
+            sv.frame.wireBytes +
+            " B on the wire per frame): the runtime's native cipher in the VM against Node's"
+    )
+    out.push(
+        mdTable(
+            ["path", "VM ms/frame", "VM payload", "Node payload"],
+            [
+                ["seal + CRC-32C + COBS", sv.vm.encode.msPerFrame, kBps(sv.vm.encode.payloadBytesPerSec), kBps(sv.node.encode.payloadBytesPerSec)],
+                ["COBS + CRC check + open", sv.vm.decode.msPerFrame, kBps(sv.vm.decode.payloadBytesPerSec), kBps(sv.node.decode.payloadBytesPerSec)],
+            ]
+        )
+    )
+    out.push(
+        mdTable(
+            ["link", "line B/s", "VM time to seal at line rate", "VM time to open at line rate", "keeps up"],
+            sv.links.map((l) => [l.baud + " baud", l.lineBytesPerSec, pct(l.encodeCpuShare), pct(l.decodeCpuShare), l.keepsUp ? "yes" : "no"])
+        )
+    )
+    out.push("")
+    out.push("same sealed frames in the VM and on Node: " + (sv.sameResult ? "yes" : "NO"))
     out.push("")
     const im = b.image
     out.push("Board image and fixed RAM")

@@ -2,6 +2,7 @@ import { putU16, putU32, getU32 } from "../../firmware/codec/bytes"
 import { CobsDecoder, cobsEncodeInto, cobsMaxEncoded } from "../../firmware/codec/cobs"
 import { crc32cUpdate } from "../../firmware/codec/crc32c"
 import { CRC_BYTES, DATA_HEADER_BYTES, FrameType, MESSAGE_PREFIX_BYTES, OFF_SEQ } from "../../firmware/link/frame"
+import { LinkCipher, SEAL_TAG_BYTES, SEALED_SESSION, SESSION_PREFIX } from "../../firmware/link/seal"
 import { encodePortionHeader, PORTION_HEADER } from "../../firmware/protocol/messages"
 import { encodeBlock } from "../workload"
 
@@ -23,6 +24,11 @@ const BLOCKS = 4
  * message each), computes the CRC-32C of the raw frame and COBS-encodes it into the wire buffer;
  * the receiver COBS-decodes the wire bytes and checks the CRC. Frame headers other than the seq
  * stay zero: their cost is a few stores per frame.
+ *
+ * With a cipher, each frame is sealed as the sealed link seals a frame of its session
+ * (firmware/link/seal.ts, docs/FORMAT-link.md §11): the raw frame, its CRC left out, becomes
+ * `80 counter AES-256-CCM(key, counter, frame)` before its CRC and COBS; the receiver checks
+ * the CRC and opens it.
  *
  * Portable: it runs on Node and in the DeviceScript VM. Each call handles one frame, about
  * 2,300 loop iterations for a full 1096-byte payload, inside the VM's loop budget, so a VM run
@@ -50,16 +56,30 @@ export class FramePath {
     /** CRC-32C over the CRCs of every decoded frame: equal on Node and in the VM for the same run. */
     digest = 0
 
+    /** The sealed frame (with a cipher). */
+    private sealed: Buffer | null = null
+    private key: Buffer
+    private iv: Buffer
+
     constructor(
         readonly maxPayload: number,
-        readonly blockSize: number
+        readonly blockSize: number,
+        private cipher?: LinkCipher
     ) {
         const msg = PORTION_HEADER + blockSize
         this.portionsPerFrame = Math.floor(maxPayload / (MESSAGE_PREFIX_BYTES + msg))
         if (this.portionsPerFrame < 1) throw new Error("frame path: a portion does not fit the payload")
         this.frameLen = DATA_HEADER_BYTES + this.portionsPerFrame * (MESSAGE_PREFIX_BYTES + msg) + CRC_BYTES
         this.frame = Buffer.alloc(this.frameLen)
-        this.wire = Buffer.alloc(cobsMaxEncoded(this.frameLen))
+        let wireMax = this.frameLen
+        this.key = Buffer.alloc(32)
+        for (let i = 0; i < 32; i++) this.key[i] = (i * 7 + 1) & 0xff
+        this.iv = Buffer.alloc(13)
+        if (cipher) {
+            wireMax += SESSION_PREFIX + SEAL_TAG_BYTES
+            this.sealed = Buffer.alloc(wireMax)
+        }
+        this.wire = Buffer.alloc(cobsMaxEncoded(wireMax))
         this.portion = Buffer.alloc(msg)
         for (let i = 0; i < BLOCKS; i++) {
             const b = Buffer.alloc(blockSize)
@@ -67,7 +87,7 @@ export class FramePath {
             this.blocks.push(b)
         }
         const self = this
-        this.decoder = new CobsDecoder(this.frameLen, (buf, len) => self.checkFrame(buf, len))
+        this.decoder = new CobsDecoder(wireMax, (buf, len) => self.checkFrame(buf, len))
     }
 
     /** Builds, seals and encodes the next frame; returns its wire length. */
@@ -85,8 +105,19 @@ export class FramePath {
             at += MESSAGE_PREFIX_BYTES + this.portion.length
             this.payloadBytes += this.portion.length
         }
-        putU32(f, at, crc32cUpdate(0, f, 0, at))
-        this.wireLen = cobsEncodeInto(f, at + CRC_BYTES, this.wire)
+        let out = f
+        if (this.cipher && this.sealed) {
+            // the channel's sealing layer: kind, counter, ciphertext and tag (LinkSeal.wrap)
+            out = this.sealed
+            out[0] = SEALED_SESSION
+            putU32(out, 1, this.seq)
+            putU32(this.iv, 0, this.seq)
+            const ct = this.cipher.seal(this.key, this.iv, f.slice(0, at))
+            out.set(ct, SESSION_PREFIX)
+            at = SESSION_PREFIX + ct.length
+        }
+        putU32(out, at, crc32cUpdate(0, out, 0, at))
+        this.wireLen = cobsEncodeInto(out, at + CRC_BYTES, this.wire)
         this.wireBytes += this.wireLen
         this.framesEncoded++
         this.seq++
@@ -104,6 +135,15 @@ export class FramePath {
         if (n < DATA_HEADER_BYTES || crc32cUpdate(0, buf, 0, n) !== crc) {
             this.badFrames++
             return
+        }
+        if (this.cipher) {
+            // the sealing layer opens it (LinkSeal.openSession)
+            putU32(this.iv, 0, getU32(buf, 1))
+            const plain = this.cipher.open(this.key, this.iv, buf.slice(SESSION_PREFIX, n))
+            if (!plain || plain[0] !== FrameType.Data) {
+                this.badFrames++
+                return
+            }
         }
         this.framesDecoded++
         putU32(this.crcBytes, 0, crc)

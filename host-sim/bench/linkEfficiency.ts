@@ -1,16 +1,19 @@
 import { cobsMaxEncoded } from "../../firmware/codec/cobs"
 import { ChannelConfig, DEFAULT_MAX_PAYLOAD } from "../../firmware/link/config"
 import { CRC_BYTES, DATA_HEADER_BYTES } from "../../firmware/link/frame"
+import { SEAL_TAG_BYTES, SESSION_PREFIX } from "../../firmware/link/seal"
 import { LinkPair, Stream } from "./linkPair"
 
 /**
  * Line efficiency of the link channel: message bytes delivered over what the line could have
  * carried while the primary's transmitter was busy (busy time × baud/10). Portions are 256
  * bytes of data plus a header (`header`); `dataEfficiency` counts only the 256 data bytes.
- * Everything runs in virtual time, so the figures are exact for the seed and repeatable.
+ * Everything runs in virtual time, so the figures are exact for the seed and repeatable. With
+ * `sealed`, every frame is sealed (docs/FORMAT-link.md §11): 13 bytes more each.
  */
 export interface LinkEfficiencyRow {
     baud: number
+    sealed: boolean
     targetFrameLoss: number
     maxPayload: number
     window: number
@@ -38,13 +41,15 @@ export function measureLinkEfficiency(
     targetFrameLoss: number,
     header = 16,
     over: Partial<ChannelConfig> = {},
-    count = defaultMessageCount(baud)
+    count = defaultMessageCount(baud),
+    sealed = false
 ): LinkEfficiencyRow {
     const maxPayload = over.maxPayload ?? DEFAULT_MAX_PAYLOAD
     const window = over.txWindow ?? 8
-    const p = new LinkPair({ seed: 12, baud, txFifoBytes: 1024, primary: { ...over }, remote: { maxPayload, rxWindow: window } })
+    const key = sealed ? Buffer.alloc(32, 0x5c) : undefined
+    const p = new LinkPair({ seed: 12, baud, txFifoBytes: 1024, primary: { ...over }, remote: { maxPayload, rxWindow: window }, key })
     // bit error rate that corrupts the given share of full DATA frames
-    const frameBytes = cobsMaxEncoded(DATA_HEADER_BYTES + maxPayload + CRC_BYTES)
+    const frameBytes = cobsMaxEncoded(DATA_HEADER_BYTES + maxPayload + CRC_BYTES + (sealed ? SESSION_PREFIX + SEAL_TAG_BYTES : 0))
     const ber = targetFrameLoss > 0 ? 1 - Math.pow(1 - targetFrameLoss, 1 / (8 * frameBytes)) : 0
     p.wire.setFaults({ byteLoss: 0, bitError: ber, duplication: 0 })
     const msgLen = 256 + header
@@ -56,6 +61,7 @@ export function measureLinkEfficiency(
     const pc = p.primary.counters
     return {
         baud,
+        sealed,
         targetFrameLoss,
         maxPayload,
         window,
@@ -66,7 +72,7 @@ export function measureLinkEfficiency(
         efficiency: capacity > 0 ? s.payloadBytes / capacity : 0,
         dataEfficiency: capacity > 0 ? (s.received * 256) / capacity : 0,
         utilization: busy / p.k.millis(),
-        frameLoss: pc.dataFramesSent > 0 ? (rc.droppedCrc + rc.droppedMalformed + rc.droppedOversize) / pc.dataFramesSent : 0,
+        frameLoss: pc.dataFramesSent > 0 ? (rc.droppedCrc + rc.droppedMalformed + rc.droppedOversize + rc.droppedAuth) / pc.dataFramesSent : 0,
         retransmissions: pc.retransmissions,
         timeouts: pc.timeouts,
     }

@@ -5,6 +5,10 @@ import { ChannelConfig, checkChannelConfig, defaultChannelConfig } from "../../f
 import { PrimaryChannel } from "../../firmware/link/primary"
 import { RemoteChannel } from "../../firmware/link/remote"
 import { getU32, putU32 } from "../../firmware/codec/bytes"
+import { LinkSeal } from "../../firmware/link/seal"
+import { RemoteSeal } from "../../firmware/link/remoteSeal"
+import { NodeCipher, seededBytes } from "../nodeCipher"
+import { LinkTap } from "../models/linkTap"
 
 export interface PairOptions {
     seed?: number
@@ -18,6 +22,13 @@ export interface PairOptions {
     /** The member the remote's link serves (default: `member`). */
     remoteMember?: number
     highestGeneration?: number
+    /** Seal the link (docs/FORMAT-link.md §11): the primary's key; the remote holds
+     * `remoteKey` (default: the same; null: the remote is not sealed). Without it, frames go in
+     * the clear. */
+    key?: Buffer
+    remoteKey?: Buffer | null
+    /** Put a LinkTap at each end (pair.primaryTap, pair.remoteTap): tests listen and talk there. */
+    tap?: boolean
 }
 
 export function config(over: Partial<ChannelConfig> | undefined, remote: boolean): ChannelConfig {
@@ -43,6 +54,12 @@ export class LinkPair {
     readonly primary: PrimaryChannel
     remote: RemoteChannel
     persistedGeneration: number
+    /** The cipher of both ends (sealed pairs), and each end's sealing layer. */
+    readonly cipher: NodeCipher
+    readonly primarySeal: LinkSeal | null
+    remoteSeal: RemoteSeal | null = null
+    readonly primaryTap: LinkTap
+    readonly remoteTap: LinkTap
 
     constructor(readonly o: PairOptions = {}) {
         this.prng = new Prng(o.seed ?? 1)
@@ -52,7 +69,21 @@ export class LinkPair {
             propagationMs: o.propagationMs ?? 0.05,
         })
         const rp = this.prng.fork(11)
-        this.primary = new PrimaryChannel(this.wire.a, this.k, () => rp.float(), config(o.primary, false), o.generation ?? 1, o.member ?? 0)
+        // nonces from a generator of their own: a pair in the clear draws what it always did
+        this.cipher = new NodeCipher(seededBytes(new Prng(((o.seed ?? 1) ^ 0x5ea15ea1) >>> 0)))
+        const member = o.member ?? 0
+        this.primarySeal = o.key ? new LinkSeal(this.cipher, o.key, member) : null
+        this.primaryTap = new LinkTap(this.wire.a)
+        this.remoteTap = new LinkTap(this.wire.b)
+        this.primary = new PrimaryChannel(
+            o.tap ? this.primaryTap : this.wire.a,
+            this.k,
+            () => rp.float(),
+            config(o.primary, false),
+            o.generation ?? 1,
+            member,
+            this.primarySeal
+        )
         this.persistedGeneration = o.highestGeneration ?? 0
         this.remote = this.makeRemote()
     }
@@ -60,17 +91,21 @@ export class LinkPair {
     /** A remote channel as after a boot of the remote board (its session state is gone). */
     makeRemote(): RemoteChannel {
         const rr = this.prng.fork(12)
+        const key = this.o.remoteKey !== undefined ? this.o.remoteKey : this.o.key
+        const member = this.o.remoteMember ?? this.o.member ?? 0
+        this.remoteSeal = key ? new RemoteSeal(this.cipher, key, member) : null
         const r = new RemoteChannel(
-            this.wire.b,
+            this.o.tap ? this.remoteTap : this.wire.b,
             this.k,
             () => rr.float(),
             config(this.o.remote, true),
-            this.o.remoteMember ?? this.o.member ?? 0,
+            member,
             this.persistedGeneration,
             (g, done) => {
                 this.persistedGeneration = g
                 done()
-            }
+            },
+            this.remoteSeal
         )
         this.remote = r
         return r

@@ -2,6 +2,7 @@
 // against the same code on Node (Node only).
 import { FramePath, FRAME_PATH_SCRIPT } from "./framePath"
 import { runDevs } from "./devs"
+import { NodeCipher } from "../nodeCipher"
 
 export interface PathSpeed {
     /** Message bytes (portion header and data) through the path per second. */
@@ -31,6 +32,15 @@ export interface VmSpeed {
     /** The VM computed the same frames as Node (digest of every decoded frame's CRC). */
     sameResult: boolean
     links: LinkKeepUp[]
+    /** The same path with every frame sealed and opened (docs/FORMAT-link.md §11): the frame
+     * on the wire, the VM's and Node's speeds, and whether the VM keeps up with each line. */
+    sealed: {
+        frame: { payloadBytes: number; wireBytes: number }
+        vm: { encode: PathSpeed; decode: PathSpeed }
+        node: { encode: PathSpeed; decode: PathSpeed }
+        sameResult: boolean
+        links: LinkKeepUp[]
+    }
 }
 
 function speed(payloadPerFrame: number, wirePerFrame: number, msPerFrame: number): PathSpeed {
@@ -42,10 +52,16 @@ function speed(payloadPerFrame: number, wirePerFrame: number, msPerFrame: number
     }
 }
 
-/** Runs FRAME_PATH_SCRIPT on Node; returns the digest line the VM prints for the same run. */
-function nodeScriptDigest(): string {
+/** A frame path, sealed or not. */
+function pathOf(sealed: boolean): FramePath {
     const s = FRAME_PATH_SCRIPT
-    const p = new FramePath(s.maxPayload, s.blockSize)
+    return new FramePath(s.maxPayload, s.blockSize, sealed ? new NodeCipher() : undefined)
+}
+
+/** Runs FRAME_PATH_SCRIPT on Node; returns the digest line the VM prints for the same run. */
+function nodeScriptDigest(sealed: boolean): string {
+    const s = FRAME_PATH_SCRIPT
+    const p = pathOf(sealed)
     p.encodeFrame()
     p.decodeFrame()
     for (let r = 0; r < s.reps; r++) {
@@ -56,9 +72,8 @@ function nodeScriptDigest(): string {
 }
 
 /** Best of `reps` timings on Node of `frames` encodes and as many decodes (ms per frame). */
-function nodeTimes(frames: number, reps: number): { encodeMs: number; decodeMs: number } {
-    const s = FRAME_PATH_SCRIPT
-    const p = new FramePath(s.maxPayload, s.blockSize)
+function nodeTimes(frames: number, reps: number, sealed: boolean): { encodeMs: number; decodeMs: number } {
+    const p = pathOf(sealed)
     let encodeMs = Infinity
     let decodeMs = Infinity
     for (let r = 0; r < reps; r++) {
@@ -74,49 +89,49 @@ function nodeTimes(frames: number, reps: number): { encodeMs: number; decodeMs: 
     return { encodeMs, decodeMs }
 }
 
-export function measureVmSpeed(bauds: number[], nodeFrames: number): VmSpeed {
-    const s = FRAME_PATH_SCRIPT
-    const r = runDevs(["run", "host-sim/vm/bench.ts", "--test"])
-    r.done()
-    if (r.code !== 0 || !/test OK/.test(r.output)) throw new Error("the VM frame-path run failed:\n" + r.output.slice(-3000))
-    let turns = Infinity
-    let encode = Infinity
-    let decode = Infinity
-    let reps = 0
-    let digestLine = ""
-    let payloadPerFrame = 0
-    let wirePerFrame = 0
-    for (const line of r.lines) {
-        let m = /^framepath rep \d+ turns (\d+) encode (\d+) decode (\d+)$/.exec(line)
+/** The figures of one labelled phase of the VM run ("framepath", "framepath sealed"). */
+interface VmPhase {
+    turns: number
+    encode: number
+    decode: number
+    reps: number
+    digest: string
+    payloadPerFrame: number
+    wirePerFrame: number
+}
+
+function phaseOf(lines: string[], label: string): VmPhase {
+    const p: VmPhase = { turns: Infinity, encode: Infinity, decode: Infinity, reps: 0, digest: "", payloadPerFrame: 0, wirePerFrame: 0 }
+    const esc = label.replace(/ /g, "\\ ")
+    const rep = new RegExp("^" + esc + " rep \\d+ turns (\\d+) encode (\\d+) decode (\\d+)$")
+    const frame = new RegExp("^" + esc + " frame payload ([\\d.]+) wire ([\\d.]+)$")
+    const digest = new RegExp("^" + esc + " (encoded .*)$")
+    for (const line of lines) {
+        let m = rep.exec(line)
         if (m) {
-            reps++
-            turns = Math.min(turns, Number(m[1]))
-            encode = Math.min(encode, Number(m[2]))
-            decode = Math.min(decode, Number(m[3]))
+            p.reps++
+            p.turns = Math.min(p.turns, Number(m[1]))
+            p.encode = Math.min(p.encode, Number(m[2]))
+            p.decode = Math.min(p.decode, Number(m[3]))
             continue
         }
-        m = /^framepath frame payload ([\d.]+) wire ([\d.]+)$/.exec(line)
+        m = frame.exec(line)
         if (m) {
-            payloadPerFrame = Number(m[1])
-            wirePerFrame = Number(m[2])
+            p.payloadPerFrame = Number(m[1])
+            p.wirePerFrame = Number(m[2])
             continue
         }
-        m = /^framepath (encoded .*)$/.exec(line)
-        if (m) digestLine = m[1]
+        m = digest.exec(line)
+        if (m) p.digest = m[1]
     }
-    if (reps !== s.reps || digestLine === "") throw new Error("the VM frame-path run printed no figures:\n" + r.output.slice(-3000))
-    // a phase's time holds one turn of the run loop per frame: take the turns' own time out
-    const turnMs = turns / s.encodeFrames
-    const vmEncodeMs = Math.max(encode / s.encodeFrames - turnMs, 0)
-    const vmDecodeMs = Math.max(decode / s.decodeFrames - turnMs, 0)
-    const node = nodeTimes(nodeFrames, 3)
-    const path = new FramePath(s.maxPayload, s.blockSize)
-    const vmEncode = speed(payloadPerFrame, wirePerFrame, vmEncodeMs)
-    const vmDecode = speed(payloadPerFrame, wirePerFrame, vmDecodeMs)
-    const links: LinkKeepUp[] = bauds.map((baud) => {
+    return p
+}
+
+function keepUp(bauds: number[], encode: PathSpeed, decode: PathSpeed): LinkKeepUp[] {
+    return bauds.map((baud) => {
         const line = baud / 10
-        const enc = line / vmEncode.wireBytesPerSec
-        const dec = line / vmDecode.wireBytesPerSec
+        const enc = line / encode.wireBytesPerSec
+        const dec = line / decode.wireBytesPerSec
         return {
             baud,
             lineBytesPerSec: line,
@@ -125,12 +140,51 @@ export function measureVmSpeed(bauds: number[], nodeFrames: number): VmSpeed {
             keepsUp: enc < 1 && dec < 1,
         }
     })
+}
+
+export function measureVmSpeed(bauds: number[], nodeFrames: number): VmSpeed {
+    const s = FRAME_PATH_SCRIPT
+    const r = runDevs(["run", "host-sim/vm/bench.ts", "--test"])
+    r.done()
+    if (r.code !== 0 || !/test OK/.test(r.output)) throw new Error("the VM frame-path run failed:\n" + r.output.slice(-3000))
+    const plain = phaseOf(r.lines, "framepath")
+    const sealed = phaseOf(r.lines, "framepath sealed")
+    for (const p of [plain, sealed])
+        if (p.reps !== s.reps || p.digest === "") throw new Error("the VM frame-path run printed no figures:\n" + r.output.slice(-3000))
+    // a phase's time holds one turn of the run loop per frame: take the turns' own time out
+    const turnMs = plain.turns / s.encodeFrames
+    const vmMs = (p: VmPhase) => ({
+        encode: Math.max(p.encode / s.encodeFrames - turnMs, 0),
+        decode: Math.max(p.decode / s.decodeFrames - turnMs, 0),
+    })
+    const vmPlain = vmMs(plain)
+    const vmSealed = vmMs(sealed)
+    const node = nodeTimes(nodeFrames, 3, false)
+    const nodeSealed = nodeTimes(nodeFrames, 3, true)
+    const path = new FramePath(s.maxPayload, s.blockSize)
+    const vmEncode = speed(plain.payloadPerFrame, plain.wirePerFrame, vmPlain.encode)
+    const vmDecode = speed(plain.payloadPerFrame, plain.wirePerFrame, vmPlain.decode)
+    const sealedEncode = speed(sealed.payloadPerFrame, sealed.wirePerFrame, vmSealed.encode)
+    const sealedDecode = speed(sealed.payloadPerFrame, sealed.wirePerFrame, vmSealed.decode)
     return {
-        frame: { portions: path.portionsPerFrame, payloadBytes: payloadPerFrame, wireBytes: wirePerFrame },
-        vm: { encode: vmEncode, decode: vmDecode, turnMs: Math.round(turnMs * 10000) / 10000, repetitions: reps },
-        node: { encode: speed(payloadPerFrame, wirePerFrame, node.encodeMs), decode: speed(payloadPerFrame, wirePerFrame, node.decodeMs) },
-        vmSlowdown: { encode: Math.round(vmEncodeMs / node.encodeMs), decode: Math.round(vmDecodeMs / node.decodeMs) },
-        sameResult: digestLine === nodeScriptDigest(),
-        links,
+        frame: { portions: path.portionsPerFrame, payloadBytes: plain.payloadPerFrame, wireBytes: plain.wirePerFrame },
+        vm: { encode: vmEncode, decode: vmDecode, turnMs: Math.round(turnMs * 10000) / 10000, repetitions: plain.reps },
+        node: {
+            encode: speed(plain.payloadPerFrame, plain.wirePerFrame, node.encodeMs),
+            decode: speed(plain.payloadPerFrame, plain.wirePerFrame, node.decodeMs),
+        },
+        vmSlowdown: { encode: Math.round(vmPlain.encode / node.encodeMs), decode: Math.round(vmPlain.decode / node.decodeMs) },
+        sameResult: plain.digest === nodeScriptDigest(false),
+        links: keepUp(bauds, vmEncode, vmDecode),
+        sealed: {
+            frame: { payloadBytes: sealed.payloadPerFrame, wireBytes: sealed.wirePerFrame },
+            vm: { encode: sealedEncode, decode: sealedDecode },
+            node: {
+                encode: speed(sealed.payloadPerFrame, sealed.wirePerFrame, nodeSealed.encodeMs),
+                decode: speed(sealed.payloadPerFrame, sealed.wirePerFrame, nodeSealed.decodeMs),
+            },
+            sameResult: sealed.digest === nodeScriptDigest(true),
+            links: keepUp(bauds, sealedEncode, sealedDecode),
+        },
     }
 }

@@ -30,6 +30,9 @@ export class SimConsole implements Console {
     private sinks: ConsoleSink[] = []
     linesOut = 0
     linesIn = 0
+    /** Whether the line being run came from a client on this machine (stdin, a pseudo-terminal,
+     * a TCP client on a loopback address): the shell's guard asks. */
+    lineLocal = true
 
     writeLine(text: string): void {
         this.linesOut++
@@ -41,16 +44,19 @@ export class SimConsole implements Console {
     }
 
     /** A client connects. `echo`: send typed characters back (a raw terminal through a
-     * pseudo-terminal shows nothing otherwise; nc and telnet echo locally). */
-    connect(sink: ConsoleSink, echo: boolean): ConsoleConnection {
+     * pseudo-terminal shows nothing otherwise; nc and telnet echo locally); `local`: the client
+     * is on this machine. */
+    connect(sink: ConsoleSink, echo: boolean, local = true): ConsoleConnection {
         this.sinks.push(sink)
-        return new ConsoleConnection(this, sink, echo)
+        return new ConsoleConnection(this, sink, echo, local)
     }
 
-    /** Runs one line as if a client had typed it. */
-    input(line: string): void {
+    /** Runs one line as if a client had typed it (`local`: a client on this machine). */
+    input(line: string, local = true): void {
         this.linesIn++
+        this.lineLocal = local
         if (this.handler) this.handler(line)
+        this.lineLocal = true
     }
 
     detach(sink: ConsoleSink): void {
@@ -68,9 +74,10 @@ export class ConsoleConnection {
     constructor(
         private console: SimConsole,
         private sink: ConsoleSink,
-        private echo: boolean
+        private echo: boolean,
+        local = true
     ) {
-        this.reader = new LineReader(CONSOLE_MAX_LINE, (line) => console.input(line))
+        this.reader = new LineReader(CONSOLE_MAX_LINE, (line) => console.input(line, local))
     }
 
     /** Bytes from the client. */

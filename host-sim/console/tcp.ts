@@ -1,7 +1,7 @@
 // Serves every simulated board's console (and a host remote's) on a TCP port of its own (nc,
 // telnet, socat), the way board simulators expose a UART, and optionally on a pseudo-terminal
-// through socat (picocom, screen). Listens on 127.0.0.1 only: the consoles can inject faults
-// (Node only).
+// through socat (picocom, screen). Listens on 127.0.0.1 unless told otherwise: the consoles can
+// inject faults and change what a board does (Node only).
 import { ChildProcess, spawn, spawnSync } from "node:child_process"
 import { existsSync, lstatSync, unlinkSync } from "node:fs"
 import { createServer, Server, Socket } from "node:net"
@@ -10,7 +10,15 @@ import { join } from "node:path"
 import { BoardConsole } from "./hub"
 
 export const DEFAULT_CONSOLE_PORT = 7001
-const HOST = "127.0.0.1"
+
+/** Whether a client's address is this machine's (IPv4 or IPv6 loopback, or IPv4 loopback
+ * mapped into IPv6). */
+export function isLoopback(address: string | undefined): boolean {
+    if (!address) return false
+    if (address === "::1") return true
+    const v4 = address.startsWith("::ffff:") ? address.slice(7) : address
+    return /^127\.\d+\.\d+\.\d+$/.test(v4)
+}
 
 export class ConsolePortError extends Error {}
 
@@ -27,9 +35,11 @@ export class ConsoleServer {
 
     /** `hub`: the consoles to serve (the simulator's ConsoleHub, or a host's one board);
      * `kind`: what the greeting calls the board ("simulated", "host"). */
+    /** `host`: the address it listens on (default 127.0.0.1: this machine only). */
     constructor(
         private hub: { boards: BoardConsole[] },
-        private kind = "simulated"
+        private kind = "simulated",
+        private host = "127.0.0.1"
     ) {}
 
     /**
@@ -67,7 +77,8 @@ export class ConsoleServer {
             } catch (e) {
                 for (const s of opened) s.close()
                 for (const b of this.hub.boards) b.port = -1
-                if ((e as NodeJS.ErrnoException).code === "EADDRINUSE" || (e as NodeJS.ErrnoException).code === "EACCES") return port
+                const code = (e as NodeJS.ErrnoException).code
+                if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") return port
                 throw e
             }
         }
@@ -79,7 +90,7 @@ export class ConsoleServer {
         return new Promise((resolve, reject) => {
             const server = createServer((socket) => this.accept(board, socket))
             server.once("error", reject)
-            server.listen(port, HOST, () => {
+            server.listen(port, this.host, () => {
                 server.removeListener("error", reject)
                 server.on("error", () => {})
                 resolve(server)
@@ -96,7 +107,7 @@ export class ConsoleServer {
             },
         }
         sink.write("seqmirror console: " + board.name + " (" + this.kind + "); type help\r\n")
-        const conn = board.console.connect(sink, false)
+        const conn = board.console.connect(sink, false, isLoopback(socket.remoteAddress))
         socket.on("data", (data: Buffer) => conn.feed(data))
         const end = () => {
             conn.close()

@@ -6,16 +6,21 @@ import { fail, loadConfig, parseHostPort } from "./hostConfig"
 import { runPrimary } from "./primary"
 import { runRemote } from "./remote"
 import { formatImage, readRemoteImage } from "./remoteExport"
+import { keygen } from "./keys"
 
 export const REMOTE_HELP = `seqmirror remote — the remote's firmware on this machine, over TCP
 
-Usage: seqmirror remote --data DIR [--listen HOST:PORT] [--config FILE] [--console PORT]
+Usage: seqmirror remote --data DIR --key-file FILE [--listen HOST:PORT] [--config FILE]
+                        [--console [HOST:]PORT [--console-admin]]
        seqmirror remote export --data DIR [--json]
 
 Runs the remote of a group (the firmware the simulator's remote runs: its block store, one
 link channel per member, the apply) and mirrors the primaries that connect to it: boards
 over Wi-Fi, or \`seqmirror primary\` on a host. Each primary opens one TCP connection; the
 member id in its HELLO says whose it is, and a new connection of a member replaces its old one.
+Every frame is sealed (AES-256-CCM) with the member's key: a HELLO that does not open under
+the key of the member it names is refused and its connection closed, so only the configured
+members, holding their keys, are taken (docs/FORMAT-link.md §11).
 It stops cleanly on SIGINT or SIGTERM (Ctrl-C): the flash operation under way finishes, the
 sockets close, exit code 0. What it confirmed to a primary is on disk before it says so:
 killed at any moment, it comes back with everything it applied.
@@ -27,9 +32,16 @@ Options
                       link.remotePort); PORT alone listens on every interface; port 0:
                       any free port (printed at start: "listening on HOST:PORT")
   --config FILE       the group: members, block size, store size (default devicescript.json)
-  --console PORT      also serve the console on 127.0.0.1:PORT (0: any free port, printed
-                      at start); the console always reads commands from stdin too
-                      (status, stats --json, seq, link, group, read <member> <lba>, help)
+  --key-file FILE     every member's link key, one line each: NAME HEX (seqmirror keygen
+                      writes it: remote.keys); refused if others can read it (chmod 600)
+  --insecure          no --key-file: the link in the clear, unauthenticated (anyone who
+                      reaches the port can read every block and write into the image)
+  --console [HOST:]PORT  also serve the console on HOST:PORT (default host 127.0.0.1, this
+                      machine only; port 0: any free port, printed at start); the console
+                      always reads commands from stdin too (status, stats --json, seq, link,
+                      group, read <member> <lba>, help)
+  --console-admin     commands that change state are taken from console clients on other
+                      machines too (default: refused unless the client is on this machine)
 
 Options of export (the remote need not be stopped: export reads a copy of the flash file)
   --data DIR          the remote's directory
@@ -44,8 +56,8 @@ Bad options, an unusable --data or configuration: one line on stderr, exit code 
 
 export const PRIMARY_HELP = `seqmirror primary — a primary's firmware on this machine, replicating over TCP
 
-Usage: seqmirror primary --data FILE [--connect HOST:PORT] [--member N|NAME] [--config FILE]
-                         [--rate R [--duration D] | < lines] [--json]
+Usage: seqmirror primary --data FILE --key-file FILE [--connect HOST:PORT] [--member N|NAME]
+                         [--config FILE] [--rate R [--duration D] | < lines] [--json]
 
 Runs the firmware a board runs (its block store in FILE, the pipeline, its cycle, the link
 channel over TCP to the remote, reconnecting with backoff) and writes blocks: at a rate, or one
@@ -57,6 +69,9 @@ Options
   --connect HOST:PORT the remote (default: the configuration's link.remoteHost:remotePort)
   --member N|NAME     which member of group.members it is (default: board.member)
   --config FILE       the configuration (default devicescript.json)
+  --key-file FILE     this member's link key: NAME HEX, its line only (seqmirror keygen
+                      writes NAME.key); refused if others can read it (chmod 600)
+  --insecure          no --key-file: the link in the clear (a remote run with --insecure)
   --rate R            R writes per second, each to a random lba, until --duration D
                       (e.g. 20s, 2m; default: until Ctrl-C); --seed N picks the lbas
   (no --rate)         one write per line of stdin: "LBA TEXT", the text's bytes padded with
@@ -72,6 +87,40 @@ Exit code 0 when every acknowledged write was confirmed (or on SIGINT/SIGTERM), 
 drain ran out; bad options, an unusable --data or configuration: one line on stderr, exit 2.
 `
 
+export const KEYGEN_HELP = `seqmirror keygen — link keys for every member of a group
+
+Usage: seqmirror keygen --out DIR [--config FILE]
+
+Makes a new 32-byte key for every member of the configuration's group.members, from the
+system's cryptographic generator, and writes (mode 600, DIR made with mode 700; nothing is
+written over):
+  DIR/remote.keys       every member's key: seqmirror remote --key-file DIR/remote.keys
+  DIR/NAME.key          one member's key: seqmirror primary --key-file DIR/NAME.key
+  DIR/NAME.env.local    the line SEQMIRROR_KEY="..." for that member's board: copy it into
+                        the board project's .env.local (never into devicescript.json or the
+                        repository); devs deploys it into the board's settings
+
+Each primary holds only its own key, the remote every member's. To change the keys, make new
+ones and give each end its new file (docs/HARDWARE.md, "Link keys").
+
+Options
+  --out DIR           where the keys go
+  --config FILE       the group (default devicescript.json)
+`
+
+export function cmdKeygen(args: string[]): number {
+    if (wantsHelp(args)) {
+        process.stdout.write(KEYGEN_HELP)
+        return 0
+    }
+    const { values, positionals } = parseArgs({ args, options: { out: { type: "string" }, config: { type: "string" } }, allowPositionals: true, strict: true })
+    if (positionals.length > 0) fail(`unexpected argument "${positionals[0]}" (seqmirror keygen --help)`)
+    const out = required("out", values.out, "keys")
+    const config = loadConfig(values.config ?? "devicescript.json").config
+    for (const line of keygen(config, out)) process.stdout.write("seqmirror keygen: " + line + "\n")
+    return 0
+}
+
 function wantsHelp(args: string[]): boolean {
     return args.includes("--help") || args.includes("-h")
 }
@@ -82,6 +131,15 @@ function intOption(name: string, s: string | undefined, def: number, min: number
     const v = Number(s)
     if (v < min || v > max) fail(`--${name} must be between ${min} and ${max}, not ${v}`)
     return v
+}
+
+/** --key-file FILE, or null with --insecure (one of them is required): `what` says which key. */
+function keyFileOption(file: string | undefined, insecure: boolean, what: string): string | null {
+    if (file !== undefined && insecure) fail("--key-file and --insecure exclude each other")
+    if (file === "") fail("--key-file needs a file, e.g. --key-file keys/remote.keys")
+    if (file === undefined && !insecure)
+        fail(`the link needs ${what}: --key-file FILE (seqmirror keygen --out DIR makes the keys), or --insecure to run it in the clear`)
+    return file ?? null
 }
 
 function required(name: string, v: string | undefined, example: string): string {
@@ -97,18 +155,45 @@ export async function cmdRemote(args: string[]): Promise<number> {
     if (args[0] === "export") return cmdRemoteExport(args.slice(1))
     const { values, positionals } = parseArgs({
         args,
-        options: { data: { type: "string" }, listen: { type: "string" }, config: { type: "string" }, console: { type: "string" } },
+        options: {
+            data: { type: "string" },
+            listen: { type: "string" },
+            config: { type: "string" },
+            console: { type: "string" },
+            "console-admin": { type: "boolean" },
+            "key-file": { type: "string" },
+            insecure: { type: "boolean" },
+        },
         allowPositionals: true,
         strict: true,
     })
     if (positionals.length > 0) fail(`unexpected argument "${positionals[0]}" (seqmirror remote --help)`)
     const dataDir = required("data", values.data, "remote-data")
     const configPath = values.config ?? "devicescript.json"
-    const consolePort = values.console === undefined ? null : intOption("console", values.console, 0, 0, 65535)
+    let consolePort: number | null = null
+    let consoleHost = "127.0.0.1"
+    if (values.console !== undefined) {
+        const c = parseHostPort("console", values.console, "127.0.0.1", true)
+        consolePort = c.port
+        consoleHost = c.host
+    }
+    if (values["console-admin"] && values.console === undefined) fail("--console-admin needs --console (stdin is this machine's console already)")
+    const keyFile = keyFileOption(values["key-file"], values.insecure === true, "every member's key")
     let listen: { host: string; port: number }
     if (values.listen !== undefined) listen = parseHostPort("listen", values.listen, "0.0.0.0", true)
     else listen = { host: "0.0.0.0", port: loadConfig(configPath).config.link.remotePort }
-    return runRemote({ listenHost: listen.host, listenPort: listen.port, dataDir, configPath, consolePort, stdinConsole: true })
+    return runRemote({
+        listenHost: listen.host,
+        listenPort: listen.port,
+        dataDir,
+        configPath,
+        consolePort,
+        consoleHost,
+        consoleAdmin: values["console-admin"] === true,
+        stdinConsole: true,
+        keyFile,
+        insecure: values.insecure === true,
+    })
 }
 
 async function cmdRemoteExport(args: string[]): Promise<number> {
@@ -138,11 +223,14 @@ export async function cmdPrimary(args: string[]): Promise<number> {
             seed: { type: "string" },
             drain: { type: "string" },
             json: { type: "boolean" },
+            "key-file": { type: "string" },
+            insecure: { type: "boolean" },
         },
         allowPositionals: true,
         strict: true,
     })
     if (positionals.length > 0) fail(`unexpected argument "${positionals[0]}" (seqmirror primary --help)`)
+    const keyFile = keyFileOption(values["key-file"], values.insecure === true, "this member's key")
     const dataFile = required("data", values.data, "primary.flash")
     const configPath = values.config ?? "devicescript.json"
     if (values.duration !== undefined && values.rate === undefined) fail("--duration needs --rate (without --rate, stdin's lines are the writes)")
@@ -167,5 +255,7 @@ export async function cmdPrimary(args: string[]): Promise<number> {
         seed: intOption("seed", values.seed, 1, 0, 0xffffffff),
         json: values.json === true,
         drainMs,
+        keyFile,
+        insecure: values.insecure === true,
     })
 }

@@ -14,6 +14,9 @@ import { FileFlash, FlashFileError } from "./fileFlash"
 import { digestOf, fail, haltOnThrow, hostCapabilities, loadConfig } from "./hostConfig"
 import { NodeClock } from "./nodeClock"
 import { TcpClientLink } from "./tcpLink"
+import { primaryKey, readKeyFile } from "./keys"
+import { LinkSeal } from "../../firmware/link/seal"
+import { NodeCipher } from "../nodeCipher"
 
 export interface PrimaryHostOptions {
     connectHost: string
@@ -30,6 +33,10 @@ export interface PrimaryHostOptions {
     json: boolean
     /** After the workload, how long to wait for the remote to confirm what was acknowledged. */
     drainMs: number
+    /** This member's link key (docs/FORMAT-link.md §11), or null with `insecure`: the link in
+     * the clear. */
+    keyFile: string | null
+    insecure?: boolean
 }
 
 /** How often the confirmations are looked at (and, without --json, a status line printed). */
@@ -88,6 +95,9 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
     const config = primaryConfig(loaded.config, o)
     const check = checkBoot(JSON.stringify(config), loaded.path, hostCapabilities())
     if (!check.ok()) fail(check.problems[0])
+    let key: Buffer | null = null
+    if (o.keyFile !== null) key = primaryKey(readKeyFile(o.keyFile), config.board.member)
+    else if (!o.insecure) fail(`the link needs ${config.board.member}'s key: --key-file FILE, or --insecure`)
 
     const emit = (event: Record<string, unknown>) => process.stdout.write(JSON.stringify(event) + "\n")
     const say = (line: string) => (o.json ? emit({ event: "log", line }) : process.stdout.write("seqmirror: " + line + "\n"))
@@ -103,6 +113,8 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
     const clock = new NodeClock()
     const link = new TcpClientLink(clock, { host: o.connectHost, port: o.connectPort, nominalBitRate: config.link.baud, log: say })
     const fw = new PrimaryFirmware(config, check.memberIndex, clock, link, Math.random, say, flash)
+    if (key) fw.sealer = new LinkSeal(new NodeCipher(), key, check.memberIndex)
+    say(key ? "link: sealed (AES-256-CCM) with " + config.board.member + "'s key from " + o.keyFile : "link: NOT sealed (--insecure)")
     // a primary on a host verifies when asked on its console (and every group.verifyEveryMs)
     fw.makeBoard = (opts, clk, store, ch) => {
         const board = new PrimaryBoard(opts, clk, store, ch)
@@ -201,6 +213,26 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
         else clock.setTimer(CONFIRM_POLL_MS, poll)
     }
     clock.setTimer(CONFIRM_POLL_MS, poll)
+    // a remote that never answers this primary's HELLOs while the connection is up holds
+    // another key for this member (or none): say so once
+    let hinted = false
+    const hint = () => {
+        const ch = fw.channel
+        if (!hinted && key && ch && !ch.isUp() && ch.counters.handshakeTimeouts >= 3 && ch.counters.sessionsStarted + ch.counters.sessionsResumed === 0) {
+            hinted = true
+            say(
+                "link channel: " +
+                    ch.counters.hellosSent +
+                    " HELLOs and no answer: does the remote hold " +
+                    config.board.member +
+                    "'s key from " +
+                    o.keyFile +
+                    "?"
+            )
+        }
+        if (!hinted) clock.setTimer(1000, hint)
+    }
+    clock.setTimer(1000, hint)
     if (!o.json) {
         const status = () => {
             say(fw.statusLine() + ", " + confirmed + " confirmed")

@@ -13,16 +13,28 @@ import { FileFlash, FlashFileError } from "./fileFlash"
 import { fail, groupFileOf, haltOnThrow, groupMismatch, loadConfig, readGroupFile, REMOTE_FLASH_FILE, writeGroupFile } from "./hostConfig"
 import { NodeClock } from "./nodeClock"
 import { RemoteListener } from "./tcpLink"
+import { readKeyFile, remoteKeys } from "./keys"
+import { RemoteSeal } from "../../firmware/link/remoteSeal"
+import { NodeCipher } from "../nodeCipher"
 
 export interface RemoteHostOptions {
     listenHost: string
     listenPort: number
     dataDir: string
     configPath: string
-    /** TCP port of the console on 127.0.0.1 (0: any free one), or null for none. */
+    /** TCP port of the console (0: any free one), or null for none; it listens on consoleHost
+     * (127.0.0.1 unless told otherwise). */
     consolePort: number | null
+    consoleHost?: string
+    /** Commands that change state are taken from console clients that are not on this machine
+     * too (default: from local ones only). */
+    consoleAdmin?: boolean
     /** Read console lines from stdin too. */
     stdinConsole: boolean
+    /** Every member's link key (docs/FORMAT-link.md §11), or null with `insecure`: the link in
+     * the clear. */
+    keyFile: string | null
+    insecure?: boolean
 }
 
 /** How often the remote prints a status line, when something changed. */
@@ -68,6 +80,9 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
     const ropts = remoteOptionsOf(config)
     const chErr = checkChannelConfig(ropts.channel)
     if (chErr !== null) fail("link channel: " + chErr)
+    let keys: Buffer[] | null = null
+    if (o.keyFile !== null) keys = remoteKeys(readKeyFile(o.keyFile), config)
+    else if (!o.insecure) fail("the link needs every member's key: --key-file FILE, or --insecure")
     prepareDataDir(o.dataDir, group)
     const flashPath = join(o.dataDir, REMOTE_FLASH_FILE)
     const capacity = remoteFlashBytes(config)
@@ -106,19 +121,28 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
     const log = (line: string) => shell.log(LogLevel.Info, line)
 
     let fw: RemoteFirmware | null = null
+    const cipher = new NodeCipher()
+    const seals: RemoteSeal[] = []
     const listener = new RemoteListener(clock, {
         members: members.length,
         nominalBitRate: config.link.baud,
         maxPayload: ropts.channel.maxPayload,
         sessionOf: (m) => (fw && fw.channels[m] ? fw.channels[m].session() : 0),
         log,
+        authentic: keys ? (m, buf, n) => (seals[m] ? seals[m].authentic(buf, n) : false) : undefined,
     })
     fw = new RemoteFirmware(
         ropts,
         clock,
         flash,
         (m) => listener.links[m],
-        () => Math.random
+        () => Math.random,
+        keys
+            ? (m) => {
+                  seals[m] = new RemoteSeal(cipher, (keys as Buffer[])[m], m)
+                  return seals[m]
+              }
+            : null
     )
     const remote = fw
     const mounted = await new Promise<StoreError>((resolve) => remote.start(resolve))
@@ -138,6 +162,8 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
     const rep = store.lastMountReport()
     out("store: " + rep.sectors + " sectors, " + rep.liveRecords + " blocks held, " + rep.freeSectors + " free sectors; applied seq " + store.appliedSeq())
 
+    if (keys) out("link: sealed (AES-256-CCM), every member's key from " + o.keyFile + "; only those members are taken")
+    else out("link: NOT sealed (--insecure): anyone who reaches the port can read every block and write into this image")
     try {
         const at = await listener.listen(o.listenHost, o.listenPort)
         out("listening on " + at.host + ":" + at.port + " (TCP, one connection per member)")
@@ -147,7 +173,14 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
         fail(`--listen ${o.listenHost}:${o.listenPort}: ${(e as Error).message}`)
     }
 
-    const parts = (): RemoteParts => ({ clock, board, store, channels: remote.channels, suspendAfterMs: config.group.suspendAfterMs })
+    const parts = (): RemoteParts => ({
+        clock,
+        board,
+        store,
+        channels: remote.channels,
+        suspendAfterMs: config.group.suspendAfterMs,
+        refusedElsewhere: () => listener.refused,
+    })
     addRemoteCommands(shell, con, parts, () =>
         hostStatus(
             listener,
@@ -157,20 +190,43 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
     )
     board.onApplied = (seq, m) => shell.log(LogLevel.Debug, "applied seq " + seq + ": " + m.totalPortions() + " portions")
 
+    // commands that change state: from this machine's consoles only, unless --console-admin
+    shell.guard = (cmd) =>
+        con.lineLocal || o.consoleAdmin
+            ? null
+            : cmd.name + " changes the remote's state: refused on a console that is not on this machine (seqmirror remote --console-admin)"
     let server: ConsoleServer | null = null
     if (o.consolePort !== null) {
         const bc = new BoardConsole("remote", con, shell)
-        server = new ConsoleServer({ boards: [bc] }, "host")
+        const host = o.consoleHost ?? "127.0.0.1"
+        server = new ConsoleServer({ boards: [bc] }, "host", host)
         try {
             await server.listen(o.consolePort, false)
         } catch {
             await listener.close()
             clock.stop()
             await flash.close()
-            fail(`--console ${o.consolePort}: the port is in use (0: any free port)`)
+            fail(`--console ${host}:${o.consolePort}: the port is in use or the address is not this machine's (port 0: any free port)`)
         }
         const port = bc.port
-        out("console on 127.0.0.1:" + port + " (nc 127.0.0.1 " + port + ")" + (o.stdinConsole ? " and on stdin" : "") + "; type help")
+        out(
+            "console on " +
+                host +
+                ":" +
+                port +
+                " (nc " +
+                (host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host) +
+                " " +
+                port +
+                ")" +
+                (o.stdinConsole ? " and on stdin" : "") +
+                "; type help" +
+                (isLoopbackHost(host)
+                    ? ""
+                    : o.consoleAdmin
+                      ? "; commands that change state taken from anywhere"
+                      : "; commands that change state only from this machine")
+        )
     } else if (o.stdinConsole) out("console on stdin; type help")
     haltOnThrow()
     if (o.stdinConsole) {
@@ -220,6 +276,11 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
         process.on("SIGINT", () => stop("SIGINT"))
         process.on("SIGTERM", () => stop("SIGTERM"))
     })
+}
+
+/** Whether a listening address is this machine's loopback only. */
+function isLoopbackHost(host: string): boolean {
+    return host === "127.0.0.1" || host === "::1" || host === "localhost"
 }
 
 /** The host's lines of `status`: where it listens, its data, each member's connection. */

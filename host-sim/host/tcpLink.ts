@@ -22,6 +22,7 @@ import {
     PROTOCOL_VERSION,
     RefuseReason,
 } from "../../firmware/link/frame"
+import { SEALED_HELLO, SEALED_SESSION } from "../../firmware/link/seal"
 
 export interface TcpClientOptions {
     host: string
@@ -315,6 +316,12 @@ export interface ListenerOptions {
      * first frame is not a HELLO. */
     sessionOf: (member: number) => number
     log: (line: string) => void
+    /** The sealed link (docs/FORMAT-link.md §11): whether raw frame buf[0, n) (CRC excluded)
+     * authenticates as member m's, without changing anything. Given, a connection is a member's
+     * only when its first frame authenticates as one of that member (a HELLO under its key, or
+     * a frame under its session's keys); anything else is ignored, and a HELLO that does not
+     * authenticate closes the connection. */
+    authentic?: (member: number, buf: Buffer, n: number) => boolean
 }
 
 /**
@@ -335,6 +342,8 @@ export class RemoteListener {
     readonly links: MemberLink[] = []
     private server: Server | null = null
     private sockets = new Set<Socket>()
+    /** HELLOs refused before a member's channel saw them: of members the group does not have,
+     * and, on a sealed link, that did not authenticate. */
     refused = 0
     resets = 0
 
@@ -410,6 +419,10 @@ export class RemoteListener {
     private identify(s: Socket, p: Pending, buf: Buffer, len: number): void {
         if (p.member >= 0 || len < HEADER_BYTES + CRC_BYTES) return
         if (crc32cUpdate(0, buf, 0, len - CRC_BYTES) !== getU32(buf, len - CRC_BYTES)) return
+        if (this.opts.authentic) {
+            this.identifySealed(s, p, buf, len, this.opts.authentic)
+            return
+        }
         const type = buf[0]
         if (type === FrameType.Hello) {
             if (len < HANDSHAKE_BYTES + CRC_BYTES) return
@@ -441,6 +454,43 @@ export class RemoteListener {
             this.resets++
             this.send(s, controlFrame(FrameType.Reset, session, HEADER_BYTES))
         }
+    }
+
+    /** identify, on a sealed link: a HELLO names its member in the clear and must open under
+     * that member's key; any other frame must open under the keys of a member's session. */
+    private identifySealed(s: Socket, p: Pending, buf: Buffer, len: number, authentic: (m: number, buf: Buffer, n: number) => boolean): void {
+        const n = len - CRC_BYTES
+        if (buf[0] === SEALED_HELLO) {
+            const member = getU16(buf, 1)
+            if (member < this.opts.members && authentic(member, buf, n)) {
+                this.take(p, member, buf, len)
+                return
+            }
+            this.refused++
+            const peer = (s.remoteAddress ?? "?") + ":" + (s.remotePort ?? 0)
+            // one line for the first refusal, then at 10, 100, ...: a primary without the key retries
+            const r = this.refused
+            if (r === 1 || /^10+$/.test(String(r)))
+                this.opts.log(
+                    "a HELLO of member " +
+                        member +
+                        " from " +
+                        peer +
+                        " does not authenticate (" +
+                        (member < this.opts.members ? "not this member's key, or a replay" : "no such member") +
+                        "): refused, connection closed (" +
+                        r +
+                        " refused so far)"
+                )
+            s.destroy()
+            return
+        }
+        if (buf[0] !== SEALED_SESSION) return
+        for (let m = 0; m < this.opts.members; m++)
+            if (authentic(m, buf, n)) {
+                this.take(p, m, buf, len)
+                return
+            }
     }
 
     private take(p: Pending, member: number, buf: Buffer, len: number): void {

@@ -39,19 +39,26 @@ describe("seqmirror bench --quick --json", () => {
     it("holds figures that relate as the hardware says they must", () => {
         const b = JSON.parse(run.stdout) as BenchReport
 
-        // link: both rates, clean and lossy; a lossy line never beats a clean one
-        expect(b.linkEfficiency.map((l) => [l.baud, l.targetFrameLoss])).toEqual([
-            [115200, 0],
-            [115200, 0.01],
-            [921600, 0],
-            [921600, 0.01],
+        // link: both rates, clean and lossy, in the clear and sealed; a lossy line never beats a
+        // clean one, nor a sealed frame a plain one
+        expect(b.linkEfficiency.map((l) => [l.sealed, l.baud, l.targetFrameLoss])).toEqual([
+            [false, 115200, 0],
+            [false, 115200, 0.01],
+            [false, 921600, 0],
+            [false, 921600, 0.01],
+            [true, 115200, 0],
+            [true, 115200, 0.01],
+            [true, 921600, 0],
+            [true, 921600, 0.01],
         ])
         for (const l of b.linkEfficiency) {
             expect(l.efficiency).toBeGreaterThan(0.5)
             expect(l.efficiency).toBeLessThanOrEqual(1)
             expect(l.dataEfficiency).toBeLessThan(l.efficiency)
         }
-        for (const i of [0, 2]) expect(b.linkEfficiency[i + 1].efficiency).toBeLessThanOrEqual(b.linkEfficiency[i].efficiency + 1e-9)
+        for (const i of [0, 2, 4, 6]) expect(b.linkEfficiency[i + 1].efficiency).toBeLessThanOrEqual(b.linkEfficiency[i].efficiency + 1e-9)
+        for (const i of [0, 2]) expect(b.linkEfficiency[i + 4].efficiency).toBeLessThan(b.linkEfficiency[i].efficiency)
+        expect(b.linkEfficiency[4].efficiency).toBeGreaterThanOrEqual(0.95)
 
         // a write is not acknowledged before the flash has programmed it
         const page = b.ackLatency.pageProgramMs
@@ -149,6 +156,10 @@ describe("seqmirror bench --quick --json", () => {
         expect(b.vm.vmSlowdown.decode).toBeGreaterThan(1)
         expect(b.vm.links.map((l) => l.baud)).toEqual([115200, 921600])
         for (const l of b.vm.links) expect(typeof l.keepsUp).toBe("boolean")
+        // sealing: the same frames in the VM and on Node, 13 bytes more on the wire
+        expect(b.vm.sealed.sameResult).toBe(true)
+        expect(b.vm.sealed.frame.wireBytes).toBeGreaterThan(b.vm.frame.wireBytes + 12)
+        expect(b.vm.sealed.links.map((l) => l.baud)).toEqual([115200, 921600])
 
         // the image and the RAM
         const img = b.image.board

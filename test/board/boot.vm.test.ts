@@ -143,8 +143,10 @@ describe("the board entry, firmware/main.ts, in the DeviceScript VM", () => {
             "seqmirror: console: output only (DeviceScript 2.16.4 gives programs no serial input)",
             // the line the build computes for the shipped configuration (host-sim/bench/fixedRam.ts)
             "seqmirror: " + boardRamLine(boardFixedRam(JSON.parse(readFileSync(join(ROOT, "devicescript.json"), "utf8")))),
+            // the VM's settings hold no link key (a board's hold the one deployed from .env.local)
+            "seqmirror: no link key: the setting SEQMIRROR_KEY is missing or is not 64 hex digits (seqmirror keygen makes one for .env.local; docs/HARDWARE.md)",
             ...PIN_LINES,
-            "seqmirror: board not started: 5 problems",
+            "seqmirror: board not started: 6 problems",
         ])
     })
 })

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { writeFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { checkBoot } from "../../firmware/boot/bootCheck"
 import { deviceScriptCapabilities } from "../../firmware/boot/capabilities"
 import { defaultConfig } from "../../firmware/config"
-import { blocksOf, exportImage, Image, killAll, Proc, removeTemps, startRemote, tempDir } from "../host/harness"
+import { blocksOf, exportImage, Image, killAll, linkKeys, Proc, removeTemps, startRemote, tempDir } from "../host/harness"
 import { devs, DevsResult, TempDir } from "./devs"
 
 // The board's whole replication path in the DeviceScript VM, entered as firmware/main.ts enters
@@ -57,8 +57,10 @@ describe("board replication in the DeviceScript VM, to a seqmirror remote over T
         data = join(host, "remote")
         const remoteConfig = join(host, "config.json")
         writeFileSync(remoteConfig, JSON.stringify(c))
+        // the remote holds every member's key (seqmirror keygen's), the board its own
         const started = await startRemote(data, remoteConfig)
         remote = started.proc
+        const keyHex = /^SEQMIRROR_KEY="([0-9a-f]{64})"$/m.exec(readFileSync(join(linkKeys(remoteConfig), "primary-a.env.local"), "utf8"))![1]
         c.link.remotePort = started.port
         // the board carries no checking code: the build (here, the test) runs the boot check
         const checked = checkBoot(JSON.stringify(c), "devicescript.json", deviceScriptCapabilities())
@@ -69,15 +71,20 @@ import * as ds from "@devicescript/core"
 import { runStarted, startChecked } from ${imp("firmware/boot/boardStart")}
 import { RunLoop } from ${imp("hal/devicescript/clock")}
 import { SparseNor } from ${imp("host-sim/vm/sparseNor")}
+import { DsLinkCipher } from ${imp("hal/devicescript/linkCipher")}
+import { LinkSeal } from ${imp("firmware/link/seal")}
 
+// the member's key, as firmware/main.ts has it from the board's settings (settingsKey.vm.test.ts
+// reads it there)
+const key = Buffer.from(${JSON.stringify(keyHex)}, "hex")
 const loop = new RunLoop()
 let up = false
 let acked = 0
 let failed = 0
 // as firmware/main.ts starts: the check ran at build time (here, checkBoot above), its notes embedded
-const fw = runStarted(await startChecked({ config: JSON.parse(${JSON.stringify(JSON.stringify(c))}), memberIndex: 0, problems: [], notes: ${JSON.stringify(checked.notes)} }, undefined, { loop: loop, spiPort: new SparseNor(0x14) }), (f) => {
+const fw = runStarted(await startChecked({ config: JSON.parse(${JSON.stringify(JSON.stringify(c))}), memberIndex: 0, problems: [], notes: ${JSON.stringify(checked.notes)} }, undefined, { loop: loop, spiPort: new SparseNor(0x14), key: key }), (f) => {
     up = true
-})
+}, new LinkSeal(new DsLinkCipher(), key, 0))
 console.log("started " + (fw !== null))
 // the VM runs at the host's pace: on a loaded machine the boot (mount, link) takes longer
 let t = ds.millis() + 30000
@@ -112,6 +119,7 @@ console.log("=== end")
         run = await devs(["run", dir.write("replicate.ts", src), "--test", "-T", "60000"])
         if (!run.stdout.includes("test OK")) console.log(run.stdout.slice(-3000), run.stderr.slice(-2000))
         image = await exportImage(data)
+
         remote.child.stdin!.write("stats --json\n")
         stats = JSON.parse((await remote.line(/^\{"appliedSeq".*$/))[0])
     })
@@ -136,6 +144,9 @@ console.log("=== end")
         expect(lines.some((l) => l.startsWith("seqmirror: link up: tcp://127.0.0.1:"))).toBe(true)
         expect(lines).toContain("seqmirror: link channel: session up")
         expect(lines).toContain("started true")
+        // every frame sealed with the member's key: the remote takes nothing else
+        expect(lines).toContain("seqmirror: link: every frame sealed with this member's key (AES-256-CCM)")
+        expect(remote.lines.some((l) => l.startsWith("seqmirror remote: link: sealed (AES-256-CCM)"))).toBe(true)
     })
 
     it("every write is acknowledged, replicated and applied; the board unpins what the remote applied", () => {
@@ -152,6 +163,9 @@ console.log("=== end")
         expect(stats.seqsApplied).toBe(image.appliedSeq)
         expect(stats.manifestsRejected).toBe(0)
         expect(stats.messagesRejected).toBe(0)
+        expect(stats.droppedAuth).toBe(0)
+        expect(stats.droppedReplay).toBe(0)
+        expect(stats.handshakesRefused).toBe(0)
         // the remote's image: each lba holds its last write, applied at or before the seq
         const blocks = blocksOf(image)
         expect([...blocks.keys()].sort((x, y) => x - y)).toEqual([...Array(LBAS).keys()])

@@ -2,9 +2,9 @@
 // bin/seqmirror.mjs, awaited on their output lines with timeouts (no sleeps), and the checks
 // their outputs must pass (Node only).
 import { ChildProcess, spawn, spawnSync } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { expect } from "vitest"
 import { defaultConfig } from "../../firmware/config"
@@ -14,6 +14,7 @@ import { FileFlash } from "../../host-sim/host/fileFlash"
 import { digestOf } from "../../host-sim/host/hostConfig"
 import { NodeClock } from "../../host-sim/host/nodeClock"
 import { readRemoteImage } from "../../host-sim/host/remoteExport"
+import { keygen } from "../../host-sim/host/keys"
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 const BIN = join(ROOT, "bin", "seqmirror.mjs")
@@ -140,15 +141,44 @@ export function groupOfOne(dir: string, edit?: (c: any) => void, name = "config.
     return path
 }
 
-/** Starts a remote on 127.0.0.1 (port 0: any free one) and waits until it listens. */
+/** The link keys of the group in `config` (seqmirror keygen's files), made next to it on first
+ * use: DIR/keys/remote.keys, DIR/keys/NAME.key. */
+export function linkKeys(config: string): string {
+    const dir = join(dirname(config), "keys")
+    if (!existsSync(dir)) keygen(JSON.parse(readFileSync(config, "utf8")), dir)
+    return dir
+}
+
+/** The options that give a process its key, unless `extra` gives one (or --insecure). */
+function keyOptions(extra: string[], file: () => string): string[] {
+    return extra.includes("--key-file") || extra.includes("--insecure") ? [] : ["--key-file", file()]
+}
+
+/** Starts a remote on 127.0.0.1 (port 0: any free one) and waits until it listens; it holds
+ * the group's keys (linkKeys) unless `extra` says otherwise. */
 export async function startRemote(dataDir: string, config: string, port = 0, extra: string[] = []): Promise<{ proc: Proc; port: number }> {
-    const proc = new Proc(["remote", "--data", dataDir, "--config", config, "--listen", "127.0.0.1:" + port, ...extra])
+    const keys = keyOptions(extra, () => join(linkKeys(config), "remote.keys"))
+    const proc = new Proc(["remote", "--data", dataDir, "--config", config, "--listen", "127.0.0.1:" + port, ...keys, ...extra])
     const m = await proc.line(/listening on 127\.0\.0\.1:(\d+)/)
     return { proc, port: Number(m[1]) }
 }
 
+/** Starts a primary with its member's key (linkKeys) unless `extra` says otherwise. */
 export function startPrimary(port: number, dataFile: string, config: string, extra: string[]): Proc {
-    return new Proc(["primary", "--connect", "127.0.0.1:" + port, "--data", dataFile, "--config", config, "--json", ...extra], "ignore")
+    return new Proc(
+        ["primary", "--connect", "127.0.0.1:" + port, "--data", dataFile, "--config", config, "--json", ...primaryKeyOptions(config, extra), ...extra],
+        "ignore"
+    )
+}
+
+/** A primary's --key-file option: the key of the member `extra` names (--member NAME), else the
+ * configuration's board.member. */
+export function primaryKeyOptions(config: string, extra: string[]): string[] {
+    return keyOptions(extra, () => {
+        const at = extra.indexOf("--member")
+        const name = at >= 0 ? extra[at + 1] : (JSON.parse(readFileSync(config, "utf8")) as { board: { member: string } }).board.member
+        return join(linkKeys(config), name + ".key")
+    })
 }
 
 /** What a `seqmirror primary --json` printed, by event. */

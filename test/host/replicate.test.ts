@@ -9,6 +9,7 @@ import {
     exportImageCli,
     groupOfOne,
     killAll,
+    primaryKeyOptions,
     Proc,
     removeTemps,
     startPrimary,
@@ -77,7 +78,16 @@ describe("a primary replicates to a remote over TCP", () => {
         const config = groupOfOne(dir)
         const data = join(dir, "remote")
         const { proc: remote, port } = await startRemote(data, config)
-        const primary = new Proc(["primary", "--connect", "127.0.0.1:" + port, "--data", join(dir, "p.flash"), "--config", config])
+        const primary = new Proc([
+            "primary",
+            "--connect",
+            "127.0.0.1:" + port,
+            "--data",
+            join(dir, "p.flash"),
+            "--config",
+            config,
+            ...primaryKeyOptions(config, []),
+        ])
         primary.child.stdin!.end("3 hello\n# a comment\n\n7 second block\nbogus line\n3 hello again\n999 out of range\n")
         await primary.endsWith(0)
         expect(primary.stderr).toContain('seqmirror: line 5: "bogus line" is not "LBA TEXT"; not written')

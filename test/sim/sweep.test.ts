@@ -79,6 +79,7 @@ describe("seqmirror sweep", () => {
         ["manifest-check", ["--boards", "3", "--faults", "power,link"]],
         ["atomic-apply", ["--boards", "3", "--faults", "power,link"]],
         ["resync-copy", ["--boards", "2", "--faults", "replace"]],
+        ["replay-window", ["--boards", "2", "--faults", "attack"]],
     ])("without %s the sweep finds unsafe states within a few seeds", async (mutation, args) => {
         const r = await sweep(["--seeds", "1..6", "--mutate", mutation, ...args])
         expect(r.summary.unsafeRuns).toBeGreaterThan(0)

@@ -30,6 +30,7 @@ function summary(over: Partial<SweepSummary>): SweepSummary {
         unsafeRuns: 0,
         failures: [],
         faultsInjected: { power: 1 },
+        framesRejected: { droppedAuth: 2 },
         virtualMs: 1000,
         writesFailed: 0,
         suspensions: 0,

@@ -1,0 +1,193 @@
+import { copyOf, getU16, getU32 } from "../codec/bytes"
+import { FrameType } from "./frame"
+import { HelloOffer, RemoteChannel, RemoteSealer } from "./remote"
+import {
+    ANSWER_PREFIX,
+    HELLO_PREFIX,
+    HKDF_ONE,
+    LABEL_HELLO,
+    LABEL_P2R,
+    LABEL_R2P,
+    REPLAY_WINDOW,
+    SEAL_NONCE_BYTES,
+    SEAL_TAG_BYTES,
+    SEALED_ANSWER,
+    SEALED_HELLO,
+    SEALED_SESSION,
+    SESSION_PREFIX,
+    LinkSeal,
+} from "./seal"
+
+/** WELCOMEs whose keys the remote keeps until the primary uses them (the newest ones). */
+export const OFFERS_KEPT = 4
+/** HELLO nonces the remote remembers: a HELLO with one of them is a replay. */
+export const HELLOS_REMEMBERED = 64
+
+/**
+ * The remote's sealing layer of one member's link (docs/FORMAT-link.md §11). A HELLO opens only
+ * under the key derived from this member's key and the HELLO's nonce; one whose nonce was seen
+ * before is a replay and is dropped. Each answer is sealed under keys derived from a fresh nonce
+ * of the remote's; a WELCOME's keys become the session's only when a frame under them arrives
+ * and the channel admits it (RemoteChannel.admit): until then the session runs on under the keys
+ * it has, and nothing of it changes.
+ * @devsWhenUsed
+ */
+export class RemoteSeal extends LinkSeal implements RemoteSealer {
+    /** The channel this layer seals for (set once, after both are made). */
+    channel!: RemoteChannel
+    private offers: HelloOffer[] = []
+    /** The WELCOME (or REFUSE: null) queued, and the HELLO nonce it answers. */
+    private offered: HelloOffer | null = null
+    private answerNonce: Buffer | null = null
+    /** The nonce of the HELLO opened last. */
+    private lastNonce: Buffer | null = null
+    private seen: string[] = []
+    /** Bit i: counter rxTop - i was opened (the window of REPLAY_WINDOW frames). */
+    private rxMask = 0
+
+    helloNonce(): Buffer | null {
+        return this.lastNonce
+    }
+
+    answer(offer: HelloOffer | null, np: Buffer | null): void {
+        this.offered = offer
+        this.answerNonce = np
+    }
+
+    /** The offer's keys are the session's: the frame of counter ctr was the first under them. */
+    private use(offer: HelloOffer, ctr: number): void {
+        this.txKey = offer.tx
+        this.rxKey = offer.rx
+        // counter 0 of the remote's key was the WELCOME
+        this.txCtr = 1
+        this.rxTop = ctr
+        this.rxMask = 1
+        this.offers = []
+    }
+
+    /** Whether buf[0, n) (CRC excluded) authenticates as a HELLO of this member or a frame under
+     * the session's or an offer's keys. Changes nothing: the TCP listener asks before it gives a
+     * connection to the member's link. */
+    authentic(buf: Buffer, n: number): boolean {
+        if (buf[0] === SEALED_HELLO) return this.openHello(buf, n, false) !== null
+        if (buf[0] !== SEALED_SESSION) return false
+        const ctr = getU32(buf, 1)
+        if (this.rxKey) if (this.fresh(ctr)) if (this.tryOpen(this.rxKey, ctr, buf, SESSION_PREFIX, n)) return true
+        for (let i = 0; i < this.offers.length; i++) if (this.tryOpen(this.offers[i].rx as Buffer, ctr, buf, SESSION_PREFIX, n)) return true
+        return false
+    }
+
+    protected override wrapHandshake(b: Buffer, n: number, out: Buffer): number {
+        const np = this.answerNonce
+        if (!np) return 0
+        if (b[0] === FrameType.Hello) return 0
+        const c = this.cipher
+        const nr = c.random(SEAL_NONCE_BYTES)
+        const prk = c.hmac(np, [this.key])
+        const tx = c.hmac(prk, [LABEL_R2P + this.member, nr, HKDF_ONE])
+        out[0] = SEALED_ANSWER
+        out.set(nr, 1)
+        const len = this.put(out, ANSWER_PREFIX, tx, 0, b, n)
+        const offer = this.offered
+        this.offered = null
+        if (offer) {
+            if (b[0] === FrameType.Welcome) {
+                offer.tx = tx
+                offer.rx = c.hmac(prk, [LABEL_P2R + this.member, nr, HKDF_ONE])
+                this.offers.push(offer)
+                if (this.offers.length > OFFERS_KEPT) this.offers.shift()
+            }
+        }
+        return len
+    }
+
+    protected override unwrapHandshake(buf: Buffer, n: number): Buffer | null {
+        if (buf[0] !== SEALED_HELLO) {
+            this.counters.droppedAuth++
+            return null
+        }
+        return this.openHello(buf, n, true)
+    }
+
+    /** A HELLO of this member that opens and is not a replay; `take`: count, remember its nonce. */
+    private openHello(buf: Buffer, n: number, take: boolean): Buffer | null {
+        let pt: Buffer | null = null
+        let replay = false
+        if (n >= HELLO_PREFIX + SEAL_TAG_BYTES)
+            if (getU16(buf, 1) === this.member) {
+                const np = copyOf(buf, 3, HELLO_PREFIX)
+                const hex = np.toString("hex")
+                replay = this.seen.indexOf(hex) >= 0
+                if (!replay) {
+                    const c = this.cipher
+                    const prk = c.hmac(np, [this.key])
+                    pt = this.tryOpen(c.hmac(prk, [LABEL_HELLO + this.member, HKDF_ONE]), 0, buf, HELLO_PREFIX, n)
+                    if (pt)
+                        if (take) {
+                            this.seen.push(hex)
+                            if (this.seen.length > HELLOS_REMEMBERED) this.seen.shift()
+                            this.lastNonce = np
+                        }
+                }
+            }
+        if (take)
+            if (!pt) {
+                if (replay) this.counters.droppedReplay++
+                else this.counters.handshakesRefused++
+            }
+        return pt
+    }
+
+    /** Counter ctr was not opened yet and is not too old for the window. */
+    private fresh(ctr: number): boolean {
+        const off = this.rxTop - ctr
+        if (off < 0) return true
+        if (off >= REPLAY_WINDOW) return false
+        return ((this.rxMask >>> off) & 1) === 0
+    }
+
+    /** Counter ctr was opened: the window moves on or records it. */
+    private mark(ctr: number): void {
+        const off = this.rxTop - ctr
+        if (off >= 0) {
+            this.rxMask = (this.rxMask | (1 << off)) >>> 0
+            return
+        }
+        this.rxMask = -off >= REPLAY_WINDOW ? 1 : ((this.rxMask << -off) | 1) >>> 0
+        this.rxTop = ctr
+    }
+
+    protected override openSession(buf: Buffer, n: number, ctr: number): Buffer | null {
+        let fresh = false
+        if (this.rxKey) {
+            fresh = this.fresh(ctr)
+            if (fresh) {
+                const pt = this.tryOpen(this.rxKey, ctr, buf, SESSION_PREFIX, n)
+                if (pt) {
+                    this.mark(ctr)
+                    return pt
+                }
+            }
+        }
+        for (let i = 0; i < this.offers.length; i++) {
+            const offer = this.offers[i]
+            const pt = this.tryOpen(offer.rx as Buffer, ctr, buf, SESSION_PREFIX, n)
+            if (pt) return this.confirm(offer, ctr, pt)
+        }
+        if (this.rxKey && !fresh) this.counters.droppedReplay++
+        else this.counters.droppedAuth++
+        return null
+    }
+
+    /** A frame opened under an offer's keys: the primary holds them, and the HELLO was fresh
+     * (the keys came from our nonce). The session changes now, if the channel admits it. */
+    private confirm(offer: HelloOffer, ctr: number, pt: Buffer): Buffer | null {
+        if (!this.channel.admit(offer)) {
+            this.counters.droppedStale++
+            return null
+        }
+        this.use(offer, ctr)
+        this.channel.take(offer)
+        return pt
+    }
+}

@@ -1,0 +1,254 @@
+import { describe, expect, it } from "vitest"
+import { putU32 } from "../../firmware/codec/bytes"
+import { CobsDecoder, cobsEncode } from "../../firmware/codec/cobs"
+import { crc32c } from "../../firmware/codec/crc32c"
+import {
+    CRC_BYTES,
+    FrameType,
+    HANDSHAKE_BYTES,
+    OFF_GENERATION,
+    OFF_MEMBER,
+    OFF_NONCE,
+    OFF_REASON,
+    OFF_SESSION,
+    OFF_VERSION,
+    PROTOCOL_VERSION,
+} from "../../firmware/link/frame"
+import { COUNTER_LIMIT, LinkSeal, SEALED_ANSWER, SEALED_HELLO, SEALED_SESSION } from "../../firmware/link/seal"
+import { seededKey } from "../../host-sim/nodeCipher"
+import { LinkPair, makeMessage, Stream } from "./harness"
+
+const KEY = seededKey(1, 0)
+const OTHER_KEY = seededKey(1, 1)
+
+/** Whole raw frames (CRC included) of a byte stream, as a receiver decodes them. */
+function framesOf(chunks: Buffer[]): Buffer[] {
+    const out: Buffer[] = []
+    const d = new CobsDecoder(8192, (buf, len) => out.push(Buffer.from(buf.subarray(0, len))))
+    for (const c of chunks) d.push(c, 0, c.length)
+    return out
+}
+
+/** A raw frame (without CRC) on the wire: its CRC and COBS encoding, between delimiters. */
+function onWire(raw: Buffer): Buffer {
+    const f = Buffer.alloc(raw.length + CRC_BYTES)
+    raw.copy(f)
+    putU32(f, raw.length, crc32c(raw))
+    return Buffer.concat([Buffer.alloc(1), cobsEncode(f)])
+}
+
+/** A plain handshake frame of `type`, as a peer without the key would write it. */
+function plainHandshake(type: number, member: number, generation: number, nonce: number): Buffer {
+    const b = Buffer.alloc(HANDSHAKE_BYTES)
+    b[0] = type
+    b[OFF_VERSION] = PROTOCOL_VERSION
+    b[OFF_REASON] = type === FrameType.Refuse ? 1 : 0
+    b.writeUInt16LE(member, OFF_MEMBER)
+    putU32(b, OFF_GENERATION, generation)
+    putU32(b, OFF_NONCE, nonce)
+    b.writeUInt16LE(1096, 30)
+    return b
+}
+
+/** A sealed pair with taps at both ends, recording what each end writes. */
+function sealedPair(extra: Partial<ConstructorParameters<typeof LinkPair>[0]> = {}) {
+    const p = new LinkPair({ key: KEY, tap: true, ...extra })
+    const fromPrimary: Buffer[] = []
+    const fromRemote: Buffer[] = []
+    p.primaryTap.onWrite = (d) => fromPrimary.push(d)
+    p.remoteTap.onWrite = (d) => fromRemote.push(d)
+    return { p, fromPrimary, fromRemote }
+}
+
+describe("the sealed link", () => {
+    it("carries a stream exactly once and in order, and nothing of it is in the clear on the wire", () => {
+        const { p, fromPrimary, fromRemote } = sealedPair()
+        const s = new Stream(400, (i) => 40 + (i % 500), p.primary, p.remote)
+        expect(p.runUntil(() => s.done(), 60_000)).toBe(true)
+        expect(s.errors).toEqual([])
+        const up = framesOf(fromPrimary)
+        const down = framesOf(fromRemote)
+        expect(up[0][0]).toBe(SEALED_HELLO)
+        expect(down[0][0]).toBe(SEALED_ANSWER)
+        expect(up.slice(1).every((f) => f[0] === SEALED_SESSION)).toBe(true)
+        expect(down.slice(1).every((f) => f[0] === SEALED_SESSION)).toBe(true)
+        // a message's bytes (its index and length are its first 8 bytes) never appear
+        const wire = Buffer.concat(fromPrimary)
+        for (const i of [0, 17, 399]) expect(wire.indexOf(makeMessage(i, 40 + (i % 500)).subarray(0, 16))).toBe(-1)
+        for (const c of [p.primary.counters, p.remote.counters]) {
+            expect(c.droppedAuth).toBe(0)
+            expect(c.droppedReplay).toBe(0)
+        }
+    })
+
+    it("refuses a primary with another key, or with its key on another member's link: it gets nothing and changes nothing", () => {
+        for (const o of [
+            { key: OTHER_KEY, remoteKey: KEY },
+            { key: KEY, member: 0, remoteMember: 1 },
+        ]) {
+            const p = new LinkPair(o)
+            let delivered = 0
+            p.remote.onMessage(() => delivered++)
+            p.primary.onSessionUp(() => p.primary.send(makeMessage(0, 100)))
+            p.run(20_000)
+            expect(p.primary.isUp()).toBe(false)
+            expect(p.primary.state()).not.toBe("refused")
+            expect(p.primary.counters.handshakeTimeouts).toBeGreaterThan(2)
+            expect(p.remote.counters.handshakesRefused).toBe(p.primary.counters.hellosSent)
+            expect(p.remote.counters.framesSent).toBe(0)
+            expect(p.remote.counters.sessionsStarted).toBe(0)
+            expect(p.remote.session()).toBe(0)
+            expect(p.persistedGeneration).toBe(0)
+            expect(delivered).toBe(0)
+        }
+    })
+
+    it("a sealed end and a plain end never make a session", () => {
+        const sealedPrimary = new LinkPair({ key: KEY, remoteKey: null })
+        const sealedRemote = new LinkPair({ seed: 3, remoteKey: KEY })
+        for (const p of [sealedPrimary, sealedRemote]) {
+            p.run(10_000)
+            expect(p.primary.isUp()).toBe(false)
+            expect(p.remote.counters.sessionsStarted).toBe(0)
+        }
+        expect(sealedPrimary.remote.counters.droppedMalformed + sealedPrimary.remote.counters.droppedUnexpected).toBeGreaterThan(0)
+        expect(sealedRemote.remote.counters.droppedAuth).toBeGreaterThan(0)
+        expect(sealedRemote.remote.counters.framesSent).toBe(0)
+    })
+
+    it("drops forged, altered, replayed and plain frames, counted, and the stream goes on unharmed", () => {
+        const { p, fromPrimary, fromRemote } = sealedPair()
+        const s = new Stream(600, (i) => 200 + (i % 300), p.primary, p.remote)
+        p.run(1500)
+        expect(p.primary.isUp()).toBe(true)
+        const session = p.remote.session()
+        // replays of everything the primary sent so far, HELLO included
+        const captured = framesOf(fromPrimary)
+        expect(captured.length).toBeGreaterThan(5)
+        for (const f of captured) p.remoteTap.inject(Buffer.concat([Buffer.alloc(1), cobsEncode(f)]))
+        // the same frames with bits flipped and a CRC that fits: one in the ciphertext, and the
+        // counter's top bit, so that the frame is not behind the replay window
+        let flipped = 0
+        for (const f of captured) {
+            const raw = Buffer.from(f.subarray(0, f.length - CRC_BYTES))
+            if (raw[0] !== SEALED_SESSION) continue
+            raw[4] ^= 0x80
+            raw[5 + ((flipped * 37) % (raw.length - 5))] ^= 1 << (flipped % 8)
+            p.remoteTap.inject(onWire(raw))
+            flipped++
+        }
+        // plain frames a peer without the key can make: a HELLO of a newer generation, DATA, RESET
+        p.remoteTap.inject(onWire(plainHandshake(FrameType.Hello, 0, 99, 1234)))
+        const data = Buffer.alloc(40)
+        data[0] = FrameType.Data
+        putU32(data, OFF_SESSION, session)
+        data.writeUInt16LE(14, 24)
+        p.remoteTap.inject(onWire(data))
+        // towards the primary: a REFUSE (plain, then as a sealed answer it cannot open) and a RESET
+        p.primaryTap.inject(onWire(plainHandshake(FrameType.Refuse, 0, 99, 0)))
+        const fakeAnswer = Buffer.alloc(80, 0x5a)
+        fakeAnswer[0] = SEALED_ANSWER
+        p.primaryTap.inject(onWire(fakeAnswer))
+        const reset = Buffer.alloc(18)
+        reset[0] = FrameType.Reset
+        putU32(reset, OFF_SESSION, session)
+        p.primaryTap.inject(onWire(reset))
+        for (const f of framesOf(fromRemote)) p.primaryTap.inject(Buffer.concat([Buffer.alloc(1), cobsEncode(f)]))
+
+        expect(p.runUntil(() => s.done(), 60_000)).toBe(true)
+        expect(s.errors).toEqual([])
+        expect(p.remote.session()).toBe(session)
+        expect(p.remote.counters.sessionsStarted).toBe(1)
+        expect(p.persistedGeneration).toBe(1)
+        expect(p.primary.state()).toBe("up")
+        expect(p.primary.counters.refusals).toBe(0)
+        expect(p.primary.counters.resetsReceived).toBe(0)
+        expect(p.primary.counters.sessionsStarted).toBe(1)
+        const rc = p.remote.counters
+        expect(flipped).toBeGreaterThan(2)
+        expect(rc.droppedReplay).toBeGreaterThanOrEqual(captured.length - 1)
+        expect(rc.droppedAuth).toBeGreaterThanOrEqual(flipped + 2)
+        expect(p.primary.counters.droppedAuth).toBeGreaterThanOrEqual(3)
+        expect(p.primary.counters.droppedReplay).toBeGreaterThan(0)
+        expect(rc.messagesDelivered).toBe(600)
+    })
+
+    it("resumes across outages and remote reboots with new keys: no key and counter is ever used twice", () => {
+        const { p } = sealedPair({ seed: 5 })
+        const used = new Set<string>()
+        let reused = 0
+        const seal = p.cipher.seal.bind(p.cipher)
+        p.cipher.seal = (key, nonce, data) => {
+            const id = key.toString("hex") + nonce.toString("hex")
+            if (used.has(id)) reused++
+            used.add(id)
+            return seal(key, nonce, data)
+        }
+        const s = new Stream(3000, (i) => 100 + (i % 400), p.primary, p.remote)
+        p.run(500)
+        for (let i = 0; i < 4; i++) {
+            p.wire.setUp(false)
+            p.run(5000)
+            p.wire.setUp(true)
+            expect(p.runUntil(() => p.primary.isUp(), 15_000)).toBe(true)
+            p.run(500)
+        }
+        expect(p.primary.counters.sessionsResumed).toBeGreaterThanOrEqual(4)
+        // the remote reboots: its session and keys are gone; the primary starts a new session
+        p.remote.stop()
+        const before = s.received
+        const r = p.makeRemote()
+        s.next = before
+        r.onMessage((m, len) => s.check(m, len))
+        p.run(12_000)
+        expect(p.primary.counters.sessionsStarted).toBe(2)
+        expect(p.runUntil(() => s.done(), 120_000)).toBe(true)
+        expect(s.errors).toEqual([])
+        expect(reused).toBe(0)
+        expect(used.size).toBeGreaterThan(1000)
+    })
+
+    it("takes new keys before a frame counter runs out", () => {
+        const { p } = sealedPair({ seed: 6 })
+        const s = new Stream(800, () => 300, p.primary, p.remote)
+        p.run(300)
+        expect(p.primary.isUp()).toBe(true)
+        const seal = p.primarySeal as LinkSeal
+        ;(seal as unknown as { txCtr: number }).txCtr = COUNTER_LIMIT - 5
+        expect(p.runUntil(() => s.done(), 60_000)).toBe(true)
+        expect(s.errors).toEqual([])
+        expect(p.primary.counters.sessionsResumed).toBe(1)
+        expect((seal as unknown as { txCtr: number }).txCtr).toBeLessThan(COUNTER_LIMIT - 5)
+    })
+
+    it("a replayed HELLO changes nothing, even one the remote no longer remembers", () => {
+        const { p, fromPrimary } = sealedPair({ seed: 8 })
+        const s = new Stream(300, () => 200, p.primary, p.remote)
+        p.run(300)
+        const hello = framesOf(fromPrimary)[0]
+        expect(hello[0]).toBe(SEALED_HELLO)
+        const session = p.remote.session()
+        p.remoteTap.inject(Buffer.concat([Buffer.alloc(1), cobsEncode(hello)]))
+        p.run(100)
+        expect(p.remote.counters.droppedReplay).toBe(1)
+        // the remote forgets it (a reboot, or many HELLOs since): the WELCOME goes out, but with
+        // no frame under its keys nothing changes
+        ;(p.remoteSeal as unknown as { seen: string[] }).seen = []
+        p.remoteTap.inject(Buffer.concat([Buffer.alloc(1), cobsEncode(hello)]))
+        expect(p.runUntil(() => s.done(), 30_000)).toBe(true)
+        expect(s.errors).toEqual([])
+        expect(p.remote.session()).toBe(session)
+        expect(p.remote.counters.sessionsStarted + p.remote.counters.sessionsResumed).toBe(1)
+        expect(p.primary.counters.droppedAuth).toBeGreaterThanOrEqual(1)
+    })
+
+    it("the remote persists a newer generation before it answers, and starts the session only once the primary holds the keys", () => {
+        const p = new LinkPair({ key: KEY, generation: 7, highestGeneration: 3 })
+        const persistedAtUp: number[] = []
+        p.remote.onSessionUp(() => persistedAtUp.push(p.persistedGeneration))
+        p.run(2000)
+        expect(persistedAtUp).toEqual([7])
+        expect(p.remote.highestGeneration()).toBe(7)
+        expect(p.remote.generation()).toBe(7)
+    })
+})
