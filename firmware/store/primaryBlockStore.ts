@@ -99,14 +99,11 @@ export class PrimaryBlockStore extends StoreMount {
      * `crc`: the data's CRC-32C as computed when the write was captured (computed here when
      * absent); the record's CRC goes on from it, so data changed in RAM since never checks. */
     write(member: number, lba: number, seq: number, data: Buffer, done: (err: StoreError) => void, crc?: number): void {
-        if (validInt(member, MEMBER_LIMIT))
-            if (validInt(lba, LBA_LIMIT))
-                if (validInt(seq, U32_LIMIT))
-                    if (data.length >= 1)
-                        if (data.length <= this.B) {
-                            this.nextCrc = crc === undefined ? crc32cUpdate(0, data, 0, data.length) : crc
-                            return this.enqueue(Op.Write, member, lba, seq, data, done)
-                        }
+        if (data.length >= 1)
+            if (data.length <= this.B) {
+                this.nextCrc = crc === undefined ? crc32cUpdate(0, data, 0, data.length) : crc
+                return this.checked(Op.Write, member, lba, seq, data, done)
+            }
         this.refuse(done, StoreError.BadArgument)
     }
 
@@ -114,8 +111,7 @@ export class PrimaryBlockStore extends StoreMount {
      * done(None, data), done(None, null) when there is none, done(Corrupt) when the record no
      * longer matches its CRC. */
     read(member: number, lba: number, done: (err: StoreError, data: Buffer | null) => void): void {
-        if (validInt(member, MEMBER_LIMIT)) if (validInt(lba, LBA_LIMIT)) return this.enqueue(Op.Read, member, lba, 0, null, done)
-        this.refuse(done, StoreError.BadArgument)
+        this.checked(Op.Read, member, lba, 0, null, done)
     }
 
     /**
@@ -154,10 +150,7 @@ export class PrimaryBlockStore extends StoreMount {
 
     /** The data of the version (member, lba, seq): done(NotFound) when it is no longer held. */
     readPinned(entry: { member: number; lba: number; seq: number }, done: (err: StoreError, data: Buffer | null) => void): void {
-        if (validInt(entry.member, MEMBER_LIMIT))
-            if (validInt(entry.lba, LBA_LIMIT))
-                if (validInt(entry.seq, U32_LIMIT)) return this.enqueue(Op.ReadPinned, entry.member, entry.lba, entry.seq, null, done)
-        this.refuse(done, StoreError.BadArgument)
+        this.checked(Op.ReadPinned, entry.member, entry.lba, entry.seq, null, done)
     }
 
     /** Primary: the remote has applied every seq up to `seq`. Its versions are unpinned once a
@@ -168,15 +161,9 @@ export class PrimaryBlockStore extends StoreMount {
 
     /** Queues a confirm, commit or discard record after checking the seq and the role. */
     protected seqRecord(op: Op, role: StoreRole, seq: number, done: ((err: StoreError) => void) | null): void {
-        if (!validInt(seq, U32_LIMIT)) {
-            this.refuse(done, StoreError.BadArgument)
-            return
-        }
-        if (this.role !== role) {
-            this.refuse(done, StoreError.WrongRole)
-            return
-        }
-        this.enqueue(op, 0, 0, seq, null, done)
+        // a seq that is no u32 is a bad argument, in either role
+        if (this.role !== role) if (validInt(seq, U32_LIMIT)) return this.refuse(done, StoreError.WrongRole)
+        this.checked(op, 0, 0, seq, null, done)
     }
 
     /** Primary: the highest seq the remote confirmed (0 before the first). */
@@ -192,7 +179,7 @@ export class PrimaryBlockStore extends StoreMount {
 
     /** Sets a persistent metadata value (u32) durably; the latest valid record wins at mount. */
     setMeta(key: number, value: number, done: (err: StoreError) => void): void {
-        if (validInt(key, META_KEYS)) if (validInt(value, U32_LIMIT)) return this.enqueue(Op.SetMeta, key, 0, value, null, done)
+        if (validInt(key, META_KEYS)) return this.checked(Op.SetMeta, key, 0, value, null, done)
         this.refuse(done, StoreError.BadArgument)
     }
 
@@ -252,37 +239,33 @@ export class PrimaryBlockStore extends StoreMount {
     // =====================================================================================
     // Queue
 
-    private failLater(done: Done, err: StoreError): void {
-        this.clock.setTimer(0, () => done(err, null))
+    /** done(err, null) from the run loop (nothing when done is null). */
+    private failLater(done: Done | null, err: StoreError): void {
+        if (done) this.clock.setTimer(0, () => done(err, null))
     }
 
     /** The calls still queued fail (NotMounted): the store mounts or formats. */
     protected failQueued(): void {
-        while (this.qCount > 0) {
-            const done = this.qDone[this.qHead]
-            this.qDone[this.qHead] = null
-            this.qHead = (this.qHead + 1) % this.qDepth
-            this.qCount--
-            if (done) this.failLater(done, StoreError.NotMounted)
-        }
+        while (this.qCount > 0) this.failLater(this.popCall(), StoreError.NotMounted)
         this.qHead = 0
     }
 
-    private refuse(done: ((err: StoreError, data: Buffer | null) => void) | null, err: StoreError): void {
+    private refuse(done: Done | null, err: StoreError): void {
         this.stats.refused++
-        if (done) this.clock.setTimer(0, () => done(err, null))
+        this.failLater(done, err)
+    }
+
+    /** Queues a call whose member, lba and seq (a u32) are right; else refuses it (BadArgument). */
+    private checked(kind: Op, member: number, lba: number, seq: number, data: Buffer | null, done: Done | null): void {
+        if (validInt(member, MEMBER_LIMIT)) if (validInt(lba, LBA_LIMIT)) if (validInt(seq, U32_LIMIT)) return this.enqueue(kind, member, lba, seq, data, done)
+        this.refuse(done, StoreError.BadArgument)
     }
 
     protected enqueue(kind: Op, member: number, lba: number, seq: number, data: Buffer | null, done: Done | null): void {
-        if (!this.mounted) {
-            const err = this.configError !== StoreError.None ? this.configError : StoreError.NotMounted
-            if (done) this.clock.setTimer(0, () => done(err, null))
-            return
-        }
+        if (!this.mounted) return this.failLater(done, this.configError !== StoreError.None ? this.configError : StoreError.NotMounted)
         if (this.qCount === this.qDepth) {
             this.stats.queueFull++
-            if (done) this.clock.setTimer(0, () => done(StoreError.QueueFull, null))
-            return
+            return this.failLater(done, StoreError.QueueFull)
         }
         const i = (this.qHead + this.qCount) % this.qDepth
         this.qKind[i] = kind
@@ -296,11 +279,24 @@ export class PrimaryBlockStore extends StoreMount {
             this.qLen[i] = data.length
         } else this.qLen[i] = 0
         this.qCount++
-        if (!this.busy)
-            if (!this.kickScheduled) {
-                this.kickScheduled = true
-                this.clock.setTimer(0, this.kick)
-            }
+        if (!this.busy) this.kickLater()
+    }
+
+    /** Starts the next call from the run loop. */
+    private kickLater(): void {
+        if (this.kickScheduled) return
+        this.kickScheduled = true
+        this.clock.setTimer(0, this.kick)
+    }
+
+    /** Takes the call at the head of the queue off it; returns its done. */
+    private popCall(): Done | null {
+        const i = this.qHead
+        const done = this.qDone[i]
+        this.qDone[i] = null
+        this.qHead = (i + 1) % this.qDepth
+        this.qCount--
+        return done
     }
 
     protected startNext(): void {
@@ -349,21 +345,14 @@ export class PrimaryBlockStore extends StoreMount {
     /** Ends the running call: pops it, calls its done, starts the next. */
     protected finish(err: StoreError, data: Buffer | null): void {
         storeInvariant(this.busy && this.qCount > 0, "finish of a running call")
-        const i = this.qHead
-        const done = this.qDone[i]
-        this.qDone[i] = null
-        this.qHead = (this.qHead + 1) % this.qDepth
-        this.qCount--
+        const done = this.popCall()
         this.busy = false
         if (err === StoreError.Full) this.stats.full++
         if (done) done(err, data)
         // calls that end at once (refused) and whose done queues the next must not nest
         // without bound: every few, the next starts from the run loop
         if (++this.depth < 8) this.startNext()
-        else if (!this.kickScheduled) {
-            this.kickScheduled = true
-            this.clock.setTimer(0, this.kick)
-        }
+        else this.kickLater()
         this.depth--
     }
 
@@ -380,15 +369,6 @@ export class PrimaryBlockStore extends StoreMount {
     /** The version a read returns: the newest (on the remote: the newest applied). */
     protected readable(member: number, lba: number): number {
         return this.idx.newest(member, lba)
-    }
-
-    // =====================================================================================
-    // Calls
-
-    /** After a commit or confirm: updates the index in steps, then finishes. */
-    private pruneStep(): void {
-        if (this.idx.pruneStep(this.stepBytes >> 6)) this.finish(StoreError.None, null)
-        else this.later(K.PruneStep)
     }
 
     // =====================================================================================
@@ -469,10 +449,12 @@ export class PrimaryBlockStore extends StoreMount {
                 this.idx.setHorizon(seq)
                 this.noteSeq(seq)
                 if (kind === Op.Commit) this.stats.commits++
-                return this.pruneStep()
+                return this.go(K.PruneStep, StoreError.None)
             }
             case K.PruneStep:
-                return this.pruneStep()
+                // after a commit or confirm: the index is updated in steps, then the call finishes
+                if (this.idx.pruneStep(this.stepBytes >> 6)) return this.finish(StoreError.None, null)
+                return this.later(K.PruneStep)
             case K.VersionRead:
                 // a read call's version
                 if (this.vDamaged) {
