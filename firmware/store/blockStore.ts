@@ -70,6 +70,7 @@ export class BlockStore extends PrimaryBlockStore {
             this.clock.setTimer(0, () => done(err))
             return
         }
+        this.failQueued()
         this.resetState()
         this.busy = true
         this.mS = 0

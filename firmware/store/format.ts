@@ -129,11 +129,9 @@ export function headerCheck(e: Buffer, eo: number): number {
     return r
 }
 
-/** The one flipped bit of a data entry's fields or check that explains its check's mismatch
- * (as bit 8·byte + bit of the entry), or -1. */
-function headerFlippedBit(e: Buffer, eo: number): number {
-    const s = headerCheck(e, eo) ^ (e[eo + 7] >> 1)
-    if (s === 0) return -1
+/** The one flipped bit of a data entry's fields or check that explains the syndrome s (not 0)
+ * of its check (as bit 8·byte + bit of the entry), or -1. */
+function headerFlippedBit(s: number): number {
     // a flip in the check itself: one bit of the syndrome
     if ((s & (s - 1)) === 0) {
         let k = 0
@@ -209,8 +207,10 @@ export function mendData(e: Buffer, eo: number, d: Buffer, dOff: number, maxLen:
  * fields were right, or -2 when they cannot be trusted.
  */
 export function mendFields(e: Buffer, eo: number): number {
-    if (headerIntact(e, eo)) return -1
-    const h = headerFlippedBit(e, eo)
+    // the syndrome: 0 when the fields match their check
+    const s = headerCheck(e, eo) ^ (e[eo + 7] >> 1)
+    if (s === 0) return -1
+    const h = headerFlippedBit(s)
     if (h < 0) return -2
     e[eo + (h >> 3)] ^= 1 << (h & 7)
     return h
@@ -230,9 +230,4 @@ export function mendRecord(e: Buffer, eo: number, d: Buffer, dOff: number, maxLe
     if (r >= 0) return h >= 0 ? r | MENDED : r
     if (h >= 0) e[eo + (h >> 3)] ^= 1 << (h & 7)
     return -1
-}
-
-/** True when a data entry's fields match its check (damage, if any, is elsewhere). */
-export function headerIntact(e: Buffer, eo: number): boolean {
-    return headerCheck(e, eo) === e[eo + 7] >> 1
 }

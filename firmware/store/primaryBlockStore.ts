@@ -1,28 +1,10 @@
 import { Clock } from "../../hal/clock"
 import { Flash } from "../../hal/flash"
-import { getU32 } from "../codec/bytes"
-import { crc32cFlippedBit, crc32cUpdate } from "../codec/crc32c"
+import { crc32cUpdate } from "../codec/crc32c"
 import { seqAfter } from "../seq"
-import {
-    allErased,
-    ENTRY_SIZE,
-    entryLba,
-    entryLen,
-    EntryType,
-    headerAEraseCount,
-    headerBValid,
-    mendHeader,
-    LBA_LIMIT,
-    MAX_ENTRIES,
-    MEMBER_LIMIT,
-    MENDED,
-    mendData,
-    mendFields,
-    META_KEYS,
-    SECTOR_HEADER_SIZE,
-} from "./format"
+import { LBA_LIMIT, MEMBER_LIMIT, META_KEYS } from "./format"
 import { Done, EMPTY, HORIZON, K, numbers, Op, SecState } from "./storeCore"
-import { StoreSpace } from "./storeSpace"
+import { StoreMount } from "./storeMount"
 import { MountReport, PinnedEntry, StoreError, StoreOptions, StoreRole } from "./types"
 import { storeInvariant } from "./versionIndex"
 
@@ -63,7 +45,7 @@ const ZERO_ENTRY = Buffer.alloc(16)
  * flash format.
  * @devsWhenUsed
  */
-export class PrimaryBlockStore extends StoreSpace {
+export class PrimaryBlockStore extends StoreMount {
     private kickScheduled!: boolean
 
     // ---- the call queue (a ring, allocated once)
@@ -82,33 +64,6 @@ export class PrimaryBlockStore extends StoreSpace {
     protected qHead = 0
     protected qCount = 0
 
-    // ---- mount registers
-    private mountDone!: ((err: StoreError, report: MountReport) => void) | null
-    protected mS!: number
-    protected mBuf!: Buffer
-    private mEntry!: number
-    private mPhase!: number
-    private mCheckAt!: number
-    private mDataUsed!: number
-    /** Per sector: 1 + the index of the last bad entry found, 0 for none. */
-    private mLastBad: Buffer
-    /** Per sector: 1 + the slot of the last bad entry when it is a damaged data record kept as a
-     * version, 0 otherwise. */
-    private mLastKept: Buffer
-    /** Where the entry a power cut tore lies, zeroed before the next append (-1: none). */
-    private voidAddr!: number
-    private voidS!: number
-    private mEntryEnd: Buffer
-    private mClosed: Buffer
-    /** Per small-record slot: the log position of the live copy found. */
-    private mMetaPos: number[]
-    private mG!: number
-    private mStartMs!: number
-    /** The scan is running a second time (the first found a bad entry or sector header). */
-    private mAgain!: boolean
-    /** Bad entries and sector headers this scan found. */
-    private mSuspect!: number
-
     /** The queue's kick: a closure, allocated once. */
     private readonly kick: () => void
     /** finish calls nested in one run-loop turn. */
@@ -116,13 +71,7 @@ export class PrimaryBlockStore extends StoreSpace {
 
     constructor(flash: Flash, clock: Clock, opts: StoreOptions, remoteOk?: boolean) {
         super(flash, clock, opts, remoteOk)
-        const n = this.n
         const qDepth = this.qDepth
-        this.mLastBad = Buffer.alloc(n)
-        this.mLastKept = Buffer.alloc(n)
-        this.mEntryEnd = Buffer.alloc(n)
-        this.mClosed = Buffer.alloc(n)
-        this.mMetaPos = numbers(META_KEYS + 1, -1)
         this.qKind = numbers(qDepth, 0)
         this.qMember = numbers(qDepth, 0)
         this.qLba = numbers(qDepth, 0)
@@ -142,37 +91,6 @@ export class PrimaryBlockStore extends StoreSpace {
     // =====================================================================================
     // Public API
 
-    /**
-     * Scans the flash and rebuilds the RAM index. done(None, report) when the store is usable
-     * (a blank or garbage chip gives an empty store); done(IncompatibleFormat) when the flash
-     * holds a store of another format version or block size (use `format`); done(Flash) when the
-     * flash failed; done(Config) for bad options. Calls made before mount fail with NotMounted.
-     */
-    mount(done: (err: StoreError, report: MountReport) => void): void {
-        // (a store whose options are bad is never busy)
-        let err = this.configError
-        if (this.busy) err = StoreError.NotMounted
-        if (err !== StoreError.None) {
-            const rep = this.report
-            this.clock.setTimer(0, () => done(err, rep))
-            return
-        }
-        this.resetState()
-        this.mAgain = false
-        this.scanAll(done)
-    }
-
-    /** The mount's scan of every sector, from a reset state. */
-    private scanAll(done: (err: StoreError, report: MountReport) => void): void {
-        this.busy = true
-        this.mountDone = done
-        this.report = new MountReport()
-        this.report.sectors = this.n
-        this.mStartMs = this.clock.millis()
-        this.mS = 0
-        this.mountNextSector()
-    }
-
     isMounted(): boolean {
         return this.mounted
     }
@@ -181,14 +99,11 @@ export class PrimaryBlockStore extends StoreSpace {
      * `crc`: the data's CRC-32C as computed when the write was captured (computed here when
      * absent); the record's CRC goes on from it, so data changed in RAM since never checks. */
     write(member: number, lba: number, seq: number, data: Buffer, done: (err: StoreError) => void, crc?: number): void {
-        if (validInt(member, MEMBER_LIMIT))
-            if (validInt(lba, LBA_LIMIT))
-                if (validInt(seq, U32_LIMIT))
-                    if (data.length >= 1)
-                        if (data.length <= this.B) {
-                            this.nextCrc = crc === undefined ? crc32cUpdate(0, data, 0, data.length) : crc
-                            return this.enqueue(Op.Write, member, lba, seq, data, done)
-                        }
+        if (data.length >= 1)
+            if (data.length <= this.B) {
+                this.nextCrc = crc === undefined ? crc32cUpdate(0, data, 0, data.length) : crc
+                return this.checked(Op.Write, member, lba, seq, data, done)
+            }
         this.refuse(done, StoreError.BadArgument)
     }
 
@@ -196,8 +111,7 @@ export class PrimaryBlockStore extends StoreSpace {
      * done(None, data), done(None, null) when there is none, done(Corrupt) when the record no
      * longer matches its CRC. */
     read(member: number, lba: number, done: (err: StoreError, data: Buffer | null) => void): void {
-        if (validInt(member, MEMBER_LIMIT)) if (validInt(lba, LBA_LIMIT)) return this.enqueue(Op.Read, member, lba, 0, null, done)
-        this.refuse(done, StoreError.BadArgument)
+        this.checked(Op.Read, member, lba, 0, null, done)
     }
 
     /**
@@ -236,10 +150,7 @@ export class PrimaryBlockStore extends StoreSpace {
 
     /** The data of the version (member, lba, seq): done(NotFound) when it is no longer held. */
     readPinned(entry: { member: number; lba: number; seq: number }, done: (err: StoreError, data: Buffer | null) => void): void {
-        if (validInt(entry.member, MEMBER_LIMIT))
-            if (validInt(entry.lba, LBA_LIMIT))
-                if (validInt(entry.seq, U32_LIMIT)) return this.enqueue(Op.ReadPinned, entry.member, entry.lba, entry.seq, null, done)
-        this.refuse(done, StoreError.BadArgument)
+        this.checked(Op.ReadPinned, entry.member, entry.lba, entry.seq, null, done)
     }
 
     /** Primary: the remote has applied every seq up to `seq`. Its versions are unpinned once a
@@ -250,15 +161,9 @@ export class PrimaryBlockStore extends StoreSpace {
 
     /** Queues a confirm, commit or discard record after checking the seq and the role. */
     protected seqRecord(op: Op, role: StoreRole, seq: number, done: ((err: StoreError) => void) | null): void {
-        if (!validInt(seq, U32_LIMIT)) {
-            this.refuse(done, StoreError.BadArgument)
-            return
-        }
-        if (this.role !== role) {
-            this.refuse(done, StoreError.WrongRole)
-            return
-        }
-        this.enqueue(op, 0, 0, seq, null, done)
+        // a seq that is no u32 is a bad argument, in either role
+        if (this.role !== role) if (validInt(seq, U32_LIMIT)) return this.refuse(done, StoreError.WrongRole)
+        this.checked(op, 0, 0, seq, null, done)
     }
 
     /** Primary: the highest seq the remote confirmed (0 before the first). */
@@ -274,7 +179,7 @@ export class PrimaryBlockStore extends StoreSpace {
 
     /** Sets a persistent metadata value (u32) durably; the latest valid record wins at mount. */
     setMeta(key: number, value: number, done: (err: StoreError) => void): void {
-        if (validInt(key, META_KEYS)) if (validInt(value, U32_LIMIT)) return this.enqueue(Op.SetMeta, key, 0, value, null, done)
+        if (validInt(key, META_KEYS)) return this.checked(Op.SetMeta, key, 0, value, null, done)
         this.refuse(done, StoreError.BadArgument)
     }
 
@@ -334,25 +239,33 @@ export class PrimaryBlockStore extends StoreSpace {
     // =====================================================================================
     // Queue
 
-    private failLater(done: Done, err: StoreError): void {
-        this.clock.setTimer(0, () => done(err, null))
-    }
-
-    private refuse(done: ((err: StoreError, data: Buffer | null) => void) | null, err: StoreError): void {
-        this.stats.refused++
+    /** done(err, null) from the run loop (nothing when done is null). */
+    private failLater(done: Done | null, err: StoreError): void {
         if (done) this.clock.setTimer(0, () => done(err, null))
     }
 
+    /** The calls still queued fail (NotMounted): the store mounts or formats. */
+    protected failQueued(): void {
+        while (this.qCount > 0) this.failLater(this.popCall(), StoreError.NotMounted)
+        this.qHead = 0
+    }
+
+    private refuse(done: Done | null, err: StoreError): void {
+        this.stats.refused++
+        this.failLater(done, err)
+    }
+
+    /** Queues a call whose member, lba and seq (a u32) are right; else refuses it (BadArgument). */
+    private checked(kind: Op, member: number, lba: number, seq: number, data: Buffer | null, done: Done | null): void {
+        if (validInt(member, MEMBER_LIMIT)) if (validInt(lba, LBA_LIMIT)) if (validInt(seq, U32_LIMIT)) return this.enqueue(kind, member, lba, seq, data, done)
+        this.refuse(done, StoreError.BadArgument)
+    }
+
     protected enqueue(kind: Op, member: number, lba: number, seq: number, data: Buffer | null, done: Done | null): void {
-        if (!this.mounted) {
-            const err = this.configError !== StoreError.None ? this.configError : StoreError.NotMounted
-            if (done) this.clock.setTimer(0, () => done(err, null))
-            return
-        }
+        if (!this.mounted) return this.failLater(done, this.configError !== StoreError.None ? this.configError : StoreError.NotMounted)
         if (this.qCount === this.qDepth) {
             this.stats.queueFull++
-            if (done) this.clock.setTimer(0, () => done(StoreError.QueueFull, null))
-            return
+            return this.failLater(done, StoreError.QueueFull)
         }
         const i = (this.qHead + this.qCount) % this.qDepth
         this.qKind[i] = kind
@@ -366,14 +279,27 @@ export class PrimaryBlockStore extends StoreSpace {
             this.qLen[i] = data.length
         } else this.qLen[i] = 0
         this.qCount++
-        if (!this.busy)
-            if (!this.kickScheduled) {
-                this.kickScheduled = true
-                this.clock.setTimer(0, this.kick)
-            }
+        if (!this.busy) this.kickLater()
     }
 
-    private startNext(): void {
+    /** Starts the next call from the run loop. */
+    private kickLater(): void {
+        if (this.kickScheduled) return
+        this.kickScheduled = true
+        this.clock.setTimer(0, this.kick)
+    }
+
+    /** Takes the call at the head of the queue off it; returns its done. */
+    private popCall(): Done | null {
+        const i = this.qHead
+        const done = this.qDone[i]
+        this.qDone[i] = null
+        this.qHead = (i + 1) % this.qDepth
+        this.qCount--
+        return done
+    }
+
+    protected startNext(): void {
         this.kickScheduled = false
         if (this.busy) return
         if (this.qCount === 0) return
@@ -419,21 +345,14 @@ export class PrimaryBlockStore extends StoreSpace {
     /** Ends the running call: pops it, calls its done, starts the next. */
     protected finish(err: StoreError, data: Buffer | null): void {
         storeInvariant(this.busy && this.qCount > 0, "finish of a running call")
-        const i = this.qHead
-        const done = this.qDone[i]
-        this.qDone[i] = null
-        this.qHead = (this.qHead + 1) % this.qDepth
-        this.qCount--
+        const done = this.popCall()
         this.busy = false
         if (err === StoreError.Full) this.stats.full++
         if (done) done(err, data)
         // calls that end at once (refused) and whose done queues the next must not nest
         // without bound: every few, the next starts from the run loop
         if (++this.depth < 8) this.startNext()
-        else if (!this.kickScheduled) {
-            this.kickScheduled = true
-            this.clock.setTimer(0, this.kick)
-        }
+        else this.kickLater()
         this.depth--
     }
 
@@ -450,29 +369,6 @@ export class PrimaryBlockStore extends StoreSpace {
     /** The version a read returns: the newest (on the remote: the newest applied). */
     protected readable(member: number, lba: number): number {
         return this.idx.newest(member, lba)
-    }
-
-    /** Mount: a valid small record of a type this store does not use (at entry `off` of mBuf,
-     * location `loc`, log position `pos`); true when BlockStore keeps it. */
-    protected foundMore(_type: number, _off: number, _loc: number, _pos: number): boolean {
-        return false
-    }
-
-    /** Mount: the candidate data record g is void (BlockStore dropped it). */
-    protected voided(_g: number): boolean {
-        return false
-    }
-
-    /** A mount's scan starts over: BlockStore forgets what the last one found. */
-    protected resetMore(): void {}
-
-    // =====================================================================================
-    // Calls
-
-    /** After a commit or confirm: updates the index in steps, then finishes. */
-    private pruneStep(): void {
-        if (this.idx.pruneStep(this.stepBytes >> 6)) this.finish(StoreError.None, null)
-        else this.later(K.PruneStep)
     }
 
     // =====================================================================================
@@ -504,7 +400,8 @@ export class PrimaryBlockStore extends StoreSpace {
                     }
                     return this.go(this.gcK, err)
                 }
-        if (k >= K.ApEntry) if (k <= K.ApData) return this.spaceStep(k, err, data)
+        if (k >= K.MountRead) return this.scanStep(k, err, data)
+        if (k >= K.ApEntry) return this.spaceStep(k, err, data)
         switch (k) {
             case K.Voided:
                 // not zeroed (the flash failed): no more appends after it in its sector
@@ -552,10 +449,12 @@ export class PrimaryBlockStore extends StoreSpace {
                 this.idx.setHorizon(seq)
                 this.noteSeq(seq)
                 if (kind === Op.Commit) this.stats.commits++
-                return this.pruneStep()
+                return this.go(K.PruneStep, StoreError.None)
             }
             case K.PruneStep:
-                return this.pruneStep()
+                // after a commit or confirm: the index is updated in steps, then the call finishes
+                if (this.idx.pruneStep(this.stepBytes >> 6)) return this.finish(StoreError.None, null)
+                return this.later(K.PruneStep)
             case K.VersionRead:
                 // a read call's version
                 if (this.vDamaged) {
@@ -564,440 +463,10 @@ export class PrimaryBlockStore extends StoreSpace {
                 }
                 this.readCrc = this.vCrc
                 return this.finish(StoreError.None, data as Buffer)
-            case K.MountRead: {
-                // mount read a whole sector: classify it by its header
-                if (!data) err = StoreError.Flash
-                if (err !== StoreError.None) return this.mountFail(err)
-                const buf = data as Buffer
-                const s = this.mS
-                this.mBuf = buf
-                const aErased = allErased(buf, 0, 8)
-                const bErased = allErased(buf, 8, 16)
-                const ec = headerAEraseCount(buf, 0)
-                if (ec >= 0) this.secErase[s] = ec
-                let blank = aErased
-                if (ec >= 0) if (buf[3] === this.blockLog2) blank = true
-                if (blank)
-                    if (bErased) {
-                        // erased (part A may be stamped): free if everything after the header is erased
-                        this.secHasA[s] = aErased ? 0 : 1
-                        this.mPhase = 1
-                        this.mCheckAt = SECTOR_HEADER_SIZE
-                        this.mountStep()
-                        return
-                    }
-                // one flipped bit of a header (at rest, or a read that failed) is mended: a sector
-                // taken for torn would be erased with every version in it
-                const whole = headerBValid(buf, 0)
-                if (!bErased)
-                    if (mendHeader(buf, 0)) {
-                        if (!whole) this.stats.mended++
-                        this.secErase[s] = headerAEraseCount(buf, 0)
-                        if (buf[3] !== this.blockLog2) {
-                            this.report.incompatible++
-                            this.mountFail(StoreError.IncompatibleFormat)
-                            return
-                        }
-                        this.setState(s, SecState.Used)
-                        this.secHasA[s] = 1
-                        this.secSeq[s] = getU32(buf, 8)
-                        if (this.secSeq[s] >= this.nextSectorSeq) this.nextSectorSeq = this.secSeq[s] + 1
-                        this.mPhase = 0
-                        this.mEntry = 0
-                        this.mDataUsed = 0
-                        this.mountStep()
-                        return
-                    }
-                // torn header (a cut while opening), torn erase, foreign data
-                this.mSuspect++
-                this.markDirty(s)
-                this.mS++
-                this.mountNextSector()
-                return
-            }
-            case K.MountStep:
-                return this.mountStep()
-            case K.IndexStep:
-                return this.indexStep()
             default:
                 return this.toolStep(k, err, data)
         }
     }
-
-    // =====================================================================================
-    // Mount: read every sector, parse it in steps, then build the index in steps
-
-    protected resetState(failQueued = true): void {
-        this.mounted = false
-        this.mSuspect = 0
-        // calls still queued from before fail
-        if (failQueued) {
-            while (this.qCount > 0) {
-                const done = this.qDone[this.qHead]
-                this.qDone[this.qHead] = null
-                this.qHead = (this.qHead + 1) % this.qDepth
-                this.qCount--
-                if (done) this.failLater(done, StoreError.NotMounted)
-            }
-            this.qHead = 0
-        }
-        for (let s = 0; s < this.n; s++) {
-            this.setState(s, SecState.Dirty)
-            this.secHasA[s] = 0
-            this.secErase[s] = -1
-            this.secSeq[s] = 0
-            this.secEntries[s] = 0
-            this.secData[s] = 0
-            this.secSmall[s] = 0
-            this.mLastBad[s] = 0
-            this.mLastKept[s] = 0
-            this.mEntryEnd[s] = 0
-            this.mClosed[s] = 0
-        }
-        for (let k = 0; k <= META_KEYS; k++) {
-            this.metaVal[k] = 0
-            this.metaLoc[k] = -1
-            this.mMetaPos[k] = -1
-        }
-        this.resetMore()
-        this.voidAddr = -1
-        this.open = -1
-        this.nextSectorSeq = 1
-        this.lastOpened = -1
-        this.maxSeq = 0
-        this.hasMaxSeq = false
-        this.idx.clear()
-    }
-
-    private mountNextSector(): void {
-        if (this.mS >= this.n) {
-            this.mountScanned()
-            return
-        }
-        this.readAt(this.sectorAddr(this.mS), this.S, K.MountRead)
-    }
-
-    private mountFail(err: StoreError): void {
-        this.busy = false
-        this.mBuf = EMPTY
-        const done = this.mountDone
-        this.mountDone = null
-        this.report.durationMs = this.clock.millis() - this.mStartMs
-        if (done) done(err, this.report)
-    }
-
-    private markDirty(s: number): void {
-        this.setState(s, SecState.Dirty)
-        this.report.dirtySectors++
-        this.stats.dirtySectors++
-    }
-
-    /** One step of the sector being parsed: entries (phase 0) or an erased check (1, 2). */
-    private mountStep(): void {
-        const s = this.mS
-        const buf = this.mBuf
-        let budget = this.stepBytes
-        if (this.mPhase === 0) {
-            while (budget > 0) {
-                const i = this.mEntry
-                const off = SECTOR_HEADER_SIZE + ENTRY_SIZE * i
-                // entries end at the first erased one, or where the data slots begin
-                if (i < MAX_ENTRIES)
-                    if (off + ENTRY_SIZE <= this.S - this.B * this.mDataUsed)
-                        if (!allErased(buf, off, off + ENTRY_SIZE)) {
-                            budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
-                            this.mEntry++
-                            continue
-                        }
-                this.mEntryEnd[s] = i
-                this.secEntries[s] = i
-                this.secData[s] = this.mDataUsed
-                // the slot after the last one used must be erased: else a data program was cut before
-                // its entry (or its entry was torn). That slot is skipped (entries name their slot), and
-                // appends go on after it if the rest of the free room is erased: the newest sector of a
-                // store cut in the middle of a garbage collection that took the last free sector must
-                // take the rest of that collection's records, or no victim would fit after the mount.
-                const entriesEnd = SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s]
-                const next = this.mDataUsed
-                if (next < this.spS) {
-                    const lo = this.S - (next + 1) * this.B
-                    if (lo >= entriesEnd)
-                        if (!allErased(this.mBuf, lo, lo + this.B)) {
-                            this.report.tornData++
-                            this.stats.tornData++
-                            this.secData[s] = next + 1
-                        }
-                }
-                if (this.S - this.B * this.secData[s] < entriesEnd) {
-                    this.mClosed[s] = 1
-                    return this.mountSectorDone()
-                }
-                this.mPhase = 2
-                this.mCheckAt = entriesEnd
-                // the erased check of its free room (phase 2)
-                return this.mountStep()
-            }
-            this.later(K.MountStep)
-            return
-        }
-        // erased check of [mCheckAt, end): phase 1 = a free sector, 2 = the free room of a used one
-        const end = this.mPhase === 1 ? this.S : this.S - this.B * this.secData[s]
-        const stop = Math.min(end, this.mCheckAt + budget)
-        if (!allErased(buf, this.mCheckAt, stop)) {
-            if (this.mPhase === 1) this.markDirty(s)
-            else {
-                // stray bytes in the free room: no more appends here
-                this.mClosed[s] = 1
-                this.report.strayAreas++
-                this.stats.strayAreas++
-            }
-            this.mountSectorDone()
-            return
-        }
-        this.mCheckAt = stop
-        if (stop < end) {
-            this.later(K.MountStep)
-            return
-        }
-        if (this.mPhase === 1) {
-            this.setState(s, SecState.Free)
-            this.report.erasedBytes += this.S - SECTOR_HEADER_SIZE
-        } else this.report.erasedBytes += end - (SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s])
-        this.mountSectorDone()
-    }
-
-    private mountSectorDone(): void {
-        this.mBuf = EMPTY
-        this.mS++
-        // every sector read is its own run-loop event already; no timer needed
-        this.mountNextSector()
-    }
-
-    /** Parses entry i of sector s; returns the data bytes it checked. */
-    private parseEntry(s: number, i: number, off: number): number {
-        const buf = this.mBuf
-        // an entry a power cut tore, zeroed since (mountScanned): nothing
-        if (zeroEntry(buf, off)) return 0
-        const pos = this.secSeq[s] * 256 + i
-        const type = buf[off]
-        const small = crc32cUpdate(0, buf, off, off + 12) ^ getU32(buf, off + 12)
-        const t = type ^ EntryType.Data
-        if (small !== 0)
-            if ((t & (t - 1)) === 0) {
-                // a data record (or one whose type bit flipped): its fields first (their check
-                // mends one flipped bit of them, slot and length included), then its data and CRC
-                const h = mendFields(buf, off)
-                const slot = buf[off + 2]
-                const len = entryLen(buf, off)
-                const dataOff = this.S - (slot + 1) * this.B
-                if (h !== -2)
-                    if (buf[off] === EntryType.Data)
-                        if (slot < this.spS)
-                            if (len >= 1)
-                                if (len <= this.B)
-                                    if (off + ENTRY_SIZE <= dataOff) {
-                                        const r = mendData(buf, off, buf, dataOff, this.B)
-                                        if (r >= 0) return this.dataEntry(s, i, off, slot, this.mended(h >= 0 ? r | MENDED : r), true)
-                                        if (h === -1) {
-                                            // damage that cannot be mended, in a record whose fields are right: kept as
-                                            // a version all the same (its reads say Corrupt); only the record a power
-                                            // cut tore (mountScanned) is dropped; docs/FORMAT-flash.md, "Damage and tears"
-                                            this.dataEntry(s, i, off, slot, len, false)
-                                            // a power cut in the entry's program leaves bits of its CRC at 1 that
-                                            // should be 0, never the reverse: a CRC with a 0 where the data's has a 1
-                                            // was programmed whole, and the data changed since (damage, not a tear)
-                                            const c = crc32cUpdate(crc32cUpdate(0, buf, dataOff, dataOff + len), buf, off, off + 12)
-                                            if ((c & ~getU32(buf, off + 12)) !== 0) this.mLastKept[s] = NOT_TORN
-                                            return len
-                                        }
-                                    }
-                // fields that cannot be trusted: not a version
-                if (h >= 0) buf[off + (h >> 3)] ^= 1 << (h & 7)
-                if (t === 0) {
-                    this.badEntry(s, i)
-                    return 0
-                }
-            }
-        if (small !== 0) {
-            // one flipped bit of a small record is mended; more is damage
-            const k = crc32cFlippedBit(small, 12)
-            if (k < 0) {
-                this.badEntry(s, i)
-                return 0
-            }
-            this.stats.mended++
-            if (k < 96) buf[off + (k >> 3)] ^= 1 << (k & 7)
-        }
-        const value = getU32(buf, off + 8)
-        const loc = s * 256 + i
-        // this role's horizon record, or a meta value: the one latest in the log is live
-        let slot = -1
-        if (type === this.horizonType) slot = HORIZON
-        else if (type === EntryType.Meta) if (buf[off + 1] < META_KEYS) slot = buf[off + 1] + 1
-        if (slot >= 0) {
-            this.report.records++
-            if (slot === HORIZON) this.noteSeq(value)
-            if (pos > this.mMetaPos[slot]) {
-                this.mMetaPos[slot] = pos
-                this.metaVal[slot] = value
-                this.metaLoc[slot] = loc
-            }
-            return 0
-        }
-        if (this.foundMore(type, off, loc, pos)) return 0
-        // a valid record of a type this store does not use: count it as bad
-        this.badEntry(s, i)
-        return 0
-    }
-
-    /** A data entry at mount (its record checks when `ok`): a version in the index. */
-    private dataEntry(s: number, i: number, off: number, slot: number, len: number, ok: boolean): number {
-        const buf = this.mBuf
-        const g = s * this.spS + slot
-        if (this.idx.isCandidate(g)) {
-            this.badEntry(s, i)
-            return len
-        }
-        const seq = getU32(buf, off + 8)
-        this.idx.setRecord(g, buf[off + 1], entryLba(buf, off), seq, i, true)
-        if (slot + 1 > this.mDataUsed) this.mDataUsed = slot + 1
-        this.report.dataRecords++
-        if (ok) {
-            this.report.records++
-            this.noteSeq(seq)
-            return len
-        }
-        this.badEntry(s, i)
-        this.mLastKept[s] = slot + 1
-        return len
-    }
-
-    private badEntry(s: number, i: number): void {
-        this.report.badCrc++
-        this.mSuspect++
-        this.mLastBad[s] = i + 1
-        this.mLastKept[s] = 0
-    }
-
-    /** Every sector is read: settle the horizon, torn records, the open sector, erase counts. */
-    private mountScanned(): void {
-        // a bad entry or sector header may be a read that failed once: the whole scan runs
-        // again, and only what it finds again counts (a torn entry, a damaged record, a sector
-        // to erase); docs/FORMAT-flash.md, "How a boot decides what is valid"
-        if (this.mSuspect > 0)
-            if (!this.mAgain) {
-                this.mAgain = true
-                const started = this.mStartMs
-                this.resetState(false)
-                this.scanAll(this.mountDone as (err: StoreError, report: MountReport) => void)
-                this.mStartMs = started
-                return
-            }
-        const rep = this.report
-        this.stats.badCrc += rep.badCrc
-        let newest = -1
-        let known = 0
-        let sum = 0
-        for (let s = 0; s < this.n; s++) {
-            const st = this.secState[s]
-            if (st === SecState.Free) rep.freeSectors++
-            if (st === SecState.Used) {
-                rep.usedSectors++
-                if (newest < 0) newest = s
-                else if (this.secSeq[s] > this.secSeq[newest]) newest = s
-            }
-            if (this.secErase[s] >= 0) {
-                known++
-                sum += this.secErase[s]
-            }
-        }
-        // sectors never stamped (blank) or unreadable: estimate their erase count
-        const estimate = known > 0 ? Math.round(sum / known) : 0
-        for (let s = 0; s < this.n; s++) {
-            if (this.secErase[s] < 0) {
-                this.secErase[s] = estimate
-                rep.unknownEraseCounts++
-            }
-        }
-        if (rep.freeSectors === this.n) if (rep.records === 0) rep.blank = true
-        // the last bad entry of the newest sector is the record a power cut tore
-        if (newest >= 0)
-            if (this.mLastBad[newest] > 0)
-                if (this.mLastBad[newest] === this.mEntryEnd[newest])
-                    if (this.mLastKept[newest] !== NOT_TORN) {
-                        rep.torn = 1
-                        // its data record (if it was kept) is no version: the write never finished; the
-                        // entry is zeroed before the next append, so that it never reads as damage later
-                        const k = this.mLastKept[newest]
-                        if (k > 0) {
-                            this.idx.dropCandidate(newest * this.spS + k - 1)
-                            rep.dataRecords--
-                        }
-                        this.voidAddr = this.entryAddr(newest, this.mLastBad[newest] - 1)
-                        this.voidS = newest
-                    }
-        rep.corruptedOld = rep.badCrc - rep.torn
-        this.stats.torn += rep.torn
-        this.stats.corruptedOld += rep.corruptedOld
-        // appends go on in the newest sector when its free room is clean
-        if (newest >= 0)
-            if (!this.mClosed[newest]) {
-                this.setState(newest, SecState.Open)
-                this.open = newest
-                this.lastOpened = newest
-                if (!this.fits(newest, false)) {
-                    this.setState(newest, SecState.Used)
-                    this.open = -1
-                }
-            }
-        if (this.metaLoc[HORIZON] >= 0) this.idx.setHorizon(this.metaVal[HORIZON])
-        for (let k = 0; k <= META_KEYS; k++) if (this.metaLoc[k] >= 0) this.secSmall[Math.floor(this.metaLoc[k] / 256)]++
-        this.mG = 0
-        this.indexStep()
-    }
-
-    /** Places the data records found into the index, a few per step. */
-    private indexStep(): void {
-        const total = this.n * this.spS
-        // a slot looked at costs 1, a version placed 8 (hash probe, chain walk, retention rule)
-        let budget = this.stepBytes >> 3
-        while (budget > 0) {
-            if (this.mG >= total) break
-            const g = this.mG++
-            budget--
-            if (!this.idx.isCandidate(g)) continue
-            budget -= 8
-            if (this.voided(g)) continue
-            this.idx.dropCandidate(g)
-            this.idx.insert(g)
-        }
-        if (this.mG < total) {
-            this.later(K.IndexStep)
-            return
-        }
-        const rep = this.report
-        rep.liveRecords = this.idx.liveCount
-        rep.superseded = rep.dataRecords - rep.voided - rep.liveRecords
-        rep.maxSeqSeen = this.maxSeq
-        rep.horizon = this.idx.hasHorizon ? this.idx.horizon : 0
-        rep.durationMs = this.clock.millis() - this.mStartMs
-        this.mBuf = EMPTY
-        this.mounted = true
-        this.busy = false
-        const done = this.mountDone
-        this.mountDone = null
-        if (done) done(StoreError.None, rep)
-        this.startNext()
-    }
-}
-
-/** The 16-byte entry at off is all zeros: a torn entry the store zeroed. */
-/** mLastKept: the sector's last bad entry is damage a power cut cannot have made. */
-const NOT_TORN = 0xff
-
-function zeroEntry(b: Buffer, off: number): boolean {
-    for (let i = 0; i < 16; i++) if (b[off + i] !== 0) return false
-    return true
 }
 
 /** Upper bound of a u32 (a seq, a meta value). */

@@ -12,8 +12,8 @@ import { VersionIndex } from "./versionIndex"
  * extending the one before:
  * - StoreCore (this file): the options, the sectors and what they hold, flash access;
  * - StoreSpace (storeSpace.ts): room for a record, appends, garbage collection, version reads;
- * - PrimaryBlockStore (primaryBlockStore.ts): the mount, the calls and their queue, the
- *   contract;
+ * - StoreMount (storeMount.ts): the mount's scan of the flash and the index it rebuilds;
+ * - PrimaryBlockStore (primaryBlockStore.ts): the calls, their queue, the contract;
  * - BlockStore (blockStore.ts): the remote role, format and collect.
  */
 
@@ -48,8 +48,8 @@ export type Done = (err: StoreError, data: Buffer | null) => void
  * Continuations: the step that runs when a flash operation or a lower layer (room, append,
  * collection, version read) completes. A register holds one of these and `go` runs it, so the
  * store needs no closure per step (each would be a function of its own in the board image).
- * They are numbered by who runs them (PrimaryBlockStore, StoreSpace) and by what a failure
- * does.
+ * They are numbered by who runs them (PrimaryBlockStore, StoreSpace, StoreMount) and by what
+ * a failure does.
  */
 export const enum K {
     // ---- PrimaryBlockStore's steps (and BlockStore's, run by its `toolStep`) that handle a
@@ -92,7 +92,7 @@ export const enum K {
     RoomLoop = 25,
     Opened = 26,
     ApData = 27,
-    // ---- the mount's steps; they handle a failure themselves
+    // ---- StoreMount's steps; they handle a failure themselves
     MountRead = 28,
     MountStep = 29,
     IndexStep = 30,

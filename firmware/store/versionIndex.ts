@@ -148,7 +148,7 @@ export class VersionIndex {
     clearSector(sector: number): void {
         const base = sector * this.slotsPerSector
         for (let k = 0; k < this.slotsPerSector; k++) {
-            storeInvariant((this.flags.get(base + k) & LIVE) === 0, "erasing a live version")
+            storeInvariant(!this.isLive(base + k), "erasing a live version")
             this.flags.set(base + k, 0)
         }
     }
@@ -214,20 +214,15 @@ export class VersionIndex {
     /** Places version g (described by setRecord) and applies the retention rule to its key.
      * Returns the versions that died (g itself included if it lost). */
     insert(g: number): number {
-        storeInvariant((this.flags.get(g) & LIVE) === 0, "insert of a live slot")
+        storeInvariant(!this.isLive(g), "insert of a live slot")
         const key = this.key.get(g)
         this.flags.set(g, LIVE)
-        this.sectorLive[Math.floor(g / this.slotsPerSector)]++
-        this.liveCount++
+        this.countLive(g, 1)
         let b = this.find(key)
         if (b < 0) {
-            // a free bucket
-            b = this.hash(key)
-            let n = 0
-            while (this.buckets.get(b) !== 0) {
-                storeInvariant(++n < this.nBuckets, "hash table has room")
-                b = b + 1 === this.nBuckets ? 0 : b + 1
-            }
+            // the free bucket its probes reached
+            b = -1 - b
+            storeInvariant(b < this.nBuckets, "hash table has room")
             this.buckets.set(b, g + 1)
             this.next.set(g, 0)
         } else {
@@ -253,7 +248,7 @@ export class VersionIndex {
 
     /** Slot gNew (described by setRecord with the same key and seq) takes g's place. */
     replace(g: number, gNew: number): void {
-        storeInvariant((this.flags.get(g) & LIVE) !== 0, "replace of a dead slot")
+        storeInvariant(this.isLive(g), "replace of a dead slot")
         storeInvariant(this.key.get(g) === this.key.get(gNew) && this.seq.get(g) === this.seq.get(gNew), "replace keeps identity")
         const b = this.find(this.key.get(g))
         storeInvariant(b >= 0, "live version has a bucket")
@@ -261,25 +256,21 @@ export class VersionIndex {
         this.relink(b, g, gNew + 1)
         const f = this.flags.get(g)
         if ((f & IN_SEQ) !== 0) {
-            const i = this.seqIndex(this.seq.get(g))
             const pv = this.seqPrev.get(g)
             const nx = this.seqNext.get(g)
             this.seqPrev.set(gNew, pv)
             this.seqNext.set(gNew, nx)
-            if (pv === 0) this.seqHead[i] = gNew + 1
-            else this.seqNext.set(pv - 1, gNew + 1)
-            if (nx === 0) this.seqTail[i] = gNew + 1
-            else this.seqPrev.set(nx - 1, gNew + 1)
+            this.seqLink(this.seqIndex(this.seq.get(g)), pv, nx, gNew + 1, gNew + 1)
         }
         this.flags.set(gNew, f & (LIVE | IN_SEQ))
         this.flags.set(g, 0)
-        this.sectorLive[Math.floor(g / this.slotsPerSector)]--
-        this.sectorLive[Math.floor(gNew / this.slotsPerSector)]++
+        this.countLive(g, -1)
+        this.countLive(gNew, 1)
     }
 
     /** Removes version g (it dies). */
     kill(g: number): void {
-        storeInvariant((this.flags.get(g) & LIVE) !== 0, "kill of a dead slot")
+        storeInvariant(this.isLive(g), "kill of a dead slot")
         const key = this.key.get(g)
         const b = this.find(key)
         storeInvariant(b >= 0, "live version has a bucket")
@@ -291,8 +282,7 @@ export class VersionIndex {
         else this.relink(b, g, nx)
         if ((this.flags.get(g) & IN_SEQ) !== 0) this.seqRemove(g)
         this.flags.set(g, 0)
-        this.sectorLive[Math.floor(g / this.slotsPerSector)]--
-        this.liveCount--
+        this.countLive(g, -1)
     }
 
     /** Sets a new horizon. Versions of seqs at or below it stay in their seq lists until
@@ -426,9 +416,7 @@ export class VersionIndex {
         const t = this.seqTail[i]
         this.seqPrev.set(g, t)
         this.seqNext.set(g, 0)
-        if (t === 0) this.seqHead[i] = g + 1
-        else this.seqNext.set(t - 1, g + 1)
-        this.seqTail[i] = g + 1
+        this.seqLink(i, t, 0, g + 1, g + 1)
         this.seqCount[i]++
         this.flags.set(g, this.flags.get(g) | IN_SEQ)
     }
@@ -438,10 +426,7 @@ export class VersionIndex {
         storeInvariant(i >= 0, "version in a known seq list")
         const pv = this.seqPrev.get(g)
         const nx = this.seqNext.get(g)
-        if (pv === 0) this.seqHead[i] = nx
-        else this.seqNext.set(pv - 1, nx)
-        if (nx === 0) this.seqTail[i] = pv
-        else this.seqPrev.set(nx - 1, pv)
+        this.seqLink(i, pv, nx, nx, pv)
         this.seqCount[i]--
         this.flags.set(g, this.flags.get(g) & ~IN_SEQ)
         if (this.seqCount[i] === 0) {
@@ -458,6 +443,21 @@ export class VersionIndex {
         }
     }
 
+    /** In seq list i, the version after pv (or the head, pv 0) becomes `after`, and the one
+     * before nx (or the tail, nx 0) `before` (links are slot + 1, 0 for none). */
+    private seqLink(i: number, pv: number, nx: number, after: number, before: number): void {
+        if (pv === 0) this.seqHead[i] = after
+        else this.seqNext.set(pv - 1, after)
+        if (nx === 0) this.seqTail[i] = before
+        else this.seqPrev.set(nx - 1, before)
+    }
+
+    /** Live versions in slot g's sector (and in all) change by d. */
+    private countLive(g: number, d: number): void {
+        this.sectorLive[Math.floor(g / this.slotsPerSector)] += d
+        this.liveCount += d
+    }
+
     private hash(key: number): number {
         let h = Math.imul(key ^ (key >>> 16), 0x45d9f3b)
         h = Math.imul(h ^ (h >>> 16), 0x45d9f3b)
@@ -465,16 +465,17 @@ export class VersionIndex {
         return ((h ^ (h >>> 16)) >>> 1) % this.nBuckets
     }
 
-    /** The bucket holding key, or -1. */
+    /** The bucket holding key; else a negative number, -1 - the free bucket where key would go
+     * (-1 - nBuckets: none is free). */
     private find(key: number): number {
         let i = this.hash(key)
         for (let n = 0; n < this.nBuckets; n++) {
             const v = this.buckets.get(i)
-            if (v === 0) return -1
+            if (v === 0) return -1 - i
             if (this.key.get(v - 1) === key) return i
             i = i + 1 === this.nBuckets ? 0 : i + 1
         }
-        return -1
+        return -1 - this.nBuckets
     }
 
     /** The link to version g in bucket b's chain (the bucket's head or the version before g)

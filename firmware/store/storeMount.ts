@@ -1,0 +1,530 @@
+import { Clock } from "../../hal/clock"
+import { Flash } from "../../hal/flash"
+import { getU32 } from "../codec/bytes"
+import { crc32cFlippedBit, crc32cUpdate } from "../codec/crc32c"
+import {
+    allErased,
+    ENTRY_SIZE,
+    entryLba,
+    entryLen,
+    EntryType,
+    headerAEraseCount,
+    headerBValid,
+    MAX_ENTRIES,
+    MENDED,
+    mendData,
+    mendFields,
+    mendHeader,
+    META_KEYS,
+    SECTOR_HEADER_SIZE,
+} from "./format"
+import { EMPTY, HORIZON, K, numbers, SecState } from "./storeCore"
+import { StoreSpace } from "./storeSpace"
+import { MountReport, StoreError, StoreOptions } from "./types"
+
+/** mLastKept: the sector's last bad entry is damage a power cut cannot have made. */
+const NOT_TORN = 0xff
+
+/** The 16-byte entry at off is all zeros: a torn entry the store zeroed. */
+function zeroEntry(b: Buffer, off: number): boolean {
+    for (let i = 0; i < 16; i++) if (b[off + i] !== 0) return false
+    return true
+}
+
+/**
+ * The block store's mount (storeCore.ts has the layers): it reads every sector, parses it in
+ * steps (its header, its entries, the erased room left), settles what a power cut left, then
+ * places the data records found into the RAM index in steps. The flash's contents never make it
+ * throw: bad records are counted (stats, MountReport) and skipped; docs/FORMAT-flash.md, "How a
+ * boot decides what is valid".
+ * @devsWhenUsed
+ */
+export abstract class StoreMount extends StoreSpace {
+    private mountDone!: ((err: StoreError, report: MountReport) => void) | null
+    protected mS!: number
+    protected mBuf!: Buffer
+    private mEntry!: number
+    private mPhase!: number
+    private mCheckAt!: number
+    private mDataUsed!: number
+    /** Per sector: 1 + the index of the last bad entry found, 0 for none. */
+    private mLastBad: Buffer
+    /** Per sector: 1 + the slot of the last bad entry when it is a damaged data record kept as a
+     * version, 0 otherwise. */
+    private mLastKept: Buffer
+    /** Where the entry a power cut tore lies, zeroed before the next append (-1: none). */
+    protected voidAddr!: number
+    protected voidS!: number
+    private mEntryEnd: Buffer
+    private mClosed: Buffer
+    /** Per small-record slot: the log position of the live copy found. */
+    private mMetaPos: number[]
+    private mG!: number
+    private mStartMs!: number
+    /** The scan is running a second time (the first found a bad entry or sector header). */
+    private mAgain!: boolean
+    /** Bad entries and sector headers this scan found. */
+    private mSuspect!: number
+
+    constructor(flash: Flash, clock: Clock, opts: StoreOptions, remoteOk?: boolean) {
+        super(flash, clock, opts, remoteOk)
+        const n = this.n
+        this.mLastBad = Buffer.alloc(n)
+        this.mLastKept = Buffer.alloc(n)
+        this.mEntryEnd = Buffer.alloc(n)
+        this.mClosed = Buffer.alloc(n)
+        this.mMetaPos = numbers(META_KEYS + 1, -1)
+    }
+
+    /** Runs the next call in the queue, if any (the mount ends). */
+    protected abstract startNext(): void
+
+    /** The calls still queued fail (NotMounted): the store mounts or formats. */
+    protected abstract failQueued(): void
+
+    /** Mount: a valid small record of a type this store does not use (at entry `off` of mBuf,
+     * location `loc`, log position `pos`); true when BlockStore keeps it. */
+    protected foundMore(_type: number, _off: number, _loc: number, _pos: number): boolean {
+        return false
+    }
+
+    /** Mount: the candidate data record g is void (BlockStore dropped it). */
+    protected voided(_g: number): boolean {
+        return false
+    }
+
+    /** A mount's scan starts over: BlockStore forgets what the last one found. */
+    protected resetMore(): void {}
+
+    /**
+     * Scans the flash and rebuilds the RAM index. done(None, report) when the store is usable
+     * (a blank or garbage chip gives an empty store); done(IncompatibleFormat) when the flash
+     * holds a store of another format version or block size (use `format`); done(Flash) when the
+     * flash failed; done(Config) for bad options. Calls made before mount fail with NotMounted.
+     */
+    mount(done: (err: StoreError, report: MountReport) => void): void {
+        // (a store whose options are bad is never busy)
+        let err = this.configError
+        if (this.busy) err = StoreError.NotMounted
+        if (err !== StoreError.None) {
+            const rep = this.report
+            this.clock.setTimer(0, () => done(err, rep))
+            return
+        }
+        this.failQueued()
+        this.resetState()
+        this.mAgain = false
+        this.mStartMs = this.clock.millis()
+        this.scanAll(done)
+    }
+
+    /** The scan of every sector, from a reset state. */
+    private scanAll(done: (err: StoreError, report: MountReport) => void): void {
+        this.busy = true
+        this.mountDone = done
+        this.report = new MountReport()
+        this.report.sectors = this.n
+        this.mS = -1
+        this.nextSector()
+    }
+
+    /** Forgets everything the last mount found (the calls still queued are the queue's). */
+    protected resetState(): void {
+        this.mounted = false
+        this.mSuspect = 0
+        for (let s = 0; s < this.n; s++) {
+            this.setState(s, SecState.Dirty)
+            this.secHasA[s] = 0
+            this.secErase[s] = -1
+            this.secSeq[s] = 0
+            this.secEntries[s] = 0
+            this.secData[s] = 0
+            this.secSmall[s] = 0
+            this.mLastBad[s] = 0
+            this.mLastKept[s] = 0
+            this.mEntryEnd[s] = 0
+            this.mClosed[s] = 0
+        }
+        for (let k = 0; k <= META_KEYS; k++) {
+            this.metaVal[k] = 0
+            this.metaLoc[k] = -1
+            this.mMetaPos[k] = -1
+        }
+        this.resetMore()
+        this.voidAddr = -1
+        this.open = -1
+        this.nextSectorSeq = 1
+        this.lastOpened = -1
+        this.maxSeq = 0
+        this.hasMaxSeq = false
+        this.idx.clear()
+    }
+
+    /** The sector mS is done: reads the next, or settles the scan when every one is read. */
+    private nextSector(): void {
+        this.mBuf = EMPTY
+        if (++this.mS >= this.n) return this.mountScanned()
+        this.readAt(this.sectorAddr(this.mS), this.S, K.MountRead)
+    }
+
+    /** The mount ends: done(err, report). */
+    private mountEnd(err: StoreError): void {
+        this.busy = false
+        this.mBuf = EMPTY
+        const done = this.mountDone
+        this.mountDone = null
+        this.report.durationMs = this.clock.millis() - this.mStartMs
+        if (done) done(err, this.report)
+    }
+
+    private markDirty(s: number): void {
+        this.setState(s, SecState.Dirty)
+        this.report.dirtySectors++
+        this.stats.dirtySectors++
+    }
+
+    /** One step of the sector being parsed: entries (phase 0) or an erased check (1, 2). */
+    private mountStep(): void {
+        const s = this.mS
+        const buf = this.mBuf
+        let budget = this.stepBytes
+        if (this.mPhase === 0) {
+            while (budget > 0) {
+                const i = this.mEntry
+                const off = SECTOR_HEADER_SIZE + ENTRY_SIZE * i
+                // entries end at the first erased one, or where the data slots begin
+                if (i < MAX_ENTRIES)
+                    if (off + ENTRY_SIZE <= this.S - this.B * this.mDataUsed)
+                        if (!allErased(buf, off, off + ENTRY_SIZE)) {
+                            budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
+                            this.mEntry++
+                            continue
+                        }
+                this.mEntryEnd[s] = i
+                this.secEntries[s] = i
+                this.secData[s] = this.mDataUsed
+                // the slot after the last one used must be erased: else a data program was cut before
+                // its entry (or its entry was torn). That slot is skipped (entries name their slot), and
+                // appends go on after it if the rest of the free room is erased: the newest sector of a
+                // store cut in the middle of a garbage collection that took the last free sector must
+                // take the rest of that collection's records, or no victim would fit after the mount.
+                const entriesEnd = SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s]
+                const next = this.mDataUsed
+                if (next < this.spS) {
+                    const lo = this.S - (next + 1) * this.B
+                    if (lo >= entriesEnd)
+                        if (!allErased(this.mBuf, lo, lo + this.B)) {
+                            this.report.tornData++
+                            this.stats.tornData++
+                            this.secData[s] = next + 1
+                        }
+                }
+                if (this.S - this.B * this.secData[s] < entriesEnd) {
+                    this.mClosed[s] = 1
+                    return this.nextSector()
+                }
+                this.mPhase = 2
+                this.mCheckAt = entriesEnd
+                // the erased check of its free room (phase 2)
+                return this.mountStep()
+            }
+            this.later(K.MountStep)
+            return
+        }
+        // erased check of [mCheckAt, end): phase 1 = a free sector, 2 = the free room of a used one
+        const end = this.mPhase === 1 ? this.S : this.S - this.B * this.secData[s]
+        const stop = Math.min(end, this.mCheckAt + budget)
+        if (!allErased(buf, this.mCheckAt, stop)) {
+            if (this.mPhase === 1) this.markDirty(s)
+            else {
+                // stray bytes in the free room: no more appends here
+                this.mClosed[s] = 1
+                this.report.strayAreas++
+                this.stats.strayAreas++
+            }
+            this.nextSector()
+            return
+        }
+        this.mCheckAt = stop
+        if (stop < end) {
+            this.later(K.MountStep)
+            return
+        }
+        if (this.mPhase === 1) {
+            this.setState(s, SecState.Free)
+            this.report.erasedBytes += this.S - SECTOR_HEADER_SIZE
+        } else this.report.erasedBytes += end - (SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s])
+        this.nextSector()
+    }
+
+    /** Parses entry i of sector s; returns the data bytes it checked. */
+    private parseEntry(s: number, i: number, off: number): number {
+        const buf = this.mBuf
+        // an entry a power cut tore, zeroed since (mountScanned): nothing
+        if (zeroEntry(buf, off)) return 0
+        const pos = this.secSeq[s] * 256 + i
+        const type = buf[off]
+        const small = crc32cUpdate(0, buf, off, off + 12) ^ getU32(buf, off + 12)
+        const t = type ^ EntryType.Data
+        if (small !== 0)
+            if ((t & (t - 1)) === 0) {
+                // a data record (or one whose type bit flipped): its fields first (their check
+                // mends one flipped bit of them, slot and length included), then its data and CRC
+                const h = mendFields(buf, off)
+                const slot = buf[off + 2]
+                const len = entryLen(buf, off)
+                const dataOff = this.S - (slot + 1) * this.B
+                if (h !== -2)
+                    if (buf[off] === EntryType.Data)
+                        if (slot < this.spS)
+                            if (len >= 1)
+                                if (len <= this.B)
+                                    if (off + ENTRY_SIZE <= dataOff) {
+                                        const r = mendData(buf, off, buf, dataOff, this.B)
+                                        if (r >= 0) return this.dataEntry(s, i, off, slot, this.mended(h >= 0 ? r | MENDED : r), true)
+                                        if (h === -1) {
+                                            // damage that cannot be mended, in a record whose fields are right: kept as
+                                            // a version all the same (its reads say Corrupt); only the record a power
+                                            // cut tore (mountScanned) is dropped; docs/FORMAT-flash.md, "Damage and tears"
+                                            this.dataEntry(s, i, off, slot, len, false)
+                                            // a power cut in the entry's program leaves bits of its CRC at 1 that
+                                            // should be 0, never the reverse: a CRC with a 0 where the data's has a 1
+                                            // was programmed whole, and the data changed since (damage, not a tear)
+                                            const c = crc32cUpdate(crc32cUpdate(0, buf, dataOff, dataOff + len), buf, off, off + 12)
+                                            if ((c & ~getU32(buf, off + 12)) !== 0) this.mLastKept[s] = NOT_TORN
+                                            return len
+                                        }
+                                    }
+                // fields that cannot be trusted: not a version
+                if (h >= 0) buf[off + (h >> 3)] ^= 1 << (h & 7)
+                if (t === 0) {
+                    this.badEntry(s, i)
+                    return 0
+                }
+            }
+        if (small !== 0) {
+            // one flipped bit of a small record is mended; more is damage
+            const k = crc32cFlippedBit(small, 12)
+            if (k < 0) {
+                this.badEntry(s, i)
+                return 0
+            }
+            this.stats.mended++
+            if (k < 96) buf[off + (k >> 3)] ^= 1 << (k & 7)
+        }
+        const value = getU32(buf, off + 8)
+        const loc = s * 256 + i
+        // this role's horizon record, or a meta value: the one latest in the log is live
+        let slot = -1
+        if (type === this.horizonType) slot = HORIZON
+        else if (type === EntryType.Meta) if (buf[off + 1] < META_KEYS) slot = buf[off + 1] + 1
+        if (slot >= 0) {
+            this.report.records++
+            if (slot === HORIZON) this.noteSeq(value)
+            if (pos > this.mMetaPos[slot]) {
+                this.mMetaPos[slot] = pos
+                this.metaVal[slot] = value
+                this.metaLoc[slot] = loc
+            }
+            return 0
+        }
+        if (this.foundMore(type, off, loc, pos)) return 0
+        // a valid record of a type this store does not use: count it as bad
+        this.badEntry(s, i)
+        return 0
+    }
+
+    /** A data entry at mount (its record checks when `ok`): a version in the index. */
+    private dataEntry(s: number, i: number, off: number, slot: number, len: number, ok: boolean): number {
+        const buf = this.mBuf
+        const g = s * this.spS + slot
+        if (this.idx.isCandidate(g)) {
+            this.badEntry(s, i)
+            return len
+        }
+        const seq = getU32(buf, off + 8)
+        this.idx.setRecord(g, buf[off + 1], entryLba(buf, off), seq, i, true)
+        if (slot + 1 > this.mDataUsed) this.mDataUsed = slot + 1
+        this.report.dataRecords++
+        if (ok) {
+            this.report.records++
+            this.noteSeq(seq)
+            return len
+        }
+        this.badEntry(s, i)
+        this.mLastKept[s] = slot + 1
+        return len
+    }
+
+    private badEntry(s: number, i: number): void {
+        this.report.badCrc++
+        this.mSuspect++
+        this.mLastBad[s] = i + 1
+        this.mLastKept[s] = 0
+    }
+
+    /** Every sector is read: settle the horizon, torn records, the open sector, erase counts. */
+    private mountScanned(): void {
+        // a bad entry or sector header may be a read that failed once: the whole scan runs
+        // again, and only what it finds again counts (a torn entry, a damaged record, a sector
+        // to erase); docs/FORMAT-flash.md, "How a boot decides what is valid"
+        if (this.mSuspect > 0)
+            if (!this.mAgain) {
+                this.mAgain = true
+                this.resetState()
+                this.scanAll(this.mountDone as (err: StoreError, report: MountReport) => void)
+                return
+            }
+        const rep = this.report
+        this.stats.badCrc += rep.badCrc
+        let newest = -1
+        let known = 0
+        let sum = 0
+        for (let s = 0; s < this.n; s++) {
+            const st = this.secState[s]
+            if (st === SecState.Free) rep.freeSectors++
+            if (st === SecState.Used) {
+                rep.usedSectors++
+                if (newest < 0) newest = s
+                else if (this.secSeq[s] > this.secSeq[newest]) newest = s
+            }
+            if (this.secErase[s] >= 0) {
+                known++
+                sum += this.secErase[s]
+            }
+        }
+        // sectors never stamped (blank) or unreadable: estimate their erase count
+        const estimate = known > 0 ? Math.round(sum / known) : 0
+        for (let s = 0; s < this.n; s++) {
+            if (this.secErase[s] < 0) {
+                this.secErase[s] = estimate
+                rep.unknownEraseCounts++
+            }
+        }
+        if (rep.freeSectors === this.n) if (rep.records === 0) rep.blank = true
+        // the last bad entry of the newest sector is the record a power cut tore
+        if (newest >= 0)
+            if (this.mLastBad[newest] > 0)
+                if (this.mLastBad[newest] === this.mEntryEnd[newest])
+                    if (this.mLastKept[newest] !== NOT_TORN) {
+                        rep.torn = 1
+                        // its data record (if it was kept) is no version: the write never finished; the
+                        // entry is zeroed before the next append, so that it never reads as damage later
+                        const k = this.mLastKept[newest]
+                        if (k > 0) {
+                            this.idx.dropCandidate(newest * this.spS + k - 1)
+                            rep.dataRecords--
+                        }
+                        this.voidAddr = this.entryAddr(newest, this.mLastBad[newest] - 1)
+                        this.voidS = newest
+                    }
+        rep.corruptedOld = rep.badCrc - rep.torn
+        this.stats.torn += rep.torn
+        this.stats.corruptedOld += rep.corruptedOld
+        // appends go on in the newest sector when its free room is clean
+        if (newest >= 0)
+            if (!this.mClosed[newest]) {
+                this.setState(newest, SecState.Open)
+                this.open = newest
+                this.lastOpened = newest
+                if (!this.fits(newest, false)) {
+                    this.setState(newest, SecState.Used)
+                    this.open = -1
+                }
+            }
+        if (this.metaLoc[HORIZON] >= 0) this.idx.setHorizon(this.metaVal[HORIZON])
+        for (let k = 0; k <= META_KEYS; k++) if (this.metaLoc[k] >= 0) this.secSmall[this.metaLoc[k] >> 8]++
+        this.mG = 0
+        this.indexStep()
+    }
+
+    /** Places the data records found into the index, a few per step. */
+    private indexStep(): void {
+        const total = this.n * this.spS
+        // a slot looked at costs 1, a version placed 8 (hash probe, chain walk, retention rule)
+        let budget = this.stepBytes >> 3
+        while (budget > 0) {
+            if (this.mG >= total) break
+            const g = this.mG++
+            budget--
+            if (!this.idx.isCandidate(g)) continue
+            budget -= 8
+            if (this.voided(g)) continue
+            this.idx.dropCandidate(g)
+            this.idx.insert(g)
+        }
+        if (this.mG < total) {
+            this.later(K.IndexStep)
+            return
+        }
+        const rep = this.report
+        rep.liveRecords = this.idx.liveCount
+        rep.superseded = rep.dataRecords - rep.voided - rep.liveRecords
+        rep.maxSeqSeen = this.maxSeq
+        rep.horizon = this.idx.hasHorizon ? this.idx.horizon : 0
+        this.mounted = true
+        this.mountEnd(StoreError.None)
+        this.startNext()
+    }
+    // =====================================================================================
+    // Steps
+
+    /** Runs one of this layer's steps (MountRead .. IndexStep). */
+    protected scanStep(k: K, err: StoreError, data?: Buffer | null): void {
+        switch (k) {
+            case K.MountRead: {
+                // mount read a whole sector: classify it by its header
+                if (!data) err = StoreError.Flash
+                if (err !== StoreError.None) return this.mountEnd(err)
+                const buf = data as Buffer
+                const s = this.mS
+                this.mBuf = buf
+                const aErased = allErased(buf, 0, 8)
+                const bErased = allErased(buf, 8, 16)
+                const ec = headerAEraseCount(buf, 0)
+                if (ec >= 0) this.secErase[s] = ec
+                let blank = aErased
+                if (ec >= 0) if (buf[3] === this.blockLog2) blank = true
+                if (blank)
+                    if (bErased) {
+                        // erased (part A may be stamped): free if everything after the header is erased
+                        this.secHasA[s] = aErased ? 0 : 1
+                        this.mPhase = 1
+                        this.mCheckAt = SECTOR_HEADER_SIZE
+                        this.mountStep()
+                        return
+                    }
+                // one flipped bit of a header (at rest, or a read that failed) is mended: a sector
+                // taken for torn would be erased with every version in it
+                const whole = headerBValid(buf, 0)
+                if (!bErased)
+                    if (mendHeader(buf, 0)) {
+                        if (!whole) this.stats.mended++
+                        this.secErase[s] = headerAEraseCount(buf, 0)
+                        if (buf[3] !== this.blockLog2) {
+                            this.report.incompatible++
+                            this.mountEnd(StoreError.IncompatibleFormat)
+                            return
+                        }
+                        this.setState(s, SecState.Used)
+                        this.secHasA[s] = 1
+                        this.secSeq[s] = getU32(buf, 8)
+                        if (this.secSeq[s] >= this.nextSectorSeq) this.nextSectorSeq = this.secSeq[s] + 1
+                        this.mPhase = 0
+                        this.mEntry = 0
+                        this.mDataUsed = 0
+                        this.mountStep()
+                        return
+                    }
+                // torn header (a cut while opening), torn erase, foreign data
+                this.mSuspect++
+                this.markDirty(s)
+                return this.nextSector()
+            }
+            case K.MountStep:
+                return this.mountStep()
+            case K.IndexStep:
+                return this.indexStep()
+        }
+    }
+}
