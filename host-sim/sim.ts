@@ -605,6 +605,7 @@ export class Simulation {
         this.shown = []
         this.shownDeps = []
         this.appliedNow = []
+        this.depBound = []
         for (let b = 0; b < n; b++) {
             const row: number[] = []
             const deps: number[] = []
@@ -613,6 +614,7 @@ export class Simulation {
             this.shown.push(row)
             this.shownDeps.push(deps)
             this.appliedNow.push(0)
+            this.depBound.push(0)
         }
         for (let b = 0; b < n; b++) for (let l = 0; l < lbas; l++) this.setShown(b, l, this.shadow[b][l].counter)
     }
@@ -622,9 +624,12 @@ export class Simulation {
         this.shown[b][lba] = counter
         const at = b * this.group.opts.lbaCount + lba
         const w = counter > 0 ? this.history.get(b, counter) : null
-        for (let d = 0; d < this.opts.boards; d++)
+        for (let d = 0; d < this.opts.boards; d++) {
             // a counter the history lacks: checkRemote looks at it (it passes it over)
-            this.shownDeps[d][at] = counter === 0 ? 0 : w ? w.deps[d] : UNKNOWN_WRITE
+            const dep = counter === 0 ? 0 : w ? w.deps[d] : UNKNOWN_WRITE
+            this.shownDeps[d][at] = dep
+            if (dep > this.depBound[d]) this.depBound[d] = dep
+        }
     }
 
     /**
@@ -643,9 +648,14 @@ export class Simulation {
             applied[b] = a
         }
         for (let d = 0; d < n; d++) {
-            const deps = this.shownDeps[d]
             const a = applied[d]
-            for (let i = 0; i < deps.length; i++) if (deps[i] > a) return true
+            if (this.depBound[d] <= a) continue
+            // the bound is above: the highest dependency on d shown now, exactly
+            const deps = this.shownDeps[d]
+            let max = 0
+            for (let i = 0; i < deps.length; i++) if (deps[i] > max) max = deps[i]
+            this.depBound[d] = max
+            if (max > a) return true
         }
         for (let b = 0; b < n; b++) {
             const row = this.shown[b]
@@ -665,6 +675,8 @@ export class Simulation {
      * shownDeps[d][b * lbaCount + lba]: flat rows the check after every apply reads quickly. */
     private shown: number[][] = []
     private shownDeps: number[][] = []
+    /** depBound[d]: at least the highest of shownDeps[d] (exact after each scan of it). */
+    private depBound: number[] = []
     private appliedNow: number[] = []
     /** Runs checkRemote after every apply even when `mayViolate` says it finds nothing, and
      * fails the run if it does find something (for the tests of that shortcut). */
@@ -709,15 +721,19 @@ export class Simulation {
                     this.rejoining.delete(b)
                 }
         if (rb) this.resyncsSeen = rb.resyncsApplied
-        const keep: Array<[number, number, number, number, number | null]> = []
-        const visible: Array<[number, number, number, number | null]> = []
-        for (const e of this.staged) {
+        // the portions of seqs up to this one become visible; the rest stay staged, in order
+        const staged = this.staged
+        const visible: Array<[number, number, number, number | null]> | null = this.onApply ? [] : null
+        let kept = 0
+        for (let i = 0; i < staged.length; i++) {
+            const e = staged[i]
             const [m, lba, s, counter, shown] = e
             if (((s - seq) | 0) > 0) {
-                keep.push(e)
+                staged[kept++] = e
                 continue
             }
-            visible.push([m, lba, s, shown])
+            this.portionsApplied++
+            if (visible) visible.push([m, lba, s, shown])
             if (counter < 0) continue
             const cur = this.shadowSeq[m][lba]
             if (((s - cur) | 0) > 0 || (s === cur && counter > this.shadow[m][lba].counter)) {
@@ -726,9 +742,8 @@ export class Simulation {
                 this.setShown(m, lba, counter)
             }
         }
-        this.staged = keep
-        this.portionsApplied += visible.length
-        if (this.onApply) this.onApply(seq, visible)
+        staged.length = kept
+        if (this.onApply && visible) this.onApply(seq, visible)
         this.checksAfterApply++
         if (this.violations.length >= 50) return
         const may = this.mayViolate()
