@@ -12,6 +12,16 @@ export default tseslint.config(
         languageOptions: {
             globals: { console: "readonly", process: "readonly", setTimeout: "readonly", clearTimeout: "readonly", URL: "readonly" },
         },
-        rules: {},
+        rules: {
+            // a name that starts with _ is unused on purpose (a parameter an interface requires)
+            "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrorsIgnorePattern: "^_" }],
+            // closures name the object they belong to `self`, the same way in every file
+            "@typescript-eslint/no-this-alias": ["error", { allowedNames: ["self"] }],
+        },
+    },
+    {
+        // tests read the JSON that commands print, and build invalid input on purpose
+        files: ["test/**"],
+        rules: { "@typescript-eslint/no-explicit-any": "off" },
     },
 )
