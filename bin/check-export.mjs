@@ -20,7 +20,7 @@ function readJsonLines(path) {
         try {
             out.push(JSON.parse(line))
         } catch (e) {
-            throw new Error(`${path}:${i + 1}: not JSON: ${e.message}`)
+            throw new Error(`${path}:${i + 1}: not JSON: ${e.message}`, { cause: e })
         }
     })
     return out

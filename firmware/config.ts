@@ -118,19 +118,23 @@ export function defaultConfig(): SeqmirrorConfig {
     }
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON of any shape, checked field by field
 function isInt(v: any): boolean {
     return typeof v === "number" && Math.floor(v) === v
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON of any shape, checked field by field
 function checkInt(errors: string[], where: string, v: any, min: number, max: number): void {
     if (!isInt(v)) errors.push(where + ": must be a whole number")
     else if (v < min || v > max) errors.push(where + ": " + v + " is out of range " + min + ".." + max)
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON of any shape, checked field by field
 function checkString(errors: string[], where: string, v: any): void {
     if (typeof v !== "string" || v.length === 0) errors.push(where + ": must be a non-empty string")
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON of any shape, checked field by field
 function checkSection(errors: string[], obj: any, name: string): boolean {
     if (obj === null || obj === undefined || typeof obj !== "object") {
         errors.push(name + ": missing section")
@@ -143,6 +147,7 @@ function checkSection(errors: string[], obj: any, name: string): boolean {
  * Checks a parsed configuration and returns one line per problem (an empty list when it is
  * good). Never throws, whatever the input.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON of any shape, checked field by field
 export function validateConfig(cfg: any): string[] {
     const errors: string[] = []
     if (cfg === null || cfg === undefined || typeof cfg !== "object") {

@@ -368,7 +368,7 @@ function cmdCombine(files: string[], json: boolean): number {
             .split("\n")
             .filter((l) => l.trim().startsWith("{"))
             .pop()
-        let v: SweepSummary | null = null
+        let v: SweepSummary | null
         try {
             v = line ? (JSON.parse(line) as SweepSummary) : null
         } catch {

@@ -52,6 +52,7 @@ export function checkBuilt(configText: string, source: string, caps: RuntimeCapa
     return checkCommon(r, caps)
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON of any shape, checked field by field
 function parse(r: BootCheck, configText: string, source: string): any {
     try {
         return JSON.parse(configText)
@@ -127,6 +128,7 @@ function checkRemote(r: BootCheck, cfg: SeqmirrorConfig, caps: RuntimeCapabiliti
     }
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- what was thrown can be anything
 function messageOf(e: any): string {
     if (e !== null && e !== undefined && typeof e.message === "string") return e.message
     return "unknown error"

@@ -160,7 +160,7 @@ export abstract class ShuttleRelay extends ShuttleMember {
     protected handOver(me: number, from: number, tries: number): void {
         const f = this.frame
         if (!this.running || !this.holding) return
-        let next = (from + 1) % f.count
+        const next = (from + 1) % f.count
         if (next === me) {
             // nobody else answers: keep the shuttle and try again later
             this.holdFor(this.lapEstimateMs(), me)

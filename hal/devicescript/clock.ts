@@ -148,6 +148,7 @@ export class RunLoop implements Clock {
         this.sleeping = v
     }
 
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- what was thrown can be anything
     private halt(e: any): void {
         const msg = errorText(e)
         this.haltMessage = msg

@@ -153,9 +153,9 @@ export class SocketLink implements Link {
                 chunk = self.chunkFull
                 chunk.blitAt(0, self.ring, self.tail, n)
             } else chunk = self.ring.slice(self.tail, self.tail + n) // the runtime's slice copies
-            let r = 0
+            let r: number
             try {
-                r = (ds as any as SocketBuiltins)._socketWrite(chunk)
+                r = (ds as unknown as SocketBuiltins)._socketWrite(chunk)
             } catch (e) {
                 r = -100
                 self.lastError = errorText(e)
@@ -190,10 +190,10 @@ export class SocketLink implements Link {
         // opens the connection
         this.kConnect = () => {
             self.timer = null
-            const sys = ds as any as SocketBuiltins
+            const sys = ds as unknown as SocketBuiltins
             self.st = SocketLinkState.Connecting
             sys._socketOnEvent = self.onEvent
-            let r = 0
+            let r: number
             try {
                 r = sys._socketOpen(self.opts.host, self.opts.port)
             } catch (e) {
@@ -333,8 +333,8 @@ export class SocketLink implements Link {
 
 function closeSocket(): void {
     try {
-        ;(ds as any as SocketBuiltins)._socketClose()
-    } catch (e) {
+        ;(ds as unknown as SocketBuiltins)._socketClose()
+    } catch (_e) {
         // already closed
     }
 }

@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url"
 
 export const PROJECT_ROOT = fileURLToPath(new URL("../..", import.meta.url))
 const CLI = join(PROJECT_ROOT, "node_modules", "@devicescript", "cli", "built", "devicescript-cli.cjs")
+// eslint-disable-next-line no-control-regex -- the CLI's ANSI colour codes start with ESC
 const ANSI = /\x1b\[[0-9;]*m/g
 
 /** The VM refuses an image with more function bytecode than this (verification error 1051). */

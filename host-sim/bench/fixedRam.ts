@@ -147,7 +147,7 @@ function flashReady(k: SimKernel, capacity: number): SpiNorFlash {
         if (err !== 0) throw new Error("RAM count: flash init error " + err)
         ready = true
     })
-    while (!ready && k.step(Infinity)) {}
+    while (!ready && k.step(Infinity)) continue
     return flash
 }
 
@@ -191,7 +191,7 @@ export function measureFixedRam(): FixedRam {
     }
     let started: boolean | null = null
     fw.start((ok) => (started = ok))
-    while (started === null && k.step(Infinity)) {}
+    while (started === null && k.step(Infinity)) continue
     if (!started || fw.board === null || fw.channel === null) throw new Error("fixed RAM: the firmware did not start: " + lines.join("; "))
     // parts that others hold come first, so each part counts what it alone holds
     return counted(source, cfg, cc, g.lbaCount, fw.board, fw.channel, flash, store, agent)
@@ -286,7 +286,7 @@ export function boardFixedRam(cfg: SeqmirrorConfig): FixedRam {
     )
     let started: boolean | null = null
     fw.start((ok) => (started = ok))
-    while (started === null && k.step(Infinity)) {}
+    while (started === null && k.step(Infinity)) continue
     if (!started || fw.board === null || fw.channel === null) throw new Error("board RAM: the firmware did not start: " + lines.join("; "))
     return counted(cfg.board.member, cfg, boardChannelConfig(), fw.lbaCount, fw.board, fw.channel, flash, fw.store, null)
 }

@@ -24,21 +24,21 @@ function setup(capacity: number, opts: StoreOptions, clockHz = 8_000_000, chip?:
     const flash = new SpiNorFlash(c.boardBus(), k, { capacity })
     let ok = false
     flash.init(() => (ok = true))
-    while (!ok && k.step(Infinity)) {}
+    while (!ok && k.step(Infinity)) continue
     const store = new BlockStore(flash, k, opts)
     let mounted = false
     store.mount((err) => {
         if (err !== StoreError.None) throw new Error("mount " + err)
         mounted = true
     })
-    while (!mounted && k.step(Infinity)) {}
+    while (!mounted && k.step(Infinity)) continue
     return { k, chip: c, store }
 }
 
 function call(s: Setup, fn: (done: (e: StoreError) => void) => void): StoreError {
     let err = -1
     fn((e) => (err = e))
-    while (err < 0 && s.k.step(Infinity)) {}
+    while (err < 0 && s.k.step(Infinity)) continue
     return err
 }
 

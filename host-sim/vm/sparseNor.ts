@@ -10,6 +10,7 @@ export class SparseNor implements SpiPort {
     private cmd = Buffer.alloc(264)
     private n = 0
     private wel = false
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- an object used as a map of page numbers (the VM has no Map)
     private pages: any = {}
 
     /** sizeId: the JEDEC ID's third byte, log2 of the size (0x14: 1 MB, 0x18: 16 MB). */

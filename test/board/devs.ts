@@ -16,6 +16,7 @@ export interface DevsResult {
     lines: string[]
 }
 
+// eslint-disable-next-line no-control-regex -- the CLI's ANSI colour codes start with ESC
 const ANSI = /\x1b\[[0-9;]*m/g
 
 /** Runs `devs ARGS` from the project root; `onLine` sees each VM line as it comes. */

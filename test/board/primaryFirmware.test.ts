@@ -173,7 +173,7 @@ describe("the board's replication firmware (PrimaryFirmware) on the simulator's 
         const other = new BlockStore(flash, k, { role: StoreRole.Primary, blockSize: 128 })
         let step = -1
         flash.init(() => other.mount(() => other.write(0, 1, 1, Buffer.alloc(128, 7), (e) => (step = e))))
-        while (step < 0 && k.step(Infinity)) {}
+        while (step < 0 && k.step(Infinity)) continue
         expect(step).toBe(StoreError.None)
         const r = new Rig(cfg, chip)
         const { ok } = r.boot()

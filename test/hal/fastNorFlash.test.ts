@@ -116,7 +116,7 @@ function run(o: RunOptions): Outcome {
         log.push(`init t=${k.millis()} err ${err} id ${id}`)
         next()
     })
-    while (k.step(Infinity)) {}
+    while (k.step(Infinity)) continue
     return { log, chip, kernel: k, flash: flash as Flash & { polls: number } }
 }
 

@@ -10,7 +10,7 @@ function xfer(k: SimKernel, chip: SpiNorChip, tx: number[], rxLen: number): { rx
     chip.transfer(Buffer.from(tx), rxLen, (rx) => {
         out = Array.from(rx)
     })
-    while (out === null && k.step(Infinity)) {}
+    while (out === null && k.step(Infinity)) continue
     if (out === null) throw new Error("transfer never completed")
     return { rx: out, ms: k.millis() - t0 }
 }

@@ -22,7 +22,7 @@ function wait<T>(k: SimKernel, start: (done: (v: T) => void) => void): { v: T; m
     const t0 = k.millis()
     let got: { v: T } | null = null
     start((v) => (got = { v }))
-    while (got === null && k.step(Infinity)) {}
+    while (got === null && k.step(Infinity)) continue
     if (got === null) throw new Error("never completed")
     return { v: (got as { v: T }).v, ms: k.millis() - t0 }
 }

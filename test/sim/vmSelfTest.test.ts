@@ -4,7 +4,7 @@ import { SelfTest } from "../../host-sim/selfTest"
 
 function runOnNode(): { writes: number; digest: string } {
     const t = new SelfTest(7, 40)
-    while (t.step(4)) {}
+    while (t.step(4)) continue
     expect(t.errors).toBe(0)
     return { writes: t.writesAcked, digest: t.digestHex }
 }
@@ -16,6 +16,7 @@ describe("the simulator runs the board's code", () => {
         const out = execFileSync("npx", ["devs", "run", "host-sim/vm/selftest.ts", "--test"], {
             encoding: "utf8",
             env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
+            // eslint-disable-next-line no-control-regex -- the CLI's ANSI colour codes start with ESC
         }).replace(/\x1b\[[0-9;]*m/g, "")
         expect(out).toContain("test OK")
         const m = /selftest digest (.+)$/m.exec(out)
@@ -25,9 +26,9 @@ describe("the simulator runs the board's code", () => {
     })
     it("the digest depends on the run: another seed gives another digest", () => {
         const a = new SelfTest(7, 40)
-        while (a.step(4)) {}
+        while (a.step(4)) continue
         const b = new SelfTest(8, 40)
-        while (b.step(4)) {}
+        while (b.step(4)) continue
         expect(b.digestHex).not.toBe(a.digestHex)
     })
 })

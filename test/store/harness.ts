@@ -34,7 +34,7 @@ export class Rig {
 
     /** Runs every pending event. */
     drain(): void {
-        while (this.k.step(Infinity)) {}
+        while (this.k.step(Infinity)) continue
     }
 
     init(): void {

@@ -47,7 +47,7 @@ describe("a store whose replication history is at its bound always boots", () =>
         for (let s = 1; s <= 3; s++) ops.push({ kind: "write", member: 255, lba: 0, seq: s, data: block(256, 255, 0, s, v++) })
         // the next boot: the generation goes up (a metadata record), and a first write
         ops.push({ kind: "meta", key: MetaKey.Generation, value: 2 })
-        ops.push({ kind: "write", member: 0, lba: 1, seq: 9, data: block(256, 0, 1, 9, v++) })
+        ops.push({ kind: "write", member: 0, lba: 1, seq: 9, data: block(256, 0, 1, 9, v) })
         return ops
     }
 

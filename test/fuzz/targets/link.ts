@@ -239,7 +239,7 @@ function mutateStream(rng: Rng, input: Buffer, pool: readonly Buffer[], maxLen: 
     if (frames.length === 0) return mutate(rng, input, pool, maxLen)
     const k = rng.int(frames.length)
     const other = frames.map((f) => f.subarray(0, Math.max(0, f.length - 4)))
-    let raw = mutate(rng, Buffer.from(frames[k].subarray(0, Math.max(0, frames[k].length - 4))), other, maxLen)
+    const raw = mutate(rng, Buffer.from(frames[k].subarray(0, Math.max(0, frames[k].length - 4))), other, maxLen)
     const parts: Buffer[] = [Buffer.from([0])]
     frames.forEach((f, i) => {
         if (i !== k) parts.push(cobsEncode(f), Buffer.from([0]))

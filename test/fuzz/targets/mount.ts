@@ -113,7 +113,7 @@ function base(id: number): Base {
     const role = k % 2 === 0 ? StoreRole.Primary : StoreRole.Remote
     const clock = new MiniClock()
     const flash = new RamFlash(clock)
-    let store = new BlockStore(flash, clock, OPTS(role))
+    const store = new BlockStore(flash, clock, OPTS(role))
     check(call(clock, (d) => store.mount((e) => d(e))) === StoreError.None, "base: mount of a blank image")
     const rng = new Rng(mix(k, 0xba5e))
     const versions = new Map<string, Map<string, number>>()
