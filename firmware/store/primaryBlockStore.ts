@@ -322,7 +322,7 @@ export class PrimaryBlockStore extends StoreMount {
                 // a version read (VersionRead)
                 const m = this.qMember[i]
                 const lba = this.qLba[i]
-                let g = -1
+                let g: number
                 if (kind === Op.ReadPinned) {
                     g = idx.version(m, lba, seq)
                     if (g < 0) return this.finish(StoreError.NotFound, null)

@@ -8,23 +8,31 @@ interface CryptoBuiltins {
     encrypt(algo: string, key: Buffer, iv: Buffer, tagLength: number): Buffer
 }
 
+/** The runtime's Buffer builtins behind @devicescript/crypto's digest and random bytes. */
+interface BufferBuiltins {
+    digest(key: Buffer, algo: string, parts: (Buffer | string)[]): Buffer
+}
+interface RandomFill {
+    fillRandom(): void
+}
+
 /** Tag length (firmware/link/seal.ts, SEAL_TAG_BYTES); the runtime opens with 0x1000 + it. */
 const TAG = 8
 
 /** @devsWhenUsed */
 export class DsLinkCipher {
     hmac(key: Buffer, parts: (Buffer | string)[]): Buffer {
-        return (Buffer as any).digest(key, "sha256", parts)
+        return (Buffer as unknown as BufferBuiltins).digest(key, "sha256", parts)
     }
 
     seal(key: Buffer, nonce: Buffer, data: Buffer): Buffer {
-        return (data as any as CryptoBuiltins).encrypt("aes-256-ccm", key, nonce, TAG)
+        return (data as unknown as CryptoBuiltins).encrypt("aes-256-ccm", key, nonce, TAG)
     }
 
     open(key: Buffer, nonce: Buffer, data: Buffer): Buffer | null {
         try {
-            return (data as any as CryptoBuiltins).encrypt("aes-256-ccm", key, nonce, 0x1000 + TAG)
-        } catch (e) {
+            return (data as unknown as CryptoBuiltins).encrypt("aes-256-ccm", key, nonce, 0x1000 + TAG)
+        } catch (_e) {
             // the tag does not match
             return null
         }
@@ -32,7 +40,7 @@ export class DsLinkCipher {
 
     random(n: number): Buffer {
         const b = Buffer.alloc(n)
-        ;(b as any).fillRandom()
+        ;(b as unknown as RandomFill).fillRandom()
         return b
     }
 }

@@ -13,7 +13,7 @@ export const KEY_SETTING = "SEQMIRROR_KEY"
  * reading cost the board image twice as much.
  */
 export async function readKeySetting(s: ds.Settings, name: string, timeoutMs: number): Promise<Buffer | null> {
-    ;(s as any)._reportHandlers = { get: ds.Fiber.self() }
+    ;(s as unknown as { _reportHandlers: unknown })._reportHandlers = { get: ds.Fiber.self() }
     await s.get(name)
     const answer = await ds.suspend<ds.Packet>(timeoutMs)
     if (!answer) return null
