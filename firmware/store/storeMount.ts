@@ -43,7 +43,6 @@ export abstract class StoreMount extends StoreSpace {
     private mountDone!: ((err: StoreError, report: MountReport) => void) | null
     protected mS!: number
     protected mBuf!: Buffer
-    private mEntry!: number
     private mPhase!: number
     private mCheckAt!: number
     private mDataUsed!: number
@@ -55,7 +54,6 @@ export abstract class StoreMount extends StoreSpace {
     /** Where the entry a power cut tore lies, zeroed before the next append (-1: none). */
     protected voidAddr!: number
     protected voidS!: number
-    private mEntryEnd: Buffer
     private mClosed: Buffer
     /** Per small-record slot: the log position of the live copy found. */
     private mMetaPos: number[]
@@ -71,7 +69,6 @@ export abstract class StoreMount extends StoreSpace {
         const n = this.n
         this.mLastBad = Buffer.alloc(n)
         this.mLastKept = Buffer.alloc(n)
-        this.mEntryEnd = Buffer.alloc(n)
         this.mClosed = Buffer.alloc(n)
         this.mMetaPos = numbers(META_KEYS + 1, -1)
     }
@@ -142,7 +139,6 @@ export abstract class StoreMount extends StoreSpace {
             this.secSmall[s] = 0
             this.mLastBad[s] = 0
             this.mLastKept[s] = 0
-            this.mEntryEnd[s] = 0
             this.mClosed[s] = 0
         }
         for (let k = 0; k <= META_KEYS; k++) {
@@ -190,18 +186,17 @@ export abstract class StoreMount extends StoreSpace {
         let budget = this.stepBytes
         if (this.mPhase === 0) {
             while (budget > 0) {
-                const i = this.mEntry
+                // (secEntries[s] counts the entries parsed)
+                const i = this.secEntries[s]
                 const off = SECTOR_HEADER_SIZE + ENTRY_SIZE * i
                 // entries end at the first erased one, or where the data slots begin
                 if (i < MAX_ENTRIES)
                     if (off + ENTRY_SIZE <= this.S - this.B * this.mDataUsed)
                         if (!allErased(buf, off, off + ENTRY_SIZE)) {
                             budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
-                            this.mEntry++
+                            this.secEntries[s]++
                             continue
                         }
-                this.mEntryEnd[s] = i
-                this.secEntries[s] = i
                 this.secData[s] = this.mDataUsed
                 // the slot after the last one used must be erased: else a data program was cut before
                 // its entry (or its entry was torn). That slot is skipped (entries name their slot), and
@@ -405,7 +400,7 @@ export abstract class StoreMount extends StoreSpace {
         // the last bad entry of the newest sector is the record a power cut tore
         if (newest >= 0)
             if (this.mLastBad[newest] > 0)
-                if (this.mLastBad[newest] === this.mEntryEnd[newest])
+                if (this.mLastBad[newest] === this.secEntries[newest])
                     if (this.mLastKept[newest] !== NOT_TORN) {
                         rep.torn = 1
                         // its data record (if it was kept) is no version: the write never finished; the
@@ -511,7 +506,6 @@ export abstract class StoreMount extends StoreSpace {
                         this.secSeq[s] = getU32(buf, 8)
                         if (this.secSeq[s] >= this.nextSectorSeq) this.nextSectorSeq = this.secSeq[s] + 1
                         this.mPhase = 0
-                        this.mEntry = 0
                         this.mDataUsed = 0
                         this.mountStep()
                         return

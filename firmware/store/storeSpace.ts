@@ -2,7 +2,18 @@ import { Clock } from "../../hal/clock"
 import { Flash } from "../../hal/flash"
 import { putU32 } from "../codec/bytes"
 import { crc32cUpdate } from "../codec/crc32c"
-import { encodeDataEntry, encodeHeaderA, encodeHeaderB, encodeSmallEntry, ENTRY_SIZE, EntryType, mendRecord, META_KEYS, SECTOR_HEADER_SIZE } from "./format"
+import {
+    encodeDataEntry,
+    encodeHeaderA,
+    encodeHeaderB,
+    encodeSmallEntry,
+    ENTRY_SIZE,
+    entryLba,
+    EntryType,
+    mendRecord,
+    META_KEYS,
+    SECTOR_HEADER_SIZE,
+} from "./format"
 import { EMPTY, HORIZON, K, SecState, StoreCore } from "./storeCore"
 import { StoreError, StoreOptions } from "./types"
 import { storeInvariant } from "./versionIndex"
@@ -33,21 +44,18 @@ export abstract class StoreSpace extends StoreCore {
     protected apS!: number
     private apSlot!: number
     private apEntry!: number
-    private apMember!: number
-    private apLba!: number
     private apSeq!: number
-    private apLen!: number
-    private apData!: Buffer
-    /** The block CRC-32C of the data record being appended. */
-    private apCrc!: number
     /** Where the small record just appended is (sector × 256 + entry). */
     protected apLoc!: number
-    /** The record being copied is damaged: its copy keeps a CRC that does not match. */
+    /** The record being copied is damaged: its copy keeps a CRC that does not match (until a
+     * data record is appended). */
     private apDamaged!: boolean
     // ---- the collection under way
     private gcV!: number
     private gcSlot!: number
     protected gcK!: K
+    /** The data of the version being copied. */
+    private gcData!: Buffer
     /** The small record being copied: its slot (metaLoc), or the remote's discard record. */
     protected gcSmallKey!: number
     // ---- the version read under way (for a call, or to relocate it)
@@ -232,23 +240,21 @@ export abstract class StoreSpace extends StoreCore {
     // Appending records to the open sector (room already ensured)
 
     /** Data slot first, entry last: the entry's CRC covers both, so a torn write is detected.
-     * `crc`: the block CRC-32C of the data. */
+     * `crc`: the block CRC-32C of the data. The entry is encoded first, in entryBuf. */
     protected appendData(member: number, lba: number, seq: number, data: Buffer, len: number, crc: number, k: K): void {
         const s = this.open
         storeInvariant(this.fits(s, true), "room for a data record")
+        const slot = this.secData[s]
         this.apK = k
         this.apS = s
-        this.apSlot = this.secData[s]
+        this.apSlot = slot
         this.apEntry = this.secEntries[s]
-        this.apMember = member
-        this.apLba = lba
         this.apSeq = seq
-        this.apData = data
-        this.apLen = len
-        this.apCrc = crc
+        const c = encodeDataEntry(this.entryBuf, member, slot, lba, seq, len, crc)
+        if (this.apDamaged) putU32(this.entryBuf, 12, ~c >>> 0)
         // the slot is used from now on, whatever happens
         this.secData[s]++
-        this.program(this.slotAddr(s, this.apSlot), data, K.ApData)
+        this.program(this.slotAddr(s, slot), data, K.ApData)
     }
 
     protected appendSmall(type: EntryType, b1: number, word: number, value: number, k: K): void {
@@ -359,15 +365,8 @@ export abstract class StoreSpace extends StoreCore {
             case K.ApData: {
                 // the data slot is programmed: now its entry (the entry's CRC covers both)
                 const s = this.apS
-                if (err !== StoreError.None) {
-                    this.apData = EMPTY
-                    this.go(this.apK, err)
-                    return
-                }
-                const crc = encodeDataEntry(this.entryBuf, this.apMember, this.apSlot, this.apLba, this.apSeq, this.apLen, this.apCrc)
-                if (this.apDamaged) putU32(this.entryBuf, 12, ~crc >>> 0)
+                if (err !== StoreError.None) return this.go(this.apK, err)
                 this.apDamaged = false
-                this.apData = EMPTY
                 this.secEntries[s]++
                 this.program(this.entryAddr(s, this.apEntry), this.entryBuf, K.ApEntry)
                 return
@@ -375,7 +374,8 @@ export abstract class StoreSpace extends StoreCore {
             case K.ApEntry: {
                 // the data record is complete
                 const g = this.apS * this.spS + this.apSlot
-                this.idx.setRecord(g, this.apMember, this.apLba, this.apSeq, this.apEntry, false)
+                const e = this.entryBuf
+                this.idx.setRecord(g, e[1], entryLba(e, 0), this.apSeq, this.apEntry, false)
                 this.noteSeq(this.apSeq)
                 this.apG = g
                 this.go(this.apK, StoreError.None)
@@ -413,15 +413,15 @@ export abstract class StoreSpace extends StoreCore {
                     this.apDamaged = true
                     this.stats.corruptCopied++
                 }
-                // the data stays referenced by apData until its entry is programmed
-                this.apData = data as Buffer
+                this.gcData = data as Buffer
                 this.gcRoom(true, K.GcRoom)
                 return
             }
             case K.GcRoom: {
                 // room for the copy: append it
                 const g = this.vG
-                const d = this.apData
+                const d = this.gcData
+                this.gcData = EMPTY
                 this.appendData(this.idx.memberOf(g), this.idx.lbaOf(g), this.idx.seqOf(g), d, d.length, this.vCrc, K.GcAppended)
                 return
             }

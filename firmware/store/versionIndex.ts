@@ -37,11 +37,10 @@ export class VersionIndex {
     private seqPrev: PackedArray
     private buckets: PackedArray
     private nBuckets: number
-    /** Seqs above the horizon that have versions: value, list head and tail (slot+1), count. */
+    /** Seqs above the horizon that have versions: value, list head and tail (slot+1). */
     private seqVal: number[] = []
     private seqHead: number[] = []
     private seqTail: number[] = []
-    private seqCount: number[] = []
     hasHorizon = false
     horizon = 0
     /** Live versions per sector. */
@@ -83,7 +82,6 @@ export class VersionIndex {
         this.seqVal = []
         this.seqHead = []
         this.seqTail = []
-        this.seqCount = []
         this.hasHorizon = false
         this.horizon = 0
         this.liveCount = 0
@@ -202,11 +200,6 @@ export class VersionIndex {
 
     nextOfSeq(g: number): number {
         return this.seqNext.get(g) - 1
-    }
-
-    seqVersions(seq: number): number {
-        const i = this.seqIndex(seq)
-        return i < 0 ? 0 : this.seqCount[i]
     }
 
     // ---- changes
@@ -411,13 +404,11 @@ export class VersionIndex {
             this.seqVal.push(s)
             this.seqHead.push(0)
             this.seqTail.push(0)
-            this.seqCount.push(0)
         }
         const t = this.seqTail[i]
         this.seqPrev.set(g, t)
         this.seqNext.set(g, 0)
         this.seqLink(i, t, 0, g + 1, g + 1)
-        this.seqCount[i]++
         this.flags.set(g, this.flags.get(g) | IN_SEQ)
     }
 
@@ -427,19 +418,16 @@ export class VersionIndex {
         const pv = this.seqPrev.get(g)
         const nx = this.seqNext.get(g)
         this.seqLink(i, pv, nx, nx, pv)
-        this.seqCount[i]--
         this.flags.set(g, this.flags.get(g) & ~IN_SEQ)
-        if (this.seqCount[i] === 0) {
-            storeInvariant(this.seqHead[i] === 0, "empty seq list has no head")
+        if (this.seqHead[i] === 0) {
+            // the list is empty: its seq goes
             const last = this.seqVal.length - 1
             this.seqVal[i] = this.seqVal[last]
             this.seqHead[i] = this.seqHead[last]
             this.seqTail[i] = this.seqTail[last]
-            this.seqCount[i] = this.seqCount[last]
             this.seqVal.pop()
             this.seqHead.pop()
             this.seqTail.pop()
-            this.seqCount.pop()
         }
     }
 
