@@ -176,12 +176,12 @@ export class RemoteChannel extends LinkChannel {
     }
 
     protected override onAlive(): void {
-        if (this.st === "down" && this.sessionId !== 0) this.st = "up"
+        if (this.st === "down") if (this.sessionId !== 0) this.st = "up"
     }
 
     protected override onStaleFrame(session: number): void {
         const now = this.clock.millis()
-        if (this.resetSentAt >= 0 && now - this.resetSentAt < this.cfg.minRtoMs) return
+        if (this.resetSentAt >= 0) if (now - this.resetSentAt < this.cfg.minRtoMs) return
         this.resetSentAt = now
         this.queueReset(session)
     }
@@ -218,22 +218,23 @@ export class RemoteChannel extends LinkChannel {
         for (let i = 0; i < resume.length; i++) resume[i] = buf[HANDSHAKE_BYTES + i]
         const np = this.seals ? this.seals.helloNonce() : null
         if (action === HelloAction.New)
-            if (generation > this.highest && this.persistGeneration) {
-                // the WELCOME waits for the new generation to be durable (sealed: the HELLO
-                // authenticated; a generation only ever goes up, so even a replayed HELLO names
-                // one its member has reached)
-                this.persisting = true
-                this.pendingState = this.st
-                this.st = "connecting"
-                this.pendingNonce = nonce
-                this.pendingWindow = getU16(buf, OFF_WINDOW)
-                this.pendingResume = resume
-                this.pendingHello = copyOf(buf, 0, HEADER_BYTES)
-                this.pendingNp = np
-                const self = this
-                this.persistGeneration(generation, () => self.persisted(generation))
-                return
-            }
+            if (generation > this.highest)
+                if (this.persistGeneration) {
+                    // the WELCOME waits for the new generation to be durable (sealed: the HELLO
+                    // authenticated; a generation only ever goes up, so even a replayed HELLO names
+                    // one its member has reached)
+                    this.persisting = true
+                    this.pendingState = this.st
+                    this.st = "connecting"
+                    this.pendingNonce = nonce
+                    this.pendingWindow = getU16(buf, OFF_WINDOW)
+                    this.pendingResume = resume
+                    this.pendingHello = copyOf(buf, 0, HEADER_BYTES)
+                    this.pendingNp = np
+                    const self = this
+                    this.persistGeneration(generation, () => self.persisted(generation))
+                    return
+                }
         if (this.seals) {
             this.offer(action, buf, generation, nonce, resume, np)
             return

@@ -2,7 +2,7 @@
  * message is the only useful part; a thrown non-Error gives a fixed word). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- what was thrown can be anything
 export function errorText(e: any): string {
-    if (e !== null && e !== undefined && typeof e.message === "string") return e.message
+    if (e !== null) if (e !== undefined) if (typeof e.message === "string") return e.message
     if (typeof e === "string") return e
     return "unknown error"
 }

@@ -22,7 +22,7 @@ export async function initFlash(flash: SpiNorFlash, timeoutMs: number): Promise<
         r.err = err
         r.id = id
         r.done = true
-        if (waiting && me.suspended) me.resume(null)
+        if (waiting) if (me.suspended) me.resume(null)
     })
     const until = ds.millis() + timeoutMs
     while (!r.done) {

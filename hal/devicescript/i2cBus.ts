@@ -58,15 +58,16 @@ export class I2cMaster {
     /** Runs on the write's fiber. */
     async _write(addr: number, data: Buffer, done: (ack: boolean) => void) {
         let ack = false
-        if (addr >= 1 && addr <= 0x7f) {
-            try {
-                await i2c.xfer(addr, data)
-                ack = true
-            } catch (e) {
-                ack = false
-                this.lastError = errorText(e)
+        if (addr >= 1)
+            if (addr <= 0x7f) {
+                try {
+                    await i2c.xfer(addr, data)
+                    ack = true
+                } catch (e) {
+                    ack = false
+                    this.lastError = errorText(e)
+                }
             }
-        }
         this.writes++
         if (!ack) this.nacks++
         this.clock.setTimer(0, () => done(ack))

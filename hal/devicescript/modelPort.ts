@@ -52,7 +52,7 @@ export class ModelSpiPort implements SpiPort {
     }
 
     async deselect() {
-        if (!this.exchanged && !this.dead) await this.run(0)
+        if (!this.exchanged) if (!this.dead) await this.run(0)
     }
 
     private async run(rxLen: number): Promise<Buffer> {
@@ -61,7 +61,7 @@ export class ModelSpiPort implements SpiPort {
         this.model.transfer(this.tx.slice(0, this.txLen), rxLen, (rx) => {
             box.rx = rx
             box.done = true
-            if (box.waiting && me.suspended) me.resume(null)
+            if (box.waiting) if (me.suspended) me.resume(null)
         })
         while (!box.done) {
             box.waiting = true
