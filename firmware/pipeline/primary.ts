@@ -4,24 +4,13 @@ import { crc32cUpdate } from "../codec/crc32c"
 import { seqAfter, seqAtOrBefore, seqNext } from "../seq"
 import { AuxRing, RingPut } from "./auxRing"
 import { LbaTable } from "./lbaTable"
-import {
-    encodeManifest,
-    encodePortionHeader,
-    encodeSeqDone,
-    Manifest,
-    encodeResync,
-    Msg,
-    PORTION_HEADER,
-    RESYNC_DONE,
-    RESYNC_REASON_SHIFT,
-    SEQ_DONE_SHORT,
-    SeqDone,
-} from "../protocol/messages"
+import { encodeManifest, Manifest, encodeResync, Msg, PORTION_HEADER, RESYNC_DONE, RESYNC_REASON_SHIFT } from "../protocol/messages"
 import { StoreError } from "../store/types"
 import { PinnedPortion, PipelineChannel, PipelineStore } from "../protocol/ports"
 import { SeqTotals } from "../protocol/seqTotals"
 import { Verifier } from "./verify"
 import type { RpoPacing } from "./rpoPacing"
+import { damaged, pumpBoard } from "./primaryPump"
 import {
     AckMode,
     Congestion,
@@ -91,18 +80,18 @@ export class PrimaryBoard {
      * first write was stamped (-1: none yet; after a boot: the boot).
      */
     seqs = 0
-    protected seqOf: number[] = []
-    protected portionsOf: number[] = []
-    protected stateOf: number[] = []
-    private firstWriteOf: number[] = []
+    seqOf: number[] = []
+    portionsOf: number[] = []
+    stateOf: number[] = []
+    firstWriteOf: number[] = []
     /** The history bound: seq records and kept manifests (maxHistorySeqs). */
-    private historySeqs: number
-    protected adopted = false
+    historySeqs: number
+    adopted = false
     /** Started and not yet released at its capture seq: holds new writes unstamped. */
-    private rejoining = true
-    private released = 0
-    private hasReleased!: boolean
-    protected lbasInSeq: LbaTable
+    rejoining = true
+    released = 0
+    hasReleased!: boolean
+    lbasInSeq: LbaTable
     unstamped: PendingWrite[] = []
     unacked: PendingWrite[] = []
     /** Manifests waiting to go out, and every manifest the remote has not applied yet (a new
@@ -113,20 +102,20 @@ export class PrimaryBoard {
     /** What went to the link of the seq being sent; the versions to send of it when it goes
      * from flash (the spill path) and the next one. A read from flash counts only while its
      * list is still this one (a new session sends the seq again from its start). */
-    private sentPortions!: number
-    private sentBytes!: number
-    private fromFlash!: PinnedPortion[] | null
-    private fromFlashNext!: number
+    sentPortions!: number
+    sentBytes!: number
+    fromFlash!: PinnedPortion[] | null
+    fromFlashNext!: number
     /** The portion being sent: from the aux ring it goes at once, from flash it waits as the
      * pending message (nothing else writes the buffer before it is sent; the channel copies
      * what it takes). */
-    private portionBuf: Buffer
-    private pendingMsg!: Buffer | null
-    private reading!: boolean
-    private remoteApplied = 0
+    portionBuf: Buffer
+    pendingMsg!: Buffer | null
+    reading!: boolean
+    remoteApplied = 0
     paced: PendingWrite[] = []
     /** The newest EVICTED or ADMITTED of each member, told again at every new session. */
-    protected membership: Buffer[] = []
+    membership: Buffer[] = []
     /** Control messages (EVICTED, ADMITTED, RESYNC) still to send in this session. */
     pendingCtrl: Buffer[] = []
     /** The full resync's state (for the console too). */
@@ -134,17 +123,17 @@ export class PrimaryBoard {
     /** The lba being copied (the next one once its read is done), whether its read is under
      * way, and whether the app wrote it during the read (it is then read again). */
     resyncLba = 0
-    private resyncBusy!: boolean
-    private resyncHit!: boolean
+    resyncBusy!: boolean
+    resyncHit!: boolean
     /** The remote's applied seq when the resync began, and the newest seq of a version the
      * remote gets from this board (a copy or a version after the confirmed seq). */
-    private resyncApplied!: number
-    protected resyncTo = 0
+    resyncApplied!: number
+    resyncTo = 0
     /** The newest seq whose blocks the copy takes (the confirmed seq, or later: extendCopy). */
-    protected resyncBase = 0
+    resyncBase = 0
     /** The next resync copies every block this board holds, not only those after the remote's
      * applied seq (a board admitted again: the remote's image of it is from before). */
-    protected copyAll = false
+    copyAll = false
     /** Blocks copied by the full resync under way. */
     resyncCopied = 0
     resyncsStarted = 0
@@ -169,12 +158,12 @@ export class PrimaryBoard {
     verifier: Verifier | null = null
     /** Told when the operator accepts a loss (the simulator's checker excuses that block). */
     onLossAccepted: ((lba: number) => void) | null = null
-    private readTries = 0
+    readTries = 0
     /** The damaged version's seq: a newer version of its lba (a new write) ends the wait. */
-    private damagedAt!: number
+    damagedAt!: number
     /** Bounded-RPO pacing (attachPacing, when the options set a target). */
     rpo: RpoPacing | null = null
-    private paceTimer!: Timer | null
+    paceTimer!: Timer | null
     private lastAdoptAt = -1
     /** Replication is suspended: writes are acknowledged once durable, their seqs are tracked
      * (confirmed locally, so the store keeps only the newest version of each block and its seq
@@ -185,10 +174,10 @@ export class PrimaryBoard {
     suspendedSeq = 0
     private suspendedAt!: number
     /** Resumed: the resync starts at the first adopt of a seq after the tracked ones. */
-    private resumePending = false
+    resumePending = false
     /** The remote asked for this board's copy (every member's link was up), and has not said
      * since that its resync waits for a member whose link is down. */
-    private resyncAsked!: boolean
+    resyncAsked!: boolean
     private linkUpAt = 0
 
     // counters
@@ -198,10 +187,10 @@ export class PrimaryBoard {
     /** Writes refused because the board held its bound of writes not yet answered. */
     writesBusy = 0
     /** Bit per lba: a write of it is in the store's hands; later ones wait in storeWait. */
-    private storing: Buffer
-    private storeWait: PendingWrite[] = []
+    storing: Buffer
+    storeWait: PendingWrite[] = []
     /** App writes taken and not yet answered (in the store's hands, or waiting in a list). */
-    private writesHeld = 0
+    writesHeld = 0
     suspensions = 0
     /** Writes acknowledged before their release, while replication was suspended. */
     ackedDuringSuspension = 0
@@ -215,8 +204,8 @@ export class PrimaryBoard {
     constructor(
         readonly opts: PrimaryOptions,
         readonly clock: Clock,
-        protected store: PipelineStore,
-        private channel: PipelineChannel
+        readonly store: PipelineStore,
+        readonly channel: PipelineChannel
     ) {
         this.ring = new AuxRing(opts.auxRingBytes, opts.blockSize)
         this.lbasInSeq = new LbaTable(opts.maxLbasPerSeq)
@@ -234,7 +223,7 @@ export class PrimaryBoard {
         }
         this.addSeq(1)
         const self = this
-        channel.onWritable(() => self.pump())
+        channel.onWritable(() => pumpBoard(self))
         channel.onMessage((msg, len) => self.onRemoteMessage(msg, len))
         channel.onSessionUp((resumed, resume) => {
             if (!resumed) {
@@ -263,7 +252,7 @@ export class PrimaryBoard {
                 if (!self.suspended) self.resyncAsked = true
                 if (self.suspended || self.resync !== Resync.Off || seqAfter(self.store.confirmedSeq(), applied)) self.startResync()
             }
-            self.pump()
+            pumpBoard(self)
         })
         this.linkUpAt = clock.millis()
     }
@@ -323,7 +312,7 @@ export class PrimaryBoard {
     }
 
     /** The index of the record of `seq`, -1 when there is none. */
-    private recordOf(seq: number): number {
+    recordOf(seq: number): number {
         let i = this.seqs - 1
         while (i >= 0 && this.seqOf[i] !== seq) i--
         return i
@@ -447,7 +436,7 @@ export class PrimaryBoard {
             this.writesFailed++
             if (!w.internal) this.writesHeld--
             w.done(WriteError.Store, seq)
-            this.pump()
+            pumpBoard(this)
             return
         }
         if (i >= 0)
@@ -471,7 +460,7 @@ export class PrimaryBoard {
             this.ackNow(w)
         } else this.unacked.push(w)
         this.checkHistory()
-        this.pump()
+        pumpBoard(this)
     }
 
     /** At the history bound (and not holding acknowledgements below its hard limit): suspends. */
@@ -787,7 +776,7 @@ export class PrimaryBoard {
                 this.startResync()
             }
         this.flushUnstamped()
-        this.pump()
+        pumpBoard(this)
         return totals
     }
 
@@ -814,7 +803,7 @@ export class PrimaryBoard {
     /** The final group totals of a seq: forwarded to the remote over this board's link. */
     manifestFinal(m: Manifest): void {
         this.keepManifest(m)
-        this.pump()
+        pumpBoard(this)
     }
 
     /** While suspended the board keeps at most half the history bound of final manifests:
@@ -910,7 +899,7 @@ export class PrimaryBoard {
         for (let i = 0; i < this.pendingCtrl.length; i++) if (this.pendingCtrl[i][0] !== Msg.Resync) q.push(this.pendingCtrl[i])
         q.push(encodeResync(c, from, to, flags))
         this.pendingCtrl = q
-        this.pump()
+        pumpBoard(this)
     }
 
     /**
@@ -1021,7 +1010,7 @@ export class PrimaryBoard {
                 if (err !== StoreError.Corrupt) return this.resyncLater(5)
                 if (++this.readTries < READ_TRIES) return this.resyncLater(5)
                 this.resyncBusy = false
-                return this.damaged(this.resyncLba, 0)
+                return damaged(this, this.resyncLba, 0)
             }
         this.readTries = 0
         if (this.damagedLba === this.resyncLba) this.damagedLba = -1
@@ -1033,132 +1022,11 @@ export class PrimaryBoard {
         this.resyncStep()
     }
 
-    // ---- transmission
+    // ---- transmission (firmware/pipeline/primaryPump.ts)
 
-    /** Hands as much as the channel takes to it: manifests first (they are small and let the
-     * remote apply), then closed seqs in seq order, each from the ring or from flash. */
+    /** Hands as much as the channel takes to it (pumpBoard). */
     pump(): void {
-        if (!this.channel.isUp()) return
-        if (this.pendingMsg) {
-            if (!this.channel.send(this.pendingMsg)) return
-            this.pendingMsg = null
-        }
-        while (this.pendingCtrl.length > 0) {
-            if (!this.channel.send(this.pendingCtrl[0])) return
-            this.pendingCtrl.shift()
-        }
-        const vr = this.verifier
-        if (vr) {
-            const v = vr.request(this.remoteApplied)
-            if (v && this.channel.send(v)) vr.sent()
-        }
-        while (this.manifests.length > 0) {
-            if (!this.channel.send(this.manifests[0])) return
-            this.manifests.shift()
-        }
-        for (let i = 0; i < this.seqs; i++) {
-            const f = this.stateOf[i]
-            if (f & SeqFlag.Sent) continue
-            const seq = this.seqOf[i]
-            if (this.isTracked(seq)) continue
-            if (!(f & SeqFlag.Closed)) return
-            if (f >= SeqFlag.Inflight) return
-            if (!(f & SeqFlag.Sending)) {
-                this.stateOf[i] = f | SeqFlag.Sending
-                this.sentPortions = 0
-                this.sentBytes = 0
-                // a read of a seq before it that was dropped meanwhile counts no more
-                this.fromFlash = null
-            }
-            if (!(f & SeqFlag.Spilled)) {
-                while (!this.ring.isEmpty() && this.ring.seqAt(0) === seq) {
-                    encodePortionHeader(this.portionBuf, seq, this.ring.lbaAt(0), this.ring.crcAt(0))
-                    // every portion is one whole block, so the buffer is exactly one message and
-                    // no slice (a copy on the board) is needed on this path
-                    const n = this.ring.copyDataAt(0, this.portionBuf, PORTION_HEADER)
-                    if (!this.channel.send(this.portionBuf)) return
-                    this.ring.shift()
-                    this.countSent(n)
-                }
-            } else {
-                if (!this.fromFlash) {
-                    // portions of this seq still in the ring go again from flash
-                    while (!this.ring.isEmpty() && this.ring.seqAt(0) === seq) this.ring.shift()
-                    this.fromFlash = this.store.pinned(this.opts.member, seq)
-                    this.fromFlashNext = 0
-                }
-                if (this.fromFlashNext < this.fromFlash.length) {
-                    this.readNextFromFlash(seq)
-                    return
-                }
-            }
-            const done = new SeqDone(seq, this.sentPortions, this.sentBytes, this.stateOf[i] & SeqFlag.Short ? SEQ_DONE_SHORT : 0)
-            this.stateOf[i] = (this.stateOf[i] & ~SeqFlag.Sending) | SeqFlag.Sent
-            this.fromFlash = null
-            if (!this.channel.send(encodeSeqDone(done))) {
-                this.pendingMsg = encodeSeqDone(done)
-                return
-            }
-        }
-    }
-
-    /** Reads the next version of the seq sent from flash (one read at a time). */
-    private readNextFromFlash(seq: number): void {
-        if (this.reading) return
-        const list = this.fromFlash
-        if (!list) return
-        if (this.damagedLba >= 0) return
-        const p = list[this.fromFlashNext]
-        this.reading = true
-        const self = this
-        this.store.readPinned(p, (err, data) => {
-            // a new session started the seq again while the read was under way: the version
-            // goes in its turn of the new pass, never in this one's
-            if (self.fromFlash !== list) {
-                self.reading = false
-                return self.pump()
-            }
-            if (err === StoreError.QueueFull || err === StoreError.Flash || (err === StoreError.Corrupt && ++self.readTries < READ_TRIES)) {
-                // the store is busy, or its flash failed for now, or the record did not check:
-                // the same version again later
-                self.clock.setTimer(5, () => {
-                    self.reading = false
-                    self.pump()
-                })
-                return
-            }
-            self.reading = false
-            self.readTries = 0
-            if (err === StoreError.Corrupt) {
-                // acknowledged and durable, now damaged: the seq waits for the operator
-                self.damaged(p.lba, seq)
-                return
-            }
-            if (err !== 0 || !data) {
-                // the version is gone (the seq was confirmed or tracked meanwhile): nothing to send
-                const i = self.recordOf(seq)
-                if (i >= 0) self.stateOf[i] |= SeqFlag.Short
-            } else {
-                // the channel copies a message it takes, and no read starts before this one is
-                // sent: one buffer serves every portion
-                const msg = self.portionBuf
-                encodePortionHeader(msg, seq, p.lba, self.store.readCrc)
-                msg.set(data, PORTION_HEADER)
-                self.countSent(data.length)
-                self.portionsFromFlash++
-                self.pendingMsg = msg
-            }
-            self.fromFlashNext++
-            self.pump()
-        })
-    }
-
-    private damaged(lba: number, seq: number): void {
-        this.damagedReads++
-        this.damagedLba = lba
-        this.damagedSeq = seq
-        this.damagedAt = this.store.newestSeq(this.opts.member, lba)
-        this.readTries = 0
+        pumpBoard(this)
     }
 
     /**
@@ -1177,14 +1045,6 @@ export class PrimaryBoard {
         return true
     }
 
-    /** A portion of the seq being sent went to the link. */
-    private countSent(n: number): void {
-        this.sentPortions++
-        this.sentBytes += n
-        this.portionsSent++
-        this.bytesSent += n
-    }
-
     private onRemoteMessage(msg: Buffer, len: number): void {
         if (len === 5 && msg[0] === Msg.Applied) this.remoteConfirmed(getU32(msg, 1))
         else if (len === 1 && msg[0] === Msg.ResyncRequest) {
@@ -1195,7 +1055,7 @@ export class PrimaryBoard {
         } else if (msg[0] === Msg.Verified)
             if (this.verifier) {
                 const self = this
-                this.verifier.onVerified(msg, len, () => self.pump())
+                this.verifier.onVerified(msg, len, () => pumpBoard(self))
             }
     }
 

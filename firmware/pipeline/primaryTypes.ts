@@ -33,7 +33,8 @@ export function historyRoom(n: number): number {
 /** A seq record's state: flags, and from Inflight up the writes of the seq handed to the store
  * and not finished. */
 export const enum SeqFlag {
-    /** Some write stamped with the seq never became durable. */
+    /** Some write stamped with the seq never became durable (SEQ_DONE_SHORT's bit: the SEQ_DONE
+     * of the seq carries it as it is). */
     Short = 1,
     /** Sent from the flash log rather than from the aux ring. */
     Spilled = 2,

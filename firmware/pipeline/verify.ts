@@ -118,6 +118,12 @@ export class Verifier {
         this.waiting = true
     }
 
+    /** Hands the next VERIFY due to `board`'s channel, if it takes it. */
+    offer(board: PrimaryBoard): void {
+        const v = this.request(board.remoteApplied)
+        if (v) if (board.channel.send(v)) this.sent()
+    }
+
     /** The link went down: the span is asked again. */
     reset(): void {
         this.waiting = false

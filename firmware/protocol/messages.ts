@@ -149,12 +149,17 @@ export class SeqDone {
 }
 
 export function encodeSeqDone(d: SeqDone): Buffer {
+    return seqDoneMessage(d.seq, d.sent, d.bytes, d.flags)
+}
+
+/** SEQ_DONE from its fields (what encodeSeqDone writes, without a SeqDone to hold them). */
+export function seqDoneMessage(seq: number, sent: number, bytes: number, flags: number): Buffer {
     const b = Buffer.alloc(14)
     b[0] = Msg.SeqDone
-    putU32(b, 1, d.seq)
-    putU32(b, 5, d.sent)
-    putU32(b, 9, d.bytes)
-    b[13] = d.flags
+    putU32(b, 1, seq)
+    putU32(b, 5, sent)
+    putU32(b, 9, bytes)
+    b[13] = flags
     return b
 }
 

@@ -32,9 +32,8 @@ export const enum EntryType {
 
 /** log2 of a power of two, or -1. */
 export function log2Exact(n: number): number {
-    let l = 0
-    while (l < 31 && 1 << l < n) l++
-    return 1 << l === n ? l : -1
+    for (let l = 0; l < 31; l++) if (1 << l === n) return l
+    return -1
 }
 
 /** True when b[start..end) is all 0xFF. */

@@ -1,9 +1,8 @@
 import { Clock } from "../../hal/clock"
 import { Flash, FlashError } from "../../hal/flash"
-import { getU32 } from "../codec/bytes"
 import { crc32cUpdate } from "../codec/crc32c"
 import { seqAfter } from "../seq"
-import { ENTRY_SIZE, entryLba, entryLen, EntryType, log2Exact, MAX_ENTRIES, MENDED, META_KEYS, SECTOR_HEADER_SIZE } from "./format"
+import { ENTRY_SIZE, EntryType, log2Exact, MAX_ENTRIES, MENDED, META_KEYS, SECTOR_HEADER_SIZE } from "./format"
 import { MountReport, StoreError, StoreOptions, StoreRole, StoreStats } from "./types"
 import { VersionIndex } from "./versionIndex"
 
@@ -307,20 +306,6 @@ export abstract class StoreCore {
         if (len < MENDED) return len
         this.stats.mended++
         return len - MENDED
-    }
-
-    /** The length of data entry e when it describes slot g as the index has it, else -1 (the
-     * record changed since: corruption, never a version to use). */
-    protected entryOfSlot(e: Buffer, g: number): number {
-        const len = entryLen(e, 0)
-        if (e[0] !== EntryType.Data) return -1
-        if (e[1] !== this.idx.memberOf(g)) return -1
-        if (e[2] !== g % this.spS) return -1
-        if (entryLba(e, 0) !== this.idx.lbaOf(g)) return -1
-        if (getU32(e, 8) !== this.idx.seqOf(g)) return -1
-        if (len < 1) return -1
-        if (len > this.B) return -1
-        return len
     }
 
     // =====================================================================================

@@ -45,7 +45,6 @@ export abstract class StoreMount extends StoreSpace {
     protected mBuf!: Buffer
     private mPhase!: number
     private mCheckAt!: number
-    private mDataUsed!: number
     /** Per sector: 1 + the index of the last bad entry found, 0 for none. */
     private mLastBad: Buffer
     /** Per sector: 1 + the slot of the last bad entry when it is a damaged data record kept as a
@@ -173,8 +172,8 @@ export abstract class StoreMount extends StoreSpace {
         if (done) done(err, this.report)
     }
 
-    private markDirty(s: number): void {
-        this.setState(s, SecState.Dirty)
+    /** The sector being scanned stays Dirty (as resetState left every one): to be erased. */
+    private countDirty(): void {
         this.report.dirtySectors++
         this.stats.dirtySectors++
     }
@@ -186,25 +185,24 @@ export abstract class StoreMount extends StoreSpace {
         let budget = this.stepBytes
         if (this.mPhase === 0) {
             while (budget > 0) {
-                // (secEntries[s] counts the entries parsed)
+                // (secEntries[s] counts the entries parsed, secData[s] the data slots they use)
                 const i = this.secEntries[s]
                 const off = SECTOR_HEADER_SIZE + ENTRY_SIZE * i
                 // entries end at the first erased one, or where the data slots begin
                 if (i < MAX_ENTRIES)
-                    if (off + ENTRY_SIZE <= this.S - this.B * this.mDataUsed)
+                    if (off + ENTRY_SIZE <= this.S - this.B * this.secData[s])
                         if (!allErased(buf, off, off + ENTRY_SIZE)) {
                             budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
                             this.secEntries[s]++
                             continue
                         }
-                this.secData[s] = this.mDataUsed
                 // the slot after the last one used must be erased: else a data program was cut before
                 // its entry (or its entry was torn). That slot is skipped (entries name their slot), and
                 // appends go on after it if the rest of the free room is erased: the newest sector of a
                 // store cut in the middle of a garbage collection that took the last free sector must
                 // take the rest of that collection's records, or no victim would fit after the mount.
                 const entriesEnd = SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s]
-                const next = this.mDataUsed
+                const next = this.secData[s]
                 if (next < this.spS) {
                     const lo = this.S - (next + 1) * this.B
                     if (lo >= entriesEnd)
@@ -230,7 +228,7 @@ export abstract class StoreMount extends StoreSpace {
         const end = this.mPhase === 1 ? this.S : this.S - this.B * this.secData[s]
         const stop = Math.min(end, this.mCheckAt + budget)
         if (!allErased(buf, this.mCheckAt, stop)) {
-            if (this.mPhase === 1) this.markDirty(s)
+            if (this.mPhase === 1) this.countDirty()
             else {
                 // stray bytes in the free room: no more appends here
                 this.mClosed[s] = 1
@@ -339,7 +337,7 @@ export abstract class StoreMount extends StoreSpace {
         }
         const seq = getU32(buf, off + 8)
         this.idx.setRecord(g, buf[off + 1], entryLba(buf, off), seq, i, true)
-        if (slot + 1 > this.mDataUsed) this.mDataUsed = slot + 1
+        if (slot + 1 > this.secData[s]) this.secData[s] = slot + 1
         this.report.dataRecords++
         if (ok) {
             this.report.records++
@@ -506,13 +504,12 @@ export abstract class StoreMount extends StoreSpace {
                         this.secSeq[s] = getU32(buf, 8)
                         if (this.secSeq[s] >= this.nextSectorSeq) this.nextSectorSeq = this.secSeq[s] + 1
                         this.mPhase = 0
-                        this.mDataUsed = 0
                         this.mountStep()
                         return
                     }
                 // torn header (a cut while opening), torn erase, foreign data
                 this.mSuspect++
-                this.markDirty(s)
+                this.countDirty()
                 return this.nextSector()
             }
             case K.MountStep:

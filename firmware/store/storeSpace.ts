@@ -1,6 +1,6 @@
 import { Clock } from "../../hal/clock"
 import { Flash } from "../../hal/flash"
-import { putU32 } from "../codec/bytes"
+import { getU32, putU32 } from "../codec/bytes"
 import { crc32cUpdate } from "../codec/crc32c"
 import {
     encodeDataEntry,
@@ -9,6 +9,7 @@ import {
     encodeSmallEntry,
     ENTRY_SIZE,
     entryLba,
+    entryLen,
     EntryType,
     mendRecord,
     META_KEYS,
@@ -397,7 +398,18 @@ export abstract class StoreSpace extends StoreCore {
                 const e = this.vEntry
                 this.vEntry = EMPTY
                 let len = this.mended(mendRecord(e, 0, d, 0, this.B))
-                const fields = this.entryOfSlot(e, this.vG)
+                // the entry must describe the slot as the index has it: else the record changed
+                // since (damage, never a version to use)
+                const g = this.vG
+                const idx = this.idx
+                let fields = entryLen(e, 0)
+                if (e[0] !== EntryType.Data) fields = -1
+                if (e[1] !== idx.memberOf(g)) fields = -1
+                if (e[2] !== g % this.spS) fields = -1
+                if (entryLba(e, 0) !== idx.lbaOf(g)) fields = -1
+                if (getU32(e, 8) !== idx.seqOf(g)) fields = -1
+                if (fields < 1) fields = -1
+                if (fields > this.B) fields = -1
                 if (fields < 0) len = -1
                 this.vDamaged = len < 0
                 if (len < 0) len = fields < 0 ? this.B : fields

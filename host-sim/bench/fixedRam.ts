@@ -1,6 +1,8 @@
 // The RAM a primary board reserves at boot for a configuration (Node only): the firmware's objects
 // are built as a board builds them, over the simulator's hardware models, and their memory is
 // counted by walking what they hold.
+import { LinkSeal } from "../../firmware/link/seal"
+import { NodeCipher } from "../nodeCipher"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { boardChannelConfig, PrimaryFirmware } from "../../firmware/boot/primaryFirmware"
@@ -176,6 +178,8 @@ export function measureFixedRam(): FixedRam {
     fw.lbaCount = g.lbaCount
     fw.maxLbasPerSeq = g.lbaCount
     fw.channelConfig = cc
+    // sealed, as every link is (docs/FORMAT-link.md §11)
+    fw.sealer = new LinkSeal(new NodeCipher(), Buffer.alloc(32, 1), 0)
     const members = cfg.group.members.map((m) => m.address)
     let agent: ShuttleAgent | null = null
     // a group of one has no shuttle
@@ -263,8 +267,9 @@ export const BOARD_RAM_BUDGET_BYTES = BOARD_HEAP_BYTES - BOARD_RUNTIME_BYTES - B
  * The RAM a board's firmware holds once it has started with `cfg`: the PrimaryFirmware the board
  * builds (store mounted on a blank chip, generation recorded, channel, pipeline and cycle), over
  * the simulator's chip and a UART end as its link, counted by walking what it holds (Buffers at
- * their length, array elements at ARRAY_SLOT_BYTES). Parts: store, aux ring, link channel, the
- * rest of the pipeline.
+ * their length, array elements at ARRAY_SLOT_BYTES). Parts: store, aux ring, link channel (with
+ * its sealing layer: a board's link is sealed, docs/FORMAT-link.md §11), the rest of the
+ * pipeline.
  */
 export function boardFixedRam(cfg: SeqmirrorConfig): FixedRam {
     const k = new SimKernel()
@@ -284,6 +289,7 @@ export function boardFixedRam(cfg: SeqmirrorConfig): FixedRam {
         (l) => lines.push(l),
         flash
     )
+    fw.sealer = new LinkSeal(new NodeCipher(), Buffer.alloc(32, 1), member)
     let started: boolean | null = null
     fw.start((ok) => (started = ok))
     while (started === null && k.step(Infinity)) continue

@@ -41,6 +41,8 @@ import { runStarted, startChecked } from ${imp("firmware/boot/boardStart")}
 import { BOARD_MEMBER_INDEX } from ${imp("firmware/boot/boardConfig")}
 import { RunLoop } from ${imp("hal/devicescript/clock")}
 import { SparseNor } from ${imp("host-sim/vm/sparseNor")}
+import { DsLinkCipher } from ${imp("hal/devicescript/linkCipher")}
+import { LinkSeal } from ${imp("firmware/link/seal")}
 
 const loop = new RunLoop()
 const nor = new SparseNor(0x18)
@@ -53,9 +55,12 @@ const fw = runStarted(
     ),
     (f) => {
         up = true
-    }
+    },
+    // sealed, as the board entry runs it (firmware/main.ts): the sealing layer's RAM counts
+    new LinkSeal(new DsLinkCipher(), Buffer.alloc(32), BOARD_MEMBER_INDEX)
 )
-let t = ds.millis() + 5000
+// the boot takes 2 to 4 s in the VM, longer on a loaded machine
+let t = ds.millis() + 20000
 while (!up && ds.millis() < t) await ds.sleep(10)
 const b = fw.board
 let busy = 0
@@ -82,9 +87,9 @@ ${PROBE}
 `
         ;[empty, run] = await Promise.all([
             devs(["run", dir.write("empty.ts", PROBE), "--test", "-T", "20000"]),
-            devs(["run", dir.write("outage.ts", src), "--test", "-T", "30000"]),
+            devs(["run", dir.write("outage.ts", src), "--test", "-T", "45000"]),
         ])
-    }, 60000)
+    }, 90000)
     afterAll(() => dir.remove())
 
     it("reaches the bounds: the seq records and kept manifests at the history bound, the app's writes held and more refused busy, not suspended", () => {

@@ -37,6 +37,8 @@ import { runStarted, startChecked } from ${imp("firmware/boot/boardStart")}
 import { BOARD_MEMBER_INDEX, BOARD_NOTES } from ${imp("firmware/boot/boardConfig")}
 import { RunLoop } from ${imp("hal/devicescript/clock")}
 import { SparseNor } from ${imp("host-sim/vm/sparseNor")}
+import { DsLinkCipher } from ${imp("hal/devicescript/linkCipher")}
+import { LinkSeal } from ${imp("firmware/link/seal")}
 
 const loop = new RunLoop()
 let up = false
@@ -48,15 +50,18 @@ const fw = runStarted(
     ),
     (f) => {
         up = true
-    }
+    },
+    // sealed, as the board entry runs it (firmware/main.ts): the sealing layer's RAM counts
+    new LinkSeal(new DsLinkCipher(), Buffer.alloc(32), BOARD_MEMBER_INDEX)
 )
-const t = ds.millis() + 5000
+// the boot takes 2 to 4 s in the VM, longer on a loaded machine
+const t = ds.millis() + 20000
 while (!up && ds.millis() < t) await ds.sleep(10)
 await ds.sleep(200)
 console.log("firmware up " + up)
 ${PROBE}
 `
-        board = await devs(["run", dir.write("board.ts", src), "--test", "-T", "20000"])
+        board = await devs(["run", dir.write("board.ts", src), "--test", "-T", "40000"])
     })
     afterAll(() => dir.remove())
 

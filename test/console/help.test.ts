@@ -46,6 +46,7 @@ const COMMANDS: Array<{ args: string[]; usage: RegExp }> = [
     { args: ["remote"], usage: /^seqmirror remote — / },
     { args: ["remote", "export"], usage: /^seqmirror remote — [^]*seqmirror remote export --data DIR/ },
     { args: ["primary"], usage: /^seqmirror primary — / },
+    { args: ["keygen"], usage: /^seqmirror keygen — / },
 ]
 
 /** Arguments that would run something, or be refused, without the flag. */
@@ -56,6 +57,7 @@ const AROUND: Record<string, string[]> = {
     config: ["check", "no-such-file.json"],
     remote: ["--data", "/nonexistent/remote-data", "--listen", "127.0.0.1:0"],
     primary: ["--data", "/nonexistent/primary.flash", "--connect", "127.0.0.1:1", "--rate", "5"],
+    keygen: ["--out", "/nonexistent/keys"],
 }
 
 describe("seqmirror: --help and -h on every command", () => {
