@@ -36,7 +36,10 @@ function before(x: SimEvent, y: SimEvent): boolean {
 
 /** @devsWhenUsed */
 export class SimKernel implements Clock {
+    /** The heap: events, and their due times beside them (compared without a look into each
+     * event; the order of scheduling breaks ties). */
     private heap: SimEvent[] = []
+    private heapAt: number[] = []
     /** The events due now, set while the clock stood at nowMs: soon[soonHead..soonLen). */
     private soon: SimEvent[] = []
     private soonHead = 0
@@ -127,22 +130,30 @@ export class SimKernel implements Clock {
 
     private push(ev: SimEvent): void {
         const h = this.heap
+        const ha = this.heapAt
+        const at = ev.at
         let i = h.length
         h.push(ev)
+        ha.push(at)
         while (i > 0) {
             const p = (i - 1) >> 1
-            const q = h[p]
-            if (!before(ev, q)) break
-            h[i] = q
+            const pa = ha[p]
+            // ev goes above its parent when due earlier (a tie: set later, so it stays below)
+            if (!(at < pa)) break
+            h[i] = h[p]
+            ha[i] = pa
             i = p
         }
         h[i] = ev
+        ha[i] = at
     }
 
     private pop(): SimEvent {
         const h = this.heap
+        const ha = this.heapAt
         const top = h[0]
         const last = h.pop() as SimEvent
+        const lastAt = ha.pop() as number
         const n = h.length
         if (n > 0) {
             // sift the last event down from the root
@@ -151,13 +162,22 @@ export class SimKernel implements Clock {
                 const l = 2 * i + 1
                 if (l >= n) break
                 let m = l
+                let ma = ha[l]
                 const r = l + 1
-                if (r < n && before(h[r], h[l])) m = r
-                if (!before(h[m], last)) break
+                if (r < n) {
+                    const ra = ha[r]
+                    if (ra < ma || (ra === ma && h[r].order < h[l].order)) {
+                        m = r
+                        ma = ra
+                    }
+                }
+                if (lastAt < ma || (lastAt === ma && last.order < h[m].order)) break
                 h[i] = h[m]
+                ha[i] = ma
                 i = m
             }
             h[i] = last
+            ha[i] = lastAt
         }
         return top
     }

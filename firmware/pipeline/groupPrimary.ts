@@ -3,6 +3,7 @@ import { getU32 } from "../codec/bytes"
 import { encodeMembership, Manifest, Msg } from "../protocol/messages"
 import { CopyOwedPort, ManifestKeeperPort } from "../protocol/ports"
 import { PrimaryBoard, Resync, SeqFlag, SuspendReason } from "./primary"
+import { ackWaiting } from "./primaryAck"
 import { SeqTotals } from "../protocol/seqTotals"
 import { MAX_WINDOW } from "../shuttle/frames"
 
@@ -71,7 +72,7 @@ export class GroupPrimaryBoard extends PrimaryBoard {
         this.markedThrough = this.store.confirmedSeq()
         // the remote applied the copy of the whole image: it is owed no more
         if (!this.copyAll && this.copyOwed && this.copyOwed.owed()) this.copyOwed.set(false)
-        this.ackWaiting()
+        ackWaiting(this)
         this.watch()
         this.watchLost()
     }
@@ -108,7 +109,7 @@ export class GroupPrimaryBoard extends PrimaryBoard {
         if (now - this.lostSince >= t) this.suspend(SuspendReason.Manifests)
     }
 
-    protected override trackedKnown(seq: number): boolean {
+    override trackedKnown(seq: number): boolean {
         // out of the group, no other member's write can depend on this board's
         return this.out || (this.markedThrough !== 0 && !seqAfter(seq, this.markedThrough))
     }
@@ -153,7 +154,7 @@ export class GroupPrimaryBoard extends PrimaryBoard {
         if (!this.suspended) return this.suspend(SuspendReason.Evicted)
         this.suspendReason = SuspendReason.Evicted
         this.announceResync()
-        this.ackWaiting()
+        ackWaiting(this)
     }
 
     /**

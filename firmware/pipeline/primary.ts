@@ -1,8 +1,7 @@
 import { Clock, Timer } from "../../hal/clock"
 import { getU32 } from "../codec/bytes"
-import { crc32cUpdate } from "../codec/crc32c"
-import { seqAfter, seqAtOrBefore, seqNext } from "../seq"
-import { AuxRing, RingPut } from "./auxRing"
+import { seqAfter, seqNext } from "../seq"
+import { AuxRing } from "./auxRing"
 import { LbaTable } from "./lbaTable"
 import { encodeManifest, Manifest, encodeResync, Msg, PORTION_HEADER, RESYNC_DONE, RESYNC_REASON_SHIFT } from "../protocol/messages"
 import { StoreError } from "../store/types"
@@ -10,46 +9,15 @@ import { PinnedPortion, PipelineChannel, PipelineStore } from "../protocol/ports
 import { SeqTotals } from "../protocol/seqTotals"
 import { Verifier } from "./verify"
 import type { RpoPacing } from "./rpoPacing"
+import { ackNow, ackWaiting, checkHistory, confirmStore, flushUnstamped, over, PendingWrite, remoteConfirmed, stamp } from "./primaryAck"
 import { damaged, pumpBoard } from "./primaryPump"
-import {
-    AckMode,
-    Congestion,
-    HISTORY_SEQS,
-    historyRoom,
-    PrimaryOptions,
-    READ_TRIES,
-    Resync,
-    SeqFlag,
-    SuspendReason,
-    WRITES_WAITING,
-    WriteError,
-} from "./primaryTypes"
+import { HISTORY_SEQS, historyRoom, PrimaryOptions, READ_TRIES, Resync, SeqFlag, SuspendReason, WRITES_WAITING, WriteError } from "./primaryTypes"
 
 export { AckMode, Congestion, HISTORY_SEQS, historyLimit, historyRoom, Resync, SeqFlag, SuspendReason, WRITES_WAITING, WriteError } from "./primaryTypes"
 export type { PrimaryOptions } from "./primaryTypes"
 
 /** Seqs before the newest a rebooted board adopted that it reports to the remote at most. */
 const MAX_RECOVERED = 64
-
-/** @devsWhenUsed */
-class PendingWrite {
-    seq = 0
-    /** A full resync's copy of a block, not the app's write: done fires once it is durable. */
-    internal = false
-    issuedAt = 0
-    /** When it became ready to acknowledge (bounded-RPO pacing holds it from then). */
-    readyAt = 0
-    /** The block's CRC-32C, computed once at capture: it goes with the block to flash and to
-     * the remote. */
-    crc: number
-    constructor(
-        public lba: number,
-        public data: Buffer,
-        public done: (err: number, seq: number) => void
-    ) {
-        this.crc = crc32cUpdate(0, data, 0, data.length)
-    }
-}
 
 /**
  * A primary board's replication pipeline: capture (stamp each write with the capture seq and
@@ -235,7 +203,7 @@ export class PrimaryBoard {
                 const applied = self.remoteApplied
                 // a remote with less than the copy took it to have (replaced again): copy anew
                 if (self.resync !== Resync.Off) if (seqAfter(self.resyncApplied, applied)) self.resync = Resync.Off
-                self.remoteConfirmed(applied)
+                remoteConfirmed(self, applied)
                 self.pendingMsg = null
                 self.pendingCtrl = self.membership.slice(0)
                 self.manifests = self.manifestsKept.slice(0)
@@ -311,13 +279,6 @@ export class PrimaryBoard {
         return i
     }
 
-    /** The index of the record of `seq`, -1 when there is none. */
-    recordOf(seq: number): number {
-        let i = this.seqs - 1
-        while (i >= 0 && this.seqOf[i] !== seq) i--
-        return i
-    }
-
     /** A record for `seq` after the others (its index). */
     private addSeq(seq: number): number {
         const i = this.seqs++
@@ -354,118 +315,8 @@ export class PrimaryBoard {
         this.writesIssued++
         if (this.resyncBusy) if (lba === this.resyncLba) this.resyncHit = true
         this.lost[lba >> 3] &= ~(1 << (lba & 7))
-        const w = new PendingWrite(lba, data, done)
-        w.issuedAt = this.clock.millis()
-        if (this.unstamped.length > 0 || !this.stamp(w)) this.unstamped.push(w)
-    }
-
-    /** Stamps a write with the capture seq and sends it to flash; false if it must wait for
-     * the next seq (before the first adopt, or the seq's lba table is full). */
-    private stamp(w: PendingWrite): boolean {
-        // while suspended nothing waits for the group: the seq only says when the block changed
-        if (!this.suspended) if (!this.adopted || this.rejoining) return false
-        const c = this.seqs - 1
-        const seq = this.seqOf[c]
-        if (!this.suspended)
-            if (!this.isTracked(seq))
-                if (this.lbasInSeq.get(w.lba) < 0) {
-                    if (!this.lbasInSeq.set(w.lba, 1)) return false
-                    this.portionsOf[c]++
-                }
-        w.seq = seq
-        if (this.firstWriteOf[c] < 0) this.firstWriteOf[c] = this.clock.millis()
-        this.stateOf[c] += SeqFlag.Inflight
-        this.toStore(w)
-        return true
-    }
-
-    /** Hands a write to the store, after any earlier write of the same lba the store has not
-     * finished: a later version must never land before an earlier one (the earlier would then
-     * stand as the block's newest). */
-    private toStore(w: PendingWrite): void {
-        const lba = w.lba
-        const bit = 1 << (lba & 7)
-        if (this.storing[lba >> 3] & bit) {
-            this.storeWait.push(w)
-            return
-        }
-        this.storing[lba >> 3] |= bit
-        this.storeNow(w)
-    }
-
-    private storeNow(w: PendingWrite): void {
-        const self = this
-        this.store.write(
-            this.opts.member,
-            w.lba,
-            w.seq,
-            w.data,
-            (err) => {
-                // the store's queue is full for now: the write waits and goes again, never fails
-                if (err === StoreError.QueueFull) self.clock.setTimer(2, () => self.storeNow(w))
-                else {
-                    self.storeNext(w.lba)
-                    self.durable(w, err)
-                }
-            },
-            w.crc
-        )
-    }
-
-    /** The store finished a write of `lba`: the next one waiting for it goes. */
-    private storeNext(lba: number): void {
-        const q = this.storeWait
-        for (let i = 0; i < q.length; i++) {
-            if (q[i].lba !== lba) continue
-            const w = q[i]
-            for (let j = i; j + 1 < q.length; j++) q[j] = q[j + 1]
-            q.pop()
-            return this.storeNow(w)
-        }
-        this.storing[lba >> 3] &= ~(1 << (lba & 7))
-    }
-
-    private durable(w: PendingWrite, err: number): void {
-        // its seq's record, unless the seq was confirmed or tracked meanwhile
-        const seq = w.seq
-        const states = this.stateOf
-        const i = this.recordOf(seq)
-        if (i >= 0) if (states[i] >= SeqFlag.Inflight) states[i] -= SeqFlag.Inflight
-        if (err !== 0) {
-            if (i >= 0) states[i] |= SeqFlag.Short
-            this.writesFailed++
-            if (!w.internal) this.writesHeld--
-            w.done(WriteError.Store, seq)
-            pumpBoard(this)
-            return
-        }
-        if (i >= 0)
-            if (!(states[i] & SeqFlag.Spilled))
-                if (!this.suspended)
-                    if (!this.isTracked(seq)) {
-                        let newest = seq
-                        if (!this.ring.isEmpty()) newest = this.ring.seqAt(this.ring.used() - 1)
-                        // the ring holds seqs in order: a portion of an older seq than its newest cannot go in
-                        if (seqAfter(newest, seq) || this.ring.put(seq, w.lba, w.data, w.crc) === RingPut.Full) {
-                            states[i] |= SeqFlag.Spilled
-                            this.seqsSpilled++
-                            this.ring.dropTailSeq(seq)
-                        }
-                    }
-        if (w.internal) w.done(WriteError.None, seq)
-        else if (this.opts.mode === AckMode.None || (this.hasReleased && seqAtOrBefore(seq, this.released))) this.ack(w)
-        // a write stamped with a tracked seq the group knows is tracked: acknowledged now
-        else if (this.isTracked(seq) && this.trackedKnown(seq)) {
-            this.ackedDuringSuspension++
-            this.ackNow(w)
-        } else this.unacked.push(w)
-        this.checkHistory()
-        pumpBoard(this)
-    }
-
-    /** At the history bound (and not holding acknowledgements below its hard limit): suspends. */
-    private checkHistory(): void {
-        if (!this.suspended) if (this.historyFull()) if (!this.historyHolds()) this.suspend(SuspendReason.History)
+        const w = new PendingWrite(lba, data, done, this.clock.millis())
+        if (this.unstamped.length > 0 || !stamp(this, w)) this.unstamped.push(w)
     }
 
     // ---- suspend, track, resume
@@ -481,49 +332,13 @@ export class PrimaryBoard {
 
     /** The group knows `seq` is tracked: a group of one needs no shuttle to know (a group
      * member: GroupPrimaryBoard). */
-    protected trackedKnown(_seq: number): boolean {
+    trackedKnown(_seq: number): boolean {
         return true
-    }
-
-    /** Acknowledges the waiting writes that may go now (released, or tracked and known). */
-    protected ackWaiting(): void {
-        // the writes wait in seq order, and both conditions hold for every seq up to one
-        while (this.unacked.length > 0) {
-            const w = this.unacked[0]
-            if (this.hasReleased && seqAtOrBefore(w.seq, this.released)) this.ack(w)
-            else if (this.isTracked(w.seq) && this.trackedKnown(w.seq)) {
-                this.ackedDuringSuspension++
-                this.ackNow(w)
-            } else return
-            this.unacked.shift()
-        }
-    }
-
-    /**
-     * Acknowledgements wait while the history is at its bound: always with the congestion
-     * policy block, and during a resync with either policy (a suspension would throw the copy
-     * away and start it again, so under a load the remote cannot take the resync would never
-     * end; the history shrinks at its commit). A quarter past the bound nothing holds: the
-     * board suspends, so a long hold never fills the store or RAM.
-     */
-    private historyHolds(): boolean {
-        if (!(this.opts.congestion === Congestion.Block || this.resync !== Resync.Off)) return false
-        if (!this.over(4)) return false
-        return !this.over(5)
     }
 
     /** Replication history has reached its bound: store share, seq records or kept manifests. */
     historyFull(): boolean {
-        return this.over(4)
-    }
-
-    /** The store's live versions, the seq records or the kept manifests are at `q` quarters of
-     * their bound. */
-    private over(q: number): boolean {
-        const lim = this.opts.historyLimit
-        const n = this.historySeqs
-        if (lim) if (this.store.liveVersions() * 4 >= lim * q) return true
-        return this.seqs * 4 >= n * q || this.manifestsKept.length * 4 >= n * q
+        return over(this, 4)
     }
 
     /**
@@ -547,20 +362,9 @@ export class PrimaryBoard {
         this.track()
         this.announceResync()
         // the paced and stamped-but-waiting writes are acknowledged as their seqs are marked
-        while (this.paced.length > 0) this.ackNow(this.paced.shift() as PendingWrite)
-        this.flushUnstamped()
-        this.ackWaiting()
-    }
-
-    /** Records `seq` as confirmed in the store, which then frees the history up to it. The
-     * store's queue full of writes, or its flash failing for now: again shortly (a confirm
-     * lost would keep the history, and a suspended board's seqs untracked, for good). */
-    private confirmStore(seq: number, then: (() => void) | null): void {
-        const self = this
-        this.store.confirm(seq, (err) => {
-            if (err === StoreError.QueueFull || err === StoreError.Flash) self.clock.setTimer(5, () => self.confirmStore(seq, then))
-            else if (then) then()
-        })
+        while (this.paced.length > 0) ackNow(this, this.paced.shift() as PendingWrite)
+        flushUnstamped(this)
+        ackWaiting(this)
     }
 
     /** Drops the history of every seq up to the capture seq: confirmed locally, not sent. */
@@ -578,10 +382,9 @@ export class PrimaryBoard {
         this.portionsOf[0] = 0
         this.firstWriteOf[0] = -1
         this.trimKept()
-        const self = this
         // once the local confirmation is durable, a group of one acknowledges at once; a group
         // member when the shuttle next takes its totals
-        this.confirmStore(this.seqOf[0], () => self.ackWaiting())
+        confirmStore(this, this.seqOf[0], true)
     }
 
     /**
@@ -608,14 +411,15 @@ export class PrimaryBoard {
                         if (this.isTracked(this.captureSeq()))
                             if (this.hasReleased)
                                 if (!seqAfter(this.captureSeq(), this.released))
-                                    if (!this.historyFull()) {
+                                    if (!over(this, 4)) {
                                         this.suspended = false
                                         this.resumePending = true
                                         this.suspendReason = SuspendReason.None
                                     }
             return
         }
-        if (this.historyFull()) if (!this.historyHolds()) return this.suspend(SuspendReason.History)
+        checkHistory(this)
+        if (this.suspended) return
         if (!this.opts.suspendAfterMs) return
         // a resync's own hold counts only while the remote has not asked for the copies or waits
         // for a member whose link is down (under a load the remote cannot take, the hold ends
@@ -629,76 +433,6 @@ export class PrimaryBoard {
         if (this.unacked.length > 0 && this.unacked[0].issuedAt <= at) return this.suspend(SuspendReason.Stalled)
         if (paced && this.paced.length > 0 && this.paced[0].issuedAt <= at) return this.suspend(SuspendReason.Stalled)
         if (now - this.linkUpAt >= t) if (this.seqs > 1 || this.portionsOf[0] > 0) this.suspend(SuspendReason.Link)
-    }
-
-    private ack(w: PendingWrite): void {
-        if (this.paced.length > 0 || this.paceHolds()) {
-            w.readyAt = this.clock.millis()
-            this.paced.push(w)
-            this.armPace()
-            return
-        }
-        this.ackNow(w)
-    }
-
-    // ---- bounded-RPO pacing
-
-    /**
-     * Pacing holds an acknowledgement while the remote would apply it, or the oldest write it
-     * has not applied, later than the target from now: the lag so far plus the time to drain
-     * every byte not yet confirmed at the rate the remote has been confirming them.
-     */
-    private paceHolds(): boolean {
-        if (this.suspended) return false
-        if (this.historyHolds()) return true
-        const p = this.rpo
-        if (!p) return false
-        // during a full resync the remote has no image to bound the lag of: no pacing
-        if (this.resync !== Resync.Off) return false
-        // the bytes the remote has not confirmed, and how long ago the oldest write of them was
-        // stamped (the lag)
-        let bytes = 0
-        let lag = -1
-        for (let i = 0; i < this.seqs; i++) {
-            bytes += this.portionsOf[i] * this.opts.blockSize
-            if (lag < 0) if (this.firstWriteOf[i] >= 0) lag = this.clock.millis() - this.firstWriteOf[i]
-        }
-        if (lag < 0) lag = 0
-        return p.holds(lag, bytes)
-    }
-
-    private armPace(): void {
-        if (this.paceTimer) return
-        const self = this
-        let ms = 5
-        if (this.rpo) if (this.rpo.targetMs >= 100) ms = this.rpo.targetMs / 20
-        this.paceTimer = this.clock.setTimer(ms, () => {
-            self.paceTimer = null
-            self.releasePaced()
-        })
-    }
-
-    /** Acknowledges the held writes, oldest first, once the lag is back under the target (or a
-     * write has waited the longest hold). */
-    private releasePaced(): void {
-        const now = this.clock.millis()
-        let hold = 0
-        if (this.rpo) hold = this.rpo.maxHoldMs
-        const holds = this.paceHolds()
-        while (this.paced.length > 0) {
-            const w = this.paced[0]
-            if (holds) if (!(hold > 0 && now - w.readyAt >= hold)) break
-            this.paced.shift()
-            this.ackNow(w)
-        }
-        if (this.paced.length > 0) this.armPace()
-    }
-
-    private ackNow(w: PendingWrite): void {
-        this.writesAcked++
-        this.writesHeld--
-        if (this.onAck) this.onAck(w.lba, w.seq, w.issuedAt)
-        w.done(WriteError.None, w.seq)
     }
 
     // ---- the cycle's side (shuttle agent or SoloCycle)
@@ -754,7 +488,7 @@ export class PrimaryBoard {
         if (seqAfter(cur, seq)) return this.adoptEarlier(seq)
         this.adopted = true
         if (seq === cur) {
-            this.flushUnstamped()
+            flushUnstamped(this)
             return new SeqTotals(seq, 0, 0)
         }
         this.stateOf[c] |= SeqFlag.Closed
@@ -767,7 +501,7 @@ export class PrimaryBoard {
         if (this.suspended) this.track()
         // seqs the group adopts while this board's history waits count too (with no write of
         // its own, a member's seq records still grow while the remote does not confirm them)
-        else this.checkHistory()
+        else checkHistory(this)
         if (this.resumePending)
             if (seqAfter(seq, this.store.confirmedSeq())) {
                 // the first seq after the tracked ones: replication is normal again from it, and
@@ -775,7 +509,7 @@ export class PrimaryBoard {
                 this.resumePending = false
                 this.startResync()
             }
-        this.flushUnstamped()
+        flushUnstamped(this)
         pumpBoard(this)
         return totals
     }
@@ -792,12 +526,12 @@ export class PrimaryBoard {
             if (!seqAfter(this.captureSeq(), seq)) {
                 // the first release of this board's capture seq since it started: stamping begins
                 this.rejoining = false
-                this.flushUnstamped()
+                flushUnstamped(this)
             }
         if (this.hasReleased) if (!seqAfter(seq, this.released)) return
         this.released = seq
         this.hasReleased = true
-        this.ackWaiting()
+        ackWaiting(this)
     }
 
     /** The final group totals of a seq: forwarded to the remote over this board's link. */
@@ -839,14 +573,6 @@ export class PrimaryBoard {
         for (let i = 0; i < this.seqs; i++)
             if (this.stateOf[i] & SeqFlag.Closed) out.push(new SeqTotals(this.seqOf[i], this.portionsOf[i], this.portionsOf[i] * this.opts.blockSize))
         return out
-    }
-
-    private flushUnstamped(): void {
-        while (this.unstamped.length > 0) {
-            if (!this.stamp(this.unstamped[0])) break
-            this.unstamped.shift()
-        }
-        this.resyncStep()
     }
 
     // ---- full resync
@@ -919,7 +645,7 @@ export class PrimaryBoard {
 
     /** Finds the next block to copy (a few lbas per run-loop turn), and reads it: one copy at a
      * time, and only while no write waits for a seq (a write the read would not see). */
-    private resyncStep(): void {
+    resyncStep(): void {
         if (this.resync !== Resync.Copying) return
         if (this.resyncBusy) return
         if (this.unstamped.length > 0) return
@@ -983,22 +709,26 @@ export class PrimaryBoard {
                     if (!newer) {
                         // from here on an app write to this lba is stamped after the copy
                         const self = this
-                        const w = new PendingWrite(this.resyncLba, data, (e, seq) => {
-                            self.resyncBusy = false
-                            // the store could not take the copy: the same block again at the next adopt or release;
-                            // with the history at its bound the copy could never end: suspending frees it
-                            if (e !== 0) {
-                                if (self.historyFull()) self.suspend(SuspendReason.History)
-                                return
-                            }
-                            self.resyncNote(seq)
-                            self.resyncCopied++
-                            self.resyncLba++
-                            self.resyncStep()
-                        })
+                        const w = new PendingWrite(
+                            this.resyncLba,
+                            data,
+                            (e, seq) => {
+                                self.resyncBusy = false
+                                // the store could not take the copy: the same block again at the next adopt or release;
+                                // with the history at its bound the copy could never end: suspending frees it
+                                if (e !== 0) {
+                                    if (over(self, 4)) self.suspend(SuspendReason.History)
+                                    return
+                                }
+                                self.resyncNote(seq)
+                                self.resyncCopied++
+                                self.resyncLba++
+                                self.resyncStep()
+                            },
+                            this.clock.millis()
+                        )
                         w.internal = true
-                        w.issuedAt = this.clock.millis()
-                        if (!this.stamp(w)) this.unstamped.push(w)
+                        if (!stamp(this, w)) this.unstamped.push(w)
                         return
                     }
         const lba = this.resyncLba
@@ -1046,7 +776,7 @@ export class PrimaryBoard {
     }
 
     private onRemoteMessage(msg: Buffer, len: number): void {
-        if (len === 5 && msg[0] === Msg.Applied) this.remoteConfirmed(getU32(msg, 1))
+        if (len === 5 && msg[0] === Msg.Applied) remoteConfirmed(this, getU32(msg, 1))
         else if (len === 1 && msg[0] === Msg.ResyncRequest) {
             this.resyncAsked = true
             this.startResync()
@@ -1057,34 +787,6 @@ export class PrimaryBoard {
                 const self = this
                 this.verifier.onVerified(msg, len, () => pumpBoard(self))
             }
-    }
-
-    private remoteConfirmed(applied: number): void {
-        if (seqAfter(this.remoteApplied, applied)) return
-        this.remoteApplied = applied
-        this.confirmStore(applied, null)
-        if (this.resync === Resync.Done)
-            if (seqAtOrBefore(this.resyncTo, applied)) {
-                this.resync = Resync.Off
-                this.copyAll = false
-            }
-        const kept: Buffer[] = []
-        for (let i = 0; i < this.manifestsKept.length; i++) if (seqAfter(getU32(this.manifestsKept[i], 1), applied)) kept.push(this.manifestsKept[i])
-        this.manifestsKept = kept
-        let bytes = 0
-        // every record but the capture seq's (the newest); the lists keep their length
-        while (this.seqs > 1) {
-            if (!seqAtOrBefore(this.seqOf[0], applied)) break
-            bytes += this.portionsOf[0] * this.opts.blockSize
-            this.seqOf.push(this.seqOf.shift() as number)
-            this.portionsOf.push(this.portionsOf.shift() as number)
-            this.stateOf.push(this.stateOf.shift() as number)
-            this.firstWriteOf.push(this.firstWriteOf.shift() as number)
-            this.seqs--
-        }
-        // the rate at which the remote confirms this board's data (bounded-RPO pacing)
-        if (this.rpo) this.rpo.confirmed(bytes, this.clock.millis())
-        if (this.paced.length > 0) this.releasePaced()
     }
 
     // ---- status

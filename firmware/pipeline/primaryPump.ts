@@ -3,16 +3,14 @@ import { PinnedPortion } from "../protocol/ports"
 import { StoreError } from "../store/types"
 import type { PrimaryBoard } from "./primary"
 import { READ_TRIES, SeqFlag } from "./primaryTypes"
+import { recordOf } from "./primaryAck"
 
 /*
  * Transmission of a primary's replication to the remote (PrimaryBoard,
  * firmware/pipeline/primary.ts): control messages, manifests, and the closed seqs in seq order,
  * each from the aux ring or, when it spilled (or a new session sends it again), read back from
- * the flash log, one version at a time. Each function takes the board.
- *
- * A counter of the board (or an entry of one of its lists) goes up as `b.n = b.n + 1`: for
- * `b.n++` or `+=` the DeviceScript compiler copies the object (any but `this`) and the index to
- * temporaries first, 4 to 12 bytes more in the board image each time (docs/PORTABLE.md).
+ * the flash log, one version at a time. Each function takes the board (counters go up as
+ * `b.n = b.n + 1`, see firmware/pipeline/primaryAck.ts).
  */
 
 /** Hands as much as the channel takes to it: manifests first (they are small and let the
@@ -121,7 +119,7 @@ function readBack(b: PrimaryBoard, seq: number, list: PinnedPortion[]): void {
         if (err === StoreError.Corrupt) return damaged(b, p.lba, seq)
         if (err !== 0 || !data) {
             // the version is gone (the seq was confirmed or tracked meanwhile): nothing to send
-            const i = b.recordOf(seq)
+            const i = recordOf(b, seq)
             if (i >= 0) b.stateOf[i] = b.stateOf[i] | SeqFlag.Short
         } else {
             // the channel copies a message it takes, and no read starts before this one is

@@ -24,8 +24,9 @@ export const WRITES_WAITING = 64
 export const HISTORY_SEQS = 256
 
 /** Seq records (and kept manifests, and manifests to send) a board has room for with a history
- * bound of `n`: a quarter more while acknowledgements hold (see PrimaryBoard.over), one for the
- * seq an adopt adds before the board suspends, and one to spare. */
+ * bound of `n`: a quarter more while acknowledgements hold (see `over` in
+ * firmware/pipeline/primaryAck.ts), one for the seq an adopt adds before the board suspends,
+ * and one to spare. */
 export function historyRoom(n: number): number {
     return n + ((n + 3) >> 2) + 2
 }

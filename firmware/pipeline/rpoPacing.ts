@@ -1,4 +1,7 @@
 import type { PrimaryBoard } from "./primary"
+import { Resync } from "./primaryTypes"
+import { seqAtOrBefore } from "../seq"
+import { ackNow, PendingWrite } from "./primaryAck"
 
 /**
  * Bounded-RPO pacing's estimate (group.rpoTargetMs, docs/CONFIG.md): the rate at which the
@@ -12,11 +15,39 @@ export class RpoPacing {
     private rate = 0
     private bytes = 0
     private since = -1
+    /** How often held acknowledgements are looked at, ms. */
+    readonly checkMs: number
 
     constructor(
         readonly targetMs: number,
         readonly maxHoldMs: number
-    ) {}
+    ) {
+        this.checkMs = 5
+        if (targetMs >= 100) this.checkMs = targetMs / 20
+    }
+
+    /** The remote confirmed `board`'s seqs up to `applied`: the data of the records the board
+     * drops for them (all but its capture seq's) counts, at the board's clock. */
+    confirmedUpTo(board: PrimaryBoard, applied: number): void {
+        let bytes = 0
+        for (let i = 0; i + 1 < board.seqs; i++) {
+            if (!seqAtOrBefore(board.seqOf[i], applied)) break
+            bytes += board.portionsOf[i] * board.opts.blockSize
+        }
+        this.confirmed(bytes, board.clock.millis())
+    }
+
+    /** While pacing holds `board`'s acknowledgements: the held writes that waited the longest
+     * hold go anyway, oldest first (none when there is no longest hold). */
+    releaseOverdue(board: PrimaryBoard): void {
+        if (this.maxHoldMs <= 0) return
+        const now = board.clock.millis()
+        const q = board.paced
+        while (q.length > 0) {
+            if (now - q[0].readyAt < this.maxHoldMs) return
+            ackNow(board, q.shift() as PendingWrite)
+        }
+    }
 
     /** The remote confirmed `bytes` more of this board's data at `now`. */
     confirmed(bytes: number, now: number): void {
@@ -37,6 +68,26 @@ export class RpoPacing {
         let drain = 0
         if (this.rate > 0) drain = unconfirmed / this.rate
         return lagMs + drain > this.targetMs
+    }
+
+    /**
+     * Pacing holds `board`'s acknowledgements while the remote would apply them, or the oldest
+     * write it has not applied, later than the target from now: the lag so far plus the time to
+     * drain every byte not yet confirmed at the rate the remote has been confirming them.
+     */
+    holdsAcks(board: PrimaryBoard): boolean {
+        // during a full resync the remote has no image to bound the lag of: no pacing
+        if (board.resync !== Resync.Off) return false
+        // the bytes the remote has not confirmed, and how long ago the oldest write of them was
+        // stamped (the lag)
+        let bytes = 0
+        let lag = -1
+        for (let i = 0; i < board.seqs; i++) {
+            bytes += board.portionsOf[i] * board.opts.blockSize
+            if (lag < 0) if (board.firstWriteOf[i] >= 0) lag = board.clock.millis() - board.firstWriteOf[i]
+        }
+        if (lag < 0) lag = 0
+        return this.holds(lag, bytes)
     }
 }
 

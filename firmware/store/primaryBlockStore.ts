@@ -39,10 +39,10 @@ const ZERO_ENTRY = Buffer.alloc(16)
  * without the remote's part (commit and discard calls, discard records, visible versions) and
  * without format and collect: it takes role Primary only (Remote gives StoreError.Config),
  * and a primary board's image uses it so that the rest stays out of the image (the
- * DeviceScript VM's 64 KB limit). `BlockStore` adds its part by overriding hooks
- * (`takes`, `toolStep`, ...) that do nothing here; a class only the simulator, the remote and
- * the tests construct is not compiled into a primary's image. Both read and write the same
- * flash format.
+ * DeviceScript VM's 64 KB limit). `BlockStore` adds its part with methods only it defines
+ * (`takes`, `toolStep`, ...: optional here, called when there); a class only the simulator,
+ * the remote and the tests construct is not compiled into a primary's image. Both read and
+ * write the same flash format.
  * @devsWhenUsed
  */
 export class PrimaryBlockStore extends StoreMount {
@@ -315,7 +315,7 @@ export class PrimaryBlockStore extends StoreMount {
         const seq = this.qSeq[i]
         const idx = this.idx
         // BlockStore's calls (the remote role's, collect) and its checks of the remote's writes
-        if (this.takes(kind, i)) return
+        if (this.takes) if (this.takes(kind, i)) return
         if (kind === Op.Write) return this.ensureRoom(true, K.WriteRoom)
         if (kind >= Op.Read)
             if (kind <= Op.ReadPinned) {
@@ -326,7 +326,7 @@ export class PrimaryBlockStore extends StoreMount {
                 if (kind === Op.ReadPinned) {
                     g = idx.version(m, lba, seq)
                     if (g < 0) return this.finish(StoreError.NotFound, null)
-                } else g = this.readable(m, lba)
+                } else g = this.readable ? this.readable(m, lba) : idx.newest(m, lba)
                 this.stats.reads++
                 if (g < 0) return this.finish(StoreError.None, null)
                 return this.readVersion(g, K.VersionRead)
@@ -357,19 +357,14 @@ export class PrimaryBlockStore extends StoreMount {
     }
 
     // =====================================================================================
-    // What BlockStore adds (the remote role, collect, format): hooks that a primary board's
-    // store leaves as they are here, so that its image has none of that code
+    // What BlockStore adds (StoreSpace and StoreMount have more)
 
     /** Runs the call at the head of the queue (entry i) if it is one of BlockStore's; false
      * when the store runs it. */
-    protected takes(_kind: Op, _i: number): boolean {
-        return false
-    }
+    protected takes?(kind: Op, i: number): boolean
 
-    /** The version a read returns: the newest (on the remote: the newest applied). */
-    protected readable(member: number, lba: number): number {
-        return this.idx.newest(member, lba)
-    }
+    /** The version a read returns: on the remote, the newest applied (else the newest). */
+    protected readable?(member: number, lba: number): number
 
     // =====================================================================================
     // Continuations
@@ -464,7 +459,7 @@ export class PrimaryBlockStore extends StoreMount {
                 this.readCrc = this.vCrc
                 return this.finish(StoreError.None, data as Buffer)
             default:
-                return this.toolStep(k, err, data)
+                if (this.toolStep) this.toolStep(k, err, data)
         }
     }
 }

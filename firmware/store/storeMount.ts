@@ -78,19 +78,17 @@ export abstract class StoreMount extends StoreSpace {
     /** The calls still queued fail (NotMounted): the store mounts or formats. */
     protected abstract failQueued(): void
 
-    /** Mount: a valid small record of a type this store does not use (at entry `off` of mBuf,
-     * location `loc`, log position `pos`); true when BlockStore keeps it. */
-    protected foundMore(_type: number, _off: number, _loc: number, _pos: number): boolean {
-        return false
-    }
+    // ---- what BlockStore adds (StoreSpace has more)
 
-    /** Mount: the candidate data record g is void (BlockStore dropped it). */
-    protected voided(_g: number): boolean {
-        return false
-    }
+    /** A valid small record of a type this store does not use (at entry `off` of mBuf, location
+     * `loc`, log position `pos`); true when BlockStore keeps it. */
+    protected foundMore?(type: number, off: number, loc: number, pos: number): boolean
+
+    /** The candidate data record g is void (BlockStore dropped it). */
+    protected voided?(g: number): boolean
 
     /** A mount's scan starts over: BlockStore forgets what the last one found. */
-    protected resetMore(): void {}
+    protected resetMore?(): void
 
     /**
      * Scans the flash and rebuilds the RAM index. done(None, report) when the store is usable
@@ -145,7 +143,7 @@ export abstract class StoreMount extends StoreSpace {
             this.metaLoc[k] = -1
             this.mMetaPos[k] = -1
         }
-        this.resetMore()
+        if (this.resetMore) this.resetMore()
         this.voidAddr = -1
         this.open = -1
         this.nextSectorSeq = 1
@@ -321,7 +319,7 @@ export abstract class StoreMount extends StoreSpace {
             }
             return 0
         }
-        if (this.foundMore(type, off, loc, pos)) return 0
+        if (this.foundMore) if (this.foundMore(type, off, loc, pos)) return 0
         // a valid record of a type this store does not use: count it as bad
         this.badEntry(s, i)
         return 0
@@ -442,7 +440,7 @@ export abstract class StoreMount extends StoreSpace {
             budget--
             if (!this.idx.isCandidate(g)) continue
             budget -= 8
-            if (this.voided(g)) continue
+            if (this.voided) if (this.voided(g)) continue
             this.idx.dropCandidate(g)
             this.idx.insert(g)
         }

@@ -76,14 +76,15 @@ export abstract class StoreSpace extends StoreCore {
         this.hdrB = Buffer.alloc(SECTOR_HEADER_SIZE / 2)
     }
 
+    // ---- what BlockStore adds (the remote role, collect, format): methods only it has (a
+    // primary board's store has none, so that its image has none of that code)
+
     /** Runs one of BlockStore's steps (the remote role's, collect's, format's). */
-    protected toolStep(_k: K, _err: StoreError, _data?: Buffer | null): void {}
+    protected toolStep?(k: K, err: StoreError, data?: Buffer | null): void
 
     /** Collection of sector v: copies the next of BlockStore's small records in it (true), or
      * finds none (false). */
-    protected copyMore(_v: number): boolean {
-        return false
-    }
+    protected copyMore?(v: number): boolean
 
     // =====================================================================================
     // Room: the open sector must fit the record; else open a free sector (outside the reserve
@@ -318,7 +319,7 @@ export abstract class StoreSpace extends StoreCore {
                     this.gcSmallKey = key
                     return this.gcRoom(false, K.GcSmallRoom)
                 }
-                if (this.copyMore(v)) return
+                if (this.copyMore) if (this.copyMore(v)) return
             }
         }
         storeInvariant(this.idx.sectorLive[v] === 0 && this.secSmall[v] === 0, "victim emptied before erase")
@@ -487,7 +488,7 @@ export abstract class StoreSpace extends StoreCore {
                 return
             }
             default:
-                return this.toolStep(k, err, data)
+                if (this.toolStep) this.toolStep(k, err, data)
         }
     }
 }
