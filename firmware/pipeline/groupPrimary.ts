@@ -4,6 +4,7 @@ import { encodeMembership, Manifest, Msg } from "../protocol/messages"
 import { CopyOwedPort, ManifestKeeperPort } from "../protocol/ports"
 import { PrimaryBoard, Resync, SeqFlag, SuspendReason } from "./primary"
 import { ackWaiting } from "./primaryAck"
+import { announceResync, keepManifest } from "./primaryResync"
 import { SeqTotals } from "../protocol/seqTotals"
 import { MAX_WINDOW } from "../shuttle/frames"
 
@@ -43,14 +44,14 @@ export class GroupPrimaryBoard extends PrimaryBoard {
         const self = this
         if (this.keeper)
             this.keeper.load(
-                (m) => self.keepManifest(m),
+                (m) => keepManifest(self, m),
                 () => self.pump()
             )
     }
 
     /** The final group totals of a seq: kept on flash too, and forwarded to the remote. */
     override manifestFinal(m: Manifest): void {
-        this.keepManifest(m)
+        keepManifest(this, m)
         if (this.keeper) this.keeper.keep(m)
         this.pump()
     }
@@ -153,7 +154,7 @@ export class GroupPrimaryBoard extends PrimaryBoard {
         this.out = true
         if (!this.suspended) return this.suspend(SuspendReason.Evicted)
         this.suspendReason = SuspendReason.Evicted
-        this.announceResync()
+        announceResync(this)
         ackWaiting(this)
     }
 
@@ -172,7 +173,7 @@ export class GroupPrimaryBoard extends PrimaryBoard {
         this.memberAdmitted(member, seq)
         if (!this.suspended) return this.suspend(SuspendReason.Admitted)
         this.suspendReason = SuspendReason.Admitted
-        this.announceResync()
+        announceResync(this)
     }
 
     /**
@@ -184,7 +185,7 @@ export class GroupPrimaryBoard extends PrimaryBoard {
      * The copy then extends to that seq and scans again (only blocks whose newest version is
      * in the seqs added are copied: the copies made so far are newer). True when it did.
      */
-    protected override extendCopy(): boolean {
+    override extendCopy(): boolean {
         const kept = this.manifestsKept
         let m: Buffer | null = null
         for (let k = 0; k < kept.length; k++) if (!m || seqAfter(getU32(kept[k], 1), getU32(m, 1))) m = kept[k]
@@ -207,7 +208,7 @@ export class GroupPrimaryBoard extends PrimaryBoard {
     /** The first seq after `base` in which this board holds data, or its capture seq: the
      * remote needs nothing of this board from the seqs between (it was off while the group
      * used them, or wrote nothing), nor their manifests, which the group may have lost. */
-    protected override heldFrom(base: number): number {
+    override heldFrom(base: number): number {
         const c = this.seqs - 1
         for (let i = 0; i <= c; i++) if (seqAfter(this.seqOf[i], base) && (this.portionsOf[i] > 0 || i === c)) return this.seqOf[i]
         const cur = this.seqOf[c]

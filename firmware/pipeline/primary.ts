@@ -3,15 +3,15 @@ import { getU32 } from "../codec/bytes"
 import { seqAfter, seqNext } from "../seq"
 import { AuxRing } from "./auxRing"
 import { LbaTable } from "./lbaTable"
-import { encodeManifest, Manifest, encodeResync, Msg, PORTION_HEADER, RESYNC_DONE, RESYNC_REASON_SHIFT } from "../protocol/messages"
-import { StoreError } from "../store/types"
+import { Manifest, Msg, PORTION_HEADER } from "../protocol/messages"
 import { PinnedPortion, PipelineChannel, PipelineStore } from "../protocol/ports"
 import { SeqTotals } from "../protocol/seqTotals"
 import { Verifier } from "./verify"
 import type { RpoPacing } from "./rpoPacing"
-import { ackNow, ackWaiting, checkHistory, confirmStore, flushUnstamped, over, PendingWrite, remoteConfirmed, stamp } from "./primaryAck"
-import { damaged, pumpBoard } from "./primaryPump"
-import { HISTORY_SEQS, historyRoom, PrimaryOptions, READ_TRIES, Resync, SeqFlag, SuspendReason, WRITES_WAITING, WriteError } from "./primaryTypes"
+import { ackNow, ackWaiting, checkHistory, flushUnstamped, over, PendingWrite, remoteConfirmed, stamp } from "./primaryAck"
+import { pumpBoard } from "./primaryPump"
+import { addSeq, announceResync, keepManifest, newSession, recoverSeq, resyncStep, startResync, track } from "./primaryResync"
+import { HISTORY_SEQS, historyRoom, PrimaryOptions, Resync, SeqFlag, SuspendReason, WRITES_WAITING, WriteError } from "./primaryTypes"
 
 export { AckMode, Congestion, HISTORY_SEQS, historyLimit, historyRoom, Resync, SeqFlag, SuspendReason, WRITES_WAITING, WriteError } from "./primaryTypes"
 export type { PrimaryOptions } from "./primaryTypes"
@@ -189,37 +189,12 @@ export class PrimaryBoard {
             this.stateOf.push(0)
             this.firstWriteOf.push(-1)
         }
-        this.addSeq(1)
+        addSeq(this, 1)
         const self = this
         channel.onWritable(() => pumpBoard(self))
         channel.onMessage((msg, len) => self.onRemoteMessage(msg, len))
         channel.onSessionUp((resumed, resume) => {
-            if (!resumed) {
-                if (self.verifier) self.verifier.reset()
-                // the remote knows nothing of this session's earlier messages: every closed seq
-                // it has not applied goes again, from flash
-                // a remote replaced (or restored) since may hold less than the last one confirmed
-                if (resume.length >= 4) self.remoteApplied = getU32(resume, 0)
-                const applied = self.remoteApplied
-                // a remote with less than the copy took it to have (replaced again): copy anew
-                if (self.resync !== Resync.Off) if (seqAfter(self.resyncApplied, applied)) self.resync = Resync.Off
-                remoteConfirmed(self, applied)
-                self.pendingMsg = null
-                self.pendingCtrl = self.membership.slice(0)
-                self.manifests = self.manifestsKept.slice(0)
-                // every seq sent or being sent goes again, from flash
-                const states = self.stateOf
-                for (let i = 0; i < self.seqs; i++) {
-                    const f = states[i]
-                    if (f & (SeqFlag.Sending | SeqFlag.Sent | SeqFlag.Spilled)) states[i] = (f & ~(SeqFlag.Sending | SeqFlag.Sent)) | SeqFlag.Spilled
-                }
-                self.fromFlash = null
-                // the remote's history ends before this board's flash history begins (the store
-                // unpins a seq's versions only once its confirm record is durable): no resume
-                // a new session: the remote says so again if its resync waits for another member
-                if (!self.suspended) self.resyncAsked = true
-                if (self.suspended || self.resync !== Resync.Off || seqAfter(self.store.confirmedSeq(), applied)) self.startResync()
-            }
+            if (!resumed) newSession(self, resume)
             pumpBoard(self)
         })
         this.linkUpAt = clock.millis()
@@ -227,8 +202,8 @@ export class PrimaryBoard {
 
     /**
      * Restores what the board's flash holds after a boot: every pinned seq of this member is
-     * not yet confirmed by the remote and will be sent again from flash. New writes wait until
-     * the cycle adopts a seq.
+     * not yet confirmed by the remote and will be sent again from flash (recoverSeq). New
+     * writes wait until the cycle adopts a seq.
      */
     recover(maxSeqSeen: number, confirmed: number, highestAdopted: number): void {
         const seqs = this.store.pinnedSeqs(this.opts.member)
@@ -243,19 +218,27 @@ export class PrimaryBoard {
         let s = seqNext(confirmed)
         if (seqAfter(top, (confirmed + MAX_RECOVERED) >>> 0)) s = (top - MAX_RECOVERED) >>> 0
         let k = 0
-        while (k < seqs.length && seqAfter(s, seqs[k])) this.recoverSeq(seqs[k++])
-        for (; !seqAfter(s, top); s = seqNext(s)) {
-            const i = this.recoverSeq(s)
-            if (k < seqs.length && seqs[k] === s) k++
-            else if (i >= 0) this.portionsOf[i] = 0
+        for (; k < seqs.length; k++) {
+            if (!seqAfter(s, seqs[k])) break
+            recoverSeq(this, seqs[k])
         }
-        while (k < seqs.length) this.recoverSeq(seqs[k++])
+        for (; !seqAfter(s, top); s = seqNext(s)) {
+            const i = recoverSeq(this, s)
+            if (k < seqs.length)
+                if (seqs[k] === s) {
+                    k++
+                    continue
+                }
+            if (i >= 0) this.portionsOf[i] = 0
+        }
+        for (; k < seqs.length; k++) recoverSeq(this, seqs[k])
         // new writes never get a seq used before the power cut, and none at all until the
         // group has released the seq this board adopts: while it was off, the group may have
         // released seqs after its own (see release)
         // the board may have stamped writes with this seq too before the cut (its adoption was
         // not saved yet) and reported their totals: they never became durable
-        this.stateOf[this.addSeq(seqNext(top))] = SeqFlag.Short
+        const i = addSeq(this, seqNext(top))
+        this.stateOf[i] = SeqFlag.Short
         this.adopted = false
         this.rejoining = true
         this.recovered()
@@ -264,33 +247,6 @@ export class PrimaryBoard {
     /** After recover: a group member's final manifests come back from flash (GroupPrimaryBoard);
      * a group of one makes its manifests again from its recovered seqs (SoloCycle). */
     protected recovered(): void {}
-
-    /** A recovered seq's record (its index), sent from flash and marked short; -1 when the
-     * records are full: room stays for the capture seq and the next adopt's, at which the board
-     * suspends (its history is past the bound), so the seqs left out are never sent but
-     * resynced. */
-    private recoverSeq(seq: number): number {
-        if (this.seqs + 2 >= this.seqOf.length) return -1
-        const i = this.addSeq(seq)
-        const portions = this.store.pinned(this.opts.member, seq).length
-        this.portionsOf[i] = portions
-        this.stateOf[i] = SeqFlag.Spilled | SeqFlag.Short | SeqFlag.Closed
-        if (portions > 0) this.firstWriteOf[i] = this.clock.millis()
-        return i
-    }
-
-    /** A record for `seq` after the others (its index). */
-    private addSeq(seq: number): number {
-        const i = this.seqs++
-        // the history bound keeps room for it: the board suspends when the records reach a
-        // quarter past the bound (see over and historyRoom)
-        if (i >= this.seqOf.length) throw new Error("seq records full")
-        this.seqOf[i] = seq
-        this.portionsOf[i] = 0
-        this.stateOf[i] = 0
-        this.firstWriteOf[i] = -1
-        return i
-    }
 
     // ---- the app's side
 
@@ -359,32 +315,12 @@ export class PrimaryBoard {
         this.resyncAsked = false
         // a copy under way would land in tracked seqs: it starts again after the resume
         this.resync = Resync.Off
-        this.track()
-        this.announceResync()
+        track(this)
+        announceResync(this)
         // the paced and stamped-but-waiting writes are acknowledged as their seqs are marked
         while (this.paced.length > 0) ackNow(this, this.paced.shift() as PendingWrite)
         flushUnstamped(this)
         ackWaiting(this)
-    }
-
-    /** Drops the history of every seq up to the capture seq: confirmed locally, not sent. */
-    private track(): void {
-        const c = this.seqs - 1
-        this.seqOf[0] = this.seqOf[c]
-        this.stateOf[0] = this.stateOf[c]
-        this.seqs = 1
-        // a seq that waited for a damaged block is dropped with the others (the resync reads
-        // the block's newest version again)
-        if (this.damagedSeq !== 0) this.damagedLba = -1
-        this.pendingMsg = null
-        while (!this.ring.isEmpty()) this.ring.shift()
-        this.lbasInSeq.clear()
-        this.portionsOf[0] = 0
-        this.firstWriteOf[0] = -1
-        this.trimKept()
-        // once the local confirmation is durable, a group of one acknowledges at once; a group
-        // member when the shuttle next takes its totals
-        confirmStore(this, this.seqOf[0], true)
     }
 
     /**
@@ -495,10 +431,10 @@ export class PrimaryBoard {
         const totals = new SeqTotals(cur, this.portionsOf[c], this.portionsOf[c] * this.opts.blockSize)
         // a tracked seq is never sent: the resync carries what it changed
         if (this.isTracked(cur)) this.seqs--
-        this.addSeq(seq)
+        addSeq(this, seq)
         this.lbasInSeq.clear()
         this.lastAdoptAt = now
-        if (this.suspended) this.track()
+        if (this.suspended) track(this)
         // seqs the group adopts while this board's history waits count too (with no write of
         // its own, a member's seq records still grow while the remote does not confirm them)
         else checkHistory(this)
@@ -507,7 +443,7 @@ export class PrimaryBoard {
                 // the first seq after the tracked ones: replication is normal again from it, and
                 // the delta resync copies the blocks the tracked seqs changed
                 this.resumePending = false
-                this.startResync()
+                startResync(this)
             }
         flushUnstamped(this)
         pumpBoard(this)
@@ -536,35 +472,8 @@ export class PrimaryBoard {
 
     /** The final group totals of a seq: forwarded to the remote over this board's link. */
     manifestFinal(m: Manifest): void {
-        this.keepManifest(m)
+        keepManifest(this, m)
         pumpBoard(this)
-    }
-
-    /** While suspended the board keeps at most half the history bound of final manifests:
-     * the oldest go (a resync's copy then extends past them, see extendCopy). */
-    private trimKept(): void {
-        const n = this.historySeqs
-        if (this.suspended) while (this.manifestsKept.length > n >> 1) this.manifestsKept.shift()
-    }
-
-    protected keepManifest(m: Manifest): void {
-        const msg = encodeManifest(m)
-        // manifests waiting to go out are bounded like the kept ones: the oldest go first (a
-        // resync's copy extends past a manifest the remote never got, see extendCopy)
-        if (this.manifests.length >= this.historySeqs) this.manifests.shift()
-        this.manifests.push(msg)
-        // the remote may still need it (another member's history, a resync's chain of seqs);
-        // the board suspends before they fill their room, or else the oldest goes
-        if (this.manifestsKept.length >= this.seqOf.length) this.manifestsKept.shift()
-        this.manifestsKept.push(msg)
-        this.trimKept()
-        if (this.resync === Resync.Done)
-            if (this.extendCopy()) {
-                // the copy is not done after all: the remote waits for it again
-                this.resync = Resync.Copying
-                this.announceResync()
-                this.resyncStep()
-            }
     }
 
     /** Totals of the closed seqs the remote has not confirmed, oldest first. */
@@ -575,181 +484,21 @@ export class PrimaryBoard {
         return out
     }
 
-    // ---- full resync
-
-    /**
-     * A full resync: the remote lacks seqs this board no longer holds (it was replaced, or
-     * restored from an older image), or it asked for one. The board copies every block whose
-     * newest version is in those seqs (after the remote's applied seq, at or before the
-     * confirmed one): read and written again, stamped with the capture seq like an app write, and
-     * sent the normal way. Its image as of any final seq at or after `to` is then the remote's
-     * image of it overlaid with its seqs after the confirmed one, which it still holds; the
-     * remote applies that for every member in one commit (docs/FORMAT.md, "Full resync"). A
-     * resync under way is only announced again.
-     */
-    private startResync(): void {
-        // suspended: the copy waits for the resume; the remote only hears of the suspension
-        if (this.suspended) return this.announceResync()
-        if (this.resumePending) return this.announceResync()
-        if (this.resync === Resync.Off) {
-            // the copy covers the seqs up to the confirmed one, or later (extendCopy)
-            const c = this.store.confirmedSeq()
-            this.resync = Resync.Copying
-            this.resyncLba = 0
-            this.resyncCopied = 0
-            this.resyncApplied = this.remoteApplied
-            this.resyncBase = c
-            this.resyncTo = c
-            this.resyncsStarted++
-        }
-        this.announceResync()
-        this.resyncStep()
-    }
-
-    /** RESYNC to the remote: the copy is under way, done, or (suspended) not started yet, with
-     * the reason of the suspension in the flags' high bits. */
-    protected announceResync(): void {
-        let c = this.store.confirmedSeq()
-        if (this.resync !== Resync.Off) c = this.resyncBase
-        if (this.suspended) c = this.captureSeq()
-        let flags = this.suspendReason << RESYNC_REASON_SHIFT
-        if (this.resync === Resync.Done) flags |= RESYNC_DONE
-        const from = this.heldFrom(c)
-        // the image holds as of any final seq at or after `to`, which is never before `from`
-        let to = this.resyncTo
-        if (seqAfter(from, to)) to = from
-        if (this.suspended) to = c
-        // the newest RESYNC says it all: one not sent yet is replaced (a long outage never
-        // piles them up)
-        const q: Buffer[] = []
-        for (let i = 0; i < this.pendingCtrl.length; i++) if (this.pendingCtrl[i][0] !== Msg.Resync) q.push(this.pendingCtrl[i])
-        q.push(encodeResync(c, from, to, flags))
-        this.pendingCtrl = q
-        pumpBoard(this)
-    }
+    // ---- a group member's hooks into the full resync (GroupPrimaryBoard)
 
     /**
      * The copy extends past the seqs it covers when the remote could not complete them (a
      * group member whose manifests were lost: GroupPrimaryBoard); true when it did and the scan
      * starts again. A group of one makes every manifest itself: never.
      */
-    protected extendCopy(): boolean {
+    extendCopy(): boolean {
         return false
     }
 
     /** The first seq after `base` whose data the remote needs from this board (`from` of its
      * RESYNC): a group of one holds every seq after its base. */
-    protected heldFrom(base: number): number {
+    heldFrom(base: number): number {
         return (base + 1) >>> 0
-    }
-
-    /** Finds the next block to copy (a few lbas per run-loop turn), and reads it: one copy at a
-     * time, and only while no write waits for a seq (a write the read would not see). */
-    resyncStep(): void {
-        if (this.resync !== Resync.Copying) return
-        if (this.resyncBusy) return
-        if (this.unstamped.length > 0) return
-        // a damaged block holds the copy until the operator decides; a new write of it ends that
-        if (this.damagedLba >= 0) if (this.damagedSeq === 0) if (this.store.newestSeq(this.opts.member, this.damagedLba) === this.damagedAt) return
-        const m = this.opts.member
-        let found = false
-        for (let n = 0; n < 32 && this.resyncLba < this.opts.lbaCount; n++) {
-            const s = this.store.newestSeq(m, this.resyncLba)
-            found =
-                s >= 0 &&
-                (this.copyAll || seqAfter(s, this.resyncApplied) || (this.verifier !== null && this.verifier.differs(this.resyncLba))) &&
-                !this.resyncNote(s)
-            if (found) break
-            this.resyncLba++
-        }
-        const self = this
-        if (found) {
-            // a write of the block the store has not taken yet: the copy reads it once it has
-            // (a copy read before it would land after it, older data over newer)
-            if (this.storing[this.resyncLba >> 3] & (1 << (this.resyncLba & 7))) return this.resyncLater(2)
-            this.resyncBusy = true
-            this.resyncHit = false
-            this.store.read(m, this.resyncLba, (err, data) => self.resyncRead(err, data))
-            return
-        }
-        if (this.resyncLba < this.opts.lbaCount) return this.resyncLater(0)
-        if (this.extendCopy()) return this.resyncStep()
-        this.resync = Resync.Done
-        // no version after the confirmed seq: the image is the remote's, as of the next seq
-        if (!seqAfter(this.resyncTo, this.resyncBase)) this.resyncTo = seqNext(this.resyncTo)
-        this.startResync()
-    }
-
-    /** The copy goes on after `ms` (a few lbas per run-loop turn, or a read the store refused
-     * for now). */
-    private resyncLater(ms: number): void {
-        this.resyncBusy = true
-        const self = this
-        this.clock.setTimer(ms, () => {
-            self.resyncBusy = false
-            self.resyncStep()
-        })
-    }
-
-    /** A version with seq s after the confirmed seq is held and sent: the copy must reach at
-     * least its seq (true). At or before it: the block needs a copy (false). */
-    private resyncNote(s: number): boolean {
-        if (!seqAfter(s, this.resyncBase)) return false
-        if (seqAfter(s, this.resyncTo)) this.resyncTo = s
-        return true
-    }
-
-    private resyncRead(err: number, data: Buffer | null): void {
-        // the app wrote the lba during the read: read it again (the copy must not be older than
-        // that write); a newer version landed meanwhile: no copy; unreadable: counted, not copied
-        const newer = this.resyncNote(this.store.newestSeq(this.opts.member, this.resyncLba))
-        if (!this.resyncHit)
-            if (err === 0)
-                if (data)
-                    if (!newer) {
-                        // from here on an app write to this lba is stamped after the copy
-                        const self = this
-                        const w = new PendingWrite(
-                            this.resyncLba,
-                            data,
-                            (e, seq) => {
-                                self.resyncBusy = false
-                                // the store could not take the copy: the same block again at the next adopt or release;
-                                // with the history at its bound the copy could never end: suspending frees it
-                                if (e !== 0) {
-                                    if (over(self, 4)) self.suspend(SuspendReason.History)
-                                    return
-                                }
-                                self.resyncNote(seq)
-                                self.resyncCopied++
-                                self.resyncLba++
-                                self.resyncStep()
-                            },
-                            this.clock.millis()
-                        )
-                        w.internal = true
-                        if (!stamp(this, w)) this.unstamped.push(w)
-                        return
-                    }
-        const lba = this.resyncLba
-        const lost = err === StoreError.Corrupt && (this.lost[lba >> 3] & (1 << (lba & 7))) !== 0
-        if (err !== 0)
-            if (!lost) {
-                // the store is busy (queue full) or the flash failed for now, or the record did
-                // not check: read it again later; still damaged, the copy waits for the operator
-                if (err !== StoreError.Corrupt) return this.resyncLater(5)
-                if (++this.readTries < READ_TRIES) return this.resyncLater(5)
-                this.resyncBusy = false
-                return damaged(this, this.resyncLba, 0)
-            }
-        this.readTries = 0
-        if (this.damagedLba === this.resyncLba) this.damagedLba = -1
-        if (!this.resyncHit) {
-            if (lost) this.resyncUnreadable++
-            this.resyncLba++
-        }
-        this.resyncBusy = false
-        this.resyncStep()
     }
 
     // ---- transmission (firmware/pipeline/primaryPump.ts)
@@ -771,7 +520,7 @@ export class PrimaryBoard {
         this.damagedLba = -1
         if (this.onLossAccepted) this.onLossAccepted(lba)
         if (!this.suspended) this.suspend(SuspendReason.Damage)
-        else this.resyncStep()
+        else resyncStep(this)
         return true
     }
 
@@ -779,7 +528,7 @@ export class PrimaryBoard {
         if (len === 5 && msg[0] === Msg.Applied) remoteConfirmed(this, getU32(msg, 1))
         else if (len === 1 && msg[0] === Msg.ResyncRequest) {
             this.resyncAsked = true
-            this.startResync()
+            startResync(this)
         } else if (len === 1) {
             if (msg[0] === Msg.ResyncWait) this.resyncAsked = false
         } else if (msg[0] === Msg.Verified)

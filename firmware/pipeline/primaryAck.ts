@@ -6,6 +6,7 @@ import { StoreError } from "../store/types"
 import type { PrimaryBoard } from "./primary"
 import { AckMode, Congestion, Resync, SeqFlag, SuspendReason, WriteError } from "./primaryTypes"
 import { pumpBoard } from "./primaryPump"
+import { resyncStep } from "./primaryResync"
 
 /*
  * A write's way through a primary's pipeline (PrimaryBoard, firmware/pipeline/primary.ts), from
@@ -253,7 +254,7 @@ export function flushUnstamped(b: PrimaryBoard): void {
         if (!stamp(b, q[0])) break
         q.shift()
     }
-    b.resyncStep()
+    resyncStep(b)
 }
 
 // ---- confirmation

@@ -77,7 +77,8 @@ export function headerBValid(b: Buffer, off: number): boolean {
 }
 
 /** A sector header whose part B does not check is mended when one bit of its 16 bytes flipped
- * (part B's CRC covers them all; its syndrome places the bit): true when it checks now. */
+ * (part B's CRC covers them all; its syndrome places the bit): true when it checks now. A small
+ * entry (its CRC-32C of bytes 0..11 at 12..15, as part B's) is mended the same way. */
 export function mendHeader(b: Buffer, off: number): boolean {
     const r = crc32cFlippedBit(crc32cUpdate(0, b, off, off + 12) ^ getU32(b, off + 12), 12)
     if (r >= 0) b[off + (r >> 3)] ^= 1 << (r & 7)

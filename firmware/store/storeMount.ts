@@ -1,7 +1,7 @@
 import { Clock } from "../../hal/clock"
 import { Flash } from "../../hal/flash"
 import { getU32 } from "../codec/bytes"
-import { crc32cFlippedBit, crc32cUpdate } from "../codec/crc32c"
+import { crc32cUpdate } from "../codec/crc32c"
 import {
     allErased,
     ENTRY_SIZE,
@@ -295,13 +295,11 @@ export abstract class StoreMount extends StoreSpace {
             }
         if (small !== 0) {
             // one flipped bit of a small record is mended; more is damage
-            const k = crc32cFlippedBit(small, 12)
-            if (k < 0) {
+            if (!mendHeader(buf, off)) {
                 this.badEntry(s, i)
                 return 0
             }
             this.stats.mended++
-            if (k < 96) buf[off + (k >> 3)] ^= 1 << (k & 7)
         }
         const value = getU32(buf, off + 8)
         const loc = s * 256 + i
@@ -416,12 +414,9 @@ export abstract class StoreMount extends StoreSpace {
         if (newest >= 0)
             if (!this.mClosed[newest]) {
                 this.setState(newest, SecState.Open)
-                this.open = newest
                 this.lastOpened = newest
-                if (!this.fits(newest, false)) {
-                    this.setState(newest, SecState.Used)
-                    this.open = -1
-                }
+                if (this.fits(newest, false)) this.open = newest
+                else this.setState(newest, SecState.Used)
             }
         if (this.metaLoc[HORIZON] >= 0) this.idx.setHorizon(this.metaVal[HORIZON])
         for (let k = 0; k <= META_KEYS; k++) if (this.metaLoc[k] >= 0) this.secSmall[this.metaLoc[k] >> 8]++
