@@ -47,7 +47,8 @@ describe("seqmirror sweep", () => {
             "ramFlips",
         ])
             expect(injected[k], k).toBeGreaterThan(20)
-    }, 300_000)
+        // 240 runs with every frame sealed and the attack class: minutes on two busy cores
+    }, 600_000)
 
     it("60 s runs with every fault class (deaths of 10 to 120 s included): groups of two, four and eight boards", async () => {
         let runs = 0
