@@ -278,7 +278,9 @@ describe("simulator fault commands", () => {
         // a member copies its blocks, then waits for the remote to apply the copy
         const member = new Set<string>()
         const mirror = new Set<string>()
-        for (let t = 0; t < 4000; t += 5) {
+        // a sealed link's members reconnect once their links are found dead (3 s): the new remote
+        // holds no keys of their sessions to reset them with
+        for (let t = 0; t < 8000; t += 5) {
             rig.advance(5)
             const line = rig.type(0, "status").find((l) => l.startsWith("full resync: "))
             if (line) member.add(line.replace(/\d+/g, "N"))
