@@ -191,7 +191,7 @@ export abstract class StoreMount extends StoreSpace {
                     if (off + ENTRY_SIZE <= this.S - this.B * this.secData[s])
                         if (!allErased(buf, off, off + ENTRY_SIZE)) {
                             budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
-                            this.secEntries[s]++
+                            this.secEntries[s] = i + 1
                             continue
                         }
                 // the slot after the last one used must be erased: else a data program was cut before
