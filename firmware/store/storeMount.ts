@@ -181,7 +181,8 @@ export abstract class StoreMount extends StoreSpace {
         const s = this.mS
         const buf = this.mBuf
         let budget = this.stepBytes
-        if (this.mPhase === 0) {
+        const phase = this.mPhase
+        if (phase === 0) {
             while (budget > 0) {
                 // (secEntries[s] counts the entries parsed, secData[s] the data slots they use)
                 const i = this.secEntries[s]
@@ -204,7 +205,7 @@ export abstract class StoreMount extends StoreSpace {
                 if (next < this.spS) {
                     const lo = this.S - (next + 1) * this.B
                     if (lo >= entriesEnd)
-                        if (!allErased(this.mBuf, lo, lo + this.B)) {
+                        if (!allErased(buf, lo, lo + this.B)) {
                             this.report.tornData++
                             this.stats.tornData++
                             this.secData[s] = next + 1
@@ -223,28 +224,23 @@ export abstract class StoreMount extends StoreSpace {
             return
         }
         // erased check of [mCheckAt, end): phase 1 = a free sector, 2 = the free room of a used one
-        const end = this.mPhase === 1 ? this.S : this.S - this.B * this.secData[s]
+        // (a free sector has neither entries nor data slots: its room is all after the header)
+        const end = this.S - this.B * this.secData[s]
         const stop = Math.min(end, this.mCheckAt + budget)
         if (!allErased(buf, this.mCheckAt, stop)) {
-            if (this.mPhase === 1) this.countDirty()
+            if (phase === 1) this.countDirty()
             else {
                 // stray bytes in the free room: no more appends here
                 this.mClosed[s] = 1
                 this.report.strayAreas++
                 this.stats.strayAreas++
             }
-            this.nextSector()
-            return
+            return this.nextSector()
         }
         this.mCheckAt = stop
-        if (stop < end) {
-            this.later(K.MountStep)
-            return
-        }
-        if (this.mPhase === 1) {
-            this.setState(s, SecState.Free)
-            this.report.erasedBytes += this.S - SECTOR_HEADER_SIZE
-        } else this.report.erasedBytes += end - (SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s])
+        if (stop < end) return this.later(K.MountStep)
+        if (phase === 1) this.setState(s, SecState.Free)
+        this.report.erasedBytes += end - (SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s])
         this.nextSector()
     }
 

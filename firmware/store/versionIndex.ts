@@ -94,14 +94,14 @@ export class VersionIndex {
         return this.slots * 16 + this.buckets.ramBytes() + this.sectorLive.length * 8
     }
 
+    // (bit operations, not % 2^24: the VM's % treats values of 2^31 and more as negative int32,
+    // while its bit operations take the low 32 bits as Node's do)
     memberOf(g: number): number {
-        return Math.floor(this.key.get(g) / 0x1000000)
+        return this.key.get(g) >>> 24
     }
 
     lbaOf(g: number): number {
-        // not key % 2^24: the VM's % treats values of 2^31 and more as negative int32
-        const key = this.key.get(g)
-        return key - Math.floor(key / 0x1000000) * 0x1000000
+        return this.key.get(g) & 0xffffff
     }
 
     seqOf(g: number): number {
