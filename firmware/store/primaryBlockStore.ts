@@ -242,20 +242,15 @@ export class PrimaryBlockStore extends StoreMount {
     // =====================================================================================
     // Queue
 
-    /** done(err, null) from the run loop (nothing when done is null). */
-    private failLater(done: Done | null, err: StoreError): void {
-        if (done) this.clock.setTimer(0, () => done(err, null))
-    }
-
     /** The calls still queued fail (NotMounted): the store mounts or formats. */
     protected failQueued(): void {
-        while (this.qCount > 0) this.failLater(this.popCall(), StoreError.NotMounted)
+        while (this.qCount > 0) this.answerLater(this.popCall(), StoreError.NotMounted, null)
         this.qHead = 0
     }
 
     private refuse(done: Done | null, err: StoreError): void {
         this.stats.refused++
-        this.failLater(done, err)
+        this.answerLater(done, err, null)
     }
 
     /** Queues a call whose member, lba and seq (a u32) are right; else refuses it (BadArgument). */
@@ -265,10 +260,10 @@ export class PrimaryBlockStore extends StoreMount {
     }
 
     protected enqueue(kind: Op, member: number, lba: number, seq: number, data: Buffer | null, done: Done | null): void {
-        if (!this.mounted) return this.failLater(done, this.configError !== StoreError.None ? this.configError : StoreError.NotMounted)
+        if (!this.mounted) return this.answerLater(done, this.configError !== StoreError.None ? this.configError : StoreError.NotMounted, null)
         if (this.qCount === this.qDepth) {
             this.stats.queueFull++
-            return this.failLater(done, StoreError.QueueFull)
+            return this.answerLater(done, StoreError.QueueFull, null)
         }
         const i = (this.qHead + this.qCount) % this.qDepth
         this.qKind[i] = kind

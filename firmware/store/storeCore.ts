@@ -263,6 +263,11 @@ export abstract class StoreCore {
      * read; nothing for other steps). */
     protected abstract go(k: K, err: StoreError, data?: Buffer | null): void
 
+    /** done(err, data) from the run loop (nothing when done is null). */
+    protected answerLater<T>(done: ((err: StoreError, data: T) => void) | null, err: StoreError, data: T): void {
+        if (done) this.clock.setTimer(0, () => done(err, data))
+    }
+
     /** Runs step k from the run loop (long work yields between steps). */
     protected later(k: K): void {
         this.stepK = k

@@ -100,11 +100,7 @@ export abstract class StoreMount extends StoreSpace {
         // (a store whose options are bad is never busy)
         let err = this.configError
         if (this.busy) err = StoreError.NotMounted
-        if (err !== StoreError.None) {
-            const rep = this.report
-            this.clock.setTimer(0, () => done(err, rep))
-            return
-        }
+        if (err !== StoreError.None) return this.answerLater(done, err, this.report)
         this.failQueued()
         this.resetState()
         this.mAgain = false
