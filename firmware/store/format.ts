@@ -139,7 +139,7 @@ function headerFlippedBit(s: number): number {
     let r = 0x09
     for (let p = 95; p >= 0; p--) {
         // byte 7's bits 1..7 are the check's, not the message's
-        if (r === s && (p >> 3 !== 7 || (p & 7) === 7)) return (p & ~7) | (7 - (p & 7))
+        if (r === s) if (p >> 3 !== 7 || (p & 7) === 7) return (p & ~7) | (7 - (p & 7))
         r = r & 0x40 ? ((r << 1) & 0x7f) ^ 0x09 : (r << 1) & 0x7f
     }
     return -1

@@ -225,7 +225,10 @@ export abstract class StoreCore {
         if (n * spS >= 65535) bad = true
         if (qDepth < 1) bad = true
         if (stepBytes < 64) bad = true
-        if (role !== StoreRole.Primary) if (role !== StoreRole.Remote || !remoteOk) bad = true
+        if (role !== StoreRole.Primary) {
+            if (role !== StoreRole.Remote) bad = true
+            if (!remoteOk) bad = true
+        }
         if (bad) {
             this.configError = StoreError.Config
             n = reserve + 2

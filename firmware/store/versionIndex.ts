@@ -183,7 +183,8 @@ export class VersionIndex {
             const s = this.seqVal[i]
             let j = out.length
             out.push(s)
-            while (j > 0 && seqAfter(out[j - 1], s)) {
+            while (j > 0) {
+                if (!seqAfter(out[j - 1], s)) break
                 out[j] = out[j - 1]
                 j--
             }
@@ -226,7 +227,7 @@ export class VersionIndex {
             while (cur >= 0) {
                 const d = seqDiff(this.seq.get(cur), s)
                 if (d < 0) break
-                if (d === 0 && this.position(cur) <= this.position(g)) break
+                if (d === 0) if (this.position(cur) <= this.position(g)) break
                 prev = cur
                 cur = this.next.get(cur) - 1
             }
@@ -292,7 +293,8 @@ export class VersionIndex {
     pruneStep(budget: number): boolean {
         if (!this.hasHorizon) return true
         let n = 0
-        for (let i = 0; i < this.seqVal.length && n < budget;) {
+        for (let i = 0; i < this.seqVal.length;) {
+            if (n >= budget) break
             if (seqAfter(this.seqVal[i], this.horizon)) {
                 i++
                 continue
@@ -487,7 +489,13 @@ export class VersionIndex {
             if (v === 0) return
             const home = this.hash(this.key.get(v - 1))
             // v may move into the hole unless its home lies cyclically in (hole, j]
-            const stays = hole <= j ? home > hole && home <= j : home > hole || home <= j
+            let stays = false
+            if (hole <= j) {
+                if (home > hole) if (home <= j) stays = true
+            } else {
+                if (home > hole) stays = true
+                if (home <= j) stays = true
+            }
             if (!stays) {
                 this.buckets.set(hole, v)
                 this.buckets.set(j, 0)
