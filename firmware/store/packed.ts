@@ -5,6 +5,13 @@ const EMPTY = Buffer.alloc(0)
 /** Largest Buffer a segment uses: the DeviceScript VM refuses Buffers of 64 KB. */
 const SEGMENT_BYTES = 16384
 
+/** A table of n numbers, each v: allocated once. */
+export function numbers(n: number, v: number): number[] {
+    const out: number[] = []
+    for (let i = 0; i < n; i++) out.push(v)
+    return out
+}
+
 /**
  * A fixed-length array of unsigned integers, 1, 2 or 4 bytes each, kept in Buffers of at most
  * 16 KB: a compact RAM table (a number[] costs 8 bytes or more per element on the board).

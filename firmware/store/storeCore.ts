@@ -3,6 +3,7 @@ import { Flash, FlashError } from "../../hal/flash"
 import { crc32cUpdate } from "../codec/crc32c"
 import { seqAfter } from "../seq"
 import { ENTRY_SIZE, EntryType, log2Exact, MAX_ENTRIES, MENDED, META_KEYS, SECTOR_HEADER_SIZE } from "./format"
+import { numbers } from "./packed"
 import { MountReport, StoreError, StoreOptions, StoreRole, StoreStats } from "./types"
 import { VersionIndex } from "./versionIndex"
 
@@ -104,13 +105,6 @@ export const HORIZON = 0
 /** An option's value, or its default. */
 function opt(v: number | undefined, dflt: number): number {
     return v !== undefined ? v : dflt
-}
-
-/** A table of n numbers, each v: allocated once. */
-export function numbers(n: number, v: number): number[] {
-    const out: number[] = []
-    for (let i = 0; i < n; i++) out.push(v)
-    return out
 }
 
 /**

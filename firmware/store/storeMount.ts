@@ -18,7 +18,8 @@ import {
     META_KEYS,
     SECTOR_HEADER_SIZE,
 } from "./format"
-import { EMPTY, HORIZON, K, numbers, SecState } from "./storeCore"
+import { numbers } from "./packed"
+import { EMPTY, HORIZON, K, SecState } from "./storeCore"
 import { StoreSpace } from "./storeSpace"
 import { MountReport, StoreError, StoreOptions } from "./types"
 

@@ -1,5 +1,5 @@
 import { seqAfter, seqDiff } from "../seq"
-import { PackedArray } from "./packed"
+import { numbers, PackedArray } from "./packed"
 
 /** Slot flags. */
 const LIVE = 1
@@ -44,7 +44,7 @@ export class VersionIndex {
     hasHorizon = false
     horizon = 0
     /** Live versions per sector. */
-    sectorLive: number[] = []
+    sectorLive: number[]
     liveCount = 0
 
     constructor(
@@ -66,7 +66,7 @@ export class VersionIndex {
         // about 1.5 buckets per slot, odd so that the modulo mixes well
         this.nBuckets = Math.floor(slots * 1.5) | 1
         this.buckets = new PackedArray(this.nBuckets, 2)
-        for (let s = 0; s < slots / slotsPerSector; s++) this.sectorLive.push(0)
+        this.sectorLive = numbers(slots / slotsPerSector, 0)
     }
 
     /** Empties the index in place, for a new mount: the RAM it holds is allocated once. */
@@ -463,7 +463,7 @@ export class VersionIndex {
             const v = this.buckets.get(i)
             if (v === 0) return -1 - i
             if (this.key.get(v - 1) === key) return i
-            i = i + 1 === this.nBuckets ? 0 : i + 1
+            if (++i === this.nBuckets) i = 0
         }
         return -1 - this.nBuckets
     }
@@ -484,7 +484,7 @@ export class VersionIndex {
         let j = i
         this.buckets.set(hole, 0)
         for (let step = 0; step < n; step++) {
-            j = j + 1 === n ? 0 : j + 1
+            if (++j === n) j = 0
             const v = this.buckets.get(j)
             if (v === 0) return
             const home = this.hash(this.key.get(v - 1))
