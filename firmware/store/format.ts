@@ -50,10 +50,8 @@ export function encodeHeaderA(b: Buffer, off: number, blockLog2: number, eraseCo
     b[off + 1] = MAGIC_1
     b[off + 2] = FORMAT_VERSION
     b[off + 3] = blockLog2
-    const ec = eraseCount > 0xffffff ? 0xffffff : eraseCount
-    b[off + 4] = ec & 0xff
-    b[off + 5] = (ec >>> 8) & 0xff
-    b[off + 6] = (ec >>> 16) & 0xff
+    // (byte 7 is written over by the check)
+    putU32(b, off + 4, eraseCount > 0xffffff ? 0xffffff : eraseCount)
     b[off + 7] = crc8Update(0, b, off, off + 7)
 }
 
@@ -63,7 +61,7 @@ export function headerAEraseCount(b: Buffer, off: number): number {
     if (b[off + 1] !== MAGIC_1) return -1
     if (b[off + 2] !== FORMAT_VERSION) return -1
     if (crc8Update(0, b, off, off + 7) !== b[off + 7]) return -1
-    return b[off + 4] | (b[off + 5] << 8) | (b[off + 6] << 16)
+    return getU32(b, off + 4) & 0xffffff
 }
 
 /** Part B, bytes 8..15: sector seq (u32), CRC-32C of bytes 0..11 (so it also covers part A). */
@@ -99,9 +97,8 @@ export function encodeDataEntry(e: Buffer, member: number, slot: number, lba: nu
     e[0] = EntryType.Data
     e[1] = member
     e[2] = slot
-    e[3] = lba & 0xff
-    e[4] = (lba >>> 8) & 0xff
-    e[5] = (lba >>> 16) & 0xff
+    // (byte 6 is written over by the length)
+    putU32(e, 3, lba)
     putU16(e, 6, len)
     putU32(e, 8, seq)
     e[7] |= headerCheck(e, 0) << 1
@@ -142,7 +139,7 @@ function headerFlippedBit(s: number): number {
     let r = 0x09
     for (let p = 95; p >= 0; p--) {
         // byte 7's bits 1..7 are the check's, not the message's
-        if (r === s && (p >> 3 !== 7 || (p & 7) === 7)) return (p & ~7) | (7 - (p & 7))
+        if (r === s) if (p >> 3 !== 7 || (p & 7) === 7) return (p & ~7) | (7 - (p & 7))
         r = r & 0x40 ? ((r << 1) & 0x7f) ^ 0x09 : (r << 1) & 0x7f
     }
     return -1
@@ -167,7 +164,7 @@ export function encodeSmallEntry(e: Buffer, type: EntryType, b1: number, word: n
 }
 
 export function entryLba(b: Buffer, off: number): number {
-    return b[off + 3] | (b[off + 4] << 8) | (b[off + 5] << 16)
+    return getU32(b, off + 3) & 0xffffff
 }
 
 export function entryLen(b: Buffer, off: number): number {

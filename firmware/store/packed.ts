@@ -2,8 +2,16 @@ import { getU16, getU32, putU16, putU32 } from "../codec/bytes"
 
 const EMPTY = Buffer.alloc(0)
 
-/** Largest Buffer a segment uses: the DeviceScript VM refuses Buffers of 64 KB. */
+/** Largest Buffer a segment uses: the DeviceScript VM refuses Buffers of 64 KB. A power of two
+ * (2^14): byte b of a table is byte b & 16383 of segment b >> 14. */
 const SEGMENT_BYTES = 16384
+
+/** A table of n numbers, each v: allocated once. */
+export function numbers(n: number, v: number): number[] {
+    const out: number[] = []
+    for (let i = 0; i < n; i++) out.push(v)
+    return out
+}
 
 /**
  * A fixed-length array of unsigned integers, 1, 2 or 4 bytes each, kept in Buffers of at most
@@ -29,16 +37,18 @@ export class PackedArray {
     }
 
     get(i: number): number {
-        const seg = this.segs[Math.floor(i / this.perSeg)]
-        const off = (i % this.perSeg) * this.width
+        const b = i * this.width
+        const seg = this.segs[b >> 14]
+        const off = b & 16383
         if (this.width === 1) return seg[off]
         if (this.width === 2) return getU16(seg, off)
         return getU32(seg, off)
     }
 
     set(i: number, v: number): void {
-        const seg = this.segs[Math.floor(i / this.perSeg)]
-        const off = (i % this.perSeg) * this.width
+        const b = i * this.width
+        const seg = this.segs[b >> 14]
+        const off = b & 16383
         if (this.width === 1) seg[off] = v & 0xff
         else if (this.width === 2) putU16(seg, off, v)
         else putU32(seg, off, v)

@@ -3,7 +3,8 @@ import { Flash } from "../../hal/flash"
 import { crc32cUpdate } from "../codec/crc32c"
 import { seqAfter } from "../seq"
 import { LBA_LIMIT, MEMBER_LIMIT, META_KEYS } from "./format"
-import { Done, EMPTY, HORIZON, K, numbers, Op, SecState } from "./storeCore"
+import { numbers } from "./packed"
+import { Done, EMPTY, HORIZON, K, Op, SecState } from "./storeCore"
 import { StoreMount } from "./storeMount"
 import { MountReport, PinnedEntry, StoreError, StoreOptions, StoreRole } from "./types"
 import { storeInvariant } from "./versionIndex"
@@ -51,6 +52,8 @@ export class PrimaryBlockStore extends StoreMount {
     // ---- the call queue (a ring, allocated once)
     private qKind: number[]
     protected qMember: number[]
+    /** A small record's call (confirm, commit, meta) has the record's slot here (HORIZON, or
+     * 1 + the meta key). */
     private qLba: number[]
     protected qSeq: number[]
     protected qLen: number[]
@@ -163,7 +166,7 @@ export class PrimaryBlockStore extends StoreMount {
     protected seqRecord(op: Op, role: StoreRole, seq: number, done: ((err: StoreError) => void) | null): void {
         // a seq that is no u32 is a bad argument, in either role
         if (this.role !== role) if (validInt(seq, U32_LIMIT)) return this.refuse(done, StoreError.WrongRole)
-        this.checked(op, 0, 0, seq, null, done)
+        this.checked(op, 0, HORIZON, seq, null, done)
     }
 
     /** Primary: the highest seq the remote confirmed (0 before the first). */
@@ -179,7 +182,8 @@ export class PrimaryBlockStore extends StoreMount {
 
     /** Sets a persistent metadata value (u32) durably; the latest valid record wins at mount. */
     setMeta(key: number, value: number, done: (err: StoreError) => void): void {
-        if (validInt(key, META_KEYS)) return this.checked(Op.SetMeta, key, 0, value, null, done)
+        // (queued with the value's slot as its lba)
+        if (validInt(key, META_KEYS)) return this.checked(Op.SetMeta, 0, key + 1, value, null, done)
         this.refuse(done, StoreError.BadArgument)
     }
 
@@ -239,20 +243,15 @@ export class PrimaryBlockStore extends StoreMount {
     // =====================================================================================
     // Queue
 
-    /** done(err, null) from the run loop (nothing when done is null). */
-    private failLater(done: Done | null, err: StoreError): void {
-        if (done) this.clock.setTimer(0, () => done(err, null))
-    }
-
     /** The calls still queued fail (NotMounted): the store mounts or formats. */
     protected failQueued(): void {
-        while (this.qCount > 0) this.failLater(this.popCall(), StoreError.NotMounted)
+        while (this.qCount > 0) this.answerLater(this.popCall(), StoreError.NotMounted, null)
         this.qHead = 0
     }
 
     private refuse(done: Done | null, err: StoreError): void {
         this.stats.refused++
-        this.failLater(done, err)
+        this.answerLater(done, err, null)
     }
 
     /** Queues a call whose member, lba and seq (a u32) are right; else refuses it (BadArgument). */
@@ -262,10 +261,10 @@ export class PrimaryBlockStore extends StoreMount {
     }
 
     protected enqueue(kind: Op, member: number, lba: number, seq: number, data: Buffer | null, done: Done | null): void {
-        if (!this.mounted) return this.failLater(done, this.configError !== StoreError.None ? this.configError : StoreError.NotMounted)
+        if (!this.mounted) return this.answerLater(done, this.configError !== StoreError.None ? this.configError : StoreError.NotMounted, null)
         if (this.qCount === this.qDepth) {
             this.stats.queueFull++
-            return this.failLater(done, StoreError.QueueFull)
+            return this.answerLater(done, StoreError.QueueFull, null)
         }
         const i = (this.qHead + this.qCount) % this.qDepth
         this.qKind[i] = kind
@@ -336,7 +335,7 @@ export class PrimaryBlockStore extends StoreMount {
         if (kind === Op.Confirm) {
             if (idx.hasHorizon) if (!seqAfter(seq, idx.horizon)) return this.finish(StoreError.None, null)
         } else if (kind === Op.SetMeta) {
-            const slot = this.qMember[i] + 1
+            const slot = this.qLba[i]
             if (this.metaLoc[slot] >= 0) if (this.metaVal[slot] === seq) return this.finish(StoreError.None, null)
         }
         this.ensureRoom(false, K.SmallRoom)
@@ -428,7 +427,7 @@ export class PrimaryBlockStore extends StoreMount {
             case K.SmallRoom: {
                 // room for a commit, confirm or meta record: append it
                 const i = this.qHead
-                this.appendSlot(this.qKind[i] === Op.SetMeta ? this.qMember[i] + 1 : HORIZON, this.qSeq[i], K.SmallAppended)
+                this.appendSlot(this.qLba[i], this.qSeq[i], K.SmallAppended)
                 return
             }
             case K.SmallAppended: {
@@ -436,7 +435,7 @@ export class PrimaryBlockStore extends StoreMount {
                 const i = this.qHead
                 const kind = this.qKind[i]
                 const seq = this.qSeq[i]
-                const slot = kind === Op.SetMeta ? this.qMember[i] + 1 : HORIZON
+                const slot = this.qLba[i]
                 this.moveLoc(this.metaLoc[slot], this.apLoc)
                 this.metaLoc[slot] = this.apLoc
                 this.metaVal[slot] = seq

@@ -3,6 +3,7 @@ import { Flash, FlashError } from "../../hal/flash"
 import { crc32cUpdate } from "../codec/crc32c"
 import { seqAfter } from "../seq"
 import { ENTRY_SIZE, EntryType, log2Exact, MAX_ENTRIES, MENDED, META_KEYS, SECTOR_HEADER_SIZE } from "./format"
+import { numbers } from "./packed"
 import { MountReport, StoreError, StoreOptions, StoreRole, StoreStats } from "./types"
 import { VersionIndex } from "./versionIndex"
 
@@ -104,13 +105,6 @@ export const HORIZON = 0
 /** An option's value, or its default. */
 function opt(v: number | undefined, dflt: number): number {
     return v !== undefined ? v : dflt
-}
-
-/** A table of n numbers, each v: allocated once. */
-export function numbers(n: number, v: number): number[] {
-    const out: number[] = []
-    for (let i = 0; i < n; i++) out.push(v)
-    return out
 }
 
 /**
@@ -225,7 +219,10 @@ export abstract class StoreCore {
         if (n * spS >= 65535) bad = true
         if (qDepth < 1) bad = true
         if (stepBytes < 64) bad = true
-        if (role !== StoreRole.Primary) if (role !== StoreRole.Remote || !remoteOk) bad = true
+        if (role !== StoreRole.Primary) {
+            if (role !== StoreRole.Remote) bad = true
+            if (!remoteOk) bad = true
+        }
         if (bad) {
             this.configError = StoreError.Config
             n = reserve + 2
@@ -262,6 +259,11 @@ export abstract class StoreCore {
     /** Runs continuation k with the result of the step that finished (`data`: what a flash read
      * read; nothing for other steps). */
     protected abstract go(k: K, err: StoreError, data?: Buffer | null): void
+
+    /** done(err, data) from the run loop (nothing when done is null). */
+    protected answerLater<T>(done: ((err: StoreError, data: T) => void) | null, err: StoreError, data: T): void {
+        if (done) this.clock.setTimer(0, () => done(err, data))
+    }
 
     /** Runs step k from the run loop (long work yields between steps). */
     protected later(k: K): void {

@@ -18,7 +18,8 @@ import {
     META_KEYS,
     SECTOR_HEADER_SIZE,
 } from "./format"
-import { EMPTY, HORIZON, K, numbers, SecState } from "./storeCore"
+import { numbers } from "./packed"
+import { EMPTY, HORIZON, K, SecState } from "./storeCore"
 import { StoreSpace } from "./storeSpace"
 import { MountReport, StoreError, StoreOptions } from "./types"
 
@@ -100,11 +101,7 @@ export abstract class StoreMount extends StoreSpace {
         // (a store whose options are bad is never busy)
         let err = this.configError
         if (this.busy) err = StoreError.NotMounted
-        if (err !== StoreError.None) {
-            const rep = this.report
-            this.clock.setTimer(0, () => done(err, rep))
-            return
-        }
+        if (err !== StoreError.None) return this.answerLater(done, err, this.report)
         this.failQueued()
         this.resetState()
         this.mAgain = false
@@ -181,7 +178,8 @@ export abstract class StoreMount extends StoreSpace {
         const s = this.mS
         const buf = this.mBuf
         let budget = this.stepBytes
-        if (this.mPhase === 0) {
+        const phase = this.mPhase
+        if (phase === 0) {
             while (budget > 0) {
                 // (secEntries[s] counts the entries parsed, secData[s] the data slots they use)
                 const i = this.secEntries[s]
@@ -191,7 +189,7 @@ export abstract class StoreMount extends StoreSpace {
                     if (off + ENTRY_SIZE <= this.S - this.B * this.secData[s])
                         if (!allErased(buf, off, off + ENTRY_SIZE)) {
                             budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
-                            this.secEntries[s]++
+                            this.secEntries[s] = i + 1
                             continue
                         }
                 // the slot after the last one used must be erased: else a data program was cut before
@@ -204,7 +202,7 @@ export abstract class StoreMount extends StoreSpace {
                 if (next < this.spS) {
                     const lo = this.S - (next + 1) * this.B
                     if (lo >= entriesEnd)
-                        if (!allErased(this.mBuf, lo, lo + this.B)) {
+                        if (!allErased(buf, lo, lo + this.B)) {
                             this.report.tornData++
                             this.stats.tornData++
                             this.secData[s] = next + 1
@@ -223,28 +221,23 @@ export abstract class StoreMount extends StoreSpace {
             return
         }
         // erased check of [mCheckAt, end): phase 1 = a free sector, 2 = the free room of a used one
-        const end = this.mPhase === 1 ? this.S : this.S - this.B * this.secData[s]
+        // (a free sector has neither entries nor data slots: its room is all after the header)
+        const end = this.S - this.B * this.secData[s]
         const stop = Math.min(end, this.mCheckAt + budget)
         if (!allErased(buf, this.mCheckAt, stop)) {
-            if (this.mPhase === 1) this.countDirty()
+            if (phase === 1) this.countDirty()
             else {
                 // stray bytes in the free room: no more appends here
                 this.mClosed[s] = 1
                 this.report.strayAreas++
                 this.stats.strayAreas++
             }
-            this.nextSector()
-            return
+            return this.nextSector()
         }
         this.mCheckAt = stop
-        if (stop < end) {
-            this.later(K.MountStep)
-            return
-        }
-        if (this.mPhase === 1) {
-            this.setState(s, SecState.Free)
-            this.report.erasedBytes += this.S - SECTOR_HEADER_SIZE
-        } else this.report.erasedBytes += end - (SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s])
+        if (stop < end) return this.later(K.MountStep)
+        if (phase === 1) this.setState(s, SecState.Free)
+        this.report.erasedBytes += end - (SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s])
         this.nextSector()
     }
 

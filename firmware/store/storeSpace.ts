@@ -255,19 +255,19 @@ export abstract class StoreSpace extends StoreCore {
         const c = encodeDataEntry(this.entryBuf, member, slot, lba, seq, len, crc)
         if (this.apDamaged) putU32(this.entryBuf, 12, ~c >>> 0)
         // the slot is used from now on, whatever happens
-        this.secData[s]++
+        this.secData[s] = slot + 1
         this.program(this.slotAddr(s, slot), data, K.ApData)
     }
 
     protected appendSmall(type: EntryType, b1: number, word: number, value: number, k: K): void {
         const s = this.open
         storeInvariant(this.fits(s, false), "room for a small record")
+        const e = this.secEntries[s]
         this.apS = s
-        this.apEntry = this.secEntries[s]
-        this.apLoc = s * 256 + this.apEntry
-        this.secEntries[s]++
+        this.apLoc = s * 256 + e
+        this.secEntries[s] = e + 1
         encodeSmallEntry(this.entryBuf, type, b1, word, value)
-        this.program(this.entryAddr(s, this.apEntry), this.entryBuf, k)
+        this.program(this.entryAddr(s, e), this.entryBuf, k)
     }
 
     /** Appends the small record of a slot: the horizon record, or meta value slot - 1. */
@@ -367,10 +367,11 @@ export abstract class StoreSpace extends StoreCore {
             case K.ApData: {
                 // the data slot is programmed: now its entry (the entry's CRC covers both)
                 const s = this.apS
+                const e = this.apEntry
                 if (err !== StoreError.None) return this.go(this.apK, err)
                 this.apDamaged = false
-                this.secEntries[s]++
-                this.program(this.entryAddr(s, this.apEntry), this.entryBuf, K.ApEntry)
+                this.secEntries[s] = e + 1
+                this.program(this.entryAddr(s, e), this.entryBuf, K.ApEntry)
                 return
             }
             case K.ApEntry: {
@@ -468,14 +469,15 @@ export abstract class StoreSpace extends StoreCore {
                     return
                 }
                 this.idx.clearSector(v)
-                this.secErase[v]++
+                const ec = this.secErase[v] + 1
+                this.secErase[v] = ec
                 this.secEntries[v] = 0
                 this.secData[v] = 0
                 this.secSmall[v] = 0
                 this.secHasA[v] = 0
                 // erased, but free only once part A (the erase count) is on it
                 this.setState(v, SecState.Dirty)
-                encodeHeaderA(this.hdrB, 0, this.blockLog2, this.secErase[v])
+                encodeHeaderA(this.hdrB, 0, this.blockLog2, ec)
                 this.program(this.sectorAddr(v), this.hdrB, K.GcHeader)
                 return
             }

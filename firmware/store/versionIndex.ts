@@ -1,5 +1,5 @@
 import { seqAfter, seqDiff } from "../seq"
-import { PackedArray } from "./packed"
+import { numbers, PackedArray } from "./packed"
 
 /** Slot flags. */
 const LIVE = 1
@@ -44,7 +44,7 @@ export class VersionIndex {
     hasHorizon = false
     horizon = 0
     /** Live versions per sector. */
-    sectorLive: number[] = []
+    sectorLive: number[]
     liveCount = 0
 
     constructor(
@@ -66,7 +66,7 @@ export class VersionIndex {
         // about 1.5 buckets per slot, odd so that the modulo mixes well
         this.nBuckets = Math.floor(slots * 1.5) | 1
         this.buckets = new PackedArray(this.nBuckets, 2)
-        for (let s = 0; s < slots / slotsPerSector; s++) this.sectorLive.push(0)
+        this.sectorLive = numbers(slots / slotsPerSector, 0)
     }
 
     /** Empties the index in place, for a new mount: the RAM it holds is allocated once. */
@@ -94,14 +94,14 @@ export class VersionIndex {
         return this.slots * 16 + this.buckets.ramBytes() + this.sectorLive.length * 8
     }
 
+    // (bit operations, not % 2^24: the VM's % treats values of 2^31 and more as negative int32,
+    // while its bit operations take the low 32 bits as Node's do)
     memberOf(g: number): number {
-        return Math.floor(this.key.get(g) / 0x1000000)
+        return this.key.get(g) >>> 24
     }
 
     lbaOf(g: number): number {
-        // not key % 2^24: the VM's % treats values of 2^31 and more as negative int32
-        const key = this.key.get(g)
-        return key - Math.floor(key / 0x1000000) * 0x1000000
+        return this.key.get(g) & 0xffffff
     }
 
     seqOf(g: number): number {
@@ -183,7 +183,8 @@ export class VersionIndex {
             const s = this.seqVal[i]
             let j = out.length
             out.push(s)
-            while (j > 0 && seqAfter(out[j - 1], s)) {
+            while (j > 0) {
+                if (!seqAfter(out[j - 1], s)) break
                 out[j] = out[j - 1]
                 j--
             }
@@ -226,7 +227,7 @@ export class VersionIndex {
             while (cur >= 0) {
                 const d = seqDiff(this.seq.get(cur), s)
                 if (d < 0) break
-                if (d === 0 && this.position(cur) <= this.position(g)) break
+                if (d === 0) if (this.position(cur) <= this.position(g)) break
                 prev = cur
                 cur = this.next.get(cur) - 1
             }
@@ -292,7 +293,8 @@ export class VersionIndex {
     pruneStep(budget: number): boolean {
         if (!this.hasHorizon) return true
         let n = 0
-        for (let i = 0; i < this.seqVal.length && n < budget;) {
+        for (let i = 0; i < this.seqVal.length;) {
+            if (n >= budget) break
             if (seqAfter(this.seqVal[i], this.horizon)) {
                 i++
                 continue
@@ -461,7 +463,7 @@ export class VersionIndex {
             const v = this.buckets.get(i)
             if (v === 0) return -1 - i
             if (this.key.get(v - 1) === key) return i
-            i = i + 1 === this.nBuckets ? 0 : i + 1
+            if (++i === this.nBuckets) i = 0
         }
         return -1 - this.nBuckets
     }
@@ -482,12 +484,18 @@ export class VersionIndex {
         let j = i
         this.buckets.set(hole, 0)
         for (let step = 0; step < n; step++) {
-            j = j + 1 === n ? 0 : j + 1
+            if (++j === n) j = 0
             const v = this.buckets.get(j)
             if (v === 0) return
             const home = this.hash(this.key.get(v - 1))
             // v may move into the hole unless its home lies cyclically in (hole, j]
-            const stays = hole <= j ? home > hole && home <= j : home > hole || home <= j
+            let stays = false
+            if (hole <= j) {
+                if (home > hole) if (home <= j) stays = true
+            } else {
+                if (home > hole) stays = true
+                if (home <= j) stays = true
+            }
             if (!stays) {
                 this.buckets.set(hole, v)
                 this.buckets.set(j, 0)
