@@ -13,7 +13,6 @@ import {
     RESYNC_LEN,
     RESYNC_REASON_SHIFT,
     SEQ_DONE_SHORT,
-    SeqDone,
     TRACKED,
 } from "../protocol/messages"
 import { PipelineChannel } from "../protocol/ports"
@@ -21,6 +20,20 @@ import { Held, VERIFY_LEN, VERIFY_SPAN } from "../pipeline/verify"
 import { seqAfter, seqNext } from "../seq"
 import { StoreError } from "../store/types"
 import { Clock } from "../../hal/clock"
+import {
+    Arrivals,
+    FLASH_FAILED_RETRY_MS,
+    flashError,
+    flashOk,
+    MemberState,
+    overflow,
+    resend,
+    STAGING_RETRY_MS,
+    stagePortion,
+    StagingWrite,
+} from "./remoteStaging"
+
+export { STAGING_PER_MEMBER } from "./remoteStaging"
 
 /** What the remote needs from its block store: staging and the atomic apply. */
 export interface RemoteStore {
@@ -49,92 +62,11 @@ export interface RemoteStore {
     read?(member: number, lba: number, done: (err: number, data: Buffer | null) => void): void
 }
 
-/** Portions of one seq received from one member in its current session. */
-class Arrivals {
-    received = 0
-    bytes = 0
-    staging = 0
-    done: SeqDone | null = null
-    constructor(public seq: number) {}
-}
-
-class StagingWrite {
-    constructor(
-        public ms: MemberState,
-        public session: number,
-        public arrivals: Arrivals,
-        public lba: number,
-        public seq: number,
-        public data: Buffer,
-        public crc: number
-    ) {}
-}
-
-const STAGING_IN_FLIGHT = 8
 /** Unapplied seqs the remote keeps track of when not told otherwise: arrivals per member, and
  * final manifests. It must be more than the members' history bound (they suspend at theirs). */
 export const REMOTE_SEQS = 512
-/** Portions of one member that may wait to be staged: its link's receive credit is what is left
- * (flow control), so the remote's RAM for staging is bounded whatever the load. */
-export const STAGING_PER_MEMBER = 8
-/** Pause before a staging write the store refused is tried again. */
-const STAGING_RETRY_MS = 20
-/** Flash failures in a row (staging writes and commits) after which the remote says its flash
- * failed for good; it goes on trying, slower, and holds its image meanwhile. */
-const FLASH_FAILED_AFTER = 50
-const FLASH_FAILED_RETRY_MS = 1000
-/** Eighths of the store's records the remote fills before staging waits for room (an apply, or
- * discarded later seqs: makeRoom). */
-const STAGE_SHARE = 7
-/** While the store is full, a staging write tries it once in this long (the others wait). */
-const FULL_TRY_MS = 1000
 /** Pause before a commit that failed is tried again. */
 const COMMIT_RETRY_MS = 50
-
-class MemberState {
-    /** Counts sessions, so that a staging write of an earlier session is not counted. */
-    session = 0
-    arrivals: Arrivals[] = []
-    portionsReceived = 0
-    /** Staging writes the store refused (each is tried again). */
-    stagingRetries = 0
-    /** This member's portions waiting to be staged: queued, or in the store's hands. */
-    staging = 0
-    /** The group evicted this member (a member told the remote), and has not admitted it again. */
-    evicted = false
-    /** The seq of the newest EVICTED or ADMITTED of this member heard (-1: none). */
-    membershipSeq = -1
-    /** Full resync: the member has copied what the remote lacked (DONE). It holds its seqs from
-     * resyncFrom on (its confirmed seq + 1), and the resync applies at resyncTo or after. */
-    resyncDone = false
-    /** A RESYNC_REQUEST the channel could not take yet. */
-    requestPending = false
-    resyncFrom = 0
-    resyncTo = 0
-    /** Online verify: the span asked for (verifyN 0: none), how far the answer is, and the
-     * answer itself (VERIFIED); verifyJob tells an earlier request's reads from this one's. */
-    verifyFrom = 0
-    verifyN = 0
-    verifyAt = 0
-    verifyJob = 0
-    verifyBuf: Buffer
-    constructor(
-        public member: number,
-        public channel: PipelineChannel
-    ) {
-        this.verifyBuf = Buffer.alloc(VERIFY_LEN + 5 * VERIFY_SPAN)
-    }
-
-    /** The arrivals of `seq`; with `create`, new ones unless `max` are kept already (null). */
-    arrivalsFor(seq: number, create: boolean, max = 0): Arrivals | null {
-        for (let i = 0; i < this.arrivals.length; i++) if (this.arrivals[i].seq === seq) return this.arrivals[i]
-        if (!create) return null
-        if (max > 0 && this.arrivals.length >= max) return null
-        const a = new Arrivals(seq)
-        this.arrivals.push(a)
-        return a
-    }
-}
 
 const RESYNC_REQUEST = Buffer.from([Msg.ResyncRequest])
 const RESYNC_WAIT = Buffer.from([Msg.ResyncWait])
@@ -159,13 +91,19 @@ export const enum HoldReason {
  *     staged portions matches both SEQ_DONE and the manifest), and
  *   - the seq before s in the group's chain (the manifest's prevSeq) is applied.
  * So the remote image is always every write up to some seq, for every board at once.
+ *
+ * Arrivals and staging are functions that take the remote (firmware/remote/remoteStaging.ts);
+ * members whose comment begins "Internal" are for them.
  */
 export class RemoteBoard {
-    private members: MemberState[] = []
-    private manifests: Manifest[] = []
-    private applying = false
-    private stagingQueue: StagingWrite[] = []
-    private stagingInFlight = 0
+    /** Internal: what the remote knows of each member; the final manifests of the seqs it has
+     * not applied; an apply is under way; the portions waiting to be staged, and those in the
+     * store's hands. */
+    members: MemberState[] = []
+    manifests: Manifest[] = []
+    applying = false
+    stagingQueue: StagingWrite[] = []
+    stagingInFlight = 0
     /** Seqs applied, in order, with the time of each apply (the simulator's checker reads it). */
     onApplied: ((seq: number, manifest: Manifest) => void) | null = null
     /** Called when a portion is staged durably (the simulator's checker follows it). */
@@ -176,9 +114,9 @@ export class RemoteBoard {
     lastHold = HoldReason.None
     /** Most portions of one member ever waiting to be staged (at most STAGING_PER_MEMBER). */
     stagingPeak = 0
-    /** A full resync is under way: the remote stays at its applied seq until every member's
-     * copy has arrived, then applies the group's image in one commit. */
-    private resyncing = false
+    /** Internal: a full resync is under way: the remote stays at its applied seq until every
+     * member's copy has arrived, then applies the group's image in one commit. */
+    resyncing = false
     resyncsStarted = 0
     resyncsApplied = 0
     /** PORTIONs whose data did not match their CRC (a bit flipped after the capture): dropped,
@@ -201,13 +139,14 @@ export class RemoteBoard {
     /** Times the store was full of staged versions of seqs after one that must apply first:
      * those were discarded and the members send them again. */
     discardsForRoom = 0
-    private discarding = false
-    /** The store refused a staging write as full, and no apply or discard has freed room since:
-     * staging writes wait rather than have the store look for room it does not have, but for
-     * one try a second (its collector may find room after all). */
-    private storeFull = false
-    private fullSince = 0
-    private probing = false
+    /** Internal: later seqs' versions are being discarded (makeRoom). */
+    discarding = false
+    /** Internal: the store refused a staging write as full, and no apply or discard has freed
+     * room since: staging writes wait rather than have the store look for room it does not
+     * have, but for one try a second (its collector may find room after all). */
+    storeFull = false
+    fullSince = 0
+    probing = false
     /** Told when a full resync starts (the simulator's export records it). */
     onResyncStarted: (() => void) | null = null
     /** A seq applies only with every portion its manifest counts. Never false on a remote
@@ -221,8 +160,8 @@ export class RemoteBoard {
     suspendedMember = -1
     suspendReason = 0
 
-    /** The resync waits for a member whose link is down, and the members know. */
-    private waiting = false
+    /** Internal: the resync waits for a member whose link is down, and the members know. */
+    waiting = false
 
     /**
      * What the remote holds in RAM is bounded by its configuration: per member, STAGING_PER_MEMBER
@@ -230,9 +169,9 @@ export class RemoteBoard {
      * final manifests (docs/DESIGN.md, "Fixed memory").
      */
     constructor(
-        private store: RemoteStore,
+        readonly store: RemoteStore,
         channels: PipelineChannel[],
-        private clock: Clock | null = null,
+        readonly clock: Clock | null = null,
         readonly maxSeqs = REMOTE_SEQS
     ) {
         for (let i = 0; i < channels.length; i++) {
@@ -269,9 +208,9 @@ export class RemoteBoard {
         const self = this
         ms.channel.onMessage((msg, len) => {
             self.onMessage(ms, msg, len)
-            self.grant(ms)
+            ms.grant()
         })
-        this.grant(ms)
+        ms.grant()
         ms.channel.onSessionUp((resumed, _resume) => self.onSessionUp(ms, resumed))
         ms.channel.onWritable(() => {
             if (ms.requestPending) self.request(ms)
@@ -403,13 +342,13 @@ export class RemoteBoard {
     private onMessage(ms: MemberState, msg: Buffer, len: number): void {
         if (len < 1) return
         const type = msg[0]
-        if (type === Msg.Portion && len > PORTION_HEADER) this.onPortion(ms, msg, len)
+        if (type === Msg.Portion && len > PORTION_HEADER) stagePortion(this, ms, msg, len)
         else if (type === Msg.SeqDone) {
             const d = decodeSeqDone(msg, len)
             if (!d) this.messagesRejected++
             else if (seqAfter(d.seq, this.appliedSeq())) {
                 const a = ms.arrivalsFor(d.seq, true, this.maxSeqs)
-                if (!a) return this.overflow(ms)
+                if (!a) return overflow(this, ms)
                 a.done = d
                 this.tryApply()
             }
@@ -464,106 +403,13 @@ export class RemoteBoard {
         ms.verifyN = 0
     }
 
-    private onPortion(ms: MemberState, msg: Buffer, len: number): void {
-        const seq = getU32(msg, 1)
-        const lba = getU32(msg, 5)
-        if (!seqAfter(seq, this.appliedSeq())) return // already applied: a resend
-        const crc = getU32(msg, 9)
-        if (crc32cUpdate(0, msg, PORTION_HEADER, len) !== crc) {
-            // changed after its capture (RAM): never staged; the member sends it again from flash
-            this.portionsBadCrc++
-            this.resend(ms)
-            return
-        }
-        const a = ms.arrivalsFor(seq, true, this.maxSeqs)
-        if (!a) return this.overflow(ms)
-        const data = Buffer.alloc(len - PORTION_HEADER)
-        data.set(msg.slice(PORTION_HEADER, len), 0)
-        a.staging++
-        if (++ms.staging > this.stagingPeak) this.stagingPeak = ms.staging
-        this.stagingQueue.push(new StagingWrite(ms, ms.session, a, lba, seq, data, crc))
-        this.stageNext()
-    }
-
-    /** Feeds staging writes to the store, at most STAGING_IN_FLIGHT at a time (the store's
-     * queue is bounded; the links of all members share it). */
-    private stageNext(): void {
-        while (this.stagingInFlight < STAGING_IN_FLIGHT && this.stagingQueue.length > 0) this.submit(this.stagingQueue.shift() as StagingWrite)
-    }
-
-    private submit(w: StagingWrite): void {
-        const self = this
-        const clock = this.clock
-        if (clock)
-            if (w.session === w.ms.session)
-                if (this.storeFull ? this.probing || clock.millis() - this.fullSince < FULL_TRY_MS : !this.roomLeft()) {
-                    // a portion of a seq before staged ones may free their room (makeRoom); any other
-                    // waits for an apply
-                    this.makeRoom(w.seq)
-                    clock.setTimer(STAGING_RETRY_MS, () => self.retryStaging(w))
-                    return
-                }
-        if (w.session === w.ms.session && crc32cUpdate(0, w.data, 0, w.data.length) !== w.crc) {
-            // the staging buffer changed in RAM while it waited: not staged, sent again
-            this.portionsBadCrc++
-            w.arrivals.staging--
-            this.unstage(w.ms)
-            this.resend(w.ms)
-            return
-        }
-        this.stagingInFlight++
-        if (this.storeFull) this.probing = true
-        this.store.write(
-            w.ms.member,
-            w.lba,
-            w.seq,
-            w.data,
-            (err) => {
-                self.stagingInFlight--
-                self.probing = false
-                self.staged(w, err)
-                self.stageNext()
-            },
-            w.crc
-        )
-    }
-
-    /**
-     * Has the member send every seq the remote has not applied again, from its flash: its
-     * session ends (RemoteChannel.renew), and the new one starts from the applied seq. What the
-     * member staged before stays on flash, superseded by the new copies of the same versions.
-     */
-    private resend(ms: MemberState): void {
-        this.resends++
-        // what arrived in this session no longer counts (nor do its staging writes under way)
-        ms.session++
-        ms.arrivals = []
-        if (ms.channel.renew) ms.channel.renew()
-    }
-
-    /** The store holds less than STAGE_SHARE eighths of the records it can: a staging write may
-     * go (past it, the collector would move live data round and round to find room). */
-    private roomLeft(): boolean {
-        const st = this.store
-        // a full resync's one commit needs every copy: it stages until the store is full
-        if (this.resyncing || !st.liveVersions || !st.capacityRecords) return true
-        return st.liveVersions() * 8 < st.capacityRecords() * STAGE_SHARE
-    }
-
-    /** More unapplied seqs than the remote keeps: what came is not kept, and the member sends
-     * every unapplied seq again in a new session (never more RAM). */
-    private overflow(ms: MemberState): void {
-        this.overBound++
-        this.resend(ms)
-    }
-
     /**
      * The store is full while staging a portion of `seq`: if versions of later seqs take the
      * room, they are discarded (durably) and every member sends its unapplied seqs again, in
      * seq order, so the seqs that apply first are staged first and their apply frees room. Not
      * in a full resync, whose one commit needs every copy (the remote's flash must hold one).
      */
-    private makeRoom(seq: number): void {
+    makeRoom(seq: number): void {
         const st = this.store
         if (this.discarding || this.resyncing || !st.discardAbove || !st.pinnedSeqs) return
         const staged = st.pinnedSeqs()
@@ -575,87 +421,15 @@ export class RemoteBoard {
             if (err !== 0) return
             self.storeFull = false
             self.discardsForRoom++
-            for (let i = 0; i < self.members.length; i++) if (!self.members[i].evicted) self.resend(self.members[i])
+            for (let i = 0; i < self.members.length; i++) if (!self.members[i].evicted) resend(self, self.members[i])
         })
-    }
-
-    /** A store error: counted in a row; past FLASH_FAILED_AFTER the flash has failed for good. */
-    private flashError(): void {
-        if (++this.flashErrorsInRow >= FLASH_FAILED_AFTER && !this.flashFailed) {
-            this.flashFailed = true
-            if (this.onFlashFailed) this.onFlashFailed()
-        }
-    }
-
-    private flashOk(): void {
-        this.flashErrorsInRow = 0
-        this.flashFailed = false
-    }
-
-    private staged(w: StagingWrite, err: number): void {
-        const a = w.arrivals
-        const ms = w.ms
-        if (w.session !== ms.session) {
-            a.staging--
-            this.unstage(ms)
-            return
-        }
-        if (err === StoreError.BadArgument) {
-            // a portion no store takes (longer than a block, an lba out of range): it came
-            // corrupt past the link's CRC, or from a broken primary; retrying cannot help, and
-            // its seq never completes (the resync of a new session brings the member's data)
-            a.staging--
-            this.unstage(ms)
-            this.messagesRejected++
-            return
-        }
-        if (err !== 0) {
-            // the store is busy, full until its collector or a commit frees room, or its flash
-            // failed for now: the portion is staged again later, never dropped (the seq could
-            // never complete without it)
-            ms.stagingRetries++
-            if (err === StoreError.Full) {
-                this.storeFull = true
-                if (this.clock) this.fullSince = this.clock.millis()
-                this.makeRoom(w.seq)
-            } else if (err !== StoreError.QueueFull) this.flashError()
-            const self = this
-            if (this.clock) this.clock.setTimer(this.flashFailed ? FLASH_FAILED_RETRY_MS : STAGING_RETRY_MS, () => self.retryStaging(w))
-            else this.retryStaging(w)
-            return
-        }
-        this.flashOk()
-        this.storeFull = false
-        a.staging--
-        this.unstage(ms)
-        a.received++
-        a.bytes += w.data.length
-        if (this.onStaged) this.onStaged(ms.member, w.lba, w.seq, w.data)
-        ms.portionsReceived++
-        this.tryApply()
-    }
-
-    /** Receive credit: the room left for the member's portions (messages wait in its link,
-     * and the member stops sending, while there is none). */
-    private grant(ms: MemberState): void {
-        ms.channel.setReceiveCredit(ms.staging < STAGING_PER_MEMBER ? STAGING_PER_MEMBER - ms.staging : 0)
-    }
-
-    private unstage(ms: MemberState): void {
-        ms.staging--
-        this.grant(ms)
-    }
-
-    private retryStaging(w: StagingWrite): void {
-        this.stagingQueue.push(w)
-        this.stageNext()
     }
 
     private onManifest(ms: MemberState, m: Manifest): void {
         if (!seqAfter(m.seq, this.appliedSeq())) return
         for (let i = 0; i < this.manifests.length; i++) if (this.manifests[i].seq === m.seq) return
         if (this.manifests.length >= this.maxSeqs) {
-            if (!this.resyncing) return this.overflow(ms)
+            if (!this.resyncing) return overflow(this, ms)
             // in a full resync the oldest goes: the group has moved on past it (the members'
             // copies extend past the manifests they no longer hold, and so no longer need it)
             let o = 0
@@ -711,7 +485,7 @@ export class RemoteBoard {
         return true
     }
 
-    private tryApply(): void {
+    tryApply(): void {
         if (this.applying) return
         const m = this.resyncing ? this.resyncTarget() : this.nextManifest()
         if (!m) {
@@ -773,13 +547,13 @@ export class RemoteBoard {
                 self.stagedDamaged++
                 // an evicted member cannot send it again: its seqs apply with what arrived
                 if (ms && !ms.evicted) {
-                    self.resend(ms)
+                    resend(self, ms)
                     return done(false)
                 }
                 return self.verifyNext(list, i + 1, 0, done)
             }
             // the store is busy or its flash failed for now: the apply is tried again later
-            self.flashError()
+            flashError(self)
             self.retryApply()
             done(false)
         })
@@ -798,11 +572,11 @@ export class RemoteBoard {
             self.applying = false
             if (err !== 0) {
                 // not applied (the flash failed, for now or for good): the image stays as it was
-                self.flashError()
+                flashError(self)
                 self.retryApply()
                 return
             }
-            self.flashOk()
+            flashOk(self)
             self.storeFull = false
             if (self.resyncing) {
                 self.resyncing = false
