@@ -12,27 +12,16 @@ import {
     RESYNC_DONE,
     RESYNC_LEN,
     RESYNC_REASON_SHIFT,
-    SEQ_DONE_SHORT,
-    TRACKED,
 } from "../protocol/messages"
 import { PipelineChannel } from "../protocol/ports"
 import { Held, VERIFY_LEN, VERIFY_SPAN } from "../pipeline/verify"
-import { seqAfter, seqNext } from "../seq"
+import { seqAfter } from "../seq"
 import { StoreError } from "../store/types"
 import { Clock } from "../../hal/clock"
-import {
-    Arrivals,
-    FLASH_FAILED_RETRY_MS,
-    flashError,
-    flashOk,
-    MemberState,
-    overflow,
-    resend,
-    STAGING_RETRY_MS,
-    stagePortion,
-    StagingWrite,
-} from "./remoteStaging"
+import { HoldReason, seqComplete, takeManifest, tryApply } from "./remoteApply"
+import { MemberState, overflow, resend, STAGING_RETRY_MS, stagePortion, StagingWrite } from "./remoteStaging"
 
+export { HoldReason } from "./remoteApply"
 export { STAGING_PER_MEMBER } from "./remoteStaging"
 
 /** What the remote needs from its block store: staging and the atomic apply. */
@@ -65,23 +54,11 @@ export interface RemoteStore {
 /** Unapplied seqs the remote keeps track of when not told otherwise: arrivals per member, and
  * final manifests. It must be more than the members' history bound (they suspend at theirs). */
 export const REMOTE_SEQS = 512
-/** Pause before a commit that failed is tried again. */
-const COMMIT_RETRY_MS = 50
 
 const RESYNC_REQUEST = Buffer.from([Msg.ResyncRequest])
 const RESYNC_WAIT = Buffer.from([Msg.ResyncWait])
 /** How often the remote looks at its members' links during a resync. */
 const WATCH_MS = 250
-
-/** Why the remote has not applied the next seq (for the console). */
-export const enum HoldReason {
-    None = 0,
-    NoManifest = 1,
-    MissingPortions = 2,
-    Applying = 3,
-    /** A full resync waits for members' copies of their images. */
-    Resync = 4,
-}
 
 /**
  * The remote board: stages each member's portions per seq as they arrive over that member's
@@ -92,8 +69,9 @@ export const enum HoldReason {
  *   - the seq before s in the group's chain (the manifest's prevSeq) is applied.
  * So the remote image is always every write up to some seq, for every board at once.
  *
- * Arrivals and staging are functions that take the remote (firmware/remote/remoteStaging.ts);
- * members whose comment begins "Internal" are for them.
+ * Arrivals and staging (firmware/remote/remoteStaging.ts) and the apply
+ * (firmware/remote/remoteApply.ts) are functions that take the remote; members whose comment
+ * begins "Internal" are for them.
  */
 export class RemoteBoard {
     /** Internal: what the remote knows of each member; the final manifests of the seqs it has
@@ -305,7 +283,7 @@ export class RemoteBoard {
         ms.resyncDone = true
         ms.resyncFrom = from
         ms.resyncTo = to
-        this.tryApply()
+        tryApply(this)
     }
 
     /**
@@ -323,12 +301,12 @@ export class RemoteBoard {
         // an evicted member's portions may never come; an admitted one copies its whole image,
         // which the group's next resync applies
         if (admitted) ms.resyncDone = false
-        else this.tryApply()
+        else tryApply(this)
     }
 
     /** Holds at the applied seq (the gold image) until every member's copy is in, and asks
      * every member for its copy. */
-    private startResync(): void {
+    startResync(): void {
         this.resyncing = true
         this.resyncsStarted++
         if (this.onResyncStarted) this.onResyncStarted()
@@ -350,7 +328,7 @@ export class RemoteBoard {
                 const a = ms.arrivalsFor(d.seq, true, this.maxSeqs)
                 if (!a) return overflow(this, ms)
                 a.done = d
-                this.tryApply()
+                tryApply(this)
             }
         } else if (type === Msg.Resync && len === RESYNC_LEN) this.onResync(ms, msg)
         else if (type === Msg.Verify && len === VERIFY_LEN && msg[5] <= VERIFY_SPAN && this.store.read) {
@@ -367,6 +345,16 @@ export class RemoteBoard {
             if (!m) this.manifestsRejected++
             else this.onManifest(ms, m)
         } else this.messagesRejected++
+    }
+
+    /** A final manifest, through any member's link (firmware/remote/remoteApply.ts). */
+    private onManifest(ms: MemberState, m: Manifest): void {
+        takeManifest(this, ms, m)
+    }
+
+    /** Every member's portions of m have arrived (seqComplete, firmware/remote/remoteApply.ts). */
+    complete(m: Manifest): boolean {
+        return seqComplete(this, m)
     }
 
     /** Online verify: reads the applied version of each lba asked for, then answers VERIFIED
@@ -425,180 +413,6 @@ export class RemoteBoard {
         })
     }
 
-    private onManifest(ms: MemberState, m: Manifest): void {
-        if (!seqAfter(m.seq, this.appliedSeq())) return
-        for (let i = 0; i < this.manifests.length; i++) if (this.manifests[i].seq === m.seq) return
-        if (this.manifests.length >= this.maxSeqs) {
-            if (!this.resyncing) return overflow(this, ms)
-            // in a full resync the oldest goes: the group has moved on past it (the members'
-            // copies extend past the manifests they no longer hold, and so no longer need it)
-            let o = 0
-            for (let i = 1; i < this.manifests.length; i++) if (seqAfter(this.manifests[o].seq, this.manifests[i].seq)) o = i
-            this.manifests[o] = this.manifests[this.manifests.length - 1]
-            this.manifests.pop()
-            this.overBound++
-        }
-        let tracked = false
-        for (let i = 0; i < m.entries.length; i++) {
-            if (m.entries[i].member >= this.members.length) {
-                this.manifestsRejected++
-                return
-            }
-            if (m.entries[i].portions === TRACKED) tracked = true
-        }
-        this.manifests.push(m)
-        // a member tracks this seq (it suspended): only a resync can bring the group past it
-        if (tracked && !this.resyncing) this.startResync()
-        this.tryApply()
-    }
-
-    /** The manifest that follows the applied seq in the group's chain, if it has arrived. */
-    private nextManifest(): Manifest | null {
-        const applied = this.appliedSeq()
-        for (let i = 0; i < this.manifests.length; i++) {
-            const m = this.manifests[i]
-            if (m.prevSeq === applied || (m.seq === seqNext(applied) && !seqAfter(m.prevSeq, applied))) return m
-        }
-        return null
-    }
-
-    /** Every member's portions of m have arrived (in a full resync: of the members that hold
-     * their seq m, the ones after their confirmed seq). */
-    private complete(m: Manifest): boolean {
-        if (!this.checkPortions) return true
-        for (let i = 0; i < m.entries.length; i++) {
-            const e = m.entries[i]
-            if (e.portions === 0) continue
-            // a member's seqs at or before its confirmed seq are gone from it: its copy has them
-            if (this.resyncing && this.members[e.member].resyncDone && seqAfter(this.members[e.member].resyncFrom, m.seq)) continue
-            // tracked by a member that suspended: never applied but through its resync
-            if (e.portions === TRACKED) return false
-            const a = this.members[e.member].arrivalsFor(m.seq, false)
-            // an evicted member's portions may never come: what arrived of them is applied,
-            // its writes after that are lost (docs/FORMAT-shuttle.md, "Eviction")
-            if (this.members[e.member].evicted && (!a || (a.staging === 0 && !a.done))) continue
-            if (!a || !a.done || a.staging > 0) return false
-            if (a.received !== a.done.sent) return false
-            const short = (a.done.flags & SEQ_DONE_SHORT) !== 0
-            if (a.done.sent !== e.portions && !(short && a.done.sent < e.portions)) return false
-        }
-        return true
-    }
-
-    tryApply(): void {
-        if (this.applying) return
-        const m = this.resyncing ? this.resyncTarget() : this.nextManifest()
-        if (!m) {
-            if (this.resyncing) return
-            this.lastHold = this.manifests.length > 0 || this.anyArrivals() ? HoldReason.NoManifest : HoldReason.None
-            return
-        }
-        if (!this.complete(m)) {
-            this.lastHold = HoldReason.MissingPortions
-            return
-        }
-        this.applying = true
-        this.lastHold = HoldReason.Applying
-        const self = this
-        this.verify(m.seq, (ok) => {
-            // the reads take a while: a member's copy may have stopped standing meanwhile (it
-            // suspended, its session ended), and what it staged been dropped; the commit
-            // happens only if the same seq still may be applied, else the apply is chosen again
-            const again = ok ? (self.resyncing ? self.resyncTarget() : self.nextManifest()) : null
-            if (again === m && self.complete(m)) return self.commit(m)
-            self.applying = false
-            if (ok) {
-                self.appliesRechosen++
-                self.tryApply()
-            }
-        })
-    }
-
-    /**
-     * Reads back every staged version the commit at `upTo` makes visible (of seq `upTo`; in a
-     * resync, of every seq up to it) and checks it against its record's CRC, the CRC its PORTION
-     * carried: a version damaged on the remote's flash (a bit flipped at rest, a write that went
-     * wrong) is never applied. Its member sends its unapplied seqs again (the new copy supersedes
-     * the damaged one) and done(false); done(true) when every version checks.
-     */
-    private verify(upTo: number, done: (ok: boolean) => void): void {
-        const st = this.store
-        if (!st.pinned || !st.readPinned || !st.pinnedSeqs) return done(true)
-        const list: { member: number; lba: number; seq: number }[] = []
-        const seqs = this.resyncing ? st.pinnedSeqs() : [upTo]
-        for (let i = 0; i < seqs.length; i++) {
-            if (seqAfter(seqs[i], upTo)) break
-            const vs = st.pinned(-1, seqs[i])
-            for (let j = 0; j < vs.length; j++) list.push(vs[j])
-        }
-        this.verifyNext(list, 0, 0, done)
-    }
-
-    private verifyNext(list: { member: number; lba: number; seq: number }[], i: number, tries: number, done: (ok: boolean) => void): void {
-        if (i >= list.length) return done(true)
-        const self = this
-        const st = this.store as Required<RemoteStore>
-        st.readPinned(list[i], (err: number) => {
-            if (err === 0 || err === StoreError.NotFound) return self.verifyNext(list, i + 1, 0, done)
-            // a read that failed once may be a bad read, not damage: read it again
-            if (err === StoreError.Corrupt && tries < 1) return self.verifyNext(list, i, tries + 1, done)
-            if (err === StoreError.Corrupt) {
-                const ms = self.members[list[i].member]
-                self.stagedDamaged++
-                // an evicted member cannot send it again: its seqs apply with what arrived
-                if (ms && !ms.evicted) {
-                    resend(self, ms)
-                    return done(false)
-                }
-                return self.verifyNext(list, i + 1, 0, done)
-            }
-            // the store is busy or its flash failed for now: the apply is tried again later
-            flashError(self)
-            self.retryApply()
-            done(false)
-        })
-    }
-
-    /** The apply is tried again after a pause (a commit or a check the flash failed). */
-    private retryApply(): void {
-        if (!this.clock) return
-        const self = this
-        this.clock.setTimer(this.flashFailed ? FLASH_FAILED_RETRY_MS : COMMIT_RETRY_MS, () => self.tryApply())
-    }
-
-    private commit(m: Manifest): void {
-        const self = this
-        this.store.commit(m.seq, (err) => {
-            self.applying = false
-            if (err !== 0) {
-                // not applied (the flash failed, for now or for good): the image stays as it was
-                flashError(self)
-                self.retryApply()
-                return
-            }
-            flashOk(self)
-            self.storeFull = false
-            if (self.resyncing) {
-                self.resyncing = false
-                self.resyncsApplied++
-                self.suspendedMember = -1
-                self.suspendReason = 0
-                // a member started its copy again while the commit was under way (it suspended):
-                // the next resync begins at once
-                for (let i = 0; i < self.members.length; i++) {
-                    const ms = self.members[i]
-                    if (!ms.evicted && !ms.resyncDone && !self.resyncing) self.startResync()
-                }
-            }
-            self.seqsApplied++
-            self.forget(m.seq)
-            if (self.onApplied) self.onApplied(m.seq, m)
-            const applied = encodeApplied(m.seq)
-            for (let i = 0; i < self.members.length; i++) self.members[i].channel.send(applied)
-            self.tryApply()
-        })
-    }
-
     /**
      * In a full resync: the seq to apply, once every member (but evicted ones) has made its
      * copy: the first final seq at or after the newest `to` whose chain of manifests reaches back
@@ -606,7 +420,7 @@ export class RemoteBoard {
      * caller for the seq itself, here for the ones before it). Null while that is not so
      * (lastHold says why).
      */
-    private resyncTarget(): Manifest | null {
+    resyncTarget(): Manifest | null {
         let target = 0
         let low = 0
         let any = false
@@ -644,23 +458,6 @@ export class RemoteBoard {
             m = found
         }
         return null
-    }
-
-    private forget(applied: number): void {
-        const keep: Manifest[] = []
-        for (let i = 0; i < this.manifests.length; i++) if (seqAfter(this.manifests[i].seq, applied)) keep.push(this.manifests[i])
-        this.manifests = keep
-        for (let i = 0; i < this.members.length; i++) {
-            const ms = this.members[i]
-            const left: Arrivals[] = []
-            for (let j = 0; j < ms.arrivals.length; j++) if (seqAfter(ms.arrivals[j].seq, applied)) left.push(ms.arrivals[j])
-            ms.arrivals = left
-        }
-    }
-
-    private anyArrivals(): boolean {
-        for (let i = 0; i < this.members.length; i++) if (this.members[i].arrivals.length > 0) return true
-        return false
     }
 
     /** Staged portions waiting for their seq to be applied, over all members. */

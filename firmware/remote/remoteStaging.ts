@@ -6,6 +6,7 @@ import { VERIFY_LEN, VERIFY_SPAN } from "../pipeline/verify"
 import { seqAfter } from "../seq"
 import { StoreError } from "../store/types"
 import type { RemoteBoard } from "./remoteBoard"
+import { tryApply } from "./remoteApply"
 
 /*
  * The remote's arrivals and staging (RemoteBoard, firmware/remote/remoteBoard.ts): what each
@@ -255,7 +256,7 @@ function staged(r: RemoteBoard, w: StagingWrite, err: number): void {
     a.bytes += w.data.length
     if (r.onStaged) r.onStaged(ms.member, w.lba, w.seq, w.data)
     ms.portionsReceived++
-    r.tryApply()
+    tryApply(r)
 }
 
 function retryStaging(r: RemoteBoard, w: StagingWrite): void {
