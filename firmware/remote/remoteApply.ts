@@ -3,6 +3,7 @@ import { seqAfter, seqNext } from "../seq"
 import { StoreError } from "../store/types"
 import type { RemoteBoard, RemoteStore } from "./remoteBoard"
 import { Arrivals, FLASH_FAILED_RETRY_MS, flashError, flashOk, MemberState, overflow, resend } from "./remoteStaging"
+import { resyncTarget, startResync } from "./remoteResync"
 
 /*
  * The remote's apply (RemoteBoard, firmware/remote/remoteBoard.ts): the group's final
@@ -49,7 +50,7 @@ export function takeManifest(r: RemoteBoard, ms: MemberState, m: Manifest): void
     }
     r.manifests.push(m)
     // a member tracks this seq (it suspended): only a resync can bring the group past it
-    if (tracked && !r.resyncing) r.startResync()
+    if (tracked && !r.resyncing) startResync(r)
     tryApply(r)
 }
 
@@ -89,7 +90,7 @@ export function seqComplete(r: RemoteBoard, m: Manifest): boolean {
 /** Applies the next seq if it may be now (in a full resync, the resync's target). */
 export function tryApply(r: RemoteBoard): void {
     if (r.applying) return
-    const m = r.resyncing ? r.resyncTarget() : nextManifest(r)
+    const m = r.resyncing ? resyncTarget(r) : nextManifest(r)
     if (!m) {
         if (r.resyncing) return
         r.lastHold = r.manifests.length > 0 || anyArrivals(r) ? HoldReason.NoManifest : HoldReason.None
@@ -105,7 +106,7 @@ export function tryApply(r: RemoteBoard): void {
         // the reads take a while: a member's copy may have stopped standing meanwhile (it
         // suspended, its session ended), and what it staged been dropped; the commit
         // happens only if the same seq still may be applied, else the apply is chosen again
-        const again = ok ? (r.resyncing ? r.resyncTarget() : nextManifest(r)) : null
+        const again = ok ? (r.resyncing ? resyncTarget(r) : nextManifest(r)) : null
         if (again === m && r.complete(m)) return commit(r, m)
         r.applying = false
         if (ok) {
@@ -186,7 +187,7 @@ function commit(r: RemoteBoard, m: Manifest): void {
             // the next resync begins at once
             for (let i = 0; i < r.members.length; i++) {
                 const ms = r.members[i]
-                if (!ms.evicted && !ms.resyncDone && !r.resyncing) r.startResync()
+                if (!ms.evicted && !ms.resyncDone && !r.resyncing) startResync(r)
             }
         }
         r.seqsApplied++

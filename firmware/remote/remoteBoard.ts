@@ -1,25 +1,14 @@
 import { getU32, putU32 } from "../codec/bytes"
 import { crc32cUpdate } from "../codec/crc32c"
-import {
-    decodeManifest,
-    decodeSeqDone,
-    encodeApplied,
-    Manifest,
-    Msg,
-    MEMBERSHIP_LEN,
-    PORTION_HEADER,
-    REASON_EVICTED,
-    RESYNC_DONE,
-    RESYNC_LEN,
-    RESYNC_REASON_SHIFT,
-} from "../protocol/messages"
+import { decodeManifest, decodeSeqDone, encodeApplied, Manifest, Msg, MEMBERSHIP_LEN, PORTION_HEADER, RESYNC_LEN } from "../protocol/messages"
 import { PipelineChannel } from "../protocol/ports"
 import { Held, VERIFY_LEN, VERIFY_SPAN } from "../pipeline/verify"
 import { seqAfter } from "../seq"
 import { StoreError } from "../store/types"
 import { Clock } from "../../hal/clock"
 import { HoldReason, seqComplete, takeManifest, tryApply } from "./remoteApply"
-import { MemberState, overflow, resend, STAGING_RETRY_MS, stagePortion, StagingWrite } from "./remoteStaging"
+import { armWatch, requestAll, requestCopy, RESYNC_WAIT, takeMembership, takeResync } from "./remoteResync"
+import { MemberState, overflow, STAGING_RETRY_MS, stagePortion, StagingWrite } from "./remoteStaging"
 
 export { HoldReason } from "./remoteApply"
 export { STAGING_PER_MEMBER } from "./remoteStaging"
@@ -55,11 +44,6 @@ export interface RemoteStore {
  * final manifests. It must be more than the members' history bound (they suspend at theirs). */
 export const REMOTE_SEQS = 512
 
-const RESYNC_REQUEST = Buffer.from([Msg.ResyncRequest])
-const RESYNC_WAIT = Buffer.from([Msg.ResyncWait])
-/** How often the remote looks at its members' links during a resync. */
-const WATCH_MS = 250
-
 /**
  * The remote board: stages each member's portions per seq as they arrive over that member's
  * link, and applies seq s, atomically on its flash, only when
@@ -69,9 +53,11 @@ const WATCH_MS = 250
  *   - the seq before s in the group's chain (the manifest's prevSeq) is applied.
  * So the remote image is always every write up to some seq, for every board at once.
  *
- * Arrivals and staging (firmware/remote/remoteStaging.ts) and the apply
- * (firmware/remote/remoteApply.ts) are functions that take the remote; members whose comment
- * begins "Internal" are for them.
+ * The class holds the remote's state, what other modules call and the messages' dispatch; the
+ * steps are functions in files of their own that take the remote: arrivals and staging
+ * (firmware/remote/remoteStaging.ts), the apply (firmware/remote/remoteApply.ts), and the full
+ * resync, evictions and discards (firmware/remote/remoteResync.ts). Members whose comment
+ * begins "Internal" are for those files only.
  */
 export class RemoteBoard {
     /** Internal: what the remote knows of each member; the final manifests of the seqs it has
@@ -157,29 +143,7 @@ export class RemoteBoard {
             this.members.push(ms)
             this.listen(ms)
         }
-        if (clock) this.armWatch()
-    }
-
-    private armWatch(): void {
-        const self = this
-        ;(this.clock as Clock).setTimer(WATCH_MS, () => {
-            self.watch()
-            self.armWatch()
-        })
-    }
-
-    /** During a resync: tells the members when it waits for a member whose link is down (a
-     * member holding its app's acknowledgements for the resync suspends), and asks for the
-     * copies again once every link is up. */
-    private watch(): void {
-        const up = this.allUp()
-        if (this.resyncing && !up && !this.waiting) {
-            this.waiting = true
-            for (let i = 0; i < this.members.length; i++) if (this.members[i].channel.isUp()) this.members[i].channel.send(RESYNC_WAIT)
-        } else if (up && this.waiting) {
-            this.waiting = false
-            for (let i = 0; i < this.members.length; i++) if (!this.members[i].resyncDone) this.request(this.members[i])
-        }
+        if (clock) armWatch(this)
     }
 
     private listen(ms: MemberState): void {
@@ -191,25 +155,8 @@ export class RemoteBoard {
         ms.grant()
         ms.channel.onSessionUp((resumed, _resume) => self.onSessionUp(ms, resumed))
         ms.channel.onWritable(() => {
-            if (ms.requestPending) self.request(ms)
+            if (ms.requestPending) requestCopy(self, ms)
         })
-    }
-
-    /** Asks a member for its copy while the resync waits for it, once every member's link is
-     * up (a suspended member resumes when asked: before all are there, the resync could not
-     * end) and the channel takes it. */
-    private request(ms: MemberState): void {
-        ms.requestPending = this.resyncing && !ms.resyncDone && (!this.allUp() || !ms.channel.send(RESYNC_REQUEST))
-    }
-
-    private requestAll(): void {
-        for (let i = 0; i < this.members.length; i++) if (this.members[i].requestPending) this.request(this.members[i])
-    }
-
-    /** Every member's link is up, but those of evicted members. */
-    private allUp(): boolean {
-        for (let i = 0; i < this.members.length; i++) if (!this.members[i].evicted && !this.members[i].channel.isUp()) return false
-        return true
     }
 
     /** The member is in the group and its copy is in (DONE): a resync's commit applies it. */
@@ -239,82 +186,12 @@ export class RemoteBoard {
             ms.channel.send(encodeApplied(this.appliedSeq()))
             if (this.waiting) ms.channel.send(RESYNC_WAIT)
         }
-        this.request(ms)
-        this.requestAll()
+        requestCopy(this, ms)
+        requestAll(this)
     }
 
     isResyncing(): boolean {
         return this.resyncing
-    }
-
-    /**
-     * RESYNC from a member. A member whose confirmed seq is after the applied seq cannot send the
-     * seqs between (its flash no longer holds them): the remote enters a full resync and asks
-     * every member to copy what the remote lacks. A member's DONE gives its `from` and `to`.
-     */
-    private onResync(ms: MemberState, msg: Buffer): void {
-        const from = getU32(msg, 5)
-        const to = getU32(msg, 9)
-        const reason = msg[13] >> RESYNC_REASON_SHIFT
-        // an evicted member is out of the group: it holds nothing up
-        if (ms.evicted || reason === REASON_EVICTED) return
-        if (reason !== 0) {
-            this.suspendedMember = ms.member
-            this.suspendReason = reason
-        }
-        if (!this.resyncing) {
-            // from a member that has its history (or a stale announcement): nothing to do; a
-            // member that suspended needs the resync to resume, whatever its base
-            if (!seqAfter(getU32(msg, 1), this.appliedSeq()) && reason === 0) return
-            this.startResync()
-        }
-        if ((msg[13] & RESYNC_DONE) === 0) {
-            // the member copies (again), or suspended: its earlier copy no longer stands, and
-            // what it staged up to its base is copied again (superseded at the commit anyway)
-            ms.resyncDone = false
-            const base = getU32(msg, 1)
-            if (seqAfter(base, this.appliedSeq())) this.store.dropStaged(ms.member, base, () => {})
-            this.request(ms)
-            return
-        }
-        // a copy stays good while the image grows: the blocks it skipped are on the remote as
-        // of its base, and newer versions only came from this member
-        if (seqAfter(from, to)) return
-        ms.resyncDone = true
-        ms.resyncFrom = from
-        ms.resyncTo = to
-        tryApply(this)
-    }
-
-    /**
-     * EVICTED or ADMITTED of a member, from any member's link: the newest news wins (an
-     * ADMITTED over an EVICTED of the same seq; an EVICTED restored at boot, seq 0, only over
-     * none), whatever order the links bring them in.
-     */
-    private onMembership(ms: MemberState, admitted: boolean, seq: number): void {
-        const h = ms.membershipSeq
-        const newer = h < 0 || (admitted ? !seqAfter(h, seq) : seq !== 0 && seqAfter(seq, h))
-        if (!newer) return
-        ms.membershipSeq = seq
-        if (ms.evicted === !admitted) return
-        ms.evicted = !admitted
-        // an evicted member's portions may never come; an admitted one copies its whole image,
-        // which the group's next resync applies
-        if (admitted) ms.resyncDone = false
-        else tryApply(this)
-    }
-
-    /** Holds at the applied seq (the gold image) until every member's copy is in, and asks
-     * every member for its copy. */
-    startResync(): void {
-        this.resyncing = true
-        this.resyncsStarted++
-        if (this.onResyncStarted) this.onResyncStarted()
-        this.lastHold = HoldReason.Resync
-        for (let i = 0; i < this.members.length; i++) {
-            this.members[i].resyncDone = false
-            this.request(this.members[i])
-        }
     }
 
     private onMessage(ms: MemberState, msg: Buffer, len: number): void {
@@ -330,7 +207,7 @@ export class RemoteBoard {
                 a.done = d
                 tryApply(this)
             }
-        } else if (type === Msg.Resync && len === RESYNC_LEN) this.onResync(ms, msg)
+        } else if (type === Msg.Resync && len === RESYNC_LEN) takeResync(this, ms, msg)
         else if (type === Msg.Verify && len === VERIFY_LEN && msg[5] <= VERIFY_SPAN && this.store.read) {
             // a new request replaces one under way (the member asks again after a new session)
             ms.verifyJob++
@@ -339,7 +216,7 @@ export class RemoteBoard {
             ms.verifyAt = 0
             this.answerVerify(ms, ms.verifyJob)
         } else if ((type === Msg.Evicted || type === Msg.Admitted) && len === MEMBERSHIP_LEN && msg[1] < this.members.length)
-            this.onMembership(this.members[msg[1]], type === Msg.Admitted, getU32(msg, 2))
+            takeMembership(this, this.members[msg[1]], type === Msg.Admitted, getU32(msg, 2))
         else if (type === Msg.Manifest) {
             const m = decodeManifest(msg, len)
             if (!m) this.manifestsRejected++
@@ -389,75 +266,6 @@ export class RemoteBoard {
             return
         }
         ms.verifyN = 0
-    }
-
-    /**
-     * The store is full while staging a portion of `seq`: if versions of later seqs take the
-     * room, they are discarded (durably) and every member sends its unapplied seqs again, in
-     * seq order, so the seqs that apply first are staged first and their apply frees room. Not
-     * in a full resync, whose one commit needs every copy (the remote's flash must hold one).
-     */
-    makeRoom(seq: number): void {
-        const st = this.store
-        if (this.discarding || this.resyncing || !st.discardAbove || !st.pinnedSeqs) return
-        const staged = st.pinnedSeqs()
-        if (staged.length === 0 || !seqAfter(staged[staged.length - 1], seq)) return
-        this.discarding = true
-        const self = this
-        st.discardAbove(seq, (err) => {
-            self.discarding = false
-            if (err !== 0) return
-            self.storeFull = false
-            self.discardsForRoom++
-            for (let i = 0; i < self.members.length; i++) if (!self.members[i].evicted) resend(self, self.members[i])
-        })
-    }
-
-    /**
-     * In a full resync: the seq to apply, once every member (but evicted ones) has made its
-     * copy: the first final seq at or after the newest `to` whose chain of manifests reaches back
-     * to the oldest `from` (or to the applied seq), every seq of it complete (checked by the
-     * caller for the seq itself, here for the ones before it). Null while that is not so
-     * (lastHold says why).
-     */
-    resyncTarget(): Manifest | null {
-        let target = 0
-        let low = 0
-        let any = false
-        for (let i = 0; i < this.members.length; i++) {
-            const ms = this.members[i]
-            if (ms.evicted) continue
-            if (!ms.resyncDone) {
-                this.lastHold = HoldReason.Resync
-                return null
-            }
-            if (!any || seqAfter(ms.resyncTo, target)) target = ms.resyncTo
-            if (!any || seqAfter(low, ms.resyncFrom)) low = ms.resyncFrom
-            any = true
-        }
-        let best: Manifest | null = null
-        for (let i = 0; i < this.manifests.length; i++) {
-            const m = this.manifests[i]
-            if (!seqAfter(target, m.seq) && (!best || seqAfter(best.seq, m.seq))) best = m
-        }
-        this.lastHold = HoldReason.NoManifest
-        if (!best || !any) return null
-        let m = best
-        for (let n = 0; n < this.manifests.length; n++) {
-            if (n > 0 && !this.complete(m)) {
-                this.lastHold = HoldReason.MissingPortions
-                return null
-            }
-            const prev = m.prevSeq
-            if (!seqAfter(m.seq, prev)) return null
-            // below every member's first needed seq, or at the applied one: the chain is whole
-            if (seqAfter(low, prev) || !seqAfter(prev, this.appliedSeq())) return best
-            let found: Manifest | null = null
-            for (let j = 0; j < this.manifests.length; j++) if (this.manifests[j].seq === prev) found = this.manifests[j]
-            if (!found) return null
-            m = found
-        }
-        return null
     }
 
     /** Staged portions waiting for their seq to be applied, over all members. */

@@ -6,6 +6,7 @@ import { VERIFY_LEN, VERIFY_SPAN } from "../pipeline/verify"
 import { seqAfter } from "../seq"
 import { StoreError } from "../store/types"
 import type { RemoteBoard } from "./remoteBoard"
+import { makeRoom } from "./remoteResync"
 import { tryApply } from "./remoteApply"
 
 /*
@@ -146,7 +147,7 @@ function submit(r: RemoteBoard, w: StagingWrite): void {
             if (r.storeFull ? r.probing || clock.millis() - r.fullSince < FULL_TRY_MS : !roomLeft(r)) {
                 // a portion of a seq before staged ones may free their room (makeRoom); any other
                 // waits for an apply
-                r.makeRoom(w.seq)
+                makeRoom(r, w.seq)
                 clock.setTimer(STAGING_RETRY_MS, () => retryStaging(r, w))
                 return
             }
@@ -242,7 +243,7 @@ function staged(r: RemoteBoard, w: StagingWrite, err: number): void {
         if (err === StoreError.Full) {
             r.storeFull = true
             if (r.clock) r.fullSince = r.clock.millis()
-            r.makeRoom(w.seq)
+            makeRoom(r, w.seq)
         } else if (err !== StoreError.QueueFull) flashError(r)
         if (r.clock) r.clock.setTimer(r.flashFailed ? FLASH_FAILED_RETRY_MS : STAGING_RETRY_MS, () => retryStaging(r, w))
         else retryStaging(r, w)
