@@ -1,16 +1,32 @@
 import { Clock } from "../../hal/clock"
 import { Console } from "../../hal/console"
-import { hex32 } from "../codec/bytes"
-import { crc32c } from "../codec/crc32c"
 import { PrimaryChannel } from "../link/primary"
-import { RemoteChannel } from "../link/remote"
-import { PrimaryBoard, Resync, SuspendReason } from "../pipeline/primary"
+import { PrimaryBoard, Resync } from "../pipeline/primary"
 import { repairBoard, Verifier, verifyBoard } from "../pipeline/verify"
-import { HoldReason, RemoteBoard } from "../remote/remoteBoard"
 import { ShuttleAgent } from "../shuttle/agent"
 import { BlockStore } from "../store/blockStore"
-import { storeErrorName } from "../store/types"
 import { changing, parseNumberArg, Shell, ShellCommand, ShellError } from "./shell"
+import {
+    addrText,
+    addSealStats,
+    addStoreStats,
+    append,
+    channelLine,
+    jsonFlag,
+    noArgs,
+    noLines,
+    NOT_RUNNING,
+    percent,
+    readBlock,
+    reasonText,
+    seconds,
+    StatList,
+    statsLines,
+} from "./commandText"
+
+export { addRemoteCommands } from "./remoteCommands"
+export type { RemoteParts } from "./remoteCommands"
+export { NOT_RUNNING, reasonText } from "./commandText"
 
 /**
  * The board commands of the serial console: what an operator asks a primary board or the
@@ -20,6 +36,9 @@ import { changing, parseNumberArg, Shell, ShellCommand, ShellError } from "./she
  * Output is short and stable: a few lines of `word value` text, so a person reads it and a
  * script can match it; `stats --json` prints one JSON line for scripts. A board whose firmware
  * is not running (booting, or powered off in the simulator) answers one line saying so.
+ *
+ * The remote's commands are in firmware/console/remoteCommands.ts; what both print and how
+ * they read their arguments in firmware/console/commandText.ts.
  */
 
 /** What the console reads of a running primary board. */
@@ -34,26 +53,6 @@ export interface PrimaryParts {
     /** The shuttle agent, or null for a group of one (its cycle needs no shuttle). */
     agent: ShuttleAgent | null
 }
-
-/** What the console reads of the running remote board. */
-export interface RemoteParts {
-    clock: Clock
-    board: RemoteBoard
-    store: BlockStore
-    /** One channel per member, in member order. */
-    channels: RemoteChannel[]
-    /** The group's suspend time (group.suspendAfterMs), for the reason a member suspended
-     * (0: not known). */
-    suspendAfterMs: number
-    /** HELLOs refused before they reached a member's channel (a host's listener), if any. */
-    refusedElsewhere?: () => number
-}
-
-/** Answer of every board command while the firmware is not running. */
-export const NOT_RUNNING = "board not running (booting or powered off)"
-
-/** Longest block read prints in hex. */
-const READ_HEX_BYTES = 16
 
 /**
  * Registers help-level board commands of a primary on `shell`: status, stats [--json], seq,
@@ -216,64 +215,6 @@ function membershipCommand(
     })
 }
 
-/** Registers the remote's commands: status, stats [--json], seq, link, group, read <member> <lba>. */
-export function addRemoteCommands(shell: Shell, out: Console, parts: () => RemoteParts | null, extraStatus?: () => string[]): void {
-    const more = extraStatus ? extraStatus : noLines
-    shell.add(
-        new ShellCommand("status", "status", "the remote at a glance", (args) => {
-            noArgs("status", args)
-            const r = parts()
-            return append(r ? remoteStatus(r) : [NOT_RUNNING], more())
-        })
-    )
-    shell.add(
-        new ShellCommand("stats", "stats [--json]", "every counter; --json: one JSON line", (args) => {
-            const json = jsonFlag("stats", args)
-            const r = parts()
-            if (!r) return [NOT_RUNNING]
-            return statsLines(remoteStats(r), json)
-        })
-    )
-    shell.add(
-        new ShellCommand("seq", "seq", "the applied seq and what waits to be applied", (args) => {
-            noArgs("seq", args)
-            const r = parts()
-            return r ? remoteSeq(r) : [NOT_RUNNING]
-        })
-    )
-    shell.add(
-        new ShellCommand("link", "link", "the link channel of every member", (args) => {
-            noArgs("link", args)
-            const r = parts()
-            if (!r) return [NOT_RUNNING]
-            const lines: string[] = []
-            for (let m = 0; m < r.channels.length; m++) lines.push("member " + m + ": " + channelLine(r.channels[m]))
-            return lines
-        })
-    )
-    shell.add(
-        new ShellCommand("group", "group", "the members this remote mirrors", (args) => {
-            noArgs("group", args)
-            const r = parts()
-            if (!r) return [NOT_RUNNING]
-            return ["mirrors " + r.channels.length + " member(s): 0.." + (r.channels.length - 1) + ", applied seq " + r.store.appliedSeq()]
-        })
-    )
-    shell.add(
-        new ShellCommand("read", "read <member> <lba>", "read one applied block of a member", (args) => {
-            if (args.length !== 2) throw new ShellError("read takes a member and an lba")
-            const r = parts()
-            if (!r) return [NOT_RUNNING]
-            const m = parseNumberArg("member", args[0], r.channels.length - 1)
-            const lba = parseNumberArg("lba", args[1], 0xffffff)
-            readBlock(out, r.store, m, lba, "member " + m + " lba " + lba)
-            return []
-        })
-    )
-}
-
-// ---- primary
-
 function primaryStatus(p: PrimaryParts): string[] {
     const b = p.board
     const lines: string[] = []
@@ -354,25 +295,6 @@ function primaryRing(p: PrimaryParts): string[] {
 function primaryLink(p: PrimaryParts): string[] {
     const ch = p.channel
     return [channelLine(ch), "generation " + ch.generation + ", reconnect attempts " + ch.reconnectAttempts() + ", rto " + Math.round(ch.rto()) + " ms"]
-}
-
-function channelLine(ch: PrimaryChannel | RemoteChannel): string {
-    const c = ch.counters
-    return (
-        ch.state() +
-        ", session " +
-        ch.session() +
-        ", frames sent " +
-        c.framesSent +
-        " retransmitted " +
-        c.retransmissions +
-        ", dropped crc " +
-        c.droppedCrc +
-        " malformed " +
-        c.droppedMalformed +
-        ", deaths " +
-        c.linkDeaths
-    )
 }
 
 function primaryShuttle(p: PrimaryParts): string[] {
@@ -457,130 +379,6 @@ function primaryStats(p: PrimaryParts): StatList {
     return s
 }
 
-// ---- remote
-
-/** What the remote waits for; `delta`: a member suspended, so the resync under way copies
- * only what changed since the remote's image. */
-function holdText(h: HoldReason, delta: boolean): string {
-    if (h === HoldReason.NoManifest) return "waiting for a manifest"
-    if (h === HoldReason.MissingPortions) return "waiting for portions"
-    if (h === HoldReason.Applying) return "applying"
-    if (h === HoldReason.Resync) return (delta ? "delta" : "full") + " resync: waiting for members' copies"
-    return "idle"
-}
-
-function remoteStatus(r: RemoteParts): string[] {
-    let up = 0
-    for (let m = 0; m < r.channels.length; m++) if (r.channels[m].isUp()) up++
-    const b = r.board
-    const held = b.suspendedMember >= 0
-    const lines = [
-        "remote, clock " + seconds(r.clock.millis()),
-        "applied seq " + r.store.appliedSeq() + ", staged portions " + b.stagedPortions() + ", " + holdText(b.lastHold, held),
-    ]
-    if (held)
-        lines.push(
-            "holding its image at seq " +
-                r.store.appliedSeq() +
-                ": member " +
-                b.suspendedMember +
-                " suspended replication (" +
-                reasonText(b.suspendReason, r.suspendAfterMs) +
-                ")"
-        )
-    lines.push("links up " + up + "/" + r.channels.length)
-    return lines
-}
-
-function remoteSeq(r: RemoteParts): string[] {
-    const staged = r.store.pinnedSeqs()
-    let list = ""
-    const show = staged.length < 8 ? staged.length : 8
-    for (let i = 0; i < show; i++) list += " " + staged[i]
-    if (staged.length > show) list += " ..."
-    return ["applied " + r.store.appliedSeq() + ", seqs applied since boot " + r.board.seqsApplied, "staged seqs:" + (show > 0 ? list : " none")]
-}
-
-function remoteStats(r: RemoteParts): StatList {
-    const s = new StatList()
-    s.add("appliedSeq", r.store.appliedSeq())
-    s.add("seqsApplied", r.board.seqsApplied)
-    s.add("resyncsStarted", r.board.resyncsStarted)
-    s.add("resyncsApplied", r.board.resyncsApplied)
-    s.add("suspendedMember", r.board.suspendedMember)
-    s.add("suspendReason", r.board.suspendReason)
-    s.add("stagedPortions", r.board.stagedPortions())
-    s.add("manifestsRejected", r.board.manifestsRejected)
-    s.add("messagesRejected", r.board.messagesRejected)
-    let received = 0
-    let up = 0
-    for (let m = 0; m < r.channels.length; m++) {
-        received += r.board.portionsReceived(m)
-        if (r.channels[m].isUp()) up++
-    }
-    s.add("portionsReceived", received)
-    s.add("linksUp", up)
-    let frames = 0
-    let retx = 0
-    let crc = 0
-    let delivered = 0
-    for (let m = 0; m < r.channels.length; m++) {
-        const c = r.channels[m].counters
-        frames += c.framesSent
-        retx += c.retransmissions
-        crc += c.droppedCrc
-        delivered += c.payloadBytesDelivered
-    }
-    s.add("framesSent", frames)
-    s.add("retransmissions", retx)
-    s.add("droppedCrc", crc)
-    s.add("payloadBytesDelivered", delivered)
-    addSealStats(s, r.channels, r.refusedElsewhere ? r.refusedElsewhere() : 0)
-    addStoreStats(s, r.store)
-    return s
-}
-
-// ---- shared
-
-/**
- * Why a member suspended replication (SuspendReason), as the consoles print it; `afterMs`, the
- * group's suspend time, is said when known (> 0).
- */
-export function reasonText(r: number, afterMs: number): string {
-    const t = afterMs > 0 ? " " + seconds(afterMs) + " or more" : ""
-    if (r === SuspendReason.History) return "replication history at its bound"
-    if (r === SuspendReason.Stalled) return "a write waited" + t + ": the group cannot release"
-    if (r === SuspendReason.Link) return "link down" + t
-    if (r === SuspendReason.Damage) return "the loss of a damaged block was accepted"
-    if (r === SuspendReason.Evicted) return "this board was evicted from the group"
-    if (r === SuspendReason.Admitted) return "admitted again: copying its whole image"
-    if (r === SuspendReason.Repair) return "repairing the blocks a verify found different"
-    if (r === SuspendReason.Manifests) return "final manifests the remote needs were lost to the group"
-    return "reason " + r
-}
-
-/** Named counters (and yes/no flags) in a fixed order: printed as text or as one JSON object. */
-class StatList {
-    keys: string[] = []
-    values: number[] = []
-    /** Per key: a flag, printed true or false. */
-    flags: boolean[] = []
-    add(key: string, value: number): void {
-        this.keys.push(key)
-        this.values.push(value)
-        this.flags.push(false)
-    }
-    flag(key: string, on: boolean): void {
-        this.keys.push(key)
-        this.values.push(on ? 1 : 0)
-        this.flags.push(true)
-    }
-    text(i: number): string {
-        if (this.flags[i]) return this.values[i] !== 0 ? "true" : "false"
-        return "" + this.values[i]
-    }
-}
-
 function addChannelStats(s: StatList, ch: PrimaryChannel): void {
     const c = ch.counters
     s.add("linkUp", ch.isUp() ? 1 : 0)
@@ -594,104 +392,4 @@ function addChannelStats(s: StatList, ch: PrimaryChannel): void {
     s.add("payloadBytesSent", c.payloadBytesSent)
     s.add("messagesAcked", c.messagesAcked)
     addSealStats(s, [ch], 0)
-}
-
-/** The sealed link's drops (docs/FORMAT-link.md §11): frames that did not authenticate, replays,
- * HELLOs refused (`more`: those refused before they reached a channel). */
-function addSealStats(s: StatList, chs: (PrimaryChannel | RemoteChannel)[], more: number): void {
-    let auth = 0
-    let replay = 0
-    let refused = more
-    for (let i = 0; i < chs.length; i++) {
-        auth += chs[i].counters.droppedAuth
-        replay += chs[i].counters.droppedReplay
-        refused += chs[i].counters.handshakesRefused
-    }
-    s.add("droppedAuth", auth)
-    s.add("droppedReplay", replay)
-    s.add("handshakesRefused", refused)
-}
-
-function addStoreStats(s: StatList, st: BlockStore): void {
-    const t = st.stats
-    s.add("storeWrites", t.writes)
-    s.add("storeReads", t.reads)
-    s.add("flashPrograms", t.programs)
-    s.add("flashErases", t.erases)
-    s.add("gcRuns", t.gcRuns)
-    s.add("freeSectors", st.freeSectors())
-    s.add("storeFull", t.full)
-    s.add("flashErrors", t.flashErrors)
-}
-
-function statsLines(s: StatList, json: boolean): string[] {
-    if (json) {
-        const o: Record<string, number | boolean> = {}
-        for (let i = 0; i < s.keys.length; i++) o[s.keys[i]] = s.flags[i] ? s.values[i] !== 0 : s.values[i]
-        return [JSON.stringify(o)]
-    }
-    const lines: string[] = []
-    let line = ""
-    for (let i = 0; i < s.keys.length; i++) {
-        const item = s.keys[i] + " " + s.text(i)
-        if (line.length > 0 && line.length + item.length > 76) {
-            lines.push(line)
-            line = ""
-        }
-        line += (line.length > 0 ? ", " : "") + item
-    }
-    if (line.length > 0) lines.push(line)
-    return lines
-}
-
-function readBlock(out: Console, store: BlockStore, member: number, lba: number, what: string): void {
-    store.read(member, lba, (err, data) => {
-        if (err !== 0) out.writeLine("error: read " + what + ": " + storeErrorName(err))
-        else if (!data) out.writeLine(what + ": never written")
-        else {
-            let hex = ""
-            const n = data.length < READ_HEX_BYTES ? data.length : READ_HEX_BYTES
-            for (let i = 0; i < n; i += 4) hex += " " + hex32(word(data, i)).slice(0, 2 * (n - i < 4 ? n - i : 4))
-            out.writeLine(what + ": " + data.length + " B, crc32c " + hex32(crc32c(data)) + ", begins" + hex)
-        }
-    })
-}
-
-/** Big-endian word at i (bytes past the end read as 0), for printing bytes in order. */
-function word(b: Buffer, i: number): number {
-    let v = 0
-    for (let k = 0; k < 4; k++) v = v * 256 + (i + k < b.length ? b[i + k] : 0)
-    return v
-}
-
-function noArgs(name: string, args: string[]): void {
-    if (args.length > 0) throw new ShellError(name + ' takes no argument, not "' + args[0] + '"')
-}
-
-function jsonFlag(name: string, args: string[]): boolean {
-    if (args.length === 0) return false
-    if (args.length === 1 && args[0] === "--json") return true
-    throw new ShellError(name + ' takes only --json, not "' + args[0] + '"')
-}
-
-/** a followed by b (DeviceScript arrays have no concat). */
-function append(a: string[], b: string[]): string[] {
-    for (let i = 0; i < b.length; i++) a.push(b[i])
-    return a
-}
-
-function noLines(): string[] {
-    return []
-}
-
-function addrText(a: number): string {
-    return "0x" + hex32(a).slice(6)
-}
-
-function seconds(ms: number): string {
-    return Math.round(ms / 100) / 10 + " s"
-}
-
-function percent(n: number, of: number): string {
-    return (of > 0 ? Math.round((n * 100) / of) : 0) + "%"
 }

@@ -8,16 +8,13 @@ import { PinnedPortion, PipelineChannel, PipelineStore } from "../protocol/ports
 import { SeqTotals } from "../protocol/seqTotals"
 import { Verifier } from "./verify"
 import type { RpoPacing } from "./rpoPacing"
+import { HISTORY_SEQS, historyRoom, PrimaryOptions, Resync, SeqFlag, SuspendReason, WRITES_WAITING, WriteError } from "./primaryTypes"
 import { ackNow, ackWaiting, checkHistory, flushUnstamped, over, PendingWrite, remoteConfirmed, stamp } from "./primaryAck"
 import { pumpBoard } from "./primaryPump"
 import { addSeq, announceResync, keepManifest, newSession, recoverSeq, resyncStep, startResync, track } from "./primaryResync"
-import { HISTORY_SEQS, historyRoom, PrimaryOptions, Resync, SeqFlag, SuspendReason, WRITES_WAITING, WriteError } from "./primaryTypes"
 
 export { AckMode, Congestion, HISTORY_SEQS, historyLimit, historyRoom, Resync, SeqFlag, SuspendReason, WRITES_WAITING, WriteError } from "./primaryTypes"
 export type { PrimaryOptions } from "./primaryTypes"
-
-/** Seqs before the newest a rebooted board adopted that it reports to the remote at most. */
-const MAX_RECOVERED = 64
 
 /**
  * A primary board's replication pipeline: capture (stamp each write with the capture seq and
@@ -27,6 +24,15 @@ const MAX_RECOVERED = 64
  *
  * The cycle is driven from outside through captureSeq/hasDataToSend/mayClose/adopt/release/
  * manifestFinal: by the shuttle agent in a group, or by SoloCycle for a single board.
+ *
+ * The class holds the board's state and what other modules call; the pipeline's steps are
+ * functions in files of their own that take the board: a write's way to its acknowledgement
+ * (firmware/pipeline/primaryAck.ts), transmission and the flash read-back
+ * (firmware/pipeline/primaryPump.ts), and the full resync, a new session, tracking and the
+ * recovery's seqs (firmware/pipeline/primaryResync.ts); its options and states are in
+ * firmware/pipeline/primaryTypes.ts. A function called with the board costs no method-table
+ * entry in the board image. Members whose comment begins "Internal" are for those files and
+ * GroupPrimaryBoard only.
  * @devsWhenUsed
  */
 export class PrimaryBoard {
@@ -45,20 +51,24 @@ export class PrimaryBoard {
      * records, oldest first, the newest the capture seq's. `seqs` records are held in lists of
      * historyRoom entries each, allocated at start (they keep their length): the seq, its
      * distinct lbas (portions; its bytes are a block each), its state (SeqFlag) and when its
-     * first write was stamped (-1: none yet; after a boot: the boot).
+     * first write was stamped (-1: none yet; after a boot: the boot). Internal: the lists.
      */
     seqs = 0
     seqOf: number[] = []
     portionsOf: number[] = []
     stateOf: number[] = []
     firstWriteOf: number[] = []
-    /** The history bound: seq records and kept manifests (maxHistorySeqs). */
+    /** Internal: the history bound, seq records and kept manifests (maxHistorySeqs). */
     historySeqs: number
-    adopted = false
-    /** Started and not yet released at its capture seq: holds new writes unstamped. */
-    rejoining = true
-    released = 0
+    /** Internal: a seq was adopted since the start (isAdopted). */
+    adopted!: boolean
+    /** Internal: the group released the capture seq since the board started: new writes are
+     * stamped (until then they wait unstamped). */
+    stamping!: boolean
+    /** Internal: the group released a seq, and the newest it released (releasedSeq). */
     hasReleased!: boolean
+    released!: number
+    /** Internal: the lbas written with the capture seq. */
     lbasInSeq: LbaTable
     unstamped: PendingWrite[] = []
     unacked: PendingWrite[] = []
@@ -67,19 +77,20 @@ export class PrimaryBoard {
      * their wire encoding (MANIFEST); a manifest in both lists is one Buffer. */
     manifests: Buffer[] = []
     manifestsKept: Buffer[] = []
-    /** What went to the link of the seq being sent; the versions to send of it when it goes
-     * from flash (the spill path) and the next one. A read from flash counts only while its
+    /** Internal: what went to the link of the seq being sent; the versions to send of it when it
+     * goes from flash (the spill path) and the next one. A read from flash counts only while its
      * list is still this one (a new session sends the seq again from its start). */
     sentPortions!: number
     sentBytes!: number
     fromFlash!: PinnedPortion[] | null
     fromFlashNext!: number
-    /** The portion being sent: from the aux ring it goes at once, from flash it waits as the
-     * pending message (nothing else writes the buffer before it is sent; the channel copies
-     * what it takes). */
+    /** Internal: the portion being sent: from the aux ring it goes at once, from flash it waits
+     * as the pending message (nothing else writes the buffer before it is sent; the channel
+     * copies what it takes); a read from flash is under way. */
     portionBuf: Buffer
     pendingMsg!: Buffer | null
     reading!: boolean
+    /** Internal: the newest seq the remote said it applied (remoteAppliedSeq). */
     remoteApplied = 0
     paced: PendingWrite[] = []
     /** The newest EVICTED or ADMITTED of each member, told again at every new session. */
@@ -93,15 +104,16 @@ export class PrimaryBoard {
     resyncLba = 0
     resyncBusy!: boolean
     resyncHit!: boolean
-    /** The remote's applied seq when the resync began, and the newest seq of a version the
-     * remote gets from this board (a copy or a version after the confirmed seq). */
+    /** Internal: the remote's applied seq when the resync began, and the newest seq of a
+     * version the remote gets from this board (a copy or a version after the confirmed seq). */
     resyncApplied!: number
     resyncTo = 0
-    /** The newest seq whose blocks the copy takes (the confirmed seq, or later: extendCopy). */
-    resyncBase = 0
-    /** The next resync copies every block this board holds, not only those after the remote's
-     * applied seq (a board admitted again: the remote's image of it is from before). */
-    copyAll = false
+    /** Internal: the newest seq whose blocks the copy takes (the confirmed seq, or later:
+     * extendCopy). */
+    resyncBase!: number
+    /** Internal: the next resync copies every block this board holds, not only those after the
+     * remote's applied seq (a board admitted again: the remote's image of it is from before). */
+    copyAll!: boolean
     /** Blocks copied by the full resync under way. */
     resyncCopied = 0
     resyncsStarted = 0
@@ -117,20 +129,22 @@ export class PrimaryBoard {
     damagedSeq = 0
     /** Times a version was found damaged. */
     damagedReads = 0
-    /** Bit per lba: the operator accepted the loss of its damaged version; a resync leaves it
-     * out until the app writes the lba again. */
-    /** Blocks given up (acceptDamage): a bit per lba. */
+    /** Blocks given up (acceptDamage): a bit per lba; a resync leaves such a block out until
+     * the app writes the lba again. */
     readonly lost: Buffer
-    /** Online verify against the remote's image (`verify`, `repair`): null unless the boot
+    /** Online verify against the remote's image (`verify`, `repair`): absent unless the boot
      * attached one (attachVerifier). */
-    verifier: Verifier | null = null
+    verifier?: Verifier
     /** Told when the operator accepts a loss (the simulator's checker excuses that block). */
-    onLossAccepted: ((lba: number) => void) | null = null
+    onLossAccepted?: (lba: number) => void
+    /** Internal: reads of the version being read that failed their CRC so far. */
     readTries = 0
-    /** The damaged version's seq: a newer version of its lba (a new write) ends the wait. */
+    /** Internal: the damaged version's seq: a newer version of its lba (a new write) ends the
+     * wait. */
     damagedAt!: number
-    /** Bounded-RPO pacing (attachPacing, when the options set a target). */
-    rpo: RpoPacing | null = null
+    /** Bounded-RPO pacing: absent unless the options set a target (attachPacing). */
+    rpo?: RpoPacing
+    /** Internal: the timer that lets paced acknowledgements go. */
     paceTimer!: Timer | null
     private lastAdoptAt = -1
     /** Replication is suspended: writes are acknowledged once durable, their seqs are tracked
@@ -141,12 +155,12 @@ export class PrimaryBoard {
     /** The capture seq when replication last suspended. */
     suspendedSeq = 0
     private suspendedAt!: number
-    /** Resumed: the resync starts at the first adopt of a seq after the tracked ones. */
-    resumePending = false
-    /** The remote asked for this board's copy (every member's link was up), and has not said
-     * since that its resync waits for a member whose link is down. */
+    /** Internal: resumed, the resync starts at the first adopt of a seq after the tracked ones. */
+    resumePending!: boolean
+    /** Internal: the remote asked for this board's copy (every member's link was up), and has
+     * not said since that its resync waits for a member whose link is down. */
     resyncAsked!: boolean
-    private linkUpAt = 0
+    private linkUpAt!: number
 
     // counters
     writesIssued = 0
@@ -154,10 +168,12 @@ export class PrimaryBoard {
     writesFailed = 0
     /** Writes refused because the board held its bound of writes not yet answered. */
     writesBusy = 0
-    /** Bit per lba: a write of it is in the store's hands; later ones wait in storeWait. */
+    /** Internal: a bit per lba: a write of it is in the store's hands; later ones wait in
+     * storeWait. */
     storing: Buffer
     storeWait: PendingWrite[] = []
-    /** App writes taken and not yet answered (in the store's hands, or waiting in a list). */
+    /** Internal: app writes taken and not yet answered (in the store's hands, or waiting in a
+     * list). */
     writesHeld = 0
     suspensions = 0
     /** Writes acknowledged before their release, while replication was suspended. */
@@ -167,7 +183,7 @@ export class PrimaryBoard {
     portionsFromFlash = 0
     seqsSpilled = 0
     /** Called at every acknowledgement (the simulator measures latency and RPO with it). */
-    onAck: ((lba: number, seq: number, issuedAt: number) => void) | null = null
+    onAck?: (lba: number, seq: number, issuedAt: number) => void
 
     constructor(
         readonly opts: PrimaryOptions,
@@ -180,9 +196,10 @@ export class PrimaryBoard {
         this.lost = Buffer.alloc((opts.lbaCount + 7) >> 3)
         this.storing = Buffer.alloc((opts.lbaCount + 7) >> 3)
         this.portionBuf = Buffer.alloc(PORTION_HEADER + opts.blockSize)
-        this.historySeqs = HISTORY_SEQS
-        if (opts.maxHistorySeqs) this.historySeqs = opts.maxHistorySeqs
-        const room = historyRoom(this.historySeqs)
+        let bound = HISTORY_SEQS
+        if (opts.maxHistorySeqs) bound = opts.maxHistorySeqs
+        this.historySeqs = bound
+        const room = historyRoom(bound)
         for (let i = 0; i < room; i++) {
             this.seqOf.push(0)
             this.portionsOf.push(0)
@@ -240,13 +257,9 @@ export class PrimaryBoard {
         const i = addSeq(this, seqNext(top))
         this.stateOf[i] = SeqFlag.Short
         this.adopted = false
-        this.rejoining = true
-        this.recovered()
+        this.stamping = false
+        if (this.recovered) this.recovered()
     }
-
-    /** After recover: a group member's final manifests come back from flash (GroupPrimaryBoard);
-     * a group of one makes its manifests again from its recovered seqs (SoloCycle). */
-    protected recovered(): void {}
 
     // ---- the app's side
 
@@ -267,12 +280,14 @@ export class PrimaryBoard {
             done(WriteError.Busy, 0)
             return
         }
+        const now = this.clock.millis()
         this.writesHeld++
         this.writesIssued++
         if (this.resyncBusy) if (lba === this.resyncLba) this.resyncHit = true
-        this.lost[lba >> 3] &= ~(1 << (lba & 7))
-        const w = new PendingWrite(lba, data, done, this.clock.millis())
-        if (this.unstamped.length > 0 || !stamp(this, w)) this.unstamped.push(w)
+        this.lost[lba >> 3] = this.lost[lba >> 3] & ~(1 << (lba & 7))
+        const w = new PendingWrite(lba, data, done, now)
+        if (this.unstamped.length === 0) if (stamp(this, w)) return
+        this.unstamped.push(w)
     }
 
     // ---- suspend, track, resume
@@ -284,12 +299,6 @@ export class PrimaryBoard {
         const c = this.store.confirmedSeq()
         if (c === 0) return false
         return !seqAfter(seq, c)
-    }
-
-    /** The group knows `seq` is tracked: a group of one needs no shuttle to know (a group
-     * member: GroupPrimaryBoard). */
-    trackedKnown(_seq: number): boolean {
-        return true
     }
 
     /** Replication history has reached its bound: store share, seq records or kept manifests. */
@@ -331,9 +340,11 @@ export class PrimaryBoard {
      */
     watch(): void {
         const now = this.clock.millis()
-        if (this.channel.isUp()) this.linkUpAt = now
+        const up = this.channel.isUp()
+        if (up) this.linkUpAt = now
+        const after = this.opts.suspendAfterMs
         let t = 1000
-        if (this.opts.suspendAfterMs) t = this.opts.suspendAfterMs
+        if (after) t = after
         if (this.suspended) {
             // the cause has cleared: the remote asks for the copies (only once every member's
             // link is up: before that a resync could not end), the capture seq's local
@@ -341,12 +352,13 @@ export class PrimaryBoard {
             // (every member adopted it), and the suspend time has passed. The resync starts once
             // the board adopts a seq after the tracked ones (writes stamped until then are
             // still tracked).
-            if (this.channel.isUp())
+            const c = this.captureSeq()
+            if (up)
                 if (this.resyncAsked)
                     if (now - this.suspendedAt >= t)
-                        if (this.isTracked(this.captureSeq()))
+                        if (this.isTracked(c))
                             if (this.hasReleased)
-                                if (!seqAfter(this.captureSeq(), this.released))
+                                if (!seqAfter(c, this.released))
                                     if (!over(this, 4)) {
                                         this.suspended = false
                                         this.resumePending = true
@@ -356,19 +368,22 @@ export class PrimaryBoard {
         }
         checkHistory(this)
         if (this.suspended) return
-        if (!this.opts.suspendAfterMs) return
-        // a resync's own hold counts only while the remote has not asked for the copies or waits
-        // for a member whose link is down (under a load the remote cannot take, the hold ends
-        // with the resync's commit)
+        if (!after) return
         // a write has waited the suspend time or more for a seq or its release (or for pacing:
         // the queues are in issue order)
         const at = now - t
-        const paced = this.resync === Resync.Off || !this.resyncAsked
-        const u = this.unstamped.length > 0 && this.unstamped[0].issuedAt <= at
-        if (u) return this.suspend(SuspendReason.Stalled)
-        if (this.unacked.length > 0 && this.unacked[0].issuedAt <= at) return this.suspend(SuspendReason.Stalled)
-        if (paced && this.paced.length > 0 && this.paced[0].issuedAt <= at) return this.suspend(SuspendReason.Stalled)
-        if (now - this.linkUpAt >= t) if (this.seqs > 1 || this.portionsOf[0] > 0) this.suspend(SuspendReason.Link)
+        let stalled = waitedSince(this.unstamped, at)
+        if (!stalled) stalled = waitedSince(this.unacked, at)
+        // a resync's own hold counts only while the remote has not asked for the copies or waits
+        // for a member whose link is down (under a load the remote cannot take, the hold ends
+        // with the resync's commit)
+        if (!stalled) if (this.resync === Resync.Off || !this.resyncAsked) stalled = waitedSince(this.paced, at)
+        if (stalled) return this.suspend(SuspendReason.Stalled)
+        // the link was down the suspend time while the board holds seqs for the remote
+        if (now - this.linkUpAt >= t) {
+            if (this.seqs > 1) return this.suspend(SuspendReason.Link)
+            if (this.portionsOf[0] > 0) this.suspend(SuspendReason.Link)
+        }
     }
 
     // ---- the cycle's side (shuttle agent or SoloCycle)
@@ -384,12 +399,13 @@ export class PrimaryBoard {
         return this.seqOf[this.seqs - 1]
     }
 
+    /** The newest seq the group released (0: none yet). */
     releasedSeq(): number {
-        return this.released
+        return this.hasReleased ? this.released : 0
     }
 
     isAdopted(): boolean {
-        return this.adopted
+        return this.adopted === true
     }
 
     hasDataToSend(): boolean {
@@ -415,25 +431,30 @@ export class PrimaryBoard {
     /**
      * Starts stamping writes with `seq`. When `seq` is newer than the capture seq, this closes
      * the capture seq and returns its final totals (they cannot change any more: later writes
-     * get `seq`); adopting the capture seq again closes nothing and returns zero totals.
+     * get `seq`); adopting the capture seq again closes nothing and returns zero totals. A seq
+     * before the capture seq: invariant 1 says never (a group member may reopen its newest
+     * recovered seq: adoptEarlier).
      */
     adopt(seq: number): SeqTotals {
-        const now = this.clock.millis()
         const c = this.seqs - 1
         const cur = this.seqOf[c]
-        if (seqAfter(cur, seq)) return this.adoptEarlier(seq)
+        if (seqAfter(cur, seq)) {
+            if (this.adoptEarlier) return this.adoptEarlier(seq)
+            throw new Error("capture seq would decrease")
+        }
         this.adopted = true
         if (seq === cur) {
             flushUnstamped(this)
             return new SeqTotals(seq, 0, 0)
         }
-        this.stateOf[c] |= SeqFlag.Closed
-        const totals = new SeqTotals(cur, this.portionsOf[c], this.portionsOf[c] * this.opts.blockSize)
+        this.stateOf[c] = this.stateOf[c] | SeqFlag.Closed
+        const portions = this.portionsOf[c]
+        const totals = new SeqTotals(cur, portions, portions * this.opts.blockSize)
         // a tracked seq is never sent: the resync carries what it changed
         if (this.isTracked(cur)) this.seqs--
         addSeq(this, seq)
         this.lbasInSeq.clear()
-        this.lastAdoptAt = now
+        this.lastAdoptAt = this.clock.millis()
         if (this.suspended) track(this)
         // seqs the group adopts while this board's history waits count too (with no write of
         // its own, a member's seq records still grow while the remote does not confirm them)
@@ -450,18 +471,12 @@ export class PrimaryBoard {
         return totals
     }
 
-    /** A seq before the capture seq: invariant 1 says never (a group member may reopen its
-     * newest recovered seq: GroupPrimaryBoard). */
-    protected adoptEarlier(_seq: number): SeqTotals {
-        throw new Error("capture seq would decrease")
-    }
-
     /** Every member has adopted `seq`: writes stamped with it or earlier may be acknowledged. */
     release(seq: number): void {
-        if (this.rejoining)
+        if (!this.stamping)
             if (!seqAfter(this.captureSeq(), seq)) {
                 // the first release of this board's capture seq since it started: stamping begins
-                this.rejoining = false
+                this.stamping = true
                 flushUnstamped(this)
             }
         if (this.hasReleased) if (!seqAfter(seq, this.released)) return
@@ -480,28 +495,38 @@ export class PrimaryBoard {
     closedSeqs(): SeqTotals[] {
         const out: SeqTotals[] = []
         for (let i = 0; i < this.seqs; i++)
-            if (this.stateOf[i] & SeqFlag.Closed) out.push(new SeqTotals(this.seqOf[i], this.portionsOf[i], this.portionsOf[i] * this.opts.blockSize))
+            if (this.stateOf[i] & SeqFlag.Closed) {
+                const portions = this.portionsOf[i]
+                out.push(new SeqTotals(this.seqOf[i], portions, portions * this.opts.blockSize))
+            }
         return out
     }
 
-    // ---- a group member's hooks into the full resync (GroupPrimaryBoard)
+    // ---- a group member's hooks (GroupPrimaryBoard); a group of one has none
+
+    /** After recover: a group member's final manifests come back from flash (a group of one
+     * makes its manifests again from its recovered seqs: SoloCycle). */
+    protected recovered?(): void
+
+    /** Adopts a seq before the capture seq: a group member may reopen its newest recovered
+     * seq. */
+    protected adoptEarlier?(seq: number): SeqTotals
+
+    /** The group knows `seq` is tracked (a group of one needs no shuttle to know). */
+    trackedKnown?(seq: number): boolean
 
     /**
      * The copy extends past the seqs it covers when the remote could not complete them (a
-     * group member whose manifests were lost: GroupPrimaryBoard); true when it did and the scan
-     * starts again. A group of one makes every manifest itself: never.
+     * group member whose manifests were lost); true when it did and the scan starts again. A
+     * group of one makes every manifest itself: never.
      */
-    extendCopy(): boolean {
-        return false
-    }
+    extendCopy?(): boolean
 
     /** The first seq after `base` whose data the remote needs from this board (`from` of its
-     * RESYNC): a group of one holds every seq after its base. */
-    heldFrom(base: number): number {
-        return (base + 1) >>> 0
-    }
+     * RESYNC); a group of one holds every seq after its base. */
+    heldFrom?(base: number): number
 
-    // ---- transmission (firmware/pipeline/primaryPump.ts)
+    // ---- transmission and what the remote says
 
     /** Hands as much as the channel takes to it (pumpBoard). */
     pump(): void {
@@ -524,18 +549,17 @@ export class PrimaryBoard {
         return true
     }
 
-    private onRemoteMessage(msg: Buffer, len: number): void {
-        if (len === 5 && msg[0] === Msg.Applied) remoteConfirmed(this, getU32(msg, 1))
-        else if (len === 1 && msg[0] === Msg.ResyncRequest) {
-            this.resyncAsked = true
-            startResync(this)
-        } else if (len === 1) {
-            if (msg[0] === Msg.ResyncWait) this.resyncAsked = false
-        } else if (msg[0] === Msg.Verified)
-            if (this.verifier) {
-                const self = this
-                this.verifier.onVerified(msg, len, () => pumpBoard(self))
-            }
+    /** A message from the remote: APPLIED, its resync's requests, a verify's answer. */
+    onRemoteMessage(msg: Buffer, len: number): void {
+        const type = msg[0]
+        if (len === 1) {
+            if (type === Msg.ResyncRequest) {
+                this.resyncAsked = true
+                startResync(this)
+            } else if (type === Msg.ResyncWait) this.resyncAsked = false
+        } else if (type === Msg.Applied) {
+            if (len === 5) remoteConfirmed(this, getU32(msg, 1))
+        } else if (type === Msg.Verified) if (this.verifier) this.verifier.onVerified(msg, len, this)
     }
 
     // ---- status
@@ -543,4 +567,13 @@ export class PrimaryBoard {
     writesWaiting(): number {
         return this.unstamped.length + this.unacked.length + this.paced.length
     }
+}
+
+/** Seqs before the newest a rebooted board adopted that it reports to the remote at most. */
+const MAX_RECOVERED = 64
+
+/** The oldest write of `q` was issued at `at` or before. */
+function waitedSince(q: PendingWrite[], at: number): boolean {
+    if (q.length === 0) return false
+    return q[0].issuedAt <= at
 }

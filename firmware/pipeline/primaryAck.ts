@@ -51,7 +51,7 @@ export function stamp(b: PrimaryBoard, w: PendingWrite): boolean {
     // while suspended nothing waits for the group: the seq only says when the block changed
     if (!b.suspended) {
         if (!b.adopted) return false
-        if (b.rejoining) return false
+        if (!b.stamping) return false
         if (!b.isTracked(seq))
             if (b.lbasInSeq.get(w.lba) < 0) {
                 if (!b.lbasInSeq.set(w.lba, 1)) return false
@@ -157,7 +157,7 @@ function acked(b: PrimaryBoard, w: PendingWrite): boolean {
     if (!released) {
         // a write stamped with a tracked seq the group knows is tracked
         if (!b.isTracked(seq)) return false
-        if (!b.trackedKnown(seq)) return false
+        if (b.trackedKnown) if (!b.trackedKnown(seq)) return false
         b.ackedDuringSuspension = b.ackedDuringSuspension + 1
     } else if (b.paced.length > 0 || paceHolds(b)) {
         w.readyAt = b.clock.millis()

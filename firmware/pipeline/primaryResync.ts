@@ -122,12 +122,13 @@ export function keepManifest(b: PrimaryBoard, m: Manifest): void {
     kept.push(msg)
     trimKept(b)
     if (b.resync === Resync.Done)
-        if (b.extendCopy()) {
-            // the copy is not done after all: the remote waits for it again (a board whose
-            // copy is done is neither suspended nor waiting to resume)
-            b.resync = Resync.Copying
-            startResync(b)
-        }
+        if (b.extendCopy)
+            if (b.extendCopy()) {
+                // the copy is not done after all: the remote waits for it again (a board whose
+                // copy is done is neither suspended nor waiting to resume)
+                b.resync = Resync.Copying
+                startResync(b)
+            }
 }
 
 /** While suspended the board keeps at most half the history bound of final manifests:
@@ -175,7 +176,8 @@ export function announceResync(b: PrimaryBoard): void {
     if (b.suspended) c = b.captureSeq()
     let flags = b.suspendReason << RESYNC_REASON_SHIFT
     if (b.resync === Resync.Done) flags |= RESYNC_DONE
-    const from = b.heldFrom(c)
+    let from = seqNext(c)
+    if (b.heldFrom) from = b.heldFrom(c)
     // the image holds as of any final seq at or after `to`, which is never before `from`
     let to = b.resyncTo
     if (seqAfter(from, to)) to = from
@@ -224,7 +226,7 @@ export function resyncStep(b: PrimaryBoard): void {
         b.resyncLba = b.resyncLba + 1
     }
     if (b.resyncLba < count) return resyncLater(b, 0)
-    if (b.extendCopy()) return resyncStep(b)
+    if (b.extendCopy) if (b.extendCopy()) return resyncStep(b)
     b.resync = Resync.Done
     // no version after the confirmed seq: the image is the remote's, as of the next seq
     if (!seqAfter(b.resyncTo, b.resyncBase)) b.resyncTo = seqNext(b.resyncTo)

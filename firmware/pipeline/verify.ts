@@ -59,7 +59,8 @@ export class Verifier {
     private answer: Buffer
     private req: Buffer
     private onRead: (err: number, data: Buffer | null) => void
-    private whenDone: () => void = () => {}
+    /** The primary whose VERIFIED is being compared. */
+    private board: PrimaryBoard | null = null
 
     /** `lost`: the primary's bitmap of blocks given up (not compared). */
     constructor(
@@ -129,11 +130,11 @@ export class Verifier {
         this.waiting = false
     }
 
-    /** VERIFIED from the remote; `then` once the span is compared. */
-    onVerified(msg: Buffer, len: number, then: () => void): void {
+    /** VERIFIED from the remote; `board` pumps once the span is compared. */
+    onVerified(msg: Buffer, len: number, board: PrimaryBoard): void {
         if (!this.waiting || len !== VERIFY_LEN + 5 * this.n || getU32(msg, 1) !== this.from || msg[5] !== this.n) return
         this.answer.set(msg.slice(0, len), 0)
-        this.whenDone = then
+        this.board = board
         this.at = 0
         this.next()
     }
@@ -158,7 +159,7 @@ export class Verifier {
         }
         this.from += this.n
         this.waiting = false
-        this.whenDone()
+        if (this.board) this.board.pump()
     }
 
     private compared(err: number, data: Buffer | null): void {

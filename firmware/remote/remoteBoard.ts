@@ -1,26 +1,17 @@
 import { getU32, putU32 } from "../codec/bytes"
 import { crc32cUpdate } from "../codec/crc32c"
-import {
-    decodeManifest,
-    decodeSeqDone,
-    encodeApplied,
-    Manifest,
-    Msg,
-    MEMBERSHIP_LEN,
-    PORTION_HEADER,
-    REASON_EVICTED,
-    RESYNC_DONE,
-    RESYNC_LEN,
-    RESYNC_REASON_SHIFT,
-    SEQ_DONE_SHORT,
-    SeqDone,
-    TRACKED,
-} from "../protocol/messages"
+import { decodeManifest, decodeSeqDone, encodeApplied, Manifest, Msg, MEMBERSHIP_LEN, PORTION_HEADER, RESYNC_LEN } from "../protocol/messages"
 import { PipelineChannel } from "../protocol/ports"
 import { Held, VERIFY_LEN, VERIFY_SPAN } from "../pipeline/verify"
-import { seqAfter, seqNext } from "../seq"
+import { seqAfter } from "../seq"
 import { StoreError } from "../store/types"
 import { Clock } from "../../hal/clock"
+import { HoldReason, seqComplete, takeManifest, tryApply } from "./remoteApply"
+import { armWatch, requestAll, requestCopy, RESYNC_WAIT, takeMembership, takeResync } from "./remoteResync"
+import { MemberState, overflow, STAGING_RETRY_MS, stagePortion, StagingWrite } from "./remoteStaging"
+
+export { HoldReason } from "./remoteApply"
+export { STAGING_PER_MEMBER } from "./remoteStaging"
 
 /** What the remote needs from its block store: staging and the atomic apply. */
 export interface RemoteStore {
@@ -49,107 +40,9 @@ export interface RemoteStore {
     read?(member: number, lba: number, done: (err: number, data: Buffer | null) => void): void
 }
 
-/** Portions of one seq received from one member in its current session. */
-class Arrivals {
-    received = 0
-    bytes = 0
-    staging = 0
-    done: SeqDone | null = null
-    constructor(public seq: number) {}
-}
-
-class StagingWrite {
-    constructor(
-        public ms: MemberState,
-        public session: number,
-        public arrivals: Arrivals,
-        public lba: number,
-        public seq: number,
-        public data: Buffer,
-        public crc: number
-    ) {}
-}
-
-const STAGING_IN_FLIGHT = 8
 /** Unapplied seqs the remote keeps track of when not told otherwise: arrivals per member, and
  * final manifests. It must be more than the members' history bound (they suspend at theirs). */
 export const REMOTE_SEQS = 512
-/** Portions of one member that may wait to be staged: its link's receive credit is what is left
- * (flow control), so the remote's RAM for staging is bounded whatever the load. */
-export const STAGING_PER_MEMBER = 8
-/** Pause before a staging write the store refused is tried again. */
-const STAGING_RETRY_MS = 20
-/** Flash failures in a row (staging writes and commits) after which the remote says its flash
- * failed for good; it goes on trying, slower, and holds its image meanwhile. */
-const FLASH_FAILED_AFTER = 50
-const FLASH_FAILED_RETRY_MS = 1000
-/** Eighths of the store's records the remote fills before staging waits for room (an apply, or
- * discarded later seqs: makeRoom). */
-const STAGE_SHARE = 7
-/** While the store is full, a staging write tries it once in this long (the others wait). */
-const FULL_TRY_MS = 1000
-/** Pause before a commit that failed is tried again. */
-const COMMIT_RETRY_MS = 50
-
-class MemberState {
-    /** Counts sessions, so that a staging write of an earlier session is not counted. */
-    session = 0
-    arrivals: Arrivals[] = []
-    portionsReceived = 0
-    /** Staging writes the store refused (each is tried again). */
-    stagingRetries = 0
-    /** This member's portions waiting to be staged: queued, or in the store's hands. */
-    staging = 0
-    /** The group evicted this member (a member told the remote), and has not admitted it again. */
-    evicted = false
-    /** The seq of the newest EVICTED or ADMITTED of this member heard (-1: none). */
-    membershipSeq = -1
-    /** Full resync: the member has copied what the remote lacked (DONE). It holds its seqs from
-     * resyncFrom on (its confirmed seq + 1), and the resync applies at resyncTo or after. */
-    resyncDone = false
-    /** A RESYNC_REQUEST the channel could not take yet. */
-    requestPending = false
-    resyncFrom = 0
-    resyncTo = 0
-    /** Online verify: the span asked for (verifyN 0: none), how far the answer is, and the
-     * answer itself (VERIFIED); verifyJob tells an earlier request's reads from this one's. */
-    verifyFrom = 0
-    verifyN = 0
-    verifyAt = 0
-    verifyJob = 0
-    verifyBuf: Buffer
-    constructor(
-        public member: number,
-        public channel: PipelineChannel
-    ) {
-        this.verifyBuf = Buffer.alloc(VERIFY_LEN + 5 * VERIFY_SPAN)
-    }
-
-    /** The arrivals of `seq`; with `create`, new ones unless `max` are kept already (null). */
-    arrivalsFor(seq: number, create: boolean, max = 0): Arrivals | null {
-        for (let i = 0; i < this.arrivals.length; i++) if (this.arrivals[i].seq === seq) return this.arrivals[i]
-        if (!create) return null
-        if (max > 0 && this.arrivals.length >= max) return null
-        const a = new Arrivals(seq)
-        this.arrivals.push(a)
-        return a
-    }
-}
-
-const RESYNC_REQUEST = Buffer.from([Msg.ResyncRequest])
-const RESYNC_WAIT = Buffer.from([Msg.ResyncWait])
-/** How often the remote looks at its members' links during a resync. */
-const WATCH_MS = 250
-
-/** Why the remote has not applied the next seq (for the console). */
-export const enum HoldReason {
-    None = 0,
-    NoManifest = 1,
-    MissingPortions = 2,
-    Applying = 3,
-    /** A full resync waits for members' copies of their images. */
-    Resync = 4,
-}
 
 /**
  * The remote board: stages each member's portions per seq as they arrive over that member's
@@ -159,13 +52,22 @@ export const enum HoldReason {
  *     staged portions matches both SEQ_DONE and the manifest), and
  *   - the seq before s in the group's chain (the manifest's prevSeq) is applied.
  * So the remote image is always every write up to some seq, for every board at once.
+ *
+ * The class holds the remote's state, what other modules call and the messages' dispatch; the
+ * steps are functions in files of their own that take the remote: arrivals and staging
+ * (firmware/remote/remoteStaging.ts), the apply (firmware/remote/remoteApply.ts), and the full
+ * resync, evictions and discards (firmware/remote/remoteResync.ts). Members whose comment
+ * begins "Internal" are for those files only.
  */
 export class RemoteBoard {
-    private members: MemberState[] = []
-    private manifests: Manifest[] = []
-    private applying = false
-    private stagingQueue: StagingWrite[] = []
-    private stagingInFlight = 0
+    /** Internal: what the remote knows of each member; the final manifests of the seqs it has
+     * not applied; an apply is under way; the portions waiting to be staged, and those in the
+     * store's hands. */
+    members: MemberState[] = []
+    manifests: Manifest[] = []
+    applying = false
+    stagingQueue: StagingWrite[] = []
+    stagingInFlight = 0
     /** Seqs applied, in order, with the time of each apply (the simulator's checker reads it). */
     onApplied: ((seq: number, manifest: Manifest) => void) | null = null
     /** Called when a portion is staged durably (the simulator's checker follows it). */
@@ -176,9 +78,9 @@ export class RemoteBoard {
     lastHold = HoldReason.None
     /** Most portions of one member ever waiting to be staged (at most STAGING_PER_MEMBER). */
     stagingPeak = 0
-    /** A full resync is under way: the remote stays at its applied seq until every member's
-     * copy has arrived, then applies the group's image in one commit. */
-    private resyncing = false
+    /** Internal: a full resync is under way: the remote stays at its applied seq until every
+     * member's copy has arrived, then applies the group's image in one commit. */
+    resyncing = false
     resyncsStarted = 0
     resyncsApplied = 0
     /** PORTIONs whose data did not match their CRC (a bit flipped after the capture): dropped,
@@ -201,13 +103,14 @@ export class RemoteBoard {
     /** Times the store was full of staged versions of seqs after one that must apply first:
      * those were discarded and the members send them again. */
     discardsForRoom = 0
-    private discarding = false
-    /** The store refused a staging write as full, and no apply or discard has freed room since:
-     * staging writes wait rather than have the store look for room it does not have, but for
-     * one try a second (its collector may find room after all). */
-    private storeFull = false
-    private fullSince = 0
-    private probing = false
+    /** Internal: later seqs' versions are being discarded (makeRoom). */
+    discarding = false
+    /** Internal: the store refused a staging write as full, and no apply or discard has freed
+     * room since: staging writes wait rather than have the store look for room it does not
+     * have, but for one try a second (its collector may find room after all). */
+    storeFull = false
+    fullSince = 0
+    probing = false
     /** Told when a full resync starts (the simulator's export records it). */
     onResyncStarted: (() => void) | null = null
     /** A seq applies only with every portion its manifest counts. Never false on a remote
@@ -221,8 +124,8 @@ export class RemoteBoard {
     suspendedMember = -1
     suspendReason = 0
 
-    /** The resync waits for a member whose link is down, and the members know. */
-    private waiting = false
+    /** Internal: the resync waits for a member whose link is down, and the members know. */
+    waiting = false
 
     /**
      * What the remote holds in RAM is bounded by its configuration: per member, STAGING_PER_MEMBER
@@ -230,9 +133,9 @@ export class RemoteBoard {
      * final manifests (docs/DESIGN.md, "Fixed memory").
      */
     constructor(
-        private store: RemoteStore,
+        readonly store: RemoteStore,
         channels: PipelineChannel[],
-        private clock: Clock | null = null,
+        readonly clock: Clock | null = null,
         readonly maxSeqs = REMOTE_SEQS
     ) {
         for (let i = 0; i < channels.length; i++) {
@@ -240,59 +143,20 @@ export class RemoteBoard {
             this.members.push(ms)
             this.listen(ms)
         }
-        if (clock) this.armWatch()
-    }
-
-    private armWatch(): void {
-        const self = this
-        ;(this.clock as Clock).setTimer(WATCH_MS, () => {
-            self.watch()
-            self.armWatch()
-        })
-    }
-
-    /** During a resync: tells the members when it waits for a member whose link is down (a
-     * member holding its app's acknowledgements for the resync suspends), and asks for the
-     * copies again once every link is up. */
-    private watch(): void {
-        const up = this.allUp()
-        if (this.resyncing && !up && !this.waiting) {
-            this.waiting = true
-            for (let i = 0; i < this.members.length; i++) if (this.members[i].channel.isUp()) this.members[i].channel.send(RESYNC_WAIT)
-        } else if (up && this.waiting) {
-            this.waiting = false
-            for (let i = 0; i < this.members.length; i++) if (!this.members[i].resyncDone) this.request(this.members[i])
-        }
+        if (clock) armWatch(this)
     }
 
     private listen(ms: MemberState): void {
         const self = this
         ms.channel.onMessage((msg, len) => {
             self.onMessage(ms, msg, len)
-            self.grant(ms)
+            ms.grant()
         })
-        this.grant(ms)
+        ms.grant()
         ms.channel.onSessionUp((resumed, _resume) => self.onSessionUp(ms, resumed))
         ms.channel.onWritable(() => {
-            if (ms.requestPending) self.request(ms)
+            if (ms.requestPending) requestCopy(self, ms)
         })
-    }
-
-    /** Asks a member for its copy while the resync waits for it, once every member's link is
-     * up (a suspended member resumes when asked: before all are there, the resync could not
-     * end) and the channel takes it. */
-    private request(ms: MemberState): void {
-        ms.requestPending = this.resyncing && !ms.resyncDone && (!this.allUp() || !ms.channel.send(RESYNC_REQUEST))
-    }
-
-    private requestAll(): void {
-        for (let i = 0; i < this.members.length; i++) if (this.members[i].requestPending) this.request(this.members[i])
-    }
-
-    /** Every member's link is up, but those of evicted members. */
-    private allUp(): boolean {
-        for (let i = 0; i < this.members.length; i++) if (!this.members[i].evicted && !this.members[i].channel.isUp()) return false
-        return true
     }
 
     /** The member is in the group and its copy is in (DONE): a resync's commit applies it. */
@@ -322,98 +186,28 @@ export class RemoteBoard {
             ms.channel.send(encodeApplied(this.appliedSeq()))
             if (this.waiting) ms.channel.send(RESYNC_WAIT)
         }
-        this.request(ms)
-        this.requestAll()
+        requestCopy(this, ms)
+        requestAll(this)
     }
 
     isResyncing(): boolean {
         return this.resyncing
     }
 
-    /**
-     * RESYNC from a member. A member whose confirmed seq is after the applied seq cannot send the
-     * seqs between (its flash no longer holds them): the remote enters a full resync and asks
-     * every member to copy what the remote lacks. A member's DONE gives its `from` and `to`.
-     */
-    private onResync(ms: MemberState, msg: Buffer): void {
-        const from = getU32(msg, 5)
-        const to = getU32(msg, 9)
-        const reason = msg[13] >> RESYNC_REASON_SHIFT
-        // an evicted member is out of the group: it holds nothing up
-        if (ms.evicted || reason === REASON_EVICTED) return
-        if (reason !== 0) {
-            this.suspendedMember = ms.member
-            this.suspendReason = reason
-        }
-        if (!this.resyncing) {
-            // from a member that has its history (or a stale announcement): nothing to do; a
-            // member that suspended needs the resync to resume, whatever its base
-            if (!seqAfter(getU32(msg, 1), this.appliedSeq()) && reason === 0) return
-            this.startResync()
-        }
-        if ((msg[13] & RESYNC_DONE) === 0) {
-            // the member copies (again), or suspended: its earlier copy no longer stands, and
-            // what it staged up to its base is copied again (superseded at the commit anyway)
-            ms.resyncDone = false
-            const base = getU32(msg, 1)
-            if (seqAfter(base, this.appliedSeq())) this.store.dropStaged(ms.member, base, () => {})
-            this.request(ms)
-            return
-        }
-        // a copy stays good while the image grows: the blocks it skipped are on the remote as
-        // of its base, and newer versions only came from this member
-        if (seqAfter(from, to)) return
-        ms.resyncDone = true
-        ms.resyncFrom = from
-        ms.resyncTo = to
-        this.tryApply()
-    }
-
-    /**
-     * EVICTED or ADMITTED of a member, from any member's link: the newest news wins (an
-     * ADMITTED over an EVICTED of the same seq; an EVICTED restored at boot, seq 0, only over
-     * none), whatever order the links bring them in.
-     */
-    private onMembership(ms: MemberState, admitted: boolean, seq: number): void {
-        const h = ms.membershipSeq
-        const newer = h < 0 || (admitted ? !seqAfter(h, seq) : seq !== 0 && seqAfter(seq, h))
-        if (!newer) return
-        ms.membershipSeq = seq
-        if (ms.evicted === !admitted) return
-        ms.evicted = !admitted
-        // an evicted member's portions may never come; an admitted one copies its whole image,
-        // which the group's next resync applies
-        if (admitted) ms.resyncDone = false
-        else this.tryApply()
-    }
-
-    /** Holds at the applied seq (the gold image) until every member's copy is in, and asks
-     * every member for its copy. */
-    private startResync(): void {
-        this.resyncing = true
-        this.resyncsStarted++
-        if (this.onResyncStarted) this.onResyncStarted()
-        this.lastHold = HoldReason.Resync
-        for (let i = 0; i < this.members.length; i++) {
-            this.members[i].resyncDone = false
-            this.request(this.members[i])
-        }
-    }
-
     private onMessage(ms: MemberState, msg: Buffer, len: number): void {
         if (len < 1) return
         const type = msg[0]
-        if (type === Msg.Portion && len > PORTION_HEADER) this.onPortion(ms, msg, len)
+        if (type === Msg.Portion && len > PORTION_HEADER) stagePortion(this, ms, msg, len)
         else if (type === Msg.SeqDone) {
             const d = decodeSeqDone(msg, len)
             if (!d) this.messagesRejected++
             else if (seqAfter(d.seq, this.appliedSeq())) {
                 const a = ms.arrivalsFor(d.seq, true, this.maxSeqs)
-                if (!a) return this.overflow(ms)
+                if (!a) return overflow(this, ms)
                 a.done = d
-                this.tryApply()
+                tryApply(this)
             }
-        } else if (type === Msg.Resync && len === RESYNC_LEN) this.onResync(ms, msg)
+        } else if (type === Msg.Resync && len === RESYNC_LEN) takeResync(this, ms, msg)
         else if (type === Msg.Verify && len === VERIFY_LEN && msg[5] <= VERIFY_SPAN && this.store.read) {
             // a new request replaces one under way (the member asks again after a new session)
             ms.verifyJob++
@@ -422,12 +216,22 @@ export class RemoteBoard {
             ms.verifyAt = 0
             this.answerVerify(ms, ms.verifyJob)
         } else if ((type === Msg.Evicted || type === Msg.Admitted) && len === MEMBERSHIP_LEN && msg[1] < this.members.length)
-            this.onMembership(this.members[msg[1]], type === Msg.Admitted, getU32(msg, 2))
+            takeMembership(this, this.members[msg[1]], type === Msg.Admitted, getU32(msg, 2))
         else if (type === Msg.Manifest) {
             const m = decodeManifest(msg, len)
             if (!m) this.manifestsRejected++
             else this.onManifest(ms, m)
         } else this.messagesRejected++
+    }
+
+    /** A final manifest, through any member's link (firmware/remote/remoteApply.ts). */
+    private onManifest(ms: MemberState, m: Manifest): void {
+        takeManifest(this, ms, m)
+    }
+
+    /** Every member's portions of m have arrived (seqComplete, firmware/remote/remoteApply.ts). */
+    complete(m: Manifest): boolean {
+        return seqComplete(this, m)
     }
 
     /** Online verify: reads the applied version of each lba asked for, then answers VERIFIED
@@ -462,431 +266,6 @@ export class RemoteBoard {
             return
         }
         ms.verifyN = 0
-    }
-
-    private onPortion(ms: MemberState, msg: Buffer, len: number): void {
-        const seq = getU32(msg, 1)
-        const lba = getU32(msg, 5)
-        if (!seqAfter(seq, this.appliedSeq())) return // already applied: a resend
-        const crc = getU32(msg, 9)
-        if (crc32cUpdate(0, msg, PORTION_HEADER, len) !== crc) {
-            // changed after its capture (RAM): never staged; the member sends it again from flash
-            this.portionsBadCrc++
-            this.resend(ms)
-            return
-        }
-        const a = ms.arrivalsFor(seq, true, this.maxSeqs)
-        if (!a) return this.overflow(ms)
-        const data = Buffer.alloc(len - PORTION_HEADER)
-        data.set(msg.slice(PORTION_HEADER, len), 0)
-        a.staging++
-        if (++ms.staging > this.stagingPeak) this.stagingPeak = ms.staging
-        this.stagingQueue.push(new StagingWrite(ms, ms.session, a, lba, seq, data, crc))
-        this.stageNext()
-    }
-
-    /** Feeds staging writes to the store, at most STAGING_IN_FLIGHT at a time (the store's
-     * queue is bounded; the links of all members share it). */
-    private stageNext(): void {
-        while (this.stagingInFlight < STAGING_IN_FLIGHT && this.stagingQueue.length > 0) this.submit(this.stagingQueue.shift() as StagingWrite)
-    }
-
-    private submit(w: StagingWrite): void {
-        const self = this
-        const clock = this.clock
-        if (clock)
-            if (w.session === w.ms.session)
-                if (this.storeFull ? this.probing || clock.millis() - this.fullSince < FULL_TRY_MS : !this.roomLeft()) {
-                    // a portion of a seq before staged ones may free their room (makeRoom); any other
-                    // waits for an apply
-                    this.makeRoom(w.seq)
-                    clock.setTimer(STAGING_RETRY_MS, () => self.retryStaging(w))
-                    return
-                }
-        if (w.session === w.ms.session && crc32cUpdate(0, w.data, 0, w.data.length) !== w.crc) {
-            // the staging buffer changed in RAM while it waited: not staged, sent again
-            this.portionsBadCrc++
-            w.arrivals.staging--
-            this.unstage(w.ms)
-            this.resend(w.ms)
-            return
-        }
-        this.stagingInFlight++
-        if (this.storeFull) this.probing = true
-        this.store.write(
-            w.ms.member,
-            w.lba,
-            w.seq,
-            w.data,
-            (err) => {
-                self.stagingInFlight--
-                self.probing = false
-                self.staged(w, err)
-                self.stageNext()
-            },
-            w.crc
-        )
-    }
-
-    /**
-     * Has the member send every seq the remote has not applied again, from its flash: its
-     * session ends (RemoteChannel.renew), and the new one starts from the applied seq. What the
-     * member staged before stays on flash, superseded by the new copies of the same versions.
-     */
-    private resend(ms: MemberState): void {
-        this.resends++
-        // what arrived in this session no longer counts (nor do its staging writes under way)
-        ms.session++
-        ms.arrivals = []
-        if (ms.channel.renew) ms.channel.renew()
-    }
-
-    /** The store holds less than STAGE_SHARE eighths of the records it can: a staging write may
-     * go (past it, the collector would move live data round and round to find room). */
-    private roomLeft(): boolean {
-        const st = this.store
-        // a full resync's one commit needs every copy: it stages until the store is full
-        if (this.resyncing || !st.liveVersions || !st.capacityRecords) return true
-        return st.liveVersions() * 8 < st.capacityRecords() * STAGE_SHARE
-    }
-
-    /** More unapplied seqs than the remote keeps: what came is not kept, and the member sends
-     * every unapplied seq again in a new session (never more RAM). */
-    private overflow(ms: MemberState): void {
-        this.overBound++
-        this.resend(ms)
-    }
-
-    /**
-     * The store is full while staging a portion of `seq`: if versions of later seqs take the
-     * room, they are discarded (durably) and every member sends its unapplied seqs again, in
-     * seq order, so the seqs that apply first are staged first and their apply frees room. Not
-     * in a full resync, whose one commit needs every copy (the remote's flash must hold one).
-     */
-    private makeRoom(seq: number): void {
-        const st = this.store
-        if (this.discarding || this.resyncing || !st.discardAbove || !st.pinnedSeqs) return
-        const staged = st.pinnedSeqs()
-        if (staged.length === 0 || !seqAfter(staged[staged.length - 1], seq)) return
-        this.discarding = true
-        const self = this
-        st.discardAbove(seq, (err) => {
-            self.discarding = false
-            if (err !== 0) return
-            self.storeFull = false
-            self.discardsForRoom++
-            for (let i = 0; i < self.members.length; i++) if (!self.members[i].evicted) self.resend(self.members[i])
-        })
-    }
-
-    /** A store error: counted in a row; past FLASH_FAILED_AFTER the flash has failed for good. */
-    private flashError(): void {
-        if (++this.flashErrorsInRow >= FLASH_FAILED_AFTER && !this.flashFailed) {
-            this.flashFailed = true
-            if (this.onFlashFailed) this.onFlashFailed()
-        }
-    }
-
-    private flashOk(): void {
-        this.flashErrorsInRow = 0
-        this.flashFailed = false
-    }
-
-    private staged(w: StagingWrite, err: number): void {
-        const a = w.arrivals
-        const ms = w.ms
-        if (w.session !== ms.session) {
-            a.staging--
-            this.unstage(ms)
-            return
-        }
-        if (err === StoreError.BadArgument) {
-            // a portion no store takes (longer than a block, an lba out of range): it came
-            // corrupt past the link's CRC, or from a broken primary; retrying cannot help, and
-            // its seq never completes (the resync of a new session brings the member's data)
-            a.staging--
-            this.unstage(ms)
-            this.messagesRejected++
-            return
-        }
-        if (err !== 0) {
-            // the store is busy, full until its collector or a commit frees room, or its flash
-            // failed for now: the portion is staged again later, never dropped (the seq could
-            // never complete without it)
-            ms.stagingRetries++
-            if (err === StoreError.Full) {
-                this.storeFull = true
-                if (this.clock) this.fullSince = this.clock.millis()
-                this.makeRoom(w.seq)
-            } else if (err !== StoreError.QueueFull) this.flashError()
-            const self = this
-            if (this.clock) this.clock.setTimer(this.flashFailed ? FLASH_FAILED_RETRY_MS : STAGING_RETRY_MS, () => self.retryStaging(w))
-            else this.retryStaging(w)
-            return
-        }
-        this.flashOk()
-        this.storeFull = false
-        a.staging--
-        this.unstage(ms)
-        a.received++
-        a.bytes += w.data.length
-        if (this.onStaged) this.onStaged(ms.member, w.lba, w.seq, w.data)
-        ms.portionsReceived++
-        this.tryApply()
-    }
-
-    /** Receive credit: the room left for the member's portions (messages wait in its link,
-     * and the member stops sending, while there is none). */
-    private grant(ms: MemberState): void {
-        ms.channel.setReceiveCredit(ms.staging < STAGING_PER_MEMBER ? STAGING_PER_MEMBER - ms.staging : 0)
-    }
-
-    private unstage(ms: MemberState): void {
-        ms.staging--
-        this.grant(ms)
-    }
-
-    private retryStaging(w: StagingWrite): void {
-        this.stagingQueue.push(w)
-        this.stageNext()
-    }
-
-    private onManifest(ms: MemberState, m: Manifest): void {
-        if (!seqAfter(m.seq, this.appliedSeq())) return
-        for (let i = 0; i < this.manifests.length; i++) if (this.manifests[i].seq === m.seq) return
-        if (this.manifests.length >= this.maxSeqs) {
-            if (!this.resyncing) return this.overflow(ms)
-            // in a full resync the oldest goes: the group has moved on past it (the members'
-            // copies extend past the manifests they no longer hold, and so no longer need it)
-            let o = 0
-            for (let i = 1; i < this.manifests.length; i++) if (seqAfter(this.manifests[o].seq, this.manifests[i].seq)) o = i
-            this.manifests[o] = this.manifests[this.manifests.length - 1]
-            this.manifests.pop()
-            this.overBound++
-        }
-        let tracked = false
-        for (let i = 0; i < m.entries.length; i++) {
-            if (m.entries[i].member >= this.members.length) {
-                this.manifestsRejected++
-                return
-            }
-            if (m.entries[i].portions === TRACKED) tracked = true
-        }
-        this.manifests.push(m)
-        // a member tracks this seq (it suspended): only a resync can bring the group past it
-        if (tracked && !this.resyncing) this.startResync()
-        this.tryApply()
-    }
-
-    /** The manifest that follows the applied seq in the group's chain, if it has arrived. */
-    private nextManifest(): Manifest | null {
-        const applied = this.appliedSeq()
-        for (let i = 0; i < this.manifests.length; i++) {
-            const m = this.manifests[i]
-            if (m.prevSeq === applied || (m.seq === seqNext(applied) && !seqAfter(m.prevSeq, applied))) return m
-        }
-        return null
-    }
-
-    /** Every member's portions of m have arrived (in a full resync: of the members that hold
-     * their seq m, the ones after their confirmed seq). */
-    private complete(m: Manifest): boolean {
-        if (!this.checkPortions) return true
-        for (let i = 0; i < m.entries.length; i++) {
-            const e = m.entries[i]
-            if (e.portions === 0) continue
-            // a member's seqs at or before its confirmed seq are gone from it: its copy has them
-            if (this.resyncing && this.members[e.member].resyncDone && seqAfter(this.members[e.member].resyncFrom, m.seq)) continue
-            // tracked by a member that suspended: never applied but through its resync
-            if (e.portions === TRACKED) return false
-            const a = this.members[e.member].arrivalsFor(m.seq, false)
-            // an evicted member's portions may never come: what arrived of them is applied,
-            // its writes after that are lost (docs/FORMAT-shuttle.md, "Eviction")
-            if (this.members[e.member].evicted && (!a || (a.staging === 0 && !a.done))) continue
-            if (!a || !a.done || a.staging > 0) return false
-            if (a.received !== a.done.sent) return false
-            const short = (a.done.flags & SEQ_DONE_SHORT) !== 0
-            if (a.done.sent !== e.portions && !(short && a.done.sent < e.portions)) return false
-        }
-        return true
-    }
-
-    private tryApply(): void {
-        if (this.applying) return
-        const m = this.resyncing ? this.resyncTarget() : this.nextManifest()
-        if (!m) {
-            if (this.resyncing) return
-            this.lastHold = this.manifests.length > 0 || this.anyArrivals() ? HoldReason.NoManifest : HoldReason.None
-            return
-        }
-        if (!this.complete(m)) {
-            this.lastHold = HoldReason.MissingPortions
-            return
-        }
-        this.applying = true
-        this.lastHold = HoldReason.Applying
-        const self = this
-        this.verify(m.seq, (ok) => {
-            // the reads take a while: a member's copy may have stopped standing meanwhile (it
-            // suspended, its session ended), and what it staged been dropped; the commit
-            // happens only if the same seq still may be applied, else the apply is chosen again
-            const again = ok ? (self.resyncing ? self.resyncTarget() : self.nextManifest()) : null
-            if (again === m && self.complete(m)) return self.commit(m)
-            self.applying = false
-            if (ok) {
-                self.appliesRechosen++
-                self.tryApply()
-            }
-        })
-    }
-
-    /**
-     * Reads back every staged version the commit at `upTo` makes visible (of seq `upTo`; in a
-     * resync, of every seq up to it) and checks it against its record's CRC, the CRC its PORTION
-     * carried: a version damaged on the remote's flash (a bit flipped at rest, a write that went
-     * wrong) is never applied. Its member sends its unapplied seqs again (the new copy supersedes
-     * the damaged one) and done(false); done(true) when every version checks.
-     */
-    private verify(upTo: number, done: (ok: boolean) => void): void {
-        const st = this.store
-        if (!st.pinned || !st.readPinned || !st.pinnedSeqs) return done(true)
-        const list: { member: number; lba: number; seq: number }[] = []
-        const seqs = this.resyncing ? st.pinnedSeqs() : [upTo]
-        for (let i = 0; i < seqs.length; i++) {
-            if (seqAfter(seqs[i], upTo)) break
-            const vs = st.pinned(-1, seqs[i])
-            for (let j = 0; j < vs.length; j++) list.push(vs[j])
-        }
-        this.verifyNext(list, 0, 0, done)
-    }
-
-    private verifyNext(list: { member: number; lba: number; seq: number }[], i: number, tries: number, done: (ok: boolean) => void): void {
-        if (i >= list.length) return done(true)
-        const self = this
-        const st = this.store as Required<RemoteStore>
-        st.readPinned(list[i], (err: number) => {
-            if (err === 0 || err === StoreError.NotFound) return self.verifyNext(list, i + 1, 0, done)
-            // a read that failed once may be a bad read, not damage: read it again
-            if (err === StoreError.Corrupt && tries < 1) return self.verifyNext(list, i, tries + 1, done)
-            if (err === StoreError.Corrupt) {
-                const ms = self.members[list[i].member]
-                self.stagedDamaged++
-                // an evicted member cannot send it again: its seqs apply with what arrived
-                if (ms && !ms.evicted) {
-                    self.resend(ms)
-                    return done(false)
-                }
-                return self.verifyNext(list, i + 1, 0, done)
-            }
-            // the store is busy or its flash failed for now: the apply is tried again later
-            self.flashError()
-            self.retryApply()
-            done(false)
-        })
-    }
-
-    /** The apply is tried again after a pause (a commit or a check the flash failed). */
-    private retryApply(): void {
-        if (!this.clock) return
-        const self = this
-        this.clock.setTimer(this.flashFailed ? FLASH_FAILED_RETRY_MS : COMMIT_RETRY_MS, () => self.tryApply())
-    }
-
-    private commit(m: Manifest): void {
-        const self = this
-        this.store.commit(m.seq, (err) => {
-            self.applying = false
-            if (err !== 0) {
-                // not applied (the flash failed, for now or for good): the image stays as it was
-                self.flashError()
-                self.retryApply()
-                return
-            }
-            self.flashOk()
-            self.storeFull = false
-            if (self.resyncing) {
-                self.resyncing = false
-                self.resyncsApplied++
-                self.suspendedMember = -1
-                self.suspendReason = 0
-                // a member started its copy again while the commit was under way (it suspended):
-                // the next resync begins at once
-                for (let i = 0; i < self.members.length; i++) {
-                    const ms = self.members[i]
-                    if (!ms.evicted && !ms.resyncDone && !self.resyncing) self.startResync()
-                }
-            }
-            self.seqsApplied++
-            self.forget(m.seq)
-            if (self.onApplied) self.onApplied(m.seq, m)
-            const applied = encodeApplied(m.seq)
-            for (let i = 0; i < self.members.length; i++) self.members[i].channel.send(applied)
-            self.tryApply()
-        })
-    }
-
-    /**
-     * In a full resync: the seq to apply, once every member (but evicted ones) has made its
-     * copy: the first final seq at or after the newest `to` whose chain of manifests reaches back
-     * to the oldest `from` (or to the applied seq), every seq of it complete (checked by the
-     * caller for the seq itself, here for the ones before it). Null while that is not so
-     * (lastHold says why).
-     */
-    private resyncTarget(): Manifest | null {
-        let target = 0
-        let low = 0
-        let any = false
-        for (let i = 0; i < this.members.length; i++) {
-            const ms = this.members[i]
-            if (ms.evicted) continue
-            if (!ms.resyncDone) {
-                this.lastHold = HoldReason.Resync
-                return null
-            }
-            if (!any || seqAfter(ms.resyncTo, target)) target = ms.resyncTo
-            if (!any || seqAfter(low, ms.resyncFrom)) low = ms.resyncFrom
-            any = true
-        }
-        let best: Manifest | null = null
-        for (let i = 0; i < this.manifests.length; i++) {
-            const m = this.manifests[i]
-            if (!seqAfter(target, m.seq) && (!best || seqAfter(best.seq, m.seq))) best = m
-        }
-        this.lastHold = HoldReason.NoManifest
-        if (!best || !any) return null
-        let m = best
-        for (let n = 0; n < this.manifests.length; n++) {
-            if (n > 0 && !this.complete(m)) {
-                this.lastHold = HoldReason.MissingPortions
-                return null
-            }
-            const prev = m.prevSeq
-            if (!seqAfter(m.seq, prev)) return null
-            // below every member's first needed seq, or at the applied one: the chain is whole
-            if (seqAfter(low, prev) || !seqAfter(prev, this.appliedSeq())) return best
-            let found: Manifest | null = null
-            for (let j = 0; j < this.manifests.length; j++) if (this.manifests[j].seq === prev) found = this.manifests[j]
-            if (!found) return null
-            m = found
-        }
-        return null
-    }
-
-    private forget(applied: number): void {
-        const keep: Manifest[] = []
-        for (let i = 0; i < this.manifests.length; i++) if (seqAfter(this.manifests[i].seq, applied)) keep.push(this.manifests[i])
-        this.manifests = keep
-        for (let i = 0; i < this.members.length; i++) {
-            const ms = this.members[i]
-            const left: Arrivals[] = []
-            for (let j = 0; j < ms.arrivals.length; j++) if (seqAfter(ms.arrivals[j].seq, applied)) left.push(ms.arrivals[j])
-            ms.arrivals = left
-        }
-    }
-
-    private anyArrivals(): boolean {
-        for (let i = 0; i < this.members.length; i++) if (this.members[i].arrivals.length > 0) return true
-        return false
     }
 
     /** Staged portions waiting for their seq to be applied, over all members. */

@@ -1,0 +1,174 @@
+import { Clock } from "../../hal/clock"
+import { Console } from "../../hal/console"
+import { RemoteChannel } from "../link/remote"
+import { HoldReason, RemoteBoard } from "../remote/remoteBoard"
+import { BlockStore } from "../store/blockStore"
+import { parseNumberArg, Shell, ShellCommand, ShellError } from "./shell"
+import {
+    addSealStats,
+    addStoreStats,
+    append,
+    channelLine,
+    jsonFlag,
+    noArgs,
+    noLines,
+    NOT_RUNNING,
+    readBlock,
+    reasonText,
+    seconds,
+    StatList,
+    statsLines,
+} from "./commandText"
+
+// The console's commands of the remote board (firmware/console/commands.ts).
+
+/** What the console reads of the running remote board. */
+export interface RemoteParts {
+    clock: Clock
+    board: RemoteBoard
+    store: BlockStore
+    /** One channel per member, in member order. */
+    channels: RemoteChannel[]
+    /** The group's suspend time (group.suspendAfterMs), for the reason a member suspended
+     * (0: not known). */
+    suspendAfterMs: number
+    /** HELLOs refused before they reached a member's channel (a host's listener), if any. */
+    refusedElsewhere?: () => number
+}
+
+/** Registers the remote's commands: status, stats [--json], seq, link, group, read <member> <lba>. */
+export function addRemoteCommands(shell: Shell, out: Console, parts: () => RemoteParts | null, extraStatus?: () => string[]): void {
+    const more = extraStatus ? extraStatus : noLines
+    shell.add(
+        new ShellCommand("status", "status", "the remote at a glance", (args) => {
+            noArgs("status", args)
+            const r = parts()
+            return append(r ? remoteStatus(r) : [NOT_RUNNING], more())
+        })
+    )
+    shell.add(
+        new ShellCommand("stats", "stats [--json]", "every counter; --json: one JSON line", (args) => {
+            const json = jsonFlag("stats", args)
+            const r = parts()
+            if (!r) return [NOT_RUNNING]
+            return statsLines(remoteStats(r), json)
+        })
+    )
+    shell.add(
+        new ShellCommand("seq", "seq", "the applied seq and what waits to be applied", (args) => {
+            noArgs("seq", args)
+            const r = parts()
+            return r ? remoteSeq(r) : [NOT_RUNNING]
+        })
+    )
+    shell.add(
+        new ShellCommand("link", "link", "the link channel of every member", (args) => {
+            noArgs("link", args)
+            const r = parts()
+            if (!r) return [NOT_RUNNING]
+            const lines: string[] = []
+            for (let m = 0; m < r.channels.length; m++) lines.push("member " + m + ": " + channelLine(r.channels[m]))
+            return lines
+        })
+    )
+    shell.add(
+        new ShellCommand("group", "group", "the members this remote mirrors", (args) => {
+            noArgs("group", args)
+            const r = parts()
+            if (!r) return [NOT_RUNNING]
+            return ["mirrors " + r.channels.length + " member(s): 0.." + (r.channels.length - 1) + ", applied seq " + r.store.appliedSeq()]
+        })
+    )
+    shell.add(
+        new ShellCommand("read", "read <member> <lba>", "read one applied block of a member", (args) => {
+            if (args.length !== 2) throw new ShellError("read takes a member and an lba")
+            const r = parts()
+            if (!r) return [NOT_RUNNING]
+            const m = parseNumberArg("member", args[0], r.channels.length - 1)
+            const lba = parseNumberArg("lba", args[1], 0xffffff)
+            readBlock(out, r.store, m, lba, "member " + m + " lba " + lba)
+            return []
+        })
+    )
+}
+
+/** What the remote waits for; `delta`: a member suspended, so the resync under way copies
+ * only what changed since the remote's image. */
+function holdText(h: HoldReason, delta: boolean): string {
+    if (h === HoldReason.NoManifest) return "waiting for a manifest"
+    if (h === HoldReason.MissingPortions) return "waiting for portions"
+    if (h === HoldReason.Applying) return "applying"
+    if (h === HoldReason.Resync) return (delta ? "delta" : "full") + " resync: waiting for members' copies"
+    return "idle"
+}
+
+function remoteStatus(r: RemoteParts): string[] {
+    let up = 0
+    for (let m = 0; m < r.channels.length; m++) if (r.channels[m].isUp()) up++
+    const b = r.board
+    const held = b.suspendedMember >= 0
+    const lines = [
+        "remote, clock " + seconds(r.clock.millis()),
+        "applied seq " + r.store.appliedSeq() + ", staged portions " + b.stagedPortions() + ", " + holdText(b.lastHold, held),
+    ]
+    if (held)
+        lines.push(
+            "holding its image at seq " +
+                r.store.appliedSeq() +
+                ": member " +
+                b.suspendedMember +
+                " suspended replication (" +
+                reasonText(b.suspendReason, r.suspendAfterMs) +
+                ")"
+        )
+    lines.push("links up " + up + "/" + r.channels.length)
+    return lines
+}
+
+function remoteSeq(r: RemoteParts): string[] {
+    const staged = r.store.pinnedSeqs()
+    let list = ""
+    const show = staged.length < 8 ? staged.length : 8
+    for (let i = 0; i < show; i++) list += " " + staged[i]
+    if (staged.length > show) list += " ..."
+    return ["applied " + r.store.appliedSeq() + ", seqs applied since boot " + r.board.seqsApplied, "staged seqs:" + (show > 0 ? list : " none")]
+}
+
+function remoteStats(r: RemoteParts): StatList {
+    const s = new StatList()
+    s.add("appliedSeq", r.store.appliedSeq())
+    s.add("seqsApplied", r.board.seqsApplied)
+    s.add("resyncsStarted", r.board.resyncsStarted)
+    s.add("resyncsApplied", r.board.resyncsApplied)
+    s.add("suspendedMember", r.board.suspendedMember)
+    s.add("suspendReason", r.board.suspendReason)
+    s.add("stagedPortions", r.board.stagedPortions())
+    s.add("manifestsRejected", r.board.manifestsRejected)
+    s.add("messagesRejected", r.board.messagesRejected)
+    let received = 0
+    let up = 0
+    for (let m = 0; m < r.channels.length; m++) {
+        received += r.board.portionsReceived(m)
+        if (r.channels[m].isUp()) up++
+    }
+    s.add("portionsReceived", received)
+    s.add("linksUp", up)
+    let frames = 0
+    let retx = 0
+    let crc = 0
+    let delivered = 0
+    for (let m = 0; m < r.channels.length; m++) {
+        const c = r.channels[m].counters
+        frames += c.framesSent
+        retx += c.retransmissions
+        crc += c.droppedCrc
+        delivered += c.payloadBytesDelivered
+    }
+    s.add("framesSent", frames)
+    s.add("retransmissions", retx)
+    s.add("droppedCrc", crc)
+    s.add("payloadBytesDelivered", delivered)
+    addSealStats(s, r.channels, r.refusedElsewhere ? r.refusedElsewhere() : 0)
+    addStoreStats(s, r.store)
+    return s
+}
