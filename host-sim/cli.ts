@@ -43,9 +43,10 @@ Options of sim
   --mode M            consistent | none (default consistent)
   --baud N            link baud rate (default 115200)
   --faults LIST       none | all | comma list of power,link,bus,reboot,slow,replace,death,
-                      rot,remotefail,ram,attack (default none); attack: an adversary on every
-                      member's link injects, replays, poses and flips bits; the remote must
-                      take none of it
+                      rot,remotefail,ram,attack,replace-primary (default none); attack: an
+                      adversary on every member's link injects, replays, poses and flips bits;
+                      the remote must take none of it; replace-primary: a board is lost with
+                      its flash and a blank one restores its image from the remote
   --keys K            seeded (default): every member's link key drawn from the seed, every
                       frame sealed (docs/FORMAT-link.md §11); none: frames in the clear
   --power-off M@T[+D] power member M (0-based; remote: the remote board) off at virtual time
@@ -118,7 +119,7 @@ function parseIntOpt(name: string, s: string | undefined, def: number, min: numb
     return v
 }
 
-const FAULT_CLASSES = ["power", "link", "bus", "reboot", "slow", "replace", "death", "rot", "remotefail", "ram", "attack"]
+const FAULT_CLASSES = ["power", "link", "bus", "reboot", "slow", "replace", "death", "rot", "remotefail", "ram", "attack", "replace-primary"]
 
 export function parseFaults(s: string | undefined): string[] {
     if (s === undefined || s === "none") return []
@@ -317,7 +318,9 @@ function sweepLines(s: SweepSummary): string {
         `${(s.wallMs / 1000).toFixed(1)} s on ${s.workers} worker(s)\n` +
         (s.writesFailed + s.suspensions + s.resyncs + s.ackedDuringSuspension > 0
             ? `writes failed ${s.writesFailed}; replication suspended ${s.suspensions} time(s), ` +
-              `${s.ackedDuringSuspension} writes acknowledged while suspended; full resyncs ${s.resyncs}\n`
+              `${s.ackedDuringSuspension} writes acknowledged while suspended; full resyncs ${s.resyncs}` +
+              (s.restores > 0 ? `; boards restored from the remote ${s.restores}` : "") +
+              "\n"
             : "") +
         (rejected.length > 0 ? "frames rejected by the sealed links: " + rejected.map(([k, v]) => `${k} ${v}`).join(", ") + "\n" : "")
     )

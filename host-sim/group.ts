@@ -84,6 +84,11 @@ export class SimPrimary {
     powerCuts = 0
     /** Called when the board is up after a boot. */
     onUp: (() => void) | null = null
+    /** The board was replaced by one with a blank flash, which restores its image from the
+     * remote at its boots until the restore has ended. */
+    restoring = false
+    /** The firmware of the board's boot (restoring or replicating). */
+    fw: PrimaryFirmware | null = null
     constructor(
         public member: number,
         public address: number,
@@ -118,6 +123,11 @@ export class SimGroup {
     /** Called after every apply on the remote with the seq and the portions it made visible. */
     onApplied: ((seq: number, portions: number) => void) | null = null
     onStaged: ((member: number, lba: number, seq: number, data: Buffer) => void) | null = null
+    /** Called when the remote begins a member's restore (it discarded what was staged above
+     * `applied`). */
+    onRestoreBegun: ((member: number, applied: number) => void) | null = null
+    /** Called when a primary's restore has ended, with the applied seq its image is of. */
+    onRestored: ((p: SimPrimary, applied: number) => void) | null = null
     /** Problems the boards reported while booting (flash errors and the like). */
     bootErrors: string[] = []
     /** Called at every power cut, with the primary (null: the remote) and its time off. */
@@ -242,7 +252,20 @@ export class SimGroup {
             fw.maxLbasPerSeq = o.lbaCount
             fw.channelConfig = self.channelConfig(false)
             if (self.primarySealOf) fw.sealer = self.primarySealOf(p.member)
+            // a board put in place of a lost one takes its image back from the remote
+            if (p.restoring) {
+                fw.restore = true
+                fw.onRestored = (applied) => {
+                    p.restoring = false
+                    p.channel = fw.channel
+                    p.board = fw.board
+                    p.solo = fw.cycle
+                    if (self.onRestored) self.onRestored(p, applied)
+                    if (p.onUp) p.onUp()
+                }
+            }
             if (self.joinMember) self.joinMember(p, fw)
+            p.fw = fw
             fw.start((ok) => {
                 if (!ok) {
                     self.bootErrors.push("primary " + p.member + ": " + lastLine)
@@ -252,6 +275,13 @@ export class SimGroup {
                 p.board = fw.board
                 p.solo = fw.cycle
                 p.up = true
+                // a board restoring replicates (and is up for its app) once its image is back
+                if (!fw.board) return
+                if (p.restoring) {
+                    // its restore had ended, all but for this boot to hear of it
+                    p.restoring = false
+                    if (self.onRestored) self.onRestored(p, fw.store.confirmedSeq())
+                }
                 if (p.onUp) p.onUp()
             })
         })
@@ -315,6 +345,9 @@ export class SimGroup {
         board.onStaged = (m, lba, seq, data) => {
             if (self.onStaged) self.onStaged(m, lba, seq, data)
         }
+        board.onRestoreBegun = (m, applied) => {
+            if (self.onRestoreBegun) self.onRestoreBegun(m, applied)
+        }
         r.up = true
         if (r.onUp) r.onUp()
     }
@@ -322,17 +355,23 @@ export class SimGroup {
     /** Cuts a primary's power now (during whatever flash operation is in progress) and boots
      * it again after `offMs`. */
     /** Cuts a primary's power for offMs (mode Everything: a reset, the chip finishes its operation). */
-    powerCycle(p: SimPrimary, prng: Prng, offMs: number, mode: PartialMode = PartialMode.Any): void {
+    powerCycle(p: SimPrimary, prng: Prng, offMs: number, mode: PartialMode = PartialMode.Any, replace = false): void {
         if (!p.up) return
         p.up = false
         p.powerCuts++
         p.chip.powerCut(prng, mode)
+        // a new board in its place: its chip comes erased, and it restores from the remote
+        if (replace) {
+            p.chip.copyMemory(new SpiNorChip(this.kernel, { capacity: p.chip.capacity() }))
+            p.restoring = true
+        }
         if (p.clock) p.clock.powerOff()
         if (p.link) p.link.powerOff()
         if (p.cycleOff) p.cycleOff()
         if (this.cyclePowerCut) this.cyclePowerCut(p)
         p.board = null
-        if (this.onPowerCut) this.onPowerCut(p, offMs, false)
+        p.fw = null
+        if (this.onPowerCut) this.onPowerCut(p, offMs, replace)
         const self = this
         this.kernel.setTimer(offMs, () => self.bootPrimary(p))
     }

@@ -200,7 +200,8 @@ export function renderReport(input: ReportInput): string {
         row("writes", `${r.writesIssued} issued, ${r.writesAcked} acknowledged, ${r.writesFailed} failed`),
         row(
             "suspensions",
-            `replication suspended ${r.suspensions} time(s), ${r.ackedDuringSuspension} writes acknowledged while suspended; full resyncs ${r.resyncs}`
+            `replication suspended ${r.suspensions} time(s), ${r.ackedDuringSuspension} writes acknowledged while suspended; full resyncs ${r.resyncs}` +
+                (r.restores > 0 ? `; boards restored from the remote ${r.restores}` : "")
         ),
         row("portions applied", String(r.portionsApplied)),
         row("applied seq", String(r.appliedSeq)),

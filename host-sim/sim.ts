@@ -193,6 +193,9 @@ export interface SimResult {
     framesRejected: Record<string, number>
     /** Writes the primaries acknowledged while replication was suspended, over every boot. */
     ackedDuringSuspension: number
+    /** Restores that ended: boards put in place of lost ones that took their image back from
+     * the remote (the replace-primary class). */
+    restores: number
     replay: string
 }
 
@@ -240,6 +243,7 @@ export class Simulation {
         attackReplayed: 0,
         attackPosed: 0,
         attackFlipped: 0,
+        primaryReplaced: 0,
     }
 
     /** Told of each fault of the rot, remotefail and ram classes and of the operator's
@@ -393,7 +397,58 @@ export class Simulation {
             if (!id) this.violations.push(`remote: staged a block no write produced (member ${m} lba ${lba} seq ${seq})`)
             this.staged.push([m, lba, seq, id ? id.counter : -1, id && id.board === m && id.lba === lba ? id.counter : null])
         }
+        // a restore discards what the remote staged above its applied seq (every member's)
+        this.group.onRestoreBegun = (_m, applied) => {
+            this.staged = this.staged.filter((e) => ((e[2] - applied) | 0) <= 0)
+        }
+        this.group.onRestored = (p, applied) => this.restored(p.member, applied)
         this.resetShadow()
+    }
+
+    /** Restores that ended, and that began (boards replaced). */
+    restoresDone = 0
+
+    /**
+     * The `replace-primary` class and the console's `fault replace <board>`: the board is lost
+     * with its flash, and a new board with a blank flash takes its place and restores its image
+     * from the remote. The writes it had acknowledged that the remote does not show are lost
+     * with it (the checker excuses them, and what depends on them); the restored image must be
+     * the remote's. Not while the remote is away or replaced (two disasters at once lose what
+     * neither holds), nor while another board restores.
+     */
+    replacePrimary(member: number, prng: Prng, offMs: number): boolean {
+        const p = this.group.primaries[member]
+        if (this.workloadStopped || !p.up || !this.group.remote.up) return false
+        for (const q of this.group.primaries) if (q.restoring) return false
+        if (p.board && p.board.verifier) this.verifyFound[member] += p.board.verifier.found - p.board.verifier.foundDamaged
+        this.history.lostWith(
+            member,
+            this.shadow[member].map((id) => id.counter)
+        )
+        this.group.powerCycle(p, prng, offMs, PartialMode.Any, true)
+        this.apps[member].powerLost()
+        this.faultsInjected.primaryReplaced++
+        this.fault("primary " + member, "replaced by a board with a blank flash: it restores its image from the remote")
+        return true
+    }
+
+    /** A replaced board's restore ended: its flash must hold the remote's image of it. */
+    private restored(member: number, applied: number): void {
+        this.restoresDone++
+        const p = this.group.primaries[member]
+        const g = this.group.opts
+        const dmg: Array<[number, number]> = []
+        const img = readFlashImage(
+            p.chip,
+            { role: StoreRole.Primary, blockSize: g.blockSize, boards: this.opts.boards, lbaCount: g.lbaCount, only: member },
+            dmg
+        )
+        const where = "primary " + member + " restored as of seq " + applied
+        if (!img) return void this.violations.push(where + ": its flash does not mount")
+        const ids = decodeImage(this.history, g.lbaCount, (b, l) => (b === member ? img[b][l] : null), decodeBlock, this.violations, where)
+        for (let lba = 0; lba < g.lbaCount; lba++)
+            if (ids[member][lba].counter !== this.shadow[member][lba].counter)
+                this.violations.push(where + ": lba " + lba + " shows write " + ids[member][lba].counter + ", the remote " + this.shadow[member][lba].counter)
     }
 
     /**
@@ -488,7 +543,7 @@ export class Simulation {
 
     /** Counters over every boot: writes the apps saw fail, suspensions, full resyncs the remote
      * committed, writes acknowledged while replication was suspended. */
-    longEventCounters(): { writesFailed: number; suspensions: number; resyncs: number; ackedDuringSuspension: number } {
+    longEventCounters(): { writesFailed: number; suspensions: number; resyncs: number; ackedDuringSuspension: number; restores: number } {
         let writesFailed = 0
         let suspensions = 0
         let acked = 0
@@ -499,7 +554,7 @@ export class Simulation {
             acked += this.primaryTotals[b].acked + (last ? last.ackedDuringSuspension : 0)
         }
         const resyncs = this.remoteResyncs + (this.lastRemoteBoard ? this.lastRemoteBoard.resyncsApplied : 0)
-        return { writesFailed, suspensions, resyncs, ackedDuringSuspension: acked }
+        return { writesFailed, suspensions, resyncs, ackedDuringSuspension: acked, restores: this.restoresDone }
     }
 
     private wakeUpWaiters(i: number): void {
@@ -875,6 +930,19 @@ export class Simulation {
                 })
             }
         }
+        if (f.includes("replace-primary")) {
+            // drawn from a generator of its own: one board lost and replaced after a quarter to
+            // three quarters of the run, and again every 30 to 60 s in longer runs
+            const rr = new Prng((this.opts.seed ^ 0x5e9a1ace) >>> 0)
+            for (let t = Math.floor(end / 4) + rr.int(Math.max(1, Math.floor(end / 2))); t < end; t += 30000 + rr.int(30000)) {
+                const member = rr.int(this.opts.boards)
+                const prng = rr.fork(t)
+                const offMs = 500 + rr.int(3000)
+                this.kernel.setTimer(t, () => {
+                    if (!self.workloadStopped) self.whenUp(member, () => self.replacePrimary(member, prng, offMs))
+                })
+            }
+        }
         if (f.includes("death"))
             for (const d of deathSchedule(this.opts.seed, this.opts.boards, end)) {
                 const prng = new Prng((this.opts.seed ^ 0xdea7b0d ^ Math.imul(d.member + 1, 0x9e3779b1)) >>> 0)
@@ -899,6 +967,13 @@ export class Simulation {
      */
     replaceRemote(prng: Prng, offMs: number, image: SpiNorChip | null): void {
         if (!this.group.remote.up) return
+        // a board restoring from the remote loses what only the remote held of it
+        for (const p of this.group.primaries)
+            if (p.restoring)
+                this.history.lostWith(
+                    p.member,
+                    this.shadow[p.member].map(() => 0)
+                )
         this.group.powerCycleRemote(prng, offMs, true)
         this.faultsInjected.remoteReplaced++
         // what the new board shows: nothing, or the older image; nothing staged counts (a
@@ -955,6 +1030,8 @@ export class Simulation {
             return
         }
         const p = this.group.primaries[member]
+        // a board restoring holds part of its image: its restore starts again at its boot
+        if (p.restoring) return
         const damaged: Array<[number, number]> = []
         const img = readFlashImage(
             p.chip,

@@ -48,6 +48,8 @@ export interface SweepSummary {
     suspensions: number
     resyncs: number
     ackedDuringSuspension: number
+    /** Restores of replaced boards that ended. */
+    restores: number
     /** Worker threads (over every part, combined). */
     workers: number
     /** Wall time of the run (combined: of the longest part, as parts run side by side). */
@@ -68,6 +70,7 @@ export interface SeedOutcome {
     suspensions: number
     resyncs: number
     ackedDuringSuspension: number
+    restores: number
     /** The command that replays this seed's run. */
     replay: string
 }
@@ -79,6 +82,7 @@ export function outcomeOf(r: SimResult): SeedOutcome {
         suspensions: r.suspensions,
         resyncs: r.resyncs,
         ackedDuringSuspension: r.ackedDuringSuspension,
+        restores: r.restores,
         replay: r.replay,
         consistent: r.consistent,
         safe: r.safe,
@@ -225,6 +229,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
         s.suspensions += out.suspensions
         s.resyncs += out.resyncs
         s.ackedDuringSuspension += out.ackedDuringSuspension
+        s.restores += out.restores
         if (!out.safe) s.unsafeRuns++
         if (!out.consistent) {
             s.violations += out.violationCount
@@ -293,6 +298,7 @@ export function combineSummaries(parts: SweepSummary[]): SweepSummary {
         s.suspensions += p.suspensions
         s.resyncs += p.resyncs
         s.ackedDuringSuspension += p.ackedDuringSuspension
+        s.restores += p.restores
         s.workers += p.workers
         s.wallMs = Math.max(s.wallMs, p.wallMs)
     }
@@ -320,6 +326,7 @@ function emptySummary(options: string, seeds: Array<[number, number]>, shard: Sw
         suspensions: 0,
         resyncs: 0,
         ackedDuringSuspension: 0,
+        restores: 0,
         workers,
         wallMs: 0,
     }

@@ -140,8 +140,31 @@ export class History {
      * is out of the group (evicted) and the write came after what the remote held of it. */
     excused(board: number, lba: number, counter: number): boolean {
         if (this.isOut(board, counter)) return true
+        const lost = this.lostTo[board]
+        if (lost !== undefined) if (lost[lba] !== undefined) if (counter > this.lostFrom[board][lba] && counter <= lost[lba]) return true
         const row = this.lossAccepted[board]
         return row !== undefined && row[lba] !== undefined && counter <= row[lba]
+    }
+
+    /** lostFrom[b][lba] < counter ≤ lostTo[b][lba]: writes of board b lost with its flash. */
+    lostFrom: number[][] = []
+    lostTo: number[][] = []
+
+    /** `board` was lost with its flash, and a new board restores from the remote, which shows
+     * write shown[lba] of each lba: the writes acknowledged so far after those are lost. */
+    lostWith(board: number, shown: number[]): void {
+        while (this.lostTo.length <= board) {
+            this.lostFrom.push([])
+            this.lostTo.push([])
+        }
+        for (let lba = 0; lba < shown.length; lba++) {
+            const e = this.newestAcked(board, lba, this.writes[board].length)
+            if (e <= shown[lba]) continue
+            // an earlier loss of the same block stays excused
+            const prev = this.lostFrom[board][lba]
+            this.lostFrom[board][lba] = prev !== undefined && prev < shown[lba] ? prev : shown[lba]
+            this.lostTo[board][lba] = e
+        }
     }
 
     /** Every write of `board` after `from` up to `to` is excused (each one's loss was

@@ -9,6 +9,8 @@ import { AckMode, Congestion, historyLimit, PrimaryBoard, PrimaryOptions } from 
 import { SoloCycle } from "../pipeline/soloCycle"
 import { PrimaryBlockStore } from "../store/blockStore"
 import { MetaKey, StoreError, storeErrorName, StoreRole } from "../store/types"
+import { RefuseReason } from "../link/frame"
+import { Restore } from "./restore"
 
 /** Calls the store may queue behind the running one. */
 const STORE_QUEUE = 8
@@ -62,6 +64,15 @@ export class PrimaryFirmware {
      * cycle, which recovers the board first (default: the board recovers, then a SoloCycle). */
     makeBoard!: ((o: PrimaryOptions, clock: Clock, store: PrimaryBlockStore, ch: PrimaryChannel) => PrimaryBoard) | null
     startCycle!: ((board: PrimaryBoard) => void) | null
+    /** Set before start: this board takes its image back from the remote before it replicates
+     * (a board that replaces a lost one, on a blank flash: docs/OPERATIONS.md). A restore cut
+     * by a power loss goes on at the next start without it. */
+    restore!: boolean
+    /** The restore under way (null: none). */
+    restoring!: Restore | null
+    /** Told when a restore has ended and the board replicates (the simulator's checker
+     * compares the image). */
+    onRestored!: ((applied: number, blocks: number) => void) | null
 
     constructor(
         readonly config: SeqmirrorConfig,
@@ -113,14 +124,15 @@ export class PrimaryFirmware {
                     done(false)
                     return
                 }
-                self.run()
+                if (self.restore || self.store.meta(MetaKey.Restore) === 1) return self.startRestore(report.liveRecords, done)
+                self.run(self.newChannel())
                 done(true)
             })
         })
     }
 
-    private run(): void {
-        const cfg = this.config
+    /** The board's link channel, with its lines on the console. */
+    private newChannel(): PrimaryChannel {
         const ch = new PrimaryChannel(this.link, this.clock, this.random, this.channelConfig, this.generation, this.member, this.sealer)
         const self = this
         // up and down only: while the link is out, HELLOs and their timeouts come and go
@@ -130,9 +142,67 @@ export class PrimaryFirmware {
             if (up !== wasUp) self.print("link channel: " + (up ? "session up" : "session down (" + state + ")"))
             wasUp = up
         })
-        ch.onRefused((reason, highest) =>
+        ch.onRefused((reason, highest) => {
+            // a restoring board takes the generation after the remote's newest of its member
+            if (reason === RefuseReason.StaleGeneration)
+                if (self.restoring)
+                    return self.store.setMeta(MetaKey.Generation, highest + 1, (err) => {
+                        if (err !== StoreError.None) return self.print("store: cannot record the generation: " + storeErrorName(err))
+                        self.generation = highest + 1
+                        ch.reconnect(highest + 1)
+                    })
             self.print("link channel: the remote refused this board (reason " + reason + ", generation " + highest + " known): it sends no more")
-        )
+            if (reason === RefuseReason.StaleGeneration)
+                self.print("link channel: the remote holds this member's image from a later board: restore this board from it (docs/OPERATIONS.md)")
+        })
+        this.channel = ch
+        return ch
+    }
+
+    /**
+     * Restores the image from the remote before replicating: only on a store that holds no
+     * block (or one whose restore a power cut interrupted), flagged in the store first.
+     */
+    private startRestore(blocks: number, done: (ok: boolean) => void): void {
+        const self = this
+        if (blocks > 0)
+            if (this.store.meta(MetaKey.Restore) !== 1) {
+                // restored already (or never blank): a restore would overwrite what it holds
+                this.print("restore: not done: the store holds " + blocks + " blocks (a restore takes a blank flash; erase the chip first)")
+                this.run(this.newChannel())
+                done(true)
+                return
+            }
+        this.store.setMeta(MetaKey.Restore, 1, (err) => {
+            if (err !== StoreError.None) {
+                self.print("store: cannot record the restore: " + storeErrorName(err))
+                done(false)
+                return
+            }
+            const ch = self.newChannel()
+            self.print("restore: taking member " + self.member + "'s image back from the remote")
+            self.restoring = new Restore(ch, self.store, self.member, self.lbaCount, (n, damaged) => {
+                const r = self.restoring as Restore
+                self.restoring = null
+                self.print(
+                    "restore: " +
+                        n +
+                        " blocks back as of seq " +
+                        r.applied +
+                        (damaged > 0 ? ", " + damaged + " damaged on the remote (left blank)" : "") +
+                        "; replicating again from them"
+                )
+                // a new session for the pipeline: the remote asks it for its copy
+                ch.reconnect(self.generation)
+                self.run(ch)
+                if (self.onRestored) self.onRestored(r.applied, n)
+            })
+            done(true)
+        })
+    }
+
+    private run(ch: PrimaryChannel): void {
+        const cfg = this.config
         const o: PrimaryOptions = {
             member: this.member,
             blockSize: cfg.store.blockSize,
@@ -154,12 +224,12 @@ export class PrimaryFirmware {
         let board: PrimaryBoard
         if (this.makeBoard) board = this.makeBoard(o, this.clock, this.store, ch)
         else board = new PrimaryBoard(o, this.clock, this.store, ch)
-        this.channel = ch
         this.board = board
         // a group member's cycle recovers its board with the seqs its shuttle state kept
         if (this.startCycle) this.startCycle(board)
         else {
-            board.recover(this.store.maxSeqSeen(), this.store.confirmedSeq(), 0)
+            // after a restore, the newest seq the remote had heard of
+            board.recover(this.store.maxSeqSeen(), this.store.confirmedSeq(), Math.max(this.store.meta(MetaKey.HighestSeq), 0))
             const cycle = new SoloCycle(board, this.clock)
             cycle.start()
             this.cycle = cycle
@@ -173,6 +243,8 @@ export class PrimaryFirmware {
     statusLine(): string {
         const b = this.board
         const ch = this.channel
+        const r = this.restoring
+        if (r) return "status: restoring from the remote, " + r.written + " of " + this.lbaCount + " blocks"
         if (b === null || ch === null) return "status: not replicating"
         return (
             "status: seq " +

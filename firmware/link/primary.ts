@@ -53,7 +53,7 @@ export class PrimaryChannel extends LinkChannel {
         clock: Clock,
         random: () => number,
         cfg: ChannelConfig,
-        readonly generation: number,
+        public generation: number,
         readonly member: number,
         sealer?: LinkSeal | null
     ) {
@@ -68,6 +68,19 @@ export class PrimaryChannel extends LinkChannel {
      * `highestGeneration` is the newest the remote has accepted for this member. */
     onRefused(handler: (reason: number, highestGeneration: number) => void): void {
         this.refusedHandler = handler
+    }
+
+    /** Connects again as `generation` in a new session (the session up, if any, ends): a
+     * board refused as stale that takes a newer generation, or one whose restore is done. */
+    reconnect(generation: number): void {
+        this.generation = generation
+        this.resetSession()
+        this.sessionId = 0
+        this.nonce = 0
+        this.st = "down"
+        this.handshakeAt = -1
+        this.reconnectAt = this.clock.millis()
+        this.changed()
     }
 
     /** Called on every change of state() (for the console and the simulator's log). */

@@ -27,6 +27,11 @@ import { getU32, putU32 } from "../codec/bytes"
  *   VERIFY     0x07 | from u32 | n u8
  *              online verify: the remote answers what it holds of the member's lbas from..
  *              from + n - 1 (n ≤ 64)
+ *   RESTORE    0x08 | lba u32
+ *              a board restoring its image from the remote asks for the remote's applied
+ *              version of lba; lba 0xFFFFFFFF (RESTORE_BEGIN) first: the remote holds its
+ *              applied image for the restore (a full resync), discards what is staged above it
+ *              and answers with the applied seq
  *   RESYNC     0x05 | base u32 | from u32 | to u32 | flags u8
  *              a full resync: the member copies the blocks the remote lacks into new seqs.
  *              base is its confirmed seq C, from = C + 1; with flag 0x01 (DONE) the copy is
@@ -43,6 +48,10 @@ import { getU32, putU32 } from "../codec/bytes"
  *   VERIFIED   0x84 | from u32 | n u8 | n × (state u8 | crc u32)
  *              the answer to VERIFY: per lba, what the remote's applied image holds (state 0:
  *              no block, 1: a block whose CRC-32C follows, 2: a block that reads back damaged)
+ *   RESTORED   0x85 | lba u32 | applied u32 | top u32 | state u8 | data[block if state 1]
+ *              the answer to RESTORE: the applied seq the image is of, the newest seq the remote
+ *              has heard of (the restored board's seqs start after it), and the version (state
+ *              0: no block, 1: the block follows, 2: it reads back damaged)
  */
 export const enum Msg {
     Portion = 0x01,
@@ -55,6 +64,8 @@ export const enum Msg {
     Admitted = 0x06,
     /** Online verify: [type, from lba u32, count u8]. */
     Verify = 0x07,
+    /** A restoring board asks for a block of the remote's applied image: [type, lba u32]. */
+    Restore = 0x08,
     Applied = 0x81,
     ResyncRequest = 0x82,
     /** The resync waits for a member whose link is down: a member that holds its app's
@@ -62,6 +73,22 @@ export const enum Msg {
     ResyncWait = 0x83,
     /** The answer to VERIFY. */
     Verified = 0x84,
+    /** The answer to RESTORE. */
+    Restored = 0x85,
+}
+
+export const RESTORE_LEN = 5
+/** RESTORE's lba that opens a restore. */
+export const RESTORE_BEGIN = 0xffffffff
+/** RESTORED's bytes before the block's data. */
+export const RESTORED_HEADER = 14
+
+/** RESTORE of `lba`. */
+export function encodeRestore(lba: number): Buffer {
+    const b = Buffer.alloc(RESTORE_LEN)
+    b[0] = Msg.Restore
+    putU32(b, 1, lba)
+    return b
 }
 
 export const RESYNC_DONE = 0x01

@@ -1,6 +1,6 @@
 import { getU32, putU32 } from "../codec/bytes"
 import { crc32cUpdate } from "../codec/crc32c"
-import { decodeManifest, decodeSeqDone, encodeApplied, Manifest, Msg, MEMBERSHIP_LEN, PORTION_HEADER, RESYNC_LEN } from "../protocol/messages"
+import { decodeManifest, decodeSeqDone, encodeApplied, Manifest, Msg, MEMBERSHIP_LEN, PORTION_HEADER, RESTORE_LEN, RESYNC_LEN } from "../protocol/messages"
 import { PipelineChannel } from "../protocol/ports"
 import { Held, VERIFY_LEN, VERIFY_SPAN } from "../pipeline/verify"
 import { seqAfter } from "../seq"
@@ -9,6 +9,7 @@ import { Clock } from "../../hal/clock"
 import { HoldReason, seqComplete, takeManifest, tryApply } from "./remoteApply"
 import { armWatch, requestAll, requestCopy, RESYNC_WAIT, takeMembership, takeResync } from "./remoteResync"
 import { MemberState, overflow, STAGING_RETRY_MS, stagePortion, StagingWrite } from "./remoteStaging"
+import { takeRestore } from "./remoteRestore"
 
 export { HoldReason } from "./remoteApply"
 export { STAGING_PER_MEMBER } from "./remoteStaging"
@@ -90,6 +91,11 @@ export class RemoteBoard {
     stagedDamaged = 0
     /** Times a member's session was ended to have it send its unapplied seqs again. */
     resends = 0
+    /** Restores begun: a member whose board came back blank asked for its image. */
+    restoresStarted = 0
+    /** Told when a restore has begun: everything staged above `applied` was discarded (the
+     * simulator's checker forgets it too). */
+    onRestoreBegun: ((member: number, applied: number) => void) | null = null
     /** Store errors in a row; the flash has failed for good past FLASH_FAILED_AFTER (the
      * console and stats say so; the image stays as applied). */
     flashErrorsInRow = 0
@@ -183,6 +189,8 @@ export class RemoteBoard {
             ms.session++
             ms.arrivals = []
             ms.resyncDone = false
+            ms.restoreReady = false
+            ms.restoreQ = []
             ms.channel.send(encodeApplied(this.appliedSeq()))
             if (this.waiting) ms.channel.send(RESYNC_WAIT)
         }
@@ -208,6 +216,7 @@ export class RemoteBoard {
                 tryApply(this)
             }
         } else if (type === Msg.Resync && len === RESYNC_LEN) takeResync(this, ms, msg)
+        else if (type === Msg.Restore && len === RESTORE_LEN) takeRestore(this, ms, msg)
         else if (type === Msg.Verify && len === VERIFY_LEN && msg[5] <= VERIFY_SPAN && this.store.read) {
             // a new request replaces one under way (the member asks again after a new session)
             ms.verifyJob++

@@ -82,6 +82,12 @@ export class MemberState {
     verifyAt = 0
     verifyJob = 0
     verifyBuf: Buffer
+    /** Restore (firmware/remote/remoteRestore.ts): the remote holds its applied image for this
+     * member's restore in this session; the lbas asked for, oldest first; the newest seq heard
+     * when the restore began. */
+    restoreReady = false
+    restoreQ: number[] = []
+    restoreTop = 0
     constructor(
         public member: number,
         public channel: PipelineChannel

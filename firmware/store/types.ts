@@ -80,6 +80,8 @@ export const enum MetaKey {
     ShuttleEvicted = 3,
     /** 1 while a board admitted again owes the remote a copy of its whole image. */
     FullCopy = 4,
+    /** 1 while a board restores its image from the remote (a power cut: it starts again). */
+    Restore = 5,
 }
 
 export interface StoreOptions {

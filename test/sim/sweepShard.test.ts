@@ -36,6 +36,7 @@ function summary(over: Partial<SweepSummary>): SweepSummary {
         suspensions: 0,
         resyncs: 0,
         ackedDuringSuspension: 0,
+        restores: 0,
         workers: 2,
         wallMs: 500,
         ...over,
