@@ -446,10 +446,19 @@ export class Simulation {
         const where = "primary " + member + " restored as of seq " + applied
         if (!img) return void this.violations.push(where + ": its flash does not mount")
         const ids = decodeImage(this.history, g.lbaCount, (b, l) => (b === member ? img[b][l] : null), decodeBlock, this.violations, where)
-        for (let lba = 0; lba < g.lbaCount; lba++)
-            if (ids[member][lba].counter !== this.shadow[member][lba].counter)
-                this.violations.push(where + ": lba " + lba + " shows write " + ids[member][lba].counter + ", the remote " + this.shadow[member][lba].counter)
+        // a remote replaced during the restore (a second disaster) holds less than the restore
+        // took from the one before: the board keeps those blocks, not older ones
+        const replaced = this.remoteReplacedInRestore.has(member)
+        this.remoteReplacedInRestore.delete(member)
+        for (let lba = 0; lba < g.lbaCount; lba++) {
+            const has = ids[member][lba].counter
+            const remote = this.shadow[member][lba].counter
+            if (replaced ? has < remote : has !== remote) this.violations.push(where + ": lba " + lba + " shows write " + has + ", the remote " + remote)
+        }
     }
+
+    /** Boards whose restore was under way when the remote was replaced. */
+    private remoteReplacedInRestore = new Set<number>()
 
     /**
      * Seals every link with the seeded key set (docs/FORMAT-link.md §11): member m's key is drawn
@@ -969,11 +978,13 @@ export class Simulation {
         if (!this.group.remote.up) return
         // a board restoring from the remote loses what only the remote held of it
         for (const p of this.group.primaries)
-            if (p.restoring)
+            if (p.restoring) {
                 this.history.lostWith(
                     p.member,
                     this.shadow[p.member].map(() => 0)
                 )
+                this.remoteReplacedInRestore.add(p.member)
+            }
         this.group.powerCycleRemote(prng, offMs, true)
         this.faultsInjected.remoteReplaced++
         // what the new board shows: nothing, or the older image; nothing staged counts (a

@@ -151,19 +151,19 @@ export class History {
     lostTo: number[][] = []
 
     /** `board` was lost with its flash, and a new board restores from the remote, which shows
-     * write shown[lba] of each lba: the writes acknowledged so far after those are lost. */
+     * write shown[lba] of each lba: every write of the board issued so far after those is lost
+     * (acknowledged or not). */
     lostWith(board: number, shown: number[]): void {
         while (this.lostTo.length <= board) {
             this.lostFrom.push([])
             this.lostTo.push([])
         }
+        const issued = this.writes[board].length
         for (let lba = 0; lba < shown.length; lba++) {
-            const e = this.newestAcked(board, lba, this.writes[board].length)
-            if (e <= shown[lba]) continue
             // an earlier loss of the same block stays excused
             const prev = this.lostFrom[board][lba]
             this.lostFrom[board][lba] = prev !== undefined && prev < shown[lba] ? prev : shown[lba]
-            this.lostTo[board][lba] = e
+            this.lostTo[board][lba] = issued
         }
     }
 

@@ -243,8 +243,7 @@ export class PrimaryFirmware {
     statusLine(): string {
         const b = this.board
         const ch = this.channel
-        const r = this.restoring
-        if (r) return "status: restoring from the remote, " + r.written + " of " + this.lbaCount + " blocks"
+        if (this.restoring) return "status: restoring from the remote"
         if (b === null || ch === null) return "status: not replicating"
         return (
             "status: seq " +

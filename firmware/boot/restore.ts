@@ -21,16 +21,16 @@ const WINDOW = 4
  */
 export class Restore {
     /** The remote's applied seq the image is of, and the newest seq it has heard of. */
-    applied = 0
-    top = 0
-    /** Lbas asked for, written, and found damaged on the remote (not restored). */
-    next = 0
-    written = 0
-    damaged = 0
-    blocks = 0
-    private begun = false
-    private asking = false
-    private inFlight = 0
+    applied!: number
+    top!: number
+    /** Blocks written, and found damaged on the remote (left blank). */
+    blocks!: number
+    damaged!: number
+    /** 0: RESTORE_BEGIN to send, 1: sent, 2: the remote holds its image: lbas asked from `next`
+     * on, `answered` of them answered. */
+    private phase!: number
+    private next!: number
+    private answered!: number
     /** Counts the restore's starts: a store write of an earlier one is not counted. */
     private round = 0
 
@@ -50,28 +50,26 @@ export class Restore {
     /** A session is up: the restore starts (again) from its beginning. */
     private begin(): void {
         this.round++
-        this.begun = false
-        this.asking = true
-        this.next = 0
-        this.written = 0
-        this.damaged = 0
-        this.blocks = 0
-        this.inFlight = 0
+        this.phase = 0
         this.pump()
     }
 
     private pump(): void {
         const ch = this.ch
-        if (this.asking) {
+        if (this.phase === 0) {
             if (!ch.send(encodeRestore(RESTORE_BEGIN))) return
-            this.asking = false
+            this.phase = 1
         }
-        if (!this.begun) return
-        while (this.inFlight < WINDOW && this.next < this.lbaCount) {
-            if (!ch.send(encodeRestore(this.next))) return
-            this.next++
-            this.inFlight++
-        }
+        if (this.phase === 2)
+            while (this.next - this.answered < WINDOW && this.next < this.lbaCount) {
+                if (!ch.send(encodeRestore(this.next))) return
+                this.next++
+            }
+    }
+
+    /** A new session, for a store that could not take a block or a record: from the beginning. */
+    private again(): void {
+        this.ch.reconnect(this.ch.generation)
     }
 
     private onMessage(msg: Buffer, len: number): void {
@@ -81,60 +79,54 @@ export class Restore {
         if (lba === RESTORE_BEGIN) {
             this.applied = applied
             this.top = getU32(msg, 9)
-            this.begun = true
-            // a restore that ended but for its flag: the image is in
-            if (applied !== 0) if (!seqAfter(applied, this.store.confirmedSeq())) return this.finish()
-            if (this.lbaCount === 0) return this.finish()
+            this.phase = 2
+            this.next = 0
+            this.answered = 0
+            this.blocks = 0
+            this.damaged = 0
+            // none to ask for, or a restore that ended but for its flag: the image is in
+            if (this.lbaCount === 0 || (applied !== 0 && !seqAfter(applied, this.store.confirmedSeq()))) return this.finish()
             this.pump()
             return
         }
-        if (!this.begun || lba >= this.lbaCount) return
+        if (this.phase !== 2) return
         // the remote's image moved on (it restarted and applied more): from the beginning
-        if (applied !== this.applied) {
-            this.asking = true
-            this.begun = false
-            this.pump()
-            return
-        }
+        if (applied !== this.applied) return this.begin()
         const state = msg[13]
         if (state === 1)
-            if (applied !== 0)
-                if (len > RESTORED_HEADER) {
-                    const data = msg.slice(RESTORED_HEADER, len)
-                    const self = this
-                    const round = this.round
-                    this.store.write(this.member, lba, applied, data, (err) => {
-                        if (round !== self.round) return
-                        // a store that cannot take it: the restore starts again in a new session
-                        if (err !== StoreError.None) return self.ch.reconnect(self.ch.generation)
-                        self.blocks++
-                        self.answered()
-                    })
-                    return
-                }
+            if (applied !== 0) {
+                const self = this
+                const round = this.round
+                this.store.write(this.member, lba, applied, msg.slice(RESTORED_HEADER, len), (err) => {
+                    if (round !== self.round) return
+                    if (err !== StoreError.None) return self.again()
+                    self.blocks++
+                    self.took()
+                })
+                return
+            }
         if (state === 2) this.damaged++
-        this.answered()
+        this.took()
     }
 
-    private answered(): void {
-        this.inFlight--
-        this.written++
-        if (this.written >= this.lbaCount) return this.finish()
+    private took(): void {
+        this.answered++
+        if (this.answered >= this.lbaCount) return this.finish()
         this.pump()
     }
 
-    /** Every lba is in: the store confirms the applied seq and keeps the newest seq heard,
+    /** Every lba is in: the store keeps the newest seq heard and confirms the applied seq,
      * then the flag goes. */
     private finish(): void {
-        this.begun = false
+        this.phase = 3
         const self = this
         const st = this.store
         st.setMeta(MetaKey.HighestSeq, this.top, (e1) => {
-            if (e1 !== StoreError.None) return self.ch.reconnect(self.ch.generation)
+            if (e1 !== StoreError.None) return self.again()
             st.confirm(self.applied, (e2) => {
-                if (e2 !== StoreError.None) return self.ch.reconnect(self.ch.generation)
+                if (e2 !== StoreError.None) return self.again()
                 st.setMeta(MetaKey.Restore, 0, (e3) => {
-                    if (e3 !== StoreError.None) return self.ch.reconnect(self.ch.generation)
+                    if (e3 !== StoreError.None) return self.again()
                     self.done(self.blocks, self.damaged)
                 })
             })

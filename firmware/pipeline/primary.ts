@@ -412,6 +412,8 @@ export class PrimaryBoard {
         // a board that resumes needs a seq after its tracked ones
         if (this.portionsOf[this.seqs - 1] > 0) return true
         if (this.unstamped.length > 0) return true
+        // a copy announced as of the capture seq: the remote applies it once that seq is final
+        if (this.resync === Resync.Done) if (!seqAfter(this.captureSeq(), this.resyncTo)) return true
         return this.resumePending
     }
 

@@ -182,6 +182,8 @@ export function announceResync(b: PrimaryBoard): void {
     let to = b.resyncTo
     if (seqAfter(from, to)) to = from
     if (b.suspended) to = c
+    // the copy announced as done holds as of `to` (the group must close it: hasDataToSend)
+    else if (b.resync === Resync.Done) b.resyncTo = to
     // the newest RESYNC says it all: one not sent yet is replaced (a long outage never
     // piles them up)
     const q: Buffer[] = []
