@@ -428,7 +428,6 @@ export class Simulation {
         this.group.powerCycle(p, prng, offMs, PartialMode.Any, true)
         this.apps[member].powerLost()
         this.faultsInjected.primaryReplaced++
-        this.fault("primary " + member, "replaced by a board with a blank flash: it restores its image from the remote")
         return true
     }
 

@@ -190,8 +190,8 @@ export class ConsoleHub {
         shell.add(
             new ShellCommand(
                 "fault",
-                "fault link <time> | fault power [time] | fault shuttle",
-                "simulator: cut this board's link, power-cycle it, lose the shuttle",
+                "fault link <time> | fault power [time] | fault shuttle | fault replace [time]",
+                "simulator: cut this board's link, power-cycle it, lose the shuttle, replace it by a blank board that restores from the remote",
                 (args) => this.primaryFault(p, args)
             )
         )
@@ -294,7 +294,19 @@ export class ConsoleHub {
             sim.faultsInjected.shuttleLost++
             return ["the next shuttle hand-over on the bus will be lost; a member regenerates the shuttle after its lap timeout"]
         }
-        throw new ShellError(what === undefined ? "fault needs a kind: link, power or shuttle" : `unknown fault "${what}" (link, power or shuttle)`)
+        if (what === "replace") {
+            if (args.length > 2) throw new ShellError("fault replace takes at most a time off")
+            const ms = args.length === 2 ? parseFaultTime(args[1]) : DEFAULT_POWER_OFF_MS
+            this.ensureRunning()
+            if (!p.up) throw new ShellError("the board is powered off")
+            if (!sim.group.remote.up) throw new ShellError("the remote is down: a board restores from it")
+            if (!sim.replacePrimary(p.member, new Prng((sim.opts.seed ^ 0x5e9a) + this.faultSeed++), ms))
+                throw new ShellError("another board is restoring: one at a time")
+            return ["primary " + p.member + " replaced by a board with a blank flash; it boots in " + ms + " ms and restores its image from the remote"]
+        }
+        throw new ShellError(
+            what === undefined ? "fault needs a kind: link, power, shuttle or replace" : `unknown fault "${what}" (link, power, shuttle or replace)`
+        )
     }
 
     private remoteFault(args: string[]): string[] {
@@ -343,6 +355,8 @@ export class ConsoleHub {
         const now = sim.kernel.millis()
         const out: string[] = []
         if (!p.up) out.push("sim: powered off, boots in " + Math.max(0, Math.round(this.bootAt[p.member] - now)) + " ms")
+        const r = p.fw ? p.fw.restoring : null
+        if (r) out.push("sim: restoring its image from the remote, " + (r.blocks ?? 0) + " blocks written")
         if (this.linkCutUntil[p.member] > now) out.push("sim: link cut by fault, " + Math.round(this.linkCutUntil[p.member] - now) + " ms left")
         else if (!sim.group.wires[p.member].isUp()) out.push("sim: link down (outage)")
         if (this.shuttleDropsArmed > 0) out.push("sim: shuttle drop armed")

@@ -57,7 +57,7 @@ Bad options, an unusable --data or configuration: one line on stderr, exit code 
 export const PRIMARY_HELP = `seqmirror primary — a primary's firmware on this machine, replicating over TCP
 
 Usage: seqmirror primary --data FILE --key-file FILE [--connect HOST:PORT] [--member N|NAME]
-                         [--config FILE] [--rate R [--duration D] | < lines] [--json]
+                         [--config FILE] [--restore] [--rate R [--duration D] | < lines] [--json]
 
 Runs the firmware a board runs (its block store in FILE, the pipeline, its cycle, the link
 channel over TCP to the remote, reconnecting with backoff) and writes blocks: at a rate, or one
@@ -72,6 +72,9 @@ Options
   --key-file FILE     this member's link key: NAME HEX, its line only (seqmirror keygen
                       writes NAME.key); refused if others can read it (chmod 600)
   --insecure          no --key-file: the link in the clear (a remote run with --insecure)
+  --restore           a board in place of a lost one: FILE blank (or missing), it first takes
+                      the member's image back from the remote (as of the remote's applied
+                      seq), then replicates; a FILE that holds blocks is not restored over
   --rate R            R writes per second, each to a random lba, until --duration D
                       (e.g. 20s, 2m; default: until Ctrl-C); --seed N picks the lbas
   (no --rate)         one write per line of stdin: "LBA TEXT", the text's bytes padded with
@@ -225,6 +228,7 @@ export async function cmdPrimary(args: string[]): Promise<number> {
             json: { type: "boolean" },
             "key-file": { type: "string" },
             insecure: { type: "boolean" },
+            restore: { type: "boolean" },
         },
         allowPositionals: true,
         strict: true,
@@ -257,5 +261,6 @@ export async function cmdPrimary(args: string[]): Promise<number> {
         drainMs,
         keyFile,
         insecure: values.insecure === true,
+        restore: values.restore === true,
     })
 }

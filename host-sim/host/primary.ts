@@ -37,6 +37,9 @@ export interface PrimaryHostOptions {
      * the clear. */
     keyFile: string | null
     insecure?: boolean
+    /** Take the member's image back from the remote first (a blank --data in place of a lost
+     * board: docs/OPERATIONS.md, "Restore a primary"). */
+    restore?: boolean
 }
 
 /** How often the confirmations are looked at (and, without --json, a status line printed). */
@@ -122,6 +125,11 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
         attachPacing(board)
         return board
     }
+    fw.restore = o.restore === true
+    let restored: (() => void) | null = null
+    fw.onRestored = () => {
+        if (restored) restored()
+    }
     const started = await new Promise<boolean>((resolve) => fw.start(resolve))
     if (!started) {
         clock.stop()
@@ -130,6 +138,8 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
     }
     haltOnThrow()
     link.start()
+    // a restore (asked, or cut short by an earlier stop) ends before the first write
+    if (fw.restoring) await new Promise<void>((resolve) => (restored = resolve))
     const board = fw.board!
     const member = check.memberIndex
     const blockSize = config.store.blockSize

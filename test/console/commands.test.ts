@@ -243,7 +243,9 @@ describe("simulator fault commands", () => {
         const boots = rig.sim.group.primaries[0].boots
         expect(rig.type(0, "fault power 500ms")).toEqual(["info: sim: power cut, off for 500 ms", "power cut; primary 0 boots again in 500 ms"])
         expect(rig.type(0, "status")).toEqual([NOT_RUNNING, "sim: powered off, boots in 500 ms"])
-        expect(rig.type(0, "fault power")[0]).toBe("error: the board is already powered off; usage: fault link <time> | fault power [time] | fault shuttle")
+        expect(rig.type(0, "fault power")[0]).toBe(
+            "error: the board is already powered off; usage: fault link <time> | fault power [time] | fault shuttle | fault replace [time]"
+        )
         expect(rig.until(0, /^info: boot \d+: primary 0 up, capture seq \d+$/)).not.toBeNull()
         expect(rig.sim.group.primaries[0].boots).toBe(boots + 1)
         rig.advance(500)
@@ -300,6 +302,31 @@ describe("simulator fault commands", () => {
         expect(rig.type(0, "status").some((l) => l.startsWith("full resync"))).toBe(false)
         expect(rig.sim.faultsInjected.remoteReplaced).toBe(1)
         expect(rig.sim.finish().consistent).toBe(true)
+    })
+
+    it("fault replace on a primary puts a blank board in; it restores its image from the remote, then replicates", () => {
+        const rig = new ConsoleRig({ boards: 2 })
+        rig.advance(4000)
+        expect(rig.type(1, "fault replace 300ms")).toEqual([
+            "info: sim: replaced by a new board with a blank flash, off for 300 ms",
+            "primary 1 replaced by a board with a blank flash; it boots in 300 ms and restores its image from the remote",
+        ])
+        // one board at a time
+        expect(rig.type(0, "fault replace")[0]).toMatch(/^error: another board is restoring: one at a time/)
+        const seen = new Set<string>()
+        for (let t = 0; t < 15000 && rig.sim.restoresDone === 0; t += 10) {
+            rig.advance(10)
+            for (const l of rig.type(1, "status")) seen.add(l.replace(/\d+/g, "N"))
+        }
+        expect(rig.sim.restoresDone).toBe(1)
+        expect(seen).toContain("board not running (booting or powered off)")
+        expect(seen).toContain("sim: restoring its image from the remote, N blocks written")
+        rig.advance(5000)
+        expect(rig.type(1, "status")[0]).toMatch(/^primary 1 addr 0x11, clock/)
+        expect(rig.sim.faultsInjected.primaryReplaced).toBe(1)
+        const r = rig.sim.finish()
+        expect(r.violations).toEqual([])
+        expect(r.restores).toBe(1)
     })
 
     it("a group of one has no shuttle to lose", () => {
