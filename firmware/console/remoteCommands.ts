@@ -140,6 +140,7 @@ function remoteStats(r: RemoteParts): StatList {
     s.add("seqsApplied", r.board.seqsApplied)
     s.add("resyncsStarted", r.board.resyncsStarted)
     s.add("resyncsApplied", r.board.resyncsApplied)
+    s.add("restoresStarted", r.board.restoresStarted)
     s.add("suspendedMember", r.board.suspendedMember)
     s.add("suspendReason", r.board.suspendReason)
     s.add("stagedPortions", r.board.stagedPortions())
