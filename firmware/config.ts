@@ -72,6 +72,9 @@ export interface BoardConfig {
     member: string
     pins: PinConfig
     spiHz: number
+    /** A primary put in place of a lost one: it takes its image back from the remote before it
+     * replicates, on a blank flash (absent: false). */
+    restore?: boolean
 }
 
 export interface SeqmirrorConfig {
@@ -159,6 +162,7 @@ export function validateConfig(cfg: any): string[] {
         if (board.role !== "primary" && board.role !== "remote") errors.push('board.role: must be "primary" or "remote"')
         if (board.role === "primary") checkString(errors, "board.member", board.member)
         checkInt(errors, "board.spiHz", board.spiHz, 100000, 80000000)
+        if (board.restore !== undefined && board.restore !== true && board.restore !== false) errors.push("board.restore: must be true or false")
         const pins = board.pins
         if (checkSection(errors, pins, "board.pins")) {
             const names = ["sck", "mosi", "miso", "cs", "sda", "scl"]

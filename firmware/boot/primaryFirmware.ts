@@ -124,7 +124,7 @@ export class PrimaryFirmware {
                     done(false)
                     return
                 }
-                if (self.restore || self.store.meta(MetaKey.Restore) === 1) return self.startRestore(report.liveRecords, done)
+                if (self.restore || self.config.board.restore || self.store.meta(MetaKey.Restore) === 1) return self.startRestore(report.liveRecords, done)
                 self.run(self.newChannel())
                 done(true)
             })
@@ -168,7 +168,7 @@ export class PrimaryFirmware {
         if (blocks > 0)
             if (this.store.meta(MetaKey.Restore) !== 1) {
                 // restored already (or never blank): a restore would overwrite what it holds
-                this.print("restore: not done: the store holds " + blocks + " blocks (a restore takes a blank flash; erase the chip first)")
+                this.print("restore: skipped: the store holds " + blocks + " blocks (a restore takes a blank flash)")
                 this.run(this.newChannel())
                 done(true)
                 return

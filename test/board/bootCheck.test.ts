@@ -85,8 +85,10 @@ describe("boot check: configuration against the runtime", () => {
         broken.push(c)
         c = groupOfOne()
         c.board.member = "nobody"
+        c.board.restore = "yes"
         c.store.flashBytes = 1000
         delete c.store.blockSize
+        expect(validateConfig(c)).toContain("board.restore: must be true or false")
         broken.push(c)
         for (const cfg of broken) {
             const r = checkBoot(JSON.stringify(cfg), "board.json", DS)

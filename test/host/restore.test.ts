@@ -47,7 +47,7 @@ describe("seqmirror primary --restore", () => {
         // started again on its flash, it is not restored over
         const third = startPrimary(port, join(dir, "new.flash"), config, ["--restore", "--rate", "5", "--duration", "1s"])
         await third.endsWith(0)
-        expect(eventsOf(third).some((e) => e.event === "log" && /^restore: not done: the store holds \d+ blocks/.test(String(e.line)))).toBe(true)
+        expect(eventsOf(third).some((e) => e.event === "log" && /^restore: skipped: the store holds \d+ blocks/.test(String(e.line)))).toBe(true)
         expect(await remote.kill("SIGTERM")).toEqual({ code: 0, signal: null })
     }, 90_000)
 })
