@@ -13,6 +13,7 @@ import { RemoteFirmware } from "../firmware/boot/remoteFirmware"
 import { StoreRole } from "../firmware/store/types"
 import { MemberConfig, SeqmirrorConfig } from "../firmware/config"
 import { PrimaryFirmware } from "../firmware/boot/primaryFirmware"
+import { restoreFirst } from "../firmware/boot/restore"
 import { BoardClock } from "./boardClock"
 import { SimKernel } from "./kernel"
 import { FastNorFlash, PartialMode, SpiNorChip } from "./models/spiNorChip"
@@ -252,7 +253,8 @@ export class SimGroup {
             fw.maxLbasPerSeq = o.lbaCount
             fw.channelConfig = self.channelConfig(false)
             if (self.primarySealOf) fw.sealer = self.primarySealOf(p.member)
-            // a board put in place of a lost one takes its image back from the remote
+            // every simulated board can restore; one put in place of a lost one does
+            fw.restorer = restoreFirst
             if (p.restoring) {
                 fw.restore = true
                 fw.onRestored = (applied) => {

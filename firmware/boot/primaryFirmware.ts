@@ -10,7 +10,7 @@ import { SoloCycle } from "../pipeline/soloCycle"
 import { PrimaryBlockStore } from "../store/blockStore"
 import { MetaKey, StoreError, storeErrorName, StoreRole } from "../store/types"
 import { RefuseReason } from "../link/frame"
-import { Restore } from "./restore"
+import type { Restore } from "./restore"
 
 /** Calls the store may queue behind the running one. */
 const STORE_QUEUE = 8
@@ -70,6 +70,11 @@ export class PrimaryFirmware {
     restore!: boolean
     /** The restore under way (null: none). */
     restoring!: Restore | null
+    /** The restore's start (firmware/boot/restore.ts: restoreFirst), set before start when the
+     * board may restore: a board image has it only when its configuration says board.restore. */
+    restorer!: ((fw: PrimaryFirmware, blocks: number, done: (ok: boolean) => void) => void) | null
+    /** Internal (firmware/boot/restore.ts): the console's lines. */
+    print: (line: string) => void
     /** Told when a restore has ended and the board replicates (the simulator's checker
      * compares the image). */
     onRestored!: ((applied: number, blocks: number) => void) | null
@@ -80,11 +85,12 @@ export class PrimaryFirmware {
         readonly clock: Clock,
         private link: Link,
         private random: () => number,
-        private print: (line: string) => void,
+        print: (line: string) => void,
         flash: Flash,
         /** The store, when the boot makes its own (the simulator's, with its test faces). */
         store?: PrimaryBlockStore
     ) {
+        this.print = print
         if (store) this.store = store
         else {
             // the store takes the first store.flashBytes of the chip
@@ -124,15 +130,22 @@ export class PrimaryFirmware {
                     done(false)
                     return
                 }
-                if (self.restore || self.config.board.restore || self.store.meta(MetaKey.Restore) === 1) return self.startRestore(report.liveRecords, done)
+                if (self.restore || self.config.board.restore || self.store.meta(MetaKey.Restore) === 1) {
+                    if (self.restorer) return self.restorer(self, report.liveRecords, done)
+                    // a restore under way on this flash, and an image without one
+                    self.print("restore: this flash is being restored, and this image cannot restore (board.restore)")
+                    done(false)
+                    return
+                }
                 self.run(self.newChannel())
                 done(true)
             })
         })
     }
 
-    /** The board's link channel, with its lines on the console. */
-    private newChannel(): PrimaryChannel {
+    /** Internal (firmware/boot/restore.ts): the board's link channel, with its lines on the
+     * console. */
+    newChannel(): PrimaryChannel {
         const ch = new PrimaryChannel(this.link, this.clock, this.random, this.channelConfig, this.generation, this.member, this.sealer)
         const self = this
         // up and down only: while the link is out, HELLOs and their timeouts come and go
@@ -143,14 +156,6 @@ export class PrimaryFirmware {
             wasUp = up
         })
         ch.onRefused((reason, highest) => {
-            // a restoring board takes the generation after the remote's newest of its member
-            if (reason === RefuseReason.StaleGeneration)
-                if (self.restoring)
-                    return self.store.setMeta(MetaKey.Generation, highest + 1, (err) => {
-                        if (err !== StoreError.None) return self.print("store: cannot record the generation: " + storeErrorName(err))
-                        self.generation = highest + 1
-                        ch.reconnect(highest + 1)
-                    })
             self.print("link channel: the remote refused this board (reason " + reason + ", generation " + highest + " known): it sends no more")
             if (reason === RefuseReason.StaleGeneration)
                 self.print("link channel: the remote holds this member's image from a later board: restore this board from it (docs/OPERATIONS.md)")
@@ -159,49 +164,8 @@ export class PrimaryFirmware {
         return ch
     }
 
-    /**
-     * Restores the image from the remote before replicating: only on a store that holds no
-     * block (or one whose restore a power cut interrupted), flagged in the store first.
-     */
-    private startRestore(blocks: number, done: (ok: boolean) => void): void {
-        const self = this
-        if (blocks > 0)
-            if (this.store.meta(MetaKey.Restore) !== 1) {
-                // restored already (or never blank): a restore would overwrite what it holds
-                this.print("restore: skipped: the store holds " + blocks + " blocks (a restore takes a blank flash)")
-                this.run(this.newChannel())
-                done(true)
-                return
-            }
-        this.store.setMeta(MetaKey.Restore, 1, (err) => {
-            if (err !== StoreError.None) {
-                self.print("store: cannot record the restore: " + storeErrorName(err))
-                done(false)
-                return
-            }
-            const ch = self.newChannel()
-            self.print("restore: taking member " + self.member + "'s image back from the remote")
-            self.restoring = new Restore(ch, self.store, self.member, self.lbaCount, (n, damaged) => {
-                const r = self.restoring as Restore
-                self.restoring = null
-                self.print(
-                    "restore: " +
-                        n +
-                        " blocks back as of seq " +
-                        r.applied +
-                        (damaged > 0 ? ", " + damaged + " damaged on the remote (left blank)" : "") +
-                        "; replicating again from them"
-                )
-                // a new session for the pipeline: the remote asks it for its copy
-                ch.reconnect(self.generation)
-                self.run(ch)
-                if (self.onRestored) self.onRestored(r.applied, n)
-            })
-            done(true)
-        })
-    }
-
-    private run(ch: PrimaryChannel): void {
+    /** Internal (firmware/boot/restore.ts): builds the pipeline on `ch` and starts it. */
+    run(ch: PrimaryChannel): void {
         const cfg = this.config
         const o: PrimaryOptions = {
             member: this.member,

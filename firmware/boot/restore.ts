@@ -3,7 +3,9 @@ import { PrimaryChannel } from "../link/primary"
 import { encodeRestore, Msg, RESTORE_BEGIN, RESTORED_HEADER } from "../protocol/messages"
 import { seqAfter } from "../seq"
 import { PrimaryBlockStore } from "../store/blockStore"
-import { MetaKey, StoreError } from "../store/types"
+import { MetaKey, StoreError, storeErrorName } from "../store/types"
+import { RefuseReason } from "../link/frame"
+import type { PrimaryFirmware } from "./primaryFirmware"
 
 /** RESTOREs in flight at once (the remote answers up to RESTORE_WINDOW). */
 const WINDOW = 4
@@ -132,4 +134,57 @@ export class Restore {
             })
         })
     }
+}
+
+/**
+ * A board's restore before it replicates (PrimaryFirmware.restorer): only on a store that holds
+ * no block, or one whose restore a power cut interrupted, flagged in the store first. A store
+ * that holds blocks replicates as it is. The board image has it only when its configuration
+ * says board.restore (bin/gen-board-config.mjs).
+ */
+export function restoreFirst(fw: PrimaryFirmware, blocks: number, done: (ok: boolean) => void): void {
+    const st = fw.store
+    if (blocks > 0)
+        if (st.meta(MetaKey.Restore) !== 1) {
+            // restored already (or never blank): a restore would overwrite what it holds
+            fw.print("restore: skipped: the store holds " + blocks + " blocks (a restore takes a blank flash)")
+            fw.run(fw.newChannel())
+            done(true)
+            return
+        }
+    st.setMeta(MetaKey.Restore, 1, (err) => {
+        if (err !== StoreError.None) {
+            fw.print("store: cannot record the restore: " + storeErrorName(err))
+            done(false)
+            return
+        }
+        const ch = fw.newChannel()
+        // refused as stale: the generation after the remote's newest of this member
+        ch.onRefused((reason, highest) => {
+            if (reason !== RefuseReason.StaleGeneration) return fw.print("link channel: the remote refused this board (reason " + reason + ")")
+            st.setMeta(MetaKey.Generation, highest + 1, (e) => {
+                if (e !== StoreError.None) return fw.print("store: cannot record the generation: " + storeErrorName(e))
+                fw.generation = highest + 1
+                ch.reconnect(highest + 1)
+            })
+        })
+        fw.print("restore: taking member " + fw.member + "'s image back from the remote")
+        const r = new Restore(ch, st, fw.member, fw.lbaCount, (n, damaged) => {
+            fw.restoring = null
+            fw.print(
+                "restore: " +
+                    n +
+                    " blocks back as of seq " +
+                    r.applied +
+                    (damaged > 0 ? ", " + damaged + " damaged on the remote (left blank)" : "") +
+                    "; replicating again from them"
+            )
+            // a new session for the pipeline: the remote asks it for its copy
+            ch.reconnect(fw.generation)
+            fw.run(ch)
+            if (fw.onRestored) fw.onRestored(r.applied, n)
+        })
+        fw.restoring = r
+        done(true)
+    })
 }

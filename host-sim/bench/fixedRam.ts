@@ -273,6 +273,8 @@ export const BOARD_RAM_BUDGET_BYTES = BOARD_HEAP_BYTES - BOARD_RUNTIME_BYTES - B
  * pipeline.
  */
 export function boardFixedRam(cfg: SeqmirrorConfig): FixedRam {
+    // counted replicating (a restore's own RAM, its object and 4 blocks in flight, is less)
+    cfg = { ...cfg, board: { ...cfg.board, restore: false } }
     const k = new SimKernel()
     const flash = flashReady(k, cfg.store.flashBytes)
     const wire = new UartWire(k, new Prng(1), { baud: cfg.link.baud, txFifoBytes: 256, propagationMs: 0.05 })

@@ -4,6 +4,7 @@
 import { createInterface } from "node:readline"
 import { checkBoot } from "../../firmware/boot/bootCheck"
 import { PrimaryFirmware } from "../../firmware/boot/primaryFirmware"
+import { restoreFirst } from "../../firmware/boot/restore"
 import { PrimaryBoard, WriteError } from "../../firmware/pipeline/primary"
 import { attachVerifier, Verifier } from "../../firmware/pipeline/verify"
 import { attachPacing } from "../../firmware/pipeline/rpoPacing"
@@ -126,6 +127,7 @@ export async function runPrimary(o: PrimaryHostOptions): Promise<number> {
         return board
     }
     fw.restore = o.restore === true
+    fw.restorer = restoreFirst
     let restored: (() => void) | null = null
     fw.onRestored = () => {
         if (restored) restored()

@@ -156,6 +156,21 @@ describe("board configuration module (bin/gen-board-config.mjs)", () => {
         expect(c.stdout).toBe(cfg + r.stderr.split("\n")[0].slice("big.json".length) + "\n")
     })
 
+    it("puts the restore in the image only when the configuration says board.restore", () => {
+        const c = groupOfOne()
+        c.store.flashBytes = 65536
+        c.store.auxRingBytes = 2048
+        const plain = dir.write("plain.ts", "")
+        execFileSync(process.execPath, ["bin/gen-board-config.mjs", dir.write("plain.json", JSON.stringify(c)), plain], { cwd: ROOT })
+        expect(readFileSync(plain, "utf8")).not.toContain("restoreFirst")
+        c.board.restore = true
+        const withRestore = dir.write("withRestore.ts", "")
+        execFileSync(process.execPath, ["bin/gen-board-config.mjs", dir.write("restore.json", JSON.stringify(c)), withRestore], { cwd: ROOT })
+        const text = readFileSync(withRestore, "utf8")
+        expect(text).toContain('import { restoreFirst } from "./restore"')
+        expect(text).toContain("    fw.restorer = restoreFirst\n")
+    })
+
     it("embeds the file's text exactly, the member index and the boot notes, and --check notices a stale module", async () => {
         const small = groupOfOne()
         small.store.flashBytes = 65536
