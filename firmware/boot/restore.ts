@@ -16,8 +16,8 @@ const WINDOW = 4
  * remote's applied image of its member, block by block (RESTORE, RESTORED: docs/FORMAT.md),
  * and writes each block to its store as a version of the applied seq. Then the store confirms
  * that seq (the blocks are the remote's already: nothing is sent again) and keeps the newest
- * seq the remote heard of (the board's seqs start after it), and `done(blocks, damaged)` is
- * called: the board replicates again, from the image it got back. The store's Restore flag
+ * seq the remote heard of (the board's seqs start after it), and the board replicates again,
+ * from the image it got back, in a new session. The store's Restore flag
  * stays set until then, so a power cut restores again from the beginning; if the remote's
  * applied seq moves meanwhile (it restarted), the restore starts again too.
  */
@@ -29,20 +29,19 @@ export class Restore {
     blocks!: number
     damaged!: number
     /** 0: RESTORE_BEGIN to send, 1: sent, 2: the remote holds its image: lbas asked from `next`
-     * on, `answered` of them answered. */
+     * on, `answered` of them answered; 3 to 5: the end's records (step). */
     private phase!: number
     private next!: number
     private answered!: number
     /** Counts the restore's starts: a store write of an earlier one is not counted. */
     private round = 0
+    private store: PrimaryBlockStore
 
     constructor(
-        private ch: PrimaryChannel,
-        private store: PrimaryBlockStore,
-        private member: number,
-        private lbaCount: number,
-        private done: (blocks: number, damaged: number) => void
+        private fw: PrimaryFirmware,
+        private ch: PrimaryChannel
     ) {
+        this.store = fw.store
         const self = this
         ch.onSessionUp(() => self.begin())
         ch.onMessage((msg, len) => self.onMessage(msg, len))
@@ -63,7 +62,8 @@ export class Restore {
             this.phase = 1
         }
         if (this.phase === 2)
-            while (this.next - this.answered < WINDOW && this.next < this.lbaCount) {
+            while (this.next - this.answered < WINDOW) {
+                if (this.next >= this.fw.lbaCount) return
                 if (!ch.send(encodeRestore(this.next))) return
                 this.next++
             }
@@ -71,11 +71,12 @@ export class Restore {
 
     /** A new session, for a store that could not take a block or a record: from the beginning. */
     private again(): void {
-        this.ch.reconnect(this.ch.generation)
+        this.ch.reconnect(this.fw.generation)
     }
 
     private onMessage(msg: Buffer, len: number): void {
-        if (msg[0] !== Msg.Restored || len < RESTORED_HEADER) return
+        if (msg[0] !== Msg.Restored) return
+        if (len < RESTORED_HEADER) return
         const lba = getU32(msg, 1)
         const applied = getU32(msg, 5)
         if (lba === RESTORE_BEGIN) {
@@ -86,8 +87,8 @@ export class Restore {
             this.answered = 0
             this.blocks = 0
             this.damaged = 0
-            // none to ask for, or a restore that ended but for its flag: the image is in
-            if (this.lbaCount === 0 || (applied !== 0 && !seqAfter(applied, this.store.confirmedSeq()))) return this.finish()
+            // a restore that ended but for its flag: the image is in
+            if (applied !== 0) if (!seqAfter(applied, this.store.confirmedSeq())) return this.step(0)
             this.pump()
             return
         }
@@ -99,7 +100,7 @@ export class Restore {
             if (applied !== 0) {
                 const self = this
                 const round = this.round
-                this.store.write(this.member, lba, applied, msg.slice(RESTORED_HEADER, len), (err) => {
+                this.store.write(this.fw.member, lba, applied, msg.slice(RESTORED_HEADER, len), (err) => {
                     if (round !== self.round) return
                     if (err !== StoreError.None) return self.again()
                     self.blocks++
@@ -113,26 +114,37 @@ export class Restore {
 
     private took(): void {
         this.answered++
-        if (this.answered >= this.lbaCount) return this.finish()
-        this.pump()
+        if (this.answered < this.fw.lbaCount) return this.pump()
+        this.step(0)
     }
 
-    /** Every lba is in: the store keeps the newest seq heard and confirms the applied seq,
-     * then the flag goes. */
-    private finish(): void {
-        this.phase = 3
+    /** Every lba is in: the store keeps the newest seq heard, confirms the applied seq, and
+     * the flag goes, one record after the other; then the board replicates. */
+    private step(err: number): void {
+        if (err !== StoreError.None) return this.again()
         const self = this
+        const next = (e: number) => self.step(e)
         const st = this.store
-        st.setMeta(MetaKey.HighestSeq, this.top, (e1) => {
-            if (e1 !== StoreError.None) return self.again()
-            st.confirm(self.applied, (e2) => {
-                if (e2 !== StoreError.None) return self.again()
-                st.setMeta(MetaKey.Restore, 0, (e3) => {
-                    if (e3 !== StoreError.None) return self.again()
-                    self.done(self.blocks, self.damaged)
-                })
-            })
-        })
+        if (this.phase < 3) this.phase = 3
+        const p = this.phase++
+        if (p === 3) return st.setMeta(MetaKey.HighestSeq, this.top, next)
+        if (p === 4) return st.confirm(this.applied, next)
+        if (p === 5) return st.setMeta(MetaKey.Restore, 0, next)
+        const fw = this.fw
+        fw.restoring = null
+        fw.print(
+            "restore: " +
+                this.blocks +
+                " blocks back as of seq " +
+                this.applied +
+                ", " +
+                this.damaged +
+                " damaged on the remote (left blank); replicating again"
+        )
+        // a new session for the pipeline: the remote asks it for its copy
+        this.again()
+        fw.run(this.ch)
+        if (fw.onRestored) fw.onRestored(this.applied, this.blocks)
     }
 }
 
@@ -169,22 +181,7 @@ export function restoreFirst(fw: PrimaryFirmware, blocks: number, done: (ok: boo
             })
         })
         fw.print("restore: taking member " + fw.member + "'s image back from the remote")
-        const r = new Restore(ch, st, fw.member, fw.lbaCount, (n, damaged) => {
-            fw.restoring = null
-            fw.print(
-                "restore: " +
-                    n +
-                    " blocks back as of seq " +
-                    r.applied +
-                    (damaged > 0 ? ", " + damaged + " damaged on the remote (left blank)" : "") +
-                    "; replicating again from them"
-            )
-            // a new session for the pipeline: the remote asks it for its copy
-            ch.reconnect(fw.generation)
-            fw.run(ch)
-            if (fw.onRestored) fw.onRestored(r.applied, n)
-        })
-        fw.restoring = r
+        fw.restoring = new Restore(fw, ch)
         done(true)
     })
 }

@@ -30,7 +30,9 @@ describe("seqmirror primary --restore", () => {
         const events = eventsOf(second)
         const logs = events.filter((e) => e.event === "log").map((e) => String(e.line))
         expect(logs).toContain("restore: taking member 0's image back from the remote")
-        expect(logs).toContain("restore: " + held.size + " blocks back as of seq " + before.appliedSeq + "; replicating again from them")
+        expect(logs).toContain(
+            "restore: " + held.size + " blocks back as of seq " + before.appliedSeq + ", 0 damaged on the remote (left blank); replicating again"
+        )
         const start = events.find((e) => e.event === "start")!
         expect(start.confirmedSeq).toBe(before.appliedSeq)
         expect(start.captureSeq as number).toBeGreaterThan(before.appliedSeq)
