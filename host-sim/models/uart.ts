@@ -110,6 +110,12 @@ export class UartEnd implements Link {
     private pass: ((b: number, out: Buffer, len: number) => number) | null = null
     private scratch: Buffer
 
+    /** The faults' pass of this direction (null: none set), for a reference model that draws
+     * the same faults byte by byte (test/link/uartReference.test.ts). */
+    faultPass(): ((b: number, out: Buffer, len: number) => number) | null {
+        return this.pass
+    }
+
     constructor(
         private wire: UartWire,
         private clock: Clock,

@@ -157,16 +157,18 @@ function both(s: Setup, seed: number) {
         for (const [at, ms] of s.outages) wire.schedulePartition(at, ms)
         let a: Link = wire.a
         let b: Link = wire.b
+        let refA: ByteEnd | null = null
         if (reference) {
             const ra = new ByteEnd(k, wire, s.fifo)
             const rb = new ByteEnd(k, wire, s.fifo)
             ra.peer = rb
             rb.peer = ra
             // the model ends' fault passes: the same Prng draws, byte by byte
-            ra.pass = (wire.a as unknown as { pass: PassFn | null }).pass
-            rb.pass = (wire.b as unknown as { pass: PassFn | null }).pass
+            ra.pass = wire.a.faultPass()
+            rb.pass = wire.b.faultPass()
             a = ra
             b = rb
+            refA = ra
         }
         const log: string[] = []
         writer("a", a, k, seed * 2 + 1, log, 1500)
@@ -174,7 +176,7 @@ function both(s: Setup, seed: number) {
         const atB = receiver(b, k)
         const atA = receiver(a, k)
         k.run(4000, 10_000_000)
-        runs.push({ log, atA, atB, k, wire, a, b })
+        runs.push({ log, atA, atB, k, wire, a, b, refA })
     }
     return { ref: runs[0], fast: runs[1] }
 }
@@ -229,7 +231,7 @@ describe("UART model against a byte-by-byte reference", () => {
             expectSameArrivals(ref.atB, fast.atB, true)
             expectSameArrivals(ref.atA, fast.atA, true)
             const c = fast.wire.a.counters
-            expect(c.lostInOutage).toBe((ref.a as unknown as { lost: number }).lost)
+            expect(c.lostInOutage).toBe(ref.refA!.lost)
             expect(c.lostInOutage).toBeGreaterThan(1000)
             expect(c.lost - c.lostInOutage + c.corrupted + c.duplicated).toBeGreaterThan(10)
         }

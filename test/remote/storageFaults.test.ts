@@ -6,7 +6,7 @@ import { defaultSimOptions, Simulation } from "../../host-sim/sim"
 // after every apply.
 
 function retries(sim: Simulation): number {
-    const members = (sim.group.remote.board as unknown as { members: Array<{ stagingRetries: number }> }).members
+    const members = sim.group.remote.board!.members
     return members.reduce((n, m) => n + m.stagingRetries, 0)
 }
 
@@ -55,7 +55,7 @@ describe("a bit flips in RAM after the capture", () => {
         let flipped = false
         for (let t = 1000; t < 9000 && !flipped; t += 1) {
             sim.kernel.run(t, Number.MAX_SAFE_INTEGER)
-            const ring = board().ring as unknown as { used(): number; offsetAt(i: number): number; mem: Buffer }
+            const ring = board().ring
             if (ring.used() > 0) {
                 // a data byte of the newest waiting portion
                 ring.mem[ring.offsetAt(ring.used() - 1) + 14 + 5] ^= 0x08
