@@ -107,7 +107,7 @@ export class SpiNorFlash implements Flash {
     private op: DriverOp = DriverOp.Idle
     private phase!: Phase
     /** The last program or erase timed out: poll until ready before the next command. */
-    private suspect = false
+    private suspect!: boolean
     private cmd: Buffer
     // registers of the operation under way (declared with `!`): each is set before it is read
     private wren: Buffer

@@ -126,17 +126,7 @@ export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilit
 
     let loop = o.loop
     if (loop === undefined) loop = new RunLoop()
-    const bus = new DsSpiBus(
-        loop,
-        {
-            sck: cfg.board.pins.sck,
-            mosi: cfg.board.pins.mosi,
-            miso: cfg.board.pins.miso,
-            cs: cfg.board.pins.cs,
-            hz: cfg.board.spiHz,
-        },
-        o.spiPort
-    )
+    const bus = new DsSpiBus(loop, cfg.board.pins, cfg.board.spiHz, o.spiPort)
     let flash: SpiNorFlash | null = null
     let jedecId = -1
     let chipBytes = 0
@@ -154,11 +144,12 @@ export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilit
         else {
             jedecId = r.id
             chipBytes = probe.geometry().capacity
-            if (chipBytes < cfg.store.flashBytes)
-                problems.push("store.flashBytes: " + cfg.store.flashBytes + " is more than the flash chip holds (" + chipBytes + " bytes, " + id + ")")
+            const storeBytes = cfg.store.flashBytes
+            if (chipBytes < storeBytes)
+                problems.push("store.flashBytes: " + storeBytes + " is more than the flash chip holds (" + chipBytes + " bytes, " + id + ")")
             else {
                 flash = probe
-                notes.push("flash: " + id + ", " + chipBytes + " bytes; the store uses the first " + cfg.store.flashBytes)
+                notes.push("flash: " + id + ", " + chipBytes + " bytes; the store uses the first " + storeBytes)
             }
         }
     }
@@ -166,11 +157,14 @@ export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilit
     let link: SocketLink | null = null
     // a board without capabilities given is one of this runtime: TCP, no UART
     let tcp = true
-    if (caps !== undefined) if (caps.uart || !caps.tcpClient) tcp = false
-    if (tcp)
-        if (cfg.board.role === "primary") link = new SocketLink(loop, { host: cfg.link.remoteHost, port: cfg.link.remotePort, nominalBitRate: cfg.link.baud })
+    if (caps !== undefined) {
+        if (caps.uart) tcp = false
+        if (!caps.tcpClient) tcp = false
+    }
+    if (tcp) if (cfg.board.role === "primary") link = new SocketLink(loop, cfg.link)
 
-    if (problems.length > 0 || flash === null) {
+    // (the flash is null only when a problem says why)
+    if (problems.length > 0) {
         loop.stop()
         return finish(print, problems, notes, null)
     }
@@ -180,7 +174,7 @@ export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilit
         loop: loop,
         console: new BoardConsole(),
         spi: bus,
-        flash: flash,
+        flash: flash as SpiNorFlash,
         jedecId: jedecId,
         chipBytes: chipBytes,
         link: link,

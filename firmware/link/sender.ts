@@ -165,15 +165,6 @@ export abstract class ChannelSender extends ChannelReceiver {
         this.txXmit[i] = 0
     }
 
-    /** A whole free frame: any message fits. */
-    protected hasRoom(): boolean {
-        if (!this.acceptsMessages()) return false
-        const used = seqDiff(this.txNext, this.txBase)
-        if (used < this.cfg.txWindow - 1) return true
-        if (used >= this.cfg.txWindow) return false
-        return this.txLen[this.txIdx(this.txNext)] === 0
-    }
-
     protected onRto(): void {
         this.rtoAt = -1
         if (!this.dataAllowed()) return
@@ -222,18 +213,27 @@ export abstract class ChannelSender extends ChannelReceiver {
     /** Takes the other end's ack block: cumulative ack, SACK bits, window and echo. */
     protected applyAck(buf: Buffer): void {
         const ack = getU32(buf, OFF_ACK)
-        if (seqDiff(ack, this.txBase) < 0 || seqDiff(ack, this.txSentNext) > 0) {
-            this.counters.badAcks++
+        const counters = this.counters
+        const flags = this.txFlags
+        const sentNext = this.txSentNext
+        let bad = false
+        if (seqDiff(ack, this.txBase) < 0) bad = true
+        if (seqDiff(ack, sentNext) > 0) bad = true
+        if (bad) {
+            counters.badAcks++
             return
         }
         const now = this.clock.millis()
+        const w = this.cfg.txWindow
         let progressed = false
-        while (this.txBase !== ack) {
+        let base = this.txBase
+        while (base !== ack) {
             const i = this.txBaseIdx
-            this.counters.messagesAcked += this.txMsgs[i]
+            counters.messagesAcked += this.txMsgs[i]
             this.freeTxSlot(i)
-            this.txBase = seqNext(this.txBase)
-            this.txBaseIdx = (i + 1) % this.cfg.txWindow
+            base = seqNext(base)
+            this.txBase = base
+            this.txBaseIdx = (i + 1) % w
             progressed = true
         }
         const sack = getU32(buf, OFF_SACK)
@@ -241,10 +241,11 @@ export abstract class ChannelSender extends ChannelReceiver {
             for (let k = 0; k < SACK_BITS; k++) {
                 if (((sack >>> k) & 1) === 0) continue
                 const s = (ack + 1 + k) >>> 0
-                if (seqDiff(s, this.txSentNext) >= 0) break
+                if (seqDiff(s, sentNext) >= 0) break
                 const i = this.txIdx(s)
-                if ((this.txFlags[i] & SLOT_SACKED) !== 0) continue
-                this.txFlags[i] = (this.txFlags[i] | SLOT_SACKED) & ~SLOT_LOST
+                const f = flags[i]
+                if ((f & SLOT_SACKED) !== 0) continue
+                flags[i] = (f | SLOT_SACKED) & ~SLOT_LOST
                 progressed = true
             }
         }
@@ -253,33 +254,40 @@ export abstract class ChannelSender extends ChannelReceiver {
         // The echo names the newest transmission that arrived: an exact RTT sample even for a
         // retransmission (no Karn ambiguity), and the reference for loss detection.
         const echo = getU16(buf, OFF_ECHO)
+        let rack = this.rackXmit
         if (echo !== 0) {
-            const x = this.xmitCount - ((this.xmitCount - echo) & 0xffff)
+            const count = this.xmitCount
+            const x = count - ((count - echo) & 0xffff)
             if (x > 0)
-                if (this.xmitCount - x < XMIT_RING) {
+                if (count - x < XMIT_RING) {
                     this.rtt.sample(now - this.xmitSentAt[x % XMIT_RING])
                 }
-            if (x > this.rackXmit) this.rackXmit = x
+            if (x > rack) {
+                rack = x
+                this.rackXmit = x
+            }
         }
         // RACK without a reordering window: the byte stream keeps frames in order
-        let s = this.txBase
-        while (s !== this.txSentNext) {
+        let s = base
+        while (s !== sentNext) {
             const i = this.txIdx(s)
-            if ((this.txFlags[i] & (SLOT_SACKED | SLOT_LOST)) === 0)
-                if (this.txXmit[i] < this.rackXmit) {
-                    this.txFlags[i] |= SLOT_LOST
-                    this.counters.lossesDetected++
+            if ((flags[i] & (SLOT_SACKED | SLOT_LOST)) === 0)
+                if (this.txXmit[i] < rack) {
+                    flags[i] = flags[i] | SLOT_LOST
+                    counters.lossesDetected++
                 }
             s = seqNext(s)
         }
         // invariant: acknowledged <= sent <= closed, all within the send buffer
-        if (seqDiff(this.txSentNext, this.txBase) < 0 || seqDiff(this.txNext, this.txSentNext) < 0 || seqDiff(this.txNext, this.txBase) > this.cfg.txWindow) {
-            throw new Error("link: send window out of order")
-        }
+        let disorder = false
+        if (seqDiff(sentNext, base) < 0) disorder = true
+        if (seqDiff(this.txNext, sentNext) < 0) disorder = true
+        if (seqDiff(this.txNext, base) > w) disorder = true
+        if (disorder) throw new Error("link: send window out of order")
         if (progressed) {
             this.rtt.resetBackoff()
             this.rtoAt = -1
-            if (this.txBase !== this.txSentNext) this.rtoAt = now + this.rtt.rto()
+            if (base !== sentNext) this.rtoAt = now + this.rtt.rto()
             if (this.wantWritable) this.kick()
         }
     }

@@ -358,61 +358,82 @@ export abstract class StoreMount extends StoreSpace {
                 return
             }
         const rep = this.report
-        this.stats.badCrc += rep.badCrc
+        const stats = this.stats
+        const n = this.n
+        const secErase = this.secErase
+        const secSeq = this.secSeq
+        stats.badCrc += rep.badCrc
+        // (the report is a new one for each scan: its counts start at 0)
         let newest = -1
         let known = 0
         let sum = 0
-        for (let s = 0; s < this.n; s++) {
+        let free = 0
+        let used = 0
+        for (let s = 0; s < n; s++) {
             const st = this.secState[s]
-            if (st === SecState.Free) rep.freeSectors++
+            if (st === SecState.Free) free++
             if (st === SecState.Used) {
-                rep.usedSectors++
+                used++
                 if (newest < 0) newest = s
-                else if (this.secSeq[s] > this.secSeq[newest]) newest = s
+                else if (secSeq[s] > secSeq[newest]) newest = s
             }
-            if (this.secErase[s] >= 0) {
+            const ec = secErase[s]
+            if (ec >= 0) {
                 known++
-                sum += this.secErase[s]
+                sum += ec
             }
         }
+        rep.freeSectors = free
+        rep.usedSectors = used
         // sectors never stamped (blank) or unreadable: estimate their erase count
-        const estimate = known > 0 ? Math.round(sum / known) : 0
-        for (let s = 0; s < this.n; s++) {
-            if (this.secErase[s] < 0) {
-                this.secErase[s] = estimate
-                rep.unknownEraseCounts++
+        let estimate = 0
+        if (known > 0) estimate = Math.round(sum / known)
+        let unknown = 0
+        for (let s = 0; s < n; s++) {
+            if (secErase[s] < 0) {
+                secErase[s] = estimate
+                unknown++
             }
         }
-        if (rep.freeSectors === this.n) if (rep.records === 0) rep.blank = true
-        // the last bad entry of the newest sector is the record a power cut tore
-        if (newest >= 0)
-            if (this.mLastBad[newest] > 0)
-                if (this.mLastBad[newest] === this.secEntries[newest])
-                    if (this.mLastKept[newest] !== NOT_TORN) {
-                        rep.torn = 1
+        rep.unknownEraseCounts = unknown
+        if (free === n) if (rep.records === 0) rep.blank = true
+        let torn = 0
+        if (newest >= 0) {
+            // the last bad entry of the newest sector is the record a power cut tore
+            const lastBad = this.mLastBad[newest]
+            const k = this.mLastKept[newest]
+            if (lastBad > 0)
+                if (lastBad === this.secEntries[newest])
+                    if (k !== NOT_TORN) {
+                        torn = 1
                         // its data record (if it was kept) is no version: the write never finished; the
                         // entry is zeroed before the next append, so that it never reads as damage later
-                        const k = this.mLastKept[newest]
                         if (k > 0) {
                             this.idx.dropCandidate(newest * this.spS + k - 1)
                             rep.dataRecords--
                         }
-                        this.voidAddr = this.entryAddr(newest, this.mLastBad[newest] - 1)
+                        this.voidAddr = this.entryAddr(newest, lastBad - 1)
                         this.voidS = newest
                     }
-        rep.corruptedOld = rep.badCrc - rep.torn
-        this.stats.torn += rep.torn
-        this.stats.corruptedOld += rep.corruptedOld
-        // appends go on in the newest sector when its free room is clean
-        if (newest >= 0)
+            // appends go on in the newest sector when its free room is clean
             if (!this.mClosed[newest]) {
                 this.setState(newest, SecState.Open)
                 this.lastOpened = newest
                 if (this.fits(newest, false)) this.open = newest
                 else this.setState(newest, SecState.Used)
             }
-        if (this.metaLoc[HORIZON] >= 0) this.idx.setHorizon(this.metaVal[HORIZON])
-        for (let k = 0; k <= META_KEYS; k++) if (this.metaLoc[k] >= 0) this.secSmall[this.metaLoc[k] >> 8]++
+        }
+        rep.torn = torn
+        const corruptedOld = rep.badCrc - torn
+        rep.corruptedOld = corruptedOld
+        stats.torn += torn
+        stats.corruptedOld += corruptedOld
+        const metaLoc = this.metaLoc
+        if (metaLoc[HORIZON] >= 0) this.idx.setHorizon(this.metaVal[HORIZON])
+        for (let k = 0; k <= META_KEYS; k++) {
+            const loc = metaLoc[k]
+            if (loc >= 0) this.secSmall[loc >> 8]++
+        }
         this.mG = 0
         this.indexStep()
     }

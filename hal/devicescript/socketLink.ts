@@ -4,12 +4,13 @@ import { Clock, Timer } from "../clock"
 import { Link } from "../link"
 import { errorText } from "./errorText"
 
+/** Where the remote listens (link.remoteHost, link.remotePort) and what bitRate() reports
+ * (link.baud: a nominal figure, see the class comment): a configuration's `link` may be given
+ * as it is. */
 export interface SocketLinkOptions {
-    /** Where the remote listens (link.remoteHost, link.remotePort). */
-    host: string
-    port: number
-    /** What bitRate() reports (link.baud): a nominal figure, see the class comment. */
-    nominalBitRate: number
+    remoteHost: string
+    remotePort: number
+    baud: number
     /** Transmit buffer in bytes (default 2048: the link channel keeps its frames itself until
      * they are acknowledged, and the runtime's socket queues what it was handed). */
     txBytes?: number
@@ -83,10 +84,12 @@ const QUEUE_FULL_RETRY_MS = 10
  */
 export class SocketLink implements Link {
     private ring: Buffer
+    // (flags and registers without initializers: undefined reads as false, and each is set
+    // before it is read)
     private head = 0
     private tail = 0
     private used = 0
-    private aboveHalf = false
+    private aboveHalf!: boolean
     private chunkFull: Buffer
     private chunkBytes: number
     private backoff: ReconnectBackoff
@@ -94,12 +97,12 @@ export class SocketLink implements Link {
     private log: (line: string) => void
     private st = SocketLinkState.Stopped
     /** The connect timeout, the backoff wait or a send retry. */
-    private timer: Timer | null = null
-    private pumpPosted = false
+    private timer!: Timer | null
+    private pumpPosted!: boolean
     private rxQueue: Buffer[] = []
-    private rxPosted = false
-    private rxHandler: ((data: Buffer) => void) | null = null
-    private txReadyHandler: (() => void) | null = null
+    private rxPosted!: boolean
+    private rxHandler!: ((data: Buffer) => void) | null
+    private txReadyHandler!: (() => void) | null
     private readonly kPump: () => void
     private readonly kFlushRx: () => void
     private readonly kConnect: () => void
@@ -176,7 +179,7 @@ export class SocketLink implements Link {
             if (self.aboveHalf)
                 if (self.used < self.ring.length / 2) {
                     self.aboveHalf = false
-                    if (self.txReadyHandler !== null) self.txReadyHandler()
+                    if (self.txReadyHandler) self.txReadyHandler()
                 }
             self.postPump()
         }
@@ -184,7 +187,7 @@ export class SocketLink implements Link {
             self.rxPosted = false
             while (self.rxQueue.length > 0) {
                 const b = self.rxQueue.shift() as Buffer
-                if (self.rxHandler !== null) self.rxHandler(b)
+                if (self.rxHandler) self.rxHandler(b)
             }
         }
         // opens the connection
@@ -195,7 +198,7 @@ export class SocketLink implements Link {
             sys._socketOnEvent = self.onEvent
             let r: number
             try {
-                r = sys._socketOpen(self.opts.host, self.opts.port)
+                r = sys._socketOpen(self.opts.remoteHost, self.opts.remotePort)
             } catch (e) {
                 const msg = errorText(e)
                 if (msg.indexOf("not supported") >= 0) {
@@ -217,7 +220,7 @@ export class SocketLink implements Link {
                     self.connects++
                     self.backoff.reset()
                     self.setTimer(-1, self.kPump)
-                    self.log("seqmirror: link up: tcp://" + self.opts.host + ":" + self.opts.port)
+                    self.log("seqmirror: link up: tcp://" + self.opts.remoteHost + ":" + self.opts.remotePort)
                     self.postPump()
                 } else if (event !== "data") self.fail(event === "error" ? arg + "" : "closed")
                 return
@@ -246,10 +249,11 @@ export class SocketLink implements Link {
     stop(): void {
         if (this.st === SocketLinkState.Unsupported) return
         // (a socket is open while connecting or up)
-        const open = this.st === SocketLinkState.Connecting ? true : this.st === SocketLinkState.Up
+        const st = this.st
         this.st = SocketLinkState.Stopped
         this.setTimer(-1, this.kPump)
-        if (open) closeSocket()
+        if (st === SocketLinkState.Connecting) closeSocket()
+        else if (st === SocketLinkState.Up) closeSocket()
     }
 
     state(): SocketLinkState {
@@ -286,7 +290,7 @@ export class SocketLink implements Link {
     }
 
     bitRate(): number {
-        return this.opts.nominalBitRate
+        return this.opts.baud
     }
 
     // ---- the connection
@@ -317,8 +321,9 @@ export class SocketLink implements Link {
 
     /** Replaces the pending timer (none when delay < 0). */
     private setTimer(delay: number, fire: () => void): void {
-        if (this.timer !== null) this.clock.clearTimer(this.timer)
-        this.timer = delay >= 0 ? this.clock.setTimer(delay, fire) : null
+        if (this.timer) this.clock.clearTimer(this.timer)
+        this.timer = null
+        if (delay >= 0) this.timer = this.clock.setTimer(delay, fire)
     }
 
     // ---- sending, from the run loop
