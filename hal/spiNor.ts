@@ -141,11 +141,15 @@ export class SpiNorFlash implements Flash {
         private clock: Clock,
         private opts: SpiNorFlashOptions = {}
     ) {
-        this.geo = { pageSize: NOR_PAGE_SIZE, sectorSize: NOR_SECTOR_SIZE, capacity: opts.capacity !== undefined ? opts.capacity : 0 }
+        let capacity = 0
+        if (opts.capacity !== undefined) capacity = opts.capacity
+        this.geo = { pageSize: NOR_PAGE_SIZE, sectorSize: NOR_SECTOR_SIZE, capacity: capacity }
         this.readChunk = 256
         if (opts.readChunk !== undefined) if (opts.readChunk > 0) this.readChunk = opts.readChunk
-        this.programPollMs = opts.programPollMs !== undefined ? opts.programPollMs : 0.05
-        this.erasePollMs = opts.erasePollMs !== undefined ? opts.erasePollMs : 1
+        this.programPollMs = 0.05
+        if (opts.programPollMs !== undefined) this.programPollMs = opts.programPollMs
+        this.erasePollMs = 1
+        if (opts.erasePollMs !== undefined) this.erasePollMs = opts.erasePollMs
         this.cmd = Buffer.alloc(4)
         this.wren = Buffer.alloc(1)
         this.wren[0] = NorCmd.WriteEnable
@@ -202,7 +206,8 @@ export class SpiNorFlash implements Flash {
             // the command went out: the chip is busy from chip-select rise
             self.phase = Phase.Wait
             self.opStart = self.clock.millis()
-            const first = self.op === DriverOp.Program ? norProgramTypMs(self.opLen) : NOR_ERASE_TYP_MS
+            let first = NOR_ERASE_TYP_MS
+            if (self.op === DriverOp.Program) first = norProgramTypMs(self.opLen)
             self.clock.setTimer(first, self.pollNow)
         }
         this.onStatusRx = (rx) => {
@@ -213,14 +218,20 @@ export class SpiNorFlash implements Flash {
                 if (self.wrenAttempts >= WREN_ATTEMPTS) {
                     self.timeouts++
                     self.suspect = true
-                    self.fail(busy ? FlashError.Timeout : FlashError.NoDevice)
+                    let err = FlashError.NoDevice
+                    if (busy) err = FlashError.Timeout
+                    self.fail(err)
                 } else if (busy) self.startReadyCheck()
                 else self.writeEnable()
                 return
             }
             if (busy) {
-                const maxMs = self.phase === Phase.ReadyCheck ? NOR_ERASE_MAX_MS : self.opMaxMs
-                const interval = self.phase === Phase.ReadyCheck ? self.erasePollMs : self.opPollMs
+                let maxMs = self.opMaxMs
+                let interval = self.opPollMs
+                if (self.phase === Phase.ReadyCheck) {
+                    maxMs = NOR_ERASE_MAX_MS
+                    interval = self.erasePollMs
+                }
                 if (self.clock.millis() - self.opStart > maxMs + interval) {
                     self.timeouts++
                     self.suspect = true
@@ -282,7 +293,8 @@ export class SpiNorFlash implements Flash {
         this.opAddr = addr
         this.opLen = len
         this.opOffset = 0
-        this.opData = len > this.readChunk ? Buffer.alloc(len) : EMPTY
+        this.opData = EMPTY
+        if (len > this.readChunk) this.opData = Buffer.alloc(len)
         if (this.suspect) this.startReadyCheck()
         else this.nextChunk()
     }

@@ -382,7 +382,9 @@ export abstract class LinkChannel extends ChannelSender {
     // ---- internals ----
 
     private probeBase(): number {
-        return this.lastRxAt > this.lastProbeAt ? this.lastRxAt : this.lastProbeAt
+        const rx = this.lastRxAt
+        if (rx > this.lastProbeAt) return rx
+        return this.lastProbeAt
     }
 
     private service(): void {
@@ -426,17 +428,20 @@ export abstract class LinkChannel extends ChannelSender {
         }
         if (type === FrameType.Ack) return n === HEADER_BYTES
         if (type === FrameType.Reset) return n === HEADER_BYTES
-        if (type === FrameType.Hello || type === FrameType.Welcome) {
-            if (n < HANDSHAKE_BYTES) return false
-            return n - HANDSHAKE_BYTES <= this.cfg.maxResumeBytes
-        }
         if (type === FrameType.Refuse) return n === HANDSHAKE_BYTES
+        // a HELLO or WELCOME (types 1, 2)
+        if (type > FrameType.Welcome) return false
+        if (type < FrameType.Hello) return false
+        if (n < HANDSHAKE_BYTES) return false
+        return n - HANDSHAKE_BYTES <= this.cfg.maxResumeBytes
         return false
     }
 
     private inSession(buf: Buffer): boolean {
         const s = getU32(buf, OFF_SESSION)
-        if (this.sessionId === 0 || s !== this.sessionId) {
+        let stale = this.sessionId === 0
+        if (s !== this.sessionId) stale = true
+        if (stale) {
             this.counters.droppedStale++
             this.onStaleFrame(s)
             return false

@@ -78,7 +78,9 @@ export abstract class ChannelSender extends ChannelReceiver {
         const need = MESSAGE_PREFIX_BYTES + msg.length
         if (need > this.cfg.maxPayload) throw new Error("link: message longer than maxMessage()")
         const w = this.cfg.txWindow
-        if (!this.acceptsMessages() || seqDiff(this.txNext, this.txBase) >= w) {
+        let full = !this.acceptsMessages()
+        if (seqDiff(this.txNext, this.txBase) >= w) full = true
+        if (full) {
             this.wantWritable = true
             return false
         }
@@ -189,7 +191,8 @@ export abstract class ChannelSender extends ChannelReceiver {
                     if (due <= now + TIME_EPS) {
                         this.txFlags[i] |= SLOT_LOST
                         marked = true
-                    } else if (next < 0 || due < next) next = due
+                    } else if (next < 0) next = due
+                    else if (due < next) next = due
                 }
                 s = seqNext(s)
             }

@@ -104,7 +104,8 @@ export const HORIZON = 0
 
 /** An option's value, or its default. */
 function opt(v: number | undefined, dflt: number): number {
-    return v !== undefined ? v : dflt
+    if (v !== undefined) return v
+    return dflt
 }
 
 /**
@@ -238,7 +239,8 @@ export abstract class StoreCore {
         this.secSmall = Buffer.alloc(n)
         this.secErase = numbers(n, 0)
         this.secSeq = numbers(n, 0)
-        this.horizonType = role === StoreRole.Remote ? EntryType.Commit : EntryType.Confirm
+        this.horizonType = EntryType.Confirm
+        if (role === StoreRole.Remote) this.horizonType = EntryType.Commit
         this.metaVal = numbers(META_KEYS + 1, 0)
         this.metaLoc = numbers(META_KEYS + 1, -1)
         this.idx = new VersionIndex(n * spS, spS, this.secSeq, role === StoreRole.Primary)
@@ -285,7 +287,8 @@ export abstract class StoreCore {
         if (s < 0) return false
         if (this.secState[s] !== SecState.Open) return false
         const e = this.secEntries[s]
-        const d = this.secData[s] + (isData ? 1 : 0)
+        let d = this.secData[s]
+        if (isData) d++
         if (!(e < MAX_ENTRIES)) return false
         if (!(SECTOR_HEADER_SIZE + ENTRY_SIZE * (e + 1) + this.B * d <= this.S)) return false
         return d <= this.spS

@@ -265,7 +265,11 @@ export abstract class StoreMount extends StoreSpace {
                                 if (len <= this.B)
                                     if (off + ENTRY_SIZE <= dataOff) {
                                         const r = mendData(buf, off, buf, dataOff, this.B)
-                                        if (r >= 0) return this.dataEntry(s, i, off, slot, this.mended(h >= 0 ? r | MENDED : r), true)
+                                        if (r >= 0) {
+                                            let m = r
+                                            if (h >= 0) m = r | MENDED
+                                            return this.dataEntry(s, i, off, slot, this.mended(m), true)
+                                        }
                                         if (h === -1) {
                                             // damage that cannot be mended, in a record whose fields are right: kept as
                                             // a version all the same (its reads say Corrupt); only the record a power
@@ -461,7 +465,7 @@ export abstract class StoreMount extends StoreSpace {
         rep.liveRecords = this.idx.liveCount
         rep.superseded = rep.dataRecords - rep.voided - rep.liveRecords
         rep.maxSeqSeen = this.maxSeq
-        rep.horizon = this.idx.hasHorizon ? this.idx.horizon : 0
+        if (this.idx.hasHorizon) rep.horizon = this.idx.horizon
         this.mounted = true
         this.mountEnd(StoreError.None)
         this.startNext()
@@ -488,7 +492,8 @@ export abstract class StoreMount extends StoreSpace {
                 if (blank)
                     if (bErased) {
                         // erased (part A may be stamped): free if everything after the header is erased
-                        this.secHasA[s] = aErased ? 0 : 1
+                        this.secHasA[s] = 1
+                        if (aErased) this.secHasA[s] = 0
                         this.mPhase = 1
                         this.mCheckAt = SECTOR_HEADER_SIZE
                         this.mountStep()

@@ -115,7 +115,9 @@ export abstract class StoreSpace extends StoreCore {
                 return
             }
         // a call may not take the last free sectors kept for the records after it
-        if (this.freeCount > (this.roomIsData ? this.reserve : 1)) {
+        let keep = 1
+        if (this.roomIsData) keep = this.reserve
+        if (this.freeCount > keep) {
             this.openSector(this.pickFree(), K.RoomLoop)
             return
         }
@@ -202,7 +204,8 @@ export abstract class StoreSpace extends StoreCore {
                 // the lowest erase count, the first of equal ones
                 if (best >= 0) if (this.secErase[s] >= this.secErase[best]) continue
             } else {
-                score = st === SecState.Dirty ? this.S : this.S - SECTOR_HEADER_SIZE - liveBytes
+                score = this.S
+                if (st !== SecState.Dirty) score -= SECTOR_HEADER_SIZE + liveBytes
                 if (score <= 0) continue
                 // the most reclaimable bytes, ties to the lower erase count
                 if (best >= 0) {
@@ -414,7 +417,10 @@ export abstract class StoreSpace extends StoreCore {
                 if (fields > this.B) fields = -1
                 if (fields < 0) len = -1
                 this.vDamaged = len < 0
-                if (len < 0) len = fields < 0 ? this.B : fields
+                if (len < 0) {
+                    len = fields
+                    if (fields < 0) len = this.B
+                }
                 if (len < d.length) d = d.slice(0, len)
                 this.vCrc = crc32cUpdate(0, d, 0, len)
                 return this.go(this.vK, StoreError.None, d)

@@ -134,7 +134,9 @@ export class VersionIndex {
         this.next.set(g, 0)
         this.seqNext.set(g, 0)
         this.seqPrev.set(g, 0)
-        this.flags.set(g, candidate ? CANDIDATE : 0)
+        let f = 0
+        if (candidate) f = CANDIDATE
+        this.flags.set(g, f)
     }
 
     /** Forgets a mount candidate that will not be placed (void or duplicate). */
@@ -156,7 +158,8 @@ export class VersionIndex {
     /** The newest version of (member, lba), or -1. */
     newest(member: number, lba: number): number {
         const b = this.find(member * 0x1000000 + lba)
-        return b < 0 ? -1 : this.buckets.get(b) - 1
+        if (b < 0) return -1
+        return this.buckets.get(b) - 1
     }
 
     /** The newest version at or below the horizon, or -1. */
@@ -196,7 +199,8 @@ export class VersionIndex {
     /** First version in seq's list, or -1. */
     firstOfSeq(seq: number): number {
         const i = this.seqIndex(seq)
-        return i < 0 ? -1 : this.seqHead[i] - 1
+        if (i < 0) return -1
+        return this.seqHead[i] - 1
     }
 
     nextOfSeq(g: number): number {

@@ -64,8 +64,9 @@ export class RunLoop implements Clock {
     }
 
     setTimer(delayMs: number, fire: () => void): Timer {
-        const d = delayMs > 0 ? delayMs : 0
-        const t = new LoopTimer(ds.millis() + d, fire)
+        let d = ds.millis()
+        if (delayMs > 0) d += delayMs
+        const t = new LoopTimer(d, fire)
         if (this.stopped) {
             t.cancelled = true
             return t
@@ -153,7 +154,8 @@ export class RunLoop implements Clock {
         }
         if (q.length === 0) return IDLE_MS
         const wait = q[0].due - ds.millis()
-        return wait > 0 ? wait : 0
+        if (wait > 0) return wait
+        return 0
     }
 }
 

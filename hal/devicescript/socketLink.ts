@@ -222,7 +222,8 @@ export class SocketLink implements Link {
                     self.setTimer(-1, self.kPump)
                     self.log("seqmirror: link up: tcp://" + self.opts.remoteHost + ":" + self.opts.remotePort)
                     self.postPump()
-                } else if (event !== "data") self.fail(event === "error" ? arg + "" : "closed")
+                } else if (event === "error") self.fail(arg + "")
+                else if (event !== "data") self.fail("closed")
                 return
             }
             if (self.st !== SocketLinkState.Up) return
