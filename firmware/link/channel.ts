@@ -124,8 +124,30 @@ export abstract class LinkChannel extends ChannelSender {
                 buf = plain
                 n = plain.length
             }
+            // known type and flags, and the length the type needs; a DATA frame's messages
+            // exactly fill its payload, which is not empty and not over maxPayload
             const type = buf[OFF_TYPE]
-            if (!self.wellFormed(type, buf, n)) {
+            let ok = false
+            if ((buf[OFF_FLAGS] & ~KNOWN_FLAGS) === 0) {
+                if (type === FrameType.Data) {
+                    if (n > DATA_HEADER_BYTES)
+                        if (n - DATA_HEADER_BYTES <= self.cfg.maxPayload) {
+                            let off = DATA_HEADER_BYTES
+                            while (off < n) {
+                                if (off + MESSAGE_PREFIX_BYTES > n) break
+                                off += MESSAGE_PREFIX_BYTES + getU16(buf, off)
+                            }
+                            ok = off === n
+                        }
+                } else if (type === FrameType.Ack) ok = n === HEADER_BYTES
+                else if (type === FrameType.Reset) ok = n === HEADER_BYTES
+                else if (type === FrameType.Refuse) ok = n === HANDSHAKE_BYTES
+                else if (type >= FrameType.Hello)
+                    if (type <= FrameType.Welcome)
+                        // a HELLO or WELCOME
+                        if (n >= HANDSHAKE_BYTES) ok = n - HANDSHAKE_BYTES <= self.cfg.maxResumeBytes
+            }
+            if (!ok) {
                 self.malformed++
                 return
             }
@@ -411,31 +433,6 @@ export abstract class LinkChannel extends ChannelSender {
 
     /** Malformed frames found after COBS decoding (the decoder counts its own). */
     private malformed = 0
-
-    /** Known type and flags, and the length the type needs; a DATA frame's messages exactly
-     * fill its payload, which is not empty and not over maxPayload. */
-    private wellFormed(type: number, buf: Buffer, n: number): boolean {
-        if ((buf[OFF_FLAGS] & ~KNOWN_FLAGS) !== 0) return false
-        if (type === FrameType.Data) {
-            if (n <= DATA_HEADER_BYTES) return false
-            if (n - DATA_HEADER_BYTES > this.cfg.maxPayload) return false
-            let off = DATA_HEADER_BYTES
-            while (off < n) {
-                if (off + MESSAGE_PREFIX_BYTES > n) return false
-                off += MESSAGE_PREFIX_BYTES + getU16(buf, off)
-            }
-            return off === n
-        }
-        if (type === FrameType.Ack) return n === HEADER_BYTES
-        if (type === FrameType.Reset) return n === HEADER_BYTES
-        if (type === FrameType.Refuse) return n === HANDSHAKE_BYTES
-        // a HELLO or WELCOME (types 1, 2)
-        if (type > FrameType.Welcome) return false
-        if (type < FrameType.Hello) return false
-        if (n < HANDSHAKE_BYTES) return false
-        return n - HANDSHAKE_BYTES <= this.cfg.maxResumeBytes
-        return false
-    }
 
     private inSession(buf: Buffer): boolean {
         const s = getU32(buf, OFF_SESSION)

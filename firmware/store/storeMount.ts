@@ -26,12 +26,6 @@ import { MountReport, StoreError, StoreOptions } from "./types"
 /** mLastKept: the sector's last bad entry is damage a power cut cannot have made. */
 const NOT_TORN = 0xff
 
-/** The 16-byte entry at off is all zeros: a torn entry the store zeroed. */
-function zeroEntry(b: Buffer, off: number): boolean {
-    for (let i = 0; i < 16; i++) if (b[off + i] !== 0) return false
-    return true
-}
-
 /**
  * The block store's mount (storeCore.ts has the layers): it reads every sector, parses it in
  * steps (its header, its entries, the erased room left), settles what a power cut left, then
@@ -150,207 +144,11 @@ export abstract class StoreMount extends StoreSpace {
         this.idx.clear()
     }
 
-    /** The sector mS is done: reads the next, or settles the scan when every one is read. */
+    /** The sector mS is done: reads the next, or settles the scan once every one is read. */
     private nextSector(): void {
         this.mBuf = EMPTY
-        if (++this.mS >= this.n) return this.mountScanned()
-        this.readAt(this.sectorAddr(this.mS), this.S, K.MountRead)
-    }
-
-    /** The mount ends: done(err, report). */
-    private mountEnd(err: StoreError): void {
-        this.busy = false
-        this.mBuf = EMPTY
-        const done = this.mountDone
-        this.mountDone = null
-        this.report.durationMs = this.clock.millis() - this.mStartMs
-        if (done) done(err, this.report)
-    }
-
-    /** The sector being scanned stays Dirty (as resetState left every one): to be erased. */
-    private countDirty(): void {
-        this.report.dirtySectors++
-        this.stats.dirtySectors++
-    }
-
-    /** One step of the sector being parsed: entries (phase 0) or an erased check (1, 2). */
-    private mountStep(): void {
-        const s = this.mS
-        const buf = this.mBuf
-        let budget = this.stepBytes
-        const phase = this.mPhase
-        if (phase === 0) {
-            while (budget > 0) {
-                // (secEntries[s] counts the entries parsed, secData[s] the data slots they use)
-                const i = this.secEntries[s]
-                const off = SECTOR_HEADER_SIZE + ENTRY_SIZE * i
-                // entries end at the first erased one, or where the data slots begin
-                if (i < MAX_ENTRIES)
-                    if (off + ENTRY_SIZE <= this.S - this.B * this.secData[s])
-                        if (!allErased(buf, off, off + ENTRY_SIZE)) {
-                            budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
-                            this.secEntries[s] = i + 1
-                            continue
-                        }
-                // the slot after the last one used must be erased: else a data program was cut before
-                // its entry (or its entry was torn). That slot is skipped (entries name their slot), and
-                // appends go on after it if the rest of the free room is erased: the newest sector of a
-                // store cut in the middle of a garbage collection that took the last free sector must
-                // take the rest of that collection's records, or no victim would fit after the mount.
-                const entriesEnd = SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s]
-                const next = this.secData[s]
-                if (next < this.spS) {
-                    const lo = this.S - (next + 1) * this.B
-                    if (lo >= entriesEnd)
-                        if (!allErased(buf, lo, lo + this.B)) {
-                            this.report.tornData++
-                            this.stats.tornData++
-                            this.secData[s] = next + 1
-                        }
-                }
-                if (this.S - this.B * this.secData[s] < entriesEnd) {
-                    this.mClosed[s] = 1
-                    return this.nextSector()
-                }
-                this.mPhase = 2
-                this.mCheckAt = entriesEnd
-                // the erased check of its free room (phase 2)
-                return this.mountStep()
-            }
-            this.later(K.MountStep)
-            return
-        }
-        // erased check of [mCheckAt, end): phase 1 = a free sector, 2 = the free room of a used one
-        // (a free sector has neither entries nor data slots: its room is all after the header)
-        const end = this.S - this.B * this.secData[s]
-        const stop = Math.min(end, this.mCheckAt + budget)
-        if (!allErased(buf, this.mCheckAt, stop)) {
-            if (phase === 1) this.countDirty()
-            else {
-                // stray bytes in the free room: no more appends here
-                this.mClosed[s] = 1
-                this.report.strayAreas++
-                this.stats.strayAreas++
-            }
-            return this.nextSector()
-        }
-        this.mCheckAt = stop
-        if (stop < end) return this.later(K.MountStep)
-        if (phase === 1) this.setState(s, SecState.Free)
-        this.report.erasedBytes += end - (SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s])
-        this.nextSector()
-    }
-
-    /** Parses entry i of sector s; returns the data bytes it checked. */
-    private parseEntry(s: number, i: number, off: number): number {
-        const buf = this.mBuf
-        // an entry a power cut tore, zeroed since (mountScanned): nothing
-        if (zeroEntry(buf, off)) return 0
-        const pos = this.secSeq[s] * 256 + i
-        const type = buf[off]
-        const small = crc32cUpdate(0, buf, off, off + 12) ^ getU32(buf, off + 12)
-        const t = type ^ EntryType.Data
-        if (small !== 0)
-            if ((t & (t - 1)) === 0) {
-                // a data record (or one whose type bit flipped): its fields first (their check
-                // mends one flipped bit of them, slot and length included), then its data and CRC
-                const h = mendFields(buf, off)
-                const slot = buf[off + 2]
-                const len = entryLen(buf, off)
-                const dataOff = this.S - (slot + 1) * this.B
-                if (h !== -2)
-                    if (buf[off] === EntryType.Data)
-                        if (slot < this.spS)
-                            if (len >= 1)
-                                if (len <= this.B)
-                                    if (off + ENTRY_SIZE <= dataOff) {
-                                        const r = mendData(buf, off, buf, dataOff, this.B)
-                                        if (r >= 0) {
-                                            let m = r
-                                            if (h >= 0) m = r | MENDED
-                                            return this.dataEntry(s, i, off, slot, this.mended(m), true)
-                                        }
-                                        if (h === -1) {
-                                            // damage that cannot be mended, in a record whose fields are right: kept as
-                                            // a version all the same (its reads say Corrupt); only the record a power
-                                            // cut tore (mountScanned) is dropped; docs/FORMAT-flash.md, "Damage and tears"
-                                            this.dataEntry(s, i, off, slot, len, false)
-                                            // a power cut in the entry's program leaves bits of its CRC at 1 that
-                                            // should be 0, never the reverse: a CRC with a 0 where the data's has a 1
-                                            // was programmed whole, and the data changed since (damage, not a tear)
-                                            const c = crc32cUpdate(crc32cUpdate(0, buf, dataOff, dataOff + len), buf, off, off + 12)
-                                            if ((c & ~getU32(buf, off + 12)) !== 0) this.mLastKept[s] = NOT_TORN
-                                            return len
-                                        }
-                                    }
-                // fields that cannot be trusted: not a version
-                if (h >= 0) buf[off + (h >> 3)] ^= 1 << (h & 7)
-                if (t === 0) {
-                    this.badEntry(s, i)
-                    return 0
-                }
-            }
-        if (small !== 0) {
-            // one flipped bit of a small record is mended; more is damage
-            if (!mendHeader(buf, off)) {
-                this.badEntry(s, i)
-                return 0
-            }
-            this.stats.mended++
-        }
-        const value = getU32(buf, off + 8)
-        const loc = s * 256 + i
-        // this role's horizon record, or a meta value: the one latest in the log is live
-        let slot = -1
-        if (type === this.horizonType) slot = HORIZON
-        else if (type === EntryType.Meta) if (buf[off + 1] < META_KEYS) slot = buf[off + 1] + 1
-        if (slot >= 0) {
-            this.report.records++
-            if (slot === HORIZON) this.noteSeq(value)
-            if (pos > this.mMetaPos[slot]) {
-                this.mMetaPos[slot] = pos
-                this.metaVal[slot] = value
-                this.metaLoc[slot] = loc
-            }
-            return 0
-        }
-        if (this.foundMore) if (this.foundMore(type, off, loc, pos)) return 0
-        // a valid record of a type this store does not use: count it as bad
-        this.badEntry(s, i)
-        return 0
-    }
-
-    /** A data entry at mount (its record checks when `ok`): a version in the index. */
-    private dataEntry(s: number, i: number, off: number, slot: number, len: number, ok: boolean): number {
-        const buf = this.mBuf
-        const g = s * this.spS + slot
-        if (this.idx.isCandidate(g)) {
-            this.badEntry(s, i)
-            return len
-        }
-        const seq = getU32(buf, off + 8)
-        this.idx.setRecord(g, buf[off + 1], entryLba(buf, off), seq, i, true)
-        if (slot + 1 > this.secData[s]) this.secData[s] = slot + 1
-        this.report.dataRecords++
-        if (ok) {
-            this.report.records++
-            this.noteSeq(seq)
-            return len
-        }
-        this.badEntry(s, i)
-        this.mLastKept[s] = slot + 1
-        return len
-    }
-
-    private badEntry(s: number, i: number): void {
-        this.report.badCrc++
-        this.mSuspect++
-        this.mLastBad[s] = i + 1
-        this.mLastKept[s] = 0
-    }
-
-    /** Every sector is read: settle the horizon, torn records, the open sector, erase counts. */
-    private mountScanned(): void {
+        if (++this.mS < this.n) return this.readAt(this.sectorAddr(this.mS), this.S, K.MountRead)
+        // every sector is read: settle the horizon, torn records, the open sector, erase counts
         // a bad entry or sector header may be a read that failed once: the whole scan runs
         // again, and only what it finds again counts (a torn entry, a damaged record, a sector
         // to erase); docs/FORMAT-flash.md, "How a boot decides what is valid"
@@ -440,6 +238,200 @@ export abstract class StoreMount extends StoreSpace {
         }
         this.mG = 0
         this.indexStep()
+    }
+
+    /** The mount ends: done(err, report). */
+    private mountEnd(err: StoreError): void {
+        this.busy = false
+        this.mBuf = EMPTY
+        const done = this.mountDone
+        this.mountDone = null
+        this.report.durationMs = this.clock.millis() - this.mStartMs
+        if (done) done(err, this.report)
+    }
+
+    /** The sector being scanned stays Dirty (as resetState left every one): to be erased. */
+    private countDirty(): void {
+        this.report.dirtySectors++
+        this.stats.dirtySectors++
+    }
+
+    /** One step of the sector being parsed: entries (phase 0) or an erased check (1, 2). */
+    private mountStep(): void {
+        const s = this.mS
+        const buf = this.mBuf
+        let budget = this.stepBytes
+        const phase = this.mPhase
+        if (phase === 0) {
+            while (budget > 0) {
+                // (secEntries[s] counts the entries parsed, secData[s] the data slots they use)
+                const i = this.secEntries[s]
+                const off = SECTOR_HEADER_SIZE + ENTRY_SIZE * i
+                // entries end at the first erased one, or where the data slots begin
+                if (i < MAX_ENTRIES)
+                    if (off + ENTRY_SIZE <= this.S - this.B * this.secData[s])
+                        if (!allErased(buf, off, off + ENTRY_SIZE)) {
+                            budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
+                            this.secEntries[s] = i + 1
+                            continue
+                        }
+                // the slot after the last one used must be erased: else a data program was cut before
+                // its entry (or its entry was torn). That slot is skipped (entries name their slot), and
+                // appends go on after it if the rest of the free room is erased: the newest sector of a
+                // store cut in the middle of a garbage collection that took the last free sector must
+                // take the rest of that collection's records, or no victim would fit after the mount.
+                const entriesEnd = SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s]
+                const next = this.secData[s]
+                if (next < this.spS) {
+                    const lo = this.S - (next + 1) * this.B
+                    if (lo >= entriesEnd)
+                        if (!allErased(buf, lo, lo + this.B)) {
+                            this.report.tornData++
+                            this.stats.tornData++
+                            this.secData[s] = next + 1
+                        }
+                }
+                if (this.S - this.B * this.secData[s] < entriesEnd) {
+                    this.mClosed[s] = 1
+                    return this.nextSector()
+                }
+                this.mPhase = 2
+                this.mCheckAt = entriesEnd
+                // the erased check of its free room (phase 2)
+                return this.mountStep()
+            }
+            this.later(K.MountStep)
+            return
+        }
+        // erased check of [mCheckAt, end): phase 1 = a free sector, 2 = the free room of a used one
+        // (a free sector has neither entries nor data slots: its room is all after the header)
+        const end = this.S - this.B * this.secData[s]
+        const stop = Math.min(end, this.mCheckAt + budget)
+        if (!allErased(buf, this.mCheckAt, stop)) {
+            if (phase === 1) this.countDirty()
+            else {
+                // stray bytes in the free room: no more appends here
+                this.mClosed[s] = 1
+                this.report.strayAreas++
+                this.stats.strayAreas++
+            }
+            return this.nextSector()
+        }
+        this.mCheckAt = stop
+        if (stop < end) return this.later(K.MountStep)
+        if (phase === 1) this.setState(s, SecState.Free)
+        this.report.erasedBytes += end - (SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s])
+        this.nextSector()
+    }
+
+    /** Parses entry i of sector s; returns the data bytes it checked. */
+    private parseEntry(s: number, i: number, off: number): number {
+        const buf = this.mBuf
+        // an entry a power cut tore, zeroed since (the end of a scan, nextSector): nothing
+        let zero = true
+        for (let k = 0; k < 16; k++) if (buf[off + k] !== 0) zero = false
+        if (zero) return 0
+        const pos = this.secSeq[s] * 256 + i
+        const type = buf[off]
+        const small = crc32cUpdate(0, buf, off, off + 12) ^ getU32(buf, off + 12)
+        const t = type ^ EntryType.Data
+        if (small !== 0)
+            if ((t & (t - 1)) === 0) {
+                // a data record (or one whose type bit flipped): its fields first (their check
+                // mends one flipped bit of them, slot and length included), then its data and CRC
+                const h = mendFields(buf, off)
+                const slot = buf[off + 2]
+                const len = entryLen(buf, off)
+                const dataOff = this.S - (slot + 1) * this.B
+                if (h !== -2)
+                    if (buf[off] === EntryType.Data)
+                        if (slot < this.spS)
+                            if (len >= 1)
+                                if (len <= this.B)
+                                    if (off + ENTRY_SIZE <= dataOff) {
+                                        const r = mendData(buf, off, buf, dataOff, this.B)
+                                        if (r >= 0) {
+                                            let m = r
+                                            if (h >= 0) m = r | MENDED
+                                            return this.dataEntry(s, i, off, slot, this.mended(m), true)
+                                        }
+                                        if (h === -1) {
+                                            // damage that cannot be mended, in a record whose fields are right: kept as
+                                            // a version all the same (its reads say Corrupt); only the record a power
+                                            // cut tore (nextSector) is dropped; docs/FORMAT-flash.md, "Damage and tears"
+                                            this.dataEntry(s, i, off, slot, len, false)
+                                            // a power cut in the entry's program leaves bits of its CRC at 1 that
+                                            // should be 0, never the reverse: a CRC with a 0 where the data's has a 1
+                                            // was programmed whole, and the data changed since (damage, not a tear)
+                                            const c = crc32cUpdate(crc32cUpdate(0, buf, dataOff, dataOff + len), buf, off, off + 12)
+                                            if ((c & ~getU32(buf, off + 12)) !== 0) this.mLastKept[s] = NOT_TORN
+                                            return len
+                                        }
+                                    }
+                // fields that cannot be trusted: not a version
+                if (h >= 0) buf[off + (h >> 3)] ^= 1 << (h & 7)
+                if (t === 0) {
+                    this.badEntry(s, i)
+                    return 0
+                }
+            }
+        if (small !== 0) {
+            // one flipped bit of a small record is mended; more is damage
+            if (!mendHeader(buf, off)) {
+                this.badEntry(s, i)
+                return 0
+            }
+            this.stats.mended++
+        }
+        const value = getU32(buf, off + 8)
+        const loc = s * 256 + i
+        // this role's horizon record, or a meta value: the one latest in the log is live
+        let slot = -1
+        if (type === this.horizonType) slot = HORIZON
+        else if (type === EntryType.Meta) if (buf[off + 1] < META_KEYS) slot = buf[off + 1] + 1
+        if (slot >= 0) {
+            this.report.records++
+            if (slot === HORIZON) this.noteSeq(value)
+            if (pos > this.mMetaPos[slot]) {
+                this.mMetaPos[slot] = pos
+                this.metaVal[slot] = value
+                this.metaLoc[slot] = loc
+            }
+            return 0
+        }
+        if (this.foundMore) if (this.foundMore(type, off, loc, pos)) return 0
+        // a valid record of a type this store does not use: count it as bad
+        this.badEntry(s, i)
+        return 0
+    }
+
+    /** A data entry at mount (its record checks when `ok`): a version in the index. */
+    private dataEntry(s: number, i: number, off: number, slot: number, len: number, ok: boolean): number {
+        const buf = this.mBuf
+        const g = s * this.spS + slot
+        if (this.idx.isCandidate(g)) {
+            this.badEntry(s, i)
+            return len
+        }
+        const seq = getU32(buf, off + 8)
+        this.idx.setRecord(g, buf[off + 1], entryLba(buf, off), seq, i, true)
+        if (slot + 1 > this.secData[s]) this.secData[s] = slot + 1
+        this.report.dataRecords++
+        if (ok) {
+            this.report.records++
+            this.noteSeq(seq)
+            return len
+        }
+        this.badEntry(s, i)
+        this.mLastKept[s] = slot + 1
+        return len
+    }
+
+    private badEntry(s: number, i: number): void {
+        this.report.badCrc++
+        this.mSuspect++
+        this.mLastBad[s] = i + 1
+        this.mLastKept[s] = 0
     }
 
     /** Places the data records found into the index, a few per step. */
