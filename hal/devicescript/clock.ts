@@ -2,6 +2,19 @@ import * as ds from "@devicescript/core"
 import { Clock, Timer } from "../clock"
 import { errorText } from "./errorText"
 
+/** A timer of the run loop: when it is due and what it fires. */
+interface LoopTimer extends Timer {
+    due: number
+    fire: () => void
+}
+
+/** Events fired between two suspensions of the loop fiber, at most. */
+const DEFAULT_BATCH = 16
+/** Time spent in events between two suspensions, at most (ms). */
+const BATCH_MS = 10
+/** Longest suspension when nothing is queued (any new timer wakes the loop at once). */
+const IDLE_MS = 60000
+
 /**
  * The board's run loop: `Clock` on `ds.millis()`, with one fiber that fires every timer.
  *
@@ -25,22 +38,6 @@ import { errorText } from "./errorText"
  * `setTimer(0, ...)`, which wakes it: callbacks of every driver run from the run loop.
  * @devsWhenUsed
  */
-class LoopTimer implements Timer {
-    cancelled = false
-    constructor(
-        public due: number,
-        public fire: () => void
-    ) {}
-}
-
-/** Events fired between two suspensions of the loop fiber, at most. */
-const DEFAULT_BATCH = 16
-/** Time spent in events between two suspensions, at most (ms). */
-const BATCH_MS = 10
-/** Longest suspension when nothing is queued (any new timer wakes the loop at once). */
-const IDLE_MS = 60000
-
-/** @devsWhenUsed */
 export class RunLoop implements Clock {
     private queue: LoopTimer[] = []
     // (without initializers: undefined reads as false; the fiber sets `sleeping`)
@@ -66,7 +63,7 @@ export class RunLoop implements Clock {
     setTimer(delayMs: number, fire: () => void): Timer {
         let d = ds.millis()
         if (delayMs > 0) d += delayMs
-        const t = new LoopTimer(d, fire)
+        const t: LoopTimer = { due: d, fire: fire, cancelled: false }
         if (this.stopped) {
             t.cancelled = true
             return t
