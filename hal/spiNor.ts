@@ -284,10 +284,7 @@ export class SpiNorFlash implements Flash {
 
     read(addr: number, len: number, done: (err: FlashError, data: Buffer) => void): void {
         const err = this.check(addr, len)
-        if (err !== FlashError.None) {
-            this.clock.setTimer(0, () => done(err, EMPTY))
-            return
-        }
+        if (err !== FlashError.None) return this.later(done, err, EMPTY)
         this.op = DriverOp.Read
         this.readDone = done
         this.opAddr = addr
@@ -355,7 +352,7 @@ export class SpiNorFlash implements Flash {
     }
 
     /** Calls done(err, v) from the run loop (a write's done takes err only). */
-    private later(done: (err: FlashError, v: number) => void, err: FlashError, v: number): void {
+    private later<T>(done: (err: FlashError, v: T) => void, err: FlashError, v: T): void {
         this.clock.setTimer(0, () => done(err, v))
     }
 

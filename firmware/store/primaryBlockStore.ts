@@ -355,7 +355,8 @@ export class PrimaryBlockStore extends StoreMount {
 
     /** Ends the running call: pops it, calls its done, starts the next. */
     protected finish(err: StoreError, data: Buffer | null): void {
-        storeInvariant(this.busy && this.qCount > 0, "finish of a running call")
+        storeInvariant(this.busy, "finish of a running call")
+        storeInvariant(this.qCount > 0, "finish of a running call")
         const done = this.popCall()
         this.busy = false
         if (err === StoreError.Full) this.stats.full++

@@ -294,7 +294,8 @@ export abstract class StoreSpace extends StoreCore {
     // Garbage collection of one sector: relocate what is live, erase, stamp part A
 
     protected collectSector(v: number, k: K): void {
-        storeInvariant(v !== this.open && this.secState[v] !== SecState.Free, "victim is used or dirty")
+        storeInvariant(v !== this.open, "victim is used or dirty")
+        storeInvariant(this.secState[v] !== SecState.Free, "victim is used or dirty")
         this.gcV = v
         this.gcK = k
         this.gcSlot = 0
@@ -325,7 +326,8 @@ export abstract class StoreSpace extends StoreCore {
                 if (this.copyMore) if (this.copyMore(v)) return
             }
         }
-        storeInvariant(this.idx.sectorLive[v] === 0 && this.secSmall[v] === 0, "victim emptied before erase")
+        storeInvariant(this.idx.sectorLive[v] === 0, "victim emptied before erase")
+        storeInvariant(this.secSmall[v] === 0, "victim emptied before erase")
         this.eraseSector(v, K.GcErased)
     }
 

@@ -150,12 +150,13 @@ export class SocketLink implements Link {
             if (self.st !== SocketLinkState.Up) return
             if (self.used === 0) return
             // contiguous bytes from tail (Math.min takes two arguments in DeviceScript)
-            const n = Math.min(Math.min(self.used, self.chunkBytes), self.ring.length - self.tail)
-            let chunk: Buffer
-            if (n === self.chunkBytes) {
-                chunk = self.chunkFull
-                chunk.blitAt(0, self.ring, self.tail, n)
-            } else chunk = self.ring.slice(self.tail, self.tail + n) // the runtime's slice copies
+            const ring = self.ring
+            const tail = self.tail
+            const max = self.chunkBytes
+            const n = Math.min(Math.min(self.used, max), ring.length - tail)
+            let chunk = self.chunkFull
+            if (n === max) chunk.blitAt(0, ring, tail, n)
+            else chunk = ring.slice(tail, tail + n) // the runtime's slice copies
             let r: number
             try {
                 r = (ds as unknown as SocketBuiltins)._socketWrite(chunk)
@@ -174,10 +175,11 @@ export class SocketLink implements Link {
                 return
             }
             self.bytesSent += n
-            self.tail = (self.tail + n) % self.ring.length
-            self.used -= n
+            self.tail = (tail + n) % ring.length
+            const used = self.used - n
+            self.used = used
             if (self.aboveHalf)
-                if (self.used < self.ring.length / 2) {
+                if (used < ring.length / 2) {
                     self.aboveHalf = false
                     if (self.txReadyHandler) self.txReadyHandler()
                 }
