@@ -179,13 +179,13 @@ export class SpiNorFlash implements Flash {
         }
         this.onReadRx = (rx) => {
             if (self.opLen <= self.readChunk) {
-                self.finishRead(rx)
+                self.end(FlashError.None, rx)
                 return
             }
             self.opData.set(rx, self.opOffset)
             self.opOffset += rx.length
             if (self.opOffset < self.opLen) self.nextChunk()
-            else self.finishRead(self.opData)
+            else self.end(FlashError.None, self.opData)
         }
         // the command sent (WREN, program, erase) went out
         this.onSent = (_rx) => {
@@ -220,7 +220,7 @@ export class SpiNorFlash implements Flash {
                     self.suspect = true
                     let err = FlashError.NoDevice
                     if (busy) err = FlashError.Timeout
-                    self.fail(err)
+                    self.end(err, EMPTY)
                 } else if (busy) self.startReadyCheck()
                 else self.writeEnable()
                 return
@@ -235,7 +235,7 @@ export class SpiNorFlash implements Flash {
                 if (self.clock.millis() - self.opStart > maxMs + interval) {
                     self.timeouts++
                     self.suspect = true
-                    self.fail(FlashError.Timeout)
+                    self.end(FlashError.Timeout, EMPTY)
                     return
                 }
                 self.clock.setTimer(interval, self.pollNow)
@@ -247,11 +247,7 @@ export class SpiNorFlash implements Flash {
                 else self.writeEnable()
                 return
             }
-            const done = self.writeDone
-            self.writeDone = null
-            self.opData = EMPTY
-            self.op = DriverOp.Idle
-            if (done) done(FlashError.None)
+            self.end(FlashError.None, EMPTY)
         }
         this.pollNow = () => {
             self.polls++
@@ -371,14 +367,6 @@ export class SpiNorFlash implements Flash {
         this.bus.transfer(this.cmd, n, this.onReadRx)
     }
 
-    private finishRead(data: Buffer): void {
-        const done = this.readDone
-        this.readDone = null
-        this.opData = EMPTY
-        this.op = DriverOp.Idle
-        if (done) done(FlashError.None, data)
-    }
-
     private startWrite(): void {
         this.wrenAttempts = 0
         if (this.suspect) this.startReadyCheck()
@@ -398,14 +386,15 @@ export class SpiNorFlash implements Flash {
         this.pollNow()
     }
 
-    private fail(err: FlashError): void {
+    /** The operation ends (err: None when it succeeded): its done, with what a read read. */
+    private end(err: FlashError, data: Buffer): void {
         const op = this.op
         this.op = DriverOp.Idle
         this.opData = EMPTY
         if (op === DriverOp.Read) {
             const done = this.readDone
             this.readDone = null
-            if (done) done(err, EMPTY)
+            if (done) done(err, data)
         } else {
             const done = this.writeDone
             this.writeDone = null

@@ -301,9 +301,11 @@ export class SocketLink implements Link {
     /** A connection attempt failed: say so once per outage, then wait out the backoff. */
     private fail(msg: string): void {
         closeSocket()
-        this.connectFailures++
-        if (this.connectFailures === 1) this.log("seqmirror: link: cannot connect: " + msg)
-        else if (this.lastError !== msg) this.log("seqmirror: link: cannot connect: " + msg)
+        const failures = this.connectFailures + 1
+        this.connectFailures = failures
+        let say = this.lastError !== msg
+        if (failures === 1) say = true
+        if (say) this.log("seqmirror: link: cannot connect: " + msg)
         this.lastError = msg
         this.waitAndRetry()
     }

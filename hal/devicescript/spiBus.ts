@@ -54,14 +54,14 @@ export class DsSpiPort implements SpiPort {
     open(): string[] {
         const problems: string[] = []
         const names = ["sck", "mosi", "miso", "cs"]
-        const p = this.pins
-        const nums = [p.sck, p.mosi, p.miso, p.cs]
+        const byName = this.pins as unknown as Record<string, number>
         const pins: ds.IOPin[] = []
-        for (let i = 0; i < nums.length; i++) {
+        for (let i = 0; i < 4; i++) {
+            const gpio = byName[names[i]]
             try {
-                pins.push(ds.gpio(nums[i]))
+                pins.push(ds.gpio(gpio))
             } catch (e) {
-                problems.push("board.pins." + names[i] + ": GPIO " + nums[i] + " is not available on this board: " + errorText(e))
+                problems.push("board.pins." + names[i] + ": GPIO " + gpio + " is not available on this board: " + errorText(e))
             }
         }
         if (problems.length > 0) return problems
