@@ -178,76 +178,79 @@ export class SpiNorFlash implements Flash {
             if (done) done(err, id)
         }
         this.onReadRx = (rx) => {
-            if (self.opLen <= self.readChunk) {
-                self.end(FlashError.None, rx)
+            const me = self
+            if (me.opLen <= me.readChunk) {
+                me.end(FlashError.None, rx)
                 return
             }
-            self.opData.set(rx, self.opOffset)
-            self.opOffset += rx.length
-            if (self.opOffset < self.opLen) self.nextChunk()
-            else self.end(FlashError.None, self.opData)
+            me.opData.set(rx, me.opOffset)
+            me.opOffset += rx.length
+            if (me.opOffset < me.opLen) me.nextChunk()
+            else me.end(FlashError.None, me.opData)
         }
         // the command sent (WREN, program, erase) went out
         this.onSent = (_rx) => {
-            if (self.phase === Phase.WriteEnable) {
-                self.phase = Phase.CheckWel
-                self.pollNow()
+            const me = self
+            if (me.phase === Phase.WriteEnable) {
+                me.phase = Phase.CheckWel
+                me.pollNow()
                 return
             }
-            if (self.phase === Phase.CheckWel) {
-                self.phase = Phase.Command
-                if (self.op === DriverOp.Program) self.bus.transfer(self.opData, 0, self.onSent)
+            if (me.phase === Phase.CheckWel) {
+                me.phase = Phase.Command
+                if (me.op === DriverOp.Program) me.bus.transfer(me.opData, 0, me.onSent)
                 else {
-                    putCommand(self.cmd, NorCmd.SectorErase, self.opAddr)
-                    self.bus.transfer(self.cmd, 0, self.onSent)
+                    putCommand(me.cmd, NorCmd.SectorErase, me.opAddr)
+                    me.bus.transfer(me.cmd, 0, me.onSent)
                 }
                 return
             }
             // the command went out: the chip is busy from chip-select rise
-            self.phase = Phase.Wait
-            self.opStart = self.clock.millis()
+            me.phase = Phase.Wait
+            me.opStart = me.clock.millis()
             let first = NOR_ERASE_TYP_MS
-            if (self.op === DriverOp.Program) first = norProgramTypMs(self.opLen)
-            self.clock.setTimer(first, self.pollNow)
+            if (me.op === DriverOp.Program) first = norProgramTypMs(me.opLen)
+            me.clock.setTimer(first, me.pollNow)
         }
         this.onStatusRx = (rx) => {
+            const me = self
             const busy = (rx[0] & NOR_STATUS_BUSY) !== 0
-            if (self.phase === Phase.CheckWel) {
+            if (me.phase === Phase.CheckWel) {
                 const wel = (rx[0] & NOR_STATUS_WEL) !== 0
-                if (!busy) if (wel) return self.onSent(rx)
-                if (self.wrenAttempts >= WREN_ATTEMPTS) {
-                    self.timeouts++
-                    self.suspect = true
+                if (!busy) if (wel) return me.onSent(rx)
+                if (me.wrenAttempts >= WREN_ATTEMPTS) {
+                    me.timeouts++
+                    me.suspect = true
                     let err = FlashError.NoDevice
                     if (busy) err = FlashError.Timeout
-                    self.end(err, EMPTY)
-                } else if (busy) self.startReadyCheck()
-                else self.writeEnable()
+                    me.end(err, EMPTY)
+                } else if (busy) me.startReadyCheck()
+                else me.writeEnable()
                 return
             }
             if (busy) {
-                let maxMs = self.opMaxMs
-                let interval = self.opPollMs
-                if (self.phase === Phase.ReadyCheck) {
+                let maxMs = me.opMaxMs
+                let interval = me.opPollMs
+                if (me.phase === Phase.ReadyCheck) {
                     maxMs = NOR_ERASE_MAX_MS
-                    interval = self.erasePollMs
+                    interval = me.erasePollMs
                 }
-                if (self.clock.millis() - self.opStart > maxMs + interval) {
-                    self.timeouts++
-                    self.suspect = true
-                    self.end(FlashError.Timeout, EMPTY)
+                if (me.clock.millis() - me.opStart > maxMs + interval) {
+                    me.timeouts++
+                    me.suspect = true
+                    me.end(FlashError.Timeout, EMPTY)
                     return
                 }
-                self.clock.setTimer(interval, self.pollNow)
+                me.clock.setTimer(interval, me.pollNow)
                 return
             }
-            if (self.phase === Phase.ReadyCheck) {
-                self.suspect = false
-                if (self.op === DriverOp.Read) self.nextChunk()
-                else self.writeEnable()
+            if (me.phase === Phase.ReadyCheck) {
+                me.suspect = false
+                if (me.op === DriverOp.Read) me.nextChunk()
+                else me.writeEnable()
                 return
             }
-            self.end(FlashError.None, EMPTY)
+            me.end(FlashError.None, EMPTY)
         }
         this.pollNow = () => {
             self.polls++

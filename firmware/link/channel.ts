@@ -108,18 +108,19 @@ export abstract class LinkChannel extends ChannelSender {
         this.small = Buffer.alloc(HEADER_BYTES + CRC_BYTES)
         const self = this // the DeviceScript compiler rejects `this` inside arrow functions
         this.decoder = new CobsDecoder(frameMax, (raw, len) => {
+            const me = self
             if (len < HEADER_BYTES + CRC_BYTES) {
-                self.malformed++
+                me.malformed++
                 return
             }
             let n = len - CRC_BYTES
             if (crc32cUpdate(0, raw, 0, n) !== getU32(raw, n)) {
-                self.counters.droppedCrc++
+                me.counters.droppedCrc++
                 return
             }
             let buf = raw
-            if (self.sealer) {
-                const plain = self.sealer.unwrap(raw, n)
+            if (me.sealer) {
+                const plain = me.sealer.unwrap(raw, n)
                 if (!plain) return
                 buf = plain
                 n = plain.length
@@ -131,7 +132,7 @@ export abstract class LinkChannel extends ChannelSender {
             if ((buf[OFF_FLAGS] & ~KNOWN_FLAGS) === 0) {
                 if (type === FrameType.Data) {
                     if (n > DATA_HEADER_BYTES)
-                        if (n - DATA_HEADER_BYTES <= self.cfg.maxPayload) {
+                        if (n - DATA_HEADER_BYTES <= me.cfg.maxPayload) {
                             let off = DATA_HEADER_BYTES
                             while (off < n) {
                                 if (off + MESSAGE_PREFIX_BYTES > n) break
@@ -145,24 +146,24 @@ export abstract class LinkChannel extends ChannelSender {
                 else if (type >= FrameType.Hello)
                     if (type <= FrameType.Welcome)
                         // a HELLO or WELCOME
-                        if (n >= HANDSHAKE_BYTES) ok = n - HANDSHAKE_BYTES <= self.cfg.maxResumeBytes
+                        if (n >= HANDSHAKE_BYTES) ok = n - HANDSHAKE_BYTES <= me.cfg.maxResumeBytes
             }
             if (!ok) {
-                self.malformed++
+                me.malformed++
                 return
             }
             if (type === FrameType.Data) {
-                if (self.inSession(buf)) self.onData(buf, n)
+                if (me.inSession(buf)) me.onData(buf, n)
             } else if (type === FrameType.Ack) {
-                if (self.inSession(buf)) {
-                    self.applyAck(buf)
-                    if ((buf[OFF_FLAGS] & FLAG_ACK_NOW) !== 0) self.ackPending = true
-                    self.kick()
+                if (me.inSession(buf)) {
+                    me.applyAck(buf)
+                    if ((buf[OFF_FLAGS] & FLAG_ACK_NOW) !== 0) me.ackPending = true
+                    me.kick()
                 }
             } else if (type === FrameType.Reset) {
-                self.onReset(getU32(buf, OFF_SESSION))
+                me.onReset(getU32(buf, OFF_SESSION))
             } else {
-                self.onHandshake(type, buf, n)
+                me.onHandshake(type, buf, n)
             }
         })
         link.onReceive((data) => {
@@ -341,24 +342,25 @@ export abstract class LinkChannel extends ChannelSender {
         this.kickArmed = true
         const self = this
         this.clock.setTimer(0, () => {
-            self.kickArmed = false
-            if (self.stopped) return
-            self.deliver()
+            const me = self
+            me.kickArmed = false
+            if (me.stopped) return
+            me.deliver()
             // a whole free frame: any message fits
-            if (self.wantWritable)
-                if (self.acceptsMessages()) {
-                    const w = self.cfg.txWindow
-                    const used = seqDiff(self.txNext, self.txBase)
+            if (me.wantWritable)
+                if (me.acceptsMessages()) {
+                    const w = me.cfg.txWindow
+                    const used = seqDiff(me.txNext, me.txBase)
                     let room = false
                     if (used < w - 1) room = true
-                    else if (used < w) if (self.txLen[self.txIdx(self.txNext)] === 0) room = true
+                    else if (used < w) if (me.txLen[me.txIdx(me.txNext)] === 0) room = true
                     if (room) {
-                        self.wantWritable = false
-                        if (self.writableHandler) self.writableHandler()
+                        me.wantWritable = false
+                        if (me.writableHandler) me.writableHandler()
                     }
                 }
-            self.pump()
-            self.schedule()
+            me.pump()
+            me.schedule()
         })
     }
 

@@ -145,16 +145,18 @@ export class SocketLink implements Link {
         const self = this
         // hands one chunk to the socket, then lets the run loop go on before the next
         this.kPump = () => {
-            self.pumpPosted = false
-            self.timer = null
-            if (self.st !== SocketLinkState.Up) return
-            if (self.used === 0) return
+            // (a local: each use of a captured variable costs the image more)
+            const me = self
+            me.pumpPosted = false
+            me.timer = null
+            if (me.st !== SocketLinkState.Up) return
+            if (me.used === 0) return
             // contiguous bytes from tail (Math.min takes two arguments in DeviceScript)
-            const ring = self.ring
-            const tail = self.tail
-            const max = self.chunkBytes
-            const n = Math.min(Math.min(self.used, max), ring.length - tail)
-            let chunk = self.chunkFull
+            const ring = me.ring
+            const tail = me.tail
+            const max = me.chunkBytes
+            const n = Math.min(Math.min(me.used, max), ring.length - tail)
+            let chunk = me.chunkFull
             if (n === max) chunk.blitAt(0, ring, tail, n)
             else chunk = ring.slice(tail, tail + n) // the runtime's slice copies
             let r: number
@@ -162,28 +164,28 @@ export class SocketLink implements Link {
                 r = (ds as unknown as SocketBuiltins)._socketWrite(chunk)
             } catch (e) {
                 r = -100
-                self.lastError = errorText(e)
+                me.lastError = errorText(e)
             }
             if (r === -1) {
                 // the runtime's send queue is full: the same bytes again, a little later
-                self.sendRetries++
-                self.setTimer(QUEUE_FULL_RETRY_MS, self.kPump)
+                me.sendRetries++
+                me.setTimer(QUEUE_FULL_RETRY_MS, me.kPump)
                 return
             }
             if (r !== 0) {
-                self.lost("send error " + r)
+                me.lost("send error " + r)
                 return
             }
-            self.bytesSent += n
-            self.tail = (tail + n) % ring.length
-            const used = self.used - n
-            self.used = used
-            if (self.aboveHalf)
+            me.bytesSent += n
+            me.tail = (tail + n) % ring.length
+            const used = me.used - n
+            me.used = used
+            if (me.aboveHalf)
                 if (used < ring.length / 2) {
-                    self.aboveHalf = false
-                    if (self.txReadyHandler) self.txReadyHandler()
+                    me.aboveHalf = false
+                    if (me.txReadyHandler) me.txReadyHandler()
                 }
-            self.postPump()
+            me.postPump()
         }
         this.kFlushRx = () => {
             self.rxPosted = false
@@ -194,51 +196,53 @@ export class SocketLink implements Link {
         }
         // opens the connection
         this.kConnect = () => {
-            self.timer = null
+            const me = self
+            me.timer = null
             const sys = ds as unknown as SocketBuiltins
-            self.st = SocketLinkState.Connecting
-            sys._socketOnEvent = self.onEvent
+            me.st = SocketLinkState.Connecting
+            sys._socketOnEvent = me.onEvent
             let r: number
             try {
-                r = sys._socketOpen(self.opts.remoteHost, self.opts.remotePort)
+                r = sys._socketOpen(me.opts.remoteHost, me.opts.remotePort)
             } catch (e) {
                 const msg = errorText(e)
                 if (msg.indexOf("not supported") >= 0) {
-                    self.st = SocketLinkState.Unsupported
-                    self.log("seqmirror: link: this runtime has no networking (" + msg + "): the link to the remote needs a Wi-Fi board")
+                    me.st = SocketLinkState.Unsupported
+                    me.log("seqmirror: link: this runtime has no networking (" + msg + "): the link to the remote needs a Wi-Fi board")
                     return
                 }
-                self.fail(msg)
+                me.fail(msg)
                 return
             }
-            if (r !== 0) self.fail("cannot open a socket (" + r + ")")
-            else self.setTimer(self.connectTimeoutMs, self.kTimeout)
+            if (r !== 0) me.fail("cannot open a socket (" + r + ")")
+            else me.setTimer(me.connectTimeoutMs, me.kTimeout)
         }
         this.kTimeout = () => self.fail("no answer within " + self.connectTimeoutMs + " ms")
         this.onEvent = (event, arg) => {
-            if (self.st === SocketLinkState.Connecting) {
+            const me = self
+            if (me.st === SocketLinkState.Connecting) {
                 if (event === "open") {
-                    self.st = SocketLinkState.Up
-                    self.connects++
-                    self.backoff.reset()
-                    self.setTimer(-1, self.kPump)
-                    self.log("seqmirror: link up: tcp://" + self.opts.remoteHost + ":" + self.opts.remotePort)
-                    self.postPump()
-                } else if (event === "error") self.fail(arg + "")
-                else if (event !== "data") self.fail("closed")
+                    me.st = SocketLinkState.Up
+                    me.connects++
+                    me.backoff.reset()
+                    me.setTimer(-1, me.kPump)
+                    me.log("seqmirror: link up: tcp://" + me.opts.remoteHost + ":" + me.opts.remotePort)
+                    me.postPump()
+                } else if (event === "error") me.fail(arg + "")
+                else if (event !== "data") me.fail("closed")
                 return
             }
-            if (self.st !== SocketLinkState.Up) return
+            if (me.st !== SocketLinkState.Up) return
             if (event === "data") {
                 const b = arg as Buffer
-                self.bytesReceived += b.length
-                self.rxQueue.push(b)
-                if (!self.rxPosted) {
-                    self.rxPosted = true
-                    self.clock.setTimer(0, self.kFlushRx)
+                me.bytesReceived += b.length
+                me.rxQueue.push(b)
+                if (!me.rxPosted) {
+                    me.rxPosted = true
+                    me.clock.setTimer(0, me.kFlushRx)
                 }
-            } else if (event === "error") self.lost(arg + "")
-            else if (event === "close") self.lost("closed by the remote")
+            } else if (event === "error") me.lost(arg + "")
+            else if (event === "close") me.lost("closed by the remote")
         }
     }
 
