@@ -184,7 +184,7 @@ export class SpiNorFlash implements Flash {
                 return
             }
             me.opData.set(rx, me.opOffset)
-            me.opOffset += rx.length
+            me.opOffset = me.opOffset + rx.length
             if (me.opOffset < me.opLen) me.nextChunk()
             else me.end(FlashError.None, me.opData)
         }
@@ -219,7 +219,7 @@ export class SpiNorFlash implements Flash {
                 const wel = (rx[0] & NOR_STATUS_WEL) !== 0
                 if (!busy) if (wel) return me.onSent(rx)
                 if (me.wrenAttempts >= WREN_ATTEMPTS) {
-                    me.timeouts++
+                    me.timeouts = me.timeouts + 1
                     me.suspect = true
                     let err = FlashError.NoDevice
                     if (busy) err = FlashError.Timeout
@@ -236,7 +236,7 @@ export class SpiNorFlash implements Flash {
                     interval = me.erasePollMs
                 }
                 if (me.clock.millis() - me.opStart > maxMs + interval) {
-                    me.timeouts++
+                    me.timeouts = me.timeouts + 1
                     me.suspect = true
                     me.end(FlashError.Timeout, EMPTY)
                     return
@@ -253,7 +253,7 @@ export class SpiNorFlash implements Flash {
             me.end(FlashError.None, EMPTY)
         }
         this.pollNow = () => {
-            self.polls++
+            self.polls = self.polls + 1
             self.bus.transfer(self.rdsr, 1, self.onStatusRx)
         }
     }

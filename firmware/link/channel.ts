@@ -110,12 +110,12 @@ export abstract class LinkChannel extends ChannelSender {
         this.decoder = new CobsDecoder(frameMax, (raw, len) => {
             const me = self
             if (len < HEADER_BYTES + CRC_BYTES) {
-                me.malformed++
+                me.malformed = me.malformed + 1
                 return
             }
             let n = len - CRC_BYTES
             if (crc32cUpdate(0, raw, 0, n) !== getU32(raw, n)) {
-                me.counters.droppedCrc++
+                me.counters.droppedCrc = me.counters.droppedCrc + 1
                 return
             }
             let buf = raw
@@ -149,7 +149,7 @@ export abstract class LinkChannel extends ChannelSender {
                         if (n >= HANDSHAKE_BYTES) ok = n - HANDSHAKE_BYTES <= me.cfg.maxResumeBytes
             }
             if (!ok) {
-                me.malformed++
+                me.malformed = me.malformed + 1
                 return
             }
             if (type === FrameType.Data) {
@@ -267,7 +267,7 @@ export abstract class LinkChannel extends ChannelSender {
             discarded += this.txMsgs[i]
             this.freeTxSlot(i)
         }
-        this.counters.messagesDiscarded += discarded
+        this.counters.messagesDiscarded = this.counters.messagesDiscarded + discarded
         this.txBase = 0
         this.txBaseIdx = 0
         this.txNext = 0
@@ -293,8 +293,8 @@ export abstract class LinkChannel extends ChannelSender {
         this.st = "up"
         this.lastRxAt = this.clock.millis()
         this.lastProbeAt = this.lastRxAt
-        if (resumed) this.counters.sessionsResumed++
-        else this.counters.sessionsStarted++
+        if (resumed) this.counters.sessionsResumed = this.counters.sessionsResumed + 1
+        else this.counters.sessionsStarted = this.counters.sessionsStarted + 1
         if (this.sessionHandler) this.sessionHandler(resumed, resume)
         this.kick()
     }
@@ -419,7 +419,7 @@ export abstract class LinkChannel extends ChannelSender {
         if (this.st === "up") {
             const keepalive = cfg.keepaliveMs
             if (this.lastRxAt + cfg.deadMs <= now) {
-                this.counters.linkDeaths++
+                this.counters.linkDeaths = this.counters.linkDeaths + 1
                 this.rxEcho = 0
                 this.onDead()
             } else if (keepalive > 0)
@@ -441,11 +441,11 @@ export abstract class LinkChannel extends ChannelSender {
         let stale = this.sessionId === 0
         if (s !== this.sessionId) stale = true
         if (stale) {
-            this.counters.droppedStale++
+            this.counters.droppedStale = this.counters.droppedStale + 1
             this.onStaleFrame(s)
             return false
         }
-        this.counters.framesReceived++
+        this.counters.framesReceived = this.counters.framesReceived + 1
         this.lastRxAt = this.clock.millis()
         // the line works again: stop backing off, and do not sit out a long backed-off timer
         this.rtt.resetBackoff()
@@ -477,7 +477,7 @@ export abstract class LinkChannel extends ChannelSender {
             const n = this.ctrlLen
             if (n > 0) {
                 this.ctrlLen = 0
-                if (this.ctrl[OFF_TYPE] === FrameType.Hello) counters.hellosSent++
+                if (this.ctrl[OFF_TYPE] === FrameType.Hello) counters.hellosSent = counters.hellosSent + 1
                 this.seal(this.ctrl, n)
                 continue
             }
@@ -488,7 +488,7 @@ export abstract class LinkChannel extends ChannelSender {
                 small[OFF_TYPE] = FrameType.Reset
                 putU32(small, OFF_SESSION, reset)
                 this.resetPending = -1
-                counters.resetsSent++
+                counters.resetsSent = counters.resetsSent + 1
                 this.seal(small, HEADER_BYTES)
                 continue
             }
@@ -529,7 +529,7 @@ export abstract class LinkChannel extends ChannelSender {
             let flags = 0
             if (this.probePending) {
                 flags = FLAG_ACK_NOW
-                counters.probesSent++
+                counters.probesSent = counters.probesSent + 1
             }
             this.probePending = false
             this.putHeader(small, FrameType.Ack, flags, this.sessionId)
@@ -553,6 +553,6 @@ export abstract class LinkChannel extends ChannelSender {
         putU32(b, n, crc32cUpdate(0, b, 0, n))
         this.wireLen = cobsEncodeInto(b, n + CRC_BYTES, this.wire)
         this.wirePos = 0
-        this.counters.framesSent++
+        this.counters.framesSent = this.counters.framesSent + 1
     }
 }

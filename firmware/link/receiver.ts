@@ -100,21 +100,21 @@ export abstract class ChannelReceiver {
         const counters = this.counters
         let next = this.rxNext
         if (seqDiff(seq, next) < 0) {
-            counters.droppedDuplicate++
+            counters.droppedDuplicate = counters.droppedDuplicate + 1
             return
         }
         const first = this.rxDeliver
         const off = seqDiff(seq, first)
         const w = this.cfg.rxWindow
         if (off >= w) {
-            counters.droppedOutOfWindow++
+            counters.droppedOutOfWindow = counters.droppedOutOfWindow + 1
             return
         }
         const base = this.rxDeliverIdx
         const have = this.rxHave
         const i = (base + off) % w
         if (have[i]) {
-            counters.droppedDuplicate++
+            counters.droppedDuplicate = counters.droppedDuplicate + 1
             return
         }
         const slot = this.rxSlots[i]
@@ -146,8 +146,8 @@ export abstract class ChannelReceiver {
             for (let k = 0; k < mlen; k++) out[k] = slot[start + k]
             this.rxDeliverOff = start + mlen
             if (this.credit > 0) this.credit--
-            counters.messagesDelivered++
-            counters.payloadBytesDelivered += mlen
+            counters.messagesDelivered = counters.messagesDelivered + 1
+            counters.payloadBytesDelivered = counters.payloadBytesDelivered + mlen
             if (this.messageHandler) this.messageHandler(out, mlen)
             if (this.sessionId !== session) return
         }

@@ -98,9 +98,9 @@ export abstract class ChannelSender extends ChannelReceiver {
         const at = DATA_HEADER_BYTES + this.txLen[i]
         putU16(slot, at, msg.length)
         slot.set(msg, at + MESSAGE_PREFIX_BYTES)
-        this.txLen[i] += need
-        this.txMsgs[i]++
-        this.counters.payloadBytesSent += msg.length
+        this.txLen[i] = this.txLen[i] + need
+        this.txMsgs[i] = this.txMsgs[i] + 1
+        this.counters.payloadBytesSent = this.counters.payloadBytesSent + msg.length
         this.kick()
         return true
     }
@@ -142,7 +142,7 @@ export abstract class ChannelSender extends ChannelReceiver {
             let s = this.txBase
             while (s !== this.txSentNext) {
                 const i = this.txIdx(s)
-                if ((this.txFlags[i] & (SLOT_SACKED | SLOT_LOST)) === 0) this.txFlags[i] |= SLOT_LOST
+                if ((this.txFlags[i] & (SLOT_SACKED | SLOT_LOST)) === 0) this.txFlags[i] = this.txFlags[i] | SLOT_LOST
                 s = seqNext(s)
             }
             this.rtoAt = -1
@@ -189,7 +189,7 @@ export abstract class ChannelSender extends ChannelReceiver {
                     if (x > 0) if (this.xmitCount - x < XMIT_RING) sentAt = this.xmitSentAt[x % XMIT_RING]
                     const due = sentAt + rto
                     if (due <= now + TIME_EPS) {
-                        this.txFlags[i] |= SLOT_LOST
+                        this.txFlags[i] = this.txFlags[i] | SLOT_LOST
                         marked = true
                     } else if (next < 0) next = due
                     else if (due < next) next = due
@@ -204,10 +204,10 @@ export abstract class ChannelSender extends ChannelReceiver {
         } else {
             // Silence: probably an outage. Probe with the oldest frame only and wait twice as
             // long next time; once the probe is acknowledged, RACK finds the rest.
-            this.txFlags[this.txBaseIdx] |= SLOT_LOST
+            this.txFlags[this.txBaseIdx] = this.txFlags[this.txBaseIdx] | SLOT_LOST
             this.rtt.backoff()
         }
-        this.counters.timeouts++
+        this.counters.timeouts = this.counters.timeouts + 1
         this.lastRtoAt = now
         this.rtoAt = now + this.rtt.rto()
         this.kick()
@@ -223,7 +223,7 @@ export abstract class ChannelSender extends ChannelReceiver {
         if (seqDiff(ack, this.txBase) < 0) bad = true
         if (seqDiff(ack, sentNext) > 0) bad = true
         if (bad) {
-            counters.badAcks++
+            counters.badAcks = counters.badAcks + 1
             return
         }
         const now = this.clock.millis()
@@ -232,7 +232,7 @@ export abstract class ChannelSender extends ChannelReceiver {
         let base = this.txBase
         while (base !== ack) {
             const i = this.txBaseIdx
-            counters.messagesAcked += this.txMsgs[i]
+            counters.messagesAcked = counters.messagesAcked + this.txMsgs[i]
             this.freeTxSlot(i)
             base = seqNext(base)
             this.txBase = base
@@ -277,7 +277,7 @@ export abstract class ChannelSender extends ChannelReceiver {
             if ((flags[i] & (SLOT_SACKED | SLOT_LOST)) === 0)
                 if (this.txXmit[i] < rack) {
                     flags[i] = flags[i] | SLOT_LOST
-                    counters.lossesDetected++
+                    counters.lossesDetected = counters.lossesDetected + 1
                 }
             s = seqNext(s)
         }
@@ -301,10 +301,10 @@ export abstract class ChannelSender extends ChannelReceiver {
         this.putHeader(slot, FrameType.Data, 0, this.sessionId)
         putU32(slot, OFF_SEQ, seq)
         if (this.txXmit[i] !== 0) {
-            this.txFlags[i] |= SLOT_RETX
-            this.counters.retransmissions++
+            this.txFlags[i] = this.txFlags[i] | SLOT_RETX
+            this.counters.retransmissions = this.counters.retransmissions + 1
         }
-        this.txFlags[i] &= ~SLOT_LOST
+        this.txFlags[i] = this.txFlags[i] & ~SLOT_LOST
         this.xmitCount++
         if ((this.xmitCount & 0xffff) === 0) this.xmitCount++ // echo 0 means none
         const x = this.xmitCount
@@ -312,7 +312,7 @@ export abstract class ChannelSender extends ChannelReceiver {
         putU16(slot, OFF_XMIT, x)
         const now = this.clock.millis()
         this.xmitSentAt[x % XMIT_RING] = now
-        this.counters.dataFramesSent++
+        this.counters.dataFramesSent = this.counters.dataFramesSent + 1
         if (this.rtoAt < 0) this.rtoAt = now + this.rtt.rto()
         this.seal(slot, DATA_HEADER_BYTES + this.txLen[i])
     }

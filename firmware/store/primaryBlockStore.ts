@@ -257,7 +257,7 @@ export class PrimaryBlockStore extends StoreMount {
     }
 
     private refuse(done: Done | null, err: StoreError): void {
-        this.stats.refused++
+        this.stats.refused = this.stats.refused + 1
         this.answerLater(done, err, null)
     }
 
@@ -274,7 +274,7 @@ export class PrimaryBlockStore extends StoreMount {
             return this.answerLater(done, err, null)
         }
         if (this.qCount === this.qDepth) {
-            this.stats.queueFull++
+            this.stats.queueFull = this.stats.queueFull + 1
             return this.answerLater(done, StoreError.QueueFull, null)
         }
         const i = (this.qHead + this.qCount) % this.qDepth
@@ -338,7 +338,7 @@ export class PrimaryBlockStore extends StoreMount {
                     if (g < 0) return this.finish(StoreError.NotFound, null)
                 } else if (this.readable) g = this.readable(m, lba)
                 else g = idx.newest(m, lba)
-                this.stats.reads++
+                this.stats.reads = this.stats.reads + 1
                 if (g < 0) return this.finish(StoreError.None, null)
                 return this.readVersion(g, K.VersionRead)
             }
@@ -359,7 +359,7 @@ export class PrimaryBlockStore extends StoreMount {
         storeInvariant(this.qCount > 0, "finish of a running call")
         const done = this.popCall()
         this.busy = false
-        if (err === StoreError.Full) this.stats.full++
+        if (err === StoreError.Full) this.stats.full = this.stats.full + 1
         if (done) done(err, data)
         // calls that end at once (refused) and whose done queues the next must not nest
         // without bound: every few, the next starts from the run loop
@@ -433,8 +433,8 @@ export class PrimaryBlockStore extends StoreMount {
                 // the write is durable: index it
                 const i = this.qHead
                 this.idx.insert(this.apG)
-                this.stats.writes++
-                this.stats.userBytes += this.qLen[i]
+                this.stats.writes = this.stats.writes + 1
+                this.stats.userBytes = this.stats.userBytes + this.qLen[i]
                 this.finish(StoreError.None, null)
                 return
             }
@@ -456,7 +456,7 @@ export class PrimaryBlockStore extends StoreMount {
                 if (slot !== HORIZON) return this.finish(StoreError.None, null)
                 this.idx.setHorizon(seq)
                 this.noteSeq(seq)
-                if (kind === Op.Commit) this.stats.commits++
+                if (kind === Op.Commit) this.stats.commits = this.stats.commits + 1
                 return this.go(K.PruneStep, StoreError.None)
             }
             case K.PruneStep:
@@ -466,7 +466,7 @@ export class PrimaryBlockStore extends StoreMount {
             case K.VersionRead:
                 // a read call's version
                 if (this.vDamaged) {
-                    this.stats.corruptOnRead++
+                    this.stats.corruptOnRead = this.stats.corruptOnRead + 1
                     return this.finish(StoreError.Corrupt, null)
                 }
                 this.readCrc = this.vCrc

@@ -250,7 +250,7 @@ export abstract class StoreCore {
         const self = this
         this.onFlash = (err, data) => {
             if (err !== FlashError.None) {
-                self.stats.flashErrors++
+                self.stats.flashErrors = self.stats.flashErrors + 1
                 self.stats.lastFlashError = err
                 self.go(self.flashK, StoreError.Flash)
             } else self.go(self.flashK, StoreError.None, data)
@@ -296,8 +296,8 @@ export abstract class StoreCore {
 
     /** A small record moves from location `from` to `to` (-1: none): the sectors' counts. */
     protected moveLoc(from: number, to: number): void {
-        if (from >= 0) this.secSmall[from >> 8]--
-        if (to >= 0) this.secSmall[to >> 8]++
+        if (from >= 0) this.secSmall[from >> 8] = this.secSmall[from >> 8] - 1
+        if (to >= 0) this.secSmall[to >> 8] = this.secSmall[to >> 8] + 1
     }
 
     protected noteSeq(seq: number): void {
@@ -309,7 +309,7 @@ export abstract class StoreCore {
     /** The length mendRecord found, counting a mended bit. */
     protected mended(len: number): number {
         if (len < MENDED) return len
-        this.stats.mended++
+        this.stats.mended = this.stats.mended + 1
         return len - MENDED
     }
 
@@ -334,14 +334,14 @@ export abstract class StoreCore {
 
     protected program(addr: number, data: Buffer, k: K): void {
         this.flashK = k
-        this.stats.programs++
-        this.stats.flashBytesProgrammed += data.length
+        this.stats.programs = this.stats.programs + 1
+        this.stats.flashBytesProgrammed = this.stats.flashBytesProgrammed + data.length
         this.flash.program(addr, data, this.onFlash)
     }
 
     protected eraseSector(s: number, k: K): void {
         this.flashK = k
-        this.stats.erases++
+        this.stats.erases = this.stats.erases + 1
         this.flash.eraseSector(this.sectorAddr(s), this.onFlash)
     }
 

@@ -164,7 +164,7 @@ export abstract class StoreMount extends StoreSpace {
         const n = this.n
         const secErase = this.secErase
         const secSeq = this.secSeq
-        stats.badCrc += rep.badCrc
+        stats.badCrc = stats.badCrc + rep.badCrc
         // (the report is a new one for each scan: its counts start at 0)
         let newest = -1
         let known = 0
@@ -212,7 +212,7 @@ export abstract class StoreMount extends StoreSpace {
                         // entry is zeroed before the next append, so that it never reads as damage later
                         if (k > 0) {
                             this.idx.dropCandidate(newest * this.spS + k - 1)
-                            rep.dataRecords--
+                            rep.dataRecords = rep.dataRecords - 1
                         }
                         this.voidAddr = this.entryAddr(newest, lastBad - 1)
                         this.voidS = newest
@@ -228,13 +228,13 @@ export abstract class StoreMount extends StoreSpace {
         rep.torn = torn
         const corruptedOld = rep.badCrc - torn
         rep.corruptedOld = corruptedOld
-        stats.torn += torn
-        stats.corruptedOld += corruptedOld
+        stats.torn = stats.torn + torn
+        stats.corruptedOld = stats.corruptedOld + corruptedOld
         const metaLoc = this.metaLoc
         if (metaLoc[HORIZON] >= 0) this.idx.setHorizon(this.metaVal[HORIZON])
         for (let k = 0; k <= META_KEYS; k++) {
             const loc = metaLoc[k]
-            if (loc >= 0) this.secSmall[loc >> 8]++
+            if (loc >= 0) this.secSmall[loc >> 8] = this.secSmall[loc >> 8] + 1
         }
         this.mG = 0
         this.indexStep()
@@ -252,8 +252,8 @@ export abstract class StoreMount extends StoreSpace {
 
     /** The sector being scanned stays Dirty (as resetState left every one): to be erased. */
     private countDirty(): void {
-        this.report.dirtySectors++
-        this.stats.dirtySectors++
+        this.report.dirtySectors = this.report.dirtySectors + 1
+        this.stats.dirtySectors = this.stats.dirtySectors + 1
     }
 
     /** One step of the sector being parsed: entries (phase 0) or an erased check (1, 2). */
@@ -286,8 +286,8 @@ export abstract class StoreMount extends StoreSpace {
                     const lo = this.S - (next + 1) * this.B
                     if (lo >= entriesEnd)
                         if (!allErased(buf, lo, lo + this.B)) {
-                            this.report.tornData++
-                            this.stats.tornData++
+                            this.report.tornData = this.report.tornData + 1
+                            this.stats.tornData = this.stats.tornData + 1
                             this.secData[s] = next + 1
                         }
                 }
@@ -312,15 +312,15 @@ export abstract class StoreMount extends StoreSpace {
             else {
                 // stray bytes in the free room: no more appends here
                 this.mClosed[s] = 1
-                this.report.strayAreas++
-                this.stats.strayAreas++
+                this.report.strayAreas = this.report.strayAreas + 1
+                this.stats.strayAreas = this.stats.strayAreas + 1
             }
             return this.nextSector()
         }
         this.mCheckAt = stop
         if (stop < end) return this.later(K.MountStep)
         if (phase === 1) this.setState(s, SecState.Free)
-        this.report.erasedBytes += end - (SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s])
+        this.report.erasedBytes = this.report.erasedBytes + (end - (SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s]))
         this.nextSector()
     }
 
@@ -381,7 +381,7 @@ export abstract class StoreMount extends StoreSpace {
                 this.badEntry(s, i)
                 return 0
             }
-            this.stats.mended++
+            this.stats.mended = this.stats.mended + 1
         }
         const value = getU32(buf, off + 8)
         const loc = s * 256 + i
@@ -390,7 +390,7 @@ export abstract class StoreMount extends StoreSpace {
         if (type === this.horizonType) slot = HORIZON
         else if (type === EntryType.Meta) if (buf[off + 1] < META_KEYS) slot = buf[off + 1] + 1
         if (slot >= 0) {
-            this.report.records++
+            this.report.records = this.report.records + 1
             if (slot === HORIZON) this.noteSeq(value)
             if (pos > this.mMetaPos[slot]) {
                 this.mMetaPos[slot] = pos
@@ -416,9 +416,9 @@ export abstract class StoreMount extends StoreSpace {
         const seq = getU32(buf, off + 8)
         this.idx.setRecord(g, buf[off + 1], entryLba(buf, off), seq, i, true)
         if (slot + 1 > this.secData[s]) this.secData[s] = slot + 1
-        this.report.dataRecords++
+        this.report.dataRecords = this.report.dataRecords + 1
         if (ok) {
-            this.report.records++
+            this.report.records = this.report.records + 1
             this.noteSeq(seq)
             return len
         }
@@ -428,7 +428,7 @@ export abstract class StoreMount extends StoreSpace {
     }
 
     private badEntry(s: number, i: number): void {
-        this.report.badCrc++
+        this.report.badCrc = this.report.badCrc + 1
         this.mSuspect++
         this.mLastBad[s] = i + 1
         this.mLastKept[s] = 0
@@ -496,10 +496,10 @@ export abstract class StoreMount extends StoreSpace {
                 const whole = headerBValid(buf, 0)
                 if (!bErased)
                     if (mendHeader(buf, 0)) {
-                        if (!whole) this.stats.mended++
+                        if (!whole) this.stats.mended = this.stats.mended + 1
                         this.secErase[s] = headerAEraseCount(buf, 0)
                         if (buf[3] !== this.blockLog2) {
-                            this.report.incompatible++
+                            this.report.incompatible = this.report.incompatible + 1
                             this.mountEnd(StoreError.IncompatibleFormat)
                             return
                         }

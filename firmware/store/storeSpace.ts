@@ -139,7 +139,7 @@ export abstract class StoreSpace extends StoreCore {
                 v = this.pickVictim(true)
                 if (v >= 0) {
                     this.roomDidStatic = true
-                    this.stats.gcStaticRuns++
+                    this.stats.gcStaticRuns = this.stats.gcStaticRuns + 1
                 }
             }
         if (v < 0) v = this.pickVictim(false)
@@ -299,7 +299,7 @@ export abstract class StoreSpace extends StoreCore {
         this.gcV = v
         this.gcK = k
         this.gcSlot = 0
-        this.stats.gcRuns++
+        this.stats.gcRuns = this.stats.gcRuns + 1
         this.gcNext()
     }
 
@@ -433,7 +433,7 @@ export abstract class StoreSpace extends StoreCore {
                 // loss, and a fresh CRC would launder it
                 if (this.vDamaged) {
                     this.apDamaged = true
-                    this.stats.corruptCopied++
+                    this.stats.corruptCopied = this.stats.corruptCopied + 1
                 }
                 this.gcData = data as Buffer
                 this.gcRoom(true, K.GcRoom)
@@ -450,7 +450,7 @@ export abstract class StoreSpace extends StoreCore {
             case K.GcAppended: {
                 // the copy is durable: it replaces the version in the index
                 this.idx.replace(this.vG, this.apG)
-                this.stats.gcRelocated++
+                this.stats.gcRelocated = this.stats.gcRelocated + 1
                 this.gcNext()
                 return
             }

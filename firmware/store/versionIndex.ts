@@ -478,7 +478,8 @@ export class VersionIndex {
 
     /** Live versions in slot g's sector (and in all) change by d. */
     private countLive(g: number, d: number): void {
-        this.sectorLive[Math.floor(g / this.slotsPerSector)] += d
+        const sector = Math.floor(g / this.slotsPerSector)
+        this.sectorLive[sector] = this.sectorLive[sector] + d
         this.liveCount += d
     }
 

@@ -168,7 +168,7 @@ export class SocketLink implements Link {
             }
             if (r === -1) {
                 // the runtime's send queue is full: the same bytes again, a little later
-                me.sendRetries++
+                me.sendRetries = me.sendRetries + 1
                 me.setTimer(QUEUE_FULL_RETRY_MS, me.kPump)
                 return
             }
@@ -176,7 +176,7 @@ export class SocketLink implements Link {
                 me.lost("send error " + r)
                 return
             }
-            me.bytesSent += n
+            me.bytesSent = me.bytesSent + n
             me.tail = (tail + n) % ring.length
             const used = me.used - n
             me.used = used
@@ -223,7 +223,7 @@ export class SocketLink implements Link {
             if (me.st === SocketLinkState.Connecting) {
                 if (event === "open") {
                     me.st = SocketLinkState.Up
-                    me.connects++
+                    me.connects = me.connects + 1
                     me.backoff.reset()
                     me.setTimer(-1, me.kPump)
                     me.log("seqmirror: link up: tcp://" + me.opts.remoteHost + ":" + me.opts.remotePort)
@@ -235,7 +235,7 @@ export class SocketLink implements Link {
             if (me.st !== SocketLinkState.Up) return
             if (event === "data") {
                 const b = arg as Buffer
-                me.bytesReceived += b.length
+                me.bytesReceived = me.bytesReceived + b.length
                 me.rxQueue.push(b)
                 if (!me.rxPosted) {
                     me.rxPosted = true
