@@ -96,7 +96,8 @@ export abstract class LinkChannel extends ChannelSender {
         super(clock, cfg, link.bitRate())
         const dataMax = DATA_HEADER_BYTES + cfg.maxPayload + CRC_BYTES
         const ctrlMax = HANDSHAKE_BYTES + cfg.maxResumeBytes + CRC_BYTES
-        let frameMax = dataMax > ctrlMax ? dataMax : ctrlMax
+        let frameMax = dataMax
+        if (ctrlMax > dataMax) frameMax = ctrlMax
         if (sealer) {
             this.sealer = sealer
             sealer.counters = this.counters
@@ -397,7 +398,9 @@ export abstract class LinkChannel extends ChannelSender {
         this.timerAt = at
         this.timerArmed = true
         const self = this
-        this.timer = clock.setTimer(at > now ? at - now : 0, () => {
+        let delay = 0
+        if (at > now) delay = at - now
+        this.timer = clock.setTimer(delay, () => {
             self.timerArmed = false
             self.service()
         })

@@ -59,7 +59,8 @@ export abstract class ChannelSender extends ChannelReceiver {
     ) {
         super(cfg)
         const dataMax = DATA_HEADER_BYTES + cfg.maxPayload + CRC_BYTES
-        const frameMs = bitRate > 0 ? (cobsMaxEncoded(dataMax) * 10000) / bitRate : 0
+        let frameMs = 0
+        if (bitRate > 0) frameMs = (cobsMaxEncoded(dataMax) * 10000) / bitRate
         this.rtt = new RttEstimator(cfg.minRtoMs, cfg.maxRtoMs, cfg.initialRtoMs, frameMs)
         for (let i = 0; i < cfg.txWindow; i++) {
             this.txSlots.push(Buffer.alloc(dataMax))
