@@ -22,7 +22,8 @@ export class ReconnectBackoff {
 
     /** The delay before the next attempt; counts one more failed attempt. */
     next(): number {
-        const n = this.attempts < 30 ? this.attempts : 30
+        let n = this.attempts
+        if (n > 30) n = 30
         let d = this.baseMs * Math.pow(2, n)
         if (d > this.capMs) d = this.capMs
         this.attempts++

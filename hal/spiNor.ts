@@ -107,7 +107,7 @@ export class SpiNorFlash implements Flash {
     private op: DriverOp = DriverOp.Idle
     private phase!: Phase
     /** The last program or erase timed out: poll until ready before the next command. */
-    private suspect = false
+    private suspect!: boolean
     private cmd: Buffer
     // registers of the operation under way (declared with `!`): each is set before it is read
     private wren: Buffer
@@ -141,11 +141,15 @@ export class SpiNorFlash implements Flash {
         private clock: Clock,
         private opts: SpiNorFlashOptions = {}
     ) {
-        this.geo = { pageSize: NOR_PAGE_SIZE, sectorSize: NOR_SECTOR_SIZE, capacity: opts.capacity !== undefined ? opts.capacity : 0 }
+        let capacity = 0
+        if (opts.capacity !== undefined) capacity = opts.capacity
+        this.geo = { pageSize: NOR_PAGE_SIZE, sectorSize: NOR_SECTOR_SIZE, capacity: capacity }
         this.readChunk = 256
         if (opts.readChunk !== undefined) if (opts.readChunk > 0) this.readChunk = opts.readChunk
-        this.programPollMs = opts.programPollMs !== undefined ? opts.programPollMs : 0.05
-        this.erasePollMs = opts.erasePollMs !== undefined ? opts.erasePollMs : 1
+        this.programPollMs = 0.05
+        if (opts.programPollMs !== undefined) this.programPollMs = opts.programPollMs
+        this.erasePollMs = 1
+        if (opts.erasePollMs !== undefined) this.erasePollMs = opts.erasePollMs
         this.cmd = Buffer.alloc(4)
         this.wren = Buffer.alloc(1)
         this.wren[0] = NorCmd.WriteEnable
@@ -174,76 +178,82 @@ export class SpiNorFlash implements Flash {
             if (done) done(err, id)
         }
         this.onReadRx = (rx) => {
-            if (self.opLen <= self.readChunk) {
-                self.finishRead(rx)
+            const me = self
+            if (me.opLen <= me.readChunk) {
+                me.end(FlashError.None, rx)
                 return
             }
-            self.opData.set(rx, self.opOffset)
-            self.opOffset += rx.length
-            if (self.opOffset < self.opLen) self.nextChunk()
-            else self.finishRead(self.opData)
+            me.opData.set(rx, me.opOffset)
+            me.opOffset = me.opOffset + rx.length
+            if (me.opOffset < me.opLen) me.nextChunk()
+            else me.end(FlashError.None, me.opData)
         }
         // the command sent (WREN, program, erase) went out
         this.onSent = (_rx) => {
-            if (self.phase === Phase.WriteEnable) {
-                self.phase = Phase.CheckWel
-                self.pollNow()
+            const me = self
+            if (me.phase === Phase.WriteEnable) {
+                me.phase = Phase.CheckWel
+                me.pollNow()
                 return
             }
-            if (self.phase === Phase.CheckWel) {
-                self.phase = Phase.Command
-                if (self.op === DriverOp.Program) self.bus.transfer(self.opData, 0, self.onSent)
+            if (me.phase === Phase.CheckWel) {
+                me.phase = Phase.Command
+                if (me.op === DriverOp.Program) me.bus.transfer(me.opData, 0, me.onSent)
                 else {
-                    putCommand(self.cmd, NorCmd.SectorErase, self.opAddr)
-                    self.bus.transfer(self.cmd, 0, self.onSent)
+                    putCommand(me.cmd, NorCmd.SectorErase, me.opAddr)
+                    me.bus.transfer(me.cmd, 0, me.onSent)
                 }
                 return
             }
             // the command went out: the chip is busy from chip-select rise
-            self.phase = Phase.Wait
-            self.opStart = self.clock.millis()
-            const first = self.op === DriverOp.Program ? norProgramTypMs(self.opLen) : NOR_ERASE_TYP_MS
-            self.clock.setTimer(first, self.pollNow)
+            me.phase = Phase.Wait
+            me.opStart = me.clock.millis()
+            let first = NOR_ERASE_TYP_MS
+            if (me.op === DriverOp.Program) first = norProgramTypMs(me.opLen)
+            me.clock.setTimer(first, me.pollNow)
         }
         this.onStatusRx = (rx) => {
+            const me = self
             const busy = (rx[0] & NOR_STATUS_BUSY) !== 0
-            if (self.phase === Phase.CheckWel) {
+            if (me.phase === Phase.CheckWel) {
                 const wel = (rx[0] & NOR_STATUS_WEL) !== 0
-                if (!busy) if (wel) return self.onSent(rx)
-                if (self.wrenAttempts >= WREN_ATTEMPTS) {
-                    self.timeouts++
-                    self.suspect = true
-                    self.fail(busy ? FlashError.Timeout : FlashError.NoDevice)
-                } else if (busy) self.startReadyCheck()
-                else self.writeEnable()
+                if (!busy) if (wel) return me.onSent(rx)
+                if (me.wrenAttempts >= WREN_ATTEMPTS) {
+                    me.timeouts = me.timeouts + 1
+                    me.suspect = true
+                    let err = FlashError.NoDevice
+                    if (busy) err = FlashError.Timeout
+                    me.end(err, EMPTY)
+                } else if (busy) me.startReadyCheck()
+                else me.writeEnable()
                 return
             }
             if (busy) {
-                const maxMs = self.phase === Phase.ReadyCheck ? NOR_ERASE_MAX_MS : self.opMaxMs
-                const interval = self.phase === Phase.ReadyCheck ? self.erasePollMs : self.opPollMs
-                if (self.clock.millis() - self.opStart > maxMs + interval) {
-                    self.timeouts++
-                    self.suspect = true
-                    self.fail(FlashError.Timeout)
+                let maxMs = me.opMaxMs
+                let interval = me.opPollMs
+                if (me.phase === Phase.ReadyCheck) {
+                    maxMs = NOR_ERASE_MAX_MS
+                    interval = me.erasePollMs
+                }
+                if (me.clock.millis() - me.opStart > maxMs + interval) {
+                    me.timeouts = me.timeouts + 1
+                    me.suspect = true
+                    me.end(FlashError.Timeout, EMPTY)
                     return
                 }
-                self.clock.setTimer(interval, self.pollNow)
+                me.clock.setTimer(interval, me.pollNow)
                 return
             }
-            if (self.phase === Phase.ReadyCheck) {
-                self.suspect = false
-                if (self.op === DriverOp.Read) self.nextChunk()
-                else self.writeEnable()
+            if (me.phase === Phase.ReadyCheck) {
+                me.suspect = false
+                if (me.op === DriverOp.Read) me.nextChunk()
+                else me.writeEnable()
                 return
             }
-            const done = self.writeDone
-            self.writeDone = null
-            self.opData = EMPTY
-            self.op = DriverOp.Idle
-            if (done) done(FlashError.None)
+            me.end(FlashError.None, EMPTY)
         }
         this.pollNow = () => {
-            self.polls++
+            self.polls = self.polls + 1
             self.bus.transfer(self.rdsr, 1, self.onStatusRx)
         }
     }
@@ -273,16 +283,14 @@ export class SpiNorFlash implements Flash {
 
     read(addr: number, len: number, done: (err: FlashError, data: Buffer) => void): void {
         const err = this.check(addr, len)
-        if (err !== FlashError.None) {
-            this.clock.setTimer(0, () => done(err, EMPTY))
-            return
-        }
+        if (err !== FlashError.None) return this.later(done, err, EMPTY)
         this.op = DriverOp.Read
         this.readDone = done
         this.opAddr = addr
         this.opLen = len
         this.opOffset = 0
-        this.opData = len > this.readChunk ? Buffer.alloc(len) : EMPTY
+        this.opData = EMPTY
+        if (len > this.readChunk) this.opData = Buffer.alloc(len)
         if (this.suspect) this.startReadyCheck()
         else this.nextChunk()
     }
@@ -343,7 +351,7 @@ export class SpiNorFlash implements Flash {
     }
 
     /** Calls done(err, v) from the run loop (a write's done takes err only). */
-    private later(done: (err: FlashError, v: number) => void, err: FlashError, v: number): void {
+    private later<T>(done: (err: FlashError, v: T) => void, err: FlashError, v: T): void {
         this.clock.setTimer(0, () => done(err, v))
     }
 
@@ -360,14 +368,6 @@ export class SpiNorFlash implements Flash {
         const a = this.opAddr + this.opOffset
         putCommand(this.cmd, NorCmd.Read, a)
         this.bus.transfer(this.cmd, n, this.onReadRx)
-    }
-
-    private finishRead(data: Buffer): void {
-        const done = this.readDone
-        this.readDone = null
-        this.opData = EMPTY
-        this.op = DriverOp.Idle
-        if (done) done(FlashError.None, data)
     }
 
     private startWrite(): void {
@@ -389,14 +389,15 @@ export class SpiNorFlash implements Flash {
         this.pollNow()
     }
 
-    private fail(err: FlashError): void {
+    /** The operation ends (err: None when it succeeded): its done, with what a read read. */
+    private end(err: FlashError, data: Buffer): void {
         const op = this.op
         this.op = DriverOp.Idle
         this.opData = EMPTY
         if (op === DriverOp.Read) {
             const done = this.readDone
             this.readDone = null
-            if (done) done(err, EMPTY)
+            if (done) done(err, data)
         } else {
             const done = this.writeDone
             this.writeDone = null

@@ -126,17 +126,7 @@ export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilit
 
     let loop = o.loop
     if (loop === undefined) loop = new RunLoop()
-    const bus = new DsSpiBus(
-        loop,
-        {
-            sck: cfg.board.pins.sck,
-            mosi: cfg.board.pins.mosi,
-            miso: cfg.board.pins.miso,
-            cs: cfg.board.pins.cs,
-            hz: cfg.board.spiHz,
-        },
-        o.spiPort
-    )
+    const bus = new DsSpiBus(loop, cfg.board.pins, cfg.board.spiHz, o.spiPort)
     let flash: SpiNorFlash | null = null
     let jedecId = -1
     let chipBytes = 0
@@ -147,18 +137,19 @@ export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilit
         // the whole chip, to learn its size (the store takes its first store.flashBytes)
         const probe = new SpiNorFlash(bus, loop)
         const r = await initFlash(probe, flashTimeoutMs)
-        const id = "JEDEC ID " + hex24(r.id)
+        const id = "JEDEC ID " + hex32(r.id >>> 0).slice(2)
         if (r.err === FlashError.Timeout) problems.push("SPI NOR flash: no answer within " + flashTimeoutMs + " ms (SPI driver stuck?)")
         else if (r.err !== FlashError.None)
             problems.push("no SPI NOR flash answers on chip select GPIO " + cfg.board.pins.cs + " (" + id + "): check its wiring and power (docs/HARDWARE.md)")
         else {
             jedecId = r.id
             chipBytes = probe.geometry().capacity
-            if (chipBytes < cfg.store.flashBytes)
-                problems.push("store.flashBytes: " + cfg.store.flashBytes + " is more than the flash chip holds (" + chipBytes + " bytes, " + id + ")")
+            const storeBytes = cfg.store.flashBytes
+            if (chipBytes < storeBytes)
+                problems.push("store.flashBytes: " + storeBytes + " is more than the flash chip holds (" + chipBytes + " bytes, " + id + ")")
             else {
                 flash = probe
-                notes.push("flash: " + id + ", " + chipBytes + " bytes; the store uses the first " + cfg.store.flashBytes)
+                notes.push("flash: " + id + ", " + chipBytes + " bytes; the store uses the first " + storeBytes)
             }
         }
     }
@@ -166,11 +157,14 @@ export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilit
     let link: SocketLink | null = null
     // a board without capabilities given is one of this runtime: TCP, no UART
     let tcp = true
-    if (caps !== undefined) if (caps.uart || !caps.tcpClient) tcp = false
-    if (tcp)
-        if (cfg.board.role === "primary") link = new SocketLink(loop, { host: cfg.link.remoteHost, port: cfg.link.remotePort, nominalBitRate: cfg.link.baud })
+    if (caps !== undefined) {
+        if (caps.uart) tcp = false
+        if (!caps.tcpClient) tcp = false
+    }
+    if (tcp) if (cfg.board.role === "primary") link = new SocketLink(loop, cfg.link)
 
-    if (problems.length > 0 || flash === null) {
+    // (the flash is null only when a problem says why)
+    if (problems.length > 0) {
         loop.stop()
         return finish(print, problems, notes, null)
     }
@@ -180,7 +174,7 @@ export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilit
         loop: loop,
         console: new BoardConsole(),
         spi: bus,
-        flash: flash,
+        flash: flash as SpiNorFlash,
         jedecId: jedecId,
         chipBytes: chipBytes,
         link: link,
@@ -198,16 +192,12 @@ function finish(print: (line: string) => void, problems: string[], notes: string
     return { ok: drivers !== null, drivers: drivers, problems: problems, notes: notes }
 }
 
-function hex24(id: number): string {
-    return hex32(id >>> 0).slice(2)
-}
-
 /** How often a replicating board prints its status line. */
 const STATUS_EVERY_MS = 60000
 
 /**
  * The board entry's whole start (firmware/main.ts is this call with the configuration embedded
- * at build time): startBoard, then, when the drivers are up, startReplication. Resolves with
+ * at build time): startBoard, then, when the drivers are up, runStarted. Resolves with
  * the firmware once replication is starting, or null when the board does not start (after
  * the lines saying why). `ready(fw)` is called once replication runs: the application's
  * writes then go to `fw.board`.
@@ -216,20 +206,18 @@ export async function runBoard(configText: string, opts?: StartOptions, ready?: 
     return runStarted(await startBoard(configText, opts), ready)
 }
 
-/** startReplication on a board that started; null when it did not. `sealer`: the link's
- * sealing layer (docs/FORMAT-link.md §11; the board entry makes it with the key from the
- * board's settings), or none: the link is not sealed. */
-export function runStarted(started: BoardStart, ready?: (fw: PrimaryFirmware) => void, sealer?: LinkSeal | null): PrimaryFirmware | null {
-    return started.drivers === null ? null : startReplication(started.drivers, ready, sealer)
-}
-
 /**
- * Runs a primary's replication on started drivers: the PrimaryFirmware (block store on the
- * flash, link channel on the link, pipeline, SoloCycle), started from the run loop; the link
- * starts once the firmware listens to it. On failure the firmware has printed why and the run
- * loop stops. While it runs, a status line every minute. Returns the firmware at once.
+ * Runs a primary's replication on a board that started (null when it did not): the
+ * PrimaryFirmware (block store on the flash, link channel on the link, pipeline, SoloCycle),
+ * started from the run loop; the link starts once the firmware listens to it. On failure the
+ * firmware has printed why and the run loop stops. While it runs, a status line every minute.
+ * Returns the firmware at once. `sealer`: the link's sealing layer (docs/FORMAT-link.md §11; the
+ * board entry makes it with the key from the board's settings), or none: the link is not
+ * sealed.
  */
-export function startReplication(d: BoardDrivers, ready?: (fw: PrimaryFirmware) => void, sealer?: LinkSeal | null): PrimaryFirmware {
+export function runStarted(started: BoardStart, ready?: (fw: PrimaryFirmware) => void, sealer?: LinkSeal | null): PrimaryFirmware | null {
+    const d = started.drivers
+    if (d === null) return null
     const link = d.link as SocketLink
     const loop = d.loop
     const fw = new PrimaryFirmware(d.config, d.memberIndex, loop, link, d.random, (line) => console.log("seqmirror: " + line), d.flash)

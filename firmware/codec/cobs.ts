@@ -81,7 +81,7 @@ export class CobsDecoder {
                 // the delimiter: the frame ends (an empty one is nothing)
                 if (overflow) this.droppedOversize++
                 else if (left !== 0) this.droppedMalformed++
-                else if (len !== 0 || code !== 0) this.onFrame(buf, len)
+                else if ((len | code) !== 0) this.onFrame(buf, len)
                 len = 0
                 code = 0
                 left = 0

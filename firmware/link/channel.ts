@@ -14,29 +14,20 @@ import {
     HEADER_BYTES,
     KNOWN_FLAGS,
     MESSAGE_PREFIX_BYTES,
-    OFF_ACK,
-    OFF_ECHO,
     OFF_FLAGS,
     OFF_GENERATION,
     OFF_MAX_PAYLOAD,
     OFF_MEMBER,
     OFF_NONCE,
     OFF_REASON,
-    OFF_SACK,
     OFF_SESSION,
     OFF_TYPE,
-    OFF_WINDOW,
     OFF_VERSION,
     PROTOCOL_VERSION,
 } from "./frame"
 import { ChannelState } from "./receiver"
 import { FrameSealer, SEAL_OVERHEAD } from "./seal"
 import { ChannelSender, SLOT_LOST, TIME_EPS } from "./sender"
-
-/** What encodeNext put into the wire buffer. */
-const NOTHING = 0
-const CONTROL = 1
-const DATA = 2
 
 /**
  * One end of the reliable link channel: ordered, exactly-once delivery of opaque messages per
@@ -105,7 +96,8 @@ export abstract class LinkChannel extends ChannelSender {
         super(clock, cfg, link.bitRate())
         const dataMax = DATA_HEADER_BYTES + cfg.maxPayload + CRC_BYTES
         const ctrlMax = HANDSHAKE_BYTES + cfg.maxResumeBytes + CRC_BYTES
-        let frameMax = dataMax > ctrlMax ? dataMax : ctrlMax
+        let frameMax = dataMax
+        if (ctrlMax > dataMax) frameMax = ctrlMax
         if (sealer) {
             this.sealer = sealer
             sealer.counters = this.counters
@@ -117,39 +109,62 @@ export abstract class LinkChannel extends ChannelSender {
         this.small = Buffer.alloc(HEADER_BYTES + CRC_BYTES)
         const self = this // the DeviceScript compiler rejects `this` inside arrow functions
         this.decoder = new CobsDecoder(frameMax, (raw, len) => {
+            const me = self
             if (len < HEADER_BYTES + CRC_BYTES) {
-                self.malformed++
+                me.malformed = me.malformed + 1
                 return
             }
             let n = len - CRC_BYTES
             if (crc32cUpdate(0, raw, 0, n) !== getU32(raw, n)) {
-                self.counters.droppedCrc++
+                me.counters.droppedCrc = me.counters.droppedCrc + 1
                 return
             }
             let buf = raw
-            if (self.sealer) {
-                const plain = self.sealer.unwrap(raw, n)
+            if (me.sealer) {
+                const plain = me.sealer.unwrap(raw, n)
                 if (!plain) return
                 buf = plain
                 n = plain.length
             }
+            // known type and flags, and the length the type needs; a DATA frame's messages
+            // exactly fill its payload, which is not empty and not over maxPayload
             const type = buf[OFF_TYPE]
-            if (!self.wellFormed(type, buf, n)) {
-                self.malformed++
+            let ok = false
+            if ((buf[OFF_FLAGS] & ~KNOWN_FLAGS) === 0) {
+                if (type === FrameType.Data) {
+                    if (n > DATA_HEADER_BYTES)
+                        if (n - DATA_HEADER_BYTES <= me.cfg.maxPayload) {
+                            let off = DATA_HEADER_BYTES
+                            while (off < n) {
+                                if (off + MESSAGE_PREFIX_BYTES > n) break
+                                off += MESSAGE_PREFIX_BYTES + getU16(buf, off)
+                            }
+                            ok = off === n
+                        }
+                } else if (type === FrameType.Ack) ok = n === HEADER_BYTES
+                else if (type === FrameType.Reset) ok = n === HEADER_BYTES
+                else if (type === FrameType.Refuse) ok = n === HANDSHAKE_BYTES
+                else if (type >= FrameType.Hello)
+                    if (type <= FrameType.Welcome)
+                        // a HELLO or WELCOME
+                        if (n >= HANDSHAKE_BYTES) ok = n - HANDSHAKE_BYTES <= me.cfg.maxResumeBytes
+            }
+            if (!ok) {
+                me.malformed = me.malformed + 1
                 return
             }
             if (type === FrameType.Data) {
-                if (self.inSession(buf)) self.onData(buf, n)
+                if (me.inSession(buf)) me.onData(buf, n)
             } else if (type === FrameType.Ack) {
-                if (self.inSession(buf)) {
-                    self.applyAck(buf)
-                    if ((buf[OFF_FLAGS] & FLAG_ACK_NOW) !== 0) self.ackPending = true
-                    self.kick()
+                if (me.inSession(buf)) {
+                    me.applyAck(buf)
+                    if ((buf[OFF_FLAGS] & FLAG_ACK_NOW) !== 0) me.ackPending = true
+                    me.kick()
                 }
             } else if (type === FrameType.Reset) {
-                self.onReset(getU32(buf, OFF_SESSION))
+                me.onReset(getU32(buf, OFF_SESSION))
             } else {
-                self.onHandshake(type, buf, n)
+                me.onHandshake(type, buf, n)
             }
         })
         link.onReceive((data) => {
@@ -253,25 +268,25 @@ export abstract class LinkChannel extends ChannelSender {
             discarded += this.txMsgs[i]
             this.freeTxSlot(i)
         }
-        this.counters.messagesDiscarded += discarded
+        this.counters.messagesDiscarded = this.counters.messagesDiscarded + discarded
         this.txBase = 0
         this.txBaseIdx = 0
         this.txNext = 0
         this.txSentNext = 0
         this.peerLimit = 0
         this.rackXmit = 0
+        this.rxDeliver = 0
+        this.rxDeliverIdx = 0
+        this.rxDeliverOff = 0
+        this.rxNext = 0
+        this.rxEcho = 0
         this.rtoAt = -1
         for (let i = 0; i < this.cfg.rxWindow; i++) {
             this.rxHave[i] = false
             this.rxLen[i] = 0
         }
-        this.rxDeliver = 0
-        this.rxDeliverIdx = 0
-        this.rxDeliverOff = 0
-        this.rxNext = 0
         this.ackPending = false
         this.probePending = false
-        this.rxEcho = 0
     }
 
     /** The session is up (new or resumed): tell the application, let it send. */
@@ -279,8 +294,8 @@ export abstract class LinkChannel extends ChannelSender {
         this.st = "up"
         this.lastRxAt = this.clock.millis()
         this.lastProbeAt = this.lastRxAt
-        if (resumed) this.counters.sessionsResumed++
-        else this.counters.sessionsStarted++
+        if (resumed) this.counters.sessionsResumed = this.counters.sessionsResumed + 1
+        else this.counters.sessionsStarted = this.counters.sessionsStarted + 1
         if (this.sessionHandler) this.sessionHandler(resumed, resume)
         this.kick()
     }
@@ -328,31 +343,43 @@ export abstract class LinkChannel extends ChannelSender {
         this.kickArmed = true
         const self = this
         this.clock.setTimer(0, () => {
-            self.kickArmed = false
-            if (self.stopped) return
-            self.deliver()
-            if (self.wantWritable)
-                if (self.hasRoom()) {
-                    self.wantWritable = false
-                    if (self.writableHandler) self.writableHandler()
+            const me = self
+            me.kickArmed = false
+            if (me.stopped) return
+            me.deliver()
+            // a whole free frame: any message fits
+            if (me.wantWritable)
+                if (me.acceptsMessages()) {
+                    const w = me.cfg.txWindow
+                    const used = seqDiff(me.txNext, me.txBase)
+                    let room = false
+                    if (used < w - 1) room = true
+                    else if (used < w) if (me.txLen[me.txIdx(me.txNext)] === 0) room = true
+                    if (room) {
+                        me.wantWritable = false
+                        if (me.writableHandler) me.writableHandler()
+                    }
                 }
-            self.pump()
-            self.schedule()
+            me.pump()
+            me.schedule()
         })
     }
 
     /** Re-arms the single service timer for the earliest deadline. */
     protected schedule(): void {
         if (this.stopped) return
+        const cfg = this.cfg
+        const clock = this.clock
         // invariant: frames in flight while data may flow always have a retransmission timer
-        if (this.rtoAt < 0) if (this.txBase !== this.txSentNext) if (this.dataAllowed()) this.rtoAt = this.clock.millis() + this.rtt.rto()
+        if (this.rtoAt < 0) if (this.txBase !== this.txSentNext) if (this.dataAllowed()) this.rtoAt = clock.millis() + this.rtt.rto()
         let at = this.rtoAt
         if (this.st === "up") {
-            const dead = this.lastRxAt + this.cfg.deadMs
+            const dead = this.lastRxAt + cfg.deadMs
             if (at < 0) at = dead
             if (dead < at) at = dead
-            if (this.cfg.keepaliveMs > 0) {
-                const probe = this.probeBase() + this.cfg.keepaliveMs
+            const keepalive = cfg.keepaliveMs
+            if (keepalive > 0) {
+                const probe = this.probeBase() + keepalive
                 if (probe < at) at = probe
             }
         }
@@ -363,13 +390,17 @@ export abstract class LinkChannel extends ChannelSender {
         }
         if (at < 0) return
         // a timer that fires early is harmless: service() re-arms for what is left
-        if (this.timerArmed) if (this.timerAt <= at) return
-        if (this.timerArmed) if (this.timer) this.clock.clearTimer(this.timer)
-        const now = this.clock.millis()
+        if (this.timerArmed) {
+            if (this.timerAt <= at) return
+            if (this.timer) clock.clearTimer(this.timer)
+        }
+        const now = clock.millis()
         this.timerAt = at
         this.timerArmed = true
         const self = this
-        this.timer = this.clock.setTimer(at > now ? at - now : 0, () => {
+        let delay = 0
+        if (at > now) delay = at - now
+        this.timer = clock.setTimer(delay, () => {
             self.timerArmed = false
             self.service()
         })
@@ -378,20 +409,24 @@ export abstract class LinkChannel extends ChannelSender {
     // ---- internals ----
 
     private probeBase(): number {
-        return this.lastRxAt > this.lastProbeAt ? this.lastRxAt : this.lastProbeAt
+        const rx = this.lastRxAt
+        if (rx > this.lastProbeAt) return rx
+        return this.lastProbeAt
     }
 
     private service(): void {
         if (this.stopped) return
+        const cfg = this.cfg
         const now = this.clock.millis() + TIME_EPS
         if (this.rtoAt >= 0) if (this.rtoAt <= now) this.onRto()
         if (this.st === "up") {
-            if (this.lastRxAt + this.cfg.deadMs <= now) {
-                this.counters.linkDeaths++
+            const keepalive = cfg.keepaliveMs
+            if (this.lastRxAt + cfg.deadMs <= now) {
+                this.counters.linkDeaths = this.counters.linkDeaths + 1
                 this.rxEcho = 0
                 this.onDead()
-            } else if (this.cfg.keepaliveMs > 0)
-                if (this.probeBase() + this.cfg.keepaliveMs <= now) {
+            } else if (keepalive > 0)
+                if (this.probeBase() + keepalive <= now) {
                     this.lastProbeAt = this.clock.millis()
                     this.probePending = true
                     this.kick()
@@ -404,38 +439,16 @@ export abstract class LinkChannel extends ChannelSender {
     /** Malformed frames found after COBS decoding (the decoder counts its own). */
     private malformed = 0
 
-    /** Known type and flags, and the length the type needs; a DATA frame's messages exactly
-     * fill its payload, which is not empty and not over maxPayload. */
-    private wellFormed(type: number, buf: Buffer, n: number): boolean {
-        if ((buf[OFF_FLAGS] & ~KNOWN_FLAGS) !== 0) return false
-        if (type === FrameType.Data) {
-            if (n <= DATA_HEADER_BYTES) return false
-            if (n - DATA_HEADER_BYTES > this.cfg.maxPayload) return false
-            let off = DATA_HEADER_BYTES
-            while (off < n) {
-                if (off + MESSAGE_PREFIX_BYTES > n) return false
-                off += MESSAGE_PREFIX_BYTES + getU16(buf, off)
-            }
-            return off === n
-        }
-        if (type === FrameType.Ack) return n === HEADER_BYTES
-        if (type === FrameType.Reset) return n === HEADER_BYTES
-        if (type === FrameType.Hello || type === FrameType.Welcome) {
-            if (n < HANDSHAKE_BYTES) return false
-            return n - HANDSHAKE_BYTES <= this.cfg.maxResumeBytes
-        }
-        if (type === FrameType.Refuse) return n === HANDSHAKE_BYTES
-        return false
-    }
-
     private inSession(buf: Buffer): boolean {
         const s = getU32(buf, OFF_SESSION)
-        if (this.sessionId === 0 || s !== this.sessionId) {
-            this.counters.droppedStale++
+        let stale = this.sessionId === 0
+        if (s !== this.sessionId) stale = true
+        if (stale) {
+            this.counters.droppedStale = this.counters.droppedStale + 1
             this.onStaleFrame(s)
             return false
         }
-        this.counters.framesReceived++
+        this.counters.framesReceived = this.counters.framesReceived + 1
         this.lastRxAt = this.clock.millis()
         // the line works again: stop backing off, and do not sit out a long backed-off timer
         this.rtt.resetBackoff()
@@ -445,9 +458,13 @@ export abstract class LinkChannel extends ChannelSender {
         return true
     }
 
-    /** Hands frames to the link until its FIFO is full or nothing is left to send. */
+    /** Hands frames to the link until its FIFO is full or nothing is left to send. The next
+     * frame is a handshake, a reset, a retransmission, new DATA, then a bare ACK; one DATA frame
+     * per turn keeps events short (the next turn continues). */
     private pump(): void {
-        let dataFrames = 0
+        const counters = this.counters
+        const small = this.small
+        let data = false
         while (true) {
             if (this.wirePos < this.wireLen) {
                 const n = this.link.write(this.wire.slice(this.wirePos, this.wireLen))
@@ -456,78 +473,71 @@ export abstract class LinkChannel extends ChannelSender {
                 this.wirePos = 0
                 this.wireLen = 0
             }
-            if (dataFrames > 0) {
-                // one DATA frame per turn keeps events short; continue on the next turn
+            if (data) {
                 this.kick()
                 return
             }
-            const kind = this.encodeNext()
-            if (kind === NOTHING) return
-            if (kind === DATA) dataFrames++
-        }
-    }
-
-    /** Puts the next frame to send into the wire buffer: handshake, reset, retransmission,
-     * new DATA, then a bare ACK. */
-    private encodeNext(): number {
-        if (this.ctrlLen > 0) {
             const n = this.ctrlLen
-            this.ctrlLen = 0
-            if (this.ctrl[OFF_TYPE] === FrameType.Hello) this.counters.hellosSent++
-            this.seal(this.ctrl, n)
-            return CONTROL
-        }
-        if (this.resetPending >= 0) {
-            const b = this.small
-            b[OFF_TYPE] = FrameType.Reset
-            b[OFF_FLAGS] = 0
-            putU32(b, OFF_SESSION, this.resetPending)
-            putU32(b, OFF_ACK, 0)
-            putU32(b, OFF_SACK, 0)
-            putU16(b, OFF_WINDOW, 0)
-            putU16(b, OFF_ECHO, 0)
-            this.resetPending = -1
-            this.counters.resetsSent++
-            this.seal(this.small, HEADER_BYTES)
-            return CONTROL
-        }
-        if (this.dataAllowed()) {
-            let s = this.txBase
-            while (s !== this.txSentNext) {
-                if ((this.txFlags[this.txIdx(s)] & SLOT_LOST) !== 0) {
+            if (n > 0) {
+                this.ctrlLen = 0
+                if (this.ctrl[OFF_TYPE] === FrameType.Hello) counters.hellosSent = counters.hellosSent + 1
+                this.seal(this.ctrl, n)
+                continue
+            }
+            const reset = this.resetPending
+            if (reset >= 0) {
+                // a RESET: its type and session, the rest of the header zero
+                for (let k = OFF_FLAGS; k < HEADER_BYTES; k++) small[k] = 0
+                small[OFF_TYPE] = FrameType.Reset
+                putU32(small, OFF_SESSION, reset)
+                this.resetPending = -1
+                counters.resetsSent = counters.resetsSent + 1
+                this.seal(small, HEADER_BYTES)
+                continue
+            }
+            if (this.dataAllowed()) {
+                // a frame found lost goes again first
+                const sentNext = this.txSentNext
+                let s = this.txBase
+                while (s !== sentNext) {
+                    if ((this.txFlags[this.txIdx(s)] & SLOT_LOST) !== 0) break
+                    s = seqNext(s)
+                }
+                if (s !== sentNext) {
                     this.encodeData(s)
-                    return DATA
+                    data = true
+                    continue
                 }
-                s = seqNext(s)
-            }
-            if (seqDiff(this.txSentNext, this.peerLimit) < 0) {
-                if (this.txSentNext === this.txNext)
-                    if (seqDiff(this.txNext, this.txBase) < this.cfg.txWindow)
-                        if (this.txLen[this.txIdx(this.txNext)] > 0) {
-                            this.txNext = seqNext(this.txNext) // close the open frame
-                        }
-                if (this.txSentNext !== this.txNext) {
-                    const seq = this.txSentNext
-                    this.txSentNext = seqNext(seq)
-                    this.encodeData(seq)
-                    return DATA
-                }
-            }
-        }
-        if (this.ackPending || this.probePending)
-            if (this.sessionId !== 0)
-                if (this.st !== "refused") {
-                    let flags = 0
-                    if (this.probePending) {
-                        flags = FLAG_ACK_NOW
-                        this.counters.probesSent++
+                if (seqDiff(sentNext, this.peerLimit) < 0) {
+                    const next = this.txNext
+                    if (sentNext === next)
+                        if (seqDiff(next, this.txBase) < this.cfg.txWindow)
+                            if (this.txLen[this.txIdx(next)] > 0) {
+                                this.txNext = seqNext(next) // close the open frame
+                            }
+                    if (sentNext !== this.txNext) {
+                        this.txSentNext = seqNext(sentNext)
+                        this.encodeData(sentNext)
+                        data = true
+                        continue
                     }
-                    this.probePending = false
-                    this.putHeader(this.small, FrameType.Ack, flags, this.sessionId)
-                    this.seal(this.small, HEADER_BYTES)
-                    return CONTROL
                 }
-        return NOTHING
+            }
+            let ack = false
+            if (this.ackPending) ack = true
+            if (this.probePending) ack = true
+            if (!ack) return
+            if (this.sessionId === 0) return
+            if (this.st === "refused") return
+            let flags = 0
+            if (this.probePending) {
+                flags = FLAG_ACK_NOW
+                counters.probesSent = counters.probesSent + 1
+            }
+            this.probePending = false
+            this.putHeader(small, FrameType.Ack, flags, this.sessionId)
+            this.seal(small, HEADER_BYTES)
+        }
     }
 
     /** Seals b[0, n) when the link is sealed, appends the CRC and COBS-encodes the frame into
@@ -546,6 +556,6 @@ export abstract class LinkChannel extends ChannelSender {
         putU32(b, n, crc32cUpdate(0, b, 0, n))
         this.wireLen = cobsEncodeInto(b, n + CRC_BYTES, this.wire)
         this.wirePos = 0
-        this.counters.framesSent++
+        this.counters.framesSent = this.counters.framesSent + 1
     }
 }

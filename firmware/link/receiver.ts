@@ -97,30 +97,36 @@ export abstract class ChannelReceiver {
         this.ackPending = true
         this.kick()
         const seq = getU32(buf, OFF_SEQ)
-        if (seqDiff(seq, this.rxNext) < 0) {
-            this.counters.droppedDuplicate++
+        const counters = this.counters
+        let next = this.rxNext
+        if (seqDiff(seq, next) < 0) {
+            counters.droppedDuplicate = counters.droppedDuplicate + 1
             return
         }
-        const off = seqDiff(seq, this.rxDeliver)
+        const first = this.rxDeliver
+        const off = seqDiff(seq, first)
         const w = this.cfg.rxWindow
         if (off >= w) {
-            this.counters.droppedOutOfWindow++
+            counters.droppedOutOfWindow = counters.droppedOutOfWindow + 1
             return
         }
-        const i = (this.rxDeliverIdx + off) % w
-        if (this.rxHave[i]) {
-            this.counters.droppedDuplicate++
+        const base = this.rxDeliverIdx
+        const have = this.rxHave
+        const i = (base + off) % w
+        if (have[i]) {
+            counters.droppedDuplicate = counters.droppedDuplicate + 1
             return
         }
         const slot = this.rxSlots[i]
         const len = n - DATA_HEADER_BYTES
         for (let k = 0; k < len; k++) slot[k] = buf[DATA_HEADER_BYTES + k]
         this.rxLen[i] = len
-        this.rxHave[i] = true
-        while (seqDiff(this.rxNext, this.rxDeliver) < w) {
-            if (!this.rxHave[(this.rxDeliverIdx + seqDiff(this.rxNext, this.rxDeliver)) % w]) break
-            this.rxNext = seqNext(this.rxNext)
+        have[i] = true
+        while (seqDiff(next, first) < w) {
+            if (!have[(base + seqDiff(next, first)) % w]) break
+            next = seqNext(next)
         }
+        this.rxNext = next
     }
 
     /** Delivers the messages of the oldest complete frame, as far as credit allows. One frame
@@ -132,6 +138,7 @@ export abstract class ChannelReceiver {
         const len = this.rxLen[i]
         const session = this.sessionId
         const out = this.msgBuf
+        const counters = this.counters
         while (this.rxDeliverOff < len) {
             if (this.credit === 0) return
             const mlen = getU16(slot, this.rxDeliverOff)
@@ -139,8 +146,8 @@ export abstract class ChannelReceiver {
             for (let k = 0; k < mlen; k++) out[k] = slot[start + k]
             this.rxDeliverOff = start + mlen
             if (this.credit > 0) this.credit--
-            this.counters.messagesDelivered++
-            this.counters.payloadBytesDelivered += mlen
+            counters.messagesDelivered = counters.messagesDelivered + 1
+            counters.payloadBytesDelivered = counters.payloadBytesDelivered + mlen
             if (this.messageHandler) this.messageHandler(out, mlen)
             if (this.sessionId !== session) return
         }
@@ -161,15 +168,18 @@ export abstract class ChannelReceiver {
         b[OFF_TYPE] = type
         b[OFF_FLAGS] = flags
         putU32(b, OFF_SESSION, session)
-        putU32(b, OFF_ACK, this.rxNext)
+        const next = this.rxNext
+        const ahead = seqDiff(next, this.rxDeliver)
+        const w = this.cfg.rxWindow
+        putU32(b, OFF_ACK, next)
         let sack = 0
         for (let k = 0; k < SACK_BITS; k++) {
-            const off = seqDiff(this.rxNext, this.rxDeliver) + 1 + k
-            if (off >= this.cfg.rxWindow) break
-            if (this.rxHave[(this.rxDeliverIdx + off) % this.cfg.rxWindow]) sack |= 1 << k
+            const off = ahead + 1 + k
+            if (off >= w) break
+            if (this.rxHave[(this.rxDeliverIdx + off) % w]) sack |= 1 << k
         }
         putU32(b, OFF_SACK, sack)
-        putU16(b, OFF_WINDOW, this.cfg.rxWindow - seqDiff(this.rxNext, this.rxDeliver))
+        putU16(b, OFF_WINDOW, w - ahead)
         // Each echo goes out once, in the first DATA or ACK after the DATA it names, so that an
         // RTT sample never includes the time an ack waited for a later chance (a handshake
         // after an outage would measure the outage).

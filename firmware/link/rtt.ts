@@ -33,7 +33,8 @@ export class RttEstimator {
             this.srttMs = ms
             this.rttvarMs = ms / 2
         } else {
-            const err = ms > this.srttMs ? ms - this.srttMs : this.srttMs - ms
+            let err = ms - this.srttMs
+            if (err < 0) err = -err
             this.rttvarMs = 0.75 * this.rttvarMs + 0.25 * err
             this.srttMs = 0.875 * this.srttMs + 0.125 * ms
         }

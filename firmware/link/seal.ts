@@ -143,16 +143,16 @@ export class LinkSeal implements FrameSealer {
     protected openSession(buf: Buffer, n: number, ctr: number): Buffer | null {
         const key = this.rxKey
         if (!key) {
-            this.counters.droppedAuth++
+            this.counters.droppedAuth = this.counters.droppedAuth + 1
             return null
         }
         if (ctr <= this.rxTop) {
-            this.counters.droppedReplay++
+            this.counters.droppedReplay = this.counters.droppedReplay + 1
             return null
         }
         const pt = this.tryOpen(key, ctr, buf, SESSION_PREFIX, n)
         if (!pt) {
-            this.counters.droppedAuth++
+            this.counters.droppedAuth = this.counters.droppedAuth + 1
             return null
         }
         this.rxTop = ctr
@@ -188,7 +188,7 @@ export class LinkSeal implements FrameSealer {
                     return pt
                 }
             }
-        this.counters.droppedAuth++
+        this.counters.droppedAuth = this.counters.droppedAuth + 1
         return null
     }
 }

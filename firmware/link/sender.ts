@@ -59,7 +59,8 @@ export abstract class ChannelSender extends ChannelReceiver {
     ) {
         super(cfg)
         const dataMax = DATA_HEADER_BYTES + cfg.maxPayload + CRC_BYTES
-        const frameMs = bitRate > 0 ? (cobsMaxEncoded(dataMax) * 10000) / bitRate : 0
+        let frameMs = 0
+        if (bitRate > 0) frameMs = (cobsMaxEncoded(dataMax) * 10000) / bitRate
         this.rtt = new RttEstimator(cfg.minRtoMs, cfg.maxRtoMs, cfg.initialRtoMs, frameMs)
         for (let i = 0; i < cfg.txWindow; i++) {
             this.txSlots.push(Buffer.alloc(dataMax))
@@ -78,7 +79,9 @@ export abstract class ChannelSender extends ChannelReceiver {
         const need = MESSAGE_PREFIX_BYTES + msg.length
         if (need > this.cfg.maxPayload) throw new Error("link: message longer than maxMessage()")
         const w = this.cfg.txWindow
-        if (!this.acceptsMessages() || seqDiff(this.txNext, this.txBase) >= w) {
+        let full = !this.acceptsMessages()
+        if (seqDiff(this.txNext, this.txBase) >= w) full = true
+        if (full) {
             this.wantWritable = true
             return false
         }
@@ -96,9 +99,9 @@ export abstract class ChannelSender extends ChannelReceiver {
         const at = DATA_HEADER_BYTES + this.txLen[i]
         putU16(slot, at, msg.length)
         slot.set(msg, at + MESSAGE_PREFIX_BYTES)
-        this.txLen[i] += need
-        this.txMsgs[i]++
-        this.counters.payloadBytesSent += msg.length
+        this.txLen[i] = this.txLen[i] + need
+        this.txMsgs[i] = this.txMsgs[i] + 1
+        this.counters.payloadBytesSent = this.counters.payloadBytesSent + msg.length
         this.kick()
         return true
     }
@@ -140,7 +143,7 @@ export abstract class ChannelSender extends ChannelReceiver {
             let s = this.txBase
             while (s !== this.txSentNext) {
                 const i = this.txIdx(s)
-                if ((this.txFlags[i] & (SLOT_SACKED | SLOT_LOST)) === 0) this.txFlags[i] |= SLOT_LOST
+                if ((this.txFlags[i] & (SLOT_SACKED | SLOT_LOST)) === 0) this.txFlags[i] = this.txFlags[i] | SLOT_LOST
                 s = seqNext(s)
             }
             this.rtoAt = -1
@@ -165,15 +168,6 @@ export abstract class ChannelSender extends ChannelReceiver {
         this.txXmit[i] = 0
     }
 
-    /** A whole free frame: any message fits. */
-    protected hasRoom(): boolean {
-        if (!this.acceptsMessages()) return false
-        const used = seqDiff(this.txNext, this.txBase)
-        if (used < this.cfg.txWindow - 1) return true
-        if (used >= this.cfg.txWindow) return false
-        return this.txLen[this.txIdx(this.txNext)] === 0
-    }
-
     protected onRto(): void {
         this.rtoAt = -1
         if (!this.dataAllowed()) return
@@ -196,9 +190,10 @@ export abstract class ChannelSender extends ChannelReceiver {
                     if (x > 0) if (this.xmitCount - x < XMIT_RING) sentAt = this.xmitSentAt[x % XMIT_RING]
                     const due = sentAt + rto
                     if (due <= now + TIME_EPS) {
-                        this.txFlags[i] |= SLOT_LOST
+                        this.txFlags[i] = this.txFlags[i] | SLOT_LOST
                         marked = true
-                    } else if (next < 0 || due < next) next = due
+                    } else if (next < 0) next = due
+                    else if (due < next) next = due
                 }
                 s = seqNext(s)
             }
@@ -210,10 +205,10 @@ export abstract class ChannelSender extends ChannelReceiver {
         } else {
             // Silence: probably an outage. Probe with the oldest frame only and wait twice as
             // long next time; once the probe is acknowledged, RACK finds the rest.
-            this.txFlags[this.txBaseIdx] |= SLOT_LOST
+            this.txFlags[this.txBaseIdx] = this.txFlags[this.txBaseIdx] | SLOT_LOST
             this.rtt.backoff()
         }
-        this.counters.timeouts++
+        this.counters.timeouts = this.counters.timeouts + 1
         this.lastRtoAt = now
         this.rtoAt = now + this.rtt.rto()
         this.kick()
@@ -222,18 +217,27 @@ export abstract class ChannelSender extends ChannelReceiver {
     /** Takes the other end's ack block: cumulative ack, SACK bits, window and echo. */
     protected applyAck(buf: Buffer): void {
         const ack = getU32(buf, OFF_ACK)
-        if (seqDiff(ack, this.txBase) < 0 || seqDiff(ack, this.txSentNext) > 0) {
-            this.counters.badAcks++
+        const counters = this.counters
+        const flags = this.txFlags
+        const sentNext = this.txSentNext
+        let bad = false
+        if (seqDiff(ack, this.txBase) < 0) bad = true
+        if (seqDiff(ack, sentNext) > 0) bad = true
+        if (bad) {
+            counters.badAcks = counters.badAcks + 1
             return
         }
         const now = this.clock.millis()
+        const w = this.cfg.txWindow
         let progressed = false
-        while (this.txBase !== ack) {
+        let base = this.txBase
+        while (base !== ack) {
             const i = this.txBaseIdx
-            this.counters.messagesAcked += this.txMsgs[i]
+            counters.messagesAcked = counters.messagesAcked + this.txMsgs[i]
             this.freeTxSlot(i)
-            this.txBase = seqNext(this.txBase)
-            this.txBaseIdx = (i + 1) % this.cfg.txWindow
+            base = seqNext(base)
+            this.txBase = base
+            this.txBaseIdx = (i + 1) % w
             progressed = true
         }
         const sack = getU32(buf, OFF_SACK)
@@ -241,10 +245,11 @@ export abstract class ChannelSender extends ChannelReceiver {
             for (let k = 0; k < SACK_BITS; k++) {
                 if (((sack >>> k) & 1) === 0) continue
                 const s = (ack + 1 + k) >>> 0
-                if (seqDiff(s, this.txSentNext) >= 0) break
+                if (seqDiff(s, sentNext) >= 0) break
                 const i = this.txIdx(s)
-                if ((this.txFlags[i] & SLOT_SACKED) !== 0) continue
-                this.txFlags[i] = (this.txFlags[i] | SLOT_SACKED) & ~SLOT_LOST
+                const f = flags[i]
+                if ((f & SLOT_SACKED) !== 0) continue
+                flags[i] = (f | SLOT_SACKED) & ~SLOT_LOST
                 progressed = true
             }
         }
@@ -253,33 +258,40 @@ export abstract class ChannelSender extends ChannelReceiver {
         // The echo names the newest transmission that arrived: an exact RTT sample even for a
         // retransmission (no Karn ambiguity), and the reference for loss detection.
         const echo = getU16(buf, OFF_ECHO)
+        let rack = this.rackXmit
         if (echo !== 0) {
-            const x = this.xmitCount - ((this.xmitCount - echo) & 0xffff)
+            const count = this.xmitCount
+            const x = count - ((count - echo) & 0xffff)
             if (x > 0)
-                if (this.xmitCount - x < XMIT_RING) {
+                if (count - x < XMIT_RING) {
                     this.rtt.sample(now - this.xmitSentAt[x % XMIT_RING])
                 }
-            if (x > this.rackXmit) this.rackXmit = x
+            if (x > rack) {
+                rack = x
+                this.rackXmit = x
+            }
         }
         // RACK without a reordering window: the byte stream keeps frames in order
-        let s = this.txBase
-        while (s !== this.txSentNext) {
+        let s = base
+        while (s !== sentNext) {
             const i = this.txIdx(s)
-            if ((this.txFlags[i] & (SLOT_SACKED | SLOT_LOST)) === 0)
-                if (this.txXmit[i] < this.rackXmit) {
-                    this.txFlags[i] |= SLOT_LOST
-                    this.counters.lossesDetected++
+            if ((flags[i] & (SLOT_SACKED | SLOT_LOST)) === 0)
+                if (this.txXmit[i] < rack) {
+                    flags[i] = flags[i] | SLOT_LOST
+                    counters.lossesDetected = counters.lossesDetected + 1
                 }
             s = seqNext(s)
         }
         // invariant: acknowledged <= sent <= closed, all within the send buffer
-        if (seqDiff(this.txSentNext, this.txBase) < 0 || seqDiff(this.txNext, this.txSentNext) < 0 || seqDiff(this.txNext, this.txBase) > this.cfg.txWindow) {
-            throw new Error("link: send window out of order")
-        }
+        let disorder = false
+        if (seqDiff(sentNext, base) < 0) disorder = true
+        if (seqDiff(this.txNext, sentNext) < 0) disorder = true
+        if (seqDiff(this.txNext, base) > w) disorder = true
+        if (disorder) throw new Error("link: send window out of order")
         if (progressed) {
             this.rtt.resetBackoff()
             this.rtoAt = -1
-            if (this.txBase !== this.txSentNext) this.rtoAt = now + this.rtt.rto()
+            if (base !== sentNext) this.rtoAt = now + this.rtt.rto()
             if (this.wantWritable) this.kick()
         }
     }
@@ -290,10 +302,10 @@ export abstract class ChannelSender extends ChannelReceiver {
         this.putHeader(slot, FrameType.Data, 0, this.sessionId)
         putU32(slot, OFF_SEQ, seq)
         if (this.txXmit[i] !== 0) {
-            this.txFlags[i] |= SLOT_RETX
-            this.counters.retransmissions++
+            this.txFlags[i] = this.txFlags[i] | SLOT_RETX
+            this.counters.retransmissions = this.counters.retransmissions + 1
         }
-        this.txFlags[i] &= ~SLOT_LOST
+        this.txFlags[i] = this.txFlags[i] & ~SLOT_LOST
         this.xmitCount++
         if ((this.xmitCount & 0xffff) === 0) this.xmitCount++ // echo 0 means none
         const x = this.xmitCount
@@ -301,7 +313,7 @@ export abstract class ChannelSender extends ChannelReceiver {
         putU16(slot, OFF_XMIT, x)
         const now = this.clock.millis()
         this.xmitSentAt[x % XMIT_RING] = now
-        this.counters.dataFramesSent++
+        this.counters.dataFramesSent = this.counters.dataFramesSent + 1
         if (this.rtoAt < 0) this.rtoAt = now + this.rtt.rto()
         this.seal(slot, DATA_HEADER_BYTES + this.txLen[i])
     }

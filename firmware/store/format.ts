@@ -51,7 +51,9 @@ export function encodeHeaderA(b: Buffer, off: number, blockLog2: number, eraseCo
     b[off + 2] = FORMAT_VERSION
     b[off + 3] = blockLog2
     // (byte 7 is written over by the check)
-    putU32(b, off + 4, eraseCount > 0xffffff ? 0xffffff : eraseCount)
+    let ec = eraseCount
+    if (ec > 0xffffff) ec = 0xffffff
+    putU32(b, off + 4, ec)
     b[off + 7] = crc8Update(0, b, off, off + 7)
 }
 
@@ -116,7 +118,8 @@ export function encodeDataEntry(e: Buffer, member: number, slot: number, lba: nu
 export function headerCheck(e: Buffer, eo: number): number {
     let r = 0
     for (let i = 0; i < 12; i++) {
-        const b = i === 7 ? e[eo + 7] & 1 : e[eo + i]
+        let b = e[eo + i]
+        if (i === 7) b = b & 1
         for (let k = 7; k >= 0; k--) {
             const fb = ((r >> 6) ^ (b >> k)) & 1
             r = (r << 1) & 0x7f
@@ -139,8 +142,13 @@ function headerFlippedBit(s: number): number {
     let r = 0x09
     for (let p = 95; p >= 0; p--) {
         // byte 7's bits 1..7 are the check's, not the message's
-        if (r === s) if (p >> 3 !== 7 || (p & 7) === 7) return (p & ~7) | (7 - (p & 7))
-        r = r & 0x40 ? ((r << 1) & 0x7f) ^ 0x09 : (r << 1) & 0x7f
+        if (r === s) {
+            if (p >> 3 !== 7) return (p & ~7) | (7 - (p & 7))
+            if ((p & 7) === 7) return (p & ~7) | (7 - (p & 7))
+        }
+        const hi = r & 0x40
+        r = (r << 1) & 0x7f
+        if (hi) r ^= 0x09
     }
     return -1
 }
@@ -224,7 +232,10 @@ export function mendRecord(e: Buffer, eo: number, d: Buffer, dOff: number, maxLe
     const h = mendFields(e, eo)
     if (h === -2) return -1
     const r = mendData(e, eo, d, dOff, maxLen)
-    if (r >= 0) return h >= 0 ? r | MENDED : r
+    if (r >= 0) {
+        if (h >= 0) return r | MENDED
+        return r
+    }
     if (h >= 0) e[eo + (h >> 3)] ^= 1 << (h & 7)
     return -1
 }

@@ -30,7 +30,8 @@ export class PackedArray {
         this.perSeg = SEGMENT_BYTES / width
         let left = length
         while (left > 0) {
-            const n = left < this.perSeg ? left : this.perSeg
+            let n = this.perSeg
+            if (left < n) n = left
             this.segs.push(Buffer.alloc(n * width))
             left -= n
         }

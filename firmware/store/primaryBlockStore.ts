@@ -104,7 +104,9 @@ export class PrimaryBlockStore extends StoreMount {
     write(member: number, lba: number, seq: number, data: Buffer, done: (err: StoreError) => void, crc?: number): void {
         if (data.length >= 1)
             if (data.length <= this.B) {
-                this.nextCrc = crc === undefined ? crc32cUpdate(0, data, 0, data.length) : crc
+                let c = crc
+                if (c === undefined) c = crc32cUpdate(0, data, 0, data.length)
+                this.nextCrc = c
                 return this.checked(Op.Write, member, lba, seq, data, done)
             }
         this.refuse(done, StoreError.BadArgument)
@@ -159,7 +161,9 @@ export class PrimaryBlockStore extends StoreMount {
     /** Primary: the remote has applied every seq up to `seq`. Its versions are unpinned once a
      * confirm record is durable; an older or equal seq changes nothing. */
     confirm(seq: number, done?: (err: StoreError) => void): void {
-        this.seqRecord(Op.Confirm, StoreRole.Primary, seq, done ? done : null)
+        let d: ((err: StoreError) => void) | null = null
+        if (done) d = done
+        this.seqRecord(Op.Confirm, StoreRole.Primary, seq, d)
     }
 
     /** Queues a confirm, commit or discard record after checking the seq and the role. */
@@ -171,13 +175,15 @@ export class PrimaryBlockStore extends StoreMount {
 
     /** Primary: the highest seq the remote confirmed (0 before the first). */
     confirmedSeq(): number {
-        return this.idx.hasHorizon ? this.idx.horizon : 0
+        if (this.idx.hasHorizon) return this.idx.horizon
+        return 0
     }
 
     /** A persistent metadata value (key 0..31), or -1 when never set. */
     meta(key: number): number {
         if (!validInt(key, META_KEYS)) return -1
-        return this.metaLoc[key + 1] >= 0 ? this.metaVal[key + 1] : -1
+        if (this.metaLoc[key + 1] < 0) return -1
+        return this.metaVal[key + 1]
     }
 
     /** Sets a persistent metadata value (u32) durably; the latest valid record wins at mount. */
@@ -196,7 +202,8 @@ export class PrimaryBlockStore extends StoreMount {
     /** The seq of the newest version of (member, lba) on flash now (primary), -1 when none. */
     newestSeq(member: number, lba: number): number {
         const g = this.idx.newest(member, lba)
-        return g < 0 ? -1 : this.idx.seqOf(g)
+        if (g < 0) return -1
+        return this.idx.seqOf(g)
     }
 
     blockSize(): number {
@@ -250,7 +257,7 @@ export class PrimaryBlockStore extends StoreMount {
     }
 
     private refuse(done: Done | null, err: StoreError): void {
-        this.stats.refused++
+        this.stats.refused = this.stats.refused + 1
         this.answerLater(done, err, null)
     }
 
@@ -261,9 +268,13 @@ export class PrimaryBlockStore extends StoreMount {
     }
 
     protected enqueue(kind: Op, member: number, lba: number, seq: number, data: Buffer | null, done: Done | null): void {
-        if (!this.mounted) return this.answerLater(done, this.configError !== StoreError.None ? this.configError : StoreError.NotMounted, null)
+        if (!this.mounted) {
+            let err = this.configError
+            if (err === StoreError.None) err = StoreError.NotMounted
+            return this.answerLater(done, err, null)
+        }
         if (this.qCount === this.qDepth) {
-            this.stats.queueFull++
+            this.stats.queueFull = this.stats.queueFull + 1
             return this.answerLater(done, StoreError.QueueFull, null)
         }
         const i = (this.qHead + this.qCount) % this.qDepth
@@ -325,8 +336,9 @@ export class PrimaryBlockStore extends StoreMount {
                 if (kind === Op.ReadPinned) {
                     g = idx.version(m, lba, seq)
                     if (g < 0) return this.finish(StoreError.NotFound, null)
-                } else g = this.readable ? this.readable(m, lba) : idx.newest(m, lba)
-                this.stats.reads++
+                } else if (this.readable) g = this.readable(m, lba)
+                else g = idx.newest(m, lba)
+                this.stats.reads = this.stats.reads + 1
                 if (g < 0) return this.finish(StoreError.None, null)
                 return this.readVersion(g, K.VersionRead)
             }
@@ -343,10 +355,11 @@ export class PrimaryBlockStore extends StoreMount {
 
     /** Ends the running call: pops it, calls its done, starts the next. */
     protected finish(err: StoreError, data: Buffer | null): void {
-        storeInvariant(this.busy && this.qCount > 0, "finish of a running call")
+        storeInvariant(this.busy, "finish of a running call")
+        storeInvariant(this.qCount > 0, "finish of a running call")
         const done = this.popCall()
         this.busy = false
-        if (err === StoreError.Full) this.stats.full++
+        if (err === StoreError.Full) this.stats.full = this.stats.full + 1
         if (done) done(err, data)
         // calls that end at once (refused) and whose done queues the next must not nest
         // without bound: every few, the next starts from the run loop
@@ -411,7 +424,8 @@ export class PrimaryBlockStore extends StoreMount {
                 const i = this.qHead
                 const len = this.qLen[i]
                 // a block shorter than blockSize is programmed as is (slice: read-only use)
-                const block = len === this.B ? this.qBuf[i] : this.qBuf[i].slice(0, len)
+                let block = this.qBuf[i]
+                if (len !== this.B) block = block.slice(0, len)
                 this.appendData(this.qMember[i], this.qLba[i], this.qSeq[i], block, len, this.qCrc[i], K.WriteAppended)
                 return
             }
@@ -419,8 +433,8 @@ export class PrimaryBlockStore extends StoreMount {
                 // the write is durable: index it
                 const i = this.qHead
                 this.idx.insert(this.apG)
-                this.stats.writes++
-                this.stats.userBytes += this.qLen[i]
+                this.stats.writes = this.stats.writes + 1
+                this.stats.userBytes = this.stats.userBytes + this.qLen[i]
                 this.finish(StoreError.None, null)
                 return
             }
@@ -442,7 +456,7 @@ export class PrimaryBlockStore extends StoreMount {
                 if (slot !== HORIZON) return this.finish(StoreError.None, null)
                 this.idx.setHorizon(seq)
                 this.noteSeq(seq)
-                if (kind === Op.Commit) this.stats.commits++
+                if (kind === Op.Commit) this.stats.commits = this.stats.commits + 1
                 return this.go(K.PruneStep, StoreError.None)
             }
             case K.PruneStep:
@@ -452,7 +466,7 @@ export class PrimaryBlockStore extends StoreMount {
             case K.VersionRead:
                 // a read call's version
                 if (this.vDamaged) {
-                    this.stats.corruptOnRead++
+                    this.stats.corruptOnRead = this.stats.corruptOnRead + 1
                     return this.finish(StoreError.Corrupt, null)
                 }
                 this.readCrc = this.vCrc

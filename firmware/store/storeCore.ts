@@ -104,7 +104,8 @@ export const HORIZON = 0
 
 /** An option's value, or its default. */
 function opt(v: number | undefined, dflt: number): number {
-    return v !== undefined ? v : dflt
+    if (v !== undefined) return v
+    return dflt
 }
 
 /**
@@ -238,7 +239,8 @@ export abstract class StoreCore {
         this.secSmall = Buffer.alloc(n)
         this.secErase = numbers(n, 0)
         this.secSeq = numbers(n, 0)
-        this.horizonType = role === StoreRole.Remote ? EntryType.Commit : EntryType.Confirm
+        this.horizonType = EntryType.Confirm
+        if (role === StoreRole.Remote) this.horizonType = EntryType.Commit
         this.metaVal = numbers(META_KEYS + 1, 0)
         this.metaLoc = numbers(META_KEYS + 1, -1)
         this.idx = new VersionIndex(n * spS, spS, this.secSeq, role === StoreRole.Primary)
@@ -248,7 +250,7 @@ export abstract class StoreCore {
         const self = this
         this.onFlash = (err, data) => {
             if (err !== FlashError.None) {
-                self.stats.flashErrors++
+                self.stats.flashErrors = self.stats.flashErrors + 1
                 self.stats.lastFlashError = err
                 self.go(self.flashK, StoreError.Flash)
             } else self.go(self.flashK, StoreError.None, data)
@@ -285,7 +287,8 @@ export abstract class StoreCore {
         if (s < 0) return false
         if (this.secState[s] !== SecState.Open) return false
         const e = this.secEntries[s]
-        const d = this.secData[s] + (isData ? 1 : 0)
+        let d = this.secData[s]
+        if (isData) d++
         if (!(e < MAX_ENTRIES)) return false
         if (!(SECTOR_HEADER_SIZE + ENTRY_SIZE * (e + 1) + this.B * d <= this.S)) return false
         return d <= this.spS
@@ -293,8 +296,8 @@ export abstract class StoreCore {
 
     /** A small record moves from location `from` to `to` (-1: none): the sectors' counts. */
     protected moveLoc(from: number, to: number): void {
-        if (from >= 0) this.secSmall[from >> 8]--
-        if (to >= 0) this.secSmall[to >> 8]++
+        if (from >= 0) this.secSmall[from >> 8] = this.secSmall[from >> 8] - 1
+        if (to >= 0) this.secSmall[to >> 8] = this.secSmall[to >> 8] + 1
     }
 
     protected noteSeq(seq: number): void {
@@ -306,7 +309,7 @@ export abstract class StoreCore {
     /** The length mendRecord found, counting a mended bit. */
     protected mended(len: number): number {
         if (len < MENDED) return len
-        this.stats.mended++
+        this.stats.mended = this.stats.mended + 1
         return len - MENDED
     }
 
@@ -331,14 +334,14 @@ export abstract class StoreCore {
 
     protected program(addr: number, data: Buffer, k: K): void {
         this.flashK = k
-        this.stats.programs++
-        this.stats.flashBytesProgrammed += data.length
+        this.stats.programs = this.stats.programs + 1
+        this.stats.flashBytesProgrammed = this.stats.flashBytesProgrammed + data.length
         this.flash.program(addr, data, this.onFlash)
     }
 
     protected eraseSector(s: number, k: K): void {
         this.flashK = k
-        this.stats.erases++
+        this.stats.erases = this.stats.erases + 1
         this.flash.eraseSector(this.sectorAddr(s), this.onFlash)
     }
 

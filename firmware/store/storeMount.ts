@@ -26,12 +26,6 @@ import { MountReport, StoreError, StoreOptions } from "./types"
 /** mLastKept: the sector's last bad entry is damage a power cut cannot have made. */
 const NOT_TORN = 0xff
 
-/** The 16-byte entry at off is all zeros: a torn entry the store zeroed. */
-function zeroEntry(b: Buffer, off: number): boolean {
-    for (let i = 0; i < 16; i++) if (b[off + i] !== 0) return false
-    return true
-}
-
 /**
  * The block store's mount (storeCore.ts has the layers): it reads every sector, parses it in
  * steps (its header, its entries, the erased room left), settles what a power cut left, then
@@ -150,11 +144,100 @@ export abstract class StoreMount extends StoreSpace {
         this.idx.clear()
     }
 
-    /** The sector mS is done: reads the next, or settles the scan when every one is read. */
+    /** The sector mS is done: reads the next, or settles the scan once every one is read. */
     private nextSector(): void {
         this.mBuf = EMPTY
-        if (++this.mS >= this.n) return this.mountScanned()
-        this.readAt(this.sectorAddr(this.mS), this.S, K.MountRead)
+        if (++this.mS < this.n) return this.readAt(this.sectorAddr(this.mS), this.S, K.MountRead)
+        // every sector is read: settle the horizon, torn records, the open sector, erase counts
+        // a bad entry or sector header may be a read that failed once: the whole scan runs
+        // again, and only what it finds again counts (a torn entry, a damaged record, a sector
+        // to erase); docs/FORMAT-flash.md, "How a boot decides what is valid"
+        if (this.mSuspect > 0)
+            if (!this.mAgain) {
+                this.mAgain = true
+                this.resetState()
+                this.scanAll(this.mountDone as (err: StoreError, report: MountReport) => void)
+                return
+            }
+        const rep = this.report
+        const stats = this.stats
+        const n = this.n
+        const secErase = this.secErase
+        const secSeq = this.secSeq
+        stats.badCrc = stats.badCrc + rep.badCrc
+        // (the report is a new one for each scan: its counts start at 0)
+        let newest = -1
+        let known = 0
+        let sum = 0
+        let free = 0
+        let used = 0
+        for (let s = 0; s < n; s++) {
+            const st = this.secState[s]
+            if (st === SecState.Free) free++
+            if (st === SecState.Used) {
+                used++
+                if (newest < 0) newest = s
+                else if (secSeq[s] > secSeq[newest]) newest = s
+            }
+            const ec = secErase[s]
+            if (ec >= 0) {
+                known++
+                sum += ec
+            }
+        }
+        rep.freeSectors = free
+        rep.usedSectors = used
+        // sectors never stamped (blank) or unreadable: estimate their erase count
+        let estimate = 0
+        if (known > 0) estimate = Math.round(sum / known)
+        let unknown = 0
+        for (let s = 0; s < n; s++) {
+            if (secErase[s] < 0) {
+                secErase[s] = estimate
+                unknown++
+            }
+        }
+        rep.unknownEraseCounts = unknown
+        if (free === n) if (rep.records === 0) rep.blank = true
+        let torn = 0
+        if (newest >= 0) {
+            // the last bad entry of the newest sector is the record a power cut tore
+            const lastBad = this.mLastBad[newest]
+            const k = this.mLastKept[newest]
+            if (lastBad > 0)
+                if (lastBad === this.secEntries[newest])
+                    if (k !== NOT_TORN) {
+                        torn = 1
+                        // its data record (if it was kept) is no version: the write never finished; the
+                        // entry is zeroed before the next append, so that it never reads as damage later
+                        if (k > 0) {
+                            this.idx.dropCandidate(newest * this.spS + k - 1)
+                            rep.dataRecords = rep.dataRecords - 1
+                        }
+                        this.voidAddr = this.entryAddr(newest, lastBad - 1)
+                        this.voidS = newest
+                    }
+            // appends go on in the newest sector when its free room is clean
+            if (!this.mClosed[newest]) {
+                this.setState(newest, SecState.Open)
+                this.lastOpened = newest
+                if (this.fits(newest, false)) this.open = newest
+                else this.setState(newest, SecState.Used)
+            }
+        }
+        rep.torn = torn
+        const corruptedOld = rep.badCrc - torn
+        rep.corruptedOld = corruptedOld
+        stats.torn = stats.torn + torn
+        stats.corruptedOld = stats.corruptedOld + corruptedOld
+        const metaLoc = this.metaLoc
+        if (metaLoc[HORIZON] >= 0) this.idx.setHorizon(this.metaVal[HORIZON])
+        for (let k = 0; k <= META_KEYS; k++) {
+            const loc = metaLoc[k]
+            if (loc >= 0) this.secSmall[loc >> 8] = this.secSmall[loc >> 8] + 1
+        }
+        this.mG = 0
+        this.indexStep()
     }
 
     /** The mount ends: done(err, report). */
@@ -169,8 +252,8 @@ export abstract class StoreMount extends StoreSpace {
 
     /** The sector being scanned stays Dirty (as resetState left every one): to be erased. */
     private countDirty(): void {
-        this.report.dirtySectors++
-        this.stats.dirtySectors++
+        this.report.dirtySectors = this.report.dirtySectors + 1
+        this.stats.dirtySectors = this.stats.dirtySectors + 1
     }
 
     /** One step of the sector being parsed: entries (phase 0) or an erased check (1, 2). */
@@ -203,8 +286,8 @@ export abstract class StoreMount extends StoreSpace {
                     const lo = this.S - (next + 1) * this.B
                     if (lo >= entriesEnd)
                         if (!allErased(buf, lo, lo + this.B)) {
-                            this.report.tornData++
-                            this.stats.tornData++
+                            this.report.tornData = this.report.tornData + 1
+                            this.stats.tornData = this.stats.tornData + 1
                             this.secData[s] = next + 1
                         }
                 }
@@ -229,23 +312,25 @@ export abstract class StoreMount extends StoreSpace {
             else {
                 // stray bytes in the free room: no more appends here
                 this.mClosed[s] = 1
-                this.report.strayAreas++
-                this.stats.strayAreas++
+                this.report.strayAreas = this.report.strayAreas + 1
+                this.stats.strayAreas = this.stats.strayAreas + 1
             }
             return this.nextSector()
         }
         this.mCheckAt = stop
         if (stop < end) return this.later(K.MountStep)
         if (phase === 1) this.setState(s, SecState.Free)
-        this.report.erasedBytes += end - (SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s])
+        this.report.erasedBytes = this.report.erasedBytes + (end - (SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s]))
         this.nextSector()
     }
 
     /** Parses entry i of sector s; returns the data bytes it checked. */
     private parseEntry(s: number, i: number, off: number): number {
         const buf = this.mBuf
-        // an entry a power cut tore, zeroed since (mountScanned): nothing
-        if (zeroEntry(buf, off)) return 0
+        // an entry a power cut tore, zeroed since (the end of a scan, nextSector): nothing
+        let zero = true
+        for (let k = 0; k < 16; k++) if (buf[off + k] !== 0) zero = false
+        if (zero) return 0
         const pos = this.secSeq[s] * 256 + i
         const type = buf[off]
         const small = crc32cUpdate(0, buf, off, off + 12) ^ getU32(buf, off + 12)
@@ -265,11 +350,15 @@ export abstract class StoreMount extends StoreSpace {
                                 if (len <= this.B)
                                     if (off + ENTRY_SIZE <= dataOff) {
                                         const r = mendData(buf, off, buf, dataOff, this.B)
-                                        if (r >= 0) return this.dataEntry(s, i, off, slot, this.mended(h >= 0 ? r | MENDED : r), true)
+                                        if (r >= 0) {
+                                            let m = r
+                                            if (h >= 0) m = r | MENDED
+                                            return this.dataEntry(s, i, off, slot, this.mended(m), true)
+                                        }
                                         if (h === -1) {
                                             // damage that cannot be mended, in a record whose fields are right: kept as
                                             // a version all the same (its reads say Corrupt); only the record a power
-                                            // cut tore (mountScanned) is dropped; docs/FORMAT-flash.md, "Damage and tears"
+                                            // cut tore (nextSector) is dropped; docs/FORMAT-flash.md, "Damage and tears"
                                             this.dataEntry(s, i, off, slot, len, false)
                                             // a power cut in the entry's program leaves bits of its CRC at 1 that
                                             // should be 0, never the reverse: a CRC with a 0 where the data's has a 1
@@ -292,7 +381,7 @@ export abstract class StoreMount extends StoreSpace {
                 this.badEntry(s, i)
                 return 0
             }
-            this.stats.mended++
+            this.stats.mended = this.stats.mended + 1
         }
         const value = getU32(buf, off + 8)
         const loc = s * 256 + i
@@ -301,7 +390,7 @@ export abstract class StoreMount extends StoreSpace {
         if (type === this.horizonType) slot = HORIZON
         else if (type === EntryType.Meta) if (buf[off + 1] < META_KEYS) slot = buf[off + 1] + 1
         if (slot >= 0) {
-            this.report.records++
+            this.report.records = this.report.records + 1
             if (slot === HORIZON) this.noteSeq(value)
             if (pos > this.mMetaPos[slot]) {
                 this.mMetaPos[slot] = pos
@@ -327,9 +416,9 @@ export abstract class StoreMount extends StoreSpace {
         const seq = getU32(buf, off + 8)
         this.idx.setRecord(g, buf[off + 1], entryLba(buf, off), seq, i, true)
         if (slot + 1 > this.secData[s]) this.secData[s] = slot + 1
-        this.report.dataRecords++
+        this.report.dataRecords = this.report.dataRecords + 1
         if (ok) {
-            this.report.records++
+            this.report.records = this.report.records + 1
             this.noteSeq(seq)
             return len
         }
@@ -339,82 +428,10 @@ export abstract class StoreMount extends StoreSpace {
     }
 
     private badEntry(s: number, i: number): void {
-        this.report.badCrc++
+        this.report.badCrc = this.report.badCrc + 1
         this.mSuspect++
         this.mLastBad[s] = i + 1
         this.mLastKept[s] = 0
-    }
-
-    /** Every sector is read: settle the horizon, torn records, the open sector, erase counts. */
-    private mountScanned(): void {
-        // a bad entry or sector header may be a read that failed once: the whole scan runs
-        // again, and only what it finds again counts (a torn entry, a damaged record, a sector
-        // to erase); docs/FORMAT-flash.md, "How a boot decides what is valid"
-        if (this.mSuspect > 0)
-            if (!this.mAgain) {
-                this.mAgain = true
-                this.resetState()
-                this.scanAll(this.mountDone as (err: StoreError, report: MountReport) => void)
-                return
-            }
-        const rep = this.report
-        this.stats.badCrc += rep.badCrc
-        let newest = -1
-        let known = 0
-        let sum = 0
-        for (let s = 0; s < this.n; s++) {
-            const st = this.secState[s]
-            if (st === SecState.Free) rep.freeSectors++
-            if (st === SecState.Used) {
-                rep.usedSectors++
-                if (newest < 0) newest = s
-                else if (this.secSeq[s] > this.secSeq[newest]) newest = s
-            }
-            if (this.secErase[s] >= 0) {
-                known++
-                sum += this.secErase[s]
-            }
-        }
-        // sectors never stamped (blank) or unreadable: estimate their erase count
-        const estimate = known > 0 ? Math.round(sum / known) : 0
-        for (let s = 0; s < this.n; s++) {
-            if (this.secErase[s] < 0) {
-                this.secErase[s] = estimate
-                rep.unknownEraseCounts++
-            }
-        }
-        if (rep.freeSectors === this.n) if (rep.records === 0) rep.blank = true
-        // the last bad entry of the newest sector is the record a power cut tore
-        if (newest >= 0)
-            if (this.mLastBad[newest] > 0)
-                if (this.mLastBad[newest] === this.secEntries[newest])
-                    if (this.mLastKept[newest] !== NOT_TORN) {
-                        rep.torn = 1
-                        // its data record (if it was kept) is no version: the write never finished; the
-                        // entry is zeroed before the next append, so that it never reads as damage later
-                        const k = this.mLastKept[newest]
-                        if (k > 0) {
-                            this.idx.dropCandidate(newest * this.spS + k - 1)
-                            rep.dataRecords--
-                        }
-                        this.voidAddr = this.entryAddr(newest, this.mLastBad[newest] - 1)
-                        this.voidS = newest
-                    }
-        rep.corruptedOld = rep.badCrc - rep.torn
-        this.stats.torn += rep.torn
-        this.stats.corruptedOld += rep.corruptedOld
-        // appends go on in the newest sector when its free room is clean
-        if (newest >= 0)
-            if (!this.mClosed[newest]) {
-                this.setState(newest, SecState.Open)
-                this.lastOpened = newest
-                if (this.fits(newest, false)) this.open = newest
-                else this.setState(newest, SecState.Used)
-            }
-        if (this.metaLoc[HORIZON] >= 0) this.idx.setHorizon(this.metaVal[HORIZON])
-        for (let k = 0; k <= META_KEYS; k++) if (this.metaLoc[k] >= 0) this.secSmall[this.metaLoc[k] >> 8]++
-        this.mG = 0
-        this.indexStep()
     }
 
     /** Places the data records found into the index, a few per step. */
@@ -440,7 +457,7 @@ export abstract class StoreMount extends StoreSpace {
         rep.liveRecords = this.idx.liveCount
         rep.superseded = rep.dataRecords - rep.voided - rep.liveRecords
         rep.maxSeqSeen = this.maxSeq
-        rep.horizon = this.idx.hasHorizon ? this.idx.horizon : 0
+        if (this.idx.hasHorizon) rep.horizon = this.idx.horizon
         this.mounted = true
         this.mountEnd(StoreError.None)
         this.startNext()
@@ -467,7 +484,8 @@ export abstract class StoreMount extends StoreSpace {
                 if (blank)
                     if (bErased) {
                         // erased (part A may be stamped): free if everything after the header is erased
-                        this.secHasA[s] = aErased ? 0 : 1
+                        this.secHasA[s] = 1
+                        if (aErased) this.secHasA[s] = 0
                         this.mPhase = 1
                         this.mCheckAt = SECTOR_HEADER_SIZE
                         this.mountStep()
@@ -478,10 +496,10 @@ export abstract class StoreMount extends StoreSpace {
                 const whole = headerBValid(buf, 0)
                 if (!bErased)
                     if (mendHeader(buf, 0)) {
-                        if (!whole) this.stats.mended++
+                        if (!whole) this.stats.mended = this.stats.mended + 1
                         this.secErase[s] = headerAEraseCount(buf, 0)
                         if (buf[3] !== this.blockLog2) {
-                            this.report.incompatible++
+                            this.report.incompatible = this.report.incompatible + 1
                             this.mountEnd(StoreError.IncompatibleFormat)
                             return
                         }

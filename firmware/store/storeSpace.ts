@@ -115,7 +115,9 @@ export abstract class StoreSpace extends StoreCore {
                 return
             }
         // a call may not take the last free sectors kept for the records after it
-        if (this.freeCount > (this.roomIsData ? this.reserve : 1)) {
+        let keep = 1
+        if (this.roomIsData) keep = this.reserve
+        if (this.freeCount > keep) {
             this.openSector(this.pickFree(), K.RoomLoop)
             return
         }
@@ -137,7 +139,7 @@ export abstract class StoreSpace extends StoreCore {
                 v = this.pickVictim(true)
                 if (v >= 0) {
                     this.roomDidStatic = true
-                    this.stats.gcStaticRuns++
+                    this.stats.gcStaticRuns = this.stats.gcStaticRuns + 1
                 }
             }
         if (v < 0) v = this.pickVictim(false)
@@ -202,7 +204,8 @@ export abstract class StoreSpace extends StoreCore {
                 // the lowest erase count, the first of equal ones
                 if (best >= 0) if (this.secErase[s] >= this.secErase[best]) continue
             } else {
-                score = st === SecState.Dirty ? this.S : this.S - SECTOR_HEADER_SIZE - liveBytes
+                score = this.S
+                if (st !== SecState.Dirty) score -= SECTOR_HEADER_SIZE + liveBytes
                 if (score <= 0) continue
                 // the most reclaimable bytes, ties to the lower erase count
                 if (best >= 0) {
@@ -291,11 +294,12 @@ export abstract class StoreSpace extends StoreCore {
     // Garbage collection of one sector: relocate what is live, erase, stamp part A
 
     protected collectSector(v: number, k: K): void {
-        storeInvariant(v !== this.open && this.secState[v] !== SecState.Free, "victim is used or dirty")
+        storeInvariant(v !== this.open, "victim is used or dirty")
+        storeInvariant(this.secState[v] !== SecState.Free, "victim is used or dirty")
         this.gcV = v
         this.gcK = k
         this.gcSlot = 0
-        this.stats.gcRuns++
+        this.stats.gcRuns = this.stats.gcRuns + 1
         this.gcNext()
     }
 
@@ -322,7 +326,8 @@ export abstract class StoreSpace extends StoreCore {
                 if (this.copyMore) if (this.copyMore(v)) return
             }
         }
-        storeInvariant(this.idx.sectorLive[v] === 0 && this.secSmall[v] === 0, "victim emptied before erase")
+        storeInvariant(this.idx.sectorLive[v] === 0, "victim emptied before erase")
+        storeInvariant(this.secSmall[v] === 0, "victim emptied before erase")
         this.eraseSector(v, K.GcErased)
     }
 
@@ -414,7 +419,10 @@ export abstract class StoreSpace extends StoreCore {
                 if (fields > this.B) fields = -1
                 if (fields < 0) len = -1
                 this.vDamaged = len < 0
-                if (len < 0) len = fields < 0 ? this.B : fields
+                if (len < 0) {
+                    len = fields
+                    if (fields < 0) len = this.B
+                }
                 if (len < d.length) d = d.slice(0, len)
                 this.vCrc = crc32cUpdate(0, d, 0, len)
                 return this.go(this.vK, StoreError.None, d)
@@ -425,7 +433,7 @@ export abstract class StoreSpace extends StoreCore {
                 // loss, and a fresh CRC would launder it
                 if (this.vDamaged) {
                     this.apDamaged = true
-                    this.stats.corruptCopied++
+                    this.stats.corruptCopied = this.stats.corruptCopied + 1
                 }
                 this.gcData = data as Buffer
                 this.gcRoom(true, K.GcRoom)
@@ -442,7 +450,7 @@ export abstract class StoreSpace extends StoreCore {
             case K.GcAppended: {
                 // the copy is durable: it replaces the version in the index
                 this.idx.replace(this.vG, this.apG)
-                this.stats.gcRelocated++
+                this.stats.gcRelocated = this.stats.gcRelocated + 1
                 this.gcNext()
                 return
             }

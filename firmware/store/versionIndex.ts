@@ -134,7 +134,9 @@ export class VersionIndex {
         this.next.set(g, 0)
         this.seqNext.set(g, 0)
         this.seqPrev.set(g, 0)
-        this.flags.set(g, candidate ? CANDIDATE : 0)
+        let f = 0
+        if (candidate) f = CANDIDATE
+        this.flags.set(g, f)
     }
 
     /** Forgets a mount candidate that will not be placed (void or duplicate). */
@@ -156,7 +158,8 @@ export class VersionIndex {
     /** The newest version of (member, lba), or -1. */
     newest(member: number, lba: number): number {
         const b = this.find(member * 0x1000000 + lba)
-        return b < 0 ? -1 : this.buckets.get(b) - 1
+        if (b < 0) return -1
+        return this.buckets.get(b) - 1
     }
 
     /** The newest version at or below the horizon, or -1. */
@@ -196,7 +199,8 @@ export class VersionIndex {
     /** First version in seq's list, or -1. */
     firstOfSeq(seq: number): number {
         const i = this.seqIndex(seq)
-        return i < 0 ? -1 : this.seqHead[i] - 1
+        if (i < 0) return -1
+        return this.seqHead[i] - 1
     }
 
     nextOfSeq(g: number): number {
@@ -235,29 +239,48 @@ export class VersionIndex {
             if (prev < 0) this.buckets.set(b, g + 1)
             else this.next.set(prev, g + 1)
         }
-        if (this.hasHorizon) if (!seqAfter(this.seq.get(g), this.horizon)) return this.normalize(key)
-        this.seqAdd(g)
+        const s = this.seq.get(g)
+        if (this.hasHorizon) if (!seqAfter(s, this.horizon)) return this.normalize(key)
+        // above the horizon: at the tail of its seq's list
+        let i = this.seqIndex(s)
+        if (i < 0) {
+            i = this.seqVal.length
+            this.seqVal.push(s)
+            this.seqHead.push(0)
+            this.seqTail.push(0)
+        }
+        const t = this.seqTail[i]
+        this.seqPrev.set(g, t)
+        this.seqNext.set(g, 0)
+        this.seqLink(i, t, 0, g + 1, g + 1)
+        this.flags.set(g, this.flags.get(g) | IN_SEQ)
         return this.normalize(key)
     }
 
     /** Slot gNew (described by setRecord with the same key and seq) takes g's place. */
     replace(g: number, gNew: number): void {
+        const flags = this.flags
+        const key = this.key.get(g)
+        const seq = this.seq.get(g)
         storeInvariant(this.isLive(g), "replace of a dead slot")
-        storeInvariant(this.key.get(g) === this.key.get(gNew) && this.seq.get(g) === this.seq.get(gNew), "replace keeps identity")
-        const b = this.find(this.key.get(g))
+        storeInvariant(key === this.key.get(gNew), "replace keeps identity")
+        storeInvariant(seq === this.seq.get(gNew), "replace keeps identity")
+        const b = this.find(key)
         storeInvariant(b >= 0, "live version has a bucket")
         this.next.set(gNew, this.next.get(g))
         this.relink(b, g, gNew + 1)
-        const f = this.flags.get(g)
+        const f = flags.get(g)
         if ((f & IN_SEQ) !== 0) {
-            const pv = this.seqPrev.get(g)
-            const nx = this.seqNext.get(g)
-            this.seqPrev.set(gNew, pv)
-            this.seqNext.set(gNew, nx)
-            this.seqLink(this.seqIndex(this.seq.get(g)), pv, nx, gNew + 1, gNew + 1)
+            const seqPrev = this.seqPrev
+            const seqNext = this.seqNext
+            const pv = seqPrev.get(g)
+            const nx = seqNext.get(g)
+            seqPrev.set(gNew, pv)
+            seqNext.set(gNew, nx)
+            this.seqLink(this.seqIndex(seq), pv, nx, gNew + 1, gNew + 1)
         }
-        this.flags.set(gNew, f & (LIVE | IN_SEQ))
-        this.flags.set(g, 0)
+        flags.set(gNew, f & (LIVE | IN_SEQ))
+        flags.set(g, 0)
         this.countLive(g, -1)
         this.countLive(gNew, 1)
     }
@@ -272,8 +295,33 @@ export class VersionIndex {
         // the only version of its key: the bucket goes
         let only = false
         if (nx === 0) if (this.buckets.get(b) === g + 1) only = true
-        if (only) this.deleteBucket(b)
-        else this.relink(b, g, nx)
+        if (only) {
+            // the bucket goes: linear-probing delete with backward shift (no tombstones)
+            const buckets = this.buckets
+            const n = this.nBuckets
+            let hole = b
+            let j = b
+            buckets.set(hole, 0)
+            for (let step = 0; step < n; step++) {
+                if (++j === n) j = 0
+                const v = buckets.get(j)
+                if (v === 0) break
+                const home = this.hash(this.key.get(v - 1))
+                // v may move into the hole unless its home lies cyclically in (hole, j]
+                let stays = false
+                if (hole <= j) {
+                    if (home > hole) if (home <= j) stays = true
+                } else {
+                    if (home > hole) stays = true
+                    if (home <= j) stays = true
+                }
+                if (!stays) {
+                    buckets.set(hole, v)
+                    buckets.set(j, 0)
+                    hole = j
+                }
+            }
+        } else this.relink(b, g, nx)
         if ((this.flags.get(g) & IN_SEQ) !== 0) this.seqRemove(g)
         this.flags.set(g, 0)
         this.countLive(g, -1)
@@ -359,18 +407,20 @@ export class VersionIndex {
     private normalize(key: number): number {
         const b = this.find(key)
         if (b < 0) return 0
+        const seqs = this.seq
+        const hasHorizon = this.hasHorizon
         let died = 0
         let prev = -1
         let below = -1
         let g = this.buckets.get(b) - 1
         while (g >= 0) {
             const nx = this.next.get(g) - 1
-            const s = this.seq.get(g)
+            const s = seqs.get(g)
             let atOrBelow = false
-            if (this.hasHorizon) if (!seqAfter(s, this.horizon)) atOrBelow = true
+            if (hasHorizon) if (!seqAfter(s, this.horizon)) atOrBelow = true
             // dies: a version of the same seq as a newer one, or one more at or below H
             let dies = false
-            if (prev >= 0) if (this.seq.get(prev) === s) dies = true
+            if (prev >= 0) if (seqs.get(prev) === s) dies = true
             if (atOrBelow) if (below >= 0) dies = true
             if (dies) {
                 this.kill(g)
@@ -396,22 +446,6 @@ export class VersionIndex {
     private seqIndex(seq: number): number {
         for (let i = 0; i < this.seqVal.length; i++) if (this.seqVal[i] === seq) return i
         return -1
-    }
-
-    private seqAdd(g: number): void {
-        const s = this.seq.get(g)
-        let i = this.seqIndex(s)
-        if (i < 0) {
-            i = this.seqVal.length
-            this.seqVal.push(s)
-            this.seqHead.push(0)
-            this.seqTail.push(0)
-        }
-        const t = this.seqTail[i]
-        this.seqPrev.set(g, t)
-        this.seqNext.set(g, 0)
-        this.seqLink(i, t, 0, g + 1, g + 1)
-        this.flags.set(g, this.flags.get(g) | IN_SEQ)
     }
 
     private seqRemove(g: number): void {
@@ -444,7 +478,8 @@ export class VersionIndex {
 
     /** Live versions in slot g's sector (and in all) change by d. */
     private countLive(g: number, d: number): void {
-        this.sectorLive[Math.floor(g / this.slotsPerSector)] += d
+        const sector = Math.floor(g / this.slotsPerSector)
+        this.sectorLive[sector] = this.sectorLive[sector] + d
         this.liveCount += d
     }
 
@@ -458,14 +493,16 @@ export class VersionIndex {
     /** The bucket holding key; else a negative number, -1 - the free bucket where key would go
      * (-1 - nBuckets: none is free). */
     private find(key: number): number {
+        const buckets = this.buckets
+        const nb = this.nBuckets
         let i = this.hash(key)
-        for (let n = 0; n < this.nBuckets; n++) {
-            const v = this.buckets.get(i)
+        for (let n = 0; n < nb; n++) {
+            const v = buckets.get(i)
             if (v === 0) return -1 - i
             if (this.key.get(v - 1) === key) return i
-            if (++i === this.nBuckets) i = 0
+            if (++i === nb) i = 0
         }
-        return -1 - this.nBuckets
+        return -1 - nb
     }
 
     /** The link to version g in bucket b's chain (the bucket's head or the version before g)
@@ -475,32 +512,5 @@ export class VersionIndex {
         let p = this.buckets.get(b) - 1
         while (this.next.get(p) !== g + 1) p = this.next.get(p) - 1
         this.next.set(p, to)
-    }
-
-    /** Linear-probing delete with backward shift (no tombstones). */
-    private deleteBucket(i: number): void {
-        const n = this.nBuckets
-        let hole = i
-        let j = i
-        this.buckets.set(hole, 0)
-        for (let step = 0; step < n; step++) {
-            if (++j === n) j = 0
-            const v = this.buckets.get(j)
-            if (v === 0) return
-            const home = this.hash(this.key.get(v - 1))
-            // v may move into the hole unless its home lies cyclically in (hole, j]
-            let stays = false
-            if (hole <= j) {
-                if (home > hole) if (home <= j) stays = true
-            } else {
-                if (home > hole) stays = true
-                if (home <= j) stays = true
-            }
-            if (!stays) {
-                this.buckets.set(hole, v)
-                this.buckets.set(j, 0)
-                hole = j
-            }
-        }
     }
 }

@@ -2,6 +2,19 @@ import * as ds from "@devicescript/core"
 import { Clock, Timer } from "../clock"
 import { errorText } from "./errorText"
 
+/** A timer of the run loop: when it is due and what it fires. */
+interface LoopTimer extends Timer {
+    due: number
+    fire: () => void
+}
+
+/** Events fired between two suspensions of the loop fiber, at most. */
+const DEFAULT_BATCH = 16
+/** Time spent in events between two suspensions, at most (ms). */
+const BATCH_MS = 10
+/** Longest suspension when nothing is queued (any new timer wakes the loop at once). */
+const IDLE_MS = 60000
+
 /**
  * The board's run loop: `Clock` on `ds.millis()`, with one fiber that fires every timer.
  *
@@ -25,28 +38,12 @@ import { errorText } from "./errorText"
  * `setTimer(0, ...)`, which wakes it: callbacks of every driver run from the run loop.
  * @devsWhenUsed
  */
-class LoopTimer implements Timer {
-    cancelled = false
-    fired = false
-    constructor(
-        public due: number,
-        public fire: () => void
-    ) {}
-}
-
-/** Events fired between two suspensions of the loop fiber, at most. */
-const DEFAULT_BATCH = 16
-/** Time spent in events between two suspensions, at most (ms). */
-const BATCH_MS = 10
-/** Longest suspension when nothing is queued (any new timer wakes the loop at once). */
-const IDLE_MS = 60000
-
-/** @devsWhenUsed */
 export class RunLoop implements Clock {
     private queue: LoopTimer[] = []
-    private fiber: ds.Fiber | null = null
-    private sleeping = false
-    private stopped = false
+    // (without initializers: undefined reads as false; the fiber sets `sleeping`)
+    private fiber!: ds.Fiber
+    sleeping!: boolean
+    private stopped!: boolean
     private haltMessage = ""
     private batch: number
 
@@ -64,8 +61,9 @@ export class RunLoop implements Clock {
     }
 
     setTimer(delayMs: number, fire: () => void): Timer {
-        const d = delayMs > 0 ? delayMs : 0
-        const t = new LoopTimer(ds.millis() + d, fire)
+        let d = ds.millis()
+        if (delayMs > 0) d += delayMs
+        const t: LoopTimer = { due: d, fire: fire, cancelled: false }
         if (this.stopped) {
             t.cancelled = true
             return t
@@ -80,7 +78,7 @@ export class RunLoop implements Clock {
         }
         this.queue.insert(lo, 1)
         this.queue[lo] = t
-        if (this.fiber === null) this.fiber = runLoopFiber.start(this)
+        if (!this.fiber) this.fiber = runLoopFiber.start(this)
         else if (lo === 0) this.wake()
         return t
     }
@@ -112,49 +110,49 @@ export class RunLoop implements Clock {
 
     private wake(): void {
         const f = this.fiber
-        if (f !== null) if (this.sleeping) if (f.suspended) f.resume(null)
+        if (f) if (this.sleeping) if (f.suspended) f.resume(null)
     }
 
     /** Runs due events; returns how long to sleep (0: suspend briefly, more are due). */
     _step(): number {
         if (this.stopped) return -1
         const now = ds.millis()
+        // (stop() replaces the queue, and the loop returns once stopped)
+        const q = this.queue
         let n = 0
-        while (this.queue.length > 0 && this.queue[0].due <= now) {
-            if (n >= this.batch || (n > 0 && ds.millis() - now >= BATCH_MS)) {
+        while (q.length > 0) {
+            if (q[0].due > now) break
+            let full = false
+            if (n >= this.batch) full = true
+            if (n > 0) if (ds.millis() - now >= BATCH_MS) full = true
+            if (full) {
                 this.budgetYields++
                 return 0
             }
-            const t = this.queue.shift() as LoopTimer // the loop checked the queue is not empty
+            const t = q.shift() as LoopTimer // the loop checked the queue is not empty
             if (t.cancelled) continue
-            t.fired = true
             t.cancelled = true // clearing a fired timer is a no-op
             n++
             this.events++
             try {
                 t.fire()
             } catch (e) {
-                this.halt(e)
+                // a timer threw: the loop halts, saying why
+                const msg = errorText(e)
+                this.haltMessage = msg
+                console.log("seqmirror: halted: " + msg)
+                // eslint-disable-next-line @typescript-eslint/no-explicit-any -- what was thrown can be anything
+                const x = e as any
+                if (x !== null) if (x !== undefined) if (typeof x.print === "function") x.print()
+                this.stop()
                 return -1
             }
             if (this.stopped) return -1
         }
-        if (this.queue.length === 0) return IDLE_MS
-        const wait = this.queue[0].due - ds.millis()
-        return wait > 0 ? wait : 0
-    }
-
-    _setSleeping(v: boolean): void {
-        this.sleeping = v
-    }
-
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- what was thrown can be anything
-    private halt(e: any): void {
-        const msg = errorText(e)
-        this.haltMessage = msg
-        console.log("seqmirror: halted: " + msg)
-        if (e !== null) if (e !== undefined) if (typeof e.print === "function") e.print()
-        this.stop()
+        if (q.length === 0) return IDLE_MS
+        const wait = q[0].due - ds.millis()
+        if (wait > 0) return wait
+        return 0
     }
 }
 
@@ -162,9 +160,9 @@ async function runLoopFiber(loop: RunLoop) {
     while (true) {
         const wait = loop._step()
         if (wait < 0) return
-        loop._setSleeping(true)
+        loop.sleeping = true
         if (wait === 0) await ds.sleep(0)
         else await ds.suspend(wait)
-        loop._setSleeping(false)
+        loop.sleeping = false
     }
 }

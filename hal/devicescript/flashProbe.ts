@@ -6,16 +6,16 @@ import { SpiNorFlash } from "../spiNor"
 // (firmware/boot/boardStart.ts) with a time limit, since a missing chip may never answer.
 
 /** What initFlash found: the driver's error (Timeout when no answer came in time) and the
- * JEDEC ID. @devsWhenUsed */
-export class InitResult {
-    err = FlashError.Timeout
-    id = -1
-    done = false
+ * JEDEC ID. */
+export interface InitResult {
+    err: FlashError
+    id: number
+    done: boolean
 }
 
 /** Awaits `flash.init`, whose callback comes from the run loop, for at most timeoutMs. */
 export async function initFlash(flash: SpiNorFlash, timeoutMs: number): Promise<InitResult> {
-    const r = new InitResult()
+    const r: InitResult = { err: FlashError.Timeout, id: -1, done: false }
     const me = ds.Fiber.self()
     let waiting = false
     flash.init((err, id) => {

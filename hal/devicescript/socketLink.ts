@@ -4,12 +4,13 @@ import { Clock, Timer } from "../clock"
 import { Link } from "../link"
 import { errorText } from "./errorText"
 
+/** Where the remote listens (link.remoteHost, link.remotePort) and what bitRate() reports
+ * (link.baud: a nominal figure, see the class comment): a configuration's `link` may be given
+ * as it is. */
 export interface SocketLinkOptions {
-    /** Where the remote listens (link.remoteHost, link.remotePort). */
-    host: string
-    port: number
-    /** What bitRate() reports (link.baud): a nominal figure, see the class comment. */
-    nominalBitRate: number
+    remoteHost: string
+    remotePort: number
+    baud: number
     /** Transmit buffer in bytes (default 2048: the link channel keeps its frames itself until
      * they are acknowledged, and the runtime's socket queues what it was handed). */
     txBytes?: number
@@ -83,10 +84,12 @@ const QUEUE_FULL_RETRY_MS = 10
  */
 export class SocketLink implements Link {
     private ring: Buffer
+    // (flags and registers without initializers: undefined reads as false, and each is set
+    // before it is read)
     private head = 0
     private tail = 0
     private used = 0
-    private aboveHalf = false
+    private aboveHalf!: boolean
     private chunkFull: Buffer
     private chunkBytes: number
     private backoff: ReconnectBackoff
@@ -94,12 +97,12 @@ export class SocketLink implements Link {
     private log: (line: string) => void
     private st = SocketLinkState.Stopped
     /** The connect timeout, the backoff wait or a send retry. */
-    private timer: Timer | null = null
-    private pumpPosted = false
+    private timer!: Timer | null
+    private pumpPosted!: boolean
     private rxQueue: Buffer[] = []
-    private rxPosted = false
-    private rxHandler: ((data: Buffer) => void) | null = null
-    private txReadyHandler: (() => void) | null = null
+    private rxPosted!: boolean
+    private rxHandler!: ((data: Buffer) => void) | null
+    private txReadyHandler!: (() => void) | null
     private readonly kPump: () => void
     private readonly kFlushRx: () => void
     private readonly kConnect: () => void
@@ -142,97 +145,104 @@ export class SocketLink implements Link {
         const self = this
         // hands one chunk to the socket, then lets the run loop go on before the next
         this.kPump = () => {
-            self.pumpPosted = false
-            self.timer = null
-            if (self.st !== SocketLinkState.Up) return
-            if (self.used === 0) return
+            // (a local: each use of a captured variable costs the image more)
+            const me = self
+            me.pumpPosted = false
+            me.timer = null
+            if (me.st !== SocketLinkState.Up) return
+            if (me.used === 0) return
             // contiguous bytes from tail (Math.min takes two arguments in DeviceScript)
-            const n = Math.min(Math.min(self.used, self.chunkBytes), self.ring.length - self.tail)
-            let chunk: Buffer
-            if (n === self.chunkBytes) {
-                chunk = self.chunkFull
-                chunk.blitAt(0, self.ring, self.tail, n)
-            } else chunk = self.ring.slice(self.tail, self.tail + n) // the runtime's slice copies
+            const ring = me.ring
+            const tail = me.tail
+            const max = me.chunkBytes
+            const n = Math.min(Math.min(me.used, max), ring.length - tail)
+            let chunk = me.chunkFull
+            if (n === max) chunk.blitAt(0, ring, tail, n)
+            else chunk = ring.slice(tail, tail + n) // the runtime's slice copies
             let r: number
             try {
                 r = (ds as unknown as SocketBuiltins)._socketWrite(chunk)
             } catch (e) {
                 r = -100
-                self.lastError = errorText(e)
+                me.lastError = errorText(e)
             }
             if (r === -1) {
                 // the runtime's send queue is full: the same bytes again, a little later
-                self.sendRetries++
-                self.setTimer(QUEUE_FULL_RETRY_MS, self.kPump)
+                me.sendRetries = me.sendRetries + 1
+                me.setTimer(QUEUE_FULL_RETRY_MS, me.kPump)
                 return
             }
             if (r !== 0) {
-                self.lost("send error " + r)
+                me.lost("send error " + r)
                 return
             }
-            self.bytesSent += n
-            self.tail = (self.tail + n) % self.ring.length
-            self.used -= n
-            if (self.aboveHalf)
-                if (self.used < self.ring.length / 2) {
-                    self.aboveHalf = false
-                    if (self.txReadyHandler !== null) self.txReadyHandler()
+            me.bytesSent = me.bytesSent + n
+            me.tail = (tail + n) % ring.length
+            const used = me.used - n
+            me.used = used
+            if (me.aboveHalf)
+                if (used < ring.length / 2) {
+                    me.aboveHalf = false
+                    if (me.txReadyHandler) me.txReadyHandler()
                 }
-            self.postPump()
+            me.postPump()
         }
         this.kFlushRx = () => {
             self.rxPosted = false
             while (self.rxQueue.length > 0) {
                 const b = self.rxQueue.shift() as Buffer
-                if (self.rxHandler !== null) self.rxHandler(b)
+                if (self.rxHandler) self.rxHandler(b)
             }
         }
         // opens the connection
         this.kConnect = () => {
-            self.timer = null
+            const me = self
+            me.timer = null
             const sys = ds as unknown as SocketBuiltins
-            self.st = SocketLinkState.Connecting
-            sys._socketOnEvent = self.onEvent
+            me.st = SocketLinkState.Connecting
+            sys._socketOnEvent = me.onEvent
             let r: number
             try {
-                r = sys._socketOpen(self.opts.host, self.opts.port)
+                r = sys._socketOpen(me.opts.remoteHost, me.opts.remotePort)
             } catch (e) {
                 const msg = errorText(e)
                 if (msg.indexOf("not supported") >= 0) {
-                    self.st = SocketLinkState.Unsupported
-                    self.log("seqmirror: link: this runtime has no networking (" + msg + "): the link to the remote needs a Wi-Fi board")
+                    me.st = SocketLinkState.Unsupported
+                    me.log("seqmirror: link: this runtime has no networking (" + msg + "): the link to the remote needs a Wi-Fi board")
                     return
                 }
-                self.fail(msg)
+                me.fail(msg)
                 return
             }
-            if (r !== 0) self.fail("cannot open a socket (" + r + ")")
-            else self.setTimer(self.connectTimeoutMs, self.kTimeout)
+            if (r !== 0) me.fail("cannot open a socket (" + r + ")")
+            else me.setTimer(me.connectTimeoutMs, me.kTimeout)
         }
         this.kTimeout = () => self.fail("no answer within " + self.connectTimeoutMs + " ms")
         this.onEvent = (event, arg) => {
-            if (self.st === SocketLinkState.Connecting) {
+            const me = self
+            if (me.st === SocketLinkState.Connecting) {
                 if (event === "open") {
-                    self.st = SocketLinkState.Up
-                    self.connects++
-                    self.backoff.reset()
-                    self.setTimer(-1, self.kPump)
-                    self.log("seqmirror: link up: tcp://" + self.opts.host + ":" + self.opts.port)
-                    self.postPump()
-                } else if (event !== "data") self.fail(event === "error" ? arg + "" : "closed")
+                    me.st = SocketLinkState.Up
+                    me.connects = me.connects + 1
+                    me.backoff.reset()
+                    me.setTimer(-1, me.kPump)
+                    me.log("seqmirror: link up: tcp://" + me.opts.remoteHost + ":" + me.opts.remotePort)
+                    me.postPump()
+                } else if (event === "error") me.fail(arg + "")
+                else if (event !== "data") me.fail("closed")
                 return
             }
-            if (self.st !== SocketLinkState.Up) return
+            if (me.st !== SocketLinkState.Up) return
             if (event === "data") {
                 const b = arg as Buffer
-                self.bytesReceived += b.length
-                self.rxQueue.push(b)
-                if (!self.rxPosted) {
-                    self.rxPosted = true
-                    self.clock.setTimer(0, self.kFlushRx)
+                me.bytesReceived = me.bytesReceived + b.length
+                me.rxQueue.push(b)
+                if (!me.rxPosted) {
+                    me.rxPosted = true
+                    me.clock.setTimer(0, me.kFlushRx)
                 }
-            } else if (event === "error") self.lost(arg + "")
-            else if (event === "close") self.lost("closed by the remote")
+            } else if (event === "error") me.lost(arg + "")
+            else if (event === "close") me.lost("closed by the remote")
         }
     }
 
@@ -246,10 +256,11 @@ export class SocketLink implements Link {
     stop(): void {
         if (this.st === SocketLinkState.Unsupported) return
         // (a socket is open while connecting or up)
-        const open = this.st === SocketLinkState.Connecting ? true : this.st === SocketLinkState.Up
+        const st = this.st
         this.st = SocketLinkState.Stopped
         this.setTimer(-1, this.kPump)
-        if (open) closeSocket()
+        if (st === SocketLinkState.Connecting) closeSocket()
+        else if (st === SocketLinkState.Up) closeSocket()
     }
 
     state(): SocketLinkState {
@@ -286,7 +297,7 @@ export class SocketLink implements Link {
     }
 
     bitRate(): number {
-        return this.opts.nominalBitRate
+        return this.opts.baud
     }
 
     // ---- the connection
@@ -294,9 +305,11 @@ export class SocketLink implements Link {
     /** A connection attempt failed: say so once per outage, then wait out the backoff. */
     private fail(msg: string): void {
         closeSocket()
-        this.connectFailures++
-        if (this.connectFailures === 1) this.log("seqmirror: link: cannot connect: " + msg)
-        else if (this.lastError !== msg) this.log("seqmirror: link: cannot connect: " + msg)
+        const failures = this.connectFailures + 1
+        this.connectFailures = failures
+        let say = this.lastError !== msg
+        if (failures === 1) say = true
+        if (say) this.log("seqmirror: link: cannot connect: " + msg)
         this.lastError = msg
         this.waitAndRetry()
     }
@@ -317,8 +330,9 @@ export class SocketLink implements Link {
 
     /** Replaces the pending timer (none when delay < 0). */
     private setTimer(delay: number, fire: () => void): void {
-        if (this.timer !== null) this.clock.clearTimer(this.timer)
-        this.timer = delay >= 0 ? this.clock.setTimer(delay, fire) : null
+        if (this.timer) this.clock.clearTimer(this.timer)
+        this.timer = null
+        if (delay >= 0) this.timer = this.clock.setTimer(delay, fire)
     }
 
     // ---- sending, from the run loop

@@ -12,13 +12,13 @@ declare module "@devicescript/core" {
     }
 }
 
-export interface DsSpiOptions {
+/** The bus's pins (a configuration's board.pins may be given as it is). */
+export interface DsSpiPins {
     sck: number
     mosi: number
     miso: number
     /** GPIO of the chip select: an output, high when idle, low during a transfer. */
     cs: number
-    hz: number
 }
 
 /**
@@ -44,20 +44,24 @@ export interface SpiPort {
  * @devsWhenUsed
  */
 export class DsSpiPort implements SpiPort {
-    private csPin: ds.IOPin | null = null
+    private csPin!: ds.IOPin | null
 
-    constructor(private opts: DsSpiOptions) {}
+    constructor(
+        private pins: DsSpiPins,
+        private hz: number
+    ) {}
 
     open(): string[] {
         const problems: string[] = []
         const names = ["sck", "mosi", "miso", "cs"]
-        const nums = [this.opts.sck, this.opts.mosi, this.opts.miso, this.opts.cs]
+        const byName = this.pins as unknown as Record<string, number>
         const pins: ds.IOPin[] = []
-        for (let i = 0; i < nums.length; i++) {
+        for (let i = 0; i < 4; i++) {
+            const gpio = byName[names[i]]
             try {
-                pins.push(ds.gpio(nums[i]))
+                pins.push(ds.gpio(gpio))
             } catch (e) {
-                problems.push("board.pins." + names[i] + ": GPIO " + nums[i] + " is not available on this board: " + errorText(e))
+                problems.push("board.pins." + names[i] + ": GPIO " + gpio + " is not available on this board: " + errorText(e))
             }
         }
         if (problems.length > 0) return problems
@@ -65,7 +69,7 @@ export class DsSpiPort implements SpiPort {
             const cs = pins[3]
             cs.setMode(ds.GPIOMode.OutputHigh)
             this.csPin = cs
-            spi.configure({ sck: pins[0], mosi: pins[1], miso: pins[2], mode: 0, hz: this.opts.hz })
+            spi.configure({ sck: pins[0], mosi: pins[1], miso: pins[2], mode: 0, hz: this.hz })
         } catch (e) {
             this.csPin = null
             problems.push("SPI: " + errorText(e))
@@ -112,16 +116,17 @@ const EMPTY = Buffer.alloc(0)
  */
 export class DsSpiBus implements SpiBus {
     private port: SpiPort
-    private opened = false
-    private worker: ds.Fiber | null = null
-    private workerIdle = false
-    private busy = false
-    private resultReady = false
-    private pendingTx: Buffer = EMPTY
-    private pendingRxLen = 0
-    private pendingDone: ((rx: Buffer) => void) | null = null
-    private doneRx: Buffer = EMPTY
-    /** Zero buffers kept for reuse, one per read length (a handful). */
+    // (flags and registers without initializers: undefined reads as false, and each is set
+    // before it is read; the worker fiber reads busy, resultReady and sets workerIdle)
+    private opened!: boolean
+    private worker!: ds.Fiber
+    workerIdle!: boolean
+    busy!: boolean
+    resultReady!: boolean
+    private pendingTx!: Buffer
+    private pendingRxLen!: number
+    private pendingDone!: ((rx: Buffer) => void) | null
+    private doneRx!: Buffer
     private zeroBufs: Buffer[] = []
     private readonly deliver: () => void
 
@@ -131,16 +136,26 @@ export class DsSpiBus implements SpiBus {
 
     constructor(
         private clock: Clock,
-        private opts: DsSpiOptions,
+        pins: DsSpiPins,
+        private hz: number,
         port?: SpiPort
     ) {
-        if (port === undefined) port = new DsSpiPort(opts)
+        if (port === undefined) port = new DsSpiPort(pins, hz)
         this.port = port
         const self = this
-        this.deliver = () => self.complete()
+        // the transfer's result, from the run loop
+        this.deliver = () => {
+            const done = self.pendingDone
+            const rx = self.doneRx
+            self.pendingDone = null
+            self.pendingTx = EMPTY
+            self.doneRx = EMPTY
+            self.resultReady = false
+            self.busy = false
+            if (done) done(rx)
+        }
     }
 
-    /** Configures chip select and the SPI master: one line per problem, none when ready. */
     open(): string[] {
         const problems = this.port.open()
         this.opened = problems.length === 0
@@ -148,7 +163,7 @@ export class DsSpiBus implements SpiBus {
     }
 
     clockHz(): number {
-        return this.opts.hz
+        return this.hz
     }
 
     transfer(tx: Buffer, rxLen: number, done: (rx: Buffer) => void): void {
@@ -158,20 +173,12 @@ export class DsSpiBus implements SpiBus {
         this.pendingTx = tx
         this.pendingRxLen = rxLen
         this.pendingDone = done
-        if (this.worker === null) this.worker = spiWorker.start(this)
-        else if (this.workerIdle) if (this.worker.suspended) this.worker.resume(null)
+        const w = this.worker
+        if (!w) this.worker = spiWorker.start(this)
+        else if (this.workerIdle) if (w.suspended) w.resume(null)
     }
 
     // ---- worker side (called from the bus's fiber)
-
-    _hasWork(): boolean {
-        if (!this.busy) return false
-        return !this.resultReady
-    }
-
-    _setIdle(v: boolean): void {
-        this.workerIdle = v
-    }
 
     async _run() {
         const tx = this.pendingTx
@@ -180,7 +187,17 @@ export class DsSpiBus implements SpiBus {
         try {
             await this.port.select()
             if (tx.length > 0) await this.port.write(tx)
-            if (rxLen > 0) rx = await this.port.exchange(this.zeros(rxLen))
+            if (rxLen > 0) {
+                // zeros to clock out, one buffer per length, kept
+                const bufs = this.zeroBufs
+                let z = EMPTY
+                for (let i = 0; i < bufs.length; i++) if (bufs[i].length === rxLen) z = bufs[i]
+                if (z.length === 0) {
+                    z = Buffer.alloc(rxLen)
+                    bufs.push(z)
+                }
+                rx = await this.port.exchange(z)
+            }
         } catch (e) {
             this.failedTransfers++
             if (this.lastError === "") console.log("seqmirror: SPI transfer failed: " + errorText(e))
@@ -199,35 +216,17 @@ export class DsSpiBus implements SpiBus {
         this.resultReady = true
         this.clock.setTimer(0, this.deliver)
     }
-
-    private complete(): void {
-        const done = this.pendingDone
-        const rx = this.doneRx
-        this.pendingDone = null
-        this.pendingTx = EMPTY
-        this.doneRx = EMPTY
-        this.resultReady = false
-        this.busy = false
-        if (done !== null) done(rx)
-    }
-
-    /** A buffer of n zero bytes, kept per length (reads use a handful of lengths). */
-    private zeros(n: number): Buffer {
-        for (let i = 0; i < this.zeroBufs.length; i++) if (this.zeroBufs[i].length === n) return this.zeroBufs[i]
-        const z = Buffer.alloc(n)
-        this.zeroBufs.push(z)
-        return z
-    }
 }
 
 async function spiWorker(bus: DsSpiBus) {
     while (true) {
-        if (bus._hasWork()) {
-            await bus._run()
-            continue
-        }
-        bus._setIdle(true)
+        if (bus.busy)
+            if (!bus.resultReady) {
+                await bus._run()
+                continue
+            }
+        bus.workerIdle = true
         await ds.suspend(60000)
-        bus._setIdle(false)
+        bus.workerIdle = false
     }
 }

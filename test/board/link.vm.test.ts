@@ -38,7 +38,7 @@ async function until(cond: () => boolean, ms: number) {
     while (!cond() && ds.millis() < end) await ds.sleep(5)
 }
 const loop = new RunLoop()
-const link = new SocketLink(loop, { host: "127.0.0.1", port: ${port}, nominalBitRate: 115200, txBytes: ${TX_BYTES},
+const link = new SocketLink(loop, { remoteHost: "127.0.0.1", remotePort: ${port}, baud: 115200, txBytes: ${TX_BYTES},
     chunkBytes: 256, backoffBaseMs: 100, backoffCapMs: 400, connectTimeoutMs: 2000 })
 const data = Buffer.alloc(${TOTAL})
 for (let i = 0; i < ${TOTAL}; i++) data[i] = (i * 13 + (i >> 8)) & 0xff
