@@ -121,6 +121,8 @@ function remoteStatus(r: RemoteParts): string[] {
                 reasonText(b.suspendReason, r.suspendAfterMs) +
                 ")"
         )
+    for (let m = 0; m < b.members.length; m++)
+        if (b.members[m].restoreReady) lines.push("member " + m + " restores its image from this one, as of seq " + r.store.appliedSeq())
     lines.push("links up " + up + "/" + r.channels.length)
     return lines
 }

@@ -13,7 +13,7 @@ import { BusShare, LapFigures, measureBusShare, measureLap } from "./lapTime"
 import { defaultMessageCount, LinkEfficiencyRow, measureLinkEfficiency } from "./linkEfficiency"
 import { AckLatencyRow, FoldingRow, measureAckLatency, measureFolding, measureRpo, measureSimSpeed, RpoRow, SimSpeedRow } from "./simFigures"
 import { measureVmSpeed, VmSpeed } from "./vmSpeed"
-import { measureResync, ResyncRow } from "./resync"
+import { measureRestore, measureResync, ResyncRow, RestoreRow } from "./resync"
 
 /** What one run measures; the quick plan (for the test suite) is the same with less of each. */
 export interface BenchPlan {
@@ -168,6 +168,8 @@ export interface BenchReport {
     writeFolding: FoldingRow[]
     /** A new remote with a blank flash, resynced in full by an idle group. */
     resync: ResyncRow[]
+    /** A new primary with a blank flash, restored from the remote (an idle group). */
+    restore: RestoreRow[]
     simSpeed: SimSpeedRow[]
     vm: VmSpeed
     image: { board: ImageSize; configUpToDate: boolean; fixedRam: FixedRam }
@@ -291,6 +293,10 @@ export function runBench(plan: BenchPlan, onProgress: (what: string) => void = (
     const resync: ResyncRow[] = []
     for (const baud of BAUDS) for (const boards of [1, RPO_BOARDS]) resync.push(measureResync(boards, baud, plan.resyncFillMs))
 
+    progress("restore of a primary")
+    const restore: RestoreRow[] = []
+    for (const baud of BAUDS) for (const boards of [1, RPO_BOARDS]) restore.push(measureRestore(boards, baud, plan.resyncFillMs))
+
     progress("simulator speed")
     const simSpeed = [
         measureSimSpeed("sim default: 20 writes/s per board + bursts", 4, 20, {}, plan.speedRunMs, plan.speedReps),
@@ -327,6 +333,7 @@ export function runBench(plan: BenchPlan, onProgress: (what: string) => void = (
         },
         writeFolding,
         resync,
+        restore,
         simSpeed,
         vm,
         image,
@@ -617,6 +624,17 @@ export function formatBench(b: BenchReport): string {
                 x.overLimit.toFixed(3),
                 x.consistent ? "yes" : "NO",
             ])
+        )
+    )
+    out.push("")
+    out.push(
+        "Restore of a primary lost with its flash: a new board with a blank flash takes its image back from the remote, the group idle, from its first RESTORE to its image's end, " +
+            "against the link's limit: the blocks at the link's byte rate (baud / 10)"
+    )
+    out.push(
+        mdTable(
+            ["boards", "baud", "blocks", "image bytes", "link limit ms", "restore ms", "link used", "consistent"],
+            b.restore.map((x) => [x.boards, x.baud, x.blocks, x.imageBytes, x.linkMs, x.restoreMs, x.efficiency.toFixed(3), x.consistent ? "yes" : "NO"])
         )
     )
     out.push("")

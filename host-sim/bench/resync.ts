@@ -107,3 +107,69 @@ export function measureResync(boards: number, baud: number, fillMs = 30000, seed
         consistent: r.consistent,
     }
 }
+
+export interface RestoreRow {
+    boards: number
+    baud: number
+    /** Blocks the restored board took back, and their bytes. */
+    blocks: number
+    imageBytes: number
+    /** From the new board's first RESTORE to its image's end (every lba answered and written,
+     * the flag cleared). */
+    restoreMs: number
+    /** The blocks at the link's byte rate (baud / 10): the link's limit. */
+    linkMs: number
+    /** linkMs / restoreMs: the share of the link's capacity the restore used. */
+    efficiency: number
+    /** The run's verdict at the end (the restored image compared with the remote's, block for
+     * block; checker after every apply, caught up). */
+    consistent: boolean
+}
+
+/**
+ * A group writes for `fillMs`, the apps stop and the remote catches up; then member 0 is lost
+ * with its flash, and a new board with a blank flash takes its image back from the remote
+ * (docs/FORMAT.md, "Restore"): the run measures the restore against the link's limit.
+ */
+export function measureRestore(boards: number, baud: number, fillMs = 30000, seed = 1): RestoreRow {
+    const o = defaultSimOptions()
+    o.boards = boards
+    o.baud = baud
+    o.seed = seed
+    o.durationMs = fillMs
+    const sim = new Simulation(o)
+    const k = sim.kernel
+    sim.start()
+    k.run(fillMs, Number.MAX_SAFE_INTEGER)
+    for (const a of sim.apps) a.stop()
+    k.run(fillMs + 20000, Number.MAX_SAFE_INTEGER)
+    const p = sim.group.primaries[0]
+    if (!sim.replacePrimary(0, new Prng(seed), 100)) throw new Error("bench: the primary could not be replaced")
+    let startAt = -1
+    let endAt = -1
+    let blocks = 0
+    const deadline = k.millis() + 600000
+    while (k.millis() < deadline && endAt < 0) {
+        k.run(k.millis() + 1, Number.MAX_SAFE_INTEGER)
+        const r = p.fw ? p.fw.restoring : null
+        if (r) {
+            if (startAt < 0) startAt = k.millis()
+            if (r.blocks !== undefined) blocks = r.blocks
+        }
+        if (sim.restoresDone > 0) endAt = k.millis()
+    }
+    const blockSize = sim.group.opts.blockSize
+    const linkMs = (blocks * blockSize * 10 * 1000) / baud
+    const restoreMs = endAt < 0 ? Infinity : endAt - startAt
+    const r = sim.finish()
+    return {
+        boards,
+        baud,
+        blocks,
+        imageBytes: blocks * blockSize,
+        restoreMs: Math.round(restoreMs),
+        linkMs: Math.round(linkMs),
+        efficiency: Math.round((linkMs / restoreMs) * 1000) / 1000,
+        consistent: r.consistent,
+    }
+}

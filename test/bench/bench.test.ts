@@ -26,6 +26,7 @@ describe("seqmirror bench --quick --json", () => {
             "rpoLag",
             "writeFolding",
             "resync",
+            "restore",
             "simSpeed",
             "vm",
             "image",
@@ -145,6 +146,23 @@ describe("seqmirror bench --quick --json", () => {
             expect(x.efficiency).toBeLessThanOrEqual(1)
             expect(x.resyncMs).toBeGreaterThanOrEqual(x.linkMs)
             expect(x.overLimit).toBeGreaterThanOrEqual(1)
+        }
+
+        // a restore takes every block the remote holds of the member back, never faster than
+        // the link allows, and the group ends consistent (the restored image is the remote's)
+        expect(b.restore.map((x) => [x.boards, x.baud])).toEqual([
+            [1, 115200],
+            [4, 115200],
+            [1, 921600],
+            [4, 921600],
+        ])
+        for (const x of b.restore) {
+            expect(x.consistent).toBe(true)
+            expect(x.blocks).toBeGreaterThan(0)
+            expect(x.imageBytes).toBe(x.blocks * 256)
+            expect(x.efficiency).toBeGreaterThan(0)
+            expect(x.efficiency).toBeLessThanOrEqual(1)
+            expect(x.restoreMs).toBeGreaterThanOrEqual(x.linkMs)
         }
 
         // the simulator runs faster than real time

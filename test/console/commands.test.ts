@@ -314,10 +314,13 @@ describe("simulator fault commands", () => {
         // one board at a time
         expect(rig.type(0, "fault replace")[0]).toMatch(/^error: another board is restoring: one at a time/)
         const seen = new Set<string>()
+        const mirror = new Set<string>()
         for (let t = 0; t < 15000 && rig.sim.restoresDone === 0; t += 10) {
             rig.advance(10)
             for (const l of rig.type(1, "status")) seen.add(l.replace(/\d+/g, "N"))
+            for (const l of rig.type(2, "status")) mirror.add(l.replace(/\d+/g, "N"))
         }
+        expect(mirror).toContain("member N restores its image from this one, as of seq N")
         expect(rig.sim.restoresDone).toBe(1)
         expect(seen).toContain("board not running (booting or powered off)")
         expect(seen).toContain("sim: restoring its image from the remote, N blocks written")
