@@ -32,23 +32,30 @@ export interface ResyncRow {
     consistent: boolean
 }
 
-/**
- * A group writes for `fillMs` (the simulator's workload, so each member holds part of its
- * lbas), the apps stop and the remote catches up; then the remote is replaced by a new board
- * with a blank flash, and the run measures until the resync is applied.
- */
-export function measureResync(boards: number, baud: number, fillMs = 30000, seed = 1): ResyncRow {
+/** A group that wrote for `fillMs` (the simulator's workload, so each member holds part of its
+ * lbas), then stopped, and whose remote caught up (20 s). */
+function filledGroup(boards: number, baud: number, fillMs: number, seed: number): Simulation {
     const o = defaultSimOptions()
     o.boards = boards
     o.baud = baud
     o.seed = seed
     o.durationMs = fillMs
     const sim = new Simulation(o)
-    const k = sim.kernel
     sim.start()
-    k.run(fillMs, Number.MAX_SAFE_INTEGER)
+    sim.kernel.run(fillMs, Number.MAX_SAFE_INTEGER)
     for (const a of sim.apps) a.stop()
-    k.run(fillMs + 20000, Number.MAX_SAFE_INTEGER)
+    sim.kernel.run(fillMs + 20000, Number.MAX_SAFE_INTEGER)
+    return sim
+}
+
+/**
+ * A group writes for `fillMs` (the simulator's workload, so each member holds part of its
+ * lbas), the apps stop and the remote catches up; then the remote is replaced by a new board
+ * with a blank flash, and the run measures until the resync is applied.
+ */
+export function measureResync(boards: number, baud: number, fillMs = 30000, seed = 1): ResyncRow {
+    const sim = filledGroup(boards, baud, fillMs, seed)
+    const k = sim.kernel
     const offMs = 100
     const upAt = k.millis() + offMs
     sim.replaceRemote(new Prng(seed), offMs, null)
@@ -132,17 +139,8 @@ export interface RestoreRow {
  * (docs/FORMAT.md, "Restore"): the run measures the restore against the link's limit.
  */
 export function measureRestore(boards: number, baud: number, fillMs = 30000, seed = 1): RestoreRow {
-    const o = defaultSimOptions()
-    o.boards = boards
-    o.baud = baud
-    o.seed = seed
-    o.durationMs = fillMs
-    const sim = new Simulation(o)
+    const sim = filledGroup(boards, baud, fillMs, seed)
     const k = sim.kernel
-    sim.start()
-    k.run(fillMs, Number.MAX_SAFE_INTEGER)
-    for (const a of sim.apps) a.stop()
-    k.run(fillMs + 20000, Number.MAX_SAFE_INTEGER)
     const p = sim.group.primaries[0]
     if (!sim.replacePrimary(0, new Prng(seed), 100)) throw new Error("bench: the primary could not be replaced")
     let startAt = -1
