@@ -255,17 +255,20 @@ export class SimGroup {
             if (self.primarySealOf) fw.sealer = self.primarySealOf(p.member)
             // every simulated board can restore; one put in place of a lost one does
             fw.restorer = restoreFirst
-            if (p.restoring) {
-                fw.restore = true
-                fw.onRestored = (applied) => {
+            if (p.restoring) fw.restore = true
+            // the board replicates: its parts are the simulator's, and a restore that ended
+            // (`applied`: the seq its image is of) is told first
+            const replicating = (applied: number) => {
+                p.channel = fw.channel
+                p.board = fw.board
+                p.solo = fw.cycle
+                if (p.restoring) {
                     p.restoring = false
-                    p.channel = fw.channel
-                    p.board = fw.board
-                    p.solo = fw.cycle
                     if (self.onRestored) self.onRestored(p, applied)
-                    if (p.onUp) p.onUp()
                 }
+                if (p.onUp) p.onUp()
             }
+            fw.onRestored = replicating
             if (self.joinMember) self.joinMember(p, fw)
             p.fw = fw
             fw.start((ok) => {
@@ -274,17 +277,10 @@ export class SimGroup {
                     return
                 }
                 p.channel = fw.channel
-                p.board = fw.board
-                p.solo = fw.cycle
                 p.up = true
-                // a board restoring replicates (and is up for its app) once its image is back
-                if (!fw.board) return
-                if (p.restoring) {
-                    // its restore had ended, all but for this boot to hear of it
-                    p.restoring = false
-                    if (self.onRestored) self.onRestored(p, fw.store.confirmedSeq())
-                }
-                if (p.onUp) p.onUp()
+                // a board restoring replicates (and is up for its app) once its image is back; one
+                // whose restore had ended, all but for this boot to hear of it, replicates now
+                if (fw.board) replicating(fw.store.confirmedSeq())
             })
         })
     }
