@@ -156,6 +156,12 @@ export class PrimaryFirmware {
             wasUp = up
         })
         ch.onRefused((reason, highest) => {
+            if (reason === RefuseReason.Fenced)
+                return self.print(
+                    "link channel: fenced: the remote was promoted as of seq " +
+                        highest +
+                        " and holds the writable role; this board sends no more (docs/OPERATIONS.md, Fail back)"
+                )
             self.print("link channel: the remote refused this board (reason " + reason + ", generation " + highest + " known): it sends no more")
             if (reason === RefuseReason.StaleGeneration)
                 self.print("link channel: the remote holds this member's image from a later board: restore this board from it (docs/OPERATIONS.md)")

@@ -7,6 +7,7 @@ import { RemoteChannel, RemoteSealer } from "../link/remote"
 import { FrameSealer } from "../link/seal"
 import { PipelineChannel } from "../protocol/ports"
 import { RemoteBoard } from "../remote/remoteBoard"
+import { promotedAtBoot } from "../remote/remotePromote"
 import { BlockStore } from "../store/blockStore"
 import { StoreError, StoreRole } from "../store/types"
 
@@ -108,6 +109,12 @@ export class RemoteFirmware {
         const board = new RemoteBoard(this.store, chans, this.clock)
         this.board = board
         for (let m = 0; m < this.channels.length; m++) this.channels[m].setResumeState(() => board.resumeState())
+        // a promoted remote fences its primaries through their links
+        const channels = this.channels
+        board.onFence = (fenced, seq) => {
+            for (let m = 0; m < channels.length; m++) channels[m].fence(fenced, seq)
+        }
+        promotedAtBoot(board)
     }
 
     private channel(member: number): RemoteChannel {

@@ -1,38 +1,46 @@
 import { getU32 } from "../codec/bytes"
 import { PrimaryChannel } from "../link/primary"
-import { encodeRestore, Msg, RESTORE_BEGIN, RESTORED_HEADER } from "../protocol/messages"
+import { encodeRestore, Msg, Restored, RESTORED_HEADER, RestoreOp } from "../protocol/messages"
 import { seqAfter } from "../seq"
 import { PrimaryBlockStore } from "../store/blockStore"
 import { MetaKey, StoreError, storeErrorName } from "../store/types"
 import { RefuseReason } from "../link/frame"
 import type { PrimaryFirmware } from "./primaryFirmware"
 
-/** RESTOREs in flight at once (the remote answers up to RESTORE_WINDOW). */
+/** Answers of a pass the board takes at once (its store's writes in flight). */
 const WINDOW = 4
+/** Pause between passes while a promoted remote waits for the other members' boards. */
+const POLL_MS = 250
 
 /**
- * A board's restore of its image from the remote (docs/OPERATIONS.md, "Restore a primary"):
- * a board that came back with a blank flash asks the remote, over its link channel, for the
- * remote's applied image of its member, block by block (RESTORE, RESTORED: docs/FORMAT.md),
- * and writes each block to its store as a version of the applied seq. Then the store confirms
- * that seq (the blocks are the remote's already: nothing is sent again) and keeps the newest
- * seq the remote heard of (the board's seqs start after it), and the board replicates again,
- * from the image it got back, in a new session. The store's Restore flag
- * stays set until then, so a power cut restores again from the beginning; if the remote's
- * applied seq moves meanwhile (it restarted), the restore starts again too.
+ * A board's restore of its image from the remote (docs/OPERATIONS.md, "Restore a primary" and
+ * "Fail back"): a board that came back with a blank flash asks the remote, over its link
+ * channel, for the remote's applied image of its member (RESTORE, RESTORED: docs/FORMAT.md),
+ * and writes each block to its store as a version of the seq the pass began at. A promoted
+ * remote's image goes on changing: the board makes passes over what changed since the one
+ * before, until a pass finds the image as it began and the remote no longer promoted. Then the
+ * store confirms the image's seq (the blocks are the remote's already: nothing is sent again)
+ * and keeps the newest seq the remote heard of (the board's seqs start after it), and the
+ * board replicates again, from the image it got back, in a new session. The store's Restore
+ * flag stays set until then, so a power cut restores again from the beginning, as does a new
+ * session.
  */
 export class Restore {
-    /** The remote's applied seq the image is of, and the newest seq it has heard of. */
+    /** The seq the image is of (the last pass's), and the newest seq the remote heard of. */
     applied!: number
     top!: number
     /** Blocks written, and found damaged on the remote (left blank). */
     blocks!: number
     damaged!: number
-    /** 0: RESTORE_BEGIN to send, 1: sent, 2: the remote holds its image: lbas asked from `next`
-     * on, `answered` of them answered; 3 to 5: the end's records (step). */
+    /** 0: BEGIN to send, 1: sent, 2: a pass to ask for, 3: asked, 4: its END in, waiting for
+     * the writes in flight; 5 to 8: the end's records (step). */
     private phase!: number
-    private next!: number
-    private answered!: number
+    /** The pass: every lba (base < 0) or those newer than base; answers owed credit back. */
+    private base!: number
+    private owed!: number
+    private writing!: number
+    /** The END's state byte. */
+    private end!: number
     /** Counts the restore's starts: a store write of an earlier one is not counted. */
     private round = 0
     private store: PrimaryBlockStore
@@ -43,6 +51,7 @@ export class Restore {
     ) {
         this.store = fw.store
         const self = this
+        ch.restoring = true
         ch.onSessionUp(() => self.begin())
         ch.onMessage((msg, len) => self.onMessage(msg, len))
         ch.onWritable(() => self.pump())
@@ -52,20 +61,28 @@ export class Restore {
     private begin(): void {
         this.round++
         this.phase = 0
+        this.writing = 0
+        this.blocks = 0
+        this.damaged = 0
         this.pump()
     }
 
     private pump(): void {
         const ch = this.ch
         if (this.phase === 0) {
-            if (!ch.send(encodeRestore(RESTORE_BEGIN))) return
+            if (!ch.send(encodeRestore(RestoreOp.Begin, 0, 0))) return
             this.phase = 1
         }
-        if (this.phase === 2)
-            while (this.next - this.answered < WINDOW) {
-                if (this.next >= this.fw.lbaCount) return
-                if (!ch.send(encodeRestore(this.next))) return
-                this.next++
+        if (this.phase === 2) {
+            const op = this.base < 0 ? RestoreOp.Pass : RestoreOp.PassSince
+            if (!ch.send(encodeRestore(op, this.base < 0 ? 0 : this.base, WINDOW))) return
+            this.phase = 3
+            this.owed = 0
+        }
+        if (this.phase === 3)
+            if (this.owed > 0) {
+                if (!ch.send(encodeRestore(RestoreOp.More, 0, this.owed))) return
+                this.owed = 0
             }
     }
 
@@ -77,59 +94,83 @@ export class Restore {
     private onMessage(msg: Buffer, len: number): void {
         if (msg[0] !== Msg.Restored) return
         if (len < RESTORED_HEADER) return
-        const lba = getU32(msg, 1)
         const applied = getU32(msg, 5)
-        if (lba === RESTORE_BEGIN) {
+        const state = msg[13] & Restored.Mask
+        this.top = getU32(msg, 9)
+        if (state === Restored.Begun) {
+            if (this.phase !== 1) return
             this.applied = applied
-            this.top = getU32(msg, 9)
-            this.phase = 2
-            this.next = 0
-            this.answered = 0
-            this.blocks = 0
-            this.damaged = 0
             // a restore that ended but for its flag: the image is in
-            if (applied !== 0) if (!seqAfter(applied, this.store.confirmedSeq())) return this.step(0)
-            this.pump()
-            return
+            if (applied !== 0) if ((msg[13] & Restored.Promoted) === 0) if (!seqAfter(applied, this.store.confirmedSeq())) return this.step(0)
+            this.base = -1
+            this.phase = 2
+            return this.pump()
         }
-        if (this.phase !== 2) return
-        // the remote's image moved on (it restarted and applied more): from the beginning
-        if (applied !== this.applied) return this.begin()
-        const state = msg[13]
-        if (state === 1)
-            if (applied !== 0) {
+        if (this.phase !== 3) return
+        if (state === Restored.End) {
+            this.end = msg[13]
+            this.applied = applied
+            this.phase = 4
+            return this.ended()
+        }
+        if (state === Restored.Block)
+            if (len > RESTORED_HEADER) {
                 const self = this
                 const round = this.round
-                this.store.write(this.fw.member, lba, applied, msg.slice(RESTORED_HEADER, len), (err) => {
+                this.writing++
+                this.store.write(this.fw.member, getU32(msg, 1), applied, msg.slice(RESTORED_HEADER, len), (err) => {
                     if (round !== self.round) return
                     if (err !== StoreError.None) return self.again()
+                    self.writing--
                     self.blocks++
                     self.took()
                 })
                 return
             }
-        if (state === 2) this.damaged++
+        this.damaged++
         this.took()
     }
 
+    /** An answer is in: the remote may send one more; an END waits for the writes. */
     private took(): void {
-        this.answered++
-        if (this.answered < this.fw.lbaCount) return this.pump()
-        this.step(0)
+        if (this.phase === 4) return this.ended()
+        this.owed++
+        this.pump()
     }
 
-    /** Every lba is in: the store keeps the newest seq heard, confirms the applied seq, and
+    /** The pass is over: once its blocks are written, the restore ends when the pass found
+     * the image as it began and the remote no longer promoted; else another pass follows (after
+     * a pause while the remote waits for the other boards). */
+    private ended(): void {
+        if (this.writing > 0) return
+        const end = this.end
+        if ((end & Restored.Frozen) !== 0)
+            if ((end & Restored.Promoted) === 0) {
+                this.phase = 5
+                return this.step(0)
+            }
+        this.base = this.applied
+        this.phase = 2
+        if ((end & Restored.Frozen) === 0) return this.pump()
+        const self = this
+        const round = this.round
+        this.fw.clock.setTimer(POLL_MS, () => {
+            if (round === self.round) self.pump()
+        })
+    }
+
+    /** Every lba is in: the store keeps the newest seq heard, confirms the image's seq, and
      * the flag goes, one record after the other; then the board replicates. */
     private step(err: number): void {
         if (err !== StoreError.None) return this.again()
         const self = this
         const next = (e: number) => self.step(e)
         const st = this.store
-        if (this.phase < 3) this.phase = 3
+        if (this.phase < 5) this.phase = 5
         const p = this.phase++
-        if (p === 3) return st.setMeta(MetaKey.HighestSeq, this.top, next)
-        if (p === 4) return st.confirm(this.applied, next)
-        if (p === 5) return st.setMeta(MetaKey.Restore, 0, next)
+        if (p === 5) return st.setMeta(MetaKey.HighestSeq, this.top, next)
+        if (p === 6) return st.confirm(this.applied, next)
+        if (p === 7) return st.setMeta(MetaKey.Restore, 0, next)
         const fw = this.fw
         fw.restoring = null
         fw.print(
@@ -142,6 +183,7 @@ export class Restore {
                 " damaged on the remote (left blank); replicating again"
         )
         // a new session for the pipeline: the remote asks it for its copy
+        this.ch.restoring = false
         this.again()
         fw.run(this.ch)
         if (fw.onRestored) fw.onRestored(this.applied, this.blocks)

@@ -3,6 +3,8 @@ import { Console } from "../../hal/console"
 import { RemoteChannel } from "../link/remote"
 import { HoldReason, RemoteBoard } from "../remote/remoteBoard"
 import { BlockStore } from "../store/blockStore"
+import { failback, promote, PromoteError, PromoteReport } from "../remote/remotePromote"
+import { storeErrorName } from "../store/types"
 import { parseNumberArg, Shell, ShellCommand, ShellError } from "./shell"
 import {
     addSealStats,
@@ -36,7 +38,8 @@ export interface RemoteParts {
     refusedElsewhere?: () => number
 }
 
-/** Registers the remote's commands: status, stats [--json], seq, link, group, read <member> <lba>. */
+/** Registers the remote's commands: status, stats [--json], seq, link, group, read <member> <lba>,
+ * promote, failback. */
 export function addRemoteCommands(shell: Shell, out: Console, parts: () => RemoteParts | null, extraStatus?: () => string[]): void {
     const more = extraStatus ? extraStatus : noLines
     shell.add(
@@ -80,6 +83,43 @@ export function addRemoteCommands(shell: Shell, out: Console, parts: () => Remot
         })
     )
     shell.add(
+        new ShellCommand("promote", "promote", "make this image writable and fence the primaries (their site is lost)", (args) => {
+            noArgs("promote", args)
+            const r = parts()
+            if (!r) return [NOT_RUNNING]
+            const b = r.board
+            if (b.promoted) return [b.promoteReady ? "promote: promoted already, as of seq " + b.promotedSeq : "promote: under way"]
+            promote(b, (err, report) => {
+                if (err !== 0)
+                    return out.writeLine("error: promote: " + promoteErrorText(err) + ": the primaries stay fenced until the remote restarts; promote again")
+                const lines = promotedLines(report as PromoteReport)
+                for (let i = 0; i < lines.length; i++) out.writeLine(lines[i])
+            })
+            return ["promote: fencing the primaries; the image as of seq " + r.store.appliedSeq() + " becomes writable"]
+        })
+    )
+    shell.add(
+        new ShellCommand("failback", "failback", "hand the writable role back to the primaries once their boards hold this image", (args) => {
+            noArgs("failback", args)
+            const r = parts()
+            if (!r) return [NOT_RUNNING]
+            const b = r.board
+            if (!b.promoted) return ["failback: not promoted"]
+            if (b.failbackAsked) return ["failback: under way, at seq " + r.store.appliedSeq() + ": " + waitingText(b)]
+            const prev = b.onFailedBack
+            b.onFailedBack = (seq) => {
+                b.onFailedBack = prev
+                out.writeLine("failback: done: every member's board holds the image as of seq " + seq + "; the primaries hold the writable role again")
+                if (prev) prev(seq)
+            }
+            failback(b, (err) => {
+                if (err !== 0) return out.writeLine("error: failback: " + promoteErrorText(err))
+                out.writeLine("failback: the image is final at seq " + r.store.appliedSeq() + "; " + waitingText(b))
+            })
+            return ["failback: the remote takes no more writes"]
+        })
+    )
+    shell.add(
         new ShellCommand("read", "read <member> <lba>", "read one applied block of a member", (args) => {
             if (args.length !== 2) throw new ShellError("read takes a member and an lba")
             const r = parts()
@@ -90,6 +130,33 @@ export function addRemoteCommands(shell: Shell, out: Console, parts: () => Remot
             return []
         })
     )
+}
+
+/** The promotion's lines: the image, and the failover's data loss as the remote knows it. */
+export function promotedLines(p: PromoteReport): string[] {
+    return [
+        "promoted: the image as of seq " + p.seq + " is writable for every member's volume; the primaries are fenced",
+        "failover data loss: " +
+            p.writesLost +
+            " write(s) in " +
+            p.seqsLost +
+            " seq(s) the remote heard of and had not applied" +
+            (p.seqsLost > 0 ? ", the oldest heard " + seconds(p.oldestMs) + " before the promotion" : "") +
+            " (writes of seqs it never heard of are not counted)",
+    ]
+}
+
+function promoteErrorText(err: number): string {
+    if (err === PromoteError.NotPromoted) return "not promoted"
+    if (err === PromoteError.Busy) return "a promotion under way"
+    return "store: " + storeErrorName(err)
+}
+
+/** The members whose boards do not hold the image yet, in a failback. */
+function waitingText(b: RemoteBoard): string {
+    let list = ""
+    for (let m = 0; m < b.members.length; m++) if (!b.members[m].caughtUp) list += (list === "" ? "" : ", ") + m
+    return list === "" ? "every member's board holds it" : "waiting for the boards of member(s) " + list + " to restore from it"
 }
 
 /** What the remote waits for; `delta`: a member suspended, so the resync under way copies
@@ -121,6 +188,17 @@ function remoteStatus(r: RemoteParts): string[] {
                 reasonText(b.suspendReason, r.suspendAfterMs) +
                 ")"
         )
+    if (b.promoted)
+        lines.push(
+            b.failbackAsked
+                ? "failing back at seq " + r.store.appliedSeq() + ": " + waitingText(b)
+                : (b.promoteReady ? "promoted" : "promoting") +
+                      " as of seq " +
+                      b.promotedSeq +
+                      ": the image is writable (" +
+                      b.promotedWrites +
+                      " writes since), the primaries are fenced"
+        )
     for (let m = 0; m < b.members.length; m++)
         if (b.members[m].restoreReady) lines.push("member " + m + " restores its image from this one, as of seq " + r.store.appliedSeq())
     lines.push("links up " + up + "/" + r.channels.length)
@@ -143,6 +221,12 @@ function remoteStats(r: RemoteParts): StatList {
     s.add("resyncsStarted", r.board.resyncsStarted)
     s.add("resyncsApplied", r.board.resyncsApplied)
     s.add("restoresStarted", r.board.restoresStarted)
+    s.add("promoted", r.board.promoted ? (r.board.failbackAsked ? 2 : 1) : 0)
+    s.add("promotedSeq", r.board.promotedSeq)
+    s.add("promotions", r.board.promotions)
+    s.add("promotedWrites", r.board.promotedWrites)
+    s.add("failbacks", r.board.failbacks)
+    s.add("fencedDrops", r.board.fencedDrops)
     s.add("suspendedMember", r.board.suspendedMember)
     s.add("suspendReason", r.board.suspendReason)
     s.add("stagedPortions", r.board.stagedPortions())

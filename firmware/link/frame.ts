@@ -65,7 +65,15 @@ export const enum RefuseReason {
     MaxPayload = 3,
     /** The link serves another member. */
     WrongMember = 4,
+    /** The remote was promoted (it holds the writable role): it takes no replication, only a
+     * board that restores from it (HELLO_RESTORE); REFUSE's generation field is the seq of
+     * the promoted image. */
+    Fenced = 5,
 }
+
+/** A HELLO's byte OFF_REASON: the board comes to restore its image from the remote (0: to
+ * replicate). */
+export const HELLO_RESTORE = 1
 
 /** Longest SACK range: the window may not exceed 1 + 32 frames. */
 export const SACK_BITS = 32

@@ -4,6 +4,7 @@ import { getU16, getU32 } from "../codec/bytes"
 import {
     FrameType,
     HANDSHAKE_BYTES,
+    HELLO_RESTORE,
     OFF_GENERATION,
     OFF_MAX_PAYLOAD,
     OFF_MEMBER,
@@ -47,6 +48,8 @@ export class PrimaryChannel extends LinkChannel {
     private reconnectAt = -1
     private refusedHandler!: ((reason: number, highestGeneration: number) => void) | null
     private stateHandler!: ((state: string) => void) | null
+    /** Its HELLOs say HELLO_RESTORE: the board restores its image from the remote. */
+    restoring!: boolean
 
     constructor(
         link: Link,
@@ -116,6 +119,7 @@ export class PrimaryChannel extends LinkChannel {
                     this.st = "connecting"
                     // the ack block tells the remote what this end has of the session it resumes
                     this.queueHandshake(FrameType.Hello, this.member, this.generation, this.nonce)
+                    if (this.restoring) this.ctrl[OFF_REASON] = HELLO_RESTORE
                     this.handshakeAt = this.clock.millis() + this.cfg.handshakeTimeoutMs
                     this.changed()
                 }

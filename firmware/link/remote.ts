@@ -5,6 +5,7 @@ import {
     FrameType,
     HANDSHAKE_BYTES,
     HEADER_BYTES,
+    HELLO_RESTORE,
     OFF_ACK,
     OFF_ECHO,
     OFF_GENERATION,
@@ -101,6 +102,12 @@ export class RemoteChannel extends LinkChannel {
     private pendingHello: Buffer | null = null
     private pendingNp: Buffer | null = null
     private pendingState: ChannelState = "down"
+    /** The remote was promoted: HELLOs that do not come to restore are refused (Fenced), with
+     * `fencedSeq` (the promoted image's seq) in the REFUSE. */
+    private fenced = false
+    private fencedSeq = 0
+    /** The current session's primary came to restore (HELLO_RESTORE). */
+    private restoreSession = false
 
     constructor(
         link: Link,
@@ -135,6 +142,17 @@ export class RemoteChannel extends LinkChannel {
     /** The newest generation accepted for this link's member. */
     highestGeneration(): number {
         return this.highest
+    }
+
+    /**
+     * Fences the member (the remote was promoted as of `seq`): from now on it refuses HELLOs
+     * that do not come to restore, and ends a session up that did not; `fenced` false lifts
+     * the fence (the role was handed back).
+     */
+    fence(fenced: boolean, seq: number): void {
+        this.fenced = fenced
+        this.fencedSeq = seq
+        if (fenced) if (!this.restoreSession) this.renew()
     }
 
     /** Generation of the current session's primary. */
@@ -199,6 +217,7 @@ export class RemoteChannel extends LinkChannel {
         else if (member !== this.member) reason = RefuseReason.WrongMember
         else if (getU16(buf, OFF_MAX_PAYLOAD) !== this.cfg.maxPayload) reason = RefuseReason.MaxPayload
         else if (generation < this.highest) reason = RefuseReason.StaleGeneration
+        else if (this.fenced && buf[OFF_REASON] !== HELLO_RESTORE) reason = RefuseReason.Fenced
         if (reason !== 0) {
             this.refuse(reason, member, nonce)
             return
@@ -229,7 +248,7 @@ export class RemoteChannel extends LinkChannel {
                     this.pendingNonce = nonce
                     this.pendingWindow = getU16(buf, OFF_WINDOW)
                     this.pendingResume = resume
-                    this.pendingHello = copyOf(buf, 0, HEADER_BYTES)
+                    this.pendingHello = copyOf(buf, 0, HANDSHAKE_BYTES)
                     this.pendingNp = np
                     const self = this
                     this.persistGeneration(generation, () => self.persisted(generation))
@@ -255,7 +274,7 @@ export class RemoteChannel extends LinkChannel {
             this.sessionUp(true, resume)
         } else {
             if (generation > this.highest) this.highest = generation
-            this.newSession(generation, nonce, getU16(hello, OFF_WINDOW), resume, id)
+            this.newSession(generation, nonce, getU16(hello, OFF_WINDOW), resume, id, hello[OFF_REASON] === HELLO_RESTORE)
         }
     }
 
@@ -292,7 +311,7 @@ export class RemoteChannel extends LinkChannel {
         putU32(b, OFF_GENERATION, generation)
         putU32(b, OFF_NONCE, nonce)
         putU16(b, OFF_MAX_PAYLOAD, this.cfg.maxPayload)
-        ;(this.seals as RemoteSealer).answer(new HelloOffer(action, copyOf(hello, 0, HEADER_BYTES), generation, nonce, resume, session), np)
+        ;(this.seals as RemoteSealer).answer(new HelloOffer(action, copyOf(hello, 0, HANDSHAKE_BYTES), generation, nonce, resume, session), np)
         this.queueControl(HANDSHAKE_BYTES + this.putResumeState(b, HANDSHAKE_BYTES))
     }
 
@@ -308,18 +327,19 @@ export class RemoteChannel extends LinkChannel {
             this.offer(HelloAction.New, this.pendingHello as Buffer, generation, this.pendingNonce, resume, this.pendingNp)
             return
         }
-        this.newSession(generation, this.pendingNonce, this.pendingWindow, resume, 0)
+        this.newSession(generation, this.pendingNonce, this.pendingWindow, resume, 0, (this.pendingHello as Buffer)[OFF_REASON] === HELLO_RESTORE)
         this.welcome()
     }
 
     /** A new session with id `id` (0: a random one other than the current). */
-    private newSession(generation: number, nonce: number, window: number, resume: Buffer, id: number): void {
+    private newSession(generation: number, nonce: number, window: number, resume: Buffer, id: number, restore: boolean): void {
         const old = this.sessionId
         this.resetSession()
         while (id === 0 || id === old) id = this.randomU32()
         this.sessionId = id
         this.sessionGeneration = generation
         this.sessionNonce = nonce
+        this.restoreSession = restore
         // a new session: only the window of the HELLO's ack block counts
         this.openPeerWindow(window)
         this.sessionUp(false, resume)
@@ -340,7 +360,7 @@ export class RemoteChannel extends LinkChannel {
         b[OFF_VERSION] = PROTOCOL_VERSION
         b[OFF_REASON] = reason
         putU16(b, OFF_MEMBER, member)
-        putU32(b, OFF_GENERATION, this.highest)
+        putU32(b, OFF_GENERATION, reason === RefuseReason.Fenced ? this.fencedSeq : this.highest)
         putU32(b, OFF_NONCE, nonce)
         putU16(b, OFF_MAX_PAYLOAD, this.cfg.maxPayload)
         this.queueControl(HANDSHAKE_BYTES)

@@ -27,11 +27,14 @@ import { getU32, putU32 } from "../codec/bytes"
  *   VERIFY     0x07 | from u32 | n u8
  *              online verify: the remote answers what it holds of the member's lbas from..
  *              from + n - 1 (n ≤ 64)
- *   RESTORE    0x08 | lba u32
- *              a board restoring its image from the remote asks for the remote's applied
- *              version of lba; lba 0xFFFFFFFF (RESTORE_BEGIN) first: the remote holds its
- *              applied image for the restore (a full resync), discards what is staged above it
- *              and answers with the applied seq
+ *   RESTORE    0x08 | op u8 | base u32 | credit u8
+ *              a board restoring its image from the remote (or failing back from a promoted
+ *              remote). op 0 (BEGIN) first: the remote holds its applied image for the restore
+ *              (a full resync; a promoted remote needs none), discards what is staged above it
+ *              and answers BEGUN. op 1 (PASS) and 2 (PASS_SINCE): a pass over the member's lbas
+ *              in increasing order, every one the applied image holds (PASS) or those whose
+ *              applied version is newer than `base` (PASS_SINCE); the remote may send `credit`
+ *              answers of the pass, and op 3 (MORE) gives it `credit` more
  *   RESYNC     0x05 | base u32 | from u32 | to u32 | flags u8
  *              a full resync: the member copies the blocks the remote lacks into new seqs.
  *              base is its confirmed seq C, from = C + 1; with flag 0x01 (DONE) the copy is
@@ -49,9 +52,13 @@ import { getU32, putU32 } from "../codec/bytes"
  *              the answer to VERIFY: per lba, what the remote's applied image holds (state 0:
  *              no block, 1: a block whose CRC-32C follows, 2: a block that reads back damaged)
  *   RESTORED   0x85 | lba u32 | applied u32 | top u32 | state u8 | data[block if state 1]
- *              the answer to RESTORE: the applied seq the image is of, the newest seq the remote
- *              has heard of (the restored board's seqs start after it), and the version (state
- *              0: no block, 1: the block follows, 2: it reads back damaged)
+ *              the answers to RESTORE, one per lba of a pass: `applied` is the applied seq the
+ *              pass began at (the board's next pass asks for what is newer), `top` the newest
+ *              seq the remote has heard of (the restored board's seqs start after it). state,
+ *              low bits: 1 the block follows, 2 it reads back damaged, 3 END (the pass is over,
+ *              lba 0xFFFFFFFF), 4 BEGUN (the answer to BEGIN). Flag 0x40 (PROMOTED): the remote
+ *              holds the writable role; 0x80 (FROZEN): its image did not change since the pass
+ *              began and will not (it is not promoted, or it is failing back)
  */
 export const enum Msg {
     Portion = 0x01,
@@ -64,7 +71,7 @@ export const enum Msg {
     Admitted = 0x06,
     /** Online verify: [type, from lba u32, count u8]. */
     Verify = 0x07,
-    /** A restoring board asks for a block of the remote's applied image: [type, lba u32]. */
+    /** A restoring board asks for the remote's applied image: [type, op, base u32, credit]. */
     Restore = 0x08,
     Applied = 0x81,
     ResyncRequest = 0x82,
@@ -77,17 +84,36 @@ export const enum Msg {
     Restored = 0x85,
 }
 
-export const RESTORE_LEN = 5
-/** RESTORE's lba that opens a restore. */
-export const RESTORE_BEGIN = 0xffffffff
+export const RESTORE_LEN = 7
+/** RESTORE's ops. */
+export const enum RestoreOp {
+    Begin = 0,
+    Pass = 1,
+    PassSince = 2,
+    More = 3,
+}
+/** RESTORED's lba when it names none (END, BEGUN). */
+export const RESTORE_NO_LBA = 0xffffffff
 /** RESTORED's bytes before the block's data. */
 export const RESTORED_HEADER = 14
+/** RESTORED's states (the low bits of its state byte) and flags. */
+export const enum Restored {
+    Block = 1,
+    Damaged = 2,
+    End = 3,
+    Begun = 4,
+    Mask = 0x0f,
+    Promoted = 0x40,
+    Frozen = 0x80,
+}
 
-/** RESTORE of `lba`. */
-export function encodeRestore(lba: number): Buffer {
+/** RESTORE: `op`, `base` (PASS_SINCE), `credit` answers more. */
+export function encodeRestore(op: number, base: number, credit: number): Buffer {
     const b = Buffer.alloc(RESTORE_LEN)
     b[0] = Msg.Restore
-    putU32(b, 1, lba)
+    b[1] = op
+    putU32(b, 2, base)
+    b[6] = credit
     return b
 }
 

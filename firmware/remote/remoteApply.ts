@@ -89,7 +89,8 @@ export function seqComplete(r: RemoteBoard, m: Manifest): boolean {
 
 /** Applies the next seq if it may be now (in a full resync, the resync's target). */
 export function tryApply(r: RemoteBoard): void {
-    if (r.applying) return
+    // (a promoted remote applies only its own writes: firmware/remote/remotePromote.ts)
+    if (r.applying || r.promoted) return
     const m = r.resyncing ? resyncTarget(r) : nextManifest(r)
     if (!m) {
         if (r.resyncing) return

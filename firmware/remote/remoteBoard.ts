@@ -10,6 +10,7 @@ import { HoldReason, seqComplete, takeManifest, tryApply } from "./remoteApply"
 import { armWatch, requestAll, requestCopy, RESYNC_WAIT, takeMembership, takeResync } from "./remoteResync"
 import { MemberState, overflow, STAGING_RETRY_MS, stagePortion, StagingWrite } from "./remoteStaging"
 import { takeRestore } from "./remoteRestore"
+import { PromoteReport, PromotedWrite } from "./remotePromote"
 
 export { HoldReason } from "./remoteApply"
 export { STAGING_PER_MEMBER } from "./remoteStaging"
@@ -39,6 +40,12 @@ export interface RemoteStore {
     /** Reads the applied version of an lba: done(0, null) when there is none, Corrupt when it
      * reads back damaged (absent: no online verify). */
     read?(member: number, lba: number, done: (err: number, data: Buffer | null) => void): void
+    /** The lowest lba at or above `from` of `member` whose applied version is newer than `base`
+     * (any applied version when `any`), -1 when none (absent: no restore). */
+    nextApplied?(member: number, from: number, base: number, any: boolean): number
+    /** Persistent metadata (absent: no promotion). */
+    meta?(key: number): number
+    setMeta?(key: number, value: number, done: (err: number) => void): void
 }
 
 /** Unapplied seqs the remote keeps track of when not told otherwise: arrivals per member, and
@@ -133,6 +140,34 @@ export class RemoteBoard {
     /** Internal: the resync waits for a member whose link is down, and the members know. */
     waiting = false
 
+    /** Promoted (firmware/remote/remotePromote.ts): the remote holds the writable role, its
+     * primaries fenced; promoteReady once the promotion is recorded; the image's seq then. */
+    promoted = false
+    promoteReady = false
+    promotedSeq = 0
+    /** Fail back asked (no more writes), and recorded (the boards' passes find it frozen). */
+    failbackAsked = false
+    failingBack = false
+    /** Internal: the newest seq the primaries used before a promotion or restore (later seqs
+     * start after it), the promoted image's writes waiting (the first is under way), and what
+     * runs once none waits. */
+    seqFloor = 0
+    promotedQ: PromotedWrite[] = []
+    afterWrites: (() => void) | null = null
+    promotions = 0
+    failbacks = 0
+    /** Writes applied to the promoted image. */
+    promotedWrites = 0
+    /** Replication messages dropped because the remote is promoted. */
+    fencedDrops = 0
+    /** What the last promotion found lost (null: none since boot). */
+    lastPromote: PromoteReport | null = null
+    /** Fences (true) or lets in (false) every member's primaries, `seq`: the promoted image's
+     * (the remote's firmware sets it: its link channels refuse them). */
+    onFence: ((fenced: boolean, seq: number) => void) | null = null
+    /** Told when the role went back to the primaries, at the image's seq. */
+    onFailedBack: ((seq: number) => void) | null = null
+
     /**
      * What the remote holds in RAM is bounded by its configuration: per member, STAGING_PER_MEMBER
      * portions waiting to be staged (its link's credit) and `maxSeqs` seqs' arrivals; `maxSeqs`
@@ -190,7 +225,8 @@ export class RemoteBoard {
             ms.arrivals = []
             ms.resyncDone = false
             ms.restoreReady = false
-            ms.restoreQ = []
+            ms.passOn = false
+            ms.passReading = false
             ms.channel.send(encodeApplied(this.appliedSeq()))
             if (this.waiting) ms.channel.send(RESYNC_WAIT)
         }
@@ -205,12 +241,18 @@ export class RemoteBoard {
     private onMessage(ms: MemberState, msg: Buffer, len: number): void {
         if (len < 1) return
         const type = msg[0]
+        // promoted: a restore and verify only (a HELLO_RESTORE session of a board)
+        if (this.promoted)
+            if (type !== Msg.Restore && type !== Msg.Verify) {
+                this.fencedDrops++
+                return
+            }
         if (type === Msg.Portion && len > PORTION_HEADER) stagePortion(this, ms, msg, len)
         else if (type === Msg.SeqDone) {
             const d = decodeSeqDone(msg, len)
             if (!d) this.messagesRejected++
             else if (seqAfter(d.seq, this.appliedSeq())) {
-                const a = ms.arrivalsFor(d.seq, true, this.maxSeqs)
+                const a = ms.arrivalsFor(d.seq, true, this.maxSeqs, this.clock ? this.clock.millis() : -1)
                 if (!a) return overflow(this, ms)
                 a.done = d
                 tryApply(this)

@@ -22,7 +22,11 @@ export class Arrivals {
     bytes = 0
     staging = 0
     done: SeqDone | null = null
-    constructor(public seq: number) {}
+    constructor(
+        public seq: number,
+        /** When the remote first heard of the seq from this member (ms; -1: not known). */
+        public at: number
+    ) {}
 }
 
 /** A portion waiting to be staged, or in the store's hands. */
@@ -83,11 +87,21 @@ export class MemberState {
     verifyJob = 0
     verifyBuf: Buffer
     /** Restore (firmware/remote/remoteRestore.ts): the remote holds its applied image for this
-     * member's restore in this session; the lbas asked for, oldest first; the newest seq heard
-     * when the restore began. */
+     * member's restore in this session. A pass is under way (passOn): the next lba it looks
+     * from, every lba (passAny) or those newer than passBase, the applied seq it began at and
+     * whether the image stayed as it was since (passFrozen), the answers the board still takes
+     * (passCredit), and an answer being read or waiting for room (passReading). */
     restoreReady = false
-    restoreQ: number[] = []
-    restoreTop = 0
+    passOn = false
+    passCursor = 0
+    passAny = false
+    passBase = 0
+    passApplied = 0
+    passFrozen = false
+    passCredit = 0
+    passReading = false
+    /** Fail back (firmware/remote/remotePromote.ts): the member's board holds the image. */
+    caughtUp = false
     constructor(
         public member: number,
         public channel: PipelineChannel
@@ -96,11 +110,11 @@ export class MemberState {
     }
 
     /** The arrivals of `seq`; with `create`, new ones unless `max` are kept already (null). */
-    arrivalsFor(seq: number, create: boolean, max = 0): Arrivals | null {
+    arrivalsFor(seq: number, create: boolean, max = 0, now = -1): Arrivals | null {
         for (let i = 0; i < this.arrivals.length; i++) if (this.arrivals[i].seq === seq) return this.arrivals[i]
         if (!create) return null
         if (max > 0 && this.arrivals.length >= max) return null
-        const a = new Arrivals(seq)
+        const a = new Arrivals(seq, now)
         this.arrivals.push(a)
         return a
     }
@@ -130,7 +144,7 @@ export function stagePortion(r: RemoteBoard, ms: MemberState, msg: Buffer, len: 
         resend(r, ms)
         return
     }
-    const a = ms.arrivalsFor(seq, true, r.maxSeqs)
+    const a = ms.arrivalsFor(seq, true, r.maxSeqs, r.clock ? r.clock.millis() : -1)
     if (!a) return overflow(r, ms)
     const data = Buffer.alloc(len - PORTION_HEADER)
     data.set(msg.slice(PORTION_HEADER, len), 0)

@@ -56,6 +56,23 @@ export class BlockStore extends PrimaryBlockStore {
         this.seqRecord(Op.Discard, StoreRole.Remote, seq, done)
     }
 
+    /** Remote: the lowest lba at or above `from` of `member` whose applied version is newer
+     * than `base` (any applied version when `any`), -1 when none: a restore's pass looks for
+     * what to send next (RAM only: a look through the index). */
+    nextApplied(member: number, from: number, base: number, any: boolean): number {
+        const idx = this.idx
+        let best = -1
+        for (let g = 0; g < idx.slots; g++) {
+            if (!idx.isLive(g) || idx.memberOf(g) !== member) continue
+            const lba = idx.lbaOf(g)
+            if (lba < from || (best >= 0 && lba >= best)) continue
+            const v = idx.visible(member, lba)
+            if (v < 0) continue
+            if (any || seqAfter(idx.seqOf(v), base)) best = lba
+        }
+        return best
+    }
+
     /** Remote: forgets the staged versions of `member` with seqs at or before `upTo`, in RAM
      * only (after a mount they are back, and superseded at the commit by the member's copy):
      * their room is garbage for the collector. */
