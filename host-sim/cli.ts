@@ -54,6 +54,10 @@ Options of sim
                       repeat the option or give a comma list
   --link-down M@T+D   take member M's link (remote: every link) down at T for D; repeat the
                       option or give a comma list
+  --disaster T        the primary site is lost at virtual time T: every primary with its
+                      flash; the operator promotes the remote 3 s later and the apps write
+                      to it; new boards restore from it; the operator fails back (the
+                      result's "disaster" has the promotion, the data loss, the failback)
   --rate N            writes per second per board (default 20)
   --depth N           writes each board's app keeps outstanding, 1..1000 (default 4); deeper
                       than the boards take, writes are refused busy and the store's queue fills
@@ -164,6 +168,10 @@ function simOptions(values: Values, durationEnd?: number): SimOptions {
     const end = durationEnd ?? o.durationMs
     o.powerOff = parsePowerOff(values["power-off"] as string[] | undefined, o.boards, end)
     o.linkDown = parseLinkDown(values["link-down"] as string[] | undefined, o.boards, end)
+    if (values.disaster !== undefined) {
+        o.disasterMs = parseDuration(values.disaster as string)
+        if (!(o.disasterMs > 0 && o.disasterMs < end)) fail(`--disaster ${values.disaster}: the disaster must come within the run's --duration`)
+    }
     return o
 }
 
@@ -183,6 +191,7 @@ const SIM_OPTIONS = {
     congestion: { type: "string" },
     "power-off": { type: "string", multiple: true },
     "link-down": { type: "string", multiple: true },
+    disaster: { type: "string" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
 } as const

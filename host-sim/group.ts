@@ -88,6 +88,10 @@ export class SimPrimary {
     /** The board was replaced by one with a blank flash, which restores its image from the
      * remote at its boots until the restore has ended. */
     restoring = false
+    /** Lost for good, until a new board takes its place (boots do nothing meanwhile). */
+    heldOff = false
+    /** Counts the boots scheduled at power cuts: one of an earlier count is called off. */
+    bootSerial = 0
     /** The firmware of the board's boot (restoring or replicating). */
     fw: PrimaryFirmware | null = null
     constructor(
@@ -225,6 +229,8 @@ export class SimGroup {
      * or more firmware/boot/groupMember.ts through `joinMember`) on the board's models, with
      * the simulator's block store (its test faces) and the scenario's lbas and channel. */
     bootPrimary(p: SimPrimary): void {
+        // lost until a new board comes (a disaster): a boot scheduled before stays off
+        if (p.heldOff) return
         const self = this
         const o = this.opts
         const clock = new BoardClock(this.kernel)
@@ -371,7 +377,24 @@ export class SimGroup {
         p.fw = null
         if (this.onPowerCut) this.onPowerCut(p, offMs, replace)
         const self = this
-        this.kernel.setTimer(offMs, () => self.bootPrimary(p))
+        const serial = ++p.bootSerial
+        this.kernel.setTimer(offMs, () => {
+            if (serial === p.bootSerial) self.bootPrimary(p)
+        })
+    }
+
+    /** A board that is off loses its flash: the new board in its place comes blank, and
+     * restores from the remote at its boot. */
+    loseFlash(p: SimPrimary, prng: Prng): void {
+        // a boot under way stops where it is, and one scheduled never comes
+        p.bootSerial++
+        if (!p.up) {
+            if (p.clock) p.clock.powerOff()
+            p.chip.powerCut(prng)
+        }
+        p.chip.copyMemory(new SpiNorChip(this.kernel, { capacity: p.chip.capacity() }))
+        p.restoring = true
+        p.heldOff = true
     }
 
     /** Cuts the remote's power for offMs; with `replace`, a new board with a blank flash

@@ -23,6 +23,7 @@ import { RemoteSeal } from "../firmware/link/remoteSeal"
 import { ChannelCounters } from "../firmware/link/counters"
 import { NodeCipher, seededBytes, seededKey } from "./nodeCipher"
 import { AttackPool, LinkAdversary } from "./attack"
+import { Disaster, DisasterResult } from "./disaster"
 
 export type { LinkDownEvent, PowerOffEvent } from "./simEvents"
 
@@ -57,6 +58,10 @@ export interface SimOptions {
     /** The link's keys (--keys): "seeded", each member's key drawn from the seed and every
      * frame sealed (docs/FORMAT-link.md §11; the default), or "none", frames in the clear. */
     keys?: "seeded" | "none"
+    /** The primary site is lost at this virtual time (--disaster): every primary with its
+     * flash; the operator promotes the remote, the apps write to it, new boards restore from it
+     * and the role fails back (host-sim/disaster.ts). */
+    disasterMs?: number
 }
 
 /** A dependency no counter reaches: the checker's quick test leaves a block that names a write
@@ -142,6 +147,7 @@ export function replayCommand(o: SimOptions): string {
     if (o.powerOff && o.powerOff.length > 0) parts.push(`--power-off ${formatEvents(o.powerOff)}`)
     if (o.linkDown && o.linkDown.length > 0) parts.push(`--link-down ${formatEvents(o.linkDown)}`)
     if (o.keys === "none") parts.push("--keys none")
+    if (o.disasterMs !== undefined) parts.push(`--disaster ${formatMs(o.disasterMs)}`)
     return parts.join(" ")
 }
 
@@ -196,6 +202,9 @@ export interface SimResult {
     /** Restores that ended: boards put in place of lost ones that took their image back from
      * the remote (the replace-primary class). */
     restores: number
+    /** The disaster's figures (--disaster): the promotion, the failover's data loss, the
+     * failback. */
+    disaster?: DisasterResult
     replay: string
 }
 
@@ -244,6 +253,7 @@ export class Simulation {
         attackPosed: 0,
         attackFlipped: 0,
         primaryReplaced: 0,
+        primaryLost: 0,
     }
 
     /** Told of each fault of the rot, remotefail and ram classes and of the operator's
@@ -324,6 +334,8 @@ export class Simulation {
                 if (this.onAgent) this.onAgent(p.member, agent)
             })
         this.history = new History(opts.boards, g.lbaCount)
+        if (opts.disasterMs !== undefined) this.disaster = new Disaster(this, opts.disasterMs)
+        const disaster = this.disaster
         this.faultRng = new Prng(opts.seed ^ 0x5eed)
         const w = new WorkloadOptions()
         w.rate = opts.rate
@@ -343,10 +355,14 @@ export class Simulation {
                 this.history,
                 {
                     write: (lba, data, done) => {
+                        if (disaster && disaster.takesWrites()) return disaster.write(b, lba, data, done)
                         if (!p.board || !p.up) return done(255, 0)
                         p.board.write(lba, data, done)
                     },
-                    isUp: () => p.up && p.board !== null && p.board.isAdopted(),
+                    isUp: () => {
+                        const up = p.up && p.board !== null && p.board.isAdopted()
+                        return disaster ? disaster.isUp(b, up) : up
+                    },
                 },
                 (d, f) => {
                     this.kernel.setTimer(d, f)
@@ -381,6 +397,7 @@ export class Simulation {
                 const rb = r.board!
                 if (this.lastRemoteBoard && this.lastRemoteBoard !== rb) this.remoteResyncs += this.lastRemoteBoard.resyncsApplied
                 this.lastRemoteBoard = rb
+                if (disaster) rb.onFailedBack = () => disaster.failedBack()
                 this.wakeUpWaiters(opts.boards)
                 if (opts.mutation !== "manifest-check" && opts.mutation !== "atomic-apply") return
                 if (opts.mutation === "manifest-check") rb.checkPortions = false
@@ -404,6 +421,9 @@ export class Simulation {
         this.group.onRestored = (p, applied) => this.restored(p.member, applied)
         this.resetShadow()
     }
+
+    /** The disaster of --disaster (null: none). */
+    readonly disaster: Disaster | null = null
 
     /** Restores that ended, and that began (boards replaced). */
     restoresDone = 0
@@ -449,11 +469,96 @@ export class Simulation {
         // took from the one before: the board keeps those blocks, not older ones
         const replaced = this.remoteReplacedInRestore.has(member)
         this.remoteReplacedInRestore.delete(member)
+        let damaged: Set<number> | null = null
+        // a block damaged on the board's own flash since (the rot class) is its own reported
+        // damage, held with its alarm
+        const own = new Set(dmg.map(([, lba]) => lba))
         for (let lba = 0; lba < g.lbaCount; lba++) {
             const has = ids[member][lba].counter
             const remote = this.shadow[member][lba].counter
-            if (replaced ? has < remote : has !== remote) this.violations.push(where + ": lba " + lba + " shows write " + has + ", the remote " + remote)
+            if (replaced ? has >= remote : has === remote) continue
+            if (own.has(lba)) continue
+            // a block that reads back damaged on the remote is not restored (the board says so):
+            // its loss is reported, as one the operator accepts
+            if (!damaged) damaged = this.remoteDamagedOf(member)
+            if (damaged.has(lba)) this.history.acceptLoss(member, lba)
+            else this.violations.push(where + ": lba " + lba + " shows write " + has + ", the remote " + remote)
         }
+    }
+
+    /**
+     * The disaster (host-sim/disaster.ts): every board's writes the remote does not show now
+     * are lost with its flash (excused, as for a replaced board); returns the failover's data
+     * loss as the checker counts it: acknowledged writes not in the remote's image (a later
+     * write to their lba is not either), and the age of the oldest at `atMs`.
+     */
+    lostAtDisaster(atMs: number): { writes: number; oldestMs: number } {
+        let writes = 0
+        let oldest = -1
+        for (let b = 0; b < this.opts.boards; b++) {
+            const shown = this.shadow[b].map((id) => id.counter)
+            for (const w of this.history.writes[b])
+                if (w.ackedAt >= 0 && w.counter > shown[w.lba]) {
+                    writes++
+                    if (oldest < 0 || w.ackedAt < oldest) oldest = w.ackedAt
+                }
+            this.history.lostWith(b, shown)
+        }
+        return { writes, oldestMs: oldest < 0 ? 0 : Math.round(atMs - oldest) }
+    }
+
+    /** A primary lost with its flash (its power cut wherever it is), until a new board, blank,
+     * takes its place (Disaster.newBoards). */
+    losePrimary(p: SimPrimary, prng: Prng, offMs: number): void {
+        if (p.board && p.board.verifier) this.verifyFound[p.member] += p.board.verifier.found - p.board.verifier.foundDamaged
+        this.faultsInjected.primaryLost++
+        if (p.up) this.group.powerCycle(p, prng, offMs, PartialMode.Any, true)
+        this.group.loseFlash(p, prng)
+    }
+
+    /** A write the promoted remote applied: the checker's image of the remote shows it. */
+    showPromotedWrite(b: number, lba: number, data: Buffer, seq: number): void {
+        const id = decodeBlock(data)
+        if (!id || id.board !== b || id.lba !== lba) return void this.violations.push("remote: a promoted write of board " + b + " lba " + lba + " is no write")
+        this.shadow[b][lba] = new BlockId(b, lba, id.counter)
+        this.shadowSeq[b][lba] = seq
+        this.setShown(b, lba, id.counter)
+    }
+
+    /** The remote lost power while promoted: the checker's image is what its flash holds (a
+     * write it applied but never answered may be there or not). */
+    reloadShadowFromRemote(): void {
+        const g = this.group.opts
+        const damaged: Array<[number, number]> = []
+        const img = readFlashImage(
+            this.group.remote.chip,
+            { role: StoreRole.Remote, blockSize: g.blockSize, boards: this.opts.boards, lbaCount: g.lbaCount },
+            damaged
+        )
+        if (!img) return void this.violations.push("remote flash at its power cut while promoted: the store does not mount")
+        const ids = decodeImage(this.history, g.lbaCount, (b, l) => img[b][l], decodeBlock, this.violations, "promoted remote")
+        // (a block that reads back damaged holds what the checker saw last: reported damage)
+        this.reported(ids, damaged, this.shadow)
+        for (let b = 0; b < this.opts.boards; b++)
+            for (let lba = 0; lba < g.lbaCount; lba++)
+                if (ids[b][lba].counter !== this.shadow[b][lba].counter) {
+                    this.shadow[b][lba] = ids[b][lba]
+                    this.shadowSeq[b][lba] = this.group.appliedSeq()
+                }
+        this.shadowChanged()
+    }
+
+    /** A line of the fault log (the operator's actions of a disaster). */
+    note(target: string, detail: string): void {
+        this.fault(target, detail)
+    }
+
+    /** The lbas of `member` whose blocks read back damaged on the remote's flash now. */
+    private remoteDamagedOf(member: number): Set<number> {
+        const g = this.group.opts
+        const dmg: Array<[number, number]> = []
+        readFlashImage(this.group.remote.chip, { role: StoreRole.Remote, blockSize: g.blockSize, boards: this.opts.boards, lbaCount: g.lbaCount }, dmg)
+        return new Set(dmg.filter(([b]) => b === member).map(([, lba]) => lba))
     }
 
     /** Boards whose restore was under way when the remote was replaced. */
@@ -574,7 +679,7 @@ export class Simulation {
 
     /** Runs `f` now if the board is up, else once it is up again (a fault has it off or
      * booting); never for a board gone for good. */
-    private whenUp(target: number | "remote", f: () => void): void {
+    whenUp(target: number | "remote", f: () => void): void {
         if (target === "remote") {
             if (this.remoteGone) return
             if (this.group.remote.up) f()
@@ -975,6 +1080,8 @@ export class Simulation {
      */
     replaceRemote(prng: Prng, offMs: number, image: SpiNorChip | null): void {
         if (!this.group.remote.up) return
+        // the remote is the only copy during a disaster: not replaced then
+        if (this.disaster) if (this.disaster.active()) return
         // a board restoring from the remote loses what only the remote held of it
         for (const p of this.group.primaries)
             if (p.restoring) {
@@ -1198,6 +1305,9 @@ export class Simulation {
                 const t = 2000 + rr.int(Math.max(1, end - 2000))
                 this.kernel.setTimer(t, () => {
                     if (self.workloadStopped || !self.group.remote.up) return
+                    // (during a disaster the remote holds the only copy: two disasters at once
+                    // lose what neither side holds)
+                    if (self.disaster) if (self.disaster.active()) return
                     self.group.remote.chip.failWrites(-1)
                     fi.remoteFlashDead++
                     self.fault("remote", "flash programs and erases fail for good")
@@ -1289,6 +1399,7 @@ export class Simulation {
         this.scheduleFaults()
         this.scheduleStorageFaults()
         this.scheduleEvents()
+        if (this.disaster) this.disaster.schedule()
         const sample = () => {
             this.sampleRpo()
             if (this.kernel.millis() < o.durationMs && !this.workloadStopped) this.kernel.setTimer(100, sample)
@@ -1323,6 +1434,7 @@ export class Simulation {
         const virtualMs = this.kernel.millis()
         this.countModelFaults()
         this.judge()
+        if (this.disaster) this.disaster.judge(this.livenessViolations)
         const latencies: number[] = []
         for (const list of this.history.writes) for (const w of list) if (w.ackedAt >= 0) latencies.push(w.ackedAt - w.issuedAt)
         let payload = 0
@@ -1355,6 +1467,7 @@ export class Simulation {
             faultsInjected: this.faultsInjected,
             framesRejected: this.framesRejected(),
             ...this.longEventCounters(),
+            ...(this.disaster ? { disaster: this.disaster.result } : {}),
             replay: replayCommand(o),
         }
     }

@@ -153,6 +153,9 @@ export class RemoteBoard {
      * runs once none waits. */
     seqFloor = 0
     promotedQ: PromotedWrite[] = []
+    /** Nothing is staged above the applied seq since this boot's first check (a write may
+     * take the next seq). */
+    promotedClean = false
     afterWrites: (() => void) | null = null
     promotions = 0
     failbacks = 0

@@ -193,11 +193,26 @@ export function writePromoted(r: RemoteBoard, member: number, lba: number, data:
     if (r.promotedQ.length === 1) nextWrite(r)
 }
 
-/** Writes the oldest waiting write at the next seq, and commits it: one at a time. */
+/** Writes the oldest waiting write at the next seq, and commits it: one at a time. A commit
+ * that fails is tried again (the write is staged: no other may be committed before it). A
+ * staging write that fails may have landed, as may one a power cut interrupted: before a write
+ * after either, what is staged above the applied seq is discarded (a commit of its seq would
+ * make it visible). */
 function nextWrite(r: RemoteBoard): void {
     if (r.promotedQ.length === 0) return afterWrites(r)
     const w = r.promotedQ[0]
-    const st = r.store
+    const st = r.store as Required<RemoteStore>
+    const later = (f: () => void) => {
+        if (r.clock) r.clock.setTimer(STAGING_RETRY_MS, f)
+    }
+    if (!r.promotedClean) {
+        st.discardAbove(r.appliedSeq(), (e) => {
+            if (e !== StoreError.None) return later(() => nextWrite(r))
+            r.promotedClean = true
+            nextWrite(r)
+        })
+        return
+    }
     let seq = (r.appliedSeq() + 1) >>> 0
     if (seqAfter(r.seqFloor, r.appliedSeq())) seq = (r.seqFloor + 1) >>> 0
     const finish = (err: number) => {
@@ -206,9 +221,16 @@ function nextWrite(r: RemoteBoard): void {
         w.done(err, seq)
         nextWrite(r)
     }
+    const commit = () => {
+        st.commit(seq, (err) => {
+            if (err !== StoreError.None) return later(commit)
+            finish(err)
+        })
+    }
     st.write(w.member, w.lba, seq, w.data, (err) => {
-        if (err !== StoreError.None) return finish(err)
-        st.commit(seq, finish)
+        if (err === StoreError.None) return commit()
+        r.promotedClean = false
+        finish(err)
     })
 }
 

@@ -159,8 +159,15 @@ function pumpRestore(r: RemoteBoard, ms: MemberState, session: number): void {
     }
     st.read(ms.member, lba, (err: number, data: Buffer | null) => {
         if (session !== ms.session) return
-        // the store is busy or its flash failed for now: the same lba again
+        // the store is busy or its flash failed for now: the same lba again; a block that
+        // reads back damaged is read once more (a read can fail on its way from the flash)
         if (err !== 0 && err !== StoreError.Corrupt) return again()
+        if (err !== 0)
+            if (!ms.passReread) {
+                ms.passReread = true
+                return again()
+            }
+        ms.passReread = false
         let state = Restored.Block
         if (err !== 0 || !data) state = Restored.Damaged
         if (!sendRestored(r, ms, lba, ms.passApplied, state, state === Restored.Block ? data : null)) return again()

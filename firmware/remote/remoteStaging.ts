@@ -100,6 +100,8 @@ export class MemberState {
     passFrozen = false
     passCredit = 0
     passReading = false
+    /** The pass's lba read back damaged once: read again before it is answered damaged. */
+    passReread = false
     /** Fail back (firmware/remote/remotePromote.ts): the member's board holds the image. */
     caughtUp = false
     constructor(
