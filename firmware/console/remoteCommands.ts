@@ -3,9 +3,9 @@ import { Console } from "../../hal/console"
 import { RemoteChannel } from "../link/remote"
 import { HoldReason, RemoteBoard } from "../remote/remoteBoard"
 import { BlockStore } from "../store/blockStore"
-import { failback, promote, PromoteError, PromoteReport } from "../remote/remotePromote"
+import { failback, promote, PromoteError, PromoteReport, writePromoted } from "../remote/remotePromote"
 import { storeErrorName } from "../store/types"
-import { parseNumberArg, Shell, ShellCommand, ShellError } from "./shell"
+import { changing, parseNumberArg, Shell, ShellCommand, ShellError } from "./shell"
 import {
     addSealStats,
     addStoreStats,
@@ -39,7 +39,7 @@ export interface RemoteParts {
 }
 
 /** Registers the remote's commands: status, stats [--json], seq, link, group, read <member> <lba>,
- * promote, failback. */
+ * promote, failback, write <member> <lba> <text>. */
 export function addRemoteCommands(shell: Shell, out: Console, parts: () => RemoteParts | null, extraStatus?: () => string[]): void {
     const more = extraStatus ? extraStatus : noLines
     shell.add(
@@ -83,41 +83,74 @@ export function addRemoteCommands(shell: Shell, out: Console, parts: () => Remot
         })
     )
     shell.add(
-        new ShellCommand("promote", "promote", "make this image writable and fence the primaries (their site is lost)", (args) => {
-            noArgs("promote", args)
-            const r = parts()
-            if (!r) return [NOT_RUNNING]
-            const b = r.board
-            if (b.promoted) return [b.promoteReady ? "promote: promoted already, as of seq " + b.promotedSeq : "promote: under way"]
-            promote(b, (err, report) => {
-                if (err !== 0)
-                    return out.writeLine("error: promote: " + promoteErrorText(err) + ": the primaries stay fenced until the remote restarts; promote again")
-                const lines = promotedLines(report as PromoteReport)
-                for (let i = 0; i < lines.length; i++) out.writeLine(lines[i])
+        changing(
+            new ShellCommand("promote", "promote", "make this image writable and fence the primaries (their site is lost)", (args) => {
+                noArgs("promote", args)
+                const r = parts()
+                if (!r) return [NOT_RUNNING]
+                const b = r.board
+                if (b.promoted) return [b.promoteReady ? "promote: promoted already, as of seq " + b.promotedSeq : "promote: under way"]
+                promote(b, (err, report) => {
+                    if (err !== 0)
+                        return out.writeLine(
+                            "error: promote: " + promoteErrorText(err) + ": the primaries stay fenced until the remote restarts; promote again"
+                        )
+                    const lines = promotedLines(report as PromoteReport)
+                    for (let i = 0; i < lines.length; i++) out.writeLine(lines[i])
+                })
+                return ["promote: fencing the primaries; the image as of seq " + r.store.appliedSeq() + " becomes writable"]
             })
-            return ["promote: fencing the primaries; the image as of seq " + r.store.appliedSeq() + " becomes writable"]
-        })
+        )
     )
     shell.add(
-        new ShellCommand("failback", "failback", "hand the writable role back to the primaries once their boards hold this image", (args) => {
-            noArgs("failback", args)
-            const r = parts()
-            if (!r) return [NOT_RUNNING]
-            const b = r.board
-            if (!b.promoted) return ["failback: not promoted"]
-            if (b.failbackAsked) return ["failback: under way, at seq " + r.store.appliedSeq() + ": " + waitingText(b)]
-            const prev = b.onFailedBack
-            b.onFailedBack = (seq) => {
-                b.onFailedBack = prev
-                out.writeLine("failback: done: every member's board holds the image as of seq " + seq + "; the primaries hold the writable role again")
-                if (prev) prev(seq)
-            }
-            failback(b, (err) => {
-                if (err !== 0) return out.writeLine("error: failback: " + promoteErrorText(err))
-                out.writeLine("failback: the image is final at seq " + r.store.appliedSeq() + "; " + waitingText(b))
+        changing(
+            new ShellCommand("failback", "failback", "hand the writable role back to the primaries once their boards hold this image", (args) => {
+                noArgs("failback", args)
+                const r = parts()
+                if (!r) return [NOT_RUNNING]
+                const b = r.board
+                if (!b.promoted) return ["failback: not promoted"]
+                if (b.failbackAsked) return ["failback: under way, at seq " + r.store.appliedSeq() + ": " + waitingText(b)]
+                const prev = b.onFailedBack
+                b.onFailedBack = (seq) => {
+                    b.onFailedBack = prev
+                    out.writeLine("failback: done: every member's board holds the image as of seq " + seq + "; the primaries hold the writable role again")
+                    if (prev) prev(seq)
+                }
+                failback(b, (err) => {
+                    if (err !== 0) return out.writeLine("error: failback: " + promoteErrorText(err))
+                    out.writeLine("failback: the image is final at seq " + r.store.appliedSeq() + "; " + waitingText(b))
+                })
+                return ["failback: the remote takes no more writes"]
             })
-            return ["failback: the remote takes no more writes"]
-        })
+        )
+    )
+    shell.add(
+        changing(
+            new ShellCommand("write", "write <member> <lba> <text>", "write a block of a promoted image: the text, padded with zeros", (args) => {
+                if (args.length < 3) throw new ShellError("write takes a member, an lba and the text")
+                const r = parts()
+                if (!r) return [NOT_RUNNING]
+                const m = parseNumberArg("member", args[0], r.channels.length - 1)
+                const lba = parseNumberArg("lba", args[1], 0xffffff)
+                let text = args[2]
+                for (let i = 3; i < args.length; i++) text += " " + args[i]
+                const bs = r.store.blockSize()
+                if (text.length > bs) throw new ShellError("the text is " + text.length + " characters, longer than a " + bs + "-byte block")
+                const block = Buffer.alloc(bs)
+                // (ASCII: other characters are written as "?")
+                for (let i = 0; i < text.length; i++) {
+                    const c = text.charCodeAt(i)
+                    block[i] = c < 128 ? c : 63
+                }
+                const what = "member " + m + " lba " + lba
+                writePromoted(r.board, m, lba, block, (err, seq) => {
+                    if (err !== 0) return out.writeLine("error: write " + what + ": " + promoteErrorText(err))
+                    out.writeLine("write: " + what + " applied at seq " + seq)
+                })
+                return []
+            })
+        )
     )
     shell.add(
         new ShellCommand("read", "read <member> <lba>", "read one applied block of a member", (args) => {
@@ -147,7 +180,7 @@ export function promotedLines(p: PromoteReport): string[] {
 }
 
 function promoteErrorText(err: number): string {
-    if (err === PromoteError.NotPromoted) return "not promoted"
+    if (err === PromoteError.NotPromoted) return "not promoted (or failing back)"
     if (err === PromoteError.Busy) return "a promotion under way"
     return "store: " + storeErrorName(err)
 }

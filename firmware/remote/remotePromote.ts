@@ -118,6 +118,8 @@ export function promote(r: RemoteBoard, done: (err: number, report: PromoteRepor
     r.promoteReady = false
     r.failingBack = false
     r.failbackAsked = false
+    // (an apply under way may still end: the REFUSEs name the seq again once it is recorded)
+    r.promotedSeq = r.appliedSeq()
     fenceAll(r, true)
     const report = lossOf(r)
     const top = newestHeard(r)
@@ -149,6 +151,7 @@ export function promote(r: RemoteBoard, done: (err: number, report: PromoteRepor
                 st.setMeta(META_PROMOTED, PROMOTED, (e2) => {
                     if (e2 !== StoreError.None) return failed(e2)
                     r.promotedSeq = p
+                    fenceAll(r, true)
                     // the promoted image's writes take seqs after every one the primaries used
                     if (seqAfter(top, r.seqFloor)) r.seqFloor = top
                     r.promoteReady = true

@@ -6,6 +6,7 @@ import { fail, loadConfig, parseHostPort } from "./hostConfig"
 import { runPrimary } from "./primary"
 import { runRemote } from "./remote"
 import { formatImage, readRemoteImage } from "./remoteExport"
+import { promoteDataDir } from "./remotePromote"
 import { keygen } from "./keys"
 
 export const REMOTE_HELP = `seqmirror remote — the remote's firmware on this machine, over TCP
@@ -13,6 +14,7 @@ export const REMOTE_HELP = `seqmirror remote — the remote's firmware on this m
 Usage: seqmirror remote --data DIR --key-file FILE [--listen HOST:PORT] [--config FILE]
                         [--console [HOST:]PORT [--console-admin]]
        seqmirror remote export --data DIR [--json]
+       seqmirror remote promote --data DIR [--json]
 
 Runs the remote of a group (the firmware the simulator's remote runs: its block store, one
 link channel per member, the apply) and mirrors the primaries that connect to it: boards
@@ -39,7 +41,8 @@ Options
   --console [HOST:]PORT  also serve the console on HOST:PORT (default host 127.0.0.1, this
                       machine only; port 0: any free port, printed at start); the console
                       always reads commands from stdin too (status, stats --json, seq, link,
-                      group, read <member> <lba>, help)
+                      group, read <member> <lba>, promote, failback, write <member> <lba>
+                      <text>, help)
   --console-admin     commands that change state are taken from console clients on other
                       machines too (default: refused unless the client is on this machine)
 
@@ -50,6 +53,15 @@ Options of export (the remote need not be stopped: export reads a copy of the fl
                       base64}]}]}; digest: first 16 hex digits of the block's SHA-256
   prints the applied image: every write up to appliedSeq, for every member; blocks never
   written are left out
+
+promote (the primary site is lost: docs/OPERATIONS.md, "Promote the remote"), for a remote
+whose process is stopped (a running one is promoted on its console: promote)
+  --data DIR          the remote's directory; what is staged above the applied seq is
+                      discarded, and the promotion recorded: started again, the remote fences
+                      its primaries (they are refused, and say so on their consoles), takes
+                      writes to its image on its console (write) and serves boards that
+                      restore from it; failback on its console hands the role back
+  --json              one JSON object: {promotedSeq, already, seqsLost, writesLost}
 
 Bad options, an unusable --data or configuration: one line on stderr, exit code 2.
 `
@@ -156,6 +168,7 @@ export async function cmdRemote(args: string[]): Promise<number> {
         return 0
     }
     if (args[0] === "export") return cmdRemoteExport(args.slice(1))
+    if (args[0] === "promote") return cmdRemotePromote(args.slice(1))
     const { values, positionals } = parseArgs({
         args,
         options: {
@@ -206,6 +219,31 @@ async function cmdRemoteExport(args: string[]): Promise<number> {
     const image = await readRemoteImage(dir)
     if (values.json) process.stdout.write(JSON.stringify(image) + "\n")
     else for (const l of formatImage(dir, image)) process.stdout.write(l + "\n")
+    return 0
+}
+
+async function cmdRemotePromote(args: string[]): Promise<number> {
+    const { values, positionals } = parseArgs({ args, options: { data: { type: "string" }, json: { type: "boolean" } }, allowPositionals: true, strict: true })
+    if (positionals.length > 0) fail(`unexpected argument "${positionals[0]}" (seqmirror remote --help)`)
+    const dir = required("data", values.data, "remote-data")
+    const p = await promoteDataDir(dir)
+    if (values.json) {
+        process.stdout.write(JSON.stringify({ promotedSeq: p.seq, already: p.already, seqsLost: p.seqsLost, writesLost: p.writesLost }) + "\n")
+        return 0
+    }
+    const out = (line: string) => process.stdout.write("seqmirror remote promote: " + line + "\n")
+    if (p.already) out("promoted already, as of seq " + p.seq)
+    else {
+        out("promoted: the image as of seq " + p.seq + " is writable for every member's volume; the primaries are fenced when it runs")
+        out(
+            "failover data loss: " +
+                p.writesLost +
+                " staged write(s) in " +
+                p.seqsLost +
+                " seq(s) above it, discarded (seqs the stopped remote heard of only in manifests are not counted)"
+        )
+    }
+    out("start it: seqmirror remote --data " + dir + " ...; fail back on its console: failback")
     return 0
 }
 

@@ -10,6 +10,7 @@ import { StoreError, storeErrorName } from "../../firmware/store/types"
 import { BoardConsole, CONSOLE_MAX_LINE, SimConsole } from "../console/hub"
 import { ConsoleServer } from "../console/tcp"
 import { FileFlash, FlashFileError } from "./fileFlash"
+import { lockDataDir, unlockDataDir } from "./dataLock"
 import { fail, groupFileOf, haltOnThrow, groupMismatch, loadConfig, readGroupFile, REMOTE_FLASH_FILE, writeGroupFile } from "./hostConfig"
 import { NodeClock } from "./nodeClock"
 import { RemoteListener } from "./tcpLink"
@@ -84,6 +85,7 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
     if (o.keyFile !== null) keys = remoteKeys(readKeyFile(o.keyFile), config)
     else if (!o.insecure) fail("the link needs every member's key: --key-file FILE, or --insecure")
     prepareDataDir(o.dataDir, group)
+    lockDataDir(o.dataDir, "stop it first (one remote per data directory)")
     const flashPath = join(o.dataDir, REMOTE_FLASH_FILE)
     const capacity = remoteFlashBytes(config)
     let flash: FileFlash
@@ -267,6 +269,7 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
                 remote.stop()
                 clock.stop()
                 await flash.close()
+                unlockDataDir(o.dataDir)
                 if (server) await server.close("seqmirror remote: stopped")
                 out("stopped; applied seq " + store.appliedSeq() + ", " + flash.programs + " programs and " + flash.erases + " erases this run, all synced")
                 process.stdin.destroy()

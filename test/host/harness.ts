@@ -17,7 +17,7 @@ import { readRemoteImage } from "../../host-sim/host/remoteExport"
 import { keygen } from "../../host-sim/host/keys"
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url))
-const BIN = join(ROOT, "bin", "seqmirror.mjs")
+export const BIN = join(ROOT, "bin", "seqmirror.mjs")
 
 /** A child process of the CLI; its stdout lines, awaited by pattern. */
 export class Proc {
