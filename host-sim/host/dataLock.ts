@@ -8,7 +8,7 @@ export const LOCK_FILE = "remote.pid"
 /** The pid of a live process that holds `dir`, or 0 (none, or one that died: SIGKILL leaves
  * its lock behind). */
 export function lockHolder(dir: string): number {
-    let pid = 0
+    let pid: number
     try {
         pid = Number(readFileSync(join(dir, LOCK_FILE), "utf8").trim())
     } catch {
