@@ -1,7 +1,7 @@
 // The simulator's disaster (--disaster T): the primary site is lost, the remote is promoted,
 // the apps write to it, new boards restore from it, and the role fails back (Node only).
 
-import { failback, promote, PromoteError, PromoteReport, writePromoted } from "../firmware/remote/remotePromote"
+import { failback, promote, PromoteError, writePromoted } from "../firmware/remote/remotePromote"
 import { WriteError } from "../firmware/pipeline/primaryTypes"
 import type { RemoteBoard } from "../firmware/remote/remoteBoard"
 import { Prng } from "./prng"
@@ -15,11 +15,12 @@ export interface DisasterResult {
     promotedAtMs: number
     /** The seq of the promoted image. */
     promotedSeq: number
-    /** The failover's data loss: as the remote reported it at the promotion (what it heard of),
-     * and as the checker counts it (acknowledged writes not in the promoted image, and the age
-     * of the oldest at the disaster, ms). */
+    /** The failover's data loss: as the remote reported it at the promotion (what it heard of
+     * and did not apply, and the age of its last apply), and as the checker counts it
+     * (acknowledged writes not in the promoted image, and the age of the oldest at the
+     * disaster, ms). */
     dataLoss: {
-        remote: { writes: number; seqs: number; oldestMs: number }
+        remote: { writes: number; seqs: number; oldestMs: number; appliedAgeMs: number }
         actual: { writes: number; oldestMs: number }
     }
     /** Writes the apps had applied on the promoted remote. */
@@ -50,7 +51,8 @@ export class Disaster {
     private toRemote = false
     /** The primaries are lost and not yet handed the role back. */
     private lost = false
-    private report: PromoteReport | null = null
+    /** The promotion has ended. */
+    private report = false
 
     constructor(
         private sim: Simulation,
@@ -60,7 +62,7 @@ export class Disaster {
             atMs,
             promotedAtMs: -1,
             promotedSeq: 0,
-            dataLoss: { remote: { writes: 0, seqs: 0, oldestMs: 0 }, actual: { writes: 0, oldestMs: 0 } },
+            dataLoss: { remote: { writes: 0, seqs: 0, oldestMs: 0, appliedAgeMs: -1 }, actual: { writes: 0, oldestMs: 0 } },
             promotedWrites: 0,
             newBoardsAtMs: -1,
             failbackAtMs: -1,
@@ -115,7 +117,7 @@ export class Disaster {
         const k = sim.kernel
         const after = Math.max(1, sim.opts.durationMs - this.atMs)
         k.setTimer(this.atMs, () => this.strike())
-        k.setTimer(this.atMs + OPERATOR_MS, () => sim.whenUp("remote", () => this.promote()))
+        k.setTimer(this.atMs + OPERATOR_MS, () => this.promote())
         k.setTimer(this.atMs + Math.floor(after * NEW_BOARDS_AT), () => this.newBoards())
         k.setTimer(this.atMs + Math.floor(after * FAILBACK_AT), () => this.failback())
         // a remote power cut loses the apps' writes in its hands; what it holds is on its flash
@@ -143,23 +145,38 @@ export class Disaster {
         sim.note("group", "disaster: every primary is lost with its flash")
     }
 
+    /** The operator promotes the remote, and watches: one that restarted before it recorded
+     * the promotion is promoted again; one that recorded it runs promoted. */
     private promote(): void {
         const rb = this.board()
-        if (!rb) return
-        promote(rb, (err, report) => {
-            if (err !== 0 || !report) {
-                this.sim.note("remote", "promote failed (" + err + "): the operator promotes again")
-                this.sim.kernel.setTimer(OPERATOR_MS, () => this.sim.whenUp("remote", () => this.promote()))
-                return
-            }
-            this.report = report
-            this.result.promotedAtMs = Math.round(this.sim.kernel.millis())
-            this.result.promotedSeq = report.seq
-            this.result.dataLoss.remote = { writes: report.writesLost, seqs: report.seqsLost, oldestMs: Math.round(report.oldestMs) }
-            this.toRemote = true
-            this.sim.note("remote", "operator promotes the remote as of seq " + report.seq)
-            for (const a of this.sim.apps) a.issue()
+        if (rb && !rb.promoted)
+            promote(rb, (err, report) => {
+                if (err !== 0 || !report) return this.sim.note("remote", "promote failed (" + err + "): the operator promotes again")
+                this.result.dataLoss.remote = {
+                    writes: report.writesLost,
+                    seqs: report.seqsLost,
+                    oldestMs: Math.round(report.oldestMs),
+                    appliedAgeMs: Math.round(report.appliedAgeMs),
+                }
+                this.promoted(rb)
+            })
+        this.sim.kernel.setTimer(OPERATOR_MS, () => {
+            if (this.result.promotedAtMs >= 0) return
+            const now = this.board()
+            // (a remote that recorded the promotion and restarted before it said so)
+            if (now && now.promoted && now.promoteReady) this.promoted(now)
+            else this.promote()
         })
+    }
+
+    private promoted(rb: RemoteBoard): void {
+        if (this.result.promotedAtMs >= 0) return
+        this.report = true
+        this.result.promotedAtMs = Math.round(this.sim.kernel.millis())
+        this.result.promotedSeq = rb.promotedSeq
+        this.toRemote = true
+        this.sim.note("remote", "operator promotes the remote as of seq " + rb.promotedSeq)
+        for (const a of this.sim.apps) a.issue()
     }
 
     /** New boards with blank flashes in the primaries' places: they restore from the remote. */

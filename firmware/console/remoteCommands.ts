@@ -176,6 +176,9 @@ export function promotedLines(p: PromoteReport): string[] {
             " seq(s) the remote heard of and had not applied" +
             (p.seqsLost > 0 ? ", the oldest heard " + seconds(p.oldestMs) + " before the promotion" : "") +
             " (writes of seqs it never heard of are not counted)",
+        p.appliedAgeMs >= 0
+            ? "the image's last apply was " + seconds(p.appliedAgeMs) + " before the promotion: writes acknowledged since then may be lost"
+            : "no apply since the remote's boot",
     ]
 }
 

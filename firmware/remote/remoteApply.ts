@@ -192,6 +192,7 @@ function commit(r: RemoteBoard, m: Manifest): void {
             }
         }
         r.seqsApplied++
+        if (r.clock) r.appliedAt = r.clock.millis()
         forget(r, m.seq)
         if (r.onApplied) r.onApplied(m.seq, m)
         const applied = encodeApplied(m.seq)

@@ -81,6 +81,8 @@ export class RemoteBoard {
     /** Called when a portion is staged durably (the simulator's checker follows it). */
     onStaged: ((member: number, lba: number, seq: number, data: Buffer) => void) | null = null
     seqsApplied = 0
+    /** When the last seq was applied (ms of the remote's clock; -1: none since boot). */
+    appliedAt = -1
     manifestsRejected = 0
     messagesRejected = 0
     lastHold = HoldReason.None

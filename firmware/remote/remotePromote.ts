@@ -53,7 +53,10 @@ export class PromoteReport {
         public writesLost: number,
         /** Age, at the promotion, of the oldest data the remote heard of and did not apply
          * (ms; 0: none). */
-        public oldestMs: number
+        public oldestMs: number,
+        /** Age, at the promotion, of its last apply since boot (ms; -1: none): writes the
+         * primaries acknowledged since may be lost, heard of or not. */
+        public appliedAgeMs: number
     ) {}
 }
 
@@ -104,7 +107,7 @@ function lossOf(r: RemoteBoard): PromoteReport {
     let total = 0
     for (let i = 0; i < writes.length; i++) total += writes[i]
     const now = r.clock ? r.clock.millis() : 0
-    return new PromoteReport(applied, seqs.length, total, oldest < 0 ? 0 : now - oldest)
+    return new PromoteReport(applied, seqs.length, total, oldest < 0 ? 0 : now - oldest, r.appliedAt < 0 ? -1 : now - r.appliedAt)
 }
 
 /**
