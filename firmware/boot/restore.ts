@@ -9,7 +9,8 @@ import type { PrimaryFirmware } from "./primaryFirmware"
 
 /** Answers of a pass the board takes at once (its store's writes in flight). */
 const WINDOW = 4
-/** Pause between passes while a promoted remote waits for the other members' boards. */
+/** Pause before a pass after one that brought nothing, or while a promoted remote waits for
+ * the other members' boards. */
 const POLL_MS = 250
 
 /**
@@ -39,6 +40,8 @@ export class Restore {
     private base!: number
     private owed!: number
     private writing!: number
+    /** Answers of the pass so far. */
+    private got!: number
     /** The END's state byte. */
     private end!: number
     /** Counts the restore's starts: a store write of an earlier one is not counted. */
@@ -78,6 +81,7 @@ export class Restore {
             if (!ch.send(encodeRestore(op, this.base < 0 ? 0 : this.base, WINDOW))) return
             this.phase = 3
             this.owed = 0
+            this.got = 0
         }
         if (this.phase === 3)
             if (this.owed > 0) {
@@ -134,6 +138,7 @@ export class Restore {
     /** An answer is in: the remote may send one more; an END waits for the writes. */
     private took(): void {
         if (this.phase === 4) return this.ended()
+        this.got++
         this.owed++
         this.pump()
     }
@@ -151,7 +156,9 @@ export class Restore {
             }
         this.base = this.applied
         this.phase = 2
-        if ((end & Restored.Frozen) === 0) return this.pump()
+        // a pass that brought blocks while the image changes: the next at once (else after a
+        // pause: nothing changed, or the remote waits for the other boards)
+        if ((end & Restored.Frozen) === 0) if (this.got > 0) return this.pump()
         const self = this
         const round = this.round
         this.fw.clock.setTimer(POLL_MS, () => {
