@@ -166,8 +166,10 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
 
     if (keys) out("link: sealed (AES-256-CCM), every member's key from " + o.keyFile + "; only those members are taken")
     else out("link: NOT sealed (--insecure): anyone who reaches the port can read every block and write into this image")
+    let boundPort = o.listenPort
     try {
         const at = await listener.listen(o.listenHost, o.listenPort)
+        boundPort = at.port
         out("listening on " + at.host + ":" + at.port + " (TCP, one connection per member)")
     } catch (e) {
         clock.stop()
@@ -187,6 +189,7 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
         hostStatus(
             listener,
             o,
+            boundPort,
             members.map((m) => m.name)
         )
     )
@@ -287,8 +290,8 @@ function isLoopbackHost(host: string): boolean {
 }
 
 /** The host's lines of `status`: where it listens, its data, each member's connection. */
-function hostStatus(listener: RemoteListener, o: RemoteHostOptions, names: string[]): string[] {
-    const lines = ["host: data " + o.dataDir + ", listening on " + o.listenHost + ":" + o.listenPort]
+function hostStatus(listener: RemoteListener, o: RemoteHostOptions, port: number, names: string[]): string[] {
+    const lines = ["host: data " + o.dataDir + ", listening on " + o.listenHost + ":" + port]
     for (const l of listener.links)
         lines.push("member " + l.member + " (" + names[l.member] + "): " + (l.socket ? "connected from " + l.peer : "not connected"))
     return lines
