@@ -325,10 +325,11 @@ function sweepLines(s: SweepSummary): string {
     return (
         `${part}seeds ${seeds}: ${s.runs} runs, ${s.failedSeeds.length} failed (${s.unsafeRuns} unsafe), ${s.violations} violations, ` +
         `${(s.wallMs / 1000).toFixed(1)} s on ${s.workers} worker(s)\n` +
-        (s.writesFailed + s.suspensions + s.resyncs + s.ackedDuringSuspension > 0
+        (s.writesFailed + s.suspensions + s.resyncs + s.ackedDuringSuspension + s.restores + s.failbacks > 0
             ? `writes failed ${s.writesFailed}; replication suspended ${s.suspensions} time(s), ` +
               `${s.ackedDuringSuspension} writes acknowledged while suspended; full resyncs ${s.resyncs}` +
               (s.restores > 0 ? `; boards restored from the remote ${s.restores}` : "") +
+              (s.failbacks > 0 ? `; failbacks completed ${s.failbacks}` : "") +
               "\n"
             : "") +
         (rejected.length > 0 ? "frames rejected by the sealed links: " + rejected.map(([k, v]) => `${k} ${v}`).join(", ") + "\n" : "")

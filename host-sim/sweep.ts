@@ -50,6 +50,8 @@ export interface SweepSummary {
     ackedDuringSuspension: number
     /** Restores of replaced boards that ended. */
     restores: number
+    /** Runs with a disaster (--disaster) whose failback completed. */
+    failbacks: number
     /** Worker threads (over every part, combined). */
     workers: number
     /** Wall time of the run (combined: of the longest part, as parts run side by side). */
@@ -71,6 +73,7 @@ export interface SeedOutcome {
     resyncs: number
     ackedDuringSuspension: number
     restores: number
+    failbacks: number
     /** The command that replays this seed's run. */
     replay: string
 }
@@ -83,6 +86,7 @@ export function outcomeOf(r: SimResult): SeedOutcome {
         resyncs: r.resyncs,
         ackedDuringSuspension: r.ackedDuringSuspension,
         restores: r.restores,
+        failbacks: r.disaster && r.disaster.failedBack ? 1 : 0,
         replay: r.replay,
         consistent: r.consistent,
         safe: r.safe,
@@ -106,6 +110,8 @@ export function seedOptions(base: SimOptions, seed: number, durationRange?: [num
         o.durationMs = drawDuration(seed, durationRange[0], durationRange[1])
         if (o.powerOff) o.powerOff = o.powerOff.filter((e) => e.atMs < o.durationMs)
         if (o.linkDown) o.linkDown = o.linkDown.filter((e) => e.atMs < o.durationMs)
+        // (a disaster after the drawn duration would not happen either)
+        if (o.disasterMs !== undefined) if (o.disasterMs >= o.durationMs) delete o.disasterMs
     }
     return o
 }
@@ -230,6 +236,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
         s.resyncs += out.resyncs
         s.ackedDuringSuspension += out.ackedDuringSuspension
         s.restores += out.restores
+        s.failbacks += out.failbacks
         if (!out.safe) s.unsafeRuns++
         if (!out.consistent) {
             s.violations += out.violationCount
@@ -299,6 +306,7 @@ export function combineSummaries(parts: SweepSummary[]): SweepSummary {
         s.resyncs += p.resyncs
         s.ackedDuringSuspension += p.ackedDuringSuspension
         s.restores += p.restores
+        s.failbacks += p.failbacks
         s.workers += p.workers
         s.wallMs = Math.max(s.wallMs, p.wallMs)
     }
@@ -327,6 +335,7 @@ function emptySummary(options: string, seeds: Array<[number, number]>, shard: Sw
         resyncs: 0,
         ackedDuringSuspension: 0,
         restores: 0,
+        failbacks: 0,
         workers,
         wallMs: 0,
     }

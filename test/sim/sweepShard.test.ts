@@ -37,6 +37,7 @@ function summary(over: Partial<SweepSummary>): SweepSummary {
         resyncs: 0,
         ackedDuringSuspension: 0,
         restores: 0,
+        failbacks: 0,
         workers: 2,
         wallMs: 500,
         ...over,
