@@ -213,6 +213,28 @@ export function checkExport(dir) {
         return blk.counter
     }
 
+    // boards lost with their flash (events `lost`): their writes after what the remote showed,
+    // up to those issued then, are lost (lostFrom < counter <= lostTo, per lba; an earlier loss
+    // of a block stays excused)
+    const lostFrom = writes.map(() => [])
+    const lostTo = writes.map(() => [])
+    const lose = (e) => {
+        for (let lba = 0; lba < e.shown.length; lba++) {
+            const prev = lostFrom[e.board][lba]
+            lostFrom[e.board][lba] = prev !== undefined && prev < e.shown[lba] ? prev : e.shown[lba]
+            lostTo[e.board][lba] = e.issued
+        }
+    }
+    const excused = (b, lba, c) => lostTo[b][lba] !== undefined && c > lostFrom[b][lba] && c <= lostTo[b][lba]
+    /** Every write of board d after `from` up to `to` is excused. */
+    const lostAfter = (d, from, to) => {
+        for (let c = from + 1; c <= to; c++) {
+            const w = writes[d][c - 1]
+            if (!w || !excused(d, w.lba, c)) return false
+        }
+        return true
+    }
+
     /** The dependency rule and the newest-write rule on an image view[b][lba] = counter, with
      * the writes the index holds as acknowledged. */
     const checkImage = (view, where, out) => {
@@ -222,11 +244,12 @@ export function checkExport(dir) {
                 const c = view[b][lba]
                 if (c > 0) {
                     const wd = deps[b][c - 1]
-                    const d = wd ? wd.findIndex((dep, k) => dep > A[k]) : -1
+                    const d = wd ? wd.findIndex((dep, k) => dep > A[k] && !lostAfter(k, A[k], dep)) : -1
                     if (d >= 0) out.push(`${where}: write ${b}:${c} (lba ${lba}) is visible but write ${d}:${wd[d]} it depends on is not`)
                 }
                 const e = index.newest(b, lba, A[b])
-                if (c < e) out.push(`${where}: board ${b} lba ${lba} shows write ${c} but acknowledged write ${e} is older than a visible write`)
+                if (c < e && !excused(b, lba, e))
+                    out.push(`${where}: board ${b} lba ${lba} shows write ${c} but acknowledged write ${e} is older than a visible write`)
             }
         return A
     }
@@ -242,6 +265,8 @@ export function checkExport(dir) {
     // a replaced remote starts blank: its image holds nothing until its own applies
     const replaced = events.filter((e) => e.kind === "replace" && e.board === "remote").map((e) => e.step)
     let nextReplace = 0
+    const losses = events.filter((e) => e.kind === "lost")
+    let nextLoss = 0
     for (const a of applies) {
         while (nextReplace < replaced.length && replaced[nextReplace] < a.step) {
             nextReplace++
@@ -250,6 +275,7 @@ export function checkExport(dir) {
                 replaySeq[b].fill(0)
             }
         }
+        while (nextLoss < losses.length && losses[nextLoss].step < a.step) lose(losses[nextLoss++])
         for (const [b, lba, seq, counter] of a.portions) {
             if (counter === null) {
                 safety.push(`remote: apply of seq ${a.seq} made visible a block no write produced (board ${b} lba ${lba})`)
@@ -266,6 +292,7 @@ export function checkExport(dir) {
         if (safety.length < 50) checkImage(replay, `remote after apply of seq ${a.seq}`, safety)
     }
     ackUntil(Infinity, 0)
+    while (nextLoss < losses.length) lose(losses[nextLoss++])
 
     // the final remote image: A[b] is the highest counter of board b it shows
     const view = []
@@ -289,9 +316,9 @@ export function checkExport(dir) {
                 if (w.seq !== null && w.seq > applied) safety.push(`remote: write ${b}:${c} of seq ${w.seq} is visible above the applied seq ${applied}`)
             }
             const s = appliedNewest[b].get(lba) ?? 0
-            if (c < s) safety.push(`remote: board ${b} lba ${lba} shows write ${c} but acknowledged write ${s} has an applied seq`)
+            if (c < s && !excused(b, lba, s)) safety.push(`remote: board ${b} lba ${lba} shows write ${c} but acknowledged write ${s} has an applied seq`)
             const all = index.newest(b, lba, Infinity)
-            if (c < all) liveness.push(`remote: board ${b} lba ${lba} never received acknowledged write ${all} (shows ${c})`)
+            if (c < all && !excused(b, lba, all)) liveness.push(`remote: board ${b} lba ${lba} never received acknowledged write ${all} (shows ${c})`)
         }
 
     // the primaries: no acknowledged write lost
@@ -299,7 +326,7 @@ export function checkExport(dir) {
         for (let lba = 0; lba < primaries.head.lbaCount; lba++) {
             const c = shown(primaries, "primary " + b, b, lba, safety)
             const e = index.newest(b, lba, Infinity)
-            if (c !== null && c < e) safety.push(`primary ${b}: lba ${lba} lost acknowledged write ${e} (shows ${c})`)
+            if (c !== null && c < e && !excused(b, lba, e)) safety.push(`primary ${b}: lba ${lba} lost acknowledged write ${e} (shows ${c})`)
         }
 
     const acked = acked0

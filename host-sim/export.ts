@@ -107,6 +107,11 @@ export class ApplyRecorder {
             this.event("up", "remote", { boot: r.boots, appliedSeq: r.board ? r.board.appliedSeq() : 0 })
             if (r.board) this.followRemote(r.board)
         }
+        const prevLost = sim.onLost
+        sim.onLost = (member, shown, issued) => {
+            if (prevLost) prevLost(member, shown, issued)
+            this.event("lost", member, { shown, issued })
+        }
         const prevAgent = sim.onAgent
         sim.onAgent = (member, agent) => {
             if (prevAgent) prevAgent(member, agent)

@@ -441,7 +441,7 @@ export class Simulation {
         if (this.workloadStopped || !p.up || !this.group.remote.up) return false
         for (const q of this.group.primaries) if (q.restoring) return false
         if (p.board && p.board.verifier) this.verifyFound[member] += p.board.verifier.found - p.board.verifier.foundDamaged
-        this.history.lostWith(
+        this.loseWrites(
             member,
             this.shadow[member].map((id) => id.counter)
         )
@@ -502,9 +502,20 @@ export class Simulation {
                     writes++
                     if (oldest < 0 || w.ackedAt < oldest) oldest = w.ackedAt
                 }
-            this.history.lostWith(b, shown)
+            this.loseWrites(b, shown)
         }
         return { writes, oldestMs: oldest < 0 ? 0 : Math.round(atMs - oldest) }
+    }
+
+    /** Told when a board's writes after what the remote shows (`shown`, per lba) are lost with
+     * its flash, up to its `issued` writes so far (the export records it). */
+    onLost: ((member: number, shown: number[], issued: number) => void) | null = null
+
+    /** Board `member`'s writes after `shown` (per lba) are lost with its flash: the checker
+     * excuses them (History.lostWith). */
+    private loseWrites(member: number, shown: number[]): void {
+        this.history.lostWith(member, shown)
+        if (this.onLost) this.onLost(member, shown, this.history.writes[member].length)
     }
 
     /** A primary lost with its flash (its power cut wherever it is), until a new board, blank,
@@ -523,6 +534,9 @@ export class Simulation {
         this.shadow[b][lba] = new BlockId(b, lba, id.counter)
         this.shadowSeq[b][lba] = seq
         this.setShown(b, lba, id.counter)
+        // an apply of one portion (the export lists it with the others)
+        this.portionsApplied++
+        if (this.onApply) this.onApply(seq, [[b, lba, seq, id.counter]])
     }
 
     /** The remote lost power while promoted: the checker's image is what its flash holds (a
@@ -542,8 +556,12 @@ export class Simulation {
         for (let b = 0; b < this.opts.boards; b++)
             for (let lba = 0; lba < g.lbaCount; lba++)
                 if (ids[b][lba].counter !== this.shadow[b][lba].counter) {
+                    const seq = this.group.appliedSeq()
                     this.shadow[b][lba] = ids[b][lba]
-                    this.shadowSeq[b][lba] = this.group.appliedSeq()
+                    this.shadowSeq[b][lba] = seq
+                    // (a write it applied and never answered: the export lists it as applied)
+                    this.portionsApplied++
+                    if (this.onApply) this.onApply(seq, [[b, lba, seq, ids[b][lba].counter]])
                 }
         this.shadowChanged()
     }
@@ -1085,7 +1103,7 @@ export class Simulation {
         // a board restoring from the remote loses what only the remote held of it
         for (const p of this.group.primaries)
             if (p.restoring) {
-                this.history.lostWith(
+                this.loseWrites(
                     p.member,
                     this.shadow[p.member].map(() => 0)
                 )
