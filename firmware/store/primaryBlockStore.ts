@@ -1,8 +1,9 @@
 import { Clock } from "../../hal/clock"
 import { Flash } from "../../hal/flash"
+import { getU32 } from "../codec/bytes"
 import { crc32cUpdate } from "../codec/crc32c"
 import { seqAfter } from "../seq"
-import { LBA_LIMIT, MEMBER_LIMIT, META_KEYS } from "./format"
+import { encodeHeaderA, entryLba, entryLen, EntryType, LBA_LIMIT, MEMBER_LIMIT, mendRecord, META_KEYS } from "./format"
 import { numbers } from "./packed"
 import { Done, EMPTY, HORIZON, K, Op, SecState } from "./storeCore"
 import { StoreMount } from "./storeMount"
@@ -382,7 +383,9 @@ export class PrimaryBlockStore extends StoreMount {
     // Continuations
 
     /** Runs continuation k with the result of the step that finished (`data`: what a flash read
-     * read; nothing for other steps). */
+     * read; nothing for other steps). The store's one dispatcher: a call's own steps (this
+     * file), room, appends, collection and version reads (storeSpace.ts), the mount's
+     * (storeMount.ts), and BlockStore's (`toolStep`). */
     protected go(k: K, err: StoreError, data?: Buffer | null): void {
         // a failed step ends its layer: a call's own step finishes the call, a collection's
         // step returns to what asked for the collection, an append's entry and a version read
@@ -407,9 +410,12 @@ export class PrimaryBlockStore extends StoreMount {
                     }
                     return this.go(this.gcK, err)
                 }
-        if (k >= K.MountRead) return this.scanStep(k, err, data)
-        if (k >= K.ApEntry) return this.spaceStep(k, err, data)
+        if (k >= K.MountStep) {
+            if (k === K.IndexStep) return this.indexStep()
+            return this.mountStep(err, data)
+        }
         switch (k) {
+            // ---- a call's own steps (this file)
             case K.Voided:
                 // not zeroed (the flash failed): no more appends after it in its sector
                 if (err !== StoreError.None)
@@ -471,6 +477,152 @@ export class PrimaryBlockStore extends StoreMount {
                 }
                 this.readCrc = this.vCrc
                 return this.finish(StoreError.None, data as Buffer)
+            // ---- room, appends, collection and version reads (storeSpace.ts)
+            case K.RoomLoop:
+                return this.roomLoop(err)
+            case K.Opened: {
+                // a sector header is programmed: the sector is the append point
+                const s = this.openS
+                if (err !== StoreError.None) {
+                    // the header may be half there: erase before reuse
+                    this.setState(s, SecState.Dirty)
+                    this.go(this.openK, err)
+                    return
+                }
+                this.setState(s, SecState.Open)
+                this.secHasA[s] = 1
+                this.open = s
+                this.go(this.openK, StoreError.None)
+                return
+            }
+            case K.ApData: {
+                // the data slot is programmed: now its entry (the entry's CRC covers both)
+                const s = this.apS
+                const e = this.apEntry
+                if (err !== StoreError.None) return this.go(this.apK, err)
+                this.apDamaged = false
+                this.secEntries[s] = e + 1
+                this.program(this.entryAddr(s, e), this.entryBuf, K.ApEntry)
+                return
+            }
+            case K.ApEntry: {
+                // the data record is complete
+                const g = this.apS * this.spS + this.apSlot
+                const e = this.entryBuf
+                this.idx.setRecord(g, e[1], entryLba(e, 0), this.apSeq, this.apEntry, false)
+                this.noteSeq(this.apSeq)
+                this.apG = g
+                this.go(this.apK, StoreError.None)
+                return
+            }
+            case K.VersionEntry: {
+                // a version read: its entry, then its whole slot
+                this.vEntry = data as Buffer
+                const g = this.vG
+                this.readAt(this.slotAddr(this.sectorOf(g), g % this.spS), this.B, K.VersionData)
+                return
+            }
+            case K.VersionData: {
+                // a version read: the data, checked against the entry's CRC (one flipped bit
+                // mended) and the entry against the index. One that does not check keeps the
+                // length its entry gives (a whole block when the entry changed), for collection
+                // to copy as it is
+                let d = data as Buffer
+                const e = this.vEntry
+                this.vEntry = EMPTY
+                let len = this.mended(mendRecord(e, 0, d, 0, this.B))
+                // the entry must describe the slot as the index has it: else the record changed
+                // since (damage, never a version to use)
+                const g = this.vG
+                const idx = this.idx
+                let fields = entryLen(e, 0)
+                if (e[0] !== EntryType.Data) fields = -1
+                if (e[1] !== idx.memberOf(g)) fields = -1
+                if (e[2] !== g % this.spS) fields = -1
+                if (entryLba(e, 0) !== idx.lbaOf(g)) fields = -1
+                if (getU32(e, 8) !== idx.seqOf(g)) fields = -1
+                if (fields < 1) fields = -1
+                if (fields > this.B) fields = -1
+                if (fields < 0) len = -1
+                this.vDamaged = len < 0
+                if (len < 0) {
+                    len = fields
+                    if (fields < 0) len = this.B
+                }
+                if (len < d.length) d = d.slice(0, len)
+                this.vCrc = crc32cUpdate(0, d, 0, len)
+                return this.go(this.vK, StoreError.None, d)
+            }
+            case K.GcData: {
+                // collection read a live version: find room to copy it. A damaged one is
+                // copied as it is, with a CRC that does not match: dropping it would hide its
+                // loss, and a fresh CRC would launder it
+                if (this.vDamaged) {
+                    this.apDamaged = true
+                    this.stats.corruptCopied = this.stats.corruptCopied + 1
+                }
+                this.gcData = data as Buffer
+                this.gcRoom(true, K.GcRoom)
+                return
+            }
+            case K.GcRoom: {
+                // room for the copy: append it
+                const g = this.vG
+                const d = this.gcData
+                this.gcData = EMPTY
+                this.appendData(this.idx.memberOf(g), this.idx.lbaOf(g), this.idx.seqOf(g), d, d.length, this.vCrc, K.GcAppended)
+                return
+            }
+            case K.GcAppended: {
+                // the copy is durable: it replaces the version in the index
+                this.idx.replace(this.vG, this.apG)
+                this.stats.gcRelocated = this.stats.gcRelocated + 1
+                this.gcNext()
+                return
+            }
+            case K.GcSmallRoom: {
+                // room to copy a live small record of the victim
+                const key = this.gcSmallKey
+                this.appendSlot(key, this.metaVal[key], K.GcSmallAppended)
+                return
+            }
+            case K.GcSmallAppended: {
+                // the small record is copied
+                const key = this.gcSmallKey
+                this.moveLoc(this.metaLoc[key], this.apLoc)
+                this.metaLoc[key] = this.apLoc
+                this.gcNext()
+                return
+            }
+            case K.GcErased: {
+                // the victim is erased: stamp part A of its header (its erase count)
+                const v = this.gcV
+                if (err !== StoreError.None) {
+                    this.setState(v, SecState.Dirty)
+                    this.go(this.gcK, err)
+                    return
+                }
+                this.idx.clearSector(v)
+                const ec = this.secErase[v] + 1
+                this.secErase[v] = ec
+                this.secEntries[v] = 0
+                this.secData[v] = 0
+                this.secSmall[v] = 0
+                this.secHasA[v] = 0
+                // erased, but free only once part A (the erase count) is on it
+                this.setState(v, SecState.Dirty)
+                encodeHeaderA(this.hdrB, 0, this.blockLog2, ec)
+                this.program(this.sectorAddr(v), this.hdrB, K.GcHeader)
+                return
+            }
+            case K.GcHeader: {
+                // part A is on the victim: it is free
+                const v = this.gcV
+                this.setState(v, SecState.Free)
+                this.secHasA[v] = 1
+                this.go(this.gcK, StoreError.None)
+                return
+            }
             default:
                 if (this.toolStep) this.toolStep(k, err, data)
         }

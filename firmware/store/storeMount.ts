@@ -29,7 +29,8 @@ const NOT_TORN = 0xff
 /**
  * The block store's mount (storeCore.ts has the layers): it reads every sector, parses it in
  * steps (its header, its entries, the erased room left), settles what a power cut left, then
- * places the data records found into the RAM index in steps. The flash's contents never make it
+ * places the data records found into the RAM index in steps (mountStep and indexStep, which the
+ * store's one dispatcher runs after each read and from the run loop). The flash's contents never make it
  * throw: bad records are counted (stats, MountReport) and skipped; docs/FORMAT-flash.md, "How a
  * boot decides what is valid".
  * @devsWhenUsed
@@ -147,7 +148,7 @@ export abstract class StoreMount extends StoreSpace {
     /** The sector mS is done: reads the next, or settles the scan once every one is read. */
     private nextSector(): void {
         this.mBuf = EMPTY
-        if (++this.mS < this.n) return this.readAt(this.sectorAddr(this.mS), this.S, K.MountRead)
+        if (++this.mS < this.n) return this.readAt(this.sectorAddr(this.mS), this.S, K.MountStep)
         // every sector is read: settle the horizon, torn records, the open sector, erase counts
         // a bad entry or sector header may be a read that failed once: the whole scan runs
         // again, and only what it finds again counts (a torn entry, a damaged record, a sector
@@ -256,9 +257,61 @@ export abstract class StoreMount extends StoreSpace {
         this.stats.dirtySectors = this.stats.dirtySectors + 1
     }
 
-    /** One step of the sector being parsed: entries (phase 0) or an erased check (1, 2). */
-    private mountStep(): void {
+    /**
+     * One step of the sector being scanned: its read (`data`: the whole sector, classified by
+     * its header), its entries (phase 0) or an erased check (1, 2). A step from the run loop
+     * brings no data and no error: a failure is the read's.
+     */
+    protected mountStep(err: StoreError, data?: Buffer | null): void {
+        if (err !== StoreError.None) return this.mountEnd(err)
         const s = this.mS
+        if (data) {
+            // the sector was read: classify it by its header
+            const buf = data
+            this.mBuf = buf
+            const aErased = allErased(buf, 0, 8)
+            const bErased = allErased(buf, 8, 16)
+            const ec = headerAEraseCount(buf, 0)
+            if (ec >= 0) this.secErase[s] = ec
+            let blank = aErased
+            if (ec >= 0) if (buf[3] === this.blockLog2) blank = true
+            let ph = -1
+            if (blank)
+                if (bErased) {
+                    // erased (part A may be stamped): free if everything after the header is erased
+                    this.secHasA[s] = 1
+                    if (aErased) this.secHasA[s] = 0
+                    ph = 1
+                    this.mCheckAt = SECTOR_HEADER_SIZE
+                }
+            if (ph < 0) {
+                // one flipped bit of a header (at rest, or a read that failed) is mended: a sector
+                // taken for torn would be erased with every version in it
+                const whole = headerBValid(buf, 0)
+                if (!bErased)
+                    if (mendHeader(buf, 0)) {
+                        if (!whole) this.stats.mended = this.stats.mended + 1
+                        this.secErase[s] = headerAEraseCount(buf, 0)
+                        if (buf[3] !== this.blockLog2) {
+                            this.report.incompatible = this.report.incompatible + 1
+                            this.mountEnd(StoreError.IncompatibleFormat)
+                            return
+                        }
+                        this.setState(s, SecState.Used)
+                        this.secHasA[s] = 1
+                        this.secSeq[s] = getU32(buf, 8)
+                        if (this.secSeq[s] >= this.nextSectorSeq) this.nextSectorSeq = this.secSeq[s] + 1
+                        ph = 0
+                    }
+                if (ph < 0) {
+                    // torn header (a cut while opening), torn erase, foreign data
+                    this.mSuspect++
+                    this.countDirty()
+                    return this.nextSector()
+                }
+            }
+            this.mPhase = ph
+        }
         const buf = this.mBuf
         let budget = this.stepBytes
         const phase = this.mPhase
@@ -298,7 +351,7 @@ export abstract class StoreMount extends StoreSpace {
                 this.mPhase = 2
                 this.mCheckAt = entriesEnd
                 // the erased check of its free room (phase 2)
-                return this.mountStep()
+                return this.mountStep(StoreError.None)
             }
             this.later(K.MountStep)
             return
@@ -435,7 +488,7 @@ export abstract class StoreMount extends StoreSpace {
     }
 
     /** Places the data records found into the index, a few per step. */
-    private indexStep(): void {
+    protected indexStep(): void {
         const total = this.n * this.spS
         // a slot looked at costs 1, a version placed 8 (hash probe, chain walk, retention rule)
         let budget = this.stepBytes >> 3
@@ -461,65 +514,5 @@ export abstract class StoreMount extends StoreSpace {
         this.mounted = true
         this.mountEnd(StoreError.None)
         this.startNext()
-    }
-    // =====================================================================================
-    // Steps
-
-    /** Runs one of this layer's steps (MountRead .. IndexStep). */
-    protected scanStep(k: K, err: StoreError, data?: Buffer | null): void {
-        switch (k) {
-            case K.MountRead: {
-                // mount read a whole sector: classify it by its header
-                if (!data) err = StoreError.Flash
-                if (err !== StoreError.None) return this.mountEnd(err)
-                const buf = data as Buffer
-                const s = this.mS
-                this.mBuf = buf
-                const aErased = allErased(buf, 0, 8)
-                const bErased = allErased(buf, 8, 16)
-                const ec = headerAEraseCount(buf, 0)
-                if (ec >= 0) this.secErase[s] = ec
-                let blank = aErased
-                if (ec >= 0) if (buf[3] === this.blockLog2) blank = true
-                if (blank)
-                    if (bErased) {
-                        // erased (part A may be stamped): free if everything after the header is erased
-                        this.secHasA[s] = 1
-                        if (aErased) this.secHasA[s] = 0
-                        this.mPhase = 1
-                        this.mCheckAt = SECTOR_HEADER_SIZE
-                        this.mountStep()
-                        return
-                    }
-                // one flipped bit of a header (at rest, or a read that failed) is mended: a sector
-                // taken for torn would be erased with every version in it
-                const whole = headerBValid(buf, 0)
-                if (!bErased)
-                    if (mendHeader(buf, 0)) {
-                        if (!whole) this.stats.mended = this.stats.mended + 1
-                        this.secErase[s] = headerAEraseCount(buf, 0)
-                        if (buf[3] !== this.blockLog2) {
-                            this.report.incompatible = this.report.incompatible + 1
-                            this.mountEnd(StoreError.IncompatibleFormat)
-                            return
-                        }
-                        this.setState(s, SecState.Used)
-                        this.secHasA[s] = 1
-                        this.secSeq[s] = getU32(buf, 8)
-                        if (this.secSeq[s] >= this.nextSectorSeq) this.nextSectorSeq = this.secSeq[s] + 1
-                        this.mPhase = 0
-                        this.mountStep()
-                        return
-                    }
-                // torn header (a cut while opening), torn erase, foreign data
-                this.mSuspect++
-                this.countDirty()
-                return this.nextSector()
-            }
-            case K.MountStep:
-                return this.mountStep()
-            case K.IndexStep:
-                return this.indexStep()
-        }
     }
 }
