@@ -164,14 +164,10 @@ export class PrimaryBlockStore extends StoreMount {
     confirm(seq: number, done?: (err: StoreError) => void): void {
         let d: ((err: StoreError) => void) | null = null
         if (done) d = done
-        this.seqRecord(Op.Confirm, StoreRole.Primary, seq, d)
-    }
-
-    /** Queues a confirm, commit or discard record after checking the seq and the role. */
-    protected seqRecord(op: Op, role: StoreRole, seq: number, done: ((err: StoreError) => void) | null): void {
-        // a seq that is no u32 is a bad argument, in either role
-        if (this.role !== role) if (validInt(seq, U32_LIMIT)) return this.refuse(done, StoreError.WrongRole)
-        this.checked(op, 0, HORIZON, seq, null, done)
+        // a seq that is no u32 is a bad argument, in either role (BlockStore's commit and
+        // discardAbove check theirs the same way)
+        if (this.role !== StoreRole.Primary) if (validInt(seq, U32_LIMIT)) return this.refuse(d, StoreError.WrongRole)
+        this.checked(Op.Confirm, 0, HORIZON, seq, null, d)
     }
 
     /** Primary: the highest seq the remote confirmed (0 before the first). */
@@ -257,13 +253,13 @@ export class PrimaryBlockStore extends StoreMount {
         this.qHead = 0
     }
 
-    private refuse(done: Done | null, err: StoreError): void {
+    protected refuse(done: Done | null, err: StoreError): void {
         this.stats.refused = this.stats.refused + 1
         this.answerLater(done, err, null)
     }
 
     /** Queues a call whose member, lba and seq (a u32) are right; else refuses it (BadArgument). */
-    private checked(kind: Op, member: number, lba: number, seq: number, data: Buffer | null, done: Done | null): void {
+    protected checked(kind: Op, member: number, lba: number, seq: number, data: Buffer | null, done: Done | null): void {
         if (validInt(member, MEMBER_LIMIT)) if (validInt(lba, LBA_LIMIT)) if (validInt(seq, U32_LIMIT)) return this.enqueue(kind, member, lba, seq, data, done)
         this.refuse(done, StoreError.BadArgument)
     }
@@ -630,10 +626,10 @@ export class PrimaryBlockStore extends StoreMount {
 }
 
 /** Upper bound of a u32 (a seq, a meta value). */
-const U32_LIMIT = 0x100000000
+export const U32_LIMIT = 0x100000000
 
 /** v is an integer in 0..limit-1. */
-function validInt(v: number, limit: number): boolean {
+export function validInt(v: number, limit: number): boolean {
     if (!(v >= 0)) return false
     if (!(v < limit)) return false
     return Math.floor(v) === v

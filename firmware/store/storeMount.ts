@@ -98,24 +98,14 @@ export abstract class StoreMount extends StoreSpace {
         if (this.busy) err = StoreError.NotMounted
         if (err !== StoreError.None) return this.answerLater(done, err, this.report)
         this.failQueued()
-        this.resetState()
         this.mAgain = false
         this.mStartMs = this.clock.millis()
-        this.scanAll(done)
+        this.resetState(done)
     }
 
-    /** The scan of every sector, from a reset state. */
-    private scanAll(done: (err: StoreError, report: MountReport) => void): void {
-        this.busy = true
-        this.mountDone = done
-        this.report = new MountReport()
-        this.report.sectors = this.n
-        this.mS = -1
-        this.nextSector()
-    }
-
-    /** Forgets everything the last mount found (the calls still queued are the queue's). */
-    protected resetState(): void {
+    /** Forgets everything the last mount found (the calls still queued are the queue's); with
+     * `done`, a scan of every sector starts from there, which ends with done(err, report). */
+    protected resetState(done?: (err: StoreError, report: MountReport) => void): void {
         this.mounted = false
         this.mSuspect = 0
         for (let s = 0; s < this.n; s++) {
@@ -143,6 +133,14 @@ export abstract class StoreMount extends StoreSpace {
         this.maxSeq = 0
         this.hasMaxSeq = false
         this.idx.clear()
+        if (done) {
+            this.busy = true
+            this.mountDone = done
+            this.report = new MountReport()
+            this.report.sectors = this.n
+            this.mS = -1
+            this.nextSector()
+        }
     }
 
     /** The sector mS is done: reads the next, or settles the scan once every one is read. */
@@ -156,8 +154,7 @@ export abstract class StoreMount extends StoreSpace {
         if (this.mSuspect > 0)
             if (!this.mAgain) {
                 this.mAgain = true
-                this.resetState()
-                this.scanAll(this.mountDone as (err: StoreError, report: MountReport) => void)
+                this.resetState(this.mountDone as (err: StoreError, report: MountReport) => void)
                 return
             }
         const rep = this.report
@@ -403,22 +400,44 @@ export abstract class StoreMount extends StoreSpace {
                                 if (len <= this.B)
                                     if (off + ENTRY_SIZE <= dataOff) {
                                         const r = mendData(buf, off, buf, dataOff, this.B)
-                                        if (r >= 0) {
-                                            let m = r
-                                            if (h >= 0) m = r | MENDED
-                                            return this.dataEntry(s, i, off, slot, this.mended(m), true)
-                                        }
-                                        if (h === -1) {
-                                            // damage that cannot be mended, in a record whose fields are right: kept as
-                                            // a version all the same (its reads say Corrupt); only the record a power
-                                            // cut tore (nextSector) is dropped; docs/FORMAT-flash.md, "Damage and tears"
-                                            this.dataEntry(s, i, off, slot, len, false)
+                                        // a record that checks (a mended bit counted) is a version; so is one
+                                        // whose fields are right and whose damage cannot be mended (its reads say
+                                        // Corrupt): only the record a power cut tore (nextSector) is dropped;
+                                        // docs/FORMAT-flash.md, "Damage and tears"
+                                        const ok = r >= 0
+                                        let kept = ok
+                                        if (h === -1) kept = true
+                                        if (kept) {
+                                            let n = len
+                                            if (ok) {
+                                                let m = r
+                                                if (h >= 0) m = r | MENDED
+                                                n = this.mended(m)
+                                            }
+                                            const g = s * this.spS + slot
+                                            // a second record of one slot is damage
+                                            if (this.idx.isCandidate(g)) this.badEntry(s, i)
+                                            else {
+                                                const seq = getU32(buf, off + 8)
+                                                this.idx.setRecord(g, buf[off + 1], entryLba(buf, off), seq, i, true)
+                                                if (slot + 1 > this.secData[s]) this.secData[s] = slot + 1
+                                                this.report.dataRecords = this.report.dataRecords + 1
+                                                if (ok) {
+                                                    this.report.records = this.report.records + 1
+                                                    this.noteSeq(seq)
+                                                    return n
+                                                }
+                                                this.badEntry(s, i)
+                                                this.mLastKept[s] = slot + 1
+                                            }
                                             // a power cut in the entry's program leaves bits of its CRC at 1 that
                                             // should be 0, never the reverse: a CRC with a 0 where the data's has a 1
                                             // was programmed whole, and the data changed since (damage, not a tear)
-                                            const c = crc32cUpdate(crc32cUpdate(0, buf, dataOff, dataOff + len), buf, off, off + 12)
-                                            if ((c & ~getU32(buf, off + 12)) !== 0) this.mLastKept[s] = NOT_TORN
-                                            return len
+                                            if (!ok) {
+                                                const c = crc32cUpdate(crc32cUpdate(0, buf, dataOff, dataOff + len), buf, off, off + 12)
+                                                if ((c & ~getU32(buf, off + 12)) !== 0) this.mLastKept[s] = NOT_TORN
+                                            }
+                                            return n
                                         }
                                     }
                 // fields that cannot be trusted: not a version
@@ -456,28 +475,6 @@ export abstract class StoreMount extends StoreSpace {
         // a valid record of a type this store does not use: count it as bad
         this.badEntry(s, i)
         return 0
-    }
-
-    /** A data entry at mount (its record checks when `ok`): a version in the index. */
-    private dataEntry(s: number, i: number, off: number, slot: number, len: number, ok: boolean): number {
-        const buf = this.mBuf
-        const g = s * this.spS + slot
-        if (this.idx.isCandidate(g)) {
-            this.badEntry(s, i)
-            return len
-        }
-        const seq = getU32(buf, off + 8)
-        this.idx.setRecord(g, buf[off + 1], entryLba(buf, off), seq, i, true)
-        if (slot + 1 > this.secData[s]) this.secData[s] = slot + 1
-        this.report.dataRecords = this.report.dataRecords + 1
-        if (ok) {
-            this.report.records = this.report.records + 1
-            this.noteSeq(seq)
-            return len
-        }
-        this.badEntry(s, i)
-        this.mLastKept[s] = slot + 1
-        return len
     }
 
     private badEntry(s: number, i: number): void {

@@ -108,7 +108,7 @@ export abstract class StoreSpace extends StoreCore {
         let keep = 1
         if (this.roomIsData) keep = this.reserve
         if (this.freeCount > keep) {
-            this.openSector(this.pickFree(), K.RoomLoop)
+            this.openSector(K.RoomLoop)
             return
         }
         if (this.roomRounds++ > 2 * this.n + 4) {
@@ -138,20 +138,6 @@ export abstract class StoreSpace extends StoreCore {
             return
         }
         this.collectSector(v, K.RoomLoop)
-    }
-
-    /** The free sector with the lowest erase count (from after the last one opened, so equal
-     * counts take turns). */
-    private pickFree(): number {
-        let best = -1
-        for (let j = 1; j <= this.n; j++) {
-            const s = (this.lastOpened + j) % this.n
-            if (this.secState[s] !== SecState.Free) continue
-            if (best >= 0) if (this.secErase[s] >= this.secErase[best]) continue
-            best = s
-        }
-        storeInvariant(best >= 0, "a free sector to open")
-        return best
     }
 
     /**
@@ -212,8 +198,17 @@ export abstract class StoreSpace extends StoreCore {
     // =====================================================================================
     // Opening a sector: stamp its header (part A too if the sector has none)
 
-    private openSector(s: number, k: K): void {
-        storeInvariant(this.secState[s] === SecState.Free, "open a free sector")
+    /** Opens the free sector with the lowest erase count (from after the last one opened, so
+     * equal counts take turns), then go(k). */
+    private openSector(k: K): void {
+        let s = -1
+        for (let j = 1; j <= this.n; j++) {
+            const f = (this.lastOpened + j) % this.n
+            if (this.secState[f] !== SecState.Free) continue
+            if (s >= 0) if (this.secErase[f] >= this.secErase[s]) continue
+            s = f
+        }
+        storeInvariant(s >= 0, "a free sector to open")
         if (this.open >= 0) this.setState(this.open, SecState.Used)
         this.open = -1
         this.openS = s
@@ -332,6 +327,6 @@ export abstract class StoreSpace extends StoreCore {
             storeInvariant(false, "relocation room")
             return
         }
-        this.openSector(this.pickFree(), k)
+        this.openSector(k)
     }
 }
