@@ -237,7 +237,8 @@ export abstract class LinkChannel extends ChannelSender {
         return !this.stopped
     }
 
-    // each role implements every hook (abstract: an image holds only its own role's)
+    // each role implements every abstract hook (an image holds only its own role's); the
+    // optional ones only the remote
 
     /** A HELLO, WELCOME or REFUSE arrived. */
     protected abstract onHandshake(type: number, buf: Buffer, n: number): void
@@ -245,14 +246,16 @@ export abstract class LinkChannel extends ChannelSender {
     /** A RESET of `session` arrived. */
     protected abstract onReset(session: number): void
 
-    /** A DATA or ACK frame of another session arrived. */
-    protected abstract onStaleFrame(session: number): void
+    /** A DATA or ACK frame of another session arrived (the remote's: a primary's does
+     * nothing). */
+    protected onStaleFrame?(session: number): void
 
     /** The link has been silent for deadMs. */
     protected abstract onDead(): void
 
-    /** A valid frame of the current session arrived. */
-    protected abstract onAlive(): void
+    /** A valid frame of the current session arrived (the remote's: a primary's does
+     * nothing). */
+    protected onAlive?(): void
 
     /** Earliest deadline of the role's own timers, or -1. */
     protected abstract roleDeadline(): number
@@ -319,7 +322,16 @@ export abstract class LinkChannel extends ChannelSender {
         putU32(b, OFF_GENERATION, generation)
         putU32(b, OFF_NONCE, nonce)
         putU16(b, OFF_MAX_PAYLOAD, this.cfg.maxPayload)
-        this.queueControl(HANDSHAKE_BYTES + this.putResumeState(b, HANDSHAKE_BYTES))
+        // this end's resume state after it (as putResumeState; queueControl)
+        let n = HANDSHAKE_BYTES
+        if (this.resumeProvider) {
+            const r = this.resumeProvider()
+            if (r.length > this.cfg.maxResumeBytes) throw new Error("link: resume state longer than maxResumeBytes")
+            b.set(r, n)
+            n += r.length
+        }
+        this.ctrlLen = n
+        this.kick()
     }
 
     /** Queues a handshake frame of n bytes (CRC excluded) built in ctrl. */
@@ -445,7 +457,7 @@ export abstract class LinkChannel extends ChannelSender {
         if (s !== this.sessionId) stale = true
         if (stale) {
             this.counters.droppedStale = this.counters.droppedStale + 1
-            this.onStaleFrame(s)
+            if (this.onStaleFrame) this.onStaleFrame(s)
             return false
         }
         this.counters.framesReceived = this.counters.framesReceived + 1
@@ -454,7 +466,7 @@ export abstract class LinkChannel extends ChannelSender {
         this.rtt.resetBackoff()
         const rtoAt = this.lastRxAt + this.rtt.rto()
         if (this.rtoAt > rtoAt) this.rtoAt = rtoAt
-        this.onAlive()
+        if (this.onAlive) this.onAlive()
         return true
     }
 
