@@ -107,7 +107,7 @@ export class BlockStore extends PrimaryBlockStore {
         if (kind === Op.Collect) {
             const v = this.pickVictim(false)
             if (v < 0) this.finish(StoreError.None, null)
-            else this.collectSector(v, K.Collected)
+            else this.gcNext(v, K.Collected)
             return true
         }
         const r = this.remote

@@ -3,7 +3,7 @@ import { Flash } from "../../hal/flash"
 import { getU32 } from "../codec/bytes"
 import { crc32cUpdate } from "../codec/crc32c"
 import { seqAfter } from "../seq"
-import { encodeHeaderA, entryLba, entryLen, EntryType, LBA_LIMIT, MEMBER_LIMIT, mendRecord, META_KEYS } from "./format"
+import { encodeHeaderA, entryLba, entryLen, EntryType, LBA_LIMIT, MEMBER_LIMIT, MENDED, mendData, mendFields, META_KEYS } from "./format"
 import { numbers } from "./packed"
 import { Done, EMPTY, HORIZON, K, Op, SecState } from "./storeCore"
 import { StoreMount } from "./storeMount"
@@ -526,7 +526,18 @@ export class PrimaryBlockStore extends StoreMount {
                 let d = data as Buffer
                 const e = this.vEntry
                 this.vEntry = EMPTY
-                let len = this.mended(mendRecord(e, 0, d, 0, this.B))
+                // the record checks (one flipped bit of its fields mended by their check, one of
+                // its data or CRC by the CRC), or not (-1: its entry as it was read)
+                let len = -1
+                const h = mendFields(e, 0)
+                if (h !== -2) {
+                    const r = mendData(e, 0, d, 0, this.B)
+                    if (r >= 0) {
+                        len = r
+                        if (h >= 0) len = r | MENDED
+                    } else if (h >= 0) e[h >> 3] ^= 1 << (h & 7)
+                }
+                len = this.mended(len)
                 // the entry must describe the slot as the index has it: else the record changed
                 // since (damage, never a version to use)
                 const g = this.vG

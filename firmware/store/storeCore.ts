@@ -307,7 +307,8 @@ export abstract class StoreCore {
         this.hasMaxSeq = true
     }
 
-    /** The length mendRecord found, counting a mended bit. */
+    /** The length mendData found (with MENDED when a bit was mended; -1: none), counting a
+     * mended bit. */
     protected mended(len: number): number {
         if (len < MENDED) return len
         this.stats.mended = this.stats.mended + 1

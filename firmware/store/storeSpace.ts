@@ -137,7 +137,7 @@ export abstract class StoreSpace extends StoreCore {
             this.go(this.roomK, StoreError.Full)
             return
         }
-        this.collectSector(v, K.RoomLoop)
+        this.gcNext(v, K.RoomLoop)
     }
 
     /**
@@ -278,17 +278,18 @@ export abstract class StoreSpace extends StoreCore {
     // =====================================================================================
     // Garbage collection of one sector: relocate what is live, erase, stamp part A
 
-    protected collectSector(v: number, k: K): void {
-        storeInvariant(v !== this.open, "victim is used or dirty")
-        storeInvariant(this.secState[v] !== SecState.Free, "victim is used or dirty")
-        this.gcV = v
-        this.gcK = k
-        this.gcSlot = 0
-        this.stats.gcRuns = this.stats.gcRuns + 1
-        this.gcNext()
-    }
-
-    protected gcNext(): void {
+    /** Collection of a victim: with `k`, the collection of sector v0 starts (then go(k) once
+     * it is erased and free); the next of its live records is relocated, or it is erased. */
+    protected gcNext(v0?: number, k?: K): void {
+        if (k) {
+            const victim = v0 as number
+            storeInvariant(victim !== this.open, "victim is used or dirty")
+            storeInvariant(this.secState[victim] !== SecState.Free, "victim is used or dirty")
+            this.gcV = victim
+            this.gcK = k
+            this.gcSlot = 0
+            this.stats.gcRuns = this.stats.gcRuns + 1
+        }
         const v = this.gcV
         if (this.secState[v] === SecState.Used) {
             while (this.gcSlot < this.secData[v]) {
