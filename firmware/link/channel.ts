@@ -69,14 +69,14 @@ export abstract class LinkChannel extends ChannelSender {
     private small: Buffer
     private probePending!: boolean
     private resetPending = -1
-    private lastProbeAt = 0
+    protected lastProbeAt = 0
 
     private timer!: Timer | null
     private timerArmed!: boolean
     private timerAt!: number
     private kickArmed!: boolean
 
-    private sessionHandler!: ((resumed: boolean, resume: Buffer) => void) | null
+    protected sessionHandler!: ((resumed: boolean, resume: Buffer) => void) | null
     /** The sealing layer (docs/FORMAT-link.md §11), or none: frames go in the clear. */
     protected sealer!: FrameSealer | null
     /** Where a frame is sealed before its CRC and COBS. */
@@ -292,17 +292,6 @@ export abstract class LinkChannel extends ChannelSender {
         this.probePending = false
     }
 
-    /** The session is up (new or resumed): tell the application, let it send. */
-    protected sessionUp(resumed: boolean, resume: Buffer): void {
-        this.st = "up"
-        this.lastRxAt = this.clock.millis()
-        this.lastProbeAt = this.lastRxAt
-        if (resumed) this.counters.sessionsResumed = this.counters.sessionsResumed + 1
-        else this.counters.sessionsStarted = this.counters.sessionsStarted + 1
-        if (this.sessionHandler) this.sessionHandler(resumed, resume)
-        this.kick()
-    }
-
     /** Resume state from the application for a handshake frame, written at `at`; returns its length. */
     protected putResumeState(dst: Buffer, at: number): number {
         if (!this.resumeProvider) return 0
@@ -401,20 +390,41 @@ export abstract class LinkChannel extends ChannelSender {
             if (role < at) at = role
         }
         if (at < 0) return
-        // a timer that fires early is harmless: service() re-arms for what is left
+        // a timer that fires early is harmless: its service re-arms for what is left
         if (this.timerArmed) {
             if (this.timerAt <= at) return
             if (this.timer) clock.clearTimer(this.timer)
         }
-        const now = clock.millis()
+        const t = clock.millis()
         this.timerAt = at
         this.timerArmed = true
         const self = this
         let delay = 0
-        if (at > now) delay = at - now
+        if (at > t) delay = at - t
+        // the service: what is due (retransmission, the link's death, a keepalive probe, the
+        // role's timers), then the timer again
         this.timer = clock.setTimer(delay, () => {
-            self.timerArmed = false
-            self.service()
+            const me = self
+            me.timerArmed = false
+            if (me.stopped) return
+            const cfg = me.cfg
+            const now = me.clock.millis() + TIME_EPS
+            if (me.rtoAt >= 0) if (me.rtoAt <= now) me.onRto()
+            if (me.st === "up") {
+                const keepalive = cfg.keepaliveMs
+                if (me.lastRxAt + cfg.deadMs <= now) {
+                    me.counters.linkDeaths = me.counters.linkDeaths + 1
+                    me.rxEcho = 0
+                    me.onDead()
+                } else if (keepalive > 0)
+                    if (me.probeBase() + keepalive <= now) {
+                        me.lastProbeAt = me.clock.millis()
+                        me.probePending = true
+                        me.kick()
+                    }
+            }
+            me.onRoleTimers(now)
+            me.schedule()
         })
     }
 
@@ -424,28 +434,6 @@ export abstract class LinkChannel extends ChannelSender {
         const rx = this.lastRxAt
         if (rx > this.lastProbeAt) return rx
         return this.lastProbeAt
-    }
-
-    private service(): void {
-        if (this.stopped) return
-        const cfg = this.cfg
-        const now = this.clock.millis() + TIME_EPS
-        if (this.rtoAt >= 0) if (this.rtoAt <= now) this.onRto()
-        if (this.st === "up") {
-            const keepalive = cfg.keepaliveMs
-            if (this.lastRxAt + cfg.deadMs <= now) {
-                this.counters.linkDeaths = this.counters.linkDeaths + 1
-                this.rxEcho = 0
-                this.onDead()
-            } else if (keepalive > 0)
-                if (this.probeBase() + keepalive <= now) {
-                    this.lastProbeAt = this.clock.millis()
-                    this.probePending = true
-                    this.kick()
-                }
-        }
-        this.onRoleTimers(now)
-        this.schedule()
     }
 
     /** Malformed frames found after COBS decoding (the decoder counts its own). */

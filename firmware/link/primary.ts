@@ -187,7 +187,14 @@ export class PrimaryChannel extends LinkChannel {
         this.backoff.reset()
         const resume = Buffer.alloc(n - HANDSHAKE_BYTES)
         for (let i = 0; i < resume.length; i++) resume[i] = buf[HANDSHAKE_BYTES + i]
-        this.sessionUp(resumed, resume)
+        // the session is up (new or resumed): tell the application, let it send
+        this.st = "up"
+        this.lastRxAt = this.clock.millis()
+        this.lastProbeAt = this.lastRxAt
+        if (resumed) c.sessionsResumed = c.sessionsResumed + 1
+        else c.sessionsStarted = c.sessionsStarted + 1
+        if (this.sessionHandler) this.sessionHandler(resumed, resume)
+        this.kick()
         this.changed()
     }
 
