@@ -39,6 +39,13 @@ export class BlockStore extends PrimaryBlockStore {
         return out
     }
 
+    /** Bytes per block. (Here, not in PrimaryBlockStore: the options' field of the same name,
+     * read through interfaces, would compile the method into a primary's image, which never
+     * calls it.) */
+    blockSize(): number {
+        return this.B
+    }
+
     /** Remote: one commit record makes every staged version with seq ≤ `seq` visible at once.
      * done(SeqTooOld) for a seq below the applied one; the applied one again is a no-op. */
     commit(seq: number, done: (err: StoreError) => void): void {

@@ -203,10 +203,6 @@ export class PrimaryBlockStore extends StoreMount {
         return this.idx.seqOf(g)
     }
 
-    blockSize(): number {
-        return this.B
-    }
-
     /** Erase count of each sector of the store. */
     eraseCounts(): number[] {
         const out: number[] = []
