@@ -105,8 +105,10 @@ export class AuxRing {
 
     /** Copies the data of the i-th waiting portion into dst at dstOffset. */
     copyDataAt(i: number, dst: Buffer, dstOffset: number): number {
-        const off = this.offsetAt(i) + SLOT_HEADER
-        const len = this.lengthAt(i)
+        const at = this.offsetAt(i)
+        // (its length, as lengthAt)
+        const len = getU16(this.mem, at + 8)
+        const off = at + SLOT_HEADER
         dst.set(this.mem.slice(off, off + len), dstOffset)
         return len
     }
