@@ -380,7 +380,8 @@ export abstract class LinkChannel extends ChannelSender {
             if (dead < at) at = dead
             const keepalive = cfg.keepaliveMs
             if (keepalive > 0) {
-                const probe = this.probeBase() + keepalive
+                // a probe is due keepalive after the last frame received or probe sent
+                const probe = Math.max(this.lastRxAt, this.lastProbeAt) + keepalive
                 if (probe < at) at = probe
             }
         }
@@ -417,7 +418,7 @@ export abstract class LinkChannel extends ChannelSender {
                     me.rxEcho = 0
                     me.onDead()
                 } else if (keepalive > 0)
-                    if (me.probeBase() + keepalive <= now) {
+                    if (Math.max(me.lastRxAt, me.lastProbeAt) + keepalive <= now) {
                         me.lastProbeAt = me.clock.millis()
                         me.probePending = true
                         me.kick()
@@ -429,12 +430,6 @@ export abstract class LinkChannel extends ChannelSender {
     }
 
     // ---- internals ----
-
-    private probeBase(): number {
-        const rx = this.lastRxAt
-        if (rx > this.lastProbeAt) return rx
-        return this.lastProbeAt
-    }
 
     /** Malformed frames found after COBS decoding (the decoder counts its own). */
     private malformed = 0
