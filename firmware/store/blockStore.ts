@@ -84,7 +84,9 @@ export class BlockStore extends PrimaryBlockStore {
             this.clock.setTimer(0, () => done(err))
             return
         }
-        this.failQueued()
+        // the calls still queued fail (NotMounted), as at a mount
+        while (this.qCount > 0) this.answerLater(this.popCall(), StoreError.NotMounted, null)
+        this.qHead = 0
         this.resetState()
         this.busy = true
         this.mS = 0

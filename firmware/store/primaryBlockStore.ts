@@ -95,6 +95,26 @@ export class PrimaryBlockStore extends StoreMount {
     // =====================================================================================
     // Public API
 
+    /**
+     * Scans the flash and rebuilds the RAM index. done(None, report) when the store is usable
+     * (a blank or garbage chip gives an empty store); done(IncompatibleFormat) when the flash
+     * holds a store of another format version or block size (use `format`); done(Flash) when the
+     * flash failed; done(Config) for bad options. Calls made before mount fail with NotMounted.
+     * (The scan is StoreMount's, storeMount.ts.)
+     */
+    mount(done: (err: StoreError, report: MountReport) => void): void {
+        // (a store whose options are bad is never busy)
+        let err = this.configError
+        if (this.busy) err = StoreError.NotMounted
+        if (err !== StoreError.None) return this.answerLater(done, err, this.report)
+        // the calls still queued fail (NotMounted)
+        while (this.qCount > 0) this.answerLater(this.popCall(), StoreError.NotMounted, null)
+        this.qHead = 0
+        this.mAgain = false
+        this.mStartMs = this.clock.millis()
+        this.resetState(done)
+    }
+
     isMounted(): boolean {
         return this.mounted
     }
@@ -243,12 +263,6 @@ export class PrimaryBlockStore extends StoreMount {
     // =====================================================================================
     // Queue
 
-    /** The calls still queued fail (NotMounted): the store mounts or formats. */
-    protected failQueued(): void {
-        while (this.qCount > 0) this.answerLater(this.popCall(), StoreError.NotMounted, null)
-        this.qHead = 0
-    }
-
     protected refuse(done: Done | null, err: StoreError): void {
         this.stats.refused = this.stats.refused + 1
         this.answerLater(done, err, null)
@@ -293,7 +307,7 @@ export class PrimaryBlockStore extends StoreMount {
     }
 
     /** Takes the call at the head of the queue off it; returns its done. */
-    private popCall(): Done | null {
+    protected popCall(): Done | null {
         const i = this.qHead
         const done = this.qDone[i]
         this.qDone[i] = null

@@ -53,9 +53,9 @@ export abstract class StoreMount extends StoreSpace {
     /** Per small-record slot: the log position of the live copy found. */
     private mMetaPos: number[]
     private mG!: number
-    private mStartMs!: number
+    protected mStartMs!: number
     /** The scan is running a second time (the first found a bad entry or sector header). */
-    private mAgain!: boolean
+    protected mAgain!: boolean
     /** Bad entries and sector headers this scan found. */
     private mSuspect!: number
 
@@ -71,9 +71,6 @@ export abstract class StoreMount extends StoreSpace {
     /** Runs the next call in the queue, if any (the mount ends). */
     protected abstract startNext(): void
 
-    /** The calls still queued fail (NotMounted): the store mounts or formats. */
-    protected abstract failQueued(): void
-
     // ---- what BlockStore adds (StoreSpace has more)
 
     /** A valid small record of a type this store does not use (at entry `off` of mBuf, location
@@ -85,23 +82,6 @@ export abstract class StoreMount extends StoreSpace {
 
     /** A mount's scan starts over: BlockStore forgets what the last one found. */
     protected resetMore?(): void
-
-    /**
-     * Scans the flash and rebuilds the RAM index. done(None, report) when the store is usable
-     * (a blank or garbage chip gives an empty store); done(IncompatibleFormat) when the flash
-     * holds a store of another format version or block size (use `format`); done(Flash) when the
-     * flash failed; done(Config) for bad options. Calls made before mount fail with NotMounted.
-     */
-    mount(done: (err: StoreError, report: MountReport) => void): void {
-        // (a store whose options are bad is never busy)
-        let err = this.configError
-        if (this.busy) err = StoreError.NotMounted
-        if (err !== StoreError.None) return this.answerLater(done, err, this.report)
-        this.failQueued()
-        this.mAgain = false
-        this.mStartMs = this.clock.millis()
-        this.resetState(done)
-    }
 
     /** Forgets everything the last mount found (the calls still queued are the queue's); with
      * `done`, a scan of every sector starts from there, which ends with done(err, report). */
