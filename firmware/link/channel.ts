@@ -69,14 +69,14 @@ export abstract class LinkChannel extends ChannelSender {
     private small: Buffer
     private probePending!: boolean
     private resetPending = -1
-    private lastProbeAt = 0
+    protected lastProbeAt = 0
 
     private timer!: Timer | null
     private timerArmed!: boolean
     private timerAt!: number
     private kickArmed!: boolean
 
-    private sessionHandler!: ((resumed: boolean, resume: Buffer) => void) | null
+    protected sessionHandler!: ((resumed: boolean, resume: Buffer) => void) | null
     /** The sealing layer (docs/FORMAT-link.md §11), or none: frames go in the clear. */
     protected sealer!: FrameSealer | null
     /** Where a frame is sealed before its CRC and COBS. */
@@ -237,7 +237,8 @@ export abstract class LinkChannel extends ChannelSender {
         return !this.stopped
     }
 
-    // each role implements every hook (abstract: an image holds only its own role's)
+    // each role implements every abstract hook (an image holds only its own role's); the
+    // optional ones only the remote
 
     /** A HELLO, WELCOME or REFUSE arrived. */
     protected abstract onHandshake(type: number, buf: Buffer, n: number): void
@@ -245,14 +246,16 @@ export abstract class LinkChannel extends ChannelSender {
     /** A RESET of `session` arrived. */
     protected abstract onReset(session: number): void
 
-    /** A DATA or ACK frame of another session arrived. */
-    protected abstract onStaleFrame(session: number): void
+    /** A DATA or ACK frame of another session arrived (the remote's: a primary's does
+     * nothing). */
+    protected onStaleFrame?(session: number): void
 
     /** The link has been silent for deadMs. */
     protected abstract onDead(): void
 
-    /** A valid frame of the current session arrived. */
-    protected abstract onAlive(): void
+    /** A valid frame of the current session arrived (the remote's: a primary's does
+     * nothing). */
+    protected onAlive?(): void
 
     /** Earliest deadline of the role's own timers, or -1. */
     protected abstract roleDeadline(): number
@@ -289,17 +292,6 @@ export abstract class LinkChannel extends ChannelSender {
         this.probePending = false
     }
 
-    /** The session is up (new or resumed): tell the application, let it send. */
-    protected sessionUp(resumed: boolean, resume: Buffer): void {
-        this.st = "up"
-        this.lastRxAt = this.clock.millis()
-        this.lastProbeAt = this.lastRxAt
-        if (resumed) this.counters.sessionsResumed = this.counters.sessionsResumed + 1
-        else this.counters.sessionsStarted = this.counters.sessionsStarted + 1
-        if (this.sessionHandler) this.sessionHandler(resumed, resume)
-        this.kick()
-    }
-
     /** Resume state from the application for a handshake frame, written at `at`; returns its length. */
     protected putResumeState(dst: Buffer, at: number): number {
         if (!this.resumeProvider) return 0
@@ -319,7 +311,16 @@ export abstract class LinkChannel extends ChannelSender {
         putU32(b, OFF_GENERATION, generation)
         putU32(b, OFF_NONCE, nonce)
         putU16(b, OFF_MAX_PAYLOAD, this.cfg.maxPayload)
-        this.queueControl(HANDSHAKE_BYTES + this.putResumeState(b, HANDSHAKE_BYTES))
+        // this end's resume state after it (as putResumeState; queueControl)
+        let n = HANDSHAKE_BYTES
+        if (this.resumeProvider) {
+            const r = this.resumeProvider()
+            if (r.length > this.cfg.maxResumeBytes) throw new Error("link: resume state longer than maxResumeBytes")
+            b.set(r, n)
+            n += r.length
+        }
+        this.ctrlLen = n
+        this.kick()
     }
 
     /** Queues a handshake frame of n bytes (CRC excluded) built in ctrl. */
@@ -379,7 +380,8 @@ export abstract class LinkChannel extends ChannelSender {
             if (dead < at) at = dead
             const keepalive = cfg.keepaliveMs
             if (keepalive > 0) {
-                const probe = this.probeBase() + keepalive
+                // a probe is due keepalive after the last frame received or probe sent
+                const probe = Math.max(this.lastRxAt, this.lastProbeAt) + keepalive
                 if (probe < at) at = probe
             }
         }
@@ -389,52 +391,45 @@ export abstract class LinkChannel extends ChannelSender {
             if (role < at) at = role
         }
         if (at < 0) return
-        // a timer that fires early is harmless: service() re-arms for what is left
+        // a timer that fires early is harmless: its service re-arms for what is left
         if (this.timerArmed) {
             if (this.timerAt <= at) return
             if (this.timer) clock.clearTimer(this.timer)
         }
-        const now = clock.millis()
+        const t = clock.millis()
         this.timerAt = at
         this.timerArmed = true
         const self = this
         let delay = 0
-        if (at > now) delay = at - now
+        if (at > t) delay = at - t
+        // the service: what is due (retransmission, the link's death, a keepalive probe, the
+        // role's timers), then the timer again
         this.timer = clock.setTimer(delay, () => {
-            self.timerArmed = false
-            self.service()
+            const me = self
+            me.timerArmed = false
+            if (me.stopped) return
+            const cfg = me.cfg
+            const now = me.clock.millis() + TIME_EPS
+            if (me.rtoAt >= 0) if (me.rtoAt <= now) me.onRto()
+            if (me.st === "up") {
+                const keepalive = cfg.keepaliveMs
+                if (me.lastRxAt + cfg.deadMs <= now) {
+                    me.counters.linkDeaths = me.counters.linkDeaths + 1
+                    me.rxEcho = 0
+                    me.onDead()
+                } else if (keepalive > 0)
+                    if (Math.max(me.lastRxAt, me.lastProbeAt) + keepalive <= now) {
+                        me.lastProbeAt = me.clock.millis()
+                        me.probePending = true
+                        me.kick()
+                    }
+            }
+            me.onRoleTimers(now)
+            me.schedule()
         })
     }
 
     // ---- internals ----
-
-    private probeBase(): number {
-        const rx = this.lastRxAt
-        if (rx > this.lastProbeAt) return rx
-        return this.lastProbeAt
-    }
-
-    private service(): void {
-        if (this.stopped) return
-        const cfg = this.cfg
-        const now = this.clock.millis() + TIME_EPS
-        if (this.rtoAt >= 0) if (this.rtoAt <= now) this.onRto()
-        if (this.st === "up") {
-            const keepalive = cfg.keepaliveMs
-            if (this.lastRxAt + cfg.deadMs <= now) {
-                this.counters.linkDeaths = this.counters.linkDeaths + 1
-                this.rxEcho = 0
-                this.onDead()
-            } else if (keepalive > 0)
-                if (this.probeBase() + keepalive <= now) {
-                    this.lastProbeAt = this.clock.millis()
-                    this.probePending = true
-                    this.kick()
-                }
-        }
-        this.onRoleTimers(now)
-        this.schedule()
-    }
 
     /** Malformed frames found after COBS decoding (the decoder counts its own). */
     private malformed = 0
@@ -445,7 +440,7 @@ export abstract class LinkChannel extends ChannelSender {
         if (s !== this.sessionId) stale = true
         if (stale) {
             this.counters.droppedStale = this.counters.droppedStale + 1
-            this.onStaleFrame(s)
+            if (this.onStaleFrame) this.onStaleFrame(s)
             return false
         }
         this.counters.framesReceived = this.counters.framesReceived + 1
@@ -454,7 +449,7 @@ export abstract class LinkChannel extends ChannelSender {
         this.rtt.resetBackoff()
         const rtoAt = this.lastRxAt + this.rtt.rto()
         if (this.rtoAt > rtoAt) this.rtoAt = rtoAt
-        this.onAlive()
+        if (this.onAlive) this.onAlive()
         return true
     }
 

@@ -96,10 +96,6 @@ export class PrimaryChannel extends LinkChannel {
         return this.backoff.attempts
     }
 
-    protected override onAlive(): void {}
-
-    protected override onStaleFrame(_session: number): void {}
-
     protected override roleDeadline(): number {
         if (this.st === "connecting") return this.handshakeAt
         if (this.st === "down") return this.reconnectAt
@@ -107,15 +103,19 @@ export class PrimaryChannel extends LinkChannel {
     }
 
     protected override onRoleTimers(now: number): void {
-        if (this.st === "connecting" && this.handshakeAt >= 0 && this.handshakeAt <= now) {
-            this.counters.handshakeTimeouts++
-            this.goDown()
+        const c = this.counters
+        if (this.st === "connecting") {
+            if (this.handshakeAt >= 0)
+                if (this.handshakeAt <= now) {
+                    c.handshakeTimeouts = c.handshakeTimeouts + 1
+                    this.goDown()
+                }
         } else if (this.st === "down")
             if (this.reconnectAt >= 0)
                 if (this.reconnectAt <= now) {
                     // the backoff has passed: a new attempt
                     this.reconnectAt = -1
-                    while (this.nonce === 0) this.nonce = this.randomU32()
+                    while (this.nonce === 0) this.nonce = Math.floor(this.random() * 4294967296) >>> 0
                     this.st = "connecting"
                     // the ack block tells the remote what this end has of the session it resumes
                     this.queueHandshake(FrameType.Hello, this.member, this.generation, this.nonce)
@@ -130,40 +130,46 @@ export class PrimaryChannel extends LinkChannel {
     }
 
     protected override onReset(session: number): void {
-        if (session !== this.sessionId || this.sessionId === 0) {
-            this.counters.droppedStale++
+        const c = this.counters
+        let stale = session !== this.sessionId
+        if (this.sessionId === 0) stale = true
+        if (stale) {
+            c.droppedStale = c.droppedStale + 1
             return
         }
-        this.counters.framesReceived++
-        this.counters.resetsReceived++
+        c.framesReceived = c.framesReceived + 1
+        c.resetsReceived = c.resetsReceived + 1
         if (this.st === "up") {
-            this.counters.linkDeaths++
+            c.linkDeaths = c.linkDeaths + 1
             this.goDown()
         }
     }
 
     protected override onHandshake(type: number, buf: Buffer, n: number): void {
+        const c = this.counters
         if (type === FrameType.Hello) {
-            this.counters.droppedUnexpected++
+            c.droppedUnexpected = c.droppedUnexpected + 1
             return
         }
-        if (
-            this.st !== "connecting" ||
-            getU32(buf, OFF_NONCE) !== this.nonce ||
-            buf[OFF_VERSION] !== PROTOCOL_VERSION ||
-            getU16(buf, OFF_MEMBER) !== this.member
-        ) {
-            this.counters.droppedStale++
+        // an answer to this end's HELLO of this attempt, else stale
+        let stale = this.st !== "connecting"
+        if (getU32(buf, OFF_NONCE) !== this.nonce) stale = true
+        if (buf[OFF_VERSION] !== PROTOCOL_VERSION) stale = true
+        if (getU16(buf, OFF_MEMBER) !== this.member) stale = true
+        if (stale) {
+            c.droppedStale = c.droppedStale + 1
             return
         }
-        this.counters.framesReceived++
+        c.framesReceived = c.framesReceived + 1
         if (type === FrameType.Refuse) {
             this.refuse(buf[OFF_REASON], getU32(buf, OFF_GENERATION))
             return
         }
         const session = getU32(buf, OFF_SESSION)
-        if (getU32(buf, OFF_GENERATION) !== this.generation || session === 0) {
-            this.counters.droppedStale++
+        if (getU32(buf, OFF_GENERATION) !== this.generation) stale = true
+        if (session === 0) stale = true
+        if (stale) {
+            c.droppedStale = c.droppedStale + 1
             return
         }
         if (getU16(buf, OFF_MAX_PAYLOAD) !== this.cfg.maxPayload) {
@@ -185,12 +191,19 @@ export class PrimaryChannel extends LinkChannel {
         this.backoff.reset()
         const resume = Buffer.alloc(n - HANDSHAKE_BYTES)
         for (let i = 0; i < resume.length; i++) resume[i] = buf[HANDSHAKE_BYTES + i]
-        this.sessionUp(resumed, resume)
+        // the session is up (new or resumed): tell the application, let it send
+        this.st = "up"
+        this.lastRxAt = this.clock.millis()
+        this.lastProbeAt = this.lastRxAt
+        if (resumed) c.sessionsResumed = c.sessionsResumed + 1
+        else c.sessionsStarted = c.sessionsStarted + 1
+        if (this.sessionHandler) this.sessionHandler(resumed, resume)
+        this.kick()
         this.changed()
     }
 
     private refuse(reason: number, highest: number): void {
-        this.counters.refusals++
+        this.counters.refusals = this.counters.refusals + 1
         this.st = "refused"
         this.handshakeAt = -1
         this.reconnectAt = -1

@@ -155,6 +155,18 @@ export class RemoteChannel extends LinkChannel {
         if (fenced) if (!this.restoreSession) this.renew()
     }
 
+    /** The session is up (new or resumed): tell the application, let it send (the primary's
+     * end does the same in its handshake). */
+    private sessionUp(resumed: boolean, resume: Buffer): void {
+        this.st = "up"
+        this.lastRxAt = this.clock.millis()
+        this.lastProbeAt = this.lastRxAt
+        if (resumed) this.counters.sessionsResumed = this.counters.sessionsResumed + 1
+        else this.counters.sessionsStarted = this.counters.sessionsStarted + 1
+        if (this.sessionHandler) this.sessionHandler(resumed, resume)
+        this.kick()
+    }
+
     /** Generation of the current session's primary. */
     generation(): number {
         return this.sessionGeneration

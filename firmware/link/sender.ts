@@ -148,7 +148,8 @@ export abstract class ChannelSender extends ChannelReceiver {
             }
             this.rtoAt = -1
         } else {
-            this.openPeerWindow(getU16(buf, OFF_WINDOW))
+            // a new session: as openPeerWindow
+            this.peerLimit = getU16(buf, OFF_WINDOW)
         }
     }
 

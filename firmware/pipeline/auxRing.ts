@@ -1,5 +1,6 @@
 import { getU16, getU32, putU16, putU32 } from "../codec/bytes"
 import { LbaTable } from "./lbaTable"
+import { encodePortionHeader, PORTION_HEADER } from "../protocol/messages"
 
 /**
  * The aux ring: the fixed-size RAM ring buffer where portions wait for transmission (the
@@ -105,9 +106,23 @@ export class AuxRing {
 
     /** Copies the data of the i-th waiting portion into dst at dstOffset. */
     copyDataAt(i: number, dst: Buffer, dstOffset: number): number {
-        const off = this.offsetAt(i) + SLOT_HEADER
-        const len = this.lengthAt(i)
+        const at = this.offsetAt(i)
+        // (its length, as lengthAt)
+        const len = getU16(this.mem, at + 8)
+        const off = at + SLOT_HEADER
         dst.set(this.mem.slice(off, off + len), dstOffset)
+        return len
+    }
+
+    /** The i-th waiting portion as a PORTION message (its header, then its data) in msg, which
+     * holds one of a whole block; returns its data's length. */
+    portionAt(i: number, msg: Buffer): number {
+        const mem = this.mem
+        const at = this.offsetAt(i)
+        encodePortionHeader(msg, getU32(mem, at), getU32(mem, at + 4), getU32(mem, at + 10))
+        const len = getU16(mem, at + 8)
+        const off = at + SLOT_HEADER
+        msg.set(mem.slice(off, off + len), PORTION_HEADER)
         return len
     }
 

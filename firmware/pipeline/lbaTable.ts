@@ -46,25 +46,28 @@ export class LbaTable {
 
     /** The value stored for lba, or -1. */
     get(lba: number): number {
-        let o = this.slotOf(lba)
         const b = this.slots
+        let o = slotOf(lba, this.mask)
         while (getU32(b, o + 4) === this.gen) {
             if (getU32(b, o) === lba) return getU16(b, o + 8)
-            o = this.next(o)
+            // the next slot, the first after the last
+            o += SLOT
+            if (o >= b.length) o = 0
         }
         return -1
     }
 
     /** Stores value for lba; false when lba is new and the table is full. */
     set(lba: number, value: number): boolean {
-        let o = this.slotOf(lba)
         const b = this.slots
+        let o = slotOf(lba, this.mask)
         while (getU32(b, o + 4) === this.gen) {
             if (getU32(b, o) === lba) {
                 putU16(b, o + 8, value)
                 return true
             }
-            o = this.next(o)
+            o += SLOT
+            if (o >= b.length) o = 0
         }
         if (this.count >= this.capacity) return false
         putU32(b, o, lba)
@@ -73,15 +76,9 @@ export class LbaTable {
         this.count++
         return true
     }
+}
 
-    /** The offset of the slot where lba's probe starts. */
-    private slotOf(lba: number): number {
-        return ((Math.imul(lba, 0x9e3779b1) >>> 16) & this.mask) * SLOT
-    }
-
-    /** The offset of the slot after the one at o. */
-    private next(o: number): number {
-        o += SLOT
-        return o < this.slots.length ? o : 0
-    }
+/** The offset of the slot where lba's probe starts, in a table of mask + 1 slots. */
+function slotOf(lba: number, mask: number): number {
+    return ((Math.imul(lba, 0x9e3779b1) >>> 16) & mask) * SLOT
 }

@@ -209,7 +209,19 @@ export class PrimaryBoard {
         addSeq(this, 1)
         const self = this
         channel.onWritable(() => pumpBoard(self))
-        channel.onMessage((msg, len) => self.onRemoteMessage(msg, len))
+        // a message from the remote: APPLIED, its resync's requests, a verify's answer
+        channel.onMessage((msg, len) => {
+            const b = self
+            const type = msg[0]
+            if (len === 1) {
+                if (type === Msg.ResyncRequest) {
+                    b.resyncAsked = true
+                    startResync(b)
+                } else if (type === Msg.ResyncWait) b.resyncAsked = false
+            } else if (type === Msg.Applied) {
+                if (len === 5) remoteConfirmed(b, getU32(msg, 1))
+            } else if (type === Msg.Verified) if (b.verifier) b.verifier.onVerified(msg, len, b)
+        })
         channel.onSessionUp((resumed, resume) => {
             if (!resumed) newSession(self, resume)
             pumpBoard(self)
@@ -420,7 +432,10 @@ export class PrimaryBoard {
     /** The minimum cycle time has passed and not too many closed seqs wait for transmission. */
     mayClose(): boolean {
         if (this.lastAdoptAt >= 0) if (this.clock.millis() - this.lastAdoptAt < this.opts.minCycleMs) return false
-        return this.closedWaiting() < this.opts.maxClosedSeqs
+        // (closedWaiting, counted here: the board calls it nowhere else)
+        let n = 0
+        for (let i = 0; i < this.seqs; i++) if ((this.stateOf[i] & (SeqFlag.Closed | SeqFlag.Sent)) === SeqFlag.Closed) n++
+        return n < this.opts.maxClosedSeqs
     }
 
     /** Closed seqs not yet fully handed to the link. */
@@ -549,19 +564,6 @@ export class PrimaryBoard {
         if (!this.suspended) this.suspend(SuspendReason.Damage)
         else resyncStep(this)
         return true
-    }
-
-    /** A message from the remote: APPLIED, its resync's requests, a verify's answer. */
-    onRemoteMessage(msg: Buffer, len: number): void {
-        const type = msg[0]
-        if (len === 1) {
-            if (type === Msg.ResyncRequest) {
-                this.resyncAsked = true
-                startResync(this)
-            } else if (type === Msg.ResyncWait) this.resyncAsked = false
-        } else if (type === Msg.Applied) {
-            if (len === 5) remoteConfirmed(this, getU32(msg, 1))
-        } else if (type === Msg.Verified) if (this.verifier) this.verifier.onVerified(msg, len, this)
     }
 
     // ---- status

@@ -50,13 +50,10 @@ export function pumpBoard(b: PrimaryBoard): void {
         if (!(f & SeqFlag.Spilled)) {
             while (!ring.isEmpty()) {
                 if (ring.seqAt(0) !== seq) break
-                const lba = ring.lbaAt(0)
-                const crc = ring.crcAt(0)
                 const msg = b.portionBuf
-                encodePortionHeader(msg, seq, lba, crc)
                 // every portion is one whole block, so the buffer is exactly one message and
                 // no slice (a copy on the board) is needed on this path
-                const n = ring.copyDataAt(0, msg, PORTION_HEADER)
+                const n = ring.portionAt(0, msg)
                 if (!ch.send(msg)) return
                 ring.shift()
                 countSent(b, n)

@@ -3,8 +3,8 @@ import { Flash } from "../../hal/flash"
 import { getU32 } from "../codec/bytes"
 import { seqAfter } from "../seq"
 import { EntryType } from "./format"
-import { PrimaryBlockStore } from "./primaryBlockStore"
-import { K, Op, SecState } from "./storeCore"
+import { PrimaryBlockStore, U32_LIMIT, validInt } from "./primaryBlockStore"
+import { HORIZON, K, Op, SecState } from "./storeCore"
 import { StoreError, StoreOptions, StoreRole, StoreStats } from "./types"
 import { VersionIndex } from "./versionIndex"
 
@@ -39,10 +39,24 @@ export class BlockStore extends PrimaryBlockStore {
         return out
     }
 
+    /** Bytes per block. (Here, not in PrimaryBlockStore: the options' field of the same name,
+     * read through interfaces, would compile the method into a primary's image, which never
+     * calls it.) */
+    blockSize(): number {
+        return this.B
+    }
+
     /** Remote: one commit record makes every staged version with seq ≤ `seq` visible at once.
      * done(SeqTooOld) for a seq below the applied one; the applied one again is a no-op. */
     commit(seq: number, done: (err: StoreError) => void): void {
-        this.seqRecord(Op.Commit, StoreRole.Remote, seq, done)
+        this.seqRecord(Op.Commit, seq, done)
+    }
+
+    /** Queues a commit or discard record after checking the seq and the role (as confirm). */
+    private seqRecord(op: Op, seq: number, done: (err: StoreError) => void): void {
+        // a seq that is no u32 is a bad argument, in either role
+        if (this.role !== StoreRole.Remote) if (validInt(seq, U32_LIMIT)) return this.refuse(done, StoreError.WrongRole)
+        this.checked(op, 0, HORIZON, seq, null, done)
     }
 
     /** Remote: the applied seq (0 before the first commit). */
@@ -53,7 +67,7 @@ export class BlockStore extends PrimaryBlockStore {
     /** Remote: drops every staged version with seq above `seq` (for a resync), durably.
      * done(SeqTooOld) if `seq` is below the applied seq. */
     discardAbove(seq: number, done: (err: StoreError) => void): void {
-        this.seqRecord(Op.Discard, StoreRole.Remote, seq, done)
+        this.seqRecord(Op.Discard, seq, done)
     }
 
     /** Remote: the lowest lba at or above `from` of `member` whose applied version is newer
@@ -87,7 +101,9 @@ export class BlockStore extends PrimaryBlockStore {
             this.clock.setTimer(0, () => done(err))
             return
         }
-        this.failQueued()
+        // the calls still queued fail (NotMounted), as at a mount
+        while (this.qCount > 0) this.answerLater(this.popCall(), StoreError.NotMounted, null)
+        this.qHead = 0
         this.resetState()
         this.busy = true
         this.mS = 0
@@ -117,7 +133,7 @@ export class BlockStore extends PrimaryBlockStore {
         if (kind === Op.Collect) {
             const v = this.pickVictim(false)
             if (v < 0) this.finish(StoreError.None, null)
-            else this.collectSector(v, K.Collected)
+            else this.gcNext(v, K.Collected)
             return true
         }
         const r = this.remote

@@ -93,7 +93,8 @@ export function mendHeader(b: Buffer, off: number): boolean {
  * bytes 0..11. The data's part is the block's own CRC-32C, `blockCrc`, computed once when the
  * write was captured: the record's CRC goes on from it, so data that changed in RAM after the
  * capture never checks. The check (headerCheck) lets a record damaged in two places still be
- * mended when one of them is in the entry's fields (mendRecord). Returns the CRC.
+ * mended when one of them is in the entry's fields (mendFields, then mendData: a mount's parse
+ * and a read of a version both check a record so). Returns the CRC.
  */
 export function encodeDataEntry(e: Buffer, member: number, slot: number, lba: number, seq: number, len: number, blockCrc: number): number {
     e[0] = EntryType.Data
@@ -179,7 +180,7 @@ export function entryLen(b: Buffer, off: number): number {
     return b[off + 6] | ((b[off + 7] & 1) << 8)
 }
 
-/** Added to a mended length (mendData, mendRecord) when a bit was mended. */
+/** Added to a mended length (mendData) when a bit was mended. */
 export const MENDED = 0x10000
 
 /**
@@ -219,23 +220,4 @@ export function mendFields(e: Buffer, eo: number): number {
     if (h < 0) return -2
     e[eo + (h >> 3)] ^= 1 << (h & 7)
     return h
-}
-
-/**
- * Checks a data record, its entry at e[eo..eo+16) and its data at d[dOff..] (where the slot
- * the caller knows puts it), and mends what the entry's check and CRC-32C place, in place: one
- * flipped bit of the fields (the check), and one of the data or CRC (the CRC). Returns the data
- * length when the record checks (plus MENDED when a bit was mended), or -1: damage they detect
- * but do not place; the entry is then as it was read.
- */
-export function mendRecord(e: Buffer, eo: number, d: Buffer, dOff: number, maxLen: number): number {
-    const h = mendFields(e, eo)
-    if (h === -2) return -1
-    const r = mendData(e, eo, d, dOff, maxLen)
-    if (r >= 0) {
-        if (h >= 0) return r | MENDED
-        return r
-    }
-    if (h >= 0) e[eo + (h >> 3)] ^= 1 << (h & 7)
-    return -1
 }

@@ -1,8 +1,9 @@
 import { Clock } from "../../hal/clock"
 import { Flash } from "../../hal/flash"
+import { getU32 } from "../codec/bytes"
 import { crc32cUpdate } from "../codec/crc32c"
 import { seqAfter } from "../seq"
-import { LBA_LIMIT, MEMBER_LIMIT, META_KEYS } from "./format"
+import { encodeHeaderA, entryLba, entryLen, EntryType, LBA_LIMIT, MEMBER_LIMIT, MENDED, mendData, mendFields, META_KEYS } from "./format"
 import { numbers } from "./packed"
 import { Done, EMPTY, HORIZON, K, Op, SecState } from "./storeCore"
 import { StoreMount } from "./storeMount"
@@ -94,6 +95,26 @@ export class PrimaryBlockStore extends StoreMount {
     // =====================================================================================
     // Public API
 
+    /**
+     * Scans the flash and rebuilds the RAM index. done(None, report) when the store is usable
+     * (a blank or garbage chip gives an empty store); done(IncompatibleFormat) when the flash
+     * holds a store of another format version or block size (use `format`); done(Flash) when the
+     * flash failed; done(Config) for bad options. Calls made before mount fail with NotMounted.
+     * (The scan is StoreMount's, storeMount.ts.)
+     */
+    mount(done: (err: StoreError, report: MountReport) => void): void {
+        // (a store whose options are bad is never busy)
+        let err = this.configError
+        if (this.busy) err = StoreError.NotMounted
+        if (err !== StoreError.None) return this.answerLater(done, err, this.report)
+        // the calls still queued fail (NotMounted)
+        while (this.qCount > 0) this.answerLater(this.popCall(), StoreError.NotMounted, null)
+        this.qHead = 0
+        this.mAgain = false
+        this.mStartMs = this.clock.millis()
+        this.resetState(done)
+    }
+
     isMounted(): boolean {
         return this.mounted
     }
@@ -163,14 +184,10 @@ export class PrimaryBlockStore extends StoreMount {
     confirm(seq: number, done?: (err: StoreError) => void): void {
         let d: ((err: StoreError) => void) | null = null
         if (done) d = done
-        this.seqRecord(Op.Confirm, StoreRole.Primary, seq, d)
-    }
-
-    /** Queues a confirm, commit or discard record after checking the seq and the role. */
-    protected seqRecord(op: Op, role: StoreRole, seq: number, done: ((err: StoreError) => void) | null): void {
-        // a seq that is no u32 is a bad argument, in either role
-        if (this.role !== role) if (validInt(seq, U32_LIMIT)) return this.refuse(done, StoreError.WrongRole)
-        this.checked(op, 0, HORIZON, seq, null, done)
+        // a seq that is no u32 is a bad argument, in either role (BlockStore's commit and
+        // discardAbove check theirs the same way)
+        if (this.role !== StoreRole.Primary) if (validInt(seq, U32_LIMIT)) return this.refuse(d, StoreError.WrongRole)
+        this.checked(Op.Confirm, 0, HORIZON, seq, null, d)
     }
 
     /** Primary: the highest seq the remote confirmed (0 before the first). */
@@ -204,10 +221,6 @@ export class PrimaryBlockStore extends StoreMount {
         const g = this.idx.newest(member, lba)
         if (g < 0) return -1
         return this.idx.seqOf(g)
-    }
-
-    blockSize(): number {
-        return this.B
     }
 
     /** Erase count of each sector of the store. */
@@ -250,19 +263,13 @@ export class PrimaryBlockStore extends StoreMount {
     // =====================================================================================
     // Queue
 
-    /** The calls still queued fail (NotMounted): the store mounts or formats. */
-    protected failQueued(): void {
-        while (this.qCount > 0) this.answerLater(this.popCall(), StoreError.NotMounted, null)
-        this.qHead = 0
-    }
-
-    private refuse(done: Done | null, err: StoreError): void {
+    protected refuse(done: Done | null, err: StoreError): void {
         this.stats.refused = this.stats.refused + 1
         this.answerLater(done, err, null)
     }
 
     /** Queues a call whose member, lba and seq (a u32) are right; else refuses it (BadArgument). */
-    private checked(kind: Op, member: number, lba: number, seq: number, data: Buffer | null, done: Done | null): void {
+    protected checked(kind: Op, member: number, lba: number, seq: number, data: Buffer | null, done: Done | null): void {
         if (validInt(member, MEMBER_LIMIT)) if (validInt(lba, LBA_LIMIT)) if (validInt(seq, U32_LIMIT)) return this.enqueue(kind, member, lba, seq, data, done)
         this.refuse(done, StoreError.BadArgument)
     }
@@ -300,7 +307,7 @@ export class PrimaryBlockStore extends StoreMount {
     }
 
     /** Takes the call at the head of the queue off it; returns its done. */
-    private popCall(): Done | null {
+    protected popCall(): Done | null {
         const i = this.qHead
         const done = this.qDone[i]
         this.qDone[i] = null
@@ -382,7 +389,9 @@ export class PrimaryBlockStore extends StoreMount {
     // Continuations
 
     /** Runs continuation k with the result of the step that finished (`data`: what a flash read
-     * read; nothing for other steps). */
+     * read; nothing for other steps). The store's one dispatcher: a call's own steps (this
+     * file), room, appends, collection and version reads (storeSpace.ts), the mount's
+     * (storeMount.ts), and BlockStore's (`toolStep`). */
     protected go(k: K, err: StoreError, data?: Buffer | null): void {
         // a failed step ends its layer: a call's own step finishes the call, a collection's
         // step returns to what asked for the collection, an append's entry and a version read
@@ -407,9 +416,12 @@ export class PrimaryBlockStore extends StoreMount {
                     }
                     return this.go(this.gcK, err)
                 }
-        if (k >= K.MountRead) return this.scanStep(k, err, data)
-        if (k >= K.ApEntry) return this.spaceStep(k, err, data)
+        if (k >= K.MountStep) {
+            if (k === K.IndexStep) return this.indexStep()
+            return this.mountStep(err, data)
+        }
         switch (k) {
+            // ---- a call's own steps (this file)
             case K.Voided:
                 // not zeroed (the flash failed): no more appends after it in its sector
                 if (err !== StoreError.None)
@@ -471,6 +483,163 @@ export class PrimaryBlockStore extends StoreMount {
                 }
                 this.readCrc = this.vCrc
                 return this.finish(StoreError.None, data as Buffer)
+            // ---- room, appends, collection and version reads (storeSpace.ts)
+            case K.RoomLoop:
+                return this.roomLoop(err)
+            case K.Opened: {
+                // a sector header is programmed: the sector is the append point
+                const s = this.openS
+                if (err !== StoreError.None) {
+                    // the header may be half there: erase before reuse
+                    this.setState(s, SecState.Dirty)
+                    this.go(this.openK, err)
+                    return
+                }
+                this.setState(s, SecState.Open)
+                this.secHasA[s] = 1
+                this.open = s
+                this.go(this.openK, StoreError.None)
+                return
+            }
+            case K.ApData: {
+                // the data slot is programmed: now its entry (the entry's CRC covers both)
+                const s = this.apS
+                const e = this.apEntry
+                if (err !== StoreError.None) return this.go(this.apK, err)
+                this.apDamaged = false
+                this.secEntries[s] = e + 1
+                this.program(this.entryAddr(s, e), this.entryBuf, K.ApEntry)
+                return
+            }
+            case K.ApEntry: {
+                // the data record is complete
+                const g = this.apS * this.spS + this.apSlot
+                const e = this.entryBuf
+                this.idx.setRecord(g, e[1], entryLba(e, 0), this.apSeq, this.apEntry, false)
+                this.noteSeq(this.apSeq)
+                this.apG = g
+                this.go(this.apK, StoreError.None)
+                return
+            }
+            case K.VersionEntry: {
+                // a version read: its entry, then its whole slot
+                this.vEntry = data as Buffer
+                const g = this.vG
+                this.readAt(this.slotAddr(this.sectorOf(g), g % this.spS), this.B, K.VersionData)
+                return
+            }
+            case K.VersionData: {
+                // a version read: the data, checked against the entry's CRC (one flipped bit
+                // mended) and the entry against the index. One that does not check keeps the
+                // length its entry gives (a whole block when the entry changed), for collection
+                // to copy as it is
+                let d = data as Buffer
+                const e = this.vEntry
+                this.vEntry = EMPTY
+                // the record checks (one flipped bit of its fields mended by their check, one of
+                // its data or CRC by the CRC), or not (-1: its entry as it was read)
+                let len = -1
+                const h = mendFields(e, 0)
+                if (h !== -2) {
+                    const r = mendData(e, 0, d, 0, this.B)
+                    if (r >= 0) {
+                        len = r
+                        if (h >= 0) len = r | MENDED
+                    } else if (h >= 0) e[h >> 3] ^= 1 << (h & 7)
+                }
+                len = this.mended(len)
+                // the entry must describe the slot as the index has it: else the record changed
+                // since (damage, never a version to use)
+                const g = this.vG
+                const idx = this.idx
+                let fields = entryLen(e, 0)
+                if (e[0] !== EntryType.Data) fields = -1
+                if (e[1] !== idx.memberOf(g)) fields = -1
+                if (e[2] !== g % this.spS) fields = -1
+                if (entryLba(e, 0) !== idx.lbaOf(g)) fields = -1
+                if (getU32(e, 8) !== idx.seqOf(g)) fields = -1
+                if (fields < 1) fields = -1
+                if (fields > this.B) fields = -1
+                if (fields < 0) len = -1
+                this.vDamaged = len < 0
+                if (len < 0) {
+                    len = fields
+                    if (fields < 0) len = this.B
+                }
+                if (len < d.length) d = d.slice(0, len)
+                this.vCrc = crc32cUpdate(0, d, 0, len)
+                return this.go(this.vK, StoreError.None, d)
+            }
+            case K.GcData: {
+                // collection read a live version: find room to copy it. A damaged one is
+                // copied as it is, with a CRC that does not match: dropping it would hide its
+                // loss, and a fresh CRC would launder it
+                if (this.vDamaged) {
+                    this.apDamaged = true
+                    this.stats.corruptCopied = this.stats.corruptCopied + 1
+                }
+                this.gcData = data as Buffer
+                this.gcRoom(true, K.GcRoom)
+                return
+            }
+            case K.GcRoom: {
+                // room for the copy: append it
+                const g = this.vG
+                const d = this.gcData
+                this.gcData = EMPTY
+                this.appendData(this.idx.memberOf(g), this.idx.lbaOf(g), this.idx.seqOf(g), d, d.length, this.vCrc, K.GcAppended)
+                return
+            }
+            case K.GcAppended: {
+                // the copy is durable: it replaces the version in the index
+                this.idx.replace(this.vG, this.apG)
+                this.stats.gcRelocated = this.stats.gcRelocated + 1
+                this.gcNext()
+                return
+            }
+            case K.GcSmallRoom: {
+                // room to copy a live small record of the victim
+                const key = this.gcSmallKey
+                this.appendSlot(key, this.metaVal[key], K.GcSmallAppended)
+                return
+            }
+            case K.GcSmallAppended: {
+                // the small record is copied
+                const key = this.gcSmallKey
+                this.moveLoc(this.metaLoc[key], this.apLoc)
+                this.metaLoc[key] = this.apLoc
+                this.gcNext()
+                return
+            }
+            case K.GcErased: {
+                // the victim is erased: stamp part A of its header (its erase count)
+                const v = this.gcV
+                if (err !== StoreError.None) {
+                    this.setState(v, SecState.Dirty)
+                    this.go(this.gcK, err)
+                    return
+                }
+                this.idx.clearSector(v)
+                const ec = this.secErase[v] + 1
+                this.secErase[v] = ec
+                this.secEntries[v] = 0
+                this.secData[v] = 0
+                this.secSmall[v] = 0
+                this.secHasA[v] = 0
+                // erased, but free only once part A (the erase count) is on it
+                this.setState(v, SecState.Dirty)
+                encodeHeaderA(this.hdrB, 0, this.blockLog2, ec)
+                this.program(this.sectorAddr(v), this.hdrB, K.GcHeader)
+                return
+            }
+            case K.GcHeader: {
+                // part A is on the victim: it is free
+                const v = this.gcV
+                this.setState(v, SecState.Free)
+                this.secHasA[v] = 1
+                this.go(this.gcK, StoreError.None)
+                return
+            }
             default:
                 if (this.toolStep) this.toolStep(k, err, data)
         }
@@ -478,10 +647,10 @@ export class PrimaryBlockStore extends StoreMount {
 }
 
 /** Upper bound of a u32 (a seq, a meta value). */
-const U32_LIMIT = 0x100000000
+export const U32_LIMIT = 0x100000000
 
 /** v is an integer in 0..limit-1. */
-function validInt(v: number, limit: number): boolean {
+export function validInt(v: number, limit: number): boolean {
     if (!(v >= 0)) return false
     if (!(v < limit)) return false
     return Math.floor(v) === v

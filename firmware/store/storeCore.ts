@@ -46,10 +46,11 @@ export type Done = (err: StoreError, data: Buffer | null) => void
 
 /**
  * Continuations: the step that runs when a flash operation or a lower layer (room, append,
- * collection, version read) completes. A register holds one of these and `go` runs it, so the
- * store needs no closure per step (each would be a function of its own in the board image).
- * They are numbered by who runs them (PrimaryBlockStore, StoreSpace, StoreMount) and by what
- * a failure does.
+ * collection, version read) completes. A register holds one of these and `go` runs it: one
+ * dispatcher (PrimaryBlockStore's) for the steps of every layer, so the store needs no closure
+ * per step (each would be a function of its own in the board image) and no dispatcher per
+ * layer. They are numbered by the layer whose work they continue (PrimaryBlockStore,
+ * StoreSpace, StoreMount) and by what a failure does.
  */
 export const enum K {
     // ---- PrimaryBlockStore's steps (and BlockStore's, run by its `toolStep`) that handle a
@@ -92,10 +93,10 @@ export const enum K {
     RoomLoop = 25,
     Opened = 26,
     ApData = 27,
-    // ---- StoreMount's steps; they handle a failure themselves
-    MountRead = 28,
-    MountStep = 29,
-    IndexStep = 30,
+    // ---- StoreMount's steps; they handle a failure themselves (MountStep: a sector read, or
+    // the next step of its scan)
+    MountStep = 28,
+    IndexStep = 29,
 }
 
 export const EMPTY = Buffer.alloc(0)
@@ -259,7 +260,7 @@ export abstract class StoreCore {
     }
 
     /** Runs continuation k with the result of the step that finished (`data`: what a flash read
-     * read; nothing for other steps). */
+     * read; nothing for other steps): the one dispatcher, PrimaryBlockStore's. */
     protected abstract go(k: K, err: StoreError, data?: Buffer | null): void
 
     /** done(err, data) from the run loop (nothing when done is null). */
@@ -306,7 +307,8 @@ export abstract class StoreCore {
         this.hasMaxSeq = true
     }
 
-    /** The length mendRecord found, counting a mended bit. */
+    /** The length mendData found (with MENDED when a bit was mended; -1: none), counting a
+     * mended bit. */
     protected mended(len: number): number {
         if (len < MENDED) return len
         this.stats.mended = this.stats.mended + 1

@@ -29,7 +29,8 @@ const NOT_TORN = 0xff
 /**
  * The block store's mount (storeCore.ts has the layers): it reads every sector, parses it in
  * steps (its header, its entries, the erased room left), settles what a power cut left, then
- * places the data records found into the RAM index in steps. The flash's contents never make it
+ * places the data records found into the RAM index in steps (mountStep and indexStep, which the
+ * store's one dispatcher runs after each read and from the run loop). The flash's contents never make it
  * throw: bad records are counted (stats, MountReport) and skipped; docs/FORMAT-flash.md, "How a
  * boot decides what is valid".
  * @devsWhenUsed
@@ -52,9 +53,9 @@ export abstract class StoreMount extends StoreSpace {
     /** Per small-record slot: the log position of the live copy found. */
     private mMetaPos: number[]
     private mG!: number
-    private mStartMs!: number
+    protected mStartMs!: number
     /** The scan is running a second time (the first found a bad entry or sector header). */
-    private mAgain!: boolean
+    protected mAgain!: boolean
     /** Bad entries and sector headers this scan found. */
     private mSuspect!: number
 
@@ -70,9 +71,6 @@ export abstract class StoreMount extends StoreSpace {
     /** Runs the next call in the queue, if any (the mount ends). */
     protected abstract startNext(): void
 
-    /** The calls still queued fail (NotMounted): the store mounts or formats. */
-    protected abstract failQueued(): void
-
     // ---- what BlockStore adds (StoreSpace has more)
 
     /** A valid small record of a type this store does not use (at entry `off` of mBuf, location
@@ -85,36 +83,9 @@ export abstract class StoreMount extends StoreSpace {
     /** A mount's scan starts over: BlockStore forgets what the last one found. */
     protected resetMore?(): void
 
-    /**
-     * Scans the flash and rebuilds the RAM index. done(None, report) when the store is usable
-     * (a blank or garbage chip gives an empty store); done(IncompatibleFormat) when the flash
-     * holds a store of another format version or block size (use `format`); done(Flash) when the
-     * flash failed; done(Config) for bad options. Calls made before mount fail with NotMounted.
-     */
-    mount(done: (err: StoreError, report: MountReport) => void): void {
-        // (a store whose options are bad is never busy)
-        let err = this.configError
-        if (this.busy) err = StoreError.NotMounted
-        if (err !== StoreError.None) return this.answerLater(done, err, this.report)
-        this.failQueued()
-        this.resetState()
-        this.mAgain = false
-        this.mStartMs = this.clock.millis()
-        this.scanAll(done)
-    }
-
-    /** The scan of every sector, from a reset state. */
-    private scanAll(done: (err: StoreError, report: MountReport) => void): void {
-        this.busy = true
-        this.mountDone = done
-        this.report = new MountReport()
-        this.report.sectors = this.n
-        this.mS = -1
-        this.nextSector()
-    }
-
-    /** Forgets everything the last mount found (the calls still queued are the queue's). */
-    protected resetState(): void {
+    /** Forgets everything the last mount found (the calls still queued are the queue's); with
+     * `done`, a scan of every sector starts from there, which ends with done(err, report). */
+    protected resetState(done?: (err: StoreError, report: MountReport) => void): void {
         this.mounted = false
         this.mSuspect = 0
         for (let s = 0; s < this.n; s++) {
@@ -142,12 +113,20 @@ export abstract class StoreMount extends StoreSpace {
         this.maxSeq = 0
         this.hasMaxSeq = false
         this.idx.clear()
+        if (done) {
+            this.busy = true
+            this.mountDone = done
+            this.report = new MountReport()
+            this.report.sectors = this.n
+            this.mS = -1
+            this.nextSector()
+        }
     }
 
     /** The sector mS is done: reads the next, or settles the scan once every one is read. */
     private nextSector(): void {
         this.mBuf = EMPTY
-        if (++this.mS < this.n) return this.readAt(this.sectorAddr(this.mS), this.S, K.MountRead)
+        if (++this.mS < this.n) return this.readAt(this.sectorAddr(this.mS), this.S, K.MountStep)
         // every sector is read: settle the horizon, torn records, the open sector, erase counts
         // a bad entry or sector header may be a read that failed once: the whole scan runs
         // again, and only what it finds again counts (a torn entry, a damaged record, a sector
@@ -155,8 +134,7 @@ export abstract class StoreMount extends StoreSpace {
         if (this.mSuspect > 0)
             if (!this.mAgain) {
                 this.mAgain = true
-                this.resetState()
-                this.scanAll(this.mountDone as (err: StoreError, report: MountReport) => void)
+                this.resetState(this.mountDone as (err: StoreError, report: MountReport) => void)
                 return
             }
         const rep = this.report
@@ -256,9 +234,61 @@ export abstract class StoreMount extends StoreSpace {
         this.stats.dirtySectors = this.stats.dirtySectors + 1
     }
 
-    /** One step of the sector being parsed: entries (phase 0) or an erased check (1, 2). */
-    private mountStep(): void {
+    /**
+     * One step of the sector being scanned: its read (`data`: the whole sector, classified by
+     * its header), its entries (phase 0) or an erased check (1, 2). A step from the run loop
+     * brings no data and no error: a failure is the read's.
+     */
+    protected mountStep(err: StoreError, data?: Buffer | null): void {
+        if (err !== StoreError.None) return this.mountEnd(err)
         const s = this.mS
+        if (data) {
+            // the sector was read: classify it by its header
+            const buf = data
+            this.mBuf = buf
+            const aErased = allErased(buf, 0, 8)
+            const bErased = allErased(buf, 8, 16)
+            const ec = headerAEraseCount(buf, 0)
+            if (ec >= 0) this.secErase[s] = ec
+            let blank = aErased
+            if (ec >= 0) if (buf[3] === this.blockLog2) blank = true
+            let ph = -1
+            if (blank)
+                if (bErased) {
+                    // erased (part A may be stamped): free if everything after the header is erased
+                    this.secHasA[s] = 1
+                    if (aErased) this.secHasA[s] = 0
+                    ph = 1
+                    this.mCheckAt = SECTOR_HEADER_SIZE
+                }
+            if (ph < 0) {
+                // one flipped bit of a header (at rest, or a read that failed) is mended: a sector
+                // taken for torn would be erased with every version in it
+                const whole = headerBValid(buf, 0)
+                if (!bErased)
+                    if (mendHeader(buf, 0)) {
+                        if (!whole) this.stats.mended = this.stats.mended + 1
+                        this.secErase[s] = headerAEraseCount(buf, 0)
+                        if (buf[3] !== this.blockLog2) {
+                            this.report.incompatible = this.report.incompatible + 1
+                            this.mountEnd(StoreError.IncompatibleFormat)
+                            return
+                        }
+                        this.setState(s, SecState.Used)
+                        this.secHasA[s] = 1
+                        this.secSeq[s] = getU32(buf, 8)
+                        if (this.secSeq[s] >= this.nextSectorSeq) this.nextSectorSeq = this.secSeq[s] + 1
+                        ph = 0
+                    }
+                if (ph < 0) {
+                    // torn header (a cut while opening), torn erase, foreign data
+                    this.mSuspect++
+                    this.countDirty()
+                    return this.nextSector()
+                }
+            }
+            this.mPhase = ph
+        }
         const buf = this.mBuf
         let budget = this.stepBytes
         const phase = this.mPhase
@@ -298,7 +328,7 @@ export abstract class StoreMount extends StoreSpace {
                 this.mPhase = 2
                 this.mCheckAt = entriesEnd
                 // the erased check of its free room (phase 2)
-                return this.mountStep()
+                return this.mountStep(StoreError.None)
             }
             this.later(K.MountStep)
             return
@@ -350,22 +380,44 @@ export abstract class StoreMount extends StoreSpace {
                                 if (len <= this.B)
                                     if (off + ENTRY_SIZE <= dataOff) {
                                         const r = mendData(buf, off, buf, dataOff, this.B)
-                                        if (r >= 0) {
-                                            let m = r
-                                            if (h >= 0) m = r | MENDED
-                                            return this.dataEntry(s, i, off, slot, this.mended(m), true)
-                                        }
-                                        if (h === -1) {
-                                            // damage that cannot be mended, in a record whose fields are right: kept as
-                                            // a version all the same (its reads say Corrupt); only the record a power
-                                            // cut tore (nextSector) is dropped; docs/FORMAT-flash.md, "Damage and tears"
-                                            this.dataEntry(s, i, off, slot, len, false)
+                                        // a record that checks (a mended bit counted) is a version; so is one
+                                        // whose fields are right and whose damage cannot be mended (its reads say
+                                        // Corrupt): only the record a power cut tore (nextSector) is dropped;
+                                        // docs/FORMAT-flash.md, "Damage and tears"
+                                        const ok = r >= 0
+                                        let kept = ok
+                                        if (h === -1) kept = true
+                                        if (kept) {
+                                            let n = len
+                                            if (ok) {
+                                                let m = r
+                                                if (h >= 0) m = r | MENDED
+                                                n = this.mended(m)
+                                            }
+                                            const g = s * this.spS + slot
+                                            // a second record of one slot is damage
+                                            if (this.idx.isCandidate(g)) this.badEntry(s, i)
+                                            else {
+                                                const seq = getU32(buf, off + 8)
+                                                this.idx.setRecord(g, buf[off + 1], entryLba(buf, off), seq, i, true)
+                                                if (slot + 1 > this.secData[s]) this.secData[s] = slot + 1
+                                                this.report.dataRecords = this.report.dataRecords + 1
+                                                if (ok) {
+                                                    this.report.records = this.report.records + 1
+                                                    this.noteSeq(seq)
+                                                    return n
+                                                }
+                                                this.badEntry(s, i)
+                                                this.mLastKept[s] = slot + 1
+                                            }
                                             // a power cut in the entry's program leaves bits of its CRC at 1 that
                                             // should be 0, never the reverse: a CRC with a 0 where the data's has a 1
                                             // was programmed whole, and the data changed since (damage, not a tear)
-                                            const c = crc32cUpdate(crc32cUpdate(0, buf, dataOff, dataOff + len), buf, off, off + 12)
-                                            if ((c & ~getU32(buf, off + 12)) !== 0) this.mLastKept[s] = NOT_TORN
-                                            return len
+                                            if (!ok) {
+                                                const c = crc32cUpdate(crc32cUpdate(0, buf, dataOff, dataOff + len), buf, off, off + 12)
+                                                if ((c & ~getU32(buf, off + 12)) !== 0) this.mLastKept[s] = NOT_TORN
+                                            }
+                                            return n
                                         }
                                     }
                 // fields that cannot be trusted: not a version
@@ -405,28 +457,6 @@ export abstract class StoreMount extends StoreSpace {
         return 0
     }
 
-    /** A data entry at mount (its record checks when `ok`): a version in the index. */
-    private dataEntry(s: number, i: number, off: number, slot: number, len: number, ok: boolean): number {
-        const buf = this.mBuf
-        const g = s * this.spS + slot
-        if (this.idx.isCandidate(g)) {
-            this.badEntry(s, i)
-            return len
-        }
-        const seq = getU32(buf, off + 8)
-        this.idx.setRecord(g, buf[off + 1], entryLba(buf, off), seq, i, true)
-        if (slot + 1 > this.secData[s]) this.secData[s] = slot + 1
-        this.report.dataRecords = this.report.dataRecords + 1
-        if (ok) {
-            this.report.records = this.report.records + 1
-            this.noteSeq(seq)
-            return len
-        }
-        this.badEntry(s, i)
-        this.mLastKept[s] = slot + 1
-        return len
-    }
-
     private badEntry(s: number, i: number): void {
         this.report.badCrc = this.report.badCrc + 1
         this.mSuspect++
@@ -435,7 +465,7 @@ export abstract class StoreMount extends StoreSpace {
     }
 
     /** Places the data records found into the index, a few per step. */
-    private indexStep(): void {
+    protected indexStep(): void {
         const total = this.n * this.spS
         // a slot looked at costs 1, a version placed 8 (hash probe, chain walk, retention rule)
         let budget = this.stepBytes >> 3
@@ -461,65 +491,5 @@ export abstract class StoreMount extends StoreSpace {
         this.mounted = true
         this.mountEnd(StoreError.None)
         this.startNext()
-    }
-    // =====================================================================================
-    // Steps
-
-    /** Runs one of this layer's steps (MountRead .. IndexStep). */
-    protected scanStep(k: K, err: StoreError, data?: Buffer | null): void {
-        switch (k) {
-            case K.MountRead: {
-                // mount read a whole sector: classify it by its header
-                if (!data) err = StoreError.Flash
-                if (err !== StoreError.None) return this.mountEnd(err)
-                const buf = data as Buffer
-                const s = this.mS
-                this.mBuf = buf
-                const aErased = allErased(buf, 0, 8)
-                const bErased = allErased(buf, 8, 16)
-                const ec = headerAEraseCount(buf, 0)
-                if (ec >= 0) this.secErase[s] = ec
-                let blank = aErased
-                if (ec >= 0) if (buf[3] === this.blockLog2) blank = true
-                if (blank)
-                    if (bErased) {
-                        // erased (part A may be stamped): free if everything after the header is erased
-                        this.secHasA[s] = 1
-                        if (aErased) this.secHasA[s] = 0
-                        this.mPhase = 1
-                        this.mCheckAt = SECTOR_HEADER_SIZE
-                        this.mountStep()
-                        return
-                    }
-                // one flipped bit of a header (at rest, or a read that failed) is mended: a sector
-                // taken for torn would be erased with every version in it
-                const whole = headerBValid(buf, 0)
-                if (!bErased)
-                    if (mendHeader(buf, 0)) {
-                        if (!whole) this.stats.mended = this.stats.mended + 1
-                        this.secErase[s] = headerAEraseCount(buf, 0)
-                        if (buf[3] !== this.blockLog2) {
-                            this.report.incompatible = this.report.incompatible + 1
-                            this.mountEnd(StoreError.IncompatibleFormat)
-                            return
-                        }
-                        this.setState(s, SecState.Used)
-                        this.secHasA[s] = 1
-                        this.secSeq[s] = getU32(buf, 8)
-                        if (this.secSeq[s] >= this.nextSectorSeq) this.nextSectorSeq = this.secSeq[s] + 1
-                        this.mPhase = 0
-                        this.mountStep()
-                        return
-                    }
-                // torn header (a cut while opening), torn erase, foreign data
-                this.mSuspect++
-                this.countDirty()
-                return this.nextSector()
-            }
-            case K.MountStep:
-                return this.mountStep()
-            case K.IndexStep:
-                return this.indexStep()
-        }
     }
 }

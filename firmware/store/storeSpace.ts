@@ -1,21 +1,8 @@
 import { Clock } from "../../hal/clock"
 import { Flash } from "../../hal/flash"
-import { getU32, putU32 } from "../codec/bytes"
-import { crc32cUpdate } from "../codec/crc32c"
-import {
-    encodeDataEntry,
-    encodeHeaderA,
-    encodeHeaderB,
-    encodeSmallEntry,
-    ENTRY_SIZE,
-    entryLba,
-    entryLen,
-    EntryType,
-    mendRecord,
-    META_KEYS,
-    SECTOR_HEADER_SIZE,
-} from "./format"
-import { EMPTY, HORIZON, K, SecState, StoreCore } from "./storeCore"
+import { putU32 } from "../codec/bytes"
+import { encodeDataEntry, encodeHeaderA, encodeHeaderB, encodeSmallEntry, ENTRY_SIZE, EntryType, META_KEYS, SECTOR_HEADER_SIZE } from "./format"
+import { HORIZON, K, SecState, StoreCore } from "./storeCore"
 import { StoreError, StoreOptions } from "./types"
 import { storeInvariant } from "./versionIndex"
 
@@ -23,40 +10,42 @@ import { storeInvariant } from "./versionIndex"
  * The block store's room for records (storeCore.ts has the layers): appends go to the open
  * sector; when it is full a free sector is opened, and when too few are free, garbage
  * collection relocates what is live in a victim sector and erases it. Also reads of a version
- * (for a call and for collection): its entry, then its data, checked.
+ * (for a call and for collection): its entry, then its data, checked. What continues each of
+ * these after a flash operation is a case of the store's one dispatcher (PrimaryBlockStore's
+ * `go`, in primaryBlockStore.ts).
  * @devsWhenUsed
  */
 export abstract class StoreSpace extends StoreCore {
-    private entryBuf: Buffer
-    private hdrBuf: Buffer
-    private hdrB: Buffer
+    protected entryBuf: Buffer
+    protected hdrBuf: Buffer
+    protected hdrB: Buffer
 
     // ---- room
     private roomIsData!: boolean
     private roomRounds!: number
     private roomDidStatic!: boolean
     private roomK!: K
-    private openK!: K
-    private openS!: number
+    protected openK!: K
+    protected openS!: number
     // ---- the append under way
     protected apK!: K
     /** The slot of the data record just appended. */
     protected apG!: number
     protected apS!: number
-    private apSlot!: number
-    private apEntry!: number
-    private apSeq!: number
+    protected apSlot!: number
+    protected apEntry!: number
+    protected apSeq!: number
     /** Where the small record just appended is (sector × 256 + entry). */
     protected apLoc!: number
     /** The record being copied is damaged: its copy keeps a CRC that does not match (until a
      * data record is appended). */
-    private apDamaged!: boolean
+    protected apDamaged!: boolean
     // ---- the collection under way
-    private gcV!: number
+    protected gcV!: number
     private gcSlot!: number
     protected gcK!: K
     /** The data of the version being copied. */
-    private gcData!: Buffer
+    protected gcData!: Buffer
     /** The small record being copied: its slot (metaLoc), or the remote's discard record. */
     protected gcSmallKey!: number
     // ---- the version read under way (for a call, or to relocate it)
@@ -79,7 +68,8 @@ export abstract class StoreSpace extends StoreCore {
     // ---- what BlockStore adds (the remote role, collect, format): methods only it has (a
     // primary board's store has none, so that its image has none of that code)
 
-    /** Runs one of BlockStore's steps (the remote role's, collect's, format's). */
+    /** Runs one of BlockStore's steps (the remote role's, collect's, format's): what the one
+     * dispatcher (`go`) leaves to it. */
     protected toolStep?(k: K, err: StoreError, data?: Buffer | null): void
 
     /** Collection of sector v: copies the next of BlockStore's small records in it (true), or
@@ -101,7 +91,7 @@ export abstract class StoreSpace extends StoreCore {
         this.roomLoop(StoreError.None)
     }
 
-    private roomLoop(err: StoreError): void {
+    protected roomLoop(err: StoreError): void {
         if (err !== StoreError.None) {
             this.go(this.roomK, err)
             return
@@ -118,7 +108,7 @@ export abstract class StoreSpace extends StoreCore {
         let keep = 1
         if (this.roomIsData) keep = this.reserve
         if (this.freeCount > keep) {
-            this.openSector(this.pickFree(), K.RoomLoop)
+            this.openSector(K.RoomLoop)
             return
         }
         if (this.roomRounds++ > 2 * this.n + 4) {
@@ -147,21 +137,7 @@ export abstract class StoreSpace extends StoreCore {
             this.go(this.roomK, StoreError.Full)
             return
         }
-        this.collectSector(v, K.RoomLoop)
-    }
-
-    /** The free sector with the lowest erase count (from after the last one opened, so equal
-     * counts take turns). */
-    private pickFree(): number {
-        let best = -1
-        for (let j = 1; j <= this.n; j++) {
-            const s = (this.lastOpened + j) % this.n
-            if (this.secState[s] !== SecState.Free) continue
-            if (best >= 0) if (this.secErase[s] >= this.secErase[best]) continue
-            best = s
-        }
-        storeInvariant(best >= 0, "a free sector to open")
-        return best
+        this.gcNext(v, K.RoomLoop)
     }
 
     /**
@@ -222,8 +198,17 @@ export abstract class StoreSpace extends StoreCore {
     // =====================================================================================
     // Opening a sector: stamp its header (part A too if the sector has none)
 
-    private openSector(s: number, k: K): void {
-        storeInvariant(this.secState[s] === SecState.Free, "open a free sector")
+    /** Opens the free sector with the lowest erase count (from after the last one opened, so
+     * equal counts take turns), then go(k). */
+    private openSector(k: K): void {
+        let s = -1
+        for (let j = 1; j <= this.n; j++) {
+            const f = (this.lastOpened + j) % this.n
+            if (this.secState[f] !== SecState.Free) continue
+            if (s >= 0) if (this.secErase[f] >= this.secErase[s]) continue
+            s = f
+        }
+        storeInvariant(s >= 0, "a free sector to open")
         if (this.open >= 0) this.setState(this.open, SecState.Used)
         this.open = -1
         this.openS = s
@@ -293,17 +278,18 @@ export abstract class StoreSpace extends StoreCore {
     // =====================================================================================
     // Garbage collection of one sector: relocate what is live, erase, stamp part A
 
-    protected collectSector(v: number, k: K): void {
-        storeInvariant(v !== this.open, "victim is used or dirty")
-        storeInvariant(this.secState[v] !== SecState.Free, "victim is used or dirty")
-        this.gcV = v
-        this.gcK = k
-        this.gcSlot = 0
-        this.stats.gcRuns = this.stats.gcRuns + 1
-        this.gcNext()
-    }
-
-    protected gcNext(): void {
+    /** Collection of a victim: with `k`, the collection of sector v0 starts (then go(k) once
+     * it is erased and free); the next of its live records is relocated, or it is erased. */
+    protected gcNext(v0?: number, k?: K): void {
+        if (k) {
+            const victim = v0 as number
+            storeInvariant(victim !== this.open, "victim is used or dirty")
+            storeInvariant(this.secState[victim] !== SecState.Free, "victim is used or dirty")
+            this.gcV = victim
+            this.gcK = k
+            this.gcSlot = 0
+            this.stats.gcRuns = this.stats.gcRuns + 1
+        }
         const v = this.gcV
         if (this.secState[v] === SecState.Used) {
             while (this.gcSlot < this.secData[v]) {
@@ -342,163 +328,6 @@ export abstract class StoreSpace extends StoreCore {
             storeInvariant(false, "relocation room")
             return
         }
-        this.openSector(this.pickFree(), k)
-    }
-
-    // =====================================================================================
-    // Steps
-
-    /** Runs one of this layer's steps (ApEntry .. ApData; a failure of ApEntry .. VersionData
-     * was handled by `go`). */
-    protected spaceStep(k: K, err: StoreError, data?: Buffer | null): void {
-        switch (k) {
-            case K.RoomLoop:
-                return this.roomLoop(err)
-            case K.Opened: {
-                // a sector header is programmed: the sector is the append point
-                const s = this.openS
-                if (err !== StoreError.None) {
-                    // the header may be half there: erase before reuse
-                    this.setState(s, SecState.Dirty)
-                    this.go(this.openK, err)
-                    return
-                }
-                this.setState(s, SecState.Open)
-                this.secHasA[s] = 1
-                this.open = s
-                this.go(this.openK, StoreError.None)
-                return
-            }
-            case K.ApData: {
-                // the data slot is programmed: now its entry (the entry's CRC covers both)
-                const s = this.apS
-                const e = this.apEntry
-                if (err !== StoreError.None) return this.go(this.apK, err)
-                this.apDamaged = false
-                this.secEntries[s] = e + 1
-                this.program(this.entryAddr(s, e), this.entryBuf, K.ApEntry)
-                return
-            }
-            case K.ApEntry: {
-                // the data record is complete
-                const g = this.apS * this.spS + this.apSlot
-                const e = this.entryBuf
-                this.idx.setRecord(g, e[1], entryLba(e, 0), this.apSeq, this.apEntry, false)
-                this.noteSeq(this.apSeq)
-                this.apG = g
-                this.go(this.apK, StoreError.None)
-                return
-            }
-            case K.VersionEntry: {
-                // a version read: its entry, then its whole slot
-                this.vEntry = data as Buffer
-                const g = this.vG
-                this.readAt(this.slotAddr(this.sectorOf(g), g % this.spS), this.B, K.VersionData)
-                return
-            }
-            case K.VersionData: {
-                // a version read: the data, checked against the entry's CRC (one flipped bit
-                // mended) and the entry against the index. One that does not check keeps the
-                // length its entry gives (a whole block when the entry changed), for collection
-                // to copy as it is
-                let d = data as Buffer
-                const e = this.vEntry
-                this.vEntry = EMPTY
-                let len = this.mended(mendRecord(e, 0, d, 0, this.B))
-                // the entry must describe the slot as the index has it: else the record changed
-                // since (damage, never a version to use)
-                const g = this.vG
-                const idx = this.idx
-                let fields = entryLen(e, 0)
-                if (e[0] !== EntryType.Data) fields = -1
-                if (e[1] !== idx.memberOf(g)) fields = -1
-                if (e[2] !== g % this.spS) fields = -1
-                if (entryLba(e, 0) !== idx.lbaOf(g)) fields = -1
-                if (getU32(e, 8) !== idx.seqOf(g)) fields = -1
-                if (fields < 1) fields = -1
-                if (fields > this.B) fields = -1
-                if (fields < 0) len = -1
-                this.vDamaged = len < 0
-                if (len < 0) {
-                    len = fields
-                    if (fields < 0) len = this.B
-                }
-                if (len < d.length) d = d.slice(0, len)
-                this.vCrc = crc32cUpdate(0, d, 0, len)
-                return this.go(this.vK, StoreError.None, d)
-            }
-            case K.GcData: {
-                // collection read a live version: find room to copy it. A damaged one is
-                // copied as it is, with a CRC that does not match: dropping it would hide its
-                // loss, and a fresh CRC would launder it
-                if (this.vDamaged) {
-                    this.apDamaged = true
-                    this.stats.corruptCopied = this.stats.corruptCopied + 1
-                }
-                this.gcData = data as Buffer
-                this.gcRoom(true, K.GcRoom)
-                return
-            }
-            case K.GcRoom: {
-                // room for the copy: append it
-                const g = this.vG
-                const d = this.gcData
-                this.gcData = EMPTY
-                this.appendData(this.idx.memberOf(g), this.idx.lbaOf(g), this.idx.seqOf(g), d, d.length, this.vCrc, K.GcAppended)
-                return
-            }
-            case K.GcAppended: {
-                // the copy is durable: it replaces the version in the index
-                this.idx.replace(this.vG, this.apG)
-                this.stats.gcRelocated = this.stats.gcRelocated + 1
-                this.gcNext()
-                return
-            }
-            case K.GcSmallRoom: {
-                // room to copy a live small record of the victim
-                const key = this.gcSmallKey
-                this.appendSlot(key, this.metaVal[key], K.GcSmallAppended)
-                return
-            }
-            case K.GcSmallAppended: {
-                // the small record is copied
-                const key = this.gcSmallKey
-                this.moveLoc(this.metaLoc[key], this.apLoc)
-                this.metaLoc[key] = this.apLoc
-                this.gcNext()
-                return
-            }
-            case K.GcErased: {
-                // the victim is erased: stamp part A of its header (its erase count)
-                const v = this.gcV
-                if (err !== StoreError.None) {
-                    this.setState(v, SecState.Dirty)
-                    this.go(this.gcK, err)
-                    return
-                }
-                this.idx.clearSector(v)
-                const ec = this.secErase[v] + 1
-                this.secErase[v] = ec
-                this.secEntries[v] = 0
-                this.secData[v] = 0
-                this.secSmall[v] = 0
-                this.secHasA[v] = 0
-                // erased, but free only once part A (the erase count) is on it
-                this.setState(v, SecState.Dirty)
-                encodeHeaderA(this.hdrB, 0, this.blockLog2, ec)
-                this.program(this.sectorAddr(v), this.hdrB, K.GcHeader)
-                return
-            }
-            case K.GcHeader: {
-                // part A is on the victim: it is free
-                const v = this.gcV
-                this.setState(v, SecState.Free)
-                this.secHasA[v] = 1
-                this.go(this.gcK, StoreError.None)
-                return
-            }
-            default:
-                if (this.toolStep) this.toolStep(k, err, data)
-        }
+        this.openSector(k)
     }
 }

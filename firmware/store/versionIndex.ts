@@ -1,5 +1,21 @@
+import { getU16, getU32, putU16, putU32 } from "../codec/bytes"
 import { seqAfter, seqDiff } from "../seq"
-import { numbers, PackedArray } from "./packed"
+import { numbers } from "./packed"
+
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * Bytes per data slot in the index's table, and where each field of a slot lies: its key
+ * (member × 2^24 + lba, u32), its seq (u32), the links of its key's version chain and of its
+ * seq's list (u16 each, slot + 1, 0 for none), its entry index in its sector and its flags.
+ */
+const SLOT = 16
+const O_SEQ = 4
+const O_NEXT = 8
+const O_SNEXT = 10
+const O_SPREV = 12
+const O_ENTRY = 14
+const O_FLAGS = 15
 
 /** Slot flags. */
 const LIVE = 1
@@ -27,15 +43,12 @@ export function storeInvariant(ok: boolean, what: string): void {
  * @devsWhenUsed
  */
 export class VersionIndex {
-    private key: PackedArray
-    private seq: PackedArray
-    private entry: PackedArray
-    private flags: PackedArray
-    /** Links are stored plus one (0 = none). */
-    private next: PackedArray
-    private seqNext: PackedArray
-    private seqPrev: PackedArray
-    private buckets: PackedArray
+    /** SLOT bytes per data slot (see SLOT). One Buffer: a board's heap could never hold the
+     * table of 4,096 slots that would reach the VM's 64 KB limit of a Buffer. */
+    private t: Buffer
+    /** The hash table of keys: per bucket the newest version of its key (slot + 1, u16), 0 for
+     * none. */
+    private buckets: Buffer
     private nBuckets: number
     /** Seqs above the horizon that have versions: value, list head and tail (slot+1). */
     private seqVal: number[] = []
@@ -56,29 +69,23 @@ export class VersionIndex {
     ) {
         storeInvariant(slots > 0, "slot count fits u16 links")
         storeInvariant(slots < 65535, "slot count fits u16 links")
-        this.key = new PackedArray(slots, 4)
-        this.seq = new PackedArray(slots, 4)
-        this.entry = new PackedArray(slots, 1)
-        this.flags = new PackedArray(slots, 1)
-        this.next = new PackedArray(slots, 2)
-        this.seqNext = new PackedArray(slots, 2)
-        this.seqPrev = new PackedArray(slots, 2)
+        this.t = Buffer.alloc(slots * SLOT)
         // about 1.5 buckets per slot, odd so that the modulo mixes well
         this.nBuckets = Math.floor(slots * 1.5) | 1
-        this.buckets = new PackedArray(this.nBuckets, 2)
+        this.buckets = Buffer.alloc(this.nBuckets * 2)
         this.sectorLive = numbers(slots / slotsPerSector, 0)
     }
 
     /** Empties the index in place, for a new mount: the RAM it holds is allocated once. */
     clear(): void {
-        this.key.clear()
-        this.seq.clear()
-        this.entry.clear()
-        this.flags.clear()
-        this.next.clear()
-        this.seqNext.clear()
-        this.seqPrev.clear()
-        this.buckets.clear()
+        // each table is dropped before it is allocated again, so the RAM held never doubles (a
+        // second table beside the first would not fit a board's heap)
+        const n = this.t.length
+        this.t = EMPTY
+        this.t = Buffer.alloc(n)
+        const nb = this.buckets.length
+        this.buckets = EMPTY
+        this.buckets = Buffer.alloc(nb)
         this.seqVal = []
         this.seqHead = []
         this.seqTail = []
@@ -91,57 +98,59 @@ export class VersionIndex {
     /** Bytes of RAM the index holds: 16 per slot (key, seq, entry, flags, three links), 2 per
      * bucket, and a number (8 bytes on the board) per sector. */
     ramBytes(): number {
-        return this.slots * 16 + this.buckets.ramBytes() + this.sectorLive.length * 8
+        return this.slots * SLOT + this.buckets.length + this.sectorLive.length * 8
     }
 
     // (bit operations, not % 2^24: the VM's % treats values of 2^31 and more as negative int32,
     // while its bit operations take the low 32 bits as Node's do)
     memberOf(g: number): number {
-        return this.key.get(g) >>> 24
+        return getU32(this.t, g * SLOT) >>> 24
     }
 
     lbaOf(g: number): number {
-        return this.key.get(g) & 0xffffff
+        return getU32(this.t, g * SLOT) & 0xffffff
     }
 
     seqOf(g: number): number {
-        return this.seq.get(g)
+        return getU32(this.t, g * SLOT + O_SEQ)
     }
 
     entryOf(g: number): number {
-        return this.entry.get(g)
+        return this.t[g * SLOT + O_ENTRY]
     }
 
     isLive(g: number): boolean {
-        return (this.flags.get(g) & LIVE) !== 0
+        return (this.t[g * SLOT + O_FLAGS] & LIVE) !== 0
     }
 
     isCandidate(g: number): boolean {
-        return (this.flags.get(g) & CANDIDATE) !== 0
+        return (this.t[g * SLOT + O_FLAGS] & CANDIDATE) !== 0
     }
 
     /** Order in the log: (sector seq, entry index). */
     position(g: number): number {
-        return this.sectorSeq[Math.floor(g / this.slotsPerSector)] * 256 + this.entry.get(g)
+        return this.sectorSeq[Math.floor(g / this.slotsPerSector)] * 256 + this.t[g * SLOT + O_ENTRY]
     }
 
     /** Describes slot g (not yet in the index). */
     setRecord(g: number, member: number, lba: number, seq: number, entry: number, candidate: boolean): void {
-        storeInvariant(this.flags.get(g) === 0, "slot reused while live")
-        this.key.set(g, member * 0x1000000 + lba)
-        this.seq.set(g, seq)
-        this.entry.set(g, entry)
-        this.next.set(g, 0)
-        this.seqNext.set(g, 0)
-        this.seqPrev.set(g, 0)
+        const t = this.t
+        const o = g * SLOT
+        storeInvariant(t[o + O_FLAGS] === 0, "slot reused while live")
+        putU32(t, o, member * 0x1000000 + lba)
+        putU32(t, o + O_SEQ, seq)
+        // the three links none
+        putU32(t, o + O_NEXT, 0)
+        putU16(t, o + O_SPREV, 0)
+        t[o + O_ENTRY] = entry
         let f = 0
         if (candidate) f = CANDIDATE
-        this.flags.set(g, f)
+        t[o + O_FLAGS] = f
     }
 
     /** Forgets a mount candidate that will not be placed (void or duplicate). */
     dropCandidate(g: number): void {
-        this.flags.set(g, 0)
+        this.t[g * SLOT + O_FLAGS] = 0
     }
 
     /** Forgets every slot of a sector that is being erased (all must be dead already). */
@@ -149,7 +158,7 @@ export class VersionIndex {
         const base = sector * this.slotsPerSector
         for (let k = 0; k < this.slotsPerSector; k++) {
             storeInvariant(!this.isLive(base + k), "erasing a live version")
-            this.flags.set(base + k, 0)
+            this.t[(base + k) * SLOT + O_FLAGS] = 0
         }
     }
 
@@ -159,7 +168,7 @@ export class VersionIndex {
     newest(member: number, lba: number): number {
         const b = this.find(member * 0x1000000 + lba)
         if (b < 0) return -1
-        return this.buckets.get(b) - 1
+        return getU16(this.buckets, b * 2) - 1
     }
 
     /** The newest version at or below the horizon, or -1. */
@@ -167,7 +176,8 @@ export class VersionIndex {
         if (!this.hasHorizon) return -1
         const b = this.find(member * 0x1000000 + lba)
         if (b < 0) return -1
-        for (let g = this.buckets.get(b) - 1; g >= 0; g = this.next.get(g) - 1) if (!seqAfter(this.seq.get(g), this.horizon)) return g
+        for (let g = getU16(this.buckets, b * 2) - 1; g >= 0; g = getU16(this.t, g * SLOT + O_NEXT) - 1)
+            if (!seqAfter(getU32(this.t, g * SLOT + O_SEQ), this.horizon)) return g
         return -1
     }
 
@@ -175,7 +185,7 @@ export class VersionIndex {
     version(member: number, lba: number, seq: number): number {
         const b = this.find(member * 0x1000000 + lba)
         if (b < 0) return -1
-        for (let g = this.buckets.get(b) - 1; g >= 0; g = this.next.get(g) - 1) if (this.seq.get(g) === seq) return g
+        for (let g = getU16(this.buckets, b * 2) - 1; g >= 0; g = getU16(this.t, g * SLOT + O_NEXT) - 1) if (getU32(this.t, g * SLOT + O_SEQ) === seq) return g
         return -1
     }
 
@@ -204,7 +214,7 @@ export class VersionIndex {
     }
 
     nextOfSeq(g: number): number {
-        return this.seqNext.get(g) - 1
+        return getU16(this.t, g * SLOT + O_SNEXT) - 1
     }
 
     // ---- changes
@@ -212,34 +222,35 @@ export class VersionIndex {
     /** Places version g (described by setRecord) and applies the retention rule to its key.
      * Returns the versions that died (g itself included if it lost). */
     insert(g: number): number {
+        const t = this.t
+        const o = g * SLOT
         storeInvariant(!this.isLive(g), "insert of a live slot")
-        const key = this.key.get(g)
-        this.flags.set(g, LIVE)
+        const key = getU32(t, o)
+        const s = getU32(t, o + O_SEQ)
+        t[o + O_FLAGS] = LIVE
         this.countLive(g, 1)
         let b = this.find(key)
         if (b < 0) {
             // the free bucket its probes reached
             b = -1 - b
             storeInvariant(b < this.nBuckets, "hash table has room")
-            this.buckets.set(b, g + 1)
-            this.next.set(g, 0)
+            putU16(this.buckets, b * 2, g + 1)
+            putU16(t, o + O_NEXT, 0)
         } else {
             // after the versions newer than g: a higher seq, or the same seq later in the log
-            const s = this.seq.get(g)
             let prev = -1
-            let cur = this.buckets.get(b) - 1
+            let cur = getU16(this.buckets, b * 2) - 1
             while (cur >= 0) {
-                const d = seqDiff(this.seq.get(cur), s)
+                const d = seqDiff(getU32(t, cur * SLOT + O_SEQ), s)
                 if (d < 0) break
                 if (d === 0) if (this.position(cur) <= this.position(g)) break
                 prev = cur
-                cur = this.next.get(cur) - 1
+                cur = getU16(t, cur * SLOT + O_NEXT) - 1
             }
-            this.next.set(g, cur + 1)
-            if (prev < 0) this.buckets.set(b, g + 1)
-            else this.next.set(prev, g + 1)
+            putU16(t, o + O_NEXT, cur + 1)
+            if (prev < 0) putU16(this.buckets, b * 2, g + 1)
+            else putU16(t, prev * SLOT + O_NEXT, g + 1)
         }
-        const s = this.seq.get(g)
         if (this.hasHorizon) if (!seqAfter(s, this.horizon)) return this.normalize(key)
         // above the horizon: at the tail of its seq's list
         let i = this.seqIndex(s)
@@ -249,64 +260,66 @@ export class VersionIndex {
             this.seqHead.push(0)
             this.seqTail.push(0)
         }
-        const t = this.seqTail[i]
-        this.seqPrev.set(g, t)
-        this.seqNext.set(g, 0)
-        this.seqLink(i, t, 0, g + 1, g + 1)
-        this.flags.set(g, this.flags.get(g) | IN_SEQ)
+        const tail = this.seqTail[i]
+        putU16(t, o + O_SPREV, tail)
+        putU16(t, o + O_SNEXT, 0)
+        this.seqLink(i, tail, 0, g + 1, g + 1)
+        t[o + O_FLAGS] = LIVE | IN_SEQ
         return this.normalize(key)
     }
 
     /** Slot gNew (described by setRecord with the same key and seq) takes g's place. */
     replace(g: number, gNew: number): void {
-        const flags = this.flags
-        const key = this.key.get(g)
-        const seq = this.seq.get(g)
+        const t = this.t
+        const o = g * SLOT
+        const oNew = gNew * SLOT
+        const key = getU32(t, o)
+        const seq = getU32(t, o + O_SEQ)
         storeInvariant(this.isLive(g), "replace of a dead slot")
-        storeInvariant(key === this.key.get(gNew), "replace keeps identity")
-        storeInvariant(seq === this.seq.get(gNew), "replace keeps identity")
+        storeInvariant(key === getU32(t, oNew), "replace keeps identity")
+        storeInvariant(seq === getU32(t, oNew + O_SEQ), "replace keeps identity")
         const b = this.find(key)
         storeInvariant(b >= 0, "live version has a bucket")
-        this.next.set(gNew, this.next.get(g))
+        putU16(t, oNew + O_NEXT, getU16(t, o + O_NEXT))
         this.relink(b, g, gNew + 1)
-        const f = flags.get(g)
+        const f = t[o + O_FLAGS]
         if ((f & IN_SEQ) !== 0) {
-            const seqPrev = this.seqPrev
-            const seqNext = this.seqNext
-            const pv = seqPrev.get(g)
-            const nx = seqNext.get(g)
-            seqPrev.set(gNew, pv)
-            seqNext.set(gNew, nx)
+            const pv = getU16(t, o + O_SPREV)
+            const nx = getU16(t, o + O_SNEXT)
+            putU16(t, oNew + O_SPREV, pv)
+            putU16(t, oNew + O_SNEXT, nx)
             this.seqLink(this.seqIndex(seq), pv, nx, gNew + 1, gNew + 1)
         }
-        flags.set(gNew, f & (LIVE | IN_SEQ))
-        flags.set(g, 0)
+        t[oNew + O_FLAGS] = f & (LIVE | IN_SEQ)
+        t[o + O_FLAGS] = 0
         this.countLive(g, -1)
         this.countLive(gNew, 1)
     }
 
     /** Removes version g (it dies). */
     kill(g: number): void {
+        const t = this.t
+        const o = g * SLOT
         storeInvariant(this.isLive(g), "kill of a dead slot")
-        const key = this.key.get(g)
+        const key = getU32(t, o)
         const b = this.find(key)
         storeInvariant(b >= 0, "live version has a bucket")
-        const nx = this.next.get(g)
+        const nx = getU16(t, o + O_NEXT)
         // the only version of its key: the bucket goes
         let only = false
-        if (nx === 0) if (this.buckets.get(b) === g + 1) only = true
+        if (nx === 0) if (getU16(this.buckets, b * 2) === g + 1) only = true
         if (only) {
             // the bucket goes: linear-probing delete with backward shift (no tombstones)
             const buckets = this.buckets
             const n = this.nBuckets
             let hole = b
             let j = b
-            buckets.set(hole, 0)
+            putU16(buckets, hole * 2, 0)
             for (let step = 0; step < n; step++) {
                 if (++j === n) j = 0
-                const v = buckets.get(j)
+                const v = getU16(buckets, j * 2)
                 if (v === 0) break
-                const home = this.hash(this.key.get(v - 1))
+                const home = this.hash(getU32(t, (v - 1) * SLOT))
                 // v may move into the hole unless its home lies cyclically in (hole, j]
                 let stays = false
                 if (hole <= j) {
@@ -316,14 +329,14 @@ export class VersionIndex {
                     if (home <= j) stays = true
                 }
                 if (!stays) {
-                    buckets.set(hole, v)
-                    buckets.set(j, 0)
+                    putU16(buckets, hole * 2, v)
+                    putU16(buckets, j * 2, 0)
                     hole = j
                 }
             }
         } else this.relink(b, g, nx)
-        if ((this.flags.get(g) & IN_SEQ) !== 0) this.seqRemove(g)
-        this.flags.set(g, 0)
+        if ((t[o + O_FLAGS] & IN_SEQ) !== 0) this.seqRemove(g)
+        t[o + O_FLAGS] = 0
         this.countLive(g, -1)
     }
 
@@ -350,7 +363,7 @@ export class VersionIndex {
             const g = this.seqHead[i] - 1
             storeInvariant(g >= 0, "seq list has a head")
             this.seqRemove(g)
-            this.normalize(this.key.get(g))
+            this.normalize(getU32(this.t, g * SLOT))
             n++
             // seqRemove may have dropped entry i: look at the same index again
         }
@@ -373,7 +386,7 @@ export class VersionIndex {
             const before = this.seqVal.length
             let g = this.seqHead[i] - 1
             while (g >= 0) {
-                const nx = this.seqNext.get(g) - 1
+                const nx = getU16(this.t, g * SLOT + O_SNEXT) - 1
                 if (this.memberOf(g) === member) {
                     this.kill(g)
                     n++
@@ -407,20 +420,20 @@ export class VersionIndex {
     private normalize(key: number): number {
         const b = this.find(key)
         if (b < 0) return 0
-        const seqs = this.seq
+        const t = this.t
         const hasHorizon = this.hasHorizon
         let died = 0
         let prev = -1
         let below = -1
-        let g = this.buckets.get(b) - 1
+        let g = getU16(this.buckets, b * 2) - 1
         while (g >= 0) {
-            const nx = this.next.get(g) - 1
-            const s = seqs.get(g)
+            const nx = getU16(t, g * SLOT + O_NEXT) - 1
+            const s = getU32(t, g * SLOT + O_SEQ)
             let atOrBelow = false
             if (hasHorizon) if (!seqAfter(s, this.horizon)) atOrBelow = true
             // dies: a version of the same seq as a newer one, or one more at or below H
             let dies = false
-            if (prev >= 0) if (seqs.get(prev) === s) dies = true
+            if (prev >= 0) if (getU32(t, prev * SLOT + O_SEQ) === s) dies = true
             if (atOrBelow) if (below >= 0) dies = true
             if (dies) {
                 this.kill(g)
@@ -435,7 +448,7 @@ export class VersionIndex {
             if (below >= 0) {
                 const bb = this.find(key)
                 if (bb >= 0)
-                    if (this.buckets.get(bb) - 1 !== below) {
+                    if (getU16(this.buckets, bb * 2) - 1 !== below) {
                         this.kill(below)
                         died++
                     }
@@ -449,12 +462,14 @@ export class VersionIndex {
     }
 
     private seqRemove(g: number): void {
-        const i = this.seqIndex(this.seq.get(g))
+        const t = this.t
+        const o = g * SLOT
+        const i = this.seqIndex(getU32(t, o + O_SEQ))
         storeInvariant(i >= 0, "version in a known seq list")
-        const pv = this.seqPrev.get(g)
-        const nx = this.seqNext.get(g)
+        const pv = getU16(t, o + O_SPREV)
+        const nx = getU16(t, o + O_SNEXT)
         this.seqLink(i, pv, nx, nx, pv)
-        this.flags.set(g, this.flags.get(g) & ~IN_SEQ)
+        t[o + O_FLAGS] = t[o + O_FLAGS] & ~IN_SEQ
         if (this.seqHead[i] === 0) {
             // the list is empty: its seq goes
             const last = this.seqVal.length - 1
@@ -471,9 +486,9 @@ export class VersionIndex {
      * before nx (or the tail, nx 0) `before` (links are slot + 1, 0 for none). */
     private seqLink(i: number, pv: number, nx: number, after: number, before: number): void {
         if (pv === 0) this.seqHead[i] = after
-        else this.seqNext.set(pv - 1, after)
+        else putU16(this.t, (pv - 1) * SLOT + O_SNEXT, after)
         if (nx === 0) this.seqTail[i] = before
-        else this.seqPrev.set(nx - 1, before)
+        else putU16(this.t, (nx - 1) * SLOT + O_SPREV, before)
     }
 
     /** Live versions in slot g's sector (and in all) change by d. */
@@ -494,12 +509,13 @@ export class VersionIndex {
      * (-1 - nBuckets: none is free). */
     private find(key: number): number {
         const buckets = this.buckets
+        const t = this.t
         const nb = this.nBuckets
         let i = this.hash(key)
         for (let n = 0; n < nb; n++) {
-            const v = buckets.get(i)
+            const v = getU16(buckets, i * 2)
             if (v === 0) return -1 - i
-            if (this.key.get(v - 1) === key) return i
+            if (getU32(t, (v - 1) * SLOT) === key) return i
             if (++i === nb) i = 0
         }
         return -1 - nb
@@ -508,9 +524,9 @@ export class VersionIndex {
     /** The link to version g in bucket b's chain (the bucket's head or the version before g)
      * takes `to` (a link: slot + 1, 0 for none). */
     private relink(b: number, g: number, to: number): void {
-        if (this.buckets.get(b) === g + 1) return this.buckets.set(b, to)
-        let p = this.buckets.get(b) - 1
-        while (this.next.get(p) !== g + 1) p = this.next.get(p) - 1
-        this.next.set(p, to)
+        if (getU16(this.buckets, b * 2) === g + 1) return putU16(this.buckets, b * 2, to)
+        let p = getU16(this.buckets, b * 2) - 1
+        while (getU16(this.t, p * SLOT + O_NEXT) !== g + 1) p = getU16(this.t, p * SLOT + O_NEXT) - 1
+        putU16(this.t, p * SLOT + O_NEXT, to)
     }
 }

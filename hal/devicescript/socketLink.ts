@@ -311,7 +311,9 @@ export class SocketLink implements Link {
         if (failures === 1) say = true
         if (say) this.log("seqmirror: link: cannot connect: " + msg)
         this.lastError = msg
-        this.waitAndRetry()
+        // the next attempt after the backoff
+        this.st = SocketLinkState.Waiting
+        this.setTimer(this.backoff.next(), this.kConnect)
     }
 
     /** The connection died: drop it and reconnect after the backoff. */
@@ -320,10 +322,6 @@ export class SocketLink implements Link {
         this.drops++
         this.lastError = why
         this.log("seqmirror: link down: " + why)
-        this.waitAndRetry()
-    }
-
-    private waitAndRetry(): void {
         this.st = SocketLinkState.Waiting
         this.setTimer(this.backoff.next(), this.kConnect)
     }

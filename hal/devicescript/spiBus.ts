@@ -1,5 +1,4 @@
 import * as ds from "@devicescript/core"
-import { spi } from "@devicescript/spi"
 import { Clock } from "../clock"
 import { SpiBus } from "../spi"
 import { errorText } from "./errorText"
@@ -10,6 +9,16 @@ declare module "@devicescript/core" {
     interface PinBase {
         setMode(mode: GPIOMode): void
     }
+}
+
+/**
+ * The runtime's SPI builtins, which `@devicescript/spi` wraps: `spiConfigure` takes the GPIO
+ * numbers of MISO, MOSI and SCK, the mode and the clock; `spiXfer` clocks out `tx` (nothing
+ * when null) and clocks in as many bytes into `rx` (ignored when null).
+ */
+interface SpiBuiltins {
+    spiConfigure(miso: number, mosi: number, sck: number, mode: number, hz: number): void
+    spiXfer(tx: Buffer | null, rx: Buffer | null): Promise<void>
 }
 
 /** The bus's pins (a configuration's board.pins may be given as it is). */
@@ -40,7 +49,8 @@ export interface SpiPort {
 }
 
 /**
- * The runtime's SPI master (`@devicescript/spi`, mode 0) with chip select on a GPIO.
+ * The runtime's SPI master (mode 0) with chip select on a GPIO, on the runtime's SPI builtins
+ * directly (as `@devicescript/spi` calls them, without its wrapper class).
  * @devsWhenUsed
  */
 export class DsSpiPort implements SpiPort {
@@ -69,7 +79,9 @@ export class DsSpiPort implements SpiPort {
             const cs = pins[3]
             cs.setMode(ds.GPIOMode.OutputHigh)
             this.csPin = cs
-            spi.configure({ sck: pins[0], mosi: pins[1], miso: pins[2], mode: 0, hz: this.hz })
+            // (the pins were found: their numbers are the configuration's)
+            const p = this.pins
+            ;(ds as unknown as SpiBuiltins).spiConfigure(p.miso, p.mosi, p.sck, 0, this.hz)
         } catch (e) {
             this.csPin = null
             problems.push("SPI: " + errorText(e))
@@ -82,11 +94,13 @@ export class DsSpiPort implements SpiPort {
     }
 
     async write(tx: Buffer) {
-        await spi.write(tx)
+        await (ds as unknown as SpiBuiltins).spiXfer(tx, null)
     }
 
     async exchange(out: Buffer): Promise<Buffer> {
-        return await spi.transfer(out)
+        const rx = Buffer.alloc(out.length)
+        await (ds as unknown as SpiBuiltins).spiXfer(out, rx)
+        return rx
     }
 
     async deselect() {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest"
 import fc from "fast-check"
 import { AuxRing, RingPut } from "../../firmware/pipeline/auxRing"
 import { LbaTable } from "../../firmware/pipeline/lbaTable"
+import { encodePortionHeader, PORTION_HEADER } from "../../firmware/protocol/messages"
 
 function block(v: number, size = 16): Buffer {
     return Buffer.alloc(size, v)
@@ -33,6 +34,21 @@ describe("aux ring", () => {
             [2, 5, 4],
         ])
         expect(r.folded).toBe(1)
+    })
+    it("gives a waiting portion as the PORTION message the pump sends: its seq, lba and CRC, then its data", () => {
+        const r = new AuxRing(30 * 4, 16)
+        r.put(7, 3, block(9), 0x12345678)
+        r.put(8, 4, Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]), 0xcafef00d)
+        const msg = Buffer.alloc(PORTION_HEADER + 16, 0xee)
+        const want = Buffer.alloc(PORTION_HEADER + 16)
+        expect(r.portionAt(0, msg)).toBe(16)
+        encodePortionHeader(want, 7, 3, 0x12345678)
+        want.fill(9, PORTION_HEADER)
+        expect(msg).toEqual(want)
+        expect(r.portionAt(1, msg)).toBe(16)
+        encodePortionHeader(want, 8, 4, 0xcafef00d)
+        for (let i = 0; i < 16; i++) want[PORTION_HEADER + i] = i + 1
+        expect(msg).toEqual(want)
     })
     it("reports Full without losing what it holds, and drops the tail seq for the spill path", () => {
         const r = new AuxRing(30 * 3, 16)
