@@ -434,12 +434,15 @@ export class Simulation {
      * from the remote. The writes it had acknowledged that the remote does not show are lost
      * with it (the checker excuses them, and what depends on them); the restored image must be
      * the remote's. Not while the remote is away or replaced (two disasters at once lose what
-     * neither holds), nor while another board restores.
+     * neither holds), nor while another board restores or is off.
      */
     replacePrimary(member: number, prng: Prng, offMs: number): boolean {
         const p = this.group.primaries[member]
         if (this.workloadStopped || !p.up || !this.group.remote.up) return false
-        for (const q of this.group.primaries) if (q.restoring) return false
+        // nor while another member is off: it may hold the group's newest seqs, which a remote
+        // replaced since does not know, and the board restored meanwhile would start the
+        // group's seqs anew below them (docs/OPERATIONS.md, "Restore a primary")
+        for (const q of this.group.primaries) if (q.restoring || (q !== p && !q.up)) return false
         if (p.board && p.board.verifier) this.verifyFound[member] += p.board.verifier.found - p.board.verifier.foundDamaged
         this.loseWrites(
             member,
