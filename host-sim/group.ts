@@ -92,6 +92,10 @@ export class SimPrimary {
     heldOff = false
     /** Counts the boots scheduled at power cuts: one of an earlier count is called off. */
     bootSerial = 0
+    /** When the board went off at its last power cut, and when it is to boot again (virtual
+     * ms). */
+    offSince = 0
+    offUntil = 0
     /** The firmware of the board's boot (restoring or replicating). */
     fw: PrimaryFirmware | null = null
     constructor(
@@ -378,6 +382,8 @@ export class SimGroup {
         if (this.onPowerCut) this.onPowerCut(p, offMs, replace)
         const self = this
         const serial = ++p.bootSerial
+        p.offSince = this.kernel.millis()
+        p.offUntil = p.offSince + offMs
         this.kernel.setTimer(offMs, () => {
             if (serial === p.bootSerial) self.bootPrimary(p)
         })

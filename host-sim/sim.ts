@@ -434,15 +434,17 @@ export class Simulation {
      * from the remote. The writes it had acknowledged that the remote does not show are lost
      * with it (the checker excuses them, and what depends on them); the restored image must be
      * the remote's. Not while the remote is away or replaced (two disasters at once lose what
-     * neither holds), nor while another board restores or is off.
+     * neither holds), nor while another board restores, or is off for a while since before the
+     * remote, replaced, caught up with the group again.
      */
     replacePrimary(member: number, prng: Prng, offMs: number): boolean {
         const p = this.group.primaries[member]
         if (this.workloadStopped || !p.up || !this.group.remote.up) return false
-        // nor while another member is off: it may hold the group's newest seqs, which a remote
-        // replaced since does not know, and the board restored meanwhile would start the
-        // group's seqs anew below them (docs/OPERATIONS.md, "Restore a primary")
-        for (const q of this.group.primaries) if (q.restoring || (q !== p && !q.up)) return false
+        // nor while another member is off for a while (a death, a power-off) and the remote
+        // was replaced since it went off: the group's newest seqs are then only on that member,
+        // and the board restored meanwhile would start them anew below its (docs/OPERATIONS.md,
+        // "Restore a primary")
+        for (const q of this.group.primaries) if (q.restoring || (q !== p && this.awayWithSeqs(q))) return false
         if (p.board && p.board.verifier) this.verifyFound[member] += p.board.verifier.found - p.board.verifier.foundDamaged
         this.loseWrites(
             member,
@@ -580,6 +582,18 @@ export class Simulation {
         const dmg: Array<[number, number]> = []
         readFlashImage(this.group.remote.chip, { role: StoreRole.Remote, blockSize: g.blockSize, boards: this.opts.boards, lbaCount: g.lbaCount }, dmg)
         return new Set(dmg.filter(([b]) => b === member).map(([, lba]) => lba))
+    }
+
+    /** After the remote's last replacement, when its first full resync committed (every
+     * member's copy in, so it knows the group's seqs): Infinity until then; -1 when never
+     * replaced. */
+    private remoteCaughtUpAt = -1
+
+    /** Member q is off for a while (longer than a reboot) since before the remote last caught
+     * up after a replacement: it holds seqs of the group the remote does not know. */
+    private awayWithSeqs(q: SimPrimary): boolean {
+        if (q.up || this.remoteCaughtUpAt < 0 || q.offSince > this.remoteCaughtUpAt) return false
+        return q.offUntil - this.kernel.millis() > OPERATOR_MS
     }
 
     /** Boards whose restore was under way when the remote was replaced. */
@@ -909,6 +923,7 @@ export class Simulation {
                     this.history.rejoin(b)
                     this.rejoining.delete(b)
                 }
+        if (rb) if (rb.resyncsApplied > 0) if (this.remoteCaughtUpAt === Infinity) this.remoteCaughtUpAt = this.kernel.millis()
         if (rb) this.resyncsSeen = rb.resyncsApplied
         // the portions of seqs up to this one become visible; the rest stay staged, in order
         const staged = this.staged
@@ -1103,6 +1118,10 @@ export class Simulation {
         if (!this.group.remote.up) return
         // the remote is the only copy during a disaster: not replaced then
         if (this.disaster) if (this.disaster.active()) return
+        // nor while a board restores from it and another member is off for a while: the
+        // group's newest seqs would then be only on that member (as in replacePrimary)
+        for (const p of this.group.primaries)
+            if (p.restoring) for (const q of this.group.primaries) if (q !== p) if (!q.up) if (q.offUntil - this.kernel.millis() > OPERATOR_MS) return
         // a board restoring from the remote loses what only the remote held of it
         for (const p of this.group.primaries)
             if (p.restoring) {
@@ -1113,6 +1132,7 @@ export class Simulation {
                 this.remoteReplacedInRestore.add(p.member)
             }
         this.group.powerCycleRemote(prng, offMs, true)
+        this.remoteCaughtUpAt = Infinity
         this.faultsInjected.remoteReplaced++
         // what the new board shows: nothing, or the older image; nothing staged counts (a
         // version staged on the older image has a version at least as new on its member, which
