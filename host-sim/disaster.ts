@@ -51,8 +51,6 @@ export class Disaster {
     private toRemote = false
     /** The primaries are lost and not yet handed the role back. */
     private lost = false
-    /** The promotion has ended. */
-    private report = false
 
     constructor(
         private sim: Simulation,
@@ -142,7 +140,7 @@ export class Disaster {
             sim.apps[p.member].powerLost()
             sim.losePrimary(p, prng.fork(p.member), FOREVER_MS)
         }
-        sim.note("group", "disaster: every primary is lost with its flash")
+        sim.fault("group", "disaster: every primary is lost with its flash")
     }
 
     /** The operator promotes the remote, and watches: one that restarted before it recorded
@@ -151,7 +149,7 @@ export class Disaster {
         const rb = this.board()
         if (rb && !rb.promoted)
             promote(rb, (err, report) => {
-                if (err !== 0 || !report) return this.sim.note("remote", "promote failed (" + err + "): the operator promotes again")
+                if (err !== 0 || !report) return this.sim.fault("remote", "promote failed (" + err + "): the operator promotes again")
                 this.result.dataLoss.remote = {
                     writes: report.writesLost,
                     seqs: report.seqsLost,
@@ -171,11 +169,10 @@ export class Disaster {
 
     private promoted(rb: RemoteBoard): void {
         if (this.result.promotedAtMs >= 0) return
-        this.report = true
         this.result.promotedAtMs = Math.round(this.sim.kernel.millis())
         this.result.promotedSeq = rb.promotedSeq
         this.toRemote = true
-        this.sim.note("remote", "operator promotes the remote as of seq " + rb.promotedSeq)
+        this.sim.fault("remote", "operator promotes the remote as of seq " + rb.promotedSeq)
         for (const a of this.sim.apps) a.issue()
     }
 
@@ -193,14 +190,14 @@ export class Disaster {
             p.heldOff = false
             if (!p.up) this.sim.group.bootPrimary(p)
         }
-        this.sim.note("group", "new boards take the lost primaries' places")
+        this.sim.fault("group", "new boards take the lost primaries' places")
     }
 
     /** The operator fails back once the remote is promoted (again later while it is not). */
     private failback(): void {
         const sim = this.sim
         const rb = this.board()
-        if (!rb || !this.report || !rb.promoteReady) {
+        if (!rb || this.result.promotedAtMs < 0 || !rb.promoteReady) {
             sim.kernel.setTimer(OPERATOR_MS, () => this.failback())
             return
         }
@@ -208,11 +205,11 @@ export class Disaster {
         this.toRemote = false
         failback(rb, (err) => {
             if (err !== 0) {
-                sim.note("remote", "failback failed (" + err + "): the operator asks again")
+                sim.fault("remote", "failback failed (" + err + "): the operator asks again")
                 sim.kernel.setTimer(OPERATOR_MS, () => sim.whenUp("remote", () => this.failback()))
                 return
             }
-            sim.note("remote", "operator fails back at seq " + rb.appliedSeq())
+            sim.fault("remote", "operator fails back at seq " + rb.appliedSeq())
         })
         this.watchFailback()
     }
@@ -235,7 +232,7 @@ export class Disaster {
         this.result.failedBack = true
         this.lost = false
         this.result.failedBackAtMs = Math.round(this.sim.kernel.millis())
-        this.sim.note("remote", "failback done: the primaries hold the writable role again")
+        this.sim.fault("remote", "failback done: the primaries hold the writable role again")
         for (const a of this.sim.apps) a.issue()
     }
 

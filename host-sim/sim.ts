@@ -571,11 +571,6 @@ export class Simulation {
         this.shadowChanged()
     }
 
-    /** A line of the fault log (the operator's actions of a disaster). */
-    note(target: string, detail: string): void {
-        this.fault(target, detail)
-    }
-
     /** The lbas of `member` whose blocks read back damaged on the remote's flash now. */
     private remoteDamagedOf(member: number): Set<number> {
         const g = this.group.opts
@@ -592,8 +587,13 @@ export class Simulation {
     /** Member q is off for a while (longer than a reboot) since before the remote last caught
      * up after a replacement: it holds seqs of the group the remote does not know. */
     private awayWithSeqs(q: SimPrimary): boolean {
-        if (q.up || this.remoteCaughtUpAt < 0 || q.offSince > this.remoteCaughtUpAt) return false
-        return q.offUntil - this.kernel.millis() > OPERATOR_MS
+        if (this.remoteCaughtUpAt < 0 || q.offSince > this.remoteCaughtUpAt) return false
+        return this.offForAWhile(q)
+    }
+
+    /** Member q is off, for longer than a reboot from now (a death, a power-off). */
+    private offForAWhile(q: SimPrimary): boolean {
+        return !q.up && q.offUntil - this.kernel.millis() > OPERATOR_MS
     }
 
     /** Boards whose restore was under way when the remote was replaced. */
@@ -1120,8 +1120,7 @@ export class Simulation {
         if (this.disaster) if (this.disaster.active()) return
         // nor while a board restores from it and another member is off for a while: the
         // group's newest seqs would then be only on that member (as in replacePrimary)
-        for (const p of this.group.primaries)
-            if (p.restoring) for (const q of this.group.primaries) if (q !== p) if (!q.up) if (q.offUntil - this.kernel.millis() > OPERATOR_MS) return
+        for (const p of this.group.primaries) if (p.restoring) for (const q of this.group.primaries) if (q !== p) if (this.offForAWhile(q)) return
         // a board restoring from the remote loses what only the remote held of it
         for (const p of this.group.primaries)
             if (p.restoring) {
@@ -1256,7 +1255,9 @@ export class Simulation {
     private verifyFound: number[] = [0, 0, 0, 0, 0, 0, 0, 0]
     private remoteFailedSince = -1
 
-    private fault(target: string, detail: string): void {
+    /** A line of the fault log (the faults' effects and the operator's actions, a disaster's
+     * too: host-sim/disaster.ts). */
+    fault(target: string, detail: string): void {
         if (this.onFault) this.onFault(target, detail)
     }
 

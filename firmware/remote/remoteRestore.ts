@@ -69,6 +69,7 @@ export function takeRestore(r: RemoteBoard, ms: MemberState, msg: Buffer): void 
         ms.passApplied = r.appliedSeq()
         ms.passFrozen = frozen(r)
         ms.passCredit = 0
+        ms.passReread = false
     }
     ms.passCredit += msg[6]
     if (!ms.passReading) pumpRestore(r, ms, ms.session)
