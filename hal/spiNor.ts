@@ -1,4 +1,4 @@
-import { Clock } from "./clock"
+import { Clock, Timer } from "./clock"
 import { Flash, FlashError, FlashGeometry } from "./flash"
 import { SpiBus } from "./spi"
 
@@ -14,12 +14,19 @@ export const enum NorCmd {
     PageProgram = 0x02,
     SectorErase = 0x20,
     JedecId = 0x9f,
+    ReadStatus2 = 0x35,
+    /** Erase/Program Suspend. */
+    Suspend = 0x75,
+    /** Erase/Program Resume. */
+    Resume = 0x7a,
 }
 
 /** Status register 1: an erase or program is running. */
 export const NOR_STATUS_BUSY = 0x01
 /** Status register 1: write enable latch. */
 export const NOR_STATUS_WEL = 0x02
+/** Status register 2: an erase (or program) is suspended. */
+export const NOR_STATUS2_SUS = 0x80
 
 export const NOR_PAGE_SIZE = 256
 export const NOR_SECTOR_SIZE = 4096
@@ -31,6 +38,9 @@ export const NOR_PROGRAM_TYP_MS = 0.7
 export const NOR_PROGRAM_MAX_MS = 3
 export const NOR_ERASE_TYP_MS = 45
 export const NOR_ERASE_MAX_MS = 400
+/** Datasheet (W25Q128JV, tSUS): an erase stops at most this long after the Suspend command's
+ * chip-select rise (BUSY clears then), and a Suspend comes no sooner than this after a Resume. */
+export const NOR_SUSPEND_MS = 0.02
 
 /** Typical busy time of a program of n bytes: from the first-byte time to the full-page time. */
 export function norProgramTypMs(n: number): number {
@@ -62,6 +72,28 @@ const enum DriverOp {
     Read = 2,
     Program = 3,
     Erase = 4,
+}
+
+/** The erase under way behind reads and programs. */
+const enum Er {
+    None = 0,
+    /** Running, its next status poll due (erTimer). */
+    Running = 1,
+    /** Its status poll in flight. */
+    Polling = 2,
+    /** A Suspend waits until tSUS after the last Resume (erTimer). */
+    SuspendDelay = 3,
+    /** The Suspend in flight. */
+    SuspendSent = 4,
+    /** tSUS after the Suspend (erTimer). */
+    SuspendWait = 5,
+    /** The read of SUS in flight. */
+    SuspendCheck = 6,
+    Suspended = 7,
+    /** The Resume in flight. */
+    Resuming = 8,
+    /** It ended before the Suspend took: done once the read or program that came is done. */
+    Completed = 9,
 }
 
 const enum Phase {
@@ -131,10 +163,29 @@ export class SpiNorFlash implements Flash {
     private readonly onSent: (rx: Buffer) => void
     private readonly onStatusRx: (rx: Buffer) => void
     private readonly pollNow: () => void
+    // ---- the erase under way behind reads and programs (registers)
+    private er!: Er
+    /** Its done (null: no erase under way). */
+    private erDone!: ((err: FlashError) => void) | null
+    private erAddr!: number
+    /** When it began, moved on by the time it spent suspended (for its timeout). */
+    private erStart!: number
+    private erTimer!: Timer | null
+    private erResumedAt!: number
+    private erSuspendedAt!: number
+    /** A read or program waits for the erase's transfer in flight, then suspends it. */
+    private erWaiting!: boolean
+    /** One-byte commands: Suspend, Resume, Read Status Register 2. */
+    private cmdSus: Buffer
+    private cmdRes: Buffer
+    private cmdSr2: Buffer
+    private readonly erTick: () => void
+    private readonly onEr: (rx: Buffer) => void
 
-    /** Status polls sent, timeouts seen. */
+    /** Status polls sent, timeouts seen, erases suspended. */
     polls = 0
     timeouts = 0
+    suspends = 0
 
     constructor(
         private bus: SpiBus,
@@ -155,6 +206,14 @@ export class SpiNorFlash implements Flash {
         this.wren[0] = NorCmd.WriteEnable
         this.rdsr = Buffer.alloc(1)
         this.rdsr[0] = NorCmd.ReadStatus1
+        this.cmdSus = Buffer.alloc(1)
+        this.cmdSus[0] = NorCmd.Suspend
+        this.cmdRes = Buffer.alloc(1)
+        this.cmdRes[0] = NorCmd.Resume
+        this.cmdSr2 = Buffer.alloc(1)
+        this.cmdSr2[0] = NorCmd.ReadStatus2
+        this.er = Er.None
+        this.erDone = null
         const self = this
         this.onIdRx = (rx) => {
             const id = (rx[0] << 16) | (rx[1] << 8) | rx[2]
@@ -208,6 +267,19 @@ export class SpiNorFlash implements Flash {
             // the command went out: the chip is busy from chip-select rise
             me.phase = Phase.Wait
             me.opStart = me.clock.millis()
+            if (me.op === DriverOp.Erase) {
+                // the erase goes on behind: reads and programs suspend it
+                me.op = DriverOp.Idle
+                me.erDone = me.writeDone
+                me.writeDone = null
+                me.erAddr = me.opAddr
+                me.erStart = me.opStart
+                me.erResumedAt = -NOR_ERASE_MAX_MS
+                me.erWaiting = false
+                me.er = Er.Running
+                me.erTimer = me.clock.setTimer(NOR_ERASE_TYP_MS, me.erTick)
+                return
+            }
             let first = NOR_ERASE_TYP_MS
             if (me.op === DriverOp.Program) first = norProgramTypMs(me.opLen)
             me.clock.setTimer(first, me.pollNow)
@@ -256,6 +328,55 @@ export class SpiNorFlash implements Flash {
             self.polls = self.polls + 1
             self.bus.transfer(self.rdsr, 1, self.onStatusRx)
         }
+        this.erTick = () => {
+            const me = self
+            me.erTimer = null
+            const st = me.er
+            if (st === Er.Running) {
+                me.er = Er.Polling
+                me.polls = me.polls + 1
+                me.bus.transfer(me.rdsr, 1, me.onEr)
+            } else if (st === Er.SuspendDelay) me.suspendNow()
+            else {
+                // tSUS has passed: SUS says whether the erase stopped or had ended
+                me.er = Er.SuspendCheck
+                me.bus.transfer(me.cmdSr2, 1, me.onEr)
+            }
+        }
+        this.onEr = (rx) => {
+            const me = self
+            const st = me.er
+            const now = me.clock.millis()
+            if (st === Er.Polling) {
+                if ((rx[0] & NOR_STATUS_BUSY) === 0) {
+                    if (me.erWaiting) {
+                        me.erWaiting = false
+                        me.er = Er.Completed
+                        me.begin()
+                    } else me.endErase(FlashError.None)
+                } else if (me.erWaiting) me.suspendNow()
+                else if (now - me.erStart > NOR_ERASE_MAX_MS + me.erasePollMs) me.endErase(FlashError.Timeout)
+                else me.run(me.erasePollMs)
+            } else if (st === Er.SuspendSent) {
+                me.erSuspendedAt = now
+                me.er = Er.SuspendWait
+                me.erTimer = me.clock.setTimer(NOR_SUSPEND_MS, me.erTick)
+            } else if (st === Er.SuspendCheck) {
+                me.erWaiting = false
+                me.er = Er.Completed
+                if ((rx[0] & NOR_STATUS2_SUS) !== 0) {
+                    me.er = Er.Suspended
+                    me.suspends = me.suspends + 1
+                }
+                me.begin()
+            } else {
+                // resumed: the time suspended does not count against the erase's maximum
+                me.erStart = me.erStart + now - me.erSuspendedAt
+                me.erResumedAt = now
+                if (me.erWaiting) me.suspendNow()
+                else me.run(me.erasePollMs)
+            }
+        }
     }
 
     /** Probes the chip: done(None, id) with the 24-bit JEDEC ID, or done(NoDevice, id). */
@@ -291,8 +412,7 @@ export class SpiNorFlash implements Flash {
         this.opOffset = 0
         this.opData = EMPTY
         if (len > this.readChunk) this.opData = Buffer.alloc(len)
-        if (this.suspect) this.startReadyCheck()
-        else this.nextChunk()
+        this.start()
     }
 
     program(addr: number, data: Buffer, done: (err: FlashError) => void): void {
@@ -313,7 +433,7 @@ export class SpiNorFlash implements Flash {
                     this.opData = tx
                     this.opMaxMs = NOR_PROGRAM_MAX_MS
                     this.opPollMs = this.programPollMs
-                    this.startWrite()
+                    this.start()
                     return
                 }
                 err = FlashError.CrossesPage
@@ -322,7 +442,9 @@ export class SpiNorFlash implements Flash {
     }
 
     eraseSector(addr: number, done: (err: FlashError) => void): void {
-        const err = this.check(addr, 1)
+        let err = this.check(addr, 1)
+        // one erase at a time
+        if (this.erDone) err = FlashError.Busy
         if (err !== FlashError.None) {
             this.later(done, err, 0)
             return
@@ -347,7 +469,60 @@ export class SpiNorFlash implements Flash {
         if (Math.floor(len) !== len) return FlashError.OutOfRange
         if (addr + len > this.geo.capacity) return FlashError.OutOfRange
         if (len === 0) if (addr >= this.geo.capacity) return FlashError.OutOfRange
+        // the sector being erased is not read or programmed meanwhile
+        if (this.erDone) if (addr < this.erAddr + this.geo.sectorSize) if (addr + len > this.erAddr) return FlashError.Busy
         return FlashError.None
+    }
+
+    /** Suspends the erase under way, if any, for the read or program just set up, then
+     * begins that. */
+    private start(): void {
+        const st = this.er
+        if (st === Er.None) return this.begin()
+        if (st === Er.Suspended) return this.begin()
+        if (st === Er.Completed) return this.begin()
+        if (st === Er.Running) {
+            this.clock.clearTimer(this.erTimer as Timer)
+            return this.suspendNow()
+        }
+        // its status poll or its Resume is in flight: the suspend follows that
+        this.erWaiting = true
+    }
+
+    private begin(): void {
+        if (this.op === DriverOp.Read) {
+            if (this.suspect) this.startReadyCheck()
+            else this.nextChunk()
+        } else this.startWrite()
+    }
+
+    /** Suspend (75h), no sooner than tSUS after the last Resume. */
+    private suspendNow(): void {
+        const wait = this.erResumedAt + NOR_SUSPEND_MS - this.clock.millis()
+        if (wait > 0) {
+            this.er = Er.SuspendDelay
+            this.erTimer = this.clock.setTimer(wait, this.erTick)
+            return
+        }
+        this.er = Er.SuspendSent
+        this.bus.transfer(this.cmdSus, 0, this.onEr)
+    }
+
+    /** The erase runs on: its next status poll in `ms`. */
+    private run(ms: number): void {
+        this.er = Er.Running
+        this.erTimer = this.clock.setTimer(ms, this.erTick)
+    }
+
+    private endErase(err: FlashError): void {
+        const done = this.erDone
+        this.erDone = null
+        this.er = Er.None
+        if (err !== FlashError.None) {
+            this.timeouts = this.timeouts + 1
+            this.suspect = true
+        }
+        if (done) done(err)
     }
 
     /** Calls done(err, v) from the run loop (a write's done takes err only). */
@@ -402,6 +577,14 @@ export class SpiNorFlash implements Flash {
             const done = this.writeDone
             this.writeDone = null
             if (done) done(err)
+        }
+        // nothing followed at once: the erase suspended for it resumes (7Ah), or the erase that
+        // ended meanwhile is done
+        if (this.op === DriverOp.Idle) {
+            if (this.er === Er.Suspended) {
+                this.er = Er.Resuming
+                this.bus.transfer(this.cmdRes, 0, this.onEr)
+            } else if (this.er === Er.Completed) this.endErase(FlashError.None)
         }
     }
 }

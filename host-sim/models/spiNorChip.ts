@@ -9,6 +9,8 @@ import {
     NOR_SECTOR_SIZE,
     NOR_STATUS_BUSY,
     NOR_STATUS_WEL,
+    NOR_STATUS2_SUS,
+    NOR_SUSPEND_MS,
     norProgramMaxMs,
     norProgramTypMs,
     SpiNorFlashOptions,
@@ -33,14 +35,24 @@ import { setTimerAt } from "./timerAt"
  *   its start (and more than 256 data bytes keep only the last 256), as the real chip does.
  * - 0x20 sector erase: needs WEL; the 4 KB sector becomes 0xFF.
  * - 0x05 read status register 1: BUSY (bit 0), WEL (bit 1), repeated for every byte clocked.
- * While a program or erase is running, every command but 0x05 is ignored (answered with 0xFF).
- * WEL clears when a program or erase ends. Malformed commands are ignored (counted).
+ * - 0x35 read status register 2: SUS (bit 7).
+ * - 0x75 erase suspend: accepted while a sector erase runs (BUSY, SUS clear); SUS sets at once
+ *   and the erase stops tSUS (20 µs) later, when BUSY clears; an erase that would end within
+ *   tSUS ends instead (SUS stays clear). While SUS is set the chip takes reads and programs of
+ *   any other sector; programs of the suspended sector and erases are ignored. Program suspend
+ *   is not modelled (75h during a program is ignored).
+ * - 0x7A resume: accepted while SUS is set and BUSY clear; the erase runs on for what it had
+ *   left.
+ * While a program or erase is running (or an erase is stopping), every command but 0x05, 0x35
+ * and 0x75 is ignored (answered with 0xFF). WEL clears when a program or erase ends. Malformed
+ * commands are ignored (counted).
  *
  * Timing: a transfer takes (bytes × 8 / clockHz) plus `transferOverheadMs`. Program and erase
  * busy times follow the datasheet (typical by default; see `setSlow`).
  *
  * Faults: `powerCut` interrupts a running program (a random subset of its bit changes lands)
- * or erase (the sector is left with arbitrary contents) and leaves the chip unpowered: every
+ * or erase, suspended or not (the sector is left with arbitrary contents), and leaves the chip
+ * unpowered: every
  * byte reads 0xFF and commands are ignored until `powerOn`. `cutAt` and `onOperation` (or
  * `watchOperations`) let a harness cut at any chosen program or erase.
  *
@@ -99,6 +111,8 @@ export class PowerCutInfo {
     mode: PartialMode = PartialMode.Nothing
     /** Bits (program) or bytes (erase) that changed. */
     changed = 0
+    /** An erase was suspended (it is cut with what was running, if anything). */
+    suspended = false
 }
 
 /** @devsWhenUsed */
@@ -128,6 +142,13 @@ export class SpiNorChip implements SpiBus {
     private busyTimer: Timer | null = null
     private opKind = 0
     private opAddr = 0
+    /** When the running operation ends (command level). */
+    private opEndMs = 0
+    /** An erase is suspended (SUS): its sector and the busy time it has left. */
+    private sus = false
+    private susAddr = 0
+    private susLeftMs = 0
+    private readonly stopOp: () => void
     /** Page program latch: latchLen bytes for page offsets latchStart, latchStart+1, ... (mod
      * 256). Only the bytes sent are touched, so an event costs O(bytes sent). */
     private latch: Buffer
@@ -138,12 +159,16 @@ export class SpiNorChip implements SpiBus {
     private readonly completeOp: () => void
     /** The fast face's state (FastNorFlash), made at its first operation. */
     private fast: FastState | null = null
+    /** The fast face's erase, which reads and programs suspend (made at its first erase). */
+    private fastEr: FastState | null = null
 
     // ---- counters
     /** Program commands started (accepted by the chip). */
     programs = 0
     /** Sector erases started. */
     erases = 0
+    /** Erases suspended (0x75 accepted). */
+    suspends = 0
     /** Data bytes sent in accepted program commands. */
     bytesProgrammed = 0
     reads = 0
@@ -157,6 +182,8 @@ export class SpiNorChip implements SpiBus {
     sectorEraseCounts: number[] = []
     powerCuts = 0
     readonly lastCut = new PowerCutInfo()
+    /** When the last power cut came. */
+    lastCutMs = -1
     /** Read commands still to come back with one bit flipped (a bad read, transient). */
     private badReads = 0
     /** Write enables still to be ignored (so programs and erases fail); -1: all, for good. */
@@ -186,6 +213,10 @@ export class SpiNorChip implements SpiBus {
         for (let s = 0; s < opts.capacity / NOR_SECTOR_SIZE; s++) this.sectorEraseCounts.push(0)
         const self = this
         this.completeOp = () => self.finishOp()
+        this.stopOp = () => {
+            self.busy = false
+            self.busyTimer = null
+        }
     }
 
     capacity(): number {
@@ -282,17 +313,30 @@ export class SpiNorChip implements SpiBus {
         info.addr = -1
         info.changed = 0
         info.mode = PartialMode.Nothing
+        info.suspended = this.sus
+        let m = mode
+        if (m === PartialMode.Any) if (this.busy || this.sus) m = (1 + prng.int(4)) as PartialMode
         if (this.busy) {
-            let m = mode
-            if (m === PartialMode.Any) m = (1 + prng.int(4)) as PartialMode
             info.kind = this.opKind
             info.addr = this.opAddr
             info.mode = m
             if (this.opKind === NorOpKind.Program) info.changed = this.partialProgram(prng, m)
-            else info.changed = this.partialErase(prng, m)
+            else info.changed = this.partialErase(prng, m, this.opAddr)
             if (this.busyTimer) this.clock.clearTimer(this.busyTimer)
             this.busyTimer = null
         }
+        // a suspended erase is cut too (its sector, as an erase cut while running); while it
+        // stops (tSUS) it is the operation running above
+        if (this.sus)
+            if (!this.busy || this.opKind !== NorOpKind.Erase) {
+                info.changed += this.partialErase(prng, m, this.susAddr)
+                if (!this.busy) {
+                    info.kind = NorOpKind.Erase
+                    info.addr = this.susAddr
+                    info.mode = m
+                }
+            }
+        this.sus = false
         this.dropFast()
         this.busy = false
         this.wel = false
@@ -300,6 +344,7 @@ export class SpiNorChip implements SpiBus {
         this.inFlight = false
         this.epoch++
         this.powerCuts++
+        this.lastCutMs = this.clock.millis()
     }
 
     /** Restores power (optionally on a new clock, for a harness that restarts its kernel). */
@@ -307,6 +352,7 @@ export class SpiNorChip implements SpiBus {
         if (clock) this.clock = clock
         this.powered = true
         this.busy = false
+        this.sus = false
         this.wel = false
         this.inFlight = false
         this.epoch++
@@ -428,7 +474,7 @@ export class SpiNorChip implements SpiBus {
             return
         }
         const cmd = tx[0]
-        if (this.busy && cmd !== NorCmd.ReadStatus1) {
+        if (this.busy && cmd !== NorCmd.ReadStatus1 && cmd !== NorCmd.ReadStatus2 && cmd !== NorCmd.Suspend) {
             this.ignoredWhileBusy++
             for (let i = 0; i < rx.length; i++) rx[i] = 0xff
             return
@@ -439,6 +485,18 @@ export class SpiNorChip implements SpiBus {
                 for (let i = 0; i < rx.length; i++) rx[i] = st
                 return
             }
+            case NorCmd.ReadStatus2: {
+                const st = this.sus ? NOR_STATUS2_SUS : 0
+                for (let i = 0; i < rx.length; i++) rx[i] = st
+                return
+            }
+            case NorCmd.Suspend:
+                // ignored unless an erase runs (the datasheet's rule; not counted as malformed)
+                if (this.busy && !this.sus && this.opKind === NorOpKind.Erase) this.suspendErase(this.clock.millis())
+                return
+            case NorCmd.Resume:
+                if (this.sus) this.resumeErase(this.clock.millis())
+                return
             case NorCmd.JedecId:
                 for (let i = 0; i < rx.length; i++) rx[i] = i < this.id.length ? this.id[i] : 0xff
                 return
@@ -467,10 +525,12 @@ export class SpiNorChip implements SpiBus {
             }
             case NorCmd.PageProgram:
                 if (tx.length < 5 || !this.wel) break
+                // not in the sector of a suspended erase
+                if (this.sus && Math.floor((this.addrOf(tx) % this.cap) / NOR_SECTOR_SIZE) === this.susAddr / NOR_SECTOR_SIZE) break
                 this.startProgram(tx)
                 return
             case NorCmd.SectorErase:
-                if (tx.length < 4 || !this.wel) break
+                if (tx.length < 4 || !this.wel || this.sus) break
                 this.startErase(tx)
                 return
         }
@@ -523,10 +583,35 @@ export class SpiNorChip implements SpiBus {
         this.begin(NorOpKind.Erase, base, this.busyMs(NOR_ERASE_TYP_MS, NOR_ERASE_MAX_MS))
     }
 
+    /** Suspend at `atMs` (the command's chip-select rise) of the erase running: SUS at once,
+     * stopped (BUSY clear) tSUS later; an erase that ends before then ends. */
+    private suspendErase(atMs: number): void {
+        const left = this.opEndMs - (atMs + NOR_SUSPEND_MS)
+        if (left <= 0) return
+        this.suspends++
+        this.sus = true
+        this.susAddr = this.opAddr
+        this.susLeftMs = left
+        if (this.busyTimer) this.clock.clearTimer(this.busyTimer)
+        this.opEndMs = atMs + NOR_SUSPEND_MS
+        this.busyTimer = this.clock.setTimer(NOR_SUSPEND_MS, this.stopOp)
+    }
+
+    /** Resume at `atMs`: the suspended erase runs for what it had left. */
+    private resumeErase(atMs: number): void {
+        this.sus = false
+        this.busy = true
+        this.opKind = NorOpKind.Erase
+        this.opAddr = this.susAddr
+        this.opEndMs = atMs + this.susLeftMs
+        this.busyTimer = this.clock.setTimer(this.susLeftMs, this.completeOp)
+    }
+
     private begin(kind: NorOpKind, addr: number, ms: number): void {
         this.busy = true
         this.opKind = kind
         this.opAddr = addr
+        this.opEndMs = this.clock.millis() + ms
         this.busyTimer = this.clock.setTimer(ms, this.completeOp)
         const index = this.programs + this.erases
         if (this.onOperation) this.onOperation(kind, index, addr)
@@ -580,6 +665,8 @@ export class SpiNorChip implements SpiBus {
         done: (statusReads: number) => void
     ): void {
         const f = this.fastState()
+        // an erase begun before counts (and draws its time) first
+        this.settleEraseBegin()
         const now = fromMs
         const n = data ? data.length : 0
         const t1 = now + this.transferMs(1)
@@ -594,11 +681,11 @@ export class SpiNorChip implements SpiBus {
             this.latch.set(kept === n ? data : data.slice(n - kept, n), 0)
             f.typMs = norProgramTypMs(kept)
             f.maxMs = norProgramMaxMs(kept)
-            this.opAddr = a - (a % NOR_PAGE_SIZE)
+            f.addr = a - (a % NOR_PAGE_SIZE)
         } else {
             f.typMs = NOR_ERASE_TYP_MS
             f.maxMs = NOR_ERASE_MAX_MS
-            this.opAddr = a - (a % NOR_SECTOR_SIZE)
+            f.addr = a - (a % NOR_SECTOR_SIZE)
         }
         const end = start + this.nextBusyMs(f)
         const statusMs = this.transferMs(2)
@@ -616,6 +703,8 @@ export class SpiNorChip implements SpiBus {
         const self = this
         f.timer = setTimerAt(this.clock, at, () => {
             f.timer = null
+            // an erase that ended before this began is settled first
+            self.settleFast()
             if (!f.begun) self.fastBegin(f)
             if (self.busy) self.finishOp()
             f.kind = 0
@@ -711,13 +800,14 @@ export class SpiNorChip implements SpiBus {
             this.bytesProgrammed += f.len
         } else {
             this.erases++
-            this.sectorEraseCounts[this.opAddr / NOR_SECTOR_SIZE]++
+            this.sectorEraseCounts[f.addr / NOR_SECTOR_SIZE]++
         }
         // the draw nextBusyMs looked ahead at
         this.busyMs(f.typMs, f.maxMs)
         this.busy = true
         this.wel = true
         this.opKind = f.kind
+        this.opAddr = f.addr
         this.busyTimer = null
     }
 
@@ -727,20 +817,45 @@ export class SpiNorChip implements SpiBus {
      * command-level event set before the operation began would: not begun yet, still busy.
      */
     private settleFast(): void {
+        const now = this.clock.millis()
+        // the erase first: a program or read of the fast face begins only while it is suspended
+        const e = this.fastEr
+        if (e && e.kind !== 0) {
+            if (!e.begun && now > e.startMs) this.fastBegin(e)
+            if (e.begun && now > e.endMs) this.endFastErase()
+        }
         const f = this.fast
         if (!f || f.kind === 0) return
-        const now = this.clock.millis()
         if (!f.begun && now > f.startMs) this.fastBegin(f)
         if (f.begun && this.busy && now > f.endMs) this.finishOp()
     }
 
-    /** An event at the fast operation's chip-select rise, for the hooks (once). */
+    /** The fast face's erase, begun at its command, is counted (and draws its time) before a
+     * later operation looks ahead at its own draw. */
+    private settleEraseBegin(): void {
+        const e = this.fastEr
+        if (e && e.kind !== 0 && !e.begun) this.fastBegin(e)
+    }
+
+    /** The fast face's erase ends (running: its cells are erased). */
+    private endFastErase(): void {
+        const e = this.fastEr as FastState
+        if (this.busy && this.opKind === NorOpKind.Erase) this.finishOp()
+        e.kind = 0
+    }
+
+    /** Events at the fast operations' chip-select rises, for the hooks (once each). */
     private armFastHooks(): void {
-        const f = this.fast
+        this.armHook(this.fastEr)
+        this.armHook(this.fast)
+    }
+
+    private armHook(f: FastState | null): void {
         if (!f || f.kind === 0 || f.begun || f.hookTimer) return
         const self = this
         f.hookTimer = setTimerAt(this.clock, f.startMs, () => {
             f.hookTimer = null
+            self.settleFast()
             if (f.begun) return
             self.fastBegin(f)
             const index = self.programs + self.erases
@@ -751,7 +866,11 @@ export class SpiNorChip implements SpiBus {
 
     /** Power is gone: the fast face's events with it. */
     private dropFast(): void {
-        const f = this.fast
+        this.dropState(this.fast)
+        this.dropState(this.fastEr)
+    }
+
+    private dropState(f: FastState | null): void {
         if (!f) return
         if (f.timer) this.clock.clearTimer(f.timer)
         if (f.hookTimer) this.clock.clearTimer(f.hookTimer)
@@ -760,10 +879,82 @@ export class SpiNorChip implements SpiBus {
         f.kind = 0
     }
 
+    /**
+     * For FastNorFlash: a sector erase whose command's chip select rises at `startMs` (begun
+     * then: counted, BUSY, its time drawn), which reads and programs may suspend. Returns when
+     * it ends if nothing suspends it.
+     * @devsWhenUsed */
+    fastEraseStart(addr: number, startMs: number): number {
+        if (!this.fastEr) this.fastEr = new FastState()
+        this.settleFast()
+        const e = this.fastEr
+        e.kind = NorOpKind.Erase
+        e.addr = (addr % this.cap) - (addr % NOR_SECTOR_SIZE)
+        e.len = 0
+        e.typMs = NOR_ERASE_TYP_MS
+        e.maxMs = NOR_ERASE_MAX_MS
+        e.startMs = startMs
+        e.endMs = startMs + this.nextBusyMs(e)
+        e.begun = false
+        if (this.onOperation || this.cutHook) this.armFastHooks()
+        return e.endMs
+    }
+
+    /** For FastNorFlash: the erase's busy time left when suspended (SUS), or when it ends if
+     * it runs (Infinity while suspended). */
+    fastEraseEndMs(): number {
+        const e = this.fastEr
+        if (!e || e.kind === 0) return -1
+        if (this.sus) return Infinity
+        return e.endMs
+    }
+
+    /** For FastNorFlash: the busy time a suspended erase has left. */
+    fastEraseLeftMs(): number {
+        return this.susLeftMs
+    }
+
+    /** For FastNorFlash, at `atMs`, tSUS after a Suspend's chip-select rise: the erase running
+     * stops there (SUS, with what it has left), or it has ended by then. */
+    fastEraseStop(atMs: number): void {
+        this.settleFast()
+        const e = this.fastEr
+        if (!e || e.kind === 0) return
+        if (e.endMs - atMs <= 0) {
+            this.endFastErase()
+            return
+        }
+        this.suspends++
+        this.sus = true
+        this.susAddr = e.addr
+        this.susLeftMs = e.endMs - atMs
+        e.endMs = Infinity
+        this.busy = false
+    }
+
+    /** For FastNorFlash, at `atMs`, a Resume's chip-select rise: the suspended erase runs on. */
+    fastEraseResume(atMs: number): void {
+        this.settleFast()
+        const e = this.fastEr
+        if (!e || e.kind === 0 || !this.sus) return
+        this.sus = false
+        this.busy = true
+        this.opKind = NorOpKind.Erase
+        this.opAddr = e.addr
+        e.endMs = atMs + this.susLeftMs
+    }
+
+    /** For FastNorFlash: the erase's completion poll found it ended. */
+    fastEraseDone(): void {
+        this.settleFast()
+        const e = this.fastEr
+        if (e && e.kind !== 0) this.endFastErase()
+    }
+
     private finishOp(): void {
         if (!this.busy) return
         if (this.opKind === NorOpKind.Program) this.partialProgram(null, PartialMode.Everything)
-        else this.partialErase(null, PartialMode.Everything)
+        else this.partialErase(null, PartialMode.Everything, this.opAddr)
         this.busy = false
         this.wel = false
         this.busyTimer = null
@@ -804,8 +995,8 @@ export class SpiNorChip implements SpiBus {
 
     /** Applies an erase to the sector, fully or in part; returns bytes changed.
      * @devsWhenUsed */
-    private partialErase(prng: Prng | null, mode: PartialMode): number {
-        const s = Math.floor(this.opAddr / NOR_SECTOR_SIZE)
+    private partialErase(prng: Prng | null, mode: PartialMode, addr: number): number {
+        const s = Math.floor(addr / NOR_SECTOR_SIZE)
         if (mode === PartialMode.Nothing) return 0
         const was = this.sectors[s]
         if (mode === PartialMode.Everything || !was) {
@@ -891,6 +1082,7 @@ function fillFF(b: Buffer, at: number, n: number): void {
  */
 class FastState {
     kind = 0
+    addr = 0
     len = 0
     startMs = 0
     endMs = 0
@@ -900,6 +1092,12 @@ class FastState {
     timer: Timer | null = null
     hookTimer: Timer | null = null
     lookahead: Prng | null = null
+}
+
+/** @devsWhenUsed */
+class PollPoint {
+    rxMs = 0
+    polls = 0
 }
 
 /**
@@ -927,9 +1125,30 @@ export class FastNorFlash implements Flash {
     private suspect = false
     private slab: Buffer = EMPTY
     private slabAt = 0
+    private erAddr = 0
+    private pt = new PollPoint()
     /** Status polls the driver would have sent (its WEL checks included), as SpiNorFlash
-     * counts them. */
+     * counts them; erases suspended, as it counts them. */
     polls = 0
+    suspends = 0
+    // ---- the erase under way behind reads and programs, on SpiNorFlash's timeline
+    private erDone: ((err: FlashError) => void) | null = null
+    /** Its command's chip-select rise: before it the driver is busy with the erase. */
+    private erCmdMs = 0
+    /** The run under way: when it began (the command, or a Resume) and its first poll's delay. */
+    private erSegMs = 0
+    private erFirstMs = 0
+    private erResumedAt = 0
+    /** Its completion poll (the first to find the chip ready). */
+    private erTimer: Timer | null = null
+    /** Suspended for the operation under way (or the one its done began). */
+    private erSuspended = false
+    /** A Resume in flight: its chip-select rise (-1: none). */
+    private erResumeAt = -1
+    /** A read or program came while the Resume was in flight: it suspends the erase again. */
+    private erWaiting = false
+    /** The erase ended before a suspend took: done once the operation under way is done. */
+    private erCompleted = false
 
     constructor(
         private chip: SpiNorChip,
@@ -983,12 +1202,12 @@ export class FastNorFlash implements Flash {
             this.clock.setTimer(0, () => done(err, EMPTY))
             return
         }
-        if (this.dead()) return
         this.busy = true
+        if (this.dead()) return
         // one 0x03 command per chunk, back to back (after a status read if an earlier write
-        // failed, as the driver's ready check does)
+        // failed, as the driver's ready check does), once an erase under way is suspended
         const chip = this.chip
-        let at = this.afterReadyCheck(this.clock.millis())
+        let at = this.afterReadyCheck(this.suspendErase())
         let off = 0
         let chunks = 0
         while (chunks === 0 || off < len) {
@@ -1003,6 +1222,7 @@ export class FastNorFlash implements Flash {
             const data = self.fresh(len)
             chip.fastRead(addr, data, chunks, self.readChunk)
             done(FlashError.None, data)
+            self.afterOp()
         })
     }
 
@@ -1035,21 +1255,195 @@ export class FastNorFlash implements Flash {
         this.write(NorOpKind.Program, addr, data, norProgramTypMs(data.length), this.programPollMs, done)
     }
 
+    /**
+     * As SpiNorFlash's: WREN, the WEL check and the command, then the erase runs behind (its
+     * polls, first after the typical time, then every poll interval) while reads and programs
+     * suspend it: each waits for the erase's poll or Resume in flight, sends Suspend no sooner
+     * than tSUS after the last Resume, waits tSUS, reads SUS, runs, and sends Resume unless its
+     * done began another operation. The erase's done comes at the poll that finds it ended, or,
+     * when it had ended before a Suspend took, after the operation that came.
+     */
     eraseSector(addr: number, done: (err: FlashError) => void): void {
-        const err = this.check(addr, 1)
+        let err = this.check(addr, 1)
+        if (this.erDone) err = FlashError.Busy
         if (err !== FlashError.None) {
             this.clock.setTimer(0, () => done(err))
             return
         }
-        this.write(NorOpKind.Erase, addr - (addr % this.geo.sectorSize), null, NOR_ERASE_TYP_MS, this.erasePollMs, done)
+        // a call after the power was cut goes out to nothing and never ends, and the driver
+        // stays busy with it
+        this.busy = true
+        if (this.dead()) return
+        const chip = this.chip
+        const self = this
+        let at = this.afterReadyCheck(this.clock.millis())
+        const refused = chip.fastRefusals(WREN_ATTEMPTS)
+        for (let i = 0; i < refused; i++) at = at + chip.transferMs(1) + chip.transferMs(2)
+        this.polls += refused
+        this.busy = true
+        if (refused >= WREN_ATTEMPTS) {
+            chip.fastLater(at, () => {
+                self.busy = false
+                self.suspect = true
+                done(FlashError.NoDevice)
+            })
+            return
+        }
+        // WREN, the WEL check (a poll), the command
+        const start = at + chip.transferMs(1) + chip.transferMs(2) + chip.transferMs(4)
+        this.polls++
+        this.busy = false
+        this.erDone = done
+        this.erCmdMs = start
+        this.erSuspended = false
+        this.erCompleted = false
+        this.erWaiting = false
+        this.erResumeAt = -1
+        this.erResumedAt = -NOR_ERASE_MAX_MS
+        const base = addr - (addr % this.geo.sectorSize)
+        this.erAddr = base
+        this.erRun(start, NOR_ERASE_TYP_MS, chip.fastEraseStart(base, start))
+    }
+
+    /** The erase runs from `segMs` (its command or a Resume), first poll after `firstMs`:
+     * its completion poll, the first at or after `endMs`. */
+    private erRun(segMs: number, firstMs: number, endMs: number): void {
+        this.erSegMs = segMs
+        this.erFirstMs = firstMs
+        const p = this.pollAt(endMs)
+        const self = this
+        const epoch = this.epoch
+        this.erTimer = setTimerAt(this.clock, p.rxMs, () => {
+            self.erTimer = null
+            if (self.chip.powerEpoch() !== epoch) return
+            self.polls += p.polls
+            self.chip.fastEraseDone()
+            self.countTransfers(p.polls)
+            self.endErase()
+        })
+    }
+
+    /** The run's first status poll whose answer (at its chip-select rise) comes at or after
+     * `untilMs` (the erase's end: its completion poll): when, and how many were sent. */
+    private pollAt(untilMs: number): PollPoint {
+        const sm = this.chip.transferMs(2)
+        let rx = this.erSegMs + this.erFirstMs + sm
+        let n = 1
+        while (untilMs > rx) {
+            rx = rx + this.erasePollMs + sm
+            n++
+        }
+        const pt = this.pt
+        pt.rxMs = rx
+        pt.polls = n
+        return pt
+    }
+
+    private countTransfers(n: number): void {
+        for (let i = 0; i < n; i++) this.chip.countTransfer()
+    }
+
+    private endErase(): void {
+        const done = this.erDone
+        this.erDone = null
+        if (done) done(FlashError.None)
+    }
+
+    /**
+     * A read or program begins: when the erase under way is suspended for it (or has ended),
+     * following the driver's steps; now when none is under way or it is suspended already.
+     */
+    private suspendErase(): number {
+        const now = this.clock.millis()
+        if (!this.erDone || this.erSuspended || this.erCompleted) return now
+        const chip = this.chip
+        const sm = chip.transferMs(2)
+        let from = now
+        let endMs = chip.fastEraseEndMs()
+        if (this.erResumeAt >= 0) {
+            // the Resume in flight: the suspend follows it (the erase runs on from it)
+            this.erWaiting = true
+            endMs = this.erResumeAt + chip.fastEraseLeftMs()
+            from = this.erResumeAt + NOR_SUSPEND_MS
+        } else {
+            if (this.erTimer) this.clock.clearTimer(this.erTimer)
+            this.erTimer = null
+            // the polls sent so far; one in flight is waited for, and may find the erase ended
+            let sent = 0
+            let rx = this.erSegMs + this.erFirstMs + sm
+            while (rx - sm <= now) {
+                sent++
+                if (rx > now) {
+                    from = rx
+                    break
+                }
+                rx = rx + this.erasePollMs + sm
+            }
+            this.polls += sent
+            this.countTransfers(sent)
+            if (sent > 0)
+                if (from > now)
+                    if (endMs <= from) {
+                        // that poll finds it ended: done after this operation
+                        this.erCompleted = true
+                        return from
+                    }
+        }
+        if (from < this.erResumedAt + NOR_SUSPEND_MS) from = this.erResumedAt + NOR_SUSPEND_MS
+        // Suspend, tSUS, read SUS
+        const a = from + chip.transferMs(1)
+        const stop = a + NOR_SUSPEND_MS
+        const b = stop + sm
+        this.countTransfers(2)
+        if (endMs - stop > 0) {
+            this.erSuspended = true
+            this.suspends++
+        } else this.erCompleted = true
+        const self = this
+        const epoch = this.epoch
+        setTimerAt(this.clock, stop, () => {
+            if (self.chip.powerEpoch() === epoch) self.chip.fastEraseStop(stop)
+        })
+        return b
+    }
+
+    /** The operation's done has run: unless it began another, the erase suspended for it
+     * resumes (the driver's Resume), or the one that ended meanwhile is done. */
+    private afterOp(): void {
+        if (this.busy || !this.erDone) return
+        if (this.erCompleted) {
+            this.erCompleted = false
+            this.endErase()
+            return
+        }
+        if (!this.erSuspended) return
+        this.erSuspended = false
+        const chip = this.chip
+        const r = this.clock.millis() + chip.transferMs(1)
+        this.erResumeAt = r
+        chip.countTransfer()
+        const self = this
+        const epoch = this.epoch
+        setTimerAt(this.clock, r, () => {
+            if (self.chip.powerEpoch() !== epoch) return
+            self.erResumeAt = -1
+            self.erResumedAt = r
+            self.chip.fastEraseResume(r)
+            if (self.erWaiting) {
+                // the operation that came meanwhile has its suspend from here
+                self.erWaiting = false
+                return
+            }
+            self.erRun(r, self.erasePollMs, self.chip.fastEraseEndMs())
+        })
     }
 
     private write(kind: NorOpKind, addr: number, data: Buffer | null, firstPollMs: number, pollMs: number, done: (err: FlashError) => void): void {
-        if (this.dead()) return
         this.busy = true
+        if (this.dead()) return
         const self = this
         const chip = this.chip
-        let at = this.afterReadyCheck(this.clock.millis())
+        let at = this.afterReadyCheck(this.suspendErase())
         // a chip that fails its writes never sets WEL: the driver tries WREN a few times, then
         // gives up with NoDevice and checks the chip is ready before its next operation
         const refused = chip.fastRefusals(WREN_ATTEMPTS)
@@ -1060,6 +1454,7 @@ export class FastNorFlash implements Flash {
                 self.busy = false
                 self.suspect = true
                 done(FlashError.NoDevice)
+                self.afterOp()
             })
             return
         }
@@ -1067,6 +1462,7 @@ export class FastNorFlash implements Flash {
             self.busy = false
             self.polls += statusReads
             done(FlashError.None)
+            self.afterOp()
         })
     }
 
@@ -1087,6 +1483,12 @@ export class FastNorFlash implements Flash {
 
     private check(addr: number, len: number): FlashError {
         if (this.busy) return FlashError.Busy
+        if (this.erDone) {
+            // the erase's own command still going out (or cut off by the power), or its sector
+            if (this.clock.millis() < this.erCmdMs) return FlashError.Busy
+            if (this.dead()) if (this.chip.lastCutMs <= this.erCmdMs) return FlashError.Busy
+            if (addr < this.erAddr + this.geo.sectorSize) if (addr + len > this.erAddr) return FlashError.Busy
+        }
         if (this.id < 0) return FlashError.NoDevice
         if (!(addr >= 0) || !(len >= 0) || Math.floor(addr) !== addr || Math.floor(len) !== len) return FlashError.OutOfRange
         if (addr + len > this.geo.capacity || (len === 0 && addr >= this.geo.capacity)) return FlashError.OutOfRange

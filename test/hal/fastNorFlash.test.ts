@@ -260,6 +260,127 @@ describe("the chip's fast face against the JEDEC driver over the command-level c
     })
 })
 
+/**
+ * Two callers at once: one erases sector after sector (after a gap), the other reads and
+ * programs all the while, back to back (from the done before), after gaps of microseconds (in
+ * the suspend's tSUS, inside a status poll) or of milliseconds. Reads and programs suspend the
+ * erase under way; those of its sector, and an erase while another or a read or program is
+ * under way, are refused (Busy).
+ */
+function runConcurrent(o: { fast: boolean; seed: number; slow?: SlowMode; cutAtMs?: number; cutSeed?: number; cutAtOperation?: number }): Outcome & { suspends: number } {
+    const k = new SimKernel()
+    const chip = new SpiNorChip(k, { capacity: CAP })
+    if (o.slow !== undefined) chip.setSlow(o.slow, new Prng(77))
+    const fo = { capacity: CAP }
+    const flash = o.fast ? chip.boardFlash(k, fo) : new SpiNorFlash(chip.boardBus(), k, fo)
+    const log: string[] = []
+    const p = new Prng(o.seed)
+    if (o.cutAtMs !== undefined) {
+        const cutPrng = new Prng(o.cutSeed ?? 1)
+        k.setTimer(o.cutAtMs, () => chip.powerCut(cutPrng, PartialMode.Any))
+    }
+    if (o.cutAtOperation !== undefined) chip.cutAt(o.cutAtOperation, new Prng(o.cutSeed ?? 1), PartialMode.Any)
+    const gap = (): number => {
+        const g = p.int(6)
+        if (g === 0) return 0
+        if (g === 1) return p.float() * 0.03
+        if (g === 2) return p.float() * 0.6
+        if (g === 3) return p.float() * 3
+        return p.float() * 30
+    }
+    let erases = 0
+    let tries = 0
+    const erase = (): void => {
+        if (erases >= 40 || tries++ >= 400) return
+        const addr = p.int(8) * 4096
+        flash.eraseSector(addr, (err) => {
+            log.push(`erase ${addr} t=${k.millis()} err ${err}`)
+            if (err === FlashError.None) erases++
+            k.setTimer(err === FlashError.None ? gap() * 2 : 0.5, erase)
+        })
+    }
+    let ops = 0
+    const other = (): void => {
+        if (ops++ >= 1500) return
+        const then = (what: string): void => {
+            log.push(what)
+            const g = gap()
+            if (g === 0) other()
+            else k.setTimer(g, other)
+        }
+        const addr = p.int(8) * 4096 + p.int(16) * 256
+        if (p.int(2) === 0) {
+            const len = 1 + p.int(256)
+            const data = Buffer.alloc(len)
+            for (let j = 0; j < len; j++) data[j] = p.next() & 0xff
+            flash.program(addr, data, (err) => then(`program ${addr} t=${k.millis()} err ${err}`))
+        } else {
+            const len = 1 + p.int(600)
+            flash.read(addr, len, (err, data) => then(`read ${addr} t=${k.millis()} err ${err} ${data.toString("hex")}`))
+        }
+    }
+    flash.init(() => {
+        erase()
+        other()
+    })
+    while (k.step(Infinity)) continue
+    return { log, chip, kernel: k, flash: flash as Flash & { polls: number }, suspends: (flash as unknown as { suspends: number }).suspends }
+}
+
+describe("an erase suspended for reads and programs (75h/7Ah)", () => {
+    it("runs the same on the fast face as the driver over the command-level chip", () => {
+        for (const slow of [SlowMode.Typical, SlowMode.Max, SlowMode.Random])
+            for (const seed of [1, 2, 3, 4, 5, 6]) {
+                const ref = runConcurrent({ fast: false, seed, slow })
+                const fast = runConcurrent({ fast: true, seed, slow })
+                expectSame(ref, fast)
+                expect(fast.flash.polls).toBe(ref.flash.polls)
+                expect(fast.suspends).toBe(ref.suspends)
+                expect(fast.chip.suspends).toBe(ref.chip.suspends)
+                expect(fast.kernel.millis()).toBe(ref.kernel.millis())
+                // the erases did run behind the others, and were suspended for them
+                const done = ref.log.filter((l) => /^erase .* err 0$/.test(l)).length
+                expect(done).toBeGreaterThan(30)
+                expect(ref.suspends).toBeGreaterThan(done)
+                expect(ref.chip.suspends).toBe(ref.suspends)
+                // the others were refused only in the erase's sector or while its command went out
+                expect(ref.log.filter((l) => /^(program|read) .* err 0/.test(l)).length).toBeGreaterThan(1000)
+            }
+    })
+
+    it("leaves the same bytes after a power cut at any instant, in a suspended erase too", () => {
+        let inErase = 0
+        let suspended = 0
+        let runs = 0
+        for (const seed of [4, 5]) {
+            const whole = runConcurrent({ fast: false, seed })
+            const endMs = whole.kernel.millis()
+            const p = new Prng(seed * 31)
+            // half of the cuts inside reads and programs, mostly during an erase they suspend
+            const opEnds = whole.log.filter((l) => /^(program|read) .* err 0/.test(l)).map((l) => Number(/t=([0-9.e+-]+)/.exec(l)![1]))
+            for (let c = 0; c < 60; c++) {
+                const at = c % 2 === 0 ? p.float() * endMs : opEnds[p.int(opEnds.length)] - p.float() * 0.5
+                const ref = runConcurrent({ fast: false, seed, cutAtMs: at, cutSeed: c })
+                const fast = runConcurrent({ fast: true, seed, cutAtMs: at, cutSeed: c })
+                expectSame(ref, fast)
+                runs++
+                if (ref.chip.lastCut.kind === NorOpKind.Erase) inErase++
+                if (ref.chip.lastCut.suspended) suspended++
+            }
+            const ops = whole.chip.operations()
+            for (let index = 1; index <= ops; index += Math.max(1, Math.floor(ops / 25))) {
+                const ref = runConcurrent({ fast: false, seed, cutAtOperation: index, cutSeed: index })
+                const fast = runConcurrent({ fast: true, seed, cutAtOperation: index, cutSeed: index })
+                expectSame(ref, fast)
+                expect(fast.chip.operations()).toBe(index)
+            }
+        }
+        // cuts land in erases, running or suspended (with a program running or not)
+        expect(inErase).toBeGreaterThan(runs / 5)
+        expect(suspended).toBeGreaterThan(5)
+    })
+})
+
 describe("a simulated group on either flash model", () => {
     it("runs to the same result with the fast face as with the driver over the command-level chip", () => {
         const results: string[] = []
