@@ -15,6 +15,11 @@
  * - `eraseSector(addr, done)`: sets the 4 KB sector that holds `addr` to 0xFF.
  *   Datasheet time: 45 ms typical, 400 ms max.
  * - One operation at a time: a call while another is in flight is refused with `FlashError.Busy`.
+ *   Except, where `suspendsErase()` is true, reads and programs while an erase runs: the driver
+ *   suspends the erase (the chip's Erase Suspend), runs them, and resumes it when the last of
+ *   those that follow one another (one's done calling the next) has ended; the erase's `done`
+ *   comes once it has completed (never while one of them is under way). Reads and programs of
+ *   the sector being erased, and a second erase, are refused with `FlashError.Busy`.
  * - Errors come back through `done`, never as an exception. `FlashError.NoDevice` means the chip
  *   did not answer (JEDEC ID FF FF FF or 00 00 00); `FlashError.Timeout` means the chip stayed
  *   busy past the datasheet maximum (the operation may or may not have happened).
@@ -42,4 +47,6 @@ export interface Flash {
     read(addr: number, len: number, done: (err: FlashError, data: Buffer) => void): void
     program(addr: number, data: Buffer, done: (err: FlashError) => void): void
     eraseSector(addr: number, done: (err: FlashError) => void): void
+    /** Reads and programs may be called while an erase runs (see above). */
+    suspendsErase(): boolean
 }

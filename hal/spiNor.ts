@@ -181,6 +181,13 @@ export class SpiNorFlash implements Flash {
     private cmdSr2: Buffer
     private readonly erTick: () => void
     private readonly onEr: (rx: Buffer) => void
+    /** A read or program called while an erase's command went out: made once it has. */
+    private pendOp!: DriverOp
+    private pendAddr!: number
+    private pendLen!: number
+    private pendData!: Buffer
+    private pendRead!: ((err: FlashError, data: Buffer) => void) | null
+    private pendWrite!: ((err: FlashError) => void) | null
 
     /** Status polls sent, timeouts seen, erases suspended. */
     polls = 0
@@ -214,6 +221,7 @@ export class SpiNorFlash implements Flash {
         this.cmdSr2[0] = NorCmd.ReadStatus2
         this.er = Er.None
         this.erDone = null
+        this.pendOp = DriverOp.Idle
         const self = this
         this.onIdRx = (rx) => {
             const id = (rx[0] << 16) | (rx[1] << 8) | rx[2]
@@ -278,6 +286,7 @@ export class SpiNorFlash implements Flash {
                 me.erWaiting = false
                 me.er = Er.Running
                 me.erTimer = me.clock.setTimer(NOR_ERASE_TYP_MS, me.erTick)
+                me.replay()
                 return
             }
             let first = NOR_ERASE_TYP_MS
@@ -402,7 +411,16 @@ export class SpiNorFlash implements Flash {
         return this.geo
     }
 
+    /** Reads and programs suspend an erase under way (75h/7Ah). */
+    suspendsErase(): boolean {
+        return true
+    }
+
     read(addr: number, len: number, done: (err: FlashError, data: Buffer) => void): void {
+        if (this.defer(DriverOp.Read, addr, len, EMPTY)) {
+            this.pendRead = done
+            return
+        }
         const err = this.check(addr, len)
         if (err !== FlashError.None) return this.later(done, err, EMPTY)
         this.op = DriverOp.Read
@@ -416,6 +434,10 @@ export class SpiNorFlash implements Flash {
     }
 
     program(addr: number, data: Buffer, done: (err: FlashError) => void): void {
+        if (this.defer(DriverOp.Program, addr, 0, data)) {
+            this.pendWrite = done
+            return
+        }
         let err = this.check(addr, data.length)
         // a program of nothing: done at once
         if (err === FlashError.None)
@@ -472,6 +494,36 @@ export class SpiNorFlash implements Flash {
         // the sector being erased is not read or programmed meanwhile
         if (this.erDone) if (addr < this.erAddr + this.geo.sectorSize) if (addr + len > this.erAddr) return FlashError.Busy
         return FlashError.None
+    }
+
+    /** A read or program while an erase's command goes out waits for it (one at a time):
+     * true when this one does. */
+    private defer(op: DriverOp, addr: number, len: number, data: Buffer): boolean {
+        if (this.op !== DriverOp.Erase) return false
+        if (this.pendOp !== DriverOp.Idle) return false
+        this.pendOp = op
+        this.pendAddr = addr
+        this.pendLen = len
+        this.pendData = data
+        return true
+    }
+
+    /** The read or program that waited for an erase's command is made now. */
+    private replay(): void {
+        const op = this.pendOp
+        if (op === DriverOp.Idle) return
+        this.pendOp = DriverOp.Idle
+        const data = this.pendData
+        this.pendData = EMPTY
+        if (op === DriverOp.Read) {
+            const done = this.pendRead as (err: FlashError, data: Buffer) => void
+            this.pendRead = null
+            this.read(this.pendAddr, this.pendLen, done)
+        } else {
+            const done = this.pendWrite as (err: FlashError) => void
+            this.pendWrite = null
+            this.program(this.pendAddr, data, done)
+        }
     }
 
     /** Suspends the erase under way, if any, for the read or program just set up, then
@@ -585,6 +637,8 @@ export class SpiNorFlash implements Flash {
                 this.er = Er.Resuming
                 this.bus.transfer(this.cmdRes, 0, this.onEr)
             } else if (this.er === Er.Completed) this.endErase(FlashError.None)
+            // an erase whose command failed: what waited for it
+            else this.replay()
         }
     }
 }

@@ -3,7 +3,7 @@ import { Flash } from "../../hal/flash"
 import { getU32 } from "../codec/bytes"
 import { crc32cUpdate } from "../codec/crc32c"
 import { seqAfter } from "../seq"
-import { encodeHeaderA, entryLba, entryLen, EntryType, LBA_LIMIT, MEMBER_LIMIT, MENDED, mendData, mendFields, META_KEYS } from "./format"
+import { encodeHeaderA, ENTRY_SIZE, entryLba, entryLen, EntryType, LBA_LIMIT, MEMBER_LIMIT, MENDED, mendData, mendFields, META_KEYS } from "./format"
 import { numbers } from "./packed"
 import { Done, EMPTY, HORIZON, K, Op, SecState } from "./storeCore"
 import { StoreMount } from "./storeMount"
@@ -49,6 +49,12 @@ const ZERO_ENTRY = Buffer.alloc(16)
  */
 export class PrimaryBlockStore extends StoreMount {
     private kickScheduled!: boolean
+    /** A step of collection between calls is under way (busy meanwhile). */
+    private idling = false
+    /** A step between calls failed: none until a call has finished. */
+    private idleHold = false
+    /** A mount waits for the step between calls, or the erase behind them, to end. */
+    private mountWaits: ((err: StoreError, report: MountReport) => void) | null = null
 
     // ---- the call queue (a ring, allocated once)
     private qKind: number[]
@@ -103,6 +109,12 @@ export class PrimaryBlockStore extends StoreMount {
      * (The scan is StoreMount's, storeMount.ts.)
      */
     mount(done: (err: StoreError, report: MountReport) => void): void {
+        // after what runs between calls (it reads and erases the flash)
+        if (this.idling || this.bgS >= 0) {
+            this.mountWaits = done
+            return
+        }
+        this.idleHold = false
         // (a store whose options are bad is never busy)
         let err = this.configError
         if (this.busy) err = StoreError.NotMounted
@@ -319,8 +331,8 @@ export class PrimaryBlockStore extends StoreMount {
     protected startNext(): void {
         this.kickScheduled = false
         if (this.busy) return
-        if (this.qCount === 0) return
         if (!this.mounted) return
+        if (this.qCount === 0) return this.idleStep()
         this.busy = true
         if (this.voidAddr >= 0) {
             this.program(this.voidAddr, ZERO_ENTRY, K.Voided)
@@ -360,11 +372,66 @@ export class PrimaryBlockStore extends StoreMount {
         this.ensureRoom(false, K.SmallRoom)
     }
 
+    /**
+     * Between calls, while fewer than reserve + spare sectors are free, a step of garbage
+     * collection: one live record of the best victim is relocated, or the victim, empty, is
+     * erased (behind the calls, which suspend it, when the flash allows; else as a step; a
+     * sector erased behind the calls gets part A of its header with part B, when it is
+     * opened). A call that comes meanwhile waits for the step only.
+     */
+    private idleStep(): void {
+        if (this.idleHold) return
+        if (this.mountWaits) return
+        if (this.bgS >= 0) return
+        if (this.freeCount >= this.reserve + this.spare) return
+        let v = this.wearVictim(true)
+        if (v < 0) {
+            v = this.pickVictim(false)
+            if (v < 0) return
+            // worth it only when at least half of the victim is garbage: a store full of
+            // live or pinned data collects inside the calls that need room, not all the time
+            if (this.secState[v] === SecState.Used) if (2 * (this.idx.sectorLive[v] * (ENTRY_SIZE + this.B) + this.secSmall[v] * ENTRY_SIZE) > this.S) return
+        }
+        this.busy = true
+        this.idling = true
+        this.idleGc = true
+        this.gcNext(v, K.IdleDone)
+    }
+
+    /** A step between calls has ended (`failed`: hold the next until a call has finished). */
+    private idleEnd(failed: boolean): void {
+        this.busy = false
+        this.idling = false
+        this.idleGc = false
+        if (failed) this.idleHold = true
+        this.erasedBehind()
+    }
+
+    /** After a step between calls or an erase behind them: a call waiting for that erase goes
+     * on; else, once the store is idle, a mount that waited, or the calls. */
+    protected erasedBehind(): void {
+        const k = this.waitK
+        if (k !== 0)
+            if (this.bgS < 0) {
+                this.waitK = 0
+                return this.go(k as K, StoreError.None)
+            }
+        if (this.busy) return
+        const m = this.mountWaits
+        if (m) {
+            if (this.bgS >= 0) return
+            this.mountWaits = null
+            return this.mount(m)
+        }
+        this.startNext()
+    }
+
     /** Ends the running call: pops it, calls its done, starts the next. */
     protected finish(err: StoreError, data: Buffer | null): void {
         storeInvariant(this.busy, "finish of a running call")
         storeInvariant(this.qCount > 0, "finish of a running call")
         const done = this.popCall()
+        this.idleHold = false
         this.busy = false
         if (err === StoreError.Full) this.stats.full = this.stats.full + 1
         if (done) done(err, data)
@@ -619,16 +686,10 @@ export class PrimaryBlockStore extends StoreMount {
                     this.go(this.gcK, err)
                     return
                 }
-                this.idx.clearSector(v)
-                const ec = this.secErase[v] + 1
-                this.secErase[v] = ec
-                this.secEntries[v] = 0
-                this.secData[v] = 0
-                this.secSmall[v] = 0
-                this.secHasA[v] = 0
+                this.erased(v)
                 // erased, but free only once part A (the erase count) is on it
                 this.setState(v, SecState.Dirty)
-                encodeHeaderA(this.hdrB, 0, this.blockLog2, ec)
+                encodeHeaderA(this.hdrB, 0, this.blockLog2, this.secErase[v])
                 this.program(this.sectorAddr(v), this.hdrB, K.GcHeader)
                 return
             }
@@ -640,6 +701,8 @@ export class PrimaryBlockStore extends StoreMount {
                 this.go(this.gcK, StoreError.None)
                 return
             }
+            case K.IdleDone:
+                return this.idleEnd(err !== StoreError.None)
             default:
                 if (this.toolStep) this.toolStep(k, err, data)
         }

@@ -93,10 +93,12 @@ export const enum K {
     RoomLoop = 25,
     Opened = 26,
     ApData = 27,
+    /** A step of collection between calls has ended (a relocation, or an erase begun). */
+    IdleDone = 28,
     // ---- StoreMount's steps; they handle a failure themselves (MountStep: a sector read, or
     // the next step of its scan)
-    MountStep = 28,
-    IndexStep = 29,
+    MountStep = 29,
+    IndexStep = 30,
 }
 
 export const EMPTY = Buffer.alloc(0)
@@ -130,6 +132,14 @@ export abstract class StoreCore {
     protected spS: number
     protected qDepth: number
     protected reserve: number
+    protected spare: number
+    /** The flash suspends an erase for reads and programs: collection between calls erases
+     * behind them. */
+    protected eraseBehind: boolean
+    /** The sector being erased behind the calls (-1: none), and an erase asked for meanwhile. */
+    protected bgS = -1
+    private pendS = -1
+    private pendK!: K
     protected wearSpread: number
     protected stepBytes: number
 
@@ -174,6 +184,7 @@ export abstract class StoreCore {
     // and an erase's bring no data), and timer steps
     private readonly onFlash: (err: FlashError, data?: Buffer) => void
     private readonly kStep: () => void
+    private readonly onErasedBehind: (err: FlashError) => void
 
     /**
      * Options are checked here; a bad set makes every call fail with StoreError.Config (mount
@@ -203,6 +214,8 @@ export abstract class StoreCore {
         this.qDepth = qDepth
         const reserve = opt(opts.reserveSectors, 2)
         this.reserve = reserve
+        this.spare = opt(opts.spareSectors, 2)
+        this.eraseBehind = flash.suspendsErase()
         this.wearSpread = opt(opts.wearSpread, 16)
         const stepBytes = opt(opts.stepBytes, 512)
         this.stepBytes = stepBytes
@@ -257,7 +270,39 @@ export abstract class StoreCore {
             } else self.go(self.flashK, StoreError.None, data)
         }
         this.kStep = () => self.go(self.stepK, StoreError.None)
+        this.onErasedBehind = (err) => {
+            const s = self.bgS
+            self.bgS = -1
+            if (err !== FlashError.None) {
+                self.stats.flashErrors = self.stats.flashErrors + 1
+                self.stats.lastFlashError = err
+            } else if (self.mounted) {
+                // free; part A comes with part B when it is opened
+                self.erased(s)
+                self.setState(s, SecState.Free)
+            }
+            // an erase asked for meanwhile goes now; else the calls (or the next step) go on
+            if (self.pendS >= 0) {
+                const p = self.pendS
+                self.pendS = -1
+                self.eraseSector(p, self.pendK)
+            } else self.erasedBehind()
+        }
     }
+
+    /** Sector s is erased: nothing in it, its erase count one more; not yet stamped (part A). */
+    protected erased(s: number): void {
+        this.idx.clearSector(s)
+        this.secErase[s] = this.secErase[s] + 1
+        this.secEntries[s] = 0
+        this.secData[s] = 0
+        this.secSmall[s] = 0
+        this.secHasA[s] = 0
+    }
+
+    /** An erase behind the calls has ended (PrimaryBlockStore: a mount waiting for it, the
+     * calls, the next step of collection). */
+    protected abstract erasedBehind(): void
 
     /** Runs continuation k with the result of the step that finished (`data`: what a flash read
      * read; nothing for other steps): the one dispatcher, PrimaryBlockStore's. */
@@ -341,9 +386,22 @@ export abstract class StoreCore {
         this.flash.program(addr, data, this.onFlash)
     }
 
+    /** Erases sector s, then go(k); k 0: behind the calls (the sector is empty, nothing in it
+     * is live), while the store takes calls. */
     protected eraseSector(s: number, k: K): void {
-        this.flashK = k
+        // one erase at a time: after the one behind the calls
+        if (this.bgS >= 0) {
+            this.pendS = s
+            this.pendK = k
+            return
+        }
         this.stats.erases = this.stats.erases + 1
+        if ((k as number) === 0) {
+            this.bgS = s
+            this.stats.erasesBehind = this.stats.erasesBehind + 1
+            return this.flash.eraseSector(this.sectorAddr(s), this.onErasedBehind)
+        }
+        this.flashK = k
         this.flash.eraseSector(this.sectorAddr(s), this.onFlash)
     }
 

@@ -41,6 +41,12 @@ export abstract class StoreSpace extends StoreCore {
      * data record is appended). */
     protected apDamaged!: boolean
     // ---- the collection under way
+    /** It runs between calls (a step at a time), not inside a call that needs room. */
+    protected idleGc = false
+    /** The last victim of static wear levelling. */
+    private wearV = -1
+    /** A call waits for the erase behind the calls (its step when that ends; 0: none). */
+    protected waitK = 0
     protected gcV!: number
     private gcSlot!: number
     protected gcK!: K
@@ -111,12 +117,32 @@ export abstract class StoreSpace extends StoreCore {
             this.openSector(K.RoomLoop)
             return
         }
+        // the erase behind the calls brings a free sector: wait for it
+        if (this.bgS >= 0) {
+            this.waitK = K.RoomLoop
+            return
+        }
         if (this.roomRounds++ > 2 * this.n + 4) {
             this.go(this.roomK, StoreError.Full)
             return
         }
         let v = -1
-        // static wear levelling when the erase counts spread too far
+        if (!this.roomDidStatic) {
+            v = this.wearVictim()
+            if (v >= 0) this.roomDidStatic = true
+        }
+        if (v < 0) v = this.pickVictim(false)
+        if (v < 0) {
+            this.go(this.roomK, StoreError.Full)
+            return
+        }
+        this.gcNext(v, K.RoomLoop)
+    }
+
+    /** Static wear levelling when the erase counts spread too far: the coldest used sector
+     * (counted once per victim), or -1. With `coldest`, only when no sector has fewer erases
+     * (so that moving it narrows the spread: between calls it runs until it has). */
+    protected wearVictim(coldest?: boolean): number {
         let lo = this.secErase[0]
         let hi = lo
         for (let s = 1; s < this.n; s++) {
@@ -124,20 +150,15 @@ export abstract class StoreSpace extends StoreCore {
             if (ec < lo) lo = ec
             if (ec > hi) hi = ec
         }
-        if (!this.roomDidStatic)
-            if (hi - lo > this.wearSpread) {
-                v = this.pickVictim(true)
-                if (v >= 0) {
-                    this.roomDidStatic = true
-                    this.stats.gcStaticRuns = this.stats.gcStaticRuns + 1
-                }
+        if (!(hi - lo > this.wearSpread)) return -1
+        const v = this.pickVictim(true)
+        if (coldest) if (v >= 0) if (this.secErase[v] !== lo) return -1
+        if (v >= 0)
+            if (v !== this.wearV) {
+                this.wearV = v
+                this.stats.gcStaticRuns = this.stats.gcStaticRuns + 1
             }
-        if (v < 0) v = this.pickVictim(false)
-        if (v < 0) {
-            this.go(this.roomK, StoreError.Full)
-            return
-        }
-        this.gcNext(v, K.RoomLoop)
+        return v
     }
 
     /**
@@ -167,6 +188,7 @@ export abstract class StoreSpace extends StoreCore {
         for (let s = 0; s < this.n; s++) {
             const st = this.secState[s]
             if (st !== SecState.Used) if (st !== SecState.Dirty) continue
+            if (s === this.bgS) continue
             // a victim whose live records do not fit the room left is passed over
             const live = this.idx.sectorLive[s]
             const liveBytes = live * (ENTRY_SIZE + this.B) + this.secSmall[s] * ENTRY_SIZE
@@ -288,7 +310,11 @@ export abstract class StoreSpace extends StoreCore {
             this.gcV = victim
             this.gcK = k
             this.gcSlot = 0
-            this.stats.gcRuns = this.stats.gcRuns + 1
+            if (!this.idleGc) this.stats.gcRuns = this.stats.gcRuns + 1
+        } else if (this.idleGc) {
+            // between calls, a step is one relocation: the calls waiting go first
+            this.go(this.gcK, StoreError.None)
+            return
         }
         const v = this.gcV
         if (this.secState[v] === SecState.Used) {
@@ -314,6 +340,16 @@ export abstract class StoreSpace extends StoreCore {
         }
         storeInvariant(this.idx.sectorLive[v] === 0, "victim emptied before erase")
         storeInvariant(this.secSmall[v] === 0, "victim emptied before erase")
+        if (this.idleGc) {
+            this.stats.gcRuns = this.stats.gcRuns + 1
+            if (this.eraseBehind) {
+                // erased behind the calls: the store takes them meanwhile
+                this.setState(v, SecState.Dirty)
+                this.eraseSector(v, 0 as K)
+                this.go(this.gcK, StoreError.None)
+                return
+            }
+        }
         this.eraseSector(v, K.GcErased)
     }
 

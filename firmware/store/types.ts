@@ -89,6 +89,11 @@ export interface StoreOptions {
     /** Free sectors that data writes may not take: garbage collection and control records
      * (commit, confirm, meta, discard) use them, so both can always proceed (default 2). */
     reserveSectors?: number
+    /** Free sectors beyond the reserve that the store makes ready between calls (garbage
+     * collection, one relocation at a time, and erases that reads and programs suspend), so
+     * that a write seldom waits for either (default 2; 0: collection only inside the call that
+     * needs room). */
+    spareSectors?: number
     /** Static wear levelling moves the coldest sector's data when the spread of erase counts
      * exceeds this (default 16). */
     wearSpread?: number
@@ -123,6 +128,8 @@ export class StoreStats {
     /** Of gcRuns, runs picked by static wear levelling. */
     gcStaticRuns = 0
     gcRelocated = 0
+    /** Erases that ran behind the calls (suspended for their reads and programs). */
+    erasesBehind = 0
     /** Records whose CRC failed at mount (torn and corrupted together). */
     badCrc = 0
     /** Of badCrc: the last entry written before a power cut, torn. */

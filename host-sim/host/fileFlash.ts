@@ -113,6 +113,10 @@ export class FileFlash implements Flash {
         }
     }
 
+    suspendsErase(): boolean {
+        return false
+    }
+
     geometry(): FlashGeometry {
         return { pageSize: NOR_PAGE_SIZE, sectorSize: NOR_SECTOR_SIZE, capacity: this.mem.length }
     }

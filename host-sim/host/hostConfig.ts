@@ -217,6 +217,10 @@ class NoLink implements Link {
 
 class GeometryFlash implements Flash {
     constructor(private capacity: number) {}
+    suspendsErase(): boolean {
+        return false
+    }
+
     geometry(): FlashGeometry {
         return { pageSize: NOR_PAGE_SIZE, sectorSize: NOR_SECTOR_SIZE, capacity: this.capacity }
     }

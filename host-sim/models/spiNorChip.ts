@@ -148,7 +148,8 @@ export class SpiNorChip implements SpiBus {
     private sus = false
     private susAddr = 0
     private susLeftMs = 0
-    private readonly stopOp: () => void
+    /** The running erase is stopping for a suspend: its end is BUSY clearing. */
+    private stopping = false
     /** Page program latch: latchLen bytes for page offsets latchStart, latchStart+1, ... (mod
      * 256). Only the bytes sent are touched, so an event costs O(bytes sent). */
     private latch: Buffer
@@ -213,10 +214,6 @@ export class SpiNorChip implements SpiBus {
         for (let s = 0; s < opts.capacity / NOR_SECTOR_SIZE; s++) this.sectorEraseCounts.push(0)
         const self = this
         this.completeOp = () => self.finishOp()
-        this.stopOp = () => {
-            self.busy = false
-            self.busyTimer = null
-        }
     }
 
     capacity(): number {
@@ -337,6 +334,7 @@ export class SpiNorChip implements SpiBus {
                 }
             }
         this.sus = false
+        this.stopping = false
         this.dropFast()
         this.busy = false
         this.wel = false
@@ -353,6 +351,7 @@ export class SpiNorChip implements SpiBus {
         this.powered = true
         this.busy = false
         this.sus = false
+        this.stopping = false
         this.wel = false
         this.inFlight = false
         this.epoch++
@@ -469,27 +468,18 @@ export class SpiNorChip implements SpiBus {
 
     private execute(tx: Buffer, rx: Buffer): void {
         this.transfers++
-        if (!this.powered || tx.length === 0) {
-            for (let i = 0; i < rx.length; i++) rx[i] = 0xff
-            return
-        }
-        const cmd = tx[0]
+        // what every byte clocked in answers: 0xFF for nothing (an ignored command)
+        const cmd = tx.length > 0 ? tx[0] : -1
+        if (!this.powered || cmd < 0) return fillWith(rx, 0xff)
         if (this.busy && cmd !== NorCmd.ReadStatus1 && cmd !== NorCmd.ReadStatus2 && cmd !== NorCmd.Suspend) {
             this.ignoredWhileBusy++
-            for (let i = 0; i < rx.length; i++) rx[i] = 0xff
-            return
+            return fillWith(rx, 0xff)
         }
         switch (cmd) {
-            case NorCmd.ReadStatus1: {
-                const st = (this.busy ? NOR_STATUS_BUSY : 0) | (this.wel ? NOR_STATUS_WEL : 0)
-                for (let i = 0; i < rx.length; i++) rx[i] = st
-                return
-            }
-            case NorCmd.ReadStatus2: {
-                const st = this.sus ? NOR_STATUS2_SUS : 0
-                for (let i = 0; i < rx.length; i++) rx[i] = st
-                return
-            }
+            case NorCmd.ReadStatus1:
+                return fillWith(rx, (this.busy ? NOR_STATUS_BUSY : 0) | (this.wel ? NOR_STATUS_WEL : 0))
+            case NorCmd.ReadStatus2:
+                return fillWith(rx, this.sus ? NOR_STATUS2_SUS : 0)
             case NorCmd.Suspend:
                 // ignored unless an erase runs (the datasheet's rule; not counted as malformed)
                 if (this.busy && !this.sus && this.opKind === NorOpKind.Erase) this.suspendErase(this.clock.millis())
@@ -535,7 +525,7 @@ export class SpiNorChip implements SpiBus {
                 return
         }
         this.ignoredCommands++
-        for (let i = 0; i < rx.length; i++) rx[i] = 0xff
+        fillWith(rx, 0xff)
     }
 
     /** The cells from `a` on into `out` (the address wraps at the capacity). */
@@ -594,7 +584,8 @@ export class SpiNorChip implements SpiBus {
         this.susLeftMs = left
         if (this.busyTimer) this.clock.clearTimer(this.busyTimer)
         this.opEndMs = atMs + NOR_SUSPEND_MS
-        this.busyTimer = this.clock.setTimer(NOR_SUSPEND_MS, this.stopOp)
+        this.stopping = true
+        this.busyTimer = this.clock.setTimer(NOR_SUSPEND_MS, this.completeOp)
     }
 
     /** Resume at `atMs`: the suspended erase runs for what it had left. */
@@ -725,7 +716,8 @@ export class SpiNorChip implements SpiBus {
         })
     }
 
-    /** The fast face's state, idle (one operation at a time, and none of the command level). */
+    /** The fast face's state, idle (one operation at a time, and none of the command level).
+     * @devsWhenUsed */
     private fastState(): FastState {
         if (!this.fast) this.fast = new FastState()
         if (this.inFlight || this.fast.timer) throw new Error("SpiNorChip: overlapping transfer")
@@ -780,7 +772,8 @@ export class SpiNorChip implements SpiBus {
         return this.powered && i < this.id.length ? this.id[i] : 0xff
     }
 
-    /** The busy time the next program or erase will draw, without drawing it. */
+    /** The busy time the next program or erase will draw, without drawing it.
+     * @devsWhenUsed */
     private nextBusyMs(f: FastState): number {
         if (this.slow === SlowMode.Random && this.slowPrng) {
             if (!f.lookahead) f.lookahead = new Prng(0)
@@ -791,7 +784,8 @@ export class SpiNorChip implements SpiBus {
     }
 
     /** The fast operation's command has gone out: counted and BUSY, as startProgram and
-     * startErase do. */
+     * startErase do.
+     * @devsWhenUsed */
     private fastBegin(f: FastState): void {
         f.begun = true
         this.transfers += 3
@@ -811,12 +805,41 @@ export class SpiNorChip implements SpiBus {
         this.busyTimer = null
     }
 
+    /** The fast face's part (FastNorFlash, below): settles (0), arms the hooks of (1) or drops
+     * (2) its operations; null until a fast face is made, so that an image without one (the VM
+     * self-test) holds none of it. */
+    private fastHook: ((what: number) => void) | null = null
+
+    /** For FastNorFlash: its part of the chip from now on.
+     * @devsWhenUsed */
+    fastOn(): void {
+        const self = this
+        this.fastHook = (what) => {
+            if (what === 0) self.settleNow()
+            else if (what === 1) self.armNow()
+            else self.dropNow()
+        }
+    }
+
+    private settleFast(): void {
+        if (this.fastHook) this.fastHook(0)
+    }
+
+    private armFastHooks(): void {
+        if (this.fastHook) this.fastHook(1)
+    }
+
+    private dropFast(): void {
+        if (this.fastHook) this.fastHook(2)
+    }
+
     /**
      * Brings the fast operation up to now: begun once its command's chip select has risen,
      * ended once the chip is ready. A look at the very instant of either edge finds it as a
      * command-level event set before the operation began would: not begun yet, still busy.
+     * @devsWhenUsed
      */
-    private settleFast(): void {
+    private settleNow(): void {
         const now = this.clock.millis()
         // the erase first: a program or read of the fast face begins only while it is suspended
         const e = this.fastEr
@@ -831,25 +854,29 @@ export class SpiNorChip implements SpiBus {
     }
 
     /** The fast face's erase, begun at its command, is counted (and draws its time) before a
-     * later operation looks ahead at its own draw. */
+     * later operation looks ahead at its own draw.
+     * @devsWhenUsed */
     private settleEraseBegin(): void {
         const e = this.fastEr
         if (e && e.kind !== 0 && !e.begun) this.fastBegin(e)
     }
 
-    /** The fast face's erase ends (running: its cells are erased). */
+    /** The fast face's erase ends (running: its cells are erased).
+     * @devsWhenUsed */
     private endFastErase(): void {
         const e = this.fastEr as FastState
         if (this.busy && this.opKind === NorOpKind.Erase) this.finishOp()
         e.kind = 0
     }
 
-    /** Events at the fast operations' chip-select rises, for the hooks (once each). */
-    private armFastHooks(): void {
+    /** Events at the fast operations' chip-select rises, for the hooks (once each).
+     * @devsWhenUsed */
+    private armNow(): void {
         this.armHook(this.fastEr)
         this.armHook(this.fast)
     }
 
+    /** @devsWhenUsed */
     private armHook(f: FastState | null): void {
         if (!f || f.kind === 0 || f.begun || f.hookTimer) return
         const self = this
@@ -864,12 +891,14 @@ export class SpiNorChip implements SpiBus {
         })
     }
 
-    /** Power is gone: the fast face's events with it. */
-    private dropFast(): void {
+    /** Power is gone: the fast face's events with it.
+     * @devsWhenUsed */
+    private dropNow(): void {
         this.dropState(this.fast)
         this.dropState(this.fastEr)
     }
 
+    /** @devsWhenUsed */
     private dropState(f: FastState | null): void {
         if (!f) return
         if (f.timer) this.clock.clearTimer(f.timer)
@@ -901,7 +930,8 @@ export class SpiNorChip implements SpiBus {
     }
 
     /** For FastNorFlash: the erase's busy time left when suspended (SUS), or when it ends if
-     * it runs (Infinity while suspended). */
+     * it runs (Infinity while suspended).
+     * @devsWhenUsed */
     fastEraseEndMs(): number {
         const e = this.fastEr
         if (!e || e.kind === 0) return -1
@@ -909,13 +939,15 @@ export class SpiNorChip implements SpiBus {
         return e.endMs
     }
 
-    /** For FastNorFlash: the busy time a suspended erase has left. */
+    /** For FastNorFlash: the busy time a suspended erase has left.
+     * @devsWhenUsed */
     fastEraseLeftMs(): number {
         return this.susLeftMs
     }
 
     /** For FastNorFlash, at `atMs`, tSUS after a Suspend's chip-select rise: the erase running
-     * stops there (SUS, with what it has left), or it has ended by then. */
+     * stops there (SUS, with what it has left), or it has ended by then.
+     * @devsWhenUsed */
     fastEraseStop(atMs: number): void {
         this.settleFast()
         const e = this.fastEr
@@ -932,7 +964,8 @@ export class SpiNorChip implements SpiBus {
         this.busy = false
     }
 
-    /** For FastNorFlash, at `atMs`, a Resume's chip-select rise: the suspended erase runs on. */
+    /** For FastNorFlash, at `atMs`, a Resume's chip-select rise: the suspended erase runs on.
+     * @devsWhenUsed */
     fastEraseResume(atMs: number): void {
         this.settleFast()
         const e = this.fastEr
@@ -944,7 +977,8 @@ export class SpiNorChip implements SpiBus {
         e.endMs = atMs + this.susLeftMs
     }
 
-    /** For FastNorFlash: the erase's completion poll found it ended. */
+    /** For FastNorFlash: the erase's completion poll found it ended.
+     * @devsWhenUsed */
     fastEraseDone(): void {
         this.settleFast()
         const e = this.fastEr
@@ -953,6 +987,13 @@ export class SpiNorChip implements SpiBus {
 
     private finishOp(): void {
         if (!this.busy) return
+        if (this.stopping) {
+            // a suspended erase has stopped: its sector as it is
+            this.stopping = false
+            this.busy = false
+            this.busyTimer = null
+            return
+        }
         if (this.opKind === NorOpKind.Program) this.partialProgram(null, PartialMode.Everything)
         else this.partialErase(null, PartialMode.Everything, this.opAddr)
         this.busy = false
@@ -1058,6 +1099,11 @@ class BoardSpiHandle implements SpiBus {
 
 const EMPTY = Buffer.alloc(0)
 
+/** Every byte of `b` set to v (short answers: a few bytes). */
+function fillWith(b: Buffer, v: number): void {
+    for (let i = 0; i < b.length; i++) b[i] = v
+}
+
 /** The size of the Buffers the fast face's reads are cut from (the VM refuses 64 KB ones). */
 const SLAB_BYTES = 16384
 
@@ -1127,6 +1173,9 @@ export class FastNorFlash implements Flash {
     private slabAt = 0
     private erAddr = 0
     private pt = new PollPoint()
+    /** An erase's command failing (NoDevice), and a call waiting for its command. */
+    private erFailing = false
+    private waiting: (() => void) | null = null
     /** Status polls the driver would have sent (its WEL checks included), as SpiNorFlash
      * counts them; erases suspended, as it counts them. */
     polls = 0
@@ -1160,6 +1209,7 @@ export class FastNorFlash implements Flash {
         this.readChunk = opts.readChunk !== undefined && opts.readChunk > 0 ? opts.readChunk : 256
         this.programPollMs = opts.programPollMs !== undefined ? opts.programPollMs : 0.05
         this.erasePollMs = opts.erasePollMs !== undefined ? opts.erasePollMs : 1
+        chip.fastOn()
     }
 
     /** Probes the chip: done(None, id) with the 24-bit JEDEC ID, or done(NoDevice, id). */
@@ -1196,7 +1246,12 @@ export class FastNorFlash implements Flash {
         return this.geo
     }
 
+    suspendsErase(): boolean {
+        return true
+    }
+
     read(addr: number, len: number, done: (err: FlashError, data: Buffer) => void): void {
+        if (this.deferred(() => this.read(addr, len, done))) return
         const err = this.check(addr, len)
         if (err !== FlashError.None) {
             this.clock.setTimer(0, () => done(err, EMPTY))
@@ -1243,6 +1298,7 @@ export class FastNorFlash implements Flash {
     }
 
     program(addr: number, data: Buffer, done: (err: FlashError) => void): void {
+        if (this.deferred(() => this.program(addr, data, done))) return
         let err = this.check(addr, data.length)
         if (err === FlashError.None && data.length > 0) {
             const page = this.geo.pageSize
@@ -1282,10 +1338,13 @@ export class FastNorFlash implements Flash {
         this.polls += refused
         this.busy = true
         if (refused >= WREN_ATTEMPTS) {
+            this.erFailing = true
             chip.fastLater(at, () => {
                 self.busy = false
                 self.suspect = true
+                self.erFailing = false
                 done(FlashError.NoDevice)
+                self.replay()
             })
             return
         }
@@ -1303,6 +1362,33 @@ export class FastNorFlash implements Flash {
         const base = addr - (addr % this.geo.sectorSize)
         this.erAddr = base
         this.erRun(start, NOR_ERASE_TYP_MS, chip.fastEraseStart(base, start))
+    }
+
+    /**
+     * A read or program called while an erase's command goes out (or fails) is made once it
+     * has, as the driver does (one at a time; another is refused): true when `call` waits.
+     */
+    private deferred(call: () => void): boolean {
+        if (this.waiting) return false
+        const failing = this.erFailing
+        // the command still going out, or cut off by the power (it never goes out)
+        const going = this.erDone !== null && this.clock.millis() < this.erCmdMs
+        if (!failing) if (!going) if (!(this.erDone !== null && this.dead() && this.chip.lastCutMs <= this.erCmdMs)) return false
+        this.waiting = call
+        if (going) {
+            const self = this
+            const epoch = this.epoch
+            setTimerAt(this.clock, this.erCmdMs, () => {
+                if (self.chip.powerEpoch() === epoch) self.replay()
+            })
+        }
+        return true
+    }
+
+    private replay(): void {
+        const call = this.waiting
+        this.waiting = null
+        if (call) call()
     }
 
     /** The erase runs from `segMs` (its command or a Resume), first poll after `firstMs`:
@@ -1484,7 +1570,8 @@ export class FastNorFlash implements Flash {
     private check(addr: number, len: number): FlashError {
         if (this.busy) return FlashError.Busy
         if (this.erDone) {
-            // the erase's own command still going out (or cut off by the power), or its sector
+            // the erase's own command still going out (another call waits for it already),
+            // cut off by the power, or its sector
             if (this.clock.millis() < this.erCmdMs) return FlashError.Busy
             if (this.dead()) if (this.chip.lastCutMs <= this.erCmdMs) return FlashError.Busy
             if (addr < this.erAddr + this.geo.sectorSize) if (addr + len > this.erAddr) return FlashError.Busy

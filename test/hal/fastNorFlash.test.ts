@@ -267,7 +267,14 @@ describe("the chip's fast face against the JEDEC driver over the command-level c
  * erase under way; those of its sector, and an erase while another or a read or program is
  * under way, are refused (Busy).
  */
-function runConcurrent(o: { fast: boolean; seed: number; slow?: SlowMode; cutAtMs?: number; cutSeed?: number; cutAtOperation?: number }): Outcome & { suspends: number } {
+function runConcurrent(o: {
+    fast: boolean
+    seed: number
+    slow?: SlowMode
+    cutAtMs?: number
+    cutSeed?: number
+    cutAtOperation?: number
+}): Outcome & { suspends: number } {
     const k = new SimKernel()
     const chip = new SpiNorChip(k, { capacity: CAP })
     if (o.slow !== undefined) chip.setSlow(o.slow, new Prng(77))

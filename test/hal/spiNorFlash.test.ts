@@ -84,12 +84,23 @@ describe("SPI NOR driver (JEDEC)", () => {
         expect(wait<number>(k, (d) => flash.read(65530, 7, (e) => d(e))).v).toBe(FlashError.OutOfRange)
         expect(wait<number>(k, (d) => flash.eraseSector(65536, d)).v).toBe(FlashError.OutOfRange)
         expect(wait<number>(k, (d) => flash.read(-1, 1, (e) => d(e))).v).toBe(FlashError.OutOfRange)
+        // while an erase runs: its sector is refused, another sector is read and programmed
+        // (the erase suspended for them), a second erase is refused; a call while the erase's
+        // command goes out waits for it (one; another is refused)
         const results: number[] = []
         flash.eraseSector(0, (e) => results.push(e))
         flash.read(0, 1, (e) => results.push(100 + e))
         flash.program(0, Buffer.alloc(1), (e) => results.push(200 + e))
+        k.run(k.millis() + 1, 10000)
+        flash.read(4096, 1, (e) => results.push(300 + e))
+        k.run(k.millis() + 1, 10000)
+        flash.program(4096, Buffer.alloc(1), (e) => results.push(400 + e))
+        k.run(k.millis() + 2, 10000)
+        flash.eraseSector(8192, (e) => results.push(500 + e))
         k.run(k.millis() + 100, 10000)
-        expect(results).toEqual([100 + FlashError.Busy, 200 + FlashError.Busy, FlashError.None])
+        expect(results).toEqual([200 + FlashError.Busy, 100 + FlashError.Busy, 300, 400, 500 + FlashError.Busy, FlashError.None])
+        expect(flash.suspends).toBe(2)
+        expect(chip.suspends).toBe(2)
     })
 
     it("splits long reads into transfers of at most readChunk bytes", () => {

@@ -80,12 +80,24 @@ describe("an apply", () => {
     // dropped), yet the commit applied it. An apply now commits only if its seq may still be
     // applied once the reads are done, and is chosen again otherwise (appliesRechosen).
     it("whose seq may no longer be applied once its staged versions are read back is chosen again, and the group stays consistent", () => {
-        // the links in the clear: the timing of the run that shows the race (sealed frames are
-        // longer, and the race falls elsewhere)
-        const sim = new Simulation({ ...defaultSimOptions(), boards: 4, seed: 1, durationMs: 30000, faults: ["rot", "remotefail", "ram", "bus"], keys: "none" })
-        const r = sim.run()
-        expect(sim.group.remote.board!.appliesRechosen).toBeGreaterThan(0)
-        expect(r.violations).toEqual([])
-        expect(r.consistent).toBe(true)
+        // the links in the clear, six seeds: the race depends on the timing of the reads (sealed
+        // frames are longer, the store's work between calls moves its flash operations), and
+        // some of these runs show it
+        let rechosen = 0
+        for (let seed = 1; seed <= 6; seed++) {
+            const sim = new Simulation({
+                ...defaultSimOptions(),
+                boards: 4,
+                seed,
+                durationMs: 30000,
+                faults: ["rot", "remotefail", "ram", "bus"],
+                keys: "none",
+            })
+            const r = sim.run()
+            rechosen += sim.group.remote.board!.appliesRechosen
+            expect(r.violations).toEqual([])
+            expect(r.consistent).toBe(true)
+        }
+        expect(rechosen).toBeGreaterThan(0)
     })
 })

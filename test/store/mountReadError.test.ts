@@ -15,6 +15,10 @@ class OneBadRead implements Flash {
         private at: number,
         private prng: Prng
     ) {}
+    suspendsErase(): boolean {
+        return false
+    }
+
     geometry(): FlashGeometry {
         return this.inner.geometry()
     }

@@ -13,6 +13,10 @@ class OneRefusedProgram implements Flash {
         private inner: SpiNorFlash,
         private at: number
     ) {}
+    suspendsErase(): boolean {
+        return false
+    }
+
     geometry(): FlashGeometry {
         return this.inner.geometry()
     }

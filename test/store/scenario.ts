@@ -303,11 +303,11 @@ export function countOps(capacity: number, opts: StoreOptions, ops: StoreOp[]): 
 
 /**
  * Runs the workload, cutting power during flash operation `cutAt` (1-based), then remounts and
- * checks. Then, on the same flash: with `again`, runs the rest of the workload cutting once
+ * checks; true when that cut found an erase suspended. Then, on the same flash: with `again`, runs the rest of the workload cutting once
  * more `again` operations into the second boot; else with `tail`, runs `tail` more calls
  * without a cut (they append where the cut left the log); then remounts and checks again.
  */
-export function runWithCut(capacity: number, opts: StoreOptions, ops: StoreOp[], cutAt: number, mode: PartialMode, seed: number, again = 0, tail = 0): void {
+export function runWithCut(capacity: number, opts: StoreOptions, ops: StoreOp[], cutAt: number, mode: PartialMode, seed: number, again = 0, tail = 0): boolean {
     const chip = new SpiNorChip(new SimKernel(), { capacity })
     const where = `cut ${cutAt} mode ${mode} seed ${seed}`
     let rig = new Rig(chip, opts)
@@ -317,10 +317,12 @@ export function runWithCut(capacity: number, opts: StoreOptions, ops: StoreOp[],
     chip.cutAt(cutAt, cutPrng, mode)
     const first = runOps(rig, ops, 0, model)
     chip.cutAt(0, cutPrng, mode)
+    // the first cut found an erase suspended (behind the store's calls)
+    const suspended = chip.lastCut.suspended
     rig = new Rig(chip, opts)
     expect(rig.mount().err, where).toBe(StoreError.None)
     resolveAndCheck(rig, model, first.inFlight, where)
-    if (first.next >= ops.length || (again === 0 && tail === 0)) return
+    if (first.next >= ops.length || (again === 0 && tail === 0)) return suspended
     if (again > 0) chip.cutAt(chip.operations() + again, cutPrng, mode)
     const last = tail > 0 && again === 0 ? Math.min(ops.length, first.next + tail) : ops.length
     const second = runOps(rig, ops.slice(0, last), first.next, model)
@@ -328,4 +330,5 @@ export function runWithCut(capacity: number, opts: StoreOptions, ops: StoreOp[],
     rig = new Rig(chip, opts)
     expect(rig.mount().err, where + " second boot").toBe(StoreError.None)
     resolveAndCheck(rig, model, second.inFlight, where + " second boot")
+    return suspended
 }

@@ -40,6 +40,10 @@ const BASES = 24
 class RamFlash implements Flash {
     readonly mem = Buffer.alloc(IMAGE, 0xff)
     constructor(private clock: MiniClock) {}
+    suspendsErase(): boolean {
+        return false
+    }
+
     geometry(): FlashGeometry {
         return { pageSize: 256, sectorSize: SECTOR, capacity: IMAGE }
     }
