@@ -50,6 +50,44 @@ export class NodeCipher implements LinkCipher {
     }
 }
 
+/** Frames SimCipher remembers it sealed, at most (the oldest are forgotten first). */
+const REMEMBERED = 2048
+
+/**
+ * The simulator's cipher: NodeCipher, and a frame opened just as it was sealed (the same key,
+ * nonce, ciphertext and tag) is opened by looking up what was sealed, without the cipher:
+ * AES-CCM opens what it sealed, under the same key and nonce, to the plaintext sealed, always.
+ * Anything else (a frame changed on the way, a second opening of one, an adversary's, one
+ * sealed too long ago) is opened by the cipher. The same answers as NodeCipher, at about half
+ * the cost for a link whose frames mostly arrive intact.
+ */
+export class SimCipher extends NodeCipher {
+    private sealed = new Map<string, Buffer>()
+
+    seal(key: Buffer, nonce: Buffer, data: Buffer): Buffer {
+        const out = super.seal(key, nonce, data)
+        const m = this.sealed
+        if (m.size >= REMEMBERED) m.delete(m.keys().next().value as string)
+        m.set(frameKey(key, nonce, out), Buffer.from(data))
+        return out
+    }
+
+    open(key: Buffer, nonce: Buffer, data: Buffer): Buffer | null {
+        const k = frameKey(key, nonce, data)
+        const pt = this.sealed.get(k)
+        if (!pt) return super.open(key, nonce, data)
+        // (a frame opened once is forgotten: a replay of it is opened by the cipher)
+        this.sealed.delete(k)
+        this.opens++
+        return pt
+    }
+}
+
+/** Key, nonce and sealed bytes as one string (a byte a character). */
+function frameKey(key: Buffer, nonce: Buffer, data: Buffer): string {
+    return key.toString("latin1") + nonce.toString("latin1") + data.toString("latin1")
+}
+
 /** A generator of bytes drawn from a seeded Prng (the simulator's nonces: the same run, the
  * same nonces). */
 export function seededBytes(prng: Prng): (n: number) => Buffer {
