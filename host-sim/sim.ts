@@ -23,6 +23,11 @@ import { ChannelCounters } from "../firmware/link/counters"
 import { SimCipher, seededBytes, seededKey } from "./nodeCipher"
 import { AttackPool, LinkAdversary } from "./attack"
 import { Disaster, DisasterResult } from "./disaster"
+import { setCopier } from "./models/copyBytes"
+
+// the models' copies cut from Node's pool of small Buffers (not cleared first: every byte is
+// copied), instead of memory of their own each
+setCopier((b, n) => Buffer.from(n === b.length ? b : b.subarray(0, n)))
 
 export type { LinkDownEvent, PowerOffEvent } from "./simEvents"
 

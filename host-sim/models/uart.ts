@@ -1,6 +1,7 @@
 import { Clock, Timer } from "../../hal/clock"
 import { Link } from "../../hal/link"
 import { Prng } from "../prng"
+import { copyBytes } from "./copyBytes"
 import { setTimerAt } from "./timerAt"
 
 /**
@@ -137,8 +138,7 @@ export class UartEnd implements Link {
         const n = data.length < room ? data.length : room
         if (n > 0) {
             // the bytes travel together: one event when the last of them arrives
-            const bytes = Buffer.alloc(n)
-            bytes.set(n === data.length ? data : data.slice(0, n), 0)
+            const bytes = copyBytes(data, n)
             if (queued === 0) {
                 // the line was idle: a new run starts now
                 this.runStart = this.clock.millis()
