@@ -126,7 +126,8 @@ class KeyBlocks {
  */
 export class SimCipher extends NodeCipher {
     private sealed = new Map<string, Buffer>()
-    private keys = new Map<string, KeyBlocks>()
+    /** The AES blocks of each key that sealed more than one short frame (null: one so far). */
+    private keys = new Map<string, KeyBlocks | null>()
 
     seal(key: Buffer, nonce: Buffer, data: Buffer): Buffer {
         let out: Buffer
@@ -136,11 +137,14 @@ export class SimCipher extends NodeCipher {
             let blocks = this.keys.get(id)
             if (!blocks) {
                 if (this.keys.size >= KEYS_KEPT) this.keys.clear()
-                blocks = new KeyBlocks(key)
+                // a key's first frame is sealed by a cipher made for it (a HELLO's key seals one)
+                blocks = this.keys.has(id) ? new KeyBlocks(key) : null
                 this.keys.set(id, blocks)
             }
-            this.seals++
-            out = blocks.seal(nonce, data)
+            if (blocks) {
+                this.seals++
+                out = blocks.seal(nonce, data)
+            } else out = super.seal(key, nonce, data)
         }
         const m = this.sealed
         if (m.size >= REMEMBERED) m.delete(m.keys().next().value as string)
