@@ -125,10 +125,15 @@ export class LinkAdversary {
         }
     }
 
-    /** The attacks stop (the run's faults are over). */
+    /** The attacks stop (the run's faults are over): the adversary no longer listens either
+     * (what it would capture from now on is never sent, and no flip is pending). */
     stop(): void {
         this.stopped = true
         this.flip = 0
+        this.primarySide.onWrite = null
+        this.remoteSide.onWrite = null
+        this.primarySide.filter = null
+        this.remoteSide.filter = null
     }
 
     private captured(ring: Buffer[], buf: Buffer, len: number, fromPrimary: boolean): void {

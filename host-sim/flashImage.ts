@@ -1,8 +1,9 @@
 // Reads the blocks a flash image holds, the way a board would after booting from it (Node only).
+import { Flash, FlashError, FlashGeometry } from "../hal/flash"
 import { BlockStore } from "../firmware/store/blockStore"
 import { StoreError, StoreRole } from "../firmware/store/types"
 import { SimKernel } from "./kernel"
-import { SpiNorChip } from "./models/spiNorChip"
+import { FastNorFlash, SpiNorChip } from "./models/spiNorChip"
 
 export interface ImageShape {
     role: StoreRole
@@ -25,7 +26,7 @@ export function readFlashImage(source: SpiNorChip, shape: ImageShape, damaged?: 
     const chip = new SpiNorChip(kernel, { capacity: source.capacity() })
     chip.copyMemory(source)
     chip.powerOn(kernel)
-    const flash = chip.boardFlash(kernel, { capacity: source.capacity() })
+    const flash = new CopyFlash(chip, kernel, chip.boardFlash(kernel, { capacity: source.capacity() }))
     const image: (Buffer | null)[][] = []
     let failed = false
     let done = false
@@ -64,4 +65,81 @@ export function readFlashImage(source: SpiNorChip, shape: ImageShape, damaged?: 
     })
     while (!done) if (!kernel.step(Number.MAX_SAFE_INTEGER)) break
     return failed || !done ? null : image
+}
+
+/** Bytes of the Buffers CopyFlash cuts its reads from. */
+const SLAB_BYTES = 65536
+
+/**
+ * The flash of the checker's copy: the chip's fast face for its ID, programs and erases, but a
+ * read is the copied cells straight into a Buffer nothing else holds (a part of a larger one
+ * never handed out before, not cleared first: the read writes every byte), in one event at
+ * once. The checker's mount runs in a kernel of its own, where the bus's times mean nothing
+ * (the store times nothing but its mount's report), and the copy has no faults of its own: the
+ * same bytes and answers as the fast face, without its times and its zeroed Buffers.
+ */
+class CopyFlash implements Flash {
+    private busy = false
+    private slab = Buffer.alloc(0)
+    private slabAt = 0
+
+    constructor(
+        private chip: SpiNorChip,
+        private kernel: SimKernel,
+        private face: FastNorFlash
+    ) {}
+
+    init(done: (err: FlashError, jedecId: number) => void): void {
+        this.face.init(done)
+    }
+
+    geometry(): FlashGeometry {
+        return this.face.geometry()
+    }
+
+    read(addr: number, len: number, done: (err: FlashError, data: Buffer) => void): void {
+        // the fast face's checks (one operation at a time, the range), its answers
+        const cap = this.face.geometry().capacity
+        let err = FlashError.None
+        if (this.busy) err = FlashError.Busy
+        else if (this.face.jedecId() < 0) err = FlashError.NoDevice
+        else if (!(addr >= 0) || !(len >= 0) || Math.floor(addr) !== addr || Math.floor(len) !== len) err = FlashError.OutOfRange
+        else if (addr + len > cap || (len === 0 && addr >= cap)) err = FlashError.OutOfRange
+        if (err !== FlashError.None) {
+            this.kernel.setTimer(0, () => done(err, Buffer.alloc(0)))
+            return
+        }
+        this.busy = true
+        if (this.slabAt + len > this.slab.length) {
+            this.slab = Buffer.allocUnsafe(len > SLAB_BYTES ? len : SLAB_BYTES)
+            this.slabAt = 0
+        }
+        const data = this.slab.subarray(this.slabAt, this.slabAt + len)
+        this.slabAt += len
+        this.chip.fastRead(addr, data, 1, len)
+        this.kernel.setTimer(0, () => {
+            this.busy = false
+            done(FlashError.None, data)
+        })
+    }
+
+    program(addr: number, data: Buffer, done: (err: FlashError) => void): void {
+        this.write(done, (d) => this.face.program(addr, data, d))
+    }
+
+    eraseSector(addr: number, done: (err: FlashError) => void): void {
+        this.write(done, (d) => this.face.eraseSector(addr, d))
+    }
+
+    private write(done: (err: FlashError) => void, start: (d: (err: FlashError) => void) => void): void {
+        if (this.busy) {
+            this.kernel.setTimer(0, () => done(FlashError.Busy))
+            return
+        }
+        this.busy = true
+        start((err) => {
+            this.busy = false
+            done(err)
+        })
+    }
 }

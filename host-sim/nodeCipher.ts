@@ -1,7 +1,7 @@
 // The sealed link's cryptography on Node (node:crypto): the LinkCipher of the host processes,
 // the simulator and the bench (Node only). The board's is hal/devicescript/linkCipher.ts; both
 // are AES-256-CCM with an 8-byte tag and HMAC-SHA256, so their frames are the same.
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from "node:crypto"
+import { Cipher, createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from "node:crypto"
 import { LinkCipher, SEAL_TAG_BYTES } from "../firmware/link/seal"
 import { Prng } from "./prng"
 
@@ -48,6 +48,124 @@ export class NodeCipher implements LinkCipher {
     random(n: number): Buffer {
         return this.randomSource(n)
     }
+}
+
+/** Frames SimCipher remembers it sealed, at most (the oldest are forgotten first). */
+const REMEMBERED = 2048
+/** Frames up to this long SimCipher seals with the AES blocks of their key (KeyBlocks); longer
+ * ones, where a cipher made for the frame costs less than the copies, with createCipheriv. */
+const SHORT_FRAME = 128
+/** Keys whose KeyBlocks SimCipher keeps, at most (all are dropped when there would be more). */
+const KEYS_KEPT = 64
+
+/**
+ * One key's AES-256, kept for the run in two contexts: ECB for the counter blocks and CBC for
+ * the MAC of AES-CCM (RFC 3610). A cipher object per frame costs several microseconds more than
+ * the AES itself; these cost two calls a frame.
+ */
+class KeyBlocks {
+    readonly ecb: Cipher
+    readonly cbc: Cipher
+    /** AES⁻¹(0) under the key: enciphered after the chain's last block C, C ^ AES⁻¹(0) gives the
+     * block 0, so the chain starts again from a zero IV. */
+    readonly restart: Buffer
+    /** The CBC context's last ciphertext block (its chaining value). */
+    readonly chain = Buffer.alloc(16)
+
+    constructor(key: Buffer) {
+        this.ecb = createCipheriv("aes-256-ecb", key, null).setAutoPadding(false)
+        this.cbc = createCipheriv("aes-256-cbc", key, Buffer.alloc(16)).setAutoPadding(false)
+        const d = createDecipheriv("aes-256-ecb", key, null).setAutoPadding(false)
+        this.restart = d.update(Buffer.alloc(16))
+    }
+
+    /** AES-256-CCM of `data` with a 13-byte nonce, no associated data and an 8-byte tag: the
+     * ciphertext with the tag appended, as createCipheriv("aes-256-ccm") gives it. */
+    seal(nonce: Buffer, data: Buffer): Buffer {
+        const n = data.length
+        const k = (n + 15) >> 4
+        // the MAC: CBC over B0 (flags: 8-byte tag, 2-byte length; the nonce; the length) and
+        // the message padded with zeros, from a zero IV (the restart block first)
+        const mac = Buffer.allocUnsafe(32 + 16 * k)
+        mac.fill(0, 32 + n)
+        for (let i = 0; i < 16; i++) mac[i] = this.restart[i] ^ this.chain[i]
+        mac[16] = 0x19
+        for (let i = 0; i < 13; i++) mac[17 + i] = nonce[i]
+        mac[30] = n >> 8
+        mac[31] = n & 0xff
+        data.copy(mac, 32)
+        const x = this.cbc.update(mac)
+        const last = x.length - 16
+        x.copy(this.chain, 0, last)
+        // the counter blocks A0..Ak (flags: 2-byte counter; the nonce; the counter), enciphered:
+        // S0 masks the tag, S1.. the message
+        const a = Buffer.allocUnsafe(16 * (k + 1))
+        for (let b = 0; b <= k; b++) {
+            const o = 16 * b
+            a[o] = 1
+            for (let i = 0; i < 13; i++) a[o + 1 + i] = nonce[i]
+            a[o + 14] = b >> 8
+            a[o + 15] = b & 0xff
+        }
+        const s = this.ecb.update(a)
+        const out = Buffer.allocUnsafe(n + SEAL_TAG_BYTES)
+        for (let i = 0; i < n; i++) out[i] = data[i] ^ s[16 + i]
+        for (let i = 0; i < SEAL_TAG_BYTES; i++) out[n + i] = x[last + i] ^ s[i]
+        return out
+    }
+}
+
+/**
+ * The simulator's cipher: NodeCipher, and a frame opened just as it was sealed (the same key,
+ * nonce, ciphertext and tag) is opened by looking up what was sealed, without the cipher:
+ * AES-CCM opens what it sealed, under the same key and nonce, to the plaintext sealed, always.
+ * Anything else (a frame changed on the way, a second opening of one, an adversary's, one
+ * sealed too long ago) is opened by the cipher. Short frames (acknowledgements, probes) are
+ * sealed with their key's AES blocks kept for the run (KeyBlocks). The same answers as
+ * NodeCipher (test/link/seal.test.ts compares them), at a fraction of the cost.
+ */
+export class SimCipher extends NodeCipher {
+    private sealed = new Map<string, Buffer>()
+    /** The AES blocks of each key that sealed more than one short frame (null: one so far). */
+    private keys = new Map<string, KeyBlocks | null>()
+
+    seal(key: Buffer, nonce: Buffer, data: Buffer): Buffer {
+        let out: Buffer
+        if (data.length > SHORT_FRAME || nonce.length !== 13 || key.length !== 32) out = super.seal(key, nonce, data)
+        else {
+            const id = key.toString("latin1")
+            let blocks = this.keys.get(id)
+            if (!blocks) {
+                if (this.keys.size >= KEYS_KEPT) this.keys.clear()
+                // a key's first frame is sealed by a cipher made for it (a HELLO's key seals one)
+                blocks = this.keys.has(id) ? new KeyBlocks(key) : null
+                this.keys.set(id, blocks)
+            }
+            if (blocks) {
+                this.seals++
+                out = blocks.seal(nonce, data)
+            } else out = super.seal(key, nonce, data)
+        }
+        const m = this.sealed
+        if (m.size >= REMEMBERED) m.delete(m.keys().next().value as string)
+        m.set(frameKey(key, nonce, out), Buffer.from(data))
+        return out
+    }
+
+    open(key: Buffer, nonce: Buffer, data: Buffer): Buffer | null {
+        const k = frameKey(key, nonce, data)
+        const pt = this.sealed.get(k)
+        if (!pt) return super.open(key, nonce, data)
+        // (a frame opened once is forgotten: a replay of it is opened by the cipher)
+        this.sealed.delete(k)
+        this.opens++
+        return pt
+    }
+}
+
+/** Key, nonce and sealed bytes as one string (a byte a character). */
+function frameKey(key: Buffer, nonce: Buffer, data: Buffer): string {
+    return key.toString("latin1") + nonce.toString("latin1") + data.toString("latin1")
 }
 
 /** A generator of bytes drawn from a seeded Prng (the simulator's nonces: the same run, the

@@ -1,6 +1,7 @@
 import { Clock, Timer } from "../../hal/clock"
 import { GroupBus } from "../../hal/groupBus"
 import { Prng } from "../prng"
+import { copyBytes } from "./copyBytes"
 
 /**
  * A multi-master I2C bus shared by the members of one group, at bit level timing.
@@ -216,9 +217,7 @@ export class I2cBus {
             return
         }
         // the bus owns a copy: the master may reuse its buffer at once
-        const copy = Buffer.alloc(data.length)
-        copy.set(data, 0)
-        this.waiting.push(new Request(from, ep, to, copy, done, this.nextOrder++))
+        this.waiting.push(new Request(from, ep, to, copyBytes(data, data.length), done, this.nextOrder++))
         this.schedule()
     }
 
@@ -304,10 +303,7 @@ export class I2cBus {
                 const p = this.prng as Prng
                 for (let i = 0; i < n; i++) {
                     if (p.chance(this.glitchChance)) {
-                        if (payload === req.data) {
-                            payload = Buffer.alloc(n)
-                            payload.set(req.data, 0)
-                        }
+                        if (payload === req.data) payload = copyBytes(req.data, n)
                         // a burst of noise: one to three bits of the byte, and one time in four
                         // one to three bits of the next one too (what an 8-bit check can miss)
                         const burst = i + 1 < n && p.chance(0.25) ? 2 : 1
@@ -360,10 +356,7 @@ export class I2cBus {
     private deliver(m: Member, payload: Buffer, gc: boolean, own: boolean): void {
         // each target gets its own copy, so one handler cannot change what another sees
         let copy = payload
-        if (!own) {
-            copy = Buffer.alloc(payload.length)
-            copy.set(payload, 0)
-        }
+        if (!own) copy = copyBytes(payload, payload.length)
         if (this.deliveryDelayMs > 0) {
             const ep = m.endpoint
             this.clock.setTimer(this.deliveryDelayMs, () => {

@@ -28,6 +28,27 @@ describe("SMBus PEC (CRC-8)", () => {
         expect(smbusPec(check, 0, check.length)).toBe(0xf4)
         expect(crc16(check, 0, check.length)).toBe(0x29b1)
     })
+
+    it("CRC-16 a byte a step is the CRC bit by bit", () => {
+        const bitwise = (buf: Buffer, start: number, end: number) => {
+            let c = 0xffff
+            for (let i = start; i < end; i++) {
+                c ^= buf[i] << 8
+                for (let k = 0; k < 8; k++) c = c & 0x8000 ? ((c << 1) ^ 0x1021) & 0xffff : (c << 1) & 0xffff
+            }
+            return c
+        }
+        let x = 12345
+        for (let n = 0; n < 300; n++) {
+            const b = Buffer.alloc(n)
+            for (let i = 0; i < n; i++) {
+                x = (Math.imul(x, 1103515245) + 12345) >>> 0
+                b[i] = x >>> 24
+            }
+            expect(crc16(b, 0, n)).toBe(bitwise(b, 0, n))
+            if (n > 2) expect(crc16(b, 1, n - 1)).toBe(bitwise(b, 1, n - 1))
+        }
+    })
 })
 
 function decodeAll(wire: Buffer, max = 4096): Buffer[] {

@@ -15,7 +15,7 @@ import {
     PROTOCOL_VERSION,
 } from "../../firmware/link/frame"
 import { COUNTER_LIMIT, LinkSeal, SEALED_ANSWER, SEALED_HELLO, SEALED_SESSION } from "../../firmware/link/seal"
-import { seededKey } from "../../host-sim/nodeCipher"
+import { NodeCipher, seededKey, SimCipher } from "../../host-sim/nodeCipher"
 import { LinkPair, makeMessage, Stream } from "./harness"
 
 const KEY = seededKey(1, 0)
@@ -250,5 +250,30 @@ describe("the sealed link", () => {
         expect(persistedAtUp).toEqual([7])
         expect(p.remote.highestGeneration()).toBe(7)
         expect(p.remote.generation()).toBe(7)
+    })
+})
+
+describe("the simulator's cipher", () => {
+    it("seals and opens as NodeCipher: every length of short and long frames, several keys, a frame changed, a second opening", () => {
+        const node = new NodeCipher()
+        const sim = new SimCipher()
+        const nonce = Buffer.alloc(13)
+        for (let n = 0; n <= 300; n++) {
+            const key = seededKey(n % 5, n % 3)
+            const data = Buffer.alloc(n)
+            for (let i = 0; i < n; i++) data[i] = (i * 31 + n * 7) & 0xff
+            putU32(nonce, 0, n)
+            nonce[12] = n & 0xff
+            const sealed = sim.seal(key, nonce, data)
+            expect(sealed.equals(node.seal(key, nonce, data))).toBe(true)
+            // as sealed (remembered), then again (by the cipher)
+            expect(sim.open(key, nonce, sealed)?.equals(data)).toBe(true)
+            expect(sim.open(key, nonce, sealed)?.equals(data)).toBe(true)
+            const changed = Buffer.from(sealed)
+            changed[n % changed.length] ^= 4
+            expect(sim.open(key, nonce, changed)).toBeNull()
+            expect(node.open(key, nonce, changed)).toBeNull()
+            expect(sim.open(seededKey(99, 9), nonce, sim.seal(key, nonce, data))).toBeNull()
+        }
     })
 })
