@@ -36,7 +36,8 @@ export function readFlashImage(source: SpiNorChip, shape: ImageShape, damaged?: 
             return
         }
         // the checker's own mount need not yield to anything: long steps, fewer events
-        const store = new BlockStore(flash, kernel, { role: shape.role, blockSize: shape.blockSize, stepBytes: 1 << 20 })
+        // (and only reads: no collection between its calls)
+        const store = new BlockStore(flash, kernel, { role: shape.role, blockSize: shape.blockSize, stepBytes: 1 << 20, spareSectors: 0 })
         store.mount((err2) => {
             if (err2 !== 0) {
                 failed = done = true
@@ -95,6 +96,10 @@ class CopyFlash implements Flash {
 
     geometry(): FlashGeometry {
         return this.face.geometry()
+    }
+
+    suspendsErase(): boolean {
+        return false
     }
 
     read(addr: number, len: number, done: (err: FlashError, data: Buffer) => void): void {
