@@ -96,6 +96,10 @@ export class SimPrimary {
      * ms). */
     offSince = 0
     offUntil = 0
+    /** The newest seq its board had when it went off (0: none), and the remote's applied seq
+     * then. */
+    seqAtOff = 0
+    appliedAtOff = 0
     /** The firmware of the board's boot (restoring or replicating). */
     fw: PrimaryFirmware | null = null
     constructor(
@@ -367,6 +371,8 @@ export class SimGroup {
         if (!p.up) return
         p.up = false
         p.powerCuts++
+        if (p.board) p.seqAtOff = p.board.captureSeq()
+        p.appliedAtOff = this.appliedSeq()
         p.chip.powerCut(prng, mode)
         // a new board in its place: its chip comes erased, and it restores from the remote
         if (replace) {

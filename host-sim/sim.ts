@@ -1,4 +1,5 @@
 // Runs a simulated group in virtual time and judges the outcome (Node only).
+import { seqAfter } from "../firmware/seq"
 import { AckMode, Congestion, PrimaryBoard } from "../firmware/pipeline/primary"
 import { checkCaughtUp, checkPrimary, checkRemote, decodeImage, lacksAcked } from "./checker"
 import { GroupOptions, SimGroup, SimPrimary } from "./group"
@@ -437,16 +438,18 @@ export class Simulation {
      * with its flash, and a new board with a blank flash takes its place and restores its image
      * from the remote. The writes it had acknowledged that the remote does not show are lost
      * with it (the checker excuses them, and what depends on them); the restored image must be
-     * the remote's. Not while the remote is away or replaced (two disasters at once lose what
-     * neither holds), nor while another board restores, or is off for a while since before the
-     * remote, replaced, caught up with the group again.
+     * the remote's. Not while the remote is away, or replaced and not caught up with the group
+     * (two disasters at once lose what neither holds), nor while another board restores, or is
+     * off for a while holding seqs the remote does not know (awayWithSeqs).
      */
     replacePrimary(member: number, prng: Prng, offMs: number): boolean {
         const p = this.group.primaries[member]
         if (this.workloadStopped || !p.up || !this.group.remote.up) return false
-        // nor while another member is off for a while (a death, a power-off) and the remote
-        // was replaced since it went off: the group's newest seqs are then only on that member,
-        // and the board restored meanwhile would start them anew below its (docs/OPERATIONS.md,
+        // a remote replaced that has not caught up with the group holds no image to restore
+        if (this.remoteCaughtUpAt === Infinity) return false
+        // nor while another member is off for a while (a death, a power-off) with seqs the
+        // remote does not know: the group's newest seqs are then only on that member, and the
+        // board restored meanwhile would start them anew below its (docs/OPERATIONS.md,
         // "Restore a primary")
         for (const q of this.group.primaries) if (q.restoring || (q !== p && this.awayWithSeqs(q))) return false
         if (p.board && p.board.verifier) this.verifyFound[member] += p.board.verifier.found - p.board.verifier.foundDamaged
@@ -588,11 +591,16 @@ export class Simulation {
      * replaced. */
     private remoteCaughtUpAt = -1
 
-    /** Member q is off for a while (longer than a reboot) since before the remote last caught
-     * up after a replacement: it holds seqs of the group the remote does not know. */
+    /** Member q is off for a while (longer than a reboot) and holds seqs of the group the
+     * remote does not know: it went off before the remote, replaced, caught up with the group
+     * again, or its newest seq is after the remote's applied one. */
     private awayWithSeqs(q: SimPrimary): boolean {
-        if (this.remoteCaughtUpAt < 0 || q.offSince > this.remoteCaughtUpAt) return false
-        return this.offForAWhile(q)
+        if (!this.offForAWhile(q)) return false
+        if (this.remoteCaughtUpAt >= 0) if (q.offSince <= this.remoteCaughtUpAt) return true
+        // the remote has applied nothing since q went off, and not q's newest seq: q may hold
+        // the only final manifests of seqs after it
+        const applied = this.group.appliedSeq()
+        return applied === q.appliedAtOff && q.seqAtOff !== 0 && seqAfter(q.seqAtOff, applied)
     }
 
     /** Member q is off, for longer than a reboot from now (a death, a power-off). */

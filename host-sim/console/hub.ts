@@ -301,7 +301,9 @@ export class ConsoleHub {
             if (!p.up) throw new ShellError("the board is powered off")
             if (!sim.group.remote.up) throw new ShellError("the remote is down: a board restores from it")
             if (!sim.replacePrimary(p.member, new Prng((sim.opts.seed ^ 0x5e9a) + this.faultSeed++), ms))
-                throw new ShellError("another board is restoring or off for a while: a board is replaced while the others are up")
+                throw new ShellError(
+                    "another board is restoring or off for a while, or the remote was replaced and has not caught up: a board is replaced while the others are up and the remote holds the group's image"
+                )
             return ["primary " + p.member + " replaced by a board with a blank flash; it boots in " + ms + " ms and restores its image from the remote"]
         }
         throw new ShellError(
