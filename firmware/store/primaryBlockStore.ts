@@ -32,8 +32,11 @@ const ZERO_ENTRY = Buffer.alloc(16)
  *   are counted (stats, MountReport) and skipped.
  * - Long work (the mount scan, pruning after a commit) yields to the run loop every
  *   `stepBytes` bytes of checking, so the DeviceScript VM never runs too long.
- * - Garbage collection runs inside the write (or control call) that needs room: such a call
- *   takes one or more sector erases longer (45 ms typical each).
+ * - Garbage collection runs between calls, a step at a time, while fewer than reserveSectors +
+ *   spareSectors sectors are free, and erases behind the calls where the flash suspends an
+ *   erase for reads and programs (docs/FORMAT-flash.md, "Collection between calls"). A call
+ *   that still finds no room collects inside it, and takes one or more sector erases longer
+ *   (45 ms typical each).
  * - The store is the only user of its `Flash` (and of its sectors); it allocates its RAM index
  *   and queue at construction (and again at each mount), not per call.
  *
