@@ -70,19 +70,30 @@ interface RunOptions {
     readChunk?: number
 }
 
-function run(o: RunOptions): Outcome {
+/** The chip, and the flash the run drives (its fast face, or the driver over its command
+ * level), with the run's chip times and power cut. */
+function rig(o: { fast: boolean; slow?: SlowMode; cutAtMs?: number; cutSeed?: number; cutAtOperation?: number; readChunk?: number }): {
+    k: SimKernel
+    chip: SpiNorChip
+    flash: SpiNorFlash | FastNorFlash
+} {
     const k = new SimKernel()
     const chip = new SpiNorChip(k, { capacity: CAP })
     if (o.slow !== undefined) chip.setSlow(o.slow, new Prng(77))
     const fo = { capacity: CAP, readChunk: o.readChunk }
     const flash = o.fast ? chip.boardFlash(k, fo) : new SpiNorFlash(chip.boardBus(), k, fo)
-    const log: string[] = []
-    const gaps = new Prng(o.gapSeed)
     if (o.cutAtMs !== undefined) {
         const cutPrng = new Prng(o.cutSeed ?? 1)
         k.setTimer(o.cutAtMs, () => chip.powerCut(cutPrng, PartialMode.Any))
     }
     if (o.cutAtOperation !== undefined) chip.cutAt(o.cutAtOperation, new Prng(o.cutSeed ?? 1), PartialMode.Any)
+    return { k, chip, flash }
+}
+
+function run(o: RunOptions): Outcome {
+    const { k, chip, flash } = rig(o)
+    const log: string[] = []
+    const gaps = new Prng(o.gapSeed)
     const hookLog = o.hookLog
     if (hookLog) chip.watchOperations((kind, index, addr) => hookLog.push(`${kind === NorOpKind.Program ? "P" : "E"}${index}@${addr} t=${k.millis()}`))
     let i = 0
@@ -275,18 +286,9 @@ function runConcurrent(o: {
     cutSeed?: number
     cutAtOperation?: number
 }): Outcome & { suspends: number } {
-    const k = new SimKernel()
-    const chip = new SpiNorChip(k, { capacity: CAP })
-    if (o.slow !== undefined) chip.setSlow(o.slow, new Prng(77))
-    const fo = { capacity: CAP }
-    const flash = o.fast ? chip.boardFlash(k, fo) : new SpiNorFlash(chip.boardBus(), k, fo)
+    const { k, chip, flash } = rig(o)
     const log: string[] = []
     const p = new Prng(o.seed)
-    if (o.cutAtMs !== undefined) {
-        const cutPrng = new Prng(o.cutSeed ?? 1)
-        k.setTimer(o.cutAtMs, () => chip.powerCut(cutPrng, PartialMode.Any))
-    }
-    if (o.cutAtOperation !== undefined) chip.cutAt(o.cutAtOperation, new Prng(o.cutSeed ?? 1), PartialMode.Any)
     const gap = (): number => {
         const g = p.int(6)
         if (g === 0) return 0
@@ -331,7 +333,7 @@ function runConcurrent(o: {
         other()
     })
     while (k.step(Infinity)) continue
-    return { log, chip, kernel: k, flash: flash as Flash & { polls: number }, suspends: (flash as unknown as { suspends: number }).suspends }
+    return { log, chip, kernel: k, flash: flash as Flash & { polls: number }, suspends: flash.suspends }
 }
 
 describe("an erase suspended for reads and programs (75h/7Ah)", () => {
