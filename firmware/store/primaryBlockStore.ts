@@ -52,8 +52,6 @@ const ZERO_ENTRY = Buffer.alloc(16)
  */
 export class PrimaryBlockStore extends StoreMount {
     private kickScheduled!: boolean
-    /** A step of collection between calls is under way (busy meanwhile). */
-    private idling = false
     /** A step between calls failed: none until a call has finished. */
     private idleHold = false
     /** A mount waits for the step between calls, or the erase behind them, to end. */
@@ -113,7 +111,7 @@ export class PrimaryBlockStore extends StoreMount {
      */
     mount(done: (err: StoreError, report: MountReport) => void): void {
         // after what runs between calls (it reads and erases the flash)
-        if (this.idling || this.bgS >= 0) {
+        if (this.idleGc || this.bgS >= 0) {
             this.mountWaits = done
             return
         }
@@ -396,7 +394,6 @@ export class PrimaryBlockStore extends StoreMount {
             if (this.secState[v] === SecState.Used) if (2 * (this.idx.sectorLive[v] * (ENTRY_SIZE + this.B) + this.secSmall[v] * ENTRY_SIZE) > this.S) return
         }
         this.busy = true
-        this.idling = true
         this.idleGc = true
         this.gcNext(v, K.IdleDone)
     }
@@ -404,7 +401,6 @@ export class PrimaryBlockStore extends StoreMount {
     /** A step between calls has ended (`failed`: hold the next until a call has finished). */
     private idleEnd(failed: boolean): void {
         this.busy = false
-        this.idling = false
         this.idleGc = false
         if (failed) this.idleHold = true
         this.erasedBehind()

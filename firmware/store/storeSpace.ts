@@ -41,7 +41,8 @@ export abstract class StoreSpace extends StoreCore {
      * data record is appended). */
     protected apDamaged!: boolean
     // ---- the collection under way
-    /** It runs between calls (a step at a time), not inside a call that needs room. */
+    /** It runs between calls (a step at a time, the store busy meanwhile), not inside a call
+     * that needs room. */
     protected idleGc = false
     /** The last victim of static wear levelling. */
     private wearV = -1
