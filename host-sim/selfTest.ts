@@ -9,8 +9,8 @@ import { StoreRole } from "../firmware/store/types"
 import { SpiNorFlash } from "../hal/spiNor"
 import { SimKernel } from "./kernel"
 import { SpiNorChip } from "./models/spiNorChip"
-import { UartWire } from "./models/uart"
 import { Prng } from "./prng"
+import { bytePipe } from "./vm/bytePipe"
 import { encodeBlock } from "./workload"
 
 const BLOCK = 128
@@ -44,8 +44,8 @@ function selfTestConfig(): SeqmirrorConfig {
 
 /**
  * The self-test scenario: a primary board (pipeline, block store, JEDEC driver over the
- * SPI-command flash model) replicates a fixed seeded workload over the UART model and the link
- * channel to the remote's end of the channel; the result is a digest of every replication
+ * SPI-command flash model) replicates a fixed seeded workload over a clean byte pipe (an 8N1
+ * line, host-sim/vm/bytePipe.ts) and the link channel to the remote's end of the channel; the result is a digest of every replication
  * message the remote end received, in order. The primary is the board's own boot
  * (firmware/boot/primaryFirmware.ts), with a smaller store, fewer lbas and smaller frames.
  * It runs, unchanged, on Node and inside the DeviceScript VM; equal digests show that the
@@ -82,7 +82,7 @@ export class SelfTest {
     private boot(): void {
         const self = this
         const k = this.kernel
-        const wire = new UartWire(k, this.rng.fork(1), { baud: 115200, txFifoBytes: 256, propagationMs: 0.05 })
+        const wire = bytePipe(k, 115200, 256, 0.05)
         const pchip = new SpiNorChip(k, { capacity: FLASH })
         const pflash = new SpiNorFlash(pchip, k, { capacity: FLASH })
         const pstore = new PrimaryBlockStore(pflash, k, { role: StoreRole.Primary, blockSize: BLOCK, queueDepth: 4 })
@@ -100,7 +100,7 @@ export class SelfTest {
             selfTestConfig(),
             0,
             k,
-            wire.a,
+            wire[0],
             () => prng.float(),
             () => {},
             pflash,
@@ -117,7 +117,7 @@ export class SelfTest {
                 self.booted++
             })
         })
-        const ch = new RemoteChannel(wire.b, k, () => rrng.float(), rcfg, 0, 0, null)
+        const ch = new RemoteChannel(wire[1], k, () => rrng.float(), rcfg, 0, 0, null)
         ch.onMessage((msg, len) => {
             self.messages++
             self.crc = crc32cUpdate(self.crc, msg, 0, len)
