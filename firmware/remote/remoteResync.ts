@@ -28,8 +28,8 @@ export function armWatch(r: RemoteBoard): void {
 }
 
 /** During a resync: tells the members when it waits for a member whose link is down (a
- * member holding its app's acknowledgements for the resync suspends), and asks for the
- * copies again once every link is up. */
+ * member holding its app's acknowledgements for the resync suspends), and asks every member
+ * again once every link is up. */
 function watchLinks(r: RemoteBoard): void {
     const up = allUp(r)
     if (r.resyncing && !up && !r.waiting) {
@@ -37,7 +37,13 @@ function watchLinks(r: RemoteBoard): void {
         for (let i = 0; i < r.members.length; i++) if (r.members[i].channel.isUp()) r.members[i].channel.send(RESYNC_WAIT)
     } else if (up && r.waiting) {
         r.waiting = false
-        for (let i = 0; i < r.members.length; i++) if (!r.members[i].resyncDone) requestCopy(r, r.members[i])
+        // a member whose copy is done hears that the resync waits no more (it announces the
+        // copy again), or it would take its own wait at the history bound for a stall
+        for (let i = 0; i < r.members.length; i++) {
+            const ms = r.members[i]
+            if (ms.resyncDone) ms.channel.send(RESYNC_REQUEST)
+            else requestCopy(r, ms)
+        }
     }
 }
 
