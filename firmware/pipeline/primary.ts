@@ -3,6 +3,7 @@ import { getU32 } from "../codec/bytes"
 import { seqAfter, seqNext } from "../seq"
 import { AuxRing } from "./auxRing"
 import { LbaTable } from "./lbaTable"
+import { Hold } from "../shuttle/host"
 import { Manifest, Msg, PORTION_HEADER } from "../protocol/messages"
 import { PinnedPortion, PipelineChannel, PipelineStore } from "../protocol/ports"
 import { SeqTotals } from "../protocol/seqTotals"
@@ -421,21 +422,39 @@ export class PrimaryBoard {
     }
 
     hasDataToSend(): boolean {
-        // a board that resumes needs a seq after its tracked ones
         if (this.portionsOf[this.seqs - 1] > 0) return true
-        if (this.unstamped.length > 0) return true
-        // a copy announced as of the capture seq: the remote applies it once that seq is final
-        if (this.resync === Resync.Done) if (!seqAfter(this.captureSeq(), this.resyncTo)) return true
-        return this.resumePending
+        return this.needsClose()
     }
 
-    /** The minimum cycle time has passed and not too many closed seqs wait for transmission. */
+    /** The board cannot go on without the next seq: writes wait for one, it resumes (it needs a
+     * seq after its tracked ones), or its copy is announced as of the capture seq (the remote
+     * applies it once that seq is final). */
+    needsClose(): boolean {
+        if (this.unstamped.length > 0) return true
+        if (this.resumePending) return true
+        if (this.resync !== Resync.Done) return false
+        return !seqAfter(this.captureSeq(), this.resyncTo)
+    }
+
+    /** Why the capture seq stays open (ShuttleHost.holdsSeq): the history is at its bound in a
+     * resync whose copy is under way (Copying) or announced and not yet committed (Waiting);
+     * never while the board needs the next seq or the seq can take no more lbas. The remote
+     * confirms nothing before the resync's commit: a seq closed per cycle until then would take
+     * the history past its bound and suspend the board, which throws the copy away. */
+    holdsSeq(): Hold {
+        if (this.resync === Resync.Off) return Hold.None
+        if (this.needsClose()) return Hold.None
+        if (this.lbasInSeq.isFull()) return Hold.None
+        if (!over(this, 4)) return Hold.None
+        return this.resync === Resync.Copying ? Hold.Copying : Hold.Waiting
+    }
+
+    /** The minimum cycle time has passed, not too many closed seqs wait for transmission, and
+     * no resync holds the capture seq open (holdsSeq). */
     mayClose(): boolean {
         if (this.lastAdoptAt >= 0) if (this.clock.millis() - this.lastAdoptAt < this.opts.minCycleMs) return false
-        // (closedWaiting, counted here: the board calls it nowhere else)
-        let n = 0
-        for (let i = 0; i < this.seqs; i++) if ((this.stateOf[i] & (SeqFlag.Closed | SeqFlag.Sent)) === SeqFlag.Closed) n++
-        return n < this.opts.maxClosedSeqs
+        if (this.holdsSeq()) return false
+        return this.closedWaiting() < this.opts.maxClosedSeqs
     }
 
     /** Closed seqs not yet fully handed to the link. */

@@ -13,6 +13,7 @@ import {
     MAX_MEMBERS,
     ShuttleFrame,
 } from "./frames"
+import { Hold } from "./host"
 import { ShuttleRelay } from "./relay"
 import { growWindow, isLapFirst, removeMember, trimDelivered } from "./window"
 
@@ -28,10 +29,12 @@ import { growWindow, isLapFirst, removeMember, trimDelivered } from "./window"
  *     shuttle once every member has them);
  *  2. applies a pending operator eviction;
  *  3. raises S to its capture seq if it is ahead (only after a regeneration);
- *  4. if it had adopted S before this visit, every member has adopted S, and it has data and
- *     may close: moves S to S+1 — with no data anywhere S never moves;
- *  5. adopts S, which closes its previous seq, and writes the totals of every open seq it has
- *     closed into the shuttle (its running totals);
+ *  4. if it had adopted S before this visit, every member has adopted S, it has data and may
+ *     close, and no other member holds S open: moves S to S+1 — with no data anywhere S never
+ *     moves;
+ *  5. adopts S, which closes its previous seq, writes the totals of every open seq it has
+ *     closed into the shuttle (its running totals), and sets or clears its bits of held and
+ *     copying;
  *  6. when every member has now adopted S: the manifests up to S-1 are final, S is released,
  *     and this member sends the release as a general call;
  *  7. passes the shuttle to the next member in address order, skipping (and marking absent)
@@ -403,11 +406,16 @@ export class ShuttleAgent extends ShuttleRelay {
     }
 
     /** Step 4: moves S to S+1 when this member had adopted S before this visit (its capture
-     * seq `c` is S), every member has adopted S, and it has data and may close. */
+     * seq `c` is S), every member has adopted S, and it has data and may close; and no other
+     * member (not absent) holds S open. A member that cannot go on without the next seq
+     * (ShuttleHost.needsClose) moves S on all the same, once no copy is under way at a hold. */
     private moveOn(me: number, c: number): boolean {
         const f = this.frame
         const hadAdopted = (f.adopted & (1 << me)) !== 0 && c === f.seq && this.adoptedOnce
-        if (hadAdopted && f.adopted === f.allMask() && this.host.hasDataToSend() && this.host.mayClose()) {
+        const others = ~f.absent & ~(1 << me)
+        let free = (f.copying & others) === 0
+        if (free) if ((f.held & others) !== 0) free = this.host.needsClose()
+        if (hadAdopted && free && f.adopted === f.allMask() && this.host.hasDataToSend() && this.host.mayClose()) {
             if (growWindow(f, 1)) {
                 f.seq = seqNext(f.seq)
                 f.adopted = 0
@@ -436,6 +444,11 @@ export class ShuttleAgent extends ShuttleRelay {
             adopted = true
         }
         f.adopted |= 1 << me
+        const hold = this.host.holdsSeq()
+        f.held &= ~(1 << me)
+        f.copying &= ~(1 << me)
+        if (hold !== Hold.None) f.held |= 1 << me
+        if (hold === Hold.Copying) f.copying |= 1 << me
         this.writeTotals(me)
         this.host.visited()
         return adopted

@@ -9,7 +9,7 @@ import { crc16 } from "../codec/crc16"
  *
  * SHUTTLE (0x53), written by the member that holds the shuttle to the next member:
  *   type | group | epoch u16 | origin | holder | S u32 | count+flags | count × address |
- *   adopted | absent | delivered | window | records | CRC u16
+ *   adopted | absent | delivered | [held | copying] | window | records | CRC u16
  * RELEASE (0x52), sent as a general call: every member has adopted `seq`; with the final
  * manifests of the seqs just before it.
  *   type | group | epoch u16 | origin | sender | seq u32 | member ids | count | totals | CRC u16
@@ -70,11 +70,15 @@ export const FLAG_ADMIT = 0x40
  * a lap with neither this nor BUSY was quiet, and the idle pause may grow. */
 export const FLAG_DATA = 0x80
 const FLAGS_KNOWN = FLAG_BUSY | FLAG_RAISED | FLAG_ADMIT | FLAG_DATA
+/** Bit 3 of the count byte: the held and copying masks follow the delivered mask (only while a
+ * member holds S, so a frame without holds keeps its size). */
+const HOLD_BIT = 0x08
 
 const SHUTTLE_FIXED = 11 + 4 + TRAILER
 export const SHUTTLE_MIN_BYTES = SHUTTLE_FIXED + 2 + 0
-/** Largest shuttle frame: 8 members, a full window, every total at its 5-byte maximum. */
-export const SHUTTLE_MAX_BYTES = SHUTTLE_FIXED + MAX_MEMBERS + MAX_WINDOW * MAX_MEMBERS * 10
+/** Largest shuttle frame: 8 members, held and copying, a full window, every total at its
+ * 5-byte maximum. */
+export const SHUTTLE_MAX_BYTES = SHUTTLE_FIXED + 2 + MAX_MEMBERS + MAX_WINDOW * MAX_MEMBERS * 10
 export const EVICTED_BYTES = 7 + TRAILER
 
 /** Decoded SHUTTLE frame. Arrays are allocated once; `count` and `windowLen` say how much of
@@ -95,6 +99,11 @@ export class ShuttleFrame {
     absent = 0
     /** Bit i: members[i] has delivered the manifests up to finalThrough to its board. */
     delivered = 0
+    /** Bit i: members[i] holds S open: its history is at its bound in a resync (its copy is
+     * under way, or announced and waiting for the remote). */
+    held = 0
+    /** Bit i: members[i] holds S open while its copy is under way. */
+    copying = 0
     /** The window holds seqs S-windowLen .. S-1. */
     windowLen = 0
     /** finalThrough = S-1-finalLag: manifests of window seqs up to it are final. */
@@ -122,6 +131,8 @@ export class ShuttleFrame {
         this.adopted = o.adopted
         this.absent = o.absent
         this.delivered = o.delivered
+        this.held = o.held
+        this.copying = o.copying
         this.windowLen = o.windowLen
         this.finalLag = o.finalLag
         for (let i = 0; i < MAX_WINDOW * MAX_MEMBERS; i++) {
@@ -197,6 +208,7 @@ function getLeb(b: Buffer, o: number, end: number): number {
 /** Length of the frame `f` encodes to. */
 export function shuttleLength(f: ShuttleFrame): number {
     let n = SHUTTLE_FIXED + f.count
+    if (f.held) n += 2
     for (let w = 0; w < f.windowLen; w++) for (let i = 0; i < f.count; i++) n += lebLength(f.portions[w * 8 + i]) + lebLength(f.bytes[w * 8 + i])
     return n
 }
@@ -209,12 +221,17 @@ export function encodeShuttle(f: ShuttleFrame, out: Buffer): number {
     out[4] = f.origin & 0x7f
     out[5] = f.holder & 0x7f
     putU32(out, 6, f.seq)
-    out[10] = (f.count & 0x0f) | (f.flags & FLAGS_KNOWN)
+    // n-1 in bits 0-2 (n is 2..8); bit 3 says the held and copying masks follow
+    out[10] = ((f.count - 1) & 0x07) | (f.held ? HOLD_BIT : 0) | (f.flags & FLAGS_KNOWN)
     let o = 11
     for (let i = 0; i < f.count; i++) out[o++] = f.members[i]
     out[o++] = f.adopted
     out[o++] = f.absent
     out[o++] = f.delivered
+    if (f.held) {
+        out[o++] = f.held
+        out[o++] = f.copying
+    }
     out[o++] = f.windowLen | (f.finalLag << 4)
     for (let w = 0; w < f.windowLen; w++) {
         for (let i = 0; i < f.count; i++) {
@@ -244,13 +261,14 @@ export function decodeShuttle(b: Buffer, len: number, f: ShuttleFrame): number {
     f.origin = b[4]
     f.holder = b[5]
     f.seq = getU32(b, 6)
-    f.count = b[10] & 0x0f
+    f.count = (b[10] & 0x07) + 1
     f.flags = b[10] & 0xf0
+    const holds = (b[10] & HOLD_BIT) !== 0
     if ((f.flags & ~FLAGS_KNOWN) !== 0) return FrameError.Field
-    if (f.count < 2 || f.count > MAX_MEMBERS) return FrameError.Field
+    if (f.count < 2) return FrameError.Field
     if (!validAddress(f.origin) || !validAddress(f.holder)) return FrameError.Field
     let o = 11
-    if (o + f.count + 4 > end) return FrameError.Length
+    if (o + f.count + (holds ? 6 : 4) > end) return FrameError.Length
     for (let i = 0; i < f.count; i++) {
         const a = b[o++]
         if (!validAddress(a)) return FrameError.Field
@@ -261,7 +279,15 @@ export function decodeShuttle(b: Buffer, len: number, f: ShuttleFrame): number {
     f.adopted = b[o++]
     f.absent = b[o++]
     f.delivered = b[o++]
-    if ((f.adopted & ~all) !== 0 || (f.absent & ~all) !== 0 || (f.delivered & ~all) !== 0) return FrameError.Field
+    f.held = 0
+    f.copying = 0
+    if (holds) {
+        f.held = b[o++]
+        f.copying = b[o++]
+        // present only when a member holds; copying is a kind of holding
+        if (f.held === 0 || (f.copying & ~f.held) !== 0) return FrameError.Field
+    }
+    if (((f.adopted | f.absent | f.delivered | f.held) & ~all) !== 0) return FrameError.Field
     const wb = b[o++]
     f.windowLen = wb & 0x0f
     f.finalLag = wb >> 4

@@ -1,6 +1,15 @@
 import { Manifest } from "../protocol/messages"
 import { SeqTotals } from "../protocol/seqTotals"
 
+/** Why a board holds its capture seq open (ShuttleHost.holdsSeq). */
+export const enum Hold {
+    None = 0,
+    /** Its copy is announced and waits for the remote's commit. */
+    Waiting = 1,
+    /** Its copy is under way. */
+    Copying = 2,
+}
+
 /**
  * What the shuttle agent needs from its board (the replication pipeline's cycle side;
  * firmware/pipeline/primary.ts `PrimaryBoard` implements it).
@@ -25,6 +34,14 @@ import { SeqTotals } from "../protocol/seqTotals"
  * - `isTracked(seq)`: the board suspended replication and tracks `seq`: its totals of it are
  *   TRACKED, so the remote never applies the seq alone.
  * - `visited()`: the shuttle has just taken the board's totals of every open seq.
+ * - `holdsSeq()`: the board wants its capture seq kept open, its history being at its bound
+ *   in a resync: Hold.Copying while its copy is under way, Hold.Waiting once the copy is
+ *   announced and waits for the remote's commit. No other member moves S on while it says so,
+ *   except as `needsClose` says.
+ * - `needsClose()`: the board cannot go on without the next seq (writes wait for one, it
+ *   resumes after a suspension, or its copy is announced as of its capture seq, which must
+ *   become final for the remote to apply it): it moves S on while other members wait
+ *   (Hold.Waiting), not while a copy is under way at a hold (a copy ends within its seq).
  */
 export interface ShuttleHost {
     captureSeq(): number
@@ -36,6 +53,8 @@ export interface ShuttleHost {
     closedSeqs(): SeqTotals[]
     isTracked(seq: number): boolean
     visited(): void
+    holdsSeq(): Hold
+    needsClose(): boolean
 }
 
 /**

@@ -251,6 +251,8 @@ export abstract class ShuttleRelay extends ShuttleMember {
         f.adopted = 0
         f.absent = 0
         f.delivered = 0
+        f.held = 0
+        f.copying = 0
         let open = seqDiff((f.seq - 1) >>> 0, this.lastFinal)
         if (open < 0) open = 0
         if (open > MAX_WINDOW) {

@@ -64,6 +64,8 @@ export function removeMember(f: ShuttleFrame, idx: number): void {
     f.adopted = squeeze(f.adopted)
     f.absent = squeeze(f.absent)
     f.delivered = squeeze(f.delivered)
+    f.held = squeeze(f.held)
+    f.copying = squeeze(f.copying)
 }
 
 /** Puts `addr` into the list at its place with zero totals (the final seqs of the window
@@ -84,6 +86,8 @@ export function insertMember(f: ShuttleFrame, addr: number): void {
     f.adopted = 0
     f.absent = (f.absent & ((1 << idx) - 1)) | ((f.absent >> idx) << (idx + 1))
     f.delivered = (f.delivered & ((1 << idx) - 1)) | ((f.delivered >> idx) << (idx + 1)) | (1 << idx)
+    f.held = (f.held & ((1 << idx) - 1)) | ((f.held >> idx) << (idx + 1))
+    f.copying = (f.copying & ((1 << idx) - 1)) | ((f.copying >> idx) << (idx + 1))
 }
 
 /** The member at index `me` is the lap's first: the first of the list not marked absent. */

@@ -5,7 +5,7 @@ import { Manifest } from "../../firmware/protocol/messages"
 import { SeqTotals } from "../../firmware/protocol/seqTotals"
 import { seqAfter, seqAtOrBefore, seqDiff } from "../../firmware/seq"
 import { ShuttleAgent } from "../../firmware/shuttle/agent"
-import { ShuttleHost, ShuttleOptions, ShuttleState } from "../../firmware/shuttle/host"
+import { Hold, ShuttleHost, ShuttleOptions, ShuttleState } from "../../firmware/shuttle/host"
 
 /** A board as the shuttle sees it: counts of portions per seq, and a record of every call. */
 export class TestHost implements ShuttleHost {
@@ -19,6 +19,10 @@ export class TestHost implements ShuttleHost {
     manifests: Manifest[] = []
     releasedSeq = 0
     mayCloseNow = true
+    /** The test's board holds its capture seq open (a resync's copy at the history bound). */
+    holdNow = Hold.None
+    /** The test's board cannot go on without the next seq. */
+    needNow = false
     /** Writes waiting for their seq to be released (consistent mode). */
     unacked: { seq: number; issuedAt: number; done: (seq: number) => void }[] = []
 
@@ -50,7 +54,13 @@ export class TestHost implements ShuttleHost {
         return (this.portions[this.capture] || 0) > 0
     }
     mayClose(): boolean {
-        return this.mayCloseNow
+        return this.mayCloseNow && this.holdNow === Hold.None
+    }
+    holdsSeq(): Hold {
+        return this.holdNow
+    }
+    needsClose(): boolean {
+        return this.needNow
     }
     adopt(seq: number): SeqTotals {
         if (seqAfter(this.capture, seq)) throw new Error("capture seq would decrease")

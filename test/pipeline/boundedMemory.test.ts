@@ -1,21 +1,17 @@
 import { describe, expect, it } from "vitest"
 import { REMOTE_SEQS, STAGING_PER_MEMBER } from "../../firmware/remote/remoteBoard"
 import { GroupPrimaryBoard } from "../../firmware/pipeline/groupPrimary"
-import { PORTION_HEADER } from "../../firmware/protocol/messages"
 import { defaultSimOptions, Simulation } from "../../host-sim/sim"
 
 // Memory in the firmware is fixed by its configuration: a long outage and more writes than the
 // group can take never make a structure grow past its bound, on the primaries or the remote
 // (docs/DESIGN.md, "Fixed memory"). The bounds are made small here so that they are reached.
 //
-// The history is as small as a group that must come back from the outage allows: after it,
-// the remote resyncs, and each member copies its whole image in new seqs, at most a cycle of
-// its link's bytes each; a member whose history fills a quarter past its bound suspends, and
-// its copy starts again, so a bound smaller than the seqs of one copy never lets the resync
-// end (docs/CONFIG.md, `maxHistorySeqs`). The bound is the seqs of one copy.
-const g = new Simulation(defaultSimOptions()).group.opts
-const LINK_BYTES_PER_CYCLE = ((defaultSimOptions().baud / 10) * g.minCycleMs) / 1000
-const HISTORY = Math.ceil((g.lbaCount * (g.blockSize + PORTION_HEADER)) / LINK_BYTES_PER_CYCLE)
+// The history is small: 16 seqs, where the group's ordinary lag is a few. After the outage the
+// remote resyncs, and no member copies its image in more seqs than its bound: the remote
+// confirms nothing until the resync's commit, so a member at its bound keeps its capture seq
+// open, and the shuttle keeps the group there (docs/FORMAT.md, "Full resync").
+const HISTORY = 16
 const WAITING = 12
 
 interface Peaks {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { getU32, putU32 } from "../../firmware/codec/bytes"
 import { Msg, RESYNC_DONE } from "../../firmware/protocol/messages"
+import { DEFAULT_HISTORY_SEQS, DEFAULT_WRITES_WAITING } from "../../firmware/config"
 import { HoldReason } from "../../firmware/remote/remoteBoard"
 import { AckMode, PrimaryBoard, Resync } from "../../firmware/pipeline/primary"
 import { PipelineChannel } from "../../firmware/protocol/ports"
@@ -211,6 +212,32 @@ describe("full resync", () => {
             // too, which only the resync brings
             expect(r.caughtUp, r.replay).toBe(true)
             expect(r.faultsInjected.remoteReplaced, r.replay).toBe(1)
+        }
+    })
+
+    it("a board with the shipped history bound finishes the copy for a replaced remote: its capture seq stays open at the bound", () => {
+        // sending the whole image takes more cycles than the bound (the remote confirms no seq
+        // until the resync's commit); closing a seq per cycle would suspend the board, which
+        // throws the copy away, again and again; so would a group's members moving on
+        for (const [boards, seed] of [
+            [1, 1],
+            [1, 2],
+            [1, 3],
+            [3, 1],
+            [4, 2],
+        ]) {
+            const o = defaultSimOptions()
+            o.boards = boards
+            o.seed = seed
+            o.durationMs = 60000
+            o.faults = ["replace"]
+            const sim = new Simulation(o, { maxHistorySeqs: DEFAULT_HISTORY_SEQS, maxWritesWaiting: DEFAULT_WRITES_WAITING })
+            const r = sim.run()
+            expect(r.violations, r.replay).toEqual([])
+            expect(r.consistent, r.replay).toBe(true)
+            expect(r.caughtUp, r.replay).toBe(true)
+            expect(r.faultsInjected.remoteReplaced, r.replay).toBeGreaterThan(0)
+            expect(r.resyncs, r.replay).toBeGreaterThanOrEqual(r.faultsInjected.remoteReplaced)
         }
     })
 })

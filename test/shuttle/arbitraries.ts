@@ -28,7 +28,7 @@ export function shuttleFrames(maxWindow: number = MAX_WINDOW): fc.Arbitrary<Shut
                 FLAG_BUSY | FLAG_DATA | FLAG_RAISED
             ),
             members: fc.uniqueArray(address, { minLength: 2, maxLength: MAX_MEMBERS }),
-            masks: fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255)),
+            masks: fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)),
             windowLen: fc.integer({ min: 0, max: maxWindow }),
             lag: fc.nat(maxWindow),
             totals: fc.array(fc.tuple(u32, u32), { minLength: maxWindow * MAX_MEMBERS, maxLength: maxWindow * MAX_MEMBERS }),
@@ -48,6 +48,9 @@ export function shuttleFrames(maxWindow: number = MAX_WINDOW): fc.Arbitrary<Shut
             f.adopted = r.masks[0] & all
             f.absent = r.masks[1] & all
             f.delivered = r.masks[2] & all
+            // members that hold S (a resync at the history bound), some of them copying
+            f.held = r.masks[3] & all
+            f.copying = r.masks[4] & f.held
             f.windowLen = r.windowLen
             f.finalLag = r.lag % (r.windowLen + 1)
             for (let w = 0; w < f.windowLen; w++)

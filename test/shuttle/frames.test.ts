@@ -31,7 +31,15 @@ const shuttleArb = shuttleFrames(8)
 function sameShuttle(a: ShuttleFrame, b: ShuttleFrame): void {
     expect([a.group, a.epoch, a.origin, a.holder, a.seq, a.flags, a.count]).toEqual([b.group, b.epoch, b.origin, b.holder, b.seq, b.flags, b.count])
     expect(a.members.slice(0, a.count)).toEqual(b.members.slice(0, b.count))
-    expect([a.adopted, a.absent, a.delivered, a.windowLen, a.finalLag]).toEqual([b.adopted, b.absent, b.delivered, b.windowLen, b.finalLag])
+    expect([a.adopted, a.absent, a.delivered, a.held, a.copying, a.windowLen, a.finalLag]).toEqual([
+        b.adopted,
+        b.absent,
+        b.delivered,
+        b.held,
+        b.copying,
+        b.windowLen,
+        b.finalLag,
+    ])
     for (let w = 0; w < a.windowLen; w++)
         for (let i = 0; i < a.count; i++) {
             expect(a.portions[w * 8 + i]).toBe(b.portions[w * 8 + i])
@@ -113,9 +121,10 @@ describe("SHUTTLE frame", () => {
             seal(out, n - 2)
             return decodeShuttle(out, n, new ShuttleFrame())
         }
-        expect(mutate(10, 1)).toBe(FrameError.Field) // one member
-        expect(mutate(10, 9)).toBe(FrameError.Field) // nine members
-        expect(mutate(10, 0x82)).toBe(FrameError.None) // DATA: every bit of the count byte's high nibble is a flag
+        expect(mutate(10, 0)).toBe(FrameError.Field) // one member (bits 0-2 are n - 1)
+        expect(mutate(10, 0x07)).toBe(FrameError.Length) // eight members, two addresses
+        expect(mutate(10, 0x81)).toBe(FrameError.None) // DATA: every bit of the count byte's high nibble is a flag
+        expect(mutate(10, 0x09)).toBe(FrameError.Length) // the held and copying masks said to follow, and missing
         expect(mutate(11, 0x11)).toBe(FrameError.Field) // addresses not ascending
         expect(mutate(12, 0x78)).toBe(FrameError.Field) // reserved address
         expect(mutate(13, 0x04)).toBe(FrameError.Field) // adopted bit of a member that is not there
@@ -123,6 +132,34 @@ describe("SHUTTLE frame", () => {
         expect(mutate(16, 0x09)).toBe(FrameError.Field) // window of 9
         expect(mutate(16, 0x01)).toBe(FrameError.Field) // a window seq with no totals
         expect(mutate(4, 0x02)).toBe(FrameError.Field) // origin address
+        // with a member holding S: held at 16, copying at 17, the window byte at 18
+        f.held = 2
+        f.copying = 2
+        expect(mutate(10, 0x09)).toBe(FrameError.None)
+        expect(mutate(10, 0x01)).toBe(FrameError.Field) // masks there, not said to be: held read as the window byte
+        expect(mutate(16, 0x00)).toBe(FrameError.Field) // the masks present with nobody holding
+        expect(mutate(17, 0x01)).toBe(FrameError.Field) // copying without holding
+        expect(mutate(16, 0x04)).toBe(FrameError.Field) // a held bit of a member that is not there
+    })
+
+    it("carries held and copying only while a member holds S: two bytes more then", () => {
+        const f = new ShuttleFrame()
+        f.origin = f.holder = 0x10
+        f.count = 3
+        for (let i = 0; i < 3; i++) f.members[i] = 0x10 + i
+        const idle = shuttleLength(f)
+        f.held = 0b101
+        f.copying = 0b001
+        expect(shuttleLength(f)).toBe(idle + 2)
+        const out = Buffer.alloc(SHUTTLE_MAX_BYTES)
+        const n = encodeShuttle(f, out)
+        const g = new ShuttleFrame()
+        g.held = g.copying = 0xff
+        expect(decodeShuttle(out, n, g)).toBe(FrameError.None)
+        expect([g.held, g.copying]).toEqual([0b101, 0b001])
+        f.held = f.copying = 0
+        expect(decodeShuttle(out, encodeShuttle(f, out), g)).toBe(FrameError.None)
+        expect([g.held, g.copying]).toEqual([0, 0])
     })
 })
 

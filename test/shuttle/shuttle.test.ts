@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest"
 import { Prng } from "../../host-sim/prng"
 import { seqAfter, seqDiff } from "../../firmware/seq"
 import { decodeShuttle, FLAG_ADMIT, FrameType, ShuttleFrame } from "../../firmware/shuttle/frames"
+import { Hold } from "../../firmware/shuttle/host"
 import { TestGroup } from "./harness"
 
 /** Every member writes now and then (about `perMs` writes per ms over the group). */
@@ -97,6 +98,38 @@ describe("the seq update rule", () => {
         g.hosts[0].mayCloseNow = true
         g.run(200)
         expect(g.captures()).toEqual([2, 2, 2])
+    })
+
+    it("a member that holds S keeps the group there: a copy under way for everyone, a wait for all but a member that needs the next seq", () => {
+        const g = new TestGroup({ size: 3 }).start()
+        g.run(200)
+        const holder = g.hosts[1]
+        holder.holdNow = Hold.Copying
+        g.run(200)
+        // the shuttle says so: held and copying carry the holder's bit
+        const f = g.agents[1].lastShuttle()
+        expect([f.held, f.copying]).toEqual([0b010, 0b010])
+        g.hosts[0].write(1)
+        g.run(2000)
+        expect(g.captures()).toEqual([1, 1, 1])
+        // a member that needs the next seq waits for a copy under way...
+        g.hosts[0].needNow = true
+        g.run(2000)
+        expect(g.captures()).toEqual([1, 1, 1])
+        // ...not for a member that only waits
+        holder.holdNow = Hold.Waiting
+        g.run(500)
+        expect(g.captures()).toEqual([2, 2, 2])
+        expect([g.agents[1].lastShuttle().held, g.agents[1].lastShuttle().copying]).toEqual([0b010, 0])
+        g.hosts[0].needNow = false
+        g.hosts[0].write(1)
+        g.run(2000)
+        expect(g.captures()).toEqual([2, 2, 2])
+        holder.holdNow = Hold.None
+        g.run(500)
+        expect(g.captures()).toEqual([3, 3, 3])
+        expect(g.agents[1].lastShuttle().held).toBe(0)
+        expect(g.violations).toEqual([])
     })
 
     it("under load on 8 members: capture seqs never differ by more than 1 and never decrease", () => {
