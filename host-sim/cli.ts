@@ -68,6 +68,8 @@ Options of sim
                       block found different is a violation (default off)
   --congestion P      at a primary's replication history bound: pull-ahead (suspend, track,
                       resync; default) or block (hold acknowledgements, suspend after 5 s)
+  --history N         every primary's replication history bound, 4..4096 seqs (default 256;
+                      the shipped board's group.maxHistorySeqs is 6)
   --mutate M          switch off one safety mechanism to see the checker catch it:
                       ack-gating | manifest-check | atomic-apply | resync-copy |
                       replay-window (testing only)
@@ -162,6 +164,7 @@ function simOptions(values: Values, durationEnd?: number): SimOptions {
     const congestion = (values.congestion as string | undefined) ?? "pull-ahead"
     if (congestion !== "pull-ahead" && congestion !== "block") fail(`--congestion must be pull-ahead or block, not "${congestion}"`)
     o.congestion = congestion
+    if (values.history !== undefined) o.history = parseIntOpt("history", values.history as string, 256, 4, 4096)
     const mut = values.mutate as string | undefined
     if (mut !== undefined && !MUTATIONS.includes(mut)) fail(`--mutate must be one of ${MUTATIONS.join(", ")}, not "${mut}"`)
     o.mutation = mut ?? ""
@@ -189,6 +192,7 @@ const SIM_OPTIONS = {
     "rpo-target": { type: "string" },
     "verify-every": { type: "string" },
     congestion: { type: "string" },
+    history: { type: "string" },
     "power-off": { type: "string", multiple: true },
     "link-down": { type: "string", multiple: true },
     disaster: { type: "string" },

@@ -56,6 +56,9 @@ export interface SimOptions {
     /** What a primary does at its replication history's bound (group.congestion): "pull-ahead"
      * (suspend, track, resync; the default) or "block" (hold acknowledgements first). */
     congestion?: "pull-ahead" | "block"
+    /** Every primary's replication history bound in seqs (group.maxHistorySeqs, --history);
+     * absent: the simulator's 256. The shipped board's is 6. */
+    history?: number
     /** Boards powered off at a given time, for a while or for good (--power-off). */
     powerOff?: PowerOffEvent[]
     /** Links taken down at a given time for a while (--link-down). */
@@ -148,6 +151,7 @@ export function replayCommand(o: SimOptions): string {
     if (o.rpoTargetMs > 0) parts.push(`--rpo-target ${o.rpoTargetMs}ms`)
     if (o.verifyEveryMs) parts.push(`--verify-every ${formatMs(o.verifyEveryMs)}`)
     if (o.congestion === "block") parts.push("--congestion block")
+    if (o.history !== undefined) parts.push(`--history ${o.history}`)
     if (o.mutation) parts.push(`--mutate ${o.mutation}`)
     if (o.powerOff && o.powerOff.length > 0) parts.push(`--power-off ${formatEvents(o.powerOff)}`)
     if (o.linkDown && o.linkDown.length > 0) parts.push(`--link-down ${formatEvents(o.linkDown)}`)
@@ -328,6 +332,7 @@ export class Simulation {
         g.rpoTargetMs = opts.rpoTargetMs
         g.verifyEveryMs = opts.verifyEveryMs ?? 0
         g.congestion = opts.congestion === "block" ? Congestion.Block : Congestion.PullAhead
+        if (opts.history !== undefined) g.maxHistorySeqs = opts.history
         Object.assign(g, groupOpts ?? {})
         this.group = new SimGroup(this.kernel, g)
         if (opts.keys !== "none") this.sealLinks()
