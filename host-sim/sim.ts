@@ -18,7 +18,7 @@ import { App, BlockId, decodeBlock, History, WorkloadOptions } from "./workload"
 import { RemoteBoard } from "../firmware/remote/remoteBoard"
 import { formatEvents, formatMs, LinkDownEvent, PowerOffEvent } from "./simEvents"
 import { UartWire } from "./models/uart"
-import { FrameSealer, LinkSeal, SEALED_ANSWER, SEALED_SESSION } from "../firmware/link/seal"
+import { FrameSealer, LinkSeal, SEAL_TAG_BYTES, SEALED_ANSWER, SEALED_SESSION } from "../firmware/link/seal"
 import { RemoteSeal } from "../firmware/link/remoteSeal"
 import { ChannelCounters } from "../firmware/link/counters"
 import { SimCipher, seededBytes, seededKey } from "./nodeCipher"
@@ -76,9 +76,12 @@ export interface SimOptions {
  * the history lacks to checkRemote. */
 const UNKNOWN_WRITE = 0x7fffffff
 
-/** How long the checker of the sealed links remembers the frames sealed and accepted (at least
- * this long, at most twice). */
-export const AUDIT_SPAN_MS = 30000
+/** Frames the checker of the sealed links remembers per link end, those it sealed and those it
+ * accepted: far more than an end seals while a frame of it may still arrive. A frame can take
+ * long: an adversary's replay waits until the receiver is between frames, which a board off or
+ * a long outage can make as long as it lasts (a genuine frame the outage cut was accepted 57 s
+ * after it was sealed, in a run); the sender seals only a probe now and then meanwhile. */
+export const AUDIT_FRAMES = 8192
 
 /** Time off of a board powered off for good: it never comes back within a run. */
 export const FOREVER_MS = 1e12
@@ -135,6 +138,22 @@ export function deathSchedule(seed: number, boards: number, durationMs: number):
  *   replayed by the attack class's adversary is taken again.
  */
 export const MUTATIONS = ["ack-gating", "manifest-check", "atomic-apply", "resync-copy", "replay-window"]
+
+/** A sealed frame's identity for the checker of the sealed links: its type and counter (the
+ * first 5 bytes), its tag (the last SEAL_TAG_BYTES) and its length, one byte a character. The
+ * tag is a MAC over the rest under a key never used twice with one counter: two frames with the
+ * same identity are the same frame, but with a chance of 2^-64. */
+function frameId(b: Buffer, n: number): string {
+    const head = n < 5 ? n : 5
+    const tail = n - SEAL_TAG_BYTES > head ? n - SEAL_TAG_BYTES : head
+    return b.toString("latin1", 0, head) + b.toString("latin1", tail, n) + String.fromCharCode(n & 0xffff)
+}
+
+/** Adds `d` to the set, which keeps the last AUDIT_FRAMES it was given. */
+function remember(set: Set<string>, d: string): void {
+    set.add(d)
+    if (set.size > AUDIT_FRAMES) set.delete(set.values().next().value as string)
+}
 
 export function defaultSimOptions(): SimOptions {
     return { boards: 1, seed: 1, durationMs: 10000, mode: "consistent", baud: 115200, faults: [], rate: 20, drainMs: 60000, mutation: "", rpoTargetMs: 0 }
@@ -308,12 +327,10 @@ export class Simulation {
     /** The adversary on each member's link (the attack class), and every sealing layer made. */
     readonly adversaries: LinkAdversary[] = []
     private seals: FrameSealer[] = []
-    /** The frames (their bytes as strings) each member's primary (0) and the remote's link (1) sealed, and of
-     * those each accepted, in two generations (the older is dropped every AUDIT_SPAN_MS). */
+    /** The frames (frameId) each member's primary (0) and the remote's link (1) sealed, and of
+     * those each accepted, the last AUDIT_FRAMES of each (a Set keeps its insertion order). */
     private sealedFrames: Array<[Set<string>, Set<string>]> = []
-    private olderSealed: Array<[Set<string>, Set<string>]> = []
     private acceptedFrames: Array<[Set<string>, Set<string>]> = []
-    private olderAccepted: Array<[Set<string>, Set<string>]> = []
 
     constructor(
         readonly opts: SimOptions,
@@ -629,20 +646,10 @@ export class Simulation {
         const g = this.group
         for (let m = 0; m < this.opts.boards; m++) {
             this.sealedFrames.push([new Set(), new Set()])
-            this.olderSealed.push([new Set(), new Set()])
             this.acceptedFrames.push([new Set(), new Set()])
-            this.olderAccepted.push([new Set(), new Set()])
         }
         g.primarySealOf = (m) => this.audited(new LinkSeal(cipher, seededKey(seed, m), m), m, 0)
         g.remoteSealOf = (m) => this.audited(new RemoteSeal(cipher, seededKey(seed, m), m), m, 1)
-        const rotate = () => {
-            this.olderSealed = this.sealedFrames
-            this.olderAccepted = this.acceptedFrames
-            this.sealedFrames = this.olderSealed.map(() => [new Set<string>(), new Set<string>()])
-            this.acceptedFrames = this.olderAccepted.map(() => [new Set<string>(), new Set<string>()])
-            this.kernel.setTimer(AUDIT_SPAN_MS, rotate)
-        }
-        this.kernel.setTimer(AUDIT_SPAN_MS, rotate)
         if (!this.opts.faults.includes("attack")) return
         const pool = new AttackPool(cipher, (m) => seededKey(seed, m), seededKey(seed, 0, 1), this.opts.boards, g.opts.maxPayload)
         const rr = new Prng((seed ^ 0xa77ac4) >>> 0)
@@ -655,26 +662,23 @@ export class Simulation {
     private audited<T extends FrameSealer>(seal: T, m: number, end: number): T {
         this.seals.push(seal)
         if (this.opts.mutation === "replay-window") (seal as unknown as { fresh: (ctr: number) => boolean }).fresh = () => true
-        // a frame is known by all its bytes (one byte a character): no digest to compute, and
-        // two frames are the same exactly when their bytes are
-        const digest = (b: Buffer, n: number) => b.toString("latin1", 0, n)
         const wrap = seal.wrap.bind(seal)
         seal.wrap = (b, n, out) => {
             const len = wrap(b, n, out)
-            if (len > 0) this.sealedFrames[m][end].add(digest(out, len))
+            if (len > 0) remember(this.sealedFrames[m][end], frameId(out, len))
             return len
         }
         const unwrap = seal.unwrap.bind(seal)
         seal.unwrap = (buf, n) => {
             const plain = unwrap(buf, n)
             if (plain && (buf[0] === SEALED_SESSION || buf[0] === SEALED_ANSWER)) {
-                const d = digest(buf, n)
+                const d = frameId(buf, n)
                 const where = end === 1 ? "remote: member " + m + "'s link" : "primary " + m + "'s link"
-                if (!this.sealedFrames[m][1 - end].has(d) && !this.olderSealed[m][1 - end].has(d))
+                if (!this.sealedFrames[m][1 - end].has(d))
                     this.violation(where + " accepted a frame its peer never sealed, at " + Math.round(this.kernel.millis()) + " ms")
-                else if (this.acceptedFrames[m][end].has(d) || this.olderAccepted[m][end].has(d))
+                else if (this.acceptedFrames[m][end].has(d))
                     this.violation(where + " accepted a frame a second time, at " + Math.round(this.kernel.millis()) + " ms")
-                this.acceptedFrames[m][end].add(d)
+                remember(this.acceptedFrames[m][end], d)
             }
             return plain
         }
