@@ -3,7 +3,7 @@ import { getU32 } from "../codec/bytes"
 import { seqAfter, seqNext } from "../seq"
 import { AuxRing } from "./auxRing"
 import { LbaTable } from "./lbaTable"
-import { Hold } from "../shuttle/host"
+import { Hold, Need } from "../shuttle/host"
 import { Manifest, Msg, PORTION_HEADER } from "../protocol/messages"
 import { PinnedPortion, PipelineChannel, PipelineStore } from "../protocol/ports"
 import { SeqTotals } from "../protocol/seqTotals"
@@ -423,37 +423,36 @@ export class PrimaryBoard {
 
     hasDataToSend(): boolean {
         if (this.portionsOf[this.seqs - 1] > 0) return true
-        return this.needsClose()
+        return this.needsClose() !== Need.None
     }
 
-    /** The board cannot go on without the next seq: writes wait for one, it resumes (it needs a
-     * seq after its tracked ones), or its copy is announced as of the capture seq (the remote
-     * applies it once that seq is final). */
-    needsClose(): boolean {
-        if (this.unstamped.length > 0) return true
-        if (this.resumePending) return true
-        if (this.resync !== Resync.Done) return false
-        return !seqAfter(this.captureSeq(), this.resyncTo)
+    /** Why the board cannot go on without the next seq: writes wait for one (the capture seq
+     * can take no more lbas), it resumes (it needs a seq after its tracked ones), or its copy is
+     * announced as of the capture seq (the remote applies it once that seq is final). */
+    needsClose(): Need {
+        if (this.unstamped.length > 0) return Need.Room
+        if (this.resumePending) return Need.Resume
+        if (this.resync !== Resync.Done) return Need.None
+        return seqAfter(this.captureSeq(), this.resyncTo) ? Need.None : Need.Final
     }
 
-    /** Why the capture seq stays open (ShuttleHost.holdsSeq): the history is at its bound in a
-     * resync whose copy is under way (Copying) or announced and not yet committed (Waiting);
-     * never while the board needs the next seq or the seq can take no more lbas. The remote
-     * confirms nothing before the resync's commit: a seq closed per cycle until then would take
-     * the history past its bound and suspend the board, which throws the copy away. */
-    holdsSeq(): Hold {
+    /** The board's part in keeping the capture seq open (ShuttleHost.holdsSeq): Copying while
+     * its copy is under way; Held while its history is at its bound in a resync and it needs no
+     * next seq (the remote confirms nothing before the resync's commit: a seq closed per cycle
+     * until then would take the history past its bound and suspend the board, which throws the
+     * copy away). */
+    holdsSeq(): number {
         if (this.resync === Resync.Off) return Hold.None
-        if (this.needsClose()) return Hold.None
-        if (this.lbasInSeq.isFull()) return Hold.None
-        if (!over(this, 4)) return Hold.None
-        return this.resync === Resync.Copying ? Hold.Copying : Hold.Waiting
+        let h = this.resync === Resync.Copying ? Hold.Copying : Hold.None
+        if (this.needsClose() === Need.None) if (!this.lbasInSeq.isFull()) if (over(this, 4)) h = h | Hold.Held
+        return h
     }
 
     /** The minimum cycle time has passed, not too many closed seqs wait for transmission, and
-     * no resync holds the capture seq open (holdsSeq). */
+     * no resync holds the capture seq open (holdsSeq, Held). */
     mayClose(): boolean {
         if (this.lastAdoptAt >= 0) if (this.clock.millis() - this.lastAdoptAt < this.opts.minCycleMs) return false
-        if (this.holdsSeq()) return false
+        if (this.holdsSeq() & Hold.Held) return false
         return this.closedWaiting() < this.opts.maxClosedSeqs
     }
 

@@ -13,7 +13,7 @@ import {
     MAX_MEMBERS,
     ShuttleFrame,
 } from "./frames"
-import { Hold } from "./host"
+import { Hold, Need } from "./host"
 import { ShuttleRelay } from "./relay"
 import { growWindow, isLapFirst, removeMember, trimDelivered } from "./window"
 
@@ -407,14 +407,19 @@ export class ShuttleAgent extends ShuttleRelay {
 
     /** Step 4: moves S to S+1 when this member had adopted S before this visit (its capture
      * seq `c` is S), every member has adopted S, and it has data and may close; and no other
-     * member (not absent) holds S open. A member that cannot go on without the next seq
-     * (ShuttleHost.needsClose) moves S on all the same, once no copy is under way at a hold. */
+     * member (not absent) holds S, unless this member cannot go on without the next seq
+     * (ShuttleHost.needsClose says when that overrides the holds). */
     private moveOn(me: number, c: number): boolean {
         const f = this.frame
         const hadAdopted = (f.adopted & (1 << me)) !== 0 && c === f.seq && this.adoptedOnce
         const others = ~f.absent & ~(1 << me)
-        let free = (f.copying & others) === 0
-        if (free) if ((f.held & others) !== 0) free = this.host.needsClose()
+        let free = (f.held & others) === 0
+        if (!free) {
+            const need = this.host.needsClose()
+            if (need === Need.Room) free = true
+            else if (need === Need.Resume) free = (f.held & f.copying & others) === 0
+            else if (need === Need.Final) free = (f.copying & others) === 0
+        }
         if (hadAdopted && free && f.adopted === f.allMask() && this.host.hasDataToSend() && this.host.mayClose()) {
             if (growWindow(f, 1)) {
                 f.seq = seqNext(f.seq)
@@ -447,8 +452,8 @@ export class ShuttleAgent extends ShuttleRelay {
         const hold = this.host.holdsSeq()
         f.held &= ~(1 << me)
         f.copying &= ~(1 << me)
-        if (hold !== Hold.None) f.held |= 1 << me
-        if (hold === Hold.Copying) f.copying |= 1 << me
+        if (hold & Hold.Held) f.held |= 1 << me
+        if (hold & Hold.Copying) f.copying |= 1 << me
         this.writeTotals(me)
         this.host.visited()
         return adopted

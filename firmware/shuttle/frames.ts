@@ -71,7 +71,7 @@ export const FLAG_ADMIT = 0x40
 export const FLAG_DATA = 0x80
 const FLAGS_KNOWN = FLAG_BUSY | FLAG_RAISED | FLAG_ADMIT | FLAG_DATA
 /** Bit 3 of the count byte: the held and copying masks follow the delivered mask (only while a
- * member holds S, so a frame without holds keeps its size). */
+ * bit of them is set, during a resync, so a frame keeps its size otherwise). */
 const HOLD_BIT = 0x08
 
 const SHUTTLE_FIXED = 11 + 4 + TRAILER
@@ -99,10 +99,9 @@ export class ShuttleFrame {
     absent = 0
     /** Bit i: members[i] has delivered the manifests up to finalThrough to its board. */
     delivered = 0
-    /** Bit i: members[i] holds S open: its history is at its bound in a resync (its copy is
-     * under way, or announced and waiting for the remote). */
+    /** Bit i: members[i] holds S open: its history is at its bound in a resync. */
     held = 0
-    /** Bit i: members[i] holds S open while its copy is under way. */
+    /** Bit i: members[i]'s copy for a resync is under way. */
     copying = 0
     /** The window holds seqs S-windowLen .. S-1. */
     windowLen = 0
@@ -208,7 +207,7 @@ function getLeb(b: Buffer, o: number, end: number): number {
 /** Length of the frame `f` encodes to. */
 export function shuttleLength(f: ShuttleFrame): number {
     let n = SHUTTLE_FIXED + f.count
-    if (f.held) n += 2
+    if (f.held | f.copying) n += 2
     for (let w = 0; w < f.windowLen; w++) for (let i = 0; i < f.count; i++) n += lebLength(f.portions[w * 8 + i]) + lebLength(f.bytes[w * 8 + i])
     return n
 }
@@ -222,13 +221,14 @@ export function encodeShuttle(f: ShuttleFrame, out: Buffer): number {
     out[5] = f.holder & 0x7f
     putU32(out, 6, f.seq)
     // n-1 in bits 0-2 (n is 2..8); bit 3 says the held and copying masks follow
-    out[10] = ((f.count - 1) & 0x07) | (f.held ? HOLD_BIT : 0) | (f.flags & FLAGS_KNOWN)
+    const holds = (f.held | f.copying) !== 0
+    out[10] = ((f.count - 1) & 0x07) | (holds ? HOLD_BIT : 0) | (f.flags & FLAGS_KNOWN)
     let o = 11
     for (let i = 0; i < f.count; i++) out[o++] = f.members[i]
     out[o++] = f.adopted
     out[o++] = f.absent
     out[o++] = f.delivered
-    if (f.held) {
+    if (holds) {
         out[o++] = f.held
         out[o++] = f.copying
     }
@@ -284,10 +284,10 @@ export function decodeShuttle(b: Buffer, len: number, f: ShuttleFrame): number {
     if (holds) {
         f.held = b[o++]
         f.copying = b[o++]
-        // present only when a member holds; copying is a kind of holding
-        if (f.held === 0 || (f.copying & ~f.held) !== 0) return FrameError.Field
+        // present only when some bit is set
+        if ((f.held | f.copying) === 0) return FrameError.Field
     }
-    if (((f.adopted | f.absent | f.delivered | f.held) & ~all) !== 0) return FrameError.Field
+    if (((f.adopted | f.absent | f.delivered | f.held | f.copying) & ~all) !== 0) return FrameError.Field
     const wb = b[o++]
     f.windowLen = wb & 0x0f
     f.finalLag = wb >> 4

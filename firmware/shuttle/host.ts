@@ -1,13 +1,24 @@
 import { Manifest } from "../protocol/messages"
 import { SeqTotals } from "../protocol/seqTotals"
 
-/** Why a board holds its capture seq open (ShuttleHost.holdsSeq). */
+/** A board's part in keeping S during a resync (ShuttleHost.holdsSeq): bits. */
 export const enum Hold {
     None = 0,
-    /** Its copy is announced and waits for the remote's commit. */
-    Waiting = 1,
-    /** Its copy is under way. */
+    /** Its history is at its bound: S should stay until the resync's commit. */
+    Held = 1,
+    /** Its copy is under way (it ends within the capture seq, unless the seq fills). */
     Copying = 2,
+}
+
+/** Why a board cannot go on without the next seq (ShuttleHost.needsClose). */
+export const enum Need {
+    None = 0,
+    /** Writes wait for a seq: the capture seq can take no more lbas. */
+    Room = 1,
+    /** It resumes after a suspension: it needs a seq after its tracked ones. */
+    Resume = 2,
+    /** Its copy is announced as of the capture seq, which must be final for the commit. */
+    Final = 3,
 }
 
 /**
@@ -34,14 +45,12 @@ export const enum Hold {
  * - `isTracked(seq)`: the board suspended replication and tracks `seq`: its totals of it are
  *   TRACKED, so the remote never applies the seq alone.
  * - `visited()`: the shuttle has just taken the board's totals of every open seq.
- * - `holdsSeq()`: the board wants its capture seq kept open, its history being at its bound
- *   in a resync: Hold.Copying while its copy is under way, Hold.Waiting once the copy is
- *   announced and waits for the remote's commit. No other member moves S on while it says so,
- *   except as `needsClose` says.
- * - `needsClose()`: the board cannot go on without the next seq (writes wait for one, it
- *   resumes after a suspension, or its copy is announced as of its capture seq, which must
- *   become final for the remote to apply it): it moves S on while other members wait
- *   (Hold.Waiting), not while a copy is under way at a hold (a copy ends within its seq).
+ * - `holdsSeq()`: Hold bits: Held while its history is at its bound in a resync (no other member
+ *   moves S on then, except as `needsClose` allows), Copying while its copy is under way.
+ * - `needsClose()`: why the board cannot go on without the next seq (Need), which lets it move
+ *   S on past other members' holds: always for Room; for Resume unless a copy is under way at
+ *   a hold (it ends within its seq); for Final once no copy is under way at all (the remote
+ *   commits once every copy is announced, at the first final seq after them all).
  */
 export interface ShuttleHost {
     captureSeq(): number
@@ -53,8 +62,8 @@ export interface ShuttleHost {
     closedSeqs(): SeqTotals[]
     isTracked(seq: number): boolean
     visited(): void
-    holdsSeq(): Hold
-    needsClose(): boolean
+    holdsSeq(): number
+    needsClose(): Need
 }
 
 /**

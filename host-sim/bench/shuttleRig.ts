@@ -5,7 +5,7 @@ import { Manifest } from "../../firmware/protocol/messages"
 import { SeqTotals } from "../../firmware/protocol/seqTotals"
 import { seqAfter, seqAtOrBefore, seqDiff } from "../../firmware/seq"
 import { ShuttleAgent } from "../../firmware/shuttle/agent"
-import { Hold, ShuttleHost, ShuttleOptions, ShuttleState } from "../../firmware/shuttle/host"
+import { Hold, Need, ShuttleHost, ShuttleOptions, ShuttleState } from "../../firmware/shuttle/host"
 
 /** A board as the shuttle sees it: counts of portions per seq, and a record of every call. */
 export class TestHost implements ShuttleHost {
@@ -20,9 +20,9 @@ export class TestHost implements ShuttleHost {
     releasedSeq = 0
     mayCloseNow = true
     /** The test's board holds its capture seq open (a resync's copy at the history bound). */
-    holdNow = Hold.None
-    /** The test's board cannot go on without the next seq. */
-    needNow = false
+    holdNow: number = Hold.None
+    /** Why the test's board cannot go on without the next seq. */
+    needNow = Need.None
     /** Writes waiting for their seq to be released (consistent mode). */
     unacked: { seq: number; issuedAt: number; done: (seq: number) => void }[] = []
 
@@ -54,12 +54,12 @@ export class TestHost implements ShuttleHost {
         return (this.portions[this.capture] || 0) > 0
     }
     mayClose(): boolean {
-        return this.mayCloseNow && this.holdNow === Hold.None
+        return this.mayCloseNow && (this.holdNow & Hold.Held) === 0
     }
-    holdsSeq(): Hold {
+    holdsSeq(): number {
         return this.holdNow
     }
-    needsClose(): boolean {
+    needsClose(): Need {
         return this.needNow
     }
     adopt(seq: number): SeqTotals {

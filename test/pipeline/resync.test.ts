@@ -240,6 +240,19 @@ describe("full resync", () => {
             expect(r.resyncs, r.replay).toBeGreaterThanOrEqual(r.faultsInjected.remoteReplaced)
         }
     })
+
+    it("a group of one at the shipped history bound under every fault class: consistent and caught up", () => {
+        for (let seed = 1; seed <= 40; seed++) {
+            const o = defaultSimOptions()
+            o.seed = seed
+            o.durationMs = 60000
+            o.faults = ["power", "link", "bus", "reboot", "slow", "replace", "death", "rot", "remotefail", "ram", "attack", "replace-primary"]
+            o.history = DEFAULT_HISTORY_SEQS
+            const r = new Simulation(o).run()
+            expect(r.violations, r.replay).toEqual([])
+            expect(r.consistent, r.replay).toBe(true)
+        }
+    })
 })
 
 /** A link that is up, takes every message and lets the test bring a session up. */

@@ -48,9 +48,9 @@ export function shuttleFrames(maxWindow: number = MAX_WINDOW): fc.Arbitrary<Shut
             f.adopted = r.masks[0] & all
             f.absent = r.masks[1] & all
             f.delivered = r.masks[2] & all
-            // members that hold S (a resync at the history bound), some of them copying
+            // members that hold S (a resync at the history bound), members that copy
             f.held = r.masks[3] & all
-            f.copying = r.masks[4] & f.held
+            f.copying = r.masks[4] & all
             f.windowLen = r.windowLen
             f.finalLag = r.lag % (r.windowLen + 1)
             for (let w = 0; w < f.windowLen; w++)

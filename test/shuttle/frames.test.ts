@@ -137,12 +137,15 @@ describe("SHUTTLE frame", () => {
         f.copying = 2
         expect(mutate(10, 0x09)).toBe(FrameError.None)
         expect(mutate(10, 0x01)).toBe(FrameError.Field) // masks there, not said to be: held read as the window byte
-        expect(mutate(16, 0x00)).toBe(FrameError.Field) // the masks present with nobody holding
-        expect(mutate(17, 0x01)).toBe(FrameError.Field) // copying without holding
+        expect(mutate(17, 0x00)).toBe(FrameError.None) // held without a copy under way
+        f.held = 0
+        expect(mutate(10, 0x09)).toBe(FrameError.None) // a copy under way below the bound
+        expect(mutate(17, 0x00)).toBe(FrameError.Field) // the masks present with no bit set
         expect(mutate(16, 0x04)).toBe(FrameError.Field) // a held bit of a member that is not there
+        expect(mutate(17, 0x04)).toBe(FrameError.Field) // a copying bit of a member that is not there
     })
 
-    it("carries held and copying only while a member holds S: two bytes more then", () => {
+    it("carries held and copying only while a bit of them is set: two bytes more then", () => {
         const f = new ShuttleFrame()
         f.origin = f.holder = 0x10
         f.count = 3
