@@ -83,11 +83,13 @@ export function insertMember(f: ShuttleFrame, addr: number): void {
     }
     f.members[idx] = addr
     f.count++
+    // a mask's bits from idx up move one place up, and the new member's bit is 0
+    const spread = (m: number) => (m & ((1 << idx) - 1)) | ((m >> idx) << (idx + 1))
     f.adopted = 0
-    f.absent = (f.absent & ((1 << idx) - 1)) | ((f.absent >> idx) << (idx + 1))
-    f.delivered = (f.delivered & ((1 << idx) - 1)) | ((f.delivered >> idx) << (idx + 1)) | (1 << idx)
-    f.held = (f.held & ((1 << idx) - 1)) | ((f.held >> idx) << (idx + 1))
-    f.copying = (f.copying & ((1 << idx) - 1)) | ((f.copying >> idx) << (idx + 1))
+    f.absent = spread(f.absent)
+    f.delivered = spread(f.delivered) | (1 << idx)
+    f.held = spread(f.held)
+    f.copying = spread(f.copying)
 }
 
 /** The member at index `me` is the lap's first: the first of the list not marked absent. */
