@@ -58,7 +58,11 @@ export function measureResync(boards: number, baud: number, fillMs = 30000, seed
     const k = sim.kernel
     const offMs = 100
     const upAt = k.millis() + offMs
+    const startedBefore = sim.group.primaries.map((p) => (p.board ? p.board.resyncsStarted : 0))
     sim.replaceRemote(new Prng(seed), offMs, null)
+    // the resync starts at the first RESYNC: the remote's request, or a member's own copy when
+    // the member saw the new remote first
+    const memberStarted = () => sim.group.primaries.some((p, i) => p.board !== null && p.board.resyncsStarted > startedBefore[i])
     let startAt = -1
     let copiedAt = -1
     let flashAtStart: number[] = []
@@ -77,7 +81,7 @@ export function measureResync(boards: number, baud: number, fillMs = 30000, seed
         k.run(k.millis() + 1, Number.MAX_SAFE_INTEGER)
         const rb = sim.group.remote.board
         if (!rb) continue
-        if (startAt < 0 && rb.isResyncing()) {
+        if (startAt < 0 && (rb.isResyncing() || memberStarted())) {
             startAt = k.millis()
             flashAtStart = sim.group.primaries.map((_p, i) => flashMs(i))
         }
