@@ -126,46 +126,7 @@ export abstract class LinkChannel extends ChannelSender {
                 buf = plain
                 n = plain.length
             }
-            // known type and flags, and the length the type needs; a DATA frame's messages
-            // exactly fill its payload, which is not empty and not over maxPayload
-            const type = buf[OFF_TYPE]
-            let ok = false
-            if ((buf[OFF_FLAGS] & ~KNOWN_FLAGS) === 0) {
-                if (type === FrameType.Data) {
-                    if (n > DATA_HEADER_BYTES)
-                        if (n - DATA_HEADER_BYTES <= me.cfg.maxPayload) {
-                            let off = DATA_HEADER_BYTES
-                            while (off < n) {
-                                if (off + MESSAGE_PREFIX_BYTES > n) break
-                                off += MESSAGE_PREFIX_BYTES + getU16(buf, off)
-                            }
-                            ok = off === n
-                        }
-                } else if (type === FrameType.Ack) ok = n === HEADER_BYTES
-                else if (type === FrameType.Reset) ok = n === HEADER_BYTES
-                else if (type === FrameType.Refuse) ok = n === HANDSHAKE_BYTES
-                else if (type >= FrameType.Hello)
-                    if (type <= FrameType.Welcome)
-                        // a HELLO or WELCOME
-                        if (n >= HANDSHAKE_BYTES) ok = n - HANDSHAKE_BYTES <= me.cfg.maxResumeBytes
-            }
-            if (!ok) {
-                me.malformed = me.malformed + 1
-                return
-            }
-            if (type === FrameType.Data) {
-                if (me.inSession(buf)) me.onData(buf, n)
-            } else if (type === FrameType.Ack) {
-                if (me.inSession(buf)) {
-                    me.applyAck(buf)
-                    if ((buf[OFF_FLAGS] & FLAG_ACK_NOW) !== 0) me.ackPending = true
-                    me.kick()
-                }
-            } else if (type === FrameType.Reset) {
-                me.onReset(getU32(buf, OFF_SESSION))
-            } else {
-                me.onHandshake(type, buf, n)
-            }
+            me.received(buf, n)
         })
         link.onReceive((data) => {
             if (self.stopped) return
@@ -179,6 +140,51 @@ export abstract class LinkChannel extends ChannelSender {
             self.pump()
             self.schedule()
         })
+    }
+
+    /** A frame that passed its CRC (and opened, sealed): checked for its type's shape, then
+     * taken. */
+    protected received(buf: Buffer, n: number): void {
+        // known type and flags, and the length the type needs; a DATA frame's messages
+        // exactly fill its payload, which is not empty and not over maxPayload
+        const type = buf[OFF_TYPE]
+        let ok = false
+        if ((buf[OFF_FLAGS] & ~KNOWN_FLAGS) === 0) {
+            if (type === FrameType.Data) {
+                if (n > DATA_HEADER_BYTES)
+                    if (n - DATA_HEADER_BYTES <= this.cfg.maxPayload) {
+                        let off = DATA_HEADER_BYTES
+                        while (off < n) {
+                            if (off + MESSAGE_PREFIX_BYTES > n) break
+                            off += MESSAGE_PREFIX_BYTES + getU16(buf, off)
+                        }
+                        ok = off === n
+                    }
+            } else if (type === FrameType.Ack) ok = n === HEADER_BYTES
+            else if (type === FrameType.Reset) ok = n === HEADER_BYTES
+            else if (type === FrameType.Refuse) ok = n === HANDSHAKE_BYTES
+            else if (type >= FrameType.Hello)
+                if (type <= FrameType.Welcome)
+                    // a HELLO or WELCOME
+                    if (n >= HANDSHAKE_BYTES) ok = n - HANDSHAKE_BYTES <= this.cfg.maxResumeBytes
+        }
+        if (!ok) {
+            this.malformed = this.malformed + 1
+            return
+        }
+        if (type === FrameType.Data) {
+            if (this.inSession(buf)) this.onData(buf, n)
+        } else if (type === FrameType.Ack) {
+            if (this.inSession(buf)) {
+                this.applyAck(buf)
+                if ((buf[OFF_FLAGS] & FLAG_ACK_NOW) !== 0) this.ackPending = true
+                this.kick()
+            }
+        } else if (type === FrameType.Reset) {
+            this.onReset(getU32(buf, OFF_SESSION))
+        } else {
+            this.onHandshake(type, buf, n)
+        }
     }
 
     // ---- application side ----

@@ -21,7 +21,6 @@ import {
     RefuseReason,
 } from "./frame"
 import { LinkChannel } from "./channel"
-import { ChannelState } from "./receiver"
 import { ChannelConfig } from "./config"
 import { FrameSealer } from "./seal"
 
@@ -63,6 +62,10 @@ export interface RemoteSealer {
     /** The next WELCOME or REFUSE queued answers the HELLO of nonce `np`; `offer`: the
      * WELCOME's (null for a REFUSE). */
     answer(offer: HelloOffer | null, np: Buffer | null): void
+    /** The generation a frame under an offer's keys brought is durable: that offer becomes the
+     * session now, and the frame is taken (the first one, held while the generation was being
+     * persisted; later ones were dropped, and the primary sends them again). */
+    persisted(): void
 }
 
 /**
@@ -73,7 +76,7 @@ export interface RemoteSealer {
  *   has accepted for its member is refused (REFUSE, StaleGeneration): a board that came back
  *   from the dead cannot run beside its successor. A higher one is handed to
  *   `persistGeneration(generation, done)` first; the WELCOME goes out only when the owner calls
- *   done(), i.e. once the new highest is durable.
+ *   done(), i.e. once the new highest is durable (sealed: the session waits for it, below).
  * - Sessions: a HELLO asking for the current session (same generation) resumes it: the
  *   receive state stays, the WELCOME's ack block tells the primary where to go on. Anything
  *   else starts a new session with a fresh random id; frames of any other session are
@@ -98,10 +101,10 @@ export class RemoteChannel extends LinkChannel {
     private pendingNonce = 0
     private pendingWindow = 0
     private pendingResume: Buffer | null = null
-    /** Sealed: the waiting HELLO's header and nonce Np. */
+    /** The waiting HELLO's header. */
     private pendingHello: Buffer | null = null
-    private pendingNp: Buffer | null = null
-    private pendingState: ChannelState = "down"
+    /** Sealed: the offer whose generation is being persisted. */
+    private persistingOffer: HelloOffer | null = null
     /** The remote was promoted: HELLOs that do not come to restore are refused (Fenced), with
      * `fencedSeq` (the promoted image's seq) in the REFUSE. */
     private fenced = false
@@ -131,7 +134,35 @@ export class RemoteChannel extends LinkChannel {
         if (this.persisting) return false
         if (offer.generation < this.highest) return false
         if (offer.action !== HelloAction.New) if (offer.session !== this.sessionId) return false
+        if (offer.generation > this.highest)
+            if (this.persistGeneration) {
+                // the primary holds the WELCOME's keys: its generation is a live board's, not a
+                // replayed HELLO's (a member's old board, lost, must not shut out the board that
+                // restored in its place); made durable before the session takes it, so a later
+                // frame under these keys does it if this one cannot wait
+                this.persisting = true
+                this.persistingOffer = offer
+                const self = this
+                const g = offer.generation
+                this.persistGeneration(g, () => {
+                    self.persisting = false
+                    self.persistingOffer = null
+                    if (g > self.highest) self.highest = g
+                    if (self.seals) self.seals.persisted()
+                })
+                if (this.persisting) return false
+            }
         return true
+    }
+
+    /** The frame held while the session's generation was persisted (RemoteSealer.persisted). */
+    takeHeld(frame: Buffer): void {
+        this.received(frame, frame.length)
+    }
+
+    /** Whether the generation being persisted is the one `offer` brought. */
+    persistingFor(offer: HelloOffer): boolean {
+        return this.persisting && this.persistingOffer === offer
     }
 
     /** The offer's keys are the session's now: it does what the HELLO asked. */
@@ -250,22 +281,21 @@ export class RemoteChannel extends LinkChannel {
         const np = this.seals ? this.seals.helloNonce() : null
         if (action === HelloAction.New)
             if (generation > this.highest)
-                if (this.persistGeneration) {
-                    // the WELCOME waits for the new generation to be durable (sealed: the HELLO
-                    // authenticated; a generation only ever goes up, so even a replayed HELLO names
-                    // one its member has reached)
-                    this.persisting = true
-                    this.pendingState = this.st
-                    this.st = "connecting"
-                    this.pendingNonce = nonce
-                    this.pendingWindow = getU16(buf, OFF_WINDOW)
-                    this.pendingResume = resume
-                    this.pendingHello = copyOf(buf, 0, HANDSHAKE_BYTES)
-                    this.pendingNp = np
-                    const self = this
-                    this.persistGeneration(generation, () => self.persisted(generation))
-                    return
-                }
+                if (this.persistGeneration)
+                    if (!this.seals) {
+                        // the WELCOME waits for the new generation to be durable (sealed, the
+                        // generation is persisted once the primary shows it holds the WELCOME's
+                        // keys: admit)
+                        this.persisting = true
+                        this.st = "connecting"
+                        this.pendingNonce = nonce
+                        this.pendingWindow = getU16(buf, OFF_WINDOW)
+                        this.pendingResume = resume
+                        this.pendingHello = copyOf(buf, 0, HANDSHAKE_BYTES)
+                        const self = this
+                        this.persistGeneration(generation, () => self.persisted(generation))
+                        return
+                    }
         if (this.seals) {
             this.offer(action, buf, generation, nonce, resume, np)
             return
@@ -333,12 +363,6 @@ export class RemoteChannel extends LinkChannel {
         if (generation > this.highest) this.highest = generation
         const resume = this.pendingResume as Buffer
         this.pendingResume = null
-        if (this.seals) {
-            // the session goes on as it was until the primary takes the WELCOME's keys
-            this.st = this.pendingState
-            this.offer(HelloAction.New, this.pendingHello as Buffer, generation, this.pendingNonce, resume, this.pendingNp)
-            return
-        }
         this.newSession(generation, this.pendingNonce, this.pendingWindow, resume, 0, (this.pendingHello as Buffer)[OFF_REASON] === HELLO_RESTORE)
         this.welcome()
     }

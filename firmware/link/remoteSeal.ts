@@ -65,6 +65,26 @@ export class RemoteSeal extends LinkSeal implements RemoteSealer {
         this.offers = []
     }
 
+    /** The offer a frame proved while the channel persisted its generation, that frame's
+     * counter and its plaintext (taken once the generation is durable). */
+    private proven: HelloOffer | null = null
+    private provenCtr = 0
+    private provenFrame: Buffer | null = null
+
+    persisted(): void {
+        const offer = this.proven
+        const frame = this.provenFrame
+        this.proven = null
+        this.provenFrame = null
+        if (!offer) return
+        // still one of ours (no later HELLO pushed it out) and still welcome
+        if (this.offers.indexOf(offer) < 0) return
+        if (!this.channel.admit(offer)) return
+        this.use(offer, this.provenCtr)
+        this.channel.take(offer)
+        if (frame) this.channel.takeHeld(frame)
+    }
+
     /** Whether buf[0, n) (CRC excluded) authenticates as a HELLO of this member or a frame under
      * the session's or an offer's keys. Changes nothing: the TCP listener asks before it gives a
      * connection to the member's link. */
@@ -183,6 +203,14 @@ export class RemoteSeal extends LinkSeal implements RemoteSealer {
      * (the keys came from our nonce). The session changes now, if the channel admits it. */
     private confirm(offer: HelloOffer, ctr: number, pt: Buffer): Buffer | null {
         if (!this.channel.admit(offer)) {
+            if (this.channel.persistingFor(offer))
+                if (!this.proven) {
+                    // held, not dropped: taken once the generation is durable
+                    this.proven = offer
+                    this.provenCtr = ctr
+                    this.provenFrame = pt
+                    return null
+                }
             this.counters.droppedStale++
             return null
         }

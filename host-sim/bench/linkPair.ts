@@ -22,6 +22,8 @@ export interface PairOptions {
     /** The member the remote's link serves (default: `member`). */
     remoteMember?: number
     highestGeneration?: number
+    /** How long the remote's owner takes to persist a newer generation (default: at once). */
+    persistMs?: number
     /** Seal the link (docs/FORMAT-link.md §11): the primary's key; the remote holds
      * `remoteKey` (default: the same; null: the remote is not sealed). Without it, frames go in
      * the clear. */
@@ -102,8 +104,16 @@ export class LinkPair {
             member,
             this.persistedGeneration,
             (g, done) => {
-                this.persistedGeneration = g
-                done()
+                const ms = this.o.persistMs ?? 0
+                if (ms <= 0) {
+                    this.persistedGeneration = g
+                    done()
+                    return
+                }
+                this.k.setTimer(ms, () => {
+                    this.persistedGeneration = g
+                    done()
+                })
             },
             this.remoteSeal
         )

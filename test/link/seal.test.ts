@@ -242,7 +242,27 @@ describe("the sealed link", () => {
         expect(p.primary.counters.droppedAuth).toBeGreaterThanOrEqual(1)
     })
 
-    it("the remote persists a newer generation before it answers, and starts the session only once the primary holds the keys", () => {
+    it("a replayed HELLO of a newer generation changes nothing: the generation rises only for a primary that holds the WELCOME's keys", () => {
+        // a member's old board, of generation 7, says HELLO (the board is lost since, with it
+        // the remote that knew its generation)
+        const old = sealedPair({ generation: 7, highestGeneration: 3 })
+        old.p.run(300)
+        const hello = framesOf(old.fromPrimary)[0]
+        expect(hello[0]).toBe(SEALED_HELLO)
+        // a remote that knows generation 3, and the board restored in the old one's place at 5:
+        // the old HELLO, replayed, is authentic and new to this remote, and gets its WELCOME...
+        const { p } = sealedPair({ generation: 5, highestGeneration: 3 })
+        p.remoteTap.inject(Buffer.concat([Buffer.alloc(1), cobsEncode(hello)]))
+        p.run(2000)
+        // ...but nobody holds its keys: the live board is not shut out as stale
+        expect(p.primary.state()).toBe("up")
+        expect(p.primary.counters.refusals).toBe(0)
+        expect(p.remote.generation()).toBe(5)
+        expect(p.remote.highestGeneration()).toBe(5)
+        expect(p.persistedGeneration).toBe(5)
+    })
+
+    it("the remote persists a newer generation before the session takes it, and starts the session only once the primary holds the keys", () => {
         const p = new LinkPair({ key: KEY, generation: 7, highestGeneration: 3 })
         const persistedAtUp: number[] = []
         p.remote.onSessionUp(() => persistedAtUp.push(p.persistedGeneration))
@@ -250,6 +270,23 @@ describe("the sealed link", () => {
         expect(persistedAtUp).toEqual([7])
         expect(p.remote.highestGeneration()).toBe(7)
         expect(p.remote.generation()).toBe(7)
+    })
+
+    it("while the newer generation is being persisted, the first frame under the keys is held and taken with the session: nothing waits for a retransmission", () => {
+        const p = new LinkPair({ key: KEY, generation: 7, highestGeneration: 3, persistMs: 3 })
+        const persistedAtUp: number[] = []
+        p.remote.onSessionUp(() => persistedAtUp.push(p.persistedGeneration))
+        const got: number[] = []
+        p.remote.onMessage((m) => got.push(m[0]))
+        expect(p.runUntil(() => p.primary.isUp(), 2000)).toBe(true)
+        p.primary.send(Buffer.from([42]))
+        expect(p.runUntil(() => got.length > 0, 2000, 1)).toBe(true)
+        expect(persistedAtUp).toEqual([7])
+        expect(got).toEqual([42])
+        // the primary's first frame (its ACK) waited on the remote, and nothing was sent twice
+        expect(p.primary.counters.retransmissions).toBe(0)
+        expect(p.primary.counters.timeouts).toBe(0)
+        expect(p.remote.counters.droppedStale).toBe(0)
     })
 })
 
