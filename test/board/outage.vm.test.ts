@@ -119,8 +119,10 @@ ${PROBE}
         expect(free).toBeGreaterThanOrEqual(BOARD_HEAP_MARGIN_BYTES)
         // the build counts the bounds in full (a quarter more seq records than the bound, every
         // manifest to send apart from the kept ones): it may be above the VM's figure, never
-        // below it by more than the probe's granularity
-        expect(figure).toBeGreaterThanOrEqual(held - 2048)
+        // below it by more than the two probes' spread. Each probe is a wall-clock run whose
+        // figure moves with the machine's load: the same tree measured 49 KB held alone, 50 KB
+        // beside six busy loops and 52 KB inside the whole test run
+        expect(figure).toBeGreaterThanOrEqual(held - 4096)
         expect(figure - held).toBeLessThanOrEqual(4096)
     })
 })
