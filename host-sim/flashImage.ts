@@ -4,6 +4,7 @@ import { BlockStore } from "../firmware/store/blockStore"
 import { StoreError, StoreRole } from "../firmware/store/types"
 import { SimKernel } from "./kernel"
 import { FastNorFlash, SpiNorChip } from "./models/spiNorChip"
+import { NOR_PAGE_SIZE, NOR_SECTOR_SIZE } from "../hal/spiNor"
 
 export interface ImageShape {
     role: StoreRole
@@ -23,10 +24,7 @@ export interface ImageShape {
  */
 export function readFlashImage(source: SpiNorChip, shape: ImageShape, damaged?: Array<[number, number]>): (Buffer | null)[][] | null {
     const kernel = new SimKernel()
-    const chip = new SpiNorChip(kernel, { capacity: source.capacity() })
-    chip.copyMemory(source)
-    chip.powerOn(kernel)
-    const flash = new CopyFlash(chip, kernel, chip.boardFlash(kernel, { capacity: source.capacity() }))
+    const flash = new ChipLook(source, kernel)
     const image: (Buffer | null)[][] = []
     let failed = false
     let done = false
@@ -68,34 +66,43 @@ export function readFlashImage(source: SpiNorChip, shape: ImageShape, damaged?: 
     return failed || !done ? null : image
 }
 
-/** Bytes of the Buffers CopyFlash cuts its reads from. */
+/** Bytes of the Buffers ChipLook cuts its reads from. */
 const SLAB_BYTES = 65536
 
 /**
- * The flash of the checker's copy: the chip's fast face for its ID, programs and erases, but a
- * read is the copied cells straight into a Buffer nothing else holds (a part of a larger one
- * never handed out before, not cleared first: the read writes every byte), in one event at
- * once. The checker's mount runs in a kernel of its own, where the bus's times mean nothing
- * (the store times nothing but its mount's report), and the copy has no faults of its own: the
- * same bytes and answers as the fast face, without its times and its zeroed Buffers.
+ * The flash of the checker's look: the chip's cells as they are (SpiNorChip.peekInto), read straight
+ * into a Buffer nothing else holds (a part of a larger one never handed out before, not cleared
+ * first: the read writes every byte), in one event at once, with no command, count or fault of
+ * the chip's. The checker's mount runs in a kernel of its own, where the bus's times mean
+ * nothing (the store times nothing but its mount's report), and the main kernel does not run
+ * meanwhile, so the cells cannot change under it. A mount never writes, but a store's first call
+ * after one may (it zeroes a torn entry): a write goes to a copy of the cells made then.
  */
-class CopyFlash implements Flash {
+class ChipLook implements Flash {
     private busy = false
     private slab = Buffer.alloc(0)
     private slabAt = 0
+    private geo: FlashGeometry
+    /** The fast face of the copy the first write made (null: no write yet, the source's cells). */
+    private face: FastNorFlash | null = null
 
     constructor(
         private chip: SpiNorChip,
-        private kernel: SimKernel,
-        private face: FastNorFlash
-    ) {}
+        private kernel: SimKernel
+    ) {
+        this.geo = { pageSize: NOR_PAGE_SIZE, sectorSize: NOR_SECTOR_SIZE, capacity: chip.capacity() }
+    }
 
+    /** done(None, id) with the chip's JEDEC ID, or NoDevice for one that answers none, as the
+     * fast face's init. */
     init(done: (err: FlashError, jedecId: number) => void): void {
-        this.face.init(done)
+        const id = this.chip.jedecNumber()
+        const err = id === 0xffffff || id === 0 ? FlashError.NoDevice : FlashError.None
+        this.kernel.setTimer(0, () => done(err, id))
     }
 
     geometry(): FlashGeometry {
-        return this.face.geometry()
+        return this.geo
     }
 
     suspendsErase(): boolean {
@@ -104,10 +111,9 @@ class CopyFlash implements Flash {
 
     read(addr: number, len: number, done: (err: FlashError, data: Buffer) => void): void {
         // the fast face's checks (one operation at a time, the range), its answers
-        const cap = this.face.geometry().capacity
+        const cap = this.geo.capacity
         let err = FlashError.None
         if (this.busy) err = FlashError.Busy
-        else if (this.face.jedecId() < 0) err = FlashError.NoDevice
         else if (!(addr >= 0) || !(len >= 0) || Math.floor(addr) !== addr || Math.floor(len) !== len) err = FlashError.OutOfRange
         else if (addr + len > cap || (len === 0 && addr >= cap)) err = FlashError.OutOfRange
         if (err !== FlashError.None) {
@@ -121,7 +127,7 @@ class CopyFlash implements Flash {
         }
         const data = this.slab.subarray(this.slabAt, this.slabAt + len)
         this.slabAt += len
-        this.chip.fastRead(addr, data, 1, len)
+        this.chip.peekInto(addr, data)
         this.kernel.setTimer(0, () => {
             this.busy = false
             done(FlashError.None, data)
@@ -129,22 +135,37 @@ class CopyFlash implements Flash {
     }
 
     program(addr: number, data: Buffer, done: (err: FlashError) => void): void {
-        this.write(done, (d) => this.face.program(addr, data, d))
+        this.write(done, (face, d) => face.program(addr, data, d))
     }
 
     eraseSector(addr: number, done: (err: FlashError) => void): void {
-        this.write(done, (d) => this.face.eraseSector(addr, d))
+        this.write(done, (face, d) => face.eraseSector(addr, d))
     }
 
-    private write(done: (err: FlashError) => void, start: (d: (err: FlashError) => void) => void): void {
+    /** A write goes to a copy of the cells, made at the first one, through the chip's fast face
+     * (a store programs after its mount when it zeroes a torn entry); the source never changes. */
+    private write(done: (err: FlashError) => void, start: (face: FastNorFlash, d: (err: FlashError) => void) => void): void {
         if (this.busy) {
             this.kernel.setTimer(0, () => done(FlashError.Busy))
             return
         }
         this.busy = true
-        start((err) => {
-            this.busy = false
-            done(err)
-        })
+        if (!this.face) {
+            const copy = new SpiNorChip(this.kernel, { capacity: this.geo.capacity })
+            copy.copyMemory(this.chip)
+            copy.powerOn(this.kernel)
+            this.chip = copy
+            const face = copy.boardFlash(this.kernel, { capacity: this.geo.capacity })
+            this.face = face
+            // the fast face takes writes once it has read the chip's ID
+            face.init(() => start(face, (err) => this.wrote(done, err)))
+            return
+        }
+        start(this.face, (err) => this.wrote(done, err))
+    }
+
+    private wrote(done: (err: FlashError) => void, err: FlashError): void {
+        this.busy = false
+        done(err)
     }
 }

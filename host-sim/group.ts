@@ -166,11 +166,11 @@ export class SimGroup {
                 propagationMs: 0.05,
             })
             this.wires.push(wire)
-            const chip = new SpiNorChip(kernel, { capacity: opts.flashBytes })
+            const chip = new SpiNorChip(kernel, { capacity: opts.flashBytes, slabs: Buffer.allocUnsafe })
             this.primaries.push(new SimPrimary(b, 0x10 + b, chip, wire))
         }
         // the remote holds every member's blocks
-        this.remote = new SimRemote(new SpiNorChip(kernel, { capacity: this.remoteFlashBytes() }))
+        this.remote = new SimRemote(new SpiNorChip(kernel, { capacity: this.remoteFlashBytes(), slabs: Buffer.allocUnsafe }))
     }
 
     remoteFlashBytes(): number {

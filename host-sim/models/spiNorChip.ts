@@ -99,6 +99,10 @@ export interface SpiNorChipOptions {
     transferOverheadMs?: number
     /** The three JEDEC ID bytes (default EF 40 18). */
     jedecId?: number[]
+    /** Allocates the Buffers the fast face cuts its reads from (default Buffer.alloc). A read
+     * writes every byte of its part, so the simulator on Node passes Buffer.allocUnsafe and
+     * saves clearing them. */
+    slabs?: (n: number) => Buffer
 }
 
 /**
@@ -210,6 +214,7 @@ export class SpiNorChip implements SpiBus {
         this.hz = opts.clockHz !== undefined ? opts.clockHz : 8000000
         this.overheadMs = opts.transferOverheadMs !== undefined ? opts.transferOverheadMs : 0.002
         this.id = opts.jedecId ? opts.jedecId : [0xef, 0x40, 0x18]
+        this.slabs = opts.slabs ? opts.slabs : null
         this.latch = Buffer.alloc(NOR_PAGE_SIZE)
         for (let s = 0; s < opts.capacity / NOR_SECTOR_SIZE; s++) this.sectorEraseCounts.push(0)
         const self = this
@@ -218,6 +223,26 @@ export class SpiNorChip implements SpiBus {
 
     capacity(): number {
         return this.cap
+    }
+
+    private slabs: ((n: number) => Buffer) | null
+
+    /** A Buffer of n bytes for the fast face to cut its reads from (SpiNorChipOptions.slabs).
+     * @devsWhenUsed */
+    slab(n: number): Buffer {
+        return this.slabs ? this.slabs(n) : Buffer.alloc(n)
+    }
+
+    /** The three JEDEC ID bytes as one number. */
+    jedecNumber(): number {
+        return (this.id[0] << 16) | (this.id[1] << 8) | this.id[2]
+    }
+
+    /** The cells from `addr` on into `out` as they are now (an operation under way settled
+     * first): no command, no count, no injected fault. The checker's look at a chip. */
+    peekInto(addr: number, out: Buffer): void {
+        this.settleFast()
+        this.readInto(addr % this.cap, out)
     }
 
     clockHz(): number {
@@ -1111,14 +1136,23 @@ const SLAB_BYTES = 16384
  * (a few native copies instead of a loop over every byte). */
 function fillFF(b: Buffer, at: number, n: number): void {
     if (n <= 0) return
-    b[at] = 0xff
-    let k = 1
-    while (k < n) {
-        const m = k < n - k ? k : n - k
-        b.set(b.slice(at, at + m), at + k)
-        k += m
+    if (!erasedCells) {
+        const e = Buffer.alloc(NOR_SECTOR_SIZE)
+        e[0] = 0xff
+        for (let k = 1; k < NOR_SECTOR_SIZE; k += k) e.set(e.slice(0, k), k)
+        erasedCells = e
+    }
+    const src = erasedCells
+    while (n > 0) {
+        const m = n < NOR_SECTOR_SIZE ? n : NOR_SECTOR_SIZE
+        b.set(m === NOR_SECTOR_SIZE ? src : src.slice(0, m), at)
+        at += m
+        n -= m
     }
 }
+
+/** One sector of erased cells (0xFF), made once: the source of every 0xFF fill, one copy. */
+let erasedCells: Buffer | null = null
 
 /**
  * The fast face's operation under way: 0 (none) or the NorOpKind of a program or an erase, its
@@ -1289,7 +1323,7 @@ export class FastNorFlash implements Flash {
     private fresh(n: number): Buffer {
         if (n > SLAB_BYTES / 4) return Buffer.alloc(n)
         if (this.slabAt + n > this.slab.length) {
-            this.slab = Buffer.alloc(SLAB_BYTES)
+            this.slab = this.chip.slab(SLAB_BYTES)
             this.slabAt = 0
         }
         const b = this.slab.slice(this.slabAt, this.slabAt + n)
