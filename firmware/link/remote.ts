@@ -138,8 +138,8 @@ export class RemoteChannel extends LinkChannel {
             if (this.persistGeneration) {
                 // the primary holds the WELCOME's keys: its generation is a live board's, not a
                 // replayed HELLO's (a member's old board, lost, must not shut out the board that
-                // restored in its place); made durable before the session takes it, so a later
-                // frame under these keys does it if this one cannot wait
+                // restored in its place); made durable before the session takes it (the sealer
+                // holds this frame meanwhile and takes it with the session: persisted)
                 this.persisting = true
                 this.persistingOffer = offer
                 const self = this
