@@ -160,9 +160,10 @@ export class RemoteChannel extends LinkChannel {
         this.received(frame, frame.length)
     }
 
-    /** Whether the generation being persisted is the one `offer` brought. */
+    /** Whether the generation being persisted is the one `offer` brought (persistingOffer is
+     * set only while a sealed offer's generation is being persisted). */
     persistingFor(offer: HelloOffer): boolean {
-        return this.persisting && this.persistingOffer === offer
+        return this.persistingOffer === offer
     }
 
     /** The offer's keys are the session's now: it does what the HELLO asked. */
