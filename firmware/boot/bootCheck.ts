@@ -1,11 +1,6 @@
 import { SeqmirrorConfig, validateConfig } from "../config"
 import { RuntimeCapabilities } from "./capabilities"
 
-/** The smallest history bound under which the simulator's groups of 2 to 8 members finished
- * their resyncs under every fault class (docs/CONFIG.md, maxHistorySeqs): a member's boot check
- * notes a smaller one. */
-export const GROUP_HISTORY_SEQS = 16
-
 /**
  * The boot-time check of a board: its configuration text, read at build time from
  * devicescript.json, against what the runtime can do. Portable: the board runs it at start,
@@ -110,16 +105,6 @@ function checkPrimary(r: BootCheck, cfg: SeqmirrorConfig, caps: RuntimeCapabilit
             )
         } else if (!caps.i2cMaster) r.problems.push("this runtime has no I2C master: a member of a group of " + n + " must pass the shuttle")
         else r.notes.push("group bus: I2C at " + cfg.group.busBitRate + " bit/s, address " + cfg.group.members[r.memberIndex].address)
-        if (cfg.group.maxHistorySeqs < GROUP_HISTORY_SEQS)
-            r.notes.push(
-                "group.maxHistorySeqs " +
-                    cfg.group.maxHistorySeqs +
-                    ": under " +
-                    GROUP_HISTORY_SEQS +
-                    ", a group of " +
-                    n +
-                    " may suspend in turns during a resync and never finish it (docs/CONFIG.md, maxHistorySeqs)"
-            )
     } else r.notes.push("group of one: no shuttle; the I2C pins are not used")
     const where = cfg.link.remoteHost + ":" + cfg.link.remotePort
     if (caps.uart) r.notes.push("link: UART at " + cfg.link.baud + " baud")

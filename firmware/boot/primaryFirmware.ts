@@ -188,6 +188,7 @@ export class PrimaryFirmware {
             historyLimit: historyLimit(this.store.capacityRecords(), this.lbaCount, cfg.group.historyShare),
             // the board's file is not validated on the board: a key left out is its default
             maxHistorySeqs: cfg.group.maxHistorySeqs || DEFAULT_HISTORY_SEQS,
+            groupMembers: cfg.group.members.length,
             maxWritesWaiting: cfg.group.maxWritesWaiting || DEFAULT_WRITES_WAITING,
             congestion: cfg.group.congestion === "block" ? Congestion.Block : Congestion.PullAhead,
         }

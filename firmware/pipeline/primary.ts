@@ -9,12 +9,12 @@ import { PinnedPortion, PipelineChannel, PipelineStore } from "../protocol/ports
 import { SeqTotals } from "../protocol/seqTotals"
 import { Verifier } from "./verify"
 import type { RpoPacing } from "./rpoPacing"
-import { HISTORY_SEQS, historyRoom, PrimaryOptions, Resync, SeqFlag, SuspendReason, WRITES_WAITING, WriteError } from "./primaryTypes"
+import { HISTORY_SEQS, historyRoom, historySlack, PrimaryOptions, Resync, SeqFlag, SuspendReason, WRITES_WAITING, WriteError } from "./primaryTypes"
 import { ackNow, ackWaiting, checkHistory, flushUnstamped, over, PendingWrite, remoteConfirmed, stamp } from "./primaryAck"
 import { pumpBoard } from "./primaryPump"
 import { addSeq, announceResync, keepManifest, newSession, recoverSeq, resyncStep, startResync, track } from "./primaryResync"
 
-export { AckMode, Congestion, HISTORY_SEQS, historyLimit, historyRoom, Resync, SeqFlag, SuspendReason, WRITES_WAITING, WriteError } from "./primaryTypes"
+export { AckMode, Congestion, HISTORY_SEQS, historyLimit, historyRoom, historySlack, Resync, SeqFlag, SuspendReason, WRITES_WAITING, WriteError } from "./primaryTypes"
 export type { PrimaryOptions } from "./primaryTypes"
 
 /**
@@ -41,8 +41,9 @@ export class PrimaryBoard {
     /*
      * What the board holds grows with nothing but its configuration (docs/DESIGN.md, "Fixed
      * memory"); the bounded-memory test reads these lengths:
-     * - seqs and manifestsKept: maxHistorySeqs, a quarter more while acknowledgements hold
-     *   (then the board suspends and drops them), in room allocated at start (historyRoom);
+     * - seqs and manifestsKept: maxHistorySeqs, and its slack more while acknowledgements hold
+     *   (historySlack; then the board suspends and drops them), in room allocated at start
+     *   (historyRoom);
      * - unstamped, unacked and paced: maxWritesWaiting app writes between them, and one copy
      *   of a resync;
      * - manifests: maxHistorySeqs; pendingCtrl: one RESYNC and one membership message per member.
@@ -59,8 +60,10 @@ export class PrimaryBoard {
     portionsOf: number[] = []
     stateOf: number[] = []
     firstWriteOf: number[] = []
-    /** Internal: the history bound, seq records and kept manifests (maxHistorySeqs). */
+    /** Internal: the history bound, seq records and kept manifests (maxHistorySeqs), and how
+     * many of them a hold may reach before the board suspends (historySlack past the bound). */
     historySeqs: number
+    holdRoom: number
     /** Internal: a seq was adopted since the start (isAdopted). */
     adopted!: boolean
     /** Internal: the group released the capture seq since the board started: new writes are
@@ -200,7 +203,9 @@ export class PrimaryBoard {
         let bound = HISTORY_SEQS
         if (opts.maxHistorySeqs) bound = opts.maxHistorySeqs
         this.historySeqs = bound
-        const room = historyRoom(bound)
+        const members = opts.groupMembers || 1
+        this.holdRoom = bound + historySlack(bound, members)
+        const room = historyRoom(bound, members)
         for (let i = 0; i < room; i++) {
             this.seqOf.push(0)
             this.portionsOf.push(0)

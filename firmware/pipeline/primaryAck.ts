@@ -222,13 +222,22 @@ function releasePaced(b: PrimaryBoard): void {
  * Acknowledgements wait while the history is at its bound: always with the congestion
  * policy block, and during a resync with either policy (a suspension would throw the copy
  * away and start it again, so under a load the remote cannot take the resync would never
- * end; the history shrinks at its commit). A quarter past the bound nothing holds: the
- * board suspends, so a long hold never fills the store or RAM.
+ * end; the history shrinks at its commit). Past the hold's room nothing holds: the board
+ * suspends, so a long hold never fills the store or RAM.
  */
 function historyHolds(b: PrimaryBoard): boolean {
     if (b.opts.congestion !== Congestion.Block) if (b.resync === Resync.Off) return false
     if (!over(b, 4)) return false
-    return !over(b, 5)
+    return !pastHold(b)
+}
+
+/** Past the longest hold: the store's live versions a quarter past their bound, or the seq
+ * records or kept manifests the history's slack past theirs (historySlack). */
+function pastHold(b: PrimaryBoard): boolean {
+    const lim = b.opts.historyLimit
+    if (lim) if (b.store.liveVersions() * 4 >= lim * 5) return true
+    if (b.seqs >= b.holdRoom) return true
+    return b.manifestsKept.length >= b.holdRoom
 }
 
 /** The store's live versions, the seq records or the kept manifests are at `q` quarters of

@@ -19,8 +19,8 @@ import { damaged, pumpBoard } from "./primaryPump"
 export function addSeq(b: PrimaryBoard, seq: number): number {
     const i = b.seqs
     b.seqs = i + 1
-    // the history bound keeps room for it: the board suspends when the records reach a
-    // quarter past the bound (see over and historyRoom)
+    // the history bound keeps room for it: the board suspends when the records reach the
+    // history's slack past the bound (see pastHold and historyRoom)
     if (i >= b.seqOf.length) throw new Error("seq records full")
     b.seqOf[i] = seq
     b.portionsOf[i] = 0

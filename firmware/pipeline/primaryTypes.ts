@@ -23,12 +23,25 @@ export const WRITES_WAITING = 64
 /** Seq records and kept manifests a board holds when its options give no bound. */
 export const HISTORY_SEQS = 256
 
+/**
+ * Seq records (and kept manifests) a board holds past a history bound of `n` while
+ * acknowledgements hold, in a group of `members`, before it suspends (see `pastHold` in
+ * firmware/pipeline/primaryAck.ts): a quarter of the bound, and at least two per member. A
+ * resync holds the capture seq open at the bound, yet each member, this one included, may
+ * still need the group to move on twice before the resync's commit frees the history: when it
+ * resumes and when its copy needs its seq final. With less, members suspended in turn by those
+ * moves throw their copies away, and each one's resume and final push the next past its room:
+ * a group whose bound is small against its size would never finish a resync.
+ */
+export function historySlack(n: number, members: number): number {
+    return Math.max((n + 3) >> 2, 2 * members)
+}
+
 /** Seq records (and kept manifests, and manifests to send) a board has room for with a history
- * bound of `n`: a quarter more while acknowledgements hold (see `over` in
- * firmware/pipeline/primaryAck.ts), one for the seq an adopt adds before the board suspends,
- * and one to spare. */
-export function historyRoom(n: number): number {
-    return n + ((n + 3) >> 2) + 2
+ * bound of `n` in a group of `members`: the slack past the bound (historySlack), one for the
+ * seq an adopt adds before the board suspends, and one to spare. */
+export function historyRoom(n: number, members: number): number {
+    return n + historySlack(n, members) + 2
 }
 
 /** A seq record's state: flags, and from Inflight up the writes of the seq handed to the store
@@ -117,8 +130,10 @@ export interface PrimaryOptions {
      * history bound is reached (0 or absent: no bound). */
     historyLimit?: number
     /** Seq records and kept manifests in RAM before the history bound is reached (0 or
-     * absent: HISTORY_SEQS). The board allocates room for a quarter more when it starts. */
+     * absent: HISTORY_SEQS). The board allocates room for more when it starts (historyRoom). */
     maxHistorySeqs?: number
+    /** Members of the board's group (0 or absent: a group of one). */
+    groupMembers?: number
     /** App writes the board holds before they are answered (waiting for a seq, their release
      * or pacing); more are refused with WriteError.Busy (0 or absent: WRITES_WAITING). */
     maxWritesWaiting?: number

@@ -90,7 +90,7 @@ function boundsOf(cfg: SeqmirrorConfig): { history: number; writes: number } {
  */
 export function historyBytes(maxHistorySeqs: number, members: number, maxWritesWaiting: number, blockSize: number): number {
     const manifest = MANIFEST_BYTES + MANIFEST_ENTRY_BYTES * (members - 1)
-    return (historyRoom(maxHistorySeqs) + maxHistorySeqs) * manifest + maxWritesWaiting * (blockSize + WAITING_WRITE_BYTES)
+    return (historyRoom(maxHistorySeqs, members) + maxHistorySeqs) * manifest + maxWritesWaiting * (blockSize + WAITING_WRITE_BYTES)
 }
 
 /** The board configuration in the project's devicescript.json, or the defaults when it is
@@ -354,7 +354,7 @@ export function boardRamProblem(r: FixedRam): string | null {
             "(about 5 KB of RAM per 64 KB of store with 256-byte blocks) or store.auxRingBytes"
         )
     // what 4 more seqs of history bound cost: their records (allocated at start) and manifests
-    const perSeq = (historyRoom(8) - historyRoom(4)) * SEQ_RECORD_BYTES + historyBytes(8, r.members, 0, 0) - historyBytes(4, r.members, 0, 0)
+    const perSeq = (historyRoom(8, r.members) - historyRoom(4, r.members)) * SEQ_RECORD_BYTES + historyBytes(8, r.members, 0, 0) - historyBytes(4, r.members, 0, 0)
     return (
         "group: with its history at its bound (" +
         r.maxHistorySeqs +

@@ -47,22 +47,6 @@ describe("boot check: configuration against the runtime", () => {
         expect(full.notes).toContain("link: UART at 115200 baud")
     })
 
-    it("notes a group's history bound under the one the simulator's groups need to finish a resync", () => {
-        const c: any = defaultConfig()
-        expect(c.group.members.length).toBe(3)
-        const small = checkBoot(JSON.stringify(c), "devicescript.json", FULL)
-        expect(small.ok()).toBe(true)
-        expect(small.notes).toContain(
-            `group.maxHistorySeqs ${c.group.maxHistorySeqs}: under 16, a group of 3 may suspend in turns during a resync and never finish it (docs/CONFIG.md, maxHistorySeqs)`
-        )
-        c.group.maxHistorySeqs = 16
-        const enough = checkBoot(JSON.stringify(c), "devicescript.json", FULL)
-        expect(enough.notes.some((n) => n.startsWith("group.maxHistorySeqs"))).toBe(false)
-        // a group of one has no resync in turns: the shipped board's 6 is no note
-        const one = checkBoot(JSON.stringify(groupOfOne()), "devicescript.json", DS)
-        expect(one.notes.some((n) => n.startsWith("group.maxHistorySeqs"))).toBe(false)
-    })
-
     it("names only the capability that is missing", () => {
         const r = checkBoot(GROUP_OF_THREE, "cfg.json", { ...FULL, i2cGeneralCall: false })
         expect(r.problems.length).toBe(1)

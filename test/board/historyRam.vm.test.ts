@@ -79,7 +79,7 @@ describe("what a seq record, a final manifest and a waiting write cost, measured
     it("the build's costs are within a quarter of the VM's", () => {
         const base = heapProbes(runs.base)
         const step = 16384 / (base - heapProbes(runs.known))
-        const record = ((base - heapProbes(runs.records)) * step) / (historyRoom(MANY) - historyRoom(4))
+        const record = ((base - heapProbes(runs.records)) * step) / (historyRoom(MANY, 1) - historyRoom(4, 1))
         const manifest = ((heapProbes(runs.records) - heapProbes(runs.manifests)) * step) / MANY
         const write = ((base - heapProbes(runs.writes)) * step) / WRITES - BLOCK
         console.log(

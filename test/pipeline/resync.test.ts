@@ -241,6 +241,31 @@ describe("full resync", () => {
         }
     })
 
+    it("groups whose history bound is small against their size finish their resyncs: a member held at its bound has room for every member's resume and final", () => {
+        // with a quarter of the bound as the only room past it, the members suspended in turns
+        // (each one's resume and final moved the group and pushed the held ones past their
+        // room, and each threw a finished copy away): these runs applied nothing at all
+        const runs: [number, number, number, number, string[]][] = [
+            // boards, seed, bound, ms, faults
+            [3, 2, 8, 20000, ["reboot"]],
+            [3, 3, 8, 20000, ["reboot"]],
+            [2, 1, 4, 60000, ["power", "link", "bus", "reboot", "slow", "replace", "death", "rot", "remotefail", "ram", "attack", "replace-primary"]],
+        ]
+        for (const [boards, seed, history, ms, faults] of runs) {
+            const o = defaultSimOptions()
+            o.boards = boards
+            o.seed = seed
+            o.durationMs = ms
+            o.faults = faults
+            o.history = history
+            const r = new Simulation(o).run()
+            expect(r.violations, r.replay).toEqual([])
+            expect(r.consistent, r.replay).toBe(true)
+            expect(r.caughtUp, r.replay).toBe(true)
+            expect(r.appliedSeq, r.replay).toBeGreaterThan(0)
+        }
+    })
+
     it("a group of one at the shipped history bound under every fault class: consistent and caught up", () => {
         for (let seed = 1; seed <= 40; seed++) {
             const o = defaultSimOptions()
