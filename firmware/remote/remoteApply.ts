@@ -118,11 +118,14 @@ export function tryApply(r: RemoteBoard): void {
 }
 
 /**
- * Reads back every staged version the commit at `upTo` makes visible (of seq `upTo`; in a
+ * Reads back every staged version the commit at `upTo` may make visible (of seq `upTo`; in a
  * resync, of every seq up to it) and checks it against its record's CRC, the CRC its PORTION
  * carried: a version damaged on the remote's flash (a bit flipped at rest, a write that went
  * wrong) is never applied. Its member sends its unapplied seqs again (the new copy supersedes
- * the damaged one) and done(false); done(true) when every version checks.
+ * the damaged one) and done(false); done(true) when every version checks. A damaged version
+ * that a later one of the same block in the list supersedes is never visible, and the member
+ * may no longer hold it (in a resync, a version staged before its copy began, of a seq before
+ * its `from`): it is passed over, or the member's resends would never end.
  */
 function checkStaged(r: RemoteBoard, upTo: number, done: (ok: boolean) => void): void {
     const st = r.store
@@ -137,6 +140,17 @@ function checkStaged(r: RemoteBoard, upTo: number, done: (ok: boolean) => void):
     checkNext(r, list, 0, 0, done)
 }
 
+/** A version of the same block with a later seq is in the list: list[i] is not visible after
+ * the commit. */
+function superseded(list: { member: number; lba: number; seq: number }[], i: number): boolean {
+    const v = list[i]
+    for (let j = 0; j < list.length; j++) {
+        const w = list[j]
+        if (w.member === v.member) if (w.lba === v.lba) if (seqAfter(w.seq, v.seq)) return true
+    }
+    return false
+}
+
 function checkNext(r: RemoteBoard, list: { member: number; lba: number; seq: number }[], i: number, tries: number, done: (ok: boolean) => void): void {
     if (i >= list.length) return done(true)
     const st = r.store as Required<RemoteStore>
@@ -146,6 +160,10 @@ function checkNext(r: RemoteBoard, list: { member: number; lba: number; seq: num
         if (err === StoreError.Corrupt && tries < 1) return checkNext(r, list, i, tries + 1, done)
         if (err === StoreError.Corrupt) {
             const ms = r.members[list[i].member]
+            if (superseded(list, i)) {
+                r.stagedDamagedSuperseded++
+                return checkNext(r, list, i + 1, 0, done)
+            }
             r.stagedDamaged++
             // an evicted member cannot send it again: its seqs apply with what arrived
             if (ms && !ms.evicted) {

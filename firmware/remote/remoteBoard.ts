@@ -98,6 +98,9 @@ export class RemoteBoard {
     portionsBadCrc = 0
     /** Staged versions that read back damaged before their apply: the member sends again. */
     stagedDamaged = 0
+    /** Staged versions that read back damaged and that a later version the same apply makes
+     * visible supersedes: passed over. */
+    stagedDamagedSuperseded = 0
     /** Times a member's session was ended to have it send its unapplied seqs again. */
     resends = 0
     /** Restores begun: a member whose board came back blank asked for its image. */
