@@ -14,7 +14,19 @@ import { ackNow, ackWaiting, checkHistory, flushUnstamped, over, PendingWrite, r
 import { pumpBoard } from "./primaryPump"
 import { addSeq, announceResync, keepManifest, newSession, recoverSeq, resyncStep, startResync, track } from "./primaryResync"
 
-export { AckMode, Congestion, HISTORY_SEQS, historyLimit, historyRoom, historySlack, Resync, SeqFlag, SuspendReason, WRITES_WAITING, WriteError } from "./primaryTypes"
+export {
+    AckMode,
+    Congestion,
+    HISTORY_SEQS,
+    historyLimit,
+    historyRoom,
+    historySlack,
+    Resync,
+    SeqFlag,
+    SuspendReason,
+    WRITES_WAITING,
+    WriteError,
+} from "./primaryTypes"
 export type { PrimaryOptions } from "./primaryTypes"
 
 /**

@@ -354,7 +354,8 @@ export function boardRamProblem(r: FixedRam): string | null {
             "(about 5 KB of RAM per 64 KB of store with 256-byte blocks) or store.auxRingBytes"
         )
     // what 4 more seqs of history bound cost: their records (allocated at start) and manifests
-    const perSeq = (historyRoom(8, r.members) - historyRoom(4, r.members)) * SEQ_RECORD_BYTES + historyBytes(8, r.members, 0, 0) - historyBytes(4, r.members, 0, 0)
+    const perSeq =
+        (historyRoom(8, r.members) - historyRoom(4, r.members)) * SEQ_RECORD_BYTES + historyBytes(8, r.members, 0, 0) - historyBytes(4, r.members, 0, 0)
     return (
         "group: with its history at its bound (" +
         r.maxHistorySeqs +
