@@ -149,10 +149,28 @@ function frameId(b: Buffer, n: number): string {
     return b.toString("latin1", 0, head) + b.toString("latin1", tail, n) + String.fromCharCode(n & 0xffff)
 }
 
-/** Adds `d` to the set, which keeps the last AUDIT_FRAMES it was given. */
-function remember(set: Set<string>, d: string): void {
-    set.add(d)
-    if (set.size > AUDIT_FRAMES) set.delete(set.values().next().value as string)
+/** The last AUDIT_FRAMES distinct frames it was given: a set, and a ring of them in the order
+ * given, whose oldest goes when a new one comes (a set's own first entry is slow to find once
+ * many have gone from its front). */
+class RecentFrames {
+    private ring: string[] = []
+    private set = new Set<string>()
+    private next = 0
+
+    add(d: string): void {
+        if (this.set.has(d)) return
+        if (this.ring.length < AUDIT_FRAMES) this.ring.push(d)
+        else {
+            this.set.delete(this.ring[this.next])
+            this.ring[this.next] = d
+            this.next = (this.next + 1) % AUDIT_FRAMES
+        }
+        this.set.add(d)
+    }
+
+    has(d: string): boolean {
+        return this.set.has(d)
+    }
 }
 
 export function defaultSimOptions(): SimOptions {
@@ -329,8 +347,8 @@ export class Simulation {
     private seals: FrameSealer[] = []
     /** The frames (frameId) each member's primary (0) and the remote's link (1) sealed, and of
      * those each accepted, the last AUDIT_FRAMES of each (a Set keeps its insertion order). */
-    private sealedFrames: Array<[Set<string>, Set<string>]> = []
-    private acceptedFrames: Array<[Set<string>, Set<string>]> = []
+    private sealedFrames: Array<[RecentFrames, RecentFrames]> = []
+    private acceptedFrames: Array<[RecentFrames, RecentFrames]> = []
 
     constructor(
         readonly opts: SimOptions,
@@ -645,8 +663,8 @@ export class Simulation {
         const cipher = new SimCipher(seededBytes(new Prng((seed ^ 0x5ea1ed) >>> 0)))
         const g = this.group
         for (let m = 0; m < this.opts.boards; m++) {
-            this.sealedFrames.push([new Set(), new Set()])
-            this.acceptedFrames.push([new Set(), new Set()])
+            this.sealedFrames.push([new RecentFrames(), new RecentFrames()])
+            this.acceptedFrames.push([new RecentFrames(), new RecentFrames()])
         }
         g.primarySealOf = (m) => this.audited(new LinkSeal(cipher, seededKey(seed, m), m), m, 0)
         g.remoteSealOf = (m) => this.audited(new RemoteSeal(cipher, seededKey(seed, m), m), m, 1)
@@ -665,7 +683,7 @@ export class Simulation {
         const wrap = seal.wrap.bind(seal)
         seal.wrap = (b, n, out) => {
             const len = wrap(b, n, out)
-            if (len > 0) remember(this.sealedFrames[m][end], frameId(out, len))
+            if (len > 0) this.sealedFrames[m][end].add(frameId(out, len))
             return len
         }
         const unwrap = seal.unwrap.bind(seal)
@@ -678,7 +696,7 @@ export class Simulation {
                     this.violation(where + " accepted a frame its peer never sealed, at " + Math.round(this.kernel.millis()) + " ms")
                 else if (this.acceptedFrames[m][end].has(d))
                     this.violation(where + " accepted a frame a second time, at " + Math.round(this.kernel.millis()) + " ms")
-                remember(this.acceptedFrames[m][end], d)
+                this.acceptedFrames[m][end].add(d)
             }
             return plain
         }

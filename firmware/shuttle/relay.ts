@@ -174,8 +174,10 @@ export abstract class ShuttleRelay extends ShuttleMember {
         const token = this.holdToken
         const self = this
         this.counters.handovers++
-        // a copy per hop: the bus driver may hold the buffer until done
-        this.bus.write(target, copyOf(this.txShuttle, 0, len), (ack) => {
+        // a copy per hop, as the bus driver may hold the buffer until done and a regenerated
+        // shuttle may be encoded meanwhile: slice copies in the VM; on Node it is a view, and
+        // the bus model takes its own copy at the request
+        this.bus.write(target, this.txShuttle.slice(0, len), (ack) => {
             if (!self.running || self.holdToken !== token || !self.holding) return
             if (ack) {
                 self.holding = false
