@@ -123,6 +123,7 @@ export class RemoteFirmware {
         const random = this.randomOf(member)
         const key = META_REMOTE_GENERATION + member
         const highest = store.meta(key) < 0 ? 0 : store.meta(key)
+        const clock = this.clock
         return new RemoteChannel(
             link,
             this.clock,
@@ -131,7 +132,15 @@ export class RemoteFirmware {
             member,
             highest,
             (g, done) => {
-                store.setMeta(key, g, (_e) => done())
+                // the store's queue full of staging writes for now: again shortly (the session
+                // waits for it); a flash that fails leaves the generation in RAM and the link up
+                // (docs/FORMAT-link.md, "Generations")
+                const put = () =>
+                    store.setMeta(key, g, (e) => {
+                        if (e === StoreError.QueueFull) clock.setTimer(5, put)
+                        else done()
+                    })
+                put()
             },
             this.sealOf ? this.sealOf(member) : null
         )

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest"
+import { META_REMOTE_GENERATION } from "../../firmware/boot/remoteFirmware"
+import { StoreError } from "../../firmware/store/types"
 import { Prng } from "../../host-sim/prng"
 import { defaultSimOptions, Simulation } from "../../host-sim/sim"
 
@@ -143,6 +145,37 @@ describe("a resync's commit", () => {
         expect(rb.resends).toBe(0)
         expect(r.violations).toEqual([])
         expect(r.consistent).toBe(true)
+        expect(r.caughtUp).toBe(true)
+    })
+})
+
+describe("a member's new generation", () => {
+    it("is written to the remote's flash even when the store's queue is full at first: the write waits for room", () => {
+        const sim = new Simulation({ ...defaultSimOptions(), boards: 1, seed: 2, durationMs: 8000, powerOff: [{ target: 0, atMs: 3000, forMs: 500 }] })
+        sim.start()
+        sim.kernel.run(2000, Number.MAX_SAFE_INTEGER)
+        const store = sim.group.remote.store!
+        const key = META_REMOTE_GENERATION
+        const before = store.meta(key)
+        expect(before).toBeGreaterThan(0)
+        // the remote's store answers its next write of the member's generation with a full queue
+        const setMeta = store.setMeta.bind(store)
+        let refused = 0
+        store.setMeta = (k, v, done) => {
+            if (k === key && refused === 0) {
+                refused++
+                sim.kernel.setTimer(0, () => done(StoreError.QueueFull))
+                return
+            }
+            setMeta(k, v, done)
+        }
+        sim.kernel.run(8000, Number.MAX_SAFE_INTEGER)
+        const r = sim.finish()
+        expect(refused).toBe(1)
+        // the board's boot after its power cut raised its generation, and the remote holds it
+        expect(store.meta(key)).toBeGreaterThan(before)
+        expect(store.meta(key)).toBe(sim.group.primaries[0].channel!.generation)
+        expect(r.violations).toEqual([])
         expect(r.caughtUp).toBe(true)
     })
 })
