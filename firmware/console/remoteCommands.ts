@@ -268,6 +268,11 @@ function remoteStats(r: RemoteParts): StatList {
     s.add("stagedPortions", r.board.stagedPortions())
     s.add("manifestsRejected", r.board.manifestsRejected)
     s.add("messagesRejected", r.board.messagesRejected)
+    // damage the remote caught before an apply, and the member sessions it renewed for it
+    s.add("portionsBadCrc", r.board.portionsBadCrc)
+    s.add("stagedDamaged", r.board.stagedDamaged)
+    s.add("stagedDamagedSuperseded", r.board.stagedDamagedSuperseded)
+    s.add("resends", r.board.resends)
     let received = 0
     let up = 0
     for (let m = 0; m < r.channels.length; m++) {
