@@ -5,7 +5,7 @@ import { StoreError } from "../store/types"
 import type { RemoteBoard, RemoteStore } from "./remoteBoard"
 import { caughtUp } from "./remotePromote"
 import { startResync } from "./remoteResync"
-import { MemberState, resend, STAGING_RETRY_MS } from "./remoteStaging"
+import { flashError, flashOk, MemberState, resend, STAGING_RETRY_MS } from "./remoteStaging"
 
 /*
  * The remote's side of a restore (RemoteBoard, firmware/remote/remoteBoard.ts; docs/FORMAT.md,
@@ -97,7 +97,13 @@ function beginRestore(r: RemoteBoard, ms: MemberState, session: number): void {
     r.discarding = true
     st.discardAbove(applied, (err) => {
         r.discarding = false
-        if (err !== StoreError.None) return later()
+        if (err !== StoreError.None) {
+            // a flash that refuses it for good raises the remote's alarm, as staging and
+            // commits do: the restore may be its only write (the apps idle, the group waiting)
+            if (err !== StoreError.QueueFull) flashError(r)
+            return later()
+        }
+        flashOk(r)
         // what the others staged above the applied seq is gone: they send it again
         for (let i = 0; i < r.members.length; i++) if (r.members[i] !== ms) if (!r.members[i].evicted) resend(r, r.members[i])
         ms.arrivals = []

@@ -50,6 +50,30 @@ describe("the remote's flash fails", () => {
     })
 })
 
+describe("the remote's flash fails for good while a board restores", () => {
+    // Found by a sweep without remote replacements (npx seqmirror sim --boards 4 --seed 7
+    // --duration 60000ms --faults power,link,bus,reboot,slow,death,rot,remotefail,ram,attack,
+    // replace-primary): a board lost with its flash asked to restore just before the remote's
+    // flash failed for good. The restore's first write, the discard of what was staged above the
+    // applied seq, was refused again and again without counting as a flash error; with the
+    // apps idle it was the remote's only write, so it never said its flash had failed, the
+    // operator never replaced it, and the board stayed blank.
+    it("the refused writes of the restore raise the alarm, the operator replaces the remote, and the board gets its image", () => {
+        const r = new Simulation({
+            ...defaultSimOptions(),
+            boards: 4,
+            seed: 7,
+            durationMs: 60000,
+            faults: ["power", "link", "bus", "reboot", "slow", "death", "rot", "remotefail", "ram", "attack", "replace-primary"],
+        }).run()
+        expect(r.faultsInjected.primaryReplaced, r.replay).toBe(1)
+        expect(r.faultsInjected.remoteFlashDead, r.replay).toBe(1)
+        expect(r.restores, r.replay).toBe(1)
+        expect(r.violations, r.replay).toEqual([])
+        expect(r.consistent, r.replay).toBe(true)
+    })
+})
+
 describe("a bit flips in RAM after the capture", () => {
     it("in an aux ring slot: the remote finds the PORTION's CRC wrong, the member sends again from flash, nothing damaged is applied", () => {
         const sim = new Simulation({ ...defaultSimOptions(), boards: 1, seed: 2, durationMs: 10000, rate: 200 })
