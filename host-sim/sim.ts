@@ -346,7 +346,7 @@ export class Simulation {
     readonly adversaries: LinkAdversary[] = []
     private seals: FrameSealer[] = []
     /** The frames (frameId) each member's primary (0) and the remote's link (1) sealed, and of
-     * those each accepted, the last AUDIT_FRAMES of each (a Set keeps its insertion order). */
+     * those each accepted, the last AUDIT_FRAMES of each. */
     private sealedFrames: Array<[RecentFrames, RecentFrames]> = []
     private acceptedFrames: Array<[RecentFrames, RecentFrames]> = []
 

@@ -173,7 +173,7 @@ function checkNext(r: RemoteBoard, list: { member: number; lba: number; seq: num
             return checkNext(r, list, i + 1, 0, done)
         }
         // the store is busy or its flash failed for now: the apply is tried again later
-        flashError(r)
+        flashError(r, err)
         retryApply(r)
         done(false)
     })
@@ -191,7 +191,7 @@ function commit(r: RemoteBoard, m: Manifest): void {
         r.applying = false
         if (err !== 0) {
             // not applied (the flash failed, for now or for good): the image stays as it was
-            flashError(r)
+            flashError(r, err)
             retryApply(r)
             return
         }

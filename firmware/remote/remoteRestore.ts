@@ -100,7 +100,7 @@ function beginRestore(r: RemoteBoard, ms: MemberState, session: number): void {
         if (err !== StoreError.None) {
             // a flash that refuses it for good raises the remote's alarm, as staging and
             // commits do: the restore may be its only write (the apps idle, the group waiting)
-            if (err !== StoreError.QueueFull) flashError(r)
+            flashError(r, err)
             return later()
         }
         flashOk(r)

@@ -227,8 +227,11 @@ export function overflow(r: RemoteBoard, ms: MemberState): void {
     resend(r, ms)
 }
 
-/** A store error: counted in a row; past FLASH_FAILED_AFTER the flash has failed for good. */
-export function flashError(r: RemoteBoard): void {
+/** A store error `err` of a write or read the remote tries again: counted in a row, past
+ * FLASH_FAILED_AFTER the flash has failed for good; not a queue full of calls (the store is
+ * busy, not failing). */
+export function flashError(r: RemoteBoard, err: StoreError): void {
+    if (err === StoreError.QueueFull) return
     if (++r.flashErrorsInRow >= FLASH_FAILED_AFTER && !r.flashFailed) {
         r.flashFailed = true
         if (r.onFlashFailed) r.onFlashFailed()
@@ -266,7 +269,7 @@ function staged(r: RemoteBoard, w: StagingWrite, err: number): void {
             r.storeFull = true
             if (r.clock) r.fullSince = r.clock.millis()
             makeRoom(r, w.seq)
-        } else if (err !== StoreError.QueueFull) flashError(r)
+        } else flashError(r, err)
         if (r.clock) r.clock.setTimer(r.flashFailed ? FLASH_FAILED_RETRY_MS : STAGING_RETRY_MS, () => retryStaging(r, w))
         else retryStaging(r, w)
         return
