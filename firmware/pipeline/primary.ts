@@ -10,7 +10,7 @@ import { SeqTotals } from "../protocol/seqTotals"
 import { Verifier } from "./verify"
 import type { RpoPacing } from "./rpoPacing"
 import { HISTORY_SEQS, historyRoom, historySlack, PrimaryOptions, Resync, SeqFlag, SuspendReason, WRITES_WAITING, WriteError } from "./primaryTypes"
-import { ackNow, ackWaiting, checkHistory, flushUnstamped, over, PendingWrite, remoteConfirmed, stamp } from "./primaryAck"
+import { ackNow, ackWaiting, atBound, checkHistory, flushUnstamped, PendingWrite, remoteConfirmed, stamp } from "./primaryAck"
 import { pumpBoard } from "./primaryPump"
 import { addSeq, announceResync, keepManifest, newSession, recoverSeq, resyncStep, startResync, track } from "./primaryResync"
 
@@ -331,11 +331,6 @@ export class PrimaryBoard {
         return !seqAfter(seq, c)
     }
 
-    /** Replication history has reached its bound: store share, seq records or kept manifests. */
-    historyFull(): boolean {
-        return over(this, 4)
-    }
-
     /**
      * Suspends replication: the capture seq and everything before it are confirmed locally, so
      * the store frees their history (only the newest version of each block stays, its seq
@@ -389,7 +384,7 @@ export class PrimaryBoard {
                         if (this.isTracked(c))
                             if (this.hasReleased)
                                 if (!seqAfter(c, this.released))
-                                    if (!over(this, 4)) {
+                                    if (!atBound(this)) {
                                         this.suspended = false
                                         this.resumePending = true
                                         this.suspendReason = SuspendReason.None
@@ -461,7 +456,7 @@ export class PrimaryBoard {
     holdsSeq(): number {
         if (this.resync === Resync.Off) return Hold.None
         let h = this.resync === Resync.Copying ? Hold.Copying : Hold.None
-        if (this.needsClose() === Need.None) if (!this.lbasInSeq.isFull()) if (over(this, 4)) h = h | Hold.Held
+        if (this.needsClose() === Need.None) if (!this.lbasInSeq.isFull()) if (atBound(this)) h = h | Hold.Held
         return h
     }
 

@@ -227,7 +227,7 @@ function releasePaced(b: PrimaryBoard): void {
  */
 function historyHolds(b: PrimaryBoard): boolean {
     if (b.opts.congestion !== Congestion.Block) if (b.resync === Resync.Off) return false
-    if (!over(b, 4)) return false
+    if (!atBound(b)) return false
     return !pastHold(b)
 }
 
@@ -240,19 +240,18 @@ function pastHold(b: PrimaryBoard): boolean {
     return b.manifestsKept.length >= b.holdRoom
 }
 
-/** The store's live versions, the seq records or the kept manifests are at `q` quarters of
- * their bound (at 4: the history is full). */
-export function over(b: PrimaryBoard, q: number): boolean {
+/** The history is at its bound: the store's live versions, the seq records or the kept
+ * manifests. */
+export function atBound(b: PrimaryBoard): boolean {
     const lim = b.opts.historyLimit
-    if (lim) if (b.store.liveVersions() * 4 >= lim * q) return true
-    const n = b.historySeqs * q
-    if (b.seqs * 4 >= n) return true
-    return b.manifestsKept.length * 4 >= n
+    if (lim) if (b.store.liveVersions() >= lim) return true
+    if (b.seqs >= b.historySeqs) return true
+    return b.manifestsKept.length >= b.historySeqs
 }
 
 /** At the history bound (and not holding acknowledgements below its hard limit): suspends. */
 export function checkHistory(b: PrimaryBoard): void {
-    if (!b.suspended) if (over(b, 4)) if (!historyHolds(b)) b.suspend(SuspendReason.History)
+    if (!b.suspended) if (atBound(b)) if (!historyHolds(b)) b.suspend(SuspendReason.History)
 }
 
 /** Stamps the writes that wait for a seq, as far as they may be now; a resync's copy may then

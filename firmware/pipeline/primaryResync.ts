@@ -4,7 +4,7 @@ import { encodeManifest, encodeResync, Manifest, Msg, RESYNC_DONE, RESYNC_REASON
 import { StoreError } from "../store/types"
 import type { PrimaryBoard } from "./primary"
 import { READ_TRIES, Resync, SeqFlag, SuspendReason } from "./primaryTypes"
-import { confirmStore, over, PendingWrite, remoteConfirmed, stamp } from "./primaryAck"
+import { atBound, confirmStore, PendingWrite, remoteConfirmed, stamp } from "./primaryAck"
 import { damaged, pumpBoard } from "./primaryPump"
 
 /*
@@ -272,7 +272,7 @@ function copyRead(b: PrimaryBoard, err: number, data: Buffer | null): void {
                             // the store could not take the copy: the same block again at the next adopt or release;
                             // with the history at its bound the copy could never end: suspending frees it
                             if (e !== 0) {
-                                if (over(b, 4)) b.suspend(SuspendReason.History)
+                                if (atBound(b)) b.suspend(SuspendReason.History)
                                 return
                             }
                             resyncNote(b, seq)
