@@ -75,6 +75,9 @@ export interface SimOptions {
 /** A dependency no counter reaches: the checker's quick test leaves a block that names a write
  * the history lacks to checkRemote. */
 const UNKNOWN_WRITE = 0x7fffffff
+/** Reads of the remote's image at the end of a run, at most: each is read again when the remote
+ * applied during it (the reads take virtual time); past it, the run is reported. */
+const JUDGE_READS = 4
 
 /** Frames the checker of the sealed links remembers per link end, those it sealed and those it
  * accepted: far more than an end seals while a frame of it may still arrive. A frame can take
@@ -926,6 +929,8 @@ export class Simulation {
      * fails the run if it does find something (for the tests of that shortcut). */
     crossCheck = false
     checksAfterApply = 0
+    /** Final reads of the remote's image read again, an apply having fallen in them. */
+    remoteRereads = 0
     /** Flash images checked at power cuts. */
     flashChecks = 0
 
@@ -1591,6 +1596,12 @@ export class Simulation {
         return true
     }
 
+    /** Changes to the checker's image of the remote so far: applies (each a check), the
+     * portions they made visible and promoted writes, and a remote replaced. */
+    private shadowChanges(): number {
+        return this.checksAfterApply + this.portionsApplied + this.faultsInjected.remoteReplaced
+    }
+
     /** Reads a store's image through the firmware, in virtual time. */
     readImage(read: (b: number, lba: number, done: (d: Buffer | null) => void) => void): (Buffer | null)[][] {
         const lbaCount = this.group.opts.lbaCount
@@ -1624,15 +1635,27 @@ export class Simulation {
         }
         const v = this.violations
         for (const e of this.group.bootErrors) v.push(e)
-        const damaged: Array<[number, number]> = []
-        const remoteImg = this.readImage((b, lba, done) => {
-            const st = this.group.remote.store
-            if (!st || !this.group.remote.up) return done(null)
-            st.read(b, lba, (err, data) => {
-                if (err === StoreError.Corrupt) damaged.push([b, lba])
-                done(err === 0 ? data : null)
+        // the reads take virtual time, and the remote may apply (a resync's commit) meanwhile:
+        // an image read across an apply mixes two images, so it is read again until one apply
+        // or promoted write (the shadow's changes) falls in no read
+        let damaged: Array<[number, number]> = []
+        let remoteImg: (Buffer | null)[][] = []
+        for (let tries = 0; tries < JUDGE_READS; tries++) {
+            const before = this.shadowChanges()
+            const dmg: Array<[number, number]> = []
+            remoteImg = this.readImage((b, lba, done) => {
+                const st = this.group.remote.store
+                if (!st || !this.group.remote.up) return done(null)
+                st.read(b, lba, (err, data) => {
+                    if (err === StoreError.Corrupt) dmg.push([b, lba])
+                    done(err === 0 ? data : null)
+                })
             })
-        })
+            damaged = dmg
+            if (this.shadowChanges() === before) break
+            this.remoteRereads++
+            if (tries === JUDGE_READS - 1) v.push("remote: its image changed during each of " + JUDGE_READS + " final reads")
+        }
         const remote = decodeImage(this.history, this.group.opts.lbaCount, (b, l) => remoteImg[b][l], decodeBlock, v, "remote")
         this.remoteDamaged = damaged.length
         this.reported(remote, damaged, this.shadow)
