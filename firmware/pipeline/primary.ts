@@ -176,6 +176,9 @@ export class PrimaryBoard {
     /** Internal: the remote asked for this board's copy (every member's link was up), and has
      * not said since that its resync waits for a member whose link is down. */
     resyncAsked!: boolean
+    /** Internal: when the remote last said that its resync waits for a member whose link is
+     * down (RESYNC_WAIT after it had asked). */
+    resyncWaitAt = 0
     private linkUpAt!: number
 
     // counters
@@ -235,7 +238,10 @@ export class PrimaryBoard {
                 if (type === Msg.ResyncRequest) {
                     b.resyncAsked = true
                     startResync(b)
-                } else if (type === Msg.ResyncWait) b.resyncAsked = false
+                } else if (type === Msg.ResyncWait) {
+                    if (b.resyncAsked) b.resyncWaitAt = b.clock.millis()
+                    b.resyncAsked = false
+                }
             } else if (type === Msg.Applied) {
                 if (len === 5) remoteConfirmed(b, getU32(msg, 1))
             } else if (type === Msg.Verified) if (b.verifier) b.verifier.onVerified(msg, len, b)
@@ -399,10 +405,11 @@ export class PrimaryBoard {
         const at = now - t
         let stalled = waitedSince(this.unstamped, at)
         if (!stalled) stalled = waitedSince(this.unacked, at)
-        // a resync's own hold counts only while the remote has not asked for the copies or waits
-        // for a member whose link is down (under a load the remote cannot take, the hold ends
-        // with the resync's commit)
-        if (!stalled) if (this.resync === Resync.Off || !this.resyncAsked) stalled = waitedSince(this.paced, at)
+        // a resync's own hold counts only while the remote has not asked for the copies, or once
+        // it has waited the suspend time for a member whose link is down (under a load the
+        // remote cannot take, the hold ends with the resync's commit; a link down a moment, as
+        // while the remote renews a member's session, does not throw a finished copy away)
+        if (!stalled) if (this.resync === Resync.Off || (!this.resyncAsked && now - this.resyncWaitAt >= t)) stalled = waitedSince(this.paced, at)
         if (stalled) return this.suspend(SuspendReason.Stalled)
         // the link was down the suspend time while the board holds seqs for the remote
         if (now - this.linkUpAt >= t) {
