@@ -10,7 +10,7 @@ import { SeqTotals } from "../protocol/seqTotals"
 import { Verifier } from "./verify"
 import type { RpoPacing } from "./rpoPacing"
 import { HISTORY_SEQS, historyRoom, historySlack, PrimaryOptions, Resync, SeqFlag, SuspendReason, WRITES_WAITING, WriteError } from "./primaryTypes"
-import { ackNow, ackWaiting, atBound, checkHistory, flushUnstamped, PendingWrite, remoteConfirmed, stamp } from "./primaryAck"
+import { ackNow, ackWaiting, atBound, checkHistory, flushUnstamped, PendingWrite, remoteConfirmed, stamp, suspendTime } from "./primaryAck"
 import { pumpBoard } from "./primaryPump"
 import { addSeq, announceResync, keepManifest, newSession, recoverSeq, resyncStep, startResync, track } from "./primaryResync"
 
@@ -179,6 +179,8 @@ export class PrimaryBoard {
     /** Internal: when the remote last said that its resync waits for a member whose link is
      * down (RESYNC_WAIT after it had asked). */
     resyncWaitAt = 0
+    /** Internal: when its last resync ended, the remote having applied its copy (-1: none). */
+    resyncEndedAt = -1
     private linkUpAt!: number
 
     // counters
@@ -374,8 +376,7 @@ export class PrimaryBoard {
         const up = this.channel.isUp()
         if (up) this.linkUpAt = now
         const after = this.opts.suspendAfterMs
-        let t = 1000
-        if (after) t = after
+        const t = suspendTime(this)
         if (this.suspended) {
             // the cause has cleared: the remote asks for the copies (only once every member's
             // link is up: before that a resync could not end), the capture seq's local

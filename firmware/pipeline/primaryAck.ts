@@ -222,13 +222,29 @@ function releasePaced(b: PrimaryBoard): void {
  * Acknowledgements wait while the history is at its bound: always with the congestion
  * policy block, and during a resync with either policy (a suspension would throw the copy
  * away and start it again, so under a load the remote cannot take the resync would never
- * end; the history shrinks at its commit). Past the hold's room nothing holds: the board
- * suspends, so a long hold never fills the store or RAM.
+ * end; the history shrinks at its commit). Also for the suspend time after the resync ends:
+ * the seqs its hold kept open are the remote's to apply then, and a board that suspended at
+ * once would need the next resync, and the one after it, for good. Past the hold's room
+ * nothing holds: the board suspends, so a long hold never fills the store or RAM.
  */
 function historyHolds(b: PrimaryBoard): boolean {
-    if (b.opts.congestion !== Congestion.Block) if (b.resync === Resync.Off) return false
+    if (b.opts.congestion !== Congestion.Block) if (b.resync === Resync.Off) if (!justResynced(b)) return false
     if (!atBound(b)) return false
     return !pastHold(b)
+}
+
+/** The suspend time: how long a write waits before the board suspends (with
+ * group.suspendAfterMs 0, no wait suspends it, and a suspended board waits 1 s to resume). */
+export function suspendTime(b: PrimaryBoard): number {
+    const after = b.opts.suspendAfterMs
+    if (after) return after
+    return 1000
+}
+
+/** The board's resync ended (the remote applied its copy) less than the suspend time ago. */
+function justResynced(b: PrimaryBoard): boolean {
+    if (b.resyncEndedAt < 0) return false
+    return b.clock.millis() - b.resyncEndedAt < suspendTime(b)
 }
 
 /** Past the longest hold: the store's live versions a quarter past their bound, or the seq
@@ -287,6 +303,7 @@ export function remoteConfirmed(b: PrimaryBoard, applied: number): void {
     if (b.resync === Resync.Done)
         if (seqAtOrBefore(b.resyncTo, applied)) {
             b.resync = Resync.Off
+            b.resyncEndedAt = b.clock.millis()
             b.copyAll = false
         }
     const kept: Buffer[] = []

@@ -266,6 +266,40 @@ describe("full resync", () => {
         }
     })
 
+    it("after the commit, members at their bound hold their writes while the remote applies what the resync kept open, and replicate normally again", () => {
+        // the resync's hold leaves each member's history at its bound when the commit comes: a
+        // member that suspended at once needed the next resync, and the next, every ten seconds
+        // or so for as long as its app wrote
+        const o = { ...defaultSimOptions(), boards: 3, seed: 2, durationMs: 40000, history: 8 }
+        const sim = new Simulation(o)
+        sim.start()
+        sim.kernel.setTimer(5000, () => sim.replaceRemote(new Prng(3), 100, null))
+        let committedAt = -1
+        let suspendedAtCommit = 0
+        let appliedAtCommit = 0
+        const suspensions = () => sim.group.primaries.reduce((n, p) => n + (p.board ? p.board.suspensions : 0), 0)
+        for (let t = 5100; t <= o.durationMs; t += 100) {
+            sim.kernel.run(t, Number.MAX_SAFE_INTEGER)
+            if (committedAt < 0 && sim.group.remote.board && sim.group.remote.board.resyncsApplied > 0) {
+                committedAt = t
+                suspendedAtCommit = suspensions()
+                appliedAtCommit = sim.group.appliedSeq()
+            }
+        }
+        expect(committedAt).toBeGreaterThan(0)
+        expect(committedAt).toBeLessThan(20000)
+        // no member suspended again after the commit, and the remote applied seq after seq, as
+        // the group closed them (one resync applied about a dozen seqs every ten seconds)
+        expect(suspensions()).toBe(suspendedAtCommit)
+        expect(sim.group.remote.board!.resyncsApplied).toBe(1)
+        const captured = sim.group.primaries[0].board!.captureSeq()
+        expect(sim.group.appliedSeq() - appliedAtCommit).toBeGreaterThan(100)
+        expect(captured - sim.group.appliedSeq()).toBeLessThan(8)
+        const r = sim.finish()
+        expect(r.violations).toEqual([])
+        expect(r.consistent).toBe(true)
+    })
+
     it("a member's session renewed a moment does not make the members holding their writes for the resync suspend", () => {
         // the remote renews a member's session (a portion that failed its CRC): its link is down
         // for a moment and the remote tells the others that its resync waits; a member that had
