@@ -1596,6 +1596,35 @@ export class Simulation {
         return true
     }
 
+    /**
+     * The remote's image, read through its store (and the blocks that read back damaged). The
+     * reads take virtual time, and the remote may apply meanwhile (a resync's commit in the
+     * catch-up): an image read across an apply mixes two images, so it is read again until no
+     * apply or promoted write (the shadow's changes) falls in the reads; after JUDGE_READS
+     * tries, a violation in `v`.
+     */
+    readRemoteImage(v: string[]): { image: (Buffer | null)[][]; damaged: Array<[number, number]> } {
+        let damaged: Array<[number, number]> = []
+        let image: (Buffer | null)[][] = []
+        for (let tries = 0; tries < JUDGE_READS; tries++) {
+            const before = this.shadowChanges()
+            const dmg: Array<[number, number]> = []
+            image = this.readImage((b, lba, done) => {
+                const st = this.group.remote.store
+                if (!st || !this.group.remote.up) return done(null)
+                st.read(b, lba, (err, data) => {
+                    if (err === StoreError.Corrupt) dmg.push([b, lba])
+                    done(err === 0 ? data : null)
+                })
+            })
+            damaged = dmg
+            if (this.shadowChanges() === before) break
+            this.remoteRereads++
+            if (tries === JUDGE_READS - 1) v.push("remote: its image changed during each of " + JUDGE_READS + " final reads")
+        }
+        return { image, damaged }
+    }
+
     /** Changes to the checker's image of the remote so far: applies (each a check), the
      * portions they made visible and promoted writes, and a remote replaced. */
     private shadowChanges(): number {
@@ -1635,27 +1664,7 @@ export class Simulation {
         }
         const v = this.violations
         for (const e of this.group.bootErrors) v.push(e)
-        // the reads take virtual time, and the remote may apply (a resync's commit) meanwhile:
-        // an image read across an apply mixes two images, so it is read again until one apply
-        // or promoted write (the shadow's changes) falls in no read
-        let damaged: Array<[number, number]> = []
-        let remoteImg: (Buffer | null)[][] = []
-        for (let tries = 0; tries < JUDGE_READS; tries++) {
-            const before = this.shadowChanges()
-            const dmg: Array<[number, number]> = []
-            remoteImg = this.readImage((b, lba, done) => {
-                const st = this.group.remote.store
-                if (!st || !this.group.remote.up) return done(null)
-                st.read(b, lba, (err, data) => {
-                    if (err === StoreError.Corrupt) dmg.push([b, lba])
-                    done(err === 0 ? data : null)
-                })
-            })
-            damaged = dmg
-            if (this.shadowChanges() === before) break
-            this.remoteRereads++
-            if (tries === JUDGE_READS - 1) v.push("remote: its image changed during each of " + JUDGE_READS + " final reads")
-        }
+        const { image: remoteImg, damaged } = this.readRemoteImage(v)
         const remote = decodeImage(this.history, this.group.opts.lbaCount, (b, l) => remoteImg[b][l], decodeBlock, v, "remote")
         this.remoteDamaged = damaged.length
         this.reported(remote, damaged, this.shadow)
