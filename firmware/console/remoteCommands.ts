@@ -273,6 +273,7 @@ function remoteStats(r: RemoteParts): StatList {
     s.add("stagedDamaged", r.board.stagedDamaged)
     s.add("stagedDamagedSuperseded", r.board.stagedDamagedSuperseded)
     s.add("resends", r.board.resends)
+    s.add("stagedAlready", r.board.stagedAlready)
     let received = 0
     let up = 0
     for (let m = 0; m < r.channels.length; m++) {

@@ -35,6 +35,9 @@ export interface RemoteStore {
     pinnedSeqs?(): number[]
     /** The staged versions of `seq` (member < 0: of every member). */
     pinned?(member: number, seq: number): { member: number; lba: number; seq: number }[]
+    /** A staged version of (member, lba, seq) is held: from RAM, no flash access (absent:
+     * every portion is written). */
+    hasStaged?(member: number, lba: number, seq: number): boolean
     /** Reads a staged version back, checked against its record's CRC (Corrupt when not). */
     readPinned?(p: { member: number; lba: number; seq: number }, done: (err: number, data: Buffer | null) => void): void
     /** Reads the applied version of an lba: done(0, null) when there is none, Corrupt when it
@@ -103,6 +106,8 @@ export class RemoteBoard {
     stagedDamagedSuperseded = 0
     /** Times a member's session was ended to have it send its unapplied seqs again. */
     resends = 0
+    /** Portions sent again whose version was staged already, whole: not written again. */
+    stagedAlready = 0
     /** Restores begun: a member whose board came back blank asked for its image. */
     restoresStarted = 0
     /** Told when a restore has begun: everything staged above `applied` was discarded (the

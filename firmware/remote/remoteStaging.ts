@@ -163,6 +163,33 @@ function stageNext(r: RemoteBoard): void {
 }
 
 function submit(r: RemoteBoard, w: StagingWrite): void {
+    const st = r.store
+    // the same version already staged (a member sends its unapplied seqs again in each new
+    // session: after the remote's power cut, a renewal, its own boot): read back whole and
+    // the same data, it is not written again, nor does it wait for room. That spares the
+    // flash a program and its share of an erase per portion. Anything else (not there,
+    // damaged, different, an error) goes the way of a new portion
+    if (w.session === w.ms.session)
+        if (st.hasStaged && st.readPinned)
+            if (st.hasStaged(w.ms.member, w.lba, w.seq)) {
+                r.stagingInFlight++
+                st.readPinned({ member: w.ms.member, lba: w.lba, seq: w.seq }, (err, data) => {
+                    if (err === 0 && data && data.length === w.data.length && crc32cUpdate(0, data, 0, data.length) === w.crc) {
+                        r.stagedAlready++
+                        // (what is staged is the flash's copy, whatever became of the buffer)
+                        w.data = data
+                        return stagedDone(r, w, 0)
+                    }
+                    r.stagingInFlight--
+                    place(r, w)
+                })
+                return
+            }
+    place(r, w)
+}
+
+/** Writes w once the store has room for it and its buffer still matches its CRC. */
+function place(r: RemoteBoard, w: StagingWrite): void {
     const clock = r.clock
     if (clock)
         if (w.session === w.ms.session)
@@ -183,19 +210,20 @@ function submit(r: RemoteBoard, w: StagingWrite): void {
     }
     r.stagingInFlight++
     if (r.storeFull) r.probing = true
-    r.store.write(
-        w.ms.member,
-        w.lba,
-        w.seq,
-        w.data,
-        (err) => {
-            r.stagingInFlight--
-            r.probing = false
-            staged(r, w, err)
-            stageNext(r)
-        },
-        w.crc
-    )
+    writeStaged(r, w)
+}
+
+/** The staging write of w (counted in flight). */
+function writeStaged(r: RemoteBoard, w: StagingWrite): void {
+    r.store.write(w.ms.member, w.lba, w.seq, w.data, (err) => stagedDone(r, w, err), w.crc)
+}
+
+/** A staging write in flight ended with err (0: w is staged); the next may go. */
+function stagedDone(r: RemoteBoard, w: StagingWrite, err: number): void {
+    r.stagingInFlight--
+    r.probing = false
+    staged(r, w, err)
+    stageNext(r)
 }
 
 /**

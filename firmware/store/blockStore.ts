@@ -59,6 +59,14 @@ export class BlockStore extends PrimaryBlockStore {
         this.checked(op, 0, HORIZON, seq, null, done)
     }
 
+    /** Remote: a staged version of (member, lba, seq) is held (RAM only: a look in the index;
+     * false before the store is mounted). */
+    hasStaged(member: number, lba: number, seq: number): boolean {
+        if (!this.mounted) return false
+        if (this.idx.hasHorizon) if (!seqAfter(seq, this.idx.horizon)) return false
+        return this.idx.version(member, lba, seq) >= 0
+    }
+
     /** Remote: the applied seq (0 before the first commit). */
     appliedSeq(): number {
         return this.confirmedSeq()

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { META_REMOTE_GENERATION } from "../../firmware/boot/remoteFirmware"
+import { resend } from "../../firmware/remote/remoteStaging"
 import { StoreError } from "../../firmware/store/types"
 import { Prng } from "../../host-sim/prng"
 import { defaultSimOptions, Simulation } from "../../host-sim/sim"
@@ -201,5 +202,39 @@ describe("a member's new generation", () => {
         expect(store.meta(key)).toBe(sim.group.primaries[0].channel!.generation)
         expect(r.violations).toEqual([])
         expect(r.caughtUp).toBe(true)
+    })
+})
+
+describe("a member sends its unapplied seqs again", () => {
+    // every new session of a member sends what the remote has not applied again (after the
+    // remote's power cut, a renewal, the member's boot): in a resync or an outage that is
+    // much, and the remote wrote all of it again, a program and a share of an erase a portion
+    it("the versions the remote holds staged already, whole, are read back, not written again; a damaged one is written", () => {
+        const sim = new Simulation({ ...defaultSimOptions(), boards: 2, seed: 3, durationMs: 10000 })
+        sim.start()
+        sim.kernel.run(3000, Number.MAX_SAFE_INTEGER)
+        // member 1's link down: the remote applies nothing, member 0's portions stay staged
+        sim.linkDownFor(1, 4000)
+        sim.kernel.run(5000, Number.MAX_SAFE_INTEGER)
+        const rb = sim.group.remote.board!
+        const st = sim.group.remote.store!
+        const chip = sim.group.remote.chip
+        // one staged version damaged past mending (two bits of its data)
+        const v = st.pinned(0, st.pinnedSeqs()[0])[0]
+        chip.flipBit(v.addr + 3, 2)
+        chip.flipBit(v.addr + 9, 5)
+        const received = rb.portionsReceived(0)
+        const programs = chip.programs
+        resend(rb, rb.members[0])
+        sim.kernel.run(6500, Number.MAX_SAFE_INTEGER)
+        const again = rb.portionsReceived(0) - received
+        expect(again).toBeGreaterThan(20)
+        // all but the damaged one were there: no program for them; the damaged one is written
+        // again (its data, then its entry)
+        expect(rb.stagedAlready).toBe(again - 1)
+        expect(chip.programs - programs).toBe(2)
+        const r = sim.finish()
+        expect(r.violations).toEqual([])
+        expect(r.consistent).toBe(true)
     })
 })
