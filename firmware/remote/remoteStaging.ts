@@ -178,7 +178,7 @@ function submit(r: RemoteBoard, w: StagingWrite): void {
                         r.stagedAlready++
                         // (what is staged is the flash's copy, whatever became of the buffer)
                         w.data = data
-                        return stagedDone(r, w, 0)
+                        return stagedDone(r, w, 0, false)
                     }
                     r.stagingInFlight--
                     place(r, w)
@@ -215,14 +215,15 @@ function place(r: RemoteBoard, w: StagingWrite): void {
 
 /** The staging write of w (counted in flight). */
 function writeStaged(r: RemoteBoard, w: StagingWrite): void {
-    r.store.write(w.ms.member, w.lba, w.seq, w.data, (err) => stagedDone(r, w, err), w.crc)
+    r.store.write(w.ms.member, w.lba, w.seq, w.data, (err) => stagedDone(r, w, err, true), w.crc)
 }
 
-/** A staging write in flight ended with err (0: w is staged); the next may go. */
-function stagedDone(r: RemoteBoard, w: StagingWrite, err: number): void {
+/** A staging write in flight ended with err (0: w is staged; `written`: by a write, else
+ * found staged already); the next may go. */
+function stagedDone(r: RemoteBoard, w: StagingWrite, err: number, written: boolean): void {
     r.stagingInFlight--
     r.probing = false
-    staged(r, w, err)
+    staged(r, w, err, written)
     stageNext(r)
 }
 
@@ -271,7 +272,7 @@ export function flashOk(r: RemoteBoard): void {
     r.flashFailed = false
 }
 
-function staged(r: RemoteBoard, w: StagingWrite, err: number): void {
+function staged(r: RemoteBoard, w: StagingWrite, err: number, written: boolean): void {
     const a = w.arrivals
     const ms = w.ms
     if (w.session !== ms.session) {
@@ -302,8 +303,11 @@ function staged(r: RemoteBoard, w: StagingWrite, err: number): void {
         else retryStaging(r, w)
         return
     }
-    flashOk(r)
-    r.storeFull = false
+    // (a version found staged says nothing of the flash's programs, nor of its room)
+    if (written) {
+        flashOk(r)
+        r.storeFull = false
+    }
     a.staging--
     ms.unstage()
     a.received++

@@ -237,4 +237,21 @@ describe("a member sends its unapplied seqs again", () => {
         expect(r.violations).toEqual([])
         expect(r.consistent).toBe(true)
     })
+
+    it("a version found staged says nothing of the flash's programs: a remote whose flash failed for good keeps its alarm", () => {
+        const sim = new Simulation({ ...defaultSimOptions(), boards: 2, seed: 3, durationMs: 10000 })
+        sim.start()
+        sim.kernel.run(3000, Number.MAX_SAFE_INTEGER)
+        sim.linkDownFor(1, 6000)
+        sim.kernel.run(5000, Number.MAX_SAFE_INTEGER)
+        const rb = sim.group.remote.board!
+        // programs and erases fail from now on; member 0's new portions raise the alarm
+        sim.group.remote.chip.failWrites(-1)
+        sim.kernel.run(7000, Number.MAX_SAFE_INTEGER)
+        expect(rb.flashFailed).toBe(true)
+        resend(rb, rb.members[0])
+        sim.kernel.run(8500, Number.MAX_SAFE_INTEGER)
+        expect(rb.stagedAlready).toBeGreaterThan(20)
+        expect(rb.flashFailed).toBe(true)
+    })
 })
