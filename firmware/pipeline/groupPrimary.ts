@@ -183,7 +183,11 @@ export class GroupPrimaryBoard extends PrimaryBoard {
      * regenerated shuttle could not carry every open seq; the other members may have dropped
      * it too), so the remote could never walk from this board's seqs to the resync's target.
      * The copy then extends to that seq and scans again (only blocks whose newest version is
-     * in the seqs added are copied: the copies made so far are newer). True when it did.
+     * in the seqs added are copied: the copies made so far are newer). True when it did. A
+     * break at or before the remote's applied seq is none: the remote's walk ends there, and
+     * this board drops the manifests the remote has applied (a board restored from the remote
+     * extended its copy by one seq each time one was applied, and the group, its apps idle,
+     * moved on a seq every lap for good).
      */
     override extendCopy(): boolean {
         const kept = this.manifestsKept
@@ -192,6 +196,7 @@ export class GroupPrimaryBoard extends PrimaryBoard {
         for (let n = 0; m && n <= kept.length; n++) {
             const prev = getU32(m, 5)
             if (!seqAfter(prev, this.resyncBase)) return false
+            if (!seqAfter(prev, this.remoteApplied)) return false
             let found: Buffer | null = null
             for (let k = 0; k < kept.length; k++) if (getU32(kept[k], 1) === prev) found = kept[k]
             if (!found) {

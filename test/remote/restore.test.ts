@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { defaultSimOptions, Simulation } from "../../host-sim/sim"
 import { Prng } from "../../host-sim/prng"
+import { Resync } from "../../firmware/pipeline/primary"
 
 // A board lost with its flash, and a new board with a blank flash in its place: it takes its
 // image back from the remote (firmware/boot/restore.ts, firmware/remote/remoteRestore.ts), then
@@ -78,6 +79,34 @@ describe("a primary restored from the remote", () => {
         sim.group.powerCycleRemote(new Prng(4), 300)
         runTo(sim, 40000)
         expect(sim.restoresDone).toBe(1)
+        const r = sim.finish()
+        expect(r.violations).toEqual([])
+        expect(r.consistent).toBe(true)
+    })
+
+    it("once it has its image, an idle group stays still: no seq closed for nothing, no record written", () => {
+        // the restored board's copy extended by one seq each time the remote applied one (it
+        // takes a manifest the remote has applied for lost), and the group, its apps idle,
+        // closed a seq every lap for it: a commit record on the remote and a confirm record on
+        // every board, about nine a second, for good
+        const sim = new Simulation({ ...defaultSimOptions(), boards: 4, seed: 1, durationMs: 30000 })
+        sim.start()
+        sim.kernel.run(30000, Number.MAX_SAFE_INTEGER)
+        for (const a of sim.apps) a.stop()
+        sim.kernel.run(50000, Number.MAX_SAFE_INTEGER)
+        expect(sim.replacePrimary(0, new Prng(1), 100)).toBe(true)
+        const k = sim.kernel
+        while (k.millis() < 120000 && sim.restoresDone === 0) k.run(k.millis() + 10, Number.MAX_SAFE_INTEGER)
+        expect(sim.restoresDone).toBe(1)
+        k.run(k.millis() + 5000, Number.MAX_SAFE_INTEGER)
+        const applied = sim.group.appliedSeq()
+        const capture = sim.group.primaries.map((p) => p.board!.captureSeq())
+        const programs = sim.group.remote.chip.programs
+        k.run(k.millis() + 20000, Number.MAX_SAFE_INTEGER)
+        expect(sim.group.appliedSeq()).toBe(applied)
+        expect(sim.group.primaries.map((p) => p.board!.captureSeq())).toEqual(capture)
+        expect(sim.group.remote.chip.programs).toBe(programs)
+        expect(sim.group.primaries[0].board!.resync).toBe(Resync.Off)
         const r = sim.finish()
         expect(r.violations).toEqual([])
         expect(r.consistent).toBe(true)
