@@ -75,8 +75,8 @@ export interface SimOptions {
 /** A dependency no counter reaches: the checker's quick test leaves a block that names a write
  * the history lacks to checkRemote. */
 const UNKNOWN_WRITE = 0x7fffffff
-/** Reads of the remote's image at the end of a run, at most: each is read again when the remote
- * applied during it (the reads take virtual time); past it, the run is reported. */
+/** Reads of the remote's image at the end of a run, at most: it is read again when its image
+ * changed during the reads (readRemoteImage); past it, the run is reported. */
 const JUDGE_READS = 4
 
 /** Frames the checker of the sealed links remembers per link end, those it sealed and those it
@@ -929,7 +929,7 @@ export class Simulation {
      * fails the run if it does find something (for the tests of that shortcut). */
     crossCheck = false
     checksAfterApply = 0
-    /** Final reads of the remote's image read again, an apply having fallen in them. */
+    /** Final reads of the remote's image read again, its image having changed during them. */
     remoteRereads = 0
     /** Flash images checked at power cuts. */
     flashChecks = 0
@@ -1609,6 +1609,7 @@ export class Simulation {
         for (let tries = 0; tries < JUDGE_READS; tries++) {
             const before = this.shadowChanges()
             const dmg: Array<[number, number]> = []
+            damaged = dmg
             image = this.readImage((b, lba, done) => {
                 const st = this.group.remote.store
                 if (!st || !this.group.remote.up) return done(null)
@@ -1617,7 +1618,6 @@ export class Simulation {
                     done(err === 0 ? data : null)
                 })
             })
-            damaged = dmg
             if (this.shadowChanges() === before) break
             this.remoteRereads++
             if (tries === JUDGE_READS - 1) v.push("remote: its image changed during each of " + JUDGE_READS + " final reads")
