@@ -11,7 +11,7 @@ import { Verifier } from "./verify"
 import type { RpoPacing } from "./rpoPacing"
 import { HISTORY_SEQS, historyRoom, historySlack, PrimaryOptions, Resync, SeqFlag, SuspendReason, WRITES_WAITING, WriteError } from "./primaryTypes"
 import { ackNow, ackWaiting, atBound, checkHistory, flushUnstamped, PendingWrite, remoteConfirmed, stamp, suspendTime } from "./primaryAck"
-import { pumpBoard } from "./primaryPump"
+import { pumpBoard, takeHeld } from "./primaryPump"
 import { addSeq, announceResync, keepManifest, newSession, recoverSeq, resyncStep, startResync, track } from "./primaryResync"
 
 export {
@@ -100,6 +100,14 @@ export class PrimaryBoard {
     sentBytes!: number
     fromFlash!: PinnedPortion[] | null
     fromFlashNext!: number
+    /** Internal: per seq record, what the remote's HELD says it holds staged of the seq (count
+     * of versions, -1: nothing said, and their digest); the seq being sent from flash is only
+     * compared with it (its digest so far in heldSum), not sent. */
+    heldCount: number[] = []
+    heldDigest: number[] = []
+    checking = false
+    heldSum = 0
+    heldTmp: Buffer
     /** Internal: the portion being sent: from the aux ring it goes at once, from flash it waits
      * as the pending message (nothing else writes the buffer before it is sent; the channel
      * copies what it takes); a read from flash is under way. */
@@ -203,6 +211,10 @@ export class PrimaryBoard {
     bytesSent = 0
     portionsFromFlash = 0
     seqsSpilled = 0
+    /** Seqs a new session did not send again, since the remote held them (HELD), and seqs the
+     * remote named whose versions here were others (sent whole). */
+    seqsHeld = 0
+    heldDiffered = 0
     /** Called at every acknowledgement (the simulator measures latency and RPO with it). */
     onAck?: (lba: number, seq: number, issuedAt: number) => void
 
@@ -213,6 +225,7 @@ export class PrimaryBoard {
         readonly channel: PipelineChannel
     ) {
         this.ring = new AuxRing(opts.auxRingBytes, opts.blockSize)
+        this.heldTmp = Buffer.alloc(8)
         this.lbasInSeq = new LbaTable(opts.maxLbasPerSeq)
         this.lost = Buffer.alloc((opts.lbaCount + 7) >> 3)
         this.storing = Buffer.alloc((opts.lbaCount + 7) >> 3)
@@ -228,6 +241,8 @@ export class PrimaryBoard {
             this.portionsOf.push(0)
             this.stateOf.push(0)
             this.firstWriteOf.push(-1)
+            this.heldCount.push(-1)
+            this.heldDigest.push(0)
         }
         addSeq(this, 1)
         const self = this
@@ -246,7 +261,8 @@ export class PrimaryBoard {
                 }
             } else if (type === Msg.Applied) {
                 if (len === 5) remoteConfirmed(b, getU32(msg, 1))
-            } else if (type === Msg.Verified) if (b.verifier) b.verifier.onVerified(msg, len, b)
+            } else if (type === Msg.Held) takeHeld(b, msg, len)
+            else if (type === Msg.Verified) if (b.verifier) b.verifier.onVerified(msg, len, b)
         })
         channel.onSessionUp((resumed, resume) => {
             if (!resumed) newSession(self, resume)

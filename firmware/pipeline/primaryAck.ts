@@ -319,6 +319,8 @@ export function remoteConfirmed(b: PrimaryBoard, applied: number): void {
         rotate(b.portionsOf)
         rotate(b.stateOf)
         rotate(b.firstWriteOf)
+        rotate(b.heldCount)
+        rotate(b.heldDigest)
         b.seqs = b.seqs - 1
     }
     if (b.paced.length > 0) releasePaced(b)

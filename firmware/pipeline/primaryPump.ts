@@ -1,4 +1,5 @@
-import { encodePortionHeader, PORTION_HEADER, seqDoneMessage } from "../protocol/messages"
+import { getU32 } from "../codec/bytes"
+import { encodePortionHeader, HELD_ENTRY, HELD_HEADER, heldShare, PORTION_HEADER, SEQ_DONE_HELD, seqDoneMessage } from "../protocol/messages"
 import { PinnedPortion } from "../protocol/ports"
 import { StoreError } from "../store/types"
 import type { PrimaryBoard } from "./primary"
@@ -46,6 +47,10 @@ export function pumpBoard(b: PrimaryBoard): void {
             b.sentBytes = 0
             // a read of a seq before it that was dropped meanwhile counts no more
             b.fromFlash = null
+            // the remote said it holds the seq (HELD): its versions are read and compared, and
+            // sent only if they are others
+            b.checking = (f & SeqFlag.Spilled) !== 0 && b.heldCount[i] >= 0
+            b.heldSum = 0
         }
         if (!(f & SeqFlag.Spilled)) {
             while (!ring.isEmpty()) {
@@ -73,8 +78,23 @@ export function pumpBoard(b: PrimaryBoard): void {
             if (b.fromFlashNext < list.length) return readBack(b, seq, list)
         }
         // SEQ_DONE, short when a write of the seq never became durable (SeqFlag.Short is the
-        // bit of SEQ_DONE_SHORT)
-        const msg = seqDoneMessage(seq, b.sentPortions, b.sentBytes, states[i] & SeqFlag.Short)
+        // bit of SEQ_DONE_SHORT); with HELD when the remote holds every version of it
+        let flags = states[i] & SeqFlag.Short
+        if (b.checking) {
+            b.checking = false
+            if (b.sentPortions !== b.heldCount[i] || b.heldSum !== b.heldDigest[i]) {
+                // the remote holds other versions than these: the seq goes whole
+                b.heldCount[i] = -1
+                b.heldDiffered = b.heldDiffered + 1
+                states[i] = states[i] & ~SeqFlag.Sending
+                b.fromFlash = null
+                i--
+                continue
+            }
+            flags = flags | SEQ_DONE_HELD
+            b.seqsHeld = b.seqsHeld + 1
+        }
+        const msg = seqDoneMessage(seq, b.sentPortions, b.sentBytes, flags, b.heldSum)
         states[i] = (states[i] & ~SeqFlag.Sending) | SeqFlag.Sent
         b.fromFlash = null
         if (!ch.send(msg)) {
@@ -118,6 +138,11 @@ function readBack(b: PrimaryBoard, seq: number, list: PinnedPortion[]): void {
             // the version is gone (the seq was confirmed or tracked meanwhile): nothing to send
             const i = recordOf(b, seq)
             if (i >= 0) b.stateOf[i] = b.stateOf[i] | SeqFlag.Short
+        } else if (b.checking) {
+            // compared with what the remote holds, not sent
+            b.heldSum = (b.heldSum + heldShare(b.heldTmp, p.lba, b.store.readCrc)) >>> 0
+            b.sentPortions = b.sentPortions + 1
+            b.sentBytes = b.sentBytes + data.length
         } else {
             // the channel copies a message it takes, and no read starts before this one is
             // sent: one buffer serves every portion
@@ -141,6 +166,22 @@ export function damaged(b: PrimaryBoard, lba: number, seq: number): void {
     b.damagedSeq = seq
     b.damagedAt = b.store.newestSeq(b.opts.member, lba)
     b.readTries = 0
+}
+
+/** HELD: per seq, what the remote holds staged of it. A seq not yet sent in this session is
+ * then compared before it is sent (pumpBoard); one being sent or sent goes on as it is. */
+export function takeHeld(b: PrimaryBoard, msg: Buffer, len: number): void {
+    const n = msg[1]
+    if (len !== HELD_HEADER + HELD_ENTRY * n) return
+    for (let k = 0; k < n; k++) {
+        const o = HELD_HEADER + HELD_ENTRY * k
+        const i = recordOf(b, getU32(msg, o))
+        if (i < 0) continue
+        const f = b.stateOf[i]
+        if (!(f & SeqFlag.Spilled) || (f & (SeqFlag.Sending | SeqFlag.Sent)) !== 0) continue
+        b.heldCount[i] = getU32(msg, o + 4)
+        b.heldDigest[i] = getU32(msg, o + 8)
+    }
 }
 
 /** A portion of the seq being sent went to the link. */

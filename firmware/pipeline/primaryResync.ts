@@ -26,6 +26,7 @@ export function addSeq(b: PrimaryBoard, seq: number): number {
     b.portionsOf[i] = 0
     b.stateOf[i] = 0
     b.firstWriteOf[i] = -1
+    b.heldCount[i] = -1
     return i
 }
 
@@ -69,8 +70,11 @@ export function newSession(b: PrimaryBoard, resume: Buffer): void {
     for (let i = 0; i < b.seqs; i++) {
         const f = states[i]
         if (f & (SeqFlag.Sending | SeqFlag.Sent | SeqFlag.Spilled)) states[i] = (f & ~(SeqFlag.Sending | SeqFlag.Sent)) | SeqFlag.Spilled
+        // what the remote holds of them, it says in this session (HELD)
+        b.heldCount[i] = -1
     }
     b.fromFlash = null
+    b.checking = false
     // the remote's history ends before this board's flash history begins (the store unpins a
     // seq's versions only once its confirm record is durable): no resume
     if (b.suspended) return startResync(b)
@@ -98,6 +102,7 @@ export function track(b: PrimaryBoard): void {
     b.lbasInSeq.clear()
     b.portionsOf[0] = 0
     b.firstWriteOf[0] = -1
+    b.heldCount[0] = -1
     trimKept(b)
     // once the local confirmation is durable, a group of one acknowledges at once; a group
     // member when the shuttle next takes its totals

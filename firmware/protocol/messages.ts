@@ -1,4 +1,5 @@
 import { getU32, putU32 } from "../codec/bytes"
+import { crc32cUpdate } from "../codec/crc32c"
 
 /**
  * Replication messages, carried by the link channel (which makes them reliable and ordered).
@@ -12,7 +13,9 @@ import { getU32, putU32 } from "../codec/bytes"
  *              `sent` portions holding `bytes` of data. Flag 0x01 (SHORT): some write stamped
  *              seq never became durable (a power cut or a flash error interrupted it), so
  *              `sent` may be below the manifest; such a write was never acknowledged, so no
- *              other write can depend on it.
+ *              other write can depend on it. Flag 0x02 (HELD), followed by digest u32: the
+ *              member sent no portion of seq in this session, because the remote's HELD named
+ *              the `sent` versions it holds staged with that digest and they are the member's
  *   MANIFEST   0x03 | seq u32 | prevSeq u32 | n u8 | n × (member u8 | portions u32 | bytes u32)
  *              the final group totals of seq, per member: portions are distinct lbas written
  *              with seq (after write folding), bytes their data; prevSeq is the seq the group
@@ -48,6 +51,10 @@ import { getU32, putU32 } from "../codec/bytes"
  *              its image (or announces the copy it has made again); a suspended member resumes
  *   RESYNC_WAIT 0x83
  *              the resync waits for a member whose link is down
+ *   HELD       0x86 | n u8 | n × (seq u32 | count u32 | digest u32)
+ *              at a new session: per unapplied seq, the member's versions the remote holds
+ *              staged whole (heldDigest); the member sends none of a seq whose own versions
+ *              have the same count and digest, only its SEQ_DONE with HELD
  *   VERIFIED   0x84 | from u32 | n u8 | n × (state u8 | crc u32)
  *              the answer to VERIFY: per lba, what the remote's applied image holds (state 0:
  *              no block, 1: a block whose CRC-32C follows, 2: a block that reads back damaged)
@@ -82,6 +89,8 @@ export const enum Msg {
     Verified = 0x84,
     /** The answer to RESTORE. */
     Restored = 0x85,
+    /** What the remote holds staged of a member's unapplied seqs (count and digest each). */
+    Held = 0x86,
 }
 
 export const RESTORE_LEN = 7
@@ -190,6 +199,26 @@ export function encodePortionHeader(dst: Buffer, seq: number, lba: number, crc: 
 }
 
 export const SEQ_DONE_SHORT = 0x01
+/** SEQ_DONE's flag: no portion was sent, the remote holds them staged (a digest follows). */
+export const SEQ_DONE_HELD = 0x02
+/** SEQ_DONE's length, and with the HELD flag (its digest). */
+export const SEQ_DONE_LEN = 14
+export const SEQ_DONE_HELD_LEN = 18
+/** HELD: its bytes before the entries, each entry's, and the most entries one message takes
+ * (so that it is never longer than a PORTION). */
+export const HELD_HEADER = 2
+export const HELD_ENTRY = 12
+export const HELD_MAX = 20
+
+/** The share of one version in a seq's digest: the CRC-32C of its lba and its data's CRC-32C
+ * (`tmp`: 8 bytes of scratch). The digest of a set of versions is the sum of their shares mod
+ * 2^32, the same in any order; a set that differs from another by one version never has its
+ * digest, two sets that differ more have it by chance (2^-32). */
+export function heldShare(tmp: Buffer, lba: number, crc: number): number {
+    putU32(tmp, 0, lba)
+    putU32(tmp, 4, crc)
+    return crc32cUpdate(0, tmp, 0, 8)
+}
 
 /** @devsWhenUsed */
 export class SeqDone {
@@ -199,28 +228,35 @@ export class SeqDone {
         public bytes: number,
         public flags: number
     ) {}
+    /** With SEQ_DONE_HELD: the digest of the versions the member holds. */
+    digest = 0
 }
 
 export function encodeSeqDone(d: SeqDone): Buffer {
-    return seqDoneMessage(d.seq, d.sent, d.bytes, d.flags)
+    return seqDoneMessage(d.seq, d.sent, d.bytes, d.flags, d.digest)
 }
 
-/** SEQ_DONE from its fields (what encodeSeqDone writes, without a SeqDone to hold them). */
-export function seqDoneMessage(seq: number, sent: number, bytes: number, flags: number): Buffer {
-    const b = Buffer.alloc(14)
+/** SEQ_DONE from its fields (what encodeSeqDone writes, without a SeqDone to hold them);
+ * with the HELD flag, `digest` follows. */
+export function seqDoneMessage(seq: number, sent: number, bytes: number, flags: number, digest = 0): Buffer {
+    const b = Buffer.alloc(flags & SEQ_DONE_HELD ? SEQ_DONE_HELD_LEN : SEQ_DONE_LEN)
     b[0] = Msg.SeqDone
     putU32(b, 1, seq)
     putU32(b, 5, sent)
     putU32(b, 9, bytes)
     b[13] = flags
+    if (flags & SEQ_DONE_HELD) putU32(b, 14, digest)
     return b
 }
 
 export function decodeSeqDone(b: Buffer, len: number): SeqDone | null {
-    if (len !== 14) return null
+    if (len < SEQ_DONE_LEN) return null
     if (b[0] !== Msg.SeqDone) return null
-    if ((b[13] & ~SEQ_DONE_SHORT) !== 0) return null
-    return new SeqDone(getU32(b, 1), getU32(b, 5), getU32(b, 9), b[13])
+    if ((b[13] & ~(SEQ_DONE_SHORT | SEQ_DONE_HELD)) !== 0) return null
+    if (len !== (b[13] & SEQ_DONE_HELD ? SEQ_DONE_HELD_LEN : SEQ_DONE_LEN)) return null
+    const d = new SeqDone(getU32(b, 1), getU32(b, 5), getU32(b, 9), b[13])
+    if (b[13] & SEQ_DONE_HELD) d.digest = getU32(b, 14)
+    return d
 }
 
 export function encodeManifest(m: Manifest): Buffer {

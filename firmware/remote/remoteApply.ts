@@ -4,6 +4,7 @@ import { StoreError } from "../store/types"
 import type { RemoteBoard, RemoteStore } from "./remoteBoard"
 import { Arrivals, FLASH_FAILED_RETRY_MS, flashError, flashOk, MemberState, overflow, resend } from "./remoteStaging"
 import { resyncTarget, startResync } from "./remoteResync"
+import { forgetHeld } from "./remoteHeld"
 
 /*
  * The remote's apply (RemoteBoard, firmware/remote/remoteBoard.ts): the group's final
@@ -219,7 +220,7 @@ function commit(r: RemoteBoard, m: Manifest): void {
     })
 }
 
-/** Drops the manifests and arrivals of the seqs up to `applied`. */
+/** Drops the manifests, arrivals and held seqs up to `applied`. */
 function forget(r: RemoteBoard, applied: number): void {
     const keep: Manifest[] = []
     for (let i = 0; i < r.manifests.length; i++) if (seqAfter(r.manifests[i].seq, applied)) keep.push(r.manifests[i])
@@ -230,6 +231,7 @@ function forget(r: RemoteBoard, applied: number): void {
         for (let j = 0; j < ms.arrivals.length; j++) if (seqAfter(ms.arrivals[j].seq, applied)) left.push(ms.arrivals[j])
         ms.arrivals = left
     }
+    forgetHeld(r, null, null, applied)
 }
 
 function anyArrivals(r: RemoteBoard): boolean {

@@ -10,6 +10,7 @@ import { HoldReason, seqComplete, takeManifest, tryApply } from "./remoteApply"
 import { armWatch, requestAll, requestCopy, RESYNC_WAIT, takeMembership, takeResync } from "./remoteResync"
 import { MemberState, overflow, STAGING_RETRY_MS, stagePortion, StagingWrite } from "./remoteStaging"
 import { takeRestore } from "./remoteRestore"
+import { noteHeld, rebuildHeld, sendHeld, takeHeld } from "./remoteHeld"
 import { PromoteReport, PromotedWrite } from "./remotePromote"
 
 export { HoldReason } from "./remoteApply"
@@ -108,6 +109,10 @@ export class RemoteBoard {
     resends = 0
     /** Portions sent again whose version was staged already, whole: not written again. */
     stagedAlready = 0
+    /** Seqs a new session did not send again, since the remote held them (HELD), and SEQ_DONEs
+     * with HELD for versions the remote no longer held so (the member then sent again). */
+    seqsFoundHeld = 0
+    heldMismatches = 0
     /** Restores begun: a member whose board came back blank asked for its image. */
     restoresStarted = 0
     /** Told when a restore has begun: everything staged above `applied` was discarded (the
@@ -197,7 +202,10 @@ export class RemoteBoard {
             this.members.push(ms)
             this.listen(ms)
         }
-        if (clock) armWatch(this)
+        if (clock) {
+            armWatch(this)
+            rebuildHeld(this)
+        }
     }
 
     private listen(ms: MemberState): void {
@@ -209,6 +217,7 @@ export class RemoteBoard {
         ms.grant()
         ms.channel.onSessionUp((resumed, _resume) => self.onSessionUp(ms, resumed))
         ms.channel.onWritable(() => {
+            if (ms.heldPending) sendHeld(self, ms)
             if (ms.requestPending) requestCopy(self, ms)
         })
     }
@@ -241,6 +250,7 @@ export class RemoteBoard {
             ms.passOn = false
             ms.passReading = false
             ms.channel.send(encodeApplied(this.appliedSeq()))
+            sendHeld(this, ms)
             if (this.waiting) ms.channel.send(RESYNC_WAIT)
         }
         requestCopy(this, ms)
@@ -267,7 +277,9 @@ export class RemoteBoard {
             else if (seqAfter(d.seq, this.appliedSeq())) {
                 const a = ms.arrivalsFor(d.seq, true, this.maxSeqs, this.clock ? this.clock.millis() : -1)
                 if (!a) return overflow(this, ms)
+                if (!takeHeld(this, ms, a, d)) return
                 a.done = d
+                noteHeld(this, ms, a)
                 tryApply(this)
             }
         } else if (type === Msg.Resync && len === RESYNC_LEN) takeResync(this, ms, msg)

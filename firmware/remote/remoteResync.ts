@@ -5,6 +5,7 @@ import { seqAfter } from "../seq"
 import type { RemoteBoard } from "./remoteBoard"
 import { HoldReason, tryApply } from "./remoteApply"
 import { MemberState, resend } from "./remoteStaging"
+import { forgetHeld } from "./remoteHeld"
 
 /*
  * The remote's full resync and its discards (RemoteBoard, firmware/remote/remoteBoard.ts): a
@@ -91,7 +92,10 @@ export function takeResync(r: RemoteBoard, ms: MemberState, msg: Buffer): void {
         // what it staged up to its base is copied again (superseded at the commit anyway)
         ms.resyncDone = false
         const base = getU32(msg, 1)
-        if (seqAfter(base, r.appliedSeq())) r.store.dropStaged(ms.member, base, () => {})
+        if (seqAfter(base, r.appliedSeq())) {
+            forgetHeld(r, ms, null, base)
+            r.store.dropStaged(ms.member, base, () => {})
+        }
         requestCopy(r, ms)
         return
     }
@@ -194,6 +198,8 @@ export function makeRoom(r: RemoteBoard, seq: number): void {
     const staged = st.pinnedSeqs()
     if (staged.length === 0 || !seqAfter(staged[staged.length - 1], seq)) return
     r.discarding = true
+    // (whether or not the discard lands, those seqs are held no more)
+    forgetHeld(r, null, seq, null)
     st.discardAbove(seq, (err) => {
         r.discarding = false
         if (err !== 0) return

@@ -8,6 +8,7 @@ import { StoreError } from "../store/types"
 import type { RemoteBoard } from "./remoteBoard"
 import { makeRoom } from "./remoteResync"
 import { tryApply } from "./remoteApply"
+import { addShare, noteHeld } from "./remoteHeld"
 
 /*
  * The remote's arrivals and staging (RemoteBoard, firmware/remote/remoteBoard.ts): what each
@@ -22,10 +23,22 @@ export class Arrivals {
     bytes = 0
     staging = 0
     done: SeqDone | null = null
+    /** The digest of the portions staged (firmware/remote/remoteHeld.ts). */
+    digest = 0
     constructor(
         public seq: number,
         /** When the remote first heard of the seq from this member (ms; -1: not known). */
         public at: number
+    ) {}
+}
+
+/** A seq of one member that the remote holds staged whole: the count of its versions and
+ * their digest (HELD, firmware/remote/remoteHeld.ts). */
+export class HeldSeq {
+    constructor(
+        public seq: number,
+        public count: number,
+        public digest: number
     ) {}
 }
 
@@ -104,6 +117,10 @@ export class MemberState {
     passReread = false
     /** Fail back (firmware/remote/remotePromote.ts): the member's board holds the image. */
     caughtUp = false
+    /** The member's unapplied seqs the remote holds staged whole (at most the remote's maxSeqs),
+     * and a HELD the channel could not take yet (firmware/remote/remoteHeld.ts). */
+    held: HeldSeq[] = []
+    heldPending = false
     constructor(
         public member: number,
         public channel: PipelineChannel
@@ -119,6 +136,20 @@ export class MemberState {
         const a = new Arrivals(seq, now)
         this.arrivals.push(a)
         return a
+    }
+
+    heldFor(seq: number): HeldSeq | null {
+        for (let i = 0; i < this.held.length; i++) if (this.held[i].seq === seq) return this.held[i]
+        return null
+    }
+
+    /** Holds `seq` as `count` versions with `digest` (unless `max` seqs are held already). */
+    setHeld(seq: number, count: number, digest: number, max: number): void {
+        const h = this.heldFor(seq)
+        if (h) {
+            h.count = count
+            h.digest = digest
+        } else if (this.held.length < max) this.held.push(new HeldSeq(seq, count, digest))
     }
 
     /** Receive credit: the room left for the member's portions (messages wait in its link,
@@ -234,9 +265,11 @@ function stagedDone(r: RemoteBoard, w: StagingWrite, err: number, written: boole
  */
 export function resend(r: RemoteBoard, ms: MemberState): void {
     r.resends++
-    // what arrived in this session no longer counts (nor do its staging writes under way)
+    // what arrived in this session no longer counts (nor do its staging writes under way), and
+    // nothing staged of the member is taken for held: it may be what needs sending again
     ms.session++
     ms.arrivals = []
+    ms.held = []
     if (ms.channel.renew) ms.channel.renew()
 }
 
@@ -312,6 +345,8 @@ function staged(r: RemoteBoard, w: StagingWrite, err: number, written: boolean):
     ms.unstage()
     a.received++
     a.bytes += w.data.length
+    addShare(a, w.lba, w.crc)
+    noteHeld(r, ms, a)
     if (r.onStaged) r.onStaged(ms.member, w.lba, w.seq, w.data)
     ms.portionsReceived++
     tryApply(r)
