@@ -349,6 +349,8 @@ function primaryStats(p: PrimaryParts): StatList {
     s.add("portionsSent", b.portionsSent)
     s.add("bytesSent", b.bytesSent)
     s.add("portionsFromFlash", b.portionsFromFlash)
+    s.add("seqsHeld", b.seqsHeld)
+    s.add("heldDiffered", b.heldDiffered)
     s.add("resyncsStarted", b.resyncsStarted)
     s.add("resyncCopied", b.resyncCopied)
     s.add("resyncUnreadable", b.resyncUnreadable)

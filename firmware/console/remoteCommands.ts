@@ -274,6 +274,8 @@ function remoteStats(r: RemoteParts): StatList {
     s.add("stagedDamagedSuperseded", r.board.stagedDamagedSuperseded)
     s.add("resends", r.board.resends)
     s.add("stagedAlready", r.board.stagedAlready)
+    s.add("seqsFoundHeld", r.board.seqsFoundHeld)
+    s.add("heldMismatches", r.board.heldMismatches)
     let received = 0
     let up = 0
     for (let m = 0; m < r.channels.length; m++) {

@@ -107,6 +107,8 @@ export class PrimaryBoard {
     heldDigest: number[] = []
     checking = false
     heldSum = 0
+    /** Internal: a new session's HELD has not come yet (no seq is sent again before it). */
+    heldWait = false
     heldTmp: Buffer
     /** Internal: the portion being sent: from the aux ring it goes at once, from flash it waits
      * as the pending message (nothing else writes the buffer before it is sent; the channel

@@ -42,6 +42,8 @@ export function pumpBoard(b: PrimaryBoard): void {
         if (!(f & SeqFlag.Closed)) return
         if (f >= SeqFlag.Inflight) return
         if (!(f & SeqFlag.Sending)) {
+            // a seq sent again waits for the remote to say what it holds of it
+            if (b.heldWait) if (f & SeqFlag.Spilled) return
             states[i] = f | SeqFlag.Sending
             b.sentPortions = 0
             b.sentBytes = 0
@@ -173,6 +175,7 @@ export function damaged(b: PrimaryBoard, lba: number, seq: number): void {
 export function takeHeld(b: PrimaryBoard, msg: Buffer, len: number): void {
     const n = msg[1]
     if (len !== HELD_HEADER + HELD_ENTRY * n) return
+    b.heldWait = false
     for (let k = 0; k < n; k++) {
         const o = HELD_HEADER + HELD_ENTRY * k
         const i = recordOf(b, getU32(msg, o))
@@ -182,6 +185,7 @@ export function takeHeld(b: PrimaryBoard, msg: Buffer, len: number): void {
         b.heldCount[i] = getU32(msg, o + 4)
         b.heldDigest[i] = getU32(msg, o + 8)
     }
+    pumpBoard(b)
 }
 
 /** A portion of the seq being sent went to the link. */

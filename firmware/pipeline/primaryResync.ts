@@ -1,6 +1,6 @@
 import { getU32 } from "../codec/bytes"
 import { seqAfter, seqNext } from "../seq"
-import { encodeManifest, encodeResync, Manifest, Msg, RESYNC_DONE, RESYNC_REASON_SHIFT } from "../protocol/messages"
+import { encodeManifest, encodeResync, Manifest, Msg, RESUME_HELD, RESYNC_DONE, RESYNC_REASON_SHIFT } from "../protocol/messages"
 import { StoreError } from "../store/types"
 import type { PrimaryBoard } from "./primary"
 import { READ_TRIES, Resync, SeqFlag, SuspendReason } from "./primaryTypes"
@@ -58,6 +58,8 @@ export function recoverSeq(b: PrimaryBoard, seq: number): number {
 export function newSession(b: PrimaryBoard, resume: Buffer): void {
     if (b.verifier) b.verifier.reset()
     if (resume.length >= 4) b.remoteApplied = getU32(resume, 0)
+    // the remote names the seqs it holds first (HELD): no seq goes again before that
+    b.heldWait = resume.length >= 5 && (resume[4] & RESUME_HELD) !== 0
     const applied = b.remoteApplied
     // a remote with less than the copy took it to have (replaced again): copy anew
     if (b.resync !== Resync.Off) if (seqAfter(b.resyncApplied, applied)) b.resync = Resync.Off

@@ -209,6 +209,9 @@ export const SEQ_DONE_HELD_LEN = 18
 export const HELD_HEADER = 2
 export const HELD_ENTRY = 12
 export const HELD_MAX = 20
+/** The remote's resume state (applied seq u32, flags u8): HELD is the session's first message
+ * after APPLIED. */
+export const RESUME_HELD = 0x01
 
 /** The share of one version in a seq's digest: the CRC-32C of its lba and its data's CRC-32C
  * (`tmp`: 8 bytes of scratch). The digest of a set of versions is the sum of their shares mod

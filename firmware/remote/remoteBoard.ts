@@ -1,6 +1,17 @@
 import { getU32, putU32 } from "../codec/bytes"
 import { crc32cUpdate } from "../codec/crc32c"
-import { decodeManifest, decodeSeqDone, encodeApplied, Manifest, Msg, MEMBERSHIP_LEN, PORTION_HEADER, RESTORE_LEN, RESYNC_LEN } from "../protocol/messages"
+import {
+    decodeManifest,
+    decodeSeqDone,
+    encodeApplied,
+    Manifest,
+    Msg,
+    MEMBERSHIP_LEN,
+    PORTION_HEADER,
+    RESTORE_LEN,
+    RESUME_HELD,
+    RESYNC_LEN,
+} from "../protocol/messages"
 import { PipelineChannel } from "../protocol/ports"
 import { Held, VERIFY_LEN, VERIFY_SPAN } from "../pipeline/verify"
 import { seqAfter } from "../seq"
@@ -113,6 +124,9 @@ export class RemoteBoard {
      * with HELD for versions the remote no longer held so (the member then sent again). */
     seqsFoundHeld = 0
     heldMismatches = 0
+    /** Internal: what the flash holds staged is known (after a boot, once read back): a new
+     * session's HELD goes only then (firmware/remote/remoteHeld.ts). */
+    heldReady = true
     /** Restores begun: a member whose board came back blank asked for its image. */
     restoresStarted = 0
     /** Told when a restore has begun: everything staged above `applied` was discarded (the
@@ -232,10 +246,12 @@ export class RemoteBoard {
         return this.store.appliedSeq()
     }
 
-    /** Resume state for a new session: the applied seq, u32. */
+    /** Resume state for a new session: the applied seq, u32, and flags, u8: 0x01, HELD comes
+     * first in the session (the member waits for it before it sends a seq again). */
     resumeState(): Buffer {
-        const b = Buffer.alloc(4)
+        const b = Buffer.alloc(5)
         putU32(b, 0, this.appliedSeq())
+        b[4] = RESUME_HELD
         return b
     }
 
@@ -250,7 +266,7 @@ export class RemoteBoard {
             ms.passOn = false
             ms.passReading = false
             ms.channel.send(encodeApplied(this.appliedSeq()))
-            sendHeld(this, ms)
+            if (this.heldReady) sendHeld(this, ms)
             if (this.waiting) ms.channel.send(RESYNC_WAIT)
         }
         requestCopy(this, ms)

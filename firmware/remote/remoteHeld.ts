@@ -51,14 +51,22 @@ export function takeHeld(r: RemoteBoard, ms: MemberState, a: Arrivals, d: SeqDon
     return false
 }
 
-/** Sends the member HELD for every unapplied seq the remote holds of it (again once the
- * channel has room, when it had none). */
+/** Sends the member HELD for every unapplied seq the remote holds of it, oldest first, in one
+ * message at least (the member waits for one at a new session); again once the channel has
+ * room, when it had none. */
 export function sendHeld(r: RemoteBoard, ms: MemberState): void {
     ms.heldPending = false
     const applied = r.appliedSeq()
     const list: HeldSeq[] = []
-    for (let i = 0; i < ms.held.length; i++) if (seqAfter(ms.held[i].seq, applied)) list.push(ms.held[i])
-    for (let k = 0; k < list.length; k += HELD_MAX) {
+    for (let i = 0; i < ms.held.length; i++) {
+        const h = ms.held[i]
+        if (!seqAfter(h.seq, applied)) continue
+        let j = list.length
+        list.push(h)
+        for (; j > 0 && seqAfter(list[j - 1].seq, h.seq); j--) list[j] = list[j - 1]
+        list[j] = h
+    }
+    for (let k = 0; k === 0 || k < list.length; k += HELD_MAX) {
         let n = list.length - k
         if (n > HELD_MAX) n = HELD_MAX
         const b = Buffer.alloc(HELD_HEADER + HELD_ENTRY * n)
@@ -97,13 +105,16 @@ export function forgetHeld(r: RemoteBoard, ms: MemberState | null, above: number
 /**
  * After a boot: reads back every staged version, and holds each member's seqs whose versions
  * all read back whole (their count and digest), as staging them would have; then sends HELD
- * to each member whose session is up. A seq this boot's sessions already sent is left as they
- * made it.
+ * to each member whose session is up (a new session's waits for it, and the member sends no
+ * seq before it). A seq some session sent meanwhile is left as it made it.
  */
 export function rebuildHeld(r: RemoteBoard): void {
     if (!r.store.pinnedSeqs || !r.store.pinned || !r.store.readPinned) return
     const st = r.store as Required<RemoteStore>
     const seqs = st.pinnedSeqs()
+    if (seqs.length === 0) return
+    // the members' new sessions wait for it
+    r.heldReady = false
     const n = r.members.length
     const count: number[] = []
     const digest: number[] = []
@@ -130,6 +141,7 @@ export function rebuildHeld(r: RemoteBoard): void {
                 }
             }
             if (si >= seqs.length) {
+                r.heldReady = true
                 for (let m = 0; m < n; m++) if (r.members[m].channel.isUp()) sendHeld(r, r.members[m])
                 return
             }
