@@ -159,6 +159,9 @@ export function rebuildHeld(r: RemoteBoard): void {
             li++
             if (v.member < n) {
                 if (err === 0 && data) {
+                    // staged, whatever this boot knew of it (a cut may have come between its
+                    // write and the staging's end): the simulator's checker learns of it here
+                    if (r.onStaged) r.onStaged(v.member, v.lba, v.seq, data)
                     count[v.member]++
                     digest[v.member] = (digest[v.member] + heldShare(SHARE, v.lba, crc32cUpdate(0, data, 0, data.length))) >>> 0
                 } else bad[v.member] = true

@@ -62,14 +62,15 @@ export interface FixedRam {
  * What a primary holds, beyond its state at start, for each seq, manifest and waiting write, as
  * measured in the DeviceScript VM (test/board/historyRam.vm.test.ts builds many of each the way
  * the firmware does and probes the heap):
- * - SEQ_RECORD_BYTES: one seq record, four list entries allocated at start (historyRoom of
- *   them), which the count at start already holds;
+ * - SEQ_RECORD_BYTES: one seq record, six list entries allocated at start (historyRoom of
+ *   them: seq, portions, state, first write, and what the remote's HELD named of it), which the
+ *   count at start already holds;
  * - MANIFEST_BYTES: a final manifest of a group of one, kept and waiting to be sent (its
  *   encoded Buffer and an entry in each list); MANIFEST_ENTRY_BYTES more per other member;
  * - WAITING_WRITE_BYTES: an app write not yet answered, beyond its block's data (the
  *   PendingWrite, the app's callback, the block Buffer's header, a list entry).
  */
-export const SEQ_RECORD_BYTES = 4 * 8
+export const SEQ_RECORD_BYTES = 6 * 8
 export const MANIFEST_BYTES = 48
 export const MANIFEST_ENTRY_BYTES = 9
 export const WAITING_WRITE_BYTES = 180
