@@ -87,15 +87,18 @@ export function takeResync(r: RemoteBoard, ms: MemberState, msg: Buffer): void {
         if (!seqAfter(getU32(msg, 1), r.appliedSeq()) && reason === 0) return
         startResync(r)
     }
+    // what the member staged up to its base, its copy holds (it is copied again, or was):
+    // superseded at the commit anyway, it is not kept for it. Said again at every new
+    // session, so that the store also forgets the versions a boot of the remote found again
+    // (a drop is in RAM only), or a long resync under power cuts fills the store with them
+    const base = getU32(msg, 1)
+    if (seqAfter(base, r.appliedSeq())) {
+        forgetHeld(r, ms, null, base)
+        r.store.dropStaged(ms.member, base, () => {})
+    }
     if ((msg[13] & RESYNC_DONE) === 0) {
-        // the member copies (again), or suspended: its earlier copy no longer stands, and
-        // what it staged up to its base is copied again (superseded at the commit anyway)
+        // the member copies (again), or suspended: its earlier copy no longer stands
         ms.resyncDone = false
-        const base = getU32(msg, 1)
-        if (seqAfter(base, r.appliedSeq())) {
-            forgetHeld(r, ms, null, base)
-            r.store.dropStaged(ms.member, base, () => {})
-        }
         requestCopy(r, ms)
         return
     }
