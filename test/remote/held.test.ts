@@ -2,7 +2,9 @@ import { describe, expect, it } from "vitest"
 import { Prng } from "../../host-sim/prng"
 import { defaultSimOptions, Simulation } from "../../host-sim/sim"
 import { getU32 } from "../../firmware/codec/bytes"
-import { HELD_HEADER, Msg } from "../../firmware/protocol/messages"
+import { encodeResync, HELD_HEADER, Msg, RESYNC_DONE } from "../../firmware/protocol/messages"
+import { takeResync } from "../../firmware/remote/remoteResync"
+import { seqAfter, seqNext } from "../../firmware/seq"
 
 // A new session sends every seq the remote has not applied again, but those the remote names
 // in HELD: it holds their versions staged already, and the member, after comparing them with
@@ -109,5 +111,29 @@ describe("a new session and the seqs the remote holds", () => {
         const r = sim.finish()
         expect(r.violations).toEqual([])
         expect(r.consistent).toBe(true)
+    })
+})
+
+describe("a member's resync announced again", () => {
+    it("with its copy done, drops what the member staged up to its base, as when the copy began (a boot of the remote brings those back)", () => {
+        const sim = held(6000)
+        const rb = sim.group.remote.board!
+        const st = sim.group.remote.store!
+        const seqs = st.pinnedSeqs()
+        expect(seqs.length).toBeGreaterThan(5)
+        const base = seqs[3]
+        const of = (m: number) => seqs.filter((s) => !seqAfter(s, base)).reduce((n, s) => n + st.pinned(m, s).length, 0)
+        const before1 = of(1)
+        expect(of(0)).toBeGreaterThan(0)
+        // member 0 says its copy is made, on top of its confirmed seq `base`
+        takeResync(rb, rb.members[0], encodeResync(base, seqNext(base), seqs[seqs.length - 1], RESYNC_DONE))
+        expect(rb.resyncing).toBe(true)
+        expect(rb.members[0].resyncDone).toBe(true)
+        // (the store drops them in its turn, in RAM: a moment)
+        sim.kernel.run(sim.kernel.millis() + 1, Number.MAX_SAFE_INTEGER)
+        // its versions up to its base are no longer staged, member 1's are
+        expect(of(0)).toBe(0)
+        expect(of(1)).toBe(before1)
+        expect(rb.members[0].held.filter((h) => !seqAfter(h.seq, base)).length).toBe(0)
     })
 })
