@@ -53,7 +53,7 @@ import { crc32cUpdate } from "../codec/crc32c"
  *              the resync waits for a member whose link is down
  *   HELD       0x86 | n u8 | n × (seq u32 | count u32 | digest u32)
  *              at a new session: per unapplied seq, the member's versions the remote holds
- *              staged whole (heldDigest); the member sends none of a seq whose own versions
+ *              staged whole (their digest: heldShare); the member sends none of a seq whose own versions
  *              have the same count and digest, only its SEQ_DONE with HELD
  *   VERIFIED   0x84 | from u32 | n u8 | n × (state u8 | crc u32)
  *              the answer to VERIFY: per lba, what the remote's applied image holds (state 0:
@@ -215,8 +215,9 @@ export const RESUME_HELD = 0x01
 
 /** The share of one version in a seq's digest: the CRC-32C of its lba and its data's CRC-32C
  * (`tmp`: 8 bytes of scratch). The digest of a set of versions is the sum of their shares mod
- * 2^32, the same in any order; a set that differs from another by one version never has its
- * digest, two sets that differ more have it by chance (2^-32). */
+ * 2^32, the same in any order. Two sets that differ only in the data of one block never have
+ * the same digest (a CRC-32C detects any change of 32 bits or fewer in a row); sets that differ
+ * more have it by chance (2^-32). */
 export function heldShare(tmp: Buffer, lba: number, crc: number): number {
     putU32(tmp, 0, lba)
     putU32(tmp, 4, crc)
