@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { Prng } from "../../host-sim/prng"
-import { defaultSimOptions, Simulation } from "../../host-sim/sim"
+import { Simulation } from "../../host-sim/sim"
+import { stagedGroup } from "./stagedGroup"
 import { getU32 } from "../../firmware/codec/bytes"
 import { encodeResync, HELD_HEADER, Msg, RESYNC_DONE } from "../../firmware/protocol/messages"
 import { takeResync } from "../../firmware/remote/remoteResync"
@@ -10,17 +11,6 @@ import { seqAfter, seqNext } from "../../firmware/seq"
 // in HELD: it holds their versions staged already, and the member, after comparing them with
 // its own (count and digest), sends only their SEQ_DONE (docs/FORMAT.md, HELD). Under power
 // cuts faster than a backlog goes over the link, that is what lets the remote apply at all.
-
-/** Two boards; member 1's link is down from 3 s for `downMs`, so the remote applies nothing
- * and holds member 0's seqs staged meanwhile. Run to 5 s. */
-function held(downMs: number): Simulation {
-    const sim = new Simulation({ ...defaultSimOptions(), boards: 2, seed: 3, durationMs: 10000 })
-    sim.start()
-    sim.kernel.run(3000, Number.MAX_SAFE_INTEGER)
-    sim.linkDownFor(1, downMs)
-    sim.kernel.run(5000, Number.MAX_SAFE_INTEGER)
-    return sim
-}
 
 /** Runs until `done` holds (at most 10 s of virtual time more). */
 function until(sim: Simulation, done: () => boolean): void {
@@ -40,7 +30,7 @@ function runUntilUp(sim: Simulation, ms: number): void {
 
 describe("a new session and the seqs the remote holds", () => {
     it("after a member's power cut, the seqs the remote holds staged are not sent again", () => {
-        const sim = held(6000)
+        const sim = stagedGroup(6000)
         const rb = sim.group.remote.board!
         const staged = rb.members[0].held.length
         expect(staged).toBeGreaterThan(5)
@@ -61,7 +51,7 @@ describe("a new session and the seqs the remote holds", () => {
     })
 
     it("after the remote's power cut, it reads back what it holds staged and names it, and nothing held comes again", () => {
-        const sim = held(6000)
+        const sim = stagedGroup(6000)
         const staged = sim.group.remote.board!.members[0].held.length
         expect(staged).toBeGreaterThan(5)
         sim.powerOffBoard("remote", 300, new Prng(1), "remotePower")
@@ -80,7 +70,7 @@ describe("a new session and the seqs the remote holds", () => {
     })
 
     it("a seq whose versions differ from what the remote names goes whole; a SEQ_DONE for a seq the remote no longer holds so renews the session", () => {
-        const sim = held(6000)
+        const sim = stagedGroup(6000)
         const rb = sim.group.remote.board!
         const ms = rb.members[0]
         expect(ms.held.length).toBeGreaterThan(5)
@@ -116,7 +106,7 @@ describe("a new session and the seqs the remote holds", () => {
 
 describe("a member's resync announced again", () => {
     it("with its copy done, drops what the member staged up to its base, as when the copy began (a boot of the remote brings those back)", () => {
-        const sim = held(6000)
+        const sim = stagedGroup(6000)
         const rb = sim.group.remote.board!
         const st = sim.group.remote.store!
         const seqs = st.pinnedSeqs()

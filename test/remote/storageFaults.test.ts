@@ -4,6 +4,7 @@ import { resend } from "../../firmware/remote/remoteStaging"
 import { StoreError } from "../../firmware/store/types"
 import { Prng } from "../../host-sim/prng"
 import { defaultSimOptions, Simulation } from "../../host-sim/sim"
+import { stagedGroup } from "./stagedGroup"
 
 // The remote's own storage faults: its flash refusing programs and erases (for a while, or for
 // good), and a bit flipped in RAM after a write was captured. Each run is judged by the checker
@@ -209,19 +210,8 @@ describe("a member sends its unapplied seqs again", () => {
     // every new session of a member sends what the remote has not applied again (after the
     // remote's power cut, a renewal, the member's boot): in a resync or an outage that is
     // much, and the remote wrote all of it again, a program and a share of an erase a portion
-    /** A 2-board run at 5 s, member 1's link down from 3 s for `downMs`: the remote applies
-     * nothing, and member 0's portions stay staged. */
-    function held(downMs: number): Simulation {
-        const sim = new Simulation({ ...defaultSimOptions(), boards: 2, seed: 3, durationMs: 10000 })
-        sim.start()
-        sim.kernel.run(3000, Number.MAX_SAFE_INTEGER)
-        sim.linkDownFor(1, downMs)
-        sim.kernel.run(5000, Number.MAX_SAFE_INTEGER)
-        return sim
-    }
-
     it("the versions the remote holds staged already, whole, are read back, not written again; a damaged one is written", () => {
-        const sim = held(4000)
+        const sim = stagedGroup(4000)
         const rb = sim.group.remote.board!
         const st = sim.group.remote.store!
         const chip = sim.group.remote.chip
@@ -245,7 +235,7 @@ describe("a member sends its unapplied seqs again", () => {
     })
 
     it("a version found staged says nothing of the flash's programs: a remote whose flash failed for good keeps its alarm", () => {
-        const sim = held(6000)
+        const sim = stagedGroup(6000)
         const rb = sim.group.remote.board!
         // programs and erases fail from now on; member 0's new portions raise the alarm
         sim.group.remote.chip.failWrites(-1)
