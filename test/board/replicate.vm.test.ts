@@ -110,8 +110,10 @@ for (let i = 0; i < ${WRITES} && up; i++) {
     if (err === 0) acked++
     else failed++
 }
-t = ds.millis() + 15000
-while (!(acked + failed === ${WRITES} && fw.board.closedWaiting() === 0 && fw.store.pinnedSeqs(0).length === 0) && ds.millis() < t) await ds.sleep(10)
+t = ds.millis() + 30000
+// (a board that suspended, its link stalled on a loaded machine, confirms its seqs itself:
+// the end is the remote's apply of what the board confirmed, after its resync)
+while (!(acked + failed === ${WRITES} && fw.board.closedWaiting() === 0 && fw.store.pinnedSeqs(0).length === 0 && fw.board.remoteAppliedSeq() === fw.store.confirmedSeq()) && ds.millis() < t) await ds.sleep(10)
 console.log("acked " + acked + " failed " + failed + " pinned " + fw.store.pinnedSeqs(0).length + " confirmed " + fw.store.confirmedSeq())
 console.log(fw.statusLine())
 console.log("=== end")
