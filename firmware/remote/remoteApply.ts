@@ -231,7 +231,7 @@ function forget(r: RemoteBoard, applied: number): void {
         for (let j = 0; j < ms.arrivals.length; j++) if (seqAfter(ms.arrivals[j].seq, applied)) left.push(ms.arrivals[j])
         ms.arrivals = left
     }
-    forgetHeld(r, null, null, applied)
+    forgetHeld(r, null, applied)
 }
 
 function anyArrivals(r: RemoteBoard): boolean {

@@ -39,7 +39,7 @@ export function addShare(a: Arrivals, lba: number, crc: number): void {
 export function takeHeld(r: RemoteBoard, ms: MemberState, a: Arrivals, d: SeqDone): boolean {
     if (!(d.flags & SEQ_DONE_HELD)) return true
     const h = ms.heldFor(d.seq)
-    if (h && a.received === 0 && a.staging === 0 && h.count === d.sent && h.digest === d.digest) {
+    if (h && a.received === 0 && a.staging === 0 && h.count === d.sent && h.digest === d.digest && inStore(r, ms, h)) {
         a.received = d.sent
         a.bytes = d.bytes
         a.digest = d.digest
@@ -51,6 +51,12 @@ export function takeHeld(r: RemoteBoard, ms: MemberState, a: Arrivals, d: SeqDon
     return false
 }
 
+/** The store still lists as many staged versions of the member's seq as `h` counts: a
+ * discard, a drop or an apply since took them (whichever did it), the seq is held no more. */
+function inStore(r: RemoteBoard, ms: MemberState, h: HeldSeq): boolean {
+    return !r.store.pinned || r.store.pinned(ms.member, h.seq).length === h.count
+}
+
 /** Sends the member HELD for every unapplied seq the remote holds of it, oldest first, in one
  * message at least (the member waits for one at a new session); again once the channel has
  * room, when it had none. */
@@ -60,7 +66,7 @@ export function sendHeld(r: RemoteBoard, ms: MemberState): void {
     const list: HeldSeq[] = []
     for (let i = 0; i < ms.held.length; i++) {
         const h = ms.held[i]
-        if (!seqAfter(h.seq, applied)) continue
+        if (!seqAfter(h.seq, applied) || !inStore(r, ms, h)) continue
         let j = list.length
         list.push(h)
         for (; j > 0 && seqAfter(list[j - 1].seq, h.seq); j--) list[j] = list[j - 1]
@@ -86,18 +92,14 @@ export function sendHeld(r: RemoteBoard, ms: MemberState): void {
     }
 }
 
-/** Forgets what the remote holds of the seqs of `ms` (every member's when null) above `above`
- * and at or before `upTo` (each may be null: no bound): they were dropped or discarded. */
-export function forgetHeld(r: RemoteBoard, ms: MemberState | null, above: number | null, upTo: number | null): void {
+/** Forgets the held seqs at or before `upTo` of `ms` (every member's when null): applied, or
+ * dropped for a resync's copy (inStore checks what any discard left, too). */
+export function forgetHeld(r: RemoteBoard, ms: MemberState | null, upTo: number): void {
     for (let i = 0; i < r.members.length; i++) {
         const m = r.members[i]
         if (ms && m !== ms) continue
         const keep: HeldSeq[] = []
-        for (let j = 0; j < m.held.length; j++) {
-            const s = m.held[j].seq
-            const gone = (above === null || seqAfter(s, above)) && (upTo === null || !seqAfter(s, upTo))
-            if (!gone) keep.push(m.held[j])
-        }
+        for (let j = 0; j < m.held.length; j++) if (seqAfter(m.held[j].seq, upTo)) keep.push(m.held[j])
         m.held = keep
     }
 }

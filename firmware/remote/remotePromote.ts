@@ -3,7 +3,6 @@ import { StoreError } from "../store/types"
 import type { RemoteBoard, RemoteStore } from "./remoteBoard"
 import { newestHeard } from "./remoteRestore"
 import { MemberState, STAGING_RETRY_MS } from "./remoteStaging"
-import { forgetHeld } from "./remoteHeld"
 
 /*
  * Promote and fail back (RemoteBoard, firmware/remote/remoteBoard.ts; docs/OPERATIONS.md,
@@ -139,7 +138,6 @@ export function promote(r: RemoteBoard, done: (err: number, report: PromoteRepor
             return
         }
         const p = r.appliedSeq()
-        forgetHeld(r, null, p, null)
         st.discardAbove(p, (err) => {
             if (err !== StoreError.None) return failed(err)
             r.manifests = []
@@ -214,7 +212,6 @@ function nextWrite(r: RemoteBoard): void {
         if (r.clock) r.clock.setTimer(STAGING_RETRY_MS, f)
     }
     if (!r.promotedClean) {
-        forgetHeld(r, null, r.appliedSeq(), null)
         st.discardAbove(r.appliedSeq(), (e) => {
             if (e !== StoreError.None) return later(() => nextWrite(r))
             r.promotedClean = true

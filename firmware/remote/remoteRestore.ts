@@ -6,7 +6,6 @@ import type { RemoteBoard, RemoteStore } from "./remoteBoard"
 import { caughtUp } from "./remotePromote"
 import { startResync } from "./remoteResync"
 import { flashError, flashOk, MemberState, resend, STAGING_RETRY_MS } from "./remoteStaging"
-import { forgetHeld } from "./remoteHeld"
 
 /*
  * The remote's side of a restore (RemoteBoard, firmware/remote/remoteBoard.ts; docs/FORMAT.md,
@@ -96,7 +95,6 @@ function beginRestore(r: RemoteBoard, ms: MemberState, session: number): void {
     if (!r.resyncing) startResync(r)
     ms.resyncDone = false
     r.discarding = true
-    forgetHeld(r, null, applied, null)
     st.discardAbove(applied, (err) => {
         r.discarding = false
         if (err !== StoreError.None) {

@@ -93,7 +93,7 @@ export function takeResync(r: RemoteBoard, ms: MemberState, msg: Buffer): void {
     // (a drop is in RAM only), or a long resync under power cuts fills the store with them
     const base = getU32(msg, 1)
     if (seqAfter(base, r.appliedSeq())) {
-        forgetHeld(r, ms, null, base)
+        forgetHeld(r, ms, base)
         r.store.dropStaged(ms.member, base, () => {})
     }
     if ((msg[13] & RESYNC_DONE) === 0) {
@@ -201,8 +201,6 @@ export function makeRoom(r: RemoteBoard, seq: number): void {
     const staged = st.pinnedSeqs()
     if (staged.length === 0 || !seqAfter(staged[staged.length - 1], seq)) return
     r.discarding = true
-    // (whether or not the discard lands, those seqs are held no more)
-    forgetHeld(r, null, seq, null)
     st.discardAbove(seq, (err) => {
         r.discarding = false
         if (err !== 0) return
