@@ -17,7 +17,7 @@ import {
     OFF_VERSION,
     PROTOCOL_VERSION,
 } from "../firmware/link/frame"
-import { LinkCipher, LinkSeal, SEALED_ANSWER, SEALED_HELLO, SEALED_SESSION } from "../firmware/link/seal"
+import { LinkCipher, LinkSeal, SEALED_ANSWER, SEALED_HELLO, SEALED_HINT, SEALED_SESSION } from "../firmware/link/seal"
 import { ChannelCounters } from "../firmware/link/counters"
 import { LinkTap } from "./models/linkTap"
 import { UartWire } from "./models/uart"
@@ -59,7 +59,8 @@ export interface AttackCounts {
  * - injects a frame of random bytes (under a valid CRC, so that it reaches the sealing layer),
  *   of a random kind: sealed or plain, towards the remote or the primary;
  * - injects a crafted plain frame: a HELLO of a newer generation, DATA, a REFUSE or WELCOME to
- *   the primary, a RESET, or a sealed-looking frame with a fresh counter it cannot seal;
+ *   the primary, a RESET, the remote's hint (docs/FORMAT-link.md §4), or a sealed-looking frame
+ *   with a fresh counter it cannot seal;
  * - replays frames it captured, one or the last few, to the end that received them;
  * - poses as a member: a HELLO captured on another member's link, a HELLO of this member sealed
  *   with its own key, or one of another member sealed with that member's key;
@@ -193,8 +194,14 @@ export class LinkAdversary {
 
     private injectCrafted(): void {
         const r = this.prng
-        const which = r.int(6)
-        if (which === 0) this.send(this.withCrc(this.plainHandshake(FrameType.Hello, 0x7fffffff, 0)), true)
+        const which = r.int(7)
+        if (which === 6) {
+            // the remote's hint, which anyone can send (in the clear: the attack class runs
+            // sealed): it brings a primary's HELLO forward at most; the remote takes none
+            const b = Buffer.alloc(HEADER_BYTES)
+            b[0] = SEALED_HINT
+            this.send(this.withCrc(b), r.chance(0.2))
+        } else if (which === 0) this.send(this.withCrc(this.plainHandshake(FrameType.Hello, 0x7fffffff, 0)), true)
         else if (which === 1) this.send(this.withCrc(this.plainHandshake(FrameType.Refuse, 0x7fffffff, 1)), false)
         else if (which === 2) this.send(this.withCrc(this.plainHandshake(FrameType.Welcome, 1 + r.int(10), 0)), false)
         else if (which === 3) {

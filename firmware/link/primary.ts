@@ -131,6 +131,25 @@ export class PrimaryChannel extends LinkChannel {
 
     protected override onReset(session: number): void {
         const c = this.counters
+        if (session === 0) {
+            // the hint: the remote holds no session of this end (it booted). Anyone can send
+            // one, so it only brings the next HELLO forward: a link in backoff tries now, and a
+            // session up is given up only when nothing of it arrived for keepaliveMs (a live
+            // remote answers every probe sooner); the HELLO resumes a session the remote has.
+            c.resetsReceived = c.resetsReceived + 1
+            const now = this.clock.millis()
+            if (this.st === "up")
+                if (now - this.lastRxAt >= this.cfg.keepaliveMs) {
+                    c.linkDeaths = c.linkDeaths + 1
+                    this.goDown()
+                }
+            if (this.st === "down")
+                if (this.reconnectAt > now) {
+                    this.reconnectAt = now
+                    this.schedule()
+                }
+            return
+        }
         let stale = session !== this.sessionId
         if (this.sessionId === 0) stale = true
         if (stale) {

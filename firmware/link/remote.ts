@@ -125,6 +125,12 @@ export class RemoteChannel extends LinkChannel {
         super(link, clock, random, cfg, seals)
         this.highest = highestGeneration >>> 0
         if (seals) seals.channel = this
+        // the hint, a RESET of session 0 (sealed: in the clear, docs/FORMAT-link.md §4), once
+        // as the link starts: a primary whose session this remote (just booted) cannot know
+        // connects now, instead of when its link is found dead. Sent to whoever listens, never
+        // in answer to anything.
+        this.resetSentAt = clock.millis()
+        this.queueReset(0)
     }
 
     /** A frame of the sealed link authenticates under the keys of `offer` (a WELCOME of ours):

@@ -1,6 +1,6 @@
 import { getU32, putU16, putU32 } from "../codec/bytes"
 import { ChannelCounters } from "./counters"
-import { FrameType } from "./frame"
+import { FrameType, HEADER_BYTES } from "./frame"
 
 /**
  * The cryptography the sealed link needs, as a port: the board's runtime has it built in
@@ -40,6 +40,9 @@ export const SEAL_NONCE_BYTES = 16
 export const SEALED_SESSION = 0x80
 export const SEALED_HELLO = 0x81
 export const SEALED_ANSWER = 0x82
+/** First byte of the remote's one clear frame, the hint "connect now" (a RESET of session 0,
+ * docs/FORMAT-link.md §4): the kind, then HEADER_BYTES - 1 zero bytes. */
+export const SEALED_HINT = 0x83
 /** Clear bytes before the ciphertext: kind and counter u32; kind, member u16 and nonce; kind
  * and nonce. */
 export const SESSION_PREFIX = 5
@@ -111,6 +114,14 @@ export class LinkSeal implements FrameSealer {
     unwrap(buf: Buffer, n: number): Buffer | null {
         // a frame too short for its prefix and tag fails to open (the cipher's open)
         if (buf[0] === SEALED_SESSION) return this.openSession(buf, n, getU32(buf, 1))
+        if (buf[0] === SEALED_HINT)
+            if (n === HEADER_BYTES) {
+                // the remote's hint, in the clear (it holds no keys for this end): a RESET of
+                // session 0, which only makes this end connect sooner
+                const reset = Buffer.alloc(HEADER_BYTES)
+                reset[0] = FrameType.Reset
+                return reset
+            }
         return this.unwrapHandshake(buf, n)
     }
 

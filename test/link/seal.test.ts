@@ -14,7 +14,7 @@ import {
     OFF_VERSION,
     PROTOCOL_VERSION,
 } from "../../firmware/link/frame"
-import { COUNTER_LIMIT, LinkSeal, SEALED_ANSWER, SEALED_HELLO, SEALED_SESSION } from "../../firmware/link/seal"
+import { COUNTER_LIMIT, LinkSeal, SEALED_ANSWER, SEALED_HELLO, SEALED_HINT, SEALED_SESSION } from "../../firmware/link/seal"
 import { NodeCipher, seededKey, SimCipher } from "../../host-sim/nodeCipher"
 import { LinkPair, makeMessage, Stream } from "./harness"
 
@@ -50,6 +50,10 @@ function plainHandshake(type: number, member: number, generation: number, nonce:
     return b
 }
 
+/** The remote's hint without its CRC: a RESET of session 0, in the clear on a sealed link. */
+const HINT = Buffer.alloc(18)
+HINT[0] = SEALED_HINT
+
 /** A sealed pair with taps at both ends, recording what each end writes. */
 function sealedPair(extra: Partial<ConstructorParameters<typeof LinkPair>[0]> = {}) {
     const p = new LinkPair({ key: KEY, tap: true, ...extra })
@@ -69,9 +73,11 @@ describe("the sealed link", () => {
         const up = framesOf(fromPrimary)
         const down = framesOf(fromRemote)
         expect(up[0][0]).toBe(SEALED_HELLO)
-        expect(down[0][0]).toBe(SEALED_ANSWER)
+        // the remote's hint as its link starts, the one clear frame: its kind and zeros
+        expect(down[0].subarray(0, 18)).toEqual(HINT)
+        expect(down[1][0]).toBe(SEALED_ANSWER)
         expect(up.slice(1).every((f) => f[0] === SEALED_SESSION)).toBe(true)
-        expect(down.slice(1).every((f) => f[0] === SEALED_SESSION)).toBe(true)
+        expect(down.slice(2).every((f) => f[0] === SEALED_SESSION)).toBe(true)
         // a message's bytes (its index and length are its first 8 bytes) never appear
         const wire = Buffer.concat(fromPrimary)
         for (const i of [0, 17, 399]) expect(wire.indexOf(makeMessage(i, 40 + (i % 500)).subarray(0, 16))).toBe(-1)
@@ -95,7 +101,9 @@ describe("the sealed link", () => {
             expect(p.primary.state()).not.toBe("refused")
             expect(p.primary.counters.handshakeTimeouts).toBeGreaterThan(2)
             expect(p.remote.counters.handshakesRefused).toBe(p.primary.counters.hellosSent)
-            expect(p.remote.counters.framesSent).toBe(0)
+            // the hint as the link started, sent to whoever listens; nothing in answer
+            expect(p.remote.counters.framesSent).toBe(1)
+            expect(p.remote.counters.resetsSent).toBe(1)
             expect(p.remote.counters.sessionsStarted).toBe(0)
             expect(p.remote.session()).toBe(0)
             expect(p.persistedGeneration).toBe(0)
@@ -113,7 +121,7 @@ describe("the sealed link", () => {
         }
         expect(sealedPrimary.remote.counters.droppedMalformed + sealedPrimary.remote.counters.droppedUnexpected).toBeGreaterThan(0)
         expect(sealedRemote.remote.counters.droppedAuth).toBeGreaterThan(0)
-        expect(sealedRemote.remote.counters.framesSent).toBe(0)
+        expect(sealedRemote.remote.counters.framesSent).toBe(1)
     })
 
     it("drops forged, altered, replayed and plain frames, counted, and the stream goes on unharmed", () => {
@@ -162,7 +170,10 @@ describe("the sealed link", () => {
         expect(p.persistedGeneration).toBe(1)
         expect(p.primary.state()).toBe("up")
         expect(p.primary.counters.refusals).toBe(0)
-        expect(p.primary.counters.resetsReceived).toBe(0)
+        // the hint at the start and its replay; the RESET naming the session, in the clear, is
+        // dropped, and the replayed hint, with the session busy, does not take it down
+        expect(p.primary.counters.resetsReceived).toBe(2)
+        expect(p.primary.counters.linkDeaths).toBe(0)
         expect(p.primary.counters.sessionsStarted).toBe(1)
         const rc = p.remote.counters
         expect(flipped).toBeGreaterThan(2)
@@ -206,6 +217,64 @@ describe("the sealed link", () => {
         expect(s.errors).toEqual([])
         expect(reused).toBe(0)
         expect(used.size).toBeGreaterThan(1000)
+    })
+
+    it("after the remote's reboot the primary connects at its hint, not when the link is found dead", () => {
+        // ms from the new remote's start to a new session, the hint delivered or swallowed
+        const reconnectMs = (swallowHint: boolean): number => {
+            const { p } = sealedPair({ seed: 4 })
+            const s = new Stream(100_000, () => 200, p.primary, p.remote)
+            p.run(2000)
+            expect(p.primary.isUp()).toBe(true)
+            // the remote is off for 1.2 s (less than the 3 s that find a link dead), then boots
+            p.remote.stop()
+            p.run(1200)
+            expect(p.primary.isUp()).toBe(true)
+            if (swallowHint) p.primaryTap.filter = (d) => (framesOf([d]).some((f) => f[0] === SEALED_HINT) ? null : d)
+            const r = p.makeRemote()
+            r.onMessage((m, len) => s.check(m, len))
+            const from = p.k.millis()
+            expect(p.runUntil(() => p.primary.counters.sessionsStarted === 2, 20_000, 1)).toBe(true)
+            // the first remote's hint, and the new one's unless swallowed
+            expect(p.primary.counters.resetsReceived).toBe(swallowHint ? 1 : 2)
+            return p.k.millis() - from
+        }
+        const hinted = reconnectMs(false)
+        const found = reconnectMs(true)
+        // with the hint: a handshake's round trips; without: the rest of the 3 s without a frame
+        expect(hinted).toBeLessThan(100)
+        expect(found).toBeGreaterThan(1500)
+    })
+
+    it("a hint anyone can send brings a HELLO forward, and never takes a live session down", () => {
+        const { p } = sealedPair({ seed: 5 })
+        const s = new Stream(100_000, () => 200, p.primary, p.remote)
+        p.run(2000)
+        const hellos = p.primary.counters.hellosSent
+        // forged while the session is up and busy: taken, and nothing changes
+        for (let i = 0; i < 20; i++) {
+            p.primaryTap.inject(onWire(HINT))
+            p.run(50)
+        }
+        expect(p.primary.counters.resetsReceived).toBe(21)
+        expect(p.primary.counters.linkDeaths).toBe(0)
+        expect(p.primary.counters.hellosSent).toBe(hellos)
+        expect(p.primary.isUp()).toBe(true)
+        // the line is cut: the link is found dead, and the HELLOs back off, growing
+        p.wire.setUp(false)
+        expect(p.runUntil(() => p.primary.counters.handshakeTimeouts >= 4 && p.primary.state() === "down", 60_000, 1)).toBe(true)
+        const sent = p.primary.counters.hellosSent
+        // a hint (here a forged one) while it waits out its backoff: a HELLO at once
+        p.primaryTap.inject(onWire(HINT))
+        p.run(1)
+        expect(p.primary.state()).toBe("connecting")
+        expect(p.primary.counters.hellosSent).toBe(sent + 1)
+        // and the session resumes once the line is back: nothing was lost
+        p.wire.setUp(true)
+        expect(p.runUntil(() => p.primary.isUp(), 20_000)).toBe(true)
+        expect(p.primary.counters.sessionsStarted).toBe(1)
+        expect(p.runUntil(() => s.received >= 300, 30_000)).toBe(true)
+        expect(s.errors).toEqual([])
     })
 
     it("takes new keys before a frame counter runs out", () => {
