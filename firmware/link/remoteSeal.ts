@@ -1,5 +1,5 @@
 import { copyOf, getU16, getU32 } from "../codec/bytes"
-import { FrameType, HEADER_BYTES, OFF_SESSION } from "./frame"
+import { FrameType } from "./frame"
 import { HelloOffer, RemoteChannel, RemoteSealer } from "./remote"
 import {
     ANSWER_PREFIX,
@@ -13,7 +13,6 @@ import {
     SEAL_TAG_BYTES,
     SEALED_ANSWER,
     SEALED_HELLO,
-    SEALED_HINT,
     SEALED_SESSION,
     SESSION_PREFIX,
     LinkSeal,
@@ -96,17 +95,6 @@ export class RemoteSeal extends LinkSeal implements RemoteSealer {
         if (this.rxKey) if (this.fresh(ctr)) if (this.tryOpen(this.rxKey, ctr, buf, SESSION_PREFIX, n)) return true
         for (let i = 0; i < this.offers.length; i++) if (this.tryOpen(this.offers[i].rx as Buffer, ctr, buf, SESSION_PREFIX, n)) return true
         return false
-    }
-
-    override wrap(b: Buffer, n: number, out: Buffer): number {
-        // the hint (a RESET of session 0) goes in the clear: it needs no keys, and carries nothing
-        if (b[0] === FrameType.Reset)
-            if (getU32(b, OFF_SESSION) === 0) {
-                out.fill(0, 0, HEADER_BYTES)
-                out[0] = SEALED_HINT
-                return HEADER_BYTES
-            }
-        return super.wrap(b, n, out)
     }
 
     protected override wrapHandshake(b: Buffer, n: number, out: Buffer): number {
