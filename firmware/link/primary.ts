@@ -138,16 +138,16 @@ export class PrimaryChannel extends LinkChannel {
             // remote answers every probe sooner); the HELLO resumes a session the remote has.
             c.resetsReceived = c.resetsReceived + 1
             const now = this.clock.millis()
-            if (this.st === "up")
-                if (now - this.lastRxAt >= this.cfg.keepaliveMs) {
+            if (now - this.lastRxAt >= this.cfg.keepaliveMs) {
+                if (this.st === "up") {
                     c.linkDeaths = c.linkDeaths + 1
-                    this.goDown()
+                    this.st = "down"
                 }
-            if (this.st === "down")
-                if (this.reconnectAt > now) {
+                if (this.st === "down") {
                     this.reconnectAt = now
-                    this.schedule()
+                    this.changed()
                 }
+            }
             return
         }
         let stale = session !== this.sessionId

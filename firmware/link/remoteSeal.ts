@@ -1,8 +1,9 @@
-import { copyOf, getU16, getU32 } from "../codec/bytes"
-import { FrameType } from "./frame"
+import { copyOf, getU16, getU32, putU32 } from "../codec/bytes"
+import { FrameType, HEADER_BYTES, OFF_SESSION } from "./frame"
 import { HelloOffer, RemoteChannel, RemoteSealer } from "./remote"
 import {
     ANSWER_PREFIX,
+    COUNTER_LIMIT,
     HELLO_PREFIX,
     HKDF_ONE,
     LABEL_HELLO,
@@ -13,6 +14,7 @@ import {
     SEAL_TAG_BYTES,
     SEALED_ANSWER,
     SEALED_HELLO,
+    SEALED_HINT,
     SEALED_SESSION,
     SESSION_PREFIX,
     LinkSeal,
@@ -95,6 +97,24 @@ export class RemoteSeal extends LinkSeal implements RemoteSealer {
         if (this.rxKey) if (this.fresh(ctr)) if (this.tryOpen(this.rxKey, ctr, buf, SESSION_PREFIX, n)) return true
         for (let i = 0; i < this.offers.length; i++) if (this.tryOpen(this.offers[i].rx as Buffer, ctr, buf, SESSION_PREFIX, n)) return true
         return false
+    }
+
+    /** LinkSeal's wrap, and the hint (a RESET of session 0) in the clear: it needs no keys and
+     * carries nothing. (Written out here so that the primary's image, which never sends one,
+     * does not carry it: the board's compiler takes no call of an overridden method.) */
+    override wrap(b: Buffer, n: number, out: Buffer): number {
+        if (b[0] === FrameType.Reset)
+            if (getU32(b, OFF_SESSION) === 0) {
+                out[0] = SEALED_HINT
+                for (let k = 1; k < HEADER_BYTES; k++) out[k] = 0
+                return HEADER_BYTES
+            }
+        if (b[0] <= FrameType.Refuse) return this.wrapHandshake(b, n, out)
+        if (!this.txKey) return 0
+        if (this.txCtr >= COUNTER_LIMIT) return -1
+        out[0] = SEALED_SESSION
+        putU32(out, 1, this.txCtr)
+        return this.put(out, SESSION_PREFIX, this.txKey, this.txCtr++, b, n)
     }
 
     protected override wrapHandshake(b: Buffer, n: number, out: Buffer): number {

@@ -1,6 +1,6 @@
 import { getU32, putU16, putU32 } from "../codec/bytes"
 import { ChannelCounters } from "./counters"
-import { FrameType, HEADER_BYTES, OFF_SESSION } from "./frame"
+import { FrameType, HEADER_BYTES } from "./frame"
 
 /**
  * The cryptography the sealed link needs, as a port: the board's runtime has it built in
@@ -104,13 +104,6 @@ export class LinkSeal implements FrameSealer {
     wrap(b: Buffer, n: number, out: Buffer): number {
         // HELLO, WELCOME and REFUSE are types 1..3
         if (b[0] <= FrameType.Refuse) return this.wrapHandshake(b, n, out)
-        if (b[0] === FrameType.Reset)
-            if (getU32(b, OFF_SESSION) === 0) {
-                // the remote's hint goes in the clear: it needs no keys, and carries nothing
-                out[0] = SEALED_HINT
-                for (let k = 1; k < HEADER_BYTES; k++) out[k] = 0
-                return HEADER_BYTES
-            }
         if (!this.txKey) return 0
         if (this.txCtr >= COUNTER_LIMIT) return -1
         out[0] = SEALED_SESSION
