@@ -19,12 +19,18 @@ import {
     SECTOR_HEADER_SIZE,
 } from "./format"
 import { numbers } from "./packed"
+import { seqAfter } from "../seq"
 import { EMPTY, HORIZON, K, SecState } from "./storeCore"
 import { StoreSpace } from "./storeSpace"
 import { MountReport, StoreError, StoreOptions } from "./types"
 
 /** mLastKept: the sector's last bad entry is damage a power cut cannot have made. */
 const NOT_TORN = 0xff
+/** mKind: a header nothing of the store's (dirty), a used sector's, an erased sector's (a used
+ * sector's scan starts in phase 0, an erased one's in phase 1: KIND - 1). */
+const KIND_DIRTY = 0
+const KIND_USED = 1
+const KIND_ERASED = 2
 
 /**
  * The block store's mount (storeCore.ts has the layers): it reads every sector, parses it in
@@ -58,6 +64,18 @@ export abstract class StoreMount extends StoreSpace {
     protected mAgain!: boolean
     /** Bad entries and sector headers this scan found. */
     private mSuspect!: number
+    /** Bytes read first of a used sector: its header and room for its entries (mountStep). */
+    private mPrefix: number
+    /** What each sector's header says (the first pass reads the headers alone): KIND_*. */
+    private mKind: Buffer
+    /** The first pass (headers) is under way. */
+    private mHeaders!: boolean
+    /** The newest used sector (0 when none is used: the first pass finds it) and the sectors the
+     * second pass has taken so far (it starts at the newest). */
+    private mNewest!: number
+    private mScan!: number
+    /** The entries being parsed were read without the data (a light parse). */
+    private mLightNow!: boolean
 
     constructor(flash: Flash, clock: Clock, opts: StoreOptions, remoteOk?: boolean) {
         super(flash, clock, opts, remoteOk)
@@ -65,7 +83,11 @@ export abstract class StoreMount extends StoreSpace {
         this.mLastBad = Buffer.alloc(n)
         this.mLastKept = Buffer.alloc(n)
         this.mClosed = Buffer.alloc(n)
+        this.mKind = Buffer.alloc(n)
         this.mMetaPos = numbers(META_KEYS + 1, -1)
+        // the header and the entries of a sector whose slots are all data, with 16 small records
+        // besides (B = 256: 512 bytes of 4096; never more than a sector)
+        this.mPrefix = SECTOR_HEADER_SIZE + ENTRY_SIZE * (this.spS + 16)
     }
 
     /** Runs the next call in the queue, if any (the mount ends). */
@@ -99,6 +121,7 @@ export abstract class StoreMount extends StoreSpace {
             this.mLastBad[s] = 0
             this.mLastKept[s] = 0
             this.mClosed[s] = 0
+            this.mKind[s] = KIND_DIRTY
         }
         for (let k = 0; k <= META_KEYS; k++) {
             this.metaVal[k] = 0
@@ -109,6 +132,7 @@ export abstract class StoreMount extends StoreSpace {
         this.voidAddr = -1
         this.open = -1
         this.nextSectorSeq = 1
+        this.mNewest = 0
         this.lastOpened = -1
         this.maxSeq = 0
         this.hasMaxSeq = false
@@ -119,14 +143,38 @@ export abstract class StoreMount extends StoreSpace {
             this.report = new MountReport()
             this.report.sectors = this.n
             this.mS = -1
+            this.mHeaders = true
             this.nextSector()
         }
     }
 
-    /** The sector mS is done: reads the next, or settles the scan once every one is read. */
+    /**
+     * The sector mS is done: reads the next, or settles the scan once every one is read. Two
+     * passes (docs/FORMAT-flash.md, "How a boot decides what is valid"): every sector's header
+     * (mKind); then the newest used sector whole, and every other in order: an erased one whole
+     * (it is free only if all of it is erased), a used one by its header and entries first
+     * (mPrefix bytes), and whole only when they call for it (parseEntry).
+     */
     private nextSector(): void {
         this.mBuf = EMPTY
-        if (++this.mS < this.n) return this.readAt(this.sectorAddr(this.mS), this.S, K.MountStep)
+        if (this.mHeaders) {
+            if (++this.mS < this.n) return this.readAt(this.sectorAddr(this.mS), SECTOR_HEADER_SIZE, K.MountStep)
+            this.mHeaders = false
+            this.mScan = 0
+        }
+        // the second pass, from the newest sector round the store
+        while (this.mScan < this.n) {
+            let s = this.mNewest + this.mScan++
+            if (s >= this.n) s -= this.n
+            const kind = this.mKind[s]
+            if (kind === KIND_DIRTY) continue
+            this.mS = s
+            let len = this.mPrefix
+            if (kind === KIND_ERASED) len = this.S
+            // the newest sector: its last record may be torn, and appends go on in it
+            if (s === this.mNewest) len = this.S
+            return this.readAt(this.sectorAddr(s), len, K.MountStep)
+        }
         // every sector is read: settle the horizon, torn records, the open sector, erase counts
         // a bad entry or sector header may be a read that failed once: the whole scan runs
         // again, and only what it finds again counts (a torn entry, a damaged record, a sector
@@ -141,10 +189,9 @@ export abstract class StoreMount extends StoreSpace {
         const stats = this.stats
         const n = this.n
         const secErase = this.secErase
-        const secSeq = this.secSeq
         stats.badCrc = stats.badCrc + rep.badCrc
         // (the report is a new one for each scan: its counts start at 0)
-        let newest = -1
+        const newest = this.mNewest
         let known = 0
         let sum = 0
         let free = 0
@@ -152,11 +199,7 @@ export abstract class StoreMount extends StoreSpace {
         for (let s = 0; s < n; s++) {
             const st = this.secState[s]
             if (st === SecState.Free) free++
-            if (st === SecState.Used) {
-                used++
-                if (newest < 0) newest = s
-                else if (secSeq[s] > secSeq[newest]) newest = s
-            }
+            if (st === SecState.Used) used++
             const ec = secErase[s]
             if (ec >= 0) {
                 known++
@@ -178,7 +221,7 @@ export abstract class StoreMount extends StoreSpace {
         rep.unknownEraseCounts = unknown
         if (free === n) if (rep.records === 0) rep.blank = true
         let torn = 0
-        if (newest >= 0) {
+        if (this.mKind[newest] === KIND_USED) {
             // the last bad entry of the newest sector is the record a power cut tore
             const lastBad = this.mLastBad[newest]
             const k = this.mLastKept[newest]
@@ -235,33 +278,32 @@ export abstract class StoreMount extends StoreSpace {
     }
 
     /**
-     * One step of the sector being scanned: its read (`data`: the whole sector, classified by
-     * its header), its entries (phase 0) or an erased check (1, 2). A step from the run loop
-     * brings no data and no error: a failure is the read's.
+     * One step of the sector being scanned: a read (`data`: its header in the first pass; in
+     * the second, the whole sector or its first mPrefix bytes), its entries (phase 0) or an
+     * erased check (1, 2). A step from the run loop brings no data and no error: a failure is
+     * the read's.
      */
     protected mountStep(err: StoreError, data?: Buffer | null): void {
         if (err !== StoreError.None) return this.mountEnd(err)
         const s = this.mS
         if (data) {
-            // the sector was read: classify it by its header
-            const buf = data
-            this.mBuf = buf
-            const aErased = allErased(buf, 0, 8)
-            const bErased = allErased(buf, 8, 16)
-            const ec = headerAEraseCount(buf, 0)
-            if (ec >= 0) this.secErase[s] = ec
-            let blank = aErased
-            if (ec >= 0) if (buf[3] === this.blockLog2) blank = true
-            let ph = -1
-            if (blank)
-                if (bErased) {
-                    // erased (part A may be stamped): free if everything after the header is erased
-                    this.secHasA[s] = 1
-                    if (aErased) this.secHasA[s] = 0
-                    ph = 1
-                    this.mCheckAt = SECTOR_HEADER_SIZE
-                }
-            if (ph < 0) {
+            if (this.mHeaders) {
+                // the first pass: the sector's header
+                const buf = data
+                const aErased = allErased(buf, 0, 8)
+                const bErased = allErased(buf, 8, 16)
+                const ec = headerAEraseCount(buf, 0)
+                if (ec >= 0) this.secErase[s] = ec
+                let blank = aErased
+                if (ec >= 0) if (buf[3] === this.blockLog2) blank = true
+                let kind = KIND_DIRTY
+                if (blank)
+                    if (bErased) {
+                        // erased (part A may be stamped): free if everything after the header is erased
+                        this.secHasA[s] = 1
+                        if (aErased) this.secHasA[s] = 0
+                        kind = KIND_ERASED
+                    }
                 // one flipped bit of a header (at rest, or a read that failed) is mended: a sector
                 // taken for torn would be erased with every version in it
                 const whole = headerBValid(buf, 0)
@@ -271,23 +313,33 @@ export abstract class StoreMount extends StoreSpace {
                         this.secErase[s] = headerAEraseCount(buf, 0)
                         if (buf[3] !== this.blockLog2) {
                             this.report.incompatible = this.report.incompatible + 1
-                            this.mountEnd(StoreError.IncompatibleFormat)
-                            return
+                            return this.mountEnd(StoreError.IncompatibleFormat)
                         }
                         this.setState(s, SecState.Used)
                         this.secHasA[s] = 1
-                        this.secSeq[s] = getU32(buf, 8)
-                        if (this.secSeq[s] >= this.nextSectorSeq) this.nextSectorSeq = this.secSeq[s] + 1
-                        ph = 0
+                        const seq = getU32(buf, 8)
+                        this.secSeq[s] = seq
+                        // the newest used sector: the one the next sector seq follows
+                        if (seq >= this.nextSectorSeq) {
+                            this.nextSectorSeq = seq + 1
+                            this.mNewest = s
+                        }
+                        kind = KIND_USED
                     }
-                if (ph < 0) {
+                this.mKind[s] = kind
+                if (kind === KIND_DIRTY) {
                     // torn header (a cut while opening), torn erase, foreign data
                     this.mSuspect++
                     this.countDirty()
-                    return this.nextSector()
                 }
+                return this.nextSector()
             }
-            this.mPhase = ph
+            this.mBuf = data
+            // a used sector's first bytes: its entries are parsed light, as far as they allow
+            this.mLightNow = data.length < this.S
+            // phase 0, a used sector's entries; 1, an erased sector's erased check
+            this.mPhase = this.mKind[s] - 1
+            this.mCheckAt = SECTOR_HEADER_SIZE
         }
         const buf = this.mBuf
         let budget = this.stepBytes
@@ -299,12 +351,23 @@ export abstract class StoreMount extends StoreSpace {
                 const off = SECTOR_HEADER_SIZE + ENTRY_SIZE * i
                 // entries end at the first erased one, or where the data slots begin
                 if (i < MAX_ENTRIES)
-                    if (off + ENTRY_SIZE <= this.S - this.B * this.secData[s])
-                        if (!allErased(buf, off, off + ENTRY_SIZE)) {
-                            budget -= ENTRY_SIZE + this.parseEntry(s, i, off)
+                    if (off + ENTRY_SIZE <= this.S - this.B * this.secData[s]) {
+                        // parsed light as far as the first bytes go, and as the entries allow
+                        // (parseEntry: -1): then the whole sector is read, and the parse goes on
+                        let c = -1
+                        if (off + ENTRY_SIZE <= buf.length) {
+                            if (allErased(buf, off, off + ENTRY_SIZE)) c = -2
+                            else c = this.parseEntry(s, i, off)
+                        }
+                        if (c === -1) return this.readAt(this.sectorAddr(s), this.S, K.MountStep)
+                        if (c >= 0) {
+                            budget -= ENTRY_SIZE + c
                             this.secEntries[s] = i + 1
                             continue
                         }
+                    }
+                // parsed light: not the newest sector, whose slots and free room matter for appends
+                if (this.mLightNow) return this.nextSector()
                 // the slot after the last one used must be erased: else a data program was cut before
                 // its entry (or its entry was torn). That slot is skipped (entries name their slot), and
                 // appends go on after it if the rest of the free room is erased: the newest sector of a
@@ -354,7 +417,8 @@ export abstract class StoreMount extends StoreSpace {
         this.nextSector()
     }
 
-    /** Parses entry i of sector s; returns the data bytes it checked. */
+    /** Parses entry i of sector s; returns the data bytes it checked, or -1 (a light parse, before
+     * anything is taken) when it needs the sector's data. */
     private parseEntry(s: number, i: number, off: number): number {
         const buf = this.mBuf
         // an entry a power cut tore, zeroed since (the end of a scan, nextSector): nothing
@@ -370,6 +434,14 @@ export abstract class StoreMount extends StoreSpace {
                 // a data record (or one whose type bit flipped): its fields first (their check
                 // mends one flipped bit of them, slot and length included), then its data and CRC
                 const h = mendFields(buf, off)
+                // a light parse takes a data record by its fields when they check and its seq is
+                // not after the highest seen (that one is taken only from a record whose CRC
+                // checks); else the whole sector is read
+                if (this.mLightNow) {
+                    if (h !== -1) return -1
+                    if (!this.hasMaxSeq) return -1
+                    if (seqAfter(getU32(buf, off + 8), this.maxSeq)) return -1
+                }
                 const slot = buf[off + 2]
                 const len = entryLen(buf, off)
                 const dataOff = this.S - (slot + 1) * this.B
@@ -379,7 +451,9 @@ export abstract class StoreMount extends StoreSpace {
                             if (len >= 1)
                                 if (len <= this.B)
                                     if (off + ENTRY_SIZE <= dataOff) {
-                                        const r = mendData(buf, off, buf, dataOff, this.B)
+                                        // (a light parse reads no data: its fields check, and it checked no bytes)
+                                        let r = 0
+                                        if (!this.mLightNow) r = mendData(buf, off, buf, dataOff, this.B)
                                         // a record that checks (a mended bit counted) is a version; so is one
                                         // whose fields are right and whose damage cannot be mended (its reads say
                                         // Corrupt): only the record a power cut tore (nextSector) is dropped;

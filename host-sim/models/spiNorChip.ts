@@ -210,13 +210,13 @@ export class SpiNorChip implements SpiBus {
             this.sectors.push(null)
             this.ffLo.push(0)
             this.ffHi.push(NOR_SECTOR_SIZE)
+            this.sectorEraseCounts.push(0)
         }
         this.hz = opts.clockHz !== undefined ? opts.clockHz : 8000000
         this.overheadMs = opts.transferOverheadMs !== undefined ? opts.transferOverheadMs : 0.002
         this.id = opts.jedecId ? opts.jedecId : [0xef, 0x40, 0x18]
         this.slabs = opts.slabs ? opts.slabs : null
         this.latch = Buffer.alloc(NOR_PAGE_SIZE)
-        for (let s = 0; s < opts.capacity / NOR_SECTOR_SIZE; s++) this.sectorEraseCounts.push(0)
         const self = this
         this.completeOp = () => self.finishOp()
     }

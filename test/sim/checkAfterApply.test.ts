@@ -33,15 +33,22 @@ describe("the check after every apply", () => {
         }
     }, 120_000)
     it("finds what checkRemote finds when a safety mechanism is off (violations after applies)", () => {
+        // each mutation harms some seeds (which ones moves with any change of timing): the
+        // first seed whose run finds the harm after an apply, of the first dozen
         const runs: Array<Partial<SimOptions>> = [
-            { boards: 3, seed: 4, faults: ["power", "link"], mutation: "manifest-check" },
-            { boards: 4, seed: 3, faults: ["bus"], rate: 60, mutation: "ack-gating" },
-            { boards: 2, seed: 2, faults: ["replace"], mutation: "resync-copy" },
+            { boards: 3, faults: ["power", "link"], mutation: "manifest-check" },
+            { boards: 4, faults: ["bus"], rate: 60, mutation: "ack-gating" },
+            { boards: 2, faults: ["replace"], mutation: "resync-copy" },
         ]
         for (const over of runs) {
-            const r = both(options(over))
-            expect(r.violations.some((v) => v.includes("after apply"))).toBe(true)
-            expect(r.quick).toBe(r.crossed)
+            let found = false
+            for (let seed = 1; seed <= 12 && !found; seed++) {
+                const r = both(options({ ...over, seed }))
+                if (!r.violations.some((v) => v.includes("after apply"))) continue
+                found = true
+                expect(r.quick).toBe(r.crossed)
+            }
+            expect(found, over.mutation).toBe(true)
         }
-    }, 120_000)
+    }, 240_000)
 })

@@ -39,10 +39,11 @@ describe("group consistency", () => {
         expect(r.appliedSeq).toBeGreaterThan(50)
     })
     it("the same workloads in mode none expose writes without those they depend on (the checker can fail)", () => {
-        // mode none breaks it in some seeds (which ones moves with any change of timing): the
-        // search stops at the first, after six seeds at least
+        // mode none breaks it in some seeds, about one in seven (which ones moves with any
+        // change of timing): the search stops at the first, after six seeds at least; 80 seeds
+        // miss them all with a chance of about 1e-5
         let violatingRuns = 0
-        for (let seed = 1; seed <= 24 && (seed <= 6 || violatingRuns === 0); seed++) {
+        for (let seed = 1; seed <= 80 && (seed <= 6 || violatingRuns === 0); seed++) {
             const o = { ...defaultSimOptions(), boards: 4, seed, durationMs: 30000, rate: 40 }
             expect(runSim(o).violations).toEqual([])
             const none = runSim({ ...o, mode: "none" })

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { StoreError } from "../../firmware/store/types"
-import { PartialMode } from "../../host-sim/models/spiNorChip"
+import { SimKernel } from "../../host-sim/kernel"
+import { PartialMode, SpiNorChip } from "../../host-sim/models/spiNorChip"
 import { Prng } from "../../host-sim/prng"
 import { block, PRIMARY, Rig } from "./harness"
 
@@ -21,17 +22,25 @@ describe("a damaged record found at mount", () => {
         // two bits: more than the store mends
         rig.chip.flipBit(v.addr + 77, 2)
         rig.chip.flipBit(v.addr + 140, 5)
-        const again = new Rig(rig.chip, PRIMARY)
-        const m = again.mount()
-        expect(m.err).toBe(StoreError.None)
-        expect(m.report.torn).toBe(0)
-        expect(m.report.corruptedOld).toBe(1)
-        // the version is still there, and says it is damaged; the older version of lba 3 is
-        // not served in its place
-        expect(again.store.pinned(0, 13).map((p) => p.lba)).toEqual([3])
-        expect(again.readPinned(0, 3, 13).err).toBe(StoreError.Corrupt)
-        expect(again.read(0, 3).err).toBe(StoreError.Corrupt)
-        expect(again.read(0, 4).err).toBe(StoreError.None)
+        const image = rig.chip.snapshot()
+        // the mount reads the sector light (its entries only) or whole (here made to): whole,
+        // it finds the damage; either way the version stays and its reads say Corrupt
+        for (const whole of [false, true]) {
+            const chip = new SpiNorChip(new SimKernel(), { capacity: 64 * 1024 })
+            chip.loadImage(image)
+            const again = new Rig(chip, PRIMARY)
+            if (whole) (again.store as unknown as { mPrefix: number }).mPrefix = 4096
+            const m = again.mount()
+            expect(m.err).toBe(StoreError.None)
+            expect(m.report.torn).toBe(0)
+            expect(m.report.corruptedOld).toBe(whole ? 1 : 0)
+            // the version is still there, and says it is damaged; the older version of lba 3 is
+            // not served in its place
+            expect(again.store.pinned(0, 13).map((p) => p.lba)).toEqual([3])
+            expect(again.readPinned(0, 3, 13).err).toBe(StoreError.Corrupt)
+            expect(again.read(0, 3).err).toBe(StoreError.Corrupt)
+            expect(again.read(0, 4).err).toBe(StoreError.None)
+        }
     })
 
     it("as the last record of the newest sector, damaged at rest, is held as damage: a power cut cannot have made it", () => {
