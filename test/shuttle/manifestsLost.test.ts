@@ -10,32 +10,36 @@ import { defaultSimOptions, Simulation } from "../../host-sim/sim"
 
 describe("final manifests lost to the whole group", () => {
     it("the members suspend for them, and the remote catches up through the resync", () => {
-        // four overloaded boards with every fault: in this run the group loses seqs 12..25's
-        // manifests and the apps have stopped writing long before the drain ends
-        const o = {
-            ...defaultSimOptions(),
-            boards: 4,
-            seed: 20,
-            durationMs: 60000,
-            rate: 200,
-            depth: 100,
-            faults: ["power", "link", "bus", "reboot", "slow", "replace", "death", "rot", "remotefail", "ram"],
-            // the links in the clear: the timing of the run in which the manifests are lost
-            keys: "none" as const,
+        // four overloaded boards with every fault: about one run in forty loses manifests to the
+        // whole group and has the apps stopped long before the drain ends (which runs moves with
+        // any change of timing): the first such seed
+        let found = 0
+        for (let seed = 1; seed <= 60 && found === 0; seed++) {
+            const o = {
+                ...defaultSimOptions(),
+                boards: 4,
+                seed,
+                durationMs: 60000,
+                rate: 200,
+                depth: 100,
+                faults: ["power", "link", "bus", "reboot", "slow", "replace", "death", "rot", "remotefail", "ram"],
+                keys: "none" as const,
+            }
+            const sim = new Simulation(o)
+            sim.start()
+            // a look at the boards every 100 ms, the drain after the workload included
+            let lost = 0
+            const look = () => {
+                for (const p of sim.group.primaries) if (p.board && p.board.suspended && p.board.suspendReason === SuspendReason.Manifests) lost++
+                sim.kernel.setTimer(100, look)
+            }
+            look()
+            sim.kernel.run(o.durationMs, Number.MAX_SAFE_INTEGER)
+            const result = sim.finish()
+            expect(result.violations).toEqual([])
+            expect(result.consistent).toBe(true)
+            if (lost > 0) found = seed
         }
-        const sim = new Simulation(o)
-        sim.start()
-        // a look at the boards every 100 ms, the drain after the workload included
-        let lost = 0
-        const look = () => {
-            for (const p of sim.group.primaries) if (p.board && p.board.suspended && p.board.suspendReason === SuspendReason.Manifests) lost++
-            sim.kernel.setTimer(100, look)
-        }
-        look()
-        sim.kernel.run(o.durationMs, Number.MAX_SAFE_INTEGER)
-        const result = sim.finish()
-        expect(lost).toBeGreaterThan(0)
-        expect(result.violations).toEqual([])
-        expect(result.consistent).toBe(true)
-    })
+        expect(found).toBeGreaterThan(0)
+    }, 120_000)
 })
