@@ -33,8 +33,9 @@ const KIND_USED = 1
 const KIND_ERASED = 2
 
 /**
- * The block store's mount (storeCore.ts has the layers): it reads every sector, parses it in
- * steps (its header, its entries, the erased room left), settles what a power cut left, then
+ * The block store's mount (storeCore.ts has the layers): it reads every sector's header, then
+ * parses the sectors in steps (their entries, read without the data where they allow; the
+ * erased room left), settles what a power cut left, then
  * places the data records found into the RAM index in steps (mountStep and indexStep, which the
  * store's one dispatcher runs after each read and from the run loop). The flash's contents never make it
  * throw: bad records are counted (stats, MountReport) and skipped; docs/FORMAT-flash.md, "How a
@@ -151,9 +152,10 @@ export abstract class StoreMount extends StoreSpace {
     /**
      * The sector mS is done: reads the next, or settles the scan once every one is read. Two
      * passes (docs/FORMAT-flash.md, "How a boot decides what is valid"): every sector's header
-     * (mKind); then the newest used sector whole, and every other in order: an erased one whole
-     * (it is free only if all of it is erased), a used one by its header and entries first
-     * (mPrefix bytes), and whole only when they call for it (parseEntry).
+     * (mKind); then the sectors from the newest used one round the store: the newest whole, an
+     * erased one whole (it is free only if all of it is erased), any other used one by its
+     * header and entries first (mPrefix bytes), and whole only when they call for it
+     * (parseEntry).
      */
     private nextSector(): void {
         this.mBuf = EMPTY
