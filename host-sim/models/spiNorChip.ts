@@ -1019,29 +1019,68 @@ export class SpiNorChip implements SpiBus {
             this.busyTimer = null
             return
         }
-        if (this.opKind === NorOpKind.Program) this.partialProgram(null, PartialMode.Everything)
-        else this.partialErase(null, PartialMode.Everything, this.opAddr)
+        if (this.opKind === NorOpKind.Program) this.programAll()
+        else this.eraseAll(this.opAddr)
         this.busy = false
         this.wel = false
         this.busyTimer = null
     }
 
-    /** Applies the latched program to the page, fully or in part; returns bits cleared (counted
-     * for a power cut only: the normal path stays cheap for the VM's loop budget).
+    /** Applies the latched program to the page whole (a program that ends). Apart from
+     * partialProgram, which only a power cut needs: the VM self-test's image carries neither it
+     * nor partialErase.
      * @devsWhenUsed */
-    private partialProgram(prng: Prng | null, mode: PartialMode): number {
-        if (mode === PartialMode.Nothing) return 0
+    private programAll(): void {
         const s = Math.floor(this.opAddr / NOR_SECTOR_SIZE)
         const sec = this.cells(s)
         const base = this.opAddr % NOR_SECTOR_SIZE
         const from = base + this.latchStart
         const n = this.latchLen
-        if (!prng && mode === PartialMode.Everything && this.latchStart + n <= NOR_PAGE_SIZE && from >= this.ffLo[s] && from + n <= this.ffHi[s]) {
-            // erased cells (old & new = new), and no wrap in the page: one copy
-            sec.set(n === NOR_PAGE_SIZE ? this.latch : this.latch.slice(0, n), from)
-            this.used(s, from, from + n)
-            return 0
+        if (this.latchStart + n <= NOR_PAGE_SIZE)
+            if (from >= this.ffLo[s])
+                if (from + n <= this.ffHi[s]) {
+                    // erased cells (old & new = new), and no wrap in the page: one copy
+                    sec.set(n === NOR_PAGE_SIZE ? this.latch : this.latch.slice(0, n), from)
+                    this.used(s, from, from + n)
+                    return
+                }
+        this.used(s, base, base + NOR_PAGE_SIZE)
+        let off = this.latchStart
+        for (let i = 0; i < n; i++) {
+            // a program clears the bits its data has at 0
+            sec[base + off] = sec[base + off] & this.latch[i]
+            off = off + 1 === NOR_PAGE_SIZE ? 0 : off + 1
         }
+    }
+
+    /** Applies an erase to the sector whole: the cells back to 0xFF in a few copies, no loop over
+     * 4 KB (the VM's loop budget), and only those before the erased part; the Buffer stays for
+     * the next program.
+     * @devsWhenUsed */
+    private eraseAll(addr: number): void {
+        const s = Math.floor(addr / NOR_SECTOR_SIZE)
+        const was = this.sectors[s]
+        if (was) {
+            fillFF(was, 0, this.ffLo[s])
+            fillFF(was, this.ffHi[s], NOR_SECTOR_SIZE - this.ffHi[s])
+        }
+        this.ffLo[s] = 0
+        this.ffHi[s] = NOR_SECTOR_SIZE
+    }
+
+    /** Applies the latched program to the page, fully or in part (a power cut); returns bits
+     * cleared (counted only with a prng).
+     * @devsWhenUsed */
+    private partialProgram(prng: Prng | null, mode: PartialMode): number {
+        if (mode === PartialMode.Nothing) return 0
+        if (!prng)
+            if (mode === PartialMode.Everything) {
+                this.programAll()
+                return 0
+            }
+        const s = Math.floor(this.opAddr / NOR_SECTOR_SIZE)
+        const sec = this.cells(s)
+        const base = this.opAddr % NOR_SECTOR_SIZE
         this.used(s, base, base + NOR_PAGE_SIZE)
         const cut = prng && mode === PartialMode.Prefix ? prng.int(this.latchLen + 1) : this.latchLen
         let changed = 0
@@ -1066,15 +1105,7 @@ export class SpiNorChip implements SpiBus {
         if (mode === PartialMode.Nothing) return 0
         const was = this.sectors[s]
         if (mode === PartialMode.Everything || !was) {
-            // a complete erase sets the cells back to 0xFF in a few copies, no loop over 4 KB
-            // (the VM's loop budget), and only those before the erased part; the Buffer stays
-            // for the next program
-            if (was) {
-                fillFF(was, 0, this.ffLo[s])
-                fillFF(was, this.ffHi[s], NOR_SECTOR_SIZE - this.ffHi[s])
-            }
-            this.ffLo[s] = 0
-            this.ffHi[s] = NOR_SECTOR_SIZE
+            this.eraseAll(addr)
             return was ? NOR_SECTOR_SIZE : 0
         }
         const sec = was
