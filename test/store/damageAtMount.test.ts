@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { StoreError } from "../../firmware/store/types"
-import { SimKernel } from "../../host-sim/kernel"
-import { PartialMode, SpiNorChip } from "../../host-sim/models/spiNorChip"
+import { PartialMode } from "../../host-sim/models/spiNorChip"
 import { Prng } from "../../host-sim/prng"
 import { block, PRIMARY, Rig } from "./harness"
 
@@ -26,10 +25,7 @@ describe("a damaged record found at mount", () => {
         // the mount reads the sector light (its entries only) or whole (here made to): whole,
         // it finds the damage; either way the version stays and its reads say Corrupt
         for (const whole of [false, true]) {
-            const chip = new SpiNorChip(new SimKernel(), { capacity: 64 * 1024 })
-            chip.loadImage(image)
-            const again = new Rig(chip, PRIMARY)
-            if (whole) (again.store as unknown as { mPrefix: number }).mPrefix = 4096
+            const again = Rig.fromImage(image, PRIMARY, whole)
             const m = again.mount()
             expect(m.err).toBe(StoreError.None)
             expect(m.report.torn).toBe(0)

@@ -25,6 +25,16 @@ export class Rig {
         return new Rig(new SpiNorChip(k, { capacity }), opts)
     }
 
+    /** A store over a chip holding a copy of `image` (not mounted yet); `whole`: its mount reads
+     * every sector whole, as before the light parse (the first read of a sector is all of it). */
+    static fromImage(image: Buffer, opts: StoreOptions, whole = false): Rig {
+        const chip = new SpiNorChip(new SimKernel(), { capacity: image.length })
+        chip.loadImage(image)
+        const rig = new Rig(chip, opts)
+        if (whole) (rig.store as unknown as { mPrefix: number }).mPrefix = 4096
+        return rig
+    }
+
     /** Runs events until `fired()` is true or nothing is left; returns the events run. */
     runUntil(fired: () => boolean, maxEvents = 10_000_000): number {
         let n = 0

@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { crc32c } from "../../firmware/codec/crc32c"
 import { StoreError, StoreOptions } from "../../firmware/store/types"
-import { SimKernel } from "../../host-sim/kernel"
-import { PartialMode, SpiNorChip } from "../../host-sim/models/spiNorChip"
+import { PartialMode } from "../../host-sim/models/spiNorChip"
 import { Prng } from "../../host-sim/prng"
 import { block, PRIMARY, REMOTE, Rig } from "./harness"
 
@@ -16,10 +15,7 @@ const LBAS = 40
 /** A store mounted over a copy of `image`; `whole`: every sector read whole, as before the
  * light parse (the prefix read is the whole sector). */
 function mounted(image: Buffer, opts: StoreOptions, whole: boolean): { rig: Rig; err: StoreError; durationMs: number } {
-    const chip = new SpiNorChip(new SimKernel(), { capacity: CAPACITY })
-    chip.loadImage(image)
-    const rig = new Rig(chip, opts)
-    if (whole) (rig.store as unknown as { mPrefix: number }).mPrefix = 4096
+    const rig = Rig.fromImage(image, opts, whole)
     const m = rig.mount()
     return { rig, err: m.err, durationMs: m.report.durationMs }
 }
@@ -153,17 +149,13 @@ describe("the light mount", () => {
             rig.chip.cutAt(rig.chip.operations() + 1, new Prng(seed), PartialMode.Prefix)
             rig.store.write(0, 0, 11, block(256, 0, 0, 11, 1), () => {})
             rig.drain()
-            const chip = new SpiNorChip(new SimKernel(), { capacity: CAPACITY })
-            chip.loadImage(rig.chip.snapshot())
-            const again = new Rig(chip, PRIMARY)
+            const again = Rig.fromImage(rig.chip.snapshot(), PRIMARY)
             const m = again.mount()
             expect(m.err).toBe(StoreError.None)
             torn += m.report.tornData
             // more writes, then every block reads back as written
             for (let lba = 40; lba < 46; lba++) expect(again.write(0, lba, 12, block(256, 0, lba, 12, 2))).toBe(StoreError.None)
-            const chip2 = new SpiNorChip(new SimKernel(), { capacity: CAPACITY })
-            chip2.loadImage(chip.snapshot())
-            const third = new Rig(chip2, PRIMARY)
+            const third = Rig.fromImage(again.chip.snapshot(), PRIMARY)
             expect(third.mount().err).toBe(StoreError.None)
             for (let lba = 40; lba < 46; lba++) expect(third.read(0, lba).data, "seed " + seed + " lba " + lba).toEqual(block(256, 0, lba, 12, 2))
         }
