@@ -398,14 +398,6 @@ export class PrimaryBlockStore extends StoreMount {
         this.gcNext(v, K.IdleDone)
     }
 
-    /** A step between calls has ended (`failed`: hold the next until a call has finished). */
-    private idleEnd(failed: boolean): void {
-        this.busy = false
-        this.idleGc = false
-        if (failed) this.idleHold = true
-        this.erasedBehind()
-    }
-
     /** After a step between calls or an erase behind them: a call waiting for that erase goes
      * on; else, once the store is idle, a mount that waited, or the calls. */
     protected erasedBehind(): void {
@@ -581,7 +573,7 @@ export class PrimaryBlockStore extends StoreMount {
                 // the data record is complete
                 const g = this.apS * this.spS + this.apSlot
                 const e = this.entryBuf
-                this.idx.setRecord(g, e[1], entryLba(e, 0), this.apSeq, this.apEntry, false)
+                this.idx.setRecord(g, e[1], entryLba(e, 0), this.apSeq, this.apEntry, 0)
                 this.noteSeq(this.apSeq)
                 this.apG = g
                 this.go(this.apK, StoreError.None)
@@ -701,7 +693,11 @@ export class PrimaryBlockStore extends StoreMount {
                 return
             }
             case K.IdleDone:
-                return this.idleEnd(err !== StoreError.None)
+                // a step between calls has ended (failed: hold the next until a call has finished)
+                this.busy = false
+                this.idleGc = false
+                if (err !== StoreError.None) this.idleHold = true
+                return this.erasedBehind()
             default:
                 if (this.toolStep) this.toolStep(k, err, data)
         }

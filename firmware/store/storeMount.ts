@@ -23,6 +23,7 @@ import { seqAfter } from "../seq"
 import { EMPTY, HORIZON, K, SecState } from "./storeCore"
 import { StoreSpace } from "./storeSpace"
 import { MountReport, StoreError, StoreOptions } from "./types"
+import { CANDIDATE, UNSURE } from "./versionIndex"
 
 /** mLastKept: the sector's last bad entry is damage a power cut cannot have made. */
 const NOT_TORN = 0xff
@@ -459,42 +460,44 @@ export abstract class StoreMount extends StoreSpace {
                                         // a record that checks (a mended bit counted) is a version; so is one
                                         // whose fields are right and whose damage cannot be mended (its reads say
                                         // Corrupt): only the record a power cut tore (nextSector) is dropped;
-                                        // docs/FORMAT-flash.md, "Damage and tears"
+                                        // docs/FORMAT-flash.md, "Damage and tears". So is one whose fields their
+                                        // CRC-7 mended while its data fails: it names an acknowledged write, and
+                                        // dropping it would lose that write without a word; its seq is taken at
+                                        // the end only if not after the highest a checked record gave (two
+                                        // flipped bits the CRC-7 took for one could name a seq never stamped)
                                         const ok = r >= 0
-                                        let kept = ok
-                                        if (h === -1) kept = true
-                                        if (kept) {
-                                            let n = len
-                                            if (ok) {
-                                                let m = r
-                                                if (h >= 0) m = r | MENDED
-                                                n = this.mended(m)
-                                            }
-                                            const g = s * this.spS + slot
-                                            // a second record of one slot is damage
-                                            if (this.idx.isCandidate(g)) this.badEntry(s, i)
-                                            else {
-                                                const seq = getU32(buf, off + 8)
-                                                this.idx.setRecord(g, buf[off + 1], entryLba(buf, off), seq, i, true)
-                                                if (slot + 1 > this.secData[s]) this.secData[s] = slot + 1
-                                                this.report.dataRecords = this.report.dataRecords + 1
-                                                if (ok) {
-                                                    this.report.records = this.report.records + 1
-                                                    this.noteSeq(seq)
-                                                    return n
-                                                }
-                                                this.badEntry(s, i)
-                                                this.mLastKept[s] = slot + 1
-                                            }
-                                            // a power cut in the entry's program leaves bits of its CRC at 1 that
-                                            // should be 0, never the reverse: a CRC with a 0 where the data's has a 1
-                                            // was programmed whole, and the data changed since (damage, not a tear)
-                                            if (!ok) {
-                                                const c = crc32cUpdate(crc32cUpdate(0, buf, dataOff, dataOff + len), buf, off, off + 12)
-                                                if ((c & ~getU32(buf, off + 12)) !== 0) this.mLastKept[s] = NOT_TORN
-                                            }
-                                            return n
+                                        let flags = CANDIDATE
+                                        if (!ok) if (h >= 0) flags = CANDIDATE | UNSURE
+                                        let n = len
+                                        if (ok) {
+                                            let m = r
+                                            if (h >= 0) m = r | MENDED
+                                            n = this.mended(m)
                                         }
+                                        const g = s * this.spS + slot
+                                        // a second record of one slot is damage
+                                        if (this.idx.candidate(g)) this.badEntry(s, i)
+                                        else {
+                                            const seq = getU32(buf, off + 8)
+                                            this.idx.setRecord(g, buf[off + 1], entryLba(buf, off), seq, i, flags)
+                                            if (slot + 1 > this.secData[s]) this.secData[s] = slot + 1
+                                            this.report.dataRecords = this.report.dataRecords + 1
+                                            if (ok) {
+                                                this.report.records = this.report.records + 1
+                                                this.noteSeq(seq)
+                                                return n
+                                            }
+                                            this.badEntry(s, i)
+                                            this.mLastKept[s] = slot + 1
+                                        }
+                                        // a power cut in the entry's program leaves bits of its CRC at 1 that
+                                        // should be 0, never the reverse: a CRC with a 0 where the data's has a 1
+                                        // was programmed whole, and the data changed since (damage, not a tear)
+                                        if (!ok) {
+                                            const c = crc32cUpdate(crc32cUpdate(0, buf, dataOff, dataOff + len), buf, off, off + 12)
+                                            if ((c & ~getU32(buf, off + 12)) !== 0) this.mLastKept[s] = NOT_TORN
+                                        }
+                                        return n
                                     }
                 // fields that cannot be trusted: not a version
                 if (h >= 0) buf[off + (h >> 3)] ^= 1 << (h & 7)
@@ -549,10 +552,17 @@ export abstract class StoreMount extends StoreSpace {
             if (this.mG >= total) break
             const g = this.mG++
             budget--
-            if (!this.idx.isCandidate(g)) continue
+            const f = this.idx.candidate(g)
+            if (!f) continue
             budget -= 8
             if (this.voided) if (this.voided(g)) continue
             this.idx.dropCandidate(g)
+            // (a seq never stamped: not a version; docs/FORMAT-flash.md, "Mending")
+            if (f & UNSURE)
+                if (seqAfter(this.idx.seqOf(g), this.maxSeq)) {
+                    this.report.dataRecords = this.report.dataRecords - 1
+                    continue
+                }
             this.idx.insert(g)
         }
         if (this.mG < total) {

@@ -21,7 +21,10 @@ const O_FLAGS = 15
 const LIVE = 1
 const IN_SEQ = 2
 /** Parsed at mount, not yet placed in the index. */
-const CANDIDATE = 4
+export const CANDIDATE = 4
+/** A candidate whose fields only their own check vouches for (its data failed its CRC): the
+ * mount takes its seq only when it is not after the highest a checked record gave. */
+export const UNSURE = 8
 
 export function storeInvariant(ok: boolean, what: string): void {
     if (!ok) throw new Error("store invariant: " + what)
@@ -123,8 +126,9 @@ export class VersionIndex {
         return (this.t[g * SLOT + O_FLAGS] & LIVE) !== 0
     }
 
-    isCandidate(g: number): boolean {
-        return (this.t[g * SLOT + O_FLAGS] & CANDIDATE) !== 0
+    /** CANDIDATE (and UNSURE) when g is a mount candidate, else 0. */
+    candidate(g: number): number {
+        return this.t[g * SLOT + O_FLAGS] & (CANDIDATE | UNSURE)
     }
 
     /** Order in the log: (sector seq, entry index). */
@@ -133,7 +137,7 @@ export class VersionIndex {
     }
 
     /** Describes slot g (not yet in the index). */
-    setRecord(g: number, member: number, lba: number, seq: number, entry: number, candidate: boolean): void {
+    setRecord(g: number, member: number, lba: number, seq: number, entry: number, flags: number): void {
         const t = this.t
         const o = g * SLOT
         storeInvariant(t[o + O_FLAGS] === 0, "slot reused while live")
@@ -143,9 +147,7 @@ export class VersionIndex {
         putU32(t, o + O_NEXT, 0)
         putU16(t, o + O_SPREV, 0)
         t[o + O_ENTRY] = entry
-        let f = 0
-        if (candidate) f = CANDIDATE
-        t[o + O_FLAGS] = f
+        t[o + O_FLAGS] = flags
     }
 
     /** Forgets a mount candidate that will not be placed (void or duplicate). */

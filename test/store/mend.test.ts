@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { crc32cFlippedBit, crc32cUpdate } from "../../firmware/codec/crc32c"
+import { entryLen, mendFields } from "../../firmware/store/format"
 import { StoreError } from "../../firmware/store/types"
 import { Prng } from "../../host-sim/prng"
 import { block, PRIMARY, Rig } from "./harness"
@@ -119,6 +120,64 @@ describe("a record with two flipped bits", () => {
             expect(again.read(0, 3).err).toBe(StoreError.Corrupt)
             expect(again.read(0, 6).err).toBe(StoreError.None)
         }
+    })
+})
+
+describe("a record with more flipped bits than are mended", () => {
+    it("one in the lba or seq field and two in the data: kept under the fields their check mends, its reads say Corrupt", () => {
+        const p = new Prng(6)
+        for (let n = 0; n < 40; n++) {
+            const { r, slot, entry } = written()
+            const fb = [3, 4, 5, 8, 9, 10, 11][p.int(7)]
+            flip(r, entry + fb, p.int(8))
+            const a = p.int(B)
+            flip(r, slot + a, p.int(8))
+            flip(r, slot + ((a + 1 + p.int(B - 1)) % B), p.int(8))
+            const image = r.chip.snapshot()
+            // whole or light (a light parse reads the sector whole for fields that fail their check)
+            for (const whole of [false, true]) {
+                const again = Rig.fromImage(image, PRIMARY, whole)
+                expect(again.mount().report.corruptedOld).toBe(1)
+                // the write of lba 3 at seq 2 is held as damage, never lost: dropped, a read would
+                // give the older version and the seq would go to the remote without it
+                expect(again.store.pinned(0, 2).map((v) => v.lba)).toEqual([3, 6])
+                expect({ n, fb, a, err: again.read(0, 3).err }).toEqual({ n, fb, a, err: StoreError.Corrupt })
+                expect(again.readPinned(0, 3, 2).err).toBe(StoreError.Corrupt)
+                expect(again.read(0, 6).err).toBe(StoreError.None)
+            }
+        }
+    })
+
+    it("two in the fields that their check takes for one, naming a seq after every checked one: not a version, no seq never stamped", () => {
+        const { r, entry } = written()
+        const e = Buffer.alloc(16)
+        for (let k = 0; k < 16; k++) e[k] = r.chip.peek(entry + k)
+        // pairs of field bits the CRC-7 mends into a third one that leaves type, slot and
+        // length whole and moves the seq after 2, the highest stamped
+        let found = 0
+        for (let x = 0; x < 96; x++)
+            for (let y = x + 1; y < 96; y++) {
+                const c = Buffer.from(e)
+                c[x >> 3] ^= 1 << (x & 7)
+                c[y >> 3] ^= 1 << (y & 7)
+                if (mendFields(c, 0) < 0) continue
+                if (c[0] !== e[0] || c[1] !== e[1] || c[2] !== e[2] || entryLen(c, 0) !== B) continue
+                const seq = c.readUInt32LE(8)
+                if (seq <= 2 || seq > 0x7fffffff) continue
+                found++
+                const bad = new Rig(r.chip, PRIMARY)
+                flip(bad, entry + (x >> 3), x & 7)
+                flip(bad, entry + (y >> 3), y & 7)
+                for (const whole of [false, true]) {
+                    const again = Rig.fromImage(bad.chip.snapshot(), PRIMARY, whole)
+                    expect(again.mount().report.corruptedOld).toBe(1)
+                    expect({ x, y, seqs: again.store.pinnedSeqs(0) }).toEqual({ x, y, seqs: [1, 2] })
+                    expect(again.store.maxSeqSeen()).toBe(2)
+                }
+                flip(bad, entry + (x >> 3), x & 7)
+                flip(bad, entry + (y >> 3), y & 7)
+            }
+        expect(found).toBeGreaterThan(5)
     })
 })
 
