@@ -93,7 +93,7 @@ Options of sweep: those of sim without the live ones, and
   --seeds A..B        the seeds to run (default 1..50); --duration defaults to 10s
   --duration A..B     also a range, e.g. 10s..10m: each seed draws its duration from it
                       (the same for the same seed; its replay command carries it)
-  --workers N         worker threads running seeds in parallel (default: the cores available)
+  --workers N         worker processes running seeds in parallel (default: the cores available)
   --shard I/N         run part I of N of the seeds (consecutive parts, sizes within one), e.g.
                       --shard 2/4 on the second of four machines; the summary says which part
   --combine FILE...   no runs: one summary of the --json summaries in the FILEs, the shards of

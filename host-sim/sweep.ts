@@ -1,6 +1,7 @@
-// Runs many seeded simulations, in parallel worker threads, and gathers their verdicts (Node only).
+// Runs many seeded simulations, in parallel worker processes, and gathers their verdicts (Node only).
+import { fork } from "node:child_process"
 import { availableParallelism } from "node:os"
-import { Worker } from "node:worker_threads"
+import { fileURLToPath } from "node:url"
 import { replayCommand, runSim, SimOptions, SimResult } from "./sim"
 import { drawDuration, formatMs } from "./simEvents"
 
@@ -120,7 +121,7 @@ export function runSeed(base: SimOptions, seed: number, durationRange?: [number,
     return outcomeOf(runSim(seedOptions(base, seed, durationRange)))
 }
 
-/** What a sweep worker thread is given (sweepWorker.ts). */
+/** What a sweep worker process is given (sweepWorker.ts), as JSON in its one argument. */
 export interface SweepWorkerData {
     base: SimOptions
     durationRange?: [number, number]
@@ -199,15 +200,23 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
         await new Promise<void>((resolve, reject) => {
             let running = workers
             for (let i = 0; i < workers; i++) {
-                const w = new Worker(new URL("./sweepWorker.mjs", import.meta.url), {
-                    workerData: { base: o.base, durationRange: o.durationRange } satisfies SweepWorkerData,
-                })
+                // a process each (not a thread): its heap and its collector to itself, and the
+                // collector on the worker's own thread, so that two workers on two cores do not
+                // share them with each other's collector threads
+                const w = fork(
+                    fileURLToPath(new URL("./sweepWorker.mjs", import.meta.url)),
+                    [JSON.stringify({ base: o.base, durationRange: o.durationRange } satisfies SweepWorkerData)],
+                    {
+                        execArgv: ["--single-threaded-gc"],
+                        stdio: ["ignore", "inherit", "inherit", "ipc"],
+                    }
+                )
                 const feed = () => {
                     if (next > o.last) {
-                        w.postMessage(null)
+                        w.send("stop")
                         return
                     }
-                    w.postMessage(next++)
+                    w.send(next++)
                 }
                 w.on("message", (out: SeedOutcome | "ready") => {
                     if (out !== "ready") {
@@ -217,8 +226,8 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
                     feed()
                 })
                 w.on("error", reject)
-                w.on("exit", (code) => {
-                    if (code !== 0) reject(new Error(`sweep worker exited with code ${code}`))
+                w.on("exit", (code, signal) => {
+                    if (code !== 0) reject(new Error(`sweep worker exited with ${signal ?? "code " + code}`))
                     else if (--running === 0) resolve()
                 })
             }

@@ -1,5 +1,5 @@
-// A sweep worker thread: loads the TypeScript simulator through tsx, then runs the seeds the
-// main thread sends, one at a time, until it sends null.
+// A sweep worker process: loads the TypeScript simulator through tsx, then runs the seeds the
+// sweep sends, one at a time, until it sends "stop".
 import { register } from "tsx/esm/api"
 
 register()

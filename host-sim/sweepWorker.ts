@@ -1,14 +1,13 @@
-// The body of a sweep worker thread (see sweep.ts).
-import { parentPort, workerData } from "node:worker_threads"
+// The body of a sweep worker process (see sweep.ts): runs the seeds its parent sends, one at a
+// time, until it sends "stop".
 import { runSeed, SweepWorkerData } from "./sweep"
 
-const { base, durationRange } = workerData as SweepWorkerData
-const port = parentPort!
-port.on("message", (seed: number | null) => {
-    if (seed === null) {
-        port.close()
+const { base, durationRange } = JSON.parse(process.argv[2]) as SweepWorkerData
+process.on("message", (seed: number | "stop") => {
+    if (seed === "stop") {
+        process.disconnect()
         return
     }
-    port.postMessage(runSeed(base, seed, durationRange))
+    process.send!(runSeed(base, seed, durationRange))
 })
-port.postMessage("ready")
+process.send!("ready")
