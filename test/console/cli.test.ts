@@ -4,7 +4,9 @@ import { constants, createReadStream, existsSync, mkdtempSync, openSync, readFil
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
-const TSX = ["node_modules/.bin/tsx", "host-sim/cli.ts"]
+// node with tsx's loader in the same process (as bin/seqmirror.mjs does), not tsx's own command,
+// which runs the CLI in a child and relays signals to it: a Ctrl-C must reach the CLI once
+const TSX = [process.execPath, "--import", "tsx", "host-sim/cli.ts"]
 
 const temps: string[] = []
 function tempDir(): string {
@@ -25,12 +27,12 @@ afterAll(() => {
 })
 
 function cli(args: string[]) {
-    return spawnSync(TSX[0], [TSX[1], ...args], { encoding: "utf8" })
+    return spawnSync(TSX[0], [...TSX.slice(1), ...args], { encoding: "utf8" })
 }
 
 /** Starts the CLI; `waitFor(re)` resolves when stdout has a match (no sleeps: output events). */
 function start(args: string[]) {
-    const child: ChildProcess = spawn(TSX[0], [TSX[1], ...args], { stdio: ["ignore", "pipe", "pipe"] })
+    const child: ChildProcess = spawn(TSX[0], [...TSX.slice(1), ...args], { stdio: ["ignore", "pipe", "pipe"] })
     started.push(child)
     let out = ""
     let err = ""
