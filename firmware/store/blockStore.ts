@@ -26,6 +26,9 @@ export class BlockStore extends PrimaryBlockStore {
     constructor(flash: Flash, clock: Clock, opts: StoreOptions) {
         super(flash, clock, opts, true)
         this.remote = opts.role === StoreRole.Remote ? new RemoteRole() : null
+        // the options StoreCore leaves (a board's primary store has them from a configuration
+        // checked when its image was built, bin/gen-board-config.mjs): a bad one is a Config error
+        if (this.blockLog2 < 4 || this.reserve < 2 || this.first < 0 || this.qDepth < 1 || this.stepBytes < 64) this.configError = StoreError.Config
     }
 
     /** The data of the writes waiting in the call queue behind the running call, with their

@@ -3,7 +3,7 @@ import { Flash } from "../../hal/flash"
 import { getU32 } from "../codec/bytes"
 import { crc32cUpdate } from "../codec/crc32c"
 import { seqAfter } from "../seq"
-import { encodeHeaderA, ENTRY_SIZE, entryLba, entryLen, EntryType, LBA_LIMIT, MEMBER_LIMIT, MENDED, mendData, mendFields, META_KEYS } from "./format"
+import { allErased, encodeHeaderA, ENTRY_SIZE, entryLba, entryLen, EntryType, LBA_LIMIT, MEMBER_LIMIT, MENDED, mendData, mendFields, META_KEYS } from "./format"
 import { numbers } from "./packed"
 import { Done, EMPTY, HORIZON, K, Op, SecState } from "./storeCore"
 import { StoreMount } from "./storeMount"
@@ -248,6 +248,8 @@ export class PrimaryBlockStore extends StoreMount {
         return this.stats.userBytes > 0 ? this.stats.flashBytesProgrammed / this.stats.userBytes : 0
     }
 
+    /** Free sectors: read and found erased (after a boot, those the mount found erased by their
+     * header count once the store has read them, between calls). */
     freeSectors(): number {
         return this.freeCount
     }
@@ -384,6 +386,12 @@ export class PrimaryBlockStore extends StoreMount {
         if (this.idleHold) return
         if (this.mountWaits) return
         if (this.bgS >= 0) return
+        // the sectors the mount found erased by their header, read one by one (verifyOne) before
+        // any collection: a boot reads its free room between calls, not before the first one
+        if (this.verifyOne(K.IdleDone)) {
+            this.busy = true
+            return
+        }
         if (this.freeCount >= this.reserve + this.spare) return
         let v = this.wearVictim(true)
         if (v < 0) {
@@ -680,8 +688,8 @@ export class PrimaryBlockStore extends StoreMount {
                 this.erased(v)
                 // erased, but free only once part A (the erase count) is on it
                 this.setState(v, SecState.Dirty)
-                encodeHeaderA(this.hdrB, 0, this.blockLog2, this.secErase[v])
-                this.program(this.sectorAddr(v), this.hdrB, K.GcHeader)
+                encodeHeaderA(this.hdrBuf, 0, this.blockLog2, this.secErase[v])
+                this.program(this.sectorAddr(v), this.hdrBuf.slice(0, 8), K.GcHeader)
                 return
             }
             case K.GcHeader: {
@@ -691,6 +699,25 @@ export class PrimaryBlockStore extends StoreMount {
                 this.secHasA[v] = 1
                 this.go(this.gcK, StoreError.None)
                 return
+            }
+            case K.Verified: {
+                // a piece of a sector the mount found erased by its header (verifyOne): all of it
+                // erased, the next piece (stepBytes at most: no Buffer of a whole sector on a
+                // board's heap meanwhile), and at the end the sector is free; else it is erased
+                // before use
+                if (err === StoreError.None) {
+                    const d = data as Buffer
+                    if (allErased(d, 0, d.length)) {
+                        const at = this.verifyAt + d.length
+                        this.verifyAt = at
+                        if (at < this.S) return this.readAt(this.sectorAddr(this.openS) + at, Math.min(this.stepBytes, this.S - at), K.Verified)
+                        this.setState(this.openS, SecState.Free)
+                    } else {
+                        this.setState(this.openS, SecState.Dirty)
+                        this.stats.dirtySectors = this.stats.dirtySectors + 1
+                    }
+                }
+                return this.go(this.openK, err)
             }
             case K.IdleDone:
                 // a step between calls has ended (failed: hold the next until a call has finished)

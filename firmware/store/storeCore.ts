@@ -27,6 +27,9 @@ export const enum SecState {
     Open = 2,
     /** Holds records; no more appends. */
     Used = 3,
+    /** Erased by its header (the mount reads no more of it): proven erased, read whole, before
+     * it counts as free (StoreSpace.verifyOne); docs/FORMAT-flash.md, "Free sectors". */
+    Unverified = 4,
 }
 
 /** The calls the queue holds. */
@@ -95,10 +98,12 @@ export const enum K {
     ApData = 27,
     /** A step of collection between calls has ended (a relocation, or an erase begun). */
     IdleDone = 28,
+    /** A sector the mount found erased by its header, read whole (it handles a failure). */
+    Verified = 29,
     // ---- StoreMount's steps; they handle a failure themselves (MountStep: a sector read, or
     // the next step of its scan)
-    MountStep = 29,
-    IndexStep = 30,
+    MountStep = 30,
+    IndexStep = 31,
 }
 
 export const EMPTY = Buffer.alloc(0)
@@ -126,7 +131,7 @@ export abstract class StoreCore {
     protected B: number
     protected blockLog2: number
     protected S: number
-    private first: number
+    protected first: number
     protected n: number
     /** Data slots per sector. */
     protected spS: number
@@ -221,19 +226,16 @@ export abstract class StoreCore {
         this.stepBytes = stepBytes
         let spS = Math.floor((S - SECTOR_HEADER_SIZE) / (ENTRY_SIZE + B))
         // one test each: an `||` of them costs the image more
+        // (the checks the tables' sizes rest on; BlockStore checks the other options: a board's
+        // image leaves them to the check of its configuration when it is built)
         let bad = false
-        if (this.blockLog2 < 4) bad = true
         if (B > geo.pageSize) bad = true
         if (geo.pageSize % B !== 0) bad = true
         if (spS < 1) bad = true
         if (spS > MAX_ENTRIES) bad = true
-        if (reserve < 2) bad = true
         if (n < reserve + 2) bad = true
-        if (first < 0) bad = true
         if (first + n > total) bad = true
         if (n * spS >= 65535) bad = true
-        if (qDepth < 1) bad = true
-        if (stepBytes < 64) bad = true
         if (role !== StoreRole.Primary) {
             if (role !== StoreRole.Remote) bad = true
             if (!remoteOk) bad = true

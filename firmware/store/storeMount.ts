@@ -27,8 +27,7 @@ import { CANDIDATE, UNSURE } from "./versionIndex"
 
 /** mLastKept: the sector's last bad entry is damage a power cut cannot have made. */
 const NOT_TORN = 0xff
-/** mKind: a header nothing of the store's (dirty), a used sector's, an erased sector's (a used
- * sector's scan starts in phase 0, an erased one's in phase 1: KIND - 1). */
+/** mKind: a header nothing of the store's (dirty), a used sector's, an erased sector's. */
 const KIND_DIRTY = 0
 const KIND_USED = 1
 const KIND_ERASED = 2
@@ -170,10 +169,10 @@ export abstract class StoreMount extends StoreSpace {
             let s = this.mNewest + this.mScan++
             if (s >= this.n) s -= this.n
             const kind = this.mKind[s]
-            if (kind === KIND_DIRTY) continue
+            // (a dirty sector is not read; nor is an erased one: the first pass left it Unverified)
+            if (kind !== KIND_USED) continue
             this.mS = s
             let len = this.mPrefix
-            if (kind === KIND_ERASED) len = this.S
             // the newest sector: its last record may be torn, and appends go on in it
             if (s === this.mNewest) len = this.S
             return this.readAt(this.sectorAddr(s), len, K.MountStep)
@@ -202,6 +201,7 @@ export abstract class StoreMount extends StoreSpace {
         for (let s = 0; s < n; s++) {
             const st = this.secState[s]
             if (st === SecState.Free) free++
+            if (st === SecState.Unverified) free++
             if (st === SecState.Used) used++
             const ec = secErase[s]
             if (ec >= 0) {
@@ -234,10 +234,7 @@ export abstract class StoreMount extends StoreSpace {
                         torn = 1
                         // its data record (if it was kept) is no version: the write never finished; the
                         // entry is zeroed before the next append, so that it never reads as damage later
-                        if (k > 0) {
-                            this.idx.dropCandidate(newest * this.spS + k - 1)
-                            rep.dataRecords = rep.dataRecords - 1
-                        }
+                        if (k > 0) this.idx.dropCandidate(newest * this.spS + k - 1)
                         this.voidAddr = this.entryAddr(newest, lastBad - 1)
                         this.voidS = newest
                     }
@@ -274,17 +271,12 @@ export abstract class StoreMount extends StoreSpace {
         if (done) done(err, this.report)
     }
 
-    /** The sector being scanned stays Dirty (as resetState left every one): to be erased. */
-    private countDirty(): void {
-        this.report.dirtySectors = this.report.dirtySectors + 1
-        this.stats.dirtySectors = this.stats.dirtySectors + 1
-    }
-
     /**
      * One step of the sector being scanned: a read (`data`: its header in the first pass; in
-     * the second, the whole sector or its first mPrefix bytes), its entries (phase 0) or an
-     * erased check (1, 2). A step from the run loop brings no data and no error: a failure is
-     * the read's.
+     * the second, the whole sector or its first mPrefix bytes), its entries (phase 0) or the
+     * erased check of its free room (2). A step from the run loop brings no data and no error:
+     * a failure is the read's. A sector left Dirty (as resetState left every one) is erased
+     * before use.
      */
     protected mountStep(err: StoreError, data?: Buffer | null): void {
         if (err !== StoreError.None) return this.mountEnd(err)
@@ -306,6 +298,8 @@ export abstract class StoreMount extends StoreSpace {
                         this.secHasA[s] = 1
                         if (aErased) this.secHasA[s] = 0
                         kind = KIND_ERASED
+                        // by its header only: free once read whole, after the mount (verifyOne)
+                        this.setState(s, SecState.Unverified)
                     }
                 // one flipped bit of a header (at rest, or a read that failed) is mended: a sector
                 // taken for torn would be erased with every version in it
@@ -333,15 +327,16 @@ export abstract class StoreMount extends StoreSpace {
                 if (kind === KIND_DIRTY) {
                     // torn header (a cut while opening), torn erase, foreign data
                     this.mSuspect++
-                    this.countDirty()
+                    this.report.dirtySectors = this.report.dirtySectors + 1
+                    this.stats.dirtySectors = this.stats.dirtySectors + 1
                 }
                 return this.nextSector()
             }
             this.mBuf = data
             // a used sector's first bytes: its entries are parsed light, as far as they allow
             this.mLightNow = data.length < this.S
-            // phase 0, a used sector's entries; 1, an erased sector's erased check
-            this.mPhase = this.mKind[s] - 1
+            // phase 0, its entries (then 2, the erased check of its free room)
+            this.mPhase = 0
             this.mCheckAt = SECTOR_HEADER_SIZE
         }
         const buf = this.mBuf
@@ -399,24 +394,17 @@ export abstract class StoreMount extends StoreSpace {
             this.later(K.MountStep)
             return
         }
-        // erased check of [mCheckAt, end): phase 1 = a free sector, 2 = the free room of a used one
-        // (a free sector has neither entries nor data slots: its room is all after the header)
+        // the erased check of a used sector's free room [mCheckAt, end) (phase 2)
         const end = this.S - this.B * this.secData[s]
         const stop = Math.min(end, this.mCheckAt + budget)
         if (!allErased(buf, this.mCheckAt, stop)) {
-            if (phase === 1) this.countDirty()
-            else {
-                // stray bytes in the free room: no more appends here
-                this.mClosed[s] = 1
-                this.report.strayAreas = this.report.strayAreas + 1
-                this.stats.strayAreas = this.stats.strayAreas + 1
-            }
+            // stray bytes in the free room: no more appends here
+            this.mClosed[s] = 1
+            this.stats.strayAreas = this.stats.strayAreas + 1
             return this.nextSector()
         }
         this.mCheckAt = stop
         if (stop < end) return this.later(K.MountStep)
-        if (phase === 1) this.setState(s, SecState.Free)
-        this.report.erasedBytes = this.report.erasedBytes + (end - (SECTOR_HEADER_SIZE + ENTRY_SIZE * this.secEntries[s]))
         this.nextSector()
     }
 
@@ -481,7 +469,6 @@ export abstract class StoreMount extends StoreSpace {
                                             const seq = getU32(buf, off + 8)
                                             this.idx.setRecord(g, buf[off + 1], entryLba(buf, off), seq, i, flags)
                                             if (slot + 1 > this.secData[s]) this.secData[s] = slot + 1
-                                            this.report.dataRecords = this.report.dataRecords + 1
                                             if (ok) {
                                                 this.report.records = this.report.records + 1
                                                 this.noteSeq(seq)
@@ -558,11 +545,7 @@ export abstract class StoreMount extends StoreSpace {
             if (this.voided) if (this.voided(g)) continue
             this.idx.dropCandidate(g)
             // (a seq never stamped: not a version; docs/FORMAT-flash.md, "Mending")
-            if (f & UNSURE)
-                if (seqAfter(this.idx.seqOf(g), this.maxSeq)) {
-                    this.report.dataRecords = this.report.dataRecords - 1
-                    continue
-                }
+            if (f & UNSURE) if (seqAfter(this.idx.seqOf(g), this.maxSeq)) continue
             this.idx.insert(g)
         }
         if (this.mG < total) {
@@ -571,8 +554,6 @@ export abstract class StoreMount extends StoreSpace {
         }
         const rep = this.report
         rep.liveRecords = this.idx.liveCount
-        rep.superseded = rep.dataRecords - rep.voided - rep.liveRecords
-        rep.maxSeqSeen = this.maxSeq
         if (this.idx.hasHorizon) rep.horizon = this.idx.horizon
         this.mounted = true
         this.mountEnd(StoreError.None)

@@ -2,7 +2,7 @@ import { Clock } from "../../hal/clock"
 import { Flash } from "../../hal/flash"
 import { putU32 } from "../codec/bytes"
 import { encodeDataEntry, encodeHeaderA, encodeHeaderB, encodeSmallEntry, ENTRY_SIZE, EntryType, META_KEYS, SECTOR_HEADER_SIZE } from "./format"
-import { HORIZON, K, SecState, StoreCore } from "./storeCore"
+import { EMPTY, HORIZON, K, SecState, StoreCore } from "./storeCore"
 import { StoreError, StoreOptions } from "./types"
 import { storeInvariant } from "./versionIndex"
 
@@ -18,7 +18,6 @@ import { storeInvariant } from "./versionIndex"
 export abstract class StoreSpace extends StoreCore {
     protected entryBuf: Buffer
     protected hdrBuf: Buffer
-    protected hdrB: Buffer
 
     // ---- room
     private roomIsData!: boolean
@@ -27,6 +26,8 @@ export abstract class StoreSpace extends StoreCore {
     private roomK!: K
     protected openK!: K
     protected openS!: number
+    /** Where the piece verifyOne's check read last begins. */
+    protected verifyAt!: number
     // ---- the append under way
     protected apK!: K
     /** The slot of the data record just appended. */
@@ -69,7 +70,6 @@ export abstract class StoreSpace extends StoreCore {
         super(flash, clock, opts, remoteOk)
         this.entryBuf = Buffer.alloc(ENTRY_SIZE)
         this.hdrBuf = Buffer.alloc(SECTOR_HEADER_SIZE)
-        this.hdrB = Buffer.alloc(SECTOR_HEADER_SIZE / 2)
     }
 
     // ---- what BlockStore adds (the remote role, collect, format): methods only it has (a
@@ -118,6 +118,8 @@ export abstract class StoreSpace extends StoreCore {
             this.openSector(K.RoomLoop)
             return
         }
+        // a sector the mount found erased by its header comes before a collection
+        if (this.verifyOne(K.RoomLoop)) return
         // the erase behind the calls brings a free sector: wait for it
         if (this.bgS >= 0) {
             this.waitK = K.RoomLoop
@@ -218,6 +220,24 @@ export abstract class StoreSpace extends StoreCore {
         return best
     }
 
+    /** Reads a sector the mount found erased by its header (Unverified) whole, then go(k) (a
+     * failed read: go(k, err), the sector as it was); false when there is none. All of it after
+     * the header erased, it is free; else it is erased before use (Dirty). The mount reads no
+     * more of such a sector than its header, so a boot reads what holds records and not the
+     * free room; docs/FORMAT-flash.md, "Free sectors". */
+    protected verifyOne(k: K): boolean {
+        for (let s = 0; s < this.n; s++)
+            if (this.secState[s] === SecState.Unverified) {
+                this.openS = s
+                this.openK = k
+                // (the pieces read, from after the header: Verified)
+                this.verifyAt = SECTOR_HEADER_SIZE
+                this.go(K.Verified, StoreError.None, EMPTY)
+                return true
+            }
+        return false
+    }
+
     // =====================================================================================
     // Opening a sector: stamp its header (part A too if the sector has none)
 
@@ -244,8 +264,7 @@ export abstract class StoreSpace extends StoreCore {
         encodeHeaderA(this.hdrBuf, 0, this.blockLog2, this.secErase[s])
         encodeHeaderB(this.hdrBuf, 0, this.secSeq[s])
         if (this.secHasA[s]) {
-            for (let i = 0; i < 8; i++) this.hdrB[i] = this.hdrBuf[8 + i]
-            this.program(this.sectorAddr(s) + 8, this.hdrB, K.Opened)
+            this.program(this.sectorAddr(s) + 8, this.hdrBuf.slice(8), K.Opened)
         } else this.program(this.sectorAddr(s), this.hdrBuf, K.Opened)
     }
 

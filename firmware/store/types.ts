@@ -167,7 +167,8 @@ export class StoreStats {
  */
 export class MountReport {
     sectors = 0
-    /** Erased sectors, ready for use. */
+    /** Erased sectors by their header (each free once read whole, after the mount:
+     * docs/FORMAT-flash.md, "Free sectors"). */
     freeSectors = 0
     /** Sectors holding records. */
     usedSectors = 0
@@ -176,25 +177,18 @@ export class MountReport {
     blank = false
     /** Valid entries of every type. */
     records = 0
-    dataRecords = 0
     /** Data records that are the newest, visible, pinned or staged versions. */
     liveRecords = 0
-    /** Older versions and copies left behind by garbage collection. */
-    superseded = 0
     /** Staged versions dropped by a discard record. */
     voided = 0
     badCrc = 0
     torn = 0
     tornData = 0
     corruptedOld = 0
-    strayAreas = 0
-    /** Erased but unprogrammed bytes (free sectors and free room in used ones). */
-    erasedBytes = 0
     /** Sectors whose erase count was unknown (never stamped); estimated. */
     unknownEraseCounts = 0
     /** Sector headers of another format version or block size (mount refuses the flash). */
     incompatible = 0
-    maxSeqSeen = 0
     /** The confirmed (primary) or applied (remote) seq, or 0 when none was recorded. */
     horizon = 0
     durationMs = 0

@@ -32,13 +32,13 @@ describe("a new session while a spilled seq is being read from flash", () => {
         reads = 0
         hold = true
         let t = 12000
-        while (reads < 3 && t < 20000) sim.kernel.run((t += 1), Number.MAX_SAFE_INTEGER)
+        while (reads < 3 && t < 28000) sim.kernel.run((t += 1), Number.MAX_SAFE_INTEGER)
         expect(reads).toBe(3)
         // the remote goes off for a second: the session ends, and a new one starts
         sim.powerOffBoard("remote", 1000, new Prng(1), "remotePower")
         const sessionUp = () => p.channel!.isUp()
-        while (sessionUp() && t < 20000) sim.kernel.run((t += 10), Number.MAX_SAFE_INTEGER)
-        while (!sessionUp() && t < 20000) sim.kernel.run((t += 10), Number.MAX_SAFE_INTEGER)
+        while (sessionUp() && t < 28000) sim.kernel.run((t += 10), Number.MAX_SAFE_INTEGER)
+        while (!sessionUp() && t < 28000) sim.kernel.run((t += 10), Number.MAX_SAFE_INTEGER)
         expect(sessionUp()).toBe(true)
         expect(held.length).toBe(1)
         hold = false

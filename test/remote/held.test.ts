@@ -38,10 +38,12 @@ describe("a new session and the seqs the remote holds", () => {
         sim.powerOffBoard(0, 300, new Prng(1), "power")
         runUntilUp(sim, 1500)
         const b = sim.group.primaries[0].board!
-        // every seq named held was found the same: for each, only its SEQ_DONE came
-        expect(b.seqsHeld).toBe(staged)
+        // every seq named held was found the same: for each, only its SEQ_DONE came (a seq on
+        // its way when the power went may be staged by then too)
+        expect(b.seqsHeld).toBeGreaterThanOrEqual(staged)
+        expect(b.seqsHeld).toBeLessThanOrEqual(staged + 2)
         expect(b.heldDiffered).toBe(0)
-        expect(rb.seqsFoundHeld).toBe(staged)
+        expect(rb.seqsFoundHeld).toBe(b.seqsHeld)
         expect(rb.heldMismatches).toBe(0)
         // and no version the remote held came again (without HELD, every one of them does)
         expect(rb.stagedAlready - already).toBe(0)

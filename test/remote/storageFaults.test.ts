@@ -109,11 +109,11 @@ describe("an apply", () => {
     // dropped), yet the commit applied it. An apply now commits only if its seq may still be
     // applied once the reads are done, and is chosen again otherwise (appliesRechosen).
     it("whose seq may no longer be applied once its staged versions are read back is chosen again, and the group stays consistent", () => {
-        // the links in the clear, six seeds: the race depends on the timing of the reads (sealed
-        // frames are longer, the store's work between calls moves its flash operations), and
-        // some of these runs show it
+        // the links in the clear: the race depends on the timing of the reads (sealed frames are
+        // longer, the store's work between calls moves its flash operations), and about one run
+        // in five or ten shows it: seeds until one does (every run consistent)
         let rechosen = 0
-        for (let seed = 1; seed <= 6; seed++) {
+        for (let seed = 1; seed <= 40 && rechosen === 0; seed++) {
             const sim = new Simulation({
                 ...defaultSimOptions(),
                 boards: 4,

@@ -10,11 +10,11 @@ import { defaultSimOptions, Simulation } from "../../host-sim/sim"
 
 describe("final manifests lost to the whole group", () => {
     it("the members suspend for them, and the remote catches up through the resync", () => {
-        // four overloaded boards with every fault: about one run in forty loses manifests to the
-        // whole group and has the apps stopped long before the drain ends (which runs moves with
-        // any change of timing): the first such seed
+        // four overloaded boards under power cuts, reboots, deaths and a noisy bus (the shuttle
+        // lost and regenerated again and again): about one run in six loses manifests to the
+        // whole group (which runs moves with any change of timing): the first such seed
         let found = 0
-        for (let seed = 1; seed <= 60 && found === 0; seed++) {
+        for (let seed = 1; seed <= 40 && found === 0; seed++) {
             const o = {
                 ...defaultSimOptions(),
                 boards: 4,
@@ -22,7 +22,7 @@ describe("final manifests lost to the whole group", () => {
                 durationMs: 60000,
                 rate: 200,
                 depth: 100,
-                faults: ["power", "link", "bus", "reboot", "slow", "replace", "death", "rot", "remotefail", "ram"],
+                faults: ["power", "bus", "reboot", "death"],
                 keys: "none" as const,
             }
             const sim = new Simulation(o)
