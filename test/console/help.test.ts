@@ -5,7 +5,9 @@ import { execFile } from "node:child_process"
 // runs nothing: wherever the flag stands among the arguments, whatever the other arguments are
 // (even ones that would be refused), and `seqmirror help COMMAND` prints the same.
 
-const TSX = "node_modules/.bin/tsx"
+// node with tsx's loader in the same process, as bin/seqmirror.mjs runs it (tsx's own command
+// starts a second process for each run)
+const NODE_TSX = [process.execPath, "--import", "tsx"]
 
 interface Run {
     code: number | null
@@ -15,7 +17,7 @@ interface Run {
 
 function cli(args: string[]): Promise<Run> {
     return new Promise((resolve) => {
-        execFile(TSX, ["host-sim/cli.ts", ...args], { encoding: "utf8", timeout: 60_000 }, (err, stdout, stderr) => {
+        execFile(NODE_TSX[0], [...NODE_TSX.slice(1), "host-sim/cli.ts", ...args], { encoding: "utf8", timeout: 60_000 }, (err, stdout, stderr) => {
             const code = err === null ? 0 : typeof err.code === "number" ? err.code : null
             resolve({ code, stdout, stderr })
         })
