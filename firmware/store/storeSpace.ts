@@ -28,6 +28,8 @@ export abstract class StoreSpace extends StoreCore {
     protected openS!: number
     /** Where the piece verifyOne's check read last begins. */
     protected verifyAt!: number
+    /** No sector before this one is Unverified (0 at each mount). */
+    protected verifyFrom!: number
     // ---- the append under way
     protected apK!: K
     /** The slot of the data record just appended. */
@@ -226,8 +228,11 @@ export abstract class StoreSpace extends StoreCore {
      * more of such a sector than its header, so a boot reads what holds records and not the
      * free room; docs/FORMAT-flash.md, "Free sectors". */
     protected verifyOne(k: K): boolean {
-        for (let s = 0; s < this.n; s++)
+        // (no sector becomes Unverified after the mount: the search goes on from where it was,
+        // so that a store whose free sectors are all read looks at none after each call)
+        for (let s = this.verifyFrom; s < this.n; s++)
             if (this.secState[s] === SecState.Unverified) {
+                this.verifyFrom = s
                 this.openS = s
                 this.openK = k
                 // (the pieces read, from after the header: Verified)
@@ -235,6 +240,7 @@ export abstract class StoreSpace extends StoreCore {
                 this.go(K.Verified, StoreError.None, EMPTY)
                 return true
             }
+        this.verifyFrom = this.n
         return false
     }
 
