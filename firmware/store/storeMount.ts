@@ -153,10 +153,10 @@ export abstract class StoreMount extends StoreSpace {
     /**
      * The sector mS is done: reads the next, or settles the scan once every one is read. Two
      * passes (docs/FORMAT-flash.md, "How a boot decides what is valid"): every sector's header
-     * (mKind); then the sectors from the newest used one round the store: the newest whole, an
-     * erased one whole (it is free only if all of it is erased), any other used one by its
-     * header and entries first (mPrefix bytes), and whole only when they call for it
-     * (parseEntry).
+     * (mKind; one erased by its header is left Unverified, and read after the mount:
+     * verifyOne); then the used sectors from the newest round the store: the newest whole, any
+     * other by its header and entries first (mPrefix bytes), and whole only when they call for
+     * it (parseEntry).
      */
     private nextSector(): void {
         this.mBuf = EMPTY
