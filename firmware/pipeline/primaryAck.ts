@@ -228,7 +228,13 @@ function releasePaced(b: PrimaryBoard): void {
  * nothing holds: the board suspends, so a long hold never fills the store or RAM.
  */
 function historyHolds(b: PrimaryBoard): boolean {
-    if (b.opts.congestion !== Congestion.Block) if (b.resync === Resync.Off) if (!justResynced(b)) return false
+    // (not Block, no resync:) nothing holds unless the board's resync ended (the remote applied
+    // its copy) less than the suspend time ago
+    if (b.opts.congestion !== Congestion.Block)
+        if (b.resync === Resync.Off) {
+            if (b.resyncEndedAt < 0) return false
+            if (b.clock.millis() - b.resyncEndedAt >= suspendTime(b)) return false
+        }
     if (!atBound(b)) return false
     return !pastHold(b)
 }
@@ -239,12 +245,6 @@ export function suspendTime(b: PrimaryBoard): number {
     const after = b.opts.suspendAfterMs
     if (after) return after
     return 1000
-}
-
-/** The board's resync ended (the remote applied its copy) less than the suspend time ago. */
-function justResynced(b: PrimaryBoard): boolean {
-    if (b.resyncEndedAt < 0) return false
-    return b.clock.millis() - b.resyncEndedAt < suspendTime(b)
 }
 
 /** Past the longest hold: the store's live versions a quarter past their bound, or the seq

@@ -335,7 +335,37 @@ export class PrimaryBlockStore extends StoreMount {
         this.kickScheduled = false
         if (this.busy) return
         if (!this.mounted) return
-        if (this.qCount === 0) return this.idleStep()
+        if (this.qCount === 0) {
+            // Between calls, while fewer than reserve + spare sectors are free, a step of
+            // garbage collection: one live record of the best victim is relocated, or the
+            // victim, empty, is erased (behind the calls, which suspend it, when the flash
+            // allows; else as a step; a sector erased behind the calls gets part A of its header
+            // with part B, when it is opened). A call that comes meanwhile waits for the step
+            // only. (In line: the board image counts each method.)
+            if (this.idleHold) return
+            if (this.mountWaits) return
+            if (this.bgS >= 0) return
+            // the sectors the mount found erased by their header, read one by one (verifyOne)
+            // before any collection: a boot reads its free room between calls, not before the
+            // first one
+            if (this.verifyOne(K.IdleDone)) {
+                this.busy = true
+                return
+            }
+            if (this.freeCount >= this.reserve + this.spare) return
+            let v = this.wearVictim(true)
+            if (v < 0) {
+                v = this.pickVictim(false)
+                if (v < 0) return
+                // worth it only when at least half of the victim is garbage: a store full of
+                // live or pinned data collects inside the calls that need room, not all the time
+                if (this.secState[v] === SecState.Used)
+                    if (2 * (this.idx.sectorLive[v] * (ENTRY_SIZE + this.B) + this.secSmall[v] * ENTRY_SIZE) > this.S) return
+            }
+            this.busy = true
+            this.idleGc = true
+            return this.gcNext(v, K.IdleDone)
+        }
         this.busy = true
         if (this.voidAddr >= 0) {
             this.program(this.voidAddr, ZERO_ENTRY, K.Voided)
@@ -373,37 +403,6 @@ export class PrimaryBlockStore extends StoreMount {
             if (this.metaLoc[slot] >= 0) if (this.metaVal[slot] === seq) return this.finish(StoreError.None, null)
         }
         this.ensureRoom(false, K.SmallRoom)
-    }
-
-    /**
-     * Between calls, while fewer than reserve + spare sectors are free, a step of garbage
-     * collection: one live record of the best victim is relocated, or the victim, empty, is
-     * erased (behind the calls, which suspend it, when the flash allows; else as a step; a
-     * sector erased behind the calls gets part A of its header with part B, when it is
-     * opened). A call that comes meanwhile waits for the step only.
-     */
-    private idleStep(): void {
-        if (this.idleHold) return
-        if (this.mountWaits) return
-        if (this.bgS >= 0) return
-        // the sectors the mount found erased by their header, read one by one (verifyOne) before
-        // any collection: a boot reads its free room between calls, not before the first one
-        if (this.verifyOne(K.IdleDone)) {
-            this.busy = true
-            return
-        }
-        if (this.freeCount >= this.reserve + this.spare) return
-        let v = this.wearVictim(true)
-        if (v < 0) {
-            v = this.pickVictim(false)
-            if (v < 0) return
-            // worth it only when at least half of the victim is garbage: a store full of
-            // live or pinned data collects inside the calls that need room, not all the time
-            if (this.secState[v] === SecState.Used) if (2 * (this.idx.sectorLive[v] * (ENTRY_SIZE + this.B) + this.secSmall[v] * ENTRY_SIZE) > this.S) return
-        }
-        this.busy = true
-        this.idleGc = true
-        this.gcNext(v, K.IdleDone)
     }
 
     /** After a step between calls or an erase behind them: a call waiting for that erase goes
