@@ -260,7 +260,7 @@ export class LinkAdversary {
             const hello = this.plainHandshake(FrameType.Hello, 1 + r.int(1000), 0)
             putU16(hello, OFF_MEMBER, member)
             const out = Buffer.alloc(hello.length + 64)
-            const n = seal.wrap(hello, hello.length, out)
+            const n = seal.wrap(hello, hello.length, out, 0)
             this.send(this.withCrc(out.subarray(0, n)), true)
         }
         this.counts.attackPosed++

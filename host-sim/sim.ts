@@ -684,9 +684,9 @@ export class Simulation {
         this.seals.push(seal)
         if (this.opts.mutation === "replay-window") (seal as unknown as { fresh: (ctr: number) => boolean }).fresh = () => true
         const wrap = seal.wrap.bind(seal)
-        seal.wrap = (b, n, out) => {
-            const len = wrap(b, n, out)
-            if (len > 0) this.sealedFrames[m][end].add(frameId(out, len))
+        seal.wrap = (b, n, out, at) => {
+            const len = wrap(b, n, out, at)
+            if (len > 0) this.sealedFrames[m][end].add(frameId(out.subarray(at), len))
             return len
         }
         const unwrap = seal.unwrap.bind(seal)

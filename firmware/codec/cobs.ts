@@ -9,13 +9,21 @@ export function cobsMaxEncoded(n: number): number {
     return n + Math.floor(n / 254) + 2
 }
 
-/** Encodes src[0..len) into dst at offset 0 with the trailing delimiter; returns bytes written.
- * dst must hold cobsMaxEncoded(len). */
-export function cobsEncodeInto(src: Buffer, len: number, dst: Buffer): number {
+/** Bytes a frame of n bytes must stand after the start of its buffer to be encoded in place
+ * (cobsEncodeInto with dst === src): one for the first code, one per 254 bytes without a zero. */
+export function cobsLead(n: number): number {
+    return 1 + Math.floor(n / 254)
+}
+
+/** Encodes src[at..at+len) into dst at offset 0 with the trailing delimiter; returns bytes
+ * written. dst must hold cobsMaxEncoded(len). dst may be src when at >= cobsLead(len): the
+ * encoding has then written at most up to the byte it has just read, never past it. */
+export function cobsEncodeInto(src: Buffer, at: number, len: number, dst: Buffer): number {
     let codeAt = 0
     let out = 1
     let code = 1
-    for (let i = 0; i < len; i++) {
+    const end = at + len
+    for (let i = at; i < end; i++) {
         const b = src[i]
         if (b === 0) {
             dst[codeAt] = code
@@ -38,7 +46,7 @@ export function cobsEncodeInto(src: Buffer, len: number, dst: Buffer): number {
 
 export function cobsEncode(src: Buffer): Buffer {
     const dst = Buffer.alloc(cobsMaxEncoded(src.length))
-    const n = cobsEncodeInto(src, src.length, dst)
+    const n = cobsEncodeInto(src, 0, src.length, dst)
     return dst.slice(0, n)
 }
 

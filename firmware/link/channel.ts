@@ -1,7 +1,7 @@
 import { Clock, Timer } from "../../hal/clock"
 import { Link } from "../../hal/link"
 import { getU16, getU32, putU16, putU32 } from "../codec/bytes"
-import { CobsDecoder, cobsEncodeInto, cobsMaxEncoded } from "../codec/cobs"
+import { CobsDecoder, cobsEncodeInto, cobsLead, cobsMaxEncoded } from "../codec/cobs"
 import { crc32cUpdate } from "../codec/crc32c"
 import { seqDiff, seqNext } from "../seq"
 import { ChannelConfig } from "./config"
@@ -79,8 +79,9 @@ export abstract class LinkChannel extends ChannelSender {
     protected sessionHandler!: ((resumed: boolean, resume: Buffer) => void) | null
     /** The sealing layer (docs/FORMAT-link.md §11), or none: frames go in the clear. */
     protected sealer!: FrameSealer | null
-    /** Where a frame is sealed before its CRC and COBS. */
-    private sealed!: Buffer
+    /** Where in the wire buffer a frame is sealed, so that its CRC follows it there and COBS
+     * encodes it in place (cobsLead): the link needs no buffer of its own for sealed frames. */
+    private lead!: number
 
     /** `cfg` must pass checkChannelConfig: whoever builds a configuration from outside input
      * checks it (the simulator's and the bench's options); a board's is a constant that a test
@@ -102,7 +103,7 @@ export abstract class LinkChannel extends ChannelSender {
             this.sealer = sealer
             sealer.counters = this.counters
             frameMax += SEAL_OVERHEAD
-            this.sealed = Buffer.alloc(frameMax)
+            this.lead = cobsLead(frameMax)
         }
         this.wire = Buffer.alloc(cobsMaxEncoded(frameMax))
         this.ctrl = Buffer.alloc(ctrlMax)
@@ -541,21 +542,23 @@ export abstract class LinkChannel extends ChannelSender {
         }
     }
 
-    /** Seals b[0, n) when the link is sealed, appends the CRC and COBS-encodes the frame into
-     * the wire buffer. */
+    /** Seals b[0, n) when the link is sealed (into the wire buffer, `lead` bytes in), appends the
+     * CRC and COBS-encodes the frame into the wire buffer. */
     protected seal(b: Buffer, n: number): void {
+        let at = 0
         if (this.sealer) {
-            n = this.sealer.wrap(b, n, this.sealed)
+            at = this.lead
+            n = this.sealer.wrap(b, n, this.wire, at)
             if (n <= 0) {
                 // nothing goes out: no keys yet, or this end's counter is spent (new keys needed)
                 this.wireLen = 0
                 if (n < 0) this.onDead()
                 return
             }
-            b = this.sealed
+            b = this.wire
         }
-        putU32(b, n, crc32cUpdate(0, b, 0, n))
-        this.wireLen = cobsEncodeInto(b, n + CRC_BYTES, this.wire)
+        putU32(b, at + n, crc32cUpdate(0, b, at, at + n))
+        this.wireLen = cobsEncodeInto(b, at, n + CRC_BYTES, this.wire)
         this.wirePos = 0
         this.counters.framesSent = this.counters.framesSent + 1
     }

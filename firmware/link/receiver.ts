@@ -51,13 +51,11 @@ export abstract class ChannelReceiver {
     protected ackPending!: boolean
     /** xmit of the newest DATA frame received and not yet echoed (0: none). */
     protected rxEcho = 0
-    private msgBuf: Buffer
 
     private messageHandler!: ((msg: Buffer, len: number) => void) | null
 
     constructor(cfg: ChannelConfig) {
         this.cfg = cfg
-        this.msgBuf = Buffer.alloc(cfg.maxPayload)
         for (let i = 0; i < cfg.rxWindow; i++) {
             this.rxSlots.push(Buffer.alloc(cfg.maxPayload))
             this.rxLen.push(0)
@@ -137,18 +135,20 @@ export abstract class ChannelReceiver {
         const slot = this.rxSlots[i]
         const len = this.rxLen[i]
         const session = this.sessionId
-        const out = this.msgBuf
         const counters = this.counters
         while (this.rxDeliverOff < len) {
             if (this.credit === 0) return
             const mlen = getU16(slot, this.rxDeliverOff)
             const start = this.rxDeliverOff + MESSAGE_PREFIX_BYTES
-            for (let k = 0; k < mlen; k++) out[k] = slot[start + k]
+            // each message is moved to the front of its frame's slot, over what has been
+            // delivered (it starts after it; the copy runs forward): the handler gets it at 0,
+            // and the messages after it are untouched
+            for (let k = 0; k < mlen; k++) slot[k] = slot[start + k]
             this.rxDeliverOff = start + mlen
             if (this.credit > 0) this.credit--
             counters.messagesDelivered = counters.messagesDelivered + 1
             counters.payloadBytesDelivered = counters.payloadBytesDelivered + mlen
-            if (this.messageHandler) this.messageHandler(out, mlen)
+            if (this.messageHandler) this.messageHandler(slot, mlen)
             if (this.sessionId !== session) return
         }
         // invariant: a frame is delivered whole (its lengths were checked when it arrived)

@@ -102,22 +102,22 @@ export class RemoteSeal extends LinkSeal implements RemoteSealer {
     /** LinkSeal's wrap, and the hint (a RESET of session 0) in the clear: it needs no keys and
      * carries nothing. (Written out here so that the primary's image, which never sends one,
      * does not carry it: the board's compiler takes no call of an overridden method.) */
-    override wrap(b: Buffer, n: number, out: Buffer): number {
+    override wrap(b: Buffer, n: number, out: Buffer, at: number): number {
         if (b[0] === FrameType.Reset)
             if (getU32(b, OFF_SESSION) === 0) {
-                out[0] = SEALED_HINT
-                for (let k = 1; k < HEADER_BYTES; k++) out[k] = 0
+                out[at] = SEALED_HINT
+                for (let k = 1; k < HEADER_BYTES; k++) out[at + k] = 0
                 return HEADER_BYTES
             }
-        if (b[0] <= FrameType.Refuse) return this.wrapHandshake(b, n, out)
+        if (b[0] <= FrameType.Refuse) return this.wrapHandshake(b, n, out, at)
         if (!this.txKey) return 0
         if (this.txCtr >= COUNTER_LIMIT) return -1
-        out[0] = SEALED_SESSION
-        putU32(out, 1, this.txCtr)
-        return this.put(out, SESSION_PREFIX, this.txKey, this.txCtr++, b, n)
+        out[at] = SEALED_SESSION
+        putU32(out, at + 1, this.txCtr)
+        return this.put(out, at + SESSION_PREFIX, this.txKey, this.txCtr++, b, n) - at
     }
 
-    protected override wrapHandshake(b: Buffer, n: number, out: Buffer): number {
+    protected override wrapHandshake(b: Buffer, n: number, out: Buffer, at: number): number {
         const np = this.answerNonce
         if (!np) return 0
         if (b[0] === FrameType.Hello) return 0
@@ -125,9 +125,9 @@ export class RemoteSeal extends LinkSeal implements RemoteSealer {
         const nr = c.random(SEAL_NONCE_BYTES)
         const prk = c.hmac(np, [this.key])
         const tx = c.hmac(prk, [LABEL_R2P + this.member, nr, HKDF_ONE])
-        out[0] = SEALED_ANSWER
-        out.set(nr, 1)
-        const len = this.put(out, ANSWER_PREFIX, tx, 0, b, n)
+        out[at] = SEALED_ANSWER
+        out.set(nr, at + 1)
+        const len = this.put(out, at + ANSWER_PREFIX, tx, 0, b, n) - at
         const offer = this.offered
         this.offered = null
         if (offer) {

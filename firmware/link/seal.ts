@@ -23,10 +23,10 @@ export interface LinkCipher {
 export interface FrameSealer {
     /** The channel's counters: the layer counts what it drops there. */
     counters: ChannelCounters
-    /** Seals the plain frame b[0, n) into `out` (CRC not included); returns the sealed length,
+    /** Seals the plain frame b[0, n) into `out` from `at` (CRC not included); returns the sealed length,
      * 0 when it cannot be sent (no keys yet), -1 when this end's frame counter is spent (the
      * session needs new keys: a new handshake). */
-    wrap(b: Buffer, n: number, out: Buffer): number
+    wrap(b: Buffer, n: number, out: Buffer, at: number): number
     /** The plain frame inside the sealed frame buf[0, n) (CRC excluded), or null when it does
      * not authenticate, is a replay, or is not for this end (counted). */
     unwrap(buf: Buffer, n: number): Buffer | null
@@ -101,14 +101,14 @@ export class LinkSeal implements FrameSealer {
         this.iv = Buffer.alloc(13)
     }
 
-    wrap(b: Buffer, n: number, out: Buffer): number {
+    wrap(b: Buffer, n: number, out: Buffer, at: number): number {
         // HELLO, WELCOME and REFUSE are types 1..3
-        if (b[0] <= FrameType.Refuse) return this.wrapHandshake(b, n, out)
+        if (b[0] <= FrameType.Refuse) return this.wrapHandshake(b, n, out, at)
         if (!this.txKey) return 0
         if (this.txCtr >= COUNTER_LIMIT) return -1
-        out[0] = SEALED_SESSION
-        putU32(out, 1, this.txCtr)
-        return this.put(out, SESSION_PREFIX, this.txKey, this.txCtr++, b, n)
+        out[at] = SEALED_SESSION
+        putU32(out, at + 1, this.txCtr)
+        return this.put(out, at + SESSION_PREFIX, this.txKey, this.txCtr++, b, n) - at
     }
 
     unwrap(buf: Buffer, n: number): Buffer | null {
@@ -171,15 +171,15 @@ export class LinkSeal implements FrameSealer {
     }
 
     /** Seals a HELLO (the remote: a WELCOME or REFUSE) under keys of its own. */
-    protected wrapHandshake(b: Buffer, n: number, out: Buffer): number {
+    protected wrapHandshake(b: Buffer, n: number, out: Buffer, at: number): number {
         const c = this.cipher
         const np = c.random(SEAL_NONCE_BYTES)
         const prk = c.hmac(np, [this.key])
         this.prk = prk
-        out[0] = SEALED_HELLO
-        putU16(out, 1, this.member)
-        out.set(np, 3)
-        return this.put(out, HELLO_PREFIX, c.hmac(prk, [LABEL_HELLO + this.member, HKDF_ONE]), 0, b, n)
+        out[at] = SEALED_HELLO
+        putU16(out, at + 1, this.member)
+        out.set(np, at + 3)
+        return this.put(out, at + HELLO_PREFIX, c.hmac(prk, [LABEL_HELLO + this.member, HKDF_ONE]), 0, b, n) - at
     }
 
     /** Opens the remote's answer to the last HELLO (the remote: a HELLO). */

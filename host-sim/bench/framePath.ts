@@ -1,5 +1,5 @@
 import { putU16, putU32, getU32 } from "../../firmware/codec/bytes"
-import { CobsDecoder, cobsEncodeInto, cobsMaxEncoded } from "../../firmware/codec/cobs"
+import { CobsDecoder, cobsEncodeInto, cobsLead, cobsMaxEncoded } from "../../firmware/codec/cobs"
 import { crc32cUpdate } from "../../firmware/codec/crc32c"
 import { CRC_BYTES, DATA_HEADER_BYTES, FrameType, MESSAGE_PREFIX_BYTES, OFF_SEQ } from "../../firmware/link/frame"
 import { LinkCipher, SEAL_TAG_BYTES, SEALED_SESSION, SESSION_PREFIX } from "../../firmware/link/seal"
@@ -56,8 +56,9 @@ export class FramePath {
     /** CRC-32C over the CRCs of every decoded frame: equal on Node and in the VM for the same run. */
     digest = 0
 
-    /** The sealed frame (with a cipher). */
-    private sealed: Buffer | null = null
+    /** Where in the wire buffer a frame is sealed and then COBS-encoded in place (with a
+     * cipher; -1 without). */
+    private lead = -1
     private key: Buffer
     private iv: Buffer
 
@@ -77,7 +78,7 @@ export class FramePath {
         this.iv = Buffer.alloc(13)
         if (cipher) {
             wireMax += SESSION_PREFIX + SEAL_TAG_BYTES
-            this.sealed = Buffer.alloc(wireMax)
+            this.lead = cobsLead(wireMax)
         }
         this.wire = Buffer.alloc(cobsMaxEncoded(wireMax))
         this.portion = Buffer.alloc(msg)
@@ -106,18 +107,21 @@ export class FramePath {
             this.payloadBytes += this.portion.length
         }
         let out = f
-        if (this.cipher && this.sealed) {
-            // the channel's sealing layer: kind, counter, ciphertext and tag (LinkSeal.wrap)
-            out = this.sealed
-            out[0] = SEALED_SESSION
-            putU32(out, 1, this.seq)
+        let from = 0
+        if (this.cipher && this.lead >= 0) {
+            // the channel's sealing layer: kind, counter, ciphertext and tag (LinkSeal.wrap),
+            // into the wire buffer `lead` bytes in
+            out = this.wire
+            from = this.lead
+            out[from] = SEALED_SESSION
+            putU32(out, from + 1, this.seq)
             putU32(this.iv, 0, this.seq)
             const ct = this.cipher.seal(this.key, this.iv, f.slice(0, at))
-            out.set(ct, SESSION_PREFIX)
+            out.set(ct, from + SESSION_PREFIX)
             at = SESSION_PREFIX + ct.length
         }
-        putU32(out, at, crc32cUpdate(0, out, 0, at))
-        this.wireLen = cobsEncodeInto(out, at + CRC_BYTES, this.wire)
+        putU32(out, from + at, crc32cUpdate(0, out, from, from + at))
+        this.wireLen = cobsEncodeInto(out, from, at + CRC_BYTES, this.wire)
         this.wireBytes += this.wireLen
         this.framesEncoded++
         this.seq++

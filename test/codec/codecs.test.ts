@@ -3,7 +3,7 @@ import fc from "fast-check"
 import { crc32c } from "../../firmware/codec/crc32c"
 import { smbusPec } from "../../firmware/codec/crc8"
 import { crc16 } from "../../firmware/codec/crc16"
-import { CobsDecoder, cobsEncode, cobsMaxEncoded } from "../../firmware/codec/cobs"
+import { CobsDecoder, cobsEncode, cobsEncodeInto, cobsLead, cobsMaxEncoded } from "../../firmware/codec/cobs"
 
 const check = Buffer.from("123456789", "ascii")
 
@@ -79,6 +79,29 @@ describe("COBS", () => {
                 expect(frames[0].equals(src)).toBe(true)
             })
         )
+    })
+    it("encodes in place from cobsLead bytes in, as into a buffer of its own (the sealed link's wire buffer)", () => {
+        // frames with zeros, and frames with long runs of none (each 254 of them adds a code)
+        const frame = fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 1200 }), fc.uint8Array({ min: 1, minLength: 1, maxLength: 1200 }))
+        fc.assert(
+            fc.property(frame, (arr) => {
+                const src = Buffer.from(arr)
+                const at = cobsLead(src.length)
+                const buf = Buffer.alloc(cobsMaxEncoded(src.length))
+                expect(at + src.length).toBeLessThanOrEqual(buf.length)
+                src.copy(buf, at)
+                const n = cobsEncodeInto(buf, at, src.length, buf)
+                expect(buf.subarray(0, n).equals(cobsEncode(src))).toBe(true)
+            })
+        )
+        // one byte less of lead is too little for a frame without zeros that long
+        const run = Buffer.alloc(1151)
+        for (let i = 0; i < run.length; i++) run[i] = 1 + (i % 255)
+        const buf = Buffer.alloc(cobsMaxEncoded(run.length))
+        const at = cobsLead(run.length) - 1
+        run.copy(buf, at)
+        const n = cobsEncodeInto(buf, at, run.length, buf)
+        expect(buf.subarray(0, n).equals(cobsEncode(run))).toBe(false)
     })
     it("drops oversize frames and resynchronises on the next delimiter", () => {
         const big = cobsEncode(Buffer.alloc(100, 7))
