@@ -125,7 +125,9 @@ class KeyBlocks {
  * NodeCipher (test/link/seal.test.ts compares them), at a fraction of the cost.
  */
 export class SimCipher extends NodeCipher {
-    private sealed = new Map<string, Buffer>()
+    /** What was sealed, by frameKey: the sealed bytes and the plaintext (copies of both). */
+    private sealed = new Map<string, [Buffer, Buffer]>()
+
     /** The AES blocks of each key that sealed more than one short frame (null: one so far). */
     private keys = new Map<string, KeyBlocks | null>()
 
@@ -148,14 +150,15 @@ export class SimCipher extends NodeCipher {
         }
         const m = this.sealed
         if (m.size >= REMEMBERED) m.delete(m.keys().next().value as string)
-        m.set(frameKey(key, nonce, out), Buffer.from(data))
+        m.set(frameKey(key, nonce, out), [Buffer.from(out), Buffer.from(data)])
         return out
     }
 
     open(key: Buffer, nonce: Buffer, data: Buffer): Buffer | null {
         const k = frameKey(key, nonce, data)
-        const pt = this.sealed.get(k)
-        if (!pt) return super.open(key, nonce, data)
+        const was = this.sealed.get(k)
+        if (!was || !was[0].equals(data)) return super.open(key, nonce, data)
+        const pt = was[1]
         // (a frame opened once is forgotten: a replay of it is opened by the cipher)
         this.sealed.delete(k)
         this.opens++
@@ -163,9 +166,31 @@ export class SimCipher extends NodeCipher {
     }
 }
 
-/** Key, nonce and sealed bytes as one string (a byte a character). */
+/** Key, nonce, tag and length as one string (a byte a character); the sealed bytes themselves
+ * are compared when a frame is opened (SimCipher.open). */
 function frameKey(key: Buffer, nonce: Buffer, data: Buffer): string {
-    return key.toString("latin1") + nonce.toString("latin1") + data.toString("latin1")
+    const n = data.length
+    const t = n - SEAL_TAG_BYTES
+    if (nonce.length !== 13 || t < 0) return key.toString("latin1") + nonce.toString("latin1") + data.toString("latin1")
+    return (
+        key.toString("latin1") +
+        String.fromCharCode(
+            nonce[0],
+            nonce[1],
+            nonce[2],
+            nonce[3],
+            nonce[4],
+            nonce[5],
+            nonce[6],
+            nonce[7],
+            nonce[8],
+            nonce[9],
+            nonce[10],
+            nonce[11],
+            nonce[12]
+        ) +
+        String.fromCharCode(data[t], data[t + 1], data[t + 2], data[t + 3], data[t + 4], data[t + 5], data[t + 6], data[t + 7], n & 0xffff)
+    )
 }
 
 /** A generator of bytes drawn from a seeded Prng (the simulator's nonces: the same run, the

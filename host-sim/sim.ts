@@ -146,10 +146,28 @@ export const MUTATIONS = ["ack-gating", "manifest-check", "atomic-apply", "resyn
  * first 5 bytes), its tag (the last SEAL_TAG_BYTES) and its length, one byte a character. The
  * tag is a MAC over the rest under a key never used twice with one counter: two frames with the
  * same identity are the same frame, but with a chance of 2^-64. */
-function frameId(b: Buffer, n: number): string {
-    const head = n < 5 ? n : 5
-    const tail = n - SEAL_TAG_BYTES > head ? n - SEAL_TAG_BYTES : head
-    return b.toString("latin1", 0, head) + b.toString("latin1", tail, n) + String.fromCharCode(n & 0xffff)
+function frameId(b: Buffer, at: number, n: number): string {
+    if (n >= 5 + SEAL_TAG_BYTES) {
+        // (every sealed frame: one string made from the bytes, without views of the Buffer)
+        const t = at + n - SEAL_TAG_BYTES
+        return String.fromCharCode(
+            b[at],
+            b[at + 1],
+            b[at + 2],
+            b[at + 3],
+            b[at + 4],
+            b[t],
+            b[t + 1],
+            b[t + 2],
+            b[t + 3],
+            b[t + 4],
+            b[t + 5],
+            b[t + 6],
+            b[t + 7],
+            n & 0xffff
+        )
+    }
+    return b.toString("latin1", at, at + n) + String.fromCharCode(n & 0xffff)
 }
 
 /** The last AUDIT_FRAMES distinct frames it was given: a set, and a ring of them in the order
@@ -686,14 +704,14 @@ export class Simulation {
         const wrap = seal.wrap.bind(seal)
         seal.wrap = (b, n, out, at) => {
             const len = wrap(b, n, out, at)
-            if (len > 0) this.sealedFrames[m][end].add(frameId(out.subarray(at), len))
+            if (len > 0) this.sealedFrames[m][end].add(frameId(out, at, len))
             return len
         }
         const unwrap = seal.unwrap.bind(seal)
         seal.unwrap = (buf, n) => {
             const plain = unwrap(buf, n)
             if (plain && (buf[0] === SEALED_SESSION || buf[0] === SEALED_ANSWER)) {
-                const d = frameId(buf, n)
+                const d = frameId(buf, 0, n)
                 const where = end === 1 ? "remote: member " + m + "'s link" : "primary " + m + "'s link"
                 if (!this.sealedFrames[m][1 - end].has(d))
                     this.violation(where + " accepted a frame its peer never sealed, at " + Math.round(this.kernel.millis()) + " ms")
