@@ -4,21 +4,19 @@
  */
 let table: number[] | null = null
 
-function crcTable(): number[] {
-    if (table) return table
-    const t: number[] = []
-    for (let n = 0; n < 256; n++) {
-        let c = n
-        for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1
-        t.push(c >>> 0)
-    }
-    table = t
-    return t
-}
-
 /** Continues a CRC over buf[start..end); start a new one with crc = 0. */
 export function crc32cUpdate(crc: number, buf: Buffer, start: number, end: number): number {
-    const t = crcTable()
+    let t = table
+    if (!t) {
+        // the table, made at the first call
+        t = []
+        for (let n = 0; n < 256; n++) {
+            let c = n
+            for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1
+            t.push(c >>> 0)
+        }
+        table = t
+    }
     let c = ~crc
     for (let i = start; i < end; i++) c = t[(c ^ buf[i]) & 0xff] ^ (c >>> 8)
     return ~c >>> 0

@@ -248,10 +248,13 @@ export class PrimaryBlockStore extends StoreMount {
         return this.stats.userBytes > 0 ? this.stats.flashBytesProgrammed / this.stats.userBytes : 0
     }
 
-    /** Free sectors: read and found erased (after a boot, those the mount found erased by their
-     * header count once the store has read them, between calls). */
+    /** Free sectors: those read and found erased, and those the mount found erased by their
+     * header and the store has not needed yet (one an interrupted erase left with data in it is
+     * found so when it is read, and erased before use). */
     freeSectors(): number {
-        return this.freeCount
+        let n = this.freeCount
+        for (let s = 0; s < this.n; s++) if (this.secState[s] === SecState.Unverified) n++
+        return n
     }
 
     /** Live data versions (newest, visible, pinned, staged). */
@@ -345,14 +348,14 @@ export class PrimaryBlockStore extends StoreMount {
             if (this.idleHold) return
             if (this.mountWaits) return
             if (this.bgS >= 0) return
-            // the sectors the mount found erased by their header, read one by one (verifyOne)
-            // before any collection: a boot reads its free room between calls, not before the
-            // first one
+            if (this.freeCount >= this.reserve + this.spare) return
+            // a sector the mount found erased by its header, read (verifyOne) before any
+            // collection, and only while too few are free: a boot reads what its calls take of
+            // its free room, not all of it
             if (this.verifyOne(K.IdleDone)) {
                 this.busy = true
                 return
             }
-            if (this.freeCount >= this.reserve + this.spare) return
             let v = this.wearVictim(true)
             if (v < 0) {
                 v = this.pickVictim(false)

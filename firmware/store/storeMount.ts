@@ -132,7 +132,6 @@ export abstract class StoreMount extends StoreSpace {
         if (this.resetMore) this.resetMore()
         this.voidAddr = -1
         this.open = -1
-        this.verifyFrom = 0
         this.nextSectorSeq = 1
         this.mNewest = 0
         this.lastOpened = -1

@@ -28,8 +28,6 @@ export abstract class StoreSpace extends StoreCore {
     protected openS!: number
     /** Where the piece verifyOne's check read last begins. */
     protected verifyAt!: number
-    /** No sector before this one is Unverified (0 at each mount). */
-    protected verifyFrom!: number
     // ---- the append under way
     protected apK!: K
     /** The slot of the data record just appended. */
@@ -225,23 +223,32 @@ export abstract class StoreSpace extends StoreCore {
     /** Reads a sector the mount found erased by its header (Unverified) whole, then go(k) (a
      * failed read: go(k, err), the sector as it was); false when there is none. All of it after
      * the header erased, it is free; else it is erased before use (Dirty). The mount reads no
-     * more of such a sector than its header, so a boot reads what holds records and not the
-     * free room; docs/FORMAT-flash.md, "Free sectors". */
+     * more of such a sector than its header, and the store reads one only when it needs another
+     * free sector, so a boot reads what holds records and not the free room; the one read is the
+     * one openSector would take (the lowest erase count, from after the last one opened);
+     * docs/FORMAT-flash.md, "Free sectors". */
     protected verifyOne(k: K): boolean {
-        // (no sector becomes Unverified after the mount: the search goes on from where it was,
-        // so that a store whose free sectors are all read looks at none after each call)
-        for (let s = this.verifyFrom; s < this.n; s++)
-            if (this.secState[s] === SecState.Unverified) {
-                this.verifyFrom = s
-                this.openS = s
-                this.openK = k
-                // (the pieces read, from after the header: Verified)
-                this.verifyAt = SECTOR_HEADER_SIZE
-                this.go(K.Verified, StoreError.None, EMPTY)
-                return true
-            }
-        this.verifyFrom = this.n
-        return false
+        const s = this.lowest(SecState.Unverified)
+        if (s < 0) return false
+        this.openS = s
+        this.openK = k
+        // (the pieces read, from after the header: Verified)
+        this.verifyAt = SECTOR_HEADER_SIZE
+        this.go(K.Verified, StoreError.None, EMPTY)
+        return true
+    }
+
+    /** The sector in state `st` with the lowest erase count, from after the last one opened
+     * (so that equal counts take turns), or -1. */
+    protected lowest(st: SecState): number {
+        let s = -1
+        for (let j = 1; j <= this.n; j++) {
+            const f = (this.lastOpened + j) % this.n
+            if (this.secState[f] !== st) continue
+            if (s >= 0) if (this.secErase[f] >= this.secErase[s]) continue
+            s = f
+        }
+        return s
     }
 
     // =====================================================================================
@@ -250,13 +257,7 @@ export abstract class StoreSpace extends StoreCore {
     /** Opens the free sector with the lowest erase count (from after the last one opened, so
      * equal counts take turns), then go(k). */
     private openSector(k: K): void {
-        let s = -1
-        for (let j = 1; j <= this.n; j++) {
-            const f = (this.lastOpened + j) % this.n
-            if (this.secState[f] !== SecState.Free) continue
-            if (s >= 0) if (this.secErase[f] >= this.secErase[s]) continue
-            s = f
-        }
+        const s = this.lowest(SecState.Free)
         storeInvariant(s >= 0, "a free sector to open")
         if (this.open >= 0) this.setState(this.open, SecState.Used)
         this.open = -1
