@@ -252,9 +252,7 @@ export class PrimaryBlockStore extends StoreMount {
      * header and the store has not needed yet (one an interrupted erase left with data in it is
      * found so when it is read, and erased before use). */
     freeSectors(): number {
-        let n = this.freeCount
-        for (let s = 0; s < this.n; s++) if (this.secState[s] === SecState.Unverified) n++
-        return n
+        return this.freeCount + this.unverified
     }
 
     /** Live data versions (newest, visible, pinned, staged). */
@@ -348,14 +346,17 @@ export class PrimaryBlockStore extends StoreMount {
             if (this.idleHold) return
             if (this.mountWaits) return
             if (this.bgS >= 0) return
-            if (this.freeCount >= this.reserve + this.spare) return
             // a sector the mount found erased by its header, read (verifyOne) before any
-            // collection, and only while too few are free: a boot reads what its calls take of
-            // its free room, not all of it
-            if (this.verifyOne(K.IdleDone)) {
-                this.busy = true
-                return
-            }
+            // collection, and only while fewer than an eighth of the sectors, with the reserve
+            // and spare, are free: a boot reads what its calls take of its free room and some
+            // ahead, not all of it
+            const free = this.freeCount - this.reserve - this.spare
+            if (free < this.n >> 3)
+                if (this.verifyOne(K.IdleDone)) {
+                    this.busy = true
+                    return
+                }
+            if (free >= 0) return
             let v = this.wearVictim(true)
             if (v < 0) {
                 v = this.pickVictim(false)
@@ -718,6 +719,7 @@ export class PrimaryBlockStore extends StoreMount {
                         this.setState(this.openS, SecState.Dirty)
                         this.stats.dirtySectors = this.stats.dirtySectors + 1
                     }
+                    this.unverified--
                 }
                 return this.go(this.openK, err)
             }

@@ -163,8 +163,10 @@ export abstract class StoreCore {
     /** Live small records (commit, confirm, meta, discard) per sector. */
     protected secSmall: Buffer
     protected open!: number
-    /** Sectors in state Free (kept by setState). */
+    /** Sectors in state Free (kept by setState), and in state Unverified (counted by the mount,
+     * less those read since). */
     protected freeCount = 0
+    protected unverified = 0
     protected nextSectorSeq!: number
     protected lastOpened!: number
     protected idx: VersionIndex

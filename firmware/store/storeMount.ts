@@ -110,6 +110,7 @@ export abstract class StoreMount extends StoreSpace {
      * `done`, a scan of every sector starts from there, which ends with done(err, report). */
     protected resetState(done?: (err: StoreError, report: MountReport) => void): void {
         this.mounted = false
+        this.unverified = 0
         this.mSuspect = 0
         for (let s = 0; s < this.n; s++) {
             this.setState(s, SecState.Dirty)
@@ -196,19 +197,16 @@ export abstract class StoreMount extends StoreSpace {
         const newest = this.mNewest
         let known = 0
         let sum = 0
-        let free = 0
         let used = 0
         for (let s = 0; s < n; s++) {
-            const st = this.secState[s]
-            if (st === SecState.Free) free++
-            if (st === SecState.Unverified) free++
-            if (st === SecState.Used) used++
+            if (this.secState[s] === SecState.Used) used++
             const ec = secErase[s]
             if (ec >= 0) {
                 known++
                 sum += ec
             }
         }
+        const free = this.freeCount + this.unverified
         rep.freeSectors = free
         rep.usedSectors = used
         // sectors never stamped (blank) or unreadable: estimate their erase count
@@ -300,6 +298,7 @@ export abstract class StoreMount extends StoreSpace {
                         kind = KIND_ERASED
                         // by its header only: free once read whole, after the mount (verifyOne)
                         this.setState(s, SecState.Unverified)
+                        this.unverified++
                     }
                 // one flipped bit of a header (at rest, or a read that failed) is mended: a sector
                 // taken for torn would be erased with every version in it
