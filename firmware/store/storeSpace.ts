@@ -228,8 +228,10 @@ export abstract class StoreSpace extends StoreCore {
      * one openSector would take (the lowest erase count, from after the last one opened);
      * docs/FORMAT-flash.md, "Free sectors". */
     protected verifyOne(k: K): boolean {
+        // (none left, as in a store's steady state: no look at every sector after each call)
+        if (this.unverified === 0) return false
+        // (one is there: the count is the mount's, less those read since)
         const s = this.lowest(SecState.Unverified)
-        if (s < 0) return false
         this.openS = s
         this.openK = k
         // (the pieces read, from after the header: Verified)
