@@ -52,11 +52,12 @@ export class NodeCipher implements LinkCipher {
 
 /** Frames SimCipher remembers it sealed, at most (the oldest are forgotten first). */
 const REMEMBERED = 2048
-/** Frames up to this long SimCipher seals with the AES blocks of their key (KeyBlocks); longer
- * ones, where a cipher made for the frame costs less than the copies, with createCipheriv. */
-const SHORT_FRAME = 128
 /** Keys whose KeyBlocks SimCipher keeps, at most (all are dropped when there would be more). */
 const KEYS_KEPT = 64
+
+/** The MAC's input and the counter blocks of the frame KeyBlocks seals (every key's: a seal
+ * runs to its end before the next begins), grown for a frame longer than any before. */
+const scratch = { mac: Buffer.alloc(32 + 16 * 80), ctr: Buffer.alloc(16 * 81) }
 
 /**
  * One key's AES-256, kept for the run in two contexts: ECB for the counter blocks and CBC for
@@ -84,30 +85,41 @@ class KeyBlocks {
     seal(nonce: Buffer, data: Buffer): Buffer {
         const n = data.length
         const k = (n + 15) >> 4
+        const end = 32 + 16 * k
+        if (end > scratch.mac.length) {
+            scratch.mac = Buffer.alloc(end)
+            scratch.ctr = Buffer.alloc(16 * (k + 1))
+        }
         // the MAC: CBC over B0 (flags: 8-byte tag, 2-byte length; the nonce; the length) and
         // the message padded with zeros, from a zero IV (the restart block first)
-        const mac = Buffer.allocUnsafe(32 + 16 * k)
-        mac.fill(0, 32 + n)
-        for (let i = 0; i < 16; i++) mac[i] = this.restart[i] ^ this.chain[i]
+        const mac = scratch.mac
+        const restart = this.restart
+        const chain = this.chain
+        for (let i = 0; i < 16; i++) mac[i] = restart[i] ^ chain[i]
         mac[16] = 0x19
-        for (let i = 0; i < 13; i++) mac[17 + i] = nonce[i]
+        nonce.copy(mac, 17, 0, 13)
         mac[30] = n >> 8
         mac[31] = n & 0xff
         data.copy(mac, 32)
-        const x = this.cbc.update(mac)
+        mac.fill(0, 32 + n, end)
+        const x = this.cbc.update(mac.subarray(0, end))
         const last = x.length - 16
-        x.copy(this.chain, 0, last)
+        x.copy(chain, 0, last)
         // the counter blocks A0..Ak (flags: 2-byte counter; the nonce; the counter), enciphered:
-        // S0 masks the tag, S1.. the message
-        const a = Buffer.allocUnsafe(16 * (k + 1))
-        for (let b = 0; b <= k; b++) {
-            const o = 16 * b
-            a[o] = 1
-            for (let i = 0; i < 13; i++) a[o + 1 + i] = nonce[i]
-            a[o + 14] = b >> 8
-            a[o + 15] = b & 0xff
+        // S0 masks the tag, S1.. the message. A0 is made, copied over the others (doubling the
+        // copied run each time), and each then takes its counter
+        const a = scratch.ctr
+        const len = 16 * (k + 1)
+        a[0] = 1
+        nonce.copy(a, 1, 0, 13)
+        a[14] = 0
+        a[15] = 0
+        for (let o = 16; o < len; o += o) a.copyWithin(o, 0, Math.min(o, len - o))
+        for (let b = 1; b <= k; b++) {
+            a[16 * b + 14] = b >> 8
+            a[16 * b + 15] = b & 0xff
         }
-        const s = this.ecb.update(a)
+        const s = this.ecb.update(a.subarray(0, len))
         const out = Buffer.allocUnsafe(n + SEAL_TAG_BYTES)
         for (let i = 0; i < n; i++) out[i] = data[i] ^ s[16 + i]
         for (let i = 0; i < SEAL_TAG_BYTES; i++) out[n + i] = x[last + i] ^ s[i]
@@ -120,20 +132,20 @@ class KeyBlocks {
  * nonce, ciphertext and tag) is opened by looking up what was sealed, without the cipher:
  * AES-CCM opens what it sealed, under the same key and nonce, to the plaintext sealed, always.
  * Anything else (a frame changed on the way, a second opening of one, an adversary's, one
- * sealed too long ago) is opened by the cipher. Short frames (acknowledgements, probes) are
- * sealed with their key's AES blocks kept for the run (KeyBlocks). The same answers as
+ * sealed too long ago) is opened by the cipher. A key's frames after its first are sealed with
+ * its AES blocks kept for the run (KeyBlocks). The same answers as
  * NodeCipher (test/link/seal.test.ts compares them), at a fraction of the cost.
  */
 export class SimCipher extends NodeCipher {
     /** What was sealed, by frameKey: the sealed bytes and the plaintext (copies of both). */
     private sealed = new Map<string, [Buffer, Buffer]>()
 
-    /** The AES blocks of each key that sealed more than one short frame (null: one so far). */
+    /** The AES blocks of each key that sealed more than one frame (null: one so far). */
     private keys = new Map<string, KeyBlocks | null>()
 
     seal(key: Buffer, nonce: Buffer, data: Buffer): Buffer {
         let out: Buffer
-        if (data.length > SHORT_FRAME || nonce.length !== 13 || key.length !== 32) out = super.seal(key, nonce, data)
+        if (nonce.length !== 13 || key.length !== 32) out = super.seal(key, nonce, data)
         else {
             const id = key.toString("latin1")
             let blocks = this.keys.get(id)

@@ -364,7 +364,11 @@ describe("the simulator's cipher", () => {
         const node = new NodeCipher()
         const sim = new SimCipher()
         const nonce = Buffer.alloc(13)
-        for (let n = 0; n <= 300; n++) {
+        // every length to 300, then longer ones past the cipher's kept buffers (1,280 bytes)
+        const lengths: number[] = []
+        for (let n = 0; n <= 300; n++) lengths.push(n)
+        lengths.push(1100, 1279, 1280, 1281, 1500, 4000, 1200)
+        for (const n of lengths) {
             const key = seededKey(n % 5, n % 3)
             const data = Buffer.alloc(n)
             for (let i = 0; i < n; i++) data[i] = (i * 31 + n * 7) & 0xff
