@@ -34,37 +34,41 @@ export function readFlashImage(source: SpiNorChip, shape: ImageShape, damaged?: 
             return
         }
         // the checker's own mount need not yield to anything: long steps, fewer events
-        // (and only reads: no collection between its calls)
         const store = new BlockStore(flash, kernel, { role: shape.role, blockSize: shape.blockSize, stepBytes: 1 << 20, spareSectors: 0 })
         store.mount((err2) => {
             if (err2 !== 0) {
                 failed = done = true
                 return
             }
-            const next = (b: number, lba: number): void => {
-                if (lba === shape.lbaCount) {
-                    b++
-                    lba = 0
-                }
-                if (b === shape.boards) {
-                    done = true
-                    return
-                }
-                if (lba === 0) image.push([])
-                if (shape.only !== undefined && b !== shape.only) return next(b + 1, 0)
+            for (let b = 0; b < shape.boards; b++) image.push([])
+            // the reads, IN_FLIGHT queued at a time (each done queues the next): the store's
+            // queue is never empty before the last, so it does nothing between its calls (no
+            // collection, no free sector read) until the look has ended
+            const blocks: Array<[number, number]> = []
+            for (let b = 0; b < shape.boards; b++)
+                if (shape.only === undefined || b === shape.only) for (let lba = 0; lba < shape.lbaCount; lba++) blocks.push([b, lba])
+            let issued = 0
+            let answered = 0
+            const next = (): void => {
+                const [b, lba] = blocks[issued++]
                 store.read(b, lba, (e, data) => {
-                    image[b].push(e === 0 && data ? Buffer.from(data) : null)
+                    image[b][lba] = e === 0 && data ? Buffer.from(data) : null
                     // a block whose record reads back damaged: the store says so (no data)
                     if (e === StoreError.Corrupt && damaged) damaged.push([b, lba])
-                    next(b, lba + 1)
+                    if (++answered === blocks.length) done = true
+                    else if (issued < blocks.length) next()
                 })
             }
-            next(0, 0)
+            if (blocks.length === 0) done = true
+            for (let i = 0; i < IN_FLIGHT && issued < blocks.length; i++) next()
         })
     })
     while (!done) if (!kernel.step(Number.MAX_SAFE_INTEGER)) break
     return failed || !done ? null : image
 }
+
+/** Reads the checker's look keeps queued at the store (of its queue of 16). */
+const IN_FLIGHT = 8
 
 /** Bytes of the Buffers ChipLook cuts its reads from. */
 const SLAB_BYTES = 65536
