@@ -33,10 +33,10 @@ const ZERO_ENTRY = Buffer.alloc(16)
  * - Long work (the mount scan, pruning after a commit) yields to the run loop every
  *   `stepBytes` bytes of checking, so the DeviceScript VM never runs too long.
  * - Garbage collection runs between calls, a step at a time, while fewer than reserveSectors +
- *   spareSectors sectors are free, and erases behind the calls where the flash suspends an
- *   erase for reads and programs (docs/FORMAT-flash.md, "Collection between calls"). A call
- *   that still finds no room collects inside it, and takes one or more sector erases longer
- *   (45 ms typical each).
+ *   spareSectors sectors and an eighth of all are free, and erases behind the calls where the
+ *   flash suspends an erase for reads and programs (docs/FORMAT-flash.md, "Collection between
+ *   calls"). A call that still finds no room collects inside it, and takes one or more sector
+ *   erases longer (45 ms typical each).
  * - The store is the only user of its `Flash` (and of its sectors); it allocates its RAM index
  *   and queue at construction (and again at each mount), not per call.
  *
@@ -337,34 +337,37 @@ export class PrimaryBlockStore extends StoreMount {
         if (this.busy) return
         if (!this.mounted) return
         if (this.qCount === 0) {
-            // Between calls, while fewer than reserve + spare sectors are free, a step of
-            // garbage collection: one live record of the best victim is relocated, or the
-            // victim, empty, is erased (behind the calls, which suspend it, when the flash
-            // allows; else as a step; a sector erased behind the calls gets part A of its header
-            // with part B, when it is opened). A call that comes meanwhile waits for the step
-            // only. (In line: the board image counts each method.)
+            // Between calls, while fewer than the reserve, the spare and an eighth of the
+            // sectors are free, a step: a sector the mount found erased by its header
+            // is read (verifyOne: a boot reads what its calls take of its free room and some
+            // ahead, not all of it), or else a step of garbage collection: one live record of
+            // the best victim is relocated, or the victim, empty, is erased (behind the calls,
+            // which suspend it, when the flash allows; else as a step; a sector erased behind
+            // the calls gets part A of its header with part B, when it is opened). A call that
+            // comes meanwhile waits for the step only. (In line: the board image counts each
+            // method.)
             if (this.idleHold) return
             if (this.mountWaits) return
             if (this.bgS >= 0) return
-            // a sector the mount found erased by its header, read (verifyOne) before any
-            // collection, and only while fewer than an eighth of the sectors, with the reserve
-            // and spare, are free: a boot reads what its calls take of its free room and some
-            // ahead, not all of it
             const free = this.freeCount - this.reserve - this.spare
-            if (free < this.n >> 3)
-                if (this.verifyOne(K.IdleDone)) {
-                    this.busy = true
-                    return
-                }
-            if (free >= 0) return
+            if (free >= this.n >> 3) return
+            if (this.verifyOne(K.IdleDone)) {
+                this.busy = true
+                return
+            }
             let v = this.wearVictim(true)
             if (v < 0) {
                 v = this.pickVictim(false)
                 if (v < 0) return
-                // worth it only when at least half of the victim is garbage: a store full of
-                // live or pinned data collects inside the calls that need room, not all the time
-                if (this.secState[v] === SecState.Used)
-                    if (2 * (this.idx.sectorLive[v] * (ENTRY_SIZE + this.B) + this.secSmall[v] * ENTRY_SIZE) > this.S) return
+                // worth it only when at least half of the victim is garbage (a store full of
+                // live or pinned data collects inside the calls that need room, not all the
+                // time), and three quarters once the spare is free (what is made ready ahead
+                // costs few relocations)
+                if (this.secState[v] === SecState.Used) {
+                    let live = this.idx.sectorLive[v] * (ENTRY_SIZE + this.B) + this.secSmall[v] * ENTRY_SIZE
+                    if (free >= 0) live = 2 * live
+                    if (2 * live > this.S) return
+                }
             }
             this.busy = true
             this.idleGc = true
