@@ -5,7 +5,7 @@ import { SeqmirrorConfig, validateConfig } from "../firmware/config"
 import { boardFixedRam, boardRamLine, boardRamProblem } from "./bench/fixedRam"
 import { availableParallelism } from "node:os"
 import { SimOptions, SimResult, defaultSimOptions, replayCommand, MUTATIONS } from "./sim"
-import { combineSummaries, runSweep, shardRange, SweepSummary } from "./sweep"
+import { classesNotInjected, combineSummaries, FAULT_CLASSES, runSweep, shardRange, SweepSummary } from "./sweep"
 import { ConsolePortError, DEFAULT_CONSOLE_PORT, socatAvailable } from "./console/tcp"
 import { DashboardMode } from "./live/driver"
 import { checkOutputs, formatSummary, LiveSettings, runBatch, runLive, SimOutputs } from "./simRun"
@@ -124,8 +124,6 @@ function parseIntOpt(name: string, s: string | undefined, def: number, min: numb
     if (v < min || v > max) fail(`--${name} must be between ${min} and ${max}, not ${v}`)
     return v
 }
-
-const FAULT_CLASSES = ["power", "link", "bus", "reboot", "slow", "replace", "death", "rot", "remotefail", "ram", "attack", "replace-primary"]
 
 export function parseFaults(s: string | undefined): string[] {
     if (s === undefined || s === "none") return []
@@ -326,6 +324,7 @@ function sweepLines(s: SweepSummary): string {
           ? `${s.parts} parts combined: `
           : ""
     const rejected = Object.entries(s.framesRejected ?? {}).filter(([, v]) => v > 0)
+    const never = classesNotInjected(s.options, s.faultsInjected)
     return (
         `${part}seeds ${seeds}: ${s.runs} runs, ${s.failedSeeds.length} failed (${s.unsafeRuns} unsafe), ${s.violations} violations, ` +
         `${(s.wallMs / 1000).toFixed(1)} s on ${s.workers} worker(s)\n` +
@@ -336,7 +335,8 @@ function sweepLines(s: SweepSummary): string {
               (s.failbacks > 0 ? `; failbacks completed ${s.failbacks}` : "") +
               "\n"
             : "") +
-        (rejected.length > 0 ? "frames rejected by the sealed links: " + rejected.map(([k, v]) => `${k} ${v}`).join(", ") + "\n" : "")
+        (rejected.length > 0 ? "frames rejected by the sealed links: " + rejected.map(([k, v]) => `${k} ${v}`).join(", ") + "\n" : "") +
+        (never.length > 0 ? `fault classes asked for that no run injected, so untested here: ${never.join(", ")}\n` : "")
     )
 }
 

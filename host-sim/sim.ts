@@ -1145,15 +1145,23 @@ export class Simulation {
         }
         if (f.includes("replace-primary")) {
             // drawn from a generator of its own: one board lost and replaced after a quarter to
-            // three quarters of the run, and again every 30 to 60 s in longer runs
+            // three quarters of the run, and again every 30 to 60 s in longer runs. A replacement
+            // the moment does not allow (replacePrimary: the remote away or not caught up, another
+            // board restoring or away with seqs) is tried again 1 to 5 s later, for as long as the
+            // workload runs: else a run long enough for those to overlap never replaced a board
             const rr = new Prng((this.opts.seed ^ 0x5e9a1ace) >>> 0)
             for (let t = Math.floor(end / 4) + rr.int(Math.max(1, Math.floor(end / 2))); t < end; t += 30000 + rr.int(30000)) {
                 const member = rr.int(this.opts.boards)
                 const prng = rr.fork(t)
+                const retry = rr.fork(t + 1)
                 const offMs = 500 + rr.int(3000)
-                this.kernel.setTimer(t, () => {
-                    if (!self.workloadStopped) self.whenUp(member, () => self.replacePrimary(member, prng, offMs))
-                })
+                const attempt = (): void => {
+                    if (self.workloadStopped) return
+                    self.whenUp(member, () => {
+                        if (!self.replacePrimary(member, prng, offMs)) self.kernel.setTimer(1000 + retry.int(4000), attempt)
+                    })
+                }
+                this.kernel.setTimer(t, attempt)
             }
         }
         if (f.includes("death"))

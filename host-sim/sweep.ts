@@ -14,6 +14,35 @@ export interface SweepFailure {
     violations: string[]
 }
 
+/** The fault classes of `--faults`, in the order the help gives them. */
+export const FAULT_CLASSES = ["power", "link", "bus", "reboot", "slow", "replace", "death", "rot", "remotefail", "ram", "attack", "replace-primary"]
+
+/** The counters of a run's faultsInjected that each fault class adds to. */
+export const CLASS_COUNTERS: Record<string, string[]> = {
+    power: ["power", "remotePower"],
+    link: ["linkOutage", "linkBytesLost", "linkBitErrors", "linkDuplicates"],
+    bus: ["busNacks", "busGlitches", "shuttleLost"],
+    reboot: ["reboot"],
+    slow: ["slowFlash"],
+    replace: ["remoteReplaced"],
+    death: ["death"],
+    rot: ["rot", "badReads"],
+    remotefail: ["remoteFlashFail", "remoteFlashDead"],
+    ram: ["ramFlips"],
+    attack: ["attackInjected", "attackReplayed", "attackPosed", "attackFlipped"],
+    "replace-primary": ["primaryReplaced"],
+}
+
+/** The fault classes a sweep's options ask for (`--faults`) that none of its runs injected: a
+ * class the runs never allowed (docs/OPERATIONS.md: `replace-primary` with `--faults all` in
+ * long runs) tests nothing, and a sweep that passes says nothing of it. */
+export function classesNotInjected(options: string, injected: Record<string, number>): string[] {
+    const m = /(?:^| )--faults (\S+)/.exec(options)
+    if (!m) return []
+    const asked = m[1] === "all" ? FAULT_CLASSES : m[1].split(",")
+    return asked.filter((c) => CLASS_COUNTERS[c] !== undefined && CLASS_COUNTERS[c].every((k) => !((injected[k] ?? 0) > 0)))
+}
+
 /** Part `index` (1-based) of `count` of a sweep over the seeds `of` (see shardRange). */
 export interface SweepShard {
     index: number

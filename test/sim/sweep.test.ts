@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { spawn, spawnSync } from "node:child_process"
+import { CLASS_COUNTERS, classesNotInjected, FAULT_CLASSES } from "../../host-sim/sweep"
 
 /** Runs a sweep in a child process without blocking this one (the runs take a while). */
 function sweep(args: string[]): Promise<{ status: number | null; summary: any }> {
@@ -72,6 +73,38 @@ describe("seqmirror sweep", () => {
         expect(suspensions).toBeGreaterThan(10)
         expect(resyncs).toBeGreaterThan(10)
     }, 300_000)
+
+    it("60 s runs with boards lost and restored: replace-primary, without the classes that keep it from happening", async () => {
+        // with every class, a long run never replaces a board (the remote, replaced every 20 to
+        // 40 s, catches up only once the faults stop: docs/OPERATIONS.md, "Restore a primary")
+        const r = await sweep([
+            "--seeds",
+            "1..6",
+            "--boards",
+            "4",
+            "--duration",
+            "60s",
+            "--faults",
+            "power,link,bus,reboot,slow,rot,remotefail,ram,attack,replace-primary",
+        ])
+        expect(r.summary.failures.map((f: { replay: string }) => f.replay)).toEqual([])
+        expect(r.status).toBe(0)
+        expect(r.summary.faultsInjected.primaryReplaced).toBeGreaterThanOrEqual(6)
+        expect(r.summary.restores).toBe(r.summary.faultsInjected.primaryReplaced)
+        expect(classesNotInjected(r.summary.options, r.summary.faultsInjected)).toEqual([])
+    }, 300_000)
+
+    it("names the fault classes it asked for that no run injected", () => {
+        // every class has its counters
+        for (const c of FAULT_CLASSES) expect(CLASS_COUNTERS[c], c).toBeDefined()
+        const every: Record<string, number> = {}
+        for (const c of FAULT_CLASSES) for (const k of CLASS_COUNTERS[c]) every[k] = 1
+        expect(classesNotInjected("--boards 4 --duration 60s --faults all", every)).toEqual([])
+        expect(classesNotInjected("--boards 4 --duration 60s --faults all", { ...every, primaryReplaced: 0 })).toEqual(["replace-primary"])
+        // a class counts as injected when any of its counters is
+        expect(classesNotInjected("--boards 2 --faults power,death", { power: 0, remotePower: 3, death: 0 })).toEqual(["death"])
+        expect(classesNotInjected("--boards 2 --duration 10s", {})).toEqual([])
+    })
 
     // a checker that cannot fail proves nothing: with one safety mechanism switched off, a few
     // seeds must show the harm
