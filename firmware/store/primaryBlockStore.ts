@@ -361,11 +361,11 @@ export class PrimaryBlockStore extends StoreMount {
                 if (v < 0) return
                 // worth it only when at least half of the victim is garbage (a store full of
                 // live or pinned data collects inside the calls that need room, not all the
-                // time), and three quarters once the spare is free (what is made ready ahead
-                // costs few relocations)
+                // time), and seven eighths once the spare is free (what is made ready ahead
+                // costs hardly any relocation: no more than the collection it saves later)
                 if (this.secState[v] === SecState.Used) {
                     let live = this.idx.sectorLive[v] * (ENTRY_SIZE + this.B) + this.secSmall[v] * ENTRY_SIZE
-                    if (free >= 0) live = 2 * live
+                    if (free >= 0) live = 4 * live
                     if (2 * live > this.S) return
                 }
             }

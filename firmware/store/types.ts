@@ -92,7 +92,7 @@ export interface StoreOptions {
     /** Free sectors beyond the reserve that the store makes ready between calls (garbage
      * collection, one relocation at a time, and erases that reads and programs suspend), so
      * that a write seldom waits for either; and an eighth of its sectors more, where it takes
-     * only victims three quarters garbage (default 2). */
+     * only victims seven eighths garbage (default 2). */
     spareSectors?: number
     /** Static wear levelling moves the coldest sector's data when the spread of erase counts
      * exceeds this (default 16). */

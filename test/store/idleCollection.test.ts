@@ -3,7 +3,7 @@ import { StoreError } from "../../firmware/store/types"
 import { block, PRIMARY, Rig } from "./harness"
 
 // Between calls the store collects garbage ahead of need: until its reserve and spare sectors
-// and an eighth of all its sectors are free, taking a victim at least three quarters garbage
+// and an eighth of all its sectors are free, taking a victim at least seven eighths garbage
 // (half, below the reserve and spare). A burst of writes after idle time then lands in sectors
 // erased already: none of its calls waits for an erase. docs/FORMAT-flash.md, "Collection
 // between calls".
@@ -68,15 +68,15 @@ describe("collection between calls", () => {
         expect(burst(r, 30 * 15, 8, 5001)).toBeGreaterThan(0)
     })
 
-    it("leaves a victim alone, beyond the reserve and spare, while more than a quarter of it is live", () => {
-        // 58 sectors two fifths live (of 15 records, 6 kept: 5 blocks written once, and the
-        // newest of 10 writes of a block of the sector's own); 6 free, fewer than kept ahead
+    it("leaves a victim alone, beyond the reserve and spare, while more than an eighth of it is live", () => {
+        // 58 sectors a fifth live (of 15 records, 3 kept: 2 blocks written once, and the newest
+        // of 13 writes of a block of the sector's own); 6 free, fewer than kept ahead
         const r = Rig.blank(256 * 1024, PRIMARY)
         expect(r.mount().err).toBe(StoreError.None)
         let seq = 1
         for (let s = 0; s < 58; s++)
             for (let j = 0; j < 15; j++) {
-                const lba = j < 5 ? 5 * s + j : 1000 + s
+                const lba = j < 2 ? 2 * s + j : 1000 + s
                 expect(r.write(0, lba, seq, block(B, 0, lba, seq, 0))).toBe(StoreError.None)
                 seq++
             }
@@ -84,7 +84,8 @@ describe("collection between calls", () => {
         r.drain()
         expect(r.store.freeSectors()).toBeGreaterThanOrEqual(2 + 2)
         expect(r.store.freeSectors()).toBeLessThan(AHEAD)
-        // half garbage would do below the reserve and spare; ahead of them it waits for more
+        // half garbage would do below the reserve and spare, and three quarters would take
+        // these; ahead of them it waits for more
         expect(r.store.stats.gcRelocated).toBe(0)
         for (let s = 0; s < 58; s++) expect(r.read(0, 1000 + s).data?.equals(block(B, 0, 1000 + s, 15 * s + 15, 0))).toBe(true)
     })
