@@ -34,7 +34,7 @@ export function readFlashImage(source: SpiNorChip, shape: ImageShape, damaged?: 
             return
         }
         // the checker's own mount need not yield to anything: long steps, fewer events
-        const store = new BlockStore(flash, kernel, { role: shape.role, blockSize: shape.blockSize, stepBytes: 1 << 20, spareSectors: 0 })
+        const store = new BlockStore(flash, kernel, { role: shape.role, blockSize: shape.blockSize, stepBytes: 1 << 20 })
         store.mount((err2) => {
             if (err2 !== 0) {
                 failed = done = true
