@@ -1455,8 +1455,8 @@ export class Simulation {
      * CRC-32C covers the block; the slot's seq and lba are not flipped). */
     private flipInRing(board: PrimaryBoard, pr: Prng): boolean {
         const ring = board.ring
-        if (ring.used() === 0) return false
-        const i = pr.int(ring.used())
+        if (ring.count === 0) return false
+        const i = pr.int(ring.count)
         const off = ring.offsetAt(i) + 10 + pr.int(4 + ring.lengthAt(i))
         ring.mem[off] ^= 1 << pr.int(8)
         return true

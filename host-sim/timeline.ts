@@ -200,7 +200,7 @@ export class TimelineSampler {
                 state: powerState(p.up && b !== null, p.clock),
                 captureSeq: b ? b.captureSeq() : 0,
                 releasedSeq: b ? b.releasedSeq() : 0,
-                ringUsed: b ? b.ring.used() : 0,
+                ringUsed: b ? b.ring.count : 0,
                 ringSlots: b ? b.ring.slots : 0,
                 spill: this.spill[p.member].value(b, b ? b.portionsFromFlash : 0),
                 bytesDelivered: this.delivered[p.member].value(remoteCh ?? null, remoteCh ? remoteCh.counters.payloadBytesDelivered : 0),

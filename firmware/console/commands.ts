@@ -222,11 +222,11 @@ function primaryStatus(p: PrimaryParts): string[] {
     lines.push("seq capture " + b.captureSeq() + " released " + b.releasedSeq() + (b.isAdopted() ? "" : " (not adopted yet)"))
     lines.push(
         "ring " +
-            b.ring.used() +
+            b.ring.count +
             "/" +
             b.ring.slots +
             " (" +
-            percent(b.ring.used(), b.ring.slots) +
+            percent(b.ring.count, b.ring.slots) +
             "), closed seqs waiting " +
             b.closedWaiting() +
             ", writes waiting " +
@@ -271,7 +271,7 @@ function primaryRing(p: PrimaryParts): string[] {
     let n = 0
     let cur = -1
     let count = 0
-    for (let i = 0; i < ring.used(); i++) {
+    for (let i = 0; i < ring.count; i++) {
         const s = ring.seqAt(i)
         if (s !== cur) {
             if (count > 0) seqs += " " + cur + "x" + count
@@ -286,7 +286,7 @@ function primaryRing(p: PrimaryParts): string[] {
         n++
     }
     return [
-        "ring " + ring.used() + "/" + ring.slots + " portions (" + percent(ring.used(), ring.slots) + "), block " + ring.blockSize + " B",
+        "ring " + ring.count + "/" + ring.slots + " portions (" + percent(ring.count, ring.slots) + "), block " + ring.blockSize + " B",
         "waiting by seq:" + (n > 0 ? seqs : " none"),
         "folded " + ring.folded + ", seqs spilled " + p.board.seqsSpilled + ", portions sent from flash " + p.board.portionsFromFlash,
     ]
@@ -342,7 +342,7 @@ function primaryStats(p: PrimaryParts): StatList {
     s.add("suspensions", b.suspensions)
     s.add("ackedDuringSuspension", b.ackedDuringSuspension)
     s.add("writesWaiting", b.writesWaiting())
-    s.add("ringUsed", b.ring.used())
+    s.add("ringUsed", b.ring.count)
     s.add("ringSlots", b.ring.slots)
     s.add("ringFolded", b.ring.folded)
     s.add("seqsSpilled", b.seqsSpilled)

@@ -30,7 +30,9 @@ export class AuxRing {
     readonly mem: Buffer
     private slotSize: number
     private head = 0
-    private count = 0
+    /** Portions waiting (read only outside: a field, not a method, costs the board's image
+     * nothing per caller). */
+    count = 0
     /** lba → slot of its waiting portion in the fold seq. */
     private foldIndex: LbaTable
     private foldSeq = 0
@@ -47,14 +49,6 @@ export class AuxRing {
         if (this.slots < 1) throw new Error("aux ring: " + capacityBytes + " bytes hold no portion")
         this.mem = Buffer.alloc(this.slots * this.slotSize)
         this.foldIndex = new LbaTable(this.slots)
-    }
-
-    used(): number {
-        return this.count
-    }
-
-    isEmpty(): boolean {
-        return this.count === 0
     }
 
     /** Queues a portion (or folds it into the waiting one of the same seq and lba). */

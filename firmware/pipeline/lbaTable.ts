@@ -14,7 +14,8 @@ export class LbaTable {
     private slots: Buffer
     private mask: number
     private gen = 1
-    private count = 0
+    /** Entries held (read only outside). */
+    count = 0
     /** Entries the table can hold (half its slots, to keep probes short). */
     readonly capacity: number
 
@@ -24,14 +25,6 @@ export class LbaTable {
         this.mask = size - 1
         this.capacity = capacity
         this.slots = Buffer.alloc(size * SLOT)
-    }
-
-    size(): number {
-        return this.count
-    }
-
-    isFull(): boolean {
-        return this.count >= this.capacity
     }
 
     clear(): void {

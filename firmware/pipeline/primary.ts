@@ -482,7 +482,7 @@ export class PrimaryBoard {
     holdsSeq(): number {
         if (this.resync === Resync.Off) return Hold.None
         let h = this.resync === Resync.Copying ? Hold.Copying : Hold.None
-        if (this.needsClose() === Need.None) if (!this.lbasInSeq.isFull()) if (atBound(this)) h = h | Hold.Held
+        if (this.needsClose() === Need.None) if (this.lbasInSeq.count < this.lbasInSeq.capacity) if (atBound(this)) h = h | Hold.Held
         return h
     }
 

@@ -125,7 +125,7 @@ function durable(b: PrimaryBoard, w: PendingWrite, err: number): void {
                 if (!b.isTracked(seq)) {
                     const ring = b.ring
                     let newest = seq
-                    const used = ring.used()
+                    const used = ring.count
                     if (used > 0) newest = ring.seqAt(used - 1)
                     // the ring holds seqs in order: a portion of an older seq than its newest cannot go in
                     if (seqAfter(newest, seq) || ring.put(seq, w.lba, w.data, w.crc) === RingPut.Full) {

@@ -55,7 +55,7 @@ export function pumpBoard(b: PrimaryBoard): void {
             b.heldSum = 0
         }
         if (!(f & SeqFlag.Spilled)) {
-            while (!ring.isEmpty()) {
+            while (ring.count > 0) {
                 if (ring.seqAt(0) !== seq) break
                 const msg = b.portionBuf
                 // every portion is one whole block, so the buffer is exactly one message and
@@ -69,7 +69,7 @@ export function pumpBoard(b: PrimaryBoard): void {
             let list = b.fromFlash
             if (!list) {
                 // portions of this seq still in the ring go again from flash
-                while (!ring.isEmpty()) {
+                while (ring.count > 0) {
                     if (ring.seqAt(0) !== seq) break
                     ring.shift()
                 }

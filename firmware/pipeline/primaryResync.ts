@@ -100,7 +100,7 @@ export function track(b: PrimaryBoard): void {
     if (b.damagedSeq !== 0) b.damagedLba = -1
     b.pendingMsg = null
     const ring = b.ring
-    while (!ring.isEmpty()) ring.shift()
+    while (ring.count > 0) ring.shift()
     b.lbasInSeq.clear()
     b.portionsOf[0] = 0
     b.firstWriteOf[0] = -1

@@ -11,7 +11,7 @@ function block(v: number, size = 16): Buffer {
 function drain(r: AuxRing): Array<[number, number, number]> {
     const out: Array<[number, number, number]> = []
     const tmp = Buffer.alloc(r.blockSize)
-    while (!r.isEmpty()) {
+    while (r.count > 0) {
         r.copyDataAt(0, tmp, 0)
         out.push([r.seqAt(0), r.lbaAt(0), tmp[0]])
         r.shift()
@@ -65,7 +65,7 @@ describe("aux ring", () => {
         r.put(1, 7, block(1), 0)
         r.shift()
         expect(r.put(1, 7, block(2), 0)).toBe(RingPut.Added)
-        expect(r.used()).toBe(1)
+        expect(r.count).toBe(1)
     })
     it("matches a simple model under random use", () => {
         const op = fc.oneof(
@@ -114,6 +114,6 @@ describe("lba table", () => {
         expect(t.get(13)).toBe(-1)
         t.clear()
         expect(t.get(10)).toBe(-1)
-        expect(t.size()).toBe(0)
+        expect(t.count).toBe(0)
     })
 })

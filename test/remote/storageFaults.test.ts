@@ -85,9 +85,9 @@ describe("a bit flips in RAM after the capture", () => {
         for (let t = 1000; t < 9000 && !flipped; t += 1) {
             sim.kernel.run(t, Number.MAX_SAFE_INTEGER)
             const ring = board().ring
-            if (ring.used() > 0) {
+            if (ring.count > 0) {
                 // a data byte of the newest waiting portion
-                ring.mem[ring.offsetAt(ring.used() - 1) + 14 + 5] ^= 0x08
+                ring.mem[ring.offsetAt(ring.count - 1) + 14 + 5] ^= 0x08
                 flipped = true
             }
         }
