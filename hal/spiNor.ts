@@ -1,5 +1,5 @@
 import { Clock, Timer } from "./clock"
-import { Flash, FlashError, FlashGeometry } from "./flash"
+import { Flash, FLASH_BLOCK_SIZE, FlashError, FlashGeometry } from "./flash"
 import { SpiBus } from "./spi"
 
 /**
@@ -13,6 +13,8 @@ export const enum NorCmd {
     Read = 0x03,
     PageProgram = 0x02,
     SectorErase = 0x20,
+    /** 64 KB block erase. */
+    BlockErase = 0xd8,
     JedecId = 0x9f,
     ReadStatus2 = 0x35,
     /** Erase/Program Suspend. */
@@ -30,6 +32,8 @@ export const NOR_STATUS2_SUS = 0x80
 
 export const NOR_PAGE_SIZE = 256
 export const NOR_SECTOR_SIZE = 4096
+/** The 64 KB block a Block Erase (D8h) erases: 16 sectors, aligned. */
+export const NOR_BLOCK_SIZE = FLASH_BLOCK_SIZE
 
 /** Datasheet (W25Q128JV, tBP1/tBP2/tPP, tSE): the first byte of a program and a full page. */
 export const NOR_PROGRAM_FIRST_BYTE_TYP_MS = 0.03
@@ -38,6 +42,9 @@ export const NOR_PROGRAM_TYP_MS = 0.7
 export const NOR_PROGRAM_MAX_MS = 3
 export const NOR_ERASE_TYP_MS = 45
 export const NOR_ERASE_MAX_MS = 400
+/** Datasheet (W25Q128JV, tBE2): a 64 KB block erase. */
+export const NOR_BLOCK_ERASE_TYP_MS = 150
+export const NOR_BLOCK_ERASE_MAX_MS = 2000
 /** Datasheet (W25Q128JV, tSUS): an erase stops at most this long after the Suspend command's
  * chip-select rise (BUSY clears then), and a Suspend comes no sooner than this after a Resume. */
 export const NOR_SUSPEND_MS = 0.02
@@ -168,6 +175,12 @@ export class SpiNorFlash implements Flash {
     /** Its done (null: no erase under way). */
     private erDone!: ((err: FlashError) => void) | null
     private erAddr!: number
+    /** Its bytes (a sector or a block), command, datasheet typical and maximum times: set when
+     * it is asked for (no erase is under way then). */
+    private erLen!: number
+    private erCmd!: number
+    private erTypMs!: number
+    private erMaxMs!: number
     /** When it began, moved on by the time it spent suspended (for its timeout). */
     private erStart!: number
     private erTimer!: Timer | null
@@ -267,7 +280,7 @@ export class SpiNorFlash implements Flash {
                 me.phase = Phase.Command
                 if (me.op === DriverOp.Program) me.bus.transfer(me.opData, 0, me.onSent)
                 else {
-                    putCommand(me.cmd, NorCmd.SectorErase, me.opAddr)
+                    putCommand(me.cmd, me.erCmd, me.erAddr)
                     me.bus.transfer(me.cmd, 0, me.onSent)
                 }
                 return
@@ -280,12 +293,11 @@ export class SpiNorFlash implements Flash {
                 me.op = DriverOp.Idle
                 me.erDone = me.writeDone
                 me.writeDone = null
-                me.erAddr = me.opAddr
                 me.erStart = me.opStart
                 me.erResumedAt = -NOR_ERASE_MAX_MS
                 me.erWaiting = false
                 me.er = Er.Running
-                me.erTimer = me.clock.setTimer(NOR_ERASE_TYP_MS, me.erTick)
+                me.erTimer = me.clock.setTimer(me.erTypMs, me.erTick)
                 me.replay()
                 return
             }
@@ -313,7 +325,8 @@ export class SpiNorFlash implements Flash {
                 let maxMs = me.opMaxMs
                 let interval = me.opPollMs
                 if (me.phase === Phase.ReadyCheck) {
-                    maxMs = NOR_ERASE_MAX_MS
+                    // the longest operation the chip may still be busy with
+                    maxMs = NOR_BLOCK_ERASE_MAX_MS
                     interval = me.erasePollMs
                 }
                 if (me.clock.millis() - me.opStart > maxMs + interval) {
@@ -364,7 +377,7 @@ export class SpiNorFlash implements Flash {
                         me.begin()
                     } else me.endErase(FlashError.None)
                 } else if (me.erWaiting) me.suspendNow()
-                else if (now - me.erStart > NOR_ERASE_MAX_MS + me.erasePollMs) me.endErase(FlashError.Timeout)
+                else if (now - me.erStart > me.erMaxMs + me.erasePollMs) me.endErase(FlashError.Timeout)
                 else me.run(me.erasePollMs)
             } else if (st === Er.SuspendSent) {
                 me.erSuspendedAt = now
@@ -473,11 +486,28 @@ export class SpiNorFlash implements Flash {
         }
         this.op = DriverOp.Erase
         this.writeDone = done
-        this.opAddr = addr - (addr % this.geo.sectorSize)
-        this.opLen = 0
-        this.opMaxMs = NOR_ERASE_MAX_MS
-        this.opPollMs = this.erasePollMs
+        this.erAddr = addr - (addr % NOR_SECTOR_SIZE)
+        this.erLen = NOR_SECTOR_SIZE
+        this.erCmd = NorCmd.SectorErase
+        this.erTypMs = NOR_ERASE_TYP_MS
+        this.erMaxMs = NOR_ERASE_MAX_MS
         this.startWrite()
+    }
+
+    /** Erases the 64 KB block that holds addr (Block Erase, D8h), as eraseSector does a sector:
+     * the erase eraseSector set up, made the block's before its command goes out (a bus answers
+     * from the run loop: the WREN is the first transfer, the command the third). */
+    eraseBlock(addr: number, done: (err: FlashError) => void): void {
+        const idle = this.op === DriverOp.Idle
+        this.eraseSector(addr, done)
+        if (idle)
+            if (this.op === DriverOp.Erase) {
+                this.erAddr = addr - (addr % NOR_BLOCK_SIZE)
+                this.erLen = NOR_BLOCK_SIZE
+                this.erCmd = NorCmd.BlockErase
+                this.erTypMs = NOR_BLOCK_ERASE_TYP_MS
+                this.erMaxMs = NOR_BLOCK_ERASE_MAX_MS
+            }
     }
 
     // ---- internals
@@ -491,8 +521,8 @@ export class SpiNorFlash implements Flash {
         if (Math.floor(len) !== len) return FlashError.OutOfRange
         if (addr + len > this.geo.capacity) return FlashError.OutOfRange
         if (len === 0) if (addr >= this.geo.capacity) return FlashError.OutOfRange
-        // the sector being erased is not read or programmed meanwhile
-        if (this.erDone) if (addr < this.erAddr + this.geo.sectorSize) if (addr + len > this.erAddr) return FlashError.Busy
+        // the sector or block being erased is not read or programmed meanwhile
+        if (this.erDone) if (addr < this.erAddr + this.erLen) if (addr + len > this.erAddr) return FlashError.Busy
         return FlashError.None
     }
 

@@ -3,6 +3,9 @@ import { Flash, FlashError, FlashGeometry } from "../../hal/flash"
 import { SpiBus } from "../../hal/spi"
 import {
     NorCmd,
+    NOR_BLOCK_ERASE_MAX_MS,
+    NOR_BLOCK_ERASE_TYP_MS,
+    NOR_BLOCK_SIZE,
     NOR_ERASE_MAX_MS,
     NOR_ERASE_TYP_MS,
     NOR_PAGE_SIZE,
@@ -34,12 +37,15 @@ import { setTimerAt } from "./timerAt"
  * - 0x02 page program: needs WEL; cell = old & new; bytes past the end of the 256 B page wrap to
  *   its start (and more than 256 data bytes keep only the last 256), as the real chip does.
  * - 0x20 sector erase: needs WEL; the 4 KB sector becomes 0xFF.
+ * - 0xD8 block erase: needs WEL; the 64 KB block (16 sectors) becomes 0xFF; one erase (counted
+ *   once in `erases`, once per sector in `sectorEraseCounts`), suspended, resumed and cut as a
+ *   sector erase is, over its 16 sectors.
  * - 0x05 read status register 1: BUSY (bit 0), WEL (bit 1), repeated for every byte clocked.
  * - 0x35 read status register 2: SUS (bit 7).
- * - 0x75 erase suspend: accepted while a sector erase runs (BUSY, SUS clear); SUS sets at once
+ * - 0x75 erase suspend: accepted while an erase runs (BUSY, SUS clear); SUS sets at once
  *   and the erase stops tSUS (20 µs) later, when BUSY clears; an erase that would end within
  *   tSUS ends instead (SUS stays clear). While SUS is set the chip takes reads and programs of
- *   any other sector; programs of the suspended sector and erases are ignored. Program suspend
+ *   any other sector; programs of the suspended sector (block) and erases are ignored. Program suspend
  *   is not modelled (75h during a program is ignored).
  * - 0x7A resume: accepted while SUS is set and BUSY clear; the erase runs on for what it had
  *   left.
@@ -146,11 +152,14 @@ export class SpiNorChip implements SpiBus {
     private busyTimer: Timer | null = null
     private opKind = 0
     private opAddr = 0
+    /** An erase's bytes: a sector, or a block. */
+    private opSize = NOR_SECTOR_SIZE
     /** When the running operation ends (command level). */
     private opEndMs = 0
     /** An erase is suspended (SUS): its sector and the busy time it has left. */
     private sus = false
     private susAddr = 0
+    private susSize = NOR_SECTOR_SIZE
     private susLeftMs = 0
     /** The running erase is stopping for a suspend: its end is BUSY clearing. */
     private stopping = false
@@ -343,7 +352,7 @@ export class SpiNorChip implements SpiBus {
             info.addr = this.opAddr
             info.mode = m
             if (this.opKind === NorOpKind.Program) info.changed = this.partialProgram(prng, m)
-            else info.changed = this.partialErase(prng, m, this.opAddr)
+            else info.changed = this.partialErases(prng, m, this.opAddr, this.opSize)
             if (this.busyTimer) this.clock.clearTimer(this.busyTimer)
             this.busyTimer = null
         }
@@ -351,7 +360,7 @@ export class SpiNorChip implements SpiBus {
         // stops (tSUS) it is the operation running above
         if (this.sus)
             if (!this.busy || this.opKind !== NorOpKind.Erase) {
-                info.changed += this.partialErase(prng, m, this.susAddr)
+                info.changed += this.partialErases(prng, m, this.susAddr, this.susSize)
                 if (!this.busy) {
                     info.kind = NorOpKind.Erase
                     info.addr = this.susAddr
@@ -541,12 +550,16 @@ export class SpiNorChip implements SpiBus {
             case NorCmd.PageProgram:
                 if (tx.length < 5 || !this.wel) break
                 // not in the sector of a suspended erase
-                if (this.sus && Math.floor((this.addrOf(tx) % this.cap) / NOR_SECTOR_SIZE) === this.susAddr / NOR_SECTOR_SIZE) break
+                if (this.sus && Math.floor((this.addrOf(tx) % this.cap) / this.susSize) === this.susAddr / this.susSize) break
                 this.startProgram(tx)
                 return
             case NorCmd.SectorErase:
                 if (tx.length < 4 || !this.wel || this.sus) break
-                this.startErase(tx)
+                this.startErase(tx, NOR_SECTOR_SIZE)
+                return
+            case NorCmd.BlockErase:
+                if (tx.length < 4 || !this.wel || this.sus) break
+                this.startErase(tx, NOR_BLOCK_SIZE)
                 return
         }
         this.ignoredCommands++
@@ -590,12 +603,19 @@ export class SpiNorChip implements SpiBus {
         this.begin(NorOpKind.Program, base, this.busyMs(norProgramTypMs(kept), norProgramMaxMs(kept)))
     }
 
-    private startErase(tx: Buffer): void {
+    private startErase(tx: Buffer, size: number): void {
         const addr = this.addrOf(tx) % this.cap
-        const base = addr - (addr % NOR_SECTOR_SIZE)
+        const base = addr - (addr % size)
         this.erases++
-        this.sectorEraseCounts[base / NOR_SECTOR_SIZE]++
-        this.begin(NorOpKind.Erase, base, this.busyMs(NOR_ERASE_TYP_MS, NOR_ERASE_MAX_MS))
+        this.countErases(base, size)
+        this.opSize = size
+        if (size === NOR_BLOCK_SIZE) this.begin(NorOpKind.Erase, base, this.busyMs(NOR_BLOCK_ERASE_TYP_MS, NOR_BLOCK_ERASE_MAX_MS))
+        else this.begin(NorOpKind.Erase, base, this.busyMs(NOR_ERASE_TYP_MS, NOR_ERASE_MAX_MS))
+    }
+
+    /** One more erase of each sector from base for size bytes. */
+    private countErases(base: number, size: number): void {
+        for (let a = base; a < base + size; a += NOR_SECTOR_SIZE) this.sectorEraseCounts[a / NOR_SECTOR_SIZE]++
     }
 
     /** Suspend at `atMs` (the command's chip-select rise) of the erase running: SUS at once,
@@ -606,6 +626,7 @@ export class SpiNorChip implements SpiBus {
         this.suspends++
         this.sus = true
         this.susAddr = this.opAddr
+        this.susSize = this.opSize
         this.susLeftMs = left
         if (this.busyTimer) this.clock.clearTimer(this.busyTimer)
         this.opEndMs = atMs + NOR_SUSPEND_MS
@@ -619,6 +640,7 @@ export class SpiNorChip implements SpiBus {
         this.busy = true
         this.opKind = NorOpKind.Erase
         this.opAddr = this.susAddr
+        this.opSize = this.susSize
         this.opEndMs = atMs + this.susLeftMs
         this.busyTimer = this.clock.setTimer(this.susLeftMs, this.completeOp)
     }
@@ -712,7 +734,8 @@ export class SpiNorChip implements SpiBus {
             reads++
         }
         f.kind = kind
-        f.len = n
+        // (an erase's: its bytes)
+        f.len = data ? n : NOR_SECTOR_SIZE
         f.startMs = start
         f.endMs = end
         f.begun = false
@@ -819,7 +842,8 @@ export class SpiNorChip implements SpiBus {
             this.bytesProgrammed += f.len
         } else {
             this.erases++
-            this.sectorEraseCounts[f.addr / NOR_SECTOR_SIZE]++
+            this.countErases(f.addr, f.len)
+            this.opSize = f.len
         }
         // the draw nextBusyMs looked ahead at
         this.busyMs(f.typMs, f.maxMs)
@@ -934,19 +958,20 @@ export class SpiNorChip implements SpiBus {
     }
 
     /**
-     * For FastNorFlash: a sector erase whose command's chip select rises at `startMs` (begun
-     * then: counted, BUSY, its time drawn), which reads and programs may suspend. Returns when
-     * it ends if nothing suspends it.
+     * For FastNorFlash: an erase of the `size` bytes (a sector, or a block) that hold `addr`,
+     * whose command's chip select rises at `startMs` (begun then: counted, BUSY, its time
+     * drawn), which reads and programs may suspend. Returns when it ends if nothing suspends
+     * it.
      * @devsWhenUsed */
-    fastEraseStart(addr: number, startMs: number): number {
+    fastEraseStart(addr: number, size: number, startMs: number): number {
         if (!this.fastEr) this.fastEr = new FastState()
         this.settleFast()
         const e = this.fastEr
         e.kind = NorOpKind.Erase
-        e.addr = (addr % this.cap) - (addr % NOR_SECTOR_SIZE)
-        e.len = 0
-        e.typMs = NOR_ERASE_TYP_MS
-        e.maxMs = NOR_ERASE_MAX_MS
+        e.addr = (addr % this.cap) - (addr % size)
+        e.len = size
+        e.typMs = size === NOR_BLOCK_SIZE ? NOR_BLOCK_ERASE_TYP_MS : NOR_ERASE_TYP_MS
+        e.maxMs = size === NOR_BLOCK_SIZE ? NOR_BLOCK_ERASE_MAX_MS : NOR_ERASE_MAX_MS
         e.startMs = startMs
         e.endMs = startMs + this.nextBusyMs(e)
         e.begun = false
@@ -984,6 +1009,7 @@ export class SpiNorChip implements SpiBus {
         this.suspends++
         this.sus = true
         this.susAddr = e.addr
+        this.susSize = e.len
         this.susLeftMs = e.endMs - atMs
         e.endMs = Infinity
         this.busy = false
@@ -999,6 +1025,7 @@ export class SpiNorChip implements SpiBus {
         this.busy = true
         this.opKind = NorOpKind.Erase
         this.opAddr = e.addr
+        this.opSize = e.len
         e.endMs = atMs + this.susLeftMs
     }
 
@@ -1020,7 +1047,7 @@ export class SpiNorChip implements SpiBus {
             return
         }
         if (this.opKind === NorOpKind.Program) this.programAll()
-        else this.eraseAll(this.opAddr)
+        else for (let a = this.opAddr; a < this.opAddr + this.opSize; a += NOR_SECTOR_SIZE) this.eraseAll(a)
         this.busy = false
         this.wel = false
         this.busyTimer = null
@@ -1095,6 +1122,15 @@ export class SpiNorChip implements SpiBus {
             if (prng) for (let b = clear; b !== 0; b = b & (b - 1)) changed++
             off = off + 1 === NOR_PAGE_SIZE ? 0 : off + 1
         }
+        return changed
+    }
+
+    /** Applies an erase to each sector of the `size` bytes from addr, fully or in part (each
+     * drawn on its own); returns bytes changed.
+     * @devsWhenUsed */
+    private partialErases(prng: Prng | null, mode: PartialMode, addr: number, size: number): number {
+        let changed = 0
+        for (let a = addr; a < addr + size; a += NOR_SECTOR_SIZE) changed += this.partialErase(prng, mode, a)
         return changed
     }
 
@@ -1237,6 +1273,8 @@ export class FastNorFlash implements Flash {
     private slab: Buffer = EMPTY
     private slabAt = 0
     private erAddr = 0
+    /** The erase's bytes: a sector, or a block. */
+    private erSize = NOR_SECTOR_SIZE
     private pt = new PollPoint()
     /** An erase's command failing (NoDevice), and a call waiting for its command. */
     private erFailing = false
@@ -1385,6 +1423,15 @@ export class FastNorFlash implements Flash {
      * when it had ended before a Suspend took, after the operation that came.
      */
     eraseSector(addr: number, done: (err: FlashError) => void): void {
+        this.erase(addr, NOR_SECTOR_SIZE, done)
+    }
+
+    /** As eraseSector, of the 64 KB block that holds addr (D8h). */
+    eraseBlock(addr: number, done: (err: FlashError) => void): void {
+        this.erase(addr, NOR_BLOCK_SIZE, done)
+    }
+
+    private erase(addr: number, size: number, done: (err: FlashError) => void): void {
         let err = this.check(addr, 1)
         if (this.erDone) err = FlashError.Busy
         if (err !== FlashError.None) {
@@ -1424,9 +1471,10 @@ export class FastNorFlash implements Flash {
         this.erWaiting = false
         this.erResumeAt = -1
         this.erResumedAt = -NOR_ERASE_MAX_MS
-        const base = addr - (addr % this.geo.sectorSize)
+        const base = addr - (addr % size)
         this.erAddr = base
-        this.erRun(start, NOR_ERASE_TYP_MS, chip.fastEraseStart(base, start))
+        this.erSize = size
+        this.erRun(start, size === NOR_BLOCK_SIZE ? NOR_BLOCK_ERASE_TYP_MS : NOR_ERASE_TYP_MS, chip.fastEraseStart(base, size, start))
     }
 
     /**
@@ -1635,15 +1683,16 @@ export class FastNorFlash implements Flash {
     private check(addr: number, len: number): FlashError {
         if (this.busy) return FlashError.Busy
         if (this.erDone) {
-            // the erase's own command still going out (another call waits for it already),
-            // cut off by the power, or its sector
+            // the erase's own command still going out (another call waits for it already), or
+            // cut off by the power
             if (this.clock.millis() < this.erCmdMs) return FlashError.Busy
             if (this.dead()) if (this.chip.lastCutMs <= this.erCmdMs) return FlashError.Busy
-            if (addr < this.erAddr + this.geo.sectorSize) if (addr + len > this.erAddr) return FlashError.Busy
         }
         if (this.id < 0) return FlashError.NoDevice
         if (!(addr >= 0) || !(len >= 0) || Math.floor(addr) !== addr || Math.floor(len) !== len) return FlashError.OutOfRange
         if (addr + len > this.geo.capacity || (len === 0 && addr >= this.geo.capacity)) return FlashError.OutOfRange
+        // (after the range, as the driver checks)
+        if (this.erDone) if (addr < this.erAddr + this.erSize) if (addr + len > this.erAddr) return FlashError.Busy
         return FlashError.None
     }
 }

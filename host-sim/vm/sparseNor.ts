@@ -1,6 +1,6 @@
 // A NOR chip for the board's entries run in the DeviceScript VM, which has no SPI: an SpiPort
 // under the board's SPI bus and JEDEC driver. It is never busy: WREN sets WEL; a page program or
-// a sector erase runs when chip select rises and clears WEL. It keeps each page programmed since
+// a sector or block erase runs when chip select rises and clears WEL. It keeps each page programmed since
 // its erase in a dictionary (inverted: a new zeroed page reads erased), so that a chip of any
 // size costs the VM's heap only the pages written.
 import { SpiPort } from "../../hal/devicescript/spiBus"
@@ -51,9 +51,10 @@ export class SparseNor implements SpiPort {
         const c = this.cmd[0]
         const a = (this.cmd[1] << 16) | (this.cmd[2] << 8) | this.cmd[3]
         if (c === 0x06) this.wel = true
-        else if ((c === 0x02 || c === 0x20) && this.wel) {
+        else if ((c === 0x02 || c === 0x20 || c === 0xd8) && this.wel) {
             this.wel = false
             if (c === 0x20) for (let i = 0; i < 16; i++) this.pages["" + (((a >> 12) << 4) + i)] = null
+            else if (c === 0xd8) for (let i = 0; i < 256; i++) this.pages["" + (((a >> 16) << 8) + i)] = null
             else {
                 let p = this.pages["" + (a >> 8)]
                 if (!p) {

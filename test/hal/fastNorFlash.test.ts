@@ -14,7 +14,8 @@ import { defaultSimOptions, Simulation } from "../../host-sim/sim"
  * counters; a power cut at the same instant must leave the same bytes.
  */
 
-const CAP = 65536
+/** Two 64 KB blocks. */
+const CAP = 131072
 
 type Op =
     | { kind: "program"; addr: number; data: Buffer }
@@ -276,7 +277,8 @@ describe("the chip's fast face against the JEDEC driver over the command-level c
  * programs all the while, back to back (from the done before), after gaps of microseconds (in
  * the suspend's tSUS, inside a status poll) or of milliseconds. Reads and programs suspend the
  * erase under way; those of its sector, and an erase while another or a read or program is
- * under way, are refused (Busy).
+ * under way, are refused (Busy). With `blocks`, over both 64 KB blocks, a third of the erases
+ * are of a whole block (D8h), whose every sector is refused while it runs.
  */
 function runConcurrent(o: {
     fast: boolean
@@ -285,6 +287,7 @@ function runConcurrent(o: {
     cutAtMs?: number
     cutSeed?: number
     cutAtOperation?: number
+    blocks?: boolean
 }): Outcome & { suspends: number } {
     const { k, chip, flash } = rig(o)
     const log: string[] = []
@@ -301,12 +304,16 @@ function runConcurrent(o: {
     let tries = 0
     const erase = (): void => {
         if (erases >= 40 || tries++ >= 400) return
-        const addr = p.int(8) * 4096
-        flash.eraseSector(addr, (err) => {
-            log.push(`erase ${addr} t=${k.millis()} err ${err}`)
+        const block = o.blocks === true && p.int(3) === 0
+        const addr = o.blocks ? p.int(32) * 4096 + (block ? p.int(4096) : 0) : p.int(8) * 4096
+        const from = k.millis()
+        const done = (err: FlashError): void => {
+            log.push(`${block ? "block" : "erase"} ${addr} t=${k.millis()} err ${err}` + (block ? ` from=${from}` : ""))
             if (err === FlashError.None) erases++
             k.setTimer(err === FlashError.None ? gap() * 2 : 0.5, erase)
-        })
+        }
+        if (block) flash.eraseBlock(addr, done)
+        else flash.eraseSector(addr, done)
     }
     let ops = 0
     const other = (): void => {
@@ -317,7 +324,7 @@ function runConcurrent(o: {
             if (g === 0) other()
             else k.setTimer(g, other)
         }
-        const addr = p.int(8) * 4096 + p.int(16) * 256
+        const addr = p.int(o.blocks ? 32 : 8) * 4096 + p.int(16) * 256
         if (p.int(2) === 0) {
             const len = 1 + p.int(256)
             const data = Buffer.alloc(len)
@@ -386,6 +393,67 @@ describe("an erase suspended for reads and programs (75h/7Ah)", () => {
         }
         // cuts land in erases, running or suspended (with a program running or not)
         expect(inErase).toBeGreaterThan(runs / 5)
+        expect(suspended).toBeGreaterThan(5)
+    })
+})
+
+describe("a block erase (D8h), suspended for reads and programs like a sector's", () => {
+    it("runs the same on the fast face as the driver over the command-level chip, and erases its 16 sectors", () => {
+        for (const slow of [SlowMode.Typical, SlowMode.Max, SlowMode.Random])
+            for (const seed of [1, 2, 3, 4]) {
+                const ref = runConcurrent({ fast: false, seed, slow, blocks: true })
+                const fast = runConcurrent({ fast: true, seed, slow, blocks: true })
+                expectSame(ref, fast)
+                expect(fast.flash.polls).toBe(ref.flash.polls)
+                expect(fast.suspends).toBe(ref.suspends)
+                expect(fast.kernel.millis()).toBe(ref.kernel.millis())
+                const blocks = ref.log.filter((l) => /^block .* err 0 /.test(l)).length
+                expect(blocks).toBeGreaterThan(5)
+                // one erase each in the chip's count; each of its sectors counts one
+                const c = ref.chip
+                expect(c.sectorEraseCounts.reduce((a, b) => a + b, 0)).toBe(
+                    c.erases + 15 * (c.erases - ref.log.filter((l) => /^erase .* err 0$/.test(l)).length)
+                )
+                // reads and programs went on in the other block meanwhile, and were refused in it
+                expect(ref.log.filter((l) => /^(program|read) .* err 0/.test(l)).length).toBeGreaterThan(700)
+            }
+    })
+
+    it("leaves the same bytes after a power cut at any instant, and at each operation", () => {
+        let inBlock = 0
+        let suspended = 0
+        let runs = 0
+        for (const seed of [2, 3]) {
+            const whole = runConcurrent({ fast: false, seed, blocks: true })
+            // from each block erase's call to its end
+            const spans: Array<[number, number]> = []
+            for (const l of whole.log) if (l.startsWith("block ")) spans.push([Number(/from=([0-9.e+-]+)/.exec(l)![1]), Number(/t=([0-9.e+-]+)/.exec(l)![1])])
+            // and the ends of the reads and programs made during one (the erase suspended for them)
+            const inside = whole.log
+                .filter((l) => /^(program|read) .* err 0/.test(l))
+                .map((l) => Number(/t=([0-9.e+-]+)/.exec(l)![1]))
+                .filter((t) => spans.some(([a, b]) => t > a && t < b))
+            const p = new Prng(seed * 17)
+            for (let c = 0; c < 60; c++) {
+                const [a, b] = spans[p.int(spans.length)]
+                const at = c % 2 === 0 ? a + p.float() * (b - a) : inside[p.int(inside.length)] - p.float() * 0.3
+                const ref = runConcurrent({ fast: false, seed, cutAtMs: at, cutSeed: c, blocks: true })
+                const fast = runConcurrent({ fast: true, seed, cutAtMs: at, cutSeed: c, blocks: true })
+                expectSame(ref, fast)
+                runs++
+                // (drawn inside a block erase's span: the erase the cut finds is that one, running
+                // or suspended for a read or program)
+                if (ref.chip.lastCut.kind === NorOpKind.Erase) inBlock++
+                if (ref.chip.lastCut.suspended) suspended++
+            }
+            const ops = whole.chip.operations()
+            for (let index = 1; index <= ops; index += Math.max(1, Math.floor(ops / 20))) {
+                const ref = runConcurrent({ fast: false, seed, cutAtOperation: index, cutSeed: index, blocks: true })
+                const fast = runConcurrent({ fast: true, seed, cutAtOperation: index, cutSeed: index, blocks: true })
+                expectSame(ref, fast)
+            }
+        }
+        expect(inBlock).toBeGreaterThan(runs / 3)
         expect(suspended).toBeGreaterThan(5)
     })
 })

@@ -107,6 +107,48 @@ describe("SPI NOR chip model (W25Q128JV class)", () => {
         expect(chip.erases).toBe(1)
     })
 
+    it("erases the 64 KB block of its address with D8h, 16 sectors in one erase, in 150 ms (2 s at most)", () => {
+        for (const slow of [SlowMode.Typical, SlowMode.Max]) {
+            const k = new SimKernel()
+            const chip = new SpiNorChip(k, { capacity: 3 * 65536 })
+            chip.setSlow(slow, null)
+            // a byte in the last sector before the block, in its first and last, and after it
+            for (const a of [0xf000, 0x10000, 0x1f0ff, 0x20000]) chip.poke(a, 0)
+            xfer(k, chip, [0x06], 0)
+            xfer(k, chip, [0xd8, 0x01, 0x23, 0x45], 0)
+            expect(status(k, chip) & 3).toBe(3)
+            const t = waitReady(k, chip)
+            const want = slow === SlowMode.Max ? 2000 : 150
+            expect(t).toBeGreaterThan(want - 0.1)
+            expect(t).toBeLessThan(want + 0.1)
+            expect([0xf000, 0x10000, 0x1f0ff, 0x20000].map((a) => chip.peek(a))).toEqual([0, 0xff, 0xff, 0])
+            expect(chip.erases).toBe(1)
+            expect(chip.sectorEraseCounts.slice(14, 34)).toEqual([0, 0, ...Array(16).fill(1), 0, 0])
+        }
+    })
+
+    it("leaves every sector of a block erase the power cut with arbitrary contents", () => {
+        const k = new SimKernel()
+        const chip = new SpiNorChip(k, { capacity: 2 * 65536 })
+        for (let i = 0; i < 2 * 65536; i++) chip.poke(i, 0)
+        xfer(k, chip, [0x06], 0)
+        xfer(k, chip, [0xd8, 0x01, 0, 0], 0)
+        k.run(k.millis() + 50, 1000)
+        chip.powerCut(new Prng(5), PartialMode.RandomBits)
+        chip.powerOn()
+        expect(chip.lastCut.kind).toBe(NorOpKind.Erase)
+        for (let s = 0; s < 32; s++) {
+            let ff = 0
+            for (let i = 0; i < 4096; i++) if (chip.peek(s * 4096 + i) === 0xff) ff++
+            // the block's sectors partly erased, each of them; the other block untouched
+            if (s < 16) expect(ff).toBe(0)
+            else {
+                expect(ff).toBeGreaterThan(500)
+                expect(ff).toBeLessThan(4096 - 500)
+            }
+        }
+    })
+
     it("takes the datasheet maximum in slow mode", () => {
         const k = new SimKernel()
         const chip = new SpiNorChip(k, { capacity: 65536 })

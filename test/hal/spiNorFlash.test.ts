@@ -76,6 +76,39 @@ describe("SPI NOR driver (JEDEC)", () => {
         expect(wait<Buffer>(k, (d) => flash.read(0x1010, 1, (_e, b) => d(b))).v[0]).toBe(0xff)
     })
 
+    it("erases a 64 KB block (D8h) in about 150 ms, refusing its sectors meanwhile, and times out at 2 s", () => {
+        const { k, chip, flash } = setup(3 * 65536)
+        const sent: number[] = []
+        const transfer = chip.transfer.bind(chip)
+        chip.transfer = (tx, n, done) => {
+            if (tx.length === 4 && (tx[0] === 0xd8 || tx[0] === 0x20)) sent.push(tx.readUInt32BE(0))
+            transfer(tx, n, done)
+        }
+        for (const a of [0xfff0, 0x10010, 0x1fff0, 0x20010]) wait(k, (d) => flash.program(a, Buffer.from([0]), d))
+        const got: string[] = []
+        const r = wait<number>(k, (d) => {
+            flash.eraseBlock(0x12345, d)
+            // reads go on outside the block, suspending the erase; inside it they are refused
+            k.setTimer(20, () => flash.read(0x1fff0, 1, (e) => got.push(`in ${e}`)))
+            k.setTimer(40, () => flash.read(0x20010, 1, (e, b) => got.push(`out ${e} ${b[0]}`)))
+        })
+        expect(r.v).toBe(FlashError.None)
+        expect(r.ms).toBeGreaterThan(150)
+        expect(r.ms).toBeLessThan(152)
+        expect(sent).toEqual([0xd8010000])
+        expect(got).toEqual([`in ${FlashError.Busy}`, "out 0 0"])
+        const bytes = [0xfff0, 0x10010, 0x1fff0, 0x20010].map((a) => wait<Buffer>(k, (d) => flash.read(a, 1, (_e, b) => d(b))).v[0])
+        expect(bytes).toEqual([0, 0xff, 0xff, 0])
+        // a chip that stays busy (its power cut) times the block's erase out at its maximum
+        const t = wait<number>(k, (d) => {
+            flash.eraseBlock(0, d)
+            k.setTimer(10, () => chip.powerCut(new Prng(2), PartialMode.Nothing))
+        })
+        expect(t.v).toBe(FlashError.Timeout)
+        expect(t.ms).toBeGreaterThan(2000)
+        expect(t.ms).toBeLessThan(2003)
+    })
+
     it("refuses page-crossing programs, out-of-range calls and overlapping calls", () => {
         const { k, chip, flash } = setup()
         expect(wait<number>(k, (d) => flash.program(0xff, Buffer.alloc(2), d)).v).toBe(FlashError.CrossesPage)
