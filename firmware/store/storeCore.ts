@@ -30,6 +30,9 @@ export const enum SecState {
     /** Erased by its header (the mount reads no more of it): proven erased, read whole, before
      * it counts as free (StoreSpace.verifyOne); docs/FORMAT-flash.md, "Free sectors". */
     Unverified = 4,
+    /** In a block being erased with a sector collection erases (BlockStore, the remote role):
+     * neither collected, opened nor counted free until the erase has ended. */
+    Erasing = 5,
 }
 
 /** The calls the queue holds. */
@@ -304,6 +307,10 @@ export abstract class StoreCore {
         this.secHasA[s] = 0
     }
 
+    /** Erases sector s with the rest of its block, then done (the rest of the block, free, before
+     * it); false when it does not (BlockStore, the remote role). */
+    protected eraseBlockOf?(s: number, done: (err: FlashError) => void): boolean
+
     /** An erase behind the calls has ended (PrimaryBlockStore: a mount waiting for it, the
      * calls, the next step of collection). */
     protected abstract erasedBehind(): void
@@ -400,13 +407,14 @@ export abstract class StoreCore {
             return
         }
         this.stats.erases = this.stats.erases + 1
+        let done = this.onFlash
         if ((k as number) === 0) {
             this.bgS = s
             this.stats.erasesBehind = this.stats.erasesBehind + 1
-            return this.flash.eraseSector(this.sectorAddr(s), this.onErasedBehind)
-        }
-        this.flashK = k
-        this.flash.eraseSector(this.sectorAddr(s), this.onFlash)
+            done = this.onErasedBehind
+        } else this.flashK = k
+        if (this.eraseBlockOf) if (this.eraseBlockOf(s, done)) return
+        this.flash.eraseSector(this.sectorAddr(s), done)
     }
 
     protected readAt(addr: number, len: number, k: K): void {

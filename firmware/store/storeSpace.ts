@@ -82,6 +82,9 @@ export abstract class StoreSpace extends StoreCore {
     /** Collection of sector v: copies the next of BlockStore's small records in it (true), or
      * finds none (false). */
     protected copyMore?(v: number): boolean
+    /** A victim holding nothing (the most reclaimable bytes) whose whole block holds nothing, or
+     * -1 (BlockStore, the remote role). */
+    protected blockVictim?(): number
 
     // =====================================================================================
     // Room: the open sector must fit the record; else open a free sector (outside the reserve
@@ -170,6 +173,12 @@ export abstract class StoreSpace extends StoreCore {
      * `coldest`: static wear levelling, the used sector with the lowest erase count.
      */
     protected pickVictim(coldest: boolean): number {
+        // (BlockStore, the remote role: a sector whose whole block then goes in one erase)
+        if (!coldest)
+            if (this.blockVictim) {
+                const b = this.blockVictim()
+                if (b >= 0) return b
+            }
         // the data records and bytes that relocation can place without new erases
         const o = this.open
         let roomData = 0

@@ -123,7 +123,10 @@ export class StoreStats {
     /** Bytes programmed on flash, headers, entries and relocations included. */
     flashBytesProgrammed = 0
     programs = 0
+    /** Erase operations: of a sector, or (blockErases, the remote's) of a 64 KB block whose
+     * other sectors held nothing, with the sector collection erased. */
     erases = 0
+    blockErases = 0
     gcRuns = 0
     /** Of gcRuns, runs picked by static wear levelling. */
     gcStaticRuns = 0
