@@ -45,8 +45,8 @@ import { setTimerAt } from "./timerAt"
  * - 0x75 erase suspend: accepted while an erase runs (BUSY, SUS clear); SUS sets at once
  *   and the erase stops tSUS (20 µs) later, when BUSY clears; an erase that would end within
  *   tSUS ends instead (SUS stays clear). While SUS is set the chip takes reads and programs of
- *   any other sector; programs of the suspended sector (block) and erases are ignored. Program suspend
- *   is not modelled (75h during a program is ignored).
+ *   any other sector; programs of the suspended sector (block) and erases are ignored. Program
+ *   suspend is not modelled (75h during a program is ignored).
  * - 0x7A resume: accepted while SUS is set and BUSY clear; the erase runs on for what it had
  *   left.
  * While a program or erase is running (or an erase is stopping), every command but 0x05, 0x35
