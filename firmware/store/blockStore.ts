@@ -34,9 +34,9 @@ export class BlockStore extends PrimaryBlockStore {
         this.remote = opts.role === StoreRole.Remote ? new RemoteRole() : null
         // block erases on the remote, which stages every member's writes: where the flash is
         // at its maximum erase times the remote's catch-up after an outage is bound by its
-        // erases (docs/FORMAT-flash.md, "Block erases"). A primary's store erases behind its
-        // calls, and a board's image has no room for it: the simulator's primaries run as
-        // boards do.
+        // erases (docs/FORMAT-flash.md, "Block erases (the remote)"). A primary's store erases
+        // behind its calls, and a board's image has no room for it: the simulator's primaries
+        // run as boards do.
         if (this.remote) if (bflash.eraseBlock) this.perBlock = FLASH_BLOCK_SIZE / this.S
         // the options StoreCore leaves (a board's primary store has them from a configuration
         // checked when its image was built, bin/gen-board-config.mjs): a bad one is a Config error

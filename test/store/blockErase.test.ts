@@ -6,13 +6,13 @@ import { Prng } from "../../host-sim/prng"
 import { Rig } from "./harness"
 
 /**
- * The remote's block erases (docs/FORMAT-flash.md, "Block erases"): a remote staging without
- * time between its calls (every member's backlog after an outage) that throws staged versions
- * away (a member's resync copy begun again) is left with runs of sectors holding nothing, and
- * erases them a 64 KB block at a time. The workload here: 60 blocks written once (cold data, in
- * the oldest sectors all along), and rounds that each commit a seq of 8 writes,
- * then stages 240 versions of a later seq from one member, queued 60 at a time (no time
- * between calls), and drops them.
+ * The remote's block erases (docs/FORMAT-flash.md, "Block erases (the remote)"): a remote
+ * staging without time between its calls (every member's backlog after an outage) that throws
+ * staged versions away (a member's resync copy begun again) is left with runs of sectors
+ * holding nothing, and erases them a 64 KB block at a time. The workload here: 60 blocks
+ * written once (cold data, in the oldest sectors all along), and rounds that each commit a seq
+ * of 8 writes, then stage 240 versions of a later seq from one member, queued 60 at a time (no
+ * time between calls), and drop them; every other round leaves a moment without calls.
  */
 
 const CAPACITY = 131072
