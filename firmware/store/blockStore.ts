@@ -52,6 +52,7 @@ export class BlockStore extends PrimaryBlockStore {
      */
     protected override eraseBlockOf(s: number, done: (err: FlashError) => void): boolean {
         const per = this.perBlock
+        if (per === 0) return false
         const b = s - ((this.first + s) % per)
         if (!this.holdsNothing(b, s)) return false
         this.stats.blockErases = this.stats.blockErases + 1
@@ -74,7 +75,7 @@ export class BlockStore extends PrimaryBlockStore {
      * nothing: used with nothing live, or dirty (and none is being erased). */
     private holdsNothing(b: number, except: number): boolean {
         const per = this.perBlock
-        if (per === 0 || b < 0 || b + per > this.n) return false
+        if (b < 0 || b + per > this.n) return false
         for (let x = b; x < b + per; x++) {
             if (x === except) continue
             if (x === this.bgS) return false
@@ -91,7 +92,8 @@ export class BlockStore extends PrimaryBlockStore {
      * the ones whose block holds something) makes the erase a block's. */
     protected override blockVictim(): number {
         const per = this.perBlock
-        if (per > 0) for (let b = (per - (this.first % per)) % per; b + per <= this.n; b += per) if (this.holdsNothing(b, -1)) return b
+        if (per === 0) return -1
+        for (let b = (per - (this.first % per)) % per; b + per <= this.n; b += per) if (this.holdsNothing(b, -1)) return b
         return -1
     }
 

@@ -343,17 +343,26 @@ function runConcurrent(o: {
     return { log, chip, kernel: k, flash: flash as Flash & { polls: number }, suspends: flash.suspends }
 }
 
+/** runConcurrent on the fast face and on the driver over the command-level chip: the same
+ * outcome (and, with `timing`, the same polls, suspends and end), and the reference's. */
+function bothFaces(o: Omit<Parameters<typeof runConcurrent>[0], "fast">, timing = false): ReturnType<typeof runConcurrent> {
+    const ref = runConcurrent({ ...o, fast: false })
+    const fast = runConcurrent({ ...o, fast: true })
+    expectSame(ref, fast)
+    if (timing) {
+        expect(fast.flash.polls).toBe(ref.flash.polls)
+        expect(fast.suspends).toBe(ref.suspends)
+        expect(fast.chip.suspends).toBe(ref.chip.suspends)
+        expect(fast.kernel.millis()).toBe(ref.kernel.millis())
+    }
+    return ref
+}
+
 describe("an erase suspended for reads and programs (75h/7Ah)", () => {
     it("runs the same on the fast face as the driver over the command-level chip", () => {
         for (const slow of [SlowMode.Typical, SlowMode.Max, SlowMode.Random])
             for (const seed of [1, 2, 3, 4, 5, 6]) {
-                const ref = runConcurrent({ fast: false, seed, slow })
-                const fast = runConcurrent({ fast: true, seed, slow })
-                expectSame(ref, fast)
-                expect(fast.flash.polls).toBe(ref.flash.polls)
-                expect(fast.suspends).toBe(ref.suspends)
-                expect(fast.chip.suspends).toBe(ref.chip.suspends)
-                expect(fast.kernel.millis()).toBe(ref.kernel.millis())
+                const ref = bothFaces({ seed, slow }, true)
                 // the erases did run behind the others, and were suspended for them
                 const done = ref.log.filter((l) => /^erase .* err 0$/.test(l)).length
                 expect(done).toBeGreaterThan(30)
@@ -376,19 +385,15 @@ describe("an erase suspended for reads and programs (75h/7Ah)", () => {
             const opEnds = whole.log.filter((l) => /^(program|read) .* err 0/.test(l)).map((l) => Number(/t=([0-9.e+-]+)/.exec(l)![1]))
             for (let c = 0; c < 60; c++) {
                 const at = c % 2 === 0 ? p.float() * endMs : opEnds[p.int(opEnds.length)] - p.float() * 0.5
-                const ref = runConcurrent({ fast: false, seed, cutAtMs: at, cutSeed: c })
-                const fast = runConcurrent({ fast: true, seed, cutAtMs: at, cutSeed: c })
-                expectSame(ref, fast)
+                const ref = bothFaces({ seed, cutAtMs: at, cutSeed: c })
                 runs++
                 if (ref.chip.lastCut.kind === NorOpKind.Erase) inErase++
                 if (ref.chip.lastCut.suspended) suspended++
             }
             const ops = whole.chip.operations()
             for (let index = 1; index <= ops; index += Math.max(1, Math.floor(ops / 25))) {
-                const ref = runConcurrent({ fast: false, seed, cutAtOperation: index, cutSeed: index })
-                const fast = runConcurrent({ fast: true, seed, cutAtOperation: index, cutSeed: index })
-                expectSame(ref, fast)
-                expect(fast.chip.operations()).toBe(index)
+                const ref = bothFaces({ seed, cutAtOperation: index, cutSeed: index })
+                expect(ref.chip.operations()).toBe(index)
             }
         }
         // cuts land in erases, running or suspended (with a program running or not)
@@ -401,12 +406,7 @@ describe("a block erase (D8h), suspended for reads and programs like a sector's"
     it("runs the same on the fast face as the driver over the command-level chip, and erases its 16 sectors", () => {
         for (const slow of [SlowMode.Typical, SlowMode.Max, SlowMode.Random])
             for (const seed of [1, 2, 3, 4]) {
-                const ref = runConcurrent({ fast: false, seed, slow, blocks: true })
-                const fast = runConcurrent({ fast: true, seed, slow, blocks: true })
-                expectSame(ref, fast)
-                expect(fast.flash.polls).toBe(ref.flash.polls)
-                expect(fast.suspends).toBe(ref.suspends)
-                expect(fast.kernel.millis()).toBe(ref.kernel.millis())
+                const ref = bothFaces({ seed, slow, blocks: true }, true)
                 const blocks = ref.log.filter((l) => /^block .* err 0 /.test(l)).length
                 expect(blocks).toBeGreaterThan(5)
                 // one erase each in the chip's count; each of its sectors counts one
@@ -437,9 +437,7 @@ describe("a block erase (D8h), suspended for reads and programs like a sector's"
             for (let c = 0; c < 60; c++) {
                 const [a, b] = spans[p.int(spans.length)]
                 const at = c % 2 === 0 ? a + p.float() * (b - a) : inside[p.int(inside.length)] - p.float() * 0.3
-                const ref = runConcurrent({ fast: false, seed, cutAtMs: at, cutSeed: c, blocks: true })
-                const fast = runConcurrent({ fast: true, seed, cutAtMs: at, cutSeed: c, blocks: true })
-                expectSame(ref, fast)
+                const ref = bothFaces({ seed, cutAtMs: at, cutSeed: c, blocks: true })
                 runs++
                 // (drawn inside a block erase's span: the erase the cut finds is that one, running
                 // or suspended for a read or program)
@@ -448,9 +446,7 @@ describe("a block erase (D8h), suspended for reads and programs like a sector's"
             }
             const ops = whole.chip.operations()
             for (let index = 1; index <= ops; index += Math.max(1, Math.floor(ops / 20))) {
-                const ref = runConcurrent({ fast: false, seed, cutAtOperation: index, cutSeed: index, blocks: true })
-                const fast = runConcurrent({ fast: true, seed, cutAtOperation: index, cutSeed: index, blocks: true })
-                expectSame(ref, fast)
+                bothFaces({ seed, cutAtOperation: index, cutSeed: index, blocks: true })
             }
         }
         expect(inBlock).toBeGreaterThan(runs / 3)
