@@ -10,7 +10,7 @@
 // deployed from .env.local): without it the board does not start.
 import * as ds from "@devicescript/core"
 import { runStarted, startChecked } from "./boot/boardStart"
-import { BOARD_CONFIG_JSON, BOARD_MEMBER_INDEX, BOARD_NOTES } from "./boot/boardConfig"
+import { BOARD_CONFIG_JSON, BOARD_MEMBER_INDEX, BOARD_NOTES, boardExtras } from "./boot/boardConfig"
 import { KEY_SETTING, readKeySetting } from "../hal/devicescript/settingsKey"
 import { DsLinkCipher } from "../hal/devicescript/linkCipher"
 import { LinkSeal } from "./link/seal"
@@ -21,5 +21,6 @@ if (key) sealer = new LinkSeal(new DsLinkCipher(), key, BOARD_MEMBER_INDEX)
 runStarted(
     await startChecked({ config: JSON.parse(BOARD_CONFIG_JSON), memberIndex: BOARD_MEMBER_INDEX, problems: [], notes: BOARD_NOTES }, undefined, { key: key }),
     undefined,
-    sealer
+    sealer,
+    boardExtras
 )

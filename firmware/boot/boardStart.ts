@@ -9,7 +9,6 @@ import { hex32 } from "../codec/bytes"
 import { SeqmirrorConfig } from "../config"
 import { checkBoot } from "./bootCheck"
 import { deviceScriptCapabilities, RuntimeCapabilities } from "./capabilities"
-import { boardExtras } from "./boardConfig"
 import { PrimaryFirmware } from "./primaryFirmware"
 import { LinkSeal } from "../link/seal"
 
@@ -213,15 +212,22 @@ export async function runBoard(configText: string, opts?: StartOptions, ready?: 
  * firmware has printed why and the run loop stops. While it runs, a status line every minute.
  * Returns the firmware at once. `sealer`: the link's sealing layer (docs/FORMAT-link.md §11; the
  * board entry makes it with the key from the board's settings), or none: the link is not
- * sealed.
+ * sealed. `extras`: what the configuration turns on beyond replication, given to the firmware
+ * before it starts (the board entry passes boardExtras, which bin/gen-board-config.mjs generates
+ * from its configuration; a VM test, its own).
  */
-export function runStarted(started: BoardStart, ready?: (fw: PrimaryFirmware) => void, sealer?: LinkSeal | null): PrimaryFirmware | null {
+export function runStarted(
+    started: BoardStart,
+    ready?: (fw: PrimaryFirmware) => void,
+    sealer?: LinkSeal | null,
+    extras?: (fw: PrimaryFirmware) => void
+): PrimaryFirmware | null {
     const d = started.drivers
     if (d === null) return null
     const link = d.link as SocketLink
     const loop = d.loop
     const fw = new PrimaryFirmware(d.config, d.memberIndex, loop, link, d.random, (line) => console.log("seqmirror: " + line), d.flash)
-    boardExtras(fw)
+    if (extras) extras(fw)
     if (sealer) fw.sealer = sealer
     loop.setTimer(0, () => {
         fw.start((ok) => {
