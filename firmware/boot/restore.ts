@@ -55,19 +55,57 @@ export class Restore {
         this.store = fw.store
         const self = this
         ch.restoring = true
-        ch.onSessionUp(() => self.begin())
-        ch.onMessage((msg, len) => self.onMessage(msg, len))
+        // a session is up: the restore starts (again) from its beginning
+        ch.onSessionUp(() => {
+            const me = self
+            me.round++
+            me.phase = 0
+            me.writing = 0
+            me.blocks = 0
+            me.damaged = 0
+            me.pump()
+        })
+        // RESTORED: the pass begun, one of its blocks (or one damaged on the remote), its end
+        ch.onMessage((msg, len) => {
+            const me = self
+            if (msg[0] !== Msg.Restored) return
+            if (len < RESTORED_HEADER) return
+            const applied = getU32(msg, 5)
+            const state = msg[13] & Restored.Mask
+            me.top = getU32(msg, 9)
+            if (state === Restored.Begun) {
+                if (me.phase !== 1) return
+                me.applied = applied
+                // a restore that ended but for its flag: the image is in
+                if (applied !== 0) if ((msg[13] & Restored.Promoted) === 0) if (!seqAfter(applied, me.store.confirmedSeq())) return me.step(0)
+                me.base = -1
+                me.phase = 2
+                return me.pump()
+            }
+            if (me.phase !== 3) return
+            if (state === Restored.End) {
+                me.end = msg[13]
+                me.applied = applied
+                me.phase = 4
+                return me.ended()
+            }
+            if (state === Restored.Block)
+                if (len > RESTORED_HEADER) {
+                    const round = me.round
+                    me.writing++
+                    me.store.write(me.fw.member, getU32(msg, 1), applied, msg.slice(RESTORED_HEADER, len), (err) => {
+                        if (round !== self.round) return
+                        if (err !== StoreError.None) return self.again()
+                        self.writing--
+                        self.blocks++
+                        self.took()
+                    })
+                    return
+                }
+            me.damaged++
+            me.took()
+        })
         ch.onWritable(() => self.pump())
-    }
-
-    /** A session is up: the restore starts (again) from its beginning. */
-    private begin(): void {
-        this.round++
-        this.phase = 0
-        this.writing = 0
-        this.blocks = 0
-        this.damaged = 0
-        this.pump()
     }
 
     private pump(): void {
@@ -93,46 +131,6 @@ export class Restore {
     /** A new session, for a store that could not take a block or a record: from the beginning. */
     private again(): void {
         this.ch.reconnect(this.fw.generation)
-    }
-
-    private onMessage(msg: Buffer, len: number): void {
-        if (msg[0] !== Msg.Restored) return
-        if (len < RESTORED_HEADER) return
-        const applied = getU32(msg, 5)
-        const state = msg[13] & Restored.Mask
-        this.top = getU32(msg, 9)
-        if (state === Restored.Begun) {
-            if (this.phase !== 1) return
-            this.applied = applied
-            // a restore that ended but for its flag: the image is in
-            if (applied !== 0) if ((msg[13] & Restored.Promoted) === 0) if (!seqAfter(applied, this.store.confirmedSeq())) return this.step(0)
-            this.base = -1
-            this.phase = 2
-            return this.pump()
-        }
-        if (this.phase !== 3) return
-        if (state === Restored.End) {
-            this.end = msg[13]
-            this.applied = applied
-            this.phase = 4
-            return this.ended()
-        }
-        if (state === Restored.Block)
-            if (len > RESTORED_HEADER) {
-                const self = this
-                const round = this.round
-                this.writing++
-                this.store.write(this.fw.member, getU32(msg, 1), applied, msg.slice(RESTORED_HEADER, len), (err) => {
-                    if (round !== self.round) return
-                    if (err !== StoreError.None) return self.again()
-                    self.writing--
-                    self.blocks++
-                    self.took()
-                })
-                return
-            }
-        this.damaged++
-        this.took()
     }
 
     /** An answer is in: the remote may send one more; an END waits for the writes. */

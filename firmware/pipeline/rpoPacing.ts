@@ -27,14 +27,22 @@ export class RpoPacing {
     }
 
     /** The remote confirmed `board`'s seqs up to `applied`: the data of the records the board
-     * drops for them (all but its capture seq's) counts, at the board's clock. */
+     * drops for them (all but its capture seq's) counts, at the board's clock; the rate is
+     * measured over a quarter of a second at least, and smoothed. */
     confirmedUpTo(board: PrimaryBoard, applied: number): void {
-        let bytes = 0
         for (let i = 0; i + 1 < board.seqs; i++) {
             if (!seqAtOrBefore(board.seqOf[i], applied)) break
-            bytes += board.portionsOf[i] * board.opts.blockSize
+            this.bytes += board.portionsOf[i] * board.opts.blockSize
         }
-        this.confirmed(bytes, board.clock.millis())
+        const now = board.clock.millis()
+        if (this.since < 0) this.since = now
+        const dt = now - this.since
+        if (dt < 250) return
+        const r = this.bytes / dt
+        if (this.rate > 0) this.rate = 0.7 * this.rate + 0.3 * r
+        else this.rate = r
+        this.bytes = 0
+        this.since = now
     }
 
     /** While pacing holds `board`'s acknowledgements: the held writes that waited the longest
@@ -47,27 +55,6 @@ export class RpoPacing {
             if (now - q[0].readyAt < this.maxHoldMs) return
             ackNow(board, q.shift() as PendingWrite)
         }
-    }
-
-    /** The remote confirmed `bytes` more of this board's data at `now`. */
-    confirmed(bytes: number, now: number): void {
-        this.bytes += bytes
-        if (this.since < 0) this.since = now
-        const dt = now - this.since
-        if (dt < 250) return
-        const r = this.bytes / dt
-        if (this.rate > 0) this.rate = 0.7 * this.rate + 0.3 * r
-        else this.rate = r
-        this.bytes = 0
-        this.since = now
-    }
-
-    /** The remote would apply the oldest write it has not (`lagMs` old) later than the target
-     * from now: the lag plus the time to drain `unconfirmed` bytes at the rate so far. */
-    holds(lagMs: number, unconfirmed: number): boolean {
-        let drain = 0
-        if (this.rate > 0) drain = unconfirmed / this.rate
-        return lagMs + drain > this.targetMs
     }
 
     /**
@@ -87,7 +74,10 @@ export class RpoPacing {
             if (lag < 0) if (board.firstWriteOf[i] >= 0) lag = board.clock.millis() - board.firstWriteOf[i]
         }
         if (lag < 0) lag = 0
-        return this.holds(lag, bytes)
+        // the lag plus the time to drain those bytes at the rate so far, against the target
+        let drain = 0
+        if (this.rate > 0) drain = bytes / this.rate
+        return lag + drain > this.targetMs
     }
 }
 

@@ -74,7 +74,18 @@ export class Verifier {
         this.answer = Buffer.alloc(VERIFY_LEN + 5 * VERIFY_SPAN)
         this.req = Buffer.alloc(VERIFY_LEN)
         const self = this
-        this.onRead = (err, data) => self.compared(err, data)
+        // a block read for the comparison: a write since, and a block the member cannot read
+        // (not the remote's fault), are not compared
+        this.onRead = (err, data) => {
+            const me = self
+            const i = me.at
+            const o = VERIFY_LEN + 5 * i
+            if (err !== 0 || !data || me.store.newestSeq(me.member, me.from + i) !== me.asked[i]) {
+                me.skipped++
+                me.at++
+            } else me.result(me.answer[o] === Held.Block && getU32(me.answer, o + 1) === crc32cUpdate(0, data, 0, data.length))
+            me.next()
+        }
     }
 
     /** Starts a pass (false when one runs); the last pass's mismatches are forgotten. */
@@ -92,37 +103,33 @@ export class Verifier {
         return (this.mismatch[lba >> 3] & (1 << (lba & 7))) !== 0
     }
 
-    /** The next VERIFY to send, or null (none due). `applied`: the remote's applied seq as the
-     * member last heard it. Call `sent` once the channel took it. */
-    request(applied: number): Buffer | null {
-        if (!this.running || this.waiting) return null
+    /** Hands the next VERIFY due to `board`'s channel, if it takes it: for each lba of the span,
+     * the seq of its newest version, unless that is after the remote's applied seq as the board
+     * last heard it (in flight) or the block was given up (SKIP). */
+    offer(board: PrimaryBoard): void {
+        if (!this.running) return
+        if (this.waiting) return
         if (this.from >= this.lbaCount) {
             this.running = false
             this.passes++
-            return null
+            return
         }
-        const n = this.lbaCount - this.from < VERIFY_SPAN ? this.lbaCount - this.from : VERIFY_SPAN
+        const applied = board.remoteApplied
+        let n = VERIFY_SPAN
+        if (this.lbaCount - this.from < n) n = this.lbaCount - this.from
         for (let i = 0; i < n; i++) {
             const lba = this.from + i
-            const s = this.store.newestSeq(this.member, lba)
-            this.asked[i] = (s >= 0 && seqAfter(s, applied)) || (this.lost[lba >> 3] & (1 << (lba & 7))) !== 0 ? SKIP : s
+            let s = this.store.newestSeq(this.member, lba)
+            if (s >= 0) if (seqAfter(s, applied)) s = SKIP
+            if ((this.lost[lba >> 3] & (1 << (lba & 7))) !== 0) s = SKIP
+            this.asked[i] = s
         }
         this.n = n
         const r = this.req
         r[0] = Msg.Verify
         putU32(r, 1, this.from)
         r[5] = n
-        return r
-    }
-
-    sent(): void {
-        this.waiting = true
-    }
-
-    /** Hands the next VERIFY due to `board`'s channel, if it takes it. */
-    offer(board: PrimaryBoard): void {
-        const v = this.request(board.remoteApplied)
-        if (v) if (board.channel.send(v)) this.sent()
+        if (board.channel.send(r)) this.waiting = true
     }
 
     /** The link went down: the span is asked again. */
@@ -160,17 +167,6 @@ export class Verifier {
         this.from += this.n
         this.waiting = false
         if (this.board) this.board.pump()
-    }
-
-    private compared(err: number, data: Buffer | null): void {
-        const i = this.at
-        const o = VERIFY_LEN + 5 * i
-        // a write since: not compared; a block the member cannot read is not the remote's fault
-        if (err !== 0 || !data || this.store.newestSeq(this.member, this.from + i) !== this.asked[i]) {
-            this.skipped++
-            this.at++
-        } else this.result(this.answer[o] === Held.Block && getU32(this.answer, o + 1) === crc32cUpdate(0, data, 0, data.length))
-        this.next()
     }
 
     private result(same: boolean): void {
