@@ -13,7 +13,7 @@ export const BOARD_CONFIG_JSON = "{\n  \"board\": {\n    \"role\": \"primary\",\
 export const BOARD_MEMBER_INDEX = 0
 
 /** What the boot check found the board will do, one line each (printed at start). */
-export const BOARD_NOTES = ["board: primary \"primary-a\", member 0 of group 1 (1 member), mode consistent","group of one: no shuttle; the I2C pins are not used","link: TCP to 192.168.4.1:7400 (no UART driver on DeviceScript 2.16.4); 115200 bit/s taken as its nominal rate","console: output only (DeviceScript 2.16.4 gives programs no serial input)","RAM held: about 46 KB of the 60 KB heap (store 8 KB, aux ring 2 KB, link channel 9 KB, pipeline 1 KB, objects and runtime 26 KB), at most 47 KB (6 seqs of history, 1 write waiting)"]
+export const BOARD_NOTES = ["board: primary \"primary-a\", member 0 of group 1 (1 member), mode consistent","group of one: no shuttle; the I2C pins are not used","link: TCP to 192.168.4.1:7400 (no UART driver on DeviceScript 2.16.4); 115200 bit/s taken as its nominal rate","console: output only (DeviceScript 2.16.4 gives programs no serial input)","RAM held: about 44 KB of the 60 KB heap (store 8 KB, aux ring 2 KB, link channel 9 KB, pipeline 1 KB, objects and runtime 24 KB), at most 46 KB (6 seqs of history, 1 write waiting)"]
 
 /** What the configuration turns on beyond replication (group.verifyEveryMs: online verify;
  * group.rpoTargetMs: bounded-RPO pacing; board.restore: a restore before replicating), given

@@ -11,9 +11,6 @@ export interface SocketLinkOptions {
     remoteHost: string
     remotePort: number
     baud: number
-    /** Transmit buffer in bytes (default 2048: the link channel keeps its frames itself until
-     * they are acknowledged, and the runtime's socket queues what it was handed). */
-    txBytes?: number
     /** Most bytes handed to the socket in one send (default 512). */
     chunkBytes?: number
     /** Give up one connection attempt after this long (default 10000 ms). */
@@ -63,16 +60,18 @@ const QUEUE_FULL_RETRY_MS = 10
  *   MQTT while it runs). It uses the runtime's socket builtins directly, driven from the run
  *   loop: no fiber, no event emitter (the library's wrappers cost more image space than this
  *   whole driver).
- * - TX buffer: `write` copies into a ring of `txBytes`, allocated here, and returns how much
- *   it took; the run loop hands it to the socket in chunks of up to `chunkBytes`, one chunk per
- *   run-loop event. While the socket is down the buffer keeps its bytes and fills; they go out
- *   after the next connect (the channel above resynchronises on its frame delimiters whatever
- *   arrives). `onTxReady` fires when the buffer drains below half after a write left it above.
+ * - Sending: the link holds no bytes of its own (the link channel keeps its frames until they
+ *   are acknowledged, and the runtime's socket queues a copy of what it is handed). While the
+ *   connection is up, `write` hands the socket what it is given, in sends of up to
+ *   `chunkBytes`, and returns how much the socket took; while it is down, nothing (0). What was
+ *   not taken is offered again at `onTxReady`, which fires when the connection opens and when
+ *   a full send queue has had its pause. `txFree()` is one send's worth while it may write, 0
+ *   while it may not.
  * - Bytes handed to the socket count as sent: the ones in flight when a connection dies are
  *   lost with it (TCP does not say what arrived), and the channel above retransmits.
- * - A send the runtime cannot queue (its send queue is full: -1) is retried with the same
- *   bytes after 10 ms; any other send error, a socket error or a close by the peer drops the
- *   connection, and the link reconnects.
+ * - A send the runtime cannot queue (its send queue is full: -1) takes nothing, and
+ *   `onTxReady` fires 10 ms later; any other send error, a socket error or a close by the peer
+ *   drops the connection, and the link reconnects.
  * - Reconnect: exponential backoff with equal jitter (`ReconnectBackoff`, the same rule as the
  *   link channel), from `backoffBaseMs` up to `backoffCapMs`, reset when a connection opens.
  *   A runtime without networking ("not supported") is reported once and not retried.
@@ -83,27 +82,21 @@ const QUEUE_FULL_RETRY_MS = 10
  * @devsWhenUsed
  */
 export class SocketLink implements Link {
-    private ring: Buffer
     // (flags and registers without initializers: undefined reads as false, and each is set
     // before it is read)
-    private head = 0
-    private tail = 0
-    private used = 0
-    private aboveHalf!: boolean
-    private chunkFull: Buffer
     private chunkBytes: number
     private backoff: ReconnectBackoff
     private connectTimeoutMs: number
     private log: (line: string) => void
     private st = SocketLinkState.Stopped
-    /** The connect timeout, the backoff wait or a send retry. */
+    /** The connect timeout, the backoff wait or a full send queue's pause. */
     private timer!: Timer | null
-    private pumpPosted!: boolean
     private rxQueue: Buffer[] = []
     private rxPosted!: boolean
     private rxHandler!: ((data: Buffer) => void) | null
     private txReadyHandler!: (() => void) | null
-    private readonly kPump: () => void
+    /** Tells the sender it may write (the connection opened, a full queue's pause ended). */
+    private readonly kReady: () => void
     private readonly kFlushRx: () => void
     private readonly kConnect: () => void
     private readonly kTimeout: () => void
@@ -115,7 +108,7 @@ export class SocketLink implements Link {
     drops = 0
     bytesSent = 0
     bytesReceived = 0
-    /** Sends retried because the runtime's send queue was full. */
+    /** Writes the runtime's full send queue made wait. */
     sendRetries = 0
     lastError = ""
 
@@ -124,13 +117,9 @@ export class SocketLink implements Link {
         private opts: SocketLinkOptions
     ) {
         // the defaults, where the options leave them out (one test each: smaller than ?: values)
-        let txBytes = 2048
-        if (opts.txBytes !== undefined) if (opts.txBytes >= 64) txBytes = opts.txBytes
-        this.ring = Buffer.alloc(txBytes)
         let chunk = 512
-        if (opts.chunkBytes !== undefined) if (opts.chunkBytes > 0) chunk = Math.min(opts.chunkBytes, txBytes)
+        if (opts.chunkBytes !== undefined) if (opts.chunkBytes > 0) chunk = opts.chunkBytes
         this.chunkBytes = chunk
-        this.chunkFull = Buffer.alloc(chunk)
         let random = () => Math.random()
         if (opts.random !== undefined) random = opts.random
         let base = 500
@@ -143,49 +132,9 @@ export class SocketLink implements Link {
         this.log = (line: string) => console.log(line)
         if (opts.log !== undefined) this.log = opts.log
         const self = this
-        // hands one chunk to the socket, then lets the run loop go on before the next
-        this.kPump = () => {
-            // (a local: each use of a captured variable costs the image more)
-            const me = self
-            me.pumpPosted = false
-            me.timer = null
-            if (me.st !== SocketLinkState.Up) return
-            if (me.used === 0) return
-            // contiguous bytes from tail (Math.min takes two arguments in DeviceScript)
-            const ring = me.ring
-            const tail = me.tail
-            const max = me.chunkBytes
-            const n = Math.min(Math.min(me.used, max), ring.length - tail)
-            let chunk = me.chunkFull
-            if (n === max) chunk.blitAt(0, ring, tail, n)
-            else chunk = ring.slice(tail, tail + n) // the runtime's slice copies
-            let r: number
-            try {
-                r = (ds as unknown as SocketBuiltins)._socketWrite(chunk)
-            } catch (e) {
-                r = -100
-                me.lastError = errorText(e)
-            }
-            if (r === -1) {
-                // the runtime's send queue is full: the same bytes again, a little later
-                me.sendRetries = me.sendRetries + 1
-                me.setTimer(QUEUE_FULL_RETRY_MS, me.kPump)
-                return
-            }
-            if (r !== 0) {
-                me.lost("send error " + r)
-                return
-            }
-            me.bytesSent = me.bytesSent + n
-            me.tail = (tail + n) % ring.length
-            const used = me.used - n
-            me.used = used
-            if (me.aboveHalf)
-                if (used < ring.length / 2) {
-                    me.aboveHalf = false
-                    if (me.txReadyHandler) me.txReadyHandler()
-                }
-            me.postPump()
+        this.kReady = () => {
+            self.timer = null
+            if (self.st === SocketLinkState.Up) if (self.txReadyHandler) self.txReadyHandler()
         }
         this.kFlushRx = () => {
             self.rxPosted = false
@@ -225,9 +174,9 @@ export class SocketLink implements Link {
                     me.st = SocketLinkState.Up
                     me.connects = me.connects + 1
                     me.backoff.reset()
-                    me.setTimer(-1, me.kPump)
                     me.log("seqmirror: link up: tcp://" + me.opts.remoteHost + ":" + me.opts.remotePort)
-                    me.postPump()
+                    // what waits to be sent, from the run loop
+                    me.setTimer(0, me.kReady)
                 } else if (event === "error") me.fail(arg + "")
                 else if (event !== "data") me.fail("closed")
                 return
@@ -252,13 +201,13 @@ export class SocketLink implements Link {
         this.kConnect()
     }
 
-    /** Closes the socket and stops reconnecting. Buffered bytes are kept. */
+    /** Closes the socket and stops reconnecting. */
     stop(): void {
         if (this.st === SocketLinkState.Unsupported) return
         // (a socket is open while connecting or up)
         const st = this.st
         this.st = SocketLinkState.Stopped
-        this.setTimer(-1, this.kPump)
+        this.setTimer(-1, this.kReady)
         if (st === SocketLinkState.Connecting) closeSocket()
         else if (st === SocketLinkState.Up) closeSocket()
     }
@@ -270,22 +219,43 @@ export class SocketLink implements Link {
     // ---- Link
 
     write(data: Buffer): number {
-        const cap = this.ring.length
-        let n = cap - this.used
-        if (n > data.length) n = data.length
-        if (n <= 0) return 0
-        const first = Math.min(n, cap - this.head)
-        this.ring.blitAt(this.head, data, 0, first)
-        if (n > first) this.ring.blitAt(0, data, first, n - first)
-        this.head = (this.head + n) % cap
-        this.used += n
-        if (this.used > cap / 2) this.aboveHalf = true
-        this.postPump()
-        return n
+        // (down, or a full send queue's pause)
+        if (this.st !== SocketLinkState.Up) return 0
+        if (this.timer) return 0
+        const len = data.length
+        let off = 0
+        while (off < len) {
+            const n = Math.min(len - off, this.chunkBytes)
+            // the runtime queues a copy; a part is cut (the runtime's slice copies)
+            let chunk = data
+            if (n < len) chunk = data.slice(off, off + n)
+            let r: number
+            try {
+                r = (ds as unknown as SocketBuiltins)._socketWrite(chunk)
+            } catch (e) {
+                r = -100
+                this.lastError = errorText(e)
+            }
+            if (r === -1) {
+                // the runtime's send queue is full: the rest a little later
+                this.sendRetries = this.sendRetries + 1
+                this.setTimer(QUEUE_FULL_RETRY_MS, this.kReady)
+                break
+            }
+            if (r !== 0) {
+                this.lost("send error " + r)
+                break
+            }
+            off += n
+        }
+        this.bytesSent = this.bytesSent + off
+        return off
     }
 
     txFree(): number {
-        return this.ring.length - this.used
+        if (this.st !== SocketLinkState.Up) return 0
+        if (this.timer) return 0
+        return this.chunkBytes
     }
 
     onTxReady(handler: () => void): void {
@@ -331,15 +301,6 @@ export class SocketLink implements Link {
         if (this.timer) this.clock.clearTimer(this.timer)
         this.timer = null
         if (delay >= 0) this.timer = this.clock.setTimer(delay, fire)
-    }
-
-    // ---- sending, from the run loop
-
-    private postPump(): void {
-        if (this.pumpPosted) return
-        if (this.st !== SocketLinkState.Up) return
-        this.pumpPosted = true
-        this.clock.setTimer(0, this.kPump)
     }
 }
 
