@@ -1,9 +1,11 @@
 // Running the DeviceScript compiler and VM from the board tests (Node only).
 import { spawn } from "node:child_process"
 import { createServer } from "node:net"
-import { mkdirSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
+import { checkBoot } from "../../firmware/boot/bootCheck"
+import { deviceScriptCapabilities } from "../../firmware/boot/capabilities"
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 const CLI = join(ROOT, "node_modules", "@devicescript", "cli", "built", "devicescript-cli.cjs")
@@ -120,4 +122,48 @@ export function heapProbes(run: DevsResult): number {
         if (m) n = Number(m[1])
     }
     return n
+}
+
+/**
+ * The start of a VM entry that boots a board as firmware/main.ts does, the configuration checked
+ * as the build checks it (its notes embedded): the imports (`imports`: more lines of them), the
+ * member's key as the board's settings hold it (`keyHex`), the run loop `loop`, the lines of
+ * `before`, and `const fw = runStarted(...)` over the VM's NOR chip (host-sim/vm/sparseNor.ts)
+ * with a sealed link, `ready` and `extras` being the source text of runStarted's callbacks.
+ * The configuration's boot check must find no problem.
+ */
+export function boardEntry(dir: TempDir, config: unknown, keyHex: string, o: { imports?: string; before?: string; ready?: string; extras?: string }): string {
+    const text = JSON.stringify(config)
+    const checked = checkBoot(text, "devicescript.json", deviceScriptCapabilities())
+    if (checked.problems.length > 0) throw new Error("boardEntry: " + checked.problems.join("; "))
+    const imp = (p: string) => JSON.stringify(dir.importOf(p))
+    return `
+import * as ds from "@devicescript/core"
+import { runStarted, startChecked } from ${imp("firmware/boot/boardStart")}
+import { RunLoop } from ${imp("hal/devicescript/clock")}
+import { SparseNor } from ${imp("host-sim/vm/sparseNor")}
+import { DsLinkCipher } from ${imp("hal/devicescript/linkCipher")}
+import { LinkSeal } from ${imp("firmware/link/seal")}
+${o.imports ?? ""}
+// the member's key, as firmware/main.ts has it from the board's settings (settingsKey.vm.test.ts
+// reads it there)
+const key = Buffer.from(${JSON.stringify(keyHex)}, "hex")
+const loop = new RunLoop()
+${o.before ?? ""}
+// as firmware/main.ts starts: the check ran at build time (here, checkBoot), its notes embedded
+const fw = runStarted(
+    await startChecked({ config: JSON.parse(${JSON.stringify(text)}), memberIndex: 0, problems: [], notes: ${JSON.stringify(checked.notes)} }, undefined, { loop: loop, spiPort: new SparseNor(0x14), key: key }),
+    ${o.ready ?? "undefined"},
+    new LinkSeal(new DsLinkCipher(), key, 0),
+    ${o.extras ?? "undefined"}
+)
+`
+}
+
+/** The member key of `member` that seqmirror keygen wrote for the board's settings
+ * (KEYS/NAME.env.local: SEQMIRROR_KEY="..."). */
+export function boardKeyHex(keysDir: string, member: string): string {
+    const m = /^SEQMIRROR_KEY="([0-9a-f]{64})"$/m.exec(readFileSync(join(keysDir, member + ".env.local"), "utf8"))
+    if (!m) throw new Error("no SEQMIRROR_KEY for " + member + " in " + keysDir)
+    return m[1]
 }

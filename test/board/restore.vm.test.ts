@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { checkBoot } from "../../firmware/boot/bootCheck"
-import { deviceScriptCapabilities } from "../../firmware/boot/capabilities"
 import { crc32c } from "../../firmware/codec/crc32c"
 import { blocksOf, exportImage, groupOfOne, Image, killAll, linkKeys, primaryKeyOptions, Proc, removeTemps, startRemote, tempDir } from "../host/harness"
-import { devs, DevsResult, TempDir } from "./devs"
+import { boardEntry, boardKeyHex, devs, DevsResult, TempDir } from "./devs"
 
 // A board's restore in the DeviceScript VM (docs/OPERATIONS.md, "Restore a primary"): a member
 // wrote its blocks through a host primary, which the remote applied; then a new board with a
@@ -76,35 +74,20 @@ describe("a board restores its image from a seqmirror remote in the DeviceScript
         const c = JSON.parse(readFileSync(config, "utf8"))
         c.board.restore = true
         c.link.remotePort = started.port
-        const keyHex = /^SEQMIRROR_KEY="([0-9a-f]{64})"$/m.exec(readFileSync(join(linkKeys(config), "primary-a.env.local"), "utf8"))![1]
-        const checked = checkBoot(JSON.stringify(c), "devicescript.json", deviceScriptCapabilities())
-        expect(checked.problems).toEqual([])
-        const imp = (p: string) => JSON.stringify(dir.importOf(p))
-        const src = `
-import * as ds from "@devicescript/core"
-import { runStarted, startChecked } from ${imp("firmware/boot/boardStart")}
-import { restoreFirst } from ${imp("firmware/boot/restore")}
-import { RunLoop } from ${imp("hal/devicescript/clock")}
-import { SparseNor } from ${imp("host-sim/vm/sparseNor")}
-import { DsLinkCipher } from ${imp("hal/devicescript/linkCipher")}
-import { LinkSeal } from ${imp("firmware/link/seal")}
-import { crc32c } from ${imp("firmware/codec/crc32c")}
-
-const key = Buffer.from(${JSON.stringify(keyHex)}, "hex")
-const loop = new RunLoop()
-let restored = -1
-const fw = runStarted(
-    await startChecked({ config: JSON.parse(${JSON.stringify(JSON.stringify(c))}), memberIndex: 0, problems: [], notes: ${JSON.stringify(checked.notes)} }, undefined, { loop: loop, spiPort: new SparseNor(0x14), key: key }),
-    undefined,
-    new LinkSeal(new DsLinkCipher(), key, 0),
-    (f) => {
-        // what boardExtras is for a configuration with board.restore
-        f.restorer = restoreFirst
-        f.onRestored = (applied, blocks) => {
-            restored = applied
-        }
+        const src =
+            boardEntry(dir, c, boardKeyHex(linkKeys(config), "primary-a"), {
+                imports: `import { restoreFirst } from ${JSON.stringify(dir.importOf("firmware/boot/restore"))}
+import { crc32c } from ${JSON.stringify(dir.importOf("firmware/codec/crc32c"))}`,
+                before: "let restored = -1",
+                // what boardExtras is for a configuration with board.restore
+                extras: `(f) => {
+    f.restorer = restoreFirst
+    f.onRestored = (applied, blocks) => {
+        restored = applied
     }
-)
+}`,
+            }) +
+            `
 // the VM runs at the host's pace: on a loaded machine the boot and the restore take longer
 let t = ds.millis() + 60000
 while (restored < 0 && ds.millis() < t) await ds.sleep(10)
