@@ -104,6 +104,7 @@ for (let i = 0; i < ${WRITES} && up; i++) {
 t = ds.millis() + 30000
 while (!(acked + failed === ${WRITES} && fw.board.closedWaiting() === 0 && fw.store.pinnedSeqs(0).length === 0 && fw.board.remoteAppliedSeq() === fw.store.confirmedSeq()) && ds.millis() < t) await ds.sleep(10)
 console.log("acked " + acked + " failed " + failed + " pinned " + fw.store.pinnedSeqs(0).length + " confirmed " + fw.store.confirmedSeq())
+console.log("suspensions " + fw.board.suspensions)
 console.log(fw.statusLine())
 console.log("=== end")
 `
@@ -143,6 +144,8 @@ console.log("=== end")
     it("every write is acknowledged, replicated and applied; the board unpins what the remote applied", () => {
         const done = run.lines.find((l) => l.startsWith("acked "))
         expect(done).toBeDefined()
+        // the board never suspended (it would confirm its seqs itself, and resync them)
+        expect(run.lines).toContain("suspensions 0")
         const m = /^acked (\d+) failed (\d+) pinned (\d+) confirmed (\d+)$/.exec(done!)!
         expect(Number(m[1])).toBe(WRITES)
         expect(Number(m[2])).toBe(0)
