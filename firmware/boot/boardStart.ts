@@ -1,7 +1,6 @@
 import { FlashError } from "../../hal/flash"
 import { SpiNorFlash } from "../../hal/spiNor"
 import { RunLoop } from "../../hal/devicescript/clock"
-import { BoardConsole } from "../../hal/devicescript/console"
 import { initFlash } from "../../hal/devicescript/flashProbe"
 import { SocketLink } from "../../hal/devicescript/socketLink"
 import { DsSpiBus, SpiPort } from "../../hal/devicescript/spiBus"
@@ -28,7 +27,6 @@ export interface BoardDrivers {
     memberIndex: number
     /** The Clock: the board's run loop. */
     loop: RunLoop
-    console: BoardConsole
     /** The SPI bus of the flash (its counters: transfers, failedTransfers). */
     spi: DsSpiBus
     /** The NOR flash, initialised; its capacity is store.flashBytes (the store's part). */
@@ -171,7 +169,6 @@ export async function startChecked(check: CheckedConfig, caps?: RuntimeCapabilit
         config: cfg,
         memberIndex: check.memberIndex,
         loop: loop,
-        console: new BoardConsole(),
         spi: bus,
         flash: flash as SpiNorFlash,
         jedecId: jedecId,

@@ -56,7 +56,7 @@ export function recoverSeq(b: PrimaryBoard, seq: number): number {
  * last one confirmed, and then a resync copies what it lacks.
  */
 export function newSession(b: PrimaryBoard, resume: Buffer): void {
-    if (b.verifier) b.verifier.reset()
+    if (b.verifier) b.verifier.waiting = false
     if (resume.length >= 4) b.remoteApplied = getU32(resume, 0)
     // the remote names the seqs it holds first (HELD): no seq goes again before that
     b.heldWait = resume.length >= 5 && (resume[4] & RESUME_HELD) !== 0

@@ -49,13 +49,16 @@ export class Verifier {
      * damaged (damage it reports, which repair mends too). */
     found = 0
     foundDamaged = 0
-    /** A VERIFY is out; the next waits for its answer. */
+    /** A VERIFY is out; the next waits for its answer (a link that went down asks the span
+     * again: false). */
     waiting = false
-    private from = 0
+    /** The first lba of the span asked for (verifyBoard starts a pass at 0). */
+    from = 0
     private n = 0
     private at = 0
     private asked: number[] = []
-    private mismatch: Buffer
+    /** A bit per lba found different in the pass (verifyBoard clears it). */
+    mismatch: Buffer
     private answer: Buffer
     private req: Buffer
     private onRead: (err: number, data: Buffer | null) => void
@@ -86,16 +89,6 @@ export class Verifier {
             } else me.result(me.answer[o] === Held.Block && getU32(me.answer, o + 1) === crc32cUpdate(0, data, 0, data.length))
             me.next()
         }
-    }
-
-    /** Starts a pass (false when one runs); the last pass's mismatches are forgotten. */
-    start(): boolean {
-        if (this.running) return false
-        this.running = true
-        this.from = 0
-        this.checked = this.mismatched = this.skipped = 0
-        for (let i = 0; i < this.mismatch.length; i++) this.mismatch[i] = 0
-        return true
     }
 
     /** The lba was found different in the last pass. */
@@ -130,11 +123,6 @@ export class Verifier {
         putU32(r, 1, this.from)
         r[5] = n
         if (board.channel.send(r)) this.waiting = true
-    }
-
-    /** The link went down: the span is asked again. */
-    reset(): void {
-        this.waiting = false
     }
 
     /** VERIFIED from the remote; `board` pumps once the span is compared. */
@@ -203,10 +191,17 @@ function verifyEvery(board: PrimaryBoard, v: Verifier, every: number): void {
     })
 }
 
-/** Starts a verify pass on `board` (false when one runs, or the board has no verifier). */
+/** Starts a verify pass on `board` (false when one runs, or the board has no verifier); the
+ * last pass's mismatches are forgotten. */
 export function verifyBoard(board: PrimaryBoard): boolean {
     const v = board.verifier
-    if (!v || !v.start()) return false
+    if (!v) return false
+    if (v.running) return false
+    v.running = true
+    v.from = 0
+    v.checked = v.mismatched = v.skipped = 0
+    const m = v.mismatch
+    for (let i = 0; i < m.length; i++) m[i] = 0
     board.pump()
     return true
 }
