@@ -184,7 +184,11 @@ function finish(print: (line: string) => void, problems: string[], notes: string
     for (let i = 0; i < notes.length; i++) print("seqmirror: " + notes[i])
     for (let i = 0; i < problems.length; i++) print("seqmirror: " + problems[i])
     if (drivers !== null) print("seqmirror: board ready")
-    else print("seqmirror: board not started: " + problems.length + (problems.length === 1 ? " problem" : " problems"))
+    else {
+        let what = " problems"
+        if (problems.length === 1) what = " problem"
+        print("seqmirror: board not started: " + problems.length + what)
+    }
     return { ok: drivers !== null, drivers: drivers, problems: problems, notes: notes }
 }
 

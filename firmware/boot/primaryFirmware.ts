@@ -152,7 +152,11 @@ export class PrimaryFirmware {
         let wasUp = false
         ch.onStateChange((state) => {
             const up = state === "up"
-            if (up !== wasUp) self.print("link channel: " + (up ? "session up" : "session down (" + state + ")"))
+            if (up !== wasUp) {
+                let what = "session down (" + state + ")"
+                if (up) what = "session up"
+                self.print("link channel: " + what)
+            }
             wasUp = up
         })
         ch.onRefused((reason, highest) => {
@@ -173,24 +177,33 @@ export class PrimaryFirmware {
     /** Internal (firmware/boot/restore.ts): builds the pipeline on `ch` and starts it. */
     run(ch: PrimaryChannel): void {
         const cfg = this.config
+        const g = cfg.group
+        let mode = AckMode.Consistent
+        if (g.mode === "none") mode = AckMode.None
+        let congestion = Congestion.PullAhead
+        if (g.congestion === "block") congestion = Congestion.Block
+        // the board's file is not validated on the board: a key left out is its default
+        let history = g.maxHistorySeqs
+        if (!history) history = DEFAULT_HISTORY_SEQS
+        let waiting = g.maxWritesWaiting
+        if (!waiting) waiting = DEFAULT_WRITES_WAITING
         const o: PrimaryOptions = {
             member: this.member,
             blockSize: cfg.store.blockSize,
             lbaCount: this.lbaCount,
             auxRingBytes: cfg.store.auxRingBytes,
             maxLbasPerSeq: this.maxLbasPerSeq,
-            mode: cfg.group.mode === "none" ? AckMode.None : AckMode.Consistent,
-            minCycleMs: cfg.group.minCycleMs,
-            maxClosedSeqs: cfg.group.maxClosedSeqs,
-            rpoTargetMs: cfg.group.rpoTargetMs,
-            verifyEveryMs: cfg.group.verifyEveryMs,
-            suspendAfterMs: cfg.group.suspendAfterMs,
-            historyLimit: historyLimit(this.store.capacityRecords(), this.lbaCount, cfg.group.historyShare),
-            // the board's file is not validated on the board: a key left out is its default
-            maxHistorySeqs: cfg.group.maxHistorySeqs || DEFAULT_HISTORY_SEQS,
-            groupMembers: cfg.group.members.length,
-            maxWritesWaiting: cfg.group.maxWritesWaiting || DEFAULT_WRITES_WAITING,
-            congestion: cfg.group.congestion === "block" ? Congestion.Block : Congestion.PullAhead,
+            mode: mode,
+            minCycleMs: g.minCycleMs,
+            maxClosedSeqs: g.maxClosedSeqs,
+            rpoTargetMs: g.rpoTargetMs,
+            verifyEveryMs: g.verifyEveryMs,
+            suspendAfterMs: g.suspendAfterMs,
+            historyLimit: historyLimit(this.store.capacityRecords(), this.lbaCount, g.historyShare),
+            maxHistorySeqs: history,
+            groupMembers: g.members.length,
+            maxWritesWaiting: waiting,
+            congestion: congestion,
         }
         let board: PrimaryBoard
         if (this.makeBoard) board = this.makeBoard(o, this.clock, this.store, ch)

@@ -115,8 +115,14 @@ export class Restore {
             this.phase = 1
         }
         if (this.phase === 2) {
-            const op = this.base < 0 ? RestoreOp.Pass : RestoreOp.PassSince
-            if (!ch.send(encodeRestore(op, this.base < 0 ? 0 : this.base, WINDOW))) return
+            // every lba, or those newer than base
+            let op = RestoreOp.PassSince
+            let base = this.base
+            if (base < 0) {
+                op = RestoreOp.Pass
+                base = 0
+            }
+            if (!ch.send(encodeRestore(op, base, WINDOW))) return
             this.phase = 3
             this.owed = 0
             this.got = 0

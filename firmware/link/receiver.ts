@@ -71,7 +71,9 @@ export abstract class ChannelReceiver {
 
     /** The application takes n more messages; n < 0: no limit. */
     setReceiveCredit(n: number): void {
-        this.credit = n < 0 ? -1 : Math.floor(n)
+        let c = -1
+        if (n >= 0) c = Math.floor(n)
+        this.credit = c
         this.kick()
     }
 

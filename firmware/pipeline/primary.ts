@@ -452,7 +452,8 @@ export class PrimaryBoard {
 
     /** The newest seq the group released (0: none yet). */
     releasedSeq(): number {
-        return this.hasReleased ? this.released : 0
+        if (!this.hasReleased) return 0
+        return this.released
     }
 
     isAdopted(): boolean {
@@ -471,7 +472,8 @@ export class PrimaryBoard {
         if (this.unstamped.length > 0) return Need.Room
         if (this.resumePending) return Need.Resume
         if (this.resync !== Resync.Done) return Need.None
-        return seqAfter(this.captureSeq(), this.resyncTo) ? Need.None : Need.Final
+        if (seqAfter(this.captureSeq(), this.resyncTo)) return Need.None
+        return Need.Final
     }
 
     /** The board's part in keeping the capture seq open (ShuttleHost.holdsSeq): Copying while
@@ -481,7 +483,8 @@ export class PrimaryBoard {
      * copy away). */
     holdsSeq(): number {
         if (this.resync === Resync.Off) return Hold.None
-        let h = this.resync === Resync.Copying ? Hold.Copying : Hold.None
+        let h = Hold.None
+        if (this.resync === Resync.Copying) h = Hold.Copying
         if (this.needsClose() === Need.None) if (this.lbasInSeq.count < this.lbasInSeq.capacity) if (atBound(this)) h = h | Hold.Held
         return h
     }

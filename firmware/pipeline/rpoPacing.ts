@@ -84,5 +84,7 @@ export class RpoPacing {
 /** Gives `board` bounded-RPO pacing when its options set a target. */
 export function attachPacing(board: PrimaryBoard): void {
     const t = board.opts.rpoTargetMs
-    if (t) if (t > 0) board.rpo = new RpoPacing(t, board.opts.rpoMaxHoldMs ? board.opts.rpoMaxHoldMs : 0)
+    let hold = board.opts.rpoMaxHoldMs
+    if (!hold) hold = 0
+    if (t) if (t > 0) board.rpo = new RpoPacing(t, hold)
 }

@@ -41,8 +41,13 @@ export class SoloCycle {
 
     private manifest(t: SeqTotals): void {
         // a seq tracked while replication was suspended reaches the remote only by a resync
-        const tracked = this.board.isTracked(t.seq)
-        const entries = [new ManifestEntry(this.board.opts.member, tracked ? TRACKED : t.portions, tracked ? 0 : t.bytes)]
+        let portions = t.portions
+        let bytes = t.bytes
+        if (this.board.isTracked(t.seq)) {
+            portions = TRACKED
+            bytes = 0
+        }
+        const entries = [new ManifestEntry(this.board.opts.member, portions, bytes)]
         this.board.manifestFinal(new Manifest(t.seq, (t.seq - 1) >>> 0, entries))
     }
 

@@ -179,16 +179,14 @@ export class Verifier {
 export function attachVerifier(board: PrimaryBoard, v: Verifier): void {
     board.verifier = v
     const every = board.opts.verifyEveryMs
-    if (every) verifyEvery(board, v, every)
-}
-
-function verifyEvery(board: PrimaryBoard, v: Verifier, every: number): void {
-    board.clock.setTimer(every, () => {
-        if (board.verifier === v) {
-            verifyBoard(board)
-            verifyEvery(board, v, every)
-        }
-    })
+    if (!every) return
+    // (until another verifier replaces this one)
+    const tick = () => {
+        if (board.verifier !== v) return
+        verifyBoard(board)
+        board.clock.setTimer(every, tick)
+    }
+    board.clock.setTimer(every, tick)
 }
 
 /** Starts a verify pass on `board` (false when one runs, or the board has no verifier); the

@@ -243,7 +243,9 @@ export function encodeSeqDone(d: SeqDone): Buffer {
 /** SEQ_DONE from its fields (what encodeSeqDone writes, without a SeqDone to hold them);
  * with the HELD flag, `digest` follows. */
 export function seqDoneMessage(seq: number, sent: number, bytes: number, flags: number, digest = 0): Buffer {
-    const b = Buffer.alloc(flags & SEQ_DONE_HELD ? SEQ_DONE_HELD_LEN : SEQ_DONE_LEN)
+    let n = SEQ_DONE_LEN
+    if (flags & SEQ_DONE_HELD) n = SEQ_DONE_HELD_LEN
+    const b = Buffer.alloc(n)
     b[0] = Msg.SeqDone
     putU32(b, 1, seq)
     putU32(b, 5, sent)
@@ -257,7 +259,9 @@ export function decodeSeqDone(b: Buffer, len: number): SeqDone | null {
     if (len < SEQ_DONE_LEN) return null
     if (b[0] !== Msg.SeqDone) return null
     if ((b[13] & ~(SEQ_DONE_SHORT | SEQ_DONE_HELD)) !== 0) return null
-    if (len !== (b[13] & SEQ_DONE_HELD ? SEQ_DONE_HELD_LEN : SEQ_DONE_LEN)) return null
+    let n = SEQ_DONE_LEN
+    if (b[13] & SEQ_DONE_HELD) n = SEQ_DONE_HELD_LEN
+    if (len !== n) return null
     const d = new SeqDone(getU32(b, 1), getU32(b, 5), getU32(b, 9), b[13])
     if (b[13] & SEQ_DONE_HELD) d.digest = getU32(b, 14)
     return d
