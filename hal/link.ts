@@ -11,7 +11,10 @@
  *   it never blocks. What was not taken must be offered again later.
  * - `txFree()` is the free room in the transmit FIFO, in bytes.
  * - `onTxReady(handler)`: `handler` is called from the run loop whenever the FIFO drains below
- *   half full after a write left it above, so a sender need not poll.
+ *   half full after a write left it above, so a sender need not poll. A link without a FIFO of
+ *   its own (the board's socket link: the runtime's socket queues a copy of what it takes) calls
+ *   it whenever it can take bytes again after a write it did not take whole, and when it comes
+ *   up.
  * - `onReceive(handler)`: `handler(bytes)` is called from the run loop with bytes as they arrive;
  *   chunks have no relation to the sender's writes.
  * - `bitRate()` is the physical rate in bits per second (the baud of a UART), for pacing and for
