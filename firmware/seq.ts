@@ -21,5 +21,6 @@ export function seqAtOrBefore(a: number, b: number): boolean {
 }
 
 export function seqMax(a: number, b: number): number {
-    return seqAfter(a, b) ? a : b
+    if (seqAfter(a, b)) return a
+    return b
 }

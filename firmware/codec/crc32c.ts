@@ -12,7 +12,11 @@ export function crc32cUpdate(crc: number, buf: Buffer, start: number, end: numbe
         t = []
         for (let n = 0; n < 256; n++) {
             let c = n
-            for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1
+            for (let k = 0; k < 8; k++) {
+                const low = c & 1
+                c = c >>> 1
+                if (low) c = c ^ 0x82f63b78
+            }
             t.push(c >>> 0)
         }
         table = t
@@ -46,7 +50,11 @@ export function crc32cFlippedBit(syndrome: number, n: number): number {
         return 8 * n + k
     }
     for (let j = n - 1; j >= 0; j--) {
-        for (let i = 0; i < 8; i++) s = (s & 0x80000000 ? ((s ^ 0x82f63b78) << 1) | 1 : s << 1) >>> 0
+        for (let i = 0; i < 8; i++) {
+            if (s & 0x80000000) s = ((s ^ 0x82f63b78) << 1) | 1
+            else s = s << 1
+            s = s >>> 0
+        }
         if (s < 256)
             if ((s & (s - 1)) === 0) {
                 let b = 0

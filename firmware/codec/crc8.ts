@@ -10,7 +10,11 @@ export function crc8Update(crc: number, buf: Buffer, start: number, end: number)
     let c = crc & 0xff
     for (let i = start; i < end; i++) {
         c ^= buf[i]
-        for (let k = 0; k < 8; k++) c = c & 0x80 ? ((c << 1) ^ 0x07) & 0xff : (c << 1) & 0xff
+        for (let k = 0; k < 8; k++) {
+            const high = c & 0x80
+            c = (c << 1) & 0xff
+            if (high) c = c ^ 0x07
+        }
     }
     return c
 }

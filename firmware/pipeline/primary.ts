@@ -235,7 +235,8 @@ export class PrimaryBoard {
         let bound = HISTORY_SEQS
         if (opts.maxHistorySeqs) bound = opts.maxHistorySeqs
         this.historySeqs = bound
-        const members = opts.groupMembers || 1
+        let members = opts.groupMembers
+        if (!members) members = 1
         this.holdRoom = bound + historySlack(bound, members)
         const room = historyRoom(bound, members)
         for (let i = 0; i < room; i++) {
