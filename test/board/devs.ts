@@ -160,6 +160,10 @@ const fw = runStarted(
 `
 }
 
+/** Source text, for a VM entry made by boardEntry: the board has nothing left to send and the
+ * remote applied every seq the board closed (its confirmed seq is the remote's applied one). */
+export const BOARD_DRAINED = "fw.board.closedWaiting() === 0 && fw.store.pinnedSeqs(0).length === 0 && fw.board.remoteAppliedSeq() === fw.store.confirmedSeq()"
+
 /** The member key of `member` that seqmirror keygen wrote for the board's settings
  * (KEYS/NAME.env.local: SEQMIRROR_KEY="..."). */
 export function boardKeyHex(keysDir: string, member: string): string {

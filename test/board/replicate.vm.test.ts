@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { defaultConfig } from "../../firmware/config"
 import { blocksOf, exportImage, Image, killAll, linkKeys, Proc, removeTemps, startRemote, tempDir } from "../host/harness"
-import { boardEntry, boardKeyHex, devs, DevsResult, TempDir } from "./devs"
+import { BOARD_DRAINED, boardEntry, boardKeyHex, devs, DevsResult, TempDir } from "./devs"
 
 // The board's whole replication path in the DeviceScript VM, entered as firmware/main.ts enters
 // it: a group-of-one configuration (validated here, as the build validates the board's own) is
@@ -102,7 +102,7 @@ for (let i = 0; i < ${WRITES} && up; i++) {
     else failed++
 }
 t = ds.millis() + 30000
-while (!(acked + failed === ${WRITES} && fw.board.closedWaiting() === 0 && fw.store.pinnedSeqs(0).length === 0 && fw.board.remoteAppliedSeq() === fw.store.confirmedSeq()) && ds.millis() < t) await ds.sleep(10)
+while (!(acked + failed === ${WRITES} && ${BOARD_DRAINED}) && ds.millis() < t) await ds.sleep(10)
 console.log("acked " + acked + " failed " + failed + " pinned " + fw.store.pinnedSeqs(0).length + " confirmed " + fw.store.confirmedSeq())
 console.log("suspensions " + fw.board.suspensions)
 console.log(fw.statusLine())

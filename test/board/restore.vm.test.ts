@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { crc32c } from "../../firmware/codec/crc32c"
 import { blocksOf, exportImage, groupOfOne, Image, killAll, linkKeys, primaryKeyOptions, Proc, removeTemps, startRemote, tempDir } from "../host/harness"
-import { boardEntry, boardKeyHex, devs, DevsResult, TempDir } from "./devs"
+import { BOARD_DRAINED, boardEntry, boardKeyHex, devs, DevsResult, TempDir } from "./devs"
 
 // A board's restore in the DeviceScript VM (docs/OPERATIONS.md, "Restore a primary"): a member
 // wrote its blocks through a host primary, which the remote applied; then a new board with a
@@ -95,7 +95,6 @@ console.log("restored as of " + restored)
 // every lba as the board's store holds it now: the CRC-32C of its block, -1 for none
 // (the VM's closures cannot refer to loop variables: the callbacks set these)
 let line = ""
-let err = -1
 function readLba(lba: number): void {
     line = ""
     fw.store.read(0, lba, (e, d) => {
@@ -105,10 +104,8 @@ function readLba(lba: number): void {
     })
 }
 function write(i: number, b: Buffer): void {
-    err = -1
     line = ""
     fw.board.write(i, b, (e, seq) => {
-        err = e
         line = "write " + i + " " + e
     })
 }
@@ -128,7 +125,7 @@ for (let i = 0; i < ${NEW_WRITES} && restored >= 0; i++) {
     console.log(line)
 }
 t = ds.millis() + 30000
-while (!(fw.board.closedWaiting() === 0 && fw.store.pinnedSeqs(0).length === 0 && fw.board.remoteAppliedSeq() === fw.store.confirmedSeq()) && ds.millis() < t) await ds.sleep(10)
+while (!(${BOARD_DRAINED}) && ds.millis() < t) await ds.sleep(10)
 console.log("confirmed " + fw.store.confirmedSeq() + " pinned " + fw.store.pinnedSeqs(0).length)
 console.log("=== end")
 `
