@@ -58,6 +58,9 @@ Options of sim
                       flash; the operator promotes the remote 3 s later and the apps write
                       to it; new boards restore from it; the operator fails back (the
                       result's "disaster" has the promotion, the data loss, the failback)
+  --first-seq N       the group's first seq (default 1): every board's flash and the
+                      remote's start as if the seq before it had been applied, e.g.
+                      4294967000 to cross the wrap of the u32 seqs within a run
   --rate N            writes per second per board (default 20)
   --depth N           writes each board's app keeps outstanding, 1..1000 (default 4); deeper
                       than the boards take, writes are refused busy and the store's queue fills
@@ -173,6 +176,7 @@ function simOptions(values: Values, durationEnd?: number): SimOptions {
         o.disasterMs = parseDuration(values.disaster as string)
         if (!(o.disasterMs > 0 && o.disasterMs < end)) fail(`--disaster ${values.disaster}: the disaster must come within the run's --duration`)
     }
+    if (values["first-seq"] !== undefined) o.firstSeq = parseIntOpt("first-seq", values["first-seq"] as string, 1, 0, 0xffffffff)
     return o
 }
 
@@ -194,6 +198,7 @@ const SIM_OPTIONS = {
     "power-off": { type: "string", multiple: true },
     "link-down": { type: "string", multiple: true },
     disaster: { type: "string" },
+    "first-seq": { type: "string" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
 } as const

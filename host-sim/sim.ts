@@ -25,6 +25,7 @@ import { SimCipher, seededBytes, seededKey } from "./nodeCipher"
 import { AttackPool, LinkAdversary } from "./attack"
 import { Disaster, DisasterResult } from "./disaster"
 import { setCopier } from "./models/copyBytes"
+import { presetApplied } from "./seqStart"
 
 // the models' copies cut from Node's pool of small Buffers (not cleared first: every byte is
 // copied), instead of memory of their own each
@@ -70,6 +71,10 @@ export interface SimOptions {
      * flash; the operator promotes the remote, the apps write to it, new boards restore from it
      * and the role fails back (host-sim/disaster.ts). */
     disasterMs?: number
+    /** The group's first seq (--first-seq; absent: 1): every board's flash and the remote's
+     * start as if the seq before it had been applied (host-sim/seqStart.ts), so that a run can
+     * cross the wrap of the u32 seqs. */
+    firstSeq?: number
 }
 
 /** A dependency no counter reaches: the checker's quick test leaves a block that names a write
@@ -215,6 +220,7 @@ export function replayCommand(o: SimOptions): string {
     if (o.linkDown && o.linkDown.length > 0) parts.push(`--link-down ${formatEvents(o.linkDown)}`)
     if (o.keys === "none") parts.push("--keys none")
     if (o.disasterMs !== undefined) parts.push(`--disaster ${formatMs(o.disasterMs)}`)
+    if (o.firstSeq !== undefined && o.firstSeq !== 1) parts.push(`--first-seq ${o.firstSeq}`)
     return parts.join(" ")
 }
 
@@ -391,6 +397,11 @@ export class Simulation {
         if (opts.history !== undefined) g.maxHistorySeqs = opts.history
         Object.assign(g, groupOpts ?? {})
         this.group = new SimGroup(this.kernel, g)
+        if (opts.firstSeq !== undefined && opts.firstSeq !== 1) {
+            const applied = (opts.firstSeq - 1) >>> 0
+            for (const p of this.group.primaries) presetApplied(p.chip, StoreRole.Primary, g.blockSize, applied)
+            presetApplied(this.group.remote.chip, StoreRole.Remote, g.blockSize, applied)
+        }
         if (opts.keys !== "none") this.sealLinks()
         else if (opts.faults.includes("attack")) throw new Error("the attack class needs sealed links (not --keys none)")
         if (opts.boards > 1)
@@ -1003,8 +1014,11 @@ export class Simulation {
             this.portionsApplied++
             if (visible) visible.push([m, lba, s, shown])
             if (counter < 0) continue
+            // (a block the shadow holds nothing of takes any write: its seq 0 is no seq, and
+            // after the wrap of the u32 seqs a write's seq can lie before 0)
             const cur = this.shadowSeq[m][lba]
-            if (((s - cur) | 0) > 0 || (s === cur && counter > this.shadow[m][lba].counter)) {
+            const held = this.shadow[m][lba].counter
+            if (held === 0 || ((s - cur) | 0) > 0 || (s === cur && counter > held)) {
                 this.shadow[m][lba] = new BlockId(m, lba, counter)
                 this.shadowSeq[m][lba] = s
                 this.setShown(m, lba, counter)
