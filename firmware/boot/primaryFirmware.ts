@@ -130,15 +130,17 @@ export class PrimaryFirmware {
                     done(false)
                     return
                 }
-                if (self.restore || self.config.board.restore || self.store.meta(MetaKey.Restore) === 1) {
-                    if (self.restorer) return self.restorer(self, report.liveRecords, done)
-                    // a restore under way on this flash, and an image without one
-                    self.print("restore: this flash is being restored, and this image cannot restore (board.restore)")
-                    done(false)
-                    return
-                }
-                self.run(self.newChannel())
-                done(true)
+                if (!self.restore)
+                    if (!self.config.board.restore)
+                        if (self.store.meta(MetaKey.Restore) !== 1) {
+                            self.run(self.newChannel())
+                            done(true)
+                            return
+                        }
+                if (self.restorer) return self.restorer(self, report.liveRecords, done)
+                // a restore under way on this flash, and an image without one
+                self.print("restore: this flash is being restored, and this image cannot restore (board.restore)")
+                done(false)
             })
         })
     }

@@ -76,8 +76,11 @@ export class Restore {
             if (state === Restored.Begun) {
                 if (me.phase !== 1) return
                 me.applied = applied
-                // a restore that ended but for its flag: the image is in
-                if (applied !== 0) if ((msg[13] & Restored.Promoted) === 0) if (!seqAfter(applied, me.store.confirmedSeq())) return me.step(0)
+                // a restore that ended but for its flag: the image is in (a blank store has
+                // confirmed no seq: its 0 is none, and no seq of the group's once they wrap; a
+                // remote that applied none, a new one, has nothing to give a board that has)
+                const c = me.store.confirmedSeq()
+                if (c !== 0) if ((msg[13] & Restored.Promoted) === 0) if (!seqAfter(applied, c)) return me.step(0)
                 me.base = -1
                 me.phase = 2
                 return me.pump()
@@ -180,7 +183,12 @@ export class Restore {
         if (this.phase < 5) this.phase = 5
         const p = this.phase++
         if (p === 5) return st.setMeta(MetaKey.HighestSeq, this.top, next)
-        if (p === 6) return st.confirm(this.applied, next)
+        if (p === 6) {
+            // a remote that has applied nothing (a new one) says 0: the image is empty, and no
+            // seq is confirmed, as on a blank board
+            if (this.applied === 0) return next(StoreError.None)
+            return st.confirm(this.applied, next)
+        }
         if (p === 7) return st.setMeta(MetaKey.Restore, 0, next)
         const fw = this.fw
         fw.restoring = null

@@ -322,7 +322,10 @@ export class PrimaryBoard {
 
     /** Writes one block. `done(0, seq)` is the acknowledgement; `done(code, seq)` a failure. */
     write(lba: number, data: Buffer, done: (err: number, seq: number) => void): void {
-        if (lba < 0 || lba >= this.opts.lbaCount || Math.floor(lba) !== lba) {
+        let bad = lba < 0
+        if (lba >= this.opts.lbaCount) bad = true
+        if (Math.floor(lba) !== lba) bad = true
+        if (bad) {
             done(WriteError.BadLba, 0)
             return
         }

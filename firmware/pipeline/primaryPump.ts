@@ -84,7 +84,9 @@ export function pumpBoard(b: PrimaryBoard): void {
         let flags = states[i] & SeqFlag.Short
         if (b.checking) {
             b.checking = false
-            if (b.sentPortions !== b.heldCount[i] || b.heldSum !== b.heldDigest[i]) {
+            let differs = b.sentPortions !== b.heldCount[i]
+            if (b.heldSum !== b.heldDigest[i]) differs = true
+            if (differs) {
                 // the remote holds other versions than these: the seq goes whole
                 b.heldCount[i] = -1
                 b.heldDiffered = b.heldDiffered + 1

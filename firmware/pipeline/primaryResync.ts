@@ -1,6 +1,6 @@
 import { getU32 } from "../codec/bytes"
 import { seqAfter, seqNext } from "../seq"
-import { encodeManifest, encodeResync, Manifest, Msg, RESUME_HELD, RESYNC_DONE, RESYNC_REASON_SHIFT } from "../protocol/messages"
+import { encodeManifest, encodeResync, Manifest, Msg, RESUME_HELD, RESUME_NONE, RESYNC_DONE, RESYNC_REASON_SHIFT } from "../protocol/messages"
 import { StoreError } from "../store/types"
 import type { PrimaryBoard } from "./primary"
 import { READ_TRIES, Resync, SeqFlag, SuspendReason } from "./primaryTypes"
@@ -58,12 +58,23 @@ export function recoverSeq(b: PrimaryBoard, seq: number): number {
 export function newSession(b: PrimaryBoard, resume: Buffer): void {
     if (b.verifier) b.verifier.waiting = false
     if (resume.length >= 4) b.remoteApplied = getU32(resume, 0)
+    let flags = 0
+    if (resume.length >= 5) flags = resume[4]
     // the remote names the seqs it holds first (HELD): no seq goes again before that
-    b.heldWait = resume.length >= 5 && (resume[4] & RESUME_HELD) !== 0
+    b.heldWait = (flags & RESUME_HELD) !== 0
+    // a remote that has applied nothing (a new one, its flash blank) holds none of this
+    // board's seqs. Its applied seq 0 would be one of the group's once the u32 seqs have
+    // wrapped, even after them: a board that confirmed a seq takes the remote's as 2^30 before
+    // it (before every seq it holds), so it copies its whole image; one that confirmed none
+    // (a new group, its first seq 1) goes on from 0
+    const none = (flags & RESUME_NONE) !== 0
+    const c = b.store.confirmedSeq()
+    if (none) if (c !== 0) b.remoteApplied = (c - 0x40000000) >>> 0
     const applied = b.remoteApplied
-    // a remote with less than the copy took it to have (replaced again): copy anew
+    // a remote with less than the copy took it to have (replaced again): copy anew (a board
+    // that confirmed none sends all it holds as seqs: its copy needs nothing more)
     if (b.resync !== Resync.Off) if (seqAfter(b.resyncApplied, applied)) b.resync = Resync.Off
-    remoteConfirmed(b, applied)
+    if (!none) remoteConfirmed(b, applied)
     b.pendingMsg = null
     b.pendingCtrl = b.membership.slice(0)
     b.manifests = b.manifestsKept.slice(0)
@@ -82,7 +93,7 @@ export function newSession(b: PrimaryBoard, resume: Buffer): void {
     if (b.suspended) return startResync(b)
     // a new session: the remote says so again if its resync waits for another member
     b.resyncAsked = true
-    if (b.resync === Resync.Off) if (!seqAfter(b.store.confirmedSeq(), applied)) return
+    if (b.resync === Resync.Off) if (!seqAfter(c, applied)) return
     startResync(b)
 }
 

@@ -212,6 +212,10 @@ export const HELD_MAX = 20
 /** The remote's resume state (applied seq u32, flags u8): HELD is the session's first message
  * after APPLIED. */
 export const RESUME_HELD = 0x01
+/** The remote has applied nothing yet (a blank store, or one that never committed a seq): no
+ * APPLIED comes, and its applied seq is no seq of the group's (after the wrap of the u32 seqs
+ * a group's seqs may lie before 0, so 0 cannot say "nothing"). */
+export const RESUME_NONE = 0x02
 
 /** The share of one version in a seq's digest: the CRC-32C of its lba and its data's CRC-32C
  * (`tmp`: 8 bytes of scratch). The digest of a set of versions is the sum of their shares mod

@@ -10,6 +10,7 @@ import {
     PORTION_HEADER,
     RESTORE_LEN,
     RESUME_HELD,
+    RESUME_NONE,
     RESYNC_LEN,
 } from "../protocol/messages"
 import { PipelineChannel } from "../protocol/ports"
@@ -35,6 +36,9 @@ export interface RemoteStore {
     /** Makes every staged version with seq ≤ `seq` visible at once (one commit record). */
     commit(seq: number, done: (err: number) => void): void
     appliedSeq(): number
+    /** Some seq was applied (committed) on this store; false: appliedSeq's 0 is no seq
+     * (absent: always true). */
+    hasApplied?(): boolean
     /** Forgets `member`'s staged versions with seqs at or before `upTo` (RAM only). */
     dropStaged(member: number, upTo: number, done: (err: number) => void): void
     /** Drops every staged version with seq above `seq`, durably (absent: a full store waits). */
@@ -179,8 +183,8 @@ export class RemoteBoard {
     failingBack = false
     /** Internal: the newest seq the primaries used before a promotion or restore (later seqs
      * start after it), the promoted image's writes waiting (the first is under way), and what
-     * runs once none waits. */
-    seqFloor = 0
+     * runs once none waits. (-1: none yet; any u32 is a seq once the u32 seqs have wrapped.) */
+    seqFloor = -1
     promotedQ: PromotedWrite[] = []
     /** Nothing is staged above the applied seq since this boot's first check (a write may
      * take the next seq). */
@@ -242,16 +246,35 @@ export class RemoteBoard {
         return ms !== undefined && !ms.evicted && ms.resyncDone
     }
 
+    /** The applied seq; on a store that has applied nothing, the blank base (blankBase). */
     appliedSeq(): number {
+        if (this.appliedNothing()) return this.blankBase
         return this.store.appliedSeq()
     }
 
+    /** The store has applied no seq yet (a blank flash: a new remote). */
+    appliedNothing(): boolean {
+        return this.store.hasApplied !== undefined && !this.store.hasApplied()
+    }
+
+    /**
+     * What a store that has applied nothing takes as its applied seq, in RAM: 0 for a new group
+     * (its first seq is 1, whose manifest follows seq 0), or, once a member announces a resync,
+     * a seq 2^30 before that member's base (takeResync). A group's seqs lie within its history
+     * of each other, so all of them are then after it, wherever the u32 seqs have wrapped to:
+     * with 0, a group past 2^31 seqs would have its seqs taken as applied already.
+     */
+    blankBase = 0
+    blankBaseSet = false
+
     /** Resume state for a new session: the applied seq, u32, and flags, u8: 0x01, HELD comes
-     * first in the session (the member waits for it before it sends a seq again). */
+     * first in the session (the member waits for it before it sends a seq again); 0x02, no seq
+     * applied yet (RESUME_NONE). */
     resumeState(): Buffer {
         const b = Buffer.alloc(5)
         putU32(b, 0, this.appliedSeq())
         b[4] = RESUME_HELD
+        if (this.appliedNothing()) b[4] = RESUME_HELD | RESUME_NONE
         return b
     }
 
@@ -265,7 +288,8 @@ export class RemoteBoard {
             ms.restoreReady = false
             ms.passOn = false
             ms.passReading = false
-            ms.channel.send(encodeApplied(this.appliedSeq()))
+            // (a store that applied nothing has no seq to confirm: RESUME_NONE says so)
+            if (!this.appliedNothing()) ms.channel.send(encodeApplied(this.appliedSeq()))
             if (this.heldReady) sendHeld(this, ms)
             if (this.waiting) ms.channel.send(RESYNC_WAIT)
         }

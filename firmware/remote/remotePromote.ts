@@ -156,7 +156,7 @@ export function promote(r: RemoteBoard, done: (err: number, report: PromoteRepor
                     r.promotedSeq = p
                     fenceAll(r, true)
                     // the promoted image's writes take seqs after every one the primaries used
-                    if (seqAfter(top, r.seqFloor)) r.seqFloor = top
+                    if (r.seqFloor < 0 || seqAfter(top, r.seqFloor)) r.seqFloor = top
                     r.promoteReady = true
                     r.promotions++
                     r.lastPromote = report
@@ -220,7 +220,7 @@ function nextWrite(r: RemoteBoard): void {
         return
     }
     let seq = (r.appliedSeq() + 1) >>> 0
-    if (seqAfter(r.seqFloor, r.appliedSeq())) seq = (r.seqFloor + 1) >>> 0
+    if (r.seqFloor >= 0) if (seqAfter(r.seqFloor, r.appliedSeq())) seq = (r.seqFloor + 1) >>> 0
     const finish = (err: number) => {
         r.promotedQ.shift()
         if (err === StoreError.None) r.promotedWrites++

@@ -21,21 +21,43 @@ import { flashError, flashOk, MemberState, resend, STAGING_RETRY_MS } from "./re
  */
 
 /** The newest seq the remote has heard of: applied, staged, in a manifest or a SEQ_DONE, or
- * used by the lost primaries before a promotion. */
+ * used by the lost primaries before a promotion; 0 when none (a blank remote that heard of
+ * no seq yet). */
 export function newestHeard(r: RemoteBoard): number {
-    let top = r.appliedSeq()
-    if (seqAfter(r.seqFloor, top)) top = r.seqFloor
+    const h = new Heard(imageSeq(r), !r.appliedNothing())
+    if (r.seqFloor >= 0) h.take(r.seqFloor)
     const st = r.store
     if (st.pinnedSeqs) {
         const seqs = st.pinnedSeqs()
-        if (seqs.length > 0) if (seqAfter(seqs[seqs.length - 1], top)) top = seqs[seqs.length - 1]
+        if (seqs.length > 0) h.take(seqs[seqs.length - 1])
     }
-    for (let i = 0; i < r.manifests.length; i++) if (seqAfter(r.manifests[i].seq, top)) top = r.manifests[i].seq
+    for (let i = 0; i < r.manifests.length; i++) h.take(r.manifests[i].seq)
     for (let i = 0; i < r.members.length; i++) {
         const a = r.members[i].arrivals
-        for (let j = 0; j < a.length; j++) if (seqAfter(a[j].seq, top)) top = a[j].seq
+        for (let j = 0; j < a.length; j++) h.take(a[j].seq)
     }
-    return top
+    return h.top
+}
+
+/** The newest of the seqs it is given, from a first one or from none (`any` false). */
+class Heard {
+    constructor(
+        public top: number,
+        private any: boolean
+    ) {}
+
+    take(seq: number): void {
+        if (this.any) if (!seqAfter(seq, this.top)) return
+        this.top = seq
+        this.any = true
+    }
+}
+
+/** The seq of the remote's applied image, as RESTORED says it: 0 when it has applied none
+ * (its blank base is no seq of the group's: RemoteBoard.blankBase). */
+function imageSeq(r: RemoteBoard): number {
+    if (r.appliedNothing()) return 0
+    return r.appliedSeq()
 }
 
 /** The image does not change: the remote is not promoted (a restore holds it), or it is
@@ -66,7 +88,7 @@ export function takeRestore(r: RemoteBoard, ms: MemberState, msg: Buffer): void 
         ms.passCursor = 0
         ms.passAny = op === RestoreOp.Pass
         ms.passBase = getU32(msg, 2)
-        ms.passApplied = r.appliedSeq()
+        ms.passApplied = imageSeq(r)
         ms.passFrozen = frozen(r)
         ms.passCredit = 0
         ms.passReread = false
@@ -110,13 +132,13 @@ function beginRestore(r: RemoteBoard, ms: MemberState, session: number): void {
         if (r.onRestoreBegun) r.onRestoreBegun(ms.member, applied)
         if (session !== ms.session) return
         // (the top as it was before the discard: the board's seqs start after every one used)
-        if (seqAfter(top, r.seqFloor)) r.seqFloor = top
+        if (r.seqFloor < 0 || seqAfter(top, r.seqFloor)) r.seqFloor = top
         begun(r, ms, session)
     })
 }
 
 function begun(r: RemoteBoard, ms: MemberState, session: number): void {
-    if (!sendRestored(r, ms, RESTORE_NO_LBA, r.appliedSeq(), Restored.Begun, null)) {
+    if (!sendRestored(r, ms, RESTORE_NO_LBA, imageSeq(r), Restored.Begun, null)) {
         if (r.clock) r.clock.setTimer(STAGING_RETRY_MS, () => begun(r, ms, session))
         return
     }
@@ -155,7 +177,7 @@ function pumpRestore(r: RemoteBoard, ms: MemberState, session: number): void {
             })
     }
     // an image that changed since the pass began (a promoted remote's write): not frozen
-    if (r.appliedSeq() !== ms.passApplied) ms.passFrozen = false
+    if (imageSeq(r) !== ms.passApplied) ms.passFrozen = false
     const lba = st.nextApplied(ms.member, ms.passCursor, ms.passBase, ms.passAny)
     if (lba < 0) {
         if (!sendRestored(r, ms, RESTORE_NO_LBA, ms.passApplied, Restored.End, null)) return again()

@@ -77,6 +77,13 @@ export function takeResync(r: RemoteBoard, ms: MemberState, msg: Buffer): void {
     const reason = msg[13] >> RESYNC_REASON_SHIFT
     // an evicted member is out of the group: it holds nothing up
     if (ms.evicted || reason === REASON_EVICTED) return
+    // a store that has applied nothing: every seq of the group's from this base on is after
+    // its applied seq (RemoteBoard.blankBase), whatever the u32 seqs have wrapped to
+    if (r.appliedNothing())
+        if (!r.blankBaseSet) {
+            r.blankBase = (getU32(msg, 1) - 0x40000000) >>> 0
+            r.blankBaseSet = true
+        }
     if (reason !== 0) {
         r.suspendedMember = ms.member
         r.suspendReason = reason

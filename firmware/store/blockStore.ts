@@ -141,6 +141,11 @@ export class BlockStore extends PrimaryBlockStore {
         return this.confirmedSeq()
     }
 
+    /** Remote: some seq was applied (a COMMIT is on flash); false: appliedSeq's 0 is none. */
+    hasApplied(): boolean {
+        return this.idx.hasHorizon
+    }
+
     /** Remote: drops every staged version with seq above `seq` (for a resync), durably.
      * done(SeqTooOld) if `seq` is below the applied seq. */
     discardAbove(seq: number, done: (err: StoreError) => void): void {
