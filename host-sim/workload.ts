@@ -256,6 +256,8 @@ export class App {
     private backlog = 0
     /** The board said busy: the app writes again once one of its writes is answered. */
     private busy = false
+    /** The app's one try again after a busy answer with none of its writes outstanding. */
+    private retryArmed = false
     writesRejected = 0
     /** Writes the board refused as busy (not taken; the app wrote them again later). */
     writesBusy = 0
@@ -334,11 +336,18 @@ export class App {
                 self.writesBusy++
                 self.backlog++
                 self.busy = true
+                // one such try at a time: a busy answer after each answer of a write would
+                // otherwise start another, and an app facing a full queue for long would write
+                // thousands of times a second (the run's history growing without bound)
                 if (self.outstanding === 0)
-                    self.schedule(1, () => {
-                        self.busy = false
-                        self.issue()
-                    })
+                    if (!self.retryArmed) {
+                        self.retryArmed = true
+                        self.schedule(1, () => {
+                            self.retryArmed = false
+                            self.busy = false
+                            self.issue()
+                        })
+                    }
                 return
             }
             self.busy = false

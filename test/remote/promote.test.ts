@@ -14,6 +14,22 @@ function disaster(over: Partial<SimOptions>): SimOptions {
 }
 
 describe("promote and fail back", () => {
+    it("every fault class too: an app whose writes the promoted remote's full queue refuses tries again at most once a millisecond", () => {
+        // each answer of one of its writes used to start another chain of tries, a millisecond
+        // apart each: an app facing the full queue for a minute wrote hundreds of thousands of
+        // times, and the run's history of writes took the simulator's whole heap
+        const faults = ["power", "link", "bus", "reboot", "slow", "replace", "death", "rot", "remotefail", "ram", "attack", "replace-primary"]
+        const o = disaster({ boards: 3, seed: 2, disasterMs: 40000, faults })
+        const sim = new Simulation(o)
+        const r = sim.run()
+        expect(r.violations).toEqual([])
+        expect(r.disaster!.promotedWrites).toBeGreaterThan(0)
+        const tries = Math.max(...sim.history.writes.map((w) => w.length))
+        // one try a millisecond while refused, and the app's own writes (20 a second)
+        expect(tries).toBeLessThan(o.durationMs + (o.rate * o.durationMs) / 1000)
+        expect(tries).toBeGreaterThan(1000)
+    }, 60000)
+
     it("a group of four: the promotion, the failover's data loss, writes to the remote and a completed failback, consistent", () => {
         const sim = new Simulation(disaster({}))
         const r = sim.run()
