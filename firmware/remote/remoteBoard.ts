@@ -267,6 +267,26 @@ export class RemoteBoard {
     blankBase = 0
     blankBaseSet = false
 
+    /**
+     * The seq above which every version staged is unapplied, for a discard of them all (a
+     * promotion, a restore): the applied seq; on a store that has applied nothing, before the
+     * oldest seq it holds staged too, since after a boot its blank base is 0 until a member
+     * announces a resync, and past 2^31 the group's seqs lie before 0.
+     */
+    discardFloor(): number {
+        let p = this.appliedSeq()
+        const st = this.store
+        if (this.appliedNothing())
+            if (st.pinnedSeqs) {
+                const seqs = st.pinnedSeqs()
+                if (seqs.length > 0) {
+                    const o = (seqs[0] - 1) >>> 0
+                    if (seqAfter(p, o)) p = o
+                }
+            }
+        return p
+    }
+
     /** Resume state for a new session: the applied seq, u32, and flags, u8: 0x01, HELD comes
      * first in the session (the member waits for it before it sends a seq again); 0x02, no seq
      * applied yet (RESUME_NONE). */

@@ -3,7 +3,7 @@ import { Msg, Restored, RESTORE_NO_LBA, RESTORED_HEADER, RestoreOp } from "../pr
 import { seqAfter } from "../seq"
 import { StoreError } from "../store/types"
 import type { RemoteBoard, RemoteStore } from "./remoteBoard"
-import { caughtUp } from "./remotePromote"
+import { caughtUp, imageSeq } from "./remotePromote"
 import { startResync } from "./remoteResync"
 import { flashError, flashOk, MemberState, resend, STAGING_RETRY_MS } from "./remoteStaging"
 
@@ -53,12 +53,6 @@ class Heard {
     }
 }
 
-/** The seq of the remote's applied image, as RESTORED says it: 0 when it has applied none
- * (its blank base is no seq of the group's: RemoteBoard.blankBase). */
-function imageSeq(r: RemoteBoard): number {
-    if (r.appliedNothing()) return 0
-    return r.appliedSeq()
-}
 
 /** The image does not change: the remote is not promoted (a restore holds it), or it is
  * failing back (it takes no more writes). */
@@ -113,7 +107,7 @@ function beginRestore(r: RemoteBoard, ms: MemberState, session: number): void {
     }
     if (r.applying || r.discarding || ms.staging > 0 || !st.discardAbove) return later()
     const top = newestHeard(r)
-    const applied = r.appliedSeq()
+    const applied = r.discardFloor()
     if (!r.resyncing) startResync(r)
     ms.resyncDone = false
     r.discarding = true

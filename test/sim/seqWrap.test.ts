@@ -57,4 +57,19 @@ describe("a group across the wrap of its u32 seqs", () => {
         expect(r.consistent).toBe(true)
         expect(r.restores).toBeGreaterThanOrEqual(1)
     }, 60000)
+
+    it("the primary site lost across the wrap while a new remote has applied nothing: the promoted image holds none of the unapplied seqs", () => {
+        // the remote was replaced before the disaster and had applied no seq when the operator
+        // promoted it; a promotion discards what is staged above the applied seq, and that was
+        // 0 after a boot: staged seqs before 0 stayed, and the promoted writes' commits (seqs 1,
+        // 2, ...) made them visible, a cut the group never released
+        const faults = ["power", "link", "bus", "reboot", "slow", "replace", "death", "rot", "remotefail", "ram", "attack", "replace-primary"]
+        const sim = new Simulation(options({ firstSeq: 4294967000, seed: 6, boards: 4, durationMs: 60000, disasterMs: 30000, faults }))
+        const r = sim.run()
+        expect(r.violations).toEqual([])
+        expect(r.consistent).toBe(true)
+        expect(sim.faultsInjected.remoteReplaced).toBe(1)
+        expect(r.disaster!.promotedSeq).toBe(0)
+        expect(r.disaster!.failedBack).toBe(true)
+    }, 60000)
 })
