@@ -53,7 +53,6 @@ class Heard {
     }
 }
 
-
 /** The image does not change: the remote is not promoted (a restore holds it), or it is
  * failing back (it takes no more writes). */
 function frozen(r: RemoteBoard): boolean {
