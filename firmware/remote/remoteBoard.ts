@@ -267,6 +267,13 @@ export class RemoteBoard {
     blankBase = 0
     blankBaseSet = false
 
+    /** The seq of the applied image as members and restores are told it: 0 when the store has
+     * applied none (its blank base is no seq of the group's). */
+    imageSeq(): number {
+        if (this.appliedNothing()) return 0
+        return this.store.appliedSeq()
+    }
+
     /**
      * The seq above which every version staged is unapplied, for a discard of them all (a
      * promotion, a restore): the applied seq; on a store that has applied nothing, before the

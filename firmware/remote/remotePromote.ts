@@ -122,7 +122,7 @@ export function promote(r: RemoteBoard, done: (err: number, report: PromoteRepor
     r.failingBack = false
     r.failbackAsked = false
     // (an apply under way may still end: the REFUSEs name the seq again once it is recorded)
-    r.promotedSeq = imageSeq(r)
+    r.promotedSeq = r.imageSeq()
     fenceAll(r, true)
     const report = lossOf(r)
     const top = newestHeard(r)
@@ -137,7 +137,7 @@ export function promote(r: RemoteBoard, done: (err: number, report: PromoteRepor
             if (r.clock) r.clock.setTimer(STAGING_RETRY_MS, step)
             return
         }
-        const p = imageSeq(r)
+        const p = r.imageSeq()
         st.discardAbove(r.discardFloor(), (err) => {
             if (err !== StoreError.None) return failed(err)
             r.manifests = []
@@ -294,11 +294,4 @@ export function caughtUp(r: RemoteBoard, ms: MemberState): void {
         fenceAll(r, false)
         if (r.onFailedBack) r.onFailedBack(seq)
     })
-}
-
-/** The seq of the remote's applied image: 0 when it has applied none (a new remote's blank
- * base is no seq of the group's: RemoteBoard.blankBase). */
-export function imageSeq(r: RemoteBoard): number {
-    if (r.appliedNothing()) return 0
-    return r.appliedSeq()
 }

@@ -3,7 +3,7 @@ import { Msg, Restored, RESTORE_NO_LBA, RESTORED_HEADER, RestoreOp } from "../pr
 import { seqAfter } from "../seq"
 import { StoreError } from "../store/types"
 import type { RemoteBoard, RemoteStore } from "./remoteBoard"
-import { caughtUp, imageSeq } from "./remotePromote"
+import { caughtUp } from "./remotePromote"
 import { startResync } from "./remoteResync"
 import { flashError, flashOk, MemberState, resend, STAGING_RETRY_MS } from "./remoteStaging"
 
@@ -24,7 +24,7 @@ import { flashError, flashOk, MemberState, resend, STAGING_RETRY_MS } from "./re
  * used by the lost primaries before a promotion; 0 when none (a blank remote that heard of
  * no seq yet). */
 export function newestHeard(r: RemoteBoard): number {
-    const h = new Heard(imageSeq(r), !r.appliedNothing())
+    const h = new Heard(r.imageSeq(), !r.appliedNothing())
     if (r.seqFloor >= 0) h.take(r.seqFloor)
     const st = r.store
     if (st.pinnedSeqs) {
@@ -81,7 +81,7 @@ export function takeRestore(r: RemoteBoard, ms: MemberState, msg: Buffer): void 
         ms.passCursor = 0
         ms.passAny = op === RestoreOp.Pass
         ms.passBase = getU32(msg, 2)
-        ms.passApplied = imageSeq(r)
+        ms.passApplied = r.imageSeq()
         ms.passFrozen = frozen(r)
         ms.passCredit = 0
         ms.passReread = false
@@ -131,7 +131,7 @@ function beginRestore(r: RemoteBoard, ms: MemberState, session: number): void {
 }
 
 function begun(r: RemoteBoard, ms: MemberState, session: number): void {
-    if (!sendRestored(r, ms, RESTORE_NO_LBA, imageSeq(r), Restored.Begun, null)) {
+    if (!sendRestored(r, ms, RESTORE_NO_LBA, r.imageSeq(), Restored.Begun, null)) {
         if (r.clock) r.clock.setTimer(STAGING_RETRY_MS, () => begun(r, ms, session))
         return
     }
@@ -170,7 +170,7 @@ function pumpRestore(r: RemoteBoard, ms: MemberState, session: number): void {
             })
     }
     // an image that changed since the pass began (a promoted remote's write): not frozen
-    if (imageSeq(r) !== ms.passApplied) ms.passFrozen = false
+    if (r.imageSeq() !== ms.passApplied) ms.passFrozen = false
     const lba = st.nextApplied(ms.member, ms.passCursor, ms.passBase, ms.passAny)
     if (lba < 0) {
         if (!sendRestored(r, ms, RESTORE_NO_LBA, ms.passApplied, Restored.End, null)) return again()
