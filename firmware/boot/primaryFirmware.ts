@@ -215,7 +215,7 @@ export class PrimaryFirmware {
         if (this.startCycle) this.startCycle(board)
         else {
             // after a restore, the newest seq the remote had heard of
-            board.recover(this.store.maxSeqSeen(), this.store.confirmedSeq(), Math.max(this.store.meta(MetaKey.HighestSeq), 0))
+            board.recover(this.store.maxSeqSeen(), this.store.confirmedSeq(), this.store.meta(MetaKey.HighestSeq))
             const cycle = new SoloCycle(board, this.clock)
             cycle.start()
             this.cycle = cycle
@@ -230,7 +230,8 @@ export class PrimaryFirmware {
         const b = this.board
         const ch = this.channel
         if (this.restoring) return "status: restoring from the remote"
-        if (b === null || ch === null) return "status: not replicating"
+        if (b === null) return "status: not replicating"
+        if (ch === null) return "status: not replicating"
         return (
             "status: seq " +
             b.captureSeq() +

@@ -29,6 +29,13 @@ export {
 } from "./primaryTypes"
 export type { PrimaryOptions } from "./primaryTypes"
 
+/** The newer of `top` (negative: none) and `seq` (0: none). */
+function newerKnown(top: number, seq: number): number {
+    if (seq === 0) return top
+    if (top >= 0) if (!seqAfter(seq, top)) return top
+    return seq
+}
+
 /**
  * A primary board's replication pipeline: capture (stamp each write with the capture seq and
  * make it durable), acknowledgement (only once the seq is released, in mode consistent), the aux
@@ -281,10 +288,11 @@ export class PrimaryBoard {
      */
     recover(maxSeqSeen: number, confirmed: number, highestAdopted: number): void {
         const seqs = this.store.pinnedSeqs(this.opts.member)
-        let top = maxSeqSeen
-        if (seqAfter(highestAdopted, top)) top = highestAdopted
-        // a board that suspended confirmed its tracked seqs itself: never stamp one again
-        if (seqAfter(confirmed, top)) top = confirmed
+        // the newest seq the board knows of: `highestAdopted` is negative when it kept none, and
+        // the store says 0 for none (past 2^31 a seq lies before 0: 0 must not count)
+        // (a board that suspended confirmed its tracked seqs itself: never stamp one again)
+        let top = newerKnown(newerKnown(highestAdopted, maxSeqSeen), confirmed)
+        if (top < 0) top = 0
         this.seqs = 0
         // every seq after the confirmed one up to the newest this board adopted goes to the
         // remote again, marked short: what survived on flash, or nothing where all was lost (it
@@ -297,13 +305,9 @@ export class PrimaryBoard {
             recoverSeq(this, seqs[k])
         }
         for (; !seqAfter(s, top); s = seqNext(s)) {
-            const i = recoverSeq(this, s)
-            if (k < seqs.length)
-                if (seqs[k] === s) {
-                    k++
-                    continue
-                }
-            if (i >= 0) this.portionsOf[i] = 0
+            // (a seq with no version pinned gets 0 portions)
+            recoverSeq(this, s)
+            if (k < seqs.length) if (seqs[k] === s) k++
         }
         for (; k < seqs.length; k++) recoverSeq(this, seqs[k])
         // new writes never get a seq used before the power cut, and none at all until the

@@ -183,7 +183,8 @@ export function takeHeld(b: PrimaryBoard, msg: Buffer, len: number): void {
         const i = recordOf(b, getU32(msg, o))
         if (i < 0) continue
         const f = b.stateOf[i]
-        if (!(f & SeqFlag.Spilled) || (f & (SeqFlag.Sending | SeqFlag.Sent)) !== 0) continue
+        if (!(f & SeqFlag.Spilled)) continue
+        if ((f & (SeqFlag.Sending | SeqFlag.Sent)) !== 0) continue
         b.heldCount[i] = getU32(msg, o + 4)
         b.heldDigest[i] = getU32(msg, o + 8)
     }

@@ -111,7 +111,9 @@ export class PrimaryBlockStore extends StoreMount {
      */
     mount(done: (err: StoreError, report: MountReport) => void): void {
         // after what runs between calls (it reads and erases the flash)
-        if (this.idleGc || this.bgS >= 0) {
+        let waits = this.idleGc
+        if (this.bgS >= 0) waits = true
+        if (waits) {
             this.mountWaits = done
             return
         }

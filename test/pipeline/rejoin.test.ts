@@ -14,13 +14,17 @@ const noLink: PipelineChannel = {
     setReceiveCredit: () => {},
 }
 
-function boardAfterBoot(k: SimKernel, store: MemStore): PrimaryBoard {
-    const b = new PrimaryBoard(
+function newBoard(k: SimKernel, store: MemStore): PrimaryBoard {
+    return new PrimaryBoard(
         { member: 0, blockSize: 16, lbaCount: 8, auxRingBytes: 1024, maxLbasPerSeq: 8, mode: AckMode.Consistent, minCycleMs: 10, maxClosedSeqs: 8 },
         k,
         store,
         noLink
     )
+}
+
+function boardAfterBoot(k: SimKernel, store: MemStore): PrimaryBoard {
+    const b = newBoard(k, store)
     // the flash holds data up to seq 5, the board had adopted seq 6, the remote confirmed 2
     b.recover(5, 2, 6)
     return b
@@ -59,5 +63,23 @@ describe("a primary after a boot", () => {
             [5, 0],
             [6, 0],
         ])
+    })
+
+    it("takes 0 from the store for none, not for a seq: restored with no block, past 2^31 it starts after the newest seq it kept", () => {
+        // a board restored from a remote that had applied nothing holds no block (the store saw
+        // no seq: 0) and no confirmed seq (0), and keeps the newest seq the remote heard of.
+        // From 2^31 on that seq lies before 0: taken as a seq, 0 was the newest, and the board
+        // started at 1, almost half a turn after the group's seqs
+        for (const heard of [2147483750, 4294967000, 1000]) {
+            const k = new SimKernel()
+            const b = newBoard(k, new MemStore(k, { timing: { writeMs: 0, readMs: 0 } }))
+            b.recover(0, 0, heard)
+            expect(b.captureSeq()).toBe((heard + 1) >>> 0)
+        }
+        // and one that kept none starts at 1
+        const k = new SimKernel()
+        const b = newBoard(k, new MemStore(k, { timing: { writeMs: 0, readMs: 0 } }))
+        b.recover(0, 0, -1)
+        expect(b.captureSeq()).toBe(1)
     })
 })

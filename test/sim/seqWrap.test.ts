@@ -58,6 +58,26 @@ describe("a group across the wrap of its u32 seqs", () => {
         expect(r.restores).toBeGreaterThanOrEqual(1)
     }, 60000)
 
+    it("a primary lost with its flash and the remote replaced during its restore, at seq 2147483700: the board takes its seqs after the newest the remote heard of", () => {
+        // the new remote had applied nothing, so the board restored no block: its store saw no
+        // seq (0, none), and the board took that 0 for a seq; past 2^31 the newest seq the remote
+        // heard of lies before 0, so its seqs started at 1, almost half a turn after the group's,
+        // and the group followed it there (the remote's resync never ended)
+        const o = options({ firstSeq: 2147483700, seed: 1, boards: 4 })
+        const sim = new Simulation(o)
+        sim.start()
+        let replaced = false
+        sim.kernel.setTimer(8000, () => (replaced = sim.replacePrimary(1, new Prng(9), 300)))
+        sim.kernel.setTimer(8100, () => sim.replaceRemote(new Prng(7), 2000, null))
+        sim.kernel.run(o.durationMs, Number.MAX_SAFE_INTEGER)
+        const r = sim.finish()
+        expect(replaced).toBe(true)
+        expect(r.violations).toEqual([])
+        expect(r.consistent).toBe(true)
+        expect(r.restores).toBe(1)
+        expect(seqAfter(r.appliedSeq, 2147483700)).toBe(true)
+    }, 60000)
+
     it("the primary site lost across the wrap while a new remote has applied nothing: the promoted image holds none of the unapplied seqs", () => {
         // the remote was replaced before the disaster and had applied no seq when the operator
         // promoted it; a promotion discards what is staged above the applied seq, and that was
