@@ -52,7 +52,7 @@ export function joinGroup(
     fw.startCycle = (board) => {
         const store = fw.store
         // the highest seq the board adopted before, as its shuttle state kept it
-        board.recover(store.maxSeqSeen(), store.confirmedSeq(), Math.max(store.meta(MetaKey.HighestSeq), 0))
+        board.recover(store.maxSeqSeen(), store.confirmedSeq(), store.meta(MetaKey.HighestSeq))
         const kept = keeper as ManifestKeeper
         const agent = startShuttle(board as GroupPrimaryBoard, store, kept, fw.clock, bus(), settings)
         if (onAgent) onAgent(agent, kept)
@@ -82,6 +82,8 @@ function startShuttle(
         // a quiet group's shuttle slows down to at most one hand-over round per cycle time
         idlePauseMaxMs: s.idlePauseMaxMs,
         restored: restored,
+        // a board that holds no seq at all (a restore from a remote that heard of none keeps 0)
+        fresh: seq <= 0 && store.maxSeqSeen() === 0 && store.confirmedSeq() === 0 && store.pinnedSeqs(board.opts.member).length === 0,
         persist: (st) => {
             store.setMeta(MetaKey.ShuttleEpoch, ((st.origin & 0xff) << 16) | (st.epoch & 0xffff), noop)
             store.setMeta(MetaKey.HighestSeq, st.seq >>> 0, noop)

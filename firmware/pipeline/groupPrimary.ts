@@ -37,6 +37,14 @@ export class GroupPrimaryBoard extends PrimaryBoard {
      * reach this board (-1: it can, or it is here). */
     private lostSince = -1
 
+    /** The board held no seq (ShuttleOptions.fresh): the first seq it adopts takes the place
+     * of its capture seq, a placeholder no write was stamped with, wherever that seq lies from
+     * it. */
+    reseat(seq: number): void {
+        this.seqOf[this.seqs - 1] = seq
+        this.stateOf[this.seqs - 1] = 0
+    }
+
     /** After a boot the final manifests kept on flash come back, to be sent again. */
     protected override recovered(): void {
         // admitted again before a restart, and the copy not yet applied: it is made again

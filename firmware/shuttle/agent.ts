@@ -60,7 +60,8 @@ export class ShuttleAgent extends ShuttleRelay {
         this.listening = this.selfEvicted
         if (this.selfEvicted) return
         this.running = true
-        this.armLapTimer(this.opts.restored ? -1 : this.hopSlackMs)
+        // a new board makes the first shuttle at once, in rank order; a fresh one waits for one
+        this.armLapTimer(this.opts.restored || this.fresh ? -1 : this.hopSlackMs)
     }
 
     /** Stops for good (power off, eviction): no more timers, frames are ignored. */
@@ -147,6 +148,7 @@ export class ShuttleAgent extends ShuttleRelay {
             this.counters.staleDropped++
             return
         }
+        if (this.fresh) this.seatAt(f.seq)
         // within one epoch S never goes back below a seq this member adopted from it: a frame
         // that does is an old copy, as is a second frame while this member holds one
         if (cmp === 0 && (this.holding || seqAfter(this.host.captureSeq(), f.seq))) {
@@ -179,6 +181,8 @@ export class ShuttleAgent extends ShuttleRelay {
      * (the live shuttle comes every lap; a board restored far behind must not lock out).
      */
     private plausible(f: ShuttleFrame): boolean {
+        // a fresh member has no seq to judge S by
+        if (this.fresh) return true
         const c = this.host.captureSeq()
         const ref = seqAfter(this.highestSeq, c) ? this.highestSeq : c
         const d = seqDiff(f.seq, ref)
@@ -378,6 +382,8 @@ export class ShuttleAgent extends ShuttleRelay {
     private raiseToCapture(me: number, c: number): Raise {
         const f = this.frame
         if (!seqAfter(c, f.seq)) return Raise.No
+        // a fresh member's capture seq is a placeholder, not a seq of the group's
+        if (this.fresh) return Raise.No
         if (!growWindow(f, seqDiff(c, f.seq))) {
             this.counters.windowFull++
             if ((f.adopted | (1 << me)) === f.allMask() && f.finalLag > 0) {
@@ -438,8 +444,11 @@ export class ShuttleAgent extends ShuttleRelay {
         const f = this.frame
         let adopted = false
         if (!this.adoptedOnce || c !== f.seq) {
-            // invariant 1: a capture seq never decreases
-            if (seqAfter(c, f.seq)) throw new Error("shuttle would lower the capture seq")
+            // invariant 1: a capture seq never decreases (a fresh board's placeholder is none)
+            if (this.fresh) {
+                if (this.host.reseat) this.host.reseat(f.seq)
+                this.fresh = false
+            } else if (seqAfter(c, f.seq)) throw new Error("shuttle would lower the capture seq")
             const t = this.host.adopt(f.seq)
             if (this.host.captureSeq() !== f.seq) throw new Error("board did not adopt the shuttle's seq")
             if (c !== f.seq) this.closed.remember(c, t.portions, t.bytes)

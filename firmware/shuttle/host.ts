@@ -64,6 +64,9 @@ export interface ShuttleHost {
     visited(): void
     holdsSeq(): number
     needsClose(): Need
+    /** A fresh board's first seq (ShuttleOptions.fresh) takes the place of its placeholder
+     * capture seq; then `adopt(seq)` follows. */
+    reseat?(seq: number): void
 }
 
 /**
@@ -115,6 +118,11 @@ export interface ShuttleOptions {
     hopSlackMs?: number
     /** State kept across restarts, or null for a board that never ran in this group. */
     restored?: ShuttleState | null
+    /** The board holds no seq at all (a blank flash, or restored from a remote that had heard of
+     * none; with `restored` null): its capture seq is a placeholder. The member takes the first
+     * shuttle's S whatever it is, never raises S to the placeholder, and makes a shuttle only
+     * after every member that holds seqs would have (a group of fresh boards is a new group). */
+    fresh?: boolean
     /** Saves the state; called when the epoch, the adopted seq or the evicted set changes. */
     persist?: (state: ShuttleState) => void
 }

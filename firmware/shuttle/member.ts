@@ -50,6 +50,8 @@ export abstract class ShuttleMember {
     protected lastFinal: number
     protected lastDelivered: number
     protected adoptedOnce = false
+    /** ShuttleOptions.fresh, until the member adopts its first seq. */
+    protected fresh: boolean
     protected selfEvicted = false
 
     /** This member's totals of the seqs it closed. */
@@ -89,6 +91,7 @@ export abstract class ShuttleMember {
 
         const c = host.captureSeq()
         const r = opts.restored
+        this.fresh = !r && opts.fresh === true
         if (r) {
             this.epoch = r.epoch & 0xffff
             this.origin = r.origin
@@ -114,6 +117,16 @@ export abstract class ShuttleMember {
         this.selfEvicted = this.ring.indexOf(this.addr) < 0
         const self = this
         bus.onReceive((data, gc) => self.receive(data, gc))
+    }
+
+    /** A fresh member takes the seqs it knows from the first shuttle it takes, at S, as a
+     * member restarted after adopting S would; its board takes S when it adopts it. */
+    protected seatAt(seq: number): void {
+        this.highestSeq = seq
+        this.lastFinal = (seq - 2) >>> 0
+        this.lastDelivered = this.lastFinal
+        this.released = (seq - 1) >>> 0
+        this.closed = new ClosedTotals(this.host, seq)
     }
 
     /** A frame from the group bus (`gc`: a general call). */

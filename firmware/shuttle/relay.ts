@@ -74,7 +74,10 @@ export abstract class ShuttleRelay extends ShuttleMember {
         const base = this.opts.lapTimeoutMs !== undefined ? this.opts.lapTimeoutMs : 3 * est
         const rank = this.ring.indexOf(this.addr)
         const growth = this.passedFirst ? 0 : this.idlePauseMaxMs - this.idlePauseMs
-        return base + (rank > 0 ? rank : 0) * est + growth
+        let wait = base + (rank > 0 ? rank : 0) * est + growth
+        // a member that holds seqs makes the shuttle before any fresh one
+        if (this.fresh) wait += this.ring.length * est
+        return wait
     }
 
     /** Estimated time of one busy lap on this bus (ms). */

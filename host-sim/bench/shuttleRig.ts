@@ -62,6 +62,16 @@ export class TestHost implements ShuttleHost {
     needsClose(): Need {
         return this.needNow
     }
+    /** A board that holds no seq (ShuttleOptions.fresh): its capture seq is a placeholder the
+     * first seq it adopts replaces (reseat). */
+    fresh = false
+
+    reseat(seq: number): void {
+        if (!this.fresh) throw new Error("reseat of a member that holds seqs")
+        this.fresh = false
+        this.capture = seq
+    }
+
     adopt(seq: number): SeqTotals {
         if (seqAfter(this.capture, seq)) throw new Error("capture seq would decrease")
         this.adopts.push({ seq, at: this.group.k.millis() })
@@ -191,7 +201,8 @@ export class TestGroup {
 
     /** Capture seqs of the members in the group (not evicted). */
     liveCaptures(): number[] {
-        return this.hosts.filter((_, i) => !this.evicted[i] && !this.agentsEvicted(i)).map((h) => h.capture)
+        // (a fresh member's placeholder is no seq)
+        return this.hosts.filter((h, i) => !h.fresh && !this.evicted[i] && !this.agentsEvicted(i)).map((h) => h.capture)
     }
 
     private agentsEvicted(i: number): boolean {
@@ -220,7 +231,7 @@ export class TestGroup {
     afterRelease(h: TestHost, seq: number): void {
         if (this.opts.check === false) return
         this.hosts.forEach((o, i) => {
-            if (this.evicted[i] || this.agentsEvicted(i)) return
+            if (o.fresh || this.evicted[i] || this.agentsEvicted(i)) return
             if (seqAfter(seq, o.capture)) this.violations.push("member " + h.id + " released " + seq + " while member " + i + " captures " + o.capture)
         })
     }
