@@ -79,7 +79,7 @@ export function addRemoteCommands(shell: Shell, out: Console, parts: () => Remot
             noArgs("group", args)
             const r = parts()
             if (!r) return [NOT_RUNNING]
-            return ["mirrors " + r.channels.length + " member(s): 0.." + (r.channels.length - 1) + ", applied seq " + r.store.appliedSeq()]
+            return ["mirrors " + r.channels.length + " member(s): 0.." + (r.channels.length - 1) + ", " + appliedText(r.store)]
         })
     )
     shell.add(
@@ -205,6 +205,11 @@ function holdText(h: HoldReason, delta: boolean): string {
     return "idle"
 }
 
+/** The store's applied seq, or that it has applied none (a blank store: its 0 is no seq). */
+export function appliedText(st: BlockStore): string {
+    return st.hasApplied() ? "applied seq " + st.appliedSeq() : "applied no seq yet"
+}
+
 function remoteStatus(r: RemoteParts): string[] {
     let up = 0
     for (let m = 0; m < r.channels.length; m++) if (r.channels[m].isUp()) up++
@@ -212,7 +217,7 @@ function remoteStatus(r: RemoteParts): string[] {
     const held = b.suspendedMember >= 0
     const lines = [
         "remote, clock " + seconds(r.clock.millis()),
-        "applied seq " + r.store.appliedSeq() + ", staged portions " + b.stagedPortions() + ", " + holdText(b.lastHold, held),
+        appliedText(r.store) + ", staged portions " + b.stagedPortions() + ", " + holdText(b.lastHold, held),
     ]
     if (held)
         lines.push(
@@ -247,7 +252,7 @@ function remoteSeq(r: RemoteParts): string[] {
     const show = staged.length < 8 ? staged.length : 8
     for (let i = 0; i < show; i++) list += " " + staged[i]
     if (staged.length > show) list += " ..."
-    return ["applied " + r.store.appliedSeq() + ", seqs applied since boot " + r.board.seqsApplied, "staged seqs:" + (show > 0 ? list : " none")]
+    return [appliedText(r.store) + ", seqs applied since boot " + r.board.seqsApplied, "staged seqs:" + (show > 0 ? list : " none")]
 }
 
 function remoteStats(r: RemoteParts): StatList {

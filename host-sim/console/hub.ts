@@ -5,6 +5,7 @@
 import { Console } from "../../hal/console"
 import { addPrimaryCommands, addRemoteCommands, PrimaryParts, RemoteParts } from "../../firmware/console/commands"
 import { LineReader } from "../../firmware/console/lineReader"
+import { appliedText } from "../../firmware/console/remoteCommands"
 import { LogLevel, Shell, ShellCommand, ShellError } from "../../firmware/console/shell"
 import { FrameType } from "../../firmware/shuttle/frames"
 import { FaultLog } from "../faultLog"
@@ -232,7 +233,7 @@ export class ConsoleHub {
         const prevUp = r.onUp
         r.onUp = () => {
             if (prevUp) prevUp()
-            shell.log(LogLevel.Info, "boot " + r.boots + ": remote up, applied seq " + (r.store ? r.store.appliedSeq() : 0))
+            shell.log(LogLevel.Info, "boot " + r.boots + ": remote up, " + (r.store ? appliedText(r.store) : "applied no seq yet"))
             const board = r.board
             if (board) {
                 const prevApplied = board.onApplied

@@ -137,7 +137,7 @@ describe("the remote's console", () => {
         expect(st[1]).toMatch(/^applied seq \d+, staged portions \d+, /)
         expect(st[2]).toBe("links up 2/2")
         expect(st[3]).toMatch(/^sim: consistent so far: \d+ applies checked, no violation$/)
-        expect(rig.type(remote, "seq")[0]).toMatch(/^applied \d+, seqs applied since boot \d+$/)
+        expect(rig.type(remote, "seq")[0]).toMatch(/^applied seq \d+, seqs applied since boot \d+$/)
         expect(rig.type(remote, "link")).toHaveLength(2)
         expect(rig.type(remote, "group")[0]).toMatch(/^mirrors 2 member\(s\): 0\.\.1, applied seq \d+$/)
         expect(rig.type(remote, "verdict")[0]).toMatch(/^consistent so far/)
@@ -147,6 +147,16 @@ describe("the remote's console", () => {
         expect(s.suspendedMember).toBe(-1)
         expect(s.suspendReason).toBe(0)
         expect(st.some((l) => l.startsWith("holding its image"))).toBe(false)
+    })
+
+    it("a remote that has applied nothing yet says so: its store's 0 is no seq", () => {
+        const fresh = new ConsoleRig({ boards: 2 })
+        fresh.advance(50)
+        expect(rig.sim.group.remote.store!.hasApplied()).toBe(true)
+        expect(fresh.sim.group.remote.store!.hasApplied()).toBe(false)
+        expect(fresh.type(remote, "status")[1]).toMatch(/^applied no seq yet, staged portions \d+, /)
+        expect(fresh.type(remote, "seq")[0]).toBe("applied no seq yet, seqs applied since boot 0")
+        expect(fresh.type(remote, "group")[0]).toBe("mirrors 2 member(s): 0..1, applied no seq yet")
     })
 
     it("read <member> <lba> reads an applied block; ring and shuttle are not remote commands", () => {
@@ -292,7 +302,9 @@ describe("simulator fault commands", () => {
             "full resync: N blocks copied, waiting for the remote to apply them",
             "full resync: copying block N of N, N copied",
         ])
-        expect(mirror).toContain("applied seq N, staged portions N, full resync: waiting for members' copies")
+        // the new remote has applied no seq until the resync's commit
+        expect(mirror).toContain("applied no seq yet, staged portions N, full resync: waiting for members' copies")
+        expect(mirror).not.toContain("applied seq N, staged portions N, full resync: waiting for members' copies")
         expect(mirror).toContain("applied seq N, staged portions N, waiting for portions")
         rig.advance(15000)
         const s = JSON.parse(rig.type(remote, "stats --json")[0])
