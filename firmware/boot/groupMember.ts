@@ -82,8 +82,9 @@ function startShuttle(
         // a quiet group's shuttle slows down to at most one hand-over round per cycle time
         idlePauseMaxMs: s.idlePauseMaxMs,
         restored: restored,
-        // a board that holds no seq at all (a restore from a remote that heard of none keeps 0)
-        fresh: seq <= 0 && store.maxSeqSeen() === 0 && store.confirmedSeq() === 0 && store.pinnedSeqs(board.opts.member).length === 0,
+        // a board that holds no seq at all (a restore from a remote that heard of none keeps
+        // no HighestSeq either)
+        fresh: seq < 0 && store.maxSeqSeen() === 0 && store.confirmedSeq() === 0 && store.pinnedSeqs(board.opts.member).length === 0,
         persist: (st) => {
             store.setMeta(MetaKey.ShuttleEpoch, ((st.origin & 0xff) << 16) | (st.epoch & 0xffff), noop)
             store.setMeta(MetaKey.HighestSeq, st.seq >>> 0, noop)

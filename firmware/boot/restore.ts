@@ -58,7 +58,7 @@ export class Restore {
         // a session is up: the restore starts (again) from its beginning
         ch.onSessionUp(() => {
             const me = self
-            me.round++
+            me.round = me.round + 1
             me.phase = 0
             me.writing = 0
             me.blocks = 0
@@ -95,17 +95,17 @@ export class Restore {
             if (state === Restored.Block)
                 if (len > RESTORED_HEADER) {
                     const round = me.round
-                    me.writing++
+                    me.writing = me.writing + 1
                     me.store.write(me.fw.member, getU32(msg, 1), applied, msg.slice(RESTORED_HEADER, len), (err) => {
                         if (round !== self.round) return
                         if (err !== StoreError.None) return self.again()
-                        self.writing--
-                        self.blocks++
+                        self.writing = self.writing - 1
+                        self.blocks = self.blocks + 1
                         self.took()
                     })
                     return
                 }
-            me.damaged++
+            me.damaged = me.damaged + 1
             me.took()
         })
         ch.onWritable(() => self.pump())
@@ -145,8 +145,8 @@ export class Restore {
     /** An answer is in: the remote may send one more; an END waits for the writes. */
     private took(): void {
         if (this.phase === 4) return this.ended()
-        this.got++
-        this.owed++
+        this.got = this.got + 1
+        this.owed = this.owed + 1
         this.pump()
     }
 
@@ -158,7 +158,7 @@ export class Restore {
         const end = this.end
         if ((end & Restored.Frozen) !== 0)
             if ((end & Restored.Promoted) === 0) {
-                this.phase = 5
+                // (step takes the phase to 5)
                 return this.step(0)
             }
         this.base = this.applied
@@ -182,13 +182,19 @@ export class Restore {
         const st = this.store
         if (this.phase < 5) this.phase = 5
         const p = this.phase++
-        if (p === 5) return st.setMeta(MetaKey.HighestSeq, this.top, next)
+        // a remote that has heard of no seq says 0: the board keeps none (its seqs are the
+        // group's, from its first shuttle)
+        if (p === 5) if (this.top !== 0) return st.setMeta(MetaKey.HighestSeq, this.top, next)
+        // one that has applied nothing (a new one) says 0: its image is empty. The blocks an
+        // earlier pass wrote (from a remote replaced during the restore) are the image then, as
+        // of their seq: confirmed, so that the new remote gets a copy of them all; a store that
+        // holds none (0) confirms none, as on a blank board
         if (p === 6) {
-            // a remote that has applied nothing (a new one) says 0: the image is empty, and no
-            // seq is confirmed, as on a blank board
-            if (this.applied === 0) return next(StoreError.None)
-            return st.confirm(this.applied, next)
+            let image = this.applied
+            if (image === 0) image = st.maxSeqSeen()
+            if (image !== 0) return st.confirm(image, next)
         }
+        if (p < 7) return next(StoreError.None)
         if (p === 7) return st.setMeta(MetaKey.Restore, 0, next)
         const fw = this.fw
         fw.restoring = null

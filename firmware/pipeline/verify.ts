@@ -84,8 +84,8 @@ export class Verifier {
             const i = me.at
             const o = VERIFY_LEN + 5 * i
             if (err !== 0 || !data || me.store.newestSeq(me.member, me.from + i) !== me.asked[i]) {
-                me.skipped++
-                me.at++
+                me.skipped = me.skipped + 1
+                me.at = me.at + 1
             } else me.result(me.answer[o] === Held.Block && getU32(me.answer, o + 1) === crc32cUpdate(0, data, 0, data.length))
             me.next()
         }
@@ -104,7 +104,7 @@ export class Verifier {
         if (this.waiting) return
         if (this.from >= this.lbaCount) {
             this.running = false
-            this.passes++
+            this.passes = this.passes + 1
             return
         }
         const applied = board.remoteApplied
@@ -140,8 +140,8 @@ export class Verifier {
             const i = this.at
             const s = this.asked[i]
             if (s === SKIP || this.store.newestSeq(this.member, this.from + i) !== s) {
-                this.skipped++
-                this.at++
+                this.skipped = this.skipped + 1
+                this.at = this.at + 1
                 continue
             }
             if (s < 0) {
@@ -159,14 +159,14 @@ export class Verifier {
 
     private result(same: boolean): void {
         const lba = this.from + this.at
-        this.checked++
+        this.checked = this.checked + 1
         if (!same) {
-            this.mismatched++
-            this.found++
-            if (this.answer[VERIFY_LEN + 5 * this.at] === Held.Damaged) this.foundDamaged++
+            this.mismatched = this.mismatched + 1
+            this.found = this.found + 1
+            if (this.answer[VERIFY_LEN + 5 * this.at] === Held.Damaged) this.foundDamaged = this.foundDamaged + 1
             this.mismatch[lba >> 3] |= 1 << (lba & 7)
         }
-        this.at++
+        this.at = this.at + 1
     }
 }
 

@@ -78,6 +78,38 @@ describe("a group across the wrap of its u32 seqs", () => {
         expect(seqAfter(r.appliedSeq, 2147483700)).toBe(true)
     }, 60000)
 
+    it("the remote replaced while a primary lost with its flash restores, at seq 2147483700: the board keeps no seq from a remote that heard of none", () => {
+        // the new remote had heard of no seq (0) when the board's restore ended: the board kept
+        // 0 as the newest seq it had adopted, which past 2^31 lies after the group's seqs, and
+        // started its seqs at 1; the group followed it there and the new remote never committed
+        const o = options({ firstSeq: 2147483700, seed: 1, boards: 4 })
+        const sim = new Simulation(o)
+        sim.start()
+        let replaced = false
+        sim.kernel.setTimer(8000, () => (replaced = sim.replacePrimary(1, new Prng(9), 2000)))
+        sim.kernel.setTimer(10800, () => sim.replaceRemote(new Prng(7), 2000, null))
+        sim.kernel.run(o.durationMs, Number.MAX_SAFE_INTEGER)
+        const r = sim.finish()
+        expect(replaced).toBe(true)
+        expect(r.violations).toEqual([])
+        expect(r.consistent).toBe(true)
+        expect(r.restores).toBe(1)
+        expect(seqAfter(r.appliedSeq, 2147483700)).toBe(true)
+    }, 60000)
+
+    it("the remote replaced during a restore's pass, at seq 2147483700 (a sweep's seed): the blocks the pass wrote reach the new remote", () => {
+        // the board's restore wrote blocks from the old remote, as of its applied seq, then
+        // took the new remote's empty image (applied 0) and confirmed nothing: a board that
+        // confirmed no seq copies nothing to a new remote, and the new remote never had those
+        // blocks (acknowledged writes missing while later ones showed: unsafe). The restore now
+        // confirms the seq of the blocks it holds, and the board copies them all
+        const faults = ["replace-primary", "replace"]
+        const r = new Simulation(options({ firstSeq: 2147483700, seed: 10, boards: 6, durationMs: 60000, faults })).run()
+        expect(r.violations).toEqual([])
+        expect(r.consistent).toBe(true)
+        expect(r.restores).toBe(1)
+    }, 60000)
+
     it("the primary site lost across the wrap while a new remote has applied nothing: the promoted image holds none of the unapplied seqs", () => {
         // the remote was replaced before the disaster and had applied no seq when the operator
         // promoted it; a promotion discards what is staged above the applied seq, and that was
