@@ -156,11 +156,8 @@ export class Restore {
     private ended(): void {
         if (this.writing > 0) return
         const end = this.end
-        if ((end & Restored.Frozen) !== 0)
-            if ((end & Restored.Promoted) === 0) {
-                // (step takes the phase to 5)
-                return this.step(0)
-            }
+        // frozen and not promoted (step takes the phase to 5)
+        if ((end & (Restored.Frozen | Restored.Promoted)) === Restored.Frozen) return this.step(0)
         this.base = this.applied
         this.phase = 2
         // a pass that brought blocks while the image changes: the next at once (else after a
@@ -187,11 +184,14 @@ export class Restore {
         if (p === 5) if (this.top !== 0) return st.setMeta(MetaKey.HighestSeq, this.top, next)
         // one that has applied nothing (a new one) says 0: its image is empty. The blocks an
         // earlier pass wrote (from a remote replaced during the restore) are the image then, as
-        // of their seq: confirmed, so that the new remote gets a copy of them all; a store that
-        // holds none (0) confirms none, as on a blank board
+        // of their seq, or else the empty image as of the newest seq heard: confirmed, so that
+        // the board's copy for the new remote holds all it has and its seqs come after it (a
+        // confirmed 0 is none, and past 2^31 the group's seqs lie before 0); with neither, the
+        // board confirms none, as a blank board (and takes its first seq from the group)
         if (p === 6) {
             let image = this.applied
             if (image === 0) image = st.maxSeqSeen()
+            if (image === 0) image = this.top
             if (image !== 0) return st.confirm(image, next)
         }
         if (p < 7) return next(StoreError.None)

@@ -127,7 +127,10 @@ export class Verifier {
 
     /** VERIFIED from the remote; `board` pumps once the span is compared. */
     onVerified(msg: Buffer, len: number, board: PrimaryBoard): void {
-        if (!this.waiting || len !== VERIFY_LEN + 5 * this.n || getU32(msg, 1) !== this.from || msg[5] !== this.n) return
+        if (!this.waiting) return
+        if (len !== VERIFY_LEN + 5 * this.n) return
+        if (getU32(msg, 1) !== this.from) return
+        if (msg[5] !== this.n) return
         this.answer.set(msg.slice(0, len), 0)
         this.board = board
         this.at = 0
