@@ -3,7 +3,7 @@ import { getU32 } from "../codec/bytes"
 import { encodeMembership, Manifest, Msg } from "../protocol/messages"
 import { CopyOwedPort, ManifestKeeperPort } from "../protocol/ports"
 import { PrimaryBoard, Resync, SeqFlag, SuspendReason } from "./primary"
-import { ackWaiting } from "./primaryAck"
+import { ackWaiting, confirmStore } from "./primaryAck"
 import { announceResync, keepManifest } from "./primaryResync"
 import { SeqTotals } from "../protocol/seqTotals"
 import { MAX_WINDOW } from "../shuttle/frames"
@@ -43,6 +43,18 @@ export class GroupPrimaryBoard extends PrimaryBoard {
     reseat(seq: number): void {
         this.seqOf[this.seqs - 1] = seq
         this.stateOf[this.seqs - 1] = 0
+        // it holds nothing before seq: its image is confirmed as of the seq before (a confirmed
+        // 0 is none, and past 2^31 the group's seqs lie before 0), and what it took the remote
+        // to have applied, and a copy it announced (a new remote's resync), were as of the
+        // placeholder: its seqs come after them
+        const base = (seq - 1) >>> 0
+        confirmStore(this, base, false)
+        if (!seqAfter(seq, this.remoteApplied)) this.remoteApplied = (base - 0x40000000) >>> 0
+        if (this.resync !== Resync.Off) {
+            this.resyncBase = base
+            this.resyncTo = base
+            announceResync(this)
+        }
     }
 
     /** After a boot the final manifests kept on flash come back, to be sent again. */

@@ -169,7 +169,9 @@ export class MemberState {
 export function stagePortion(r: RemoteBoard, ms: MemberState, msg: Buffer, len: number): void {
     const seq = getU32(msg, 1)
     const lba = getU32(msg, 5)
-    if (!seqAfter(seq, r.appliedSeq())) return // already applied: a resend
+    // already applied: a resend (a remote that has applied nothing has applied none of them:
+    // before a member announced a base its applied seq is no seq to compare with)
+    if (!r.appliedNothing()) if (!seqAfter(seq, r.appliedSeq())) return
     const crc = getU32(msg, 9)
     if (crc32cUpdate(0, msg, PORTION_HEADER, len) !== crc) {
         // changed after its capture (RAM): never staged; the member sends it again from flash

@@ -110,6 +110,35 @@ describe("a group across the wrap of its u32 seqs", () => {
         expect(r.restores).toBe(1)
     }, 60000)
 
+    it("the remote replaced just after a primary was lost with its flash, at seq 4294967000: the board's empty image is confirmed as of the newest seq heard, and its seqs reach the new remote", () => {
+        // the new remote had applied nothing but heard of seqs: the board confirmed no seq, so
+        // its copy was as of 0, which past 2^31 lies after its seqs: the new remote took them as
+        // covered by the copy and applied a cut without them (unsafe)
+        const o = options({ firstSeq: 4294967000, seed: 1, boards: 4 })
+        const sim = new Simulation(o)
+        sim.start()
+        let replaced = false
+        sim.kernel.setTimer(8000, () => (replaced = sim.replacePrimary(1, new Prng(9), 2000)))
+        sim.kernel.setTimer(8050, () => sim.replaceRemote(new Prng(7), 2000, null))
+        sim.kernel.run(o.durationMs, Number.MAX_SAFE_INTEGER)
+        const r = sim.finish()
+        expect(replaced).toBe(true)
+        expect(r.violations).toEqual([])
+        expect(r.consistent).toBe(true)
+        expect(r.restores).toBe(1)
+    }, 60000)
+
+    it("a board restored from a remote that heard of no seq, at seq 4294967000 (a sweep's seed): it takes the group's seq, and the new remote stages its portions", () => {
+        // the board, fresh, took the group's seq from its first shuttle; the new remote, before
+        // any member announced a base, took its applied seq 0 for a seq, and dropped the
+        // board's first portions as already applied: it waited for them for good
+        const faults = ["replace-primary", "replace"]
+        const r = new Simulation(options({ firstSeq: 4294967000, seed: 25, boards: 4, durationMs: 60000, faults })).run()
+        expect(r.violations).toEqual([])
+        expect(r.consistent).toBe(true)
+        expect(r.restores).toBe(1)
+    }, 60000)
+
     it("the primary site lost across the wrap while a new remote has applied nothing: the promoted image holds none of the unapplied seqs", () => {
         // the remote was replaced before the disaster and had applied no seq when the operator
         // promoted it; a promotion discards what is staged above the applied seq, and that was
