@@ -179,9 +179,10 @@ export class Restore {
         const st = this.store
         if (this.phase < 5) this.phase = 5
         const p = this.phase++
-        // a remote that has heard of no seq says 0: the board keeps none (its seqs are the
-        // group's, from its first shuttle)
-        if (p === 5) if (this.top !== 0) return st.setMeta(MetaKey.HighestSeq, this.top, next)
+        // a remote that has heard of no seq says 0, and has applied none (0): the board keeps
+        // none (its seqs are the group's, from its first shuttle); a 0 heard by a remote that
+        // applied a seq is seq 0, the one after 4294967295
+        if (p === 5) if (this.top !== 0 || this.applied !== 0) return st.setMeta(MetaKey.HighestSeq, this.top, next)
         // one that has applied nothing (a new one) says 0: its image is empty. The blocks an
         // earlier pass wrote (from a remote replaced during the restore) are the image then, as
         // of their seq, or else the empty image as of the newest seq heard: confirmed, so that

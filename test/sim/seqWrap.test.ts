@@ -139,6 +139,17 @@ describe("a group across the wrap of its u32 seqs", () => {
         expect(r.restores).toBe(1)
     }, 60000)
 
+    it("a board restored when the newest seq the remote heard of is 0 itself (a sweep's seed): its seqs start after 0", () => {
+        // the remote says 0 for a newest seq heard when it heard of none; the board took every
+        // 0 for none, kept no newest seq, and started after the seq of its image, 4294967284:
+        // the lost board's seqs up to 0 were never reported short, and the group suspended for good
+        const faults = ["replace-primary", "replace"]
+        const r = new Simulation(options({ firstSeq: 4294967000, seed: 37, boards: 4, durationMs: 60000, faults })).run()
+        expect(r.violations).toEqual([])
+        expect(r.consistent).toBe(true)
+        expect(r.restores).toBe(2)
+    }, 60000)
+
     it("the primary site lost across the wrap while a new remote has applied nothing: the promoted image holds none of the unapplied seqs", () => {
         // the remote was replaced before the disaster and had applied no seq when the operator
         // promoted it; a promotion discards what is staged above the applied seq, and that was
