@@ -29,7 +29,7 @@ const COMMIT_RETRY_MS = 50
 
 /** A final manifest, through any member's link (RemoteBoard.onManifest). */
 export function takeManifest(r: RemoteBoard, ms: MemberState, m: Manifest): void {
-    if (!seqAfter(m.seq, r.appliedSeq())) return
+    if (!r.unapplied(m.seq)) return
     for (let i = 0; i < r.manifests.length; i++) if (r.manifests[i].seq === m.seq) return
     if (r.manifests.length >= r.maxSeqs) {
         if (!r.resyncing) return overflow(r, ms)

@@ -252,6 +252,14 @@ export class RemoteBoard {
         return this.store.appliedSeq()
     }
 
+    /** `seq` is not applied yet: after the applied seq, or any seq on a store that has applied
+     * none (until a member announces a base, its blank base 0 is no seq of the group's: past
+     * 2^31 the group's seqs lie before it). */
+    unapplied(seq: number): boolean {
+        if (this.appliedNothing()) return true
+        return seqAfter(seq, this.store.appliedSeq())
+    }
+
     /** The store has applied no seq yet (a blank flash: a new remote). */
     appliedNothing(): boolean {
         return this.store.hasApplied !== undefined && !this.store.hasApplied()
@@ -341,7 +349,7 @@ export class RemoteBoard {
         else if (type === Msg.SeqDone) {
             const d = decodeSeqDone(msg, len)
             if (!d) this.messagesRejected++
-            else if (seqAfter(d.seq, this.appliedSeq())) {
+            else if (this.unapplied(d.seq)) {
                 const a = ms.arrivalsFor(d.seq, true, this.maxSeqs, this.clock ? this.clock.millis() : -1)
                 if (!a) return overflow(this, ms)
                 if (!takeHeld(this, ms, a, d)) return

@@ -135,7 +135,7 @@ export function rebuildHeld(r: RemoteBoard): void {
                 const seq = list[0].seq
                 for (let m = 0; m < n; m++) {
                     const ms = r.members[m]
-                    if (count[m] > 0 && !bad[m] && seqAfter(seq, r.appliedSeq()))
+                    if (count[m] > 0 && !bad[m] && r.unapplied(seq))
                         if (!ms.heldFor(seq) && !ms.arrivalsFor(seq, false)) ms.setHeld(seq, count[m], digest[m], r.maxSeqs)
                     count[m] = 0
                     digest[m] = 0

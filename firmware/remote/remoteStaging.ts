@@ -3,7 +3,6 @@ import { crc32cUpdate } from "../codec/crc32c"
 import { PORTION_HEADER, SeqDone } from "../protocol/messages"
 import { PipelineChannel } from "../protocol/ports"
 import { VERIFY_LEN, VERIFY_SPAN } from "../pipeline/verify"
-import { seqAfter } from "../seq"
 import { StoreError } from "../store/types"
 import type { RemoteBoard } from "./remoteBoard"
 import { makeRoom } from "./remoteResync"
@@ -169,9 +168,7 @@ export class MemberState {
 export function stagePortion(r: RemoteBoard, ms: MemberState, msg: Buffer, len: number): void {
     const seq = getU32(msg, 1)
     const lba = getU32(msg, 5)
-    // already applied: a resend (a remote that has applied nothing has applied none of them:
-    // before a member announced a base its applied seq is no seq to compare with)
-    if (!r.appliedNothing()) if (!seqAfter(seq, r.appliedSeq())) return
+    if (!r.unapplied(seq)) return // already applied: a resend
     const crc = getU32(msg, 9)
     if (crc32cUpdate(0, msg, PORTION_HEADER, len) !== crc) {
         // changed after its capture (RAM): never staged; the member sends it again from flash

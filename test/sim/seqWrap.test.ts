@@ -22,6 +22,31 @@ function runReplacing(o: SimOptions, replaceAt: number): { sim: Simulation; viol
     return { sim, violations: r.violations, consistent: r.consistent, resyncs: r.resyncs }
 }
 
+/** Runs `o` (4 boards from `firstSeq`): primary 1 is lost with its flash at 8 s (its new
+ * board up `offMs` later, to restore), and the remote replaced by a blank one at `remoteAt`. */
+function runLosingBoth(firstSeq: number, offMs: number, remoteAt: number) {
+    const o = options({ firstSeq, seed: 1, boards: 4 })
+    const sim = new Simulation(o)
+    sim.start()
+    let replaced = false
+    sim.kernel.setTimer(8000, () => (replaced = sim.replacePrimary(1, new Prng(9), offMs)))
+    sim.kernel.setTimer(remoteAt, () => sim.replaceRemote(new Prng(7), 2000, null))
+    sim.kernel.run(o.durationMs, Number.MAX_SAFE_INTEGER)
+    return { replaced, r: sim.finish() }
+}
+
+/** A sweep's run: every fault of the two replacements, 60 s. */
+function runReplacements(firstSeq: number, seed: number, boards: number) {
+    return new Simulation(options({ firstSeq, seed, boards, durationMs: 60000, faults: ["replace-primary", "replace"] })).run()
+}
+
+/** The run ended consistent, with `restores` restores. */
+function expectConsistent(r: { violations: string[]; consistent: boolean; restores: number }, restores: number): void {
+    expect(r.violations).toEqual([])
+    expect(r.consistent).toBe(true)
+    expect(r.restores).toBe(restores)
+}
+
 describe("a group across the wrap of its u32 seqs", () => {
     it("no faults: the remote applies every seq across 4294967295 to 0 and ends consistent", () => {
         const first = 4294967196
@@ -63,18 +88,9 @@ describe("a group across the wrap of its u32 seqs", () => {
         // seq (0, none), and the board took that 0 for a seq; past 2^31 the newest seq the remote
         // heard of lies before 0, so its seqs started at 1, almost half a turn after the group's,
         // and the group followed it there (the remote's resync never ended)
-        const o = options({ firstSeq: 2147483700, seed: 1, boards: 4 })
-        const sim = new Simulation(o)
-        sim.start()
-        let replaced = false
-        sim.kernel.setTimer(8000, () => (replaced = sim.replacePrimary(1, new Prng(9), 300)))
-        sim.kernel.setTimer(8100, () => sim.replaceRemote(new Prng(7), 2000, null))
-        sim.kernel.run(o.durationMs, Number.MAX_SAFE_INTEGER)
-        const r = sim.finish()
+        const { replaced, r } = runLosingBoth(2147483700, 300, 8100)
         expect(replaced).toBe(true)
-        expect(r.violations).toEqual([])
-        expect(r.consistent).toBe(true)
-        expect(r.restores).toBe(1)
+        expectConsistent(r, 1)
         expect(seqAfter(r.appliedSeq, 2147483700)).toBe(true)
     }, 60000)
 
@@ -82,18 +98,9 @@ describe("a group across the wrap of its u32 seqs", () => {
         // the new remote had heard of no seq (0) when the board's restore ended: the board kept
         // 0 as the newest seq it had adopted, which past 2^31 lies after the group's seqs, and
         // started its seqs at 1; the group followed it there and the new remote never committed
-        const o = options({ firstSeq: 2147483700, seed: 1, boards: 4 })
-        const sim = new Simulation(o)
-        sim.start()
-        let replaced = false
-        sim.kernel.setTimer(8000, () => (replaced = sim.replacePrimary(1, new Prng(9), 2000)))
-        sim.kernel.setTimer(10800, () => sim.replaceRemote(new Prng(7), 2000, null))
-        sim.kernel.run(o.durationMs, Number.MAX_SAFE_INTEGER)
-        const r = sim.finish()
+        const { replaced, r } = runLosingBoth(2147483700, 2000, 10800)
         expect(replaced).toBe(true)
-        expect(r.violations).toEqual([])
-        expect(r.consistent).toBe(true)
-        expect(r.restores).toBe(1)
+        expectConsistent(r, 1)
         expect(seqAfter(r.appliedSeq, 2147483700)).toBe(true)
     }, 60000)
 
@@ -103,51 +110,40 @@ describe("a group across the wrap of its u32 seqs", () => {
         // confirmed no seq copies nothing to a new remote, and the new remote never had those
         // blocks (acknowledged writes missing while later ones showed: unsafe). The restore now
         // confirms the seq of the blocks it holds, and the board copies them all
-        const faults = ["replace-primary", "replace"]
-        const r = new Simulation(options({ firstSeq: 2147483700, seed: 10, boards: 6, durationMs: 60000, faults })).run()
-        expect(r.violations).toEqual([])
-        expect(r.consistent).toBe(true)
-        expect(r.restores).toBe(1)
+        const r = runReplacements(2147483700, 10, 6)
+        expectConsistent(r, 1)
     }, 60000)
 
     it("the remote replaced just after a primary was lost with its flash, at seq 4294967000: the board's empty image is confirmed as of the newest seq heard, and its seqs reach the new remote", () => {
         // the new remote had applied nothing but heard of seqs: the board confirmed no seq, so
         // its copy was as of 0, which past 2^31 lies after its seqs: the new remote took them as
         // covered by the copy and applied a cut without them (unsafe)
-        const o = options({ firstSeq: 4294967000, seed: 1, boards: 4 })
-        const sim = new Simulation(o)
-        sim.start()
-        let replaced = false
-        sim.kernel.setTimer(8000, () => (replaced = sim.replacePrimary(1, new Prng(9), 2000)))
-        sim.kernel.setTimer(8050, () => sim.replaceRemote(new Prng(7), 2000, null))
-        sim.kernel.run(o.durationMs, Number.MAX_SAFE_INTEGER)
-        const r = sim.finish()
+        const { replaced, r } = runLosingBoth(4294967000, 2000, 8050)
         expect(replaced).toBe(true)
-        expect(r.violations).toEqual([])
-        expect(r.consistent).toBe(true)
-        expect(r.restores).toBe(1)
+        expectConsistent(r, 1)
     }, 60000)
 
     it("a board restored from a remote that heard of no seq, at seq 4294967000 (a sweep's seed): it takes the group's seq, and the new remote stages its portions", () => {
         // the board, fresh, took the group's seq from its first shuttle; the new remote, before
         // any member announced a base, took its applied seq 0 for a seq, and dropped the
         // board's first portions as already applied: it waited for them for good
-        const faults = ["replace-primary", "replace"]
-        const r = new Simulation(options({ firstSeq: 4294967000, seed: 25, boards: 4, durationMs: 60000, faults })).run()
-        expect(r.violations).toEqual([])
-        expect(r.consistent).toBe(true)
-        expect(r.restores).toBe(1)
+        const r = runReplacements(4294967000, 25, 4)
+        expectConsistent(r, 1)
     }, 60000)
 
     it("a board restored when the newest seq the remote heard of is 0 itself (a sweep's seed): its seqs start after 0", () => {
         // the remote says 0 for a newest seq heard when it heard of none; the board took every
         // 0 for none, kept no newest seq, and started after the seq of its image, 4294967284:
         // the lost board's seqs up to 0 were never reported short, and the group suspended for good
-        const faults = ["replace-primary", "replace"]
-        const r = new Simulation(options({ firstSeq: 4294967000, seed: 37, boards: 4, durationMs: 60000, faults })).run()
-        expect(r.violations).toEqual([])
-        expect(r.consistent).toBe(true)
-        expect(r.restores).toBe(2)
+        const r = runReplacements(4294967000, 37, 4)
+        expectConsistent(r, 2)
+    }, 60000)
+
+    it("a new remote before any member announced a base, at seq 2147483700 (a sweep's seed): it takes the members' messages of seqs past 2^31", () => {
+        // its applied seq was 0 until a member's RESYNC set its blank base: past 2^31 the
+        // group's seqs lie before 0, and it dropped a restored board's SEQ_DONEs (and could
+        // drop manifests and portions) as of seqs it had applied: it waited for them for good
+        expectConsistent(runReplacements(2147483700, 42, 5), 1)
     }, 60000)
 
     it("the primary site lost across the wrap while a new remote has applied nothing: the promoted image holds none of the unapplied seqs", () => {
