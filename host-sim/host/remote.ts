@@ -3,6 +3,7 @@
 import { mkdirSync, statSync, accessSync, constants } from "node:fs"
 import { join } from "node:path"
 import { addRemoteCommands, RemoteParts } from "../../firmware/console/commands"
+import { appliedText } from "../../firmware/console/remoteCommands"
 import { LogLevel, Shell } from "../../firmware/console/shell"
 import { remoteFlashBytes, remoteOptionsOf, RemoteFirmware } from "../../firmware/boot/remoteFirmware"
 import { checkChannelConfig } from "../../firmware/link/config"
@@ -162,7 +163,7 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
     const store = remote.store
     const board = remote.board!
     const rep = store.lastMountReport()
-    out("store: " + rep.sectors + " sectors, " + rep.liveRecords + " blocks held, " + rep.freeSectors + " free sectors; applied seq " + store.appliedSeq())
+    out("store: " + rep.sectors + " sectors, " + rep.liveRecords + " blocks held, " + rep.freeSectors + " free sectors; " + appliedText(store))
 
     if (keys) out("link: sealed (AES-256-CCM), every member's key from " + o.keyFile + "; only those members are taken")
     else out("link: NOT sealed (--insecure): anyone who reaches the port can read every block and write into this image")
@@ -246,15 +247,7 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
     const status = () => {
         let connected = 0
         for (const l of listener.links) if (l.socket) connected++
-        const line =
-            "applied seq " +
-            store.appliedSeq() +
-            ", members connected " +
-            connected +
-            "/" +
-            listener.links.length +
-            ", staged portions " +
-            board.stagedPortions()
+        const line = appliedText(store) + ", members connected " + connected + "/" + listener.links.length + ", staged portions " + board.stagedPortions()
         if (line !== last) log(line)
         last = line
         clock.setTimer(STATUS_EVERY_MS, status)
@@ -274,7 +267,7 @@ export async function runRemote(o: RemoteHostOptions): Promise<number> {
                 await flash.close()
                 unlockDataDir(o.dataDir)
                 if (server) await server.close("seqmirror remote: stopped")
-                out("stopped; applied seq " + store.appliedSeq() + ", " + flash.programs + " programs and " + flash.erases + " erases this run, all synced")
+                out("stopped; " + appliedText(store) + ", " + flash.programs + " programs and " + flash.erases + " erases this run, all synced")
                 process.stdin.destroy()
                 resolve(0)
             })()

@@ -67,6 +67,8 @@ describe("a primary replicates to a remote over TCP", () => {
         await expectMirrors(image, flash)
         expect(await remote.kill("SIGTERM")).toEqual({ code: 0, signal: null })
         expect(remote.lines.some((l) => /^seqmirror remote: stopped; applied seq \d+/.test(l))).toBe(true)
+        // its blank store had applied no seq when it started: it said so, not seq 0
+        expect(remote.lines.some((l) => /^seqmirror remote: store: \d+ sectors, 0 blocks held, \d+ free sectors; applied no seq yet$/.test(l))).toBe(true)
         expect(await exportImage(data)).toEqual(image)
         // the block's bytes are the write's: its first line says whose write it is
         const b = blocksOf(image).get(writes[0].lba)!
