@@ -156,7 +156,7 @@ export function promote(r: RemoteBoard, done: (err: number, report: PromoteRepor
                     r.promotedSeq = p
                     fenceAll(r, true)
                     // the promoted image's writes take seqs after every one the primaries used
-                    if (r.seqFloor < 0 || seqAfter(top, r.seqFloor)) r.seqFloor = top
+                    if (top >= 0) if (r.seqFloor < 0 || seqAfter(top, r.seqFloor)) r.seqFloor = top
                     r.promoteReady = true
                     r.promotions++
                     r.lastPromote = report

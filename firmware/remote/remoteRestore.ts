@@ -21,8 +21,8 @@ import { flashError, flashOk, MemberState, resend, STAGING_RETRY_MS } from "./re
  */
 
 /** The newest seq the remote has heard of: applied, staged, in a manifest or a SEQ_DONE, or
- * used by the lost primaries before a promotion; 0 when none (a blank remote that heard of
- * no seq yet). */
+ * used by the lost primaries before a promotion; -1 when none (a blank remote that heard of
+ * no seq yet: RESTORED says 0 then). */
 export function newestHeard(r: RemoteBoard): number {
     const h = new Heard(r.imageSeq(), !r.appliedNothing())
     if (r.seqFloor >= 0) h.take(r.seqFloor)
@@ -36,14 +36,14 @@ export function newestHeard(r: RemoteBoard): number {
         const a = r.members[i].arrivals
         for (let j = 0; j < a.length; j++) h.take(a[j].seq)
     }
-    return h.top
+    return h.any ? h.top : -1
 }
 
 /** The newest of the seqs it is given, from a first one or from none (`any` false). */
 class Heard {
     constructor(
         public top: number,
-        private any: boolean
+        public any: boolean
     ) {}
 
     take(seq: number): void {
@@ -124,8 +124,9 @@ function beginRestore(r: RemoteBoard, ms: MemberState, session: number): void {
         ms.arrivals = []
         if (r.onRestoreBegun) r.onRestoreBegun(ms.member, applied)
         if (session !== ms.session) return
-        // (the top as it was before the discard: the board's seqs start after every one used)
-        if (r.seqFloor < 0 || seqAfter(top, r.seqFloor)) r.seqFloor = top
+        // (the top as it was before the discard: the board's seqs start after every one used;
+        // none heard is no floor)
+        if (top >= 0) if (r.seqFloor < 0 || seqAfter(top, r.seqFloor)) r.seqFloor = top
         begun(r, ms, session)
     })
 }
@@ -145,7 +146,9 @@ function sendRestored(r: RemoteBoard, ms: MemberState, lba: number, applied: num
     b[0] = Msg.Restored
     putU32(b, 1, lba)
     putU32(b, 5, applied)
-    putU32(b, 9, newestHeard(r))
+    // (0 for none: the board takes it for none when the image is as of none too)
+    const top = newestHeard(r)
+    putU32(b, 9, top < 0 ? 0 : top)
     let flags = 0
     if (r.promoted) flags |= Restored.Promoted
     if (frozen(r)) if (state !== Restored.End || ms.passFrozen) flags |= Restored.Frozen

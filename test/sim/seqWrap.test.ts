@@ -146,6 +146,13 @@ describe("a group across the wrap of its u32 seqs", () => {
         expectConsistent(runReplacements(2147483700, 42, 5), 1)
     }, 60000)
 
+    it("two boards restored while the group crosses 2^31 (a sweep's seed): a remote that heard of no seq keeps no floor of seqs", () => {
+        // the first restore, from a new remote that had heard of none, left it a floor of seqs
+        // of 0 (none taken for seq 0); past 2^31, 0 lies after the group's seqs: the second
+        // board's newest seq heard was 0, its seqs started at 1 and the group followed (unsafe)
+        expectConsistent(runReplacements(2147483400, 1, 5), 2)
+    }, 60000)
+
     it("the primary site lost across the wrap while a new remote has applied nothing: the promoted image holds none of the unapplied seqs", () => {
         // the remote was replaced before the disaster and had applied no seq when the operator
         // promoted it; a promotion discards what is staged above the applied seq, and that was
