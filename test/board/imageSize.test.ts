@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from "vitest"
-import { spawnSync } from "node:child_process"
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ROOT } from "./devs"
+import { runCommand } from "../turn"
 
 // The board image against the DeviceScript VM's limit (docs/HARDWARE.md, "Image size"), built by
 // `npm run build`'s script (bin/build-board.mjs: the configuration's module, the compiler on
@@ -36,7 +36,7 @@ interface Built {
 
 /** `npm run build` of `config` in a folder of its own; `padLines` lines of code more in the
  * board entry, to take it over the limit. */
-function build(config: unknown, padLines = 0): Built {
+async function build(config: unknown, padLines = 0): Promise<Built> {
     const dir = mkdtempSync(join(tmpdir(), "seqmirror-image-"))
     folders.push(dir)
     cpSync(join(ROOT, "firmware"), join(dir, "firmware"), { recursive: true })
@@ -50,7 +50,7 @@ function build(config: unknown, padLines = 0): Built {
         pad += '    return x\n}\nconsole.log("pad " + pad(1))\n'
         writeFileSync(join(dir, "firmware", "main.ts"), readFileSync(join(dir, "firmware", "main.ts"), "utf8") + pad)
     }
-    const r = spawnSync(process.execPath, [join(ROOT, "bin", "build-board.mjs")], { cwd: dir, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } })
+    const r = await runCommand(process.execPath, [join(ROOT, "bin", "build-board.mjs")], { cwd: dir, env: { ...process.env, NO_COLOR: "1" } })
     const out = r.stdout + r.stderr
     const m = /(\d+) bytes (left|over)/.exec(out)
     expect(m, out.slice(-2000)).not.toBeNull()
@@ -68,29 +68,29 @@ function withExtras(restore: boolean, verify: boolean, pacing: boolean): unknown
 describe("the board image against the DeviceScript VM's 64 KB limit", () => {
     let shipped = -1
 
-    it("the shipped configuration leaves the VM tests their room", () => {
-        const b = build(SHIPPED)
+    it("the shipped configuration leaves the VM tests their room", async () => {
+        const b = await build(SHIPPED)
         expect(b.status, b.out.slice(-2000)).toBe(0)
         shipped = b.left
         expect(shipped).toBeGreaterThanOrEqual(VM_TESTS_ROOM)
     }, 120_000)
 
-    it("a board that can be restored and verifies online loads, with room taken by each", () => {
-        const b = build(withExtras(true, true, false))
+    it("a board that can be restored and verifies online loads, with room taken by each", async () => {
+        const b = await build(withExtras(true, true, false))
         expect(b.status, b.out.slice(-2000)).toBe(0)
         expect(b.left).toBeGreaterThan(0)
         expect(b.left).toBeLessThan(shipped)
     }, 120_000)
 
-    it("an image with everything a board can turn on loads", () => {
-        const b = build(withExtras(true, true, true))
+    it("an image with everything a board can turn on loads", async () => {
+        const b = await build(withExtras(true, true, true))
         expect(b.status, b.out.slice(-2000)).toBe(0)
         expect(b.left).toBeGreaterThan(0)
     }, 120_000)
 
-    it("an image over the limit fails the build with what to turn off", () => {
+    it("an image over the limit fails the build with what to turn off", async () => {
         // the board entry made longer than the room left, with the restore on
-        const b = build(withExtras(true, false, false), 800)
+        const b = await build(withExtras(true, false, false), 800)
         expect(b.status).toBe(1)
         expect(b.left).toBeLessThan(0)
         expect(b.out).toMatch(/image-size: the image is \d+ bytes over the VM's limit: it would not load/)

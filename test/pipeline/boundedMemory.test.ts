@@ -3,6 +3,7 @@ import { REMOTE_SEQS, STAGING_PER_MEMBER } from "../../firmware/remote/remoteBoa
 import { GroupPrimaryBoard } from "../../firmware/pipeline/groupPrimary"
 import { historySlack } from "../../firmware/pipeline/primary"
 import { defaultSimOptions, Simulation } from "../../host-sim/sim"
+import { nextTurn } from "../turn"
 
 // Memory in the firmware is fixed by its configuration: a long outage and more writes than the
 // group can take never make a structure grow past its bound, on the primaries or the remote
@@ -26,11 +27,11 @@ interface Peaks {
     remoteManifests: number
 }
 
-function drive(
+async function drive(
     linkDown: { target: number | "remote"; atMs: number; forMs: number }[],
     boards: number,
     seed: number
-): { peaks: Peaks; busy: number; sim: Simulation } {
+): Promise<{ peaks: Peaks; busy: number; sim: Simulation }> {
     // links in the clear: the run this test has always made (the memory bounds are the same sealed)
     const o = { ...defaultSimOptions(), boards, seed, durationMs: 240000, rate: 150, faults: ["power", "link", "reboot"], linkDown, keys: "none" as const }
     const sim = new Simulation(o, { maxHistorySeqs: HISTORY, maxWritesWaiting: WAITING, suspendAfterMs: 0 }, { queueDepth: 40 })
@@ -57,6 +58,8 @@ function drive(
             peaks.arrivals = Math.max(peaks.arrivals, h.arrivals)
             peaks.remoteManifests = Math.max(peaks.remoteManifests, h.manifests)
         }
+        // a turn of the worker's event loop every 10 s of the run (test/turn.ts)
+        if (t % 10000 === 0) await nextTurn()
     }
     for (const b of seen) busy += b.writesBusy
     return { peaks, busy, sim }
@@ -79,8 +82,8 @@ function withinBounds(peaks: Peaks, boards: number, maxSeqs: number): void {
 }
 
 describe("memory under a long outage and overload", () => {
-    it("a member's link down for two minutes, apps writing more than the group takes: every structure stays within its bound", () => {
-        const { peaks, busy, sim } = drive([{ target: 1, atMs: 20000, forMs: 120000 }], 4, 11)
+    it("a member's link down for two minutes, apps writing more than the group takes: every structure stays within its bound", async () => {
+        const { peaks, busy, sim } = await drive([{ target: 1, atMs: 20000, forMs: 120000 }], 4, 11)
         const maxSeqs = REMOTE_SEQS
         withinBounds(peaks, 4, maxSeqs)
         // the bounds were reached: the history filled, the apps were told to wait
@@ -92,8 +95,8 @@ describe("memory under a long outage and overload", () => {
         expect(result.consistent).toBe(true)
     })
 
-    it("the remote off for two minutes: the same", () => {
-        const { peaks, sim } = drive([{ target: "remote", atMs: 20000, forMs: 120000 }], 3, 12)
+    it("the remote off for two minutes: the same", async () => {
+        const { peaks, sim } = await drive([{ target: "remote", atMs: 20000, forMs: 120000 }], 3, 12)
         withinBounds(peaks, 3, REMOTE_SEQS)
         expect(peaks.seqs).toBeGreaterThanOrEqual(HISTORY)
         const result = sim.finish()

@@ -2,8 +2,9 @@ import { describe, expect, it } from "vitest"
 import { GroupPrimaryBoard } from "../../firmware/pipeline/groupPrimary"
 import { Manifest, ManifestEntry, TRACKED } from "../../firmware/protocol/messages"
 import { SuspendReason } from "../../firmware/pipeline/primary"
-import { defaultSimOptions, SimOptions, Simulation } from "../../host-sim/sim"
+import { defaultSimOptions, SimOptions, SimResult, Simulation } from "../../host-sim/sim"
 import { Prng } from "../../host-sim/prng"
+import { nextTurn } from "../turn"
 
 // Suspend, track and resync, end to end on the simulated group: the same firmware as the
 // boards, virtual time, every acknowledgement and apply judged by the checker.
@@ -12,37 +13,43 @@ function options(o: Partial<SimOptions>): SimOptions {
     return { ...defaultSimOptions(), ...o }
 }
 
-/** Runs a simulation, sampling every `every` ms what the test wants to see over time. */
-function run(o: SimOptions, every: number, sample: (sim: Simulation, t: number) => void) {
+/** Runs a simulation, sampling it every `every` ms (and giving the worker's event loop a turn:
+ * test/turn.ts). */
+async function run(o: SimOptions, every: number, sample: (sim: Simulation, t: number) => void): Promise<{ sim: Simulation; result: SimResult }> {
     const sim = new Simulation(o)
     sim.start()
     for (let t = every; t <= o.durationMs; t += every) {
         sim.kernel.run(t, Number.MAX_SAFE_INTEGER)
         sample(sim, t)
+        await nextTurn()
     }
     return { sim, result: sim.finish() }
 }
 
 describe("a member powered off for a minute", () => {
-    it("the others acknowledge at local speed while it is off, the remote holds its last consistent image, and a delta resync brings the group back", () => {
+    it("the others acknowledge at local speed while it is off, the remote holds its last consistent image, and a delta resync brings the group back", async () => {
         const applied: number[] = []
         const acked: number[] = []
-        const { result } = run(options({ boards: 4, seed: 11, durationMs: 120000, powerOff: [{ target: 2, atMs: 10000, forMs: 60000 }] }), 5000, (sim, t) => {
-            applied.push(sim.group.appliedSeq())
-            acked.push(sim.history.ackedHigh[0])
-            if (t === 40000) {
-                // while member 2 is off: the others have suspended, for the write that waited
-                for (const b of [0, 1, 3]) {
-                    const board = sim.group.primaries[b].board!
-                    expect(board.suspended).toBe(true)
-                    expect(board.suspendReason).toBe(SuspendReason.Stalled)
+        const { result } = await run(
+            options({ boards: 4, seed: 11, durationMs: 120000, powerOff: [{ target: 2, atMs: 10000, forMs: 60000 }] }),
+            5000,
+            (sim, t) => {
+                applied.push(sim.group.appliedSeq())
+                acked.push(sim.history.ackedHigh[0])
+                if (t === 40000) {
+                    // while member 2 is off: the others have suspended, for the write that waited
+                    for (const b of [0, 1, 3]) {
+                        const board = sim.group.primaries[b].board!
+                        expect(board.suspended).toBe(true)
+                        expect(board.suspendReason).toBe(SuspendReason.Stalled)
+                    }
+                    // the remote holds its image and knows why
+                    const remote = sim.group.remote.board!
+                    expect(remote.isResyncing()).toBe(true)
+                    expect(remote.suspendedMember).toBeGreaterThanOrEqual(0)
                 }
-                // the remote holds its image and knows why
-                const remote = sim.group.remote.board!
-                expect(remote.isResyncing()).toBe(true)
-                expect(remote.suspendedMember).toBeGreaterThanOrEqual(0)
             }
-        })
+        )
         // from 20 s to 70 s (member 2 off): the remote's image does not move, member 0 goes on
         expect(applied[3]).toBe(applied[12])
         expect(acked[12] - acked[3]).toBeGreaterThan(500)
@@ -57,9 +64,9 @@ describe("a member powered off for a minute", () => {
 })
 
 describe("a member's link down for two minutes", () => {
-    it("no write fails or waits long, the group resyncs when the link is back, and the remote ends consistent", () => {
+    it("no write fails or waits long, the group resyncs when the link is back, and the remote ends consistent", async () => {
         const o = options({ boards: 4, seed: 12, durationMs: 300000, linkDown: [{ target: 0, atMs: 10000, forMs: 120000 }] })
-        const { result } = run(o, 30000, (sim, t) => {
+        const { result } = await run(o, 30000, (sim, t) => {
             if (t === 60000) expect(sim.group.primaries[0].board!.suspendReason).toBe(SuspendReason.Link)
         })
         expect(result.violations).toEqual([])
@@ -75,9 +82,9 @@ describe("a member's link down for two minutes", () => {
 describe("more load than the remote can take", () => {
     // (with the remote's flow control, 30 writes/s on each of eight boards is a load the remote
     // keeps up with, its lag steady at about 15 s: 60 is more than it can take)
-    it("eight boards at 60 writes/s for 5 minutes: no write fails, histories stay bounded, the remote ends consistent", () => {
+    it("eight boards at 60 writes/s for 5 minutes: no write fails, histories stay bounded, the remote ends consistent", async () => {
         let maxLive = 0
-        const { sim, result } = run(options({ boards: 8, rate: 60, durationMs: 300000 }), 10000, (s) => {
+        const { sim, result } = await run(options({ boards: 8, rate: 60, durationMs: 300000 }), 10000, (s) => {
             for (const p of s.group.primaries) if (p.store) maxLive = Math.max(maxLive, p.store.liveVersions())
         })
         expect(result.violations).toEqual([])
@@ -112,10 +119,10 @@ describe("a member that tracks a seq marks it TRACKED in the shuttle", () => {
         expect(result.violations).toEqual([])
     })
 
-    it("a group member's tracked seqs report TRACKED totals, and it acknowledges early only after a visit took them", () => {
+    it("a group member's tracked seqs report TRACKED totals, and it acknowledges early only after a visit took them", async () => {
         const o = options({ boards: 3, seed: 7, durationMs: 20000, powerOff: [{ target: 1, atMs: 3000, forMs: 12000 }] })
         let early = 0
-        const { result } = run(o, 1000, (sim, t) => {
+        const { result } = await run(o, 1000, (sim, t) => {
             const b = sim.group.primaries[0].board as GroupPrimaryBoard
             if (t === 12000) {
                 expect(b.suspended).toBe(true)

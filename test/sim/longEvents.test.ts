@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest"
-import { spawnSync } from "node:child_process"
+import { Ran, runCommand } from "../turn"
 import { DEATH_MAX_MS, DEATH_MIN_MS, deathSchedule, defaultSimOptions, replayCommand, SimOptions, Simulation } from "../../host-sim/sim"
 import { drawDuration, formatEvents, OptionError, parseDurationMs, parseDurationRange, parseLinkDown, parsePowerOff } from "../../host-sim/simEvents"
 import { seedOptions } from "../../host-sim/sweep"
 import { FaultLog } from "../../host-sim/faultLog"
 
 /** The seqmirror command itself (bin/seqmirror.mjs, as npx runs it). */
-function cli(args: string[]) {
-    return spawnSync(process.execPath, ["bin/seqmirror.mjs", ...args], { encoding: "utf8" })
+function cli(args: string[]): Promise<Ran> {
+    return runCommand(process.execPath, ["bin/seqmirror.mjs", ...args])
 }
 
 function options(o: Partial<SimOptions>): SimOptions {
@@ -116,7 +116,7 @@ describe("the replay command", () => {
         expect(replayCommand(options({}))).not.toMatch(/--power-off|--link-down/)
     })
 
-    it("the command line takes the events, runs them and prints the same replay command", () => {
+    it("the command line takes the events, runs them and prints the same replay command", async () => {
         const args = [
             "sim",
             "--boards",
@@ -133,7 +133,7 @@ describe("the replay command", () => {
             "remote@1500ms+300ms",
             "--json",
         ]
-        const r = cli(args)
+        const r = await cli(args)
         const out = JSON.parse(r.stdout.trim().split("\n").pop()!)
         expect(out.replay).toBe(
             "npx seqmirror sim --boards 2 --seed 4 --duration 3000ms --power-off 1@1000ms+500ms,0@2000ms+200ms --link-down remote@1500ms+300ms"
@@ -142,32 +142,32 @@ describe("the replay command", () => {
         expect(out.faultsInjected.linkDown).toBe(1)
         for (const k of ["writesFailed", "suspensions", "resyncs", "ackedDuringSuspension"]) expect(typeof out[k], k).toBe("number")
         // the replay, run again, prints itself
-        const again = cli(out.replay.split(" ").slice(2).concat(["--json"]))
+        const again = await cli(out.replay.split(" ").slice(2).concat(["--json"]))
         expect(JSON.parse(again.stdout.trim().split("\n").pop()!)).toEqual(out)
     })
 
-    it("bad values give one line on stderr and exit code 2", () => {
+    it("bad values give one line on stderr and exit code 2", async () => {
         for (const args of [
             ["sim", "--boards", "2", "--power-off", "2@1s"],
             ["sim", "--link-down", "0@1s"],
             ["sim", "--duration", "1s..2s"],
             ["sweep", "--duration", "20s..10s"],
         ]) {
-            const r = cli(args)
+            const r = await cli(args)
             expect(r.status, args.join(" ")).toBe(2)
             expect(r.stderr.trim().split("\n")).toHaveLength(1)
             expect(r.stderr).toMatch(/^seqmirror: /)
         }
     })
 
-    it("--help prints the usage, exits 0 and runs nothing", () => {
+    it("--help prints the usage, exits 0 and runs nothing", async () => {
         for (const args of [
             ["sim", "--help"],
             ["sweep", "--help", "--seeds", "1..100000"],
             ["config", "--help"],
             ["bench", "-h"],
         ]) {
-            const r = cli(args)
+            const r = await cli(args)
             expect(r.status, args.join(" ")).toBe(0)
             expect(r.stdout).toContain("Usage: seqmirror " + args[0])
             // the scheduled events are options of sim, and of sweep through sim's

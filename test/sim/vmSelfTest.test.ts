@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { execFileSync } from "node:child_process"
 import { SelfTest } from "../../host-sim/selfTest"
+import { runCommand } from "../turn"
 
 function runOnNode(): { writes: number; digest: string } {
     const t = new SelfTest(7, 40)
@@ -10,14 +10,13 @@ function runOnNode(): { writes: number; digest: string } {
 }
 
 describe("the simulator runs the board's code", () => {
-    it("the self-test scenario gives the same digest on Node and in the DeviceScript VM", () => {
+    it("the self-test scenario gives the same digest on Node and in the DeviceScript VM", async () => {
         const node = runOnNode()
         expect(node.writes).toBe(40)
-        const out = execFileSync("npx", ["devs", "run", "host-sim/vm/selftest.ts", "--test"], {
-            encoding: "utf8",
-            env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
-            // eslint-disable-next-line no-control-regex -- the CLI's ANSI colour codes start with ESC
-        }).replace(/\x1b\[[0-9;]*m/g, "")
+        const r = await runCommand("npx", ["devs", "run", "host-sim/vm/selftest.ts", "--test"], { env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" } })
+        expect(r.status, r.stdout + r.stderr).toBe(0)
+        // eslint-disable-next-line no-control-regex -- the CLI's ANSI colour codes start with ESC
+        const out = r.stdout.replace(/\x1b\[[0-9;]*m/g, "")
         expect(out).toContain("test OK")
         const m = /selftest digest (.+)$/m.exec(out)
         expect(m).not.toBeNull()

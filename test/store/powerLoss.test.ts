@@ -3,16 +3,20 @@ import { StoreOptions, StoreRole } from "../../firmware/store/types"
 import { PartialMode } from "../../host-sim/models/spiNorChip"
 import { Prng } from "../../host-sim/prng"
 import { countOps, kinds, primaryOps, remoteOps, runWithCut, StoreOp } from "./scenario"
+import { nextTurn } from "../turn"
 
 /** Every cut point gets each kind of interruption: some bits, a prefix, all of it (but no
  * completion seen), none of it. After the check, a few more calls append where the cut left
  * the log, and a second mount checks again. */
 const MODES = [PartialMode.RandomBits, PartialMode.Prefix, PartialMode.Everything, PartialMode.Nothing]
 
-function exhaustive(capacity: number, opts: StoreOptions, ops: StoreOp[]): number {
+async function exhaustive(capacity: number, opts: StoreOptions, ops: StoreOp[]): Promise<number> {
     const n = countOps(capacity, opts, ops)
     let suspended = 0
-    for (let cut = 1; cut <= n; cut++) for (const mode of MODES) if (runWithCut(capacity, opts, ops, cut, mode, cut * 7 + mode, 0, 6)) suspended++
+    for (let cut = 1; cut <= n; cut++) {
+        for (const mode of MODES) if (runWithCut(capacity, opts, ops, cut, mode, cut * 7 + mode, 0, 6)) suspended++
+        if (cut % 32 === 0) await nextTurn()
+    }
     // the store erases behind its calls, which suspend the erase: the programs made meanwhile
     // are among the operations cut, with the suspended erase cut too
     expect(suspended).toBeGreaterThan(0)
@@ -20,25 +24,25 @@ function exhaustive(capacity: number, opts: StoreOptions, ops: StoreOp[]): numbe
 }
 
 describe("power loss at every program and erase", () => {
-    it("primary: every acknowledged write survives with its latest value, pinned versions and meta too", () => {
+    it("primary: every acknowledged write survives with its latest value, pinned versions and meta too", async () => {
         const ops = primaryOps(1, 110, 12, 256)
         const k = kinds(ops)
         expect(k.confirm).toBeGreaterThan(2)
         expect(k.meta).toBeGreaterThan(0)
-        const n = exhaustive(32768, { role: StoreRole.Primary }, ops)
+        const n = await exhaustive(32768, { role: StoreRole.Primary }, ops)
         expect(n).toBeGreaterThan(250)
     })
 
-    it("remote: after a cut the store shows exactly its applied seqs, staged versions and discards hold", () => {
+    it("remote: after a cut the store shows exactly its applied seqs, staged versions and discards hold", async () => {
         const ops = remoteOps(1, 40, 12, 256)
         const k = kinds(ops)
         expect(k.discard).toBeGreaterThan(2)
-        const n = exhaustive(32768, { role: StoreRole.Remote }, ops)
+        const n = await exhaustive(32768, { role: StoreRole.Remote }, ops)
         expect(n).toBeGreaterThan(400)
     })
 
-    it("primary with 64-byte blocks (51 records per sector)", () => {
-        const n = exhaustive(24576, { role: StoreRole.Primary, blockSize: 64 }, primaryOps(2, 200, 30, 64))
+    it("primary with 64-byte blocks (51 records per sector)", async () => {
+        const n = await exhaustive(24576, { role: StoreRole.Primary, blockSize: 64 }, primaryOps(2, 200, 30, 64))
         expect(n).toBeGreaterThan(400)
     })
 })

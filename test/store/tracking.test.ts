@@ -4,11 +4,12 @@ import { MetaKey, StoreError, StoreOptions, StoreRole } from "../../firmware/sto
 import { PartialMode } from "../../host-sim/models/spiNorChip"
 import { block, Rig } from "./harness"
 import { countOps, kinds, runWithCut, StoreOp, trackedOps } from "./scenario"
+import { nextTurn } from "../turn"
 
 const MODES = [PartialMode.RandomBits, PartialMode.Prefix, PartialMode.Everything, PartialMode.Nothing]
 
 describe("tracking while suspended, under power loss at every program and erase", () => {
-    it("every acknowledged write survives as its block's newest version, with the seq that marks it changed", () => {
+    it("every acknowledged write survives as its block's newest version, with the seq that marks it changed", async () => {
         const opts: StoreOptions = { role: StoreRole.Primary }
         const ops = trackedOps(3, 160, 12, 256)
         const k = kinds(ops)
@@ -23,7 +24,10 @@ describe("tracking while suspended, under power loss at every program and erase"
         expect(tracked).toBeGreaterThan(40)
         const n = countOps(32768, opts, ops)
         expect(n).toBeGreaterThan(200)
-        for (let cut = 1; cut <= n; cut++) for (const mode of MODES) runWithCut(32768, opts, ops, cut, mode, cut * 5 + mode, 0, 6)
+        for (let cut = 1; cut <= n; cut++) {
+            for (const mode of MODES) runWithCut(32768, opts, ops, cut, mode, cut * 5 + mode, 0, 6)
+            if (cut % 32 === 0) await nextTurn()
+        }
     })
 })
 
@@ -121,7 +125,7 @@ describe("a power cut in a garbage collection that took the last free sector", (
         return [...at].sort((a, b) => a - b)
     }
 
-    it("the store boots, takes its metadata and goes on writing, wherever the cut lands", () => {
+    it("the store boots, takes its metadata and goes on writing, wherever the cut lands", async () => {
         const ops = workload()
         const cuts = withNoFreeSector(ops)
         // the situation arises, many times: cut in 60 of them, spread over the run
@@ -130,6 +134,7 @@ describe("a power cut in a garbage collection that took the last free sector", (
         for (let i = 0; i < 60; i++) {
             const cut = cuts[Math.floor(i * step)]
             for (const mode of [PartialMode.RandomBits, PartialMode.Prefix]) runWithCut(CAPACITY, opts, ops, cut, mode, cut * 7 + mode, 0, ops.length)
+            await nextTurn()
         }
     })
 })
