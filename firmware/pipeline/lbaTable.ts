@@ -39,39 +39,35 @@ export class LbaTable {
 
     /** The value stored for lba, or -1. */
     get(lba: number): number {
-        const b = this.slots
-        let o = slotOf(lba, this.mask)
-        while (getU32(b, o + 4) === this.gen) {
-            if (getU32(b, o) === lba) return getU16(b, o + 8)
-            // the next slot, the first after the last
-            o += SLOT
-            if (o >= b.length) o = 0
-        }
-        return -1
+        const o = this.find(lba)
+        if (o < 0) return -1
+        return getU16(this.slots, o + 8)
     }
 
-    /** Stores value for lba; false when lba is new and the table is full. */
     set(lba: number, value: number): boolean {
         const b = this.slots
-        let o = slotOf(lba, this.mask)
+        let o = this.find(lba)
+        if (o < 0) {
+            if (this.count >= this.capacity) return false
+            o = -1 - o
+            putU32(b, o, lba)
+            putU32(b, o + 4, this.gen)
+            this.count++
+        }
+        putU16(b, o + 8, value)
+        return true
+    }
+
+    /** The offset of lba's slot; else a negative number, -1 - the offset of the free slot where
+     * it would go (probing from its hash, the next slot the first after the last). */
+    private find(lba: number): number {
+        const b = this.slots
+        let o = ((Math.imul(lba, 0x9e3779b1) >>> 16) & this.mask) * SLOT
         while (getU32(b, o + 4) === this.gen) {
-            if (getU32(b, o) === lba) {
-                putU16(b, o + 8, value)
-                return true
-            }
+            if (getU32(b, o) === lba) return o
             o += SLOT
             if (o >= b.length) o = 0
         }
-        if (this.count >= this.capacity) return false
-        putU32(b, o, lba)
-        putU32(b, o + 4, this.gen)
-        putU16(b, o + 8, value)
-        this.count++
-        return true
+        return -1 - o
     }
-}
-
-/** The offset of the slot where lba's probe starts, in a table of mask + 1 slots. */
-function slotOf(lba: number, mask: number): number {
-    return ((Math.imul(lba, 0x9e3779b1) >>> 16) & mask) * SLOT
 }
