@@ -141,6 +141,7 @@ export abstract class LinkChannel extends ChannelSender {
             self.pump()
             self.schedule()
         })
+        this.resetSession()
     }
 
     /** A frame that passed its CRC (and opened, sealed): checked for its type's shape, then
@@ -271,7 +272,8 @@ export abstract class LinkChannel extends ChannelSender {
 
     // ---- session lifecycle, for the roles ----
 
-    /** Forgets everything of the current session: a new one starts empty. */
+    /** Forgets everything of the current session: a new one starts empty (and so does the
+     * channel: its constructor starts from here). */
     protected resetSession(): void {
         let discarded = 0
         for (let i = 0; i < this.cfg.txWindow; i++) {

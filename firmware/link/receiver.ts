@@ -39,18 +39,20 @@ export abstract class ChannelReceiver {
     // smaller without the initializers); likewise in ChannelSender and LinkChannel
     protected stopped!: boolean
 
-    // receive side: frames [rxDeliver, rxNext) complete; rxNext is the cumulative ack
+    // receive side: frames [rxDeliver, rxNext) complete; rxNext is the cumulative ack (these
+    // registers, and the send side's in ChannelSender, start where LinkChannel.resetSession
+    // sets them: the constructor and every new session start the same)
     private rxSlots: Buffer[] = []
     protected rxLen: number[] = []
     protected rxHave: boolean[] = []
-    protected rxDeliver = 0
-    protected rxDeliverIdx = 0
-    protected rxDeliverOff = 0
-    protected rxNext = 0
+    protected rxDeliver!: number
+    protected rxDeliverIdx!: number
+    protected rxDeliverOff!: number
+    protected rxNext!: number
     private credit = -1
     protected ackPending!: boolean
     /** xmit of the newest DATA frame received and not yet echoed (0: none). */
-    protected rxEcho = 0
+    protected rxEcho!: number
 
     private messageHandler!: ((msg: Buffer, len: number) => void) | null
 

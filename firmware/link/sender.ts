@@ -32,21 +32,21 @@ export abstract class ChannelSender extends ChannelReceiver {
     /** Transmission number of each slot's latest transmission (0: never sent). */
     private txXmit: number[] = []
     protected txFlags: number[] = []
-    protected txBase = 0
-    protected txBaseIdx = 0
-    protected txNext = 0
+    protected txBase!: number
+    protected txBaseIdx!: number
+    protected txNext!: number
     /** First frame never sent: frames in [txSentNext, txNext) are closed and waiting. */
-    protected txSentNext = 0
+    protected txSentNext!: number
     /** The other end takes frames with seq before this. */
-    protected peerLimit = 0
+    protected peerLimit!: number
     /** DATA transmissions so far; the last XMIT_RING send times are kept for RTT samples. */
     private xmitCount = 0
     private xmitSentAt: number[] = []
     /** Newest transmission known to have arrived (the other end echoed it): a frame sent
      * before it and not acknowledged is lost, since a byte stream never reorders. */
-    protected rackXmit = 0
+    protected rackXmit!: number
     protected wantWritable!: boolean
-    protected rtoAt = -1
+    protected rtoAt!: number
     private lastRtoAt = -1
 
     protected writableHandler!: (() => void) | null
