@@ -1,17 +1,17 @@
 import { beforeAll, describe, expect, it } from "vitest"
-import { spawnSync } from "node:child_process"
+import { Ran, runCommand } from "../turn"
 import type { BenchReport } from "../../host-sim/bench/bench"
 
-function cli(args: string[]) {
-    return spawnSync("npx", ["tsx", "host-sim/cli.ts", ...args], { encoding: "utf8", maxBuffer: 16 * 1024 * 1024 })
+function cli(args: string[]): Promise<Ran> {
+    return runCommand("npx", ["tsx", "host-sim/cli.ts", ...args])
 }
 
 // The full bench (about a minute) stays out of the test suite; its quick mode runs every
 // measurement on short runs, so the figures are not the published ones, but their relations hold.
 describe("seqmirror bench --quick --json", () => {
-    let run: ReturnType<typeof cli>
-    beforeAll(() => {
-        run = cli(["bench", "--quick", "--json"])
+    let run: Ran
+    beforeAll(async () => {
+        run = await cli(["bench", "--quick", "--json"])
     })
 
     it("prints one JSON object with every section", () => {
@@ -190,8 +190,8 @@ describe("seqmirror bench --quick --json", () => {
         for (const g of b.goals) expect([true, false, null]).toContain(g.met)
     })
 
-    it("rejects unknown options with exit code 2", () => {
-        const r = cli(["bench", "--bogus"])
+    it("rejects unknown options with exit code 2", async () => {
+        const r = await cli(["bench", "--bogus"])
         expect(r.status).toBe(2)
         expect(r.stderr).toMatch(/^seqmirror: /)
     })

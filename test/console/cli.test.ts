@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest"
 import { ChildProcess, spawn, spawnSync } from "node:child_process"
+import { Ran, runCommand } from "../turn"
 import { constants, createReadStream, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -26,8 +27,8 @@ afterAll(() => {
     for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL")
 })
 
-function cli(args: string[]) {
-    return spawnSync(TSX[0], [...TSX.slice(1), ...args], { encoding: "utf8" })
+function cli(args: string[]): Promise<Ran> {
+    return runCommand(TSX[0], [...TSX.slice(1), ...args])
 }
 
 /** Starts the CLI; `waitFor(re)` resolves when stdout has a match (no sleeps: output events). */
@@ -60,8 +61,8 @@ function start(args: string[]) {
 }
 
 describe("seqmirror --help and option checks", () => {
-    it("--help lists the commands and every option of sim", () => {
-        const r = cli(["--help"])
+    it("--help lists the commands and every option of sim", async () => {
+        const r = await cli(["--help"])
         expect(r.status).toBe(0)
         for (const w of [
             "sim",
@@ -88,31 +89,31 @@ describe("seqmirror --help and option checks", () => {
             expect(r.stdout).toContain(w)
     })
 
-    it("every command answers --help with its own usage and options, exit 0, and runs nothing", () => {
-        const sim = cli(["sim", "--help"])
+    it("every command answers --help with its own usage and options, exit 0, and runs nothing", async () => {
+        const sim = await cli(["sim", "--help"])
         expect(sim.status).toBe(0)
         expect(sim.stdout).toMatch(/^Usage: seqmirror sim \[options\]\n\nrun a simulated group/)
         for (const w of ["--boards", "--faults", "--speed", "--console-port"]) expect(sim.stdout).toContain(w)
-        const sweep = cli(["sweep", "--help"])
+        const sweep = await cli(["sweep", "--help"])
         expect(sweep.status).toBe(0)
         expect(sweep.stdout).toMatch(/^Usage: seqmirror sweep \[options\]/)
         for (const w of ["--seeds", "--workers", "--boards"]) expect(sweep.stdout).toContain(w)
         // no sweep ran: nothing but the usage was printed
         expect(sweep.stdout).not.toMatch(/"runs"|failed seeds/)
-        const bench = cli(["bench", "-h"])
+        const bench = await cli(["bench", "-h"])
         expect(bench.status).toBe(0)
         expect(bench.stdout).toContain("--quick")
-        const config = cli(["config", "check", "--help"])
+        const config = await cli(["config", "check", "--help"])
         expect(config.status).toBe(0)
         expect(config.stdout).toMatch(/^Usage: seqmirror config check FILE/)
         for (const c of [["remote"], ["remote", "export"], ["primary"]]) {
-            const h = cli([...c, "--help"])
+            const h = await cli([...c, "--help"])
             expect(h.status).toBe(0)
             expect(h.stdout).toMatch(new RegExp("^seqmirror " + c[0]))
         }
     })
 
-    it("bad live options, report and export paths give one line and exit code 2", () => {
+    it("bad live options, report and export paths give one line and exit code 2", async () => {
         const dir = tempDir()
         writeFileSync(join(dir, "a-file"), "")
         const cases: Array<[string[], RegExp]> = [
@@ -132,7 +133,7 @@ describe("seqmirror --help and option checks", () => {
             [["sweep", "--speed", "1"], /Unknown option '--speed'/],
         ]
         for (const [args, re] of cases) {
-            const r = cli(args)
+            const r = await cli(args)
             expect(r.status, args.join(" ")).toBe(2)
             expect(r.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1)
             expect(r.stderr, args.join(" ")).toMatch(/^seqmirror: /)
@@ -140,10 +141,10 @@ describe("seqmirror --help and option checks", () => {
         }
     })
 
-    it("--report and --export do not change the run", () => {
+    it("--report and --export do not change the run", async () => {
         const dir = tempDir()
-        const plain = cli(["sim", "--boards", "2", "--seed", "3", "--duration", "5s", "--json"])
-        const withOutputs = cli([
+        const plain = await cli(["sim", "--boards", "2", "--seed", "3", "--duration", "5s", "--json"])
+        const withOutputs = await cli([
             "sim",
             "--boards",
             "2",
@@ -215,7 +216,7 @@ describe("a live run from the command line", () => {
 
     it("--pty gives each board a pseudo-terminal through socat that echoes and answers (or says socat is missing)", async () => {
         if (!socat) {
-            const r = cli(["sim", "--speed", "1", "--pty"])
+            const r = await cli(["sim", "--speed", "1", "--pty"])
             expect(r.status).toBe(2)
             expect(r.stderr).toBe("seqmirror: --pty needs socat, which is not installed (e.g. apt install socat); the TCP consoles work without it\n")
             return

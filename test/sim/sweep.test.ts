@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { spawn, spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
+import { runCommand } from "../turn"
 import { CLASS_COUNTERS, classesNotInjected, FAULT_CLASSES } from "../../host-sim/sweep"
 
 /** Runs a sweep in a child process without blocking this one (the runs take a while). */
@@ -129,11 +130,11 @@ describe("seqmirror sweep", () => {
         expect(r.status).toBe(r.summary.failedSeeds.length > 0 ? 1 : 0)
     })
 
-    it("refuses a bad option with one line and exit code 2", () => {
-        const r = spawnSync("npx", ["tsx", "host-sim/cli.ts", "sweep", "--seeds", "5..1"], { encoding: "utf8" })
+    it("refuses a bad option with one line and exit code 2", async () => {
+        const r = await runCommand("npx", ["tsx", "host-sim/cli.ts", "sweep", "--seeds", "5..1"])
         expect(r.status).toBe(2)
         expect(r.stderr.trim().split("\n")).toHaveLength(1)
-        const m = spawnSync("npx", ["tsx", "host-sim/cli.ts", "sim", "--mutate", "everything"], { encoding: "utf8" })
+        const m = await runCommand("npx", ["tsx", "host-sim/cli.ts", "sim", "--mutate", "everything"])
         expect(m.status).toBe(2)
         expect(m.stderr).toContain("--mutate must be one of")
     })

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { spawn, spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
+import { runCommand } from "../turn"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -133,13 +134,13 @@ describe("sweep --shard", () => {
         }
     }, 120_000)
 
-    it("refuses a bad --shard with one line and exit code 2", () => {
+    it("refuses a bad --shard with one line and exit code 2", async () => {
         for (const [shard, msg] of [
             ["3", "--shard must look like I/N"],
             ["5/4", "I must be between 1 and N"],
             ["2/9", "cannot make 9 parts"],
         ]) {
-            const r = spawnSync("npx", ["tsx", "host-sim/cli.ts", "sweep", "--seeds", "1..5", "--shard", shard], { encoding: "utf8" })
+            const r = await runCommand("npx", ["tsx", "host-sim/cli.ts", "sweep", "--seeds", "1..5", "--shard", shard])
             expect(r.status).toBe(2)
             expect(r.stderr).toContain(msg)
             expect(r.stderr.trim().split("\n")).toHaveLength(1)
