@@ -320,6 +320,19 @@ export function parseShard(s: string): [number, number] {
     return [i, n]
 }
 
+/** The seqs the runs applied, and with --first-seq whether they crossed 2^31 and the wrap to 0
+ * (a first seq near them tests them only in the runs that get that far). */
+function seqLines(s: SweepSummary): string {
+    if (!s.seqsApplied || s.seqsApplied[0] < 0) return ""
+    let out = `seqs the remote applied per run: ${s.seqsApplied[0]} to ${s.seqsApplied[1]}`
+    const first = /(?:^| )--first-seq (\d+)/.exec(s.options)
+    if (!first) return out + "\n"
+    out += `; runs whose seqs went past 2^31: ${s.runsPast2to31}, past 4294967295 to 0: ${s.runsPastWrap}\n`
+    if (s.runsPast2to31 + s.runsPastWrap === 0)
+        out += `no run's seqs reached 2^31 or the wrap from --first-seq ${first[1]}: a longer --duration, or a first seq nearer, crosses them\n`
+    return out
+}
+
 /** The lines a sweep's summary prints without --json (after the failures). */
 function sweepLines(s: SweepSummary): string {
     const seeds = s.seeds.map((r) => r[0] + ".." + r[1]).join(", ")
@@ -340,6 +353,7 @@ function sweepLines(s: SweepSummary): string {
               (s.failbacks > 0 ? `; failbacks completed ${s.failbacks}` : "") +
               "\n"
             : "") +
+        seqLines(s) +
         (rejected.length > 0 ? "frames rejected by the sealed links: " + rejected.map(([k, v]) => `${k} ${v}`).join(", ") + "\n" : "") +
         (never.length > 0 ? `fault classes asked for that no run injected, so untested here: ${never.join(", ")}\n` : "")
     )

@@ -82,6 +82,13 @@ export interface SweepSummary {
     restores: number
     /** Runs with a disaster (--disaster) whose failback completed. */
     failbacks: number
+    /** The fewest and the most seqs the remote applied in a run (see seqCrossings). */
+    seqsApplied: [number, number]
+    /** Runs whose applied seqs went past 2^31 - 1 to 2^31 (where seqAfter's half turn lies),
+     * and past 2^32 - 1 to 0 (the wrap of the u32 seqs): with --first-seq, what the sweep
+     * actually tested of the seqs' wrap. */
+    runsPast2to31: number
+    runsPastWrap: number
     /** Worker threads (over every part, combined). */
     workers: number
     /** Wall time of the run (combined: of the longest part, as parts run side by side). */
@@ -104,12 +111,28 @@ export interface SeedOutcome {
     ackedDuringSuspension: number
     restores: number
     failbacks: number
+    /** The group's first seq (--first-seq) and the seqs the remote applied from it. */
+    firstSeq: number
+    seqsApplied: number
     /** The command that replays this seed's run. */
     replay: string
 }
 
-export function outcomeOf(r: SimResult): SeedOutcome {
+/** The seqs a run's remote applied, from the group's first seq to its applied seq (the seq
+ * before the first counts as applied when the run starts). */
+export function seqsAppliedIn(firstSeq: number, appliedSeq: number): number {
+    return (appliedSeq - ((firstSeq - 1) >>> 0)) >>> 0
+}
+
+/** Whether the seqs first..first + count - 1 go past 2^31 - 1 to 2^31, and past 2^32 - 1 to 0. */
+export function seqCrossings(firstSeq: number, count: number): { past2to31: boolean; pastWrap: boolean } {
+    return { past2to31: (0x80000000 - firstSeq) >>> 0 < count, pastWrap: firstSeq !== 0 && (0 - firstSeq) >>> 0 < count }
+}
+
+export function outcomeOf(r: SimResult, firstSeq = 1): SeedOutcome {
     return {
+        firstSeq,
+        seqsApplied: seqsAppliedIn(firstSeq, r.appliedSeq),
         seed: r.seed,
         writesFailed: r.writesFailed,
         suspensions: r.suspensions,
@@ -147,7 +170,7 @@ export function seedOptions(base: SimOptions, seed: number, durationRange?: [num
 }
 
 export function runSeed(base: SimOptions, seed: number, durationRange?: [number, number]): SeedOutcome {
-    return outcomeOf(runSim(seedOptions(base, seed, durationRange)))
+    return outcomeOf(runSim(seedOptions(base, seed, durationRange)), base.firstSeq ?? 1)
 }
 
 /** What a sweep worker process is given (sweepWorker.ts), as JSON in its one argument. */
@@ -275,6 +298,10 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
         s.ackedDuringSuspension += out.ackedDuringSuspension
         s.restores += out.restores
         s.failbacks += out.failbacks
+        addSeqsApplied(s, out.seqsApplied, out.seqsApplied)
+        const c = seqCrossings(out.firstSeq, out.seqsApplied)
+        if (c.past2to31) s.runsPast2to31++
+        if (c.pastWrap) s.runsPastWrap++
         if (!out.safe) s.unsafeRuns++
         if (!out.consistent) {
             s.violations += out.violationCount
@@ -345,12 +372,22 @@ export function combineSummaries(parts: SweepSummary[]): SweepSummary {
         s.ackedDuringSuspension += p.ackedDuringSuspension
         s.restores += p.restores
         s.failbacks += p.failbacks
+        // (a summary written before these fields were kept has none)
+        if (p.seqsApplied && p.seqsApplied[0] >= 0) addSeqsApplied(s, p.seqsApplied[0], p.seqsApplied[1])
+        s.runsPast2to31 += p.runsPast2to31 ?? 0
+        s.runsPastWrap += p.runsPastWrap ?? 0
         s.workers += p.workers
         s.wallMs = Math.max(s.wallMs, p.wallMs)
     }
     s.failedSeeds.sort((a, b) => a - b)
     s.failures.sort((a, b) => a.seed - b.seed)
     return s
+}
+
+/** Widens the summary's range of seqs applied per run to take [fewest, most]. */
+function addSeqsApplied(s: SweepSummary, fewest: number, most: number): void {
+    if (s.seqsApplied[0] < 0 || fewest < s.seqsApplied[0]) s.seqsApplied[0] = fewest
+    if (most > s.seqsApplied[1]) s.seqsApplied[1] = most
 }
 
 /** A summary with nothing counted yet. */
@@ -374,6 +411,9 @@ function emptySummary(options: string, seeds: Array<[number, number]>, shard: Sw
         ackedDuringSuspension: 0,
         restores: 0,
         failbacks: 0,
+        seqsApplied: [-1, 0],
+        runsPast2to31: 0,
+        runsPastWrap: 0,
         workers,
         wallMs: 0,
     }

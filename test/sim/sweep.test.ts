@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { spawn } from "node:child_process"
 import { runCommand } from "../turn"
-import { CLASS_COUNTERS, classesNotInjected, FAULT_CLASSES } from "../../host-sim/sweep"
+import { CLASS_COUNTERS, classesNotInjected, FAULT_CLASSES, seqCrossings, seqsAppliedIn } from "../../host-sim/sweep"
 
 /** Runs a sweep in a child process without blocking this one (the runs take a while). */
 function sweep(args: string[]): Promise<{ status: number | null; summary: any }> {
@@ -106,6 +106,45 @@ describe("seqmirror sweep", () => {
         expect(classesNotInjected("--boards 2 --faults power,death", { power: 0, remotePower: 3, death: 0 })).toEqual(["death"])
         expect(classesNotInjected("--boards 2 --duration 10s", {})).toEqual([])
     })
+
+    it("says how many seqs its runs applied and, with --first-seq, which runs crossed 2^31 and the wrap to 0", async () => {
+        // the seqs applied count from the seq before the first (the remote's applied seq at start)
+        expect(seqsAppliedIn(1, 0)).toBe(0)
+        expect(seqsAppliedIn(1, 95)).toBe(95)
+        expect(seqsAppliedIn(4294967200, 3)).toBe(100)
+        expect(seqsAppliedIn(0, 4294967295)).toBe(0)
+        // 2^31 - 1 to 2^31, and 2^32 - 1 to 0, each within the seqs applied or not
+        expect(seqCrossings(2147483600, 48)).toEqual({ past2to31: false, pastWrap: false })
+        expect(seqCrossings(2147483600, 49)).toEqual({ past2to31: true, pastWrap: false })
+        expect(seqCrossings(4294967200, 96)).toEqual({ past2to31: false, pastWrap: false })
+        expect(seqCrossings(4294967200, 97)).toEqual({ past2to31: false, pastWrap: true })
+        expect(seqCrossings(1, 4294967295)).toEqual({ past2to31: true, pastWrap: false })
+        // a sweep of runs that cross 2^31 says so; from seq 1 there is nothing to cross
+        const near = await sweep(["--seeds", "1..2", "--boards", "2", "--duration", "10s", "--first-seq", "2147483600"])
+        expect(near.status).toBe(0)
+        expect(near.summary.seqsApplied[0]).toBeGreaterThan(48)
+        expect(near.summary.seqsApplied[1]).toBeGreaterThanOrEqual(near.summary.seqsApplied[0])
+        expect(near.summary.runsPast2to31).toBe(2)
+        expect(near.summary.runsPastWrap).toBe(0)
+        const text = await runCommand("npx", [
+            "tsx",
+            "host-sim/cli.ts",
+            "sweep",
+            "--seeds",
+            "1..2",
+            "--boards",
+            "2",
+            "--duration",
+            "10s",
+            "--first-seq",
+            "4294960000",
+        ])
+        expect(text.status).toBe(0)
+        expect(text.stdout).toMatch(/runs whose seqs went past 2\^31: 0, past 4294967295 to 0: 0\n/)
+        expect(text.stdout).toContain("no run's seqs reached 2^31 or the wrap from --first-seq 4294960000")
+        const plain = await sweep(["--seeds", "1..2", "--boards", "2", "--duration", "10s"])
+        expect(plain.summary.runsPast2to31 + plain.summary.runsPastWrap).toBe(0)
+    }, 120_000)
 
     // a checker that cannot fail proves nothing: with one safety mechanism switched off, a few
     // seeds must show the harm

@@ -1,22 +1,13 @@
 import { describe, expect, it } from "vitest"
-import { spawn } from "node:child_process"
-import { runCommand } from "../turn"
+import { Ran, runCommand } from "../turn"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { combineSummaries, shardRange, SweepSummary } from "../../host-sim/sweep"
 
 /** Runs seqmirror in a child process without blocking this one. */
-function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-        const child = spawn("npx", ["tsx", "host-sim/cli.ts", ...args])
-        let stdout = ""
-        let stderr = ""
-        child.stdout.on("data", (d) => (stdout += d))
-        child.stderr.on("data", (d) => (stderr += d))
-        child.on("error", reject)
-        child.on("close", (status) => resolve({ status, stdout, stderr }))
-    })
+function cli(args: string[]): Promise<Ran> {
+    return runCommand("npx", ["tsx", "host-sim/cli.ts", ...args])
 }
 
 function summary(over: Partial<SweepSummary>): SweepSummary {
@@ -39,6 +30,9 @@ function summary(over: Partial<SweepSummary>): SweepSummary {
         ackedDuringSuspension: 0,
         restores: 0,
         failbacks: 0,
+        seqsApplied: [90, 110],
+        runsPast2to31: 0,
+        runsPastWrap: 0,
         workers: 2,
         wallMs: 500,
         ...over,
@@ -152,8 +146,17 @@ describe("sweep --combine", () => {
     it("adds the parts up, lists the failures by seed and keeps the longest wall time", () => {
         const fail = (seed: number) => ({ seed, replay: `npx seqmirror sim --boards 2 --seed ${seed} --duration 2000ms`, unsafe: false, violations: ["x"] })
         const s = combineSummaries([
-            summary({ seeds: [[11, 20]], failedSeeds: [17], failures: [fail(17)], violations: 1, faultsInjected: { power: 2, bus: 1 }, wallMs: 900 }),
-            summary({ seeds: [[1, 10]], failedSeeds: [3], failures: [fail(3)], violations: 2, unsafeRuns: 1 }),
+            summary({
+                seeds: [[11, 20]],
+                failedSeeds: [17],
+                failures: [fail(17)],
+                violations: 1,
+                faultsInjected: { power: 2, bus: 1 },
+                wallMs: 900,
+                seqsApplied: [70, 140],
+                runsPast2to31: 4,
+            }),
+            summary({ seeds: [[1, 10]], failedSeeds: [3], failures: [fail(3)], violations: 2, unsafeRuns: 1, runsPast2to31: 1, runsPastWrap: 2 }),
         ])
         expect(s.seeds).toEqual([[1, 20]])
         expect(s.runs).toBe(20)
@@ -165,6 +168,15 @@ describe("sweep --combine", () => {
         expect(s.virtualMs).toBe(2000)
         expect(s.wallMs).toBe(900)
         expect(s.parts).toBe(2)
+        // the seqs applied per run: the fewest and the most of any part; the crossings add up
+        expect(s.seqsApplied).toEqual([70, 140])
+        expect(s.runsPast2to31).toBe(5)
+        expect(s.runsPastWrap).toBe(2)
+        // a summary written before those were kept combines as having none
+        const old: Partial<SweepSummary> = { seeds: [[21, 30]], seqsApplied: undefined, runsPast2to31: undefined, runsPastWrap: undefined }
+        const withOld = combineSummaries([summary({ seeds: [[1, 10]] }), summary(old)])
+        expect(withOld.seqsApplied).toEqual([90, 110])
+        expect(withOld.runsPast2to31).toBe(0)
         // ranges that leave a gap stay apart
         expect(combineSummaries([summary({ seeds: [[1, 10]] }), summary({ seeds: [[21, 30]] })]).seeds).toEqual([
             [1, 10],
