@@ -29,8 +29,10 @@ export class GroupPrimaryBoard extends PrimaryBoard {
     keeper: ManifestKeeperPort | null = null
     /** Keeps the owed copy of the whole image across restarts (null: in RAM only). */
     copyOwed: CopyOwedPort | null = null
-    /** Every open seq up to this one carries TRACKED in the shuttle (0: none yet). */
+    /** Every open seq up to this one carries TRACKED in the shuttle (when `marked`: not before
+     * a visit took a confirmed seq; 0 is a seq too once the u32 seqs have wrapped). */
     private markedThrough = 0
+    private marked = false
     /** The group evicted this board (it acknowledges alone until admitted again). */
     private out = false
     /** Since when the final manifest of the oldest seq the remote has not applied can no longer
@@ -90,6 +92,7 @@ export class GroupPrimaryBoard extends PrimaryBoard {
 
     /** The shuttle visited and took this board's totals of every open seq. */
     visited(): void {
+        this.marked = this.store.hasConfirmed()
         this.markedThrough = this.store.confirmedSeq()
         // the remote applied the copy of the whole image: it is owed no more
         if (!this.copyAll && this.copyOwed && this.copyOwed.owed()) this.copyOwed.set(false)
@@ -132,7 +135,8 @@ export class GroupPrimaryBoard extends PrimaryBoard {
 
     override trackedKnown(seq: number): boolean {
         // out of the group, no other member's write can depend on this board's
-        return this.out || (this.markedThrough !== 0 && !seqAfter(seq, this.markedThrough))
+        if (this.out) return true
+        return this.marked && !seqAfter(seq, this.markedThrough)
     }
 
     /**
@@ -187,7 +191,7 @@ export class GroupPrimaryBoard extends PrimaryBoard {
      */
     joinGroup(member: number, seq: number): void {
         this.out = false
-        this.markedThrough = 0
+        this.marked = false
         this.copyAll = true
         if (this.copyOwed) this.copyOwed.set(true)
         this.memberAdmitted(member, seq)

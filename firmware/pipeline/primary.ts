@@ -360,9 +360,8 @@ export class PrimaryBoard {
      * confirmed by this board itself when it suspended: the shuttle carries TRACKED for it, so
      * the remote never applies it alone, only through a resync. */
     isTracked(seq: number): boolean {
-        const c = this.store.confirmedSeq()
-        if (c === 0) return false
-        return !seqAfter(seq, c)
+        if (!this.store.hasConfirmed()) return false
+        return !seqAfter(seq, this.store.confirmedSeq())
     }
 
     /**

@@ -68,8 +68,7 @@ export function newSession(b: PrimaryBoard, resume: Buffer): void {
     // it (before every seq it holds), so it copies its whole image; one that confirmed none
     // (a new group, its first seq 1) goes on from 0
     const none = (flags & RESUME_NONE) !== 0
-    const c = b.store.confirmedSeq()
-    if (none) if (c !== 0) b.remoteApplied = (c - 0x40000000) >>> 0
+    if (none) if (b.store.hasConfirmed()) b.remoteApplied = (b.store.confirmedSeq() - 0x40000000) >>> 0
     const applied = b.remoteApplied
     // a remote with less than the copy took it to have (replaced again): copy anew (a board
     // that confirmed none sends all it holds as seqs: its copy needs nothing more)
@@ -93,7 +92,7 @@ export function newSession(b: PrimaryBoard, resume: Buffer): void {
     if (b.suspended) return startResync(b)
     // a new session: the remote says so again if its resync waits for another member
     b.resyncAsked = true
-    if (b.resync === Resync.Off) if (!seqAfter(c, applied)) return
+    if (b.resync === Resync.Off) if (!seqAfter(b.store.confirmedSeq(), applied)) return
     startResync(b)
 }
 

@@ -28,8 +28,11 @@ export interface PipelineStore {
     /** The remote has applied every seq up to `seq` (or the board suspended and tracks them):
      * those versions need not stay pinned; done once the confirmation is durable. */
     confirm(seq: number, done?: (err: number) => void): void
-    /** The highest seq the remote confirmed, as the store holds it (0 before the first). */
+    /** The highest seq the remote confirmed, as the store holds it (0 before the first: then
+     * hasConfirmed says none, since once the u32 seqs have wrapped 0 is a seq too). */
     confirmedSeq(): number
+    /** The store holds a confirmed seq (confirmedSeq is one). */
+    hasConfirmed(): boolean
     /** The newest version of an lba: done(0, null) when it was never written. */
     read(member: number, lba: number, done: (err: number, data: Buffer | null) => void): void
     /** The seq of the newest version of an lba on flash now (writes under way not counted),

@@ -211,6 +211,11 @@ export class PrimaryBlockStore extends StoreMount {
         return 0
     }
 
+    /** Primary: a seq was confirmed (confirmedSeq is one, 0 included). */
+    hasConfirmed(): boolean {
+        return this.idx.hasHorizon
+    }
+
     /** A persistent metadata value (key 0..31), or -1 when never set. */
     meta(key: number): number {
         if (!validInt(key, META_KEYS)) return -1

@@ -38,6 +38,8 @@ export class MemStore implements PipelineStore {
     private busy = false
     private n = 0
     private confirmed: number
+    /** A seq was confirmed (before the test, or by a confirm that completed). */
+    private anyConfirmed: boolean
     private timing: MemStoreTiming
 
     /** `confirmedAt`: the seq the remote confirmed before the test starts. */
@@ -46,6 +48,7 @@ export class MemStore implements PipelineStore {
         opts: { confirmedAt?: number; timing?: Partial<MemStoreTiming> } = {}
     ) {
         this.confirmed = opts.confirmedAt ?? 0
+        this.anyConfirmed = opts.confirmedAt !== undefined
         this.timing = { writeMs: 0.7, readMs: 0.3, ...opts.timing }
     }
 
@@ -105,13 +108,18 @@ export class MemStore implements PipelineStore {
     confirm(seq: number, done?: (err: number) => void): void {
         this.confirms.push(seq)
         this.op(this.timing.writeMs, () => {
-            if (seqAfter(seq, this.confirmed)) this.confirmed = seq
+            if (!this.anyConfirmed || seqAfter(seq, this.confirmed)) this.confirmed = seq
+            this.anyConfirmed = true
             if (done) done(0)
         })
     }
 
     confirmedSeq(): number {
         return this.confirmed
+    }
+
+    hasConfirmed(): boolean {
+        return this.anyConfirmed
     }
 
     newestSeq(member: number, lba: number): number {

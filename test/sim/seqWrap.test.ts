@@ -153,6 +153,40 @@ describe("a group across the wrap of its u32 seqs", () => {
         expectConsistent(runReplacements(2147483400, 1, 5), 2)
     }, 60000)
 
+    // every fault class, 60 s, from 40 seqs before the wrap to 0 (sweeps' seeds): seq 0 confirmed
+    // was taken for "no seq confirmed" (PipelineStore.hasConfirmed tells them apart now)
+    const everyClass = (seed: number, boards: number) =>
+        new Simulation(
+            options({
+                firstSeq: 4294967256,
+                seed,
+                boards,
+                durationMs: 60000,
+                faults: ["power", "link", "bus", "reboot", "slow", "replace", "death", "rot", "remotefail", "ram", "attack", "replace-primary"],
+            })
+        ).run()
+
+    it("a board suspended with seq 0 confirmed resumes (sweeps' seeds): its seq 0 counts as tracked", () => {
+        // a member back from the dead at seq 0, suspended for a damaged block given up: it
+        // confirmed seq 0 locally, took it for none, never resumed, and the new remote's full
+        // resync waited for its copy for good
+        for (const seed of [1, 6]) {
+            const r = everyClass(seed, 2)
+            expect(r.violations, "seed " + seed).toEqual([])
+            expect(r.consistent).toBe(true)
+        }
+    }, 120000)
+
+    it("a new remote and a board that confirmed seq 0 (a sweep's seed): the board copies its whole image", () => {
+        // the board took the new remote's applied seq as its own confirmed one (0 taken for none:
+        // "a new group, goes on from 0") and copied nothing: the remote applied seq 48 with the
+        // board's blocks missing (unsafe)
+        const r = everyClass(16, 8)
+        expect(r.safe).toBe(true)
+        expect(r.violations).toEqual([])
+        expect(r.consistent).toBe(true)
+    }, 120000)
+
     it("the primary site lost across the wrap while a new remote has applied nothing: the promoted image holds none of the unapplied seqs", () => {
         // the remote was replaced before the disaster and had applied no seq when the operator
         // promoted it; a promotion discards what is staged above the applied seq, and that was
