@@ -84,7 +84,7 @@ function startShuttle(
         restored: restored,
         // a board that holds no seq at all (a restore from a remote that heard of none keeps
         // no HighestSeq either)
-        fresh: seq < 0 && store.maxSeqSeen() === 0 && store.confirmedSeq() === 0 && store.pinnedSeqs(board.opts.member).length === 0,
+        fresh: seq < 0 && store.maxSeqSeen() === 0 && !store.hasConfirmed() && store.pinnedSeqs(board.opts.member).length === 0,
         persist: (st) => {
             store.setMeta(MetaKey.ShuttleEpoch, ((st.origin & 0xff) << 16) | (st.epoch & 0xffff), noop)
             store.setMeta(MetaKey.HighestSeq, st.seq >>> 0, noop)

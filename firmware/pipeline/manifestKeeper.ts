@@ -66,8 +66,11 @@ export class ManifestKeeper implements ManifestKeeperPort {
 
     private next(): void {
         if (this.buf) return
-        const c = this.store.confirmedSeq()
-        while (this.queue.length > 0 && c !== 0 && seqAtOrBefore(this.queue[0].seq, c)) this.queue.shift()
+        // (a seq confirmed: 0 is one too once the u32 seqs have wrapped)
+        if (this.store.hasConfirmed()) {
+            const c = this.store.confirmedSeq()
+            while (this.queue.length > 0 && seqAtOrBefore(this.queue[0].seq, c)) this.queue.shift()
+        }
         if (this.queue.length === 0) return
         this.buf = encodeManifest(this.queue[0])
         this.piece = 0

@@ -72,4 +72,20 @@ describe("final manifests kept on a primary's flash", () => {
         expect(r.store.pinnedSeqs(MANIFEST_MEMBER)).toEqual([5, 6, 7, 8])
         expect(k.newestFinal()).toBe(8)
     })
+
+    it("of a seq at or before a confirmed seq 0 (past the wrap of the u32 seqs) are not written", () => {
+        const r = Rig.blank(65536, { role: StoreRole.Primary, blockSize: 256 })
+        expect(r.mount().err).toBe(StoreError.None)
+        const k = keeper(r, 256)
+        expect(r.confirm(0)).toBe(StoreError.None)
+        // seq 0 itself and the one before it are confirmed: nothing to keep; seq 1 is kept
+        k.keep(new Manifest(0, 4294967295, [new ManifestEntry(0, 1, 32)]))
+        k.keep(new Manifest(4294967295, 4294967294, [new ManifestEntry(0, 1, 32)]))
+        r.drain()
+        expect(k.kept).toBe(0)
+        k.keep(manifest(1, 1))
+        r.drain()
+        expect(k.kept).toBe(1)
+        expect(r.store.pinnedSeqs(MANIFEST_MEMBER)).toEqual([1])
+    })
 })
