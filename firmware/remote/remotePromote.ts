@@ -1,7 +1,7 @@
 import { seqAfter } from "../seq"
 import { StoreError } from "../store/types"
 import type { RemoteBoard, RemoteStore } from "./remoteBoard"
-import { newestHeard } from "./remoteRestore"
+import { newestHeard, raiseFloor } from "./remoteRestore"
 import { MemberState, STAGING_RETRY_MS } from "./remoteStaging"
 
 /*
@@ -156,7 +156,7 @@ export function promote(r: RemoteBoard, done: (err: number, report: PromoteRepor
                     r.promotedSeq = p
                     fenceAll(r, true)
                     // the promoted image's writes take seqs after every one the primaries used
-                    if (top >= 0) if (r.seqFloor < 0 || seqAfter(top, r.seqFloor)) r.seqFloor = top
+                    raiseFloor(r, top)
                     r.promoteReady = true
                     r.promotions++
                     r.lastPromote = report

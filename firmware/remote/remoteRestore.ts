@@ -20,6 +20,12 @@ import { flashError, flashOk, MemberState, resend, STAGING_RETRY_MS } from "./re
  * as it began. The board then holds the remote's image exactly. Each function takes the remote.
  */
 
+/** Takes `top` (the newest seq heard of, -1 for none) into the floor the remote's own seqs
+ * start after (a restored board's, a promoted image's): none heard is no floor. */
+export function raiseFloor(r: RemoteBoard, top: number): void {
+    if (top >= 0) if (r.seqFloor < 0 || seqAfter(top, r.seqFloor)) r.seqFloor = top
+}
+
 /** The newest seq the remote has heard of: applied, staged, in a manifest or a SEQ_DONE, or
  * used by the lost primaries before a promotion; -1 when none (a blank remote that heard of
  * no seq yet: RESTORED says 0 then). */
@@ -124,9 +130,8 @@ function beginRestore(r: RemoteBoard, ms: MemberState, session: number): void {
         ms.arrivals = []
         if (r.onRestoreBegun) r.onRestoreBegun(ms.member, applied)
         if (session !== ms.session) return
-        // (the top as it was before the discard: the board's seqs start after every one used;
-        // none heard is no floor)
-        if (top >= 0) if (r.seqFloor < 0 || seqAfter(top, r.seqFloor)) r.seqFloor = top
+        // (the top as it was before the discard: the board's seqs start after every one used)
+        raiseFloor(r, top)
         begun(r, ms, session)
     })
 }

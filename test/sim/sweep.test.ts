@@ -1,17 +1,11 @@
 import { describe, expect, it } from "vitest"
-import { spawn } from "node:child_process"
 import { runCommand } from "../turn"
 import { CLASS_COUNTERS, classesNotInjected, FAULT_CLASSES, seqCrossings, seqsAppliedIn } from "../../host-sim/sweep"
 
 /** Runs a sweep in a child process without blocking this one (the runs take a while). */
-function sweep(args: string[]): Promise<{ status: number | null; summary: any }> {
-    return new Promise((resolve, reject) => {
-        const child = spawn("npx", ["tsx", "host-sim/cli.ts", "sweep", "--json", ...args])
-        let out = ""
-        child.stdout.on("data", (d) => (out += d))
-        child.on("error", reject)
-        child.on("close", (status) => resolve({ status, summary: JSON.parse(out.trim().split("\n").pop()!) }))
-    })
+async function sweep(args: string[]): Promise<{ status: number | null; summary: any }> {
+    const r = await runCommand("npx", ["tsx", "host-sim/cli.ts", "sweep", "--json", ...args])
+    return { status: r.status, summary: JSON.parse(r.stdout.trim().split("\n").pop()!) }
 }
 
 describe("seqmirror sweep", () => {
